@@ -3,16 +3,28 @@
 Liu, Liu & Gore (2025), Sec. 2 (after Elhage et al. 2022): x_i = u_i v_i with
 u_i ~ Bernoulli(p_i) and v_i ~ Uniform(0, 2), independent across features and samples,
 drawn fresh at every step. Hence <x_i> = p_i, <x_i^2> = (4/3) p_i.
+
+Two exact samplers: :func:`sample_features` draws one uniform per entry (batch x n per
+batch); :func:`sample_features_sparse` draws only the active entries, as Poisson events
+(about batch x E per batch), and returns them as an event list as well as densely.
 """
 
 from __future__ import annotations
 
+import math
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-__all__ = ["sample_features", "sample_features_plain", "unit_uniform", "RNGS", "V_SECOND_MOMENT"]
+__all__ = [
+    "sample_features", "sample_features_plain", "sample_features_sparse", "SparseFeatures", "sparse_tables",
+    "alias_table", "alias_probabilities", "event_capacity", "poisson_rate", "unit_uniform", "random_bits",
+    "RNGS", "SAMPLERS", "V_SECOND_MOMENT",
+]
 
 #: <v^2> for v ~ Uniform(0, 2): the loss of a feature that is never represented, per unit p.
 V_SECOND_MOMENT = 4.0 / 3.0
@@ -50,6 +62,19 @@ def _hash_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     return _triple32(_triple32(i ^ words[0]) + words[-1])
 
 
+def random_bits(key: jax.Array, shape: tuple[int, ...], rng: str = "threefry") -> jax.Array:
+    """uint32 random bits from the bit generator ``rng`` ("threefry" or "hash")."""
+    if rng == "threefry":
+        return jax.random.bits(key, shape, jnp.uint32)
+    if rng == "hash":
+        return _hash_bits(key, shape)
+    raise ValueError(f"rng={rng!r}; allowed bit generators are {RNGS}")
+
+
+def _unit_from_bits(bits: jax.Array) -> jax.Array:
+    return jnp.minimum(bits.astype(jnp.float32) * jnp.float32(2.0**-32), jnp.float32(_ONE_BELOW))
+
+
 def unit_uniform(key: jax.Array, shape: tuple[int, ...], rng: str = "threefry") -> jax.Array:
     """Uniform(0, 1) float32 from all 32 random bits.
 
@@ -58,13 +83,7 @@ def unit_uniform(key: jax.Array, shape: tuple[int, ...], rng: str = "threefry") 
     Converting the 32-bit integer keeps float32's relative precision near 0, so
     P(r < p) = p to about 2^-24 relative for any p >= 2^-32.
     """
-    if rng == "threefry":
-        bits = jax.random.bits(key, shape, jnp.uint32)
-    elif rng == "hash":
-        bits = _hash_bits(key, shape)
-    else:
-        raise ValueError(f"rng={rng!r}; allowed bit generators are {RNGS}")
-    return jnp.minimum(bits.astype(jnp.float32) * jnp.float32(2.0**-32), jnp.float32(_ONE_BELOW))
+    return _unit_from_bits(random_bits(key, shape, rng))
 
 
 def sample_features(key: jax.Array, p: ArrayLike, batch: int, rng: str = "threefry") -> jax.Array:
@@ -99,3 +118,216 @@ def sample_features_plain(key: jax.Array, p: ArrayLike, batch: int) -> jax.Array
     u = jax.random.bernoulli(ku, p, (batch, p.shape[-1]))
     v = jax.random.uniform(kv, (batch, p.shape[-1]), jnp.float32, 0.0, 2.0)
     return jnp.where(u, v, 0)
+
+
+# ----------------------------------------------------------------------------- sparse sampler
+#
+# Poisson superposition (exact): give every (sample, feature) pair an independent
+# Poisson(lambda_i) number of events with lambda_i = -log(1 - p_i), and call feature i of a
+# sample active when it got at least one event: P(active) = 1 - exp(-lambda_i) = p_i, and
+# pairs are independent because Poisson counts are. All events of a batch of B samples form
+# one Poisson process of rate B * Lambda, Lambda = sum_i lambda_i: draw the total
+# T ~ Poisson(B Lambda), then give each event a sample uniformly and a feature from
+# Categorical(lambda / Lambda) -- by Poisson splitting this is the same thing. Each active
+# (sample, feature) keeps the value of one of its events, v ~ U(0, 2); the others are dropped.
+# A batch costs O(B Lambda) random words instead of O(B n).
+
+#: Samplers for :class:`toyscale.train.TrainConfig`: one uniform per entry, or events only.
+SAMPLERS = ("dense", "sparse")
+
+#: The event capacity C of a batch is chosen so that P(T > C) <= this at the largest rate.
+SPARSE_TAIL = 2.0**-40
+
+_ALL_ONES = 0xFFFFFFFF
+
+
+class SparseFeatures(NamedTuple):
+    """A batch of samples as a list of events (one per active entry) and densely.
+
+    Attributes:
+      rows: int32 [C], the sample of each event slot (0 for an empty slot).
+      cols: int32 [C], the feature of each event slot (0 for an empty slot).
+      values: float32 [C], v of each slot; 0 for empty slots and for repeated (sample,
+        feature) pairs, so each active entry appears once. Slots are sorted by sample.
+      dense: float32 [B, n], the same samples as the dense x.
+    """
+
+    rows: jax.Array
+    cols: jax.Array
+    values: jax.Array
+    dense: jax.Array
+
+
+def poisson_rate(p: ArrayLike) -> float:
+    """Lambda = sum_i -log(1 - p_i), the expected events per sample (>= sum_i p_i = E).
+
+    Computed in float64 on the host; infinite if some p_i = 1.
+    """
+    p = np.asarray(p, np.float64)
+    with np.errstate(divide="ignore"):
+        return float(np.sum(-np.log1p(-p)))
+
+
+def _poisson_survival(mu: float, upto: int) -> np.ndarray:
+    """P(T > j) for j = 0..upto, T ~ Poisson(mu), float64 (pmf in log space, summed from the top)."""
+    top = int(upto + 40 * math.sqrt(mu + 1) + 200)
+    j = np.arange(top + 1, dtype=np.float64)
+    if mu > 0:
+        logpmf = -mu + j * math.log(mu) - np.array([math.lgamma(k + 1.0) for k in j])
+        pmf = np.exp(logpmf)
+    else:
+        pmf = (j == 0).astype(np.float64)
+    tail = np.cumsum(pmf[::-1])[::-1]  # tail[j] = P(T >= j)
+    return np.minimum(tail[1:upto + 2], 1.0)
+
+
+def event_capacity(batch: int, max_rate: float, tail: float = SPARSE_TAIL) -> int:
+    """The smallest C with P(Poisson(batch * max_rate) > C) <= tail: event slots per batch."""
+    mu = batch * max_rate
+    guess = int(mu + 12 * math.sqrt(mu + 1) + 40)
+    survival = _poisson_survival(mu, guess)
+    return int(np.argmax(survival <= tail))
+
+
+def _fixed_point_64(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities in [0, 1] as 64-bit fixed point (hi, lo) uint32 words: r < s <=> (w1, w2) < (hi, lo)."""
+    s = np.clip(np.asarray(s, np.float64), 0.0, 1.0)
+    v = s * 2.0**32
+    hi = np.floor(v)
+    lo = np.floor((v - hi) * 2.0**32)
+    full = hi >= 2.0**32  # s = 1: compare against the largest pair (error 2^-64)
+    hi = np.where(full, _ALL_ONES, hi)
+    lo = np.where(full, _ALL_ONES, np.minimum(lo, _ALL_ONES))
+    return hi.astype(np.uint32), lo.astype(np.uint32)
+
+
+def alias_table(weights: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table (Vose's construction, float64) over a power-of-two number of columns.
+
+    Draw column j uniformly from the top bits of a word, then take j if a second word is
+    below ``accept[j]`` and ``alias[j]`` otherwise. The columns are padded with zero-weight
+    entries to a power of two so the column draw is exactly uniform; the acceptance
+    thresholds are integers (``accept[j] / 2^32``), so the realised probabilities are the
+    float64 ones rounded to 2^-32 per column (no float32 cumulative sum, which would lose
+    the rarest features entirely).
+
+    Args:
+      weights: non-negative, finite, not all zero, shape [n].
+
+    Returns:
+      ``(accept, alias)``: uint32 and int32 arrays of length next_pow2(max(n, 2)).
+    """
+    w = np.asarray(weights, np.float64)
+    if w.ndim != 1 or not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
+        raise ValueError("weights must be a 1-D array of finite non-negative numbers, not all zero")
+    cols = max(2, 1 << int(np.ceil(np.log2(w.size))))
+    prob = np.zeros(cols)
+    prob[: w.size] = w / w.sum() * cols
+    accept = np.ones(cols)
+    alias = np.arange(cols)
+    small = [j for j in range(cols) if prob[j] < 1.0]
+    large = [j for j in range(cols) if prob[j] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        accept[s], alias[s] = prob[s], g
+        prob[g] -= 1.0 - prob[s]
+        (small if prob[g] < 1.0 else large).append(g)
+    # Left-overs are 1 up to rounding: they keep themselves.
+    threshold = np.round(accept * 2.0**32)
+    keep_self = threshold >= 2.0**32
+    alias = np.where(keep_self, np.arange(cols), alias)
+    return np.where(keep_self, _ALL_ONES, threshold).astype(np.uint32), alias.astype(np.int32)
+
+
+def alias_probabilities(accept: ArrayLike, alias: ArrayLike) -> np.ndarray:
+    """The exact category probabilities an alias table realises (float64), for tests and checks."""
+    a = np.asarray(accept, np.float64)
+    a = np.where(a >= _ALL_ONES, 2.0**32, a) / 2.0**32
+    alias = np.asarray(alias)
+    probs = a.copy()
+    np.add.at(probs, alias, 1.0 - a)
+    return probs / a.size
+
+
+def sparse_tables(p: ArrayLike, batch: int, capacity: int) -> dict[str, np.ndarray]:
+    """Host-side (float64) tables of :func:`sample_features_sparse` for one frequency vector.
+
+    Args:
+      p: feature probabilities, shape [n], each in [0, 1).
+      batch: samples per batch B.
+      capacity: event slots per batch C (see :func:`event_capacity`).
+
+    Returns:
+      ``{"accept", "alias"}`` (the alias table of Categorical(lambda / Lambda)) and
+      ``{"count_hi", "count_lo"}``: P(T > j), j = 0..C, as 64-bit fixed point, for
+      T ~ Poisson(B Lambda).
+
+    Raises:
+      ValueError: if some p_i = 1 (an infinite rate) or all p_i = 0.
+    """
+    p = np.asarray(p, np.float64)
+    if np.any(p >= 1.0):
+        raise ValueError(f"p has {int(np.sum(p >= 1))} entries equal to 1; the sparse sampler needs every "
+                         f"p_i < 1 (use sampler='dense')")
+    rates = -np.log1p(-p)
+    if not np.any(rates > 0):
+        raise ValueError("p is all zero; the sparse sampler needs at least one p_i > 0")
+    accept, alias = alias_table(rates)
+    hi, lo = _fixed_point_64(_poisson_survival(batch * float(rates.sum()), capacity))
+    return {"accept": accept, "alias": alias, "count_hi": hi[: capacity + 1], "count_lo": lo[: capacity + 1]}
+
+
+def _below(w1: jax.Array, w2: jax.Array, hi: jax.Array, lo: jax.Array) -> jax.Array:
+    """(w1, w2) < (hi, lo) as 64-bit numbers: a uniform below a 64-bit fixed-point probability."""
+    return (w1 < hi) | ((w1 == hi) & (w2 < lo))
+
+
+def sample_features_sparse(
+    key: jax.Array, tables: dict[str, jax.Array], batch: int, n: int, rng: str = "threefry"
+) -> tuple[SparseFeatures, jax.Array]:
+    """Draws ``batch`` samples exactly as :func:`sample_features` does, from their events only.
+
+    The total number of events T ~ Poisson(B Lambda) is read off the 64-bit survival table
+    with two random words; each of the C slots takes four words: its sample (uniform), its
+    feature (alias table), and its value v ~ U(0, 2). Slots >= T are empty. Events are sorted
+    by (sample, feature) and repeats of a pair are dropped, so every active entry keeps
+    exactly one v. The one approximation is the capacity: if T > C (probability <= 2^-40
+    per batch at the configured rate) the batch keeps C events, and ``truncated`` says so.
+
+    Args:
+      key: a PRNG key.
+      tables: the arrays of :func:`sparse_tables` (as jax arrays; may be traced).
+      batch: samples B (static).
+      n: features (static).
+      rng: "threefry" or "hash" (see :func:`random_bits`).
+
+    Returns:
+      ``(SparseFeatures, truncated)`` with ``truncated`` a bool scalar.
+    """
+    accept, alias = tables["accept"], tables["alias"]
+    hi, lo = tables["count_hi"], tables["count_lo"]
+    cols_total = accept.shape[-1]
+    capacity = hi.shape[-1] - 1
+    shift = cols_total.bit_length() - 1
+    bits = random_bits(key, (4 * capacity + 2,), rng)
+    w_count = bits[-2:]
+    w_row, w_col, w_acc, w_val = bits[:-2].reshape(4, capacity)
+    above = _below(w_count[0], w_count[1], hi, lo)  # [C + 1]: T > j
+    total = jnp.sum(above[:capacity].astype(jnp.int32))
+    truncated = above[capacity]
+    row = (w_row % jnp.uint32(batch)).astype(jnp.uint32)
+    col = (w_col >> jnp.uint32(32 - shift)).astype(jnp.int32)
+    feature = jnp.where(w_acc < accept[col], col, alias[col]).astype(jnp.uint32)
+    valid = jnp.arange(capacity) < total
+    pair = jnp.where(valid, (row << jnp.uint32(shift)) | feature, jnp.uint32(_ALL_ONES))
+    value = 2 * _unit_from_bits(w_val)
+    # Stable sort by pair only: which of a pair's repeats survives never depends on v.
+    pair, value = lax.sort((pair, value), num_keys=1, is_stable=True)
+    valid = pair != jnp.uint32(_ALL_ONES)
+    first = jnp.concatenate([jnp.ones((1,), bool), pair[1:] != pair[:-1]])
+    keep = valid & first
+    rows = jnp.where(valid, pair >> jnp.uint32(shift), 0).astype(jnp.int32)
+    cols = jnp.where(valid, pair & jnp.uint32(cols_total - 1), 0).astype(jnp.int32)
+    values = jnp.where(keep, value, 0.0).astype(jnp.float32)
+    dense = jnp.zeros((batch, n), jnp.float32).at[rows, cols].add(values)
+    return SparseFeatures(rows, cols, values, dense), truncated

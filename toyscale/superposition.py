@@ -9,9 +9,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-__all__ = ["init_params", "forward", "loss", "per_element_loss"]
+from toyscale.data import SparseFeatures
+
+__all__ = ["init_params", "encode", "forward", "loss", "per_element_loss"]
 
 Params = dict  # {"W": [n, m], "b": [n]}
+Features = jax.Array | SparseFeatures  # a batch [batch, n], dense or as events
 
 
 def init_params(key: jax.Array, n: int, m: int, dtype=jnp.float32) -> Params:
@@ -31,21 +34,38 @@ def init_params(key: jax.Array, n: int, m: int, dtype=jnp.float32) -> Params:
     return {"W": W, "b": b}
 
 
-def forward(params: Params, x: jax.Array) -> jax.Array:
+def _dense(x: Features) -> jax.Array:
+    return x.dense if isinstance(x, SparseFeatures) else x
+
+
+def encode(W: jax.Array, x: Features) -> jax.Array:
+    """The hidden activations h = W^T x of a batch: [batch, m].
+
+    For a dense x a matrix product (2 batch n m FLOPs); for a
+    :class:`~toyscale.data.SparseFeatures` batch the sum of the active rows,
+    h_b = sum_k v_k W_{i_k} over the events of sample b (2 C m FLOPs for C event slots).
+    """
+    if isinstance(x, SparseFeatures):
+        rows = x.values[:, None] * W[x.cols]
+        return jax.ops.segment_sum(rows, x.rows, num_segments=x.dense.shape[0], indices_are_sorted=True)
+    return x @ W
+
+
+def forward(params: Params, x: Features) -> jax.Array:
     """y = ReLU(W W^T x + b) for a batch x of shape [batch, n] (Liu et al., Eq. 1)."""
     W = params["W"]
-    return jax.nn.relu((x @ W) @ W.T + params["b"])
+    return jax.nn.relu(encode(W, x) @ W.T + params["b"])
 
 
-def loss(params: Params, x: jax.Array) -> jax.Array:
+def loss(params: Params, x: Features) -> jax.Array:
     """The paper's L = < ||y - x||^2 >: sum over the n outputs, mean over the batch."""
-    return jnp.mean(jnp.sum((forward(params, x) - x) ** 2, axis=-1))
+    return jnp.mean(jnp.sum((forward(params, x) - _dense(x)) ** 2, axis=-1))
 
 
-def per_element_loss(params: Params, x: jax.Array) -> jax.Array:
+def per_element_loss(params: Params, x: Features) -> jax.Array:
     """L / n, the quantity the paper's scripts optimise (the mean over batch and features).
 
     Adam is invariant to the scale of the loss except through eps, so training on L / n
     (as the published code does) rather than L keeps eps = 1e-8 meaning the same thing.
     """
-    return jnp.mean((forward(params, x) - x) ** 2)
+    return jnp.mean((forward(params, x) - _dense(x)) ** 2)

@@ -10,6 +10,7 @@ Steps run in ``lax.scan``; models run under ``vmap`` (see :mod:`toyscale.sweep`)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -60,6 +61,16 @@ class TrainConfig:
       rng: bit generator of the training and test samples: "threefry" (JAX's default) or
         "hash" (a counter hash, 1.75x faster per step measured on a 2-core CPU; see
         :func:`toyscale.data.unit_uniform`).
+      sampler: how the training and test samples are drawn, both exactly from the model:
+        "dense" (one uniform per entry, batch x n per step; :func:`toyscale.data.sample_features`)
+        or "sparse" (only the active entries, via Poisson events and an alias table, about
+        batch x E per step, and an encoder that sums active rows of W instead of a dense
+        product; :func:`toyscale.data.sample_features_sparse`).
+      max_rate: sampler="sparse" only: the largest Poisson rate Lambda = -sum_i log(1 - p_i)
+        (about E when every p_i is small) a model may have. It fixes the static number of
+        event slots per batch so that a batch overflows with probability <= 2^-40; a
+        model with a larger Lambda is refused before compiling. Overflows are counted in
+        the output ``truncated_batches``.
     """
 
     n: int
@@ -72,6 +83,8 @@ class TrainConfig:
     keep_weights: bool = False
     represented_threshold: float = 0.5
     rng: str = "threefry"
+    sampler: str = "dense"
+    max_rate: float = 2.0
 
     def __post_init__(self):
         _positive_int("n", self.n)
@@ -90,15 +103,67 @@ class TrainConfig:
             raise ValueError(f"rng={self.rng!r}; allowed bit generators are {data.RNGS}")
         if _finite("represented_threshold", self.represented_threshold) <= 0:
             raise ValueError(f"represented_threshold={self.represented_threshold}; must be > 0")
+        if self.sampler not in data.SAMPLERS:
+            raise ValueError(f"sampler={self.sampler!r}; allowed samplers are {data.SAMPLERS}")
+        if not 0 < _finite("max_rate", self.max_rate) <= 64:
+            raise ValueError(f"max_rate={self.max_rate}; max_rate must be in (0, 64]")
+        if self.sampler == "sparse" and self.batch * _pow2_at_least(self.n) >= 2**32:
+            raise ValueError(f"batch={self.batch} with n={self.n}; sampler='sparse' needs batch x "
+                             f"next_pow2(n) < 2^32 (use sampler='dense')")
+
+    @property
+    def event_capacity(self) -> int:
+        """Event slots per batch of the sparse sampler (0 for the dense one)."""
+        return data.event_capacity(self.batch, self.max_rate) if self.sampler == "sparse" else 0
+
+    def check_frequencies(self, p: np.ndarray, what: str = "frequencies") -> None:
+        """Raises ValueError if the sparse sampler cannot draw from ``p`` (Lambda > max_rate)."""
+        if self.sampler != "sparse":
+            return
+        rate = data.poisson_rate(p)
+        if not rate <= self.max_rate:
+            raise ValueError(
+                f"{what} give the Poisson rate Lambda={rate:.6g} (= -sum log(1 - p_i), events per "
+                f"sample); sampler='sparse' with max_rate={self.max_rate} needs Lambda <= max_rate: "
+                f"raise max_rate or use sampler='dense'")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
+def _pow2_at_least(n: int) -> int:
+    return max(2, 1 << (int(n) - 1).bit_length())
+
+
+@functools.lru_cache(maxsize=128)
+def _cached_sparse_tables(p_bytes: bytes, batch: int, capacity: int) -> dict[str, np.ndarray]:
+    return data.sparse_tables(np.frombuffer(p_bytes, np.float64), batch, capacity)
+
+
+def _model_inputs(config: TrainConfig, p: np.ndarray, gamma: float, lr_w: float, lr_b: float) -> dict[str, np.ndarray]:
+    """Per-model arrays: the swept scalars, p, and the sparse sampler's tables (float64-built)."""
+    inputs = {"p": np.asarray(p, np.float32), "gamma": np.float32(gamma),
+              "lr_w": np.float32(lr_w), "lr_b": np.float32(lr_b)}
+    if config.sampler == "sparse":
+        config.check_frequencies(p)
+        p64 = np.ascontiguousarray(p, np.float64)
+        inputs.update(_cached_sparse_tables(p64.tobytes(), config.batch, config.event_capacity))
+    return inputs
+
+
+def _sampler(config: TrainConfig, inputs: Mapping[str, jax.Array]) -> Callable:
+    """key -> (a batch of samples, whether the batch overflowed its event slots)."""
+    if config.sampler == "sparse":
+        tables = {k: inputs[k] for k in ("accept", "alias", "count_hi", "count_lo")}
+        return lambda key: data.sample_features_sparse(key, tables, config.batch, config.n, config.rng)
+    # Through the module attribute, so tests can swap in the textbook sampler.
+    return lambda key: (data.sample_features(key, inputs["p"], config.batch, config.rng), jnp.zeros((), bool))
+
+
 def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
     """Trains one model; the body of both :func:`train_model` and the sweep's ``model_fn``."""
-    n, batch = config.n, config.batch
-    p = inputs["p"]
+    n = config.n
+    sample = _sampler(config, inputs)
     k_init, k_data, k_test = (jax.random.fold_in(key, i) for i in range(3))
     params = superposition.init_params(k_init, n, m)
     opt = superposition_optimizer(
@@ -108,29 +173,29 @@ def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: ja
     grad_fn = jax.value_and_grad(superposition.per_element_loss)
 
     def step(carry, t):
-        params, opt_state = carry
-        x = data.sample_features(jax.random.fold_in(k_data, t), p, batch, config.rng)
+        params, opt_state, truncated = carry
+        x, over = sample(jax.random.fold_in(k_data, t))
         value, grads = grad_fn(params, x)
         updates, opt_state = opt.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), value * n
+        return (optax.apply_updates(params, updates), opt_state, truncated + over), value * n
 
     def block(carry, b):
         ts = b * config.log_every + jnp.arange(config.log_every)
         carry, losses = jax.lax.scan(step, carry, ts)
         return carry, jnp.mean(losses)
 
-    carry = (params, opt.init(params))
+    carry = (params, opt.init(params), jnp.zeros((), jnp.int32))
     n_blocks, rem = divmod(config.steps, config.log_every)
     carry, curve = jax.lax.scan(block, carry, jnp.arange(n_blocks))
     if rem:
         carry, _ = jax.lax.scan(step, carry, n_blocks * config.log_every + jnp.arange(rem))
-    params = carry[0]
+    params, _, truncated = carry
 
-    def test_batch(total, i):
-        x = data.sample_features(jax.random.fold_in(k_test, i), p, batch, config.rng)
-        return total + superposition.loss(params, x), None
+    def test_batch(totals, i):
+        x, over = sample(jax.random.fold_in(k_test, i))
+        return (totals[0] + superposition.loss(params, x), totals[1] + over), None
 
-    test_total, _ = jax.lax.scan(test_batch, jnp.zeros(()), jnp.arange(config.test_batches))
+    (test_total, truncated), _ = jax.lax.scan(test_batch, (jnp.zeros(()), truncated), jnp.arange(config.test_batches))
     W = params["W"]
     out = {
         "test_loss": test_total / config.test_batches,
@@ -139,6 +204,7 @@ def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: ja
         "phi_half": measure.represented_fraction(W, 0.5),
         "phi_one": measure.represented_fraction(W, 1.0),
         **measure.overlap_stats(W, threshold=config.represented_threshold),
+        "truncated_batches": truncated,
     }
     out["diverged"] = ~(jnp.isfinite(out["test_loss"]) & jnp.all(jnp.isfinite(W)) & jnp.all(jnp.isfinite(params["b"])))
     if config.keep_weights:
@@ -183,12 +249,13 @@ def train_model(
     Returns:
       Measurements as numpy arrays: ``test_loss``, ``loss_curve``, ``row_norms``,
       ``phi_half``, ``phi_one``, ``overlap_mean``, ``overlap_var``, ``n_represented``,
-      ``diverged`` (and ``W``, ``b`` if ``config.keep_weights``).
+      ``truncated_batches`` (training and test batches whose events overflowed the sparse
+      sampler's capacity; always 0 for the dense one), ``diverged`` (and ``W``, ``b`` if
+      ``config.keep_weights``).
     """
     _check_model_args(config, m, gamma, lr_w, lr_b)
     p = as_frequencies(frequencies).probs(config.n)
-    inputs = {"p": jnp.asarray(p, jnp.float32), "gamma": jnp.float32(gamma),
-              "lr_w": jnp.float32(lr_w), "lr_b": jnp.float32(lr_b)}
+    inputs = _model_inputs(config, p, gamma, lr_w, lr_b)
     out = jax.jit(_train, static_argnums=(0, 1))(config, int(m), inputs, key)
     return {k: np.asarray(v) for k, v in out.items()}
 
@@ -208,8 +275,7 @@ class SuperpositionTask:
 
     def inputs_of(self, point: Mapping[str, Any]) -> dict[str, np.ndarray]:
         p = as_frequencies(point["frequencies"]).probs(self.settings.n)
-        return {"p": p.astype(np.float32), "gamma": np.float32(point["gamma"]),
-                "lr_w": np.float32(point["lr_w"]), "lr_b": np.float32(point["lr_b"])}
+        return _model_inputs(self.settings, p, point["gamma"], point["lr_w"], point["lr_b"])
 
     def model_fn(self, static: int, inputs, key):
         return _train(self.settings, static, inputs, key)
@@ -218,6 +284,8 @@ class SuperpositionTask:
         c = self.settings
         n, m, b = c.n, static, c.batch
         floats = 8 * b * n + 4 * b * m + 8 * n * m + 512 * n + c.steps // c.log_every
+        if c.sampler == "sparse":  # tables, event slots and the gathered rows of W (and their gradient)
+            floats += 2 * _pow2_at_least(n) + 2 * c.event_capacity * (m + 8)
         return 4 * floats
 
     def steps(self, static: int) -> int:
@@ -306,5 +374,6 @@ def sweep_superposition(
         if missing:
             raise ValueError(f"point {p} lacks {sorted(missing)}; build points with superposition_grid")
         _check_model_args(config, p["m"], p["gamma"], p["lr_w"], p["lr_b"])
-        as_frequencies(p["frequencies"]).probs(config.n)
+        config.check_frequencies(as_frequencies(p["frequencies"]).probs(config.n),
+                                 f"frequencies={p['frequencies']}")
     return run_sweep(SuperpositionTask(config), points, seed=seed, out=out, **engine_options)
