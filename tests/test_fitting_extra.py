@@ -88,7 +88,8 @@ def bpl_fit():
     rng = np.random.default_rng(0)
     x = np.logspace(1, 5, 60)
     y = _bpl(x, **BPL_TRUTH) * np.exp(0.005 * rng.standard_normal(60))
-    return fit_broken_power_law(x, y), x
+    # 99% intervals: six quantities at 95% would leave one truth outside about a quarter of the time
+    return fit_broken_power_law(x, y, bootstrap=200, seed=0, level=0.99), x
 
 
 def test_broken_power_law_recovers_break_and_slopes(bpl_fit):
@@ -100,7 +101,27 @@ def test_broken_power_law_recovers_break_and_slopes(bpl_fit):
     assert fit.slopes[1] == pytest.approx(0.8, abs=0.01)
     assert fit.smoothness[0] == pytest.approx(0.2, rel=0.25)
     np.testing.assert_allclose(fit.predict(x), _bpl(x, **BPL_TRUTH), rtol=0.01)
-    assert fit.notes == () and "break 1: d=" in str(fit) and "slopes: 0.29" in str(fit)
+    assert fit.notes == () and "slopes: 0.29" in str(fit)
+
+
+def test_broken_power_law_recovery_inside_intervals(bpl_fit):
+    fit, _ = bpl_fit
+    truth = {"prefactor": 5.0, "exponent": 0.3, "break1": 1e3, "change1": 0.5, "smoothness1": 0.2, "slope1": 0.8}
+    assert set(fit.stderr) == set(fit.intervals) == set(truth) and fit.identifiable and fit.n_bootstrap == 200
+    est = fit.params()
+    for k, v in truth.items():
+        lo, hi = fit.intervals[k]
+        assert lo < v < hi, (k, lo, v, hi)
+        assert abs(est[k] - v) < 3 * fit.stderr[k], (k, est[k], v, fit.stderr[k])
+        # the sandwich standard error and the bootstrap spread agree (normal 99% width = 5.15 se)
+        assert 0.5 < (hi - lo) / (5.15 * fit.stderr[k]) < 2.0, k
+    # tight: 0.5% noise on 60 points pins the slopes to ~1e-3 and the break to ~1%
+    assert fit.stderr["exponent"] < 2e-3 and fit.stderr["break1"] / 1e3 < 0.02
+    assert est["slope1"] == fit.slopes[1]
+    text = str(fit)
+    assert "d1" in text and "bootstrap=200" in text and "interval (99% bootstrap)" in text
+    d = fit.to_dict()
+    assert json.loads(json.dumps(d))["stderr"]["break1"] == fit.stderr["break1"] and d["n_points"] == 60
 
 
 def test_broken_power_law_objective_matches_residuals(bpl_fit):

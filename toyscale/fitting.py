@@ -1425,6 +1425,12 @@ class BrokenPowerLawFit:
       n_points, x_range: the data used.
       loss: "squared" or "huber".
       fit_offset: whether a was fitted.
+      stderr: standard errors (M-estimator covariance, Huber 1981, by the delta method) of
+        "offset" (if fitted), "prefactor", "exponent", "break<i>", "change<i>", "smoothness<i>"
+        and the derived "slope<i>" (= ``slopes[i]``), i = 1..breaks in ascending break order.
+      intervals: bootstrap percentile intervals of the same keys (empty when bootstrap=0).
+      n_bootstrap, level: resamples and confidence level of ``intervals``.
+      identifiable: False when the information matrix is singular (standard errors undefined).
       notes: caveats (e.g. a break outside the data range).
     """
 
@@ -1444,6 +1450,11 @@ class BrokenPowerLawFit:
     x_range: tuple[float, float]
     loss: str = "squared"
     fit_offset: bool = False
+    stderr: dict = dataclasses.field(default_factory=dict)
+    intervals: dict = dataclasses.field(default_factory=dict)
+    n_bootstrap: int = 0
+    level: float = 0.95
+    identifiable: bool = True
     notes: tuple[str, ...] = ()
 
     @property
@@ -1459,18 +1470,66 @@ class BrokenPowerLawFit:
             g = g - c * f * np.logaddexp(0.0, (lx - math.log(d)) / f)
         return np.exp(g) + self.offset
 
+    def params(self) -> dict:
+        """Parameters and slopes under the keys of ``stderr``, unrounded."""
+        d = {"offset": self.offset} if self.fit_offset else {}
+        d.update(prefactor=self.prefactor, exponent=self.exponent)
+        for i, (b, c, f) in enumerate(zip(self.breaks, self.changes, self.smoothness), 1):
+            d.update({f"break{i}": b, f"change{i}": c, f"smoothness{i}": f})
+        d.update({f"slope{i}": s for i, s in enumerate(self.slopes[1:], 1)})
+        return d
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict: parameters, slopes, stderr, intervals and diagnostics."""
+        return dict(
+            self.params(), breaks=list(self.breaks), changes=list(self.changes), smoothness=list(self.smoothness),
+            slopes=list(self.slopes), stderr=dict(self.stderr), intervals={k: list(v) for k, v in self.intervals.items()},
+            r2=self.r2, objective=self.objective, converged=self.converged, grad_norm=self.grad_norm,
+            iterations=self.iterations, n_starts=self.n_starts, n_points=self.n_points, x_range=list(self.x_range),
+            loss=self.loss, fit_offset=self.fit_offset, n_bootstrap=self.n_bootstrap, level=self.level,
+            identifiable=self.identifiable, notes=list(self.notes),
+        )
+
     def __str__(self) -> str:
         form = "y = a + b x^-c0 prod_i (1 + (x/d_i)^(1/f_i))^(-c_i f_i)"
         rows = [f"BrokenPowerLawFit  {form}  ({len(self.breaks)} break(s), {self.loss} loss in log space, "
                 f"n={self.n_points}, x in [{self.x_range[0]:.4g}, {self.x_range[1]:.4g}])",
-                f"  a={self.offset:.10g}  b={self.prefactor:.10g}  c0={self.exponent:.10g}"]
-        for i, (d, c, f) in enumerate(zip(self.breaks, self.changes, self.smoothness), 1):
-            rows.append(f"  break {i}: d={d:.10g}  c={c:.10g}  f={f:.6g}")
+                f"  {'param':<13}{'value':>18}{'stderr':>14}   interval ({self.level:.0%} bootstrap)"]
+        labels = {"offset": "a", "prefactor": "b", "exponent": "c0"}
+        for k, v in self.params().items():
+            iv = self.intervals.get(k)
+            ivs = f"[{iv[0]:.6g}, {iv[1]:.6g}]" if iv else "-"
+            name = labels.get(k, k.replace("break", "d").replace("change", "c").replace("smoothness", "f"))
+            rows.append(f"  {name:<13}{v:>18.10g}{_fmt(self.stderr.get(k, math.nan)):>14}   {ivs}")
         rows.append("  slopes: " + " -> ".join(f"{s:.6g}" for s in self.slopes))
         rows.append(f"  R^2(log)={_fmt(self.r2)}  objective={self.objective:.6g}  converged={self.converged}  "
-                    f"|grad|={self.grad_norm:.2g}  iters={self.iterations}  starts={self.n_starts}")
+                    f"|grad|={self.grad_norm:.2g}  iters={self.iterations}  starts={self.n_starts}"
+                    + (f"  bootstrap={self.n_bootstrap}" if self.n_bootstrap else ""))
+        if not self.identifiable:
+            rows.append("  NOT IDENTIFIABLE: parameters are not determined by these data")
         rows += [f"  note: {n}" for n in self.notes]
         return "\n".join(rows)
+
+
+def _bpl_names(breaks: int, offset: bool) -> list[str]:
+    names = (["offset"] if offset else []) + ["prefactor", "exponent"]
+    for i in range(1, breaks + 1):
+        names += [f"break{i}", f"change{i}", f"smoothness{i}"]
+    return names + [f"slope{i}" for i in range(1, breaks + 1)]
+
+
+def _bpl_natural(p: jax.Array, breaks: int, offset: bool) -> jax.Array:
+    """Optimised parameters -> the values under `_bpl_names`, breaks in ascending order (works under vmap).
+
+    Sorting by break location makes a resample whose breaks swapped labels comparable with the fit.
+    """
+    ld = p[2:2 + 3 * breaks:3]
+    order = jnp.argsort(ld)
+    c = p[3:3 + 3 * breaks:3][order]
+    out = ([jnp.exp(p[-1])] if offset else []) + [jnp.exp(p[0]), p[1]]
+    for i in range(breaks):
+        out += [jnp.exp(ld[order][i]), c[i], jnp.exp(p[4:4 + 3 * breaks:3][order][i])]
+    return jnp.stack(out + list(p[1] + jnp.cumsum(c)))
 
 
 def _bpl_log_core(p: jax.Array, lx: jax.Array, breaks: int) -> jax.Array:
@@ -1535,7 +1594,10 @@ def fit_broken_power_law(
     *,
     offset: bool = False,
     loss: Loss = "squared",
+    bootstrap: int = 0,
+    seed: int = 0,
     huber_delta: float = 1e-3,
+    level: float = 0.95,
     max_iter: int = 1000,
 ) -> BrokenPowerLawFit:
     """Fit a broken power law (Caballero et al. 2022, "Broken Neural Scaling Laws", eq. 1).
@@ -1551,11 +1613,16 @@ def fit_broken_power_law(
       breaks: number of breaks, 1 to 3.
       offset: also fit the constant a (parameterised as log a inside a log-sum-exp).
       loss: "squared" or "huber" on log-residuals.
+      bootstrap: number of bootstrap resamples of the points (0: none), all refitted at once
+        (vmapped) warm-started from the fit; gives percentile intervals.
+      seed: seed of the bootstrap resampling.
       huber_delta: Huber threshold.
+      level: confidence level of the percentile intervals.
       max_iter: L-BFGS iteration cap.
 
     Returns:
-      A `BrokenPowerLawFit`.
+      A `BrokenPowerLawFit` with standard errors (M-estimator covariance, delta method) and,
+      with ``bootstrap``, percentile intervals.
     """
     _check_loss(loss)
     breaks = _check_int("breaks", breaks, 1)
@@ -1568,6 +1635,9 @@ def fit_broken_power_law(
     _check_enough_points(n, n_par + 1, f"a broken power law with {breaks} break(s)" + (" and offset" if offset else ""))
     delta = _check_positive("huber_delta", huber_delta)
     max_iter = _check_int("max_iter", max_iter, 1)
+    bootstrap = _check_int("bootstrap", bootstrap, 0)
+    seed = _check_int("seed", seed, 0)
+    level = _check_level(level)
     _check_varies("x", x, "a broken power law")
     _check_varies("y", y, "a broken power law")
 
@@ -1583,26 +1653,51 @@ def fit_broken_power_law(
         raise NotIdentifiableError("every start diverged (non-finite objective); the data do not determine the fit")
     best = int(np.argmin(values))
     p = sol.params[best]
-    r = np.asarray(residual_fn(jnp.asarray(p), (jnp.asarray(lx), jnp.asarray(ly))))
+    data = (jnp.asarray(lx), jnp.asarray(ly))
+    r = np.asarray(residual_fn(jnp.asarray(p), data))
     objective = float(np.sum(np.asarray(_rho(jnp.asarray(r), delta, loss))))
-    ld = p[2:2 + 3 * breaks:3]
-    order = np.argsort(ld)
-    d = tuple(float(v) for v in np.exp(ld[order]))
-    c = tuple(float(v) for v in p[3:3 + 3 * breaks:3][order])
-    f = tuple(float(v) for v in np.exp(p[4:4 + 3 * breaks:3][order]))
+    names = _bpl_names(breaks, offset)
+    natural = functools.partial(_bpl_natural, breaks=breaks, offset=offset)
+    values_nat = np.asarray(natural(jnp.asarray(p)))
+    est = dict(zip(names, map(float, values_nat)))
+    jac = np.asarray(jax.jacfwd(residual_fn)(jnp.asarray(p), data))
+    cov = _m_estimator_cov(jac, r, np.ones(n), delta, loss)
+    dj = np.asarray(jax.jacfwd(natural)(jnp.asarray(p)))
+    se = np.sqrt(np.diag(dj @ cov @ dj.T))
+    stderr = dict(zip(names, map(float, se)))
+    identifiable = bool(np.all(np.isfinite(se)))
+    d = tuple(est[f"break{i}"] for i in range(1, breaks + 1))
+    c = tuple(est[f"change{i}"] for i in range(1, breaks + 1))
+    f = tuple(est[f"smoothness{i}"] for i in range(1, breaks + 1))
     notes = []
+    if not identifiable:
+        notes.append("information matrix is singular or the loss has no points in its quadratic branch; "
+                     "standard errors are undefined")
     for i, di in enumerate(d, 1):
         if not x.min() < di < x.max():
             notes.append(f"break {i} at d={di:.4g} lies outside the data range [{x.min():.4g}, {x.max():.4g}]: "
                          "its location and slope change are extrapolated, not measured")
     if not sol.converged[best]:
         notes.append("the best start did not meet a convergence criterion (see |grad| and iters)")
+
+    intervals: dict = {}
+    if bootstrap:
+        weights = np.asarray(_bootstrap_weights(jax.random.key(seed), bootstrap, n))
+        sol_b = _minimize(np.tile(p, (bootstrap, 1)), weights, (lx, ly), residual_fn=residual_fn, loss=loss,
+                          delta=delta, max_iter=max_iter, gtol=1e-10, ftol=1e-15)
+        boot = np.array(jax.vmap(natural)(jnp.asarray(sol_b.params)))
+        boot[~sol_b.converged] = np.nan
+        n_bad = int((~np.all(np.isfinite(boot), axis=1)).sum())
+        if n_bad:
+            notes.append(f"{n_bad} of {bootstrap} bootstrap refits failed (degenerate or unconverged) and were dropped")
+        intervals = _percentile_intervals(boot, names, level)
     return BrokenPowerLawFit(
-        offset=math.exp(p[-1]) if offset else 0.0, prefactor=math.exp(p[0]), exponent=float(p[1]),
+        offset=est.get("offset", 0.0), prefactor=est["prefactor"], exponent=est["exponent"],
         breaks=d, changes=c, smoothness=f, r2=_r2_log(ly, ly + r), objective=objective,
         grad_norm=float(sol.grad_norm[best]), iterations=int(sol.iterations[best]),
         converged=bool(sol.converged[best]), n_starts=len(starts), n_points=n,
-        x_range=(float(x.min()), float(x.max())), loss=loss, fit_offset=offset, notes=tuple(notes),
+        x_range=(float(x.min()), float(x.max())), loss=loss, fit_offset=offset, stderr=stderr,
+        intervals=intervals, n_bootstrap=bootstrap, level=level, identifiable=identifiable, notes=tuple(notes),
     )
 
 
