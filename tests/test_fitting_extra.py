@@ -135,6 +135,15 @@ def test_broken_power_law_objective_matches_residuals(bpl_fit):
     assert fit.objective <= 0.5 * np.sum(r_true**2)
 
 
+def test_broken_power_law_without_a_break_is_not_identifiable(bpl_fit):
+    _, x = bpl_fit  # same shapes as the fixture: no recompilation
+    rng = np.random.default_rng(1)
+    fit = fit_broken_power_law(x, 3.0 * x**-0.4 * np.exp(0.01 * rng.standard_normal(x.size)))
+    # a pure power law: the fit can park a tiny, sharp break anywhere, so nothing pins d, c, f down
+    assert not fit.identifiable and "NOT IDENTIFIABLE" in str(fit)
+    assert fit.slopes[0] == pytest.approx(0.4, abs=0.01)
+
+
 def test_broken_power_law_bad_input():
     x = np.logspace(1, 3, 10)
     with pytest.raises(ValueError, match="breaks=0; must be an integer >= 1"):
