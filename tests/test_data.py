@@ -3,16 +3,30 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from toyscale import data
-from toyscale.frequencies import power_law
+from toyscale import data, superposition
+from toyscale.frequencies import custom, power_law
 
 N, BATCH = 20, 200_000
+
+
+def sparse_sampler(rng="threefry", max_rate=None):
+    """The sparse sampler with the dense samplers' signature (tables built from p on the host)."""
+
+    def sample(key, p, batch):
+        p = np.asarray(p, np.float64)
+        rate = data.poisson_rate(p) if max_rate is None else max_rate
+        tables = data.sparse_tables(p, batch, data.event_capacity(batch, rate))
+        return data.sample_features_sparse(key, tables, batch, p.size, rng)[0].dense
+
+    return sample
 
 
 SAMPLERS = {
     "one-uniform threefry": data.sample_features,
     "one-uniform hash": lambda k, p, b: data.sample_features(k, p, b, "hash"),
     "plain": data.sample_features_plain,
+    "sparse threefry": sparse_sampler(),
+    "sparse hash": sparse_sampler("hash"),
 }
 
 
@@ -20,7 +34,8 @@ SAMPLERS = {
 def test_sampler_statistics_match_the_model(name, strict_promotion):
     sampler = SAMPLERS[name]
     p = power_law(1.0, E=2.0).probs(N)
-    x = np.asarray(jax.jit(sampler, static_argnums=2)(jax.random.PRNGKey(1), jnp.asarray(p, jnp.float32), BATCH))
+    arg = p if name.startswith("sparse") else jnp.asarray(p, jnp.float32)  # its tables are host-built
+    x = np.asarray(sampler(jax.random.PRNGKey(1), arg, BATCH))
     active = x > 0
     freq = active.mean(0)
     # Binomial standard error; 5 sigma.
@@ -91,3 +106,119 @@ def test_unit_uniform_keeps_resolution_near_zero():
 def test_unknown_rng_is_refused():
     with pytest.raises(ValueError, match="rng='mt19937'"):
         data.unit_uniform(jax.random.PRNGKey(0), (2,), "mt19937")
+
+
+# ----------------------------------------------------------------------------- sparse sampler
+
+
+def test_alias_table_realises_the_rates_to_2_pow_minus_32():
+    # A steep power law: the rarest p ~ 6e-7, where a float32 cumulative sum would fail.
+    p = power_law(2.0).probs(1000)
+    rates = -np.log1p(-p)
+    accept, alias = data.alias_table(rates)
+    assert accept.dtype == np.uint32 and alias.dtype == np.int32 and accept.size == 1024
+    q = data.alias_probabilities(accept, alias)
+    target = np.zeros(1024)
+    target[:1000] = rates / rates.sum()
+    # Rounding each column's threshold to 2^-32 moves at most 2^-33 / 1024 between a column and
+    # its alias; an entry collects that from its own column and from every column aliased to it.
+    into = np.bincount(alias, minlength=1024)
+    bound = (1 + into) * 2.0**-33 / 1024 + 1e-15
+    np.testing.assert_array_less(np.abs(q - target), bound)
+    assert np.all(q[1000:] == 0)  # padding columns are never drawn
+    assert np.max(np.abs(q[:1000] / target[:1000] - 1)) < 1e-5  # even the rarest feature
+    # A zero-weight feature is never drawn.
+    a0, al0 = data.alias_table([0.5, 0.0, 0.25])
+    assert data.alias_probabilities(a0, al0)[1] == 0
+
+
+def test_poisson_count_table_and_capacity():
+    from scipy import stats
+
+    for batch, rate in ((2048, 1.0), (256, 2.0), (1, 0.3)):
+        c = data.event_capacity(batch, rate)
+        sf = stats.poisson.sf(np.arange(c + 1), batch * rate)
+        assert sf[c] <= data.SPARSE_TAIL < sf[c - 1]
+        p = np.full(10, -np.expm1(-rate / 10))  # sum of -log(1 - p) = rate
+        t = data.sparse_tables(p, batch, c)
+        hi, lo = t["count_hi"].astype(np.float64), t["count_lo"].astype(np.float64)
+        table = (hi + lo * 2.0**-32) * 2.0**-32
+        np.testing.assert_allclose(table, sf, rtol=1e-9, atol=2.0**-60)
+
+
+@pytest.mark.parametrize("rng", data.RNGS)
+def test_sparse_counts_per_sample_follow_the_poisson_binomial(rng):
+    # Number of active features per sample: sum of independent Bernoulli(p_i), so its law is the
+    # Poisson-binomial; the events' Poisson total would show up here if repeats were not merged.
+    p = power_law(1.0, E=2.5).probs(N)  # p_1 ~ 0.7: many repeated events of feature 1
+    x = np.asarray(sparse_sampler(rng)(jax.random.PRNGKey(4), p, BATCH))
+    k = (x > 0).sum(1)
+    pmf = np.array([1.0])
+    for pi in p:
+        pmf = np.convolve(pmf, [1 - pi, pi])
+    assert abs(k.mean() - p.sum()) < 5 * np.sqrt((p * (1 - p)).sum() / BATCH)
+    var = (p * (1 - p)).sum()
+    assert abs(k.var() - var) < 5 * np.sqrt((np.sum(pmf * (np.arange(pmf.size) - p.sum()) ** 4) - var**2) / BATCH)
+    freq = np.bincount(k, minlength=pmf.size)[: pmf.size] / BATCH
+    big = pmf > 1e-4
+    np.testing.assert_array_less(np.abs(freq - pmf)[big], 5 * np.sqrt(pmf * (1 - pmf) / BATCH)[big])
+
+
+def test_sparse_rates_of_rare_features_by_decade():
+    # n = 1000, alpha = 2: p from 0.61 down to 6e-7. Features are pooled by decade of p so that
+    # every pool has a testable count; each pool's count is Poisson-binomial around N sum p.
+    p = power_law(2.0).probs(1000)
+    sample = jax.jit(jax.vmap(lambda key, t: data.sample_features_sparse(key, t, 2048, 1000, "hash")[0].dense > 0,
+                              in_axes=(0, None)))
+    tables = data.sparse_tables(p, 2048, data.event_capacity(2048, 1.4))
+    counts = np.zeros(1000)
+    batches = 0
+    for i in range(4):
+        counts += np.asarray(sample(jax.random.split(jax.random.PRNGKey(i), 16), tables)).sum((0, 1))
+        batches += 16 * 2048
+    decade = np.floor(np.log10(p)).astype(int)
+    for d in np.unique(decade):
+        sel = decade == d
+        mean = batches * p[sel].sum()
+        sd = np.sqrt(batches * (p[sel] * (1 - p[sel])).sum())
+        assert abs(counts[sel].sum() - mean) < 5 * sd + 1, (d, counts[sel].sum(), mean)
+    # The most frequent features, one by one.
+    np.testing.assert_array_less(np.abs(counts[:20] / batches - p[:20]), 5 * np.sqrt(p[:20] * (1 - p[:20]) / batches))
+
+
+def test_repeated_events_keep_one_uniform_value_and_the_encoder_matches_the_product(strict_promotion):
+    # lambda_1 = -log(0.1) = 2.3: most samples draw feature 1 two or more times.
+    p = np.array([0.9, 0.5, 0.05])
+    tables = data.sparse_tables(p, 4096, data.event_capacity(4096, data.poisson_rate(p)))
+    xs, truncated = jax.jit(data.sample_features_sparse, static_argnums=(2, 3))(jax.random.PRNGKey(6), tables, 4096, 3)
+    assert not bool(truncated)
+    rows, cols, vals = (np.asarray(a) for a in (xs.rows, xs.cols, xs.values))
+    kept = vals > 0
+    pairs = rows[kept] * 3 + cols[kept]
+    assert np.unique(pairs).size == pairs.size  # each active entry once
+    assert np.all(np.diff(rows) >= 0)  # sorted by sample (the encoder relies on it)
+    x = np.asarray(xs.dense)
+    v = x[:, 0][x[:, 0] > 0]
+    # A sum over repeats would push values above 2; a max or min would skew the mean.
+    assert v.max() <= 2 and abs(v.mean() - 1) < 5 * np.sqrt(1 / 3 / v.size)
+    assert abs(v.var() - 1 / 3) < 5 * np.sqrt((16 / 5 - 16 / 9) / v.size) + 0.01
+    assert abs((x[:, 0] > 0).mean() - 0.9) < 5 * np.sqrt(0.09 / 4096)
+    W = jax.random.normal(jax.random.PRNGKey(7), (3, 5))
+    np.testing.assert_allclose(superposition.encode(W, xs), xs.dense @ W, rtol=1e-5, atol=1e-5)
+
+
+def test_overflow_is_reported_and_keeps_at_most_capacity_events():
+    p = power_law(1.0).probs(50)  # Lambda ~ 1: about 64 events in a batch of 64
+    small = data.sparse_tables(p, 64, 8)
+    xs, truncated = jax.jit(data.sample_features_sparse, static_argnums=(2, 3))(jax.random.PRNGKey(0), small, 64, 50)
+    assert bool(truncated) and int(np.sum(np.asarray(xs.values) > 0)) <= 8
+    fits = data.sparse_tables(p, 64, data.event_capacity(64, 1.1))
+    keys = jax.random.split(jax.random.PRNGKey(1), 64)
+    flags = jax.jit(jax.vmap(lambda k: data.sample_features_sparse(k, fits, 64, 50)[1]))(keys)
+    assert not np.any(np.asarray(flags))
+
+
+def test_sparse_tables_refuse_certain_features():
+    with pytest.raises(ValueError, match="equal to 1"):
+        data.sparse_tables(custom([1.0, 0.0, 0.0]).probs(3), 8, 20)
+    assert data.poisson_rate([1.0, 0.2]) == np.inf

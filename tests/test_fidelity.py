@@ -4,9 +4,12 @@
   the textbook one (:func:`toyscale.data.sample_features_plain`) and against the model
   x_i = u_i v_i: per-feature first and second moments, the value distribution of each
   frequent feature, pairwise independence of features (co-activation and covariance).
-* The engine's default path (fast sampler, models one after another on every device)
-  against a "plain engine" (the textbook sampler, every model of a chunk vmapped side by
-  side on one device): the width exponents of a small sweep agree within error bars.
+* The sparse sampler (:func:`toyscale.data.sample_features_sparse`: Poisson events, alias
+  table, repeats merged) against the same model and the textbook sampler, on the same checks.
+* The engine's paths (one-uniform sampler with either bit generator; sparse sampler with its
+  gather encoder; models one after another on every device) against a "plain engine" (the
+  textbook sampler, every model of a chunk vmapped side by side on one device): the width
+  exponents of a small sweep agree within error bars.
 """
 
 import jax
@@ -24,12 +27,20 @@ SIGMA = 5.0  # every statistical check: 5 standard errors (false alarm ~6e-7 per
 
 
 def _draw(sampler, seed, p, batch=BATCH):
+    if sampler is _sparse_sampler:  # its tables are built on the host from float64 p
+        return np.asarray(sampler(jax.random.PRNGKey(seed), p, batch), dtype=np.float64)
     return np.asarray(jax.jit(sampler, static_argnums=2)(jax.random.PRNGKey(seed), jnp.asarray(p, jnp.float32), batch),
                       dtype=np.float64)
 
 
 def _hash_sampler(key, p, batch):
     return data.sample_features(key, p, batch, rng="hash")
+
+
+def _sparse_sampler(key, p, batch):
+    p = np.asarray(p, np.float64)
+    tables = data.sparse_tables(p, batch, data.event_capacity(batch, data.poisson_rate(p)))
+    return data.sample_features_sparse(key, tables, batch, p.size)[0].dense
 
 
 def _plain_with_rng(key, p, batch, rng="threefry"):
@@ -47,10 +58,10 @@ def probs():
 @pytest.fixture(scope="module")
 def samples(probs):
     return {"fast": _draw(data.sample_features, 11, probs), "hash": _draw(_hash_sampler, 13, probs),
-            "plain": _draw(data.sample_features_plain, 12, probs)}
+            "plain": _draw(data.sample_features_plain, 12, probs), "sparse": _draw(_sparse_sampler, 14, probs)}
 
 
-@pytest.mark.parametrize("name", ["fast", "hash", "plain"])
+@pytest.mark.parametrize("name", ["fast", "hash", "plain", "sparse"])
 def test_per_feature_moments_match_the_model(samples, probs, name):
     x = samples[name]
     p = probs
@@ -65,7 +76,7 @@ def test_per_feature_moments_match_the_model(samples, probs, name):
     np.testing.assert_array_less(np.abs((x**3).mean(0) - 2 * p), SIGMA * np.sqrt(var3 / BATCH))
 
 
-@pytest.mark.parametrize("name", ["fast", "hash"])
+@pytest.mark.parametrize("name", ["fast", "hash", "sparse"])
 def test_fast_and_plain_agree_feature_by_feature(samples, name):
     fast, plain = samples[name], samples["plain"]
     for k in (1, 2):
@@ -84,7 +95,7 @@ def test_fast_and_plain_agree_feature_by_feature(samples, name):
         np.testing.assert_array_less(np.abs(pf - 1 / 8), SIGMA * np.sqrt(1 / 8 * 7 / 8 / hf.sum()))
 
 
-@pytest.mark.parametrize("name", ["fast", "hash", "plain"])
+@pytest.mark.parametrize("name", ["fast", "hash", "plain", "sparse"])
 def test_features_are_pairwise_independent(samples, probs, name):
     x = samples[name]
     p = probs
@@ -106,7 +117,7 @@ def test_features_are_pairwise_independent(samples, probs, name):
     assert abs(prod.mean() - target) < SIGMA * prod.std() / np.sqrt(BATCH)
 
 
-@pytest.mark.parametrize("name", ["fast", "hash"])
+@pytest.mark.parametrize("name", ["fast", "hash", "sparse"])
 def test_fast_sampler_is_not_correlated_across_samples(samples, name):
     # Successive rows come from one bit array (a counter hash for "hash"): rows t, t+1 independent.
     x = samples[name]
@@ -123,11 +134,12 @@ WIDTHS = (4, 8, 16)
 
 def _sweep(engine: str, monkeypatch):
     cfg = TrainConfig(n=200, batch=256, steps=300, warmup=30, test_batches=8, log_every=300,
-                      rng="hash" if engine == "hash" else "threefry")
+                      rng="hash" if engine == "hash" else "threefry",
+                      sampler="sparse" if engine == "sparse" else "dense")
     points = superposition_grid(widths=WIDTHS, gammas=[-1.0], frequencies=[power_law(1.0)],
                                 lr_w=2e-2, lr_b=2e-2, seeds=SEEDS)
     if engine != "plain":
-        return sweep_superposition(cfg, points, seed=0 if engine == "fast" else 2, progress=False)
+        return sweep_superposition(cfg, points, seed={"fast": 0, "hash": 2, "sparse": 3}[engine], progress=False)
     with monkeypatch.context() as mp:
         # The training code calls data.sample_features through the module attribute.
         mp.setattr(data, "sample_features", _plain_with_rng)
@@ -152,13 +164,14 @@ def plain_engine():
     return res
 
 
-@pytest.mark.parametrize("engine", ["fast", "hash"])
+@pytest.mark.parametrize("engine", ["fast", "hash", "sparse"])
 def test_fast_engine_exponent_matches_plain_engine(engine, plain_engine, monkeypatch):
     fast = _sweep(engine, monkeypatch)
     plain = plain_engine
     for res in (fast, plain):
         assert len(res) == len(WIDTHS) * len(SEEDS)
         assert not any(r.diverged for r in res)
+        assert not any(r["truncated_batches"] for r in res)
     # The two engines really ran differently (independent streams, other program shape).
     assert not np.allclose(fast.column("test_loss"), plain.column("test_loss"))
     a_f, se_f = _exponent_and_error(fast)

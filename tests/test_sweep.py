@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import signal
@@ -32,16 +33,20 @@ def assert_same(a, b):
             np.testing.assert_allclose(ra[k], rb[k], rtol=RTOL, atol=1e-7, err_msg=k)
 
 
-def test_results_do_not_depend_on_chunk_size():
-    a = sweep_superposition(CFG, POINTS, chunk_size=1, devices=jax.devices()[:1], progress=False)
-    b = sweep_superposition(CFG, POINTS, chunk_size=3, devices=jax.devices()[:1], progress=False)
+@pytest.mark.parametrize("sampler", ["dense", "sparse"])
+def test_results_do_not_depend_on_chunk_size(sampler):
+    cfg = dataclasses.replace(CFG, sampler=sampler)
+    a = sweep_superposition(cfg, POINTS, chunk_size=1, devices=jax.devices()[:1], progress=False)
+    b = sweep_superposition(cfg, POINTS, chunk_size=3, devices=jax.devices()[:1], progress=False)
     assert_same(a, b)
 
 
-def test_results_are_identical_on_one_and_four_devices_with_an_uneven_count():
+@pytest.mark.parametrize("sampler", ["dense", "sparse"])
+def test_results_are_identical_on_one_and_four_devices_with_an_uneven_count(sampler):
+    cfg = dataclasses.replace(CFG, sampler=sampler)
     points = POINTS[:5]  # 3 models of width 3 and 2 of width 6 over 4 devices: padding needed
-    one = sweep_superposition(CFG, points, devices=jax.devices()[:1], progress=False)
-    four = sweep_superposition(CFG, points, devices=jax.devices()[:4], progress=False)
+    one = sweep_superposition(cfg, points, devices=jax.devices()[:1], progress=False)
+    four = sweep_superposition(cfg, points, devices=jax.devices()[:4], progress=False)
     assert len(jax.devices()) >= 4
     assert_same(one, four)
 

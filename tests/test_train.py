@@ -17,12 +17,14 @@ def grid(**kw):
     return superposition_grid(**args)
 
 
-def test_model_in_a_vmapped_sweep_equals_the_model_trained_alone():
+@pytest.mark.parametrize("sampler", ["dense", "sparse"])
+def test_model_in_a_vmapped_sweep_equals_the_model_trained_alone(sampler):
+    cfg = dataclasses.replace(SMALL, sampler=sampler)
     points = grid(gammas=[-1.0, 0.0, 0.5], frequencies=[power_law(0.5), power_law(1.5)])
-    res = sweep_superposition(SMALL, points, seed=7, progress=False)
+    res = sweep_superposition(cfg, points, seed=7, progress=False)
     for i in (0, 3, 5):
         p = points[i]
-        alone = train_model(SMALL, p["m"], gamma=p["gamma"], lr_w=p["lr_w"], lr_b=p["lr_b"],
+        alone = train_model(cfg, p["m"], gamma=p["gamma"], lr_w=p["lr_w"], lr_b=p["lr_b"],
                             frequencies=p["frequencies"], key=jax.random.fold_in(jax.random.PRNGKey(7), i))
         for name in ("test_loss", "loss_curve", "row_norms", "overlap_mean"):
             np.testing.assert_allclose(res[i][name], alone[name], rtol=2e-5, atol=1e-6, err_msg=name)
@@ -37,7 +39,18 @@ def test_outputs_have_documented_shapes_and_sane_values():
     assert r["W"].shape == (48, 4) and r["b"].shape == (48,)
     assert 0 <= r["phi_one"] <= r["phi_half"] <= 1
     assert r["test_loss"] > 0 and not r.diverged
+    assert r["truncated_batches"] == 0
     np.testing.assert_allclose(r["row_norms"], np.linalg.norm(r["W"], axis=1), rtol=1e-5)
+
+
+def test_overflowing_batches_are_counted(monkeypatch):
+    # 4 event slots for a batch of 64 with Lambda ~ 1: every batch overflows, and says so.
+    cfg = dataclasses.replace(SMALL, sampler="sparse")
+    points = grid(gammas=[-1.0])
+    assert sweep_superposition(cfg, points, progress=False)[0]["truncated_batches"] == 0
+    monkeypatch.setattr(train.data, "event_capacity", lambda batch, rate: 4)
+    res = sweep_superposition(cfg, points, progress=False)
+    assert res[0]["truncated_batches"] == cfg.steps + cfg.test_batches
 
 
 def test_strong_decay_represents_every_feature_and_weak_decay_about_m_of_them():
@@ -90,6 +103,15 @@ def test_a_diverging_model_is_flagged_and_does_not_poison_its_neighbours():
         (lambda: TrainConfig(n=10, steps=-5, log_every=1), "steps=-5"),
         (lambda: TrainConfig(n=10, steps=10, warmup=20, log_every=5), "warmup=20"),
         (lambda: TrainConfig(n=10, rng="mt"), "rng='mt'"),
+        (lambda: TrainConfig(n=10, sampler="poisson"), "sampler='poisson'"),
+        (lambda: TrainConfig(n=10, sampler="sparse", max_rate=0.0), "max_rate=0.0"),
+        (lambda: TrainConfig(n=2**20, batch=2**13, sampler="sparse"), "batch=8192 with n=1048576"),
+        (lambda: sweep_superposition(dataclasses.replace(SMALL, sampler="sparse"), grid(frequencies=[power_law(1.0, E=2.5)])),
+         "Lambda=2.87.*max_rate=2.0"),
+        (lambda: sweep_superposition(dataclasses.replace(SMALL, sampler="sparse"),
+                                     grid(frequencies=[{"kind": "custom", "values": [1.0] + [0.0] * 47}])), "Lambda=inf"),
+        (lambda: train_model(dataclasses.replace(SMALL, sampler="sparse", max_rate=0.5), 3, gamma=0.0, lr_w=1e-2,
+                             lr_b=1e-2, frequencies="linear", key=jax.random.PRNGKey(0)), "Lambda=1.0.*max_rate=0.5"),
         (lambda: TrainConfig(n=10, steps=50, warmup=5, log_every=100), "log_every=100"),
         (lambda: grid(widths=[0]), "m=0"),
         (lambda: grid(widths=[-3]), "m=-3"),

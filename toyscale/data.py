@@ -145,7 +145,8 @@ class SparseFeatures(NamedTuple):
     """A batch of samples as a list of events (one per active entry) and densely.
 
     Attributes:
-      rows: int32 [C], the sample of each event slot (0 for an empty slot).
+      rows: int32 [C], the sample of each event slot, non-decreasing (empty slots come
+        last and carry the last sample).
       cols: int32 [C], the feature of each event slot (0 for an empty slot).
       values: float32 [C], v of each slot; 0 for empty slots and for repeated (sample,
         feature) pairs, so each active entry appears once. Slots are sorted by sample.
@@ -304,8 +305,7 @@ def sample_features_sparse(
     Returns:
       ``(SparseFeatures, truncated)`` with ``truncated`` a bool scalar.
     """
-    accept, alias = tables["accept"], tables["alias"]
-    hi, lo = tables["count_hi"], tables["count_lo"]
+    accept, alias, hi, lo = (jnp.asarray(tables[k]) for k in ("accept", "alias", "count_hi", "count_lo"))
     cols_total = accept.shape[-1]
     capacity = hi.shape[-1] - 1
     shift = cols_total.bit_length() - 1
@@ -326,7 +326,8 @@ def sample_features_sparse(
     valid = pair != jnp.uint32(_ALL_ONES)
     first = jnp.concatenate([jnp.ones((1,), bool), pair[1:] != pair[:-1]])
     keep = valid & first
-    rows = jnp.where(valid, pair >> jnp.uint32(shift), 0).astype(jnp.int32)
+    # Empty slots sort last; giving them the last sample keeps ``rows`` sorted (their v is 0).
+    rows = jnp.where(valid, pair >> jnp.uint32(shift), batch - 1).astype(jnp.int32)
     cols = jnp.where(valid, pair & jnp.uint32(cols_total - 1), 0).astype(jnp.int32)
     values = jnp.where(keep, value, 0.0).astype(jnp.float32)
     dense = jnp.zeros((batch, n), jnp.float32).at[rows, cols].add(values)
