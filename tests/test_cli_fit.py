@@ -90,3 +90,76 @@ def test_python_m_toyscale(tmp_path):
     r = subprocess.run([sys.executable, "-m", "toyscale", "fit", "power-law", str(p), "--x", "x", "--y", "y", "--json"],
                        capture_output=True, text=True, check=True)
     assert json.loads(r.stdout)["exponent"] == pytest.approx(1.0, rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def isoflop_csv(tmp_path_factory):
+    """Runs on IsoFLOP slices of the published law, N grid centred on each budget's optimum."""
+    from toyscale.fitting import compute_optimal
+
+    budgets = np.logspace(18, 22, 9)
+    n_opt = compute_optimal(CHINCHILLA_PUBLISHED, budgets).N_opt
+    N = (n_opt[:, None] * np.exp(np.linspace(-1.5, 1.5, 15))[None, :]).ravel()
+    C = np.repeat(budgets, 15)
+    L = CHINCHILLA_PUBLISHED.loss(N, C / (6 * N))
+    path = tmp_path_factory.mktemp("cli") / "isoflop.csv"
+    path.write_text("n,tokens,flops,loss\n" + "".join(f"{a:.17g},{c / (6 * a):.17g},{c:.17g},{l:.17g}\n"
+                                                      for a, c, l in zip(N, C, L)))
+    return path
+
+
+@pytest.mark.parametrize("kind", ["frontier", "isoflop"])
+def test_allocation_cli(isoflop_csv, capsys, kind):
+    base = ["fit", kind, str(isoflop_csv), "--N", "n", "--loss", "loss"]
+    assert cli.main(base + ["--C", "flops", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["method"] == kind and out["n_budgets"] == 9 and out["n_runs"] == [15] * 9
+    assert out["a"] == pytest.approx(CHINCHILLA_PUBLISHED.a, abs=1e-9) and out["b"] == pytest.approx(1 - out["a"])
+    assert {"a_stderr", "prefactor", "C", "N_opt", "L_opt", "r2", "notes"} <= set(out)
+    # tokens (C = 6 N D recomputed) and 9 log-spaced bins give the same budgets
+    assert cli.main(base + ["--D", "tokens", "--bins", "9", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["a"] == pytest.approx(out["a"], abs=1e-9)
+    # bin edges: 3 bins covering the 9 budgets, 3 budgets each
+    assert cli.main(base + ["--C", "flops", "--bins", "5e17", "2e19", "6e20", "2e22", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_runs"] == [45, 45, 45]
+    assert cli.main(base + ["--C", "flops"]) == 0
+    assert "AllocationFit  N_opt = k C^a" in capsys.readouterr().out
+
+
+def test_broken_power_law_cli(tmp_path, capsys):
+    x = np.logspace(1, 5, 60)
+    y = 5.0 * x**-0.3 * (1 + (x / 1e3) ** 5) ** (-0.1)  # c0 = 0.3, break at 1e3, c1 = 0.5, f = 0.2
+    p = tmp_path / "bpl.csv"
+    p.write_text("size,err\n" + "".join(f"{a:.17g},{b:.17g}\n" for a, b in zip(x, y)))
+    assert cli.main(["fit", "broken-power-law", str(p), "--x", "size", "--y", "err", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["exponent"] == pytest.approx(0.3, abs=1e-6) and out["break1"] == pytest.approx(1e3, rel=1e-5)
+    assert out["slopes"] == pytest.approx([0.3, 0.8], abs=1e-6) and out["converged"] and out["n_points"] == 60
+    assert set(out["stderr"]) == {"prefactor", "exponent", "break1", "change1", "smoothness1", "slope1"}
+    assert cli.main(["fit", "broken-power-law", str(p), "--x", "size", "--y", "err"]) == 0
+    assert "BrokenPowerLawFit" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["fit", "broken-power-law", str(p), "--x", "size", "--y", "err", "--breaks", "4"])
+
+
+@pytest.mark.parametrize(
+    "content, args, message",
+    [
+        ("n,c,l\n1,2,3\n", ["frontier", "--N", "n", "--C", "c", "--loss", "nope"], "unknown column(s) 'nope'"),
+        ("n,c,l\n1,2,3\n2,x,1\n", ["isoflop", "--N", "n", "--C", "c", "--loss", "l"], "line 3, column 'c'"),
+        ("n,c,l\n1,2,3\n2,2,-1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l"], "loss has 1 non-positive"),
+        ("n,c,l\n1,2,3\n2,2,1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l"], "not identifiable: 1 distinct"),
+        ("n,c,l\n1,2,3\n2,4,1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l", "--bins", "2.5"],
+         "--bins 2.5: give an integer"),
+        ("n,c,l\n1,2,3\n2,4,1\n", ["isoflop", "--N", "n", "--C", "c", "--loss", "l", "--bins", "1", "5"],
+         "edges must be >= 3"),
+        ("x,y\n1,2\n2,nan\n", ["broken-power-law", "--x", "x", "--y", "y"], "y has 1 non-finite"),
+        ("x,y\n1,2\n2,3\n", ["broken-power-law", "--x", "x", "--y", "q"], "unknown column(s) 'q'"),
+        ("x,y\n1,2\n2,3\n3,4\n", ["broken-power-law", "--x", "x", "--y", "y"], "only 3 point(s)"),
+    ],
+)
+def test_cli_errors_new_commands(tmp_path, capsys, content, args, message):
+    p = tmp_path / "bad.csv"
+    p.write_text(content)
+    assert cli.main(["fit", args[0], str(p), *args[1:]]) == 2
+    assert message in capsys.readouterr().err

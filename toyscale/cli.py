@@ -129,6 +129,35 @@ def _cmd_fit_power_law(args) -> int:
     return 0
 
 
+def _cmd_fit_broken_power_law(args) -> int:
+    from toyscale import fitting
+
+    data = read_csv_columns(args.file, [args.x, args.y])
+    fit = fitting.fit_broken_power_law(data[args.x], data[args.y], breaks=args.breaks, offset=args.offset,
+                                       loss=args.loss_fn, bootstrap=args.bootstrap, seed=args.seed)
+    print(json.dumps(_jsonable(fit.to_dict()), indent=2) if args.json else fit)
+    return 0
+
+
+def _cmd_fit_allocation(args) -> int:
+    from toyscale import fitting
+
+    cols = [args.N, args.loss] + ([args.D] if args.D else [args.C])
+    data = read_csv_columns(args.file, cols)
+    budget = dict(D=data[args.D]) if args.D else dict(C=data[args.C])
+    bins = args.bins
+    if bins is not None:
+        bins = bins[0] if len(bins) == 1 else np.asarray(bins, dtype=np.float64)
+        if isinstance(bins, float):
+            if not bins.is_integer():
+                raise CliError(f"--bins {bins:g}: give an integer number of bins or at least 3 bin edges")
+            bins = int(bins)
+    fn = fitting.fit_frontier if args.fit_kind == "frontier" else fitting.fit_isoflop
+    fit = fn(data[args.N], data[args.loss], bins=bins, **budget)
+    print(json.dumps(_jsonable(fit.to_dict()), indent=2) if args.json else fit)
+    return 0
+
+
 def _nonneg_int(s: str) -> int:
     try:
         v = int(s)
@@ -150,7 +179,7 @@ def _positive_float(s: str) -> float:
 
 
 def register_fit(subparsers) -> None:
-    """Add ``fit chinchilla`` and ``fit power-law``."""
+    """Add ``fit chinchilla``, ``fit power-law``, ``fit broken-power-law``, ``fit frontier`` and ``fit isoflop``."""
     fit = subparsers.add_parser("fit", help="fit scaling laws to a CSV of runs")
     sub = fit.add_subparsers(dest="fit_kind", required=True)
 
@@ -182,6 +211,33 @@ def register_fit(subparsers) -> None:
                     help="held-out extrapolation: fit on x <= X, report the error on x > X")
     pl.add_argument("--json", action="store_true")
     pl.set_defaults(func=_cmd_fit_power_law)
+
+    bp = sub.add_parser("broken-power-law", help="y = a + b x^-c0 prod_i (1 + (x/d_i)^(1/f_i))^(-c_i f_i)")
+    bp.add_argument("file", help="CSV file with a header row")
+    bp.add_argument("--x", required=True, help="column of sizes")
+    bp.add_argument("--y", required=True, help="column of losses")
+    bp.add_argument("--breaks", type=int, choices=(1, 2, 3), default=1, metavar="K", help="number of breaks (1-3)")
+    bp.add_argument("--offset", action="store_true", help="also fit the constant a")
+    bp.add_argument("--loss-fn", choices=("squared", "huber"), default="squared", help="fitting loss")
+    bp.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R")
+    bp.add_argument("--seed", type=_nonneg_int, default=0)
+    bp.add_argument("--json", action="store_true")
+    bp.set_defaults(func=_cmd_fit_broken_power_law)
+
+    for kind, help_ in (("frontier", "N_opt = k C^a from the lowest-loss run per budget (Chinchilla approach 1)"),
+                        ("isoflop", "N_opt = k C^a from parabola minima per budget (Chinchilla approach 2)")):
+        al = sub.add_parser(kind, help=help_)
+        al.add_argument("file", help="CSV file with a header row")
+        al.add_argument("--N", required=True, help="column of parameter counts")
+        g = al.add_mutually_exclusive_group(required=True)
+        g.add_argument("--D", help="column of training tokens (C = 6 N D)")
+        g.add_argument("--C", help="column of training FLOPs")
+        al.add_argument("--loss", required=True, help="column of final losses")
+        al.add_argument("--bins", type=_positive_float, nargs="+", default=None, metavar="B",
+                        help="one integer: that many log-spaced budget bins; several numbers: ascending bin edges "
+                             "(default: group runs of equal C)")
+        al.add_argument("--json", action="store_true")
+        al.set_defaults(func=_cmd_fit_allocation)
 
 
 #: ``register(subparsers)`` functions; append yours to add a command.
