@@ -56,6 +56,8 @@ def test_power_law_cli(tmp_path, capsys):
     assert cli.main(["fit", "power-law", str(p), "--x", "size", "--y", "err", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["exponent"] == pytest.approx(0.4, rel=1e-10)
+    assert out["n_points"] == 30 and out["x_range"] == [10.0, 10000.0] and out["converged"] and out["r2"] == 1.0
+    assert {"grad_norm", "iterations", "objective", "stderr", "intervals", "identifiable"} <= set(out)
     assert cli.main(["fit", "power-law", str(p), "--x", "size", "--y", "err"]) == 0
     assert "PowerLawFit" in capsys.readouterr().out
 

@@ -115,10 +115,7 @@ def _cmd_fit_power_law(args) -> int:
         fit = fitting.fit_power_law(data[args.x], data[args.y], offset=args.offset, loss=args.loss_fn,
                                     bootstrap=args.bootstrap, seed=args.seed)
     if args.json:
-        d = dict(exponent=fit.exponent, prefactor=fit.prefactor, offset=fit.offset, r2=fit.r2,
-                 x_range=list(fit.x_range), n_points=fit.n_points, stderr=fit.stderr,
-                 intervals={k: list(v) for k, v in fit.intervals.items()}, converged=fit.converged,
-                 loss=fit.loss, objective=fit.objective, identifiable=fit.identifiable, notes=list(fit.notes))
+        d = fit.to_dict()
         if ex is not None:
             d["extrapolation"] = {k: getattr(ex, k) for k in (
                 "cut", "n_train", "n_test", "mean_rel_error", "max_rel_error", "mean_log_error", "max_log_error",

@@ -717,6 +717,16 @@ class PowerLawFit:
         """Parameters as a dict (exponent, prefactor, offset)."""
         return {"exponent": self.exponent, "prefactor": self.prefactor, "offset": self.offset}
 
+    def to_dict(self) -> dict:
+        """JSON-ready dict: parameters, stderr, intervals and diagnostics."""
+        return dict(
+            self.params(), r2=self.r2, x_range=list(self.x_range), n_points=self.n_points, stderr=dict(self.stderr),
+            intervals={k: list(v) for k, v in self.intervals.items()}, converged=self.converged, loss=self.loss,
+            objective=self.objective, grad_norm=self.grad_norm, iterations=self.iterations, n_starts=self.n_starts,
+            n_bootstrap=self.n_bootstrap, level=self.level, fit_offset=self.fit_offset,
+            identifiable=self.identifiable, notes=list(self.notes),
+        )
+
     def __str__(self) -> str:
         form = "y = C x^-a + y_inf" if self.fit_offset else "y = C x^-a"
         head = (
