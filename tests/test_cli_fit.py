@@ -33,6 +33,12 @@ def test_chinchilla_json_with_C(runs_csv, capsys):
     assert {"E", "A", "B", "alpha", "beta", "a", "intervals", "stderr"} <= set(out)
     assert out["a"] == pytest.approx(out["beta"] / (out["alpha"] + out["beta"]), rel=1e-12)
     assert abs(out["alpha"] - CHINCHILLA_PUBLISHED.alpha) < 4 * out["stderr"]["alpha"]
+    # compute-optimal sizes at three budgets, with delta-method standard errors
+    co = out["compute_optimal"]
+    assert co["C"] == [1e21, 1e23, 1e25] and co["N_opt_interval"] is None
+    true_n = CHINCHILLA_PUBLISHED.compute_optimal(co["C"]).N_opt
+    assert all(abs(n - t) < 4 * s for n, t, s in zip(co["N_opt"], true_n, co["N_opt_stderr"]))
+    assert co["D_opt"] == pytest.approx([c / (6 * n) for c, n in zip(co["C"], co["N_opt"])], rel=1e-12)
     # --C gives the same fit as --D when C = 6 N D
     cli.main(["fit", "chinchilla", str(path), "--N", "params", "--D", "tokens", "--loss", "loss",
               "--grid-stride", "50", "--json"])

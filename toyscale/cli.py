@@ -59,6 +59,8 @@ def _jsonable(x):
         return {k: _jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
     if isinstance(x, (np.floating, float)):
         return float(x) if math.isfinite(x) else None
     if isinstance(x, np.integer):
@@ -87,16 +89,25 @@ def _cmd_fit_chinchilla(args) -> int:
         raise CliError("--grid-stride must be >= 1")
     starts = fitting.chinchilla_grid()[:: args.grid_stride]
     fit = fitting.fit_chinchilla(N, D, L, method=args.method, bootstrap=args.bootstrap, seed=args.seed, starts=starts)
+    budgets = np.array([1e21, 1e23, 1e25])
+    allocation = fit.compute_optimal(budgets) if fit.identifiable and fit.alpha > 0 and fit.beta > 0 else None
     if args.json:
         d = fit.to_dict()
         d["notes"] = notes + d["notes"]
+        if allocation is not None:
+            d["compute_optimal"] = {
+                "C": allocation.C, "N_opt": allocation.N_opt, "D_opt": allocation.D_opt,
+                "N_opt_stderr": allocation.N_opt_stderr, "D_opt_stderr": allocation.D_opt_stderr,
+                "N_opt_interval": None if allocation.N_opt_interval is None else np.stack(allocation.N_opt_interval, 1),
+                "D_opt_interval": None if allocation.D_opt_interval is None else np.stack(allocation.D_opt_interval, 1),
+            }
         print(json.dumps(_jsonable(d), indent=2))
     else:
         print(fit)
         for n in notes:
             print(f"  note: {n}")
-        if fit.identifiable and fit.alpha > 0 and fit.beta > 0:
-            print(fit.compute_optimal(np.array([1e21, 1e23, 1e25])))
+        if allocation is not None:
+            print(allocation)
     return 0
 
 
