@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/train_throughput.py            # full bench sweep (~5-10 min on 2 cores)
     python benchmarks/train_throughput.py --quick    # 3 widths, few steps (~1-2 min)
     python benchmarks/train_throughput.py --json bench.json
+    python benchmarks/train_throughput.py --sampler dense sparse --rng threefry hash   # 4 engines, one run
 
 The bench sweep: n = 1000 features, widths m in {10, 15, 25, 39, 63, 100}, batch 2048,
 gamma in {-1, +1} x alpha in {1.0, 1.5} (4 models per width, 24 in all), trained through
@@ -17,6 +18,10 @@ row. What is measured, all in the same process:
 * **JAX engine**: wall time of each width's sweep *with compile* and in *steady state*
   (wall time minus the compile time JAX itself reports through ``jax.monitoring``:
   tracing + lowering + backend compile). model-steps/s = models x steps / seconds.
+* **engines**: ``--sampler`` and ``--rng`` each take one or more values; every combination
+  (sampler x bit generator) trains the whole bench sweep in the same process, one after the
+  other, so their ratios are same-run ratios. The first combination listed gives the
+  top-level ``speedup_vs_torch`` and ``floor_fraction``; each has its own under ``engines``.
 * **dense floor**: 6 x batch x n x m FLOPs per model-step (decoder forward and its two
   backward products; the encoder product with the sparse x is not counted).
   ``floor_fraction`` = dense-floor FLOP rate (steady state) / measured 2048^2 matmul rate.
@@ -202,8 +207,10 @@ def bench_points(m: int) -> list[dict]:
                               lr_w=1e-2, lr_b=1e-2)
 
 
-def bench_config(steps: int, rng: str | None = None) -> TrainConfig:
-    extra = {} if rng is None else {"rng": rng}  # the engine's default bit generator unless asked
+def bench_config(steps: int, rng: str | None = None, sampler: str | None = None) -> TrainConfig:
+    extra = {} if rng is None else {"rng": rng}  # the engine's defaults unless asked
+    if sampler is not None:
+        extra["sampler"] = sampler
     return TrainConfig(n=N, batch=BATCH, steps=steps, warmup=max(1, steps // 10), test_batches=1,
                        log_every=max(1, steps // 4), **extra)
 
@@ -243,8 +250,8 @@ def xla_memory_of_chunk(cfg: TrainConfig, m: int, vector_width, memory_budget, c
 
 
 def bench_jax(widths, steps: int, *, vector_width, memory_budget, chunk_size, xla_memory: str,
-              rng: str | None = None) -> list[dict]:
-    cfg = bench_config(steps, rng)
+              rng: str | None = None, sampler: str | None = None) -> list[dict]:
+    cfg = bench_config(steps, rng, sampler)
     task = SuperpositionTask(cfg)
     rows = []
     for m in widths:
@@ -288,7 +295,8 @@ def bench_jax(widths, steps: int, *, vector_width, memory_budget, chunk_size, xl
         if xla_memory == "all" or (xla_memory == "largest" and m == max(widths)):
             row["xla_memory"] = xla_memory_of_chunk(cfg, m, vector_width, memory_budget, chunk_size)
         rows.append(row)
-        print(f"  jax m={m:4d}: {row['wall_s']:6.1f} s wall ({compile_s:5.1f} s compile), "
+        row["truncated_batches"] = int(sum(int(r["truncated_batches"]) for r in res))
+        print(f"  jax {cfg.sampler}/{cfg.rng} m={m:4d}: {row['wall_s']:6.1f} s wall ({compile_s:5.1f} s compile), "
               f"{row['model_steps_per_s']:8.1f} model-steps/s steady", flush=True)
     return rows
 
@@ -426,7 +434,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--cpu-devices", type=int, default=None,
                     help="run JAX on K single-threaded CPU devices (XLA_FLAGS single-thread Eigen + "
                          "jax_num_cpu_devices=K); the engine shards the model axis over them")
-    ap.add_argument("--rng", default=None, help="TrainConfig.rng bit generator (default: the engine's)")
+    ap.add_argument("--rng", nargs="+", default=[None],
+                    help="TrainConfig.rng bit generator(s) (default: the engine's); several are run one after another")
+    ap.add_argument("--sampler", nargs="+", default=[None],
+                    help="TrainConfig.sampler(s): dense, sparse (default: the engine's); several are run one after another")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--torch-threads", type=int, nargs="+", default=None,
                     help="thread counts to time torch with (default: cores and 1)")
@@ -443,31 +454,46 @@ def main(argv=None) -> dict:
     threads_list = args.torch_threads or sorted({cores, 1}, reverse=True)
 
     info = machine_info()
-    print(f"engine settings: rng={bench_config(steps, args.rng).to_dict().get('rng')}, "
+    engines = [bench_config(steps, r, s) for s in args.sampler for r in args.rng]
+    print(f"engines (sampler/rng): {', '.join(f'{c.sampler}/{c.rng}' for c in engines)}, "
           f"vector_width={args.vector_width or 'engine default'}, devices={len(jax.local_devices())}", flush=True)
     print(f"bench sweep: n={N}, batch={BATCH}, m in {list(widths)}, gamma in {list(GAMMAS)}, "
           f"alpha in {list(ALPHAS)}, {steps} JAX steps per model, {torch_steps} timed torch steps per width", flush=True)
     t_all = time.perf_counter()
     print("matmul peak ...", flush=True)
     peak = matmul_peak(widths, reps=3 if args.quick else 5)
-    print("JAX engine ...", flush=True)
-    jax_rows = bench_jax(widths, steps, vector_width=args.vector_width, memory_budget=args.memory_budget,
-                         chunk_size=args.chunk_size, xla_memory=xla_memory, rng=args.rng)
+    runs = {}
+    for c in engines:
+        print(f"JAX engine, sampler={c.sampler}, rng={c.rng} (load average {os.getloadavg()[0]:.2f}) ...", flush=True)
+        runs[f"{c.sampler}/{c.rng}"] = bench_jax(widths, steps, vector_width=args.vector_width,
+                                                 memory_budget=args.memory_budget, chunk_size=args.chunk_size,
+                                                 xla_memory=xla_memory, rng=c.rng, sampler=c.sampler)
     torch_res = None
     if not args.no_torch:
         print("PyTorch baseline ...", flush=True)
         torch_res = bench_torch(widths, torch_steps, threads_list)
-    s = summarise(jax_rows, torch_res, peak, cores)
+    summaries = {name: summarise(rows, torch_res, peak, cores) for name, rows in runs.items()}
     info["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     info["benchmark_seconds"] = time.perf_counter() - t_all
-    print_table(info, peak, jax_rows, torch_res, s)
+    for name, rows in runs.items():
+        print(f"\n=== engine sampler/rng = {name} ===")
+        print_table(info, peak, rows, torch_res, summaries[name])
+    first = next(iter(runs))
+    jax_rows, s = runs[first], summaries[first]
+    if len(runs) > 1:
+        print("\nsame-run comparison (model-steps/s steady; floor_fraction; speedup_vs_torch):")
+        for name, sm in summaries.items():
+            per_w = ", ".join(f"m={r['m']} {r['model_steps_per_s']:.1f}" for r in runs[name])
+            print(f"  {name:>16}: {sm['jax_model_steps_per_s']:7.1f}  floor {sm['floor_fraction']:.3f}  "
+                  f"speedup {sm.get('speedup_vs_torch', float('nan')):.2f}x   ({per_w})")
     result = {"machine": info, "settings": {"n": N, "batch": BATCH, "widths": list(widths), "gammas": list(GAMMAS),
                                             "alphas": list(ALPHAS), "steps": steps, "torch_steps": torch_steps,
                                             "vector_width": args.vector_width, "memory_budget": args.memory_budget,
                                             "chunk_size": args.chunk_size, "quick": args.quick,
-                                            "rng": bench_config(steps, args.rng).to_dict().get("rng"),
+                                            "rng": engines[0].rng, "sampler": engines[0].sampler,
                                             "cpu_devices": _CPU_DEVICES},
               "matmul_flops": peak, "jax": jax_rows, "torch_baseline": torch_res, "summary": s,
+              "engines": {name: {"jax": runs[name], "summary": summaries[name]} for name in runs},
               "speedup_vs_torch": s.get("speedup_vs_torch"), "floor_fraction": s["floor_fraction"]}
     if args.json:
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
