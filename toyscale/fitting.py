@@ -375,7 +375,7 @@ ResidualFn = Callable[[jax.Array, Any], jax.Array]
 
 
 class _LadderState(NamedTuple):
-    """Batch carry of `_ladder_run`: B starts, parameters of size p, memory m."""
+    """Carry of `_ladder_run`: B lanes (one start each), a queue of T starts, and the results."""
 
     x: jax.Array  # (B, p)
     f: jax.Array  # (B,)
@@ -387,7 +387,10 @@ class _LadderState(NamedTuple):
     decrease: jax.Array  # (B,) objective decrease of the last iteration
     fails: jax.Array  # (B,) consecutive iterations without an acceptable step
     active: jax.Array  # (B,) bool
-    sweep: jax.Array  # () loop trips of this call, rotates which lanes get the ladder first
+    lane: jax.Array  # (B,) start held by each lane, -1: none
+    sweep: jax.Array  # () loop trips so far; rotates which lanes get the ladder first
+    queue: jax.Array  # () next start to load
+    out: _Solution  # (T, ...) results of finished starts
 
 
 _LADDER_STATIC = ("residual_fn", "loss", "memory", "ladder", "shrink", "capacity")
@@ -433,14 +436,6 @@ def _batched_objective(residual_fn: ResidualFn, loss: str, data: tuple, delta: j
     return value, jax.vmap(jax.value_and_grad(fun))
 
 
-def _ladder_init(x, data, delta, *, residual_fn, loss, memory):
-    f, g = _batched_objective(residual_fn, loss, data, delta)[1](x)
-    B, p = x.shape
-    z = jnp.zeros((B, memory, p), x.dtype)
-    zi = jnp.zeros(B, jnp.int32)
-    return _LadderState(x, f, g, z, z, zi, zi, jnp.full(B, jnp.inf, x.dtype), zi, jnp.isfinite(f), jnp.zeros((), jnp.int32))
-
-
 def _two_loop(g: jax.Array, s: jax.Array, y: jax.Array, n_mem: jax.Array) -> jax.Array:
     """L-BFGS directions -H g of a batch (Nocedal & Wright 2006, algorithm 7.4); s, y newest first.
 
@@ -469,27 +464,38 @@ def _two_loop(g: jax.Array, s: jax.Array, y: jax.Array, n_mem: jax.Array) -> jax
 
 
 @functools.partial(jax.jit, static_argnames=_LADDER_STATIC)
-def _ladder_run(st: _LadderState, data, delta, k_stop, gtol, ftol, *, residual_fn, loss, memory, ladder, shrink, capacity) -> _LadderState:
-    """Advance all active starts by L-BFGS iterations until each stops or reaches k_stop.
+def _ladder_run(st: _LadderState, starts, n_starts, data, delta, max_iter, gtol, ftol, exit_below, *,
+                residual_fn, loss, memory, ladder, shrink, capacity) -> _LadderState:
+    """Batched L-BFGS over B lanes fed from a queue of starts, until the queue is empty and at
+    most ``exit_below`` lanes are still running.
 
-    Line search: every start first tries the quasi-Newton step t0 (1, or 1/|d| from fresh
-    memory) with one batched value-and-gradient evaluation; ~85% pass Armijo (c1 = 1e-4) and
-    are done.  Up to ``capacity`` of the others (rotating, so none waits for long) then get
-    the smaller steps t0 shrink^-j, 0 < j < ``ladder``, in one batched evaluation, take the
-    largest that satisfies Armijo (or the best one if that still decreases the objective), and
-    one more value-and-gradient there; a start that fails t0 and gets no ladder slot simply
-    tries again next trip, without counting an iteration.  So an iteration costs about
-    1 + capacity/B gradient evaluations, instead of the worst lane's zoom search under vmap.
-    Memory pairs are stored only when s.y > 0 (curvature), so the inverse Hessian stays
-    positive definite.
+    A lane whose start stops is refilled with the next start of the queue in the same loop,
+    so the batch stays full of live work without host round trips.  Line search: every lane
+    first tries the quasi-Newton step t0 (1, or 1/|d| from fresh memory) with one batched
+    value-and-gradient evaluation; ~85% pass Armijo (c1 = 1e-4) and are done.  Up to
+    ``capacity`` of the others (rotating, so none waits long) then get the smaller steps
+    t0 shrink^-j, 0 < j < ``ladder``, in one batched evaluation, take the largest that
+    satisfies Armijo (or the best one if that still decreases the objective) and one more
+    value-and-gradient there; a lane that fails t0 and gets no ladder slot tries again next
+    trip without counting an iteration.  An iteration thus costs about 1 + capacity/B
+    gradient evaluations, instead of the worst lane's zoom search under vmap.  Memory pairs
+    are stored only when s.y > 0, so the inverse Hessian stays positive definite.  Stopping
+    rules per start as in `_minimize`.
     """
     value, value_and_grad = _batched_objective(residual_fn, loss, data, delta)
     B = st.x.shape[0]
+    T = n_starts  # traced: ``starts`` is padded to a power of two, so T needs no recompile
     K = min(B, capacity)
     steps = shrink ** -jnp.arange(1, ladder, dtype=st.x.dtype)
 
     def body(c: _LadderState) -> _LadderState:
-        run = c.active & (c.k < k_stop)
+        # load the next starts into free lanes (their first evaluation is this trip's)
+        free = c.lane < 0
+        new = c.queue + jnp.cumsum(free, dtype=c.queue.dtype) - 1
+        load = free & (new < T)
+        lane = jnp.where(load, new, c.lane)
+        queue = c.queue + jnp.sum(load, dtype=c.queue.dtype)
+        run = c.active & ~load
         d = _two_loop(c.g, c.s, c.y, c.n_mem)
         gd = jnp.sum(c.g * d, -1)
         bad = ~(gd < 0) | ~jnp.all(jnp.isfinite(d), -1)
@@ -497,12 +503,12 @@ def _ladder_run(st: _LadderState, data, delta, k_stop, gtol, ftol, *, residual_f
         gd = jnp.where(bad, -jnp.sum(c.g * c.g, -1), gd)
         fresh = bad | (c.n_mem == 0)
         t0 = jnp.where(fresh, jnp.minimum(1.0, 1.0 / jnp.maximum(jnp.linalg.norm(d, axis=-1), 1e-300)), 1.0)
-        x1 = c.x + t0[:, None] * d
+        x1 = jnp.where(load[:, None], starts[jnp.minimum(new, starts.shape[0] - 1)], c.x + t0[:, None] * d)
         f1, g1 = value_and_grad(x1)
         f1 = jnp.where(jnp.isfinite(f1), f1, jnp.inf)
         first = run & (f1 <= c.f + 1e-4 * t0 * gd)
         need = run & ~first
-        # the ladder for up to K starts that failed t0, starting the search at a rotating offset
+        # the ladder, for up to K lanes that failed t0, searched from a rotating offset
         off = (c.sweep * K) % B
         (raw,) = jnp.nonzero(jnp.roll(need, -off), size=K, fill_value=B)
         slot = raw < B
@@ -521,35 +527,48 @@ def _ladder_run(st: _LadderState, data, delta, k_stop, gtol, ftol, *, residual_f
         x_new = x1.at[to].set(xk, mode="drop")
         f_new = f1.at[to].set(fk, mode="drop")
         g_new = g1.at[to].set(gk, mode="drop")
-        moved = first | (need & served)  # starts that did an iteration
+        moved = first | (need & served)  # lanes that did an iteration
         s_new, y_new = x_new - c.x, g_new - c.g
         store = ok & (jnp.sum(s_new * y_new, -1) > 1e-10 * jnp.linalg.norm(s_new, axis=-1) * jnp.linalg.norm(y_new, axis=-1))
         push = lambda h, v: jnp.where(store[:, None, None], jnp.concatenate([v[:, None], h[:, :-1]], 1), h)
         # a failed step from fresh memory: the start is stuck; a failed quasi-Newton step: retry from -g
         n_mem = jnp.where(store, jnp.minimum(c.n_mem + 1, memory), jnp.where(ok | ~moved, c.n_mem, 0))
-        okc = ok[:, None]
-        x = jnp.where(okc, x_new, c.x)
-        f = jnp.where(ok, f_new, c.f)
-        g = jnp.where(okc, g_new, c.g)
+        take = (ok | load)[:, None]
+        x = jnp.where(take, x_new, c.x)
+        f = jnp.where(ok | load, f_new, c.f)
+        g = jnp.where(take, g_new, c.g)
         dec = jnp.where(ok, c.f - f_new, jnp.where(moved, 0.0, c.decrease))
         fails = jnp.where(ok, 0, c.fails + moved.astype(jnp.int32))
         k = c.k + moved.astype(jnp.int32)
+        n_mem, k, fails = (jnp.where(load, 0, v) for v in (n_mem, k, fails))
+        dec = jnp.where(load, jnp.inf, dec)
         small = ok & (dec <= ftol * jnp.maximum(jnp.abs(f), 1.0))
         gn = jnp.linalg.norm(g, axis=-1)
-        active = c.active & ~(moved & ((gn <= gtol) | small | (fails >= 2) | ~jnp.isfinite(f)))
-        return _LadderState(x, f, g, push(c.s, s_new), push(c.y, y_new), n_mem, k, dec, fails, active, c.sweep + 1)
+        stop = (gn <= gtol) | small | (fails >= 2) | ~jnp.isfinite(f) | (k >= max_iter)
+        active = jnp.where(load, jnp.isfinite(f), c.active & ~(moved & stop))
+        # record the starts that stopped, and free their lanes
+        done = (lane >= 0) & ~active
+        at = jnp.where(done, lane, starts.shape[0])
+        conv = jnp.isfinite(f) & ((gn <= gtol) | ((dec >= 0) & (dec <= ftol * jnp.maximum(jnp.abs(f), 1.0))))
+        o = c.out
+        out = _Solution(o.params.at[at].set(x, mode="drop"), o.value.at[at].set(f, mode="drop"),
+                        o.grad_norm.at[at].set(gn, mode="drop"), o.iterations.at[at].set(k, mode="drop"),
+                        o.converged.at[at].set(conv, mode="drop"))
+        return _LadderState(x, f, g, push(c.s, s_new), push(c.y, y_new), n_mem, k, dec, fails, active,
+                            jnp.where(done, -1, lane), c.sweep + 1, queue, out)
 
-    return lax.while_loop(lambda c: jnp.any(c.active & (c.k < k_stop)), body, st)
+    def more(c: _LadderState):
+        return (c.queue < T) | (jnp.sum(c.active) > exit_below)
+
+    return lax.while_loop(more, body, st)
 
 
 def _batch_size(live: int) -> int:
-    """Compacted batch size for ``live`` starts: the next power of two above 512, else 512, 128 or 32.
+    """Lanes for ``live`` running starts once the queue is empty: 512, 128 or 32.
 
-    Every distinct size is one more compile (~1.5-3 s on a 2-core CPU); below ~500 starts a
-    trip costs mostly fixed overhead, so coarser sizes there lose little and save compiles.
+    Every distinct size is one more compile (~1.5-3 s on a 2-core CPU); below ~500 lanes a
+    trip costs mostly fixed overhead, so coarse sizes lose little and save compiles.
     """
-    if live > 512:
-        return 1 << int(math.ceil(math.log2(live)))
     return 32 if live <= 32 else 128 if live <= 128 else 512
 
 
@@ -566,53 +585,47 @@ def _minimize_ladder(
     memory: int = 10,
     ladder: int = 5,
     shrink: float = 3.0,
-    chunk: int = 10,
+    lanes: int = 512,
     capacity: float = 0.125,
 ) -> _Solution:
     """Minimise ``sum_i rho(residual_i)`` from T starts with the batched ladder L-BFGS.
 
-    Every ``chunk`` iterations (5 x ``chunk`` once at most 256 starts are left) the still-active
-    starts are compacted into a smaller batch (`_batch_size`), so finished starts stop costing
-    work, with few distinct compiled shapes.  ``capacity``: the fraction of a batch that can
-    get the ladder of smaller steps in one trip (see `_ladder_run`).  Stopping rules as in
-    `_minimize`; ``converged`` is True for the gradient-norm and relative-decrease rules.
-    Must be called inside ``jax.enable_x64(True)``.
+    ``lanes`` starts run at once, refilled from the queue inside the compiled loop
+    (`_ladder_run`).  Once the queue is empty and at most a quarter of the lanes still run,
+    the running starts are compacted into fewer lanes (`_batch_size`), so the long tail of
+    slow starts does not pay for idle lanes.  ``capacity``: the fraction of lanes that can get
+    the ladder of smaller steps in one trip.  ``converged`` is True for the gradient-norm and
+    relative-decrease rules.  Must be called inside ``jax.enable_x64(True)``.
     """
     T, n_p = starts.shape
-    kw = dict(residual_fn=residual_fn, loss=loss, memory=memory)
+    B = min(lanes, _batch_size(T) if T <= 512 else lanes)
+    kw = dict(residual_fn=residual_fn, loss=loss, memory=memory, ladder=ladder, shrink=shrink)
     data = tuple(jnp.asarray(d) for d in data)
+    Tp = max(32, 1 << int(math.ceil(math.log2(T))))  # padded queue: one compile per power of two
+    starts = jnp.asarray(np.concatenate([starts, np.zeros((Tp - T, n_p))]), jnp.float64)
+    n_starts = jnp.asarray(T, jnp.int32)
     dl, gt, ft = (jnp.asarray(v, jnp.float64) for v in (delta, gtol, ftol))
-    st = jax.jit(_ladder_init, static_argnames=("residual_fn", "loss", "memory"))(jnp.asarray(starts, jnp.float64), data, dl, **kw)
-    out = _Solution(np.full((T, n_p), np.nan), np.full(T, np.nan), np.full(T, np.nan),
-                    np.zeros(T, np.int64), np.zeros(T, bool))
-    idx = np.arange(T)  # start held by each batch row (-1: padding)
-    k_stop = 0
+    mi = jnp.asarray(max_iter, jnp.int32)
+    z, zi = jnp.zeros((B, n_p)), jnp.zeros(B, jnp.int32)
+    out = _Solution(jnp.full((Tp, n_p), jnp.nan), jnp.full(Tp, jnp.nan), jnp.full(Tp, jnp.nan),
+                    jnp.zeros(Tp, jnp.int32), jnp.zeros(Tp, bool))
+    st = _LadderState(z, jnp.zeros(B), z, jnp.zeros((B, memory, n_p)), jnp.zeros((B, memory, n_p)), zi, zi,
+                      jnp.zeros(B), zi, jnp.zeros(B, bool), jnp.full(B, -1, jnp.int32), jnp.zeros((), jnp.int32),
+                      jnp.zeros((), jnp.int32), out)
     while True:
-        k_stop = min(k_stop + (chunk if len(idx) > 256 else 5 * chunk), max_iter)
-        cap = max(8, int(capacity * len(idx)))
-        st = _ladder_run(st, data, dl, jnp.asarray(k_stop, jnp.int32), gt, ft, ladder=ladder, shrink=shrink, capacity=cap, **kw)
-        k = np.asarray(st.k)
-        active = np.asarray(st.active) & (idx >= 0)
-        done = (idx >= 0) & (~active | (k >= max_iter))
-        if done.any():
-            t = idx[done]
-            f, gn = np.asarray(st.f)[done], np.linalg.norm(np.asarray(st.g)[done], axis=-1)
-            dec = np.asarray(st.decrease)[done]
-            out.params[t], out.value[t], out.grad_norm[t] = np.asarray(st.x)[done], f, gn
-            out.iterations[t] = k[done]
-            out.converged[t] = np.isfinite(f) & ((gn <= gtol) | ((dec >= 0) & (dec <= ftol * np.maximum(np.abs(f), 1.0))))
-            idx = np.where(done, -1, idx)
-        live = np.flatnonzero(idx >= 0)
+        last = B <= 32
+        exit_below = jnp.asarray(0 if last else B // 4, jnp.int32)
+        st = _ladder_run(st, starts, n_starts, data, dl, mi, gt, ft, exit_below, capacity=max(8, int(capacity * B)), **kw)
+        live = np.flatnonzero(np.asarray(st.active))
         if live.size == 0:
-            return out
-        size = _batch_size(live.size)
-        if size < len(idx):
-            rows = np.concatenate([live, np.full(size - live.size, live[0])])
-            keep = jnp.asarray(rows)
-            st = jax.tree.map(lambda a: a[keep] if a.ndim else a, st)
-            pad = np.arange(size) >= live.size
-            st = st._replace(active=st.active & jnp.asarray(~pad))
-            idx = np.where(pad, -1, idx[rows])
+            o = jax.tree.map(lambda a: np.asarray(a)[:T], st.out)
+            return o._replace(iterations=o.iterations.astype(np.int64))
+        B = _batch_size(live.size)
+        rows = jnp.asarray(np.concatenate([live, np.full(B - live.size, live[0])]))
+        pad = jnp.asarray(np.arange(B) >= live.size)
+        lane_fields = {f: getattr(st, f)[rows] for f in _LadderState._fields[:11]}
+        st = st._replace(**lane_fields)
+        st = st._replace(active=st.active & ~pad, lane=jnp.where(pad, -1, st.lane))
 
 
 def _bootstrap_weights(key: jax.Array, n_resamples: int, n: int) -> jax.Array:
@@ -1237,10 +1250,13 @@ def fit_chinchilla(
       seed: bootstrap seed.
       level: interval confidence level.
       max_iter, gtol, ftol: L-BFGS stopping rules (iterations, gradient norm, relative decrease).
-      solver: L-BFGS line search of the multi-start stage: "ladder" (all starts evaluated at
-        5 step sizes 1, 1/3, ..., 1/81 in one batched evaluation; fast) or "zoom" (optax's zoom line
-        search on a refilling pool of lanes).  The best start is then polished by optax's
-        L-BFGS with the zoom search either way.
+      solver: L-BFGS line search of the multi-start stage: "ladder" (default, fast: 512 starts
+        at a time refilled from a queue inside one compiled loop; each tries its quasi-Newton
+        step, and those that fail Armijo try 1/3, ..., 1/81 of it in one batched evaluation)
+        or "zoom" (optax's zoom line search on a refilling pool of lanes).  The best start is
+        then polished by optax's L-BFGS with the zoom search either way.  ``n_converged``
+        counts starts that met the multi-start stage's rules (scipy's L-BFGS-B defaults:
+        |grad| <= 1e-5 or relative decrease <= 2.2e-9), not the polish tolerances.
 
     Returns:
       A `ChinchillaFit`.
