@@ -3,9 +3,11 @@
 Same data (~250 synthetic runs from the published law with 1% log-noise), same objective
 (sum of Huber(1e-3) on log-residuals, log-sum-exp parameterisation), same 4,500 starts.
 scipy gets an analytic gradient in numpy and its default tolerances.  The JAX fit is timed with
-both multi-start solvers: "ladder" (default: batched L-BFGS, all starts x 8 step sizes per
-evaluation) and "zoom" (optax.lbfgs with its zoom line search on a refilling pool of lanes).
-Also times 1,000 bootstrap refits.  Prints a table; ``--json PATH`` writes the numbers.
+both multi-start solvers: "ladder" (default: batched L-BFGS on 512 lanes refilled from a queue
+of starts inside one compiled loop; quasi-Newton step first, a ladder of smaller steps for the
+lanes that fail Armijo) and "zoom" (optax.lbfgs with its zoom line search on a refilling pool
+of lanes).  Also times 1,000 bootstrap refits.  Prints a table; ``--json PATH`` writes the
+numbers, including the load average before and after (scipy's time swings with load).
 
     python benchmarks/fit_speed.py [--points 250] [--scipy-every 1] [--bootstrap 1000] [--json out.json]
 """
@@ -55,6 +57,7 @@ def main():
     D = np.exp(rng.uniform(np.log(5e9), np.log(5e11), n))
     L = CHINCHILLA_PUBLISHED.loss(N, D) * np.exp(0.01 * rng.standard_normal(n))
     grid = chinchilla_grid()
+    load0 = os.getloadavg()
 
     t = time.perf_counter(); fit_chinchilla(N, D, L); t_cold = time.perf_counter() - t
     t = time.perf_counter(); fit = fit_chinchilla(N, D, L); t_jax = time.perf_counter() - t
@@ -74,6 +77,7 @@ def main():
     t = time.perf_counter(); fb = fit_chinchilla(N, D, L, starts=grid[:1], bootstrap=args.bootstrap); t_boot = time.perf_counter() - t
 
     out = dict(
+        load_average_before=load0, load_average_after=os.getloadavg(),
         machine=f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
         versions=dict(jax=jax.__version__, optax=optax.__version__, scipy=scipy.__version__, numpy=np.__version__),
         points=n, starts=len(grid), scipy_starts_run=len(sub),
@@ -93,7 +97,7 @@ def main():
           f"rel. diff {rel:.2e} (zoom {rel_zoom:.2e})")
     print(f"{'converged starts':28}{fit.n_converged:>20}{fit_zoom.n_converged:>20}{out['scipy_converged_starts']:>20}")
     print(f"bootstrap: {args.bootstrap} refits in {t_boot:.1f} s ({out['bootstrap_failed']} failed)")
-    print(out["machine"], out["versions"])
+    print(out["machine"], out["versions"], f"load average {load0[0]:.2f} -> {out['load_average_after'][0]:.2f}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=2)
