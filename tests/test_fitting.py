@@ -221,3 +221,18 @@ def test_huber_matches_scipy():
     r = np.linspace(-0.01, 0.01, 41)
     with jax.enable_x64(True):
         np.testing.assert_allclose(np.asarray(fitting.huber(r, 1e-3)), scipy.special.huber(1e-3, r), rtol=1e-14)
+
+
+
+def test_chinchilla_with_E_running_to_zero_is_not_identifiable():
+    """Small irreducible loss under 2% noise: the fit sends log E towards -inf; that must be
+    reported (singular covariance), never a confident E."""
+    rng = np.random.default_rng(5)
+    N = np.exp(rng.uniform(np.log(4e7), np.log(1.6e10), 80))
+    D = np.exp(rng.uniform(np.log(5e9), np.log(5e11), 80))
+    p = CHINCHILLA_PUBLISHED
+    L = (p.A / N**p.alpha + p.B / D**p.beta + 0.02) * np.exp(0.02 * rng.standard_normal(80))
+    fit = fit_chinchilla(N, D, L, starts=SMALL_GRID)
+    assert fit.params.E < 1e-4
+    assert not fit.identifiable and not np.isfinite(fit.stderr["E"])
+    assert "NOT IDENTIFIABLE" in str(fit)
