@@ -294,6 +294,9 @@ def sample_features_sparse(
     by (sample, feature) and repeats of a pair are dropped, so every active entry keeps
     exactly one v. The one approximation is the capacity: if T > C (probability <= 2^-40
     per batch at the configured rate) the batch keeps C events, and ``truncated`` says so.
+    Rounding is at the 32-bit level: each column's acceptance is a multiple of 2^-32, and a
+    slot's sample is a word mod B (exactly uniform when B is a power of two, otherwise off by
+    at most B / 2^32 relative).
 
     Args:
       key: a PRNG key.

@@ -65,7 +65,8 @@ class TrainConfig:
         "sparse" (the default: only the active entries, as Poisson events through an alias
         table, about batch x E random words per step, and an encoder that sums the active
         rows of W instead of a dense product; :func:`toyscale.data.sample_features_sparse`;
-        1.4-3.4x faster per step than "dense" on a 2-core CPU, benchmarks/RESULTS.md) or
+        1.4x (rng="hash") to 2.4x (rng="threefry") faster than "dense" over the bench sweep
+        on a 2-core CPU, benchmarks/RESULTS.md) or
         "dense" (one uniform per entry, batch x n per step;
         :func:`toyscale.data.sample_features`), which also allows p_i = 1.
       max_rate: sampler="sparse" only: the largest Poisson rate Lambda = -sum_i log(1 - p_i)
