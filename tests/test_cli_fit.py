@@ -134,6 +134,23 @@ def test_allocation_cli(isoflop_csv, capsys, kind):
     assert "AllocationFit  N_opt = k C^a" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("kind", ["frontier", "isoflop"])
+def test_allocation_cli_bootstrap(isoflop_csv, capsys, kind):
+    base = ["fit", kind, str(isoflop_csv), "--N", "n", "--C", "flops", "--loss", "loss", "--bootstrap", "40"]
+    assert cli.main(base + ["--seed", "1", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_bootstrap"] == 40 and out["level"] == 0.95 and out["bootstrap_failed"] == 0
+    assert set(out["intervals"]) == {"a", "prefactor", "b"}
+    lo, hi = out["intervals"]["a"]
+    assert lo <= out["a"] <= hi and hi - lo < 0.1
+    assert cli.main(base + ["--seed", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["intervals"] == out["intervals"]
+    assert cli.main(base) == 0
+    assert "interval (95% bootstrap)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(base[:-1] + ["-5"])
+
+
 def test_broken_power_law_cli(tmp_path, capsys):
     x = np.logspace(1, 5, 60)
     y = 5.0 * x**-0.3 * (1 + (x / 1e3) ** 5) ** (-0.1)  # c0 = 0.3, break at 1e3, c1 = 0.5, f = 0.2

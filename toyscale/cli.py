@@ -161,7 +161,7 @@ def _cmd_fit_allocation(args) -> int:
                 raise CliError(f"--bins {bins:g}: give an integer number of bins or at least 3 bin edges")
             bins = int(bins)
     fn = fitting.fit_frontier if args.fit_kind == "frontier" else fitting.fit_isoflop
-    fit = fn(data[args.N], data[args.loss], bins=bins, **budget)
+    fit = fn(data[args.N], data[args.loss], bins=bins, bootstrap=args.bootstrap, seed=args.seed, **budget)
     print(json.dumps(_jsonable(fit.to_dict()), indent=2) if args.json else fit)
     return 0
 
@@ -244,6 +244,9 @@ def register_fit(subparsers) -> None:
         al.add_argument("--bins", type=_positive_float, nargs="+", default=None, metavar="B",
                         help="one integer: that many log-spaced budget bins; several numbers: ascending bin edges "
                              "(default: group runs of equal C)")
+        al.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R",
+                        help="resample the runs R times for percentile intervals of a and k")
+        al.add_argument("--seed", type=_nonneg_int, default=0)
         al.add_argument("--json", action="store_true")
         al.set_defaults(func=_cmd_fit_allocation)
 

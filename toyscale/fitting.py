@@ -1831,7 +1831,13 @@ class AllocationFit:
       n_runs: runs per budget.
       fit: the `PowerLawFit` of N_opt on C (its ``exponent`` is -a).
       curvature: per-budget parabola coefficient of (log N)^2 ("isoflop"; None for "frontier").
-      notes: caveats (budgets dropped, optima outside a budget's N range).
+      intervals: bootstrap percentile intervals of "a", "prefactor" and "b" over resamples of the
+        runs (empty when bootstrap=0).
+      n_bootstrap: number of resamples (0: none).
+      level: confidence level of ``intervals``.
+      bootstrap_failed: resamples left with fewer than 2 usable budgets; dropped from ``intervals``.
+      boot_log_params: (R, 2) refits (log k, a), one row per resample (NaN rows failed), or None.
+      notes: caveats (budgets dropped, optima outside a budget's N range, failed resamples).
     """
 
     method: str
@@ -1844,6 +1850,11 @@ class AllocationFit:
     n_runs: np.ndarray = dataclasses.field(repr=False)
     fit: PowerLawFit = dataclasses.field(repr=False)
     curvature: np.ndarray | None = dataclasses.field(default=None, repr=False)
+    intervals: dict = dataclasses.field(default_factory=dict)
+    n_bootstrap: int = 0
+    level: float = 0.95
+    bootstrap_failed: int = 0
+    boot_log_params: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False)
     notes: tuple[str, ...] = ()
 
     @property
@@ -1856,10 +1867,12 @@ class AllocationFit:
         return self.prefactor * np.asarray(C, dtype=np.float64) ** self.a
 
     def to_dict(self) -> dict:
-        """JSON-ready dict: a, its stderr, k, b, the per-budget optima and the fit's diagnostics."""
+        """JSON-ready dict: a, its stderr and interval, k, b, the per-budget optima and the fit's diagnostics."""
         return dict(
             method=self.method, a=self.a, a_stderr=self.a_stderr, prefactor=self.prefactor,
             prefactor_stderr=self.fit.stderr.get("prefactor", math.nan), b=self.b, r2=self.fit.r2,
+            intervals={k: list(v) for k, v in self.intervals.items()}, n_bootstrap=self.n_bootstrap,
+            level=self.level, bootstrap_failed=self.bootstrap_failed,
             n_budgets=len(self.C), C_range=[float(self.C.min()), float(self.C.max())], C=self.C.tolist(),
             N_opt=self.N_opt.tolist(), L_opt=self.L_opt.tolist(), n_runs=[int(v) for v in self.n_runs],
             curvature=None if self.curvature is None else self.curvature.tolist(), notes=list(self.notes),
@@ -1868,8 +1881,15 @@ class AllocationFit:
     def __str__(self) -> str:
         name = {"frontier": "approach 1, frontier", "isoflop": "approach 2, IsoFLOP parabolas"}[self.method]
         rows = [f"AllocationFit  N_opt = k C^a  ({name}, {len(self.C)} budgets)",
-                f"  a={self.a:.10g}  stderr={_fmt(self.a_stderr)}  k={self.prefactor:.6g}  b=1-a={self.b:.6g}",
-                f"  {'C':>12}{'N_opt':>14}{'L_opt':>12}{'runs':>6}"]
+                f"  {'param':<6}{'value':>16}{'stderr':>14}   interval ({self.level:.0%} bootstrap)"]
+        stderr = {"a": self.a_stderr, "prefactor": self.fit.stderr.get("prefactor", math.nan), "b": self.a_stderr}
+        for key, label, value in (("a", "a", self.a), ("prefactor", "k", self.prefactor), ("b", "b=1-a", self.b)):
+            iv = self.intervals.get(key)
+            ivs = f"[{iv[0]:.6g}, {iv[1]:.6g}]" if iv else "-"
+            rows.append(f"  {label:<6}{value:>16.10g}{_fmt(stderr[key]):>14}   {ivs}")
+        if self.n_bootstrap:
+            rows.append(f"  bootstrap={self.n_bootstrap} resamples of the runs, {self.bootstrap_failed} failed")
+        rows.append(f"  {'C':>12}{'N_opt':>14}{'L_opt':>12}{'runs':>6}")
         for c, nn, l, k in zip(self.C, self.N_opt, self.L_opt, self.n_runs):
             rows.append(f"  {c:>12.4g}{nn:>14.4g}{l:>12.6g}{k:>6d}")
         rows += [f"  note: {n}" for n in self.notes]
@@ -1892,83 +1912,249 @@ def _runs(N: Any, D: Any, C: Any, loss: Any) -> tuple[np.ndarray, np.ndarray, np
     return N, C, L
 
 
-def _budget_groups(C: np.ndarray, bins: Any) -> tuple[np.ndarray, int]:
-    """Group index per run: by C value (bins=None; equal to ~1e-9 relative), by ``bins`` log-spaced bins over the
-    range of C (an int), or by given bin edges (ascending array; runs outside are dropped: -1)."""
+class _Groups(NamedTuple):
+    """Runs in budget groups under R weightings at once.
+
+    A bootstrap resample is a row of integer multiplicities of the runs, the data as given the
+    row of ones (R = 1), so one code path fits both, every step a sum, extreme or argmin over
+    the (weighting, group) cells of an (R, G) array.
+    """
+
+    w: np.ndarray  # (R, n) multiplicity of each run; 0 for runs not drawn or outside the bin edges
+    g: np.ndarray  # (R, n) budget group of each run, in [0, G)
+    G: int
+
+    @property
+    def cell(self) -> np.ndarray:
+        """(R, n) index of each run's (weighting, group) cell in a raveled (R, G) array."""
+        return np.arange(len(self.w))[:, None] * self.G + self.g
+
+    def total(self, x: Any) -> np.ndarray:
+        """(R, G) weighted sums within each group of per-run values x, (n,) or (R, n)."""
+        R = len(self.w)
+        return np.bincount(self.cell.ravel(), (self.w * x).ravel(), minlength=R * self.G).reshape(R, self.G)
+
+    def extreme(self, x: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+        """(R, G) np.maximum or np.minimum of x over the drawn runs of each group (-inf or inf where none)."""
+        out = np.full(len(self.w) * self.G, -np.inf if ufunc is np.maximum else np.inf)
+        drawn = self.w > 0
+        ufunc.at(out, self.cell[drawn], np.broadcast_to(x, self.w.shape)[drawn])
+        return out.reshape(len(self.w), self.G)
+
+    def distinct(self, key: np.ndarray) -> np.ndarray:
+        """(R, G) number of distinct integer labels ``key`` (n,) among the drawn runs of each group."""
+        K = int(key.max()) + 1
+        cells = np.unique((self.cell * K + key)[self.w > 0])
+        return np.bincount(cells // K, minlength=len(self.w) * self.G).reshape(len(self.w), self.G)
+
+    def at(self, per_group: np.ndarray) -> np.ndarray:
+        """(R, n, ...) the entry of each run's group, from an (R, G, ...) array."""
+        return per_group[np.arange(len(self.w))[:, None], self.g]
+
+    def argmin(self, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per group, the drawn run of lowest ``score`` (R, n), ties to the first run.
+
+        Returns (run index (R, G), whether the group has a drawn run (R, G)); one sort by (cell, score).
+        """
+        R, n = self.w.shape
+        cell = np.where(self.w > 0, self.cell, R * self.G).ravel()  # runs not drawn sort after every cell
+        order = np.lexsort((np.broadcast_to(score, self.w.shape).ravel(), cell))
+        first = np.minimum(np.searchsorted(cell[order], np.arange(R * self.G)), R * n - 1)
+        has = cell[order[first]] == np.arange(R * self.G)
+        return (order[first] % n).reshape(R, self.G), has.reshape(R, self.G)
+
+
+def _budget_groups(C: np.ndarray, bins: Any, w: np.ndarray) -> _Groups:
+    """Budget groups of the runs under each weighting w (R, n): by C value (bins=None; equal to ~1e-9 relative),
+    by ``bins`` log-spaced bins over the range of the drawn runs' C (an int; a resample without the extreme
+    runs gets its own edges, as a fit to it would) or by given bin edges (ascending array; runs outside get
+    weight 0)."""
     if bins is None:
         # equal up to ~1e-9 relative: C recomputed as 6 N D differs in the last bits between runs
         _, g = np.unique(np.round(np.log(C) * 1e9), return_inverse=True)
-        return g.astype(np.int64), int(g.max()) + 1
+        g = g.reshape(-1)
+        return _Groups(w, np.broadcast_to(g, w.shape), int(g.max()) + 1)
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
         if bins < 2:
             raise ValueError(f"bins={bins}; an integer number of bins must be >= 2")
-        lo, hi = np.log(C.min()), np.log(C.max())
-        edges = np.exp(np.linspace(lo, hi, int(bins) + 1))
-        edges[0], edges[-1] = C.min() * (1 - 1e-12), C.max() * (1 + 1e-12)
+        drawn = w > 0
+        lo, hi = np.where(drawn, C, np.inf).min(axis=1), np.where(drawn, C, -np.inf).max(axis=1)
+        edges = np.exp(np.linspace(np.log(lo), np.log(hi), int(bins) + 1, axis=1))
+        edges[:, 0], edges[:, -1] = lo * (1 - 1e-12), hi * (1 + 1e-12)
     else:
         edges = _as_1d("bins", bins)
         if edges.size < 3 or np.any(np.diff(edges) <= 0):
             raise ValueError(f"bins has {edges.size} edge(s); edges must be >= 3 strictly ascending positive numbers")
-    g = np.searchsorted(edges, C, side="right") - 1
-    g = np.where((g < 0) | (g >= len(edges) - 1), -1, g)
-    return g.astype(np.int64), len(edges) - 1
+        edges = edges[None]
+    g = np.sum(edges[:, None, :] <= C[None, :, None], axis=2) - 1  # searchsorted(edges, C, side="right") - 1
+    outside = (g < 0) | (g >= edges.shape[1] - 1)
+    return _Groups(np.where(outside, 0.0, w), np.broadcast_to(np.where(outside, 0, g), w.shape), edges.shape[1] - 1)
 
 
-def _fit_allocation(method: str, Cg: np.ndarray, Ng: np.ndarray, Lg: np.ndarray, cnt: np.ndarray,
-                    curv: np.ndarray | None, notes: list[str]) -> AllocationFit:
-    if len(Cg) < 2 or np.unique(Cg).size < 2:
-        raise NotIdentifiableError(f"{len(Cg)} distinct budget(s) with an optimum; need at least 2 to fit N_opt = k C^a")
-    order = np.argsort(Cg)
-    fit = fit_power_law(Cg[order], Ng[order])
-    return AllocationFit(method=method, a=-fit.exponent, a_stderr=fit.stderr["exponent"], prefactor=fit.prefactor,
-                         C=Cg[order], N_opt=Ng[order], L_opt=Lg[order], n_runs=cnt[order], fit=fit,
-                         curvature=None if curv is None else curv[order], notes=tuple(notes))
-
-
-def _local_budget_terms(lN: np.ndarray, lC: np.ndarray, g: np.ndarray, G: int,
+def _local_budget_terms(lN: np.ndarray, lC: np.ndarray, grp: _Groups,
                         min_runs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per budget group: centres of log N and log C, and whether C scatters within the group enough to model it.
 
-    Returns (mu, nu, scattered, enough): mu, nu the group means of log N and log C (G,); ``scattered`` the
-    groups whose runs' C differ (more than 1e-9 relative); ``enough`` those of them with at least
+    Returns (mu, nu, scattered, enough), each (R, G): mu, nu the group means of log N and log C; ``scattered``
+    the groups whose runs' C differ (more than 1e-9 relative); ``enough`` those of them with at least
     ``min_runs`` + 2 distinct (N, C) runs, so that the two budget terms of the local model can be fitted.
     """
-    cnt = np.bincount(g, minlength=G).astype(np.float64)
-    mu = np.bincount(g, lN, minlength=G) / np.maximum(cnt, 1)
-    nu = np.bincount(g, lC, minlength=G) / np.maximum(cnt, 1)
-    spread = np.zeros(G)
-    np.maximum.at(spread, g, np.abs(lC - nu[g]))
-    scattered = spread > 1e-9
-    distinct = np.bincount(np.unique(np.stack([g, np.round(lN * 1e9), np.round(lC * 1e9)]), axis=1)[0].astype(np.int64),
-                           minlength=G)
-    return mu, nu, scattered, scattered & (distinct >= min_runs + 2)
+    cnt = grp.total(1.0)
+    mu = grp.total(lN) / np.maximum(cnt, 1)
+    nu = grp.total(lC) / np.maximum(cnt, 1)
+    scattered = grp.extreme(np.abs(lC - grp.at(nu)), np.maximum) > 1e-9
+    _, run_key = np.unique(np.stack([np.round(lN * 1e9), np.round(lC * 1e9)]), axis=1, return_inverse=True)
+    return mu, nu, scattered, scattered & (grp.distinct(run_key.reshape(-1)) >= min_runs + 2)
 
 
-def _local_quadratic(lN: np.ndarray, lC: np.ndarray, L: np.ndarray, g: np.ndarray, G: int, mu: np.ndarray,
+def _local_quadratic(lN: np.ndarray, lC: np.ndarray, L: np.ndarray, grp: _Groups, mu: np.ndarray,
                      nu: np.ndarray, budget_terms: np.ndarray) -> np.ndarray:
     """Per group least squares of L = p0 + p1 u + p2 u^2 + p3 v + p4 u v, u = log N - mu, v = log C - nu.
 
     The v terms (fitted only where ``budget_terms``) put runs of a group whose budgets scatter on a
     common budget exp(nu): without them a run with more compute looks better at any N, and the
-    group's optimum drifts towards whichever N got the most compute.  All groups in one batched
-    (G, 5, 5) solve; groups without the v terms get p3 = p4 = 0 exactly.
+    group's optimum drifts towards whichever N got the most compute.  All (weighting, group) cells
+    in one batched (R, G, 5, 5) solve of the normal equations, whose entries are the weighted
+    moments sum w u^i v^j of each cell; groups without the v terms get p3 = p4 = 0 exactly.
+    Returns (R, G, 5) coefficients, NaN where singular.
     """
-    M = (g[None, :] == np.arange(G)[:, None]).astype(np.float64)  # (G, n) membership
-    u = lN[None, :] - mu[:, None]
-    v = (lC[None, :] - nu[:, None]) * budget_terms[:, None]
-    X = np.stack([np.ones_like(u), u, u * u, v, u * v], -1)  # (G, n, 5)
-    XtX = np.einsum("gni,gn,gnj->gij", X, M, X)
-    pad = np.zeros((G, 5))
+    u = lN - grp.at(mu)
+    v = (lC - grp.at(nu)) * grp.at(budget_terms)
+    cols = ((0, 0), (1, 0), (2, 0), (0, 1), (1, 1))  # 1, u, u^2, v, u v as powers of (u, v)
+    powers = {(i + k, j + l) for i, j in cols for k, l in cols}
+    moment = {(i, j): grp.total(u**i * v**j) for i, j in powers}
+    XtX = np.stack([np.stack([moment[i + k, j + l] for k, l in cols], -1) for i, j in cols], -2)
+    XtL = np.stack([grp.total(u**i * v**j * L) for i, j in cols], -1)
+    pad = np.zeros(XtL.shape)
     pad[~budget_terms, 3:] = 1.0
-    XtX += pad[:, :, None] * np.eye(5)[None]  # identity on unused columns: their coefficients solve to 0
+    XtX += pad[..., None] * np.eye(5)  # identity on unused columns: their coefficients solve to 0
     bad = np.linalg.cond(XtX) > 1e12
     XtX[bad] = np.eye(5)
-    coef = np.linalg.solve(XtX, np.einsum("gni,gn,n->gi", X, M, L)[:, :, None])[:, :, 0]
+    coef = np.linalg.solve(XtX, XtL[..., None])[..., 0]
     coef[bad] = np.nan
     return coef
 
 
-def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = None) -> AllocationFit:
+class _Optima(NamedTuple):
+    """Per (weighting, budget group) optimum, each (R, G); entries where not ``usable`` are meaningless."""
+
+    C: np.ndarray
+    N: np.ndarray
+    L: np.ndarray
+    usable: np.ndarray
+    n_runs: np.ndarray
+    curvature: np.ndarray | None
+    flags: dict  # (R, G) masks of the groups behind each note
+
+
+def _frontier_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups) -> _Optima:
+    """Approach 1 per group: the drawn run of lowest loss, losses moved to a common budget (see `fit_frontier`)."""
+    lN, lC = np.log(N), np.log(C)
+    mu, nu, scattered, enough = _local_budget_terms(lN, lC, grp, 3)
+
+    def moved(near: Any) -> tuple[np.ndarray, np.ndarray]:
+        coef = _local_quadratic(lN, lC, L, grp._replace(w=grp.w * near), mu, nu, enough)
+        ok = enough & np.all(np.isfinite(coef), axis=-1)
+        coef[~ok] = 0.0
+        c = grp.at(coef)
+        return L - (c[..., 3] + c[..., 4] * (lN - grp.at(mu))) * (lC - grp.at(nu)), ok
+
+    adj, _ = moved(1.0)
+    # refit on the runs within e^1.5 in N of that first pick: the quadratic is meant for the valley
+    # around the optimum, and over a whole wide N range it tilts the budget terms
+    pick, _ = grp.argmin(adj)
+    adj, put_on_budget = moved(np.abs(lN - grp.at(lN[pick])) <= 1.5)
+    best, has = grp.argmin(adj)
+    return _Optima(C=np.where(put_on_budget, np.exp(nu), C[best]), N=N[best], L=np.take_along_axis(adj, best, 1),
+                   usable=has, n_runs=grp.total(1.0), curvature=None,
+                   flags=dict(compared_as_is=scattered & ~put_on_budget & has))
+
+
+def _isoflop_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, min_runs: int) -> _Optima:
+    """Approach 2 per group: minimum of the local quadratic in log N at the group's budget (see `fit_isoflop`)."""
+    lN, lC = np.log(N), np.log(C)
+    cnt = grp.total(1.0)
+    mu, nu, scattered, enough = _local_budget_terms(lN, lC, grp, min_runs)
+    fitted = grp.distinct(np.unique(lN, return_inverse=True)[1].reshape(-1)) >= min_runs
+    coef = _local_quadratic(lN, lC, L, grp, mu, nu, enough & fitted)
+    singular = fitted & ~np.all(np.isfinite(coef), axis=-1)
+    ok = fitted & ~singular
+    concave = ok & (coef[..., 2] <= 0)
+    c2 = np.where(ok & ~concave, coef[..., 2], 1.0)
+    u_opt = -coef[..., 1] / (2 * c2)
+    with np.errstate(over="ignore"):
+        n_opt = np.exp(mu + u_opt)
+    # a parabola so flat that its minimum over- or underflows exp has no usable minimum either
+    flat = ok & ~concave & ~((n_opt > 0) & (n_opt < np.inf))
+    usable = ok & ~concave & ~flat
+    u = lN - grp.at(mu)
+    outside = usable & ((u_opt < grp.extreme(u, np.minimum)) | (u_opt > grp.extreme(u, np.maximum)))
+    return _Optima(C=np.exp(nu), N=n_opt, L=coef[..., 0] - coef[..., 1] ** 2 / (4 * c2), usable=usable,
+                   n_runs=cnt, curvature=coef[..., 2],
+                   flags=dict(few=~fitted & (cnt > 0), singular=singular, unmodelled=ok & scattered & ~enough,
+                              concave=concave, flat=flat, outside=outside))
+
+
+def _allocation_ols(opt: _Optima) -> np.ndarray:
+    """(R, 2) least squares (log k, a) of log N_opt = log k + a log C over each row's usable budgets, all rows
+    at once (`_ols` under vmap); NaN rows have fewer than 2 distinct usable budgets."""
+    lx = jnp.asarray(np.where(opt.usable, np.log(opt.C), 0.0))
+    ly = jnp.asarray(np.where(opt.usable, np.log(opt.N), 0.0))
+    logk, minus_a = jax.vmap(_ols)(lx, ly, jnp.asarray(opt.usable, dtype=jnp.float64))
+    return np.stack([np.asarray(logk), -np.asarray(minus_a)], axis=1)
+
+
+def _allocation_optima(optima: Callable, N: np.ndarray, C: np.ndarray, L: np.ndarray, bins: Any,
+                       bootstrap: int, seed: int) -> tuple[_Optima, _Groups, _Optima | None]:
+    """Optima of the runs as given, their groups, and (bootstrap > 0) the optima of ``bootstrap`` resamples
+    of the runs with replacement, all resamples in one batched pass of ``optima``."""
+    point_groups = _budget_groups(C, bins, np.ones((1, len(N))))
+    point = optima(N, C, L, point_groups)
+    if not bootstrap:
+        return point, point_groups, None
+    w = np.asarray(_bootstrap_weights(jax.random.key(seed), bootstrap, len(N)))
+    return point, point_groups, optima(N, C, L, _budget_groups(C, bins, w))
+
+
+def _fit_allocation(method: str, opt: _Optima, notes: list[str], boot: _Optima | None,
+                    level: float) -> AllocationFit:
+    use = opt.usable[0]
+    Cg, Ng = opt.C[0, use], opt.N[0, use]
+    if len(Cg) < 2 or np.unique(Cg).size < 2:
+        raise NotIdentifiableError(f"{len(Cg)} distinct budget(s) with an optimum; need at least 2 to fit N_opt = k C^a")
+    order = np.argsort(Cg)
+    fit = fit_power_law(Cg[order], Ng[order])
+    intervals, boot_params, failed = {}, None, 0
+    if boot is not None:
+        boot_params = _allocation_ols(boot)
+        R = len(boot_params)
+        failed = int((~np.all(np.isfinite(boot_params), axis=1)).sum())
+        if failed:
+            notes.append(f"{failed} of {R} bootstrap resamples ({failed / R:.1%}) had fewer than 2 usable budgets "
+                         "and were dropped")
+        a_b = boot_params[:, 1]
+        intervals = _percentile_intervals(np.stack([a_b, np.exp(boot_params[:, 0]), 1 - a_b], 1),
+                                          ["a", "prefactor", "b"], level)
+    curv = None if opt.curvature is None else opt.curvature[0, use][order]
+    return AllocationFit(method=method, a=-fit.exponent, a_stderr=fit.stderr["exponent"], prefactor=fit.prefactor,
+                         C=Cg[order], N_opt=Ng[order], L_opt=opt.L[0, use][order],
+                         n_runs=opt.n_runs[0, use][order].astype(np.int64), fit=fit, curvature=curv,
+                         intervals=intervals, n_bootstrap=0 if boot is None else len(boot_params), level=level,
+                         bootstrap_failed=failed, boot_log_params=boot_params, notes=tuple(notes))
+
+
+def _check_bootstrap(bootstrap: Any, seed: Any, level: Any) -> tuple[int, int, float]:
+    return _check_int("bootstrap", bootstrap, 0), _check_int("seed", seed, 0), _check_level(level)
+
+
+def _dropped_note(grp: _Groups) -> list[str]:
+    dropped = int((grp.w[0] == 0).sum())
+    return [f"{dropped} run(s) outside the bin edges were dropped"] if dropped else []
+
+
+@_float64
+def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = None, bootstrap: int = 0,
+                 seed: int = 0, level: float = 0.95) -> AllocationFit:
     """Chinchilla approach 1 (Hoffmann et al. 2022, sec. 3.1): per compute budget keep the run
     of lowest loss, then fit N_opt = k C^a by least squares of log N_opt on log C.
 
@@ -1985,6 +2171,12 @@ def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any =
     design does not reach a budget's optimum at all (narrow bins at the edge of an (N, D)
     rectangle) no comparison can recover it: cover the optimum.
 
+    With ``bootstrap`` = R > 0 the runs are resampled with replacement R times and the whole
+    procedure (groups, per-group optima, the fit of N_opt on C) is redone on each; the resamples
+    are rows of integer multiplicity weights, so all R refits are one batched pass (segment sums,
+    one sort for the per-group argmins, one (R, G, 5, 5) solve, one vmapped least squares), no
+    loop over resamples; memory grows as R x (number of runs).
+
     Args:
       N: parameters of each run (positive).
       loss: final loss of each run (positive).
@@ -1992,48 +2184,28 @@ def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any =
       C: FLOPs of each run.
       bins: None (group runs by equal C, to ~1e-9 relative), an int (that many log-spaced bins over the range of
         C) or ascending bin edges.
+      bootstrap: number of resamples of the runs (0: none).
+      seed: seed of the resampling.
+      level: confidence level of the percentile intervals.
 
     Returns:
-      An `AllocationFit` with method "frontier".
+      An `AllocationFit` with method "frontier"; with bootstrap, ``intervals`` of a, k and b, and
+      resamples left with fewer than 2 budgets counted in ``bootstrap_failed`` and dropped.
     """
+    bootstrap, seed, level = _check_bootstrap(bootstrap, seed, level)
     N, C, L = _runs(N, D, C, loss)
-    g, G = _budget_groups(C, bins)
-    keep = g >= 0
-    N, C, L, g = N[keep], C[keep], L[keep], g[keep]
-    lN, lC = np.log(N), np.log(C)
-    cnt = np.bincount(g, minlength=G)
-    notes = [f"{int((~keep).sum())} run(s) outside the bin edges were dropped"] if (~keep).any() else []
-    mu, nu, scattered, enough = _local_budget_terms(lN, lC, g, G, 3)
-
-    def best_per_group(score: np.ndarray) -> np.ndarray:
-        # argmin within each group, vectorised: sort by (group, score), take the first of each group
-        order = np.lexsort((score, g))
-        return order[np.searchsorted(g[order], np.flatnonzero(cnt))]
-
-    def moved(near: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        coef = _local_quadratic(lN[near], lC[near], L[near], g[near], G, mu, nu, enough)
-        ok = enough & np.all(np.isfinite(coef), axis=1)
-        coef[~ok] = 0.0
-        return L - (coef[g, 3] + coef[g, 4] * (lN - mu[g])) * (lC - nu[g]), ok
-
-    adj, _ = moved(np.ones(len(L), bool))
-    # refit on the runs within e^1.5 in N of that first pick: the quadratic is meant for the valley
-    # around the optimum, and over a whole wide N range it tilts the budget terms
-    b0 = best_per_group(adj)
-    u_best = np.zeros(G)
-    u_best[g[b0]] = lN[b0]
-    adj, enough = moved(np.abs(lN - u_best[g]) <= 1.5)
-    if (scattered & ~enough & (cnt > 0)).any():
-        notes.append(f"{int((scattered & ~enough & (cnt > 0)).sum())} budget group(s) with scattered C but too few "
-                     "runs to put them on a common budget (need 5 distinct): compared as they stand")
-    first = best_per_group(adj)
-    gf = g[first]
-    Cf = np.where(enough[gf], np.exp(nu[gf]), C[first])
-    return _fit_allocation("frontier", Cf, N[first], adj[first], cnt[cnt > 0], None, notes)
+    opt, grp, boot = _allocation_optima(_frontier_optima, N, C, L, bins, bootstrap, seed)
+    notes = _dropped_note(grp)
+    n_as_is = int(opt.flags["compared_as_is"][0].sum())
+    if n_as_is:
+        notes.append(f"{n_as_is} budget group(s) with scattered C but too few runs to put them on a common budget "
+                     "(need 5 distinct): compared as they stand")
+    return _fit_allocation("frontier", opt, notes, boot, level)
 
 
+@_float64
 def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = None,
-                min_runs: int = 3) -> AllocationFit:
+                min_runs: int = 3, bootstrap: int = 0, seed: int = 0, level: float = 0.95) -> AllocationFit:
     """Chinchilla approach 2 (Hoffmann et al. 2022, sec. 3.2): per compute budget fit a parabola
     of loss in log N, take its minimum N_opt, then fit N_opt = k C^a through the minima.
 
@@ -2043,6 +2215,10 @@ def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = 
     + p3 v + p4 u v (v = log C centred on the group's geometric mean), and its minimum is taken
     at v = 0: a parabola in log N alone would credit runs with more compute to their N.
 
+    With ``bootstrap`` = R > 0 the runs are resampled with replacement R times and everything
+    is refitted on each (groups, parabolas, which budgets have enough distinct N, the fit of
+    N_opt on C), as one batched pass over integer multiplicity weights (see `fit_frontier`).
+
     Args:
       N: parameters of each run (positive).
       loss: final loss of each run (positive).
@@ -2051,46 +2227,33 @@ def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = 
       bins: None (group by equal C, to ~1e-9 relative), an int (log-spaced bins) or ascending bin edges; the budget
         of a binned group is the geometric mean of its runs' C.
       min_runs: budgets with fewer distinct N are dropped (at least 3).
+      bootstrap: number of resamples of the runs (0: none).
+      seed: seed of the resampling.
+      level: confidence level of the percentile intervals.
 
     Returns:
-      An `AllocationFit` with method "isoflop" and the parabola curvatures.
+      An `AllocationFit` with method "isoflop" and the parabola curvatures; with bootstrap,
+      ``intervals`` of a, k and b, and failed resamples (fewer than 2 usable budgets) counted and dropped.
     """
     min_runs = _check_int("min_runs", min_runs, 3)
+    bootstrap, seed, level = _check_bootstrap(bootstrap, seed, level)
     N, C, L = _runs(N, D, C, loss)
-    g, G = _budget_groups(C, bins)
-    keep = g >= 0
-    N, C, L, g = N[keep], C[keep], L[keep], g[keep]
-    lN, lC = np.log(N), np.log(C)
-    cnt = np.bincount(g, minlength=G)
-    distinct = np.bincount(np.unique(np.stack([g, lN]), axis=1)[0].astype(np.int64), minlength=G)
-    mu, nu, scattered, enough = _local_budget_terms(lN, lC, g, G, min_runs)
-    ok = distinct >= min_runs
-    coef = _local_quadratic(lN, lC, L, g, G, mu, nu, enough & ok)
-    notes = [f"{int((~keep).sum())} run(s) outside the bin edges were dropped"] if (~keep).any() else []
-    if (~ok & (cnt > 0)).any():
-        notes.append(f"{int((~ok & (cnt > 0)).sum())} budget(s) with fewer than {min_runs} distinct N dropped")
-    singular = ok & ~np.all(np.isfinite(coef), axis=1)
-    if singular.any():
-        notes.append(f"{int(singular.sum())} budget(s) whose local fit is singular dropped")
-    ok &= ~singular
-    if (ok & scattered & ~enough).any():
-        notes.append(f"{int((ok & scattered & ~enough).sum())} budget group(s) with scattered C but fewer than "
-                     f"{min_runs + 2} distinct runs: parabola in log N alone (compute differences not modelled)")
-    concave = ok & (coef[:, 2] <= 0)
-    if concave.any():
-        notes.append(f"{int(concave.sum())} budget(s) whose parabola opens downward (no minimum) dropped")
-    ok &= ~concave
-    c2 = np.where(ok, coef[:, 2], 1.0)
-    u_opt = -coef[:, 1] / (2 * c2)
-    l_opt = coef[:, 0] - coef[:, 1] ** 2 / (4 * c2)
-    u = lN - mu[g]
-    umin = np.full(G, np.inf)
-    umax = np.full(G, -np.inf)
-    np.minimum.at(umin, g, u)
-    np.maximum.at(umax, g, u)
-    outside = ok & ((u_opt < umin) | (u_opt > umax))
-    if outside.any():
-        notes.append(f"{int(outside.sum())} budget(s) with the parabola minimum outside their N range "
+    optima = functools.partial(_isoflop_optima, min_runs=min_runs)
+    opt, grp, boot = _allocation_optima(optima, N, C, L, bins, bootstrap, seed)
+    notes = _dropped_note(grp)
+    n = {k: int(v[0].sum()) for k, v in opt.flags.items()}
+    if n["few"]:
+        notes.append(f"{n['few']} budget(s) with fewer than {min_runs} distinct N dropped")
+    if n["singular"]:
+        notes.append(f"{n['singular']} budget(s) whose local fit is singular dropped")
+    if n["unmodelled"]:
+        notes.append(f"{n['unmodelled']} budget group(s) with scattered C but fewer than {min_runs + 2} distinct "
+                     "runs: parabola in log N alone (compute differences not modelled)")
+    if n["concave"]:
+        notes.append(f"{n['concave']} budget(s) whose parabola opens downward (no minimum) dropped")
+    if n["flat"]:
+        notes.append(f"{n['flat']} budget(s) whose parabola is too flat for a finite minimum N dropped")
+    if n["outside"]:
+        notes.append(f"{n['outside']} budget(s) with the parabola minimum outside their N range "
                      "(extrapolated; centre the grid on the optimum)")
-    return _fit_allocation("isoflop", np.exp(nu)[ok], np.exp(mu + u_opt)[ok], l_opt[ok], cnt[ok].astype(np.int64),
-                           coef[ok, 2], notes)
+    return _fit_allocation("isoflop", opt, notes, boot, level)
