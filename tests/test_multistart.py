@@ -106,3 +106,34 @@ def test_generic_residual_path_minimises_other_models():
     ols = np.linalg.lstsq(A, ly, rcond=None)[0]
     assert sol.converged.all()
     np.testing.assert_allclose(sol.params, np.tile(ols, (3, 1)), atol=1e-6)
+
+
+def test_second_fit_of_the_same_shape_compiles_nothing():
+    """One compile per static shape: refitting new data of the same size (same starts,
+    bootstrap count) reuses every program, including the post-fit Jacobians; no eager
+    jnp op on the host path compiles a stray program either."""
+    import logging
+
+    starts = F.chinchilla_grid()[::9]
+
+    def fit(seed):
+        N, D, L = map(np.exp, _data(seed=seed))
+        return F.fit_chinchilla(N, D, L, starts=starts, bootstrap=4)
+
+    fit(0)
+    seen = []
+
+    class Catch(logging.Handler):
+        def emit(self, record):
+            seen.append(record.getMessage())
+
+    h = Catch()
+    logging.getLogger("jax").addHandler(h)
+    try:
+        with jax.log_compiles(True):
+            res = fit(1)
+    finally:
+        logging.getLogger("jax").removeHandler(h)
+    compiles = [m for m in seen if m.startswith("Finished XLA compilation")]
+    assert compiles == [], compiles
+    assert res.converged and res.identifiable

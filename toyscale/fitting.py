@@ -324,7 +324,7 @@ def _minimize(
     W = min(pool, T)
     kw = dict(residual_fn=residual_fn, loss=loss, linesearch_steps=linesearch_steps)
     data = tuple(jnp.asarray(d) for d in data)
-    dl, gt, ft = (jnp.asarray(v, jnp.float64) for v in (delta, gtol, ftol))
+    dl, gt, ft = (np.float64(v) for v in (delta, gtol, ftol))
     starts = np.asarray(starts, np.float64)
     weights = np.asarray(weights, np.float64)
 
@@ -335,7 +335,7 @@ def _minimize(
     w_lane = jnp.asarray(weights[task])
     lanes = _pool_init(jnp.asarray(starts[task]), w_lane, data, dl, **kw)
     while True:
-        k_stop = jnp.minimum(lanes.k + chunk, max_iter)
+        k_stop = np.minimum(np.asarray(lanes.k) + chunk, max_iter).astype(np.int32)
         lanes = _pool_run(lanes, w_lane, k_stop, data, dl, gt, ft, **kw)
         k = np.asarray(lanes.k)
         small = np.asarray(lanes.decrease) <= ftol * np.maximum(np.abs(np.asarray(lanes.value)), 1.0)
@@ -357,13 +357,13 @@ def _minimize(
             nxt += take.size
             src = np.where(task >= 0, task, 0)
             new = _pool_init(jnp.asarray(starts[src]), jnp.asarray(weights[src]), data, dl, **kw)
-            refill = jnp.asarray(np.isin(np.arange(W), take))
-            lanes = jax.tree.map(lambda a, b: jnp.where(refill.reshape((-1,) + (1,) * (a.ndim - 1)), b, a), lanes, new)
+            refill = np.isin(np.arange(W), take)
+            lanes = jax.tree.map(lambda a, b: np.where(refill.reshape((-1,) + (1,) * (a.ndim - 1)), b, a), lanes, new)
             w_lane = jnp.asarray(weights[src])
         if (task < 0).all():
             return out
         # idle lanes (no work left) stay frozen: their k_stop equals their k
-        lanes = lanes._replace(k=jnp.where(jnp.asarray(task < 0), max_iter, lanes.k))
+        lanes = lanes._replace(k=np.where(task < 0, max_iter, np.asarray(lanes.k)).astype(np.int32))
 
 
 ResidualFn = Callable[[jax.Array, Any], jax.Array]
@@ -600,32 +600,34 @@ def _minimize_ladder(
     T, n_p = starts.shape
     B = min(lanes, _batch_size(T) if T <= 512 else lanes)
     kw = dict(residual_fn=residual_fn, loss=loss, memory=memory, ladder=ladder, shrink=shrink)
+    # State is built and compacted with numpy on the host: eager jnp ops would each compile a
+    # small program (~30 ms apiece on a 2-core CPU), a visible share of a cold fit.
     data = tuple(jnp.asarray(d) for d in data)
     Tp = max(32, 1 << int(math.ceil(math.log2(T))))  # padded queue: one compile per power of two
     starts = jnp.asarray(np.concatenate([starts, np.zeros((Tp - T, n_p))]), jnp.float64)
-    n_starts = jnp.asarray(T, jnp.int32)
-    dl, gt, ft = (jnp.asarray(v, jnp.float64) for v in (delta, gtol, ftol))
-    mi = jnp.asarray(max_iter, jnp.int32)
-    z, zi = jnp.zeros((B, n_p)), jnp.zeros(B, jnp.int32)
-    out = _Solution(jnp.full((Tp, n_p), jnp.nan), jnp.full(Tp, jnp.nan), jnp.full(Tp, jnp.nan),
-                    jnp.zeros(Tp, jnp.int32), jnp.zeros(Tp, bool))
-    st = _LadderState(z, jnp.zeros(B), z, jnp.zeros((B, memory, n_p)), jnp.zeros((B, memory, n_p)), zi, zi,
-                      jnp.zeros(B), zi, jnp.zeros(B, bool), jnp.full(B, -1, jnp.int32), jnp.zeros((), jnp.int32),
-                      jnp.zeros((), jnp.int32), out)
+    n_starts = np.int32(T)
+    dl, gt, ft = (np.float64(v) for v in (delta, gtol, ftol))
+    mi = np.int32(max_iter)
+    z, zi = np.zeros((B, n_p)), np.zeros(B, np.int32)
+    out = _Solution(np.full((Tp, n_p), np.nan), np.full(Tp, np.nan), np.full(Tp, np.nan),
+                    np.zeros(Tp, np.int32), np.zeros(Tp, bool))
+    st = _LadderState(z, np.zeros(B), z, np.zeros((B, memory, n_p)), np.zeros((B, memory, n_p)), zi, zi,
+                      np.zeros(B), zi, np.zeros(B, bool), np.full(B, -1, np.int32), np.int32(0),
+                      np.int32(0), out)
     while True:
         last = B <= 32
-        exit_below = jnp.asarray(0 if last else B // 4, jnp.int32)
+        exit_below = np.int32(0 if last else B // 4)
         st = _ladder_run(st, starts, n_starts, data, dl, mi, gt, ft, exit_below, capacity=max(8, int(capacity * B)), **kw)
-        live = np.flatnonzero(np.asarray(st.active))
+        st = jax.tree.map(np.asarray, st)
+        live = np.flatnonzero(st.active)
         if live.size == 0:
-            o = jax.tree.map(lambda a: np.asarray(a)[:T], st.out)
+            o = jax.tree.map(lambda a: a[:T], st.out)
             return o._replace(iterations=o.iterations.astype(np.int64))
         B = _batch_size(live.size)
-        rows = jnp.asarray(np.concatenate([live, np.full(B - live.size, live[0])]))
-        pad = jnp.asarray(np.arange(B) >= live.size)
-        lane_fields = {f: getattr(st, f)[rows] for f in _LadderState._fields[:11]}
-        st = st._replace(**lane_fields)
-        st = st._replace(active=st.active & ~pad, lane=jnp.where(pad, -1, st.lane))
+        rows = np.concatenate([live, np.full(B - live.size, live[0])])
+        pad = np.arange(B) >= live.size
+        st = st._replace(**{f: getattr(st, f)[rows] for f in _LadderState._fields[:11]})
+        st = st._replace(active=st.active & ~pad, lane=np.where(pad, -1, st.lane))
 
 
 def _bootstrap_weights(key: jax.Array, n_resamples: int, n: int) -> jax.Array:
@@ -1209,6 +1211,13 @@ def _ch_derived(p: jax.Array) -> jax.Array:
 _CH_OUT = ("E", "A", "B", "alpha", "beta", "a")
 
 
+@jax.jit
+def _chinchilla_local(p: jax.Array, data: tuple) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Residuals, their Jacobian, and the Jacobian of the derived quantities at p: one
+    compiled program rather than dozens of eagerly compiled primitives."""
+    return _chinchilla_residual(p, data), jax.jacfwd(_chinchilla_residual)(p, data), jax.jacfwd(_ch_derived)(p)
+
+
 @_float64
 def fit_chinchilla(
     N: Any,
@@ -1309,7 +1318,7 @@ def fit_chinchilla(
         objective = float(pol.value[0])
         sigma, delta_eff = math.nan, delta
     else:
-        r0 = np.asarray(_chinchilla_residual(jnp.asarray(best), tuple(map(jnp.asarray, data))))
+        r0 = np.asarray(_chinchilla_local(best, data)[0])
         # For |u| > delta the Huber density is Laplace with scale sigma/delta; start at its MLE.
         s0 = math.log(max(delta * float(np.mean(np.abs(r0))), 1e-300))
         pol = _minimize(np.append(best, s0)[None, :], ones, data, residual_fn=_chinchilla_residual,
@@ -1323,10 +1332,8 @@ def fit_chinchilla(
     gn, it, ok = float(pol.grad_norm[0]), int(pol.iterations[0]), bool(pol.converged[0])
     data = tuple(map(jnp.asarray, data))
 
-    r = np.asarray(_chinchilla_residual(jnp.asarray(p_hat), data))
-    jac = np.asarray(jax.jacfwd(_chinchilla_residual)(jnp.asarray(p_hat), data))
+    r, jac, dj = map(np.asarray, _chinchilla_local(p_hat, data))
     cov = _m_estimator_cov(jac, r, np.ones(n), delta_eff, "huber")
-    dj = np.asarray(jax.jacfwd(_ch_derived)(jnp.asarray(p_hat)))
     se = np.sqrt(np.diag(dj @ cov @ dj.T))
     stderr = dict(zip(_CH_OUT, map(float, se)))
     notes = []
