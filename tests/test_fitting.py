@@ -166,6 +166,20 @@ def test_chinchilla_mle_variant():
     assert abs(fit.alpha - CHINCHILLA_PUBLISHED.alpha) < 4 * fit.stderr["alpha"]
 
 
+def test_chinchilla_mle_sigma_has_a_stderr_that_agrees_with_the_bootstrap():
+    N, D, L = _chinchilla_data(n=150, noise=0.02, seed=3)
+    fit = fit_chinchilla(N, D, L, method="mle", starts=SMALL_GRID, bootstrap=200, seed=4)
+    se = fit.stderr["sigma"]
+    lo, hi = fit.intervals["sigma"]
+    assert np.isfinite(se) and se > 0
+    assert lo < fit.sigma < hi
+    # Gaussian noise, delta = 1 on standardised residuals: se(sigma) ~ sigma / sqrt(2 n) and
+    # the bootstrap's 95 % half-width ~ 1.96 se; both within a factor of 2
+    assert 0.5 < se / (fit.sigma / np.sqrt(2 * 150)) < 2
+    assert 0.5 < (hi - lo) / (2 * 1.96 * se) < 2
+    assert "stderr" in str(fit) and fit.to_dict()["stderr"]["sigma"] == se
+
+
 # ---------------------------------------------------------------- bad input
 
 

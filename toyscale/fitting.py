@@ -1091,8 +1091,10 @@ class ChinchillaFit:
       params: `ChinchillaParams` (E, A, B, alpha, beta), unrounded.
       log_params: (log A, log B, log E, alpha, beta) as optimised.
       stderr: standard errors of E, A, B, alpha, beta and a (delta method; M-estimator
-        covariance, Huber 1981).
-      intervals: bootstrap percentile intervals of the same (empty without bootstrap).
+        covariance, Huber 1981); for method="mle" also of sigma (observed information of
+        the Huber likelihood).
+      intervals: bootstrap percentile intervals of the same, sigma included for "mle"
+        (empty without bootstrap).
       cov: covariance of ``log_params`` (5x5; NaN if singular).
       objective: the objective at the optimum (sum of Huber losses, or the negative
         log-likelihood for method="mle").
@@ -1194,7 +1196,7 @@ class ChinchillaFit:
         rows.append(
             f"  objective={self.objective:.10g}  R^2(log)={_fmt(self.r2)}  converged={self.converged}  "
             f"|grad|={self.grad_norm:.2g}  iters={self.iterations}  converged starts={self.n_converged}/{self.n_starts}"
-            + (f"  sigma={self.sigma:.4g}" if self.method == "mle" else "")
+            + (f"  sigma={self.sigma:.4g} (stderr {_fmt(self.stderr.get('sigma', math.nan))})" if self.method == "mle" else "")
             + (f"  bootstrap={self.n_bootstrap}" if self.n_bootstrap else "")
         )
         if not self.identifiable:
@@ -1216,6 +1218,25 @@ def _chinchilla_local(p: jax.Array, data: tuple) -> tuple[jax.Array, jax.Array, 
     """Residuals, their Jacobian, and the Jacobian of the derived quantities at p: one
     compiled program rather than dozens of eagerly compiled primitives."""
     return _chinchilla_residual(p, data), jax.jacfwd(_chinchilla_residual)(p, data), jax.jacfwd(_ch_derived)(p)
+
+
+@jax.jit
+def _chinchilla_nll_hessian(p: jax.Array, data: tuple, delta: jax.Array) -> jax.Array:
+    return jax.hessian(_objective)(p, data, 1.0, delta, _chinchilla_residual, "huber_nll")
+
+
+def _log_scale_stderr(p: np.ndarray, data: tuple, delta: float) -> float:
+    """Standard error of log sigma of the Huber maximum-likelihood fit: the observed
+    information (Hessian of the negative log-likelihood in (log A, log B, log E, alpha, beta,
+    log sigma)), inverted; NaN when it is singular or not positive definite."""
+    h = np.asarray(_chinchilla_nll_hessian(p, data, np.float64(delta)))
+    try:
+        inv = np.linalg.inv(h)
+    except np.linalg.LinAlgError:
+        return math.nan
+    if not np.all(np.isfinite(inv)) or np.linalg.cond(h) > 1e14 or inv[5, 5] <= 0:
+        return math.nan
+    return math.sqrt(inv[5, 5])
 
 
 @_float64
@@ -1336,6 +1357,8 @@ def fit_chinchilla(
     cov = _m_estimator_cov(jac, r, np.ones(n), delta_eff, "huber")
     se = np.sqrt(np.diag(dj @ cov @ dj.T))
     stderr = dict(zip(_CH_OUT, map(float, se)))
+    if method == "mle":
+        stderr["sigma"] = sigma * _log_scale_stderr(p_full, data, delta)
     notes = []
     identifiable = bool(np.all(np.isfinite(se)))
     if not identifiable:
@@ -1359,6 +1382,9 @@ def fit_chinchilla(
             notes.append(f"{n_bad} of {bootstrap} bootstrap refits did not converge and were dropped")
         derived = np.asarray(jax.vmap(_ch_derived)(jnp.asarray(boot)))
         intervals = _percentile_intervals(derived, _CH_OUT, level)
+        if method == "mle":
+            s_boot = np.where(np.isnan(boot[:, 0]), np.nan, np.exp(np.asarray(bs.params)[:, 5]))
+            intervals.update(_percentile_intervals(s_boot[:, None], ("sigma",), level))
 
     params = ChinchillaParams.from_log(*p_hat)
     lL = np.asarray(data[2])
