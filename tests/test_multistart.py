@@ -109,18 +109,19 @@ def test_generic_residual_path_minimises_other_models():
 
 
 def test_second_fit_of_the_same_shape_compiles_nothing():
-    """One compile per static shape: refitting new data of the same size (same starts,
-    bootstrap count) reuses every program, including the post-fit Jacobians; no eager
-    jnp op on the host path compiles a stray program either."""
+    """One compile per static shape: refitting new data of the same size and starts reuses
+    every program, including the post-fit Jacobians, and a different bootstrap count of the
+    same size class (lanes rounded up to a power of two) compiles nothing new; no eager jnp
+    op on the host path compiles a stray program either."""
     import logging
 
     starts = F.chinchilla_grid()[::9]
 
-    def fit(seed):
+    def fit(seed, bootstrap):
         N, D, L = map(np.exp, _data(seed=seed))
-        return F.fit_chinchilla(N, D, L, starts=starts, bootstrap=4)
+        return F.fit_chinchilla(N, D, L, starts=starts, bootstrap=bootstrap)
 
-    fit(0)
+    fit(0, 4)
     seen = []
 
     class Catch(logging.Handler):
@@ -131,9 +132,17 @@ def test_second_fit_of_the_same_shape_compiles_nothing():
     logging.getLogger("jax").addHandler(h)
     try:
         with jax.log_compiles(True):
-            res = fit(1)
+            res = fit(1, 7)
     finally:
         logging.getLogger("jax").removeHandler(h)
     compiles = [m for m in seen if m.startswith("Finished XLA compilation")]
     assert compiles == [], compiles
     assert res.converged and res.identifiable
+
+
+def test_bootstrap_resample_r_does_not_depend_on_the_number_of_resamples():
+    w10, w20, w40 = (F._bootstrap_weights(3, R, 57) for R in (10, 20, 40))
+    np.testing.assert_array_equal(w20[:10], w10)
+    np.testing.assert_array_equal(w40[:20], w20)
+    assert w40.shape == (40, 57) and np.all(w40.sum(1) == 57)
+    assert not np.array_equal(F._bootstrap_weights(4, 10, 57), w10)  # the seed matters

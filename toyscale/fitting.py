@@ -149,12 +149,17 @@ def _check_positive(name: str, value: float) -> float:
     return v
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
+def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name}={value}; must be an integer >= {minimum}")
+    if value < minimum or (maximum is not None and value > maximum):
+        allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name}={value}; must be an integer {allowed}")
     return int(value)
+
+
+def _check_seed(seed: Any) -> int:
+    return _check_int("seed", seed, 0, 2**32 - 1)
 
 
 def _check_level(level: float) -> float:
@@ -321,7 +326,9 @@ def _minimize(
     Must be called inside ``jax.enable_x64(True)``.
     """
     T, n_p = starts.shape
-    W = min(pool, T)
+    # lanes: 1 for a single start (the polish), else T rounded up to a power of two (at least
+    # 32, at most ``pool``), so bootstrap counts of one size class share one compile
+    W = 1 if T == 1 else min(pool, max(32, 1 << int(math.ceil(math.log2(T)))))
     kw = dict(residual_fn=residual_fn, loss=loss, linesearch_steps=linesearch_steps)
     data = tuple(jnp.asarray(d) for d in data)
     dl, gt, ft = (np.float64(v) for v in (delta, gtol, ftol))
@@ -330,10 +337,12 @@ def _minimize(
 
     out = _Solution(np.full((T, n_p), np.nan), np.full(T, np.nan), np.full(T, np.nan),
                     np.zeros(T, np.int64), np.zeros(T, bool))
-    task = np.arange(W)  # which start each lane holds (-1: idle)
-    nxt = W
-    w_lane = jnp.asarray(weights[task])
-    lanes = _pool_init(jnp.asarray(starts[task]), w_lane, data, dl, **kw)
+    task = np.where(np.arange(W) < T, np.arange(W), -1)  # which start each lane holds (-1: idle)
+    nxt = min(W, T)
+    src = np.maximum(task, 0)
+    w_lane = jnp.asarray(weights[src])
+    lanes = _pool_init(jnp.asarray(starts[src]), w_lane, data, dl, **kw)
+    lanes = lanes._replace(k=np.where(task < 0, max_iter, np.asarray(lanes.k)).astype(np.int32))
     while True:
         k_stop = np.minimum(np.asarray(lanes.k) + chunk, max_iter).astype(np.int32)
         lanes = _pool_run(lanes, w_lane, k_stop, data, dl, gt, ft, **kw)
@@ -630,10 +639,21 @@ def _minimize_ladder(
         st = st._replace(active=st.active & ~pad, lane=np.where(pad, -1, st.lane))
 
 
-def _bootstrap_weights(key: jax.Array, n_resamples: int, n: int) -> jax.Array:
-    """Multiplicity weights (R, n) of R resamples of n points with replacement."""
-    idx = jax.random.randint(key, (n_resamples, n), 0, n)
-    return jax.vmap(lambda i: jnp.bincount(i, length=n))(idx).astype(jnp.float64)
+@functools.partial(jax.jit, static_argnames=("rows", "n"))
+def _resample_counts(seed: jax.Array, rows: int, n: int) -> jax.Array:
+    key = jax.random.key(seed)
+    idx = jax.vmap(lambda r: jax.random.randint(jax.random.fold_in(key, r), (n,), 0, n))(jnp.arange(rows))
+    return jax.vmap(lambda i: jnp.bincount(i, length=n))(idx)
+
+
+def _bootstrap_weights(seed: int, n_resamples: int, n: int) -> np.ndarray:
+    """Multiplicity weights (R, n) of R resamples of n points with replacement.
+
+    Resample r draws from ``fold_in(key(seed), r)``, so it is the same whatever R is; the
+    rows are computed for R rounded up to a power of two (one compile per size class).
+    """
+    rows = max(32, 1 << int(math.ceil(math.log2(n_resamples))))
+    return np.asarray(_resample_counts(np.uint32(seed), rows, n))[:n_resamples].astype(np.float64)
 
 
 def _percentile_intervals(samples: np.ndarray, names: Sequence[str], level: float) -> dict:
@@ -855,7 +875,7 @@ def fit_power_law(
     n_params = 3 if offset else 2
     _check_enough_points(n, n_params, "a power law with offset" if offset else "a power law")
     bootstrap = _check_int("bootstrap", bootstrap, 0)
-    seed = _check_int("seed", seed, 0)
+    seed = _check_seed(seed)
     delta = _check_positive("huber_delta", huber_delta)
     level = _check_level(level)
     max_iter = _check_int("max_iter", max_iter, 1)
@@ -904,7 +924,7 @@ def fit_power_law(
 
     intervals: dict = {}
     if bootstrap:
-        weights = _bootstrap_weights(jax.random.key(seed), bootstrap, n)
+        weights = _bootstrap_weights(seed, bootstrap, n)
         if closed_form:
             lc_b, a_b = jax.vmap(lambda w: _ols(data[0], data[1], w))(weights)
             boot = np.stack([np.asarray(lc_b), np.asarray(a_b)], axis=1)
@@ -1205,9 +1225,11 @@ class ChinchillaFit:
         return "\n".join(rows)
 
 
-def _ch_derived(p: jax.Array) -> jax.Array:
-    """(E, A, B, alpha, beta, a) from (log A, log B, log E, alpha, beta)."""
-    return jnp.stack([jnp.exp(p[2]), jnp.exp(p[0]), jnp.exp(p[1]), p[3], p[4], p[4] / (p[3] + p[4])])
+def _ch_derived(p: Any, xp: Any = jnp) -> Any:
+    """(E, A, B, alpha, beta, a) from (log A, log B, log E, alpha, beta) on the last axis;
+    ``xp`` is jax.numpy (traceable) or numpy (host arrays of any batch shape)."""
+    p0, p1, p2, p3, p4 = (p[..., k] for k in range(5))
+    return xp.stack([xp.exp(p2), xp.exp(p0), xp.exp(p1), p3, p4, p4 / (p3 + p4)], -1)
 
 
 _CH_OUT = ("E", "A", "B", "alpha", "beta", "a")
@@ -1303,7 +1325,7 @@ def fit_chinchilla(
     _check_enough_points(n, n_par, f"the Chinchilla law (method={method!r})")
     delta = _check_positive("delta", (1e-3 if method == "huber" else 1.0) if delta is None else delta)
     bootstrap = _check_int("bootstrap", bootstrap, 0)
-    seed = _check_int("seed", seed, 0)
+    seed = _check_seed(seed)
     level = _check_level(level)
     max_iter = _check_int("max_iter", max_iter, 1)
     gtol, ftol = _check_positive("gtol", gtol), _check_positive("ftol", ftol)
@@ -1372,7 +1394,7 @@ def fit_chinchilla(
     boot = None
     intervals = {}
     if bootstrap:
-        w = np.asarray(_bootstrap_weights(jax.random.key(seed), bootstrap, n))
+        w = np.asarray(_bootstrap_weights(seed, bootstrap, n))
         bs = _minimize(np.tile(p_full, (bootstrap, 1)), w, data, residual_fn=_chinchilla_residual,
                        loss=pol_loss, delta=delta, max_iter=max_iter, gtol=gtol, ftol=ftol)
         boot = np.array(bs.params)[:, :5]
@@ -1380,7 +1402,8 @@ def fit_chinchilla(
         n_bad = int(np.isnan(boot[:, 0]).sum())
         if n_bad:
             notes.append(f"{n_bad} of {bootstrap} bootstrap refits did not converge and were dropped")
-        derived = np.asarray(jax.vmap(_ch_derived)(jnp.asarray(boot)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            derived = _ch_derived(boot, np)  # numpy: no compile per resample count
         intervals = _percentile_intervals(derived, _CH_OUT, level)
         if method == "mle":
             s_boot = np.where(np.isnan(boot[:, 0]), np.nan, np.exp(np.asarray(bs.params)[:, 5]))
@@ -1778,7 +1801,7 @@ def fit_broken_power_law(
     delta = _check_positive("huber_delta", huber_delta)
     max_iter = _check_int("max_iter", max_iter, 1)
     bootstrap = _check_int("bootstrap", bootstrap, 0)
-    seed = _check_int("seed", seed, 0)
+    seed = _check_seed(seed)
     level = _check_level(level)
     _check_varies("x", x, "a broken power law")
     _check_varies("y", y, "a broken power law")
@@ -1824,7 +1847,7 @@ def fit_broken_power_law(
 
     intervals: dict = {}
     if bootstrap:
-        weights = np.asarray(_bootstrap_weights(jax.random.key(seed), bootstrap, n))
+        weights = np.asarray(_bootstrap_weights(seed, bootstrap, n))
         sol_b = _minimize(np.tile(p, (bootstrap, 1)), weights, (lx, ly), residual_fn=residual_fn, loss=loss,
                           delta=delta, max_iter=max_iter, gtol=1e-10, ftol=1e-15)
         boot = np.array(jax.vmap(natural)(jnp.asarray(sol_b.params)))
@@ -2145,7 +2168,7 @@ def _allocation_optima(optima: Callable, N: np.ndarray, C: np.ndarray, L: np.nda
     point = optima(N, C, L, point_groups)
     if not bootstrap:
         return point, point_groups, None
-    w = np.asarray(_bootstrap_weights(jax.random.key(seed), bootstrap, len(N)))
+    w = np.asarray(_bootstrap_weights(seed, bootstrap, len(N)))
     return point, point_groups, optima(N, C, L, _budget_groups(C, bins, w))
 
 
@@ -2177,7 +2200,7 @@ def _fit_allocation(method: str, opt: _Optima, notes: list[str], boot: _Optima |
 
 
 def _check_bootstrap(bootstrap: Any, seed: Any, level: Any) -> tuple[int, int, float]:
-    return _check_int("bootstrap", bootstrap, 0), _check_int("seed", seed, 0), _check_level(level)
+    return _check_int("bootstrap", bootstrap, 0), _check_seed(seed), _check_level(level)
 
 
 def _dropped_note(grp: _Groups) -> list[str]:
