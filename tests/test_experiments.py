@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import os
 import pathlib
 
 import numpy as np
@@ -52,3 +53,33 @@ def test_random_features_summary(tmp_path):
 def test_unknown_preset_is_refused(tmp_path):
     with pytest.raises(SystemExit):
         load("phase_diagram").main(["--preset", "huge", "--out", str(tmp_path)])
+
+
+@pytest.mark.parametrize("env, expect", [
+    ({}, "xdg"),                                     # default: $XDG_CACHE_HOME/toyscale/jax
+    ({"TOYSCALE_COMPILATION_CACHE": "off"}, None),   # opted out
+    ({"TOYSCALE_COMPILATION_CACHE": "mine"}, "mine"),
+    ({"JAX_COMPILATION_CACHE_DIR": "theirs"}, "theirs"),  # the user's own JAX setting wins
+])
+def test_entry_points_use_a_persistent_compilation_cache(tmp_path, env, expect):
+    # in a subprocess: the setting is process-global, and only entry points turn it on
+    import subprocess
+    import sys
+
+    full = {k: v for k, v in os.environ.items()
+            if k not in ("TOYSCALE_COMPILATION_CACHE", "JAX_COMPILATION_CACHE_DIR", "XDG_CACHE_HOME")}
+    full["XDG_CACHE_HOME"] = str(tmp_path / "xdg-home")
+    full.update({k: str(tmp_path / v) if v not in ("off",) else v for k, v in env.items()})
+    code = ("import jax, jax.numpy as jnp\n"
+            "from toyscale.runner import use_compilation_cache\n"
+            "print(use_compilation_cache())\n"
+            "jax.jit(lambda x: jnp.sin(x) * 3)(jnp.ones(7)).block_until_ready()\n")
+    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True)
+    folder = out.stdout.strip().splitlines()[-1]
+    if expect is None:
+        assert folder == "None" and not (tmp_path / "xdg-home").exists()
+        return
+    want = tmp_path / ("xdg-home/toyscale/jax" if expect == "xdg" else expect)
+    assert folder == str(want)
+    if expect != "theirs":  # (the user's own JAX settings keep JAX's 1 s minimum compile time)
+        assert any(want.iterdir())  # the compiled program was written there

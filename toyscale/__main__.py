@@ -3,5 +3,7 @@
 import sys
 
 from toyscale.cli import main
+from toyscale.runner import use_compilation_cache
 
+use_compilation_cache()
 sys.exit(main())

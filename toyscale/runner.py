@@ -15,7 +15,33 @@ from typing import Any
 
 from toyscale.io import atomic_write_json
 
-__all__ = ["experiment_args", "finish"]
+__all__ = ["experiment_args", "finish", "use_compilation_cache"]
+
+
+def use_compilation_cache() -> str | None:
+    """Turn on JAX's persistent compilation cache for this process; returns its folder.
+
+    Called by the entry points (``python -m toyscale``, ``experiments/*.py`` run as
+    scripts), never on import: a repeated run of the same command then loads its compiled
+    programs from disk instead of compiling them again (a Chinchilla fit from the command
+    line: ~9 s cold, ~4 s with the cache, on a 2-core CPU).  Folder:
+    ``$TOYSCALE_COMPILATION_CACHE`` if set (``off`` disables it), else
+    ``$XDG_CACHE_HOME/toyscale/jax`` (``~/.cache/toyscale/jax``).  A cache folder the user
+    already gave JAX (``JAX_COMPILATION_CACHE_DIR``) is left as it is.
+    """
+    import jax
+
+    if jax.config.jax_compilation_cache_dir:
+        return jax.config.jax_compilation_cache_dir
+    folder = os.environ.get("TOYSCALE_COMPILATION_CACHE")
+    if folder is not None and folder.strip().lower() in ("", "off", "0", "no", "false"):
+        return None
+    if folder is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "toyscale", "jax")
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    return folder
 
 
 def experiment_args(name: str, description: str, presets: Mapping[str, Any],
@@ -33,6 +59,8 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     parser.add_argument("--figures", default="figures", help="folder for the figure (default figures/)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
+    if argv is None:  # run as a script, not called from Python (tests pass argv)
+        use_compilation_cache()
     args.settings = dict(presets[args.preset])
     args.out = args.out or os.path.join("runs", f"{name}-{args.preset}")
     args.started = time.perf_counter()
