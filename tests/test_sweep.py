@@ -118,3 +118,40 @@ def test_a_sweep_killed_midway_resumes_to_identical_results(tmp_path):
     resumed, reference = load_sweep(killed), load_sweep(clean)
     assert len(resumed) == 6
     assert_same(resumed, reference)
+
+
+SHARE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from toyscale.frequencies import power_law
+    from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
+    cfg = TrainConfig(n=40, batch=32, steps=60, warmup=6, test_batches=2, log_every=10)
+    points = superposition_grid(widths=[3, 6], gammas=[-1.0, 0.2, 1.0], frequencies=[power_law(1.1)],
+                                lr_w=2e-2, lr_b=1e-2)
+    res = sweep_superposition(cfg, points, out=sys.argv[1], chunk_size=1, progress=False,
+                              process_index=int(sys.argv[2]), process_count=int(sys.argv[3]))
+    print("trained", res.stats["chunks"])
+    """
+)
+
+
+def test_processes_sharing_a_grid_merge_into_the_single_process_result(tmp_path):
+    # a multi-host run without a cluster: 3 processes at once, each told its index (as
+    # jax.distributed would), write into one folder; what they wrote is one result set
+    script = tmp_path / "share.py"
+    script.write_text(SHARE_SCRIPT)
+    out = tmp_path / "shared"
+    env = dict(os.environ, JAX_PLATFORMS="cpu", TOYSCALE_COMPILATION_CACHE="off")
+    procs = [subprocess.Popen([sys.executable, str(script), str(out), str(p), "3"], env=env,
+                              stdout=subprocess.PIPE, text=True) for p in range(3)]
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0]
+    assert [o.strip().splitlines()[-1] for o in outputs] == ["trained 2"] * 3  # ids p, p + 3
+    merged = load_sweep(out)
+    reference = sweep_superposition(CFG, POINTS, chunk_size=1, devices=jax.devices()[:1], progress=False)
+    assert len(merged) == len(POINTS) == 6
+    assert_same(merged, reference)
+    # a rerun of one share finds its models on disk and trains nothing
+    again = subprocess.run([sys.executable, str(script), str(out), "1", "3"], env=env,
+                           capture_output=True, text=True, check=True)
+    assert again.stdout.strip().splitlines()[-1] == "trained 0"
