@@ -1,3 +1,5 @@
+import math
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -146,6 +148,52 @@ def test_poisson_count_table_and_capacity():
         np.testing.assert_allclose(table, sf, rtol=1e-9, atol=2.0**-60)
 
 
+@pytest.mark.parametrize("mu", [0.3, 7.5, 2048 * 2.0, 2048 * 64.0])
+def test_poisson_survival_is_exact_to_float64(mu):
+    # the law of the batch total T: P(T > j) against scipy's regularised incomplete gamma,
+    # to ~1e-15 absolute everywhere (a pmf from exp(log pmf) was off by up to 7e-11 at mu = 1.3e5,
+    # and gave an all-zero batch a probability of 1e-11 where it is e^-mu = 0)
+    from scipy import special
+
+    upto = data.event_capacity(1, mu)
+    s = data._poisson_survival(mu, upto)
+    np.testing.assert_allclose(s, special.pdtrc(np.arange(upto + 1), mu), rtol=0, atol=2e-15)
+    assert np.all(np.diff(s) <= 0)
+    assert s[0] == (1.0 if mu > 100 else pytest.approx(-np.expm1(-mu), rel=1e-15))
+
+
+@pytest.mark.parametrize("rng", data.RNGS)
+def test_sparse_batches_of_one_and_three_samples_have_the_exact_joint_law(rng):
+    # Small batches expose the batch-level construction (total T, then slots): with B = 3 the
+    # samples of a batch must still be independent, each entry Bernoulli(p_i), and an empty
+    # batch must have probability exactly prod (1 - p_i)^B = exp(-B Lambda).
+    p = np.array([0.0, 1e-8, 0.1, 0.5, 0.9])
+    batches = 40_000
+    keys = jax.random.split(jax.random.PRNGKey(11), batches)
+    for B in (1, 3):
+        tables = data.sparse_tables(p, B, data.event_capacity(B, data.poisson_rate(p)))
+        draw = jax.jit(jax.vmap(lambda k: data.sample_features_sparse(k, tables, B, 5, rng)[0].dense))
+        u = np.asarray(draw(keys)) > 0  # (batches, B, 5)
+        f = u.reshape(-1, 5).mean(0)
+        n_entries = batches * B
+        assert f[0] == 0
+        np.testing.assert_array_less(np.abs(f - p), 5 * np.sqrt(p * (1 - p) / n_entries) + 1e-6)
+        empty = (~u.any(axis=(1, 2))).mean()
+        p_empty = np.prod(1 - p) ** B
+        assert abs(empty - p_empty) < 5 * np.sqrt(p_empty * (1 - p_empty) / batches) + 1e-6
+        # the number of samples of a batch in which feature 4 (p = 0.9) is active: Binomial(B, 0.9)
+        k = u[:, :, 4].sum(1)
+        pmf = np.array([math.comb(B, j) * 0.9**j * 0.1 ** (B - j) for j in range(B + 1)])
+        freq = np.bincount(k, minlength=B + 1) / batches
+        np.testing.assert_array_less(np.abs(freq - pmf), 5 * np.sqrt(pmf * (1 - pmf) / batches) + 1e-6)
+        if B == 3:
+            # across samples of one batch: features 3 and 4 in different samples co-occur at p3 p4
+            both = (u[:, 0, 3] & u[:, 1, 4]).mean()
+            assert abs(both - 0.45) < 5 * np.sqrt(0.45 * 0.55 / batches)
+            one_of_three = (u[:, :, 2].sum(1) == 1).mean()  # P(exactly one sample has feature 2)
+            assert abs(one_of_three - 3 * 0.1 * 0.81) < 5 * np.sqrt(0.243 * 0.757 / batches)
+
+
 @pytest.mark.parametrize("rng", data.RNGS)
 def test_sparse_counts_per_sample_follow_the_poisson_binomial(rng):
     # Number of active features per sample: sum of independent Bernoulli(p_i), so its law is the
@@ -222,3 +270,30 @@ def test_sparse_tables_refuse_certain_features():
     with pytest.raises(ValueError, match="equal to 1"):
         data.sparse_tables(custom([1.0, 0.0, 0.0]).probs(3), 8, 20)
     assert data.poisson_rate([1.0, 0.2]) == np.inf
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: data.sparse_tables([0.1, -0.2], 8, 20), r"p\[1\]=-0.2; every p_i must be a probability in \[0, 1\)"),
+    (lambda: data.sparse_tables([0.1, np.nan], 8, 20), r"p\[1\]=nan"),
+    (lambda: data.sparse_tables([0.1, 1.5], 8, 20), r"p\[1\]=1.5"),
+    (lambda: data.sparse_tables([[0.1]], 8, 20), r"p must be a non-empty 1-D array"),
+    (lambda: data.sparse_tables([0.1], 8, -1), r"capacity=-1; must be an integer >= 0"),
+    (lambda: data.sparse_tables([0.1], 0, 5), r"batch=0; must be an integer >= 1"),
+    (lambda: data.event_capacity(8, float("inf")), r"max_rate=inf; must be a finite number > 0"),
+    (lambda: data.event_capacity(0, 1.0), r"batch=0; must be an integer >= 1"),
+])
+def test_sparse_table_builders_name_the_bad_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_sparse_sampler_checks_its_static_sizes_against_the_tables():
+    tables = data.sparse_tables(np.full(5, 0.1), 8, 20)  # 5 features: 8 alias columns
+    key = jax.random.PRNGKey(0)
+    data.sample_features_sparse(key, tables, 8, 5)  # matches
+    with pytest.raises(ValueError, match=r"n=9 does not match the tables \(8 alias columns"):
+        data.sample_features_sparse(key, tables, 8, 9)
+    with pytest.raises(ValueError, match=r"n=3 does not match"):
+        data.sample_features_sparse(key, tables, 8, 3)
+    with pytest.raises(ValueError, match=r"does not fit the 32-bit \(sample, feature\) key"):
+        data.sample_features_sparse(key, tables, 2**29, 5)

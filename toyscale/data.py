@@ -80,8 +80,9 @@ def unit_uniform(key: jax.Array, shape: tuple[int, ...], rng: str = "threefry") 
 
     ``jax.random.uniform`` keeps 23 bits, i.e. a grid of 1.2e-7: then P(r < p) is off by up
     to 20% for the rarest features of a steep power law (p ~ 6e-7 at n = 1000, alpha = 2).
-    Converting the 32-bit integer keeps float32's relative precision near 0, so
-    P(r < p) = p to about 2^-24 relative for any p >= 2^-32.
+    Converting the 32-bit integer keeps float32's relative precision near 0: r takes the
+    values k 2^-32 (rounded to float32 above 2^-8), so P(r < p) = p to about 2^-24 relative
+    for p >= 2^-8 and to 2^-32 / p relative below (0.12 % at p = 1e-8, 16 % at 1.2e-9).
     """
     return _unit_from_bits(random_bits(key, shape, rng))
 
@@ -170,21 +171,39 @@ def poisson_rate(p: ArrayLike) -> float:
 
 
 def _poisson_survival(mu: float, upto: int) -> np.ndarray:
-    """P(T > j) for j = 0..upto, T ~ Poisson(mu), float64 (pmf in log space, summed from the top)."""
-    top = int(upto + 40 * math.sqrt(mu + 1) + 200)
-    j = np.arange(top + 1, dtype=np.float64)
-    if mu > 0:
-        logpmf = -mu + j * math.log(mu) - np.array([math.lgamma(k + 1.0) for k in j])
-        pmf = np.exp(logpmf)
-    else:
-        pmf = (j == 0).astype(np.float64)
-    tail = np.cumsum(pmf[::-1])[::-1]  # tail[j] = P(T >= j)
-    return np.minimum(tail[1:upto + 2], 1.0)
+    """P(T > j) for j = 0..upto, T ~ Poisson(mu), float64 to ~1e-14 absolute.
+
+    The pmf is built outward from the mode by ratios (mu / k upward, k / mu downward) and
+    normalised to sum to 1, then summed from the top.  (Evaluating exp(-mu + k log mu -
+    lgamma(k + 1)) directly loses ~mu * 1e-16 relative, 1e-11 at mu = 1e5, and its sum is
+    not exactly 1.)
+    """
+    if mu <= 0:
+        return np.zeros(upto + 1)
+    spread = 40 * math.sqrt(mu + 1) + 200
+    mode = int(mu)
+    top = int(max(upto, mode) + spread)
+    start = max(0, int(mode - spread))
+    k = np.arange(start, top + 1, dtype=np.float64)
+    logr = np.zeros(k.size)  # log pmf(k) - log pmf(mode)
+    m = mode - start
+    logr[m + 1:] = np.cumsum(np.log(mu / k[m + 1:]))
+    logr[:m] = np.cumsum(np.log(k[1:m + 1][::-1] / mu))[::-1]
+    pmf = np.zeros(top + 1)
+    pmf[start:] = np.exp(logr)
+    pmf /= pmf.sum()
+    above = np.cumsum(pmf[::-1])[::-1][1:upto + 2]  # P(T > j), summed from the top
+    cdf = np.cumsum(pmf)[:upto + 1]  # P(T <= j), summed from the bottom
+    # each tail from the side where it is small: P(T > j) = 1 exactly while P(T <= j) < 2^-53
+    return np.minimum(np.where(cdf < 0.5, 1.0 - cdf, above), 1.0)
 
 
 def event_capacity(batch: int, max_rate: float, tail: float = SPARSE_TAIL) -> int:
     """The smallest C with P(Poisson(batch * max_rate) > C) <= tail: event slots per batch."""
-    mu = batch * max_rate
+    _check_batch(batch)
+    if not (isinstance(max_rate, (int, float, np.integer, np.floating)) and math.isfinite(max_rate) and max_rate > 0):
+        raise ValueError(f"max_rate={max_rate!r}; must be a finite number > 0 (expected events per sample)")
+    mu = batch * float(max_rate)
     guess = int(mu + 12 * math.sqrt(mu + 1) + 40)
     survival = _poisson_survival(mu, guess)
     return int(np.argmax(survival <= tail))
@@ -267,15 +286,29 @@ def sparse_tables(p: ArrayLike, batch: int, capacity: int) -> dict[str, np.ndarr
       ValueError: if some p_i = 1 (an infinite rate) or all p_i = 0.
     """
     p = np.asarray(p, np.float64)
+    if p.ndim != 1 or p.size == 0:
+        raise ValueError(f"p must be a non-empty 1-D array of feature probabilities, got shape {p.shape}")
+    bad = ~np.isfinite(p) | (p < 0) | (p > 1)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"p[{i}]={float(p[i])!r}; every p_i must be a probability in [0, 1) ({int(bad.sum())} are not)")
     if np.any(p >= 1.0):
         raise ValueError(f"p has {int(np.sum(p >= 1))} entries equal to 1; the sparse sampler needs every "
                          f"p_i < 1 (use sampler='dense')")
+    _check_batch(batch)
+    if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 0:
+        raise ValueError(f"capacity={capacity!r}; must be an integer >= 0 (see event_capacity)")
     rates = -np.log1p(-p)
     if not np.any(rates > 0):
         raise ValueError("p is all zero; the sparse sampler needs at least one p_i > 0")
     accept, alias = alias_table(rates)
     hi, lo = _fixed_point_64(_poisson_survival(batch * float(rates.sum()), capacity))
     return {"accept": accept, "alias": alias, "count_hi": hi[: capacity + 1], "count_lo": lo[: capacity + 1]}
+
+
+def _check_batch(batch: int) -> None:
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"batch={batch!r}; must be an integer >= 1")
 
 
 def _below(w1: jax.Array, w2: jax.Array, hi: jax.Array, lo: jax.Array) -> jax.Array:
@@ -294,9 +327,12 @@ def sample_features_sparse(
     by (sample, feature) and repeats of a pair are dropped, so every active entry keeps
     exactly one v. The one approximation is the capacity: if T > C (probability <= 2^-40
     per batch at the configured rate) the batch keeps C events, and ``truncated`` says so.
-    Rounding is at the 32-bit level: each column's acceptance is a multiple of 2^-32, and a
-    slot's sample is a word mod B (exactly uniform when B is a power of two, otherwise off by
-    at most B / 2^32 relative).
+    Rounding is at the 32-bit level: each column's acceptance is a multiple of 2^-32, so a
+    feature's rate is off by at most ~Lambda 2^-33 / (cols lambda_i) relative (7.6e-6 for
+    p_i = 1e-8 at n = 1000; a p_i below ~Lambda 2^-32 / cols can round to 0), and a slot's
+    sample is a word mod B (exactly uniform when B is a power of two, otherwise off by at
+    most B / 2^32 relative).  The tables must be built for this ``batch`` (the count table
+    holds the law of T for B Lambda; it is traced, so this is not checked).
 
     Args:
       key: a PRNG key.
@@ -312,6 +348,14 @@ def sample_features_sparse(
     cols_total = accept.shape[-1]
     capacity = hi.shape[-1] - 1
     shift = cols_total.bit_length() - 1
+    # Static checks (shapes only, so they hold under tracing too).
+    _check_batch(batch)
+    if cols_total != max(2, 1 << max(0, (n - 1).bit_length())):
+        raise ValueError(f"n={n} does not match the tables ({cols_total} alias columns, built for "
+                         f"{cols_total // 2 + 1}..{cols_total} features); build them with sparse_tables(p) for this p")
+    if batch * cols_total > _ALL_ONES:
+        raise ValueError(f"batch={batch} x {cols_total} alias columns = {batch * cols_total} does not fit the "
+                         f"32-bit (sample, feature) key; need batch * next_pow2(n) < 2^32 (use sampler='dense')")
     bits = random_bits(key, (4 * capacity + 2,), rng)
     w_count = bits[-2:]
     w_row, w_col, w_acc, w_val = bits[:-2].reshape(4, capacity)

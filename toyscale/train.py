@@ -61,7 +61,8 @@ class TrainConfig:
       rng: bit generator of the training and test samples: "threefry" (JAX's default) or
         "hash" (a counter hash, 1.75x faster per step measured on a 2-core CPU; see
         :func:`toyscale.data.unit_uniform`).
-      sampler: how the training and test samples are drawn, both exactly from the model:
+      sampler: how the training and test samples are drawn, both from the model's law up to
+        32-bit rounding of the probabilities (each sampler's docstring gives its bound):
         "sparse" (the default: only the active entries, as Poisson events through an alias
         table, about batch x E random words per step, and an encoder that sums the active
         rows of W instead of a dense product; :func:`toyscale.data.sample_features_sparse`;
