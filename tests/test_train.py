@@ -1,4 +1,5 @@
 import dataclasses
+import warnings
 
 import jax
 import numpy as np
@@ -47,9 +48,14 @@ def test_overflowing_batches_are_counted(monkeypatch):
     # 4 event slots for a batch of 64 with Lambda ~ 1: every batch overflows, and says so.
     cfg = dataclasses.replace(SMALL, sampler="sparse")
     points = grid(gammas=[-1.0])
-    assert sweep_superposition(cfg, points, progress=False)[0]["truncated_batches"] == 0
+    with warnings.catch_warnings():  # the real capacity: no overflow, no warning
+        warnings.simplefilter("error", RuntimeWarning)
+        assert sweep_superposition(cfg, points, progress=False)[0]["truncated_batches"] == 0
     monkeypatch.setattr(train.data, "event_capacity", lambda batch, rate: 4)
-    res = sweep_superposition(cfg, points, progress=False)
+    # ... and the sweep says so, rather than leaving it in an output array
+    with pytest.warns(RuntimeWarning, match=r"1 model\(s\) \(ids \[0\]\) had batches whose events overflowed "
+                                            r"the sparse sampler's 4 slots .* raise TrainConfig.max_rate"):
+        res = sweep_superposition(cfg, points, progress=False)
     assert res[0]["truncated_batches"] == cfg.steps + cfg.test_batches
 
 
@@ -135,3 +141,4 @@ def test_bad_input_raises_before_compiling(call, match, monkeypatch):
     monkeypatch.setattr(train, "_train", no_compile)
     with pytest.raises(ValueError, match=match):
         call()
+

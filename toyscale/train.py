@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -380,4 +381,11 @@ def sweep_superposition(
         _check_model_args(config, p["m"], p["gamma"], p["lr_w"], p["lr_b"])
         config.check_frequencies(as_frequencies(p["frequencies"]).probs(config.n),
                                  f"frequencies={p['frequencies']}")
-    return run_sweep(SuperpositionTask(config), points, seed=seed, out=out, **engine_options)
+    result = run_sweep(SuperpositionTask(config), points, seed=seed, out=out, **engine_options)
+    over = [r.model_id for r in result if int(r.outputs.get("truncated_batches", 0)) > 0]
+    if over:
+        warnings.warn(f"{len(over)} model(s) (ids {over[:10]}{'...' if len(over) > 10 else ''}) had batches whose "
+                      f"events overflowed the sparse sampler's {config.event_capacity} slots (see their "
+                      f"'truncated_batches'); raise TrainConfig.max_rate (now {config.max_rate})", RuntimeWarning,
+                      stacklevel=2)
+    return result
