@@ -108,13 +108,11 @@ def test_generic_residual_path_minimises_other_models():
     np.testing.assert_allclose(sol.params, np.tile(ols, (3, 1)), atol=1e-6)
 
 
-def test_second_fit_of_the_same_shape_compiles_nothing():
+def test_second_fit_of_the_same_shape_compiles_nothing(xla_compilations):
     """One compile per static shape: refitting new data of the same size and starts reuses
     every program, including the post-fit Jacobians, and a different bootstrap count of the
     same size class (lanes rounded up to a power of two) compiles nothing new; no eager jnp
     op on the host path compiles a stray program either."""
-    import logging
-
     starts = F.chinchilla_grid()[::9]
 
     def fit(seed, bootstrap):
@@ -122,21 +120,9 @@ def test_second_fit_of_the_same_shape_compiles_nothing():
         return F.fit_chinchilla(N, D, L, starts=starts, bootstrap=bootstrap)
 
     fit(0, 4)
-    seen = []
-
-    class Catch(logging.Handler):
-        def emit(self, record):
-            seen.append(record.getMessage())
-
-    h = Catch()
-    logging.getLogger("jax").addHandler(h)
-    try:
-        with jax.log_compiles(True):
-            res = fit(1, 7)
-    finally:
-        logging.getLogger("jax").removeHandler(h)
-    compiles = [m for m in seen if m.startswith("Finished XLA compilation")]
-    assert compiles == [], compiles
+    with xla_compilations() as compiled:
+        res = fit(1, 7)
+    assert compiled == [], compiled
     assert res.converged and res.identifiable
 
 

@@ -157,22 +157,8 @@ def test_processes_sharing_a_grid_merge_into_the_single_process_result(tmp_path)
     assert again.stdout.strip().splitlines()[-1] == "trained 0"
 
 
-def test_one_compiled_program_per_width_however_many_chunks():
-    import logging
-
-    seen = []
-
-    class Catch(logging.Handler):
-        def emit(self, record):
-            seen.append(record.getMessage())
-
-    h = Catch()
-    logging.getLogger("jax").addHandler(h)
-    try:
-        with jax.log_compiles(True):
-            res = sweep_superposition(CFG, POINTS, chunk_size=1, devices=jax.devices()[:1], progress=False)
-    finally:
-        logging.getLogger("jax").removeHandler(h)
-    programs = [m for m in seen if m.startswith("Finished XLA compilation of jit(local)")]
+def test_one_compiled_program_per_width_however_many_chunks(xla_compilations):
+    with xla_compilations() as compiled:
+        res = sweep_superposition(CFG, POINTS, chunk_size=1, devices=jax.devices()[:1], progress=False)
     assert res.stats["chunks"] == 6 and res.stats["programs"] == 2
-    assert len(programs) == 2, programs  # widths 3 and 6, three chunks each
+    assert compiled.count("jit(local)") == 2, compiled  # widths 3 and 6, three chunks each
