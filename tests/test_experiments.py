@@ -83,3 +83,22 @@ def test_entry_points_use_a_persistent_compilation_cache(tmp_path, env, expect):
     assert folder == str(want)
     if expect != "theirs":  # (the user's own JAX settings keep JAX's 1 s minimum compile time)
         assert any(want.iterdir())  # the compiled program was written there
+
+
+@pytest.mark.parametrize("name, models", [("superposition_scaling", 48), ("phase_diagram", 1020)])
+def test_paper_presets_pass_validation(name, models, tmp_path, monkeypatch):
+    # The paper presets take GPU hours: make sure one would not be refused after the wait
+    # (e.g. a distribution whose Poisson rate exceeds the sparse sampler's max_rate). Every
+    # check runs before the sweep engine is reached; the engine is replaced by a sentinel.
+    from toyscale import train
+
+    class Reached(Exception):
+        pass
+
+    def engine(task, points, **kw):
+        raise Reached(len(points), task.config()["n"])
+
+    monkeypatch.setattr(train, "run_sweep", engine)
+    with pytest.raises(Reached) as hit:
+        load(name).main(["--preset", "paper", "--out", str(tmp_path), "--no-progress"])
+    assert hit.value.args[0] == models
