@@ -295,5 +295,5 @@ def test_sparse_sampler_checks_its_static_sizes_against_the_tables():
         data.sample_features_sparse(key, tables, 8, 9)
     with pytest.raises(ValueError, match=r"n=3 does not match"):
         data.sample_features_sparse(key, tables, 8, 3)
-    with pytest.raises(ValueError, match=r"does not fit the 32-bit \(sample, feature\) key"):
+    with pytest.raises(ValueError, match=r"batch=536870912 with n=5; sampler='sparse' needs batch x next_pow2\(n\) < 2\^32"):
         data.sample_features_sparse(key, tables, 2**29, 5)

@@ -4,7 +4,8 @@ Liu, Liu & Gore (2025), Sec. 2 (after Elhage et al. 2022): x_i = u_i v_i with
 u_i ~ Bernoulli(p_i) and v_i ~ Uniform(0, 2), independent across features and samples,
 drawn fresh at every step. Hence <x_i> = p_i, <x_i^2> = (4/3) p_i.
 
-Two exact samplers: :func:`sample_features` draws one uniform per entry (batch x n per
+Two samplers of this law (exact up to the 32-bit rounding each documents):
+:func:`sample_features` draws one uniform per entry (batch x n per
 batch); :func:`sample_features_sparse` draws only the active entries, as Poisson events
 (about batch x E per batch), and returns them as an event list as well as densely.
 """
@@ -22,7 +23,8 @@ from jax.typing import ArrayLike
 
 __all__ = [
     "sample_features", "sample_features_plain", "sample_features_sparse", "SparseFeatures", "sparse_tables",
-    "alias_table", "alias_probabilities", "event_capacity", "poisson_rate", "unit_uniform", "random_bits",
+    "alias_table", "alias_columns", "alias_probabilities", "event_capacity", "check_sparse_sizes", "poisson_rate",
+    "unit_uniform", "random_bits",
     "RNGS", "SAMPLERS", "V_SECOND_MOMENT",
 ]
 
@@ -171,10 +173,10 @@ def poisson_rate(p: ArrayLike) -> float:
 
 
 def _poisson_survival(mu: float, upto: int) -> np.ndarray:
-    """P(T > j) for j = 0..upto, T ~ Poisson(mu), float64 to ~1e-14 absolute.
+    """P(T > j) for j = 0..upto, T ~ Poisson(mu), float64 (within 1e-15 of scipy's pdtrc, tested).
 
     The pmf is built outward from the mode by ratios (mu / k upward, k / mu downward) and
-    normalised to sum to 1, then summed from the top.  (Evaluating exp(-mu + k log mu -
+    normalised to sum to 1; each tail is summed from its small side.  (Evaluating exp(-mu + k log mu -
     lgamma(k + 1)) directly loses ~mu * 1e-16 relative, 1e-11 at mu = 1e5, and its sum is
     not exactly 1.)
     """
@@ -209,6 +211,19 @@ def event_capacity(batch: int, max_rate: float, tail: float = SPARSE_TAIL) -> in
     return int(np.argmax(survival <= tail))
 
 
+def alias_columns(n: int) -> int:
+    """Columns of the alias table over n features: next_pow2(max(n, 2))."""
+    return max(2, 1 << (int(n) - 1).bit_length())
+
+
+def check_sparse_sizes(batch: int, n: int) -> None:
+    """Raises ValueError unless a (sample, feature) pair of a batch fits the sparse sampler's
+    32-bit sort key: batch x alias_columns(n) < 2^32 (the all-ones key marks empty slots)."""
+    if batch * alias_columns(n) > _ALL_ONES:
+        raise ValueError(f"batch={batch} with n={n}; sampler='sparse' needs batch x next_pow2(n) < 2^32 "
+                         f"(here {batch * alias_columns(n)}; use sampler='dense')")
+
+
 def _fixed_point_64(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities in [0, 1] as 64-bit fixed point (hi, lo) uint32 words: r < s <=> (w1, w2) < (hi, lo)."""
     s = np.clip(np.asarray(s, np.float64), 0.0, 1.0)
@@ -240,7 +255,7 @@ def alias_table(weights: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     w = np.asarray(weights, np.float64)
     if w.ndim != 1 or not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
         raise ValueError("weights must be a 1-D array of finite non-negative numbers, not all zero")
-    cols = max(2, 1 << int(np.ceil(np.log2(w.size))))
+    cols = alias_columns(w.size)
     prob = np.zeros(cols)
     prob[: w.size] = w / w.sum() * cols
     accept = np.ones(cols)
@@ -350,12 +365,10 @@ def sample_features_sparse(
     shift = cols_total.bit_length() - 1
     # Static checks (shapes only, so they hold under tracing too).
     _check_batch(batch)
-    if cols_total != max(2, 1 << max(0, (n - 1).bit_length())):
+    if cols_total != alias_columns(n):
         raise ValueError(f"n={n} does not match the tables ({cols_total} alias columns, built for "
                          f"{cols_total // 2 + 1}..{cols_total} features); build them with sparse_tables(p) for this p")
-    if batch * cols_total > _ALL_ONES:
-        raise ValueError(f"batch={batch} x {cols_total} alias columns = {batch * cols_total} does not fit the "
-                         f"32-bit (sample, feature) key; need batch * next_pow2(n) < 2^32 (use sampler='dense')")
+    check_sparse_sizes(batch, n)
     bits = random_bits(key, (4 * capacity + 2,), rng)
     w_count = bits[-2:]
     w_row, w_col, w_acc, w_val = bits[:-2].reshape(4, capacity)

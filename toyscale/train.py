@@ -112,9 +112,8 @@ class TrainConfig:
             raise ValueError(f"sampler={self.sampler!r}; allowed samplers are {data.SAMPLERS}")
         if not 0 < _finite("max_rate", self.max_rate) <= 64:
             raise ValueError(f"max_rate={self.max_rate}; max_rate must be in (0, 64]")
-        if self.sampler == "sparse" and self.batch * _pow2_at_least(self.n) >= 2**32:
-            raise ValueError(f"batch={self.batch} with n={self.n}; sampler='sparse' needs batch x "
-                             f"next_pow2(n) < 2^32 (use sampler='dense')")
+        if self.sampler == "sparse":
+            data.check_sparse_sizes(self.batch, self.n)
 
     @property
     def event_capacity(self) -> int:
@@ -134,10 +133,6 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-
-def _pow2_at_least(n: int) -> int:
-    return max(2, 1 << (int(n) - 1).bit_length())
 
 
 @functools.lru_cache(maxsize=128)
@@ -290,7 +285,7 @@ class SuperpositionTask:
         n, m, b = c.n, static, c.batch
         floats = 8 * b * n + 4 * b * m + 8 * n * m + 512 * n + c.steps // c.log_every
         if c.sampler == "sparse":  # tables, event slots and the gathered rows of W (and their gradient)
-            floats += 2 * _pow2_at_least(n) + 2 * c.event_capacity * (m + 8)
+            floats += 2 * data.alias_columns(n) + 2 * c.event_capacity * (m + 8)
         return 4 * floats
 
     def steps(self, static: int) -> int:
