@@ -186,18 +186,32 @@ def _positive_float(s: str) -> float:
     return v
 
 
+def _add_run_columns(p: argparse.ArgumentParser, d_help: str, c_help: str) -> None:
+    """FILE, --N, --D | --C and --loss: the columns of a CSV of training runs."""
+    p.add_argument("file", help="CSV file with a header row")
+    p.add_argument("--N", required=True, help="column of parameter counts")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--D", help=d_help)
+    g.add_argument("--C", help=c_help)
+    p.add_argument("--loss", required=True, help="column of final losses")
+
+
+def _add_xy_columns(p: argparse.ArgumentParser, offset_help: str) -> None:
+    """FILE, --x, --y, --offset and --loss-fn of the power-law fits."""
+    p.add_argument("file", help="CSV file with a header row")
+    p.add_argument("--x", required=True, help="column of sizes")
+    p.add_argument("--y", required=True, help="column of losses")
+    p.add_argument("--offset", action="store_true", help=offset_help)
+    p.add_argument("--loss-fn", choices=("squared", "huber"), default="squared", help="fitting loss")
+
+
 def register_fit(subparsers) -> None:
     """Add ``fit chinchilla``, ``fit power-law``, ``fit broken-power-law``, ``fit frontier`` and ``fit isoflop``."""
     fit = subparsers.add_parser("fit", help="fit scaling laws to a CSV of runs")
     sub = fit.add_subparsers(dest="fit_kind", required=True)
 
     ch = sub.add_parser("chinchilla", help="L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3)")
-    ch.add_argument("file", help="CSV file with a header row")
-    ch.add_argument("--N", required=True, help="column of parameter counts")
-    g = ch.add_mutually_exclusive_group(required=True)
-    g.add_argument("--D", help="column of training tokens")
-    g.add_argument("--C", help="column of training FLOPs (D = C / (6 N))")
-    ch.add_argument("--loss", required=True, help="column of final losses")
+    _add_run_columns(ch, "column of training tokens", "column of training FLOPs (D = C / (6 N))")
     ch.add_argument("--drop-top", type=_nonneg_int, default=0, metavar="K", help="drop the K highest-loss rows")
     ch.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R", help="bootstrap resamples")
     ch.add_argument("--method", choices=("huber", "mle"), default="huber")
@@ -208,11 +222,7 @@ def register_fit(subparsers) -> None:
     ch.set_defaults(func=_cmd_fit_chinchilla)
 
     pl = sub.add_parser("power-law", help="y = C x^-a (+ y_inf)")
-    pl.add_argument("file", help="CSV file with a header row")
-    pl.add_argument("--x", required=True, help="column of sizes")
-    pl.add_argument("--y", required=True, help="column of losses")
-    pl.add_argument("--offset", action="store_true", help="also fit the irreducible term y_inf")
-    pl.add_argument("--loss-fn", choices=("squared", "huber"), default="squared", help="fitting loss")
+    _add_xy_columns(pl, "also fit the irreducible term y_inf")
     pl.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R")
     pl.add_argument("--seed", type=_nonneg_int, default=0)
     pl.add_argument("--cut", type=_positive_float, default=None, metavar="X",
@@ -221,12 +231,8 @@ def register_fit(subparsers) -> None:
     pl.set_defaults(func=_cmd_fit_power_law)
 
     bp = sub.add_parser("broken-power-law", help="y = a + b x^-c0 prod_i (1 + (x/d_i)^(1/f_i))^(-c_i f_i)")
-    bp.add_argument("file", help="CSV file with a header row")
-    bp.add_argument("--x", required=True, help="column of sizes")
-    bp.add_argument("--y", required=True, help="column of losses")
+    _add_xy_columns(bp, "also fit the constant a")
     bp.add_argument("--breaks", type=int, choices=(1, 2, 3), default=1, metavar="K", help="number of breaks (1-3)")
-    bp.add_argument("--offset", action="store_true", help="also fit the constant a")
-    bp.add_argument("--loss-fn", choices=("squared", "huber"), default="squared", help="fitting loss")
     bp.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R")
     bp.add_argument("--seed", type=_nonneg_int, default=0)
     bp.add_argument("--json", action="store_true")
@@ -235,12 +241,7 @@ def register_fit(subparsers) -> None:
     for kind, help_ in (("frontier", "N_opt = k C^a from the lowest-loss run per budget (Chinchilla approach 1)"),
                         ("isoflop", "N_opt = k C^a from parabola minima per budget (Chinchilla approach 2)")):
         al = sub.add_parser(kind, help=help_)
-        al.add_argument("file", help="CSV file with a header row")
-        al.add_argument("--N", required=True, help="column of parameter counts")
-        g = al.add_mutually_exclusive_group(required=True)
-        g.add_argument("--D", help="column of training tokens (C = 6 N D)")
-        g.add_argument("--C", help="column of training FLOPs")
-        al.add_argument("--loss", required=True, help="column of final losses")
+        _add_run_columns(al, "column of training tokens (C = 6 N D)", "column of training FLOPs")
         al.add_argument("--bins", type=_positive_float, nargs="+", default=None, metavar="B",
                         help="one integer: that many log-spaced budget bins; several numbers: ascending bin edges "
                              "(default: group runs of equal C)")
