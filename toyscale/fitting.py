@@ -298,6 +298,12 @@ def _pool_run(lanes, w, k_stop, data, delta, gtol, ftol, *, residual_fn, loss, l
     return jax.vmap(one)(lanes, w, k_stop)
 
 
+def _size_class(count: int) -> int:
+    """``count`` rounded up to a power of two, at least 32: arrays padded to it compile once
+    per size class instead of once per count (starts, lanes, bootstrap resamples)."""
+    return max(32, 1 << (int(count) - 1).bit_length())
+
+
 def _minimize(
     starts: np.ndarray,
     weights: np.ndarray,
@@ -328,7 +334,7 @@ def _minimize(
     T, n_p = starts.shape
     # lanes: 1 for a single start (the polish), else T rounded up to a power of two (at least
     # 32, at most ``pool``), so bootstrap counts of one size class share one compile
-    W = 1 if T == 1 else min(pool, max(32, 1 << int(math.ceil(math.log2(T)))))
+    W = 1 if T == 1 else min(pool, _size_class(T))
     kw = dict(residual_fn=residual_fn, loss=loss, linesearch_steps=linesearch_steps)
     data = tuple(jnp.asarray(d) for d in data)
     dl, gt, ft = (np.float64(v) for v in (delta, gtol, ftol))
@@ -575,7 +581,7 @@ def _ladder_run(st: _LadderState, starts, n_starts, data, delta, max_iter, gtol,
 def _batch_size(live: int) -> int:
     """Lanes for ``live`` running starts once the queue is empty: 512, 128 or 32.
 
-    Every distinct size is one more compile (~1.5-3 s on a 2-core CPU); below ~500 lanes a
+    Every distinct size is one more compile (~1 s each on a 2-core CPU); below ~500 lanes a
     trip costs mostly fixed overhead, so coarse sizes lose little and save compiles.
     """
     return 32 if live <= 32 else 128 if live <= 128 else 512
@@ -612,7 +618,7 @@ def _minimize_ladder(
     # State is built and compacted with numpy on the host: eager jnp ops would each compile a
     # small program (~30 ms apiece on a 2-core CPU), a visible share of a cold fit.
     data = tuple(jnp.asarray(d) for d in data)
-    Tp = max(32, 1 << int(math.ceil(math.log2(T))))  # padded queue: one compile per power of two
+    Tp = _size_class(T)  # padded queue: one compile per power of two
     starts = jnp.asarray(np.concatenate([starts, np.zeros((Tp - T, n_p))]), jnp.float64)
     n_starts = np.int32(T)
     dl, gt, ft = (np.float64(v) for v in (delta, gtol, ftol))
@@ -652,7 +658,7 @@ def _bootstrap_weights(seed: int, n_resamples: int, n: int) -> np.ndarray:
     Resample r draws from ``fold_in(key(seed), r)``, so it is the same whatever R is; the
     rows are computed for R rounded up to a power of two (one compile per size class).
     """
-    rows = max(32, 1 << int(math.ceil(math.log2(n_resamples))))
+    rows = _size_class(n_resamples)
     return np.asarray(_resample_counts(np.uint32(seed), rows, n))[:n_resamples].astype(np.float64)
 
 
