@@ -16,8 +16,7 @@ def sparse_sampler(rng="threefry", max_rate=None):
 
     def sample(key, p, batch):
         p = np.asarray(p, np.float64)
-        rate = data.poisson_rate(p) if max_rate is None else max_rate
-        tables = data.sparse_tables(p, batch, data.event_capacity(batch, rate))
+        tables = data.sparse_tables(p, batch, None if max_rate is None else data.event_capacity(batch, max_rate))
         return data.sample_features_sparse(key, tables, batch, p.size, rng)[0].dense
 
     return sample
@@ -171,7 +170,7 @@ def test_sparse_batches_of_one_and_three_samples_have_the_exact_joint_law(rng):
     batches = 40_000
     keys = jax.random.split(jax.random.PRNGKey(11), batches)
     for B in (1, 3):
-        tables = data.sparse_tables(p, B, data.event_capacity(B, data.poisson_rate(p)))
+        tables = data.sparse_tables(p, B)
         draw = jax.jit(jax.vmap(lambda k: data.sample_features_sparse(k, tables, B, 5, rng)[0].dense))
         u = np.asarray(draw(keys)) > 0  # (batches, B, 5)
         f = u.reshape(-1, 5).mean(0)
@@ -237,7 +236,7 @@ def test_sparse_rates_of_rare_features_by_decade():
 def test_repeated_events_keep_one_uniform_value_and_the_encoder_matches_the_product(strict_promotion):
     # lambda_1 = -log(0.1) = 2.3: most samples draw feature 1 two or more times.
     p = np.array([0.9, 0.5, 0.05])
-    tables = data.sparse_tables(p, 4096, data.event_capacity(4096, data.poisson_rate(p)))
+    tables = data.sparse_tables(p, 4096)
     xs, truncated = jax.jit(data.sample_features_sparse, static_argnums=(2, 3))(jax.random.PRNGKey(6), tables, 4096, 3)
     assert not bool(truncated)
     rows, cols, vals = (np.asarray(a) for a in (xs.rows, xs.cols, xs.values))

@@ -39,7 +39,7 @@ def _hash_sampler(key, p, batch):
 
 def _sparse_sampler(key, p, batch):
     p = np.asarray(p, np.float64)
-    tables = data.sparse_tables(p, batch, data.event_capacity(batch, data.poisson_rate(p)))
+    tables = data.sparse_tables(p, batch)
     return data.sample_features_sparse(key, tables, batch, p.size)[0].dense
 
 

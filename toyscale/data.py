@@ -284,13 +284,14 @@ def alias_probabilities(accept: ArrayLike, alias: ArrayLike) -> np.ndarray:
     return probs / a.size
 
 
-def sparse_tables(p: ArrayLike, batch: int, capacity: int) -> dict[str, np.ndarray]:
+def sparse_tables(p: ArrayLike, batch: int, capacity: int | None = None) -> dict[str, np.ndarray]:
     """Host-side (float64) tables of :func:`sample_features_sparse` for one frequency vector.
 
     Args:
       p: feature probabilities, shape [n], each in [0, 1).
       batch: samples per batch B.
-      capacity: event slots per batch C (see :func:`event_capacity`).
+      capacity: event slots per batch C (see :func:`event_capacity`); default: the capacity
+        for this p's own rate, ``event_capacity(batch, poisson_rate(p))``.
 
     Returns:
       ``{"accept", "alias"}`` (the alias table of Categorical(lambda / Lambda)) and
@@ -311,11 +312,13 @@ def sparse_tables(p: ArrayLike, batch: int, capacity: int) -> dict[str, np.ndarr
         raise ValueError(f"p has {int(np.sum(p >= 1))} entries equal to 1; the sparse sampler needs every "
                          f"p_i < 1 (use sampler='dense')")
     _check_batch(batch)
-    if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 0:
-        raise ValueError(f"capacity={capacity!r}; must be an integer >= 0 (see event_capacity)")
     rates = -np.log1p(-p)
     if not np.any(rates > 0):
         raise ValueError("p is all zero; the sparse sampler needs at least one p_i > 0")
+    if capacity is None:
+        capacity = event_capacity(batch, float(rates.sum()))
+    if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 0:
+        raise ValueError(f"capacity={capacity!r}; must be an integer >= 0 (see event_capacity)")
     accept, alias = alias_table(rates)
     hi, lo = _fixed_point_64(_poisson_survival(batch * float(rates.sum()), capacity))
     return {"accept": accept, "alias": alias, "count_hi": hi[: capacity + 1], "count_lo": lo[: capacity + 1]}
