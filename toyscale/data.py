@@ -341,9 +341,10 @@ def sample_features_sparse(
 
     The total number of events T ~ Poisson(B Lambda) is read off the 64-bit survival table
     with two random words; each of the C slots takes four words: its sample (uniform), its
-    feature (alias table), and its value v ~ U(0, 2). Slots >= T are empty. Events are sorted
-    by (sample, feature) and repeats of a pair are dropped, so every active entry keeps
-    exactly one v. The one approximation is the capacity: if T > C (probability <= 2^-40
+    feature (two words, alias table), and a value v ~ U(0, 2). Slots >= T are empty. The
+    (sample, feature) pairs are sorted alone, repeats of a pair are dropped, and the values
+    are handed out by sorted slot: they are independent of the pairs, so every active entry
+    keeps exactly one independent v. The one approximation is the capacity: if T > C (probability <= 2^-40
     per batch at the configured rate) the batch keeps C events, and ``truncated`` says so.
     Rounding is at the 32-bit level: each column's acceptance is a multiple of 2^-32, so a
     feature's rate is off by at most ~Lambda 2^-33 / (cols lambda_i) relative (7.6e-6 for
@@ -383,9 +384,11 @@ def sample_features_sparse(
     feature = jnp.where(w_acc < accept[col], col, alias[col]).astype(jnp.uint32)
     valid = jnp.arange(capacity) < total
     pair = jnp.where(valid, (row << jnp.uint32(shift)) | feature, jnp.uint32(_ALL_ONES))
+    # Sort the pairs alone (a one-operand sort: 5x faster than carrying v through it on
+    # XLA:CPU) and give v by sorted slot: the value words play no part in the order, so
+    # every kept event still gets its own independent U(0, 2).
+    pair = lax.sort(pair)
     value = 2 * _unit_from_bits(w_val)
-    # Stable sort by pair only: which of a pair's repeats survives never depends on v.
-    pair, value = lax.sort((pair, value), num_keys=1, is_stable=True)
     valid = pair != jnp.uint32(_ALL_ONES)
     first = jnp.concatenate([jnp.ones((1,), bool), pair[1:] != pair[:-1]])
     keep = valid & first
