@@ -344,8 +344,9 @@ def sample_features_sparse(
     feature (two words, alias table), and a value v ~ U(0, 2). Slots >= T are empty. The
     (sample, feature) pairs are sorted alone, repeats of a pair are dropped, and the values
     are handed out by sorted slot: they are independent of the pairs, so every active entry
-    keeps exactly one independent v. The one approximation is the capacity: if T > C (probability <= 2^-40
-    per batch at the configured rate) the batch keeps C events, and ``truncated`` says so.
+    keeps exactly one independent v. The one approximation is the capacity: if T > C
+    (probability <= 2^-40 per batch at the configured rate) the batch keeps C events, and
+    ``truncated`` says so.
     Rounding is at the 32-bit level: each column's acceptance is a multiple of 2^-32, so a
     feature's rate is off by at most ~Lambda 2^-33 / (cols lambda_i) relative (7.6e-6 for
     p_i = 1e-8 at n = 1000; a p_i below ~Lambda 2^-32 / cols can round to 0), and a slot's
