@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from toyscale.data import SparseFeatures
 
-__all__ = ["init_params", "encode", "forward", "loss", "per_element_loss"]
+__all__ = ["init_params", "encode", "decode", "forward", "loss", "per_element_loss"]
 
 Params = dict  # {"W": [n, m], "b": [n]}
 Features = jax.Array | SparseFeatures  # a batch [batch, n], dense or as events
@@ -51,10 +51,35 @@ def encode(W: jax.Array, x: Features) -> jax.Array:
     return x @ W
 
 
+@jax.custom_jvp
+def decode(h: jax.Array, W: jax.Array) -> jax.Array:
+    """The decoder product h W^T: [batch, m] x [n, m] -> [batch, n] (before the bias).
+
+    Plain ``h @ W.T`` in value and in every derivative (forward mode included); only the
+    layout of the gradient products is chosen here (see ``_decode_jvp``).
+    """
+    return h @ W.T
+
+
+@decode.defjvp
+def _decode_jvp(primals, tangents):
+    h, W = primals
+    dh, dW = tangents
+    # The W-tangent is written on materialised transposes, so that its transpose -- the
+    # gradient -- is dW^T = h^T D, a plain [m, batch] @ [batch, n] product, then a small
+    # transpose. Left to itself XLA:CPU contracts D and h over the batch into an [n, m]
+    # output, 1.3-2x slower at small m; the barriers keep it from folding the transposes
+    # back into the dot (benchmarks/RESULTS.md, "decoder gradient layout").
+    h_t = jax.lax.optimization_barrier(h.T)
+    dw_t = jax.lax.optimization_barrier(dW.T)
+    tangent = dh @ W.T + jax.lax.dot_general(h_t, dw_t, (((0,), (0,)), ((), ())))
+    return h @ W.T, tangent
+
+
 def forward(params: Params, x: Features) -> jax.Array:
     """y = ReLU(W W^T x + b) for a batch x of shape [batch, n] (Liu et al., Eq. 1)."""
     W = params["W"]
-    return jax.nn.relu(encode(W, x) @ W.T + params["b"])
+    return jax.nn.relu(decode(encode(W, x), W) + params["b"])
 
 
 def loss(params: Params, x: Features) -> jax.Array:

@@ -448,7 +448,8 @@ def _compiled_group_fn(task: Task, static: Hashable, mesh: jax.sharding.Mesh, ve
     """One compiled program for a chunk of models of one static shape.
 
     The chunk's model axis is split over the mesh's devices (``shard_map``); each device
-    trains its share ``vector_width`` models at a time (``lax.map`` over vmapped batches).
+    trains its share ``vector_width`` models at a time (``lax.map``, over vmapped batches when
+    ``vector_width`` > 1).
     A model is *diverged* when the task says so (an output named ``"diverged"``) or, by
     default, when any of its floating outputs is NaN or infinite. Models never mix:
     a diverged model cannot touch another.
@@ -466,6 +467,10 @@ def _compiled_group_fn(task: Task, static: Hashable, mesh: jax.sharding.Mesh, ve
         return outs, bad
 
     def local(inputs, keys):
+        if vector_width == 1:
+            # One model at a time, unbatched: a size-1 vmap is not free on XLA:CPU (it changes
+            # the layout XLA picks for the decoder's gradient product; benchmarks/RESULTS.md).
+            return jax.lax.map(one, (inputs, keys))
         return jax.lax.map(one, (inputs, keys), batch_size=vector_width)
 
     spec = jax.sharding.PartitionSpec("models")
