@@ -68,8 +68,9 @@ def _decode_jvp(primals, tangents):
     # The W-tangent is written on materialised transposes, so that its transpose -- the
     # gradient -- is dW^T = h^T D, a plain [m, batch] @ [batch, n] product, then a small
     # transpose. Left to itself XLA:CPU contracts D and h over the batch into an [n, m]
-    # output, 1.3-2x slower at small m; the barriers keep it from folding the transposes
-    # back into the dot (benchmarks/RESULTS.md, "decoder gradient layout").
+    # output, 2.2x slower in isolation at m = 10 (even at m = 39, 1.15x at m = 100); the
+    # barriers keep it from folding the transposes back into the dot (benchmarks/RESULTS.md,
+    # "decoder gradient layout").
     h_t = jax.lax.optimization_barrier(h.T)
     dw_t = jax.lax.optimization_barrier(dW.T)
     tangent = dh @ W.T + jax.lax.dot_general(h_t, dw_t, (((0,), (0,)), ((), ())))
