@@ -157,6 +157,51 @@ def test_processes_sharing_a_grid_merge_into_the_single_process_result(tmp_path)
     assert again.stdout.strip().splitlines()[-1] == "trained 0"
 
 
+DISTRIBUTED_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import jax
+    jax.config.update("jax_num_cpu_devices", 2)
+    jax.distributed.initialize(coordinator_address=sys.argv[2], num_processes=2, process_id=int(sys.argv[3]))
+    from toyscale.frequencies import power_law
+    from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
+    cfg = TrainConfig(n=40, batch=32, steps=60, warmup=6, test_batches=2, log_every=10)
+    points = superposition_grid(widths=[3, 6], gammas=[-1.0, 0.2, 1.0], frequencies=[power_law(1.1)],
+                                lr_w=2e-2, lr_b=1e-2)
+    res = sweep_superposition(cfg, points, out=sys.argv[1], chunk_size=2, progress=False)
+    print(jax.process_index(), jax.process_count(), len(jax.devices()), len(jax.local_devices()),
+          res.stats["chunks"])
+    """
+)
+
+
+def test_a_jax_distributed_run_splits_the_grid_by_process_and_merges(tmp_path):
+    # the README's cluster recipe, on one machine: two processes joined by
+    # jax.distributed.initialize, two CPU devices each, no share given by hand; each takes
+    # the ids of its process index (mod 2) over its own local devices, and what they wrote
+    # is the single-process result
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    script = tmp_path / "dist.py"
+    script.write_text(DISTRIBUTED_SCRIPT)
+    out = tmp_path / "cluster"
+    env = dict(os.environ, JAX_PLATFORMS="cpu", TOYSCALE_COMPILATION_CACHE="off")
+    procs = [subprocess.Popen([sys.executable, str(script), str(out), f"localhost:{port}", str(p)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in range(2)]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1][-2000:] for o in outputs]
+    # process p: index p of 2, 4 devices in all, 2 local; its three models (ids p, p + 2,
+    # p + 4: two of one width, one of the other) make one chunk per width
+    assert [o[0].split() for o in outputs] == [["0", "2", "4", "2", "2"], ["1", "2", "4", "2", "2"]]
+    merged = load_sweep(out)
+    reference = sweep_superposition(CFG, POINTS, chunk_size=1, devices=jax.devices()[:1], progress=False)
+    assert len(merged) == len(POINTS) == 6
+    assert_same(merged, reference)
+
+
 def test_one_compiled_program_per_width_however_many_chunks(xla_compilations):
     with xla_compilations() as compiled:
         res = sweep_superposition(CFG, POINTS, chunk_size=1, devices=jax.devices()[:1], progress=False)
