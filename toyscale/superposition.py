@@ -11,7 +11,7 @@ import jax.numpy as jnp
 
 from toyscale.data import SparseFeatures
 
-__all__ = ["init_params", "encode", "decode", "forward", "loss", "per_element_loss"]
+__all__ = ["init_params", "encode", "decode", "forward", "loss", "per_element_loss", "per_element_loss_and_grad"]
 
 Params = dict  # {"W": [n, m], "b": [n]}
 Features = jax.Array | SparseFeatures  # a batch [batch, n], dense or as events
@@ -95,3 +95,60 @@ def per_element_loss(params: Params, x: Features) -> jax.Array:
     (as the published code does) rather than L keeps eps = 1e-8 meaning the same thing.
     """
     return jnp.mean((forward(params, x) - _dense(x)) ** 2)
+
+
+def per_element_loss_and_grad(params: Params, x: Features) -> tuple[jax.Array, Params]:
+    """``jax.value_and_grad(per_element_loss)(params, x)``: what a training step needs.
+
+    A dense x goes through autodiff. For a :class:`~toyscale.data.SparseFeatures` batch the
+    value and gradient are written out (:func:`_sparse_loss_and_grad`) so that a step makes
+    one elementwise pass over the [batch, n] arrays instead of autodiff's five or so
+    (the dense target, the residual, the loss, the ReLU mask, the bias gradient), which at
+    small widths cost more than the three matrix products (benchmarks/RESULTS.md, "loss and
+    gradient in one pass"). The gradient is the same; the value agrees to float32 rounding
+    (within ~1e-6 relative, from the identity below).
+    """
+    if not isinstance(x, SparseFeatures):
+        return jax.value_and_grad(per_element_loss)(params, x)
+    return _sparse_loss_and_grad(params["W"], params["b"], x.rows, x.cols, x.values, x.dense.shape[0])
+
+
+def _sparse_loss_and_grad(W, b, rows, cols, values, batch):
+    """Value and gradient of L / n for a batch given by its events.
+
+    With c = 1 / (batch n), h = X W (the events' rows of W), q = ReLU(h W^T + b) and
+    E the [batch, n] array that is non-zero only at the events, E_e = -2c v_e [q_e > 0]:
+
+    * G = dL/dz = 2c (q - X) [q > 0] = 2c q + E, never formed: every product with G is a
+      product with q plus a scatter or gather over the events.
+    * dL/dW = G^T h + X^T (G W) = 2c q^T h + E^T h + X^T (2c q W + E W), the last three
+      scatters into rows of W; dL/db = 1^T G = 2c 1^T q + (scatter of E).
+    * q^T h and 1^T q come out of one product, [h | 1]^T q, so the column sum is not a
+      separate pass over q.
+    * L = c sum (q - X)^2 = c (sum q^2 + sum_e v_e (v_e - 2 q_e)), and sum q^2 =
+      sum q (h W^T + b) = <h, q W> + <b, 1^T q>: the loss from products the gradient
+      needs anyway, with no further pass over q.
+
+    The one [batch, n] elementwise pass left is the ReLU, which XLA fuses into the first
+    product's output. Repeated and empty event slots carry v = 0 and add nothing anywhere.
+    """
+    n, m = W.shape
+    c = 1.0 / (batch * n)
+    rows_w = W[cols]  # [C, m]
+    h = jax.ops.segment_sum(values[:, None] * rows_w, rows, num_segments=batch, indices_are_sorted=True)
+    q = jax.nn.relu(h @ W.T + b)  # [batch, n]
+    q_e = q[rows, cols]
+    e = jnp.where(q_e > 0, (-2 * c) * values, 0.0)
+    qw = q @ W  # [batch, m]
+    ew = jax.ops.segment_sum(e[:, None] * rows_w, rows, num_segments=batch, indices_are_sorted=True)
+    gw = (2 * c) * qw + ew  # G W
+    # [h | 1]^T q laid out behind barriers, as in `decode`'s gradient: XLA's CPU dot is
+    # fastest with the long batch axis contracted from this side.
+    h1 = jnp.concatenate([h, jnp.ones((batch, 1), h.dtype)], axis=1)
+    t = jax.lax.optimization_barrier(jax.lax.optimization_barrier(h1.T) @ q)  # [m + 1, n]
+    qth, colsum = t[:m].T, t[m]
+    dW = ((2 * c) * qth).at[cols].add(e[:, None] * h[rows] + values[:, None] * gw[rows])
+    db = ((2 * c) * colsum).at[cols].add(e)
+    sum_q2 = jnp.sum(h * qw) + jnp.dot(b, colsum)
+    value = c * (sum_q2 + jnp.sum(values * (values - 2 * q_e)))
+    return value, {"W": dW, "b": db}

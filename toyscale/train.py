@@ -170,7 +170,7 @@ def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: ja
         lr_w=inputs["lr_w"], lr_b=inputs["lr_b"], gamma=inputs["gamma"],
         steps=config.steps, warmup=config.warmup, final_fraction=config.final_lr_fraction,
     )
-    grad_fn = jax.value_and_grad(superposition.per_element_loss)
+    grad_fn = superposition.per_element_loss_and_grad
 
     def step(carry, t):
         params, opt_state, truncated = carry
