@@ -59,7 +59,7 @@ import time
 
 
 def _early_cpu_devices(argv) -> int | None:
-    """``--cpu-devices K`` must act before JAX starts its backend: K single-threaded CPU devices."""
+    """``--cpu-devices K`` must act before JAX starts its backend."""
     for i, a in enumerate(argv):
         if a == "--cpu-devices" and i + 1 < len(argv):
             return int(argv[i + 1])
@@ -68,22 +68,21 @@ def _early_cpu_devices(argv) -> int | None:
     return None
 
 
-_CPU_DEVICES = _early_cpu_devices(sys.argv[1:]) if __name__ == "__main__" else None
-if _CPU_DEVICES:
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                               + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
-
 import jax  # noqa: E402
 import jax.monitoring  # noqa: E402
 
-if _CPU_DEVICES:
-    jax.config.update("jax_num_cpu_devices", _CPU_DEVICES)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
+
+from toyscale.runner import use_cpu_devices  # noqa: E402
+
+if __name__ == "__main__":
+    # What every toyscale entry point does (one CPU device per core unless the user chose);
+    # --cpu-devices K sets K instead.
+    use_cpu_devices(_early_cpu_devices(sys.argv[1:]))
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
 from toyscale.frequencies import power_law  # noqa: E402
 from toyscale.train import SuperpositionTask, TrainConfig, superposition_grid, sweep_superposition  # noqa: E402
@@ -435,8 +434,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--memory-budget", type=int, default=None, help="engine memory budget in bytes")
     ap.add_argument("--chunk-size", type=int, default=None)
     ap.add_argument("--cpu-devices", type=int, default=None,
-                    help="run JAX on K single-threaded CPU devices (XLA_FLAGS single-thread Eigen + "
-                         "jax_num_cpu_devices=K); the engine shards the model axis over them")
+                    help="run JAX on K CPU devices (jax_num_cpu_devices=K; default: one per core, as every "
+                         "toyscale entry point does); the engine shards the model axis over them")
     ap.add_argument("--rng", nargs="+", default=[None],
                     help="TrainConfig.rng bit generator(s) (default: the engine's); several are run one after another")
     ap.add_argument("--sampler", nargs="+", default=[None],
@@ -508,7 +507,7 @@ def main(argv=None) -> dict:
                                             "repeats": args.repeats,
                                             "chunk_size": args.chunk_size, "quick": args.quick,
                                             "rng": engines[0].rng, "sampler": engines[0].sampler,
-                                            "cpu_devices": _CPU_DEVICES},
+                                            "devices": len(jax.local_devices())},
               "matmul_flops": peak, "matmul_flops_start": peak_start, "matmul_flops_end": peak_end,
               "jax": jax_rows, "torch_baseline": torch_res, "summary": s,
               "engines": {name: {"jax": runs[name], "summary": summaries[name]} for name in runs},

@@ -85,6 +85,43 @@ def test_entry_points_use_a_persistent_compilation_cache(tmp_path, env, expect):
         assert any(want.iterdir())  # the compiled program was written there
 
 
+@pytest.mark.parametrize("env, before, expect", [
+    ({}, False, "cores"),                                 # default: one CPU device per core
+    ({"TOYSCALE_CPU_DEVICES": "3"}, False, 3),
+    ({"TOYSCALE_CPU_DEVICES": "off"}, False, None),       # opted out: JAX's one device
+    ({"JAX_NUM_CPU_DEVICES": "1"}, False, None),          # the user's own JAX setting wins
+    ({"XLA_FLAGS": "--xla_force_host_platform_device_count=5"}, False, None),
+    ({}, True, None),                                     # backends already started: too late
+])
+def test_entry_points_give_jax_one_cpu_device_per_core(env, before, expect):
+    # in a subprocess: the device count is fixed when JAX's backend starts
+    import subprocess
+    import sys
+
+    from toyscale.runner import available_cores
+
+    full = {k: v for k, v in os.environ.items() if k not in ("TOYSCALE_CPU_DEVICES", "JAX_NUM_CPU_DEVICES", "XLA_FLAGS")}
+    full.update(env)
+    code = ("import jax, jax.numpy as jnp\n"
+            + ("jnp.ones(3).block_until_ready()\n" if before else "")
+            + "from toyscale.runner import use_cpu_devices\n"
+            "print(use_cpu_devices(), len(jax.devices('cpu')))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True)
+    returned, count = out.stdout.split()
+    want = available_cores() if expect == "cores" else expect
+    assert returned == str(want)
+    default = {"JAX_NUM_CPU_DEVICES": 1, "XLA_FLAGS": 5}
+    assert int(count) == (want if want is not None else next((v for k, v in default.items() if k in env), 1))
+
+
+def test_cpu_device_count_is_checked():
+    from toyscale.runner import use_cpu_devices
+
+    for bad in (0, -2, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="count="):
+            use_cpu_devices(bad)
+
+
 @pytest.mark.parametrize("name, models", [("superposition_scaling", 48), ("phase_diagram", 1020)])
 def test_paper_presets_pass_validation(name, models, tmp_path, monkeypatch):
     # The paper presets take GPU hours: make sure one would not be refused after the wait

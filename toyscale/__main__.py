@@ -3,7 +3,8 @@
 import sys
 
 from toyscale.cli import main
-from toyscale.runner import use_compilation_cache
+from toyscale.runner import use_compilation_cache, use_cpu_devices
 
 use_compilation_cache()
+use_cpu_devices()
 sys.exit(main())

@@ -15,7 +15,7 @@ from typing import Any
 
 from toyscale.io import atomic_write_json
 
-__all__ = ["experiment_args", "finish", "use_compilation_cache"]
+__all__ = ["experiment_args", "finish", "use_compilation_cache", "use_cpu_devices", "available_cores"]
 
 
 def use_compilation_cache() -> str | None:
@@ -44,6 +44,56 @@ def use_compilation_cache() -> str | None:
     return folder
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def use_cpu_devices(count: int | None = None) -> int | None:
+    """Give JAX one CPU device per core for this process; returns the count set, or None.
+
+    Called by the entry points (``python -m toyscale``, ``experiments/*.py`` run as scripts,
+    the training benchmark) before JAX starts its backends, never on import. On a CPU the
+    sweep engine shards a chunk's models over the local devices, so with one device per core
+    each core trains its own model while the matrix products still share XLA's thread pool:
+    the bench sweep on a 2-core CPU ran 302-330 model-steps/s against 249-268 with JAX's
+    single CPU device (4 devices on the 2 cores: 273-287; benchmarks/RESULTS.md). Results
+    do not depend on the device count (tests/test_sweep.py).
+
+    The count is ``count`` if given, else ``$TOYSCALE_CPU_DEVICES`` (``off`` leaves JAX's
+    default), else :func:`available_cores`. Nothing changes when the user already chose
+    (``JAX_NUM_CPU_DEVICES`` / ``jax_num_cpu_devices``, or
+    ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``), or when JAX's backends have
+    already started (the setting can no longer take effect then). On a GPU or TPU host the
+    extra CPU devices are unused: sweeps run on the default backend's devices.
+    """
+    import jax
+
+    if count is None:
+        env = os.environ.get("TOYSCALE_CPU_DEVICES")
+        if env is not None and env.strip().lower() in ("", "off", "0", "no", "false"):
+            return None
+        if env is not None:
+            try:
+                count = int(env)
+            except ValueError:
+                raise ValueError(f"TOYSCALE_CPU_DEVICES={env!r}; expected a positive int or 'off'") from None
+        else:
+            count = available_cores()
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count={count!r}; the number of CPU devices must be a positive int")
+    if jax.config.jax_num_cpu_devices >= 0 or "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return None
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # the backends have started: too late for this process
+        return None
+    return count
+
+
 def experiment_args(name: str, description: str, presets: Mapping[str, Any],
                     argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parses ``--preset``, ``--out``, ``--seed``, ``--figures`` and ``--no-progress``.
@@ -61,6 +111,7 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     args = parser.parse_args(argv)
     if argv is None:  # run as a script, not called from Python (tests pass argv)
         use_compilation_cache()
+        use_cpu_devices()
     args.settings = dict(presets[args.preset])
     args.out = args.out or os.path.join("runs", f"{name}-{args.preset}")
     args.started = time.perf_counter()
