@@ -114,6 +114,26 @@ def test_entry_points_give_jax_one_cpu_device_per_core(env, before, expect):
     assert int(count) == (want if want is not None else next((v for k, v in default.items() if k in env), 1))
 
 
+def test_importing_the_package_and_scripts_leaves_jax_unstarted():
+    # use_cpu_devices can only act before JAX's backends start, so nothing an entry point
+    # imports may run a JAX operation at import time
+    import subprocess
+    import sys
+
+    full = {k: v for k, v in os.environ.items() if k not in ("TOYSCALE_CPU_DEVICES", "JAX_NUM_CPU_DEVICES", "XLA_FLAGS")}
+    code = ("import importlib, importlib.util, pathlib, pkgutil, jax, toyscale\n"
+            "for m in pkgutil.iter_modules(toyscale.__path__):\n"
+            "    if m.name != '__main__':\n"
+            "        importlib.import_module('toyscale.' + m.name)\n"
+            f"for f in sorted(pathlib.Path({str(ROOT / 'experiments')!r}).glob('*.py')):\n"
+            "    spec = importlib.util.spec_from_file_location(f.stem, f)\n"
+            "    spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+            "from toyscale.runner import use_cpu_devices\n"
+            "print(use_cpu_devices(3), len(jax.devices('cpu')))\n")
+    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["3", "3"]
+
+
 def test_cpu_device_count_is_checked():
     from toyscale.runner import use_cpu_devices
 
