@@ -207,3 +207,65 @@ def test_one_compiled_program_per_width_however_many_chunks(xla_compilations):
         res = sweep_superposition(CFG, POINTS, chunk_size=1, devices=jax.devices()[:1], progress=False)
     assert res.stats["chunks"] == 6 and res.stats["programs"] == 2
     assert compiled.count("jit(local)") == 2, compiled  # widths 3 and 6, three chunks each
+
+
+# ----------------------------------------------------------------------------- precision
+
+
+def _dots(task, points, x64=False):
+    """(precision, lhs type, rhs type) of every dot_general in the chunk program's StableHLO."""
+    import re
+
+    from toyscale import sweep
+
+    mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:1]), ("models",))
+    with jax.enable_x64(x64):
+        inputs = sweep._stack_inputs(task, points)
+        keys = sweep._model_keys(jax.random.PRNGKey(0), jax.numpy.arange(len(points), dtype=jax.numpy.uint32))
+        static = task.static_of(points[0])
+        text = sweep._compiled_group_fn(task, static, mesh, 1).lower(inputs, keys).as_text()
+    found = []
+    for line in text.splitlines():
+        if "dot_general" in line:
+            precision = re.search(r"precision = \[(\w+), (\w+)\]", line)
+            types = re.search(r": \((tensor<[^>]*>), (tensor<[^>]*>)\)", line)
+            found.append((precision.group(1) if precision else "DEFAULT", types.group(1), types.group(2)))
+    return found
+
+
+def _tasks():
+    from toyscale.random_features import RandomFeatureTask, RFConfig, check_point
+    from toyscale.train import SuperpositionTask
+
+    rf_point = {"N": 8, "T": 16, "alpha": 1.0, "ridge": 0.1, "infinite_data": True, "kernel_limit": True}
+    return {
+        "superposition dense": (SuperpositionTask(dataclasses.replace(CFG, sampler="dense")), POINTS[:2], False),
+        "superposition sparse": (SuperpositionTask(CFG), POINTS[:2], False),
+        "random features ridge": (RandomFeatureTask(RFConfig(M=32)), [check_point(rf_point)], True),
+        "random features gd relu": (RandomFeatureTask(RFConfig(M=32, log_every=5)), [check_point(
+            {**rf_point, "method": "gd", "steps": 10, "lr": 0.1, "nonlinearity": "relu"})], True),
+    }
+
+
+@pytest.mark.parametrize("name", ["superposition dense", "superposition sparse", "random features ridge",
+                                  "random features gd relu"])
+def test_every_float32_product_is_computed_in_float32(name):
+    # JAX's default precision lets a GPU round float32 operands to TF32 (a TPU to bf16):
+    # the engine must ask for float32 explicitly, or a GPU sweep gives other numbers.
+    task, points, x64 = _tasks()[name]
+    dots = _dots(task, points, x64)
+    f32 = [d for d in dots if "xf32>" in d[1] or "xf32>" in d[2]]
+    assert len(f32) >= 2, dots  # the products are there to be checked
+    assert all(precision == "HIGHEST" for precision, _, _ in f32), f32
+
+
+def test_the_precision_check_sees_a_default_precision_product():
+    # The check above is not vacuous: a model function without the engine's wrapper lowers
+    # its products at DEFAULT precision.
+    from toyscale import train
+
+    task, points, _ = _tasks()["superposition sparse"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(train, "_train", train._train.__wrapped__)
+        dots = _dots(task, points)
+    assert dots and any(precision == "DEFAULT" for precision, _, _ in dots), dots

@@ -44,7 +44,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from toyscale.sweep import SweepResult, run_sweep
+from toyscale.sweep import SweepResult, float32_products, run_sweep
 
 __all__ = [
     "NONLINEARITIES",
@@ -444,6 +444,7 @@ def solve_dtype() -> jnp.dtype:
     return jnp.dtype(jax.dtypes.canonicalize_dtype(jnp.float64))
 
 
+@float32_products
 def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
     """Samples, trains and measures one model: the body of the sweep's ``model_fn``.
 

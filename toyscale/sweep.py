@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import hashlib
 import json
 import math
@@ -57,7 +58,27 @@ __all__ = [
     "load_sweep",
     "plan_chunks",
     "default_memory_budget",
+    "float32_products",
 ]
+
+
+def float32_products(fn: Callable) -> Callable:
+    """``fn`` with every float32 matrix product computed in float32, on every backend.
+
+    JAX's default lets a GPU round float32 operands to TensorFloat32 (10 mantissa bits) and
+    a TPU to bfloat16 (docs.jax.dev, "Matmul precision"), so the same program would give
+    different numbers on a CPU and a GPU. The tasks' model functions are wrapped in this
+    (``jax.default_matmul_precision("float32")`` while they are traced); a product that
+    rounds its operands on purpose (``TrainConfig(matmul_precision="bfloat16")``) casts them
+    itself. Costs nothing on a CPU, which has no faster float32 mode.
+    """
+
+    @functools.wraps(fn)
+    def wrapped(*args, **kwargs):
+        with jax.default_matmul_precision("float32"):
+            return fn(*args, **kwargs)
+
+    return wrapped
 
 
 class Task(Protocol):

@@ -25,7 +25,7 @@ import optax
 from toyscale import data, measure, superposition
 from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import superposition_optimizer
-from toyscale.sweep import SweepResult, run_sweep
+from toyscale.sweep import SweepResult, float32_products, run_sweep
 
 __all__ = ["TrainConfig", "SuperpositionTask", "train_model", "superposition_grid", "sweep_superposition"]
 
@@ -160,6 +160,7 @@ def _sampler(config: TrainConfig, inputs: Mapping[str, jax.Array]) -> Callable:
     return lambda key: (data.sample_features(key, inputs["p"], config.batch, config.rng), jnp.zeros((), bool))
 
 
+@float32_products
 def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
     """Trains one model; the body of both :func:`train_model` and the sweep's ``model_fn``."""
     n = config.n
