@@ -7,7 +7,7 @@
 * The sparse sampler (:func:`toyscale.data.sample_features_sparse`: Poisson events, alias
   table, repeats merged) against the same model and the textbook sampler, on the same checks.
 * The engine's paths (one-uniform sampler with either bit generator; sparse sampler with its
-  gather encoder; models one after another on every device) against a "plain engine" (the
+  gather encoder, with float32 or bfloat16 products; models one after another on every device) against a "plain engine" (the
   textbook sampler, every model of a chunk vmapped side by side on one device): the width
   exponents of a small sweep agree within error bars.
 """
@@ -132,18 +132,27 @@ SEEDS = (0, 1, 2, 3)
 WIDTHS = (4, 8, 16)
 
 
-def _sweep(engine: str, monkeypatch):
-    cfg = TrainConfig(n=200, batch=256, steps=300, warmup=30, test_batches=8, log_every=300,
-                      rng="hash" if engine == "hash" else "threefry",
-                      sampler="sparse" if engine == "sparse" else "dense")
-    points = superposition_grid(widths=WIDTHS, gammas=[-1.0], frequencies=[power_law(1.0)],
-                                lr_w=2e-2, lr_b=2e-2, seeds=SEEDS)
+def _config(engine: str) -> TrainConfig:
+    return TrainConfig(n=200, batch=256, steps=300, warmup=30, test_batches=8, log_every=300,
+                       rng="hash" if engine == "hash" else "threefry",
+                       sampler="sparse" if engine.startswith("sparse") else "dense",
+                       matmul_precision="bfloat16" if engine == "sparse-bf16" else "float32")
+
+
+POINTS = superposition_grid(widths=WIDTHS, gammas=[-1.0], frequencies=[power_law(1.0)],
+                            lr_w=2e-2, lr_b=2e-2, seeds=SEEDS)
+ENGINE_SEEDS = {"plain": 1, "fast": 0, "hash": 2, "sparse": 3, "sparse-bf16": 4}
+
+
+def _sweep(engine: str, monkeypatch, seed: int | None = None):
+    cfg = _config(engine)
+    seed = ENGINE_SEEDS[engine] if seed is None else seed
     if engine != "plain":
-        return sweep_superposition(cfg, points, seed={"fast": 0, "hash": 2, "sparse": 3}[engine], progress=False)
+        return sweep_superposition(cfg, POINTS, seed=seed, progress=False)
     with monkeypatch.context() as mp:
         # The training code calls data.sample_features through the module attribute.
         mp.setattr(data, "sample_features", _plain_with_rng)
-        return sweep_superposition(cfg, points, seed=1, progress=False, devices=jax.devices()[:1],
+        return sweep_superposition(cfg, POINTS, seed=seed, progress=False, devices=jax.devices()[:1],
                                    vector_width=len(SEEDS))
 
 
@@ -164,7 +173,7 @@ def plain_engine():
     return res
 
 
-@pytest.mark.parametrize("engine", ["fast", "hash", "sparse"])
+@pytest.mark.parametrize("engine", ["fast", "hash", "sparse", "sparse-bf16"])
 def test_fast_engine_exponent_matches_plain_engine(engine, plain_engine, monkeypatch):
     fast = _sweep(engine, monkeypatch)
     plain = plain_engine
@@ -183,3 +192,17 @@ def test_fast_engine_exponent_matches_plain_engine(engine, plain_engine, monkeyp
     cf, cp = width_curve(fast), width_curve(plain)
     se = np.hypot(cf.loss_std, cp.loss_std) / np.sqrt(len(SEEDS) - 1)
     np.testing.assert_array_less(np.abs(cf.loss - cp.loss), 4 * se + 1e-6)
+
+
+def test_bfloat16_products_keep_the_exponent_of_the_same_models_in_float32(monkeypatch):
+    # Paired: the same seed gives both engines the same initial weights and batches, so any
+    # difference is the products' rounding alone -- far inside the exponent's error bar.
+    f32 = _sweep("sparse", monkeypatch, seed=3)
+    bf16 = _sweep("sparse-bf16", monkeypatch, seed=3)
+    assert not any(r.diverged for r in bf16)
+    loss32, loss16 = f32.column("test_loss"), bf16.column("test_loss")
+    assert not np.array_equal(loss32, loss16)  # the rounding did happen
+    np.testing.assert_allclose(loss16, loss32, rtol=1e-2)
+    a32, se32 = _exponent_and_error(f32)
+    a16, se16 = _exponent_and_error(bf16)
+    assert abs(a16 - a32) < 0.2 * se32, (a16, a32, se32)

@@ -269,3 +269,18 @@ def test_the_precision_check_sees_a_default_precision_product():
         mp.setattr(train, "_train", train._train.__wrapped__)
         dots = _dots(task, points)
     assert dots and any(precision == "DEFAULT" for precision, _, _ in dots), dots
+
+
+def test_bfloat16_training_rounds_exactly_the_three_dense_products():
+    from toyscale.train import SuperpositionTask
+
+    cfg = dataclasses.replace(CFG, matmul_precision="bfloat16")
+    dots = _dots(SuperpositionTask(cfg), POINTS[:2])
+    bf16 = [d for d in dots if "xbf16>" in d[1]]
+    # decoder forward [32, 3] x [3, 40], q W [32, 40] x [40, 3], [h | 1]^T q [4, 32] x [32, 40]
+    assert sorted((a, b) for _, a, b in bf16) == sorted([
+        ("tensor<32x3xbf16>", "tensor<3x40xbf16>"), ("tensor<32x40xbf16>", "tensor<40x3xbf16>"),
+        ("tensor<4x32xbf16>", "tensor<32x40xbf16>")]), dots
+    # everything else -- the test loss and the measurements -- is float32, computed as such
+    rest = [d for d in dots if d not in bf16]
+    assert rest and all(p == "HIGHEST" and "xf32>" in a for p, a, _ in rest), rest

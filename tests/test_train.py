@@ -142,3 +142,11 @@ def test_bad_input_raises_before_compiling(call, match, monkeypatch):
     with pytest.raises(ValueError, match=match):
         call()
 
+
+
+def test_matmul_precision_is_checked_by_the_config():
+    with pytest.raises(ValueError, match="matmul_precision='tf32'"):
+        TrainConfig(n=10, matmul_precision="tf32")
+    with pytest.raises(ValueError, match="needs sampler='sparse'"):
+        TrainConfig(n=10, matmul_precision="bfloat16", sampler="dense")
+    assert TrainConfig(n=10, matmul_precision="bfloat16").matmul_precision == "bfloat16"

@@ -11,7 +11,11 @@ import jax.numpy as jnp
 
 from toyscale.data import SparseFeatures
 
-__all__ = ["init_params", "encode", "decode", "forward", "loss", "per_element_loss", "per_element_loss_and_grad"]
+__all__ = ["init_params", "encode", "decode", "forward", "loss", "per_element_loss", "per_element_loss_and_grad",
+           "PRECISIONS"]
+
+# Operand types of the training step's three dense products (accumulation is float32 in all).
+PRECISIONS = ("float32", "bfloat16")
 
 Params = dict  # {"W": [n, m], "b": [n]}
 Features = jax.Array | SparseFeatures  # a batch [batch, n], dense or as events
@@ -101,7 +105,7 @@ def per_element_loss(params: Params, x: Features) -> jax.Array:
     return jnp.mean((forward(params, x) - _dense(x)) ** 2)
 
 
-def per_element_loss_and_grad(params: Params, x: Features) -> tuple[jax.Array, Params]:
+def per_element_loss_and_grad(params: Params, x: Features, precision: str = "float32") -> tuple[jax.Array, Params]:
     """``jax.value_and_grad(per_element_loss)(params, x)``: what a training step needs.
 
     A dense x goes through autodiff. For a :class:`~toyscale.data.SparseFeatures` batch the
@@ -111,14 +115,34 @@ def per_element_loss_and_grad(params: Params, x: Features) -> tuple[jax.Array, P
     small widths cost more than the three matrix products (benchmarks/RESULTS.md, "loss and
     gradient in one pass"). The gradient is the same; the value agrees to float32 rounding
     (within ~1e-6 relative, from the identity below).
+
+    Args:
+      params: ``{"W": [n, m], "b": [n]}``.
+      x: the batch, dense or as events.
+      precision: operand type of the three [batch, n]-sized products (decoder forward and
+        the two gradient products): "float32", or "bfloat16" (operands rounded to bfloat16,
+        products accumulated in float32; event batches only). Everything else -- the
+        events' residuals, the sums over events, the parameters -- stays float32. The
+        value then carries the products' rounding too (it is computed from them).
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision={precision!r}; allowed are {PRECISIONS}")
     if not isinstance(x, SparseFeatures):
+        if precision != "float32":
+            raise ValueError(f"precision={precision!r} is written for event batches (SparseFeatures) only; "
+                             f"a dense batch is differentiated by autodiff in float32")
         return jax.value_and_grad(per_element_loss)(params, x)
-    return _sparse_loss_and_grad(params["W"], params["b"], x.rows, x.cols, x.values, x.dense.shape[0])
+    return _sparse_loss_and_grad(params["W"], params["b"], x.rows, x.cols, x.values, x.dense.shape[0],
+                                 jnp.dtype(precision))
 
 
-def _sparse_loss_and_grad(W, b, rows, cols, values, batch):
-    """Value and gradient of L / n for a batch given by its events.
+def _product(a: jax.Array, b: jax.Array, dtype) -> jax.Array:
+    """a @ b from operands rounded to ``dtype``, accumulated and returned in float32."""
+    return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=jnp.float32)
+
+
+def _sparse_loss_and_grad(W, b, rows, cols, values, batch, dtype=jnp.float32):
+    """Value and gradient of L / n for a batch given by its events (products' operands in ``dtype``).
 
     With c = 1 / (batch n), h = X W (the events' rows of W), q = ReLU(h W^T + b) and
     E the [batch, n] array that is non-zero only at the events, E_e = -2c v_e [q_e > 0]:
@@ -135,22 +159,26 @@ def _sparse_loss_and_grad(W, b, rows, cols, values, batch):
 
     The one [batch, n] elementwise pass left is the bias and ReLU after the first product
     (XLA:CPU runs it as its own loop: 0.6-0.7 ms per model-step on the bench, RESULTS.md).
-    Repeated and empty event slots carry v = 0 and add nothing anywhere.
+    Repeated and empty event slots carry v = 0 and add nothing anywhere. With a bfloat16
+    ``dtype`` only h, W and q are rounded, as operands of the three products; q at the events,
+    the residuals there and every sum over events keep float32.
     """
     n, m = W.shape
     c = 1.0 / (batch * n)
     rows_w = W[cols]  # [C, m]
     h = _sum_over_events(values, rows_w, rows, batch)  # = encode(W, x)
-    q = jax.nn.relu(h @ W.T + b)  # [batch, n]
+    q = jax.nn.relu(_product(h, W.T, dtype) + b)  # [batch, n]
     q_e = q[rows, cols]
     e = jnp.where(q_e > 0, (-2 * c) * values, 0.0)
-    qw = q @ W  # [batch, m]
+    q_op = q.astype(dtype)  # one rounding of q, shared by both products
+    qw = _product(q_op, W, dtype)  # [batch, m]
     ew = _sum_over_events(e, rows_w, rows, batch)  # E W
     gw = (2 * c) * qw + ew  # G W
     # [h | 1]^T q laid out behind barriers, as in `decode`'s gradient: XLA's CPU dot is
     # fastest with the long batch axis contracted from this side.
     h1 = jnp.concatenate([h, jnp.ones((batch, 1), h.dtype)], axis=1)
-    t = jax.lax.optimization_barrier(jax.lax.optimization_barrier(h1.T) @ q)  # [m + 1, n]
+    h1_t = jax.lax.optimization_barrier(h1.T.astype(dtype))
+    t = jax.lax.optimization_barrier(_product(h1_t, q_op, dtype))  # [m + 1, n]
     qth, colsum = t[:m].T, t[m]
     dW = ((2 * c) * qth).at[cols].add(e[:, None] * h[rows] + values[:, None] * gw[rows])
     db = ((2 * c) * colsum).at[cols].add(e)

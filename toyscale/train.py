@@ -76,6 +76,13 @@ class TrainConfig:
         event slots per batch so that a batch overflows with probability <= 2^-40; a
         model with a larger Lambda is refused before compiling. Overflows are counted in
         the output ``truncated_batches``.
+      matmul_precision: operand type of the training step's three dense products:
+        "float32" (the default: exact float32 on every backend; JAX would otherwise let a
+        GPU use TF32) or "bfloat16" (operands rounded to bfloat16, accumulated in float32;
+        sampler="sparse" only, :func:`toyscale.superposition.per_element_loss_and_grad`).
+        Parameters, optimiser and every measurement (test loss included) stay float32.
+        On a 2-core CPU with AMX, bfloat16 trained the bench sweep 1.13x faster
+        (benchmarks/RESULTS.md); tests/test_fidelity.py checks its width exponent.
     """
 
     n: int
@@ -90,6 +97,7 @@ class TrainConfig:
     rng: str = "threefry"
     sampler: str = "sparse"
     max_rate: float = 2.0
+    matmul_precision: str = "float32"
 
     def __post_init__(self):
         _positive_int("n", self.n)
@@ -114,6 +122,11 @@ class TrainConfig:
             raise ValueError(f"max_rate={self.max_rate}; max_rate must be in (0, 64]")
         if self.sampler == "sparse":
             data.check_sparse_sizes(self.batch, self.n)
+        if self.matmul_precision not in superposition.PRECISIONS:
+            raise ValueError(f"matmul_precision={self.matmul_precision!r}; allowed are {superposition.PRECISIONS}")
+        if self.matmul_precision != "float32" and self.sampler != "sparse":
+            raise ValueError(f"matmul_precision={self.matmul_precision!r} needs sampler='sparse' (the written-out "
+                             f"gradient); sampler={self.sampler!r} trains in float32")
 
     @property
     def event_capacity(self) -> int:
@@ -171,7 +184,7 @@ def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: ja
         lr_w=inputs["lr_w"], lr_b=inputs["lr_b"], gamma=inputs["gamma"],
         steps=config.steps, warmup=config.warmup, final_fraction=config.final_lr_fraction,
     )
-    grad_fn = superposition.per_element_loss_and_grad
+    grad_fn = functools.partial(superposition.per_element_loss_and_grad, precision=config.matmul_precision)
 
     def step(carry, t):
         params, opt_state, truncated = carry
