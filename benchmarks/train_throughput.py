@@ -192,6 +192,11 @@ def matmul_peak(widths, reps: int) -> dict:
     b = jax.random.normal(k2, (2048, 2048), jnp.float32)
     square = jax.jit(lambda a, b: a @ b)
     out = {"square_2048": 2 * 2048**3 / _best_time(square, a, b, reps=reps)}
+    # The same product from bfloat16 operands, accumulated in float32: the peak that
+    # matmul_precision="bfloat16" engines are also compared with.
+    square16 = jax.jit(lambda a, b: jnp.matmul(a, b, preferred_element_type=jnp.float32))
+    out["square_2048_bf16"] = 2 * 2048**3 / _best_time(square16, a.astype(jnp.bfloat16), b.astype(jnp.bfloat16),
+                                                       reps=reps)
     x = jax.random.uniform(k1, (BATCH, N), jnp.float32)
     for m in widths:
         w = jax.random.normal(k2, (N, m), jnp.float32)
@@ -209,10 +214,13 @@ def bench_points(m: int) -> list[dict]:
                               lr_w=1e-2, lr_b=1e-2)
 
 
-def bench_config(steps: int, rng: str | None = None, sampler: str | None = None) -> TrainConfig:
+def bench_config(steps: int, rng: str | None = None, sampler: str | None = None,
+                 matmul_precision: str | None = None) -> TrainConfig:
     extra = {} if rng is None else {"rng": rng}  # the engine's defaults unless asked
     if sampler is not None:
         extra["sampler"] = sampler
+    if matmul_precision is not None:
+        extra["matmul_precision"] = matmul_precision
     return TrainConfig(n=N, batch=BATCH, steps=steps, warmup=max(1, steps // 10), test_batches=1,
                        log_every=max(1, steps // 4), **extra)
 
@@ -252,8 +260,9 @@ def xla_memory_of_chunk(cfg: TrainConfig, m: int, vector_width, memory_budget, c
 
 
 def bench_jax(widths, steps: int, *, vector_width, memory_budget, chunk_size, xla_memory: str,
-              rng: str | None = None, sampler: str | None = None) -> list[dict]:
-    cfg = bench_config(steps, rng, sampler)
+              rng: str | None = None, sampler: str | None = None,
+              matmul_precision: str | None = None) -> list[dict]:
+    cfg = bench_config(steps, rng, sampler, matmul_precision)
     task = SuperpositionTask(cfg)
     rows = []
     for m in widths:
@@ -298,7 +307,7 @@ def bench_jax(widths, steps: int, *, vector_width, memory_budget, chunk_size, xl
             row["xla_memory"] = xla_memory_of_chunk(cfg, m, vector_width, memory_budget, chunk_size)
         rows.append(row)
         row["truncated_batches"] = int(sum(int(r["truncated_batches"]) for r in res))
-        print(f"  jax {cfg.sampler}/{cfg.rng} m={m:4d}: {row['wall_s']:6.1f} s wall ({compile_s:5.1f} s compile), "
+        print(f"  jax {engine_name(cfg)} m={m:4d}: {row['wall_s']:6.1f} s wall ({compile_s:5.1f} s compile), "
               f"{row['model_steps_per_s']:8.1f} model-steps/s steady", flush=True)
     return rows
 
@@ -333,7 +342,13 @@ def bench_torch(widths, steps: int, threads_list) -> dict | None:
 # ----------------------------------------------------------------------------- report
 
 
-def summarise(jax_rows, torch_res, peak, cores) -> dict:
+def engine_name(cfg: TrainConfig) -> str:
+    """sampler/rng, plus /bfloat16 for reduced-precision products."""
+    name = f"{cfg.sampler}/{cfg.rng}"
+    return name if cfg.matmul_precision == "float32" else f"{name}/{cfg.matmul_precision}"
+
+
+def summarise(jax_rows, torch_res, peak, cores, matmul_precision: str = "float32") -> dict:
     models = sum(r["models"] for r in jax_rows)
     steps = jax_rows[0]["steps"]
     total_steady = sum(r["steady_s"] for r in jax_rows)
@@ -353,6 +368,9 @@ def summarise(jax_rows, torch_res, peak, cores) -> dict:
         "floor_fraction_definition": "dense-floor FLOP rate (6*batch*n*m per model-step, steady state) "
                                      "/ jitted fp32 2048x2048 @ 2048x2048 rate, same run",
     }
+    if matmul_precision == "bfloat16":
+        # Against the float32 peak the number flatters a bfloat16 engine; against its own it does not.
+        s["floor_fraction_vs_bf16_matmul"] = floor / total_steady / peak["square_2048_bf16"]
     if torch_res:
         rates = {}
         for key, c in torch_res["configs"].items():
@@ -384,8 +402,9 @@ def print_table(info, peak, jax_rows, torch_res, s) -> None:
     print(f"versions: python {info['python']}, jax {info['jax']}, jaxlib {info['jaxlib']}, "
           f"torch {torch_res['torch'] if torch_res else 'missing'}")
     print(f"matmul fp32 (JAX, best of reps): 2048^2 @ 2048^2 {peak['square_2048'] / 1e9:.1f} GFLOP/s "
-          + ", ".join(f"{k.split('@')[1]} {v / 1e9:.1f}" for k, v in peak.items() if k != "square_2048")
+          + ", ".join(f"{k.split('@')[1]} {v / 1e9:.1f}" for k, v in peak.items() if "@" in k)
           + " GFLOP/s for (2048x1000)@(1000xm)")
+    print(f"matmul bf16 operands, fp32 accumulation (JAX): 2048^2 @ 2048^2 {peak['square_2048_bf16'] / 1e9:.1f} GFLOP/s")
     if torch_res:
         print(f"matmul fp32 (torch): 2048^2 @ 2048^2 {torch_res['matmul_square_2048_flops'] / 1e9:.1f} GFLOP/s")
     print()
@@ -409,6 +428,8 @@ def print_table(info, peak, jax_rows, torch_res, s) -> None:
           f"steady state ({s['jax_model_steps_per_s_with_compile']:.1f} with {s['jax_compile_s']:.0f} s of compile)")
     print(f"dense floor {s['floor_flops'] / 1e9:.2f} GFLOP/s = floor_fraction {s['floor_fraction']:.3f} of the "
           f"2048^2 matmul rate ({s['dense_flops'] / 1e9:.2f} GFLOP/s counting the dense encoder too)")
+    if "floor_fraction_vs_bf16_matmul" in s:
+        print(f"bfloat16 products: floor_fraction {s['floor_fraction_vs_bf16_matmul']:.3f} of the bf16 2048^2 matmul rate")
     if torch_res:
         rates = ", ".join(f"{k} {v:.2f}" for k, v in s["torch_model_steps_per_s"].items())
         print(f"torch (one model at a time, Python loop) model-steps/s: {rates}")
@@ -440,6 +461,9 @@ def main(argv=None) -> dict:
                     help="TrainConfig.rng bit generator(s) (default: the engine's); several are run one after another")
     ap.add_argument("--sampler", nargs="+", default=[None],
                     help="TrainConfig.sampler(s): dense, sparse (default: the engine's); several are run one after another")
+    ap.add_argument("--matmul-precision", nargs="+", default=[None], choices=("float32", "bfloat16"),
+                    help="TrainConfig.matmul_precision(s) (default: the engine's, float32); several are run one "
+                         "after another")
     ap.add_argument("--repeats", type=int, default=1,
                     help="train each (width, engine) this many times and keep the fastest steady rate")
     ap.add_argument("--no-torch", action="store_true")
@@ -458,25 +482,26 @@ def main(argv=None) -> dict:
     threads_list = args.torch_threads or sorted({cores, 1}, reverse=True)
 
     info = machine_info()
-    engines = [bench_config(steps, r, s) for s in args.sampler for r in args.rng]
-    print(f"engines (sampler/rng): {', '.join(f'{c.sampler}/{c.rng}' for c in engines)}, "
+    engines = [bench_config(steps, r, s, p) for s in args.sampler for r in args.rng for p in args.matmul_precision]
+    print(f"engines (sampler/rng[/precision]): {', '.join(engine_name(c) for c in engines)}, "
           f"vector_width={args.vector_width or 'engine default'}, devices={len(jax.local_devices())}", flush=True)
     print(f"bench sweep: n={N}, batch={BATCH}, m in {list(widths)}, gamma in {list(GAMMAS)}, "
           f"alpha in {list(ALPHAS)}, {steps} JAX steps per model, {torch_steps} timed torch steps per width", flush=True)
     t_all = time.perf_counter()
     print("matmul peak ...", flush=True)
     peak = matmul_peak(widths, reps=3 if args.quick else 5)
-    runs = {f"{c.sampler}/{c.rng}": [] for c in engines}
+    runs = {engine_name(c): [] for c in engines}
     for m in widths:
         for c in engines:
-            print(f"JAX engine m={m}, sampler={c.sampler}, rng={c.rng} (load average {os.getloadavg()[0]:.2f}) ...",
+            print(f"JAX engine m={m}, {engine_name(c)} (load average {os.getloadavg()[0]:.2f}) ...",
                   flush=True)
             tries = [bench_jax([m], steps, vector_width=args.vector_width, memory_budget=args.memory_budget,
                                chunk_size=args.chunk_size, xla_memory=xla_memory if m == widths[-1] or xla_memory == "all"
-                               else "none", rng=c.rng, sampler=c.sampler)[0] for _ in range(max(1, args.repeats))]
+                               else "none", rng=c.rng, sampler=c.sampler,
+                               matmul_precision=c.matmul_precision)[0] for _ in range(max(1, args.repeats))]
             best = max(tries, key=lambda r: r["model_steps_per_s"])
             best["repeats_model_steps_per_s"] = [r["model_steps_per_s"] for r in tries]
-            runs[f"{c.sampler}/{c.rng}"].append(best)
+            runs[engine_name(c)].append(best)
     # Measured again after the engines: under a changing load the start alone can underrate the
     # machine (and overrate floor_fraction); the best of the two counts, both are recorded.
     print("matmul peak again ...", flush=True)
@@ -487,11 +512,12 @@ def main(argv=None) -> dict:
     if not args.no_torch:
         print("PyTorch baseline ...", flush=True)
         torch_res = bench_torch(widths, torch_steps, threads_list)
-    summaries = {name: summarise(rows, torch_res, peak, cores) for name, rows in runs.items()}
+    precisions = {engine_name(c): c.matmul_precision for c in engines}
+    summaries = {name: summarise(rows, torch_res, peak, cores, precisions[name]) for name, rows in runs.items()}
     info["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     info["benchmark_seconds"] = time.perf_counter() - t_all
     for name, rows in runs.items():
-        print(f"\n=== engine sampler/rng = {name} ===")
+        print(f"\n=== engine {name} ===")
         print_table(info, peak, rows, torch_res, summaries[name])
     first = next(iter(runs))
     jax_rows, s = runs[first], summaries[first]
@@ -499,7 +525,7 @@ def main(argv=None) -> dict:
         print("\nsame-run comparison (model-steps/s steady; floor_fraction; speedup_vs_torch):")
         for name, sm in summaries.items():
             per_w = ", ".join(f"m={r['m']} {r['model_steps_per_s']:.1f}" for r in runs[name])
-            print(f"  {name:>16}: {sm['jax_model_steps_per_s']:7.1f}  floor {sm['floor_fraction']:.3f}  "
+            print(f"  {name:>24}: {sm['jax_model_steps_per_s']:7.1f}  floor {sm['floor_fraction']:.3f}  "
                   f"speedup {sm.get('speedup_vs_torch', float('nan')):.2f}x   ({per_w})")
     result = {"machine": info, "settings": {"n": N, "batch": BATCH, "widths": list(widths), "gammas": list(GAMMAS),
                                             "alphas": list(ALPHAS), "steps": steps, "torch_steps": torch_steps,
@@ -507,6 +533,7 @@ def main(argv=None) -> dict:
                                             "repeats": args.repeats,
                                             "chunk_size": args.chunk_size, "quick": args.quick,
                                             "rng": engines[0].rng, "sampler": engines[0].sampler,
+                                            "matmul_precision": engines[0].matmul_precision,
                                             "devices": len(jax.local_devices())},
               "matmul_flops": peak, "matmul_flops_start": peak_start, "matmul_flops_end": peak_end,
               "jax": jax_rows, "torch_baseline": torch_res, "summary": s,
