@@ -159,3 +159,40 @@ def test_paper_presets_pass_validation(name, models, tmp_path, monkeypatch):
     with pytest.raises(Reached) as hit:
         load(name).main(["--preset", "paper", "--out", str(tmp_path), "--no-progress"])
     assert hit.value.args[0] == models
+
+
+def test_set_changes_one_setting_of_a_copy_of_the_preset(tmp_path):
+    from toyscale.runner import experiment_args
+
+    presets = {"quick": {"train": {"n": 8, "steps": 10}, "seeds": 2}}
+    args = experiment_args("demo", "", presets, ["--set", "train.matmul_precision=bfloat16", "--set", "seeds=3",
+                                                 "--set", "train.steps=20"])
+    assert args.settings == {"train": {"n": 8, "steps": 20, "matmul_precision": "bfloat16"}, "seeds": 3}
+    assert presets["quick"] == {"train": {"n": 8, "steps": 10}, "seeds": 2}  # the preset itself is untouched
+    # an overridden run never lands in the preset's folder or in figures/
+    assert args.out == os.path.join("runs", "demo-quick-matmul_precision=bfloat16-seeds=3-steps=20")
+    assert args.figures == args.out
+    plain = experiment_args("demo", "", presets, [])
+    assert plain.out == os.path.join("runs", "demo-quick") and plain.figures == "figures"
+
+
+@pytest.mark.parametrize("item, message", [
+    ("width=3", "'width' is not a setting of this preset"),
+    ("seeds.x=1", "'seeds' is not a group of settings"),
+    ("seeds", "expected KEY=VALUE"),
+])
+def test_set_refuses_what_the_preset_does_not_have(item, message, capsys):
+    from toyscale.runner import experiment_args
+
+    with pytest.raises(SystemExit):
+        experiment_args("demo", "", {"quick": {"train": {"n": 8}, "seeds": 2}}, ["--set", item])
+    assert message in capsys.readouterr().err
+
+
+def test_a_script_trains_in_bfloat16_when_told(tmp_path):
+    summary = load("superposition_scaling").main([
+        "--preset", "smoke", "--set", "train.matmul_precision=bfloat16", "--out", str(tmp_path / "out"),
+        "--no-progress"])
+    assert summary["config"]["matmul_precision"] == "bfloat16"
+    assert list((tmp_path / "out").glob("superposition_scaling_smoke.png"))  # drawn into the run's folder
+    assert all(np.isfinite(v) for r in summary["exponents"].values() for v in r.values())

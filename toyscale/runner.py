@@ -1,6 +1,6 @@
 """What every experiment script shares: its command line and where its outputs go.
 
-Each script in ``experiments/`` takes ``--preset NAME --out DIR`` (plus ``--seed`` and
+Each script in ``experiments/`` takes ``--preset NAME --out DIR`` (plus ``--set``, ``--seed`` and
 ``--figures``), runs, writes ``DIR/summary.json`` atomically and draws its figure into
 ``figures/`` (and a copy into DIR).
 """
@@ -8,7 +8,10 @@ Each script in ``experiments/`` takes ``--preset NAME --out DIR`` (plus ``--seed
 from __future__ import annotations
 
 import argparse
+import copy
+import json
 import os
+import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -96,26 +99,69 @@ def use_cpu_devices(count: int | None = None) -> int | None:
 
 def experiment_args(name: str, description: str, presets: Mapping[str, Any],
                     argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """Parses ``--preset``, ``--out``, ``--seed``, ``--figures`` and ``--no-progress``.
+    """Parses ``--preset``, ``--set``, ``--out``, ``--seed``, ``--figures`` and ``--no-progress``.
 
-    The namespace gets ``settings`` (the chosen preset's dict), ``out`` (default
-    ``runs/<name>-<preset>``) and ``started`` (a ``perf_counter`` timestamp, for the wall
-    time in the summary).
+    The namespace gets ``settings`` (the chosen preset's dict, with every ``--set KEY=VALUE``
+    applied), ``out`` (default ``runs/<name>-<preset>``, plus the overrides when there are
+    any), ``figures`` (default ``figures/`` for a preset as published, the output folder for
+    an overridden one, so that figures/ only ever holds the presets' figures) and ``started``
+    (a ``perf_counter`` timestamp, for the wall time in the summary).
     """
     parser = argparse.ArgumentParser(prog=name, description=description)
     parser.add_argument("--preset", choices=sorted(presets), default="quick", help="settings to run (default quick)")
-    parser.add_argument("--out", default=None, help="output folder (default runs/<script>-<preset>)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="change one setting of the preset, e.g. --set train.matmul_precision=bfloat16 or "
+                             "--set seeds=3 (a dotted path into the preset; VALUE is read as JSON, else as a "
+                             "string; repeatable)")
+    parser.add_argument("--out", default=None, help="output folder (default runs/<script>-<preset>[-overrides])")
     parser.add_argument("--seed", type=int, default=0, help="sweep seed (default 0)")
-    parser.add_argument("--figures", default="figures", help="folder for the figure (default figures/)")
+    parser.add_argument("--figures", default=None,
+                        help="folder for the figure (default figures/, or the output folder when --set is given)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
+    settings = copy.deepcopy(dict(presets[args.preset]))
+    tags = []
+    for item in args.overrides:
+        try:
+            key, value = _override(settings, item)
+        except ValueError as e:
+            parser.error(f"--set {item}: {e}")
+        tags.append(f"{key.rsplit('.', 1)[-1]}={value}")
     if argv is None:  # run as a script, not called from Python (tests pass argv)
         use_compilation_cache()
         use_cpu_devices()
-    args.settings = dict(presets[args.preset])
-    args.out = args.out or os.path.join("runs", f"{name}-{args.preset}")
+    args.settings = settings
+    tag = "".join("-" + re.sub(r"[^A-Za-z0-9._=+-]", "_", t) for t in tags)
+    args.out = args.out or os.path.join("runs", f"{name}-{args.preset}{tag}")
+    args.figures = args.figures or (args.out if tags else "figures")
     args.started = time.perf_counter()
     return args
+
+
+def _override(settings: dict, item: str) -> tuple[str, Any]:
+    """Applies ``KEY=VALUE`` to ``settings`` in place; returns (key, parsed value).
+
+    The first part of a dotted key must be one of the preset's settings and every part but
+    the last an existing mapping; the last may be new below the top level (a ``TrainConfig``
+    field the preset leaves at its default), where the config itself checks the name.
+    """
+    key, sep, text = item.partition("=")
+    if not sep or not key:
+        raise ValueError("expected KEY=VALUE")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text
+    parts = key.split(".")
+    if parts[0] not in settings:
+        raise ValueError(f"{parts[0]!r} is not a setting of this preset; settings are {sorted(settings)}")
+    node = settings
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node.get(part), dict):
+            raise ValueError(f"{'.'.join(parts[:i + 1])!r} is not a group of settings")
+        node = node[part]
+    node[parts[-1]] = value
+    return key, value
 
 
 def finish(args: argparse.Namespace, name: str, summary: dict, figure_path: str | None = None) -> dict:
