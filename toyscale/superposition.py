@@ -113,17 +113,19 @@ def per_element_loss_and_grad(params: Params, x: Features, precision: str = "flo
     one elementwise pass over the [batch, n] arrays instead of autodiff's five or so
     (the dense target, the residual, the loss, the ReLU mask, the bias gradient), which at
     small widths cost more than the three matrix products (benchmarks/RESULTS.md, "loss and
-    gradient in one pass"). The gradient is the same; the value agrees to float32 rounding
-    (within ~1e-6 relative, from the identity below).
+    gradient in one pass"). In float32 the gradient is the same and the value agrees to
+    float32 rounding (within ~1e-6 relative, from the identity below).
 
     Args:
       params: ``{"W": [n, m], "b": [n]}``.
       x: the batch, dense or as events.
       precision: operand type of the three [batch, n]-sized products (decoder forward and
         the two gradient products): "float32", or "bfloat16" (operands rounded to bfloat16,
-        products accumulated in float32; event batches only). Everything else -- the
-        events' residuals, the sums over events, the parameters -- stays float32. The
-        value then carries the products' rounding too (it is computed from them).
+        products accumulated in float32; event batches only). The events' own terms --
+        q there, the residuals, every sum over events -- and the parameters stay float32;
+        the rest of q carries the rounding, and so does the value (computed from the
+        products). At trained weights the gradient is then within ~1 % of the float32 one
+        (largest entry), its direction within 1e-4 (tests/test_superposition.py).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision={precision!r}; allowed are {PRECISIONS}")
@@ -138,7 +140,22 @@ def per_element_loss_and_grad(params: Params, x: Features, precision: str = "flo
 
 def _product(a: jax.Array, b: jax.Array, dtype) -> jax.Array:
     """a @ b from operands rounded to ``dtype``, accumulated and returned in float32."""
-    return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=jnp.float32)
+    if dtype == jnp.float32:
+        return jnp.matmul(a, b, preferred_element_type=jnp.float32)
+    # DEFAULT, not the engine's float32 context (HIGHEST): the operands are already rounded,
+    # and no backend should take HIGHEST as a reason to leave its bf16 units.
+    return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=jnp.float32,
+                      precision=jax.lax.Precision.DEFAULT)
+
+
+def _rounded(a: jax.Array, dtype) -> jax.Array:
+    """``a`` rounded to ``dtype`` and back: the value a product with that operand type sees."""
+    return a.astype(dtype).astype(a.dtype)
+
+
+def _plus(a: jax.Array, fix: jax.Array | None, scale: float = 1.0) -> jax.Array:
+    """a + scale * fix, or a itself when there is nothing to add (no extra op in float32)."""
+    return a if fix is None else a + scale * fix
 
 
 def _sparse_loss_and_grad(W, b, rows, cols, values, batch, dtype=jnp.float32):
@@ -159,19 +176,40 @@ def _sparse_loss_and_grad(W, b, rows, cols, values, batch, dtype=jnp.float32):
 
     The one [batch, n] elementwise pass left is the bias and ReLU after the first product
     (XLA:CPU runs it as its own loop: 0.6-0.7 ms per model-step on the bench, RESULTS.md).
-    Repeated and empty event slots carry v = 0 and add nothing anywhere. With a bfloat16
-    ``dtype`` only h, W and q are rounded, as operands of the three products; q at the events,
-    the residuals there and every sum over events keep float32.
+    Repeated and empty event slots carry v = 0 and add nothing anywhere.
+
+    With a bfloat16 ``dtype``, h, W and q are rounded as operands of the three products,
+    except at the events: there q comes from its own float32 dot product, and each product's
+    event terms are replaced by their float32 values (O(C m) work). The rounding is left only
+    on q off the events and on h and W as they meet it. Without that replacement, the rounded
+    event terms, which nearly cancel against E once a model fits, gave gradients off by
+    3-9 % of their largest entry at trained weights; with it, <= 0.8 % (RESULTS.md).
     """
     n, m = W.shape
     c = 1.0 / (batch * n)
     rows_w = W[cols]  # [C, m]
     h = _sum_over_events(values, rows_w, rows, batch)  # = encode(W, x)
+    h_ev = h[rows]  # [C, m]
     q = jax.nn.relu(_product(h, W.T, dtype) + b)  # [batch, n]
-    q_e = q[rows, cols]
-    e = jnp.where(q_e > 0, (-2 * c) * values, 0.0)
     q_op = q.astype(dtype)  # one rounding of q, shared by both products
-    qw = _product(q_op, W, dtype)  # [batch, m]
+    if dtype == jnp.float32:
+        q_e = q[rows, cols]
+        fix_qw = fix_w = fix_b = None  # nothing to put back
+    else:
+        # Once a model fits, 2c q and E nearly cancel at the events, so rounding there would
+        # swamp the small net gradient. The events' terms are put back in float32: q_e from
+        # its own dot product, and each product gets (exact - rounded) at the events (first
+        # slot of a pair only: repeated and empty slots carry v = 0).
+        q_e = jax.nn.relu(jnp.sum(h_ev * rows_w, axis=1) + b[cols])
+        first = values != 0
+        q_x = jnp.where(first, q_e, 0.0)
+        q_r = jnp.where(first, q_op[rows, cols].astype(jnp.float32), 0.0)
+        fix_qw = jax.ops.segment_sum(q_x[:, None] * rows_w - q_r[:, None] * _rounded(rows_w, dtype), rows,
+                                     num_segments=batch, indices_are_sorted=True)  # [batch, m]
+        fix_w = q_x[:, None] * h_ev - q_r[:, None] * _rounded(h_ev, dtype)  # [C, m], into rows cols of q^T h
+        fix_b = q_x - q_r  # [C], into 1^T q
+    e = jnp.where(q_e > 0, (-2 * c) * values, 0.0)
+    qw = _plus(_product(q_op, W, dtype), fix_qw)  # [batch, m]
     ew = _sum_over_events(e, rows_w, rows, batch)  # E W
     gw = (2 * c) * qw + ew  # G W
     # [h | 1]^T q laid out behind barriers, as in `decode`'s gradient: XLA's CPU dot is
@@ -180,8 +218,8 @@ def _sparse_loss_and_grad(W, b, rows, cols, values, batch, dtype=jnp.float32):
     h1_t = jax.lax.optimization_barrier(h1.T.astype(dtype))
     t = jax.lax.optimization_barrier(_product(h1_t, q_op, dtype))  # [m + 1, n]
     qth, colsum = t[:m].T, t[m]
-    dW = ((2 * c) * qth).at[cols].add(e[:, None] * h[rows] + values[:, None] * gw[rows])
-    db = ((2 * c) * colsum).at[cols].add(e)
-    sum_q2 = jnp.sum(h * qw) + jnp.dot(b, colsum)
+    dW = ((2 * c) * qth).at[cols].add(_plus(e[:, None] * h_ev + values[:, None] * gw[rows], fix_w, 2 * c))
+    db = ((2 * c) * colsum).at[cols].add(_plus(e, fix_b, 2 * c))
+    sum_q2 = _plus(jnp.sum(h * qw) + jnp.dot(b, colsum), None if fix_b is None else jnp.sum(b[cols] * fix_b))
     value = c * (sum_q2 + jnp.sum(values * (values - 2 * q_e)))
     return value, {"W": dW, "b": db}
