@@ -284,3 +284,16 @@ def test_bfloat16_training_rounds_exactly_the_three_dense_products():
     # everything else -- the test loss and the measurements -- is float32, computed as such
     rest = [d for d in dots if d not in bf16]
     assert rest and all(p == "HIGHEST" and "xf32>" in a for p, a, _ in rest), rest
+
+
+def test_float32_sweeps_keep_the_manifest_they_had_before_matmul_precision(tmp_path):
+    # Folders saved before the field existed (all float32) must keep resuming: at its default
+    # the field is not part of the recorded config, so neither of the fingerprint.
+    out = str(tmp_path / "s")
+    first = sweep_superposition(CFG, POINTS[:2], out=out, progress=False)
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert set(manifest["task_config"]) == {f.name for f in dataclasses.fields(TrainConfig)} - {"matmul_precision"}
+    again = sweep_superposition(CFG, POINTS[:2], out=out, progress=False)
+    assert_same(again, first)
+    with pytest.raises(ValueError, match="different sweep"):
+        sweep_superposition(dataclasses.replace(CFG, matmul_precision="bfloat16"), POINTS[:2], out=out, progress=False)

@@ -283,7 +283,15 @@ class SuperpositionTask:
     name: str = "superposition"
 
     def config(self) -> dict:
-        return self.settings.to_dict()
+        """The settings as recorded in (and fingerprinted into) a sweep's manifest.
+
+        ``matmul_precision`` is left out at its default, "float32": sweeps saved before the
+        field existed were float32 runs, and their folders must keep resuming.
+        """
+        config = self.settings.to_dict()
+        if config["matmul_precision"] == "float32":
+            del config["matmul_precision"]
+        return config
 
     def static_of(self, point: Mapping[str, Any]) -> int:
         return int(point["m"])
