@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import itertools
 import json
 import math
 import os
@@ -190,7 +191,9 @@ def matmul_peak(widths, reps: int) -> dict:
     k1, k2 = jax.random.split(jax.random.PRNGKey(0))
     a = jax.random.normal(k1, (2048, 2048), jnp.float32)
     b = jax.random.normal(k2, (2048, 2048), jnp.float32)
-    square = jax.jit(lambda a, b: a @ b)
+    # precision="highest": true fp32 on every backend, as the engine computes (a GPU's
+    # default would be TF32).
+    square = jax.jit(lambda a, b: jnp.matmul(a, b, precision="highest"))
     out = {"square_2048": 2 * 2048**3 / _best_time(square, a, b, reps=reps)}
     # The same product from bfloat16 operands, accumulated in float32: the peak that
     # matmul_precision="bfloat16" engines are also compared with.
@@ -201,7 +204,7 @@ def matmul_peak(widths, reps: int) -> dict:
     for m in widths:
         w = jax.random.normal(k2, (N, m), jnp.float32)
         # Ten products per call so that dispatch overhead does not dominate small m.
-        f = jax.jit(lambda x, w: sum((x * (1 + i * 1e-3)) @ w for i in range(10)))
+        f = jax.jit(lambda x, w: sum(jnp.matmul(x * (1 + i * 1e-3), w, precision="highest") for i in range(10)))
         out[f"2048x1000@1000x{m}"] = 10 * 2 * BATCH * N * m / _best_time(f, x, w, reps=reps)
     return out
 
@@ -482,7 +485,14 @@ def main(argv=None) -> dict:
     threads_list = args.torch_threads or sorted({cores, 1}, reverse=True)
 
     info = machine_info()
-    engines = [bench_config(steps, r, s, p) for s in args.sampler for r in args.rng for p in args.matmul_precision]
+    engines = []
+    for s, r, p in itertools.product(args.sampler, args.rng, args.matmul_precision):
+        try:
+            engines.append(bench_config(steps, r, s, p))
+        except ValueError as e:  # e.g. bfloat16 products with the dense sampler
+            print(f"skipping sampler={s} rng={r} matmul_precision={p}: {e}", flush=True)
+    if not engines:
+        ap.error("no valid engine among the --sampler/--rng/--matmul-precision combinations")
     print(f"engines (sampler/rng[/precision]): {', '.join(engine_name(c) for c in engines)}, "
           f"vector_width={args.vector_width or 'engine default'}, devices={len(jax.local_devices())}", flush=True)
     print(f"bench sweep: n={N}, batch={BATCH}, m in {list(widths)}, gamma in {list(GAMMAS)}, "
