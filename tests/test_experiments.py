@@ -170,8 +170,14 @@ def test_set_changes_one_setting_of_a_copy_of_the_preset(tmp_path):
     assert args.settings == {"train": {"n": 8, "steps": 20, "matmul_precision": "bfloat16"}, "seeds": 3}
     assert presets["quick"] == {"train": {"n": 8, "steps": 10}, "seeds": 2}  # the preset itself is untouched
     # an overridden run never lands in the preset's folder or in figures/
-    assert args.out == os.path.join("runs", "demo-quick-matmul_precision=bfloat16-seeds=3-steps=20")
+    assert args.out == os.path.join("runs", "demo-quick-seeds=3-train.matmul_precision=bfloat16-train.steps=20")
     assert args.figures == args.out
+    # long values still give a short, file-name-safe folder; the order of --set does not matter
+    long = experiment_args("demo", "", presets, ["--set", f"seeds={list(range(100))}"])
+    assert len(os.path.basename(long.out)) < 120 and "[" not in long.out and " " not in long.out
+    swapped = experiment_args("demo", "", presets, ["--set", "train.steps=20", "--set", "seeds=3",
+                                                    "--set", "train.matmul_precision=bfloat16"])
+    assert swapped.out == args.out
     plain = experiment_args("demo", "", presets, [])
     assert plain.out == os.path.join("runs", "demo-quick") and plain.figures == "figures"
 
@@ -180,6 +186,8 @@ def test_set_changes_one_setting_of_a_copy_of_the_preset(tmp_path):
     ("width=3", "'width' is not a setting of this preset"),
     ("seeds.x=1", "'seeds' is not a group of settings"),
     ("seeds", "expected KEY=VALUE"),
+    ("train.=1", "has an empty part"),
+    ("train=5", "'train' is a group of settings"),
 ])
 def test_set_refuses_what_the_preset_does_not_have(item, message, capsys):
     from toyscale.runner import experiment_args

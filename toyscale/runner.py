@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import os
 import re
@@ -120,20 +121,19 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     settings = copy.deepcopy(dict(presets[args.preset]))
-    tags = []
+    changed = {}
     for item in args.overrides:
         try:
             key, value = _override(settings, item)
         except ValueError as e:
             parser.error(f"--set {item}: {e}")
-        tags.append(f"{key.rsplit('.', 1)[-1]}={value}")
+        changed[key] = value
     if argv is None:  # run as a script, not called from Python (tests pass argv)
         use_compilation_cache()
         use_cpu_devices()
     args.settings = settings
-    tag = "".join("-" + re.sub(r"[^A-Za-z0-9._=+-]", "_", t) for t in tags)
-    args.out = args.out or os.path.join("runs", f"{name}-{args.preset}{tag}")
-    args.figures = args.figures or (args.out if tags else "figures")
+    args.out = args.out or os.path.join("runs", f"{name}-{args.preset}{_folder_tag(changed)}")
+    args.figures = args.figures or (args.out if changed else "figures")
     args.started = time.perf_counter()
     return args
 
@@ -153,6 +153,8 @@ def _override(settings: dict, item: str) -> tuple[str, Any]:
     except json.JSONDecodeError:
         value = text
     parts = key.split(".")
+    if not all(parts):
+        raise ValueError(f"{key!r} has an empty part")
     if parts[0] not in settings:
         raise ValueError(f"{parts[0]!r} is not a setting of this preset; settings are {sorted(settings)}")
     node = settings
@@ -160,8 +162,21 @@ def _override(settings: dict, item: str) -> tuple[str, Any]:
         if not isinstance(node.get(part), dict):
             raise ValueError(f"{'.'.join(parts[:i + 1])!r} is not a group of settings")
         node = node[part]
+    if isinstance(node.get(parts[-1]), dict) and not isinstance(value, dict):
+        raise ValueError(f"{key!r} is a group of settings; set one of {sorted(node[parts[-1]])} instead")
     node[parts[-1]] = value
     return key, value
+
+
+def _folder_tag(changed: Mapping[str, Any]) -> str:
+    """``-key=value...`` for a run's default folder: sorted, file-name safe, at most ~100 characters."""
+    if not changed:
+        return ""
+    text = "-".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(changed.items()))
+    text = re.sub(r"[^A-Za-z0-9._=+-]", "_", text)
+    if len(text) > 100:
+        text = text[:80] + "-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    return "-" + text
 
 
 def finish(args: argparse.Namespace, name: str, summary: dict, figure_path: str | None = None) -> dict:
