@@ -81,9 +81,10 @@ class TrainConfig:
         GPU use TF32) or "bfloat16" (operands rounded to bfloat16, accumulated in float32;
         sampler="sparse" only, :func:`toyscale.superposition.per_element_loss_and_grad`).
         Parameters, optimiser and every measurement (test loss included) stay float32.
-        On a 2-core CPU with AMX, bfloat16 trained the bench sweep 1.13-1.15x faster and
-        moved the quick presets' exponents by <= 0.08 of their error bars
-        (benchmarks/RESULTS.md); tests/test_fidelity.py checks its width exponent.
+        On a 2-core CPU with AMX, bfloat16 trained the bench sweep (batch 2048) 1.07x
+        faster, the quick presets (batch 256) 10-16 % slower, and moved their exponents by
+        <= 0.04 of their error bars (benchmarks/RESULTS.md); tests/test_fidelity.py checks
+        its width exponent.
     """
 
     n: int
