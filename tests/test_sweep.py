@@ -1,6 +1,7 @@
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -214,8 +215,6 @@ def test_one_compiled_program_per_width_however_many_chunks(xla_compilations):
 
 def _dots(task, points, x64=False):
     """(precision, lhs type, rhs type) of every dot_general in the chunk program's StableHLO."""
-    import re
-
     from toyscale import sweep
 
     mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:1]), ("models",))

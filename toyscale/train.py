@@ -83,7 +83,7 @@ class TrainConfig:
         Parameters, optimiser and every measurement (test loss included) stay float32.
         On a 2-core CPU with AMX, bfloat16 trained the bench sweep (batch 2048) 1.07x
         faster, the quick presets (batch 256) 10-16 % slower, and moved their exponents by
-        <= 0.04 of their error bars (benchmarks/RESULTS.md); tests/test_fidelity.py checks
+        at most 0.042 of their error bars (benchmarks/RESULTS.md); tests/test_fidelity.py checks
         its width exponent.
     """
 
