@@ -114,6 +114,33 @@ def test_written_out_loss_and_gradient_equal_autodiff_on_sampled_batches_and_und
         np.testing.assert_allclose(grads["W"][i], grad["W"], rtol=1e-5, atol=1e-7)
 
 
+def test_cpu_pads_w_columns_only_where_the_remainder_is_above_half_a_block():
+    assert {m: superposition._cpu_padded_width(m) for m in (1, 8, 9, 10, 15, 16, 17, 24, 25, 39, 63, 100, 110)} == {
+        1: 1, 8: 8, 9: 16, 10: 16, 15: 16, 16: 16, 17: 17, 24: 24, 25: 32, 39: 39, 63: 64, 100: 100, 110: 112}
+
+
+@pytest.mark.parametrize("m", [12, 20])
+def test_padded_q_times_w_keeps_value_and_gradient_and_is_cpu_only(m):
+    from toyscale import data
+    from toyscale.frequencies import power_law
+
+    batch, n = 64, 40
+    p = power_law(1.1).probs(n)
+    tables = {k: jnp.asarray(v) for k, v in data.sparse_tables(p, batch, data.event_capacity(batch, 2.0)).items()}
+    x = data.sample_features_sparse(jax.random.PRNGKey(3), tables, batch, n)[0]
+    params = superposition.init_params(jax.random.PRNGKey(4), n, m)
+    _assert_same_value_and_grad(params, x)  # runs here, on the CPU branch
+    f = jax.jit(superposition.per_element_loss_and_grad)
+    padded = f"tensor<{n}x16xf32>"  # W with 4 zero columns, the operand of q W
+    on_cpu = f.trace(params, x).lower(lowering_platforms=("cpu",)).as_text()
+    on_gpu = f.trace(params, x).lower(lowering_platforms=("cuda",)).as_text()
+    assert (padded in on_cpu) == (m == 12)
+    assert padded not in on_gpu  # other backends run the plain product
+    # bfloat16 operands are not padded (no gain measured there)
+    bf16 = jax.jit(superposition.per_element_loss_and_grad, static_argnums=2).trace(params, x, "bfloat16")
+    assert "x16xbf16>" not in bf16.lower(lowering_platforms=("cpu",)).as_text()
+
+
 def test_bfloat16_products_round_only_the_operands():
     from toyscale import data
     from toyscale.frequencies import power_law

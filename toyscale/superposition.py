@@ -153,6 +153,38 @@ def _product(a: jax.Array, b: jax.Array, dtype) -> jax.Array:
                       precision=jax.lax.Precision.DEFAULT)
 
 
+#: On a CPU, the float32 product q W ([batch, n] x [n, m]) is computed with W's columns
+#: zero-padded to a multiple of this when m leaves a remainder above half of it: XLA:CPU's
+#: kernels run such widths slowly (m = 15, 25, 63: 30-39 % slower than at 16, 32, 64;
+#: benchmarks/RESULTS.md, "padded q W").
+_CPU_COLUMN_BLOCK = 16
+
+
+def _cpu_padded_width(m: int) -> int:
+    """The number of columns W is given in the product q W on a CPU (``m`` or more)."""
+    r = m % _CPU_COLUMN_BLOCK
+    return m + _CPU_COLUMN_BLOCK - r if 2 * r > _CPU_COLUMN_BLOCK else m
+
+
+def _times_w(q: jax.Array, W: jax.Array, dtype) -> jax.Array:
+    """q W: [batch, n] x [n, m] -> [batch, m], as :func:`_product`.
+
+    On a CPU at widths :func:`_cpu_padded_width` pads, the product runs on W with zero
+    columns appended and the extra output columns are dropped: the same sums (the
+    padding adds only zeros), a kernel shape that is faster there. Other backends run
+    the plain product (the padding is unmeasured there).
+    """
+    m = W.shape[1]
+    width = _cpu_padded_width(m)
+    if width == m or dtype != jnp.float32:  # bfloat16 operands: no gain measured (a tie)
+        return _product(q, W, dtype)
+
+    def padded(q, W):
+        return _product(q, jnp.pad(W, ((0, 0), (0, width - m))), dtype)[:, :m]
+
+    return jax.lax.platform_dependent(q, W, cpu=padded, default=lambda q, W: _product(q, W, dtype))
+
+
 def _rounded(a: jax.Array, dtype) -> jax.Array:
     """``a`` rounded to ``dtype`` and back: the value a product with that operand type sees."""
     return a.astype(dtype).astype(a.dtype)
@@ -213,7 +245,7 @@ def _sparse_loss_and_grad(W, b, rows, cols, values, batch, dtype=jnp.float32):
         fix_w = q_x[:, None] * h_ev - q_r[:, None] * _rounded(h_ev, dtype)  # [C, m], into rows cols of q^T h
         fix_b = q_x - q_r  # [C], into 1^T q
     e = jnp.where(q_e > 0, (-2 * c) * values, 0.0)
-    qw = _plus(_product(q_op, W, dtype), fix_qw)  # [batch, m]
+    qw = _plus(_times_w(q_op, W, dtype), fix_qw)  # [batch, m]
     ew = _sum_over_events(e, rows_w, rows, batch)  # E W
     gw = (2 * c) * qw + ew  # G W
     # [h | 1]^T q laid out behind barriers, as in `decode`'s gradient: XLA's CPU dot is
