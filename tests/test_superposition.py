@@ -119,8 +119,8 @@ def test_cpu_pads_w_columns_only_where_the_remainder_is_above_half_a_block():
         1: 1, 8: 8, 9: 16, 10: 16, 15: 16, 16: 16, 17: 17, 24: 24, 25: 32, 39: 39, 63: 64, 100: 100, 110: 112}
 
 
-@pytest.mark.parametrize("m", [12, 20])
-def test_padded_q_times_w_keeps_value_and_gradient_and_is_cpu_only(m):
+@pytest.mark.parametrize("m", [12, 20, 30])
+def test_cpu_kernel_shapes_keep_value_and_gradient_and_are_cpu_only(m):
     from toyscale import data
     from toyscale.frequencies import power_law
 
@@ -129,16 +129,22 @@ def test_padded_q_times_w_keeps_value_and_gradient_and_is_cpu_only(m):
     tables = {k: jnp.asarray(v) for k, v in data.sparse_tables(p, batch, data.event_capacity(batch, 2.0)).items()}
     x = data.sample_features_sparse(jax.random.PRNGKey(3), tables, batch, n)[0]
     params = superposition.init_params(jax.random.PRNGKey(4), n, m)
-    _assert_same_value_and_grad(params, x)  # runs here, on the CPU branch
-    f = jax.jit(superposition.per_element_loss_and_grad)
-    padded = f"tensor<{n}x16xf32>"  # W with 4 zero columns, the operand of q W
-    on_cpu = f.trace(params, x).lower(lowering_platforms=("cpu",)).as_text()
-    on_gpu = f.trace(params, x).lower(lowering_platforms=("cuda",)).as_text()
-    assert (padded in on_cpu) == (m == 12)
-    assert padded not in on_gpu  # other backends run the plain product
-    # bfloat16 operands are not padded (no gain measured there)
-    bf16 = jax.jit(superposition.per_element_loss_and_grad, static_argnums=2).trace(params, x, "bfloat16")
-    assert "x16xbf16>" not in bf16.lower(lowering_platforms=("cpu",)).as_text()
+    _assert_same_value_and_grad(params, x)  # runs here, on the CPU forms
+    f = jax.jit(superposition.per_element_loss_and_grad, static_argnums=2)
+    on_cpu, on_gpu, bf16_cpu = (f.trace(params, x, prec).lower(lowering_platforms=(platform,)).as_text()
+                                for prec, platform in (("float32", "cpu"), ("float32", "cuda"), ("bfloat16", "cpu")))
+    padded = {12: 16, 20: None, 30: 32}[m]  # W with zero columns, the operand of q W
+    if padded:
+        assert f"tensor<{n}x{padded}xf32>" in on_cpu
+        assert f"tensor<{n}x{padded}xf32>" not in on_gpu  # other backends run the plain product
+        assert f"x{padded}xbf16>" not in bf16_cpu  # bfloat16 operands are not padded (no gain)
+    else:
+        assert f"tensor<{n}x32xf32>" not in on_cpu
+    # [h | 1]^T q from a transposed copy of [h | 1] ([m + 1, batch]) except on a CPU up to 23
+    transposed = f"tensor<{m + 1}x{batch}x"
+    assert (transposed in on_cpu) == (m + 1 > 24)
+    assert transposed in on_gpu
+    assert (transposed in bf16_cpu) == (m + 1 > 24)
 
 
 def test_bfloat16_products_round_only_the_operands():

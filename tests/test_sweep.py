@@ -276,10 +276,11 @@ def test_bfloat16_training_rounds_exactly_the_three_dense_products():
     cfg = dataclasses.replace(CFG, matmul_precision="bfloat16")
     dots = _dots(SuperpositionTask(cfg), POINTS[:2])
     bf16 = [d for d in dots if "xbf16>" in d[1]]
-    # decoder forward [32, 3] x [3, 40], q W [32, 40] x [40, 3], [h | 1]^T q [4, 32] x [32, 40]
+    # decoder forward [32, 3] x [3, 40], q W [32, 40] x [40, 3], [h | 1]^T q contracted over
+    # the batch from [32, 4] x [32, 40] (the CPU's form at this width)
     assert sorted((a, b) for _, a, b in bf16) == sorted([
         ("tensor<32x3xbf16>", "tensor<3x40xbf16>"), ("tensor<32x40xbf16>", "tensor<40x3xbf16>"),
-        ("tensor<4x32xbf16>", "tensor<32x40xbf16>")]), dots
+        ("tensor<32x4xbf16>", "tensor<32x40xbf16>")]), dots
     # everything else -- the test loss and the measurements -- is float32, computed as such
     rest = [d for d in dots if d not in bf16]
     assert rest and all(p == "HIGHEST" and "xf32>" in a for p, a, _ in rest), rest

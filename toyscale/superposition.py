@@ -6,6 +6,8 @@ Row W_i in R^m is feature i's representation in the m-dimensional hidden space.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 
@@ -143,21 +145,31 @@ def per_element_loss_and_grad(params: Params, x: Features, precision: str = "flo
                                  jnp.dtype(precision))
 
 
-def _product(a: jax.Array, b: jax.Array, dtype) -> jax.Array:
-    """a @ b from operands rounded to ``dtype``, accumulated and returned in float32."""
+def _product(a: jax.Array, b: jax.Array, dtype, contract=((1,), (0,))) -> jax.Array:
+    """a @ b (or the ``contract``-ed dot_general) from operands rounded to ``dtype``, accumulated
+    and returned in float32."""
+    dims = (contract, ((), ()))
     if dtype == jnp.float32:
-        return jnp.matmul(a, b, preferred_element_type=jnp.float32)
+        return jax.lax.dot_general(a, b, dims, preferred_element_type=jnp.float32)
     # DEFAULT, not the engine's float32 context (HIGHEST): the operands are already rounded,
     # and no backend should take HIGHEST as a reason to leave its bf16 units.
-    return jnp.matmul(a.astype(dtype), b.astype(dtype), preferred_element_type=jnp.float32,
-                      precision=jax.lax.Precision.DEFAULT)
+    return jax.lax.dot_general(a.astype(dtype), b.astype(dtype), dims, preferred_element_type=jnp.float32,
+                               precision=jax.lax.Precision.DEFAULT)
 
 
-#: On a CPU, the float32 product q W ([batch, n] x [n, m]) is computed with W's columns
-#: zero-padded to a multiple of this when m leaves a remainder above half of it: XLA:CPU's
-#: kernels run such widths slowly (m = 15, 25, 63: 30-39 % slower than at 16, 32, 64;
-#: benchmarks/RESULTS.md, "padded q W").
+# Kernel shapes. XLA:CPU's kernels for the two gradient products are much slower at some
+# widths than at their neighbours; where a different but equal formulation is faster there
+# (measured on the bench, benchmarks/RESULTS.md, "kernel shapes on a CPU"), the CPU program
+# uses it, chosen from the static width alone, so a given width always runs the same program.
+# Other backends run the plain forms (unmeasured there).
+
+#: q W ([batch, n] x [n, m]) in float32 runs on W zero-padded to a multiple of this many
+#: columns when m leaves a remainder above half of it (m = 15, 25, 63 were 30-39 % slower
+#: than 16, 32, 64).
 _CPU_COLUMN_BLOCK = 16
+#: [h | 1]^T q contracts the batch straight from [batch, m + 1] up to this many columns
+#: (25-38 % faster there); above it, from a transposed copy made behind a barrier.
+_CPU_DIRECT_ROWS = 24
 
 
 def _cpu_padded_width(m: int) -> int:
@@ -166,23 +178,37 @@ def _cpu_padded_width(m: int) -> int:
     return m + _CPU_COLUMN_BLOCK - r if 2 * r > _CPU_COLUMN_BLOCK else m
 
 
+def _on_cpu(cpu_form, plain_form, *args):
+    return jax.lax.platform_dependent(*args, cpu=cpu_form, default=plain_form)
+
+
 def _times_w(q: jax.Array, W: jax.Array, dtype) -> jax.Array:
     """q W: [batch, n] x [n, m] -> [batch, m], as :func:`_product`.
 
-    On a CPU at widths :func:`_cpu_padded_width` pads, the product runs on W with zero
-    columns appended and the extra output columns are dropped: the same sums (the
-    padding adds only zeros), a kernel shape that is faster there. Other backends run
-    the plain product (the padding is unmeasured there).
+    Where the width is padded on a CPU, the extra output columns are dropped: the same
+    sums (the padding adds only zeros) on a faster kernel shape. bfloat16 operands are not
+    padded (a tie).
     """
     m = W.shape[1]
     width = _cpu_padded_width(m)
-    if width == m or dtype != jnp.float32:  # bfloat16 operands: no gain measured (a tie)
-        return _product(q, W, dtype)
+    plain = functools.partial(_product, dtype=dtype)
+    if width == m or dtype != jnp.float32:
+        return plain(q, W)
+    return _on_cpu(lambda q, W: plain(q, jnp.pad(W, ((0, 0), (0, width - m))))[:, :m], plain, q, W)
 
-    def padded(q, W):
-        return _product(q, jnp.pad(W, ((0, 0), (0, width - m))), dtype)[:, :m]
 
-    return jax.lax.platform_dependent(q, W, cpu=padded, default=lambda q, W: _product(q, W, dtype))
+def _batch_contracted(a: jax.Array, q: jax.Array, dtype) -> jax.Array:
+    """a^T q: [batch, k] x [batch, n] -> [k, n], summed over the batch, as :func:`_product`."""
+
+    def transposed(a, q):
+        # a^T materialised behind barriers so XLA keeps this layout (as in `decode`'s
+        # gradient): the long batch axis contracted from this side.
+        a_t = jax.lax.optimization_barrier(a.T)
+        return jax.lax.optimization_barrier(_product(a_t, q, dtype))
+
+    if a.shape[1] > _CPU_DIRECT_ROWS:
+        return transposed(a, q)
+    return _on_cpu(lambda a, q: jax.lax.optimization_barrier(_product(a, q, dtype, ((0,), (0,)))), transposed, a, q)
 
 
 def _rounded(a: jax.Array, dtype) -> jax.Array:
@@ -248,11 +274,8 @@ def _sparse_loss_and_grad(W, b, rows, cols, values, batch, dtype=jnp.float32):
     qw = _plus(_times_w(q_op, W, dtype), fix_qw)  # [batch, m]
     ew = _sum_over_events(e, rows_w, rows, batch)  # E W
     gw = (2 * c) * qw + ew  # G W
-    # [h | 1]^T q laid out behind barriers, as in `decode`'s gradient: XLA's CPU dot is
-    # fastest with the long batch axis contracted from this side.
-    h1 = jnp.concatenate([h, jnp.ones((batch, 1), h.dtype)], axis=1)
-    h1_t = jax.lax.optimization_barrier(h1.T.astype(dtype))
-    t = jax.lax.optimization_barrier(_product(h1_t, q_op, dtype))  # [m + 1, n]
+    h1 = jnp.concatenate([h, jnp.ones((batch, 1), h.dtype)], axis=1).astype(dtype)
+    t = _batch_contracted(h1, q_op, dtype)  # [h | 1]^T q: [m + 1, n]
     qth, colsum = t[:m].T, t[m]
     dW = ((2 * c) * qth).at[cols].add(_plus(e[:, None] * h_ev + values[:, None] * gw[rows], fix_w, 2 * c))
     db = ((2 * c) * colsum).at[cols].add(_plus(e, fix_b, 2 * c))
