@@ -199,3 +199,65 @@ def test_bfloat16_gradient_stays_close_at_trained_weights(gamma):
         err = float(jnp.max(jnp.abs(g16["W"] - g32["W"])) / jnp.max(jnp.abs(g32["W"])))
         cos = float(jnp.vdot(g16["W"], g32["W"]) / (jnp.linalg.norm(g16["W"]) * jnp.linalg.norm(g32["W"])))
         assert err < 0.02 and 1 - cos < 5e-5, (s, err, 1 - cos)
+
+
+def test_cpu_batch_tiles_fit_the_cache_and_stay_thick_enough():
+    tile = superposition.cpu_tile_rows
+    assert tile(2048, 1000, 10) == tile(2048, 1000, 100) == 512  # the bench: 2 MB of q per tile
+    assert tile(2048, 10240, 8) == 64  # the paper's n: the 2 MiB tile would be 32 rows
+    assert tile(2048, 10240, 64) == 128 and tile(2048, 10240, 256) == 512  # at least 2 m rows
+    assert tile(2048, 10240, 1024) == 2048  # never below 2 m: not tiled
+    assert tile(256, 1024, 16) == 256 and tile(256, 256, 23) == 256  # the quick presets fit whole
+    assert tile(3000, 1000, 10) == 375 and tile(3001, 1000, 10) == 3001  # only even splits
+
+
+def _sampled(batch, n, m, seed=3):
+    from toyscale import data
+    from toyscale.frequencies import power_law
+
+    p = power_law(0.6).probs(n)
+    tables = {k: jnp.asarray(v) for k, v in data.sparse_tables(p, batch, data.event_capacity(batch, 2.0)).items()}
+    x = data.sample_features_sparse(jax.random.PRNGKey(seed), tables, batch, n)[0]
+    params = superposition.init_params(jax.random.PRNGKey(seed + 1), n, m)
+    return {"W": params["W"], "b": params["b"] - 0.5}, x  # b of both signs: events on both sides of the ReLU
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+@pytest.mark.parametrize("tile_rows", [8, 32])
+def test_batch_tiles_give_the_whole_batch_value_and_gradient(precision, tile_rows):
+    batch, n, m = 64, 40, 5
+    params, x = _sampled(batch, n, m)
+    assert int(jnp.sum(x.values != 0)) > 20
+
+    def f(tile):
+        return jax.jit(lambda p, x: superposition._sparse_loss_and_grad(
+            p["W"], p["b"], x.rows, x.cols, x.values, batch, jnp.dtype(precision), tile))(params, x)
+
+    (v, g), (v_ref, g_ref) = f(tile_rows), f(batch)
+    np.testing.assert_allclose(v, v_ref, rtol=1e-6)
+    for k in ("W", "b"):  # q W row for row; [h | 1]^T q summed tile by tile (float32 rounding)
+        np.testing.assert_allclose(g[k], g_ref[k], rtol=1e-5, atol=1e-6 * float(jnp.max(jnp.abs(g_ref[k]))), err_msg=k)
+    if precision == "float32":
+        _, g_auto = jax.value_and_grad(superposition.per_element_loss)(params, x)
+        np.testing.assert_allclose(g["W"], g_auto["W"], rtol=2e-5, atol=2e-5 * float(jnp.max(jnp.abs(g_auto["W"]))))
+    with pytest.raises(ValueError, match="tile_rows=24 does not divide batch=64"):
+        superposition._sparse_loss_and_grad(params["W"], params["b"], x.rows, x.cols, x.values, batch,
+                                            jnp.dtype(precision), 24)
+
+
+def test_batch_tiles_are_the_cpu_program_only():
+    # at a size the CPU tiles (batch 1024 x n 1024: 4 MiB of q, so 2 tiles of 512 rows), the
+    # CPU program loops over the tiles' [512, n] pre-activations; other backends make one [1024, n]
+    batch, n, m = 1024, 1024, 4
+    assert superposition.cpu_tile_rows(batch, n, m) == 512
+    params, x = _sampled(batch, n, m)
+    f = jax.jit(superposition.per_element_loss_and_grad, static_argnums=2)
+    import re
+
+    def pre_activations(platform):  # shapes of the [rows, n] products in the lowered program
+        text = f.trace(params, x, "float32").lower(lowering_platforms=(platform,)).as_text()
+        return set(re.findall(rf"dot_general.*-> tensor<(\d+)x{n}xf32>", text)) - {str(m + 1)}, "stablehlo.while" in text
+
+    assert pre_activations("cpu") == ({"512"}, True)
+    assert pre_activations("cuda") == ({"1024"}, False)
+    _assert_same_value_and_grad(params, x)  # runs here, tiled

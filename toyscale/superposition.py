@@ -211,6 +211,77 @@ def _batch_contracted(a: jax.Array, q: jax.Array, dtype) -> jax.Array:
     return _on_cpu(lambda a, q: jax.lax.optimization_barrier(_product(a, q, dtype, ((0,), (0,)))), transposed, a, q)
 
 
+#: On a CPU, the products run over batch tiles of q no larger than this (where the batch
+#: splits evenly): one tile's pre-activation, ReLU and both gradient products then stay in
+#: cache instead of streaming a [batch, n] array through memory four times. At n = 1000,
+#: batch 2048 (8 MB per q) tiles of 512 rows made the bench sweep's steps 12-34 % faster on a
+#: 2-core EPYC; at n = 10240 tiles of 64 rows 2x faster at m = 8 (benchmarks/RESULTS.md,
+#: "batch tiles on a CPU").
+_CPU_TILE_BYTES = 2 * 1024**2
+#: ... but a tile keeps at least this many rows, and at least 2 m: the products of thinner
+#: tiles run below the dense rate once m is large (n = 10240, m = 256: 64-row tiles 1.2x
+#: slower than none).
+_CPU_MIN_TILE_ROWS = 64
+
+
+def cpu_tile_rows(batch: int, n: int, m: int) -> int:
+    """Rows per batch tile of the sparse training step on a CPU (``batch`` itself: no tiling).
+
+    The largest tile ``batch / 2^k`` (a whole number of rows) whose [rows, n] float32 q fits
+    :data:`_CPU_TILE_BYTES`, raised to at least ``max(64, 2 m)`` rows.
+    """
+    rows = batch
+    while rows % 2 == 0 and rows * n * 4 > _CPU_TILE_BYTES and rows // 2 >= max(_CPU_MIN_TILE_ROWS, 2 * m):
+        rows //= 2
+    return rows
+
+
+def _dense_part(h, W, b, rows, cols, dtype, tile_rows=None):
+    """The step's [batch, n]-sized work, from h = X W: with q = ReLU(h W^T + b) and q' its
+    operand-type copy, returns ``(q' W [batch, m], [h | 1]^T q' [m + 1, n], q' at the events [C])``.
+
+    On a CPU, in tiles of ``tile_rows`` rows (default :func:`cpu_tile_rows`) in a
+    ``lax.scan``: the same sums, q' W row for row and [h | 1]^T q' added up tile by tile
+    (float32 rounding of that sum differs). Other backends: the whole batch at once.
+    """
+    batch, m = h.shape
+    n = W.shape[0]
+
+    def whole(h, W, b, rows, cols):
+        q = jax.nn.relu(_product(h, W.T, dtype) + b).astype(dtype)  # [batch, n]
+        return _tile_products(h, W, q, dtype) + (q[rows, cols].astype(jnp.float32),)
+
+    rows_per_tile = cpu_tile_rows(batch, n, m) if tile_rows is None else tile_rows
+    if rows_per_tile >= batch:
+        return whole(h, W, b, rows, cols)
+    if batch % rows_per_tile:
+        raise ValueError(f"tile_rows={rows_per_tile} does not divide batch={batch}")
+
+    def tiled(h, W, b, rows, cols):
+        def tile(carry, k):
+            t, q_seen = carry
+            start = k * rows_per_tile
+            h_k = jax.lax.dynamic_slice_in_dim(h, start, rows_per_tile)
+            q_k = jax.nn.relu(_product(h_k, W.T, dtype) + b).astype(dtype)  # [rows, n], in cache
+            qw_k, t_k = _tile_products(h_k, W, q_k, dtype)
+            local = rows - start
+            here = (local >= 0) & (local < rows_per_tile)
+            q_seen = q_seen + jnp.where(here, q_k[jnp.clip(local, 0, rows_per_tile - 1), cols].astype(jnp.float32), 0)
+            return (t + t_k, q_seen), qw_k
+
+        zeros = (jnp.zeros((m + 1, n), jnp.float32), jnp.zeros(rows.shape, jnp.float32))
+        (t, q_seen), qw = jax.lax.scan(tile, zeros, jnp.arange(batch // rows_per_tile))
+        return qw.reshape(batch, m), t, q_seen
+
+    return _on_cpu(tiled, whole, h, W, b, rows, cols)
+
+
+def _tile_products(h, W, q, dtype):
+    """(q W, [h | 1]^T q) for rows of h and their q (already in the operand type)."""
+    h1 = jnp.concatenate([h, jnp.ones((h.shape[0], 1), h.dtype)], axis=1).astype(dtype)
+    return _times_w(q, W, dtype), _batch_contracted(h1, q, dtype)
+
+
 def _rounded(a: jax.Array, dtype) -> jax.Array:
     """``a`` rounded to ``dtype`` and back: the value a product with that operand type sees."""
     return a.astype(dtype).astype(a.dtype)
@@ -221,7 +292,7 @@ def _plus(a: jax.Array, fix: jax.Array | None, scale: float = 1.0) -> jax.Array:
     return a if fix is None else a + scale * fix
 
 
-def _sparse_loss_and_grad(W, b, rows, cols, values, batch, dtype=jnp.float32):
+def _sparse_loss_and_grad(W, b, rows, cols, values, batch, dtype=jnp.float32, tile_rows=None):
     """Value and gradient of L / n for a batch given by its events (products' operands in ``dtype``).
 
     With c = 1 / (batch n), h = X W (the events' rows of W), q = ReLU(h W^T + b) and
@@ -237,8 +308,8 @@ def _sparse_loss_and_grad(W, b, rows, cols, values, batch, dtype=jnp.float32):
       sum q (h W^T + b) = <h, q W> + <b, 1^T q>: the loss from products the gradient
       needs anyway, with no further pass over q.
 
-    The one [batch, n] elementwise pass left is the bias and ReLU after the first product
-    (XLA:CPU runs it as its own loop: 0.6-0.7 ms per model-step on the bench, RESULTS.md).
+    The one [batch, n] elementwise pass left is the bias and ReLU after the first product.
+    On a CPU, a q larger than a cache-sized tile is never formed whole (:func:`_dense_part`).
     Repeated and empty event slots carry v = 0 and add nothing anywhere.
 
     With a bfloat16 ``dtype``, h, W and q are rounded as operands of the three products,
@@ -247,16 +318,19 @@ def _sparse_loss_and_grad(W, b, rows, cols, values, batch, dtype=jnp.float32):
     on q off the events and on h and W as they meet it. Without that replacement, the rounded
     event terms, which nearly cancel against E once a model fits, gave gradients off by
     2.6-9.1 % of their largest entry at trained weights; with it, <= 0.8 % (RESULTS.md).
+
+    ``tile_rows`` fixes the CPU program's batch tile (default :func:`cpu_tile_rows`; tests
+    pass small ones); other backends never tile.
     """
     n, m = W.shape
     c = 1.0 / (batch * n)
     rows_w = W[cols]  # [C, m]
     h = _sum_over_events(values, rows_w, rows, batch)  # = encode(W, x)
     h_ev = h[rows]  # [C, m]
-    q = jax.nn.relu(_product(h, W.T, dtype) + b)  # [batch, n]
-    q_op = q.astype(dtype)  # one rounding of q, shared by both products
+    # The [batch, n]-sized work (q and the three products), on a CPU in cache-sized batch tiles.
+    qw, t, q_seen = _dense_part(h, W, b, rows, cols, dtype, tile_rows)
     if dtype == jnp.float32:
-        q_e = q[rows, cols]
+        q_e = q_seen
         fix_qw = fix_w = fix_b = None  # nothing to put back
     else:
         # Once a model fits, 2c q and E nearly cancel at the events, so rounding there would
@@ -266,16 +340,14 @@ def _sparse_loss_and_grad(W, b, rows, cols, values, batch, dtype=jnp.float32):
         q_e = jax.nn.relu(jnp.sum(h_ev * rows_w, axis=1) + b[cols])
         first = values != 0
         q_x = jnp.where(first, q_e, 0.0)
-        q_r = jnp.where(first, q_op[rows, cols].astype(jnp.float32), 0.0)
+        q_r = jnp.where(first, q_seen, 0.0)
         fix_qw = _per_sample(q_x[:, None] * rows_w - q_r[:, None] * _rounded(rows_w, dtype), rows, batch)  # [batch, m]
         fix_w = q_x[:, None] * h_ev - q_r[:, None] * _rounded(h_ev, dtype)  # [C, m], into rows cols of q^T h
         fix_b = q_x - q_r  # [C], into 1^T q
     e = jnp.where(q_e > 0, (-2 * c) * values, 0.0)
-    qw = _plus(_times_w(q_op, W, dtype), fix_qw)  # [batch, m]
+    qw = _plus(qw, fix_qw)  # [batch, m]
     ew = _sum_over_events(e, rows_w, rows, batch)  # E W
     gw = (2 * c) * qw + ew  # G W
-    h1 = jnp.concatenate([h, jnp.ones((batch, 1), h.dtype)], axis=1).astype(dtype)
-    t = _batch_contracted(h1, q_op, dtype)  # [h | 1]^T q: [m + 1, n]
     qth, colsum = t[:m].T, t[m]
     dW = ((2 * c) * qth).at[cols].add(_plus(e[:, None] * h_ev + values[:, None] * gw[rows], fix_w, 2 * c))
     db = ((2 * c) * colsum).at[cols].add(_plus(e, fix_b, 2 * c))
