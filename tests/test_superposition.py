@@ -222,8 +222,7 @@ def _sampled(batch, n, m, seed=3):
     return {"W": params["W"], "b": params["b"] - 0.5}, x  # b of both signs: events on both sides of the ReLU
 
 
-@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
-@pytest.mark.parametrize("tile_rows", [8, 32])
+@pytest.mark.parametrize("precision, tile_rows", [("float32", 8), ("bfloat16", 32)])
 def test_batch_tiles_give_the_whole_batch_value_and_gradient(precision, tile_rows):
     batch, n, m = 64, 40, 5
     params, x = _sampled(batch, n, m)
@@ -245,11 +244,12 @@ def test_batch_tiles_give_the_whole_batch_value_and_gradient(precision, tile_row
                                             jnp.dtype(precision), 24)
 
 
-def test_batch_tiles_are_the_cpu_program_only():
-    # at a size the CPU tiles (batch 1024 x n 1024: 4 MiB of q, so 2 tiles of 512 rows), the
-    # CPU program loops over the tiles' [512, n] pre-activations; other backends make one [1024, n]
-    batch, n, m = 1024, 1024, 4
-    assert superposition.cpu_tile_rows(batch, n, m) == 512
+def test_batch_tiles_are_the_cpu_program_only(monkeypatch):
+    # with 16 KiB tiles, q of batch 128 x n 64 (32 KiB) is cut into 2 tiles of 64 rows on a CPU:
+    # its program loops over the tiles' [64, n] pre-activations; other backends make one [128, n]
+    monkeypatch.setattr(superposition, "_CPU_TILE_BYTES", 16 * 1024)
+    batch, n, m = 128, 64, 4
+    assert superposition.cpu_tile_rows(batch, n, m) == 64
     params, x = _sampled(batch, n, m)
     f = jax.jit(superposition.per_element_loss_and_grad, static_argnums=2)
     import re
@@ -258,6 +258,6 @@ def test_batch_tiles_are_the_cpu_program_only():
         text = f.trace(params, x, "float32").lower(lowering_platforms=(platform,)).as_text()
         return set(re.findall(rf"dot_general.*-> tensor<(\d+)x{n}xf32>", text)) - {str(m + 1)}, "stablehlo.while" in text
 
-    assert pre_activations("cpu") == ({"512"}, True)
-    assert pre_activations("cuda") == ({"1024"}, False)
+    assert pre_activations("cpu") == ({"64"}, True)
+    assert pre_activations("cuda") == ({"128"}, False)
     _assert_same_value_and_grad(params, x)  # runs here, tiled
