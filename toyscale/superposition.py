@@ -214,12 +214,12 @@ def _batch_contracted(a: jax.Array, q: jax.Array, dtype) -> jax.Array:
 #: On a CPU, the products run over batch tiles of q no larger than this (where the batch
 #: splits evenly): one tile's pre-activation, ReLU and both gradient products then stay in
 #: cache instead of streaming a [batch, n] array through memory four times. At n = 1000,
-#: batch 2048 (8 MB per q) tiles of 512 rows made the bench sweep's steps 12-34 % faster on a
-#: 2-core EPYC; at n = 10240 tiles of 64 rows 2x faster at m = 8 (benchmarks/RESULTS.md,
-#: "batch tiles on a CPU").
+#: batch 2048 (8 MB per q) tiles of 512 rows made the bench sweep's steps 14-32 % shorter on a
+#: 2-core EPYC (1.23x over its six widths); at n = 10240 tiles of 64 rows 1.7x faster at m = 8
+#: (benchmarks/RESULTS.md, "Batch tiles on a CPU").
 _CPU_TILE_BYTES = 2 * 1024**2
 #: ... but a tile keeps at least this many rows, and at least 2 m: the products of thinner
-#: tiles run below the dense rate once m is large (n = 10240, m = 256: 64-row tiles 1.2x
+#: tiles run below the dense rate once m is large (n = 10240, m = 256: 64-row tiles 1.18x
 #: slower than none).
 _CPU_MIN_TILE_ROWS = 64
 
