@@ -1,5 +1,7 @@
 """The toy model's decoder: a layout-tuned product that must stay h W^T in every derivative."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -252,7 +254,6 @@ def test_batch_tiles_are_the_cpu_program_only(monkeypatch):
     assert superposition.cpu_tile_rows(batch, n, m) == 64
     params, x = _sampled(batch, n, m)
     f = jax.jit(superposition.per_element_loss_and_grad, static_argnums=2)
-    import re
 
     def pre_activations(platform):  # shapes of the [rows, n] products in the lowered program
         text = f.trace(params, x, "float32").lower(lowering_platforms=(platform,)).as_text()
