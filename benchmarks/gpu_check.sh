@@ -8,8 +8,8 @@
 #   1. smoke: the phase-diagram script end to end at toy sizes (does it run with this JAX?);
 #   2. the paper sweep end to end (benchmarks/paper_sweep.py: 1,020 models, 20,000 steps),
 #      given what is left of BUDGET_S but RESERVE_S;
-#   3. with the time left, a tenth of it (2,000 steps, all models) with bf16 products, then
-#      with the default engine, the dense sampler and the hash generator.
+#   3. with the time left, a tenth of it (2,000 steps, all models) with float32 products, then
+#      with bf16 products, the dense sampler and the hash generator.
 # Writes into $OUT (runs/gpu_check when unset): log.txt, paper.json, chunks.txt (the paper
 # sweep's chunk files with their times, also when step 2 was cut short; its start epoch is
 # in log.txt), the paper figure and tenth_*.json: 8 files at most, the device tool's limit.
@@ -19,6 +19,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_check}
 BUDGET_S=${BUDGET_S:-570}
 RESERVE_S=${RESERVE_S:-100}
+MIN_TENTH_S=${MIN_TENTH_S:-90}
 EXTRA=${EXTRA:-}
 PY=${PYTHON:-python3}
 WORK=$(mktemp -d)
@@ -42,16 +43,22 @@ step() {  # step NAME LIMIT_S ARGS...: one paper_sweep.py run under a time limit
 
 {
     echo "== environment"
-    nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1
-    "$PY" -c "import sys, jax, jaxlib, optax, numpy; print(sys.version.split()[0], 'jax', jax.__version__, \
+    timeout 30 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1
+    timeout 60 "$PY" -c "import sys, jax, jaxlib, optax, numpy; print(sys.version.split()[0], 'jax', jax.__version__, \
 'jaxlib', jaxlib.__version__, 'optax', optax.__version__, 'numpy', numpy.__version__, jax.devices())" 2>&1
     step smoke 90 --preset smoke
     step paper $(($(left) - RESERVE_S)) --out "$WORK/paper" --json "$OUT/paper.json"
     ls -l --time-style=+%s.%N "$WORK/paper/sweep/chunks" >"$OUT/chunks.txt" 2>&1
     cp "$WORK"/paper/phase_diagram_*.png "$OUT/" 2>/dev/null
-    for engine in matmul_precision=bfloat16 matmul_precision=float32 sampler=dense rng=hash; do
+    # Each tenth gets an equal share of what is left, or all of it when a share would be under
+    # MIN_TENTH_S (compile alone takes a while): then the first ones run and the rest are skipped.
+    engines=(matmul_precision=float32 matmul_precision=bfloat16 sampler=dense rng=hash)
+    for i in "${!engines[@]}"; do
+        engine=${engines[$i]}
+        share=$(( ($(left) - 5) / (${#engines[@]} - i) ))
+        [ "$share" -lt "$MIN_TENTH_S" ] && share=$(($(left) - 5))
         # shellcheck disable=SC2086
-        step "tenth $engine" $(($(left) - 5)) $TENTH --set "train.$engine" --json "$OUT/tenth_${engine#*=}.json"
+        step "tenth $engine" "$share" $TENTH --set "train.$engine" --json "$OUT/tenth_${engine#*=}.json"
     done
     echo "== done after $SECONDS s"
 } 2>&1 | tee "$OUT/log.txt"
