@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import signal
 import sys
@@ -53,7 +52,6 @@ if __name__ == "__main__":
     use_cpu_devices()  # what every toyscale entry point does; before JAX starts its backends
 
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import phase_diagram  # noqa: E402
@@ -64,31 +62,16 @@ from toyscale.sweep import load_sweep  # noqa: E402
 TARGET_S = 600.0  # issue 5: the paper sweep end to end in under 10 minutes on one H100
 
 
-def square_matmul_rates(size: int, reps: int) -> dict:
-    """FLOP/s of a jitted square float32 product at full fp32, at JAX's default precision
-    (TF32 on an Ampere/Hopper GPU, fp32 on a CPU) and from bfloat16 operands."""
-    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
-    a = jax.random.normal(k1, (size, size), jnp.float32)
-    b = jax.random.normal(k2, (size, size), jnp.float32)
-    flops = 2 * size**3
-    rates = {}
-    for name, prec in (("fp32", "highest"), ("default", None)):
-        f = jax.jit(lambda a, b, prec=prec: jnp.matmul(a, b, precision=prec))
-        rates[name] = flops / tt._best_time(f, a, b, reps=reps)
-    f16 = jax.jit(lambda a, b: jnp.matmul(a, b, preferred_element_type=jnp.float32))
-    rates["bf16"] = flops / tt._best_time(f16, a.astype(jnp.bfloat16), b.astype(jnp.bfloat16), reps=reps)
-    return rates
-
-
 def chunk_times(folder: str, widths_of_ids: np.ndarray, t0_epoch: float) -> dict:
     """Seconds after ``t0_epoch`` at which each width's last chunk file was written."""
     out: dict[int, float] = {}
     chunks = os.path.join(folder, "chunks")
     for name in sorted(os.listdir(chunks)) if os.path.isdir(chunks) else []:
-        match = re.fullmatch(r"chunk_(\d+)_(\d+)\.npz", name)
-        if match:
-            m = int(widths_of_ids[int(match.group(1))])
-            out[m] = max(out.get(m, 0.0), os.path.getmtime(os.path.join(chunks, name)) - t0_epoch)
+        if name.startswith("chunk_") and name.endswith(".npz"):  # as load_sweep reads them
+            path = os.path.join(chunks, name)
+            with np.load(path) as z:
+                m = int(widths_of_ids[int(z["model_id"][0])])
+            out[m] = max(out.get(m, 0.0), os.path.getmtime(path) - t0_epoch)
     return {str(m): round(t, 2) for m, t in sorted(out.items())}
 
 
@@ -97,7 +80,7 @@ def _run(args, folder: str) -> dict:
     on_cpu = jax.default_backend() == "cpu"
     size = args.matmul_size or (2048 if on_cpu else 8192)
     print(f"backend {info['backend']}, devices {info['devices']}, jax {info['jax']}", flush=True)
-    peak_start = square_matmul_rates(size, reps=5)
+    peak_start = tt.square_matmul_rates(size, reps=5)
     print(f"matmul {size}^2 (best of 5): {_rates(peak_start)}", flush=True)
 
     experiment = ["--preset", args.preset, "--out", folder, "--figures", folder]
@@ -127,7 +110,7 @@ def _run(args, folder: str) -> dict:
           f"{compile_s:.1f} s", flush=True)
     device_peak = tt.device_peak_bytes()  # includes the first matmul measurement's buffers
 
-    peak_end = square_matmul_rates(size, reps=5)  # the best of before and after counts
+    peak_end = tt.square_matmul_rates(size, reps=5)  # the best of before and after counts
     peak = {k: max(peak_start[k], peak_end[k]) for k in peak_start}
     sweep = load_sweep(os.path.join(folder, "sweep"))
     points = sweep.manifest["points"]

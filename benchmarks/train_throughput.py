@@ -186,20 +186,30 @@ def _best_time(fn, *args, reps: int) -> float:
 # ----------------------------------------------------------------------------- matmul peak
 
 
+def square_matmul_rates(size: int, reps: int) -> dict:
+    """FLOP/s of a jitted square float32 product: at full fp32 (``precision="highest"``, as the
+    engine computes; a GPU's default would be TF32), at JAX's default precision, and from
+    bfloat16 operands accumulated in float32 (the peak ``matmul_precision="bfloat16"`` engines
+    are also compared with)."""
+    k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+    a = jax.random.normal(k1, (size, size), jnp.float32)
+    b = jax.random.normal(k2, (size, size), jnp.float32)
+    flops = 2 * size**3
+    rates = {}
+    for name, prec in (("fp32", "highest"), ("default", None)):
+        f = jax.jit(lambda a, b, prec=prec: jnp.matmul(a, b, precision=prec))
+        rates[name] = flops / _best_time(f, a, b, reps=reps)
+    f16 = jax.jit(lambda a, b: jnp.matmul(a, b, preferred_element_type=jnp.float32))
+    rates["bf16"] = flops / _best_time(f16, a.astype(jnp.bfloat16), b.astype(jnp.bfloat16), reps=reps)
+    return rates
+
+
 def matmul_peak(widths, reps: int) -> dict:
     """fp32 matmul FLOP/s: a square 2048^3 product and the bench's decoder-sized products."""
+    square = square_matmul_rates(2048, reps)
+    out = {"square_2048": square["fp32"], "square_2048_bf16": square["bf16"],
+           "square_2048_default_precision": square["default"]}
     k1, k2 = jax.random.split(jax.random.PRNGKey(0))
-    a = jax.random.normal(k1, (2048, 2048), jnp.float32)
-    b = jax.random.normal(k2, (2048, 2048), jnp.float32)
-    # precision="highest": true fp32 on every backend, as the engine computes (a GPU's
-    # default would be TF32).
-    square = jax.jit(lambda a, b: jnp.matmul(a, b, precision="highest"))
-    out = {"square_2048": 2 * 2048**3 / _best_time(square, a, b, reps=reps)}
-    # The same product from bfloat16 operands, accumulated in float32: the peak that
-    # matmul_precision="bfloat16" engines are also compared with.
-    square16 = jax.jit(lambda a, b: jnp.matmul(a, b, preferred_element_type=jnp.float32))
-    out["square_2048_bf16"] = 2 * 2048**3 / _best_time(square16, a.astype(jnp.bfloat16), b.astype(jnp.bfloat16),
-                                                       reps=reps)
     x = jax.random.uniform(k1, (BATCH, N), jnp.float32)
     for m in widths:
         w = jax.random.normal(k2, (N, m), jnp.float32)
