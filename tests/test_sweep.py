@@ -297,3 +297,102 @@ def test_float32_sweeps_keep_the_manifest_they_had_before_matmul_precision(tmp_p
     assert_same(again, first)
     with pytest.raises(ValueError, match="different sweep"):
         sweep_superposition(dataclasses.replace(CFG, matmul_precision="bfloat16"), POINTS[:2], out=out, progress=False)
+
+
+def test_a_resumed_sweep_trains_the_remaining_models_in_the_chunks_it_planned_at_first(tmp_path):
+    # 10 models of one width in chunks of at most 4 with vmapped batches of 4 (as on an
+    # accelerator): 4 + 4 + 2. Resuming after the first chunk must not re-plan the other six
+    # as 3 + 3, whose smaller vmapped batches would change the last bits.
+    points = superposition_grid(widths=[3], gammas=[-1.0, -0.5, 0.0, 0.5, 1.0], frequencies=[power_law(1.1)],
+                                lr_w=2e-2, lr_b=1e-2, seeds=2)
+    kw = dict(chunk_size=4, vector_width=4, devices=jax.devices()[:1], progress=False)
+    clean = sweep_superposition(CFG, points, out=tmp_path / "clean", **kw)
+    chunks = tmp_path / "part" / "chunks"
+    sweep_superposition(CFG, points, out=tmp_path / "part", **kw)
+    for f in sorted(os.listdir(chunks))[1:]:  # as if killed after the first chunk
+        os.unlink(chunks / f)
+    resumed = sweep_superposition(CFG, points, out=tmp_path / "part", **kw)
+    assert resumed.stats["chunks"] == 2 and resumed.stats["chunk_sizes"] == clean.stats["chunk_sizes"] == {"3": 4}
+    assert sorted(os.listdir(chunks)) == sorted(os.listdir(tmp_path / "clean" / "chunks"))
+    for a, b in zip(load_sweep(tmp_path / "part"), clean):
+        for k in a.outputs:
+            assert np.array_equal(a[k], b[k]), (a.model_id, k)
+
+
+def test_engine_arguments_are_checked_before_anything_runs(tmp_path, xla_compilations):
+    d0 = jax.devices()[0]
+    bad = [
+        (dict(seed=2**32), ValueError, r"seed=4294967296; seed must be in \[0, 2\*\*32 - 1\]"),
+        (dict(seed=-1), ValueError, "seed=-1"),
+        (dict(seed=1.0), TypeError, "seed=1.0"),
+        (dict(process_count=2), ValueError, "give both or neither"),
+        (dict(process_index=0.5, process_count=2), TypeError, "process_index=0.5"),
+        (dict(process_index=0, process_count=True), TypeError, "process_count=True"),
+        (dict(process_index=0, process_count=2.5), TypeError, "process_count=2.5"),
+        (dict(devices=[]), ValueError, r"devices=\[\]"),
+        (dict(devices=[d0, d0]), ValueError, "distinct"),
+        (dict(memory_budget="1e9"), ValueError, "memory_budget='1e9'"),
+        (dict(chunk_size=True), TypeError, "chunk_size=True"),
+        (dict(vector_width=0), ValueError, "vector_width=0"),
+    ]
+    with xla_compilations() as names:
+        for kw, error, match in bad:
+            with pytest.raises(error, match=match):
+                sweep_superposition(CFG, POINTS, out=tmp_path / "never", progress=False, **kw)
+    assert names == [] and not (tmp_path / "never").exists()
+
+
+def test_the_fingerprint_sees_every_value_of_a_long_array_and_not_its_numpy_type():
+    from toyscale.sweep import _fingerprint
+
+    a = np.linspace(0.0, 1.0, 2001)
+    b = a.copy()
+    b[1000] += 1e-9  # str() of a would elide the middle and round to 8 digits
+    assert _fingerprint({}, 0, [{"values": a}]) != _fingerprint({}, 0, [{"values": b}])
+    # a grid rebuilt from a manifest (plain numbers) is the same sweep as the numpy one
+    assert _fingerprint({}, 0, [{"m": np.int64(3), "values": a}]) == _fingerprint({}, 0, [{"m": 3, "values": a.tolist()}])
+
+
+def test_atomic_files_follow_the_umask_and_only_one_creator_wins(tmp_path):
+    from toyscale.io import atomic_create_json, atomic_write_json
+
+    mask = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "a.json", {"x": 1})
+        # mkstemp would give 0o600: unreadable to the other users of a shared results folder
+        assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(mask)
+    assert atomic_create_json(tmp_path / "m.json", {"first": True})
+    assert not atomic_create_json(tmp_path / "m.json", {"first": False})
+    assert json.loads((tmp_path / "m.json").read_text()) == {"first": True}
+    assert sorted(os.listdir(tmp_path)) == ["a.json", "m.json"]  # no temp file left behind
+
+
+RACE_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    from toyscale.frequencies import power_law
+    from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
+    cfg = TrainConfig(n=40, batch=32, steps=int(sys.argv[2]), warmup=6, test_batches=2, log_every=10)
+    points = superposition_grid(widths=[3], gammas=[-1.0, 1.0], frequencies=[power_law(1.1)], lr_w=2e-2, lr_b=1e-2)
+    time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # both start at the same moment
+    try:
+        sweep_superposition(cfg, points, out=sys.argv[1], progress=False, process_index=int(sys.argv[4]),
+                            process_count=2)
+        print("trained")
+    except ValueError as e:
+        print("refused", e)
+    """
+)
+
+
+def test_processes_starting_together_with_different_grids_cannot_share_a_folder(tmp_path):
+    script = tmp_path / "race.py"
+    script.write_text(RACE_SCRIPT)
+    env = dict(os.environ, JAX_PLATFORMS="cpu", TOYSCALE_COMPILATION_CACHE="off")
+    start = time.time() + 6  # after both have imported jax
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "out"), str(steps), str(start), str(p)],
+                              env=env, stdout=subprocess.PIPE, text=True) for p, steps in enumerate((20, 40))]
+    outs = sorted(p.communicate(timeout=300)[0].strip().splitlines()[-1].split()[0] for p in procs)
+    assert outs == ["refused", "trained"]

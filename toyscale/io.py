@@ -9,31 +9,75 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Callable
 from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["atomic_write", "atomic_write_json"]
+__all__ = ["atomic_create", "atomic_create_json", "atomic_write", "atomic_write_json"]
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> None:
-    """Calls ``write(f)`` on a binary temp file, then renames it over ``path``."""
-    path = os.fspath(path)
+def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
+    """Writes a flushed and fsynced temp file beside ``path``; returns its name.
+
+    Opened with mode 0o666, so the process's umask applies as for any new file (``mkstemp``
+    would make it owner-only, unreadable to the other users of a shared folder).
+    """
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    while True:
+        tmp = os.path.join(folder, f".tmp-{secrets.token_hex(8)}-{os.path.basename(path)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> None:
+    """Calls ``write(f)`` on a binary temp file, then renames it over ``path``."""
+    path = os.fspath(path)
+    tmp = _write_temp(path, write)
+    try:
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_create(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> bool:
+    """Like :func:`atomic_write`, but only if ``path`` does not exist yet.
+
+    The whole file appears in one step (a hard link to the written temp file), so of several
+    processes creating the same path at once exactly one succeeds. Returns whether this call
+    created it. On a file system without hard links it falls back to a check, then a rename.
+    """
+    path = os.fspath(path)
+    tmp = _write_temp(path, write)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # no hard links here
+        if os.path.exists(path):
+            return False
+        os.replace(tmp, path)
+        return True
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _strict(obj: Any) -> Any:
@@ -51,7 +95,17 @@ def _strict(obj: Any) -> Any:
     return obj
 
 
+def _json_bytes(obj: Any) -> bytes:
+    return json.dumps(_strict(obj), indent=1, sort_keys=True, allow_nan=False).encode()
+
+
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     """Writes ``obj`` as indented, strict JSON (non-finite numbers as null), atomically."""
-    text = json.dumps(_strict(obj), indent=1, sort_keys=True, allow_nan=False)
-    atomic_write(path, lambda f: f.write(text.encode()))
+    text = _json_bytes(obj)
+    atomic_write(path, lambda f: f.write(text))
+
+
+def atomic_create_json(path: str | os.PathLike, obj: Any) -> bool:
+    """:func:`atomic_write_json` through :func:`atomic_create`: only if ``path`` is absent."""
+    text = _json_bytes(obj)
+    return atomic_create(path, lambda f: f.write(text))

@@ -46,7 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from toyscale.io import atomic_write, atomic_write_json
+from toyscale.io import atomic_create_json, atomic_write, atomic_write_json
 
 FORMAT = "toyscale-sweep/1"
 
@@ -231,8 +231,39 @@ def _jaxlib_version() -> str:
     return jaxlib.__version__
 
 
+def _check_seed(seed: Any) -> int:
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"seed={seed!r}; seed must be an int")
+    if not 0 <= seed < 2**32:
+        # PRNGKey keeps 32 bits (without x64): seed 2**32 would silently equal seed 0.
+        raise ValueError(f"seed={seed!r}; seed must be in [0, 2**32 - 1]")
+    return int(seed)
+
+
+def _check_count(name: str, value: Any, allowed: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise TypeError(f"{name}={value!r}; {name} must be {allowed}")
+    if value < 1:
+        raise ValueError(f"{name}={value!r}; {name} must be {allowed}")
+    return int(value)
+
+
+def _plain(obj: Any) -> Any:
+    """numpy arrays and scalars as Python lists and numbers, exactly (``str()`` would elide
+    a long array's middle and round its values, so two different grids could collide)."""
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, Mapping):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
 def _fingerprint(task_config: dict, seed: int, points: list[dict]) -> str:
-    blob = json.dumps([task_config, seed, points], sort_keys=True, default=str).encode()
+    blob = json.dumps(_plain([task_config, seed, points]), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -363,18 +394,28 @@ def run_sweep(
     points = [dict(p) for p in points]
     if not points:
         raise ValueError("points=[] is empty; a sweep needs at least one grid point")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed={seed!r}; seed must be an int")
-    if chunk_size is not None and (not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
-        raise ValueError(f"chunk_size={chunk_size!r}; chunk_size must be a positive int or None")
-    if memory_budget is not None and memory_budget <= 0:
+    _check_seed(seed)
+    if chunk_size is not None:
+        _check_count("chunk_size", chunk_size, "a positive int or None")
+    if memory_budget is not None and (not isinstance(memory_budget, (int, float, np.integer, np.floating))
+                                      or isinstance(memory_budget, bool) or not memory_budget > 0
+                                      or not math.isfinite(memory_budget)):
         raise ValueError(f"memory_budget={memory_budget!r}; memory_budget must be a positive number of bytes")
     devices = list(devices) if devices is not None else jax.local_devices()
-    if vector_width is not None and (not isinstance(vector_width, (int, np.integer)) or vector_width < 1):
-        raise ValueError(f"vector_width={vector_width!r}; vector_width must be a positive int or None")
+    if not devices or not all(isinstance(d, jax.Device) for d in devices) or len(set(devices)) != len(devices):
+        raise ValueError(f"devices={devices!r}; devices must be a non-empty list of distinct jax.Device objects")
+    if vector_width is not None:
+        _check_count("vector_width", vector_width, "a positive int or None")
     budget = default_memory_budget() if memory_budget is None else int(memory_budget)
-    pidx = jax.process_index() if process_index is None else process_index
-    pcount = jax.process_count() if process_count is None else process_count
+    if (process_index is None) != (process_count is None):
+        raise ValueError(f"process_index={process_index!r}, process_count={process_count!r}; give both or "
+                         f"neither (then jax.process_index() and jax.process_count() are used)")
+    if process_count is not None:
+        _check_count("process_count", process_count, "a positive int")
+        if not isinstance(process_index, (int, np.integer)) or isinstance(process_index, bool):
+            raise TypeError(f"process_index={process_index!r}; process_index must be an int")
+    pidx = jax.process_index() if process_index is None else int(process_index)
+    pcount = jax.process_count() if process_count is None else int(process_count)
     if not 0 <= pidx < pcount:
         raise ValueError(f"process_index={pidx}; must be in [0, process_count={pcount})")
 
@@ -393,7 +434,13 @@ def run_sweep(
     if folder is not None:
         os.makedirs(folder, exist_ok=True)
         mpath = os.path.join(folder, "manifest.json")
-        if os.path.exists(mpath):
+        new = {**manifest, "versions": _versions(),
+               "created": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+        # Created only if absent, in one step: processes starting together with different
+        # grids cannot both pass the check below.
+        if not os.path.exists(mpath) and atomic_create_json(mpath, new):
+            manifest = new
+        else:
             with open(mpath) as f:
                 old = json.load(f)
             if old.get("fingerprint") != manifest["fingerprint"]:
@@ -402,26 +449,25 @@ def run_sweep(
                     f"{len(old.get('points', []))} points); use a new folder or delete it"
                 )
             manifest = old
-        else:
-            manifest = {**manifest, "versions": _versions(),
-                        "created": datetime.datetime.now(datetime.timezone.utc).isoformat()}
-            atomic_write_json(mpath, manifest)
         if pcount == 1:
             _remove_stale_temp_files(folder)
         done = _read_chunks(folder)
 
-    # Group this process's unfinished models by static shape, in model-id order.
+    # Group this process's models by static shape, in model-id order. Chunks are laid out
+    # over the whole group, finished or not, so a resumed run trains each remaining model in
+    # the chunk (and vmapped batch) an uninterrupted run would have: the same bits.
     groups: dict[Hashable, list[int]] = {}
     for i, p in enumerate(points):
-        if i % pcount != pidx or i in done:
-            continue
-        groups.setdefault(task.static_of(p), []).append(i)
+        if i % pcount == pidx:
+            groups.setdefault(task.static_of(p), []).append(i)
+    groups = {static: ids for static, ids in groups.items() if any(i not in done for i in ids)}
 
     root = jax.random.PRNGKey(seed)
     mesh = jax.sharding.Mesh(np.asarray(devices), ("models",))
     sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("models"))
     mine = sum(1 for i in range(len(points)) if i % pcount == pidx)
-    bar = _Progress(total=mine, initial=mine - sum(map(len, groups.values())), enabled=progress, desc=task.name)
+    todo = sum(1 for ids in groups.values() for i in ids if i not in done)
+    bar = _Progress(total=mine, initial=mine - todo, enabled=progress, desc=task.name)
     stats = {"programs": 0, "chunks": 0, "chunk_sizes": {}, "predicted_peak_bytes_per_device": {}, "seconds": 0.0}
     t_start = time.perf_counter()
     results: dict[int, tuple[bool, dict[str, np.ndarray]]] = dict(done)
@@ -435,7 +481,9 @@ def run_sweep(
             stats["programs"] += 1
             stats["predicted_peak_bytes_per_device"][str(static)] = width * task.bytes_per_model(static)
             for start in range(0, len(ids), size):
-                chunk = ids[start:start + size]
+                chunk = [i for i in ids[start:start + size] if i not in done]
+                if not chunk:
+                    continue
                 padded = chunk + [chunk[-1]] * (size - len(chunk))
                 inputs = _stack_inputs(task, [points[i] for i in padded])
                 keys = _model_keys(root, jnp.asarray(padded, dtype=jnp.uint32))
