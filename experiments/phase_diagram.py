@@ -47,11 +47,12 @@ def main(argv=None) -> dict:
     shape = (len(s["gammas"]), len(s["alphas"]))
     alpha_m, alpha_m_err, r2 = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     phi_half = np.full(shape + (len(s["widths"]),), np.nan)
+    column = {m: k for k, m in enumerate(s["widths"])}  # widths in the order given, sorted or not
     for i, gamma in enumerate(s["gammas"]):
         for j, spec in enumerate(specs):
             curve = width_curve(result, gamma=gamma, frequencies=spec.describe())
             phi = width_curve(result, measure="phi_half", gamma=gamma, frequencies=spec.describe())
-            phi_half[i, j, np.searchsorted(s["widths"], phi.widths)] = phi.loss
+            phi_half[i, j, [column[m] for m in phi.widths]] = phi.loss
             if curve.widths.size >= 3:
                 fit = width_exponent(curve)
                 alpha_m[i, j], alpha_m_err[i, j], r2[i, j] = fit.exponent, fit.stderr["exponent"], fit.r2

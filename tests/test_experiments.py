@@ -8,6 +8,8 @@ import pathlib
 import numpy as np
 import pytest
 
+from toyscale.sweep import load_sweep
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -18,9 +20,9 @@ def load(name):
     return module
 
 
-def run(name, tmp_path):
+def run(name, tmp_path, *extra):
     summary = load(name).main(["--preset", "smoke", "--out", str(tmp_path / "out"),
-                               "--figures", str(tmp_path / "fig"), "--no-progress"])
+                               "--figures", str(tmp_path / "fig"), "--no-progress", *extra])
     on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert on_disk["preset"] == "smoke" and on_disk["experiment"] == name
     assert list((tmp_path / "fig").glob("*.png"))
@@ -37,10 +39,19 @@ def test_superposition_scaling_summary(tmp_path):
 
 
 def test_phase_diagram_summary(tmp_path):
-    summary, on_disk = run("phase_diagram", tmp_path)
-    assert on_disk["gamma"] == [-1.0, 1.0] and on_disk["alpha"] == [0.5, 1.5]
+    # widths given out of order: each phi_1/2 must still land in its own width's column
+    summary, on_disk = run("phase_diagram", tmp_path, "--set", "widths=[4,3,6]")
+    assert on_disk["gamma"] == [-1.0, 1.0] and on_disk["alpha"] == [0.5, 1.5] and on_disk["m"] == [4, 3, 6]
     assert np.asarray(on_disk["alpha_m"], dtype=float).shape == (2, 2)
-    assert np.asarray(on_disk["phi_half"], dtype=float).shape == (2, 2, 3)
+    phi = np.asarray(on_disk["phi_half"], dtype=float)
+    assert phi.shape == (2, 2, 3)
+    records = load_sweep(tmp_path / "out" / "sweep")
+    for i, gamma in enumerate(on_disk["gamma"]):
+        for j, alpha in enumerate(on_disk["alpha"]):
+            for k, m in enumerate(on_disk["m"]):
+                want = [r["phi_half"] for r in records
+                        if r.point["m"] == m and r.point["gamma"] == gamma and r.point["frequencies"]["alpha"] == alpha]
+                assert phi[i, j, k] == pytest.approx(np.mean(want)), (gamma, alpha, m)
 
 
 def test_random_features_summary(tmp_path):
