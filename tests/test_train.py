@@ -131,6 +131,16 @@ def test_a_diverging_model_is_flagged_and_does_not_poison_its_neighbours():
         (lambda: sweep_superposition(SMALL, [dict(grid()[0], frequencies={"kind": "power_law", "alpha": 1.0, "E": 40.0})]), "E=40.0"),
         (lambda: sweep_superposition(SMALL, [{"m": 3}]), "lacks"),
         (lambda: train_model(SMALL, 0, gamma=0.0, lr_w=1e-2, lr_b=1e-2, frequencies="linear", key=jax.random.PRNGKey(0)), "m=0"),
+        # an empty axis is named; so is a learning-rate rule that gives a bad value at some width
+        (lambda: grid(lr_w=[]), "lr_w=\\[\\] is empty"),
+        (lambda: grid(gammas=[]), "gammas=\\[\\] is empty"),
+        (lambda: grid(lr_b=lambda m: -1.0), "lr_b\\(4\\)=-1.0"),
+        # values the model cannot train with in float32: refused, not flagged as diverged or run at lr 0
+        (lambda: grid(gammas=[1e39]), "gamma=1e\\+39.*float32"),
+        (lambda: sweep_superposition(SMALL, [dict(grid()[0], lr_w=1e39)]), "lr_w=1e\\+39.*float32"),
+        (lambda: sweep_superposition(SMALL, [dict(grid()[0], lr_b=1e-50)]), "lr_b=1e-50.*smallest float32"),
+        # a setting put in a point instead of the config is not silently ignored
+        (lambda: sweep_superposition(SMALL, [dict(grid()[0], batch=64)]), "unknown field.*'batch'"),
     ],
 )
 def test_bad_input_raises_before_compiling(call, match, monkeypatch):
@@ -141,6 +151,22 @@ def test_bad_input_raises_before_compiling(call, match, monkeypatch):
     monkeypatch.setattr(train, "_train", no_compile)
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("axis, value", [("widths", 4), ("gammas", -1.0), ("frequencies", "power_law"),
+                                         ("frequencies", power_law(1.2)), ("seeds", "0")])
+def test_a_lone_value_for_a_grid_axis_is_refused_naming_it(axis, value):
+    # (a string would otherwise be swept letter by letter)
+    with pytest.raises(TypeError, match=f"{axis}=.*must be a list"):
+        grid(**{axis: value})
+
+
+def test_seeds_may_be_a_count_and_a_frequencies_object_may_sit_in_a_point(tmp_path):
+    assert [p["seed"] for p in grid(seeds=3)] == [0, 1, 2] * 2
+    point = dict(grid(widths=[3])[0], frequencies=power_law(1.2))  # the object, not its description
+    res = sweep_superposition(dataclasses.replace(SMALL, steps=20, warmup=2, log_every=10), [point],
+                              out=tmp_path, progress=False)
+    assert res.manifest["points"][0]["frequencies"] == power_law(1.2).describe()
 
 
 

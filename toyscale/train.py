@@ -14,7 +14,7 @@ import functools
 import itertools
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -34,6 +34,16 @@ def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name}={value!r}; {name} must be an integer >= {minimum}")
     return int(value)
+
+
+def _axis(name: str, values: Any) -> list:
+    """A swept axis as a non-empty list; a lone value (a number, a string, a spec) is refused."""
+    if isinstance(values, (str, bytes, Mapping, Frequencies)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name}={values!r}; {name} must be a list of values, e.g. [{values!r}]")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name}=[] is empty; every axis of the grid needs at least one value")
+    return values
 
 
 def _finite(name: str, value: Any) -> float:
@@ -233,10 +243,23 @@ def _check_model_args(config: TrainConfig, m: Any, gamma: Any, lr_w: Any, lr_b: 
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config={config!r}; expected a toyscale.TrainConfig")
     _positive_int("m", m)
-    _finite("gamma", gamma)
+    _float32("gamma", gamma)
     for name, lr in (("lr_w", lr_w), ("lr_b", lr_b)):
         if _finite(name, lr) <= 0:
             raise ValueError(f"{name}={lr!r}; a peak learning rate must be > 0")
+        if np.float32(_float32(name, lr)) == 0:
+            raise ValueError(f"{name}={lr!r}; a peak learning rate must be at least the smallest float32 "
+                             f"(~1.4e-45), where the model trains")
+
+
+def _float32(name: str, value: Any) -> float:
+    """A finite real that stays finite in float32, the precision the model trains in."""
+    v = _finite(name, value)
+    with np.errstate(over="ignore"):
+        single = np.float32(v)
+    if not math.isfinite(single):
+        raise ValueError(f"{name}={value!r}; {name} must lie within float32's range (|x| < 3.4e38)")
+    return v
 
 
 def train_model(
@@ -326,7 +349,7 @@ def superposition_grid(
     frequencies: Sequence[Frequencies | Mapping | str],
     lr_w: LearningRate | Sequence[float],
     lr_b: LearningRate | Sequence[float],
-    seeds: Sequence[int] = (0,),
+    seeds: int | Sequence[int] = (0,),
     n: int | None = None,
 ) -> list[dict]:
     """The product grid of a superposition sweep, width-major, as JSON-serialisable points.
@@ -335,7 +358,8 @@ def superposition_grid(
     width (a per-width rule such as the paper's ``lambda m: 0.02 * (8 / m) ** 0.25``).
 
     Args:
-      widths, gammas, frequencies, seeds: the swept axes.
+      widths, gammas, frequencies, seeds: the swept axes, each a list (``seeds`` may also be
+        a count: ``seeds=3`` is ``[0, 1, 2]``).
       lr_w, lr_b: peak learning rates of W and b.
       n: if given, every frequency spec is checked against it now (p_i <= 1).
 
@@ -343,37 +367,41 @@ def superposition_grid(
       A list of points ``{"m", "gamma", "lr_w", "lr_b", "frequencies", "seed"}``; the
       model id of a point is its index here.
     """
-    widths = list(widths)
-    gammas = list(gammas)
+    seeds = list(range(seeds)) if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool) else seeds
+    widths, gammas, frequencies, seeds = (_axis(name, values) for name, values in (
+        ("widths", widths), ("gammas", gammas), ("frequencies", frequencies), ("seeds", seeds)))
     freqs = [as_frequencies(f) for f in frequencies]
-    if not widths or not gammas or not freqs or not list(seeds):
-        raise ValueError("widths, gammas, frequencies and seeds must each be non-empty")
     for m in widths:
         _positive_int("m", m)
     for g in gammas:
-        _finite("gamma", g)
+        _float32("gamma", g)
     if n is not None:
         for f in freqs:
             f.probs(n)
 
+    def positive(name, v):
+        if _finite(name, v) <= 0:
+            raise ValueError(f"{name}={v!r}; a peak learning rate must be > 0")
+        return float(v)
+
     def lr_values(name, lr):
         if callable(lr):
             return None
-        values = [lr] if isinstance(lr, (int, float, np.integer, np.floating)) else list(lr)
-        for v in values:
-            if _finite(name, v) <= 0:
-                raise ValueError(f"{name}={v!r}; a peak learning rate must be > 0")
-        return values
+        values = [lr] if isinstance(lr, (int, float, np.integer, np.floating)) else _axis(name, lr)
+        return [positive(name, v) for v in values]
 
     lw, lb = lr_values("lr_w", lr_w), lr_values("lr_b", lr_b)
     points = []
     for m in widths:
-        lws = lw if lw is not None else [_finite("lr_w", lr_w(m))]
-        lbs = lb if lb is not None else [_finite("lr_b", lr_b(m))]
+        lws = lw if lw is not None else [positive(f"lr_w({m})", lr_w(m))]
+        lbs = lb if lb is not None else [positive(f"lr_b({m})", lr_b(m))]
         for g, f, a, b, s in itertools.product(gammas, freqs, lws, lbs, seeds):
             points.append({"m": int(m), "gamma": float(g), "lr_w": float(a), "lr_b": float(b),
                            "frequencies": f.describe(), "seed": int(s)})
     return points
+
+
+_POINT_FIELDS = {"m", "gamma", "lr_w", "lr_b", "frequencies", "seed"}
 
 
 def sweep_superposition(
@@ -397,6 +425,12 @@ def sweep_superposition(
         missing = {"m", "gamma", "lr_w", "lr_b", "frequencies"} - set(p)
         if missing:
             raise ValueError(f"point {p} lacks {sorted(missing)}; build points with superposition_grid")
+        unknown = set(p) - _POINT_FIELDS
+        if unknown:
+            raise ValueError(f"point {p} has unknown field(s) {sorted(unknown)}; a point holds only "
+                             f"{sorted(_POINT_FIELDS)} (settings shared by every model go in the TrainConfig)")
+        if isinstance(p["frequencies"], Frequencies):  # stored in the manifest as JSON
+            p["frequencies"] = p["frequencies"].describe()
         _check_model_args(config, p["m"], p["gamma"], p["lr_w"], p["lr_b"])
         config.check_frequencies(as_frequencies(p["frequencies"]).probs(config.n),
                                  f"frequencies={p['frequencies']}")
