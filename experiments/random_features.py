@@ -35,6 +35,7 @@ def main(argv=None) -> dict:
     cfg = rf.RFConfig(M=pre["M"])
     alpha, sizes = pre["alpha"], pre["sizes"]
     grid = rf.regime_grid(**{k: v for k, v in pre.items() if k not in ("M", "ratio")})
+    fit_settings = rf.regime_fit_settings(rows=pre["rows"], columns=pre["columns"], ratio=pre["ratio"])
     result = rf.sweep_random_features(cfg, grid, seed=args.seed, out=os.path.join(args.out, "sweep"),
                                       progress=not args.no_progress)
 
@@ -43,8 +44,7 @@ def main(argv=None) -> dict:
     theory = expected_test_loss(cfg, points)
     rel = np.abs(mean / theory - 1)
     off_peak = np.array([max(p["N"], p["T"]) >= 2 * min(p["N"], p["T"]) for p in points])
-    fits = rf.regime_exponents(result, N_max=max(pre["rows"]), T_max=max(pre["columns"]),
-                               N_small=min(pre["rows"]), T_small=min(pre["columns"]), ratio=pre["ratio"])
+    fits = rf.regime_exponents(result, **fit_settings)
     predicted = {"resolution_N": alpha, "resolution_T": alpha, "variance_N": 1.0, "variance_T": 1.0}
 
     figure = os.path.join(args.figures, "random_features.png")

@@ -155,3 +155,20 @@ def test_sweep_leaves_the_global_x64_flag_alone():
     before = jax.config.jax_enable_x64
     sweep_random_features(RFConfig(M=32), [{"N": 2, "T": 3, "alpha": 1.0}], progress=False)
     assert jax.config.jax_enable_x64 == before
+
+
+@pytest.mark.parametrize("call, match", [
+    # gd settings on a ridge point (method left out) would be silently dropped
+    (lambda: rf.check_point({"N": 4, "T": 4, "alpha": 1.0, "lr": 0.1, "steps": 5}), "steps=5, lr=0.1: only method='gd'"),
+    (lambda: rf.regime_fit_settings(rows=[8, 64], columns=[8, 64], ratio=0), "ratio=0"),
+    (lambda: rf.regime_fit_settings(rows=[], columns=[8], ratio=2), r"rows=\[\] is empty"),
+    (lambda: rf.regime_grid(alpha=0.5, sizes=[8, 16], rows=[8], columns=[]), r"columns=\[\] is empty"),
+])
+def test_settings_that_would_fail_only_after_the_sweep_are_refused_first(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
+
+
+def test_regime_fit_settings_are_the_grid_corners():
+    assert rf.regime_fit_settings(rows=[64, 8], columns=[16, 128], ratio=4) == {
+        "N_max": 64, "T_max": 128, "N_small": 8, "T_small": 16, "ratio": 4.0}

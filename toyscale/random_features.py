@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -73,6 +73,7 @@ __all__ = [
     "loss_curve",
     "replicate_means",
     "regime_grid",
+    "regime_fit_settings",
     "regime_exponents",
 ]
 
@@ -536,6 +537,10 @@ def check_point(point: Mapping[str, Any]) -> dict:
         if p["batch"] > p["T"]:
             raise ValueError(f"batch={p['batch']}; batch must be at most T={p['T']} (0 means T)")
     else:
+        given = {k: point[k] for k in ("steps", "batch", "lr") if k in point and point[k] != _POINT_DEFAULTS[k]}
+        if given:
+            raise ValueError(f"{', '.join(f'{k}={v!r}' for k, v in given.items())}: only method='gd' uses "
+                             f"steps, batch and lr; this point has method={p['method']!r}")
         p["steps"], p["batch"], p["lr"] = 0, 0, 0.0
     return p
 
@@ -750,6 +755,8 @@ def regime_grid(
     Returns:
       Validated points (one compile per distinct (N, T)).
     """
+    for name, axis in (("sizes", sizes), ("rows", rows), ("columns", columns)):
+        _size_list(name, axis)
     shapes = sorted({(n, t) for n in rows for t in sizes} | {(n, t) for t in columns for n in sizes})
     if max_min_size is not None:
         shapes = [(n, t) for n, t in shapes if min(n, t) <= max_min_size]
@@ -762,6 +769,23 @@ def regime_grid(
                 points.append(check_point({"N": n, "T": t, "alpha": alpha, "ridge": r, "seed": s,
                                            "infinite_data": n <= limit_size, "kernel_limit": t <= limit_size}))
     return points
+
+
+def _size_list(name: str, values: Any) -> list[int]:
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name}={values!r}; {name} must be a list of sizes, e.g. [{values!r}]")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name}=[] is empty; it needs at least one size")
+    return [_int_at_least(name, v, 1) for v in values]
+
+
+def regime_fit_settings(*, rows: Sequence[int], columns: Sequence[int], ratio: float = 8.0) -> dict:
+    """The keyword arguments of :func:`regime_exponents` for a :func:`regime_grid`'s rows and
+    columns, checked, so that a bad setting is refused before the sweep rather than after it."""
+    rows, columns = _size_list("rows", rows), _size_list("columns", columns)
+    return {"N_max": max(rows), "T_max": max(columns), "N_small": min(rows), "T_small": min(columns),
+            "ratio": _real("ratio", ratio, low=0.0, strict=True)}
 
 
 def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, N_small: int, T_small: int,
@@ -787,6 +811,8 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
       ``{name: (x, mean y, fit)}``.
     """
     from toyscale.fitting import fit_power_law
+
+    ratio = _real("ratio", ratio, low=0.0, strict=True)
 
     def diff(limit):
         return lambda r: r["test_loss"] - r[limit]
