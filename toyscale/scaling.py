@@ -60,9 +60,20 @@ def width_curve(records: Iterable[Record], *, measure: str = "test_loss", **cond
     Raises:
       ValueError: if no record matches.
     """
+    records = list(records)
+    # a spec object (e.g. a Frequencies) matches its stored description
+    conditions = {k: v.describe() if hasattr(v, "describe") else v for k, v in conditions.items()}
+    fields = set().union(*(r.point for r in records)) if records else set()
+    unknown = sorted(set(conditions) - fields)
+    if unknown:
+        raise ValueError(f"no point has the field(s) {unknown}; the points' fields are {sorted(fields)}")
     chosen = [r for r in records if _matches(r.point, conditions)]
     if not chosen:
-        raise ValueError(f"no record matches {conditions}")
+        seen = {k: sorted({repr(r.point.get(k)) for r in records}) for k in conditions}
+        raise ValueError(f"no record matches {conditions}; values in the {len(records)} records: "
+                         + "; ".join(f"{k}: {', '.join(v[:8])}{' ...' if len(v) > 8 else ''}" for k, v in seen.items()))
+    if measure not in chosen[0].outputs and measure not in chosen[0].point:
+        raise ValueError(f"measure={measure!r} is not an output of these records; outputs: {sorted(chosen[0].outputs)}")
     by_m: dict[int, list[float]] = {}
     diverged = 0
     for r in chosen:
@@ -85,8 +96,18 @@ def width_curve(records: Iterable[Record], *, measure: str = "test_loss", **cond
 def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None = None, **fit_options: Any) -> PowerLawFit:
     """Fits L = C m^-alpha_m to a width curve, optionally over ``fit_range`` = (m_min, m_max) only."""
     m, loss = curve.widths, curve.loss
+    where = ""
     if fit_range is not None:
-        lo, hi = fit_range
+        try:
+            lo, hi = (float(v) for v in fit_range)
+        except (TypeError, ValueError):
+            raise TypeError(f"fit_range={fit_range!r}; fit_range must be a pair (m_min, m_max) or None") from None
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
+            raise ValueError(f"fit_range={fit_range!r}; fit_range must be finite with m_min <= m_max")
         keep = (m >= lo) & (m <= hi)
         m, loss = m[keep], loss[keep]
+        where = f" inside fit_range={fit_range!r}"
+    if m.size < 2:
+        raise ValueError(f"{m.size} width(s) with a finite loss{where} (widths {curve.widths.tolist()}, "
+                         f"{curve.n_diverged} diverged model(s) left out); a power law needs at least 2")
     return fit_power_law(m, loss, **fit_options)

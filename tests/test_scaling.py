@@ -1,0 +1,40 @@
+import numpy as np
+import pytest
+
+from toyscale.frequencies import power_law
+from toyscale.scaling import width_curve, width_exponent
+from toyscale.sweep import Record
+
+
+def records():
+    out, i = [], 0
+    for m in (4, 8, 16, 32):
+        for gamma in (-1.0, 1.0):
+            for seed in (0, 1):
+                loss = (2.0 if gamma < 0 else 1.0) * m**-1.5 * (1 + 0.01 * seed)
+                point = {"m": m, "gamma": gamma, "frequencies": power_law(1.2).describe(), "seed": seed}
+                out.append(Record(model_id=i, point=point, diverged=(m == 32 and gamma > 0),
+                                  outputs={"test_loss": np.float32(loss)}))
+                i += 1
+    return out
+
+
+def test_width_curve_averages_seeds_drops_diverged_models_and_accepts_a_spec_object():
+    curve = width_curve(records(), gamma=1.0, frequencies=power_law(1.2))  # the object, not its describe()
+    assert curve.widths.tolist() == [4, 8, 16] and curve.n_diverged == 2 and curve.n_models.tolist() == [2, 2, 2]
+    np.testing.assert_allclose(curve.loss, [m**-1.5 * 1.005 for m in (4, 8, 16)], rtol=1e-6)
+    assert width_exponent(width_curve(records(), gamma=-1.0)).exponent == pytest.approx(1.5, abs=1e-3)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: width_curve(records(), gama=1.0), ValueError, r"no point has the field\(s\) \['gama'\].*'gamma'"),
+    (lambda: width_curve(records(), gamma=0.5), ValueError, r"no record matches.*gamma: -1.0, 1.0"),
+    (lambda: width_curve(records(), measure="tst_loss"), ValueError, r"measure='tst_loss'.*\['test_loss'\]"),
+    (lambda: width_exponent(width_curve(records(), gamma=1.0), fit_range=(32, 4)), ValueError, "m_min <= m_max"),
+    (lambda: width_exponent(width_curve(records(), gamma=1.0), fit_range=8), TypeError, "fit_range=8"),
+    (lambda: width_exponent(width_curve(records(), gamma=1.0), fit_range=(20, 64)), ValueError,
+     r"0 width\(s\) .*fit_range=\(20, 64\).*2 diverged"),
+])
+def test_a_curve_or_fit_that_finds_nothing_says_why(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
