@@ -396,3 +396,23 @@ def test_processes_starting_together_with_different_grids_cannot_share_a_folder(
                               env=env, stdout=subprocess.PIPE, text=True) for p, steps in enumerate((20, 40))]
     outs = sorted(p.communicate(timeout=300)[0].strip().splitlines()[-1].split()[0] for p in procs)
     assert outs == ["refused", "trained"]
+
+
+def test_a_damaged_chunk_or_a_lost_manifest_is_named_not_trained_over(tmp_path):
+    sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    chunk = sorted((tmp_path / "chunks").iterdir())[0]
+    data = chunk.read_bytes()
+    chunk.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=f"chunk file '{chunk}' cannot be read"):
+        load_sweep(tmp_path)
+    chunk.write_bytes(data)
+    (tmp_path / "manifest.json").unlink()
+    with pytest.raises(ValueError, match="holds chunk files but no manifest.json"):
+        sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+
+
+def test_a_config_resumes_however_its_numbers_were_typed(tmp_path):
+    sweep_superposition(dataclasses.replace(CFG, max_rate=2), POINTS[:1], out=tmp_path, progress=False)
+    again = sweep_superposition(dataclasses.replace(CFG, max_rate=2.0, n=np.int64(40)), POINTS[:1], out=tmp_path,
+                                progress=False)
+    assert again.stats["chunks"] == 0

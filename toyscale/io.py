@@ -54,6 +54,21 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _sync_folder(path)
+
+
+def _sync_folder(path: str) -> None:
+    """fsyncs the folder holding ``path``, so that its new name survives a power loss too."""
+    try:
+        fd = os.open(os.path.dirname(path) or ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # not every file system can sync a folder
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_create(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> bool:
@@ -66,18 +81,19 @@ def atomic_create(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) ->
     path = os.fspath(path)
     tmp = _write_temp(path, write)
     try:
-        os.link(tmp, path)
-        return True
-    except FileExistsError:
-        return False
-    except OSError:  # no hard links here
-        if os.path.exists(path):
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
             return False
-        os.replace(tmp, path)
-        return True
+        except OSError:  # no hard links here
+            if os.path.exists(path):
+                return False
+            os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    _sync_folder(path)
+    return True
 
 
 def _strict(obj: Any) -> Any:

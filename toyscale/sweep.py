@@ -39,6 +39,7 @@ import math
 import os
 import platform
 import time
+import zipfile
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -276,10 +277,15 @@ def _read_chunks(folder: str) -> dict[int, tuple[bool, dict[str, np.ndarray]]]:
     for name in sorted(os.listdir(chunk_dir)):
         if not (name.startswith("chunk_") and name.endswith(".npz")):
             continue
-        with np.load(os.path.join(chunk_dir, name)) as z:
-            ids = z["model_id"]
-            div = z["diverged"]
-            outs = {k: z[k] for k in z.files if k not in ("model_id", "diverged")}
+        path = os.path.join(chunk_dir, name)
+        try:
+            with np.load(path) as z:
+                ids = z["model_id"]
+                div = z["diverged"]
+                outs = {k: z[k] for k in z.files if k not in ("model_id", "diverged")}
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+            raise ValueError(f"chunk file {path!r} cannot be read ({type(e).__name__}: {e}); delete it and "
+                             f"rerun the sweep into this folder to train its models again") from e
         for j, mid in enumerate(ids):
             done[int(mid)] = (bool(div[j]), {k: v[j] for k, v in outs.items()})
     return done
@@ -438,6 +444,12 @@ def run_sweep(
                "created": datetime.datetime.now(datetime.timezone.utc).isoformat()}
         # Created only if absent, in one step: processes starting together with different
         # grids cannot both pass the check below.
+        chunk_dir = os.path.join(folder, "chunks")
+        if (not os.path.exists(mpath) and os.path.isdir(chunk_dir)
+                and any(f.startswith("chunk_") for f in os.listdir(chunk_dir))
+                and not os.path.exists(mpath)):  # (again: another process may have just made it)
+            raise ValueError(f"out={folder!r} holds chunk files but no manifest.json, so which sweep they "
+                             f"belong to is unknown; use a new folder or delete its chunks")
         if not os.path.exists(mpath) and atomic_create_json(mpath, new):
             manifest = new
         else:

@@ -136,6 +136,11 @@ class TrainConfig:
             data.check_sparse_sizes(self.batch, self.n)
         if self.matmul_precision not in superposition.PRECISIONS:
             raise ValueError(f"matmul_precision={self.matmul_precision!r}; allowed are {superposition.PRECISIONS}")
+        # One spelling per value (2 and np.int64(2) as 2, max_rate=2 as 2.0): the manifest's
+        # fingerprint, and so whether a folder resumes, must not depend on how it was typed.
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            object.__setattr__(self, f.name, float(v) if f.type == "float" else int(v) if f.type == "int" else v)
         if self.matmul_precision != "float32" and self.sampler != "sparse":
             raise ValueError(f"matmul_precision={self.matmul_precision!r} needs sampler='sparse' (the written-out "
                              f"gradient); sampler={self.sampler!r} trains in float32")
