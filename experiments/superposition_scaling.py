@@ -60,7 +60,7 @@ def main(argv=None) -> dict:
     distributions = {"exponential": exponential(s["tau"]), "power": power_law(1.2), "linear": linear()}
     points = superposition_grid(widths=s["widths"], gammas=list(REGIMES.values()),
                                 frequencies=list(distributions.values()), lr_w=lr_w, lr_b=lr_b,
-                                seeds=range(s["seeds"]), n=config.n)
+                                seeds=s["seeds"], n=config.n)
     result = sweep_superposition(config, points, seed=args.seed, out=os.path.join(args.out, "sweep"),
                                  progress=not args.no_progress)
 

@@ -153,11 +153,14 @@ def test_bad_input_raises_before_compiling(call, match, monkeypatch):
         call()
 
 
-@pytest.mark.parametrize("axis, value", [("widths", 4), ("gammas", -1.0), ("frequencies", "power_law"),
-                                         ("frequencies", power_law(1.2)), ("seeds", "0")])
-def test_a_lone_value_for_a_grid_axis_is_refused_naming_it(axis, value):
-    # (a string would otherwise be swept letter by letter)
-    with pytest.raises(TypeError, match=f"{axis}=.*must be a list"):
+@pytest.mark.parametrize("axis, value, match", [
+    ("widths", 4, "widths=4; widths must be a list"), ("gammas", -1.0, "gammas=-1.0; gammas must be a list"),
+    ("frequencies", "power_law", "frequencies='power_law'; frequencies must be a list"),  # not swept letter by letter
+    ("frequencies", power_law(1.2), "frequencies=Frequencies.*must be a list"),
+    ("seeds", "0", "seeds='0'; seeds must be a list"), ("seeds", 2.5, "seeds=2.5; seeds must be a count"),
+])
+def test_a_lone_value_for_a_grid_axis_is_refused_naming_it(axis, value, match):
+    with pytest.raises(TypeError, match=match):
         grid(**{axis: value})
 
 

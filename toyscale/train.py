@@ -372,7 +372,10 @@ def superposition_grid(
       A list of points ``{"m", "gamma", "lr_w", "lr_b", "frequencies", "seed"}``; the
       model id of a point is its index here.
     """
-    seeds = list(range(seeds)) if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool) else seeds
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        seeds = list(range(_positive_int("seeds", seeds)))
+    elif isinstance(seeds, (bool, float, np.floating)):
+        raise TypeError(f"seeds={seeds!r}; seeds must be a count (an int) or a list of integer labels")
     widths, gammas, frequencies, seeds = (_axis(name, values) for name, values in (
         ("widths", widths), ("gammas", gammas), ("frequencies", frequencies), ("seeds", seeds)))
     freqs = [as_frequencies(f) for f in frequencies]
