@@ -207,8 +207,14 @@ def test_bad_arguments():
     x, y = np.arange(1.0, 6.0), np.arange(5.0, 0.0, -1.0)
     with pytest.raises(ValueError, match="loss='l1'"):
         fit_power_law(x, y, loss="l1")
-    with pytest.raises(TypeError, match="string"):
+    with pytest.raises(TypeError, match="x='abc'; x must be an array of numbers"):
         fit_power_law("abc", y)
+    with pytest.raises(TypeError, match="x=None; x must be an array of numbers"):  # not "x[0]=nan"
+        fit_power_law(None, y)
+    with pytest.raises(TypeError, match="level=None"):
+        fit_power_law(x, y, level=None)
+    with pytest.raises(ValueError, match="A=-1.0"):  # (a negative A gave a complex N_opt)
+        fitting.compute_optimal(fitting.CHINCHILLA_PUBLISHED._replace(A=-1.0), 1e21)
     with pytest.raises(ValueError, match="only 3 point"):
         fit_chinchilla(x[:3], x[:3], y[:3])
     with pytest.raises(ValueError, match="method='ols'"):

@@ -92,8 +92,8 @@ def _float64(fn: Callable) -> Callable:
 
 def _as_1d(name: str, value: Any, *, positive: bool = True) -> np.ndarray:
     """Convert ``value`` to a finite (optionally positive) float64 1-D numpy array."""
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be an array of numbers, got a string {value!r}")
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name}={value!r}; {name} must be an array of numbers")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -163,6 +163,8 @@ def _check_seed(seed: Any) -> int:
 
 
 def _check_level(level: float) -> float:
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.integer, np.floating)):
+        raise TypeError(f"level={level!r}; level must be a number strictly between 0 and 1 (e.g. 0.95)")
     v = float(level)
     if not 0.0 < v < 1.0:
         raise ValueError(f"level={level!r}; must be strictly between 0 and 1 (e.g. 0.95)")
@@ -1066,6 +1068,8 @@ def compute_optimal(params: ChinchillaParams, C: Any) -> ComputeOptimal:
     al, be = params.alpha, params.beta
     if not (al > 0 and be > 0):
         raise ValueError(f"alpha={al}, beta={be}; both must be > 0 for a compute-optimal allocation")
+    if not (params.A > 0 and params.B > 0):
+        raise ValueError(f"A={params.A}, B={params.B}; both must be > 0 for a compute-optimal allocation")
     G = (al * params.A / (be * params.B)) ** (1.0 / (al + be))
     n_opt = G * (C / 6.0) ** params.a
     return ComputeOptimal(C, n_opt, (C / 6.0) / n_opt, params.a, params.b, G)
