@@ -41,3 +41,18 @@ def test_fewer_than_two_represented_rows_give_nan_and_fractions_count_rows(stric
     got = jax.vmap(overlap_stats)(jnp.stack([W, W.at[2].set(0.0)]))
     assert np.isfinite(float(got["overlap_mean"][0]))
     assert np.isnan(float(got["overlap_mean"][1])) and int(got["n_represented"][1]) == 1
+
+
+def test_a_bad_static_argument_is_named_before_tracing():
+    import pytest
+
+    from toyscale.data import sample_features
+    from toyscale.superposition import init_params
+
+    key = jax.random.PRNGKey(0)
+    with pytest.raises(ValueError, match="block=0"):  # (was a ZeroDivisionError)
+        overlap_stats(jnp.ones((4, 2)), block=0)
+    with pytest.raises(ValueError, match="batch=-1"):  # (was an MLIRError after compiling)
+        sample_features(key, jnp.full(8, 0.1), -1)
+    with pytest.raises(ValueError, match="m=-2"):
+        init_params(key, 8, -2)

@@ -64,3 +64,18 @@ def test_optimizer_matches_a_hand_written_adamw_step():
     decay = gamma * params["W"] * (1 / (norms + 1e-8) - 1)
     np.testing.assert_allclose(updates["W"], -eta * lr_w * (adam["W"] + decay), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(updates["b"], -eta * lr_b * adam["b"], rtol=1e-5)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: warmup_cosine(100, 200), "warmup=200; warmup must not exceed steps=100"),
+    (lambda: warmup_cosine(100, -1), "warmup=-1"),
+    (lambda: warmup_cosine(100, 10, final_fraction=-3), "final_fraction=-3"),
+    (lambda: warmup_cosine(100, 10, final_fraction=float("nan")), "final_fraction=nan"),
+    (lambda: superposition_optimizer(lr_w=float("nan"), lr_b=1e-2, gamma=0.0, steps=10, warmup=2), "lr_w=nan"),
+    (lambda: superposition_optimizer(lr_w=1e-2, lr_b=0.0, gamma=0.0, steps=10, warmup=2), "lr_b=0.0"),
+    (lambda: superposition_optimizer(lr_w=1e-2, lr_b=1e-2, gamma=float("inf"), steps=10, warmup=2), "gamma=inf"),
+])
+def test_schedule_and_optimizer_refuse_values_that_would_give_negative_or_nan_rates(call, match):
+    # (each of these used to build a schedule or optimizer that silently returned nan or < 0)
+    with pytest.raises(ValueError, match=match):
+        call()

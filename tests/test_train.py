@@ -179,3 +179,8 @@ def test_matmul_precision_is_checked_by_the_config():
     with pytest.raises(ValueError, match="needs sampler='sparse'"):
         TrainConfig(n=10, matmul_precision="bfloat16", sampler="dense")
     assert TrainConfig(n=10, matmul_precision="bfloat16").matmul_precision == "bfloat16"
+
+
+def test_train_model_names_a_key_that_is_not_a_prng_key():
+    with pytest.raises(TypeError, match="key=0; key must be a PRNG key"):
+        train_model(SMALL, 3, gamma=0.0, lr_w=1e-2, lr_b=1e-2, frequencies="linear", key=0)

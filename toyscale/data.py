@@ -21,6 +21,8 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
+from toyscale._checks import int_at_least
+
 __all__ = [
     "sample_features", "sample_features_plain", "sample_features_sparse", "SparseFeatures", "sparse_tables",
     "alias_table", "alias_columns", "alias_probabilities", "event_capacity", "check_sparse_sizes", "poisson_rate",
@@ -106,6 +108,7 @@ def sample_features(key: jax.Array, p: ArrayLike, batch: int, rng: str = "threef
     Returns:
       float32 x of shape [batch, n].
     """
+    int_at_least("batch", batch)
     p = jnp.asarray(p, jnp.float32)
     r = unit_uniform(key, (batch, p.shape[-1]), rng)
     return jnp.where(r < p, (2 * r) / jnp.where(p > 0, p, 1), 0)
@@ -116,6 +119,7 @@ def sample_features_plain(key: jax.Array, p: ArrayLike, batch: int) -> jax.Array
 
     Kept as the reference for :func:`sample_features` (tests compare their statistics).
     """
+    int_at_least("batch", batch)
     p = jnp.asarray(p, jnp.float32)
     ku, kv = jax.random.split(key)
     u = jax.random.bernoulli(ku, p, (batch, p.shape[-1]))

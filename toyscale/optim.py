@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.typing import ArrayLike
 
@@ -61,12 +62,35 @@ def signed_row_decay(gamma: ArrayLike, eps: float = 1e-8) -> optax.GradientTrans
     return optax.GradientTransformation(init_fn, update_fn)
 
 
+def _check_schedule(steps: int, warmup: int, final_fraction: float) -> None:
+    """The schedule's lengths and floor are static Python numbers: checked here, by name."""
+    for name, v, low in (("steps", steps, 1), ("warmup", warmup, 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
+            raise ValueError(f"{name}={v!r}; {name} must be an integer >= {low}")
+    if warmup > steps:
+        raise ValueError(f"warmup={warmup}; warmup must not exceed steps={steps}")
+    if isinstance(final_fraction, bool) or not isinstance(final_fraction, (int, float, np.integer, np.floating)) \
+            or not 0 <= final_fraction <= 1:
+        raise ValueError(f"final_fraction={final_fraction!r}; final_fraction must be a number in [0, 1]")
+
+
+def _check_concrete(name: str, value: ArrayLike, *, positive: bool) -> None:
+    """A Python or numpy number is checked now (finite, and > 0 for a learning rate); a traced
+    or array value (one per model in a sweep) is the caller's to check."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name}={value!r}; {name} must be a number")
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        if not np.isfinite(value) or (positive and not value > 0):
+            raise ValueError(f"{name}={value!r}; {name} must be finite{' and > 0' if positive else ''}")
+
+
 def warmup_cosine(steps: int, warmup: int, final_fraction: float = 0.05) -> optax.Schedule:
     """Unit-peak schedule: linear warm-up from 0 over ``warmup`` steps, then cosine to ``final_fraction``.
 
     Multiply by a peak learning rate to get eta_t. Step t (0-based) of the warm-up uses
     (t + 1) / warmup, so the very first update is not wasted at zero.
     """
+    _check_schedule(steps, warmup, final_fraction)
     decay_steps = max(1, steps - warmup)
 
     def schedule(t):
@@ -103,6 +127,9 @@ def superposition_optimizer(
     Returns:
       An optax transformation over ``{"W": ..., "b": ...}``.
     """
+    _check_concrete("lr_w", lr_w, positive=True)
+    _check_concrete("lr_b", lr_b, positive=True)
+    _check_concrete("gamma", gamma, positive=False)
     return optax.chain(
         optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8),
         optax.masked(signed_row_decay(gamma), {"W": True, "b": False}),

@@ -44,6 +44,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
+from toyscale._checks import int_at_least as _int_at_least
 from toyscale.sweep import SweepResult, float32_products, run_sweep
 
 __all__ = [
@@ -82,12 +83,6 @@ METHODS = ("ridge", "gd")
 
 
 # ----------------------------------------------------------------------------- validation
-
-
-def _int_at_least(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}={value!r}; {name} must be an integer >= {minimum}")
-    return int(value)
 
 
 def _real(name: str, value: Any, *, low: float, strict: bool) -> float:

@@ -23,17 +23,13 @@ import numpy as np
 import optax
 
 from toyscale import data, measure, superposition
+from toyscale._checks import int_at_least as _positive_int
+from toyscale._checks import prng_key
 from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import superposition_optimizer
 from toyscale.sweep import SweepResult, float32_products, run_sweep
 
 __all__ = ["TrainConfig", "SuperpositionTask", "train_model", "superposition_grid", "sweep_superposition"]
-
-
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name}={value!r}; {name} must be an integer >= {minimum}")
-    return int(value)
 
 
 def _axis(name: str, values: Any) -> list:
@@ -298,6 +294,7 @@ def train_model(
       ``config.keep_weights``).
     """
     _check_model_args(config, m, gamma, lr_w, lr_b)
+    prng_key("key", key)
     p = as_frequencies(frequencies).probs(config.n)
     inputs = _model_inputs(config, p, gamma, lr_w, lr_b)
     out = jax.jit(_train, static_argnums=(0, 1))(config, int(m), inputs, key)
