@@ -124,3 +124,21 @@ def test_expected_test_loss_uses_float64_without_touching_the_global_flag():
 def test_theory_rejects_bad_points(point, match):
     with pytest.raises(ValueError, match=match):
         theory.expected_test_loss(CFG, [point])
+
+
+def test_risk_functions_and_expected_test_loss_name_bad_arguments():
+    import pytest
+
+    from toyscale import theory
+    from toyscale.random_features import RFConfig
+
+    lam = [1.0, 0.5, 0.25]  # a list works too (it raised AttributeError)
+    assert np.isfinite(float(theory.rf_risk(lam, lam, 0.0, 4.0, float("inf"), 0.1)))
+    for call, match in [
+        (lambda: theory.rf_risk(lam, lam, 0.0, 4.0, 8.0, -1.0), "ridge=-1.0; ridge must be finite >= 0"),
+        (lambda: theory.rf_risk(lam, lam, 0.0, 0, 8.0, 0.1), "n=0"),
+        (lambda: theory.krr_risk(lam, lam, -0.1, 4.0, 0.1), "noise_var=-0.1"),
+        (lambda: theory.expected_test_loss(RFConfig(M=16), {"N": 4, "T": 8, "alpha": 1.0}), "for one point: \\[point\\]"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            call()

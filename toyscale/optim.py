@@ -21,6 +21,8 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
+from toyscale._checks import concrete_real
+
 __all__ = ["signed_row_decay", "warmup_cosine", "superposition_optimizer", "row_decay_direction"]
 
 
@@ -74,16 +76,6 @@ def _check_schedule(steps: int, warmup: int, final_fraction: float) -> None:
         raise ValueError(f"final_fraction={final_fraction!r}; final_fraction must be a number in [0, 1]")
 
 
-def _check_concrete(name: str, value: ArrayLike, *, positive: bool) -> None:
-    """A Python or numpy number is checked now (finite, and > 0 for a learning rate); a traced
-    or array value (one per model in a sweep) is the caller's to check."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name}={value!r}; {name} must be a number")
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        if not np.isfinite(value) or (positive and not value > 0):
-            raise ValueError(f"{name}={value!r}; {name} must be finite{' and > 0' if positive else ''}")
-
-
 def warmup_cosine(steps: int, warmup: int, final_fraction: float = 0.05) -> optax.Schedule:
     """Unit-peak schedule: linear warm-up from 0 over ``warmup`` steps, then cosine to ``final_fraction``.
 
@@ -127,9 +119,9 @@ def superposition_optimizer(
     Returns:
       An optax transformation over ``{"W": ..., "b": ...}``.
     """
-    _check_concrete("lr_w", lr_w, positive=True)
-    _check_concrete("lr_b", lr_b, positive=True)
-    _check_concrete("gamma", gamma, positive=False)
+    concrete_real("lr_w", lr_w, low=0.0, strict=True)
+    concrete_real("lr_b", lr_b, low=0.0, strict=True)
+    concrete_real("gamma", gamma)
     return optax.chain(
         optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8),
         optax.masked(signed_row_decay(gamma), {"W": True, "b": False}),

@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from toyscale._checks import concrete_real
 from toyscale.random_features import RFConfig, check_point
 
 __all__ = [
@@ -129,6 +130,14 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
     return kappa, gamma
 
 
+def _check_risk_args(**values: ArrayLike) -> None:
+    for name, v in values.items():
+        if name in ("n", "k"):
+            concrete_real(name, v, low=0.0, strict=True, allow_inf=True)
+        else:
+            concrete_real(name, v, low=0.0)
+
+
 def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLike,
             n: ArrayLike, k: ArrayLike, ridge: ArrayLike) -> jax.Array:
     """Deterministic equivalent of the test risk of random-feature ridge regression.
@@ -153,7 +162,8 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
     Returns:
       The test risk (mean squared error on fresh noisy labels).
     """
-    lam, v2 = eigenvalues, target_power
+    _check_risk_args(noise_var=noise_var, n=n, k=k, ridge=ridge)
+    lam, v2 = jnp.asarray(eigenvalues), jnp.asarray(target_power)
     n = jnp.asarray(n, lam.dtype)
     k = jnp.asarray(k, lam.dtype)
     kappa, gamma = effective_ridges(lam, n, k, ridge)
@@ -176,7 +186,8 @@ def krr_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLi
     ``E = n/(n - sum L_i^2) [sum (1 - L_i)^2 v_i^2 + sigma^2]``. Written out on its own
     (not by calling :func:`rf_risk`) so the tests can compare the two.
     """
-    lam = eigenvalues
+    _check_risk_args(noise_var=noise_var, n=n, ridge=ridge)
+    lam = jnp.asarray(eigenvalues)
     n = jnp.asarray(n, lam.dtype)
     ridge = jnp.asarray(ridge, lam.dtype)
 
@@ -246,6 +257,8 @@ def expected_test_loss(config: RFConfig, points: Sequence[Mapping[str, Any]]) ->
     """
     if not isinstance(config, RFConfig):
         raise TypeError(f"config={config!r}; expected a toyscale.random_features.RFConfig")
+    if isinstance(points, Mapping):
+        raise TypeError(f"points={points!r}; points must be a list of grid points (for one point: [point])")
     rows = []
     for point in points:
         p = dict(point)
