@@ -169,6 +169,12 @@ def test_settings_that_would_fail_only_after_the_sweep_are_refused_first(call, m
         call()
 
 
+def test_regime_grid_takes_iterators_as_lists():
+    lists = rf.regime_grid(alpha=0.5, sizes=[8, 16], rows=[8], columns=[16], replicates=4)
+    assert rf.regime_grid(alpha=0.5, sizes=iter([8, 16]), rows=iter([8]), columns=(c for c in [16]),
+                          replicates=4) == lists and lists
+
+
 def test_regime_fit_settings_are_the_grid_corners():
     assert rf.regime_fit_settings(rows=[64, 8], columns=[16, 128], ratio=4) == {
         "N_max": 64, "T_max": 128, "N_small": 8, "T_small": 16, "ratio": 4.0}

@@ -24,6 +24,8 @@ def test_width_curve_averages_seeds_drops_diverged_models_and_accepts_a_spec_obj
     assert curve.widths.tolist() == [4, 8, 16] and curve.n_diverged == 2 and curve.n_models.tolist() == [2, 2, 2]
     np.testing.assert_allclose(curve.loss, [m**-1.5 * 1.005 for m in (4, 8, 16)], rtol=1e-6)
     assert width_exponent(width_curve(records(), gamma=-1.0)).exponent == pytest.approx(1.5, abs=1e-3)
+    # "from m = 8 up"
+    assert width_exponent(width_curve(records(), gamma=-1.0), fit_range=(8, np.inf)).x_range == (8, 32)
 
 
 @pytest.mark.parametrize("call, error, match", [

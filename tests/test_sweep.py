@@ -416,3 +416,22 @@ def test_a_config_resumes_however_its_numbers_were_typed(tmp_path):
     again = sweep_superposition(dataclasses.replace(CFG, max_rate=2.0, n=np.int64(40)), POINTS[:1], out=tmp_path,
                                 progress=False)
     assert again.stats["chunks"] == 0
+
+
+def test_a_folder_fingerprinted_the_old_way_still_resumes(tmp_path):
+    # Before numbers were hashed as plain values, max_rate=4 was hashed as "4" and an np.int64
+    # width through str(); such a folder must still resume, and a different sweep still be refused.
+    import hashlib
+
+    cfg = dataclasses.replace(CFG, max_rate=4.0)
+    sweep_superposition(cfg, POINTS[:2], out=tmp_path, progress=False)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["task_config"]["max_rate"] = 4
+    manifest["points"][0]["m"] = 3
+    legacy = [manifest["task_config"], manifest["seed"], [dict(POINTS[0], m=np.int64(3)), POINTS[1]]]
+    manifest["fingerprint"] = hashlib.sha256(json.dumps(legacy, sort_keys=True, default=str).encode()).hexdigest()
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    again = sweep_superposition(dataclasses.replace(CFG, max_rate=4), POINTS[:2], out=tmp_path, progress=False)
+    assert again.stats["chunks"] == 0
+    with pytest.raises(ValueError, match="different sweep"):
+        sweep_superposition(dataclasses.replace(CFG, max_rate=3), POINTS[:2], out=tmp_path, progress=False)

@@ -170,6 +170,10 @@ def test_seeds_may_be_a_count_and_a_frequencies_object_may_sit_in_a_point(tmp_pa
     res = sweep_superposition(dataclasses.replace(SMALL, steps=20, warmup=2, log_every=10), [point],
                               out=tmp_path, progress=False)
     assert res.manifest["points"][0]["frequencies"] == power_law(1.2).describe()
+    # a tag of the user's own rides along under "label"
+    labelled = sweep_superposition(dataclasses.replace(SMALL, steps=20, warmup=2, log_every=10),
+                                   [dict(point, label="strong")], progress=False)
+    assert labelled[0].point["label"] == "strong"
 
 
 

@@ -18,11 +18,11 @@ def int_at_least(name: str, value: Any, minimum: int = 1) -> int:
 
 
 def prng_key(name: str, key: Any) -> Any:
-    """``key`` if it is a PRNG key: a typed key (``jax.random.key``) or a raw uint32[2]
-    (``jax.random.PRNGKey``)."""
+    """``key`` if it is a PRNG key: a typed key (``jax.random.key``) or a raw uint32 vector
+    (``jax.random.PRNGKey``: 2 words for threefry, 4 for rbg)."""
     dtype = getattr(key, "dtype", None)
     shape = getattr(key, "shape", None)
-    if dtype is not None and (jnp.issubdtype(dtype, jax.dtypes.prng_key) or (dtype == np.uint32 and shape == (2,))):
+    if dtype is not None and (jnp.issubdtype(dtype, jax.dtypes.prng_key) or (dtype == np.uint32 and len(shape) == 1)):
         return key
     raise TypeError(f"{name}={key!r}; {name} must be a PRNG key, e.g. jax.random.PRNGKey(0) or jax.random.key(0)")
 

@@ -6,6 +6,7 @@ never a partial write, even if the process is killed mid-write.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -29,7 +30,7 @@ def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
     while True:
         tmp = os.path.join(folder, f".tmp-{secrets.token_hex(8)}-{os.path.basename(path)}")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             break
         except FileExistsError:
             continue
@@ -71,6 +72,10 @@ def _sync_folder(path: str) -> None:
         os.close(fd)
 
 
+# What os.link raises where the file system has no hard links (some FUSE, SMB, FAT mounts).
+_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EXDEV, errno.EMLINK}
+
+
 def atomic_create(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> bool:
     """Like :func:`atomic_write`, but only if ``path`` does not exist yet.
 
@@ -85,7 +90,9 @@ def atomic_create(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) ->
             os.link(tmp, path)
         except FileExistsError:
             return False
-        except OSError:  # no hard links here
+        except OSError as e:
+            if e.errno not in _NO_HARD_LINKS:
+                raise
             if os.path.exists(path):
                 return False
             os.replace(tmp, path)

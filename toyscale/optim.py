@@ -71,8 +71,9 @@ def _check_schedule(steps: int, warmup: int, final_fraction: float) -> None:
             raise ValueError(f"{name}={v!r}; {name} must be an integer >= {low}")
     if warmup > steps:
         raise ValueError(f"warmup={warmup}; warmup must not exceed steps={steps}")
-    if isinstance(final_fraction, bool) or not isinstance(final_fraction, (int, float, np.integer, np.floating)) \
-            or not 0 <= final_fraction <= 1:
+    if isinstance(final_fraction, bool) or not isinstance(final_fraction, (int, float, np.integer, np.floating)):
+        raise TypeError(f"final_fraction={final_fraction!r}; final_fraction must be a number in [0, 1]")
+    if not 0 <= final_fraction <= 1:
         raise ValueError(f"final_fraction={final_fraction!r}; final_fraction must be a number in [0, 1]")
 
 

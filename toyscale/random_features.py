@@ -750,8 +750,8 @@ def regime_grid(
     Returns:
       Validated points (one compile per distinct (N, T)).
     """
-    for name, axis in (("sizes", sizes), ("rows", rows), ("columns", columns)):
-        _size_list(name, axis)
+    sizes, rows, columns = (_size_list(name, axis) for name, axis in
+                            (("sizes", sizes), ("rows", rows), ("columns", columns)))
     shapes = sorted({(n, t) for n in rows for t in sizes} | {(n, t) for t in columns for n in sizes})
     if max_min_size is not None:
         shapes = [(n, t) for n, t in shapes if min(n, t) <= max_min_size]

@@ -102,8 +102,9 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
             lo, hi = (float(v) for v in fit_range)
         except (TypeError, ValueError):
             raise TypeError(f"fit_range={fit_range!r}; fit_range must be a pair (m_min, m_max) or None") from None
-        if not (np.isfinite(lo) and np.isfinite(hi) and lo <= hi):
-            raise ValueError(f"fit_range={fit_range!r}; fit_range must be finite with m_min <= m_max")
+        if np.isnan(lo) or np.isnan(hi) or not lo <= hi:
+            raise ValueError(f"fit_range={fit_range!r}; fit_range must be (m_min, m_max) with m_min <= m_max "
+                             f"(either may be infinite)")
         keep = (m >= lo) & (m <= hi)
         m, loss = m[keep], loss[keep]
         where = f" inside fit_range={fit_range!r}"

@@ -236,7 +236,8 @@ def _check_seed(seed: Any) -> int:
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"seed={seed!r}; seed must be an int")
     if not 0 <= seed < 2**32:
-        # PRNGKey keeps 32 bits (without x64): seed 2**32 would silently equal seed 0.
+        # Outside 64-bit mode PRNGKey keeps 32 bits, so seed 2**32 would silently equal seed 0;
+        # one range for every sweep (and for fitting's seeds).
         raise ValueError(f"seed={seed!r}; seed must be in [0, 2**32 - 1]")
     return int(seed)
 
@@ -263,6 +264,19 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def _same_sweep(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether a folder's manifest ``old`` holds the sweep ``new`` describes.
+
+    The fingerprints match, or, for a folder written before numbers were hashed as plain
+    values (where ``max_rate=4`` and ``4.0``, or ``np.int64(8)`` and ``8``, hashed apart),
+    its config, seed and points are equal value by value (4 == 4.0).
+    """
+    if old.get("fingerprint") == new["fingerprint"]:
+        return True
+    keys = ("task", "task_config", "seed", "points")
+    return all(k in old for k in keys) and [old[k] for k in keys] == _plain([new[k] for k in keys])
+
+
 def _fingerprint(task_config: dict, seed: int, points: list[dict]) -> str:
     blob = json.dumps(_plain([task_config, seed, points]), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
@@ -283,6 +297,8 @@ def _read_chunks(folder: str) -> dict[int, tuple[bool, dict[str, np.ndarray]]]:
                 ids = z["model_id"]
                 div = z["diverged"]
                 outs = {k: z[k] for k in z.files if k not in ("model_id", "diverged")}
+        except PermissionError:
+            raise
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
             raise ValueError(f"chunk file {path!r} cannot be read ({type(e).__name__}: {e}); delete it and "
                              f"rerun the sweep into this folder to train its models again") from e
@@ -455,7 +471,7 @@ def run_sweep(
         else:
             with open(mpath) as f:
                 old = json.load(f)
-            if old.get("fingerprint") != manifest["fingerprint"]:
+            if not _same_sweep(old, manifest):
                 raise ValueError(
                     f"out={folder!r} already holds a different sweep (task {old.get('task')!r}, "
                     f"{len(old.get('points', []))} points); use a new folder or delete it"
@@ -467,7 +483,8 @@ def run_sweep(
 
     # Group this process's models by static shape, in model-id order. Chunks are laid out
     # over the whole group, finished or not, so a resumed run trains each remaining model in
-    # the chunk (and vmapped batch) an uninterrupted run would have: the same bits.
+    # the chunk (and vmapped batch) an uninterrupted run would have: the same bits. (Only a
+    # chunk left part-done by a run with another chunk plan is packed differently.)
     groups: dict[Hashable, list[int]] = {}
     for i, p in enumerate(points):
         if i % pcount == pidx:

@@ -406,7 +406,7 @@ def superposition_grid(
     return points
 
 
-_POINT_FIELDS = {"m", "gamma", "lr_w", "lr_b", "frequencies", "seed"}
+_POINT_FIELDS = {"m", "gamma", "lr_w", "lr_b", "frequencies", "seed", "label"}  # seed, label: kept, not read
 
 
 def sweep_superposition(
@@ -433,7 +433,8 @@ def sweep_superposition(
         unknown = set(p) - _POINT_FIELDS
         if unknown:
             raise ValueError(f"point {p} has unknown field(s) {sorted(unknown)}; a point holds only "
-                             f"{sorted(_POINT_FIELDS)} (settings shared by every model go in the TrainConfig)")
+                             f"{sorted(_POINT_FIELDS)} ('label' for a tag of your own; settings shared by every "
+                             f"model go in the TrainConfig)")
         if isinstance(p["frequencies"], Frequencies):  # stored in the manifest as JSON
             p["frequencies"] = p["frequencies"].describe()
         _check_model_args(config, p["m"], p["gamma"], p["lr_w"], p["lr_b"])
