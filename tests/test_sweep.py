@@ -61,13 +61,17 @@ def test_disk_format_round_trips_and_records_the_config(tmp_path):
     assert {"jax", "toyscale", "optax"} <= set(manifest["versions"])
     assert_same(res, load_sweep(tmp_path))
     assert not [f for f in os.listdir(tmp_path / "chunks") if not f.startswith("chunk_")]
-    # A temp file left by a killed writer is ignored by readers and cleared on resume.
-    (tmp_path / "chunks" / ".tmp-partial.npz").write_bytes(b"half a chunk")
+    # A temp file left by a killed writer is ignored by readers and cleared on resume once it
+    # is an hour old; a fresh one may be another run's write in progress and is left alone.
+    stale, fresh = tmp_path / "chunks" / ".tmp-partial.npz", tmp_path / "chunks" / ".tmp-writing.npz"
+    stale.write_bytes(b"half a chunk")
+    fresh.write_bytes(b"a chunk being written")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
     assert_same(res, load_sweep(tmp_path))
     again = sweep_superposition(CFG, POINTS, seed=3, out=tmp_path, progress=False)
     assert again.stats["chunks"] == 0
     assert_same(res, again)
-    assert not (tmp_path / "chunks" / ".tmp-partial.npz").exists()
+    assert not stale.exists() and fresh.exists()
 
 
 def test_a_folder_holding_another_sweep_is_refused(tmp_path):

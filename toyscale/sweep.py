@@ -307,13 +307,22 @@ def _read_chunks(folder: str) -> dict[int, tuple[bool, dict[str, np.ndarray]]]:
     return done
 
 
+_STALE_TEMP_SECONDS = 3600
+
+
 def _remove_stale_temp_files(folder: str) -> None:
-    """Deletes temp files a killed run left behind (only a single-process run owns them all)."""
+    """Deletes temp files a killed run left behind: those untouched for an hour, so that a
+    file another run is writing into the same folder right now is never pulled from under it."""
+    now = time.time()
     for sub in (folder, os.path.join(folder, "chunks")):
         if os.path.isdir(sub):
             for name in os.listdir(sub):
-                if name.startswith(".tmp-"):
-                    os.unlink(os.path.join(sub, name))
+                path = os.path.join(sub, name)
+                try:
+                    if name.startswith(".tmp-") and now - os.path.getmtime(path) > _STALE_TEMP_SECONDS:
+                        os.unlink(path)
+                except FileNotFoundError:  # its writer renamed or removed it meanwhile
+                    pass
 
 
 def _write_chunk(folder: str, ids: np.ndarray, diverged: np.ndarray, outputs: dict[str, np.ndarray]) -> None:
