@@ -439,3 +439,18 @@ def test_a_folder_fingerprinted_the_old_way_still_resumes(tmp_path):
     assert again.stats["chunks"] == 0
     with pytest.raises(ValueError, match="different sweep"):
         sweep_superposition(dataclasses.replace(CFG, max_rate=3), POINTS[:2], out=tmp_path, progress=False)
+
+
+def test_resuming_under_other_versions_warns(tmp_path):
+    sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["versions"]["jax"] = "0.0.1"
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)  # nothing left to train: silent
+    sorted((tmp_path / "chunks").iterdir())[-1].unlink()
+    with pytest.warns(RuntimeWarning, match=r"started with jax 0\.0\.1; resuming with jax "):
+        sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)

@@ -39,6 +39,7 @@ import math
 import os
 import platform
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, Protocol
@@ -462,6 +463,7 @@ def run_sweep(
 
     done: dict[int, tuple[bool, dict[str, np.ndarray]]] = {}
     folder = None if out is None else os.fspath(out)
+    changed: dict[str, tuple] = {}
     if folder is not None:
         os.makedirs(folder, exist_ok=True)
         mpath = os.path.join(folder, "manifest.json")
@@ -485,10 +487,17 @@ def run_sweep(
                     f"out={folder!r} already holds a different sweep (task {old.get('task')!r}, "
                     f"{len(old.get('points', []))} points); use a new folder or delete it"
                 )
+            changed = {k: (v, new["versions"].get(k)) for k, v in old.get("versions", {}).items()
+                       if k in ("toyscale", "jax", "jaxlib", "optax", "backend") and v != new["versions"].get(k)}
             manifest = old
         if pcount == 1:
             _remove_stale_temp_files(folder)
         done = _read_chunks(folder)
+        if changed and len(done) < len(points):
+            warnings.warn(f"out={folder!r} was started with " + ", ".join(f"{k} {a}" for k, (a, b) in changed.items())
+                          + "; resuming with " + ", ".join(f"{k} {b}" for k, (a, b) in changed.items())
+                          + ": the models trained now may differ from an uninterrupted run's in the last bits "
+                          "(the manifest keeps the first run's versions)", RuntimeWarning, stacklevel=2)
 
     # Group this process's models by static shape, in model-id order. Chunks are laid out
     # over the whole group, finished or not, so a resumed run trains each remaining model in
