@@ -375,12 +375,14 @@ def test_atomic_files_follow_the_umask_and_only_one_creator_wins(tmp_path):
 
 RACE_SCRIPT = textwrap.dedent(
     """
-    import sys, time
+    import os, sys, time
     from toyscale.frequencies import power_law
     from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
     cfg = TrainConfig(n=40, batch=32, steps=int(sys.argv[2]), warmup=6, test_batches=2, log_every=10)
     points = superposition_grid(widths=[3], gammas=[-1.0, 1.0], frequencies=[power_law(1.1)], lr_w=2e-2, lr_b=1e-2)
-    time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # both start at the same moment
+    open(sys.argv[1] + f".ready{sys.argv[4]}", "w").close()  # both start at the same moment
+    while not all(os.path.exists(sys.argv[1] + f".ready{p}") for p in (0, 1)):
+        time.sleep(0.001)
     try:
         sweep_superposition(cfg, points, out=sys.argv[1], progress=False, process_index=int(sys.argv[4]),
                             process_count=2)
@@ -395,8 +397,7 @@ def test_processes_starting_together_with_different_grids_cannot_share_a_folder(
     script = tmp_path / "race.py"
     script.write_text(RACE_SCRIPT)
     env = dict(os.environ, JAX_PLATFORMS="cpu", TOYSCALE_COMPILATION_CACHE="off")
-    start = time.time() + 6  # after both have imported jax
-    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "out"), str(steps), str(start), str(p)],
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "out"), str(steps), "", str(p)],
                               env=env, stdout=subprocess.PIPE, text=True) for p, steps in enumerate((20, 40))]
     outs = sorted(p.communicate(timeout=300)[0].strip().splitlines()[-1].split()[0] for p in procs)
     assert outs == ["refused", "trained"]
