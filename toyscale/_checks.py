@@ -3,6 +3,7 @@ what is allowed, and runs on static Python values before anything is traced or c
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jax
@@ -10,11 +11,31 @@ import jax.numpy as jnp
 import numpy as np
 
 
-def int_at_least(name: str, value: Any, minimum: int = 1) -> int:
-    """``value`` as an int, if it is an integer (not a bool) >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name}={value!r}; {name} must be an integer >= {minimum}")
+def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
+    """``value`` as an int: a TypeError if it is not an integer (a bool is not), a ValueError
+    if it lies outside [minimum, maximum]."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}={value!r}; {name} must be an integer")
+    if value < minimum or (maximum is not None and value > maximum):
+        allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ValueError(f"{name}={value!r}; must be an integer {allowed}")
     return int(value)
+
+
+def check_seed(seed: Any) -> int:
+    """A seed in [0, 2**32 - 1]: outside 64-bit mode ``PRNGKey`` keeps 32 bits, so 2**32 would
+    silently be seed 0."""
+    return check_int("seed", seed, 0, 2**32 - 1)
+
+
+def check_axis(name: str, values: Any) -> list:
+    """A swept axis as a non-empty list; a lone value (a number, a string, a spec) is refused."""
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name}={values!r}; {name} must be a list of values, e.g. [{values!r}]")
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name}=[] is empty; every axis of the grid needs at least one value")
+    return values
 
 
 def prng_key(name: str, key: Any) -> Any:

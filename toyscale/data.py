@@ -21,7 +21,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from toyscale._checks import int_at_least
+from toyscale._checks import check_int
 
 __all__ = [
     "sample_features", "sample_features_plain", "sample_features_sparse", "SparseFeatures", "sparse_tables",
@@ -108,7 +108,7 @@ def sample_features(key: jax.Array, p: ArrayLike, batch: int, rng: str = "threef
     Returns:
       float32 x of shape [batch, n].
     """
-    int_at_least("batch", batch)
+    check_int("batch", batch)
     p = jnp.asarray(p, jnp.float32)
     r = unit_uniform(key, (batch, p.shape[-1]), rng)
     return jnp.where(r < p, (2 * r) / jnp.where(p > 0, p, 1), 0)
@@ -119,7 +119,7 @@ def sample_features_plain(key: jax.Array, p: ArrayLike, batch: int) -> jax.Array
 
     Kept as the reference for :func:`sample_features` (tests compare their statistics).
     """
-    int_at_least("batch", batch)
+    check_int("batch", batch)
     p = jnp.asarray(p, jnp.float32)
     ku, kv = jax.random.split(key)
     u = jax.random.bernoulli(ku, p, (batch, p.shape[-1]))
@@ -206,7 +206,7 @@ def _poisson_survival(mu: float, upto: int) -> np.ndarray:
 
 def event_capacity(batch: int, max_rate: float, tail: float = SPARSE_TAIL) -> int:
     """The smallest C with P(Poisson(batch * max_rate) > C) <= tail: event slots per batch."""
-    _check_batch(batch)
+    check_int("batch", batch)
     if not (isinstance(max_rate, (int, float, np.integer, np.floating)) and math.isfinite(max_rate) and max_rate > 0):
         raise ValueError(f"max_rate={max_rate!r}; must be a finite number > 0 (expected events per sample)")
     mu = batch * float(max_rate)
@@ -315,22 +315,16 @@ def sparse_tables(p: ArrayLike, batch: int, capacity: int | None = None) -> dict
     if np.any(p >= 1.0):
         raise ValueError(f"p has {int(np.sum(p >= 1))} entries equal to 1; the sparse sampler needs every "
                          f"p_i < 1 (use sampler='dense')")
-    _check_batch(batch)
+    check_int("batch", batch)
     rates = -np.log1p(-p)
     if not np.any(rates > 0):
         raise ValueError("p is all zero; the sparse sampler needs at least one p_i > 0")
     if capacity is None:
         capacity = event_capacity(batch, float(rates.sum()))
-    if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 0:
-        raise ValueError(f"capacity={capacity!r}; must be an integer >= 0 (see event_capacity)")
+    check_int("capacity", capacity, 0)
     accept, alias = alias_table(rates)
     hi, lo = _fixed_point_64(_poisson_survival(batch * float(rates.sum()), capacity))
     return {"accept": accept, "alias": alias, "count_hi": hi[: capacity + 1], "count_lo": lo[: capacity + 1]}
-
-
-def _check_batch(batch: int) -> None:
-    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
-        raise ValueError(f"batch={batch!r}; must be an integer >= 1")
 
 
 def _below(w1: jax.Array, w2: jax.Array, hi: jax.Array, lo: jax.Array) -> jax.Array:
@@ -373,7 +367,7 @@ def sample_features_sparse(
     capacity = hi.shape[-1] - 1
     shift = cols_total.bit_length() - 1
     # Static checks (shapes only, so they hold under tracing too).
-    _check_batch(batch)
+    check_int("batch", batch)
     if cols_total != alias_columns(n):
         raise ValueError(f"n={n} does not match the tables ({cols_total} alias columns, built for "
                          f"{cols_total // 2 + 1}..{cols_total} features); build them with sparse_tables(p) for this p")

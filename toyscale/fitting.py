@@ -30,6 +30,8 @@ import numpy as np
 import optax
 from jax import lax
 
+from toyscale._checks import check_int, check_seed
+
 __all__ = [
     "BESIROGLU_2024",
     "CHINCHILLA_PUBLISHED",
@@ -147,19 +149,6 @@ def _check_positive(name: str, value: float) -> float:
     if not (math.isfinite(v) and v > 0):
         raise ValueError(f"{name}={value!r}; must be a finite number > 0")
     return v
-
-
-def _check_int(name: str, value: Any, minimum: int, maximum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        allowed = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name}={value}; must be an integer {allowed}")
-    return int(value)
-
-
-def _check_seed(seed: Any) -> int:
-    return _check_int("seed", seed, 0, 2**32 - 1)
 
 
 def _check_level(level: float) -> float:
@@ -882,11 +871,11 @@ def fit_power_law(
     n = _same_length(x=x, y=y)
     n_params = 3 if offset else 2
     _check_enough_points(n, n_params, "a power law with offset" if offset else "a power law")
-    bootstrap = _check_int("bootstrap", bootstrap, 0)
-    seed = _check_seed(seed)
+    bootstrap = check_int("bootstrap", bootstrap, 0)
+    seed = check_seed(seed)
     delta = _check_positive("huber_delta", huber_delta)
     level = _check_level(level)
-    max_iter = _check_int("max_iter", max_iter, 1)
+    max_iter = check_int("max_iter", max_iter, 1)
     _check_varies("x", x, "a power law")
     _check_varies("y", y, "a power law (constant y: exponent and prefactor trade off with the offset)")
 
@@ -1334,10 +1323,10 @@ def fit_chinchilla(
     n_par = 5 if method == "huber" else 6
     _check_enough_points(n, n_par, f"the Chinchilla law (method={method!r})")
     delta = _check_positive("delta", (1e-3 if method == "huber" else 1.0) if delta is None else delta)
-    bootstrap = _check_int("bootstrap", bootstrap, 0)
-    seed = _check_seed(seed)
+    bootstrap = check_int("bootstrap", bootstrap, 0)
+    seed = check_seed(seed)
     level = _check_level(level)
-    max_iter = _check_int("max_iter", max_iter, 1)
+    max_iter = check_int("max_iter", max_iter, 1)
     gtol, ftol = _check_positive("gtol", gtol), _check_positive("ftol", ftol)
     if starts is None:
         starts = chinchilla_grid()
@@ -1800,7 +1789,7 @@ def fit_broken_power_law(
       with ``bootstrap``, percentile intervals.
     """
     _check_loss(loss)
-    breaks = _check_int("breaks", breaks, 1)
+    breaks = check_int("breaks", breaks, 1)
     if breaks > 3:
         raise ValueError(f"breaks={breaks}; allowed: 1, 2 or 3")
     x = _as_1d("x", x)
@@ -1809,9 +1798,9 @@ def fit_broken_power_law(
     n_par = 2 + 3 * breaks + int(offset)
     _check_enough_points(n, n_par + 1, f"a broken power law with {breaks} break(s)" + (" and offset" if offset else ""))
     delta = _check_positive("huber_delta", huber_delta)
-    max_iter = _check_int("max_iter", max_iter, 1)
-    bootstrap = _check_int("bootstrap", bootstrap, 0)
-    seed = _check_seed(seed)
+    max_iter = check_int("max_iter", max_iter, 1)
+    bootstrap = check_int("bootstrap", bootstrap, 0)
+    seed = check_seed(seed)
     level = _check_level(level)
     _check_varies("x", x, "a broken power law")
     _check_varies("y", y, "a broken power law")
@@ -2210,7 +2199,7 @@ def _fit_allocation(method: str, opt: _Optima, notes: list[str], boot: _Optima |
 
 
 def _check_bootstrap(bootstrap: Any, seed: Any, level: Any) -> tuple[int, int, float]:
-    return _check_int("bootstrap", bootstrap, 0), _check_seed(seed), _check_level(level)
+    return check_int("bootstrap", bootstrap, 0), check_seed(seed), _check_level(level)
 
 
 def _dropped_note(grp: _Groups) -> list[str]:
@@ -2301,7 +2290,7 @@ def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = 
       An `AllocationFit` with method "isoflop" and the parabola curvatures; with bootstrap,
       ``intervals`` of a, k and b, and failed resamples (fewer than 2 usable budgets) counted and dropped.
     """
-    min_runs = _check_int("min_runs", min_runs, 3)
+    min_runs = check_int("min_runs", min_runs, 3)
     bootstrap, seed, level = _check_bootstrap(bootstrap, seed, level)
     N, C, L = _runs(N, D, C, loss)
     optima = functools.partial(_isoflop_optima, min_runs=min_runs)

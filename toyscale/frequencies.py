@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from toyscale._checks import check_int
+
 __all__ = ["Frequencies", "power_law", "exponential", "linear", "custom", "normalise", "as_frequencies"]
 
 KINDS = ("power_law", "exponential", "linear", "custom")
@@ -89,7 +91,7 @@ class Frequencies:
 
     def weights(self, n: int) -> np.ndarray:
         """Unnormalised weights for features i = 1..n."""
-        _check_n(n)
+        check_int("n", n)
         i = np.arange(1, n + 1, dtype=np.float64)
         if self.kind == "power_law":
             return i ** (-float(self.alpha))
@@ -129,11 +131,6 @@ class Frequencies:
 
 def _is_real(x: Any) -> bool:
     return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
-
-
-def _check_n(n: Any) -> None:
-    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n={n!r}; the number of features n must be an integer >= 1")
 
 
 def power_law(alpha: float, *, E: float = 1.0) -> Frequencies:

@@ -11,12 +11,12 @@ import json
 import math
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["atomic_create", "atomic_create_json", "atomic_write", "atomic_write_json"]
+__all__ = ["atomic_create", "atomic_create_json", "atomic_write", "atomic_write_json", "to_plain"]
 
 
 def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
@@ -103,23 +103,25 @@ def atomic_create(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) ->
     return True
 
 
-def _strict(obj: Any) -> Any:
-    """NaN and infinities become ``null``: strict JSON has no spelling for them."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _strict(obj.item())
+def to_plain(obj: Any, *, strict: bool = False) -> Any:
+    """numpy arrays and scalars as Python lists and numbers, exactly (``str()`` would elide a
+    long array's middle and round its values), through mappings, lists and tuples. With
+    ``strict``, NaN and infinities become ``None``: strict JSON has no spelling for them."""
     if isinstance(obj, np.ndarray):
-        return _strict(obj.tolist())
+        obj = obj.tolist()
+    elif isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return obj if not strict or math.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {k: to_plain(v, strict=strict) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_plain(v, strict=strict) for v in obj]
     return obj
 
 
 def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(_strict(obj), indent=1, sort_keys=True, allow_nan=False).encode()
+    return json.dumps(to_plain(obj, strict=True), indent=1, sort_keys=True, allow_nan=False).encode()
 
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:

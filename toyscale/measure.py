@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from toyscale._checks import int_at_least
+from toyscale._checks import check_int
 
 __all__ = ["row_norms", "represented_fraction", "overlap_stats", "random_overlap_moments"]
 
@@ -42,7 +42,7 @@ def overlap_stats(W: jax.Array, threshold: float = 0.5, block: int = 512) -> dic
       ``{"overlap_mean", "overlap_var", "n_represented"}``; the moments are NaN when fewer
       than two rows are represented.
     """
-    int_at_least("block", block)
+    check_int("block", block)
     n, _ = W.shape
     norms = row_norms(W)
     mask = (norms > threshold).astype(W.dtype)

@@ -21,7 +21,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from toyscale._checks import concrete_real
+from toyscale._checks import check_int, concrete_real
 
 __all__ = ["signed_row_decay", "warmup_cosine", "superposition_optimizer", "row_decay_direction"]
 
@@ -66,9 +66,8 @@ def signed_row_decay(gamma: ArrayLike, eps: float = 1e-8) -> optax.GradientTrans
 
 def _check_schedule(steps: int, warmup: int, final_fraction: float) -> None:
     """The schedule's lengths and floor are static Python numbers: checked here, by name."""
-    for name, v, low in (("steps", steps, 1), ("warmup", warmup, 0)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < low:
-            raise ValueError(f"{name}={v!r}; {name} must be an integer >= {low}")
+    check_int("steps", steps, 1)
+    check_int("warmup", warmup, 0)
     if warmup > steps:
         raise ValueError(f"warmup={warmup}; warmup must not exceed steps={steps}")
     if isinstance(final_fraction, bool) or not isinstance(final_fraction, (int, float, np.integer, np.floating)):

@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -44,7 +44,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from toyscale._checks import int_at_least as _int_at_least
+from toyscale._checks import check_axis, check_int
 from toyscale.sweep import SweepResult, float32_products, run_sweep
 
 __all__ = [
@@ -130,13 +130,13 @@ class RFConfig:
     rcond: float | None = None
 
     def __post_init__(self):
-        _int_at_least("M", self.M, 2)
+        check_int("M", self.M, 2)
         if self.lambda_plus is not None:
             _real("lambda_plus", self.lambda_plus, low=0.0, strict=True)
         _real("sigma_u", self.sigma_u, low=0.0, strict=True)
         _real("sigma_w", self.sigma_w, low=0.0, strict=True)
-        _int_at_least("test_samples", self.test_samples, 0)
-        _int_at_least("log_every", self.log_every, 1)
+        check_int("test_samples", self.test_samples, 0)
+        check_int("log_every", self.log_every, 1)
         if self.rcond is not None:
             _real("rcond", self.rcond, low=0.0, strict=True)
 
@@ -497,7 +497,8 @@ _POINT_DEFAULTS = {"nonlinearity": "linear", "method": "ridge", "steps": 0, "bat
 
 
 def check_point(point: Mapping[str, Any]) -> dict:
-    """Validates one grid point and fills defaults; raises ValueError naming the bad field.
+    """Validates one grid point and fills defaults; raises ValueError (TypeError for a non-integer
+    size) naming the bad field.
 
     Required: ``N``, ``T`` (integers >= 1), ``alpha`` (> 0). Optional: ``ridge`` (>= 0),
     ``noise`` (>= 0), ``nonlinearity`` ("linear" | "relu"), ``method`` ("ridge" | "gd"),
@@ -514,8 +515,8 @@ def check_point(point: Mapping[str, Any]) -> dict:
     for name in ("N", "T", "alpha"):
         if name not in point:
             raise ValueError(f"point {dict(point)} lacks {name!r}; N, T and alpha are required")
-    p["N"] = _int_at_least("N", p["N"], 1)
-    p["T"] = _int_at_least("T", p["T"], 1)
+    p["N"] = check_int("N", p["N"], 1)
+    p["T"] = check_int("T", p["T"], 1)
     p["alpha"] = _real("alpha", p["alpha"], low=0.0, strict=True)
     p["ridge"] = _real("ridge", p["ridge"], low=0.0, strict=False)
     p["noise"] = _real("noise", p["noise"], low=0.0, strict=False)
@@ -526,9 +527,9 @@ def check_point(point: Mapping[str, Any]) -> dict:
             raise ValueError(f"{name}={p[name]!r}; {name} must be True or False")
         p[name] = bool(p[name])
     if p["method"] == "gd":
-        p["steps"] = _int_at_least("steps", p["steps"], 1)
+        p["steps"] = check_int("steps", p["steps"], 1)
         p["lr"] = _real("lr", p["lr"], low=0.0, strict=True)
-        p["batch"] = _int_at_least("batch", p["batch"], 0) or p["T"]
+        p["batch"] = check_int("batch", p["batch"], 0) or p["T"]
         if p["batch"] > p["T"]:
             raise ValueError(f"batch={p['batch']}; batch must be at most T={p['T']} (0 means T)")
     else:
@@ -639,11 +640,11 @@ def random_feature_grid(
     Returns:
       A list of validated points, N-major.
     """
-    seed_labels = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else list(seeds)
-    axes = {"N": list(N), "T": list(T), "ridge": list(ridge), "alpha": list(alpha), "noise": list(noise)}
-    for name, values in {**axes, "seeds": seed_labels}.items():
-        if not values:
-            raise ValueError(f"{name}=[] is empty; every axis of the grid needs at least one value")
+    seed_labels = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else check_axis("seeds", seeds)
+    axes = {name: check_axis(name, values)
+            for name, values in (("N", N), ("T", T), ("ridge", ridge), ("alpha", alpha), ("noise", noise))}
+    if not seed_labels:
+        raise ValueError(f"seeds={seeds!r}; a grid needs at least one seed")
     points = []
     for n, t, r, a, e, s in itertools.product(*axes.values(), seed_labels):
         p = check_point({"N": n, "T": t, "ridge": r, "alpha": a, "noise": e, **fixed})
@@ -767,12 +768,7 @@ def regime_grid(
 
 
 def _size_list(name: str, values: Any) -> list[int]:
-    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
-        raise TypeError(f"{name}={values!r}; {name} must be a list of sizes, e.g. [{values!r}]")
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name}=[] is empty; it needs at least one size")
-    return [_int_at_least(name, v, 1) for v in values]
+    return [check_int(name, v, 1) for v in check_axis(name, values)]
 
 
 def regime_fit_settings(*, rows: Sequence[int], columns: Sequence[int], ratio: float = 8.0) -> dict:

@@ -11,7 +11,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from toyscale._checks import int_at_least
+from toyscale._checks import check_int
 from toyscale.data import SparseFeatures
 
 __all__ = ["init_params", "encode", "decode", "forward", "loss", "per_element_loss", "per_element_loss_and_grad",
@@ -35,7 +35,7 @@ def init_params(key: jax.Array, n: int, m: int, dtype=jnp.float32) -> Params:
     Returns:
       ``{"W": [n, m], "b": [n]}``.
     """
-    n, m = int_at_least("n", n), int_at_least("m", m)
+    n, m = check_int("n", n), check_int("m", m)
     kw, kb = jax.random.split(key)
     W = jax.random.normal(kw, (n, m), dtype) / jnp.sqrt(jnp.asarray(m, dtype))
     b = jax.random.normal(kb, (n,), dtype)

@@ -48,7 +48,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from toyscale.io import atomic_create_json, atomic_write, atomic_write_json
+from toyscale._checks import check_int, check_seed
+from toyscale.io import atomic_create_json, atomic_write, to_plain
 
 FORMAT = "toyscale-sweep/1"
 
@@ -233,38 +234,6 @@ def _jaxlib_version() -> str:
     return jaxlib.__version__
 
 
-def _check_seed(seed: Any) -> int:
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
-        raise TypeError(f"seed={seed!r}; seed must be an int")
-    if not 0 <= seed < 2**32:
-        # Outside 64-bit mode PRNGKey keeps 32 bits, so seed 2**32 would silently equal seed 0;
-        # one range for every sweep (and for fitting's seeds).
-        raise ValueError(f"seed={seed!r}; seed must be in [0, 2**32 - 1]")
-    return int(seed)
-
-
-def _check_count(name: str, value: Any, allowed: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
-        raise TypeError(f"{name}={value!r}; {name} must be {allowed}")
-    if value < 1:
-        raise ValueError(f"{name}={value!r}; {name} must be {allowed}")
-    return int(value)
-
-
-def _plain(obj: Any) -> Any:
-    """numpy arrays and scalars as Python lists and numbers, exactly (``str()`` would elide
-    a long array's middle and round its values, so two different grids could collide)."""
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, Mapping):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    return obj
-
-
 def _same_sweep(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """Whether a folder's manifest ``old`` holds the sweep ``new`` describes.
 
@@ -275,11 +244,11 @@ def _same_sweep(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     if old.get("fingerprint") == new["fingerprint"]:
         return True
     keys = ("task", "task_config", "seed", "points")
-    return all(k in old for k in keys) and [old[k] for k in keys] == _plain([new[k] for k in keys])
+    return all(k in old for k in keys) and [old[k] for k in keys] == to_plain([new[k] for k in keys])
 
 
 def _fingerprint(task_config: dict, seed: int, points: list[dict]) -> str:
-    blob = json.dumps(_plain([task_config, seed, points]), sort_keys=True, default=str).encode()
+    blob = json.dumps(to_plain([task_config, seed, points]), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -426,9 +395,9 @@ def run_sweep(
     points = [dict(p) for p in points]
     if not points:
         raise ValueError("points=[] is empty; a sweep needs at least one grid point")
-    _check_seed(seed)
+    check_seed(seed)
     if chunk_size is not None:
-        _check_count("chunk_size", chunk_size, "a positive int or None")
+        check_int("chunk_size", chunk_size)
     if memory_budget is not None and (not isinstance(memory_budget, (int, float, np.integer, np.floating))
                                       or isinstance(memory_budget, bool) or not memory_budget > 0
                                       or not math.isfinite(memory_budget)):
@@ -437,15 +406,14 @@ def run_sweep(
     if not devices or not all(isinstance(d, jax.Device) for d in devices) or len(set(devices)) != len(devices):
         raise ValueError(f"devices={devices!r}; devices must be a non-empty list of distinct jax.Device objects")
     if vector_width is not None:
-        _check_count("vector_width", vector_width, "a positive int or None")
+        check_int("vector_width", vector_width)
     budget = default_memory_budget() if memory_budget is None else int(memory_budget)
     if (process_index is None) != (process_count is None):
         raise ValueError(f"process_index={process_index!r}, process_count={process_count!r}; give both or "
                          f"neither (then jax.process_index() and jax.process_count() are used)")
     if process_count is not None:
-        _check_count("process_count", process_count, "a positive int")
-        if not isinstance(process_index, (int, np.integer)) or isinstance(process_index, bool):
-            raise TypeError(f"process_index={process_index!r}; process_index must be an int")
+        check_int("process_count", process_count)
+        check_int("process_index", process_index, 0)
     pidx = jax.process_index() if process_index is None else int(process_index)
     pcount = jax.process_count() if process_count is None else int(process_count)
     if not 0 <= pidx < pcount:

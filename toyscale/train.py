@@ -14,7 +14,7 @@ import functools
 import itertools
 import math
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -23,23 +23,12 @@ import numpy as np
 import optax
 
 from toyscale import data, measure, superposition
-from toyscale._checks import int_at_least as _positive_int
-from toyscale._checks import prng_key
+from toyscale._checks import check_axis, check_int, prng_key
 from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import superposition_optimizer
 from toyscale.sweep import SweepResult, float32_products, run_sweep
 
 __all__ = ["TrainConfig", "SuperpositionTask", "train_model", "superposition_grid", "sweep_superposition"]
-
-
-def _axis(name: str, values: Any) -> list:
-    """A swept axis as a non-empty list; a lone value (a number, a string, a spec) is refused."""
-    if isinstance(values, (str, bytes, Mapping, Frequencies)) or not isinstance(values, Iterable):
-        raise TypeError(f"{name}={values!r}; {name} must be a list of values, e.g. [{values!r}]")
-    values = list(values)
-    if not values:
-        raise ValueError(f"{name}=[] is empty; every axis of the grid needs at least one value")
-    return values
 
 
 def _finite(name: str, value: Any) -> float:
@@ -108,12 +97,12 @@ class TrainConfig:
     matmul_precision: str = "float32"
 
     def __post_init__(self):
-        _positive_int("n", self.n)
-        _positive_int("batch", self.batch)
-        _positive_int("steps", self.steps)
-        _positive_int("warmup", self.warmup, minimum=0)
-        _positive_int("test_batches", self.test_batches)
-        _positive_int("log_every", self.log_every)
+        check_int("n", self.n)
+        check_int("batch", self.batch)
+        check_int("steps", self.steps)
+        check_int("warmup", self.warmup, minimum=0)
+        check_int("test_batches", self.test_batches)
+        check_int("log_every", self.log_every)
         if self.log_every > self.steps:
             raise ValueError(f"log_every={self.log_every}; log_every must not exceed steps={self.steps}")
         if self.warmup > self.steps:
@@ -243,14 +232,20 @@ def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: ja
 def _check_model_args(config: TrainConfig, m: Any, gamma: Any, lr_w: Any, lr_b: Any) -> None:
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config={config!r}; expected a toyscale.TrainConfig")
-    _positive_int("m", m)
+    check_int("m", m)
     _float32("gamma", gamma)
-    for name, lr in (("lr_w", lr_w), ("lr_b", lr_b)):
-        if _finite(name, lr) <= 0:
-            raise ValueError(f"{name}={lr!r}; a peak learning rate must be > 0")
-        if np.float32(_float32(name, lr)) == 0:
-            raise ValueError(f"{name}={lr!r}; a peak learning rate must be at least the smallest float32 "
-                             f"(~1.4e-45), where the model trains")
+    _learning_rate("lr_w", lr_w)
+    _learning_rate("lr_b", lr_b)
+
+
+def _learning_rate(name: str, lr: Any) -> float:
+    """A peak learning rate: > 0, and neither 0 nor inf once in float32, where the model trains."""
+    if _float32(name, lr) <= 0:
+        raise ValueError(f"{name}={lr!r}; a peak learning rate must be > 0")
+    if np.float32(lr) == 0:
+        raise ValueError(f"{name}={lr!r}; a peak learning rate must be at least the smallest float32 "
+                         f"(~1.4e-45), where the model trains")
+    return float(lr)
 
 
 def _float32(name: str, value: Any) -> float:
@@ -370,36 +365,31 @@ def superposition_grid(
       model id of a point is its index here.
     """
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        seeds = list(range(_positive_int("seeds", seeds)))
+        seeds = list(range(check_int("seeds", seeds)))
     elif isinstance(seeds, (bool, float, np.floating)):
         raise TypeError(f"seeds={seeds!r}; seeds must be a count (an int) or a list of integer labels")
-    widths, gammas, frequencies, seeds = (_axis(name, values) for name, values in (
+    widths, gammas, frequencies, seeds = (check_axis(name, values) for name, values in (
         ("widths", widths), ("gammas", gammas), ("frequencies", frequencies), ("seeds", seeds)))
     freqs = [as_frequencies(f) for f in frequencies]
     for m in widths:
-        _positive_int("m", m)
+        check_int("m", m)
     for g in gammas:
         _float32("gamma", g)
     if n is not None:
         for f in freqs:
             f.probs(n)
 
-    def positive(name, v):
-        if _finite(name, v) <= 0:
-            raise ValueError(f"{name}={v!r}; a peak learning rate must be > 0")
-        return float(v)
-
     def lr_values(name, lr):
         if callable(lr):
             return None
-        values = [lr] if isinstance(lr, (int, float, np.integer, np.floating)) else _axis(name, lr)
-        return [positive(name, v) for v in values]
+        values = [lr] if isinstance(lr, (int, float, np.integer, np.floating)) else check_axis(name, lr)
+        return [_learning_rate(name, v) for v in values]
 
     lw, lb = lr_values("lr_w", lr_w), lr_values("lr_b", lr_b)
     points = []
     for m in widths:
-        lws = lw if lw is not None else [positive(f"lr_w({m})", lr_w(m))]
-        lbs = lb if lb is not None else [positive(f"lr_b({m})", lr_b(m))]
+        lws = lw if lw is not None else [_learning_rate(f"lr_w({m})", lr_w(m))]
+        lbs = lb if lb is not None else [_learning_rate(f"lr_b({m})", lr_b(m))]
         for g, f, a, b, s in itertools.product(gammas, freqs, lws, lbs, seeds):
             points.append({"m": int(m), "gamma": float(g), "lr_w": float(a), "lr_b": float(b),
                            "frequencies": f.describe(), "seed": int(s)})
