@@ -882,7 +882,6 @@ def fit_power_law(
     lx, ly = np.log(x), np.log(y)
     data = (jnp.asarray(lx), jnp.asarray(ly))
     ones = jnp.ones(n)
-    names = ["prefactor_log", "exponent"] + (["offset_log"] if offset else [])
     residual_fn = _power_law_offset_residual if offset else _power_law_residual
     notes: list[str] = []
 
