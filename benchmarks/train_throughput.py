@@ -251,9 +251,8 @@ def xla_memory_of_chunk(cfg: TrainConfig, m: int, vector_width, memory_budget, c
         devices = jax.local_devices()
         points = bench_points(m)
         budget = sw.default_memory_budget() if memory_budget is None else int(memory_budget)
-        size = sw.plan_chunks(len(points), task.bytes_per_model(m), memory_budget=budget,
-                              n_devices=len(devices), chunk_size=chunk_size)
-        width = min(size // len(devices), vector_width or (1 if devices[0].platform == "cpu" else size))
+        size, width = sw.chunk_layout(len(points), task.bytes_per_model(m), memory_budget=budget,
+                                      devices=devices, chunk_size=chunk_size, vector_width=vector_width)
         mesh = jax.sharding.Mesh(np.asarray(devices), ("models",))
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("models"))
         padded = (points * size)[:size]
@@ -291,9 +290,7 @@ def bench_jax(widths, steps: int, *, vector_width, memory_budget, chunk_size, xl
         if any(r.diverged for r in res):
             raise RuntimeError(f"a bench model diverged at m={m}")
         chunk = int(res.stats["chunk_sizes"][str(m)])
-        on_cpu = jax.local_devices()[0].platform == "cpu"
-        n_dev = len(jax.local_devices())
-        in_flight = min(chunk // n_dev, vector_width or (1 if on_cpu else chunk))
+        in_flight = res.stats["vector_widths"][str(m)]
         predicted = res.stats.get("predicted_peak_bytes_per_device", {}).get(str(m))  # newer engines record it
         steady = max(1e-9, wall - compile_s)
         row = {

@@ -13,25 +13,22 @@ import numpy as np
 import pytest
 
 from toyscale.frequencies import power_law
-from toyscale.sweep import load_sweep, plan_chunks
+from toyscale.sweep import chunk_layout, load_sweep, plan_chunks
 from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
 
 CFG = TrainConfig(n=40, batch=32, steps=60, warmup=6, test_batches=2, log_every=10)
 POINTS = superposition_grid(widths=[3, 6], gammas=[-1.0, 0.2, 1.0], frequencies=[power_law(1.1)], lr_w=2e-2, lr_b=1e-2)
 
 
-# XLA may order a float32 reduction differently for a different batch of models, so
-# chunking and device count may change the last bit of a number; never more.
-RTOL = 2e-6
-
-
 def assert_same(a, b):
+    # Bit for bit: on a CPU each device trains one model at a time, whatever the chunk size
+    # or device count, so nothing may differ.
     assert len(a) == len(b)
     for ra, rb in zip(a, b):
         assert ra.model_id == rb.model_id and ra.point == rb.point and ra.diverged == rb.diverged
         assert ra.outputs.keys() == rb.outputs.keys()
         for k in ra.outputs:
-            np.testing.assert_allclose(ra[k], rb[k], rtol=RTOL, atol=1e-7, err_msg=k)
+            np.testing.assert_array_equal(ra[k], rb[k], err_msg=f"model {ra.model_id}, {k}")
 
 
 @pytest.mark.parametrize("sampler", ["dense", "sparse"])
@@ -78,6 +75,29 @@ def test_a_folder_holding_another_sweep_is_refused(tmp_path):
     sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
     with pytest.raises(ValueError, match="different sweep"):
         sweep_superposition(CFG, POINTS[:3], out=tmp_path, progress=False)
+
+
+def test_vmapped_batches_give_the_same_bits_for_any_chunk_size_and_device_count():
+    # vector_width=4, as an accelerator would batch: shares of 5 (one device), 3 (two) or 3
+    # (four) are padded to whole batches of 4, never a smaller remainder batch.
+    points = superposition_grid(widths=[3], gammas=[-1.0, -0.5, 0.0, 0.5, 1.0], frequencies=[power_law(1.1)],
+                                lr_w=2e-2, lr_b=1e-2, seeds=2)
+    runs = {(cs, nd): sweep_superposition(CFG, points, chunk_size=cs, vector_width=4, devices=jax.devices()[:nd],
+                                          progress=False)
+            for cs, nd in [(4, 1), (5, 1), (6, 2), (10, 4)]}
+    assert {k: r.stats["chunk_sizes"]["3"] for k, r in runs.items()} == {(4, 1): 4, (5, 1): 8, (6, 2): 8, (10, 4): 16}
+    assert all(r.stats["vector_widths"] == {"3": 4} for r in runs.values())
+    for r in runs.values():
+        assert_same(r, runs[4, 1])
+
+
+def test_chunk_layout_pads_each_share_to_whole_batches():
+    cpu = jax.devices()[:4]
+    assert chunk_layout(10, 1, memory_budget=10**9, devices=cpu[:1], chunk_size=5, vector_width=4) == (8, 4)
+    assert chunk_layout(10, 1, memory_budget=10**9, devices=cpu[:2], chunk_size=6, vector_width=2) == (8, 2)
+    assert chunk_layout(10, 1, memory_budget=10**9, devices=cpu[:2], chunk_size=6, vector_width=8) == (16, 8)
+    assert chunk_layout(10, 1, memory_budget=10**9, devices=cpu[:1]) == (10, 1)  # CPU: one at a time
+    assert chunk_layout(10, 1, memory_budget=4, devices=cpu[:4], vector_width=3) == (12, 3)
 
 
 def test_plan_chunks_respects_budget_and_devices():

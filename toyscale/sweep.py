@@ -59,6 +59,7 @@ __all__ = [
     "SweepResult",
     "run_sweep",
     "load_sweep",
+    "chunk_layout",
     "plan_chunks",
     "default_memory_budget",
     "float32_products",
@@ -207,6 +208,36 @@ def plan_chunks(
     # wastes little (32 models under a cap of 31 give 2 x 16, not 31 + 1 padded to 31).
     chunk_size = math.ceil(n_models / math.ceil(n_models / chunk_size))
     return max(n_devices, math.ceil(chunk_size / n_devices) * n_devices)
+
+
+def chunk_layout(
+    n_models: int,
+    bytes_per_model: int,
+    *,
+    memory_budget: int,
+    devices: Sequence[jax.Device],
+    chunk_size: int | None = None,
+    vector_width: int | None = None,
+) -> tuple[int, int]:
+    """The chunk size and vmapped batch width :func:`run_sweep` uses for a group of models.
+
+    The chunk comes from :func:`plan_chunks`; each device's share of it is then trained
+    ``width`` models at a time: ``vector_width`` if given, else the whole share on an
+    accelerator and 1 on a CPU. The chunk is padded so every share is a whole number of
+    batches: a smaller remainder batch would be a second copy of the model in the compiled
+    program, and a differently shaped batch may change its models' last bits. So with a
+    given ``vector_width`` (or on a CPU by default) a model's numbers do not depend on the
+    chunk size or the device count.
+
+    Returns:
+      ``(chunk size, width)``; the chunk size is a multiple of ``width * len(devices)``.
+    """
+    n_dev = len(devices)
+    size = plan_chunks(n_models, bytes_per_model, memory_budget=memory_budget, n_devices=n_dev,
+                       chunk_size=chunk_size)
+    share = size // n_dev
+    width = vector_width or (1 if devices[0].platform == "cpu" else share)
+    return math.ceil(share / width) * width * n_dev, width
 
 
 # ----------------------------------------------------------------------------- disk
@@ -377,9 +408,12 @@ def run_sweep(
       devices: devices to shard the model axis over (default all local devices).
       vector_width: models each device trains side by side in one vectorised (vmapped)
         step; the rest of its share of a chunk runs one batch after another inside the
-        same compiled program (``lax.map``). Default: the whole share on an accelerator;
-        1 on a CPU, where XLA's batched matrix products are slower than a sequence of
-        plain ones (measured: 1.7x, see benchmarks/RESULTS.md).
+        same compiled program (``lax.map``). A share is padded to a whole number of
+        batches (see :func:`chunk_layout`), so with a given width the numbers do not depend
+        on the chunk size or device count. Default: the whole share on an accelerator
+        (fastest, but then the batch shape, and so possibly the last bits, follow the chunk
+        size and device count); 1 on a CPU, where XLA's batched matrix products are slower
+        than a sequence of plain ones (measured: 1.7x, see benchmarks/RESULTS.md).
       process_index, process_count: this process's share of the grid in a multi-host run
         (default ``jax.process_index()``/``jax.process_count()``). Process ``p`` trains the
         models whose id is ``p`` modulo ``process_count``; all write into ``out``.
@@ -483,15 +517,16 @@ def run_sweep(
     mine = sum(1 for i in range(len(points)) if i % pcount == pidx)
     todo = sum(1 for ids in groups.values() for i in ids if i not in done)
     bar = _Progress(total=mine, initial=mine - todo, enabled=progress, desc=task.name)
-    stats = {"programs": 0, "chunks": 0, "chunk_sizes": {}, "predicted_peak_bytes_per_device": {}, "seconds": 0.0}
+    stats = {"programs": 0, "chunks": 0, "chunk_sizes": {}, "vector_widths": {},
+             "predicted_peak_bytes_per_device": {}, "seconds": 0.0}
     t_start = time.perf_counter()
     results: dict[int, tuple[bool, dict[str, np.ndarray]]] = dict(done)
     try:
         for static, ids in groups.items():
-            size = plan_chunks(len(ids), task.bytes_per_model(static), memory_budget=budget,
-                               n_devices=len(devices), chunk_size=chunk_size)
+            size, width = chunk_layout(len(ids), task.bytes_per_model(static), memory_budget=budget,
+                                       devices=devices, chunk_size=chunk_size, vector_width=vector_width)
             stats["chunk_sizes"][str(static)] = size
-            width = min(size // len(devices), vector_width or (1 if devices[0].platform == "cpu" else size))
+            stats["vector_widths"][str(static)] = width
             fn = _compiled_group_fn(task, static, mesh, width)
             stats["programs"] += 1
             stats["predicted_peak_bytes_per_device"][str(static)] = width * task.bytes_per_model(static)
