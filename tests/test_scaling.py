@@ -28,10 +28,20 @@ def test_width_curve_averages_seeds_drops_diverged_models_and_accepts_a_spec_obj
     assert width_exponent(width_curve(records(), gamma=-1.0), fit_range=(8, np.inf)).x_range == (8, 32)
 
 
+def test_width_curve_averages_only_replicates():
+    # gamma left out: the two gammas' curves would be blended (and n_models look like seeds)
+    with pytest.raises(ValueError, match=r"differ in \['gamma'\] at one width \(gamma: -1.0, 1.0\).*gamma=\.\.\."):
+        width_curve(records())
+    # a learning rate that changes with the width (one value per width) is not a blend
+    by_width = [Record(model_id=r.model_id, point={**r.point, "lr_w": 0.1 / r.point["m"], "label": str(r.model_id)},
+                       diverged=r.diverged, outputs=r.outputs) for r in records()]
+    assert width_curve(by_width, gamma=-1.0).n_models.tolist() == [2, 2, 2, 2]
+
+
 @pytest.mark.parametrize("call, error, match", [
     (lambda: width_curve(records(), gama=1.0), ValueError, r"no point has the field\(s\) \['gama'\].*'gamma'"),
     (lambda: width_curve(records(), gamma=0.5), ValueError, r"no record matches.*gamma: -1.0, 1.0"),
-    (lambda: width_curve(records(), measure="tst_loss"), ValueError, r"measure='tst_loss'.*\['test_loss'\]"),
+    (lambda: width_curve(records(), gamma=1.0, measure="tst_loss"), ValueError, r"measure='tst_loss'.*\['test_loss'\]"),
     (lambda: width_exponent(width_curve(records(), gamma=1.0), fit_range=(32, 4)), ValueError, "m_min <= m_max"),
     (lambda: width_exponent(width_curve(records(), gamma=1.0), fit_range=8), TypeError, "fit_range=8"),
     (lambda: width_exponent(width_curve(records(), gamma=1.0), fit_range=(20, 64)), ValueError,

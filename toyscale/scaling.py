@@ -8,6 +8,7 @@ models excluded and counted), and fit with :func:`toyscale.fitting.fit_power_law
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -58,7 +59,8 @@ def width_curve(records: Iterable[Record], *, measure: str = "test_loss", **cond
       A :class:`WidthCurve`.
 
     Raises:
-      ValueError: if no record matches.
+      ValueError: if no record matches, or the matching records of one width differ in a
+        field other than ``seed`` and ``label`` (only replicates are averaged).
     """
     records = list(records)
     # a spec object (e.g. a Frequencies) matches its stored description
@@ -72,6 +74,22 @@ def width_curve(records: Iterable[Record], *, measure: str = "test_loss", **cond
         seen = {k: sorted({repr(r.point.get(k)) for r in records}) for k in conditions}
         raise ValueError(f"no record matches {conditions}; values in the {len(records)} records: "
                          + "; ".join(f"{k}: {', '.join(v[:8])}{' ...' if len(v) > 8 else ''}" for k, v in seen.items()))
+    # Only replicates may be averaged: records of one width that differ in another swept
+    # field (a gamma or learning rate left out of the conditions) would blend two curves.
+    replicate_fields = {"m", "seed", "label"}
+    per_width: dict[Any, dict[str, set[str]]] = {}
+    for r in chosen:
+        vals = per_width.setdefault(r.point.get("m"), {})
+        for k, v in r.point.items():
+            if k not in replicate_fields:
+                vals.setdefault(k, set()).add(json.dumps(v, sort_keys=True, default=repr))
+    mixed = sorted({k for vals in per_width.values() for k, v in vals.items() if len(v) > 1})
+    if mixed:
+        seen = {k: sorted(set().union(*(vals.get(k, set()) for vals in per_width.values()))) for k in mixed}
+        raise ValueError(f"the records matching {conditions} differ in {mixed} at one width ("
+                         + "; ".join(f"{k}: {', '.join(v[:8])}{' ...' if len(v) > 8 else ''}" for k, v in seen.items())
+                         + "); only seeds are averaged, so give each of these as a condition, e.g. "
+                         + f"width_curve(records, {mixed[0]}=...)")
     if measure not in chosen[0].outputs and measure not in chosen[0].point:
         raise ValueError(f"measure={measure!r} is not an output of these records; outputs: {sorted(chosen[0].outputs)}")
     by_m: dict[int, list[float]] = {}
