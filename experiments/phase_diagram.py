@@ -61,8 +61,10 @@ def main(argv=None) -> dict:
     for i, gamma in enumerate(s["gammas"]):
         print(f"{gamma:13.2f} " + " ".join(f"{v:6.2f}" for v in alpha_m[i]))
     mid = len(s["widths"]) // 2
-    print(f"phi_1/2 at m = {s['widths'][mid]} (n = {config.n}, m/n = {s['widths'][mid] / config.n:.3f}), alpha = 1 column: "
-          + ", ".join(f"gamma={g:.2f}: {phi_half[i, len(s['alphas']) // 2, mid]:.3f}" for i, g in enumerate(s["gammas"])))
+    near_1 = int(np.argmin(np.abs(np.asarray(s["alphas"], dtype=float) - 1.0)))
+    print(f"phi_1/2 at m = {s['widths'][mid]} (n = {config.n}, m/n = {s['widths'][mid] / config.n:.3f}), "
+          f"alpha = {s['alphas'][near_1]:g} column: "
+          + ", ".join(f"gamma={g:.2f}: {phi_half[i, near_1, mid]:.3f}" for i, g in enumerate(s["gammas"])))
 
     phi_panel = {f"$\\alpha$={s['alphas'][j]:g}, m={s['widths'][mid]}": (s["gammas"], phi_half[:, j, mid])
                  for j in sorted({0, len(s["alphas"]) // 2, len(s["alphas"]) - 1})}
