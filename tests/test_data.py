@@ -278,6 +278,11 @@ def test_sparse_tables_refuse_certain_features():
     (lambda: data.sparse_tables([[0.1]], 8, 20), r"p must be a non-empty 1-D array"),
     (lambda: data.sparse_tables([0.1], 8, -1), r"capacity=-1; must be an integer >= 0"),
     (lambda: data.sparse_tables([0.1], 0, 5), r"batch=0; must be an integer >= 1"),
+    # the dense samplers check a concrete p too (was: p_i = 1.5 always on, with v in [0, 1.33))
+    (lambda: data.sample_features(jax.random.PRNGKey(0), [1.5, 0.1], 4), r"p\[0\]=1.5; .* in \[0, 1\]"),
+    (lambda: data.sample_features(jax.random.PRNGKey(0), [0.1, np.nan], 4), r"p\[1\]=nan"),
+    (lambda: data.sample_features_plain(jax.random.PRNGKey(0), [0.1, -0.2], 4), r"p\[1\]=-0.2"),
+    (lambda: data.sample_features_plain(jax.random.PRNGKey(0), [[0.1]], 4), r"non-empty 1-D array"),
     (lambda: data.event_capacity(8, float("inf")), r"max_rate=inf; must be a finite number > 0"),
     (lambda: data.event_capacity(0, 1.0), r"batch=0; must be an integer >= 1"),
 ])

@@ -44,11 +44,18 @@ def test_describe_round_trips():
         (lambda: fq.power_law(2.0, E=5.0).probs(1000), "E=5.0"),
         (lambda: fq.custom([1.0, 2.0]).probs(3), "length 2 but n=3"),
         (lambda: fq.as_frequencies(3.0), "frequencies=3.0"),
+        # a field the kind does not use would be stored in every record, which then match no plain spec
+        (lambda: fq.Frequencies("power_law", alpha=1.0, tau=5.0), "tau=5.0; kind='power_law' takes no tau"),
+        (lambda: fq.Frequencies("linear", values=(1.0, 2.0)), "kind='linear' takes no values"),
     ],
 )
 def test_bad_input_names_the_argument(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+def test_normalise_takes_a_numpy_integer_density():
+    np.testing.assert_allclose(fq.normalise([1.0, 3.0], np.int64(1)), [0.25, 0.75])
 
 
 def test_too_large_density_reports_the_limit():

@@ -56,3 +56,14 @@ def test_a_bad_static_argument_is_named_before_tracing():
         sample_features(key, jnp.full(8, 0.1), -1)
     with pytest.raises(ValueError, match="m=-2"):
         init_params(key, 8, -2)
+    # (these gave impossible numbers: negative overlap moments, phi = 1 of a vector, 1/m at m = -3)
+    with pytest.raises(ValueError, match="threshold=-1.0"):
+        overlap_stats(jnp.ones((4, 2)), threshold=-1.0)
+    with pytest.raises(ValueError, match="threshold=nan"):
+        represented_fraction(jnp.ones((4, 2)), threshold=float("nan"))
+    with pytest.raises(ValueError, match=r"W has shape \(4,\)"):
+        represented_fraction(jnp.ones(4))
+    with pytest.raises(ValueError, match="m=-3"):
+        random_overlap_moments(-3)
+    with pytest.raises(TypeError, match="m=2.5"):
+        random_overlap_moments(2.5)

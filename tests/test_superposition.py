@@ -178,6 +178,16 @@ def test_precision_is_checked_before_anything_runs():
         superposition.per_element_loss_and_grad(params, x.dense, "bfloat16")
 
 
+def test_a_bias_of_another_length_is_refused_not_broadcast():
+    params = superposition.init_params(jax.random.PRNGKey(0), 6, 3)
+    bad = {"W": params["W"], "b": params["b"][:1]}  # (was broadcast over all 6 outputs)
+    x = _events(rows=[0, 1], cols=[1, 4], values=[0.7, 1.9], batch=2, n=6)
+    for call in (lambda: superposition.loss(bad, x.dense), lambda: superposition.per_element_loss_and_grad(bad, x),
+                 lambda: jax.jit(superposition.forward)(bad, x.dense)):
+        with pytest.raises(ValueError, match=r"W of shape \(6, 3\) and b of shape \(1,\)"):
+            call()
+
+
 @pytest.mark.parametrize("gamma", [-1.0, 0.1])
 def test_bfloat16_gradient_stays_close_at_trained_weights(gamma):
     # Once a model fits, 2c q and the event terms E nearly cancel at the events: rounding

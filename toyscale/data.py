@@ -91,6 +91,23 @@ def unit_uniform(key: jax.Array, shape: tuple[int, ...], rng: str = "threefry") 
     return _unit_from_bits(random_bits(key, shape, rng))
 
 
+def _probabilities(p: ArrayLike, allowed: str = "[0, 1]") -> np.ndarray | None:
+    """``p`` as a float64 numpy vector after checking it is a non-empty 1-D vector of
+    probabilities; None, unchecked, if ``p`` is traced (one per model inside a sweep)."""
+    try:
+        p = np.asarray(p, np.float64)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return None
+    if p.ndim != 1 or p.size == 0:
+        raise ValueError(f"p must be a non-empty 1-D array of feature probabilities, got shape {p.shape}")
+    bad = ~np.isfinite(p) | (p < 0) | (p > 1)
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"p[{i}]={float(p[i])!r}; every p_i must be a probability in {allowed} "
+                         f"({int(bad.sum())} are not)")
+    return p
+
+
 def sample_features(key: jax.Array, p: ArrayLike, batch: int, rng: str = "threefry") -> jax.Array:
     """Draws ``batch`` samples x in R^n from one uniform per feature.
 
@@ -109,6 +126,7 @@ def sample_features(key: jax.Array, p: ArrayLike, batch: int, rng: str = "threef
       float32 x of shape [batch, n].
     """
     check_int("batch", batch)
+    _probabilities(p)
     p = jnp.asarray(p, jnp.float32)
     r = unit_uniform(key, (batch, p.shape[-1]), rng)
     return jnp.where(r < p, (2 * r) / jnp.where(p > 0, p, 1), 0)
@@ -120,6 +138,7 @@ def sample_features_plain(key: jax.Array, p: ArrayLike, batch: int) -> jax.Array
     Kept as the reference for :func:`sample_features` (tests compare their statistics).
     """
     check_int("batch", batch)
+    _probabilities(p)
     p = jnp.asarray(p, jnp.float32)
     ku, kv = jax.random.split(key)
     u = jax.random.bernoulli(ku, p, (batch, p.shape[-1]))
@@ -305,13 +324,7 @@ def sparse_tables(p: ArrayLike, batch: int, capacity: int | None = None) -> dict
     Raises:
       ValueError: if some p_i = 1 (an infinite rate) or all p_i = 0.
     """
-    p = np.asarray(p, np.float64)
-    if p.ndim != 1 or p.size == 0:
-        raise ValueError(f"p must be a non-empty 1-D array of feature probabilities, got shape {p.shape}")
-    bad = ~np.isfinite(p) | (p < 0) | (p > 1)
-    if np.any(bad):
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"p[{i}]={float(p[i])!r}; every p_i must be a probability in [0, 1) ({int(bad.sum())} are not)")
+    p = _probabilities(p, "[0, 1)")
     if np.any(p >= 1.0):
         raise ValueError(f"p has {int(np.sum(p >= 1))} entries equal to 1; the sparse sampler needs every "
                          f"p_i < 1 (use sampler='dense')")

@@ -45,7 +45,7 @@ def normalise(weights: np.ndarray, density: float = 1.0) -> np.ndarray:
         raise ValueError(f"weights has shape {w.shape}; a non-empty 1-D array is required")
     if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
         raise ValueError("weights must be finite, non-negative and not all zero")
-    if not (isinstance(density, (int, float, np.floating)) and math.isfinite(density) and density > 0):
+    if not (_is_real(density) and math.isfinite(density) and density > 0):
         raise ValueError(f"E={density!r}; the activation density E must be a finite number > 0")
     p = w * (density / w.sum())
     if p.max() > 1.0:
@@ -62,7 +62,7 @@ class Frequencies:
 
     Attributes:
       kind: "power_law" (p_i ∝ i^-alpha), "exponential" (p_i ∝ exp(-i/tau)),
-        "linear" (p_i ∝ n - i), or "custom" (``values`` given by the user), i = 1..n.
+        "linear" (p_i ∝ n + 1 - i), or "custom" (``values`` given by the user), i = 1..n.
       alpha: power-law exponent (the paper's alpha; the original scripts' ``a`` is alpha - 1).
       tau: exponential decay length.
       E: activation density, sum_i p_i.
@@ -88,6 +88,12 @@ class Frequencies:
             raise ValueError("kind='custom' needs values=[...] (one weight per feature)")
         if not _is_real(self.E) or not math.isfinite(self.E) or self.E <= 0:
             raise ValueError(f"E={self.E!r}; the activation density E must be a finite number > 0")
+        used = _PARAMETERS[self.kind]
+        for name in ("alpha", "tau", "values"):
+            if name not in used and getattr(self, name) is not None:
+                # (it would be stored in every record, and such records would not match a plain spec)
+                raise ValueError(f"{name}={getattr(self, name)!r}; kind={self.kind!r} takes no {name} "
+                                 f"(its parameters: {', '.join(used + ('E',))})")
 
     def weights(self, n: int) -> np.ndarray:
         """Unnormalised weights for features i = 1..n."""
@@ -127,6 +133,9 @@ class Frequencies:
         if self.kind == "exponential":
             return f"exponential tau={self.tau:g}"
         return self.kind
+
+
+_PARAMETERS = {"power_law": ("alpha",), "exponential": ("tau",), "linear": (), "custom": ("values",)}
 
 
 def _is_real(x: Any) -> bool:

@@ -12,18 +12,21 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from toyscale._checks import check_int
+from toyscale._checks import check_int, concrete_real
 
 __all__ = ["row_norms", "represented_fraction", "overlap_stats", "random_overlap_moments"]
 
 
 def row_norms(W: jax.Array) -> jax.Array:
     """||W_i|| for every feature i; W has shape [n, m]."""
+    if jnp.ndim(W) != 2:
+        raise ValueError(f"W has shape {jnp.shape(W)}; W must be [n, m] (one row per feature)")
     return jnp.linalg.norm(W, axis=-1)
 
 
 def represented_fraction(W: jax.Array, threshold: float = 0.5) -> jax.Array:
     """phi_t = #{i : ||W_i|| > t} / n; t = 1/2 gives phi_{1/2}, t = 1 gives phi_1."""
+    concrete_real("threshold", threshold, low=0.0)
     return jnp.mean(row_norms(W) > threshold)
 
 
@@ -43,8 +46,9 @@ def overlap_stats(W: jax.Array, threshold: float = 0.5, block: int = 512) -> dic
       than two rows are represented.
     """
     check_int("block", block)
-    n, _ = W.shape
+    concrete_real("threshold", threshold, low=0.0)
     norms = row_norms(W)
+    n = W.shape[0]
     mask = (norms > threshold).astype(W.dtype)
     unit = W / jnp.where(norms > 0, norms, 1.0)[:, None] * mask[:, None]
     count = jnp.sum(mask)
@@ -73,4 +77,5 @@ def overlap_stats(W: jax.Array, threshold: float = 0.5, block: int = 512) -> dic
 
 def random_overlap_moments(m: int) -> tuple[float, float]:
     """Mean 1/m and variance 2(m-1)/(m^2 (m+2)) of the squared overlap of random unit vectors in R^m."""
+    m = check_int("m", m)
     return 1.0 / m, 2.0 * (m - 1) / (m**2 * (m + 2))

@@ -94,9 +94,19 @@ def _decode_jvp(primals, tangents):
     return h @ W.T, tangent
 
 
+def _weights(params: Params) -> jax.Array:
+    """``params["W"]`` after checking the shapes (static, so also under jit and vmap): a
+    bias of another length would broadcast silently."""
+    W, b = params["W"], params["b"]
+    if W.ndim != 2 or b.shape != W.shape[:1]:
+        raise ValueError(f"params have W of shape {W.shape} and b of shape {b.shape}; W must be [n, m] "
+                         f"and b [n]")
+    return W
+
+
 def forward(params: Params, x: Features) -> jax.Array:
     """y = ReLU(W W^T x + b) for a batch x of shape [batch, n] (Liu et al., Eq. 1)."""
-    W = params["W"]
+    W = _weights(params)
     return jax.nn.relu(decode(encode(W, x), W) + params["b"])
 
 
@@ -143,7 +153,7 @@ def per_element_loss_and_grad(params: Params, x: Features, precision: str = "flo
             raise ValueError(f"precision={precision!r} is written for event batches (SparseFeatures) only; "
                              f"a dense batch is differentiated by autodiff in float32")
         return jax.value_and_grad(per_element_loss)(params, x)
-    return _sparse_loss_and_grad(params["W"], params["b"], x.rows, x.cols, x.values, x.dense.shape[0],
+    return _sparse_loss_and_grad(_weights(params), params["b"], x.rows, x.cols, x.values, x.dense.shape[0],
                                  jnp.dtype(precision))
 
 
