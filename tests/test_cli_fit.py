@@ -85,6 +85,14 @@ def test_cli_errors(tmp_path, capsys, content, args, message):
     assert message in capsys.readouterr().err
 
 
+def test_drop_top_does_not_drop_a_nan_loss_as_the_highest(tmp_path, capsys):
+    p = tmp_path / "nan.csv"
+    p.write_text("N,D,loss\n" + "".join(f"{1e7 * 2**i},{1e9 * 3**i},{'nan' if i == 4 else 3 - 0.1 * i}\n"
+                                          for i in range(8)))
+    assert cli.main(["fit", "chinchilla", str(p), "--N", "N", "--D", "D", "--loss", "loss", "--drop-top", "1"]) == 2
+    assert "loss has 1 non-finite value(s) (first: loss[4]=nan)" in capsys.readouterr().err
+
+
 def test_missing_file_and_usage(capsys):
     assert cli.main(["fit", "power-law", "/nonexistent.csv", "--x", "a", "--y", "b"]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -213,6 +213,8 @@ def test_bad_arguments():
         fit_power_law(None, y)
     with pytest.raises(TypeError, match="level=None"):
         fit_power_law(x, y, level=None)
+    with pytest.raises(TypeError, match="x is complex"):  # (numpy dropped the imaginary part with a warning)
+        fit_power_law(x + 5j, y)
     with pytest.raises(ValueError, match="A=-1.0"):  # (a negative A gave a complex N_opt)
         fitting.compute_optimal(fitting.CHINCHILLA_PUBLISHED._replace(A=-1.0), 1e21)
     with pytest.raises(ValueError, match="only 3 point"):

@@ -132,3 +132,31 @@ def test_bootstrap_resample_r_does_not_depend_on_the_number_of_resamples():
     np.testing.assert_array_equal(w40[:20], w20)
     assert w40.shape == (40, 57) and np.all(w40.sum(1) == 57)
     assert not np.array_equal(F._bootstrap_weights(4, 10, 57), w10)  # the seed matters
+
+
+def test_a_start_stuck_on_failed_line_searches_is_not_reported_converged():
+    # ladder=1: a lane whose quasi-Newton step fails Armijo has no shorter step to try, so
+    # starts far from the optimum stop on two failures; they were counted as converged.
+    rng = np.random.default_rng(3)
+    lx = np.log(np.logspace(1, 4, 30))
+    ly = np.log(2.0) - 0.5 * lx + 0.01 * rng.standard_normal(30)
+    starts = np.stack([rng.uniform(-5, 5, 40), rng.uniform(-1, 2, 40)], 1)
+    with jax.enable_x64(True):
+        sol = F._minimize_ladder(starts, (lx, ly), residual_fn=F._power_law_residual, loss="squared", delta=1.0,
+                                 gtol=1e-10, ftol=1e-15, ladder=1, lanes=32)
+    ols = np.linalg.lstsq(np.stack([np.ones_like(lx), -lx], 1), ly, rcond=None)[0]
+    far = np.abs(sol.params - ols).max(1) > 1e-3
+    assert far.sum() >= 5 and (sol.grad_norm[far] > 1.0).all()
+    assert not sol.converged[far].any()
+    assert sol.converged[~far].sum() >= 15  # (those at the optimum still are)
+
+
+def test_a_zoom_lane_whose_objective_rose_keeps_going():
+    # optax's zoom search takes its last step when it fails, even uphill; a rise above
+    # rounding level must not count as the relative-decrease stop (it used to: decrease <= ftol)
+    lane = lambda decrease: F._Lane(None, None, jnp.asarray(3), jnp.asarray(-649.93), jnp.asarray(decrease),
+                                    jnp.asarray(140.0))
+    assert bool(F._lane_active(lane(-6e-4), 100, 1e-9, 1e-14))
+    assert not bool(F._lane_active(lane(-1e-13), 100, 1e-9, 1e-14))  # rounding level: stop
+    assert not bool(F._lane_active(lane(1e-13), 100, 1e-9, 1e-14))
+    assert bool(F._lane_active(lane(1e-3), 100, 1e-9, 1e-14))

@@ -79,6 +79,8 @@ def _cmd_fit_chinchilla(args) -> int:
     D = data[args.D] if args.D else data[args.C] / (6.0 * N)
     notes = []
     if args.drop_top:
+        # checked first: argsort would take a NaN loss for the highest and drop it quietly
+        N, D, L = (fitting._as_1d(name, v) for name, v in ((args.N, N), (args.D or args.C, D), (args.loss, L)))
         if args.drop_top >= len(L):
             raise CliError(f"--drop-top {args.drop_top}: only {len(L)} rows")
         keep = np.argsort(L, kind="stable")[: len(L) - args.drop_top]

@@ -96,6 +96,8 @@ def _as_1d(name: str, value: Any, *, positive: bool = True) -> np.ndarray:
     """Convert ``value`` to a finite (optionally positive) float64 1-D numpy array."""
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name}={value!r}; {name} must be an array of numbers")
+    if np.iscomplexobj(value):  # (numpy would only warn and drop the imaginary part)
+        raise TypeError(f"{name} is complex; {name} must be an array of real numbers")
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError) as err:
@@ -260,7 +262,9 @@ def _pool_init(p0, w, data, delta, *, residual_fn, loss, linesearch_steps) -> _L
 
 
 def _lane_active(lane: _Lane, k_stop, gtol, ftol) -> jax.Array:
-    small = lane.decrease <= ftol * jnp.maximum(jnp.abs(lane.value), 1.0)
+    # |decrease|: when the zoom search fails optax still takes its last step, which may raise
+    # the objective; only a rise at rounding level ends the run (as converged).
+    small = jnp.abs(lane.decrease) <= ftol * jnp.maximum(jnp.abs(lane.value), 1.0)
     return (lane.k < k_stop) & (lane.grad_norm > gtol) & ~small & jnp.isfinite(lane.value)
 
 
@@ -316,9 +320,10 @@ def _minimize(
     (vmap).  Every ``chunk`` iterations, lanes that stopped hand their result back and are
     refilled with the next waiting starts, so the batch stays full of live work and one
     compiled program serves any number of starts: under plain vmap every lane would wait for
-    the slowest start.  Stopping rules per lane: gradient norm <= gtol, relative decrease of
-    the objective in one iteration <= ftol (scipy's ``factr`` rule), non-finite objective,
-    or ``max_iter`` iterations (then converged=False).
+    the slowest start.  Stopping rules per lane: gradient norm <= gtol, relative change of
+    the objective in one iteration <= ftol (scipy's ``factr`` rule; a larger rise, from a
+    failed line search, does not stop it), non-finite objective, or ``max_iter`` iterations
+    (then converged=False).
 
     Must be called inside ``jax.enable_x64(True)``.
     """
@@ -344,7 +349,7 @@ def _minimize(
         k_stop = np.minimum(np.asarray(lanes.k) + chunk, max_iter).astype(np.int32)
         lanes = _pool_run(lanes, w_lane, k_stop, data, dl, gt, ft, **kw)
         k = np.asarray(lanes.k)
-        small = np.asarray(lanes.decrease) <= ftol * np.maximum(np.abs(np.asarray(lanes.value)), 1.0)
+        small = np.abs(np.asarray(lanes.decrease)) <= ftol * np.maximum(np.abs(np.asarray(lanes.value)), 1.0)
         gn, v = np.asarray(lanes.grad_norm), np.asarray(lanes.value)
         conv = np.isfinite(v) & ((gn <= gtol) | small)
         finished = (task >= 0) & (conv | (k >= max_iter) | ~np.isfinite(v))
@@ -543,7 +548,10 @@ def _ladder_run(st: _LadderState, starts, n_starts, data, delta, max_iter, gtol,
         x = jnp.where(take, x_new, c.x)
         f = jnp.where(ok | load, f_new, c.f)
         g = jnp.where(take, g_new, c.g)
-        dec = jnp.where(ok, c.f - f_new, jnp.where(moved, 0.0, c.decrease))
+        # after a failed step, dec is the rise to the best point it tried (< 0): a start that
+        # stops on two failures in a row is converged only if that rise is at rounding level
+        # (it sits at a minimum), not when the ladder's steps were just too long
+        dec = jnp.where(moved, c.f - f_new, c.decrease)
         fails = jnp.where(ok, 0, c.fails + moved.astype(jnp.int32))
         k = c.k + moved.astype(jnp.int32)
         n_mem, k, fails = (jnp.where(load, 0, v) for v in (n_mem, k, fails))
@@ -555,7 +563,7 @@ def _ladder_run(st: _LadderState, starts, n_starts, data, delta, max_iter, gtol,
         # record the starts that stopped, and free their lanes
         done = (lane >= 0) & ~active
         at = jnp.where(done, lane, starts.shape[0])
-        conv = jnp.isfinite(f) & ((gn <= gtol) | ((dec >= 0) & (dec <= ftol * jnp.maximum(jnp.abs(f), 1.0))))
+        conv = jnp.isfinite(f) & ((gn <= gtol) | (jnp.abs(dec) <= ftol * jnp.maximum(jnp.abs(f), 1.0)))
         o = c.out
         out = _Solution(o.params.at[at].set(x, mode="drop"), o.value.at[at].set(f, mode="drop"),
                         o.grad_norm.at[at].set(gn, mode="drop"), o.iterations.at[at].set(k, mode="drop"),
