@@ -35,7 +35,8 @@ def main(argv=None) -> dict:
     cfg = rf.RFConfig(M=pre["M"])
     alpha, sizes = pre["alpha"], pre["sizes"]
     grid = rf.regime_grid(**{k: v for k, v in pre.items() if k not in ("M", "ratio")})
-    fit_settings = rf.regime_fit_settings(rows=pre["rows"], columns=pre["columns"], ratio=pre["ratio"])
+    fit_settings = rf.regime_fit_settings(rows=pre["rows"], columns=pre["columns"], ratio=pre["ratio"],
+                                          **{k: pre[k] for k in ("limit_size",) if k in pre})
     result = rf.sweep_random_features(cfg, grid, seed=args.seed, out=os.path.join(args.out, "sweep"),
                                       progress=not args.no_progress)
 

@@ -163,6 +163,9 @@ def test_sweep_leaves_the_global_x64_flag_alone():
     (lambda: rf.regime_fit_settings(rows=[8, 64], columns=[8, 64], ratio=0), "ratio=0"),
     (lambda: rf.regime_fit_settings(rows=[], columns=[8], ratio=2), r"rows=\[\] is empty"),
     (lambda: rf.regime_grid(alpha=0.5, sizes=[8, 16], rows=[8], columns=[]), r"columns=\[\] is empty"),
+    # (regime_exponents failed after the sweep with KeyError 'loss_infinite_data')
+    (lambda: rf.regime_fit_settings(rows=[64, 512], columns=[8, 64]), r"rows=\[64, 512\].*limit_size=32"),
+    (lambda: rf.regime_fit_settings(rows=[8, 64], columns=[64, 512], limit_size=16), r"columns=.*limit_size=16"),
 ])
 def test_settings_that_would_fail_only_after_the_sweep_are_refused_first(call, match):
     with pytest.raises(ValueError, match=match):
@@ -178,3 +181,17 @@ def test_regime_grid_takes_iterators_as_lists():
 def test_regime_fit_settings_are_the_grid_corners():
     assert rf.regime_fit_settings(rows=[64, 8], columns=[16, 128], ratio=4) == {
         "N_max": 64, "T_max": 128, "N_small": 8, "T_small": 16, "ratio": 4.0}
+
+
+def test_solvers_name_bad_arguments_instead_of_returning_numbers():
+    U, lam, w = jnp.ones((3, 4)), jnp.ones(4), jnp.ones(4)
+    phi, y = jnp.eye(4)[:, :3], jnp.ones(4)
+    for call, match in [  # (tanh and 'Linear' were computed as ReLU; a negative ridge or batch 0 gave numbers or NaN)
+        (lambda: rf.exact_test_loss(jnp.ones(3), U, lam, w, 0.0, "tanh"), "nonlinearity='tanh'"),
+        (lambda: rf.infinite_data_solution(U, lam, w, "Linear"), "nonlinearity='Linear'"),
+        (lambda: rf.ridge_solution(phi, y, -0.05), "ridge=-0.05"),
+        (lambda: rf.gd_solution(phi, y, 0.0, 0.1, steps=5, batch=0, log_every=1, evaluate=jnp.sum,
+                                key=jax.random.PRNGKey(0)), "batch=0"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            call()

@@ -137,6 +137,28 @@ def test_risk_functions_and_expected_test_loss_name_bad_arguments():
         (lambda: theory.rf_risk(lam, lam, 0.0, 0, 8.0, 0.1), "n=0"),
         (lambda: theory.krr_risk(lam, lam, -0.1, 4.0, 0.1), "noise_var=-0.1"),
         (lambda: theory.expected_test_loss(RFConfig(M=16), {"N": 4, "T": 8, "alpha": 1.0}), "for one point: \\[point\\]"),
+        # (these returned numbers)
+        (lambda: theory.effective_ridges(jnp.asarray(lam), 4.0, 8.0, -0.1), "ridge=-0.1"),
+        (lambda: theory.effective_ridges(jnp.asarray(lam), -5.0, 8.0, 0.1), "n=-5.0"),
+        (lambda: theory.approximation_error(jnp.asarray(lam), jnp.asarray(lam), -3.0), "k=-3.0"),
+        (lambda: theory.ridgeless_rf_risk(jnp.asarray(lam), jnp.asarray(lam), -64.0, 8.0), "n=-64.0"),
+        (lambda: theory.kernel_eigenvalues(RFConfig(M=16), -2.0), "alpha=-2.0"),
     ]:
         with pytest.raises((ValueError, TypeError), match=match):
             call()
+
+
+def test_ridgeless_risk_with_as_many_samples_and_features_as_modes_is_the_least_squares_limit(x64):
+    # min(N, T) >= M at ridge 0: gamma -> 0 and the formulas were 0/0 (-0.015 at T = M)
+    cfg = RFConfig(M=64)
+    got = theory.expected_test_loss(cfg, [{"N": 128, "T": 64, "alpha": 0.5}, {"N": 64, "T": 128, "alpha": 0.5},
+                                          {"N": 128, "T": 256, "alpha": 0.5, "noise": 0.3},
+                                          {"N": 256, "T": 128, "alpha": 0.5, "noise": 0.3},
+                                          {"N": 128, "T": 64, "alpha": 0.5, "noise": 0.3}])
+    np.testing.assert_allclose(got, [0.0, 0.0, 0.09 / (1 - 64 / 256), 0.09 / (1 - 64 / 128), np.inf])
+    lam = spectrum(M=64)
+    # just below full rank the deterministic equivalent is small and positive, not negative
+    assert 0 < float(theory.rf_risk(lam, lam, 0.0, 63.0, 128.0, 0.0)) < 0.05
+    assert float(theory.krr_risk(lam, lam, 0.04, 128.0, 0.0)) == pytest.approx(0.04 / (1 - 64 / 128))
+    assert float(theory.krr_risk(lam, lam, 0.04, INF, 0.0)) == pytest.approx(0.04)  # (was inf/inf = nan)
+    assert float(theory.krr_risk(lam, lam, 0.04, INF, 0.1)) == pytest.approx(0.04)

@@ -44,7 +44,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from toyscale._checks import check_axis, check_int
+from toyscale._checks import check_axis, check_int, concrete_real
 from toyscale.sweep import SweepResult, float32_products, run_sweep
 
 __all__ = [
@@ -117,8 +117,9 @@ class RFConfig:
       test_samples: if > 0, also estimate the test loss on this many fresh samples
         (output ``test_loss_sampled``); ReLU kernel-limit losses need it.
       log_every: gradient descent records the exact test loss every this many steps.
-      rcond: singular values below ``rcond * max`` are dropped in ridgeless solves
-        (``None``: float32 epsilon times the larger matrix side, as numpy's lstsq).
+      rcond: in ridgeless solves, eigenvalues of the smaller Gram matrix (squared singular
+        values of the design) below ``rcond * max`` are dropped (``None``: the solve's own
+        epsilon, float64 in sweeps, times the Gram matrix's size).
     """
 
     M: int = 4096
@@ -251,6 +252,7 @@ def ridge_solution(phi: jax.Array, y: jax.Array, ridge: ArrayLike, rcond: float 
     Returns:
       theta [N].
     """
+    concrete_real("ridge", ridge, low=0.0)
     T, N = phi.shape
     ridge = jnp.asarray(ridge, phi.dtype)
     y = y.astype(phi.dtype)
@@ -292,6 +294,10 @@ def gd_solution(
     Returns:
       ``(theta [N], curve [steps // log_every])``.
     """
+    concrete_real("ridge", ridge, low=0.0)
+    check_int("steps", steps)
+    check_int("batch", batch)
+    check_int("log_every", log_every)
     T = phi.shape[0]
     ridge = jnp.asarray(ridge, phi.dtype)
     opt = optax.sgd(lr)
@@ -352,6 +358,7 @@ def exact_test_loss(theta: jax.Array, U: jax.Array, lam: jax.Array, w: jax.Array
     cancellation). ReLU: ``theta^T C theta - 2 theta^T c + w^T diag(lam) w + noise^2`` with
     the moments of :func:`relu_moments`.
     """
+    _choice("nonlinearity", nonlinearity, NONLINEARITIES)
     noise2 = jnp.asarray(noise, lam.dtype) ** 2
     if nonlinearity == "linear":
         beta = U.T @ theta / jnp.sqrt(jnp.asarray(U.shape[0], lam.dtype))
@@ -377,6 +384,7 @@ def infinite_data_solution(U: jax.Array, lam: jax.Array, w: jax.Array, nonlinear
     Returns:
       theta [N].
     """
+    _choice("nonlinearity", nonlinearity, NONLINEARITIES)
     if nonlinearity == "linear":
         Ul = U * lam
         N = jnp.asarray(U.shape[0], U.dtype)
@@ -421,6 +429,7 @@ def kernel_limit_loss(x: jax.Array, y: jax.Array, ridge: ArrayLike, lam: jax.Arr
     Returns:
       A scalar loss.
     """
+    _choice("nonlinearity", nonlinearity, NONLINEARITIES)
     M = x.shape[1]
     scale = jnp.asarray(sigma_u**2 / M, x.dtype)
     if nonlinearity == "linear":
@@ -771,10 +780,18 @@ def _size_list(name: str, values: Any) -> list[int]:
     return [check_int(name, v, 1) for v in check_axis(name, values)]
 
 
-def regime_fit_settings(*, rows: Sequence[int], columns: Sequence[int], ratio: float = 8.0) -> dict:
+def regime_fit_settings(*, rows: Sequence[int], columns: Sequence[int], ratio: float = 8.0,
+                        limit_size: int = 32) -> dict:
     """The keyword arguments of :func:`regime_exponents` for a :func:`regime_grid`'s rows and
-    columns, checked, so that a bad setting is refused before the sweep rather than after it."""
+    columns (and its ``limit_size``), checked, so that a bad setting is refused before the
+    sweep rather than after it."""
     rows, columns = _size_list("rows", rows), _size_list("columns", columns)
+    limit_size = check_int("limit_size", limit_size)
+    for name, axis, limit in (("rows", rows, "infinite-data"), ("columns", columns, "kernel-limit")):
+        if min(axis) > limit_size:
+            raise ValueError(f"{name}={axis}; the variance-limited fit at the smallest of {name} needs its "
+                             f"{limit} losses, which regime_grid computes only up to limit_size={limit_size}: "
+                             f"include a value <= {limit_size} or raise limit_size")
     return {"N_max": max(rows), "T_max": max(columns), "N_small": min(rows), "T_small": min(columns),
             "ratio": _real("ratio", ratio, low=0.0, strict=True)}
 

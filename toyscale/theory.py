@@ -58,12 +58,14 @@ def kernel_eigenvalues(config: RFConfig, alpha: float) -> np.ndarray:
     ``phi(x).phi(x')`` tends to ``(sigma_u^2 / M) x.x'``, whose eigenfunctions are the
     whitened coordinates ``x_I / sqrt(lambda_I)`` with eigenvalues ``sigma_u^2 lambda_I / M``.
     """
+    concrete_real("alpha", alpha, low=0.0, strict=True)
     i = np.arange(1, config.M + 1, dtype=np.float64)
     return config.sigma_u**2 * config.scale / config.M * i ** (-(1.0 + float(alpha)))
 
 
 def target_power(config: RFConfig, alpha: float) -> np.ndarray:
     """Teacher power per eigenmode averaged over the teacher, ``E[v_I^2] = sigma_w^2 lambda_I / M``."""
+    concrete_real("alpha", alpha, low=0.0, strict=True)
     i = np.arange(1, config.M + 1, dtype=np.float64)
     return config.sigma_w**2 * config.scale / config.M * i ** (-(1.0 + float(alpha)))
 
@@ -106,8 +108,10 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
       ridge: delta >= 0.
 
     Returns:
-      ``(kappa, gamma)``.
+      ``(kappa, gamma)``. When ``ridge = 0`` and ``min(n, k) >= P`` there is no root:
+      gamma stops at its floor, ``min(lambda) e^-60`` (the limit gamma -> 0).
     """
+    _check_risk_args(n=n, k=k, ridge=ridge)
     lam = eigenvalues
     n = jnp.asarray(n, lam.dtype)
     k = jnp.asarray(k, lam.dtype)
@@ -174,7 +178,23 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
     ratio = jnp.where(finite_k, (q * (k_safe - 2 * z) + z * z) / (n * (k_safe - q)), q / n)
     k_over = jnp.where(finite_k, k_safe / (k_safe - q), 1.0)
     bias = jnp.sum(((1 - L) - kappa * k_over * lam / (lam + gamma) ** 2) * v2)
-    return (bias + noise_var) / (1 - ratio)
+    risk = (bias + noise_var) / (1 - ratio)
+    return jnp.where(_full_rank(lam, n, k, ridge), _full_rank_risk(lam, noise_var, n), risk)
+
+
+def _full_rank(lam: jax.Array, n: jax.Array, k: jax.Array, ridge: ArrayLike) -> jax.Array:
+    """Ridgeless with at least as many samples and features as modes (P): gamma -> 0, where
+    the formulas are 0/0 and rounding decides (they gave -0.015 at n = P)."""
+    return (jnp.asarray(ridge) == 0) & (jnp.minimum(n, k) >= lam.shape[-1])
+
+
+def _full_rank_risk(lam: jax.Array, noise_var: ArrayLike, n: jax.Array) -> jax.Array:
+    """The gamma -> 0 limit there: L_i = 1, so no bias and variance sigma^2 / (1 - P/n):
+    least squares on P directions; infinite at n = P with noise, 0 without."""
+    P = lam.shape[-1]
+    noise_var = jnp.asarray(noise_var, lam.dtype)
+    n_safe = jnp.where(n > P, n, 2.0 * P)
+    return jnp.where(n > P, noise_var / (1 - P / n_safe), jnp.where(noise_var > 0, jnp.inf, 0.0))
 
 
 def krr_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLike,
@@ -200,7 +220,8 @@ def krr_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLi
 
     hi = _bisect_log(excess, lo, hi)
     L = lam / (lam + jnp.exp(hi))
-    return n / (n - jnp.sum(L * L)) * (jnp.sum((1 - L) ** 2 * target_power) + noise_var)
+    risk = (jnp.sum((1 - L) ** 2 * target_power) + noise_var) / (1 - jnp.sum(L * L) / n)  # (n = inf: no inf/inf)
+    return jnp.where(_full_rank(lam, n, n, ridge), _full_rank_risk(lam, noise_var, n), risk)
 
 
 def approximation_error(eigenvalues: jax.Array, target_power: jax.Array, k: ArrayLike) -> jax.Array:
@@ -214,6 +235,7 @@ def approximation_error(eigenvalues: jax.Array, target_power: jax.Array, k: Arra
     ``S0 = sum v^2 (1-L)^2`` at ``df = n``), which is what makes the ridgeless risk
     symmetric in n and k.
     """
+    _check_risk_args(k=k)
     _, gamma = effective_ridges(eigenvalues, jnp.inf, k, 0.0)
     return jnp.sum(target_power * gamma / (eigenvalues + gamma))
 
@@ -228,6 +250,7 @@ def ridgeless_rf_risk(eigenvalues: jax.Array, target_power: jax.Array, n: ArrayL
     ``v_i^2 ∝ lambda_i`` (our isotropic teacher). So the form is exact for this model and
     symmetric under n <-> k (duality); it diverges at n = k (the double-descent peak).
     """
+    _check_risk_args(n=n, k=k)
     n = jnp.asarray(n, eigenvalues.dtype)
     k = jnp.asarray(k, eigenvalues.dtype)
     lo, hi = jnp.minimum(n, k), jnp.maximum(n, k)
