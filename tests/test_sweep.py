@@ -78,14 +78,15 @@ def test_a_folder_holding_another_sweep_is_refused(tmp_path):
 
 
 def test_vmapped_batches_give_the_same_bits_for_any_chunk_size_and_device_count():
-    # vector_width=4, as an accelerator would batch: shares of 5 (one device), 3 (two) or 3
-    # (four) are padded to whole batches of 4, never a smaller remainder batch.
+    # vector_width=4, as an accelerator would batch: shares of 5 (one device) or 3 (two) are
+    # padded to whole batches of 4, never a smaller remainder batch.
+    cfg = dataclasses.replace(CFG, steps=30)
     points = superposition_grid(widths=[3], gammas=[-1.0, -0.5, 0.0, 0.5, 1.0], frequencies=[power_law(1.1)],
-                                lr_w=2e-2, lr_b=1e-2, seeds=2)
-    runs = {(cs, nd): sweep_superposition(CFG, points, chunk_size=cs, vector_width=4, devices=jax.devices()[:nd],
+                                lr_w=2e-2, lr_b=1e-2)
+    runs = {(cs, nd): sweep_superposition(cfg, points, chunk_size=cs, vector_width=4, devices=jax.devices()[:nd],
                                           progress=False)
-            for cs, nd in [(4, 1), (5, 1), (6, 2), (10, 4)]}
-    assert {k: r.stats["chunk_sizes"]["3"] for k, r in runs.items()} == {(4, 1): 4, (5, 1): 8, (6, 2): 8, (10, 4): 16}
+            for cs, nd in [(4, 1), (5, 1), (6, 2)]}
+    assert {k: r.stats["chunk_sizes"]["3"] for k, r in runs.items()} == {(4, 1): 4, (5, 1): 8, (6, 2): 8}
     assert all(r.stats["vector_widths"] == {"3": 4} for r in runs.values())
     for r in runs.values():
         assert_same(r, runs[4, 1])
