@@ -48,18 +48,25 @@ def prng_key(name: str, key: Any) -> Any:
     raise TypeError(f"{name}={key!r}; {name} must be a PRNG key, e.g. jax.random.PRNGKey(0) or jax.random.key(0)")
 
 
-def concrete_real(name: str, value: Any, *, low: float | None = None, strict: bool = False,
-                  allow_inf: bool = False) -> None:
-    """Checks ``value`` now if it is a Python or numpy number (finite, or +inf where
-    ``allow_inf``; above ``low``, strictly where ``strict``). An array or traced value (one
-    per model in a sweep, say) is left to the caller."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name}={value!r}; {name} must be a number")
-    if not isinstance(value, (int, float, np.integer, np.floating)):
-        return
+def check_real(name: str, value: Any, *, low: float | None = None, strict: bool = False,
+               allow_inf: bool = False) -> float:
+    """``value`` as a float: a TypeError if it is not a real number (a bool is not), a
+    ValueError unless it is finite (or +inf where ``allow_inf``) and above ``low`` (strictly
+    where ``strict``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}={value!r}; {name} must be a real number")
     ok = np.isfinite(value) or (allow_inf and value == np.inf)
     if ok and low is not None:
         ok = value > low if strict else value >= low
     if not ok:
         bound = "" if low is None else f" {'>' if strict else '>='} {low:g}"
         raise ValueError(f"{name}={value!r}; {name} must be {'finite or inf' if allow_inf else 'finite'}{bound}")
+    return float(value)
+
+
+def concrete_real(name: str, value: Any, *, low: float | None = None, strict: bool = False,
+                  allow_inf: bool = False) -> None:
+    """:func:`check_real` on ``value`` now if it is a Python or numpy number; an array or
+    traced value (one per model in a sweep, say) is left to the caller."""
+    if isinstance(value, bool) or isinstance(value, (int, float, np.integer, np.floating)):
+        check_real(name, value, low=low, strict=strict, allow_inf=allow_inf)

@@ -17,11 +17,10 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from toyscale._checks import check_int, concrete_real
+from toyscale._checks import check_int, check_real, concrete_real
 
 __all__ = ["signed_row_decay", "warmup_cosine", "superposition_optimizer", "row_decay_direction"]
 
@@ -70,9 +69,7 @@ def _check_schedule(steps: int, warmup: int, final_fraction: float) -> None:
     check_int("warmup", warmup, 0)
     if warmup > steps:
         raise ValueError(f"warmup={warmup}; warmup must not exceed steps={steps}")
-    if isinstance(final_fraction, bool) or not isinstance(final_fraction, (int, float, np.integer, np.floating)):
-        raise TypeError(f"final_fraction={final_fraction!r}; final_fraction must be a number in [0, 1]")
-    if not 0 <= final_fraction <= 1:
+    if check_real("final_fraction", final_fraction, low=0.0) > 1:
         raise ValueError(f"final_fraction={final_fraction!r}; final_fraction must be a number in [0, 1]")
 
 

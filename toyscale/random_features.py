@@ -44,7 +44,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from toyscale._checks import check_axis, check_int, concrete_real
+from toyscale._checks import check_axis, check_int, check_real, concrete_real
 from toyscale.sweep import SweepResult, float32_products, run_sweep
 
 __all__ = [
@@ -85,16 +85,6 @@ METHODS = ("ridge", "gd")
 # ----------------------------------------------------------------------------- validation
 
 
-def _real(name: str, value: Any, *, low: float, strict: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name}={value!r}; {name} must be a real number")
-    v = float(value)
-    ok = math.isfinite(v) and (v > low if strict else v >= low)
-    if not ok:
-        raise ValueError(f"{name}={value!r}; {name} must be a finite number {'>' if strict else '>='} {low:g}")
-    return v
-
-
 def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     if value not in allowed:
         raise ValueError(f"{name}={value!r}; allowed: {', '.join(map(repr, allowed))}")
@@ -133,13 +123,13 @@ class RFConfig:
     def __post_init__(self):
         check_int("M", self.M, 2)
         if self.lambda_plus is not None:
-            _real("lambda_plus", self.lambda_plus, low=0.0, strict=True)
-        _real("sigma_u", self.sigma_u, low=0.0, strict=True)
-        _real("sigma_w", self.sigma_w, low=0.0, strict=True)
+            check_real("lambda_plus", self.lambda_plus, low=0.0, strict=True)
+        check_real("sigma_u", self.sigma_u, low=0.0, strict=True)
+        check_real("sigma_w", self.sigma_w, low=0.0, strict=True)
         check_int("test_samples", self.test_samples, 0)
         check_int("log_every", self.log_every, 1)
         if self.rcond is not None:
-            _real("rcond", self.rcond, low=0.0, strict=True)
+            check_real("rcond", self.rcond, low=0.0, strict=True)
 
     @property
     def scale(self) -> float:
@@ -506,8 +496,8 @@ _POINT_DEFAULTS = {"nonlinearity": "linear", "method": "ridge", "steps": 0, "bat
 
 
 def check_point(point: Mapping[str, Any]) -> dict:
-    """Validates one grid point and fills defaults; raises ValueError (TypeError for a non-integer
-    size) naming the bad field.
+    """Validates one grid point and fills defaults; raises ValueError (TypeError for a value of
+    the wrong type) naming the bad field.
 
     Required: ``N``, ``T`` (integers >= 1), ``alpha`` (> 0). Optional: ``ridge`` (>= 0),
     ``noise`` (>= 0), ``nonlinearity`` ("linear" | "relu"), ``method`` ("ridge" | "gd"),
@@ -526,9 +516,9 @@ def check_point(point: Mapping[str, Any]) -> dict:
             raise ValueError(f"point {dict(point)} lacks {name!r}; N, T and alpha are required")
     p["N"] = check_int("N", p["N"], 1)
     p["T"] = check_int("T", p["T"], 1)
-    p["alpha"] = _real("alpha", p["alpha"], low=0.0, strict=True)
-    p["ridge"] = _real("ridge", p["ridge"], low=0.0, strict=False)
-    p["noise"] = _real("noise", p["noise"], low=0.0, strict=False)
+    p["alpha"] = check_real("alpha", p["alpha"], low=0.0, strict=True)
+    p["ridge"] = check_real("ridge", p["ridge"], low=0.0, strict=False)
+    p["noise"] = check_real("noise", p["noise"], low=0.0, strict=False)
     _choice("nonlinearity", p["nonlinearity"], NONLINEARITIES)
     _choice("method", p["method"], METHODS)
     for name in ("infinite_data", "kernel_limit"):
@@ -537,7 +527,7 @@ def check_point(point: Mapping[str, Any]) -> dict:
         p[name] = bool(p[name])
     if p["method"] == "gd":
         p["steps"] = check_int("steps", p["steps"], 1)
-        p["lr"] = _real("lr", p["lr"], low=0.0, strict=True)
+        p["lr"] = check_real("lr", p["lr"], low=0.0, strict=True)
         p["batch"] = check_int("batch", p["batch"], 0) or p["T"]
         if p["batch"] > p["T"]:
             raise ValueError(f"batch={p['batch']}; batch must be at most T={p['T']} (0 means T)")
@@ -793,7 +783,7 @@ def regime_fit_settings(*, rows: Sequence[int], columns: Sequence[int], ratio: f
                              f"{limit} losses, which regime_grid computes only up to limit_size={limit_size}: "
                              f"include a value <= {limit_size} or raise limit_size")
     return {"N_max": max(rows), "T_max": max(columns), "N_small": min(rows), "T_small": min(columns),
-            "ratio": _real("ratio", ratio, low=0.0, strict=True)}
+            "ratio": check_real("ratio", ratio, low=0.0, strict=True)}
 
 
 def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, N_small: int, T_small: int,
@@ -820,7 +810,7 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
     """
     from toyscale.fitting import fit_power_law
 
-    ratio = _real("ratio", ratio, low=0.0, strict=True)
+    ratio = check_real("ratio", ratio, low=0.0, strict=True)
 
     def diff(limit):
         return lambda r: r["test_loss"] - r[limit]

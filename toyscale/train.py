@@ -23,20 +23,12 @@ import numpy as np
 import optax
 
 from toyscale import data, measure, superposition
-from toyscale._checks import check_axis, check_int, prng_key
+from toyscale._checks import check_axis, check_int, check_real, prng_key
 from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import superposition_optimizer
 from toyscale.sweep import SweepResult, float32_products, run_sweep
 
 __all__ = ["TrainConfig", "SuperpositionTask", "train_model", "superposition_grid", "sweep_superposition"]
-
-
-def _finite(name: str, value: Any) -> float:
-    if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
-        raise TypeError(f"{name}={value!r}; {name} must be a real number")
-    if not math.isfinite(value):
-        raise ValueError(f"{name}={value!r}; {name} must be finite")
-    return float(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,15 +99,15 @@ class TrainConfig:
             raise ValueError(f"log_every={self.log_every}; log_every must not exceed steps={self.steps}")
         if self.warmup > self.steps:
             raise ValueError(f"warmup={self.warmup}; warmup must not exceed steps={self.steps}")
-        if not 0 <= _finite("final_lr_fraction", self.final_lr_fraction) <= 1:
+        if not 0 <= check_real("final_lr_fraction", self.final_lr_fraction) <= 1:
             raise ValueError(f"final_lr_fraction={self.final_lr_fraction}; must be in [0, 1]")
         if self.rng not in data.RNGS:
             raise ValueError(f"rng={self.rng!r}; allowed bit generators are {data.RNGS}")
-        if _finite("represented_threshold", self.represented_threshold) <= 0:
+        if check_real("represented_threshold", self.represented_threshold) <= 0:
             raise ValueError(f"represented_threshold={self.represented_threshold}; must be > 0")
         if self.sampler not in data.SAMPLERS:
             raise ValueError(f"sampler={self.sampler!r}; allowed samplers are {data.SAMPLERS}")
-        if not 0 < _finite("max_rate", self.max_rate) <= 64:
+        if not 0 < check_real("max_rate", self.max_rate) <= 64:
             raise ValueError(f"max_rate={self.max_rate}; max_rate must be in (0, 64]")
         if self.sampler == "sparse":
             data.check_sparse_sizes(self.batch, self.n)
@@ -250,7 +242,7 @@ def _learning_rate(name: str, lr: Any) -> float:
 
 def _float32(name: str, value: Any) -> float:
     """A finite real that stays finite in float32, the precision the model trains in."""
-    v = _finite(name, value)
+    v = check_real(name, value)
     with np.errstate(over="ignore"):
         single = np.float32(v)
     if not math.isfinite(single):
