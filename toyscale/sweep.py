@@ -226,8 +226,9 @@ def chunk_layout(
     accelerator and 1 on a CPU. The chunk is padded so every share is a whole number of
     batches: a smaller remainder batch would be a second copy of the model in the compiled
     program, and a differently shaped batch may change its models' last bits. So with a
-    given ``vector_width`` (or on a CPU by default) a model's numbers do not depend on the
-    chunk size or the device count.
+    given ``vector_width`` (or on a CPU by default) the program a model runs in does not
+    depend on the chunk size or the device count (on a CPU the bits are then identical,
+    tests/test_sweep.py; on a GPU unmeasured).
 
     Returns:
       ``(chunk size, width)``; the chunk size is a multiple of ``width * len(devices)``.
@@ -409,8 +410,8 @@ def run_sweep(
       vector_width: models each device trains side by side in one vectorised (vmapped)
         step; the rest of its share of a chunk runs one batch after another inside the
         same compiled program (``lax.map``). A share is padded to a whole number of
-        batches (see :func:`chunk_layout`), so with a given width the numbers do not depend
-        on the chunk size or device count. Default: the whole share on an accelerator
+        batches (see :func:`chunk_layout`), so with a given width the batch shape does not
+        depend on the chunk size or device count. Default: the whole share on an accelerator
         (fastest, but then the batch shape, and so possibly the last bits, follow the chunk
         size and device count); 1 on a CPU, where XLA's batched matrix products are slower
         than a sequence of plain ones (measured: 1.7x, see benchmarks/RESULTS.md).
