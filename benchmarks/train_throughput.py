@@ -257,7 +257,7 @@ def xla_memory_of_chunk(cfg: TrainConfig, m: int, vector_width, memory_budget, c
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("models"))
         padded = (points * size)[:size]
         inputs = jax.device_put(sw._stack_inputs(task, padded), sharding)
-        keys = jax.device_put(sw._model_keys(jax.random.PRNGKey(0), jnp.arange(size, dtype=jnp.uint32)), sharding)
+        keys = jax.device_put(jnp.stack([sw.model_key(0, p) for p in padded]), sharding)
         compiled = sw._compiled_group_fn(task, m, mesh, width).lower(inputs, keys).compile()
         ma = compiled.memory_analysis()
         fields = ("temp_size_in_bytes", "argument_size_in_bytes", "output_size_in_bytes",

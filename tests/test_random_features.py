@@ -5,6 +5,7 @@ import pytest
 
 from toyscale import random_features as rf
 from toyscale.random_features import RFConfig, check_point, random_feature_grid, sweep_random_features, train_random_features
+from toyscale.sweep import model_key
 
 CFG = RFConfig(M=256, test_samples=4000, log_every=50)
 
@@ -54,16 +55,21 @@ def test_gradient_descent_converges_to_the_ridge_solution():
     assert curve.shape == (30,) and curve[-1] < 1e-3 * curve[0]  # distance falls along the way
 
 
-def test_sgd_in_a_sweep_approaches_the_ridge_solution_of_the_same_model():
+def test_gd_in_a_sweep_reaches_the_ridge_solution_of_the_same_model():
+    # Full-batch gradient descent converges to the ridge solution of the same features and
+    # data (the model's key); minibatch SGD at a constant rate hovers near it (its excess over
+    # 8 sweep seeds: -1 % to +13 %).
     base = {"N": 16, "T": 64, "alpha": 1.0, "ridge": 0.5}
-    pts = [check_point(base), check_point({**base, "method": "gd", "steps": 4000, "lr": 0.5, "batch": 16})]
-    res = sweep_random_features(RFConfig(M=128, log_every=20), pts, seed=1, progress=False)
-    key = jax.random.fold_in(jax.random.PRNGKey(1), 1)
-    ridge_same_model = train_random_features(RFConfig(M=128, log_every=20), pts[0], key=key)
-    sgd = res[1]
-    assert sgd["loss_curve"].shape == (200,)
+    pts = [check_point(base), check_point({**base, "method": "gd", "steps": 4000, "lr": 0.5, "batch": 0}),
+           check_point({**base, "method": "gd", "steps": 4000, "lr": 0.5, "batch": 16})]
+    cfg = RFConfig(M=128, log_every=20)
+    res = sweep_random_features(cfg, pts, seed=1, progress=False)
+    full, sgd = res[1], res[2]
+    full_ridge, sgd_ridge = (train_random_features(cfg, pts[0], key=model_key(1, p))["test_loss"] for p in pts[1:])
+    assert full["loss_curve"].shape == sgd["loss_curve"].shape == (200,)
+    assert full["test_loss"] == pytest.approx(full_ridge, rel=1e-4)
     assert sgd["loss_curve"][-1] < sgd["loss_curve"][0]
-    assert abs(sgd["test_loss"] / ridge_same_model["test_loss"] - 1) < 0.05
+    assert abs(sgd["test_loss"] / sgd_ridge - 1) < 0.2
 
 
 def test_vmapped_sweep_equals_single_runs():
@@ -71,7 +77,7 @@ def test_vmapped_sweep_equals_single_runs():
                                  infinite_data=True, kernel_limit=True)
     res = sweep_random_features(CFG, points, seed=5, progress=False, chunk_size=3)
     for i in (0, 3, 6):
-        alone = train_random_features(CFG, points[i], key=jax.random.fold_in(jax.random.PRNGKey(5), i))
+        alone = train_random_features(CFG, points[i], key=model_key(5, points[i]))
         for name in ("test_loss", "test_loss_sampled", "loss_infinite_data", "loss_kernel_limit", "train_loss"):
             np.testing.assert_allclose(res[i][name], alone[name], rtol=1e-6, atol=1e-12, err_msg=name)
 
@@ -112,7 +118,8 @@ def test_kernel_limit_difference_has_the_mean_of_the_distance():
     dist = res.column("distance_kernel_limit")
     sem = np.std(diff - dist, ddof=1) / np.sqrt(len(diff))
     assert abs(np.mean(diff) - np.mean(dist)) < 4 * sem
-    assert np.all(dist >= 0) and np.std(dist) < 0.5 * np.std(diff)  # the point of using it
+    # the point of using it: about half the spread (0.49-0.58 of it over 8 sweep seeds)
+    assert np.all(dist >= 0) and np.std(dist) < 0.7 * np.std(diff)
 
 
 def test_model_pieces_under_jit_and_vmap():

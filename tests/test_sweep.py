@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from toyscale.frequencies import power_law
-from toyscale.sweep import chunk_layout, load_sweep, plan_chunks
+from toyscale import sweep
+from toyscale.sweep import chunk_layout, load_sweep, model_key, plan_chunks
 from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
 
 CFG = TrainConfig(n=40, batch=32, steps=60, warmup=6, test_batches=2, log_every=10)
@@ -52,7 +53,7 @@ def test_results_are_identical_on_one_and_four_devices_with_an_uneven_count(samp
 def test_disk_format_round_trips_and_records_the_config(tmp_path):
     res = sweep_superposition(CFG, POINTS, seed=3, out=tmp_path, progress=False)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
-    assert manifest["format"] == "toyscale-sweep/1"
+    assert manifest["format"] == "toyscale-sweep/2"
     assert manifest["task_config"]["n"] == 40 and manifest["seed"] == 3
     assert manifest["points"] == POINTS
     assert {"jax", "toyscale", "optax"} <= set(manifest["versions"])
@@ -97,8 +98,20 @@ def test_chunk_layout_pads_each_share_to_whole_batches():
     assert chunk_layout(10, 1, memory_budget=10**9, devices=cpu[:1], chunk_size=5, vector_width=4) == (8, 4)
     assert chunk_layout(10, 1, memory_budget=10**9, devices=cpu[:2], chunk_size=6, vector_width=2) == (8, 2)
     assert chunk_layout(10, 1, memory_budget=10**9, devices=cpu[:2], chunk_size=6, vector_width=8) == (16, 8)
-    assert chunk_layout(10, 1, memory_budget=10**9, devices=cpu[:1]) == (10, 1)  # CPU: one at a time
+    assert chunk_layout(8, 1, memory_budget=10**9, devices=cpu[:1]) == (8, 1)  # CPU: one at a time
     assert chunk_layout(10, 1, memory_budget=4, devices=cpu[:4], vector_width=3) == (12, 3)
+
+
+def test_default_chunks_hold_a_few_batches_so_results_are_saved_often():
+    # The budget would allow the whole group in one chunk, written only when all had finished;
+    # a share is capped at MAX_BATCHES_PER_CHUNK batches, in balanced chunks.
+    cpu = jax.devices()[:4]
+    cap = sweep.MAX_BATCHES_PER_CHUNK
+    assert chunk_layout(10 * cap, 1, memory_budget=10**9, devices=cpu[:1]) == (cap, 1)
+    assert chunk_layout(cap + 2, 1, memory_budget=10**9, devices=cpu[:1]) == ((cap + 2) // 2, 1)
+    assert chunk_layout(100 * cap, 1, memory_budget=10**9, devices=cpu[:2], vector_width=4) == (2 * 4 * cap, 4)
+    assert chunk_layout(100 * cap, 1, memory_budget=10**9, devices=cpu[:1], chunk_size=10**4) == (100 * cap, 1)
+    assert chunk_layout(10 * cap, 1, memory_budget=3, devices=cpu[:1]) == (3, 1)  # the budget still rules
 
 
 def test_plan_chunks_respects_budget_and_devices():
@@ -245,7 +258,7 @@ def _dots(task, points, x64=False):
     mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:1]), ("models",))
     with jax.enable_x64(x64):
         inputs = sweep._stack_inputs(task, points)
-        keys = sweep._model_keys(jax.random.PRNGKey(0), jax.numpy.arange(len(points), dtype=jax.numpy.uint32))
+        keys = jax.numpy.stack([sweep.model_key(0, p) for p in points])
         static = task.static_of(points[0])
         text = sweep._compiled_group_fn(task, static, mesh, 1).lower(inputs, keys).as_text()
     found = []
@@ -444,23 +457,20 @@ def test_a_config_resumes_however_its_numbers_were_typed(tmp_path):
     assert again.stats["chunks"] == 0
 
 
-def test_a_folder_fingerprinted_the_old_way_still_resumes(tmp_path):
-    # Before numbers were hashed as plain values, max_rate=4 was hashed as "4" and an np.int64
-    # width through str(); such a folder must still resume, and a different sweep still be refused.
-    import hashlib
-
-    cfg = dataclasses.replace(CFG, max_rate=4.0)
-    sweep_superposition(cfg, POINTS[:2], out=tmp_path, progress=False)
-    manifest = json.loads((tmp_path / "manifest.json").read_text())
-    manifest["task_config"]["max_rate"] = 4
-    manifest["points"][0]["m"] = 3
-    legacy = [manifest["task_config"], manifest["seed"], [dict(POINTS[0], m=np.int64(3)), POINTS[1]]]
-    manifest["fingerprint"] = hashlib.sha256(json.dumps(legacy, sort_keys=True, default=str).encode()).hexdigest()
-    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    again = sweep_superposition(dataclasses.replace(CFG, max_rate=4), POINTS[:2], out=tmp_path, progress=False)
-    assert again.stats["chunks"] == 0
-    with pytest.raises(ValueError, match="different sweep"):
-        sweep_superposition(dataclasses.replace(CFG, max_rate=3), POINTS[:2], out=tmp_path, progress=False)
+def test_a_folder_of_another_format_or_task_is_not_resumed(tmp_path):
+    # Format /1 keyed models by grid position: such a folder still loads, but resuming it
+    # would mix two key schemes. Another task's folder with the same points is refused too.
+    first = sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    path = tmp_path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for field, value, error in (("format", "toyscale-sweep/1", "format 'toyscale-sweep/1'"),
+                                ("format", "toyscale-sweep/999", "different sweep"),
+                                ("task", "random_features", "different sweep")):
+        path.write_text(json.dumps({**manifest, field: value}))
+        with pytest.raises(ValueError, match=error):
+            sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    path.write_text(json.dumps({**manifest, "format": "toyscale-sweep/1"}))
+    assert_same(load_sweep(tmp_path), first)
 
 
 def test_resuming_under_other_versions_warns(tmp_path):
@@ -476,3 +486,76 @@ def test_resuming_under_other_versions_warns(tmp_path):
     sorted((tmp_path / "chunks").iterdir())[-1].unlink()
     with pytest.warns(RuntimeWarning, match=r"started with jax 0\.0\.1; resuming with jax "):
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+
+
+# ----------------------------------------------------------------------------- model keys
+
+
+def test_a_models_numbers_follow_its_point_not_its_place_in_the_grid():
+    # A grid reversed and cut short reproduces the models it shares with the full one, bit for
+    # bit: a model's key comes from its point, not its index.
+    one = jax.devices()[:1]
+    full = sweep_superposition(CFG, POINTS[:4], devices=one, progress=False)
+    part = sweep_superposition(CFG, POINTS[3:0:-1], devices=one, progress=False)
+    for j, r in enumerate(part):
+        twin = full[3 - j]
+        assert r.point == twin.point
+        for k in r.outputs:
+            np.testing.assert_array_equal(r[k], twin[k], err_msg=k)
+
+
+def test_model_keys_come_from_the_point_fields_and_the_sweep_seed():
+    p = POINTS[0]
+    key = np.asarray(model_key(0, p))
+    spellings = [{**p, "gamma": int(p["gamma"])}, {**p, "m": np.int64(p["m"])}, {**p, "label": "a tag"},
+                 dict(reversed(list(p.items())))]
+    for q in spellings:
+        np.testing.assert_array_equal(model_key(0, q), key, err_msg=str(q))
+    others = [model_key(1, p), model_key(0, {**p, "seed": 7}), model_key(0, {**p, "gamma": p["gamma"] + 1e-9}),
+              model_key(0, POINTS[1])]
+    assert len({tuple(np.asarray(k).tolist()) for k in [key, *others]}) == 5
+
+
+def test_identical_points_warn_and_train_identical_models():
+    with pytest.warns(RuntimeWarning, match=r"points\[0\] and points\[2\] are the same point"):
+        res = sweep_superposition(CFG, [POINTS[0], POINTS[1], {**POINTS[0], "label": "again"}],
+                                  devices=jax.devices()[:1], progress=False)
+    np.testing.assert_array_equal(res[0]["loss_curve"], res[2]["loss_curve"])
+    assert not np.array_equal(res[0]["loss_curve"], res[1]["loss_curve"])
+
+
+def test_points_out_and_chunk_sizes_are_checked_before_anything_runs(xla_compilations):
+    from toyscale.sweep import run_sweep
+    from toyscale.train import SuperpositionTask
+
+    task = SuperpositionTask(CFG)
+    cpu = jax.devices()
+    bad = [
+        (lambda: sweep_superposition(CFG, POINTS[0], progress=False), TypeError, "must be a list of mappings"),
+        (lambda: run_sweep(task, [POINTS[0], 3], progress=False), TypeError, r"points\[1\]=3"),
+        (lambda: run_sweep(task, [{**POINTS[0], "label": {1, 2}}], progress=False), TypeError, r"points\[0\]=.*set"),
+        (lambda: sweep_superposition(CFG, [{**POINTS[0], "seed": "x"}], progress=False), TypeError, "seed='x'"),
+        (lambda: sweep_superposition(CFG, POINTS, out=3, progress=False), TypeError, "out=3"),
+        (lambda: sweep_superposition(CFG, POINTS, devices=cpu[0], progress=False), TypeError, "devices="),
+        (lambda: sweep_superposition(CFG, POINTS, process_index=0, process_count=2, progress=False), ValueError,
+         "out=None with process_count=2"),
+        (lambda: plan_chunks(0, 1, memory_budget=1, n_devices=1), ValueError, "n_models=0"),
+        (lambda: plan_chunks(5, 1, memory_budget=1, n_devices=1, chunk_size=0), ValueError, "chunk_size=0"),
+        (lambda: plan_chunks(5, 1, memory_budget=0, n_devices=1), ValueError, "memory_budget=0"),
+        (lambda: chunk_layout(5, 1, memory_budget=1, devices=cpu[:1], vector_width=-2), ValueError, "vector_width=-2"),
+        (lambda: chunk_layout(5, 1, memory_budget=1, devices=[]), TypeError, r"devices=\[\]"),
+    ]
+    with xla_compilations() as names:
+        for call, error, match in bad:
+            with pytest.raises(error, match=match):
+                call()
+    assert names == []
+
+
+def test_records_trained_now_and_loaded_later_are_alike(tmp_path):
+    point = {**POINTS[0], "label": ("run", 1)}
+    live = sweep_superposition(CFG, [point], out=tmp_path, progress=False)
+    loaded = load_sweep(tmp_path)
+    assert live[0].point == loaded[0].point and live[0].point["label"] == ["run", 1]
+    assert len(live.select(label=["run", 1])) == len(loaded.select(label=["run", 1])) == 1
+    assert live[0]["row_norms"].flags.writeable and loaded[0]["row_norms"].flags.writeable

@@ -45,7 +45,7 @@ import optax
 from jax.typing import ArrayLike
 
 from toyscale._checks import check_axis, check_int, check_real, concrete_real
-from toyscale.sweep import SweepResult, float32_products, run_sweep
+from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
 __all__ = [
     "NONLINEARITIES",
@@ -503,8 +503,8 @@ def check_point(point: Mapping[str, Any]) -> dict:
     ``noise`` (>= 0), ``nonlinearity`` ("linear" | "relu"), ``method`` ("ridge" | "gd"),
     ``steps`` (>= 1 for gd), ``lr`` (> 0 for gd), ``batch`` (1..T for gd; 0 means T),
     ``infinite_data`` and ``kernel_limit`` (bools: also compute the T -> inf loss of the
-    same features, the N -> inf loss on the same data), and the labels ``seed`` and
-    ``label``, which are kept but ignored (a model's randomness comes from its id).
+    same features, the N -> inf loss on the same data), ``seed`` (an integer >= 0 that enters
+    the model's key, :func:`toyscale.sweep.model_key`) and ``label`` (a tag, kept, not read).
     """
     p = {**_POINT_DEFAULTS, **dict(point)}
     unknown = set(p) - set(_POINT_DEFAULTS) - {"N", "T", "alpha", "seed", "label"}
@@ -517,6 +517,8 @@ def check_point(point: Mapping[str, Any]) -> dict:
     p["N"] = check_int("N", p["N"], 1)
     p["T"] = check_int("T", p["T"], 1)
     p["alpha"] = check_real("alpha", p["alpha"], low=0.0, strict=True)
+    if "seed" in p:
+        p["seed"] = check_int("seed", p["seed"], 0)
     p["ridge"] = check_real("ridge", p["ridge"], low=0.0, strict=False)
     p["noise"] = check_real("noise", p["noise"], low=0.0, strict=False)
     _choice("nonlinearity", p["nonlinearity"], NONLINEARITIES)
@@ -553,8 +555,8 @@ def _inputs(p: Mapping[str, Any]) -> dict[str, np.ndarray]:
 def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: jax.Array) -> dict[str, np.ndarray]:
     """Trains and measures one model, exactly as a sweep does for the same point and key.
 
-    A sweep gives model ``i`` the key ``fold_in(PRNGKey(seed), i)``; pass that key here to
-    reproduce any model of a sweep on its own.
+    A sweep with seed ``s`` gives the model of point ``p`` the key
+    ``toyscale.sweep.model_key(s, p)``; pass that key here to reproduce it on its own.
 
     Args:
       config: shared settings.
@@ -631,8 +633,8 @@ def random_feature_grid(
 ) -> list[dict]:
     """The product grid N x T x ridge x alpha x noise x seed as JSON-serialisable points.
 
-    ``seeds`` (a count or a list of labels) only replicates points: a model's randomness
-    comes from its id in the sweep. ``fixed`` sets the same value of any other field for
+    ``seeds`` (a count or a list of integers) replicates points: each seed value gives the
+    point another key (:func:`toyscale.sweep.model_key`). ``fixed`` sets the same value of any other field for
     every point (``nonlinearity``, ``method``, ``steps``, ``lr``, ``batch``, ``infinite_data``,
     ``kernel_limit``).
 
@@ -646,8 +648,7 @@ def random_feature_grid(
         raise ValueError(f"seeds={seeds!r}; a grid needs at least one seed")
     points = []
     for n, t, r, a, e, s in itertools.product(*axes.values(), seed_labels):
-        p = check_point({"N": n, "T": t, "ridge": r, "alpha": a, "noise": e, **fixed})
-        points.append({**p, "seed": s})
+        points.append(check_point({"N": n, "T": t, "ridge": r, "alpha": a, "noise": e, **fixed, "seed": s}))
     return points
 
 
@@ -668,7 +669,7 @@ def sweep_random_features(
     """
     if not isinstance(config, RFConfig):
         raise TypeError(f"config={config!r}; expected a toyscale.random_features.RFConfig")
-    points = [check_point(p) for p in points]
+    points = [check_point(p) for p in check_points(points)]
     # Scoped: the caller's global jax_enable_x64 is left as it was.
     with jax.enable_x64(True):
         return run_sweep(RandomFeatureTask(config), points, seed=seed, out=out, **engine_options)

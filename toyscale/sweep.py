@@ -7,10 +7,12 @@ regression, ...). It splits each grid point into
   per distinct static value;
 * **inputs**: per-model arrays (learning rates, weight decay, a frequency vector, ...)
   stacked along a leading model axis and ``vmap``-ed over;
-* a per-model PRNG key, ``fold_in(PRNGKey(seed), model_id)``, where ``model_id`` is the
-  model's index in the sweep's list of points. A model's numbers therefore depend only on
-  its config, the sweep seed and its position in the grid -- never on chunk size, on which
-  chunk or device ran it, or on how many devices there were.
+* a per-model PRNG key, :func:`model_key`: ``PRNGKey(seed)`` folded with a 64-bit digest
+  of the point's fields (all but ``label``, a tag of the caller's own). A model's numbers
+  therefore depend only on its point and the sweep seed -- not on its position in the grid,
+  on chunk size, on which chunk or device ran it, or on how many devices there were. So a
+  grid extended by more widths or seeds reproduces the models it already had, and repeats
+  of one configuration differ only through a field such as ``seed``.
 
 The engine groups points by static value, cuts each group into equal chunks sized to a
 memory budget (the last chunk is padded by repeating a model, so every chunk of a group
@@ -18,7 +20,8 @@ has the same shape and the group compiles once), shards the model axis of each c
 over all local devices, and writes each finished chunk to disk atomically. Rerunning the
 same sweep into the same folder skips every model already on disk.
 
-On-disk format (``out/``), version ``toyscale-sweep/1``:
+On-disk format (``out/``), version ``toyscale-sweep/2`` (``/1`` keyed models by their
+position in the grid; such folders still load but do not resume):
 
 * ``manifest.json``: ``{"format", "task", "task_config", "seed", "points", "versions",
   "created"}`` -- the full config of every model, so a folder is self-describing;
@@ -49,9 +52,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from toyscale._checks import check_int, check_seed
-from toyscale.io import atomic_create_json, atomic_write, to_plain
+from toyscale.io import _json_bytes, atomic_create_json, atomic_write
 
-FORMAT = "toyscale-sweep/1"
+FORMAT = "toyscale-sweep/2"
+_READABLE_FORMATS = ("toyscale-sweep/1", FORMAT)  # /1: same files, models keyed by grid position
 
 __all__ = [
     "Task",
@@ -59,6 +63,7 @@ __all__ = [
     "SweepResult",
     "run_sweep",
     "load_sweep",
+    "model_key",
     "chunk_layout",
     "plan_chunks",
     "default_memory_budget",
@@ -179,6 +184,17 @@ def default_memory_budget() -> int:
     return 2 * 1024**3
 
 
+MAX_BATCHES_PER_CHUNK = 8
+"""Vmapped batches per device in one chunk when no ``chunk_size`` is given (results are saved
+once per chunk, so this bounds the work an interrupted run can lose)."""
+
+
+def _check_budget(memory_budget: Any) -> None:
+    if (isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float, np.integer, np.floating))
+            or not math.isfinite(memory_budget) or not memory_budget > 0):
+        raise ValueError(f"memory_budget={memory_budget!r}; memory_budget must be a positive number of bytes")
+
+
 def plan_chunks(
     n_models: int,
     bytes_per_model: int,
@@ -200,6 +216,12 @@ def plan_chunks(
       The chunk size (>= n_devices, a multiple of n_devices): the smallest that needs no
       more chunks than the cap does.
     """
+    check_int("n_models", n_models)
+    check_int("bytes_per_model", bytes_per_model, 0)
+    _check_budget(memory_budget)
+    check_int("n_devices", n_devices)
+    if chunk_size is not None:
+        check_int("chunk_size", chunk_size)
     if chunk_size is None:
         per_device = max(1, memory_budget // max(1, bytes_per_model))
         chunk_size = per_device * n_devices
@@ -223,7 +245,10 @@ def chunk_layout(
 
     The chunk comes from :func:`plan_chunks`; each device's share of it is then trained
     ``width`` models at a time: ``vector_width`` if given, else the whole share on an
-    accelerator and 1 on a CPU. The chunk is padded so every share is a whole number of
+    accelerator and 1 on a CPU. Without an explicit ``chunk_size`` a share holds at most
+    ``MAX_BATCHES_PER_CHUNK`` batches, so results reach the disk every few batches (on a CPU,
+    where a batch is one model, a whole group would otherwise be one chunk, written only
+    when every model of it had finished). The chunk is padded so every share is a whole number of
     batches: a smaller remainder batch would be a second copy of the model in the compiled
     program, and a differently shaped batch may change its models' last bits. So with a
     given ``vector_width`` (or on a CPU by default) the program a model runs in does not
@@ -233,11 +258,19 @@ def chunk_layout(
     Returns:
       ``(chunk size, width)``; the chunk size is a multiple of ``width * len(devices)``.
     """
+    if isinstance(devices, jax.Device) or not isinstance(devices, Sequence) or not devices:
+        raise TypeError(f"devices={devices!r}; devices must be a non-empty list of jax.Device objects")
+    if vector_width is not None:
+        check_int("vector_width", vector_width)
     n_dev = len(devices)
     size = plan_chunks(n_models, bytes_per_model, memory_budget=memory_budget, n_devices=n_dev,
                        chunk_size=chunk_size)
     share = size // n_dev
     width = vector_width or (1 if devices[0].platform == "cpu" else share)
+    if chunk_size is None and share > MAX_BATCHES_PER_CHUNK * width:
+        size = plan_chunks(n_models, bytes_per_model, memory_budget=memory_budget, n_devices=n_dev,
+                           chunk_size=MAX_BATCHES_PER_CHUNK * width * n_dev)
+        share = size // n_dev
     return math.ceil(share / width) * width * n_dev, width
 
 
@@ -267,20 +300,15 @@ def _jaxlib_version() -> str:
 
 
 def _same_sweep(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    """Whether a folder's manifest ``old`` holds the sweep ``new`` describes.
-
-    The fingerprints match, or, for a folder written before numbers were hashed as plain
-    values (where ``max_rate=4`` and ``4.0``, or ``np.int64(8)`` and ``8``, hashed apart),
-    its config, seed and points are equal value by value (4 == 4.0).
-    """
-    if old.get("fingerprint") == new["fingerprint"]:
-        return True
-    keys = ("task", "task_config", "seed", "points")
-    return all(k in old for k in keys) and [old[k] for k in keys] == to_plain([new[k] for k in keys])
+    """Whether a folder's manifest ``old`` holds the sweep ``new`` describes: same format,
+    task and fingerprint."""
+    return (old.get("format") == new["format"] and old.get("task") == new["task"]
+            and old.get("fingerprint") == new["fingerprint"])
 
 
 def _fingerprint(task_config: dict, seed: int, points: list[dict]) -> str:
-    blob = json.dumps(to_plain([task_config, seed, points]), sort_keys=True, default=str).encode()
+    # canonical: 4 and 4.0, np.int64(8) and 8, a tuple and a list are one sweep
+    blob = json.dumps(_canonical([task_config, seed, points]), sort_keys=True, allow_nan=True).encode()
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -339,8 +367,9 @@ def load_sweep(folder: str) -> SweepResult:
     """Reads a sweep folder written by :func:`run_sweep` (finished models only)."""
     with open(os.path.join(folder, "manifest.json")) as f:
         manifest = json.load(f)
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"folder={folder!r} holds format {manifest.get('format')!r}; expected {FORMAT!r}")
+    if manifest.get("format") not in _READABLE_FORMATS:
+        raise ValueError(f"folder={folder!r} holds format {manifest.get('format')!r}; expected one of "
+                         f"{list(_READABLE_FORMATS)}")
     done = _read_chunks(folder)
     points = manifest["points"]
     records = [
@@ -351,6 +380,28 @@ def load_sweep(folder: str) -> SweepResult:
 
 
 # ----------------------------------------------------------------------------- running
+
+
+def check_points(points: Any) -> list[dict]:
+    """``points`` as a list of dicts; a TypeError naming the value unless it is a sequence of
+    mappings (a lone mapping is refused, not iterated over its keys)."""
+    if isinstance(points, (Mapping, str, bytes)) or not isinstance(points, Sequence):
+        raise TypeError(f"points={points!r}; points must be a list of mappings, one per model")
+    bad = next((i for i, p in enumerate(points) if not isinstance(p, Mapping)), None)
+    if bad is not None:
+        raise TypeError(f"points[{bad}]={points[bad]!r}; every point must be a mapping of field names to values")
+    return [dict(p) for p in points]
+
+
+def _warn_duplicates(words: np.ndarray) -> None:
+    seen: dict[tuple[int, int], int] = {}
+    for i, w in enumerate(map(tuple, words.tolist())):
+        if w in seen:
+            warnings.warn(f"points[{seen[w]}] and points[{i}] are the same point (apart from 'label'), so they "
+                          f"train identical models; give repeats distinct 'seed' fields", RuntimeWarning,
+                          stacklevel=3)
+            return
+        seen[w] = i
 
 
 def _stack_inputs(task: Task, points: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
@@ -401,9 +452,12 @@ def run_sweep(
     Args:
       task: the model family (see :class:`Task`).
       points: one JSON-serialisable mapping per model; the model id is the index here.
-      seed: the sweep seed; model ``i`` gets ``fold_in(PRNGKey(seed), i)``.
+        Identical points (apart from ``label``) train identical models: give repeats
+        their own ``seed`` field (a warning says when two points coincide).
+      seed: the sweep seed; the model of point ``p`` gets ``model_key(seed, p)``, so its
+        numbers do not depend on where ``p`` sits in the grid.
       out: folder to write results to as chunks finish; rerunning into it resumes.
-        ``None`` keeps everything in memory.
+        ``None`` keeps everything in memory (one process only).
       memory_budget: bytes per device for one chunk (default :func:`default_memory_budget`).
       chunk_size: models per chunk, overriding the budget (rounded up to the device count).
       devices: devices to shard the model axis over (default all local devices).
@@ -423,20 +477,33 @@ def run_sweep(
     Returns:
       A :class:`SweepResult` with the records this process can see: on one process all of
       them; on several, those on disk in ``out`` when it finished (its own plus others').
+      A record's point is the manifest's JSON copy (a tuple reads back as a list), the
+      same whether the record was trained now or loaded.
 
     Raises:
+      TypeError: on arguments of the wrong type (a point that is not a mapping of JSON values).
       ValueError: on an empty grid, bad sizes, or a folder holding a different sweep.
     """
-    points = [dict(p) for p in points]
+    points = check_points(points)
     if not points:
         raise ValueError("points=[] is empty; a sweep needs at least one grid point")
+    words = np.asarray([_point_words(p, f"points[{i}]") for i, p in enumerate(points)], dtype=np.uint32)
+    _warn_duplicates(words)
+    for i, p in enumerate(points):  # the label too must be JSON: the manifest keeps it
+        try:
+            _canonical(p)
+        except TypeError as e:
+            raise TypeError(f"points[{i}]={p!r}: {e}; a point's fields must be JSON values") from None
+    plain_points = json.loads(_json_bytes(points))
     check_seed(seed)
     if chunk_size is not None:
         check_int("chunk_size", chunk_size)
-    if memory_budget is not None and (not isinstance(memory_budget, (int, float, np.integer, np.floating))
-                                      or isinstance(memory_budget, bool) or not memory_budget > 0
-                                      or not math.isfinite(memory_budget)):
-        raise ValueError(f"memory_budget={memory_budget!r}; memory_budget must be a positive number of bytes")
+    if memory_budget is not None:
+        _check_budget(memory_budget)
+    if out is not None and not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out={out!r}; out must be a folder path (str or os.PathLike) or None")
+    if devices is not None and (isinstance(devices, jax.Device) or not isinstance(devices, Sequence)):
+        raise TypeError(f"devices={devices!r}; devices must be a list of jax.Device objects, e.g. [{devices!r}]")
     devices = list(devices) if devices is not None else jax.local_devices()
     if not devices or not all(isinstance(d, jax.Device) for d in devices) or len(set(devices)) != len(devices):
         raise ValueError(f"devices={devices!r}; devices must be a non-empty list of distinct jax.Device objects")
@@ -453,6 +520,9 @@ def run_sweep(
     pcount = jax.process_count() if process_count is None else int(process_count)
     if not 0 <= pidx < pcount:
         raise ValueError(f"process_index={pidx}; must be in [0, process_count={pcount})")
+    if pcount > 1 and out is None:
+        raise ValueError(f"out=None with process_count={pcount}; a sweep over several processes needs an out "
+                         f"folder they all write to, where their results merge")
 
     task_config = task.config()
     manifest = {
@@ -460,7 +530,7 @@ def run_sweep(
         "task": task.name,
         "task_config": task_config,
         "seed": int(seed),
-        "points": points,
+        "points": plain_points,
         "fingerprint": _fingerprint(task_config, int(seed), points),
     }
 
@@ -485,6 +555,11 @@ def run_sweep(
         else:
             with open(mpath) as f:
                 old = json.load(f)
+            if old.get("format") != FORMAT and old.get("format") in _READABLE_FORMATS:
+                raise ValueError(f"out={folder!r} holds a sweep in format {old.get('format')!r}, whose models "
+                                 f"were keyed by their position in the grid; this version keys them by their "
+                                 f"point ({FORMAT!r}), so it cannot resume it. load_sweep still reads it; "
+                                 f"train into a new folder")
             if not _same_sweep(old, manifest):
                 raise ValueError(
                     f"out={folder!r} already holds a different sweep (task {old.get('task')!r}, "
@@ -537,11 +612,11 @@ def run_sweep(
                     continue
                 padded = chunk + [chunk[-1]] * (size - len(chunk))
                 inputs = _stack_inputs(task, [points[i] for i in padded])
-                keys = _model_keys(root, jnp.asarray(padded, dtype=jnp.uint32))
+                keys = _model_keys(root, jnp.asarray(words[padded]))
                 inputs = jax.device_put(inputs, sharding)
                 keys = jax.device_put(keys, sharding)
                 outs, diverged = fn(inputs, keys)
-                outs = {k: np.asarray(v)[: len(chunk)] for k, v in outs.items()}
+                outs = {k: np.asarray(v)[: len(chunk)].copy() for k, v in outs.items()}  # writable, like loaded ones
                 diverged = np.asarray(diverged)[: len(chunk)]
                 ids_arr = np.asarray(chunk, dtype=np.int64)
                 if folder is not None:
@@ -556,12 +631,61 @@ def run_sweep(
     stats["model_steps"] = bar.model_steps
     if folder is not None and pcount > 1:
         results = _read_chunks(folder)
-    records = [Record(model_id=i, point=points[i], diverged=results[i][0], outputs=results[i][1])
+    plain = manifest["points"]  # the JSON copy, as load_sweep gives it
+    records = [Record(model_id=i, point=plain[i], diverged=results[i][0], outputs=results[i][1])
                for i in sorted(results)]
     return SweepResult(records=records, manifest=manifest, stats=stats)
 
 
-_model_keys = jax.jit(jax.vmap(jax.random.fold_in, in_axes=(None, 0)))
+def _canonical(obj: Any) -> Any:
+    """A point as plain JSON values in one spelling: a whole float as an int (``gamma=-1``
+    and ``-1.0`` are one model), a tuple as a list; a set or other object is refused."""
+    if isinstance(obj, np.ndarray):
+        obj = obj.tolist()
+    elif isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        return int(obj) if math.isfinite(obj) and obj == int(obj) else obj
+    if isinstance(obj, Mapping):
+        if not all(isinstance(k, str) for k in obj):
+            raise TypeError(f"keys {sorted(map(repr, obj))} are not all strings")
+        return {k: _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v) for v in obj]
+    if obj is None or isinstance(obj, (str, int)):
+        return obj
+    raise TypeError(f"{obj!r} (a {type(obj).__name__}) is not a JSON value")
+
+
+def _point_words(point: Mapping[str, Any], where: str = "point") -> tuple[int, int]:
+    """Two 32-bit words of the SHA-256 of the point's canonical JSON (``label`` left out)."""
+    try:
+        plain = _canonical({k: v for k, v in point.items() if k != "label"})
+    except TypeError as e:
+        raise TypeError(f"{where}={dict(point)!r}: {e}; a point's fields must be JSON values "
+                        f"(numbers, strings, bools, None, lists and string-keyed mappings)") from None
+    digest = hashlib.sha256(json.dumps(plain, sort_keys=True, allow_nan=True).encode()).digest()
+    return int.from_bytes(digest[:4], "little"), int.from_bytes(digest[4:8], "little")
+
+
+def _fold_words(root: jax.Array, words: jax.Array) -> jax.Array:
+    return jax.random.fold_in(jax.random.fold_in(root, words[0]), words[1])
+
+
+_model_keys = jax.jit(jax.vmap(_fold_words, in_axes=(None, 0)))
+
+
+def model_key(seed: int, point: Mapping[str, Any]) -> jax.Array:
+    """The PRNG key :func:`run_sweep` gives the model of ``point`` in a sweep with ``seed``.
+
+    ``PRNGKey(seed)`` folded with two 32-bit words of the SHA-256 of the point's fields in
+    canonical JSON (sorted keys, a whole float written as an int, ``label`` left out). Pass
+    it to ``train_model`` / ``train_random_features`` to reproduce one model of a sweep.
+    """
+    check_seed(seed)
+    if not isinstance(point, Mapping):
+        raise TypeError(f"point={point!r}; point must be a mapping of field names to values")
+    return _fold_words(jax.random.PRNGKey(seed), jnp.asarray(_point_words(point), dtype=jnp.uint32))
 
 
 def _compiled_group_fn(task: Task, static: Hashable, mesh: jax.sharding.Mesh, vector_width: int) -> Callable:

@@ -26,7 +26,7 @@ from toyscale import data, measure, superposition
 from toyscale._checks import check_axis, check_int, check_real, prng_key
 from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import superposition_optimizer
-from toyscale.sweep import SweepResult, float32_products, run_sweep
+from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
 __all__ = ["TrainConfig", "SuperpositionTask", "train_model", "superposition_grid", "sweep_superposition"]
 
@@ -262,8 +262,8 @@ def train_model(
 ) -> dict[str, np.ndarray]:
     """Trains one superposition model (the same computation a sweep runs per model).
 
-    A sweep gives model ``i`` the key ``fold_in(PRNGKey(seed), i)``; pass that key here to
-    reproduce any model of a sweep on its own.
+    A sweep with seed ``s`` gives the model of point ``p`` the key
+    ``toyscale.sweep.model_key(s, p)``; pass that key here to reproduce it on its own.
 
     Args:
       config: static settings.
@@ -388,7 +388,38 @@ def superposition_grid(
     return points
 
 
-_POINT_FIELDS = {"m", "gamma", "lr_w", "lr_b", "frequencies", "seed", "label"}  # seed, label: kept, not read
+# seed: an integer that enters the model's key (toyscale.sweep.model_key); label: a tag, kept, not read
+_POINT_FIELDS = {"m", "gamma", "lr_w", "lr_b", "frequencies", "seed", "label"}
+
+
+def check_superposition_points(config: TrainConfig, points: Sequence[Mapping[str, Any]]) -> list[dict]:
+    """The checks :func:`sweep_superposition` makes before anything compiles, on their own (an
+    experiment script runs them on its preset before it starts): every point complete, known
+    and valid under ``config``. Returns the points as dicts, frequency specs as their dicts.
+
+    Raises:
+      TypeError, ValueError: naming the point and the field.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config={config!r}; expected a toyscale.TrainConfig")
+    points = check_points(points)
+    for p in points:
+        missing = {"m", "gamma", "lr_w", "lr_b", "frequencies"} - set(p)
+        if missing:
+            raise ValueError(f"point {p} lacks {sorted(missing)}; build points with superposition_grid")
+        unknown = set(p) - _POINT_FIELDS
+        if unknown:
+            raise ValueError(f"point {p} has unknown field(s) {sorted(unknown)}; a point holds only "
+                             f"{sorted(_POINT_FIELDS)} ('label' for a tag of your own; settings shared by every "
+                             f"model go in the TrainConfig)")
+        if "seed" in p:
+            check_int("seed", p["seed"], 0)
+        if isinstance(p["frequencies"], Frequencies):  # stored in the manifest as JSON
+            p["frequencies"] = p["frequencies"].describe()
+        _check_model_args(config, p["m"], p["gamma"], p["lr_w"], p["lr_b"])
+        config.check_frequencies(as_frequencies(p["frequencies"]).probs(config.n),
+                                 f"frequencies={p['frequencies']}")
+    return points
 
 
 def sweep_superposition(
@@ -405,23 +436,7 @@ def sweep_superposition(
     :func:`toyscale.sweep.run_sweep` (``memory_budget``, ``chunk_size``, ``devices``,
     ``progress``, ...).
     """
-    if not isinstance(config, TrainConfig):
-        raise TypeError(f"config={config!r}; expected a toyscale.TrainConfig")
-    points = [dict(p) for p in points]
-    for p in points:
-        missing = {"m", "gamma", "lr_w", "lr_b", "frequencies"} - set(p)
-        if missing:
-            raise ValueError(f"point {p} lacks {sorted(missing)}; build points with superposition_grid")
-        unknown = set(p) - _POINT_FIELDS
-        if unknown:
-            raise ValueError(f"point {p} has unknown field(s) {sorted(unknown)}; a point holds only "
-                             f"{sorted(_POINT_FIELDS)} ('label' for a tag of your own; settings shared by every "
-                             f"model go in the TrainConfig)")
-        if isinstance(p["frequencies"], Frequencies):  # stored in the manifest as JSON
-            p["frequencies"] = p["frequencies"].describe()
-        _check_model_args(config, p["m"], p["gamma"], p["lr_w"], p["lr_b"])
-        config.check_frequencies(as_frequencies(p["frequencies"]).probs(config.n),
-                                 f"frequencies={p['frequencies']}")
+    points = check_superposition_points(config, points)
     result = run_sweep(SuperpositionTask(config), points, seed=seed, out=out, **engine_options)
     over = [r.model_id for r in result if int(r.outputs.get("truncated_batches", 0)) > 0]
     if over:
