@@ -18,7 +18,8 @@ from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.runner import experiment_args, finish
 from toyscale.scaling import width_curve, width_exponent
-from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
+from toyscale._checks import check_axis
+from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
 PRESETS = {
     # A 5 x 5 corner-to-corner grid of the paper's plane at n = 256 that runs on a 2-core CPU.
@@ -34,13 +35,19 @@ PRESETS = {
 }
 
 
-def main(argv=None) -> dict:
-    args = experiment_args("phase_diagram", __doc__.splitlines()[0], PRESETS, argv)
-    s = args.settings
+def prepare(s: dict) -> tuple:
+    """The config, frequency specs and grid of a preset, checked before anything runs."""
     config = TrainConfig(**s["train"])
-    specs = [power_law(a) for a in s["alphas"]]
+    specs = [power_law(a) for a in check_axis("alphas", s["alphas"])]
     points = superposition_grid(widths=s["widths"], gammas=s["gammas"], frequencies=specs,
                                 lr_w=s["lr"], lr_b=s["lr"], n=config.n)
+    return config, specs, check_superposition_points(config, points)
+
+
+def main(argv=None) -> dict:
+    args = experiment_args("phase_diagram", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
+    s = args.settings
+    config, specs, points = args.plan
     result = sweep_superposition(config, points, seed=args.seed, out=os.path.join(args.out, "sweep"),
                                  progress=not args.no_progress)
 

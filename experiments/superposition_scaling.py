@@ -18,7 +18,7 @@ from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
 from toyscale.runner import experiment_args, finish
 from toyscale.scaling import width_curve, width_exponent
-from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
+from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
 PRESETS = {
     # Runs on a 2-core CPU in minutes. n = 1024 >> m keeps the models in the power-law
@@ -53,14 +53,20 @@ def lr_b(m: int) -> float:
     return 2.0 / m
 
 
-def main(argv=None) -> dict:
-    args = experiment_args("superposition_scaling", __doc__.splitlines()[0], PRESETS, argv)
-    s = args.settings
+def prepare(s: dict) -> tuple:
+    """The config, distributions and grid of a preset, checked before anything runs."""
     config = TrainConfig(**s["train"])
     distributions = {"exponential": exponential(s["tau"]), "power": power_law(1.2), "linear": linear()}
     points = superposition_grid(widths=s["widths"], gammas=list(REGIMES.values()),
                                 frequencies=list(distributions.values()), lr_w=lr_w, lr_b=lr_b,
                                 seeds=s["seeds"], n=config.n)
+    return config, distributions, check_superposition_points(config, points)
+
+
+def main(argv=None) -> dict:
+    args = experiment_args("superposition_scaling", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
+    s = args.settings
+    config, distributions, points = args.plan
     result = sweep_superposition(config, points, seed=args.seed, out=os.path.join(args.out, "sweep"),
                                  progress=not args.no_progress)
 

@@ -56,6 +56,7 @@ def test_phase_diagram_summary(tmp_path):
 
 def test_random_features_summary(tmp_path):
     summary, on_disk = run("random_features", tmp_path)
+    assert [f.name for f in (tmp_path / "fig").glob("*.png")] == ["random_features_smoke.png"]  # per preset
     assert set(on_disk["exponents"]) == {"resolution_N", "resolution_T", "variance_N", "variance_T"}
     assert all(np.isfinite(v) for v in on_disk["exponents"].values())
     assert np.isfinite(on_disk["theory_rel_error_median"])
@@ -215,3 +216,75 @@ def test_a_script_trains_in_bfloat16_when_told(tmp_path):
     assert summary["config"]["matmul_precision"] == "bfloat16"
     assert list((tmp_path / "out").glob("superposition_scaling_smoke.png"))  # drawn into the run's folder
     assert all(np.isfinite(v) for r in summary["exponents"].values() for v in r.values())
+
+
+def test_a_seed_gets_its_own_folder_and_figures_stay_the_presets(capsys):
+    from toyscale.runner import experiment_args
+
+    presets = {"quick": {"train": {"n": 8, "steps": 10}, "seeds": 2}}
+    args = experiment_args("demo", "", presets, ["--seed", "1"])
+    assert args.out == os.path.join("runs", "demo-quick-seed1") and args.figures == args.out
+    both = experiment_args("demo", "", presets, ["--seed", "2", "--set", "seeds=3"])
+    assert both.out == os.path.join("runs", "demo-quick-seeds=3-seed2")
+    with pytest.raises(SystemExit):
+        experiment_args("demo", "", presets, ["--seed", "-1"])
+    assert "--seed -1: must be in [0, 2**32 - 1]" in capsys.readouterr().err
+
+
+def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
+    from toyscale.runner import experiment_args
+
+    presets = {"quick": {"train": {"n": 8, "steps": 10}, "seeds": 2, "lr": 0.5}}
+    args = experiment_args("demo", "", presets, ["--set", 'train={"steps": 20, "warmup": 2}', "--set", "seeds=4e0",
+                                                 "--set", "lr=1"])
+    assert args.settings == {"train": {"n": 8, "steps": 20, "warmup": 2}, "seeds": 4, "lr": 1}
+    assert type(args.settings["seeds"]) is int
+
+
+@pytest.mark.parametrize("name, item, message", [
+    ("superposition_scaling", "train.steps=abc", "steps='abc'; steps must be an integer"),
+    ("superposition_scaling", "train.stepz=5", "unexpected keyword argument 'stepz'"),
+    ("superposition_scaling", "widths=5", "widths=5; widths must be a list"),
+    ("phase_diagram", "alphas=0.5", "alphas=0.5; alphas must be a list"),
+    ("random_features", "rf.M=0", "M=0"),
+    ("random_features", "limit_size=4", "limit_size=4"),
+])
+def test_a_bad_setting_is_a_usage_error_before_anything_runs(name, item, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        load(name).main(["--preset", "smoke", "--set", item, "--out", str(tmp_path / "out"), "--no-progress"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"preset 'smoke' with --set {item}: " in err and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features"])
+def test_the_help_examples_of_each_script_are_accepted(name):
+    from toyscale.runner import _examples, experiment_args
+
+    module = load(name)
+    examples = _examples(module.PRESETS).split(" or ")
+    assert examples and all(e.startswith("--set ") for e in examples)
+    argv = [part for e in examples for part in e.split(" ", 1)]
+    args = experiment_args(name, "", module.PRESETS, argv, prepare=module.prepare)
+    assert args.plan is not None
+
+
+def test_the_phase_diagram_figure_does_not_depend_on_the_order_of_its_axes():
+    from toyscale import plots
+
+    gammas, alphas = np.array([-1.0, 0.0, 1.0]), np.array([0.0, 0.5, 1.0, 1.5])
+    alpha_m = np.arange(12.0).reshape(3, 4)
+    phi = {"a": (gammas, np.array([1.0, 0.5, 0.1]))}
+    g, a = [2, 0, 1], [3, 1, 0, 2]
+    meshes = []
+    for args in ((gammas, alphas, alpha_m, phi),
+                 (gammas[g], alphas[a], alpha_m[np.ix_(g, a)], {"a": (gammas[g], phi["a"][1][g])})):
+        fig = plots.phase_diagram(*args[:3], phi_half=args[3])
+        mesh = fig.axes[0].collections[0]
+        line = next(ax for ax in fig.axes if ax.lines).lines[0]  # the phi_1/2 panel
+        meshes.append((np.asarray(mesh.get_array()), np.asarray(mesh.get_coordinates()), line.get_xdata(),
+                       line.get_ydata()))
+        plots.plt.close(fig)
+    for x, y in zip(*meshes):
+        np.testing.assert_array_equal(x, y)

@@ -66,22 +66,28 @@ def phase_diagram(
     """alpha_m over (gamma, data exponent alpha) as a heat map (Liu et al. Fig. 4b).
 
     Args:
-      gammas, alphas: axis values; ``alpha_m[i, j]`` belongs to ``gammas[i]``, ``alphas[j]``.
+      gammas, alphas: axis values, in any order; ``alpha_m[i, j]`` belongs to ``gammas[i]``,
+        ``alphas[j]``.
       alpha_m: fitted width exponents (NaN where no fit).
       phi_half: optional ``{label: (gammas, phi_half)}`` drawn in a second panel (Fig. 3b).
     """
+    g, a, alpha_m = np.asarray(gammas, dtype=float), np.asarray(alphas, dtype=float), np.asarray(alpha_m)
+    if alpha_m.shape != (g.size, a.size):
+        raise ValueError(f"alpha_m has shape {alpha_m.shape}; expected (len(gammas), len(alphas)) = {(g.size, a.size)}")
+    rows, cols = np.argsort(g), np.argsort(a)  # cell edges need increasing axes
     ncols = 2 if phi_half else 1
     fig, axes = plt.subplots(1, ncols, figsize=(5.4 * ncols, 4.2), squeeze=False)
     ax = axes[0][0]
-    mesh = ax.pcolormesh(_edges(alphas), _edges(gammas), np.asarray(alpha_m), cmap="viridis", shading="flat")
+    mesh = ax.pcolormesh(_edges(a[cols]), _edges(g[rows]), alpha_m[np.ix_(rows, cols)], cmap="viridis", shading="flat")
     fig.colorbar(mesh, ax=ax, label="$\\alpha_m$")
     ax.set_xlabel("data exponent $\\alpha$ ($p_i \\propto i^{-\\alpha}$)")
     ax.set_ylabel("weight decay $\\gamma$")
     ax.set_title("width exponent $\\alpha_m$")
     if phi_half:
         ax2 = axes[0][1]
-        for label, (g, phi) in phi_half.items():
-            ax2.plot(g, phi, "o-", ms=4, label=label)
+        for label, (x, phi) in phi_half.items():
+            order = np.argsort(np.asarray(x, dtype=float))
+            ax2.plot(np.asarray(x, dtype=float)[order], np.asarray(phi)[order], "o-", ms=4, label=label)
         ax2.set_xlabel("weight decay $\\gamma$")
         ax2.set_ylabel("$\\phi_{1/2}$ (fraction represented)")
         ax2.set_yscale("log")

@@ -14,7 +14,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from toyscale.io import atomic_write_json
@@ -99,27 +99,33 @@ def use_cpu_devices(count: int | None = None) -> int | None:
 
 
 def experiment_args(name: str, description: str, presets: Mapping[str, Any],
-                    argv: Sequence[str] | None = None) -> argparse.Namespace:
+                    argv: Sequence[str] | None = None, *,
+                    prepare: Callable[[dict], Any] | None = None) -> argparse.Namespace:
     """Parses ``--preset``, ``--set``, ``--out``, ``--seed``, ``--figures`` and ``--no-progress``.
 
     The namespace gets ``settings`` (the chosen preset's dict, with every ``--set KEY=VALUE``
-    applied), ``out`` (default ``runs/<name>-<preset>``, plus the overrides when there are
-    any), ``figures`` (default ``figures/`` for a preset as published, the output folder for
-    an overridden one, so that figures/ only ever holds the presets' figures) and ``started``
-    (a ``perf_counter`` timestamp, for the wall time in the summary).
+    applied), ``out`` (default ``runs/<name>-<preset>``, plus the overrides and a non-zero
+    seed when there are any), ``figures`` (default ``figures/`` for a preset as published,
+    the output folder for an overridden one or another seed, so that figures/ only ever holds
+    the presets' figures), ``plan`` (what ``prepare(settings)`` returned: the script builds
+    its configs and grid there, so a bad ``--set`` value is reported as a usage error, before
+    anything runs) and ``started`` (a ``perf_counter`` timestamp, for the summary's wall time).
     """
     parser = argparse.ArgumentParser(prog=name, description=description)
     parser.add_argument("--preset", choices=sorted(presets), default="quick", help="settings to run (default quick)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="change one setting of the preset, e.g. --set train.matmul_precision=bfloat16 or "
-                             "--set seeds=3 (a dotted path into the preset; VALUE is read as JSON, else as a "
-                             "string; repeatable)")
+                        help=f"change one setting of the preset, e.g. {_examples(presets)} (a dotted path into "
+                             f"the preset; VALUE is read as JSON, else as a string; a JSON object is merged "
+                             f"into a group; repeatable)")
     parser.add_argument("--out", default=None, help="output folder (default runs/<script>-<preset>[-overrides])")
     parser.add_argument("--seed", type=int, default=0, help="sweep seed (default 0)")
     parser.add_argument("--figures", default=None,
-                        help="folder for the figure (default figures/, or the output folder when --set is given)")
+                        help="folder for the figure (default figures/, or the output folder when --set or a "
+                             "non-zero --seed is given)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
+    if not 0 <= args.seed < 2**32:
+        parser.error(f"--seed {args.seed}: must be in [0, 2**32 - 1]")
     settings = copy.deepcopy(dict(presets[args.preset]))
     changed = {}
     for item in args.overrides:
@@ -128,14 +134,35 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
         except ValueError as e:
             parser.error(f"--set {item}: {e}")
         changed[key] = value
+    args.plan = None
+    if prepare is not None:
+        try:
+            args.plan = prepare(copy.deepcopy(settings))
+        except (TypeError, ValueError) as e:
+            given = " ".join(f"--set {item}" for item in args.overrides)
+            parser.error(f"preset {args.preset!r}{' with ' + given if given else ''}: {e}")
     if argv is None:  # run as a script, not called from Python (tests pass argv)
         use_compilation_cache()
-        use_cpu_devices()
+        try:
+            use_cpu_devices()
+        except ValueError as e:
+            parser.error(str(e))
     args.settings = settings
-    args.out = args.out or os.path.join("runs", f"{name}-{args.preset}{_folder_tag(changed)}")
-    args.figures = args.figures or (args.out if changed else "figures")
+    tag = _folder_tag(changed) + (f"-seed{args.seed}" if args.seed else "")
+    args.out = args.out or os.path.join("runs", f"{name}-{args.preset}{tag}")
+    args.figures = args.figures or (args.out if tag else "figures")
     args.started = time.perf_counter()
     return args
+
+
+def _examples(presets: Mapping[str, Any]) -> str:
+    """Two ``--set`` examples from a preset's own keys: one inside a group, one at the top."""
+    preset = presets.get("quick") or next(iter(presets.values()))
+    nested = next(((g, k, v) for g, d in preset.items() if isinstance(d, dict) for k, v in d.items()), None)
+    top = next(((k, v) for k, v in reversed(list(preset.items())) if not isinstance(v, dict)), None)
+    found = ([f"--set {nested[0]}.{nested[1]}={json.dumps(nested[2])}"] if nested else []) \
+        + ([f"--set {top[0]}={json.dumps(top[1])}"] if top else [])
+    return " or ".join(found)
 
 
 def _override(settings: dict, item: str) -> tuple[str, Any]:
@@ -143,7 +170,9 @@ def _override(settings: dict, item: str) -> tuple[str, Any]:
 
     The first part of a dotted key must be one of the preset's settings and every part but
     the last an existing mapping; the last may be new below the top level (a ``TrainConfig``
-    field the preset leaves at its default), where the config itself checks the name.
+    field the preset leaves at its default), where the config itself checks the name. A
+    JSON object given for a group is merged into it (the group's other settings stay), and a
+    whole float given where the preset has an int (``4e1``) is read as that int.
     """
     key, sep, text = item.partition("=")
     if not sep or not key:
@@ -162,8 +191,14 @@ def _override(settings: dict, item: str) -> tuple[str, Any]:
         if not isinstance(node.get(part), dict):
             raise ValueError(f"{'.'.join(parts[:i + 1])!r} is not a group of settings")
         node = node[part]
-    if isinstance(node.get(parts[-1]), dict) and not isinstance(value, dict):
-        raise ValueError(f"{key!r} is a group of settings; set one of {sorted(node[parts[-1]])} instead")
+    old = node.get(parts[-1])
+    if isinstance(old, dict):
+        if not isinstance(value, dict):
+            raise ValueError(f"{key!r} is a group of settings; set one of {sorted(old)} instead")
+        value = {**old, **value}
+    elif (isinstance(old, int) and not isinstance(old, bool) and isinstance(value, float)
+          and value.is_integer()):
+        value = int(value)
     node[parts[-1]] = value
     return key, value
 
