@@ -1,6 +1,7 @@
 """Tests of ``python -m toyscale fit ...`` (in-process through toyscale.cli.main, plus one subprocess)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -106,6 +107,9 @@ def test_python_m_toyscale(tmp_path):
     r = subprocess.run([sys.executable, "-m", "toyscale", "fit", "power-law", str(p), "--x", "x", "--y", "y", "--json"],
                        capture_output=True, text=True, check=True)
     assert json.loads(r.stdout)["exponent"] == pytest.approx(1.0, rel=1e-12)
+    bad = subprocess.run([sys.executable, "-m", "toyscale", "fit", "power-law", str(p), "--x", "x", "--y", "y"],
+                         capture_output=True, text=True, env={**os.environ, "TOYSCALE_CPU_DEVICES": "two"})
+    assert bad.returncode == 2 and bad.stderr.startswith("toyscale: error: TOYSCALE_CPU_DEVICES='two'"), bad.stderr
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +190,8 @@ def test_broken_power_law_cli(tmp_path, capsys):
          "--bins 2.5: give an integer"),
         ("n,c,l\n1,2,3\n2,4,1\n", ["isoflop", "--N", "n", "--C", "c", "--loss", "l", "--bins", "1", "5"],
          "edges must be >= 3"),
+        ("n,c,l\n1,2,3\n2,4,1\n3,8,1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l", "--bins", "1e20"],
+         "bins=100000000000000000000; more bins than the 3 runs"),
         ("x,y\n1,2\n2,nan\n", ["broken-power-law", "--x", "x", "--y", "y"], "y has 1 non-finite"),
         ("x,y\n1,2\n2,3\n", ["broken-power-law", "--x", "x", "--y", "q"], "unknown column(s) 'q'"),
         ("x,y\n1,2\n2,3\n3,4\n", ["broken-power-law", "--x", "x", "--y", "y"], "only 3 point(s)"),
@@ -196,3 +202,17 @@ def test_cli_errors_new_commands(tmp_path, capsys, content, args, message):
     p.write_text(content)
     assert cli.main(["fit", args[0], str(p), *args[1:]]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_folder_a_bom_and_a_bad_budget_column_are_named(tmp_path, capsys):
+    assert cli.main(["fit", "power-law", str(tmp_path), "--x", "a", "--y", "b"]) == 2
+    assert f"{tmp_path}: cannot be read" in capsys.readouterr().err
+    p = tmp_path / "excel.csv"  # Excel's "CSV UTF-8" starts with a byte-order mark
+    p.write_bytes("\ufeffsize,err\n1,1\n2,0.5\n4,0.25\n".encode())
+    assert cli.main(["fit", "power-law", str(p), "--x", "size", "--y", "err", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["exponent"] == pytest.approx(1.0, rel=1e-9)
+    q = tmp_path / "negC.csv"  # a bad FLOP count is blamed on the FLOP column, not on D derived from it
+    q.write_text("N,flops,loss\n" + "".join(f"{1e7 * 2**i},{-1e18 if i == 3 else 1e18 * 3**i},{3 - 0.1 * i}\n"
+                                            for i in range(8)))
+    assert cli.main(["fit", "chinchilla", str(q), "--N", "N", "--C", "flops", "--loss", "loss", "--drop-top", "1"]) == 2
+    assert "flops has 1 non-positive value(s) (first: flops[3]=-1e+18)" in capsys.readouterr().err

@@ -28,7 +28,7 @@ def read_csv_columns(path: str, columns: Sequence[str]) -> dict[str, np.ndarray]
       CliError naming the file, the column and the row on any problem.
     """
     try:
-        with open(path, newline="") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's "CSV UTF-8" starts with a BOM
             reader = csv.DictReader(fh)
             header = reader.fieldnames
             if not header:
@@ -47,6 +47,8 @@ def read_csv_columns(path: str, columns: Sequence[str]) -> dict[str, np.ndarray]
                         raise CliError(f"{path}: line {row_no}, column {c!r}: cannot parse {cell!r} as a number") from None
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
+    except OSError as err:  # a folder, no permission, ...
+        raise CliError(f"{path}: cannot be read ({err.strerror or err})") from None
     except (csv.Error, UnicodeDecodeError) as err:
         raise CliError(f"{path}: not a readable CSV file ({err})") from None
     if not out[columns[0]]:
@@ -80,7 +82,10 @@ def _cmd_fit_chinchilla(args) -> int:
     notes = []
     if args.drop_top:
         # checked first: argsort would take a NaN loss for the highest and drop it quietly
-        N, D, L = (fitting._as_1d(name, v) for name, v in ((args.N, N), (args.D or args.C, D), (args.loss, L)))
+        # (the budget column as read: D derived from a bad C would be blamed on C's name)
+        budget = (args.D, D) if args.D else (args.C, data[args.C])
+        for name, v in ((args.N, N), budget, (args.loss, L)):
+            fitting._as_1d(name, v)
         if args.drop_top >= len(L):
             raise CliError(f"--drop-top {args.drop_top}: only {len(L)} rows")
         keep = np.argsort(L, kind="stable")[: len(L) - args.drop_top]

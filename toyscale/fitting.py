@@ -2061,6 +2061,9 @@ def _budget_groups(C: np.ndarray, bins: Any, w: np.ndarray) -> _Groups:
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
         if bins < 2:
             raise ValueError(f"bins={bins}; an integer number of bins must be >= 2")
+        if bins > C.size:
+            raise ValueError(f"bins={bins}; more bins than the {C.size} runs (an integer is a number of bins; "
+                             f"give >= 3 ascending edges for bin edges)")
         drawn = w > 0
         lo, hi = np.where(drawn, C, np.inf).min(axis=1), np.where(drawn, C, -np.inf).max(axis=1)
         edges = np.exp(np.linspace(np.log(lo), np.log(hi), int(bins) + 1, axis=1))
