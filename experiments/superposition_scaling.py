@@ -65,7 +65,6 @@ def prepare(s: dict) -> tuple:
 
 def main(argv=None) -> dict:
     args = experiment_args("superposition_scaling", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
-    s = args.settings
     config, distributions, points = args.plan
     result = sweep_superposition(config, points, seed=args.seed, out=os.path.join(args.out, "sweep"),
                                  progress=not args.no_progress)
