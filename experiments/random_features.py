@@ -40,6 +40,7 @@ def prepare(pre: dict) -> tuple:
     grid = rf.regime_grid(**{k: v for k, v in pre.items() if k not in ("rf", "ratio")})
     fit_settings = rf.regime_fit_settings(rows=pre["rows"], columns=pre["columns"], ratio=pre["ratio"],
                                           limit_size=pre["limit_size"])
+    rf.check_regime_fits(grid, **fit_settings)
     return cfg, grid, fit_settings
 
 

@@ -235,10 +235,10 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     from toyscale.runner import experiment_args
 
     presets = {"quick": {"train": {"n": 8, "steps": 10}, "seeds": 2, "lr": 0.5}}
-    args = experiment_args("demo", "", presets, ["--set", 'train={"steps": 20, "warmup": 2}', "--set", "seeds=4e0",
+    args = experiment_args("demo", "", presets, ["--set", 'train={"steps": 2e1, "warmup": 2}', "--set", "seeds=4e0",
                                                  "--set", "lr=1"])
     assert args.settings == {"train": {"n": 8, "steps": 20, "warmup": 2}, "seeds": 4, "lr": 1}
-    assert type(args.settings["seeds"]) is int
+    assert type(args.settings["seeds"]) is int and type(args.settings["train"]["steps"]) is int
 
 
 @pytest.mark.parametrize("name, item, message", [
@@ -248,6 +248,7 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("phase_diagram", "alphas=0.5", "alphas=0.5; alphas must be a list"),
     ("random_features", "rf.M=0", "M=0"),
     ("random_features", "limit_size=4", "limit_size=4"),
+    ("random_features", "ratio=1000", "the resolution_N fit (along N at T = 64) would get 0 size(s)"),
 ])
 def test_a_bad_setting_is_a_usage_error_before_anything_runs(name, item, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:

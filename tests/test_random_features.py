@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from toyscale import random_features as rf
-from toyscale.random_features import RFConfig, check_point, random_feature_grid, sweep_random_features, train_random_features
+from toyscale.random_features import (RandomFeatureTask, RFConfig, check_point, random_feature_grid,
+                                      sweep_random_features, train_random_features)
 from toyscale.sweep import model_key
 
 CFG = RFConfig(M=256, test_samples=4000, log_every=50)
@@ -65,7 +66,9 @@ def test_gd_in_a_sweep_reaches_the_ridge_solution_of_the_same_model():
     cfg = RFConfig(M=128, log_every=20)
     res = sweep_random_features(cfg, pts, seed=1, progress=False)
     full, sgd = res[1], res[2]
-    full_ridge, sgd_ridge = (train_random_features(cfg, pts[0], key=model_key(1, p))["test_loss"] for p in pts[1:])
+    task = RandomFeatureTask(cfg)
+    full_ridge, sgd_ridge = (train_random_features(cfg, pts[0], key=model_key(1, p, task))["test_loss"]
+                             for p in pts[1:])
     assert full["loss_curve"].shape == sgd["loss_curve"].shape == (200,)
     assert full["test_loss"] == pytest.approx(full_ridge, rel=1e-4)
     assert sgd["loss_curve"][-1] < sgd["loss_curve"][0]
@@ -77,7 +80,7 @@ def test_vmapped_sweep_equals_single_runs():
                                  infinite_data=True, kernel_limit=True)
     res = sweep_random_features(CFG, points, seed=5, progress=False, chunk_size=3)
     for i in (0, 3, 6):
-        alone = train_random_features(CFG, points[i], key=model_key(5, points[i]))
+        alone = train_random_features(CFG, points[i], key=model_key(5, points[i], RandomFeatureTask(CFG)))
         for name in ("test_loss", "test_loss_sampled", "loss_infinite_data", "loss_kernel_limit", "train_loss"):
             np.testing.assert_allclose(res[i][name], alone[name], rtol=1e-6, atol=1e-12, err_msg=name)
 
@@ -202,3 +205,34 @@ def test_solvers_name_bad_arguments_instead_of_returning_numbers():
     ]:
         with pytest.raises(ValueError, match=match):
             call()
+
+
+def test_a_point_keys_the_same_model_with_or_without_its_measurement_flags():
+    # infinite_data / kernel_limit only add outputs: turning them on (say, by raising
+    # limit_size) must not redraw the model; a raw point and its filled-in copy key alike.
+    raw = {"N": 8, "T": 16, "alpha": 0.5}
+    flagged = check_point({**raw, "infinite_data": True, "kernel_limit": True})
+    task = RandomFeatureTask(CFG)
+    assert np.array_equal(model_key(3, raw, task), model_key(3, flagged, task))
+    with pytest.warns(RuntimeWarning, match="same model"):
+        res = sweep_random_features(CFG, [raw, flagged], seed=3, progress=False)
+    assert res[0]["test_loss"] == res[1]["test_loss"] and "loss_kernel_limit" in res[1].outputs
+    alone = train_random_features(CFG, raw, key=model_key(3, raw, task))
+    np.testing.assert_allclose(alone["test_loss"], res[0]["test_loss"], rtol=1e-6)
+
+
+def test_regime_grid_adds_the_ridgeless_reference_at_the_ridge_column():
+    # The ridge panel compares each ridge with ridge 0 at T = ridge_column; a column outside
+    # `columns` used to have no ridgeless points there, and the figure failed after the sweep.
+    pts = rf.regime_grid(alpha=0.5, sizes=[8, 16, 32], rows=[8], columns=[8], ridges=[0.1], ridge_column=16,
+                         replicates=4, max_replicates=1)
+    at = {(p["N"], p["ridge"]) for p in pts if p["T"] == 16}
+    assert at == {(n, r) for n in (8, 16, 32) for r in (0.0, 0.1)}
+    assert len(pts) == len({(p["N"], p["T"], p["ridge"], p["seed"]) for p in pts})  # no point twice
+
+    grid = rf.regime_grid(alpha=0.5, sizes=[2, 4, 8, 16, 32, 64], rows=[2, 64], columns=[2, 64], replicates=4,
+                          max_replicates=1)
+    settings = rf.regime_fit_settings(rows=[2, 64], columns=[2, 64], ratio=2)
+    rf.check_regime_fits(grid, **settings)  # 5 sizes in each fit
+    with pytest.raises(ValueError, match=r"the resolution_N fit \(along N at T = 64\) would get 2 size\(s\) \[2, 4\]"):
+        rf.check_regime_fits(grid, **{**settings, "ratio": 16})

@@ -517,7 +517,7 @@ def test_model_keys_come_from_the_point_fields_and_the_sweep_seed():
 
 
 def test_identical_points_warn_and_train_identical_models():
-    with pytest.warns(RuntimeWarning, match=r"points\[0\] and points\[2\] are the same point"):
+    with pytest.warns(RuntimeWarning, match=r"points\[0\] and points\[2\] are the same model"):
         res = sweep_superposition(CFG, [POINTS[0], POINTS[1], {**POINTS[0], "label": "again"}],
                                   devices=jax.devices()[:1], progress=False)
     np.testing.assert_array_equal(res[0]["loss_curve"], res[2]["loss_curve"])
@@ -535,6 +535,8 @@ def test_points_out_and_chunk_sizes_are_checked_before_anything_runs(xla_compila
         (lambda: run_sweep(task, [POINTS[0], 3], progress=False), TypeError, r"points\[1\]=3"),
         (lambda: run_sweep(task, [{**POINTS[0], "label": {1, 2}}], progress=False), TypeError, r"points\[0\]=.*set"),
         (lambda: sweep_superposition(CFG, [{**POINTS[0], "seed": "x"}], progress=False), TypeError, "seed='x'"),
+        (lambda: run_sweep(task, [{**POINTS[0], "label": [1.0, float("nan")]}], progress=False), ValueError,
+         r"points\[0\] holds label\[1\]=nan"),
         (lambda: sweep_superposition(CFG, POINTS, out=3, progress=False), TypeError, "out=3"),
         (lambda: sweep_superposition(CFG, POINTS, devices=cpu[0], progress=False), TypeError, "devices="),
         (lambda: sweep_superposition(CFG, POINTS, process_index=0, process_count=2, progress=False), ValueError,
@@ -559,3 +561,16 @@ def test_records_trained_now_and_loaded_later_are_alike(tmp_path):
     assert live[0].point == loaded[0].point and live[0].point["label"] == ["run", 1]
     assert len(live.select(label=["run", 1])) == len(loaded.select(label=["run", 1])) == 1
     assert live[0]["row_norms"].flags.writeable and loaded[0]["row_norms"].flags.writeable
+
+
+def test_a_frequency_spec_keys_the_same_model_however_it_is_spelled():
+    from toyscale.train import SuperpositionTask
+
+    spec = power_law(1.1)
+    spellings = [{**POINTS[0], "frequencies": f} for f in (spec, spec.describe(), {"kind": "power_law", "alpha": 1.1})]
+    task = SuperpositionTask(CFG)
+    keys = {tuple(np.asarray(model_key(0, p, task)).tolist()) for p in spellings}
+    assert len(keys) == 1
+    with pytest.warns(RuntimeWarning, match="same model"):
+        res = sweep_superposition(CFG, spellings[1:], devices=jax.devices()[:1], progress=False)
+    assert res[0].point == res[1].point == POINTS[0]  # stored in one spelling too

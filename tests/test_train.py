@@ -27,7 +27,7 @@ def test_model_in_a_vmapped_sweep_equals_the_model_trained_alone(sampler):
     for i in (0, 3, 5):
         p = points[i]
         alone = train_model(cfg, p["m"], gamma=p["gamma"], lr_w=p["lr_w"], lr_b=p["lr_b"],
-                            frequencies=p["frequencies"], key=model_key(7, p))
+                            frequencies=p["frequencies"], key=model_key(7, p, SuperpositionTask(cfg)))
         for name in ("test_loss", "loss_curve", "row_norms", "overlap_mean"):
             np.testing.assert_allclose(res[i][name], alone[name], rtol=2e-5, atol=1e-6, err_msg=name)
 

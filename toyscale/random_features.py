@@ -75,6 +75,7 @@ __all__ = [
     "replicate_means",
     "regime_grid",
     "regime_fit_settings",
+    "check_regime_fits",
     "regime_exponents",
 ]
 
@@ -510,7 +511,8 @@ def check_point(point: Mapping[str, Any]) -> dict:
     unknown = set(p) - set(_POINT_DEFAULTS) - {"N", "T", "alpha", "seed", "label"}
     if unknown:
         raise ValueError(f"point has unknown field(s) {sorted(unknown)}; allowed: N, T, alpha, "
-                         f"{', '.join(_POINT_DEFAULTS)}, and the labels seed, label")
+                         f"{', '.join(_POINT_DEFAULTS)}, seed (an integer that enters the model's key) and "
+                         f"label (a tag)")
     for name in ("N", "T", "alpha"):
         if name not in point:
             raise ValueError(f"point {dict(point)} lacks {name!r}; N, T and alpha are required")
@@ -556,7 +558,8 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
     """Trains and measures one model, exactly as a sweep does for the same point and key.
 
     A sweep with seed ``s`` gives the model of point ``p`` the key
-    ``toyscale.sweep.model_key(s, p)``; pass that key here to reproduce it on its own.
+    ``toyscale.sweep.model_key(s, p, RandomFeatureTask(config))``; pass that key here to
+    reproduce it on its own.
 
     Args:
       config: shared settings.
@@ -603,6 +606,12 @@ class RandomFeatureTask:
 
     def inputs_of(self, point: Mapping[str, Any]) -> dict[str, np.ndarray]:
         return _inputs(check_point(point))
+
+    def identity_of(self, point: Mapping[str, Any]) -> dict:
+        """The point with its defaults filled in, without the two flags that only add
+        measurements (``infinite_data``, ``kernel_limit``: they draw from keys of their own),
+        so a point keys the same model however it is spelled or measured."""
+        return {k: v for k, v in check_point(point).items() if k not in ("infinite_data", "kernel_limit")}
 
     def model_fn(self, static: Static, inputs, key):
         return _model(self.settings, static, inputs, key)
@@ -756,9 +765,12 @@ def regime_grid(
     shapes = sorted({(n, t) for n in rows for t in sizes} | {(n, t) for t in columns for n in sizes})
     if max_min_size is not None:
         shapes = [(n, t) for n, t in shapes if min(n, t) <= max_min_size]
+    # the ridges at T = ridge_column, with the ridgeless reference where the rows lack it
     ridge_shapes = [(n, ridge_column) for n in sizes] if ridges else []
+    have = set(shapes)
     points = []
-    for (n, t), ridge_list in [(s, [0.0]) for s in shapes] + [(s, list(ridges)) for s in ridge_shapes]:
+    for (n, t), ridge_list in ([(s, [0.0]) for s in shapes]
+                               + [(s, ([] if s in have else [0.0]) + list(ridges)) for s in ridge_shapes]):
         reps = int(np.clip(round(replicates / math.sqrt(n * t)), min_replicates, max_replicates))
         for r in ridge_list:
             for s in range(reps):
@@ -787,6 +799,40 @@ def regime_fit_settings(*, rows: Sequence[int], columns: Sequence[int], ratio: f
             "ratio": check_real("ratio", ratio, low=0.0, strict=True)}
 
 
+def _regime_specs(N_max: int, T_max: int, N_small: int, T_small: int, ratio: float) -> dict:
+    """Per regime fit: (axis, measure, fixed fields, which x to keep); see regime_exponents."""
+    ratio = check_real("ratio", ratio, low=0.0, strict=True)
+
+    def diff(limit):
+        return lambda r: r["test_loss"] - r[limit]
+
+    return {
+        "resolution_N": ("N", "test_loss", {"T": T_max}, lambda x: x <= T_max / ratio),
+        "resolution_T": ("T", "test_loss", {"N": N_max}, lambda x: x <= N_max / ratio),
+        "variance_T": ("T", diff("loss_infinite_data"), {"N": N_small}, lambda x: x >= ratio * N_small),
+        "variance_N": ("N", "distance_kernel_limit", {"T": T_small}, lambda x: x >= ratio * T_small),
+    }
+
+
+def check_regime_fits(points: Sequence[Mapping[str, Any]], *, N_max: int, T_max: int, N_small: int,
+                      T_small: int, ratio: float = 8.0, min_sizes: int = 3) -> None:
+    """Refuses, before the sweep, a grid on which a :func:`regime_exponents` fit would get
+    fewer than ``min_sizes`` sizes (3: a power law's two parameters and their errors).
+
+    Raises:
+      ValueError: naming the regime, the sizes it would get and the settings that decide them.
+    """
+    specs = _regime_specs(N_max, T_max, N_small, T_small, ratio)
+    ridgeless = [check_point(p) for p in points]
+    ridgeless = [p for p in ridgeless if p["ridge"] == 0.0]
+    for name, (along, _, fixed, keep) in specs.items():
+        xs = sorted({p[along] for p in ridgeless if all(p[k] == v for k, v in fixed.items()) and keep(p[along])})
+        if len(xs) < min_sizes:
+            (other, value), = fixed.items()
+            raise ValueError(f"ratio={ratio:g}: the {name} fit (along {along} at {other} = {value}) would get "
+                             f"{len(xs)} size(s) {xs}; it needs at least {min_sizes}: lower ratio or widen sizes")
+
+
 def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, N_small: int, T_small: int,
                      ratio: float = 8.0) -> dict[str, tuple[np.ndarray, np.ndarray, Any]]:
     """Fits the four scaling regimes of Bahri et al. (2021) with ``fit_power_law``.
@@ -811,19 +857,8 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
     """
     from toyscale.fitting import fit_power_law
 
-    ratio = check_real("ratio", ratio, low=0.0, strict=True)
-
-    def diff(limit):
-        return lambda r: r["test_loss"] - r[limit]
-
-    specs = {
-        "resolution_N": ("N", "test_loss", {"T": T_max}, lambda x: x <= T_max / ratio),
-        "resolution_T": ("T", "test_loss", {"N": N_max}, lambda x: x <= N_max / ratio),
-        "variance_T": ("T", diff("loss_infinite_data"), {"N": N_small}, lambda x: x >= ratio * N_small),
-        "variance_N": ("N", "distance_kernel_limit", {"T": T_small}, lambda x: x >= ratio * T_small),
-    }
     fits = {}
-    for name, (along, measure, fixed, keep) in specs.items():
+    for name, (along, measure, fixed, keep) in _regime_specs(N_max, T_max, N_small, T_small, ratio).items():
         x, y, _ = loss_curve(result, along, measure=measure, ridge=0.0, **fixed)
         sel = keep(x)
         fits[name] = (x[sel], y[sel], fit_power_law(x[sel], y[sel]))

@@ -192,15 +192,21 @@ def _override(settings: dict, item: str) -> tuple[str, Any]:
             raise ValueError(f"{'.'.join(parts[:i + 1])!r} is not a group of settings")
         node = node[part]
     old = node.get(parts[-1])
-    if isinstance(old, dict):
-        if not isinstance(value, dict):
-            raise ValueError(f"{key!r} is a group of settings; set one of {sorted(old)} instead")
-        value = {**old, **value}
-    elif (isinstance(old, int) and not isinstance(old, bool) and isinstance(value, float)
-          and value.is_integer()):
-        value = int(value)
+    if isinstance(old, dict) and not isinstance(value, dict):
+        raise ValueError(f"{key!r} is a group of settings; set one of {sorted(old)} instead")
+    value = _like(old, value)
     node[parts[-1]] = value
     return key, value
+
+
+def _like(old: Any, value: Any) -> Any:
+    """``value`` merged into the group ``old`` (recursively), or read as an int where ``old``
+    is one and ``value`` a whole float."""
+    if isinstance(old, dict) and isinstance(value, dict):
+        return {**old, **{k: _like(old.get(k), v) for k, v in value.items()}}
+    if isinstance(old, int) and not isinstance(old, bool) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _folder_tag(changed: Mapping[str, Any]) -> str:

@@ -8,7 +8,9 @@ regression, ...). It splits each grid point into
 * **inputs**: per-model arrays (learning rates, weight decay, a frequency vector, ...)
   stacked along a leading model axis and ``vmap``-ed over;
 * a per-model PRNG key, :func:`model_key`: ``PRNGKey(seed)`` folded with a 64-bit digest
-  of the point's fields (all but ``label``, a tag of the caller's own). A model's numbers
+  of the model's identity -- its point (the task may spell it one way and leave out flags
+  that only add measurements, ``Task.identity_of``), without ``label``, a tag of the
+  caller's own. A model's numbers
   therefore depend only on its point and the sweep seed -- not on its position in the grid,
   on chunk size, on which chunk or device ran it, or on how many devices there were. So a
   grid extended by more widths or seeds reproduces the models it already had, and repeats
@@ -120,6 +122,11 @@ class Task(Protocol):
 
     def steps(self, static: Hashable) -> int:
         """Training steps per model (for the model-steps/second rate; 1 if not iterative)."""
+
+    # Optional: ``identity_of(point) -> Mapping``, the fields that decide a model's random
+    # draws (see :func:`model_key`). Without it, the point itself; ``label`` never counts.
+    # A task uses it to spell a point one way (defaults filled in) and to leave out fields
+    # that only ask for extra measurements, so that such a flag does not redraw the model.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -393,12 +400,25 @@ def check_points(points: Any) -> list[dict]:
     return [dict(p) for p in points]
 
 
+def _non_finite(obj: Any, path: str = "") -> str | None:
+    """The first NaN or infinity in a point, as ``field=value``; None if there is none."""
+    if isinstance(obj, Mapping):
+        items = ((f"{path}.{k}" if path else str(k), v) for k, v in obj.items())
+    elif isinstance(obj, (list, tuple, np.ndarray)):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(obj))
+    else:
+        number = isinstance(obj, (float, np.floating)) and not math.isfinite(obj)
+        return f"{path}={obj!r}" if number else None
+    return next((found for key, value in items if (found := _non_finite(value, key))), None)
+
+
 def _warn_duplicates(words: np.ndarray) -> None:
     seen: dict[tuple[int, int], int] = {}
     for i, w in enumerate(map(tuple, words.tolist())):
         if w in seen:
-            warnings.warn(f"points[{seen[w]}] and points[{i}] are the same point (apart from 'label'), so they "
-                          f"train identical models; give repeats distinct 'seed' fields", RuntimeWarning,
+            warnings.warn(f"points[{seen[w]}] and points[{i}] are the same model (the same point apart from "
+                          f"'label' and the task's measurement flags), so they train identically; give repeats "
+                          f"distinct 'seed' fields", RuntimeWarning,
                           stacklevel=3)
             return
         seen[w] = i
@@ -487,13 +507,17 @@ def run_sweep(
     points = check_points(points)
     if not points:
         raise ValueError("points=[] is empty; a sweep needs at least one grid point")
-    words = np.asarray([_point_words(p, f"points[{i}]") for i, p in enumerate(points)], dtype=np.uint32)
-    _warn_duplicates(words)
     for i, p in enumerate(points):  # the label too must be JSON: the manifest keeps it
         try:
             _canonical(p)
         except TypeError as e:
             raise TypeError(f"points[{i}]={p!r}: {e}; a point's fields must be JSON values") from None
+        bad = _non_finite(p)
+        if bad:  # strict JSON writes them as null: a record would read back another point
+            raise ValueError(f"points[{i}] holds {bad}; a point's numbers must be finite")
+    words = np.asarray([_point_words(_identity(task, p), f"points[{i}]") for i, p in enumerate(points)],
+                       dtype=np.uint32)
+    _warn_duplicates(words)
     plain_points = json.loads(_json_bytes(points))
     check_seed(seed)
     if chunk_size is not None:
@@ -657,6 +681,11 @@ def _canonical(obj: Any) -> Any:
     raise TypeError(f"{obj!r} (a {type(obj).__name__}) is not a JSON value")
 
 
+def _identity(task: Any, point: Mapping[str, Any]) -> Mapping[str, Any]:
+    identity_of = getattr(task, "identity_of", None)
+    return identity_of(point) if identity_of is not None else point
+
+
 def _point_words(point: Mapping[str, Any], where: str = "point") -> tuple[int, int]:
     """Two 32-bit words of the SHA-256 of the point's canonical JSON (``label`` left out)."""
     try:
@@ -675,17 +704,22 @@ def _fold_words(root: jax.Array, words: jax.Array) -> jax.Array:
 _model_keys = jax.jit(jax.vmap(_fold_words, in_axes=(None, 0)))
 
 
-def model_key(seed: int, point: Mapping[str, Any]) -> jax.Array:
-    """The PRNG key :func:`run_sweep` gives the model of ``point`` in a sweep with ``seed``.
+def model_key(seed: int, point: Mapping[str, Any], task: Any = None) -> jax.Array:
+    """The PRNG key :func:`run_sweep` gives the model of ``point`` in a sweep of ``task``
+    with ``seed``.
 
-    ``PRNGKey(seed)`` folded with two 32-bit words of the SHA-256 of the point's fields in
-    canonical JSON (sorted keys, a whole float written as an int, ``label`` left out). Pass
-    it to ``train_model`` / ``train_random_features`` to reproduce one model of a sweep.
+    ``PRNGKey(seed)`` folded with two 32-bit words of the SHA-256 of the model's identity in
+    canonical JSON (sorted keys, a whole float written as an int, ``label`` left out): the
+    task's ``identity_of(point)`` when it has one, else the point. Pass it to
+    ``train_model`` / ``train_random_features`` to reproduce one model of a sweep; give the
+    task (``SuperpositionTask(config)``, ``RandomFeatureTask(config)``) so that the point is
+    read as the sweep read it.
     """
     check_seed(seed)
     if not isinstance(point, Mapping):
         raise TypeError(f"point={point!r}; point must be a mapping of field names to values")
-    return _fold_words(jax.random.PRNGKey(seed), jnp.asarray(_point_words(point), dtype=jnp.uint32))
+    words = _point_words(_identity(task, point))
+    return _fold_words(jax.random.PRNGKey(seed), jnp.asarray(words, dtype=jnp.uint32))
 
 
 def _compiled_group_fn(task: Task, static: Hashable, mesh: jax.sharding.Mesh, vector_width: int) -> Callable:

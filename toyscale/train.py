@@ -263,7 +263,8 @@ def train_model(
     """Trains one superposition model (the same computation a sweep runs per model).
 
     A sweep with seed ``s`` gives the model of point ``p`` the key
-    ``toyscale.sweep.model_key(s, p)``; pass that key here to reproduce it on its own.
+    ``toyscale.sweep.model_key(s, p, SuperpositionTask(config))``; pass that key here to
+    reproduce it on its own.
 
     Args:
       config: static settings.
@@ -308,6 +309,11 @@ class SuperpositionTask:
 
     def static_of(self, point: Mapping[str, Any]) -> int:
         return int(point["m"])
+
+    def identity_of(self, point: Mapping[str, Any]) -> dict:
+        """The point with its frequency spec in one spelling (a name, a dict without
+        defaults, a :class:`Frequencies` object: the same distribution keys the same model)."""
+        return {**point, "frequencies": as_frequencies(point["frequencies"]).describe()}
 
     def inputs_of(self, point: Mapping[str, Any]) -> dict[str, np.ndarray]:
         p = as_frequencies(point["frequencies"]).probs(self.settings.n)
@@ -414,8 +420,8 @@ def check_superposition_points(config: TrainConfig, points: Sequence[Mapping[str
                              f"model go in the TrainConfig)")
         if "seed" in p:
             check_int("seed", p["seed"], 0)
-        if isinstance(p["frequencies"], Frequencies):  # stored in the manifest as JSON
-            p["frequencies"] = p["frequencies"].describe()
+        # one spelling (a name, a partial dict and an object alike), stored in the manifest as JSON
+        p["frequencies"] = as_frequencies(p["frequencies"]).describe()
         _check_model_args(config, p["m"], p["gamma"], p["lr_w"], p["lr_b"])
         config.check_frequencies(as_frequencies(p["frequencies"]).probs(config.n),
                                  f"frequencies={p['frequencies']}")
