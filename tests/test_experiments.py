@@ -239,6 +239,12 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
                                                  "--set", "lr=1"])
     assert args.settings == {"train": {"n": 8, "steps": 20, "warmup": 2}, "seeds": 4, "lr": 1}
     assert type(args.settings["seeds"]) is int and type(args.settings["train"]["steps"]) is int
+    # the folder follows the settings, not how they were written
+    same = experiment_args("demo", "", presets, ["--set", "train.warmup=2", "--set", "train.steps=20", "--set",
+                                                 "seeds=4", "--set", "lr=1"])
+    assert same.out == args.out == os.path.join("runs", "demo-quick-lr=1-seeds=4-train.steps=20-train.warmup=2")
+    unchanged = experiment_args("demo", "", presets, ["--set", "train.n=8"])  # the preset's own value
+    assert unchanged.out == os.path.join("runs", "demo-quick") and unchanged.figures == "figures"
 
 
 @pytest.mark.parametrize("name, item, message", [

@@ -127,13 +127,14 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     if not 0 <= args.seed < 2**32:
         parser.error(f"--seed {args.seed}: must be in [0, 2**32 - 1]")
     settings = copy.deepcopy(dict(presets[args.preset]))
-    changed = {}
     for item in args.overrides:
         try:
-            key, value = _override(settings, item)
+            _override(settings, item)
         except ValueError as e:
             parser.error(f"--set {item}: {e}")
-        changed[key] = value
+    # the settings that differ from the preset, however they were written (train.steps=40
+    # and train={"steps": 40} are one run, in one folder)
+    changed = _changed_leaves(presets[args.preset], settings)
     args.plan = None
     if prepare is not None:
         try:
@@ -207,6 +208,18 @@ def _like(old: Any, value: Any) -> Any:
     if isinstance(old, int) and not isinstance(old, bool) and isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _changed_leaves(preset: Mapping[str, Any], settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{dotted key: value}`` of every setting whose value differs from the preset's."""
+    out = {}
+    for k, v in settings.items():
+        old = preset.get(k) if isinstance(preset, Mapping) else None
+        if isinstance(v, Mapping) and isinstance(old, Mapping):
+            out.update(_changed_leaves(old, v, f"{prefix}{k}."))
+        elif k not in preset or old != v or isinstance(old, bool) != isinstance(v, bool):
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def _folder_tag(changed: Mapping[str, Any]) -> str:
