@@ -146,6 +146,22 @@ def test_importing_the_package_and_scripts_leaves_jax_unstarted():
     assert out.stdout.split() == ["3", "3"]
 
 
+@pytest.mark.parametrize("env, item, message", [
+    ({"TOYSCALE_CPU_DEVICES": "two"}, "seeds=1", "TOYSCALE_CPU_DEVICES='two'; expected a positive int or 'off'"),
+    ({"TOYSCALE_CPU_DEVICES": "3"}, "widths=[0]", "preset 'smoke' with --set widths=[0]: m=0"),
+])
+def test_a_script_reports_a_bad_environment_or_setting_as_a_usage_error(env, item, message, tmp_path):
+    import subprocess
+    import sys
+
+    full = {k: v for k, v in os.environ.items() if k not in ("TOYSCALE_CPU_DEVICES", "JAX_NUM_CPU_DEVICES", "XLA_FLAGS")}
+    out = subprocess.run([sys.executable, str(ROOT / "experiments" / "superposition_scaling.py"), "--preset", "smoke",
+                          "--set", item, "--out", str(tmp_path / "out")], env={**full, **env, "TOYSCALE_COMPILATION_CACHE": "off"},
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, out.stderr
+    assert not (tmp_path / "out").exists()
+
+
 def test_cpu_device_count_is_checked():
     from toyscale.runner import use_cpu_devices
 

@@ -135,6 +135,12 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     # the settings that differ from the preset, however they were written (train.steps=40
     # and train={"steps": 40} are one run, in one folder)
     changed = _changed_leaves(presets[args.preset], settings)
+    if argv is None:  # run as a script, not called from Python (tests pass argv); before
+        use_compilation_cache()  # prepare(), so that nothing it does can start JAX first
+        try:
+            use_cpu_devices()
+        except ValueError as e:
+            parser.error(str(e))
     args.plan = None
     if prepare is not None:
         try:
@@ -142,12 +148,6 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
         except (TypeError, ValueError) as e:
             given = " ".join(f"--set {item}" for item in args.overrides)
             parser.error(f"preset {args.preset!r}{' with ' + given if given else ''}: {e}")
-    if argv is None:  # run as a script, not called from Python (tests pass argv)
-        use_compilation_cache()
-        try:
-            use_cpu_devices()
-        except ValueError as e:
-            parser.error(str(e))
     args.settings = settings
     tag = _folder_tag(changed) + (f"-seed{args.seed}" if args.seed else "")
     args.out = args.out or os.path.join("runs", f"{name}-{args.preset}{tag}")
