@@ -54,7 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from toyscale._checks import check_int, check_seed
-from toyscale.io import _json_bytes, atomic_create_json, atomic_write
+from toyscale.io import atomic_create_json, atomic_write, to_plain
 
 FORMAT = "toyscale-sweep/2"
 _READABLE_FORMATS = ("toyscale-sweep/1", FORMAT)  # /1: same files, models keyed by grid position
@@ -401,14 +401,13 @@ def check_points(points: Any) -> list[dict]:
 
 
 def _non_finite(obj: Any, path: str = "") -> str | None:
-    """The first NaN or infinity in a point, as ``field=value``; None if there is none."""
+    """The first NaN or infinity in a plain point, as ``field=value``; None if there is none."""
     if isinstance(obj, Mapping):
         items = ((f"{path}.{k}" if path else str(k), v) for k, v in obj.items())
-    elif isinstance(obj, (list, tuple, np.ndarray)):
+    elif isinstance(obj, list):
         items = ((f"{path}[{i}]", v) for i, v in enumerate(obj))
     else:
-        number = isinstance(obj, (float, np.floating)) and not math.isfinite(obj)
-        return f"{path}={obj!r}" if number else None
+        return f"{path}={obj!r}" if isinstance(obj, float) and not math.isfinite(obj) else None
     return next((found for key, value in items if (found := _non_finite(value, key))), None)
 
 
@@ -509,16 +508,16 @@ def run_sweep(
         raise ValueError("points=[] is empty; a sweep needs at least one grid point")
     for i, p in enumerate(points):  # the label too must be JSON: the manifest keeps it
         try:
-            _canonical(p)
+            plain = _canonical(p)
         except TypeError as e:
             raise TypeError(f"points[{i}]={p!r}: {e}; a point's fields must be JSON values") from None
-        bad = _non_finite(p)
+        bad = _non_finite(plain)
         if bad:  # strict JSON writes them as null: a record would read back another point
             raise ValueError(f"points[{i}] holds {bad}; a point's numbers must be finite")
     words = np.asarray([_point_words(_identity(task, p), f"points[{i}]") for i, p in enumerate(points)],
                        dtype=np.uint32)
     _warn_duplicates(words)
-    plain_points = json.loads(_json_bytes(points))
+    plain_points = to_plain(points)  # as the manifest's JSON reads back: tuples as lists
     check_seed(seed)
     if chunk_size is not None:
         check_int("chunk_size", chunk_size)
@@ -662,20 +661,21 @@ def run_sweep(
 
 
 def _canonical(obj: Any) -> Any:
-    """A point as plain JSON values in one spelling: a whole float as an int (``gamma=-1``
-    and ``-1.0`` are one model), a tuple as a list; a set or other object is refused."""
-    if isinstance(obj, np.ndarray):
-        obj = obj.tolist()
-    elif isinstance(obj, np.generic):
-        obj = obj.item()
+    """A point as plain JSON values in one spelling (:func:`toyscale.io.to_plain`, then a
+    whole float as an int: ``gamma=-1`` and ``-1.0`` are one model); a set or other object
+    is refused."""
+    return _whole_floats(to_plain(obj))
+
+
+def _whole_floats(obj: Any) -> Any:
     if isinstance(obj, float):
         return int(obj) if math.isfinite(obj) and obj == int(obj) else obj
     if isinstance(obj, Mapping):
         if not all(isinstance(k, str) for k in obj):
             raise TypeError(f"keys {sorted(map(repr, obj))} are not all strings")
-        return {k: _canonical(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_canonical(v) for v in obj]
+        return {k: _whole_floats(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_whole_floats(v) for v in obj]
     if obj is None or isinstance(obj, (str, int)):
         return obj
     raise TypeError(f"{obj!r} (a {type(obj).__name__}) is not a JSON value")
