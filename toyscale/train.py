@@ -421,10 +421,10 @@ def check_superposition_points(config: TrainConfig, points: Sequence[Mapping[str
         if "seed" in p:
             check_int("seed", p["seed"], 0)
         # one spelling (a name, a partial dict and an object alike), stored in the manifest as JSON
-        p["frequencies"] = as_frequencies(p["frequencies"]).describe()
+        spec = as_frequencies(p["frequencies"])
+        p["frequencies"] = spec.describe()
         _check_model_args(config, p["m"], p["gamma"], p["lr_w"], p["lr_b"])
-        config.check_frequencies(as_frequencies(p["frequencies"]).probs(config.n),
-                                 f"frequencies={p['frequencies']}")
+        config.check_frequencies(spec.probs(config.n), f"frequencies={p['frequencies']}")
     return points
 
 
