@@ -162,3 +162,32 @@ def test_ridgeless_risk_with_as_many_samples_and_features_as_modes_is_the_least_
     assert float(theory.krr_risk(lam, lam, 0.04, 128.0, 0.0)) == pytest.approx(0.04 / (1 - 64 / 128))
     assert float(theory.krr_risk(lam, lam, 0.04, INF, 0.0)) == pytest.approx(0.04)  # (was inf/inf = nan)
     assert float(theory.krr_risk(lam, lam, 0.04, INF, 0.1)) == pytest.approx(0.04)
+
+
+def test_zero_and_rounding_negative_eigenvalues_are_modes_nothing_learns(x64):
+    # The spectrum of a rank-deficient Gram matrix (eigvalsh: zeros as +-1e-16) gave the
+    # bisection a floor of log(0) = -inf: rf_risk returned 2.32 instead of 0.611.
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200, 50)) * np.arange(1, 51) ** -0.75
+    full = np.linalg.eigvalsh(X.T @ X / 200)  # 50 positive modes
+    padded = np.linalg.eigvalsh(X @ X.T / 200)  # the same 50 and 150 rounding zeros
+    assert np.sum(np.abs(padded) < 1e-12) == 150 and padded.min() < 0
+    risk = lambda ev: float(theory.rf_risk(jnp.asarray(ev), jnp.asarray(np.clip(ev, 0, None)), 0.0, 20.0, 40.0, 1e-3))  # noqa: E731
+    assert risk(padded) == pytest.approx(risk(full), rel=1e-9)
+    lam, lam0 = jnp.asarray([1.0, 0.5, 0.25]), jnp.asarray([1.0, 0.5, 0.25, 0.0])
+    assert float(theory.krr_risk(lam0, lam0, 0.0, 2.0, 0.1)) == pytest.approx(float(theory.krr_risk(lam, lam, 0.0, 2.0, 0.1)))
+    np.testing.assert_allclose(theory.effective_ridges(lam0, 2.0, 3.0, 0.1), theory.effective_ridges(lam, 2.0, 3.0, 0.1))
+    # ridgeless past full rank: the zero mode's power is left over and acts as noise
+    v2 = jnp.asarray([1.0, 0.5, 0.25, 0.3])
+    assert float(theory.rf_risk(lam0, v2, 0.1, 10.0, 20.0, 0.0)) == pytest.approx((0.3 + 0.1) / (1 - 3 / 10))
+    assert float(theory.rf_risk(lam0, v2, 0.1, 10.0, 20.0, 1e-9)) == pytest.approx((0.3 + 0.1) / (1 - 3 / 10), rel=1e-6)
+    with pytest.raises(ValueError, match="-0.5 < 0"):
+        theory.rf_risk(jnp.asarray([1.0, -0.5]), jnp.ones(2), 0.0, 2.0, 2.0, 0.1)
+    with pytest.raises(ValueError, match="at least one > 0"):
+        theory.krr_risk(jnp.zeros(3), jnp.ones(3), 0.0, 2.0, 0.1)
+
+
+def test_ridgeless_form_at_infinite_samples_and_features_is_zero_not_nan(x64):
+    lam = spectrum(M=64)
+    assert float(theory.ridgeless_rf_risk(lam, lam, INF, INF)) == pytest.approx(0.0, abs=1e-12)
+    assert float(theory.ridgeless_rf_risk(lam, lam, 32.0, INF)) == pytest.approx(float(theory.approximation_error(lam, lam, 32.0)))

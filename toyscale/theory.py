@@ -58,16 +58,19 @@ def kernel_eigenvalues(config: RFConfig, alpha: float) -> np.ndarray:
     ``phi(x).phi(x')`` tends to ``(sigma_u^2 / M) x.x'``, whose eigenfunctions are the
     whitened coordinates ``x_I / sqrt(lambda_I)`` with eigenvalues ``sigma_u^2 lambda_I / M``.
     """
-    concrete_real("alpha", alpha, low=0.0, strict=True)
-    i = np.arange(1, config.M + 1, dtype=np.float64)
-    return config.sigma_u**2 * config.scale / config.M * i ** (-(1.0 + float(alpha)))
+    return _scaled_spectrum(config, alpha, config.sigma_u)
 
 
 def target_power(config: RFConfig, alpha: float) -> np.ndarray:
     """Teacher power per eigenmode averaged over the teacher, ``E[v_I^2] = sigma_w^2 lambda_I / M``."""
+    return _scaled_spectrum(config, alpha, config.sigma_w)
+
+
+def _scaled_spectrum(config: RFConfig, alpha: float, sigma: float) -> np.ndarray:
+    """``sigma^2 lambda_I / M`` for the data spectrum ``lambda_I = scale * I^-(1 + alpha)``."""
     concrete_real("alpha", alpha, low=0.0, strict=True)
     i = np.arange(1, config.M + 1, dtype=np.float64)
-    return config.sigma_w**2 * config.scale / config.M * i ** (-(1.0 + float(alpha)))
+    return sigma**2 * config.scale / config.M * i ** (-(1.0 + float(alpha)))
 
 
 def _bisect_log(excess, lo: jax.Array, hi: jax.Array) -> jax.Array:
@@ -102,17 +105,18 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
     root is ``df(gamma) = min(n, k)`` (the ridgeless limit, no special case needed).
 
     Args:
-      eigenvalues: kernel eigenvalues [P], positive.
+      eigenvalues: kernel eigenvalues [P], >= 0 (see :func:`rf_risk` on zero modes).
       n: samples (may be inf).
       k: features (may be inf: the kernel limit, where kappa = gamma).
       ridge: delta >= 0.
 
     Returns:
-      ``(kappa, gamma)``. When ``ridge = 0`` and ``min(n, k) >= P`` there is no root:
-      gamma stops at its floor, ``min(lambda) e^-60`` (the limit gamma -> 0).
+      ``(kappa, gamma)``. When ``ridge = 0`` and ``min(n, k) >=`` the number of positive
+      eigenvalues there is no root: gamma stops at its floor, ``e^-60`` times the smallest
+      positive eigenvalue (the limit gamma -> 0).
     """
     _check_risk_args(n=n, k=k, ridge=ridge)
-    lam = eigenvalues
+    lam = _modes(eigenvalues)
     n = jnp.asarray(n, lam.dtype)
     k = jnp.asarray(k, lam.dtype)
     ridge = jnp.asarray(ridge, lam.dtype)
@@ -124,7 +128,7 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
         value = g * (1 - z / n) * (1 - z / k) - ridge / n
         return jnp.where(z < smallest, value, -1.0)  # below the branch: the root is higher
 
-    lo = jnp.log(jnp.min(lam)) - 60.0
+    lo = jnp.log(_smallest_positive(lam)) - 60.0
     hi = jnp.log(jnp.sum(lam) + ridge / n) + 5.0
 
     hi = _bisect_log(excess, lo, hi)
@@ -140,6 +144,38 @@ def _check_risk_args(**values: ArrayLike) -> None:
             concrete_real(name, v, low=0.0, strict=True, allow_inf=True)
         else:
             concrete_real(name, v, low=0.0)
+
+
+def _modes(eigenvalues: ArrayLike) -> jax.Array:
+    """A kernel spectrum with its rounding-level negatives set to 0.
+
+    A zero eigenvalue is a mode no sample or feature can learn (``L_i = 0``): the spectrum
+    of a rank-deficient Gram matrix has them, and ``eigvalsh`` returns them as +-1e-16. A
+    concrete spectrum is checked here: finite, one-dimensional, some eigenvalue > 0 and
+    none below ``-1e-6 x`` the largest (a clearly negative one is not a kernel's); a
+    traced one is only clipped.
+    """
+    try:
+        ev = np.asarray(eigenvalues, dtype=np.float64)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        ev = None
+    if ev is not None:
+        if ev.ndim != 1 or not ev.size or not np.all(np.isfinite(ev)) or not ev.max() > 0:
+            raise ValueError(f"eigenvalues={_brief(ev)}; a kernel spectrum is a non-empty 1-d array of finite "
+                             f"values, at least one > 0")
+        if ev.min() < -1e-6 * ev.max():
+            raise ValueError(f"eigenvalues={_brief(ev)} has {ev.min():.3g} < 0; a kernel's eigenvalues are >= 0 "
+                             f"(negatives down to -1e-6 x the largest, from rounding, count as 0)")
+    lam = jnp.asarray(eigenvalues)
+    return jnp.maximum(lam, jnp.zeros((), lam.dtype))
+
+
+def _brief(a: np.ndarray) -> str:
+    return np.array2string(a, threshold=6, precision=4)
+
+
+def _smallest_positive(lam: jax.Array) -> jax.Array:
+    return jnp.min(jnp.where(lam > 0, lam, jnp.max(lam)))
 
 
 def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLike,
@@ -167,7 +203,7 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
       The test risk (mean squared error on fresh noisy labels).
     """
     _check_risk_args(noise_var=noise_var, n=n, k=k, ridge=ridge)
-    lam, v2 = jnp.asarray(eigenvalues), jnp.asarray(target_power)
+    lam, v2 = _modes(eigenvalues), jnp.asarray(target_power)
     n = jnp.asarray(n, lam.dtype)
     k = jnp.asarray(k, lam.dtype)
     kappa, gamma = effective_ridges(lam, n, k, ridge)
@@ -179,22 +215,24 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
     k_over = jnp.where(finite_k, k_safe / (k_safe - q), 1.0)
     bias = jnp.sum(((1 - L) - kappa * k_over * lam / (lam + gamma) ** 2) * v2)
     risk = (bias + noise_var) / (1 - ratio)
-    return jnp.where(_full_rank(lam, n, k, ridge), _full_rank_risk(lam, noise_var, n), risk)
+    return jnp.where(_full_rank(lam, n, k, ridge), _full_rank_risk(lam, v2, noise_var, n), risk)
 
 
 def _full_rank(lam: jax.Array, n: jax.Array, k: jax.Array, ridge: ArrayLike) -> jax.Array:
-    """Ridgeless with at least as many samples and features as modes (P): gamma -> 0, where
-    the formulas are 0/0 and rounding decides (they gave -0.015 at n = P)."""
-    return (jnp.asarray(ridge) == 0) & (jnp.minimum(n, k) >= lam.shape[-1])
+    """Ridgeless with at least as many samples and features as learnable modes (P, the
+    positive eigenvalues): gamma -> 0, where the formulas are 0/0 and rounding decides
+    (they gave -0.015 at n = P)."""
+    return (jnp.asarray(ridge) == 0) & (jnp.minimum(n, k) >= jnp.sum(lam > 0))
 
 
-def _full_rank_risk(lam: jax.Array, noise_var: ArrayLike, n: jax.Array) -> jax.Array:
-    """The gamma -> 0 limit there: L_i = 1, so no bias and variance sigma^2 / (1 - P/n):
-    least squares on P directions; infinite at n = P with noise, 0 without."""
-    P = lam.shape[-1]
-    noise_var = jnp.asarray(noise_var, lam.dtype)
+def _full_rank_risk(lam: jax.Array, v2: jax.Array, noise_var: ArrayLike, n: jax.Array) -> jax.Array:
+    """The gamma -> 0 limit there: L_i = 1 on the P learnable modes and 0 on the zero ones,
+    whose power B_0 acts as noise: (B_0 + sigma^2) / (1 - P/n), least squares on P
+    directions; infinite at n = P unless B_0 + sigma^2 = 0."""
+    P = jnp.sum(lam > 0).astype(lam.dtype)
+    unlearnable = jnp.sum(jnp.where(lam > 0, 0.0, v2)) + jnp.asarray(noise_var, lam.dtype)
     n_safe = jnp.where(n > P, n, 2.0 * P)
-    return jnp.where(n > P, noise_var / (1 - P / n_safe), jnp.where(noise_var > 0, jnp.inf, 0.0))
+    return jnp.where(n > P, unlearnable / (1 - P / n_safe), jnp.where(unlearnable > 0, jnp.inf, 0.0))
 
 
 def krr_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLike,
@@ -207,7 +245,7 @@ def krr_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLi
     (not by calling :func:`rf_risk`) so the tests can compare the two.
     """
     _check_risk_args(noise_var=noise_var, n=n, ridge=ridge)
-    lam = jnp.asarray(eigenvalues)
+    lam = _modes(eigenvalues)
     n = jnp.asarray(n, lam.dtype)
     ridge = jnp.asarray(ridge, lam.dtype)
 
@@ -216,12 +254,12 @@ def krr_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLi
         z = degrees_of_freedom(lam, kap)
         return jnp.where(z < n, kap * (n - z) - ridge, -1.0)
 
-    lo, hi = jnp.log(jnp.min(lam)) - 60.0, jnp.log(jnp.sum(lam) + ridge) + 5.0
+    lo, hi = jnp.log(_smallest_positive(lam)) - 60.0, jnp.log(jnp.sum(lam) + ridge) + 5.0
 
     hi = _bisect_log(excess, lo, hi)
     L = lam / (lam + jnp.exp(hi))
     risk = (jnp.sum((1 - L) ** 2 * target_power) + noise_var) / (1 - jnp.sum(L * L) / n)  # (n = inf: no inf/inf)
-    return jnp.where(_full_rank(lam, n, n, ridge), _full_rank_risk(lam, noise_var, n), risk)
+    return jnp.where(_full_rank(lam, n, n, ridge), _full_rank_risk(lam, target_power, noise_var, n), risk)
 
 
 def approximation_error(eigenvalues: jax.Array, target_power: jax.Array, k: ArrayLike) -> jax.Array:
@@ -236,8 +274,9 @@ def approximation_error(eigenvalues: jax.Array, target_power: jax.Array, k: Arra
     symmetric in n and k.
     """
     _check_risk_args(k=k)
-    _, gamma = effective_ridges(eigenvalues, jnp.inf, k, 0.0)
-    return jnp.sum(target_power * gamma / (eigenvalues + gamma))
+    lam = _modes(eigenvalues)
+    _, gamma = effective_ridges(lam, jnp.inf, k, 0.0)
+    return jnp.sum(target_power * gamma / (lam + gamma))
 
 
 def ridgeless_rf_risk(eigenvalues: jax.Array, target_power: jax.Array, n: ArrayLike, k: ArrayLike) -> jax.Array:
@@ -254,7 +293,9 @@ def ridgeless_rf_risk(eigenvalues: jax.Array, target_power: jax.Array, n: ArrayL
     n = jnp.asarray(n, eigenvalues.dtype)
     k = jnp.asarray(k, eigenvalues.dtype)
     lo, hi = jnp.minimum(n, k), jnp.maximum(n, k)
-    return approximation_error(eigenvalues, target_power, lo) / (1 - lo / hi)
+    # lo / hi -> 0 as hi -> inf, also when lo is inf too (where inf / inf would be nan)
+    ratio = jnp.where(jnp.isinf(hi), 0.0, lo / jnp.where(jnp.isinf(hi), 1.0, hi))
+    return approximation_error(eigenvalues, target_power, lo) / (1 - ratio)
 
 
 _rf_risk_batch = jax.jit(jax.vmap(rf_risk, in_axes=(None, None, 0, 0, 0, 0)))
