@@ -202,6 +202,14 @@ def test_solvers_name_bad_arguments_instead_of_returning_numbers():
         (lambda: rf.ridge_solution(phi, y, -0.05), "ridge=-0.05"),
         (lambda: rf.gd_solution(phi, y, 0.0, 0.1, steps=5, batch=0, log_every=1, evaluate=jnp.sum,
                                 key=jax.random.PRNGKey(0)), "batch=0"),
+        # (gradient ascent ran; a negative rcond gave [nan nan nan]; an empty loss curve came back)
+        (lambda: rf.gd_solution(phi, y, 0.0, -0.1, steps=5, batch=4, log_every=1, evaluate=jnp.sum,
+                                key=jax.random.PRNGKey(0)), "lr=-0.1"),
+        (lambda: rf.ridge_solution(phi, y, 0.0, rcond=-1.0), "rcond=-1.0"),
+        (lambda: train_random_features(RFConfig(M=8), {"N": 2, "T": 4, "alpha": 1.0, "method": "gd", "steps": 50,
+                                                       "lr": 0.1}, key=jax.random.PRNGKey(0)), "steps=50"),
+        (lambda: sweep_random_features(RFConfig(M=8, log_every=20), [{"N": 2, "T": 4, "alpha": 1.0, "method": "gd",
+                                                                      "steps": 10, "lr": 0.1}]), "log_every=20"),
     ]:
         with pytest.raises(ValueError, match=match):
             call()
@@ -236,3 +244,20 @@ def test_regime_grid_adds_the_ridgeless_reference_at_the_ridge_column():
     rf.check_regime_fits(grid, **settings)  # 5 sizes in each fit
     with pytest.raises(ValueError, match=r"the resolution_N fit \(along N at T = 64\) would get 2 size\(s\) \[2, 4\]"):
         rf.check_regime_fits(grid, **{**settings, "ratio": 16})
+
+
+def test_train_random_features_names_a_key_that_is_not_a_prng_key():
+    with pytest.raises(TypeError, match="key=0; key must be a PRNG key"):
+        train_random_features(RFConfig(M=8), {"N": 2, "T": 4, "alpha": 1.0}, key=0)
+
+
+def test_gradient_descent_that_blows_up_is_flagged_though_its_loss_is_finite():
+    # lr = 5 is far past 2 / lambda_max: the loss grew to ~1e293 without overflowing and
+    # was counted as a trained model, whose loss then dominated its group's mean.
+    cfg = RFConfig(M=64, log_every=10)
+    base = {"N": 16, "T": 32, "alpha": 0.5, "method": "gd", "steps": 200}
+    points = [{**base, "lr": 5.0, "seed": s} for s in range(3)] + [{**base, "lr": 0.5, "seed": s} for s in range(3)]
+    res = sweep_random_features(cfg, points, progress=False)
+    assert [r.diverged for r in res] == [True] * 3 + [False] * 3
+    _, mean, _ = rf.replicate_means(res)
+    assert mean.shape == (1,) and np.isfinite(mean[0]) and mean[0] < 2.0

@@ -44,7 +44,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from toyscale._checks import check_axis, check_int, check_real, concrete_real
+from toyscale._checks import check_axis, check_int, check_real, concrete_real, prng_key
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
 __all__ = [
@@ -244,6 +244,8 @@ def ridge_solution(phi: jax.Array, y: jax.Array, ridge: ArrayLike, rcond: float 
       theta [N].
     """
     concrete_real("ridge", ridge, low=0.0)
+    if rcond is not None:
+        check_real("rcond", rcond, low=0.0, strict=True)
     T, N = phi.shape
     ridge = jnp.asarray(ridge, phi.dtype)
     y = y.astype(phi.dtype)
@@ -286,6 +288,7 @@ def gd_solution(
       ``(theta [N], curve [steps // log_every])``.
     """
     concrete_real("ridge", ridge, low=0.0)
+    concrete_real("lr", lr, low=0.0, strict=True)
     check_int("steps", steps)
     check_int("batch", batch)
     check_int("log_every", log_every)
@@ -489,6 +492,13 @@ def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], ke
             x, y, ridge, lam, w, noise, nonlinearity=nl, sigma_u=config.sigma_u,
             key=k_kern, test_samples=config.test_samples, rcond=config.rcond)
     out["diverged"] = ~jnp.isfinite(out["test_loss"])
+    if static.method == "gd":
+        # Started at theta = 0, a run that ends above its starting objective did not train:
+        # full-batch GD with a stable step only descends, an unstable one grows geometrically
+        # (to 1e293 before it overflows), so a finite loss alone does not clear it.
+        objective = lambda th: (jnp.sum((phi @ th - y) ** 2) + ridge * jnp.sum(th**2)) / (2 * T)  # noqa: E731
+        grew = ~(objective(theta) <= objective(jnp.zeros_like(theta)))
+        out["diverged"] = out["diverged"] | grew | ~jnp.all(jnp.isfinite(out["loss_curve"]))
     return out
 
 
@@ -570,11 +580,14 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
       numpy outputs: ``test_loss`` (exact), ``train_loss``, ``diverged``, and when asked
       ``loss_curve`` (gd), ``test_loss_sampled`` (``config.test_samples > 0``),
       ``loss_infinite_data``, ``loss_kernel_limit`` and (linear) ``distance_kernel_limit``
-      when the point asks for them.
+      when the point asks for them. ``diverged`` flags a non-finite test loss and, for
+      ``method="gd"``, a run that ended above its starting training objective (theta = 0)
+      or whose loss curve is not finite.
     """
     if not isinstance(config, RFConfig):
         raise TypeError(f"config={config!r}; expected a toyscale.random_features.RFConfig")
-    p = check_point(point)
+    p = _check_for(config, check_point(point))
+    key = prng_key("key", key)
     with jax.enable_x64(True):
         inputs = {k: jnp.asarray(v) for k, v in _inputs(p).items()}
         out = _jit_model(config, _static(p), inputs, key)
@@ -582,6 +595,15 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
 
 
 _jit_model = jax.jit(_model, static_argnums=(0, 1))
+
+
+def _check_for(config: RFConfig, p: dict) -> dict:
+    """A checked point that ``config`` can train: gradient descent logs its loss every
+    ``config.log_every`` steps, so it needs at least that many."""
+    if p["method"] == "gd" and p["steps"] < config.log_every:
+        raise ValueError(f"steps={p['steps']}; method='gd' needs steps >= RFConfig.log_every={config.log_every} "
+                         f"(the loss curve logs every log_every steps): raise steps or lower log_every")
+    return p
 
 
 # ----------------------------------------------------------------------------- sweeps
@@ -678,7 +700,7 @@ def sweep_random_features(
     """
     if not isinstance(config, RFConfig):
         raise TypeError(f"config={config!r}; expected a toyscale.random_features.RFConfig")
-    points = [check_point(p) for p in check_points(points)]
+    points = [_check_for(config, check_point(p)) for p in check_points(points)]
     # Scoped: the caller's global jax_enable_x64 is left as it was.
     with jax.enable_x64(True):
         return run_sweep(RandomFeatureTask(config), points, seed=seed, out=out, **engine_options)
