@@ -545,7 +545,8 @@ def test_points_out_and_chunk_sizes_are_checked_before_anything_runs(xla_compila
         (lambda: plan_chunks(5, 1, memory_budget=1, n_devices=1, chunk_size=0), ValueError, "chunk_size=0"),
         (lambda: plan_chunks(5, 1, memory_budget=0, n_devices=1), ValueError, "memory_budget=0"),
         (lambda: chunk_layout(5, 1, memory_budget=1, devices=cpu[:1], vector_width=-2), ValueError, "vector_width=-2"),
-        (lambda: chunk_layout(5, 1, memory_budget=1, devices=[]), TypeError, r"devices=\[\]"),
+        (lambda: chunk_layout(5, 1, memory_budget=1, devices=[]), ValueError, r"devices=\[\]"),
+        (lambda: chunk_layout(5, 1, memory_budget=1, devices=cpu[0]), TypeError, "list of jax.Device"),
     ]
     with xla_compilations() as names:
         for call, error, match in bad:

@@ -265,8 +265,10 @@ def chunk_layout(
     Returns:
       ``(chunk size, width)``; the chunk size is a multiple of ``width * len(devices)``.
     """
-    if isinstance(devices, jax.Device) or not isinstance(devices, Sequence) or not devices:
-        raise TypeError(f"devices={devices!r}; devices must be a non-empty list of jax.Device objects")
+    if isinstance(devices, jax.Device) or not isinstance(devices, Sequence):
+        raise TypeError(f"devices={devices!r}; devices must be a list of jax.Device objects, e.g. [{devices!r}]")
+    if not devices:
+        raise ValueError(f"devices={devices!r}; devices must be a non-empty list of jax.Device objects")
     if vector_width is not None:
         check_int("vector_width", vector_width)
     n_dev = len(devices)
