@@ -1,3 +1,4 @@
+import math
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -40,15 +41,30 @@ def test_signed_row_decay_is_vmappable_over_gamma():
     np.testing.assert_allclose(out[1], -W * (1 / np.sqrt(2) - 1), rtol=1e-6)
 
 
+def _published_lr(step, n_steps, warmup_steps, min_lr=0.05):
+    """The published scripts' ``get_lr`` (exp-10, exp-17) for a unit peak, transcribed."""
+    step = step + 1
+    if step < warmup_steps:
+        return step / warmup_steps
+    return (1.0 - min_lr) * 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / (n_steps - warmup_steps))) + min_lr
+
+
 def test_schedule_warms_up_then_decays_to_five_percent():
     s = jax.jit(warmup_cosine(1000, 100))
     assert float(s(0)) == pytest.approx(0.01)
+    assert float(s(98)) == pytest.approx(0.99)
     assert float(s(99)) == pytest.approx(1.0)
-    assert float(s(100)) == pytest.approx(1.0)
-    assert float(s(550)) == pytest.approx(0.525, abs=1e-6)
-    assert float(s(1000)) == pytest.approx(0.05)
-    values = np.asarray(jax.vmap(s)(jnp.arange(100, 1001)))
+    assert float(s(549)) == pytest.approx(0.525, abs=1e-6)
+    assert float(s(999)) == pytest.approx(0.05)  # the last step ends exactly on the floor
+    values = np.asarray(jax.vmap(s)(jnp.arange(99, 1000)))
     assert np.all(np.diff(values) <= 1e-7)
+
+
+@pytest.mark.parametrize("steps, warmup", [(1000, 100), (20_000, 1_000), (50, 0), (10, 2)])
+def test_schedule_is_the_published_get_lr_at_every_step(steps, warmup):
+    ours = np.asarray(jax.vmap(warmup_cosine(steps, warmup))(jnp.arange(steps)))
+    published = np.array([_published_lr(t, steps, warmup) for t in range(steps)])
+    np.testing.assert_allclose(ours, published, rtol=2e-6, atol=1e-7)
 
 
 def test_optimizer_matches_a_hand_written_adamw_step():

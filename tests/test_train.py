@@ -189,3 +189,32 @@ def test_matmul_precision_is_checked_by_the_config():
 def test_train_model_names_a_key_that_is_not_a_prng_key():
     with pytest.raises(TypeError, match="key=0; key must be a PRNG key"):
         train_model(SMALL, 3, gamma=0.0, lr_w=1e-2, lr_b=1e-2, frequencies="linear", key=0)
+
+
+def test_loss_scale_is_adam_on_the_scaled_loss(monkeypatch):
+    # loss_scale = c must train the model that Adam trains on c x L / n. A small c makes
+    # eps (1e-8) dominate the update, so ignoring loss_scale would show.
+    from toyscale import superposition
+
+    cfg = TrainConfig(n=40, batch=32, steps=36, warmup=4, test_batches=2, log_every=12)
+    kw = dict(gamma=-1.0, lr_w=2e-2, lr_b=2e-2, frequencies=power_law(1.2), key=jax.random.PRNGKey(3))
+    scaled = train_model(dataclasses.replace(cfg, loss_scale=1e-5), 4, **kw)
+    plain = train_model(cfg, 4, **kw)
+    real = superposition.per_element_loss_and_grad
+
+    def scaled_grad(params, x, precision="float32"):
+        value, grads = real(params, x, precision)
+        return value, jax.tree.map(lambda g: 1e-5 * g, grads)
+
+    monkeypatch.setattr(superposition, "per_element_loss_and_grad", scaled_grad)
+    by_hand = train_model(dataclasses.replace(cfg, log_every=9), 4, **kw)  # another config: compiled afresh
+    np.testing.assert_allclose(scaled["row_norms"], by_hand["row_norms"], rtol=1e-4)
+    assert scaled["test_loss"] == pytest.approx(float(by_hand["test_loss"]), rel=1e-4)
+    assert np.max(np.abs(scaled["row_norms"] - plain["row_norms"])) > 1e-2
+
+
+@pytest.mark.parametrize("value, error", [(0.0, ValueError), (-1.0, ValueError), (float("inf"), ValueError),
+                                          (1e21, ValueError), ("100", TypeError)])
+def test_loss_scale_is_checked_by_the_config(value, error):
+    with pytest.raises(error, match="loss_scale"):
+        TrainConfig(n=10, loss_scale=value)

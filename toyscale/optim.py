@@ -22,7 +22,9 @@ from jax.typing import ArrayLike
 
 from toyscale._checks import check_int, check_real, concrete_real
 
-__all__ = ["signed_row_decay", "warmup_cosine", "superposition_optimizer", "row_decay_direction"]
+__all__ = ["signed_row_decay", "warmup_cosine", "superposition_optimizer", "row_decay_direction", "ADAM_EPS"]
+
+ADAM_EPS = 1e-8  # Adam's eps in the paper's optimiser (adamw.py's default)
 
 
 def row_decay_direction(W: jax.Array, gamma: ArrayLike, eps: float = 1e-8) -> jax.Array:
@@ -76,18 +78,21 @@ def _check_schedule(steps: int, warmup: int, final_fraction: float) -> None:
 def warmup_cosine(steps: int, warmup: int, final_fraction: float = 0.05) -> optax.Schedule:
     """Unit-peak schedule: linear warm-up from 0 over ``warmup`` steps, then cosine to ``final_fraction``.
 
-    Multiply by a peak learning rate to get eta_t. Step t (0-based) of the warm-up uses
-    (t + 1) / warmup, so the very first update is not wasted at zero.
+    Multiply by a peak learning rate to get eta_t. As in the published scripts' ``get_lr``,
+    step t (0-based) counts as s = t + 1 in both phases: s / warmup while s < warmup (so the
+    first update is not wasted at zero), then the cosine at progress (s - warmup) /
+    (steps - warmup), which reaches the peak at s = warmup and exactly ``final_fraction``
+    at the last step.
     """
     _check_schedule(steps, warmup, final_fraction)
     decay_steps = max(1, steps - warmup)
 
     def schedule(t):
-        t = jnp.asarray(t, jnp.float32)
-        warm = (t + 1.0) / max(1, warmup)
-        progress = jnp.clip((t - warmup) / decay_steps, 0.0, 1.0)
+        s = jnp.asarray(t, jnp.float32) + 1.0
+        warm = s / max(1, warmup)
+        progress = jnp.clip((s - warmup) / decay_steps, 0.0, 1.0)
         cosine = final_fraction + (1.0 - final_fraction) * 0.5 * (1.0 + jnp.cos(jnp.pi * progress))
-        return jnp.where(t < warmup, warm, cosine)
+        return jnp.where(s < warmup, warm, cosine)
 
     return schedule
 
@@ -103,15 +108,17 @@ def _scale_leaves(scales: dict) -> optax.GradientTransformation:
 
 
 def superposition_optimizer(
-    *, lr_w: ArrayLike, lr_b: ArrayLike, gamma: ArrayLike, steps: int, warmup: int, final_fraction: float = 0.05
+    *, lr_w: ArrayLike, lr_b: ArrayLike, gamma: ArrayLike, steps: int, warmup: int, final_fraction: float = 0.05,
+    eps: float = ADAM_EPS,
 ) -> optax.GradientTransformation:
-    """Adam(0.9, 0.999, 1e-8) + decoupled signed row decay on W + warm-up/cosine schedule.
+    """Adam(0.9, 0.999, eps) + decoupled signed row decay on W + warm-up/cosine schedule.
 
     Args:
       lr_w, lr_b: peak learning rates of W and b (may be traced: swept per model).
       gamma: the signed weight decay of Eq. 2 (may be traced).
       steps, warmup: schedule lengths (static).
       final_fraction: the cosine ends at this fraction of the peak (0.05 in the paper).
+      eps: Adam's eps (1e-8 in the paper; training on c x the loss is eps / c).
 
     Returns:
       An optax transformation over ``{"W": ..., "b": ...}``.
@@ -119,8 +126,9 @@ def superposition_optimizer(
     concrete_real("lr_w", lr_w, low=0.0, strict=True)
     concrete_real("lr_b", lr_b, low=0.0, strict=True)
     concrete_real("gamma", gamma)
+    check_real("eps", eps, low=0.0, strict=True)
     return optax.chain(
-        optax.scale_by_adam(b1=0.9, b2=0.999, eps=1e-8),
+        optax.scale_by_adam(b1=0.9, b2=0.999, eps=eps),
         optax.masked(signed_row_decay(gamma), {"W": True, "b": False}),
         optax.scale_by_schedule(warmup_cosine(steps, warmup, final_fraction)),
         _scale_leaves({"W": -jnp.asarray(lr_w), "b": -jnp.asarray(lr_b)}),

@@ -119,7 +119,9 @@ def per_element_loss(params: Params, x: Features) -> jax.Array:
     """L / n, the quantity the paper's scripts optimise (the mean over batch and features).
 
     Adam is invariant to the scale of the loss except through eps, so training on L / n
-    (as the published code does) rather than L keeps eps = 1e-8 meaning the same thing.
+    (as the published small-model scripts do) rather than L keeps eps = 1e-8 meaning the
+    same thing; the large-model script trains on 100 x L / n
+    (:attr:`toyscale.train.TrainConfig.loss_scale`).
     """
     return jnp.mean((forward(params, x) - _dense(x)) ** 2)
 

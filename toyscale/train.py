@@ -25,7 +25,7 @@ import optax
 from toyscale import data, measure, superposition
 from toyscale._checks import check_axis, check_int, check_real, prng_key
 from toyscale.frequencies import Frequencies, as_frequencies
-from toyscale.optim import superposition_optimizer
+from toyscale.optim import ADAM_EPS, superposition_optimizer
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
 __all__ = ["TrainConfig", "SuperpositionTask", "train_model", "superposition_grid", "sweep_superposition"]
@@ -72,6 +72,12 @@ class TrainConfig:
         faster, the quick presets (batch 256) 10-16 % slower, and moved their exponents by
         at most 0.042 of their error bars (benchmarks/RESULTS.md); tests/test_fidelity.py checks
         its width exponent.
+      loss_scale: the step minimises ``loss_scale x L / n``. Adam divides any constant
+        factor out of its update except against its eps (1e-8), so this is Adam on L / n with
+        eps = 1e-8 / loss_scale, which is how it is applied. 1 is the small-model scripts'
+        plain mean (phase diagram); the published large-model script (Fig. 1) trains on
+        100 x the mean. It matters where per-element gradients near 1e-8: rare features'
+        rows at n = 10240 (benchmarks/RESULTS.md).
     """
 
     n: int
@@ -87,6 +93,7 @@ class TrainConfig:
     sampler: str = "sparse"
     max_rate: float = 2.0
     matmul_precision: str = "float32"
+    loss_scale: float = 1.0
 
     def __post_init__(self):
         check_int("n", self.n)
@@ -111,6 +118,8 @@ class TrainConfig:
             raise ValueError(f"max_rate={self.max_rate}; max_rate must be in (0, 64]")
         if self.sampler == "sparse":
             data.check_sparse_sizes(self.batch, self.n)
+        if check_real("loss_scale", self.loss_scale, low=0.0, strict=True) > 1e20:
+            raise ValueError(f"loss_scale={self.loss_scale}; loss_scale must be in (0, 1e20]")
         if self.matmul_precision not in superposition.PRECISIONS:
             raise ValueError(f"matmul_precision={self.matmul_precision!r}; allowed are {superposition.PRECISIONS}")
         # One spelling per value (2 and np.int64(2) as 2, max_rate=2 as 2.0): the manifest's
@@ -177,6 +186,7 @@ def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: ja
     opt = superposition_optimizer(
         lr_w=inputs["lr_w"], lr_b=inputs["lr_b"], gamma=inputs["gamma"],
         steps=config.steps, warmup=config.warmup, final_fraction=config.final_lr_fraction,
+        eps=ADAM_EPS / config.loss_scale,
     )
     grad_fn = functools.partial(superposition.per_element_loss_and_grad, precision=config.matmul_precision)
 
