@@ -1,0 +1,116 @@
+"""Budget groups of Chinchilla approaches 1 and 2 when C scatters by rounding, and argument checks of the fits."""
+
+import jax
+import numpy as np
+import pytest
+
+from toyscale.fitting import (
+    CHINCHILLA_PUBLISHED,
+    NotIdentifiableError,
+    _Groups,
+    _bootstrap_weights,
+    _local_quadratic,
+    compute_optimal,
+    extrapolation_error,
+    fit_broken_power_law,
+    fit_chinchilla,
+    fit_frontier,
+    fit_isoflop,
+    fit_power_law,
+)
+
+A_TRUE = CHINCHILLA_PUBLISHED.a
+
+
+def _integer_runs():
+    """7 budgets x 9 runs with integer N and integer D = round(C / 6N): C = 6 N D scatters by ~2e-8 relative."""
+    budgets = np.logspace(15, 18, 7)
+    n_opt = compute_optimal(CHINCHILLA_PUBLISHED, budgets).N_opt
+    N = np.round((n_opt[:, None] * np.exp(np.linspace(-1.5, 1.5, 9))[None, :]).ravel())
+    D = np.round(np.repeat(budgets, 9) / (6 * N))
+    return N, D, CHINCHILLA_PUBLISHED.loss(N, D)
+
+
+@pytest.mark.parametrize("bins", [None, 7])
+@pytest.mark.parametrize("fit_fn", [fit_frontier, fit_isoflop])
+def test_budgets_from_integer_tokens_are_one_budget_each(fit_fn, bins):
+    # before: bins=7 made every IsoFLOP group singular (budget terms fitted to a 2e-8 scatter; NotIdentifiableError)
+    # and noted the frontier's groups as having too few runs; bins=None split each budget by its rounding
+    # scatter (frontier: 39 "budgets" of single runs, a = 0.5726 without a note; IsoFLOP: 6 budgets, a = 0.4691)
+    N, D, L = _integer_runs()
+    fit = fit_fn(N, L, D=D, bins=bins)
+    assert len(fit.C) == 7 and np.all(fit.n_runs == 9) and fit.notes == ()
+    assert fit.a == pytest.approx(A_TRUE, abs=1e-4)
+
+
+@pytest.mark.parametrize("fit_fn", [fit_frontier, fit_isoflop])
+def test_bootstrap_with_rounded_budgets_equals_refits_of_resampled_runs(fit_fn):
+    N, D, L = _integer_runs()
+    L = L * np.exp(0.003 * np.random.default_rng(1).standard_normal(L.size))
+    fit = fit_fn(N, L, D=D, bootstrap=8, seed=5)
+    assert len(fit.C) == 7
+    with jax.enable_x64(True):
+        w = np.asarray(_bootstrap_weights(5, 8, len(N))).astype(int)
+    for r in (0, 5):
+        idx = np.repeat(np.arange(len(N)), w[r])
+        one = fit_fn(N[idx], L[idx], D=D[idx])
+        assert len(one.C) == 7
+        np.testing.assert_allclose(fit.boot_log_params[r], [np.log(one.prefactor), one.a], rtol=1e-9, atol=1e-12)
+
+
+def test_budget_terms_are_solved_for_at_any_scatter():
+    # the v columns are scaled by the group's largest |v|: with v ~ 1e-7 the unscaled normal equations had
+    # cond ~ 1e20 and every group came back NaN (singular)
+    rng = np.random.default_rng(0)
+    u = np.tile(np.linspace(-1.5, 1.5, 9), 2)
+    v = 1e-7 * rng.standard_normal(u.size)
+    lN, lC = 20.0 + u, 40.0 + v
+    g = np.repeat([0, 1], 9)[None]
+    grp = _Groups(np.ones((1, u.size)), g, 2)
+    mu = np.array([[lN[:9].mean(), lN[9:].mean()]])
+    nu = np.array([[lC[:9].mean(), lC[9:].mean()]])
+    uc, vc = lN - mu[0, g[0]], lC - nu[0, g[0]]
+    L = 3.0 + 0.2 * uc + 0.05 * uc**2 - 0.3 * vc + 0.02 * uc * vc
+    coef = _local_quadratic(lN, lC, L, grp, mu, nu, np.array([[True, False]]))
+    np.testing.assert_allclose(coef[0, 0], [3.0, 0.2, 0.05, -0.3, 0.02], rtol=1e-5, atol=1e-9)
+    assert np.all(np.isfinite(coef[0, 1])) and np.all(coef[0, 1, 3:] == 0.0)
+
+
+def test_frontier_drops_groups_with_a_single_n():
+    N, D, L = _integer_runs()
+    base = fit_frontier(N, L, D=D)
+    # one extra run at a budget of its own: its lowest-loss run is itself, no frontier point
+    N1, D1 = np.append(N, 3e7), np.append(D, 4e9)
+    fit = fit_frontier(N1, CHINCHILLA_PUBLISHED.loss(N1, D1), D=D1)
+    assert len(fit.C) == 7 and fit.a == base.a
+    assert any(n.startswith("1 budget group(s) with runs of a single N dropped") for n in fit.notes), fit.notes
+    # every run at a budget of its own (a random design without bins): no frontier at all, and the error says why
+    rng = np.random.default_rng(0)
+    Nr, Dr = 10 ** rng.uniform(6, 8, 30), 10 ** rng.uniform(8, 10, 30)
+    with pytest.raises(NotIdentifiableError, match=r"0 distinct budget.*30 budget group\(s\) with runs of a single N"):
+        fit_frontier(Nr, CHINCHILLA_PUBLISHED.loss(Nr, Dr), D=Dr)
+
+
+_X = np.logspace(1, 3, 10)
+_Y = 2 * _X**-0.5
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: extrapolation_error([], [], cut=1.0), ValueError, r"x and y are empty \(0 points\)"),
+    (lambda: fit_frontier([], [], C=[]), ValueError, r"N, C and loss are empty \(0 points\)"),
+    (lambda: fit_isoflop([], [], D=[]), ValueError, r"N, D and loss are empty \(0 points\)"),
+    (lambda: fit_chinchilla(_X, _X[::-1], _Y, starts="abc"), TypeError, r"starts='abc'; starts must be a finite"),
+    (lambda: fit_chinchilla(_X, _X[::-1], _Y, starts=[[1, 2, 3, 4, "a"]]), TypeError, r"starts must be a finite"),
+    (lambda: fit_chinchilla(_X, _X[::-1], _Y, max_iter=2**31), ValueError,
+     r"max_iter=2147483648; must be an integer in \[1, 2147483647\]"),
+    (lambda: fit_power_law(_X, _Y, offset=True, max_iter=2**31), ValueError, r"max_iter=2147483648; must be"),
+    (lambda: fit_broken_power_law(_X, _Y, max_iter=2**31), ValueError, r"max_iter=2147483648; must be"),
+    (lambda: fit_power_law(_X, _Y, offset="no"), TypeError, r"offset='no'; offset must be True or False"),
+    (lambda: extrapolation_error(_X, _Y, cut=100.0, offset="no"), TypeError, r"offset='no'; offset must be True"),
+    (lambda: fit_broken_power_law(_X, _Y, offset=1), TypeError, r"offset=1; offset must be True or False"),
+], ids=["extrapolation-empty", "frontier-empty", "isoflop-empty", "starts-str", "starts-nonnumeric",
+        "chinchilla-max_iter", "power-law-max_iter", "bpl-max_iter", "power-law-offset", "extrapolation-offset",
+        "bpl-offset"])
+def test_bad_arguments_are_named(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
