@@ -32,14 +32,18 @@ PRESETS = {
     # hash generator (same distribution, tests/test_data.py and tests/test_fidelity.py)
     # makes a step 1.75x faster here (565 vs 322 model-steps/s), keeping the run well
     # inside 10 minutes on 2 cores; the paper preset uses JAX's threefry.
-    "quick": dict(train=dict(n=1024, batch=256, steps=3000, warmup=150, test_batches=20, log_every=50, rng="hash"),
+    # Both train on 100 x the per-element loss, as the published large-model script does
+    # (TrainConfig.loss_scale).
+    "quick": dict(train=dict(n=1024, batch=256, steps=3000, warmup=150, test_batches=20, log_every=50, rng="hash",
+                             loss_scale=100.0),
                   widths=[16, 23, 32, 45, 64], tau=400.0, seeds=2),
     # Seconds: only checks that the script runs end to end (used by the tests).
     "smoke": dict(train=dict(n=64, batch=32, steps=40, warmup=4, test_batches=2, log_every=10),
                   widths=[3, 4, 6], tau=400.0, seeds=1),
     # The published large-model settings (Sec. 3, Fig. 1): n = 10240, m = 2^3..2^10,
-    # batch 2048, 20k steps, 5% warm-up, W lr = 0.02 (8/m)^0.25, b lr = 2/m.
-    "paper": dict(train=dict(n=10240, batch=2048, steps=20_000, warmup=1_000, test_batches=100, log_every=100),
+    # batch 2048, 20k steps, 5% warm-up, W lr = 0.02 (8/m)^0.25, b lr = 2/m, loss x 100.
+    "paper": dict(train=dict(n=10240, batch=2048, steps=20_000, warmup=1_000, test_batches=100, log_every=100,
+                             loss_scale=100.0),
                   widths=[8, 16, 32, 64, 128, 256, 512, 1024], tau=400.0, seeds=1),
 }
 REGIMES = {"strong": -1.0, "weak": 0.1}
