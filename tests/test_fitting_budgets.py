@@ -108,9 +108,11 @@ _Y = 2 * _X**-0.5
     (lambda: fit_power_law(_X, _Y, offset="no"), TypeError, r"offset='no'; offset must be True or False"),
     (lambda: extrapolation_error(_X, _Y, cut=100.0, offset="no"), TypeError, r"offset='no'; offset must be True"),
     (lambda: fit_broken_power_law(_X, _Y, offset=1), TypeError, r"offset=1; offset must be True or False"),
+    (lambda: fit_power_law(_X, _Y, loss="huber", huber_delta=True), TypeError, r"huber_delta=True; huber_delta must"),
+    (lambda: extrapolation_error(_X, _Y, cut="100"), TypeError, r"cut='100'; cut must be a number"),
 ], ids=["extrapolation-empty", "frontier-empty", "isoflop-empty", "starts-str", "starts-nonnumeric",
         "chinchilla-max_iter", "power-law-max_iter", "bpl-max_iter", "power-law-offset", "extrapolation-offset",
-        "bpl-offset"])
+        "bpl-offset", "huber-delta-bool", "cut-str"])
 def test_bad_arguments_are_named(call, error, match):
     with pytest.raises(error, match=match):
         call()

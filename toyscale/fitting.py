@@ -159,6 +159,8 @@ def _check_loss(loss: str) -> None:
 
 
 def _check_positive(name: str, value: float) -> float:
+    if isinstance(value, (bool, np.bool_, str, bytes)):  # float() would take True as 1 and "1e-3" as 0.001
+        raise TypeError(f"{name}={value!r}; {name} must be a number")
     try:
         v = float(value)
     except (TypeError, ValueError):
