@@ -172,7 +172,7 @@ def test_chinchilla_mle_variant():
 
 def test_chinchilla_mle_sigma_has_a_stderr_that_agrees_with_the_bootstrap():
     N, D, L = _chinchilla_data(n=150, noise=0.02, seed=3)
-    fit = fit_chinchilla(N, D, L, method="mle", starts=SMALL_GRID, bootstrap=200, seed=4)
+    fit = fit_chinchilla(N, D, L, method="mle", starts=SMALL_GRID, bootstrap=80, seed=4)
     se = fit.stderr["sigma"]
     lo, hi = fit.intervals["sigma"]
     assert np.isfinite(se) and se > 0
