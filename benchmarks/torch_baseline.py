@@ -25,10 +25,11 @@ __all__ = ["train_torch_model", "time_torch_steps", "torch_matmul_flops"]
 def _schedule(steps: int, warmup: int, final_fraction: float = 0.05):
     decay = max(1, steps - warmup)
 
-    def lam(t: int) -> float:
-        if t < warmup:
-            return (t + 1) / max(1, warmup)
-        progress = min(1.0, (t - warmup) / decay)
+    def lam(t: int) -> float:  # the published get_lr: step t counts as t + 1 in both phases
+        s = t + 1
+        if s < warmup:
+            return s / warmup
+        progress = min(1.0, (s - warmup) / decay)
         return final_fraction + (1 - final_fraction) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return lam
