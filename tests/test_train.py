@@ -218,3 +218,24 @@ def test_loss_scale_is_adam_on_the_scaled_loss(monkeypatch):
 def test_loss_scale_is_checked_by_the_config(value, error):
     with pytest.raises(error, match="loss_scale"):
         TrainConfig(n=10, loss_scale=value)
+
+
+@pytest.mark.parametrize("seeds, error, match", [
+    ([0.5, 1.5], TypeError, "seed=0.5"),  # int() had truncated them: 0.2 and 0.7 were one model
+    ([True, False], TypeError, "seed=True"),
+    ([-1], ValueError, "seed=-1"),
+    (["a"], TypeError, "seed='a'"),
+])
+def test_grid_seeds_are_integers_checked_by_name(seeds, error, match):
+    with pytest.raises(error, match=match):
+        grid(seeds=seeds)
+
+
+def test_a_learning_rate_may_be_a_zero_dimensional_array():
+    import jax.numpy as jnp
+
+    expected = grid(lr_w=1e-2)
+    assert grid(lr_w=np.array(1e-2)) == grid(lr_w=np.float64(1e-2)) == expected
+    assert grid(lr_w=jnp.float32(1e-2))[0]["lr_w"] == pytest.approx(1e-2)
+    with pytest.raises(TypeError, match="lr_w"):
+        grid(lr_w="0.01")

@@ -379,6 +379,7 @@ def superposition_grid(
     widths, gammas, frequencies, seeds = (check_axis(name, values) for name, values in (
         ("widths", widths), ("gammas", gammas), ("frequencies", frequencies), ("seeds", seeds)))
     freqs = [as_frequencies(f) for f in frequencies]
+    seeds = [check_int("seed", s, 0) for s in seeds]  # (int() had made 0.5 and 0.7 one seed, 0)
     for m in widths:
         check_int("m", m)
     for g in gammas:
@@ -390,7 +391,11 @@ def superposition_grid(
     def lr_values(name, lr):
         if callable(lr):
             return None
-        values = [lr] if isinstance(lr, (int, float, np.integer, np.floating)) else check_axis(name, lr)
+        if not isinstance(lr, (str, bytes, Mapping)) and np.ndim(lr) == 0:  # a number, or a 0-d array of one
+            lr = lr.item() if isinstance(lr, (np.ndarray, jax.Array)) else lr
+            values = [lr]
+        else:
+            values = check_axis(name, lr)
         return [_learning_rate(name, v) for v in values]
 
     lw, lb = lr_values("lr_w", lr_w), lr_values("lr_b", lr_b)
