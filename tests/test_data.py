@@ -301,3 +301,11 @@ def test_sparse_sampler_checks_its_static_sizes_against_the_tables():
         data.sample_features_sparse(key, tables, 8, 3)
     with pytest.raises(ValueError, match=r"batch=536870912 with n=5; sampler='sparse' needs batch x next_pow2\(n\) < 2\^32"):
         data.sample_features_sparse(key, tables, 2**29, 5)
+
+
+def test_a_frequency_spec_given_as_p_is_named():
+    from toyscale.frequencies import power_law
+
+    for sampler in (data.sample_features, data.sample_features_plain):
+        with pytest.raises(TypeError, match=r"is a frequency spec; pass its feature probabilities, p.probs\(n\)"):
+            sampler(jax.random.PRNGKey(0), power_law(1.0), 8)

@@ -94,6 +94,8 @@ def unit_uniform(key: jax.Array, shape: tuple[int, ...], rng: str = "threefry") 
 def _probabilities(p: ArrayLike, allowed: str = "[0, 1]") -> np.ndarray | None:
     """``p`` as a float64 numpy vector after checking it is a non-empty 1-D vector of
     probabilities; None, unchecked, if ``p`` is traced (one per model inside a sweep)."""
+    if hasattr(p, "probs"):  # a Frequencies spec: float() would fail on it without saying why
+        raise TypeError(f"p={p!r} is a frequency spec; pass its feature probabilities, p.probs(n)")
     try:
         p = np.asarray(p, np.float64)
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):

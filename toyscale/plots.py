@@ -35,6 +35,7 @@ def loss_vs_width(
         its x-range and its exponent shown in the legend.
       reference_loss: a horizontal dotted line (e.g. the empty model's loss E <v^2>).
     """
+    _check_panels(panels)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False, sharey=True)
     for ax, (title, curves) in zip(axes[0], panels.items()):
         for i, (label, (curve, fit)) in enumerate(curves.items()):
@@ -54,6 +55,20 @@ def loss_vs_width(
     axes[0][0].set_ylabel("test loss L")
     fig.tight_layout()
     return fig
+
+
+def _check_panels(panels) -> None:
+    shape = "panels must be {panel title: {curve label: (WidthCurve, PowerLawFit)}}"
+    if not isinstance(panels, Mapping) or not panels:
+        raise TypeError(f"panels={panels!r}; {shape}")
+    for title, curves in panels.items():
+        if not isinstance(curves, Mapping) or not curves:
+            raise TypeError(f"panels[{title!r}]={curves!r}; {shape}")
+        for label, pair in curves.items():
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], WidthCurve)
+                    and isinstance(pair[1], PowerLawFit)):
+                raise TypeError(f"panels[{title!r}][{label!r}] is a {type(pair).__name__}; {shape}, e.g. "
+                                f"(curve, toyscale.width_exponent(curve))")
 
 
 def phase_diagram(
