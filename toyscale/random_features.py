@@ -45,6 +45,7 @@ import optax
 from jax.typing import ArrayLike
 
 from toyscale._checks import check_axis, check_int, check_real, concrete_real, prng_key
+from toyscale.scaling import _replicates  # the replicate check width_curve makes
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
 __all__ = [
@@ -713,20 +714,27 @@ def loss_curve(result: SweepResult | Sequence, along: str, *, measure: str = "te
     Args:
       result: a sweep result (or list of records).
       along: the point field on the x axis (e.g. "N" or "T").
-      measure: an output name, or a callable record -> float (e.g. a difference of outputs).
+      measure: a scalar output's name, or a callable record -> float (e.g. a difference of outputs).
       fixed: point fields every record must match (e.g. ``T=2048, ridge=0.0``).
 
     Returns:
       ``(x, mean, sem)`` sorted by x; diverged models are left out.
+
+    Raises:
+      ValueError: on a field (``along`` or fixed) no point has, when no record matches, or when
+        the matching records of one x differ in a field other than ``seed`` and ``label``
+        (another T or ridge left unfixed): only replicates are averaged.
     """
+    chosen, fixed = _replicates(list(result), along, fixed, measure=measure, where=f"value of {along}",
+                                call=f"loss_curve(result, {along!r}, ")
     groups: dict[float, list[float]] = {}
-    for r in result:
-        if r.diverged or any(r.point.get(k) != v for k, v in fixed.items()):
+    for r in chosen:
+        if r.diverged:
             continue
         value = measure(r) if callable(measure) else r[measure]
         groups.setdefault(r.point[along], []).append(float(value))
     if not groups:
-        raise ValueError(f"no records match {fixed}; nothing to plot along {along!r}")
+        raise ValueError(f"all {len(chosen)} records matching {fixed} diverged; nothing to plot along {along!r}")
     xs = np.array(sorted(groups), dtype=np.float64)
     vals = [np.asarray(groups[x]) for x in sorted(groups)]
     mean = np.array([v.mean() for v in vals])

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from toyscale.fitting import PowerLawFit, fit_power_law
+from toyscale.frequencies import KINDS, as_frequencies
 from toyscale.sweep import Record
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent"]
@@ -47,51 +48,114 @@ def _matches(point: Mapping[str, Any], conditions: Mapping[str, Any]) -> bool:
     return all(point.get(k) == v for k, v in conditions.items())
 
 
+def _as_stored(name: str, value: Any) -> Any:
+    """A condition's value spelled as a sweep stores it: a spec object (e.g. a Frequencies) as its
+    ``describe()``, and a frequency spec given by kind name or as a (partial) dict in the one
+    spelling the superposition sweep gave it (:func:`toyscale.frequencies.as_frequencies`)."""
+    if name == "frequencies" and isinstance(value, (str, Mapping)):
+        try:
+            return as_frequencies(value).describe()
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"frequencies={value!r} is not a frequency spec ({e}); give a Frequencies, its "
+                             f"describe() dict or a kind name in {KINDS}") from None
+    return value.describe() if hasattr(value, "describe") else value
+
+
+def _listing(seen: Mapping[str, Sequence[str]]) -> str:
+    return "; ".join(f"{k}: {', '.join(v[:8])}{' ...' if len(v) > 8 else ''}" for k, v in seen.items())
+
+
+def _replicates(records: list[Record], along: str, conditions: Mapping[str, Any], *, measure: Any,
+                where: str, call: str) -> tuple[list[Record], dict[str, Any]]:
+    """The records whose point matches ``conditions``, checked to be replicates at each value of
+    ``along``: at one value they may differ only in ``seed`` and ``label``.
+
+    Shared by :func:`width_curve` and :func:`toyscale.random_features.loss_curve`.
+
+    Args:
+      records: the records to choose from.
+      along: the field on the x axis (it may change from one value to the next).
+      conditions: point fields to match.
+      measure: the output to average (a string is checked to be a scalar output of every
+        chosen record; a callable is not checked).
+      where: how a message names one value of ``along`` (``"width"``).
+      call: the start of the suggested call, up to its conditions (``"width_curve(records, "``).
+
+    Returns:
+      ``(chosen records, conditions as stored)``.
+
+    Raises:
+      ValueError: on a field no point has, when nothing matches, when the matching records of
+        one value of ``along`` differ in another field, or on a measure that is not a scalar output.
+    """
+    if not records:
+        raise ValueError(f"no records given; nothing to average along {along!r}")
+    fields = set().union(*(r.point for r in records))
+    unknown = sorted(set(conditions) - fields)
+    if unknown:
+        raise ValueError(f"no point has the field(s) {unknown}; the points' fields are {sorted(fields)}")
+    if along not in fields:
+        raise ValueError(f"along={along!r}; no point has the field {along!r}; the points' fields are "
+                         f"{sorted(fields)}")
+    conditions = {k: _as_stored(k, v) for k, v in conditions.items()}
+    chosen = [r for r in records if _matches(r.point, conditions)]
+    if not chosen:
+        seen = {k: sorted({repr(r.point.get(k)) for r in records}) for k in conditions}
+        raise ValueError(f"no record matches {conditions}; values in the {len(records)} records: " + _listing(seen))
+    # Only replicates may be averaged: records of one x that differ in another swept field
+    # (a gamma or a ridge left out of the conditions) would blend two curves. A field that
+    # changes with x alone (a per-width learning rate) is not a blend.
+    replicate_fields = {along, "seed", "label"}
+    per_x: dict[str, dict[str, set[str]]] = {}
+    for r in chosen:
+        vals = per_x.setdefault(json.dumps(r.point.get(along), sort_keys=True, default=repr), {})
+        for k, v in r.point.items():
+            if k not in replicate_fields:
+                vals.setdefault(k, set()).add(json.dumps(v, sort_keys=True, default=repr))
+    mixed = sorted({k for vals in per_x.values() for k, v in vals.items() if len(v) > 1})
+    if mixed:
+        seen = {k: sorted(set().union(*(vals.get(k, set()) for vals in per_x.values()))) for k in mixed}
+        raise ValueError(f"the records matching {conditions} differ in {mixed} at one {where} (" + _listing(seen)
+                         + "); only seeds are averaged, so give each of these as a condition, e.g. "
+                         + call + ", ".join(f"{k}=..." for k in mixed) + ")")
+    if not callable(measure):
+        for r in chosen:
+            if measure not in r.outputs and measure not in r.point:
+                raise ValueError(f"measure={measure!r} is not an output of these records; scalar outputs: "
+                                 f"{_scalar_outputs(r)}")
+            value = r[measure]
+            if np.ndim(value) != 0 or not isinstance(np.asarray(value).item(), (int, float)):
+                raise ValueError(f"measure={measure!r} is {'an output' if measure in r.outputs else 'a field'} of "
+                                 f"shape {np.shape(value)}, not a number; the measure must be a scalar output: "
+                                 f"{_scalar_outputs(r)}")
+    return chosen, conditions
+
+
+def _scalar_outputs(record: Record) -> list[str]:
+    return sorted(k for k, v in record.outputs.items() if np.ndim(v) == 0)
+
+
 def width_curve(records: Iterable[Record], *, measure: str = "test_loss", **conditions: Any) -> WidthCurve:
     """Mean of ``measure`` vs width over the records whose point matches ``conditions``.
 
     Args:
       records: sweep records (e.g. a :class:`toyscale.sweep.SweepResult`).
       measure: the scalar output to average.
-      **conditions: point fields to match, e.g. ``gamma=-1.0, frequencies=spec.describe()``.
+      **conditions: point fields to match, e.g. ``gamma=-1.0, frequencies=spec.describe()``
+        (a frequency spec may also be given as the object, a partial dict or a kind name,
+        as the sweep accepted it).
 
     Returns:
       A :class:`WidthCurve`.
 
     Raises:
-      ValueError: if no record matches, or the matching records of one width differ in a
-        field other than ``seed`` and ``label`` (only replicates are averaged).
+      ValueError: if no record matches, the matching records of one width differ in a
+        field other than ``seed`` and ``label`` (only replicates are averaged), or
+        ``measure`` is not a scalar output.
     """
     records = list(records)
-    # a spec object (e.g. a Frequencies) matches its stored description
-    conditions = {k: v.describe() if hasattr(v, "describe") else v for k, v in conditions.items()}
-    fields = set().union(*(r.point for r in records)) if records else set()
-    unknown = sorted(set(conditions) - fields)
-    if unknown:
-        raise ValueError(f"no point has the field(s) {unknown}; the points' fields are {sorted(fields)}")
-    chosen = [r for r in records if _matches(r.point, conditions)]
-    if not chosen:
-        seen = {k: sorted({repr(r.point.get(k)) for r in records}) for k in conditions}
-        raise ValueError(f"no record matches {conditions}; values in the {len(records)} records: "
-                         + "; ".join(f"{k}: {', '.join(v[:8])}{' ...' if len(v) > 8 else ''}" for k, v in seen.items()))
-    # Only replicates may be averaged: records of one width that differ in another swept
-    # field (a gamma or learning rate left out of the conditions) would blend two curves.
-    replicate_fields = {"m", "seed", "label"}
-    per_width: dict[Any, dict[str, set[str]]] = {}
-    for r in chosen:
-        vals = per_width.setdefault(r.point.get("m"), {})
-        for k, v in r.point.items():
-            if k not in replicate_fields:
-                vals.setdefault(k, set()).add(json.dumps(v, sort_keys=True, default=repr))
-    mixed = sorted({k for vals in per_width.values() for k, v in vals.items() if len(v) > 1})
-    if mixed:
-        seen = {k: sorted(set().union(*(vals.get(k, set()) for vals in per_width.values()))) for k in mixed}
-        raise ValueError(f"the records matching {conditions} differ in {mixed} at one width ("
-                         + "; ".join(f"{k}: {', '.join(v[:8])}{' ...' if len(v) > 8 else ''}" for k, v in seen.items())
-                         + "); only seeds are averaged, so give each of these as a condition, e.g. "
-                         + f"width_curve(records, {mixed[0]}=...)")
-    if measure not in chosen[0].outputs and measure not in chosen[0].point:
-        raise ValueError(f"measure={measure!r} is not an output of these records; outputs: {sorted(chosen[0].outputs)}")
+    chosen, conditions = _replicates(records, "m", conditions, measure=measure, where="width",
+                                     call="width_curve(records, ")
     by_m: dict[int, list[float]] = {}
     diverged = 0
     for r in chosen:

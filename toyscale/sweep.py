@@ -162,7 +162,25 @@ class SweepResult:
         return self.records[i]
 
     def select(self, **conditions: Any) -> list[Record]:
-        """Records whose grid point matches every ``name=value`` given."""
+        """Records whose grid point matches every ``name=value`` given.
+
+        A value is compared as points are stored (the manifest's JSON copy): an object with a
+        ``describe()`` method (a spec such as a ``Frequencies``) as its description, a tuple
+        as a list.
+
+        Raises:
+          ValueError: on a field no point of the sweep has (a typo would match nothing).
+        """
+        points = [r.point for r in self.records]
+        if isinstance(self.manifest, Mapping) and isinstance(self.manifest.get("points"), list):
+            points += [p for p in self.manifest["points"] if isinstance(p, Mapping)]
+        fields = set().union(*points) if points else set()
+        unknown = sorted(set(conditions) - fields)
+        if fields and unknown:
+            raise ValueError(f"{unknown[0]}={conditions[unknown[0]]!r}; no point has the field(s) {unknown}; "
+                             f"the points' fields are {sorted(fields)}")
+        conditions = {k: to_plain(v.describe() if callable(getattr(v, "describe", None)) else v)
+                      for k, v in conditions.items()}
         return [r for r in self.records if all(r.point.get(k) == v for k, v in conditions.items())]
 
     def column(self, name: str, records: Sequence[Record] | None = None) -> np.ndarray:
@@ -313,6 +331,53 @@ def _same_sweep(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     task and fingerprint."""
     return (old.get("format") == new["format"] and old.get("task") == new["task"]
             and old.get("fingerprint") == new["fingerprint"])
+
+
+def _sweep_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """The first way a folder's manifest ``old`` differs from the sweep ``new`` describes, in
+    words, for the refusal of :func:`run_sweep`: format, task, task config, seed, number of
+    points or the first differing point (compared canonically, as the fingerprint is)."""
+
+    def canon(v: Any) -> Any:
+        try:
+            return _canonical(v)
+        except TypeError:
+            return v
+
+    def show(v: Any) -> str:
+        return "absent" if v is _ABSENT else json.dumps(v, sort_keys=True, default=repr)
+
+    for field in ("format", "task"):
+        if old.get(field) != new[field]:
+            return f"its {field} is {old.get(field)!r}, this sweep's {new[field]!r}"
+    old_config, new_config = old.get("task_config"), new["task_config"]
+    if isinstance(old_config, Mapping):
+        keys = [k for k in sorted(set(old_config) | set(new_config))
+                if canon(old_config.get(k, _ABSENT)) != canon(new_config.get(k, _ABSENT))]
+        if keys:
+            return "its task config differs in " + ", ".join(
+                f"{k} ({show(old_config.get(k, _ABSENT))} there, {show(new_config.get(k, _ABSENT))} now)"
+                for k in keys)
+    elif canon(old_config) != canon(new_config):
+        return f"its task config is {show(old_config)}, this sweep's {show(new_config)}"
+    if canon(old.get("seed")) != canon(new["seed"]):
+        return f"it was run with seed={old.get('seed')!r}, this sweep with seed={new['seed']!r}"
+    old_points, new_points = old.get("points") or [], new["points"]
+    first = next((i for i, (a, b) in enumerate(zip(old_points, new_points)) if canon(a) != canon(b)), None)
+    if first is not None:
+        a, b = old_points[first], new_points[first]
+        if isinstance(a, Mapping):
+            keys = [k for k in sorted(set(a) | set(b)) if canon(a.get(k, _ABSENT)) != canon(b.get(k, _ABSENT))]
+            return f"point {first} differs in " + ", ".join(
+                f"{k} ({show(a.get(k, _ABSENT))} there, {show(b.get(k, _ABSENT))} now)" for k in keys)
+        return f"point {first} is {show(a)} there, {show(b)} now"
+    if len(old_points) != len(new_points):
+        return (f"it has {len(old_points)} points, this sweep {len(new_points)} "
+                f"(the first {min(len(old_points), len(new_points))} agree)")
+    return "their fingerprints differ"
+
+
+_ABSENT = object()
 
 
 def _fingerprint(task_config: dict, seed: int, points: list[dict]) -> str:
@@ -588,7 +653,8 @@ def run_sweep(
             if not _same_sweep(old, manifest):
                 raise ValueError(
                     f"out={folder!r} already holds a different sweep (task {old.get('task')!r}, "
-                    f"{len(old.get('points', []))} points); use a new folder or delete it"
+                    f"{len(old.get('points', []))} points): {_sweep_difference(old, manifest)}; "
+                    f"use a new folder or delete it"
                 )
             changed = {k: (v, new["versions"].get(k)) for k, v in old.get("versions", {}).items()
                        if k in ("toyscale", "jax", "jaxlib", "optax", "backend") and v != new["versions"].get(k)}
