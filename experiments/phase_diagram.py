@@ -16,7 +16,7 @@ import numpy as np
 
 from toyscale import plots
 from toyscale.frequencies import power_law
-from toyscale.runner import experiment_args, finish
+from toyscale.runner import experiment_args, finish, run_experiment_sweep
 from toyscale.scaling import width_curve, width_exponent
 from toyscale._checks import check_axis
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
@@ -37,6 +37,7 @@ PRESETS = {
                   widths=[10, 15, 25, 39, 63, 100], gammas=np.linspace(-1, 1, 10).tolist(), alphas=np.linspace(0, 2, 17).tolist(),
                   lr=1e-2, seeds=1),
 }
+MIN_WIDTHS = 3  # per alpha_m fit: a power law's two parameters and their standard errors
 
 
 def prepare(s: dict) -> tuple:
@@ -45,6 +46,10 @@ def prepare(s: dict) -> tuple:
     specs = [power_law(a) for a in check_axis("alphas", s["alphas"])]
     points = superposition_grid(widths=s["widths"], gammas=s["gammas"], frequencies=specs,
                                 lr_w=s["lr"], lr_b=s["lr"], seeds=s["seeds"], n=config.n)
+    distinct = sorted({p["m"] for p in points})
+    if len(distinct) < MIN_WIDTHS:
+        raise ValueError(f"widths={s['widths']!r}; each alpha_m fit needs at least {MIN_WIDTHS} distinct widths "
+                         f"(a power law's two parameters and their errors), got {len(distinct)} {distinct}")
     return config, specs, check_superposition_points(config, points)
 
 
@@ -52,25 +57,30 @@ def main(argv=None) -> dict:
     args = experiment_args("phase_diagram", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
     s = args.settings
     config, specs, points = args.plan
-    result = sweep_superposition(config, points, seed=args.seed, out=os.path.join(args.out, "sweep"),
-                                 progress=not args.no_progress)
+    result = run_experiment_sweep(args, sweep_superposition, config, points)
 
     shape = (len(s["gammas"]), len(s["alphas"]))
     alpha_m, alpha_m_err, r2 = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     phi_half = np.full(shape + (len(s["widths"]),), np.nan)
     column = {m: k for k, m in enumerate(s["widths"])}  # widths in the order given, sorted or not
+    unfitted = 0
     for i, gamma in enumerate(s["gammas"]):
         for j, spec in enumerate(specs):
             curve = width_curve(result, gamma=gamma, frequencies=spec.describe())
             phi = width_curve(result, measure="phi_half", gamma=gamma, frequencies=spec.describe())
             phi_half[i, j, [column[m] for m in phi.widths]] = phi.loss
-            if curve.widths.size >= 3:
+            if curve.widths.size >= MIN_WIDTHS:  # (fewer: too many diverged models in the cell)
                 fit = width_exponent(curve)
                 alpha_m[i, j], alpha_m_err[i, j], r2[i, j] = fit.exponent, fit.stderr["exponent"], fit.r2
+            else:
+                unfitted += 1
     print("alpha_m (rows: gamma, columns: alpha)")
     print("gamma \\ alpha " + " ".join(f"{a:6.2f}" for a in s["alphas"]))
     for i, gamma in enumerate(s["gammas"]):
         print(f"{gamma:13.2f} " + " ".join(f"{v:6.2f}" for v in alpha_m[i]))
+    if unfitted:
+        print(f"nan: {unfitted} cell(s) had fewer than {MIN_WIDTHS} widths with a finite loss "
+              f"(their other models diverged), too few to fit")
     mid = len(s["widths"]) // 2
     near_1 = int(np.argmin(np.abs(np.asarray(s["alphas"], dtype=float) - 1.0)))
     print(f"phi_1/2 at m = {s['widths'][mid]} (n = {config.n}, m/n = {s['widths'][mid] / config.n:.3f}), "

@@ -16,7 +16,7 @@ import os
 from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
-from toyscale.runner import experiment_args, finish
+from toyscale.runner import experiment_args, finish, run_experiment_sweep
 from toyscale.scaling import width_curve, width_exponent
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
@@ -64,14 +64,17 @@ def prepare(s: dict) -> tuple:
     points = superposition_grid(widths=s["widths"], gammas=list(REGIMES.values()),
                                 frequencies=list(distributions.values()), lr_w=lr_w, lr_b=lr_b,
                                 seeds=s["seeds"], n=config.n)
+    distinct = sorted({p["m"] for p in points})
+    if len(distinct) < 2:  # what width_exponent needs (with 2, the exponent has no standard error)
+        raise ValueError(f"widths={s['widths']!r}; each alpha_m fit needs at least 2 distinct widths, got "
+                         f"{len(distinct)} {distinct}")
     return config, distributions, check_superposition_points(config, points)
 
 
 def main(argv=None) -> dict:
     args = experiment_args("superposition_scaling", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
     config, distributions, points = args.plan
-    result = sweep_superposition(config, points, seed=args.seed, out=os.path.join(args.out, "sweep"),
-                                 progress=not args.no_progress)
+    result = run_experiment_sweep(args, sweep_superposition, config, points)
 
     exponents, stderr, r2, fit_range, loss, panels = {}, {}, {}, {}, {}, {}
     for regime, gamma in REGIMES.items():

@@ -1,9 +1,13 @@
 """Each experiment script runs end to end on its smoke preset and writes the documented summary."""
 
+import contextlib
 import importlib.util
+import io
 import json
 import os
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -27,6 +31,17 @@ def run(name, tmp_path, *extra):
     assert on_disk["preset"] == "smoke" and on_disk["experiment"] == name
     assert list((tmp_path / "fig").glob("*.png"))
     return summary, on_disk
+
+
+@pytest.fixture(scope="module")
+def random_features_smoke(tmp_path_factory):
+    """One smoke run of random_features.py: (its --out folder, what it printed)."""
+    tmp = tmp_path_factory.mktemp("rf-smoke")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        load("random_features").main(["--preset", "smoke", "--out", str(tmp / "out"), "--figures", str(tmp / "fig"),
+                                      "--no-progress"])
+    return tmp / "out", printed.getvalue()
 
 
 def test_superposition_scaling_summary(tmp_path):
@@ -54,9 +69,11 @@ def test_phase_diagram_summary(tmp_path):
                 assert phi[i, j, k] == pytest.approx(np.mean(want)), (gamma, alpha, m)
 
 
-def test_random_features_summary(tmp_path):
-    summary, on_disk = run("random_features", tmp_path)
-    assert [f.name for f in (tmp_path / "fig").glob("*.png")] == ["random_features_smoke.png"]  # per preset
+def test_random_features_summary(random_features_smoke):
+    out, _ = random_features_smoke
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk["preset"] == "smoke" and on_disk["experiment"] == "random_features"
+    assert [f.name for f in (out.parent / "fig").glob("*.png")] == ["random_features_smoke.png"]  # per preset
     assert set(on_disk["exponents"]) == {"resolution_N", "resolution_T", "variance_N", "variance_T"}
     assert all(np.isfinite(v) for v in on_disk["exponents"].values())
     assert np.isfinite(on_disk["theory_rel_error_median"])
@@ -311,3 +328,63 @@ def test_the_phase_diagram_figure_does_not_depend_on_the_order_of_its_axes():
         plots.plt.close(fig)
     for x, y in zip(*meshes):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("name, item, message", [
+    ("phase_diagram", "widths=[3,4]", "each alpha_m fit needs at least 3 distinct widths"),
+    ("phase_diagram", "widths=[3,3,4]", "got 2 [3, 4]"),
+    ("superposition_scaling", "widths=[4]", "each alpha_m fit needs at least 2 distinct widths"),
+    ("superposition_scaling", "widths=[4,4]", "got 1 [4]"),
+])
+def test_too_few_widths_for_the_fits_is_a_usage_error_before_anything_runs(name, item, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        load(name).main(["--preset", "smoke", "--set", item, "--out", str(tmp_path / "out"), "--no-progress"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"preset 'smoke' with --set {item}: widths=" in err and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_random_features_prints_its_fits_and_the_theory_error(random_features_smoke):
+    out, printed = random_features_smoke
+    summary = json.loads((out / "summary.json").read_text())
+    lines = printed.splitlines()
+    labels = {"resolution_N": "resolution-limited in N (T = 64, N ≤ 32)",
+              "resolution_T": "resolution-limited in T (N = 64, T ≤ 32)",
+              "variance_N": "variance-limited in N (T = 8, N ≥ 16)",
+              "variance_T": "variance-limited in T (N = 8, T ≥ 16)"}
+    for name, label in labels.items():
+        row = next(line for line in lines if line.startswith(label))
+        fitted = f"{summary['exponents'][name]:.3f} ± {summary['exponent_stderr'][name]:.3f}"
+        assert fitted in row and ("alpha = 0.5" if name.startswith("resolution") else "  1  ") in row, row
+    error = next(line for line in lines if line.startswith("median |sim/theory - 1| = "))
+    assert f"{100 * summary['theory_rel_error_median']:.1f}%" in error
+    assert f"over the {summary['theory_points']} points" in error
+    assert f"(max {100 * summary['theory_rel_error_max']:.0f}%)" in error
+
+
+@pytest.mark.parametrize("change", [["--seed", "1"], ["--set", "replicates=32"]])
+def test_rerunning_into_an_out_folder_with_other_settings_is_a_usage_error(random_features_smoke, change):
+    # as a script: exit status 2 and the engine's message, no traceback; nothing overwritten
+    out, _ = random_features_smoke
+    before = (out / "summary.json").read_text()
+    env = {**os.environ, "TOYSCALE_COMPILATION_CACHE": "off", "TOYSCALE_CPU_DEVICES": "off"}
+    run = subprocess.run([sys.executable, str(ROOT / "experiments" / "random_features.py"), "--preset", "smoke",
+                          "--out", str(out), "--no-progress", *change], env=env, capture_output=True, text=True)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert f"random_features: error: --out {out}: out='{out / 'sweep'}' already holds a different sweep" in run.stderr
+    assert (out / "summary.json").read_text() == before
+
+
+@pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features"])
+def test_each_script_refuses_a_sweep_folder_holding_another_sweep_as_a_usage_error(name, tmp_path, capsys):
+    from toyscale.sweep import FORMAT
+
+    (tmp_path / "out" / "sweep").mkdir(parents=True)
+    (tmp_path / "out" / "sweep" / "manifest.json").write_text(json.dumps(
+        {"format": FORMAT, "task": "other", "task_config": {}, "seed": 0, "points": [], "fingerprint": "0"}))
+    with pytest.raises(SystemExit) as exit_:
+        load(name).main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--no-progress"])
+    assert exit_.value.code == 2
+    assert "already holds a different sweep" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "summary.json").exists()

@@ -19,7 +19,8 @@ from typing import Any
 
 from toyscale.io import atomic_write_json
 
-__all__ = ["experiment_args", "finish", "use_compilation_cache", "use_cpu_devices", "available_cores"]
+__all__ = ["experiment_args", "run_experiment_sweep", "finish", "use_compilation_cache", "use_cpu_devices",
+           "available_cores"]
 
 
 def use_compilation_cache() -> str | None:
@@ -109,7 +110,8 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     the output folder for an overridden one or another seed, so that figures/ only ever holds
     the presets' figures), ``plan`` (what ``prepare(settings)`` returned: the script builds
     its configs and grid there, so a bad ``--set`` value is reported as a usage error, before
-    anything runs) and ``started`` (a ``perf_counter`` timestamp, for the summary's wall time).
+    anything runs), ``usage_error`` (reports a message as a usage error: exit status 2, no
+    traceback) and ``started`` (a ``perf_counter`` timestamp, for the summary's wall time).
     """
     parser = argparse.ArgumentParser(prog=name, description=description)
     parser.add_argument("--preset", choices=sorted(presets), default="quick", help="settings to run (default quick)")
@@ -149,6 +151,7 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
             given = " ".join(f"--set {item}" for item in args.overrides)
             parser.error(f"preset {args.preset!r}{' with ' + given if given else ''}: {e}")
     args.settings = settings
+    args.usage_error = parser.error
     tag = _folder_tag(changed) + (f"-seed{args.seed}" if args.seed else "")
     args.out = args.out or os.path.join("runs", f"{name}-{args.preset}{tag}")
     args.figures = args.figures or (args.out if tag else "figures")
@@ -231,6 +234,26 @@ def _folder_tag(changed: Mapping[str, Any]) -> str:
     if len(text) > 100:
         text = text[:80] + "-" + hashlib.sha256(text.encode()).hexdigest()[:12]
     return "-" + text
+
+
+def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *sweep_args: Any,
+                         **options: Any) -> Any:
+    """A script's sweep into ``DIR/sweep``: ``sweep(*sweep_args, seed=args.seed, out=DIR/sweep,
+    progress=not args.no_progress, **options)``.
+
+    A folder that already holds another sweep (an earlier run into the same ``--out`` with
+    other settings or another ``--seed``), or chunk files without a manifest, is reported as a
+    usage error (exit status 2, the engine's message, no traceback). The engine checks the
+    folder before anything compiles or trains, and names it in every such error
+    (``out='DIR/sweep' ...``); any other error propagates unchanged.
+    """
+    out = os.path.join(args.out, "sweep")
+    try:
+        return sweep(*sweep_args, seed=args.seed, out=out, progress=not args.no_progress, **options)
+    except ValueError as e:
+        if not str(e).startswith(f"out={out!r}"):
+            raise
+        args.usage_error(f"--out {args.out}: {e}")
 
 
 def finish(args: argparse.Namespace, name: str, summary: dict, figure_path: str | None = None) -> dict:
