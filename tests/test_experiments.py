@@ -378,3 +378,15 @@ def test_each_script_refuses_a_sweep_folder_holding_another_sweep_as_a_usage_err
     assert exit_.value.code == 2
     assert "already holds a different sweep" in capsys.readouterr().err
     assert not (tmp_path / "out" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("flag", ["--out", "--figures"])
+def test_an_output_path_that_is_a_file_is_a_usage_error(flag, tmp_path, capsys):
+    # (NotADirectoryError traceback once the sweep had started)
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    argv = ["--preset", "smoke", "--out", str(tmp_path / "out"), "--no-progress", flag, str(taken)]
+    with pytest.raises(SystemExit) as exit_:
+        load("superposition_scaling").main(argv)
+    assert exit_.value.code == 2
+    assert f"{flag} {taken}: exists and is not a folder" in capsys.readouterr().err

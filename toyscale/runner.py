@@ -155,6 +155,9 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     tag = _folder_tag(changed) + (f"-seed{args.seed}" if args.seed else "")
     args.out = args.out or os.path.join("runs", f"{name}-{args.preset}{tag}")
     args.figures = args.figures or (args.out if tag else "figures")
+    for flag, folder in (("--out", args.out), ("--figures", args.figures)):
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            parser.error(f"{flag} {folder}: exists and is not a folder")
     args.started = time.perf_counter()
     return args
 
