@@ -174,6 +174,14 @@ def test_zero_and_rounding_negative_eigenvalues_are_modes_nothing_learns(x64):
     assert np.sum(np.abs(padded) < 1e-12) == 150 and padded.min() < 0
     risk = lambda ev: float(theory.rf_risk(jnp.asarray(ev), jnp.asarray(np.clip(ev, 0, None)), 0.0, 20.0, 40.0, 1e-3))  # noqa: E731
     assert risk(padded) == pytest.approx(risk(full), rel=1e-9)
+    # ridgeless with rank <= n < len(padded): +1e-16 "modes" counted as learnable had given
+    # 0.924 (rf) and 0.824 (krr) against 0.200
+    for n in (60.0, 100.0):
+        ridgeless = [float(theory.rf_risk(jnp.asarray(ev), jnp.asarray(np.clip(ev, 0, None)), 0.1, n, 2 * n, 0.0))
+                     for ev in (full, padded)]
+        assert ridgeless[1] == pytest.approx(ridgeless[0], rel=1e-9) and ridgeless[0] == pytest.approx(0.1 / (1 - 50 / n))
+        krr = [float(theory.krr_risk(jnp.asarray(ev), jnp.asarray(np.clip(ev, 0, None)), 0.1, n, 0.0)) for ev in (full, padded)]
+        assert krr[1] == pytest.approx(krr[0], rel=1e-9)
     lam, lam0 = jnp.asarray([1.0, 0.5, 0.25]), jnp.asarray([1.0, 0.5, 0.25, 0.0])
     assert float(theory.krr_risk(lam0, lam0, 0.0, 2.0, 0.1)) == pytest.approx(float(theory.krr_risk(lam, lam, 0.0, 2.0, 0.1)))
     np.testing.assert_allclose(theory.effective_ridges(lam0, 2.0, 3.0, 0.1), theory.effective_ridges(lam, 2.0, 3.0, 0.1))

@@ -147,27 +147,31 @@ def _check_risk_args(**values: ArrayLike) -> None:
 
 
 def _modes(eigenvalues: ArrayLike) -> jax.Array:
-    """A kernel spectrum with its rounding-level negatives set to 0.
+    """A kernel spectrum with its rounding-level values set to 0.
 
-    A zero eigenvalue is a mode no sample or feature can learn (``L_i = 0``): the spectrum
-    of a rank-deficient Gram matrix has them, and ``eigvalsh`` returns them as +-1e-16. A
-    concrete spectrum is checked here: finite, one-dimensional, some eigenvalue > 0 and
-    none below ``-1e-6 x`` the largest (a clearly negative one is not a kernel's); a
-    traced one is only clipped.
+    A zero eigenvalue is a mode no sample or feature can learn (``L_i = 0``). The spectrum of
+    a rank-deficient Gram matrix has such modes, which ``eigvalsh`` returns as +-1e-16 or so;
+    counted as tiny learnable modes they would decide the ridgeless risk. A concrete spectrum
+    is checked here (finite, one-dimensional, some eigenvalue > 0, none below ``-1e-6 x`` the
+    largest) and its values at most ``P x eps x max`` (numpy's ``matrix_rank`` tolerance, eps
+    of the array's dtype) become 0. A traced one (inside ``jit``/``vmap``, as
+    :func:`expected_test_loss` passes its exact spectra) only has its negatives clipped.
     """
     try:
-        ev = np.asarray(eigenvalues, dtype=np.float64)
+        ev = np.asarray(eigenvalues)
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        ev = None
-    if ev is not None:
-        if ev.ndim != 1 or not ev.size or not np.all(np.isfinite(ev)) or not ev.max() > 0:
-            raise ValueError(f"eigenvalues={_brief(ev)}; a kernel spectrum is a non-empty 1-d array of finite "
-                             f"values, at least one > 0")
-        if ev.min() < -1e-6 * ev.max():
-            raise ValueError(f"eigenvalues={_brief(ev)} has {ev.min():.3g} < 0; a kernel's eigenvalues are >= 0 "
-                             f"(negatives down to -1e-6 x the largest, from rounding, count as 0)")
+        lam = jnp.asarray(eigenvalues)
+        return jnp.maximum(lam, jnp.zeros((), lam.dtype))
+    ev64 = ev.astype(np.float64)
+    if ev.ndim != 1 or not ev.size or not np.all(np.isfinite(ev64)) or not ev64.max() > 0:
+        raise ValueError(f"eigenvalues={_brief(ev64)}; a kernel spectrum is a non-empty 1-d array of finite "
+                         f"values, at least one > 0")
+    if ev64.min() < -1e-6 * ev64.max():
+        raise ValueError(f"eigenvalues={_brief(ev64)} has {ev64.min():.3g} < 0; a kernel's eigenvalues are >= 0 "
+                         f"(values within the rounding of the largest count as 0)")
     lam = jnp.asarray(eigenvalues)
-    return jnp.maximum(lam, jnp.zeros((), lam.dtype))
+    eps = float(np.finfo(lam.dtype).eps)
+    return jnp.where(lam > ev.size * eps * ev64.max(), lam, jnp.zeros((), lam.dtype))
 
 
 def _brief(a: np.ndarray) -> str:
