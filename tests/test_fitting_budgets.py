@@ -9,6 +9,7 @@ from toyscale.fitting import (
     NotIdentifiableError,
     _Groups,
     _bootstrap_weights,
+    _budget_groups,
     _local_quadratic,
     compute_optimal,
     extrapolation_error,
@@ -22,9 +23,9 @@ from toyscale.fitting import (
 A_TRUE = CHINCHILLA_PUBLISHED.a
 
 
-def _integer_runs():
-    """7 budgets x 9 runs with integer N and integer D = round(C / 6N): C = 6 N D scatters by ~2e-8 relative."""
-    budgets = np.logspace(15, 18, 7)
+def _integer_runs(budgets=np.logspace(15, 18, 7)):
+    """7 budgets x 9 runs with integer N and integer D = round(C / 6N): C = 6 N D scatters by ~2e-8 relative
+    (by up to 4.9e-4 at budgets of 1e7..1e10 FLOPs, where D goes down to 413 tokens)."""
     n_opt = compute_optimal(CHINCHILLA_PUBLISHED, budgets).N_opt
     N = np.round((n_opt[:, None] * np.exp(np.linspace(-1.5, 1.5, 9))[None, :]).ravel())
     D = np.round(np.repeat(budgets, 9) / (6 * N))
@@ -41,6 +42,24 @@ def test_budgets_from_integer_tokens_are_one_budget_each(fit_fn, bins):
     fit = fit_fn(N, L, D=D, bins=bins)
     assert len(fit.C) == 7 and np.all(fit.n_runs == 9) and fit.notes == ()
     assert fit.a == pytest.approx(A_TRUE, abs=1e-4)
+
+
+@pytest.mark.parametrize("fit_fn", [fit_frontier, fit_isoflop])
+def test_toy_scale_budgets_with_a_few_hundred_tokens_stay_one_budget_each(fit_fn):
+    # C scatters by up to 4.9e-4 here; grouping within 1e-4 of the previous run had split the budgets
+    # (frontier: 8 budgets, a = 0.427; IsoFLOP: 6 budgets dropped)
+    N, D, L = _integer_runs(np.logspace(7, 10, 7))
+    fit = fit_fn(N, L, D=D)
+    assert len(fit.C) == 7 and np.all(fit.n_runs == 9) and fit.notes == ()
+    assert fit.a == pytest.approx(A_TRUE, abs=1e-3)
+
+
+def test_budget_groups_do_not_chain_densely_spread_compute():
+    # 200 runs 0.9e-4 apart in log C (1.8 % in all) had become one budget through their neighbours
+    C = np.exp(np.log(1e18) + 0.9e-4 * np.arange(200))
+    groups = _budget_groups(C, None, np.ones((1, C.size)))
+    span = [np.ptp(np.log(C[groups.g[0] == k])) for k in range(groups.G)]
+    assert groups.G == 2 and max(span) <= 1e-2
 
 
 @pytest.mark.parametrize("fit_fn", [fit_frontier, fit_isoflop])
@@ -84,9 +103,8 @@ def test_frontier_drops_groups_with_a_single_n():
     fit = fit_frontier(N1, CHINCHILLA_PUBLISHED.loss(N1, D1), D=D1)
     assert len(fit.C) == 7 and fit.a == base.a
     assert any(n.startswith("1 budget group(s) with runs of a single N dropped") for n in fit.notes), fit.notes
-    # every run at a budget of its own (a random design without bins): no frontier at all, and the error says why
-    rng = np.random.default_rng(0)
-    Nr, Dr = 10 ** rng.uniform(6, 8, 30), 10 ** rng.uniform(8, 10, 30)
+    # every run at a budget of its own (C 37 % apart, without bins): no frontier at all, and the error says why
+    Nr, Dr = np.logspace(6, 8, 30), np.logspace(8, 10, 30)
     with pytest.raises(NotIdentifiableError, match=r"0 distinct budget.*30 budget group\(s\) with runs of a single N"):
         fit_frontier(Nr, CHINCHILLA_PUBLISHED.loss(Nr, Dr), D=Dr)
 

@@ -251,7 +251,7 @@ def register_fit(subparsers) -> None:
         _add_run_columns(al, "column of training tokens (C = 6 N D)", "column of training FLOPs")
         al.add_argument("--bins", type=_positive_float, nargs="+", default=None, metavar="B",
                         help="one integer: that many log-spaced budget bins; several numbers: ascending bin edges "
-                             "(default: group runs of equal C, to 1e-4 relative)")
+                             "(default: group runs of equal C, to 1 %% of a group's smallest)")
         al.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R",
                         help="resample the runs R times for percentile intervals of a and k")
         al.add_argument("--seed", type=_nonneg_int, default=0)

@@ -2080,31 +2080,38 @@ class _Groups(NamedTuple):
         return (order[first] % n).reshape(R, self.G), has.reshape(R, self.G)
 
 
-#: Relative difference of compute below which two runs count as one budget (1e-4, in log C): budgets
-#: without ``bins`` are runs whose sorted log C lie within this of each other, and budget terms are fitted
-#: only to a group whose C scatter more (`_local_budget_terms`).  C = 6 N D from integer N and D =
-#: round(C / 6N) scatters by up to 1/(2D) (5e-5 at D = 1e4 tokens); budgets of a sweep differ by
-#: factors like 2-10 (log C gaps >= 0.69).
+#: Relative spread of C above which a budget group's scatter is modelled (``_local_budget_terms``): below it the
+#: scatter is rounding and the plain parabola is fitted.
 _SAME_BUDGET = 1e-4
+
+#: Without ``bins``, a run starts a new budget group when its log C lies more than this above the group's first
+#: (smallest) run.  C = 6 N D from integer N and D = round(C / 6N) scatters by up to 1/(2D) (5e-4 at D = 1e3
+#: tokens); budgets of a sweep differ by factors like 2-10 (log C gaps >= 0.69).  Measured from the group's first
+#: run, not the previous one, so densely spread C cannot chain into one wide group.
+_BUDGET_SPAN = 1e-2
 
 
 def _budget_groups(C: np.ndarray, bins: Any, w: np.ndarray) -> _Groups:
-    """Budget groups of the runs under each weighting w (R, n): by C value (bins=None; runs whose sorted log C
-    lie within ``_SAME_BUDGET`` = 1e-4 of the previous drawn run share a budget), by ``bins`` log-spaced bins
+    """Budget groups of the runs under each weighting w (R, n): by C value (bins=None; sorted by C, a drawn run
+    within ``_BUDGET_SPAN`` = 1e-2 in log C of its group's first drawn run joins it), by ``bins`` log-spaced bins
     over the range of the drawn runs' C (an int; a resample without the extreme runs gets its own edges, as a
     fit to it would) or by given bin edges (ascending array; runs outside get weight 0)."""
     if bins is None:
-        # C = 6 N D from integer N and D scatters by ~1/D around its budget: split the sorted log C at gaps
-        # wider than _SAME_BUDGET, among the drawn runs of each row (a resample is grouped as a refit would be)
+        # C = 6 N D from integer N and D scatters by ~1/D around its budget; per row, among its drawn runs (a
+        # resample is grouped as a refit of it would be), a run more than _BUDGET_SPAN above its group's first
+        # run starts the next group
         order = np.argsort(np.log(C), kind="stable")
         lC = np.log(C)[order]
         drawn = w[:, order] > 0
-        pos = np.arange(len(C))
-        prev = np.maximum.accumulate(np.where(drawn, pos, -1), axis=1)  # last drawn run at or before each
-        prev = np.concatenate([np.full((len(w), 1), -1), prev[:, :-1]], axis=1)  # ... strictly before
-        gap = lC - lC[np.maximum(prev, 0)]
-        start = drawn & ((prev < 0) | (gap > _SAME_BUDGET))
-        g_sorted = np.maximum(np.cumsum(start, axis=1) - 1, 0)
+        R, n = drawn.shape
+        g_sorted = np.zeros((R, n), dtype=np.int64)
+        first = np.full(R, -np.inf)  # log C of the current group's first drawn run
+        group = np.full(R, -1)
+        for j in range(n):
+            new = drawn[:, j] & (lC[j] > first + _BUDGET_SPAN)
+            group = group + new
+            first = np.where(new, lC[j], first)
+            g_sorted[:, j] = np.maximum(group, 0)
         g = np.empty_like(g_sorted)
         g[:, order] = g_sorted
         return _Groups(w, g, int(g.max()) + 1)
@@ -2334,9 +2341,9 @@ def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any =
       loss: final loss of each run (positive).
       D: tokens of each run (C = 6 N D); or give
       C: FLOPs of each run.
-      bins: None (group runs of equal C: sorted, a run whose C lies within 1e-4 relative of the previous
-        run's joins its group, so the ~1/D scatter of C = 6 N D from integer N and D stays one budget), an int
-        (that many log-spaced bins over the range of C) or ascending bin edges.
+      bins: None (group runs of equal C: sorted, a run whose C lies within 1 % of its group's smallest joins
+        the group, so the ~1/D scatter of C = 6 N D from integer N and D stays one budget), an int (that many
+        log-spaced bins over the range of C) or ascending bin edges.
       bootstrap: number of resamples of the runs (0: none).
       seed: seed of the resampling.
       level: confidence level of the percentile intervals.
@@ -2385,7 +2392,7 @@ def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = 
       loss: final loss of each run (positive).
       D: tokens of each run (C = 6 N D); or give
       C: FLOPs of each run.
-      bins: None (group by equal C, to 1e-4 relative between neighbouring runs as in `fit_frontier`), an int
+      bins: None (group by equal C, to 1 % of a group's smallest as in `fit_frontier`), an int
         (log-spaced bins) or ascending bin edges; the budget of a binned group is the geometric mean of its runs' C.
       min_runs: budgets with fewer distinct N are dropped (at least 3).
       bootstrap: number of resamples of the runs (0: none).
