@@ -25,6 +25,6 @@ def test_loss_vs_width_names_a_panel_of_the_wrong_shape(panels, match):
 def test_loss_vs_width_draws_one_axis_per_panel_and_one_curve_per_label():
     curve = _curve()
     fit = fit_power_law(curve.widths, curve.loss)
-    fig = plots.loss_vs_width({"a": {"x": (curve, fit), "y": (curve, fit)}, "b": {"x": (curve, fit)}})
+    fig = plots.loss_vs_width({"a": {"x": (curve, fit), "y": [curve, fit]}, "b": {"x": (curve, fit)}})
     assert len(fig.axes) == 2
     assert [len(ax.get_legend().get_texts()) for ax in fig.axes] == [2, 1]

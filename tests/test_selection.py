@@ -75,6 +75,9 @@ def test_select_compares_a_spec_object_through_its_description_and_refuses_an_un
     res = sp_result()
     assert len(res.select(frequencies=exponential())) == len(res.select(frequencies=exponential().describe())) == 8
     assert len(res.select(gamma=-1.0, m=4)) == 4
+    # the spellings the sweep accepted, as width_curve takes them (they had matched nothing)
+    assert len(res.select(frequencies="exponential")) == 8
+    assert res.select(frequencies={"kind": "exponential", "tau": 400.0}) == res.select(frequencies=exponential())
     with pytest.raises(ValueError, match=r"gama=-1.0; no point has the field\(s\) \['gama'\].*'gamma'"):
         res.select(gama=-1.0)
 

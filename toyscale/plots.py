@@ -65,7 +65,7 @@ def _check_panels(panels) -> None:
         if not isinstance(curves, Mapping) or not curves:
             raise TypeError(f"panels[{title!r}]={curves!r}; {shape}")
         for label, pair in curves.items():
-            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], WidthCurve)
+            if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], WidthCurve)
                     and isinstance(pair[1], PowerLawFit)):
                 raise TypeError(f"panels[{title!r}][{label!r}] is a {type(pair).__name__}; {shape}, e.g. "
                                 f"(curve, toyscale.width_exponent(curve))")

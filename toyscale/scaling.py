@@ -15,8 +15,7 @@ from typing import Any
 import numpy as np
 
 from toyscale.fitting import PowerLawFit, fit_power_law
-from toyscale.frequencies import KINDS, as_frequencies
-from toyscale.sweep import Record
+from toyscale.sweep import Record, stored_condition
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent"]
 
@@ -46,19 +45,6 @@ class WidthCurve:
 
 def _matches(point: Mapping[str, Any], conditions: Mapping[str, Any]) -> bool:
     return all(point.get(k) == v for k, v in conditions.items())
-
-
-def _as_stored(name: str, value: Any) -> Any:
-    """A condition's value spelled as a sweep stores it: a spec object (e.g. a Frequencies) as its
-    ``describe()``, and a frequency spec given by kind name or as a (partial) dict in the one
-    spelling the superposition sweep gave it (:func:`toyscale.frequencies.as_frequencies`)."""
-    if name == "frequencies" and isinstance(value, (str, Mapping)):
-        try:
-            return as_frequencies(value).describe()
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"frequencies={value!r} is not a frequency spec ({e}); give a Frequencies, its "
-                             f"describe() dict or a kind name in {KINDS}") from None
-    return value.describe() if hasattr(value, "describe") else value
 
 
 def _listing(seen: Mapping[str, Sequence[str]]) -> str:
@@ -97,7 +83,7 @@ def _replicates(records: list[Record], along: str, conditions: Mapping[str, Any]
     if along not in fields:
         raise ValueError(f"along={along!r}; no point has the field {along!r}; the points' fields are "
                          f"{sorted(fields)}")
-    conditions = {k: _as_stored(k, v) for k, v in conditions.items()}
+    conditions = {k: stored_condition(k, v) for k, v in conditions.items()}
     chosen = [r for r in records if _matches(r.point, conditions)]
     if not chosen:
         seen = {k: sorted({repr(r.point.get(k)) for r in records}) for k in conditions}

@@ -54,6 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from toyscale._checks import check_int, check_seed
+from toyscale.frequencies import KINDS, as_frequencies
 from toyscale.io import atomic_create_json, atomic_write, to_plain
 
 FORMAT = "toyscale-sweep/2"
@@ -66,6 +67,7 @@ __all__ = [
     "run_sweep",
     "load_sweep",
     "model_key",
+    "stored_condition",
     "chunk_layout",
     "plan_chunks",
     "default_memory_budget",
@@ -164,9 +166,9 @@ class SweepResult:
     def select(self, **conditions: Any) -> list[Record]:
         """Records whose grid point matches every ``name=value`` given.
 
-        A value is compared as points are stored (the manifest's JSON copy): an object with a
-        ``describe()`` method (a spec such as a ``Frequencies``) as its description, a tuple
-        as a list.
+        A value is compared as points are stored (:func:`stored_condition`): a spec object as
+        its description, a frequency spec by kind name or partial dict as the sweep spelled
+        it, a tuple as a list.
 
         Raises:
           ValueError: on a field no point of the sweep has (a typo would match nothing).
@@ -179,8 +181,7 @@ class SweepResult:
         if fields and unknown:
             raise ValueError(f"{unknown[0]}={conditions[unknown[0]]!r}; no point has the field(s) {unknown}; "
                              f"the points' fields are {sorted(fields)}")
-        conditions = {k: to_plain(v.describe() if callable(getattr(v, "describe", None)) else v)
-                      for k, v in conditions.items()}
+        conditions = {k: stored_condition(k, v) for k, v in conditions.items()}
         return [r for r in self.records if all(r.point.get(k) == v for k, v in conditions.items())]
 
     def column(self, name: str, records: Sequence[Record] | None = None) -> np.ndarray:
@@ -324,6 +325,22 @@ def _jaxlib_version() -> str:
     import jaxlib
 
     return jaxlib.__version__
+
+
+def stored_condition(name: str, value: Any) -> Any:
+    """A condition on a point field spelled as a sweep stores it, for matching records:
+    an object with a ``describe()`` method (a spec such as a ``Frequencies``) as its
+    description, a superposition ``frequencies`` given by kind name or as a (partial) dict in
+    the one spelling the sweep gave it (:func:`toyscale.frequencies.as_frequencies`), numpy
+    values and tuples as JSON would have them. Shared by :meth:`SweepResult.select` and
+    :func:`toyscale.scaling.width_curve`."""
+    if name == "frequencies" and isinstance(value, (str, Mapping)):
+        try:
+            value = as_frequencies(value)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"frequencies={value!r} is not a frequency spec ({e}); give a Frequencies, its "
+                             f"describe() dict or a kind name in {KINDS}") from None
+    return to_plain(value.describe() if callable(getattr(value, "describe", None)) else value)
 
 
 def _same_sweep(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
