@@ -11,7 +11,7 @@ import pytest
 from toyscale import random_features as rf
 from toyscale.frequencies import exponential, power_law
 from toyscale.scaling import width_curve
-from toyscale.sweep import Record, SweepResult
+from toyscale.sweep import FolderInUseError, Record, SweepResult
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid
 
 TINY = TrainConfig(n=16, batch=8, steps=4, warmup=1, test_batches=1, log_every=2)
@@ -92,6 +92,7 @@ def test_a_folder_holding_another_sweep_says_what_differs(tmp_path):
         ((cfg, pts[:1]), {}, r"it has 2 points, this sweep 1 \(the first 1 agree\)"),
         ((cfg, [pts[0], {**pts[1], "alpha": 0.25}]), {}, r"point 1 differs in alpha \(0.5 there, 0.25 now\)"),
     ]:
-        with pytest.raises(ValueError, match=r"already holds a different sweep \(task 'random_features', 2 points\): .*"
-                                             + says):
+        # a ValueError of its own type, which the scripts report as a usage error
+        with pytest.raises(FolderInUseError, match=r"already holds a different sweep \(task 'random_features', 2 points\): .*"
+                                                   + says):
             rf.sweep_random_features(*args, out=tmp_path, progress=False, **kwargs)

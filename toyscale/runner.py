@@ -246,16 +246,16 @@ def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *s
 
     A folder that already holds another sweep (an earlier run into the same ``--out`` with
     other settings or another ``--seed``), or chunk files without a manifest, is reported as a
-    usage error (exit status 2, the engine's message, no traceback). The engine checks the
-    folder before anything compiles or trains, and names it in every such error
-    (``out='DIR/sweep' ...``); any other error propagates unchanged.
+    usage error (exit status 2, the engine's message, no traceback): the engine raises
+    :class:`toyscale.sweep.FolderInUseError` for those, before anything compiles or trains.
+    Any other error propagates unchanged.
     """
-    out = os.path.join(args.out, "sweep")
+    from toyscale.sweep import FolderInUseError  # (here: the runner itself imports nothing of JAX)
+
     try:
-        return sweep(*sweep_args, seed=args.seed, out=out, progress=not args.no_progress, **options)
-    except ValueError as e:
-        if not str(e).startswith(f"out={out!r}"):
-            raise
+        return sweep(*sweep_args, seed=args.seed, out=os.path.join(args.out, "sweep"),
+                     progress=not args.no_progress, **options)
+    except FolderInUseError as e:
         args.usage_error(f"--out {args.out}: {e}")
 
 

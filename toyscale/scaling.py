@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from toyscale.fitting import PowerLawFit, fit_power_law
-from toyscale.sweep import Record, stored_condition
+from toyscale.sweep import Record, matching
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent"]
 
@@ -41,10 +41,6 @@ class WidthCurve:
     def to_dict(self) -> dict:
         return {"m": self.widths.tolist(), "loss": self.loss.tolist(), "loss_std": self.loss_std.tolist(),
                 "n_models": self.n_models.tolist(), "n_diverged": self.n_diverged}
-
-
-def _matches(point: Mapping[str, Any], conditions: Mapping[str, Any]) -> bool:
-    return all(point.get(k) == v for k, v in conditions.items())
 
 
 def _listing(seen: Mapping[str, Sequence[str]]) -> str:
@@ -77,14 +73,10 @@ def _replicates(records: list[Record], along: str, conditions: Mapping[str, Any]
     if not records:
         raise ValueError(f"no records given; nothing to average along {along!r}")
     fields = set().union(*(r.point for r in records))
-    unknown = sorted(set(conditions) - fields)
-    if unknown:
-        raise ValueError(f"no point has the field(s) {unknown}; the points' fields are {sorted(fields)}")
     if along not in fields:
         raise ValueError(f"along={along!r}; no point has the field {along!r}; the points' fields are "
                          f"{sorted(fields)}")
-    conditions = {k: stored_condition(k, v) for k, v in conditions.items()}
-    chosen = [r for r in records if _matches(r.point, conditions)]
+    chosen, conditions = matching(records, conditions, fields=fields)
     if not chosen:
         seen = {k: sorted({repr(r.point.get(k)) for r in records}) for k in conditions}
         raise ValueError(f"no record matches {conditions}; values in the {len(records)} records: " + _listing(seen))

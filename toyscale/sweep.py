@@ -68,6 +68,8 @@ __all__ = [
     "load_sweep",
     "model_key",
     "stored_condition",
+    "matching",
+    "FolderInUseError",
     "chunk_layout",
     "plan_chunks",
     "default_memory_budget",
@@ -176,13 +178,7 @@ class SweepResult:
         points = [r.point for r in self.records]
         if isinstance(self.manifest, Mapping) and isinstance(self.manifest.get("points"), list):
             points += [p for p in self.manifest["points"] if isinstance(p, Mapping)]
-        fields = set().union(*points) if points else set()
-        unknown = sorted(set(conditions) - fields)
-        if fields and unknown:
-            raise ValueError(f"{unknown[0]}={conditions[unknown[0]]!r}; no point has the field(s) {unknown}; "
-                             f"the points' fields are {sorted(fields)}")
-        conditions = {k: stored_condition(k, v) for k, v in conditions.items()}
-        return [r for r in self.records if all(r.point.get(k) == v for k, v in conditions.items())]
+        return matching(self.records, conditions, fields=set().union(*points) if points else None)[0]
 
     def column(self, name: str, records: Sequence[Record] | None = None) -> np.ndarray:
         """One scalar output or point field across records, as a numpy array."""
@@ -210,6 +206,12 @@ def default_memory_budget() -> int:
     return 2 * 1024**3
 
 
+class FolderInUseError(ValueError):
+    """:func:`run_sweep` refuses ``out``: it holds another sweep (or chunks of an unknown one,
+    or a sweep of an older format), which would be mixed with this one. Raised before
+    anything compiles or trains."""
+
+
 MAX_BATCHES_PER_CHUNK = 8
 """Vmapped batches per device in one chunk when no ``chunk_size`` is given (results are saved
 once per chunk, so this bounds the work an interrupted run can lose)."""
@@ -219,6 +221,12 @@ def _check_budget(memory_budget: Any) -> None:
     if (isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float, np.integer, np.floating))
             or not math.isfinite(memory_budget) or not memory_budget > 0):
         raise ValueError(f"memory_budget={memory_budget!r}; memory_budget must be a positive number of bytes")
+
+
+def _check_device_list(devices: Any) -> None:
+    """A TypeError unless ``devices`` is a list (a lone Device is refused, not iterated)."""
+    if isinstance(devices, jax.Device) or not isinstance(devices, Sequence):
+        raise TypeError(f"devices={devices!r}; devices must be a list of jax.Device objects, e.g. [{devices!r}]")
 
 
 def plan_chunks(
@@ -284,8 +292,7 @@ def chunk_layout(
     Returns:
       ``(chunk size, width)``; the chunk size is a multiple of ``width * len(devices)``.
     """
-    if isinstance(devices, jax.Device) or not isinstance(devices, Sequence):
-        raise TypeError(f"devices={devices!r}; devices must be a list of jax.Device objects, e.g. [{devices!r}]")
+    _check_device_list(devices)
     if not devices:
         raise ValueError(f"devices={devices!r}; devices must be a non-empty list of jax.Device objects")
     if vector_width is not None:
@@ -341,6 +348,27 @@ def stored_condition(name: str, value: Any) -> Any:
             raise ValueError(f"frequencies={value!r} is not a frequency spec ({e}); give a Frequencies, its "
                              f"describe() dict or a kind name in {KINDS}") from None
     return to_plain(value.describe() if callable(getattr(value, "describe", None)) else value)
+
+
+def matching(records: Sequence[Record], conditions: Mapping[str, Any], *,
+             fields: set | None = None) -> tuple[list[Record], dict[str, Any]]:
+    """The records whose point matches every condition, each spelled as stored
+    (:func:`stored_condition`); also returns the conditions as stored. Shared by
+    :meth:`SweepResult.select` and the curves of :mod:`toyscale.scaling`.
+
+    Raises:
+      ValueError: on a condition no point has as a field (``fields``: the points' fields,
+        default those of ``records``; a typo would match nothing). Without points nothing is
+        checked.
+    """
+    if fields is None:
+        fields = set().union(*(r.point for r in records)) if records else set()
+    unknown = sorted(set(conditions) - fields)
+    if fields and unknown:
+        raise ValueError(f"{unknown[0]}={conditions[unknown[0]]!r}; no point has the field(s) {unknown}; "
+                         f"the points' fields are {sorted(fields)}")
+    conditions = {k: stored_condition(k, v) for k, v in conditions.items()}
+    return [r for r in records if all(r.point.get(k) == v for k, v in conditions.items())], conditions
 
 
 def _same_sweep(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -609,8 +637,8 @@ def run_sweep(
         _check_budget(memory_budget)
     if out is not None and not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out={out!r}; out must be a folder path (str or os.PathLike) or None")
-    if devices is not None and (isinstance(devices, jax.Device) or not isinstance(devices, Sequence)):
-        raise TypeError(f"devices={devices!r}; devices must be a list of jax.Device objects, e.g. [{devices!r}]")
+    if devices is not None:
+        _check_device_list(devices)
     devices = list(devices) if devices is not None else jax.local_devices()
     if not devices or not all(isinstance(d, jax.Device) for d in devices) or len(set(devices)) != len(devices):
         raise ValueError(f"devices={devices!r}; devices must be a non-empty list of distinct jax.Device objects")
@@ -655,7 +683,7 @@ def run_sweep(
         if (not os.path.exists(mpath) and os.path.isdir(chunk_dir)
                 and any(f.startswith("chunk_") for f in os.listdir(chunk_dir))
                 and not os.path.exists(mpath)):  # (again: another process may have just made it)
-            raise ValueError(f"out={folder!r} holds chunk files but no manifest.json, so which sweep they "
+            raise FolderInUseError(f"out={folder!r} holds chunk files but no manifest.json, so which sweep they "
                              f"belong to is unknown; use a new folder or delete its chunks")
         if not os.path.exists(mpath) and atomic_create_json(mpath, new):
             manifest = new
@@ -663,12 +691,12 @@ def run_sweep(
             with open(mpath) as f:
                 old = json.load(f)
             if old.get("format") != FORMAT and old.get("format") in _READABLE_FORMATS:
-                raise ValueError(f"out={folder!r} holds a sweep in format {old.get('format')!r}, whose models "
+                raise FolderInUseError(f"out={folder!r} holds a sweep in format {old.get('format')!r}, whose models "
                                  f"were keyed by their position in the grid; this version keys them by their "
                                  f"point ({FORMAT!r}), so it cannot resume it. load_sweep still reads it; "
                                  f"train into a new folder")
             if not _same_sweep(old, manifest):
-                raise ValueError(
+                raise FolderInUseError(
                     f"out={folder!r} already holds a different sweep (task {old.get('task')!r}, "
                     f"{len(old.get('points', []))} points): {_sweep_difference(old, manifest)}; "
                     f"use a new folder or delete it"
