@@ -44,17 +44,9 @@ def prepare(pre: dict) -> tuple:
     return cfg, grid, fit_settings
 
 
-def regime_labels(N_max: int, T_max: int, N_small: int, T_small: int, ratio: float) -> dict[str, str]:
-    """Each regime fit's row label: the fixed size and the sizes it keeps (rf.regime_exponents)."""
-    return {"resolution_N": f"resolution-limited in N (T = {T_max}, N ≤ {T_max / ratio:g})",
-            "resolution_T": f"resolution-limited in T (N = {N_max}, T ≤ {N_max / ratio:g})",
-            "variance_N": f"variance-limited in N (T = {T_small}, N ≥ {ratio * T_small:g})",
-            "variance_T": f"variance-limited in T (N = {N_small}, T ≥ {ratio * N_small:g})"}
-
-
 def print_table(fits: dict, fit_settings: dict, alpha: float, rel: np.ndarray) -> None:
     """Prints the fitted exponents against their predictions, and the theory's error."""
-    labels = regime_labels(**fit_settings)
+    labels = rf.regime_labels(**fit_settings)
     width = max(len(v) for v in labels.values())
     print(f"{'regime':<{width}}  fitted           predicted")
     for name in ("resolution_N", "resolution_T", "variance_N", "variance_T"):

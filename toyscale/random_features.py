@@ -78,6 +78,7 @@ __all__ = [
     "regime_fit_settings",
     "check_regime_fits",
     "regime_exponents",
+    "regime_labels",
 ]
 
 NONLINEARITIES = ("linear", "relu")
@@ -830,18 +831,36 @@ def regime_fit_settings(*, rows: Sequence[int], columns: Sequence[int], ratio: f
 
 
 def _regime_specs(N_max: int, T_max: int, N_small: int, T_small: int, ratio: float) -> dict:
-    """Per regime fit: (axis, measure, fixed fields, which x to keep); see regime_exponents."""
+    """Per regime fit: (axis, measure, fixed fields, which x to keep, a label saying so); see
+    regime_exponents."""
     ratio = check_real("ratio", ratio, low=0.0, strict=True)
 
     def diff(limit):
         return lambda r: r["test_loss"] - r[limit]
 
+    def upto(bound):
+        return lambda x: x <= bound
+
+    def from_(bound):
+        return lambda x: x >= bound
+
+    rN, rT, vT, vN = T_max / ratio, N_max / ratio, ratio * N_small, ratio * T_small
     return {
-        "resolution_N": ("N", "test_loss", {"T": T_max}, lambda x: x <= T_max / ratio),
-        "resolution_T": ("T", "test_loss", {"N": N_max}, lambda x: x <= N_max / ratio),
-        "variance_T": ("T", diff("loss_infinite_data"), {"N": N_small}, lambda x: x >= ratio * N_small),
-        "variance_N": ("N", "distance_kernel_limit", {"T": T_small}, lambda x: x >= ratio * T_small),
+        "resolution_N": ("N", "test_loss", {"T": T_max}, upto(rN),
+                         f"resolution-limited in N (T = {T_max}, N ≤ {rN:g})"),
+        "resolution_T": ("T", "test_loss", {"N": N_max}, upto(rT),
+                         f"resolution-limited in T (N = {N_max}, T ≤ {rT:g})"),
+        "variance_T": ("T", diff("loss_infinite_data"), {"N": N_small}, from_(vT),
+                       f"variance-limited in T (N = {N_small}, T ≥ {vT:g})"),
+        "variance_N": ("N", "distance_kernel_limit", {"T": T_small}, from_(vN),
+                       f"variance-limited in N (T = {T_small}, N ≥ {vN:g})"),
     }
+
+
+def regime_labels(*, N_max: int, T_max: int, N_small: int, T_small: int, ratio: float = 8.0) -> dict[str, str]:
+    """Each :func:`regime_exponents` fit in words: the fixed size and the sizes it keeps,
+    e.g. ``"resolution-limited in N (T = 2048, N ≤ 256)"``."""
+    return {name: spec[4] for name, spec in _regime_specs(N_max, T_max, N_small, T_small, ratio).items()}
 
 
 def check_regime_fits(points: Sequence[Mapping[str, Any]], *, N_max: int, T_max: int, N_small: int,
@@ -855,7 +874,7 @@ def check_regime_fits(points: Sequence[Mapping[str, Any]], *, N_max: int, T_max:
     specs = _regime_specs(N_max, T_max, N_small, T_small, ratio)
     ridgeless = [check_point(p) for p in points]
     ridgeless = [p for p in ridgeless if p["ridge"] == 0.0]
-    for name, (along, _, fixed, keep) in specs.items():
+    for name, (along, _, fixed, keep, _) in specs.items():
         xs = sorted({p[along] for p in ridgeless if all(p[k] == v for k, v in fixed.items()) and keep(p[along])})
         if len(xs) < min_sizes:
             (other, value), = fixed.items()
@@ -888,7 +907,7 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
     from toyscale.fitting import fit_power_law
 
     fits = {}
-    for name, (along, measure, fixed, keep) in _regime_specs(N_max, T_max, N_small, T_small, ratio).items():
+    for name, (along, measure, fixed, keep, _) in _regime_specs(N_max, T_max, N_small, T_small, ratio).items():
         x, y, _ = loss_curve(result, along, measure=measure, ridge=0.0, **fixed)
         sel = keep(x)
         fits[name] = (x[sel], y[sel], fit_power_law(x[sel], y[sel]))
