@@ -77,7 +77,7 @@ class TrainConfig:
         eps = 1e-8 / loss_scale, which is how it is applied. 1 is the small-model scripts'
         plain mean (phase diagram); the published large-model script (Fig. 1) trains on
         100 x the mean. It matters where per-element gradients near 1e-8: rare features'
-        rows at n = 10240 (benchmarks/RESULTS.md).
+        rows at n = 10240 (`python benchmarks/adam_eps_check.py`).
     """
 
     n: int
