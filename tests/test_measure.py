@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from toyscale.measure import overlap_stats, random_overlap_moments, represented_fraction, row_norms
 
@@ -24,6 +25,47 @@ def test_overlaps_match_a_direct_computation_with_unrepresented_rows():
     np.testing.assert_allclose(float(got["overlap_var"]), var, rtol=1e-3)
 
 
+def test_nearly_orthogonal_rows_keep_their_variance():
+    # Weak superposition: m represented rows within 1e-3 of orthonormal, squared overlaps ~1e-6.
+    # Subtracting the diagonal's ones from float32 sums left rounding noise (a negative variance).
+    rng = np.random.default_rng(1)
+    n, m = 400, 40
+    Q, _ = np.linalg.qr(rng.normal(size=(m, m)))
+    W = 0.01 * rng.normal(size=(n, m))
+    W[:m] = Q + 1e-3 * rng.normal(size=(m, m))
+    got = overlap_stats(jnp.asarray(W, jnp.float32), block=64)
+    mean, var, count = direct(W)
+    assert int(got["n_represented"]) == count == m and var > 0
+    np.testing.assert_allclose(float(got["overlap_mean"]), mean, rtol=1e-3)
+    np.testing.assert_allclose(float(got["overlap_var"]), var, rtol=1e-2)
+
+
+def test_equal_overlaps_have_zero_variance():
+    # m + 1 unit vectors of a regular simplex in R^m: every squared overlap is exactly 1/m^2.
+    m = 6
+    simplex = np.eye(m + 1) - 1.0 / (m + 1)
+    U, _, _ = np.linalg.svd(simplex)
+    W = simplex @ U[:, :m]  # the same points in R^m
+    got = overlap_stats(jnp.asarray(W, jnp.float32))
+    np.testing.assert_allclose(float(got["overlap_mean"]), 1 / m**2, rtol=1e-5)
+    assert 0.0 <= float(got["overlap_var"]) < 1e-12
+
+
+def test_an_unrepresented_non_finite_row_and_a_narrow_dtype_do_not_change_the_moments():
+    rng = np.random.default_rng(2)
+    W = rng.normal(size=(50, 4)).astype(np.float32)
+    mean, var, count = direct(W)
+    with_nan = np.concatenate([W, np.full((1, 4), np.nan, np.float32)])
+    got = overlap_stats(jnp.asarray(with_nan))
+    assert int(got["n_represented"]) == count
+    np.testing.assert_allclose([float(got["overlap_mean"]), float(got["overlap_var"])], [mean, var], rtol=1e-4)
+    # float16 weights: 50 x 49 pairs overflow float16 counts, so the moments are taken in float32
+    half = overlap_stats(jnp.asarray(W, jnp.float16))
+    assert half["overlap_mean"].dtype == jnp.float32
+    mean16, var16, _ = direct(W.astype(np.float16).astype(np.float64))
+    np.testing.assert_allclose([float(half["overlap_mean"]), float(half["overlap_var"])], [mean16, var16], rtol=1e-3)
+
+
 def test_random_unit_vectors_have_the_beta_moments():
     m, n = 8, 600
     W = jax.random.normal(jax.random.PRNGKey(1), (n, m))
@@ -38,14 +80,16 @@ def test_fewer_than_two_represented_rows_give_nan_and_fractions_count_rows(stric
     assert float(represented_fraction(W, 0.5)) == 0.5
     assert float(represented_fraction(W, 1.0)) == 0.25
     np.testing.assert_allclose(row_norms(W), [2.0, 0.1, 0.7, 0.2], rtol=1e-6)
+    # the thresholds are strict: #{||W_i|| > t}, so norms of exactly 1/2 and 1 are not counted at them
+    edges = jnp.concatenate([W, jnp.asarray([[0.5, 0.0], [0.0, 1.0]])])
+    assert float(represented_fraction(edges, 0.5)) == pytest.approx(3 / 6)
+    assert float(represented_fraction(edges, 1.0)) == pytest.approx(1 / 6)
     got = jax.vmap(overlap_stats)(jnp.stack([W, W.at[2].set(0.0)]))
     assert np.isfinite(float(got["overlap_mean"][0]))
     assert np.isnan(float(got["overlap_mean"][1])) and int(got["n_represented"][1]) == 1
 
 
 def test_a_bad_static_argument_is_named_before_tracing():
-    import pytest
-
     from toyscale.data import sample_features
     from toyscale.superposition import init_params
 

@@ -34,10 +34,14 @@ def overlap_stats(W: jax.Array, threshold: float = 0.5, block: int = 512) -> dic
     """Mean and variance of squared overlaps between normalised represented rows.
 
     Both moments come from the n x n Gram matrix of unit rows, built ``block`` rows at a
-    time so memory stays O(block x n) even for n = 10^4 (cost n^2 m per model, once).
+    time so memory stays O(block x n) even for n = 10^4 (cost n^2 m per model, once). The
+    diagonal is left out exactly, not subtracted afterwards, and the blocks' moments are
+    combined about their own means (Chan et al.'s pairwise update): nearly orthogonal rows,
+    whose squared overlaps are 1e-6 or less, keep their variance instead of float32 rounding
+    noise. A row with a non-finite norm is not represented and does not reach the sums.
 
     Args:
-      W: [n, m] weights.
+      W: [n, m] weights; computed in float32 at least (float16 or integer ``W`` is upcast).
       threshold: rows with norm above it count as represented.
       block: rows of the Gram matrix computed at once.
 
@@ -48,30 +52,39 @@ def overlap_stats(W: jax.Array, threshold: float = 0.5, block: int = 512) -> dic
     check_int("block", block)
     concrete_real("threshold", threshold, low=0.0)
     norms = row_norms(W)
+    dtype = W.dtype if jnp.issubdtype(W.dtype, jnp.floating) and jnp.finfo(W.dtype).bits >= 32 else jnp.float32
+    W, norms = jnp.asarray(W, dtype), norms.astype(dtype)
     n = W.shape[0]
-    mask = (norms > threshold).astype(W.dtype)
-    unit = W / jnp.where(norms > 0, norms, 1.0)[:, None] * mask[:, None]
-    count = jnp.sum(mask)
-    pairs = count * (count - 1)
+    keep = norms > threshold  # False for a NaN norm
+    unit = jnp.where(keep[:, None], W / jnp.where(keep, norms, 1.0)[:, None], 0.0)
     block = min(block, n)
     pad = (-n) % block
-    unit_p = jnp.pad(unit, ((0, pad), (0, 0)))
+    blocks = (jnp.pad(unit, ((0, pad), (0, 0))).reshape(-1, block, unit.shape[1]),
+              jnp.pad(keep, (0, pad)).reshape(-1, block),
+              jnp.arange(0, n + pad, block))
+    columns = jnp.arange(n)
 
-    def moments(totals, rows):
+    def moments(totals, xs):
+        rows, row_keep, first = xs
         g2 = (rows @ unit.T) ** 2
-        return (totals[0] + jnp.sum(g2), totals[1] + jnp.sum(g2 * g2)), None
+        pair = row_keep[:, None] & keep[None, :] & ((first + jnp.arange(block))[:, None] != columns[None, :])
+        size = jnp.sum(pair).astype(dtype)
+        mean_b = jnp.sum(jnp.where(pair, g2, 0.0)) / jnp.maximum(size, 1.0)
+        m2_b = jnp.sum(jnp.where(pair, (g2 - mean_b) ** 2, 0.0))
+        count, mean, m2 = totals
+        total = count + size
+        delta, share = mean_b - mean, size / jnp.maximum(total, 1.0)
+        return (total, mean + delta * share, m2 + m2_b + delta**2 * count * share), None
 
-    zero = jnp.zeros((), W.dtype)
-    (total2, total4), _ = jax.lax.scan(moments, (zero, zero), unit_p.reshape(-1, block, unit.shape[1]))
-    # The diagonal contributes exactly one per represented row to each sum.
-    mean = (total2 - count) / pairs
-    second = (total4 - count) / pairs
+    zero = jnp.zeros((), dtype)
+    (pairs, mean, m2), _ = jax.lax.scan(moments, (zero, zero, zero), blocks)
+    count = jnp.sum(keep).astype(jnp.int32)
     ok = count >= 2
-    nan = jnp.asarray(jnp.nan, W.dtype)
+    nan = jnp.asarray(jnp.nan, dtype)
     return {
         "overlap_mean": jnp.where(ok, mean, nan),
-        "overlap_var": jnp.where(ok, second - mean**2, nan),
-        "n_represented": count.astype(jnp.int32),
+        "overlap_var": jnp.where(ok, m2 / jnp.maximum(pairs, 1.0), nan),
+        "n_represented": count,
     }
 
 
