@@ -28,6 +28,20 @@ def test_width_curve_averages_seeds_drops_diverged_models_and_accepts_a_spec_obj
     assert width_exponent(width_curve(records(), gamma=-1.0), fit_range=(8, np.inf)).x_range == (8, 32)
 
 
+def test_an_undefined_measure_of_a_finite_model_is_not_counted_as_diverged():
+    # the overlap moments are NaN by definition with fewer than two represented rows
+    recs = [Record(i, {"m": m, "gamma": 1.0, "seed": 0}, False,
+                   {"test_loss": np.float32(1 / m), "overlap_mean": np.float32(np.nan if m == 4 else 1 / m)})
+            for i, m in enumerate((4, 8, 16))]
+    recs.append(Record(3, {"m": 32, "gamma": 1.0, "seed": 0}, True,
+                       {"test_loss": np.float32(np.nan), "overlap_mean": np.float32(np.nan)}))
+    curve = width_curve(recs, measure="overlap_mean", gamma=1.0)
+    assert curve.widths.tolist() == [8, 16] and curve.n_diverged == 1 and curve.n_undefined == 1
+    assert curve.to_dict()["n_undefined"] == 1
+    loss = width_curve(recs, gamma=1.0)
+    assert loss.widths.tolist() == [4, 8, 16] and loss.n_diverged == 1 and loss.n_undefined == 0
+
+
 def test_width_curve_averages_only_replicates():
     # gamma left out: the two gammas' curves would be blended (and n_models look like seeds)
     with pytest.raises(ValueError, match=r"differ in \['gamma'\] at one width \(gamma: -1.0, 1.0\).*gamma=\.\.\."):

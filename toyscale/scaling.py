@@ -30,6 +30,8 @@ class WidthCurve:
       loss_std: standard deviation over replicates (0 with a single seed).
       n_models: finite models averaged at each width.
       n_diverged: diverged models left out, over all widths.
+      n_undefined: models that trained but whose measure is not finite, left out: an
+        overlap moment with fewer than two represented rows, say. Never counted as diverged.
     """
 
     widths: np.ndarray
@@ -37,10 +39,12 @@ class WidthCurve:
     loss_std: np.ndarray
     n_models: np.ndarray
     n_diverged: int
+    n_undefined: int = 0
 
     def to_dict(self) -> dict:
         return {"m": self.widths.tolist(), "loss": self.loss.tolist(), "loss_std": self.loss_std.tolist(),
-                "n_models": self.n_models.tolist(), "n_diverged": self.n_diverged}
+                "n_models": self.n_models.tolist(), "n_diverged": self.n_diverged,
+                "n_undefined": self.n_undefined}
 
 
 def _listing(seen: Mapping[str, Sequence[str]]) -> str:
@@ -135,11 +139,16 @@ def width_curve(records: Iterable[Record], *, measure: str = "test_loss", **cond
     chosen, conditions = _replicates(records, "m", conditions, measure=measure, where="width",
                                      call="width_curve(records, ")
     by_m: dict[int, list[float]] = {}
-    diverged = 0
+    diverged = undefined = 0
     for r in chosen:
         value = float(r[measure])
         if r.diverged or not np.isfinite(value):
-            diverged += 1
+            # a flagged model, or one whose loss itself is not finite, diverged; a finite model
+            # can still have an undefined measure
+            if r.diverged or not np.isfinite(float(r.outputs.get("test_loss", value))):
+                diverged += 1
+            else:
+                undefined += 1
             continue
         by_m.setdefault(int(r.point["m"]), []).append(value)
     widths = np.array(sorted(by_m), dtype=np.int64)
@@ -150,6 +159,7 @@ def width_curve(records: Iterable[Record], *, measure: str = "test_loss", **cond
         loss_std=np.array([v.std() for v in vals]),
         n_models=np.array([v.size for v in vals], dtype=np.int64),
         n_diverged=diverged,
+        n_undefined=undefined,
     )
 
 
@@ -170,5 +180,6 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         where = f" inside fit_range={fit_range!r}"
     if m.size < 2:
         raise ValueError(f"{m.size} width(s) with a finite loss{where} (widths {curve.widths.tolist()}, "
-                         f"{curve.n_diverged} diverged model(s) left out); a power law needs at least 2")
+                         f"{curve.n_diverged} diverged model(s) and {curve.n_undefined} with an undefined "
+                         f"measure left out); a power law needs at least 2")
     return fit_power_law(m, loss, **fit_options)
