@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+from toyscale.scaling import width_curve, width_exponent
 from toyscale.sweep import load_sweep
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -57,10 +58,16 @@ def test_phase_diagram_summary(tmp_path):
     # widths given out of order: each phi_1/2 must still land in its own width's column
     summary, on_disk = run("phase_diagram", tmp_path, "--set", "widths=[4,3,6]")
     assert on_disk["gamma"] == [-1.0, 1.0] and on_disk["alpha"] == [0.5, 1.5] and on_disk["m"] == [4, 3, 6]
-    assert np.asarray(on_disk["alpha_m"], dtype=float).shape == (2, 2)
+    alpha_m = np.asarray(on_disk["alpha_m"], dtype=float)
+    assert alpha_m.shape == (2, 2)
     phi = np.asarray(on_disk["phi_half"], dtype=float)
     assert phi.shape == (2, 2, 3)
     records = load_sweep(tmp_path / "out" / "sweep")
+    for i, gamma in enumerate(on_disk["gamma"]):  # rows gamma, columns alpha: not transposed
+        for j, alpha in enumerate(on_disk["alpha"]):
+            fit = width_exponent(width_curve(records, gamma=gamma, frequencies={"kind": "power_law", "alpha": alpha}))
+            assert alpha_m[i, j] == pytest.approx(fit.exponent), (gamma, alpha)
+    assert alpha_m[0, 1] != pytest.approx(alpha_m[1, 0])  # so a transposed table would fail
     for i, gamma in enumerate(on_disk["gamma"]):
         for j, alpha in enumerate(on_disk["alpha"]):
             for k, m in enumerate(on_disk["m"]):

@@ -65,6 +65,21 @@ def test_model_loss_gradient_equals_the_textbook_model():
         np.testing.assert_allclose(ours[k], ref[k], rtol=1e-5, atol=1e-7, err_msg=k)
 
 
+def test_loss_is_the_papers_sum_over_outputs():
+    # An empty model outputs 0, so L = E||x||^2 = sum_i p_i E[v^2] = (4/3) sum_i p_i for v ~ U[0, 2]:
+    # the sum over the n outputs (the paper's L), not their mean.
+    from toyscale.data import sample_features
+    from toyscale.frequencies import power_law
+
+    n = 40
+    p = power_law(1.0, E=2.0).probs(n)
+    x = sample_features(jax.random.PRNGKey(0), p, 20_000)
+    empty = {"W": jnp.zeros((n, 3)), "b": jnp.zeros(n)}
+    value = float(superposition.loss(empty, x))
+    assert value == pytest.approx(4 / 3 * p.sum(), rel=0.03)
+    assert float(superposition.per_element_loss(empty, x)) == pytest.approx(value / n, rel=1e-5)
+
+
 def _events(rows, cols, values, batch, n):
     from toyscale.data import SparseFeatures
 
