@@ -2,6 +2,7 @@
 
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -109,6 +110,24 @@ def test_python_m_toyscale(tmp_path):
     assert json.loads(r.stdout)["exponent"] == pytest.approx(1.0, rel=1e-12)
     bad = subprocess.run([sys.executable, "-m", "toyscale", "fit", "power-law", str(p), "--x", "x", "--y", "y"],
                          capture_output=True, text=True, env={**os.environ, "TOYSCALE_CPU_DEVICES": "two"})
+    assert bad.returncode == 2 and bad.stderr.startswith("toyscale: error: TOYSCALE_CPU_DEVICES='two'"), bad.stderr
+
+
+def test_the_installed_command_does_the_entry_point_set_up(tmp_path):
+    # `pip install` makes a `toyscale` script next to the interpreter; it must keep the
+    # compilation cache and read $TOYSCALE_CPU_DEVICES as `python -m toyscale` does
+    script = pathlib.Path(sys.executable).with_name("toyscale")
+    assert script.exists(), script
+    p = tmp_path / "pl.csv"
+    p.write_text("x,y\n1,1\n2,0.5\n4,0.25\n")
+    cache = tmp_path / "cache"
+    env = {**os.environ, "TOYSCALE_COMPILATION_CACHE": str(cache)}
+    r = subprocess.run([str(script), "fit", "power-law", str(p), "--x", "x", "--y", "y", "--json"],
+                       capture_output=True, text=True, env=env, check=True)
+    assert json.loads(r.stdout)["exponent"] == pytest.approx(1.0, rel=1e-12)
+    assert cache.is_dir() and any(cache.iterdir())
+    bad = subprocess.run([str(script), "fit", "power-law", str(p), "--x", "x", "--y", "y"],
+                         capture_output=True, text=True, env={**env, "TOYSCALE_CPU_DEVICES": "two"})
     assert bad.returncode == 2 and bad.stderr.startswith("toyscale: error: TOYSCALE_CPU_DEVICES='two'"), bad.stderr
 
 

@@ -271,8 +271,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def console(argv: Sequence[str] | None = None) -> int:
+    """The installed ``toyscale`` command and ``python -m toyscale``: the process-wide set-up
+    an entry point owns (compiled programs kept on disk, ``$TOYSCALE_CPU_DEVICES``; see
+    :mod:`toyscale.runner`), then :func:`main`. Returns the exit code."""
+    from toyscale.runner import use_compilation_cache, use_cpu_devices
+
+    use_compilation_cache()
+    try:
+        use_cpu_devices()
+    except ValueError as err:  # a bad $TOYSCALE_CPU_DEVICES: a usage error, not a traceback
+        print(f"toyscale: error: {err}", file=sys.stderr)
+        return 2
+    return main(argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 2 usage or data error)."""
+    """The commands themselves, with no process-wide set-up (for calling from Python);
+    returns the exit code (0 ok, 2 usage or data error)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
