@@ -1,12 +1,14 @@
 """Fitting scaling laws: power laws, broken power laws, Chinchilla L(N, D), frontiers.
 
-Every multi-start or bootstrap optimisation here is *one* batched program: all starts
-(and all bootstrap resamples) are optimised at once by ``optax.lbfgs`` under ``vmap``
-inside a ``lax.while_loop``.  All arithmetic runs in float64 inside a scoped
-``jax.enable_x64(True)`` context, so the caller's global ``jax_enable_x64`` setting is
-left exactly as it was.
+Every multi-start or bootstrap optimisation here is *one* batched program. The Chinchilla
+fit's 4,500 starts run by default as a hand-written batched L-BFGS (``solver="ladder"``: 512
+lanes refilled from a queue inside a ``lax.while_loop``, a quasi-Newton step first and a
+ladder of shorter steps only where it fails); ``optax.lbfgs`` under ``vmap`` then polishes
+the best start, and refits all bootstrap resamples at once (as it fits the power laws'
+starts). All arithmetic runs in float64 inside a scoped ``jax.enable_x64(True)`` context,
+so the caller's global ``jax_enable_x64`` setting is left exactly as it was.
 
-References (see ``shared/reference/fitting.md``):
+References:
   * Hoffmann et al. 2022, "Training Compute-Optimal Large Language Models" (Chinchilla),
     approach 1 (frontier), approach 2 (IsoFLOP parabolas), approach 3 (parametric fit).
   * Besiroglu et al. 2024, "Chinchilla Scaling: A replication attempt" (arXiv 2404.10102):

@@ -1,7 +1,7 @@
 """Random-feature regression on power-law data: the solvable toy model of neural scaling.
 
-Teacher-student setting of Maloney, Roberts & Sully (2022, arXiv 2210.16859), in the
-notation of ``shared/reference/random-features.md``:
+Teacher-student setting of Maloney, Roberts & Sully (2022, arXiv 2210.16859), in their
+notation:
 
 * latent data x in R^M, independent Gaussian coordinates with variances
   ``lambda_I = lambda_+ I^-(1+alpha)``;

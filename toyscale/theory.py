@@ -192,7 +192,7 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
         E = [1 - (q (k - 2z) + z^2) / (n (k - q))]^-1
             * [sum_i ((1 - L_i) - kappa k lambda_i / ((k - q)(lambda_i + gamma)^2)) v_i^2 + sigma^2]
 
-    transcribed in ``shared/reference/random-features.md`` and checked here against
+    transcribed from that paper and checked here against
     simulation (``tests/test_theory.py``). ``k = inf`` gives :func:`krr_risk`; ``n = inf``
     gives the infinite-data risk ``sum_i v_i^2 gamma/(lambda_i + gamma)`` with
     ``df(gamma) = k``.

@@ -47,8 +47,9 @@ class TrainConfig:
       keep_weights: also return the final W and b of every model.
       represented_threshold: row-norm threshold for "represented" in overlap statistics.
       rng: bit generator of the training and test samples: "threefry" (JAX's default) or
-        "hash" (a counter hash, 1.75x faster per step measured on a 2-core CPU; see
-        :func:`toyscale.data.unit_uniform`).
+        "hash" (a counter hash; see :func:`toyscale.data.unit_uniform`). On a 2-core CPU it
+        made a step 1.75x faster with the dense sampler, and is within 1 % of threefry with
+        the default sparse one, which draws far fewer random words (benchmarks/RESULTS.md).
       sampler: how the training and test samples are drawn, both from the model's law up to
         32-bit rounding of the probabilities (each sampler's docstring gives its bound):
         "sparse" (the default: only the active entries, as Poisson events through an alias
