@@ -220,6 +220,14 @@ def test_loss_scale_is_checked_by_the_config(value, error):
         TrainConfig(n=10, loss_scale=value)
 
 
+@pytest.mark.parametrize("value", ["False", "no", 1, 0.0, None])
+def test_keep_weights_must_be_a_bool(value):
+    # `--set train.keep_weights=False` arrives as the string 'False', which is truthy
+    with pytest.raises(TypeError, match=f"keep_weights={value!r}; keep_weights must be True or False"):
+        TrainConfig(n=10, keep_weights=value)
+    assert TrainConfig(n=10, keep_weights=np.bool_(True)).keep_weights is True
+
+
 @pytest.mark.parametrize("seeds, error, match", [
     ([0.5, 1.5], TypeError, "seed=0.5"),  # int() had truncated them: 0.2 and 0.7 were one model
     ([True, False], TypeError, "seed=True"),

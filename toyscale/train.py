@@ -97,6 +97,9 @@ class TrainConfig:
     loss_scale: float = 1.0
 
     def __post_init__(self):
+        if not isinstance(self.keep_weights, (bool, np.bool_)):  # 'False' or 1 would read as true
+            raise TypeError(f"keep_weights={self.keep_weights!r}; keep_weights must be True or False "
+                            f"(--set train.keep_weights=true or false)")
         check_int("n", self.n)
         check_int("batch", self.batch)
         check_int("steps", self.steps)
@@ -127,7 +130,8 @@ class TrainConfig:
         # fingerprint, and so whether a folder resumes, must not depend on how it was typed.
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            object.__setattr__(self, f.name, float(v) if f.type == "float" else int(v) if f.type == "int" else v)
+            object.__setattr__(self, f.name, float(v) if f.type == "float" else int(v) if f.type == "int"
+                               else bool(v) if f.type == "bool" else v)
         if self.matmul_precision != "float32" and self.sampler != "sparse":
             raise ValueError(f"matmul_precision={self.matmul_precision!r} needs sampler='sparse' (the written-out "
                              f"gradient); sampler={self.sampler!r} trains in float32")
