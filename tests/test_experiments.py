@@ -54,6 +54,30 @@ def test_superposition_scaling_summary(tmp_path):
             assert on_disk["loss"][regime][name]["m"] == [3, 4, 6]
 
 
+def test_the_regimes_figure_keeps_large_losses_in_view(random_features_smoke):
+    # With sigma_w = 10 every loss is 100x larger; a fixed upper limit of 30 put all of them
+    # outside panels 1, 2 and 4 (and inverted the axes).
+    from toyscale import plots
+    from toyscale import random_features as rf
+    from toyscale.sweep import Record
+
+    out, _ = random_features_smoke
+    pre = load("random_features").PRESETS["smoke"]
+    scaled = [Record(r.model_id, r.point, r.diverged, {k: 100 * v if "loss" in k else v for k, v in r.outputs.items()})
+              for r in load_sweep(out / "sweep")]
+    settings = rf.regime_fit_settings(rows=pre["rows"], columns=pre["columns"], ratio=pre["ratio"],
+                                      limit_size=pre["limit_size"])
+    fig = plots.random_feature_regimes(
+        scaled, rf.RFConfig(M=pre["rf"]["M"], sigma_w=10.0), alpha=pre["alpha"], sizes=pre["sizes"], rows=pre["rows"],
+        columns=pre["columns"], ridges=pre["ridges"], ridge_column=pre["ridge_column"],
+        fits=rf.regime_exponents(scaled, **settings), title="x100")
+    for k in (0, 1, 3):
+        lo, hi = fig.axes[k].get_ylim()
+        y = np.concatenate([line.get_ydata() for line in fig.axes[k].lines if line.get_marker() == "o"])
+        assert lo < np.median(y) < hi, (k, lo, hi, np.median(y))
+    plots.save(fig)  # closes it
+
+
 def test_phase_diagram_summary(tmp_path):
     # widths given out of order: each phi_1/2 must still land in its own width's column
     summary, on_disk = run("phase_diagram", tmp_path, "--set", "widths=[4,3,6]")

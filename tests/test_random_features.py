@@ -173,6 +173,7 @@ def test_sweep_leaves_the_global_x64_flag_alone():
     (lambda: rf.regime_fit_settings(rows=[8, 64], columns=[8, 64], ratio=0), "ratio=0"),
     (lambda: rf.regime_fit_settings(rows=[], columns=[8], ratio=2), r"rows=\[\] is empty"),
     (lambda: rf.regime_grid(alpha=0.5, sizes=[8, 16], rows=[8], columns=[]), r"columns=\[\] is empty"),
+    (lambda: rf.regime_grid(alpha=0.5, sizes=[8], rows=[8], columns=[8], ridges=[0.1]), "need ridge_column"),
     # (regime_exponents failed after the sweep with KeyError 'loss_infinite_data')
     (lambda: rf.regime_fit_settings(rows=[64, 512], columns=[8, 64]), r"rows=\[64, 512\].*limit_size=32"),
     (lambda: rf.regime_fit_settings(rows=[8, 64], columns=[64, 512], limit_size=16), r"columns=.*limit_size=16"),
@@ -237,6 +238,10 @@ def test_regime_grid_adds_the_ridgeless_reference_at_the_ridge_column():
     at = {(p["N"], p["ridge"]) for p in pts if p["T"] == 16}
     assert at == {(n, r) for n in (8, 16, 32) for r in (0.0, 0.1)}
     assert len(pts) == len({(p["N"], p["T"], p["ridge"], p["seed"]) for p in pts})  # no point twice
+    # with no ridges the panel still shows the ridgeless peak (the figure failed after the sweep)
+    bare = rf.regime_grid(alpha=0.5, sizes=[8, 16, 32], rows=[8], columns=[8], ridge_column=12, replicates=4,
+                          max_replicates=1)
+    assert {(p["N"], p["ridge"]) for p in bare if p["T"] == 12} == {(n, 0.0) for n in (8, 16, 32)}
 
     grid = rf.regime_grid(alpha=0.5, sizes=[2, 4, 8, 16, 32, 64], rows=[2, 64], columns=[2, 64], replicates=4,
                           max_replicates=1)

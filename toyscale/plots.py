@@ -141,11 +141,12 @@ def random_feature_regimes(result, config, *, alpha: float, sizes: Sequence[int]
     from toyscale import random_features as rf
 
     fig, axes = plt.subplots(1, 4, figsize=(22, 4.8))
-    lows = []
+    lows, typical = [], []
     for ax, along, other, fixed_values in ((axes[0], "T", "N", rows), (axes[1], "N", "T", columns)):
         for i, v in enumerate(fixed_values):
             x, y, e = rf.loss_curve(result, along, ridge=0.0, **{other: v})
             lows.append(np.min(y))
+            typical.append(np.median(y))
             ax.errorbar(x, y, yerr=e, fmt="o", ms=4, color=f"C{i}", label=f"{other}={v}")
             xs, th = _theory_curve(config, along, {other: v}, sizes[0], sizes[-1], alpha=alpha)
             ax.plot(xs, th, "-", lw=1, color=f"C{i}")
@@ -171,8 +172,10 @@ def random_feature_regimes(result, config, *, alpha: float, sizes: Sequence[int]
     axes[3].set(xscale="log", yscale="log", xlabel="N", ylabel="test loss",
                 title=f"a ridge tames the N = T = {ridge_column} peak")
     axes[3].legend(fontsize=7)
+    # clip the ridgeless N = T peak, but never above the data: at 10x the largest curve's median
+    # (30 at the least, where every preset's losses sit far below it)
     for ax in (axes[0], axes[1], axes[3]):
-        ax.set_ylim(0.5 * min(lows), 30)
+        ax.set_ylim(0.5 * min(lows), max(30.0, 10 * max(typical)))
     fig.suptitle(title)
     fig.tight_layout()
     return fig

@@ -781,8 +781,10 @@ def regime_grid(
     """The grid that shows the four regimes: loss vs T at a few N, loss vs N at a few T.
 
     Points: every (N, T) with N in ``rows`` and T in ``sizes``, or T in ``columns`` and N in
-    ``sizes`` (ridgeless, noise-free), plus the ``ridges`` at T = ``ridge_column`` over N in
-    ``sizes``. Each (N, T) is replicated ``replicates / sqrt(N T)`` times (clipped): small
+    ``sizes`` (ridgeless, noise-free), plus (where ``ridge_column`` is given) T = ``ridge_column``
+    over N in ``sizes``, ridgeless and with each of ``ridges``: the ridge panel of
+    :func:`toyscale.plots.random_feature_regimes` draws the ridgeless peak even with no
+    ``ridges``. Each (N, T) is replicated ``replicates / sqrt(N T)`` times (clipped): small
     models fluctuate most and cost least (a model costs about (N + T) M). Models with N <= ``limit_size`` also
     compute their infinite-data loss, models with T <= ``limit_size`` their kernel limit
     (both cheap there), for the variance-limited fits. Shapes with both N and T above
@@ -797,7 +799,12 @@ def regime_grid(
     if max_min_size is not None:
         shapes = [(n, t) for n, t in shapes if min(n, t) <= max_min_size]
     # the ridges at T = ridge_column, with the ridgeless reference where the rows lack it
-    ridge_shapes = [(n, ridge_column) for n in sizes] if ridges else []
+    if ridge_column is None:
+        if ridges:
+            raise ValueError(f"ridges={list(ridges)!r} need ridge_column, the T at which they run")
+        ridge_shapes = []
+    else:
+        ridge_shapes = [(n, check_int("ridge_column", ridge_column)) for n in sizes]
     have = set(shapes)
     points = []
     for (n, t), ridge_list in ([(s, [0.0]) for s in shapes]
