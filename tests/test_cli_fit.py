@@ -77,6 +77,11 @@ def test_power_law_cli(tmp_path, capsys):
         ("a,b\n1,2\n2,x\n", ["--x", "a", "--y", "b"], "line 3, column 'b': cannot parse 'x'"),
         ("a,b\n1,2\n2,-3\n3,1\n", ["--x", "a", "--y", "b"], "y has 1 non-positive"),
         ("", ["--x", "a", "--y", "b"], "empty file"),
+        # a thousands separator split one cell in two: it had read width 1, loss 24
+        ("width,loss\n4,1.0\n8,0.62\n1,024,0.031\n", ["--x", "width", "--y", "loss"],
+         "line 4 has 3 fields, the header 2; quote a cell"),
+        ("width,loss,width\n4,1,5\n8,0.5,9\n", ["--x", "width", "--y", "loss"], "names column(s) 'width' more than once"),
+        ("a,b\n4,1\n\n\n8,x\n", ["--x", "a", "--y", "b"], "line 5, column 'b': cannot parse 'x'"),  # blank lines counted
         ("a,b\n1,2\n1,3\n1,4\n", ["--x", "a", "--y", "b"], "not identifiable"),
     ],
 )

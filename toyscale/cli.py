@@ -37,14 +37,21 @@ def read_csv_columns(path: str, columns: Sequence[str]) -> dict[str, np.ndarray]
             if missing:
                 raise CliError(f"{path}: unknown column(s) {', '.join(map(repr, missing))}; "
                                f"available: {', '.join(map(repr, header))}")
+            twice = [c for c in columns if header.count(c) > 1]
+            if twice:  # DictReader would silently keep the last one
+                raise CliError(f"{path}: the header names column(s) {', '.join(map(repr, twice))} more than once")
             out: dict[str, list[float]] = {c: [] for c in columns}
-            for row_no, row in enumerate(reader, start=2):
+            for row in reader:
+                line = reader.line_num  # the file's line, blank lines and quoted newlines counted
+                if None in row:  # more cells than the header: "1,024" split into two, say
+                    raise CliError(f"{path}: line {line} has {len(header) + len(row[None])} fields, the header "
+                                   f"{len(header)}; quote a cell that contains a comma")
                 for c in columns:
                     cell = row.get(c)
                     try:
                         out[c].append(float(cell))
                     except (TypeError, ValueError):
-                        raise CliError(f"{path}: line {row_no}, column {c!r}: cannot parse {cell!r} as a number") from None
+                        raise CliError(f"{path}: line {line}, column {c!r}: cannot parse {cell!r} as a number") from None
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
     except OSError as err:  # a folder, no permission, ...
