@@ -14,7 +14,7 @@ import pytest
 
 from toyscale.frequencies import power_law
 from toyscale import sweep
-from toyscale.sweep import chunk_layout, load_sweep, model_key, plan_chunks
+from toyscale.sweep import FolderInUseError, chunk_layout, load_sweep, model_key, plan_chunks
 from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
 
 CFG = TrainConfig(n=40, batch=32, steps=60, warmup=6, test_batches=2, log_every=10)
@@ -444,9 +444,20 @@ def test_a_damaged_chunk_or_a_lost_manifest_is_named_not_trained_over(tmp_path):
     chunk.write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match=f"chunk file '{chunk}' cannot be read"):
         load_sweep(tmp_path)
+    # resuming into it is a refusal of the folder, which the scripts report as a usage error
+    with pytest.raises(FolderInUseError, match=f"chunk file '{chunk}' cannot be read"):
+        sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
     chunk.write_bytes(data)
-    (tmp_path / "manifest.json").unlink()
-    with pytest.raises(ValueError, match="holds chunk files but no manifest.json"):
+    manifest = tmp_path / "manifest.json"
+    text = manifest.read_text()
+    for damaged in ("", "[1, 2]"):
+        manifest.write_text(damaged)
+        with pytest.raises(FolderInUseError, match=f"'{manifest}' cannot be read"):
+            sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    manifest.write_text(text)
+    assert sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False).stats["chunks"] == 0
+    manifest.unlink()
+    with pytest.raises(FolderInUseError, match="holds chunk files but no manifest.json"):
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
 
 

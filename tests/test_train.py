@@ -159,6 +159,8 @@ def test_bad_input_raises_before_compiling(call, match, monkeypatch):
     ("frequencies", "power_law", "frequencies='power_law'; frequencies must be a list"),  # not swept letter by letter
     ("frequencies", power_law(1.2), "frequencies=Frequencies.*must be a list"),
     ("seeds", "0", "seeds='0'; seeds must be a list"), ("seeds", 2.5, "seeds=2.5; seeds must be a count"),
+    # a list typed without brackets (--set widths=16,32): the suggestion must itself work
+    ("widths", "16,32", r"widths='16,32'; widths must be a list of values, e.g. \[16,32\]"),
 ])
 def test_a_lone_value_for_a_grid_axis_is_refused_naming_it(axis, value, match):
     with pytest.raises(TypeError, match=match):

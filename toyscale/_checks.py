@@ -31,7 +31,9 @@ def check_seed(seed: Any) -> int:
 def check_axis(name: str, values: Any) -> list:
     """A swept axis as a non-empty list; a lone value (a number, a string, a spec) is refused."""
     if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
-        raise TypeError(f"{name}={values!r}; {name} must be a list of values, e.g. [{values!r}]")
+        # "16,32" is a list typed without its brackets (--set widths=16,32): suggest [16,32]
+        example = f"[{values}]" if isinstance(values, str) and "," in values else f"[{values!r}]"
+        raise TypeError(f"{name}={values!r}; {name} must be a list of values, e.g. {example}")
     values = list(values)
     if not values:
         raise ValueError(f"{name}=[] is empty; every axis of the grid needs at least one value")

@@ -85,7 +85,9 @@ def use_cpu_devices(count: int | None = None) -> int | None:
             try:
                 count = int(env)
             except ValueError:
-                raise ValueError(f"TOYSCALE_CPU_DEVICES={env!r}; expected a positive int or 'off'") from None
+                count = 0
+            if count < 1:
+                raise ValueError(f"TOYSCALE_CPU_DEVICES={env!r}; expected a positive int or 'off'")
         else:
             count = available_cores()
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -245,8 +247,8 @@ def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *s
     progress=not args.no_progress, **options)``.
 
     A folder that already holds another sweep (an earlier run into the same ``--out`` with
-    other settings or another ``--seed``), or chunk files without a manifest, is reported as a
-    usage error (exit status 2, the engine's message, no traceback): the engine raises
+    other settings or another ``--seed``), chunk files without a manifest, or a manifest or
+    chunk file that cannot be read, is reported as a usage error (exit status 2, the engine's message, no traceback): the engine raises
     :class:`toyscale.sweep.FolderInUseError` for those, before anything compiles or trains.
     Any other error propagates unchanged.
     """

@@ -208,8 +208,8 @@ def default_memory_budget() -> int:
 
 class FolderInUseError(ValueError):
     """:func:`run_sweep` refuses ``out``: it holds another sweep (or chunks of an unknown one,
-    or a sweep of an older format), which would be mixed with this one. Raised before
-    anything compiles or trains."""
+    or a sweep of an older format), which would be mixed with this one, or a manifest or chunk
+    file that cannot be read. Raised before anything compiles or trains."""
 
 
 MAX_BATCHES_PER_CHUNK = 8
@@ -688,8 +688,14 @@ def run_sweep(
         if not os.path.exists(mpath) and atomic_create_json(mpath, new):
             manifest = new
         else:
-            with open(mpath) as f:
-                old = json.load(f)
+            try:
+                with open(mpath) as f:
+                    old = json.load(f)
+                if not isinstance(old, dict):
+                    raise ValueError(f"it holds a {type(old).__name__}, not an object")
+            except (ValueError, UnicodeDecodeError) as e:  # (json's decode error is a ValueError)
+                raise FolderInUseError(f"out={folder!r}: {mpath!r} cannot be read ({e}), so which sweep the "
+                                       f"folder holds is unknown; use a new folder or delete it") from e
             if old.get("format") != FORMAT and old.get("format") in _READABLE_FORMATS:
                 raise FolderInUseError(f"out={folder!r} holds a sweep in format {old.get('format')!r}, whose models "
                                  f"were keyed by their position in the grid; this version keys them by their "
@@ -706,7 +712,10 @@ def run_sweep(
             manifest = old
         if pcount == 1:
             _remove_stale_temp_files(folder)
-        done = _read_chunks(folder)
+        try:
+            done = _read_chunks(folder)
+        except ValueError as e:  # a damaged chunk file (writes are atomic: only a hand can do that)
+            raise FolderInUseError(f"out={folder!r}: {e}") from e
         if changed and len(done) < len(points):
             warnings.warn(f"out={folder!r} was started with " + ", ".join(f"{k} {a}" for k, (a, b) in changed.items())
                           + "; resuming with " + ", ".join(f"{k} {b}" for k, (a, b) in changed.items())
