@@ -78,6 +78,8 @@ def main(argv=None) -> dict:
     print("gamma \\ alpha " + " ".join(f"{a:6.2f}" for a in s["alphas"]))
     for i, gamma in enumerate(s["gammas"]):
         print(f"{gamma:13.2f} " + " ".join(f"{v:6.2f}" for v in alpha_m[i]))
+    if np.isfinite(alpha_m_err).any():
+        print(f"standard errors of the fits: {np.nanmin(alpha_m_err):.2f} to {np.nanmax(alpha_m_err):.2f}")
     if unfitted:
         print(f"nan: {unfitted} cell(s) had fewer than {MIN_WIDTHS} widths with a finite loss "
               f"(their other models diverged), too few to fit")

@@ -71,6 +71,8 @@ def main(argv=None) -> dict:
     rel = np.abs(mean / theory - 1)
     off_peak = np.array([max(p["N"], p["T"]) >= 2 * min(p["N"], p["T"]) for p in points])
     fits = rf.regime_exponents(result, **fit_settings)
+    task = rf.RandomFeatureTask(cfg)
+    print(f"{len(result)} models in {len({task.static_of(p) for p in grid})} compiled shapes")
     predicted = {"resolution_N": alpha, "resolution_T": alpha, "variance_N": 1.0, "variance_T": 1.0}
     print_table(fits, fit_settings, alpha, rel[off_peak])
 

@@ -11,6 +11,7 @@ the strong regime, alpha_m = 1.01 ± 0.05 (exponential), 1.0 ± 0.1 (power law) 
 
 from __future__ import annotations
 
+import math
 import os
 
 from toyscale import plots
@@ -59,6 +60,10 @@ def lr_b(m: int) -> float:
     return 2.0 / m
 
 
+# The paper's strong-regime alpha_m (Fig. 1), printed next to ours for comparison.
+PUBLISHED_STRONG = {"exponential": (1.01, 0.05), "power": (1.0, 0.1), "linear": (0.89, 0.05)}
+
+
 def prepare(s: dict) -> tuple:
     """The config, distributions and grid of a preset, checked before anything runs."""
     config = TrainConfig(**s["train"])
@@ -102,12 +107,16 @@ def main(argv=None) -> dict:
         strong_below_weak[name] = all(strong["loss"][strong["m"].index(m)] < weak["loss"][weak["m"].index(m)]
                                       for m in common)
         print(f"strong loss below weak loss at every m ({name}): {strong_below_weak[name]}")
+    digits = {name: max(0, -math.floor(math.log10(e))) for name, (_, e) in PUBLISHED_STRONG.items()}  # as published
+    print("published, strong (n = 10240, m = 8..1024): "
+          + ", ".join(f"{name} {v:.{digits[name]}f} ± {e:.{digits[name]}f}" for name, (v, e) in PUBLISHED_STRONG.items()))
 
     figure = os.path.join(args.figures, f"superposition_scaling_{args.preset}.png")
     plots.save(plots.loss_vs_width(panels, reference_loss=V_SECOND_MOMENT), figure,
                os.path.join(args.out, "loss_vs_width.png"))
     return finish(args, "superposition_scaling", {
-        "exponents": exponents, "exponent_stderr": stderr, "strong_below_weak": strong_below_weak, "r2": r2, "fit_range": fit_range, "loss": loss,
+        "exponents": exponents, "exponent_stderr": stderr, "strong_below_weak": strong_below_weak, "r2": r2,
+        "fit_range": fit_range, "loss": loss, "published_strong": PUBLISHED_STRONG,
         "config": config.to_dict(), "sweep_stats": result.stats,
     }, figure)
 

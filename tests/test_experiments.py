@@ -52,6 +52,7 @@ def test_superposition_scaling_summary(tmp_path):
         for name in ("exponential", "power", "linear"):
             assert np.isfinite(on_disk["exponents"][regime][name])
             assert on_disk["loss"][regime][name]["m"] == [3, 4, 6]
+    assert on_disk["published_strong"] == {"exponential": [1.01, 0.05], "power": [1.0, 0.1], "linear": [0.89, 0.05]}
 
 
 def test_the_regimes_figure_keeps_large_losses_in_view(random_features_smoke):
@@ -78,9 +79,11 @@ def test_the_regimes_figure_keeps_large_losses_in_view(random_features_smoke):
     plots.save(fig)  # closes it
 
 
-def test_phase_diagram_summary(tmp_path):
+def test_phase_diagram_summary(tmp_path, capsys):
     # widths given out of order: each phi_1/2 must still land in its own width's column
     summary, on_disk = run("phase_diagram", tmp_path, "--set", "widths=[4,3,6]")
+    errors = np.asarray(on_disk["alpha_m_stderr"], dtype=float)
+    assert f"standard errors of the fits: {np.nanmin(errors):.2f} to {np.nanmax(errors):.2f}" in capsys.readouterr().out
     assert on_disk["gamma"] == [-1.0, 1.0] and on_disk["alpha"] == [0.5, 1.5] and on_disk["m"] == [4, 3, 6]
     alpha_m = np.asarray(on_disk["alpha_m"], dtype=float)
     assert alpha_m.shape == (2, 2)
@@ -382,6 +385,8 @@ def test_random_features_prints_its_fits_and_the_theory_error(random_features_sm
     assert f"{100 * summary['theory_rel_error_median']:.1f}%" in error
     assert f"over the {summary['theory_points']} points" in error
     assert f"(max {100 * summary['theory_rel_error_max']:.0f}%)" in error
+    shapes = {(r.point["N"], r.point["T"]) for r in load_sweep(out / "sweep")}
+    assert f"{summary['models']} models in {len(shapes)} compiled shapes" in lines
 
 
 @pytest.mark.parametrize("change", [["--seed", "1"], ["--set", "replicates=32"]])
