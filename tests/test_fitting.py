@@ -170,6 +170,19 @@ def test_chinchilla_mle_variant():
     assert abs(fit.alpha - CHINCHILLA_PUBLISHED.alpha) < 4 * fit.stderr["alpha"]
 
 
+def test_chinchilla_mle_at_the_published_delta_has_undefined_standard_errors():
+    # delta = 1e-3 on standardised residuals: sigma collapses (~7e-6 here) and the fit is nearly
+    # least absolute deviations, whose residuals inside delta * sigma are only those it pins.
+    # The sandwich then gave alpha's stderr as 4e-7 against a real spread of ~0.01.
+    N, D, L = _chinchilla_data(n=60, seed=0)
+    fit = fit_chinchilla(N, D, L, method="mle", delta=1e-3, starts=SMALL_GRID)
+    assert np.isnan(fit.stderr["alpha"]) and np.isnan(fit.stderr["a"]) and not fit.identifiable
+    assert any("the standard errors are undefined; the default delta=1.0" in note for note in fit.notes), fit.notes
+    # the published Huber fit on the same data keeps (rough) standard errors: more residuals inside
+    huber = fit_chinchilla(N, D, L, starts=SMALL_GRID)
+    assert 0.003 < huber.stderr["alpha"] < 0.05 and huber.identifiable
+
+
 def test_chinchilla_mle_sigma_has_a_stderr_that_agrees_with_the_bootstrap():
     N, D, L = _chinchilla_data(n=150, noise=0.02, seed=3)
     fit = fit_chinchilla(N, D, L, method="mle", starts=SMALL_GRID, bootstrap=80, seed=4)

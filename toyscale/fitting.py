@@ -696,13 +696,19 @@ def _m_estimator_cov(jac: np.ndarray, r: np.ndarray, w: np.ndarray, delta: float
     cov = K^2 [sum psi^2 / (n - p)] / [mean psi']^2 * (J^T J)^-1 with Huber's small-sample
     correction K = 1 + (p / n) var(psi') / mean(psi')^2. For the squared loss (psi' = 1,
     K = 1) this is exactly the classical least-squares covariance s^2 (J^T J)^-1. For a
-    Huber loss with few residuals inside delta, see :func:`_huber_note`.
+    Huber loss with few residuals inside delta, see :func:`_huber_note`; with no more inside
+    than the p that a nearly least-absolute-deviations fit pins there, mean psi' measures
+    only that pinning (its residuals sit within delta by construction, however small delta
+    is), so the covariance is undefined (NaN): at delta * sigma ~ 7e-9 it had given standard
+    errors 1e5 times below the estimates' spread.
     """
     n, p = jac.shape
     nw = float(w.sum())
     if nw <= p:
         return np.full((p, p), np.nan)
     psi, dpsi = _psi(r, delta, loss)
+    if loss == "huber" and float((w * (dpsi > 0)).sum()) <= p:
+        return np.full((p, p), np.nan)
     mean_dpsi = float((w * dpsi).sum() / nw)
     if mean_dpsi <= 0:
         return np.full((p, p), np.nan)
@@ -731,6 +737,10 @@ def _huber_note(r: np.ndarray, delta: float, loss: str, n_params: int, better: s
     inside = int(np.sum(np.abs(r) <= delta))
     if inside >= 4 * n_params:
         return []
+    if inside <= n_params:  # (_m_estimator_cov gives NaN)
+        return [f"only {inside} of {len(r)} residuals lie within delta={delta:g} (the Huber quadratic branch), "
+                f"no more than the {n_params} the fit itself pins there: the standard errors are undefined; "
+                f"{better} gives defined ones"]
     return [f"only {inside} of {len(r)} residuals lie within delta={delta:g} (the Huber quadratic branch), "
             f"close to the {n_params} the fit itself pins there: the standard errors are rough and tend to be "
             f"too small; {better} gives better ones"]
@@ -961,7 +971,7 @@ def fit_power_law(
         stderr["offset"] = float(y_inf * se_internal[2])
     identifiable = bool(np.all(np.isfinite(se_internal)))
     if not identifiable:
-        notes.append("information matrix is singular or the loss has no points in its quadratic branch; "
+        notes.append("information matrix is singular or the loss has too few points in its quadratic branch; "
                      "standard errors are undefined")
     if offset and y_inf < 1e-6 * y.min():
         notes.append(f"fitted offset {y_inf:.3g} is ~0: the data show no irreducible term")
@@ -1438,10 +1448,12 @@ def fit_chinchilla(
     stderr = dict(zip(_CH_OUT, map(float, se)))
     if method == "mle":
         stderr["sigma"] = sigma * _log_scale_stderr(p_full, data, delta)
-    notes = _huber_note(r, delta_eff, "huber", 5, "method='mle' (or a larger delta)")
+    notes = _huber_note(r, delta_eff, "huber", 5, "method='mle' (or a larger delta)" if method == "huber"
+                        else "the default delta=1.0 (on standardised residuals)")
     identifiable = bool(np.all(np.isfinite(se)))
     if not identifiable:
-        notes.append("covariance is singular or no residual lies in the Huber quadratic branch: standard errors undefined")
+        notes.append("covariance is singular or too few residuals lie in the Huber quadratic branch: standard errors "
+                     "undefined")
     if min(p_hat[3], p_hat[4]) < 1e-3:
         identifiable = False
         notes.append(f"an exponent is ~0 (alpha={p_hat[3]:.3g}, beta={p_hat[4]:.3g}): that term is confounded with E")
@@ -1897,7 +1909,7 @@ def fit_broken_power_law(
     f = tuple(est[f"smoothness{i}"] for i in range(1, breaks + 1))
     notes = _huber_note(r, delta, loss, len(p), "a larger huber_delta")
     if not identifiable:
-        notes.append("information matrix is singular or the loss has no points in its quadratic branch; "
+        notes.append("information matrix is singular or the loss has too few points in its quadratic branch; "
                      "standard errors are undefined")
     for i, di in enumerate(d, 1):
         if not x.min() < di < x.max():
