@@ -1,0 +1,249 @@
+"""Calibration of the fits: Chinchilla standard-error coverage, and budget bins for approaches 1 and 2.
+
+Study 1, standard-error coverage of `fit_chinchilla` (approach 3).  Each data set is 60 runs of
+the published law (`CHINCHILLA_PUBLISHED`, L = E + A/N^alpha + B/D^beta) on a fixed log grid,
+6 model sizes N in 1e7..1e10 times 10 token counts D in 1e9..1e12 (``--design random``: 60 runs
+log-uniform on the same box, redrawn per data set), with 1 % log-normal noise on L.  Each is
+fitted with the default method (sum of Huber losses, published delta = 1e-3) and with
+``method="mle"`` (Huber likelihood with a fitted scale, its default delta = 1 on standardised
+residuals), from three starts (the truth and the truth shifted by +-(0.5, 0.5, 0.1, 0.05, 0.05)
+in (log A, log B, log E, alpha, beta)), so the study measures the standard errors, not the
+search; ``--check-search K`` refits the first K data sets from the published 4,500-start grid
+and prints how far those optima lie from the three-start ones.  Per method it prints, for
+alpha, beta, E and a = beta/(alpha+beta) (the fit's ``a`` and ``stderr["a"]``, delta method):
+the median standard error, the coverage (share of data sets with |estimate - truth| <= 1.96
+stderr; its binomial standard error is printed beside it) and the Monte-Carlo sd of the
+estimates, and the mean number of residuals inside the Huber delta against the number the
+noise alone puts there.  Data set i is the same for both methods (the mle sets are the first
+``--mle-datasets`` of the Huber ones).
+
+Study 2, budget bins and the frontier exponent (approaches 1 and 2).  IsoFLOP designs from the
+published law: 9 budgets C = 1e18..1e22 (log-spaced), 15 N per budget on exp(linspace(-1.5,
+1.5)) times that budget's N_opt, D = C/(6N) (the design of tests/test_fitting_extra.py).  Each
+run's C is then scattered log-normally (sd 0.1 in log C, i.e. ~10 %) and its loss computed at
+its own compute (noise-free unless ``--loss-noise``), over ``--seeds`` seeds.  `fit_frontier`
+and `fit_isoflop` are run four ways: ``C`` as scattered without bins (groups of C within 1 %);
+``bins=9`` (9 log-spaced bins over the scattered range of C); ``bins=edges`` (10 edges at the
+geometric midpoints between the budgets, budget/2 and budget*2 at the ends: each run in its own
+budget's bin); and the nominal budget passed as C (runs of a budget compared as they stand, with
+no account of their different compute: the comparison that bins replaced).  Prints the mean and
+seed-to-seed sd of the fitted a against the true a, and the notes the fits gave.
+
+    python benchmarks/fit_calibration.py [--datasets 200] [--mle-datasets 100] [--design grid]
+        [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--seed 0] [--json out.json]
+"""
+
+import argparse
+import collections
+import math
+import os
+import platform
+import re
+import time
+
+import jax
+import numpy as np
+import optax
+import scipy
+
+from toyscale.fitting import CHINCHILLA_PUBLISHED, compute_optimal, fit_chinchilla, fit_frontier, fit_isoflop
+from toyscale.io import atomic_write_json
+
+P = CHINCHILLA_PUBLISHED
+TRUE_LOG = np.array([math.log(P.A), math.log(P.B), math.log(P.E), P.alpha, P.beta])
+PARAMS = ("alpha", "beta", "E", "a")
+TRUE = np.array([P.alpha, P.beta, P.E, P.a])
+STARTS = TRUE_LOG + np.array([[0.0] * 5, [0.5, 0.5, 0.1, 0.05, 0.05], [-0.5, -0.5, -0.1, -0.05, -0.05]])
+RUNS, NOISE, DELTA = 60, 0.01, 1e-3
+BUDGETS = np.logspace(18, 22, 9)
+PER_BUDGET = 15
+
+
+def _pattern(note: str) -> str:
+    """A note with its numbers replaced by #, to count notes by their wording."""
+    return re.sub(r"(?<![A-Za-z_])\d[\d.]*(e[+-]?\d+)?", "#", note)
+
+
+def chinchilla_dataset(seed: int, i: int, design: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Data set i: 60 runs of the published law with 1 % log-normal noise on L."""
+    rng = np.random.default_rng([seed, 1, i])
+    if design == "grid":
+        n, d = np.meshgrid(np.logspace(7, 10, 6), np.logspace(9, 12, 10), indexing="ij")
+        N, D = n.ravel(), d.ravel()
+    else:
+        N = np.exp(rng.uniform(math.log(1e7), math.log(1e10), RUNS))
+        D = np.exp(rng.uniform(math.log(1e9), math.log(1e12), RUNS))
+    return N, D, P.loss(N, D) * np.exp(NOISE * rng.standard_normal(N.size))
+
+
+def coverage_study(n_sets: int, method: str, design: str, seed: int) -> dict:
+    est, se, inside, failed, notes = [], [], [], [], collections.Counter()
+    t = time.perf_counter()
+    for i in range(n_sets):
+        N, D, L = chinchilla_dataset(seed, i, design)
+        fit = fit_chinchilla(N, D, L, method=method, starts=STARTS)
+        e = np.array([getattr(fit, k) for k in PARAMS])
+        s = np.array([fit.stderr[k] for k in PARAMS])
+        if not (fit.converged and fit.identifiable and np.all(np.isfinite(s))):
+            failed.append(i)
+        # residuals inside the Huber threshold on log-residuals (delta * sigma for mle)
+        r = np.log(fit.predict(N, D)) - np.log(L)
+        inside.append(int(np.sum(np.abs(r) <= (DELTA if method == "huber" else fit.delta * fit.sigma))))
+        notes.update(map(_pattern, fit.notes))
+        est.append(e)
+        se.append(s)
+    seconds = time.perf_counter() - t
+    est, se = np.array(est), np.array(se)
+    ok = np.all(np.isfinite(se), axis=1)
+    covered = np.abs(est[ok] - TRUE) <= 1.96 * se[ok]
+    cov = covered.mean(0)
+    return dict(
+        method=method, datasets=n_sets, used=int(ok.sum()), failed=failed, seconds=seconds,
+        median_stderr=dict(zip(PARAMS, np.median(se[ok], 0).tolist())),
+        coverage=dict(zip(PARAMS, cov.tolist())),
+        coverage_stderr=dict(zip(PARAMS, np.sqrt(cov * (1 - cov) / ok.sum()).tolist())),
+        mc_sd=dict(zip(PARAMS, est[ok].std(0, ddof=1).tolist())),
+        mean_bias=dict(zip(PARAMS, (est[ok].mean(0) - TRUE).tolist())),
+        mean_inside_delta=float(np.mean(inside)), notes=dict(notes),
+        estimates=est.tolist(), stderr=se.tolist(),
+    )
+
+
+def search_check(k: int, design: str, seed: int) -> dict:
+    """Refit the first k data sets from the published 4,500-start grid; how far are the three-start optima?"""
+    out = {}
+    for method in ("huber", "mle"):
+        dobj, dpar = [], []
+        for i in range(k):
+            N, D, L = chinchilla_dataset(seed, i, design)
+            few, full = fit_chinchilla(N, D, L, method=method, starts=STARTS), fit_chinchilla(N, D, L, method=method)
+            dobj.append(few.objective - full.objective)
+            dpar.append(float(np.max(np.abs(few.log_params - full.log_params))))
+        out[method] = dict(objective_three_minus_grid=dobj, max_abs_log_param_difference=dpar)
+    return out
+
+
+def isoflop_design() -> tuple[np.ndarray, np.ndarray]:
+    n_opt = compute_optimal(P, BUDGETS).N_opt
+    N = (n_opt[:, None] * np.exp(np.linspace(-1.5, 1.5, PER_BUDGET))[None, :]).ravel()
+    return N, np.repeat(BUDGETS, PER_BUDGET)
+
+
+def bins_study(n_seeds: int, scatter: float, loss_noise: float, seed: int) -> dict:
+    N, C0 = isoflop_design()
+    edges = np.concatenate([[BUDGETS[0] / 2], np.sqrt(BUDGETS[1:] * BUDGETS[:-1]), [BUDGETS[-1] * 2]])
+    ways = {"no bins": lambda C: dict(C=C), "bins=9": lambda C: dict(C=C, bins=9),
+            "bins=midpoint edges": lambda C: dict(C=C, bins=edges), "nominal C, as they stand": lambda C: dict(C=C0)}
+    rows = {(fn.__name__, w): dict(a=[], budgets=[], errors=[], notes=collections.Counter())
+            for fn in (fit_frontier, fit_isoflop) for w in ways}
+    t = time.perf_counter()
+    for s in range(n_seeds):
+        rng = np.random.default_rng([seed, 2, s])
+        C = C0 * np.exp(scatter * rng.standard_normal(C0.size))
+        L = P.loss(N, C / (6 * N)) * np.exp(loss_noise * rng.standard_normal(C0.size))
+        for fn in (fit_frontier, fit_isoflop):
+            for w, kw in ways.items():
+                row = rows[fn.__name__, w]
+                try:
+                    fit = fn(N, L, **kw(C))
+                except ValueError as err:  # NotIdentifiableError is a ValueError
+                    row["a"].append(math.nan)
+                    row["budgets"].append(0)
+                    row["errors"].append(f"seed {s}: {type(err).__name__}: {err}")
+                    continue
+                row["a"].append(fit.a)
+                row["budgets"].append(len(fit.C))
+                row["notes"].update(map(_pattern, fit.notes))
+    out = dict(seeds=n_seeds, scatter=scatter, loss_noise=loss_noise, true_a=P.a, budgets=BUDGETS.tolist(),
+               runs_per_budget=PER_BUDGET, seconds=time.perf_counter() - t, rows=[])
+    for (fn, w), row in rows.items():
+        a = np.array(row["a"])
+        ok = np.isfinite(a)
+        out["rows"].append(dict(
+            fit=fn, way=w, mean_a=float(a[ok].mean()) if ok.any() else math.nan,
+            sd_a=float(a[ok].std(ddof=1)) if ok.sum() > 1 else math.nan,
+            max_abs_error=float(np.abs(a[ok] - P.a).max()) if ok.any() else math.nan,
+            failed=int((~ok).sum()), budgets_min=int(min(row["budgets"])), budgets_max=int(max(row["budgets"])),
+            a=row["a"], errors=row["errors"], notes=dict(row["notes"])))
+    return out
+
+
+def print_coverage(res: dict) -> None:
+    print(f"\n{res['method']}: {res['used']} of {res['datasets']} data sets with finite stderr used; "
+          f"{len(res['failed'])} flagged (not converged, not identifiable or stderr not finite): "
+          f"{res['failed'][:10]}; {res['seconds']:.1f} s")
+    print(f"  {'':34}" + "".join(f"{k:>10}" for k in PARAMS))
+    print(f"  {'truth':34}" + "".join(f"{v:>10.4f}" for v in TRUE))
+    print(f"  {'median stderr':34}" + "".join(f"{res['median_stderr'][k]:>10.4f}" for k in PARAMS))
+    print(f"  {'coverage of +-1.96 stderr':34}" + "".join(f"{res['coverage'][k]:>10.3f}" for k in PARAMS))
+    print(f"  {'  (its binomial stderr)':34}" + "".join(f"{res['coverage_stderr'][k]:>10.3f}" for k in PARAMS))
+    print(f"  {'MC sd of the estimates':34}" + "".join(f"{res['mc_sd'][k]:>10.4f}" for k in PARAMS))
+    ratio = [res["median_stderr"][k] / res["mc_sd"][k] for k in PARAMS]
+    print(f"  {'median stderr / MC sd':34}" + "".join(f"{v:>10.2f}" for v in ratio))
+    print(f"  {'mean estimate - truth':34}" + "".join(f"{res['mean_bias'][k]:>10.4f}" for k in PARAMS))
+    expected = RUNS * math.erf(DELTA / (NOISE * math.sqrt(2))) if res["method"] == "huber" else math.nan
+    print(f"  residuals inside delta: mean {res['mean_inside_delta']:.2f} of {RUNS}"
+          + (f" (noise alone: {expected:.2f})" if res["method"] == "huber" else " (delta * sigma, mle)"))
+    for note, count in res["notes"].items():
+        print(f"  note on {count} data set(s): {note}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--datasets", type=int, default=200, help="data sets fitted with the Huber objective")
+    ap.add_argument("--mle-datasets", type=int, default=100, help="data sets fitted with method='mle'")
+    ap.add_argument("--design", choices=("grid", "random"), default="grid")
+    ap.add_argument("--check-search", type=int, default=3, help="data sets refitted from the 4,500-start grid")
+    ap.add_argument("--seeds", type=int, default=20, help="seeds of the budget-bins study")
+    ap.add_argument("--scatter", type=float, default=0.1, help="sd of log C around each run's budget")
+    ap.add_argument("--loss-noise", type=float, default=0.0, help="sd of log-normal noise on L in the bins study")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+
+    load0, t0 = os.getloadavg(), time.perf_counter()
+    print(f"Study 1: stderr coverage of fit_chinchilla, {RUNS} runs ({args.design} design), {NOISE:.0%} log-noise, "
+          f"3 starts around the truth, seed {args.seed}")
+    huber = coverage_study(args.datasets, "huber", args.design, args.seed)
+    print_coverage(huber)
+    mle = coverage_study(args.mle_datasets, "mle", args.design, args.seed)
+    print_coverage(mle)
+    search = search_check(args.check_search, args.design, args.seed) if args.check_search else {}
+    for method, s in search.items():
+        print(f"  search check, {method}: three starts minus the 4,500-start grid, "
+              f"first {args.check_search} data sets: "
+              f"objective {', '.join(f'{v:.2e}' for v in s['objective_three_minus_grid'])}; "
+              f"max |log-param difference| {max(s['max_abs_log_param_difference']):.2e}")
+
+    bins = bins_study(args.seeds, args.scatter, args.loss_noise, args.seed)
+    print(f"\nStudy 2: budget bins, {len(BUDGETS)} budgets 1e18..1e22 x {PER_BUDGET} N, each run's C scattered by "
+          f"sd {args.scatter:g} in log C, loss noise {args.loss_noise:g}, {args.seeds} seeds, true a = {P.a:.5f} "
+          f"({bins['seconds']:.1f} s)")
+    print(f"  {'fit':<14}{'runs grouped by':<28}{'mean a':>10}{'mean - true':>13}{'sd over seeds':>15}"
+          f"{'max |err|':>11}{'budgets':>9}{'failed':>8}")
+    for r in bins["rows"]:
+        nb = f"{r['budgets_min']}" if r["budgets_min"] == r["budgets_max"] else f"{r['budgets_min']}-{r['budgets_max']}"
+        print(f"  {r['fit']:<14}{r['way']:<28}{r['mean_a']:>10.5f}{r['mean_a'] - P.a:>13.5f}{r['sd_a']:>15.5f}"
+              f"{r['max_abs_error']:>11.5f}{nb:>9}{r['failed']:>8}")
+    for r in bins["rows"]:
+        for note, count in r["notes"].items():
+            print(f"  {r['fit']}, {r['way']}, on {count} seed(s): {note}")
+        for err in r["errors"][:3]:
+            print(f"  {r['fit']}, {r['way']}: {err}")
+
+    out = dict(
+        load_average_before=load0, load_average_after=os.getloadavg(), wall_seconds=time.perf_counter() - t0,
+        machine=f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
+        versions=dict(jax=jax.__version__, optax=optax.__version__, scipy=scipy.__version__, numpy=np.__version__),
+        args=vars(args), runs=RUNS, noise=NOISE, huber_delta=DELTA, starts=STARTS.tolist(),
+        truth=dict(zip(PARAMS, TRUE.tolist())),
+        coverage=dict(huber=huber, mle=mle), search_check=search, budget_bins=bins,
+    )
+    print(f"\n{out['machine']} {out['versions']} load average {load0[0]:.2f} -> {out['load_average_after'][0]:.2f}, "
+          f"wall {out['wall_seconds']:.1f} s")
+    if args.json:
+        atomic_write_json(args.json, out)
+
+
+if __name__ == "__main__":
+    main()
