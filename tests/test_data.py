@@ -309,3 +309,15 @@ def test_a_frequency_spec_given_as_p_is_named():
     for sampler in (data.sample_features, data.sample_features_plain):
         with pytest.raises(TypeError, match=r"is a frequency spec; pass its feature probabilities, p.probs\(n\)"):
             sampler(jax.random.PRNGKey(0), power_law(1.0), 8)
+
+
+def test_the_top_bits_give_a_uniform_below_one_so_p_one_always_fires(monkeypatch):
+    # 2**32 - 1 rounds to 1.0f without the clamp: a feature with p = 1 would then miss
+    assert float(data._unit_from_bits(jnp.uint32(0xFFFFFFFF))) < 1
+    monkeypatch.setattr(data, "random_bits", lambda key, shape, rng="threefry": jnp.full(shape, 0xFFFFFFFF, jnp.uint32))
+    x = np.asarray(data.sample_features(jax.random.PRNGKey(0), jnp.asarray([1.0, 0.5], jnp.float32), 8))
+    assert np.all(x[:, 0] > 0)
+
+
+def test_alias_columns_are_the_next_power_of_two():
+    assert [data.alias_columns(n) for n in (1, 2, 3, 1024, 1025)] == [2, 2, 4, 1024, 2048]

@@ -86,6 +86,7 @@ def test_optimizer_matches_a_hand_written_adamw_step():
     (lambda: warmup_cosine(100, 200), "warmup=200; warmup must not exceed steps=100"),
     (lambda: warmup_cosine(100, -1), "warmup=-1"),
     (lambda: warmup_cosine(100, 10, final_fraction=-3), "final_fraction=-3"),
+    (lambda: warmup_cosine(100, 10, final_fraction=1.5), "final_fraction=1.5"),  # the "decay" would rise
     (lambda: warmup_cosine(100, 10, final_fraction=float("nan")), "final_fraction=nan"),
     (lambda: superposition_optimizer(lr_w=float("nan"), lr_b=1e-2, gamma=0.0, steps=10, warmup=2), "lr_w=nan"),
     (lambda: superposition_optimizer(lr_w=1e-2, lr_b=0.0, gamma=0.0, steps=10, warmup=2), "lr_b=0.0"),
@@ -95,3 +96,10 @@ def test_schedule_and_optimizer_refuse_values_that_would_give_negative_or_nan_ra
     # (each of these used to build a schedule or optimizer that silently returned nan or < 0)
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_an_all_zero_row_decays_by_zero_not_nan():
+    # eps is added to the row norm before dividing (Eq. 2); 1/0 + eps would give 0 * inf = NaN
+    W = jnp.zeros((2, 3)).at[1].set(1.0)
+    d = np.asarray(row_decay_direction(W, -1.0))
+    assert np.all(np.isfinite(d)) and np.all(d[0] == 0)

@@ -249,3 +249,51 @@ def test_a_learning_rate_may_be_a_zero_dimensional_array():
     assert grid(lr_w=jnp.float32(1e-2))[0]["lr_w"] == pytest.approx(1e-2)
     with pytest.raises(TypeError, match="lr_w"):
         grid(lr_w="0.01")
+
+
+def test_a_frozen_model_replays_its_loss_curve_and_test_loss_from_the_documented_streams():
+    # lr ~ 0 keeps W and b at their initial values, so every logged number can be recomputed:
+    # the curve is the mean paper loss L (summed over outputs) of each block of training batches,
+    # the test loss L over fresh batches from their own stream
+    from toyscale import data, superposition
+
+    cfg = TrainConfig(n=16, batch=64, steps=40, warmup=4, test_batches=5, log_every=10, sampler="dense",
+                      keep_weights=True)
+    key = jax.random.PRNGKey(5)
+    out = train_model(cfg, 3, gamma=0.0, lr_w=1e-30, lr_b=1e-30, frequencies=power_law(1.0), key=key)
+    k_init, k_data, k_test = (jax.random.fold_in(key, i) for i in range(3))
+    params = superposition.init_params(k_init, 16, 3)
+    np.testing.assert_allclose(out["W"], params["W"], rtol=1e-6, atol=1e-7)
+    p = np.asarray(power_law(1.0).probs(16), np.float32)
+
+    def loss(k):
+        return float(superposition.loss(params, data.sample_features(k, p, 64)))
+
+    curve = [np.mean([loss(jax.random.fold_in(k_data, t)) for t in range(b * 10, b * 10 + 10)]) for b in range(4)]
+    np.testing.assert_allclose(out["loss_curve"], curve, rtol=1e-4)
+    assert float(out["test_loss"]) == pytest.approx(np.mean([loss(jax.random.fold_in(k_test, i)) for i in range(5)]),
+                                                    rel=1e-4)
+
+
+@pytest.mark.parametrize("field, value", [("test_batches", 0), ("represented_threshold", 0.0)])
+def test_the_config_refuses_a_zero_where_it_would_give_nan(field, value):
+    with pytest.raises(ValueError, match=f"{field}={value}"):
+        TrainConfig(n=10, **{field: value})
+
+
+def test_a_model_whose_bias_goes_infinite_is_flagged(monkeypatch):
+    # -inf in b leaves the loss and W finite: only the check on b can flag it
+    from toyscale import superposition
+
+    real = superposition.init_params
+
+    def init(key, n, m, dtype=jax.numpy.float32):
+        params = real(key, n, m, dtype)
+        return {"W": params["W"], "b": params["b"].at[0].set(-jax.numpy.inf)}
+
+    monkeypatch.setattr(superposition, "init_params", init)
+    cfg = TrainConfig(n=16, batch=64, steps=40, warmup=4, test_batches=4, log_every=10, sampler="dense",
+                      keep_weights=True)  # a config of its own: traced afresh with the patched init
+    out = train_model(cfg, 3, gamma=0.0, lr_w=1e-2, lr_b=1e-2, frequencies=power_law(1.0), key=jax.random.PRNGKey(0))
+    assert np.isfinite(out["test_loss"]) and np.all(np.isfinite(out["W"]))
+    assert bool(out["diverged"])
