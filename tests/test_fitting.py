@@ -3,6 +3,7 @@
 import jax
 import numpy as np
 import pytest
+import scipy.integrate
 import scipy.optimize
 import scipy.special
 import scipy.stats
@@ -49,6 +50,19 @@ def test_power_law_no_offset_is_ols_with_ols_stderr():
     assert fit.n_points == 25 and fit.x_range == (10.0, 10000.0)
     np.testing.assert_allclose(fit.predict(x), fit.prefactor * x**-fit.exponent)
     assert "exponent" in str(fit)
+    # the prefactor's stderr is the delta method's C * se(log C)
+    assert fit.stderr["prefactor"] == pytest.approx(fit.prefactor * ref.intercept_stderr, rel=1e-9)
+
+
+def test_power_law_standard_errors_scale_with_y():
+    # y -> 10 y multiplies the prefactor and the offset, and so their standard errors, by 10
+    rng = np.random.default_rng(1)
+    x = np.logspace(1, 4, 30)
+    y = (2.0 * x**-0.7 + 0.01) * np.exp(0.02 * rng.standard_normal(30))
+    one, ten = fit_power_law(x, y, offset=True), fit_power_law(x, 10 * y, offset=True)
+    for name in ("prefactor", "offset"):
+        assert ten.stderr[name] == pytest.approx(10 * one.stderr[name], rel=1e-5), name
+    assert ten.stderr["exponent"] == pytest.approx(one.stderr["exponent"], rel=1e-5)
 
 
 @pytest.mark.parametrize("offset", [False, True])
@@ -136,6 +150,14 @@ def test_chinchilla_recovery_inside_intervals(chinchilla_fit):
     lo, hi = opt.N_opt_interval
     assert lo[0] < p.compute_optimal([1e22]).N_opt[0] < hi[0]
     assert np.isfinite(opt.N_opt_stderr[0]) and opt.N_opt_stderr[0] > 0
+    # the interval is the bootstrap's percentiles of N_opt(C) = G (C/6)^a, and D_opt = C / (6 N_opt)
+    b = fit.boot_log_params
+    log_n = ((np.log(b[:, 3]) + b[:, 0] - np.log(b[:, 4]) - b[:, 1]) / (b[:, 3] + b[:, 4])
+             + b[:, 4] / (b[:, 3] + b[:, 4]) * np.log(1e22 / 6))
+    np.testing.assert_allclose([lo[0], hi[0]], np.exp(np.percentile(log_n, [2.5, 97.5])), rtol=1e-9)
+    d_lo, d_hi = opt.D_opt_interval
+    assert d_lo[0] < opt.D_opt[0] < d_hi[0]
+    np.testing.assert_allclose([d_lo[0], d_hi[0]], [1e22 / 6 / hi[0], 1e22 / 6 / lo[0]], rtol=1e-12)
     d = fit.to_dict()
     assert {"E", "A", "B", "alpha", "beta", "a", "intervals"} <= set(d)
 
@@ -167,6 +189,12 @@ def test_chinchilla_mle_variant():
     fit = fit_chinchilla(N, D, L, method="mle", starts=SMALL_GRID)
     assert fit.method == "mle" and fit.converged
     assert fit.sigma == pytest.approx(0.01, rel=0.3)  # noise sd on log L
+    # the objective is the negative log-likelihood of a Huber density with scale sigma,
+    # normalised numerically here
+    z, _ = scipy.integrate.quad(lambda u: np.exp(-scipy.special.huber(fit.delta, u)), -np.inf, np.inf)
+    r = (np.log(fit.predict(N, D)) - np.log(L)) / fit.sigma
+    nll = np.sum(scipy.special.huber(fit.delta, r)) + len(L) * np.log(z * fit.sigma)
+    assert fit.objective == pytest.approx(nll, rel=1e-9)
     assert abs(fit.alpha - CHINCHILLA_PUBLISHED.alpha) < 4 * fit.stderr["alpha"]
 
 

@@ -176,6 +176,14 @@ def _isoflop_runs(width=1.5, k=15, shift=0.0):
     return N, C, CHINCHILLA_PUBLISHED.loss(N, C / (6 * N))
 
 
+def test_budgets_from_tokens_are_six_n_d():
+    N, C, L = _isoflop_runs()
+    for fit_fn in (fit_isoflop, fit_frontier):
+        by_tokens, by_compute = fit_fn(N, L, D=C / (6 * N)), fit_fn(N, L, C=C)
+        np.testing.assert_allclose(by_tokens.C, BUDGETS, rtol=1e-9)
+        assert by_tokens.prefactor == pytest.approx(by_compute.prefactor, rel=1e-9)
+
+
 def test_isoflop_recovers_exponent_on_centred_grid():
     N, C, L = _isoflop_runs()
     fit = fit_isoflop(N, L, C=C)

@@ -123,6 +123,12 @@ def test_kernel_limit_difference_has_the_mean_of_the_distance():
     assert abs(np.mean(diff) - np.mean(dist)) < 4 * sem
     # the point of using it: about half the spread (0.49-0.58 of it over 8 sweep seeds)
     assert np.all(dist >= 0) and np.std(dist) < 0.7 * np.std(diff)
+    # |f_RF - f_kernel|^2 in the data's covariance (lambda-weighted), whose mean the theory gives
+    from toyscale.theory import expected_test_loss
+
+    cfg = RFConfig(M=128)
+    want = np.diff(expected_test_loss(cfg, [{"N": np.inf, "T": 12, "alpha": 0.5}, {"N": 64, "T": 12, "alpha": 0.5}]))[0]
+    assert abs(np.mean(dist) - want) < 3 * np.std(dist, ddof=1) / np.sqrt(len(dist)) + 0.05 * want
 
 
 def test_model_pieces_under_jit_and_vmap():

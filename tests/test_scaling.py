@@ -64,3 +64,13 @@ def test_width_curve_averages_only_replicates():
 def test_a_curve_or_fit_that_finds_nothing_says_why(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_loss_std_is_the_spread_over_seeds_and_an_unflagged_nan_loss_is_diverged():
+    recs = [Record(0, {"m": 4, "seed": 0}, False, {"test_loss": np.float32(1.00)}),
+            Record(1, {"m": 4, "seed": 1}, False, {"test_loss": np.float32(1.02)}),
+            Record(2, {"m": 8, "seed": 0}, False, {"test_loss": np.float32(0.5)}),
+            Record(3, {"m": 8, "seed": 1}, False, {"test_loss": np.float32(np.nan)})]  # not flagged, still diverged
+    curve = width_curve(recs)
+    np.testing.assert_allclose(curve.loss_std, [0.01, 0.0], rtol=1e-5)  # population sd; 0 for one seed
+    assert curve.n_models.tolist() == [2, 1] and curve.n_diverged == 1 and curve.n_undefined == 0

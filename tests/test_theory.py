@@ -25,18 +25,22 @@ def test_deterministic_equivalent_agrees_with_simulation():
     # Both sides of the peak, ridge and noise; 48 models per point.
     pts = (random_feature_grid(N=[16, 64], T=[48], alpha=[0.5], ridge=[0.0, 0.05], noise=[0.0], seeds=48)
            + random_feature_grid(N=[96], T=[24], alpha=[1.0], ridge=[0.01], noise=[0.5], seeds=48)
-           + random_feature_grid(N=[8], T=[24], alpha=[0.5], seeds=48, infinite_data=True, kernel_limit=True))
+           + random_feature_grid(N=[8], T=[24], alpha=[0.5], seeds=48, infinite_data=True, kernel_limit=True)
+           # the kernel limit on the same noisy training set, scored on fresh noisy labels
+           + random_feature_grid(N=[8], T=[24], alpha=[0.5], noise=[0.5], seeds=48, kernel_limit=True))
     res = sweep_random_features(CFG, pts, seed=3, progress=False)
     points, mean, sem = replicate_means(res)
     want = theory.expected_test_loss(CFG, points)
     # The equivalent is asymptotic in N, T: allow 4% for finite size on top of 3 standard errors.
     np.testing.assert_array_less(np.abs(mean - want), 3 * sem + 0.04 * want)
-    # The two limits of the same models against their theory (T = inf, N = inf).
-    limits = [dict(points[-1], T=INF), dict(points[-1], N=INF)]
-    want_inf = theory.expected_test_loss(CFG, limits)
-    for name, w in zip(("loss_infinite_data", "loss_kernel_limit"), want_inf):
-        _, m, s = replicate_means(res.select(N=8), name)
-        assert abs(m[0] - w) < 3 * s[0] + 0.04 * w, name
+    # The limits of the same models against their theory (T = inf, N = inf), with and without noise.
+    clean = next(p for p in points if p["N"] == 8 and p["noise"] == 0.0)
+    noisy = next(p for p in points if p["N"] == 8 and p["noise"] == 0.5)
+    want_inf = theory.expected_test_loss(CFG, [dict(clean, T=INF), dict(clean, N=INF), dict(noisy, N=INF)])
+    for (name, noise), w in zip((("loss_infinite_data", 0.0), ("loss_kernel_limit", 0.0), ("loss_kernel_limit", 0.5)),
+                                want_inf):
+        _, m, s = replicate_means(res.select(N=8, noise=noise), name)
+        assert abs(m[0] - w) < 3 * s[0] + 0.04 * w, (name, noise)
 
 
 def test_kernel_limit_is_reached_as_N_grows(x64):
@@ -199,3 +203,16 @@ def test_ridgeless_form_at_infinite_samples_and_features_is_zero_not_nan(x64):
     lam = spectrum(M=64)
     assert float(theory.ridgeless_rf_risk(lam, lam, INF, INF)) == pytest.approx(0.0, abs=1e-12)
     assert float(theory.ridgeless_rf_risk(lam, lam, 32.0, INF)) == pytest.approx(float(theory.approximation_error(lam, lam, 32.0)))
+
+
+def test_the_teacher_scale_sets_the_target_power_and_not_the_kernel():
+    # E[v_I^2] = sigma_w^2 lambda_I / M; the kernel's eigenvalues carry sigma_u, not sigma_w
+    base, loud = RFConfig(M=8), RFConfig(M=8, sigma_w=3.0)
+    np.testing.assert_allclose(theory.target_power(loud, 0.5), 9 * theory.target_power(base, 0.5), rtol=1e-12)
+    np.testing.assert_allclose(theory.kernel_eigenvalues(loud, 0.5), theory.kernel_eigenvalues(base, 0.5), rtol=1e-12)
+    np.testing.assert_allclose(theory.kernel_eigenvalues(RFConfig(M=8, sigma_u=2.0), 0.5),
+                               4 * theory.kernel_eigenvalues(base, 0.5), rtol=1e-12)
+    # noise-free, the whole risk scales with the teacher's power
+    point = [{"N": 16, "T": 32, "alpha": 0.5, "ridge": 0.01}]
+    np.testing.assert_allclose(theory.expected_test_loss(RFConfig(M=64, sigma_w=10.0), point),
+                               100 * theory.expected_test_loss(RFConfig(M=64), point), rtol=1e-9)
