@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from toyscale.frequencies import power_law
+from toyscale.io import atomic_write
 from toyscale import sweep
 from toyscale.sweep import FolderInUseError, chunk_layout, load_sweep, model_key, plan_chunks
 from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
@@ -586,3 +587,108 @@ def test_a_frequency_spec_keys_the_same_model_however_it_is_spelled():
     with pytest.warns(RuntimeWarning, match="same model"):
         res = sweep_superposition(CFG, spellings[1:], devices=jax.devices()[:1], progress=False)
     assert res[0].point == res[1].point == POINTS[0]  # stored in one spelling too
+
+
+# (what a mutation review of the engine found unguarded: a non-atomic write, a multi-process run
+# returning only its own models, fresh temp files of another run deleted, padding copies on
+# disk, and a task's own divergence verdict ignored)
+SMALL = TrainConfig(n=40, batch=32, steps=20, warmup=2, test_batches=1, log_every=10)
+THREE = POINTS[:3]  # one width, three gammas
+ONE = jax.devices()[:1]
+
+
+def test_atomic_write_leaves_the_old_file_whole_when_the_writer_fails(tmp_path):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old contents")
+
+    def failing(f):
+        f.write(b"partial")
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(path, failing)
+    assert path.read_bytes() == b"old contents"
+    assert os.listdir(tmp_path) == ["f.bin"]
+
+
+def test_each_process_of_a_multi_process_run_returns_every_record_on_disk(tmp_path, monkeypatch):
+    kw = dict(out=tmp_path, devices=ONE, chunk_size=1, progress=False, process_count=2)
+    p1 = sweep_superposition(SMALL, THREE, process_index=1, **kw)
+    assert os.listdir(tmp_path / "chunks") == ["chunk_0000001_1.npz"]  # process p trains ids p mod 2
+    assert p1.stats["chunks"] == 1
+    saved = (tmp_path / "chunks" / "chunk_0000001_1.npz").read_bytes()
+    (tmp_path / "chunks" / "chunk_0000001_1.npz").unlink()
+    write = sweep._write_chunk
+
+    def write_and_let_process_1_finish(folder, ids, diverged, outputs):
+        write(folder, ids, diverged, outputs)
+        (tmp_path / "chunks" / "chunk_0000001_1.npz").write_bytes(saved)  # written meanwhile by process 1
+
+    monkeypatch.setattr(sweep, "_write_chunk", write_and_let_process_1_finish)
+    p0 = sweep_superposition(SMALL, THREE, process_index=0, **kw)
+    assert p0.stats["chunks"] == 2  # ids 0 and 2
+    assert [r.model_id for r in p0] == [0, 1, 2]  # its own models and those process 1 finished meanwhile
+
+
+def test_resuming_removes_only_stale_temp_files(tmp_path):
+    sweep_superposition(SMALL, THREE[:1], out=tmp_path, devices=ONE, progress=False)
+    chunks = tmp_path / "chunks"
+    fresh, stale = chunks / ".tmp-aaaa-chunk_x.npz", chunks / ".tmp-bbbb-chunk_y.npz"
+    fresh.write_bytes(b"another run is writing me")
+    stale.write_bytes(b"left by a killed run")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    sweep_superposition(SMALL, THREE[:1], out=tmp_path, devices=ONE, progress=False)
+    assert fresh.exists() and not stale.exists()
+
+
+def test_padding_models_are_not_written_to_chunk_files(tmp_path):
+    # 3 models in chunks of 2: the second chunk holds model 2 plus one padding copy
+    sweep_superposition(SMALL, THREE, out=tmp_path, devices=ONE, chunk_size=2, progress=False)
+    seen = []
+    for name in sorted(os.listdir(tmp_path / "chunks")):
+        with np.load(tmp_path / "chunks" / name) as z:
+            ids = z["model_id"].tolist()
+            assert len(set(ids)) == len(ids) and z["diverged"].shape == (len(ids),)
+            assert all(z[k].shape[0] == len(ids) for k in z.files)
+        assert name == f"chunk_{ids[0]:07d}_{len(ids)}.npz"
+        seen += ids
+    assert sorted(seen) == [0, 1, 2]
+
+
+def test_a_resume_trains_only_the_missing_models_of_a_partly_done_group(tmp_path):
+    kw = dict(out=tmp_path, devices=ONE, chunk_size=1, progress=False)
+    sweep_superposition(SMALL, THREE, **kw)
+    os.unlink(tmp_path / "chunks" / "chunk_0000001_1.npz")
+    again = sweep_superposition(SMALL, THREE, **kw)
+    assert again.stats["chunks"] == 1 and len(again) == 3
+
+
+class _FlagTask:
+    """A toy task whose own verdict flags a model whose outputs are all finite."""
+    name = "flag_task"
+
+    def config(self):
+        return {}
+
+    def static_of(self, point):
+        return 0
+
+    def inputs_of(self, point):
+        return {"flag": np.asarray(point["flag"], dtype=bool)}
+
+    def model_fn(self, static, inputs, key):
+        return {"x": jax.numpy.ones(()), "diverged": inputs["flag"]}
+
+    def bytes_per_model(self, static):
+        return 1
+
+    def steps(self, static):
+        return 1
+
+
+def test_the_tasks_own_diverged_verdict_is_used_for_finite_outputs():
+    res = sweep.run_sweep(_FlagTask(), [{"flag": False, "seed": 0}, {"flag": True, "seed": 0}, {"flag": False, "seed": 1}],
+                          devices=ONE, progress=False)
+    assert [r.diverged for r in res] == [False, True, False]
+    assert all("diverged" not in r.outputs for r in res)
