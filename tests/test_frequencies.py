@@ -61,3 +61,14 @@ def test_normalise_takes_a_numpy_integer_density():
 def test_too_large_density_reports_the_limit():
     with pytest.raises(ValueError, match="largest E allowed"):
         fq.power_law(2.0, E=2.0).probs(1000)
+
+
+def test_kind_names_take_the_factory_defaults():
+    assert fq.as_frequencies("exponential") == fq.exponential()  # tau = 400, the paper's runs
+    assert fq.as_frequencies("power_law") == fq.power_law(1.2)   # i^-1.2, the paper's large runs
+    assert fq.as_frequencies("linear") == fq.linear()
+
+
+def test_labels_name_the_parameter_value():
+    assert "400" in fq.exponential(400.0, E=2.0).label
+    assert "1.5" in fq.power_law(1.5).label

@@ -111,3 +111,17 @@ def test_a_bad_static_argument_is_named_before_tracing():
         random_overlap_moments(-3)
     with pytest.raises(TypeError, match="m=2.5"):
         random_overlap_moments(2.5)
+
+
+def test_overlap_variance_includes_the_spread_between_block_means():
+    # block 0: 4 identical directions (squared overlap 1 within the block), block 1: 4 orthonormal
+    # directions; across blocks the overlaps are fixed numbers. Direct moments over all pairs.
+    m = 4
+    e = np.eye(m)
+    W = np.concatenate([np.tile(np.ones(m) / 2, (4, 1)), e]).astype(np.float32)
+    U = W / np.linalg.norm(W, axis=1, keepdims=True)
+    G = (U @ U.T) ** 2
+    off = G[~np.eye(len(U), dtype=bool)]
+    got = overlap_stats(jnp.asarray(W), block=4)
+    np.testing.assert_allclose(float(got["overlap_mean"]), off.mean(), rtol=1e-5)
+    np.testing.assert_allclose(float(got["overlap_var"]), off.var(), rtol=1e-4)

@@ -1,3 +1,5 @@
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -28,3 +30,20 @@ def test_loss_vs_width_draws_one_axis_per_panel_and_one_curve_per_label():
     fig = plots.loss_vs_width({"a": {"x": (curve, fit), "y": [curve, fit]}, "b": {"x": (curve, fit)}})
     assert len(fig.axes) == 2
     assert [len(ax.get_legend().get_texts()) for ax in fig.axes] == [2, 1]
+
+
+def test_phase_diagram_puts_each_value_in_its_cell_for_unsorted_axes():
+    gammas, alphas = [1.0, -1.0, 0.0], [0.5, 0.0]
+    alpha_m = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    fig = plots.phase_diagram(gammas, alphas, alpha_m)
+    mesh = fig.axes[0].collections[0]
+    expected = alpha_m[np.ix_(np.argsort(gammas), np.argsort(alphas))]
+    np.testing.assert_array_equal(np.asarray(mesh.get_array()).reshape(3, 2), expected)
+    plots.save(fig)
+
+
+def test_loss_vs_width_draws_seed_error_bars():
+    curve = dataclasses.replace(_curve(), loss_std=np.full(3, 0.01))  # two seeds' spread
+    fig = plots.loss_vs_width({"a": {"x": (curve, fit_power_law(curve.widths, curve.loss))}})
+    assert fig.axes[0].containers[0].has_yerr
+    plots.save(fig)

@@ -4,6 +4,7 @@ import pytest
 from toyscale.frequencies import power_law
 from toyscale.scaling import width_curve, width_exponent
 from toyscale.sweep import Record
+from toyscale.scaling import WidthCurve
 
 
 def records():
@@ -74,3 +75,20 @@ def test_loss_std_is_the_spread_over_seeds_and_an_unflagged_nan_loss_is_diverged
     curve = width_curve(recs)
     np.testing.assert_allclose(curve.loss_std, [0.01, 0.0], rtol=1e-5)  # population sd; 0 for one seed
     assert curve.n_models.tolist() == [2, 1] and curve.n_diverged == 1 and curve.n_undefined == 0
+
+
+def _exact_curve():
+    widths = np.array([4, 8, 16, 32])
+    return WidthCurve(widths=widths, loss=3.0 * widths ** -1.0, loss_std=np.array([0.1, 0.1, 0.1, 0.1]),
+                      n_models=np.full(4, 2), n_diverged=0)
+
+
+def test_width_exponent_fits_the_mean_loss_not_its_spread():
+    fit = width_exponent(_exact_curve())
+    assert fit.exponent == pytest.approx(1.0, abs=1e-6)
+    assert fit.prefactor == pytest.approx(3.0, rel=1e-6)
+
+
+def test_fit_range_is_inclusive_at_both_ends():
+    fit = width_exponent(_exact_curve(), fit_range=(8, 16))
+    assert fit.x_range == (8, 16) and fit.n_points == 2

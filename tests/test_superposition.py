@@ -287,3 +287,40 @@ def test_batch_tiles_are_the_cpu_program_only(monkeypatch):
     assert pre_activations("cpu") == ({"64"}, True)
     assert pre_activations("cuda") == ({"128"}, False)
     _assert_same_value_and_grad(params, x)  # runs here, tiled
+
+
+def _sparse(rows, cols, values, dense):
+    from toyscale.data import SparseFeatures
+
+    return SparseFeatures(rows, cols, values, dense)
+
+
+def test_init_scales_follow_the_reference():
+    n, m = 20_000, 10
+    p = superposition.init_params(jax.random.PRNGKey(0), n, m)
+    W, b = np.asarray(p["W"], np.float64), np.asarray(p["b"], np.float64)
+    # 2e5 W entries, 2e4 b entries: standard errors ~0.2 % / 0.5 % of the std; margins 3 %/5 %
+    assert np.var(W) == pytest.approx(1 / m, rel=0.03)
+    assert abs(W.mean()) < 0.01
+    assert np.std(b) == pytest.approx(1.0, rel=0.05) and abs(b.mean()) < 0.05
+    assert np.mean(np.linalg.norm(W, axis=1) ** 2) == pytest.approx(1.0, rel=0.03)  # rows near unit norm
+
+
+# --- superposition: bfloat16 event fixes (docstring: event terms replaced by float32 values) -
+def test_bfloat16_is_float32_exact_when_every_entry_is_an_event():
+    # every (sample, feature) is an event, so q has no off-event entries: with the event terms put
+    # back in float32, only float32 rounding is left, in the value and both gradients
+    batch, n, m = 4, 6, 3
+    rows, cols = np.meshgrid(np.arange(batch), np.arange(n), indexing="ij")
+    values = np.asarray(jax.random.uniform(jax.random.PRNGKey(7), (batch * n,), minval=0.1, maxval=2.0))
+    r, c, v = jnp.asarray(rows.ravel(), jnp.int32), jnp.asarray(cols.ravel(), jnp.int32), jnp.asarray(values, jnp.float32)
+    x = _sparse(r, c, v, jnp.zeros((batch, n)).at[r, c].add(v))
+    params = superposition.init_params(jax.random.PRNGKey(8), n, m)
+    params = {"W": params["W"], "b": jnp.asarray([-3.0, 0.4, -0.1, 0.8, -5.0, 0.2])}  # both sides of the ReLU
+    f = jax.jit(superposition.per_element_loss_and_grad, static_argnums=2)
+    v32, g32 = f(params, x, "float32")
+    v16, g16 = f(params, x, "bfloat16")
+    np.testing.assert_allclose(float(v16), float(v32), rtol=1e-5)
+    for k in ("W", "b"):
+        scale = float(jnp.max(jnp.abs(g32[k])))
+        np.testing.assert_allclose(g16[k], g32[k], rtol=1e-4, atol=1e-5 * scale, err_msg=k)
