@@ -51,9 +51,10 @@ def overlap_stats(W: jax.Array, threshold: float = 0.5, block: int = 512) -> dic
     """
     check_int("block", block)
     concrete_real("threshold", threshold, low=0.0)
-    norms = row_norms(W)
+    W = jnp.asarray(W)
     dtype = W.dtype if jnp.issubdtype(W.dtype, jnp.floating) and jnp.finfo(W.dtype).bits >= 32 else jnp.float32
-    W, norms = jnp.asarray(W, dtype), norms.astype(dtype)
+    W = W.astype(dtype)
+    norms = row_norms(W)  # (in that dtype too: float16 norms would round before the threshold)
     n = W.shape[0]
     keep = norms > threshold  # False for a NaN norm
     unit = jnp.where(keep[:, None], W / jnp.where(keep, norms, 1.0)[:, None], 0.0)

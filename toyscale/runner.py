@@ -248,8 +248,9 @@ def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *s
 
     A folder that already holds another sweep (an earlier run into the same ``--out`` with
     other settings or another ``--seed``), chunk files without a manifest, or a manifest or
-    chunk file that cannot be read, is reported as a usage error (exit status 2, the engine's message, no traceback): the engine raises
-    :class:`toyscale.sweep.FolderInUseError` for those, before anything compiles or trains.
+    chunk file that cannot be read, is reported as a usage error (exit status 2, the engine's
+    message, no traceback): the engine raises :class:`toyscale.sweep.FolderInUseError` for
+    those, before anything compiles or trains.
     Any other error propagates unchanged.
     """
     from toyscale.sweep import FolderInUseError  # (here: the runner itself imports nothing of JAX)
