@@ -16,9 +16,8 @@ import numpy as np
 
 from toyscale import plots
 from toyscale.frequencies import power_law
-from toyscale.runner import experiment_args, finish, run_experiment_sweep
+from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep
 from toyscale.scaling import width_curve, width_exponent
-from toyscale._checks import check_axis
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
 PRESETS = {

@@ -17,10 +17,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from toyscale._checks import check_axis
 from toyscale.io import atomic_write_json
 
+# check_axis: a script's own swept setting (phase_diagram's alphas), refused by name when a
+# --set gives a lone value instead of a list, as the grids' own axes are
 __all__ = ["experiment_args", "run_experiment_sweep", "finish", "use_compilation_cache", "use_cpu_devices",
-           "available_cores"]
+           "available_cores", "check_axis"]
 
 
 def use_compilation_cache() -> str | None:
