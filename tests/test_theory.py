@@ -70,10 +70,16 @@ def test_ridgeless_closed_form_is_the_ridgeless_deterministic_equivalent(n, k, x
     closed = theory.ridgeless_rf_risk(lam, lam, n, k)
     np.testing.assert_allclose(de, closed, rtol=1e-6)
     np.testing.assert_allclose(de, theory.rf_risk(lam, lam, 0.0, k, n, 0.0), rtol=1e-6)  # duality
-    # It is not an identity of the code: for a target not proportional to lam it fails for n < k.
+    # ...and that is B(min) / (1 - min/max), written out here from approximation_error
+    small, large = min(n, k), max(n, k)
+    np.testing.assert_allclose(closed, theory.approximation_error(lam, lam, small) / (1 - small / large), rtol=1e-6)
+    # For a target not proportional to lam the form B(min)/(1 - min/max) fails for n < k; the
+    # function follows the deterministic equivalent instead (it had returned the isotropic form)
     v2 = lam ** 0.6
-    if n < k:
-        assert abs(float(theory.rf_risk(lam, v2, 0.0, n, k, 0.0) / theory.ridgeless_rf_risk(lam, v2, n, k)) - 1) > 0.01
+    de = float(theory.rf_risk(lam, v2, 0.0, n, k, 0.0))
+    assert float(theory.ridgeless_rf_risk(lam, v2, n, k)) == pytest.approx(de, rel=1e-6)
+    isotropic_form = float(theory.approximation_error(lam, v2, small)) / (1 - small / large)
+    assert (abs(isotropic_form / de - 1) > 0.01) == (n < k)
 
 
 def test_approximation_error_is_the_ridgeless_kernel_risk_and_scales_as_k_to_minus_alpha(x64):
@@ -178,13 +184,16 @@ def test_zero_and_rounding_negative_eigenvalues_are_modes_nothing_learns(x64):
     assert np.sum(np.abs(padded) < 1e-12) == 150 and padded.min() < 0
     risk = lambda ev: float(theory.rf_risk(jnp.asarray(ev), jnp.asarray(np.clip(ev, 0, None)), 0.0, 20.0, 40.0, 1e-3))  # noqa: E731
     assert risk(padded) == pytest.approx(risk(full), rel=1e-9)
-    # ridgeless with rank <= n < len(padded): +1e-16 "modes" counted as learnable had given
-    # 0.924 (rf) and 0.824 (krr) against 0.200
+    # ridgeless with rank <= n < len(padded): +1e-16 "modes" counted as learnable give 0.924
+    # (rf) and 0.824 (krr) against 0.200; rank_truncate sets them to 0 (150 of them, no more)
+    cut = theory.rank_truncate(padded)
+    assert np.sum(cut == 0) == 150 and np.array_equal(cut[cut > 0], padded[padded > 1e-12])
     for n in (60.0, 100.0):
         ridgeless = [float(theory.rf_risk(jnp.asarray(ev), jnp.asarray(np.clip(ev, 0, None)), 0.1, n, 2 * n, 0.0))
-                     for ev in (full, padded)]
+                     for ev in (full, cut, padded)]
         assert ridgeless[1] == pytest.approx(ridgeless[0], rel=1e-9) and ridgeless[0] == pytest.approx(0.1 / (1 - 50 / n))
-        krr = [float(theory.krr_risk(jnp.asarray(ev), jnp.asarray(np.clip(ev, 0, None)), 0.1, n, 0.0)) for ev in (full, padded)]
+        assert ridgeless[2] > 1.3 * ridgeless[0]  # what the rounding modes do, uncut (0.87 vs 0.60 at n = 60)
+        krr = [float(theory.krr_risk(jnp.asarray(ev), jnp.asarray(np.clip(ev, 0, None)), 0.1, n, 0.0)) for ev in (full, cut)]
         assert krr[1] == pytest.approx(krr[0], rel=1e-9)
     lam, lam0 = jnp.asarray([1.0, 0.5, 0.25]), jnp.asarray([1.0, 0.5, 0.25, 0.0])
     assert float(theory.krr_risk(lam0, lam0, 0.0, 2.0, 0.1)) == pytest.approx(float(theory.krr_risk(lam, lam, 0.0, 2.0, 0.1)))
@@ -216,3 +225,53 @@ def test_the_teacher_scale_sets_the_target_power_and_not_the_kernel():
     point = [{"N": 16, "T": 32, "alpha": 0.5, "ridge": 0.01}]
     np.testing.assert_allclose(theory.expected_test_loss(RFConfig(M=64, sigma_w=10.0), point),
                                100 * theory.expected_test_loss(RFConfig(M=64), point), rtol=1e-9)
+
+
+def test_an_exact_spectrum_keeps_its_small_modes():
+    # A concrete spectrum's values below P x eps x max were set to 0 as if they were a Gram
+    # matrix's rounding: in float32 (x64 off) 45 of 4096 modes were left at alpha = 1 and
+    # krr_risk gave 0.0228 against 0.00195, rf_risk 0.0395 against 0.0319.
+    cfg = RFConfig(M=4096)
+    lam, v2 = theory.kernel_eigenvalues(cfg, 1.0), theory.target_power(cfg, 1.0)
+    want = theory.expected_test_loss(cfg, [{"N": INF, "T": 1000, "alpha": 1.0}, {"N": 400, "T": 100, "alpha": 1.0}])
+    assert float(theory.krr_risk(jnp.asarray(lam, jnp.float32), v2, 0.0, 1000, 0.0)) == pytest.approx(want[0], rel=1e-3)
+    assert float(theory.rf_risk(jnp.asarray(lam, jnp.float32), v2, 0.0, 100, 400, 0.0)) == pytest.approx(want[1], rel=1e-3)
+    # in float64 too, at a steep spectrum: the tail spans 14 decades, beyond M x eps (the cut had
+    # left 5160 of 32768 modes and broken the n <-> k symmetry: 5.2e-8 against 2.5e-8)
+    with jax.enable_x64(True):
+        big = RFConfig(M=2**15)
+        lam, v2 = jnp.asarray(theory.kernel_eigenvalues(big, 2.0)), jnp.asarray(theory.target_power(big, 2.0))
+        pair = [float(theory.rf_risk(lam, v2, 0.0, a, b, 0.0)) for a, b in ((8000, 20000), (20000, 8000))]
+        assert pair[0] == pytest.approx(pair[1], rel=1e-6)
+        assert pair[0] == pytest.approx(float(theory.expected_test_loss(big, [{"N": 20000, "T": 8000, "alpha": 2.0}])[0]),
+                                        rel=1e-6)
+
+
+def test_the_ridgeless_peak_is_infinite_and_full_rank_is_least_squares(x64):
+    # rf_risk at ridge 0, n = k below full rank had stopped just inside the branch (3.3e14);
+    # ridgeless_rf_risk at n = k = M (full rank) had given inf where the student is exact
+    lam = spectrum(M=256, alpha=1.0)
+    for n in (10.0, 100.0):
+        assert np.isinf(float(theory.rf_risk(lam, lam, 0.0, n, n, 0.0)))
+        assert np.isinf(float(theory.rf_risk(lam, lam, 0.01, n, n, 0.0)))
+        assert np.isfinite(float(theory.rf_risk(lam, lam, 0.0, n, n, 1e-3)))  # a ridge tames it
+    assert float(theory.rf_risk(jnp.zeros(1) + lam[:1], jnp.zeros(1), 0.0, 0.5, 0.5, 0.0)) == 0.0  # nothing to learn
+    cfg = RFConfig(M=256)
+    assert np.isinf(theory.expected_test_loss(cfg, [{"N": 64, "T": 64, "alpha": 1.0}])[0])
+    for n in (256.0, 512.0):
+        assert float(theory.ridgeless_rf_risk(lam, lam, n, n)) == float(theory.rf_risk(lam, lam, 0.0, n, n, 0.0)) == 0.0
+    lam0 = jnp.concatenate([lam, jnp.zeros(4)])
+    v2 = jnp.concatenate([lam, jnp.full(4, 0.01)])  # power the zero modes leave as noise
+    got = float(theory.ridgeless_rf_risk(lam0, v2, 512.0, 512.0))
+    assert got == pytest.approx(float(theory.rf_risk(lam0, v2, 0.0, 512.0, 512.0, 0.0))) and got == pytest.approx(0.04 / (1 - 256 / 512))
+
+
+def test_rank_truncate_checks_its_input():
+    np.testing.assert_array_equal(theory.rank_truncate([4, 2, 0]), [4.0, 2.0, 0.0])
+    np.testing.assert_array_equal(theory.rank_truncate(np.array([1.0, 1e-3, -1e-9]), tol=1e-2), [1.0, 0.0, 0.0])
+    assert theory.rank_truncate(np.array([1.0, 1e-9], np.float32)).dtype == np.float32
+    for bad, match in ((np.ones((2, 2)), "1-d"), ([], "non-empty"), (["a"], "real numbers")):
+        with pytest.raises(ValueError, match=match):
+            theory.rank_truncate(bad)
+    with pytest.raises(ValueError, match="tol=-1"):
+        theory.rank_truncate([1.0], tol=-1.0)

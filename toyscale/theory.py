@@ -16,6 +16,9 @@ References:
     *exact* in the deterministic equivalent for an isotropic teacher (``v_i^2 ∝ lambda_i``)
     without label noise, with ``B`` the :func:`approximation_error`; see its docstring.
 
+A spectrum is used as given: every positive value is a learnable mode. The eigenvalues of an
+empirical Gram matrix go through :func:`rank_truncate` first.
+
 The pure functions work under ``jit`` and ``vmap`` in whatever precision they are given;
 :func:`expected_test_loss` takes the simulation's own :class:`~toyscale.random_features.RFConfig`
 and grid points and solves in float64 inside a scoped ``jax.enable_x64`` context, so the
@@ -33,7 +36,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from toyscale._checks import concrete_real
+from toyscale._checks import check_real, concrete_real
 from toyscale.random_features import RFConfig, check_point
 
 __all__ = [
@@ -45,6 +48,7 @@ __all__ = [
     "krr_risk",
     "approximation_error",
     "ridgeless_rf_risk",
+    "rank_truncate",
     "expected_test_loss",
 ]
 
@@ -105,7 +109,7 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
     root is ``df(gamma) = min(n, k)`` (the ridgeless limit, no special case needed).
 
     Args:
-      eigenvalues: kernel eigenvalues [P], >= 0 (see :func:`rf_risk` on zero modes).
+      eigenvalues: kernel eigenvalues [P], >= 0, used as given (see :func:`rf_risk` on zero modes).
       n: samples (may be inf).
       k: features (may be inf: the kernel limit, where kappa = gamma).
       ridge: delta >= 0.
@@ -147,31 +151,54 @@ def _check_risk_args(**values: ArrayLike) -> None:
 
 
 def _modes(eigenvalues: ArrayLike) -> jax.Array:
-    """A kernel spectrum with its rounding-level values set to 0.
+    """A kernel spectrum as given, its rounding-level negatives clipped to 0.
 
-    A zero eigenvalue is a mode no sample or feature can learn (``L_i = 0``). The spectrum of
-    a rank-deficient Gram matrix has such modes, which ``eigvalsh`` returns as +-1e-16 or so;
-    counted as tiny learnable modes they would decide the ridgeless risk. A concrete spectrum
-    is checked here (finite, one-dimensional, some eigenvalue > 0, none below ``-1e-6 x`` the
-    largest) and its values at most ``P x eps x max`` (numpy's ``matrix_rank`` tolerance, eps
-    of the array's dtype) become 0. A traced one (inside ``jit``/``vmap``, as
-    :func:`expected_test_loss` passes its exact spectra) only has its negatives clipped.
+    A zero eigenvalue is a mode no sample or feature can learn (``L_i = 0``). A concrete
+    spectrum is checked here (finite, one-dimensional, some eigenvalue > 0, none below
+    ``-1e-6 x`` the largest). Small positive values are kept: a power-law spectrum's tail is
+    real (``kernel_eigenvalues`` at M = 2^15, alpha = 2 spans 14 decades), and only the caller
+    knows whether its small values are modes or rounding; :func:`rank_truncate` sets a Gram
+    matrix's rounding-level values to 0.
     """
     try:
         ev = np.asarray(eigenvalues)
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        lam = jnp.asarray(eigenvalues)
-        return jnp.maximum(lam, jnp.zeros((), lam.dtype))
-    ev64 = ev.astype(np.float64)
-    if ev.ndim != 1 or not ev.size or not np.all(np.isfinite(ev64)) or not ev64.max() > 0:
-        raise ValueError(f"eigenvalues={_brief(ev64)}; a kernel spectrum is a non-empty 1-d array of finite "
-                         f"values, at least one > 0")
-    if ev64.min() < -1e-6 * ev64.max():
-        raise ValueError(f"eigenvalues={_brief(ev64)} has {ev64.min():.3g} < 0; a kernel's eigenvalues are >= 0 "
-                         f"(values within the rounding of the largest count as 0)")
+        ev = None
+    if ev is not None:
+        ev64 = ev.astype(np.float64)
+        if ev.ndim != 1 or not ev.size or not np.all(np.isfinite(ev64)) or not ev64.max() > 0:
+            raise ValueError(f"eigenvalues={_brief(ev64)}; a kernel spectrum is a non-empty 1-d array of finite "
+                             f"values, at least one > 0")
+        if ev64.min() < -1e-6 * ev64.max():
+            raise ValueError(f"eigenvalues={_brief(ev64)} has {ev64.min():.3g} < 0; a kernel's eigenvalues are >= 0 "
+                             f"(values within the rounding of the largest count as 0)")
     lam = jnp.asarray(eigenvalues)
-    eps = float(np.finfo(lam.dtype).eps)
-    return jnp.where(lam > ev.size * eps * ev64.max(), lam, jnp.zeros((), lam.dtype))
+    return jnp.maximum(lam, jnp.zeros((), lam.dtype))
+
+
+def rank_truncate(eigenvalues: ArrayLike, tol: float | None = None) -> np.ndarray:
+    """A Gram matrix's eigenvalues with its rounding-level values set to 0.
+
+    The spectrum of a rank-deficient Gram matrix (``eigvalsh`` of ``X X^T`` with more rows
+    than ``X`` has rank) holds its null space as values of +-1e-16 or so; passed to
+    :func:`rf_risk` as they are, the positive ones count as tiny learnable modes and decide
+    the ridgeless risk. Values at most ``tol`` become 0; the default is numpy's
+    ``matrix_rank`` tolerance, ``P x eps x max`` with the eps of the array's dtype. Not for an
+    exact spectrum such as :func:`kernel_eigenvalues`, whose small values are real modes.
+
+    Returns:
+      float numpy array [P], in the input's precision (float64 for an integer input).
+    """
+    ev = np.asarray(eigenvalues)
+    if ev.dtype.kind not in "fiu" or ev.ndim != 1 or not ev.size:
+        raise ValueError(f"eigenvalues={_brief(np.asarray(ev))}; expected a non-empty 1-d array of real numbers")
+    if ev.dtype.kind != "f":
+        ev = ev.astype(np.float64)
+    if tol is None:
+        tol = ev.size * float(np.finfo(ev.dtype).eps) * float(np.max(np.abs(ev)))
+    else:
+        tol = check_real("tol", tol, low=0.0)
+    return np.where(ev > tol, ev, 0.0).astype(ev.dtype)
 
 
 def _brief(a: np.ndarray) -> str:
@@ -198,13 +225,16 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
     ``df(gamma) = k``.
 
     Args:
-      eigenvalues: kernel eigenvalues lambda_i [P].
+      eigenvalues: kernel eigenvalues lambda_i [P], >= 0, used as given: a zero is a mode
+        nothing learns, every positive value a learnable mode (pass the spectrum of an
+        empirical Gram matrix through :func:`rank_truncate` first).
       target_power: v_i^2 [P].
       noise_var: sigma^2 (label-noise variance).
       n, k, ridge: samples, features, delta (n, k may be inf).
 
     Returns:
-      The test risk (mean squared error on fresh noisy labels).
+      The test risk (mean squared error on fresh noisy labels); ``inf`` at the ridgeless
+      peak ``n = k`` below full rank.
     """
     _check_risk_args(noise_var=noise_var, n=n, k=k, ridge=ridge)
     lam, v2 = _modes(eigenvalues), jnp.asarray(target_power)
@@ -219,6 +249,10 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
     k_over = jnp.where(finite_k, k_safe / (k_safe - q), 1.0)
     bias = jnp.sum(((1 - L) - kappa * k_over * lam / (lam + gamma) ** 2) * v2)
     risk = (bias + noise_var) / (1 - ratio)
+    # ridgeless at n = k below full rank: the double-descent peak, where 1 - ratio = 0 exactly;
+    # the bisection stops just inside the branch and had left a large finite value (3e14)
+    peak = (jnp.asarray(ridge) == 0) & (n == k)
+    risk = jnp.where(peak, jnp.where(jnp.sum(v2) + noise_var > 0, jnp.inf, 0.0), risk)
     return jnp.where(_full_rank(lam, n, k, ridge), _full_rank_risk(lam, v2, noise_var, n), risk)
 
 
@@ -292,14 +326,27 @@ def ridgeless_rf_risk(eigenvalues: jax.Array, target_power: jax.Array, n: ArrayL
     ``E_krr(n) + B(n) n/(k - n)``, which equals ``B(n) k/(k - n)`` exactly when
     ``v_i^2 ∝ lambda_i`` (our isotropic teacher). So the form is exact for this model and
     symmetric under n <-> k (duality); it diverges at n = k (the double-descent peak).
+    Computed here by those two reductions, so another target gets its own exact ridgeless
+    risk rather than the isotropic form (which had given 4.59 against 7.10 for
+    ``v_i^2 ∝ lambda_i^0.5``, M = 1024, alpha = 1, n = 50, k = 200). With ``min(n, k)`` at or above the number
+    of positive eigenvalues it is least squares on those modes, as in :func:`rf_risk`.
     """
     _check_risk_args(n=n, k=k)
-    n = jnp.asarray(n, eigenvalues.dtype)
-    k = jnp.asarray(k, eigenvalues.dtype)
+    lam, v2 = _modes(eigenvalues), jnp.asarray(target_power)
+    n = jnp.asarray(n, lam.dtype)
+    k = jnp.asarray(k, lam.dtype)
     lo, hi = jnp.minimum(n, k), jnp.maximum(n, k)
-    # lo / hi -> 0 as hi -> inf, also when lo is inf too (where inf / inf would be nan)
-    ratio = jnp.where(jnp.isinf(hi), 0.0, lo / jnp.where(jnp.isinf(hi), 1.0, hi))
-    return approximation_error(eigenvalues, target_power, lo) / (1 - ratio)
+    # n/(hi - lo) -> 0 as hi -> inf, also when lo is inf too (where inf / inf would be nan);
+    # (an infinite n can only be hi, where the factor is n/(n - k) -> 1)
+    peak = (hi == lo) & ~jnp.isinf(lo)
+    gap = jnp.where(jnp.isinf(hi) | peak, 1.0, hi - lo)
+    grow = jnp.where(jnp.isinf(hi), jnp.where(jnp.isinf(n) & (k < n), 1.0, 0.0), n / gap)
+    lo_finite = jnp.where(jnp.isinf(lo), 1.0, lo)
+    excess = jnp.where(jnp.isinf(lo), 0.0, approximation_error(lam, v2, lo_finite) * grow)
+    # n < k: the kernel's own ridgeless risk at n samples comes first (0 when n is inf)
+    kernel = jnp.where(n < k, krr_risk(lam, v2, 0.0, jnp.where(n < k, n, 1.0), 0.0), 0.0)
+    risk = jnp.where(peak, jnp.where(jnp.sum(v2) > 0, jnp.inf, 0.0), kernel + excess)
+    return jnp.where(_full_rank(lam, n, k, 0.0), _full_rank_risk(lam, v2, 0.0, n), risk)
 
 
 _rf_risk_batch = jax.jit(jax.vmap(rf_risk, in_axes=(None, None, 0, 0, 0, 0)))
