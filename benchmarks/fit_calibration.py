@@ -29,8 +29,15 @@ budget's bin); and the nominal budget passed as C (runs of a budget compared as 
 no account of their different compute: the comparison that bins replaced).  Prints the mean and
 seed-to-seed sd of the fitted a against the true a, and the notes the fits gave.
 
+Study 3, the seed bootstrap of `width_exponent`.  Width curves L = 2 m^-0.5 with each model's
+loss scattered log-normally (sd 0.1) around it, k seeds per width, on 3 widths (4, 8, 16) and on
+5 (8..128); ``--width-sets`` curves each.  Prints the Monte-Carlo sd of the fitted exponent, the
+median of the fit's own (OLS) stderr and the coverage of +-1.96 of it, and the mean exponent sd
+of the seed bootstrap (400 resamples) and the coverage of its 95 % interval.
+
     python benchmarks/fit_calibration.py [--datasets 200] [--mle-datasets 100] [--design grid]
-        [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--seed 0] [--json out.json]
+        [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200] [--seed 0]
+        [--json out.json]
 """
 
 import argparse
@@ -48,6 +55,7 @@ import scipy
 
 from toyscale.fitting import CHINCHILLA_PUBLISHED, compute_optimal, fit_chinchilla, fit_frontier, fit_isoflop
 from toyscale.io import atomic_write_json
+from toyscale.scaling import WidthCurve, width_exponent
 
 P = CHINCHILLA_PUBLISHED
 TRUE_LOG = np.array([math.log(P.A), math.log(P.B), math.log(P.E), P.alpha, P.beta])
@@ -168,6 +176,31 @@ def bins_study(n_seeds: int, scatter: float, loss_noise: float, seed: int) -> di
     return out
 
 
+def seed_bootstrap_study(n_sets: int, seed: int) -> list[dict]:
+    """Study 3: OLS stderr and seed-bootstrap intervals of width_exponent against the truth."""
+    rows = []
+    for widths in (np.array([4, 8, 16]), np.array([8, 16, 32, 64, 128])):
+        for k in (2, 4, 8):
+            rng = np.random.default_rng([seed, widths.size, k])
+            est, se, boot_sd, cover_se, cover_boot = [], [], [], 0, 0
+            for t in range(n_sets):
+                values = tuple(2.0 * m**-0.5 * np.exp(rng.normal(0.0, 0.1, k)) for m in widths)
+                curve = WidthCurve(widths=widths, loss=np.array([v.mean() for v in values]),
+                                   loss_std=np.array([v.std() for v in values]), n_models=np.full(widths.size, k),
+                                   n_diverged=0, values=values)
+                fit = width_exponent(curve, seed_bootstrap=400, seed=t)
+                est.append(fit.exponent)
+                se.append(fit.stderr["exponent"])
+                boot_sd.append(float(re.search(r"exponent sd ([0-9.e+-]+)", fit.notes[-1]).group(1)))
+                cover_se += abs(fit.exponent - 0.5) <= 1.96 * fit.stderr["exponent"]
+                lo, hi = fit.intervals["exponent"]
+                cover_boot += lo <= 0.5 <= hi
+            rows.append(dict(widths=widths.tolist(), seeds=k, sets=n_sets, mc_sd=float(np.std(est, ddof=1)),
+                             median_stderr=float(np.median(se)), coverage_stderr=cover_se / n_sets,
+                             mean_bootstrap_sd=float(np.mean(boot_sd)), coverage_bootstrap=cover_boot / n_sets))
+    return rows
+
+
 def print_coverage(res: dict) -> None:
     print(f"\n{res['method']}: {res['used']} of {res['datasets']} data sets with finite stderr used; "
           f"{len(res['failed'])} flagged (not converged, not identifiable or stderr not finite): "
@@ -197,6 +230,7 @@ def main():
     ap.add_argument("--seeds", type=int, default=20, help="seeds of the budget-bins study")
     ap.add_argument("--scatter", type=float, default=0.1, help="sd of log C around each run's budget")
     ap.add_argument("--loss-noise", type=float, default=0.0, help="sd of log-normal noise on L in the bins study")
+    ap.add_argument("--width-sets", type=int, default=200, help="width curves per row of the seed-bootstrap study")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -231,13 +265,23 @@ def main():
         for err in r["errors"][:3]:
             print(f"  {r['fit']}, {r['way']}: {err}")
 
+    t3 = time.perf_counter()
+    seeds_rows = seed_bootstrap_study(args.width_sets, args.seed)
+    print(f"\nStudy 3: width_exponent, L = 2 m^-0.5, log-normal seed noise sd 0.1, {args.width_sets} curves per row "
+          f"({time.perf_counter() - t3:.1f} s)")
+    print(f"  {'widths':<22}{'seeds':>6}{'MC sd':>9}{'median se':>11}{'cover +-1.96se':>16}"
+          f"{'boot sd':>9}{'cover boot 95%':>16}")
+    for r in seeds_rows:
+        print(f"  {str(r['widths']):<22}{r['seeds']:>6}{r['mc_sd']:>9.4f}{r['median_stderr']:>11.4f}"
+              f"{r['coverage_stderr']:>16.3f}{r['mean_bootstrap_sd']:>9.4f}{r['coverage_bootstrap']:>16.3f}")
+
     out = dict(
         load_average_before=load0, load_average_after=os.getloadavg(), wall_seconds=time.perf_counter() - t0,
         machine=f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
         versions=dict(jax=jax.__version__, optax=optax.__version__, scipy=scipy.__version__, numpy=np.__version__),
         args=vars(args), runs=RUNS, noise=NOISE, huber_delta=DELTA, starts=STARTS.tolist(),
         truth=dict(zip(PARAMS, TRUE.tolist())),
-        coverage=dict(huber=huber, mle=mle), search_check=search, budget_bins=bins,
+        coverage=dict(huber=huber, mle=mle), search_check=search, budget_bins=bins, seed_bootstrap=seeds_rows,
     )
     print(f"\n{out['machine']} {out['versions']} load average {load0[0]:.2f} -> {out['load_average_after'][0]:.2f}, "
           f"wall {out['wall_seconds']:.1f} s")

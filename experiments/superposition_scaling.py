@@ -60,6 +60,8 @@ def lr_b(m: int) -> float:
     return 2.0 / m
 
 
+SEED_BOOTSTRAP = 1000  # resamples of each width's seeds (width_exponent's seed_bootstrap)
+
 # The paper's strong-regime alpha_m (Fig. 1), printed next to ours for comparison.
 PUBLISHED_STRONG = {"exponential": (1.01, 0.05), "power": (1.0, 0.1), "linear": (0.89, 0.05)}
 
@@ -83,20 +85,27 @@ def main(argv=None) -> dict:
     config, distributions, points = args.plan
     result = run_experiment_sweep(args, sweep_superposition, config, points)
 
-    exponents, stderr, r2, fit_range, loss, panels = {}, {}, {}, {}, {}, {}
+    exponents, stderr, interval, r2, fit_range, loss, panels = {}, {}, {}, {}, {}, {}, {}
     for regime, gamma in REGIMES.items():
-        exponents[regime], stderr[regime], r2[regime], fit_range[regime], loss[regime] = {}, {}, {}, {}, {}
+        exponents[regime], stderr[regime], interval[regime], r2[regime], fit_range[regime], loss[regime] = (
+            {}, {}, {}, {}, {}, {})
         panels[f"{regime} superposition ($\\gamma$={gamma:g})"] = curves = {}
         for name, spec in distributions.items():
             curve = width_curve(result, gamma=gamma, frequencies=spec.describe())
-            fit = width_exponent(curve)
+            # with replicate seeds, also the exponent's spread from redrawing them (the fit's
+            # stderr sees the seed noise only through the means' scatter about the line)
+            replicated = any(v.size > 1 for v in curve.values)
+            fit = width_exponent(curve, seed_bootstrap=SEED_BOOTSTRAP if replicated else 0)
             exponents[regime][name] = fit.exponent
             stderr[regime][name] = fit.stderr["exponent"]
+            interval[regime][name] = list(fit.intervals["exponent"]) if replicated else None
             r2[regime][name] = fit.r2
             fit_range[regime][name] = [int(v) for v in fit.x_range]
             loss[regime][name] = curve.to_dict()
             curves[spec.label] = (curve, fit)
-            print(f"{regime:>6} {name:<12} alpha_m = {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}  "
+            seeds = (f"  95% over redrawn seeds [{interval[regime][name][0]:.3f}, {interval[regime][name][1]:.3f}]"
+                     if replicated else "")
+            print(f"{regime:>6} {name:<12} alpha_m = {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}{seeds}  "
                   f"R^2 = {fit.r2:.3f}  fit over m = {fit.x_range[0]:g}..{fit.x_range[1]:g} "
                   f"({fit.n_points} widths, {curve.n_diverged} diverged)")
 
@@ -115,7 +124,8 @@ def main(argv=None) -> dict:
     plots.save(plots.loss_vs_width(panels, reference_loss=V_SECOND_MOMENT), figure,
                os.path.join(args.out, "loss_vs_width.png"))
     return finish(args, "superposition_scaling", {
-        "exponents": exponents, "exponent_stderr": stderr, "strong_below_weak": strong_below_weak, "r2": r2,
+        "exponents": exponents, "exponent_stderr": stderr, "exponent_seed_interval": interval,
+        "strong_below_weak": strong_below_weak, "r2": r2,
         "fit_range": fit_range, "loss": loss, "published_strong": PUBLISHED_STRONG,
         "config": config.to_dict(), "sweep_stats": result.stats,
     }, figure)

@@ -45,13 +45,20 @@ def random_features_smoke(tmp_path_factory):
     return tmp / "out", printed.getvalue()
 
 
-def test_superposition_scaling_summary(tmp_path):
-    summary, on_disk = run("superposition_scaling", tmp_path)
+def test_superposition_scaling_summary(tmp_path, capsys):
+    summary, on_disk = run("superposition_scaling", tmp_path, "--set", "seeds=2")
+    printed = capsys.readouterr().out
     for regime in ("strong", "weak"):
         assert set(on_disk["exponents"][regime]) == {"exponential", "power", "linear"}
         for name in ("exponential", "power", "linear"):
             assert np.isfinite(on_disk["exponents"][regime][name])
             assert on_disk["loss"][regime][name]["m"] == [3, 4, 6]
+            assert on_disk["loss"][regime][name]["n_models"] == [2, 2, 2]
+            # two seeds: the exponent's interval over redrawn seeds, printed as stored
+            lo, hi = on_disk["exponent_seed_interval"][regime][name]
+            assert lo < hi
+            assert (f"alpha_m = {on_disk['exponents'][regime][name]:.3f} ± {on_disk['exponent_stderr'][regime][name]:.3f}"
+                    f"  95% over redrawn seeds [{lo:.3f}, {hi:.3f}]") in printed
     assert on_disk["published_strong"] == {"exponential": [1.01, 0.05], "power": [1.0, 0.1], "linear": [0.89, 0.05]}
 
 
@@ -283,6 +290,8 @@ def test_a_script_trains_in_bfloat16_when_told(tmp_path):
     assert summary["config"]["matmul_precision"] == "bfloat16"
     assert list((tmp_path / "out").glob("superposition_scaling_smoke.png"))  # drawn into the run's folder
     assert all(np.isfinite(v) for r in summary["exponents"].values() for v in r.values())
+    # one seed: nothing to redraw
+    assert all(v is None for r in summary["exponent_seed_interval"].values() for v in r.values())
 
 
 def test_a_seed_gets_its_own_folder_and_figures_stay_the_presets(capsys):

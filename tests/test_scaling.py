@@ -92,3 +92,80 @@ def test_width_exponent_fits_the_mean_loss_not_its_spread():
 def test_fit_range_is_inclusive_at_both_ends():
     fit = width_exponent(_exact_curve(), fit_range=(8, 16))
     assert fit.x_range == (8, 16) and fit.n_points == 2
+
+
+def noisy_curve(k, widths=(4, 8, 16, 32), eps=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    widths = np.asarray(widths)
+    values = tuple(2.0 * m**-0.5 * np.exp(rng.normal(0.0, eps, k)) for m in widths)
+    return WidthCurve(widths=widths, loss=np.array([v.mean() for v in values]), loss_std=np.array([v.std() for v in values]),
+                      n_models=np.full(widths.size, k), n_diverged=0, values=values)
+
+
+def test_width_curve_keeps_each_widths_replicates_in_seed_order():
+    recs = records()[::-1]  # (the order of records must not matter)
+    curve = width_curve(recs, gamma=-1.0)
+    assert len(curve.values) == curve.widths.size == 4
+    for m, v in zip(curve.widths, curve.values):
+        np.testing.assert_allclose(v, [2.0 * m**-1.5, 2.0 * m**-1.5 * 1.01], rtol=1e-6)
+
+
+def test_the_seed_bootstrap_measures_the_seed_noise_the_fit_of_the_means_cannot_see():
+    # Replicates that straddle an exact line: the means lie on it (OLS stderr ~0) while each
+    # width's seeds differ by +-5 %; the seed bootstrap's spread is the noise's own.
+    widths = np.array([4, 8, 16, 32])
+    values = tuple(2.0 * m**-0.5 * np.array([1.05, 0.95]) for m in widths)
+    curve = WidthCurve(widths=widths, loss=np.array([v.mean() for v in values]), loss_std=np.array([v.std() for v in values]),
+                       n_models=np.full(4, 2), n_diverged=0, values=values)
+    plain = width_exponent(curve)
+    fit = width_exponent(curve, seed_bootstrap=4000, seed=1)
+    assert fit.exponent == plain.exponent and fit.stderr == plain.stderr and plain.stderr["exponent"] < 1e-6
+    lo, hi = fit.intervals["exponent"]
+    assert lo < 0.5 < hi and hi - lo > 0.05 and fit.n_bootstrap == 4000
+    assert "more than twice the fit's stderr" in fit.notes[-1] and "2 per width" in fit.notes[-1]
+    # the resampled means vary as the mean does, s^2 / k (widened by sqrt(k / (k - 1))): the
+    # exponent's sd is then sqrt(sum cx^2 s^2 / (k L^2)) / sum cx^2 (linearised)
+    cx = np.log(widths) - np.log(widths).mean()
+    s2 = np.array([v.var(ddof=1) / v.mean() ** 2 for v in values])
+    want = np.sqrt(np.sum(cx**2 * s2 / 2)) / np.sum(cx**2)
+    got = float(fit.notes[-1].split("exponent sd ")[1].split()[0])
+    assert got == pytest.approx(want, rel=0.06)
+    # the same seed gives the same interval; another seed, another draw
+    assert width_exponent(curve, seed_bootstrap=4000, seed=1).intervals == fit.intervals
+    assert width_exponent(curve, seed_bootstrap=4000, seed=2).intervals != fit.intervals
+    # fit_range applies to the resampled curves too
+    narrow = width_exponent(curve, seed_bootstrap=500, fit_range=(8, 32))
+    assert narrow.x_range == (8, 32) and narrow.intervals["exponent"][1] - narrow.intervals["exponent"][0] > hi - lo
+
+
+def test_the_seed_bootstrap_interval_covers_the_truth_about_as_often_as_it_says():
+    # 8 seeds per width, 60 curves: the 95 % interval held the true exponent in 55-60 of them
+    # (benchmarks/fit_calibration.py, study 3: 0.92 over 200 curves)
+    hits = 0
+    for t in range(60):
+        lo, hi = width_exponent(noisy_curve(8, seed=t), seed_bootstrap=300, seed=t).intervals["exponent"]
+        hits += lo <= 0.5 <= hi
+    assert 50 <= hits <= 60
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    (dict(seed_bootstrap=10, bootstrap=10), ValueError, "give one"),
+    (dict(seed_bootstrap=10, offset=True), ValueError, "closed-form"),
+    (dict(seed_bootstrap=10, loss="huber"), ValueError, "closed-form"),
+    (dict(seed_bootstrap=-1), ValueError, "seed_bootstrap=-1"),
+    (dict(seed_bootstrap=2.5), TypeError, "seed_bootstrap=2.5"),
+    (dict(seed_bootstrap=10, seed=-1), ValueError, "seed=-1"),
+])
+def test_the_seed_bootstrap_refuses_what_it_cannot_do(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        width_exponent(noisy_curve(3), **kwargs)
+
+
+def test_the_seed_bootstrap_needs_replicates():
+    with pytest.raises(ValueError, match="one model"):
+        width_exponent(noisy_curve(1), seed_bootstrap=10)
+    bare = WidthCurve(widths=np.array([4, 8]), loss=np.array([1.0, 0.5]), loss_std=np.zeros(2), n_models=np.ones(2, int),
+                      n_diverged=0)
+    with pytest.raises(ValueError, match="replicate values"):
+        width_exponent(bare, seed_bootstrap=10)
+    width_exponent(bare)  # (without it, a curve made by hand still fits)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from toyscale.fitting import PowerLawFit, fit_power_law
+from toyscale._checks import check_int, check_seed
+from toyscale.fitting import PowerLawFit, _percentile_intervals, fit_power_law
 from toyscale.sweep import Record, matching
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent"]
@@ -32,6 +34,8 @@ class WidthCurve:
       n_diverged: diverged models left out, over all widths.
       n_undefined: models that trained but whose measure is not finite, left out: an
         overlap moment with fewer than two represented rows, say. Never counted as diverged.
+      values: each width's replicate values, in seed order (what ``loss`` averages), for
+        :func:`width_exponent`'s ``seed_bootstrap``.
     """
 
     widths: np.ndarray
@@ -40,6 +44,7 @@ class WidthCurve:
     n_models: np.ndarray
     n_diverged: int
     n_undefined: int = 0
+    values: tuple[np.ndarray, ...] = dataclasses.field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict:
         return {"m": self.widths.tolist(), "loss": self.loss.tolist(), "loss_std": self.loss_std.tolist(),
@@ -140,7 +145,7 @@ def width_curve(records: Iterable[Record], *, measure: str = "test_loss", **cond
                                      call="width_curve(records, ")
     by_m: dict[int, list[float]] = {}
     diverged = undefined = 0
-    for r in chosen:
+    for r in sorted(chosen, key=lambda r: (r.point.get("seed", 0), r.model_id)):
         value = float(r[measure])
         if r.diverged or not np.isfinite(value):
             # a flagged model, or one whose loss itself is not finite, diverged; a finite model
@@ -160,12 +165,49 @@ def width_curve(records: Iterable[Record], *, measure: str = "test_loss", **cond
         n_models=np.array([v.size for v in vals], dtype=np.int64),
         n_diverged=diverged,
         n_undefined=undefined,
+        values=tuple(vals),
     )
 
 
-def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None = None, **fit_options: Any) -> PowerLawFit:
-    """Fits L = C m^-alpha_m to a width curve, optionally over ``fit_range`` = (m_min, m_max) only."""
-    m, loss = curve.widths, curve.loss
+def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None = None, seed_bootstrap: int = 0,
+                   seed: int = 0, **fit_options: Any) -> PowerLawFit:
+    """Fits L = C m^-alpha_m to a width curve, optionally over ``fit_range`` = (m_min, m_max) only.
+
+    The fit is to the curve's means, one point per width, and its standard errors are the
+    fit's own (ordinary least squares by default): they see the seed-to-seed noise only
+    through the scatter of the means about the line, which with a few widths can be far
+    smaller than that noise (three means on a line gave +-0.001 where redrawing the seeds
+    moved the exponent by 0.06). ``seed_bootstrap=R`` measures that noise directly: it
+    redraws each width's replicate models with replacement R times (their spread about the
+    width's mean widened by sqrt(k / (k - 1)) for k replicates, so a redrawn mean varies as
+    much as the mean itself: the plain bootstrap halves the variance at two seeds), refits each resampled
+    curve, and puts the percentile intervals of those fits in ``intervals``; a note compares
+    their spread with the standard error.
+
+    Args:
+      curve: a :class:`WidthCurve`.
+      fit_range: (m_min, m_max), either may be infinite; None fits every width.
+      seed_bootstrap: resamples of the replicate seeds (0: none). Needs replicates at some
+        width and the closed-form fit (no ``offset``, the squared loss); not with
+        ``bootstrap``, which resamples widths.
+      seed: seed of the seed resampling.
+      **fit_options: passed to :func:`toyscale.fitting.fit_power_law` (``offset``, ``loss``,
+        ``bootstrap``, ``level``, ...).
+    """
+    seed_bootstrap = check_int("seed_bootstrap", seed_bootstrap, 0)
+    seed = check_seed(seed)
+    m, loss, values = curve.widths, curve.loss, list(curve.values)
+    if seed_bootstrap:
+        if fit_options.get("bootstrap"):
+            raise ValueError(f"bootstrap={fit_options['bootstrap']!r} with seed_bootstrap={seed_bootstrap}; give one: "
+                             f"bootstrap resamples the widths, seed_bootstrap each width's seeds")
+        if fit_options.get("offset") or fit_options.get("loss", "squared") != "squared":
+            raise ValueError(f"seed_bootstrap={seed_bootstrap} with offset={fit_options.get('offset', False)!r}, "
+                             f"loss={fit_options.get('loss', 'squared')!r}; the seed bootstrap refits the closed-form "
+                             f"fit (offset=False, loss='squared') only")
+        if len(values) != m.size:
+            raise ValueError("seed_bootstrap needs the curve's replicate values (WidthCurve.values); this curve "
+                             "has none: make it with width_curve")
     where = ""
     if fit_range is not None:
         try:
@@ -177,9 +219,40 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
                              f"(either may be infinite)")
         keep = (m >= lo) & (m <= hi)
         m, loss = m[keep], loss[keep]
+        values = [v for v, k in zip(values, keep) if k]
         where = f" inside fit_range={fit_range!r}"
     if m.size < 2:
         raise ValueError(f"{m.size} width(s) with a finite loss{where} (widths {curve.widths.tolist()}, "
                          f"{curve.n_diverged} diverged model(s) and {curve.n_undefined} with an undefined "
                          f"measure left out); a power law needs at least 2")
-    return fit_power_law(m, loss, **fit_options)
+    fit = fit_power_law(m, loss, **fit_options)
+    if not seed_bootstrap:
+        return fit
+    if all(v.size < 2 for v in values):
+        raise ValueError(f"seed_bootstrap={seed_bootstrap}; every width{where} has one model, so there are no "
+                         f"seeds to resample (sweep more seeds)")
+    return _seed_bootstrap(fit, m, values, seed_bootstrap, seed)
+
+
+def _seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndarray], resamples: int, seed: int) -> PowerLawFit:
+    """``fit`` with intervals from refitting curves whose widths' replicates are redrawn."""
+    rng = np.random.default_rng([seed, 0x5EED])
+    # Each width's replicates spread about their mean by sqrt(k / (k - 1)) first, so that a
+    # resampled mean's variance is s^2 / k, not the plug-in (k - 1)/k of it (half, at 2 seeds)
+    spread_out = [v.mean() + (v - v.mean()) * math.sqrt(v.size / (v.size - 1)) if v.size > 1 else v for v in values]
+    means = np.stack([v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1) for v in spread_out], axis=1)
+    lx = np.log(m.astype(np.float64))
+    ly = np.log(means)  # [R, widths]; the means are of positive losses
+    cx = lx - lx.mean()
+    slope = (ly - ly.mean(axis=1, keepdims=True)) @ cx / (cx @ cx)
+    log_c = ly.mean(axis=1) - slope * lx.mean()
+    samples = np.stack([np.exp(log_c), -slope], axis=1)
+    intervals = _percentile_intervals(samples, ["prefactor", "exponent"], fit.level)
+    spread = float(np.std(-slope, ddof=1)) if resamples > 1 else math.nan
+    reps = sorted({int(v.size) for v in values})
+    note = (f"intervals resample each width's seeds ({'-'.join(map(str, (reps[0], reps[-1]))) if len(reps) > 1 else reps[0]}"
+            f" per width, {resamples} times); their exponent sd {spread:.3g}")
+    se = fit.stderr["exponent"]
+    if np.isfinite(spread) and not spread <= 2 * se:
+        note += f" is more than twice the fit's stderr {se:.3g}: the means lie closer to a line than their noise"
+    return dataclasses.replace(fit, intervals=intervals, n_bootstrap=resamples, notes=fit.notes + (note,))
