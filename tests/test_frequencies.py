@@ -54,6 +54,26 @@ def test_bad_input_names_the_argument(make, match):
         make()
 
 
+@pytest.mark.parametrize("make, error, match", [
+    # custom weights are checked when the spec is made (they had failed later, in the sweep,
+    # as "weights must be finite ..." without the argument or the bad entry)
+    (lambda: fq.custom([0.0, 0.0]), ValueError, "values are all 0"),
+    (lambda: fq.custom([1.0, float("nan"), 2.0]), ValueError, r"values\[1\]=nan"),
+    (lambda: fq.custom([1.0, 2.0, -1.0]), ValueError, r"values\[2\]=-1.0.*1 of the 3"),
+    (lambda: fq.custom([]), ValueError, "non-empty"),
+    (lambda: fq.custom(["a"]), TypeError, "values=\\['a'\\]; values must be real numbers"),
+    (lambda: fq.Frequencies("custom", values=("a",)), TypeError, "values must be real numbers"),
+    # a number given as a string is a TypeError that says so, not "needs tau > 0"
+    (lambda: fq.exponential("400"), TypeError, "tau='400'; tau must be a real number"),
+    (lambda: fq.power_law("1.2"), TypeError, "alpha='1.2'; alpha must be a real number"),
+    (lambda: fq.linear(E="1"), TypeError, "E='1'; E must be a real number"),
+    (lambda: fq.power_law(True), TypeError, "alpha=True"),
+])
+def test_a_spec_is_checked_when_it_is_made(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
 def test_normalise_takes_a_numpy_integer_density():
     np.testing.assert_allclose(fq.normalise([1.0, 3.0], np.int64(1)), [0.25, 0.75])
 

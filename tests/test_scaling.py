@@ -169,3 +169,19 @@ def test_the_seed_bootstrap_needs_replicates():
     with pytest.raises(ValueError, match="replicate values"):
         width_exponent(bare, seed_bootstrap=10)
     width_exponent(bare)  # (without it, a curve made by hand still fits)
+
+
+def test_a_kind_name_that_matches_nothing_says_it_means_the_defaults_and_lists_the_sweeps_specs():
+    # exponential(30) swept, "exponential" asked for: that is tau = 400; the message had been
+    # 3,000 characters of a custom spec's weights and no hint
+    from toyscale.frequencies import custom, exponential
+    recs = [Record(model_id=i, point={"m": m, "gamma": -1.0, "frequencies": f.describe(), "seed": 0}, diverged=False,
+                   outputs={"test_loss": np.float32(1.0 / m)})
+            for i, (m, f) in enumerate((m, f) for m in (4, 8) for f in (exponential(30.0), custom(np.arange(500.0, 0, -1))))]
+    with pytest.raises(ValueError) as info:
+        width_curve(recs, gamma=-1.0, frequencies="exponential")
+    message = str(info.value)
+    assert len(message) < 1000 and '"tau": 400.0' in message and "'tau': 30.0" in message
+    assert "kind name or partial dict" in message
+    # given whole, it matches
+    assert width_curve(recs, gamma=-1.0, frequencies={"kind": "exponential", "tau": 30.0}).widths.tolist() == [4, 8]

@@ -78,6 +78,12 @@ class Frequencies:
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"kind={self.kind!r}; allowed distributions are {KINDS}")
+        for name in ("alpha", "tau", "E"):
+            value = getattr(self, name)
+            if value is not None and not _is_real(value):
+                raise TypeError(f"{name}={value!r}; {name} must be a real number")
+        if self.kind == "custom" and self.values is not None:
+            _check_values(self.values)
         if self.kind == "power_law":
             if not _is_real(self.alpha) or not math.isfinite(self.alpha):
                 raise ValueError(f"alpha={self.alpha!r}; a power law needs a finite real exponent alpha")
@@ -135,6 +141,23 @@ class Frequencies:
         return self.kind
 
 
+def _check_values(values: Any) -> None:
+    """A custom distribution's weights, checked when the spec is made rather than when a sweep
+    first asks for its probabilities."""
+    try:
+        w = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"values={values!r}; values must be real numbers, one weight per feature") from None
+    if w.ndim != 1 or w.size < 1:
+        raise ValueError(f"values has shape {w.shape}; values must be a non-empty list of weights, one per feature")
+    bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+    if bad.size:
+        raise ValueError(f"values[{bad[0]}]={float(w[bad[0]])!r}; every weight must be finite and >= 0 "
+                         f"({bad.size} of the {w.size} are not)")
+    if not np.any(w > 0):
+        raise ValueError(f"values are all 0 ({w.size} weights); at least one feature must have a weight > 0")
+
+
 _PARAMETERS = {"power_law": ("alpha",), "exponential": ("tau",), "linear": (), "custom": ("values",)}
 
 
@@ -159,7 +182,11 @@ def linear(*, E: float = 1.0) -> Frequencies:
 
 def custom(values, *, E: float = 1.0) -> Frequencies:
     """Any user-given non-negative weights, normalised to sum E."""
-    return Frequencies("custom", values=tuple(float(v) for v in np.ravel(values)), E=E)
+    try:
+        weights = tuple(float(v) for v in np.ravel(values))
+    except (TypeError, ValueError):
+        raise TypeError(f"values={values!r}; values must be real numbers, one weight per feature") from None
+    return Frequencies("custom", values=weights, E=E)
 
 
 def as_frequencies(spec: Frequencies | Mapping[str, Any] | str) -> Frequencies:

@@ -52,8 +52,29 @@ class WidthCurve:
                 "n_undefined": self.n_undefined}
 
 
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 5] + " ...}" if text.endswith("}") else text[: limit - 4] + " ..."
+
+
 def _listing(seen: Mapping[str, Sequence[str]]) -> str:
-    return "; ".join(f"{k}: {', '.join(v[:8])}{' ...' if len(v) > 8 else ''}" for k, v in seen.items())
+    return "; ".join(f"{k}: {', '.join(_short(x) for x in v[:8])}{' ...' if len(v) > 8 else ''}" for k, v in seen.items())
+
+
+def _spec_hint(records: Sequence[Record], conditions: Mapping[str, Any]) -> str:
+    """Where a frequency condition names a kind the records have only with other parameters:
+    a kind name or partial dict means that kind's defaults, so say which specs there are."""
+    want = conditions.get("frequencies")
+    if not isinstance(want, Mapping):
+        return ""
+    same_kind = {json.dumps(r.point["frequencies"], sort_keys=True): r.point["frequencies"] for r in records
+                 if isinstance(r.point.get("frequencies"), Mapping) and r.point["frequencies"].get("kind") == want.get("kind")}
+    if not same_kind:
+        return ""
+    first = next(iter(same_kind.values()))
+    return (f". frequencies={_short(json.dumps(want, sort_keys=True))} is what a kind name or partial dict means "
+            f"(that kind's defaults filled in); these records' {want.get('kind')} spec(s): "
+            + ", ".join(_short(k) for k in list(same_kind)[:4]) + f"; give one whole, e.g. frequencies={_short(repr(first))}"
+            " or the spec object the sweep was given")
 
 
 def _replicates(records: list[Record], along: str, conditions: Mapping[str, Any], *, measure: Any,
@@ -88,7 +109,8 @@ def _replicates(records: list[Record], along: str, conditions: Mapping[str, Any]
     chosen, conditions = matching(records, conditions, fields=fields)
     if not chosen:
         seen = {k: sorted({repr(r.point.get(k)) for r in records}) for k in conditions}
-        raise ValueError(f"no record matches {conditions}; values in the {len(records)} records: " + _listing(seen))
+        raise ValueError(f"no record matches {_short(repr(conditions), 240)}; values in the {len(records)} records: "
+                         + _listing(seen) + _spec_hint(records, conditions))
     # Only replicates may be averaged: records of one x that differ in another swept field
     # (a gamma or a ridge left out of the conditions) would blend two curves. A field that
     # changes with x alone (a per-width learning rate) is not a blend.
