@@ -41,7 +41,7 @@ MIN_WIDTHS = 3  # per alpha_m fit: a power law's two parameters and their standa
 
 def prepare(s: dict) -> tuple:
     """The config, frequency specs and grid of a preset, checked before anything runs."""
-    config = TrainConfig(**s["train"])
+    config = TrainConfig.from_dict(s["train"])
     specs = [power_law(a) for a in check_axis("alphas", s["alphas"])]
     points = superposition_grid(widths=s["widths"], gammas=s["gammas"], frequencies=specs,
                                 lr_w=s["lr"], lr_b=s["lr"], seeds=s["seeds"], n=config.n)

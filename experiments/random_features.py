@@ -36,7 +36,7 @@ PRESETS = {
 
 def prepare(pre: dict) -> tuple:
     """The config, grid and fit settings of a preset, checked before anything runs."""
-    cfg = rf.RFConfig(**pre["rf"])
+    cfg = rf.RFConfig.from_dict(pre["rf"])
     grid = rf.regime_grid(**{k: v for k, v in pre.items() if k not in ("rf", "ratio")})
     fit_settings = rf.regime_fit_settings(rows=pre["rows"], columns=pre["columns"], ratio=pre["ratio"],
                                           limit_size=pre["limit_size"])

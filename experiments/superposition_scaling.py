@@ -68,7 +68,7 @@ PUBLISHED_STRONG = {"exponential": (1.01, 0.05), "power": (1.0, 0.1), "linear": 
 
 def prepare(s: dict) -> tuple:
     """The config, distributions and grid of a preset, checked before anything runs."""
-    config = TrainConfig(**s["train"])
+    config = TrainConfig.from_dict(s["train"])
     distributions = {"exponential": exponential(s["tau"]), "power": power_law(1.2), "linear": linear()}
     points = superposition_grid(widths=s["widths"], gammas=list(REGIMES.values()),
                                 frequencies=list(distributions.values()), lr_w=lr_w, lr_b=lr_b,

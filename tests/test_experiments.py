@@ -325,7 +325,11 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
 
 @pytest.mark.parametrize("name, item, message", [
     ("superposition_scaling", "train.steps=abc", "steps='abc'; steps must be an integer"),
-    ("superposition_scaling", "train.stepz=5", "unexpected keyword argument 'stepz'"),
+    # a misspelled key inside a group: named with the closest setting and the list of them
+    ("superposition_scaling", "train.stepz=5", "'stepz' is not a setting of TrainConfig (did you mean 'steps'?); "
+                                               "its settings are ['n', 'batch', 'steps'"),
+    ("phase_diagram", "train.zzz=5", "'zzz' is not a setting of TrainConfig; its settings are ['n', 'batch'"),
+    ("random_features", "rf.sigma=2", "'sigma' is not a setting of RFConfig (did you mean 'sigma_w'?)"),
     ("superposition_scaling", "widths=5", "widths=5; widths must be a list"),
     ("phase_diagram", "alphas=0.5", "alphas=0.5; alphas must be a list"),
     ("random_features", "rf.M=0", "M=0"),

@@ -297,3 +297,17 @@ def test_a_model_whose_bias_goes_infinite_is_flagged(monkeypatch):
     out = train_model(cfg, 3, gamma=0.0, lr_w=1e-2, lr_b=1e-2, frequencies=power_law(1.0), key=jax.random.PRNGKey(0))
     assert np.isfinite(out["test_loss"]) and np.all(np.isfinite(out["W"]))
     assert bool(out["diverged"])
+
+
+def test_a_config_round_trips_through_its_dict_and_refuses_an_unknown_key():
+    from toyscale.random_features import RFConfig
+
+    config = TrainConfig(n=16, batch=8, steps=4, warmup=1, log_every=2, rng="hash")
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    assert RFConfig.from_dict(RFConfig(M=8, sigma_w=2.0).to_dict()) == RFConfig(M=8, sigma_w=2.0)
+    with pytest.raises(TypeError, match=r"'warmpu' is not a setting of TrainConfig \(did you mean 'warmup'\?\)"):
+        TrainConfig.from_dict({"n": 16, "warmpu": 1})
+    with pytest.raises(TypeError, match="a TrainConfig is made from a dict"):
+        TrainConfig.from_dict([("n", 16)])
+    with pytest.raises(ValueError, match="n=0"):  # the fields' own checks still run
+        TrainConfig.from_dict({"n": 0})

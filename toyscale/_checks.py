@@ -3,6 +3,8 @@ what is allowed, and runs on static Python values before anything is traced or c
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -72,3 +74,18 @@ def concrete_real(name: str, value: Any, *, low: float | None = None, strict: bo
     traced value (one per model in a sweep, say) is left to the caller."""
     if isinstance(value, bool) or isinstance(value, (int, float, np.integer, np.floating)):
         check_real(name, value, low=low, strict=strict, allow_inf=allow_inf)
+
+
+def config_from_dict(cls: type, settings: Any) -> Any:
+    """``cls(**settings)`` for a config dataclass, a key that is not one of its fields refused
+    by name, with the closest field and the list of them (Python's own error names neither)."""
+    name = cls.__name__
+    if not isinstance(settings, Mapping):
+        raise TypeError(f"settings={settings!r}; a {name} is made from a dict of its fields")
+    fields = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in settings if k not in fields]
+    if unknown:
+        close = difflib.get_close_matches(str(unknown[0]), fields, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TypeError(f"{unknown[0]!r} is not a setting of {name}{hint}; its settings are {fields}")
+    return cls(**settings)

@@ -44,7 +44,7 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from toyscale._checks import check_axis, check_int, check_real, concrete_real, prng_key
+from toyscale._checks import check_axis, check_int, check_real, concrete_real, config_from_dict, prng_key
 from toyscale.scaling import _replicates  # the replicate check width_curve makes
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
@@ -141,6 +141,12 @@ class RFConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, settings: Mapping[str, Any]) -> "RFConfig":
+        """The config of a :meth:`to_dict` (or of a preset's group of settings); a key that is
+        not a field is a TypeError naming it, the closest field and all of them."""
+        return config_from_dict(cls, settings)
 
 
 class Static(NamedTuple):

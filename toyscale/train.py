@@ -23,7 +23,7 @@ import numpy as np
 import optax
 
 from toyscale import data, measure, superposition
-from toyscale._checks import check_axis, check_int, check_real, prng_key
+from toyscale._checks import check_axis, check_int, check_real, config_from_dict, prng_key
 from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import ADAM_EPS, superposition_optimizer
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
@@ -154,6 +154,12 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, settings: Mapping[str, Any]) -> "TrainConfig":
+        """The config of a :meth:`to_dict` (or of a preset's group of settings); a key that is
+        not a field is a TypeError naming it, the closest field and all of them."""
+        return config_from_dict(cls, settings)
 
 
 @functools.lru_cache(maxsize=128)
