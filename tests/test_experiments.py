@@ -402,9 +402,10 @@ def test_random_features_prints_its_fits_and_the_theory_error(random_features_sm
     assert f"{summary['models']} models in {len(shapes)} compiled shapes" in lines
 
 
-@pytest.mark.parametrize("change", [["--seed", "1"], ["--set", "replicates=32"]])
+@pytest.mark.parametrize("change", [["--seed", "1"], ["--set", "alpha=0.75"]])
 def test_rerunning_into_an_out_folder_with_other_settings_is_a_usage_error(random_features_smoke, change):
     # as a script: exit status 2 and the engine's message, no traceback; nothing overwritten
+    # (more replicates would extend the folder's grid: tests/test_sweep.py)
     out, _ = random_features_smoke
     before = (out / "summary.json").read_text()
     env = {**os.environ, "TOYSCALE_COMPILATION_CACHE": "off", "TOYSCALE_CPU_DEVICES": "off"}
@@ -439,3 +440,18 @@ def test_an_output_path_that_is_a_file_is_a_usage_error(flag, tmp_path, capsys):
         load("superposition_scaling").main(argv)
     assert exit_.value.code == 2
     assert f"{flag} {taken}: exists and is not a folder" in capsys.readouterr().err
+
+
+def test_ctrl_c_in_a_script_is_exit_130_with_how_to_resume(tmp_path, monkeypatch, capsys):
+    from toyscale import train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "sweep_superposition", interrupted)
+    script = load("superposition_scaling")  # (it imports the name: patch the script's own)
+    monkeypatch.setattr(script, "sweep_superposition", interrupted)
+    with pytest.raises(SystemExit) as exit_:
+        script.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--no-progress"])
+    assert exit_.value.code == 130
+    assert "interrupted; rerun the same command to resume" in capsys.readouterr().err

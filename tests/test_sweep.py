@@ -74,9 +74,14 @@ def test_disk_format_round_trips_and_records_the_config(tmp_path):
 
 
 def test_a_folder_holding_another_sweep_is_refused(tmp_path):
+    # neither holds the other's points: refused (a grid holding all of them extends the folder)
     sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
     with pytest.raises(ValueError, match="different sweep"):
-        sweep_superposition(CFG, POINTS[:3], out=tmp_path, progress=False)
+        sweep_superposition(CFG, POINTS[1:3], out=tmp_path, progress=False)
+    for other in (dict(seed=1), dict(config=dataclasses.replace(CFG, steps=CFG.steps + 2))):
+        with pytest.raises(ValueError, match="different sweep"):  # a superset, but another seed or config
+            sweep_superposition(other.get("config", CFG), POINTS[:3], seed=other.get("seed", 0), out=tmp_path,
+                                progress=False)
 
 
 def test_vmapped_batches_give_the_same_bits_for_any_chunk_size_and_device_count():
@@ -614,15 +619,16 @@ def test_atomic_write_leaves_the_old_file_whole_when_the_writer_fails(tmp_path):
 def test_each_process_of_a_multi_process_run_returns_every_record_on_disk(tmp_path, monkeypatch):
     kw = dict(out=tmp_path, devices=ONE, chunk_size=1, progress=False, process_count=2)
     p1 = sweep_superposition(SMALL, THREE, process_index=1, **kw)
-    assert os.listdir(tmp_path / "chunks") == ["chunk_0000001_1.npz"]  # process p trains ids p mod 2
+    [name] = os.listdir(tmp_path / "chunks")
+    assert name.startswith("chunk_0000001_1_")  # process p trains ids p mod 2
     assert p1.stats["chunks"] == 1
-    saved = (tmp_path / "chunks" / "chunk_0000001_1.npz").read_bytes()
-    (tmp_path / "chunks" / "chunk_0000001_1.npz").unlink()
+    saved = (tmp_path / "chunks" / name).read_bytes()
+    (tmp_path / "chunks" / name).unlink()
     write = sweep._write_chunk
 
-    def write_and_let_process_1_finish(folder, ids, diverged, outputs):
-        write(folder, ids, diverged, outputs)
-        (tmp_path / "chunks" / "chunk_0000001_1.npz").write_bytes(saved)  # written meanwhile by process 1
+    def write_and_let_process_1_finish(folder, ids, *rest):
+        write(folder, ids, *rest)
+        (tmp_path / "chunks" / name).write_bytes(saved)  # written meanwhile by process 1
 
     monkeypatch.setattr(sweep, "_write_chunk", write_and_let_process_1_finish)
     p0 = sweep_superposition(SMALL, THREE, process_index=0, **kw)
@@ -651,7 +657,7 @@ def test_padding_models_are_not_written_to_chunk_files(tmp_path):
             ids = z["model_id"].tolist()
             assert len(set(ids)) == len(ids) and z["diverged"].shape == (len(ids),)
             assert all(z[k].shape[0] == len(ids) for k in z.files)
-        assert name == f"chunk_{ids[0]:07d}_{len(ids)}.npz"
+        assert re.fullmatch(f"chunk_{ids[0]:07d}_{len(ids)}_[0-9a-f]{{8}}.npz", name)
         seen += ids
     assert sorted(seen) == [0, 1, 2]
 
@@ -659,7 +665,8 @@ def test_padding_models_are_not_written_to_chunk_files(tmp_path):
 def test_a_resume_trains_only_the_missing_models_of_a_partly_done_group(tmp_path):
     kw = dict(out=tmp_path, devices=ONE, chunk_size=1, progress=False)
     sweep_superposition(SMALL, THREE, **kw)
-    os.unlink(tmp_path / "chunks" / "chunk_0000001_1.npz")
+    [second] = (tmp_path / "chunks").glob("chunk_0000001_1_*.npz")
+    second.unlink()
     again = sweep_superposition(SMALL, THREE, **kw)
     assert again.stats["chunks"] == 1 and len(again) == 3
 
@@ -692,3 +699,91 @@ def test_the_tasks_own_diverged_verdict_is_used_for_finite_outputs():
                           devices=ONE, progress=False)
     assert [r.diverged for r in res] == [False, True, False]
     assert all("diverged" not in r.outputs for r in res)
+
+
+def _strip_digests(folder):
+    """The folder's chunk files as a version that did not record point digests wrote them."""
+    for path in (folder / "chunks").glob("chunk_*.npz"):
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files if k != "point_digest"}
+        np.savez(path, **arrays)
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_a_grid_holding_the_folders_points_extends_it_and_reuses_its_models(tmp_path, legacy):
+    # More widths and seeds into the folder of a smaller grid: the finished models are reused
+    # where their points now sit (their ids change), the new ones trained; the result is the
+    # fresh run's, bit for bit. It had been refused as "a different sweep".
+    small = superposition_grid(widths=[3], gammas=[-1.0, 1.0], frequencies=[power_law(1.1)], lr_w=2e-2, lr_b=1e-2,
+                               seeds=[0])
+    big = superposition_grid(widths=[3, 4], gammas=[-1.0, 1.0], frequencies=[power_law(1.1)], lr_w=2e-2, lr_b=1e-2,
+                             seeds=[0, 1])
+    assert big.index(small[1]) != 1  # a reused model's id changes
+    folder = tmp_path / "sweep"
+    first = sweep_superposition(CFG, small, out=folder, progress=False)
+    if legacy:
+        _strip_digests(folder)
+    grown = sweep_superposition(CFG, big, out=folder, chunk_size=2, progress=False)
+    fresh = sweep_superposition(CFG, big, chunk_size=2, progress=False)
+    assert_same(grown, fresh)
+    assert grown.stats["model_steps"] == 6 * CFG.steps  # the 6 new models trained; the 2 old ones reused
+    for r in first:
+        np.testing.assert_array_equal(grown.records[big.index(r.point)]["test_loss"], r["test_loss"])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["points"] == big and len(manifest["extends"]) == 1
+    assert_same(load_sweep(folder), fresh)
+    with np.load(next((folder / "chunks").glob("chunk_*.npz"))) as z:
+        assert "point_digest" in z.files  # (a legacy file gets its digests before the ids change)
+    # the smaller grid again: part of the folder's, read from it, nothing trained; the folder
+    # keeps the whole grid
+    again = sweep_superposition(CFG, small, out=folder, progress=False)
+    assert again.stats["chunks"] == 0
+    assert_same(again, first)
+    assert json.loads((folder / "manifest.json").read_text())["points"] == big
+
+
+def test_a_part_of_the_folders_grid_trains_into_it_what_is_missing(tmp_path):
+    big = superposition_grid(widths=[3, 4], gammas=[-1.0, 1.0], frequencies=[power_law(1.1)], lr_w=2e-2, lr_b=1e-2)
+    part = [big[3], big[0]]  # out of order
+    folder = tmp_path / "sweep"
+    sweep_superposition(CFG, big[:1], out=folder, progress=False)
+    sweep_superposition(CFG, big, out=folder, progress=False, chunk_size=1)  # extend: 3 trained
+    _strip_digests(folder)  # (as an older version left them, under the manifest of `big`)
+    got = sweep_superposition(CFG, part, out=folder, progress=False)
+    assert got.stats["chunks"] == 0 and [r.point for r in got] == part
+    assert_same(got, sweep_superposition(CFG, part, progress=False))
+
+
+def test_ctrl_c_says_what_is_saved_and_how_to_resume(tmp_path, monkeypatch, capsys):
+    write, calls = sweep._write_chunk, []
+
+    def write_then_interrupt(*args):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        write(*args)
+
+    monkeypatch.setattr(sweep, "_write_chunk", write_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        sweep_superposition(CFG, POINTS, out=tmp_path, chunk_size=1, devices=jax.devices()[:1], progress=False)
+    assert (f"interrupted: 2 of this process's 6 models are saved in {tmp_path}; run the same sweep into it again "
+            "to resume") in capsys.readouterr().err
+    assert len(load_sweep(tmp_path)) == 2
+
+
+def test_a_wrong_path_or_column_name_is_named(tmp_path):
+    res = sweep_superposition(CFG, POINTS[:1], out=tmp_path / "s", progress=False)
+    with pytest.raises(ValueError, match=r"name='test_los' is neither an output nor a point field.*'test_loss'"):
+        res.column("test_los")
+    assert res.column("m").tolist() == [3] and res.column("test_loss").shape == (1,)
+    (tmp_path / "file.csv").write_text("x")
+    with pytest.raises(ValueError, match="out=.*file.csv' is a file; out must be a folder"):
+        sweep_superposition(CFG, POINTS[:1], out=tmp_path / "file.csv", progress=False)
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        load_sweep(tmp_path / "file.csv")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_sweep(tmp_path / "nowhere")
+    with pytest.raises(FileNotFoundError, match="has no manifest.json"):
+        load_sweep(tmp_path)
+    with pytest.raises(TypeError, match="folder=3"):
+        load_sweep(3)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -253,7 +254,8 @@ def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *s
     other settings or another ``--seed``), chunk files without a manifest, or a manifest or
     chunk file that cannot be read, is reported as a usage error (exit status 2, the engine's
     message, no traceback): the engine raises :class:`toyscale.sweep.FolderInUseError` for
-    those, before anything compiles or trains.
+    those, before anything compiles or trains. Ctrl-C ends it with exit status 130 and a line
+    saying how to resume instead of a traceback (the finished chunks are on disk).
     Any other error propagates unchanged.
     """
     from toyscale.sweep import FolderInUseError  # (here: the runner itself imports nothing of JAX)
@@ -263,6 +265,10 @@ def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *s
                      progress=not args.no_progress, **options)
     except FolderInUseError as e:
         args.usage_error(f"--out {args.out}: {e}")
+    except KeyboardInterrupt:  # (the engine has said what is saved); no traceback, exit status 130
+        print(f"{os.path.basename(sys.argv[0]) or 'script'}: interrupted; rerun the same command to resume",
+              file=sys.stderr)
+        raise SystemExit(130) from None
 
 
 def finish(args: argparse.Namespace, name: str, summary: dict, figure_path: str | None = None) -> dict:

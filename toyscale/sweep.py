@@ -27,10 +27,15 @@ position in the grid; such folders still load but do not resume):
 
 * ``manifest.json``: ``{"format", "task", "task_config", "seed", "points", "versions",
   "created"}`` -- the full config of every model, so a folder is self-describing;
-* ``chunks/chunk_<first model id>_<count>.npz``: one file per finished chunk, holding
-  ``model_id`` (int64, [k]), ``diverged`` (bool, [k]) and every output of the task with a
-  leading axis of length k. Chunks written by different processes (multi-host) or with
-  different chunk sizes merge: results are keyed by model id.
+* ``chunks/chunk_<first model id>_<count>_<tag>.npz``: one file per finished chunk, holding
+  ``model_id`` (int64, [k]), ``diverged`` (bool, [k]), ``point_digest`` (uint32, [k, 2]: two
+  words of the SHA-256 of each model's point, ``label`` left out) and every output of the
+  task with a leading axis of length k. Chunks written by different processes (multi-host)
+  or with different chunk sizes merge: results are keyed by their point, so a grid extended
+  by more points (more widths, seeds, ...) finds its finished models wherever they now sit
+  (files written before the digests were recorded are read by model id, and get their
+  digests when the grid is first extended). ``manifest.json`` then lists the grid's earlier
+  fingerprints as ``extends``.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 import warnings
 import zipfile
@@ -55,7 +61,7 @@ import numpy as np
 
 from toyscale._checks import check_int, check_seed
 from toyscale.frequencies import KINDS, as_frequencies
-from toyscale.io import atomic_create_json, atomic_write, to_plain
+from toyscale.io import atomic_create_json, atomic_write, atomic_write_json, to_plain
 
 FORMAT = "toyscale-sweep/2"
 _READABLE_FORMATS = ("toyscale-sweep/1", FORMAT)  # /1: same files, models keyed by grid position
@@ -183,6 +189,10 @@ class SweepResult:
     def column(self, name: str, records: Sequence[Record] | None = None) -> np.ndarray:
         """One scalar output or point field across records, as a numpy array."""
         rs = self.records if records is None else records
+        missing = next((r for r in rs if name not in r.outputs and name not in r.point), None)
+        if missing is not None:
+            raise ValueError(f"name={name!r} is neither an output nor a point field of model {missing.model_id}; its "
+                             f"outputs are {sorted(missing.outputs)}, its fields {sorted(missing.point)}")
         return np.asarray([r[name] for r in rs])
 
 
@@ -371,6 +381,20 @@ def matching(records: Sequence[Record], conditions: Mapping[str, Any], *,
     return [r for r in records if all(r.point.get(k) == v for k, v in conditions.items())], conditions
 
 
+def _extends(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether the sweep ``new`` extends the folder's ``old``: same format, task, task config
+    and seed, and every point of ``old`` (label aside) among ``new``'s."""
+    try:
+        if (old.get("format") != FORMAT or new.get("format") != FORMAT or old.get("task") != new.get("task")
+                or not isinstance(old.get("points"), list) or not isinstance(new.get("points"), list)
+                or _canonical(old.get("task_config")) != _canonical(new.get("task_config"))
+                or _canonical(old.get("seed")) != _canonical(new.get("seed")) or not old.get("fingerprint")):
+            return False
+        return set(_point_digests(old["points"])) <= set(_point_digests(new["points"]))
+    except (TypeError, AttributeError):  # a manifest edited by hand: not extended, refused below
+        return False
+
+
 def _same_sweep(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """Whether a folder's manifest ``old`` holds the sweep ``new`` describes: same format,
     task and fingerprint."""
@@ -431,12 +455,30 @@ def _fingerprint(task_config: dict, seed: int, points: list[dict]) -> str:
     return hashlib.sha256(blob).hexdigest()
 
 
-def _read_chunks(folder: str) -> dict[int, tuple[bool, dict[str, np.ndarray]]]:
-    """All finished models on disk: model id -> (diverged, outputs)."""
+_DIGEST = "point_digest"  # a chunk file's [k, 2] uint32 words of each model's point (label left out)
+
+
+def _point_digests(points: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
+    """Each point's two words (:func:`_point_words` of the whole point): what a chunk file
+    records so that its results find their point again in an extended grid."""
+    return [_point_words(p, f"points[{i}]") for i, p in enumerate(points)]
+
+
+def _read_chunks(folder: str, points: Sequence[Mapping[str, Any]]) -> dict[int, tuple[bool, dict[str, np.ndarray]]]:
+    """All finished models on disk: model id in ``points`` (the folder's manifest) ->
+    (diverged, outputs).
+
+    A chunk file that records its models' point digests is matched by them, so models
+    trained under an earlier, smaller grid of the folder (:func:`run_sweep` extends a grid)
+    land at their ids in this one, and a model whose point is not in ``points`` is left out.
+    A file without digests (written before they were recorded) is read by its model ids,
+    which the folder's manifest has kept since (an extension first adds its digests).
+    """
     done: dict[int, tuple[bool, dict[str, np.ndarray]]] = {}
     chunk_dir = os.path.join(folder, "chunks")
     if not os.path.isdir(chunk_dir):
         return done
+    where: dict[tuple[int, int], list[int]] | None = None
     for name in sorted(os.listdir(chunk_dir)):
         if not (name.startswith("chunk_") and name.endswith(".npz")):
             continue
@@ -445,15 +487,46 @@ def _read_chunks(folder: str) -> dict[int, tuple[bool, dict[str, np.ndarray]]]:
             with np.load(path) as z:
                 ids = z["model_id"]
                 div = z["diverged"]
-                outs = {k: z[k] for k in z.files if k not in ("model_id", "diverged")}
+                digests = z[_DIGEST] if _DIGEST in z.files else None
+                outs = {k: z[k] for k in z.files if k not in ("model_id", "diverged", _DIGEST)}
         except PermissionError:
             raise
         except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
             raise ValueError(f"chunk file {path!r} cannot be read ({type(e).__name__}: {e}); delete it and "
                              f"rerun the sweep into this folder to train its models again") from e
         for j, mid in enumerate(ids):
-            done[int(mid)] = (bool(div[j]), {k: v[j] for k, v in outs.items()})
+            if digests is None:
+                targets = [int(mid)] if 0 <= int(mid) < len(points) else []
+            else:
+                if where is None:
+                    where = {}
+                    for i, d in enumerate(_point_digests(points)):
+                        where.setdefault(d, []).append(i)
+                targets = where.get((int(digests[j, 0]), int(digests[j, 1])), [])
+            for target in targets:
+                done[target] = (bool(div[j]), {k: v[j] for k, v in outs.items()})
     return done
+
+
+def _add_digests(folder: str, points: Sequence[Mapping[str, Any]]) -> None:
+    """Rewrites each chunk file without point digests with them, from the manifest's
+    ``points`` its model ids index: before a grid is extended (its ids then change). Each
+    file is replaced atomically, so a run stopped half-way leaves every file readable."""
+    chunk_dir = os.path.join(folder, "chunks")
+    if not os.path.isdir(chunk_dir):
+        return
+    digests = None
+    for name in sorted(os.listdir(chunk_dir)):
+        if not (name.startswith("chunk_") and name.endswith(".npz")):
+            continue
+        path = os.path.join(chunk_dir, name)
+        with np.load(path) as z:
+            if _DIGEST in z.files:
+                continue
+            arrays = {k: z[k] for k in z.files}
+        digests = _point_digests(points) if digests is None else digests
+        arrays[_DIGEST] = np.asarray([digests[int(i)] for i in arrays["model_id"]], np.uint32).reshape(-1, 2)
+        atomic_write(path, lambda f, arrays=arrays: np.savez(f, **arrays))
 
 
 _STALE_TEMP_SECONDS = 3600
@@ -474,23 +547,36 @@ def _remove_stale_temp_files(folder: str) -> None:
                     pass
 
 
-def _write_chunk(folder: str, ids: np.ndarray, diverged: np.ndarray, outputs: dict[str, np.ndarray]) -> None:
+def _write_chunk(folder: str, ids: np.ndarray, diverged: np.ndarray, outputs: dict[str, np.ndarray],
+                 digests: np.ndarray) -> None:
     chunk_dir = os.path.join(folder, "chunks")
     os.makedirs(chunk_dir, exist_ok=True)
-    path = os.path.join(chunk_dir, f"chunk_{int(ids[0]):07d}_{len(ids)}.npz")
-    arrays = {"model_id": ids.astype(np.int64), "diverged": diverged, **outputs}
+    # named by its models' points too: in an extended grid an id can name another point, and
+    # an earlier grid's chunk of the same first id and count must not be overwritten
+    tag = hashlib.sha256(np.ascontiguousarray(digests, np.uint32).tobytes()).hexdigest()[:8]
+    path = os.path.join(chunk_dir, f"chunk_{int(ids[0]):07d}_{len(ids)}_{tag}.npz")
+    arrays = {"model_id": ids.astype(np.int64), "diverged": diverged, _DIGEST: digests.astype(np.uint32), **outputs}
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def load_sweep(folder: str) -> SweepResult:
     """Reads a sweep folder written by :func:`run_sweep` (finished models only)."""
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder={folder!r}; folder must be a path (str or os.PathLike)")
+    if not os.path.isdir(folder):
+        what = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise FileNotFoundError(f"folder={os.fspath(folder)!r} {what}; load_sweep reads the folder a sweep's out= "
+                                f"wrote (an experiment script's is <--out>/sweep)")
+    if not os.path.exists(os.path.join(folder, "manifest.json")):
+        raise FileNotFoundError(f"folder={os.fspath(folder)!r} has no manifest.json, so it holds no sweep "
+                                f"(an experiment script's sweep is in <--out>/sweep)")
     with open(os.path.join(folder, "manifest.json")) as f:
         manifest = json.load(f)
     if manifest.get("format") not in _READABLE_FORMATS:
         raise ValueError(f"folder={folder!r} holds format {manifest.get('format')!r}; expected one of "
                          f"{list(_READABLE_FORMATS)}")
-    done = _read_chunks(folder)
     points = manifest["points"]
+    done = _read_chunks(folder, points)
     records = [
         Record(model_id=i, point=points[i], diverged=done[i][0], outputs=done[i][1])
         for i in sorted(done)
@@ -587,8 +673,12 @@ def run_sweep(
         their own ``seed`` field (a warning says when two points coincide).
       seed: the sweep seed; the model of point ``p`` gets ``model_key(seed, p)``, so its
         numbers do not depend on where ``p`` sits in the grid.
-      out: folder to write results to as chunks finish; rerunning into it resumes.
-        ``None`` keeps everything in memory (one process only).
+      out: folder to write results to as chunks finish; rerunning into it resumes. A grid
+        that holds every point of the folder's (same task, task config and seed: more widths
+        or seeds, say) extends it: its finished models are reused, the new points trained.
+        A grid that is part of the folder's is read from it (and trained into it where it
+        is not finished); the folder keeps its whole grid. Any other grid is refused
+        (:class:`FolderInUseError`), so a folder's models are never hidden or mixed. ``None`` keeps everything in memory (one process only).
       memory_budget: bytes per device for one chunk (default :func:`default_memory_budget`).
       chunk_size: models per chunk, overriding the budget (rounded up to the device count).
       devices: devices to shard the model axis over (default all local devices).
@@ -630,6 +720,7 @@ def run_sweep(
                        dtype=np.uint32)
     _warn_duplicates(words)
     plain_points = to_plain(points)  # as the manifest's JSON reads back: tuples as lists
+    digests = np.asarray(_point_digests(points), dtype=np.uint32).reshape(-1, 2)
     check_seed(seed)
     if chunk_size is not None:
         check_int("chunk_size", chunk_size)
@@ -673,6 +764,8 @@ def run_sweep(
     folder = None if out is None else os.fspath(out)
     changed: dict[str, tuple] = {}
     if folder is not None:
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise ValueError(f"out={folder!r} is a file; out must be a folder (new, or one a sweep wrote)")
         os.makedirs(folder, exist_ok=True)
         mpath = os.path.join(folder, "manifest.json")
         new = {**manifest, "versions": _versions(),
@@ -701,7 +794,21 @@ def run_sweep(
                                  f"were keyed by their position in the grid; this version keys them by their "
                                  f"point ({FORMAT!r}), so it cannot resume it. load_sweep still reads it; "
                                  f"train into a new folder")
-            if not _same_sweep(old, manifest):
+            if not _same_sweep(old, manifest) and _extends(old, manifest):
+                # a grid that holds every point of the folder's (same task, config and seed):
+                # its finished models are reused where their points now sit, the rest trained
+                # (the manifest keeps the first run's versions and date, as a resumed one does)
+                _add_digests(folder, old["points"])
+                new = {**new, "versions": old.get("versions", new["versions"]), "created": old.get("created"),
+                       "extends": [*old.get("extends", []), old["fingerprint"]]}
+                atomic_write_json(mpath, new)
+                old = new
+            part = not _same_sweep(old, manifest) and _extends(manifest, old)
+            if part:
+                # a part of the folder's grid (an earlier, smaller run of it): its models are
+                # read from there, or trained there, and the folder keeps its whole grid
+                _add_digests(folder, old["points"])
+            elif not _same_sweep(old, manifest):
                 raise FolderInUseError(
                     f"out={folder!r} already holds a different sweep (task {old.get('task')!r}, "
                     f"{len(old.get('points', []))} points): {_sweep_difference(old, manifest)}; "
@@ -709,11 +816,11 @@ def run_sweep(
                 )
             changed = {k: (v, new["versions"].get(k)) for k, v in old.get("versions", {}).items()
                        if k in ("toyscale", "jax", "jaxlib", "optax", "backend") and v != new["versions"].get(k)}
-            manifest = old
+            manifest = {**manifest, "versions": old.get("versions"), "created": old.get("created")} if part else old
         if pcount == 1:
             _remove_stale_temp_files(folder)
         try:
-            done = _read_chunks(folder)
+            done = _read_chunks(folder, manifest["points"])
         except ValueError as e:  # a damaged chunk file (writes are atomic: only a hand can do that)
             raise FolderInUseError(f"out={folder!r}: {e}") from e
         if changed and len(done) < len(points):
@@ -765,17 +872,24 @@ def run_sweep(
                 diverged = np.asarray(diverged)[: len(chunk)]
                 ids_arr = np.asarray(chunk, dtype=np.int64)
                 if folder is not None:
-                    _write_chunk(folder, ids_arr, diverged, outs)
+                    _write_chunk(folder, ids_arr, diverged, outs, digests[chunk])
                 for j, mid in enumerate(chunk):
                     results[mid] = (bool(diverged[j]), {k: v[j] for k, v in outs.items()})
                 stats["chunks"] += 1
                 bar.update(len(chunk), len(chunk) * task.steps(static))
+    except KeyboardInterrupt:
+        bar.close()
+        if folder is not None:  # (the chunk being trained is lost; every finished one is on disk)
+            saved = sum(1 for i in range(len(points)) if i % pcount == pidx and i in results)
+            print(f"interrupted: {saved} of this process's {mine} models are saved in {folder}; run the same "
+                  f"sweep into it again to resume", file=sys.stderr)
+        raise
     finally:
         bar.close()
     stats["seconds"] = time.perf_counter() - t_start
     stats["model_steps"] = bar.model_steps
     if folder is not None and pcount > 1:
-        results = _read_chunks(folder)
+        results = _read_chunks(folder, manifest["points"])
     plain = manifest["points"]  # the JSON copy, as load_sweep gives it
     records = [Record(model_id=i, point=plain[i], diverged=results[i][0], outputs=results[i][1])
                for i in sorted(results)]
