@@ -787,3 +787,14 @@ def test_a_wrong_path_or_column_name_is_named(tmp_path):
         load_sweep(tmp_path)
     with pytest.raises(TypeError, match="folder=3"):
         load_sweep(3)
+
+
+def test_extending_a_folder_under_other_versions_warns_and_keeps_the_first_runs(tmp_path):
+    sweep_superposition(CFG, POINTS[:1], out=tmp_path, progress=False)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["versions"]["jax"] = "0.0.1"
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.warns(RuntimeWarning, match="was started with jax 0.0.1"):
+        sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    grown = json.loads((tmp_path / "manifest.json").read_text())
+    assert grown["versions"]["jax"] == "0.0.1" and grown["created"] == manifest["created"]

@@ -799,10 +799,10 @@ def run_sweep(
                 # its finished models are reused where their points now sit, the rest trained
                 # (the manifest keeps the first run's versions and date, as a resumed one does)
                 _add_digests(folder, old["points"])
-                new = {**new, "versions": old.get("versions", new["versions"]), "created": old.get("created"),
-                       "extends": [*old.get("extends", []), old["fingerprint"]]}
-                atomic_write_json(mpath, new)
-                old = new
+                grown = {**new, "versions": old.get("versions", new["versions"]), "created": old.get("created"),
+                         "extends": [*old.get("extends", []), old["fingerprint"]]}
+                atomic_write_json(mpath, grown)
+                old = grown  # (``new`` keeps this run's versions, for the warning below)
             part = not _same_sweep(old, manifest) and _extends(manifest, old)
             if part:
                 # a part of the folder's grid (an earlier, smaller run of it): its models are
