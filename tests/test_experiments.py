@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from toyscale.scaling import width_curve, width_exponent
-from toyscale.sweep import load_sweep
+from toyscale.sweep import Record, SweepResult, load_sweep
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -337,9 +337,11 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("random_features", "ratio=1000", "the resolution_N fit (along N at T = 64) would get 0 size(s)"),
     # (these trained every model, then printed an all-nan table or raised)
     ("phase_diagram", "widths=[3,4]", "widths=[3, 4]; each alpha_m fit needs at least 3 distinct widths"),
-    ("phase_diagram", "widths=[3,3,4]", "got 2 [3, 4]"),
+    # a width given twice had trained its models twice and averaged them as seeds
+    ("phase_diagram", "widths=[3,3,4,6]", "widths=[3, 3, 4, 6] holds 3 twice; each value of an axis must be distinct"),
+    ("phase_diagram", "alphas=[0.5,0.5]", "alphas=[0.5, 0.5] holds 0.5 twice"),
     ("superposition_scaling", "widths=[4]", "widths=[4]; each alpha_m fit needs at least 2 distinct widths"),
-    ("superposition_scaling", "widths=[4,4]", "got 1 [4]"),
+    ("superposition_scaling", "widths=[4,4]", "widths=[4, 4] holds 4 twice"),
 ])
 def test_a_bad_setting_is_a_usage_error_before_anything_runs(name, item, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -455,3 +457,197 @@ def test_ctrl_c_in_a_script_is_exit_130_with_how_to_resume(tmp_path, monkeypatch
         script.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--no-progress"])
     assert exit_.value.code == 130
     assert "interrupted; rerun the same command to resume" in capsys.readouterr().err
+
+
+# what a mutation review of runner.py and the scripts found unguarded
+def test_seed_2_to_the_32_is_a_usage_error(capsys):
+    from toyscale.runner import experiment_args
+
+    presets = {"quick": {"seeds": 2}}
+    assert experiment_args("demo", "", presets, ["--seed", str(2**32 - 1)]).seed == 2**32 - 1
+    with pytest.raises(SystemExit) as exit_:
+        experiment_args("demo", "", presets, ["--seed", str(2**32)])
+    assert exit_.value.code == 2
+    assert f"--seed {2**32}: must be in [0, 2**32 - 1]" in capsys.readouterr().err
+
+
+def test_a_bool_setting_given_as_a_number_is_a_change():
+    # 1 == True in Python, but --set flag=1 is not the preset's flag=true: it must not land in
+    # the preset's folder (nor in figures/)
+    from toyscale.runner import experiment_args
+
+    presets = {"quick": {"train": {"n": 8}, "flag": True, "count": 1}}
+    args = experiment_args("demo", "", presets, ["--set", "flag=1", "--set", "count=true"])
+    assert args.settings["flag"] == 1 and args.settings["count"] is True
+    assert args.out == os.path.join("runs", "demo-quick-count=true-flag=1") and args.figures == args.out
+
+
+def test_long_overrides_that_share_a_prefix_get_different_folders():
+    from toyscale.runner import experiment_args
+
+    presets = {"quick": {"seeds": 2}}
+    a = experiment_args("demo", "", presets, ["--set", f"seeds={list(range(100))}"])
+    b = experiment_args("demo", "", presets, ["--set", f"seeds={list(range(99)) + [1000]}"])
+    assert a.out != b.out
+    assert len(os.path.basename(a.out)) < 120 and len(os.path.basename(b.out)) < 120
+
+
+def test_a_fractional_value_for_an_int_setting_is_not_truncated():
+    # --set train.n=8.5 must reach the config (which refuses it), not become the preset's 8
+    from toyscale.runner import experiment_args
+
+    presets = {"quick": {"train": {"n": 8}, "seeds": 2}}
+    args = experiment_args("demo", "", presets, ["--set", "train.n=8.5"])
+    assert args.settings["train"]["n"] == 8.5 and args.out != os.path.join("runs", "demo-quick")
+
+
+def test_the_sweep_gets_the_seed_folder_and_progress_setting(tmp_path):
+    from toyscale.runner import experiment_args, run_experiment_sweep
+
+    calls = []
+
+    def sweep(*a, **kw):
+        calls.append((a, kw))
+        return "done"
+
+    for argv, progress in ((["--no-progress"], False), ([], True)):
+        args = experiment_args("demo", "", {"quick": {"seeds": 2}}, ["--seed", "7", "--out", str(tmp_path), *argv])
+        assert run_experiment_sweep(args, sweep, "cfg", memory_budget=5) == "done"
+        assert calls[-1] == (("cfg",), {"seed": 7, "out": os.path.join(str(tmp_path), "sweep"), "progress": progress,
+                                       "memory_budget": 5})
+
+
+def test_finish_writes_strict_json_atomically(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    from toyscale.runner import experiment_args, finish
+
+    args = experiment_args("demo", "", {"quick": {"seeds": 2}}, ["--out", str(tmp_path)])
+    summary = finish(args, "demo", {"alpha_m": [[np.nan, 1.5]], "r2": np.float32(0.5)})
+    text = (tmp_path / "summary.json").read_text()
+    on_disk = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+    assert on_disk["alpha_m"] == [[None, 1.5]] and on_disk["r2"] == 0.5
+    assert on_disk["experiment"] == "demo" and on_disk["preset"] == "quick" and on_disk["seed"] == 0
+    assert on_disk["settings"] == {"seeds": 2} and on_disk["wall_seconds"] == summary["wall_seconds"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json"]  # no temp file left behind
+    assert f"wrote {tmp_path / 'summary.json'}" in capsys.readouterr().out
+
+
+def test_prepare_gets_a_copy_of_the_settings():
+    # what prepare() does to its dict must not change the settings the summary records
+    from toyscale.runner import experiment_args
+
+    def prepare(s):
+        s["train"]["n"] = 999
+        s.pop("seeds")
+        return "plan"
+
+    args = experiment_args("demo", "", {"quick": {"train": {"n": 8}, "seeds": 2}}, [], prepare=prepare)
+    assert args.plan == "plan" and args.settings == {"train": {"n": 8}, "seeds": 2}
+
+
+def test_superposition_scaling_reports_the_exponents_of_its_curves(tmp_path, monkeypatch):
+    # the sweep replaced by exact power laws L = C m^-a: the summary must give back each
+    # (regime, distribution)'s a, and strong_below_weak must compare the two regimes' losses
+    module = load("superposition_scaling")
+    slope = {("strong", "exponential"): 1.0, ("strong", "power"): 1.25, ("strong", "linear"): 0.75,
+             ("weak", "exponential"): 0.5, ("weak", "power"): 0.25, ("weak", "linear"): 1.5}
+    regime_of = {g: r for r, g in module.REGIMES.items()}
+
+    def fake_sweep(config, points, *, seed, out, progress):
+        kind = {"exponential": "exponential", "power_law": "power", "linear": "linear"}
+        records = []
+        for i, p in enumerate(json.loads(json.dumps(points))):
+            a = slope[regime_of[p["gamma"]], kind[p["frequencies"]["kind"]]]
+            c = 2.5 if regime_of[p["gamma"]] == "weak" else 1.0
+            records.append(Record(i, p, False, {"test_loss": np.float64(c * p["m"] ** -a)}))
+        return SweepResult(records=records, manifest={"points": points}, stats={})
+
+    monkeypatch.setattr(module, "sweep_superposition", fake_sweep)
+    summary = module.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+                           "--no-progress"])
+    for (regime, name), a in slope.items():
+        assert summary["exponents"][regime][name] == pytest.approx(a, abs=1e-6), (regime, name)
+        assert summary["fit_range"][regime][name] == [3, 6]
+    # strong is 1 * m^-a, weak 2.5 * m^-a': below at every width for the exponential and power
+    # law; the linear's is below at m = 3 (0.44 < 0.48) but not at m = 6 (0.26 > 0.17)
+    assert summary["strong_below_weak"] == {"exponential": True, "power": True, "linear": False}
+
+
+def test_paper_presets_are_the_published_settings():
+    # /work/shared/reference/superposition.md, "Sweeps in the paper"
+    pd = load("phase_diagram").PRESETS["paper"]
+    assert pd["train"] == {"n": 1000, "batch": 2048, "steps": 20_000, "warmup": 2_000, "test_batches": 100,
+                                "log_every": 100}
+    assert pd["widths"] == [int(v) for v in np.floor(np.exp(np.linspace(np.log(10), np.log(100), 6)))] \
+        == [10, 15, 25, 39, 63, 100]
+    np.testing.assert_allclose(pd["gammas"], np.linspace(-1, 1, 10))
+    np.testing.assert_allclose(pd["alphas"], np.linspace(0, 2, 17))
+    assert pd["lr"] == 1e-2
+    ss = load("superposition_scaling")
+    pre = ss.PRESETS["paper"]
+    train = pre["train"]
+    assert (train["n"], train["batch"], train["steps"]) == (10240, 2048, 20_000)
+    assert train["warmup"] == 0.05 * train["steps"]
+    assert pre["widths"] == [2**k for k in range(3, 11)] and pre["tau"] == 400.0
+    assert ss.REGIMES == {"strong": -1.0, "weak": 0.1}
+    for m in pre["widths"]:
+        assert ss.lr_w(m) == pytest.approx(0.02 * (8 / m) ** 0.25) and ss.lr_b(m) == pytest.approx(2.0 / m)
+    _, distributions, _ = ss.prepare(pre)
+    assert {k: v.describe() for k, v in distributions.items()} == {
+        "exponential": {"kind": "exponential", "E": 1.0, "tau": 400.0},
+        "power": {"kind": "power_law", "E": 1.0, "alpha": 1.2},
+        "linear": {"kind": "linear", "E": 1.0}}
+
+
+def test_phase_diagram_leaves_a_cell_with_too_few_finite_widths_unfitted(tmp_path, monkeypatch, capsys):
+    # the sweep replaced by made-up records: in the (gamma=1, alpha=1.5) cell the m = 6 model
+    # diverged, leaving 2 widths: too few for a fit with errors (nan, counted in the printout)
+    module = load("phase_diagram")
+
+    def fake_sweep(config, points, *, seed, out, progress):
+        records = []
+        for i, p in enumerate(json.loads(json.dumps(points))):
+            a = 1.0 + p["frequencies"]["alpha"] - 0.25 * p["gamma"]
+            bad = p["gamma"] == 1.0 and p["frequencies"]["alpha"] == 1.5 and p["m"] == 6
+            loss = np.nan if bad else p["m"] ** -a * (1.0 + 0.05 * (p["m"] == 4))  # not an exact power law
+            records.append(Record(i, p, bad, {"test_loss": np.float64(loss), "phi_half": np.float64(p["m"] / 32)}))
+        return SweepResult(records=records, manifest={"points": points}, stats={})
+
+    monkeypatch.setattr(module, "sweep_superposition", fake_sweep)
+    summary = module.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+                           "--no-progress"])
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert on_disk["alpha_m"][1][1] is None and on_disk["r2"][1][1] is None
+    assert "nan: 1 cell(s) had fewer than 3 widths with a finite loss" in capsys.readouterr().out
+    for i, gamma in enumerate((-1.0, 1.0)):
+        for j, alpha in enumerate((0.5, 1.5)):
+            if (i, j) != (1, 1):
+                assert 0.99 < summary["r2"][i][j] < 1.0  # the fit's R^2, not another of its numbers
+                assert summary["alpha_m"][i][j] == pytest.approx(1.0 + alpha - 0.25 * gamma, abs=0.1)
+    assert on_disk["phi_half"][1][1] == [3 / 32, 4 / 32, None]  # the diverged model's phi left out
+
+
+def test_random_features_theory_error_is_relative_to_the_theory_off_the_peak(random_features_smoke):
+    # recomputed from the sweep on disk: |mean over seeds / theory - 1| at the points whose N
+    # and T differ by a factor 2 or more (the docstring's "at least a factor 2 from the peak")
+    from toyscale import random_features as rf
+    from toyscale.theory import expected_test_loss
+
+    out, _ = random_features_smoke
+    summary = json.loads((out / "summary.json").read_text())
+    groups = {}
+    for r in load_sweep(out / "sweep"):
+        if not r.diverged:
+            p = {k: v for k, v in r.point.items() if k != "seed"}
+            groups.setdefault(json.dumps(p, sort_keys=True), (p, []))[1].append(float(r["test_loss"]))
+    points = [p for p, _ in groups.values() if max(p["N"], p["T"]) >= 2 * min(p["N"], p["T"])]
+    assert any(max(p["N"], p["T"]) == 2 * min(p["N"], p["T"]) for p in points)  # the boundary is in the grid
+    mean = np.array([np.mean(groups[json.dumps(p, sort_keys=True)][1]) for p in points])
+    cfg = rf.RFConfig(**load("random_features").PRESETS["smoke"]["rf"])
+    rel = np.abs(mean / expected_test_loss(cfg, points) - 1)
+    assert summary["theory_points"] == len(points)
+    assert summary["theory_rel_error_median"] == pytest.approx(np.median(rel), rel=1e-9)
+    assert summary["theory_rel_error_max"] == pytest.approx(np.max(rel), rel=1e-9)

@@ -185,3 +185,39 @@ def test_a_kind_name_that_matches_nothing_says_it_means_the_defaults_and_lists_t
     assert "kind name or partial dict" in message
     # given whole, it matches
     assert width_curve(recs, gamma=-1.0, frequencies={"kind": "exponential", "tau": 30.0}).widths.tolist() == [4, 8]
+
+
+# what a mutation review of scaling.py found unguarded
+def test_width_curve_takes_the_mean_over_three_or_more_seeds_not_the_median():
+    # with two seeds mean == median; three skewed replicates tell them apart
+    recs = [Record(i, {"m": 4, "seed": i}, False, {"test_loss": np.float32(v)}) for i, v in enumerate((1.0, 2.0, 6.0))]
+    recs.append(Record(3, {"m": 8, "seed": 0}, False, {"test_loss": np.float32(0.5)}))
+    curve = width_curve(recs)
+    np.testing.assert_allclose(curve.loss, [3.0, 0.5], rtol=1e-6)
+
+
+def test_width_curve_sorts_widths_whatever_the_order_of_the_records():
+    recs = [Record(i, {"m": m, "seed": 0}, False, {"test_loss": np.float32(1.0 / m)}) for i, m in enumerate((16, 4, 8))]
+    curve = width_curve(recs)
+    assert curve.widths.tolist() == [4, 8, 16]
+    np.testing.assert_allclose(curve.loss, [1 / 4, 1 / 8, 1 / 16], rtol=1e-6)
+    assert curve.to_dict()["m"] == [4, 8, 16]
+
+
+def test_a_fit_left_with_one_width_says_how_many_models_diverged():
+    recs = [Record(0, {"m": 4, "seed": 0}, False, {"test_loss": np.float32(0.5)}),
+            Record(1, {"m": 8, "seed": 0}, True, {"test_loss": np.float32(np.nan)}),
+            Record(2, {"m": 16, "seed": 0}, True, {"test_loss": np.float32(np.nan)})]
+    from toyscale.scaling import width_exponent
+
+    with pytest.raises(ValueError, match=r"1 width\(s\) with a finite loss \(widths \[4\], 2 diverged model\(s\)"):
+        width_exponent(width_curve(recs))
+
+
+def test_width_curve_can_average_a_scalar_point_field():
+    # a swept value that changes with the width (a per-width learning rate) is a valid measure
+    recs = [Record(i, {"m": m, "seed": s, "lr_w": 0.1 / m}, False, {"test_loss": np.float32(1.0 / m)})
+            for i, (m, s) in enumerate([(4, 0), (4, 1), (8, 0), (8, 1)])]
+    curve = width_curve(recs, measure="lr_w")
+    np.testing.assert_allclose(curve.loss, [0.1 / 4, 0.1 / 8])
+    assert curve.n_models.tolist() == [2, 2]

@@ -7,6 +7,7 @@ import pytest
 
 from toyscale import train
 from toyscale.frequencies import power_law
+from toyscale.random_features import RFConfig, train_random_features
 from toyscale.train import SuperpositionTask, TrainConfig, superposition_grid, sweep_superposition, train_model
 from toyscale.sweep import model_key
 
@@ -300,8 +301,6 @@ def test_a_model_whose_bias_goes_infinite_is_flagged(monkeypatch):
 
 
 def test_a_config_round_trips_through_its_dict_and_refuses_an_unknown_key():
-    from toyscale.random_features import RFConfig
-
     config = TrainConfig(n=16, batch=8, steps=4, warmup=1, log_every=2, rng="hash")
     assert TrainConfig.from_dict(config.to_dict()) == config
     assert RFConfig.from_dict(RFConfig(M=8, sigma_w=2.0).to_dict()) == RFConfig(M=8, sigma_w=2.0)
@@ -311,3 +310,37 @@ def test_a_config_round_trips_through_its_dict_and_refuses_an_unknown_key():
         TrainConfig.from_dict([("n", 16)])
     with pytest.raises(ValueError, match="n=0"):  # the fields' own checks still run
         TrainConfig.from_dict({"n": 0})
+
+
+# what a mutation review of _checks.py found unguarded
+def test_a_single_spec_or_a_mapping_is_not_an_axis():
+    # one frequency spec where a list of them is expected: say so, not "'kind' is not a kind"
+    with pytest.raises(TypeError, match=r"frequencies=\{'kind': 'power_law', 'alpha': 1.2\}; frequencies must be a list"):
+        superposition_grid(widths=[4], gammas=[1.0], frequencies={"kind": "power_law", "alpha": 1.2}, lr_w=1e-2,
+                           lr_b=1e-2)
+    with pytest.raises(TypeError, match="widths=.*widths must be a list"):  # not silently its keys
+        superposition_grid(widths={4: "a", 8: "b"}, gammas=[1.0], frequencies=["linear"], lr_w=1e-2, lr_b=1e-2)
+
+
+def test_a_batch_of_keys_is_not_a_prng_key():
+    # jax.random.split(key, 3) is a (3, 2) uint32 array: three keys, not one
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    with pytest.raises(TypeError, match="key must be a PRNG key"):
+        train_model(SMALL, 3, gamma=0.0, lr_w=1e-2, lr_b=1e-2, frequencies="linear", key=keys)
+    with pytest.raises(TypeError, match="key must be a PRNG key"):
+        train_random_features(RFConfig(M=8), {"N": 2, "T": 4, "alpha": 1.0}, key=keys)
+
+
+def test_an_axis_value_given_twice_is_refused():
+    # widths=[3, 3, 4, 6] had trained width 3 twice and averaged the copies as if they were seeds
+    for axes, match in ((dict(widths=[3, 3, 4]), "widths=\\[3, 3, 4\\] holds 3 twice"),
+                        (dict(gammas=[1.0, 1]), "gammas=\\[1.0, 1\\] holds 1 twice"),
+                        (dict(seeds=[0, 0]), "seeds=\\[0, 0\\] holds 0 twice"),
+                        (dict(frequencies=[power_law(1.2), power_law(1.2)]), "twice")):
+        grid = dict(widths=[3], gammas=[1.0], frequencies=["linear"], seeds=[0]) | axes
+        with pytest.raises(ValueError, match=match):
+            superposition_grid(**grid, lr_w=1e-2, lr_b=1e-2)
+    from toyscale.random_features import random_feature_grid
+
+    with pytest.raises(ValueError, match="N=\\[2, 2\\] holds 2 twice"):
+        random_feature_grid(N=[2, 2], T=[4], alpha=[0.5])

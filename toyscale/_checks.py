@@ -31,7 +31,8 @@ def check_seed(seed: Any) -> int:
 
 
 def check_axis(name: str, values: Any) -> list:
-    """A swept axis as a non-empty list; a lone value (a number, a string, a spec) is refused."""
+    """A swept axis as a non-empty list of distinct values; a lone value (a number, a string, a
+    spec) is refused."""
     if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
         # "16,32" is a list typed without its brackets (--set widths=16,32): suggest [16,32]
         example = f"[{values}]" if isinstance(values, str) and "," in values else f"[{values!r}]"
@@ -39,7 +40,20 @@ def check_axis(name: str, values: Any) -> list:
     values = list(values)
     if not values:
         raise ValueError(f"{name}=[] is empty; every axis of the grid needs at least one value")
+    for i, v in enumerate(values):
+        # a value given twice is the same models trained twice, and averaged as if they were
+        # seeds (phase_diagram's widths=[3,3,4,6] had been)
+        if any(_same(u, v) for u in values[:i]):
+            raise ValueError(f"{name}={values!r} holds {v!r} twice; each value of an axis must be distinct "
+                             f"(repeats of one configuration are its seeds)")
     return values
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # (arrays, say: not comparable as one truth value)
+        return False
 
 
 def prng_key(name: str, key: Any) -> Any:
