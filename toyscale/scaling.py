@@ -13,10 +13,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from toyscale._checks import check_int, check_seed
-from toyscale.fitting import PowerLawFit, _percentile_intervals, fit_power_law
+from toyscale.fitting import PowerLawFit, _ols, _percentile_intervals, fit_power_law
 from toyscale.sweep import Record, matching
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent"]
@@ -202,9 +204,9 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     moved the exponent by 0.06). ``seed_bootstrap=R`` measures that noise directly: it
     redraws each width's replicate models with replacement R times (their spread about the
     width's mean widened by sqrt(k / (k - 1)) for k replicates, so a redrawn mean varies as
-    much as the mean itself: the plain bootstrap halves the variance at two seeds), refits each resampled
-    curve, and puts the percentile intervals of those fits in ``intervals``; a note compares
-    their spread with the standard error.
+    much as the mean itself: the plain bootstrap halves the variance at two seeds), refits
+    each resampled curve, and puts the percentile intervals of those fits in ``intervals``; a
+    note compares their spread with the standard error.
 
     Args:
       curve: a :class:`WidthCurve`.
@@ -263,14 +265,12 @@ def _seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndarray], r
     # resampled mean's variance is s^2 / k, not the plug-in (k - 1)/k of it (half, at 2 seeds)
     spread_out = [v.mean() + (v - v.mean()) * math.sqrt(v.size / (v.size - 1)) if v.size > 1 else v for v in values]
     means = np.stack([v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1) for v in spread_out], axis=1)
-    lx = np.log(m.astype(np.float64))
-    ly = np.log(means)  # [R, widths]; the means are of positive losses
-    cx = lx - lx.mean()
-    slope = (ly - ly.mean(axis=1, keepdims=True)) @ cx / (cx @ cx)
-    log_c = ly.mean(axis=1) - slope * lx.mean()
-    samples = np.stack([np.exp(log_c), -slope], axis=1)
+    with jax.enable_x64(True):  # the closed-form fit fit_power_law makes, on every resampled curve
+        lx, ones = jnp.log(jnp.asarray(m, jnp.float64)), jnp.ones(m.size, jnp.float64)
+        log_c, exponent = (np.asarray(v) for v in jax.vmap(lambda ly: _ols(lx, ly, ones))(jnp.log(means)))
+    samples = np.stack([np.exp(log_c), exponent], axis=1)
     intervals = _percentile_intervals(samples, ["prefactor", "exponent"], fit.level)
-    spread = float(np.std(-slope, ddof=1)) if resamples > 1 else math.nan
+    spread = float(np.std(exponent, ddof=1)) if resamples > 1 else math.nan
     reps = sorted({int(v.size) for v in values})
     note = (f"intervals resample each width's seeds ({'-'.join(map(str, (reps[0], reps[-1]))) if len(reps) > 1 else reps[0]}"
             f" per width, {resamples} times); their exponent sd {spread:.3g}")

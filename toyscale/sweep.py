@@ -678,7 +678,8 @@ def run_sweep(
         or seeds, say) extends it: its finished models are reused, the new points trained.
         A grid that is part of the folder's is read from it (and trained into it where it
         is not finished); the folder keeps its whole grid. Any other grid is refused
-        (:class:`FolderInUseError`), so a folder's models are never hidden or mixed. ``None`` keeps everything in memory (one process only).
+        (:class:`FolderInUseError`), so a folder's models are never hidden or mixed.
+        ``None`` keeps everything in memory (one process only).
       memory_budget: bytes per device for one chunk (default :func:`default_memory_budget`).
       chunk_size: models per chunk, overriding the budget (rounded up to the device count).
       devices: devices to shard the model axis over (default all local devices).
