@@ -54,6 +54,68 @@ def test_power_law_no_offset_is_ols_with_ols_stderr():
     assert fit.stderr["prefactor"] == pytest.approx(fit.prefactor * ref.intercept_stderr, rel=1e-9)
 
 
+def test_t_quantile_matches_scipy():
+    # both bisection forms (tails near 0 and near 1/2), fractional dof, and the large-dof series
+    q = np.array([0.5, 0.6, 0.9, 0.975, 0.995, 0.9995, 1 - 1e-12, 0.025, 1e-12, 0.3])
+    for dof in (0.3, 1, 1.5, 2, 3, 7.5, 30, 999, 9_999, 10_000, 1e5, 1e9):
+        np.testing.assert_allclose(fitting.t_quantile(q, dof), scipy.stats.t.ppf(q, dof), rtol=1e-11, atol=0,
+                                   err_msg=f"dof={dof}")
+    assert isinstance(fitting.t_quantile(0.975, 3), float)
+    assert fitting.t_quantile(0.975, [1, 3]).shape == (2,)
+
+
+@pytest.mark.parametrize("q, dof, error, match", [
+    (0.0, 3, ValueError, "q=0.0"), (1.0, 3, ValueError, "strictly between 0 and 1"),
+    (0.9, 0, ValueError, "dof=0"), (0.9, np.inf, ValueError, "positive and finite"),
+    (True, 3, TypeError, "q=True"), (0.9, "3", TypeError, "dof='3'"), ([0.5, 2.0], 3, ValueError, "q="),
+])
+def test_t_quantile_bad_input(q, dof, error, match):
+    with pytest.raises(error, match=match):
+        fitting.t_quantile(q, dof)
+
+
+def test_power_law_t_interval_is_the_ols_t_interval():
+    rng = np.random.default_rng(4)
+    x = np.array([16.0, 23, 32, 45, 64])
+    y = 2.0 * x**-0.8 * np.exp(0.03 * rng.standard_normal(5))
+    fit = fit_power_law(x, y)
+    ref = scipy.stats.linregress(np.log(x), np.log(y))
+    t = scipy.stats.t.ppf(0.975, 3)
+    assert fit.dof == 3 and fit.to_dict()["dof"] == 3
+    np.testing.assert_allclose(fit.t_interval(), (-ref.slope - t * ref.stderr, -ref.slope + t * ref.stderr), rtol=1e-9)
+    # the prefactor's interval is taken on the log scale, where it was fitted
+    np.testing.assert_allclose(fit.t_interval("prefactor"),
+                               np.exp([ref.intercept - t * ref.intercept_stderr, ref.intercept + t * ref.intercept_stderr]),
+                               rtol=1e-9)
+    t80 = scipy.stats.t.ppf(0.9, 3)
+    np.testing.assert_allclose(fit.t_interval(level=0.8), (-ref.slope - t80 * ref.stderr, -ref.slope + t80 * ref.stderr),
+                               rtol=1e-9)
+    assert "t-interval (3 dof)" in str(fit)
+    with pytest.raises(ValueError, match="name='offset'; this fit's parameters are exponent, prefactor"):
+        fit.t_interval("offset")
+    with pytest.raises(ValueError, match="level=1.5"):
+        fit.t_interval(level=1.5)
+    # two points: no residual degree of freedom, no interval
+    exact = fit_power_law(x[:2], y[:2])
+    assert exact.dof == 0 and np.isnan(exact.t_interval()).all() and "t-interval" not in str(exact)
+
+
+def test_t_interval_covers_at_its_level_where_1_96_stderr_does_not():
+    # three widths, Gaussian log-noise: the t-interval (1 dof, multiplier 12.71) holds the true
+    # exponent in 95 % of data sets; +-1.96 stderr in far fewer (~ 2 P(T_1 < 1.96) - 1 = 70 %)
+    rng = np.random.default_rng(5)
+    x = np.array([4.0, 8, 16])
+    t_cover = z_cover = 0
+    sets = 400
+    for _ in range(sets):
+        fit = fit_power_law(x, 2.0 * x**-0.5 * np.exp(0.1 * rng.standard_normal(3)))
+        lo, hi = fit.t_interval()
+        t_cover += lo <= 0.5 <= hi
+        z_cover += abs(fit.exponent - 0.5) <= 1.96 * fit.stderr["exponent"]
+    assert 0.92 <= t_cover / sets <= 0.98  # (binomial sd 1.1 %)
+    assert 0.63 <= z_cover / sets <= 0.77
+
+
 def test_power_law_standard_errors_scale_with_y():
     # y -> 10 y multiplies the prefactor and the offset, and so their standard errors, by 10
     rng = np.random.default_rng(1)
