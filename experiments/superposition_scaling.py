@@ -85,10 +85,10 @@ def main(argv=None) -> dict:
     config, distributions, points = args.plan
     result = run_experiment_sweep(args, sweep_superposition, config, points)
 
-    exponents, stderr, interval, r2, fit_range, loss, panels = {}, {}, {}, {}, {}, {}, {}
+    exponents, stderr, t_interval, interval, r2, fit_range, loss, panels = {}, {}, {}, {}, {}, {}, {}, {}
     for regime, gamma in REGIMES.items():
-        exponents[regime], stderr[regime], interval[regime], r2[regime], fit_range[regime], loss[regime] = (
-            {}, {}, {}, {}, {}, {})
+        (exponents[regime], stderr[regime], t_interval[regime], interval[regime], r2[regime], fit_range[regime],
+         loss[regime]) = ({}, {}, {}, {}, {}, {}, {})
         panels[f"{regime} superposition ($\\gamma$={gamma:g})"] = curves = {}
         for name, spec in distributions.items():
             curve = width_curve(result, gamma=gamma, frequencies=spec.describe())
@@ -98,14 +98,17 @@ def main(argv=None) -> dict:
             fit = width_exponent(curve, seed_bootstrap=SEED_BOOTSTRAP if replicated else 0)
             exponents[regime][name] = fit.exponent
             stderr[regime][name] = fit.stderr["exponent"]
+            t_interval[regime][name] = list(fit.t_interval())  # (Student t on the fit's residual dof)
             interval[regime][name] = list(fit.intervals["exponent"]) if replicated else None
             r2[regime][name] = fit.r2
             fit_range[regime][name] = [int(v) for v in fit.x_range]
             loss[regime][name] = curve.to_dict()
             curves[spec.label] = (curve, fit)
-            seeds = (f"  95% over redrawn seeds [{interval[regime][name][0]:.3f}, {interval[regime][name][1]:.3f}]"
+            seeds = (f", redrawn seeds [{interval[regime][name][0]:.3f}, {interval[regime][name][1]:.3f}]"
                      if replicated else "")
-            print(f"{regime:>6} {name:<12} alpha_m = {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}{seeds}  "
+            lo, hi = t_interval[regime][name]
+            print(f"{regime:>6} {name:<12} alpha_m = {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}  "
+                  f"95%: t [{lo:.3f}, {hi:.3f}]{seeds}  "
                   f"R^2 = {fit.r2:.3f}  fit over m = {fit.x_range[0]:g}..{fit.x_range[1]:g} "
                   f"({fit.n_points} widths, {curve.n_diverged} diverged)")
 
@@ -124,7 +127,8 @@ def main(argv=None) -> dict:
     plots.save(plots.loss_vs_width(panels, reference_loss=V_SECOND_MOMENT), figure,
                os.path.join(args.out, "loss_vs_width.png"))
     return finish(args, "superposition_scaling", {
-        "exponents": exponents, "exponent_stderr": stderr, "exponent_seed_interval": interval,
+        "exponents": exponents, "exponent_stderr": stderr, "exponent_t_interval": t_interval,
+        "exponent_seed_interval": interval,
         "strong_below_weak": strong_below_weak, "r2": r2,
         "fit_range": fit_range, "loss": loss, "published_strong": PUBLISHED_STRONG,
         "config": config.to_dict(), "sweep_stats": result.stats,
