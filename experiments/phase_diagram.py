@@ -37,6 +37,7 @@ PRESETS = {
                   lr=1e-2, seeds=1),
 }
 MIN_WIDTHS = 3  # per alpha_m fit: a power law's two parameters and their standard errors
+SEED_BOOTSTRAP = 1000  # resamples of each width's seeds per cell (width_exponent's seed_bootstrap)
 
 
 def prepare(s: dict) -> tuple:
@@ -60,6 +61,7 @@ def main(argv=None) -> dict:
 
     shape = (len(s["gammas"]), len(s["alphas"]))
     alpha_m, alpha_m_err, r2 = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    t_interval, seed_interval = np.full(shape + (2,), np.nan), np.full(shape + (2,), np.nan)
     phi_half = np.full(shape + (len(s["widths"]),), np.nan)
     column = {m: k for k, m in enumerate(s["widths"])}  # widths in the order given, sorted or not
     unfitted = 0
@@ -69,8 +71,13 @@ def main(argv=None) -> dict:
             phi = width_curve(result, measure="phi_half", gamma=gamma, frequencies=spec.describe())
             phi_half[i, j, [column[m] for m in phi.widths]] = phi.loss
             if curve.widths.size >= MIN_WIDTHS:  # (fewer: too many diverged models in the cell)
-                fit = width_exponent(curve)
+                # with replicate seeds, also the exponent's spread over redrawn seeds
+                replicated = any(v.size > 1 for v in curve.values)
+                fit = width_exponent(curve, seed_bootstrap=SEED_BOOTSTRAP if replicated else 0)
                 alpha_m[i, j], alpha_m_err[i, j], r2[i, j] = fit.exponent, fit.stderr["exponent"], fit.r2
+                t_interval[i, j] = fit.t_interval()
+                if replicated:
+                    seed_interval[i, j] = fit.intervals["exponent"]
             else:
                 unfitted += 1
     print("alpha_m (rows: gamma, columns: alpha)")
@@ -79,6 +86,12 @@ def main(argv=None) -> dict:
         print(f"{gamma:13.2f} " + " ".join(f"{v:6.2f}" for v in alpha_m[i]))
     if np.isfinite(alpha_m_err).any():
         print(f"standard errors of the fits: {np.nanmin(alpha_m_err):.2f} to {np.nanmax(alpha_m_err):.2f}")
+    for what, iv in (("t", t_interval), ("over redrawn seeds", seed_interval)):
+        half = (iv[..., 1] - iv[..., 0]) / 2
+        if np.isfinite(half).any():
+            i, j = np.unravel_index(np.nanargmax(half), shape)
+            print(f"95% intervals {what}: half-width median {np.nanmedian(half):.2f}, widest ±{half[i, j]:.2f} "
+                  f"[{iv[i, j, 0]:.2f}, {iv[i, j, 1]:.2f}] at gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}")
     if unfitted:
         print(f"nan: {unfitted} cell(s) had fewer than {MIN_WIDTHS} widths with a finite loss "
               f"(their other models diverged), too few to fit")
@@ -95,7 +108,8 @@ def main(argv=None) -> dict:
                os.path.join(args.out, "phase_diagram.png"))
     return finish(args, "phase_diagram", {
         "gamma": s["gammas"], "alpha": s["alphas"], "m": s["widths"],
-        "alpha_m": alpha_m.tolist(), "alpha_m_stderr": alpha_m_err.tolist(), "r2": r2.tolist(),
+        "alpha_m": alpha_m.tolist(), "alpha_m_stderr": alpha_m_err.tolist(),
+        "alpha_m_t_interval": t_interval.tolist(), "alpha_m_seed_interval": seed_interval.tolist(), "r2": r2.tolist(),
         "phi_half": phi_half.tolist(), "config": config.to_dict(),
         "sweep_stats": result.stats,
     }, figure)

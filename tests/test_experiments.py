@@ -57,8 +57,12 @@ def test_superposition_scaling_summary(tmp_path, capsys):
             # two seeds: the exponent's interval over redrawn seeds, printed as stored
             lo, hi = on_disk["exponent_seed_interval"][regime][name]
             assert lo < hi
-            assert (f"alpha_m = {on_disk['exponents'][regime][name]:.3f} ± {on_disk['exponent_stderr'][regime][name]:.3f}"
-                    f"  95% over redrawn seeds [{lo:.3f}, {hi:.3f}]") in printed
+            # and the Student-t interval of the fit (three widths: 1 dof, t = 12.71)
+            tlo, thi = on_disk["exponent_t_interval"][regime][name]
+            exponent, se = on_disk["exponents"][regime][name], on_disk["exponent_stderr"][regime][name]
+            assert (tlo, thi) == pytest.approx((exponent - 12.7062 * se, exponent + 12.7062 * se), rel=1e-4, abs=1e-9)
+            assert (f"alpha_m = {exponent:.3f} ± {se:.3f}  95%: t [{tlo:.3f}, {thi:.3f}], "
+                    f"redrawn seeds [{lo:.3f}, {hi:.3f}]") in printed
     assert on_disk["published_strong"] == {"exponential": [1.01, 0.05], "power": [1.0, 0.1], "linear": [0.89, 0.05]}
 
 
@@ -88,9 +92,10 @@ def test_the_regimes_figure_keeps_large_losses_in_view(random_features_smoke):
 
 def test_phase_diagram_summary(tmp_path, capsys):
     # widths given out of order: each phi_1/2 must still land in its own width's column
-    summary, on_disk = run("phase_diagram", tmp_path, "--set", "widths=[4,3,6]")
+    summary, on_disk = run("phase_diagram", tmp_path, "--set", "widths=[4,3,6]", "--set", "seeds=2")
     errors = np.asarray(on_disk["alpha_m_stderr"], dtype=float)
-    assert f"standard errors of the fits: {np.nanmin(errors):.2f} to {np.nanmax(errors):.2f}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"standard errors of the fits: {np.nanmin(errors):.2f} to {np.nanmax(errors):.2f}" in printed
     assert on_disk["gamma"] == [-1.0, 1.0] and on_disk["alpha"] == [0.5, 1.5] and on_disk["m"] == [4, 3, 6]
     alpha_m = np.asarray(on_disk["alpha_m"], dtype=float)
     assert alpha_m.shape == (2, 2)
@@ -99,9 +104,18 @@ def test_phase_diagram_summary(tmp_path, capsys):
     records = load_sweep(tmp_path / "out" / "sweep")
     for i, gamma in enumerate(on_disk["gamma"]):  # rows gamma, columns alpha: not transposed
         for j, alpha in enumerate(on_disk["alpha"]):
-            fit = width_exponent(width_curve(records, gamma=gamma, frequencies={"kind": "power_law", "alpha": alpha}))
+            curve = width_curve(records, gamma=gamma, frequencies={"kind": "power_law", "alpha": alpha})
+            fit = width_exponent(curve, seed_bootstrap=1000)
             assert alpha_m[i, j] == pytest.approx(fit.exponent), (gamma, alpha)
+            # each cell's t-interval (3 widths: 1 dof) and its interval over redrawn seeds, in its own cell
+            assert on_disk["alpha_m_t_interval"][i][j] == pytest.approx(list(fit.t_interval())), (gamma, alpha)
+            assert on_disk["alpha_m_seed_interval"][i][j] == pytest.approx(list(fit.intervals["exponent"]))
     assert alpha_m[0, 1] != pytest.approx(alpha_m[1, 0])  # so a transposed table would fail
+    for key, what in (("alpha_m_t_interval", "t"), ("alpha_m_seed_interval", "over redrawn seeds")):
+        iv = np.asarray(on_disk[key], dtype=float)
+        half = (iv[..., 1] - iv[..., 0]) / 2
+        assert np.all(half > 0)
+        assert f"95% intervals {what}: half-width median {np.median(half):.2f}, widest ±{half.max():.2f}" in printed
     for i, gamma in enumerate(on_disk["gamma"]):
         for j, alpha in enumerate(on_disk["alpha"]):
             for k, m in enumerate(on_disk["m"]):
