@@ -32,8 +32,9 @@ seed-to-seed sd of the fitted a against the true a, and the notes the fits gave.
 Study 3, the seed bootstrap of `width_exponent`.  Width curves L = 2 m^-0.5 with each model's
 loss scattered log-normally (sd 0.1) around it, k seeds per width, on 3 widths (4, 8, 16) and on
 5 (8..128); ``--width-sets`` curves each.  Prints the Monte-Carlo sd of the fitted exponent, the
-median of the fit's own (OLS) stderr and the coverage of +-1.96 of it, and the mean exponent sd
-of the seed bootstrap (400 resamples) and the coverage of its 95 % interval.
+median of the fit's own (OLS) stderr and the coverage of +-1.96 of it and of the fit's 95 %
+Student-t interval (`PowerLawFit.t_interval`, n_widths - 2 dof), and the mean exponent sd of
+the seed bootstrap (400 resamples) and the coverage of its 95 % interval.
 
     python benchmarks/fit_calibration.py [--datasets 200] [--mle-datasets 100] [--design grid]
         [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200] [--seed 0]
@@ -182,7 +183,7 @@ def seed_bootstrap_study(n_sets: int, seed: int) -> list[dict]:
     for widths in (np.array([4, 8, 16]), np.array([8, 16, 32, 64, 128])):
         for k in (2, 4, 8):
             rng = np.random.default_rng([seed, widths.size, k])
-            est, se, boot_sd, cover_se, cover_boot = [], [], [], 0, 0
+            est, se, boot_sd, cover_se, cover_t, cover_boot = [], [], [], 0, 0, 0
             for t in range(n_sets):
                 values = tuple(2.0 * m**-0.5 * np.exp(rng.normal(0.0, 0.1, k)) for m in widths)
                 curve = WidthCurve(widths=widths, loss=np.array([v.mean() for v in values]),
@@ -193,10 +194,13 @@ def seed_bootstrap_study(n_sets: int, seed: int) -> list[dict]:
                 se.append(fit.stderr["exponent"])
                 boot_sd.append(float(re.search(r"exponent sd ([0-9.e+-]+)", fit.notes[-1]).group(1)))
                 cover_se += abs(fit.exponent - 0.5) <= 1.96 * fit.stderr["exponent"]
+                t_lo, t_hi = fit.t_interval()
+                cover_t += t_lo <= 0.5 <= t_hi
                 lo, hi = fit.intervals["exponent"]
                 cover_boot += lo <= 0.5 <= hi
             rows.append(dict(widths=widths.tolist(), seeds=k, sets=n_sets, mc_sd=float(np.std(est, ddof=1)),
                              median_stderr=float(np.median(se)), coverage_stderr=cover_se / n_sets,
+                             coverage_t=cover_t / n_sets,
                              mean_bootstrap_sd=float(np.mean(boot_sd)), coverage_bootstrap=cover_boot / n_sets))
     return rows
 
@@ -269,11 +273,12 @@ def main():
     seeds_rows = seed_bootstrap_study(args.width_sets, args.seed)
     print(f"\nStudy 3: width_exponent, L = 2 m^-0.5, log-normal seed noise sd 0.1, {args.width_sets} curves per row "
           f"({time.perf_counter() - t3:.1f} s)")
-    print(f"  {'widths':<22}{'seeds':>6}{'MC sd':>9}{'median se':>11}{'cover +-1.96se':>16}"
+    print(f"  {'widths':<22}{'seeds':>6}{'MC sd':>9}{'median se':>11}{'cover +-1.96se':>16}{'cover t 95%':>13}"
           f"{'boot sd':>9}{'cover boot 95%':>16}")
     for r in seeds_rows:
         print(f"  {str(r['widths']):<22}{r['seeds']:>6}{r['mc_sd']:>9.4f}{r['median_stderr']:>11.4f}"
-              f"{r['coverage_stderr']:>16.3f}{r['mean_bootstrap_sd']:>9.4f}{r['coverage_bootstrap']:>16.3f}")
+              f"{r['coverage_stderr']:>16.3f}{r['coverage_t']:>13.3f}{r['mean_bootstrap_sd']:>9.4f}"
+              f"{r['coverage_bootstrap']:>16.3f}")
 
     out = dict(
         load_average_before=load0, load_average_after=os.getloadavg(), wall_seconds=time.perf_counter() - t0,
