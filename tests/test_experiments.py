@@ -665,3 +665,32 @@ def test_random_features_theory_error_is_relative_to_the_theory_off_the_peak(ran
     assert summary["theory_points"] == len(points)
     assert summary["theory_rel_error_median"] == pytest.approx(np.median(rel), rel=1e-9)
     assert summary["theory_rel_error_max"] == pytest.approx(np.max(rel), rel=1e-9)
+
+
+def test_phase_interval_check_counts_cells_each_way_round(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("phase_interval_check", ROOT / "benchmarks" / "phase_interval_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    base = dict(experiment="phase_diagram", preset="quick", gamma=[-1.0, 1.0], alpha=[1.0, 2.0], m=[3, 4, 6])
+    runs = {
+        "a": dict(base, seed=0, alpha_m=[[1.0, 2.0], [0.1, 0.5]],
+                  alpha_m_t_interval=[[[0.5, 1.5], [1.0, 3.0]], [[0.0, 0.2], [0.45, 0.55]]],
+                  alpha_m_seed_interval=[[[0.9, 1.1], [1.9, 2.1]], [[0.0, 0.3], [float("nan")] * 2]]),
+        "b": dict(base, seed=1, alpha_m=[[1.2, 2.5], [0.25, 0.9]],
+                  alpha_m_t_interval=[[[1.1, 1.3], [2.4, 2.6]], [[0.0, 0.5], [0.0, 1.0]]],
+                  alpha_m_seed_interval=[[[0.0, 2.0], [2.0, 3.0]], [[0.2, 0.3], [0.8, 1.0]]]),
+    }
+    for name, summary in runs.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps(summary))
+    out = check.main([str(tmp_path / "a"), str(tmp_path / "b")])
+    # a's t-intervals hold b's values in cells (0,0) and (0,1); b's hold a's in (1,0) and (1,1)
+    assert out["alpha_m_t_interval"] == [2, 4, 2, 4]
+    # a's seed intervals hold b's in (1,0) only, and (1,1) is undefined; b's hold a's in (0,0) and (0,1)
+    assert out["alpha_m_seed_interval"] == [1, 3, 2, 4]
+    assert out["max_difference"] == pytest.approx(0.5)
+    printed = capsys.readouterr().out
+    assert "max 0.50 (alpha >= 1.5: 0.50, alpha < 1.5: 0.20)" in printed
+    (tmp_path / "b" / "summary.json").write_text(json.dumps(dict(runs["b"], seed=0)))
+    with pytest.raises(SystemExit, match="both runs have seed 0"):
+        check.main([str(tmp_path / "a"), str(tmp_path / "b")])
