@@ -48,12 +48,13 @@ def print_table(fits: dict, fit_settings: dict, alpha: float, rel: np.ndarray) -
     """Prints the fitted exponents against their predictions, and the theory's error."""
     labels = rf.regime_labels(**fit_settings)
     width = max(len(v) for v in labels.values())
-    print(f"{'regime':<{width}}  fitted           predicted")
+    print(f"{'regime':<{width}}  fitted           95% t-interval    predicted")
     for name in ("resolution_N", "resolution_T", "variance_N", "variance_T"):
         fit = fits[name][2]
         want = f"alpha = {alpha:g}" if name.startswith("resolution") else "1"
-        print(f"{labels[name]:<{width}}  {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}  {want:<10} "
-              f"(R^2 = {fit.r2:.3f}, fit over {fit.x_range[0]:g}..{fit.x_range[1]:g}, {fit.n_points} sizes)")
+        lo, hi = fit.t_interval()
+        print(f"{labels[name]:<{width}}  {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}  [{lo:.3f}, {hi:.3f}]  "
+              f"{want:<10} (R^2 = {fit.r2:.3f}, fit over {fit.x_range[0]:g}..{fit.x_range[1]:g}, {fit.n_points} sizes)")
     print(f"median |sim/theory - 1| = {100 * np.median(rel):.1f}% over the {rel.size} points at least a factor 2 "
           f"from the N = T peak (max {100 * np.max(rel):.0f}%)")
 
@@ -87,6 +88,7 @@ def main(argv=None) -> dict:
         "alpha": alpha,
         "exponents": {k: fits[k][2].exponent for k in sorted(fits)},
         "exponent_stderr": {k: fits[k][2].stderr["exponent"] for k in sorted(fits)},
+        "exponent_t_interval": {k: list(fits[k][2].t_interval()) for k in sorted(fits)},
         "predicted": predicted,
         "fit_ranges": {k: list(fits[k][2].x_range) for k in sorted(fits)},
         "theory_rel_error_median": float(np.median(rel[off_peak])),

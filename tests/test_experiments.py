@@ -408,7 +408,9 @@ def test_random_features_prints_its_fits_and_the_theory_error(random_features_sm
               "variance_T": "variance-limited in T (N = 8, T ≥ 16)"}
     for name, label in labels.items():
         row = next(line for line in lines if line.startswith(label))
-        fitted = f"{summary['exponents'][name]:.3f} ± {summary['exponent_stderr'][name]:.3f}"
+        lo, hi = summary["exponent_t_interval"][name]
+        assert lo < summary["exponents"][name] < hi
+        fitted = f"{summary['exponents'][name]:.3f} ± {summary['exponent_stderr'][name]:.3f}  [{lo:.3f}, {hi:.3f}]"
         assert fitted in row and ("alpha = 0.5" if name.startswith("resolution") else "  1  ") in row, row
     error = next(line for line in lines if line.startswith("median |sim/theory - 1| = "))
     assert f"{100 * summary['theory_rel_error_median']:.1f}%" in error
