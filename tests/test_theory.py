@@ -275,3 +275,41 @@ def test_rank_truncate_checks_its_input():
             theory.rank_truncate(bad)
     with pytest.raises(ValueError, match="tol=-1"):
         theory.rank_truncate([1.0], tol=-1.0)
+
+
+def test_weak_superposition_loss_is_the_loss_of_a_model_that_keeps_its_top_features():
+    # W_i = e_i for the k most frequent features (orthonormal: reconstructed exactly through
+    # the ReLU), 0 for the rest, b = 0: the model's loss is <v^2> sum_{i > k} p_i exactly
+    from toyscale import superposition
+    from toyscale.data import sample_features
+    from toyscale.frequencies import power_law
+
+    n, k = 64, 16
+    p = power_law(1.0).probs(n)
+    order = np.random.default_rng(0).permutation(n)  # features in any order: the k largest count
+    p = p[order]
+    top = np.argsort(-p)[:k]
+    W = np.zeros((n, k), np.float32)
+    W[top, np.arange(k)] = 1.0
+    params = {"W": jnp.asarray(W), "b": jnp.zeros(n)}
+    x = sample_features(jax.random.key(0), p, 200_000)
+    simulated = float(superposition.loss(params, x))
+    predicted = float(theory.weak_superposition_loss(p, k))
+    # Monte-Carlo error of the batch mean: sd of sum_{i not kept} u_i v_i^2 / sqrt(batch) ~ 0.3 %
+    assert simulated == pytest.approx(predicted, rel=0.015)
+    assert predicted == pytest.approx(4 / 3 * np.sort(p)[::-1][k:].sum(), rel=1e-12)
+    np.testing.assert_allclose(theory.weak_superposition_loss(p, np.array([0, k, n])),
+                               [4 / 3 * p.sum(), predicted, 0.0], rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("p, k, error, match", [
+    ([0.5, 0.2], 3, ValueError, r"represented=3; each count must lie in \[0, n\] = \[0, 2\]"),
+    ([0.5, 0.2], -1, ValueError, "represented=-1"),
+    ([0.5, 0.2], 1.0, TypeError, "represented=1.0; represented must be an integer count"),
+    ([0.5, 1.2], 1, ValueError, "frequencies in \\[0, 1\\]"),
+    ([[0.5, 0.2]], 1, ValueError, "non-empty 1-d array"),
+    (["a", "b"], 1, TypeError, "p must be real feature frequencies"),
+])
+def test_weak_superposition_loss_names_bad_arguments(p, k, error, match):
+    with pytest.raises(error, match=match):
+        theory.weak_superposition_loss(p, k)

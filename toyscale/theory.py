@@ -1,4 +1,5 @@
-"""Theory for random-feature ridge regression: deterministic equivalent, kernel limit, ridgeless forms.
+"""Theory for random-feature ridge regression (deterministic equivalent, kernel limit, ridgeless
+forms), and the weak-superposition loss of the toy model (:func:`weak_superposition_loss`).
 
 Everything is a function of a kernel spectrum ``lambda_i`` (eigenvalues of the N -> inf
 random-feature kernel), the target's power ``v_i^2`` in that eigenbasis, the label-noise
@@ -37,6 +38,7 @@ import numpy as np
 from jax.typing import ArrayLike
 
 from toyscale._checks import check_real, concrete_real
+from toyscale.data import V_SECOND_MOMENT
 from toyscale.random_features import RFConfig, check_point
 
 __all__ = [
@@ -50,6 +52,7 @@ __all__ = [
     "ridgeless_rf_risk",
     "rank_truncate",
     "expected_test_loss",
+    "weak_superposition_loss",
 ]
 
 _BISECTION_STEPS = 200
@@ -400,3 +403,38 @@ def expected_test_loss(config: RFConfig, points: Sequence[Mapping[str, Any]]) ->
             risk = _rf_risk_batch(lam, v2, col("noise") ** 2, col("T"), col("N"), col("ridge"))
             out[idx] = np.asarray(risk)
     return out
+
+
+def weak_superposition_loss(p: ArrayLike, represented: ArrayLike) -> np.ndarray:
+    """Loss of a model that represents its ``represented`` most frequent features and no others.
+
+    Liu, Liu & Gore (2025), Sec. 4: in weak superposition a feature is either represented
+    (row norm ~1, reconstructed nearly without error) or ignored (row ~0, output 0), so the
+    loss is what the ignored ones carry, L = <v^2> sum_{i > k} p_i over frequencies sorted in
+    decreasing order, with k = phi_1/2 n represented features (phi_1/2 ~ m / n gives
+    alpha_m = alpha - 1 for p_i ∝ i^-alpha, alpha > 1). <v^2> = 4/3 for v ~ U(0, 2).
+
+    Args:
+      p: the n feature frequencies (1-d, each in [0, 1]; any order: the k largest count as
+        represented).
+      represented: k, the number of represented features: an integer or an array of them,
+        each in [0, n] (e.g. ``round(phi_half * n)`` from a trained model, or the width m).
+
+    Returns:
+      L for each k (float64, the shape of ``represented``).
+    """
+    freq = np.asarray(p)
+    if freq.dtype == bool or not np.issubdtype(freq.dtype, np.number) or np.iscomplexobj(freq):
+        raise TypeError(f"p has dtype {freq.dtype}; p must be real feature frequencies")
+    freq = freq.astype(np.float64)
+    if freq.ndim != 1 or not freq.size or not np.all(np.isfinite(freq) & (freq >= 0) & (freq <= 1)):
+        raise ValueError(f"p={_brief(freq)}; p must be a non-empty 1-d array of frequencies in [0, 1]")
+    k = np.asarray(represented)
+    if k.dtype == bool or not np.issubdtype(k.dtype, np.integer):
+        raise TypeError(f"represented={represented!r}; represented must be an integer count (or an array of them), "
+                        f"e.g. round(phi_half * n)")
+    if np.any(k < 0) or np.any(k > freq.size):
+        raise ValueError(f"represented={represented!r}; each count must lie in [0, n] = [0, {freq.size}]")
+    # tail[k]: the sum of all but the k largest, summed from the smallest up
+    tail = np.concatenate([np.cumsum(np.sort(freq))[::-1], [0.0]])
+    return V_SECOND_MOMENT * tail[k]
