@@ -43,6 +43,18 @@ def test_an_undefined_measure_of_a_finite_model_is_not_counted_as_diverged():
     assert loss.widths.tolist() == [4, 8, 16] and loss.n_diverged == 1 and loss.n_undefined == 0
 
 
+def test_width_curve_averages_a_derived_measure_and_leaves_its_nans_out_as_undefined():
+    recs = [Record(i, {"m": m, "gamma": 1.0, "seed": s}, m == 32,
+                   {"test_loss": np.float32(np.nan if m == 32 else 1 / m), "n_represented": np.int32(m // 4 + s)})
+            for i, (m, s) in enumerate((m, s) for m in (4, 8, 16, 32) for s in (0, 1))]
+    # rows represented, counted only where at least 3 are: m = 4 has 1 and 2, m = 8 has 2 and 3
+    curve = width_curve(recs, measure=lambda r: float(r["n_represented"]) if r["n_represented"] >= 3 else np.nan,
+                        gamma=1.0)
+    assert curve.widths.tolist() == [8, 16] and curve.loss.tolist() == [3.0, 4.5]
+    assert curve.n_undefined == 3 and curve.n_diverged == 2  # (m = 32: flagged, whatever the measure says)
+    assert [v.tolist() for v in curve.values] == [[3.0], [4.0, 5.0]]
+
+
 def test_width_curve_averages_only_replicates():
     # gamma left out: the two gammas' curves would be blended (and n_models look like seeds)
     with pytest.raises(ValueError, match=r"differ in \['gamma'\] at one width \(gamma: -1.0, 1.0\).*gamma=\.\.\."):

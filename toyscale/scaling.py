@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -146,12 +146,15 @@ def _scalar_outputs(record: Record) -> list[str]:
     return sorted(k for k, v in record.outputs.items() if np.ndim(v) == 0)
 
 
-def width_curve(records: Iterable[Record], *, measure: str = "test_loss", **conditions: Any) -> WidthCurve:
+def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], float] = "test_loss",
+                **conditions: Any) -> WidthCurve:
     """Mean of ``measure`` vs width over the records whose point matches ``conditions``.
 
     Args:
       records: sweep records (e.g. a :class:`toyscale.sweep.SweepResult`).
-      measure: the scalar output to average.
+      measure: the scalar output to average, or a function of a :class:`~toyscale.sweep.Record`
+        giving a number (a derived measure; NaN leaves that model out as undefined), e.g.
+        ``lambda r: r["overlap_mean"] if r["n_represented"] >= 10 else float("nan")``.
       **conditions: point fields to match, e.g. ``gamma=-1.0, frequencies=spec.describe()``
         (a frequency spec may also be given as the object, a partial dict or a kind name,
         as the sweep accepted it).
@@ -170,7 +173,7 @@ def width_curve(records: Iterable[Record], *, measure: str = "test_loss", **cond
     by_m: dict[int, list[float]] = {}
     diverged = undefined = 0
     for r in sorted(chosen, key=lambda r: (r.point.get("seed", 0), r.model_id)):
-        value = float(r[measure])
+        value = float(measure(r) if callable(measure) else r[measure])
         if r.diverged or not np.isfinite(value):
             # a flagged model, or one whose loss itself is not finite, diverged; a finite model
             # can still have an undefined measure
