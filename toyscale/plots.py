@@ -1,4 +1,5 @@
-"""Figures: loss vs width with fitted power laws, and the (gamma, alpha) phase diagram.
+"""Figures: loss vs width with fitted power laws, the (gamma, alpha) phase diagram, the
+superposition geometry, and the random-feature regimes.
 
 Functions take plain arrays (or the small result types of :mod:`toyscale.scaling`) and
 return a matplotlib ``Figure``; :func:`save` writes it atomically. The non-interactive
@@ -20,7 +21,7 @@ from toyscale.fitting import PowerLawFit  # noqa: E402
 from toyscale.io import atomic_write  # noqa: E402
 from toyscale.scaling import WidthCurve  # noqa: E402
 
-__all__ = ["loss_vs_width", "phase_diagram", "random_feature_regimes", "save"]
+__all__ = ["loss_vs_width", "phase_diagram", "random_feature_regimes", "superposition_geometry", "save"]
 
 
 def loss_vs_width(
@@ -108,6 +109,75 @@ def phase_diagram(
         ax2.set_yscale("log")
         ax2.legend(fontsize=8)
         ax2.set_title("represented features")
+    fig.tight_layout()
+    return fig
+
+
+def superposition_geometry(
+    n: int,
+    regimes: Mapping[str, Mapping[str, WidthCurve]],
+    *,
+    weak_theory: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    row_norms: Mapping[str, np.ndarray] | None = None,
+    norms_width: int | None = None,
+) -> plt.Figure:
+    """Four panels of a trained toy model's geometry against width (Liu et al. Figs. 3, 5, 6).
+
+    Fraction represented phi_1/2 against m / n and 1; mean squared overlap of represented
+    rows against 1 / m (random unit vectors); test loss with the weak-superposition loss of
+    the measured phi_1/2; and a histogram of the row norms at one width.
+
+    Args:
+      n: number of features.
+      regimes: ``{label: {"phi_half": curve, "overlap_mean": curve, "test_loss": curve}}``, one
+        :class:`~toyscale.scaling.WidthCurve` per measure (from ``width_curve(..., measure=...)``).
+      weak_theory: optional ``{label: (widths, L)}`` drawn dashed in the loss panel (e.g.
+        :func:`toyscale.theory.weak_superposition_loss` of the measured phi_1/2).
+      row_norms: optional ``{label: norms}`` of one model per regime, at width ``norms_width``.
+      norms_width: the width of ``row_norms`` (for the panel's title).
+    """
+    if not isinstance(regimes, Mapping) or not regimes:
+        raise TypeError(f"regimes={regimes!r}; regimes must be {{label: {{measure: WidthCurve}}}}")
+    need = ("phi_half", "overlap_mean", "test_loss")
+    for label, curves in regimes.items():
+        if not isinstance(curves, Mapping) or any(not isinstance(curves.get(k), WidthCurve) for k in need):
+            raise TypeError(f"regimes[{label!r}] must map each of {need} to a WidthCurve")
+    fig, axes = plt.subplots(2, 2, figsize=(10.4, 8.0))
+    (ax_phi, ax_ov), (ax_loss, ax_norm) = axes
+    widths = np.unique(np.concatenate([c["test_loss"].widths for c in regimes.values()]).astype(float))
+    xs = np.geomspace(widths.min(), widths.max(), 50) if widths.size else np.array([1.0, 2.0])
+    for i, (label, curves) in enumerate(regimes.items()):
+        color = f"C{i}"
+        for ax, key in ((ax_phi, "phi_half"), (ax_ov, "overlap_mean"), (ax_loss, "test_loss")):
+            c = curves[key]
+            ax.errorbar(c.widths, c.loss, yerr=c.loss_std if np.any(c.loss_std) else None, fmt="o-", color=color,
+                        ms=4, lw=1, label=label)
+        if weak_theory and label in weak_theory:
+            w, th = weak_theory[label]
+            ax_loss.plot(w, th, "--", color=color, lw=1, label=f"{label}: weak theory of its $\\phi_{{1/2}}$")
+        if row_norms and label in row_norms:
+            ax_norm.hist(np.asarray(row_norms[label], dtype=float), bins=40, color=color, alpha=0.5, label=label)
+    ax_phi.plot(xs, np.minimum(xs / n, 1.0), ":", color="gray", label="m / n")
+    ax_phi.axhline(1.0, color="gray", lw=0.5)
+    ax_phi.set_ylabel("$\\phi_{1/2}$ (fraction represented)")
+    ax_phi.set_title("represented features")
+    ax_ov.plot(xs, 1.0 / xs, ":", color="gray", label="1 / m (random unit vectors)")
+    ax_ov.set_ylabel("mean squared overlap (represented rows)")
+    ax_ov.set_title("overlaps")
+    ax_loss.set_ylabel("test loss L")
+    ax_loss.set_title("loss and the weak-superposition loss")
+    for ax in (ax_phi, ax_ov, ax_loss):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("width m")
+        ax.legend(fontsize=7)
+    ax_norm.axvline(0.5, color="gray", ls=":", lw=1)
+    ax_norm.set_xlabel("row norm $\\|W_i\\|$")
+    ax_norm.set_ylabel("features")
+    ax_norm.set_yscale("log")
+    ax_norm.set_title(f"row norms at m = {norms_width}" if norms_width is not None else "row norms")
+    if row_norms:
+        ax_norm.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
