@@ -242,7 +242,7 @@ def test_cpu_device_count_is_checked():
             use_cpu_devices(bad)
 
 
-@pytest.mark.parametrize("name, models", [("superposition_scaling", 48), ("phase_diagram", 1020)])
+@pytest.mark.parametrize("name, models", [("superposition_scaling", 48), ("phase_diagram", 1020), ("geometry", 18)])
 def test_paper_presets_pass_validation(name, models, tmp_path, monkeypatch):
     # The paper presets take GPU hours: make sure one would not be refused after the wait
     # (e.g. a distribution whose Poisson rate exceeds the sparse sampler's max_rate). Every
@@ -356,6 +356,9 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("phase_diagram", "alphas=[0.5,0.5]", "alphas=[0.5, 0.5] holds 0.5 twice"),
     ("superposition_scaling", "widths=[4]", "widths=[4]; each alpha_m fit needs at least 2 distinct widths"),
     ("superposition_scaling", "widths=[4,4]", "widths=[4, 4] holds 4 twice"),
+    ("geometry", "gammas=[1,1]", "gammas=[1, 1] holds 1 twice"),
+    ("geometry", "widths=[4]", "widths=[4]; the width exponents need at least 2 distinct widths"),
+    ("geometry", "alpha=abc", "alpha='abc'; alpha must be a real number"),
 ])
 def test_a_bad_setting_is_a_usage_error_before_anything_runs(name, item, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -366,7 +369,7 @@ def test_a_bad_setting_is_a_usage_error_before_anything_runs(name, item, message
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features"])
+@pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry"])
 def test_the_help_examples_of_each_script_are_accepted(name):
     from toyscale.runner import _examples, experiment_args
 
@@ -434,7 +437,7 @@ def test_rerunning_into_an_out_folder_with_other_settings_is_a_usage_error(rando
     assert (out / "summary.json").read_text() == before
 
 
-@pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features"])
+@pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry"])
 def test_each_script_refuses_a_sweep_folder_holding_another_sweep_as_a_usage_error(name, tmp_path, capsys):
     from toyscale.sweep import FORMAT
 
@@ -595,6 +598,8 @@ def test_superposition_scaling_reports_the_exponents_of_its_curves(tmp_path, mon
 def test_paper_presets_are_the_published_settings():
     # /work/shared/reference/superposition.md, "Sweeps in the paper"
     pd = load("phase_diagram").PRESETS["paper"]
+    geometry = load("geometry").PRESETS["paper"]  # the same small models (Figs. 4-6)
+    assert geometry["train"] == pd["train"] and geometry["widths"] == pd["widths"] and geometry["lr"] == pd["lr"]
     assert pd["train"] == {"n": 1000, "batch": 2048, "steps": 20_000, "warmup": 2_000, "test_batches": 100,
                                 "log_every": 100}
     assert pd["widths"] == [int(v) for v in np.floor(np.exp(np.linspace(np.log(10), np.log(100), 6)))] \
@@ -696,3 +701,46 @@ def test_phase_interval_check_counts_cells_each_way_round(tmp_path, capsys):
     (tmp_path / "b" / "summary.json").write_text(json.dumps(dict(runs["b"], seed=0)))
     with pytest.raises(SystemExit, match="both runs have seed 0"):
         check.main([str(tmp_path / "a"), str(tmp_path / "b")])
+
+
+def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_phi(tmp_path, capsys):
+    from toyscale.frequencies import power_law
+    from toyscale.theory import weak_superposition_loss
+
+    summary, on_disk = run("geometry", tmp_path, "--set", "seeds=2")
+    printed = capsys.readouterr().out
+    records = load_sweep(tmp_path / "out" / "sweep")
+    n = on_disk["n"]
+    p = power_law(on_disk["alpha"]).probs(n)
+    geometry = load("geometry")
+    assert on_disk["gamma"] == [-1.0, 1.0] and set(on_disk["regimes"]) == {"-1", "1"}
+    for key, regime in on_disk["regimes"].items():
+        gamma = float(key)
+        mine = [r for r in records if r.point["gamma"] == gamma]
+        for k, m in enumerate(regime["m"]):
+            at = [r for r in mine if r.point["m"] == m]
+            assert len(at) == 2  # two seeds averaged
+            assert regime["loss"][k] == pytest.approx(np.mean([r["test_loss"] for r in at]))
+            want = np.mean([weak_superposition_loss(p, int(round(float(r["phi_half"]) * n))) for r in at])
+            assert regime["weak_theory"][k] == pytest.approx(want)
+            assert regime["loss_over_weak_theory"][k] == pytest.approx(regime["loss"][k] / want)
+            assert regime["phi_half"]["value"][regime["phi_half"]["m"].index(m)] == pytest.approx(
+                np.mean([r["phi_half"] for r in at]))
+            # overlaps only of models with enough represented rows
+            kept = [r["overlap_mean"] for r in at if r["n_represented"] >= geometry.MIN_ROWS]
+            if kept:
+                ov = regime["overlap_mean"]
+                assert ov["value"][ov["m"].index(m)] == pytest.approx(np.mean(kept))
+            else:
+                assert m not in regime["overlap_mean"]["m"]
+        assert regime["weak_theory_m_over_n"] == pytest.approx(
+            weak_superposition_loss(p, np.array(regime["m"])).tolist())
+        lo, hi = regime["loss_exponent_t_interval"]
+        assert lo < regime["loss_exponent"] < hi
+        assert (f"  L = C m^-a: a = {regime['loss_exponent']:.3f} (95% t [{lo:.3f}, {hi:.3f}])") in printed
+        m0, k0 = regime["m"][0], 0
+        row = next(line for line in printed.splitlines() if line.startswith(f"  {m0:>5} {regime['loss'][k0]:>8.4f}"))
+        assert f"{regime['weak_theory'][k0]:>9.4f}" in row
+    # at n = 48 with 40 steps the strong side already represents nearly every feature, the weak side fewer
+    phi = {key: np.mean(r["phi_half"]["value"]) for key, r in on_disk["regimes"].items()}
+    assert phi["-1"] > phi["1"]

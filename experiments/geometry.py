@@ -1,0 +1,150 @@
+"""Geometry of superposition: represented features, overlaps and the weak-regime loss vs width.
+
+Liu, Liu & Gore (2025), Figs. 3, 5 and 6 on the small models (n = 1000, m = 10..100,
+p_i ∝ i^-1): in weak superposition (gamma > 0) a feature is either represented (row norm
+~1) or ignored (~0), phi_1/2 ≈ m / n, and the loss is what the ignored features carry,
+L ≈ <v^2> sum_{i > phi_1/2 n} p_i; in strong superposition (gamma < 0) every feature is
+represented (phi_1/2 ≈ 1), phi_1 ≈ min(1, m^2 / 2n), and the rows overlap like random unit
+vectors, mean squared overlap ≈ 1 / m.
+
+    python experiments/geometry.py --preset quick --out runs/geometry
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from toyscale import plots
+from toyscale.frequencies import power_law
+from toyscale.measure import random_overlap_moments
+from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep
+from toyscale.scaling import width_curve, width_exponent
+from toyscale.theory import weak_superposition_loss
+from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
+
+PRESETS = {
+    # The paper's small-model n and widths on a 2-core CPU in minutes: batch and steps cut
+    # 8x and 3.3x. gamma = -1 and 0.1 are the headline script's regimes, gamma = 1 the phase
+    # diagram's weak edge.
+    "quick": dict(train=dict(n=1000, batch=256, steps=6000, warmup=600, test_batches=20, log_every=100),
+                  widths=[10, 15, 25, 39, 63, 100], gammas=[-1.0, 0.1, 1.0], alpha=1.0, lr=1e-2, seeds=1),
+    # Seconds: only checks that the script runs end to end (used by the tests).
+    "smoke": dict(train=dict(n=48, batch=32, steps=40, warmup=4, test_batches=2, log_every=10),
+                  widths=[3, 4, 6], gammas=[-1.0, 1.0], alpha=1.0, lr=1e-2, seeds=1),
+    # The published small-model settings (Sec. 3, Figs. 4-6): batch 2048, 20k steps.
+    "paper": dict(train=dict(n=1000, batch=2048, steps=20_000, warmup=2_000, test_batches=100, log_every=100),
+                  widths=[10, 15, 25, 39, 63, 100], gammas=[-1.0, 0.1, 1.0], alpha=1.0, lr=1e-2, seeds=1),
+}
+MEASURES = ("test_loss", "phi_half", "phi_one", "overlap_mean", "overlap_var")
+MIN_ROWS = 10  # overlap moments of a model with fewer represented rows (45 pairs) are left out
+
+
+def enough_rows(name: str):
+    """The measure ``name`` of a model with at least MIN_ROWS represented rows, else NaN (left out)."""
+    return lambda r: float(r[name]) if int(r["n_represented"]) >= MIN_ROWS else float("nan")
+
+
+def prepare(s: dict) -> tuple:
+    """The config, frequency spec and grid of a preset, checked before anything runs."""
+    config = TrainConfig.from_dict(s["train"])
+    spec = power_law(s["alpha"])
+    check_axis("gammas", s["gammas"])
+    points = superposition_grid(widths=s["widths"], gammas=s["gammas"], frequencies=[spec], lr_w=s["lr"],
+                                lr_b=s["lr"], seeds=s["seeds"], n=config.n)
+    distinct = sorted({p["m"] for p in points})
+    if len(distinct) < 2:
+        raise ValueError(f"widths={s['widths']!r}; the width exponents need at least 2 distinct widths, got "
+                         f"{len(distinct)} {distinct}")
+    return config, spec, check_superposition_points(config, points)
+
+
+def regime_label(gamma: float) -> str:
+    return f"{'strong' if gamma < 0 else 'weak'} ($\\gamma$={gamma:g})"
+
+
+def main(argv=None) -> dict:
+    args = experiment_args("geometry", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
+    s = args.settings
+    config, spec, points = args.plan
+    n = config.n
+    result = run_experiment_sweep(args, sweep_superposition, config, points)
+    p = spec.probs(n)
+
+    per_regime, panels, theory_lines, norms = {}, {}, {}, {}
+    norms_width = sorted(s["widths"])[len(s["widths"]) // 2]
+    for gamma in s["gammas"]:
+        curves = {k: width_curve(result, measure=enough_rows(k) if k.startswith("overlap") else k, gamma=gamma,
+                                 frequencies=spec.describe()) for k in MEASURES}
+        loss = curves["test_loss"]
+        # the weak-superposition loss of each model's own phi_1/2 (then averaged per width),
+        # and of phi_1/2 = m / n, the paper's approximation
+        models = [r for r in result if r.point["gamma"] == gamma and not r.diverged]
+        theory = {int(m): float(np.mean([weak_superposition_loss(p, int(round(float(r["phi_half"]) * n)))
+                                         for r in models if r.point["m"] == m])) for m in loss.widths}
+        ratio = [float(v / theory[int(m)]) if theory[int(m)] > 0 else float("nan")
+                 for m, v in zip(loss.widths, loss.loss)]
+        loss_fit = width_exponent(loss)
+        overlap = curves["overlap_mean"]
+        overlap_fit = width_exponent(overlap) if overlap.widths.size >= 2 else None
+        random_var = [random_overlap_moments(int(m))[1] for m in curves["overlap_var"].widths]
+        per_regime[gamma] = {
+            "m": loss.widths.tolist(), "loss": loss.loss.tolist(),
+            "phi_half": dict(m=curves["phi_half"].widths.tolist(), value=curves["phi_half"].loss.tolist()),
+            "phi_one": dict(m=curves["phi_one"].widths.tolist(), value=curves["phi_one"].loss.tolist()),
+            "overlap_mean": dict(m=overlap.widths.tolist(), value=overlap.loss.tolist()),
+            "overlap_var": dict(m=curves["overlap_var"].widths.tolist(), value=curves["overlap_var"].loss.tolist(),
+                                random=random_var),
+            "weak_theory": [theory[int(m)] for m in loss.widths],
+            "weak_theory_m_over_n": weak_superposition_loss(p, np.minimum(loss.widths, n).astype(int)).tolist(),
+            "loss_over_weak_theory": ratio,
+            "loss_exponent": loss_fit.exponent, "loss_exponent_stderr": loss_fit.stderr["exponent"],
+            "loss_exponent_t_interval": list(loss_fit.t_interval()),
+            "overlap_exponent": overlap_fit.exponent if overlap_fit else None,
+            "overlap_exponent_t_interval": list(overlap_fit.t_interval()) if overlap_fit else None,
+            "diverged": loss.n_diverged, "overlap_undefined": overlap.n_undefined,
+        }
+        label = regime_label(gamma)
+        panels[label] = {k: curves[k] for k in ("phi_half", "overlap_mean", "test_loss")}
+        if gamma >= 0:
+            theory_lines[label] = (loss.widths, per_regime[gamma]["weak_theory"])
+        first = next((r for r in models if r.point["m"] == norms_width), None)
+        if first is not None:
+            norms[label] = np.asarray(first["row_norms"])
+
+        print(f"gamma = {gamma:g} ({'strong' if gamma < 0 else 'weak'} superposition), n = {n}, "
+              f"{loss.n_diverged} diverged")
+        print(f"  {'m':>5} {'loss':>8} {'weak th.':>9} {'ratio':>6} {'phi_1/2':>8} {'m/n':>6} {'phi_1':>6} "
+              f"{'m^2/2n':>7} {'overlap*m':>9} {'var/random':>10}")
+        at = {k: dict(zip(curves[k].widths.tolist(), curves[k].loss.tolist())) for k in MEASURES}
+        rv = dict(zip(curves["overlap_var"].widths.tolist(), random_var))
+        for m, v, r in zip(loss.widths.tolist(), loss.loss.tolist(), ratio):
+            ov, var = at["overlap_mean"].get(m, np.nan), at["overlap_var"].get(m, np.nan)
+            print(f"  {m:>5} {v:>8.4f} {theory[m]:>9.4f} {r:>6.2f} {at['phi_half'].get(m, np.nan):>8.3f} "
+                  f"{m / n:>6.3f} {at['phi_one'].get(m, np.nan):>6.3f} {min(1.0, m * m / (2 * n)):>7.3f} "
+                  f"{ov * m:>9.3f} {var / rv[m] if m in rv else np.nan:>10.3f}")
+        lo, hi = loss_fit.t_interval()
+        line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} (95% t [{lo:.3f}, {hi:.3f}])"
+        if overlap_fit:
+            olo, ohi = overlap_fit.t_interval()
+            line += (f"; mean squared overlap = C m^-a: a = {overlap_fit.exponent:.3f} (95% t [{olo:.3f}, {ohi:.3f}]; "
+                     f"random unit vectors: 1)")
+        print(line)
+    print(f"(weak th.: <v^2> times the frequency of the features beyond each model's phi_1/2 n, averaged per "
+          f"width; ratio = loss / weak th.; overlaps: mean squared overlap of represented rows times m, and its "
+          f"variance over that of random unit vectors, nan below {MIN_ROWS} represented rows)")
+
+    figure = os.path.join(args.figures, f"geometry_{args.preset}.png")
+    plots.save(plots.superposition_geometry(n, panels, weak_theory=theory_lines, row_norms=norms,
+                                            norms_width=norms_width),
+               figure, os.path.join(args.out, "geometry.png"))
+    return finish(args, "geometry", {
+        "gamma": s["gammas"], "alpha": s["alpha"], "n": n,
+        "regimes": {f"{g:g}": v for g, v in per_regime.items()},
+        "norms_width": norms_width, "config": config.to_dict(), "sweep_stats": result.stats,
+    }, figure)
+
+
+if __name__ == "__main__":
+    main()
