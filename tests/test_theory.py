@@ -300,6 +300,17 @@ def test_weak_superposition_loss_is_the_loss_of_a_model_that_keeps_its_top_featu
     assert predicted == pytest.approx(4 / 3 * np.sort(p)[::-1][k:].sum(), rel=1e-12)
     np.testing.assert_allclose(theory.weak_superposition_loss(p, np.array([0, k, n])),
                                [4 / 3 * p.sum(), predicted, 0.0], rtol=1e-12, atol=0)
+    # any k features kept (as trained models in weak superposition keep them, not the top k):
+    # a mask of the kept ones gives the loss, the count would not
+    kept = np.random.default_rng(1).choice(n, k, replace=False)
+    W = np.zeros((n, k), np.float32)
+    W[kept, np.arange(k)] = 1.0
+    simulated = float(superposition.loss({"W": jnp.asarray(W), "b": jnp.zeros(n)}, x))
+    mask = np.zeros(n, bool)
+    mask[kept] = True
+    by_mask = theory.weak_superposition_loss(p, mask)
+    assert simulated == pytest.approx(by_mask, rel=0.015)
+    assert by_mask == pytest.approx(4 / 3 * p[~mask].sum(), rel=1e-12) and by_mask > 1.1 * predicted
 
 
 @pytest.mark.parametrize("p, k, error, match", [
@@ -309,6 +320,7 @@ def test_weak_superposition_loss_is_the_loss_of_a_model_that_keeps_its_top_featu
     ([0.5, 1.2], 1, ValueError, "frequencies in \\[0, 1\\]"),
     ([[0.5, 0.2]], 1, ValueError, "non-empty 1-d array"),
     (["a", "b"], 1, TypeError, "p must be real feature frequencies"),
+    ([0.5, 0.2], [True], ValueError, r"represented is a mask of shape \(1,\); a mask needs one entry per feature"),
 ])
 def test_weak_superposition_loss_names_bad_arguments(p, k, error, match):
     with pytest.raises(error, match=match):

@@ -406,22 +406,24 @@ def expected_test_loss(config: RFConfig, points: Sequence[Mapping[str, Any]]) ->
 
 
 def weak_superposition_loss(p: ArrayLike, represented: ArrayLike) -> np.ndarray:
-    """Loss of a model that represents its ``represented`` most frequent features and no others.
+    """Loss of a model that reconstructs its represented features exactly and outputs 0 for the rest.
 
     Liu, Liu & Gore (2025), Sec. 4: in weak superposition a feature is either represented
-    (row norm ~1, reconstructed nearly without error) or ignored (row ~0, output 0), so the
-    loss is what the ignored ones carry, L = <v^2> sum_{i > k} p_i over frequencies sorted in
-    decreasing order, with k = phi_1/2 n represented features (phi_1/2 ~ m / n gives
-    alpha_m = alpha - 1 for p_i ∝ i^-alpha, alpha > 1). <v^2> = 4/3 for v ~ U(0, 2).
+    (row norm ~1, reconstructed nearly without error) or ignored (row ~0, output ~0), so the
+    loss is what the ignored ones carry, L = <v^2> sum_{i ignored} p_i; the paper takes the
+    represented ones to be the phi_1/2 n most frequent, L = <v^2> sum_{i > phi_1/2 n} p_i over
+    frequencies in decreasing order (phi_1/2 ~ m / n then gives alpha_m = alpha - 1 for
+    p_i ∝ i^-alpha, alpha > 1). <v^2> = 4/3 for v ~ U(0, 2).
 
     Args:
-      p: the n feature frequencies (1-d, each in [0, 1]; any order: the k largest count as
-        represented).
-      represented: k, the number of represented features: an integer or an array of them,
-        each in [0, n] (e.g. ``round(phi_half * n)`` from a trained model, or the width m).
+      p: the n feature frequencies (1-d, each in [0, 1], in the model's feature order).
+      represented: which features are represented: a count k, the k most frequent (an
+        integer or an array of them, each in [0, n]; e.g. ``round(phi_half * n)`` or the
+        width m), or a boolean mask of length n (e.g. ``row_norms > 0.5``: the features a
+        trained model actually represents, which need not be the most frequent).
 
     Returns:
-      L for each k (float64, the shape of ``represented``).
+      L (float64): one per count, the shape of ``represented``; a scalar for a mask.
     """
     freq = np.asarray(p)
     if freq.dtype == bool or not np.issubdtype(freq.dtype, np.number) or np.iscomplexobj(freq):
@@ -430,9 +432,14 @@ def weak_superposition_loss(p: ArrayLike, represented: ArrayLike) -> np.ndarray:
     if freq.ndim != 1 or not freq.size or not np.all(np.isfinite(freq) & (freq >= 0) & (freq <= 1)):
         raise ValueError(f"p={_brief(freq)}; p must be a non-empty 1-d array of frequencies in [0, 1]")
     k = np.asarray(represented)
-    if k.dtype == bool or not np.issubdtype(k.dtype, np.integer):
+    if k.dtype == bool:
+        if k.shape != freq.shape:
+            raise ValueError(f"represented is a mask of shape {k.shape}; a mask needs one entry per feature, "
+                             f"shape {freq.shape}")
+        return V_SECOND_MOMENT * float(np.sum(np.sort(freq[~k])))
+    if not np.issubdtype(k.dtype, np.integer):
         raise TypeError(f"represented={represented!r}; represented must be an integer count (or an array of them), "
-                        f"e.g. round(phi_half * n)")
+                        f"e.g. round(phi_half * n), or a boolean mask of the represented features")
     if np.any(k < 0) or np.any(k > freq.size):
         raise ValueError(f"represented={represented!r}; each count must lie in [0, n] = [0, {freq.size}]")
     # tail[k]: the sum of all but the k largest, summed from the smallest up
