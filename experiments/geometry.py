@@ -78,13 +78,17 @@ def main(argv=None) -> dict:
         curves = {k: width_curve(result, measure=enough_rows(k) if k.startswith("overlap") else k, gamma=gamma,
                                  frequencies=spec.describe()) for k in MEASURES}
         loss = curves["test_loss"]
-        # the weak-superposition loss of each model's own phi_1/2 (then averaged per width),
-        # and of phi_1/2 = m / n, the paper's approximation
+        # The weak-superposition loss (what the unrepresented features carry) of each model,
+        # averaged per width: "own" with the features it represents (row norm > 1/2), "top"
+        # with as many of the most frequent ones (the paper's form); also with m of them.
         models = [r for r in result if r.point["gamma"] == gamma and not r.diverged]
-        theory = {int(m): float(np.mean([weak_superposition_loss(p, int(round(float(r["phi_half"]) * n)))
-                                         for r in models if r.point["m"] == m])) for m in loss.widths}
-        ratio = [float(v / theory[int(m)]) if theory[int(m)] > 0 else float("nan")
-                 for m, v in zip(loss.widths, loss.loss)]
+        at_width = {int(m): [r for r in models if r.point["m"] == m] for m in loss.widths}
+        own = {m: float(np.mean([weak_superposition_loss(p, np.asarray(r["row_norms"]) > 0.5) for r in rs]))
+               for m, rs in at_width.items()}
+        top = {m: float(np.mean([weak_superposition_loss(p, int(round(float(r["phi_half"]) * n))) for r in rs]))
+               for m, rs in at_width.items()}
+        ratio_own, ratio_top = ([float(v / th[int(m)]) if th[int(m)] > 0 else float("nan")
+                                 for m, v in zip(loss.widths, loss.loss)] for th in (own, top))
         loss_fit = width_exponent(loss)
         overlap = curves["overlap_mean"]
         overlap_fit = width_exponent(overlap) if overlap.widths.size >= 2 else None
@@ -96,9 +100,9 @@ def main(argv=None) -> dict:
             "overlap_mean": dict(m=overlap.widths.tolist(), value=overlap.loss.tolist()),
             "overlap_var": dict(m=curves["overlap_var"].widths.tolist(), value=curves["overlap_var"].loss.tolist(),
                                 random=random_var),
-            "weak_theory": [theory[int(m)] for m in loss.widths],
-            "weak_theory_m_over_n": weak_superposition_loss(p, np.minimum(loss.widths, n).astype(int)).tolist(),
-            "loss_over_weak_theory": ratio,
+            "weak_theory_own": [own[int(m)] for m in loss.widths], "loss_over_weak_theory_own": ratio_own,
+            "weak_theory_top": [top[int(m)] for m in loss.widths], "loss_over_weak_theory_top": ratio_top,
+            "weak_theory_m_most_frequent": weak_superposition_loss(p, np.minimum(loss.widths, n).astype(int)).tolist(),
             "loss_exponent": loss_fit.exponent, "loss_exponent_stderr": loss_fit.stderr["exponent"],
             "loss_exponent_t_interval": list(loss_fit.t_interval()),
             "overlap_exponent": overlap_fit.exponent if overlap_fit else None,
@@ -108,20 +112,21 @@ def main(argv=None) -> dict:
         label = regime_label(gamma)
         panels[label] = {k: curves[k] for k in ("phi_half", "overlap_mean", "test_loss")}
         if gamma >= 0:
-            theory_lines[label] = (loss.widths, per_regime[gamma]["weak_theory"])
+            theory_lines[label] = {"weak theory, its own represented features": (loss.widths, [own[int(m)] for m in loss.widths]),
+                                   "weak theory, as many most frequent": (loss.widths, [top[int(m)] for m in loss.widths])}
         first = next((r for r in models if r.point["m"] == norms_width), None)
         if first is not None:
             norms[label] = np.asarray(first["row_norms"])
 
         print(f"gamma = {gamma:g} ({'strong' if gamma < 0 else 'weak'} superposition), n = {n}, "
               f"{loss.n_diverged} diverged")
-        print(f"  {'m':>5} {'loss':>8} {'weak th.':>9} {'ratio':>6} {'phi_1/2':>8} {'m/n':>6} {'phi_1':>6} "
+        print(f"  {'m':>5} {'loss':>8} {'L/own':>6} {'L/top':>6} {'phi_1/2':>8} {'m/n':>6} {'phi_1':>6} "
               f"{'m^2/2n':>7} {'overlap*m':>9} {'var/random':>10}")
         at = {k: dict(zip(curves[k].widths.tolist(), curves[k].loss.tolist())) for k in MEASURES}
         rv = dict(zip(curves["overlap_var"].widths.tolist(), random_var))
-        for m, v, r in zip(loss.widths.tolist(), loss.loss.tolist(), ratio):
+        for m, v, r_own, r_top in zip(loss.widths.tolist(), loss.loss.tolist(), ratio_own, ratio_top):
             ov, var = at["overlap_mean"].get(m, np.nan), at["overlap_var"].get(m, np.nan)
-            print(f"  {m:>5} {v:>8.4f} {theory[m]:>9.4f} {r:>6.2f} {at['phi_half'].get(m, np.nan):>8.3f} "
+            print(f"  {m:>5} {v:>8.4f} {r_own:>6.2f} {r_top:>6.2f} {at['phi_half'].get(m, np.nan):>8.3f} "
                   f"{m / n:>6.3f} {at['phi_one'].get(m, np.nan):>6.3f} {min(1.0, m * m / (2 * n)):>7.3f} "
                   f"{ov * m:>9.3f} {var / rv[m] if m in rv else np.nan:>10.3f}")
         lo, hi = loss_fit.t_interval()
@@ -131,9 +136,10 @@ def main(argv=None) -> dict:
             line += (f"; mean squared overlap = C m^-a: a = {overlap_fit.exponent:.3f} (95% t [{olo:.3f}, {ohi:.3f}]; "
                      f"random unit vectors: 1)")
         print(line)
-    print(f"(weak th.: <v^2> times the frequency of the features beyond each model's phi_1/2 n, averaged per "
-          f"width; ratio = loss / weak th.; overlaps: mean squared overlap of represented rows times m, and its "
-          f"variance over that of random unit vectors, nan below {MIN_ROWS} represented rows)")
+    print(f"(L/own, L/top: loss over the weak-superposition loss <v^2> sum p_i of the features each model leaves "
+          f"unrepresented (row norm <= 1/2), and of all but its phi_1/2 n most frequent, averaged per width; "
+          f"overlaps: mean squared overlap of represented rows times m, and its variance over that of random unit "
+          f"vectors, nan below {MIN_ROWS} represented rows)")
 
     figure = os.path.join(args.figures, f"geometry_{args.preset}.png")
     plots.save(plots.superposition_geometry(n, panels, weak_theory=theory_lines, row_norms=norms,

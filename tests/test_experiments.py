@@ -721,9 +721,13 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
             at = [r for r in mine if r.point["m"] == m]
             assert len(at) == 2  # two seeds averaged
             assert regime["loss"][k] == pytest.approx(np.mean([r["test_loss"] for r in at]))
-            want = np.mean([weak_superposition_loss(p, int(round(float(r["phi_half"]) * n))) for r in at])
-            assert regime["weak_theory"][k] == pytest.approx(want)
-            assert regime["loss_over_weak_theory"][k] == pytest.approx(regime["loss"][k] / want)
+            top = np.mean([weak_superposition_loss(p, int(round(float(r["phi_half"]) * n))) for r in at])
+            own = np.mean([4 / 3 * p[np.asarray(r["row_norms"]) <= 0.5].sum() for r in at])
+            assert regime["weak_theory_top"][k] == pytest.approx(top)
+            assert regime["weak_theory_own"][k] == pytest.approx(own)
+            for key, want in (("own", own), ("top", top)):
+                ratio = regime[f"loss_over_weak_theory_{key}"][k]
+                assert (ratio == pytest.approx(regime["loss"][k] / want)) if want > 0 else np.isnan(ratio)
             assert regime["phi_half"]["value"][regime["phi_half"]["m"].index(m)] == pytest.approx(
                 np.mean([r["phi_half"] for r in at]))
             # overlaps only of models with enough represented rows
@@ -733,14 +737,14 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
                 assert ov["value"][ov["m"].index(m)] == pytest.approx(np.mean(kept))
             else:
                 assert m not in regime["overlap_mean"]["m"]
-        assert regime["weak_theory_m_over_n"] == pytest.approx(
+        assert regime["weak_theory_m_most_frequent"] == pytest.approx(
             weak_superposition_loss(p, np.array(regime["m"])).tolist())
         lo, hi = regime["loss_exponent_t_interval"]
         assert lo < regime["loss_exponent"] < hi
         assert (f"  L = C m^-a: a = {regime['loss_exponent']:.3f} (95% t [{lo:.3f}, {hi:.3f}])") in printed
-        m0, k0 = regime["m"][0], 0
-        row = next(line for line in printed.splitlines() if line.startswith(f"  {m0:>5} {regime['loss'][k0]:>8.4f}"))
-        assert f"{regime['weak_theory'][k0]:>9.4f}" in row
+        row = next(line for line in printed.splitlines() if line.startswith(f"  {regime['m'][0]:>5} {regime['loss'][0]:>8.4f}"))
+        assert row.split()[2:4] == [f"{regime['loss_over_weak_theory_own'][0]:.2f}",
+                                    f"{regime['loss_over_weak_theory_top'][0]:.2f}"]
     # at n = 48 with 40 steps the strong side already represents nearly every feature, the weak side fewer
     phi = {key: np.mean(r["phi_half"]["value"]) for key, r in on_disk["regimes"].items()}
     assert phi["-1"] > phi["1"]

@@ -53,12 +53,13 @@ def test_superposition_geometry_draws_each_regime_in_every_panel_and_names_missi
     c = _curve()
     regimes = {"strong": {"phi_half": c, "overlap_mean": c, "test_loss": c},
                "weak": {"phi_half": c, "overlap_mean": c, "test_loss": c}}
-    fig = plots.superposition_geometry(64, regimes, weak_theory={"weak": (c.widths, c.loss * 2)},
+    fig = plots.superposition_geometry(64, regimes, weak_theory={"weak": {"own": (c.widths, c.loss * 2), "top": (c.widths, c.loss * 3)}},
                                        row_norms={"strong": np.linspace(0, 1.5, 64)}, norms_width=8)
     ax_phi, ax_ov, ax_loss, ax_norm = fig.axes
     # two regimes' points plus the reference line (m / n, 1 / m); the loss panel adds the theory line
     assert len(ax_phi.get_lines()) >= 3 and len(ax_ov.get_lines()) >= 3
-    assert any(line.get_linestyle() == "--" for line in ax_loss.get_lines())
+    assert [line.get_linestyle() for line in ax_loss.get_lines()][-2:] == ["--", ":"]
+    assert [t.get_text() for t in ax_loss.get_legend().get_texts()][:2] == ["weak: own", "weak: top"]
     assert ax_norm.get_title() == "row norms at m = 8" and len(ax_norm.patches) == 40
     np.testing.assert_allclose(ax_ov.get_lines()[-1].get_ydata() * ax_ov.get_lines()[-1].get_xdata(), 1.0)
     plots.save(fig)

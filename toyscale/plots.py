@@ -117,7 +117,7 @@ def superposition_geometry(
     n: int,
     regimes: Mapping[str, Mapping[str, WidthCurve]],
     *,
-    weak_theory: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    weak_theory: Mapping[str, Mapping[str, tuple[Sequence[float], Sequence[float]]]] | None = None,
     row_norms: Mapping[str, np.ndarray] | None = None,
     norms_width: int | None = None,
 ) -> plt.Figure:
@@ -131,8 +131,9 @@ def superposition_geometry(
       n: number of features.
       regimes: ``{label: {"phi_half": curve, "overlap_mean": curve, "test_loss": curve}}``, one
         :class:`~toyscale.scaling.WidthCurve` per measure (from ``width_curve(..., measure=...)``).
-      weak_theory: optional ``{label: (widths, L)}`` drawn dashed in the loss panel (e.g.
-        :func:`toyscale.theory.weak_superposition_loss` of the measured phi_1/2).
+      weak_theory: optional ``{label: {line label: (widths, L)}}``, lines drawn dashed, then
+        dotted, in the regime's colour in the loss panel (e.g.
+        :func:`toyscale.theory.weak_superposition_loss` of the measured represented features).
       row_norms: optional ``{label: norms}`` of one model per regime, at width ``norms_width``.
       norms_width: the width of ``row_norms`` (for the panel's title).
     """
@@ -152,9 +153,8 @@ def superposition_geometry(
             c = curves[key]
             ax.errorbar(c.widths, c.loss, yerr=c.loss_std if np.any(c.loss_std) else None, fmt="o-", color=color,
                         ms=4, lw=1, label=label)
-        if weak_theory and label in weak_theory:
-            w, th = weak_theory[label]
-            ax_loss.plot(w, th, "--", color=color, lw=1, label=f"{label}: weak theory of its $\\phi_{{1/2}}$")
+        for style, (line, (w, th)) in zip(("--", ":", "-."), (weak_theory or {}).get(label, {}).items()):
+            ax_loss.plot(w, th, style, color=color, lw=1, label=f"{label}: {line}")
         if row_norms and label in row_norms:
             ax_norm.hist(np.asarray(row_norms[label], dtype=float), bins=40, color=color, alpha=0.5, label=label)
     ax_phi.plot(xs, np.minimum(xs / n, 1.0), ":", color="gray", label="m / n")
