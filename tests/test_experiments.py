@@ -242,7 +242,8 @@ def test_cpu_device_count_is_checked():
             use_cpu_devices(bad)
 
 
-@pytest.mark.parametrize("name, models", [("superposition_scaling", 48), ("phase_diagram", 1020), ("geometry", 18)])
+@pytest.mark.parametrize("name, models", [("superposition_scaling", 48), ("phase_diagram", 1020), ("geometry", 18),
+                                          ("activation_density", 54)])
 def test_paper_presets_pass_validation(name, models, tmp_path, monkeypatch):
     # The paper presets take GPU hours: make sure one would not be refused after the wait
     # (e.g. a distribution whose Poisson rate exceeds the sparse sampler's max_rate). Every
@@ -359,6 +360,9 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("geometry", "gammas=[1,1]", "gammas=[1, 1] holds 1 twice"),
     ("geometry", "widths=[4]", "widths=[4]; the width exponents need at least 2 distinct widths"),
     ("geometry", "alpha=abc", "alpha='abc'; alpha must be a real number"),
+    ("activation_density", "s=[0,1.5]", "s=[0, 1.5]; each rescaling s must be a number in [0, 1], got 1.5"),
+    ("activation_density", "s=[0,0]", "s=[0, 0] holds 0 twice"),
+    ("activation_density", "widths=[5]", "widths=[5]; each alpha_m fit needs at least 2 distinct widths"),
 ])
 def test_a_bad_setting_is_a_usage_error_before_anything_runs(name, item, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -369,7 +373,8 @@ def test_a_bad_setting_is_a_usage_error_before_anything_runs(name, item, message
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry"])
+@pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry",
+                                  "activation_density"])
 def test_the_help_examples_of_each_script_are_accepted(name):
     from toyscale.runner import _examples, experiment_args
 
@@ -437,7 +442,8 @@ def test_rerunning_into_an_out_folder_with_other_settings_is_a_usage_error(rando
     assert (out / "summary.json").read_text() == before
 
 
-@pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry"])
+@pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry",
+                                  "activation_density"])
 def test_each_script_refuses_a_sweep_folder_holding_another_sweep_as_a_usage_error(name, tmp_path, capsys):
     from toyscale.sweep import FORMAT
 
@@ -600,6 +606,16 @@ def test_paper_presets_are_the_published_settings():
     pd = load("phase_diagram").PRESETS["paper"]
     geometry = load("geometry").PRESETS["paper"]  # the same small models (Figs. 4-6)
     assert geometry["train"] == pd["train"] and geometry["widths"] == pd["widths"] and geometry["lr"] == pd["lr"]
+    ad = load("activation_density")  # and the activation-density study: alpha = 1, s in linspace(0, 1, 9)
+    dense = dict(ad.PRESETS["paper"]["train"])
+    assert dense.pop("sampler") == "dense" and dense == pd["train"]
+    np.testing.assert_allclose(ad.PRESETS["paper"]["s"], np.linspace(0, 1, 9))
+    assert ad.PRESETS["paper"]["alpha"] == 1.0 and ad.PRESETS["paper"]["widths"] == pd["widths"]
+    # E runs from 1 to 1/p_1 = H_1000 = 7.485 ("about 7.5 at n = 1000"), p_1 = 1 at s = 1
+    _, specs, _ = ad.prepare(ad.PRESETS["paper"])
+    harmonic = np.sum(1.0 / np.arange(1, 1001))
+    np.testing.assert_allclose([f.E for f in specs], 1 + np.linspace(0, 1, 9) * (harmonic - 1), rtol=1e-12)
+    assert specs[-1].probs(1000).max() == pytest.approx(1.0, abs=1e-15)
     assert pd["train"] == {"n": 1000, "batch": 2048, "steps": 20_000, "warmup": 2_000, "test_batches": 100,
                                 "log_every": 100}
     assert pd["widths"] == [int(v) for v in np.floor(np.exp(np.linspace(np.log(10), np.log(100), 6)))] \
@@ -748,3 +764,31 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
     # at n = 48 with 40 steps the strong side already represents nearly every feature, the weak side fewer
     phi = {key: np.mean(r["phi_half"]["value"]) for key, r in on_disk["regimes"].items()}
     assert phi["-1"] > phi["1"]
+
+
+def test_activation_density_summary_holds_each_densitys_curve_and_fit(tmp_path, capsys):
+    summary, on_disk = run("activation_density", tmp_path)
+    printed = capsys.readouterr().out
+    records = load_sweep(tmp_path / "out" / "sweep")
+    n = on_disk["config"]["n"]
+    rows = on_disk["densities"]
+    assert [r["s"] for r in rows] == [0.0, 1.0]
+    harmonic = np.sum(1.0 / np.arange(1, n + 1))
+    assert rows[0]["E"] == 1.0 and rows[1]["E"] == pytest.approx(harmonic, rel=1e-12)
+    for r in rows:
+        mine = [rec for rec in records if rec.point["frequencies"]["E"] == r["E"]]
+        assert len(mine) == 3 and r["m"] == [3, 4, 6]
+        assert r["loss"] == pytest.approx([float(next(x for x in mine if x.point["m"] == m)["test_loss"])
+                                           for m in r["m"]])
+        assert r["loss_over_E"] == pytest.approx([v / r["E"] for v in r["loss"]])
+        fit = width_exponent(width_curve(records, gamma=-1.0, frequencies=mine[0].point["frequencies"]))
+        assert r["exponent"] == pytest.approx(fit.exponent)
+        assert r["exponent_t_interval"] == pytest.approx(list(fit.t_interval()))
+        assert (f"s = {r['s']:5.3f}  E = {r['E']:6.3f}  alpha_m = {fit.exponent:.3f} ± "
+                f"{fit.stderr['exponent']:.3f}") in printed
+    for m in (3, 4, 6):
+        ratio = on_disk["loss_over_E_spread"][str(m)]
+        k = rows[0]["m"].index(m)
+        vals = [rows[0]["loss_over_E"][k], rows[1]["loss_over_E"][k]]
+        assert ratio == pytest.approx(max(vals) / min(vals))
+    assert "published alpha_m (five densities): 1.1 ± 0.2, 1.1 ± 0.1, 1.1 ± 0.1, 1.12 ± 0.08, 1.12 ± 0.06" in printed
