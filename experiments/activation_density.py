@@ -18,7 +18,7 @@ import numpy as np
 
 from toyscale import plots
 from toyscale.frequencies import power_law
-from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep
+from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
 from toyscale.scaling import width_curve, width_exponent
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
@@ -68,10 +68,7 @@ def prepare(s: dict) -> tuple:
     specs = [power_law(s["alpha"], E=density(s["alpha"], float(v), config.n)) for v in scales]
     points = superposition_grid(widths=s["widths"], gammas=[s["gamma"]], frequencies=specs, lr_w=s["lr"],
                                 lr_b=s["lr"], seeds=s["seeds"], n=config.n)
-    distinct = sorted({p["m"] for p in points})
-    if len(distinct) < 2:
-        raise ValueError(f"widths={s['widths']!r}; each alpha_m fit needs at least 2 distinct widths, got "
-                         f"{len(distinct)} {distinct}")
+    require_widths(points, s["widths"], 2)
     return config, specs, check_superposition_points(config, points)
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.measure import random_overlap_moments
-from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep
+from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
 from toyscale.scaling import width_curve, width_exponent
 from toyscale.theory import weak_superposition_loss
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
@@ -53,10 +53,7 @@ def prepare(s: dict) -> tuple:
     check_axis("gammas", s["gammas"])
     points = superposition_grid(widths=s["widths"], gammas=s["gammas"], frequencies=[spec], lr_w=s["lr"],
                                 lr_b=s["lr"], seeds=s["seeds"], n=config.n)
-    distinct = sorted({p["m"] for p in points})
-    if len(distinct) < 2:
-        raise ValueError(f"widths={s['widths']!r}; the width exponents need at least 2 distinct widths, got "
-                         f"{len(distinct)} {distinct}")
+    require_widths(points, s["widths"], 2)
     return config, spec, check_superposition_points(config, points)
 
 

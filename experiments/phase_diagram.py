@@ -16,7 +16,7 @@ import numpy as np
 
 from toyscale import plots
 from toyscale.frequencies import power_law
-from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep
+from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
 from toyscale.scaling import width_curve, width_exponent
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
@@ -46,10 +46,7 @@ def prepare(s: dict) -> tuple:
     specs = [power_law(a) for a in check_axis("alphas", s["alphas"])]
     points = superposition_grid(widths=s["widths"], gammas=s["gammas"], frequencies=specs,
                                 lr_w=s["lr"], lr_b=s["lr"], seeds=s["seeds"], n=config.n)
-    distinct = sorted({p["m"] for p in points})
-    if len(distinct) < MIN_WIDTHS:
-        raise ValueError(f"widths={s['widths']!r}; each alpha_m fit needs at least {MIN_WIDTHS} distinct widths "
-                         f"(a power law's two parameters and their errors), got {len(distinct)} {distinct}")
+    require_widths(points, s["widths"], MIN_WIDTHS, " (a power law's two parameters and their errors)")
     return config, specs, check_superposition_points(config, points)
 
 

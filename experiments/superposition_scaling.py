@@ -17,7 +17,7 @@ import os
 from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
-from toyscale.runner import experiment_args, finish, run_experiment_sweep
+from toyscale.runner import experiment_args, finish, require_widths, run_experiment_sweep
 from toyscale.scaling import width_curve, width_exponent
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
@@ -73,10 +73,7 @@ def prepare(s: dict) -> tuple:
     points = superposition_grid(widths=s["widths"], gammas=list(REGIMES.values()),
                                 frequencies=list(distributions.values()), lr_w=lr_w, lr_b=lr_b,
                                 seeds=s["seeds"], n=config.n)
-    distinct = sorted({p["m"] for p in points})
-    if len(distinct) < 2:  # what width_exponent needs (with 2, the exponent has no standard error)
-        raise ValueError(f"widths={s['widths']!r}; each alpha_m fit needs at least 2 distinct widths, got "
-                         f"{len(distinct)} {distinct}")
+    require_widths(points, s["widths"], 2)  # what width_exponent needs (with 2, the exponent has no stderr)
     return config, distributions, check_superposition_points(config, points)
 
 

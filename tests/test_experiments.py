@@ -358,7 +358,7 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("superposition_scaling", "widths=[4]", "widths=[4]; each alpha_m fit needs at least 2 distinct widths"),
     ("superposition_scaling", "widths=[4,4]", "widths=[4, 4] holds 4 twice"),
     ("geometry", "gammas=[1,1]", "gammas=[1, 1] holds 1 twice"),
-    ("geometry", "widths=[4]", "widths=[4]; the width exponents need at least 2 distinct widths"),
+    ("geometry", "widths=[4]", "widths=[4]; each alpha_m fit needs at least 2 distinct widths, got 1 [4]"),
     ("geometry", "alpha=abc", "alpha='abc'; alpha must be a real number"),
     ("activation_density", "s=[0,1.5]", "s=[0, 1.5]; each rescaling s must be a number in [0, 1], got 1.5"),
     ("activation_density", "s=[0,0]", "s=[0, 0] holds 0 twice"),

@@ -24,7 +24,23 @@ from toyscale.io import atomic_write_json
 # check_axis: a script's own swept setting (phase_diagram's alphas), refused by name when a
 # --set gives a lone value instead of a list, as the grids' own axes are
 __all__ = ["experiment_args", "run_experiment_sweep", "finish", "use_compilation_cache", "use_cpu_devices",
-           "available_cores", "check_axis"]
+           "available_cores", "check_axis", "require_widths"]
+
+
+def require_widths(points: Sequence[Mapping[str, Any]], widths: Any, need: int, why: str = "") -> None:
+    """Refuses a grid with fewer than ``need`` distinct widths ``m``: a script's width-exponent
+    fits would get too few points, after every model had trained.
+
+    Args:
+      points: the grid's points (each with its width ``m``).
+      widths: the ``widths`` setting as given (named in the message).
+      need: distinct widths each fit needs.
+      why: an optional reason, put in the message after the need.
+    """
+    distinct = sorted({p["m"] for p in points})
+    if len(distinct) < need:
+        raise ValueError(f"widths={widths!r}; each alpha_m fit needs at least {need} distinct widths{why}, got "
+                         f"{len(distinct)} {distinct}")
 
 
 def use_compilation_cache() -> str | None:
