@@ -68,6 +68,7 @@ def test_t_quantile_matches_scipy():
     (0.0, 3, ValueError, "q=0.0"), (1.0, 3, ValueError, "strictly between 0 and 1"),
     (0.9, 0, ValueError, "dof=0"), (0.9, np.inf, ValueError, "positive and finite"),
     (True, 3, TypeError, "q=True"), (0.9, "3", TypeError, "dof='3'"), ([0.5, 2.0], 3, ValueError, "q="),
+    ([0.5, 0.9], [1, 2, 3], ValueError, r"q has shape \(2,\) and dof \(3,\); they must broadcast together"),
 ])
 def test_t_quantile_bad_input(q, dof, error, match):
     with pytest.raises(error, match=match):
@@ -95,6 +96,12 @@ def test_power_law_t_interval_is_the_ols_t_interval():
         fit.t_interval("offset")
     with pytest.raises(ValueError, match="level=1.5"):
         fit.t_interval(level=1.5)
+    # an offset fit on four widths (1 dof, t = 12.71) whose log-offset stderr is large: the
+    # log-scale interval runs to inf instead of overflowing math.exp
+    wide = fit_power_law([10, 20, 40, 80], [0.31073369, 0.14809674, 0.12057646, 0.06072192], offset=True)
+    assert wide.dof == 1
+    lo, hi = wide.t_interval("offset")
+    assert 0 <= lo < wide.offset and hi == np.inf
     # two points: no residual degree of freedom, no interval
     exact = fit_power_law(x[:2], y[:2])
     assert exact.dof == 0 and np.isnan(exact.t_interval()).all() and "t-interval" not in str(exact)

@@ -751,7 +751,10 @@ def t_quantile(q: Any, dof: Any) -> np.ndarray | float:
         raise ValueError(f"q={q!r}; probabilities must lie strictly between 0 and 1")
     if not np.all(np.isfinite(da) & (da > 0)):
         raise ValueError(f"dof={dof!r}; degrees of freedom must be positive and finite")
-    qa, da = np.broadcast_arrays(qa, da)
+    try:
+        qa, da = np.broadcast_arrays(qa, da)
+    except ValueError:
+        raise ValueError(f"q has shape {qa.shape} and dof {da.shape}; they must broadcast together") from None
     upper = np.asarray(_t_quantile_jit(jnp.asarray(np.minimum(qa, 1.0 - qa)), jnp.asarray(da)))
     out = np.where(qa < 0.5, -upper, upper)
     return float(out) if out.ndim == 0 else out
@@ -916,7 +919,11 @@ class PowerLawFit:
         half = t_quantile((1.0 + level) / 2.0, self.dof) * se
         if name == "exponent":
             return (value - half, value + half)
-        return (value * math.exp(-half / value), value * math.exp(half / value))
+        if not value > 0:  # (an offset that underflowed to 0 has no log scale)
+            return (math.nan, math.nan)
+        # half / value is t x the stderr of log(value); a wide one gives 0 and inf, not an OverflowError
+        with np.errstate(over="ignore"):
+            return (float(value * np.exp(-half / value)), float(value * np.exp(half / value)))
 
     def to_dict(self) -> dict:
         """JSON-ready dict: parameters, stderr, intervals and diagnostics."""
