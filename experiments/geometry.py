@@ -78,15 +78,17 @@ def main(argv=None) -> dict:
         # The weak-superposition loss (what the unrepresented features carry) of each model,
         # averaged per width: "own" with the features it represents (row norm > 1/2), "top"
         # with as many of the most frequent ones (the paper's form); also with m of them.
-        models = [r for r in result if r.point["gamma"] == gamma and not r.diverged]
+        # (the models the loss curve averages: not flagged, with a finite loss)
+        models = [r for r in result if r.point["gamma"] == gamma and not r.diverged
+                  and np.isfinite(float(r["test_loss"]))]
         at_width = {int(m): [r for r in models if r.point["m"] == m] for m in loss.widths}
-        own = {m: float(np.mean([weak_superposition_loss(p, np.asarray(r["row_norms"]) > 0.5) for r in rs]))
+        own = {m: float(np.mean([weak_superposition_loss(p, mask=np.asarray(r["row_norms"]) > 0.5) for r in rs]))
                for m, rs in at_width.items()}
         top = {m: float(np.mean([weak_superposition_loss(p, int(round(float(r["phi_half"]) * n))) for r in rs]))
                for m, rs in at_width.items()}
         ratio_own, ratio_top = ([float(v / th[int(m)]) if th[int(m)] > 0 else float("nan")
                                  for m, v in zip(loss.widths, loss.loss)] for th in (own, top))
-        loss_fit = width_exponent(loss)
+        loss_fit = width_exponent(loss) if loss.widths.size >= 2 else None  # (fewer: the rest diverged)
         overlap = curves["overlap_mean"]
         overlap_fit = width_exponent(overlap) if overlap.widths.size >= 2 else None
         random_var = [random_overlap_moments(int(m))[1] for m in curves["overlap_var"].widths]
@@ -100,8 +102,9 @@ def main(argv=None) -> dict:
             "weak_theory_own": [own[int(m)] for m in loss.widths], "loss_over_weak_theory_own": ratio_own,
             "weak_theory_top": [top[int(m)] for m in loss.widths], "loss_over_weak_theory_top": ratio_top,
             "weak_theory_m_most_frequent": weak_superposition_loss(p, np.minimum(loss.widths, n).astype(int)).tolist(),
-            "loss_exponent": loss_fit.exponent, "loss_exponent_stderr": loss_fit.stderr["exponent"],
-            "loss_exponent_t_interval": list(loss_fit.t_interval()),
+            "loss_exponent": loss_fit.exponent if loss_fit else None,
+            "loss_exponent_stderr": loss_fit.stderr["exponent"] if loss_fit else None,
+            "loss_exponent_t_interval": list(loss_fit.t_interval()) if loss_fit else None,
             "overlap_exponent": overlap_fit.exponent if overlap_fit else None,
             "overlap_exponent_t_interval": list(overlap_fit.t_interval()) if overlap_fit else None,
             "diverged": loss.n_diverged, "overlap_undefined": overlap.n_undefined,
@@ -126,8 +129,11 @@ def main(argv=None) -> dict:
             print(f"  {m:>5} {v:>8.4f} {r_own:>6.2f} {r_top:>6.2f} {at['phi_half'].get(m, np.nan):>8.3f} "
                   f"{m / n:>6.3f} {at['phi_one'].get(m, np.nan):>6.3f} {min(1.0, m * m / (2 * n)):>7.3f} "
                   f"{ov * m:>9.3f} {var / rv[m] if m in rv else np.nan:>10.3f}")
-        lo, hi = loss_fit.t_interval()
-        line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} (95% t [{lo:.3f}, {hi:.3f}])"
+        if loss_fit:
+            lo, hi = loss_fit.t_interval()
+            line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} (95% t [{lo:.3f}, {hi:.3f}])"
+        else:
+            line = f"  L = C m^-a: not fitted, {loss.widths.size} width(s) with a finite loss"
         if overlap_fit:
             olo, ohi = overlap_fit.t_interval()
             line += (f"; mean squared overlap = C m^-a: a = {overlap_fit.exponent:.3f} (95% t [{olo:.3f}, {ohi:.3f}]; "

@@ -308,20 +308,25 @@ def test_weak_superposition_loss_is_the_loss_of_a_model_that_keeps_its_top_featu
     simulated = float(superposition.loss({"W": jnp.asarray(W), "b": jnp.zeros(n)}, x))
     mask = np.zeros(n, bool)
     mask[kept] = True
-    by_mask = theory.weak_superposition_loss(p, mask)
+    by_mask = theory.weak_superposition_loss(p, mask=mask)
     assert simulated == pytest.approx(by_mask, rel=0.015)
     assert by_mask == pytest.approx(4 / 3 * p[~mask].sum(), rel=1e-12) and by_mask > 1.1 * predicted
 
 
-@pytest.mark.parametrize("p, k, error, match", [
-    ([0.5, 0.2], 3, ValueError, r"represented=3; each count must lie in \[0, n\] = \[0, 2\]"),
-    ([0.5, 0.2], -1, ValueError, "represented=-1"),
-    ([0.5, 0.2], 1.0, TypeError, "represented=1.0; represented must be an integer count"),
-    ([0.5, 1.2], 1, ValueError, "frequencies in \\[0, 1\\]"),
-    ([[0.5, 0.2]], 1, ValueError, "non-empty 1-d array"),
-    (["a", "b"], 1, TypeError, "p must be real feature frequencies"),
-    ([0.5, 0.2], [True], ValueError, r"represented is a mask of shape \(1,\); a mask needs one entry per feature"),
+@pytest.mark.parametrize("p, kwargs, error, match", [
+    ([0.5, 0.2], dict(k=3), ValueError, r"k=3; each count must lie in \[0, n\] = \[0, 2\]"),
+    ([0.5, 0.2], dict(k=-1), ValueError, "k=-1"),
+    ([0.5, 0.2], dict(k=1.0), TypeError, "k=1.0; k must be an integer count"),
+    # a mask given as the count (bool, or 0/1 integers) is refused, not read as counts
+    ([0.5, 0.2], dict(k=np.array([True, False])), TypeError, "which features are represented goes in mask="),
+    ([0.5, 0.2], dict(mask=np.array([1, 0])), TypeError, "mask has dtype int64; mask must be boolean"),
+    ([0.5, 0.2], dict(mask=[True]), ValueError, r"mask has shape \(1,\); it needs one entry per feature"),
+    ([0.5, 0.2], dict(), TypeError, "give exactly one of k"),
+    ([0.5, 0.2], dict(k=1, mask=[True, False]), TypeError, "give exactly one of k"),
+    ([0.5, 1.2], dict(k=1), ValueError, "frequencies in \\[0, 1\\]"),
+    ([[0.5, 0.2]], dict(k=1), ValueError, "non-empty 1-d array"),
+    (["a", "b"], dict(k=1), TypeError, "p must be real feature frequencies"),
 ])
-def test_weak_superposition_loss_names_bad_arguments(p, k, error, match):
+def test_weak_superposition_loss_names_bad_arguments(p, kwargs, error, match):
     with pytest.raises(error, match=match):
-        theory.weak_superposition_loss(p, k)
+        theory.weak_superposition_loss(p, **kwargs)

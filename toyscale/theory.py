@@ -405,7 +405,7 @@ def expected_test_loss(config: RFConfig, points: Sequence[Mapping[str, Any]]) ->
     return out
 
 
-def weak_superposition_loss(p: ArrayLike, represented: ArrayLike) -> np.ndarray:
+def weak_superposition_loss(p: ArrayLike, k: ArrayLike | None = None, *, mask: ArrayLike | None = None) -> np.ndarray:
     """Loss of a model that reconstructs its represented features exactly and outputs 0 for the rest.
 
     Liu, Liu & Gore (2025), Sec. 4: in weak superposition a feature is either represented
@@ -415,15 +415,18 @@ def weak_superposition_loss(p: ArrayLike, represented: ArrayLike) -> np.ndarray:
     frequencies in decreasing order (phi_1/2 ~ m / n then gives alpha_m = alpha - 1 for
     p_i ∝ i^-alpha, alpha > 1). <v^2> = 4/3 for v ~ U(0, 2).
 
+    Give exactly one of ``k`` and ``mask``.
+
     Args:
       p: the n feature frequencies (1-d, each in [0, 1], in the model's feature order).
-      represented: which features are represented: a count k, the k most frequent (an
-        integer or an array of them, each in [0, n]; e.g. ``round(phi_half * n)`` or the
-        width m), or a boolean mask of length n (e.g. ``row_norms > 0.5``: the features a
-        trained model actually represents, which need not be the most frequent).
+      k: how many features are represented, the k most frequent: an integer or an array of
+        them, each in [0, n] (e.g. ``round(phi_half * n)`` or the width m).
+      mask: which features are represented, a boolean array of length n (e.g.
+        ``row_norms > 0.5``: the features a trained model actually represents, which need
+        not be the most frequent).
 
     Returns:
-      L (float64): one per count, the shape of ``represented``; a scalar for a mask.
+      L (float64): one per count, the shape of ``k``; a float for a mask.
     """
     freq = np.asarray(p)
     if freq.dtype == bool or not np.issubdtype(freq.dtype, np.number) or np.iscomplexobj(freq):
@@ -431,17 +434,22 @@ def weak_superposition_loss(p: ArrayLike, represented: ArrayLike) -> np.ndarray:
     freq = freq.astype(np.float64)
     if freq.ndim != 1 or not freq.size or not np.all(np.isfinite(freq) & (freq >= 0) & (freq <= 1)):
         raise ValueError(f"p={_brief(freq)}; p must be a non-empty 1-d array of frequencies in [0, 1]")
-    k = np.asarray(represented)
-    if k.dtype == bool:
-        if k.shape != freq.shape:
-            raise ValueError(f"represented is a mask of shape {k.shape}; a mask needs one entry per feature, "
-                             f"shape {freq.shape}")
-        return V_SECOND_MOMENT * float(np.sum(np.sort(freq[~k])))
-    if not np.issubdtype(k.dtype, np.integer):
-        raise TypeError(f"represented={represented!r}; represented must be an integer count (or an array of them), "
-                        f"e.g. round(phi_half * n), or a boolean mask of the represented features")
-    if np.any(k < 0) or np.any(k > freq.size):
-        raise ValueError(f"represented={represented!r}; each count must lie in [0, n] = [0, {freq.size}]")
+    if (k is None) == (mask is None):
+        raise TypeError("give exactly one of k (how many of the most frequent features are represented) and "
+                        "mask (which features are)")
+    if mask is not None:
+        keep = np.asarray(mask)
+        if keep.dtype != bool:
+            raise TypeError(f"mask has dtype {keep.dtype}; mask must be boolean (e.g. row_norms > 0.5)")
+        if keep.shape != freq.shape:
+            raise ValueError(f"mask has shape {keep.shape}; it needs one entry per feature, shape {freq.shape}")
+        return V_SECOND_MOMENT * float(np.sum(np.sort(freq[~keep])))
+    counts = np.asarray(k)
+    if counts.dtype == bool or not np.issubdtype(counts.dtype, np.integer):
+        raise TypeError(f"k={k!r}; k must be an integer count (or an array of them), e.g. round(phi_half * n); "
+                        f"which features are represented goes in mask=")
+    if np.any(counts < 0) or np.any(counts > freq.size):
+        raise ValueError(f"k={k!r}; each count must lie in [0, n] = [0, {freq.size}]")
     # tail[k]: the sum of all but the k largest, summed from the smallest up
     tail = np.concatenate([np.cumsum(np.sort(freq))[::-1], [0.0]])
-    return V_SECOND_MOMENT * tail[k]
+    return V_SECOND_MOMENT * tail[counts]
