@@ -53,6 +53,10 @@ def test_width_curve_averages_a_derived_measure_and_leaves_its_nans_out_as_undef
     assert curve.widths.tolist() == [8, 16] and curve.loss.tolist() == [3.0, 4.5]
     assert curve.n_undefined == 3 and curve.n_diverged == 2  # (m = 32: flagged, whatever the measure says)
     assert [v.tolist() for v in curve.values] == [[3.0], [4.0, 5.0]]
+    # a function that does not give one number per record is named
+    for bad, shown in ((lambda r: np.array([1.0, 2.0]), "array"), (lambda r: None, "None"), (lambda r: "x", "'x'")):
+        with pytest.raises(TypeError, match=f"measure='<lambda>' returned {shown}.* for model 0 .*one number per record"):
+            width_curve(recs, measure=bad, gamma=1.0)
 
 
 def test_width_curve_averages_only_replicates():
@@ -158,6 +162,20 @@ def test_the_seed_bootstrap_interval_covers_the_truth_about_as_often_as_it_says(
         lo, hi = width_exponent(noisy_curve(8, seed=t), seed_bootstrap=300, seed=t).intervals["exponent"]
         hits += lo <= 0.5 <= hi
     assert 50 <= hits <= 60
+
+
+def test_the_seed_bootstrap_says_how_many_resamples_it_left_out():
+    # two seeds 20x apart: widened about their mean by sqrt(2), the low one goes below 0 and a
+    # resample of two low ones has no log; such resamples are counted, not silently dropped
+    values = (np.array([0.05, 1.0]), np.array([0.05, 0.6]), np.array([0.02, 0.5]))
+    curve = WidthCurve(widths=np.array([4, 8, 16]), loss=np.array([v.mean() for v in values]),
+                       loss_std=np.array([v.std() for v in values]), n_models=np.full(3, 2), n_diverged=0,
+                       values=values)
+    fit = width_exponent(curve, seed_bootstrap=500)
+    note = fit.notes[-1]
+    left_out = int(note.split("; ")[-1].split(" of 500")[0])
+    assert 0 < left_out < 500 and "were left out" in note
+    assert "exponent sd nan" not in note and np.all(np.isfinite(fit.intervals["exponent"]))
 
 
 @pytest.mark.parametrize("kwargs,error,match", [

@@ -146,6 +146,18 @@ def _scalar_outputs(record: Record) -> list[str]:
     return sorted(k for k, v in record.outputs.items() if np.ndim(v) == 0)
 
 
+def _number(value: Any, measure: Callable, record: Record) -> float:
+    """A measure function's value for one record as a float, or a TypeError naming the function."""
+    if np.ndim(value) == 0:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(f"measure={getattr(measure, '__name__', measure)!r} returned {_short(repr(value))} for model "
+                    f"{record.model_id} (point {_short(repr(record.point))}); a measure function must return one "
+                    f"number per record (NaN: undefined)")
+
+
 def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], float] = "test_loss",
                 **conditions: Any) -> WidthCurve:
     """Mean of ``measure`` vs width over the records whose point matches ``conditions``.
@@ -173,7 +185,7 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
     by_m: dict[int, list[float]] = {}
     diverged = undefined = 0
     for r in sorted(chosen, key=lambda r: (r.point.get("seed", 0), r.model_id)):
-        value = float(measure(r) if callable(measure) else r[measure])
+        value = _number(measure(r), measure, r) if callable(measure) else float(r[measure])
         if r.diverged or not np.isfinite(value):
             # a flagged model, or one whose loss itself is not finite, diverged; a finite model
             # can still have an undefined measure
@@ -280,11 +292,16 @@ def _seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndarray], r
         log_c, exponent = (np.asarray(v) for v in _resampled_ols(lx, jnp.log(jnp.asarray(means)), ones))
     samples = np.stack([np.exp(log_c), exponent], axis=1)
     intervals = _percentile_intervals(samples, ["prefactor", "exponent"], fit.level)
-    spread = float(np.std(exponent, ddof=1)) if resamples > 1 else math.nan
+    finite = exponent[np.isfinite(exponent)]
+    spread = float(np.std(finite, ddof=1)) if finite.size > 1 else math.nan
     reps = sorted({int(v.size) for v in values})
     note = (f"intervals resample each width's seeds ({'-'.join(map(str, (reps[0], reps[-1]))) if len(reps) > 1 else reps[0]}"
             f" per width, {resamples} times); their exponent sd {spread:.3g}")
     se = fit.stderr["exponent"]
     if np.isfinite(spread) and not spread <= 2 * se:
         note += f" is more than twice the fit's stderr {se:.3g}: the means lie closer to a line than their noise"
+    if finite.size < resamples:
+        # the widening can push a replicate far below its width's mean to or under 0
+        note += (f"; {resamples - finite.size} of {resamples} resamples had a mean <= 0 at some width (replicates "
+                 f"spread so widely that widening them by sqrt(k / (k - 1)) crossed 0) and were left out")
     return dataclasses.replace(fit, intervals=intervals, n_bootstrap=resamples, notes=fit.notes + (note,))
