@@ -82,15 +82,21 @@ def main(argv=None) -> dict:
     for scale, spec in zip(s["s"], specs):
         E = spec.E
         curve = width_curve(result, gamma=s["gamma"], frequencies=spec.describe())
-        fit = width_exponent(curve)
         # loss per unit density: constant across densities if L ∝ E
         per_E = width_curve(result, measure=lambda r, E=E: float(r["test_loss"]) / E, gamma=s["gamma"],
                             frequencies=spec.describe())
+        row = dict(s=float(scale), E=E, m=curve.widths.tolist(), loss=curve.loss.tolist(),
+                   loss_over_E=per_E.loss.tolist(), exponent=None, exponent_stderr=None, exponent_t_interval=None,
+                   r2=None, diverged=curve.n_diverged)
+        rows.append(row)
+        if curve.widths.size < 2:  # (the other models diverged)
+            print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m not fitted: {curve.widths.size} width(s) with a "
+                  f"finite loss, {curve.n_diverged} diverged")
+            continue
+        fit = width_exponent(curve)
         lo, hi = fit.t_interval()
-        rows.append(dict(s=float(scale), E=E, m=curve.widths.tolist(), loss=curve.loss.tolist(),
-                         loss_over_E=per_E.loss.tolist(), exponent=fit.exponent,
-                         exponent_stderr=fit.stderr["exponent"], exponent_t_interval=[lo, hi], r2=fit.r2,
-                         diverged=curve.n_diverged))
+        row.update(exponent=fit.exponent, exponent_stderr=fit.stderr["exponent"], exponent_t_interval=[lo, hi],
+                   r2=fit.r2)
         label = f"s={float(scale):g}, E={E:.2f}"
         loss_panel[label] = (curve, fit)
         scaled_panel[label] = (per_E, width_exponent(per_E))
@@ -112,8 +118,12 @@ def main(argv=None) -> dict:
     print("published alpha_m (five densities): " + ", ".join(f"{v:g} ± {e:g}" for v, e in PUBLISHED))
 
     figure = os.path.join(args.figures, f"activation_density_{args.preset}.png")
-    plots.save(plots.loss_vs_width({"test loss": loss_panel, "test loss / E": scaled_panel}), figure,
-               os.path.join(args.out, "activation_density.png"))
+    if loss_panel:
+        plots.save(plots.loss_vs_width({"test loss": loss_panel, "test loss / E": scaled_panel}), figure,
+                   os.path.join(args.out, "activation_density.png"))
+    else:
+        print("no figure: no density has two widths with a finite loss")
+        figure = None
     return finish(args, "activation_density", {
         "alpha": s["alpha"], "gamma": s["gamma"], "densities": rows,
         "loss_over_E_spread": {str(m): v for m, v in spread.items()},

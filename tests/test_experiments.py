@@ -792,3 +792,21 @@ def test_activation_density_summary_holds_each_densitys_curve_and_fit(tmp_path, 
         vals = [rows[0]["loss_over_E"][k], rows[1]["loss_over_E"][k]]
         assert ratio == pytest.approx(max(vals) / min(vals))
     assert "published alpha_m (five densities): 1.1 ± 0.2, 1.1 ± 0.1, 1.1 ± 0.1, 1.12 ± 0.08, 1.12 ± 0.06" in printed
+
+
+@pytest.mark.parametrize("name", ["geometry", "activation_density"])
+def test_a_study_whose_models_all_diverge_still_writes_its_summary(name, tmp_path, capsys):
+    # (an absurd learning rate: every model's loss is inf or nan; the fits are skipped, not raised)
+    load(name).main(["--preset", "smoke", "--set", "lr=1e6", "--out", str(tmp_path / "out"),
+                     "--figures", str(tmp_path / "fig"), "--no-progress"])
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    printed = capsys.readouterr().out
+    if name == "geometry":
+        for regime in on_disk["regimes"].values():
+            assert regime["diverged"] == 3 and regime["m"] == [] and regime["loss_exponent"] is None
+        assert printed.count("L = C m^-a: not fitted, 0 width(s) with a finite loss") == 2
+        assert (tmp_path / "fig" / "geometry_smoke.png").exists()
+    else:
+        assert all(r["exponent"] is None and r["diverged"] == 3 for r in on_disk["densities"])
+        assert "no figure: no density has two widths with a finite loss" in printed
+        assert not (tmp_path / "fig").exists() or not list((tmp_path / "fig").glob("*.png"))

@@ -49,7 +49,7 @@ def test_loss_vs_width_draws_seed_error_bars():
     plots.save(fig)
 
 
-def test_superposition_geometry_draws_each_regime_in_every_panel_and_names_missing_curves():
+def test_superposition_geometry_draws_each_regime_in_every_panel_and_names_missing_curves(tmp_path):
     c = _curve()
     regimes = {"strong": {"phi_half": c, "overlap_mean": c, "test_loss": c},
                "weak": {"phi_half": c, "overlap_mean": c, "test_loss": c}}
@@ -67,3 +67,15 @@ def test_superposition_geometry_draws_each_regime_in_every_panel_and_names_missi
         plots.superposition_geometry(64, {"weak": {"phi_half": c}})
     with pytest.raises(TypeError, match="regimes={}"):
         plots.superposition_geometry(64, {})
+    for n in (0, 48.5, "48", True):
+        with pytest.raises(TypeError, match=f"n={n!r}; n must be the number of features"):
+            plots.superposition_geometry(n, regimes)
+    with pytest.raises(ValueError, match=r"row_norms has \['wek'\], which are not regimes; the regimes are \['strong', 'weak'\]"):
+        plots.superposition_geometry(64, regimes, row_norms={"wek": np.ones(64)})
+    # every model diverged: empty curves, no norms; the figure is still drawn (linear loss axis)
+    empty = WidthCurve(widths=np.zeros(0, int), loss=np.zeros(0), loss_std=np.zeros(0), n_models=np.zeros(0, int),
+                       n_diverged=3)
+    fig = plots.superposition_geometry(64, {"weak": {"phi_half": empty, "overlap_mean": empty, "test_loss": empty}})
+    assert fig.axes[2].get_yscale() == "linear" and fig.axes[0].get_yscale() == "log"
+    plots.save(fig, tmp_path / "empty.png")
+    assert (tmp_path / "empty.png").stat().st_size > 0

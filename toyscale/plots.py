@@ -8,6 +8,7 @@ Agg backend is used, so figures render on a headless machine.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Mapping, Sequence
 
@@ -137,12 +138,18 @@ def superposition_geometry(
       row_norms: optional ``{label: norms}`` of one model per regime, at width ``norms_width``.
       norms_width: the width of ``row_norms`` (for the panel's title).
     """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise TypeError(f"n={n!r}; n must be the number of features, an integer >= 1")
     if not isinstance(regimes, Mapping) or not regimes:
         raise TypeError(f"regimes={regimes!r}; regimes must be {{label: {{measure: WidthCurve}}}}")
     need = ("phi_half", "overlap_mean", "test_loss")
     for label, curves in regimes.items():
         if not isinstance(curves, Mapping) or any(not isinstance(curves.get(k), WidthCurve) for k in need):
             raise TypeError(f"regimes[{label!r}] must map each of {need} to a WidthCurve")
+    for what, given in (("weak_theory", weak_theory), ("row_norms", row_norms)):
+        unknown = sorted(set(given or {}) - set(regimes), key=str)
+        if unknown:
+            raise ValueError(f"{what} has {unknown!r}, which are not regimes; the regimes are {list(regimes)!r}")
     fig, axes = plt.subplots(2, 2, figsize=(10.4, 8.0))
     (ax_phi, ax_ov), (ax_loss, ax_norm) = axes
     widths = np.unique(np.concatenate([c["test_loss"].widths for c in regimes.values()]).astype(float))
@@ -153,7 +160,7 @@ def superposition_geometry(
             c = curves[key]
             ax.errorbar(c.widths, c.loss, yerr=c.loss_std if np.any(c.loss_std) else None, fmt="o-", color=color,
                         ms=4, lw=1, label=label)
-        for style, (line, (w, th)) in zip(("--", ":", "-."), (weak_theory or {}).get(label, {}).items()):
+        for style, (line, (w, th)) in zip(itertools.cycle(("--", ":", "-.")), (weak_theory or {}).get(label, {}).items()):
             ax_loss.plot(w, th, style, color=color, lw=1, label=f"{label}: {line}")
         if row_norms and label in row_norms:
             ax_norm.hist(np.asarray(row_norms[label], dtype=float), bins=40, color=color, alpha=0.5, label=label)
@@ -166,15 +173,18 @@ def superposition_geometry(
     ax_ov.set_title("overlaps")
     ax_loss.set_ylabel("test loss L")
     ax_loss.set_title("loss and the weak-superposition loss")
-    for ax in (ax_phi, ax_ov, ax_loss):
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+    losses = any(c["test_loss"].widths.size for c in regimes.values())  # (none: every model diverged)
+    for ax, log in ((ax_phi, True), (ax_ov, True), (ax_loss, losses)):
+        if log:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
         ax.set_xlabel("width m")
         ax.legend(fontsize=7)
     ax_norm.axvline(0.5, color="gray", ls=":", lw=1)
     ax_norm.set_xlabel("row norm $\\|W_i\\|$")
     ax_norm.set_ylabel("features")
-    ax_norm.set_yscale("log")
+    if any(np.size(v) for v in (row_norms or {}).values()):
+        ax_norm.set_yscale("log")
     ax_norm.set_title(f"row norms at m = {norms_width}" if norms_width is not None else "row norms")
     if row_norms:
         ax_norm.legend(fontsize=7)
