@@ -115,7 +115,8 @@ def main(argv=None) -> dict:
         spread[m] = max(vals) / min(vals) if len(vals) > 1 else float("nan")
     print("max / min of loss / E over the densities, per width: "
           + ", ".join(f"m={m}: {v:.2f}" for m, v in spread.items()))
-    print("published alpha_m (five densities): " + ", ".join(f"{v:g} ± {e:g}" for v, e in PUBLISHED))
+    print("published alpha_m at five of the densities (which ones, the reference does not say): "
+          + ", ".join(f"{v:g} ± {e:g}" for v, e in PUBLISHED))
 
     figure = os.path.join(args.figures, f"activation_density_{args.preset}.png")
     if loss_panel:

@@ -363,6 +363,9 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("activation_density", "s=[0,1.5]", "s=[0, 1.5]; each rescaling s must be a number in [0, 1], got 1.5"),
     ("activation_density", "s=[0,0]", "s=[0, 0] holds 0 twice"),
     ("activation_density", "widths=[5]", "widths=[5]; each alpha_m fit needs at least 2 distinct widths"),
+    # at s = 1 feature 1 is always active: no max_rate helps the sparse sampler, and the message says so
+    ("activation_density", "train.sampler=sparse", "have p_i = 1 (feature 1 is active in every sample), which the "
+                                                   "sparse sampler's Poisson events cannot draw; use sampler='dense'"),
 ])
 def test_a_bad_setting_is_a_usage_error_before_anything_runs(name, item, message, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -791,7 +794,8 @@ def test_activation_density_summary_holds_each_densitys_curve_and_fit(tmp_path, 
         k = rows[0]["m"].index(m)
         vals = [rows[0]["loss_over_E"][k], rows[1]["loss_over_E"][k]]
         assert ratio == pytest.approx(max(vals) / min(vals))
-    assert "published alpha_m (five densities): 1.1 ± 0.2, 1.1 ± 0.1, 1.1 ± 0.1, 1.12 ± 0.08, 1.12 ± 0.06" in printed
+    assert ("published alpha_m at five of the densities (which ones, the reference does not say): "
+            "1.1 ± 0.2, 1.1 ± 0.1, 1.1 ± 0.1, 1.12 ± 0.08, 1.12 ± 0.06") in printed
 
 
 @pytest.mark.parametrize("name", ["geometry", "activation_density"])

@@ -176,6 +176,18 @@ def test_the_seed_bootstrap_says_how_many_resamples_it_left_out():
     left_out = int(note.split("; ")[-1].split(" of 500")[0])
     assert 0 < left_out < 500 and "were left out" in note
     assert "exponent sd nan" not in note and np.all(np.isfinite(fit.intervals["exponent"]))
+    # two widths: the fit has no stderr, so the note makes no comparison with it
+    two = width_exponent(WidthCurve(widths=np.array([4, 8]), loss=curve.loss[:2], loss_std=curve.loss_std[:2],
+                                    n_models=np.full(2, 2), n_diverged=0, values=values[:2]), seed_bootstrap=200)
+    assert np.isnan(two.stderr["exponent"]) and "twice the fit's stderr" not in two.notes[-1]
+
+
+def test_width_exponent_names_a_sweep_result_given_for_a_curve():
+    from toyscale.sweep import SweepResult
+
+    with pytest.raises(TypeError, match=r"curve is a SweepResult; width_exponent fits a WidthCurve: build one with "
+                                        r"width_curve\(records"):
+        width_exponent(SweepResult(records=records(), manifest={}, stats={}))
 
 
 @pytest.mark.parametrize("kwargs,error,match", [

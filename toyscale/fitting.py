@@ -739,7 +739,8 @@ def t_quantile(q: Any, dof: Any) -> np.ndarray | float:
 
     Args:
       q: probabilities strictly between 0 and 1.
-      dof: degrees of freedom, positive (not necessarily integer).
+      dof: degrees of freedom, positive and finite (not necessarily integer; for the normal
+        limit use 1e15, or ``jax.scipy.special.ndtri``).
     """
     qa = np.asarray(q)
     da = np.asarray(dof)
@@ -855,8 +856,9 @@ class PowerLawFit:
       n_bootstrap: number of bootstrap resamples (0 if none).
       level: confidence level of ``intervals``.
       fit_offset: whether y_inf was fitted.
-      identifiable: False when the standard errors could not be computed (singular
-        information), i.e. the data do not pin the parameters down.
+      identifiable: False when the data do not pin the parameters down (singular
+        information: the standard errors could not be computed). An exact fit, with as many
+        points as parameters, is identifiable but has no standard errors (``dof`` = 0).
       notes: human-readable caveats.
     """
 
@@ -1079,14 +1081,18 @@ def fit_power_law(
     stderr = {"exponent": float(se_internal[1]), "prefactor": float(prefactor * se_internal[0])}
     if offset:
         stderr["offset"] = float(y_inf * se_internal[2])
-    identifiable = bool(np.all(np.isfinite(se_internal)))
+    exact = n == n_params
+    if exact:  # determined when the points' Jacobian has full rank, but with no residuals to give errors
+        identifiable = bool(np.linalg.matrix_rank(jac) == n_params)
+        notes.append(f"{n} points for {n_params} parameters: exact fit, no residual degrees of freedom, "
+                     "so no standard errors")
+    else:
+        identifiable = bool(np.all(np.isfinite(se_internal)))
     if not identifiable:
         notes.append("information matrix is singular or the loss has too few points in its quadratic branch; "
                      "standard errors are undefined")
     if offset and y_inf < 1e-6 * y.min():
         notes.append(f"fitted offset {y_inf:.3g} is ~0: the data show no irreducible term")
-    if n == n_params:
-        notes.append(f"{n} points for {n_params} parameters: exact fit, no residual degrees of freedom")
 
     intervals: dict = {}
     if bootstrap:

@@ -165,7 +165,8 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
     Args:
       records: sweep records (e.g. a :class:`toyscale.sweep.SweepResult`).
       measure: the scalar output to average, or a function of a :class:`~toyscale.sweep.Record`
-        giving a number (a derived measure; NaN leaves that model out as undefined), e.g.
+        giving a number (a derived measure; NaN or inf leaves that model out as undefined, and
+        the curve's ``loss`` then holds the measure's means), e.g.
         ``lambda r: r["overlap_mean"] if r["n_represented"] >= 10 else float("nan")``.
       **conditions: point fields to match, e.g. ``gamma=-1.0, frequencies=spec.describe()``
         (a frequency spec may also be given as the object, a partial dict or a kind name,
@@ -235,6 +236,9 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
       **fit_options: passed to :func:`toyscale.fitting.fit_power_law` (``offset``, ``loss``,
         ``bootstrap``, ``level``, ...).
     """
+    if not isinstance(curve, WidthCurve):
+        raise TypeError(f"curve is a {type(curve).__name__}; width_exponent fits a WidthCurve: build one with "
+                        f"width_curve(records, gamma=..., frequencies=...)")
     seed_bootstrap = check_int("seed_bootstrap", seed_bootstrap, 0)
     seed = check_seed(seed)
     m, loss, values = curve.widths, curve.loss, list(curve.values)
@@ -298,7 +302,7 @@ def _seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndarray], r
     note = (f"intervals resample each width's seeds ({'-'.join(map(str, (reps[0], reps[-1]))) if len(reps) > 1 else reps[0]}"
             f" per width, {resamples} times); their exponent sd {spread:.3g}")
     se = fit.stderr["exponent"]
-    if np.isfinite(spread) and not spread <= 2 * se:
+    if np.isfinite(spread) and np.isfinite(se) and not spread <= 2 * se:
         note += f" is more than twice the fit's stderr {se:.3g}: the means lie closer to a line than their noise"
     if finite.size < resamples:
         # the widening can push a replicate far below its width's mean to or under 0

@@ -146,6 +146,10 @@ class TrainConfig:
         if self.sampler != "sparse":
             return
         rate = data.poisson_rate(p)
+        if not math.isfinite(rate):
+            raise ValueError(
+                f"{what} have p_i = 1 (feature {int(np.argmax(p)) + 1} is active in every sample), which the "
+                f"sparse sampler's Poisson events cannot draw; use sampler='dense'")
         if not rate <= self.max_rate:
             raise ValueError(
                 f"{what} give the Poisson rate Lambda={rate:.6g} (= -sum log(1 - p_i), events per "
