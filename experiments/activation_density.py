@@ -40,6 +40,7 @@ PRESETS = {
                   widths=[10, 15, 25, 39, 63, 100], s=np.linspace(0, 1, 9).tolist(), alpha=1.0, gamma=-1.0,
                   lr=1e-2, seeds=1),
 }
+SEED_BOOTSTRAP = 1000  # resamples of each width's seeds, when there are several (width_exponent's seed_bootstrap)
 PUBLISHED = ((1.1, 0.2), (1.1, 0.1), (1.1, 0.1), (1.12, 0.08), (1.12, 0.06))
 
 
@@ -87,21 +88,26 @@ def main(argv=None) -> dict:
                             frequencies=spec.describe())
         row = dict(s=float(scale), E=E, m=curve.widths.tolist(), loss=curve.loss.tolist(),
                    loss_over_E=per_E.loss.tolist(), exponent=None, exponent_stderr=None, exponent_t_interval=None,
+                   exponent_seed_interval=None,
                    r2=None, diverged=curve.n_diverged)
         rows.append(row)
         if curve.widths.size < 2:  # (the other models diverged)
             print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m not fitted: {curve.widths.size} width(s) with a "
                   f"finite loss, {curve.n_diverged} diverged")
             continue
-        fit = width_exponent(curve)
+        replicated = any(v.size > 1 for v in curve.values)  # then also the interval over redrawn seeds
+        fit = width_exponent(curve, seed_bootstrap=SEED_BOOTSTRAP if replicated else 0)
         lo, hi = fit.t_interval()
+        seeds = list(fit.intervals["exponent"]) if replicated else None
         row.update(exponent=fit.exponent, exponent_stderr=fit.stderr["exponent"], exponent_t_interval=[lo, hi],
+                   exponent_seed_interval=seeds,
                    r2=fit.r2)
         label = f"s={float(scale):g}, E={E:.2f}"
         loss_panel[label] = (curve, fit)
         scaled_panel[label] = (per_E, width_exponent(per_E))
         print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m = {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}  "
-              f"95% t [{lo:.3f}, {hi:.3f}]  R^2 = {fit.r2:.3f}  ({curve.widths.size} widths, "
+              f"95% t [{lo:.3f}, {hi:.3f}]" + (f", redrawn seeds [{seeds[0]:.3f}, {seeds[1]:.3f}]" if seeds else "")
+              + f"  R^2 = {fit.r2:.3f}  ({curve.widths.size} widths, "
               f"{curve.n_diverged} diverged)")
     widths = sorted(set().union(*(r["m"] for r in rows)))
     print("loss / E (rows: s, columns: m)")

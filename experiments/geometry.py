@@ -38,6 +38,7 @@ PRESETS = {
                   widths=[10, 15, 25, 39, 63, 100], gammas=[-1.0, 0.1, 1.0], alpha=1.0, lr=1e-2, seeds=1),
 }
 MEASURES = ("test_loss", "phi_half", "phi_one", "overlap_mean", "overlap_var")
+SEED_BOOTSTRAP = 1000  # resamples of each width's seeds, when there are several (width_exponent's seed_bootstrap)
 MIN_ROWS = 10  # overlap moments of a model with fewer represented rows (45 pairs) are left out
 
 
@@ -88,7 +89,10 @@ def main(argv=None) -> dict:
                for m, rs in at_width.items()}
         ratio_own, ratio_top = ([float(v / th[int(m)]) if th[int(m)] > 0 else float("nan")
                                  for m, v in zip(loss.widths, loss.loss)] for th in (own, top))
-        loss_fit = width_exponent(loss) if loss.widths.size >= 2 else None  # (fewer: the rest diverged)
+        # (fewer than 2 widths: the rest diverged); with replicate seeds, also the interval over redrawn seeds
+        replicated = any(v.size > 1 for v in loss.values)
+        loss_fit = (width_exponent(loss, seed_bootstrap=SEED_BOOTSTRAP if replicated else 0)
+                    if loss.widths.size >= 2 else None)
         overlap = curves["overlap_mean"]
         overlap_fit = width_exponent(overlap) if overlap.widths.size >= 2 else None
         random_var = [random_overlap_moments(int(m))[1] for m in curves["overlap_var"].widths]
@@ -105,6 +109,7 @@ def main(argv=None) -> dict:
             "loss_exponent": loss_fit.exponent if loss_fit else None,
             "loss_exponent_stderr": loss_fit.stderr["exponent"] if loss_fit else None,
             "loss_exponent_t_interval": list(loss_fit.t_interval()) if loss_fit else None,
+            "loss_exponent_seed_interval": list(loss_fit.intervals["exponent"]) if loss_fit and replicated else None,
             "overlap_exponent": overlap_fit.exponent if overlap_fit else None,
             "overlap_exponent_t_interval": list(overlap_fit.t_interval()) if overlap_fit else None,
             "diverged": loss.n_diverged, "overlap_undefined": overlap.n_undefined,
@@ -131,7 +136,11 @@ def main(argv=None) -> dict:
                   f"{ov * m:>9.3f} {var / rv[m] if m in rv else np.nan:>10.3f}")
         if loss_fit:
             lo, hi = loss_fit.t_interval()
-            line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} (95% t [{lo:.3f}, {hi:.3f}])"
+            line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} (95% t [{lo:.3f}, {hi:.3f}]"
+            if replicated:
+                slo, shi = loss_fit.intervals["exponent"]
+                line += f", redrawn seeds [{slo:.3f}, {shi:.3f}]"
+            line += ")"
         else:
             line = f"  L = C m^-a: not fitted, {loss.widths.size} width(s) with a finite loss"
         if overlap_fit:

@@ -760,7 +760,12 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
             weak_superposition_loss(p, np.array(regime["m"])).tolist())
         lo, hi = regime["loss_exponent_t_interval"]
         assert lo < regime["loss_exponent"] < hi
-        assert (f"  L = C m^-a: a = {regime['loss_exponent']:.3f} (95% t [{lo:.3f}, {hi:.3f}])") in printed
+        # two seeds: also the interval over redrawn seeds, as width_exponent gives it
+        curve = width_curve(records, gamma=gamma, frequencies=power_law(on_disk["alpha"]))
+        slo, shi = width_exponent(curve, seed_bootstrap=1000).intervals["exponent"]
+        assert regime["loss_exponent_seed_interval"] == pytest.approx([slo, shi])
+        assert (f"  L = C m^-a: a = {regime['loss_exponent']:.3f} (95% t [{lo:.3f}, {hi:.3f}], "
+                f"redrawn seeds [{slo:.3f}, {shi:.3f}])") in printed
         row = next(line for line in printed.splitlines() if line.startswith(f"  {regime['m'][0]:>5} {regime['loss'][0]:>8.4f}"))
         assert row.split()[2:4] == [f"{regime['loss_over_weak_theory_own'][0]:.2f}",
                                     f"{regime['loss_over_weak_theory_top'][0]:.2f}"]
@@ -787,6 +792,7 @@ def test_activation_density_summary_holds_each_densitys_curve_and_fit(tmp_path, 
         fit = width_exponent(width_curve(records, gamma=-1.0, frequencies=mine[0].point["frequencies"]))
         assert r["exponent"] == pytest.approx(fit.exponent)
         assert r["exponent_t_interval"] == pytest.approx(list(fit.t_interval()))
+        assert r["exponent_seed_interval"] is None  # (one seed: nothing to redraw)
         assert (f"s = {r['s']:5.3f}  E = {r['E']:6.3f}  alpha_m = {fit.exponent:.3f} ± "
                 f"{fit.stderr['exponent']:.3f}") in printed
     for m in (3, 4, 6):
