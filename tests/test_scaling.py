@@ -57,6 +57,12 @@ def test_width_curve_averages_a_derived_measure_and_leaves_its_nans_out_as_undef
     for bad, shown in ((lambda r: np.array([1.0, 2.0]), "array"), (lambda r: None, "None"), (lambda r: "x", "'x'")):
         with pytest.raises(TypeError, match=f"measure='<lambda>' returned {shown}.* for model 0 .*one number per record"):
             width_curve(recs, measure=bad, gamma=1.0)
+    with pytest.raises(TypeError, match="measure=3; measure must be an output's name"):
+        width_curve(recs, measure=3, gamma=1.0)
+    # a misspelt name inside a measure function: the record lists what it has
+    with pytest.raises(KeyError, match=r"'n_represent' is neither an output nor a point field of model 0; outputs: "
+                                       r"\['n_represented', 'test_loss'\], point fields: \['gamma', 'm', 'seed'\]"):
+        width_curve(recs, measure=lambda r: r["n_represent"], gamma=1.0)
 
 
 def test_width_curve_averages_only_replicates():

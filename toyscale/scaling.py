@@ -180,6 +180,8 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
         field other than ``seed`` and ``label`` (only replicates are averaged), or
         ``measure`` is not a scalar output.
     """
+    if not (isinstance(measure, str) or callable(measure)):
+        raise TypeError(f"measure={measure!r}; measure must be an output's name (a str) or a function of a record")
     records = list(records)
     chosen, conditions = _replicates(records, "m", conditions, measure=measure, where="width",
                                      call="width_curve(records, ")

@@ -149,9 +149,13 @@ class Record:
     outputs: dict[str, np.ndarray]
 
     def __getitem__(self, name: str) -> Any:
+        """An output (``r["test_loss"]``), else a point field (``r["m"]``, ``r["seed"]``)."""
         if name in self.outputs:
             return self.outputs[name]
-        return self.point[name]
+        if name in self.point:
+            return self.point[name]
+        raise KeyError(f"{name!r} is neither an output nor a point field of model {self.model_id}; outputs: "
+                       f"{sorted(self.outputs)}, point fields: {sorted(self.point)}")
 
 
 @dataclasses.dataclass(frozen=True)
