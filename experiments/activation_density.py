@@ -124,7 +124,7 @@ def main(argv=None) -> dict:
     print("published alpha_m at five of the densities (which ones, the reference does not say): "
           + ", ".join(f"{v:g} ± {e:g}" for v, e in PUBLISHED))
 
-    figure = os.path.join(args.figures, f"activation_density_{args.preset}.png")
+    figure = args.figure
     if loss_panel:
         plots.save(plots.loss_vs_width({"test loss": loss_panel, "test loss / E": scaled_panel}), figure,
                    os.path.join(args.out, "activation_density.png"))

@@ -153,7 +153,7 @@ def main(argv=None) -> dict:
           f"overlaps: mean squared overlap of represented rows times m, and its variance over that of random unit "
           f"vectors, nan below {MIN_ROWS} represented rows)")
 
-    figure = os.path.join(args.figures, f"geometry_{args.preset}.png")
+    figure = args.figure
     plots.save(plots.superposition_geometry(n, panels, weak_theory=theory_lines, row_norms=norms,
                                             norms_width=norms_width),
                figure, os.path.join(args.out, "geometry.png"))

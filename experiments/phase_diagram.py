@@ -100,7 +100,7 @@ def main(argv=None) -> dict:
 
     phi_panel = {f"$\\alpha$={s['alphas'][j]:g}, m={s['widths'][mid]}": (s["gammas"], phi_half[:, j, mid])
                  for j in sorted({0, len(s["alphas"]) // 2, len(s["alphas"]) - 1})}
-    figure = os.path.join(args.figures, f"phase_diagram_{args.preset}.png")
+    figure = args.figure
     plots.save(plots.phase_diagram(s["gammas"], s["alphas"], alpha_m, phi_half=phi_panel), figure,
                os.path.join(args.out, "phase_diagram.png"))
     return finish(args, "phase_diagram", {

@@ -77,7 +77,7 @@ def main(argv=None) -> dict:
     predicted = {"resolution_N": alpha, "resolution_T": alpha, "variance_N": 1.0, "variance_T": 1.0}
     print_table(fits, fit_settings, alpha, rel[off_peak])
 
-    figure = os.path.join(args.figures, f"random_features_{args.preset}.png")
+    figure = args.figure
     plots.save(plots.random_feature_regimes(
         result, cfg, alpha=alpha, sizes=sizes, rows=pre["rows"], columns=pre["columns"], ridges=pre["ridges"],
         ridge_column=pre["ridge_column"], fits=fits,

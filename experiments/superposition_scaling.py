@@ -120,7 +120,7 @@ def main(argv=None) -> dict:
     print("published, strong (n = 10240, m = 8..1024): "
           + ", ".join(f"{name} {v:.{digits[name]}f} ± {e:.{digits[name]}f}" for name, (v, e) in PUBLISHED_STRONG.items()))
 
-    figure = os.path.join(args.figures, f"superposition_scaling_{args.preset}.png")
+    figure = args.figure
     plots.save(plots.loss_vs_width(panels, reference_loss=V_SECOND_MOMENT), figure,
                os.path.join(args.out, "loss_vs_width.png"))
     return finish(args, "superposition_scaling", {

@@ -303,7 +303,8 @@ def test_a_script_trains_in_bfloat16_when_told(tmp_path):
         "--preset", "smoke", "--set", "train.matmul_precision=bfloat16", "--out", str(tmp_path / "out"),
         "--no-progress"])
     assert summary["config"]["matmul_precision"] == "bfloat16"
-    assert list((tmp_path / "out").glob("superposition_scaling_smoke.png"))  # drawn into the run's folder
+    # drawn into the run's folder, named for its override
+    assert list((tmp_path / "out").glob("superposition_scaling_smoke-train.matmul_precision=bfloat16.png"))
     assert all(np.isfinite(v) for r in summary["exponents"].values() for v in r.values())
     # one seed: nothing to redraw
     assert all(v is None for r in summary["exponent_seed_interval"].values() for v in r.values())
@@ -315,8 +316,16 @@ def test_a_seed_gets_its_own_folder_and_figures_stay_the_presets(capsys):
     presets = {"quick": {"train": {"n": 8, "steps": 10}, "seeds": 2}}
     args = experiment_args("demo", "", presets, ["--seed", "1"])
     assert args.out == os.path.join("runs", "demo-quick-seed1") and args.figures == args.out
+    assert args.figure == os.path.join(args.out, "demo_quick-seed1.png")
     both = experiment_args("demo", "", presets, ["--seed", "2", "--set", "seeds=3"])
     assert both.out == os.path.join("runs", "demo-quick-seeds=3-seed2")
+    # the preset as published draws into figures/; runs with other settings into one --figures
+    # folder get figures of their own names instead of overwriting one another's
+    assert experiment_args("demo", "", presets, []).figure == os.path.join("figures", "demo_quick.png")
+    shared = [experiment_args("demo", "", presets, ["--figures", "fig", *extra]).figure
+              for extra in ([], ["--set", "seeds=3"], ["--seed", "1"])]
+    assert shared == [os.path.join("fig", name) for name in ("demo_quick.png", "demo_quick-seeds=3.png",
+                                                              "demo_quick-seed1.png")]
     with pytest.raises(SystemExit):
         experiment_args("demo", "", presets, ["--seed", "-1"])
     assert "--seed -1: must be in [0, 2**32 - 1]" in capsys.readouterr().err
@@ -815,7 +824,7 @@ def test_a_study_whose_models_all_diverge_still_writes_its_summary(name, tmp_pat
         for regime in on_disk["regimes"].values():
             assert regime["diverged"] == 3 and regime["m"] == [] and regime["loss_exponent"] is None
         assert printed.count("L = C m^-a: not fitted, 0 width(s) with a finite loss") == 2
-        assert (tmp_path / "fig" / "geometry_smoke.png").exists()
+        assert [f.name for f in (tmp_path / "fig").glob("*.png")] == ["geometry_smoke-lr=1000000.0.png"]
     else:
         assert all(r["exponent"] is None and r["diverged"] == 3 for r in on_disk["densities"])
         assert "no figure: no density has two widths with a finite loss" in printed

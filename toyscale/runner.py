@@ -130,7 +130,9 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     applied), ``out`` (default ``runs/<name>-<preset>``, plus the overrides and a non-zero
     seed when there are any), ``figures`` (default ``figures/`` for a preset as published,
     the output folder for an overridden one or another seed, so that figures/ only ever holds
-    the presets' figures), ``plan`` (what ``prepare(settings)`` returned: the script builds
+    the presets' figures), ``figure`` (the figure's path in it,
+    ``<name>_<preset>[-overrides][-seedN].png``, so that runs with other settings never
+    overwrite each other's figure, even in one ``--figures`` folder), ``plan`` (what ``prepare(settings)`` returned: the script builds
     its configs and grid there, so a bad ``--set`` value is reported as a usage error, before
     anything runs), ``usage_error`` (reports a message as a usage error: exit status 2, no
     traceback) and ``started`` (a ``perf_counter`` timestamp, for the summary's wall time).
@@ -177,6 +179,7 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     tag = _folder_tag(changed) + (f"-seed{args.seed}" if args.seed else "")
     args.out = args.out or os.path.join("runs", f"{name}-{args.preset}{tag}")
     args.figures = args.figures or (args.out if tag else "figures")
+    args.figure = os.path.join(args.figures, f"{name}_{args.preset}{tag}.png")
     for flag, folder in (("--out", args.out), ("--figures", args.figures)):
         if os.path.exists(folder) and not os.path.isdir(folder):
             parser.error(f"{flag} {folder}: exists and is not a folder")
