@@ -19,7 +19,7 @@ import numpy as np
 from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
-from toyscale.scaling import width_curve, width_exponent
+from toyscale.scaling import SEED_RESAMPLES, width_curve, width_exponent
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
 PRESETS = {
@@ -40,7 +40,6 @@ PRESETS = {
                   widths=[10, 15, 25, 39, 63, 100], s=np.linspace(0, 1, 9).tolist(), alpha=1.0, gamma=-1.0,
                   lr=1e-2, seeds=1),
 }
-SEED_BOOTSTRAP = 1000  # resamples of each width's seeds, when there are several (width_exponent's seed_bootstrap)
 PUBLISHED = ((1.1, 0.2), (1.1, 0.1), (1.1, 0.1), (1.12, 0.08), (1.12, 0.06))
 
 
@@ -95,10 +94,10 @@ def main(argv=None) -> dict:
             print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m not fitted: {curve.widths.size} width(s) with a "
                   f"finite loss, {curve.n_diverged} diverged")
             continue
-        replicated = any(v.size > 1 for v in curve.values)  # then also the interval over redrawn seeds
-        fit = width_exponent(curve, seed_bootstrap=SEED_BOOTSTRAP if replicated else 0)
+        # with replicate seeds, also the interval over redrawn seeds
+        fit = width_exponent(curve, seed_bootstrap=SEED_RESAMPLES if curve.replicated else 0)
         lo, hi = fit.t_interval()
-        seeds = list(fit.intervals["exponent"]) if replicated else None
+        seeds = list(fit.intervals["exponent"]) if curve.replicated else None
         row.update(exponent=fit.exponent, exponent_stderr=fit.stderr["exponent"], exponent_t_interval=[lo, hi],
                    exponent_seed_interval=seeds,
                    r2=fit.r2)

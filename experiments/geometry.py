@@ -20,7 +20,7 @@ from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.measure import random_overlap_moments
 from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
-from toyscale.scaling import width_curve, width_exponent
+from toyscale.scaling import SEED_RESAMPLES, width_curve, width_exponent
 from toyscale.theory import weak_superposition_loss
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
@@ -38,7 +38,6 @@ PRESETS = {
                   widths=[10, 15, 25, 39, 63, 100], gammas=[-1.0, 0.1, 1.0], alpha=1.0, lr=1e-2, seeds=1),
 }
 MEASURES = ("test_loss", "phi_half", "phi_one", "overlap_mean", "overlap_var")
-SEED_BOOTSTRAP = 1000  # resamples of each width's seeds, when there are several (width_exponent's seed_bootstrap)
 MIN_ROWS = 10  # overlap moments of a model with fewer represented rows (45 pairs) are left out
 
 
@@ -77,21 +76,18 @@ def main(argv=None) -> dict:
                                  frequencies=spec.describe()) for k in MEASURES}
         loss = curves["test_loss"]
         # The weak-superposition loss (what the unrepresented features carry) of each model,
-        # averaged per width: "own" with the features it represents (row norm > 1/2), "top"
-        # with as many of the most frequent ones (the paper's form); also with m of them.
-        # (the models the loss curve averages: not flagged, with a finite loss)
-        models = [r for r in result if r.point["gamma"] == gamma and not r.diverged
-                  and np.isfinite(float(r["test_loss"]))]
-        at_width = {int(m): [r for r in models if r.point["m"] == m] for m in loss.widths}
-        own = {m: float(np.mean([weak_superposition_loss(p, mask=np.asarray(r["row_norms"]) > 0.5) for r in rs]))
-               for m, rs in at_width.items()}
-        top = {m: float(np.mean([weak_superposition_loss(p, int(round(float(r["phi_half"]) * n))) for r in rs]))
-               for m, rs in at_width.items()}
+        # averaged per width over the models the loss curve averages: "own" with the features
+        # it represents (row norm > 1/2), "top" with as many of the most frequent ones (the
+        # paper's form); also with m of them.
+        own, top = ({int(m): float(v) for m, v in zip(c.widths, c.loss)} for c in (
+            width_curve(result, measure=lambda r: weak_superposition_loss(p, mask=np.asarray(r["row_norms"]) > 0.5),
+                        gamma=gamma, frequencies=spec.describe()),
+            width_curve(result, measure=lambda r: weak_superposition_loss(p, int(round(float(r["phi_half"]) * n))),
+                        gamma=gamma, frequencies=spec.describe())))
         ratio_own, ratio_top = ([float(v / th[int(m)]) if th[int(m)] > 0 else float("nan")
                                  for m, v in zip(loss.widths, loss.loss)] for th in (own, top))
         # (fewer than 2 widths: the rest diverged); with replicate seeds, also the interval over redrawn seeds
-        replicated = any(v.size > 1 for v in loss.values)
-        loss_fit = (width_exponent(loss, seed_bootstrap=SEED_BOOTSTRAP if replicated else 0)
+        loss_fit = (width_exponent(loss, seed_bootstrap=SEED_RESAMPLES if loss.replicated else 0)
                     if loss.widths.size >= 2 else None)
         overlap = curves["overlap_mean"]
         overlap_fit = width_exponent(overlap) if overlap.widths.size >= 2 else None
@@ -109,7 +105,7 @@ def main(argv=None) -> dict:
             "loss_exponent": loss_fit.exponent if loss_fit else None,
             "loss_exponent_stderr": loss_fit.stderr["exponent"] if loss_fit else None,
             "loss_exponent_t_interval": list(loss_fit.t_interval()) if loss_fit else None,
-            "loss_exponent_seed_interval": list(loss_fit.intervals["exponent"]) if loss_fit and replicated else None,
+            "loss_exponent_seed_interval": list(loss_fit.intervals["exponent"]) if loss_fit and loss.replicated else None,
             "overlap_exponent": overlap_fit.exponent if overlap_fit else None,
             "overlap_exponent_t_interval": list(overlap_fit.t_interval()) if overlap_fit else None,
             "diverged": loss.n_diverged, "overlap_undefined": overlap.n_undefined,
@@ -119,7 +115,8 @@ def main(argv=None) -> dict:
         if gamma >= 0:
             theory_lines[label] = {"weak theory, its own represented features": (loss.widths, [own[int(m)] for m in loss.widths]),
                                    "weak theory, as many most frequent": (loss.widths, [top[int(m)] for m in loss.widths])}
-        first = next((r for r in models if r.point["m"] == norms_width), None)
+        first = next((r for r in result if r.point["gamma"] == gamma and r.point["m"] == norms_width
+                      and not r.diverged), None)
         if first is not None:
             norms[label] = np.asarray(first["row_norms"])
 
@@ -137,7 +134,7 @@ def main(argv=None) -> dict:
         if loss_fit:
             lo, hi = loss_fit.t_interval()
             line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} (95% t [{lo:.3f}, {hi:.3f}]"
-            if replicated:
+            if loss.replicated:
                 slo, shi = loss_fit.intervals["exponent"]
                 line += f", redrawn seeds [{slo:.3f}, {shi:.3f}]"
             line += ")"

@@ -17,7 +17,7 @@ import numpy as np
 from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
-from toyscale.scaling import width_curve, width_exponent
+from toyscale.scaling import SEED_RESAMPLES, width_curve, width_exponent
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
 PRESETS = {
@@ -37,7 +37,6 @@ PRESETS = {
                   lr=1e-2, seeds=1),
 }
 MIN_WIDTHS = 3  # per alpha_m fit: a power law's two parameters and their standard errors
-SEED_BOOTSTRAP = 1000  # resamples of each width's seeds per cell (width_exponent's seed_bootstrap)
 
 
 def prepare(s: dict) -> tuple:
@@ -69,11 +68,10 @@ def main(argv=None) -> dict:
             phi_half[i, j, [column[m] for m in phi.widths]] = phi.loss
             if curve.widths.size >= MIN_WIDTHS:  # (fewer: too many diverged models in the cell)
                 # with replicate seeds, also the exponent's spread over redrawn seeds
-                replicated = any(v.size > 1 for v in curve.values)
-                fit = width_exponent(curve, seed_bootstrap=SEED_BOOTSTRAP if replicated else 0)
+                fit = width_exponent(curve, seed_bootstrap=SEED_RESAMPLES if curve.replicated else 0)
                 alpha_m[i, j], alpha_m_err[i, j], r2[i, j] = fit.exponent, fit.stderr["exponent"], fit.r2
                 t_interval[i, j] = fit.t_interval()
-                if replicated:
+                if curve.replicated:
                     seed_interval[i, j] = fit.intervals["exponent"]
             else:
                 unfitted += 1

@@ -18,7 +18,7 @@ from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
 from toyscale.runner import experiment_args, finish, require_widths, run_experiment_sweep
-from toyscale.scaling import width_curve, width_exponent
+from toyscale.scaling import SEED_RESAMPLES, width_curve, width_exponent
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
 PRESETS = {
@@ -60,7 +60,6 @@ def lr_b(m: int) -> float:
     return 2.0 / m
 
 
-SEED_BOOTSTRAP = 1000  # resamples of each width's seeds (width_exponent's seed_bootstrap)
 
 # The paper's strong-regime alpha_m (Fig. 1), printed next to ours for comparison.
 PUBLISHED_STRONG = {"exponential": (1.01, 0.05), "power": (1.0, 0.1), "linear": (0.89, 0.05)}
@@ -91,8 +90,8 @@ def main(argv=None) -> dict:
             curve = width_curve(result, gamma=gamma, frequencies=spec.describe())
             # with replicate seeds, also the exponent's spread from redrawing them (the fit's
             # stderr sees the seed noise only through the means' scatter about the line)
-            replicated = any(v.size > 1 for v in curve.values)
-            fit = width_exponent(curve, seed_bootstrap=SEED_BOOTSTRAP if replicated else 0)
+            replicated = curve.replicated
+            fit = width_exponent(curve, seed_bootstrap=SEED_RESAMPLES if replicated else 0)
             exponents[regime][name] = fit.exponent
             stderr[regime][name] = fit.stderr["exponent"]
             t_interval[regime][name] = list(fit.t_interval())  # (Student t on the fit's residual dof)

@@ -130,6 +130,8 @@ def test_width_curve_keeps_each_widths_replicates_in_seed_order():
     assert len(curve.values) == curve.widths.size == 4
     for m, v in zip(curve.widths, curve.values):
         np.testing.assert_allclose(v, [2.0 * m**-1.5, 2.0 * m**-1.5 * 1.01], rtol=1e-6)
+    assert curve.replicated  # two seeds per width: something for seed_bootstrap to redraw
+    assert not width_curve([r for r in recs if r.point["seed"] == 0], gamma=-1.0).replicated
 
 
 def test_the_seed_bootstrap_measures_the_seed_noise_the_fit_of_the_means_cannot_see():
