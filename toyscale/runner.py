@@ -132,9 +132,9 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     the output folder for an overridden one or another seed, so that figures/ only ever holds
     the presets' figures), ``figure`` (the figure's path in it,
     ``<name>_<preset>[-overrides][-seedN].png``, so that runs with other settings never
-    overwrite each other's figure, even in one ``--figures`` folder), ``plan`` (what ``prepare(settings)`` returned: the script builds
-    its configs and grid there, so a bad ``--set`` value is reported as a usage error, before
-    anything runs), ``usage_error`` (reports a message as a usage error: exit status 2, no
+    overwrite each other's figure, even in one ``--figures`` folder), ``plan`` (what
+    ``prepare(settings)`` returned: the script builds its configs and grid there, so a bad
+    ``--set`` value is reported as a usage error, before anything runs), ``usage_error`` (reports a message as a usage error: exit status 2, no
     traceback) and ``started`` (a ``perf_counter`` timestamp, for the summary's wall time).
     """
     parser = argparse.ArgumentParser(prog=name, description=description)
