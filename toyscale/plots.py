@@ -125,8 +125,8 @@ def superposition_geometry(
     """Four panels of a trained toy model's geometry against width (Liu et al. Figs. 3, 5, 6).
 
     Fraction represented phi_1/2 against m / n and 1; mean squared overlap of represented
-    rows against 1 / m (random unit vectors); test loss with the weak-superposition loss of
-    the measured phi_1/2; and a histogram of the row norms at one width.
+    rows against 1 / m (random unit vectors); test loss, with any weak-superposition loss
+    lines given; and a histogram of the row norms at one width.
 
     Args:
       n: number of features.
