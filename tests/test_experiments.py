@@ -529,6 +529,17 @@ def test_long_overrides_that_share_a_prefix_get_different_folders():
     assert len(os.path.basename(a.out)) < 120 and len(os.path.basename(b.out)) < 120
 
 
+def test_values_that_differ_only_in_unsafe_characters_get_different_folders():
+    # both become "tag=a_b" once made file-name safe; the digest of the full text tells them apart
+    from toyscale.runner import experiment_args
+
+    presets = {"quick": {"tag": "x", "seeds": 2}}
+    folders = {experiment_args("demo", "", presets, ["--set", f"tag={v}"]).out for v in ("a b", "a/b", "a_b")}
+    assert len(folders) == 3
+    assert all(" " not in f and "/" not in os.path.basename(f) for f in folders)
+    assert os.path.join("runs", "demo-quick-tag=a_b") in folders  # a safe value keeps its plain name
+
+
 def test_a_fractional_value_for_an_int_setting_is_not_truncated():
     # --set train.n=8.5 must reach the config (which refuses it), not become the preset's 8
     from toyscale.runner import experiment_args

@@ -254,13 +254,18 @@ def _changed_leaves(preset: Mapping[str, Any], settings: Mapping[str, Any], pref
 
 
 def _folder_tag(changed: Mapping[str, Any]) -> str:
-    """``-key=value...`` for a run's default folder: sorted, file-name safe, at most ~100 characters."""
+    """``-key=value...`` for a run's default folder: sorted, file-name safe, at most ~100 characters.
+
+    Characters unsafe in a file name become ``_``; then, and when the text is cut short, a
+    digest of the full text is appended, so that two settings that differ only there
+    (``tag="a b"`` and ``tag="a/b"``) still get two folders.
+    """
     if not changed:
         return ""
-    text = "-".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(changed.items()))
-    text = re.sub(r"[^A-Za-z0-9._=+-]", "_", text)
-    if len(text) > 100:
-        text = text[:80] + "-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    full = "-".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(changed.items()))
+    text = re.sub(r"[^A-Za-z0-9._=+-]", "_", full)
+    if text != full or len(text) > 100:
+        text = text[:80] + "-" + hashlib.sha256(full.encode()).hexdigest()[:12]
     return "-" + text
 
 
