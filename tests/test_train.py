@@ -249,8 +249,11 @@ def test_a_learning_rate_may_be_a_zero_dimensional_array():
     expected = grid(lr_w=1e-2)
     assert grid(lr_w=np.array(1e-2)) == grid(lr_w=np.float64(1e-2)) == expected
     assert grid(lr_w=jnp.float32(1e-2))[0]["lr_w"] == pytest.approx(1e-2)
-    with pytest.raises(TypeError, match="lr_w"):
+    # a string is refused as what it is, not as a lone value that wants brackets ("e.g. ['0.01']")
+    with pytest.raises(TypeError, match=r"lr_w='0.01'; lr_w must be a number, a list of numbers or a function"):
         grid(lr_w="0.01")
+    with pytest.raises(TypeError, match=r"lr_b=\{'m': 1\}; lr_b must be a number"):
+        grid(lr_b={"m": 1})
 
 
 def test_a_frozen_model_replays_its_loss_curve_and_test_loss_from_the_documented_streams():
