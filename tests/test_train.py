@@ -50,8 +50,8 @@ def test_overflowing_batches_are_counted(monkeypatch):
     # 4 event slots for a batch of 64 with Lambda ~ 1: every batch overflows, and says so.
     cfg = dataclasses.replace(SMALL, sampler="sparse")
     points = grid(gammas=[-1.0])
-    with warnings.catch_warnings():  # the real capacity: no overflow, no warning
-        warnings.simplefilter("error", RuntimeWarning)
+    with warnings.catch_warnings():  # the real capacity: no overflow, no warning of it
+        warnings.filterwarnings("error", message=".*overflowed", category=RuntimeWarning)
         assert sweep_superposition(cfg, points, progress=False)[0]["truncated_batches"] == 0
     monkeypatch.setattr(train.data, "event_capacity", lambda batch, rate: 4)
     # ... and the sweep says so, rather than leaving it in an output array
@@ -265,7 +265,10 @@ def test_a_frozen_model_replays_its_loss_curve_and_test_loss_from_the_documented
     cfg = TrainConfig(n=16, batch=64, steps=40, warmup=4, test_batches=5, log_every=10, sampler="dense",
                       keep_weights=True)
     key = jax.random.PRNGKey(5)
-    out = train_model(cfg, 3, gamma=0.0, lr_w=1e-30, lr_b=1e-30, frequencies=power_law(1.0), key=key)
+    # (still at its initial b ~ N(0, 1), it is worse than outputting 0, and is told so)
+    with pytest.warns(RuntimeWarning, match=r"the model ended with a test loss at or above the empty model's .* "
+                                            r"train longer \(steps=40, warmup=4\)"):
+        out = train_model(cfg, 3, gamma=0.0, lr_w=1e-30, lr_b=1e-30, frequencies=power_law(1.0), key=key)
     k_init, k_data, k_test = (jax.random.fold_in(key, i) for i in range(3))
     params = superposition.init_params(k_init, 16, 3)
     np.testing.assert_allclose(out["W"], params["W"], rtol=1e-6, atol=1e-7)
@@ -278,6 +281,30 @@ def test_a_frozen_model_replays_its_loss_curve_and_test_loss_from_the_documented
     np.testing.assert_allclose(out["loss_curve"], curve, rtol=1e-4)
     assert float(out["test_loss"]) == pytest.approx(np.mean([loss(jax.random.fold_in(k_test, i)) for i in range(5)]),
                                                     rel=1e-4)
+    # the empty model's loss on the same test batches: <||x||^2>
+    tests = [np.asarray(data.sample_features(jax.random.fold_in(k_test, i), p, 64)) for i in range(5)]
+    assert float(out["empty_loss"]) == pytest.approx(np.mean([np.mean(np.sum(x ** 2, -1)) for x in tests]), rel=1e-5)
+    assert float(out["test_loss"]) > float(out["empty_loss"])
+
+
+@pytest.mark.parametrize("sampler", ["dense", "sparse"])
+def test_a_sweep_names_the_models_that_learned_nothing(sampler):
+    # a frozen model (lr ~ 0) ends above the empty model's loss; one trained for 400 steps ends
+    # well below it (0.87 against 1.45 here); only the frozen one is named
+    from toyscale.data import V_SECOND_MOMENT
+
+    cfg = TrainConfig(n=48, batch=64, steps=400, warmup=40, test_batches=20, log_every=100, sampler=sampler)
+    points = grid(gammas=[-1.0], lr_w=[1e-30, 2e-2], lr_b=[2e-2])
+    assert [p["lr_w"] for p in points] == [1e-30, 2e-2]
+    with pytest.warns(RuntimeWarning, match=r"1 model\(s\) \(ids \[0\]\) of 2 ended with a test loss at or above "
+                                            r"the empty model's"):
+        res = sweep_superposition(cfg, points, progress=False)
+    frozen, trained = res
+    assert float(trained["test_loss"]) < 0.8 * float(trained["empty_loss"]) < float(frozen["test_loss"])
+    # in expectation the empty model's loss is <v^2> sum_i p_i (1280 test samples: within 10 %)
+    expected = V_SECOND_MOMENT * power_law(1.2).probs(48).sum()
+    for r in res:
+        assert float(r["empty_loss"]) == pytest.approx(expected, rel=0.1)
 
 
 @pytest.mark.parametrize("field, value", [("test_batches", 0), ("represented_threshold", 0.0)])

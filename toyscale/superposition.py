@@ -115,6 +115,15 @@ def loss(params: Params, x: Features) -> jax.Array:
     return jnp.mean(jnp.sum((forward(params, x) - _dense(x)) ** 2, axis=-1))
 
 
+def empty_loss(x: Features) -> jax.Array:
+    """L of the empty model (W = 0, b = 0, output 0) on the batch x: < ||x||^2 >.
+
+    The loss a model has to beat to have learned anything; in expectation <v^2> sum_i p_i
+    (4/3 for the paper's E = 1 distributions). A model starts above it (its b ~ N(0, 1)).
+    """
+    return jnp.mean(jnp.sum(_dense(x) ** 2, axis=-1))
+
+
 def per_element_loss(params: Params, x: Features) -> jax.Array:
     """L / n, the quantity the paper's scripts optimise (the mean over batch and features).
 

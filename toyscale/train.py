@@ -226,12 +226,16 @@ def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: ja
 
     def test_batch(totals, i):
         x, over = sample(jax.random.fold_in(k_test, i))
-        return (totals[0] + superposition.loss(params, x), totals[1] + over), None
+        loss, empty, truncated = totals
+        return (loss + superposition.loss(params, x), empty + superposition.empty_loss(x), truncated + over), None
 
-    (test_total, truncated), _ = jax.lax.scan(test_batch, (jnp.zeros(()), truncated), jnp.arange(config.test_batches))
+    zero = jnp.zeros(())
+    (test_total, empty_total, truncated), _ = jax.lax.scan(test_batch, (zero, zero, truncated),
+                                                           jnp.arange(config.test_batches))
     W = params["W"]
     out = {
         "test_loss": test_total / config.test_batches,
+        "empty_loss": empty_total / config.test_batches,
         "loss_curve": curve,
         "row_norms": measure.row_norms(W),
         "phi_half": measure.represented_fraction(W, 0.5),
@@ -301,6 +305,8 @@ def train_model(
 
     Returns:
       Measurements as numpy arrays: ``test_loss``, ``loss_curve``, ``row_norms``,
+      ``empty_loss`` (the loss of the empty model, W = 0 and b = 0, on the same test
+      samples: a model at or above it has learned nothing, and a warning says so),
       ``phi_half``, ``phi_one``, ``overlap_mean``, ``overlap_var``, ``n_represented``,
       ``truncated_batches`` (training and test batches whose events overflowed the sparse
       sampler's capacity; always 0 for the dense one), ``diverged`` (and ``W``, ``b`` if
@@ -310,8 +316,26 @@ def train_model(
     prng_key("key", key)
     p = as_frequencies(frequencies).probs(config.n)
     inputs = _model_inputs(config, p, gamma, lr_w, lr_b)
-    out = jax.jit(_train, static_argnums=(0, 1))(config, int(m), inputs, key)
-    return {k: np.asarray(v) for k, v in out.items()}
+    out = {k: np.asarray(v) for k, v in jax.jit(_train, static_argnums=(0, 1))(config, int(m), inputs, key).items()}
+    if _learned_nothing(out["diverged"], out):
+        warnings.warn(_learned_nothing_message("the model", config), RuntimeWarning, stacklevel=2)
+    return out
+
+
+def _learned_nothing(diverged: Any, outputs: Mapping[str, Any]) -> bool:
+    """Whether a finite model's test loss is no better than the empty model's on the same samples."""
+    return not diverged and "empty_loss" in outputs and float(outputs["test_loss"]) >= float(outputs["empty_loss"])
+
+
+def _learned_nothing_message(what: str, config: TrainConfig) -> str:
+    return (f"{what} ended with a test loss at or above the empty model's (W = 0, b = 0, on the same test "
+            f"samples: 'empty_loss'), having learned nothing yet; train longer (steps={config.steps}, "
+            f"warmup={config.warmup}) or raise the learning rate before reading a scaling law off it")
+
+
+def _some(ids: Sequence[int]) -> str:
+    """``N model(s) (ids [...])``, the first ten ids."""
+    return f"{len(ids)} model(s) (ids {list(ids[:10])}{'...' if len(ids) > 10 else ''})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -479,8 +503,11 @@ def sweep_superposition(
     result = run_sweep(SuperpositionTask(config), points, seed=seed, out=out, **engine_options)
     over = [r.model_id for r in result if int(r.outputs.get("truncated_batches", 0)) > 0]
     if over:
-        warnings.warn(f"{len(over)} model(s) (ids {over[:10]}{'...' if len(over) > 10 else ''}) had batches whose "
-                      f"events overflowed the sparse sampler's {config.event_capacity} slots (see their "
-                      f"'truncated_batches'); raise TrainConfig.max_rate (now {config.max_rate})", RuntimeWarning,
+        warnings.warn(f"{_some(over)} had batches whose events overflowed the sparse sampler's "
+                      f"{config.event_capacity} slots (see their 'truncated_batches'); raise TrainConfig.max_rate "
+                      f"(now {config.max_rate})", RuntimeWarning, stacklevel=2)
+    idle = [r.model_id for r in result if _learned_nothing(r.diverged, r.outputs)]
+    if idle:
+        warnings.warn(_learned_nothing_message(f"{_some(idle)} of {len(result)}", config), RuntimeWarning,
                       stacklevel=2)
     return result
