@@ -267,7 +267,7 @@ def test_a_frozen_model_replays_its_loss_curve_and_test_loss_from_the_documented
     key = jax.random.PRNGKey(5)
     # (still at its initial b ~ N(0, 1), it is worse than outputting 0, and is told so)
     with pytest.warns(RuntimeWarning, match=r"the model ended with a test loss at or above the empty model's .* "
-                                            r"train longer \(steps=40, warmup=4\)"):
+                                            r"usually too few steps \(steps=40, warmup=4\)"):
         out = train_model(cfg, 3, gamma=0.0, lr_w=1e-30, lr_b=1e-30, frequencies=power_law(1.0), key=key)
     k_init, k_data, k_test = (jax.random.fold_in(key, i) for i in range(3))
     params = superposition.init_params(k_init, 16, 3)

@@ -328,9 +328,15 @@ def _learned_nothing(diverged: Any, outputs: Mapping[str, Any]) -> bool:
 
 
 def _learned_nothing_message(what: str, config: TrainConfig) -> str:
+    # (b is not decayed, so a low enough b always reaches the empty model's loss; a model above it
+    # has not found that yet: too few steps, too small a learning rate, or, under negative decay,
+    # row norms growing faster than b can follow: the phase diagram's quick preset at m = 6, n = 256,
+    # gamma = -1 and alpha <= 0.5 ends 2-5 % above it after 2,000 steps)
     return (f"{what} ended with a test loss at or above the empty model's (W = 0, b = 0, on the same test "
-            f"samples: 'empty_loss'), having learned nothing yet; train longer (steps={config.steps}, "
-            f"warmup={config.warmup}) or raise the learning rate before reading a scaling law off it")
+            f"samples: 'empty_loss'), doing no better than outputting 0; usually too few steps "
+            f"(steps={config.steps}, warmup={config.warmup}) or too small a learning rate, or, under negative "
+            f"weight decay (gamma < 0) at a small width, row norms growing faster than b can follow; check them "
+            f"before reading a scaling law off them")
 
 
 def _some(ids: Sequence[int]) -> str:
