@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import math
+import os
 import sys
 from typing import Callable, Sequence
 
@@ -266,8 +267,74 @@ def register_fit(subparsers) -> None:
         al.set_defaults(func=_cmd_fit_allocation)
 
 
+def _where(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected COLUMN=VALUE, e.g. gamma=-1 or frequencies.kind=power_law")
+    return key, value
+
+
+def _matches(cell, value: str) -> bool:
+    """A table cell against a --where value: numerically for a number, else as text."""
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+        try:
+            return float(cell) == float(value)
+        except ValueError:
+            return False
+    return str(cell) == value
+
+
+def _cmd_export(args) -> int:
+    from toyscale.sweep import csv_text, load_sweep
+
+    try:
+        result = load_sweep(args.sweep)
+    except OSError as err:
+        raise CliError(str(err)) from None
+    columns, rows = result.table()
+    for key, value in args.where:
+        if key not in columns:
+            raise CliError(f"--where {key}={value}: no column {key!r}; columns are {', '.join(columns)}")
+        i = columns.index(key)
+        kept = [row for row in rows if _matches(row[i], value)]
+        if not kept:
+            seen = sorted({str(row[i]) for row in rows})
+            raise CliError(f"--where {key}={value}: no model left has it; {key} is one of {', '.join(seen[:20])}"
+                           + (" ..." if len(seen) > 20 else ""))
+        rows = kept
+    if args.drop_diverged:
+        rows = [row for row in rows if not row[columns.index("diverged")]]
+    text = csv_text(columns, rows)
+    if args.out == "-":
+        sys.stdout.write(text)
+        return 0
+    from toyscale.io import atomic_write
+
+    if os.path.isdir(args.out):
+        raise CliError(f"{args.out}: is a folder; give the CSV file's path (or - for standard output)")
+    atomic_write(args.out, lambda f: f.write(text.encode()))
+    print(f"wrote {len(rows)} of {len(result)} models ({sum(r[columns.index('diverged')] for r in rows)} diverged), "
+          f"{len(columns)} columns, to {args.out}", file=sys.stderr)
+    return 0
+
+
+def register_export(subparsers) -> None:
+    """Add ``export``: a sweep folder's finished models as one CSV table."""
+    ex = subparsers.add_parser("export", help="a sweep folder's models as a CSV table (one row per model)",
+                               description="Writes one row per finished model: model_id, diverged (0/1), the "
+                                           "point's fields (a frequency spec as frequencies.kind, "
+                                           "frequencies.alpha, ...) and every scalar output (test_loss, "
+                                           "phi_half, ...). The result feeds `toyscale fit` or pandas.")
+    ex.add_argument("sweep", help="the sweep folder (an experiment script's is <--out>/sweep)")
+    ex.add_argument("out", help="CSV file to write, or - for standard output")
+    ex.add_argument("--where", type=_where, action="append", default=[], metavar="COLUMN=VALUE",
+                    help="keep the models whose COLUMN equals VALUE (numbers compared as numbers; repeatable)")
+    ex.add_argument("--drop-diverged", action="store_true", help="leave out diverged models")
+    ex.set_defaults(func=_cmd_export)
+
+
 #: ``register(subparsers)`` functions; append yours to add a command.
-REGISTRY: list[Callable] = [register_fit]
+REGISTRY: list[Callable] = [register_fit, register_export]
 
 
 def build_parser() -> argparse.ArgumentParser:

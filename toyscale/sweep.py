@@ -40,10 +40,12 @@ position in the grid; such folders still load but do not resume):
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime
 import functools
 import hashlib
+import io
 import json
 import math
 import os
@@ -198,6 +200,53 @@ class SweepResult:
             raise ValueError(f"name={name!r} is neither an output nor a point field of model {missing.model_id}; its "
                              f"outputs are {sorted(missing.outputs)}, its fields {sorted(missing.point)}")
         return np.asarray([r[name] for r in rs])
+
+    def table(self, records: Sequence[Record] | None = None) -> tuple[list[str], list[list[Any]]]:
+        """The records as one flat table: ``(columns, rows)``, a row per model, in order.
+
+        Columns: ``model_id``, ``diverged`` (0 or 1), every point field (a mapping, such as a
+        frequency spec, one column per key: ``frequencies.kind``, ``frequencies.alpha``; a
+        list as its JSON text), then every scalar output. Array outputs (``loss_curve``,
+        ``row_norms``, ...) are left out. A cell a record lacks is ``None``.
+        """
+        rs = self.records if records is None else list(records)
+        flat = [{"model_id": r.model_id, "diverged": int(bool(r.diverged)), **_flat_fields(r.point)} for r in rs]
+        outs = [{k: v.item() for k, v in r.outputs.items() if np.ndim(v) == 0} for r in rs]
+        # the points' fields in their first-seen order, a mapping's keys sorted in its place
+        # (frequencies.E, frequencies.alpha, ..., whichever record has them)
+        top = list(dict.fromkeys(k.split(".")[0] for row in flat for k in row))
+        fields = [k for t in top for k in sorted({k for row in flat for k in row if k.split(".")[0] == t})]
+        outputs = sorted(set().union(*outs)) if outs else []
+        columns = fields + [k for k in outputs if k not in fields]
+        return columns, [[{**o, **f}.get(c) for c in columns] for f, o in zip(flat, outs)]
+
+    def to_csv(self, path: str | os.PathLike, records: Sequence[Record] | None = None) -> int:
+        """Writes :meth:`table` to a CSV file (atomically; floats to full precision, a missing
+        cell empty) for pandas, a spreadsheet or ``python -m toyscale fit``. Returns the rows
+        written."""
+        columns, rows = self.table(records)
+        atomic_write(path, lambda f: f.write(csv_text(columns, rows).encode()))
+        return len(rows)
+
+
+def _flat_fields(point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for k, v in point.items():
+        if isinstance(v, Mapping):
+            out.update(_flat_fields(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = json.dumps(to_plain(v)) if isinstance(v, (list, tuple)) else v
+    return out
+
+
+def csv_text(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A header and rows as CSV text: numbers as Python prints them (shortest round trip),
+    ``None`` as an empty cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    return buffer.getvalue()
 
 
 # ----------------------------------------------------------------------------- planning

@@ -1,0 +1,117 @@
+"""A sweep as one flat table: ``SweepResult.table`` / ``to_csv`` and ``python -m toyscale export``."""
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from toyscale import cli
+from toyscale.fitting import fit_power_law
+from toyscale.frequencies import exponential, power_law
+from toyscale.sweep import load_sweep
+from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
+
+CFG = TrainConfig(n=40, batch=32, steps=60, warmup=6, test_batches=2, log_every=10)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """Twelve models (3 widths x 2 gammas x two kinds of spec, one seed) and one diverged model."""
+    folder = tmp_path_factory.mktemp("export") / "sweep"
+    points = superposition_grid(widths=[3, 4, 6], gammas=[-1.0, 0.2], frequencies=[power_law(1.1), exponential(20.0)],
+                                lr_w=2e-2, lr_b=1e-2)
+    points.append(dict(points[0], lr_w=1e30))  # diverges
+    with pytest.warns(RuntimeWarning):  # (60 steps: some end above the empty model's loss, and are named)
+        sweep_superposition(CFG, points, out=str(folder), progress=False)
+    return folder, load_sweep(str(folder))
+
+
+def read(text):
+    rows = list(csv.reader(io.StringIO(text)))
+    return rows[0], rows[1:]
+
+
+def test_the_table_flattens_the_points_and_keeps_the_scalar_outputs(sweep):
+    _, result = sweep
+    columns, rows = result.table()
+    assert columns[:2] == ["model_id", "diverged"]
+    # a frequency spec becomes one column per key, over every kind in the sweep (a key the
+    # record's kind lacks is None); array outputs are left out
+    for c in ("frequencies.kind", "frequencies.alpha", "frequencies.tau", "m", "gamma", "lr_w", "seed", "test_loss",
+              "empty_loss", "phi_half"):
+        assert c in columns
+    assert "loss_curve" not in columns and "row_norms" not in columns and "frequencies" not in columns
+    assert [row[0] for row in rows] == [r.model_id for r in result] == list(range(13))
+    assert [row[1] for row in rows] == [int(r.diverged) for r in result] == [0] * 12 + [1]
+    by = {c: i for i, c in enumerate(columns)}
+    for row, r in zip(rows, result):
+        assert row[by["m"]] == r["m"] and row[by["frequencies.kind"]] == r["frequencies"]["kind"]
+        assert row[by["test_loss"]] == float(r["test_loss"]) or np.isnan(float(r["test_loss"]))
+        kind = r["frequencies"]["kind"]
+        assert (row[by["frequencies.alpha"]] is None) == (kind != "power_law")
+        assert (row[by["frequencies.tau"]] is None) == (kind != "exponential")
+    # some records only
+    assert [row[0] for row in result.table(result.select(m=6))[1]] == [r.model_id for r in result if r["m"] == 6]
+
+
+def test_to_csv_round_trips_every_number_exactly(sweep, tmp_path):
+    _, result = sweep
+    path = tmp_path / "all.csv"
+    assert result.to_csv(path) == 13
+    header, rows = read(path.read_text())
+    columns, table = result.table()
+    assert header == columns and len(rows) == 13
+    i = header.index("test_loss")
+    for row, cells in zip(rows, table):
+        assert float(row[i]) == cells[i] or (np.isnan(cells[i]) and row[i] == "nan")
+        assert row[header.index("frequencies.alpha")] == ("" if cells[header.index("frequencies.alpha")] is None
+                                                          else repr(cells[header.index("frequencies.alpha")]))
+
+
+def test_export_filters_by_column_and_drops_diverged_models(sweep, capsys):
+    folder, result = sweep
+    assert cli.main(["export", str(folder), "-", "--where", "gamma=-1", "--where", "frequencies.kind=power_law"]) == 0
+    header, rows = read(capsys.readouterr().out)
+    want = [r.model_id for r in result if r["gamma"] == -1.0 and r["frequencies"]["kind"] == "power_law"]
+    assert [int(row[0]) for row in rows] == want and 12 in want  # (the diverged copy of model 0 among them)
+    assert cli.main(["export", str(folder), "-", "--where", "gamma=-1.0", "--where", "frequencies.kind=power_law",
+                     "--drop-diverged"]) == 0
+    assert [int(row[0]) for row in read(capsys.readouterr().out)[1]] == [i for i in want if i != 12]
+
+
+def test_an_exported_curve_feeds_the_fit_command(sweep, tmp_path, capsys):
+    folder, result = sweep
+    path = tmp_path / "curve.csv"
+    assert cli.main(["export", str(folder), str(path), "--where", "gamma=0.2", "--where",
+                     "frequencies.kind=power_law", "--drop-diverged"]) == 0
+    assert "wrote 3 of 13 models (0 diverged), " in capsys.readouterr().err
+    assert cli.main(["fit", "power-law", str(path), "--x", "m", "--y", "test_loss", "--json"]) == 0
+    fitted = json.loads(capsys.readouterr().out)
+    # the same fit as on the records themselves: the CSV lost no digits
+    curve = [r for r in result if r["gamma"] == 0.2 and r["frequencies"]["kind"] == "power_law"]
+    direct = fit_power_law([r["m"] for r in curve], [float(r["test_loss"]) for r in curve])
+    assert fitted["exponent"] == pytest.approx(direct.exponent, rel=1e-12)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--where", "gama=1"], "--where gama=1: no column 'gama'; columns are model_id, diverged, "),
+    (["--where", "gamma=3"], "--where gamma=3: no model left has it; gamma is one of -1.0, 0.2"),
+    (["--where", "m=3", "--where", "m=6"], "--where m=6: no model left has it; m is one of 3"),
+])
+def test_export_names_a_bad_filter(sweep, argv, message, capsys):
+    folder, _ = sweep
+    assert cli.main(["export", str(folder), "-", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_export_refuses_a_missing_sweep_and_a_folder_as_output(sweep, tmp_path, capsys):
+    folder, _ = sweep
+    assert cli.main(["export", str(tmp_path / "nothing"), "-"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert cli.main(["export", str(folder), str(tmp_path)]) == 2
+    assert "is a folder; give the CSV file's path" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse: a --where without =
+        cli.main(["export", str(folder), "-", "--where", "gamma"])
+    assert "expected COLUMN=VALUE" in capsys.readouterr().err
