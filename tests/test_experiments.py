@@ -534,10 +534,15 @@ def test_values_that_differ_only_in_unsafe_characters_get_different_folders():
     from toyscale.runner import experiment_args
 
     presets = {"quick": {"tag": "x", "seeds": 2}}
-    folders = {experiment_args("demo", "", presets, ["--set", f"tag={v}"]).out for v in ("a b", "a/b", "a_b")}
-    assert len(folders) == 3
-    assert all(" " not in f and "/" not in os.path.basename(f) for f in folders)
-    assert os.path.join("runs", "demo-quick-tag=a_b") in folders  # a safe value keeps its plain name
+    folders = [experiment_args("demo", "", presets, ["--set", f"tag={v}"]).out for v in ("a b", "a/b", "a_b")]
+    assert len(set(folders)) == 3
+    assert all(f.startswith(os.path.join("runs", "demo-quick-tag=a_b")) and " " not in f for f in folders)
+    assert folders[2] == os.path.join("runs", "demo-quick-tag=a_b")  # a safe value keeps its plain name
+    # ... and so does a list or an object, written as JSON (one spelling per value): as before
+    listed = experiment_args("demo", "", presets, ["--set", "seeds=[4,8]"]).out
+    assert listed == os.path.join("runs", "demo-quick-seeds=_4__8_")
+    assert experiment_args("demo", "", presets, ["--set", 'tag=["a b"]']).out != \
+        experiment_args("demo", "", presets, ["--set", 'tag=["a/b"]']).out
 
 
 def test_a_fractional_value_for_an_int_setting_is_not_truncated():

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from toyscale import cli
 from toyscale.fitting import fit_power_law
 from toyscale.frequencies import exponential, power_law
-from toyscale.sweep import load_sweep
+from toyscale.sweep import Record, SweepResult, load_sweep
 from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
 
 CFG = TrainConfig(n=40, batch=32, steps=60, warmup=6, test_batches=2, log_every=10)
@@ -23,7 +24,7 @@ def sweep(tmp_path_factory):
     points = superposition_grid(widths=[3, 4, 6], gammas=[-1.0, 0.2], frequencies=[power_law(1.1), exponential(20.0)],
                                 lr_w=2e-2, lr_b=1e-2)
     points.append(dict(points[0], lr_w=1e30))  # diverges
-    with pytest.warns(RuntimeWarning):  # (60 steps: some end above the empty model's loss, and are named)
+    with pytest.warns(RuntimeWarning, match="empty model"):  # (60 steps: some end above it, and are named)
         sweep_superposition(CFG, points, out=str(folder), progress=False)
     return folder, load_sweep(str(folder))
 
@@ -115,3 +116,36 @@ def test_export_refuses_a_missing_sweep_and_a_folder_as_output(sweep, tmp_path, 
     with pytest.raises(SystemExit):  # argparse: a --where without =
         cli.main(["export", str(folder), "-", "--where", "gamma"])
     assert "expected COLUMN=VALUE" in capsys.readouterr().err
+
+
+def test_the_table_writes_bools_as_numbers_and_keeps_an_output_named_like_a_field():
+    # (hand-made records: a random-features point has bool fields; any output may be a plain
+    # float or share a field's name)
+    records = [Record(0, {"m": 3, "lr": 0.1, "infinite_data": True, "label": [1, 2]}, False,
+                      {"lr": np.float32(0.5), "ok": np.bool_(True), "loss": 0.25, "curve": np.zeros(3)}),
+               Record(1, {"m": 4, "lr": 0.1, "infinite_data": False}, True, {"lr": np.float32(0.5), "ok": np.False_})]
+    columns, rows = SweepResult(records, {"points": []}, {}).table()
+    assert columns == ["model_id", "diverged", "m", "lr", "infinite_data", "label", "loss", "ok", "output.lr"]
+    assert rows == [[0, 0, 3, 0.1, 1, "[1, 2]", 0.25, 1, 0.5], [1, 1, 4, 0.1, 0, None, None, 0, 0.5]]
+    assert SweepResult([], {"points": []}, {}).table() == ([], [])
+
+
+@pytest.mark.parametrize("where, kept", [
+    ("infinite_data=true", [0]), ("infinite_data=0", [1]), ("label=[1,2]", [0]), ("label=", [1]),
+    ("m=4.0", [1]), ("lr=0.1", [0, 1]),
+])
+def test_where_matches_what_the_csv_shows(where, kept, tmp_path, monkeypatch, capsys):
+    records = [Record(0, {"m": 3, "lr": 0.1, "infinite_data": True, "label": [1, 2]}, False, {"loss": np.float32(1)}),
+               Record(1, {"m": 4, "lr": 0.1, "infinite_data": False}, False, {"loss": np.float32(2)})]
+    monkeypatch.setattr("toyscale.sweep.load_sweep", lambda folder: SweepResult(records, {"points": []}, {}))
+    assert cli.main(["export", str(tmp_path), "-", "--where", where]) == 0
+    assert [int(row[0]) for row in read(capsys.readouterr().out)[1]] == kept
+
+
+def test_export_of_a_sweep_with_no_finished_model_says_so(sweep, tmp_path, capsys):
+    folder, _ = sweep
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    shutil.copy(folder / "manifest.json", empty / "manifest.json")
+    assert cli.main(["export", str(empty), "-"]) == 2
+    assert "no finished models yet (its manifest lists 13)" in capsys.readouterr().err

@@ -275,13 +275,22 @@ def _where(text: str) -> tuple[str, str]:
 
 
 def _matches(cell, value: str) -> bool:
-    """A table cell against a --where value: numerically for a number, else as text."""
-    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+    """A table cell against a --where value: an empty value matches an empty cell; a number
+    numerically (true/false as 1/0, as the table writes bools); a list by its JSON value."""
+    if cell is None or value == "":
+        return cell is None and value == ""
+    if isinstance(cell, (int, float)):
         try:
-            return float(cell) == float(value)
+            given = float(value)
         except ValueError:
-            return False
-    return str(cell) == value
+            given = {"true": 1.0, "false": 0.0}.get(value.lower())
+        return given is not None and float(cell) == given
+    if cell == value:
+        return True
+    try:  # a list cell (JSON text) against the same list spelled otherwise ([1,2] for [1, 2])
+        return json.loads(cell) == json.loads(value)
+    except ValueError:
+        return False
 
 
 def _cmd_export(args) -> int:
@@ -291,6 +300,8 @@ def _cmd_export(args) -> int:
         result = load_sweep(args.sweep)
     except OSError as err:
         raise CliError(str(err)) from None
+    if not len(result):
+        raise CliError(f"{args.sweep}: no finished models yet (its manifest lists {len(result.manifest['points'])})")
     columns, rows = result.table()
     for key, value in args.where:
         if key not in columns:
@@ -298,7 +309,7 @@ def _cmd_export(args) -> int:
         i = columns.index(key)
         kept = [row for row in rows if _matches(row[i], value)]
         if not kept:
-            seen = sorted({str(row[i]) for row in rows})
+            seen = sorted({"(empty)" if row[i] is None else str(row[i]) for row in rows})
             raise CliError(f"--where {key}={value}: no model left has it; {key} is one of {', '.join(seen[:20])}"
                            + (" ..." if len(seen) > 20 else ""))
         rows = kept
@@ -328,8 +339,9 @@ def register_export(subparsers) -> None:
     ex.add_argument("sweep", help="the sweep folder (an experiment script's is <--out>/sweep)")
     ex.add_argument("out", help="CSV file to write, or - for standard output")
     ex.add_argument("--where", type=_where, action="append", default=[], metavar="COLUMN=VALUE",
-                    help="keep the models whose COLUMN equals VALUE (numbers compared as numbers; repeatable)")
-    ex.add_argument("--drop-diverged", action="store_true", help="leave out diverged models")
+                    help="keep the models whose COLUMN equals VALUE (numbers compared as numbers, true/false as "
+                         "1/0; an empty VALUE matches an empty cell; repeatable)")
+    ex.add_argument("--drop-diverged", action="store_true", help="leave out the models marked diverged")
     ex.set_defaults(func=_cmd_export)
 
 

@@ -256,17 +256,34 @@ def _changed_leaves(preset: Mapping[str, Any], settings: Mapping[str, Any], pref
 def _folder_tag(changed: Mapping[str, Any]) -> str:
     """``-key=value...`` for a run's default folder: sorted, file-name safe, at most ~100 characters.
 
-    Characters unsafe in a file name become ``_``; then, and when the text is cut short, a
-    digest of the full text is appended, so that two settings that differ only there
-    (``tag="a b"`` and ``tag="a/b"``) still get two folders.
+    Characters unsafe in a file name become ``_``. Where a string value held some (two such
+    strings, ``tag="a b"`` and ``tag="a/b"``, would otherwise share a folder), and where the
+    text is cut short, a digest of the full text is appended. Numbers, lists and objects are
+    written as JSON, one spelling per value, so their folders are told apart without one
+    (and keep the names they always had).
     """
     if not changed:
         return ""
     full = "-".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(changed.items()))
-    text = re.sub(r"[^A-Za-z0-9._=+-]", "_", full)
-    if text != full or len(text) > 100:
+    text = re.sub(_UNSAFE, "_", full)
+    if len(text) > 100 or any(_unsafe_text(v) for v in changed.values()):
         text = text[:80] + "-" + hashlib.sha256(full.encode()).hexdigest()[:12]
     return "-" + text
+
+
+_UNSAFE = r"[^A-Za-z0-9._=+-]"
+
+
+def _unsafe_text(value: Any) -> bool:
+    """Whether a string in ``value`` (itself, or inside a list or an object) holds a character
+    unsafe in a file name."""
+    if isinstance(value, str):
+        return re.search(_UNSAFE, value) is not None
+    if isinstance(value, Mapping):
+        return any(_unsafe_text(k) or _unsafe_text(v) for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return any(_unsafe_text(v) for v in value)
+    return False
 
 
 def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *sweep_args: Any,

@@ -205,20 +205,21 @@ class SweepResult:
         """The records as one flat table: ``(columns, rows)``, a row per model, in order.
 
         Columns: ``model_id``, ``diverged`` (0 or 1), every point field (a mapping, such as a
-        frequency spec, one column per key: ``frequencies.kind``, ``frequencies.alpha``; a
-        list as its JSON text), then every scalar output. Array outputs (``loss_curve``,
-        ``row_norms``, ...) are left out. A cell a record lacks is ``None``.
+        frequency spec, one column per key: ``frequencies.kind``, then its other keys sorted;
+        a list as its JSON text), then every scalar output, sorted (one named like a point
+        field as ``output.NAME``). Array outputs (``loss_curve``, ``row_norms``, ...) are left
+        out; a bool is 0 or 1; a cell a record lacks is ``None``. No records, no columns.
         """
         rs = self.records if records is None else list(records)
         flat = [{"model_id": r.model_id, "diverged": int(bool(r.diverged)), **_flat_fields(r.point)} for r in rs]
-        outs = [{k: v.item() for k, v in r.outputs.items() if np.ndim(v) == 0} for r in rs]
-        # the points' fields in their first-seen order, a mapping's keys sorted in its place
-        # (frequencies.E, frequencies.alpha, ..., whichever record has them)
+        # the points' fields in their first-seen order, a mapping's keys in its place
         top = list(dict.fromkeys(k.split(".")[0] for row in flat for k in row))
-        fields = [k for t in top for k in sorted({k for row in flat for k in row if k.split(".")[0] == t})]
-        outputs = sorted(set().union(*outs)) if outs else []
-        columns = fields + [k for k in outputs if k not in fields]
-        return columns, [[{**o, **f}.get(c) for c in columns] for f, o in zip(flat, outs)]
+        fields = [k for t in top for k in sorted({k for row in flat for k in row if k.split(".")[0] == t},
+                                                 key=lambda k: (k != f"{k.split('.')[0]}.kind", k))]
+        outs = [{(f"output.{k}" if k in fields else k): _cell(np.asarray(v).item())
+                 for k, v in r.outputs.items() if np.ndim(v) == 0} for r in rs]
+        columns = fields + sorted(set().union(*outs) if outs else ())
+        return columns, [[{**f, **o}.get(c) for c in columns] for f, o in zip(flat, outs)]
 
     def to_csv(self, path: str | os.PathLike, records: Sequence[Record] | None = None) -> int:
         """Writes :meth:`table` to a CSV file (atomically; floats to full precision, a missing
@@ -235,8 +236,12 @@ def _flat_fields(point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         if isinstance(v, Mapping):
             out.update(_flat_fields(v, f"{prefix}{k}."))
         else:
-            out[f"{prefix}{k}"] = json.dumps(to_plain(v)) if isinstance(v, (list, tuple)) else v
+            out[f"{prefix}{k}"] = json.dumps(to_plain(v)) if isinstance(v, (list, tuple)) else _cell(v)
     return out
+
+
+def _cell(v: Any) -> Any:
+    return int(v) if isinstance(v, (bool, np.bool_)) else v
 
 
 def csv_text(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

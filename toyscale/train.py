@@ -439,7 +439,7 @@ def superposition_grid(
         if isinstance(lr, (str, bytes, Mapping)):  # (check_axis would suggest a list of it)
             raise TypeError(f"{name}={lr!r}; {name} must be a number, a list of numbers or a function of the "
                             f"width m, e.g. 0.01 or [0.01, 0.02]")
-        if not isinstance(lr, (str, bytes, Mapping)) and np.ndim(lr) == 0:  # a number, or a 0-d array of one
+        if np.ndim(lr) == 0:  # a number, or a 0-d array of one
             lr = lr.item() if isinstance(lr, (np.ndarray, jax.Array)) else lr
             values = [lr]
         else:
