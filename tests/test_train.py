@@ -60,6 +60,7 @@ def test_overflowing_batches_are_counted(monkeypatch):
                                             r"the sparse sampler's 4 slots .* raise TrainConfig.max_rate"):
         res = sweep_superposition(cfg, points, progress=False)
     assert res[0]["truncated_batches"] == cfg.steps + cfg.test_batches
+    assert res.stats["truncated_models"] == [0]
 
 
 def test_strong_decay_represents_every_feature_and_weak_decay_about_m_of_them():
@@ -301,6 +302,7 @@ def test_a_sweep_names_the_models_that_learned_nothing(sampler):
                                             r"the empty model's"):
         res = sweep_superposition(cfg, points, progress=False)
     frozen, trained = res
+    assert res.stats["no_better_than_empty"] == [0] and res.stats["truncated_models"] == []
     assert float(trained["test_loss"]) < 0.8 * float(trained["empty_loss"]) < float(frozen["test_loss"])
     # in expectation the empty model's loss is <v^2> sum_i p_i (1280 test samples: within 10 %)
     expected = V_SECOND_MOMENT * power_law(1.2).probs(48).sum()

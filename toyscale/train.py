@@ -503,7 +503,9 @@ def sweep_superposition(
 
     All validation happens here, before anything compiles. ``engine_options`` go to
     :func:`toyscale.sweep.run_sweep` (``memory_budget``, ``chunk_size``, ``devices``,
-    ``progress``, ...).
+    ``progress``, ...). The result's ``stats`` also list the ids of the models whose sparse
+    sampler overflowed (``truncated_models``) and of the finite ones that ended no better
+    than the empty model (``no_better_than_empty``); a warning names each kind.
     """
     points = check_superposition_points(config, points)
     result = run_sweep(SuperpositionTask(config), points, seed=seed, out=out, **engine_options)
@@ -513,6 +515,8 @@ def sweep_superposition(
                       f"{config.event_capacity} slots (see their 'truncated_batches'); raise TrainConfig.max_rate "
                       f"(now {config.max_rate})", RuntimeWarning, stacklevel=2)
     idle = [r.model_id for r in result if _learned_nothing(r.diverged, r.outputs)]
+    # (the scripts save the stats in their summary.json)
+    result.stats.update(truncated_models=over, no_better_than_empty=idle)
     if idle:
         warnings.warn(_learned_nothing_message(f"{_some(idle)} of {len(result)}", config), RuntimeWarning,
                       stacklevel=2)
