@@ -89,6 +89,24 @@ def test_a_curve_or_fit_that_finds_nothing_says_why(call, error, match):
         call()
 
 
+def test_no_match_names_the_condition_that_matches_nothing():
+    # a number given as text: gamma is named, and the (matching) frequency spec is not blamed
+    with pytest.raises(ValueError, match=r"gamma='-1' matches no record on its own; values") as hit:
+        width_curve(records(), gamma="-1", frequencies=power_law(1.2))
+    assert "kind name" not in str(hit.value) and "frequencies=" not in str(hit.value).split(":")[1]
+    # a kind name means its defaults (alpha = 1.2), which these alpha = 1.5 records lack: the hint says so
+    other = [Record(r.model_id, {**r.point, "frequencies": power_law(1.5).describe()}, r.diverged, r.outputs)
+             for r in records()]
+    with pytest.raises(ValueError, match=r"frequencies=.* matches no record on its own.*is what a kind name or "
+                                         r"partial dict means .* e\.g\. "
+                                         r"frequencies=\{'kind': 'power_law', 'E': 1\.0, 'alpha': 1\.5\}"):
+        width_curve(other, gamma=1.0, frequencies="power_law")
+    # each condition matches some records, only not together
+    mixed = [r for r in records() if r.point["gamma"] < 0] + [r for r in other if r.point["gamma"] > 0]
+    with pytest.raises(ValueError, match=r"each condition matches some records, but no record matches them all"):
+        width_curve(mixed, gamma=1.0, frequencies=power_law(1.2))
+
+
 def test_loss_std_is_the_spread_over_seeds_and_an_unflagged_nan_loss_is_diverged():
     recs = [Record(0, {"m": 4, "seed": 0}, False, {"test_loss": np.float32(1.00)}),
             Record(1, {"m": 4, "seed": 1}, False, {"test_loss": np.float32(1.02)}),

@@ -120,9 +120,15 @@ def _replicates(records: list[Record], along: str, conditions: Mapping[str, Any]
                          f"{sorted(fields)}")
     chosen, conditions = matching(records, conditions, fields=fields)
     if not chosen:
+        # which conditions match nothing even on their own (a gamma the sweep never had, a
+        # number given as a string), else that only their combination is missing
+        alone = [k for k in conditions if not matching(records, {k: conditions[k]}, fields=fields)[0]]
+        culprit = (", ".join(f"{k}={_short(repr(conditions[k]))}" for k in alone) + " matches no record on its own"
+                   if alone else "each condition matches some records, but no record matches them all")
         seen = {k: sorted({repr(r.point.get(k)) for r in records}) for k in conditions}
-        raise ValueError(f"no record matches {_short(repr(conditions), 240)}; values in the {len(records)} records: "
-                         + _listing(seen) + _spec_hint(records, conditions))
+        raise ValueError(f"no record matches {_short(repr(conditions), 240)}: {culprit}; values in the "
+                         f"{len(records)} records: " + _listing(seen)
+                         + (_spec_hint(records, conditions) if "frequencies" in alone else ""))
     # Only replicates may be averaged: records of one x that differ in another swept field
     # (a gamma or a ridge left out of the conditions) would blend two curves. A field that
     # changes with x alone (a per-width learning rate) is not a blend.
