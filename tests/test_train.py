@@ -165,6 +165,10 @@ def test_bad_input_raises_before_compiling(call, match, monkeypatch):
     ("seeds", "0", "seeds='0'; seeds must be a list"), ("seeds", 2.5, "seeds=2.5; seeds must be a count"),
     # a list typed without brackets (--set widths=16,32): the suggestion must itself work
     ("widths", "16,32", r"widths='16,32'; widths must be a list of values, e.g. \[16,32\]"),
+    # a list or a number typed as text: the suggestion is the value itself, not its text in a list
+    ("widths", "[8, 16]", r"widths='\[8, 16\]'; widths must be a list of values, e.g. \[8, 16\] \(the list itself, "
+                          r"not its text\)"),
+    ("gammas", "-1", r"gammas='-1'; gammas must be a list of values, e.g. \[-1\]$"),
 ])
 def test_a_lone_value_for_a_grid_axis_is_refused_naming_it(axis, value, match):
     with pytest.raises(TypeError, match=match):

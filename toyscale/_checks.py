@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -34,9 +35,7 @@ def check_axis(name: str, values: Any) -> list:
     """A swept axis as a non-empty list of distinct values; a lone value (a number, a string, a
     spec) is refused."""
     if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
-        # "16,32" is a list typed without its brackets (--set widths=16,32): suggest [16,32]
-        example = f"[{values}]" if isinstance(values, str) and "," in values else f"[{values!r}]"
-        raise TypeError(f"{name}={values!r}; {name} must be a list of values, e.g. {example}")
+        raise TypeError(f"{name}={values!r}; {name} must be a list of values, e.g. {_listed(values)}")
     values = list(values)
     if not values:
         raise ValueError(f"{name}=[] is empty; every axis of the grid needs at least one value")
@@ -47,6 +46,24 @@ def check_axis(name: str, values: Any) -> list:
             raise ValueError(f"{name}={values!r} holds {v!r} twice; each value of an axis must be distinct "
                              f"(repeats of one configuration are its seeds)")
     return values
+
+
+def _listed(value: Any) -> str:
+    """How ``value``, refused as an axis, reads as a list: text that is JSON of a list is that
+    list ("[8, 16]" typed as a string), of a number that number in brackets ("2" -> [2]), and
+    "16,32" is a list typed without its brackets (--set widths=16,32)."""
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list):
+            return f"{json.dumps(parsed)} (the list itself, not its text)"
+        if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
+            return f"[{json.dumps(parsed)}]"
+        if "," in value:
+            return f"[{value}]"
+    return f"[{value!r}]"
 
 
 def _same(a: Any, b: Any) -> bool:
