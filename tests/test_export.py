@@ -113,6 +113,8 @@ def test_export_refuses_a_missing_sweep_and_a_folder_as_output(sweep, tmp_path, 
     assert "does not exist" in capsys.readouterr().err
     assert cli.main(["export", str(folder), str(tmp_path)]) == 2
     assert "is a folder; give the CSV file's path" in capsys.readouterr().err
+    assert cli.main(["export", str(folder), str(tmp_path / "typo" / "x.csv")]) == 2  # no folder made for it
+    assert "its folder" in capsys.readouterr().err and not (tmp_path / "typo").exists()
     with pytest.raises(SystemExit):  # argparse: a --where without =
         cli.main(["export", str(folder), "-", "--where", "gamma"])
     assert "expected COLUMN=VALUE" in capsys.readouterr().err

@@ -96,6 +96,9 @@ def test_power_law_t_interval_is_the_ols_t_interval():
         fit.t_interval("offset")
     with pytest.raises(ValueError, match="level=1.5"):
         fit.t_interval(level=1.5)
+    with pytest.raises(TypeError, match=r"name=0.9; the first argument is the parameter's name \(exponent, "
+                                        r"prefactor\); give a confidence level as level=0.9"):
+        fit.t_interval(0.9)
     # an offset fit on four widths (1 dof, t = 12.71) whose log-offset stderr is large: the
     # log-scale interval runs to inf instead of overflowing math.exp
     wide = fit_power_law([10, 20, 40, 80], [0.31073369, 0.14809674, 0.12057646, 0.06072192], offset=True)

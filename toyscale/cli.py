@@ -323,6 +323,9 @@ def _cmd_export(args) -> int:
 
     if os.path.isdir(args.out):
         raise CliError(f"{args.out}: is a folder; give the CSV file's path (or - for standard output)")
+    folder = os.path.dirname(args.out)
+    if folder and not os.path.isdir(folder):  # (a mistyped path is an error, not a new folder)
+        raise CliError(f"{args.out}: its folder {folder} does not exist")
     atomic_write(args.out, lambda f: f.write(text.encode()))
     print(f"wrote {len(rows)} of {len(result)} models ({sum(r[columns.index('diverged')] for r in rows)} diverged), "
           f"{len(columns)} columns, to {args.out}", file=sys.stderr)

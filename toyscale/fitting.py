@@ -912,6 +912,9 @@ class PowerLawFit:
           level: confidence level, strictly between 0 and 1 (default: the fit's ``level``).
         """
         names = ("exponent", "prefactor") + (("offset",) if self.fit_offset else ())
+        if isinstance(name, (int, float)) and not isinstance(name, bool):  # t_interval(0.9): a level, by position
+            raise TypeError(f"name={name!r}; the first argument is the parameter's name ({', '.join(names)}); "
+                            f"give a confidence level as level={name!r}")
         if name not in names:
             raise ValueError(f"name={name!r}; this fit's parameters are {', '.join(names)}")
         level = self.level if level is None else _check_level(level)
