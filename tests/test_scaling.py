@@ -81,12 +81,22 @@ def test_width_curve_averages_only_replicates():
     (lambda: width_curve(records(), gamma=1.0, measure="tst_loss"), ValueError, r"measure='tst_loss'.*\['test_loss'\]"),
     (lambda: width_exponent(width_curve(records(), gamma=1.0), fit_range=(32, 4)), ValueError, "m_min <= m_max"),
     (lambda: width_exponent(width_curve(records(), gamma=1.0), fit_range=8), TypeError, "fit_range=8"),
+    (lambda: width_exponent(width_curve(records(), gamma=1.0), fit_range=(4, 8, 16)), TypeError,
+     r"fit_range=\(4, 8, 16\); fit_range must be a pair of numbers"),
+    (lambda: width_exponent(width_curve(records(), gamma=1.0), fit_range=("a", 8)), TypeError, "pair of numbers"),
     (lambda: width_exponent(width_curve(records(), gamma=1.0), fit_range=(20, 64)), ValueError,
      r"0 width\(s\) .*fit_range=\(20, 64\).*2 diverged"),
 ])
 def test_a_curve_or_fit_that_finds_nothing_says_why(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_a_fit_range_bound_may_be_none():
+    curve = width_curve(records(), gamma=-1.0)
+    assert width_exponent(curve, fit_range=(None, 16)).x_range == width_exponent(curve, fit_range=(0, 16)).x_range \
+        == (4.0, 16.0)
+    assert width_exponent(curve, fit_range=(8, None)).n_points == 3
 
 
 def test_no_match_names_the_condition_that_matches_nothing():

@@ -246,7 +246,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
 
     Args:
       curve: a :class:`WidthCurve`.
-      fit_range: (m_min, m_max), either may be infinite; None fits every width.
+      fit_range: (m_min, m_max), either may be None or infinite (no bound); None fits every width.
       seed_bootstrap: resamples of the replicate seeds (0: none). Needs replicates at some
         width and the closed-form fit (no ``offset``, the squared loss); not with
         ``bootstrap``, which resamples widths.
@@ -273,10 +273,12 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
                              "has none: make it with width_curve")
     where = ""
     if fit_range is not None:
-        try:
-            lo, hi = (float(v) for v in fit_range)
+        try:  # (None for an open end, like inf)
+            lo, hi = (float(default if v is None else v) for v, default in zip(fit_range, (-np.inf, np.inf),
+                                                                               strict=True))
         except (TypeError, ValueError):
-            raise TypeError(f"fit_range={fit_range!r}; fit_range must be a pair (m_min, m_max) or None") from None
+            raise TypeError(f"fit_range={fit_range!r}; fit_range must be a pair of numbers (m_min, m_max), "
+                            f"either may be None or infinite, or fit_range=None") from None
         if np.isnan(lo) or np.isnan(hi) or not lo <= hi:
             raise ValueError(f"fit_range={fit_range!r}; fit_range must be (m_min, m_max) with m_min <= m_max "
                              f"(either may be infinite)")
