@@ -94,6 +94,8 @@ def test_an_exported_curve_feeds_the_fit_command(sweep, tmp_path, capsys):
     curve = [r for r in result if r["gamma"] == 0.2 and r["frequencies"]["kind"] == "power_law"]
     direct = fit_power_law([r["m"] for r in curve], [float(r["test_loss"]) for r in curve])
     assert fitted["exponent"] == pytest.approx(direct.exponent, rel=1e-12)
+    assert fitted["t_interval"]["exponent"] == pytest.approx(list(direct.t_interval()), rel=1e-9)
+    assert set(fitted["t_interval"]) == {"exponent", "prefactor"}
 
 
 @pytest.mark.parametrize("argv, message", [

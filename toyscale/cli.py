@@ -142,6 +142,8 @@ def _cmd_fit_power_law(args) -> int:
                                     bootstrap=args.bootstrap, seed=args.seed)
     if args.json:
         d = fit.to_dict()
+        names = ("exponent", "prefactor") + (("offset",) if fit.fit_offset else ())
+        d["t_interval"] = {name: list(fit.t_interval(name)) for name in names}  # (as the text prints; nan -> null)
         if ex is not None:
             d["extrapolation"] = {k: getattr(ex, k) for k in (
                 "cut", "n_train", "n_test", "mean_rel_error", "max_rel_error", "mean_log_error", "max_log_error",
