@@ -89,7 +89,13 @@ def test_a_folder_holding_another_sweep_says_what_differs(tmp_path):
     for args, kwargs, says in [
         ((rf.RFConfig(M=32), pts), {}, r"task config differs in M \(16 there, 32 now\)"),
         ((cfg, pts), {"seed": 3}, r"seed=0, this sweep with seed=3"),
-        ((cfg, [pts[0], {**pts[1], "alpha": 0.25}]), {}, r"point 1 differs in alpha \(0.5 there, 0.25 now\)"),
+        ((cfg, [pts[0], {**pts[1], "alpha": 0.25}]), {}, r"this sweep's point 1 is not among its 2 points \(the "
+         r"nearest differs in alpha \(0.5 there, 0.25 now\)\), and 1 of its points are not in this sweep. To extend "
+         r"the folder, keep every point it has \(in any order\)"),
+        # (a grid that keeps them all and adds one is an extension, accepted; one that drops
+        # one and adds another is neither, and the nearest old point is named whatever the order)
+        ((cfg, [{**pts[1], "N": 4}, pts[0]]), {}, r"point 0 is not among its 2 points \(the nearest differs in "
+         r"N \(2 there, 4 now\)\)"),
     ]:
         # a ValueError of its own type, which the scripts report as a usage error
         with pytest.raises(FolderInUseError, match=r"already holds a different sweep \(task 'random_features', 2 points\): .*"

@@ -490,13 +490,35 @@ def _sweep_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     if canon(old.get("seed")) != canon(new["seed"]):
         return f"it was run with seed={old.get('seed')!r}, this sweep with seed={new['seed']!r}"
     old_points, new_points = old.get("points") or [], new["points"]
+
+    def differing(a: Mapping, b: Mapping) -> list[str]:
+        return [k for k in sorted(set(a) | set(b)) if canon(a.get(k, _ABSENT)) != canon(b.get(k, _ABSENT))]
+
+    def fields(a: Mapping, b: Mapping) -> str:
+        return ", ".join(f"{k} ({show(a.get(k, _ABSENT))} there, {show(b.get(k, _ABSENT))} now)"
+                         for k in differing(a, b))
+
+    # neither a part nor an extension (either is accepted, in any order): name a new point the
+    # folder lacks by its nearest point there, and how many of the folder's this sweep drops
+    try:
+        old_digests, new_digests = _point_digests(old_points), _point_digests(new_points)
+    except (TypeError, AttributeError):  # (a manifest edited by hand)
+        old_digests = new_digests = None
+    if old_digests is not None and all(isinstance(p, Mapping) for p in old_points):
+        lost = sum(d not in set(new_digests) for d in old_digests)
+        added = [i for i, d in enumerate(new_digests) if d not in set(old_digests)]
+        if lost and added and old_points:
+            b = new_points[added[0]]
+            nearest = min(old_points, key=lambda a: len(differing(a, b)))
+            return (f"this sweep's point {added[0]} is not among its {len(old_points)} points (the nearest differs "
+                    f"in {fields(nearest, b)}), and {lost} of its points are not in this sweep. To extend the "
+                    f"folder, keep every point it has (in any order) and add the new ones; a sweep of some of its "
+                    f"points reads them back")
     first = next((i for i, (a, b) in enumerate(zip(old_points, new_points)) if canon(a) != canon(b)), None)
     if first is not None:
         a, b = old_points[first], new_points[first]
         if isinstance(a, Mapping):
-            keys = [k for k in sorted(set(a) | set(b)) if canon(a.get(k, _ABSENT)) != canon(b.get(k, _ABSENT))]
-            return f"point {first} differs in " + ", ".join(
-                f"{k} ({show(a.get(k, _ABSENT))} there, {show(b.get(k, _ABSENT))} now)" for k in keys)
+            return f"point {first} differs in {fields(a, b)}"
         return f"point {first} is {show(a)} there, {show(b)} now"
     if len(old_points) != len(new_points):
         return (f"it has {len(old_points)} points, this sweep {len(new_points)} "
