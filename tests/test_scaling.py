@@ -175,6 +175,9 @@ def test_the_seed_bootstrap_measures_the_seed_noise_the_fit_of_the_means_cannot_
     lo, hi = fit.intervals["exponent"]
     assert lo < 0.5 < hi and hi - lo > 0.05 and fit.n_bootstrap == 4000
     assert "more than twice the fit's stderr" in fit.notes[-1] and "2 per width" in fit.notes[-1]
+    # the printout says what was redrawn
+    assert (fit.resampled, plain.resampled) == ("seeds", "points") and fit.to_dict()["resampled"] == "seeds"
+    assert "interval (95% seed bootstrap)" in str(fit) and "interval (95% bootstrap)" in str(plain)
     # the resampled means vary as the mean does, s^2 / k (widened by sqrt(k / (k - 1))): the
     # exponent's sd is then sqrt(sum cx^2 s^2 / (k L^2)) / sum cx^2 (linearised)
     cx = np.log(widths) - np.log(widths).mean()

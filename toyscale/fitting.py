@@ -185,7 +185,7 @@ def _check_level(level: float) -> float:
 def _check_varies(name: str, arr: np.ndarray, model: str) -> None:
     if np.unique(arr).size < 2:
         raise NotIdentifiableError(
-            f"{name} has one distinct value ({arr[0]!r}) over {arr.size} points; "
+            f"{name} has one distinct value ({arr[0].item()!r}) over {arr.size} points; "
             f"{model} is not identifiable from such data"
         )
 
@@ -855,6 +855,8 @@ class PowerLawFit:
       n_starts: number of starts optimised.
       n_bootstrap: number of bootstrap resamples (0 if none).
       level: confidence level of ``intervals``.
+      resampled: what the bootstrap redrew: "points" (the fitted points, ``bootstrap=``)
+        or "seeds" (each width's replicate models, ``width_exponent(seed_bootstrap=)``).
       fit_offset: whether y_inf was fitted.
       identifiable: False when the data do not pin the parameters down (singular
         information: the standard errors could not be computed). An exact fit, with as many
@@ -881,6 +883,7 @@ class PowerLawFit:
     fit_offset: bool = False
     identifiable: bool = True
     notes: tuple[str, ...] = ()
+    resampled: str = "points"
 
     def predict(self, x: Any) -> np.ndarray:
         """Fitted y at ``x`` (numpy array)."""
@@ -937,7 +940,7 @@ class PowerLawFit:
             intervals={k: list(v) for k, v in self.intervals.items()}, converged=self.converged, loss=self.loss,
             objective=self.objective, grad_norm=self.grad_norm, iterations=self.iterations, n_starts=self.n_starts,
             n_bootstrap=self.n_bootstrap, level=self.level, fit_offset=self.fit_offset, dof=self.dof,
-            identifiable=self.identifiable, notes=list(self.notes),
+            identifiable=self.identifiable, notes=list(self.notes), resampled=self.resampled,
         )
 
     def __str__(self) -> str:
@@ -946,7 +949,8 @@ class PowerLawFit:
             f"PowerLawFit  {form}  ({self.loss} loss in log space, n={self.n_points}, "
             f"x in [{self.x_range[0]:.4g}, {self.x_range[1]:.4g}])"
         )
-        rows = [head, f"  {'param':<10}{'value':>16}{'stderr':>14}   interval ({self.level:.0%} bootstrap)"]
+        source = "bootstrap" if self.resampled == "points" else "seed bootstrap"
+        rows = [head, f"  {'param':<10}{'value':>16}{'stderr':>14}   interval ({self.level:.0%} {source})"]
         names = ["exponent", "prefactor"] + (["offset"] if self.fit_offset else [])
         for k in names:
             iv = self.intervals.get(k)

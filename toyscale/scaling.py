@@ -329,4 +329,5 @@ def _seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndarray], r
         # the widening can push a replicate far below its width's mean to or under 0
         note += (f"; {resamples - finite.size} of {resamples} resamples had a mean <= 0 at some width (replicates "
                  f"spread so widely that widening them by sqrt(k / (k - 1)) crossed 0) and were left out")
-    return dataclasses.replace(fit, intervals=intervals, n_bootstrap=resamples, notes=fit.notes + (note,))
+    return dataclasses.replace(fit, intervals=intervals, n_bootstrap=resamples, notes=fit.notes + (note,),
+                               resampled="seeds")
