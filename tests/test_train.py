@@ -382,3 +382,10 @@ def test_an_axis_value_given_twice_is_refused():
 
     with pytest.raises(ValueError, match="N=\\[2, 2\\] holds 2 twice"):
         random_feature_grid(N=[2, 2], T=[4], alpha=[0.5])
+
+
+def test_a_grid_passed_where_the_config_goes_is_named_briefly():
+    points = grid(widths=[4, 8, 16, 32], gammas=[-1.0, 0.5, 1.0])
+    with pytest.raises(TypeError, match=r"config=\[\{'m': 4, .* characters\); expected a toyscale.TrainConfig") as hit:
+        sweep_superposition(points, SMALL)
+    assert len(str(hit.value)) < 250

@@ -48,6 +48,13 @@ def check_axis(name: str, values: Any) -> list:
     return values
 
 
+def short_repr(value: Any, limit: int = 160) -> str:
+    """``repr(value)`` for a message, cut to about ``limit`` characters (a grid of points passed
+    where a config goes would otherwise fill the screen)."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 20]} ... ({len(text)} characters)"
+
+
 def _listed(value: Any) -> str:
     """How ``value``, refused as an axis, reads as a list: text that is JSON of a list is that
     list ("[8, 16]" typed as a string), of a number that number in brackets ("2" -> [2]), and

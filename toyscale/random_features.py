@@ -44,7 +44,8 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from toyscale._checks import check_axis, check_int, check_real, concrete_real, config_from_dict, prng_key
+from toyscale._checks import (check_axis, check_int, check_real, concrete_real, config_from_dict, prng_key,
+                              short_repr)
 from toyscale.scaling import _replicates  # the replicate check width_curve makes
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
@@ -593,7 +594,7 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
       or whose loss curve is not finite.
     """
     if not isinstance(config, RFConfig):
-        raise TypeError(f"config={config!r}; expected a toyscale.random_features.RFConfig")
+        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
     p = _check_for(config, check_point(point))
     key = prng_key("key", key)
     with jax.enable_x64(True):
@@ -707,7 +708,7 @@ def sweep_random_features(
     stays float32); the caller's global setting is untouched.
     """
     if not isinstance(config, RFConfig):
-        raise TypeError(f"config={config!r}; expected a toyscale.random_features.RFConfig")
+        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
     points = [_check_for(config, check_point(p)) for p in check_points(points)]
     # Scoped: the caller's global jax_enable_x64 is left as it was.
     with jax.enable_x64(True):

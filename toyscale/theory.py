@@ -37,7 +37,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from toyscale._checks import check_real, concrete_real
+from toyscale._checks import check_real, concrete_real, short_repr
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.random_features import RFConfig, check_point
 
@@ -374,7 +374,7 @@ def expected_test_loss(config: RFConfig, points: Sequence[Mapping[str, Any]]) ->
       ValueError: on an invalid point or one the theory does not cover.
     """
     if not isinstance(config, RFConfig):
-        raise TypeError(f"config={config!r}; expected a toyscale.random_features.RFConfig")
+        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
     if isinstance(points, Mapping):
         raise TypeError(f"points={points!r}; points must be a list of grid points (for one point: [point])")
     rows = []

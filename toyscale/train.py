@@ -23,7 +23,7 @@ import numpy as np
 import optax
 
 from toyscale import data, measure, superposition
-from toyscale._checks import check_axis, check_int, check_real, config_from_dict, prng_key
+from toyscale._checks import check_axis, check_int, check_real, config_from_dict, prng_key, short_repr
 from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import ADAM_EPS, superposition_optimizer
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
@@ -252,7 +252,7 @@ def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: ja
 
 def _check_model_args(config: TrainConfig, m: Any, gamma: Any, lr_w: Any, lr_b: Any) -> None:
     if not isinstance(config, TrainConfig):
-        raise TypeError(f"config={config!r}; expected a toyscale.TrainConfig")
+        raise TypeError(f"config={short_repr(config)}; expected a toyscale.TrainConfig")
     check_int("m", m)
     _float32("gamma", gamma)
     _learning_rate("lr_w", lr_w)
@@ -470,7 +470,7 @@ def check_superposition_points(config: TrainConfig, points: Sequence[Mapping[str
       TypeError, ValueError: naming the point and the field.
     """
     if not isinstance(config, TrainConfig):
-        raise TypeError(f"config={config!r}; expected a toyscale.TrainConfig")
+        raise TypeError(f"config={short_repr(config)}; expected a toyscale.TrainConfig")
     points = check_points(points)
     for p in points:
         missing = {"m", "gamma", "lr_w", "lr_b", "frequencies"} - set(p)
