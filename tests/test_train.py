@@ -314,6 +314,18 @@ def test_a_sweep_names_the_models_that_learned_nothing(sampler):
         assert float(r["empty_loss"]) == pytest.approx(expected, rel=0.1)
 
 
+def test_a_short_run_is_told_to_set_the_paper_defaults_it_cannot_use():
+    with pytest.raises(ValueError, match=r"log_every=100 \(the default\); log_every must not exceed steps=50: give it, "
+                                         r"e.g. log_every=5$"):
+        TrainConfig(n=64, steps=50)
+    with pytest.raises(ValueError, match=r"warmup=2000 \(the default\); warmup must not exceed steps=500: give it, "
+                                         r"e.g. warmup=50 "):
+        TrainConfig(n=64, steps=500)
+    with pytest.raises(ValueError, match=r"warmup=600; warmup must not"):  # (not the default: not called one)
+        TrainConfig(n=64, steps=500, warmup=600)
+    assert TrainConfig(n=64, steps=50, warmup=5, log_every=5).log_every == 5
+
+
 @pytest.mark.parametrize("field, value", [("test_batches", 0), ("represented_threshold", 0.0)])
 def test_the_config_refuses_a_zero_where_it_would_give_nan(field, value):
     with pytest.raises(ValueError, match=f"{field}={value}"):
