@@ -190,7 +190,12 @@ def custom(values, *, E: float = 1.0) -> Frequencies:
 
 
 def as_frequencies(spec: Frequencies | Mapping[str, Any] | str) -> Frequencies:
-    """Accepts a :class:`Frequencies`, its ``describe()`` dict, or a kind name."""
+    """Accepts a :class:`Frequencies`, its ``describe()`` dict, or a kind name.
+
+    A kind name means that kind at the paper's default: ``"power_law"`` is alpha = 1.2,
+    ``"exponential"`` tau = 400 (``"linear"`` has no parameter); for another value give the
+    spec, e.g. ``power_law(1.5)``.
+    """
     if isinstance(spec, Frequencies):
         return spec
     if isinstance(spec, str):

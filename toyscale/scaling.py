@@ -186,7 +186,8 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
         ``lambda r: r["overlap_mean"] if r["n_represented"] >= 10 else float("nan")``.
       **conditions: point fields to match, e.g. ``gamma=-1.0, frequencies=spec.describe()``
         (a frequency spec may also be given as the object, a partial dict or a kind name,
-        as the sweep accepted it).
+        as the sweep accepted it; a kind name means its defaults, "power_law" alpha = 1.2 and
+        "exponential" tau = 400).
 
     Returns:
       A :class:`WidthCurve`.
