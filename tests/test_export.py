@@ -153,3 +153,22 @@ def test_export_of_a_sweep_with_no_finished_model_says_so(sweep, tmp_path, capsy
     shutil.copy(folder / "manifest.json", empty / "manifest.json")
     assert cli.main(["export", str(empty), "-"]) == 2
     assert "no finished models yet (its manifest lists 13)" in capsys.readouterr().err
+
+
+def test_fit_takes_the_same_where_as_export(sweep, tmp_path, capsys):
+    # the whole sweep exported once; fit --where picks the curve out of it, as export --where would
+    folder, _ = sweep
+    everything, curve = tmp_path / "all.csv", tmp_path / "curve.csv"
+    where = ["--where", "gamma=0.2", "--where", "frequencies.kind=power_law", "--where", "diverged=false"]
+    assert cli.main(["export", str(folder), str(everything)]) == 0
+    assert cli.main(["export", str(folder), str(curve), *where]) == 0
+    capsys.readouterr()
+    fits = []
+    for path, extra in ((curve, []), (everything, where)):
+        assert cli.main(["fit", "power-law", str(path), "--x", "m", "--y", "test_loss", "--json", *extra]) == 0
+        fits.append(json.loads(capsys.readouterr().out))
+    assert fits[0] == fits[1] and fits[0]["n_points"] == 3
+    assert cli.main(["fit", "power-law", str(everything), "--x", "m", "--y", "test_loss", "--where", "gamma=7"]) == 2
+    assert "none of its 13 rows has gamma=7" in capsys.readouterr().err
+    assert cli.main(["fit", "power-law", str(everything), "--x", "m", "--y", "test_loss", "--where", "gama=1"]) == 2
+    assert "unknown column(s) 'gama'" in capsys.readouterr().err

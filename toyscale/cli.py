@@ -22,8 +22,10 @@ class CliError(Exception):
     """A user error with a message meant for the terminal."""
 
 
-def read_csv_columns(path: str, columns: Sequence[str]) -> dict[str, np.ndarray]:
-    """Read named numeric columns of a CSV file with a header row.
+def read_csv_columns(path: str, columns: Sequence[str],
+                     where: Sequence[tuple[str, str]] = ()) -> dict[str, np.ndarray]:
+    """Read named numeric columns of a CSV file with a header row, from the rows whose
+    ``where`` columns match their values (``(column, value)`` pairs, as ``--where`` gives).
 
     Raises:
       CliError naming the file, the column and the row on any problem.
@@ -34,7 +36,7 @@ def read_csv_columns(path: str, columns: Sequence[str]) -> dict[str, np.ndarray]
             header = reader.fieldnames
             if not header:
                 raise CliError(f"{path}: empty file or no header row")
-            missing = [c for c in columns if c not in header]
+            missing = [c for c in [*columns, *(k for k, _ in where)] if c not in header]
             if missing:
                 raise CliError(f"{path}: unknown column(s) {', '.join(map(repr, missing))}; "
                                f"available: {', '.join(map(repr, header))}")
@@ -42,11 +44,15 @@ def read_csv_columns(path: str, columns: Sequence[str]) -> dict[str, np.ndarray]
             if twice:  # DictReader would silently keep the last one
                 raise CliError(f"{path}: the header names column(s) {', '.join(map(repr, twice))} more than once")
             out: dict[str, list[float]] = {c: [] for c in columns}
+            seen_rows = 0
             for row in reader:
                 line = reader.line_num  # the file's line, blank lines and quoted newlines counted
                 if None in row:  # more cells than the header: "1,024" split into two, say
                     raise CliError(f"{path}: line {line} has {len(header) + len(row[None])} fields, the header "
                                    f"{len(header)}; quote a cell that contains a comma")
+                seen_rows += 1
+                if not all(_matches(row.get(k), v) for k, v in where):
+                    continue
                 for c in columns:
                     cell = row.get(c)
                     try:
@@ -59,8 +65,10 @@ def read_csv_columns(path: str, columns: Sequence[str]) -> dict[str, np.ndarray]
         raise CliError(f"{path}: cannot be read ({err.strerror or err})") from None
     except (csv.Error, UnicodeDecodeError) as err:
         raise CliError(f"{path}: not a readable CSV file ({err})") from None
-    if not out[columns[0]]:
+    if not seen_rows:
         raise CliError(f"{path}: header but no data rows")
+    if not out[columns[0]]:
+        raise CliError(f"{path}: none of its {seen_rows} rows has " + " and ".join(f"{k}={v}" for k, v in where))
     return {c: np.asarray(v, dtype=np.float64) for c, v in out.items()}
 
 
@@ -84,7 +92,7 @@ def _cmd_fit_chinchilla(args) -> int:
     from toyscale import fitting
 
     cols = [args.N, args.loss] + ([args.D] if args.D else [args.C])
-    data = read_csv_columns(args.file, cols)
+    data = read_csv_columns(args.file, cols, args.where)
     N, L = data[args.N], data[args.loss]
     D = data[args.D] if args.D else data[args.C] / (6.0 * N)
     notes = []
@@ -129,7 +137,7 @@ def _cmd_fit_chinchilla(args) -> int:
 def _cmd_fit_power_law(args) -> int:
     from toyscale import fitting
 
-    data = read_csv_columns(args.file, [args.x, args.y])
+    data = read_csv_columns(args.file, [args.x, args.y], args.where)
     ex = None
     if args.cut is not None:
         if args.bootstrap:
@@ -157,7 +165,7 @@ def _cmd_fit_power_law(args) -> int:
 def _cmd_fit_broken_power_law(args) -> int:
     from toyscale import fitting
 
-    data = read_csv_columns(args.file, [args.x, args.y])
+    data = read_csv_columns(args.file, [args.x, args.y], args.where)
     fit = fitting.fit_broken_power_law(data[args.x], data[args.y], breaks=args.breaks, offset=args.offset,
                                        loss=args.loss_fn, bootstrap=args.bootstrap, seed=args.seed)
     print(json.dumps(_jsonable(fit.to_dict()), indent=2) if args.json else fit)
@@ -168,7 +176,7 @@ def _cmd_fit_allocation(args) -> int:
     from toyscale import fitting
 
     cols = [args.N, args.loss] + ([args.D] if args.D else [args.C])
-    data = read_csv_columns(args.file, cols)
+    data = read_csv_columns(args.file, cols, args.where)
     budget = dict(D=data[args.D]) if args.D else dict(C=data[args.C])
     bins = args.bins
     if bins is not None:
@@ -203,9 +211,16 @@ def _positive_float(s: str) -> float:
     return v
 
 
+def _add_where(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--where", type=_where, action="append", default=[], metavar="COLUMN=VALUE",
+                   help=f"keep the {what} whose COLUMN equals VALUE (numbers compared as numbers, true/false as "
+                        f"1/0; an empty VALUE matches an empty cell; repeatable)")
+
+
 def _add_run_columns(p: argparse.ArgumentParser, d_help: str, c_help: str) -> None:
-    """FILE, --N, --D | --C and --loss: the columns of a CSV of training runs."""
+    """FILE, --N, --D | --C, --loss and --where: the columns of a CSV of training runs."""
     p.add_argument("file", help="CSV file with a header row")
+    _add_where(p, "rows")
     p.add_argument("--N", required=True, help="column of parameter counts")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--D", help=d_help)
@@ -214,8 +229,9 @@ def _add_run_columns(p: argparse.ArgumentParser, d_help: str, c_help: str) -> No
 
 
 def _add_xy_columns(p: argparse.ArgumentParser, offset_help: str) -> None:
-    """FILE, --x, --y, --offset and --loss-fn of the power-law fits."""
+    """FILE, --x, --y, --offset, --loss-fn and --where of the power-law fits."""
     p.add_argument("file", help="CSV file with a header row")
+    _add_where(p, "rows")
     p.add_argument("--x", required=True, help="column of sizes")
     p.add_argument("--y", required=True, help="column of losses")
     p.add_argument("--offset", action="store_true", help=offset_help)
@@ -277,8 +293,14 @@ def _where(text: str) -> tuple[str, str]:
 
 
 def _matches(cell, value: str) -> bool:
-    """A table cell against a --where value: an empty value matches an empty cell; a number
-    numerically (true/false as 1/0, as the table writes bools); a list by its JSON value."""
+    """A cell (a table's value, or a CSV file's text) against a --where value: an empty value
+    matches an empty cell; a number numerically (true/false as 1/0, as the table writes
+    bools); a list by its JSON value."""
+    if isinstance(cell, str):
+        try:
+            cell = float(cell) if cell else None
+        except ValueError:
+            pass
     if cell is None or value == "":
         return cell is None and value == ""
     if isinstance(cell, (int, float)):
@@ -343,9 +365,7 @@ def register_export(subparsers) -> None:
                                            "phi_half, ...). The result feeds `toyscale fit` or pandas.")
     ex.add_argument("sweep", help="the sweep folder (an experiment script's is <--out>/sweep)")
     ex.add_argument("out", help="CSV file to write, or - for standard output")
-    ex.add_argument("--where", type=_where, action="append", default=[], metavar="COLUMN=VALUE",
-                    help="keep the models whose COLUMN equals VALUE (numbers compared as numbers, true/false as "
-                         "1/0; an empty VALUE matches an empty cell; repeatable)")
+    _add_where(ex, "models")
     ex.add_argument("--drop-diverged", action="store_true", help="leave out the models marked diverged")
     ex.set_defaults(func=_cmd_export)
 
