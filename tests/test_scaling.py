@@ -92,6 +92,19 @@ def test_a_curve_or_fit_that_finds_nothing_says_why(call, error, match):
         call()
 
 
+def test_models_no_better_than_empty_are_counted_and_noted_by_the_fit():
+    # models with an empty_loss: at m = 4 one of the two seeds ended above it (learned nothing)
+    recs = [Record(i, {"m": m, "seed": s}, False, {"test_loss": np.float32(m ** -1.0 * (1 + 0.01 * s)),
+                                                   "empty_loss": np.float32(0.2 if (m, s) == (4, 1) else 2.0)})
+            for i, (m, s) in enumerate((m, s) for m in (4, 8, 16, 32) for s in (0, 1))]
+    curve = width_curve(recs)
+    assert curve.empty.tolist() == [1, 0, 0, 0] and curve.to_dict()["n_empty"] == [1, 0, 0, 0]
+    assert "1 model(s) in these means, at m = 4, ended no better than the empty model" in width_exponent(curve).notes[-1]
+    # outside the fit range, or with no empty_loss (an older sweep): nothing to note
+    assert not width_exponent(curve, fit_range=(8, None)).notes
+    assert width_curve(records(), gamma=1.0).empty.tolist() == [0, 0, 0]
+
+
 def test_a_fit_range_bound_may_be_none():
     curve = width_curve(records(), gamma=-1.0)
     assert width_exponent(curve, fit_range=(None, 16)).x_range == width_exponent(curve, fit_range=(0, 16)).x_range \

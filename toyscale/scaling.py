@@ -19,6 +19,7 @@ import numpy as np
 
 from toyscale._checks import check_int, check_seed
 from toyscale.fitting import PowerLawFit, _ols, _percentile_intervals, fit_power_law
+from toyscale.superposition import no_better_than_empty
 from toyscale.sweep import Record, matching
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent", "SEED_RESAMPLES"]
@@ -42,6 +43,9 @@ class WidthCurve:
         overlap moment with fewer than two represented rows, say. Never counted as diverged.
       values: each width's replicate values, in seed order (what ``loss`` averages), for
         :func:`width_exponent`'s ``seed_bootstrap``.
+      empty: how many of the averaged models at each width ended no better than the empty
+        model (:func:`toyscale.superposition.no_better_than_empty`): they learned nothing,
+        and :func:`width_exponent` notes them when they fall inside its fit.
     """
 
     widths: np.ndarray
@@ -51,6 +55,7 @@ class WidthCurve:
     n_diverged: int
     n_undefined: int = 0
     values: tuple[np.ndarray, ...] = dataclasses.field(default=(), repr=False, compare=False)
+    empty: np.ndarray | None = dataclasses.field(default=None, compare=False)
 
     @property
     def replicated(self) -> bool:
@@ -61,7 +66,8 @@ class WidthCurve:
     def to_dict(self) -> dict:
         return {"m": self.widths.tolist(), "loss": self.loss.tolist(), "loss_std": self.loss_std.tolist(),
                 "n_models": self.n_models.tolist(), "n_diverged": self.n_diverged,
-                "n_undefined": self.n_undefined}
+                "n_undefined": self.n_undefined,
+                "n_empty": [] if self.empty is None else self.empty.tolist()}
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -203,6 +209,7 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
     chosen, conditions = _replicates(records, "m", conditions, measure=measure, where="width",
                                      call="width_curve(records, ")
     by_m: dict[int, list[float]] = {}
+    empty: dict[int, int] = {}
     diverged = undefined = 0
     for r in sorted(chosen, key=lambda r: (r.point.get("seed", 0), r.model_id)):
         value = _number(measure(r), measure, r) if callable(measure) else float(r[measure])
@@ -215,6 +222,7 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
                 undefined += 1
             continue
         by_m.setdefault(int(r.point["m"]), []).append(value)
+        empty[int(r.point["m"])] = empty.get(int(r.point["m"]), 0) + no_better_than_empty(r.diverged, r.outputs)
     widths = np.array(sorted(by_m), dtype=np.int64)
     vals = [np.asarray(by_m[m]) for m in widths]
     return WidthCurve(
@@ -225,6 +233,7 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
         n_diverged=diverged,
         n_undefined=undefined,
         values=tuple(vals),
+        empty=np.array([empty[m] for m in widths], dtype=np.int64),
     )
 
 
@@ -292,6 +301,13 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
                          f"{curve.n_diverged} diverged model(s) and {curve.n_undefined} with an undefined "
                          f"measure left out); a power law needs at least 2")
     fit = fit_power_law(m, loss, **fit_options)
+    if curve.empty is not None:
+        inside = curve.empty[np.isin(curve.widths, m)]
+        if inside.sum():
+            idle = [int(w) for w, k in zip(curve.widths, curve.empty) if k and w in m]
+            fit = dataclasses.replace(fit, notes=fit.notes + (
+                f"{int(inside.sum())} model(s) in these means, at m = {', '.join(map(str, idle))}, ended no better "
+                f"than the empty model (test_loss >= empty_loss): they learned nothing",))
     if not seed_bootstrap:
         return fit
     if all(v.size < 2 for v in values):

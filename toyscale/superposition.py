@@ -7,6 +7,8 @@ Row W_i in R^m is feature i's representation in the m-dimensional hidden space.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -14,8 +16,8 @@ import jax.numpy as jnp
 from toyscale._checks import check_int
 from toyscale.data import SparseFeatures
 
-__all__ = ["init_params", "encode", "decode", "forward", "loss", "per_element_loss", "per_element_loss_and_grad",
-           "PRECISIONS"]
+__all__ = ["init_params", "encode", "decode", "forward", "loss", "empty_loss", "no_better_than_empty",
+           "per_element_loss", "per_element_loss_and_grad", "PRECISIONS"]
 
 # Operand types of the training step's three dense products (accumulation is float32 in all).
 PRECISIONS = ("float32", "bfloat16")
@@ -122,6 +124,13 @@ def empty_loss(x: Features) -> jax.Array:
     (4/3 for the paper's E = 1 distributions). A model starts above it (its b ~ N(0, 1)).
     """
     return jnp.mean(jnp.sum(_dense(x) ** 2, axis=-1))
+
+
+def no_better_than_empty(diverged: Any, outputs: Mapping[str, Any]) -> bool:
+    """Whether a finite model's ``test_loss`` is at or above its ``empty_loss`` (the loss of
+    outputting 0 on the same test samples): it has learned nothing. False for a diverged
+    model and for outputs without ``empty_loss`` (a sweep saved before it existed)."""
+    return not diverged and "empty_loss" in outputs and float(outputs["test_loss"]) >= float(outputs["empty_loss"])
 
 
 def per_element_loss(params: Params, x: Features) -> jax.Array:

@@ -327,14 +327,9 @@ def train_model(
     p = as_frequencies(frequencies).probs(config.n)
     inputs = _model_inputs(config, p, gamma, lr_w, lr_b)
     out = {k: np.asarray(v) for k, v in jax.jit(_train, static_argnums=(0, 1))(config, int(m), inputs, key).items()}
-    if _learned_nothing(out["diverged"], out):
+    if superposition.no_better_than_empty(out["diverged"], out):
         warnings.warn(_learned_nothing_message("the model", config), RuntimeWarning, stacklevel=2)
     return out
-
-
-def _learned_nothing(diverged: Any, outputs: Mapping[str, Any]) -> bool:
-    """Whether a finite model's test loss is no better than the empty model's on the same samples."""
-    return not diverged and "empty_loss" in outputs and float(outputs["test_loss"]) >= float(outputs["empty_loss"])
 
 
 def _learned_nothing_message(what: str, config: TrainConfig) -> str:
@@ -524,7 +519,7 @@ def sweep_superposition(
         warnings.warn(f"{_some(over)} had batches whose events overflowed the sparse sampler's "
                       f"{config.event_capacity} slots (see their 'truncated_batches'); raise TrainConfig.max_rate "
                       f"(now {config.max_rate})", RuntimeWarning, stacklevel=2)
-    idle = [r.model_id for r in result if _learned_nothing(r.diverged, r.outputs)]
+    idle = [r.model_id for r in result if superposition.no_better_than_empty(r.diverged, r.outputs)]
     # (the scripts save the stats in their summary.json)
     result.stats.update(truncated_models=over, no_better_than_empty=idle)
     if idle:
