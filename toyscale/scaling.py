@@ -44,8 +44,8 @@ class WidthCurve:
       values: each width's replicate values, in seed order (what ``loss`` averages), for
         :func:`width_exponent`'s ``seed_bootstrap``.
       empty: how many of the averaged models at each width ended no better than the empty
-        model (:func:`toyscale.superposition.no_better_than_empty`): they learned nothing,
-        and :func:`width_exponent` notes them when they fall inside its fit.
+        model (:func:`toyscale.superposition.no_better_than_empty`): they do no better than
+        outputting 0, and :func:`width_exponent` notes them when they fall inside its fit.
     """
 
     widths: np.ndarray
@@ -307,7 +307,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
             idle = [int(w) for w, k in zip(curve.widths, curve.empty) if k and w in m]
             fit = dataclasses.replace(fit, notes=fit.notes + (
                 f"{int(inside.sum())} model(s) in these means, at m = {', '.join(map(str, idle))}, ended no better "
-                f"than the empty model (test_loss >= empty_loss): they learned nothing",))
+                f"than the empty model (test_loss >= empty_loss): they do no better than outputting 0",))
     if not seed_bootstrap:
         return fit
     if all(v.size < 2 for v in values):
