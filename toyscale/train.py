@@ -106,14 +106,16 @@ class TrainConfig:
         check_int("warmup", self.warmup, minimum=0)
         check_int("test_batches", self.test_batches)
         check_int("log_every", self.log_every)
-        # (the defaults are the paper's, for 20,000 steps: a shorter run must set them)
-        if self.log_every > self.steps:
-            raise ValueError(f"log_every={self.log_every}{_default_note('log_every', self.log_every)}; log_every "
-                             f"must not exceed steps={self.steps}: give it, e.g. log_every={max(1, self.steps // 10)}")
-        if self.warmup > self.steps:
-            raise ValueError(f"warmup={self.warmup}{_default_note('warmup', self.warmup)}; warmup must not exceed "
-                             f"steps={self.steps}: give it, e.g. warmup={self.steps // 10} (a tenth, as the "
-                             f"default is of 20,000)")
+        # (the defaults are the paper's, for 20,000 steps: a shorter run must set them, and is
+        # told about both at once)
+        too_long = [(name, value, example) for name, value, example in (
+            ("log_every", self.log_every, max(1, self.steps // 10)), ("warmup", self.warmup, self.steps // 10))
+            if value > self.steps]
+        if too_long:
+            raise ValueError("; ".join(f"{name}={value}{_default_note(name, value)}" for name, value, _ in too_long)
+                             + f": {' and '.join(name for name, _, _ in too_long)} must not exceed steps="
+                             f"{self.steps}; give {'them' if len(too_long) > 1 else 'it'}, e.g. "
+                             + ", ".join(f"{name}={example}" for name, _, example in too_long))
         if not 0 <= check_real("final_lr_fraction", self.final_lr_fraction) <= 1:
             raise ValueError(f"final_lr_fraction={self.final_lr_fraction}; must be in [0, 1]")
         if self.rng not in data.RNGS:
@@ -170,13 +172,13 @@ class TrainConfig:
         return config_from_dict(cls, settings)
 
 
-@functools.lru_cache(maxsize=128)
 def _default_note(name: str, value: Any) -> str:
     """`` (the default)`` where a TrainConfig field holds its default value."""
     default = next(f.default for f in dataclasses.fields(TrainConfig) if f.name == name)
     return " (the default)" if value == default else ""
 
 
+@functools.lru_cache(maxsize=128)
 def _cached_sparse_tables(p_bytes: bytes, batch: int, capacity: int) -> dict[str, np.ndarray]:
     return data.sparse_tables(np.frombuffer(p_bytes, np.float64), batch, capacity)
 
