@@ -172,3 +172,14 @@ def test_fit_takes_the_same_where_as_export(sweep, tmp_path, capsys):
     assert "none of its 13 rows has gamma=7" in capsys.readouterr().err
     assert cli.main(["fit", "power-law", str(everything), "--x", "m", "--y", "test_loss", "--where", "gama=1"]) == 2
     assert "unknown column(s) 'gama'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cell, value, text, expected", [
+    ("True", "true", True, True), ("FALSE", "0", True, True), ("1e-3", "0.001", True, True), ("-0", "0", True, True),
+    ("nan", "nan", True, True), (float("nan"), "nan", False, True), ("", "", True, True), ("", "0", True, False),
+    ("007", "7", True, True), ("007", "7", False, False),  # a table's text cell (a label) stays text
+    ("[1, 2]", "[1,2]", False, True), ("power_law", "power_law", True, True), (2, "two", False, False),
+])
+def test_where_reads_a_csv_files_cells_and_a_tables_values(cell, value, text, expected):
+    # (a CSV written by pandas spells bools True/False; the table writes them 1/0)
+    assert cli._matches(cell, value, text=text) is expected

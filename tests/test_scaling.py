@@ -103,6 +103,10 @@ def test_models_no_better_than_empty_are_counted_and_noted_by_the_fit():
     # outside the fit range, or with no empty_loss (an older sweep): nothing to note
     assert not width_exponent(curve, fit_range=(8, None)).notes
     assert width_curve(records(), gamma=1.0).empty.tolist() == [0, 0, 0]
+    # a record with empty_loss but no test_loss (a task of one's own) is not judged
+    bare = [Record(r.model_id, r.point, r.diverged, {"empty_loss": r.outputs["empty_loss"], "x": np.float32(1.0)})
+            for r in recs]
+    assert width_curve(bare, measure="x").empty.tolist() == [0, 0, 0, 0]
 
 
 def test_a_fit_range_bound_may_be_none():
@@ -116,7 +120,8 @@ def test_no_match_names_the_condition_that_matches_nothing():
     # a number given as text: gamma is named, and the (matching) frequency spec is not blamed
     with pytest.raises(ValueError, match=r"gamma='-1' matches no record on its own; values") as hit:
         width_curve(records(), gamma="-1", frequencies=power_law(1.2))
-    assert "kind name" not in str(hit.value) and "frequencies=" not in str(hit.value).split(":")[1]
+    culprit = str(hit.value).split("}: ", 1)[1].split(" matches no record on its own")[0]
+    assert culprit == "gamma='-1'" and "kind name" not in str(hit.value)
     # a kind name means its defaults (alpha = 1.2), which these alpha = 1.5 records lack: the hint says so
     other = [Record(r.model_id, {**r.point, "frequencies": power_law(1.5).describe()}, r.diverged, r.outputs)
              for r in records()]

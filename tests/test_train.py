@@ -169,6 +169,8 @@ def test_bad_input_raises_before_compiling(call, match, monkeypatch):
     ("widths", "[8, 16]", r"widths='\[8, 16\]'; widths must be a list of values, e.g. \[8, 16\] \(the list itself, "
                           r"not its text\)"),
     ("gammas", "-1", r"gammas='-1'; gammas must be a list of values, e.g. \[-1\]$"),
+    ("widths", "(8, 16)", r"e.g. \[8, 16\] \(the list itself, not its text\)"),
+    ("gammas", "NaN", r"gammas='NaN'; gammas must be a list of values, e.g. \['NaN'\]$"),
 ])
 def test_a_lone_value_for_a_grid_axis_is_refused_naming_it(axis, value, match):
     with pytest.raises(TypeError, match=match):

@@ -3,9 +3,11 @@ what is allowed, and runs on static Python values before anything is traced or c
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -56,20 +58,23 @@ def short_repr(value: Any, limit: int = 160) -> str:
 
 
 def _listed(value: Any) -> str:
-    """How ``value``, refused as an axis, reads as a list: text that is JSON of a list is that
-    list ("[8, 16]" typed as a string), of a number that number in brackets ("2" -> [2]), and
-    "16,32" is a list typed without its brackets (--set widths=16,32)."""
+    """How ``value``, refused as an axis, reads as a list: text that is a list (JSON or a
+    Python literal, "[8, 16]" or "('a', 'b')") is that list, a finite number that number in
+    brackets ("2" -> [2]), and "16,32" is a list typed without its brackets (--set widths=16,32)."""
     if isinstance(value, str):
+        if "," in value and not value.strip().startswith(("[", "(")):
+            return f"[{value}]"
         try:
             parsed = json.loads(value)
         except ValueError:
-            parsed = None
-        if isinstance(parsed, list):
-            return f"{json.dumps(parsed)} (the list itself, not its text)"
-        if isinstance(parsed, (int, float)) and not isinstance(parsed, bool):
-            return f"[{json.dumps(parsed)}]"
-        if "," in value:
-            return f"[{value}]"
+            try:
+                parsed = ast.literal_eval(value)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                parsed = None
+        if isinstance(parsed, (list, tuple)):
+            return f"{list(parsed)!r} (the list itself, not its text)"
+        if isinstance(parsed, (int, float)) and not isinstance(parsed, bool) and math.isfinite(parsed):
+            return f"[{parsed!r}]"
     return f"[{value!r}]"
 
 

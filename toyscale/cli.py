@@ -51,7 +51,7 @@ def read_csv_columns(path: str, columns: Sequence[str],
                     raise CliError(f"{path}: line {line} has {len(header) + len(row[None])} fields, the header "
                                    f"{len(header)}; quote a cell that contains a comma")
                 seen_rows += 1
-                if not all(_matches(row.get(k), v) for k, v in where):
+                if not all(_matches(row.get(k), v, text=True) for k, v in where):
                     continue
                 for c in columns:
                     cell = row.get(c)
@@ -151,7 +151,7 @@ def _cmd_fit_power_law(args) -> int:
     if args.json:
         d = fit.to_dict()
         names = ("exponent", "prefactor") + (("offset",) if fit.fit_offset else ())
-        d["t_interval"] = {name: list(fit.t_interval(name)) for name in names}  # (as the text prints; nan -> null)
+        d["t_interval"] = {name: list(fit.t_interval(name)) for name in names}  # (nan -> null)
         if ex is not None:
             d["extrapolation"] = {k: getattr(ex, k) for k in (
                 "cut", "n_train", "n_test", "mean_rel_error", "max_rel_error", "mean_log_error", "max_log_error",
@@ -292,23 +292,26 @@ def _where(text: str) -> tuple[str, str]:
     return key, value
 
 
-def _matches(cell, value: str) -> bool:
-    """A cell (a table's value, or a CSV file's text) against a --where value: an empty value
-    matches an empty cell; a number numerically (true/false as 1/0, as the table writes
-    bools); a list by its JSON value."""
-    if isinstance(cell, str):
-        try:
-            cell = float(cell) if cell else None
-        except ValueError:
-            pass
+def _as_number(text: str) -> float | None:
+    """A --where value or a CSV file's cell as a number (true/false, any case, as 1/0), else None."""
+    try:
+        return float(text)
+    except ValueError:
+        return {"true": 1.0, "false": 0.0}.get(text.strip().lower())
+
+
+def _matches(cell, value: str, *, text: bool = False) -> bool:
+    """A cell against a --where value: an empty value matches an empty cell; a number
+    numerically (true/false as 1/0, as the table writes bools; nan matches nan); a list by
+    its JSON value. ``text``: the cell is a CSV file's text, read as a number where it is one
+    (a table's own text cells, a label "007", stay text)."""
+    if text and isinstance(cell, str):
+        cell = None if cell == "" else (cell if _as_number(cell) is None else _as_number(cell))
     if cell is None or value == "":
         return cell is None and value == ""
     if isinstance(cell, (int, float)):
-        try:
-            given = float(value)
-        except ValueError:
-            given = {"true": 1.0, "false": 0.0}.get(value.lower())
-        return given is not None and float(cell) == given
+        given = _as_number(value)
+        return given is not None and (float(cell) == given or (math.isnan(cell) and math.isnan(given)))
     if cell == value:
         return True
     try:  # a list cell (JSON text) against the same list spelled otherwise ([1,2] for [1, 2])

@@ -129,8 +129,9 @@ def empty_loss(x: Features) -> jax.Array:
 def no_better_than_empty(diverged: Any, outputs: Mapping[str, Any]) -> bool:
     """Whether a finite model's ``test_loss`` is at or above its ``empty_loss`` (the loss of
     outputting 0 on the same test samples): it does no better than outputting 0. False for a diverged
-    model and for outputs without ``empty_loss`` (a sweep saved before it existed)."""
-    return not diverged and "empty_loss" in outputs and float(outputs["test_loss"]) >= float(outputs["empty_loss"])
+    model and for outputs without both (a sweep saved before ``empty_loss`` existed)."""
+    return (not diverged and "empty_loss" in outputs and "test_loss" in outputs
+            and float(outputs["test_loss"]) >= float(outputs["empty_loss"]))
 
 
 def per_element_loss(params: Params, x: Features) -> jax.Array:

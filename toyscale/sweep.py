@@ -61,7 +61,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from toyscale._checks import check_int, check_seed
+from toyscale._checks import check_int, check_seed, short_repr
 from toyscale.frequencies import KINDS, as_frequencies
 from toyscale.io import atomic_create_json, atomic_write, atomic_write_json, to_plain
 
@@ -505,8 +505,9 @@ def _sweep_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
     except (TypeError, AttributeError):  # (a manifest edited by hand)
         old_digests = new_digests = None
     if old_digests is not None and all(isinstance(p, Mapping) for p in old_points):
-        lost = sum(d not in set(new_digests) for d in old_digests)
-        added = [i for i, d in enumerate(new_digests) if d not in set(old_digests)]
+        old_set, new_set = set(old_digests), set(new_digests)
+        lost = sum(d not in new_set for d in old_digests)
+        added = [i for i, d in enumerate(new_digests) if d not in old_set]
         if lost and added and old_points:
             b = new_points[added[0]]
             nearest = min(old_points, key=lambda a: len(differing(a, b)))
@@ -671,7 +672,7 @@ def check_points(points: Any) -> list[dict]:
     """``points`` as a list of dicts; a TypeError naming the value unless it is a sequence of
     mappings (a lone mapping is refused, not iterated over its keys)."""
     if isinstance(points, (Mapping, str, bytes)) or not isinstance(points, Sequence):
-        raise TypeError(f"points={points!r}; points must be a list of mappings, one per model")
+        raise TypeError(f"points={short_repr(points)}; points must be a list of mappings, one per model")
     bad = next((i for i, p in enumerate(points) if not isinstance(p, Mapping)), None)
     if bad is not None:
         raise TypeError(f"points[{bad}]={points[bad]!r}; every point must be a mapping of field names to values")

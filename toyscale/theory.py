@@ -376,7 +376,8 @@ def expected_test_loss(config: RFConfig, points: Sequence[Mapping[str, Any]]) ->
     if not isinstance(config, RFConfig):
         raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
     if isinstance(points, Mapping):
-        raise TypeError(f"points={points!r}; points must be a list of grid points (for one point: [point])")
+        raise TypeError(f"points={short_repr(points)}; points must be a list of grid points "
+                        f"(for one point: [point])")
     rows = []
     for point in points:
         p = dict(point)
