@@ -527,6 +527,12 @@ def test_long_overrides_that_share_a_prefix_get_different_folders():
     b = experiment_args("demo", "", presets, ["--set", f"seeds={list(range(99)) + [1000]}"])
     assert a.out != b.out
     assert len(os.path.basename(a.out)) < 120 and len(os.path.basename(b.out)) < 120
+    # the name such a run has always had (the digest of the file-name-safe text), so it resumes
+    import hashlib
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9._=+-]", "_", f"seeds={list(range(100))}")
+    assert a.out == os.path.join("runs", f"demo-quick-{safe[:80]}-{hashlib.sha256(safe.encode()).hexdigest()[:12]}")
 
 
 def test_values_that_differ_only_in_unsafe_characters_get_different_folders():

@@ -266,8 +266,11 @@ def _folder_tag(changed: Mapping[str, Any]) -> str:
         return ""
     full = "-".join(f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in sorted(changed.items()))
     text = re.sub(_UNSAFE, "_", full)
-    if len(text) > 100 or any(_unsafe_text(v) for v in changed.values()):
-        text = text[:80] + "-" + hashlib.sha256(full.encode()).hexdigest()[:12]
+    unsafe = any(_unsafe_text(v) for v in changed.values())
+    if len(text) > 100 or unsafe:
+        # (the digest of the safe text where no string needs the full one: long list overrides
+        # keep the folder names they had before unsafe strings got a digest)
+        text = text[:80] + "-" + hashlib.sha256((full if unsafe else text).encode()).hexdigest()[:12]
     return "-" + text
 
 
