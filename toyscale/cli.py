@@ -321,7 +321,7 @@ def _matches(cell, value: str, *, text: bool = False) -> bool:
 
 
 def _cmd_export(args) -> int:
-    from toyscale.sweep import csv_text, load_sweep
+    from toyscale.sweep import csv_text, load_sweep, write_csv
 
     try:
         result = load_sweep(args.sweep)
@@ -342,18 +342,15 @@ def _cmd_export(args) -> int:
         rows = kept
     if args.drop_diverged:
         rows = [row for row in rows if not row[columns.index("diverged")]]
-    text = csv_text(columns, rows)
     if args.out == "-":
-        sys.stdout.write(text)
+        sys.stdout.write(csv_text(columns, rows))
         return 0
-    from toyscale.io import atomic_write
-
     if os.path.isdir(args.out):
         raise CliError(f"{args.out}: is a folder; give the CSV file's path (or - for standard output)")
     folder = os.path.dirname(args.out)
     if folder and not os.path.isdir(folder):  # (a mistyped path is an error, not a new folder)
         raise CliError(f"{args.out}: its folder {folder} does not exist")
-    atomic_write(args.out, lambda f: f.write(text.encode()))
+    write_csv(args.out, columns, rows)
     print(f"wrote {len(rows)} of {len(result)} models ({sum(r[columns.index('diverged')] for r in rows)} diverged), "
           f"{len(columns)} columns, to {args.out}", file=sys.stderr)
     return 0

@@ -226,7 +226,7 @@ class SweepResult:
         cell empty) for pandas, a spreadsheet or ``python -m toyscale fit``. Returns the rows
         written."""
         columns, rows = self.table(records)
-        atomic_write(path, lambda f: f.write(csv_text(columns, rows).encode()))
+        write_csv(path, columns, rows)
         return len(rows)
 
 
@@ -242,6 +242,11 @@ def _flat_fields(point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _cell(v: Any) -> Any:
     return int(v) if isinstance(v, (bool, np.bool_)) else v
+
+
+def write_csv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """:func:`csv_text` written to ``path`` atomically."""
+    atomic_write(path, lambda f: f.write(csv_text(columns, rows).encode()))
 
 
 def csv_text(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

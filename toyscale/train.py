@@ -318,7 +318,7 @@ def train_model(
     Returns:
       Measurements as numpy arrays: ``test_loss``, ``loss_curve``, ``row_norms``,
       ``empty_loss`` (the loss of the empty model, W = 0 and b = 0, on the same test
-      samples: a model at or above it has learned nothing, and a warning says so),
+      samples: a model at or above it does no better than outputting 0, and a warning says so),
       ``phi_half``, ``phi_one``, ``overlap_mean``, ``overlap_var``, ``n_represented``,
       ``truncated_batches`` (training and test batches whose events overflowed the sparse
       sampler's capacity; always 0 for the dense one), ``diverged`` (and ``W``, ``b`` if
@@ -330,15 +330,15 @@ def train_model(
     inputs = _model_inputs(config, p, gamma, lr_w, lr_b)
     out = {k: np.asarray(v) for k, v in jax.jit(_train, static_argnums=(0, 1))(config, int(m), inputs, key).items()}
     if superposition.no_better_than_empty(out["diverged"], out):
-        warnings.warn(_learned_nothing_message("the model", config), RuntimeWarning, stacklevel=2)
+        warnings.warn(_no_better_than_empty_message("the model", config), RuntimeWarning, stacklevel=2)
     return out
 
 
-def _learned_nothing_message(what: str, config: TrainConfig) -> str:
+def _no_better_than_empty_message(what: str, config: TrainConfig) -> str:
     # (b is not decayed, so a low enough b always reaches the empty model's loss; a model above it
     # has not found that yet: too few steps, too small a learning rate, or, under negative decay,
     # row norms growing faster than b can follow: the phase diagram's quick preset at m = 6, n = 256,
-    # gamma = -1 and alpha <= 0.5 ends 2-5 % above it after 2,000 steps)
+    # gamma = -1 and alpha <= 0.5 ends 1.7-4.7 % above it after 2,000 steps)
     return (f"{what} ended with a test loss at or above the empty model's (W = 0, b = 0, on the same test "
             f"samples: 'empty_loss'), doing no better than outputting 0; usually too few steps "
             f"(steps={config.steps}, warmup={config.warmup}) or too small a learning rate, or, under negative "
@@ -525,6 +525,6 @@ def sweep_superposition(
     # (the scripts save the stats in their summary.json)
     result.stats.update(truncated_models=over, no_better_than_empty=idle)
     if idle:
-        warnings.warn(_learned_nothing_message(f"{_some(idle)} of {len(result)}", config), RuntimeWarning,
+        warnings.warn(_no_better_than_empty_message(f"{_some(idle)} of {len(result)}", config), RuntimeWarning,
                       stacklevel=2)
     return result
