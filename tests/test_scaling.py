@@ -320,3 +320,12 @@ def test_width_curve_can_average_a_scalar_point_field():
     curve = width_curve(recs, measure="lr_w")
     np.testing.assert_allclose(curve.loss, [0.1 / 4, 0.1 / 8])
     assert curve.n_models.tolist() == [2, 2]
+
+
+def test_a_long_condition_is_cut_in_the_message_and_says_its_length():
+    long_text = "x" * 500
+    for conditions, match in [({"seed": long_text}, r"seed='x+ \.\.\. \(502 characters\) matches no record on its own"),
+                              ({"label": long_text}, r"label='x+ \.\.\. \(502 characters\); no point has the field")]:
+        with pytest.raises(ValueError, match=match) as hit:
+            width_curve(records(), gamma=-1.0, **conditions)
+        assert long_text not in str(hit.value) and len(str(hit.value)) < 800

@@ -50,11 +50,15 @@ def check_axis(name: str, values: Any) -> list:
     return values
 
 
+def shorten(text: str, limit: int = 160) -> str:
+    """``text`` for a message, cut to about ``limit`` characters, saying how long it was."""
+    return text if len(text) <= limit else f"{text[:limit - 20]} ... ({len(text)} characters)"
+
+
 def short_repr(value: Any, limit: int = 160) -> str:
     """``repr(value)`` for a message, cut to about ``limit`` characters (a grid of points passed
     where a config goes would otherwise fill the screen)."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit - 20]} ... ({len(text)} characters)"
+    return shorten(repr(value), limit)
 
 
 def _listed(value: Any) -> str:

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from toyscale._checks import check_int, check_seed
+from toyscale._checks import check_int, check_seed, short_repr, shorten
 from toyscale.fitting import PowerLawFit, _ols, _percentile_intervals, fit_power_law
 from toyscale.superposition import no_better_than_empty
 from toyscale.sweep import Record, matching
@@ -70,12 +70,8 @@ class WidthCurve:
                 "n_empty": [] if self.empty is None else self.empty.tolist()}
 
 
-def _short(text: str, limit: int = 80) -> str:
-    return text if len(text) <= limit else text[: limit - 5] + " ...}" if text.endswith("}") else text[: limit - 4] + " ..."
-
-
 def _listing(seen: Mapping[str, Sequence[str]]) -> str:
-    return "; ".join(f"{k}: {', '.join(_short(x) for x in v[:8])}{' ...' if len(v) > 8 else ''}" for k, v in seen.items())
+    return "; ".join(f"{k}: {', '.join(shorten(x, 80) for x in v[:8])}{' ...' if len(v) > 8 else ''}" for k, v in seen.items())
 
 
 def _spec_hint(records: Sequence[Record], conditions: Mapping[str, Any]) -> str:
@@ -89,9 +85,9 @@ def _spec_hint(records: Sequence[Record], conditions: Mapping[str, Any]) -> str:
     if not same_kind:
         return ""
     first = next(iter(same_kind.values()))
-    return (f". frequencies={_short(json.dumps(want, sort_keys=True))} is what a kind name or partial dict means "
+    return (f". frequencies={shorten(json.dumps(want, sort_keys=True), 80)} is what a kind name or partial dict means "
             f"(that kind's defaults filled in); these records' {want.get('kind')} spec(s): "
-            + ", ".join(_short(k) for k in list(same_kind)[:4]) + f"; give one whole, e.g. frequencies={_short(repr(first))}"
+            + ", ".join(shorten(k, 80) for k in list(same_kind)[:4]) + f"; give one whole, e.g. frequencies={short_repr(first, 80)}"
             " or the spec object the sweep was given")
 
 
@@ -129,10 +125,10 @@ def _replicates(records: list[Record], along: str, conditions: Mapping[str, Any]
         # which conditions match nothing even on their own (a gamma the sweep never had, a
         # number given as a string), else that only their combination is missing
         alone = [k for k in conditions if not matching(records, {k: conditions[k]}, fields=fields)[0]]
-        culprit = (", ".join(f"{k}={_short(repr(conditions[k]))}" for k in alone) + " matches no record on its own"
+        culprit = (", ".join(f"{k}={short_repr(conditions[k], 80)}" for k in alone) + " matches no record on its own"
                    if alone else "each condition matches some records, but no record matches them all")
         seen = {k: sorted({repr(r.point.get(k)) for r in records}) for k in conditions}
-        raise ValueError(f"no record matches {_short(repr(conditions), 240)}: {culprit}; values in the "
+        raise ValueError(f"no record matches {short_repr(conditions, 240)}: {culprit}; values in the "
                          f"{len(records)} records: " + _listing(seen)
                          + (_spec_hint(records, conditions) if "frequencies" in alone else ""))
     # Only replicates may be averaged: records of one x that differ in another swept field
@@ -175,8 +171,8 @@ def _number(value: Any, measure: Callable, record: Record) -> float:
             return float(value)
         except (TypeError, ValueError):
             pass
-    raise TypeError(f"measure={getattr(measure, '__name__', measure)!r} returned {_short(repr(value))} for model "
-                    f"{record.model_id} (point {_short(repr(record.point))}); a measure function must return one "
+    raise TypeError(f"measure={getattr(measure, '__name__', measure)!r} returned {short_repr(value, 80)} for model "
+                    f"{record.model_id} (point {short_repr(record.point, 80)}); a measure function must return one "
                     f"number per record (NaN: undefined)")
 
 

@@ -438,7 +438,7 @@ def matching(records: Sequence[Record], conditions: Mapping[str, Any], *,
         fields = set().union(*(r.point for r in records)) if records else set()
     unknown = sorted(set(conditions) - fields)
     if fields and unknown:
-        raise ValueError(f"{unknown[0]}={conditions[unknown[0]]!r}; no point has the field(s) {unknown}; "
+        raise ValueError(f"{unknown[0]}={short_repr(conditions[unknown[0]], 80)}; no point has the field(s) {unknown}; "
                          f"the points' fields are {sorted(fields)}")
     conditions = {k: stored_condition(k, v) for k, v in conditions.items()}
     return [r for r in records if all(r.point.get(k) == v for k, v in conditions.items())], conditions
