@@ -240,3 +240,20 @@ def test_a_folder_a_bom_and_a_bad_budget_column_are_named(tmp_path, capsys):
                                             for i in range(8)))
     assert cli.main(["fit", "chinchilla", str(q), "--N", "N", "--C", "flops", "--loss", "loss", "--drop-top", "1"]) == 2
     assert "flops has 1 non-positive value(s) (first: flops[3]=-1e+18)" in capsys.readouterr().err
+
+
+def test_every_option_of_every_command_has_help_text():
+    import argparse
+
+    def commands(parser, name):
+        yield name, parser
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for sub_name, sub in action.choices.items():
+                    yield from commands(sub, f"{name} {sub_name}")
+
+    found = list(commands(cli.build_parser(), "toyscale"))
+    assert {"toyscale fit power-law", "toyscale fit chinchilla", "toyscale export"} <= {n for n, _ in found}
+    bare = [(n, a.option_strings or a.dest) for n, p in found for a in p._actions
+            if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)) and not a.help]
+    assert bare == []

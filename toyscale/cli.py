@@ -246,29 +246,25 @@ def register_fit(subparsers) -> None:
     ch = sub.add_parser("chinchilla", help="L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3)")
     _add_run_columns(ch, "column of training tokens", "column of training FLOPs (D = C / (6 N))")
     ch.add_argument("--drop-top", type=_nonneg_int, default=0, metavar="K", help="drop the K highest-loss rows")
-    ch.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R", help="bootstrap resamples")
-    ch.add_argument("--method", choices=("huber", "mle"), default="huber")
-    ch.add_argument("--seed", type=_nonneg_int, default=0)
+    ch.add_argument("--method", choices=("huber", "mle"), default="huber",
+                    help="huber: the published Huber loss on log L; mle: Huber likelihood with a fitted scale, "
+                         "which also reports sigma (default: huber)")
     ch.add_argument("--grid-stride", type=_nonneg_int, default=1, metavar="K",
                     help="use every K-th start of the published 4,500-start grid (faster, less thorough)")
-    ch.add_argument("--json", action="store_true", help="print the result as JSON")
+    _add_bootstrap_seed_json(ch, "the runs")
     ch.set_defaults(func=_cmd_fit_chinchilla)
 
     pl = sub.add_parser("power-law", help="y = C x^-a (+ y_inf)")
     _add_xy_columns(pl, "also fit the irreducible term y_inf")
-    pl.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R")
-    pl.add_argument("--seed", type=_nonneg_int, default=0)
     pl.add_argument("--cut", type=_positive_float, default=None, metavar="X",
                     help="held-out extrapolation: fit on x <= X, report the error on x > X")
-    pl.add_argument("--json", action="store_true")
+    _add_bootstrap_seed_json(pl, "the points")
     pl.set_defaults(func=_cmd_fit_power_law)
 
     bp = sub.add_parser("broken-power-law", help="y = a + b x^-c0 prod_i (1 + (x/d_i)^(1/f_i))^(-c_i f_i)")
     _add_xy_columns(bp, "also fit the constant a")
     bp.add_argument("--breaks", type=int, choices=(1, 2, 3), default=1, metavar="K", help="number of breaks (1-3)")
-    bp.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R")
-    bp.add_argument("--seed", type=_nonneg_int, default=0)
-    bp.add_argument("--json", action="store_true")
+    _add_bootstrap_seed_json(bp, "the points")
     bp.set_defaults(func=_cmd_fit_broken_power_law)
 
     for kind, help_ in (("frontier", "N_opt = k C^a from the lowest-loss run per budget (Chinchilla approach 1)"),
@@ -278,11 +274,16 @@ def register_fit(subparsers) -> None:
         al.add_argument("--bins", type=_positive_float, nargs="+", default=None, metavar="B",
                         help="one integer: that many log-spaced budget bins; several numbers: ascending bin edges "
                              "(default: group runs of equal C, to 1 %% of a group's smallest)")
-        al.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R",
-                        help="resample the runs R times for percentile intervals of a and k")
-        al.add_argument("--seed", type=_nonneg_int, default=0)
-        al.add_argument("--json", action="store_true")
+        _add_bootstrap_seed_json(al, "the runs")
         al.set_defaults(func=_cmd_fit_allocation)
+
+
+def _add_bootstrap_seed_json(p, what: str) -> None:
+    """The options every fit takes: bootstrap resamples of ``what``, their seed, and JSON output."""
+    p.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R",
+                   help=f"resample {what} R times for percentile intervals of the fitted parameters (default: 0, none)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the bootstrap resamples (default: 0)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def _where(text: str) -> tuple[str, str]:
