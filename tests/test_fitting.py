@@ -157,6 +157,25 @@ def test_power_law_recovery_inside_intervals(offset):
     assert fit.converged and fit.identifiable
 
 
+def _collapsed_offset_data():
+    """5 widths x 2 seeds of y = 2 m^-0.5 + 0.1 with 5 % noise on which the offset fit collapses to ~0."""
+    m = np.repeat([8.0, 16, 32, 64, 128], 2)
+    return m, (2 * m**-0.5 + 0.1) * np.exp(0.05 * np.random.default_rng([99, 2]).standard_normal(m.size))
+
+
+def test_bootstrap_of_a_collapsed_offset_fit_leaves_the_collapsed_basin():
+    # The full-data fit puts the offset on its bound (not identifiable).  Resamples started only
+    # from that fit all stayed there: a zero-width offset interval and the no-offset fit's
+    # exponent interval, [0.32, 0.41], which misses the true 0.5.
+    m, y = _collapsed_offset_data()
+    fit = fit_power_law(m, y, offset=True, bootstrap=200, seed=0)
+    assert not fit.identifiable and fit.offset < 1e-9 and fit.exponent < 0.4
+    lo, hi = fit.intervals["offset"]
+    assert hi > 0.05 and hi > 1e6 * lo
+    lo, hi = fit.intervals["exponent"]
+    assert lo <= fit.exponent and hi > 0.5
+
+
 def test_pure_power_law_through_offset_data_is_biased():
     # The pitfall the offset exists for: ignoring y_inf biases the exponent.
     x = np.logspace(1, 5, 30)

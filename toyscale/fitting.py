@@ -998,13 +998,60 @@ def _offset_starts(lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
     is the least-squares value given the other two (variable projection on log C).
     """
     y = np.exp(ly)
-    fracs = np.array([1e-3, 0.2, 0.5, 0.8, 0.95, 0.99])
+    fracs = _OFFSET_FRACS
     exps = np.array([0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0])
     a, f = np.meshgrid(exps, fracs, indexing="ij")
     a, f = a.ravel(), f.ravel()
     yinf = f * y.min()
     logc = np.mean(np.log(y[None, :] - yinf[:, None]) + a[:, None] * lx[None, :], axis=1)
     return np.stack([logc, a, np.log(yinf)], axis=1)
+
+
+_OFFSET_FRACS = np.array([1e-3, 0.2, 0.5, 0.8, 0.95, 0.99])
+
+
+def _offset_profile_starts(lx: np.ndarray, ly: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Starts (R, F, 3) for the offset power law on R weighted resamples of the points.
+
+    With the offset fixed, the fit is the least-squares line of log(y - y_inf) on log x, so
+    for each offset in ``_OFFSET_FRACS`` x min(y) the start takes that line's (log C, a) on
+    the resample's weights: one start per basin of the offset's profile, at the cost of a
+    weighted regression.
+    """
+    y = np.exp(ly)
+    yinf = _OFFSET_FRACS * y.min()
+    z = np.log(y[None, :] - yinf[:, None])  # (F, n)
+    sw = weights.sum(1)
+    mx = weights @ lx / sw  # (R,)
+    dx = lx[None, :] - mx[:, None]  # (R, n)
+    sxx = np.sum(weights * dx**2, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.einsum("rn,fn->rf", weights * dx, z) / sxx[:, None]  # (R, F)
+        logc = (weights @ z.T) / sw[:, None] - slope * mx[:, None]
+    return np.stack([logc, -slope, np.broadcast_to(np.log(yinf), slope.shape)], axis=2)
+
+
+def _refit_resamples(p_hat: np.ndarray, weights: np.ndarray, data: tuple, offset: bool, **kw) -> np.ndarray:
+    """Refit every bootstrap resample (rows of ``weights``) and return its parameters (R, p).
+
+    Each resample starts from the full-data fit and, with the offset, also from
+    `_offset_profile_starts`; the best converged start is kept.  Starting from the full-data
+    fit alone is not enough: when the fitted offset has collapsed onto its bound, every
+    resample stays in that basin, so the offset's interval has zero width and the exponent's
+    is the no-offset fit's.  A resample none of whose starts converged is NaN.
+    """
+    R = len(weights)
+    starts = np.broadcast_to(p_hat, (R, 1, len(p_hat)))
+    if offset:
+        starts = np.concatenate([starts, _offset_profile_starts(*map(np.asarray, data), weights)], axis=1)
+    S = starts.shape[1]
+    sol = _minimize(starts.reshape(R * S, -1), np.repeat(weights, S, axis=0), data,
+                    gtol=1e-10, ftol=1e-15, **kw)
+    value = np.where(sol.converged & np.isfinite(sol.value), sol.value, np.inf).reshape(R, S)
+    best = np.argmin(value, axis=1)
+    boot = sol.params.reshape(R, S, -1)[np.arange(R), best].copy()
+    boot[~np.isfinite(value[np.arange(R), best])] = np.nan
+    return boot
 
 
 @_float64
@@ -1033,7 +1080,8 @@ def fit_power_law(
       offset: also fit the irreducible term y_inf (True or False).
       loss: "squared" or "huber" (Huber with threshold ``huber_delta`` on log-residuals).
       bootstrap: number of bootstrap resamples of the points (0: none). All resamples
-        are refitted at once (vmapped), warm-started from the full-data fit.
+        are refitted at once (vmapped), from the full-data fit and, with the offset, from
+        a start at each of several offsets as well (the best is kept).
       seed: seed of the bootstrap resampling.
       huber_delta: Huber threshold (default 1e-3 as in Hoffmann et al. 2022).
       level: confidence level of the percentile intervals.
@@ -1108,10 +1156,8 @@ def fit_power_law(
             lc_b, a_b = jax.vmap(lambda w: _ols(data[0], data[1], w))(weights)
             boot = np.stack([np.asarray(lc_b), np.asarray(a_b)], axis=1)
         else:
-            sol_b = _minimize(np.tile(p_hat, (bootstrap, 1)), np.asarray(weights), data, residual_fn=residual_fn,
-                              loss=loss, delta=delta, max_iter=max_iter, gtol=1e-10, ftol=1e-15)
-            boot = np.array(sol_b.params)
-            boot[~sol_b.converged] = np.nan
+            boot = _refit_resamples(p_hat, np.asarray(weights), data, offset, residual_fn=residual_fn,
+                                    loss=loss, delta=delta, max_iter=max_iter)
         n_bad = int((~np.all(np.isfinite(boot), axis=1)).sum())
         if n_bad:
             notes.append(f"{n_bad} of {bootstrap} bootstrap resamples failed (degenerate or unconverged) "
