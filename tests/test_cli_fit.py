@@ -70,6 +70,19 @@ def test_power_law_cli(tmp_path, capsys):
     assert "PowerLawFit" in capsys.readouterr().out
 
 
+def test_a_fit_that_is_not_identifiable_exits_1_after_printing_it(tmp_path, capsys):
+    m = np.repeat([8.0, 16, 32, 64, 128], 2)  # a true offset of 0.1 that these data cannot show
+    y = (2 * m**-0.5 + 0.1) * np.exp(0.05 * np.random.default_rng([99, 2]).standard_normal(m.size))
+    p = tmp_path / "collapsed.csv"
+    p.write_text("m,loss\n" + "".join(f"{a:.17g},{b:.17g}\n" for a, b in zip(m, y)))
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--offset", "--json"]) == 1
+    out = capsys.readouterr()
+    assert json.loads(out.out)["identifiable"] is False and "NOT IDENTIFIABLE" in out.err
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--offset"]) == 1
+    assert "NOT IDENTIFIABLE: parameters" in capsys.readouterr().out
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss"]) == 0  # without the offset it is
+
+
 @pytest.mark.parametrize(
     "content, args, message",
     [

@@ -131,7 +131,7 @@ def _cmd_fit_chinchilla(args) -> int:
             print(f"  note: {n}")
         if allocation is not None:
             print(allocation)
-    return 0
+    return _fit_status(fit.identifiable)
 
 
 def _cmd_fit_power_law(args) -> int:
@@ -159,7 +159,7 @@ def _cmd_fit_power_law(args) -> int:
         print(json.dumps(_jsonable(d), indent=2))
     else:
         print(fit if ex is None else ex)
-    return 0
+    return _fit_status(fit.identifiable)
 
 
 def _cmd_fit_broken_power_law(args) -> int:
@@ -169,7 +169,7 @@ def _cmd_fit_broken_power_law(args) -> int:
     fit = fitting.fit_broken_power_law(data[args.x], data[args.y], breaks=args.breaks, offset=args.offset,
                                        loss=args.loss_fn, bootstrap=args.bootstrap, seed=args.seed)
     print(json.dumps(_jsonable(fit.to_dict()), indent=2) if args.json else fit)
-    return 0
+    return _fit_status(fit.identifiable)
 
 
 def _cmd_fit_allocation(args) -> int:
@@ -188,7 +188,18 @@ def _cmd_fit_allocation(args) -> int:
     fn = fitting.fit_frontier if args.fit_kind == "frontier" else fitting.fit_isoflop
     fit = fn(data[args.N], data[args.loss], bins=bins, bootstrap=args.bootstrap, seed=args.seed, **budget)
     print(json.dumps(_jsonable(fit.to_dict()), indent=2) if args.json else fit)
-    return 0
+    return _fit_status(fit.fit.identifiable)
+
+
+def _fit_status(identifiable: bool) -> int:
+    """Exit status of a fit command that printed its fit: 0, or 1 (with a line on standard
+    error) when the data do not determine the parameters, so that a script does not take a
+    printed but undetermined fit for a good one."""
+    if identifiable:
+        return 0
+    print("toyscale: fit printed, but it is NOT IDENTIFIABLE from these data (see its notes); exit status 1",
+          file=sys.stderr)
+    return 1
 
 
 def _nonneg_int(s: str) -> int:
@@ -400,7 +411,7 @@ def console(argv: Sequence[str] | None = None) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The commands themselves, with no process-wide set-up (for calling from Python);
-    returns the exit code (0 ok, 2 usage or data error)."""
+    returns the exit code (0 ok, 1 a fit printed but not identifiable, 2 usage or data error)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
