@@ -36,9 +36,17 @@ median of the fit's own (OLS) stderr and the coverage of +-1.96 of it and of the
 Student-t interval (`PowerLawFit.t_interval`, n_widths - 2 dof), and the mean exponent sd of
 the seed bootstrap (400 resamples) and the coverage of its 95 % interval.
 
-    python benchmarks/fit_calibration.py [--datasets 200] [--mle-datasets 100] [--design grid]
-        [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200] [--seed 0]
-        [--json out.json]
+Study 4, the points bootstrap of `fit_power_law`.  Curves L = 2 m^-0.5 + E, each width's loss the
+mean of 2 seeds scattered log-normally (sd 0.05); ``--offset-sets`` curves per row.  Without the
+offset (E = 0, 3, 4, 5 and 8 widths from 8, doubling, 400 resamples): coverage of the 95 % and
+68 % percentile intervals and of the t-interval.  With the offset (E = 0.1 or 0, 5 or 8 widths,
+200 resamples): how many fits are not identifiable (the offset collapsed onto ~0), and the
+coverage of the t-interval (undefined there, so not covering) and of the bootstrap interval,
+over all fits and over the collapsed ones.
+
+    python benchmarks/fit_calibration.py [--studies 1,2,3,4] [--datasets 200] [--mle-datasets 100] [--design grid]
+        [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200]
+        [--offset-sets 100] [--seed 0] [--json out.json]
 """
 
 import argparse
@@ -54,7 +62,8 @@ import numpy as np
 import optax
 import scipy
 
-from toyscale.fitting import CHINCHILLA_PUBLISHED, compute_optimal, fit_chinchilla, fit_frontier, fit_isoflop
+from toyscale.fitting import (CHINCHILLA_PUBLISHED, compute_optimal, fit_chinchilla, fit_frontier, fit_isoflop,
+                              fit_power_law)
 from toyscale.io import atomic_write_json
 from toyscale.scaling import WidthCurve, width_exponent
 
@@ -205,6 +214,42 @@ def seed_bootstrap_study(n_sets: int, seed: int) -> list[dict]:
     return rows
 
 
+def _covers(interval, truth: float) -> bool:
+    lo, hi = interval
+    return bool(lo <= truth <= hi)  # False for an undefined (NaN) interval
+
+
+def points_bootstrap_study(n_sets: int, seed: int) -> list[dict]:
+    """Study 4: percentile intervals of fit_power_law's points bootstrap against the truth."""
+    rows = []
+    designs = [(n, 0.0, False, 400) for n in (3, 4, 5, 8)] + [(5, 0.1, True, 200), (5, 0.0, True, 200),
+                                                             (8, 0.1, True, 200)]
+    for n_widths, offset_true, offset, resamples in designs:
+        widths = 8.0 * 2.0 ** np.arange(n_widths)
+        rng = np.random.default_rng([seed, 4, n_widths, int(offset_true * 1000), offset])
+        t0 = time.perf_counter()
+        cover = collections.Counter()
+        collapsed, cover_collapsed, notes = 0, 0, collections.Counter()
+        for t in range(n_sets):
+            y = (2.0 * widths**-0.5 + offset_true) * np.exp(rng.normal(0.0, 0.05, (2, n_widths))).mean(axis=0)
+            fit = fit_power_law(widths, y, offset=offset, bootstrap=resamples, seed=t)
+            cover["boot95"] += _covers(fit.intervals["exponent"], 0.5)
+            cover["t95"] += _covers(fit.t_interval(level=0.95), 0.5)
+            if not offset:
+                lo68 = fit_power_law(widths, y, bootstrap=resamples, seed=t, level=0.68).intervals["exponent"]
+                cover["boot68"] += _covers(lo68, 0.5)
+                cover["t68"] += _covers(fit.t_interval(level=0.68), 0.5)
+            if not fit.identifiable:
+                collapsed += 1
+                cover_collapsed += _covers(fit.intervals["exponent"], 0.5)
+            notes.update(_pattern(n) for n in fit.notes)
+        rows.append(dict(widths=n_widths, offset_true=offset_true, offset=offset, resamples=resamples, sets=n_sets,
+                         coverage={k: v / n_sets for k, v in cover.items()}, not_identifiable=collapsed,
+                         coverage_boot95_not_identifiable=cover_collapsed / collapsed if collapsed else None,
+                         notes=dict(notes), seconds=time.perf_counter() - t0))
+    return rows
+
+
 def print_coverage(res: dict) -> None:
     print(f"\n{res['method']}: {res['used']} of {res['datasets']} data sets with finite stderr used; "
           f"{len(res['failed'])} flagged (not converged, not identifiable or stderr not finite): "
@@ -235,50 +280,77 @@ def main():
     ap.add_argument("--scatter", type=float, default=0.1, help="sd of log C around each run's budget")
     ap.add_argument("--loss-noise", type=float, default=0.0, help="sd of log-normal noise on L in the bins study")
     ap.add_argument("--width-sets", type=int, default=200, help="width curves per row of the seed-bootstrap study")
+    ap.add_argument("--offset-sets", type=int, default=100, help="curves per row of the points-bootstrap study")
+    ap.add_argument("--studies", default="1,2,3,4", help="which studies to run, e.g. 3,4")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
+    studies = {int(v) for v in args.studies.split(",") if v.strip()}
+    if not studies or not studies <= {1, 2, 3, 4}:
+        ap.error(f"--studies {args.studies!r}: give numbers from 1-4 separated by commas")
     load0, t0 = os.getloadavg(), time.perf_counter()
-    print(f"Study 1: stderr coverage of fit_chinchilla, {RUNS} runs ({args.design} design), {NOISE:.0%} log-noise, "
-          f"3 starts around the truth, seed {args.seed}")
-    huber = coverage_study(args.datasets, "huber", args.design, args.seed)
-    print_coverage(huber)
-    mle = coverage_study(args.mle_datasets, "mle", args.design, args.seed)
-    print_coverage(mle)
-    search = search_check(args.check_search, args.design, args.seed) if args.check_search else {}
-    for method, s in search.items():
-        print(f"  search check, {method}: three starts minus the 4,500-start grid, "
-              f"first {args.check_search} data sets: "
-              f"objective {', '.join(f'{v:.2e}' for v in s['objective_three_minus_grid'])}; "
-              f"max |log-param difference| {max(s['max_abs_log_param_difference']):.2e}")
+    huber = mle = search = bins = seeds_rows = points_rows = None
+    if 1 in studies:
+        print(f"Study 1: stderr coverage of fit_chinchilla, {RUNS} runs ({args.design} design), {NOISE:.0%} log-noise, "
+              f"3 starts around the truth, seed {args.seed}")
+        huber = coverage_study(args.datasets, "huber", args.design, args.seed)
+        print_coverage(huber)
+        mle = coverage_study(args.mle_datasets, "mle", args.design, args.seed)
+        print_coverage(mle)
+        search = search_check(args.check_search, args.design, args.seed) if args.check_search else {}
+        for method, s in search.items():
+            print(f"  search check, {method}: three starts minus the 4,500-start grid, "
+                  f"first {args.check_search} data sets: "
+                  f"objective {', '.join(f'{v:.2e}' for v in s['objective_three_minus_grid'])}; "
+                  f"max |log-param difference| {max(s['max_abs_log_param_difference']):.2e}")
 
-    bins = bins_study(args.seeds, args.scatter, args.loss_noise, args.seed)
-    print(f"\nStudy 2: budget bins, {len(BUDGETS)} budgets 1e18..1e22 x {PER_BUDGET} N, each run's C scattered by "
-          f"sd {args.scatter:g} in log C, loss noise {args.loss_noise:g}, {args.seeds} seeds, true a = {P.a:.5f} "
-          f"({bins['seconds']:.1f} s)")
-    print(f"  {'fit':<14}{'runs grouped by':<28}{'mean a':>10}{'mean - true':>13}{'sd over seeds':>15}"
-          f"{'max |err|':>11}{'budgets':>9}{'failed':>8}")
-    for r in bins["rows"]:
-        nb = f"{r['budgets_min']}" if r["budgets_min"] == r["budgets_max"] else f"{r['budgets_min']}-{r['budgets_max']}"
-        print(f"  {r['fit']:<14}{r['way']:<28}{r['mean_a']:>10.5f}{r['mean_a'] - P.a:>13.5f}{r['sd_a']:>15.5f}"
-              f"{r['max_abs_error']:>11.5f}{nb:>9}{r['failed']:>8}")
-    for r in bins["rows"]:
-        for note, count in r["notes"].items():
-            print(f"  {r['fit']}, {r['way']}, on {count} seed(s): {note}")
-        for err in r["errors"][:3]:
-            print(f"  {r['fit']}, {r['way']}: {err}")
+    if 2 in studies:
+        bins = bins_study(args.seeds, args.scatter, args.loss_noise, args.seed)
+        print(f"\nStudy 2: budget bins, {len(BUDGETS)} budgets 1e18..1e22 x {PER_BUDGET} N, each run's C scattered by "
+              f"sd {args.scatter:g} in log C, loss noise {args.loss_noise:g}, {args.seeds} seeds, true a = {P.a:.5f} "
+              f"({bins['seconds']:.1f} s)")
+        print(f"  {'fit':<14}{'runs grouped by':<28}{'mean a':>10}{'mean - true':>13}{'sd over seeds':>15}"
+              f"{'max |err|':>11}{'budgets':>9}{'failed':>8}")
+        for r in bins["rows"]:
+            nb = f"{r['budgets_min']}" if r["budgets_min"] == r["budgets_max"] else f"{r['budgets_min']}-{r['budgets_max']}"
+            print(f"  {r['fit']:<14}{r['way']:<28}{r['mean_a']:>10.5f}{r['mean_a'] - P.a:>13.5f}{r['sd_a']:>15.5f}"
+                  f"{r['max_abs_error']:>11.5f}{nb:>9}{r['failed']:>8}")
+        for r in bins["rows"]:
+            for note, count in r["notes"].items():
+                print(f"  {r['fit']}, {r['way']}, on {count} seed(s): {note}")
+            for err in r["errors"][:3]:
+                print(f"  {r['fit']}, {r['way']}: {err}")
 
-    t3 = time.perf_counter()
-    seeds_rows = seed_bootstrap_study(args.width_sets, args.seed)
-    print(f"\nStudy 3: width_exponent, L = 2 m^-0.5, log-normal seed noise sd 0.1, {args.width_sets} curves per row "
-          f"({time.perf_counter() - t3:.1f} s)")
-    print(f"  {'widths':<22}{'seeds':>6}{'MC sd':>9}{'median se':>11}{'cover +-1.96se':>16}{'cover t 95%':>13}"
-          f"{'boot sd':>9}{'cover boot 95%':>16}")
-    for r in seeds_rows:
-        print(f"  {str(r['widths']):<22}{r['seeds']:>6}{r['mc_sd']:>9.4f}{r['median_stderr']:>11.4f}"
-              f"{r['coverage_stderr']:>16.3f}{r['coverage_t']:>13.3f}{r['mean_bootstrap_sd']:>9.4f}"
-              f"{r['coverage_bootstrap']:>16.3f}")
+    if 3 in studies:
+        t3 = time.perf_counter()
+        seeds_rows = seed_bootstrap_study(args.width_sets, args.seed)
+        print(f"\nStudy 3: width_exponent, L = 2 m^-0.5, log-normal seed noise sd 0.1, {args.width_sets} curves per row "
+              f"({time.perf_counter() - t3:.1f} s)")
+        print(f"  {'widths':<22}{'seeds':>6}{'MC sd':>9}{'median se':>11}{'cover +-1.96se':>16}{'cover t 95%':>13}"
+              f"{'boot sd':>9}{'cover boot 95%':>16}")
+        for r in seeds_rows:
+            print(f"  {str(r['widths']):<22}{r['seeds']:>6}{r['mc_sd']:>9.4f}{r['median_stderr']:>11.4f}"
+                  f"{r['coverage_stderr']:>16.3f}{r['coverage_t']:>13.3f}{r['mean_bootstrap_sd']:>9.4f}"
+                  f"{r['coverage_bootstrap']:>16.3f}")
+
+    if 4 in studies:
+        t4 = time.perf_counter()
+        points_rows = points_bootstrap_study(args.offset_sets, args.seed)
+        print(f"\nStudy 4: fit_power_law's points bootstrap, L = 2 m^-0.5 + E, widths 8, 16, ..., each the mean of "
+              f"2 seeds with log-normal noise sd 0.05, {args.offset_sets} curves per row "
+              f"({time.perf_counter() - t4:.1f} s)")
+        print(f"  {'widths':>6}{'E':>5}{'offset fit':>11}{'resamples':>10}{'cover boot 95%':>16}{'cover t 95%':>13}"
+              f"{'boot 68%':>10}{'t 68%':>7}{'not identifiable':>18}{'its boot 95%':>14}")
+        for r in points_rows:
+            c = r["coverage"]
+            nic = r["coverage_boot95_not_identifiable"]
+            print(f"  {r['widths']:>6}{r['offset_true']:>5g}{str(r['offset']):>11}{r['resamples']:>10}"
+                  f"{c['boot95']:>16.3f}{c['t95']:>13.3f}{c.get('boot68', math.nan):>10.3f}{c.get('t68', math.nan):>7.3f}"
+                  f"{r['not_identifiable']:>18}{'-' if nic is None else f'{nic:.3f}':>14}")
+        for r in points_rows:
+            for note, count in r["notes"].items():
+                print(f"  {r['widths']} widths, E={r['offset_true']:g}, offset={r['offset']}, on {count} curve(s): {note}")
 
     out = dict(
         load_average_before=load0, load_average_after=os.getloadavg(), wall_seconds=time.perf_counter() - t0,
@@ -287,6 +359,7 @@ def main():
         args=vars(args), runs=RUNS, noise=NOISE, huber_delta=DELTA, starts=STARTS.tolist(),
         truth=dict(zip(PARAMS, TRUE.tolist())),
         coverage=dict(huber=huber, mle=mle), search_check=search, budget_bins=bins, seed_bootstrap=seeds_rows,
+        points_bootstrap=points_rows,
     )
     print(f"\n{out['machine']} {out['versions']} load average {load0[0]:.2f} -> {out['load_average_after'][0]:.2f}, "
           f"wall {out['wall_seconds']:.1f} s")

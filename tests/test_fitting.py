@@ -176,6 +176,17 @@ def test_bootstrap_of_a_collapsed_offset_fit_leaves_the_collapsed_basin():
     assert lo <= fit.exponent and hi > 0.5
 
 
+def test_a_bootstrap_of_three_points_says_its_intervals_are_coarse():
+    # 10 distinct resamples, 3 degenerate: the 55 % and 95 % intervals are the same two slopes
+    m = np.array([8.0, 16.0, 32.0])
+    y = 2 * m**-0.5 * np.exp([0.05, -0.03, 0.04])
+    fits = [fit_power_law(m, y, bootstrap=400, level=level) for level in (0.55, 0.95)]
+    assert fits[0].intervals["exponent"] == pytest.approx(fits[1].intervals["exponent"], rel=1e-12)
+    assert any("only 10 distinct resamples" in n and "t_interval()" in n for n in fits[1].notes)
+    four = fit_power_law(np.append(m, 64.0), np.append(y, 0.25), bootstrap=400)
+    assert not any("distinct resamples" in n for n in four.notes)
+
+
 def test_pure_power_law_through_offset_data_is_biased():
     # The pitfall the offset exists for: ignoring y_inf biases the exponent.
     x = np.logspace(1, 5, 30)
