@@ -1,0 +1,100 @@
+"""float32 against bfloat16 products: how far the quick presets' exponents move.
+
+Runs the headline experiment (experiments/superposition_scaling.py) and the phase diagram
+(experiments/phase_diagram.py), quick presets, twice each with the same seed: once as they
+stand (float32 products) and once with ``--set train.matmul_precision=bfloat16``, so the
+initial weights and batches are the same and only the rounding differs.  Prints every
+exponent in both, the change, and the change over the float32 fit's standard error, then the
+largest of each per experiment (the scripts' own warnings are not shown; a failed run's
+standard error is).  The runs go to ``--out`` (default: a scratch folder, removed
+afterwards), figures included, so figures/ is not touched.
+
+    python benchmarks/precision_check.py [--experiments superposition_scaling,phase_diagram]
+        [--seed 0] [--out DIR] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from toyscale.io import atomic_write_json
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXPERIMENTS = ("superposition_scaling", "phase_diagram")
+PRECISIONS = ("float32", "bfloat16")
+
+
+def run(name: str, precision: str, out: str, seed: int) -> tuple[dict, float]:
+    """One quick-preset run; returns its summary.json and the wall time of the script."""
+    folder = os.path.join(out, f"{name}-{precision}")
+    cmd = [sys.executable, os.path.join(ROOT, "experiments", f"{name}.py"), "--preset", "quick", "--seed", str(seed),
+           "--out", folder, "--figures", folder, "--no-progress"]
+    if precision != "float32":
+        cmd += ["--set", f"train.matmul_precision={precision}"]
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode:
+        sys.exit(f"{' '.join(cmd)} failed (exit status {done.returncode}):\n{done.stderr}")
+    with open(os.path.join(folder, "summary.json")) as fh:
+        return json.load(fh), time.perf_counter() - t0
+
+
+def exponents(name: str, summary: dict) -> dict[str, tuple[float, float]]:
+    """{label: (exponent, its standard error)} of one summary."""
+    if name == "superposition_scaling":
+        return {f"{regime} {dist}": (v, summary["exponent_stderr"][regime][dist])
+                for regime, row in summary["exponents"].items() for dist, v in row.items()}
+    a, se = np.asarray(summary["alpha_m"], float), np.asarray(summary["alpha_m_stderr"], float)
+    return {f"gamma={g:.2f} alpha={al:.2f}": (float(a[i, j]), float(se[i, j]))
+            for i, g in enumerate(summary["gamma"]) for j, al in enumerate(summary["alpha"])}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--experiments", default=",".join(EXPERIMENTS), help="comma-separated, from " + ", ".join(EXPERIMENTS))
+    ap.add_argument("--seed", type=int, default=0, help="sweep seed of every run (default 0)")
+    ap.add_argument("--out", default=None, help="keep the runs in this folder (default: a scratch folder)")
+    ap.add_argument("--json", default=None, help="also write the numbers to this file")
+    args = ap.parse_args()
+    names = [v for v in args.experiments.split(",") if v]
+    if not names or not set(names) <= set(EXPERIMENTS):
+        ap.error(f"--experiments {args.experiments!r}: give names from {', '.join(EXPERIMENTS)}")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        out = args.out or scratch
+        results = {}
+        for name in names:
+            runs = {p: run(name, p, out, args.seed) for p in PRECISIONS}
+            base, other = (exponents(name, runs[p][0]) for p in PRECISIONS)
+            rows = []
+            print(f"\n{name}, quick preset, seed {args.seed}: "
+                  + ", ".join(f"{p} {runs[p][1]:.1f} s" for p in PRECISIONS))
+            print(f"  {'exponent':<26}{'float32':>10}{'bfloat16':>10}{'change':>10}{'stderr':>9}{'|change|/se':>13}")
+            for label, (a32, se) in base.items():
+                a16 = other[label][0]
+                d = a16 - a32
+                ratio = abs(d) / se if se > 0 and math.isfinite(se) else math.nan
+                rows.append(dict(exponent=label, float32=a32, bfloat16=a16, change=d, stderr=se, ratio=ratio))
+                print(f"  {label:<26}{a32:>10.4f}{a16:>10.4f}{d:>10.4f}{se:>9.4f}{ratio:>13.3f}")
+            finite = [r for r in rows if math.isfinite(r["change"])]
+            worst = max(finite, key=lambda r: abs(r["change"]))
+            worst_ratio = max((r["ratio"] for r in finite if math.isfinite(r["ratio"])), default=math.nan)
+            print(f"  largest |change| {abs(worst['change']):.4f} ({worst['exponent']}); "
+                  f"largest |change| / stderr {worst_ratio:.3f}; {len(rows) - len(finite)} exponent(s) not finite")
+            results[name] = dict(rows=rows, seconds={p: runs[p][1] for p in PRECISIONS},
+                                 max_abs_change=abs(worst["change"]), max_change_over_stderr=worst_ratio)
+    if args.json:
+        atomic_write_json(args.json, dict(seed=args.seed, experiments=results))
+
+
+if __name__ == "__main__":
+    main()
