@@ -305,9 +305,12 @@ def test_a_sweep_names_the_models_that_learned_nothing(sampler):
     points = grid(gammas=[-1.0], lr_w=[1e-30, 2e-2], lr_b=[2e-2])
     assert [p["lr_w"] for p in points] == [1e-30, 2e-2]
     with pytest.warns(RuntimeWarning, match=r"1 model\(s\) \(ids \[0\]\) of 2 ended with a test loss at or above "
-                                            r"the empty model's"):
+                                            r"the empty model's") as caught:
         res = sweep_superposition(cfg, points, progress=False)
     frozen, trained = res
+    # and says how far above it: one model, one number
+    excess = 100 * (float(frozen["test_loss"]) / float(frozen["empty_loss"]) - 1)
+    assert any(f"'empty_loss'; {excess:.2g} % above it)" in str(w.message) for w in caught), excess
     assert res.stats["no_better_than_empty"] == [0] and res.stats["truncated_models"] == []
     assert float(trained["test_loss"]) < 0.8 * float(trained["empty_loss"]) < float(frozen["test_loss"])
     # in expectation the empty model's loss is <v^2> sum_i p_i (1280 test samples: within 10 %)

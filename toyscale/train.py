@@ -330,17 +330,19 @@ def train_model(
     inputs = _model_inputs(config, p, gamma, lr_w, lr_b)
     out = {k: np.asarray(v) for k, v in jax.jit(_train, static_argnums=(0, 1))(config, int(m), inputs, key).items()}
     if superposition.no_better_than_empty(out["diverged"], out):
-        warnings.warn(_no_better_than_empty_message("the model", config), RuntimeWarning, stacklevel=2)
+        warnings.warn(_no_better_than_empty_message("the model", config, [out]), RuntimeWarning, stacklevel=2)
     return out
 
 
-def _no_better_than_empty_message(what: str, config: TrainConfig) -> str:
+def _no_better_than_empty_message(what: str, config: TrainConfig, outputs: Sequence[Mapping[str, Any]]) -> str:
     # (b is not decayed, so a low enough b always reaches the empty model's loss; a model above it
     # has not found that yet: too few steps, too small a learning rate, or, under negative decay,
-    # row norms growing faster than b can follow: the phase diagram's quick preset at m = 6, n = 256,
-    # gamma = -1 and alpha <= 0.5 ends 1.7-4.7 % above it after 2,000 steps)
+    # row norms growing faster than b can follow, as in the phase diagram's quick preset at m = 6,
+    # n = 256, gamma = -1 and alpha <= 0.5, whose warning gives how far above it they end)
+    excess = sorted(100.0 * (float(o["test_loss"]) / float(o["empty_loss"]) - 1.0) for o in outputs)
+    by = f"{excess[0]:.2g} %" if excess[-1] - excess[0] < 0.05 else f"{excess[0]:.2g}-{excess[-1]:.2g} %"
     return (f"{what} ended with a test loss at or above the empty model's (W = 0, b = 0, on the same test "
-            f"samples: 'empty_loss'), doing no better than outputting 0; usually too few steps "
+            f"samples: 'empty_loss'; {by} above it), doing no better than outputting 0; usually too few steps "
             f"(steps={config.steps}, warmup={config.warmup}) or too small a learning rate, or, under negative "
             f"weight decay (gamma < 0) at a small width, row norms growing faster than b can follow; check them "
             f"before reading a scaling law off them")
@@ -521,10 +523,11 @@ def sweep_superposition(
         warnings.warn(f"{_some(over)} had batches whose events overflowed the sparse sampler's "
                       f"{config.event_capacity} slots (see their 'truncated_batches'); raise TrainConfig.max_rate "
                       f"(now {config.max_rate})", RuntimeWarning, stacklevel=2)
-    idle = [r.model_id for r in result if superposition.no_better_than_empty(r.diverged, r.outputs)]
+    idle_records = [r for r in result if superposition.no_better_than_empty(r.diverged, r.outputs)]
+    idle = [r.model_id for r in idle_records]
     # (the scripts save the stats in their summary.json)
     result.stats.update(truncated_models=over, no_better_than_empty=idle)
     if idle:
-        warnings.warn(_no_better_than_empty_message(f"{_some(idle)} of {len(result)}", config), RuntimeWarning,
-                      stacklevel=2)
+        warnings.warn(_no_better_than_empty_message(f"{_some(idle)} of {len(result)}", config,
+                                                    [r.outputs for r in idle_records]), RuntimeWarning, stacklevel=2)
     return result
