@@ -193,6 +193,8 @@ def test_the_seed_bootstrap_measures_the_seed_noise_the_fit_of_the_means_cannot_
     lo, hi = fit.intervals["exponent"]
     assert lo < 0.5 < hi and hi - lo > 0.05 and fit.n_bootstrap == 4000
     assert "more than twice the fit's stderr" in fit.notes[-1] and "2 per width" in fit.notes[-1]
+    # with two seeds the percentile intervals under-cover, and the note points to the t-interval
+    assert "with 2 seeds at a width" in fit.notes[-1] and "fit.t_interval()" in fit.notes[-1]
     # the printout says what was redrawn
     assert (fit.resampled, plain.resampled) == ("seeds", "points") and fit.to_dict()["resampled"] == "seeds"
     assert "interval (95% seed bootstrap)" in str(fit) and "interval (95% bootstrap)" in str(plain)
@@ -216,9 +218,11 @@ def test_the_seed_bootstrap_interval_covers_the_truth_about_as_often_as_it_says(
     # (benchmarks/fit_calibration.py, study 3: 0.92 over 200 curves)
     hits = 0
     for t in range(60):
-        lo, hi = width_exponent(noisy_curve(8, seed=t), seed_bootstrap=300, seed=t).intervals["exponent"]
+        fit = width_exponent(noisy_curve(8, seed=t), seed_bootstrap=300, seed=t)
+        lo, hi = fit.intervals["exponent"]
         hits += lo <= 0.5 <= hi
     assert 50 <= hits <= 60
+    assert "cover less than their level" not in fit.notes[-1]  # (said only for up to 4 seeds)
 
 
 def test_the_seed_bootstrap_says_how_many_resamples_it_left_out():
