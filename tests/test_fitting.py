@@ -405,10 +405,14 @@ def test_chinchilla_with_E_running_to_zero_is_not_identifiable():
     D = np.exp(rng.uniform(np.log(5e9), np.log(5e11), 80))
     p = CHINCHILLA_PUBLISHED
     L = (p.A / N**p.alpha + p.B / D**p.beta + 0.02) * np.exp(0.02 * rng.standard_normal(80))
-    fit = fit_chinchilla(N, D, L, starts=SMALL_GRID)
+    fit = fit_chinchilla(N, D, L, starts=SMALL_GRID, bootstrap=40)
     assert fit.params.E < 1e-4
     assert not fit.identifiable and not np.isfinite(fit.stderr["E"])
     assert "NOT IDENTIFIABLE" in str(fit)
+    # its bootstrap does not stay on E ~ 0 with it: started from the fit alone, every resample
+    # did, and E's interval had zero width
+    lo, hi = fit.intervals["E"]
+    assert lo <= fit.params.E and hi > 0.01
 
 
 def test_huber_standard_errors_carry_hubers_small_sample_factor():

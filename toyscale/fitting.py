@@ -1036,22 +1036,18 @@ def _offset_profile_starts(lx: np.ndarray, ly: np.ndarray, weights: np.ndarray) 
     return np.stack([logc, -slope, np.broadcast_to(np.log(yinf), slope.shape)], axis=2)
 
 
-def _refit_resamples(p_hat: np.ndarray, weights: np.ndarray, data: tuple, offset: bool, **kw) -> np.ndarray:
-    """Refit every bootstrap resample (rows of ``weights``) and return its parameters (R, p).
+def _refit_resamples(starts: np.ndarray, weights: np.ndarray, data: tuple, **kw) -> np.ndarray:
+    """Refit every bootstrap resample (rows of ``weights``, R) from each of its starts (R, S, p)
+    and return the best converged fit of each (R, p); NaN for a resample none of whose starts
+    converged.  ``kw`` go to `_minimize`.
 
-    Each resample starts from the full-data fit and, with the offset, also from
-    `_offset_profile_starts`; the best converged start is kept.  Starting from the full-data
-    fit alone is not enough: when the fitted offset has collapsed onto its bound, every
-    resample stays in that basin, so the offset's interval has zero width and the exponent's
-    is the no-offset fit's.  A resample none of whose starts converged is NaN.
+    The starts are the full-data fit and, where a fit has an irreducible term, points with that
+    term away from 0: started from the full-data fit alone, when the term had collapsed onto ~0
+    every resample stayed in that basin, so the term's interval had zero width and the
+    exponents' were those of the fit without it.
     """
-    R = len(weights)
-    starts = np.broadcast_to(p_hat, (R, 1, len(p_hat)))
-    if offset:
-        starts = np.concatenate([starts, _offset_profile_starts(*map(np.asarray, data), weights)], axis=1)
-    S = starts.shape[1]
-    sol = _minimize(starts.reshape(R * S, -1), np.repeat(weights, S, axis=0), data,
-                    gtol=1e-10, ftol=1e-15, **kw)
+    R, S, _ = starts.shape
+    sol = _minimize(starts.reshape(R * S, -1), np.repeat(weights, S, axis=0), data, **kw)
     value = np.where(sol.converged & np.isfinite(sol.value), sol.value, np.inf).reshape(R, S)
     best = np.argmin(value, axis=1)
     boot = sol.params.reshape(R, S, -1)[np.arange(R), best].copy()
@@ -1161,8 +1157,12 @@ def fit_power_law(
             lc_b, a_b = jax.vmap(lambda w: _ols(data[0], data[1], w))(weights)
             boot = np.stack([np.asarray(lc_b), np.asarray(a_b)], axis=1)
         else:
-            boot = _refit_resamples(p_hat, np.asarray(weights), data, offset, residual_fn=residual_fn,
-                                    loss=loss, delta=delta, max_iter=max_iter)
+            weights = np.asarray(weights)
+            starts_b = np.broadcast_to(p_hat, (bootstrap, 1, n_params))
+            if offset:  # and from one start per offset level
+                starts_b = np.concatenate([starts_b, _offset_profile_starts(lx, ly, weights)], axis=1)
+            boot = _refit_resamples(starts_b, weights, data, residual_fn=residual_fn, loss=loss, delta=delta,
+                                    max_iter=max_iter, gtol=1e-10, ftol=1e-15)
         n_bad = int((~np.all(np.isfinite(boot), axis=1)).sum())
         if n_bad:
             notes.append(f"{n_bad} of {bootstrap} bootstrap resamples failed (degenerate or unconverged) "
@@ -1203,6 +1203,10 @@ def fit_power_law(
 # --------------------------------------------------------------------------------------
 
 _CH_NAMES = ("log_A", "log_B", "log_E", "alpha", "beta")
+# A fitted E below this fraction of the smallest loss counts as collapsed onto ~0: the bootstrap
+# then also starts each resample with E at these fractions of it (see `_refit_resamples`).
+_E_COLLAPSED = 0.01
+_E_FRACS = np.array([0.1, 0.3, 0.6])
 
 
 class ComputeOptimal(NamedTuple):
@@ -1534,7 +1538,9 @@ def fit_chinchilla(
         standard errors are undefined.  Pass delta=1e-3 to reproduce that choice anyway.
       starts: (S, 5) starts in (log A, log B, log E, alpha, beta); default `chinchilla_grid()`.
       bootstrap: number of resamples of the runs, refitted at once (vmapped) warm-started
-        from the full-data optimum; gives percentile intervals.
+        from the full-data optimum (and, when its E is below 1 % of the smallest loss, also
+        from it with E at 0.1, 0.3 and 0.6 of that loss; the best is kept); gives
+        percentile intervals.
       seed: bootstrap seed.
       level: interval confidence level.
       max_iter, gtol, ftol: L-BFGS stopping rules (iterations, at most 2**31 - 1; gradient norm; relative
@@ -1642,10 +1648,15 @@ def fit_chinchilla(
     intervals = {}
     if bootstrap:
         w = np.asarray(_bootstrap_weights(seed, bootstrap, n))
-        bs = _minimize(np.tile(p_full, (bootstrap, 1)), w, data, residual_fn=_chinchilla_residual,
-                       loss=pol_loss, delta=delta, max_iter=max_iter, gtol=gtol, ftol=ftol)
-        boot = np.array(bs.params)[:, :5]
-        boot[~bs.converged] = np.nan
+        starts_b = p_full[None, :]
+        l_min = float(np.min(L))
+        if math.exp(p_hat[2]) < _E_COLLAPSED * l_min:  # E ~ 0: also start resamples with E away from 0
+            starts_b = np.repeat(starts_b, 1 + len(_E_FRACS), axis=0)
+            starts_b[1:, 2] = np.log(_E_FRACS * l_min)
+        full = _refit_resamples(np.broadcast_to(starts_b, (bootstrap,) + starts_b.shape), w, data,
+                                residual_fn=_chinchilla_residual, loss=pol_loss, delta=delta, max_iter=max_iter,
+                                gtol=gtol, ftol=ftol)
+        boot = full[:, :5]
         n_bad = int(np.isnan(boot[:, 0]).sum())
         if n_bad:
             notes.append(f"{n_bad} of {bootstrap} bootstrap refits did not converge and were dropped")
@@ -1653,7 +1664,7 @@ def fit_chinchilla(
             derived = _ch_derived(boot, np)  # numpy: no compile per resample count
         intervals = _percentile_intervals(derived, _CH_OUT, level)
         if method == "mle":
-            s_boot = np.where(np.isnan(boot[:, 0]), np.nan, np.exp(np.asarray(bs.params)[:, 5]))
+            s_boot = np.exp(full[:, 5])
             intervals.update(_percentile_intervals(s_boot[:, None], ("sigma",), level))
 
     params = ChinchillaParams.from_log(*p_hat)
