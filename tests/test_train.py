@@ -296,6 +296,16 @@ def test_a_frozen_model_replays_its_loss_curve_and_test_loss_from_the_documented
     assert float(out["test_loss"]) > float(out["empty_loss"])
 
 
+def test_an_empty_loss_of_zero_still_gets_its_warning():
+    # rare enough features that the test samples have none: empty_loss = 0 < test_loss, which has
+    # no relative excess to give (the percentage divided by it and raised ZeroDivisionError)
+    cfg = TrainConfig(n=4, batch=8, steps=2, warmup=1, test_batches=1, log_every=1)
+    with pytest.warns(RuntimeWarning, match=r"'empty_loss'\), doing no better than outputting 0"):
+        out = train_model(cfg, 2, gamma=0.0, lr_w=1e-2, lr_b=1e-2, frequencies=power_law(1.2, E=1e-7),
+                          key=jax.random.PRNGKey(0))
+    assert float(out["empty_loss"]) == 0.0 < float(out["test_loss"])
+
+
 @pytest.mark.parametrize("sampler", ["dense", "sparse"])
 def test_a_sweep_names_the_models_that_learned_nothing(sampler):
     # a frozen model (lr ~ 0) ends above the empty model's loss; one trained for 400 steps ends

@@ -339,13 +339,16 @@ def _no_better_than_empty_message(what: str, config: TrainConfig, outputs: Seque
     # has not found that yet: too few steps, too small a learning rate, or, under negative decay,
     # row norms growing faster than b can follow, as in the phase diagram's quick preset at m = 6,
     # n = 256, gamma = -1 and alpha <= 0.5, whose warning gives how far above it they end)
-    excess = sorted(100.0 * (float(o["test_loss"]) / float(o["empty_loss"]) - 1.0) for o in outputs)
     def pct(v: float) -> str:
         return f"{v:.2g}" if abs(v) < 10 else f"{v:.0f}"
 
-    by = f"{pct(excess[0])} %" if pct(excess[0]) == pct(excess[-1]) else f"{pct(excess[0])}-{pct(excess[-1])} %"
+    # (an empty loss of 0, test samples with no active feature, has no relative excess)
+    excess = sorted(100.0 * (float(o["test_loss"]) / float(o["empty_loss"]) - 1.0)
+                    for o in outputs if float(o["empty_loss"]) > 0)
+    by = ("" if not excess else f"; {pct(excess[0])} % above it" if pct(excess[0]) == pct(excess[-1])
+          else f"; {pct(excess[0])}-{pct(excess[-1])} % above it")
     return (f"{what} ended with a test loss at or above the empty model's (W = 0, b = 0, on the same test "
-            f"samples: 'empty_loss'; {by} above it), doing no better than outputting 0; usually too few steps "
+            f"samples: 'empty_loss'{by}), doing no better than outputting 0; usually too few steps "
             f"(steps={config.steps}, warmup={config.warmup}) or too small a learning rate, or, under negative "
             f"weight decay (gamma < 0) at a small width, row norms growing faster than b can follow; check them "
             f"before reading a scaling law off them")
