@@ -176,6 +176,21 @@ def test_bootstrap_of_a_collapsed_offset_fit_leaves_the_collapsed_basin():
     assert lo <= fit.exponent and hi > 0.5
 
 
+def test_offset_profile_starts_of_a_resample_with_one_distinct_x_are_nan():
+    # x repeated (seeds as separate points): a resample of the two copies of one width has a
+    # rounding-sized spread of log x, not 0; it must give no line, not a slope of ~1e15
+    m, y = _collapsed_offset_data()
+    one_width = []
+    for a in range(1, 10):  # every split of 10 draws between the two copies of each width
+        for i in range(0, 10, 2):
+            one_width.append(np.zeros(10))
+            one_width[-1][[i, i + 1]] = a, 10 - a
+    two_widths = np.zeros((1, 10))
+    two_widths[0, [0, 9]] = 5.0  # m = 8 and m = 128
+    starts = fitting._offset_profile_starts(np.log(m), np.log(y), np.array(one_width + list(two_widths)))
+    assert np.isnan(starts[:-1, :, :2]).all() and np.isfinite(starts[-1]).all()
+
+
 def test_a_bootstrap_of_three_points_says_its_intervals_are_coarse():
     # 10 distinct resamples, 3 degenerate: the 55 % and 95 % intervals are the same two slopes
     m = np.array([8.0, 16.0, 32.0])

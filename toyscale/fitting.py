@@ -1030,6 +1030,8 @@ def _offset_profile_starts(lx: np.ndarray, ly: np.ndarray, weights: np.ndarray) 
     mx = weights @ lx / sw  # (R,)
     dx = lx[None, :] - mx[:, None]  # (R, n)
     sxx = np.sum(weights * dx**2, axis=1)
+    # one distinct x in the resample (sxx 0, or rounding-sized when x repeats): no line, NaN starts
+    sxx = np.where(sxx > 1e-12 * sw * np.ptp(lx) ** 2, sxx, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.einsum("rn,fn->rf", weights * dx, z) / sxx[:, None]  # (R, F)
         logc = (weights @ z.T) / sw[:, None] - slope * mx[:, None]
@@ -1170,7 +1172,8 @@ def fit_power_law(
         if n <= _FEW_BOOTSTRAP_POINTS:
             notes.append(f"a bootstrap of {n} points has only {math.comb(2 * n - 1, n)} distinct resamples: its "
                          "percentile intervals are coarse (without the offset, the same at every level from 50 % "
-                         "up) and cover the truth less often than their level; t_interval() is the calibrated one")
+                         "up) and cover the truth less often than their level"
+                         + ("; t_interval() is the calibrated one" if n > n_params else ""))
         cols = [np.exp(boot[:, 0]), boot[:, 1]] + ([np.exp(boot[:, 2])] if offset else [])
         intervals = _percentile_intervals(np.stack(cols, 1), ["prefactor", "exponent", "offset"][: n_params], level)
 
