@@ -144,6 +144,17 @@ def test_broken_power_law_without_a_break_is_not_identifiable(bpl_fit):
     assert fit.slopes[0] == pytest.approx(0.4, abs=0.01)
 
 
+def test_broken_power_law_bootstrap_leaves_a_collapsed_offset():
+    # no true offset: the fit puts it at ~1e-15; resamples started only from that fit all stayed
+    # there, and the offset's 95 % interval was [1.67e-15, 1.67e-15]
+    x = np.logspace(1, 4, 20)
+    y = _bpl(x, b=3.0, c0=0.3, c1=0.4, d=300.0, f=0.3) * np.exp(0.04 * np.random.default_rng(1).standard_normal(20))
+    fit = fit_broken_power_law(x, y, offset=True, bootstrap=30, seed=1)
+    assert fit.offset < 1e-10 and not fit.identifiable
+    lo, hi = fit.intervals["offset"]
+    assert hi > 1e-3 and hi > 1e6 * lo
+
+
 def test_broken_power_law_bad_input():
     x = np.logspace(1, 3, 10)
     with pytest.raises(ValueError, match="breaks=0; must be an integer >= 1"):
