@@ -286,7 +286,10 @@ def main():
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    studies = {int(v) for v in args.studies.split(",") if v.strip()}
+    try:
+        studies = {int(v) for v in args.studies.split(",") if v.strip()}
+    except ValueError:
+        studies = set()
     if not studies or not studies <= {1, 2, 3, 4}:
         ap.error(f"--studies {args.studies!r}: give numbers from 1-4 separated by commas")
     load0, t0 = os.getloadavg(), time.perf_counter()
