@@ -971,11 +971,16 @@ class PowerLawFit:
 
 
 def _ols(lx: jax.Array, ly: jax.Array, w: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Weighted least squares of ly = c - a lx; returns (log C, a). Works under vmap."""
+    """Weighted least squares of ly = c - a lx; returns (log C, a). Works under vmap.
+
+    NaN where the weighted points have one distinct x: a spread of lx that is 0, or only
+    rounding (weights on two copies of one x), gives no line rather than a slope of ~1e15.
+    """
     sw = jnp.sum(w)
     mx, my = jnp.sum(w * lx) / sw, jnp.sum(w * ly) / sw
     sxx = jnp.sum(w * (lx - mx) ** 2)
-    slope = jnp.where(sxx > 0, jnp.sum(w * (lx - mx) * (ly - my)) / jnp.where(sxx > 0, sxx, 1.0), jnp.nan)
+    line = sxx > 1e-12 * sw * (jnp.max(lx) - jnp.min(lx)) ** 2
+    slope = jnp.where(line, jnp.sum(w * (lx - mx) * (ly - my)) / jnp.where(line, sxx, 1.0), jnp.nan)
     return my - slope * mx, -slope
 
 
@@ -989,6 +994,9 @@ def _power_law_offset_residual(p: jax.Array, data: tuple) -> jax.Array:
     """log-residual of y = C x^-a + y_inf with p = (log C, a, log y_inf), via log-sum-exp."""
     lx, ly = data
     return jnp.logaddexp(p[0] - p[1] * lx, p[2]) - ly
+
+
+_OFFSET_FRACS = np.array([1e-3, 0.2, 0.5, 0.8, 0.95, 0.99])  # offsets tried, as fractions of min(y)
 
 
 def _offset_starts(lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
@@ -1012,30 +1020,23 @@ def _offset_starts(lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
 # exponent in 70 % of 100 simulated curves, the t-interval's 95 % in 96 %; from 4 widths on
 # the bootstrap was near its level (0.90-0.94 at 95 %; benchmarks/fit_calibration.py, study 4).
 _FEW_BOOTSTRAP_POINTS = 3
-_OFFSET_FRACS = np.array([1e-3, 0.2, 0.5, 0.8, 0.95, 0.99])
 
 
+@_float64
 def _offset_profile_starts(lx: np.ndarray, ly: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Starts (R, F, 3) for the offset power law on R weighted resamples of the points.
 
     With the offset fixed, the fit is the least-squares line of log(y - y_inf) on log x, so
     for each offset in ``_OFFSET_FRACS`` x min(y) the start takes that line's (log C, a) on
-    the resample's weights: one start per basin of the offset's profile, at the cost of a
-    weighted regression.
+    the resample's weights (`_ols`; NaN for a resample with one distinct x): one start per
+    basin of the offset's profile, at the cost of a weighted regression.
     """
     y = np.exp(ly)
     yinf = _OFFSET_FRACS * y.min()
-    z = np.log(y[None, :] - yinf[:, None])  # (F, n)
-    sw = weights.sum(1)
-    mx = weights @ lx / sw  # (R,)
-    dx = lx[None, :] - mx[:, None]  # (R, n)
-    sxx = np.sum(weights * dx**2, axis=1)
-    # one distinct x in the resample (sxx 0, or rounding-sized when x repeats): no line, NaN starts
-    sxx = np.where(sxx > 1e-12 * sw * np.ptp(lx) ** 2, sxx, np.nan)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.einsum("rn,fn->rf", weights * dx, z) / sxx[:, None]  # (R, F)
-        logc = (weights @ z.T) / sw[:, None] - slope * mx[:, None]
-    return np.stack([logc, -slope, np.broadcast_to(np.log(yinf), slope.shape)], axis=2)
+    z = jnp.asarray(np.log(y[None, :] - yinf[:, None]))  # (F, n)
+    per_offset = jax.vmap(_ols, in_axes=(None, 0, None))  # over the offsets
+    logc, a = jax.vmap(per_offset, in_axes=(None, None, 0))(jnp.asarray(lx), z, jnp.asarray(weights))  # (R, F)
+    return np.stack([np.asarray(logc), np.asarray(a), np.broadcast_to(np.log(yinf), logc.shape)], axis=2)
 
 
 def _refit_resamples(starts: np.ndarray, weights: np.ndarray, data: tuple, **kw) -> np.ndarray:
