@@ -1214,6 +1214,16 @@ _E_COLLAPSED = 0.01
 _E_FRACS = np.array([0.1, 0.3, 0.6])
 
 
+def _away_from_collapse(p: np.ndarray, index: int, scale: float) -> np.ndarray:
+    """Resample starts (S, len(p)): the fit ``p`` and, when its term exp(p[index]) is below
+    ``_E_COLLAPSED`` x ``scale`` (the smallest loss), ``p`` with that term at ``_E_FRACS`` x scale."""
+    starts = np.array(p, dtype=np.float64)[None, :]
+    if math.exp(starts[0, index]) < _E_COLLAPSED * scale:
+        starts = np.repeat(starts, 1 + len(_E_FRACS), axis=0)
+        starts[1:, index] = np.log(_E_FRACS * scale)
+    return starts
+
+
 class ComputeOptimal(NamedTuple):
     """Compute-optimal allocation at budget(s) C with C = 6 N D (Hoffmann et al. 2022, eq. 4).
 
@@ -1653,11 +1663,7 @@ def fit_chinchilla(
     intervals = {}
     if bootstrap:
         w = np.asarray(_bootstrap_weights(seed, bootstrap, n))
-        starts_b = p_full[None, :]
-        l_min = float(np.min(L))
-        if math.exp(p_hat[2]) < _E_COLLAPSED * l_min:  # E ~ 0: also start resamples with E away from 0
-            starts_b = np.repeat(starts_b, 1 + len(_E_FRACS), axis=0)
-            starts_b[1:, 2] = np.log(_E_FRACS * l_min)
+        starts_b = _away_from_collapse(p_full, 2, float(np.min(L)))  # (log E is p[2])
         full = _refit_resamples(np.broadcast_to(starts_b, (bootstrap,) + starts_b.shape), w, data,
                                 residual_fn=_chinchilla_residual, loss=pol_loss, delta=delta, max_iter=max_iter,
                                 gtol=gtol, ftol=ftol)
@@ -2117,10 +2123,7 @@ def fit_broken_power_law(
     intervals: dict = {}
     if bootstrap:
         weights = np.asarray(_bootstrap_weights(seed, bootstrap, n))
-        starts_b = p[None, :]
-        if offset and est["offset"] < _E_COLLAPSED * y.min():  # offset ~ 0: also start resamples away from it
-            starts_b = np.repeat(starts_b, 1 + len(_E_FRACS), axis=0)
-            starts_b[1:, -1] = np.log(_E_FRACS * y.min())
+        starts_b = _away_from_collapse(p, len(p) - 1, float(y.min())) if offset else p[None, :]  # (log offset last)
         full = _refit_resamples(np.broadcast_to(starts_b, (bootstrap,) + starts_b.shape), weights, (lx, ly),
                                 residual_fn=residual_fn, loss=loss, delta=delta, max_iter=max_iter, gtol=1e-10,
                                 ftol=1e-15)
