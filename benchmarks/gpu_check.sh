@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Issue 5's GPU measurements in one call, sized for a 10-minute command on a lent GPU:
+# Issue 5's GPU measurements in one call, sized for one 10-minute command on a lent GPU:
 #
 #   device run: command "bash benchmarks/gpu_check.sh", timeout_s 600
 #
 # Uses the machine's own python3 and JAX (no install: the scripts import toyscale from this
 # checkout). Steps, each with its own time limit so that one failure does not cost the rest:
-#   1. smoke: the phase-diagram script end to end at toy sizes (does it run with this JAX?);
+#   1. smoke: the phase-diagram script end to end at toy sizes (does it run with this JAX? if
+#      not, the script stops there, leaving the device time for a fixed rerun);
 #   2. the paper sweep end to end (benchmarks/paper_sweep.py: 1,020 models, 20,000 steps),
 #      given what is left of BUDGET_S but RESERVE_S;
 #   3. with the time left, a tenth of it (2,000 steps, all models) with float32 products, then
@@ -17,8 +18,8 @@
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_check}
-BUDGET_S=${BUDGET_S:-570}
-RESERVE_S=${RESERVE_S:-100}
+BUDGET_S=${BUDGET_S:-580}
+RESERVE_S=${RESERVE_S:-30}
 MIN_TENTH_S=${MIN_TENTH_S:-90}
 EXTRA=${EXTRA:-}
 PY=${PYTHON:-python3}
@@ -38,7 +39,9 @@ step() {  # step NAME LIMIT_S ARGS...: one paper_sweep.py run under a time limit
     echo "== $name ($(date -u +%T), limit ${limit} s): paper_sweep.py $* $EXTRA"
     # shellcheck disable=SC2086
     timeout --signal=TERM --kill-after=10 "$limit" "$PY" benchmarks/paper_sweep.py --no-progress "$@" $EXTRA
-    echo "== $name: exit $? after $SECONDS s in all"
+    local rc=$?
+    echo "== $name: exit $rc after $SECONDS s in all"
+    return $rc
 }
 
 {
@@ -46,7 +49,10 @@ step() {  # step NAME LIMIT_S ARGS...: one paper_sweep.py run under a time limit
     timeout 30 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1
     timeout 60 "$PY" -c "import sys, jax, jaxlib, optax, numpy; print(sys.version.split()[0], 'jax', jax.__version__, \
 'jaxlib', jaxlib.__version__, 'optax', optax.__version__, 'numpy', numpy.__version__, jax.devices())" 2>&1
-    step smoke 90 --preset smoke
+    if ! step smoke 90 --preset smoke; then  # nothing bigger can work: end now, so a fixed rerun has the time
+        echo "== smoke failed after $SECONDS s; stopping"
+        exit 1
+    fi
     step paper $(($(left) - RESERVE_S)) --out "$WORK/paper" --json "$OUT/paper.json"
     ls -l --time-style=+%s.%N "$WORK/paper/sweep/chunks" >"$OUT/chunks.txt" 2>&1
     cp "$WORK"/paper/phase_diagram_*.png "$OUT/" 2>/dev/null
