@@ -22,6 +22,10 @@ BUDGET_S=${BUDGET_S:-580}
 RESERVE_S=${RESERVE_S:-30}
 MIN_TENTH_S=${MIN_TENTH_S:-90}
 EXTRA=${EXTRA:-}
+SMOKE=${SMOKE:-1}   # 0: skip the smoke run (once it is known to work on that machine)
+PAPER=${PAPER:-1}   # 0: skip the paper sweep and give all the time to the tenths
+# The tenths' engines, in order (each a train.KEY=VALUE setting).
+ENGINES=${ENGINES:-matmul_precision=float32 matmul_precision=bfloat16 sampler=dense rng=hash}
 PY=${PYTHON:-python3}
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
@@ -49,16 +53,18 @@ step() {  # step NAME LIMIT_S ARGS...: one paper_sweep.py run under a time limit
     timeout 30 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1
     timeout 60 "$PY" -c "import sys, jax, jaxlib, optax, numpy; print(sys.version.split()[0], 'jax', jax.__version__, \
 'jaxlib', jaxlib.__version__, 'optax', optax.__version__, 'numpy', numpy.__version__, jax.devices())" 2>&1
-    if ! step smoke 90 --preset smoke; then  # nothing bigger can work: end now, so a fixed rerun has the time
+    if [ "$SMOKE" != 0 ] && ! step smoke 90 --preset smoke; then  # nothing bigger can work: end now, so a fixed rerun has the time
         echo "== smoke failed after $SECONDS s; stopping"
         exit 1
     fi
-    step paper $(($(left) - RESERVE_S)) --out "$WORK/paper" --json "$OUT/paper.json"
-    ls -l --time-style=+%s.%N "$WORK/paper/sweep/chunks" >"$OUT/chunks.txt" 2>&1
-    cp "$WORK"/paper/phase_diagram_*.png "$OUT/" 2>/dev/null
+    if [ "$PAPER" != 0 ]; then
+        step paper $(($(left) - RESERVE_S)) --out "$WORK/paper" --json "$OUT/paper.json"
+        ls -l --time-style=+%s.%N "$WORK/paper/sweep/chunks" >"$OUT/chunks.txt" 2>&1
+        cp "$WORK"/paper/phase_diagram_*.png "$OUT/" 2>/dev/null
+    fi
     # Each tenth gets an equal share of what is left, or all of it when a share would be under
     # MIN_TENTH_S (compile alone takes a while): then the first ones run and the rest are skipped.
-    engines=(matmul_precision=float32 matmul_precision=bfloat16 sampler=dense rng=hash)
+    read -ra engines <<<"$ENGINES"
     for i in "${!engines[@]}"; do
         engine=${engines[$i]}
         share=$(( ($(left) - 5) / (${#engines[@]} - i) ))

@@ -152,6 +152,7 @@ def _run(args, folder: str) -> dict:
         "device_peak_bytes": device_peak,
         "peak_rss_bytes": tt.max_rss_bytes(),
         "alpha_m": summary["alpha_m"],
+        "alpha_m_stderr": summary["alpha_m_stderr"],
         "target_s": TARGET_S if as_published else None,
     }
 
