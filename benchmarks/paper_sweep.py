@@ -40,6 +40,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,6 +76,55 @@ def chunk_times(folder: str, widths_of_ids: np.ndarray, t0_epoch: float) -> dict
     return {str(m): round(t, 2) for m, t in sorted(out.items())}
 
 
+class ChunkWatcher(threading.Thread):
+    """Prints each chunk file of ``folder/sweep`` as it appears (seconds from ``t0``, width,
+    models), so a run that a time limit kills still shows how far it got and how fast.
+
+    A thread that lists the folder every ``interval`` seconds: it runs while the main thread
+    waits on the device. ``stop()`` takes a last look and ends it.
+    """
+
+    def __init__(self, folder: str, t0: float, interval: float = 0.5):
+        super().__init__(daemon=True)
+        self.folder, self.t0, self.interval = os.path.join(folder, "sweep"), t0, interval
+        self.seen: set[str] = set()
+        self.widths: list[int] | None = None
+        self._done = threading.Event()
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.poll()
+        self.poll()
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def poll(self) -> None:
+        with self._lock:  # also called from the main thread
+            self._poll()
+
+    def _poll(self) -> None:
+        chunks = os.path.join(self.folder, "chunks")
+        if not os.path.isdir(chunks):
+            return
+        for name in sorted(os.listdir(chunks)):
+            if name in self.seen or not (name.startswith("chunk_") and name.endswith(".npz")):
+                continue
+            path = os.path.join(chunks, name)
+            try:
+                t = os.path.getmtime(path) - self.t0
+                with np.load(path) as z:
+                    ids = np.asarray(z["model_id"])
+                if self.widths is None:
+                    self.widths = [int(p["m"]) for p in load_sweep(self.folder).manifest["points"]]
+            except Exception:  # noqa: BLE001  (being written or renamed: look again next time)
+                continue
+            self.seen.add(name)
+            print(f"  chunk written at {t:7.1f} s: m = {self.widths[int(ids[0])]}, {len(ids)} models", flush=True)
+
+
 def _run(args, folder: str) -> dict:
     info = tt.machine_info()
     on_cpu = jax.default_backend() == "cpu"
@@ -94,14 +144,21 @@ def _run(args, folder: str) -> dict:
         c0 = tt._compile_seconds[0]
         res = sweep_fn(*a, **k)
         compile_in_sweep.append(tt._compile_seconds[0] - c0)
+        # At once: a time limit may end the run during the fits and the figure.
+        watcher.poll()
+        print(f"sweep done at {time.perf_counter() - t0:.1f} s (compile inside it {compile_in_sweep[-1]:.1f} s); "
+              f"fits and figure next", flush=True)
         return res
 
     phase_diagram.sweep_superposition = timed_sweep
     t0_epoch, t0 = time.time(), time.perf_counter()
+    watcher = ChunkWatcher(folder, t0_epoch)
+    watcher.start()
     try:
         summary = phase_diagram.main(experiment)
     finally:
         phase_diagram.sweep_superposition = sweep_fn
+        watcher.stop()
     wall = time.perf_counter() - t0
     compile_s = sum(compile_in_sweep)
     stats = summary["sweep_stats"]

@@ -851,3 +851,25 @@ def test_a_study_whose_models_all_diverge_still_writes_its_summary(name, tmp_pat
         assert all(r["exponent"] is None and r["diverged"] == 3 for r in on_disk["densities"])
         assert "no figure: no density has two widths with a finite loss" in printed
         assert not (tmp_path / "fig").exists() or not list((tmp_path / "fig").glob("*.png"))
+
+
+def test_paper_sweep_prints_each_chunk_as_it_lands_and_keeps_the_standard_errors(tmp_path, capsys):
+    # The GPU check's runs are cut by time limits: the log must already show each width's chunk
+    # and the sweep's end before the fits, and the JSON must carry the exponents' errors.
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        spec = importlib.util.spec_from_file_location("paper_sweep", ROOT / "benchmarks" / "paper_sweep.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    out = bench.main(["--preset", "smoke", "--no-progress", "--matmul-size", "64", "--out", str(tmp_path / "run"),
+                      "--json", str(tmp_path / "res.json")])
+    printed = capsys.readouterr().out
+    chunk_lines = [line for line in printed.splitlines() if line.startswith("  chunk written at")]
+    assert [line.split("m = ")[1] for line in chunk_lines] == ["3, 4 models", "4, 4 models", "6, 4 models"]
+    assert printed.index(chunk_lines[-1]) < printed.index("sweep done at") < printed.index("alpha_m (rows")
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    saved = json.loads((tmp_path / "res.json").read_text())
+    assert saved["alpha_m_stderr"] == summary["alpha_m_stderr"] == out["alpha_m_stderr"]
+    assert np.all(np.asarray(saved["alpha_m_stderr"], float) > 0)
