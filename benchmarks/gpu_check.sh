@@ -1,31 +1,47 @@
 #!/usr/bin/env bash
-# Issue 5's GPU measurements in one call, sized for one 10-minute command on a lent GPU:
+# Issue 5's GPU measurements, sized for a lent GPU's 15 minutes (one command at most 10):
 #
-#   device run: command "bash benchmarks/gpu_check.sh", timeout_s 600
+#   device run 1: command "bash benchmarks/gpu_check.sh", timeout_s 600
+#   device run 2 (what is left, if a machine can still start; BUDGET_S under its timeout_s):
+#                 command "SMOKE=0 PAPER=0 BUDGET_S=200 bash benchmarks/gpu_check.sh"
+#
+# What the first GPU session measured (one H200, benchmarks/RESULTS.md, thirteenth session):
+# the float32 paper sweep takes more than 508 s (five of six widths in 449 s), so it cannot
+# share one 10-minute call with anything; so the paper step now trains with bfloat16 products,
+# the candidate for the 10-minute target, and the float32-vs-bfloat16 exponents are compared
+# at a tenth of the steps on part of the grid.
 #
 # Uses the machine's own python3 and JAX (no install: the scripts import toyscale from this
 # checkout). Steps, each with its own time limit so that one failure does not cost the rest:
 #   1. smoke: the phase-diagram script end to end at toy sizes (does it run with this JAX? if
 #      not, the script stops there, leaving the device time for a fixed rerun);
-#   2. the paper sweep end to end (benchmarks/paper_sweep.py: 1,020 models, 20,000 steps),
-#      given what is left of BUDGET_S but RESERVE_S;
-#   3. with the time left, a tenth of it (2,000 steps, all models) with float32 products, then
-#      with bf16 products, the dense sampler and the hash generator.
+#   2. the paper sweep end to end (benchmarks/paper_sweep.py: 1,020 models, 20,000 steps) with
+#      PAPER_SET (default bfloat16 products), given what is left of BUDGET_S but RESERVE_S;
+#      it prints each width's chunk as it lands, so a run cut short still shows its times;
+#   3. with the time left (at least MIN_COMPARE_S), benchmarks/precision_check.py: the paper
+#      preset at 2,000 steps on COMPARE_SET's grid (default gammas -1, 0, 1: 306 models), in
+#      float32 and then bfloat16 products, and every alpha_m's change over its standard error;
+#   4. with any time still left, a tenth of the paper run (2,000 steps, all models) for each of
+#      ENGINES (default none; e.g. "sampler=dense rng=hash").
 # Writes into $OUT (runs/gpu_check when unset): log.txt, paper.json, chunks.txt (the paper
-# sweep's chunk files with their times, also when step 2 was cut short; its start epoch is
-# in log.txt), the paper figure and tenth_*.json: 8 files at most, the device tool's limit.
+# sweep's chunk files with their times; its start epoch is in log.txt), the paper figure (paper.png),
+# compare.json and tenth_*.json: 8 files at most, the device tool's limit.
 # EXTRA="--set KEY=VALUE ..." is added to every run (e.g. tiny steps, to try this on a CPU).
 set -u
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_check}
 BUDGET_S=${BUDGET_S:-580}
 RESERVE_S=${RESERVE_S:-30}
+MIN_COMPARE_S=${MIN_COMPARE_S:-120}
 MIN_TENTH_S=${MIN_TENTH_S:-90}
 EXTRA=${EXTRA:-}
 SMOKE=${SMOKE:-1}   # 0: skip the smoke run (once it is known to work on that machine)
-PAPER=${PAPER:-1}   # 0: skip the paper sweep and give all the time to the tenths
+PAPER=${PAPER:-1}   # 0: skip the paper sweep
+PAPER_SET=${PAPER_SET:-train.matmul_precision=bfloat16}   # "" for the preset as published (float32)
+COMPARE=${COMPARE:-1}   # 0: skip the float32-vs-bfloat16 comparison
+COMPARE_SET=${COMPARE_SET:-gammas=[-1,0,1]}
 # The tenths' engines, in order (each a train.KEY=VALUE setting).
-ENGINES=${ENGINES:-matmul_precision=float32 matmul_precision=bfloat16 sampler=dense rng=hash}
+ENGINES=${ENGINES:-}
 PY=${PYTHON:-python3}
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
@@ -33,16 +49,17 @@ export PYTHONUNBUFFERED=1
 TENTH="--set train.steps=2000 --set train.warmup=200"
 
 left() { echo $((BUDGET_S - SECONDS)); }
-step() {  # step NAME LIMIT_S ARGS...: one paper_sweep.py run under a time limit
+sets() { for kv in "$@"; do printf -- '--set %s ' "$kv"; done; }  # sets A=1 B=2: --set A=1 --set B=2
+run_limited() {  # run_limited NAME LIMIT_S SCRIPT ARGS...: one benchmark script under a time limit
     local name=$1 limit=$2
     shift 2
     if [ "$limit" -lt 30 ]; then
         echo "== $name: skipped, $limit s left"
         return 0
     fi
-    echo "== $name ($(date -u +%T), limit ${limit} s): paper_sweep.py $* $EXTRA"
+    echo "== $name ($(date -u +%T), limit ${limit} s): $* $EXTRA"
     # shellcheck disable=SC2086
-    timeout --signal=TERM --kill-after=10 "$limit" "$PY" benchmarks/paper_sweep.py --no-progress "$@" $EXTRA
+    timeout --signal=TERM --kill-after=10 "$limit" "$PY" "$@" $EXTRA
     local rc=$?
     echo "== $name: exit $rc after $SECONDS s in all"
     return $rc
@@ -53,14 +70,26 @@ step() {  # step NAME LIMIT_S ARGS...: one paper_sweep.py run under a time limit
     timeout 30 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1
     timeout 60 "$PY" -c "import sys, jax, jaxlib, optax, numpy; print(sys.version.split()[0], 'jax', jax.__version__, \
 'jaxlib', jaxlib.__version__, 'optax', optax.__version__, 'numpy', numpy.__version__, jax.devices())" 2>&1
-    if [ "$SMOKE" != 0 ] && ! step smoke 90 --preset smoke; then  # nothing bigger can work: end now, so a fixed rerun has the time
-        echo "== smoke failed after $SECONDS s; stopping"
+    if [ "$SMOKE" != 0 ] && ! run_limited smoke 60 benchmarks/paper_sweep.py --no-progress --preset smoke; then
+        echo "== smoke failed after $SECONDS s; stopping"  # nothing bigger can work: a fixed rerun gets the time
         exit 1
     fi
     if [ "$PAPER" != 0 ]; then
-        step paper $(($(left) - RESERVE_S)) --out "$WORK/paper" --json "$OUT/paper.json"
+        # shellcheck disable=SC2046
+        run_limited paper $(($(left) - RESERVE_S)) benchmarks/paper_sweep.py --no-progress $(sets $PAPER_SET) \
+            --out "$WORK/paper" --json "$OUT/paper.json"
         ls -l --time-style=+%s.%N "$WORK/paper/sweep/chunks" >"$OUT/chunks.txt" 2>&1
-        cp "$WORK"/paper/phase_diagram_*.png "$OUT/" 2>/dev/null
+        # As paper.png: the figure's own name holds the settings ('=', '['), which the tool does not bring back.
+        for f in "$WORK"/paper/phase_diagram_*.png; do [ -f "$f" ] && cp "$f" "$OUT/paper.png"; done
+    fi
+    if [ "$COMPARE" != 0 ]; then
+        if [ "$(left)" -lt "$MIN_COMPARE_S" ]; then
+            echo "== compare: skipped, $(left) s left (under MIN_COMPARE_S = $MIN_COMPARE_S)"
+        else
+            # shellcheck disable=SC2046,SC2086
+            run_limited compare $(($(left) - 5)) benchmarks/precision_check.py --experiments phase_diagram \
+                --preset paper $TENTH $(sets $COMPARE_SET) --json "$OUT/compare.json"
+        fi
     fi
     # Each tenth gets an equal share of what is left, or all of it when a share would be under
     # MIN_TENTH_S (compile alone takes a while): then the first ones run and the rest are skipped.
@@ -70,7 +99,8 @@ step() {  # step NAME LIMIT_S ARGS...: one paper_sweep.py run under a time limit
         share=$(( ($(left) - 5) / (${#engines[@]} - i) ))
         [ "$share" -lt "$MIN_TENTH_S" ] && share=$(($(left) - 5))
         # shellcheck disable=SC2086
-        step "tenth $engine" "$share" $TENTH --set "train.$engine" --json "$OUT/tenth_${engine#*=}.json"
+        run_limited "tenth $engine" "$share" benchmarks/paper_sweep.py --no-progress $TENTH --set "train.$engine" \
+            --json "$OUT/tenth_${engine#*=}.json"
     done
     echo "== done after $SECONDS s"
 } 2>&1 | tee "$OUT/log.txt"

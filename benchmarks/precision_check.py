@@ -3,14 +3,16 @@
 Runs the headline experiment (experiments/superposition_scaling.py) and the phase diagram
 (experiments/phase_diagram.py), quick presets, twice each with the same seed: once as they
 stand (float32 products) and once with ``--set train.matmul_precision=bfloat16``, so the
-initial weights and batches are the same and only the rounding differs.  Prints every
+initial weights and batches are the same and only the rounding differs (``--preset`` and
+``--set KEY=VALUE`` choose another size for both, e.g. a tenth of the paper preset on a GPU;
+each run's wall time is printed as soon as it ends).  Prints every
 exponent in both, the change, and the change over the float32 fit's standard error, then the
 largest of each per experiment (the scripts' own warnings are not shown; a failed run's
 standard error is).  The runs go to ``--out`` (default: a scratch folder, removed
 afterwards), figures included, so figures/ is not touched.
 
     python benchmarks/precision_check.py [--experiments superposition_scaling,phase_diagram]
-        [--seed 0] [--out DIR] [--json out.json]
+        [--preset quick] [--set KEY=VALUE ...] [--seed 0] [--out DIR] [--json out.json]
 """
 
 from __future__ import annotations
@@ -24,28 +26,35 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
-from toyscale.io import atomic_write_json
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # run from a checkout without installing (as on a lent GPU machine)
+
+import numpy as np  # noqa: E402
+
+from toyscale.io import atomic_write_json  # noqa: E402
+
 EXPERIMENTS = ("superposition_scaling", "phase_diagram")
 PRECISIONS = ("float32", "bfloat16")
 
 
-def run(name: str, precision: str, out: str, seed: int) -> tuple[dict, float]:
-    """One quick-preset run; returns its summary.json and the wall time of the script."""
+def run(name: str, precision: str, out: str, seed: int, preset: str = "quick",
+        overrides: tuple[str, ...] = ()) -> tuple[dict, float]:
+    """One run of the experiment; returns its summary.json and the wall time of the script."""
     folder = os.path.join(out, f"{name}-{precision}")
-    cmd = [sys.executable, os.path.join(ROOT, "experiments", f"{name}.py"), "--preset", "quick", "--seed", str(seed),
+    cmd = [sys.executable, os.path.join(ROOT, "experiments", f"{name}.py"), "--preset", preset, "--seed", str(seed),
            "--out", folder, "--figures", folder, "--no-progress"]
+    cmd += [a for kv in overrides for a in ("--set", kv)]
     if precision != "float32":
         cmd += ["--set", f"train.matmul_precision={precision}"]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
     if done.returncode:
         sys.exit(f"{' '.join(cmd)} failed (exit status {done.returncode}):\n{done.stderr}")
+    seconds = time.perf_counter() - t0
+    print(f"{name} {precision}: {seconds:.1f} s", flush=True)
     with open(os.path.join(folder, "summary.json")) as fh:
-        return json.load(fh), time.perf_counter() - t0
+        return json.load(fh), seconds
 
 
 def exponents(name: str, summary: dict) -> dict[str, tuple[float, float]]:
@@ -58,13 +67,16 @@ def exponents(name: str, summary: dict) -> dict[str, tuple[float, float]]:
             for i, g in enumerate(summary["gamma"]) for j, al in enumerate(summary["alpha"])}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--experiments", default=",".join(EXPERIMENTS), help="comma-separated, from " + ", ".join(EXPERIMENTS))
+    ap.add_argument("--preset", default="quick", help="the experiments' preset (default quick)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="passed to every run (e.g. train.steps=2000); repeatable")
     ap.add_argument("--seed", type=int, default=0, help="sweep seed of every run (default 0)")
     ap.add_argument("--out", default=None, help="keep the runs in this folder (default: a scratch folder)")
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     names = [v for v in args.experiments.split(",") if v]
     if not names or not set(names) <= set(EXPERIMENTS):
         ap.error(f"--experiments {args.experiments!r}: give names from {', '.join(EXPERIMENTS)}")
@@ -73,10 +85,10 @@ def main() -> None:
         out = args.out or scratch
         results = {}
         for name in names:
-            runs = {p: run(name, p, out, args.seed) for p in PRECISIONS}
+            runs = {p: run(name, p, out, args.seed, args.preset, tuple(args.overrides)) for p in PRECISIONS}
             base, other = (exponents(name, runs[p][0]) for p in PRECISIONS)
             rows = []
-            print(f"\n{name}, quick preset, seed {args.seed}: "
+            print(f"\n{name}, {args.preset} preset{''.join(' --set ' + kv for kv in args.overrides)}, seed {args.seed}: "
                   + ", ".join(f"{p} {runs[p][1]:.1f} s" for p in PRECISIONS))
             print(f"  {'exponent':<26}{'float32':>10}{'bfloat16':>10}{'change':>10}{'stderr':>9}{'|change|/se':>13}")
             for label, (a32, se) in base.items():
@@ -93,7 +105,9 @@ def main() -> None:
             results[name] = dict(rows=rows, seconds={p: runs[p][1] for p in PRECISIONS},
                                  max_abs_change=abs(worst["change"]), max_change_over_stderr=worst_ratio)
     if args.json:
-        atomic_write_json(args.json, dict(seed=args.seed, experiments=results))
+        atomic_write_json(args.json, dict(seed=args.seed, preset=args.preset, overrides=args.overrides,
+                                          experiments=results))
+    return results
 
 
 if __name__ == "__main__":

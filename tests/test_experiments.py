@@ -873,3 +873,22 @@ def test_paper_sweep_prints_each_chunk_as_it_lands_and_keeps_the_standard_errors
     saved = json.loads((tmp_path / "res.json").read_text())
     assert saved["alpha_m_stderr"] == summary["alpha_m_stderr"] == out["alpha_m_stderr"]
     assert np.all(np.asarray(saved["alpha_m_stderr"], float) > 0)
+
+
+def test_precision_check_runs_both_precisions_at_the_size_it_is_given(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("precision_check", ROOT / "benchmarks" / "precision_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    res = check.main(["--experiments", "phase_diagram", "--preset", "smoke", "--set", "train.steps=20",
+                      "--out", str(tmp_path), "--json", str(tmp_path / "res.json")])["phase_diagram"]
+    runs = {p: json.loads((tmp_path / f"phase_diagram-{p}" / "summary.json").read_text()) for p in check.PRECISIONS}
+    assert [r["config"]["steps"] for r in runs.values()] == [20, 20]
+    assert runs["bfloat16"]["config"]["matmul_precision"] == "bfloat16"
+    a32, a16 = (np.asarray(runs[p]["alpha_m"]).ravel() for p in check.PRECISIONS)
+    se = np.asarray(runs["float32"]["alpha_m_stderr"]).ravel()
+    np.testing.assert_allclose([r["change"] for r in res["rows"]], a16 - a32, rtol=1e-12, atol=1e-15)
+    assert res["max_change_over_stderr"] == pytest.approx(np.max(np.abs(a16 - a32) / se), rel=1e-9)
+    printed = capsys.readouterr().out
+    assert printed.index("phase_diagram float32: ") < printed.index("phase_diagram bfloat16: ")
+    assert "smoke preset --set train.steps=20, seed 0" in printed
+    assert json.loads((tmp_path / "res.json").read_text())["overrides"] == ["train.steps=20"]
