@@ -200,6 +200,12 @@ def test_a_bootstrap_of_three_points_says_its_intervals_are_coarse():
     assert any("only 10 distinct resamples" in n and "t_interval()" in n for n in fits[1].notes)
     four = fit_power_law(np.append(m, 64.0), np.append(y, 0.25), bootstrap=400)
     assert not any("distinct resamples" in n for n in four.notes)
+    # With the offset, 3 points leave no residual dof: the t-interval is undefined, so the note
+    # must not point to it.
+    exact = fit_power_law(m, y + 0.1, offset=True, bootstrap=200)
+    assert np.isnan(exact.t_interval()).all()
+    note = [n for n in exact.notes if "only 10 distinct resamples" in n]
+    assert len(note) == 1 and "t_interval()" not in note[0]
 
 
 def test_pure_power_law_through_offset_data_is_biased():
