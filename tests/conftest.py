@@ -19,6 +19,7 @@ import shutil
 import tempfile
 
 import jax
+import numpy as np
 import pytest
 
 jax.config.update("jax_num_cpu_devices", 4)
@@ -60,3 +61,11 @@ def xla_compilations():
             logging.getLogger("jax").removeHandler(handler)
 
     return collect
+
+
+@pytest.fixture
+def collapsed_offset_data():
+    """(m, y): 5 widths x 2 seeds of y = 2 m^-0.5 + 0.1 with 5 % noise, on which
+    ``fit_power_law(offset=True)`` puts the offset on ~0 (a true offset the data cannot show)."""
+    m = np.repeat([8.0, 16, 32, 64, 128], 2)
+    return m, (2 * m**-0.5 + 0.1) * np.exp(0.05 * np.random.default_rng([99, 2]).standard_normal(m.size))

@@ -70,9 +70,8 @@ def test_power_law_cli(tmp_path, capsys):
     assert "PowerLawFit" in capsys.readouterr().out
 
 
-def test_a_fit_that_is_not_identifiable_exits_1_after_printing_it(tmp_path, capsys):
-    m = np.repeat([8.0, 16, 32, 64, 128], 2)  # a true offset of 0.1 that these data cannot show
-    y = (2 * m**-0.5 + 0.1) * np.exp(0.05 * np.random.default_rng([99, 2]).standard_normal(m.size))
+def test_a_fit_that_is_not_identifiable_exits_1_after_printing_it(tmp_path, capsys, collapsed_offset_data):
+    m, y = collapsed_offset_data  # a true offset of 0.1 that these data cannot show
     p = tmp_path / "collapsed.csv"
     p.write_text("m,loss\n" + "".join(f"{a:.17g},{b:.17g}\n" for a, b in zip(m, y)))
     assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--offset", "--json"]) == 1

@@ -157,17 +157,11 @@ def test_power_law_recovery_inside_intervals(offset):
     assert fit.converged and fit.identifiable
 
 
-def _collapsed_offset_data():
-    """5 widths x 2 seeds of y = 2 m^-0.5 + 0.1 with 5 % noise on which the offset fit collapses to ~0."""
-    m = np.repeat([8.0, 16, 32, 64, 128], 2)
-    return m, (2 * m**-0.5 + 0.1) * np.exp(0.05 * np.random.default_rng([99, 2]).standard_normal(m.size))
-
-
-def test_bootstrap_of_a_collapsed_offset_fit_leaves_the_collapsed_basin():
+def test_bootstrap_of_a_collapsed_offset_fit_leaves_the_collapsed_basin(collapsed_offset_data):
     # The full-data fit puts the offset on its bound (not identifiable).  Resamples started only
     # from that fit all stayed there: a zero-width offset interval and the no-offset fit's
     # exponent interval, [0.32, 0.41], which misses the true 0.5.
-    m, y = _collapsed_offset_data()
+    m, y = collapsed_offset_data
     fit = fit_power_law(m, y, offset=True, bootstrap=200, seed=0)
     assert not fit.identifiable and fit.offset < 1e-9 and fit.exponent < 0.4
     lo, hi = fit.intervals["offset"]
@@ -176,10 +170,10 @@ def test_bootstrap_of_a_collapsed_offset_fit_leaves_the_collapsed_basin():
     assert lo <= fit.exponent and hi > 0.5
 
 
-def test_offset_profile_starts_of_a_resample_with_one_distinct_x_are_nan():
+def test_offset_profile_starts_of_a_resample_with_one_distinct_x_are_nan(collapsed_offset_data):
     # x repeated (seeds as separate points): a resample of the two copies of one width has a
     # rounding-sized spread of log x, not 0; it must give no line, not a slope of ~1e15
-    m, y = _collapsed_offset_data()
+    m, y = collapsed_offset_data
     one_width = []
     for a in range(1, 10):  # every split of 10 draws between the two copies of each width
         for i in range(0, 10, 2):
