@@ -8,8 +8,8 @@
 # What the first GPU session measured (one H200, benchmarks/RESULTS.md, thirteenth session):
 # the float32 paper sweep takes more than 508 s (five of six widths in 449 s), so it cannot
 # share one 10-minute call with anything. So the paper step now trains with bfloat16 products,
-# the candidate for the 10-minute target, and the float32-vs-bfloat16 exponents are compared
-# at a tenth of the steps on part of the grid (in run 1 if time is left, else in run 2).
+# the candidate for the 10-minute target, and the exponents of float32, bfloat16 and TF32 are
+# compared at a tenth of the steps on part of the grid (in run 1 if time is left, else in run 2).
 #
 # Uses the machine's own python3 and JAX (no install: the scripts import toyscale from this
 # checkout). Steps, each with its own time limit so that one failure does not cost the rest:
@@ -20,8 +20,8 @@
 #      it prints each width's chunk as it lands, so a run cut short still shows its times;
 #   3. with the time left (at least MIN_COMPARE_S), benchmarks/precision_check.py: the paper
 #      preset at 2,000 steps on COMPARE_SET's grid (default gammas -1, 1 x alphas 0.5, 1, 1.5, 2:
-#      48 models; sized so that run 2 above holds it), in float32 and then bfloat16 products,
-#      and every alpha_m's change over its standard error;
+#      48 models; sized so that run 2 above holds it), in float32, bfloat16 and tensorfloat32
+#      products, and every alpha_m's change over its standard error;
 #   4. with any time still left, a tenth of the paper run (2,000 steps, all models) for each of
 #      ENGINES (default none; e.g. "sampler=dense rng=hash").
 # Writes into $OUT (runs/gpu_check when unset): log.txt, paper.json, chunks.txt (the paper
@@ -39,7 +39,7 @@ EXTRA=${EXTRA:-}
 SMOKE=${SMOKE:-1}   # 0: skip the smoke run (once it is known to work on that machine)
 PAPER=${PAPER:-1}   # 0: skip the paper sweep
 PAPER_SET=${PAPER_SET:-train.matmul_precision=bfloat16}   # "" for the preset as published (float32)
-COMPARE=${COMPARE:-1}   # 0: skip the float32-vs-bfloat16 comparison
+COMPARE=${COMPARE:-1}   # 0: skip the comparison of the precisions
 COMPARE_SET=${COMPARE_SET:-gammas=[-1,1] alphas=[0.5,1,1.5,2]}
 # The tenths' engines, in order (each a train.KEY=VALUE setting).
 ENGINES=${ENGINES:-}

@@ -1,18 +1,20 @@
-"""float32 against bfloat16 products: how far the quick presets' exponents move.
+"""float32 against bfloat16 and TF32 products: how far the quick presets' exponents move.
 
 Runs the headline experiment (experiments/superposition_scaling.py) and the phase diagram
-(experiments/phase_diagram.py), quick presets, twice each with the same seed: once as they
-stand (float32 products) and once with ``--set train.matmul_precision=bfloat16``, so the
-initial weights and batches are the same and only the rounding differs (``--preset`` and
-``--set KEY=VALUE`` choose another size for both, e.g. a tenth of the paper preset on a GPU;
-each run's wall time is printed as soon as it ends).  Prints every
-exponent in both, the change, and the change over the float32 fit's standard error, then the
-largest of each per experiment (the scripts' own warnings are not shown; a failed run's
-standard error is).  The runs go to ``--out`` (default: a scratch folder, removed
-afterwards), figures included, so figures/ is not touched.
+(experiments/phase_diagram.py), quick presets, with the same seed: once as they stand
+(float32 products) and once with ``--set train.matmul_precision=P`` for each P of
+``--precisions`` (default bfloat16 and tensorfloat32), so the initial weights and batches are
+the same and only the rounding differs (``--preset`` and ``--set KEY=VALUE`` choose another
+size for all, e.g. a tenth of the paper preset on a GPU; each run's wall time is printed as
+soon as it ends). Prints every exponent in float32 and in P, the change, and the change over
+the float32 fit's standard error, then the largest of each (the scripts' own warnings are not
+shown; a failed run's standard error is). On a CPU, tensorfloat32's rounded operands are
+multiplied in float32, the same sums a GPU's TF32 units make. The runs go to ``--out``
+(default: a scratch folder, removed afterwards), figures included, so figures/ is not touched.
 
     python benchmarks/precision_check.py [--experiments superposition_scaling,phase_diagram]
-        [--preset quick] [--set KEY=VALUE ...] [--seed 0] [--out DIR] [--json out.json]
+        [--precisions bfloat16,tensorfloat32] [--preset quick] [--set KEY=VALUE ...] [--seed 0]
+        [--out DIR] [--json out.json]
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ import numpy as np  # noqa: E402
 from toyscale.io import atomic_write_json  # noqa: E402
 
 EXPERIMENTS = ("superposition_scaling", "phase_diagram")
-PRECISIONS = ("float32", "bfloat16")
+OTHERS = ("bfloat16", "tensorfloat32")  # compared with float32
 
 
 def run(name: str, precision: str, out: str, seed: int, preset: str = "quick",
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--preset", default="quick", help="the experiments' preset (default quick)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="passed to every run (e.g. train.steps=2000); repeatable")
+    ap.add_argument("--precisions", default=",".join(OTHERS),
+                    help="comma-separated, each compared with float32 (default " + ",".join(OTHERS) + ")")
     ap.add_argument("--seed", type=int, default=0, help="sweep seed of every run (default 0)")
     ap.add_argument("--out", default=None, help="keep the runs in this folder (default: a scratch folder)")
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
@@ -80,30 +84,36 @@ def main(argv: list[str] | None = None) -> dict:
     names = [v for v in args.experiments.split(",") if v]
     if not names or not set(names) <= set(EXPERIMENTS):
         ap.error(f"--experiments {args.experiments!r}: give names from {', '.join(EXPERIMENTS)}")
+    others = [v for v in args.precisions.split(",") if v]
+    if not others or not set(others) <= set(OTHERS):
+        ap.error(f"--precisions {args.precisions!r}: give names from {', '.join(OTHERS)}")
 
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or scratch
         results = {}
         for name in names:
-            runs = {p: run(name, p, out, args.seed, args.preset, tuple(args.overrides)) for p in PRECISIONS}
-            base, other = (exponents(name, runs[p][0]) for p in PRECISIONS)
-            rows = []
+            runs = {p: run(name, p, out, args.seed, args.preset, tuple(args.overrides)) for p in ("float32", *others)}
+            base = exponents(name, runs["float32"][0])
             print(f"\n{name}, {args.preset} preset{''.join(' --set ' + kv for kv in args.overrides)}, seed {args.seed}: "
-                  + ", ".join(f"{p} {runs[p][1]:.1f} s" for p in PRECISIONS))
-            print(f"  {'exponent':<26}{'float32':>10}{'bfloat16':>10}{'change':>10}{'stderr':>9}{'|change|/se':>13}")
-            for label, (a32, se) in base.items():
-                a16 = other[label][0]
-                d = a16 - a32
-                ratio = abs(d) / se if se > 0 and math.isfinite(se) else math.nan
-                rows.append(dict(exponent=label, float32=a32, bfloat16=a16, change=d, stderr=se, ratio=ratio))
-                print(f"  {label:<26}{a32:>10.4f}{a16:>10.4f}{d:>10.4f}{se:>9.4f}{ratio:>13.3f}")
-            finite = [r for r in rows if math.isfinite(r["change"])]
-            worst = max(finite, key=lambda r: abs(r["change"]))
-            worst_ratio = max((r["ratio"] for r in finite if math.isfinite(r["ratio"])), default=math.nan)
-            print(f"  largest |change| {abs(worst['change']):.4f} ({worst['exponent']}); "
-                  f"largest |change| / stderr {worst_ratio:.3f}; {len(rows) - len(finite)} exponent(s) not finite")
-            results[name] = dict(rows=rows, seconds={p: runs[p][1] for p in PRECISIONS},
-                                 max_abs_change=abs(worst["change"]), max_change_over_stderr=worst_ratio)
+                  + ", ".join(f"{p} {runs[p][1]:.1f} s" for p in runs))
+            results[name] = dict(seconds={p: runs[p][1] for p in runs}, against={})
+            for prec in others:
+                other = exponents(name, runs[prec][0])
+                rows = []
+                print(f"  {'exponent':<26}{'float32':>10}{prec:>15}{'change':>10}{'stderr':>9}{'|change|/se':>13}")
+                for label, (a32, se) in base.items():
+                    a = other[label][0]
+                    d = a - a32
+                    ratio = abs(d) / se if se > 0 and math.isfinite(se) else math.nan
+                    rows.append(dict(exponent=label, float32=a32, value=a, change=d, stderr=se, ratio=ratio))
+                    print(f"  {label:<26}{a32:>10.4f}{a:>15.4f}{d:>10.4f}{se:>9.4f}{ratio:>13.3f}")
+                finite = [r for r in rows if math.isfinite(r["change"])]
+                worst = max(finite, key=lambda r: abs(r["change"]))
+                worst_ratio = max((r["ratio"] for r in finite if math.isfinite(r["ratio"])), default=math.nan)
+                print(f"  {prec}: largest |change| {abs(worst['change']):.4f} ({worst['exponent']}); "
+                      f"largest |change| / stderr {worst_ratio:.3f}; {len(rows) - len(finite)} exponent(s) not finite")
+                results[name]["against"][prec] = dict(rows=rows, max_abs_change=abs(worst["change"]),
+                                                      max_change_over_stderr=worst_ratio)
     if args.json:
         atomic_write_json(args.json, dict(seed=args.seed, preset=args.preset, overrides=args.overrides,
                                           experiments=results))

@@ -875,20 +875,27 @@ def test_paper_sweep_prints_each_chunk_as_it_lands_and_keeps_the_standard_errors
     assert np.all(np.asarray(saved["alpha_m_stderr"], float) > 0)
 
 
-def test_precision_check_runs_both_precisions_at_the_size_it_is_given(tmp_path, capsys):
+def test_precision_check_runs_each_precision_at_the_size_it_is_given(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("precision_check", ROOT / "benchmarks" / "precision_check.py")
     check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(check)
     res = check.main(["--experiments", "phase_diagram", "--preset", "smoke", "--set", "train.steps=20",
                       "--out", str(tmp_path), "--json", str(tmp_path / "res.json")])["phase_diagram"]
-    runs = {p: json.loads((tmp_path / f"phase_diagram-{p}" / "summary.json").read_text()) for p in check.PRECISIONS}
-    assert [r["config"]["steps"] for r in runs.values()] == [20, 20]
-    assert runs["bfloat16"]["config"]["matmul_precision"] == "bfloat16"
-    a32, a16 = (np.asarray(runs[p]["alpha_m"]).ravel() for p in check.PRECISIONS)
+    precisions = ("float32", "bfloat16", "tensorfloat32")
+    runs = {p: json.loads((tmp_path / f"phase_diagram-{p}" / "summary.json").read_text()) for p in precisions}
+    assert [runs[p]["config"]["steps"] for p in precisions] == [20, 20, 20]
+    assert [runs[p]["config"]["matmul_precision"] for p in precisions] == list(precisions)
+    a32 = np.asarray(runs["float32"]["alpha_m"]).ravel()
     se = np.asarray(runs["float32"]["alpha_m_stderr"]).ravel()
-    np.testing.assert_allclose([r["change"] for r in res["rows"]], a16 - a32, rtol=1e-12, atol=1e-15)
-    assert res["max_change_over_stderr"] == pytest.approx(np.max(np.abs(a16 - a32) / se), rel=1e-9)
+    assert set(res["against"]) == {"bfloat16", "tensorfloat32"}
+    for p in ("bfloat16", "tensorfloat32"):
+        a = np.asarray(runs[p]["alpha_m"]).ravel()
+        assert not np.array_equal(a, a32)  # the rounding did happen
+        np.testing.assert_allclose([r["change"] for r in res["against"][p]["rows"]], a - a32, rtol=1e-12, atol=1e-15)
+        assert res["against"][p]["max_change_over_stderr"] == pytest.approx(np.max(np.abs(a - a32) / se), rel=1e-9)
     printed = capsys.readouterr().out
     assert printed.index("phase_diagram float32: ") < printed.index("phase_diagram bfloat16: ")
-    assert "smoke preset --set train.steps=20, seed 0" in printed
+    assert "smoke preset --set train.steps=20, seed 0" in printed and "tensorfloat32: largest |change|" in printed
     assert json.loads((tmp_path / "res.json").read_text())["overrides"] == ["train.steps=20"]
+    with pytest.raises(SystemExit):
+        check.main(["--precisions", "float16"])

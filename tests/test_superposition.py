@@ -184,6 +184,46 @@ def test_bfloat16_products_round_only_the_operands():
     assert abs(float(v16 / v32) - 1) < 1e-3  # the value is computed from the products
 
 
+def test_tensorfloat32_rounds_to_ten_mantissa_bits_to_nearest_even():
+    def reference(a):  # on the bits: keep 10 of float32's 23 mantissa bits, ties to even
+        bits = np.asarray(a, np.float32).view(np.uint32).astype(np.uint64)
+        lsb = (bits >> 13) & 1
+        out = ((bits + 0xFFF + lsb) & ~np.uint64(0x1FFF)).astype(np.uint32).view(np.float32)
+        return np.where(np.isnan(a), a, out)
+
+    one = 1.0
+    edge = np.array([one + 2**-11, one + 3 * 2**-11, one + 2**-10 + 2**-11, one + 2**-11 + 2**-20, -one - 3 * 2**-11,
+                     2.0**-130, 3.4028235e38, -3.4028235e38, np.inf, -np.inf, np.nan, 0.0, -0.0], np.float32)
+    expect = np.array([one, one + 2**-9, one + 2**-9, one + 2**-10, -one - 2**-9], np.float32)
+    rand = np.asarray(jax.random.normal(jax.random.PRNGKey(0), (10_000,)) * 10.0 ** jax.random.uniform(
+        jax.random.PRNGKey(1), (10_000,), minval=-30, maxval=30))
+    for a in (edge, rand):
+        got = np.asarray(superposition._as_operand(jnp.asarray(a), superposition.TF32))
+        np.testing.assert_array_equal(got, reference(a))
+    got = np.asarray(superposition._as_operand(jnp.asarray(edge), superposition.TF32))
+    np.testing.assert_array_equal(got[:5], expect)  # ties to even (1 + 2^-11 down, 1 + 3 2^-11 up)
+    assert np.isinf(got[6]) and np.isinf(got[7]) and np.isnan(got[10])  # max float rounds up to inf
+    assert np.all(np.abs(rand - reference(rand)) <= 2.0**-11 * np.abs(rand))
+
+
+def test_tensorfloat32_products_are_between_float32_and_bfloat16():
+    from toyscale import data
+    from toyscale.frequencies import power_law
+
+    batch, n, m = 256, 60, 8
+    p = power_law(1.1).probs(n)
+    tables = {k: jnp.asarray(v) for k, v in data.sparse_tables(p, batch, data.event_capacity(batch, 2.0)).items()}
+    x = data.sample_features_sparse(jax.random.PRNGKey(1), tables, batch, n)[0]
+    params = superposition.init_params(jax.random.PRNGKey(2), n, m)
+    f = jax.jit(superposition.per_element_loss_and_grad, static_argnums=2)
+    (v32, g32), (vtf, gtf), (_, g16) = (f(params, x, prec) for prec in ("float32", "tensorfloat32", "bfloat16"))
+    for k in ("W", "b"):
+        err_tf, err_16 = (float(jnp.max(jnp.abs(g[k] - g32[k])) / jnp.max(jnp.abs(g32[k]))) for g in (gtf, g16))
+        # 3 more mantissa bits than bfloat16: about 8x less rounding, still far above float32's
+        assert 1e-6 < err_tf < err_16 / 3, (k, err_tf, err_16)
+    assert abs(float(vtf / v32) - 1) < 1e-4
+
+
 def test_precision_is_checked_before_anything_runs():
     params = superposition.init_params(jax.random.PRNGKey(0), 6, 3)
     x = _events(rows=[0, 1], cols=[1, 4], values=[0.7, 1.9], batch=2, n=6)
@@ -249,7 +289,7 @@ def _sampled(batch, n, m, seed=3):
     return {"W": params["W"], "b": params["b"] - 0.5}, x  # b of both signs: events on both sides of the ReLU
 
 
-@pytest.mark.parametrize("precision, tile_rows", [("float32", 8), ("bfloat16", 32)])
+@pytest.mark.parametrize("precision, tile_rows", [("float32", 8), ("tensorfloat32", 16), ("bfloat16", 32)])
 def test_batch_tiles_give_the_whole_batch_value_and_gradient(precision, tile_rows):
     batch, n, m = 64, 40, 5
     params, x = _sampled(batch, n, m)
@@ -257,7 +297,7 @@ def test_batch_tiles_give_the_whole_batch_value_and_gradient(precision, tile_row
 
     def f(tile):
         return jax.jit(lambda p, x: superposition._sparse_loss_and_grad(
-            p["W"], p["b"], x.rows, x.cols, x.values, batch, jnp.dtype(precision), tile))(params, x)
+            p["W"], p["b"], x.rows, x.cols, x.values, batch, superposition._operand_type(precision), tile))(params, x)
 
     (v, g), (v_ref, g_ref) = f(tile_rows), f(batch)
     np.testing.assert_allclose(v, v_ref, rtol=1e-6)
@@ -268,7 +308,7 @@ def test_batch_tiles_give_the_whole_batch_value_and_gradient(precision, tile_row
         np.testing.assert_allclose(g["W"], g_auto["W"], rtol=2e-5, atol=2e-5 * float(jnp.max(jnp.abs(g_auto["W"]))))
     with pytest.raises(ValueError, match="tile_rows=24 does not divide batch=64"):
         superposition._sparse_loss_and_grad(params["W"], params["b"], x.rows, x.cols, x.values, batch,
-                                            jnp.dtype(precision), 24)
+                                            superposition._operand_type(precision), 24)
 
 
 def test_batch_tiles_are_the_cpu_program_only(monkeypatch):

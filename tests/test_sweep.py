@@ -330,6 +330,20 @@ def test_bfloat16_training_rounds_exactly_the_three_dense_products():
     assert rest and all(p == "HIGHEST" and "xf32>" in a for p, a, _ in rest), rest
 
 
+def test_tensorfloat32_training_rounds_the_operands_of_the_three_dense_products_and_nothing_else():
+    from toyscale.train import SuperpositionTask
+
+    text_dots = _dots(SuperpositionTask(dataclasses.replace(CFG, matmul_precision="tensorfloat32")), POINTS[:2])
+    tf32 = [d for d in text_dots if d[0] == "HIGH"]
+    # the same three products as in bfloat16, on float32 operands at precision HIGH (a GPU's
+    # TF32 units), which the program has already rounded to TF32
+    assert sorted((a, b) for _, a, b in tf32) == sorted([
+        ("tensor<32x3xf32>", "tensor<3x40xf32>"), ("tensor<32x40xf32>", "tensor<40x3xf32>"),
+        ("tensor<32x4xf32>", "tensor<32x40xf32>")]), text_dots
+    rest = [d for d in text_dots if d not in tf32]
+    assert rest and all(p == "HIGHEST" for p, _, _ in rest), rest
+
+
 def test_float32_sweeps_keep_the_manifest_they_had_before_matmul_precision(tmp_path):
     # Folders saved before the field existed (all float32) must keep resuming: at its default
     # the field is not part of the recorded config, so neither of the fingerprint.

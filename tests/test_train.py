@@ -194,9 +194,10 @@ def test_seeds_may_be_a_count_and_a_frequencies_object_may_sit_in_a_point(tmp_pa
 def test_matmul_precision_is_checked_by_the_config():
     with pytest.raises(ValueError, match="matmul_precision='tf32'"):
         TrainConfig(n=10, matmul_precision="tf32")
-    with pytest.raises(ValueError, match="needs sampler='sparse'"):
-        TrainConfig(n=10, matmul_precision="bfloat16", sampler="dense")
-    assert TrainConfig(n=10, matmul_precision="bfloat16").matmul_precision == "bfloat16"
+    for precision in ("bfloat16", "tensorfloat32"):
+        with pytest.raises(ValueError, match="needs sampler='sparse'"):
+            TrainConfig(n=10, matmul_precision=precision, sampler="dense")
+        assert TrainConfig(n=10, matmul_precision=precision).matmul_precision == precision
 
 
 def test_train_model_names_a_key_that_is_not_a_prng_key():

@@ -20,7 +20,33 @@ __all__ = ["init_params", "encode", "decode", "forward", "loss", "empty_loss", "
            "per_element_loss", "per_element_loss_and_grad", "PRECISIONS"]
 
 # Operand types of the training step's three dense products (accumulation is float32 in all).
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "tensorfloat32", "bfloat16")
+
+
+class _TensorFloat32:
+    """Operand type of "tensorfloat32" products: float32 storage, rounded to TF32's 10 mantissa
+    bits (8 exponent bits), round to nearest even (``lax.reduce_precision``)."""
+
+    def __repr__(self) -> str:
+        return "tensorfloat32"
+
+
+TF32 = _TensorFloat32()
+
+
+def _operand_type(precision: str):
+    """The products' operand type of a precision name: a dtype, or :data:`TF32`."""
+    return TF32 if precision == "tensorfloat32" else jnp.dtype(precision)
+
+
+def _as_operand(a: jax.Array, dtype) -> jax.Array:
+    """``a`` in the operand type: cast to it, or for TF32 rounded and kept in float32.
+
+    Each operand is rounded once, where it is made (a second rounding would be a second op
+    over it: XLA does not merge them)."""
+    if dtype is TF32:
+        return jax.lax.reduce_precision(a, exponent_bits=8, mantissa_bits=10)
+    return a.astype(dtype)
 
 Params = dict  # {"W": [n, m], "b": [n]}
 Features = jax.Array | SparseFeatures  # a batch [batch, n], dense or as events
@@ -160,8 +186,10 @@ def per_element_loss_and_grad(params: Params, x: Features, precision: str = "flo
       params: ``{"W": [n, m], "b": [n]}``.
       x: the batch, dense or as events.
       precision: operand type of the three [batch, n]-sized products (decoder forward and
-        the two gradient products): "float32", or "bfloat16" (operands rounded to bfloat16,
-        products accumulated in float32; event batches only). The events' own terms --
+        the two gradient products): "float32", "tensorfloat32" (operands rounded to TF32's
+        10 mantissa bits, kept in float32: a GPU's tensor cores then multiply them exactly,
+        a CPU in float32, so both compute the same sums) or "bfloat16" (operands rounded to
+        bfloat16); both accumulate in float32 and need event batches. The events' own terms --
         q there, the residuals, every sum over events -- and the parameters stay float32;
         the rest of q carries the rounding, and so does the value (computed from the
         products). At trained weights the gradient is then within ~1 % of the float32 one
@@ -175,19 +203,21 @@ def per_element_loss_and_grad(params: Params, x: Features, precision: str = "flo
                              f"a dense batch is differentiated by autodiff in float32")
         return jax.value_and_grad(per_element_loss)(params, x)
     return _sparse_loss_and_grad(_weights(params), params["b"], x.rows, x.cols, x.values, x.dense.shape[0],
-                                 jnp.dtype(precision))
+                                 _operand_type(precision))
 
 
 def _product(a: jax.Array, b: jax.Array, dtype, contract=((1,), (0,))) -> jax.Array:
-    """a @ b (or the ``contract``-ed dot_general) from operands rounded to ``dtype``, accumulated
-    and returned in float32."""
+    """a @ b (or the ``contract``-ed dot_general) of operands already in the operand type
+    ``dtype`` (:func:`_as_operand`), accumulated and returned in float32."""
     dims = (contract, ((), ()))
     if dtype == jnp.float32:
         return jax.lax.dot_general(a, b, dims, preferred_element_type=jnp.float32)
-    # DEFAULT, not the engine's float32 context (HIGHEST): the operands are already rounded,
-    # and no backend should take HIGHEST as a reason to leave its bf16 units.
-    return jax.lax.dot_general(a.astype(dtype), b.astype(dtype), dims, preferred_element_type=jnp.float32,
-                               precision=jax.lax.Precision.DEFAULT)
+    # Not the engine's float32 context (HIGHEST): the operands are already rounded, and no
+    # backend should take HIGHEST as a reason to leave its bf16 or TF32 units. For TF32, HIGH
+    # ("tensorfloat32"): TF32 on a GPU, float32 on a CPU, 3 bf16 passes on a TPU, each exact
+    # on TF32-rounded operands (DEFAULT would let a TPU round them further, to bf16).
+    precision = jax.lax.Precision.HIGH if dtype is TF32 else jax.lax.Precision.DEFAULT
+    return jax.lax.dot_general(a, b, dims, preferred_element_type=jnp.float32, precision=precision)
 
 
 # Kernel shapes. XLA:CPU's kernels for the two gradient products are much slower at some
@@ -219,8 +249,8 @@ def _times_w(q: jax.Array, W: jax.Array, dtype) -> jax.Array:
     """q W: [batch, n] x [n, m] -> [batch, m], as :func:`_product`.
 
     Where the width is padded on a CPU, the extra output columns are dropped: the same
-    sums (the padding adds only zeros) on a faster kernel shape. bfloat16 operands are not
-    padded (a tie).
+    sums (the padding adds only zeros) on a faster kernel shape. Rounded operands are not
+    padded (for bfloat16 a tie; TF32 unmeasured).
     """
     m = W.shape[1]
     width = _cpu_padded_width(m)
@@ -270,8 +300,9 @@ def cpu_tile_rows(batch: int, n: int, m: int) -> int:
 
 
 def _dense_part(h, W, b, rows, cols, dtype, tile_rows=None):
-    """The step's [batch, n]-sized work, from h = X W: with q = ReLU(h W^T + b) and q' its
-    operand-type copy, returns ``(q' W [batch, m], [h | 1]^T q' [m + 1, n], q' at the events [C])``.
+    """The step's [batch, n]-sized work, from h = X W: with q = ReLU(h' W'^T + b) and q' its
+    operand-type copy (h', W' those of h and W), returns
+    ``(q' W' [batch, m], [h' | 1]^T q' [m + 1, n], q' at the events [C])``.
 
     On a CPU, in tiles of ``tile_rows`` rows (default :func:`cpu_tile_rows`) in a
     ``lax.scan``: the same sums, q' W row for row and [h | 1]^T q' added up tile by tile
@@ -279,9 +310,11 @@ def _dense_part(h, W, b, rows, cols, dtype, tile_rows=None):
     """
     batch, m = h.shape
     n = W.shape[0]
+    if dtype != jnp.float32:
+        h, W = _as_operand(h, dtype), _as_operand(W, dtype)  # once, for all three products
 
     def whole(h, W, b, rows, cols):
-        q = jax.nn.relu(_product(h, W.T, dtype) + b).astype(dtype)  # [batch, n]
+        q = _q_operand(h, W, b, dtype)  # [batch, n]
         return _tile_products(h, W, q, dtype) + (q[rows, cols].astype(jnp.float32),)
 
     rows_per_tile = cpu_tile_rows(batch, n, m) if tile_rows is None else tile_rows
@@ -295,7 +328,7 @@ def _dense_part(h, W, b, rows, cols, dtype, tile_rows=None):
             t, q_seen = carry
             start = k * rows_per_tile
             h_k = jax.lax.dynamic_slice_in_dim(h, start, rows_per_tile)
-            q_k = jax.nn.relu(_product(h_k, W.T, dtype) + b).astype(dtype)  # [rows, n], in cache
+            q_k = _q_operand(h_k, W, b, dtype)  # [rows, n], in cache
             qw_k, t_k = _tile_products(h_k, W, q_k, dtype)
             local = rows - start
             here = (local >= 0) & (local < rows_per_tile)
@@ -309,15 +342,21 @@ def _dense_part(h, W, b, rows, cols, dtype, tile_rows=None):
     return _on_cpu(tiled, whole, h, W, b, rows, cols)
 
 
+def _q_operand(h, W, b, dtype):
+    """q' = ReLU(h W^T + b) in the operand type, from h and W already in it."""
+    q = jax.nn.relu(_product(h, W.T, dtype) + b)
+    return q if dtype == jnp.float32 else _as_operand(q, dtype)
+
+
 def _tile_products(h, W, q, dtype):
-    """(q W, [h | 1]^T q) for rows of h and their q (already in the operand type)."""
-    h1 = jnp.concatenate([h, jnp.ones((h.shape[0], 1), h.dtype)], axis=1).astype(dtype)
+    """(q W, [h | 1]^T q) for rows of h and their q (all already in the operand type)."""
+    h1 = jnp.concatenate([h, jnp.ones((h.shape[0], 1), h.dtype)], axis=1)  # (a 1 is exact in every type)
     return _times_w(q, W, dtype), _batch_contracted(h1, q, dtype)
 
 
 def _rounded(a: jax.Array, dtype) -> jax.Array:
     """``a`` rounded to ``dtype`` and back: the value a product with that operand type sees."""
-    return a.astype(dtype).astype(a.dtype)
+    return _as_operand(a, dtype).astype(a.dtype)
 
 
 def _plus(a: jax.Array, fix: jax.Array | None, scale: float = 1.0) -> jax.Array:
@@ -345,7 +384,7 @@ def _sparse_loss_and_grad(W, b, rows, cols, values, batch, dtype=jnp.float32, ti
     On a CPU, a q larger than a cache-sized tile is never formed whole (:func:`_dense_part`).
     Repeated and empty event slots carry v = 0 and add nothing anywhere.
 
-    With a bfloat16 ``dtype``, h, W and q are rounded as operands of the three products,
+    With a bfloat16 or TF32 ``dtype``, h, W and q are rounded as operands of the three products,
     except at the events: there q comes from its own float32 dot product, and each product's
     event terms are replaced by their float32 values (O(C m) work). The rounding is left only
     on q off the events and on h and W as they meet it. Without that replacement, the rounded

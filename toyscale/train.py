@@ -66,13 +66,16 @@ class TrainConfig:
         the output ``truncated_batches``.
       matmul_precision: operand type of the training step's three dense products:
         "float32" (the default: exact float32 on every backend; JAX would otherwise let a
-        GPU use TF32) or "bfloat16" (operands rounded to bfloat16, accumulated in float32;
-        sampler="sparse" only, :func:`toyscale.superposition.per_element_loss_and_grad`).
+        GPU use TF32), "tensorfloat32" (operands rounded to TF32's 10 mantissa bits, for a
+        GPU's TF32 tensor cores; a CPU computes the same rounded products in float32) or
+        "bfloat16" (operands rounded to bfloat16); both accumulate in float32 and need
+        sampler="sparse" (:func:`toyscale.superposition.per_element_loss_and_grad`).
         Parameters, optimiser and every measurement (test loss included) stay float32.
         On a 2-core CPU with AMX, bfloat16 trained the bench sweep (batch 2048) 1.07x
         faster, the quick presets (batch 256) 10-16 % slower, and moved their exponents by
         at most 0.042 of their error bars (benchmarks/RESULTS.md); tests/test_fidelity.py checks
-        its width exponent.
+        its width exponent. tensorfloat32 moved the quick presets' exponents by at most
+        0.111 of their error bars (benchmarks/precision_check.py); on a CPU it is slower.
       loss_scale: the step minimises ``loss_scale x L / n``. Adam divides any constant
         factor out of its update except against its eps (1e-8), so this is Adam on L / n with
         eps = 1e-8 / loss_scale, which is how it is applied. 1 is the small-model scripts'
