@@ -6,7 +6,7 @@
 #                 command "SMOKE=0 PAPER=0 BUDGET_S=200 bash benchmarks/gpu_check.sh"
 #
 # What the first GPU session measured (one H200, benchmarks/RESULTS.md, thirteenth session):
-# the float32 paper sweep takes more than 508 s (five of six widths in 449 s), so it cannot
+# the float32 paper sweep takes more than 498 s (five of six widths in 449 s), so it cannot
 # share one 10-minute call with anything. So the paper step now trains with bfloat16 products,
 # the candidate for the 10-minute target, and the exponents of float32, bfloat16 and TF32 are
 # compared at a tenth of the steps on part of the grid (in run 1 if time is left, else in run 2).
@@ -26,9 +26,11 @@
 #      ENGINES (default none; e.g. "sampler=dense rng=hash").
 # Writes into $OUT (runs/gpu_check when unset): log.txt, paper.json, chunks.txt (the paper
 # sweep's chunk files with their times; its start epoch is in log.txt), the paper figure (paper.png),
-# compare.json and tenth_*.json: 8 files at most, the device tool's limit.
+# compare.json and tenth_*.json: 8 files at most, the device tool's limit, with at most 3
+# ENGINES.
 # EXTRA="--set KEY=VALUE ..." is added to every run (e.g. tiny steps, to try this on a CPU).
-set -u
+set -u -o pipefail
+set -f  # no globbing: settings such as gammas=[-1,1] must reach the scripts as written
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/gpu_check}
 BUDGET_S=${BUDGET_S:-580}
@@ -81,7 +83,7 @@ run_limited() {  # run_limited NAME LIMIT_S SCRIPT ARGS...: one benchmark script
             --out "$WORK/paper" --json "$OUT/paper.json"
         ls -l --time-style=+%s.%N "$WORK/paper/sweep/chunks" >"$OUT/chunks.txt" 2>&1
         # As paper.png: the figure's own name holds the settings ('=', '['), which the tool does not bring back.
-        for f in "$WORK"/paper/phase_diagram_*.png; do [ -f "$f" ] && cp "$f" "$OUT/paper.png"; done
+        find "$WORK/paper" -maxdepth 1 -name 'phase_diagram_*.png' -exec cp {} "$OUT/paper.png" \;
     fi
     if [ "$COMPARE" != 0 ]; then
         if [ "$(left)" -lt "$MIN_COMPARE_S" ]; then

@@ -9,7 +9,8 @@ size for all, e.g. a tenth of the paper preset on a GPU; each run's wall time is
 soon as it ends). Prints every exponent in float32 and in P, the change, and the change over
 the float32 fit's standard error, then the largest of each (the scripts' own warnings are not
 shown; a failed run's standard error is). On a CPU, tensorfloat32's rounded operands are
-multiplied in float32, the same sums a GPU's TF32 units make. The runs go to ``--out``
+multiplied in float32, the same products a GPU's TF32 units make. Each run's exponents are
+also printed as soon as it ends, so a run cut short by a time limit keeps them. The runs go to ``--out``
 (default: a scratch folder, removed afterwards), figures included, so figures/ is not touched.
 
     python benchmarks/precision_check.py [--experiments superposition_scaling,phase_diagram]
@@ -54,9 +55,11 @@ def run(name: str, precision: str, out: str, seed: int, preset: str = "quick",
     if done.returncode:
         sys.exit(f"{' '.join(cmd)} failed (exit status {done.returncode}):\n{done.stderr}")
     seconds = time.perf_counter() - t0
-    print(f"{name} {precision}: {seconds:.1f} s", flush=True)
     with open(os.path.join(folder, "summary.json")) as fh:
-        return json.load(fh), seconds
+        summary = json.load(fh)
+    print(f"{name} {precision}: {seconds:.1f} s; "
+          + "; ".join(f"{k} {v:.4f} +- {se:.4f}" for k, (v, se) in exponents(name, summary).items()), flush=True)
+    return summary, seconds
 
 
 def exponents(name: str, summary: dict) -> dict[str, tuple[float, float]]:

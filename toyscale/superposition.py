@@ -188,8 +188,9 @@ def per_element_loss_and_grad(params: Params, x: Features, precision: str = "flo
       precision: operand type of the three [batch, n]-sized products (decoder forward and
         the two gradient products): "float32", "tensorfloat32" (operands rounded to TF32's
         10 mantissa bits, kept in float32: a GPU's tensor cores then multiply them exactly,
-        a CPU in float32, so both compute the same sums) or "bfloat16" (operands rounded to
-        bfloat16); both accumulate in float32 and need event batches. The events' own terms --
+        as a CPU does in float32; only the order of the float32 sums may differ) or
+        "bfloat16" (operands rounded to bfloat16); both accumulate in float32 and need
+        event batches. The events' own terms --
         q there, the residuals, every sum over events -- and the parameters stay float32;
         the rest of q carries the rounding, and so does the value (computed from the
         products). At trained weights the gradient is then within ~1 % of the float32 one
@@ -214,8 +215,9 @@ def _product(a: jax.Array, b: jax.Array, dtype, contract=((1,), (0,))) -> jax.Ar
         return jax.lax.dot_general(a, b, dims, preferred_element_type=jnp.float32)
     # Not the engine's float32 context (HIGHEST): the operands are already rounded, and no
     # backend should take HIGHEST as a reason to leave its bf16 or TF32 units. For TF32, HIGH
-    # ("tensorfloat32"): TF32 on a GPU, float32 on a CPU, 3 bf16 passes on a TPU, each exact
-    # on TF32-rounded operands (DEFAULT would let a TPU round them further, to bf16).
+    # ("tensorfloat32"): TF32 on a GPU and float32 on a CPU, both exact on TF32-rounded
+    # operands; 3 bf16 passes on a TPU, within ~2^-16 of them (DEFAULT would let a TPU round
+    # them to bf16 instead).
     precision = jax.lax.Precision.HIGH if dtype is TF32 else jax.lax.Precision.DEFAULT
     return jax.lax.dot_general(a, b, dims, preferred_element_type=jnp.float32, precision=precision)
 
