@@ -6,6 +6,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -899,3 +900,27 @@ def test_precision_check_runs_each_precision_at_the_size_it_is_given(tmp_path, c
     assert json.loads((tmp_path / "res.json").read_text())["overrides"] == ["train.steps=20"]
     with pytest.raises(SystemExit):
         check.main(["--precisions", "float16"])
+
+
+def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_brings_back(tmp_path):
+    # The GPU check is run on scarce lent machines: a shell or argument error must show up here,
+    # not there (tiny sizes through EXTRA).
+    out = tmp_path / "out"
+    extra = ("--set train.n=48 --set train.batch=32 --set train.steps=10 --set train.warmup=1 --set train.test_batches=2 "
+             "--set train.log_every=5 --set widths=[3,4,6] --set gammas=[-1,1] --set alphas=[0.5,1.5]")
+    env = dict(os.environ, OUT=str(out), SMOKE="0", ENGINES="rng=hash", BUDGET_S="400", MIN_COMPARE_S="30",
+               PYTHON=sys.executable, EXTRA=extra, JAX_PLATFORMS="cpu")
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["chunks.txt", "compare.json", "log.txt", "paper.json", "paper.png", "tenth_hash.json"]
+    assert all(re.fullmatch(r"[A-Za-z0-9._-]+", n) for n in names) and len(names) <= 8
+    log = (out / "log.txt").read_text()
+    for step in ("paper", "compare", "tenth rng=hash"):
+        assert f"== {step}: exit 0" in log, log[-3000:]
+    assert "== done after" in log and "--set gammas=[-1,1]" in log
+    compare = json.loads((out / "compare.json").read_text())
+    assert set(compare["experiments"]["phase_diagram"]["against"]) == {"bfloat16", "tensorfloat32"}
+    assert json.loads((out / "paper.json").read_text())["matmul_precision"] == "bfloat16"
+    assert json.loads((out / "tenth_hash.json").read_text())["rng"] == "hash"
