@@ -381,6 +381,8 @@ def summarise(jax_rows, torch_res, peak, cores, matmul_precision: str = "float32
     if matmul_precision == "bfloat16":
         # Against the float32 peak the number flatters a bfloat16 engine; against its own it does not.
         s["floor_fraction_vs_bf16_matmul"] = floor / total_steady / peak["square_2048_bf16"]
+    if matmul_precision == "tensorfloat32":  # likewise, against JAX's default precision (TF32 on a GPU)
+        s["floor_fraction_vs_default_precision_matmul"] = floor / total_steady / peak["square_2048_default_precision"]
     if torch_res:
         rates = {}
         for key, c in torch_res["configs"].items():
@@ -440,6 +442,9 @@ def print_table(info, peak, jax_rows, torch_res, s) -> None:
           f"2048^2 matmul rate ({s['dense_flops'] / 1e9:.2f} GFLOP/s counting the dense encoder too)")
     if "floor_fraction_vs_bf16_matmul" in s:
         print(f"bfloat16 products: floor_fraction {s['floor_fraction_vs_bf16_matmul']:.3f} of the bf16 2048^2 matmul rate")
+    if "floor_fraction_vs_default_precision_matmul" in s:
+        print(f"tensorfloat32 products: floor_fraction {s['floor_fraction_vs_default_precision_matmul']:.3f} of the "
+              f"default-precision (TF32 on a GPU) 2048^2 matmul rate")
     if torch_res:
         rates = ", ".join(f"{k} {v:.2f}" for k, v in s["torch_model_steps_per_s"].items())
         print(f"torch (one model at a time, Python loop) model-steps/s: {rates}")
@@ -471,7 +476,7 @@ def main(argv=None) -> dict:
                     help="TrainConfig.rng bit generator(s) (default: the engine's); several are run one after another")
     ap.add_argument("--sampler", nargs="+", default=[None],
                     help="TrainConfig.sampler(s): dense, sparse (default: the engine's); several are run one after another")
-    ap.add_argument("--matmul-precision", nargs="+", default=[None], choices=("float32", "bfloat16"),
+    ap.add_argument("--matmul-precision", nargs="+", default=[None], choices=("float32", "tensorfloat32", "bfloat16"),
                     help="TrainConfig.matmul_precision(s) (default: the engine's, float32); several are run one "
                          "after another")
     ap.add_argument("--repeats", type=int, default=1,
