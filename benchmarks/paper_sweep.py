@@ -24,7 +24,8 @@ into figures/. Printed and in ``--json``:
   accelerator and 2048 on a CPU) measured in the same run; also against the default-precision
   float32 rate (TF32 on an Ampere/Hopper GPU) and the bf16 rate, for reference;
 * ``per_width_done_s``: when each width's last chunk was written (file times, seconds from
-  the experiment's start); for a run cut short, list ``OUT/sweep/chunks`` the same way;
+  the experiment's start); each chunk is also printed as it is written, so a run cut short
+  shows them too;
 * device peak memory (accelerators; it includes the first matmul measurement's buffers) or
   max RSS (CPU), and how many models diverged.
 
@@ -63,31 +64,19 @@ from toyscale.sweep import load_sweep  # noqa: E402
 TARGET_S = 600.0  # issue 5: the paper sweep end to end in under 10 minutes on one H100
 
 
-def chunk_times(folder: str, widths_of_ids: np.ndarray, t0_epoch: float) -> dict:
-    """Seconds after ``t0_epoch`` at which each width's last chunk file was written."""
-    out: dict[int, float] = {}
-    chunks = os.path.join(folder, "chunks")
-    for name in sorted(os.listdir(chunks)) if os.path.isdir(chunks) else []:
-        if name.startswith("chunk_") and name.endswith(".npz"):  # as load_sweep reads them
-            path = os.path.join(chunks, name)
-            with np.load(path) as z:
-                m = int(widths_of_ids[int(z["model_id"][0])])
-            out[m] = max(out.get(m, 0.0), os.path.getmtime(path) - t0_epoch)
-    return {str(m): round(t, 2) for m, t in sorted(out.items())}
-
-
 class ChunkWatcher(threading.Thread):
     """Prints each chunk file of ``folder/sweep`` as it appears (seconds from ``t0``, width,
     models), so a run that a time limit kills still shows how far it got and how fast.
 
     A thread that lists the folder every ``interval`` seconds: it runs while the main thread
-    waits on the device. ``stop()`` takes a last look and ends it.
+    waits on the device. ``stop()`` takes a last look and ends it. The times are the files'
+    (mtime), as ``seen`` keeps them: {file name: (seconds from ``t0``, width)}.
     """
 
     def __init__(self, folder: str, t0: float, interval: float = 0.5):
         super().__init__(daemon=True)
         self.folder, self.t0, self.interval = os.path.join(folder, "sweep"), t0, interval
-        self.seen: set[str] = set()
+        self.seen: dict[str, tuple[float, int]] = {}
         self.widths: list[int] | None = None
         self._done = threading.Event()
         self._lock = threading.Lock()
@@ -121,8 +110,16 @@ class ChunkWatcher(threading.Thread):
                     self.widths = [int(p["m"]) for p in load_sweep(self.folder).manifest["points"]]
             except Exception:  # noqa: BLE001  (being written or renamed: look again next time)
                 continue
-            self.seen.add(name)
-            print(f"  chunk written at {t:7.1f} s: m = {self.widths[int(ids[0])]}, {len(ids)} models", flush=True)
+            m = self.widths[int(ids[0])]
+            self.seen[name] = (t, m)
+            print(f"  chunk written at {t:7.1f} s: m = {m}, {len(ids)} models", flush=True)
+
+    def done_by_width(self) -> dict[str, float]:
+        """Seconds after ``t0`` at which each width's last chunk was written."""
+        out: dict[int, float] = {}
+        for t, m in self.seen.values():
+            out[m] = max(out.get(m, 0.0), t)
+        return {str(m): round(t, 2) for m, t in sorted(out.items())}
 
 
 def _run(args, folder: str) -> dict:
@@ -204,7 +201,7 @@ def _run(args, folder: str) -> dict:
         "floor_fraction": rate / peak["fp32"],
         "floor_fraction_vs_default_precision": rate / peak["default"],
         "floor_fraction_vs_bf16": rate / peak["bf16"],
-        "per_width_done_s": chunk_times(os.path.join(folder, "sweep"), widths, t0_epoch),
+        "per_width_done_s": watcher.done_by_width(),
         "diverged": int(sum(r.diverged for r in sweep)),
         "device_peak_bytes": device_peak,
         "peak_rss_bytes": tt.max_rss_bytes(),

@@ -870,6 +870,9 @@ def test_paper_sweep_prints_each_chunk_as_it_lands_and_keeps_the_standard_errors
     chunk_lines = [line for line in printed.splitlines() if line.startswith("  chunk written at")]
     assert [line.split("m = ")[1] for line in chunk_lines] == ["3, 4 models", "4, 4 models", "6, 4 models"]
     assert printed.index(chunk_lines[-1]) < printed.index("sweep done at") < printed.index("alpha_m (rows")
+    times = [float(line.split("at")[1].split("s:")[0]) for line in chunk_lines]
+    done = out["per_width_done_s"]  # the same file times as the printed lines (printed to 0.1 s)
+    assert list(done) == ["3", "4", "6"] and np.allclose(list(done.values()), times, atol=0.051)
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     saved = json.loads((tmp_path / "res.json").read_text())
     assert saved["alpha_m_stderr"] == summary["alpha_m_stderr"] == out["alpha_m_stderr"]
