@@ -40,7 +40,8 @@ def _operand_type(precision: str):
 
 
 def _as_operand(a: jax.Array, dtype) -> jax.Array:
-    """``a`` in the operand type: cast to it, or for TF32 rounded and kept in float32.
+    """``a`` in the operand type: cast to it (nothing for float32), or for TF32 rounded and
+    kept in float32.
 
     Each operand is rounded once, where it is made (a second rounding would be a second op
     over it: XLA does not merge them)."""
@@ -312,8 +313,7 @@ def _dense_part(h, W, b, rows, cols, dtype, tile_rows=None):
     """
     batch, m = h.shape
     n = W.shape[0]
-    if dtype != jnp.float32:
-        h, W = _as_operand(h, dtype), _as_operand(W, dtype)  # once, for all three products
+    h, W = _as_operand(h, dtype), _as_operand(W, dtype)  # once, for all three products
 
     def whole(h, W, b, rows, cols):
         q = _q_operand(h, W, b, dtype)  # [batch, n]
@@ -346,8 +346,7 @@ def _dense_part(h, W, b, rows, cols, dtype, tile_rows=None):
 
 def _q_operand(h, W, b, dtype):
     """q' = ReLU(h W^T + b) in the operand type, from h and W already in it."""
-    q = jax.nn.relu(_product(h, W.T, dtype) + b)
-    return q if dtype == jnp.float32 else _as_operand(q, dtype)
+    return _as_operand(jax.nn.relu(_product(h, W.T, dtype) + b), dtype)
 
 
 def _tile_products(h, W, q, dtype):

@@ -93,7 +93,8 @@ def float32_products(fn: Callable) -> Callable:
     different numbers on a CPU and a GPU. The tasks' model functions are wrapped in this
     (``jax.default_matmul_precision("float32")`` while they are traced); a product that
     rounds its operands on purpose (``TrainConfig(matmul_precision="bfloat16")`` or
-    ``"tensorfloat32"``) rounds them itself and names its own precision. Costs nothing on a CPU, which has no faster float32 mode.
+    ``"tensorfloat32"``) rounds them itself and names its own precision. Costs nothing on a
+    CPU, which has no faster float32 mode.
     """
 
     @functools.wraps(fn)

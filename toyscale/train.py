@@ -68,8 +68,8 @@ class TrainConfig:
         "float32" (the default: exact float32 on every backend; JAX would otherwise let a
         GPU use TF32), "tensorfloat32" (operands rounded to TF32's 10 mantissa bits, for a
         GPU's TF32 tensor cores; a CPU makes the same products of the rounded operands in
-        float32) or "bfloat16" (operands rounded to bfloat16); both accumulate in float32 and need
-        sampler="sparse" (:func:`toyscale.superposition.per_element_loss_and_grad`).
+        float32) or "bfloat16" (operands rounded to bfloat16); both accumulate in float32
+        and need sampler="sparse" (:func:`toyscale.superposition.per_element_loss_and_grad`).
         Parameters, optimiser and every measurement (test loss included) stay float32.
         On a 2-core CPU with AMX, bfloat16 trained the bench sweep (batch 2048) 1.07x
         faster, the quick presets (batch 256) 10-16 % slower, and moved their exponents by
