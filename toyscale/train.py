@@ -72,10 +72,11 @@ class TrainConfig:
         and need sampler="sparse" (:func:`toyscale.superposition.per_element_loss_and_grad`).
         Parameters, optimiser and every measurement (test loss included) stay float32.
         On a 2-core CPU with AMX, bfloat16 trained the bench sweep (batch 2048) 1.07x
-        faster, the quick presets (batch 256) 10-16 % slower, and moved their exponents by
-        at most 0.042 of their error bars (benchmarks/RESULTS.md); tests/test_fidelity.py checks
-        its width exponent. tensorfloat32 moved the quick presets' exponents by at most
-        0.111 of their error bars (benchmarks/precision_check.py); on a CPU it is slower.
+        faster and the quick presets (batch 256) no faster (benchmarks/RESULTS.md). With the
+        same seed, bfloat16 moved the quick presets' exponents by at most 0.053 of their
+        error bars and tensorfloat32 by at most 0.111 (benchmarks/precision_check.py);
+        tests/test_fidelity.py checks bfloat16's width exponent. On a CPU tensorfloat32 is
+        only slower.
       loss_scale: the step minimises ``loss_scale x L / n``. Adam divides any constant
         factor out of its update except against its eps (1e-8), so this is Adam on L / n with
         eps = 1e-8 / loss_scale, which is how it is applied. 1 is the small-model scripts'
