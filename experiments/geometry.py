@@ -5,7 +5,8 @@ p_i ∝ i^-1): in weak superposition (gamma > 0) a feature is either represented
 ~1) or ignored (~0), phi_1/2 ≈ m / n, and the loss is what the ignored features carry,
 L ≈ <v^2> sum_{i > phi_1/2 n} p_i; in strong superposition (gamma < 0) every feature is
 represented (phi_1/2 ≈ 1), phi_1 ≈ min(1, m^2 / 2n), and the rows overlap like random unit
-vectors, mean squared overlap ≈ 1 / m.
+vectors, mean squared overlap ≈ 1 / m; the rows longer than 1 look like an equiangular tight
+frame: their mean squared overlap near the Welch bound, their variance below random vectors'.
 
     python experiments/geometry.py --preset quick --out runs/geometry
 """
@@ -18,7 +19,7 @@ import numpy as np
 
 from toyscale import plots
 from toyscale.frequencies import power_law
-from toyscale.measure import random_overlap_moments
+from toyscale.measure import random_overlap_moments, welch_bound
 from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
 from toyscale.scaling import SEED_RESAMPLES, width_curve, width_exponent
 from toyscale.theory import weak_superposition_loss
@@ -44,6 +45,30 @@ MIN_ROWS = 10  # overlap moments of a model with fewer represented rows (45 pair
 def enough_rows(name: str):
     """The measure ``name`` of a model with at least MIN_ROWS represented rows, else NaN (left out)."""
     return lambda r: float(r[name]) if int(r["n_represented"]) >= MIN_ROWS else float("nan")
+
+
+def long_rows(n: int, r) -> int:
+    """nu, the number of rows of model ``r`` with norm above 1 (phi_1 n)."""
+    return int(round(float(r["phi_one"]) * n))
+
+
+def over_welch(n: int):
+    """Mean squared overlap of the rows longer than 1 over the Welch bound for that many rows in
+    R^m (1 for a tight frame; NaN below MIN_ROWS such rows, or when they fit orthogonally)."""
+    def measure(r):
+        m, nu = int(r["m"]), long_rows(n, r)
+        return float(r["overlap_mean_one"]) / welch_bound(nu, m) if nu >= MIN_ROWS and nu > m else float("nan")
+    return measure
+
+
+def long_var_over_random(n: int):
+    """Variance of the squared overlaps of the rows longer than 1 over that of random unit
+    vectors in R^m (an ETF: 0; NaN below MIN_ROWS such rows)."""
+    def measure(r):
+        m = int(r["m"])
+        ok = long_rows(n, r) >= MIN_ROWS
+        return float(r["overlap_var_one"]) / random_overlap_moments(m)[1] if ok else float("nan")
+    return measure
 
 
 def prepare(s: dict) -> tuple:
@@ -89,6 +114,8 @@ def main(argv=None) -> dict:
         # (fewer than 2 widths: the rest diverged); with replicate seeds, also the interval over redrawn seeds
         loss_fit = (width_exponent(loss, seed_bootstrap=SEED_RESAMPLES if loss.replicated else 0)
                     if loss.widths.size >= 2 else None)
+        welch, long_var = (width_curve(result, measure=f(n), gamma=gamma, frequencies=spec.describe())
+                           for f in (over_welch, long_var_over_random))
         overlap = curves["overlap_mean"]
         overlap_fit = width_exponent(overlap) if overlap.widths.size >= 2 else None
         random_var = [random_overlap_moments(int(m))[1] for m in curves["overlap_var"].widths]
@@ -99,6 +126,8 @@ def main(argv=None) -> dict:
             "overlap_mean": dict(m=overlap.widths.tolist(), value=overlap.loss.tolist()),
             "overlap_var": dict(m=curves["overlap_var"].widths.tolist(), value=curves["overlap_var"].loss.tolist(),
                                 random=random_var),
+            "long_rows_over_welch": dict(m=welch.widths.tolist(), value=welch.loss.tolist()),
+            "long_rows_var_over_random": dict(m=long_var.widths.tolist(), value=long_var.loss.tolist()),
             "weak_theory_own": [own[int(m)] for m in loss.widths], "loss_over_weak_theory_own": ratio_own,
             "weak_theory_top": [top[int(m)] for m in loss.widths], "loss_over_weak_theory_top": ratio_top,
             "weak_theory_m_most_frequent": weak_superposition_loss(p, np.minimum(loss.widths, n).astype(int)).tolist(),
@@ -123,14 +152,16 @@ def main(argv=None) -> dict:
         print(f"gamma = {gamma:g} ({'strong' if gamma < 0 else 'weak'} superposition), n = {n}, "
               f"{loss.n_diverged} diverged")
         print(f"  {'m':>5} {'loss':>8} {'L/own':>6} {'L/top':>6} {'phi_1/2':>8} {'m/n':>6} {'phi_1':>6} "
-              f"{'m^2/2n':>7} {'overlap*m':>9} {'var/random':>10}")
-        at = {k: dict(zip(curves[k].widths.tolist(), curves[k].loss.tolist())) for k in MEASURES}
+              f"{'m^2/2n':>7} {'overlap*m':>9} {'var/random':>10} {'>1 /Welch':>10} {'>1 var/rnd':>10}")
+        at = {k: dict(zip(c.widths.tolist(), c.loss.tolist()))
+              for k, c in (*curves.items(), ("welch", welch), ("long_var", long_var))}
         rv = dict(zip(curves["overlap_var"].widths.tolist(), random_var))
         for m, v, r_own, r_top in zip(loss.widths.tolist(), loss.loss.tolist(), ratio_own, ratio_top):
             ov, var = at["overlap_mean"].get(m, np.nan), at["overlap_var"].get(m, np.nan)
             print(f"  {m:>5} {v:>8.4f} {r_own:>6.2f} {r_top:>6.2f} {at['phi_half'].get(m, np.nan):>8.3f} "
                   f"{m / n:>6.3f} {at['phi_one'].get(m, np.nan):>6.3f} {min(1.0, m * m / (2 * n)):>7.3f} "
-                  f"{ov * m:>9.3f} {var / rv[m] if m in rv else np.nan:>10.3f}")
+                  f"{ov * m:>9.3f} {var / rv[m] if m in rv else np.nan:>10.3f} "
+                  f"{at['welch'].get(m, np.nan):>10.3f} {at['long_var'].get(m, np.nan):>10.3f}")
         if loss_fit:
             lo, hi = loss_fit.t_interval()
             line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} (95% t [{lo:.3f}, {hi:.3f}]"
@@ -148,7 +179,9 @@ def main(argv=None) -> dict:
     print(f"(L/own, L/top: loss over the weak-superposition loss <v^2> sum p_i of the features each model leaves "
           f"unrepresented (row norm <= 1/2), and of all but its phi_1/2 n most frequent, averaged per width; "
           f"overlaps: mean squared overlap of represented rows times m, and its variance over that of random unit "
-          f"vectors, nan below {MIN_ROWS} represented rows)")
+          f"vectors, nan below {MIN_ROWS} represented rows; '>1': the same for the rows longer than 1, their "
+          f"mean over the Welch bound (nu - m) / (m (nu - 1)) for nu = phi_1 n of them, 1 for a tight frame; nan "
+          f"below {MIN_ROWS} such rows or when nu <= m)")
 
     figure = args.figure
     plots.save(plots.superposition_geometry(n, panels, weak_theory=theory_lines, row_norms=norms,

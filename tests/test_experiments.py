@@ -756,6 +756,7 @@ def test_phase_interval_check_counts_cells_each_way_round(tmp_path, capsys):
 
 def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_phi(tmp_path, capsys):
     from toyscale.frequencies import power_law
+    from toyscale.measure import random_overlap_moments, welch_bound
     from toyscale.theory import weak_superposition_loss
 
     summary, on_disk = run("geometry", tmp_path, "--set", "seeds=2")
@@ -765,6 +766,7 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
     p = power_law(on_disk["alpha"]).probs(n)
     geometry = load("geometry")
     assert on_disk["gamma"] == [-1.0, 1.0] and set(on_disk["regimes"]) == {"-1", "1"}
+    welch_seen = 0
     for key, regime in on_disk["regimes"].items():
         gamma = float(key)
         mine = [r for r in records if r.point["gamma"] == gamma]
@@ -788,6 +790,18 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
                 assert ov["value"][ov["m"].index(m)] == pytest.approx(np.mean(kept))
             else:
                 assert m not in regime["overlap_mean"]["m"]
+            # rows longer than 1: their mean squared overlap over the Welch bound for as many rows
+            nus = [round(float(r["phi_one"]) * n) for r in at]
+            kept = [r["overlap_mean_one"] / welch_bound(nu, m) for r, nu in zip(at, nus)
+                    if nu >= geometry.MIN_ROWS and nu > m]
+            welch = regime["long_rows_over_welch"]
+            assert (welch["value"][welch["m"].index(m)] == pytest.approx(np.mean(kept))) if kept else m not in welch["m"]
+            long_var = regime["long_rows_var_over_random"]
+            kept = [r["overlap_var_one"] / random_overlap_moments(m)[1] for r, nu in zip(at, nus)
+                    if nu >= geometry.MIN_ROWS]
+            assert (long_var["value"][long_var["m"].index(m)] == pytest.approx(np.mean(kept))) if kept \
+                else m not in long_var["m"]
+            welch_seen += bool(kept)
         assert regime["weak_theory_m_most_frequent"] == pytest.approx(
             weak_superposition_loss(p, np.array(regime["m"])).tolist())
         lo, hi = regime["loss_exponent_t_interval"]
@@ -801,6 +815,7 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
         row = next(line for line in printed.splitlines() if line.startswith(f"  {regime['m'][0]:>5} {regime['loss'][0]:>8.4f}"))
         assert row.split()[2:4] == [f"{regime['loss_over_weak_theory_own'][0]:.2f}",
                                     f"{regime['loss_over_weak_theory_top'][0]:.2f}"]
+    assert welch_seen  # (the strong side's small widths have enough rows longer than 1)
     # at n = 48 with 40 steps the strong side already represents nearly every feature, the weak side fewer
     phi = {key: np.mean(r["phi_half"]["value"]) for key, r in on_disk["regimes"].items()}
     assert phi["-1"] > phi["1"]

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from toyscale.measure import overlap_stats, random_overlap_moments, represented_fraction, row_norms
+from toyscale.measure import overlap_stats, random_overlap_moments, represented_fraction, row_norms, welch_bound
 
 
 def direct(W, threshold=0.5):
@@ -49,6 +49,34 @@ def test_equal_overlaps_have_zero_variance():
     got = overlap_stats(jnp.asarray(W, jnp.float32))
     np.testing.assert_allclose(float(got["overlap_mean"]), 1 / m**2, rtol=1e-5)
     assert 0.0 <= float(got["overlap_var"]) < 1e-12
+
+
+def test_the_welch_bound_is_reached_by_a_simplex_and_bounds_random_and_tight_frames():
+    # a regular simplex (m + 1 vectors in R^m) is an equiangular tight frame: every squared
+    # overlap equals the bound, 1/m^2
+    for m in (2, 6, 11):
+        assert welch_bound(m + 1, m) == pytest.approx(1 / m**2, rel=1e-14)
+    assert welch_bound(5, 5) == welch_bound(3, 7) == 0.0  # orthogonal vectors fit
+    rng = np.random.default_rng(3)
+    for nu, m in ((30, 4), (200, 10), (12, 11)):
+        kappa2 = welch_bound(nu, m)
+        assert 0 < kappa2 < 1 / m
+        mean, _, _ = direct(rng.normal(size=(nu, m)))
+        assert mean >= kappa2  # any nu unit vectors: their mean squared overlap
+        if m % 2 == 0:
+            # a harmonic frame, rows (cos 2 pi k j / nu, sin 2 pi k j / nu) for j = 1..m/2: equal
+            # norms and orthogonal columns of equal norm, a tight frame, reaches it in the mean
+            k = 2 * np.pi / nu * np.arange(nu)[:, None] * np.arange(1, m // 2 + 1)[None, :]
+            mean, _, _ = direct(np.concatenate([np.cos(k), np.sin(k)], axis=1))
+            assert mean == pytest.approx(kappa2, rel=1e-9)
+
+
+@pytest.mark.parametrize("nu, m, error, match", [
+    (1, 3, ValueError, "nu=1; must be an integer >= 2"), (4, 0, ValueError, "m=0; must be an integer >= 1"),
+    (4.0, 3, TypeError, "nu=4.0; nu must be an integer"), (True, 3, TypeError, "nu=True")])
+def test_welch_bound_rejects_what_has_no_pair(nu, m, error, match):
+    with pytest.raises(error, match=match.replace("[", r"\[")):
+        welch_bound(nu, m)
 
 
 def test_an_unrepresented_non_finite_row_and_a_narrow_dtype_do_not_change_the_moments():

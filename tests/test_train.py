@@ -6,7 +6,7 @@ import jax
 import numpy as np
 import pytest
 
-from toyscale import train
+from toyscale import measure, train
 from toyscale.frequencies import power_law
 from toyscale.random_features import RFConfig, train_random_features
 from toyscale.train import SuperpositionTask, TrainConfig, superposition_grid, sweep_superposition, train_model
@@ -45,6 +45,13 @@ def test_outputs_have_documented_shapes_and_sane_values():
     assert r["test_loss"] > 0 and not r.diverged
     assert r["truncated_batches"] == 0
     np.testing.assert_allclose(r["row_norms"], np.linalg.norm(r["W"], axis=1), rtol=1e-5)
+    # the overlaps of the rows longer than 1, as measure.overlap_stats gives them (NaN below two)
+    for r in res:
+        want = measure.overlap_stats(r["W"], threshold=1.0)
+        assert int(want["n_represented"]) == round(float(r["phi_one"]) * 48)
+        np.testing.assert_allclose([r["overlap_mean_one"], r["overlap_var_one"]],
+                                   [want["overlap_mean"], want["overlap_var"]], rtol=1e-5, atol=1e-9)
+    assert any(np.isfinite(r["overlap_mean_one"]) for r in res)
 
 
 def test_overflowing_batches_are_counted(monkeypatch):

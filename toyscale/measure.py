@@ -4,7 +4,8 @@ Liu, Liu & Gore (2025), Sec. 3-5: row norms ||W_i||; the fraction of represented
 features phi_{1/2} = #{i: ||W_i|| > 1/2} / n (Fig. 3b) and phi_1 = #{||W_i|| > 1} / n;
 squared overlaps (W_i . W_j)^2 / (|W_i|^2 |W_j|^2), i != j, between represented rows
 (Fig. 6). For random unit vectors in R^m the squared overlap is Beta(1/2, (m-1)/2):
-mean 1/m, variance 2(m-1)/(m^2 (m+2)).
+mean 1/m, variance 2(m-1)/(m^2 (m+2)). Rows with norm above 1 look like equiangular tight
+frames: their mean squared overlap sits near the Welch bound, with a smaller variance.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 
 from toyscale._checks import check_int, concrete_real
 
-__all__ = ["row_norms", "represented_fraction", "overlap_stats", "random_overlap_moments"]
+__all__ = ["row_norms", "represented_fraction", "overlap_stats", "random_overlap_moments", "welch_bound"]
 
 
 def row_norms(W: jax.Array) -> jax.Array:
@@ -93,3 +94,21 @@ def random_overlap_moments(m: int) -> tuple[float, float]:
     """Mean 1/m and variance 2(m-1)/(m^2 (m+2)) of the squared overlap of random unit vectors in R^m."""
     m = check_int("m", m)
     return 1.0 / m, 2.0 * (m - 1) / (m**2 * (m + 2))
+
+
+def welch_bound(nu: int, m: int) -> float:
+    """The Welch bound kappa^2 = (nu - m) / (m (nu - 1)) for nu unit vectors in R^m (0 when
+    nu <= m: orthogonal vectors fit).
+
+    The mean squared overlap over the pairs i != j of any nu unit vectors in R^m is at least
+    kappa^2 (the Gram matrix has trace nu and rank at most m, so the squares of its entries
+    sum to at least nu^2 / m), and so is the largest squared overlap. A tight frame reaches it
+    in the mean; an equiangular tight frame, whose squared overlaps all equal kappa^2, in
+    every pair (variance 0).
+
+    Raises:
+      TypeError: ``nu`` or ``m`` not an integer.
+      ValueError: ``nu`` < 2 (no pair) or ``m`` < 1.
+    """
+    nu, m = check_int("nu", nu, 2), check_int("m", m)
+    return max(0.0, (nu - m) / (m * (nu - 1)))

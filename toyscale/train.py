@@ -257,6 +257,9 @@ def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: ja
         "phi_half": measure.represented_fraction(W, 0.5),
         "phi_one": measure.represented_fraction(W, 1.0),
         **measure.overlap_stats(W, threshold=config.represented_threshold),
+        # the same moments among the rows longer than 1 (the ETF-like ones; compare them with
+        # measure.welch_bound at nu = phi_one * n)
+        **{f"{k}_one": v for k, v in measure.overlap_stats(W, threshold=1.0).items() if k != "n_represented"},
         "truncated_batches": truncated,
     }
     out["diverged"] = ~(jnp.isfinite(out["test_loss"]) & jnp.all(jnp.isfinite(W)) & jnp.all(jnp.isfinite(params["b"])))
@@ -324,7 +327,8 @@ def train_model(
       ``empty_loss`` (the loss of the empty model, W = 0 and b = 0, on the same test
       samples: a model at or above it does no better than outputting 0, and a warning says so),
       ``phi_half``, ``phi_one``, ``overlap_mean``, ``overlap_var``, ``n_represented``,
-      ``truncated_batches`` (training and test batches whose events overflowed the sparse
+      ``overlap_mean_one``, ``overlap_var_one`` (the same moments among the rows with norm
+      above 1, NaN below two such rows), ``truncated_batches`` (training and test batches whose events overflowed the sparse
       sampler's capacity; always 0 for the dense one), ``diverged`` (and ``W``, ``b`` if
       ``config.keep_weights``).
     """
