@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from toyscale import cli
-from toyscale.fitting import CHINCHILLA_PUBLISHED
+from toyscale.fitting import CHINCHILLA_PUBLISHED, chinchilla_grid, fit_chinchilla
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,27 @@ def test_chinchilla_json_with_C(runs_csv, capsys):
               "--grid-stride", "50", "--json"])
     out_d = json.loads(capsys.readouterr().out)
     assert out_d["alpha"] == pytest.approx(out["alpha"], rel=1e-6)
+
+
+def test_grid_stride_keeps_a_spread_of_the_published_starts(runs_csv, monkeypatch, capsys):
+    # a stride straight through the grid would keep only its first alpha and beta (0) at K = 50
+    seen = {}
+
+    def fit(*args, starts, **kwargs):
+        seen["starts"] = starts
+        return fit_chinchilla(*args, starts=starts, **kwargs)
+
+    monkeypatch.setattr("toyscale.fitting.fit_chinchilla", fit)  # (cli imports the module when it runs)
+    path, _ = runs_csv
+    cli.main(["fit", "chinchilla", str(path), "--N", "params", "--D", "tokens", "--loss", "loss",
+              "--grid-stride", "50", "--json"])
+    capsys.readouterr()
+    grid = chinchilla_grid()
+    starts = seen["starts"]
+    assert starts.shape == (90, 5)
+    assert len({tuple(r) for r in starts}) == 90 and {tuple(r) for r in starts} <= {tuple(r) for r in grid}
+    for col in range(5):  # every value of every column of the grid is among the starts
+        assert set(starts[:, col]) == set(grid[:, col])
 
 
 def test_chinchilla_table_and_drop_top(runs_csv, capsys):
