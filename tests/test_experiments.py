@@ -360,6 +360,9 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("random_features", "rf.M=0", "M=0"),
     ("random_features", "limit_size=4", "limit_size=4"),
     ("random_features", "ratio=1000", "the resolution_N fit (along N at T = 64) would get 0 size(s)"),
+    ("more_is_better", "ridges=[0.1,-1]", "ridges=-1; ridges must be finite >= 0"),
+    ("more_is_better", "sizes=[8]", "sizes=[8]; the sweep needs at least two sizes"),
+    ("more_is_better", "fixed=0", "fixed=0; must be an integer >= 1"),
     # (these trained every model, then printed an all-nan table or raised)
     ("phase_diagram", "widths=[3,4]", "widths=[3, 4]; each alpha_m fit needs at least 3 distinct widths"),
     # a width given twice had trained its models twice and averaged them as seeds
@@ -387,7 +390,7 @@ def test_a_bad_setting_is_a_usage_error_before_anything_runs(name, item, message
 
 
 @pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry",
-                                  "activation_density"])
+                                  "activation_density", "more_is_better"])
 def test_the_help_examples_of_each_script_are_accepted(name):
     from toyscale.runner import _examples, experiment_args
 
@@ -456,7 +459,7 @@ def test_rerunning_into_an_out_folder_with_other_settings_is_a_usage_error(rando
 
 
 @pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry",
-                                  "activation_density"])
+                                  "activation_density", "more_is_better"])
 def test_each_script_refuses_a_sweep_folder_holding_another_sweep_as_a_usage_error(name, tmp_path, capsys):
     from toyscale.sweep import FORMAT
 
@@ -942,3 +945,57 @@ def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_bring
     assert set(compare["experiments"]["phase_diagram"]["against"]) == {"bfloat16", "tensorfloat32"}
     assert json.loads((out / "paper.json").read_text())["matmul_precision"] == "bfloat16"
     assert json.loads((out / "tenth_hash.json").read_text())["rng"] == "hash"
+
+
+def test_more_is_better_summary_is_the_best_ridge_of_the_replicate_means_and_of_the_theory(tmp_path, capsys):
+    from toyscale import random_features as rf
+    from toyscale.theory import expected_test_loss
+
+    summary, on_disk = run("more_is_better", tmp_path)
+    printed = capsys.readouterr().out
+    module = load("more_is_better")
+    pre = module.PRESETS["smoke"]
+    records = load_sweep(tmp_path / "out" / "sweep")
+    cfg = rf.RFConfig.from_dict(pre["rf"])
+    # N = T = fixed once: 2 x 5 sizes - 1 shapes, 3 ridges, 3 trials
+    assert on_disk["models"] == len(records) == 9 * 3 * 3
+    assert f"{len(records)} models in 9 compiled shapes" in printed
+    fixed = pre["fixed"]
+    for along, other in (("N", "T"), ("T", "N")):
+        d = on_disk["directions"][along]
+        assert d["x"] == pre["sizes"]
+        for k, x in enumerate(d["x"]):
+            by_ridge = {}
+            for r in records:
+                if r.point[along] == x and r.point[other] == fixed:
+                    by_ridge.setdefault(r.point["ridge"], []).append(float(r["test_loss"]))
+            assert sorted(by_ridge) == pytest.approx(pre["ridges"]) and all(len(v) == 3 for v in by_ridge.values())
+            means = {ridge: np.mean(v) for ridge, v in by_ridge.items()}
+            best = min(means, key=means.get)
+            assert d["best_ridge"][k] == best and d["best_loss"][k] == pytest.approx(means[best])
+            assert d["best_loss_sem"][k] == pytest.approx(np.std(by_ridge[best], ddof=1) / np.sqrt(3))
+            pts = [{"N": fixed, "T": fixed, along: int(x), "alpha": pre["alpha"], "ridge": ridge, "noise": pre["noise"]}
+                   for ridge in pre["ridges"]]
+            theory = expected_test_loss(cfg, pts)
+            assert d["theory_best_loss"][k] == pytest.approx(theory.min())
+            assert d["theory_best_ridge"][k] == pre["ridges"][int(np.argmin(theory))]
+            assert d["loss_at_theory_ridge"][k] == pytest.approx(means[d["theory_best_ridge"][k]])
+            assert d["smallest_ridge_loss"][k] == pytest.approx(means[min(pre["ridges"])])
+        # the theory at the best ridge never rises on its 100-size grid (more is better)
+        assert d["theory_best_loss_rises"] == 0 and d["theory_sizes"] > 50
+        assert d["best_loss_rises"] == int(np.sum(np.diff(d["best_loss"]) > 0))
+        assert (f"best-ridge loss rises at {d['best_loss_rises']} of {len(d['x']) - 1} steps "
+                f"({d['best_loss_rises_beyond_2_sem']} by more than 2 standard errors)") in printed
+        # the ridgeless-like peak at N = T: the smallest ridge is far worse there than the best
+        at = d["x"].index(fixed)
+        assert d["smallest_ridge_loss"][at] > 3 * d["best_loss"][at]
+    assert on_disk["theory_rel_error_median"] < 0.3
+
+
+def test_ridge_sweep_figure_checks_its_panels():
+    from toyscale import plots
+
+    with pytest.raises(TypeError, match="panels must be"):
+        plots.ridge_sweep({}, title="t")
+    with pytest.raises(TypeError, match=r"panels\['a'\] must hold 'along', 'ridges' and 'tuned'"):
+        plots.ridge_sweep({"a": {"along": "N", "ridges": {}}}, title="t")

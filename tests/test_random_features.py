@@ -272,3 +272,36 @@ def test_gradient_descent_that_blows_up_is_flagged_though_its_loss_is_finite():
     assert [r.diverged for r in res] == [True] * 3 + [False] * 3
     _, mean, _ = rf.replicate_means(res)
     assert mean.shape == (1,) and np.isfinite(mean[0]) and mean[0] < 2.0
+
+
+def test_ridge_sweep_grid_holds_both_directions_and_the_shared_shape_once():
+    grid = rf.ridge_sweep_grid(alpha=0.5, sizes=[4, 8, 16], fixed=8, ridges=[1e-3, 1.0], noise=0.5, trials=2)
+    shapes = sorted({(p["N"], p["T"]) for p in grid})
+    assert shapes == [(4, 8), (8, 4), (8, 8), (8, 16), (16, 8)]
+    assert len(grid) == 5 * 2 * 2
+    assert {(p["ridge"], p["seed"]) for p in grid if (p["N"], p["T"]) == (8, 8)} == {(1e-3, 0), (1e-3, 1), (1.0, 0), (1.0, 1)}
+    assert all(p["noise"] == 0.5 and p["alpha"] == 0.5 for p in grid)
+    with pytest.raises(ValueError, match="ridges=-1.0; ridges must be finite >= 0"):
+        rf.ridge_sweep_grid(alpha=0.5, sizes=[4, 8], fixed=8, ridges=[1.0, -1.0])
+    with pytest.raises(ValueError, match=r"ridges=\[1.0, 1.0\] holds 1.0 twice"):
+        rf.ridge_sweep_grid(alpha=0.5, sizes=[4, 8], fixed=8, ridges=[1.0, 1.0])
+    with pytest.raises(TypeError, match="trials=1.5"):
+        rf.ridge_sweep_grid(alpha=0.5, sizes=[4, 8], fixed=8, ridges=[1.0], trials=1.5)
+
+
+def test_ridge_tuned_takes_the_lowest_finite_loss_at_each_size():
+    points = [{"N": n, "T": 8, "alpha": 0.5, "ridge": r} for n in (16, 4) for r in (0.1, 1.0, 10.0)]
+    loss = np.array([3.0, 2.0, np.nan, 1.0, 5.0, 0.5])
+    best = rf.ridge_tuned(points, loss, "N")
+    np.testing.assert_array_equal(best.x, [4, 16])
+    np.testing.assert_array_equal(best.loss, [0.5, 2.0])  # (the NaN at N = 16 skipped)
+    np.testing.assert_array_equal(best.ridge, [10.0, 1.0])
+    np.testing.assert_array_equal(best.index, [5, 1])
+    with pytest.raises(ValueError, match=r"loss has shape \(5,\); expected one loss per point \(6,\)"):
+        rf.ridge_tuned(points, loss[:5], "N")
+    with pytest.raises(ValueError, match="along='D'; not a field of every point"):
+        rf.ridge_tuned(points, loss, "D")
+    with pytest.raises(ValueError, match="the points differ in more than 'N' and 'ridge'"):
+        rf.ridge_tuned(points + [{"N": 4, "T": 16, "alpha": 0.5, "ridge": 0.1}], np.append(loss, 1.0), "N")
+    with pytest.raises(ValueError, match="N=16: every loss is NaN or infinite"):
+        rf.ridge_tuned(points, np.where(np.arange(6) < 3, np.inf, loss), "N")

@@ -1,5 +1,5 @@
 """Figures: loss vs width with fitted power laws, the (gamma, alpha) phase diagram, the
-superposition geometry, and the random-feature regimes.
+superposition geometry, the random-feature regimes and ridge sweeps.
 
 Functions take plain arrays (or the small result types of :mod:`toyscale.scaling`) and
 return a matplotlib ``Figure``; :func:`save` writes it atomically. The non-interactive
@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 
@@ -22,7 +23,8 @@ from toyscale.fitting import PowerLawFit  # noqa: E402
 from toyscale.io import atomic_write  # noqa: E402
 from toyscale.scaling import WidthCurve  # noqa: E402
 
-__all__ = ["loss_vs_width", "phase_diagram", "random_feature_regimes", "superposition_geometry", "save"]
+__all__ = ["loss_vs_width", "phase_diagram", "random_feature_regimes", "ridge_sweep", "superposition_geometry",
+           "save"]
 
 
 def loss_vs_width(
@@ -256,6 +258,41 @@ def random_feature_regimes(result, config, *, alpha: float, sizes: Sequence[int]
     # (30 at the least, where every preset's losses sit far below it)
     for ax in (axes[0], axes[1], axes[3]):
         ax.set_ylim(0.5 * min(lows), max(30.0, 10 * max(typical)))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def ridge_sweep(panels: Mapping[str, Mapping[str, Any]], *, title: str) -> plt.Figure:
+    """Loss against N (or T) at several ridges, simulation points over theory lines, and the
+    loss at the best ridge of the grid in black (Simon et al. 2023, "more is better").
+
+    Args:
+      panels: ``{panel title: {"along": "N" or "T", "ridges": {ridge: (x, mean, sem, theory x,
+        theory)}, "tuned": (x, best loss, its sem, theory x, theory's best loss)}}``, one panel
+        each (from experiments/more_is_better.py).
+      title: the figure's title.
+    """
+    if not isinstance(panels, Mapping) or not panels:
+        raise TypeError(f"panels={panels!r}; panels must be {{title: {{'along', 'ridges', 'tuned'}}}}")
+    for name, panel in panels.items():
+        if not isinstance(panel, Mapping) or {"along", "ridges", "tuned"} - set(panel):
+            raise TypeError(f"panels[{name!r}] must hold 'along', 'ridges' and 'tuned'")
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 4.8), squeeze=False)
+    for ax, (name, panel) in zip(axes[0], panels.items()):
+        ridges = sorted(panel["ridges"])
+        logs = np.log10(ridges)
+        span = max(logs[-1] - logs[0], 1e-12)
+        for r, lr in zip(ridges, logs):
+            x, y, e, tx, ty = panel["ridges"][r]
+            color = plt.cm.viridis(0.9 * (lr - logs[0]) / span)
+            ax.errorbar(x, y, yerr=e, fmt="o", ms=3, color=color, label=f"ridge {r:.3g}")
+            ax.plot(tx, ty, "-", lw=1, color=color)
+        x, y, e, tx, ty = panel["tuned"]
+        ax.errorbar(x, y, yerr=e, fmt="s", ms=4, color="k", label="best ridge of the grid")
+        ax.plot(tx, ty, "k-", lw=2, label="best ridge, theory")
+        ax.set(xscale="log", yscale="log", xlabel=panel["along"], ylabel="test loss", title=name)
+        ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

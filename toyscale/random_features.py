@@ -80,6 +80,9 @@ __all__ = [
     "check_regime_fits",
     "regime_exponents",
     "regime_labels",
+    "ridge_sweep_grid",
+    "RidgeTuned",
+    "ridge_tuned",
 ]
 
 NONLINEARITIES = ("linear", "relu")
@@ -926,3 +929,80 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
         sel = keep(x)
         fits[name] = (x[sel], y[sel], fit_power_law(x[sel], y[sel]))
     return fits
+
+
+# ----------------------------------------------------------------------------- ridge sweeps
+
+
+def ridge_sweep_grid(*, alpha: float, sizes: Sequence[int], fixed: int, ridges: Sequence[float],
+                     noise: float = 0.0, trials: int = 1) -> list[dict]:
+    """Simon et al.'s (2023) "more is better" grid: N over ``sizes`` at T = ``fixed``, and T
+    over ``sizes`` at N = ``fixed``, each at every ridge of ``ridges``, ``trials`` seeds each.
+
+    The shape N = T = ``fixed`` (where the ridgeless loss peaks) belongs to both directions
+    and is trained once. With :func:`replicate_means` and :func:`ridge_tuned`, it gives the
+    loss at the best ridge of the grid as N or T grows, which their theory says never rises.
+
+    Returns:
+      Validated points, one compile per distinct (N, T).
+    """
+    sizes = _size_list("sizes", sizes)
+    fixed = check_int("fixed", fixed)
+    ridges = [check_real("ridges", r, low=0.0, strict=False) for r in check_axis("ridges", ridges)]
+    trials = check_int("trials", trials)
+    shapes = sorted({(n, fixed) for n in sizes} | {(fixed, t) for t in sizes})
+    return [check_point({"N": n, "T": t, "alpha": alpha, "ridge": r, "noise": noise, "seed": s})
+            for n, t in shapes for r in ridges for s in range(trials)]
+
+
+class RidgeTuned(NamedTuple):
+    """The best ridge of a grid at each size (:func:`ridge_tuned`)."""
+
+    x: np.ndarray
+    """The sizes (values of the field ``along``), ascending."""
+    loss: np.ndarray
+    """The lowest loss over the ridges at each size."""
+    ridge: np.ndarray
+    """The ridge that gave it."""
+    index: np.ndarray
+    """Its position in the ``points`` given (to pick the same entry of another array, e.g. a
+    standard error)."""
+
+
+def ridge_tuned(points: Sequence[Mapping[str, Any]], loss: ArrayLike, along: str) -> RidgeTuned:
+    """At each value of ``along`` (``"N"`` or ``"T"``), the ridge with the lowest ``loss``.
+
+    Args:
+      points: grid points, one per entry of ``loss``, differing only in ``along`` and
+        ``ridge`` (e.g. :func:`replicate_means`'s points, selected at one fixed T or N).
+      loss: one loss per point: a simulation's replicate means, or
+        :func:`toyscale.theory.expected_test_loss` of the same points. NaN entries are skipped.
+      along: the point field that varies.
+
+    Raises:
+      ValueError: on a length mismatch, a field ``along`` the points lack, points that
+        differ in a third field (only ridges are compared at one size), or a size whose
+        every loss is NaN.
+    """
+    points = [dict(p) for p in points]
+    loss = np.asarray(loss, dtype=np.float64)
+    if loss.shape != (len(points),):
+        raise ValueError(f"loss has shape {loss.shape}; expected one loss per point ({len(points)},)")
+    if not points:
+        raise ValueError("points=[]; ridge_tuned needs at least one point")
+    if any(along not in p for p in points):
+        raise ValueError(f"along={along!r}; not a field of every point (fields: {sorted(points[0])})")
+    rest = {repr(sorted((k, v) for k, v in p.items() if k not in (along, "ridge", "seed", "label"))) for p in points}
+    if len(rest) > 1:
+        raise ValueError(f"the points differ in more than {along!r} and 'ridge' (e.g. {sorted(rest)[:2]}); select "
+                         f"one value of every other field first")
+    xs = sorted({p[along] for p in points})
+    best = []
+    for x in xs:
+        at = [i for i, p in enumerate(points) if p[along] == x and np.isfinite(loss[i])]
+        if not at:
+            raise ValueError(f"{along}={x}: every loss is NaN or infinite; no ridge to choose")
+        best.append(min(at, key=lambda i: loss[i]))
+    best = np.asarray(best, dtype=np.int64)
+    return RidgeTuned(x=np.asarray(xs, dtype=np.float64), loss=loss[best],
+                      ridge=np.asarray([points[i]["ridge"] for i in best], dtype=np.float64), index=best)

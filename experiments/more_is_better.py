@@ -1,0 +1,168 @@
+"""Random features at the best ridge: more features and more data never hurt ("more is better").
+
+Simon, Karkada, Ghosh & Belkin (2023): linear random-feature ridge regression on a power-law
+task, the loss against the number of features k = N at n = T samples, and against n at k,
+for a grid of ridges. At a small ridge the loss peaks at N = T (double descent); at the best
+ridge of the grid it falls monotonically in both, and the deterministic equivalent
+(:func:`toyscale.theory.expected_test_loss`) predicts every point.
+
+    python experiments/more_is_better.py --preset quick --out runs/more_is_better
+
+Writes DIR/summary.json, DIR/more_is_better.png and figures/more_is_better_<preset>.png
+(see ``--figures``); the sweep itself goes to DIR/sweep (rerunning resumes it).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from toyscale import plots
+from toyscale import random_features as rf
+from toyscale.runner import experiment_args, finish, run_experiment_sweep
+from toyscale.theory import expected_test_loss
+
+
+def log_sizes(lo: int, hi: int, count: int) -> list[int]:
+    """``count`` sizes from ``lo`` to ``hi``, evenly spaced in log, rounded (repeats dropped)."""
+    return sorted({int(round(v)) for v in np.geomspace(lo, hi, count)})
+
+
+def log_ridges(lo: float, hi: float, count: int) -> list[float]:
+    return [float(v) for v in np.geomspace(lo, hi, count)]
+
+
+# The spectrum exponent 1 + alpha = 1.5; the teacher is isotropic in the latent space, so the
+# target's power in the kernel's eigenbasis falls as I^-1.5 too (the paper's target exponent).
+# ``noise`` is the label noise's standard deviation; ``fixed`` the n of the k sweep and the k of
+# the n sweep.
+PRESETS = {
+    # Simon et al.'s Gaussian random-feature runs: M = 10^4, 31 sizes in 10..10^4, 31 ridges in
+    # 10^[-3, 2], 45 trials (86,490 models in 62 shapes: a GPU's job; n = k = 256 itself is not one of the sizes).
+    "paper": dict(rf=dict(M=10_000), alpha=0.5, noise=0.5, fixed=256, sizes=log_sizes(10, 10_000, 31),
+                  ridges=log_ridges(1e-3, 1e2, 31), trials=45),
+    # a 2-core CPU in a few minutes: M = 2048, 13 sizes, 11 ridges, 8 trials
+    "quick": dict(rf=dict(M=2048), alpha=0.5, noise=0.5, fixed=128, sizes=log_sizes(8, 2048, 13),
+                  ridges=log_ridges(1e-3, 1e2, 11), trials=8),
+    # seconds: only checks that the script runs end to end (used by the tests)
+    "smoke": dict(rf=dict(M=128), alpha=0.5, noise=0.5, fixed=16, sizes=[4, 8, 16, 32, 64],
+                  ridges=[1e-3, 1e-1, 10.0], trials=3),
+}
+SHOWN_RIDGES = 6  # ridges drawn per panel (evenly through the grid, both ends included)
+OFF_PEAK = 2.0  # sim/theory agreement is summarised over points with max(N, T) >= this x min(N, T)
+
+
+def prepare(pre: dict) -> tuple:
+    """The config and grid of a preset, checked before anything runs."""
+    cfg = rf.RFConfig.from_dict(pre["rf"])
+    grid = rf.ridge_sweep_grid(alpha=pre["alpha"], sizes=pre["sizes"], fixed=pre["fixed"], ridges=pre["ridges"],
+                               noise=pre["noise"], trials=pre["trials"])
+    if len(pre["sizes"]) < 2:
+        raise ValueError(f"sizes={pre['sizes']!r}; the sweep needs at least two sizes")
+    return cfg, grid
+
+
+def rises(loss: np.ndarray, sem: np.ndarray | None = None) -> int:
+    """Steps from one size to the next at which ``loss`` goes up (by more than twice the
+    combined standard error when ``sem`` is given)."""
+    step = np.diff(loss)
+    if sem is None:
+        return int(np.sum(step > 1e-12 * np.abs(loss[:-1])))
+    return int(np.sum(step > 2 * np.hypot(sem[1:], sem[:-1])))
+
+
+def main(argv=None) -> dict:
+    args = experiment_args("more_is_better", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
+    pre = args.settings
+    cfg, grid = args.plan
+    alpha, noise, fixed, ridges = pre["alpha"], pre["noise"], pre["fixed"], [float(r) for r in pre["ridges"]]
+    result = run_experiment_sweep(args, rf.sweep_random_features, cfg, grid)
+    task = rf.RandomFeatureTask(cfg)
+    print(f"{len(result)} models in {len({task.static_of(p) for p in grid})} compiled shapes; M = {cfg.M}, "
+          f"spectrum and target exponent {1 + alpha:g}, noise sd {noise:g}, {len(ridges)} ridges "
+          f"{ridges[0]:g}..{ridges[-1]:g}, {pre['trials']} trials")
+
+    points, mean, sem = rf.replicate_means(result)
+    theory = expected_test_loss(cfg, points)
+    rel = np.abs(mean / theory - 1)
+    off_peak = np.array([max(p["N"], p["T"]) >= OFF_PEAK * min(p["N"], p["T"]) for p in points])
+    dense = log_sizes(min(pre["sizes"]), max(pre["sizes"]), 100)
+    shown = sorted({ridges[round(i * (len(ridges) - 1) / max(1, SHOWN_RIDGES - 1))]
+                    for i in range(min(SHOWN_RIDGES, len(ridges)))})
+
+    panels, directions = {}, {}
+    for along, other, words in (("N", "T", "k = N features"), ("T", "N", "n = T samples")):
+        sel = np.array([i for i, p in enumerate(points) if p[other] == fixed])
+        pts = [points[i] for i in sel]
+        sim = rf.ridge_tuned(pts, mean[sel], along)
+        sim_sem = sem[sel][sim.index]
+        th = rf.ridge_tuned(pts, theory[sel], along)
+        line_pts = [{"N": fixed, "T": fixed, along: x, "alpha": alpha, "ridge": r, "noise": noise}
+                    for x in dense for r in ridges]
+        line = expected_test_loss(cfg, line_pts)
+        tuned_line = rf.ridge_tuned(line_pts, line, along)
+        # the simulation at the theory's best ridge: no winner's curse from picking the ridge by
+        # the same noisy means
+        where = {(p[along], p["ridge"]): i for i, p in zip(sel, pts)}
+        at_theory = np.array([mean[where[x, r]] for x, r in zip(th.x, th.ridge)])
+        smallest = {p[along]: i for i, p in zip(sel, pts) if p["ridge"] == ridges[0]}
+        small = np.array([mean[smallest[x]] if x in smallest else np.nan for x in sim.x])
+        small_theory = np.array([theory[smallest[x]] if x in smallest else np.nan for x in sim.x])
+        direction = {
+            "x": sim.x.tolist(), "best_loss": sim.loss.tolist(), "best_loss_sem": sim_sem.tolist(),
+            "best_ridge": sim.ridge.tolist(), "theory_best_loss": th.loss.tolist(),
+            "theory_best_ridge": th.ridge.tolist(),
+            "loss_at_theory_ridge": at_theory.tolist(),
+            "smallest_ridge_loss": small.tolist(), "smallest_ridge_theory": small_theory.tolist(),
+            "best_loss_rises": rises(sim.loss), "best_loss_rises_beyond_2_sem": rises(sim.loss, sim_sem),
+            "theory_best_loss_rises": rises(tuned_line.loss), "theory_sizes": len(dense),
+            "rel_error_median": float(np.median(rel[sel])), "rel_error_max": float(np.max(rel[sel])),
+        }
+        directions[along] = direction
+
+        print(f"\nloss against {words} at {other} = {fixed}: the best of the {len(ridges)} ridges, and the "
+              f"smallest ridge ({ridges[0]:g}); 'sim there': the simulation at the theory's best ridge")
+        print(f"  {along:>6}  {'best sim':>9} {'± sem':>7} {'ridge':>8}  {'theory':>9} {'ridge':>8} {'sim there':>9}  "
+              f"{'smallest: sim':>13} {'theory':>9}")
+        for k, x in enumerate(sim.x):
+            print(f"  {int(x):>6}  {sim.loss[k]:>9.4f} {sim_sem[k]:>7.4f} {sim.ridge[k]:>8.3g}  {th.loss[k]:>9.4f} "
+                  f"{th.ridge[k]:>8.3g} {at_theory[k]:>9.4f}  {small[k]:>13.4f} {small_theory[k]:>9.4f}")
+        print(f"  best-ridge loss rises at {direction['best_loss_rises']} of {sim.x.size - 1} steps "
+              f"({direction['best_loss_rises_beyond_2_sem']} by more than 2 standard errors); the theory's at "
+              f"{direction['theory_best_loss_rises']} of {len(dense) - 1} steps of a {len(dense)}-size grid"
+              + (f"; at {along} = {fixed} the smallest ridge's loss is "
+                 f"{small[list(sim.x).index(fixed)] / sim.loss[list(sim.x).index(fixed)]:.2f}x the best"
+                 if fixed in sim.x else ""))
+
+        curves = {}
+        for r in shown:
+            at = sorted((i for i, p in zip(sel, pts) if p["ridge"] == r), key=lambda i: points[i][along])
+            on_line = [j for j, p in enumerate(line_pts) if p["ridge"] == r]
+            curves[r] = ([points[i][along] for i in at], mean[at], sem[at], dense, line[on_line])
+        panels[f"loss vs {words} ({other} = {fixed})"] = {
+            "along": along, "ridges": curves, "tuned": (sim.x, sim.loss, sim_sem, tuned_line.x, tuned_line.loss)}
+
+    print(f"\nsimulation / theory at every (size, ridge): median |sim/theory - 1| = "
+          f"{100 * np.median(rel[off_peak]):.1f}% "
+          f"(max {100 * np.max(rel[off_peak]):.1f}%) over the {int(off_peak.sum())} points with max(N, T) >= "
+          f"{OFF_PEAK:g} min(N, T); {100 * np.median(rel[~off_peak]):.1f}% (max {100 * np.max(rel[~off_peak]):.1f}%) "
+          f"over the {int((~off_peak).sum())} nearer the N = T peak")
+
+    figure = args.figure
+    plots.save(plots.ridge_sweep(
+        panels, title=f"random features at the best ridge, M = {cfg.M}, exponent {1 + alpha:g}, noise {noise:g}: "
+                      f"median |sim/theory - 1| = {np.median(rel):.3f}"),
+        figure, os.path.join(args.out, "more_is_better.png"), dpi=110)
+    summary = {
+        "alpha": alpha, "noise": noise, "fixed": fixed, "ridges": ridges, "directions": directions,
+        "theory_rel_error_median": float(np.median(rel)), "theory_rel_error_max": float(np.max(rel)),
+        "theory_rel_error_median_off_peak": float(np.median(rel[off_peak])),
+        "theory_rel_error_max_off_peak": float(np.max(rel[off_peak])),
+        "models": len(result), "config": cfg.to_dict(),
+    }
+    return finish(args, "more_is_better", summary, figure)
+
+
+if __name__ == "__main__":
+    main()
