@@ -143,9 +143,13 @@ def main(argv=None) -> dict:
         panels[f"loss vs {words} ({other} = {fixed})"] = {
             "along": along, "ridges": curves, "tuned": (sim.x, sim.loss, sim_sem, tuned_line.x, tuned_line.loss)}
 
+    worst = int(np.argmax(np.where(off_peak, rel, -1.0)))
     print(f"\nsimulation / theory at every (size, ridge): median |sim/theory - 1| = "
           f"{100 * np.median(rel[off_peak]):.1f}% "
-          f"(max {100 * np.max(rel[off_peak]):.1f}%) over the {int(off_peak.sum())} points with max(N, T) >= "
+          f"(max {100 * rel[worst]:.1f}% at N = {points[worst]['N']}, T = {points[worst]['T']}, ridge "
+          f"{points[worst]['ridge']:.3g}, where the simulated mean's standard error is "
+          f"{100 * sem[worst] / theory[worst]:.1f}% of the theory) over the {int(off_peak.sum())} points with "
+          f"max(N, T) >= "
           f"{OFF_PEAK:g} min(N, T); {100 * np.median(rel[~off_peak]):.1f}% (max {100 * np.max(rel[~off_peak]):.1f}%) "
           f"over the {int((~off_peak).sum())} nearer the N = T peak")
 

@@ -990,6 +990,8 @@ def test_more_is_better_summary_is_the_best_ridge_of_the_replicate_means_and_of_
         at = d["x"].index(fixed)
         assert d["smallest_ridge_loss"][at] > 3 * d["best_loss"][at]
     assert on_disk["theory_rel_error_median"] < 0.3
+    assert (f"median |sim/theory - 1| = {100 * on_disk['theory_rel_error_median_off_peak']:.1f}% "
+            f"(max {100 * on_disk['theory_rel_error_max_off_peak']:.1f}% at N = ") in printed
 
 
 def test_ridge_sweep_figure_checks_its_panels():
