@@ -47,28 +47,28 @@ def enough_rows(name: str):
     return lambda r: float(r[name]) if int(r["n_represented"]) >= MIN_ROWS else float("nan")
 
 
-def long_rows(n: int, r) -> int:
-    """nu, the number of rows of model ``r`` with norm above 1 (phi_1 n)."""
-    return int(round(float(r["phi_one"]) * n))
+def long_row_measures(n: int) -> dict:
+    """Per-model measures of the rows longer than 1 (nu = phi_1 n of them) against an
+    equiangular tight frame of nu vectors in R^m: nu; their mean squared overlap over the Welch
+    bound (1 for a tight frame); random unit vectors' mean 1/m over the bound (what the first
+    would be for random rows: near 1 too once nu >> m, where only the variance tells them
+    apart); their variance over random vectors' (0 for an ETF). NaN below MIN_ROWS such rows,
+    and the two Welch ratios also when nu <= m (the bound is 0: orthogonal rows fit)."""
+    def nu(r):
+        return int(round(float(r["phi_one"]) * n))
 
+    def welch(r):
+        m, k = int(r["m"]), nu(r)
+        return welch_bound(k, m) if k >= MIN_ROWS and k > m else float("nan")
 
-def over_welch(n: int):
-    """Mean squared overlap of the rows longer than 1 over the Welch bound for that many rows in
-    R^m (1 for a tight frame; NaN below MIN_ROWS such rows, or when they fit orthogonally)."""
-    def measure(r):
-        m, nu = int(r["m"]), long_rows(n, r)
-        return float(r["overlap_mean_one"]) / welch_bound(nu, m) if nu >= MIN_ROWS and nu > m else float("nan")
-    return measure
-
-
-def long_var_over_random(n: int):
-    """Variance of the squared overlaps of the rows longer than 1 over that of random unit
-    vectors in R^m (an ETF: 0; NaN below MIN_ROWS such rows)."""
-    def measure(r):
+    def var(r):
         m = int(r["m"])
-        ok = long_rows(n, r) >= MIN_ROWS
-        return float(r["overlap_var_one"]) / random_overlap_moments(m)[1] if ok else float("nan")
-    return measure
+        return float(r["overlap_var_one"]) / random_overlap_moments(m)[1] if nu(r) >= MIN_ROWS else float("nan")
+
+    return {"nu": lambda r: float(nu(r)) if nu(r) >= MIN_ROWS else float("nan"),
+            "over_welch": lambda r: float(r["overlap_mean_one"]) / welch(r),
+            "random_over_welch": lambda r: 1.0 / (int(r["m"]) * welch(r)),
+            "var_over_random": var}
 
 
 def prepare(s: dict) -> tuple:
@@ -114,8 +114,8 @@ def main(argv=None) -> dict:
         # (fewer than 2 widths: the rest diverged); with replicate seeds, also the interval over redrawn seeds
         loss_fit = (width_exponent(loss, seed_bootstrap=SEED_RESAMPLES if loss.replicated else 0)
                     if loss.widths.size >= 2 else None)
-        welch, long_var = (width_curve(result, measure=f(n), gamma=gamma, frequencies=spec.describe())
-                           for f in (over_welch, long_var_over_random))
+        long = {k: width_curve(result, measure=f, gamma=gamma, frequencies=spec.describe())
+                for k, f in long_row_measures(n).items()}
         overlap = curves["overlap_mean"]
         overlap_fit = width_exponent(overlap) if overlap.widths.size >= 2 else None
         random_var = [random_overlap_moments(int(m))[1] for m in curves["overlap_var"].widths]
@@ -126,8 +126,7 @@ def main(argv=None) -> dict:
             "overlap_mean": dict(m=overlap.widths.tolist(), value=overlap.loss.tolist()),
             "overlap_var": dict(m=curves["overlap_var"].widths.tolist(), value=curves["overlap_var"].loss.tolist(),
                                 random=random_var),
-            "long_rows_over_welch": dict(m=welch.widths.tolist(), value=welch.loss.tolist()),
-            "long_rows_var_over_random": dict(m=long_var.widths.tolist(), value=long_var.loss.tolist()),
+            "long_rows": {k: dict(m=c.widths.tolist(), value=c.loss.tolist()) for k, c in long.items()},
             "weak_theory_own": [own[int(m)] for m in loss.widths], "loss_over_weak_theory_own": ratio_own,
             "weak_theory_top": [top[int(m)] for m in loss.widths], "loss_over_weak_theory_top": ratio_top,
             "weak_theory_m_most_frequent": weak_superposition_loss(p, np.minimum(loss.widths, n).astype(int)).tolist(),
@@ -152,16 +151,22 @@ def main(argv=None) -> dict:
         print(f"gamma = {gamma:g} ({'strong' if gamma < 0 else 'weak'} superposition), n = {n}, "
               f"{loss.n_diverged} diverged")
         print(f"  {'m':>5} {'loss':>8} {'L/own':>6} {'L/top':>6} {'phi_1/2':>8} {'m/n':>6} {'phi_1':>6} "
-              f"{'m^2/2n':>7} {'overlap*m':>9} {'var/random':>10} {'>1 /Welch':>10} {'>1 var/rnd':>10}")
-        at = {k: dict(zip(c.widths.tolist(), c.loss.tolist()))
-              for k, c in (*curves.items(), ("welch", welch), ("long_var", long_var))}
+              f"{'m^2/2n':>7} {'overlap*m':>9} {'var/random':>10}")
+        at = {k: dict(zip(c.widths.tolist(), c.loss.tolist())) for k, c in (*curves.items(), *long.items())}
         rv = dict(zip(curves["overlap_var"].widths.tolist(), random_var))
         for m, v, r_own, r_top in zip(loss.widths.tolist(), loss.loss.tolist(), ratio_own, ratio_top):
             ov, var = at["overlap_mean"].get(m, np.nan), at["overlap_var"].get(m, np.nan)
             print(f"  {m:>5} {v:>8.4f} {r_own:>6.2f} {r_top:>6.2f} {at['phi_half'].get(m, np.nan):>8.3f} "
                   f"{m / n:>6.3f} {at['phi_one'].get(m, np.nan):>6.3f} {min(1.0, m * m / (2 * n)):>7.3f} "
-                  f"{ov * m:>9.3f} {var / rv[m] if m in rv else np.nan:>10.3f} "
-                  f"{at['welch'].get(m, np.nan):>10.3f} {at['long_var'].get(m, np.nan):>10.3f}")
+                  f"{ov * m:>9.3f} {var / rv[m] if m in rv else np.nan:>10.3f}")
+        if long["nu"].widths.size:
+            print("  rows longer than 1 against an equiangular tight frame of as many:")
+            print(f"  {'m':>5} {'nu':>6} {'Welch k^2':>10} {'mean/Welch':>10} {'random/Welch':>12} {'var/random':>10}")
+            for m in long["nu"].widths.tolist():
+                k = at["nu"][m]
+                bound = welch_bound(int(round(k)), m) if k > m else 0.0
+                print(f"  {m:>5} {k:>6.0f} {bound:>10.5f} {at['over_welch'].get(m, np.nan):>10.3f} "
+                      f"{at['random_over_welch'].get(m, np.nan):>12.3f} {at['var_over_random'].get(m, np.nan):>10.3f}")
         if loss_fit:
             lo, hi = loss_fit.t_interval()
             line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} (95% t [{lo:.3f}, {hi:.3f}]"
@@ -179,9 +184,10 @@ def main(argv=None) -> dict:
     print(f"(L/own, L/top: loss over the weak-superposition loss <v^2> sum p_i of the features each model leaves "
           f"unrepresented (row norm <= 1/2), and of all but its phi_1/2 n most frequent, averaged per width; "
           f"overlaps: mean squared overlap of represented rows times m, and its variance over that of random unit "
-          f"vectors, nan below {MIN_ROWS} represented rows; '>1': the same for the rows longer than 1, their "
-          f"mean over the Welch bound (nu - m) / (m (nu - 1)) for nu = phi_1 n of them, 1 for a tight frame; nan "
-          f"below {MIN_ROWS} such rows or when nu <= m)")
+          f"vectors, nan below {MIN_ROWS} represented rows; rows longer than 1: nu = phi_1 n of them (models with "
+          f"at least {MIN_ROWS}), their mean squared overlap over the Welch bound (nu - m) / (m (nu - 1)), 1 for a "
+          f"tight frame, random unit vectors' 1/m over it, and their variance over random vectors', 0 for an "
+          f"equiangular tight frame; nan where nu <= m)")
 
     figure = args.figure
     plots.save(plots.superposition_geometry(n, panels, weak_theory=theory_lines, row_norms=norms,

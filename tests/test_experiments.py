@@ -793,17 +793,19 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
                 assert ov["value"][ov["m"].index(m)] == pytest.approx(np.mean(kept))
             else:
                 assert m not in regime["overlap_mean"]["m"]
-            # rows longer than 1: their mean squared overlap over the Welch bound for as many rows
+            # rows longer than 1 (models with at least MIN_ROWS of them): their mean squared
+            # overlap over the Welch bound for as many rows, random vectors' over it, their variance
             nus = [round(float(r["phi_one"]) * n) for r in at]
-            kept = [r["overlap_mean_one"] / welch_bound(nu, m) for r, nu in zip(at, nus)
-                    if nu >= geometry.MIN_ROWS and nu > m]
-            welch = regime["long_rows_over_welch"]
-            assert (welch["value"][welch["m"].index(m)] == pytest.approx(np.mean(kept))) if kept else m not in welch["m"]
-            long_var = regime["long_rows_var_over_random"]
-            kept = [r["overlap_var_one"] / random_overlap_moments(m)[1] for r, nu in zip(at, nus)
-                    if nu >= geometry.MIN_ROWS]
-            assert (long_var["value"][long_var["m"].index(m)] == pytest.approx(np.mean(kept))) if kept \
-                else m not in long_var["m"]
+            long = [(r, nu) for r, nu in zip(at, nus) if nu >= geometry.MIN_ROWS]
+            welch = [(r, welch_bound(nu, m)) for r, nu in long if nu > m]
+            want = {"nu": [nu for _, nu in long],
+                    "over_welch": [r["overlap_mean_one"] / w for r, w in welch],
+                    "random_over_welch": [1 / (m * w) for _, w in welch],
+                    "var_over_random": [r["overlap_var_one"] / random_overlap_moments(m)[1] for r, _ in long]}
+            for name, kept in want.items():
+                got = regime["long_rows"][name]
+                assert (got["value"][got["m"].index(m)] == pytest.approx(np.mean(kept))) if kept else m not in got["m"]
+            kept = long
             welch_seen += bool(kept)
         assert regime["weak_theory_m_most_frequent"] == pytest.approx(
             weak_superposition_loss(p, np.array(regime["m"])).tolist())
@@ -819,6 +821,7 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
         assert row.split()[2:4] == [f"{regime['loss_over_weak_theory_own'][0]:.2f}",
                                     f"{regime['loss_over_weak_theory_top'][0]:.2f}"]
     assert welch_seen  # (the strong side's small widths have enough rows longer than 1)
+    assert "  rows longer than 1 against an equiangular tight frame of as many:" in printed
     # at n = 48 with 40 steps the strong side already represents nearly every feature, the weak side fewer
     phi = {key: np.mean(r["phi_half"]["value"]) for key, r in on_disk["regimes"].items()}
     assert phi["-1"] > phi["1"]
