@@ -88,8 +88,8 @@ def main(argv=None) -> dict:
     rel = np.abs(mean / theory - 1)
     off_peak = np.array([max(p["N"], p["T"]) >= OFF_PEAK * min(p["N"], p["T"]) for p in points])
     dense = log_sizes(min(pre["sizes"]), max(pre["sizes"]), 100)
-    shown = sorted({ridges[round(i * (len(ridges) - 1) / max(1, SHOWN_RIDGES - 1))]
-                    for i in range(min(SHOWN_RIDGES, len(ridges)))})
+    shown = ridges if len(ridges) <= SHOWN_RIDGES else sorted(
+        {ridges[round(i * (len(ridges) - 1) / (SHOWN_RIDGES - 1))] for i in range(SHOWN_RIDGES)})
 
     panels, directions = {}, {}
     for along, other, words in (("N", "T", "k = N features"), ("T", "N", "n = T samples")):

@@ -950,10 +950,19 @@ def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_bring
     assert json.loads((out / "tenth_hash.json").read_text())["rng"] == "hash"
 
 
-def test_more_is_better_summary_is_the_best_ridge_of_the_replicate_means_and_of_the_theory(tmp_path, capsys):
+def test_more_is_better_summary_is_the_best_ridge_of_the_replicate_means_and_of_the_theory(tmp_path, capsys,
+                                                                                            monkeypatch):
+    from toyscale import plots
     from toyscale import random_features as rf
     from toyscale.theory import expected_test_loss
 
+    drawn, figure = [], plots.ridge_sweep
+
+    def ridge_sweep(panels, **kw):
+        drawn.extend(panels.values())
+        return figure(panels, **kw)
+
+    monkeypatch.setattr(plots, "ridge_sweep", ridge_sweep)
     summary, on_disk = run("more_is_better", tmp_path)
     printed = capsys.readouterr().out
     module = load("more_is_better")
@@ -993,6 +1002,11 @@ def test_more_is_better_summary_is_the_best_ridge_of_the_replicate_means_and_of_
         at = d["x"].index(fixed)
         assert d["smallest_ridge_loss"][at] > 3 * d["best_loss"][at]
     assert on_disk["theory_rel_error_median"] < 0.3
+    # the figure draws every ridge of a grid of no more than SHOWN_RIDGES (it had left out the largest)
+    assert len(pre["ridges"]) <= module.SHOWN_RIDGES
+    assert len(drawn) == 2
+    for panel in drawn:
+        assert sorted(panel["ridges"]) == pytest.approx(pre["ridges"])
     assert (f"median |sim/theory - 1| = {100 * on_disk['theory_rel_error_median_off_peak']:.1f}% "
             f"(max {100 * on_disk['theory_rel_error_max_off_peak']:.1f}% at N = ") in printed
 
