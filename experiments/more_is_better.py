@@ -60,6 +60,9 @@ def prepare(pre: dict) -> tuple:
                                noise=pre["noise"], trials=pre["trials"])
     if len(pre["sizes"]) < 2:
         raise ValueError(f"sizes={pre['sizes']!r}; the sweep needs at least two sizes")
+    if pre["trials"] < 2:
+        raise ValueError(f"trials={pre['trials']!r}; the comparisons need a standard error over trials: "
+                         f"trials must be >= 2")
     return cfg, grid
 
 
@@ -76,7 +79,8 @@ def main(argv=None) -> dict:
     args = experiment_args("more_is_better", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
     pre = args.settings
     cfg, grid = args.plan
-    alpha, noise, fixed, ridges = pre["alpha"], pre["noise"], pre["fixed"], [float(r) for r in pre["ridges"]]
+    alpha, noise, fixed = pre["alpha"], pre["noise"], pre["fixed"]
+    ridges = sorted(float(r) for r in pre["ridges"])  # (in any order in the preset)
     result = run_experiment_sweep(args, rf.sweep_random_features, cfg, grid)
     task = rf.RandomFeatureTask(cfg)
     print(f"{len(result)} models in {len({task.static_of(p) for p in grid})} compiled shapes; M = {cfg.M}, "
@@ -106,6 +110,7 @@ def main(argv=None) -> dict:
         # the same noisy means
         where = {(p[along], p["ridge"]): i for i, p in zip(sel, pts)}
         at_theory = np.array([mean[where[x, r]] for x, r in zip(th.x, th.ridge)])
+        at_theory_sem = np.array([sem[where[x, r]] for x, r in zip(th.x, th.ridge)])
         smallest = {p[along]: i for i, p in zip(sel, pts) if p["ridge"] == ridges[0]}
         small = np.array([mean[smallest[x]] if x in smallest else np.nan for x in sim.x])
         small_theory = np.array([theory[smallest[x]] if x in smallest else np.nan for x in sim.x])
@@ -113,7 +118,9 @@ def main(argv=None) -> dict:
             "x": sim.x.tolist(), "best_loss": sim.loss.tolist(), "best_loss_sem": sim_sem.tolist(),
             "best_ridge": sim.ridge.tolist(), "theory_best_loss": th.loss.tolist(),
             "theory_best_ridge": th.ridge.tolist(),
-            "loss_at_theory_ridge": at_theory.tolist(),
+            "loss_at_theory_ridge": at_theory.tolist(), "loss_at_theory_ridge_sem": at_theory_sem.tolist(),
+            "loss_at_theory_ridge_rises": rises(at_theory),
+            "loss_at_theory_ridge_rises_beyond_2_sem": rises(at_theory, at_theory_sem),
             "smallest_ridge_loss": small.tolist(), "smallest_ridge_theory": small_theory.tolist(),
             "best_loss_rises": rises(sim.loss), "best_loss_rises_beyond_2_sem": rises(sim.loss, sim_sem),
             "theory_best_loss_rises": rises(tuned_line.loss), "theory_sizes": len(dense),
@@ -129,7 +136,10 @@ def main(argv=None) -> dict:
             print(f"  {int(x):>6}  {sim.loss[k]:>9.4f} {sim_sem[k]:>7.4f} {sim.ridge[k]:>8.3g}  {th.loss[k]:>9.4f} "
                   f"{th.ridge[k]:>8.3g} {at_theory[k]:>9.4f}  {small[k]:>13.4f} {small_theory[k]:>9.4f}")
         print(f"  best-ridge loss rises at {direction['best_loss_rises']} of {sim.x.size - 1} steps "
-              f"({direction['best_loss_rises_beyond_2_sem']} by more than 2 standard errors); the theory's at "
+              f"({direction['best_loss_rises_beyond_2_sem']} by more than 2 standard errors; it is picked by the "
+              f"same noisy means, so biased low); at the theory's ridge at "
+              f"{direction['loss_at_theory_ridge_rises']} ({direction['loss_at_theory_ridge_rises_beyond_2_sem']} "
+              f"by more than 2 standard errors); the theory's at "
               f"{direction['theory_best_loss_rises']} of {len(dense) - 1} steps of a {len(dense)}-size grid"
               + (f"; at {along} = {fixed} the smallest ridge's loss is "
                  f"{small[list(sim.x).index(fixed)] / sim.loss[list(sim.x).index(fixed)]:.2f}x the best"

@@ -281,11 +281,9 @@ def ridge_sweep(panels: Mapping[str, Mapping[str, Any]], *, title: str) -> plt.F
     fig, axes = plt.subplots(1, len(panels), figsize=(6.4 * len(panels), 4.8), squeeze=False)
     for ax, (name, panel) in zip(axes[0], panels.items()):
         ridges = sorted(panel["ridges"])
-        logs = np.log10(ridges)
-        span = max(logs[-1] - logs[0], 1e-12)
-        for r, lr in zip(ridges, logs):
+        for i, r in enumerate(ridges):  # (colours by rank: a ridge may be 0)
             x, y, e, tx, ty = panel["ridges"][r]
-            color = plt.cm.viridis(0.9 * (lr - logs[0]) / span)
+            color = plt.cm.viridis(0.9 * i / max(1, len(ridges) - 1))
             ax.errorbar(x, y, yerr=e, fmt="o", ms=3, color=color, label=f"ridge {r:.3g}")
             ax.plot(tx, ty, "-", lw=1, color=color)
         x, y, e, tx, ty = panel["tuned"]
