@@ -63,6 +63,7 @@ def test_grid_stride_keeps_a_spread_of_the_published_starts(runs_csv, monkeypatc
     capsys.readouterr()
     grid = chinchilla_grid()
     starts = seen["starts"]
+    np.testing.assert_array_equal(starts, chinchilla_grid(thin=50))
     assert starts.shape == (90, 5)
     assert len({tuple(r) for r in starts}) == 90 and {tuple(r) for r in starts} <= {tuple(r) for r in grid}
     for col in range(5):  # every value of every column of the grid is among the starts

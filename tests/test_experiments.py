@@ -363,6 +363,8 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("more_is_better", "ridges=[0.1,-1]", "ridges=-1; ridges must be finite >= 0"),
     ("more_is_better", "sizes=[8]", "sizes=[8]; the sweep needs at least two sizes"),
     ("more_is_better", "fixed=0", "fixed=0; must be an integer >= 1"),
+    # one trial has no standard error: every rise would count as significant
+    ("more_is_better", "trials=1", "trials=1; the comparisons need a standard error over trials: trials must be >= 2"),
     # (these trained every model, then printed an all-nan table or raised)
     ("phase_diagram", "widths=[3,4]", "widths=[3, 4]; each alpha_m fit needs at least 3 distinct widths"),
     # a width given twice had trained its models twice and averaged them as seeds
@@ -798,7 +800,7 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
             nus = [round(float(r["phi_one"]) * n) for r in at]
             long = [(r, nu) for r, nu in zip(at, nus) if nu >= geometry.MIN_ROWS]
             welch = [(r, welch_bound(nu, m)) for r, nu in long if nu > m]
-            want = {"nu": [nu for _, nu in long],
+            want = {"nu": [nu for _, nu in long], "welch_bound": [w for _, w in welch],
                     "over_welch": [r["overlap_mean_one"] / w for r, w in welch],
                     "random_over_welch": [1 / (m * w) for _, w in welch],
                     "var_over_random": [r["overlap_var_one"] / random_overlap_moments(m)[1] for r, _ in long]}
@@ -997,7 +999,10 @@ def test_more_is_better_summary_is_the_best_ridge_of_the_replicate_means_and_of_
         assert d["theory_best_loss_rises"] == 0 and d["theory_sizes"] > 50
         assert d["best_loss_rises"] == int(np.sum(np.diff(d["best_loss"]) > 0))
         assert (f"best-ridge loss rises at {d['best_loss_rises']} of {len(d['x']) - 1} steps "
-                f"({d['best_loss_rises_beyond_2_sem']} by more than 2 standard errors)") in printed
+                f"({d['best_loss_rises_beyond_2_sem']} by more than 2 standard errors;") in printed
+        assert d["loss_at_theory_ridge_rises"] == int(np.sum(np.diff(d["loss_at_theory_ridge"]) > 0))
+        assert (f"at the theory's ridge at {d['loss_at_theory_ridge_rises']} "
+                f"({d['loss_at_theory_ridge_rises_beyond_2_sem']} by more than 2 standard errors)") in printed
         # the ridgeless-like peak at N = T: the smallest ridge is far worse there than the best
         at = d["x"].index(fixed)
         assert d["smallest_ridge_loss"][at] > 3 * d["best_loss"][at]
@@ -1018,3 +1023,39 @@ def test_ridge_sweep_figure_checks_its_panels():
         plots.ridge_sweep({}, title="t")
     with pytest.raises(TypeError, match=r"panels\['a'\] must hold 'along', 'ridges' and 'tuned'"):
         plots.ridge_sweep({"a": {"along": "N", "ridges": {}}}, title="t")
+
+
+def test_more_is_better_takes_its_ridges_in_any_order_and_a_zero_ridge(tmp_path, capsys):
+    # the smallest ridge had been the first one given; a ridge of 0 gave the figure NaN colours
+    summary, on_disk = run("more_is_better", tmp_path, "--set", "ridges=[10.0,0.0,0.1]")
+    printed = capsys.readouterr().out
+    assert "3 ridges 0..10," in printed and "and the smallest ridge (0);" in printed
+    records = load_sweep(tmp_path / "out" / "sweep")
+    d = on_disk["directions"]["N"]
+    k = d["x"].index(8)
+    ridgeless = [float(r["test_loss"]) for r in records if (r.point["N"], r.point["T"], r.point["ridge"]) == (8, 16, 0.0)]
+    assert d["smallest_ridge_loss"][k] == pytest.approx(np.mean(ridgeless))
+
+
+def test_geometry_long_row_measures_leave_out_models_trained_without_them():
+    # a sweep folder trained before toyscale kept overlap_mean_one resumes; its models had
+    # raised a KeyError in the long-row table
+    from toyscale.measure import random_overlap_moments, welch_bound
+
+    geometry = load("geometry")
+    measures = geometry.long_row_measures(40)
+    before = Record(0, {"m": 4, "gamma": -1.0}, False, {"phi_one": np.float32(0.5), "test_loss": np.float32(1.0)})
+    assert all(np.isnan(f(before)) for f in measures.values())
+    now = Record(1, {"m": 4, "gamma": -1.0}, False, {"phi_one": np.float32(0.5), "overlap_mean_one": np.float32(0.3),
+                                                     "overlap_var_one": np.float32(0.02)})
+    got = {k: f(now) for k, f in measures.items()}
+    assert got["nu"] == 20 and got["welch_bound"] == welch_bound(20, 4)
+    assert got["over_welch"] == pytest.approx(0.3 / welch_bound(20, 4), rel=1e-6)
+    assert got["random_over_welch"] == pytest.approx(1 / (4 * welch_bound(20, 4)))
+    assert got["var_over_random"] == pytest.approx(0.02 / random_overlap_moments(4)[1], rel=1e-6)
+    # nu <= m: no bound to compare with; fewer than MIN_ROWS rows: nothing
+    few = Record(2, {"m": 30, "gamma": -1.0}, False, dict(now.outputs))
+    assert np.isnan(measures["over_welch"](few)) and np.isnan(measures["welch_bound"](few))
+    assert np.isfinite(measures["var_over_random"](few))
+    tiny = Record(3, {"m": 4, "gamma": -1.0}, False, {**now.outputs, "phi_one": np.float32(0.2)})  # 8 rows
+    assert all(np.isnan(f(tiny)) for f in measures.values())

@@ -17,7 +17,7 @@ from toyscale.fitting import (
     fit_power_law,
 )
 
-SMALL_GRID = chinchilla_grid()[::50]  # 90 of the 4,500 published starts
+SMALL_GRID = chinchilla_grid(thin=50)  # 90 of the 4,500 published starts (every column's values)
 
 
 def _chinchilla_data(n=120, noise=0.01, seed=0, params=CHINCHILLA_PUBLISHED):
@@ -255,6 +255,21 @@ def test_grid_is_the_published_grid():
     assert sorted(set(g[:, 2])) == [-1, -0.5, 0, 0.5, 1]
     assert sorted(set(g[:, 3])) == [0, 0.5, 1, 1.5, 2]
     assert len({tuple(r) for r in g}) == 4500
+
+
+def test_a_thinned_grid_keeps_every_columns_values():
+    g = chinchilla_grid()
+    for thin in (5, 25, 50, 97):
+        t = chinchilla_grid(thin=thin)
+        assert t.shape == (-(-4500 // thin), 5)
+        assert {tuple(r) for r in t} <= {tuple(r) for r in g} and len({tuple(r) for r in t}) == len(t)
+        for col in range(5):  # a plain stride g[::thin] keeps only beta = 0 at thin = 5, 25, 50
+            assert set(t[:, col]) == set(g[:, col]), (thin, col)
+        np.testing.assert_array_equal(t, chinchilla_grid(thin=thin))  # the same every call
+    with pytest.raises(ValueError, match="thin=0; must be an integer >= 1"):
+        chinchilla_grid(thin=0)
+    with pytest.raises(TypeError, match="thin=2.0; thin must be an integer"):
+        chinchilla_grid(thin=2.0)
 
 
 def test_chinchilla_recovery_inside_intervals(chinchilla_fit):

@@ -53,7 +53,7 @@ def test_chinchilla_extrapolation_of_exact_data(on):
     L = CHINCHILLA_PUBLISHED.loss(N, D)
     v = 6 * N * D if on == "C" else N
     cut = np.sort(v)[44]  # 45 runs below the cut either way: one compiled program serves both cases
-    ex = chinchilla_extrapolation_error(N, D, L, cut=cut, on=on, starts=chinchilla_grid()[::90])
+    ex = chinchilla_extrapolation_error(N, D, L, cut=cut, on=on, starts=chinchilla_grid(thin=90))
     assert ex.on == on and ex.n_train == 45 and ex.n_test == 15 and ex.fit.n_points == 45
     np.testing.assert_array_equal(ex.observed, L[v > cut])
     assert ex.max_rel_error < 1e-4
@@ -370,7 +370,7 @@ def test_ladder_and_zoom_solvers_reach_the_same_optimum():
     N = np.exp(rng.uniform(np.log(4e7), np.log(1.6e10), 60))
     D = np.exp(rng.uniform(np.log(5e9), np.log(5e11), 60))
     L = CHINCHILLA_PUBLISHED.loss(N, D) * np.exp(0.01 * rng.standard_normal(60))
-    starts = chinchilla_grid()[::90]
+    starts = chinchilla_grid(thin=90)
     fits = [fit_chinchilla(N, D, L, starts=starts, solver=s) for s in ("ladder", "zoom")]
     # the optimum is a flat valley (parameters move in the 4th digit for 1e-7 of objective), so the
     # two multi-start stages hand the polish different points: same optimum to 1e-6, not to 1e-12

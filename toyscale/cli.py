@@ -110,10 +110,7 @@ def _cmd_fit_chinchilla(args) -> int:
         N, D, L = N[keep], D[keep], L[keep]
     if args.grid_stride < 1:
         raise CliError("--grid-stride must be >= 1")
-    grid = fitting.chinchilla_grid()
-    # every K-th start of a fixed shuffle of the grid: a plain stride through it would keep
-    # one value of its fastest columns (any multiple of 5 leaves only beta = 0 starts)
-    starts = grid[np.sort(np.random.default_rng(0).permutation(len(grid))[:: args.grid_stride])]
+    starts = fitting.chinchilla_grid(thin=args.grid_stride)
     fit = fitting.fit_chinchilla(N, D, L, method=args.method, bootstrap=args.bootstrap, seed=args.seed, starts=starts)
     budgets = np.array([1e21, 1e23, 1e25])
     allocation = fit.compute_optimal(budgets) if fit.identifiable and fit.alpha > 0 and fit.beta > 0 else None
