@@ -153,15 +153,20 @@ def main(argv=None) -> dict:
         panels[f"loss vs {words} ({other} = {fixed})"] = {
             "along": along, "ridges": curves, "tuned": (sim.x, sim.loss, sim_sem, tuned_line.x, tuned_line.loss)}
 
-    worst = int(np.argmax(np.where(off_peak, rel, -1.0)))
-    print(f"\nsimulation / theory at every (size, ridge): median |sim/theory - 1| = "
-          f"{100 * np.median(rel[off_peak]):.1f}% "
-          f"(max {100 * rel[worst]:.1f}% at N = {points[worst]['N']}, T = {points[worst]['T']}, ridge "
-          f"{points[worst]['ridge']:.3g}, where the simulated mean's standard error is "
-          f"{100 * sem[worst] / theory[worst]:.1f}% of the theory) over the {int(off_peak.sum())} points with "
-          f"max(N, T) >= "
-          f"{OFF_PEAK:g} min(N, T); {100 * np.median(rel[~off_peak]):.1f}% (max {100 * np.max(rel[~off_peak]):.1f}%) "
-          f"over the {int((~off_peak).sum())} nearer the N = T peak")
+    near = ~off_peak
+    line = "\nsimulation / theory at every (size, ridge): median |sim/theory - 1| = "
+    if off_peak.any():
+        worst = int(np.argmax(np.where(off_peak, rel, -1.0)))
+        line += (f"{100 * np.median(rel[off_peak]):.1f}% (max {100 * rel[worst]:.1f}% at N = {points[worst]['N']}, "
+                 f"T = {points[worst]['T']}, ridge {points[worst]['ridge']:.3g}, where the simulated mean's standard "
+                 f"error is {100 * sem[worst] / theory[worst]:.1f}% of the theory) over the {int(off_peak.sum())} "
+                 f"points with max(N, T) >= {OFF_PEAK:g} min(N, T)")
+    else:
+        line += f"(no point with max(N, T) >= {OFF_PEAK:g} min(N, T))"
+    if near.any():
+        line += (f"; {100 * np.median(rel[near]):.1f}% (max {100 * np.max(rel[near]):.1f}%) over the "
+                 f"{int(near.sum())} nearer the N = T peak")
+    print(line)
 
     figure = args.figure
     plots.save(plots.ridge_sweep(
@@ -171,8 +176,8 @@ def main(argv=None) -> dict:
     summary = {
         "alpha": alpha, "noise": noise, "fixed": fixed, "ridges": ridges, "directions": directions,
         "theory_rel_error_median": float(np.median(rel)), "theory_rel_error_max": float(np.max(rel)),
-        "theory_rel_error_median_off_peak": float(np.median(rel[off_peak])),
-        "theory_rel_error_max_off_peak": float(np.max(rel[off_peak])),
+        "theory_rel_error_median_off_peak": float(np.median(rel[off_peak])) if off_peak.any() else None,
+        "theory_rel_error_max_off_peak": float(np.max(rel[off_peak])) if off_peak.any() else None,
         "models": len(result), "config": cfg.to_dict(),
     }
     return finish(args, "more_is_better", summary, figure)

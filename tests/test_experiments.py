@@ -1070,3 +1070,11 @@ def test_more_is_better_presets_are_simon_et_als_grid():
     assert len(pre["sizes"]) == 31 and pre["sizes"][0] == 10 and pre["sizes"][-1] == 10_000
     np.testing.assert_allclose(pre["ridges"], np.logspace(-3, 2, 31), rtol=1e-12)
     assert len({(p["N"], p["T"]) for p in grid}) == 2 * 31 and len(grid) == 2 * 31 * 31 * 45
+
+
+def test_more_is_better_with_every_size_far_from_the_peak(tmp_path, capsys):
+    # no point within a factor 2 of N = T: the near-peak summary had taken the max of nothing
+    summary, on_disk = run("more_is_better", tmp_path, "--set", "sizes=[4,64]")
+    printed = capsys.readouterr().out
+    assert "over the 0 nearer" not in printed and "nearer the N = T peak" not in printed
+    assert on_disk["theory_rel_error_max_off_peak"] == pytest.approx(on_disk["theory_rel_error_max"])
