@@ -4,8 +4,9 @@ Liu, Liu & Gore (2025), Sec. 3-5: row norms ||W_i||; the fraction of represented
 features phi_{1/2} = #{i: ||W_i|| > 1/2} / n (Fig. 3b) and phi_1 = #{||W_i|| > 1} / n;
 squared overlaps (W_i . W_j)^2 / (|W_i|^2 |W_j|^2), i != j, between represented rows
 (Fig. 6). For random unit vectors in R^m the squared overlap is Beta(1/2, (m-1)/2):
-mean 1/m, variance 2(m-1)/(m^2 (m+2)). Rows with norm above 1 look like equiangular tight
-frames: their mean squared overlap sits near the Welch bound, with a smaller variance.
+mean 1/m, variance 2(m-1)/(m^2 (m+2)). The paper finds the rows with norm above 1 look like
+an equiangular tight frame; :func:`welch_bound` is the mean squared overlap such a frame of
+as many rows would have, to compare them with.
 """
 
 from __future__ import annotations

@@ -328,9 +328,9 @@ def train_model(
       samples: a model at or above it does no better than outputting 0, and a warning says so),
       ``phi_half``, ``phi_one``, ``overlap_mean``, ``overlap_var``, ``n_represented``,
       ``overlap_mean_one``, ``overlap_var_one`` (the same moments among the rows with norm
-      above 1, NaN below two such rows), ``truncated_batches`` (training and test batches whose events overflowed the sparse
-      sampler's capacity; always 0 for the dense one), ``diverged`` (and ``W``, ``b`` if
-      ``config.keep_weights``).
+      above 1, NaN below two such rows), ``truncated_batches`` (training and test batches
+      whose events overflowed the sparse sampler's capacity; always 0 for the dense one),
+      ``diverged`` (and ``W``, ``b`` if ``config.keep_weights``).
     """
     _check_model_args(config, m, gamma, lr_w, lr_b)
     prng_key("key", key)
