@@ -647,12 +647,17 @@ def test_paper_presets_are_the_published_settings():
     geometry = load("geometry").PRESETS["paper"]  # the same small models (Figs. 4-6)
     assert geometry["train"] == pd["train"] and geometry["widths"] == pd["widths"] and geometry["lr"] == pd["lr"]
     ad = load("activation_density")  # and the activation-density study: alpha = 1, s in linspace(0, 1, 9)
-    dense = dict(ad.PRESETS["paper"]["train"])
-    assert dense.pop("sampler") == "dense" and dense == pd["train"]
+    train = dict(ad.PRESETS["paper"]["train"])
+    assert (train.pop("sampler"), train.pop("max_rate")) == ("auto", 10.0) and train == pd["train"]
     np.testing.assert_allclose(ad.PRESETS["paper"]["s"], np.linspace(0, 1, 9))
     assert ad.PRESETS["paper"]["alpha"] == 1.0 and ad.PRESETS["paper"]["widths"] == pd["widths"]
     # E runs from 1 to 1/p_1 = H_1000 = 7.485 ("about 7.5 at n = 1000"), p_1 = 1 at s = 1
-    _, specs, _ = ad.prepare(ad.PRESETS["paper"])
+    config, specs, points = ad.prepare(ad.PRESETS["paper"])
+    # the sparse sampler draws every density but s = 1's (p_1 = 1), one program per width and sampler
+    from toyscale.train import SuperpositionTask
+
+    drawn = {(p["m"], p["frequencies"]["E"]): SuperpositionTask(config).static_of(p)[1] for p in points}
+    assert drawn == {(m, f.E): "dense" if f is specs[-1] else "sparse" for m in pd["widths"] for f in specs}
     harmonic = np.sum(1.0 / np.arange(1, 1001))
     np.testing.assert_allclose([f.E for f in specs], 1 + np.linspace(0, 1, 9) * (harmonic - 1), rtol=1e-12)
     assert specs[-1].probs(1000).max() == pytest.approx(1.0, abs=1e-15)

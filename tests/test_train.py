@@ -102,6 +102,41 @@ def test_exactly_one_compilation_per_width():
     assert sorted(CountingTask.traces) == [3, 5]
 
 
+def test_the_auto_sampler_draws_each_model_as_its_own_sampler_would():
+    # Lambda(power_law(1.2)) ~ 0.9 <= max_rate: sparse; p_1 = 1 and Lambda ~ 2.9 > 2: dense. Model keys
+    # come from the points alone, so each model must equal, bit for bit, its twin in a one-sampler sweep.
+    always = {"kind": "custom", "values": [1.0] + [0.0625] * 47, "E": 3.9375}  # p_1 = 1 exactly
+    specs = [power_law(1.2), always, power_law(1.0, E=2.5)]
+    points = grid(widths=[3, 5], gammas=[-1.0], frequencies=specs)
+    CountingTask.traces = []
+    from toyscale.sweep import run_sweep
+
+    auto = run_sweep(CountingTask(dataclasses.replace(SMALL, sampler="auto")), points, seed=3, progress=False)
+    assert sorted(CountingTask.traces) == [(3, "dense"), (3, "sparse"), (5, "dense"), (5, "sparse")]
+    assert sorted(auto.stats["chunk_sizes"]) == ["(3, 'dense')", "(3, 'sparse')", "(5, 'dense')", "(5, 'sparse')"]
+    sparse_ids = [i for i, p in enumerate(points) if p["frequencies"] == power_law(1.2).describe()]
+    assert sparse_ids == [0, 3]
+    for sampler, ids in (("sparse", sparse_ids), ("dense", [1, 2, 4, 5])):
+        alone = sweep_superposition(dataclasses.replace(SMALL, sampler=sampler), [points[i] for i in ids], seed=3,
+                                    progress=False)
+        for i, r in zip(ids, alone):
+            for k in r.outputs:
+                np.testing.assert_array_equal(auto[i][k], r[k], err_msg=f"model {i} ({sampler}), {k}")
+    # (the dense sampler's models, here with one feature always active, differ from a sparse twin's)
+    assert auto[1]["test_loss"] != auto[0]["test_loss"]
+
+
+def test_the_auto_sampler_refuses_a_reduced_precision_model_it_would_draw_densely(monkeypatch):
+    monkeypatch.setattr(train, "run_sweep", lambda *a, **k: pytest.fail("compiled before validating"))
+    cfg = dataclasses.replace(SMALL, sampler="auto", matmul_precision="bfloat16")
+    with pytest.raises(ValueError, match=r"Lambda=2.87.* > max_rate=2.0, so sampler='auto' draws them densely.*"
+                                         r"matmul_precision='bfloat16' needs every model sparse"):
+        sweep_superposition(cfg, grid(frequencies=[power_law(1.2), power_law(1.0, E=2.5)]))
+    monkeypatch.undo()
+    sweep_superposition(dataclasses.replace(cfg, steps=20, warmup=2, log_every=10), grid(widths=[3], gammas=[-1.0]),
+                        progress=False)  # every model sparse: allowed
+
+
 def test_a_diverging_model_is_flagged_and_does_not_poison_its_neighbours():
     points = grid(gammas=[-1.0, 0.5])
     points.insert(1, dict(points[0], lr_w=1e30))

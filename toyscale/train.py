@@ -28,6 +28,9 @@ from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import ADAM_EPS, superposition_optimizer
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
+# data.SAMPLERS, or "auto": each model the sparse sampler where it can draw it, else the dense one
+SAMPLERS = (*data.SAMPLERS, "auto")
+
 __all__ = ["TrainConfig", "SuperpositionTask", "train_model", "superposition_grid", "sweep_superposition"]
 
 
@@ -58,18 +61,23 @@ class TrainConfig:
         1.4x (rng="hash") to 2.4x (rng="threefry") faster than "dense" over the bench sweep
         on a 2-core CPU, benchmarks/RESULTS.md) or
         "dense" (one uniform per entry, batch x n per step;
-        :func:`toyscale.data.sample_features`), which also allows p_i = 1.
-      max_rate: sampler="sparse" only: the largest Poisson rate Lambda = -sum_i log(1 - p_i)
-        (about E when every p_i is small) a model may have. It fixes the static number of
-        event slots per batch so that a batch overflows with probability <= 2^-40; a
-        model with a larger Lambda is refused before compiling. Overflows are counted in
+        :func:`toyscale.data.sample_features`), which also allows p_i = 1, or
+        "auto" (per model: "sparse" where its Poisson rate is at most ``max_rate``, else
+        "dense", e.g. where p_1 = 1; one compiled program per width and sampler, so a sweep
+        whose densities straddle ``max_rate`` draws each model the cheaper exact way).
+      max_rate: sampler="sparse" or "auto" only: the largest Poisson rate Lambda =
+        -sum_i log(1 - p_i) (about E when every p_i is small) a model drawn by the sparse
+        sampler may have. It fixes the static number of event slots per batch so that a
+        batch overflows with probability <= 2^-40; under "sparse" a model with a larger
+        Lambda is refused before compiling, under "auto" it is drawn by the dense sampler. Overflows are counted in
         the output ``truncated_batches``.
       matmul_precision: operand type of the training step's three dense products:
         "float32" (the default: exact float32 on every backend; JAX would otherwise let a
         GPU use TF32), "tensorfloat32" (operands rounded to TF32's 10 mantissa bits, for a
         GPU's TF32 tensor cores; a CPU makes the same products of the rounded operands in
         float32) or "bfloat16" (operands rounded to bfloat16); both accumulate in float32
-        and need sampler="sparse" (:func:`toyscale.superposition.per_element_loss_and_grad`).
+        and need the sparse sampler (under "auto", every model's Lambda <= max_rate;
+        :func:`toyscale.superposition.per_element_loss_and_grad`).
         Parameters, optimiser and every measurement (test loss included) stay float32.
         On a 2-core CPU with AMX, bfloat16 trained the bench sweep (batch 2048) 1.07x
         faster and the quick presets (batch 256) no faster (benchmarks/RESULTS.md). With the
@@ -126,11 +134,11 @@ class TrainConfig:
             raise ValueError(f"rng={self.rng!r}; allowed bit generators are {data.RNGS}")
         if check_real("represented_threshold", self.represented_threshold) <= 0:
             raise ValueError(f"represented_threshold={self.represented_threshold}; must be > 0")
-        if self.sampler not in data.SAMPLERS:
-            raise ValueError(f"sampler={self.sampler!r}; allowed samplers are {data.SAMPLERS}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler={self.sampler!r}; allowed samplers are {SAMPLERS}")
         if not 0 < check_real("max_rate", self.max_rate) <= 64:
             raise ValueError(f"max_rate={self.max_rate}; max_rate must be in (0, 64]")
-        if self.sampler == "sparse":
+        if self.sampler != "dense":
             data.check_sparse_sizes(self.batch, self.n)
         if check_real("loss_scale", self.loss_scale, low=0.0, strict=True) > 1e20:
             raise ValueError(f"loss_scale={self.loss_scale}; loss_scale must be in (0, 1e20]")
@@ -142,29 +150,46 @@ class TrainConfig:
             v = getattr(self, f.name)
             object.__setattr__(self, f.name, float(v) if f.type == "float" else int(v) if f.type == "int"
                                else bool(v) if f.type == "bool" else v)
-        if self.matmul_precision != "float32" and self.sampler != "sparse":
+        if self.matmul_precision != "float32" and self.sampler == "dense":
             raise ValueError(f"matmul_precision={self.matmul_precision!r} needs sampler='sparse' (the written-out "
                              f"gradient); sampler={self.sampler!r} trains in float32")
 
     @property
     def event_capacity(self) -> int:
-        """Event slots per batch of the sparse sampler (0 for the dense one)."""
-        return data.event_capacity(self.batch, self.max_rate) if self.sampler == "sparse" else 0
+        """Event slots per batch of the sparse sampler (0 when every model is drawn densely)."""
+        return data.event_capacity(self.batch, self.max_rate) if self.sampler != "dense" else 0
+
+    def sampler_for(self, p: np.ndarray) -> str:
+        """The sampler that draws a model with probabilities ``p``: ``sampler`` itself, or
+        under "auto", "sparse" where Lambda <= max_rate (finite: every p_i < 1), else "dense"."""
+        if self.sampler != "auto":
+            return self.sampler
+        return "sparse" if data.poisson_rate(p) <= self.max_rate else "dense"
 
     def check_frequencies(self, p: np.ndarray, what: str = "frequencies") -> None:
-        """Raises ValueError if the sparse sampler cannot draw from ``p`` (Lambda > max_rate)."""
-        if self.sampler != "sparse":
+        """Raises ValueError if the sampler cannot draw from ``p``: under "sparse", Lambda >
+        max_rate; under "auto", a model left to the dense sampler with a matmul_precision
+        other than float32."""
+        if self.sampler == "dense":
             return
         rate = data.poisson_rate(p)
+        if self.sampler == "auto":
+            if self.matmul_precision != "float32" and not rate <= self.max_rate:
+                raise ValueError(
+                    f"{what} give the Poisson rate Lambda={rate:.6g} (= -sum log(1 - p_i), events per sample) > "
+                    f"max_rate={self.max_rate}, so sampler='auto' draws them densely, in float32; "
+                    f"matmul_precision={self.matmul_precision!r} needs every model sparse: raise max_rate "
+                    f"(at most 64) or use matmul_precision='float32'")
+            return
         if not math.isfinite(rate):
             raise ValueError(
                 f"{what} have p_i = 1 (feature {int(np.argmax(p)) + 1} is active in every sample), which the "
-                f"sparse sampler's Poisson events cannot draw; use sampler='dense'")
+                f"sparse sampler's Poisson events cannot draw; use sampler='dense' or 'auto'")
         if not rate <= self.max_rate:
             raise ValueError(
                 f"{what} give the Poisson rate Lambda={rate:.6g} (= -sum log(1 - p_i), events per "
                 f"sample); sampler='sparse' with max_rate={self.max_rate} needs Lambda <= max_rate: "
-                f"raise max_rate or use sampler='dense'")
+                f"raise max_rate or use sampler='dense' or 'auto'")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -191,16 +216,17 @@ def _model_inputs(config: TrainConfig, p: np.ndarray, gamma: float, lr_w: float,
     """Per-model arrays: the swept scalars, p, and the sparse sampler's tables (float64-built)."""
     inputs = {"p": np.asarray(p, np.float32), "gamma": np.float32(gamma),
               "lr_w": np.float32(lr_w), "lr_b": np.float32(lr_b)}
-    if config.sampler == "sparse":
-        config.check_frequencies(p)
+    config.check_frequencies(p)
+    if config.sampler_for(p) == "sparse":
         p64 = np.ascontiguousarray(p, np.float64)
         inputs.update(_cached_sparse_tables(p64.tobytes(), config.batch, config.event_capacity))
     return inputs
 
 
 def _sampler(config: TrainConfig, inputs: Mapping[str, jax.Array]) -> Callable:
-    """key -> (a batch of samples, whether the batch overflowed its event slots)."""
-    if config.sampler == "sparse":
+    """key -> (a batch of samples, whether the batch overflowed its event slots); sparse
+    where the inputs hold the sparse sampler's tables (:func:`_model_inputs`)."""
+    if "accept" in inputs:
         tables = {k: inputs[k] for k in ("accept", "alias", "count_hi", "count_lo")}
         return lambda key: data.sample_features_sparse(key, tables, config.batch, config.n, config.rng)
     # Through the module attribute, so tests can swap in the textbook sampler.
@@ -385,8 +411,11 @@ class SuperpositionTask:
             del config["matmul_precision"]
         return config
 
-    def static_of(self, point: Mapping[str, Any]) -> int:
-        return int(point["m"])
+    def static_of(self, point: Mapping[str, Any]) -> int | tuple[int, str]:
+        """The width m; under sampler="auto", ``(m, "sparse" or "dense")``."""
+        if self.settings.sampler != "auto":
+            return int(point["m"])
+        return int(point["m"]), self.settings.sampler_for(as_frequencies(point["frequencies"]).probs(self.settings.n))
 
     def identity_of(self, point: Mapping[str, Any]) -> dict:
         """The point with its frequency spec in one spelling (a name, a dict without
@@ -397,19 +426,25 @@ class SuperpositionTask:
         p = as_frequencies(point["frequencies"]).probs(self.settings.n)
         return _model_inputs(self.settings, p, point["gamma"], point["lr_w"], point["lr_b"])
 
-    def model_fn(self, static: int, inputs, key):
-        return _train(self.settings, static, inputs, key)
+    def model_fn(self, static: int | tuple[int, str], inputs, key):
+        return _train(self.settings, _width(static), inputs, key)
 
-    def bytes_per_model(self, static: int) -> int:
+    def bytes_per_model(self, static: int | tuple[int, str]) -> int:
         c = self.settings
-        n, m, b = c.n, static, c.batch
+        n, m, b = c.n, _width(static), c.batch
         floats = 8 * b * n + 4 * b * m + 8 * n * m + 512 * n + c.steps // c.log_every
-        if c.sampler == "sparse":  # tables, event slots and the gathered rows of W (and their gradient)
+        # the sparse sampler's tables, event slots and the gathered rows of W (and their gradient)
+        if c.sampler == "sparse" or (isinstance(static, tuple) and static[1] == "sparse"):
             floats += 2 * data.alias_columns(n) + 2 * c.event_capacity * (m + 8)
         return 4 * floats
 
-    def steps(self, static: int) -> int:
+    def steps(self, static: int | tuple[int, str]) -> int:
         return self.settings.steps
+
+
+def _width(static: int | tuple[int, str]) -> int:
+    """The width of a :meth:`SuperpositionTask.static_of` value."""
+    return static[0] if isinstance(static, tuple) else static
 
 
 LearningRate = float | Callable[[int], float]
