@@ -305,3 +305,18 @@ def test_ridge_tuned_takes_the_lowest_finite_loss_at_each_size():
         rf.ridge_tuned(points + [{"N": 4, "T": 16, "alpha": 0.5, "ridge": 0.1}], np.append(loss, 1.0), "N")
     with pytest.raises(ValueError, match="N=16: every loss is NaN or infinite"):
         rf.ridge_tuned(points, np.where(np.arange(6) < 3, np.inf, loss), "N")
+
+
+@pytest.mark.parametrize("point", [dict(N=96, T=96), dict(N=96, T=24, infinite_data=True),
+                                   dict(N=24, T=96, kernel_limit=True, nonlinearity="relu"),
+                                   dict(N=64, T=64, method="gd", steps=20, lr=0.1)])
+def test_the_memory_prediction_bounds_what_xla_allocates(point):
+    # (the sweep chunks models by bytes_per_model: an estimate below XLA's own would overfill a device)
+    task = RandomFeatureTask(RFConfig(M=512, test_samples=100, log_every=10))
+    p = check_point(dict(point, alpha=1.0))
+    with jax.enable_x64(True):  # as inside a sweep
+        inputs = {k: jnp.asarray(v) for k, v in task.inputs_of(p).items()}
+        fn = jax.jit(lambda i, k: task.model_fn(task.static_of(p), i, k))
+        ma = fn.lower(inputs, jax.random.PRNGKey(0)).compile().memory_analysis()
+    used = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
+    assert used <= task.bytes_per_model(task.static_of(p)) <= 4 * used

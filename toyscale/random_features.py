@@ -658,7 +658,8 @@ class RandomFeatureTask:
         if static.kernel_limit:
             floats += 3 * T * M + 3 * T * T
         floats += 2 * self.settings.test_samples * (M + N + T)
-        return 4 * floats
+        # float64 inside a sweep (solve_dtype), plus the float32 draws of U and x they are cast from
+        return 8 * floats + 4 * (T * M + N * M)
 
     def steps(self, static: Static) -> int:
         return max(1, static.steps)
