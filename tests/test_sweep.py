@@ -465,6 +465,13 @@ def test_a_damaged_chunk_or_a_lost_manifest_is_named_not_trained_over(tmp_path):
     # resuming into it is a refusal of the folder, which the scripts report as a usage error
     with pytest.raises(FolderInUseError, match=f"chunk file '{chunk}' cannot be read"):
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    # and so is extending the folder's grid or running part of it (both rewrite old chunk files)
+    chunk.write_bytes(data)
+    _strip_digests(tmp_path)
+    chunk.write_bytes(data[: len(data) // 2])
+    for grid in (POINTS[:3], POINTS[:1]):
+        with pytest.raises(FolderInUseError, match=f"chunk file '{chunk}' cannot be read"):
+            sweep_superposition(CFG, grid, out=tmp_path, progress=False)
     chunk.write_bytes(data)
     manifest = tmp_path / "manifest.json"
     text = manifest.read_text()
@@ -515,6 +522,14 @@ def test_resuming_under_other_versions_warns(tmp_path):
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)  # nothing left to train: silent
     sorted((tmp_path / "chunks").iterdir())[-1].unlink()
     with pytest.warns(RuntimeWarning, match=r"started with jax 0\.0\.1; resuming with jax "):
+        sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    # so does a resume under a JAX setting that changes dtypes or random bits
+    manifest["versions"] = {**json.loads((tmp_path / "manifest.json").read_text())["versions"], "jax": jax.__version__,
+                            "jax_enable_x64": True}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    sorted((tmp_path / "chunks").iterdir())[-1].unlink()
+    with pytest.warns(RuntimeWarning, match=r"started with jax_enable_x64=True; resuming with jax_enable_x64=False: "
+                                            r".* or more \(a jax_ setting"):
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
 
 
@@ -705,6 +720,17 @@ class _FlagTask:
 
     def steps(self, static):
         return 1
+
+
+@pytest.mark.parametrize("name", ["model_id", "point_digest"])
+def test_an_output_named_like_the_engines_own_columns_is_refused(name, tmp_path):
+    class Clash(_FlagTask):
+        def model_fn(self, static, inputs, key):
+            return {name: jax.numpy.zeros((2,), jax.numpy.uint32), "x": jax.numpy.ones(())}
+
+    with pytest.raises(ValueError, match=f"task 'flag_task' returns output\\(s\\) named \\['{name}'\\]"):
+        sweep.run_sweep(Clash(), [{"flag": False}], out=tmp_path, devices=ONE, progress=False)
+    assert not (tmp_path / "chunks").exists()
 
 
 def test_the_tasks_own_diverged_verdict_is_used_for_finite_outputs():

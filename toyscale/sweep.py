@@ -399,7 +399,16 @@ def _versions() -> dict:
         "numpy": np.__version__,
         "python": platform.python_version(),
         "backend": jax.default_backend(),
+        # settings that change a model's numbers (its dtypes, its random bits) as a version would
+        "jax_enable_x64": bool(jax.config.jax_enable_x64),
+        "jax_threefry_partitionable": bool(jax.config.jax_threefry_partitionable),
+        "jax_default_prng_impl": str(jax.config.jax_default_prng_impl),
     }
+
+
+# the entries of _versions() that can change a model's numbers: a resume under others warns
+_NUMERIC_VERSIONS = ("toyscale", "jax", "jaxlib", "optax", "backend", "jax_enable_x64", "jax_threefry_partitionable",
+                     "jax_default_prng_impl")
 
 
 def _jaxlib_version() -> str:
@@ -543,6 +552,7 @@ def _fingerprint(task_config: dict, seed: int, points: list[dict]) -> str:
 
 
 _DIGEST = "point_digest"  # a chunk file's [k, 2] uint32 words of each model's point (label left out)
+_RESERVED_OUTPUTS = frozenset({"model_id", _DIGEST})  # ("diverged" is read as the task's own flag)
 
 
 def _point_digests(points: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
@@ -570,17 +580,9 @@ def _read_chunks(folder: str, points: Sequence[Mapping[str, Any]]) -> dict[int, 
         if not (name.startswith("chunk_") and name.endswith(".npz")):
             continue
         path = os.path.join(chunk_dir, name)
-        try:
-            with np.load(path) as z:
-                ids = z["model_id"]
-                div = z["diverged"]
-                digests = z[_DIGEST] if _DIGEST in z.files else None
-                outs = {k: z[k] for k in z.files if k not in ("model_id", "diverged", _DIGEST)}
-        except PermissionError:
-            raise
-        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
-            raise ValueError(f"chunk file {path!r} cannot be read ({type(e).__name__}: {e}); delete it and "
-                             f"rerun the sweep into this folder to train its models again") from e
+        arrays = _load_chunk(path)
+        ids, div, digests = arrays.pop("model_id"), arrays.pop("diverged"), arrays.pop(_DIGEST, None)
+        outs = arrays
         for j, mid in enumerate(ids):
             if digests is None:
                 targets = [int(mid)] if 0 <= int(mid) < len(points) else []
@@ -595,6 +597,20 @@ def _read_chunks(folder: str, points: Sequence[Mapping[str, Any]]) -> dict[int, 
     return done
 
 
+def _load_chunk(path: str) -> dict[str, np.ndarray]:
+    """Every array of a chunk file; a ValueError naming the file if it cannot be read."""
+    try:
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in z.files}
+            arrays["model_id"], arrays["diverged"]  # (a KeyError if either is missing)
+            return arrays
+    except PermissionError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
+        raise ValueError(f"chunk file {path!r} cannot be read ({type(e).__name__}: {e}); delete it and "
+                         f"rerun the sweep into this folder to train its models again") from e
+
+
 def _add_digests(folder: str, points: Sequence[Mapping[str, Any]]) -> None:
     """Rewrites each chunk file without point digests with them, from the manifest's
     ``points`` its model ids index: before a grid is extended (its ids then change). Each
@@ -607,13 +623,19 @@ def _add_digests(folder: str, points: Sequence[Mapping[str, Any]]) -> None:
         if not (name.startswith("chunk_") and name.endswith(".npz")):
             continue
         path = os.path.join(chunk_dir, name)
-        with np.load(path) as z:
-            if _DIGEST in z.files:
-                continue
-            arrays = {k: z[k] for k in z.files}
+        arrays = _load_chunk(path)
+        if _DIGEST in arrays:
+            continue
         digests = _point_digests(points) if digests is None else digests
         arrays[_DIGEST] = np.asarray([digests[int(i)] for i in arrays["model_id"]], np.uint32).reshape(-1, 2)
         atomic_write(path, lambda f, arrays=arrays: np.savez(f, **arrays))
+
+
+def _add_digests_or_refuse(folder: str, points: Sequence[Mapping[str, Any]]) -> None:
+    try:
+        _add_digests(folder, points)
+    except ValueError as e:  # a damaged chunk file
+        raise FolderInUseError(f"out={folder!r}: {e}") from e
 
 
 _STALE_TEMP_SECONDS = 3600
@@ -777,7 +799,9 @@ def run_sweep(
         depend on the chunk size or device count. Default: the whole share on an accelerator
         (fastest, but then the batch shape, and so possibly the last bits, follow the chunk
         size and device count); 1 on a CPU, where XLA's batched matrix products are slower
-        than a sequence of plain ones (measured: 1.7x, see benchmarks/RESULTS.md).
+        than a sequence of plain ones (measured: 1.7x, see benchmarks/RESULTS.md). Like
+        ``chunk_size``, a given width overrides the memory budget: each device holds
+        ``vector_width`` models at once (``stats["predicted_peak_bytes_per_device"]``).
       process_index, process_count: this process's share of the grid in a multi-host run
         (default ``jax.process_index()``/``jax.process_count()``). Process ``p`` trains the
         models whose id is ``p`` modulo ``process_count``; all write into ``out``.
@@ -886,7 +910,7 @@ def run_sweep(
                 # a grid that holds every point of the folder's (same task, config and seed):
                 # its finished models are reused where their points now sit, the rest trained
                 # (the manifest keeps the first run's versions and date, as a resumed one does)
-                _add_digests(folder, old["points"])
+                _add_digests_or_refuse(folder, old["points"])
                 grown = {**new, "versions": old.get("versions", new["versions"]), "created": old.get("created"),
                          "extends": [*old.get("extends", []), old["fingerprint"]]}
                 atomic_write_json(mpath, grown)
@@ -895,7 +919,7 @@ def run_sweep(
             if part:
                 # a part of the folder's grid (an earlier, smaller run of it): its models are
                 # read from there, or trained there, and the folder keeps its whole grid
-                _add_digests(folder, old["points"])
+                _add_digests_or_refuse(folder, old["points"])
             elif not _same_sweep(old, manifest):
                 raise FolderInUseError(
                     f"out={folder!r} already holds a different sweep (task {old.get('task')!r}, "
@@ -903,7 +927,7 @@ def run_sweep(
                     f"use a new folder or delete it"
                 )
             changed = {k: (v, new["versions"].get(k)) for k, v in old.get("versions", {}).items()
-                       if k in ("toyscale", "jax", "jaxlib", "optax", "backend") and v != new["versions"].get(k)}
+                       if k in _NUMERIC_VERSIONS and v != new["versions"].get(k)}
             manifest = {**manifest, "versions": old.get("versions"), "created": old.get("created")} if part else old
         if pcount == 1:
             _remove_stale_temp_files(folder)
@@ -912,10 +936,15 @@ def run_sweep(
         except ValueError as e:  # a damaged chunk file (writes are atomic: only a hand can do that)
             raise FolderInUseError(f"out={folder!r}: {e}") from e
         if changed and len(done) < len(points):
-            warnings.warn(f"out={folder!r} was started with " + ", ".join(f"{k} {a}" for k, (a, b) in changed.items())
-                          + "; resuming with " + ", ".join(f"{k} {b}" for k, (a, b) in changed.items())
-                          + ": the models trained now may differ from an uninterrupted run's in the last bits "
-                          "(the manifest keeps the first run's versions)", RuntimeWarning, stacklevel=2)
+            def show(k, v):
+                return f"{k}={v}" if k.startswith("jax_") else f"{k} {v}"
+
+            warnings.warn(f"out={folder!r} was started with " + ", ".join(show(k, a) for k, (a, b) in changed.items())
+                          + "; resuming with " + ", ".join(show(k, b) for k, (a, b) in changed.items())
+                          + ": the models trained now may differ from an uninterrupted run's, in the last bits "
+                          + ("or more (a jax_ setting changes dtypes or random bits) " if any(
+                              k.startswith("jax_") for k in changed) else "")
+                          + "(the manifest keeps the first run's versions)", RuntimeWarning, stacklevel=2)
 
     # Group this process's models by static shape, in model-id order. Chunks are laid out
     # over the whole group, finished or not, so a resumed run trains each remaining model in
@@ -1060,6 +1089,10 @@ def _compiled_group_fn(task: Task, static: Hashable, mesh: jax.sharding.Mesh, ve
     def one(args):
         inputs, key = args
         outs = dict(task.model_fn(static, inputs, key))
+        taken = sorted(set(outs) & _RESERVED_OUTPUTS)
+        if taken:  # (traced once, before anything runs)
+            raise ValueError(f"task {task.name!r} returns output(s) named {taken}; the engine stores its own columns "
+                             f"under {sorted(_RESERVED_OUTPUTS)} in every chunk file: rename them")
         if "diverged" in outs:
             return outs, jnp.asarray(outs.pop("diverged"), bool)
         bad = jnp.zeros((), dtype=bool)
