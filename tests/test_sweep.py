@@ -837,3 +837,15 @@ def test_extending_a_folder_under_other_versions_warns_and_keeps_the_first_runs(
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
     grown = json.loads((tmp_path / "manifest.json").read_text())
     assert grown["versions"]["jax"] == "0.0.1" and grown["created"] == manifest["created"]
+
+
+def test_the_default_budget_is_asked_of_the_devices_the_sweep_trains_on(monkeypatch):
+    assert sweep.default_memory_budget(jax.devices("cpu")[0]) == 2 * 1024**3
+    with pytest.raises(TypeError, match="device='gpu'; device must be a jax.Device or None"):
+        sweep.default_memory_budget("gpu")
+    asked = []
+    real = sweep.default_memory_budget
+    monkeypatch.setattr(sweep, "default_memory_budget", lambda device=None: asked.append(device) or real(device))
+    devices = jax.devices()[-1:]
+    sweep.run_sweep(_FlagTask(), [{"flag": False}], devices=devices, progress=False)
+    assert asked == devices

@@ -263,13 +263,16 @@ def csv_text(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 # ----------------------------------------------------------------------------- planning
 
 
-def default_memory_budget() -> int:
-    """Bytes the engine may use per device for one chunk.
+def default_memory_budget(device: jax.Device | None = None) -> int:
+    """Bytes the engine may use per device for one chunk on ``device`` (default the first
+    local device; :func:`run_sweep` asks about the first of the devices it trains on).
 
     Half of the accelerator's memory limit when JAX reports one; 2 GiB on a CPU, where a
     bigger chunk buys little speed.
     """
-    dev = jax.local_devices()[0]
+    if device is not None and not isinstance(device, jax.Device):
+        raise TypeError(f"device={device!r}; device must be a jax.Device or None")
+    dev = jax.local_devices()[0] if device is None else device
     try:
         stats = dev.memory_stats() or {}
     except Exception:  # CPU backends may not implement memory_stats
@@ -847,7 +850,7 @@ def run_sweep(
         raise ValueError(f"devices={devices!r}; devices must be a non-empty list of distinct jax.Device objects")
     if vector_width is not None:
         check_int("vector_width", vector_width)
-    budget = default_memory_budget() if memory_budget is None else int(memory_budget)
+    budget = default_memory_budget(devices[0]) if memory_budget is None else int(memory_budget)
     if (process_index is None) != (process_count is None):
         raise ValueError(f"process_index={process_index!r}, process_count={process_count!r}; give both or "
                          f"neither (then jax.process_index() and jax.process_count() are used)")
