@@ -19,7 +19,7 @@ import numpy as np
 from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
-from toyscale.scaling import SEED_RESAMPLES, width_curve, width_exponent
+from toyscale.scaling import SEED_RESAMPLES, fit_width_curve, width_curve
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
 # At s = 1 feature 1 is active in every sample (p_1 = 1), which the sparse sampler's Poisson
@@ -92,12 +92,11 @@ def main(argv=None) -> dict:
                    exponent_seed_interval=None,
                    r2=None, diverged=curve.n_diverged)
         rows.append(row)
-        if curve.widths.size < 2:  # (the other models diverged)
-            print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m not fitted: {curve.widths.size} width(s) with a "
-                  f"finite loss, {curve.n_diverged} diverged")
-            continue
         # with replicate seeds, also the interval over redrawn seeds
-        fit = width_exponent(curve, seed_bootstrap=SEED_RESAMPLES if curve.replicated else 0)
+        fit, why = fit_width_curve(curve, seed_bootstrap=SEED_RESAMPLES if curve.replicated else 0)
+        if fit is None:  # (e.g. the other models diverged)
+            print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m not fitted: {why}")
+            continue
         lo, hi = fit.t_interval()
         seeds = list(fit.intervals["exponent"]) if curve.replicated else None
         row.update(exponent=fit.exponent, exponent_stderr=fit.stderr["exponent"], exponent_t_interval=[lo, hi],
@@ -105,7 +104,7 @@ def main(argv=None) -> dict:
                    r2=fit.r2)
         label = f"s={float(scale):g}, E={E:.2f}"
         loss_panel[label] = (curve, fit)
-        scaled_panel[label] = (per_E, width_exponent(per_E))
+        scaled_panel[label] = (per_E, fit_width_curve(per_E)[0])
         print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m = {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}  "
               f"95% t [{lo:.3f}, {hi:.3f}]" + (f", redrawn seeds [{seeds[0]:.3f}, {seeds[1]:.3f}]" if seeds else "")
               + f"  R^2 = {fit.r2:.3f}  ({curve.widths.size} widths, "
@@ -130,7 +129,7 @@ def main(argv=None) -> dict:
         plots.save(plots.loss_vs_width({"test loss": loss_panel, "test loss / E": scaled_panel}), figure,
                    os.path.join(args.out, "activation_density.png"))
     else:
-        print("no figure: no density has two widths with a finite loss")
+        print("no figure: no density's exponent could be fitted")
         figure = None
     return finish(args, "activation_density", {
         "alpha": s["alpha"], "gamma": s["gamma"], "densities": rows,

@@ -22,7 +22,7 @@ from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.measure import random_overlap_moments, welch_bound
 from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
-from toyscale.scaling import SEED_RESAMPLES, width_curve, width_exponent
+from toyscale.scaling import SEED_RESAMPLES, fit_width_curve, width_curve
 from toyscale.theory import weak_superposition_loss
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
@@ -118,13 +118,13 @@ def main(argv=None) -> dict:
                         gamma=gamma, frequencies=spec.describe())))
         ratio_own, ratio_top = ([float(v / th[int(m)]) if th[int(m)] > 0 else float("nan")
                                  for m, v in zip(loss.widths, loss.loss)] for th in (own, top))
-        # (fewer than 2 widths: the rest diverged); with replicate seeds, also the interval over redrawn seeds
-        loss_fit = (width_exponent(loss, seed_bootstrap=SEED_RESAMPLES if loss.replicated else 0)
-                    if loss.widths.size >= 2 else None)
+        # (None, e.g. fewer than 2 widths: the rest diverged); with replicate seeds, also the interval over
+        # redrawn seeds
+        loss_fit, loss_why = fit_width_curve(loss, seed_bootstrap=SEED_RESAMPLES if loss.replicated else 0)
         long = {k: width_curve(result, measure=f, gamma=gamma, frequencies=spec.describe())
                 for k, f in long_row_measures(n).items()}
         overlap = curves["overlap_mean"]
-        overlap_fit = width_exponent(overlap) if overlap.widths.size >= 2 else None
+        overlap_fit = fit_width_curve(overlap)[0]
         random_var = [random_overlap_moments(int(m))[1] for m in curves["overlap_var"].widths]
         per_regime[gamma] = {
             "m": loss.widths.tolist(), "loss": loss.loss.tolist(),
@@ -181,7 +181,7 @@ def main(argv=None) -> dict:
                 line += f", redrawn seeds [{slo:.3f}, {shi:.3f}]"
             line += ")"
         else:
-            line = f"  L = C m^-a: not fitted, {loss.widths.size} width(s) with a finite loss"
+            line = f"  L = C m^-a: not fitted, {loss_why}"
         if overlap_fit:
             olo, ohi = overlap_fit.t_interval()
             line += (f"; mean squared overlap = C m^-a: a = {overlap_fit.exponent:.3f} (95% t [{olo:.3f}, {ohi:.3f}]; "

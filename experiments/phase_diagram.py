@@ -17,7 +17,7 @@ import numpy as np
 from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
-from toyscale.scaling import SEED_RESAMPLES, width_curve, width_exponent
+from toyscale.scaling import SEED_RESAMPLES, fit_width_curve, width_curve
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
 PRESETS = {
@@ -60,7 +60,7 @@ def main(argv=None) -> dict:
     t_interval, seed_interval = np.full(shape + (2,), np.nan), np.full(shape + (2,), np.nan)
     phi_half = np.full(shape + (len(s["widths"]),), np.nan)
     column = {m: k for k, m in enumerate(s["widths"])}  # widths in the order given, sorted or not
-    unfitted = 0
+    unfitted, not_fitted = 0, []
     for i, gamma in enumerate(s["gammas"]):
         for j, spec in enumerate(specs):
             curve = width_curve(result, gamma=gamma, frequencies=spec.describe())
@@ -68,7 +68,10 @@ def main(argv=None) -> dict:
             phi_half[i, j, [column[m] for m in phi.widths]] = phi.loss
             if curve.widths.size >= MIN_WIDTHS:  # (fewer: too many diverged models in the cell)
                 # with replicate seeds, also the exponent's spread over redrawn seeds
-                fit = width_exponent(curve, seed_bootstrap=SEED_RESAMPLES if curve.replicated else 0)
+                fit, why = fit_width_curve(curve, seed_bootstrap=SEED_RESAMPLES if curve.replicated else 0)
+                if fit is None:  # (e.g. a mean loss of exactly 0)
+                    not_fitted.append(f"gamma={gamma:g}, alpha={s['alphas'][j]:g}: {why}")
+                    continue
                 alpha_m[i, j], alpha_m_err[i, j], r2[i, j] = fit.exponent, fit.stderr["exponent"], fit.r2
                 t_interval[i, j] = fit.t_interval()
                 if curve.replicated:
@@ -90,6 +93,8 @@ def main(argv=None) -> dict:
     if unfitted:
         print(f"nan: {unfitted} cell(s) had fewer than {MIN_WIDTHS} widths with a finite loss "
               f"(their other models diverged), too few to fit")
+    for line in not_fitted:
+        print(f"nan: not fitted at {line}")
     mid = len(s["widths"]) // 2
     near_1 = int(np.argmin(np.abs(np.asarray(s["alphas"], dtype=float) - 1.0)))
     print(f"phi_1/2 at m = {s['widths'][mid]} (n = {config.n}, m/n = {s['widths'][mid] / config.n:.3f}), "

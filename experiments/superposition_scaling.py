@@ -18,7 +18,7 @@ from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
 from toyscale.runner import experiment_args, finish, require_widths, run_experiment_sweep
-from toyscale.scaling import SEED_RESAMPLES, width_curve, width_exponent
+from toyscale.scaling import SEED_RESAMPLES, fit_width_curve, width_curve
 from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
 
 PRESETS = {
@@ -91,15 +91,20 @@ def main(argv=None) -> dict:
             # with replicate seeds, also the exponent's spread from redrawing them (the fit's
             # stderr sees the seed noise only through the means' scatter about the line)
             replicated = curve.replicated
-            fit = width_exponent(curve, seed_bootstrap=SEED_RESAMPLES if replicated else 0)
+            fit, why = fit_width_curve(curve, seed_bootstrap=SEED_RESAMPLES if replicated else 0)
+            loss[regime][name] = curve.to_dict()
+            curves[spec.label] = (curve, fit)
+            if fit is None:  # (e.g. too many models diverged): reported, and the others still fitted
+                for d in (exponents, stderr, t_interval, interval, r2, fit_range):
+                    d[regime][name] = None
+                print(f"{regime:>6} {name:<12} alpha_m not fitted: {why}")
+                continue
             exponents[regime][name] = fit.exponent
             stderr[regime][name] = fit.stderr["exponent"]
             t_interval[regime][name] = list(fit.t_interval())  # (Student t on the fit's residual dof)
             interval[regime][name] = list(fit.intervals["exponent"]) if replicated else None
             r2[regime][name] = fit.r2
             fit_range[regime][name] = [int(v) for v in fit.x_range]
-            loss[regime][name] = curve.to_dict()
-            curves[spec.label] = (curve, fit)
             seeds = (f", redrawn seeds [{interval[regime][name][0]:.3f}, {interval[regime][name][1]:.3f}]"
                      if replicated else "")
             lo, hi = t_interval[regime][name]
@@ -113,7 +118,7 @@ def main(argv=None) -> dict:
         strong, weak = loss["strong"][name], loss["weak"][name]
         common = sorted(set(strong["m"]) & set(weak["m"]))
         strong_below_weak[name] = all(strong["loss"][strong["m"].index(m)] < weak["loss"][weak["m"].index(m)]
-                                      for m in common)
+                                      for m in common) if common else None  # (None: no width has both)
         print(f"strong loss below weak loss at every m ({name}): {strong_below_weak[name]}")
     digits = {name: max(0, -math.floor(math.log10(e))) for name, (_, e) in PUBLISHED_STRONG.items()}  # as published
     print("published, strong (n = 10240, m = 8..1024): "

@@ -684,6 +684,36 @@ def test_paper_presets_are_the_published_settings():
         "linear": {"kind": "linear", "E": 1.0}}
 
 
+def test_the_headline_study_reports_a_curve_it_cannot_fit_and_fits_the_others(tmp_path, monkeypatch, capsys):
+    # made-up records: every strong/linear model diverged, and a weak/power model's loss is
+    # exactly 0 (a tiny test batch can give that); both curves are reported, not raised, and the
+    # summary and figure still written
+    module = load("superposition_scaling")
+
+    def fake_sweep(config, points, *, seed, out, progress):
+        records = []
+        for i, p in enumerate(json.loads(json.dumps(points))):
+            kind = p["frequencies"]["kind"]
+            bad = p["gamma"] < 0 and kind == "linear"
+            loss = np.nan if bad else 0.0 if (p["gamma"] > 0 and kind == "power_law" and p["m"] == 4) else p["m"] ** -1.1
+            records.append(Record(i, p, bad, {"test_loss": np.float64(loss), "empty_loss": np.float64(9.0)}))
+        return SweepResult(records=records, manifest={"points": points}, stats={})
+
+    monkeypatch.setattr(module, "sweep_superposition", fake_sweep)
+    summary = module.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+                           "--no-progress"])
+    printed = capsys.readouterr().out
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert on_disk["exponents"]["strong"]["linear"] is None and on_disk["exponents"]["weak"]["power"] is None
+    assert re.search(r"strong linear +alpha_m not fitted: 0 width\(s\) with a finite loss", printed)
+    assert re.search(r"weak power +alpha_m not fitted: the mean is 0 \(<= 0\) at m = 4; L = C m\^-a is fitted", printed)
+    fitted = [(r, d) for r in ("strong", "weak") for d in ("exponential", "power", "linear")
+              if (r, d) not in (("strong", "linear"), ("weak", "power"))]
+    assert all(summary["exponents"][r][d] == pytest.approx(1.1) for r, d in fitted)
+    assert on_disk["strong_below_weak"]["linear"] is None  # (no width has both)
+    assert list((tmp_path / "fig").glob("*.png"))
+
+
 def test_phase_diagram_leaves_a_cell_with_too_few_finite_widths_unfitted(tmp_path, monkeypatch, capsys):
     # the sweep replaced by made-up records: in the (gamma=1, alpha=1.5) cell the m = 6 model
     # diverged, leaving 2 widths: too few for a fit with errors (nan, counted in the printout)
@@ -878,7 +908,8 @@ def test_a_study_whose_models_all_diverge_still_writes_its_summary(name, tmp_pat
         assert [f.name for f in (tmp_path / "fig").glob("*.png")] == ["geometry_smoke-lr=1000000.0.png"]
     else:
         assert all(r["exponent"] is None and r["diverged"] == 3 for r in on_disk["densities"])
-        assert "no figure: no density has two widths with a finite loss" in printed
+        assert "alpha_m not fitted: 0 width(s) with a finite loss" in printed
+        assert "no figure: no density's exponent could be fitted" in printed
         assert not (tmp_path / "fig").exists() or not list((tmp_path / "fig").glob("*.png"))
 
 

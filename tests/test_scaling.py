@@ -333,3 +333,30 @@ def test_a_long_condition_is_cut_in_the_message_and_says_its_length():
         with pytest.raises(ValueError, match=match) as hit:
             width_curve(records(), gamma=-1.0, **conditions)
         assert long_text not in str(hit.value) and len(str(hit.value)) < 800
+
+
+def test_a_curve_that_cannot_give_an_exponent_is_reported_not_raised():
+    from toyscale import plots
+    from toyscale.scaling import CurveNotFittedError, fit_width_curve
+
+    widths = np.array([4, 8, 16])
+    zero = WidthCurve(widths=widths, loss=np.array([0.5, 0.0, 0.1]), loss_std=np.zeros(3), n_models=np.ones(3, int),
+                      n_diverged=0)
+    with pytest.raises(CurveNotFittedError, match=r"the mean is 0 \(<= 0\) at m = 8; L = C m\^-a is fitted to log L"):
+        width_exponent(zero)
+    fit, why = fit_width_curve(zero)
+    assert fit is None and why.startswith("the mean is 0 (<= 0) at m = 8")
+    one = WidthCurve(widths=widths[:1], loss=np.array([0.5]), loss_std=np.zeros(1), n_models=np.ones(1, int),
+                     n_diverged=2)
+    assert fit_width_curve(one) == (None, "1 width(s) with a finite loss (widths [4], 2 diverged model(s) and 0 with "
+                                          "an undefined measure left out); a power law needs at least 2")
+    good = WidthCurve(widths=widths, loss=3.0 * widths ** -1.0, loss_std=np.zeros(3), n_models=np.ones(3, int),
+                      n_diverged=0)
+    fit, why = fit_width_curve(good)
+    assert why is None and fit.exponent == pytest.approx(1.0)
+    with pytest.raises(TypeError, match="fit_range"):  # a bad argument is still the caller's error
+        fit_width_curve(good, fit_range="all")
+    # the figure draws an unfitted curve's positive points, labelled so
+    figure = plots.loss_vs_width({"panel": {"zero": (zero, None), "good": (good, fit)}})
+    labels = figure.axes[0].get_legend_handles_labels()[1]
+    assert labels == ["zero: not fitted", "good: $\\alpha_m$=1.00±0.00"]

@@ -44,7 +44,7 @@ from toyscale.fitting import (
     fit_isoflop,
     fit_power_law,
 )
-from toyscale.scaling import WidthCurve, width_curve, width_exponent
+from toyscale.scaling import CurveNotFittedError, WidthCurve, fit_width_curve, width_curve, width_exponent
 from toyscale import random_features, theory
 from toyscale.random_features import RandomFeatureTask, RFConfig, random_feature_grid, sweep_random_features, train_random_features
 from toyscale.theory import expected_test_loss, krr_risk, rf_risk

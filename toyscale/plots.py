@@ -36,7 +36,8 @@ def loss_vs_width(
 
     Args:
       panels: ``{panel title: {curve label: (curve, fit)}}``; the fit is drawn dashed over
-        its x-range and its exponent shown in the legend.
+        its x-range and its exponent shown in the legend (a fit of None: the points alone,
+        labelled "not fitted"; :func:`toyscale.scaling.fit_width_curve`).
       reference_loss: a horizontal dotted line (e.g. the empty model's loss E <v^2>).
     """
     _check_panels(panels)
@@ -44,11 +45,14 @@ def loss_vs_width(
     for ax, (title, curves) in zip(axes[0], panels.items()):
         for i, (label, (curve, fit)) in enumerate(curves.items()):
             color = f"C{i}"
-            ax.errorbar(curve.widths, curve.loss, yerr=curve.loss_std if np.any(curve.loss_std) else None,
-                        fmt="o", color=color, ms=4,
-                        label=f"{label}: $\\alpha_m$={fit.exponent:.2f}±{fit.stderr['exponent']:.2f}")
-            xs = np.geomspace(*fit.x_range, 50)
-            ax.plot(xs, fit.predict(xs), "--", color=color, lw=1)
+            shown = curve.loss > 0  # (a log axis: a loss of 0 has no place on it)
+            ax.errorbar(curve.widths[shown], curve.loss[shown],
+                        yerr=curve.loss_std[shown] if np.any(curve.loss_std) else None, fmt="o", color=color, ms=4,
+                        label=f"{label}: " + ("not fitted" if fit is None else
+                                              f"$\\alpha_m$={fit.exponent:.2f}±{fit.stderr['exponent']:.2f}"))
+            if fit is not None:
+                xs = np.geomspace(*fit.x_range, 50)
+                ax.plot(xs, fit.predict(xs), "--", color=color, lw=1)
         if reference_loss is not None:
             ax.axhline(reference_loss, color="gray", ls=":", lw=1, label="empty model")
         ax.set_xscale("log")
@@ -62,7 +66,7 @@ def loss_vs_width(
 
 
 def _check_panels(panels) -> None:
-    shape = "panels must be {panel title: {curve label: (WidthCurve, PowerLawFit)}}"
+    shape = "panels must be {panel title: {curve label: (WidthCurve, PowerLawFit or None)}}"
     if not isinstance(panels, Mapping) or not panels:
         raise TypeError(f"panels={panels!r}; {shape}")
     for title, curves in panels.items():
@@ -70,7 +74,7 @@ def _check_panels(panels) -> None:
             raise TypeError(f"panels[{title!r}]={curves!r}; {shape}")
         for label, pair in curves.items():
             if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and isinstance(pair[0], WidthCurve)
-                    and isinstance(pair[1], PowerLawFit)):
+                    and (pair[1] is None or isinstance(pair[1], PowerLawFit))):
                 raise TypeError(f"panels[{title!r}][{label!r}] is a {type(pair).__name__}; {shape}, e.g. "
                                 f"(curve, toyscale.width_exponent(curve))")
 

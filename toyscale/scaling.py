@@ -18,11 +18,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from toyscale._checks import check_int, check_seed, short_repr, shorten
-from toyscale.fitting import PowerLawFit, _ols, _percentile_intervals, fit_power_law
+from toyscale.fitting import NotIdentifiableError, PowerLawFit, _ols, _percentile_intervals, fit_power_law
 from toyscale.superposition import no_better_than_empty
 from toyscale.sweep import Record, matching
 
-__all__ = ["WidthCurve", "width_curve", "width_exponent", "SEED_RESAMPLES"]
+__all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES"]
 
 # seed_bootstrap resamples the experiment scripts draw for a replicated curve (percentile
 # intervals; benchmarks/fit_calibration.py's study 3 uses 400)
@@ -233,6 +233,12 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
     )
 
 
+class CurveNotFittedError(ValueError):
+    """A width curve's values cannot give a power law: fewer than two widths with a finite
+    value, or a value <= 0 (no logarithm). Raised by :func:`width_exponent`; the data's
+    fault, not the call's (:func:`fit_width_curve` reports it and goes on)."""
+
+
 def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None = None, seed_bootstrap: int = 0,
                    seed: int = 0, **fit_options: Any) -> PowerLawFit:
     """Fits L = C m^-alpha_m to a width curve, optionally over ``fit_range`` = (m_min, m_max) only.
@@ -293,9 +299,13 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         values = [v for v, k in zip(values, keep) if k]
         where = f" inside fit_range={fit_range!r}"
     if m.size < 2:
-        raise ValueError(f"{m.size} width(s) with a finite loss{where} (widths {curve.widths.tolist()}, "
-                         f"{curve.n_diverged} diverged model(s) and {curve.n_undefined} with an undefined "
-                         f"measure left out); a power law needs at least 2")
+        raise CurveNotFittedError(f"{m.size} width(s) with a finite loss{where} (widths {curve.widths.tolist()}, "
+                                  f"{curve.n_diverged} diverged model(s) and {curve.n_undefined} with an undefined "
+                                  f"measure left out); a power law needs at least 2")
+    if not fit_options.get("offset") and np.any(loss <= 0):
+        zero = [int(w) for w, v in zip(m, loss) if v <= 0]
+        raise CurveNotFittedError(f"the mean is {float(np.min(loss)):.3g} (<= 0) at m = {', '.join(map(str, zero))}"
+                                  f"{where}; L = C m^-a is fitted to log L, so every mean must be > 0")
     fit = fit_power_law(m, loss, **fit_options)
     if curve.empty is not None:
         inside = curve.empty[np.isin(curve.widths, m)]
@@ -310,6 +320,18 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         raise ValueError(f"seed_bootstrap={seed_bootstrap}; every width{where} has one model, so there are no "
                          f"seeds to resample (sweep more seeds)")
     return _seed_bootstrap(fit, m, values, seed_bootstrap, seed)
+
+
+def fit_width_curve(curve: WidthCurve, **options: Any) -> tuple[PowerLawFit | None, str | None]:
+    """``(width_exponent(curve, **options), None)``, or ``(None, why)`` where the curve's values
+    cannot give an exponent (:class:`CurveNotFittedError`, or
+    :class:`toyscale.fitting.NotIdentifiableError`: e.g. too many models diverged, or a loss
+    of exactly 0), so that a study of many curves reports that one and goes on. A bad
+    argument still raises."""
+    try:
+        return width_exponent(curve, **options), None
+    except (CurveNotFittedError, NotIdentifiableError) as e:
+        return None, str(e)
 
 
 # one compiled program per (resamples, widths) shape; applied op by op instead, the refit cost
