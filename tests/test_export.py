@@ -183,3 +183,18 @@ def test_fit_takes_the_same_where_as_export(sweep, tmp_path, capsys):
 def test_where_reads_a_csv_files_cells_and_a_tables_values(cell, value, text, expected):
     # (a CSV written by pandas spells bools True/False; the table writes them 1/0)
     assert cli._matches(cell, value, text=text) is expected
+
+
+def test_a_sweep_just_trained_tabulates_as_its_folder_does(tmp_path):
+    # (the points' keys in the grid's order in memory, sorted in the manifest: the CSVs must not differ)
+    points = superposition_grid(widths=[3], gammas=[-1.0], frequencies=[power_law(1.1)], lr_w=2e-2, lr_b=1e-2)
+    with pytest.warns(RuntimeWarning, match="empty model"):
+        trained = sweep_superposition(CFG, points, out=str(tmp_path / "sweep"), progress=False)
+    loaded = load_sweep(str(tmp_path / "sweep"))
+    assert trained.table() == loaded.table()
+    assert list(trained[0].point) == list(loaded[0].point) == sorted(points[0])
+    trained.to_csv(tmp_path / "a.csv")
+    loaded.to_csv(tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    with pytest.raises(ValueError, match="path=''; path must be a CSV file's path"):
+        loaded.to_csv("")

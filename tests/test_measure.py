@@ -153,3 +153,8 @@ def test_overlap_variance_includes_the_spread_between_block_means():
     got = overlap_stats(jnp.asarray(W), block=4)
     np.testing.assert_allclose(float(got["overlap_mean"]), off.mean(), rtol=1e-5)
     np.testing.assert_allclose(float(got["overlap_var"]), off.var(), rtol=1e-4)
+
+
+def test_a_matrix_without_rows_has_no_overlaps():
+    stats = overlap_stats(np.zeros((0, 3), np.float32))
+    assert np.isnan(stats["overlap_mean"]) and np.isnan(stats["overlap_var"]) and int(stats["n_represented"]) == 0

@@ -390,11 +390,13 @@ def test_engine_arguments_are_checked_before_anything_runs(tmp_path, xla_compila
         (dict(memory_budget="1e9"), ValueError, "memory_budget='1e9'"),
         (dict(chunk_size=True), TypeError, "chunk_size=True"),
         (dict(vector_width=0), ValueError, "vector_width=0"),
+        (dict(progress="no"), TypeError, "progress='no'; progress must be True or False"),
+        (dict(out=""), ValueError, r"out=''; out must be a folder path \(not empty\) or None"),
     ]
     with xla_compilations() as names:
         for kw, error, match in bad:
             with pytest.raises(error, match=match):
-                sweep_superposition(CFG, POINTS, out=tmp_path / "never", progress=False, **kw)
+                sweep_superposition(CFG, POINTS, **{"out": tmp_path / "never", "progress": False, **kw})
     assert names == [] and not (tmp_path / "never").exists()
 
 

@@ -58,6 +58,9 @@ def overlap_stats(W: jax.Array, threshold: float = 0.5, block: int = 512) -> dic
     W = W.astype(dtype)
     norms = row_norms(W)  # (in that dtype too: float16 norms would round before the threshold)
     n = W.shape[0]
+    if n == 0:  # no rows, so no pair
+        nan = jnp.asarray(jnp.nan, dtype)
+        return {"overlap_mean": nan, "overlap_var": nan, "n_represented": jnp.zeros((), jnp.int32)}
     keep = norms > threshold  # False for a NaN norm
     unit = jnp.where(keep[:, None], W / jnp.where(keep, norms, 1.0)[:, None], 0.0)
     block = min(block, n)

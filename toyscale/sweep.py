@@ -247,6 +247,8 @@ def _cell(v: Any) -> Any:
 
 def write_csv(path: str | os.PathLike, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """:func:`csv_text` written to ``path`` atomically."""
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise ValueError(f"path={path!r}; path must be a CSV file's path (a non-empty str or os.PathLike)")
     atomic_write(path, lambda f: f.write(csv_text(columns, rows).encode()))
 
 
@@ -834,7 +836,9 @@ def run_sweep(
     words = np.asarray([_point_words(_identity(task, p), f"points[{i}]") for i, p in enumerate(points)],
                        dtype=np.uint32)
     _warn_duplicates(words)
-    plain_points = to_plain(points)  # as the manifest's JSON reads back: tuples as lists
+    # as the manifest's JSON reads back: tuples as lists, keys sorted (so a table or CSV of the
+    # records has the same columns whether they were trained now or loaded)
+    plain_points = _sorted_keys(to_plain(points))
     digests = np.asarray(_point_digests(points), dtype=np.uint32).reshape(-1, 2)
     check_seed(seed)
     if chunk_size is not None:
@@ -843,6 +847,8 @@ def run_sweep(
         _check_budget(memory_budget)
     if out is not None and not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out={out!r}; out must be a folder path (str or os.PathLike) or None")
+    if out is not None and not os.fspath(out):
+        raise ValueError(f"out={out!r}; out must be a folder path (not empty) or None (results kept in memory)")
     if devices is not None:
         _check_device_list(devices)
     devices = list(devices) if devices is not None else jax.local_devices()
@@ -850,6 +856,8 @@ def run_sweep(
         raise ValueError(f"devices={devices!r}; devices must be a non-empty list of distinct jax.Device objects")
     if vector_width is not None:
         check_int("vector_width", vector_width)
+    if not isinstance(progress, (bool, np.bool_)):  # ("no" would show the bar)
+        raise TypeError(f"progress={progress!r}; progress must be True or False")
     budget = default_memory_budget(devices[0]) if memory_budget is None else int(memory_budget)
     if (process_index is None) != (process_count is None):
         raise ValueError(f"process_index={process_index!r}, process_count={process_count!r}; give both or "
@@ -1014,6 +1022,15 @@ def run_sweep(
     records = [Record(model_id=i, point=plain[i], diverged=results[i][0], outputs=results[i][1])
                for i in sorted(results)]
     return SweepResult(records=records, manifest=manifest, stats=stats)
+
+
+def _sorted_keys(obj: Any) -> Any:
+    """Plain JSON values with every mapping's keys in sorted order, as json_bytes writes them."""
+    if isinstance(obj, dict):
+        return {k: _sorted_keys(obj[k]) for k in sorted(obj)}
+    if isinstance(obj, list):
+        return [_sorted_keys(v) for v in obj]
+    return obj
 
 
 def _canonical(obj: Any) -> Any:
