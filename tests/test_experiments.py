@@ -263,6 +263,18 @@ def test_paper_presets_pass_validation(name, models, tmp_path, monkeypatch):
     assert hit.value.args[0] == models
 
 
+def test_set_reads_a_whole_float_as_the_int_the_preset_holds_in_a_list_too():
+    from toyscale.runner import experiment_args
+
+    presets = {"quick": {"train": {"n": 8}, "widths": [3, 4], "gammas": [-1.0, 0.5]}}
+    args = experiment_args("demo", "", presets, ["--set", "widths=[3,4,6.0]", "--set", "train.n=64.0",
+                                                 "--set", "gammas=[-1,2]"])
+    assert args.settings["widths"] == [3, 4, 6] and all(type(v) is int for v in args.settings["widths"])
+    assert args.settings["train"]["n"] == 64 and type(args.settings["train"]["n"]) is int
+    assert args.settings["gammas"] == [-1, 2]  # (a list of floats is left as typed)
+    assert experiment_args("demo", "", presets, ["--set", "widths=[3,4.5]"]).settings["widths"] == [3, 4.5]
+
+
 def test_set_changes_one_setting_of_a_copy_of_the_preset(tmp_path):
     from toyscale.runner import experiment_args
 

@@ -233,12 +233,19 @@ def _override(settings: dict, item: str) -> tuple[str, Any]:
 
 def _like(old: Any, value: Any) -> Any:
     """``value`` merged into the group ``old`` (recursively), or read as an int where ``old``
-    is one and ``value`` a whole float."""
+    is one and ``value`` a whole float (in a list too, where ``old`` is a list of ints:
+    ``widths=[3,4,6.0]``, as ``train.n=64.0``)."""
     if isinstance(old, dict) and isinstance(value, dict):
         return {**old, **{k: _like(old.get(k), v) for k, v in value.items()}}
-    if isinstance(old, int) and not isinstance(old, bool) and isinstance(value, float) and value.is_integer():
+    if isinstance(old, list) and old and isinstance(value, list) and all(_is_int(v) for v in old):
+        return [_like(old[0], v) for v in value]
+    if _is_int(old) and isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _changed_leaves(preset: Mapping[str, Any], settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
