@@ -320,3 +320,91 @@ def test_the_memory_prediction_bounds_what_xla_allocates(point):
         ma = fn.lower(inputs, jax.random.PRNGKey(0)).compile().memory_analysis()
     used = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
     assert used <= task.bytes_per_model(task.static_of(p)) <= 4 * used
+
+
+def test_random_feature_grid_refuses_seed_and_lists_for_its_fixed_fields():
+    # seed=3 (for seeds=3) had been overwritten by each point's seed: one replicate, seed 0
+    with pytest.raises(TypeError, match=r"seed=3; random_feature_grid takes seeds= \(a count: seeds=3 is \[0, 1, 2\]"):
+        random_feature_grid(N=[4], T=[8], alpha=[0.5], seed=3)
+    assert [p["seed"] for p in random_feature_grid(N=[4], T=[8], alpha=[0.5], seeds=3)] == [0, 1, 2]
+    # a fixed field given as a list had read "method=['gd']; allowed: 'ridge', 'gd'"
+    for field, value, example in (("method", ["gd"], "method='gd'"), ("nonlinearity", ["relu"], "nonlinearity='relu'"),
+                                  ("steps", [100], "steps=100"), ("lr", (0.1, 0.2), "lr=0.1")):
+        with pytest.raises(TypeError, match=rf"{field}=.*gives every point the same {field}: pass a single value, "
+                                            rf"e.g. {example}, not a list"):
+            random_feature_grid(N=[4], T=[8], alpha=[0.5], **{field: value})
+    with pytest.raises(TypeError, match="batch=array.*pass a single value, not a list"):
+        random_feature_grid(N=[4], T=[8], alpha=[0.5], batch=np.array([4, 8]))
+    with pytest.raises(TypeError, match="seeds=True; seeds must be a count"):
+        random_feature_grid(N=[4], T=[8], alpha=[0.5], seeds=True)
+    # check_point says the same of a point's own list
+    with pytest.raises(TypeError, match=r"method=\['gd'\]; method must be a single string, one of 'ridge', 'gd' "
+                                        r"\(not a list\)"):
+        check_point({"N": 4, "T": 8, "alpha": 0.5, "method": ["gd"]})
+    # single values still go to every point
+    pts = random_feature_grid(N=[4], T=[8], alpha=[0.5], seeds=2, method="gd", steps=10, lr=0.1, label="a")
+    assert [(p["method"], p["steps"], p["label"], p["seed"]) for p in pts] == [("gd", 10, "a", 0), ("gd", 10, "a", 1)]
+
+
+def test_relative_error_leaves_out_a_theory_of_zero_or_infinity():
+    rel, compared = rf.relative_error([1.1, 1e-14, 50.0, 0.5], [1.0, 0.0, np.inf, 1.0])
+    np.testing.assert_array_equal(compared, [True, False, False, True])
+    np.testing.assert_allclose(rel[compared], [0.1, 0.5])
+    assert np.all(np.isnan(rel[~compared]))
+    with pytest.raises(ValueError, match=r"simulated has shape \(2,\) and predicted \(3,\)"):
+        rf.relative_error([1.0, 2.0], [1.0, 2.0, 3.0])
+
+
+def _experiment(name):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "experiments" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_random_features_script_with_M_below_the_sizes_prints_no_infinite_error(tmp_path, capsys):
+    # rf.M=4: min(N, T) >= M at most points, where the noise-free ridgeless theory is exactly 0;
+    # sim/theory had been x/0 ("divide by zero", "median |sim/theory - 1| = inf% ... (max inf%)")
+    # and the exponents, fitted through those points, had been printed as results
+    import json
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        summary = _experiment("random_features").main(
+            ["--preset", "smoke", "--set", "rf.M=4", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+             "--no-progress"])
+    printed = capsys.readouterr().out
+    assert "inf%" not in printed and "nan" not in printed
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert on_disk["theory_points_zero"] > 0 and on_disk["theory_points"] > 0
+    line = next(row for row in printed.splitlines() if row.startswith("median |sim/theory - 1| = "))
+    assert (f"{100 * on_disk['theory_rel_error_median']:.1f}% over the {on_disk['theory_points']} points" in line
+            and f"; {on_disk['theory_points_zero']} more left out, where the theory's loss is 0 (min(N, T) >= M = 4"
+            in line), line
+    assert np.isfinite(on_disk["theory_rel_error_max"])
+    for name in ("resolution_N", "resolution_T", "variance_N", "variance_T"):
+        assert on_disk["zero_theory_sizes"][name] and on_disk["exponents"][name] is None
+        assert summary["exponent_t_interval"][name] is None
+    assert sum("n/a: the theory's loss is 0 at" in row for row in printed.splitlines()) == 4
+
+
+def test_more_is_better_leaves_out_points_whose_theory_is_zero_or_infinite():
+    agreement_line = _experiment("more_is_better").agreement_line
+    points = [{"N": n, "T": t, "ridge": r} for n, t, r in ((4, 16, 0.0), (8, 16, 0.1), (16, 16, 0.0), (64, 16, 0.1))]
+    mean, sem = np.array([1e-13, 0.2, 40.0, 0.11]), np.array([1e-14, 0.01, 5.0, 0.01])
+    theory = np.array([0.0, 0.25, np.inf, 0.1])
+    rel, compared = rf.relative_error(mean, theory)
+    off_peak = np.array([True, True, False, True])
+    line = agreement_line(points, mean, sem, theory, rel, compared, off_peak, 4)
+    assert line.startswith("median |sim/theory - 1| = 15.0% (max 20.0% at N = 8, T = 16, ridge 0.1, where the "
+                           "simulated mean's standard error is 4.0% of the theory) over the 2 points"), line
+    assert "; 1 point(s) left out where the theory's loss is 0" in line and "at most 1e-13" in line
+    assert "; 1 point(s) left out where the theory's loss is infinite (the ridgeless N = T peak)" in line
+    assert "nearer the N = T peak" not in line and "inf%" not in line
+    none = agreement_line(points[:1], mean[:1], sem[:1], theory[:1], rel[:1], compared[:1], off_peak[:1], 4)
+    assert none.startswith("median |sim/theory - 1| = (no point with max(N, T) >= 2 min(N, T) to compare)")

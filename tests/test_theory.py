@@ -330,3 +330,69 @@ def test_weak_superposition_loss_is_the_loss_of_a_model_that_keeps_its_top_featu
 def test_weak_superposition_loss_names_bad_arguments(p, kwargs, error, match):
     with pytest.raises(error, match=match):
         theory.weak_superposition_loss(p, **kwargs)
+
+
+def test_risk_functions_check_the_target_power_and_the_spectrum():
+    # a NaN in v^2 gave a NaN risk, -v^2 a negative risk (-0.588), and a length mismatch a raw
+    # JAX broadcasting TypeError naming no argument
+    cfg = RFConfig(M=64)
+    lam, v2 = theory.kernel_eigenvalues(cfg, 0.5), theory.target_power(cfg, 0.5)
+    with_nan = v2.copy()
+    with_nan[5] = np.nan
+    calls = {
+        "rf_risk": lambda v: theory.rf_risk(lam, v, 0.0, 32, 64, 0.01),
+        "krr_risk": lambda v: theory.krr_risk(lam, v, 0.0, 32, 0.01),
+        "ridgeless_rf_risk": lambda v: theory.ridgeless_rf_risk(lam, v, 32, 64),
+        "approximation_error": lambda v: theory.approximation_error(lam, v, 16),
+    }
+    for name, call in calls.items():
+        assert np.isfinite(float(call(v2))) and float(call(v2)) > 0, name
+        with pytest.raises(ValueError, match=r"target_power=.* holds 1 NaN or infinite value\(s\) \(the first at "
+                                             r"index 5\); the target's power per mode, v_i\^2, is finite and >= 0"):
+            call(with_nan)
+        with pytest.raises(ValueError, match=r"target_power=.* has -1 < 0; the target's power per mode, v_i\^2, "
+                                             r"is >= 0"):
+            call(-v2)
+        with pytest.raises(ValueError, match=r"target_power has shape \(63,\); it needs one entry per eigenvalue, "
+                                             r"shape \(64,\)"):
+            call(v2[:-1])
+        with pytest.raises(TypeError, match="target_power has dtype <U1; target_power must be real numbers"):
+            call(["a"] * 64)
+    # a rounding-level negative power counts as 0, as a rounding-level negative eigenvalue does
+    nudged = v2.copy()
+    nudged[-1] = -1e-9
+    zeroed = v2.copy()
+    zeroed[-1] = 0.0
+    risks = [float(theory.rf_risk(lam, v, 0.0, 32, 64, 0.01)) for v in (nudged, zeroed)]
+    assert risks[0] == risks[1]
+    # the spectrum's shape is checked too, and degrees_of_freedom checks its spectrum and gamma
+    with pytest.raises(ValueError, match=r"eigenvalues has shape \(2, 2\); a kernel spectrum is a non-empty 1-d array"):
+        theory.rf_risk(np.ones((2, 2)), np.ones(4), 0.0, 2.0, 4.0, 0.1)
+    with pytest.raises(ValueError, match=r"eigenvalues=\[ 1. nan\]; a kernel spectrum is .* finite"):
+        theory.degrees_of_freedom(np.array([1.0, np.nan]), 1.0)
+    with pytest.raises(ValueError, match="gamma=-1.0; gamma must be finite > 0"):
+        theory.degrees_of_freedom(lam, -1.0)
+    assert float(theory.degrees_of_freedom(lam, 1e-3)) == pytest.approx(float(np.sum(lam / (lam + 1e-3))), rel=1e-6)
+
+
+def test_traced_spectra_are_checked_for_their_shape_only(x64):
+    # under jit and vmap the values are the caller's (expected_test_loss passes exact spectra);
+    # the shapes are static, so a length mismatch is still named
+    lam = spectrum(M=128)
+    risk = jax.jit(jax.vmap(theory.rf_risk, in_axes=(None, None, None, 0, 0, 0)))
+    got = risk(lam, lam, 0.0, jnp.array([16.0, 64.0]), jnp.array([64.0, 16.0]), jnp.array([0.0, 0.01]))
+    want = [float(theory.rf_risk(lam, lam, 0.0, n, k, r)) for n, k, r in ((16.0, 64.0, 0.0), (64.0, 16.0, 0.01))]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    np.testing.assert_allclose(jax.jit(theory.ridgeless_rf_risk)(lam, lam, 16.0, 64.0), want[0], rtol=1e-9)
+    with pytest.raises(ValueError, match=r"target_power has shape \(127,\); it needs one entry per eigenvalue"):
+        jax.jit(theory.krr_risk)(lam, lam[:-1], 0.0, 16.0, 0.01)
+    dof = jax.jit(jax.vmap(theory.degrees_of_freedom, in_axes=(None, 0)))(lam, jnp.array([1e-3, 1e-1]))
+    np.testing.assert_allclose(dof, [np.sum(lam / (lam + g)) for g in (1e-3, 1e-1)], rtol=1e-9)
+
+
+def test_rank_truncate_refuses_nan_and_inf():
+    # [1, nan] had given [0, 0]: the NaN made the tolerance NaN, and every value failed it
+    for bad in (np.array([1.0, np.nan]), np.array([np.inf, 1.0]), np.array([1.0, -np.inf], np.float32)):
+        with pytest.raises(ValueError, match=r"holds 1 NaN or infinite value\(s\); a Gram matrix's eigenvalues are "
+                                             r"finite"):
+            theory.rank_truncate(bad)

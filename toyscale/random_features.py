@@ -35,7 +35,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -80,6 +80,7 @@ __all__ = [
     "check_regime_fits",
     "regime_exponents",
     "regime_labels",
+    "relative_error",
     "ridge_sweep_grid",
     "RidgeTuned",
     "ridge_tuned",
@@ -93,6 +94,9 @@ METHODS = ("ridge", "gd")
 
 
 def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
+    if not isinstance(value, str):  # (a list read "method=['gd']; allowed: 'ridge', 'gd'")
+        raise TypeError(f"{name}={short_repr(value)}; {name} must be a single string, one of "
+                        f"{', '.join(map(repr, allowed))} (not a list)")
     if value not in allowed:
         raise ValueError(f"{name}={value!r}; allowed: {', '.join(map(repr, allowed))}")
     return value
@@ -680,11 +684,29 @@ def random_feature_grid(
     ``seeds`` (a count or a list of integers) replicates points: each seed value gives the
     point another key (:func:`toyscale.sweep.model_key`). ``fixed`` sets the same value of any other field for
     every point (``nonlinearity``, ``method``, ``steps``, ``lr``, ``batch``, ``infinite_data``,
-    ``kernel_limit``).
+    ``kernel_limit``, ``label``): one value each, not a list.
 
     Returns:
       A list of validated points, N-major.
+
+    Raises:
+      TypeError: on ``seed=`` (each point's seed comes from ``seeds``; it had been overwritten,
+        so ``seed=3`` gave one replicate) and on a list for a fixed field.
     """
+    if "seed" in fixed:
+        raise TypeError(f"seed={short_repr(fixed['seed'])}; random_feature_grid takes seeds= (a count: seeds=3 is "
+                        f"[0, 1, 2]; or a list of seed labels), not seed=: each point's seed comes from seeds")
+    for name, value in fixed.items():
+        if name == "label" or isinstance(value, (str, bytes, Mapping)) or getattr(value, "ndim", 1) == 0:
+            continue  # (a 0-d array is left to check_point)
+        if isinstance(value, Iterable):
+            example = next(iter(value), None) if isinstance(value, (list, tuple)) else None
+            hint = f", e.g. {name}={example!r}" if example is not None else ""
+            raise TypeError(f"{name}={short_repr(value)}; random_feature_grid sweeps N, T, alpha, ridge, noise (lists) "
+                            f"and seeds, and gives every point the same {name}: pass a single value{hint}, not a "
+                            f"list (for several, add up one grid per value)")
+    if isinstance(seeds, (bool, np.bool_)):
+        raise TypeError(f"seeds={seeds!r}; seeds must be a count (an int) or a list of integer seed labels")
     seed_labels = list(range(seeds)) if isinstance(seeds, (int, np.integer)) else check_axis("seeds", seeds)
     axes = {name: check_axis(name, values)
             for name, values in (("N", N), ("T", T), ("ridge", ridge), ("alpha", alpha), ("noise", noise))}
@@ -930,6 +952,32 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
         sel = keep(x)
         fits[name] = (x[sel], y[sel], fit_power_law(x[sel], y[sel]))
     return fits
+
+
+def relative_error(simulated: ArrayLike, predicted: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """``|simulated / predicted - 1|`` at the points whose prediction is finite and > 0.
+
+    The theory's loss is exactly 0 where a noise-free, ridgeless student is exact (min(N, T)
+    >= M: the features and the samples span every mode) and infinite at the ridgeless N = T
+    peak; neither has a relative error (x / 0 had printed ``inf%`` with a RuntimeWarning). The
+    caller leaves those points out of its comparison and says how many.
+
+    Args:
+      simulated, predicted: one value per point (e.g. :func:`replicate_means`' means and
+        :func:`toyscale.theory.expected_test_loss` of its points), the same shape.
+
+    Returns:
+      ``(rel, compared)``: float64 arrays of that shape; ``rel`` is NaN where ``compared`` is False.
+    """
+    sim = np.asarray(simulated, dtype=np.float64)
+    pred = np.asarray(predicted, dtype=np.float64)
+    if sim.shape != pred.shape:
+        raise ValueError(f"simulated has shape {sim.shape} and predicted {pred.shape}; they need one value per point "
+                         f"each, the same shape")
+    compared = np.isfinite(pred) & (pred > 0) & np.isfinite(sim)
+    rel = np.full(sim.shape, np.nan)
+    rel[compared] = np.abs(sim[compared] / pred[compared] - 1)
+    return rel, compared
 
 
 # ----------------------------------------------------------------------------- ridge sweeps

@@ -20,7 +20,8 @@ References:
 A spectrum is used as given: every positive value is a learnable mode. The eigenvalues of an
 empirical Gram matrix go through :func:`rank_truncate` first.
 
-The pure functions work under ``jit`` and ``vmap`` in whatever precision they are given;
+The pure functions work under ``jit`` and ``vmap`` in whatever precision they are given (they
+check concrete spectra and arguments, traced ones only for their shapes);
 :func:`expected_test_loss` takes the simulation's own :class:`~toyscale.random_features.RFConfig`
 and grid points and solves in float64 inside a scoped ``jax.enable_x64`` context, so the
 caller's global setting is never touched.
@@ -96,8 +97,16 @@ def _bisect_log(excess, lo: jax.Array, hi: jax.Array) -> jax.Array:
 
 
 def degrees_of_freedom(eigenvalues: jax.Array, gamma: ArrayLike) -> jax.Array:
-    """``df(gamma) = sum_i lambda_i / (lambda_i + gamma)``, the effective number of modes learned."""
-    return jnp.sum(eigenvalues / (eigenvalues + gamma))
+    """``df(gamma) = sum_i lambda_i / (lambda_i + gamma)``, the effective number of modes learned.
+
+    ``eigenvalues`` as in :func:`rf_risk` (checked when concrete); ``gamma`` > 0.
+    """
+    concrete_real("gamma", gamma, low=0.0, strict=True)
+    return _df(_modes(eigenvalues), gamma)
+
+
+def _df(lam: jax.Array, gamma: ArrayLike) -> jax.Array:
+    return jnp.sum(lam / (lam + gamma))
 
 
 def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: ArrayLike) -> tuple[jax.Array, jax.Array]:
@@ -131,7 +140,7 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
 
     def excess(log_g):
         g = jnp.exp(log_g)
-        z = degrees_of_freedom(lam, g)
+        z = _df(lam, g)
         value = g * (1 - z / n) * (1 - z / k) - ridge / n
         return jnp.where(z < smallest, value, -1.0)  # below the branch: the root is higher
 
@@ -140,7 +149,7 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
 
     hi = _bisect_log(excess, lo, hi)
     gamma = jnp.exp(hi)
-    z = degrees_of_freedom(lam, gamma)
+    z = _df(lam, gamma)
     kappa = jnp.where(jnp.isinf(k), gamma, gamma * (1 - z / k))
     return kappa, gamma
 
@@ -156,27 +165,60 @@ def _check_risk_args(**values: ArrayLike) -> None:
 def _modes(eigenvalues: ArrayLike) -> jax.Array:
     """A kernel spectrum as given, its rounding-level negatives clipped to 0.
 
-    A zero eigenvalue is a mode no sample or feature can learn (``L_i = 0``). A concrete
-    spectrum is checked here (finite, one-dimensional, some eigenvalue > 0, none below
-    ``-1e-6 x`` the largest). Small positive values are kept: a power-law spectrum's tail is
+    A zero eigenvalue is a mode no sample or feature can learn (``L_i = 0``). A spectrum is
+    checked here: one-dimensional and non-empty always (shapes are static under jit and vmap
+    too); when concrete also real, finite, some eigenvalue > 0 and none below ``-1e-6 x`` the
+    largest. Small positive values are kept: a power-law spectrum's tail is
     real (``kernel_eigenvalues`` at M = 2^15, alpha = 2 spans 14 decades), and only the caller
     knows whether its small values are modes or rounding; :func:`rank_truncate` sets a Gram
     matrix's rounding-level values to 0.
     """
-    try:
-        ev = np.asarray(eigenvalues)
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        ev = None
+    shape = np.shape(eigenvalues)
+    if len(shape) != 1 or not shape[0]:
+        raise ValueError(f"eigenvalues has shape {shape}; a kernel spectrum is a non-empty 1-d array")
+    ev = _concrete("eigenvalues", eigenvalues)
     if ev is not None:
-        ev64 = ev.astype(np.float64)
-        if ev.ndim != 1 or not ev.size or not np.all(np.isfinite(ev64)) or not ev64.max() > 0:
-            raise ValueError(f"eigenvalues={_brief(ev64)}; a kernel spectrum is a non-empty 1-d array of finite "
+        if not np.all(np.isfinite(ev)) or not ev.max() > 0:
+            raise ValueError(f"eigenvalues={_brief(ev)}; a kernel spectrum is a non-empty 1-d array of finite "
                              f"values, at least one > 0")
-        if ev64.min() < -1e-6 * ev64.max():
-            raise ValueError(f"eigenvalues={_brief(ev64)} has {ev64.min():.3g} < 0; a kernel's eigenvalues are >= 0 "
+        if ev.min() < -1e-6 * ev.max():
+            raise ValueError(f"eigenvalues={_brief(ev)} has {ev.min():.3g} < 0; a kernel's eigenvalues are >= 0 "
                              f"(values within the rounding of the largest count as 0)")
     lam = jnp.asarray(eigenvalues)
     return jnp.maximum(lam, jnp.zeros((), lam.dtype))
+
+
+def _power(target_power: ArrayLike, lam: jax.Array) -> jax.Array:
+    """The target's power per mode, ``v_i^2``, for the checked spectrum ``lam``: one entry per
+    eigenvalue (checked always), and when concrete finite and >= 0, rounding-level negatives
+    (above ``-1e-6 x`` the largest) clipped to 0. A NaN had made the risk NaN and a negative
+    power a negative risk, silently."""
+    shape = np.shape(target_power)
+    if shape != lam.shape:
+        raise ValueError(f"target_power has shape {shape}; it needs one entry per eigenvalue, shape {lam.shape}")
+    v2 = _concrete("target_power", target_power)
+    if v2 is not None:
+        bad = ~np.isfinite(v2)
+        if bad.any():
+            raise ValueError(f"target_power={_brief(v2)} holds {int(bad.sum())} NaN or infinite value(s) (the first "
+                             f"at index {int(np.argmax(bad))}); the target's power per mode, v_i^2, is finite and >= 0")
+        if v2.min() < -1e-6 * max(v2.max(), 0.0):
+            raise ValueError(f"target_power={_brief(v2)} has {v2.min():.3g} < 0; the target's power per mode, "
+                             f"v_i^2, is >= 0 (values within the rounding of the largest count as 0)")
+    v2 = jnp.asarray(target_power)
+    return jnp.maximum(v2, jnp.zeros((), v2.dtype))
+
+
+def _concrete(name: str, values: ArrayLike) -> np.ndarray | None:
+    """``values`` as a float64 numpy array, or None when traced (under jit or vmap: those are
+    the callers' to check)."""
+    try:
+        a = np.asarray(values)
+    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+        return None
+    if a.dtype.kind not in "fiu":
+        raise TypeError(f"{name} has dtype {a.dtype}; {name} must be real numbers")
+    return a.astype(np.float64)
 
 
 def rank_truncate(eigenvalues: ArrayLike, tol: float | None = None) -> np.ndarray:
@@ -197,6 +239,9 @@ def rank_truncate(eigenvalues: ArrayLike, tol: float | None = None) -> np.ndarra
         raise ValueError(f"eigenvalues={_brief(np.asarray(ev))}; expected a non-empty 1-d array of real numbers")
     if ev.dtype.kind != "f":
         ev = ev.astype(np.float64)
+    if not np.all(np.isfinite(ev)):  # (a NaN made the tolerance NaN, and every value 0)
+        raise ValueError(f"eigenvalues={_brief(ev)} holds {int(np.sum(~np.isfinite(ev)))} NaN or infinite "
+                         f"value(s); a Gram matrix's eigenvalues are finite")
     if tol is None:
         tol = ev.size * float(np.finfo(ev.dtype).eps) * float(np.max(np.abs(ev)))
     else:
@@ -231,16 +276,20 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
       eigenvalues: kernel eigenvalues lambda_i [P], >= 0, used as given: a zero is a mode
         nothing learns, every positive value a learnable mode (pass the spectrum of an
         empirical Gram matrix through :func:`rank_truncate` first).
-      target_power: v_i^2 [P].
+      target_power: v_i^2 [P], one per eigenvalue, finite and >= 0.
       noise_var: sigma^2 (label-noise variance).
       n, k, ridge: samples, features, delta (n, k may be inf).
+
+    Concrete inputs are checked (ValueError naming the argument); traced ones, under jit or
+    vmap, only for their shapes.
 
     Returns:
       The test risk (mean squared error on fresh noisy labels); ``inf`` at the ridgeless
       peak ``n = k`` below full rank.
     """
     _check_risk_args(noise_var=noise_var, n=n, k=k, ridge=ridge)
-    lam, v2 = _modes(eigenvalues), jnp.asarray(target_power)
+    lam = _modes(eigenvalues)
+    v2 = _power(target_power, lam)
     n = jnp.asarray(n, lam.dtype)
     k = jnp.asarray(k, lam.dtype)
     kappa, gamma = effective_ridges(lam, n, k, ridge)
@@ -287,20 +336,21 @@ def krr_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLi
     """
     _check_risk_args(noise_var=noise_var, n=n, ridge=ridge)
     lam = _modes(eigenvalues)
+    v2 = _power(target_power, lam)
     n = jnp.asarray(n, lam.dtype)
     ridge = jnp.asarray(ridge, lam.dtype)
 
     def excess(log_k):
         kap = jnp.exp(log_k)
-        z = degrees_of_freedom(lam, kap)
+        z = _df(lam, kap)
         return jnp.where(z < n, kap * (n - z) - ridge, -1.0)
 
     lo, hi = jnp.log(_smallest_positive(lam)) - 60.0, jnp.log(jnp.sum(lam) + ridge) + 5.0
 
     hi = _bisect_log(excess, lo, hi)
     L = lam / (lam + jnp.exp(hi))
-    risk = (jnp.sum((1 - L) ** 2 * target_power) + noise_var) / (1 - jnp.sum(L * L) / n)  # (n = inf: no inf/inf)
-    return jnp.where(_full_rank(lam, n, n, ridge), _full_rank_risk(lam, target_power, noise_var, n), risk)
+    risk = (jnp.sum((1 - L) ** 2 * v2) + noise_var) / (1 - jnp.sum(L * L) / n)  # (n = inf: no inf/inf)
+    return jnp.where(_full_rank(lam, n, n, ridge), _full_rank_risk(lam, v2, noise_var, n), risk)
 
 
 def approximation_error(eigenvalues: jax.Array, target_power: jax.Array, k: ArrayLike) -> jax.Array:
@@ -316,8 +366,9 @@ def approximation_error(eigenvalues: jax.Array, target_power: jax.Array, k: Arra
     """
     _check_risk_args(k=k)
     lam = _modes(eigenvalues)
+    v2 = _power(target_power, lam)
     _, gamma = effective_ridges(lam, jnp.inf, k, 0.0)
-    return jnp.sum(target_power * gamma / (lam + gamma))
+    return jnp.sum(v2 * gamma / (lam + gamma))
 
 
 def ridgeless_rf_risk(eigenvalues: jax.Array, target_power: jax.Array, n: ArrayLike, k: ArrayLike) -> jax.Array:
@@ -335,7 +386,8 @@ def ridgeless_rf_risk(eigenvalues: jax.Array, target_power: jax.Array, n: ArrayL
     of positive eigenvalues it is least squares on those modes, as in :func:`rf_risk`.
     """
     _check_risk_args(n=n, k=k)
-    lam, v2 = _modes(eigenvalues), jnp.asarray(target_power)
+    lam = _modes(eigenvalues)
+    v2 = _power(target_power, lam)
     n = jnp.asarray(n, lam.dtype)
     k = jnp.asarray(k, lam.dtype)
     lo, hi = jnp.minimum(n, k), jnp.maximum(n, k)
