@@ -109,7 +109,9 @@ def test_a_fit_that_is_not_identifiable_exits_1_after_printing_it(tmp_path, caps
     [
         ("a,b\n1,2\n2,3\n", ["--x", "a", "--y", "nope"], "unknown column(s) 'nope'"),
         ("a,b\n1,2\n2,x\n", ["--x", "a", "--y", "b"], "line 3, column 'b': cannot parse 'x'"),
-        ("a,b\n1,2\n2,-3\n3,1\n", ["--x", "a", "--y", "b"], "y has 1 non-positive"),
+        # the CSV's line and column, not an index among the rows kept under the fit's argument name (y[1])
+        ("a,b\n1,2\n2,-3\n3,1\n", ["--x", "a", "--y", "b"],
+         "column 'b' has 1 non-positive value(s) (first on line 3: -3)"),
         ("", ["--x", "a", "--y", "b"], "empty file"),
         # a thousands separator split one cell in two: it had read width 1, loss 24
         ("width,loss\n4,1.0\n8,0.62\n1,024,0.031\n", ["--x", "width", "--y", "loss"],
@@ -117,6 +119,12 @@ def test_a_fit_that_is_not_identifiable_exits_1_after_printing_it(tmp_path, caps
         ("width,loss,width\n4,1,5\n8,0.5,9\n", ["--x", "width", "--y", "loss"], "names column(s) 'width' more than once"),
         ("a,b\n4,1\n\n\n8,x\n", ["--x", "a", "--y", "b"], "line 5, column 'b': cannot parse 'x'"),  # blank lines counted
         ("a,b\n1,2\n1,3\n1,4\n", ["--x", "a", "--y", "b"], "not identifiable"),
+        # a missing cell had given "cannot parse None as a number"
+        ("width,loss\n4,1.0\n8\n16,0.4\n", ["--x", "width", "--y", "loss"],
+         "line 3 has 1 field, the header 2; is a cell missing?"),
+        ("a,b,c\n1,2,3\n2,3\n", ["--x", "a", "--y", "b"], "line 3 has 2 fields, the header 3"),  # (c unused)
+        ("a,b\n1,2\n2,inf\n", ["--x", "a", "--y", "b"],
+         "column 'b' has 1 non-finite value(s) (first on line 3: inf); a fit needs finite numbers: leave those rows"),
     ],
 )
 def test_cli_errors(tmp_path, capsys, content, args, message):
@@ -131,7 +139,7 @@ def test_drop_top_does_not_drop_a_nan_loss_as_the_highest(tmp_path, capsys):
     p.write_text("N,D,loss\n" + "".join(f"{1e7 * 2**i},{1e9 * 3**i},{'nan' if i == 4 else 3 - 0.1 * i}\n"
                                           for i in range(8)))
     assert cli.main(["fit", "chinchilla", str(p), "--N", "N", "--D", "D", "--loss", "loss", "--drop-top", "1"]) == 2
-    assert "loss has 1 non-finite value(s) (first: loss[4]=nan)" in capsys.readouterr().err
+    assert "column 'loss' has 1 non-finite value(s) (first on line 6: nan)" in capsys.readouterr().err
 
 
 def test_missing_file_and_usage(capsys):
@@ -242,7 +250,8 @@ def test_broken_power_law_cli(tmp_path, capsys):
     [
         ("n,c,l\n1,2,3\n", ["frontier", "--N", "n", "--C", "c", "--loss", "nope"], "unknown column(s) 'nope'"),
         ("n,c,l\n1,2,3\n2,x,1\n", ["isoflop", "--N", "n", "--C", "c", "--loss", "l"], "line 3, column 'c'"),
-        ("n,c,l\n1,2,3\n2,2,-1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l"], "loss has 1 non-positive"),
+        ("n,c,l\n1,2,3\n2,2,-1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l"],
+         "column 'l' has 1 non-positive"),
         ("n,c,l\n1,2,3\n2,2,1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l"], "not identifiable: 1 distinct"),
         ("n,c,l\n1,2,3\n2,4,1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l", "--bins", "2.5"],
          "--bins 2.5: give an integer"),
@@ -250,7 +259,7 @@ def test_broken_power_law_cli(tmp_path, capsys):
          "edges must be >= 3"),
         ("n,c,l\n1,2,3\n2,4,1\n3,8,1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l", "--bins", "1e20"],
          "bins=100000000000000000000; more bins than the 3 runs"),
-        ("x,y\n1,2\n2,nan\n", ["broken-power-law", "--x", "x", "--y", "y"], "y has 1 non-finite"),
+        ("x,y\n1,2\n2,nan\n", ["broken-power-law", "--x", "x", "--y", "y"], "column 'y' has 1 non-finite"),
         ("x,y\n1,2\n2,3\n", ["broken-power-law", "--x", "x", "--y", "q"], "unknown column(s) 'q'"),
         ("x,y\n1,2\n2,3\n3,4\n", ["broken-power-law", "--x", "x", "--y", "y"], "only 3 point(s)"),
     ],
@@ -273,7 +282,7 @@ def test_a_folder_a_bom_and_a_bad_budget_column_are_named(tmp_path, capsys):
     q.write_text("N,flops,loss\n" + "".join(f"{1e7 * 2**i},{-1e18 if i == 3 else 1e18 * 3**i},{3 - 0.1 * i}\n"
                                             for i in range(8)))
     assert cli.main(["fit", "chinchilla", str(q), "--N", "N", "--C", "flops", "--loss", "loss", "--drop-top", "1"]) == 2
-    assert "flops has 1 non-positive value(s) (first: flops[3]=-1e+18)" in capsys.readouterr().err
+    assert "column 'flops' has 1 non-positive value(s) (first on line 5: -1e+18)" in capsys.readouterr().err
 
 
 def test_every_option_of_every_command_has_help_text():
@@ -291,3 +300,142 @@ def test_every_option_of_every_command_has_help_text():
     bare = [(n, a.option_strings or a.dest) for n, p in found for a in p._actions
             if not isinstance(a, (argparse._HelpAction, argparse._SubParsersAction)) and not a.help]
     assert bare == []
+
+
+# what a review of the fit and export commands found
+
+
+@pytest.mark.parametrize("command", [
+    ["power-law", "--x", "x", "--y", "y"],
+    ["broken-power-law", "--x", "x", "--y", "y"],
+    ["chinchilla", "--N", "x", "--D", "x", "--loss", "y"],
+    ["frontier", "--N", "x", "--C", "x", "--loss", "y"],
+    ["isoflop", "--N", "x", "--C", "x", "--loss", "y"],
+])
+def test_too_few_bootstrap_resamples_are_refused(tmp_path, capsys, command):
+    # --bootstrap 1 had printed a zero-width "95 %" interval that did not hold the estimate
+    p = tmp_path / "pl.csv"
+    p.write_text("x,y\n1,1\n2,0.5\n4,0.25\n")
+    for r in ("1", "2", "39"):
+        assert cli.main(["fit", command[0], str(p), *command[1:], "--bootstrap", r]) == 2
+        err = capsys.readouterr().err
+        assert f"--bootstrap {r}: a 95% percentile interval needs at least 40 resamples" in err, err
+
+
+def test_power_law_bootstrap_of_40_holds_the_estimate(tmp_path, capsys):
+    x = np.logspace(1, 3, 8)
+    y = 2 * x**-0.5 * np.exp(0.05 * np.random.default_rng(0).standard_normal(8))
+    p = tmp_path / "pl.csv"
+    p.write_text("x,y\n" + "".join(f"{a:.17g},{b:.17g}\n" for a, b in zip(x, y)))
+    assert cli.main(["fit", "power-law", str(p), "--x", "x", "--y", "y", "--bootstrap", "40", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    lo, hi = out["intervals"]["exponent"]
+    assert out["n_bootstrap"] == 40 and lo < out["exponent"] < hi
+
+
+def test_diverged_rows_are_named_by_line_with_the_options_that_leave_them_out(tmp_path, capsys):
+    # had said "y has 2 non-finite value(s) (first: y[2]=nan)": the fit's argument and an index among the rows kept
+    p = tmp_path / "div.csv"
+    p.write_text("model_id,diverged,m,test_loss\n0,0,8,0.5\n1,0,16,0.35\n2,1,32,nan\n3,0,64,0.18\n4,1,128,nan\n")
+    base = ["fit", "power-law", str(p), "--x", "m", "--y", "test_loss"]
+    assert cli.main(base) == 2
+    err = capsys.readouterr().err
+    assert "column 'test_loss' has 2 non-finite value(s) (first on line 4: nan)" in err, err
+    assert "--where diverged=0" in err and "--drop-diverged" in err
+    assert cli.main(base + ["--where", "diverged=0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_points"] == 3
+    assert cli.main(base + ["--where", "m=128"]) == 2  # the line in the file, not the index among the rows kept
+    assert "column 'test_loss' has 1 non-finite value(s) (first on line 6: nan)" in capsys.readouterr().err
+    q = tmp_path / "plain.csv"  # no diverged column: no advice about one
+    q.write_text("m,test_loss\n8,0.5\n16,nan\n32,0.3\n")
+    assert cli.main(["fit", "power-law", str(q), "--x", "m", "--y", "test_loss"]) == 2
+    err = capsys.readouterr().err
+    assert "(first on line 3: nan)" in err and "--where diverged=0" not in err and "leave those rows out" in err
+
+
+def _noisy_power_law_csv(tmp_path):
+    x = np.logspace(1, 3, 12)
+    y = 2 * x**-0.5 * np.exp(0.05 * np.random.default_rng(1).standard_normal(12))
+    p = tmp_path / "noisy.csv"
+    p.write_text("x,y\n" + "".join(f"{a:.17g},{b:.17g}\n" for a, b in zip(x, y)))
+    return p
+
+
+def test_huber_delta_of_the_power_law_fits(tmp_path, capsys, monkeypatch):
+    # the fit's note advised "a larger huber_delta", which the command had no option for
+    p = _noisy_power_law_csv(tmp_path)
+    base = ["fit", "power-law", str(p), "--x", "x", "--y", "y", "--loss-fn", "huber", "--json"]
+    assert cli.main(base) == 1  # (no standard errors: not identifiable)
+    assert any("within delta=0.001" in n and "a larger huber_delta gives defined ones" in n
+               for n in json.loads(capsys.readouterr().out)["notes"])
+    assert cli.main(base + ["--huber-delta", "0.5"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert not any("delta" in n for n in out["notes"]) and out["identifiable"]
+    assert cli.main(base[:-3] + ["--huber-delta", "0.5"]) == 2  # (the squared loss has no delta)
+    assert "--huber-delta 0.5 applies to --loss-fn huber only" in capsys.readouterr().err
+    for bad in ("0", "-1", "nan", "x"):
+        with pytest.raises(SystemExit):
+            cli.main(base + ["--huber-delta", bad])
+    assert "argument --huber-delta: 'x' is not a number" in capsys.readouterr().err
+    seen = []  # passed on by --cut and by the broken power law too
+    monkeypatch.setattr("toyscale.fitting.extrapolation_error", lambda *a, **kw: seen.append(kw) or 1 / 0)
+    monkeypatch.setattr("toyscale.fitting.fit_broken_power_law", lambda *a, **kw: seen.append(kw) or 1 / 0)
+    for command in (base[:-1] + ["--cut", "100"], ["fit", "broken-power-law", *base[2:-1]]):
+        with pytest.raises(ZeroDivisionError):
+            cli.main(command + ["--huber-delta", "0.25"])
+    assert [kw["huber_delta"] for kw in seen] == [0.25, 0.25]
+
+
+def test_delta_of_the_chinchilla_fit(runs_csv, capsys):
+    path, _ = runs_csv
+    base = ["fit", "chinchilla", str(path), "--N", "params", "--D", "tokens", "--loss", "loss", "--grid-stride", "50",
+            "--json"]
+    assert cli.main(base + ["--delta", "0.05"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["delta"] == 0.05 and out["method"] == "huber"
+    assert not any("quadratic branch" in n for n in out["notes"])  # (0.05 is above the 1 % noise)
+    with pytest.raises(SystemExit):
+        cli.main(base + ["--delta", "0"])
+
+
+def test_a_constant_curve_fits_without_an_offset(tmp_path, capsys):
+    p = tmp_path / "flat.csv"
+    p.write_text("m,loss\n8,0.7\n16,0.7\n32,0.7\n64,0.7\n")
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["exponent"] == 0.0 and out["prefactor"] == pytest.approx(0.7, rel=1e-15) and out["identifiable"]
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--offset"]) == 2
+    assert "not identifiable: y has one distinct value" in capsys.readouterr().err
+
+
+def test_a_damaged_manifest_is_named(tmp_path, capsys):
+    # had printed only "toyscale: error: Expecting ',' delimiter: line 2 column 1 (char 30)"
+    folder = tmp_path / "sweep"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"format": "toyscale-sweep/2"\n"points": []}')
+    assert cli.main(["export", str(folder), "-"]) == 2
+    err = capsys.readouterr().err
+    assert f"'{folder / 'manifest.json'}': damaged, not valid JSON (Expecting ',' delimiter: line 2" in err, err
+    (folder / "manifest.json").write_bytes(b'{"format": "\xff\xfe"}')
+    assert cli.main(["export", str(folder), "-"]) == 2
+    assert f"'{folder / 'manifest.json'}': damaged, not a text file" in capsys.readouterr().err
+    for text in ("[1, 2]", '{"format": "toyscale-sweep/2"}'):  # JSON, but not a manifest
+        (folder / "manifest.json").write_text(text)
+        assert cli.main(["export", str(folder), "-"]) == 2
+        assert f"'{folder / 'manifest.json'}' holds " in capsys.readouterr().err
+
+
+def test_ctrl_c_is_exit_130_with_one_line(tmp_path, capsys, monkeypatch):
+    # had printed a full KeyboardInterrupt traceback
+    from toyscale import runner
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "use_compilation_cache", lambda: None)  # (process-wide set-up: not in a test)
+    monkeypatch.setattr(runner, "use_cpu_devices", lambda: None)
+    monkeypatch.setattr("toyscale.fitting.fit_chinchilla", interrupted)
+    p = tmp_path / "runs.csv"
+    p.write_text("N,D,loss\n" + "".join(f"{1e7 * 2**i},{1e9 * 3**i},{3 - 0.1 * i}\n" for i in range(8)))
+    assert cli.console(["fit", "chinchilla", str(p), "--N", "N", "--D", "D", "--loss", "loss"]) == 130
+    assert capsys.readouterr().err == "toyscale: interrupted\n"

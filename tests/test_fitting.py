@@ -420,6 +420,45 @@ def test_power_law_degenerate():
         fit_power_law([1, 2, 3], [2, 2, 2], offset=True)
 
 
+@pytest.mark.parametrize("loss", ["squared", "huber"])
+def test_a_constant_curve_without_an_offset_has_exponent_0(loss):
+    # y = C x^-a with a = 0 is determined: it had raised NotIdentifiableError ("trade off with the
+    # offset") with no offset fitted, while a curve differing in the 8th digit fitted with a ~ -1e-8
+    x = np.array([8.0, 16.0, 32.0, 64.0, 128.0])
+    fit = fit_power_law(x, np.full(5, 0.7), loss=loss)
+    assert fit.exponent == 0.0 and str(fit.exponent) == "0.0"  # (not -0.0)
+    assert fit.prefactor == pytest.approx(0.7, rel=1e-15) and fit.identifiable and fit.converged
+    assert fit.stderr == {"exponent": 0.0, "prefactor": 0.0}
+    near = fit_power_law(x, 0.7 * (1 + 1e-8 * np.arange(5)), loss=loss)
+    assert abs(near.exponent) < 1e-7 and near.identifiable
+    with pytest.raises(NotIdentifiableError, match="with offset .constant y: the prefactor and the offset trade off"):
+        fit_power_law(x, np.full(5, 0.7), offset=True, loss=loss)
+
+
+@pytest.mark.parametrize("level, need", [(0.95, 40), (0.99, 200), (0.5, 4), (0.68, 7), (0.9, 20)])
+def test_min_resamples(level, need):
+    assert fitting._min_resamples(level) == need
+
+
+def test_too_few_bootstrap_resamples_for_the_interval_are_refused():
+    # bootstrap=1 had given the exponent 0.508 a "95 %" interval (0.4768, 0.4768)
+    x = np.logspace(1, 3, 8)
+    y = 2 * x**-0.5 * np.exp(0.05 * np.random.default_rng(0).standard_normal(8))
+    N, D, L = _chinchilla_data(n=20)
+    fits = [lambda **kw: fit_power_law(x, y, **kw), lambda **kw: fit_power_law(x, y, offset=True, **kw),
+            lambda **kw: fitting.fit_broken_power_law(x, y, **kw),
+            lambda **kw: fit_chinchilla(N, D, L, starts=SMALL_GRID, **kw)]
+    for fit in fits:
+        for kw, need in ((dict(bootstrap=1), 40), (dict(bootstrap=39), 40), (dict(bootstrap=199, level=0.99), 200)):
+            with pytest.raises(ValueError, match=rf"bootstrap={kw['bootstrap']}; a {100 * kw.get('level', 0.95):g}% "
+                                                 rf"percentile interval needs at least {need} resamples"):
+                fit(**kw)
+    fit = fit_power_law(x, y, bootstrap=40)
+    lo, hi = fit.intervals["exponent"]
+    assert lo < fit.exponent < hi and fit.n_bootstrap == 40
+    assert fit_power_law(x, y, bootstrap=4, level=0.5).n_bootstrap == 4  # the count needed depends on the level
+
+
 def test_huber_matches_scipy():
     r = np.linspace(-0.01, 0.01, 41)
     with jax.enable_x64(True):

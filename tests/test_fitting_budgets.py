@@ -66,10 +66,10 @@ def test_budget_groups_do_not_chain_densely_spread_compute():
 def test_bootstrap_with_rounded_budgets_equals_refits_of_resampled_runs(fit_fn):
     N, D, L = _integer_runs()
     L = L * np.exp(0.003 * np.random.default_rng(1).standard_normal(L.size))
-    fit = fit_fn(N, L, D=D, bootstrap=8, seed=5)
+    fit = fit_fn(N, L, D=D, bootstrap=40, seed=5)  # (the fewest a 95 % interval takes)
     assert len(fit.C) == 7
     with jax.enable_x64(True):
-        w = np.asarray(_bootstrap_weights(5, 8, len(N))).astype(int)
+        w = np.asarray(_bootstrap_weights(5, 40, len(N))).astype(int)
     for r in (0, 5):
         idx = np.repeat(np.arange(len(N)), w[r])
         one = fit_fn(N[idx], L[idx], D=D[idx])

@@ -149,7 +149,7 @@ def test_broken_power_law_bootstrap_leaves_a_collapsed_offset():
     # there, and the offset's 95 % interval was [1.67e-15, 1.67e-15]
     x = np.logspace(1, 4, 20)
     y = _bpl(x, b=3.0, c0=0.3, c1=0.4, d=300.0, f=0.3) * np.exp(0.04 * np.random.default_rng(1).standard_normal(20))
-    fit = fit_broken_power_law(x, y, offset=True, bootstrap=30, seed=1)
+    fit = fit_broken_power_law(x, y, offset=True, bootstrap=40, seed=1)
     assert fit.offset < 1e-10 and not fit.identifiable
     lo, hi = fit.intervals["offset"]
     assert hi > 1e-3 and hi > 1e6 * lo
@@ -325,13 +325,34 @@ def test_allocation_bootstrap_equals_refits_of_resampled_runs(fit_fn, bins):
     if bins is not None:
         C = C * np.exp(0.1 * np.random.default_rng(2).standard_normal(C.size))
         L = CHINCHILLA_PUBLISHED.loss(N, C / (6 * N)) * np.exp(0.005 * np.random.default_rng(3).standard_normal(C.size))
-    fit = fit_fn(N, L, C=C, bins=bins, bootstrap=20, seed=3)
+    fit = fit_fn(N, L, C=C, bins=bins, bootstrap=40, seed=3)  # (the fewest a 95 % interval takes)
     with jax.enable_x64(True):
-        w = np.asarray(_bootstrap_weights(3, 20, len(N))).astype(int)
-    for r in range(0, 20, 5):
+        w = np.asarray(_bootstrap_weights(3, 40, len(N))).astype(int)
+    for r in range(0, 40, 10):
         idx = np.repeat(np.arange(len(N)), w[r])
         one = fit_fn(N[idx], L[idx], C=C[idx], bins=bins)
         np.testing.assert_allclose(fit.boot_log_params[r], [np.log(one.prefactor), one.a], rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("fit_fn", [fit_frontier, fit_isoflop])
+def test_a_bootstrap_of_the_fewest_resamples_for_its_level_is_taken(fit_fn):
+    N, C, L = _noisy_isoflop_runs()
+    fit = fit_fn(N, L, C=C, bootstrap=4, level=0.5, seed=0)
+    lo, hi = fit.intervals["a"]
+    assert fit.n_bootstrap == 4 and lo < hi
+
+
+def test_frontier_with_the_same_optimum_at_every_budget_notes_it():
+    # the lowest-loss run of every budget has N = 2e8: N_opt = k C^0 is the fit; it had raised
+    # NotIdentifiableError saying "constant y: exponent and prefactor trade off with the offset"
+    N = np.tile([1e8, 2e8, 4e8], 3)
+    C = np.repeat([1e18, 1e19, 1e20], 3)
+    L = np.where(N == 2e8, 2.0, 2.5) - 0.1 * np.log10(C / 1e18)
+    fit = fit_frontier(N, L, C=C)
+    assert fit.a == 0.0 and fit.prefactor == pytest.approx(2e8, rel=1e-12) and list(fit.N_opt) == [2e8] * 3
+    assert any("every budget's optimum is the same N (2e+08): a = 0 fits it exactly" in n for n in fit.notes)
+    N, C, L = _isoflop_runs()
+    assert not any("same N" in n for n in fit_frontier(N, L, C=C).notes)
 
 
 def test_allocation_bootstrap_failed_resamples_are_noted():
@@ -354,6 +375,10 @@ def test_allocation_bootstrap_failed_resamples_are_noted():
     (dict(bootstrap=10, seed=2**32), ValueError, r"seed=4294967296; must be an integer in \[0, 4294967295\]"),
     (dict(bootstrap=10, level=1.5), ValueError, "level=1.5; must be strictly between 0 and 1"),
     (dict(bootstrap=10, level=0), ValueError, "level=0; must be strictly between 0 and 1"),
+    # a 95 % percentile interval of 1 resample had zero width; of < 40, its ends are the extreme resamples
+    (dict(bootstrap=1), ValueError, r"bootstrap=1; a 95% percentile interval needs at least 40 resamples"),
+    (dict(bootstrap=39), ValueError, r"bootstrap=39; a 95% percentile interval needs at least 40 resamples"),
+    (dict(bootstrap=199, level=0.99), ValueError, r"bootstrap=199; a 99% percentile interval needs at least 200"),
 ])
 @pytest.mark.parametrize("fit_fn", [fit_frontier, fit_isoflop])
 def test_allocation_bootstrap_bad_arguments(fit_fn, kwargs, error, match):

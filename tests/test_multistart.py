@@ -119,9 +119,9 @@ def test_second_fit_of_the_same_shape_compiles_nothing(xla_compilations):
         N, D, L = map(np.exp, _data(seed=seed))
         return F.fit_chinchilla(N, D, L, starts=starts, bootstrap=bootstrap)
 
-    fit(0, 4)
+    fit(0, 40)  # (40: the fewest resamples a 95 % interval takes)
     with xla_compilations() as compiled:
-        res = fit(1, 7)
+        res = fit(1, 63)
     assert compiled == [], compiled
     assert res.converged and res.identifiable
 

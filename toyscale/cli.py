@@ -22,18 +22,19 @@ class CliError(Exception):
     """A user error with a message meant for the terminal."""
 
 
-def read_csv_columns(path: str, columns: Sequence[str],
-                     where: Sequence[tuple[str, str]] = ()) -> dict[str, np.ndarray]:
+def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[str, str]] = (), *,
+                     positive: bool = False) -> dict[str, np.ndarray]:
     """Read named numeric columns of a CSV file with a header row, from the rows whose
     ``where`` columns match their values (``(column, value)`` pairs, as ``--where`` gives).
+    With ``positive``, every value read must be a finite number > 0 (what the fits take).
 
     Raises:
       CliError naming the file, the column and the row on any problem.
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's "CSV UTF-8" starts with a BOM
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames
+            reader = csv.reader(fh)
+            header = next(reader, None)
             if not header:
                 raise CliError(f"{path}: empty file or no header row")
             missing = [c for c in [*columns, *(k for k, _ in where)] if c not in header]
@@ -41,24 +42,34 @@ def read_csv_columns(path: str, columns: Sequence[str],
                 raise CliError(f"{path}: unknown column(s) {', '.join(map(repr, missing))}; "
                                f"available: {', '.join(map(repr, header))}")
             twice = [c for c in columns if header.count(c) > 1]
-            if twice:  # DictReader would silently keep the last one
+            if twice:  # a row would silently keep the last one
                 raise CliError(f"{path}: the header names column(s) {', '.join(map(repr, twice))} more than once")
             out: dict[str, list[float]] = {c: [] for c in columns}
+            lines: list[int] = []
             seen_rows = 0
-            for row in reader:
+            for cells in reader:
+                if not cells:  # a blank line
+                    continue
                 line = reader.line_num  # the file's line, blank lines and quoted newlines counted
-                if None in row:  # more cells than the header: "1,024" split into two, say
-                    raise CliError(f"{path}: line {line} has {len(header) + len(row[None])} fields, the header "
-                                   f"{len(header)}; quote a cell that contains a comma")
+                if len(cells) > len(header):  # more cells than the header: "1,024" split into two, say
+                    raise CliError(f"{path}: line {line} has {len(cells)} fields, the header {len(header)}; "
+                                   f"quote a cell that contains a comma")
+                if len(cells) < len(header):  # (a csv.DictReader fills them with None)
+                    raise CliError(f"{path}: line {line} has {len(cells)} field{'s' * (len(cells) != 1)}, the "
+                                   f"header {len(header)}; is a cell missing? (an empty cell still takes its "
+                                   f"comma: 1,,3)")
+                row = dict(zip(header, cells))
                 seen_rows += 1
-                if not all(_matches(row.get(k), v, text=True) for k, v in where):
+                if not all(_matches(row[k], v, text=True) for k, v in where):
                     continue
                 for c in columns:
-                    cell = row.get(c)
+                    cell = row[c]
                     try:
                         out[c].append(float(cell))
-                    except (TypeError, ValueError):
-                        raise CliError(f"{path}: line {line}, column {c!r}: cannot parse {cell!r} as a number") from None
+                    except ValueError:
+                        raise CliError(f"{path}: line {line}, column {c!r}: cannot parse {cell!r} as a "
+                                       f"number") from None
+                lines.append(line)
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
     except OSError as err:  # a folder, no permission, ...
@@ -69,7 +80,31 @@ def read_csv_columns(path: str, columns: Sequence[str],
         raise CliError(f"{path}: header but no data rows")
     if not out[columns[0]]:
         raise CliError(f"{path}: none of its {seen_rows} rows has " + " and ".join(f"{k}={v}" for k, v in where))
-    return {c: np.asarray(v, dtype=np.float64) for c, v in out.items()}
+    data = {c: np.asarray(v, dtype=np.float64) for c, v in out.items()}
+    if positive:
+        for c, v in data.items():
+            _check_positive_column(path, c, v, lines, header, where)
+    return data
+
+
+def _check_positive_column(path: str, column: str, values: np.ndarray, lines: list[int], header: list[str],
+                           where: Sequence[tuple[str, str]]) -> None:
+    """A CliError naming the CSV lines unless every value of ``column`` is finite and > 0 (a
+    fit's own message would give an index among the rows kept, under the fit's argument name)."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        fix = "leave those rows out (--where COLUMN=VALUE keeps the rows that match) or fix them"
+        if "diverged" in header and "diverged" not in (k for k, _ in where):
+            fix = ("a diverged model has a NaN loss: add --where diverged=0 to keep the others (or export "
+                   "with --drop-diverged)")
+        raise CliError(f"{path}: column {column!r} has {int(bad.sum())} non-finite value(s) (first on line "
+                       f"{lines[i]}: {values[i]}); a fit needs finite numbers: {fix}")
+    bad = values <= 0
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise CliError(f"{path}: column {column!r} has {int(bad.sum())} non-positive value(s) (first on line "
+                       f"{lines[i]}: {values[i]:g}); all values must be > 0 because the fit works in log space")
 
 
 def _jsonable(x):
@@ -91,17 +126,15 @@ def _jsonable(x):
 def _cmd_fit_chinchilla(args) -> int:
     from toyscale import fitting
 
+    _check_bootstrap_option(args)
     cols = [args.N, args.loss] + ([args.D] if args.D else [args.C])
-    data = read_csv_columns(args.file, cols, args.where)
+    # (positive: checked as read, so that --drop-top cannot take a NaN loss for the highest and drop it quietly,
+    # and a bad C is blamed on its column, not on D derived from it)
+    data = read_csv_columns(args.file, cols, args.where, positive=True)
     N, L = data[args.N], data[args.loss]
     D = data[args.D] if args.D else data[args.C] / (6.0 * N)
     notes = []
     if args.drop_top:
-        # checked first: argsort would take a NaN loss for the highest and drop it quietly
-        # (the budget column as read: D derived from a bad C would be blamed on C's name)
-        budget = (args.D, D) if args.D else (args.C, data[args.C])
-        for name, v in ((args.N, N), budget, (args.loss, L)):
-            fitting._as_1d(name, v)
         if args.drop_top >= len(L):
             raise CliError(f"--drop-top {args.drop_top}: only {len(L)} rows")
         keep = np.argsort(L, kind="stable")[: len(L) - args.drop_top]
@@ -111,7 +144,8 @@ def _cmd_fit_chinchilla(args) -> int:
     if args.grid_stride < 1:
         raise CliError("--grid-stride must be >= 1")
     starts = fitting.chinchilla_grid(thin=args.grid_stride)
-    fit = fitting.fit_chinchilla(N, D, L, method=args.method, bootstrap=args.bootstrap, seed=args.seed, starts=starts)
+    fit = fitting.fit_chinchilla(N, D, L, method=args.method, delta=args.delta, bootstrap=args.bootstrap,
+                                 seed=args.seed, starts=starts)
     budgets = np.array([1e21, 1e23, 1e25])
     allocation = fit.compute_optimal(budgets) if fit.identifiable and fit.alpha > 0 and fit.beta > 0 else None
     if args.json:
@@ -137,17 +171,19 @@ def _cmd_fit_chinchilla(args) -> int:
 def _cmd_fit_power_law(args) -> int:
     from toyscale import fitting
 
-    data = read_csv_columns(args.file, [args.x, args.y], args.where)
+    if args.cut is not None and args.bootstrap:
+        raise CliError("--cut and --bootstrap cannot be combined (the held-out fit has no bootstrap)")
+    delta = _huber_delta_option(args)
+    _check_bootstrap_option(args)
+    data = read_csv_columns(args.file, [args.x, args.y], args.where, positive=True)
     ex = None
     if args.cut is not None:
-        if args.bootstrap:
-            raise CliError("--cut and --bootstrap cannot be combined (the held-out fit has no bootstrap)")
         ex = fitting.extrapolation_error(data[args.x], data[args.y], cut=args.cut, offset=args.offset,
-                                         loss=args.loss_fn)
+                                         loss=args.loss_fn, **delta)
         fit = ex.fit
     else:
         fit = fitting.fit_power_law(data[args.x], data[args.y], offset=args.offset, loss=args.loss_fn,
-                                    bootstrap=args.bootstrap, seed=args.seed)
+                                    bootstrap=args.bootstrap, seed=args.seed, **delta)
     if args.json:
         d = fit.to_dict()
         names = ("exponent", "prefactor") + (("offset",) if fit.fit_offset else ())
@@ -165,9 +201,11 @@ def _cmd_fit_power_law(args) -> int:
 def _cmd_fit_broken_power_law(args) -> int:
     from toyscale import fitting
 
-    data = read_csv_columns(args.file, [args.x, args.y], args.where)
+    delta = _huber_delta_option(args)
+    _check_bootstrap_option(args)
+    data = read_csv_columns(args.file, [args.x, args.y], args.where, positive=True)
     fit = fitting.fit_broken_power_law(data[args.x], data[args.y], breaks=args.breaks, offset=args.offset,
-                                       loss=args.loss_fn, bootstrap=args.bootstrap, seed=args.seed)
+                                       loss=args.loss_fn, bootstrap=args.bootstrap, seed=args.seed, **delta)
     print(json.dumps(_jsonable(fit.to_dict()), indent=2) if args.json else fit)
     return _fit_status(fit.identifiable)
 
@@ -175,8 +213,9 @@ def _cmd_fit_broken_power_law(args) -> int:
 def _cmd_fit_allocation(args) -> int:
     from toyscale import fitting
 
+    _check_bootstrap_option(args)
     cols = [args.N, args.loss] + ([args.D] if args.D else [args.C])
-    data = read_csv_columns(args.file, cols, args.where)
+    data = read_csv_columns(args.file, cols, args.where, positive=True)
     budget = dict(D=data[args.D]) if args.D else dict(C=data[args.C])
     bins = args.bins
     if bins is not None:
@@ -189,6 +228,28 @@ def _cmd_fit_allocation(args) -> int:
     fit = fn(data[args.N], data[args.loss], bins=bins, bootstrap=args.bootstrap, seed=args.seed, **budget)
     print(json.dumps(_jsonable(fit.to_dict()), indent=2) if args.json else fit)
     return 0  # (a least-squares line through distinct budgets: always determined)
+
+
+def _check_bootstrap_option(args) -> None:
+    """Before the file is read: a --bootstrap count too small for the 95 % percentile intervals
+    the fits print (1 gave a zero-width interval away from the estimate)."""
+    from toyscale.fitting import _min_resamples
+
+    need = _min_resamples(0.95)
+    if 0 < args.bootstrap < need:
+        raise CliError(f"--bootstrap {args.bootstrap}: a 95% percentile interval needs at least {need} resamples "
+                       f"(one expected beyond each end; with fewer its ends are the extreme resamples); give "
+                       f"0 for none or >= {need} (1000 or more for stable ends)")
+
+
+def _huber_delta_option(args) -> dict:
+    """``huber_delta`` for the power-law fits: {} unless --huber-delta was given, which needs --loss-fn huber."""
+    if args.huber_delta is None:
+        return {}
+    if args.loss_fn != "huber":
+        raise CliError(f"--huber-delta {args.huber_delta:g} applies to --loss-fn huber only (the fit's loss is "
+                       f"{args.loss_fn})")
+    return {"huber_delta": args.huber_delta}
 
 
 def _fit_status(identifiable: bool) -> int:
@@ -247,6 +308,9 @@ def _add_xy_columns(p: argparse.ArgumentParser, offset_help: str) -> None:
     p.add_argument("--y", required=True, help="column of losses")
     p.add_argument("--offset", action="store_true", help=offset_help)
     p.add_argument("--loss-fn", choices=("squared", "huber"), default="squared", help="fitting loss")
+    p.add_argument("--huber-delta", type=_positive_float, default=None, metavar="DELTA",
+                   help="threshold of the Huber loss on log-residuals, with --loss-fn huber (default: 1e-3, as "
+                        "Hoffmann et al. 2022; a larger one puts more residuals on its quadratic branch)")
 
 
 def register_fit(subparsers) -> None:
@@ -260,6 +324,9 @@ def register_fit(subparsers) -> None:
     ch.add_argument("--method", choices=("huber", "mle"), default="huber",
                     help="huber: the published Huber loss on log L; mle: Huber likelihood with a fitted scale, "
                          "which also reports sigma (default: huber)")
+    ch.add_argument("--delta", type=_positive_float, default=None, metavar="DELTA",
+                    help="Huber threshold (default: 1e-3 on log-residuals for --method huber, as published; 1.0 "
+                         "on standardised residuals for --method mle)")
     ch.add_argument("--grid-stride", type=_nonneg_int, default=1, metavar="K",
                     help="use 1/K of the published 4,500-start grid (a fixed spread of ceil(4500/K) starts over "
                          "it; faster, less thorough)")
@@ -293,7 +360,8 @@ def register_fit(subparsers) -> None:
 def _add_bootstrap_seed_json(p, what: str) -> None:
     """The options every fit takes: bootstrap resamples of ``what``, their seed, and JSON output."""
     p.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R",
-                   help=f"resample {what} R times for percentile intervals of the fitted parameters (default: 0, none)")
+                   help=f"resample {what} R times for 95%% percentile intervals of the fitted parameters (default: "
+                        f"0, none; else at least 40, and 1000 or more for stable ends)")
     p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the bootstrap resamples (default: 0)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -407,7 +475,11 @@ def console(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:  # a bad $TOYSCALE_CPU_DEVICES: a usage error, not a traceback
         print(f"toyscale: error: {err}", file=sys.stderr)
         return 2
-    return main(argv)
+    try:
+        return main(argv)
+    except KeyboardInterrupt:  # Ctrl-C: exit status 130 and one line, as the experiment scripts do
+        print("toyscale: interrupted", file=sys.stderr)
+        return 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:

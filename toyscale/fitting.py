@@ -182,6 +182,24 @@ def _check_level(level: float) -> float:
     return v
 
 
+def _min_resamples(level: float) -> int:
+    """Fewest bootstrap resamples for a ``level`` percentile interval: 2 / (1 - level), rounded up (40 at
+    0.95, 200 at 0.99), so that one resample is expected beyond each end. With fewer, the ends are the most
+    extreme resamples or lie between them (bootstrap=1 gave a zero-width interval, away from the estimate)."""
+    return math.ceil(2.0 / (1.0 - level) - 1e-9)  # (1 - 0.95 rounds to 0.050000000000000044)
+
+
+def _check_bootstrap(bootstrap: Any, seed: Any, level: Any) -> tuple[int, int, float]:
+    """``bootstrap``, ``seed`` and ``level`` checked; a count in [1, _min_resamples(level)) is refused."""
+    bootstrap, seed, level = check_int("bootstrap", bootstrap, 0), check_seed(seed), _check_level(level)
+    need = _min_resamples(level)
+    if 0 < bootstrap < need:
+        raise ValueError(f"bootstrap={bootstrap}; a {100 * level:g}% percentile interval needs at least {need} "
+                         f"resamples (2 / (1 - level), one expected beyond each end: with fewer its ends are the "
+                         f"extreme resamples); give bootstrap=0 for none or >= {need} (1000 or more for stable ends)")
+    return bootstrap, seed, level
+
+
 def _check_varies(name: str, arr: np.ndarray, model: str) -> None:
     if np.unique(arr).size < 2:
         raise NotIdentifiableError(
@@ -981,7 +999,7 @@ def _ols(lx: jax.Array, ly: jax.Array, w: jax.Array) -> tuple[jax.Array, jax.Arr
     sxx = jnp.sum(w * (lx - mx) ** 2)
     line = sxx > 1e-12 * sw * (jnp.max(lx) - jnp.min(lx)) ** 2
     slope = jnp.where(line, jnp.sum(w * (lx - mx) * (ly - my)) / jnp.where(line, sxx, 1.0), jnp.nan)
-    return my - slope * mx, -slope
+    return my - slope * mx, 0.0 - slope  # (0.0 -: a flat line's exponent is 0, not -0)
 
 
 def _power_law_residual(p: jax.Array, data: tuple) -> jax.Array:
@@ -1077,15 +1095,18 @@ def fit_power_law(
     log x (closed form, exact); the standard errors are the OLS ones.  Otherwise all
     starts are optimised at once by L-BFGS (vmapped) on the sum of per-point losses of
     log-residuals, the offset being parameterised as log y_inf inside a log-sum-exp.
+    A constant y is fitted exactly by exponent 0 (standard errors 0); with the offset it raises
+    `NotIdentifiableError`, since any split of y between prefactor and offset fits it.
 
     Args:
       x: positive, finite sizes (1-D).
       y: positive, finite losses (1-D, same length).
       offset: also fit the irreducible term y_inf (True or False).
       loss: "squared" or "huber" (Huber with threshold ``huber_delta`` on log-residuals).
-      bootstrap: number of bootstrap resamples of the points (0: none). All resamples
-        are refitted at once (vmapped), from the full-data fit and, with the offset, from
-        a start at each of several offsets as well (the best is kept).
+      bootstrap: number of bootstrap resamples of the points (0: none; else at least
+        2 / (1 - level), 40 at the default level: fewer put the interval's ends at the extreme
+        resamples). All resamples are refitted at once (vmapped), from the full-data fit and,
+        with the offset, from a start at each of several offsets as well (the best is kept).
       seed: seed of the bootstrap resampling.
       huber_delta: Huber threshold (default 1e-3 as in Hoffmann et al. 2022).
       level: confidence level of the percentile intervals.
@@ -1101,13 +1122,13 @@ def fit_power_law(
     n = _same_length(x=x, y=y)
     n_params = 3 if offset else 2
     _check_enough_points(n, n_params, "a power law with offset" if offset else "a power law")
-    bootstrap = check_int("bootstrap", bootstrap, 0)
-    seed = check_seed(seed)
+    bootstrap, seed, level = _check_bootstrap(bootstrap, seed, level)
     delta = _check_positive("huber_delta", huber_delta)
-    level = _check_level(level)
     max_iter = check_int("max_iter", max_iter, 1, _MAX_ITER)
     _check_varies("x", x, "a power law")
-    _check_varies("y", y, "a power law (constant y: exponent and prefactor trade off with the offset)")
+    if offset:  # (without it a constant y is y = C x^0: exponent 0, determined)
+        _check_varies("y", y, "a power law with offset (constant y: the prefactor and the offset trade off, "
+                      "and the exponent is undetermined)")
 
     lx, ly = np.log(x), np.log(y)
     data = (jnp.asarray(lx), jnp.asarray(ly))
@@ -1562,10 +1583,10 @@ def fit_chinchilla(
         optimum (fitted sigma ~ 1e-3 x mean |r|), L-BFGS stalls and the information-matrix
         standard errors are undefined.  Pass delta=1e-3 to reproduce that choice anyway.
       starts: (S, 5) starts in (log A, log B, log E, alpha, beta); default `chinchilla_grid()`.
-      bootstrap: number of resamples of the runs, refitted at once (vmapped) warm-started
-        from the full-data optimum (and, when its E is below 1 % of the smallest loss, also
-        from it with E at 0.1, 0.3 and 0.6 of that loss; the best is kept); gives
-        percentile intervals.
+      bootstrap: number of resamples of the runs (0: none; else at least 2 / (1 - level), 40
+        at the default level), refitted at once (vmapped) warm-started from the full-data
+        optimum (and, when its E is below 1 % of the smallest loss, also from it with E at 0.1,
+        0.3 and 0.6 of that loss; the best is kept); gives percentile intervals.
       seed: bootstrap seed.
       level: interval confidence level.
       max_iter, gtol, ftol: L-BFGS stopping rules (iterations, at most 2**31 - 1; gradient norm; relative
@@ -1592,9 +1613,7 @@ def fit_chinchilla(
     n_par = 5 if method == "huber" else 6
     _check_enough_points(n, n_par, f"the Chinchilla law (method={method!r})")
     delta = _check_positive("delta", (1e-3 if method == "huber" else 1.0) if delta is None else delta)
-    bootstrap = check_int("bootstrap", bootstrap, 0)
-    seed = check_seed(seed)
-    level = _check_level(level)
+    bootstrap, seed, level = _check_bootstrap(bootstrap, seed, level)
     max_iter = check_int("max_iter", max_iter, 1, _MAX_ITER)
     gtol, ftol = _check_positive("gtol", gtol), _check_positive("ftol", ftol)
     if starts is None:
@@ -2060,10 +2079,10 @@ def fit_broken_power_law(
       breaks: number of breaks, 1 to 3.
       offset: also fit the constant a (True or False; parameterised as log a inside a log-sum-exp).
       loss: "squared" or "huber" on log-residuals.
-      bootstrap: number of bootstrap resamples of the points (0: none), all refitted at once
-        (vmapped) warm-started from the fit (and, with an offset below 1 % of the smallest y,
-        also from it with the offset at 0.1, 0.3 and 0.6 of that y; the best is kept); gives
-        percentile intervals.
+      bootstrap: number of bootstrap resamples of the points (0: none; else at least
+        2 / (1 - level), 40 at the default level), all refitted at once (vmapped) warm-started
+        from the fit (and, with an offset below 1 % of the smallest y, also from it with the
+        offset at 0.1, 0.3 and 0.6 of that y; the best is kept); gives percentile intervals.
       seed: seed of the bootstrap resampling.
       huber_delta: Huber threshold.
       level: confidence level of the percentile intervals.
@@ -2085,9 +2104,7 @@ def fit_broken_power_law(
     _check_enough_points(n, n_par + 1, f"a broken power law with {breaks} break(s)" + (" and offset" if offset else ""))
     delta = _check_positive("huber_delta", huber_delta)
     max_iter = check_int("max_iter", max_iter, 1, _MAX_ITER)
-    bootstrap = check_int("bootstrap", bootstrap, 0)
-    seed = check_seed(seed)
-    level = _check_level(level)
+    bootstrap, seed, level = _check_bootstrap(bootstrap, seed, level)
     _check_varies("x", x, "a broken power law")
     _check_varies("y", y, "a broken power law")
 
@@ -2508,6 +2525,9 @@ def _fit_allocation(method: str, opt: _Optima, notes: list[str], boot: _Optima |
                                    f"N_opt = k C^a{why}")
     order = np.argsort(Cg)
     fit = fit_power_law(Cg[order], Ng[order])
+    if np.unique(Ng).size == 1:
+        notes.append(f"every budget's optimum is the same N ({Ng[0]:.4g}): a = 0 fits it exactly, with standard "
+                     "error 0; the runs' N may not reach the optima, or their N grid is too coarse to show them move")
     intervals, boot_params, failed = {}, None, 0
     if boot is not None:
         boot_params = _allocation_ols(boot)
@@ -2525,10 +2545,6 @@ def _fit_allocation(method: str, opt: _Optima, notes: list[str], boot: _Optima |
                          n_runs=opt.n_runs[0, use][order].astype(np.int64), fit=fit, curvature=curv,
                          intervals=intervals, n_bootstrap=0 if boot is None else len(boot_params), level=level,
                          bootstrap_failed=failed, boot_log_params=boot_params, notes=tuple(notes))
-
-
-def _check_bootstrap(bootstrap: Any, seed: Any, level: Any) -> tuple[int, int, float]:
-    return check_int("bootstrap", bootstrap, 0), check_seed(seed), _check_level(level)
 
 
 def _dropped_note(grp: _Groups) -> list[str]:
@@ -2572,7 +2588,8 @@ def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any =
       bins: None (group runs of equal C: sorted, a run whose C lies within 1 % of its group's smallest joins
         the group, so the ~1/D scatter of C = 6 N D from integer N and D stays one budget), an int (that many
         log-spaced bins over the range of C) or ascending bin edges.
-      bootstrap: number of resamples of the runs (0: none).
+      bootstrap: number of resamples of the runs (0: none; else at least 2 / (1 - level), 40 at the
+        default level).
       seed: seed of the resampling.
       level: confidence level of the percentile intervals.
 
@@ -2623,7 +2640,8 @@ def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = 
       bins: None (group by equal C, to 1 % of a group's smallest as in `fit_frontier`), an int
         (log-spaced bins) or ascending bin edges; the budget of a binned group is the geometric mean of its runs' C.
       min_runs: budgets with fewer distinct N are dropped (at least 3).
-      bootstrap: number of resamples of the runs (0: none).
+      bootstrap: number of resamples of the runs (0: none; else at least 2 / (1 - level), 40 at the
+        default level).
       seed: seed of the resampling.
       level: confidence level of the percentile intervals.
 

@@ -684,8 +684,19 @@ def load_sweep(folder: str) -> SweepResult:
     if not os.path.exists(os.path.join(folder, "manifest.json")):
         raise FileNotFoundError(f"folder={os.fspath(folder)!r} has no manifest.json, so it holds no sweep "
                                 f"(an experiment script's sweep is in <--out>/sweep)")
-    with open(os.path.join(folder, "manifest.json")) as f:
-        manifest = json.load(f)
+    mpath = os.path.join(folder, "manifest.json")
+    try:
+        with open(mpath) as f:
+            manifest = json.load(f)
+    except UnicodeDecodeError as e:  # (a ValueError too, naming no file)
+        raise ValueError(f"{mpath!r}: damaged, not a text file ({e}); restore it from a backup, or rerun the sweep "
+                         f"into a new folder") from None
+    except ValueError as e:  # (json's decode error)
+        raise ValueError(f"{mpath!r}: damaged, not valid JSON ({e}); restore it from a backup, or rerun the sweep "
+                         f"into a new folder") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("points"), list):
+        raise ValueError(f"{mpath!r} holds {short_repr(manifest, 80)}, not a sweep's manifest (an object with its "
+                         f"'points'); restore it from a backup, or rerun the sweep into a new folder")
     if manifest.get("format") not in _READABLE_FORMATS:
         raise ValueError(f"folder={folder!r} holds format {manifest.get('format')!r}; expected one of "
                          f"{list(_READABLE_FORMATS)}")
