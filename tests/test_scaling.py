@@ -272,6 +272,11 @@ def test_the_seed_bootstrap_needs_replicates():
     with pytest.raises(ValueError, match="replicate values"):
         width_exponent(bare, seed_bootstrap=10)
     width_exponent(bare)  # (without it, a curve made by hand still fits)
+    with pytest.raises(ValueError, match=r"seed_bootstrap=39; a 95% percentile interval needs at least 40 resamples"):
+        width_exponent(noisy_curve(3), seed_bootstrap=39)
+    with pytest.raises(ValueError, match=r"seed_bootstrap=40; a 99% percentile interval needs at least 200"):
+        width_exponent(noisy_curve(3), seed_bootstrap=40, level=0.99)
+    assert np.isfinite(width_exponent(noisy_curve(3), seed_bootstrap=40).intervals["exponent"]).all()
 
 
 def test_a_kind_name_that_matches_nothing_says_it_means_the_defaults_and_lists_the_sweeps_specs():

@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from toyscale._checks import check_int, check_seed, short_repr, shorten
-from toyscale.fitting import NotIdentifiableError, PowerLawFit, _ols, _percentile_intervals, fit_power_law
+from toyscale.fitting import (NotIdentifiableError, PowerLawFit, _min_resamples, _ols, _percentile_intervals,
+                               fit_power_law)
 from toyscale.superposition import no_better_than_empty
 from toyscale.sweep import Record, matching
 
@@ -319,6 +320,11 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     if all(v.size < 2 for v in values):
         raise ValueError(f"seed_bootstrap={seed_bootstrap}; every width{where} has one model, so there are no "
                          f"seeds to resample (sweep more seeds)")
+    need = _min_resamples(fit.level)
+    if seed_bootstrap < need:  # (as fit_power_law's bootstrap: the ends would be the extreme resamples)
+        raise ValueError(f"seed_bootstrap={seed_bootstrap}; a {100 * fit.level:g}% percentile interval needs at least "
+                         f"{need} resamples (2 / (1 - level), one expected beyond each end); give 0 for none or "
+                         f">= {need} (the scripts draw {SEED_RESAMPLES})")
     return _seed_bootstrap(fit, m, values, seed_bootstrap, seed)
 
 
