@@ -376,7 +376,7 @@ def test_random_features_script_with_M_below_the_sizes_prints_no_infinite_error(
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         summary = _experiment("random_features").main(
-            ["--preset", "smoke", "--set", "rf.M=4", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+            ["--preset", "smoke", "--set", "rf.M=4", "--set", "replicates=4", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
              "--no-progress"])
     printed = capsys.readouterr().out
     assert "inf%" not in printed and "nan" not in printed
