@@ -69,8 +69,8 @@ class TrainConfig:
         -sum_i log(1 - p_i) (about E when every p_i is small) a model drawn by the sparse
         sampler may have. It fixes the static number of event slots per batch so that a
         batch overflows with probability <= 2^-40; under "sparse" a model with a larger
-        Lambda is refused before compiling, under "auto" it is drawn by the dense sampler. Overflows are counted in
-        the output ``truncated_batches``.
+        Lambda is refused before compiling, under "auto" it is drawn by the dense sampler.
+        Overflows are counted in the output ``truncated_batches``.
       matmul_precision: operand type of the training step's three dense products:
         "float32" (the default: exact float32 on every backend; JAX would otherwise let a
         GPU use TF32), "tensorfloat32" (operands rounded to TF32's 10 mantissa bits, for a
