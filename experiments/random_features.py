@@ -120,7 +120,8 @@ def main(argv=None) -> dict:
     agreement = f"{median:.3f}" if median is not None else "n/a"
     plots.save(plots.random_feature_regimes(
         result, cfg, alpha=alpha, sizes=sizes, rows=pre["rows"], columns=pre["columns"], ridges=pre["ridges"],
-        ridge_column=pre["ridge_column"], fits=fits,
+        ridge_column=pre["ridge_column"],
+        fits={k: (x, y, None if floor[k] else fit) for k, (x, y, fit) in fits.items()},  # (no line for an n/a fit)
         title=f"random features, alpha={alpha}, M={cfg.M}: median |sim/theory - 1| off the peak "
               f"= {agreement}"), figure, os.path.join(args.out, "random_features.png"), dpi=110)
 

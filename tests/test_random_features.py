@@ -366,13 +366,18 @@ def _experiment(name):
     return module
 
 
-def test_random_features_script_with_M_below_the_sizes_prints_no_infinite_error(tmp_path, capsys):
+def test_random_features_script_with_M_below_the_sizes_prints_no_infinite_error(tmp_path, capsys, monkeypatch):
     # rf.M=4: min(N, T) >= M at most points, where the noise-free ridgeless theory is exactly 0;
     # sim/theory had been x/0 ("divide by zero", "median |sim/theory - 1| = inf% ... (max inf%)")
     # and the exponents, fitted through those points, had been printed as results
     import json
     import warnings
 
+    from toyscale import plots
+
+    labels, save = [], plots.save
+    monkeypatch.setattr(plots, "save", lambda fig, *a, **k: labels.extend(
+        label for ax in fig.axes for label in ax.get_legend_handles_labels()[1]) or save(fig, *a, **k))
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         summary = _experiment("random_features").main(
@@ -391,6 +396,10 @@ def test_random_features_script_with_M_below_the_sizes_prints_no_infinite_error(
         assert on_disk["zero_theory_sizes"][name] and on_disk["exponents"][name] is None
         assert summary["exponent_t_interval"][name] is None
     assert sum("n/a: the theory's loss is 0 at" in row for row in printed.splitlines()) == 4
+    # and the figure draws no line, and no exponent, for them
+    assert not any(label.startswith("fit ") for label in labels), labels
+    assert sorted(label for label in labels if label.startswith("variance_")) == [
+        "variance_N: not fitted", "variance_T: not fitted"]
 
 
 def test_more_is_better_leaves_out_points_whose_theory_is_zero_or_infinite():

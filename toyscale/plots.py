@@ -221,7 +221,8 @@ def random_feature_regimes(result, config, *, alpha: float, sizes: Sequence[int]
       alpha: spectrum exponent; sizes: the N/T range drawn.
       rows, columns: the N values of panel 1 and the T values of panel 2.
       ridges, ridge_column: ridges of panel 4, at T = ridge_column.
-      fits: ``{regime: (x, y, PowerLawFit)}`` from ``random_features.regime_exponents``.
+      fits: ``{regime: (x, y, PowerLawFit)}`` from ``random_features.regime_exponents`` (a fit
+        of None: its points without a line, e.g. where the theory's loss is 0).
       title: the figure's title.
     """
     from toyscale import random_features as rf
@@ -239,14 +240,19 @@ def random_feature_regimes(result, config, *, alpha: float, sizes: Sequence[int]
         xs, th = _theory_curve(config, along, {other: float("inf")}, sizes[0], sizes[-1], alpha=alpha)
         ax.plot(xs, th, "k--", lw=1, label=f"{other}=inf (theory)")
         fx, _, fit = fits[f"resolution_{along}"]
-        ax.plot(fx, fit.predict(fx), "k:", lw=2, label=f"fit {fit.exponent:.3f}±{fit.stderr['exponent']:.3f} (pred {alpha})")
+        if fit is not None:
+            ax.plot(fx, fit.predict(fx), "k:", lw=2,
+                    label=f"fit {fit.exponent:.3f}±{fit.stderr['exponent']:.3f} (pred {alpha})")
         ax.set(xscale="log", yscale="log", xlabel=along, ylabel="test loss",
                title=f"loss vs {along} (points: simulation, lines: deterministic equivalent)")
         ax.legend(fontsize=7)
     for i, name in enumerate(("variance_T", "variance_N")):
         fx, fy, fit = fits[name]
-        axes[2].plot(fx, fy, "o", color=f"C{i}", label=f"{name}: {fit.exponent:.3f}±{fit.stderr['exponent']:.3f} (pred 1)")
-        axes[2].plot(fx, fit.predict(fx), "--", color=f"C{i}", lw=1)
+        shown = np.asarray(fy) > 0  # (a log axis)
+        axes[2].plot(np.asarray(fx)[shown], np.asarray(fy)[shown], "o", color=f"C{i}", label=f"{name}: " + (
+            "not fitted" if fit is None else f"{fit.exponent:.3f}±{fit.stderr['exponent']:.3f} (pred 1)"))
+        if fit is not None:
+            axes[2].plot(fx, fit.predict(fx), "--", color=f"C{i}", lw=1)
     axes[2].set(xscale="log", yscale="log", xlabel=f"T (N={min(rows)}) or N (T={min(columns)})",
                 ylabel="L - L(limit), same model", title="variance-limited terms")
     axes[2].legend(fontsize=7)
