@@ -121,8 +121,7 @@ def test_a_fit_that_is_not_identifiable_exits_1_after_printing_it(tmp_path, caps
         ("a,b\n1,2\n1,3\n1,4\n", ["--x", "a", "--y", "b"], "not identifiable"),
         # a missing cell had given "cannot parse None as a number"
         ("width,loss\n4,1.0\n8\n16,0.4\n", ["--x", "width", "--y", "loss"],
-         "line 3 has 1 field, the header 2; is a cell missing?"),
-        ("a,b,c\n1,2,3\n2,3\n", ["--x", "a", "--y", "b"], "line 3 has 2 fields, the header 3"),  # (c unused)
+         "line 3 has 1 field, the header 2, so no 'loss'; is a cell missing?"),
         ("a,b\n1,2\n2,inf\n", ["--x", "a", "--y", "b"],
          "column 'b' has 1 non-finite value(s) (first on line 3: inf); a fit needs finite numbers: leave those rows"),
     ],
@@ -132,6 +131,19 @@ def test_cli_errors(tmp_path, capsys, content, args, message):
     p.write_text(content)
     assert cli.main(["fit", "power-law", str(p), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_short_row_is_read_when_it_lacks_only_columns_the_fit_does_not_use(tmp_path, capsys):
+    # a header's trailing comma (an unused empty column), and a trailer line that --where leaves out
+    rows = "".join(f"{m},{2 * m ** -0.5}\n" for m in (4, 8, 16, 32))
+    p = tmp_path / "short.csv"
+    p.write_text("m,loss,\n" + rows)
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss"]) == 0
+    assert "exponent" in capsys.readouterr().out
+    p.write_text("m,loss,kind\n" + rows.replace("\n", ",a\n") + "TOTAL\n")
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--where", "kind=a"]) == 0
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss"]) == 2  # (unfiltered: the trailer is read)
+    assert "line 6 has 1 field, the header 3, so no 'loss'" in capsys.readouterr().err
 
 
 def test_drop_top_does_not_drop_a_nan_loss_as_the_highest(tmp_path, capsys):

@@ -54,14 +54,15 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                 if len(cells) > len(header):  # more cells than the header: "1,024" split into two, say
                     raise CliError(f"{path}: line {line} has {len(cells)} fields, the header {len(header)}; "
                                    f"quote a cell that contains a comma")
-                if len(cells) < len(header):  # (a csv.DictReader fills them with None)
-                    raise CliError(f"{path}: line {line} has {len(cells)} field{'s' * (len(cells) != 1)}, the "
-                                   f"header {len(header)}; is a cell missing? (an empty cell still takes its "
-                                   f"comma: 1,,3)")
-                row = dict(zip(header, cells))
+                row = dict(zip(header, cells))  # (a short row lacks its last columns)
                 seen_rows += 1
-                if not all(_matches(row[k], v, text=True) for k, v in where):
-                    continue
+                if not all(k in row and _matches(row[k], v, text=True) for k, v in where):
+                    continue  # (a row without a filter's column does not match it: a trailer line, say)
+                lacking = [c for c in columns if c not in row]
+                if lacking:  # only a column the fit reads matters (a header's trailing comma, say)
+                    raise CliError(f"{path}: line {line} has {len(cells)} field{'s' * (len(cells) != 1)}, the "
+                                   f"header {len(header)}, so no {lacking[0]!r}; is a cell missing? (an empty cell "
+                                   f"still takes its comma: 1,,3)")
                 for c in columns:
                     cell = row[c]
                     try:
