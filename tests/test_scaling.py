@@ -266,7 +266,7 @@ def test_the_seed_bootstrap_refuses_what_it_cannot_do(kwargs, error, match):
 
 def test_the_seed_bootstrap_needs_replicates():
     with pytest.raises(ValueError, match="one model"):
-        width_exponent(noisy_curve(1), seed_bootstrap=10)
+        width_exponent(noisy_curve(1), seed_bootstrap=40)
     bare = WidthCurve(widths=np.array([4, 8]), loss=np.array([1.0, 0.5]), loss_std=np.zeros(2), n_models=np.ones(2, int),
                       n_diverged=0)
     with pytest.raises(ValueError, match="replicate values"):
@@ -361,6 +361,17 @@ def test_a_curve_that_cannot_give_an_exponent_is_reported_not_raised():
     assert why is None and fit.exponent == pytest.approx(1.0)
     with pytest.raises(TypeError, match="fit_range"):  # a bad argument is still the caller's error
         fit_width_curve(good, fit_range="all")
+    with pytest.raises(ValueError, match=r"1 width\(s\) with a finite loss inside fit_range=\(100, 200\)") as hit:
+        fit_width_curve(WidthCurve(widths=np.array([4, 8, 100]), loss=np.array([1.0, 0.5, 0.1]), loss_std=np.zeros(3),
+                                   n_models=np.ones(3, int), n_diverged=0), fit_range=(100, 200))
+    assert not isinstance(hit.value, CurveNotFittedError)
+    with pytest.raises(ValueError, match="bootstrap=1; a 95% percentile interval"):  # (before the data's zero)
+        fit_width_curve(zero, bootstrap=1)
+    # with an offset the same data faults are reported, not raised
+    assert fit_width_curve(zero, offset=True)[1].startswith("the mean is 0 (<= 0) at m = 8")
+    two = WidthCurve(widths=widths[:2], loss=np.array([0.5, 0.3]), loss_std=np.zeros(2), n_models=np.ones(2, int),
+                     n_diverged=1)
+    assert fit_width_curve(two, offset=True)[1].endswith("a power law with offset needs at least 3")
     # the figure draws an unfitted curve's positive points, labelled so
     figure = plots.loss_vs_width({"panel": {"zero": (zero, None), "good": (good, fit)}})
     labels = figure.axes[0].get_legend_handles_labels()[1]

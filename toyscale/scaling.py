@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from toyscale._checks import check_int, check_seed, short_repr, shorten
-from toyscale.fitting import (NotIdentifiableError, PowerLawFit, _min_resamples, _ols, _percentile_intervals,
-                               fit_power_law)
+from toyscale.fitting import (NotIdentifiableError, PowerLawFit, _check_bootstrap, _min_resamples, _ols,
+                               _percentile_intervals, fit_power_law)
 from toyscale.superposition import no_better_than_empty
 from toyscale.sweep import Record, matching
 
@@ -284,6 +284,13 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         if len(values) != m.size:
             raise ValueError("seed_bootstrap needs the curve's replicate values (WidthCurve.values); this curve "
                              "has none: make it with width_curve")
+    # the arguments first, so that a bad one is never reported as the data's fault
+    _, _, level = _check_bootstrap(fit_options.get("bootstrap", 0), 0, fit_options.get("level", 0.95))
+    need = _min_resamples(level)
+    if 0 < seed_bootstrap < need:  # (as fit_power_law's bootstrap: the ends would be the extreme resamples)
+        raise ValueError(f"seed_bootstrap={seed_bootstrap}; a {100 * level:g}% percentile interval needs at least "
+                         f"{need} resamples (2 / (1 - level), one expected beyond each end); give 0 for none or "
+                         f">= {need} (the scripts draw {SEED_RESAMPLES})")
     where = ""
     if fit_range is not None:
         try:  # (None for an open end, like inf)
@@ -299,11 +306,14 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         m, loss = m[keep], loss[keep]
         values = [v for v, k in zip(values, keep) if k]
         where = f" inside fit_range={fit_range!r}"
-    if m.size < 2:
-        raise CurveNotFittedError(f"{m.size} width(s) with a finite loss{where} (widths {curve.widths.tolist()}, "
-                                  f"{curve.n_diverged} diverged model(s) and {curve.n_undefined} with an undefined "
-                                  f"measure left out); a power law needs at least 2")
-    if not fit_options.get("offset") and np.any(loss <= 0):
+    least = 3 if fit_options.get("offset") else 2
+    if m.size < least:
+        # (a fit_range is the caller's choice: one that keeps too few widths is an argument error)
+        error = ValueError if fit_range is not None else CurveNotFittedError
+        raise error(f"{m.size} width(s) with a finite loss{where} (widths {curve.widths.tolist()}, "
+                    f"{curve.n_diverged} diverged model(s) and {curve.n_undefined} with an undefined "
+                    f"measure left out); a power law{' with offset' if least == 3 else ''} needs at least {least}")
+    if np.any(loss <= 0):
         zero = [int(w) for w, v in zip(m, loss) if v <= 0]
         raise CurveNotFittedError(f"the mean is {float(np.min(loss)):.3g} (<= 0) at m = {', '.join(map(str, zero))}"
                                   f"{where}; L = C m^-a is fitted to log L, so every mean must be > 0")
@@ -320,11 +330,6 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     if all(v.size < 2 for v in values):
         raise ValueError(f"seed_bootstrap={seed_bootstrap}; every width{where} has one model, so there are no "
                          f"seeds to resample (sweep more seeds)")
-    need = _min_resamples(fit.level)
-    if seed_bootstrap < need:  # (as fit_power_law's bootstrap: the ends would be the extreme resamples)
-        raise ValueError(f"seed_bootstrap={seed_bootstrap}; a {100 * fit.level:g}% percentile interval needs at least "
-                         f"{need} resamples (2 / (1 - level), one expected beyond each end); give 0 for none or "
-                         f">= {need} (the scripts draw {SEED_RESAMPLES})")
     return _seed_bootstrap(fit, m, values, seed_bootstrap, seed)
 
 
@@ -333,7 +338,7 @@ def fit_width_curve(curve: WidthCurve, **options: Any) -> tuple[PowerLawFit | No
     cannot give an exponent (:class:`CurveNotFittedError`, or
     :class:`toyscale.fitting.NotIdentifiableError`: e.g. too many models diverged, or a loss
     of exactly 0), so that a study of many curves reports that one and goes on. A bad
-    argument still raises."""
+    argument still raises (a ``fit_range`` that keeps too few widths too)."""
     try:
         return width_exponent(curve, **options), None
     except (CurveNotFittedError, NotIdentifiableError) as e:
