@@ -178,8 +178,9 @@ class TrainConfig:
                 raise ValueError(
                     f"{what} give the Poisson rate Lambda={rate:.6g} (= -sum log(1 - p_i), events per sample) > "
                     f"max_rate={self.max_rate}, so sampler='auto' draws them densely, in float32; "
-                    f"matmul_precision={self.matmul_precision!r} needs every model sparse: raise max_rate "
-                    f"(at most 64) or use matmul_precision='float32'")
+                    f"matmul_precision={self.matmul_precision!r} needs every model sparse: "
+                    + ("raise max_rate (at most 64)" if math.isfinite(rate) else "no max_rate draws a p_i = 1")
+                    + " or use matmul_precision='float32'")
             return
         if not math.isfinite(rate):
             raise ValueError(
