@@ -234,13 +234,11 @@ def _cmd_fit_allocation(args) -> int:
 def _check_bootstrap_option(args) -> None:
     """Before the file is read: a --bootstrap count too small for the 95 % percentile intervals
     the fits print (1 gave a zero-width interval away from the estimate)."""
-    from toyscale.fitting import _min_resamples
+    from toyscale.fitting import _too_few_resamples
 
-    need = _min_resamples(0.95)
-    if 0 < args.bootstrap < need:
-        raise CliError(f"--bootstrap {args.bootstrap}: a 95% percentile interval needs at least {need} resamples "
-                       f"(one expected beyond each end; with fewer its ends are the extreme resamples); give "
-                       f"0 for none or >= {need} (1000 or more for stable ends)")
+    why = _too_few_resamples(args.bootstrap, 0.95)
+    if why:
+        raise CliError(f"--bootstrap {args.bootstrap}: {why}")
 
 
 def _huber_delta_option(args) -> dict:

@@ -189,14 +189,23 @@ def _min_resamples(level: float) -> int:
     return math.ceil(2.0 / (1.0 - level) - 1e-9)  # (1 - 0.95 rounds to 0.050000000000000044)
 
 
+def _too_few_resamples(count: int, level: float) -> str | None:
+    """Why ``count`` resamples cannot give a ``level`` percentile interval (None if they can, or
+    for 0: none); each caller (the fits, the seed bootstrap, the CLI) puts its argument's name first."""
+    need = _min_resamples(level)
+    if not 0 < count < need:
+        return None
+    return (f"a {100 * level:g}% percentile interval needs at least {need} resamples (2 / (1 - level), one "
+            f"expected beyond each end: with fewer its ends are the extreme resamples); give 0 for none or "
+            f">= {need} (1000 or more for stable ends)")
+
+
 def _check_bootstrap(bootstrap: Any, seed: Any, level: Any) -> tuple[int, int, float]:
     """``bootstrap``, ``seed`` and ``level`` checked; a count in [1, _min_resamples(level)) is refused."""
     bootstrap, seed, level = check_int("bootstrap", bootstrap, 0), check_seed(seed), _check_level(level)
-    need = _min_resamples(level)
-    if 0 < bootstrap < need:
-        raise ValueError(f"bootstrap={bootstrap}; a {100 * level:g}% percentile interval needs at least {need} "
-                         f"resamples (2 / (1 - level), one expected beyond each end: with fewer its ends are the "
-                         f"extreme resamples); give bootstrap=0 for none or >= {need} (1000 or more for stable ends)")
+    why = _too_few_resamples(bootstrap, level)
+    if why:
+        raise ValueError(f"bootstrap={bootstrap}; {why}")
     return bootstrap, seed, level
 
 

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from toyscale._checks import check_int, check_seed, short_repr, shorten
-from toyscale.fitting import (NotIdentifiableError, PowerLawFit, _check_bootstrap, _min_resamples, _ols,
-                               _percentile_intervals, fit_power_law)
+from toyscale.fitting import (NotIdentifiableError, PowerLawFit, _check_bootstrap, _ols, _percentile_intervals,
+                               _too_few_resamples, fit_power_law)
 from toyscale.superposition import no_better_than_empty
 from toyscale.sweep import Record, matching
 
@@ -286,11 +286,9 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
                              "has none: make it with width_curve")
     # the arguments first, so that a bad one is never reported as the data's fault
     _, _, level = _check_bootstrap(fit_options.get("bootstrap", 0), 0, fit_options.get("level", 0.95))
-    need = _min_resamples(level)
-    if 0 < seed_bootstrap < need:  # (as fit_power_law's bootstrap: the ends would be the extreme resamples)
-        raise ValueError(f"seed_bootstrap={seed_bootstrap}; a {100 * level:g}% percentile interval needs at least "
-                         f"{need} resamples (2 / (1 - level), one expected beyond each end); give 0 for none or "
-                         f">= {need} (the scripts draw {SEED_RESAMPLES})")
+    why = _too_few_resamples(seed_bootstrap, level)
+    if why:  # (as fit_power_law's bootstrap)
+        raise ValueError(f"seed_bootstrap={seed_bootstrap}; {why}")
     where = ""
     if fit_range is not None:
         try:  # (None for an open end, like inf)
