@@ -427,14 +427,14 @@ def test_a_damaged_manifest_is_named(tmp_path, capsys):
     (folder / "manifest.json").write_text('{"format": "toyscale-sweep/2"\n"points": []}')
     assert cli.main(["export", str(folder), "-"]) == 2
     err = capsys.readouterr().err
-    assert f"'{folder / 'manifest.json'}': damaged, not valid JSON (Expecting ',' delimiter: line 2" in err, err
+    assert f"'{folder / 'manifest.json'}' cannot be read: damaged, not valid JSON (Expecting ',' delimiter: line 2" in err, err
     (folder / "manifest.json").write_bytes(b'{"format": "\xff\xfe"}')
     assert cli.main(["export", str(folder), "-"]) == 2
-    assert f"'{folder / 'manifest.json'}': damaged, not a text file" in capsys.readouterr().err
+    assert f"'{folder / 'manifest.json'}' cannot be read: damaged, not a text file" in capsys.readouterr().err
     for text in ("[1, 2]", '{"format": "toyscale-sweep/2"}'):  # JSON, but not a manifest
         (folder / "manifest.json").write_text(text)
         assert cli.main(["export", str(folder), "-"]) == 2
-        assert f"'{folder / 'manifest.json'}' holds " in capsys.readouterr().err
+        assert f"'{folder / 'manifest.json'}' cannot be read: it holds " in capsys.readouterr().err
 
 
 def test_ctrl_c_is_exit_130_with_one_line(tmp_path, capsys, monkeypatch):
@@ -451,3 +451,20 @@ def test_ctrl_c_is_exit_130_with_one_line(tmp_path, capsys, monkeypatch):
     p.write_text("N,D,loss\n" + "".join(f"{1e7 * 2**i},{1e9 * 3**i},{3 - 0.1 * i}\n" for i in range(8)))
     assert cli.console(["fit", "chinchilla", str(p), "--N", "N", "--D", "D", "--loss", "loss"]) == 130
     assert capsys.readouterr().err == "toyscale: interrupted\n"
+
+
+def test_the_installed_command_ends_at_once_after_ctrl_c(monkeypatch):
+    # JAX's shutdown after an interrupted computation occasionally segfaulted after the
+    # message: after Ctrl-C the command ends without it (os._exit), other codes exit normally
+    class Ended(Exception):
+        pass
+
+    def ended(code):
+        raise Ended(code)
+
+    monkeypatch.setattr(cli.os, "_exit", ended)
+    for code in (130, 0, 2):
+        monkeypatch.setattr(cli, "console", lambda code=code: code)
+        with pytest.raises(Ended if code == 130 else SystemExit) as e:
+            cli.entry()
+        assert (e.value.args[0] if code == 130 else e.value.code) == code

@@ -673,6 +673,22 @@ def _write_chunk(folder: str, ids: np.ndarray, diverged: np.ndarray, outputs: di
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+def _read_manifest(mpath: str, remedy: str) -> dict:
+    """A folder's manifest.json, read; a ValueError naming the file, what is wrong with it and
+    ``remedy`` (what the caller can do) if it is not a sweep's manifest."""
+    try:
+        with open(mpath) as f:
+            manifest = json.load(f)
+    except UnicodeDecodeError as e:  # (a ValueError too, naming no file)
+        raise ValueError(f"{mpath!r} cannot be read: damaged, not a text file ({e}); {remedy}") from None
+    except ValueError as e:  # (json's decode error)
+        raise ValueError(f"{mpath!r} cannot be read: damaged, not valid JSON ({e}); {remedy}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("points"), list):
+        raise ValueError(f"{mpath!r} cannot be read: it holds {short_repr(manifest, 80)}, not a sweep's manifest (an "
+                         f"object with its 'points'); {remedy}")
+    return manifest
+
+
 def load_sweep(folder: str) -> SweepResult:
     """Reads a sweep folder written by :func:`run_sweep` (finished models only)."""
     if not isinstance(folder, (str, os.PathLike)):
@@ -684,19 +700,8 @@ def load_sweep(folder: str) -> SweepResult:
     if not os.path.exists(os.path.join(folder, "manifest.json")):
         raise FileNotFoundError(f"folder={os.fspath(folder)!r} has no manifest.json, so it holds no sweep "
                                 f"(an experiment script's sweep is in <--out>/sweep)")
-    mpath = os.path.join(folder, "manifest.json")
-    try:
-        with open(mpath) as f:
-            manifest = json.load(f)
-    except UnicodeDecodeError as e:  # (a ValueError too, naming no file)
-        raise ValueError(f"{mpath!r}: damaged, not a text file ({e}); restore it from a backup, or rerun the sweep "
-                         f"into a new folder") from None
-    except ValueError as e:  # (json's decode error)
-        raise ValueError(f"{mpath!r}: damaged, not valid JSON ({e}); restore it from a backup, or rerun the sweep "
-                         f"into a new folder") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("points"), list):
-        raise ValueError(f"{mpath!r} holds {short_repr(manifest, 80)}, not a sweep's manifest (an object with its "
-                         f"'points'); restore it from a backup, or rerun the sweep into a new folder")
+    manifest = _read_manifest(os.path.join(folder, "manifest.json"),
+                              "restore it from a backup, or rerun the sweep into a new folder")
     if manifest.get("format") not in _READABLE_FORMATS:
         raise ValueError(f"folder={folder!r} holds format {manifest.get('format')!r}; expected one of "
                          f"{list(_READABLE_FORMATS)}")
@@ -916,13 +921,10 @@ def run_sweep(
             manifest = new
         else:
             try:
-                with open(mpath) as f:
-                    old = json.load(f)
-                if not isinstance(old, dict):
-                    raise ValueError(f"it holds a {type(old).__name__}, not an object")
-            except (ValueError, UnicodeDecodeError) as e:  # (json's decode error is a ValueError)
-                raise FolderInUseError(f"out={folder!r}: {mpath!r} cannot be read ({e}), so which sweep the "
-                                       f"folder holds is unknown; use a new folder or delete it") from e
+                old = _read_manifest(mpath, "so which sweep the folder holds is unknown; use a new folder or "
+                                            "delete it")
+            except ValueError as e:
+                raise FolderInUseError(f"out={folder!r}: {e}") from None
             if old.get("format") != FORMAT and old.get("format") in _READABLE_FORMATS:
                 raise FolderInUseError(f"out={folder!r} holds a sweep in format {old.get('format')!r}, whose models "
                                  f"were keyed by their position in the grid; this version keys them by their "
