@@ -1,7 +1,5 @@
 """``python -m toyscale``: the command line."""
 
-import sys
+from toyscale.cli import entry
 
-from toyscale.cli import console
-
-sys.exit(console())
+entry()

@@ -481,6 +481,20 @@ def console(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def entry() -> None:
+    """``toyscale`` and ``python -m toyscale``: :func:`console`, then exit with its code.
+
+    After Ctrl-C (code 130) the process ends at once, its output flushed, without the
+    interpreter's shutdown: tearing JAX down after an interrupted computation occasionally
+    crashed (a segmentation fault after the one-line message)."""
+    code = console()
+    if code == 130:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    sys.exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The commands themselves, with no process-wide set-up (for calling from Python);
     returns the exit code (0 ok, 1 a fit printed but not identifiable, 2 usage or data error)."""
