@@ -80,34 +80,6 @@ def _stat(reduce, rel: np.ndarray, where: np.ndarray) -> float | None:
     return float(reduce(rel[where])) if where.any() else None
 
 
-def agreement_line(points: list[dict], mean: np.ndarray, sem: np.ndarray, theory: np.ndarray, rel: np.ndarray,
-                   compared: np.ndarray, off_peak: np.ndarray, M: int) -> str:
-    """The theory's relative error, off the peak and near it, over the ``compared`` points (see
-    :func:`toyscale.random_features.relative_error`), and how many were left out and why."""
-    far, near = off_peak & compared, ~off_peak & compared
-    line = "median |sim/theory - 1| = "
-    if far.any():
-        worst = int(np.argmax(np.where(far, rel, -1.0)))
-        line += (f"{100 * np.median(rel[far]):.1f}% (max {100 * rel[worst]:.1f}% at N = {points[worst]['N']}, "
-                 f"T = {points[worst]['T']}, ridge {points[worst]['ridge']:.3g}, where the simulated mean's standard "
-                 f"error is {100 * sem[worst] / theory[worst]:.1f}% of the theory) over the {int(far.sum())} "
-                 f"points with max(N, T) >= {OFF_PEAK:g} min(N, T)")
-    else:
-        line += f"(no point with max(N, T) >= {OFF_PEAK:g} min(N, T) to compare)"
-    if near.any():
-        line += (f"; {100 * np.median(rel[near]):.1f}% (max {100 * np.max(rel[near]):.1f}%) over the "
-                 f"{int(near.sum())} nearer the N = T peak")
-    zero, infinite = theory == 0, np.isinf(theory)
-    if zero.any():
-        line += (f"; {int(zero.sum())} point(s) left out where the theory's loss is 0 (noise-free and ridgeless with "
-                 f"min(N, T) >= M = {M}: the student is exact), the simulated loss there at most "
-                 f"{np.max(mean[zero]):.2g}")
-    if infinite.any():
-        line += (f"; {int(infinite.sum())} point(s) left out where the theory's loss is infinite (the ridgeless "
-                 f"N = T peak), the simulated loss there at least {np.min(mean[infinite]):.3g}")
-    return line
-
-
 def main(argv=None) -> dict:
     args = experiment_args("more_is_better", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
     pre = args.settings
@@ -122,10 +94,11 @@ def main(argv=None) -> dict:
 
     points, mean, sem = rf.replicate_means(result)
     theory = expected_test_loss(cfg, points)
-    # a theory of 0 (noise-free and ridgeless with min(N, T) >= M) or inf (the ridgeless peak) has
-    # no relative error: those points are left out of the comparison and counted
-    rel, compared = rf.relative_error(mean, theory)
-    off_peak = np.array([max(p["N"], p["T"]) >= OFF_PEAK * min(p["N"], p["T"]) for p in points])
+    # a theory of 0 (noise-free and ridgeless with min(N, T) >= M) or inf (the ridgeless peak), or a
+    # simulated mean that is not finite, has no relative error: those points are left out of the
+    # comparison and counted
+    agreement = rf.theory_agreement(points, mean, sem, theory, off_peak=OFF_PEAK)
+    rel, compared = agreement.rel, agreement.compared
     dense = log_sizes(min(pre["sizes"]), max(pre["sizes"]), 100)
     shown = ridges if len(ridges) <= SHOWN_RIDGES else sorted(
         {ridges[round(i * (len(ridges) - 1) / (SHOWN_RIDGES - 1))] for i in range(SHOWN_RIDGES)})
@@ -189,22 +162,22 @@ def main(argv=None) -> dict:
         panels[f"loss vs {words} ({other} = {fixed})"] = {
             "along": along, "ridges": curves, "tuned": (sim.x, sim.loss, sim_sem, tuned_line.x, tuned_line.loss)}
 
-    print("\nsimulation / theory at every (size, ridge): " + agreement_line(points, mean, sem, theory, rel, compared,
-                                                                         off_peak, cfg.M))
+    print("\nsimulation / theory at every (size, ridge): " + agreement.describe(cfg.M))
 
     figure = args.figure
-    median = _stat(np.median, rel, compared)
+    median = agreement.median
     plots.save(plots.ridge_sweep(
         panels, title=f"random features at the best ridge, M = {cfg.M}, exponent {1 + alpha:g}, noise {noise:g}: "
                       f"median |sim/theory - 1| = " + ("n/a" if median is None else f"{median:.3f}")),
         figure, os.path.join(args.out, "more_is_better.png"), dpi=110)
     summary = {
         "alpha": alpha, "noise": noise, "fixed": fixed, "ridges": ridges, "directions": directions,
-        "theory_rel_error_median": median, "theory_rel_error_max": _stat(np.max, rel, compared),
-        "theory_rel_error_median_off_peak": _stat(np.median, rel, compared & off_peak),
-        "theory_rel_error_max_off_peak": _stat(np.max, rel, compared & off_peak),
-        "theory_points": int(compared.sum()), "theory_points_zero": int(np.sum(theory == 0)),
-        "theory_points_infinite": int(np.sum(np.isinf(theory))),
+        "theory_rel_error_median": median, "theory_rel_error_max": agreement.max,
+        "theory_rel_error_median_off_peak": agreement.median_far,
+        "theory_rel_error_max_off_peak": agreement.max_far,
+        "theory_points": int(compared.sum()), "theory_points_zero": int(agreement.zero.sum()),
+        "theory_points_infinite": int(agreement.infinite.sum()),
+        "theory_points_sim_nonfinite": int(agreement.sim_nonfinite.sum()),
         "models": len(result), "config": cfg.to_dict(),
     }
     return finish(args, "more_is_better", summary, figure)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
 from toyscale import plots
 from toyscale import random_features as rf
 from toyscale.runner import experiment_args, finish, run_experiment_sweep
@@ -44,53 +42,22 @@ def prepare(pre: dict) -> tuple:
     return cfg, grid, fit_settings
 
 
-# Each regime fit: the axis it runs along, and the other size with the fit setting that fixes it.
-FIT_AXES = {"resolution_N": ("N", "T", "T_max"), "resolution_T": ("T", "N", "N_max"),
-            "variance_N": ("N", "T", "T_small"), "variance_T": ("T", "N", "N_small")}
-
-
-def zero_theory_sizes(cfg: rf.RFConfig, alpha: float, fits: dict, fit_settings: dict) -> dict[str, list[int]]:
-    """The sizes of each regime fit at which the theory's loss is exactly 0: noise-free and
-    ridgeless with min(N, T) >= M, where the student is exact. There the simulated loss (and a
-    variance-limited difference) is rounding, so an exponent fitted through it means nothing."""
-    out = {}
-    for name, (along, other, setting) in FIT_AXES.items():
-        xs = [int(x) for x in fits[name][0]]
-        loss = expected_test_loss(cfg, [{along: x, other: fit_settings[setting], "alpha": alpha} for x in xs])
-        out[name] = [x for x, value in zip(xs, loss) if value == 0]
-    return out
-
-
 def print_table(fits: dict, fit_settings: dict, alpha: float, floor: dict[str, list[int]], M: int) -> None:
     """Prints the fitted exponents against their predictions (or why a fit means nothing)."""
-    labels = rf.regime_labels(**fit_settings)
+    labels, axes = rf.regime_labels(**fit_settings), rf.regime_axes(**fit_settings)
     width = max(len(v) for v in labels.values())
     print(f"{'regime':<{width}}  fitted           95% t-interval    predicted")
     for name in ("resolution_N", "resolution_T", "variance_N", "variance_T"):
         fit = fits[name][2]
         want = f"alpha = {alpha:g}" if name.startswith("resolution") else "1"
         if floor[name]:
-            print(f"{labels[name]:<{width}}  n/a: the theory's loss is 0 at {FIT_AXES[name][0]} = "
+            print(f"{labels[name]:<{width}}  n/a: the theory's loss is 0 at {axes[name]} = "
                   f"{', '.join(map(str, floor[name]))} (min(N, T) >= M = {M}: the student is exact), so the "
                   f"{fit.n_points}-size fit would be of rounding; predicted {want}")
             continue
         lo, hi = fit.t_interval()
         print(f"{labels[name]:<{width}}  {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}  [{lo:.3f}, {hi:.3f}]  "
               f"{want:<10} (R^2 = {fit.r2:.3f}, fit over {fit.x_range[0]:g}..{fit.x_range[1]:g}, {fit.n_points} sizes)")
-
-
-def print_agreement(rel: np.ndarray, chosen: np.ndarray, exact: np.ndarray, mean: np.ndarray, M: int) -> None:
-    """Prints the theory's relative error over the ``chosen`` points, and the ``exact`` ones
-    (theory 0) left out of it with the largest simulated loss there."""
-    if chosen.any():
-        line = (f"median |sim/theory - 1| = {100 * np.median(rel[chosen]):.1f}% over the {int(chosen.sum())} points "
-                f"at least a factor 2 from the N = T peak (max {100 * np.max(rel[chosen]):.0f}%)")
-    else:
-        line = "median |sim/theory - 1|: no point at least a factor 2 from the N = T peak to compare"
-    if exact.any():
-        line += (f"; {int(exact.sum())} more left out, where the theory's loss is 0 (min(N, T) >= M = {M}: the "
-                 f"student is exact) and the simulated loss is at most {np.max(mean[exact]):.2g}")
-    print(line)
 
 
 def main(argv=None) -> dict:
@@ -100,30 +67,28 @@ def main(argv=None) -> dict:
     alpha, sizes = pre["alpha"], pre["sizes"]
     result = run_experiment_sweep(args, rf.sweep_random_features, cfg, grid)
 
-    # Theory vs simulation at every distinct point, away from the N = T peak; a theory of 0
-    # (M at or below both sizes) has no relative error, and is counted apart.
+    # Theory vs simulation at every distinct point, summarised at least a factor 2 from the N = T
+    # peak; a theory of 0 (M at or below both sizes) or inf, or a simulated mean that is not
+    # finite, has no relative error, and is counted apart.
     points, mean, sem = rf.replicate_means(result)
-    theory = expected_test_loss(cfg, points)
-    rel, compared = rf.relative_error(mean, theory)
-    off_peak = np.array([max(p["N"], p["T"]) >= 2 * min(p["N"], p["T"]) for p in points])
-    chosen, exact = off_peak & compared, off_peak & (theory == 0)
+    agreement = rf.theory_agreement(points, mean, sem, expected_test_loss(cfg, points), off_peak=2.0)
     fits = rf.regime_exponents(result, **fit_settings)
-    floor = zero_theory_sizes(cfg, alpha, fits, fit_settings)
+    floor = rf.regime_zero_theory_sizes(cfg, alpha, fits, **fit_settings)
     task = rf.RandomFeatureTask(cfg)
     print(f"{len(result)} models in {len({task.static_of(p) for p in grid})} compiled shapes")
     predicted = {"resolution_N": alpha, "resolution_T": alpha, "variance_N": 1.0, "variance_T": 1.0}
     print_table(fits, fit_settings, alpha, floor, cfg.M)
-    print_agreement(rel, chosen, exact, mean, cfg.M)
-    median = float(np.median(rel[chosen])) if chosen.any() else None
+    print(agreement.describe(cfg.M, name_worst=False))
+    median = agreement.median_far
 
     figure = args.figure
-    agreement = f"{median:.3f}" if median is not None else "n/a"
+    shown = "n/a" if median is None else f"{median:.3f}"
     plots.save(plots.random_feature_regimes(
         result, cfg, alpha=alpha, sizes=sizes, rows=pre["rows"], columns=pre["columns"], ridges=pre["ridges"],
         ridge_column=pre["ridge_column"],
         fits={k: (x, y, None if floor[k] else fit) for k, (x, y, fit) in fits.items()},  # (no line for an n/a fit)
         title=f"random features, alpha={alpha}, M={cfg.M}: median |sim/theory - 1| off the peak "
-              f"= {agreement}"), figure, os.path.join(args.out, "random_features.png"), dpi=110)
+              f"= {shown}"), figure, os.path.join(args.out, "random_features.png"), dpi=110)
 
     def fitted(k, value):  # (None for a fit through sizes where the theory's loss is 0)
         return None if floor[k] else value
@@ -136,10 +101,14 @@ def main(argv=None) -> dict:
         "zero_theory_sizes": {k: floor[k] for k in sorted(fits)},
         "predicted": predicted,
         "fit_ranges": {k: list(fits[k][2].x_range) for k in sorted(fits)},
+        # (the error and theory_points: the compared points at least a factor 2 from the peak; the
+        # left-out counts, as printed: of every point)
         "theory_rel_error_median": median,
-        "theory_rel_error_max": float(np.max(rel[chosen])) if chosen.any() else None,
-        "theory_points": int(chosen.sum()),
-        "theory_points_zero": int(exact.sum()),
+        "theory_rel_error_max": agreement.max_far,
+        "theory_points": int(agreement.far.sum()),
+        "theory_points_zero": int(agreement.zero.sum()),
+        "theory_points_infinite": int(agreement.infinite.sum()),
+        "theory_points_sim_nonfinite": int(agreement.sim_nonfinite.sum()),
         "models": len(result),
     }
     return finish(args, "random_features", summary, figure)

@@ -1,3 +1,5 @@
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -381,16 +383,19 @@ def test_random_features_script_with_M_below_the_sizes_prints_no_infinite_error(
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         summary = _experiment("random_features").main(
-            ["--preset", "smoke", "--set", "rf.M=4", "--set", "replicates=4", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
-             "--no-progress"])
+            ["--preset", "smoke", "--set", "rf.M=4", "--set", "replicates=4", "--out", str(tmp_path / "out"),
+             "--figures", str(tmp_path / "fig"), "--no-progress"])
     printed = capsys.readouterr().out
     assert "inf%" not in printed and "nan" not in printed
     on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert on_disk["theory_points_zero"] > 0 and on_disk["theory_points"] > 0
+    assert on_disk["theory_points_sim_nonfinite"] == 0
     line = next(row for row in printed.splitlines() if row.startswith("median |sim/theory - 1| = "))
-    assert (f"{100 * on_disk['theory_rel_error_median']:.1f}% over the {on_disk['theory_points']} points" in line
-            and f"; {on_disk['theory_points_zero']} more left out, where the theory's loss is 0 (min(N, T) >= M = 4"
-            in line), line
+    assert (f"{100 * on_disk['theory_rel_error_median']:.1f}% (max {100 * on_disk['theory_rel_error_max']:.0f}%) "
+            f"over the {on_disk['theory_points']} points with max(N, T) >= 2 min(N, T)") in line, line
+    zero = re.search(r"; (\d+) point\(s\) left out where the theory's loss is 0 \(noise-free and ridgeless with "
+                     r"min\(N, T\) >= M = 4: the student is exact\)", line)
+    assert zero and int(zero.group(1)) == on_disk["theory_points_zero"], line
     assert np.isfinite(on_disk["theory_rel_error_max"])
     for name in ("resolution_N", "resolution_T", "variance_N", "variance_T"):
         assert on_disk["zero_theory_sizes"][name] and on_disk["exponents"][name] is None
@@ -402,18 +407,104 @@ def test_random_features_script_with_M_below_the_sizes_prints_no_infinite_error(
         "variance_N: not fitted", "variance_T: not fitted"]
 
 
-def test_more_is_better_leaves_out_points_whose_theory_is_zero_or_infinite():
-    agreement_line = _experiment("more_is_better").agreement_line
-    points = [{"N": n, "T": t, "ridge": r} for n, t, r in ((4, 16, 0.0), (8, 16, 0.1), (16, 16, 0.0), (64, 16, 0.1))]
-    mean, sem = np.array([1e-13, 0.2, 40.0, 0.11]), np.array([1e-14, 0.01, 5.0, 0.01])
-    theory = np.array([0.0, 0.25, np.inf, 0.1])
-    rel, compared = rf.relative_error(mean, theory)
-    off_peak = np.array([True, True, False, True])
-    line = agreement_line(points, mean, sem, theory, rel, compared, off_peak, 4)
+def _agreement_case():
+    # far from the peak: 8 x 16 and 64 x 16 compared (20%, 10%), 4 x 16 a theory of 0; near it:
+    # 16 x 24 compared (20%), 16 x 16 a theory of inf, 16 x 20 a theory of 0 with an infinite
+    # mean (the theory's reason first); 32 x 16 a NaN mean (every replicate gone)
+    points = [{"N": n, "T": t, "ridge": r} for n, t, r in ((4, 16, 0.0), (8, 16, 0.1), (16, 16, 0.0), (64, 16, 0.1),
+                                                           (16, 24, 0.1), (32, 16, 1.0), (16, 20, 0.0))]
+    mean = np.array([1e-13, 0.2, 40.0, 0.11, 0.36, np.nan, np.inf])
+    sem = np.array([1e-14, 0.01, 5.0, 0.01, 0.02, 0.0, 0.0])
+    theory = np.array([0.0, 0.25, np.inf, 0.1, 0.3, 0.5, 0.0])
+    return points, mean, sem, theory
+
+
+def test_theory_agreement_counts_the_points_it_leaves_out_by_reason():
+    points, mean, sem, theory = _agreement_case()
+    a = rf.theory_agreement(points, mean, sem, theory)
+    where = lambda mask: np.flatnonzero(mask).tolist()  # noqa: E731
+    assert where(a.far) == [1, 3] and where(a.near) == [4] and where(a.compared) == [1, 3, 4]
+    assert where(a.zero) == [0, 6] and where(a.infinite) == [2] and where(a.sim_nonfinite) == [5]
+    # every point in exactly one group
+    groups = np.stack([a.compared, a.zero, a.infinite, a.sim_nonfinite])
+    np.testing.assert_array_equal(groups.sum(axis=0), 1)
+    assert a.median_far == pytest.approx(0.15) and a.max_far == pytest.approx(0.2)
+    assert a.median_near == pytest.approx(0.2) and a.max_near == pytest.approx(0.2)
+    assert a.median == pytest.approx(0.2) and a.max == pytest.approx(0.2)
+    assert a.worst == 1 and a.worst_point == points[1] and a.worst_sem == pytest.approx(0.04)
+    assert a.zero_sim_max == 1e-13 and a.infinite_sim_min == 40.0  # (the infinite mean at a zero theory left out)
+    with pytest.raises(ValueError, match="read-only"):
+        a.zero[0] = False
+    line = a.describe(4)
     assert line.startswith("median |sim/theory - 1| = 15.0% (max 20.0% at N = 8, T = 16, ridge 0.1, where the "
-                           "simulated mean's standard error is 4.0% of the theory) over the 2 points"), line
-    assert "; 1 point(s) left out where the theory's loss is 0" in line and "at most 1e-13" in line
-    assert "; 1 point(s) left out where the theory's loss is infinite (the ridgeless N = T peak)" in line
-    assert "nearer the N = T peak" not in line and "inf%" not in line
-    none = agreement_line(points[:1], mean[:1], sem[:1], theory[:1], rel[:1], compared[:1], off_peak[:1], 4)
-    assert none.startswith("median |sim/theory - 1| = (no point with max(N, T) >= 2 min(N, T) to compare)")
+                           "simulated mean's standard error is 4.0% of the theory) over the 2 points with "
+                           "max(N, T) >= 2 min(N, T); 20.0% (max 20.0%) over the 1 nearer the N = T peak"), line
+    assert ("; 2 point(s) left out where the theory's loss is 0 (noise-free and ridgeless with min(N, T) >= M = 4: "
+            "the student is exact), the simulated loss there at most 1e-13") in line
+    assert ("; 1 point(s) left out where the theory's loss is infinite (the ridgeless N = T peak), the simulated "
+            "loss there at least 40") in line
+    assert line.endswith("; 1 point(s) left out where the simulated mean is NaN or infinite"), line
+    assert "inf%" not in line and "nan" not in line
+    short = a.describe(4, name_worst=False)
+    assert short.startswith("median |sim/theory - 1| = 15.0% (max 20%) over the 2 points with max(N, T) >= 2 "
+                            "min(N, T); "), short
+    # a larger factor moves 8 x 16 nearer the peak; factor 1 puts every point far from it
+    wide = rf.theory_agreement(points, mean, None, theory, off_peak=3)
+    assert where(wide.far) == [3] and wide.worst == 3 and wide.worst_sem is None
+    assert "standard error" not in wide.describe(4) and "with max(N, T) >= 3 min(N, T)" in wide.describe(4)
+    assert rf.theory_agreement(points, mean, sem, theory, off_peak=1).median_near is None
+
+
+def test_theory_agreement_is_none_where_no_point_is_compared():
+    points, mean, sem, theory = _agreement_case()
+    a = rf.theory_agreement(points[:1], mean[:1], sem[:1], theory[:1])
+    assert a.median is a.max is a.median_far is a.max_far is a.median_near is a.max_near is a.worst is None
+    assert a.describe(4).startswith("median |sim/theory - 1| = (no point with max(N, T) >= 2 min(N, T) to compare); "
+                                    "1 point(s) left out where the theory's loss is 0")
+    assert "nearer the N = T peak" not in a.describe(4)
+    with pytest.raises(ValueError, match=r"M=0; must be an integer >= 1"):
+        a.describe(0)
+    empty = rf.theory_agreement([], [], [], [])
+    assert empty.median is None and empty.describe(4) == ("median |sim/theory - 1| = (no point with max(N, T) >= 2 "
+                                                          "min(N, T) to compare)")
+
+
+@pytest.mark.parametrize("change, error, match", [
+    (dict(mean=[1.0]), ValueError, r"mean has shape \(1,\); expected one value per point, \(7,\)"),
+    (dict(sem=np.zeros((7, 1))), ValueError, r"sem has shape \(7, 1\); expected one value per point"),
+    (dict(off_peak=0.5), ValueError, r"off_peak=0.5; off_peak must be finite >= 1"),
+    (dict(off_peak="2"), TypeError, r"off_peak='2'; off_peak must be a real number"),
+    (dict(points={"N": 4, "T": 16}), TypeError, r"points must be a list of grid points"),
+    (dict(points=[{"N": 4}] * 7), ValueError, r"points\[0\]=\{'N': 4\} has no 'T'; every point needs N and T"),
+    (dict(points=[{"N": 0, "T": 4}] * 7), ValueError, r"points\[0\]\['N'\]=0; .* must be finite or inf > 0"),
+    (dict(theory=[0.1, np.nan, 0.1, 0.1, 0.1, 0.1, 0.1]), ValueError,
+     r"theory\[1\]=nan \(at \{'N': 8, 'T': 16, 'ridge': 0.1\}\); the theory's loss must be >= 0 or inf"),
+    (dict(theory=[-0.1] * 7), ValueError, r"theory\[0\]=-0.1 .*must be >= 0 or inf"),
+])
+def test_theory_agreement_refuses_bad_input(change, error, match):
+    points, mean, sem, theory = _agreement_case()
+    args = dict(points=points, mean=mean, sem=sem, theory=theory, off_peak=2.0) | change
+    with pytest.raises(error, match=match):
+        rf.theory_agreement(args["points"], args["mean"], args["sem"], args["theory"], off_peak=args["off_peak"])
+
+
+def test_regime_zero_theory_sizes_are_where_min_n_t_reaches_m():
+    settings = rf.regime_fit_settings(rows=[8, 64], columns=[8, 64], ratio=2)  # the smoke preset's fits
+    assert rf.regime_axes(**settings) == {"resolution_N": "N", "resolution_T": "T", "variance_T": "T",
+                                          "variance_N": "N"}
+    sizes = {"resolution_N": [8, 16, 32], "resolution_T": [8, 16, 32], "variance_T": [16, 32, 64],
+             "variance_N": [16, 32, 64]}
+    fits = {name: (np.array(xs, dtype=np.float64), None, None) for name, xs in sizes.items()}
+    # M = 16: the resolution fits hold the other size at 64, so min(N, T) >= 16 from 16 on; the
+    # variance fits hold it at 8 < M
+    zero = rf.regime_zero_theory_sizes(RFConfig(M=16), 0.5, fits, **settings)
+    assert zero == {"resolution_N": [16, 32], "resolution_T": [16, 32], "variance_T": [], "variance_N": []}
+    assert all(type(x) is int for xs in zero.values() for x in xs)
+    assert rf.regime_zero_theory_sizes(RFConfig(M=256), 0.5, fits, **settings) == {name: [] for name in sizes}
+    with pytest.raises(ValueError, match=r"it lacks \['variance_N'\]: pass regime_exponents' fits of every regime"):
+        rf.regime_zero_theory_sizes(RFConfig(M=16), 0.5, {k: v for k, v in fits.items() if k != "variance_N"},
+                                    **settings)
+    with pytest.raises(ValueError, match=r"fits\['resolution_N'\] has sizes \[8.5\]; a fit's sizes"):
+        rf.regime_zero_theory_sizes(RFConfig(M=16), 0.5, fits | {"resolution_N": ([8.5], None, None)}, **settings)
+    with pytest.raises(TypeError, match=r"config=\{'M': 16\}; expected a toyscale.random_features.RFConfig"):
+        rf.regime_zero_theory_sizes({"M": 16}, 0.5, fits, **settings)

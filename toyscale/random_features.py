@@ -80,7 +80,11 @@ __all__ = [
     "check_regime_fits",
     "regime_exponents",
     "regime_labels",
+    "regime_axes",
+    "regime_zero_theory_sizes",
     "relative_error",
+    "TheoryAgreement",
+    "theory_agreement",
     "ridge_sweep_grid",
     "RidgeTuned",
     "ridge_tuned",
@@ -903,6 +907,12 @@ def regime_labels(*, N_max: int, T_max: int, N_small: int, T_small: int, ratio: 
     return {name: spec[4] for name, spec in _regime_specs(N_max, T_max, N_small, T_small, ratio).items()}
 
 
+def regime_axes(*, N_max: int, T_max: int, N_small: int, T_small: int, ratio: float = 8.0) -> dict[str, str]:
+    """The field each :func:`regime_exponents` fit runs along, ``"N"`` or ``"T"`` (the other
+    size is held fixed), e.g. ``{"resolution_N": "N", "variance_T": "T", ...}``."""
+    return {name: spec[0] for name, spec in _regime_specs(N_max, T_max, N_small, T_small, ratio).items()}
+
+
 def check_regime_fits(points: Sequence[Mapping[str, Any]], *, N_max: int, T_max: int, N_small: int,
                       T_small: int, ratio: float = 8.0, min_sizes: int = 3) -> None:
     """Refuses, before the sweep, a grid on which a :func:`regime_exponents` fit would get
@@ -954,13 +964,61 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
     return fits
 
 
+def regime_zero_theory_sizes(config: RFConfig, alpha: float, fits: Mapping[str, Any], *, N_max: int, T_max: int,
+                             N_small: int, T_small: int, ratio: float = 8.0) -> dict[str, list[int]]:
+    """The sizes of each :func:`regime_exponents` fit at which the theory's loss is exactly 0.
+
+    That is where the student is exact: noise-free and ridgeless with min(N, T) >= M (the
+    features and the samples span every mode). There the simulated loss, and a variance-limited
+    difference, is rounding, so an exponent fitted through such a size means nothing. Each fit's
+    sizes are taken along its axis with the other size held where the fit holds it (see
+    :func:`regime_labels`), as the ridgeless, noise-free points of a :func:`regime_grid`.
+
+    Args:
+      config: the sweep's config (its M decides).
+      alpha: the grid's spectrum exponent.
+      fits: :func:`regime_exponents`' result, ``{name: (x, y, fit)}``, for every regime.
+      N_max, T_max, N_small, T_small, ratio: the fit settings (:func:`regime_fit_settings`).
+
+    Returns:
+      ``{name: sizes}``: for every regime, the sizes (ints, ascending as in ``fits``) with a
+      theory of 0; an empty list where there are none.
+
+    Raises:
+      TypeError: if ``config`` is not an RFConfig or ``fits`` not a dict.
+      ValueError: if ``fits`` lacks a regime or a fit's sizes are not integers >= 1.
+    """
+    from toyscale.theory import expected_test_loss
+
+    if not isinstance(config, RFConfig):
+        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
+    if not isinstance(fits, Mapping):
+        raise TypeError(f"fits={short_repr(fits)}; expected regime_exponents' dict {{name: (x, y, fit)}}")
+    specs = _regime_specs(N_max, T_max, N_small, T_small, ratio)
+    missing = [name for name in specs if name not in fits]
+    if missing:
+        raise ValueError(f"fits has {sorted(fits)}; it lacks {missing}: pass regime_exponents' fits of every "
+                         f"regime ({', '.join(specs)})")
+    out = {}
+    for name, (along, _, fixed, _, _) in specs.items():
+        xs = np.asarray(fits[name][0], dtype=np.float64)
+        if xs.ndim != 1 or not np.all((xs >= 1) & (xs == np.floor(xs))):
+            raise ValueError(f"fits[{name!r}] has sizes {short_repr(xs.tolist())}; a fit's sizes (its x) must be a "
+                             f"list of integers >= 1")
+        xs = [int(x) for x in xs]
+        loss = expected_test_loss(config, [{**fixed, along: x, "alpha": alpha} for x in xs])
+        out[name] = [x for x, value in zip(xs, loss) if value == 0]
+    return out
+
+
 def relative_error(simulated: ArrayLike, predicted: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """``|simulated / predicted - 1|`` at the points whose prediction is finite and > 0.
 
     The theory's loss is exactly 0 where a noise-free, ridgeless student is exact (min(N, T)
     >= M: the features and the samples span every mode) and infinite at the ridgeless N = T
-    peak; neither has a relative error (x / 0 had printed ``inf%`` with a RuntimeWarning). The
-    caller leaves those points out of its comparison and says how many.
+    peak; neither has a relative error (x / 0 had printed ``inf%`` with a RuntimeWarning), and nor
+    has a simulated mean that is NaN or infinite. :func:`theory_agreement` counts each kind of
+    point left out, and summarises the rest.
 
     Args:
       simulated, predicted: one value per point (e.g. :func:`replicate_means`' means and
@@ -978,6 +1036,211 @@ def relative_error(simulated: ArrayLike, predicted: ArrayLike) -> tuple[np.ndarr
     rel = np.full(sim.shape, np.nan)
     rel[compared] = np.abs(sim[compared] / pred[compared] - 1)
     return rel, compared
+
+
+def _median_max(reduce, rel: np.ndarray, where: np.ndarray) -> float | None:
+    return float(reduce(rel[where])) if where.any() else None
+
+
+def _size_text(x: Any) -> str:
+    """A size as printed: ``16`` for 16 or 16.0, ``inf`` for a limit."""
+    x = float(x)
+    return str(int(x)) if x.is_integer() else f"{x:g}"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TheoryAgreement:
+    """How a simulation's replicate means agree with the theory's losses (:func:`theory_agreement`).
+
+    Every point falls in exactly one of ``compared``, ``zero``, ``infinite`` and
+    ``sim_nonfinite`` (checked in that order of the theory: 0, then inf, then the simulation);
+    the compared ones are ``far`` from the N = T peak or ``near`` it. Masks are read-only boolean
+    arrays with one entry per point.
+    """
+
+    rel: np.ndarray
+    """``|simulated / theory - 1|`` per point, NaN where the point is not compared."""
+    off_peak: float
+    """A point is far from the peak where ``max(N, T) >= off_peak * min(N, T)``."""
+    far_from_peak: np.ndarray
+    """Points with ``max(N, T) >= off_peak * min(N, T)``, compared or not."""
+    compared: np.ndarray
+    """Points with a relative error: a finite theory > 0 and a finite simulated mean."""
+    zero: np.ndarray
+    """Left out: the theory's loss is 0 (noise-free and ridgeless with min(N, T) >= M)."""
+    infinite: np.ndarray
+    """Left out: the theory's loss is infinite (the ridgeless N = T peak)."""
+    sim_nonfinite: np.ndarray
+    """Left out: the theory is finite and > 0 but the simulated mean is NaN or infinite."""
+    worst: int | None
+    """Index of the largest relative error among the ``far`` points (None if there is none)."""
+    worst_point: dict | None
+    """That point."""
+    worst_sem: float | None
+    """The simulated mean's standard error there, relative to the theory (None without ``sem``)."""
+    zero_sim_max: float | None
+    """The largest finite simulated mean where the theory is 0 (None if there is none)."""
+    infinite_sim_min: float | None
+    """The smallest finite simulated mean where the theory is infinite (None if there is none)."""
+
+    @property
+    def far(self) -> np.ndarray:
+        """Compared points far from the peak."""
+        return self.compared & self.far_from_peak
+
+    @property
+    def near(self) -> np.ndarray:
+        """Compared points nearer the peak (``max(N, T) < off_peak * min(N, T)``)."""
+        return self.compared & ~self.far_from_peak
+
+    @property
+    def median(self) -> float | None:
+        """Median relative error over every compared point (None if there is none)."""
+        return _median_max(np.median, self.rel, self.compared)
+
+    @property
+    def max(self) -> float | None:
+        """Largest relative error over every compared point (None if there is none)."""
+        return _median_max(np.max, self.rel, self.compared)
+
+    @property
+    def median_far(self) -> float | None:
+        """Median relative error over the ``far`` points (None if there is none)."""
+        return _median_max(np.median, self.rel, self.far)
+
+    @property
+    def max_far(self) -> float | None:
+        """Largest relative error over the ``far`` points (None if there is none)."""
+        return _median_max(np.max, self.rel, self.far)
+
+    @property
+    def median_near(self) -> float | None:
+        """Median relative error over the ``near`` points (None if there is none)."""
+        return _median_max(np.median, self.rel, self.near)
+
+    @property
+    def max_near(self) -> float | None:
+        """Largest relative error over the ``near`` points (None if there is none)."""
+        return _median_max(np.max, self.rel, self.near)
+
+    def describe(self, M: int, *, name_worst: bool = True) -> str:
+        """One line: the median relative error far from the peak and near it, and how many points
+        were left out and why.
+
+        Args:
+          M: the config's latent dimension (named where the theory's loss is 0).
+          name_worst: name the worst far point (its N, T, ridge and standard error) after the
+            largest error, ``(max 20.0% at N = 8, T = 16, ridge 0.1, ...)``; else ``(max 20%)``.
+
+        Returns:
+          The line, starting ``"median |sim/theory - 1| = "``.
+        """
+        M = check_int("M", M)
+        bound = f"max(N, T) >= {self.off_peak:g} min(N, T)"
+        far = int(self.far.sum())
+        line = "median |sim/theory - 1| = "
+        if not far:
+            line += f"(no point with {bound} to compare)"
+        elif name_worst:
+            p = self.worst_point
+            at = f"N = {_size_text(p['N'])}, T = {_size_text(p['T'])}"
+            if "ridge" in p:
+                at += f", ridge {float(p['ridge']):.3g}"
+            if self.worst_sem is not None:
+                at += f", where the simulated mean's standard error is {100 * self.worst_sem:.1f}% of the theory"
+            line += f"{100 * self.median_far:.1f}% (max {100 * self.max_far:.1f}% at {at})"
+        else:
+            line += f"{100 * self.median_far:.1f}% (max {100 * self.max_far:.0f}%)"
+        if far:
+            line += f" over the {far} points with {bound}"
+        near = int(self.near.sum())
+        if near:
+            line += (f"; {100 * self.median_near:.1f}% (max {100 * self.max_near:.1f}%) over the {near} nearer the "
+                     f"N = T peak")
+        if self.zero.any():
+            line += (f"; {int(self.zero.sum())} point(s) left out where the theory's loss is 0 (noise-free and "
+                     f"ridgeless with min(N, T) >= M = {M}: the student is exact)")
+            if self.zero_sim_max is not None:
+                line += f", the simulated loss there at most {self.zero_sim_max:.2g}"
+        if self.infinite.any():
+            line += (f"; {int(self.infinite.sum())} point(s) left out where the theory's loss is infinite (the "
+                     f"ridgeless N = T peak)")
+            if self.infinite_sim_min is not None:
+                line += f", the simulated loss there at least {self.infinite_sim_min:.3g}"
+        if self.sim_nonfinite.any():
+            line += f"; {int(self.sim_nonfinite.sum())} point(s) left out where the simulated mean is NaN or infinite"
+        return line
+
+
+def theory_agreement(points: Sequence[Mapping[str, Any]], mean: ArrayLike, sem: ArrayLike | None,
+                     theory: ArrayLike, *, off_peak: float = 2.0) -> TheoryAgreement:
+    """Compares a simulation's replicate means with the theory, point by point.
+
+    The relative error ``|mean / theory - 1|`` (:func:`relative_error`) is summarised apart far
+    from the N = T peak (``max(N, T) >= off_peak * min(N, T)``), where the deterministic
+    equivalent is accurate at these sizes, and nearer it, where finite-size fluctuations are
+    largest. Points without a relative error are counted by reason, not dropped silently: the
+    theory's loss is 0 (noise-free, ridgeless, min(N, T) >= M: the student is exact), or
+    infinite (the ridgeless N = T peak), or the simulated mean is NaN or infinite.
+
+    Args:
+      points: one grid point per entry, each with ``N`` and ``T`` (and ``ridge``, named for the
+        worst point), e.g. :func:`replicate_means`' points.
+      mean: the simulated mean at each point.
+      sem: its standard error (or None); only the worst far point's is reported.
+      theory: the theory's loss at each point (:func:`toyscale.theory.expected_test_loss`),
+        each >= 0 or inf.
+      off_peak: the factor between max(N, T) and min(N, T) from which a point counts as far
+        from the peak, a real >= 1.
+
+    Returns:
+      A :class:`TheoryAgreement`; its :meth:`~TheoryAgreement.describe` is the line to print.
+
+    Raises:
+      TypeError: if ``points`` is not a list of dicts, or ``off_peak`` or a point's N or T is
+        not a real number.
+      ValueError: if the lengths differ, a point lacks N or T or has one <= 0, ``off_peak`` is
+        below 1, or a theory value is NaN or negative.
+    """
+    if isinstance(points, Mapping) or not isinstance(points, Sequence) or not all(
+            isinstance(p, Mapping) for p in points):
+        raise TypeError(f"points={short_repr(points)}; points must be a list of grid points (dicts with N and T)")
+    off_peak = check_real("off_peak", off_peak, low=1.0)
+    n = len(points)
+    arrays = {"mean": mean, "theory": theory} if sem is None else {"mean": mean, "sem": sem, "theory": theory}
+    arrays = {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()}
+    for name, a in arrays.items():
+        if a.shape != (n,):
+            raise ValueError(f"{name} has shape {a.shape}; expected one value per point, ({n},)")
+    sizes = np.empty((n, 2))
+    for i, p in enumerate(points):
+        for j, key in enumerate(("N", "T")):
+            if key not in p:
+                raise ValueError(f"points[{i}]={short_repr(dict(p))} has no {key!r}; every point needs N and T")
+            sizes[i, j] = check_real(f"points[{i}][{key!r}]", p[key], low=0.0, strict=True, allow_inf=True)
+    mean, pred = arrays["mean"], arrays["theory"]
+    bad = np.isnan(pred) | (pred < 0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"theory[{i}]={float(pred[i])!r} (at {short_repr(dict(points[i]))}); the theory's loss "
+                         f"must be >= 0 or inf")
+    rel, compared = relative_error(mean, pred)
+    zero, infinite = pred == 0, np.isinf(pred)
+    sim_nonfinite = ~zero & ~infinite & ~np.isfinite(mean)
+    far_from_peak = sizes.max(axis=1) >= off_peak * sizes.min(axis=1)
+    far = compared & far_from_peak
+    worst = int(np.argmax(np.where(far, rel, -1.0))) if far.any() else None
+    worst_sem = None
+    if worst is not None and sem is not None and np.isfinite(arrays["sem"][worst]):
+        worst_sem = float(arrays["sem"][worst] / pred[worst])
+    finite = np.isfinite(mean)
+    for a in (rel, far_from_peak, compared, zero, infinite, sim_nonfinite):
+        a.setflags(write=False)
+    return TheoryAgreement(
+        rel=rel, off_peak=off_peak, far_from_peak=far_from_peak, compared=compared, zero=zero, infinite=infinite,
+        sim_nonfinite=sim_nonfinite, worst=worst, worst_point=None if worst is None else dict(points[worst]),
+        worst_sem=worst_sem, zero_sim_max=_median_max(np.max, mean, zero & finite),
+        infinite_sim_min=_median_max(np.min, mean, infinite & finite))
 
 
 # ----------------------------------------------------------------------------- ridge sweeps
