@@ -783,6 +783,43 @@ def test_a_grid_holding_the_folders_points_extends_it_and_reuses_its_models(tmp_
     assert json.loads((folder / "manifest.json").read_text())["points"] == big
 
 
+def test_two_runs_extending_one_folder_at_once_cannot_drop_either(tmp_path):
+    # Both had read the folder's grid and each written its own grown grid over the other's: the
+    # first one's models dropped out of the folder. Under the manifest lock the second, waiting,
+    # reads the first's grid, and is refused (neither grid holds the other).
+    import shutil
+    import threading
+
+    points = superposition_grid(widths=[3], gammas=[-1.0, 0.2, 1.0], frequencies=[power_law(1.1)], lr_w=2e-2,
+                                lr_b=1e-2)
+    first, second = points[:2], [points[0], points[2]]
+    folder, elsewhere = tmp_path / "sweep", tmp_path / "copy"
+    sweep_superposition(CFG, points[:1], out=folder, progress=False)
+    shutil.copytree(folder, elsewhere)
+    sweep_superposition(CFG, first, out=elsewhere, progress=False)  # the first extension, made elsewhere
+    outcome = []
+
+    def extend():
+        try:
+            sweep_superposition(CFG, second, out=folder, progress=False)
+            outcome.append("trained")
+        except FolderInUseError as e:
+            outcome.append(str(e))
+
+    with sweep._manifest_lock(str(folder)):  # as the first run holds it while it extends the grid
+        run = threading.Thread(target=extend)
+        run.start()
+        run.join(3.0)
+        assert run.is_alive()  # waiting for the lock (it reads a manifest in well under a second)
+        for chunk in (elsewhere / "chunks").iterdir():
+            shutil.copy(chunk, folder / "chunks" / chunk.name)
+        atomic_write(str(folder / "manifest.json"), lambda f: f.write((elsewhere / "manifest.json").read_bytes()))
+    run.join(120)
+    assert len(outcome) == 1 and "already holds a different sweep" in outcome[0], outcome
+    assert json.loads((folder / "manifest.json").read_text())["points"] == first
+    assert [r.point for r in load_sweep(folder)] == first
+
+
 def test_a_part_of_the_folders_grid_trains_into_it_what_is_missing(tmp_path):
     big = superposition_grid(widths=[3, 4], gammas=[-1.0, 1.0], frequencies=[power_law(1.1)], lr_w=2e-2, lr_b=1e-2)
     part = [big[3], big[0]]  # out of order

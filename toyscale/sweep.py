@@ -35,11 +35,14 @@ position in the grid; such folders still load but do not resume):
   by more points (more widths, seeds, ...) finds its finished models wherever they now sit
   (files written before the digests were recorded are read by model id, and get their
   digests when the grid is first extended). ``manifest.json`` then lists the grid's earlier
-  fingerprints as ``extends``.
+  fingerprints as ``extends``;
+* ``.manifest.lock``: an empty file a run holds ``flock``-ed while it reads and perhaps
+  rewrites the manifest (:func:`_manifest_lock`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime
@@ -673,6 +676,74 @@ def _write_chunk(folder: str, ids: np.ndarray, diverged: np.ndarray, outputs: di
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
+@contextlib.contextmanager
+def _manifest_lock(folder: str):
+    """Holds ``folder``'s manifest lock (an exclusive ``flock`` of ``.manifest.lock``) while a
+    run reads the manifest and perhaps rewrites it (an extended grid): two runs extending one
+    folder with different grids at once would otherwise each write their grid over the
+    other's, and the first one's models would drop out of the folder. With the lock the second
+    reads the first's grid, and is refused if its own grid neither holds nor is part of it.
+    Where ``fcntl`` is missing (Windows) there is no lock."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover (not on POSIX)
+        yield
+        return
+    with open(os.path.join(folder, ".manifest.lock"), "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks (some network mounts): as without fcntl
+            yield
+            return
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _join_folder(folder: str, manifest: dict, new: dict) -> tuple[dict, dict]:
+    """A run's sweep against the one ``folder``'s manifest holds: the same sweep (resumed), a
+    grid holding it (extended: the manifest is rewritten), or a part of it (read or trained
+    there); anything else a :class:`FolderInUseError`. Returns the manifest the run works
+    under and the numeric versions that changed since the folder was started
+    ``{name: (then, now)}``. ``new`` is this run's manifest with its versions and date."""
+    mpath = os.path.join(folder, "manifest.json")
+    with _manifest_lock(folder):  # (an extension rewrites the manifest: one run at a time reads and writes it)
+        try:
+            old = _read_manifest(mpath, "so which sweep the folder holds is unknown; use a new folder or "
+                                        "delete it")
+        except ValueError as e:
+            raise FolderInUseError(f"out={folder!r}: {e}") from None
+        if old.get("format") != FORMAT and old.get("format") in _READABLE_FORMATS:
+            raise FolderInUseError(f"out={folder!r} holds a sweep in format {old.get('format')!r}, whose models "
+                                   f"were keyed by their position in the grid; this version keys them by their "
+                                   f"point ({FORMAT!r}), so it cannot resume it. load_sweep still reads it; "
+                                   f"train into a new folder")
+        if not _same_sweep(old, manifest) and _extends(old, manifest):
+            # a grid that holds every point of the folder's (same task, config and seed):
+            # its finished models are reused where their points now sit, the rest trained
+            # (the manifest keeps the first run's versions and date, as a resumed one does)
+            _add_digests_or_refuse(folder, old["points"])
+            grown = {**new, "versions": old.get("versions", new["versions"]), "created": old.get("created"),
+                     "extends": [*old.get("extends", []), old["fingerprint"]]}
+            atomic_write_json(mpath, grown)
+            old = grown  # (``new`` keeps this run's versions, for the warning below)
+        part = not _same_sweep(old, manifest) and _extends(manifest, old)
+        if part:
+            # a part of the folder's grid (an earlier, smaller run of it): its models are
+            # read from there, or trained there, and the folder keeps its whole grid
+            _add_digests_or_refuse(folder, old["points"])
+        elif not _same_sweep(old, manifest):
+            raise FolderInUseError(
+                f"out={folder!r} already holds a different sweep (task {old.get('task')!r}, "
+                f"{len(old.get('points', []))} points): {_sweep_difference(old, manifest)}; "
+                f"use a new folder or delete it"
+            )
+        changed = {k: (v, new["versions"].get(k)) for k, v in old.get("versions", {}).items()
+                   if k in _NUMERIC_VERSIONS and v != new["versions"].get(k)}
+        return ({**manifest, "versions": old.get("versions"), "created": old.get("created")} if part else old), changed
+
+
 def _read_manifest(mpath: str, remedy: str) -> dict:
     """A folder's manifest.json, read; a ValueError naming the file, what is wrong with it and
     ``remedy`` (what the caller can do) if it is not a sweep's manifest."""
@@ -920,39 +991,7 @@ def run_sweep(
         if not os.path.exists(mpath) and atomic_create_json(mpath, new):
             manifest = new
         else:
-            try:
-                old = _read_manifest(mpath, "so which sweep the folder holds is unknown; use a new folder or "
-                                            "delete it")
-            except ValueError as e:
-                raise FolderInUseError(f"out={folder!r}: {e}") from None
-            if old.get("format") != FORMAT and old.get("format") in _READABLE_FORMATS:
-                raise FolderInUseError(f"out={folder!r} holds a sweep in format {old.get('format')!r}, whose models "
-                                 f"were keyed by their position in the grid; this version keys them by their "
-                                 f"point ({FORMAT!r}), so it cannot resume it. load_sweep still reads it; "
-                                 f"train into a new folder")
-            if not _same_sweep(old, manifest) and _extends(old, manifest):
-                # a grid that holds every point of the folder's (same task, config and seed):
-                # its finished models are reused where their points now sit, the rest trained
-                # (the manifest keeps the first run's versions and date, as a resumed one does)
-                _add_digests_or_refuse(folder, old["points"])
-                grown = {**new, "versions": old.get("versions", new["versions"]), "created": old.get("created"),
-                         "extends": [*old.get("extends", []), old["fingerprint"]]}
-                atomic_write_json(mpath, grown)
-                old = grown  # (``new`` keeps this run's versions, for the warning below)
-            part = not _same_sweep(old, manifest) and _extends(manifest, old)
-            if part:
-                # a part of the folder's grid (an earlier, smaller run of it): its models are
-                # read from there, or trained there, and the folder keeps its whole grid
-                _add_digests_or_refuse(folder, old["points"])
-            elif not _same_sweep(old, manifest):
-                raise FolderInUseError(
-                    f"out={folder!r} already holds a different sweep (task {old.get('task')!r}, "
-                    f"{len(old.get('points', []))} points): {_sweep_difference(old, manifest)}; "
-                    f"use a new folder or delete it"
-                )
-            changed = {k: (v, new["versions"].get(k)) for k, v in old.get("versions", {}).items()
-                       if k in _NUMERIC_VERSIONS and v != new["versions"].get(k)}
-            manifest = {**manifest, "versions": old.get("versions"), "created": old.get("created")} if part else old
+            manifest, changed = _join_folder(folder, manifest, new)
         if pcount == 1:
             _remove_stale_temp_files(folder)
         try:
