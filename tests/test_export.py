@@ -198,3 +198,42 @@ def test_a_sweep_just_trained_tabulates_as_its_folder_does(tmp_path):
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     with pytest.raises(ValueError, match="path=''; path must be a CSV file's path"):
         loaded.to_csv("")
+
+
+def test_status_counts_finished_diverged_and_to_train_models_in_all_and_by_field(sweep, tmp_path, capsys):
+    folder, result = sweep
+    part = tmp_path / "part"
+    shutil.copytree(folder, part)
+    chunks = sorted((part / "chunks").glob("chunk_*.npz"))
+    with np.load(chunks[0]) as z:
+        gone = [int(i) for i in z["model_id"]]
+    chunks[0].unlink()  # as if the run had not got that far
+    assert cli.main(["status", str(part), "--by", "m"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{part}: task 'superposition', format 'toyscale-sweep/2', seed 0, started ")
+    assert "UTC (toyscale " in out[0]
+    assert out[1] == "  the points vary in frequencies.kind (2 values), frequencies.alpha (2 values), " \
+                     "frequencies.tau (2 values), gamma (2 values), lr_w (2 values), m (3 values)"
+    diverged = sum(r.diverged for r in result if r.model_id not in gone)
+    assert out[2] == f"  13 models: {13 - len(gone)} finished ({diverged} diverged), {len(gone)} to train"
+    table = [line.split() for line in out[3:]]
+    assert table[0] == ["m", "models", "finished", "diverged", "to", "train"]
+    for row, m in zip(table[1:], (3, 4, 6)):
+        ids = [r.model_id for r in result if r["m"] == m]
+        assert row == [str(m), str(len(ids)), str(sum(i not in gone for i in ids)),
+                       str(sum(r.diverged for r in result if r["m"] == m and r.model_id not in gone)),
+                       str(sum(i in gone for i in ids))]
+    assert len(table) == 4
+    # two fields: a row per combination; a field the points lack is named
+    assert cli.main(["status", str(folder), "--by", "frequencies.kind", "--by", "gamma"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[4:]]
+    assert [r[:2] for r in rows] == [["exponential", "-1"], ["exponential", "0.2"], ["power_law", "-1"],
+                                     ["power_law", "0.2"]]
+    assert [r[3] for r in rows] == ["3", "3", "4", "3"]  # (the diverged model is a power law at gamma -1)
+    assert cli.main(["status", str(folder), "--by", "width"]) == 2
+    assert "--by width: the points have no field 'width'; they have frequencies.kind" in capsys.readouterr().err
+
+
+def test_status_of_a_missing_folder_is_an_error_not_a_traceback(tmp_path, capsys):
+    assert cli.main(["status", str(tmp_path / "nothing")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import json
 import math
 import os
@@ -450,8 +451,82 @@ def register_export(subparsers) -> None:
     ex.set_defaults(func=_cmd_export)
 
 
+def _value_order(v):
+    """Sort key for a column's values: numbers by value, then the rest as text, empty last."""
+    if v is None:
+        return (2, 0.0, "")
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return (0, float(v), "")
+    return (1, 0.0, str(v))
+
+
+def _show(v) -> str:
+    return "(empty)" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _cmd_status(args) -> int:
+    from toyscale.sweep import _field_columns, _flat_fields, load_sweep
+
+    try:
+        result = load_sweep(args.sweep)
+    except OSError as err:
+        raise CliError(str(err)) from None
+    manifest = result.manifest
+    points = [_flat_fields(p) for p in manifest["points"]]
+    fields = [k for k in _field_columns(points) if k != "label"]
+    for key in args.by:
+        if key not in fields:
+            raise CliError(f"--by {key}: the points have no field {key!r}; they have {', '.join(fields)}")
+    done = {r.model_id: bool(r.diverged) for r in result}
+    versions = manifest.get("versions") or {}
+    started = manifest.get("created")
+    try:  # ISO 8601 with microseconds and offset, as run_sweep writes it: shown to the second, in UTC
+        started = datetime.datetime.fromisoformat(started).astimezone(datetime.timezone.utc).strftime(
+            "%Y-%m-%d %H:%M:%S UTC")
+    except (TypeError, ValueError):  # (absent, or edited by hand: shown as it is)
+        pass
+    print(f"{args.sweep}: task {manifest.get('task')!r}, format {manifest.get('format')!r}, seed {manifest.get('seed')}"
+          + (f", started {started}" if started else "")
+          + (f" (toyscale {versions.get('toyscale')}, jax {versions.get('jax')}, {versions.get('backend')})"
+             if versions else ""))
+    if manifest.get("extends"):
+        print(f"  its grid extends {len(manifest['extends'])} earlier grid(s) of this folder")
+    varying = [(k, len({repr(p.get(k)) for p in points})) for k in fields]
+    varying = [f"{k} ({n} values)" for k, n in varying if n > 1]
+    if varying:
+        print("  the points vary in " + ", ".join(varying))
+    total, finished = len(points), len(done)
+    print(f"  {total} models: {finished} finished ({sum(done.values())} diverged), {total - finished} to train")
+    if args.by:
+        groups: dict[tuple, list[int]] = {}
+        for i, p in enumerate(points):
+            groups.setdefault(tuple(p.get(k) for k in args.by), []).append(i)
+        head = [*args.by, "models", "finished", "diverged", "to train"]
+        rows = [[*(_show(v) for v in key), str(len(ids)), str(sum(i in done for i in ids)),
+                 str(sum(done.get(i, False) for i in ids)), str(sum(i not in done for i in ids))]
+                for key, ids in sorted(groups.items(), key=lambda kv: [_value_order(v) for v in kv[0]])]
+        widths = [max(len(c), *(len(r[j]) for r in rows)) for j, c in enumerate(head)]
+        for row in [head, *rows]:
+            print("  " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
+    return 0
+
+
+def register_status(subparsers) -> None:
+    """Add ``status``: how far a sweep folder is (finished, diverged, to train), by field."""
+    st = subparsers.add_parser("status", help="how far a sweep folder is: models finished, diverged, to train",
+                               description="Reads a sweep folder (finished chunks only; safe while a run is "
+                                           "writing into it) and prints its task, seed and start, the fields its "
+                                           "points vary in, and how many models are finished, diverged and still "
+                                           "to train, in all and (--by) per value of a field.")
+    st.add_argument("sweep", help="the sweep folder (an experiment script's is <--out>/sweep)")
+    st.add_argument("--by", action="append", default=[], metavar="FIELD",
+                    help="count per value of this point field (a column name as `export` writes it: m, gamma, "
+                         "frequencies.alpha, N, ...); repeatable, for one row per combination")
+    st.set_defaults(func=_cmd_status)
+
+
 #: ``register(subparsers)`` functions; append yours to add a command.
-REGISTRY: list[Callable] = [register_fit, register_export]
+REGISTRY: list[Callable] = [register_fit, register_export, register_status]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -479,6 +554,10 @@ def console(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: exit status 130 and one line, as the experiment scripts do
         print("toyscale: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`toyscale export DIR - | head`): no traceback
+        # (Python's recipe: what is left to flush goes nowhere, so the exit does not fail again)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def entry() -> None:

@@ -216,10 +216,7 @@ class SweepResult:
         """
         rs = self.records if records is None else list(records)
         flat = [{"model_id": r.model_id, "diverged": int(bool(r.diverged)), **_flat_fields(r.point)} for r in rs]
-        # the points' fields in their first-seen order, a mapping's keys in its place
-        top = list(dict.fromkeys(k.split(".")[0] for row in flat for k in row))
-        fields = [k for t in top for k in sorted({k for row in flat for k in row if k.split(".")[0] == t},
-                                                 key=lambda k: (k != f"{k.split('.')[0]}.kind", k))]
+        fields = _field_columns(flat)
         outs = [{(f"output.{k}" if k in fields else k): _cell(np.asarray(v).item())
                  for k, v in r.outputs.items() if np.ndim(v) == 0} for r in rs]
         columns = fields + sorted(set().union(*outs) if outs else ())
@@ -242,6 +239,14 @@ def _flat_fields(point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[f"{prefix}{k}"] = json.dumps(to_plain(v)) if isinstance(v, (list, tuple)) else _cell(v)
     return out
+
+
+def _field_columns(flat: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The columns of flattened points (:func:`_flat_fields`): the fields in their first-seen
+    order, a mapping's keys in its place (its ``kind`` first, then the rest sorted)."""
+    top = list(dict.fromkeys(k.split(".")[0] for row in flat for k in row))
+    return [k for t in top for k in sorted({k for row in flat for k in row if k.split(".")[0] == t},
+                                           key=lambda k: (k != f"{k.split('.')[0]}.kind", k))]
 
 
 def _cell(v: Any) -> Any:
