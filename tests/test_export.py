@@ -237,3 +237,17 @@ def test_status_counts_finished_diverged_and_to_train_models_in_all_and_by_field
 def test_status_of_a_missing_folder_is_an_error_not_a_traceback(tmp_path, capsys):
     assert cli.main(["status", str(tmp_path / "nothing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_reader_gone_away_ends_the_command_quietly(sweep):
+    # `toyscale status DIR | head -1`: had ended in a BrokenPipeError traceback (exit 120)
+    import os
+    import subprocess
+    import sys
+
+    folder, _ = sweep
+    proc = subprocess.Popen([sys.executable, "-m", "toyscale", "status", str(folder), "--by", "m"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    proc.stdout.close()  # before it writes a line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1 and "Traceback" not in err and "BrokenPipe" not in err, err

@@ -554,10 +554,15 @@ def console(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C: exit status 130 and one line, as the experiment scripts do
         print("toyscale: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader went away (`toyscale export DIR - | head`): no traceback
-        # (Python's recipe: what is left to flush goes nowhere, so the exit does not fail again)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except BrokenPipeError:  # the reader went away (`toyscale status DIR | head -3`): no traceback
+        _drop_output()
         return 1
+
+
+def _drop_output() -> None:
+    """Points standard output at /dev/null (Python's recipe for a closed pipe: what is left to
+    flush goes nowhere, so the exit does not fail a second time)."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def entry() -> None:
@@ -567,8 +572,12 @@ def entry() -> None:
     interpreter's shutdown: tearing JAX down after an interrupted computation occasionally
     crashed (a segmentation fault after the one-line message)."""
     code = console()
+    try:
+        sys.stdout.flush()  # (here, not at exit: a reader gone away is then one more exit code)
+    except BrokenPipeError:
+        _drop_output()
+        code = code or 1
     if code == 130:
-        sys.stdout.flush()
         sys.stderr.flush()
         os._exit(130)
     sys.exit(code)
