@@ -340,6 +340,9 @@ def test_a_bootstrap_of_the_fewest_resamples_for_its_level_is_taken(fit_fn):
     fit = fit_fn(N, L, C=C, bootstrap=4, level=0.5, seed=0)
     lo, hi = fit.intervals["a"]
     assert fit.n_bootstrap == 4 and lo < hi
+    # the fit of N_opt against C takes the level too (its t_interval had been 95 % whatever the level)
+    assert fit.fit.level == 0.5 and fit.fit.t_interval() == fit_fn(N, L, C=C, level=0.5).fit.t_interval()
+    assert fit.fit.t_interval() != fit_fn(N, L, C=C).fit.t_interval()
 
 
 def test_frontier_with_the_same_optimum_at_every_budget_notes_it():
@@ -423,3 +426,30 @@ def test_power_law_cli_cut(tmp_path, capsys):
     assert "cut=1e+09 leaves 40 point(s)" in capsys.readouterr().err
     assert cli.main(["fit", "power-law", str(p), "--x", "size", "--y", "err", "--cut", "10", "--bootstrap", "5"]) == 2
     assert "--cut and --bootstrap" in capsys.readouterr().err
+
+
+def test_a_bootstrap_drops_the_resamples_too_few_distinct_sizes_cannot_pin_down():
+    # 2 distinct widths of 5 leave an offset power law (3 parameters) a family of exact fits;
+    # the refit had reported one of them as converged, and ~10 % of resamples, with exponents
+    # up to 2.8, set the 95 % interval's upper end at 0.93 where the others put it at 0.49-0.68
+    import jax
+
+    from toyscale.fitting import _bootstrap_weights, _underdetermined, fit_power_law
+
+    x = np.array([8, 16, 32, 64, 128.0])
+    y = (2 * x**-0.5 + 0.1) * np.exp(0.05 / np.sqrt(2) * np.random.default_rng(0).standard_normal(5))
+    fit = fit_power_law(x, y, offset=True, bootstrap=1000, seed=0)
+    with jax.enable_x64(True):
+        drawn = _bootstrap_weights(0, 1000, 5) > 0
+    under = drawn.sum(axis=1) < 3
+    assert 80 < under.sum() < 120
+    assert f"{under.sum()} of 1000 bootstrap resamples drew too few distinct x (fewer than 3)" in " ".join(fit.notes)
+    lo, hi = fit.intervals["exponent"]
+    assert 0.35 < lo < 0.45 < 0.5 < hi < 0.75, (lo, hi)
+    # distinct values, not points, count: a repeated size is one; rows of a 2-D array are one value each
+    w = np.array([[1, 1, 1, 0], [2, 0, 0, 2], [0, 0, 2, 2]])
+    np.testing.assert_array_equal(_underdetermined(w, (np.array([1, 1, 2, 3]), 3)), [True, True, True])
+    np.testing.assert_array_equal(_underdetermined(w, (np.array([1, 2, 3, 4]), 3)), [False, True, True])
+    pairs = np.array([[1, 5], [1, 6], [2, 5], [2, 6]])
+    np.testing.assert_array_equal(_underdetermined(w, (pairs, 2)), [False, False, False])
+    np.testing.assert_array_equal(_underdetermined(w, (pairs, 2), (pairs[:, 0], 2)), [False, False, True])

@@ -1085,6 +1085,40 @@ def _refit_resamples(starts: np.ndarray, weights: np.ndarray, data: tuple, **kw)
     return boot
 
 
+def _underdetermined(weights: np.ndarray, *needs: tuple[np.ndarray, int]) -> np.ndarray:
+    """(R,) bool: the bootstrap resamples (rows of multiplicity ``weights``) that draw fewer
+    distinct values than a fit needs, for any ``(values, k)`` of ``needs``: ``values`` one per
+    point (rows of a 2-D array count as one value each), ``k`` the least number of distinct
+    ones with a unique best fit (e.g. a power law's sizes, one per parameter).
+
+    Such a resample's refit is reported as converged but its parameters are arbitrary (any of
+    a family fits it equally well): kept, 2 distinct widths of 5 set an offset power law's
+    95 % interval's upper end at 0.93 where the rest put it at 0.49. They are dropped and
+    counted in the fit's notes."""
+    drawn = np.asarray(weights) > 0
+    bad = np.zeros(drawn.shape[0], bool)
+    for values, k in needs:
+        values = np.asarray(values)
+        _, label = np.unique(values, axis=0 if values.ndim > 1 else None, return_inverse=True)
+        label = np.asarray(label).reshape(-1)
+        distinct = (drawn.astype(np.int64) @ np.eye(label.max() + 1, dtype=np.int64)[label] > 0).sum(axis=1)
+        bad |= distinct < k
+    return bad
+
+
+def _dropped_notes(n_under: int, n_failed: int, bootstrap: int, what: str) -> list[str]:
+    """The notes on a bootstrap's dropped resamples: ``n_under`` underdetermined (see
+    :func:`_underdetermined`; ``what`` names what they lacked), ``n_failed`` failed refits."""
+    notes = []
+    if n_under:
+        notes.append(f"{n_under} of {bootstrap} bootstrap resamples drew too few distinct {what} for a unique fit "
+                     "and were dropped")
+    if n_failed:
+        notes.append(f"{n_failed} of {bootstrap} bootstrap resamples failed (degenerate or unconverged) "
+                     "and were dropped")
+    return notes
+
+
 @_float64
 def fit_power_law(
     x: Any,
@@ -1196,10 +1230,10 @@ def fit_power_law(
                 starts_b = np.concatenate([starts_b, _offset_profile_starts(lx, ly, weights)], axis=1)
             boot = _refit_resamples(starts_b, weights, data, residual_fn=residual_fn, loss=loss, delta=delta,
                                     max_iter=max_iter, gtol=1e-10, ftol=1e-15)
-        n_bad = int((~np.all(np.isfinite(boot), axis=1)).sum())
-        if n_bad:
-            notes.append(f"{n_bad} of {bootstrap} bootstrap resamples failed (degenerate or unconverged) "
-                         "and were dropped")
+        under = _underdetermined(weights, (x, n_params))
+        failed = ~under & ~np.all(np.isfinite(boot), axis=1)
+        boot[under] = np.nan
+        notes += _dropped_notes(int(under.sum()), int(failed.sum()), bootstrap, f"x (fewer than {n_params})")
         if n <= _FEW_BOOTSTRAP_POINTS:
             notes.append(f"a bootstrap of {n} points has only {math.comb(2 * n - 1, n)} distinct resamples: its "
                          "percentile intervals are coarse (without the offset, the same at every level from 50 % "
@@ -1357,9 +1391,10 @@ def chinchilla_grid(thin: int = 1) -> np.ndarray:
 
     Args:
       thin: keep ceil(4500 / thin) of the starts, every ``thin``-th of a fixed shuffle (the
-        same every call), in grid order: a cheaper, less thorough multi-start that still
-        holds every column's values. (A plain stride ``grid[::k]`` does not: any multiple of
-        5 keeps only beta = 0, of 25 only alpha = beta = 0.)
+        same every call), in grid order: a cheaper, less thorough multi-start that, for every
+        ``thin`` up to 156 (29 or more starts), still holds every column's values (checked for
+        each; from 157 on most thinnings lose some). (A plain stride ``grid[::k]`` does not: any
+        multiple of 5 keeps only beta = 0, of 25 only alpha = beta = 0.)
 
     Returns:
       (ceil(4500 / thin), 5) float64 array with columns (log A, log B, log E, alpha, beta).
@@ -1580,7 +1615,10 @@ def fit_chinchilla(
     = LSE(a - alpha log N, b - beta log D, e), by L-BFGS from every start of the published
     4,500-point grid (all at once, vmapped), keeping the best.  ``method="mle"`` then refits
     by maximum likelihood under a Huber density with shape delta and a fitted scale sigma
-    (Besiroglu et al. 2024), starting from the Huber optimum.
+    (Besiroglu et al. 2024), starting from the best start of the multi-start stage, which for
+    "mle" minimises the Huber loss with that same delta on the raw log-residuals (at the
+    default 1.0, where residuals are ~0.01, a least-squares fit; ``n_converged`` counts its
+    starts), not the published delta = 1e-3 fit.
 
     Args:
       N: parameter counts (positive).
@@ -1705,10 +1743,13 @@ def fit_chinchilla(
         full = _refit_resamples(np.broadcast_to(starts_b, (bootstrap,) + starts_b.shape), w, data,
                                 residual_fn=_chinchilla_residual, loss=pol_loss, delta=delta, max_iter=max_iter,
                                 gtol=gtol, ftol=ftol)
+        # A or alpha (B or beta) need 3 distinct N (D): the fit sees only differences between sizes
+        under = _underdetermined(w, (N, 3), (D, 3), (np.stack([N, D], axis=1), full.shape[1]))
+        failed = ~under & np.isnan(full[:, 0])
+        full[under] = np.nan
         boot = full[:, :5]
-        n_bad = int(np.isnan(boot[:, 0]).sum())
-        if n_bad:
-            notes.append(f"{n_bad} of {bootstrap} bootstrap refits did not converge and were dropped")
+        notes += _dropped_notes(int(under.sum()), int(failed.sum()), bootstrap,
+                                f"N, D or (N, D) runs (3, 3 and {full.shape[1]})")
         with np.errstate(over="ignore", invalid="ignore"):
             derived = _ch_derived(boot, np)  # numpy: no compile per resample count
         intervals = _percentile_intervals(derived, _CH_OUT, level)
@@ -2163,10 +2204,11 @@ def fit_broken_power_law(
         full = _refit_resamples(np.broadcast_to(starts_b, (bootstrap,) + starts_b.shape), weights, (lx, ly),
                                 residual_fn=residual_fn, loss=loss, delta=delta, max_iter=max_iter, gtol=1e-10,
                                 ftol=1e-15)
+        under = _underdetermined(weights, (x, len(p)))
+        full[under] = np.nan
         boot = np.array(jax.vmap(natural)(jnp.asarray(full)))  # (NaN rows stay NaN)
-        n_bad = int((~np.all(np.isfinite(boot), axis=1)).sum())
-        if n_bad:
-            notes.append(f"{n_bad} of {bootstrap} bootstrap refits failed (degenerate or unconverged) and were dropped")
+        failed = ~under & ~np.all(np.isfinite(boot), axis=1)
+        notes += _dropped_notes(int(under.sum()), int(failed.sum()), bootstrap, f"x (fewer than {len(p)})")
         intervals = _percentile_intervals(boot, names, level)
     return BrokenPowerLawFit(
         offset=est.get("offset", 0.0), prefactor=est["prefactor"], exponent=est["exponent"],
@@ -2533,7 +2575,7 @@ def _fit_allocation(method: str, opt: _Optima, notes: list[str], boot: _Optima |
         raise NotIdentifiableError(f"{len(Cg)} distinct budget(s) with an optimum; need at least 2 to fit "
                                    f"N_opt = k C^a{why}")
     order = np.argsort(Cg)
-    fit = fit_power_law(Cg[order], Ng[order])
+    fit = fit_power_law(Cg[order], Ng[order], level=level)
     if np.unique(Ng).size == 1:
         notes.append(f"every budget's optimum is the same N ({Ng[0]:.4g}): a = 0 fits it exactly, with standard "
                      "error 0; the runs' N may not reach the optima, or their N grid is too coarse to show them move")
