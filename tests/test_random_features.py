@@ -169,6 +169,25 @@ def test_bad_config_and_gd_settings_raise():
         check_point({"N": 4, "T": 8})
 
 
+def test_a_positive_ridge_that_float32_rounds_to_zero_is_refused():
+    # the model receives its ridge in float32: 1e-46 became 0 and trained ridgeless, while the
+    # theory took it as ridged (2.55e14 against inf at N = T)
+    from toyscale import theory
+
+    tiny = 2.0**-149  # float32's smallest positive number
+    for ridge in (1e-46, 1e-45, tiny / 1.5):
+        point = {"N": 16, "T": 16, "alpha": 1.0, "ridge": ridge}
+        match = rf"ridge={ridge!r}; a positive ridge must be at least 1.401e-45 \(2\*\*-149, the smallest positive"
+        with pytest.raises(ValueError, match=match):
+            check_point(point)
+        with pytest.raises(ValueError, match=match):
+            theory.expected_test_loss(CFG, [point])
+        with pytest.raises(ValueError, match=match):
+            random_feature_grid(N=[16], T=[16], alpha=[1.0], ridge=[ridge])
+    assert check_point({"N": 4, "T": 4, "alpha": 1.0, "ridge": tiny})["ridge"] == tiny
+    assert np.float32(tiny) > 0 and check_point({"N": 4, "T": 4, "alpha": 1.0, "ridge": 0.0})["ridge"] == 0.0
+
+
 def test_sweep_leaves_the_global_x64_flag_alone():
     before = jax.config.jax_enable_x64
     sweep_random_features(RFConfig(M=32), [{"N": 2, "T": 3, "alpha": 1.0}], progress=False)
@@ -469,8 +488,39 @@ def test_theory_agreement_is_none_where_no_point_is_compared():
                                                           "min(N, T) to compare)")
 
 
+def test_theory_agreement_leaves_out_the_ridgeless_points_beside_the_peak():
+    # ridgeless at |N - T| = 1 the theory is finite but the finite-size expected loss is not (a
+    # simulated mean there never settles: 9.8 and 332 over two halves of the draws); with a
+    # ridge the same sizes are compared
+    points = [{"N": 33, "T": 32, "ridge": 0.0}, {"N": 33, "T": 32, "ridge": 0.1}, {"N": 32, "T": 33},
+              {"N": 32, "T": 32, "ridge": 0.0}, {"N": 8, "T": 32, "ridge": 0.0}, {"N": 65, "T": 64, "ridge": 0.0},
+              {"N": float("inf"), "T": 32, "ridge": 0.0}]
+    mean = np.array([171.0, 0.15, 90.0, 400.0, 0.55, 1e-14, 0.33])
+    theory = np.array([2.2, 0.137, 2.2, np.inf, 0.5, 0.0, 0.3])
+    a = rf.theory_agreement(points, mean, None, theory)
+    where = lambda mask: np.flatnonzero(mask).tolist()  # noqa: E731
+    assert where(a.finite_size_peak) == [0, 2] and where(a.infinite) == [0, 2, 3]
+    assert where(a.compared) == [1, 4, 6] and where(a.zero) == [5] and not a.sim_nonfinite.any()
+    np.testing.assert_array_equal(np.stack([a.compared, a.zero, a.infinite, a.sim_nonfinite]).sum(axis=0), 1)
+    assert np.isnan(a.rel[[0, 2, 3]]).all() and a.rel[1] == pytest.approx(0.15 / 0.137 - 1)
+    assert a.max == pytest.approx(0.1) and a.infinite_sim_min == 400.0 and a.finite_size_peak_sim_min == 90.0
+    line = a.describe(64)
+    assert ("; 1 point(s) left out where the theory's loss is infinite (the ridgeless N = T peak), the simulated "
+            "loss there at least 400") in line, line
+    assert ("; 2 point(s) left out beside the peak, ridgeless with |N - T| <= 1, where the theory's loss is finite "
+            "(it is asymptotic) but the finite-size expected loss is infinite (Gaussian features), the simulated "
+            "loss there at least 90") in line, line
+    # without the N = T point only the new clause is printed
+    alone = rf.theory_agreement(points[:3], mean[:3], None, theory[:3]).describe(64)
+    assert "the ridgeless N = T peak" not in alone and "; 2 point(s) left out beside the peak" in alone, alone
+
+
 @pytest.mark.parametrize("change, error, match", [
     (dict(mean=[1.0]), ValueError, r"mean has shape \(1,\); expected one value per point, \(7,\)"),
+    (dict(points=[{"N": 4, "T": 16, "ridge": -0.1}] * 7), ValueError,
+     r"points\[0\]\['ridge'\]=-0.1; .* must be finite >= 0"),
+    (dict(points=[{"N": 4, "T": 16, "ridge": "0.1"}] * 7), TypeError,
+     r"points\[0\]\['ridge'\]='0.1'; .* must be a real number"),
     (dict(sem=np.zeros((7, 1))), ValueError, r"sem has shape \(7, 1\); expected one value per point"),
     (dict(off_peak=0.5), ValueError, r"off_peak=0.5; off_peak must be finite >= 1"),
     (dict(off_peak="2"), TypeError, r"off_peak='2'; off_peak must be a real number"),

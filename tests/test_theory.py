@@ -122,6 +122,23 @@ def test_expected_test_loss_uses_float64_without_touching_the_global_flag():
     assert jax.config.jax_enable_x64 == before
 
 
+def test_rf_risk_needs_float64_near_full_rank():
+    # 4096 modes, ridgeless, n = 4095 samples, k = 5000 features: n - q and k - q cancel in
+    # float32 (1.70e-05); float64 gives mpmath's 5.2680345818e-05 (50 digits, the ridgeless
+    # form E_krr(n) + B(n) n/(k - n)), and so does expected_test_loss, which solves in float64
+    want = 5.2680345818e-05
+    lam = np.arange(1, 4097, dtype=np.float64) ** -1.5
+    np.testing.assert_allclose(theory.kernel_eigenvalues(RFConfig(M=4096), 0.5), lam, rtol=1e-12)
+    with jax.enable_x64(True):
+        got64 = float(theory.rf_risk(jnp.asarray(lam), jnp.asarray(lam), 0.0, 4095, 5000, 0.0))
+    assert got64 == pytest.approx(want, rel=1e-6)
+    assert theory.expected_test_loss(RFConfig(M=4096), [{"N": 5000, "T": 4095, "alpha": 0.5}])[0] == pytest.approx(
+        want, rel=1e-6)
+    lam32 = jnp.asarray(lam, jnp.float32)
+    got32 = float(theory.rf_risk(lam32, lam32, 0.0, 4095, 5000, 0.0))
+    assert abs(got32 / want - 1) > 0.1  # (the docstrings' warning: 1.70e-05)
+
+
 @pytest.mark.parametrize("point,match", [
     ({"N": 0, "T": 4, "alpha": 1.0}, "N=0"),
     ({"N": 4, "T": 4, "alpha": 0.0}, "alpha=0.0"),

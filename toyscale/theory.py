@@ -20,11 +20,19 @@ References:
 A spectrum is used as given: every positive value is a learnable mode. The eigenvalues of an
 empirical Gram matrix go through :func:`rank_truncate` first.
 
-The pure functions work under ``jit`` and ``vmap`` in whatever precision they are given (they
-check concrete spectra and arguments, traced ones only for their shapes);
-:func:`expected_test_loss` takes the simulation's own :class:`~toyscale.random_features.RFConfig`
-and grid points and solves in float64 inside a scoped ``jax.enable_x64`` context, so the
-caller's global setting is never touched.
+The pure functions work under ``jit`` and ``vmap`` and compute in the precision they are given
+(they check concrete spectra and arguments, traced ones only for their shapes). float32 is not
+enough near full rank: :func:`rf_risk` subtracts ``q = sum L_i^2`` from n and k, which cancels as
+min(n, k) nears the number of modes (ridgeless, 4096 modes, n = 4095, k = 5000: 1.70e-05 in
+float32 against 5.268e-05 in float64, which mpmath confirms; 1.4% off at n = 4080). There,
+pass float64 arrays inside ``jax.enable_x64(True)``. :func:`expected_test_loss` does so itself: it
+takes the simulation's own :class:`~toyscale.random_features.RFConfig` and grid points and
+solves in float64 inside a scoped ``jax.enable_x64`` context, so the caller's global setting
+is never touched.
+
+These are deterministic equivalents, exact as the sizes grow, not finite-size expectations.
+Ridgeless, the finite-size expected loss is infinite at ``|n - k| <= 1`` (Gaussian features,
+below full rank), where the equivalent is infinite only at n = k; see :func:`rf_risk`.
 """
 
 from __future__ import annotations
@@ -283,6 +291,22 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
     Concrete inputs are checked (ValueError naming the argument); traced ones, under jit or
     vmap, only for their shapes.
 
+    The equivalent is asymptotic: the mean over draws of a finite model approaches it as the
+    sizes grow, except beside the ridgeless peak. Ridgeless, the finite-size expected loss is
+    infinite at ``|n - k| <= 1``, not only at n = k: for Gaussian features (the rows of Phi are
+    Gaussian given the projection) least squares involves ``E[(Phi^T Phi)^-1] =
+    Sigma^-1 / (n - k - 1)``, finite only for n >= k + 2, and the min-norm side likewise only
+    for k >= n + 2 (below full rank; with more features than modes and label noise, the peak
+    is at n = P +- 1 for the P learnable modes). The equivalent is finite there (M = 256,
+    alpha = 1, k = 33, n = 32: 2.207), and a simulation's mean does not converge to it (4000
+    draws: 171, the means of their halves 9.8 and 332).
+
+    Precision: the result is computed in the dtype of ``eigenvalues``; near full rank (min(n, k)
+    close to the number of modes) float32 loses accuracy to cancellation in ``n - q`` and
+    ``k - q`` (4096 modes, ridgeless, n = 4095, k = 5000: 1.70e-05 against 5.268e-05 in
+    float64; 1.4% off at n = 4080). Pass float64 arrays inside ``jax.enable_x64(True)`` there,
+    as :func:`expected_test_loss` does.
+
     Returns:
       The test risk (mean squared error on fresh noisy labels); ``inf`` at the ridgeless
       peak ``n = k`` below full rank.
@@ -412,7 +436,13 @@ def expected_test_loss(config: RFConfig, points: Sequence[Mapping[str, Any]]) ->
 
     Takes the same config and points as :func:`toyscale.random_features.sweep_random_features`,
     so theory and simulation overlay with no glue. Points may have ``N`` or ``T`` = ``inf``
-    (kernel and infinite-data limits). Solved in float64 (scoped ``jax.enable_x64``).
+    (kernel and infinite-data limits). Solved in float64 (scoped ``jax.enable_x64``), which
+    keeps it accurate near full rank, where float32 is not (see :func:`rf_risk`).
+
+    The loss is :func:`rf_risk`'s deterministic equivalent, which is asymptotic. At a ridgeless
+    point with ``|N - T| = 1`` it is finite while the finite-size expected loss is infinite
+    (Gaussian features), so a simulation's mean there does not converge to it; at N = T (below
+    full rank) both are infinite. :func:`toyscale.random_features.theory_agreement` leaves those points out.
 
     Args:
       config: the simulation's config (M, scales).
