@@ -94,9 +94,9 @@ def main(argv=None) -> dict:
 
     points, mean, sem = rf.replicate_means(result)
     theory = expected_test_loss(cfg, points)
-    # a theory of 0 (noise-free and ridgeless with min(N, T) >= M) or inf (the ridgeless peak), or a
-    # simulated mean that is not finite, has no relative error: those points are left out of the
-    # comparison and counted
+    # a theory of 0 (noise-free and ridgeless with min(N, T) >= M), an infinite expected loss (the
+    # ridgeless peak, |N - T| <= 1) or a simulated mean that is not finite has no relative error:
+    # those points are left out of the comparison and counted (rf.theory_agreement)
     agreement = rf.theory_agreement(points, mean, sem, theory, off_peak=OFF_PEAK)
     rel, compared = agreement.rel, agreement.compared
     dense = log_sizes(min(pre["sizes"]), max(pre["sizes"]), 100)

@@ -68,8 +68,9 @@ def main(argv=None) -> dict:
     result = run_experiment_sweep(args, rf.sweep_random_features, cfg, grid)
 
     # Theory vs simulation at every distinct point, summarised at least a factor 2 from the N = T
-    # peak; a theory of 0 (M at or below both sizes) or inf, or a simulated mean that is not
-    # finite, has no relative error, and is counted apart.
+    # peak; a theory of 0 (M at or below both sizes), an infinite expected loss (the ridgeless
+    # peak, |N - T| <= 1) or a simulated mean that is not finite has no relative error, and is
+    # counted apart (rf.theory_agreement).
     points, mean, sem = rf.replicate_means(result)
     agreement = rf.theory_agreement(points, mean, sem, expected_test_loss(cfg, points), off_peak=2.0)
     fits = rf.regime_exponents(result, **fit_settings)
