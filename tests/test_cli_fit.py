@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 
@@ -463,8 +464,22 @@ def test_the_installed_command_ends_at_once_after_ctrl_c(monkeypatch):
         raise Ended(code)
 
     monkeypatch.setattr(cli.os, "_exit", ended)
+    handlers = []
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: handlers.append(args))  # (not pytest's own)
     for code in (130, 0, 2):
         monkeypatch.setattr(cli, "console", lambda code=code: code)
         with pytest.raises(Ended if code == 130 else SystemExit) as e:
             cli.entry()
         assert (e.value.args[0] if code == 130 else e.value.code) == code
+    assert handlers == [(signal.SIGINT, cli._exit_on_interrupt)] * 3
+
+
+def test_ctrl_c_of_the_command_is_never_lost():
+    # Python's KeyboardInterrupt was lost when SIGINT arrived during JAX's gc callback
+    # ("Exception ignored in _xla_gc_callback"; the fit then finished with status 0): the
+    # command's own handler exits at once, wherever the signal lands
+    code = ("import os, signal, sys, time; from toyscale import cli; print('started', flush=True); "
+            "signal.signal(signal.SIGINT, cli._exit_on_interrupt); sys.stdout.write('unflushed'); "
+            "os.kill(os.getpid(), signal.SIGINT); time.sleep(30); print('not reached')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "started\nunflushed", "toyscale: interrupted\n")
