@@ -44,9 +44,12 @@ def test_signed_row_decay_is_vmappable_over_gamma():
 def _published_lr(step, n_steps, warmup_steps, min_lr=0.05):
     """The published scripts' ``get_lr`` (exp-10, exp-17) for a unit peak, transcribed."""
     step = step + 1
-    if step < warmup_steps:
-        return step / warmup_steps
-    return (1.0 - min_lr) * 0.5 * (1 + math.cos(math.pi * (step - warmup_steps) / (n_steps - warmup_steps))) + min_lr
+    if warmup_steps < n_steps:
+        if step < warmup_steps:
+            return step / warmup_steps
+        progress = (step - warmup_steps) / (n_steps - warmup_steps)
+        return (1.0 - min_lr) * 0.5 * (1 + math.cos(math.pi * progress)) + min_lr
+    return (1.0 - min_lr) * 0.5 * (1 + math.cos(math.pi * step / n_steps)) + min_lr  # (no warm-up)
 
 
 def test_schedule_warms_up_then_decays_to_five_percent():
@@ -60,7 +63,9 @@ def test_schedule_warms_up_then_decays_to_five_percent():
     assert np.all(np.diff(values) <= 1e-7)
 
 
-@pytest.mark.parametrize("steps, warmup", [(1000, 100), (20_000, 1_000), (50, 0), (10, 2)])
+# (warmup == steps: the published branch without warm-up; ours had ramped up to the peak on
+# the last step and never decayed)
+@pytest.mark.parametrize("steps, warmup", [(1000, 100), (20_000, 1_000), (50, 0), (10, 2), (10, 10), (2000, 2000)])
 def test_schedule_is_the_published_get_lr_at_every_step(steps, warmup):
     ours = np.asarray(jax.vmap(warmup_cosine(steps, warmup))(jnp.arange(steps)))
     published = np.array([_published_lr(t, steps, warmup) for t in range(steps)])

@@ -82,9 +82,14 @@ def warmup_cosine(steps: int, warmup: int, final_fraction: float = 0.05) -> opta
     step t (0-based) counts as s = t + 1 in both phases: s / warmup while s < warmup (so the
     first update is not wasted at zero), then the cosine at progress (s - warmup) /
     (steps - warmup), which reaches the peak at s = warmup and exactly ``final_fraction``
-    at the last step.
+    at the last step. With ``warmup == steps`` there is no room for both, and, as the
+    published ``get_lr`` does when ``warmup_steps >= n_steps``, the warm-up is dropped: the
+    cosine runs at progress s / steps from the first step (it had ramped up to the peak on the
+    last step and never decayed). A ``warmup`` above ``steps`` is refused.
     """
     _check_schedule(steps, warmup, final_fraction)
+    if warmup == steps:  # the published no-warm-up branch
+        warmup = 0
     decay_steps = max(1, steps - warmup)
 
     def schedule(t):
