@@ -9,6 +9,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -1126,3 +1127,32 @@ def test_more_is_better_with_every_size_far_from_the_peak(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "over the 0 nearer" not in printed and "nearer the N = T peak" not in printed
     assert on_disk["theory_rel_error_max_off_peak"] == pytest.approx(on_disk["theory_rel_error_max"])
+
+
+def test_a_scripts_ctrl_c_is_not_lost_in_a_garbage_collection_callback():
+    # Python prints a KeyboardInterrupt raised in a gc callback as "Exception ignored" and drops
+    # it; JAX registers one, so a Ctrl-C could be lost. The scripts' handler sends it again after
+    # the callback (the default handler, below, loses it)
+    code = textwrap.dedent("""
+        import gc, os, signal, sys, time
+        from toyscale import runner
+        if sys.argv[1] == "reliable":
+            assert runner.use_reliable_interrupt() and runner.use_reliable_interrupt()
+        fired = []
+        def callback(phase, info):
+            if phase == "start" and not fired:
+                fired.append(1)
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.05)  # (the signal is handled in here)
+        gc.callbacks.append(callback)
+        try:
+            gc.collect()
+            time.sleep(3)
+            print("not interrupted")
+        except KeyboardInterrupt:
+            print("interrupted")
+    """)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for how, want in (("reliable", "interrupted"), ("default", "not interrupted")):
+        done = subprocess.run([sys.executable, "-c", code, how], capture_output=True, text=True, timeout=60, env=env)
+        assert done.stdout.strip() == want, (how, done.stdout, done.stderr)
