@@ -176,7 +176,8 @@ def main(argv=None) -> dict:
         "theory_rel_error_median_off_peak": agreement.median_far,
         "theory_rel_error_max_off_peak": agreement.max_far,
         "theory_points": int(compared.sum()), "theory_points_zero": int(agreement.zero.sum()),
-        "theory_points_infinite": int(agreement.infinite.sum()),
+        "theory_points_infinite": int((agreement.infinite & ~agreement.finite_size_peak).sum()),
+        "theory_points_finite_size_peak": int(agreement.finite_size_peak.sum()),
         "theory_points_sim_nonfinite": int(agreement.sim_nonfinite.sum()),
         "models": len(result), "config": cfg.to_dict(),
     }

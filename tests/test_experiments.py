@@ -1084,6 +1084,10 @@ def test_more_is_better_takes_its_ridges_in_any_order_and_a_zero_ridge(tmp_path,
     k = d["x"].index(8)
     ridgeless = [float(r["test_loss"]) for r in records if (r.point["N"], r.point["T"], r.point["ridge"]) == (8, 16, 0.0)]
     assert d["smallest_ridge_loss"][k] == pytest.approx(np.mean(ridgeless))
+    # the ridgeless N = T point: counted as printed (the summary had also counted |N - T| = 1 points there)
+    infinite = re.search(r"; (\d+) point\(s\) left out where the theory's loss is infinite", printed)
+    assert infinite and int(infinite.group(1)) == on_disk["theory_points_infinite"] > 0, printed
+    assert on_disk["theory_points_finite_size_peak"] == 0
 
 
 def test_geometry_long_row_measures_leave_out_models_trained_without_them():

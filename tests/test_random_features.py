@@ -174,10 +174,10 @@ def test_a_positive_ridge_that_float32_rounds_to_zero_is_refused():
     # theory took it as ridged (2.55e14 against inf at N = T)
     from toyscale import theory
 
-    tiny = 2.0**-149  # float32's smallest positive number
-    for ridge in (1e-46, 1e-45, tiny / 1.5):
+    tiny = 2.0**-126  # float32's smallest normal number (a subnormal is 0 to XLA on a CPU)
+    for ridge in (1e-46, 1e-45, 2.0**-149, 1e-40, tiny / 1.5):
         point = {"N": 16, "T": 16, "alpha": 1.0, "ridge": ridge}
-        match = rf"ridge={ridge!r}; a positive ridge must be at least 1.401e-45 \(2\*\*-149, the smallest positive"
+        match = rf"ridge={ridge!r}; a positive ridge must be at least 1.175e-38 \(2\*\*-126, the smallest normal"
         with pytest.raises(ValueError, match=match):
             check_point(point)
         with pytest.raises(ValueError, match=match):
@@ -185,7 +185,9 @@ def test_a_positive_ridge_that_float32_rounds_to_zero_is_refused():
         with pytest.raises(ValueError, match=match):
             random_feature_grid(N=[16], T=[16], alpha=[1.0], ridge=[ridge])
     assert check_point({"N": 4, "T": 4, "alpha": 1.0, "ridge": tiny})["ridge"] == tiny
-    assert np.float32(tiny) > 0 and check_point({"N": 4, "T": 4, "alpha": 1.0, "ridge": 0.0})["ridge"] == 0.0
+    positive = jax.jit(lambda r: r > 0)
+    assert bool(positive(np.float32(tiny))) and not bool(positive(np.float32(2.0**-149)))  # (flushed)
+    assert check_point({"N": 4, "T": 4, "alpha": 1.0, "ridge": 0.0})["ridge"] == 0.0
 
 
 def test_sweep_leaves_the_global_x64_flag_alone():
@@ -415,6 +417,9 @@ def test_random_features_script_with_M_below_the_sizes_prints_no_infinite_error(
     zero = re.search(r"; (\d+) point\(s\) left out where the theory's loss is 0 \(noise-free and ridgeless with "
                      r"min\(N, T\) >= M = 4: the student is exact\)", line)
     assert zero and int(zero.group(1)) == on_disk["theory_points_zero"], line
+    infinite = re.search(r"; (\d+) point\(s\) left out where the theory's loss is infinite", line)
+    assert (int(infinite.group(1)) if infinite else 0) == on_disk["theory_points_infinite"], line
+    assert on_disk["theory_points_finite_size_peak"] == 0 and "beside the peak" not in line  # (sizes 8, 16, ...)
     assert np.isfinite(on_disk["theory_rel_error_max"])
     for name in ("resolution_N", "resolution_T", "variance_N", "variance_T"):
         assert on_disk["zero_theory_sizes"][name] and on_disk["exponents"][name] is None

@@ -533,7 +533,7 @@ _POINT_DEFAULTS = {"nonlinearity": "linear", "method": "ridge", "steps": 0, "bat
                    "noise": 0.0, "ridge": 0.0, "infinite_data": False, "kernel_limit": False}
 
 
-_RIDGE_TINY = float(np.finfo(np.float32).smallest_subnormal)  # 2**-149
+_RIDGE_TINY = float(np.finfo(np.float32).tiny)  # 2**-126, float32's smallest normal number
 
 
 def check_point(point: Mapping[str, Any]) -> dict:
@@ -541,7 +541,8 @@ def check_point(point: Mapping[str, Any]) -> dict:
     the wrong type) naming the bad field.
 
     Required: ``N``, ``T`` (integers >= 1), ``alpha`` (> 0). Optional: ``ridge`` (0, or at least
-    2**-149 ~ 1.4e-45, float32's smallest positive number: the model receives it in float32),
+    2**-126 ~ 1.18e-38, float32's smallest normal number: the model receives it in float32, and
+    XLA on a CPU treats a subnormal as 0),
     ``noise`` (>= 0), ``nonlinearity`` ("linear" | "relu"), ``method`` ("ridge" | "gd"),
     ``steps`` (>= 1 for gd), ``lr`` (> 0 for gd), ``batch`` (1..T for gd; 0 means T),
     ``infinite_data`` and ``kernel_limit`` (bools: also compute the T -> inf loss of the
@@ -564,10 +565,12 @@ def check_point(point: Mapping[str, Any]) -> dict:
         p["seed"] = check_int("seed", p["seed"], 0)
     p["ridge"] = check_real("ridge", p["ridge"], low=0.0, strict=False)
     if 0.0 < p["ridge"] < _RIDGE_TINY:
-        # the model gets its ridge in float32 (:func:`_inputs`), where this one is 0 (or, from
-        # 2**-150 on, rounded up to 2**-149): it would train ridgeless, the theory ridged
-        raise ValueError(f"ridge={p['ridge']!r}; a positive ridge must be at least {_RIDGE_TINY:.4g} (2**-149, the "
-                         f"smallest positive float32, in which the model receives it), or 0 for ridgeless")
+        # the model gets its ridge in float32 (:func:`_inputs`), where this one is 0 or a
+        # subnormal, which XLA on a CPU flushes to 0 (a jitted 2**-149 > 0 is False): it would
+        # train ridgeless, the theory ridged
+        raise ValueError(f"ridge={p['ridge']!r}; a positive ridge must be at least {_RIDGE_TINY:.4g} (2**-126, the "
+                         f"smallest normal float32: the model receives it in float32, where a smaller one is 0 "
+                         f"or a subnormal that XLA flushes to 0), or 0 for ridgeless")
     p["noise"] = check_real("noise", p["noise"], low=0.0, strict=False)
     _choice("nonlinearity", p["nonlinearity"], NONLINEARITIES)
     _choice("method", p["method"], METHODS)
