@@ -1,5 +1,6 @@
 """Tests of ``python -m toyscale fit ...`` (in-process through toyscale.cli.main, plus one subprocess)."""
 
+import io
 import json
 import os
 import pathlib
@@ -464,14 +465,35 @@ def test_the_installed_command_ends_at_once_after_ctrl_c(monkeypatch):
         raise Ended(code)
 
     monkeypatch.setattr(cli.os, "_exit", ended)
-    handlers = []
+    console, handlers = cli.console, []
     monkeypatch.setattr(cli.signal, "signal", lambda *args: handlers.append(args))  # (not pytest's own)
+    monkeypatch.setattr(cli.signal, "getsignal", lambda signum: signal.default_int_handler)
     for code in (130, 0, 2):
         monkeypatch.setattr(cli, "console", lambda code=code: code)
         with pytest.raises(Ended if code == 130 else SystemExit) as e:
             cli.entry()
         assert (e.value.args[0] if code == 130 else e.value.code) == code
     assert handlers == [(signal.SIGINT, cli._exit_on_interrupt)] * 3
+    # a SIGINT the shell ignores (a background job, `toyscale fit ... &`) stays ignored
+    monkeypatch.setattr(cli.signal, "getsignal", lambda signum: signal.SIG_IGN)
+    with pytest.raises(SystemExit):
+        cli.entry()
+    assert len(handlers) == 3
+    # standard output closed at the start (>&-) or not a file (a notebook's stream): no crash
+    monkeypatch.setattr(cli.sys, "stdout", None)
+    with pytest.raises(SystemExit) as e:
+        cli.entry()
+    assert e.value.code == 2
+    from toyscale import runner
+
+    def gone(argv=None):
+        raise BrokenPipeError
+
+    monkeypatch.setattr(runner, "use_compilation_cache", lambda: None)  # (process-wide set-up: not in a test)
+    monkeypatch.setattr(runner, "use_cpu_devices", lambda: None)
+    monkeypatch.setattr(cli.sys, "stdout", io.StringIO())
+    monkeypatch.setattr(cli, "main", gone)
+    assert console(["status", "x"]) == 1  # (had raised io.UnsupportedOperation: fileno)
 
 
 def test_ctrl_c_of_the_command_is_never_lost():

@@ -562,18 +562,33 @@ def console(argv: Sequence[str] | None = None) -> int:
 
 def _drop_output() -> None:
     """Points standard output at /dev/null (Python's recipe for a closed pipe: what is left to
-    flush goes nowhere, so the exit does not fail a second time)."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    flush goes nowhere, so the exit does not fail a second time); nothing where it is not a
+    file (a StringIO, a notebook's stream)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, ValueError, OSError):  # (io.UnsupportedOperation is both of the last two)
+        return
+    os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+
+
+def _flush_stdout() -> bool:
+    """Flushes standard output; False if its reader has gone away (a closed pipe)."""
+    try:
+        if sys.stdout is not None:  # (None when the command started with it closed, >&-)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        return False
+    except ValueError:  # (a closed stream)
+        pass
+    return True
 
 
 def _exit_on_interrupt(signum, frame) -> None:
     """The command's SIGINT handler: one line, then exit status 130 at once (os._exit)."""
-    try:
-        sys.stdout.flush()
-    except (BrokenPipeError, ValueError):  # (a reader gone away; a closed stream)
-        pass
-    sys.stderr.write("toyscale: interrupted\n")
-    sys.stderr.flush()
+    _flush_stdout()
+    if sys.stderr is not None:
+        sys.stderr.write("toyscale: interrupted\n")
+        sys.stderr.flush()
     os._exit(130)
 
 
@@ -586,15 +601,15 @@ def entry() -> None:
     _xla_gc_callback"; the fit then finished with status 0: 6 of 30 Ctrl-Cs of a fit), and
     tearing JAX down after an interrupted computation occasionally crashed (a segmentation
     fault after the message)."""
-    signal.signal(signal.SIGINT, _exit_on_interrupt)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (not where the shell ignores it: cmd &)
+        signal.signal(signal.SIGINT, _exit_on_interrupt)
     code = console()
-    try:
-        sys.stdout.flush()  # (here, not at exit: a reader gone away is then one more exit code)
-    except BrokenPipeError:
+    if not _flush_stdout():  # (here, not at exit: a reader gone away is then one more exit code)
         _drop_output()
         code = code or 1
     if code == 130:
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
         os._exit(130)
     sys.exit(code)
 
