@@ -820,6 +820,32 @@ def test_two_runs_extending_one_folder_at_once_cannot_drop_either(tmp_path):
     assert [r.point for r in load_sweep(folder)] == first
 
 
+def test_the_manifest_lock_gives_way_where_no_lock_can_be_had(tmp_path, monkeypatch):
+    # a finished sweep in a folder this run cannot write had failed to resume (the lock file
+    # could not be created); a file system without flock runs unlocked, and says so
+    import builtins
+    import fcntl
+
+    sweep_superposition(CFG, POINTS[:1], out=tmp_path, progress=False)
+    (tmp_path / ".manifest.lock").unlink(missing_ok=True)  # (a new folder has none yet)
+
+    def read_only(path, mode="r", *args, **kwargs):
+        if str(path).endswith(".manifest.lock"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return builtins.open(path, mode, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(sweep, "open", read_only, raising=False)
+        assert sweep_superposition(CFG, POINTS[:1], out=tmp_path, progress=False).stats["chunks"] == 0
+
+    def no_flock(f, op):
+        raise OSError(37, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    with pytest.warns(RuntimeWarning, match=r"its file system does not lock files \(\[Errno 37\] No locks available"):
+        assert sweep_superposition(CFG, POINTS[:1], out=tmp_path, progress=False).stats["chunks"] == 0
+
+
 def test_a_part_of_the_folders_grid_trains_into_it_what_is_missing(tmp_path):
     big = superposition_grid(widths=[3, 4], gammas=[-1.0, 1.0], frequencies=[power_law(1.1)], lr_w=2e-2, lr_b=1e-2)
     part = [big[3], big[0]]  # out of order

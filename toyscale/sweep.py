@@ -688,22 +688,41 @@ def _manifest_lock(folder: str):
     folder with different grids at once would otherwise each write their grid over the
     other's, and the first one's models would drop out of the folder. With the lock the second
     reads the first's grid, and is refused if its own grid neither holds nor is part of it.
-    Where ``fcntl`` is missing (Windows) there is no lock."""
+
+    Without a lock where one cannot be had: ``fcntl`` missing (Windows); a folder this run
+    cannot write (read-only: it cannot rewrite the manifest either, and a finished sweep still
+    loads); a file system without ``flock`` (some network mounts), which a RuntimeWarning names.
+    """
     try:
         import fcntl
     except ImportError:  # pragma: no cover (not on POSIX)
         yield
         return
-    with open(os.path.join(folder, ".manifest.lock"), "a") as f:
+    path = os.path.join(folder, ".manifest.lock")
+    try:
+        f = open(path, "a")
+    except OSError:  # (a read-only folder: an existing lock file can still be locked for reading)
+        try:
+            f = open(path)
+        except OSError:
+            f = None
+    if f is None:
+        yield
+        return
+    with f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX)
-        except OSError:  # a file system without locks (some network mounts): as without fcntl
-            yield
-            return
+            locked = True
+        except OSError as e:
+            locked = False
+            warnings.warn(f"out={folder!r}: its file system does not lock files ({e}), so two runs extending this "
+                          f"folder with different grids at the same moment are not kept apart", RuntimeWarning,
+                          stacklevel=4)
         try:
             yield
         finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            if locked:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _join_folder(folder: str, manifest: dict, new: dict) -> tuple[dict, dict]:
