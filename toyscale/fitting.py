@@ -1369,7 +1369,8 @@ def compute_optimal(params: ChinchillaParams, C: Any) -> ComputeOptimal:
       C: positive compute budget(s) in FLOPs.
 
     Returns:
-      `ComputeOptimal` with N_opt, D_opt (arrays shaped like C), a, b and G.
+      `ComputeOptimal` with N_opt, D_opt (1-D arrays, one entry per budget: a scalar C gives
+      arrays of length 1), a, b and G.
     """
     if not isinstance(params, ChinchillaParams):
         raise TypeError(f"params must be ChinchillaParams, got {type(params).__name__}")
