@@ -1061,6 +1061,13 @@ def _median_max(reduce, rel: np.ndarray, where: np.ndarray) -> float | None:
     return float(reduce(rel[where])) if where.any() else None
 
 
+def _rel_stat(reduce, mask: str, doc: str) -> property:
+    """A :class:`TheoryAgreement` property: ``reduce`` of ``rel`` over the points of its mask
+    named ``mask`` (None where there is none)."""
+    return property(lambda self: _median_max(reduce, self.rel, getattr(self, mask)),
+                    doc=f"{doc} (None if there is none).")
+
+
 def _size_text(x: Any) -> str:
     """A size as printed: ``16`` for 16 or 16.0, ``inf`` for a limit."""
     x = float(x)
@@ -1120,35 +1127,12 @@ class TheoryAgreement:
         """Compared points nearer the peak (``max(N, T) < off_peak * min(N, T)``)."""
         return self.compared & ~self.far_from_peak
 
-    @property
-    def median(self) -> float | None:
-        """Median relative error over every compared point (None if there is none)."""
-        return _median_max(np.median, self.rel, self.compared)
-
-    @property
-    def max(self) -> float | None:
-        """Largest relative error over every compared point (None if there is none)."""
-        return _median_max(np.max, self.rel, self.compared)
-
-    @property
-    def median_far(self) -> float | None:
-        """Median relative error over the ``far`` points (None if there is none)."""
-        return _median_max(np.median, self.rel, self.far)
-
-    @property
-    def max_far(self) -> float | None:
-        """Largest relative error over the ``far`` points (None if there is none)."""
-        return _median_max(np.max, self.rel, self.far)
-
-    @property
-    def median_near(self) -> float | None:
-        """Median relative error over the ``near`` points (None if there is none)."""
-        return _median_max(np.median, self.rel, self.near)
-
-    @property
-    def max_near(self) -> float | None:
-        """Largest relative error over the ``near`` points (None if there is none)."""
-        return _median_max(np.max, self.rel, self.near)
+    median = _rel_stat(np.median, "compared", "Median relative error over every compared point")
+    max = _rel_stat(np.max, "compared", "Largest relative error over every compared point")
+    median_far = _rel_stat(np.median, "far", "Median relative error over the ``far`` points")
+    max_far = _rel_stat(np.max, "far", "Largest relative error over the ``far`` points")
+    median_near = _rel_stat(np.median, "near", "Median relative error over the ``near`` points")
+    max_near = _rel_stat(np.max, "near", "Largest relative error over the ``near`` points")
 
     def describe(self, M: int, *, name_worst: bool = True) -> str:
         """One line: the median relative error far from the peak and near it, and how many points
