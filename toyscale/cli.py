@@ -402,13 +402,20 @@ def _matches(cell, value: str, *, text: bool = False) -> bool:
         return False
 
 
-def _cmd_export(args) -> int:
-    from toyscale.sweep import csv_text, load_sweep, write_csv
+def _load_sweep(folder: str):
+    """:func:`toyscale.sweep.load_sweep`, a missing or unreadable folder as a CliError."""
+    from toyscale.sweep import load_sweep
 
     try:
-        result = load_sweep(args.sweep)
+        return load_sweep(folder)
     except OSError as err:
         raise CliError(str(err)) from None
+
+
+def _cmd_export(args) -> int:
+    from toyscale.sweep import csv_text, write_csv
+
+    result = _load_sweep(args.sweep)
     if not len(result):
         raise CliError(f"{args.sweep}: no finished models yet (its manifest lists {len(result.manifest['points'])})")
     columns, rows = result.table()
@@ -466,12 +473,9 @@ def _show(v) -> str:
 
 
 def _cmd_status(args) -> int:
-    from toyscale.sweep import _field_columns, _flat_fields, load_sweep
+    from toyscale.sweep import _field_columns, _flat_fields
 
-    try:
-        result = load_sweep(args.sweep)
-    except OSError as err:
-        raise CliError(str(err)) from None
+    result = _load_sweep(args.sweep)
     manifest = result.manifest
     points = [_flat_fields(p) for p in manifest["points"]]
     fields = [k for k in _field_columns(points) if k != "label"]
