@@ -563,3 +563,17 @@ def test_regime_zero_theory_sizes_are_where_min_n_t_reaches_m():
         rf.regime_zero_theory_sizes(RFConfig(M=16), 0.5, fits | {"resolution_N": ([8.5], None, None)}, **settings)
     with pytest.raises(TypeError, match=r"config=\{'M': 16\}; expected a toyscale.random_features.RFConfig"):
         rf.regime_zero_theory_sizes({"M": 16}, 0.5, fits, **settings)
+
+
+@pytest.mark.parametrize("field, value", [("lr", 1e-40), ("lr", 1e39), ("alpha", 1e39), ("alpha", 1e-45),
+                                          ("noise", 1e-42), ("noise", 1e39), ("ridge", 1e39)])
+def test_a_value_float32_cannot_hold_is_refused(field, value):
+    # the model receives alpha, ridge, noise and lr in float32: lr = 1e-40 is a subnormal that XLA
+    # on a CPU flushes to 0 (gradient descent would not move), alpha = 1e39 is inf
+    point = {"N": 4, "T": 8, "alpha": 1.0, "method": "gd", "steps": 10, "lr": 0.1, field: value}
+    assert not float(np.finfo(np.float32).tiny) <= value <= float(np.finfo(np.float32).max)
+    match = re.escape(f"{field}={value!r}; a positive {field} must lie in [1.175e-38, 3.403e+38]")
+    with pytest.raises(ValueError, match=match):
+        check_point(point)
+    for ok in (2.0**-126, 1e38):
+        assert check_point({**point, field: ok})[field] == ok
