@@ -186,7 +186,8 @@ def test_a_diverging_model_is_flagged_and_does_not_poison_its_neighbours():
         # values the model cannot train with in float32: refused, not flagged as diverged or run at lr 0
         (lambda: grid(gammas=[1e39]), "gamma=1e\\+39.*float32"),
         (lambda: sweep_superposition(SMALL, [dict(grid()[0], lr_w=1e39)]), "lr_w=1e\\+39.*float32"),
-        (lambda: sweep_superposition(SMALL, [dict(grid()[0], lr_b=1e-50)]), "lr_b=1e-50.*smallest float32"),
+        (lambda: sweep_superposition(SMALL, [dict(grid()[0], lr_b=1e-50)]), "lr_b=1e-50.*smallest normal float32"),
+        (lambda: sweep_superposition(SMALL, [dict(grid()[0], lr_w=1e-40)]), "lr_w=1e-40.*smallest normal float32"),
         # a setting put in a point instead of the config is not silently ignored
         (lambda: sweep_superposition(SMALL, [dict(grid()[0], batch=64)]), "unknown field.*'batch'"),
     ],

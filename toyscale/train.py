@@ -306,12 +306,14 @@ def _check_model_args(config: TrainConfig, m: Any, gamma: Any, lr_w: Any, lr_b: 
 
 
 def _learning_rate(name: str, lr: Any) -> float:
-    """A peak learning rate: > 0, and neither 0 nor inf once in float32, where the model trains."""
+    """A peak learning rate: > 0, a normal number once in float32 (where the model trains), not inf."""
     if _float32(name, lr) <= 0:
         raise ValueError(f"{name}={lr!r}; a peak learning rate must be > 0")
-    if np.float32(lr) == 0:
-        raise ValueError(f"{name}={lr!r}; a peak learning rate must be at least the smallest float32 "
-                         f"(~1.4e-45), where the model trains")
+    if lr < np.finfo(np.float32).tiny:
+        # a float32 subnormal is 0 to XLA on a CPU (a jitted 2**-149 > 0 is False)
+        raise ValueError(f"{name}={lr!r}; a peak learning rate must be at least the smallest normal float32 "
+                         f"(2**-126 ~ 1.175e-38): the model trains in float32, where a smaller one is 0 or a "
+                         f"subnormal that XLA flushes to 0")
     return float(lr)
 
 
