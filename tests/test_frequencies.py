@@ -92,3 +92,23 @@ def test_kind_names_take_the_factory_defaults():
 def test_labels_name_the_parameter_value():
     assert "400" in fq.exponential(400.0, E=2.0).label
     assert "1.5" in fq.power_law(1.5).label
+
+
+@pytest.mark.parametrize("spec, n", [(fq.power_law(-102.6), 1000), (fq.power_law(-300.0), 1000),
+                                     (fq.custom([1e308, 1e308, 1e307]), 3)])
+def test_weights_whose_sum_overflows_still_give_probabilities_summing_to_E(spec, n):
+    # the sum of power_law(-102.6)'s weights at n = 1000 overflows (each is finite): p was all 0;
+    # power_law(-300)'s largest weights overflow themselves ("weights must be finite")
+    p = spec.probs(n)
+    assert np.all(np.isfinite(p)) and np.all(p >= 0)
+    np.testing.assert_allclose(p.sum(), spec.E, rtol=1e-12)
+    assert np.argmax(p) == (0 if spec.kind == "custom" else n - 1)
+    if spec.kind == "power_law":  # p_i / p_n = (i / n)^-alpha, as for a power law without overflow
+        np.testing.assert_allclose(p[n // 2 - 1] / p[-1], 0.5 ** -spec.alpha, rtol=1e-9)
+
+
+def test_too_large_a_density_names_the_most_frequent_feature():
+    with pytest.raises(ValueError, match=r"E=600 makes p_1000=1.199 > 1.*largest E allowed here is 500.5"):  # (not p_1)
+        fq.power_law(-1.0, E=600).probs(1000)
+    with pytest.raises(ValueError, match=r"E=5 makes p_1="):
+        fq.power_law(1.2, E=5).probs(1000)

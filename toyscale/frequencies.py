@@ -47,11 +47,17 @@ def normalise(weights: np.ndarray, density: float = 1.0) -> np.ndarray:
         raise ValueError("weights must be finite, non-negative and not all zero")
     if not (_is_real(density) and math.isfinite(density) and density > 0):
         raise ValueError(f"E={density!r}; the activation density E must be a finite number > 0")
-    p = w * (density / w.sum())
+    with np.errstate(over="ignore"):
+        total = w.sum()
+    if not math.isfinite(total):  # finite weights whose sum overflows: scaled first (p is the same)
+        w = w / w.max()
+        total = w.sum()
+    p = w * (density / total)
     if p.max() > 1.0:
+        i = int(np.argmax(p))
         raise ValueError(
-            f"E={density} makes p_1={p.max():.4g} > 1 for this distribution; "
-            f"the largest E allowed here is {w.sum() / w.max():.4g}"
+            f"E={density} makes p_{i + 1}={p[i]:.4g} > 1 for this distribution; "
+            f"the largest E allowed here is {total / w.max():.4g}"
         )
     return p
 
@@ -106,7 +112,11 @@ class Frequencies:
         check_int("n", n)
         i = np.arange(1, n + 1, dtype=np.float64)
         if self.kind == "power_law":
-            return i ** (-float(self.alpha))
+            with np.errstate(over="ignore"):
+                w = i ** (-float(self.alpha))
+            if not np.all(np.isfinite(w)):  # a negative alpha whose n^-alpha overflows: scaled by it
+                w = (i / n) ** (-float(self.alpha))
+            return w
         if self.kind == "exponential":
             return np.exp(-(i - 1) / float(self.tau))
         if self.kind == "linear":
