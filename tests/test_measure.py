@@ -158,3 +158,17 @@ def test_overlap_variance_includes_the_spread_between_block_means():
 def test_a_matrix_without_rows_has_no_overlaps():
     stats = overlap_stats(np.zeros((0, 3), np.float32))
     assert np.isnan(stats["overlap_mean"]) and np.isnan(stats["overlap_var"]) and int(stats["n_represented"]) == 0
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan, -np.inf])
+def test_a_row_with_a_non_finite_norm_stays_out_of_the_overlaps(bad):
+    # an infinite norm passed the threshold, and its unit row W / inf = NaN spread to both moments
+    rng = np.random.default_rng(2)
+    W = rng.normal(size=(20, 4)).astype(np.float32)
+    broken = W.copy()
+    broken[3] = [bad, 0.0, 0.0, 0.0]
+    got = overlap_stats(jnp.asarray(broken), block=8)
+    mean, var, count = direct(np.delete(W, 3, axis=0))
+    assert int(got["n_represented"]) == count == 19
+    np.testing.assert_allclose(float(got["overlap_mean"]), mean, rtol=1e-4)
+    np.testing.assert_allclose(float(got["overlap_var"]), var, rtol=1e-3)

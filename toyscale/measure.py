@@ -61,7 +61,7 @@ def overlap_stats(W: jax.Array, threshold: float = 0.5, block: int = 512) -> dic
     if n == 0:  # no rows, so no pair
         nan = jnp.asarray(jnp.nan, dtype)
         return {"overlap_mean": nan, "overlap_var": nan, "n_represented": jnp.zeros((), jnp.int32)}
-    keep = norms > threshold  # False for a NaN norm
+    keep = jnp.isfinite(norms) & (norms > threshold)  # (an inf norm would make its unit row NaN)
     unit = jnp.where(keep[:, None], W / jnp.where(keep, norms, 1.0)[:, None], 0.0)
     block = min(block, n)
     pad = (-n) % block
