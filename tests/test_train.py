@@ -453,6 +453,15 @@ def test_a_batch_of_keys_is_not_a_prng_key():
         train_model(SMALL, 3, gamma=0.0, lr_w=1e-2, lr_b=1e-2, frequencies="linear", key=keys)
     with pytest.raises(TypeError, match="key must be a PRNG key"):
         train_random_features(RFConfig(M=8), {"N": 2, "T": 4, "alpha": 1.0}, key=keys)
+    # a batch of typed keys and a raw key of the wrong length had failed inside tracing, in
+    # JAX's words ("fold_in accepts a single key", "expected key_data.shape to end with (2,)")
+    for bad, match in ((jax.random.split(jax.random.key(0), 3), r"typed key array of shape \(3,\)"),
+                       (np.zeros(5, np.uint32), r"uint32 array of shape \(5,\).*has shape \(2,\)"),
+                       (np.zeros(0, np.uint32), r"uint32 array of shape \(0,\)")):
+        with pytest.raises(TypeError, match=match):
+            train_model(SMALL, 3, gamma=0.0, lr_w=1e-2, lr_b=1e-2, frequencies="linear", key=bad)
+        with pytest.raises(TypeError, match=match):
+            train_random_features(RFConfig(M=8), {"N": 2, "T": 4, "alpha": 1.0}, key=bad)
 
 
 def test_an_axis_value_given_twice_is_refused():

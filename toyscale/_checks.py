@@ -90,11 +90,21 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def prng_key(name: str, key: Any) -> Any:
-    """``key`` if it is a PRNG key: a typed key (``jax.random.key``) or a raw uint32 vector
-    (``jax.random.PRNGKey``: 2 words for threefry, 4 for rbg)."""
+    """``key`` if it is one PRNG key: a typed key (``jax.random.key``, shape ()) or a raw uint32
+    vector of the default implementation's length (``jax.random.PRNGKey``: 2 words for threefry,
+    4 for rbg); a TypeError otherwise (a batch of keys, a raw key of another length)."""
     dtype = getattr(key, "dtype", None)
     shape = getattr(key, "shape", None)
-    if dtype is not None and (jnp.issubdtype(dtype, jax.dtypes.prng_key) or (dtype == np.uint32 and len(shape) == 1)):
+    if dtype is not None and jnp.issubdtype(dtype, jax.dtypes.prng_key):
+        if shape != ():
+            raise TypeError(f"{name} is a typed key array of shape {shape}; {name} must be a PRNG key: one key "
+                            f"(shape ()), not a batch of keys")
+        return key
+    if dtype is not None and dtype == np.uint32 and len(shape) == 1:
+        words = jax.eval_shape(jax.random.PRNGKey, 0).shape  # (2,) for threefry, (4,) for rbg
+        if shape != words:
+            raise TypeError(f"{name} is a uint32 array of shape {shape}; {name} must be a PRNG key: a raw key "
+                            f"(jax.random.PRNGKey) of the default implementation has shape {words}")
         return key
     raise TypeError(f"{name}={key!r}; {name} must be a PRNG key, e.g. jax.random.PRNGKey(0) or jax.random.key(0)")
 
