@@ -388,6 +388,9 @@ def test_engine_arguments_are_checked_before_anything_runs(tmp_path, xla_compila
         (dict(devices=[]), ValueError, r"devices=\[\]"),
         (dict(devices=[d0, d0]), ValueError, "distinct"),
         (dict(memory_budget="1e9"), ValueError, "memory_budget='1e9'"),
+        # 0.5 passed the check, became 0 bytes, and was refused as memory_budget=0 once the folder was claimed
+        (dict(memory_budget=0.5), ValueError, "memory_budget=0.5; memory_budget must be a number of bytes >= 1"),
+        (dict(devices=["cpu:0"]), TypeError, r"devices=\['cpu:0'\]; devices must be a list of jax.Device"),
         (dict(chunk_size=True), TypeError, "chunk_size=True"),
         (dict(vector_width=0), ValueError, "vector_width=0"),
         (dict(progress="no"), TypeError, "progress='no'; progress must be True or False"),

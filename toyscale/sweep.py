@@ -306,8 +306,8 @@ once per chunk, so this bounds the work an interrupted run can lose)."""
 
 def _check_budget(memory_budget: Any) -> None:
     if (isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float, np.integer, np.floating))
-            or not math.isfinite(memory_budget) or not memory_budget > 0):
-        raise ValueError(f"memory_budget={memory_budget!r}; memory_budget must be a positive number of bytes")
+            or not math.isfinite(memory_budget) or not memory_budget >= 1):  # (0.5 would become 0 bytes)
+        raise ValueError(f"memory_budget={memory_budget!r}; memory_budget must be a number of bytes >= 1")
 
 
 def _check_device_list(devices: Any) -> None:
@@ -963,7 +963,9 @@ def run_sweep(
     if devices is not None:
         _check_device_list(devices)
     devices = list(devices) if devices is not None else jax.local_devices()
-    if not devices or not all(isinstance(d, jax.Device) for d in devices) or len(set(devices)) != len(devices):
+    if not all(isinstance(d, jax.Device) for d in devices):
+        raise TypeError(f"devices={devices!r}; devices must be a list of jax.Device objects (e.g. jax.devices())")
+    if not devices or len(set(devices)) != len(devices):
         raise ValueError(f"devices={devices!r}; devices must be a non-empty list of distinct jax.Device objects")
     if vector_width is not None:
         check_int("vector_width", vector_width)
