@@ -131,6 +131,9 @@ class Task(Protocol):
 
         An output named ``"diverged"`` (a bool scalar), if present, is the task's own
         verdict; otherwise a model is diverged when any floating output is non-finite.
+        ``model_id``, ``point_digest``, ``file`` and ``allow_pickle`` are taken (the chunk
+        files' own columns, np.savez's arguments). An output in bfloat16, float8 or int4 is
+        kept as float32 / int32, which a chunk file can store and read back.
         """
 
     def bytes_per_model(self, static: Hashable) -> int:
@@ -566,6 +569,15 @@ def _fingerprint(task_config: dict, seed: int, points: list[dict]) -> str:
 
 _DIGEST = "point_digest"  # a chunk file's [k, 2] uint32 words of each model's point (label left out)
 _RESERVED_OUTPUTS = frozenset({"model_id", _DIGEST})  # ("diverged" is read as the task's own flag)
+_SAVEZ_ARGUMENTS = frozenset({"file", "allow_pickle"})  # np.savez's own keywords: outputs of these names are lost
+
+
+def _storable(v: jax.Array) -> jax.Array:
+    """An output in a dtype a chunk file keeps: bfloat16, float8 and int4 (ml_dtypes, which
+    np.savez writes as raw bytes and np.load reads back as void) widened to float32 / int32."""
+    if np.dtype(v.dtype).kind != "V":
+        return v
+    return v.astype(jnp.float32 if jnp.issubdtype(v.dtype, jnp.floating) else jnp.int32)
 
 
 def _point_digests(points: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]:
@@ -1187,10 +1199,12 @@ def _compiled_group_fn(task: Task, static: Hashable, mesh: jax.sharding.Mesh, ve
     def one(args):
         inputs, key = args
         outs = dict(task.model_fn(static, inputs, key))
-        taken = sorted(set(outs) & _RESERVED_OUTPUTS)
+        taken = sorted(set(outs) & (_RESERVED_OUTPUTS | _SAVEZ_ARGUMENTS))
         if taken:  # (traced once, before anything runs)
             raise ValueError(f"task {task.name!r} returns output(s) named {taken}; the engine stores its own columns "
-                             f"under {sorted(_RESERVED_OUTPUTS)} in every chunk file: rename them")
+                             f"under {sorted(_RESERVED_OUTPUTS)} in every chunk file, and np.savez, which writes "
+                             f"it, takes {sorted(_SAVEZ_ARGUMENTS)} as its own arguments: rename them")
+        outs = {k: jax.tree_util.tree_map(_storable, v) for k, v in outs.items()}
         if "diverged" in outs:
             return outs, jnp.asarray(outs.pop("diverged"), bool)
         bad = jnp.zeros((), dtype=bool)
