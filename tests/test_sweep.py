@@ -762,6 +762,19 @@ def test_an_output_numpy_cannot_store_is_kept_as_float32_or_int32(tmp_path):
         assert all(np.array_equal(a.outputs[k], b.outputs[k]) for k in a.outputs)
 
 
+def test_a_run_of_one_of_two_points_apart_only_in_label_leaves_the_folders_grid_whole(tmp_path):
+    # the grids were compared as sets of point digests (label left out), so this part of the
+    # folder's grid counted as an extension and rewrote the manifest with 2 of its 3 points
+    a, b = {"flag": False, "seed": 0}, {"flag": False, "seed": 1}
+    whole = [{**a, "label": "x"}, {**a, "label": "y"}, b]
+    with pytest.warns(RuntimeWarning, match="same model"):
+        sweep.run_sweep(_FlagTask(), whole, out=tmp_path, devices=ONE, progress=False)
+    part = sweep.run_sweep(_FlagTask(), [{**a, "label": "x"}, b], out=tmp_path, devices=ONE, progress=False)
+    assert len(part) == 2 and part.stats["chunks"] == 0  # (both read from the folder)
+    loaded = sweep.load_sweep(tmp_path)
+    assert [r.point.get("label") for r in loaded] == ["x", "y", None] and "extends" not in loaded.manifest
+
+
 def test_the_tasks_own_diverged_verdict_is_used_for_finite_outputs():
     res = sweep.run_sweep(_FlagTask(), [{"flag": False, "seed": 0}, {"flag": True, "seed": 0}, {"flag": False, "seed": 1}],
                           devices=ONE, progress=False)

@@ -42,6 +42,7 @@ position in the grid; such folders still load but do not resume):
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import dataclasses
@@ -472,14 +473,16 @@ def matching(records: Sequence[Record], conditions: Mapping[str, Any], *,
 
 def _extends(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """Whether the sweep ``new`` extends the folder's ``old``: same format, task, task config
-    and seed, and every point of ``old`` (label aside) among ``new``'s."""
+    and seed, and every point of ``old`` (label aside) among ``new``'s, as often as there (two
+    points apart only in their label are two points of the grid: a grid with one of them is
+    a part, not an extension that would drop the other)."""
     try:
         if (old.get("format") != FORMAT or new.get("format") != FORMAT or old.get("task") != new.get("task")
                 or not isinstance(old.get("points"), list) or not isinstance(new.get("points"), list)
                 or _canonical(old.get("task_config")) != _canonical(new.get("task_config"))
                 or _canonical(old.get("seed")) != _canonical(new.get("seed")) or not old.get("fingerprint")):
             return False
-        return set(_point_digests(old["points"])) <= set(_point_digests(new["points"]))
+        return collections.Counter(_point_digests(old["points"])) <= collections.Counter(_point_digests(new["points"]))
     except (TypeError, AttributeError):  # a manifest edited by hand: not extended, refused below
         return False
 
