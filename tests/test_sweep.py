@@ -775,6 +775,29 @@ def test_a_run_of_one_of_two_points_apart_only_in_label_leaves_the_folders_grid_
     assert [r.point.get("label") for r in loaded] == ["x", "y", None] and "extends" not in loaded.manifest
 
 
+def test_a_task_config_with_an_infinity_can_be_extended(tmp_path):
+    # the folder's config read back with null where this run's had inf, so a bigger grid was
+    # refused as "its task config differs in clip (null there, Infinity now)"
+    class Clipped(_FlagTask):
+        def config(self):
+            return {"clip": float("inf")}
+
+    a, b = {"flag": False, "seed": 0}, {"flag": False, "seed": 1}
+    first = sweep.run_sweep(Clipped(), [a], out=tmp_path, devices=ONE, progress=False)
+    grown = sweep.run_sweep(Clipped(), [a, b], out=tmp_path, devices=ONE, progress=False)
+    assert len(grown) == 2 and len(sweep.load_sweep(tmp_path)) == 2
+    assert first.manifest["task_config"] == sweep.load_sweep(tmp_path).manifest["task_config"] == {"clip": None}
+
+    class Unclipped(_FlagTask):  # (stored as null too, yet another sweep)
+        def config(self):
+            return {"clip": float("-inf")}
+
+    with pytest.raises(sweep.FolderInUseError, match="already holds a different sweep"):
+        sweep.run_sweep(Unclipped(), [a, b, {"flag": True, "seed": 2}], out=tmp_path, devices=ONE, progress=False)
+    with pytest.raises(sweep.FolderInUseError, match="differ in a value that JSON stores as null"):
+        sweep.run_sweep(Unclipped(), [a], out=tmp_path, devices=ONE, progress=False)
+
+
 def test_the_tasks_own_diverged_verdict_is_used_for_finite_outputs():
     res = sweep.run_sweep(_FlagTask(), [{"flag": False, "seed": 0}, {"flag": True, "seed": 0}, {"flag": False, "seed": 1}],
                           devices=ONE, progress=False)

@@ -471,19 +471,29 @@ def matching(records: Sequence[Record], conditions: Mapping[str, Any], *,
     return [r for r in records if all(r.point.get(k) == v for k, v in conditions.items())], conditions
 
 
-def _extends(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
-    """Whether the sweep ``new`` extends the folder's ``old``: same format, task, task config
-    and seed, and every point of ``old`` (label aside) among ``new``'s, as often as there (two
-    points apart only in their label are two points of the grid: a grid with one of them is
-    a part, not an extension that would drop the other)."""
+def _extends(old: Mapping[str, Any], new: Mapping[str, Any], same_config: bool) -> bool:
+    """Whether the sweep ``new`` extends ``old``: same format and task, ``same_config`` (the
+    folder's task config and seed are this run's: :func:`_same_config`), and every point of
+    ``old`` (label aside) among ``new``'s, as often as there (two points apart only in their
+    label are two points of the grid: a grid with one of them is a part, not an extension that
+    would drop the other)."""
     try:
-        if (old.get("format") != FORMAT or new.get("format") != FORMAT or old.get("task") != new.get("task")
-                or not isinstance(old.get("points"), list) or not isinstance(new.get("points"), list)
-                or _canonical(old.get("task_config")) != _canonical(new.get("task_config"))
-                or _canonical(old.get("seed")) != _canonical(new.get("seed")) or not old.get("fingerprint")):
+        if (not same_config or old.get("format") != FORMAT or new.get("format") != FORMAT
+                or old.get("task") != new.get("task") or not isinstance(old.get("points"), list)
+                or not isinstance(new.get("points"), list) or not old.get("fingerprint")):
             return False
         return collections.Counter(_point_digests(old["points"])) <= collections.Counter(_point_digests(new["points"]))
     except (TypeError, AttributeError):  # a manifest edited by hand: not extended, refused below
+        return False
+
+
+def _same_config(folder_manifest: Mapping[str, Any], task_config: Any, seed: int) -> bool:
+    """Whether the folder's sweep was run with this task config (as the task gives it, not as
+    JSON stores it: an inf and a NaN both read back as null) and seed: its fingerprint is that
+    of its own points under them."""
+    try:
+        return folder_manifest.get("fingerprint") == _fingerprint(task_config, seed, folder_manifest["points"])
+    except (TypeError, ValueError, KeyError):  # a manifest edited by hand: refused below
         return False
 
 
@@ -494,10 +504,11 @@ def _same_sweep(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
             and old.get("fingerprint") == new["fingerprint"])
 
 
-def _sweep_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+def _sweep_difference(old: Mapping[str, Any], new: Mapping[str, Any], same_config: bool = True) -> str:
     """The first way a folder's manifest ``old`` differs from the sweep ``new`` describes, in
-    words, for the refusal of :func:`run_sweep`: format, task, task config, seed, number of
-    points or the first differing point (compared canonically, as the fingerprint is)."""
+    words, for the refusal of :func:`run_sweep`: format, task, task config (``same_config``:
+    :func:`_same_config`), seed, number of points or the first differing point (compared
+    canonically, as the fingerprint is)."""
 
     def canon(v: Any) -> Any:
         try:
@@ -523,6 +534,9 @@ def _sweep_difference(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
         return f"its task config is {show(old_config)}, this sweep's {show(new_config)}"
     if canon(old.get("seed")) != canon(new["seed"]):
         return f"it was run with seed={old.get('seed')!r}, this sweep with seed={new['seed']!r}"
+    if not same_config and old.get("fingerprint") and "null" in json.dumps(old_config, default=repr):
+        return ("its task config was another, though it reads back as this sweep's: they differ in a value "
+                "that JSON stores as null (an infinity or NaN)")
     old_points, new_points = old.get("points") or [], new["points"]
 
     def differing(a: Mapping, b: Mapping) -> list[str]:
@@ -740,12 +754,13 @@ def _manifest_lock(folder: str):
                 fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _join_folder(folder: str, manifest: dict, new: dict) -> tuple[dict, dict]:
+def _join_folder(folder: str, manifest: dict, new: dict, task_config: Any) -> tuple[dict, dict]:
     """A run's sweep against the one ``folder``'s manifest holds: the same sweep (resumed), a
     grid holding it (extended: the manifest is rewritten), or a part of it (read or trained
     there); anything else a :class:`FolderInUseError`. Returns the manifest the run works
     under and the numeric versions that changed since the folder was started
-    ``{name: (then, now)}``. ``new`` is this run's manifest with its versions and date."""
+    ``{name: (then, now)}``. ``new`` is this run's manifest with its versions and date,
+    ``task_config`` its task's config as the task gives it."""
     mpath = os.path.join(folder, "manifest.json")
     with _manifest_lock(folder):  # (an extension rewrites the manifest: one run at a time reads and writes it)
         try:
@@ -758,7 +773,8 @@ def _join_folder(folder: str, manifest: dict, new: dict) -> tuple[dict, dict]:
                                    f"were keyed by their position in the grid; this version keys them by their "
                                    f"point ({FORMAT!r}), so it cannot resume it. load_sweep still reads it; "
                                    f"train into a new folder")
-        if not _same_sweep(old, manifest) and _extends(old, manifest):
+        same_config = _same_config(old, task_config, manifest["seed"])
+        if not _same_sweep(old, manifest) and _extends(old, manifest, same_config):
             # a grid that holds every point of the folder's (same task, config and seed):
             # its finished models are reused where their points now sit, the rest trained
             # (the manifest keeps the first run's versions and date, as a resumed one does)
@@ -767,7 +783,7 @@ def _join_folder(folder: str, manifest: dict, new: dict) -> tuple[dict, dict]:
                      "extends": [*old.get("extends", []), old["fingerprint"]]}
             atomic_write_json(mpath, grown)
             old = grown  # (``new`` keeps this run's versions, for the warning below)
-        part = not _same_sweep(old, manifest) and _extends(manifest, old)
+        part = not _same_sweep(old, manifest) and _extends(manifest, old, same_config)
         if part:
             # a part of the folder's grid (an earlier, smaller run of it): its models are
             # read from there, or trained there, and the folder keeps its whole grid
@@ -775,7 +791,7 @@ def _join_folder(folder: str, manifest: dict, new: dict) -> tuple[dict, dict]:
         elif not _same_sweep(old, manifest):
             raise FolderInUseError(
                 f"out={folder!r} already holds a different sweep (task {old.get('task')!r}, "
-                f"{len(old.get('points', []))} points): {_sweep_difference(old, manifest)}; "
+                f"{len(old.get('points', []))} points): {_sweep_difference(old, manifest, same_config)}; "
                 f"use a new folder or delete it"
             )
         changed = {k: (v, new["versions"].get(k)) for k, v in old.get("versions", {}).items()
@@ -1005,7 +1021,7 @@ def run_sweep(
     manifest = {
         "format": FORMAT,
         "task": task.name,
-        "task_config": task_config,
+        "task_config": to_plain(task_config, strict=True),  # (as it reads back: an inf as null)
         "seed": int(seed),
         "points": plain_points,
         "fingerprint": _fingerprint(task_config, int(seed), points),
@@ -1032,7 +1048,7 @@ def run_sweep(
         if not os.path.exists(mpath) and atomic_create_json(mpath, new):
             manifest = new
         else:
-            manifest, changed = _join_folder(folder, manifest, new)
+            manifest, changed = _join_folder(folder, manifest, new, task_config)
         if pcount == 1:
             _remove_stale_temp_files(folder)
         try:
