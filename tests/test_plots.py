@@ -32,6 +32,19 @@ def test_loss_vs_width_draws_one_axis_per_panel_and_one_curve_per_label():
     assert [len(ax.get_legend().get_texts()) for ax in fig.axes] == [2, 1]
 
 
+def test_the_legend_shows_a_fits_bootstrap_interval_where_it_has_one():
+    # the legend had shown ± the standard error even beside a seed-bootstrap interval several
+    # times wider, the figure looking more precise than the numbers its script printed
+    curve = _curve()
+    plain = fit_power_law(curve.widths, curve.loss)
+    boot = dataclasses.replace(plain, intervals={"exponent": (0.5, 1.25)})
+    fig = plots.loss_vs_width({"a": {"plain": (curve, plain), "boot": (curve, boot)}})
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts[0] == f"plain: $\\alpha_m$={plain.exponent:.2f}±{plain.stderr['exponent']:.2f}"
+    assert texts[1] == f"boot: $\\alpha_m$={plain.exponent:.2f} [0.50, 1.25]"
+    plots.save(fig)
+
+
 def test_phase_diagram_puts_each_value_in_its_cell_for_unsorted_axes():
     gammas, alphas = [1.0, -1.0, 0.0], [0.5, 0.0]
     alpha_m = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])

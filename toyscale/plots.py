@@ -36,8 +36,10 @@ def loss_vs_width(
 
     Args:
       panels: ``{panel title: {curve label: (curve, fit)}}``; the fit is drawn dashed over
-        its x-range and its exponent shown in the legend (a fit of None: the points alone,
-        labelled "not fitted"; :func:`toyscale.scaling.fit_width_curve`).
+        its x-range and its exponent shown in the legend, with the fit's bootstrap interval
+        (``[lo, hi]``, e.g. the seed bootstrap's) where it has one, else ± its standard error
+        (a fit of None: the points alone, labelled "not fitted";
+        :func:`toyscale.scaling.fit_width_curve`).
       reference_loss: a horizontal dotted line (e.g. the empty model's loss E <v^2>).
     """
     _check_panels(panels)
@@ -49,7 +51,7 @@ def loss_vs_width(
             ax.errorbar(curve.widths[shown], curve.loss[shown],
                         yerr=curve.loss_std[shown] if np.any(curve.loss_std) else None, fmt="o", color=color, ms=4,
                         label=f"{label}: " + ("not fitted" if fit is None else
-                                              f"$\\alpha_m$={fit.exponent:.2f}±{fit.stderr['exponent']:.2f}"))
+                                              _exponent_label(fit, "$\\alpha_m$=", 2)))
             if fit is not None:
                 xs = np.geomspace(*fit.x_range, 50)
                 ax.plot(xs, fit.predict(xs), "--", color=color, lw=1)
@@ -63,6 +65,17 @@ def loss_vs_width(
     axes[0][0].set_ylabel("test loss L")
     fig.tight_layout()
     return fig
+
+
+def _exponent_label(fit: PowerLawFit, prefix: str, digits: int) -> str:
+    """A fit's exponent for a legend, with its bootstrap interval where the fit has one (the
+    seed bootstrap's can be several times the standard error, which then understates the
+    uncertainty), else ± its standard error."""
+    interval = fit.intervals.get("exponent")
+    if interval is not None:
+        lo, hi = interval
+        return f"{prefix}{fit.exponent:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    return f"{prefix}{fit.exponent:.{digits}f}±{fit.stderr['exponent']:.{digits}f}"
 
 
 def _check_panels(panels) -> None:
@@ -242,7 +255,7 @@ def random_feature_regimes(result, config, *, alpha: float, sizes: Sequence[int]
         fx, _, fit = fits[f"resolution_{along}"]
         if fit is not None:
             ax.plot(fx, fit.predict(fx), "k:", lw=2,
-                    label=f"fit {fit.exponent:.3f}±{fit.stderr['exponent']:.3f} (pred {alpha})")
+                    label=f"fit {_exponent_label(fit, '', 3)} (pred {alpha})")
         ax.set(xscale="log", yscale="log", xlabel=along, ylabel="test loss",
                title=f"loss vs {along} (points: simulation, lines: deterministic equivalent)")
         ax.legend(fontsize=7)
@@ -250,7 +263,7 @@ def random_feature_regimes(result, config, *, alpha: float, sizes: Sequence[int]
         fx, fy, fit = fits[name]
         shown = np.asarray(fy) > 0  # (a log axis)
         axes[2].plot(np.asarray(fx)[shown], np.asarray(fy)[shown], "o", color=f"C{i}", label=f"{name}: " + (
-            "not fitted" if fit is None else f"{fit.exponent:.3f}±{fit.stderr['exponent']:.3f} (pred 1)"))
+            "not fitted" if fit is None else f"{_exponent_label(fit, '', 3)} (pred 1)"))
         if fit is not None:
             axes[2].plot(fx, fit.predict(fx), "--", color=f"C{i}", lw=1)
     axes[2].set(xscale="log", yscale="log", xlabel=f"T (N={min(rows)}) or N (T={min(columns)})",
