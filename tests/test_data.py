@@ -321,3 +321,15 @@ def test_the_top_bits_give_a_uniform_below_one_so_p_one_always_fires(monkeypatch
 
 def test_alias_columns_are_the_next_power_of_two():
     assert [data.alias_columns(n) for n in (1, 2, 3, 1024, 1025)] == [2, 2, 4, 1024, 2048]
+
+
+def test_the_hash_generator_refuses_a_draw_its_32_bit_counter_cannot_number():
+    # the element counter is a uint32 iota: at 2**32 + 1 words it would wrap and repeat the draw
+    from toyscale.train import TrainConfig
+
+    with pytest.raises(ValueError, match=r"rng='hash' draws at most 2\*\*32 words at once.*needs 4295032832"):
+        jax.eval_shape(lambda k: data.random_bits(k, (2**16, 2**16 + 1), "hash"), jax.random.PRNGKey(0))
+    assert jax.eval_shape(lambda k: data.random_bits(k, (2**16, 2**16), "hash"), jax.random.PRNGKey(0)).shape == (2**16, 2**16)
+    with pytest.raises(ValueError, match=r"rng='hash' with batch=65537, n=65536 and sampler='dense'"):
+        TrainConfig(n=2**16, batch=2**16 + 1, steps=10, warmup=1, log_every=1, rng="hash", sampler="dense")
+    TrainConfig(n=2**16, batch=2**16 + 1, steps=10, warmup=1, log_every=1, sampler="dense")  # (threefry: no limit)

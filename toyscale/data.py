@@ -62,6 +62,9 @@ def _hash_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     size = 1
     for s in shape:
         size *= s
+    if size > 2**32:  # (the counter is 32 bits: it would wrap, and the draw repeat itself)
+        raise ValueError(f"shape={shape}; rng='hash' draws at most 2**32 words at once (a 32-bit counter), this "
+                         f"draw needs {size}; use rng='threefry'")
     i = lax.iota(jnp.uint32, size).reshape(shape)
     return _triple32(_triple32(i ^ words[0]) + words[-1])
 

@@ -140,6 +140,10 @@ class TrainConfig:
             raise ValueError(f"max_rate={self.max_rate}; max_rate must be in (0, 64]")
         if self.sampler != "dense":
             data.check_sparse_sizes(self.batch, self.n)
+        if self.rng == "hash" and self.sampler != "sparse" and self.batch * self.n > 2**32:
+            raise ValueError(f"rng='hash' with batch={self.batch}, n={self.n} and sampler={self.sampler!r}: a dense "
+                             f"batch draws batch x n = {self.batch * self.n} words, more than the hash's 32-bit "
+                             f"counter holds (2**32); use rng='threefry'")
         if check_real("loss_scale", self.loss_scale, low=0.0, strict=True) > 1e20:
             raise ValueError(f"loss_scale={self.loss_scale}; loss_scale must be in (0, 1e20]")
         if self.matmul_precision not in superposition.PRECISIONS:
