@@ -29,6 +29,8 @@
 # compare.json and tenth_*.json: 8 files at most, the device tool's limit, with at most 3
 # ENGINES.
 # EXTRA="--set KEY=VALUE ..." is added to every run (e.g. tiny steps, to try this on a CPU).
+# Exit status 0 when every step that ran finished; 1 when the smoke run failed (nothing after
+# it ran) or a later step failed or hit its time limit (log.txt's last line names them).
 set -u -o pipefail
 set -f  # no globbing: settings such as gammas=[-1,1] must reach the scripts as written
 cd "$(dirname "$0")/.."
@@ -68,6 +70,7 @@ run_limited() {  # run_limited NAME LIMIT_S SCRIPT ARGS...: one benchmark script
     return $rc
 }
 
+failed=""  # the steps that did not finish (an error, or their time limit)
 {
     echo "== environment"
     timeout 30 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1
@@ -80,7 +83,7 @@ run_limited() {  # run_limited NAME LIMIT_S SCRIPT ARGS...: one benchmark script
     if [ "$PAPER" != 0 ]; then
         # shellcheck disable=SC2046
         run_limited paper $(($(left) - RESERVE_S)) benchmarks/paper_sweep.py --no-progress $(sets $PAPER_SET) \
-            --out "$WORK/paper" --json "$OUT/paper.json"
+            --out "$WORK/paper" --json "$OUT/paper.json" || failed="$failed paper"
         ls -l --time-style=+%s.%N "$WORK/paper/sweep/chunks" >"$OUT/chunks.txt" 2>&1
         # As paper.png: the figure's own name holds the settings ('=', '['), which the tool does not bring back.
         find "$WORK/paper" -maxdepth 1 -name 'phase_diagram_*.png' -exec cp {} "$OUT/paper.png" \;
@@ -91,7 +94,7 @@ run_limited() {  # run_limited NAME LIMIT_S SCRIPT ARGS...: one benchmark script
         else
             # shellcheck disable=SC2046,SC2086
             run_limited compare $(($(left) - 5)) benchmarks/precision_check.py --experiments phase_diagram \
-                --preset paper $TENTH $(sets $COMPARE_SET) --json "$OUT/compare.json"
+                --preset paper $TENTH $(sets $COMPARE_SET) --json "$OUT/compare.json" || failed="$failed compare"
         fi
     fi
     # Each tenth gets an equal share of what is left, or all of it when a share would be under
@@ -103,8 +106,11 @@ run_limited() {  # run_limited NAME LIMIT_S SCRIPT ARGS...: one benchmark script
         [ "$share" -lt "$MIN_TENTH_S" ] && share=$(($(left) - 5))
         # shellcheck disable=SC2086
         run_limited "tenth $engine" "$share" benchmarks/paper_sweep.py --no-progress $TENTH --set "train.$engine" \
-            --json "$OUT/tenth_${engine#*=}.json"
+            --json "$OUT/tenth_${engine#*=}.json" || failed="$failed tenth_$engine"
     done
-    echo "== done after $SECONDS s"
+    echo "== done after $SECONDS s${failed:+; failed or cut short:$failed}"
+    [ -z "$failed" ]  # (the group's exit status: 1 if a step did not finish)
 } 2>&1 | tee "$OUT/log.txt"
+status=$?  # (the group's, through pipefail: tee itself succeeds)
 rm -rf "$WORK"
+exit "$status"

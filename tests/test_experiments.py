@@ -1001,6 +1001,18 @@ def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_bring
     assert json.loads((out / "tenth_hash.json").read_text())["rng"] == "hash"
 
 
+@pytest.mark.parametrize("steps, last", [({"SMOKE": "1"}, "== smoke failed after"),
+                                         ({"SMOKE": "0", "COMPARE": "0", "ENGINES": "rng=hash"},
+                                          "failed or cut short: paper tenth_rng=hash")])
+def test_gpu_check_script_exits_non_zero_when_a_step_fails(tmp_path, steps, last):
+    # its exit status had been rm's (after the logged pipeline), 0 whatever failed
+    env = dict(os.environ, OUT=str(tmp_path / "out"), PYTHON="false", BUDGET_S="400", **steps)
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert last in (tmp_path / "out" / "log.txt").read_text().splitlines()[-1]
+
+
 def test_more_is_better_summary_is_the_best_ridge_of_the_replicate_means_and_of_the_theory(tmp_path, capsys,
                                                                                             monkeypatch):
     from toyscale import plots
