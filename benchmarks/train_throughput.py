@@ -22,14 +22,17 @@ row. What is measured, all in the same process:
 * **engines**: ``--sampler`` and ``--rng`` each take one or more values; every combination
   (sampler x bit generator) trains the bench sweep in the same process, interleaved width by
   width (all engines at m = 10, then all at m = 15, ...) so that a change in machine load
-  hits them alike; ``--repeats R`` trains each (width, engine) R times and keeps the fastest.
+  hits them alike; ``--repeats R`` trains each (width, engine) R times and keeps the fastest,
+  and times the torch baseline R times per width likewise (its fastest counts).
   The first combination listed gives the top-level ``speedup_vs_torch`` and
   ``floor_fraction``; each has its own under ``engines``.
 * **dense floor**: 6 x batch x n x m FLOPs per model-step (decoder forward and its two
   backward products; the encoder product with the sparse x is not counted).
   ``floor_fraction`` = dense-floor FLOP rate (steady state) / measured 2048^2 matmul rate.
-  The engine actually runs 10 x batch x n x m dense FLOPs per step (the encoder x @ W and
-  its gradient x^T dh are dense products too); that rate is reported as ``dense_flops``.
+  With the dense sampler the engine runs 10 x batch x n x m dense FLOPs per step (the
+  encoder x @ W and its gradient x^T dh are dense products too); that rate is reported as
+  ``dense_flops`` for such an engine (the sparse sampler's encoder is a gather, its gradient
+  a scatter-add: it runs the 6 of the floor).
 * **peak memory**: on CPU the process max RSS (``getrusage``; monotone, so each width's
   row shows the peak so far), on GPU the device's ``peak_bytes_in_use``; compared with the
   engine's prediction ``bytes_per_model(m) x models in flight`` (models in flight per
@@ -41,6 +44,7 @@ row. What is measured, all in the same process:
   and extrapolated to the sweep. Timed with ``torch.set_num_threads(cores)`` and with one
   thread; the paper ran one single-threaded process per core, so ``cores x`` the one-thread
   rate is also reported (an ideal that assumes the processes do not slow each other).
+  Cores are those this process may run on (its affinity mask), as for the JAX devices.
   ``speedup_vs_torch`` is against the *best* of these (conservative);
   ``speedup_vs_torch_all_threads`` against the all-cores single process.
 """
@@ -75,7 +79,7 @@ import jax.monitoring  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # run from a checkout without installing
 
-from toyscale.runner import use_cpu_devices  # noqa: E402
+from toyscale.runner import available_cores, use_cpu_devices  # noqa: E402
 
 if __name__ == "__main__":
     # What every toyscale entry point does (one CPU device per core unless the user chose);
@@ -152,7 +156,7 @@ def machine_info() -> dict:
 
     info = {
         "cpu": cpu,
-        "cores": os.cpu_count(),
+        "cores": available_cores(),
         "load_average_at_start": load,
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -307,7 +311,7 @@ def bench_jax(widths, steps: int, *, vector_width, memory_budget, chunk_size, xl
             "model_steps_per_s_with_compile": n_models * steps / wall,
             "model_steps_per_s": n_models * steps / steady,
             "floor_flops": 6 * BATCH * N * m * n_models * steps / steady,
-            "dense_flops": 10 * BATCH * N * m * n_models * steps / steady,
+            "dense_flops": 10 * BATCH * N * m * n_models * steps / steady if cfg.sampler == "dense" else None,
             "predicted_bytes": int(predicted if predicted is not None else task.bytes_per_model(m) * in_flight),
             "rss_before_bytes": rss_before,
             "peak_rss_bytes": max_rss_bytes(),
@@ -325,7 +329,9 @@ def bench_jax(widths, steps: int, *, vector_width, memory_budget, chunk_size, xl
 # ----------------------------------------------------------------------------- torch
 
 
-def bench_torch(widths, steps: int, threads_list) -> dict | None:
+def bench_torch(widths, steps: int, threads_list, repeats: int = 1) -> dict | None:
+    """Seconds per step of one torch model at each width and thread count: the fastest of
+    ``repeats`` timings (as the JAX engines keep their fastest of as many)."""
     try:
         sys.path.insert(0, HERE)
         import torch  # noqa: F401
@@ -336,14 +342,18 @@ def bench_torch(widths, steps: int, threads_list) -> dict | None:
         return None
     import torch
 
-    out = {"torch": torch.__version__, "steps_timed_per_width": steps, "configs": {}}
+    out = {"torch": torch.__version__, "steps_timed_per_width": steps, "repeats": repeats, "configs": {}}
     for threads in threads_list:
         torch.set_num_threads(threads)
-        per_step = {}
+        per_step, tries = {}, {}
         for m in widths:
-            per_step[m] = tb.time_torch_steps(N, m, batch=BATCH, steps=steps)
-            print(f"  torch threads={threads} m={m:4d}: {1e3 * per_step[m]:7.1f} ms/step", flush=True)
-        out["configs"][str(threads)] = {"threads": threads, "seconds_per_step": {str(k): v for k, v in per_step.items()}}
+            tries[m] = [tb.time_torch_steps(N, m, batch=BATCH, steps=steps) for _ in range(repeats)]
+            per_step[m] = min(tries[m])
+            print(f"  torch threads={threads} m={m:4d}: {1e3 * per_step[m]:7.1f} ms/step"
+                  + (f" (fastest of {', '.join(f'{1e3 * t:.1f}' for t in tries[m])})" if repeats > 1 else ""),
+                  flush=True)
+        out["configs"][str(threads)] = {"threads": threads, "seconds_per_step": {str(k): v for k, v in per_step.items()},
+                                        "repeats_seconds_per_step": {str(k): v for k, v in tries.items()}}
     out["matmul_square_2048_flops"] = tb.torch_matmul_flops()
     torch.set_num_threads(max(threads_list))
     return out
@@ -358,7 +368,7 @@ def engine_name(cfg: TrainConfig) -> str:
     return name if cfg.matmul_precision == "float32" else f"{name}/{cfg.matmul_precision}"
 
 
-def summarise(jax_rows, torch_res, peak, cores, matmul_precision: str = "float32") -> dict:
+def summarise(jax_rows, torch_res, peak, cores, matmul_precision: str = "float32", sampler: str = "sparse") -> dict:
     models = sum(r["models"] for r in jax_rows)
     steps = jax_rows[0]["steps"]
     total_steady = sum(r["steady_s"] for r in jax_rows)
@@ -372,7 +382,7 @@ def summarise(jax_rows, torch_res, peak, cores, matmul_precision: str = "float32
         "jax_wall_s": total_wall,
         "jax_compile_s": sum(r["compile_s"] for r in jax_rows),
         "floor_flops": floor / total_steady,
-        "dense_flops": floor / 6 * 10 / total_steady,
+        "dense_flops": floor / 6 * 10 / total_steady if sampler == "dense" else None,
         "matmul_peak_flops": peak["square_2048"],
         "floor_fraction": floor / total_steady / peak["square_2048"],
         "floor_fraction_definition": "dense-floor FLOP rate (6*batch*n*m per model-step, steady state) "
@@ -439,7 +449,8 @@ def print_table(info, peak, jax_rows, torch_res, s) -> None:
     print(f"sweep: {s['models']} models x {s['steps']} steps; JAX {s['jax_model_steps_per_s']:.1f} model-steps/s "
           f"steady state ({s['jax_model_steps_per_s_with_compile']:.1f} with {s['jax_compile_s']:.0f} s of compile)")
     print(f"dense floor {s['floor_flops'] / 1e9:.2f} GFLOP/s = floor_fraction {s['floor_fraction']:.3f} of the "
-          f"2048^2 matmul rate ({s['dense_flops'] / 1e9:.2f} GFLOP/s counting the dense encoder too)")
+          f"2048^2 matmul rate" + (f" ({s['dense_flops'] / 1e9:.2f} GFLOP/s counting the dense encoder too)"
+                                   if s["dense_flops"] is not None else ""))
     if "floor_fraction_vs_bf16_matmul" in s:
         print(f"bfloat16 products: floor_fraction {s['floor_fraction_vs_bf16_matmul']:.3f} of the bf16 2048^2 matmul rate")
     if "floor_fraction_vs_default_precision_matmul" in s:
@@ -480,7 +491,8 @@ def main(argv=None) -> dict:
                     help="TrainConfig.matmul_precision(s) (default: the engine's, float32); several are run one "
                          "after another")
     ap.add_argument("--repeats", type=int, default=1,
-                    help="train each (width, engine) this many times and keep the fastest steady rate")
+                    help="train each (width, engine) this many times and keep the fastest steady rate; the torch "
+                         "baseline is timed as many times per width (its fastest counts)")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--torch-threads", type=int, nargs="+", default=None,
                     help="thread counts to time torch with (default: cores and 1)")
@@ -493,7 +505,7 @@ def main(argv=None) -> dict:
     steps = args.steps or (20 if args.quick else 100)
     torch_steps = args.torch_steps or (5 if args.quick else 20)
     xla_memory = args.xla_memory or ("largest" if args.quick else "all")
-    cores = os.cpu_count() or 1
+    cores = available_cores()
     threads_list = args.torch_threads or sorted({cores, 1}, reverse=True)
 
     info = machine_info()
@@ -533,9 +545,10 @@ def main(argv=None) -> dict:
     torch_res = None
     if not args.no_torch:
         print("PyTorch baseline ...", flush=True)
-        torch_res = bench_torch(widths, torch_steps, threads_list)
-    precisions = {engine_name(c): c.matmul_precision for c in engines}
-    summaries = {name: summarise(rows, torch_res, peak, cores, precisions[name]) for name, rows in runs.items()}
+        torch_res = bench_torch(widths, torch_steps, threads_list, max(1, args.repeats))
+    by_name = {engine_name(c): c for c in engines}
+    summaries = {name: summarise(rows, torch_res, peak, cores, by_name[name].matmul_precision, by_name[name].sampler)
+                 for name, rows in runs.items()}
     info["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     info["benchmark_seconds"] = time.perf_counter() - t_all
     for name, rows in runs.items():
