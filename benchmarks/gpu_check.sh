@@ -21,7 +21,8 @@
 #   3. with the time left (at least MIN_COMPARE_S), benchmarks/precision_check.py: the paper
 #      preset at 2,000 steps on COMPARE_SET's grid (default gammas -1, 1 x alphas 0.5, 1, 1.5, 2:
 #      48 models; sized so that run 2 above holds it), in float32, bfloat16 and tensorfloat32
-#      products, and every alpha_m's change over its standard error;
+#      products, and every alpha_m's change over its standard error (exit status 1, so this
+#      step counts as failed, when one exceeds MAX_RATIO, default 1: outside the error bars);
 #   4. with any time still left, a tenth of the paper run (2,000 steps, all models) for each of
 #      ENGINES (default none; e.g. "sampler=dense rng=hash").
 # Writes into $OUT (runs/gpu_check when unset): log.txt, paper.json, chunks.txt (the paper
@@ -45,6 +46,7 @@ PAPER=${PAPER:-1}   # 0: skip the paper sweep
 PAPER_SET=${PAPER_SET:-train.matmul_precision=bfloat16}   # "" for the preset as published (float32)
 COMPARE=${COMPARE:-1}   # 0: skip the comparison of the precisions
 COMPARE_SET=${COMPARE_SET:-gammas=[-1,1] alphas=[0.5,1,1.5,2]}
+MAX_RATIO=${MAX_RATIO:-1}   # the comparison's acceptance rule: every |change| / stderr at most this
 # The tenths' engines, in order (each a train.KEY=VALUE setting).
 ENGINES=${ENGINES:-}
 PY=${PYTHON:-python3}
@@ -94,7 +96,8 @@ failed=""  # the steps that did not finish (an error, or their time limit)
         else
             # shellcheck disable=SC2046,SC2086
             run_limited compare $(($(left) - 5)) benchmarks/precision_check.py --experiments phase_diagram \
-                --preset paper $TENTH $(sets $COMPARE_SET) --json "$OUT/compare.json" || failed="$failed compare"
+                --preset paper $TENTH $(sets $COMPARE_SET) --max-ratio "$MAX_RATIO" --json "$OUT/compare.json" \
+                || failed="$failed compare"
         fi
     fi
     # Each tenth gets an equal share of what is left, or all of it when a share would be under

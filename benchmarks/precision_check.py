@@ -15,7 +15,12 @@ also printed as soon as it ends, so a run cut short by a time limit keeps them. 
 
     python benchmarks/precision_check.py [--experiments superposition_scaling,phase_diagram]
         [--precisions bfloat16,tensorfloat32] [--preset quick] [--set KEY=VALUE ...] [--seed 0]
-        [--out DIR] [--json out.json]
+        [--max-ratio 1] [--out DIR] [--json out.json]
+
+The acceptance rule (issue 5: a reduced precision only if the exponents stay within their
+error bars): every exponent's |change| / stderr at most ``--max-ratio`` (default 1), and no
+exponent finite in float32 but not in the other precision. The last line says which
+precisions pass; the exit status is 1 when one does not (the JSON is written either way).
 """
 
 from __future__ import annotations
@@ -83,7 +88,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0, help="sweep seed of every run (default 0)")
     ap.add_argument("--out", default=None, help="keep the runs in this folder (default: a scratch folder)")
     ap.add_argument("--json", default=None, help="also write the numbers to this file")
+    ap.add_argument("--max-ratio", type=float, default=1.0,
+                    help="the acceptance rule: every |change| / stderr at most this (default 1: within the error bars)")
     args = ap.parse_args(argv)
+    if not args.max_ratio > 0:
+        ap.error(f"--max-ratio {args.max_ratio}: must be > 0")
     names = [v for v in args.experiments.split(",") if v]
     if not names or not set(names) <= set(EXPERIMENTS):
         ap.error(f"--experiments {args.experiments!r}: give names from {', '.join(EXPERIMENTS)}")
@@ -111,17 +120,31 @@ def main(argv: list[str] | None = None) -> dict:
                     rows.append(dict(exponent=label, float32=a32, value=a, change=d, stderr=se, ratio=ratio))
                     print(f"  {label:<26}{a32:>10.4f}{a:>15.4f}{d:>10.4f}{se:>9.4f}{ratio:>13.3f}")
                 finite = [r for r in rows if math.isfinite(r["change"])]
-                worst = max(finite, key=lambda r: abs(r["change"]))
+                worst = max(finite, key=lambda r: abs(r["change"]), default=None)
                 worst_ratio = max((r["ratio"] for r in finite if math.isfinite(r["ratio"])), default=math.nan)
-                print(f"  {prec}: largest |change| {abs(worst['change']):.4f} ({worst['exponent']}); "
-                      f"largest |change| / stderr {worst_ratio:.3f}; {len(rows) - len(finite)} exponent(s) not finite")
-                results[name]["against"][prec] = dict(rows=rows, max_abs_change=abs(worst["change"]),
-                                                      max_change_over_stderr=worst_ratio)
+                # lost: finite in float32, not in this precision (NaN in both is the fit's, not the rounding's)
+                lost = sum(math.isfinite(r["float32"]) and not math.isfinite(r["value"]) for r in rows)
+                within = lost == 0 and all(r["ratio"] <= args.max_ratio for r in finite if math.isfinite(r["ratio"]))
+                print(f"  {prec}: largest |change| "
+                      + (f"{abs(worst['change']):.4f} ({worst['exponent']})" if worst else "- (none finite)")
+                      + f"; largest |change| / stderr {worst_ratio:.3f}; {len(rows) - len(finite)} exponent(s) not "
+                        f"finite ({lost} finite in float32 only)")
+                results[name]["against"][prec] = dict(rows=rows, max_abs_change=abs(worst["change"]) if worst else None,
+                                                      max_change_over_stderr=worst_ratio, lost=lost,
+                                                      within=within)
     if args.json:
         atomic_write_json(args.json, dict(seed=args.seed, preset=args.preset, overrides=args.overrides,
-                                          experiments=results))
+                                          max_ratio=args.max_ratio, experiments=results))
+    verdicts = {prec: all(r["against"][prec]["within"] for r in results.values()) for prec in others}
+    print(f"within the error bars (every |change| / stderr <= {args.max_ratio:g}, none lost): "
+          + ", ".join(f"{prec} {'yes' if ok else 'NO'}" for prec, ok in verdicts.items()))
     return results
 
 
+def passed(results: dict) -> bool:
+    """Whether every precision met the acceptance rule in every experiment (``main``'s results)."""
+    return all(c["within"] for r in results.values() for c in r["against"].values())
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(0 if passed(main()) else 1)

@@ -973,6 +973,12 @@ def test_precision_check_runs_each_precision_at_the_size_it_is_given(tmp_path, c
     assert printed.index("phase_diagram float32: ") < printed.index("phase_diagram bfloat16: ")
     assert "smoke preset --set train.steps=20, seed 0" in printed and "tensorfloat32: largest |change|" in printed
     assert json.loads((tmp_path / "res.json").read_text())["overrides"] == ["train.steps=20"]
+    # the acceptance rule: within (ratio <= --max-ratio) per precision, and passed() over all
+    for p in ("bfloat16", "tensorfloat32"):
+        assert res["against"][p]["within"] == (res["against"][p]["max_change_over_stderr"] <= 1.0)
+    assert check.passed({"phase_diagram": res}) == all(res["against"][p]["within"] for p in res["against"])
+    assert "within the error bars (every |change| / stderr <= 1, none lost): bfloat16 " in printed
+    assert not check.passed({"x": {"against": {"bfloat16": {"within": False}}}})
     with pytest.raises(SystemExit):
         check.main(["--precisions", "float16"])
 
@@ -984,7 +990,7 @@ def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_bring
     extra = ("--set train.n=48 --set train.batch=32 --set train.steps=10 --set train.warmup=1 --set train.test_batches=2 "
              "--set train.log_every=5 --set widths=[3,4,6] --set gammas=[-1,1] --set alphas=[0.5,1.5]")
     env = dict(os.environ, OUT=str(out), SMOKE="0", ENGINES="rng=hash", BUDGET_S="400", MIN_COMPARE_S="30",
-               PYTHON=sys.executable, EXTRA=extra, JAX_PLATFORMS="cpu")
+               PYTHON=sys.executable, EXTRA=extra, JAX_PLATFORMS="cpu", MAX_RATIO="1e9")  # (10 steps: not the verdict)
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -997,6 +1003,7 @@ def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_bring
     assert "== done after" in log and "--set gammas=[-1,1]" in log
     compare = json.loads((out / "compare.json").read_text())
     assert set(compare["experiments"]["phase_diagram"]["against"]) == {"bfloat16", "tensorfloat32"}
+    assert compare["max_ratio"] == 1e9
     assert json.loads((out / "paper.json").read_text())["matmul_precision"] == "bfloat16"
     assert json.loads((out / "tenth_hash.json").read_text())["rng"] == "hash"
 
