@@ -3,6 +3,7 @@ import re
 import warnings
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -484,3 +485,19 @@ def test_a_grid_passed_where_the_config_goes_is_named_briefly():
     with pytest.raises(TypeError, match=r"config=\[\{'m': 4, .* characters\); expected a toyscale.TrainConfig") as hit:
         sweep_superposition(points, SMALL)
     assert len(str(hit.value)) < 250
+
+
+@pytest.mark.parametrize("n, batch, m, sampler", [(4000, 64, 4, "sparse"), (1000, 256, 16, "sparse"),
+                                                  (1000, 256, 16, "dense"), (2000, 32, 2, "dense")])
+def test_the_memory_prediction_bounds_what_xla_allocates_for_one_model(n, batch, m, sampler):
+    # (chunks are sized by bytes_per_model; at n = 4000, batch 64 it had predicted 17.0 MB where
+    # XLA's memory analysis of one model gave 18.8 MB: the overlap's Gram block was counted once)
+    cfg = TrainConfig(n=n, batch=batch, steps=20, warmup=2, test_batches=2, log_every=10, sampler=sampler)
+    task = SuperpositionTask(cfg)
+    p = {"m": m, "gamma": -1.0, "lr_w": 1e-2, "lr_b": 1e-2, "frequencies": power_law(1.2).describe()}
+    static = task.static_of(p)
+    inputs = {k: jnp.asarray(v) for k, v in task.inputs_of(p).items()}
+    fn = jax.jit(lambda i, k: task.model_fn(static, i, k))
+    ma = fn.lower(inputs, jax.random.PRNGKey(0)).compile().memory_analysis()
+    used = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
+    assert used <= task.bytes_per_model(static) <= 4 * used
