@@ -949,6 +949,10 @@ def test_paper_sweep_prints_each_chunk_as_it_lands_and_keeps_the_standard_errors
     saved = json.loads((tmp_path / "res.json").read_text())
     assert saved["alpha_m_stderr"] == summary["alpha_m_stderr"] == out["alpha_m_stderr"]
     assert np.all(np.asarray(saved["alpha_m_stderr"], float) > 0)
+    assert out["target_s"] is None  # (the smoke preset)
+    # the target's sweep is the paper preset, its products' precision aside (gpu_check's default bf16 run)
+    assert bench.is_target_sweep("paper", []) and bench.is_target_sweep("paper", ["train.matmul_precision=bfloat16"])
+    assert not bench.is_target_sweep("paper", ["train.steps=2000"]) and not bench.is_target_sweep("quick", [])
 
 
 def test_precision_check_runs_each_precision_at_the_size_it_is_given(tmp_path, capsys):
