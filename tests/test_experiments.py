@@ -7,9 +7,11 @@ import json
 import os
 import pathlib
 import re
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -513,6 +515,45 @@ def test_ctrl_c_in_a_script_is_exit_130_with_how_to_resume(tmp_path, monkeypatch
         script.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--no-progress"])
     assert exit_.value.code == 130
     assert "interrupted; rerun the same command to resume" in capsys.readouterr().err
+
+
+def test_ctrl_c_of_a_script_mid_chunk_exits_130_at_once(tmp_path):
+    # SystemExit(130) went through the interpreter's shutdown, which waited for the chunk JAX
+    # was computing (130 s in a review) and now and then crashed (exit status 139)
+    out = tmp_path / "out"
+    cmd = [sys.executable, str(ROOT / "experiments" / "superposition_scaling.py"), "--preset", "smoke",
+           "--set", "train.steps=2000000", "--set", "train.log_every=1000000", "--out", str(out), "--no-progress"]
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "sweep" / "manifest.json").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)  # (compiled and training its first chunk of 2,000,000 steps: minutes)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        _, err = proc.communicate(timeout=60)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert err.rstrip().endswith("interrupted; rerun the same command to resume") and took < 20, (took, err[-2000:])
+
+
+def test_ctrl_c_of_a_script_outside_its_sweep_is_one_line_and_130():
+    # (fitting or drawing: nothing to save; it had been a KeyboardInterrupt traceback)
+    code = textwrap.dedent("""
+        import os, signal, time
+        from toyscale import runner
+        assert runner.use_reliable_interrupt(exit_outside_sweep=True)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+        print("not interrupted")
+    """)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "-c: interrupted\n")
 
 
 # what a mutation review of runner.py and the scripts found unguarded

@@ -124,30 +124,56 @@ def use_cpu_devices(count: int | None = None) -> int | None:
     return count
 
 
+_IN_SWEEP = False  # run_experiment_sweep's sweep is running (a Ctrl-C there is the engine's to report)
+_EXIT_OUTSIDE_SWEEP = False  # use_reliable_interrupt(exit_outside_sweep=True): a script's Ctrl-C elsewhere exits
+
+
+def _exit_interrupted(message: str) -> None:
+    """One line on standard error, then exit status 130 at once: ``os._exit``, not the
+    interpreter's shutdown, which waits for a computation JAX still runs (an interrupted
+    script sat 130 s until its chunk was done) and now and then crashed tearing JAX down
+    (exit status 139). Nothing is lost: every file is written atomically."""
+    for stream, text in ((sys.stdout, ""), (sys.stderr, message + "\n")):
+        try:
+            if stream is not None:
+                stream.write(text)
+                stream.flush()
+        except (OSError, ValueError):  # (a closed stream)
+            pass
+    os._exit(130)
+
+
 def _interrupt_outside_gc(signum: int, frame: Any) -> None:
     """SIGINT handler: Python's KeyboardInterrupt, except while a garbage-collection callback
     runs, where Python would print the exception as "Exception ignored" and drop it (JAX
     registers one, ``_xla_gc_callback``: 6 of 30 Ctrl-Cs of a ``toyscale fit`` were lost so);
-    there the signal is sent again 10 ms later, when the callback has returned."""
+    there the signal is sent again 10 ms later, when the callback has returned. Installed with
+    ``exit_outside_sweep``, outside :func:`run_experiment_sweep`'s sweep it exits at once with
+    status 130 and one line instead (importing, fitting, drawing: nothing to save)."""
     callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
     while frame is not None:
         if frame.f_code in callbacks:
             threading.Timer(0.01, os.kill, (os.getpid(), signal.SIGINT)).start()
             return
         frame = frame.f_back
+    if _EXIT_OUTSIDE_SWEEP and not _IN_SWEEP:
+        _exit_interrupted(f"{os.path.basename(sys.argv[0]) or 'script'}: interrupted")
     raise KeyboardInterrupt
 
 
-def use_reliable_interrupt() -> bool:
+def use_reliable_interrupt(exit_outside_sweep: bool = False) -> bool:
     """Makes Ctrl-C reach the program even when it lands in a garbage-collection callback
     (:func:`_interrupt_outside_gc`); a process-wide setting, for an entry point (the experiment
-    scripts call it). Only replaces Python's default SIGINT handler, from the main thread;
+    scripts call it, with ``exit_outside_sweep``: a Ctrl-C outside their sweep then exits at
+    once with status 130). Only replaces Python's default SIGINT handler, from the main thread;
     returns whether it did."""
+    global _EXIT_OUTSIDE_SWEEP
     if threading.current_thread() is not threading.main_thread():
         return False
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         return signal.getsignal(signal.SIGINT) is _interrupt_outside_gc
     signal.signal(signal.SIGINT, _interrupt_outside_gc)
+    _EXIT_OUTSIDE_SWEEP = bool(exit_outside_sweep)
     return True
 
 
@@ -191,8 +217,9 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     # the settings that differ from the preset, however they were written (train.steps=40
     # and train={"steps": 40} are one run, in one folder)
     changed = _changed_leaves(presets[args.preset], settings)
+    args.as_script = argv is None
     if argv is None:  # run as a script, not called from Python (tests pass argv); before
-        use_reliable_interrupt()
+        use_reliable_interrupt(exit_outside_sweep=True)
         use_compilation_cache()  # prepare(), so that nothing it does can start JAX first
         try:
             use_cpu_devices()
@@ -337,20 +364,27 @@ def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *s
     chunk file that cannot be read, is reported as a usage error (exit status 2, the engine's
     message, no traceback): the engine raises :class:`toyscale.sweep.FolderInUseError` for
     those, before anything compiles or trains. Ctrl-C ends it with exit status 130 and a line
-    saying how to resume instead of a traceback (the finished chunks are on disk).
+    saying how to resume instead of a traceback (the finished chunks are on disk); run as a
+    script, at once (:func:`_exit_interrupted`), called from Python as ``SystemExit(130)``.
     Any other error propagates unchanged.
     """
+    global _IN_SWEEP
     from toyscale.sweep import FolderInUseError  # (here: the runner itself imports nothing of JAX)
 
+    _IN_SWEEP = True
     try:
         return sweep(*sweep_args, seed=args.seed, out=os.path.join(args.out, "sweep"),
                      progress=not args.no_progress, **options)
     except FolderInUseError as e:
         args.usage_error(f"--out {args.out}: {e}")
     except KeyboardInterrupt:  # (the engine has said what is saved); no traceback, exit status 130
-        print(f"{os.path.basename(sys.argv[0]) or 'script'}: interrupted; rerun the same command to resume",
-              file=sys.stderr)
+        message = f"{os.path.basename(sys.argv[0]) or 'script'}: interrupted; rerun the same command to resume"
+        if getattr(args, "as_script", False):
+            _exit_interrupted(message)
+        print(message, file=sys.stderr)
         raise SystemExit(130) from None
+    finally:
+        _IN_SWEEP = False
 
 
 def finish(args: argparse.Namespace, name: str, summary: dict, figure_path: str | None = None) -> dict:
