@@ -177,12 +177,13 @@ def test_fit_takes_the_same_where_as_export(sweep, tmp_path, capsys):
 @pytest.mark.parametrize("cell, value, text, expected", [
     ("True", "true", True, True), ("FALSE", "0", True, True), ("1e-3", "0.001", True, True), ("-0", "0", True, True),
     ("nan", "nan", True, True), (float("nan"), "nan", False, True), ("", "", True, True), ("", "0", True, False),
-    ("007", "7", True, True), ("007", "7", False, False),  # a table's text cell (a label) stays text
+    # a table's text cell is read as the CSV's is: export --where keeps the rows fit --where keeps
+    ("007", "7", True, True), ("007", "7", False, True), ("true", "1", False, True),
     ("[1, 2]", "[1,2]", False, True), ("power_law", "power_law", True, True), (2, "two", False, False),
 ])
 def test_where_reads_a_csv_files_cells_and_a_tables_values(cell, value, text, expected):
     # (a CSV written by pandas spells bools True/False; the table writes them 1/0)
-    assert cli._matches(cell, value, text=text) is expected
+    assert cli._matches(cell, value) is expected  # (text: a CSV file's cell, or a table's)
 
 
 def test_a_sweep_just_trained_tabulates_as_its_folder_does(tmp_path):

@@ -43,7 +43,11 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
             if missing:
                 raise CliError(f"{path}: unknown column(s) {', '.join(map(repr, missing))}; "
                                f"available: {', '.join(map(repr, header))}")
-            twice = [c for c in columns if header.count(c) > 1]
+            given_twice = sorted({c for c in columns if columns.count(c) > 1})
+            if given_twice:  # (--x m --y m: each row's value read twice)
+                raise CliError(f"column(s) {', '.join(map(repr, given_twice))} given for two of the fit's inputs; "
+                               f"each input needs its own column")
+            twice = [c for c in dict.fromkeys([*columns, *(k for k, _ in where)]) if header.count(c) > 1]
             if twice:  # a row would silently keep the last one
                 raise CliError(f"{path}: the header names column(s) {', '.join(map(repr, twice))} more than once")
             out: dict[str, list[float]] = {c: [] for c in columns}
@@ -58,7 +62,7 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                                    f"quote a cell that contains a comma")
                 row = dict(zip(header, cells))  # (a short row lacks its last columns)
                 seen_rows += 1
-                if not all(k in row and _matches(row[k], v, text=True) for k, v in where):
+                if not all(k in row and _matches(row[k], v) for k, v in where):
                     continue  # (a row without a filter's column does not match it: a trailer line, say)
                 lacking = [c for c in columns if c not in row]
                 if lacking:  # only a column the fit reads matters (a header's trailing comma, say)
@@ -382,12 +386,13 @@ def _as_number(text: str) -> float | None:
         return {"true": 1.0, "false": 0.0}.get(text.strip().lower())
 
 
-def _matches(cell, value: str, *, text: bool = False) -> bool:
+def _matches(cell, value: str) -> bool:
     """A cell against a --where value: an empty value matches an empty cell; a number
     numerically (true/false as 1/0, as the table writes bools; nan matches nan); a list by
-    its JSON value. ``text``: the cell is a CSV file's text, read as a number where it is one
-    (a table's own text cells, a label "007", stay text)."""
-    if text and isinstance(cell, str):
+    its JSON value. A text cell is read as its CSV file's cell is, as a number where it is
+    one (a label "007" matches 7), so that ``export --where`` keeps the rows ``fit --where``
+    keeps of the exported file."""
+    if isinstance(cell, str):
         cell = None if cell == "" else (cell if _as_number(cell) is None else _as_number(cell))
     if cell is None or value == "":
         return cell is None and value == ""
