@@ -235,6 +235,18 @@ def test_status_counts_finished_diverged_and_to_train_models_in_all_and_by_field
     assert "--by width: the points have no field 'width'; they have frequencies.kind" in capsys.readouterr().err
 
 
+def test_status_counts_by_label_too(tmp_path, monkeypatch, capsys):
+    # --by label had been refused as "the points have no field 'label'", which export writes
+    points = [{"m": 3, "label": "a"}, {"m": 3, "label": "b"}, {"m": 4, "label": "a"}]
+    manifest = {"points": points, "task": "t", "format": "toyscale-sweep/2", "seed": 0}
+    records = [Record(0, points[0], False, {}), Record(2, points[2], True, {})]
+    monkeypatch.setattr("toyscale.sweep.load_sweep", lambda folder: SweepResult(records, manifest, {}))
+    assert cli.main(["status", str(tmp_path), "--by", "label"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "  the points vary in m (2 values), label (2 values)"
+    assert [line.split() for line in out[4:]] == [["a", "2", "2", "1", "0"], ["b", "1", "0", "0", "1"]]
+
+
 def test_status_of_a_missing_folder_is_an_error_not_a_traceback(tmp_path, capsys):
     assert cli.main(["status", str(tmp_path / "nothing")]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -483,7 +483,7 @@ def _cmd_status(args) -> int:
     result = _load_sweep(args.sweep)
     manifest = result.manifest
     points = [_flat_fields(p) for p in manifest["points"]]
-    fields = [k for k in _field_columns(points) if k != "label"]
+    fields = _field_columns(points)  # (label too: the tag export writes, and --where and --by can pick)
     for key in args.by:
         if key not in fields:
             raise CliError(f"--by {key}: the points have no field {key!r}; they have {', '.join(fields)}")
