@@ -568,6 +568,14 @@ def test_seed_2_to_the_32_is_a_usage_error(capsys):
     assert f"--seed {2**32}: must be in [0, 2**32 - 1]" in capsys.readouterr().err
 
 
+def test_a_setting_too_large_to_use_is_a_usage_error(capsys):
+    # seeds=1e20 reached range() as an int: an OverflowError traceback, not a usage error
+    with pytest.raises(SystemExit) as exit_:
+        load("phase_diagram").main(["--preset", "smoke", "--set", "seeds=1e20", "--out", "unused"])
+    assert exit_.value.code == 2
+    assert "preset 'smoke' with --set seeds=1e20: " in capsys.readouterr().err
+
+
 def test_a_bool_setting_given_as_a_number_is_a_change():
     # 1 == True in Python, but --set flag=1 is not the preset's flag=true: it must not land in
     # the preset's folder (nor in figures/)

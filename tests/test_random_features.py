@@ -212,6 +212,18 @@ def test_settings_that_would_fail_only_after_the_sweep_are_refused_first(call, m
         call()
 
 
+@pytest.mark.parametrize("setting, error, match", [
+    # replicates=-5 was clipped up to min_replicates and ran; 1e400 gave a traceback from round()
+    ({"replicates": -5}, ValueError, "replicates=-5; must be an integer >= 1"),
+    ({"replicates": float("inf")}, TypeError, "replicates=inf; replicates must be an integer"),
+    ({"replicates": True}, TypeError, "replicates=True"),
+    ({"max_replicates": 0}, ValueError, "max_replicates=0; must be an integer >= 1"),
+])
+def test_regime_grid_checks_its_replicate_counts(setting, error, match):
+    with pytest.raises(error, match=re.escape(match)):
+        rf.regime_grid(alpha=0.5, sizes=[2, 4], rows=[2], columns=[2], **setting)
+
+
 def test_regime_grid_takes_iterators_as_lists():
     lists = rf.regime_grid(alpha=0.5, sizes=[8, 16], rows=[8], columns=[16], replicates=4)
     assert rf.regime_grid(alpha=0.5, sizes=iter([8, 16]), rows=iter([8]), columns=(c for c in [16]),

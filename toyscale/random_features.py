@@ -868,6 +868,13 @@ def regime_grid(
     """
     sizes, rows, columns = (_size_list(name, axis) for name, axis in
                             (("sizes", sizes), ("rows", rows), ("columns", columns)))
+    # (replicates=-5 had been clipped to min_replicates, 1e400 a traceback from round())
+    check_int("replicates", replicates, 1)
+    check_int("min_replicates", min_replicates, 1)
+    check_int("max_replicates", max_replicates, 1)  # (below min_replicates it wins: max_replicates=1, one each)
+    check_int("limit_size", limit_size, 0)
+    if max_min_size is not None:
+        check_int("max_min_size", max_min_size, 1)
     shapes = sorted({(n, t) for n in rows for t in sizes} | {(n, t) for t in columns for n in sizes})
     if max_min_size is not None:
         shapes = [(n, t) for n, t in shapes if min(n, t) <= max_min_size]

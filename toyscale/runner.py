@@ -229,7 +229,7 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     if prepare is not None:
         try:
             args.plan = prepare(copy.deepcopy(settings))
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OverflowError) as e:  # (OverflowError: seeds=1e20, say)
             given = " ".join(f"--set {item}" for item in args.overrides)
             parser.error(f"preset {args.preset!r}{' with ' + given if given else ''}: {e}")
     args.settings = settings
