@@ -274,8 +274,13 @@ def test_set_reads_a_whole_float_as_the_int_the_preset_holds_in_a_list_too():
                                                  "--set", "gammas=[-1,2]"])
     assert args.settings["widths"] == [3, 4, 6] and all(type(v) is int for v in args.settings["widths"])
     assert args.settings["train"]["n"] == 64 and type(args.settings["train"]["n"]) is int
-    assert args.settings["gammas"] == [-1, 2]  # (a list of floats is left as typed)
+    assert args.settings["gammas"] == [-1.0, 2.0] and all(type(v) is float for v in args.settings["gammas"])
     assert experiment_args("demo", "", presets, ["--set", "widths=[3,4.5]"]).settings["widths"] == [3, 4.5]
+    # and an int as the float the preset holds: one spelling, one folder (lr=1 and lr=1.0 had two)
+    presets = {"quick": {"lr": 0.5, "gammas": [-1.0, 0.5]}}
+    outs = {experiment_args("demo", "", presets, ["--set", f"lr={lr}", "--set", f"gammas={g}"]).out
+            for lr in ("1", "1.0") for g in ("[-1,2]", "[-1.0,2.0]")}
+    assert outs == {os.path.join("runs", "demo-quick-gammas=_-1.0__2.0_-lr=1.0")}, outs
 
 
 def test_set_changes_one_setting_of_a_copy_of_the_preset(tmp_path):
@@ -353,12 +358,12 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     presets = {"quick": {"train": {"n": 8, "steps": 10}, "seeds": 2, "lr": 0.5}}
     args = experiment_args("demo", "", presets, ["--set", 'train={"steps": 2e1, "warmup": 2}', "--set", "seeds=4e0",
                                                  "--set", "lr=1"])
-    assert args.settings == {"train": {"n": 8, "steps": 20, "warmup": 2}, "seeds": 4, "lr": 1}
+    assert args.settings == {"train": {"n": 8, "steps": 20, "warmup": 2}, "seeds": 4, "lr": 1.0}
     assert type(args.settings["seeds"]) is int and type(args.settings["train"]["steps"]) is int
     # the folder follows the settings, not how they were written
     same = experiment_args("demo", "", presets, ["--set", "train.warmup=2", "--set", "train.steps=20", "--set",
                                                  "seeds=4", "--set", "lr=1"])
-    assert same.out == args.out == os.path.join("runs", "demo-quick-lr=1-seeds=4-train.steps=20-train.warmup=2")
+    assert same.out == args.out == os.path.join("runs", "demo-quick-lr=1.0-seeds=4-train.steps=20-train.warmup=2")
     unchanged = experiment_args("demo", "", presets, ["--set", "train.n=8"])  # the preset's own value
     assert unchanged.out == os.path.join("runs", "demo-quick") and unchanged.figures == "figures"
 

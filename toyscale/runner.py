@@ -291,14 +291,20 @@ def _override(settings: dict, item: str) -> tuple[str, Any]:
 
 def _like(old: Any, value: Any) -> Any:
     """``value`` merged into the group ``old`` (recursively), or read as an int where ``old``
-    is one and ``value`` a whole float (in a list too, where ``old`` is a list of ints:
-    ``widths=[3,4,6.0]``, as ``train.n=64.0``)."""
+    is one and ``value`` a whole float, and as a float where ``old`` is one and ``value`` an
+    int (in a list too, where ``old`` is a list of ints, or of numbers with a float:
+    ``widths=[3,4,6.0]``, as ``train.n=64.0``; ``lr=1`` as ``lr=1.0``, one run in one folder)."""
     if isinstance(old, dict) and isinstance(value, dict):
         return {**old, **{k: _like(old.get(k), v) for k, v in value.items()}}
-    if isinstance(old, list) and old and isinstance(value, list) and all(_is_int(v) for v in old):
-        return [_like(old[0], v) for v in value]
+    if isinstance(old, list) and old and isinstance(value, list):
+        if all(_is_int(v) for v in old):
+            return [_like(old[0], v) for v in value]
+        if all(_is_int(v) or isinstance(v, float) for v in old):
+            return [_like(0.0, v) for v in value]
     if _is_int(old) and isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(old, float) and _is_int(value):
+        return float(value)
     return value
 
 
