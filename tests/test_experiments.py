@@ -380,7 +380,7 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("random_features", "rf.M=0", "M=0"),
     ("random_features", "limit_size=4", "limit_size=4"),
     ("random_features", "ratio=1000", "the resolution_N fit (along N at T = 64) would get 0 size(s)"),
-    ("more_is_better", "ridges=[0.1,-1]", "ridges=-1; ridges must be finite >= 0"),
+    ("more_is_better", "ridges=[0.1,-1]", "ridges=-1.0; ridges must be finite >= 0"),
     ("more_is_better", "sizes=[8]", "sizes=[8]; the sweep needs at least two sizes"),
     ("more_is_better", "fixed=0", "fixed=0; must be an integer >= 1"),
     # one trial has no standard error: every rise would count as significant
@@ -392,11 +392,11 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("phase_diagram", "alphas=[0.5,0.5]", "alphas=[0.5, 0.5] holds 0.5 twice"),
     ("superposition_scaling", "widths=[4]", "widths=[4]; each alpha_m fit needs at least 2 distinct widths"),
     ("superposition_scaling", "widths=[4,4]", "widths=[4, 4] holds 4 twice"),
-    ("geometry", "gammas=[1,1]", "gammas=[1, 1] holds 1 twice"),
+    ("geometry", "gammas=[1,1]", "gammas=[1.0, 1.0] holds 1.0 twice"),
     ("geometry", "widths=[4]", "widths=[4]; each alpha_m fit needs at least 2 distinct widths, got 1 [4]"),
     ("geometry", "alpha=abc", "alpha='abc'; alpha must be a real number"),
-    ("activation_density", "s=[0,1.5]", "s=[0, 1.5]; each rescaling s must be a number in [0, 1], got 1.5"),
-    ("activation_density", "s=[0,0]", "s=[0, 0] holds 0 twice"),
+    ("activation_density", "s=[0,1.5]", "s=[0.0, 1.5]; each rescaling s must be a number in [0, 1], got 1.5"),
+    ("activation_density", "s=[0,0]", "s=[0.0, 0.0] holds 0.0 twice"),
     ("activation_density", "widths=[5]", "widths=[5]; each alpha_m fit needs at least 2 distinct widths"),
     # at s = 1 feature 1 is always active: no max_rate helps the sparse sampler, and the message says so
     ("activation_density", "train.sampler=sparse", "have p_i = 1 (feature 1 is active in every sample), which the "
