@@ -18,8 +18,9 @@ also printed as soon as it ends, so a run cut short by a time limit keeps them. 
         [--max-ratio 1] [--out DIR] [--json out.json]
 
 The acceptance rule (issue 5: a reduced precision only if the exponents stay within their
-error bars): every exponent's |change| / stderr at most ``--max-ratio`` (default 1), and no
-exponent finite in float32 but not in the other precision. The last line says which
+error bars): every exponent's |change| / stderr at most ``--max-ratio`` (default 1), no
+exponent finite in float32 but not in the other precision, and none changed where float32's
+standard error is NaN or 0 (nothing to weigh the change against). The last line says which
 precisions pass; the exit status is 1 when one does not (the JSON is written either way).
 """
 
@@ -124,14 +125,17 @@ def main(argv: list[str] | None = None) -> dict:
                 worst_ratio = max((r["ratio"] for r in finite if math.isfinite(r["ratio"])), default=math.nan)
                 # lost: finite in float32, not in this precision (NaN in both is the fit's, not the rounding's)
                 lost = sum(math.isfinite(r["float32"]) and not math.isfinite(r["value"]) for r in rows)
-                within = lost == 0 and all(r["ratio"] <= args.max_ratio for r in finite if math.isfinite(r["ratio"]))
+                # a change without a standard error to weigh it (NaN or 0: too few widths) cannot pass
+                unweighed = sum(r["change"] != 0 and not math.isfinite(r["ratio"]) for r in finite)
+                within = lost == 0 and unweighed == 0 and all(r["ratio"] <= args.max_ratio for r in finite
+                                                              if math.isfinite(r["ratio"]))
                 print(f"  {prec}: largest |change| "
                       + (f"{abs(worst['change']):.4f} ({worst['exponent']})" if worst else "- (none finite)")
                       + f"; largest |change| / stderr {worst_ratio:.3f}; {len(rows) - len(finite)} exponent(s) not "
-                        f"finite ({lost} finite in float32 only)")
+                        f"finite ({lost} finite in float32 only); {unweighed} changed without a standard error")
                 results[name]["against"][prec] = dict(rows=rows, max_abs_change=abs(worst["change"]) if worst else None,
                                                       max_change_over_stderr=worst_ratio, lost=lost,
-                                                      within=within)
+                                                      unweighed=unweighed, within=within)
     if args.json:
         atomic_write_json(args.json, dict(seed=args.seed, preset=args.preset, overrides=args.overrides,
                                           max_ratio=args.max_ratio, experiments=results))
