@@ -7,6 +7,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -559,6 +560,70 @@ def test_ctrl_c_of_a_script_outside_its_sweep_is_one_line_and_130():
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "-c: interrupted\n")
+
+
+def test_an_exit_on_ctrl_c_leaves_no_temp_file_and_only_a_script_itself_exits_so():
+    # os._exit skipped the writers' clean-up: a Ctrl-C while writing the figure left
+    # .tmp-<hex>-figure.png behind; and a driver or REPL calling a script's main() had armed the
+    # exit for the rest of its life, its own `except KeyboardInterrupt` never reached
+    code = textwrap.dedent("""
+        import os, signal, sys
+        from toyscale import io, runner
+        folder = sys.argv[1]
+        if sys.argv[2] == "driver":
+            sys.argv = ["demo.py"]
+            args = runner.experiment_args("demo", "", {"quick": {"a": 1}})
+            print("as_script", args.as_script)
+        else:
+            runner.use_reliable_interrupt(exit_outside_sweep=True)
+        def write(f):
+            f.write(b"partial")
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(10**7):
+                pass
+        try:
+            io.atomic_write(os.path.join(folder, "figure.png"), write)
+        except KeyboardInterrupt:
+            print("caught")
+    """)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
+    for how, (rc, out) in (("script", (130, "")), ("driver", (0, "as_script False\ncaught\n"))):
+        folder = ROOT / ".pytest_cache" / f"tmp-exit-{how}-{os.getpid()}"
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            done = subprocess.run([sys.executable, "-c", code, str(folder), how], capture_output=True, text=True,
+                                  timeout=60, env=env, cwd=folder)
+            assert (done.returncode, done.stdout) == (rc, out), done.stderr[-2000:]
+            assert list(folder.iterdir()) == []
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_precision_check_does_not_pass_a_change_it_cannot_weigh(monkeypatch, capsys):
+    # float32's standard error NaN (too few widths): a change of 0.5 had passed the rule
+    spec = importlib.util.spec_from_file_location("precision_check", ROOT / "benchmarks" / "precision_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+
+    def run(name, precision, out, seed, preset="quick", overrides=()):
+        a = {"float32": 1.0, "bfloat16": 1.5, "tensorfloat32": 1.0}[precision]
+        se = float("nan") if precision == "float32" else 0.01
+        return {"alpha_m": [[a]], "alpha_m_stderr": [[se]], "gamma": [-1.0], "alpha": [1.0]}, 0.0
+
+    monkeypatch.setattr(check, "run", run)
+    res = check.main(["--experiments", "phase_diagram"])
+    against = res["phase_diagram"]["against"]
+    assert (against["bfloat16"]["within"], against["bfloat16"]["unweighed"]) == (False, 1)
+    assert (against["tensorfloat32"]["within"], against["tensorfloat32"]["unweighed"]) == (True, 0)  # (no change)
+    assert not check.passed(res) and "bfloat16 NO, tensorfloat32 yes" in capsys.readouterr().out
+
+
+def test_a_huge_int_for_a_float_setting_is_a_usage_error(capsys):
+    from toyscale.runner import experiment_args
+
+    with pytest.raises(SystemExit) as exit_:
+        experiment_args("demo", "", {"quick": {"lr": 0.5}}, ["--set", "lr=" + "1" * 400])
+    assert exit_.value.code == 2 and "--set lr=111" in capsys.readouterr().err
 
 
 # what a mutation review of runner.py and the scripts found unguarded

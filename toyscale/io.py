@@ -19,6 +19,22 @@ import numpy as np
 __all__ = ["atomic_create", "atomic_create_json", "atomic_write", "atomic_write_json", "to_plain"]
 
 
+# Temp files being written or not yet renamed, for :func:`remove_temp_files` (an exit that
+# skips the writers' own clean-up: os._exit on Ctrl-C).
+_LIVE_TEMPS: set[str] = set()
+
+
+def remove_temp_files() -> None:
+    """Deletes the temp files this process's writers have open now (best effort), before an
+    exit that skips their own clean-up (``os._exit``): no ``.tmp-*`` litter is left."""
+    for tmp in list(_LIVE_TEMPS):
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        _LIVE_TEMPS.discard(tmp)
+
+
 def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
     """Writes a flushed and fsynced temp file beside ``path``; returns its name.
 
@@ -29,10 +45,12 @@ def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
     os.makedirs(folder, exist_ok=True)
     while True:
         tmp = os.path.join(folder, f".tmp-{secrets.token_hex(8)}-{os.path.basename(path)}")
+        _LIVE_TEMPS.add(tmp)  # (before it exists: an exit in between finds nothing to delete)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             break
         except FileExistsError:
+            _LIVE_TEMPS.discard(tmp)
             continue
     try:
         with os.fdopen(fd, "wb") as f:
@@ -41,6 +59,7 @@ def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
             os.fsync(f.fileno())
     except BaseException:
         os.unlink(tmp)
+        _LIVE_TEMPS.discard(tmp)
         raise
     return tmp
 
@@ -55,6 +74,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    finally:
+        _LIVE_TEMPS.discard(tmp)
     _sync_folder(path)
 
 
@@ -99,6 +120,7 @@ def atomic_create(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) ->
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        _LIVE_TEMPS.discard(tmp)
     _sync_folder(path)
     return True
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from toyscale._checks import check_axis
-from toyscale.io import atomic_write_json
+from toyscale.io import atomic_write_json, remove_temp_files
 
 # check_axis: a script's own swept setting (phase_diagram's alphas), refused by name when a
 # --set gives a lone value instead of a list, as the grids' own axes are
@@ -132,7 +132,9 @@ def _exit_interrupted(message: str) -> None:
     """One line on standard error, then exit status 130 at once: ``os._exit``, not the
     interpreter's shutdown, which waits for a computation JAX still runs (an interrupted
     script sat 130 s until its chunk was done) and now and then crashed tearing JAX down
-    (exit status 139). Nothing is lost: every file is written atomically."""
+    (exit status 139). Nothing is lost: every file is written atomically, and the temp files
+    of writes under way are deleted first."""
+    remove_temp_files()
     for stream, text in ((sys.stdout, ""), (sys.stderr, message + "\n")):
         try:
             if stream is not None:
@@ -159,6 +161,14 @@ def _interrupt_outside_gc(signum: int, frame: Any) -> None:
     if _EXIT_OUTSIDE_SWEEP and not _IN_SWEEP:
         _exit_interrupted(f"{os.path.basename(sys.argv[0]) or 'script'}: interrupted")
     raise KeyboardInterrupt
+
+
+def _is_script(name: str) -> bool:
+    """Whether the program running is the script ``name`` itself (``python experiments/NAME.py``),
+    not an interactive session or another program that calls its ``main()``."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return (not sys.flags.interactive and not hasattr(sys, "ps1") and isinstance(path, str)
+            and os.path.splitext(os.path.basename(path))[0] == name)
 
 
 def use_reliable_interrupt(exit_outside_sweep: bool = False) -> bool:
@@ -212,14 +222,16 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     for item in args.overrides:
         try:
             _override(settings, item)
-        except ValueError as e:
+        except (ValueError, OverflowError) as e:  # (OverflowError: an int too large for the preset's float)
             parser.error(f"--set {item}: {e}")
     # the settings that differ from the preset, however they were written (train.steps=40
     # and train={"steps": 40} are one run, in one folder)
     changed = _changed_leaves(presets[args.preset], settings)
-    args.as_script = argv is None
+    # the script itself run as a program (not a REPL, notebook or driver calling its main()):
+    # only then may a Ctrl-C end the process at once
+    args.as_script = argv is None and _is_script(name)
     if argv is None:  # run as a script, not called from Python (tests pass argv); before
-        use_reliable_interrupt(exit_outside_sweep=True)
+        use_reliable_interrupt(exit_outside_sweep=args.as_script)
         use_compilation_cache()  # prepare(), so that nothing it does can start JAX first
         try:
             use_cpu_devices()
