@@ -798,6 +798,16 @@ def test_a_task_config_with_an_infinity_can_be_extended(tmp_path):
         sweep.run_sweep(Unclipped(), [a], out=tmp_path, devices=ONE, progress=False)
 
 
+def test_a_task_may_return_plain_python_numbers(tmp_path):
+    # (the dtype widening had read .dtype of a plain float or bool: an AttributeError)
+    class Plain(_FlagTask):
+        def model_fn(self, static, inputs, key):
+            return {"x": jax.numpy.ones(()), "c": 1.0, "diverged": False}
+
+    res = sweep.run_sweep(Plain(), [{"flag": False}], out=tmp_path, devices=ONE, progress=False)
+    assert [(r.diverged, float(r.outputs["c"])) for r in res] == [(False, 1.0)]
+
+
 def test_the_tasks_own_diverged_verdict_is_used_for_finite_outputs():
     res = sweep.run_sweep(_FlagTask(), [{"flag": False, "seed": 0}, {"flag": True, "seed": 0}, {"flag": False, "seed": 1}],
                           devices=ONE, progress=False)

@@ -592,6 +592,7 @@ _SAVEZ_ARGUMENTS = frozenset({"file", "allow_pickle"})  # np.savez's own keyword
 def _storable(v: jax.Array) -> jax.Array:
     """An output in a dtype a chunk file keeps: bfloat16, float8 and int4 (ml_dtypes, which
     np.savez writes as raw bytes and np.load reads back as void) widened to float32 / int32."""
+    v = jnp.asarray(v)  # (a task may return a plain Python number or bool)
     if np.dtype(v.dtype).kind != "V":
         return v
     return v.astype(jnp.float32 if jnp.issubdtype(v.dtype, jnp.floating) else jnp.int32)
