@@ -352,7 +352,8 @@ def bench_torch(widths, steps: int, threads_list, repeats: int = 1) -> dict | No
             print(f"  torch threads={threads} m={m:4d}: {1e3 * per_step[m]:7.1f} ms/step"
                   + (f" (fastest of {', '.join(f'{1e3 * t:.1f}' for t in tries[m])})" if repeats > 1 else ""),
                   flush=True)
-        out["configs"][str(threads)] = {"threads": threads, "seconds_per_step": {str(k): v for k, v in per_step.items()},
+        out["configs"][str(threads)] = {"threads": threads,
+                                        "seconds_per_step": {str(k): v for k, v in per_step.items()},
                                         "repeats_seconds_per_step": {str(k): v for k, v in tries.items()}}
     out["matmul_square_2048_flops"] = tb.torch_matmul_flops()
     torch.set_num_threads(max(threads_list))

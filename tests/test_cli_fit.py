@@ -122,7 +122,8 @@ def test_a_fit_that_is_not_identifiable_exits_1_after_printing_it(tmp_path, caps
         # a --where column named twice kept the last copy; one column for two inputs read each value twice (n=8)
         ("m,loss,g,g\n10,1,a,b\n20,0.6,a,b\n40,0.35,a,b\n", ["--x", "m", "--y", "loss", "--where", "g=a"],
          "names column(s) 'g' more than once"),
-        ("m,loss\n10,1\n20,0.6\n40,0.35\n", ["--x", "m", "--y", "m"], "column(s) 'm' given for two of the fit's inputs"),
+        ("m,loss\n10,1\n20,0.6\n40,0.35\n", ["--x", "m", "--y", "m"],
+         "column(s) 'm' given for two of the fit's inputs"),
         ("a,b\n4,1\n\n\n8,x\n", ["--x", "a", "--y", "b"], "line 5, column 'b': cannot parse 'x'"),  # blank lines counted
         ("a,b\n1,2\n1,3\n1,4\n", ["--x", "a", "--y", "b"], "not identifiable"),
         # a missing cell had given "cannot parse None as a number"
