@@ -489,6 +489,11 @@ def test_a_damaged_chunk_or_a_lost_manifest_is_named_not_trained_over(tmp_path):
     manifest.unlink()
     with pytest.raises(FolderInUseError, match="holds chunk files but no manifest.json"):
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    manifest.mkdir()  # (had been a raw IsADirectoryError from run_sweep)
+    with pytest.raises(FolderInUseError, match=f"'{manifest}' is a folder, not a sweep's manifest file"):
+        sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    with pytest.raises(ValueError, match=f"'{manifest}' is a folder"):
+        load_sweep(tmp_path)
 
 
 def test_a_config_resumes_however_its_numbers_were_typed(tmp_path):

@@ -806,6 +806,8 @@ def _read_manifest(mpath: str, remedy: str) -> dict:
     try:
         with open(mpath) as f:
             manifest = json.load(f)
+    except IsADirectoryError:  # (an OSError, which run_sweep would pass on raw)
+        raise ValueError(f"{mpath!r} is a folder, not a sweep's manifest file; {remedy}") from None
     except UnicodeDecodeError as e:  # (a ValueError too, naming no file)
         raise ValueError(f"{mpath!r} cannot be read: damaged, not a text file ({e}); {remedy}") from None
     except ValueError as e:  # (json's decode error)
