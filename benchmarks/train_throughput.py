@@ -31,8 +31,9 @@ row. What is measured, all in the same process:
   ``floor_fraction`` = dense-floor FLOP rate (steady state) / measured 2048^2 matmul rate.
   With the dense sampler the engine runs 10 x batch x n x m dense FLOPs per step (the
   encoder x @ W and its gradient x^T dh are dense products too); that rate is reported as
-  ``dense_flops`` for such an engine (the sparse sampler's encoder is a gather, its gradient
-  a scatter-add: it runs the 6 of the floor).
+  ``dense_flops`` where every width trained dense (the sparse sampler's encoder is a gather,
+  its gradient a scatter-add: it runs the 6 of the floor; under ``sampler="auto"`` a width's
+  models may go either way, and its row says which programs it compiled).
 * **peak memory**: on CPU the process max RSS (``getrusage``; monotone, so each width's
   row shows the peak so far), on GPU the device's ``peak_bytes_in_use``; compared with the
   engine's prediction ``bytes_per_model(m) x models in flight`` (models in flight per
@@ -255,14 +256,15 @@ def xla_memory_of_chunk(cfg: TrainConfig, m: int, vector_width, memory_budget, c
         devices = jax.local_devices()
         points = bench_points(m)
         budget = sw.default_memory_budget() if memory_budget is None else int(memory_budget)
-        size, width = sw.chunk_layout(len(points), task.bytes_per_model(m), memory_budget=budget,
+        static = task.static_of(points[0])  # (m, or (m, sampler) under sampler="auto")
+        size, width = sw.chunk_layout(len(points), task.bytes_per_model(static), memory_budget=budget,
                                       devices=devices, chunk_size=chunk_size, vector_width=vector_width)
         mesh = jax.sharding.Mesh(np.asarray(devices), ("models",))
         sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("models"))
         padded = (points * size)[:size]
         inputs = jax.device_put(sw._stack_inputs(task, padded), sharding)
         keys = jax.device_put(jnp.stack([sw.model_key(0, p) for p in padded]), sharding)
-        compiled = sw._compiled_group_fn(task, m, mesh, width).lower(inputs, keys).compile()
+        compiled = sw._compiled_group_fn(task, static, mesh, width).lower(inputs, keys).compile()
         ma = compiled.memory_analysis()
         fields = ("temp_size_in_bytes", "argument_size_in_bytes", "output_size_in_bytes",
                   "generated_code_size_in_bytes", "alias_size_in_bytes")
@@ -293,9 +295,13 @@ def bench_jax(widths, steps: int, *, vector_width, memory_budget, chunk_size, xl
         n_models = len(points)
         if any(r.diverged for r in res):
             raise RuntimeError(f"a bench model diverged at m={m}")
-        chunk = int(res.stats["chunk_sizes"][str(m)])
-        in_flight = res.stats["vector_widths"][str(m)]
-        predicted = res.stats.get("predicted_peak_bytes_per_device", {}).get(str(m))  # newer engines record it
+        # the width's programs: str(m), or str((m, sampler)) for each sampler under sampler="auto"
+        statics = list(res.stats["chunk_sizes"])
+        chunk = max(int(res.stats["chunk_sizes"][k]) for k in statics)
+        in_flight = max(res.stats["vector_widths"][k] for k in statics)
+        predicted = max((res.stats.get("predicted_peak_bytes_per_device", {}).get(k) or 0 for k in statics),
+                        default=0) or None  # newer engines record it
+        all_dense = cfg.sampler == "dense" or all("'dense'" in k for k in statics)
         steady = max(1e-9, wall - compile_s)
         row = {
             "m": m,
@@ -311,8 +317,9 @@ def bench_jax(widths, steps: int, *, vector_width, memory_budget, chunk_size, xl
             "model_steps_per_s_with_compile": n_models * steps / wall,
             "model_steps_per_s": n_models * steps / steady,
             "floor_flops": 6 * BATCH * N * m * n_models * steps / steady,
-            "dense_flops": 10 * BATCH * N * m * n_models * steps / steady if cfg.sampler == "dense" else None,
-            "predicted_bytes": int(predicted if predicted is not None else task.bytes_per_model(m) * in_flight),
+            "dense_flops": 10 * BATCH * N * m * n_models * steps / steady if all_dense else None,
+            "predicted_bytes": int(predicted if predicted is not None
+                                   else task.bytes_per_model(task.static_of(points[0])) * in_flight),
             "rss_before_bytes": rss_before,
             "peak_rss_bytes": max_rss_bytes(),
             "device_peak_bytes": device_peak_bytes(),
@@ -369,7 +376,7 @@ def engine_name(cfg: TrainConfig) -> str:
     return name if cfg.matmul_precision == "float32" else f"{name}/{cfg.matmul_precision}"
 
 
-def summarise(jax_rows, torch_res, peak, cores, matmul_precision: str = "float32", sampler: str = "sparse") -> dict:
+def summarise(jax_rows, torch_res, peak, cores, matmul_precision: str = "float32") -> dict:
     models = sum(r["models"] for r in jax_rows)
     steps = jax_rows[0]["steps"]
     total_steady = sum(r["steady_s"] for r in jax_rows)
@@ -383,7 +390,7 @@ def summarise(jax_rows, torch_res, peak, cores, matmul_precision: str = "float32
         "jax_wall_s": total_wall,
         "jax_compile_s": sum(r["compile_s"] for r in jax_rows),
         "floor_flops": floor / total_steady,
-        "dense_flops": floor / 6 * 10 / total_steady if sampler == "dense" else None,
+        "dense_flops": floor / 6 * 10 / total_steady if all(r["dense_flops"] is not None for r in jax_rows) else None,
         "matmul_peak_flops": peak["square_2048"],
         "floor_fraction": floor / total_steady / peak["square_2048"],
         "floor_fraction_definition": "dense-floor FLOP rate (6*batch*n*m per model-step, steady state) "
@@ -548,7 +555,7 @@ def main(argv=None) -> dict:
         print("PyTorch baseline ...", flush=True)
         torch_res = bench_torch(widths, torch_steps, threads_list, max(1, args.repeats))
     by_name = {engine_name(c): c for c in engines}
-    summaries = {name: summarise(rows, torch_res, peak, cores, by_name[name].matmul_precision, by_name[name].sampler)
+    summaries = {name: summarise(rows, torch_res, peak, cores, by_name[name].matmul_precision)
                  for name, rows in runs.items()}
     info["load_average_at_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
     info["benchmark_seconds"] = time.perf_counter() - t_all
