@@ -309,6 +309,7 @@ def bench_jax(widths, steps: int, *, vector_width, memory_budget, chunk_size, xl
             "steps": steps,
             "model_steps": int(res.stats["model_steps"]),
             "chunk": chunk,
+            "programs": statics,
             "chunks": int(res.stats["chunks"]),
             "models_in_flight_per_device": int(in_flight),
             "wall_s": wall,
