@@ -396,6 +396,7 @@ def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *s
     except FolderInUseError as e:
         args.usage_error(f"--out {args.out}: {e}")
     except KeyboardInterrupt:  # (the engine has said what is saved); no traceback, exit status 130
+        _IN_SWEEP = False  # (a second Ctrl-C from here on exits at once too)
         message = f"{os.path.basename(sys.argv[0]) or 'script'}: interrupted; rerun the same command to resume"
         if getattr(args, "as_script", False):
             _exit_interrupted(message)
