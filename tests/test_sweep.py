@@ -813,6 +813,12 @@ def test_a_task_may_return_plain_python_numbers(tmp_path):
     assert [(r.diverged, float(r.outputs["c"])) for r in res] == [(False, 1.0)]
 
 
+def test_only_a_stored_null_reads_as_an_infinity_or_nan_in_a_config():
+    # (a substring test had taken the text "nullable" for one)
+    assert sweep._holds_null({"clip": None}) and sweep._holds_null({"a": [1, {"b": None}]})
+    assert not sweep._holds_null({"mode": "nullable", "a": [1, "null"]}) and not sweep._holds_null({})
+
+
 def test_the_tasks_own_diverged_verdict_is_used_for_finite_outputs():
     res = sweep.run_sweep(_FlagTask(), [{"flag": False, "seed": 0}, {"flag": True, "seed": 0}, {"flag": False, "seed": 1}],
                           devices=ONE, progress=False)

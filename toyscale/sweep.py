@@ -534,7 +534,7 @@ def _sweep_difference(old: Mapping[str, Any], new: Mapping[str, Any], same_confi
         return f"its task config is {show(old_config)}, this sweep's {show(new_config)}"
     if canon(old.get("seed")) != canon(new["seed"]):
         return f"it was run with seed={old.get('seed')!r}, this sweep with seed={new['seed']!r}"
-    if not same_config and old.get("fingerprint") and "null" in json.dumps(old_config, default=repr):
+    if not same_config and old.get("fingerprint") and _holds_null(old_config):
         return ("its task config was another, though it reads back as this sweep's: they differ in a value "
                 "that JSON stores as null (an infinity or NaN)")
     old_points, new_points = old.get("points") or [], new["points"]
@@ -576,6 +576,15 @@ def _sweep_difference(old: Mapping[str, Any], new: Mapping[str, Any], same_confi
 
 
 _ABSENT = object()
+
+
+def _holds_null(value: Any) -> bool:
+    """Whether a value read from JSON holds a null (a NaN or an infinity, as a manifest stores them)."""
+    if isinstance(value, Mapping):
+        return any(_holds_null(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_null(v) for v in value)
+    return value is None
 
 
 def _fingerprint(task_config: dict, seed: int, points: list[dict]) -> str:
