@@ -15,6 +15,7 @@ Writes DIR/summary.json, DIR/more_is_better.png and figures/more_is_better_<pres
 from __future__ import annotations
 
 import os
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -88,12 +89,18 @@ def main(argv=None) -> dict:
     ridges = sorted(float(r) for r in pre["ridges"])  # (in any order in the preset)
     result = run_experiment_sweep(args, rf.sweep_random_features, cfg, grid)
     task = rf.RandomFeatureTask(cfg)
+    diverged = sum(bool(r.diverged) for r in result)
     print(f"{len(result)} models in {len({task.static_of(p) for p in grid})} compiled shapes; M = {cfg.M}, "
           f"spectrum and target exponent {1 + alpha:g}, noise sd {noise:g}, {len(ridges)} ridges "
-          f"{ridges[0]:g}..{ridges[-1]:g}, {pre['trials']} trials")
+          f"{ridges[0]:g}..{ridges[-1]:g}, {pre['trials']} trials; {diverged} diverged (left out of the means)")
 
     points, mean, sem = rf.replicate_means(result)
     theory = expected_test_loss(cfg, points)
+    # the theory on the whole grid, not only where some trial of the simulation survived: its best
+    # ridge must not depend on which simulations diverged
+    full = list({(p["N"], p["T"], float(p["ridge"])): {k: v for k, v in p.items() if k != "seed"}
+                 for p in grid}.values())
+    full_theory = expected_test_loss(cfg, full)
     # a theory of 0 (noise-free and ridgeless with min(N, T) >= M), an infinite expected loss (the
     # ridgeless peak, |N - T| <= 1) or a simulated mean that is not finite has no relative error:
     # those points are left out of the comparison and counted (rf.theory_agreement)
@@ -105,11 +112,16 @@ def main(argv=None) -> dict:
 
     panels, directions = {}, {}
     for along, other, words in (("N", "T", "k = N features"), ("T", "N", "n = T samples")):
-        sel = np.array([i for i, p in enumerate(points) if p[other] == fixed])
+        sel = np.array([i for i, p in enumerate(points) if p[other] == fixed], dtype=int)
         pts = [points[i] for i in sel]
-        sim = rf.ridge_tuned(pts, mean[sel], along)
-        sim_sem = sem[sel][sim.index]
-        th = rf.ridge_tuned(pts, theory[sel], along)
+        fsel = [i for i, p in enumerate(full) if p[other] == fixed]
+        th = rf.ridge_tuned([full[i] for i in fsel], full_theory[fsel], along)  # (every size of the grid)
+        tuned = rf.ridge_tuned(pts, mean[sel], along)  # (the sizes with a surviving simulation)
+        at_x = {x: k for k, x in enumerate(tuned.x)}
+        # the simulation's best ridge at each size of the grid, NaN where every trial diverged
+        sim = SimpleNamespace(x=th.x, loss=np.array([tuned.loss[at_x[x]] if x in at_x else np.nan for x in th.x]),
+                              ridge=np.array([tuned.ridge[at_x[x]] if x in at_x else np.nan for x in th.x]))
+        sim_sem = np.array([sem[sel][tuned.index[at_x[x]]] if x in at_x else np.nan for x in th.x])
         line_pts = [{"N": fixed, "T": fixed, along: x, "alpha": alpha, "ridge": r, "noise": noise}
                     for x in dense for r in ridges]
         line = expected_test_loss(cfg, line_pts)
@@ -117,11 +129,12 @@ def main(argv=None) -> dict:
         # the simulation at the theory's best ridge: no winner's curse from picking the ridge by
         # the same noisy means
         where = {(p[along], p["ridge"]): i for i, p in zip(sel, pts)}
-        at_theory = np.array([mean[where[x, r]] for x, r in zip(th.x, th.ridge)])
-        at_theory_sem = np.array([sem[where[x, r]] for x, r in zip(th.x, th.ridge)])
+        at_theory = np.array([mean[where[x, r]] if (x, r) in where else np.nan for x, r in zip(th.x, th.ridge)])
+        at_theory_sem = np.array([sem[where[x, r]] if (x, r) in where else np.nan for x, r in zip(th.x, th.ridge)])
         smallest = {p[along]: i for i, p in zip(sel, pts) if p["ridge"] == ridges[0]}
         small = np.array([mean[smallest[x]] if x in smallest else np.nan for x in sim.x])
-        small_theory = np.array([theory[smallest[x]] if x in smallest else np.nan for x in sim.x])
+        full_at = {(full[i][along], full[i]["ridge"]): full_theory[i] for i in fsel}
+        small_theory = np.array([full_at.get((x, ridges[0]), np.nan) for x in sim.x])
         direction = {
             "x": sim.x.tolist(), "best_loss": sim.loss.tolist(), "best_loss_sem": sim_sem.tolist(),
             "best_ridge": sim.ridge.tolist(), "theory_best_loss": th.loss.tolist(),
@@ -166,9 +179,12 @@ def main(argv=None) -> dict:
 
     figure = args.figure
     median = agreement.median
+    # (the printed line's median: the points far from the N = T peak)
     plots.save(plots.ridge_sweep(
         panels, title=f"random features at the best ridge, M = {cfg.M}, exponent {1 + alpha:g}, noise {noise:g}: "
-                      f"median |sim/theory - 1| = " + ("n/a" if median is None else f"{median:.3f}")),
+                      f"median |sim/theory - 1| = " + ("n/a" if agreement.median_far is None else
+                                                       f"{agreement.median_far:.3f}")
+                      + f" where max(N, T) >= {OFF_PEAK:g} min(N, T)"),
         figure, os.path.join(args.out, "more_is_better.png"), dpi=110)
     summary = {
         "alpha": alpha, "noise": noise, "fixed": fixed, "ridges": ridges, "directions": directions,
@@ -179,7 +195,7 @@ def main(argv=None) -> dict:
         "theory_points_infinite": int((agreement.infinite & ~agreement.finite_size_peak).sum()),
         "theory_points_finite_size_peak": int(agreement.finite_size_peak.sum()),
         "theory_points_sim_nonfinite": int(agreement.sim_nonfinite.sum()),
-        "models": len(result), "config": cfg.to_dict(),
+        "models": len(result), "diverged": diverged, "config": cfg.to_dict(),
     }
     return finish(args, "more_is_better", summary, figure)
 

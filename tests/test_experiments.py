@@ -1267,6 +1267,32 @@ def test_more_is_better_presets_are_simon_et_als_grid():
     assert len({(p["N"], p["T"]) for p in grid}) == 2 * 31 and len(grid) == 2 * 31 * 31 * 45
 
 
+def test_more_is_better_picks_the_theorys_ridge_on_the_whole_grid_whatever_diverged(tmp_path, capsys):
+    # the theory's best ridge had been chosen among the points with a surviving simulation, and a
+    # size where every ridge diverged had dropped out of both tables without a word
+    import dataclasses
+
+    module = load("more_is_better")
+    real = module.run_experiment_sweep
+    fixed = module.PRESETS["smoke"]["fixed"]
+
+    def with_divergences(*args, **kwargs):
+        result = real(*args, **kwargs)
+        killed = [dataclasses.replace(r, diverged=True, outputs={**r.outputs, "test_loss": np.float32("nan")})
+                  if r.point["T"] == fixed and (r.point["N"] == 4 or (r.point["N"] == 16 and r.point["ridge"] == 10.0))
+                  else r for r in result]
+        return SweepResult(killed, result.manifest, result.stats)
+
+    module.run_experiment_sweep = with_divergences
+    module.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+                 "--no-progress"])
+    printed = capsys.readouterr().out
+    d = json.loads((tmp_path / "out" / "summary.json").read_text())["directions"]["N"]
+    assert d["x"] == [4, 8, 16, 32, 64] and d["best_loss"][0] is None  # (NaN: every ridge diverged at N = 4)
+    assert d["theory_best_ridge"][2] == 10.0 and d["loss_at_theory_ridge"][2] is None  # (its simulation died)
+    assert "; 12 diverged (left out of the means)" in printed  # (3 ridges x 3 trials at N = 4, 3 trials at N = 16)
+
+
 def test_more_is_better_with_every_size_far_from_the_peak(tmp_path, capsys):
     # no point within a factor 2 of N = T: the near-peak summary had taken the max of nothing
     summary, on_disk = run("more_is_better", tmp_path, "--set", "sizes=[4,64]")
