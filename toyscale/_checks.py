@@ -27,6 +27,25 @@ def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = Non
     return int(value)
 
 
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # 2**-126 ~ 1.175e-38, float32's smallest normal number
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # ~3.403e38
+
+
+def check_float32(name: str, value: float) -> float:
+    """``value`` (a real number) as a float, unless float32, in which a model receives it, would
+    not hold it: nonzero with |value| below the smallest normal number (0 or a subnormal, which
+    XLA on a CPU flushes to 0: a jitted 2**-149 > 0 is False) or above the largest (inf). A
+    ValueError naming the range then."""
+    value = float(value)
+    if 0.0 < abs(value) < FLOAT32_TINY or abs(value) > FLOAT32_MAX:
+        what = f"a positive {name}" if value > 0 else f"a negative {name}'s magnitude"
+        raise ValueError(f"{name}={value!r}; {what} must lie in [{FLOAT32_TINY:.4g}, {FLOAT32_MAX:.4g}] "
+                         f"(float32's normal numbers, from the smallest normal float32 up: the model receives it in "
+                         f"float32, where a smaller one is 0 or a subnormal that XLA flushes to 0, and a larger one "
+                         f"is inf)")
+    return value
+
+
 def check_seed(seed: Any) -> int:
     """A seed in [0, 2**32 - 1]: outside 64-bit mode ``PRNGKey`` keeps 32 bits, so 2**32 would
     silently be seed 0."""

@@ -44,8 +44,8 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from toyscale._checks import (check_axis, check_int, check_real, concrete_real, config_from_dict, prng_key,
-                              short_repr)
+from toyscale._checks import (FLOAT32_TINY, check_axis, check_float32, check_int, check_real, concrete_real,
+                              config_from_dict, prng_key, short_repr)
 from toyscale.scaling import _replicates  # the replicate check width_curve makes
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
@@ -533,20 +533,6 @@ _POINT_DEFAULTS = {"nonlinearity": "linear", "method": "ridge", "steps": 0, "bat
                    "noise": 0.0, "ridge": 0.0, "infinite_data": False, "kernel_limit": False}
 
 
-_RIDGE_TINY = float(np.finfo(np.float32).tiny)  # 2**-126, float32's smallest normal number
-_FLOAT32_MAX = float(np.finfo(np.float32).max)  # ~3.4e38
-
-
-def _check_float32(name: str, value: float) -> None:
-    # the model receives alpha, ridge, noise and lr in float32 (:func:`_inputs`): a positive value
-    # below its smallest normal number is 0 or a subnormal that XLA on a CPU flushes to 0 (a
-    # jitted 2**-149 > 0 is False), and one above its largest is inf
-    if 0.0 < value < _RIDGE_TINY or value > _FLOAT32_MAX:
-        raise ValueError(f"{name}={value!r}; a positive {name} must lie in [{_RIDGE_TINY:.4g}, {_FLOAT32_MAX:.4g}] "
-                         f"(float32's normal numbers: the model receives it in float32, where a smaller one is 0 "
-                         f"or a subnormal that XLA flushes to 0, and a larger one is inf)")
-
-
 def check_point(point: Mapping[str, Any]) -> dict:
     """Validates one grid point and fills defaults; raises ValueError (TypeError for a value of
     the wrong type) naming the bad field.
@@ -574,20 +560,20 @@ def check_point(point: Mapping[str, Any]) -> dict:
     p["N"] = check_int("N", p["N"], 1)
     p["T"] = check_int("T", p["T"], 1)
     p["alpha"] = check_real("alpha", p["alpha"], low=0.0, strict=True)
-    _check_float32("alpha", p["alpha"])
+    check_float32("alpha", p["alpha"])
     if "seed" in p:
         p["seed"] = check_int("seed", p["seed"], 0)
     p["ridge"] = check_real("ridge", p["ridge"], low=0.0, strict=False)
-    if 0.0 < p["ridge"] < _RIDGE_TINY:
+    if 0.0 < p["ridge"] < FLOAT32_TINY:
         # the model gets its ridge in float32 (:func:`_inputs`), where this one is 0 or a
         # subnormal, which XLA on a CPU flushes to 0 (a jitted 2**-149 > 0 is False): it would
         # train ridgeless, the theory ridged
-        raise ValueError(f"ridge={p['ridge']!r}; a positive ridge must be at least {_RIDGE_TINY:.4g} (2**-126, the "
+        raise ValueError(f"ridge={p['ridge']!r}; a positive ridge must be at least {FLOAT32_TINY:.4g} (2**-126, the "
                          f"smallest normal float32: the model receives it in float32, where a smaller one is 0 "
                          f"or a subnormal that XLA flushes to 0), or 0 for ridgeless")
-    _check_float32("ridge", p["ridge"])
+    check_float32("ridge", p["ridge"])
     p["noise"] = check_real("noise", p["noise"], low=0.0, strict=False)
-    _check_float32("noise", p["noise"])
+    check_float32("noise", p["noise"])
     _choice("nonlinearity", p["nonlinearity"], NONLINEARITIES)
     _choice("method", p["method"], METHODS)
     for name in ("infinite_data", "kernel_limit"):
@@ -597,7 +583,7 @@ def check_point(point: Mapping[str, Any]) -> dict:
     if p["method"] == "gd":
         p["steps"] = check_int("steps", p["steps"], 1)
         p["lr"] = check_real("lr", p["lr"], low=0.0, strict=True)
-        _check_float32("lr", p["lr"])
+        check_float32("lr", p["lr"])
         p["batch"] = check_int("batch", p["batch"], 0) or p["T"]
         if p["batch"] > p["T"]:
             raise ValueError(f"batch={p['batch']}; batch must be at most T={p['T']} (0 means T)")

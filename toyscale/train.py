@@ -23,7 +23,7 @@ import numpy as np
 import optax
 
 from toyscale import data, measure, superposition
-from toyscale._checks import check_axis, check_int, check_real, config_from_dict, prng_key, short_repr
+from toyscale._checks import check_axis, check_float32, check_int, check_real, config_from_dict, prng_key, short_repr
 from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import ADAM_EPS, superposition_optimizer
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
@@ -313,22 +313,13 @@ def _learning_rate(name: str, lr: Any) -> float:
     """A peak learning rate: > 0, a normal number once in float32 (where the model trains), not inf."""
     if _float32(name, lr) <= 0:
         raise ValueError(f"{name}={lr!r}; a peak learning rate must be > 0")
-    if lr < np.finfo(np.float32).tiny:
-        # a float32 subnormal is 0 to XLA on a CPU (a jitted 2**-149 > 0 is False)
-        raise ValueError(f"{name}={lr!r}; a peak learning rate must be at least the smallest normal float32 "
-                         f"(2**-126 ~ 1.175e-38): the model trains in float32, where a smaller one is 0 or a "
-                         f"subnormal that XLA flushes to 0")
     return float(lr)
 
 
 def _float32(name: str, value: Any) -> float:
-    """A finite real that stays finite in float32, the precision the model trains in."""
-    v = check_real(name, value)
-    with np.errstate(over="ignore"):
-        single = np.float32(v)
-    if not math.isfinite(single):
-        raise ValueError(f"{name}={value!r}; {name} must lie within float32's range (|x| < 3.4e38)")
-    return v
+    """A real that float32, the precision the model trains in, holds as itself or 0
+    (:func:`toyscale._checks.check_float32`)."""
+    return check_float32(name, check_real(name, value))
 
 
 def train_model(
