@@ -19,6 +19,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+# (at import: the SIGINT handler uses it, and a handler should import nothing)
+from toyscale.io import exit_interrupted
+
 
 class CliError(Exception):
     """A user error with a message meant for the terminal."""
@@ -593,12 +596,9 @@ def _flush_stdout() -> bool:
 
 
 def _exit_on_interrupt(signum, frame) -> None:
-    """The command's SIGINT handler: one line, then exit status 130 at once (os._exit)."""
-    _flush_stdout()
-    if sys.stderr is not None:
-        sys.stderr.write("toyscale: interrupted\n")
-        sys.stderr.flush()
-    os._exit(130)
+    """The command's SIGINT handler: one line, then exit status 130 at once
+    (:func:`toyscale.io.exit_interrupted`)."""
+    exit_interrupted("toyscale: interrupted")
 
 
 def entry() -> None:

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import secrets
+import sys
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
@@ -33,6 +34,24 @@ def remove_temp_files() -> None:
         except OSError:
             pass
         _LIVE_TEMPS.discard(tmp)
+
+
+def exit_interrupted(message: str) -> None:
+    """The exit on Ctrl-C of the command line and the experiment scripts: standard output
+    flushed, ``message`` on standard error, then exit status 130 at once (``os._exit``, not
+    the interpreter's shutdown, which waits for a computation JAX still runs: an interrupted
+    script sat 130 s until its chunk was done, and now and then crashed tearing JAX down, exit
+    status 139). Nothing is lost: every file is written atomically, and the temp files of
+    writes under way are deleted first (:func:`remove_temp_files`)."""
+    remove_temp_files()
+    for stream, text in ((sys.stdout, ""), (sys.stderr, message + "\n")):
+        try:
+            if stream is not None:  # (None when the program started with it closed, >&-)
+                stream.write(text)
+                stream.flush()
+        except (OSError, ValueError):  # (a closed pipe or stream)
+            pass
+    os._exit(130)
 
 
 def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from toyscale._checks import check_axis
-from toyscale.io import atomic_write_json, remove_temp_files
+from toyscale.io import atomic_write_json, exit_interrupted
 
 # check_axis: a script's own swept setting (phase_diagram's alphas), refused by name when a
 # --set gives a lone value instead of a list, as the grids' own axes are
@@ -128,23 +128,6 @@ _IN_SWEEP = False  # run_experiment_sweep's sweep is running (a Ctrl-C there is 
 _EXIT_OUTSIDE_SWEEP = False  # use_reliable_interrupt(exit_outside_sweep=True): a script's Ctrl-C elsewhere exits
 
 
-def _exit_interrupted(message: str) -> None:
-    """One line on standard error, then exit status 130 at once: ``os._exit``, not the
-    interpreter's shutdown, which waits for a computation JAX still runs (an interrupted
-    script sat 130 s until its chunk was done) and now and then crashed tearing JAX down
-    (exit status 139). Nothing is lost: every file is written atomically, and the temp files
-    of writes under way are deleted first."""
-    remove_temp_files()
-    for stream, text in ((sys.stdout, ""), (sys.stderr, message + "\n")):
-        try:
-            if stream is not None:
-                stream.write(text)
-                stream.flush()
-        except (OSError, ValueError):  # (a closed stream)
-            pass
-    os._exit(130)
-
-
 def _interrupt_outside_gc(signum: int, frame: Any) -> None:
     """SIGINT handler: Python's KeyboardInterrupt, except while a garbage-collection callback
     runs, where Python would print the exception as "Exception ignored" and drop it (JAX
@@ -159,7 +142,7 @@ def _interrupt_outside_gc(signum: int, frame: Any) -> None:
             return
         frame = frame.f_back
     if _EXIT_OUTSIDE_SWEEP and not _IN_SWEEP:
-        _exit_interrupted(f"{os.path.basename(sys.argv[0]) or 'script'}: interrupted")
+        exit_interrupted(f"{os.path.basename(sys.argv[0]) or 'script'}: interrupted")
     raise KeyboardInterrupt
 
 
@@ -383,7 +366,7 @@ def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *s
     message, no traceback): the engine raises :class:`toyscale.sweep.FolderInUseError` for
     those, before anything compiles or trains. Ctrl-C ends it with exit status 130 and a line
     saying how to resume instead of a traceback (the finished chunks are on disk); run as a
-    script, at once (:func:`_exit_interrupted`), called from Python as ``SystemExit(130)``.
+    script, at once (:func:`toyscale.io.exit_interrupted`), called from Python as ``SystemExit(130)``.
     Any other error propagates unchanged.
     """
     global _IN_SWEEP
@@ -399,7 +382,7 @@ def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *s
         _IN_SWEEP = False  # (a second Ctrl-C from here on exits at once too)
         message = f"{os.path.basename(sys.argv[0]) or 'script'}: interrupted; rerun the same command to resume"
         if getattr(args, "as_script", False):
-            _exit_interrupted(message)
+            exit_interrupted(message)
         print(message, file=sys.stderr)
         raise SystemExit(130) from None
     finally:
