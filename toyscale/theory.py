@@ -22,10 +22,9 @@ empirical Gram matrix go through :func:`rank_truncate` first.
 
 The pure functions work under ``jit`` and ``vmap`` and compute in the precision they are given
 (they check concrete spectra and arguments, traced ones only for their shapes). float32 is not
-enough near full rank: :func:`rf_risk` subtracts ``q = sum L_i^2`` from n and k, which cancels as
-min(n, k) nears the number of modes (ridgeless, 4096 modes, n = 4095, k = 5000: 1.70e-05 in
-float32 against 5.268e-05 in float64, which mpmath confirms; 1.4% off at n = 4080). There,
-pass float64 arrays inside ``jax.enable_x64(True)``. :func:`expected_test_loss` does so itself: it
+enough near full rank, where :func:`rf_risk` cancels (its docstring gives the numbers; mpmath
+confirms the float64 ones): pass float64 arrays inside ``jax.enable_x64(True)`` there.
+:func:`expected_test_loss` does so itself: it
 takes the simulation's own :class:`~toyscale.random_features.RFConfig` and grid points and
 solves in float64 inside a scoped ``jax.enable_x64`` context, so the caller's global setting
 is never touched.
