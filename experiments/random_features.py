@@ -107,10 +107,7 @@ def main(argv=None) -> dict:
         "theory_rel_error_median": median,
         "theory_rel_error_max": agreement.max_far,
         "theory_points": int(agreement.far.sum()),
-        "theory_points_zero": int(agreement.zero.sum()),
-        "theory_points_infinite": int((agreement.infinite & ~agreement.finite_size_peak).sum()),
-        "theory_points_finite_size_peak": int(agreement.finite_size_peak.sum()),
-        "theory_points_sim_nonfinite": int(agreement.sim_nonfinite.sum()),
+        **{f"theory_points_{reason}": n for reason, n in agreement.left_out().items()},
         "models": len(result),
     }
     return finish(args, "random_features", summary, figure)

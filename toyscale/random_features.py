@@ -1137,6 +1137,20 @@ class TheoryAgreement:
         """Compared points nearer the peak (``max(N, T) < off_peak * min(N, T)``)."""
         return self.compared & ~self.far_from_peak
 
+    @property
+    def theory_infinite(self) -> np.ndarray:
+        """Of ``infinite``: the points where the theory's own loss is infinite (the ridgeless
+        N = T peak), not the ``finite_size_peak`` ones."""
+        return self.infinite & ~self.finite_size_peak
+
+    def left_out(self) -> dict[str, int]:
+        """How many points were left out, by reason: ``{"zero", "infinite"`` (the theory's own,
+        :attr:`theory_infinite`), ``"finite_size_peak", "sim_nonfinite"}``, as the scripts'
+        summaries record them (``theory_points_<reason>``)."""
+        return {"zero": int(self.zero.sum()), "infinite": int(self.theory_infinite.sum()),
+                "finite_size_peak": int(self.finite_size_peak.sum()),
+                "sim_nonfinite": int(self.sim_nonfinite.sum())}
+
     median = _rel_stat(np.median, "compared", "Median relative error over every compared point")
     max = _rel_stat(np.max, "compared", "Largest relative error over every compared point")
     median_far = _rel_stat(np.median, "far", "Median relative error over the ``far`` points")
@@ -1183,9 +1197,8 @@ class TheoryAgreement:
                      f"ridgeless with min(N, T) >= M = {M}: the student is exact)")
             if self.zero_sim_max is not None:
                 line += f", the simulated loss there at most {self.zero_sim_max:.2g}"
-        theory_inf = self.infinite & ~self.finite_size_peak
-        if theory_inf.any():
-            line += (f"; {int(theory_inf.sum())} point(s) left out where the theory's loss is infinite (the "
+        if self.theory_infinite.any():
+            line += (f"; {int(self.theory_infinite.sum())} point(s) left out where the theory's loss is infinite (the "
                      f"ridgeless N = T peak)")
             if self.infinite_sim_min is not None:
                 line += f", the simulated loss there at least {self.infinite_sim_min:.3g}"
