@@ -867,6 +867,26 @@ def test_a_grid_holding_the_folders_points_extends_it_and_reuses_its_models(tmp_
     assert json.loads((folder / "manifest.json").read_text())["points"] == big
 
 
+def test_a_legacy_chunk_with_an_id_outside_the_grid_is_refused_by_name_when_the_grid_grows(tmp_path):
+    # A digest-less chunk file whose model id the folder's grid does not hold (a hand-edited or
+    # foreign file): extending the grid raised a bare IndexError; now a FolderInUseError naming
+    # the file and the id, with nothing changed on disk.
+    small = superposition_grid(widths=[3], gammas=[-1.0], frequencies=[power_law(1.1)], lr_w=2e-2, lr_b=1e-2)
+    big = superposition_grid(widths=[3, 4], gammas=[-1.0], frequencies=[power_law(1.1)], lr_w=2e-2, lr_b=1e-2)
+    folder = tmp_path / "sweep"
+    sweep_superposition(CFG, small, out=folder, progress=False)
+    _strip_digests(folder)
+    (path,) = (folder / "chunks").glob("chunk_*.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["model_id"] = np.asarray([7], np.int64)
+    np.savez(path, **arrays)
+    before = (folder / "manifest.json").read_text()
+    with pytest.raises(FolderInUseError, match=r"chunk_.*model id 7, outside this folder's 1 points"):
+        sweep_superposition(CFG, big, out=folder, progress=False)
+    assert (folder / "manifest.json").read_text() == before
+
+
 def test_two_runs_extending_one_folder_at_once_cannot_drop_either(tmp_path):
     # Both had read the folder's grid and each written its own grown grid over the other's: the
     # first one's models dropped out of the folder. Under the manifest lock the second, waiting,

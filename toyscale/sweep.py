@@ -679,7 +679,13 @@ def _add_digests(folder: str, points: Sequence[Mapping[str, Any]]) -> None:
         if _DIGEST in arrays:
             continue
         digests = _point_digests(points) if digests is None else digests
-        arrays[_DIGEST] = np.asarray([digests[int(i)] for i in arrays["model_id"]], np.uint32).reshape(-1, 2)
+        ids = [int(i) for i in np.ravel(arrays["model_id"])]
+        bad = [i for i in ids if not 0 <= i < len(points)]
+        if bad:  # (a hand-edited or foreign file: its ids cannot name this folder's points)
+            raise ValueError(f"chunk file {path!r} holds model id {bad[0]}, outside this folder's {len(points)} "
+                             f"points (ids 0 to {len(points) - 1}); delete it and rerun the sweep into this folder "
+                             f"to train its models again")
+        arrays[_DIGEST] = np.asarray([digests[i] for i in ids], np.uint32).reshape(-1, 2)
         atomic_write(path, lambda f, arrays=arrays: np.savez(f, **arrays))
 
 
