@@ -35,7 +35,9 @@ PRESETS = {
     # Seconds: only checks that the script runs end to end (used by the tests).
     "smoke": dict(train=dict(n=48, batch=32, steps=40, warmup=4, test_batches=2, log_every=10),
                   widths=[3, 4, 6], gammas=[-1.0, 1.0], alpha=1.0, lr=1e-2, seeds=1),
-    # The published small-model settings (Sec. 3, Figs. 4-6): batch 2048, 20k steps.
+    # The published small-model training settings (Sec. 3, Figs. 4-6: batch 2048, 20k steps) at
+    # p_i ∝ i^-1 and the three gammas above: 18 of those models' kind, not the phase diagram's
+    # 10 x 17 grid (phase_diagram.py trains that; gamma = 0.1 is the large-model weak value).
     "paper": dict(train=dict(n=1000, batch=2048, steps=20_000, warmup=2_000, test_batches=100, log_every=100),
                   widths=[10, 15, 25, 39, 63, 100], gammas=[-1.0, 0.1, 1.0], alpha=1.0, lr=1e-2, seeds=1),
 }

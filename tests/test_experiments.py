@@ -116,6 +116,9 @@ def test_phase_diagram_summary(tmp_path, capsys):
             assert on_disk["alpha_m_t_interval"][i][j] == pytest.approx(list(fit.t_interval())), (gamma, alpha)
             assert on_disk["alpha_m_seed_interval"][i][j] == pytest.approx(list(fit.intervals["exponent"]))
     assert alpha_m[0, 1] != pytest.approx(alpha_m[1, 0])  # so a transposed table would fail
+    # the weak row (gamma = 1) at alpha = 1.5 against the paper's alpha - 1
+    assert (f"weak side (gamma > 0) against alpha_m ≈ alpha - 1 (alpha > 1), measured / law: "
+            f"gamma=1.00: {alpha_m[1, 1]:.2f} / 0.50 at alpha=1.5\n") in printed
     for key, what in (("alpha_m_t_interval", "t"), ("alpha_m_seed_interval", "over redrawn seeds")):
         iv = np.asarray(on_disk[key], dtype=float)
         half = (iv[..., 1] - iv[..., 0]) / 2
