@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from toyscale.fitting import fit_power_law
 from toyscale.frequencies import power_law
 from toyscale.scaling import width_curve, width_exponent
 from toyscale.sweep import Record
@@ -178,6 +179,41 @@ def test_width_curve_keeps_each_widths_replicates_in_seed_order():
         np.testing.assert_allclose(v, [2.0 * m**-1.5, 2.0 * m**-1.5 * 1.01], rtol=1e-6)
     assert curve.replicated  # two seeds per width: something for seed_bootstrap to redraw
     assert not width_curve([r for r in recs if r.point["seed"] == 0], gamma=-1.0).replicated
+
+
+def test_a_width_left_with_one_model_gives_no_seed_interval_rather_than_a_zero_width_one():
+    # Seed 1 diverged at 4 of 5 widths: each of those widths' one model was redrawn as if it
+    # had no noise, and the 95 % "interval" over redrawn seeds was a single value. Now the
+    # curve is not replicated (the scripts skip the seed bootstrap) and, asked anyway, the
+    # intervals are nan with a note naming the widths; the exponent and t-interval stand.
+    widths = np.array([8, 16, 32, 64, 128])
+    rng = np.random.default_rng(3)
+    values = tuple(2.0 * m**-0.8 * np.exp(0.1 * rng.standard_normal(2 if m == 32 else 1)) for m in widths)
+    curve = WidthCurve(widths=widths, loss=np.array([v.mean() for v in values]),
+                       loss_std=np.array([v.std() for v in values]), n_models=np.array([v.size for v in values]),
+                       n_diverged=4, values=values)
+    assert not curve.replicated
+    plain = width_exponent(curve)
+    fit = width_exponent(curve, seed_bootstrap=1000)
+    assert fit.exponent == plain.exponent and fit.t_interval() == plain.t_interval()
+    assert np.isnan(fit.intervals["exponent"]).all() and np.isnan(fit.intervals["prefactor"]).all()
+    assert "m = 8, 16, 64, 128 has one model" in fit.notes[-1] and fit.resampled == "seeds"
+    # a fit range holding the replicated width and one other: still nan, naming that one
+    ranged = width_exponent(curve, seed_bootstrap=1000, fit_range=(20, 70))
+    assert np.isnan(ranged.intervals["exponent"]).all() and "m = 64 inside fit_range=(20, 70)" in ranged.notes[-1]
+    # every width replicated: intervals as before
+    full = WidthCurve(widths=widths, loss=curve.loss, loss_std=curve.loss_std, n_models=np.full(5, 2), n_diverged=0,
+                      values=tuple(np.array([v[0] * 1.05, v[0] * 0.95]) for v in values))
+    assert full.replicated and np.isfinite(width_exponent(full, seed_bootstrap=1000).intervals["exponent"]).all()
+
+
+def test_the_seed_reaches_the_width_bootstrap():
+    # width_exponent took seed= for itself and fit_power_law's bootstrap always drew with 0
+    curve = noisy_curve(2, widths=(4, 8, 16, 32, 64, 128))
+    a, b = (width_exponent(curve, bootstrap=200, seed=s) for s in (0, 12345))
+    assert a.intervals["exponent"] != b.intervals["exponent"]
+    direct = fit_power_law(curve.widths, curve.loss, bootstrap=200, seed=12345)
+    assert b.intervals["exponent"] == pytest.approx(direct.intervals["exponent"])
 
 
 def test_the_seed_bootstrap_measures_the_seed_noise_the_fit_of_the_means_cannot_see():

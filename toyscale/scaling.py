@@ -60,9 +60,10 @@ class WidthCurve:
 
     @property
     def replicated(self) -> bool:
-        """Whether some width has more than one model: what ``width_exponent``'s
-        ``seed_bootstrap`` resamples."""
-        return any(v.size > 1 for v in self.values)
+        """Whether every width has more than one model: what ``width_exponent``'s
+        ``seed_bootstrap`` needs to see each width's seed noise (a width left with one model,
+        its others diverged, would count as noiseless)."""
+        return bool(self.values) and all(v.size > 1 for v in self.values)
 
     def to_dict(self) -> dict:
         return {"m": self.widths.tolist(), "loss": self.loss.tolist(), "loss_std": self.loss_std.tolist(),
@@ -263,7 +264,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
       seed_bootstrap: resamples of the replicate seeds (0: none). Needs replicates at some
         width and the closed-form fit (no ``offset``, the squared loss); not with
         ``bootstrap``, which resamples widths.
-      seed: seed of the seed resampling.
+      seed: seed of the resampling (``seed_bootstrap``'s, or ``bootstrap``'s of the widths).
       **fit_options: passed to :func:`toyscale.fitting.fit_power_law` (``offset``, ``loss``,
         ``bootstrap``, ``level``, ...).
     """
@@ -315,7 +316,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         zero = [int(w) for w, v in zip(m, loss) if v <= 0]
         raise CurveNotFittedError(f"the mean is {float(np.min(loss)):.3g} (<= 0) at m = {', '.join(map(str, zero))}"
                                   f"{where}; L = C m^-a is fitted to log L, so every mean must be > 0")
-    fit = fit_power_law(m, loss, **fit_options)
+    fit = fit_power_law(m, loss, seed=seed, **fit_options)
     if curve.empty is not None:
         inside = curve.empty[np.isin(curve.widths, m)]
         if inside.sum():
@@ -328,6 +329,14 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     if all(v.size < 2 for v in values):
         raise ValueError(f"seed_bootstrap={seed_bootstrap}; every width{where} has one model, so there are no "
                          f"seeds to resample (sweep more seeds)")
+    single = [int(w) for w, v in zip(m, values) if v.size < 2]
+    if single:  # (a redrawn mean there takes one value: the interval would leave its noise out)
+        nan = (math.nan, math.nan)
+        return dataclasses.replace(fit, intervals={"prefactor": nan, "exponent": nan}, n_bootstrap=seed_bootstrap,
+                                   resampled="seeds", notes=fit.notes + (
+            f"no seed-bootstrap intervals (nan): m = {', '.join(map(str, single))}{where} has one model (the "
+            f"others diverged or were not swept), whose seed noise redrawing cannot see; fit.t_interval() "
+            f"still holds, or narrow fit_range to the replicated widths",))
     return _seed_bootstrap(fit, m, values, seed_bootstrap, seed)
 
 
