@@ -122,10 +122,12 @@ def test_expected_test_loss_uses_float64_without_touching_the_global_flag():
     assert jax.config.jax_enable_x64 == before
 
 
-def test_rf_risk_needs_float64_near_full_rank():
-    # 4096 modes, ridgeless, n = 4095 samples, k = 5000 features: n - q and k - q cancel in
-    # float32 (1.70e-05); float64 gives mpmath's 5.2680345818e-05 (50 digits, the ridgeless
-    # form E_krr(n) + B(n) n/(k - n)), and so does expected_test_loss, which solves in float64
+def test_rf_risk_stays_accurate_near_full_rank():
+    # 4096 modes, ridgeless, n = 4095 samples, k = 5000 features: mpmath's 5.2680345818e-05 (50
+    # digits, the ridgeless form E_krr(n) + B(n) n/(k - n)). The bias took 1 - L by subtraction,
+    # which rounds to 0 for the large modes once gamma is tiny, and its two terms cancel near full
+    # rank: float32 gave 1.70e-05 (68 % low; negative at alpha = 1) and even float64 went wrong at
+    # steeper spectra (below). Written as gamma / (lam + gamma), both precisions hold.
     want = 5.2680345818e-05
     lam = np.arange(1, 4097, dtype=np.float64) ** -1.5
     np.testing.assert_allclose(theory.kernel_eigenvalues(RFConfig(M=4096), 0.5), lam, rtol=1e-12)
@@ -135,8 +137,31 @@ def test_rf_risk_needs_float64_near_full_rank():
     assert theory.expected_test_loss(RFConfig(M=4096), [{"N": 5000, "T": 4095, "alpha": 0.5}])[0] == pytest.approx(
         want, rel=1e-6)
     lam32 = jnp.asarray(lam, jnp.float32)
-    got32 = float(theory.rf_risk(lam32, lam32, 0.0, 4095, 5000, 0.0))
-    assert abs(got32 / want - 1) > 0.1  # (the docstrings' warning: 1.70e-05)
+    assert float(theory.rf_risk(lam32, lam32, 0.0, 4095, 5000, 0.0)) == pytest.approx(want, rel=1e-3)
+    # alpha = 3 (lambda_i = i^-4), N = 8192, T = 4095: mpmath (40 digits) 3.55122e-14 both ways
+    # round; float64 had given 4.52e-15 at (8192, 4095) and the right value swapped
+    out = theory.expected_test_loss(RFConfig(M=4096), [{"N": 8192, "T": 4095, "alpha": 3.0},
+                                                       {"N": 4095, "T": 8192, "alpha": 3.0}])
+    np.testing.assert_allclose(out, [3.55122e-14] * 2, rtol=1e-5)
+
+
+@pytest.mark.parametrize("P", [256, 4096])
+def test_rf_risk_in_float32_matches_float64_near_full_rank(P):
+    # ridgeless and small-ridge points beside full rank (n or k within a few of the P modes,
+    # their 2x and inf), with and without label noise: within 0.4 % wherever the risk is above
+    # 1e-10 (before 1 - L was written as gamma / (lam + gamma): 68 % off, or negative)
+    combos = [(n, k, r, s) for n in (P // 2, P - 16, P - 2, P - 1, P + 1, 2 * P)
+              for k in (P // 4, P - 1, P + 7, 2 * P, np.inf) for r in (0.0, 1e-8, 1e-3) for s in (0.0, 0.5) if n != k]
+    n, k, r, s = (np.array(c, dtype=np.float64) for c in zip(*combos))
+    for alpha in (0.25, 1.0, 3.0):
+        lam = np.arange(1, P + 1, dtype=np.float64) ** -(1 + alpha)
+        f32 = np.asarray(theory._rf_risk_batch(*(jnp.asarray(x, jnp.float32) for x in (lam, lam, s, n, k, r))))
+        with jax.enable_x64(True):
+            f64 = np.asarray(theory._rf_risk_batch(*(jnp.asarray(x) for x in (lam, lam, s, n, k, r))))
+        big = np.isfinite(f64) & (f64 > 1e-10)
+        assert big.sum() > len(combos) // 2
+        np.testing.assert_allclose(f32[big], f64[big], rtol=4e-3, err_msg=f"alpha={alpha}")
+        assert np.all(f32[np.isfinite(f64)] >= 0)
 
 
 @pytest.mark.parametrize("point,match", [

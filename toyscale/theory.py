@@ -21,10 +21,9 @@ A spectrum is used as given: every positive value is a learnable mode. The eigen
 empirical Gram matrix go through :func:`rank_truncate` first.
 
 The pure functions work under ``jit`` and ``vmap`` and compute in the precision they are given
-(they check concrete spectra and arguments, traced ones only for their shapes). float32 is not
-enough near full rank, where :func:`rf_risk` cancels (its docstring gives the numbers; mpmath
-confirms the float64 ones): pass float64 arrays inside ``jax.enable_x64(True)`` there.
-:func:`expected_test_loss` does so itself: it
+(they check concrete spectra and arguments, traced ones only for their shapes); float32 holds
+to about 1e-3 relative near full rank too (:func:`rf_risk`'s docstring gives the numbers, against
+mpmath). :func:`expected_test_loss` solves in float64: it
 takes the simulation's own :class:`~toyscale.random_features.RFConfig` and grid points and
 solves in float64 inside a scoped ``jax.enable_x64`` context, so the caller's global setting
 is never touched.
@@ -300,11 +299,14 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
     alpha = 1, k = 33, n = 32: 2.207), and a simulation's mean does not converge to it (4000
     draws: 171, the means of their halves 9.8 and 332).
 
-    Precision: the result is computed in the dtype of ``eigenvalues``; near full rank (min(n, k)
-    close to the number of modes) float32 loses accuracy to cancellation in ``n - q`` and
-    ``k - q`` (4096 modes, ridgeless, n = 4095, k = 5000: 1.70e-05 against 5.268e-05 in
-    float64; 1.4% off at n = 4080). Pass float64 arrays inside ``jax.enable_x64(True)`` there,
-    as :func:`expected_test_loss` does.
+    Precision: the result is computed in the dtype of ``eigenvalues``. The bias takes 1 - L_i
+    as ``gamma / (lambda_i + gamma)``: subtracted, it rounds to 0 for the large modes once gamma
+    is tiny, and near full rank (min(n, k) close to the number of modes) the bias's two terms
+    cancel, which had put float32 at 1.70e-05 against mpmath's 5.268e-05 (4096 modes, alpha =
+    0.5, ridgeless, n = 4095, k = 5000; negative at alpha = 1) and float64 87 % low at alpha = 3,
+    n = 8192, k = 4095. Now float32 gives 5.26795e-05 there, and within 0.4 % of float64 over
+    ridgeless and small-ridge points near full rank at 256 and 4096 modes (alpha 0.25 to 3)
+    wherever the risk is above 1e-10 (tests/test_theory.py).
 
     Returns:
       The test risk (mean squared error on fresh noisy labels); ``inf`` at the ridgeless
@@ -322,7 +324,9 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
     k_safe = jnp.where(finite_k, k, 1.0)
     ratio = jnp.where(finite_k, (q * (k_safe - 2 * z) + z * z) / (n * (k_safe - q)), q / n)
     k_over = jnp.where(finite_k, k_safe / (k_safe - q), 1.0)
-    bias = jnp.sum(((1 - L) - kappa * k_over * lam / (lam + gamma) ** 2) * v2)
+    # 1 - L as gamma / (lam + gamma): subtracted, it rounded to 0 for the large modes once gamma is
+    # tiny, and near full rank the two terms cancel (float64 87 % low, float32 negative)
+    bias = jnp.sum((gamma / (lam + gamma) - kappa * k_over * lam / (lam + gamma) ** 2) * v2)
     risk = (bias + noise_var) / (1 - ratio)
     # ridgeless at n = k below full rank: the double-descent peak, where 1 - ratio = 0 exactly;
     # the bisection stops just inside the branch and had left a large finite value (3e14)
@@ -435,8 +439,8 @@ def expected_test_loss(config: RFConfig, points: Sequence[Mapping[str, Any]]) ->
 
     Takes the same config and points as :func:`toyscale.random_features.sweep_random_features`,
     so theory and simulation overlay with no glue. Points may have ``N`` or ``T`` = ``inf``
-    (kernel and infinite-data limits). Solved in float64 (scoped ``jax.enable_x64``), which
-    keeps it accurate near full rank, where float32 is not (see :func:`rf_risk`).
+    (kernel and infinite-data limits). Solved in float64 (scoped ``jax.enable_x64``): against
+    mpmath to 1e-12 relative near full rank (see :func:`rf_risk`).
 
     The loss is :func:`rf_risk`'s deterministic equivalent, which is asymptotic. At a ridgeless
     point with ``|N - T| = 1`` it is finite while the finite-size expected loss is infinite
