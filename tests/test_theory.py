@@ -195,6 +195,14 @@ def test_risk_functions_and_expected_test_loss_name_bad_arguments():
         (lambda: theory.approximation_error(jnp.asarray(lam), jnp.asarray(lam), -3.0), "k=-3.0"),
         (lambda: theory.ridgeless_rf_risk(jnp.asarray(lam), jnp.asarray(lam), -64.0, 8.0), "n=-64.0"),
         (lambda: theory.kernel_eigenvalues(RFConfig(M=16), -2.0), "alpha=-2.0"),
+        # concrete 0-d arrays are checked like numbers (they returned 0.41, -1.34, nan, ...)
+        (lambda: theory.rf_risk(lam, lam, 0.0, 4.0, 8.0, np.array(-0.5)), "ridge=-0.5; ridge must be finite >= 0"),
+        (lambda: theory.rf_risk(lam, lam, jnp.asarray(-1.0), 4.0, 8.0, 0.1), "noise_var=-1.0"),
+        (lambda: theory.rf_risk(lam, lam, jnp.asarray(np.nan), 4.0, 8.0, 0.1), "noise_var=nan"),
+        (lambda: theory.krr_risk(lam, lam, 0.0, jnp.asarray(-10.0), 0.1), "n=-10.0"),
+        (lambda: theory.degrees_of_freedom(lam, jnp.asarray(-1e-3)), "gamma=-0.001"),
+        (lambda: theory.approximation_error(jnp.asarray(lam), jnp.asarray(lam), jnp.asarray(0.0)), "k=0.0"),
+        (lambda: theory.kernel_eigenvalues(RFConfig(M=16), np.array(-3.0)), "alpha=-3.0"),
     ]:
         with pytest.raises((ValueError, TypeError), match=match):
             call()
@@ -306,6 +314,22 @@ def test_the_ridgeless_peak_is_infinite_and_full_rank_is_least_squares(x64):
     v2 = jnp.concatenate([lam, jnp.full(4, 0.01)])  # power the zero modes leave as noise
     got = float(theory.ridgeless_rf_risk(lam0, v2, 512.0, 512.0))
     assert got == pytest.approx(float(theory.rf_risk(lam0, v2, 0.0, 512.0, 512.0, 0.0))) and got == pytest.approx(0.04 / (1 - 256 / 512))
+
+
+def test_an_integer_or_bfloat16_spectrum_gives_the_float_answer():
+    # an integer spectrum cast n, k and the ridge to its dtype (ridge 0.5 -> 0, n 2.5 -> 2); a
+    # bfloat16 one was refused as "not real numbers"
+    ints = np.array([4, 2, 1])
+    floats = ints.astype(np.float32)
+    assert float(theory.rf_risk(ints, ints, 0.0, 2, 5, 0.5)) == pytest.approx(float(
+        theory.rf_risk(floats, floats, 0.0, 2, 5, 0.5)), rel=1e-6)
+    assert float(theory.krr_risk(ints, ints, 0.0, 2, 0.5)) == pytest.approx(float(
+        theory.krr_risk(floats, floats, 0.0, 2, 0.5)), rel=1e-6)
+    np.testing.assert_allclose(theory.effective_ridges(ints, 2.5, 5, 0.0), theory.effective_ridges(floats, 2.5, 5, 0.0),
+                               rtol=1e-6)
+    half = jnp.asarray(floats, jnp.bfloat16)
+    assert float(theory.rf_risk(half, half, 0.0, 2, 5, 0.5)) == pytest.approx(float(
+        theory.rf_risk(floats, floats, 0.0, 2, 5, 0.5)), rel=0.02)
 
 
 def test_rank_truncate_checks_its_input():

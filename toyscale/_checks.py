@@ -146,8 +146,18 @@ def check_real(name: str, value: Any, *, low: float | None = None, strict: bool 
 
 def concrete_real(name: str, value: Any, *, low: float | None = None, strict: bool = False,
                   allow_inf: bool = False) -> None:
-    """:func:`check_real` on ``value`` now if it is a Python or numpy number; an array or
-    traced value (one per model in a sweep, say) is left to the caller."""
+    """:func:`check_real` on ``value`` now if it is a Python or numpy number, or a concrete
+    0-d array of one (``np.array(-0.5)``, ``jnp.asarray(-0.5)``: these had slipped past); a
+    larger array or a traced value (one per model in a sweep, say) is left to the caller."""
+    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0:
+        try:
+            value = np.asarray(value)
+        except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+            return  # traced
+        if value.dtype.kind in "biuf" or jnp.issubdtype(value.dtype, jnp.floating):
+            value = value.item() if value.dtype.kind in "biuf" else float(value)
+        else:
+            raise TypeError(f"{name}={value!r}; {name} must be a real number")
     if isinstance(value, bool) or isinstance(value, (int, float, np.integer, np.floating)):
         check_real(name, value, low=low, strict=strict, allow_inf=allow_inf)
 

@@ -23,7 +23,10 @@ empirical Gram matrix go through :func:`rank_truncate` first.
 The pure functions work under ``jit`` and ``vmap`` and compute in the precision they are given
 (they check concrete spectra and arguments, traced ones only for their shapes); float32 holds
 to about 1e-3 relative near full rank too (:func:`rf_risk`'s docstring gives the numbers, against
-mpmath). :func:`expected_test_loss` solves in float64: it
+mpmath). They are not differentiable: the effective ridges come from a bisection that
+``jax.grad`` follows step by step, not implicitly, so its derivatives are wrong (d rf_risk /
+d ridge 80x too small in one check); take finite differences.
+:func:`expected_test_loss` solves in float64: it
 takes the simulation's own :class:`~toyscale.random_features.RFConfig` and grid points and
 solves in float64 inside a scoped ``jax.enable_x64`` context, so the caller's global setting
 is never touched.
@@ -191,6 +194,8 @@ def _modes(eigenvalues: ArrayLike) -> jax.Array:
             raise ValueError(f"eigenvalues={_brief(ev)} has {ev.min():.3g} < 0; a kernel's eigenvalues are >= 0 "
                              f"(values within the rounding of the largest count as 0)")
     lam = jnp.asarray(eigenvalues)
+    if not jnp.issubdtype(lam.dtype, jnp.floating):  # (an integer spectrum had cast n, k and the ridge to ints)
+        lam = lam.astype(jnp.result_type(float))
     return jnp.maximum(lam, jnp.zeros((), lam.dtype))
 
 
@@ -222,7 +227,7 @@ def _concrete(name: str, values: ArrayLike) -> np.ndarray | None:
         a = np.asarray(values)
     except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
         return None
-    if a.dtype.kind not in "fiu":
+    if a.dtype.kind not in "fiu" and not jnp.issubdtype(a.dtype, jnp.floating):  # (bfloat16's kind is "V")
         raise TypeError(f"{name} has dtype {a.dtype}; {name} must be real numbers")
     return a.astype(np.float64)
 
