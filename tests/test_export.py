@@ -117,6 +117,12 @@ def test_export_refuses_a_missing_sweep_and_a_folder_as_output(sweep, tmp_path, 
     assert "is a folder; give the CSV file's path" in capsys.readouterr().err
     assert cli.main(["export", str(folder), str(tmp_path / "typo" / "x.csv")]) == 2  # no folder made for it
     assert "its folder" in capsys.readouterr().err and not (tmp_path / "typo").exists()
+    # a name the file system refuses: a traceback naming the temp file, exit 1; now one line, exit 2
+    too_long = tmp_path / ("r" * 300 + ".csv")
+    assert cli.main(["export", str(folder), str(too_long)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"toyscale: error: {too_long}: cannot be written (") and "Traceback" not in err
+    assert ".tmp-" not in err and not any(p.name.startswith(".tmp-") for p in tmp_path.iterdir())
     with pytest.raises(SystemExit):  # argparse: a --where without =
         cli.main(["export", str(folder), "-", "--where", "gamma"])
     assert "expected COLUMN=VALUE" in capsys.readouterr().err

@@ -654,6 +654,37 @@ def test_atomic_write_leaves_the_old_file_whole_when_the_writer_fails(tmp_path):
     assert os.listdir(tmp_path) == ["f.bin"]
 
 
+def test_atomic_write_keeps_permissions_and_symlinks_and_takes_long_names(tmp_path, monkeypatch):
+    from toyscale import io
+
+    # a rewritten 0o600 file became 0o644 (the temp file's umask mode)
+    private = tmp_path / "private.json"
+    private.write_text("{}")
+    private.chmod(0o600)
+    io.atomic_write_json(private, {"x": 1})
+    assert private.stat().st_mode & 0o777 == 0o600 and json.loads(private.read_text()) == {"x": 1}
+    # a symbolic link was replaced by a plain file, its target left with the old contents
+    real, link = tmp_path / "real.json", tmp_path / "link.json"
+    real.write_text('{"old": 1}')
+    link.symlink_to(real)
+    io.atomic_write_json(link, {"new": 1})
+    assert link.is_symlink() and json.loads(real.read_text()) == {"new": 1}
+    # a 244-character name (the file system takes 255) failed: the temp name added 22 to it
+    long = tmp_path / ("r" * 239 + ".json")
+    io.atomic_write_json(long, {"y": 2})
+    assert json.loads(long.read_text()) == {"y": 2}
+    assert sorted(os.listdir(tmp_path)) == sorted(["private.json", "real.json", "link.json", long.name])
+    # a temp file that cannot be opened (not just taken) is not kept as live
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(io.os, "open", refuse)
+        with pytest.raises(PermissionError):
+            io.atomic_write_json(tmp_path / "denied.json", {})
+    assert not any("denied" in t for t in io._LIVE_TEMPS)
+
+
 def test_each_process_of_a_multi_process_run_returns_every_record_on_disk(tmp_path, monkeypatch):
     kw = dict(out=tmp_path, devices=ONE, chunk_size=1, progress=False, process_count=2)
     p1 = sweep_superposition(SMALL, THREE, process_index=1, **kw)

@@ -447,7 +447,10 @@ def _cmd_export(args) -> int:
     folder = os.path.dirname(args.out)
     if folder and not os.path.isdir(folder):  # (a mistyped path is an error, not a new folder)
         raise CliError(f"{args.out}: its folder {folder} does not exist")
-    write_csv(args.out, columns, rows)
+    try:
+        write_csv(args.out, columns, rows)
+    except OSError as e:  # (a read-only folder, a full disk, a name too long: a traceback naming a temp file had said so)
+        raise CliError(f"{args.out}: cannot be written ({e.strerror or e})") from None
     print(f"wrote {len(rows)} of {len(result)} models ({sum(r[columns.index('diverged')] for r in rows)} diverged), "
           f"{len(columns)} columns, to {args.out}", file=sys.stderr)
     return 0

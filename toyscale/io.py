@@ -11,6 +11,7 @@ import json
 import math
 import os
 import secrets
+import stat
 import sys
 from collections.abc import Callable, Mapping
 from typing import IO, Any
@@ -58,12 +59,16 @@ def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
     """Writes a flushed and fsynced temp file beside ``path``; returns its name.
 
     Opened with mode 0o666, so the process's umask applies as for any new file (``mkstemp``
-    would make it owner-only, unreadable to the other users of a shared folder).
+    would make it owner-only, unreadable to the other users of a shared folder); where
+    ``path`` exists, the temp file takes its permissions (a 0o600 file stayed 0o600 only until
+    rewritten). The temp name holds at most the first 100 characters of ``path``'s name, so a
+    name of up to 255 bytes that the file system allows can be written (the full name plus the
+    22-byte prefix had been refused as too long).
     """
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
     while True:
-        tmp = os.path.join(folder, f".tmp-{secrets.token_hex(8)}-{os.path.basename(path)}")
+        tmp = os.path.join(folder, f".tmp-{secrets.token_hex(8)}-{os.path.basename(path)[:100]}")
         _LIVE_TEMPS.add(tmp)  # (before it exists: an exit in between finds nothing to delete)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
@@ -71,8 +76,17 @@ def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
         except FileExistsError:
             _LIVE_TEMPS.discard(tmp)
             continue
+        except BaseException:
+            _LIVE_TEMPS.discard(tmp)
+            raise
     try:
         with os.fdopen(fd, "wb") as f:
+            try:
+                mode = stat.S_IMODE(os.stat(path).st_mode)
+            except OSError:
+                mode = None  # (a new file: the umask's)
+            if mode is not None and hasattr(os, "fchmod"):
+                os.fchmod(f.fileno(), mode)
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -84,8 +98,12 @@ def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> None:
-    """Calls ``write(f)`` on a binary temp file, then renames it over ``path``."""
+    """Calls ``write(f)`` on a binary temp file, then renames it over ``path``; a ``path``
+    that is a symbolic link is written through (its target replaced, the link kept), as
+    ``open(path, "w")`` would."""
     path = os.fspath(path)
+    if os.path.islink(path):
+        path = os.path.realpath(path)
     tmp = _write_temp(path, write)
     try:
         os.replace(tmp, path)
