@@ -165,6 +165,13 @@ def test_broken_power_law_bad_input():
         fit_broken_power_law(x, x**-0.5, breaks=1.5)
     with pytest.raises(ValueError, match="only 5 point"):
         fit_broken_power_law(x[:5], x[:5] ** -0.5)
+    # the count of parameters was one too many (6 for 1 break's 5, 7 with an offset)
+    with pytest.raises(ValueError, match=r"1 break\(s\) has 5 parameters but only 4 point\(s\) were given; "
+                                         r"need at least 6$"):
+        fit_broken_power_law(x[:4], x[:4] ** -0.5)
+    with pytest.raises(ValueError, match=r"and offset has 6 parameters but only 4 point\(s\) were given; "
+                                         r"need at least 7$"):
+        fit_broken_power_law(x[:4], x[:4] ** -0.5, offset=True)
     with pytest.raises(ValueError, match="non-positive"):
         fit_broken_power_law(-x, x**-0.5)
     with pytest.raises(ValueError, match="loss='l1'"):

@@ -148,12 +148,15 @@ def _check_bool(name: str, value: Any) -> bool:
 _MAX_ITER = 2**31 - 1
 
 
-def _check_enough_points(n: int, n_params: int, what: str) -> None:
-    if n < n_params:
+def _check_enough_points(n: int, n_params: int, what: str, least: int | None = None) -> None:
+    """A ValueError unless ``n`` >= ``least`` points (default ``n_params``)."""
+    if least is None and n < n_params:
         raise ValueError(
             f"{what} has {n_params} parameters but only {n} point(s) were given; "
             f"need at least {n_params} (and more than {n_params} for standard errors)"
         )
+    if least is not None and n < least:
+        raise ValueError(f"{what} has {n_params} parameters but only {n} point(s) were given; need at least {least}")
 
 
 def _check_loss(loss: str) -> None:
@@ -2152,7 +2155,8 @@ def fit_broken_power_law(
     y = _as_1d("y", y)
     n = _same_length(x=x, y=y)
     n_par = 2 + 3 * breaks + int(offset)
-    _check_enough_points(n, n_par + 1, f"a broken power law with {breaks} break(s)" + (" and offset" if offset else ""))
+    _check_enough_points(n, n_par, f"a broken power law with {breaks} break(s)" + (" and offset" if offset else ""),
+                         least=n_par + 1)
     delta = _check_positive("huber_delta", huber_delta)
     max_iter = check_int("max_iter", max_iter, 1, _MAX_ITER)
     bootstrap, seed, level = _check_bootstrap(bootstrap, seed, level)
