@@ -175,7 +175,14 @@ def test_fit_takes_the_same_where_as_export(sweep, tmp_path, capsys):
         fits.append(json.loads(capsys.readouterr().out))
     assert fits[0] == fits[1] and fits[0]["n_points"] == 3
     assert cli.main(["fit", "power-law", str(everything), "--x", "m", "--y", "test_loss", "--where", "gamma=7"]) == 2
-    assert "none of its 13 rows has gamma=7" in capsys.readouterr().err
+    # like export's, the message lists the column's values (it gave none)
+    assert "none of its 13 rows has gamma=7; gamma is one of -1.0, 0.2" in capsys.readouterr().err
+    assert cli.main(["fit", "power-law", str(everything), "--x", "m", "--y", "test_loss", "--where", "gamma=-1",
+                     "--where", "m=7", "--where", "diverged=false"]) == 2
+    assert "has gamma=-1 and m=7 and diverged=false; m is one of 3, 4, 6" in capsys.readouterr().err
+    assert cli.main(["fit", "power-law", str(everything), "--x", "m", "--y", "test_loss", "--where", "gamma=0.2",
+                     "--where", "diverged=true"]) == 2  # (the diverged model has gamma = -1)
+    assert "(each filter matches some rows, but no row all of them)" in capsys.readouterr().err
     assert cli.main(["fit", "power-law", str(everything), "--x", "m", "--y", "test_loss", "--where", "gama=1"]) == 2
     assert "unknown column(s) 'gama'" in capsys.readouterr().err
 

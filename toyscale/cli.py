@@ -56,6 +56,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
             out: dict[str, list[float]] = {c: [] for c in columns}
             lines: list[int] = []
             seen_rows = 0
+            hit = {k: False for k, _ in where}
+            values: dict[str, set[str]] = {k: set() for k, _ in where}
             for cells in reader:
                 if not cells:  # a blank line
                     continue
@@ -65,6 +67,11 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                                    f"quote a cell that contains a comma")
                 row = dict(zip(header, cells))  # (a short row lacks its last columns)
                 seen_rows += 1
+                for k, v in where:  # (for the message if nothing matches: each filter's own hits, the cells seen)
+                    if k in row:
+                        hit[k] = hit[k] or _matches(row[k], v)
+                        if len(values[k]) <= 20:
+                            values[k].add(row[k])
                 if not all(k in row and _matches(row[k], v) for k, v in where):
                     continue  # (a row without a filter's column does not match it: a trailer line, say)
                 lacking = [c for c in columns if c not in row]
@@ -89,7 +96,12 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
     if not seen_rows:
         raise CliError(f"{path}: header but no data rows")
     if not out[columns[0]]:
-        raise CliError(f"{path}: none of its {seen_rows} rows has " + " and ".join(f"{k}={v}" for k, v in where))
+        missed = [k for k, _ in where if not hit[k]]
+        hint = ("; " + "; ".join(f"{k} is one of {', '.join(sorted(values[k])[:20])}"
+                                  + (" ..." if len(values[k]) > 20 else "") for k in missed) if missed
+                else " (each filter matches some rows, but no row all of them)")
+        raise CliError(f"{path}: none of its {seen_rows} rows has " + " and ".join(f"{k}={v}" for k, v in where)
+                       + hint)
     data = {c: np.asarray(v, dtype=np.float64) for c, v in out.items()}
     if positive:
         for c, v in data.items():
