@@ -373,6 +373,8 @@ def test_chinchilla_mle_sigma_has_a_stderr_that_agrees_with_the_bootstrap():
         ([1, 2, np.inf], [1, 1, 2], r"x has 1 non-finite"),
         ([1, 2, 3], [1, 2], r"mismatched lengths: len\(x\)=3, len\(y\)=2"),
         ([1], [1], r"only 1 point"),
+        # C = x^a y = e^920: an OverflowError from math.exp (a traceback in the CLI)
+        ([1e200, 1e250, 1e300], [1, 1e-100, 1e-200], r"prefactor C = exp\(921\.0\) is beyond float64 .* rescale x"),
     ],
 )
 def test_power_law_bad_input(x, y, match):

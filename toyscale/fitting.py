@@ -148,6 +148,9 @@ def _check_bool(name: str, value: Any) -> bool:
 _MAX_ITER = 2**31 - 1
 
 
+_LOG_FLOAT64_MAX = math.log(np.finfo(np.float64).max)
+
+
 def _check_enough_points(n: int, n_params: int, what: str, least: int | None = None) -> None:
     """A ValueError unless ``n`` >= ``least`` points (default ``n_params``)."""
     if least is None and n < n_params:
@@ -1202,6 +1205,9 @@ def fit_power_law(
     cov = _m_estimator_cov(jac, r, np.ones(n), delta, loss)
     notes += _huber_note(r, delta, loss, n_params, "a larger huber_delta")
     se_internal = np.sqrt(np.diag(cov))
+    if not p_hat[0] < _LOG_FLOAT64_MAX:  # (math.exp raised OverflowError; x and y at scales like 1e200 get there)
+        raise ValueError(f"the fitted prefactor C = exp({float(p_hat[0]):.1f}) is beyond float64 (about 1.8e308): "
+                         f"x spans [{x.min():.3g}, {x.max():.3g}]; rescale x (divide it by a typical size) and fit again")
     prefactor = math.exp(p_hat[0])
     y_inf = math.exp(p_hat[2]) if offset else 0.0
     stderr = {"exponent": float(se_internal[1]), "prefactor": float(prefactor * se_internal[0])}
