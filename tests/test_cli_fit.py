@@ -415,6 +415,16 @@ def test_delta_of_the_chinchilla_fit(runs_csv, capsys):
     assert not any("quadratic branch" in n for n in out["notes"])  # (0.05 is above the 1 % noise)
     with pytest.raises(SystemExit):
         cli.main(base + ["--delta", "0"])
+    capsys.readouterr()
+    # refused by argparse, naming the flag and the value, before the file is read (they were
+    # "--grid-stride must be >= 1" after it, and "seed=...; must be an integer" from the fit)
+    for flag, value, message in (("--grid-stride", "0", "argument --grid-stride: 0 must be >= 1"),
+                                 ("--seed", "4294967296", "argument --seed: 4294967296 must be an integer in "
+                                                          "[0, 4294967295]")):
+        with pytest.raises(SystemExit):
+            cli.main(["fit", "chinchilla", "missing.csv", "--N", "params", "--D", "tokens", "--loss", "loss",
+                      flag, value])
+        assert message in capsys.readouterr().err
 
 
 def test_a_constant_curve_fits_without_an_offset(tmp_path, capsys):

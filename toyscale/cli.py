@@ -163,8 +163,6 @@ def _cmd_fit_chinchilla(args) -> int:
         keep.sort()
         notes.append(f"dropped the {args.drop_top} highest-loss row(s) (--drop-top)")
         N, D, L = N[keep], D[keep], L[keep]
-    if args.grid_stride < 1:
-        raise CliError("--grid-stride must be >= 1")
     starts = fitting.chinchilla_grid(thin=args.grid_stride)
     fit = fitting.fit_chinchilla(N, D, L, method=args.method, delta=args.delta, bootstrap=args.bootstrap,
                                  seed=args.seed, starts=starts)
@@ -283,14 +281,21 @@ def _fit_status(identifiable: bool) -> int:
     return 1
 
 
-def _nonneg_int(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is not an integer") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{v} must be >= 0")
-    return v
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high] (argparse's message then names the flag)."""
+    def parse(s: str) -> int:
+        try:
+            v = int(s)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{s!r} is not an integer") from None
+        if v < low or (high is not None and v > high):
+            raise argparse.ArgumentTypeError(f"{v} must be >= {low}" if high is None else
+                                             f"{v} must be an integer in [{low}, {high}]")
+        return v
+    return parse
+
+
+_nonneg_int = _int_in(0)
 
 
 def _positive_float(s: str) -> float:
@@ -347,7 +352,7 @@ def register_fit(subparsers) -> None:
     ch.add_argument("--delta", type=_positive_float, default=None, metavar="DELTA",
                     help="Huber threshold (default: 1e-3 on log-residuals for --method huber, as published; 1.0 "
                          "on standardised residuals for --method mle)")
-    ch.add_argument("--grid-stride", type=_nonneg_int, default=1, metavar="K",
+    ch.add_argument("--grid-stride", type=_int_in(1), default=1, metavar="K",
                     help="use 1/K of the published 4,500-start grid (a fixed spread of ceil(4500/K) starts over "
                          "it; faster, less thorough)")
     _add_bootstrap_seed_json(ch, "the runs")
@@ -382,7 +387,7 @@ def _add_bootstrap_seed_json(p, what: str) -> None:
     p.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R",
                    help=f"resample {what} R times for 95%% percentile intervals of the fitted parameters (default: "
                         f"0, none; else at least 40, and 1000 or more for stable ends)")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the bootstrap resamples (default: 0)")
+    p.add_argument("--seed", type=_int_in(0, 2**32 - 1), default=0, help="seed of the bootstrap resamples (default: 0)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
