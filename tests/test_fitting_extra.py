@@ -16,6 +16,7 @@ from toyscale.fitting import (
     fit_broken_power_law,
     fit_frontier,
     fit_isoflop,
+    fit_power_law,
 )
 
 # ---------------------------------------------------------------- held-out extrapolation
@@ -375,7 +376,26 @@ def test_allocation_bootstrap_failed_resamples_are_noted():
     assert any(f"{fit.bootstrap_failed} of 200 bootstrap resamples" in n and "fewer than 2 usable budgets" in n
                for n in fit.notes)
     lo, hi = fit.intervals["a"]
-    assert np.isfinite([lo, hi]).all() and lo <= fit.a <= hi
+    if 200 - fit.bootstrap_failed >= 40:
+        assert np.isfinite([lo, hi]).all() and lo <= fit.a <= hi
+    else:  # too few left for a 95 % interval (40): nan, and said so; it had been their extreme values
+        assert np.isnan([lo, hi]).all()
+        assert any(f"the {200 - fit.bootstrap_failed} left are fewer than the 40 a 95% interval needs" in n
+                   for n in fit.notes)
+    more = fit_isoflop(N[keep], L[keep], C=C[keep], min_runs=4, bootstrap=2000, seed=0)
+    assert 2000 - more.bootstrap_failed >= 40 and np.isfinite(more.intervals["a"]).all()
+
+
+def test_a_bootstrap_that_keeps_too_few_resamples_gives_nan_intervals():
+    # 3 widths with an offset: 35 of 40 resamples draw fewer than 3 distinct x and are dropped;
+    # the 5 left gave a zero-width "95 %" interval (exit 0 in the CLI)
+    x = np.array([16.0, 32.0, 64.0])
+    y = (2 * x**-0.6 + 0.1) * np.array([1.01, 0.99, 1.0])
+    fit = fit_power_law(x, y, offset=True, bootstrap=40)
+    assert all(np.isnan(v).all() for v in fit.intervals.values())
+    assert any("only 5 of 40 resamples were kept, fewer than the 40 a 95% interval needs: the intervals are nan" in n
+               for n in fit.notes)
+    assert np.isfinite(fit.exponent)
 
 
 @pytest.mark.parametrize("kwargs, error, match", [

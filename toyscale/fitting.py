@@ -715,12 +715,16 @@ def _bootstrap_weights(seed: int, n_resamples: int, n: int) -> np.ndarray:
 
 
 def _percentile_intervals(samples: np.ndarray, names: Sequence[str], level: float) -> dict:
+    """Percentile intervals of each column's finite resamples; (nan, nan) where fewer are left than a
+    ``level`` interval needs (:func:`_min_resamples`): the refused-up-front minimum applies to what is
+    kept too (5 kept of 40 had given a zero-width "95 %" interval)."""
     lo, hi = 100 * (1 - level) / 2, 100 * (1 + level) / 2
     out = {}
     for j, name in enumerate(names):
         col = samples[:, j]
         col = col[np.isfinite(col)]
-        out[name] = (float(np.percentile(col, lo)), float(np.percentile(col, hi))) if col.size else (math.nan, math.nan)
+        enough = col.size >= _min_resamples(level)
+        out[name] = (float(np.percentile(col, lo)), float(np.percentile(col, hi))) if enough else (math.nan, math.nan)
     return out
 
 
@@ -1112,9 +1116,10 @@ def _underdetermined(weights: np.ndarray, *needs: tuple[np.ndarray, int]) -> np.
     return bad
 
 
-def _dropped_notes(n_under: int, n_failed: int, bootstrap: int, what: str) -> list[str]:
+def _dropped_notes(n_under: int, n_failed: int, bootstrap: int, what: str, level: float) -> list[str]:
     """The notes on a bootstrap's dropped resamples: ``n_under`` underdetermined (see
-    :func:`_underdetermined`; ``what`` names what they lacked), ``n_failed`` failed refits."""
+    :func:`_underdetermined`; ``what`` names what they lacked), ``n_failed`` failed refits; and
+    when too few are left for a ``level`` interval, that the intervals are nan."""
     notes = []
     if n_under:
         notes.append(f"{n_under} of {bootstrap} bootstrap resamples drew too few distinct {what} for a unique fit "
@@ -1122,6 +1127,10 @@ def _dropped_notes(n_under: int, n_failed: int, bootstrap: int, what: str) -> li
     if n_failed:
         notes.append(f"{n_failed} of {bootstrap} bootstrap resamples failed (degenerate or unconverged) "
                      "and were dropped")
+    kept, need = bootstrap - n_under - n_failed, _min_resamples(level)
+    if kept < need:
+        notes.append(f"only {kept} of {bootstrap} resamples were kept, fewer than the {need} a {100 * level:g}% "
+                     f"interval needs: the intervals are nan (more resamples, or more distinct x, give them)")
     return notes
 
 
@@ -1242,7 +1251,7 @@ def fit_power_law(
         under = _underdetermined(weights, (x, n_params))
         failed = ~under & ~np.all(np.isfinite(boot), axis=1)
         boot[under] = np.nan
-        notes += _dropped_notes(int(under.sum()), int(failed.sum()), bootstrap, f"x (fewer than {n_params})")
+        notes += _dropped_notes(int(under.sum()), int(failed.sum()), bootstrap, f"x (fewer than {n_params})", level)
         if n <= _FEW_BOOTSTRAP_POINTS:
             notes.append(f"a bootstrap of {n} points has only {math.comb(2 * n - 1, n)} distinct resamples: its "
                          "percentile intervals are coarse (without the offset, the same at every level from 50 % "
@@ -1759,7 +1768,7 @@ def fit_chinchilla(
         full[under] = np.nan
         boot = full[:, :5]
         notes += _dropped_notes(int(under.sum()), int(failed.sum()), bootstrap,
-                                f"N, D or (N, D) runs (3, 3 and {full.shape[1]})")
+                                f"N, D or (N, D) runs (3, 3 and {full.shape[1]})", level)
         with np.errstate(over="ignore", invalid="ignore"):
             derived = _ch_derived(boot, np)  # numpy: no compile per resample count
         intervals = _percentile_intervals(derived, _CH_OUT, level)
@@ -2219,7 +2228,7 @@ def fit_broken_power_law(
         full[under] = np.nan
         boot = np.array(jax.vmap(natural)(jnp.asarray(full)))  # (NaN rows stay NaN)
         failed = ~under & ~np.all(np.isfinite(boot), axis=1)
-        notes += _dropped_notes(int(under.sum()), int(failed.sum()), bootstrap, f"x (fewer than {len(p)})")
+        notes += _dropped_notes(int(under.sum()), int(failed.sum()), bootstrap, f"x (fewer than {len(p)})", level)
         intervals = _percentile_intervals(boot, names, level)
     return BrokenPowerLawFit(
         offset=est.get("offset", 0.0), prefactor=est["prefactor"], exponent=est["exponent"],
@@ -2597,7 +2606,9 @@ def _fit_allocation(method: str, opt: _Optima, notes: list[str], boot: _Optima |
         failed = int((~np.all(np.isfinite(boot_params), axis=1)).sum())
         if failed:
             notes.append(f"{failed} of {R} bootstrap resamples ({failed / R:.1%}) had fewer than 2 usable budgets "
-                         "and were dropped")
+                         "and were dropped" + (f"; the {R - failed} left are fewer than the {_min_resamples(level)} a "
+                                               f"{100 * level:g}% interval needs, so the intervals are nan"
+                                               if R - failed < _min_resamples(level) else ""))
         a_b = boot_params[:, 1]
         intervals = _percentile_intervals(np.stack([a_b, np.exp(boot_params[:, 0]), 1 - a_b], 1),
                                           ["a", "prefactor", "b"], level)
