@@ -307,6 +307,10 @@ def test_gradient_descent_that_blows_up_is_flagged_though_its_loss_is_finite():
     assert [r.diverged for r in res] == [True] * 3 + [False] * 3
     _, mean, _ = rf.replicate_means(res)
     assert mean.shape == (1,) and np.isfinite(mean[0]) and mean[0] < 2.0
+    # a mistyped measure is a ValueError naming it, as loss_curve's is (it was a KeyError)
+    with pytest.raises(ValueError, match=r"measure='test_los' is not an output of these records; scalar outputs: "
+                                         r"\[.*'test_loss'"):
+        rf.replicate_means(res, "test_los")
 
 
 def test_ridge_sweep_grid_holds_both_directions_and_the_shared_shape_once():

@@ -46,7 +46,7 @@ from jax.typing import ArrayLike
 
 from toyscale._checks import (FLOAT32_TINY, check_axis, check_float32, check_int, check_real, concrete_real,
                               config_from_dict, prng_key, short_repr)
-from toyscale.scaling import _replicates  # the replicate check width_curve makes
+from toyscale.scaling import _replicates, _scalar_outputs  # the replicate check width_curve makes
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
 __all__ = [
@@ -811,6 +811,9 @@ def replicate_means(result: SweepResult | Sequence, measure: str = "test_loss") 
     """
     groups: dict[str, tuple[dict, list[float]]] = {}
     for r in result:
+        if measure not in r.outputs and measure not in r.point:  # (a KeyError from the record had said so)
+            raise ValueError(f"measure={measure!r} is not an output of these records; scalar outputs: "
+                             f"{_scalar_outputs(r)}")
         if r.diverged:
             continue
         p = {k: v for k, v in r.point.items() if k != "seed"}
