@@ -100,8 +100,8 @@ def main(argv=None) -> dict:
     if weak and (alphas > 1).any():  # the paper's weak-regime law, alpha_m ≈ alpha - 1 for alpha > 1
         print("weak side (gamma > 0) against alpha_m ≈ alpha - 1 (alpha > 1), measured / law: "
               + "; ".join(f"gamma={s['gammas'][i]:.2f}: " + ", ".join(
-                  f"{alpha_m[i, j]:.2f} / {alphas[j] - 1:.2f} at alpha={alphas[j]:g}" for j in np.flatnonzero(alphas > 1))
-                  for i in weak))
+                  f"{alpha_m[i, j]:.2f} / {alphas[j] - 1:.2f} at alpha={alphas[j]:g}"
+                  for j in np.flatnonzero(alphas > 1)) for i in weak))
     mid = len(s["widths"]) // 2
     near_1 = int(np.argmin(np.abs(np.asarray(s["alphas"], dtype=float) - 1.0)))
     print(f"phi_1/2 at m = {s['widths'][mid]} (n = {config.n}, m/n = {s['widths'][mid] / config.n:.3f}), "

@@ -180,6 +180,10 @@ def test_fit_takes_the_same_where_as_export(sweep, tmp_path, capsys):
     assert cli.main(["fit", "power-law", str(everything), "--x", "m", "--y", "test_loss", "--where", "gamma=-1",
                      "--where", "m=7", "--where", "diverged=false"]) == 2
     assert "has gamma=-1 and m=7 and diverged=false; m is one of 3, 4, 6" in capsys.readouterr().err
+    # one column filtered twice: each filter's own hits (m=5 matches nothing, though m=3 does)
+    assert cli.main(["fit", "power-law", str(everything), "--x", "m", "--y", "test_loss", "--where", "m=3",
+                     "--where", "m=5"]) == 2
+    assert "has m=3 and m=5; m is one of 3, 4, 6" in capsys.readouterr().err
     assert cli.main(["fit", "power-law", str(everything), "--x", "m", "--y", "test_loss", "--where", "gamma=0.2",
                      "--where", "diverged=true"]) == 2  # (the diverged model has gamma = -1)
     assert "(each filter matches some rows, but no row all of them)" in capsys.readouterr().err

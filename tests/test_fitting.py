@@ -375,6 +375,8 @@ def test_chinchilla_mle_sigma_has_a_stderr_that_agrees_with_the_bootstrap():
         ([1], [1], r"only 1 point"),
         # C = x^a y = e^920: an OverflowError from math.exp (a traceback in the CLI)
         ([1e200, 1e250, 1e300], [1, 1e-100, 1e-200], r"prefactor C = exp\(921\.0\) is beyond float64 .* rescale x"),
+        # and C = e^-920 underflowed to 0 (predictions nan, exit 0)
+        ([1e200, 1e250, 1e300], [1, 1e100, 1e200], r"prefactor C = exp\(-921\.0\) is beyond float64 .* rescale x"),
     ],
 )
 def test_power_law_bad_input(x, y, match):

@@ -673,7 +673,10 @@ def test_atomic_write_keeps_permissions_and_symlinks_and_takes_long_names(tmp_pa
     long = tmp_path / ("r" * 239 + ".json")
     io.atomic_write_json(long, {"y": 2})
     assert json.loads(long.read_text()) == {"y": 2}
-    assert sorted(os.listdir(tmp_path)) == sorted(["private.json", "real.json", "link.json", long.name])
+    wide = tmp_path / ("日" * 80 + ".json")  # 245 bytes in 85 characters: 100 characters had still been too many
+    io.atomic_write_json(wide, {"z": 3})
+    assert json.loads(wide.read_text()) == {"z": 3}
+    assert sorted(os.listdir(tmp_path)) == sorted(["private.json", "real.json", "link.json", long.name, wide.name])
     # a temp file that cannot be opened (not just taken) is not kept as live
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")

@@ -56,7 +56,7 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
             out: dict[str, list[float]] = {c: [] for c in columns}
             lines: list[int] = []
             seen_rows = 0
-            hit = {k: False for k, _ in where}
+            hit = [False] * len(where)
             values: dict[str, set[str]] = {k: set() for k, _ in where}
             for cells in reader:
                 if not cells:  # a blank line
@@ -67,9 +67,9 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                                    f"quote a cell that contains a comma")
                 row = dict(zip(header, cells))  # (a short row lacks its last columns)
                 seen_rows += 1
-                for k, v in where:  # (for the message if nothing matches: each filter's own hits, the cells seen)
+                for i, (k, v) in enumerate(where):  # (for the message if nothing matches: each filter's hits)
                     if k in row:
-                        hit[k] = hit[k] or _matches(row[k], v)
+                        hit[i] = hit[i] or _matches(row[k], v)
                         if len(values[k]) <= 20:
                             values[k].add(row[k])
                 if not all(k in row and _matches(row[k], v) for k, v in where):
@@ -96,9 +96,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
     if not seen_rows:
         raise CliError(f"{path}: header but no data rows")
     if not out[columns[0]]:
-        missed = [k for k, _ in where if not hit[k]]
-        hint = ("; " + "; ".join(f"{k} is one of {', '.join(sorted(values[k])[:20])}"
-                                  + (" ..." if len(values[k]) > 20 else "") for k in missed) if missed
+        missed = list(dict.fromkeys(k for (k, _), h in zip(where, hit) if not h))
+        hint = ("; " + "; ".join(f"{k} is one of {_listing(values[k])}" for k in missed) if missed
                 else " (each filter matches some rows, but no row all of them)")
         raise CliError(f"{path}: none of its {seen_rows} rows has " + " and ".join(f"{k}={v}" for k, v in where)
                        + hint)
@@ -450,9 +449,8 @@ def _cmd_export(args) -> int:
         i = columns.index(key)
         kept = [row for row in rows if _matches(row[i], value)]
         if not kept:
-            seen = sorted({"(empty)" if row[i] is None else str(row[i]) for row in rows})
-            raise CliError(f"--where {key}={value}: no model left has it; {key} is one of {', '.join(seen[:20])}"
-                           + (" ..." if len(seen) > 20 else ""))
+            seen = {repr(row[i]): row[i] for row in rows}.values()  # (distinct; a list cell is unhashable)
+            raise CliError(f"--where {key}={value}: no model left has it; {key} is one of {_listing(seen)}")
         rows = kept
     if args.drop_diverged:
         rows = [row for row in rows if not row[columns.index("diverged")]]
@@ -466,7 +464,7 @@ def _cmd_export(args) -> int:
         raise CliError(f"{args.out}: its folder {folder} does not exist")
     try:
         write_csv(args.out, columns, rows)
-    except OSError as e:  # (a read-only folder, a full disk, a name too long: a traceback naming a temp file had said so)
+    except OSError as e:  # (a read-only folder, a full disk, a long name: a traceback naming a temp file had said so)
         raise CliError(f"{args.out}: cannot be written ({e.strerror or e})") from None
     print(f"wrote {len(rows)} of {len(result)} models ({sum(r[columns.index('diverged')] for r in rows)} diverged), "
           f"{len(columns)} columns, to {args.out}", file=sys.stderr)
@@ -485,6 +483,24 @@ def register_export(subparsers) -> None:
     _add_where(ex, "models")
     ex.add_argument("--drop-diverged", action="store_true", help="leave out the models marked diverged")
     ex.set_defaults(func=_cmd_export)
+
+
+def _cell(text: str):
+    """A CSV cell as the value it shows: a number, text, or None where empty."""
+    if text == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _listing(values) -> str:
+    """Up to 20 distinct CSV cells or table values: numbers by value, then text, empty last; each
+    as written (a cell's text, a value's str: 0.30000000000000004 stays so), empty as "(empty)"."""
+    shown = sorted(values, key=lambda v: _value_order(_cell(v) if isinstance(v, str) else v))
+    return (", ".join("(empty)" if v is None or v == "" else str(v) for v in shown[:20])
+            + (" ..." if len(shown) > 20 else ""))
 
 
 def _value_order(v):

@@ -1127,11 +1127,17 @@ def _dropped_notes(n_under: int, n_failed: int, bootstrap: int, what: str, level
     if n_failed:
         notes.append(f"{n_failed} of {bootstrap} bootstrap resamples failed (degenerate or unconverged) "
                      "and were dropped")
-    kept, need = bootstrap - n_under - n_failed, _min_resamples(level)
-    if kept < need:
-        notes.append(f"only {kept} of {bootstrap} resamples were kept, fewer than the {need} a {100 * level:g}% "
-                     f"interval needs: the intervals are nan (more resamples, or more distinct x, give them)")
-    return notes
+    return notes + _too_few_kept(bootstrap - n_under - n_failed, bootstrap, level)
+
+
+def _too_few_kept(kept: int, bootstrap: int, level: float) -> list[str]:
+    """The note that ``kept`` of ``bootstrap`` resamples are too few for a ``level`` interval
+    (:func:`_percentile_intervals` then gives nan), or none."""
+    need = _min_resamples(level)
+    if kept >= need:
+        return []
+    return [f"only {kept} of {bootstrap} resamples were kept, fewer than the {need} a {100 * level:g}% interval "
+            f"needs: the intervals are nan (more resamples, or more distinct x, give them)"]
 
 
 @_float64
@@ -1214,9 +1220,9 @@ def fit_power_law(
     cov = _m_estimator_cov(jac, r, np.ones(n), delta, loss)
     notes += _huber_note(r, delta, loss, n_params, "a larger huber_delta")
     se_internal = np.sqrt(np.diag(cov))
-    if not p_hat[0] < _LOG_FLOAT64_MAX:  # (math.exp raised OverflowError; x and y at scales like 1e200 get there)
-        raise ValueError(f"the fitted prefactor C = exp({float(p_hat[0]):.1f}) is beyond float64 (about 1.8e308): "
-                         f"x spans [{x.min():.3g}, {x.max():.3g}]; rescale x (divide it by a typical size) and fit again")
+    if not -_LOG_FLOAT64_MAX < p_hat[0] < _LOG_FLOAT64_MAX:  # (math.exp overflowed, or gave C = 0: x near 1e200)
+        raise ValueError(f"the fitted prefactor C = exp({float(p_hat[0]):.1f}) is beyond float64 (1e-308 to 1.8e308):"
+                         f" x spans [{x.min():.3g}, {x.max():.3g}]; rescale x (divide it by a typical size), fit again")
     prefactor = math.exp(p_hat[0])
     y_inf = math.exp(p_hat[2]) if offset else 0.0
     stderr = {"exponent": float(se_internal[1]), "prefactor": float(prefactor * se_internal[0])}
@@ -2606,9 +2612,8 @@ def _fit_allocation(method: str, opt: _Optima, notes: list[str], boot: _Optima |
         failed = int((~np.all(np.isfinite(boot_params), axis=1)).sum())
         if failed:
             notes.append(f"{failed} of {R} bootstrap resamples ({failed / R:.1%}) had fewer than 2 usable budgets "
-                         "and were dropped" + (f"; the {R - failed} left are fewer than the {_min_resamples(level)} a "
-                                               f"{100 * level:g}% interval needs, so the intervals are nan"
-                                               if R - failed < _min_resamples(level) else ""))
+                         "and were dropped")
+            notes += _too_few_kept(R - failed, R, level)
         a_b = boot_params[:, 1]
         intervals = _percentile_intervals(np.stack([a_b, np.exp(boot_params[:, 0]), 1 - a_b], 1),
                                           ["a", "prefactor", "b"], level)

@@ -61,14 +61,15 @@ def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
     Opened with mode 0o666, so the process's umask applies as for any new file (``mkstemp``
     would make it owner-only, unreadable to the other users of a shared folder); where
     ``path`` exists, the temp file takes its permissions (a 0o600 file stayed 0o600 only until
-    rewritten). The temp name holds at most the first 100 characters of ``path``'s name, so a
+    rewritten). The temp name holds at most the first 100 bytes of ``path``'s name, so a
     name of up to 255 bytes that the file system allows can be written (the full name plus the
     22-byte prefix had been refused as too long).
     """
     folder = os.path.dirname(path) or "."
     os.makedirs(folder, exist_ok=True)
     while True:
-        tmp = os.path.join(folder, f".tmp-{secrets.token_hex(8)}-{os.path.basename(path)[:100]}")
+        short = os.fsencode(os.path.basename(path))[:100].decode("utf-8", "ignore")  # (bytes count, not characters)
+        tmp = os.path.join(folder, f".tmp-{secrets.token_hex(8)}-{short}")
         _LIVE_TEMPS.add(tmp)  # (before it exists: an exit in between finds nothing to delete)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)

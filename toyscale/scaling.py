@@ -261,9 +261,10 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     Args:
       curve: a :class:`WidthCurve`.
       fit_range: (m_min, m_max), either may be None or infinite (no bound); None fits every width.
-      seed_bootstrap: resamples of the replicate seeds (0: none). Needs replicates at some
-        width and the closed-form fit (no ``offset``, the squared loss); not with
-        ``bootstrap``, which resamples widths.
+      seed_bootstrap: resamples of the replicate seeds (0: none). Needs replicates at every
+        width in the fit (a width with one model gives nan intervals and a note; none with more
+        than one, a ValueError) and the closed-form fit (no ``offset``, the squared loss); not
+        with ``bootstrap``, which resamples widths.
       seed: seed of the resampling (``seed_bootstrap``'s, or ``bootstrap``'s of the widths).
       **fit_options: passed to :func:`toyscale.fitting.fit_power_law` (``offset``, ``loss``,
         ``bootstrap``, ``level``, ...).

@@ -22,7 +22,7 @@ empirical Gram matrix go through :func:`rank_truncate` first.
 
 The pure functions work under ``jit`` and ``vmap`` and compute in the precision they are given
 (they check concrete spectra and arguments, traced ones only for their shapes); float32 holds
-to about 1e-3 relative near full rank too (:func:`rf_risk`'s docstring gives the numbers, against
+to about 0.4 % near full rank too (:func:`rf_risk`'s docstring gives the numbers, against
 mpmath). They are not differentiable: the effective ridges come from a bisection that
 ``jax.grad`` follows step by step, not implicitly, so its derivatives are wrong (d rf_risk /
 d ridge 80x too small in one check); take finite differences.
