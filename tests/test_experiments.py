@@ -385,6 +385,12 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("random_features", "limit_size=4", "limit_size=4"),
     ("random_features", "ratio=1000", "the resolution_N fit (along N at T = 64) would get 0 size(s)"),
     ("more_is_better", "ridges=[0.1,-1]", "ridges=-1.0; ridges must be finite >= 0"),
+    ("compute_optimal", "T=32", "T=32; T must be at least 4 x the largest width (16), so that the data do not"),
+    ("compute_optimal", "time_fit=[5,100]", "time_fit=[5, 100]; time_fit must be [t_min, t_max] with log_every=10 "
+                                            "<= t_min < t_max <= steps=200"),
+    ("compute_optimal", "time_fit=[20,50,100]", "time_fit=[20, 50, 100]; time_fit must be a list of two numbers"),
+    ("compute_optimal", "widths=[4,8]", "widths=[4, 8]; the width and frontier fits need at least 3 widths"),
+    ("compute_optimal", "bins=2", "bins=2; bins must be an integer >= 3"),
     ("more_is_better", "sizes=[8]", "sizes=[8]; the sweep needs at least two sizes"),
     ("more_is_better", "fixed=0", "fixed=0; must be an integer >= 1"),
     # one trial has no standard error: every rise would count as significant
@@ -416,7 +422,7 @@ def test_a_bad_setting_is_a_usage_error_before_anything_runs(name, item, message
 
 
 @pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry",
-                                  "activation_density", "more_is_better"])
+                                  "activation_density", "more_is_better", "compute_optimal"])
 def test_the_help_examples_of_each_script_are_accepted(name):
     from toyscale.runner import _examples, experiment_args
 
@@ -485,7 +491,7 @@ def test_rerunning_into_an_out_folder_with_other_settings_is_a_usage_error(rando
 
 
 @pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry",
-                                  "activation_density", "more_is_better"])
+                                  "activation_density", "more_is_better", "compute_optimal"])
 def test_each_script_refuses_a_sweep_folder_holding_another_sweep_as_a_usage_error(name, tmp_path, capsys):
     from toyscale.sweep import FORMAT
 
@@ -1331,3 +1337,46 @@ def test_a_scripts_ctrl_c_is_not_lost_in_a_garbage_collection_callback():
     for how, want in (("reliable", "interrupted"), ("default", "not interrupted")):
         done = subprocess.run([sys.executable, "-c", code, how], capture_output=True, text=True, timeout=60, env=env)
         assert done.stdout.strip() == want, (how, done.stdout, done.stderr)
+
+
+def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys):
+    # Bordelon et al.'s four exponents from one smoke sweep: each recomputed here from the
+    # sweep's records (the mean logged curve per width, the ridgeless losses, the lowest loss
+    # per compute budget), the printed rows and the predictions at a = b = 1 + alpha = 2.
+    from toyscale.fitting import fit_frontier, fit_power_law
+
+    summary, on_disk = run("compute_optimal", tmp_path, "--set", "widths=[16,4,8]")
+    printed = capsys.readouterr().out
+    module = load("compute_optimal")
+    assert module.predictions(1.0) == {"time": 0.5, "width": 1.0, "N_opt": pytest.approx(1 / 3),
+                                       "L_opt": pytest.approx(1 / 3)}
+    assert on_disk["widths"] == [4, 8, 16]  # (sorted: the curves' rows follow it)
+    records = load_sweep(tmp_path / "out" / "sweep")
+    assert len(records) == 3 * 2 == on_disk["models"]
+    t = np.asarray(on_disk["t"])
+    assert t[0] == 10 and t[-1] == 200 and t.size == 20
+    curves = []
+    for N in (4, 8, 16):
+        kept = [r for r in records if r.point["N"] == N and not r.diverged]
+        assert kept and all(r.point["method"] == "gd" and r.point["infinite_time"] for r in kept)
+        curves.append(np.mean([np.asarray(r["loss_curve"]) for r in kept], axis=0))
+        limit = np.mean([float(r["loss_infinite_time"]) for r in kept])
+        assert on_disk["ridgeless_loss"][len(curves) - 1] == pytest.approx(limit, rel=1e-6)
+    curves = np.stack(curves)
+    np.testing.assert_allclose(on_disk["loss_curves"], curves, rtol=1e-6)
+    ex = on_disk["exponents"]
+    keep = (t >= 20) & (t <= 100)
+    assert ex["time"]["fitted"] == pytest.approx(fit_power_law(t[keep], curves[-1, keep]).exponent, rel=1e-6)
+    assert ex["width"]["fitted"] == pytest.approx(
+        fit_power_law(np.array([4.0, 8.0, 16.0]), np.asarray(on_disk["ridgeless_loss"])).exponent, rel=1e-6)
+    N_all = np.repeat([4.0, 8.0, 16.0], t.size)
+    frontier = fit_frontier(N_all, curves.ravel(), C=N_all * np.tile(t, 3), bins=5)
+    assert ex["N_opt"]["fitted"] == pytest.approx(frontier.a, rel=1e-6)
+    np.testing.assert_allclose(on_disk["frontier"]["N_opt"], frontier.N_opt)
+    assert ex["L_opt"]["fitted"] == pytest.approx(fit_power_law(frontier.C, frontier.L_opt).exponent, rel=1e-6)
+    for key, want in (("time", 0.5), ("width", 1.0), ("N_opt", 1 / 3), ("L_opt", 1 / 3)):
+        assert ex[key]["predicted"] == pytest.approx(want)
+        lo, hi = ex[key]["t_interval"]
+        assert lo <= ex[key]["fitted"] <= hi
+    assert "L ~ t^-x at N = 16, t in [20, 100]" in printed
+    assert f"N* ~ C^x, C = N t (5 budgets)         {ex['N_opt']['fitted']:6.3f}" in printed

@@ -92,3 +92,20 @@ def test_superposition_geometry_draws_each_regime_in_every_panel_and_names_missi
     assert fig.axes[2].get_yscale() == "linear" and fig.axes[0].get_yscale() == "log"
     plots.save(fig, tmp_path / "empty.png")
     assert (tmp_path / "empty.png").stat().st_size > 0
+
+
+def test_compute_frontier_draws_a_curve_per_width_and_refuses_mismatched_shapes():
+    from types import SimpleNamespace
+
+    t = np.arange(1.0, 11.0)
+    curves = np.stack([2.0 / N + t**-0.5 for N in (4, 8)])
+    frontier = SimpleNamespace(C=np.array([8.0, 40.0]), L_opt=np.array([0.9, 0.5]), a=0.3)
+    fig = plots.compute_frontier(t, [4, 8], curves, [0.5, 0.25], frontier, time_fit=fit_power_law(t, curves[1]),
+                                 loss_fit=fit_power_law(frontier.C, frontier.L_opt))
+    left, right = fig.axes
+    assert [line.get_label() for line in left.get_lines()][:2] == ["N = 4", "_child1"]  # (the dashed limit unlabelled)
+    assert sum(line.get_xdata()[0] == 4 * t[0] for line in right.get_lines()) == 1  # C = N t for N = 4
+    assert any("N* ~ C^0.30" in line.get_label() for line in right.get_lines())
+    plots.save(fig)
+    with pytest.raises(ValueError, match=r"curves has shape \(2, 10\), limits 1 entries; they need \(2, 10\) and 2"):
+        plots.compute_frontier(t, [4, 8], curves, [0.5], frontier)

@@ -77,6 +77,21 @@ def test_gd_in_a_sweep_reaches_the_ridge_solution_of_the_same_model():
     assert abs(sgd["test_loss"] / sgd_ridge - 1) < 0.2
 
 
+def test_infinite_time_is_the_ridge_solution_of_the_same_draw_and_leaves_the_key_alone():
+    # the flag adds the loss where gradient descent converges on the model's own features and
+    # data (experiments/compute_optimal.py's long-time limit), without changing the model
+    base = {"N": 16, "T": 64, "alpha": 1.0, "ridge": 0.5, "method": "gd", "steps": 4000, "lr": 0.5}
+    cfg = RFConfig(M=128, log_every=20)
+    plain, flagged = (sweep_random_features(cfg, [dict(base, infinite_time=f)], seed=1, progress=False)[0]
+                      for f in (False, True))
+    assert "loss_infinite_time" not in plain.outputs
+    assert flagged["test_loss"] == plain["test_loss"]  # (the same key: a measurement flag)
+    assert flagged["loss_infinite_time"] == pytest.approx(plain["test_loss"], rel=1e-4)  # converged there
+    ridge = {k: base[k] for k in ("N", "T", "alpha", "ridge")}
+    alone = train_random_features(cfg, ridge, key=model_key(1, base, RandomFeatureTask(cfg)))
+    assert flagged["loss_infinite_time"] == pytest.approx(float(alone["test_loss"]), rel=1e-9)
+
+
 def test_vmapped_sweep_equals_single_runs():
     points = random_feature_grid(N=[8, 24], T=[16], alpha=[0.5, 1.5], ridge=[0.0, 0.1], noise=[0.2],
                                  infinite_data=True, kernel_limit=True)

@@ -1,5 +1,5 @@
 """Figures: loss vs width with fitted power laws, the (gamma, alpha) phase diagram, the
-superposition geometry, the random-feature regimes and ridge sweeps.
+superposition geometry, the random-feature regimes, ridge sweeps and compute-optimal frontiers.
 
 Functions take plain arrays (or the small result types of :mod:`toyscale.scaling`) and
 return a matplotlib ``Figure``; :func:`save` writes it atomically. The non-interactive
@@ -23,8 +23,8 @@ from toyscale.fitting import PowerLawFit  # noqa: E402
 from toyscale.io import atomic_write  # noqa: E402
 from toyscale.scaling import WidthCurve  # noqa: E402
 
-__all__ = ["loss_vs_width", "phase_diagram", "random_feature_regimes", "ridge_sweep", "superposition_geometry",
-           "save"]
+__all__ = ["compute_frontier", "loss_vs_width", "phase_diagram", "random_feature_regimes", "ridge_sweep",
+           "superposition_geometry", "save"]
 
 
 def loss_vs_width(
@@ -314,6 +314,46 @@ def ridge_sweep(panels: Mapping[str, Mapping[str, Any]], *, title: str) -> plt.F
         ax.plot(tx, ty, "k-", lw=2, label="best ridge, theory")
         ax.set(xscale="log", yscale="log", xlabel=panel["along"], ylabel="test loss", title=name)
         ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarray, limits: Sequence[float],
+                     frontier: Any, *, time_fit: PowerLawFit | None = None, loss_fit: PowerLawFit | None = None,
+                     title: str = "") -> plt.Figure:
+    """Loss against time for each width (its ridgeless limit dashed), and against compute
+    C = N t with the lowest loss per budget, the frontier (experiments/compute_optimal.py).
+
+    Args:
+      t: the logged steps; widths: the widths, one row of ``curves`` ([widths, t]) each.
+      limits: each width's long-time (ridgeless) loss.
+      frontier: a :class:`toyscale.fitting.AllocationFit` (``C``, ``N_opt``, ``L_opt``, ``a``).
+      time_fit, loss_fit: power-law fits drawn over the largest width's curve and the frontier.
+    """
+    t = np.asarray(t, dtype=float)
+    curves = np.asarray(curves, dtype=float)
+    if curves.shape != (len(widths), t.size) or len(limits) != len(widths):
+        raise ValueError(f"curves has shape {curves.shape}, limits {len(limits)} entries; they need "
+                         f"({len(widths)}, {t.size}) and {len(widths)}: one row and one limit per width")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12.8, 4.8))
+    for i, (N, curve, limit) in enumerate(zip(widths, curves, limits)):
+        color = plt.cm.viridis(0.9 * i / max(1, len(widths) - 1))
+        left.plot(t, curve, "-", color=color, label=f"N = {N}")
+        left.axhline(limit, ls="--", lw=0.8, color=color)
+        right.plot(N * t, curve, "-", color=color, lw=1)
+    if time_fit is not None:
+        tt = np.geomspace(*time_fit.x_range, 50)
+        left.plot(tt, 1.5 * time_fit.predict(tt), "k:", label=f"t^-{time_fit.exponent:.2f} (fit, x1.5)")
+    right.plot(frontier.C, frontier.L_opt, "ks", ms=5, label=f"lowest loss per budget: N* ~ C^{frontier.a:.2f}")
+    if loss_fit is not None:
+        cc = np.geomspace(frontier.C.min(), frontier.C.max(), 50)
+        right.plot(cc, loss_fit.predict(cc), "k-", lw=1.5, label=f"L* ~ C^-{loss_fit.exponent:.2f}")
+    left.set(xscale="log", yscale="log", xlabel="steps t", ylabel="test loss", title="loss vs time (dashed: t -> inf)")
+    right.set(xscale="log", yscale="log", xlabel="compute C = N t", ylabel="test loss",
+              title="compute-optimal frontier")
+    left.legend(fontsize=7)
+    right.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     return fig

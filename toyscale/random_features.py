@@ -172,6 +172,7 @@ class Static(NamedTuple):
     batch: int = 0
     infinite_data: bool = False
     kernel_limit: bool = False
+    infinite_time: bool = False
 
 
 # ----------------------------------------------------------------------------- model pieces
@@ -506,6 +507,8 @@ def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], ke
             inputs["noise"])
     if static.infinite_data:
         out["loss_infinite_data"] = exact(infinite_data_solution(U, lam, w, nl, config.rcond))
+    if static.infinite_time:  # where gradient descent on these features and data converges (the same draw)
+        out["loss_infinite_time"] = exact(ridge_solution(phi, y, ridge, config.rcond))
     if static.kernel_limit and nl == "linear":
         # Ridgeless, E_U[beta_RF | x] = beta_kernel exactly (U -> U D with D = +-1 on the
         # complement of x's row space leaves U's law unchanged and flips the rest), so
@@ -529,8 +532,9 @@ def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], ke
     return out
 
 
+_MEASURE_FLAGS = ("infinite_data", "kernel_limit", "infinite_time")  # (outputs only: not in a model's key)
 _POINT_DEFAULTS = {"nonlinearity": "linear", "method": "ridge", "steps": 0, "batch": 0, "lr": 0.0,
-                   "noise": 0.0, "ridge": 0.0, "infinite_data": False, "kernel_limit": False}
+                   "noise": 0.0, "ridge": 0.0, "infinite_data": False, "kernel_limit": False, "infinite_time": False}
 
 
 def check_point(point: Mapping[str, Any]) -> dict:
@@ -542,8 +546,9 @@ def check_point(point: Mapping[str, Any]) -> dict:
     XLA on a CPU treats a subnormal as 0),
     ``noise`` (>= 0), ``nonlinearity`` ("linear" | "relu"), ``method`` ("ridge" | "gd"),
     ``steps`` (>= 1 for gd), ``lr`` (> 0 for gd), ``batch`` (1..T for gd; 0 means T),
-    ``infinite_data`` and ``kernel_limit`` (bools: also compute the T -> inf loss of the
-    same features, the N -> inf loss on the same data), ``seed`` (an integer >= 0 that enters
+    ``infinite_data``, ``kernel_limit`` and ``infinite_time`` (bools: also compute the T -> inf
+    loss of the same features, the N -> inf loss on the same data, and the loss of the ridge
+    solution on the same features and data, where gradient descent converges), ``seed`` (an integer >= 0 that enters
     the model's key, :func:`toyscale.sweep.model_key`) and ``label`` (a tag, kept, not read).
     A positive ``alpha``, ``ridge``, ``noise`` or ``lr`` must be a normal float32 number (2**-126
     to ~3.4e38), as the model receives it in float32.
@@ -576,7 +581,7 @@ def check_point(point: Mapping[str, Any]) -> dict:
     check_float32("noise", p["noise"])
     _choice("nonlinearity", p["nonlinearity"], NONLINEARITIES)
     _choice("method", p["method"], METHODS)
-    for name in ("infinite_data", "kernel_limit"):
+    for name in _MEASURE_FLAGS:
         if not isinstance(p[name], (bool, np.bool_)):
             raise ValueError(f"{name}={p[name]!r}; {name} must be True or False")
         p[name] = bool(p[name])
@@ -599,7 +604,7 @@ def check_point(point: Mapping[str, Any]) -> dict:
 def _static(p: Mapping[str, Any]) -> Static:
     return Static(N=int(p["N"]), T=int(p["T"]), nonlinearity=p["nonlinearity"], method=p["method"],
                   steps=int(p["steps"]), batch=int(p["batch"]), infinite_data=p["infinite_data"],
-                  kernel_limit=p["kernel_limit"])
+                  kernel_limit=p["kernel_limit"], infinite_time=p["infinite_time"])
 
 
 def _inputs(p: Mapping[str, Any]) -> dict[str, np.ndarray]:
@@ -621,8 +626,8 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
     Returns:
       numpy outputs: ``test_loss`` (exact), ``train_loss``, ``diverged``, and when asked
       ``loss_curve`` (gd), ``test_loss_sampled`` (``config.test_samples > 0``),
-      ``loss_infinite_data``, ``loss_kernel_limit`` and (linear) ``distance_kernel_limit``
-      when the point asks for them. ``diverged`` flags a non-finite test loss and, for
+      ``loss_infinite_data``, ``loss_kernel_limit``, (linear) ``distance_kernel_limit`` and
+      ``loss_infinite_time`` when the point asks for them. ``diverged`` flags a non-finite test loss and, for
       ``method="gd"``, a run that ended above its starting training objective (theta = 0)
       or whose loss curve is not finite.
     """
@@ -672,10 +677,10 @@ class RandomFeatureTask:
         return _inputs(check_point(point))
 
     def identity_of(self, point: Mapping[str, Any]) -> dict:
-        """The point with its defaults filled in, without the two flags that only add
-        measurements (``infinite_data``, ``kernel_limit``: they draw from keys of their own),
+        """The point with its defaults filled in, without the flags that only add measurements
+        (``infinite_data``, ``kernel_limit``: they draw from keys of their own; ``infinite_time``),
         so a point keys the same model however it is spelled or measured."""
-        return {k: v for k, v in check_point(point).items() if k not in ("infinite_data", "kernel_limit")}
+        return {k: v for k, v in check_point(point).items() if k not in _MEASURE_FLAGS}
 
     def model_fn(self, static: Static, inputs, key):
         return _model(self.settings, static, inputs, key)
@@ -710,7 +715,7 @@ def random_feature_grid(
     ``seeds`` (a count or a list of integers) replicates points: each seed value gives the
     point another key (:func:`toyscale.sweep.model_key`). ``fixed`` sets the same value of any other field for
     every point (``nonlinearity``, ``method``, ``steps``, ``lr``, ``batch``, ``infinite_data``,
-    ``kernel_limit``, ``label``): one value each, not a list.
+    ``kernel_limit``, ``infinite_time``, ``label``): one value each, not a list.
 
     Returns:
       A list of validated points, N-major.
