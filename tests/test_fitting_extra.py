@@ -175,6 +175,9 @@ def test_broken_power_law_bad_input():
         fit_broken_power_law(x[:4], x[:4] ** -0.5, offset=True)
     with pytest.raises(ValueError, match="non-positive"):
         fit_broken_power_law(-x, x**-0.5)
+    # x near 1e200: b = exp(921) overflowed to inf, reported as NOT IDENTIFIABLE with no hint
+    with pytest.raises(ValueError, match=r"prefactor b = exp\(921\.0\) is beyond float64 .* rescale x"):
+        fit_broken_power_law(np.logspace(200, 300, 8), np.logspace(0, -200, 8))
     with pytest.raises(ValueError, match="loss='l1'"):
         fit_broken_power_law(x, x**-0.5, loss="l1")
     with pytest.raises(NotIdentifiableError, match="one distinct value"):

@@ -2203,6 +2203,9 @@ def fit_broken_power_law(
     natural = functools.partial(_bpl_natural, breaks=breaks, offset=offset)
     values_nat = np.asarray(natural(jnp.asarray(p)))
     est = dict(zip(names, map(float, values_nat)))
+    if not 0 < est["prefactor"] < math.inf:  # (exp(log b) beyond float64, as in fit_power_law)
+        raise ValueError(f"the fitted prefactor b = exp({float(p[0]):.1f}) is beyond float64 (1e-308 to 1.8e308): "
+                         f"x spans [{x.min():.3g}, {x.max():.3g}]; rescale x (divide it by a typical size), fit again")
     jac = np.asarray(jax.jacfwd(residual_fn)(jnp.asarray(p), data))
     cov = _m_estimator_cov(jac, r, np.ones(n), delta, loss)
     dj = np.asarray(jax.jacfwd(natural)(jnp.asarray(p)))
