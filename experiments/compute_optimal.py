@@ -37,14 +37,14 @@ PRESETS = {
     # would run, for a GPU.
     "paper": dict(rf=dict(M=16384, log_every=100), alpha=1.0, widths=[16, 32, 64, 128, 256, 512, 1024, 2048],
                   T=32768, steps=40_000, lr=1.0, seeds=4, time_fit=[100, 10_000], bins=12),
-    # a 2-core CPU in about a minute and a half
+    # a 2-core CPU in about three minutes
     "quick": dict(rf=dict(M=4096, log_every=50), alpha=1.0, widths=[16, 32, 64, 128, 256, 512], T=8192,
                   steps=10_000, lr=1.0, seeds=2, time_fit=[100, 2000], bins=10),
     # seconds: only checks that the script runs end to end (used by the tests)
-    "smoke": dict(rf=dict(M=128, log_every=10), alpha=1.0, widths=[4, 8, 16], T=256, steps=200, lr=1.0, seeds=2,
-                  time_fit=[20, 100], bins=5),
+    "smoke": dict(rf=dict(M=128, log_every=10), alpha=1.0, widths=[4, 8, 16, 32], T=512, steps=400, lr=1.0,
+                  seeds=2, time_fit=[20, 200], bins=6),
 }
-DATA_RICH = 4  # T must be at least this many times the largest width
+DATA_RICH = 16  # T >= this x the largest width: the ridgeless loss's 1 / (1 - N/T) then inflates it <= 7 %
 
 
 def predictions(alpha: float) -> dict[str, float]:
@@ -70,26 +70,62 @@ def prepare(pre: dict) -> tuple:
     if not cfg.log_every <= lo < hi <= pre["steps"]:
         raise ValueError(f"time_fit={pre['time_fit']!r}; time_fit must be [t_min, t_max] with "
                          f"log_every={cfg.log_every} <= t_min < t_max <= steps={pre['steps']}")
-    if isinstance(pre["bins"], bool) or not isinstance(pre["bins"], int) or pre["bins"] < 3:
-        raise ValueError(f"bins={pre['bins']!r}; bins must be an integer >= 3 (compute budgets of the frontier)")
+    logged = pre["steps"] // cfg.log_every
+    inside = sum(lo <= cfg.log_every * k <= hi for k in range(1, logged + 1))
+    if inside < 3:
+        raise ValueError(f"time_fit={pre['time_fit']!r} holds {inside} logged step(s) (every log_every="
+                         f"{cfg.log_every}); the time fit needs at least 3")
+    if isinstance(pre["bins"], bool) or not isinstance(pre["bins"], int) or not 3 <= pre["bins"] <= logged:
+        raise ValueError(f"bins={pre['bins']!r}; bins must be an integer from 3 to the {logged} logged steps "
+                         f"(compute budgets of the frontier)")
     grid = rf.random_feature_grid(N=widths, T=[pre["T"]], alpha=[pre["alpha"]], seeds=pre["seeds"], method="gd",
                                   steps=pre["steps"], lr=pre["lr"], infinite_time=True)
     return cfg, widths, grid
 
 
-def mean_curves(result, widths: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per width, the mean over seeds of the logged loss and of the long-time (ridgeless) loss
-    of the same models (diverged ones left out; NaN where none is left), and the diverged count."""
-    curves, limits, diverged = [], [], 0
-    for N in widths:
+def mean_curves(result, widths: list[int], logged: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per width, the mean over seeds of the ``logged`` losses of the gradient-descent runs that
+    did not diverge, and of every finite long-time (ridgeless) loss of its models (a solve on the
+    same draw, whatever gradient descent did with it); NaN where none is left. And the number
+    of diverged runs."""
+    curves, limits, diverged = np.full((len(widths), logged), np.nan), np.full(len(widths), np.nan), 0
+    for i, N in enumerate(widths):
         runs = [r for r in result if r.point["N"] == N]
         diverged += sum(r.diverged for r in runs)
-        kept = [r for r in runs if not r.diverged]
-        curves.append(np.mean([np.asarray(r["loss_curve"], dtype=float) for r in kept], axis=0) if kept else None)
-        limits.append(np.mean([float(r["loss_infinite_time"]) for r in kept]) if kept else np.nan)
-    length = max(c.size for c in curves if c is not None)
-    curves = [np.full(length, np.nan) if c is None else c for c in curves]
-    return np.stack(curves), np.asarray(limits), diverged
+        kept = [np.asarray(r["loss_curve"], dtype=float) for r in runs if not r.diverged]
+        if kept:
+            curves[i] = np.mean(kept, axis=0)
+        ends = [float(r["loss_infinite_time"]) for r in runs if np.isfinite(r["loss_infinite_time"])]
+        if ends:
+            limits[i] = np.mean(ends)
+    return curves, limits, diverged
+
+
+def bracketed_frontier(N: np.ndarray, L: np.ndarray, C: np.ndarray, bins: int):
+    """The compute-optimal frontier over ``bins`` log-spaced budgets, from the budgets whose
+    lowest-loss width has a smaller and a larger width among the budget's runs; at the others
+    the optimum is not bracketed (each width reaches only the budgets N log_every .. N steps),
+    and the grid's edge would stand in for it. Returns (fit or None, budgets kept, budgets left
+    out, why None)."""
+    edges = np.geomspace(C.min(), C.max(), bins + 1)
+    edges[0], edges[-1] = edges[0] * 0.999, edges[-1] * 1.001
+    group = np.searchsorted(edges, C, side="right") - 1
+    everything = fit_frontier(N, L, C=C, bins=edges)
+    inside = []
+    for c, n in zip(everything.C, everything.N_opt):
+        present = N[group == np.searchsorted(edges, c, side="right") - 1]
+        if present.min() < n < present.max():
+            inside.append(np.searchsorted(edges, c, side="right") - 1)
+    left_out = everything.C.size - len(inside)
+    if len(inside) < 3:
+        return None, len(inside), left_out, (f"{len(inside)} of {everything.C.size} budgets bracket their optimum; "
+                                             f"the fit needs 3 (more widths, or more steps)")
+    keep = np.isin(group, inside)
+    frontier = fit_frontier(N[keep], L[keep], C=C[keep], bins=edges)
+    if np.unique(frontier.N_opt).size < 2:
+        return None, len(inside), left_out, (f"the {len(inside)} budgets that bracket their optimum all have it at "
+                                             f"N = {int(frontier.N_opt[0])}: too few widths for these budgets")
+    return frontier, len(inside), left_out, None
 
 
 def _row(name: str, fit, want: float, sign: float = 1.0) -> tuple[str, dict]:
@@ -107,45 +143,74 @@ def main(argv=None) -> dict:
     s = args.settings
     cfg, widths, points = args.plan
     result = run_experiment_sweep(args, rf.sweep_random_features, cfg, points)
-    curves, limits, diverged = mean_curves(result, widths)
+    curves, limits, diverged = mean_curves(result, widths, s["steps"] // cfg.log_every)
     t = cfg.log_every * np.arange(1, curves.shape[1] + 1, dtype=float)
     want = predictions(s["alpha"])
 
+    fits, why = {}, {}
     lo, hi = s["time_fit"]
     keep = (t >= lo) & (t <= hi)
-    time_fit = fit_power_law(t[keep], curves[-1, keep])
-    width_fit = fit_power_law(np.asarray(widths, float), limits)
+    if np.all(np.isfinite(curves[-1, keep])):
+        fits["time"] = fit_power_law(t[keep], curves[-1, keep])
+    else:
+        why["time"] = f"every N = {widths[-1]} run diverged"
+    finite = np.isfinite(limits)
+    if finite.sum() >= 2:
+        fits["width"] = fit_power_law(np.asarray(widths, float)[finite], limits[finite])
+    else:
+        why["width"] = f"{int(finite.sum())} width(s) with a finite long-time loss"
     N_all = np.repeat(np.asarray(widths, float), t.size)
     C_all = N_all * np.tile(t, len(widths))
     ok = np.isfinite(curves.ravel())
-    frontier = fit_frontier(N_all[ok], curves.ravel()[ok], C=C_all[ok], bins=s["bins"])
-    loss_fit = fit_power_law(frontier.C, frontier.L_opt)
+    frontier, bracketed, unbracketed = None, 0, 0
+    if ok.sum() >= 3:
+        frontier, bracketed, unbracketed, why["N_opt"] = bracketed_frontier(N_all[ok], curves.ravel()[ok],
+                                                                            C_all[ok], s["bins"])
+    else:
+        why["N_opt"] = "fewer than 3 logged losses left"
+    if frontier is not None:
+        fits["N_opt"], fits["L_opt"] = frontier.fit, fit_power_law(frontier.C, frontier.L_opt)
+        del why["N_opt"]
+    else:
+        why["L_opt"] = why["N_opt"]
 
     print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), "
           f"M = {cfg.M}, T = {s['T']}, alpha = {s['alpha']:g} (a = b = {1 + s['alpha']:g}), lr = {s['lr']:g}, "
           f"{s['steps']} steps; {diverged} diverged (left out of the means)")
     rows = {}
     print(f"{'exponent':<37} {'fitted':>6}          95% t-interval    predicted")
-    for key, (name, fit, sign) in {
-        "time": (f"L ~ t^-x at N = {widths[-1]}, t in [{lo:g}, {hi:g}]", time_fit, 1.0),
-        "width": ("L ~ N^-x at t -> inf (ridgeless)", width_fit, 1.0),
-        "N_opt": (f"N* ~ C^x, C = N t ({frontier.C.size} budgets)", frontier.fit, -1.0),
-        "L_opt": ("L* ~ C^-x along the frontier", loss_fit, 1.0),
+    for key, (name, sign) in {
+        "time": (f"L ~ t^-x at N = {widths[-1]}, t in [{lo:g}, {hi:g}]", 1.0),
+        "width": ("L ~ N^-x at t -> inf (ridgeless)", 1.0),
+        "N_opt": (f"N* ~ C^x, C = N t ({bracketed} budgets)", -1.0),
+        "L_opt": ("L* ~ C^-x along the frontier", 1.0),
     }.items():
-        line, rows[key] = _row(name, fit, want[key], sign)
+        if key in fits:
+            line, rows[key] = _row(name, fits[key], want[key], sign)
+        else:
+            line, rows[key] = f"{name:<37} not fitted: {why[key]}", {"fitted": None, "predicted": want[key],
+                                                                     "why": why[key]}
         print(line)
-    print(f"at t = {hi:g} the N = {widths[-1]} loss is {curves[-1, keep][-1] / limits[-1]:.2f}x its ridgeless limit "
-          f"(the time fit's end); frontier widths: " + ", ".join(f"{int(n)}" for n in frontier.N_opt))
+    end = t[keep][-1]
+    ratio = float(curves[-1, keep][-1] / limits[-1])
+    print(f"at t = {end:g} (the time fit's end) the N = {widths[-1]} loss is {ratio:.2f}x its long-time loss")
+    if frontier is not None:
+        print(f"frontier: {bracketed} budgets bracket their optimum (widths "
+              + ", ".join(f"{int(n)}" for n in frontier.N_opt) + f"); {unbracketed} left out, their lowest loss at "
+              f"the smallest or largest width they hold")
 
     figure = args.figure
-    plots.save(plots.compute_frontier(t, widths, curves, limits, frontier, time_fit=time_fit, loss_fit=loss_fit,
+    plots.save(plots.compute_frontier(t, widths, curves, limits, frontier, time_fit=fits.get("time"),
+                                      loss_fit=fits.get("L_opt"),
                                       title=f"random features, gradient descent, M = {cfg.M}, T = {s['T']}, "
                                             f"exponent {1 + s['alpha']:g}"),
                figure, os.path.join(args.out, "compute_optimal.png"), dpi=110)
     return finish(args, "compute_optimal", {
         "alpha": s["alpha"], "widths": widths, "t": t.tolist(), "loss_curves": curves.tolist(),
-        "ridgeless_loss": limits.tolist(), "exponents": rows,
-        "frontier": {"C": frontier.C.tolist(), "N_opt": frontier.N_opt.tolist(), "L_opt": frontier.L_opt.tolist()},
+        "ridgeless_loss": limits.tolist(), "exponents": rows, "time_fit_end": {"t": end, "over_long_time": ratio},
+        "frontier": None if frontier is None else {
+            "C": frontier.C.tolist(), "N_opt": frontier.N_opt.tolist(), "L_opt": frontier.L_opt.tolist(),
+            "budgets_left_out": unbracketed, "notes": list(frontier.notes)},
         "models": len(result), "diverged": diverged, "config": cfg.to_dict(),
     }, figure)
 

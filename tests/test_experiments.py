@@ -385,12 +385,16 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("random_features", "limit_size=4", "limit_size=4"),
     ("random_features", "ratio=1000", "the resolution_N fit (along N at T = 64) would get 0 size(s)"),
     ("more_is_better", "ridges=[0.1,-1]", "ridges=-1.0; ridges must be finite >= 0"),
-    ("compute_optimal", "T=32", "T=32; T must be at least 4 x the largest width (16), so that the data do not"),
+    ("compute_optimal", "T=256", "T=256; T must be at least 16 x the largest width (32), so that the data do not"),
     ("compute_optimal", "time_fit=[5,100]", "time_fit=[5, 100]; time_fit must be [t_min, t_max] with log_every=10 "
-                                            "<= t_min < t_max <= steps=200"),
+                                            "<= t_min < t_max <= steps=400"),
     ("compute_optimal", "time_fit=[20,50,100]", "time_fit=[20, 50, 100]; time_fit must be a list of two numbers"),
+    # (these two passed and crashed after the sweep: too few logged steps in the window, too many bins)
+    ("compute_optimal", "time_fit=[11,25]", "time_fit=[11, 25] holds 1 logged step(s) (every log_every=10); the "
+                                            "time fit needs at least 3"),
+    ("compute_optimal", "bins=1000", "bins=1000; bins must be an integer from 3 to the 40 logged steps"),
     ("compute_optimal", "widths=[4,8]", "widths=[4, 8]; the width and frontier fits need at least 3 widths"),
-    ("compute_optimal", "bins=2", "bins=2; bins must be an integer >= 3"),
+    ("compute_optimal", "bins=2", "bins=2; bins must be an integer from 3 to the 40 logged steps"),
     ("more_is_better", "sizes=[8]", "sizes=[8]; the sweep needs at least two sizes"),
     ("more_is_better", "fixed=0", "fixed=0; must be an integer >= 1"),
     # one trial has no standard error: every rise would count as significant
@@ -1341,42 +1345,74 @@ def test_a_scripts_ctrl_c_is_not_lost_in_a_garbage_collection_callback():
 
 def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys):
     # Bordelon et al.'s four exponents from one smoke sweep: each recomputed here from the
-    # sweep's records (the mean logged curve per width, the ridgeless losses, the lowest loss
-    # per compute budget), the printed rows and the predictions at a = b = 1 + alpha = 2.
+    # sweep's records (the mean logged curve per width, the long-time losses of every model,
+    # the lowest loss per compute budget where the budget's widths bracket it), the printed
+    # rows and the predictions at a = b = 1 + alpha = 2.
     from toyscale.fitting import fit_frontier, fit_power_law
 
-    summary, on_disk = run("compute_optimal", tmp_path, "--set", "widths=[16,4,8]")
+    summary, on_disk = run("compute_optimal", tmp_path, "--set", "widths=[32,4,16,8]")
     printed = capsys.readouterr().out
     module = load("compute_optimal")
     assert module.predictions(1.0) == {"time": 0.5, "width": 1.0, "N_opt": pytest.approx(1 / 3),
                                        "L_opt": pytest.approx(1 / 3)}
-    assert on_disk["widths"] == [4, 8, 16]  # (sorted: the curves' rows follow it)
+    widths = [4, 8, 16, 32]
+    assert on_disk["widths"] == widths  # (sorted: the curves' rows follow it)
     records = load_sweep(tmp_path / "out" / "sweep")
-    assert len(records) == 3 * 2 == on_disk["models"]
+    assert len(records) == 4 * 2 == on_disk["models"]
     t = np.asarray(on_disk["t"])
-    assert t[0] == 10 and t[-1] == 200 and t.size == 20
+    assert t[0] == 10 and t[-1] == 400 and t.size == 40
     curves = []
-    for N in (4, 8, 16):
-        kept = [r for r in records if r.point["N"] == N and not r.diverged]
-        assert kept and all(r.point["method"] == "gd" and r.point["infinite_time"] for r in kept)
-        curves.append(np.mean([np.asarray(r["loss_curve"]) for r in kept], axis=0))
-        limit = np.mean([float(r["loss_infinite_time"]) for r in kept])
-        assert on_disk["ridgeless_loss"][len(curves) - 1] == pytest.approx(limit, rel=1e-6)
+    for i, N in enumerate(widths):
+        runs = [r for r in records if r.point["N"] == N]
+        assert all(r.point["method"] == "gd" and r.point["infinite_time"] for r in runs)
+        curves.append(np.mean([np.asarray(r["loss_curve"]) for r in runs if not r.diverged], axis=0))
+        # every model's long-time loss, diverged gradient descent or not (the solve is on the same draw)
+        limit = np.mean([float(r["loss_infinite_time"]) for r in runs])
+        assert on_disk["ridgeless_loss"][i] == pytest.approx(limit, rel=1e-6)
     curves = np.stack(curves)
     np.testing.assert_allclose(on_disk["loss_curves"], curves, rtol=1e-6)
     ex = on_disk["exponents"]
-    keep = (t >= 20) & (t <= 100)
+    keep = (t >= 20) & (t <= 200)
     assert ex["time"]["fitted"] == pytest.approx(fit_power_law(t[keep], curves[-1, keep]).exponent, rel=1e-6)
     assert ex["width"]["fitted"] == pytest.approx(
-        fit_power_law(np.array([4.0, 8.0, 16.0]), np.asarray(on_disk["ridgeless_loss"])).exponent, rel=1e-6)
-    N_all = np.repeat([4.0, 8.0, 16.0], t.size)
-    frontier = fit_frontier(N_all, curves.ravel(), C=N_all * np.tile(t, 3), bins=5)
+        fit_power_law(np.array(widths, float), np.asarray(on_disk["ridgeless_loss"])).exponent, rel=1e-6)
+    N_all = np.repeat(np.array(widths, float), t.size)
+    C_all = N_all * np.tile(t, 4)
+    frontier, kept, left_out, why = module.bracketed_frontier(N_all, curves.ravel(), C_all, 6)
+    assert why is None and kept >= 3 and kept + left_out <= 6 and on_disk["frontier"]["budgets_left_out"] == left_out
     assert ex["N_opt"]["fitted"] == pytest.approx(frontier.a, rel=1e-6)
     np.testing.assert_allclose(on_disk["frontier"]["N_opt"], frontier.N_opt)
+    assert all(4 < n < 32 for n in frontier.N_opt)  # bracketed: never the grid's edge
     assert ex["L_opt"]["fitted"] == pytest.approx(fit_power_law(frontier.C, frontier.L_opt).exponent, rel=1e-6)
+    # the bracketed budgets are those of the whole-grid frontier whose optimum is interior
+    edges = np.geomspace(C_all.min(), C_all.max(), 7)
+    edges[0], edges[-1] = edges[0] * 0.999, edges[-1] * 1.001
+    everything = fit_frontier(N_all, curves.ravel(), C=C_all, bins=edges)
+    assert everything.C.size == kept + left_out and set(frontier.C) <= set(everything.C)
     for key, want in (("time", 0.5), ("width", 1.0), ("N_opt", 1 / 3), ("L_opt", 1 / 3)):
         assert ex[key]["predicted"] == pytest.approx(want)
         lo, hi = ex[key]["t_interval"]
         assert lo <= ex[key]["fitted"] <= hi
-    assert "L ~ t^-x at N = 16, t in [20, 100]" in printed
-    assert f"N* ~ C^x, C = N t (5 budgets)         {ex['N_opt']['fitted']:6.3f}" in printed
+    assert "L ~ t^-x at N = 32, t in [20, 200]" in printed
+    assert f"N* ~ C^x, C = N t ({kept} budgets)" in printed and f"{ex['N_opt']['fitted']:6.3f}" in printed
+    assert f"{left_out} left out, their lowest loss at the smallest or largest width they hold" in printed
+
+
+def test_compute_optimal_reports_what_it_cannot_fit_and_still_writes_its_summary(tmp_path, capsys):
+    # every run diverged (lr = 5 is far past the stable step): it had crashed after the sweep
+    # (max() of an empty sequence, then a log axis of nothing); one seed: a frontier whose
+    # bracketed optima all sit at one width is not fitted rather than printed as -0.000
+    summary, on_disk = run("compute_optimal", tmp_path, "--set", "lr=5")
+    printed = capsys.readouterr().out
+    assert on_disk["diverged"] == on_disk["models"] == 8
+    assert on_disk["exponents"]["time"]["fitted"] is None and "every N = 32 run diverged" in printed
+    assert on_disk["exponents"]["N_opt"]["why"] == "fewer than 3 logged losses left" and on_disk["frontier"] is None
+    # the long-time losses are solves on the same draws: still there, and still fitted
+    assert np.all(np.isfinite(on_disk["ridgeless_loss"])) and on_disk["exponents"]["width"]["fitted"] > 0
+    module = load("compute_optimal")
+    N = np.repeat([2.0, 4.0, 8.0, 16.0, 32.0], 40)
+    t = np.tile(np.arange(1.0, 41.0), 5)
+    loss = np.where(N == 8, 1.0, 2.0)  # width 8 best at every budget
+    frontier, kept, left_out, why = module.bracketed_frontier(N, loss, N * t, 6)
+    assert frontier is None and kept == 4 and left_out == 2
+    assert why == "the 4 budgets that bracket their optimum all have it at N = 8: too few widths for these budgets"

@@ -328,7 +328,8 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
     Args:
       t: the logged steps; widths: the widths, one row of ``curves`` ([widths, t]) each.
       limits: each width's long-time (ridgeless) loss.
-      frontier: a :class:`toyscale.fitting.AllocationFit` (``C``, ``N_opt``, ``L_opt``, ``a``).
+      frontier: a :class:`toyscale.fitting.AllocationFit` (``C``, ``N_opt``, ``L_opt``, ``a``), or None
+        (none drawn).
       time_fit, loss_fit: power-law fits drawn over the largest width's curve and the frontier.
     """
     t = np.asarray(t, dtype=float)
@@ -345,15 +346,20 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
     if time_fit is not None:
         tt = np.geomspace(*time_fit.x_range, 50)
         left.plot(tt, 1.5 * time_fit.predict(tt), "k:", label=f"t^-{time_fit.exponent:.2f} (fit, x1.5)")
-    right.plot(frontier.C, frontier.L_opt, "ks", ms=5, label=f"lowest loss per budget: N* ~ C^{frontier.a:.2f}")
-    if loss_fit is not None:
+    if frontier is not None:
+        right.plot(frontier.C, frontier.L_opt, "ks", ms=5, label=f"lowest loss per budget: N* ~ C^{frontier.a:.2f}")
+    if loss_fit is not None and frontier is not None:
         cc = np.geomspace(frontier.C.min(), frontier.C.max(), 50)
         right.plot(cc, loss_fit.predict(cc), "k-", lw=1.5, label=f"L* ~ C^-{loss_fit.exponent:.2f}")
-    left.set(xscale="log", yscale="log", xlabel="steps t", ylabel="test loss", title="loss vs time (dashed: t -> inf)")
-    right.set(xscale="log", yscale="log", xlabel="compute C = N t", ylabel="test loss",
+    drawn = bool(np.any(np.isfinite(curves) & (curves > 0)))  # (a log axis of no positive data cannot be drawn)
+    scale = "log" if drawn else "linear"
+    left.set(xscale=scale, yscale=scale, xlabel="steps t", ylabel="test loss",
+             title="loss vs time (dashed: t -> inf)" if drawn else "no finite loss to draw")
+    right.set(xscale=scale, yscale=scale, xlabel="compute C = N t", ylabel="test loss",
               title="compute-optimal frontier")
     left.legend(fontsize=7)
-    right.legend(fontsize=7)
+    if frontier is not None:
+        right.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
