@@ -27,7 +27,7 @@ import numpy as np
 
 from toyscale import plots
 from toyscale import random_features as rf
-from toyscale.fitting import fit_frontier, fit_power_law
+from toyscale.fitting import NotIdentifiableError, fit_frontier, fit_power_law
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep
 
 # ``rf`` holds RFConfig fields; ``time_fit`` is the (t_min, t_max) of the time exponent's fit at
@@ -110,7 +110,10 @@ def bracketed_frontier(N: np.ndarray, L: np.ndarray, C: np.ndarray, bins: int):
     edges = np.geomspace(C.min(), C.max(), bins + 1)
     edges[0], edges[-1] = edges[0] * 0.999, edges[-1] * 1.001
     group = np.searchsorted(edges, C, side="right") - 1
-    everything = fit_frontier(N, L, C=C, bins=edges)
+    try:
+        everything = fit_frontier(N, L, C=C, bins=edges)
+    except (ValueError, NotIdentifiableError) as e:  # (e.g. the runs left fill fewer than 2 budgets)
+        return None, 0, 0, f"no frontier: {e}"
     inside = []
     for c, n in zip(everything.C, everything.N_opt):
         present = N[group == np.searchsorted(edges, c, side="right") - 1]

@@ -1416,3 +1416,7 @@ def test_compute_optimal_reports_what_it_cannot_fit_and_still_writes_its_summary
     frontier, kept, left_out, why = module.bracketed_frontier(N, loss, N * t, 6)
     assert frontier is None and kept == 4 and left_out == 2
     assert why == "the 4 budgets that bracket their optimum all have it at N = 8: too few widths for these budgets"
+    # one width left (the others diverged): no frontier, said so (fit_frontier's error had propagated)
+    one, steps = np.full(5, 8.0), np.arange(1.0, 6.0)
+    frontier, kept, left_out, why = module.bracketed_frontier(one, 1 / steps, one * steps, 3)
+    assert frontier is None and (kept, left_out) == (0, 0) and why.startswith("no frontier: 0 distinct budget(s)")
