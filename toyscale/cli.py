@@ -405,6 +405,15 @@ def _as_number(text: str) -> float | None:
         return {"true": 1.0, "false": 0.0}.get(text.strip().lower())
 
 
+def _cell(text: str):
+    """A CSV cell as the value it shows: a number where :func:`_as_number` reads one, else the
+    text, or None where empty."""
+    if text == "":
+        return None
+    number = _as_number(text)
+    return text if number is None else number
+
+
 def _matches(cell, value: str) -> bool:
     """A cell against a --where value: an empty value matches an empty cell; a number
     numerically (true/false as 1/0, as the table writes bools; nan matches nan); a list by
@@ -412,7 +421,7 @@ def _matches(cell, value: str) -> bool:
     one (a label "007" matches 7), so that ``export --where`` keeps the rows ``fit --where``
     keeps of the exported file."""
     if isinstance(cell, str):
-        cell = None if cell == "" else (cell if _as_number(cell) is None else _as_number(cell))
+        cell = _cell(cell)
     if cell is None or value == "":
         return cell is None and value == ""
     if isinstance(cell, (int, float)):
@@ -483,16 +492,6 @@ def register_export(subparsers) -> None:
     _add_where(ex, "models")
     ex.add_argument("--drop-diverged", action="store_true", help="leave out the models marked diverged")
     ex.set_defaults(func=_cmd_export)
-
-
-def _cell(text: str):
-    """A CSV cell as the value it shows: a number, text, or None where empty."""
-    if text == "":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return text
 
 
 def _listing(values) -> str:

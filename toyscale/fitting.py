@@ -151,6 +151,16 @@ _MAX_ITER = 2**31 - 1
 _LOG_FLOAT64_MAX = math.log(np.finfo(np.float64).max)
 
 
+def _check_prefactor(name: str, log_value: float, x: np.ndarray) -> None:
+    """A ValueError unless the fitted prefactor ``exp(log_value)`` is a positive finite float64:
+    x near 1e200 puts it beyond (math.exp overflowed, a traceback; or it underflowed to 0, and
+    every prediction was nan)."""
+    if not -_LOG_FLOAT64_MAX < log_value < _LOG_FLOAT64_MAX:
+        raise ValueError(f"the fitted prefactor {name} = exp({float(log_value):.1f}) is beyond float64 (1e-308 to "
+                         f"1.8e308): x spans [{x.min():.3g}, {x.max():.3g}]; rescale x (divide it by a typical size), "
+                         f"fit again")
+
+
 def _check_enough_points(n: int, n_params: int, what: str, least: int | None = None) -> None:
     """A ValueError unless ``n`` >= ``least`` points (default ``n_params``)."""
     if least is None and n < n_params:
@@ -1220,9 +1230,7 @@ def fit_power_law(
     cov = _m_estimator_cov(jac, r, np.ones(n), delta, loss)
     notes += _huber_note(r, delta, loss, n_params, "a larger huber_delta")
     se_internal = np.sqrt(np.diag(cov))
-    if not -_LOG_FLOAT64_MAX < p_hat[0] < _LOG_FLOAT64_MAX:  # (math.exp overflowed, or gave C = 0: x near 1e200)
-        raise ValueError(f"the fitted prefactor C = exp({float(p_hat[0]):.1f}) is beyond float64 (1e-308 to 1.8e308):"
-                         f" x spans [{x.min():.3g}, {x.max():.3g}]; rescale x (divide it by a typical size), fit again")
+    _check_prefactor("C", p_hat[0], x)
     prefactor = math.exp(p_hat[0])
     y_inf = math.exp(p_hat[2]) if offset else 0.0
     stderr = {"exponent": float(se_internal[1]), "prefactor": float(prefactor * se_internal[0])}
@@ -2203,9 +2211,7 @@ def fit_broken_power_law(
     natural = functools.partial(_bpl_natural, breaks=breaks, offset=offset)
     values_nat = np.asarray(natural(jnp.asarray(p)))
     est = dict(zip(names, map(float, values_nat)))
-    if not 0 < est["prefactor"] < math.inf:  # (exp(log b) beyond float64, as in fit_power_law)
-        raise ValueError(f"the fitted prefactor b = exp({float(p[0]):.1f}) is beyond float64 (1e-308 to 1.8e308): "
-                         f"x spans [{x.min():.3g}, {x.max():.3g}]; rescale x (divide it by a typical size), fit again")
+    _check_prefactor("b", p[0], x)
     jac = np.asarray(jax.jacfwd(residual_fn)(jnp.asarray(p), data))
     cov = _m_estimator_cov(jac, r, np.ones(n), delta, loss)
     dj = np.asarray(jax.jacfwd(natural)(jnp.asarray(p)))
