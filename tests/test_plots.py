@@ -43,6 +43,13 @@ def test_the_legend_shows_a_fits_bootstrap_interval_where_it_has_one():
     assert texts[0] == f"plain: $\\alpha_m$={plain.exponent:.2f}±{plain.stderr['exponent']:.2f}"
     assert texts[1] == f"boot: $\\alpha_m$={plain.exponent:.2f} [0.50, 1.25]"
     plots.save(fig)
+    # a nan interval (too few resamples kept; a width with one model under the seed bootstrap)
+    # had been drawn as "[nan, nan]": the standard error instead
+    empty = dataclasses.replace(plain, intervals={"exponent": (float("nan"), float("nan"))})
+    fig = plots.loss_vs_width({"a": {"nan": (curve, empty)}})
+    assert fig.axes[0].get_legend().get_texts()[0].get_text() == (
+        f"nan: $\\alpha_m$={plain.exponent:.2f}±{plain.stderr['exponent']:.2f}")
+    plots.save(fig)
 
 
 def test_phase_diagram_puts_each_value_in_its_cell_for_unsorted_axes():

@@ -72,7 +72,7 @@ def _exponent_label(fit: PowerLawFit, prefix: str, digits: int) -> str:
     seed bootstrap's can be several times the standard error, which then understates the
     uncertainty), else ± its standard error."""
     interval = fit.intervals.get("exponent")
-    if interval is not None:
+    if interval is not None and np.all(np.isfinite(interval)):  # (nan: too few resamples kept, say)
         lo, hi = interval
         return f"{prefix}{fit.exponent:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
     return f"{prefix}{fit.exponent:.{digits}f}±{fit.stderr['exponent']:.{digits}f}"
