@@ -44,9 +44,16 @@ offset (E = 0, 3, 4, 5 and 8 widths from 8, doubling, 400 resamples): coverage o
 coverage of the t-interval (undefined there, so not covering) and of the bootstrap interval,
 over all fits and over the collapsed ones.
 
-    python benchmarks/fit_calibration.py [--studies 1,2,3,4] [--datasets 200] [--mle-datasets 100] [--design grid]
+Study 5, budgets whose optimum the runs do not bracket.  One N grid (9 N, 1e8..1e9) under each of
+11 budgets 1e17..1e22, D = C/(6N), losses of the published law with log-normal noise (sd
+``--grid-noise``, 0.1 %) over ``--seeds`` seeds: the published optimum lies inside the grid at 4
+budgets and beyond it at 7.  `fit_frontier` and `fit_isoflop` on every budget and with
+``bracketed=True`` (only budgets whose lowest-loss run, or parabola minimum, lies inside their N
+range); prints the mean and sd of a as in study 2.
+
+    python benchmarks/fit_calibration.py [--studies 1,2,3,4,5] [--datasets 200] [--mle-datasets 100] [--design grid]
         [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200]
-        [--offset-sets 100] [--seed 0] [--json out.json]
+        [--offset-sets 100] [--grid-noise 0.001] [--seed 0] [--json out.json]
 """
 
 import argparse
@@ -75,6 +82,7 @@ STARTS = TRUE_LOG + np.array([[0.0] * 5, [0.5, 0.5, 0.1, 0.05, 0.05], [-0.5, -0.
 RUNS, NOISE, DELTA = 60, 0.01, 1e-3
 BUDGETS = np.logspace(18, 22, 9)
 PER_BUDGET = 15
+GRID_BUDGETS, GRID_N = np.logspace(17, 22, 11), np.logspace(8, 9, 9)  # study 5
 
 
 def _pattern(note: str) -> str:
@@ -147,43 +155,82 @@ def isoflop_design() -> tuple[np.ndarray, np.ndarray]:
     return N, np.repeat(BUDGETS, PER_BUDGET)
 
 
-def bins_study(n_seeds: int, scatter: float, loss_noise: float, seed: int) -> dict:
-    N, C0 = isoflop_design()
-    edges = np.concatenate([[BUDGETS[0] / 2], np.sqrt(BUDGETS[1:] * BUDGETS[:-1]), [BUDGETS[-1] * 2]])
-    ways = {"no bins": lambda C: dict(C=C), "bins=9": lambda C: dict(C=C, bins=9),
-            "bins=midpoint edges": lambda C: dict(C=C, bins=edges), "nominal C, as they stand": lambda C: dict(C=C0)}
-    rows = {(fn.__name__, w): dict(a=[], budgets=[], errors=[], notes=collections.Counter())
-            for fn in (fit_frontier, fit_isoflop) for w in ways}
-    t = time.perf_counter()
-    for s in range(n_seeds):
-        rng = np.random.default_rng([seed, 2, s])
-        C = C0 * np.exp(scatter * rng.standard_normal(C0.size))
-        L = P.loss(N, C / (6 * N)) * np.exp(loss_noise * rng.standard_normal(C0.size))
-        for fn in (fit_frontier, fit_isoflop):
-            for w, kw in ways.items():
-                row = rows[fn.__name__, w]
-                try:
-                    fit = fn(N, L, **kw(C))
-                except ValueError as err:  # NotIdentifiableError is a ValueError
-                    row["a"].append(math.nan)
-                    row["budgets"].append(0)
-                    row["errors"].append(f"seed {s}: {type(err).__name__}: {err}")
-                    continue
-                row["a"].append(fit.a)
-                row["budgets"].append(len(fit.C))
-                row["notes"].update(map(_pattern, fit.notes))
-    out = dict(seeds=n_seeds, scatter=scatter, loss_noise=loss_noise, true_a=P.a, budgets=BUDGETS.tolist(),
-               runs_per_budget=PER_BUDGET, seconds=time.perf_counter() - t, rows=[])
+def _fit_ways(rows: dict, s: int, N: np.ndarray, L: np.ndarray, ways: dict) -> None:
+    """Fit approaches 1 and 2 to one data set (seed ``s``) each way in ``ways`` (name -> keyword arguments of
+    the fit), recording in ``rows`` the fitted a, the number of budgets, errors and notes per (fit, way)."""
+    for fn in (fit_frontier, fit_isoflop):
+        for w, kw in ways.items():
+            row = rows.setdefault((fn.__name__, w), dict(a=[], budgets=[], errors=[], notes=collections.Counter()))
+            try:
+                fit = fn(N, L, **kw)
+            except ValueError as err:  # NotIdentifiableError is a ValueError
+                row["a"].append(math.nan)
+                row["budgets"].append(0)
+                row["errors"].append(f"seed {s}: {type(err).__name__}: {err}")
+                continue
+            row["a"].append(fit.a)
+            row["budgets"].append(len(fit.C))
+            row["notes"].update(map(_pattern, fit.notes))
+
+
+def _summary_rows(rows: dict) -> list[dict]:
+    """Per (fit, way) of `_fit_ways`: mean, sd and largest error of a over the seeds, budgets, failures, notes."""
+    out = []
     for (fn, w), row in rows.items():
         a = np.array(row["a"])
         ok = np.isfinite(a)
-        out["rows"].append(dict(
+        out.append(dict(
             fit=fn, way=w, mean_a=float(a[ok].mean()) if ok.any() else math.nan,
             sd_a=float(a[ok].std(ddof=1)) if ok.sum() > 1 else math.nan,
             max_abs_error=float(np.abs(a[ok] - P.a).max()) if ok.any() else math.nan,
             failed=int((~ok).sum()), budgets_min=int(min(row["budgets"])), budgets_max=int(max(row["budgets"])),
             a=row["a"], errors=row["errors"], notes=dict(row["notes"])))
     return out
+
+
+def print_allocation_rows(rows: list[dict]) -> None:
+    print(f"  {'fit':<14}{'runs grouped by':<28}{'mean a':>10}{'mean - true':>13}{'sd over seeds':>15}"
+          f"{'max |err|':>11}{'budgets':>9}{'failed':>8}")
+    for r in rows:
+        nb = f"{r['budgets_min']}" if r["budgets_min"] == r["budgets_max"] else f"{r['budgets_min']}-{r['budgets_max']}"
+        print(f"  {r['fit']:<14}{r['way']:<28}{r['mean_a']:>10.5f}{r['mean_a'] - P.a:>13.5f}{r['sd_a']:>15.5f}"
+              f"{r['max_abs_error']:>11.5f}{nb:>9}{r['failed']:>8}")
+    for r in rows:
+        for note, count in r["notes"].items():
+            print(f"  {r['fit']}, {r['way']}, on {count} seed(s): {note}")
+        for err in r["errors"][:3]:
+            print(f"  {r['fit']}, {r['way']}: {err}")
+
+
+def bins_study(n_seeds: int, scatter: float, loss_noise: float, seed: int) -> dict:
+    N, C0 = isoflop_design()
+    edges = np.concatenate([[BUDGETS[0] / 2], np.sqrt(BUDGETS[1:] * BUDGETS[:-1]), [BUDGETS[-1] * 2]])
+    ways = {"no bins": lambda C: dict(C=C), "bins=9": lambda C: dict(C=C, bins=9),
+            "bins=midpoint edges": lambda C: dict(C=C, bins=edges), "nominal C, as they stand": lambda C: dict(C=C0)}
+    rows = {}
+    t = time.perf_counter()
+    for s in range(n_seeds):
+        rng = np.random.default_rng([seed, 2, s])
+        C = C0 * np.exp(scatter * rng.standard_normal(C0.size))
+        L = P.loss(N, C / (6 * N)) * np.exp(loss_noise * rng.standard_normal(C0.size))
+        _fit_ways(rows, s, N, L, {w: kw(C) for w, kw in ways.items()})
+    return dict(seeds=n_seeds, scatter=scatter, loss_noise=loss_noise, true_a=P.a, budgets=BUDGETS.tolist(),
+                runs_per_budget=PER_BUDGET, seconds=time.perf_counter() - t, rows=_summary_rows(rows))
+
+
+def bracketed_study(n_seeds: int, loss_noise: float, seed: int) -> dict:
+    """Study 5: one N grid under every budget, so that at some budgets the optimum lies beyond the grid."""
+    N, C = np.tile(GRID_N, GRID_BUDGETS.size), np.repeat(GRID_BUDGETS, GRID_N.size)
+    ways = {"every budget": dict(C=C), "bracketed=True": dict(C=C, bracketed=True)}
+    rows = {}
+    t = time.perf_counter()
+    for s in range(n_seeds):
+        rng = np.random.default_rng([seed, 5, s])
+        _fit_ways(rows, s, N, P.loss(N, C / (6 * N)) * np.exp(loss_noise * rng.standard_normal(C.size)), ways)
+    inside = int(np.sum((compute_optimal(P, GRID_BUDGETS).N_opt > GRID_N[0]) &
+                        (compute_optimal(P, GRID_BUDGETS).N_opt < GRID_N[-1])))
+    return dict(seeds=n_seeds, loss_noise=loss_noise, true_a=P.a, budgets=GRID_BUDGETS.tolist(), N=GRID_N.tolist(),
+                budgets_with_optimum_inside=inside, seconds=time.perf_counter() - t, rows=_summary_rows(rows))
 
 
 def seed_bootstrap_study(n_sets: int, seed: int) -> list[dict]:
@@ -281,7 +328,8 @@ def main():
     ap.add_argument("--loss-noise", type=float, default=0.0, help="sd of log-normal noise on L in the bins study")
     ap.add_argument("--width-sets", type=int, default=200, help="width curves per row of the seed-bootstrap study")
     ap.add_argument("--offset-sets", type=int, default=100, help="curves per row of the points-bootstrap study")
-    ap.add_argument("--studies", default="1,2,3,4", help="which studies to run, e.g. 3,4")
+    ap.add_argument("--grid-noise", type=float, default=0.001, help="sd of log-normal noise on L in study 5")
+    ap.add_argument("--studies", default="1,2,3,4,5", help="which studies to run, e.g. 3,4")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -290,10 +338,10 @@ def main():
         studies = {int(v) for v in args.studies.split(",") if v.strip()}
     except ValueError:
         studies = set()
-    if not studies or not studies <= {1, 2, 3, 4}:
-        ap.error(f"--studies {args.studies!r}: give numbers from 1-4 separated by commas")
+    if not studies or not studies <= {1, 2, 3, 4, 5}:
+        ap.error(f"--studies {args.studies!r}: give numbers from 1-5 separated by commas")
     load0, t0 = os.getloadavg(), time.perf_counter()
-    huber = mle = search = bins = seeds_rows = points_rows = None
+    huber = mle = search = bins = seeds_rows = points_rows = grid = None
     if 1 in studies:
         print(f"Study 1: stderr coverage of fit_chinchilla, {RUNS} runs ({args.design} design), {NOISE:.0%} log-noise, "
               f"3 starts around the truth, seed {args.seed}")
@@ -313,17 +361,7 @@ def main():
         print(f"\nStudy 2: budget bins, {len(BUDGETS)} budgets 1e18..1e22 x {PER_BUDGET} N, each run's C scattered by "
               f"sd {args.scatter:g} in log C, loss noise {args.loss_noise:g}, {args.seeds} seeds, true a = {P.a:.5f} "
               f"({bins['seconds']:.1f} s)")
-        print(f"  {'fit':<14}{'runs grouped by':<28}{'mean a':>10}{'mean - true':>13}{'sd over seeds':>15}"
-              f"{'max |err|':>11}{'budgets':>9}{'failed':>8}")
-        for r in bins["rows"]:
-            nb = f"{r['budgets_min']}" if r["budgets_min"] == r["budgets_max"] else f"{r['budgets_min']}-{r['budgets_max']}"
-            print(f"  {r['fit']:<14}{r['way']:<28}{r['mean_a']:>10.5f}{r['mean_a'] - P.a:>13.5f}{r['sd_a']:>15.5f}"
-                  f"{r['max_abs_error']:>11.5f}{nb:>9}{r['failed']:>8}")
-        for r in bins["rows"]:
-            for note, count in r["notes"].items():
-                print(f"  {r['fit']}, {r['way']}, on {count} seed(s): {note}")
-            for err in r["errors"][:3]:
-                print(f"  {r['fit']}, {r['way']}: {err}")
+        print_allocation_rows(bins["rows"])
 
     if 3 in studies:
         t3 = time.perf_counter()
@@ -355,6 +393,14 @@ def main():
             for note, count in r["notes"].items():
                 print(f"  {r['widths']} widths, E={r['offset_true']:g}, offset={r['offset']}, on {count} curve(s): {note}")
 
+    if 5 in studies:
+        grid = bracketed_study(args.seeds, args.grid_noise, args.seed)
+        print(f"\nStudy 5: budgets whose optimum the runs do not bracket, {GRID_N.size} N in 1e8..1e9 under each of "
+              f"{GRID_BUDGETS.size} budgets 1e17..1e22 (the optimum inside the N range at "
+              f"{grid['budgets_with_optimum_inside']}), loss noise {args.grid_noise:g}, {args.seeds} seeds, true a = "
+              f"{P.a:.5f} ({grid['seconds']:.1f} s)")
+        print_allocation_rows(grid["rows"])
+
     out = dict(
         load_average_before=load0, load_average_after=os.getloadavg(), wall_seconds=time.perf_counter() - t0,
         machine=f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
@@ -362,7 +408,7 @@ def main():
         args=vars(args), runs=RUNS, noise=NOISE, huber_delta=DELTA, starts=STARTS.tolist(),
         truth=dict(zip(PARAMS, TRUE.tolist())),
         coverage=dict(huber=huber, mle=mle), search_check=search, budget_bins=bins, seed_bootstrap=seeds_rows,
-        points_bootstrap=points_rows,
+        points_bootstrap=points_rows, bracketed=grid,
     )
     print(f"\n{out['machine']} {out['versions']} load average {load0[0]:.2f} -> {out['load_average_after'][0]:.2f}, "
           f"wall {out['wall_seconds']:.1f} s")

@@ -520,3 +520,19 @@ def test_ctrl_c_of_the_command_is_never_lost():
             "os.kill(os.getpid(), signal.SIGINT); time.sleep(30); print('not reached')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (130, "started\nunflushed", "toyscale: interrupted\n")
+
+
+@pytest.mark.parametrize("kind", ["frontier", "isoflop"])
+def test_allocation_cli_bracketed(tmp_path, capsys, kind):
+    # one N grid (1e8..1e9) under 11 budgets: the optimum lies inside it at 4 of them
+    budgets = np.logspace(17, 22, 11)
+    N, C = np.tile(np.logspace(8, 9, 9), 11), np.repeat(budgets, 9)
+    L = CHINCHILLA_PUBLISHED.loss(N, C / (6 * N))
+    path = tmp_path / "grid.csv"
+    path.write_text("n,flops,loss\n" + "".join(f"{a:.17g},{c:.17g},{l:.17g}\n" for a, c, l in zip(N, C, L)))
+    base = ["fit", kind, str(path), "--N", "n", "--C", "flops", "--loss", "loss", "--json"]
+    assert cli.main(base) == 0
+    assert json.loads(capsys.readouterr().out)["n_budgets"] == 11
+    assert cli.main(base + ["--bracketed"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_budgets"] == 4 and any("dropped (bracketed=True)" in n for n in out["notes"])

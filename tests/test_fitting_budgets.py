@@ -134,3 +134,42 @@ _Y = 2 * _X**-0.5
 def test_bad_arguments_are_named(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def _fixed_grid_runs():
+    """11 budgets 1e17..1e22 over one N grid (1e8..1e9): the published optimum lies inside the grid at the 4
+    budgets 10^18.5..10^20 and below or above it at the other 7."""
+    budgets = np.logspace(17, 22, 11)
+    N = np.tile(np.logspace(8, 9, 9), budgets.size)
+    C = np.repeat(budgets, 9)
+    return N, C, CHINCHILLA_PUBLISHED.loss(N, C / (6 * N)), budgets
+
+
+@pytest.mark.parametrize("fit_fn", [fit_frontier, fit_isoflop])
+def test_bracketed_keeps_only_budgets_whose_optimum_lies_inside_their_runs(fit_fn):
+    N, C, L, budgets = _fixed_grid_runs()
+    plain = fit_fn(N, L, C=C)
+    # the edge budgets pull a down (frontier 0.255, IsoFLOP 0.391 against 0.457), with a note saying so
+    assert len(plain.C) == 11 and plain.a < A_TRUE - 0.06
+    assert any(n.startswith("7 budget(s)") and "bracketed=True drops them" in n for n in plain.notes)
+    fit = fit_fn(N, L, C=C, bracketed=True)
+    np.testing.assert_allclose(fit.C, budgets[3:7], rtol=1e-9)
+    assert fit.a == pytest.approx(A_TRUE, abs=0.035)
+    assert any(n.startswith("7 budget(s)") and n.endswith("dropped (bracketed=True)") for n in fit.notes)
+
+
+def test_bracketed_applies_within_each_bootstrap_resample():
+    N, C, L, _ = _fixed_grid_runs()
+    # every resample refits on its own bracketed budgets: the interval covers the published a, which the
+    # interval of the plain fit (0.39) does not
+    lo, hi = fit_isoflop(N, L, C=C, bracketed=True, bootstrap=40).intervals["a"]
+    assert lo < A_TRUE < hi
+    lo, hi = fit_isoflop(N, L, C=C, bootstrap=40).intervals["a"]
+    assert hi < A_TRUE
+
+
+@pytest.mark.parametrize("fit_fn", [fit_frontier, fit_isoflop])
+def test_bracketed_must_be_a_bool(fit_fn):
+    N, C, L, _ = _fixed_grid_runs()
+    with pytest.raises(TypeError, match="bracketed='yes'; bracketed must be True or False"):
+        fit_fn(N, L, C=C, bracketed="yes")

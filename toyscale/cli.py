@@ -244,7 +244,8 @@ def _cmd_fit_allocation(args) -> int:
                 raise CliError(f"--bins {bins:g}: give an integer number of bins or at least 3 bin edges")
             bins = int(bins)
     fn = fitting.fit_frontier if args.fit_kind == "frontier" else fitting.fit_isoflop
-    fit = fn(data[args.N], data[args.loss], bins=bins, bootstrap=args.bootstrap, seed=args.seed, **budget)
+    fit = fn(data[args.N], data[args.loss], bins=bins, bracketed=args.bracketed, bootstrap=args.bootstrap,
+             seed=args.seed, **budget)
     print(json.dumps(_jsonable(fit.to_dict()), indent=2) if args.json else fit)
     return 0  # (a least-squares line through distinct budgets: always determined)
 
@@ -377,6 +378,10 @@ def register_fit(subparsers) -> None:
         al.add_argument("--bins", type=_positive_float, nargs="+", default=None, metavar="B",
                         help="one integer: that many log-spaced budget bins; several numbers: ascending bin edges "
                              "(default: group runs of equal C, to 1 %% of a group's smallest)")
+        al.add_argument("--bracketed", action="store_true",
+                        help="drop budgets whose optimum is not bracketed by their runs' N " + (
+                            "(lowest-loss run at the smallest or largest N)" if kind == "frontier" else
+                            "(parabola minimum outside the N range)"))
         _add_bootstrap_seed_json(al, "the runs")
         al.set_defaults(func=_cmd_fit_allocation)
 

@@ -2530,8 +2530,9 @@ class _Optima(NamedTuple):
     flags: dict  # (R, G) masks of the groups behind each note
 
 
-def _frontier_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups) -> _Optima:
-    """Approach 1 per group: the drawn run of lowest loss, losses moved to a common budget (see `fit_frontier`)."""
+def _frontier_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, bracketed: bool) -> _Optima:
+    """Approach 1 per group: the drawn run of lowest loss, losses moved to a common budget (see `fit_frontier`);
+    with ``bracketed``, groups whose lowest-loss run has the group's smallest or largest N are not usable."""
     lN, lC = np.log(N), np.log(C)
     mu, nu, scattered, enough = _local_budget_terms(lN, lC, grp, 3)
 
@@ -2550,13 +2551,17 @@ def _frontier_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups) 
     best, has = grp.argmin(adj)
     # the lowest-loss run of a group with one N is that N whatever the optimum: no frontier point
     compared = has & (grp.distinct(np.unique(lN, return_inverse=True)[1].reshape(-1)) >= 2)
+    # the optimum of a group whose best run is its smallest or largest N may lie beyond the runs
+    edge = compared & ((lN[best] <= grp.extreme(lN, np.minimum)) | (lN[best] >= grp.extreme(lN, np.maximum)))
     return _Optima(C=np.where(put_on_budget, np.exp(nu), C[best]), N=N[best], L=np.take_along_axis(adj, best, 1),
-                   usable=compared, n_runs=grp.total(1.0), curvature=None,
-                   flags=dict(compared_as_is=scattered & ~put_on_budget & compared, single=has & ~compared))
+                   usable=compared & ~(edge & bracketed), n_runs=grp.total(1.0), curvature=None,
+                   flags=dict(compared_as_is=scattered & ~put_on_budget & compared, single=has & ~compared, edge=edge))
 
 
-def _isoflop_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, min_runs: int) -> _Optima:
-    """Approach 2 per group: minimum of the local quadratic in log N at the group's budget (see `fit_isoflop`)."""
+def _isoflop_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, min_runs: int,
+                    bracketed: bool) -> _Optima:
+    """Approach 2 per group: minimum of the local quadratic in log N at the group's budget (see `fit_isoflop`);
+    with ``bracketed``, minima outside the group's N range are not usable."""
     lN, lC = np.log(N), np.log(C)
     cnt = grp.total(1.0)
     mu, nu, scattered, enough = _local_budget_terms(lN, lC, grp, min_runs)
@@ -2574,8 +2579,8 @@ def _isoflop_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, m
     usable = ok & ~concave & ~flat
     u = lN - grp.at(mu)
     outside = usable & ((u_opt < grp.extreme(u, np.minimum)) | (u_opt > grp.extreme(u, np.maximum)))
-    return _Optima(C=np.exp(nu), N=n_opt, L=coef[..., 0] - coef[..., 1] ** 2 / (4 * c2), usable=usable,
-                   n_runs=cnt, curvature=coef[..., 2],
+    return _Optima(C=np.exp(nu), N=n_opt, L=coef[..., 0] - coef[..., 1] ** 2 / (4 * c2),
+                   usable=usable & ~(outside & bracketed), n_runs=cnt, curvature=coef[..., 2],
                    flags=dict(few=~fitted & (cnt > 0), singular=singular, unmodelled=ok & scattered & ~enough,
                               concave=concave, flat=flat, outside=outside))
 
@@ -2640,8 +2645,8 @@ def _dropped_note(grp: _Groups) -> list[str]:
 
 
 @_float64
-def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = None, bootstrap: int = 0,
-                 seed: int = 0, level: float = 0.95) -> AllocationFit:
+def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = None, bracketed: bool = False,
+                 bootstrap: int = 0, seed: int = 0, level: float = 0.95) -> AllocationFit:
     """Chinchilla approach 1 (Hoffmann et al. 2022, sec. 3.1): per compute budget keep the run
     of lowest loss, then fit N_opt = k C^a by least squares of log N_opt on log C.
 
@@ -2660,6 +2665,10 @@ def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any =
     Groups whose runs all have one N (a single run, say) are dropped with a note: their lowest-loss
     run is that N wherever the optimum lies.  Where the design does not reach a budget's optimum at
     all (narrow bins at the edge of an (N, D) rectangle) no comparison can recover it: cover the optimum.
+    A budget whose lowest-loss run has its smallest or largest N is such a budget, or may be: it is
+    noted, and with ``bracketed=True`` dropped (in each bootstrap resample too), so that the fit uses
+    only optima with a smaller and a larger N beside them (a sweep where each width reaches only some
+    budgets, such as N x training time, puts the grid's edge at the optimum of many budgets).
 
     With ``bootstrap`` = R > 0 the runs are resampled with replacement R times and the whole
     procedure (groups, per-group optima, the fit of N_opt on C) is redone on each; the resamples
@@ -2675,6 +2684,7 @@ def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any =
       bins: None (group runs of equal C: sorted, a run whose C lies within 1 % of its group's smallest joins
         the group, so the ~1/D scatter of C = 6 N D from integer N and D stays one budget), an int (that many
         log-spaced bins over the range of C) or ascending bin edges.
+      bracketed: drop the budgets whose lowest-loss run has the smallest or largest N among their runs.
       bootstrap: number of resamples of the runs (0: none; else at least 2 / (1 - level), 40 at the
         default level).
       seed: seed of the resampling.
@@ -2684,9 +2694,11 @@ def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any =
       An `AllocationFit` with method "frontier"; with bootstrap, ``intervals`` of a, k and b, and
       resamples left with fewer than 2 budgets counted in ``bootstrap_failed`` and dropped.
     """
+    bracketed = _check_bool("bracketed", bracketed)
     bootstrap, seed, level = _check_bootstrap(bootstrap, seed, level)
     N, C, L = _runs(N, D, C, loss)
-    opt, grp, boot = _allocation_optima(_frontier_optima, N, C, L, bins, bootstrap, seed)
+    optima = functools.partial(_frontier_optima, bracketed=bracketed)
+    opt, grp, boot = _allocation_optima(optima, N, C, L, bins, bootstrap, seed)
     notes = _dropped_note(grp)
     n_single = int(opt.flags["single"][0].sum())
     if n_single:
@@ -2696,12 +2708,18 @@ def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any =
     if n_as_is:
         notes.append(f"{n_as_is} budget group(s) with scattered C but too few runs to put them on a common budget "
                      "(need 5 distinct): compared as they stand")
+    n_edge = int(opt.flags["edge"][0].sum())
+    if n_edge:
+        notes.append(f"{n_edge} budget(s) whose lowest-loss run has their smallest or largest N "
+                     + ("dropped (bracketed=True)" if bracketed else
+                        "(the optimum may lie beyond the runs; bracketed=True drops them)"))
     return _fit_allocation("frontier", opt, notes, boot, level)
 
 
 @_float64
 def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = None,
-                min_runs: int = 3, bootstrap: int = 0, seed: int = 0, level: float = 0.95) -> AllocationFit:
+                min_runs: int = 3, bracketed: bool = False, bootstrap: int = 0, seed: int = 0,
+                level: float = 0.95) -> AllocationFit:
     """Chinchilla approach 2 (Hoffmann et al. 2022, sec. 3.2): per compute budget fit a parabola
     of loss in log N, take its minimum N_opt, then fit N_opt = k C^a through the minima.
 
@@ -2727,6 +2745,8 @@ def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = 
       bins: None (group by equal C, to 1 % of a group's smallest as in `fit_frontier`), an int
         (log-spaced bins) or ascending bin edges; the budget of a binned group is the geometric mean of its runs' C.
       min_runs: budgets with fewer distinct N are dropped (at least 3).
+      bracketed: drop the budgets whose parabola minimum lies outside their runs' N range (kept with a
+        note by default: an extrapolated minimum).
       bootstrap: number of resamples of the runs (0: none; else at least 2 / (1 - level), 40 at the
         default level).
       seed: seed of the resampling.
@@ -2737,9 +2757,10 @@ def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = 
       ``intervals`` of a, k and b, and failed resamples (fewer than 2 usable budgets) counted and dropped.
     """
     min_runs = check_int("min_runs", min_runs, 3)
+    bracketed = _check_bool("bracketed", bracketed)
     bootstrap, seed, level = _check_bootstrap(bootstrap, seed, level)
     N, C, L = _runs(N, D, C, loss)
-    optima = functools.partial(_isoflop_optima, min_runs=min_runs)
+    optima = functools.partial(_isoflop_optima, min_runs=min_runs, bracketed=bracketed)
     opt, grp, boot = _allocation_optima(optima, N, C, L, bins, bootstrap, seed)
     notes = _dropped_note(grp)
     n = {k: int(v[0].sum()) for k, v in opt.flags.items()}
@@ -2756,5 +2777,6 @@ def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = 
         notes.append(f"{n['flat']} budget(s) whose parabola is too flat for a finite minimum N dropped")
     if n["outside"]:
         notes.append(f"{n['outside']} budget(s) with the parabola minimum outside their N range "
-                     "(extrapolated; centre the grid on the optimum)")
+                     + ("dropped (bracketed=True)" if bracketed else
+                        "(extrapolated; centre the grid on the optimum, or bracketed=True drops them)"))
     return _fit_allocation("isoflop", opt, notes, boot, level)
