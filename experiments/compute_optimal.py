@@ -103,32 +103,27 @@ def mean_curves(result, widths: list[int], logged: int) -> tuple[np.ndarray, np.
 
 def bracketed_frontier(N: np.ndarray, L: np.ndarray, C: np.ndarray, bins: int):
     """The compute-optimal frontier over ``bins`` log-spaced budgets, from the budgets whose
-    lowest-loss width has a smaller and a larger width among the budget's runs; at the others
-    the optimum is not bracketed (each width reaches only the budgets N log_every .. N steps),
-    and the grid's edge would stand in for it. Returns (fit or None, budgets kept, budgets left
-    out, why None)."""
+    lowest-loss width has a smaller and a larger width among the budget's runs (``fit_frontier``
+    with ``bracketed=True``); at the others the optimum is not bracketed (each width reaches only
+    the budgets N log_every .. N steps), and the grid's edge would stand in for it. Returns (fit
+    or None, the number of budgets with an optimum, bracketed or not, why None)."""
     edges = np.geomspace(C.min(), C.max(), bins + 1)
     edges[0], edges[-1] = edges[0] * 0.999, edges[-1] * 1.001
-    group = np.searchsorted(edges, C, side="right") - 1
     try:
-        everything = fit_frontier(N, L, C=C, bins=edges)
+        total = fit_frontier(N, L, C=C, bins=edges).C.size
     except (ValueError, NotIdentifiableError) as e:  # (e.g. the runs left fill fewer than 2 budgets)
-        return None, 0, 0, f"no frontier: {e}"
-    inside = []
-    for c, n in zip(everything.C, everything.N_opt):
-        present = N[group == np.searchsorted(edges, c, side="right") - 1]
-        if present.min() < n < present.max():
-            inside.append(np.searchsorted(edges, c, side="right") - 1)
-    left_out = everything.C.size - len(inside)
-    if len(inside) < 3:
-        return None, len(inside), left_out, (f"{len(inside)} of {everything.C.size} budgets bracket their optimum; "
-                                             f"the fit needs 3 (more widths, or more steps)")
-    keep = np.isin(group, inside)
-    frontier = fit_frontier(N[keep], L[keep], C=C[keep], bins=edges)
+        return None, 0, f"no frontier: {e}"
+    try:
+        frontier = fit_frontier(N, L, C=C, bins=edges, bracketed=True)
+    except NotIdentifiableError:  # fewer than 2 bracketed budgets
+        frontier = None
+    if frontier is None or frontier.C.size < 3:
+        return None, total, (f"fewer than 3 of the {total} budgets bracket their optimum; the fit needs 3 "
+                             f"(more widths, or more steps)")
     if np.unique(frontier.N_opt).size < 2:
-        return None, len(inside), left_out, (f"the {len(inside)} budgets that bracket their optimum all have it at "
-                                             f"N = {int(frontier.N_opt[0])}: too few widths for these budgets")
-    return frontier, len(inside), left_out, None
+        return None, total, (f"the {frontier.C.size} budgets that bracket their optimum all have it at "
+                             f"N = {int(frontier.N_opt[0])}: too few widths for these budgets")
+    return frontier, total, None
 
 
 def _row(name: str, fit, want: float, sign: float = 1.0) -> tuple[str, dict]:
@@ -165,10 +160,9 @@ def main(argv=None) -> dict:
     N_all = np.repeat(np.asarray(widths, float), t.size)
     C_all = N_all * np.tile(t, len(widths))
     ok = np.isfinite(curves.ravel())
-    frontier, bracketed, unbracketed = None, 0, 0
+    frontier, budgets = None, 0
     if ok.sum() >= 3:
-        frontier, bracketed, unbracketed, why["N_opt"] = bracketed_frontier(N_all[ok], curves.ravel()[ok],
-                                                                            C_all[ok], s["bins"])
+        frontier, budgets, why["N_opt"] = bracketed_frontier(N_all[ok], curves.ravel()[ok], C_all[ok], s["bins"])
     else:
         why["N_opt"] = "fewer than 3 logged losses left"
     if frontier is not None:
@@ -185,7 +179,7 @@ def main(argv=None) -> dict:
     for key, (name, sign) in {
         "time": (f"L ~ t^-x at N = {widths[-1]}, t in [{lo:g}, {hi:g}]", 1.0),
         "width": ("L ~ N^-x at t -> inf (ridgeless)", 1.0),
-        "N_opt": (f"N* ~ C^x, C = N t ({bracketed} budgets)", -1.0),
+        "N_opt": ("N* ~ C^x, C = N t" + (f" ({frontier.C.size} budgets)" if frontier is not None else ""), -1.0),
         "L_opt": ("L* ~ C^-x along the frontier", 1.0),
     }.items():
         if key in fits:
@@ -198,9 +192,9 @@ def main(argv=None) -> dict:
     ratio = float(curves[-1, keep][-1] / limits[-1])
     print(f"at t = {end:g} (the time fit's end) the N = {widths[-1]} loss is {ratio:.2f}x its long-time loss")
     if frontier is not None:
-        print(f"frontier: {bracketed} budgets bracket their optimum (widths "
-              + ", ".join(f"{int(n)}" for n in frontier.N_opt) + f"); {unbracketed} left out, their lowest loss at "
-              f"the smallest or largest width they hold")
+        print(f"frontier: {frontier.C.size} budgets bracket their optimum (widths "
+              + ", ".join(f"{int(n)}" for n in frontier.N_opt) + f"); {budgets - frontier.C.size} left out, their "
+              f"lowest loss at the smallest or largest width they hold")
 
     figure = args.figure
     plots.save(plots.compute_frontier(t, widths, curves, limits, frontier, time_fit=fits.get("time"),
@@ -213,7 +207,7 @@ def main(argv=None) -> dict:
         "ridgeless_loss": limits.tolist(), "exponents": rows, "time_fit_end": {"t": end, "over_long_time": ratio},
         "frontier": None if frontier is None else {
             "C": frontier.C.tolist(), "N_opt": frontier.N_opt.tolist(), "L_opt": frontier.L_opt.tolist(),
-            "budgets_left_out": unbracketed, "notes": list(frontier.notes)},
+            "budgets_left_out": budgets - frontier.C.size, "notes": list(frontier.notes)},
         "models": len(result), "diverged": diverged, "config": cfg.to_dict(),
     }, figure)
 

@@ -1378,8 +1378,9 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
         fit_power_law(np.array(widths, float), np.asarray(on_disk["ridgeless_loss"])).exponent, rel=1e-6)
     N_all = np.repeat(np.array(widths, float), t.size)
     C_all = N_all * np.tile(t, 4)
-    frontier, kept, left_out, why = module.bracketed_frontier(N_all, curves.ravel(), C_all, 6)
-    assert why is None and kept >= 3 and kept + left_out <= 6 and on_disk["frontier"]["budgets_left_out"] == left_out
+    frontier, budgets, why = module.bracketed_frontier(N_all, curves.ravel(), C_all, 6)
+    kept, left_out = frontier.C.size, budgets - frontier.C.size
+    assert why is None and kept >= 3 and budgets <= 6 and on_disk["frontier"]["budgets_left_out"] == left_out
     assert ex["N_opt"]["fitted"] == pytest.approx(frontier.a, rel=1e-6)
     np.testing.assert_allclose(on_disk["frontier"]["N_opt"], frontier.N_opt)
     assert all(4 < n < 32 for n in frontier.N_opt)  # bracketed: never the grid's edge
@@ -1413,10 +1414,14 @@ def test_compute_optimal_reports_what_it_cannot_fit_and_still_writes_its_summary
     N = np.repeat([2.0, 4.0, 8.0, 16.0, 32.0], 40)
     t = np.tile(np.arange(1.0, 41.0), 5)
     loss = np.where(N == 8, 1.0, 2.0)  # width 8 best at every budget
-    frontier, kept, left_out, why = module.bracketed_frontier(N, loss, N * t, 6)
-    assert frontier is None and kept == 4 and left_out == 2
+    frontier, budgets, why = module.bracketed_frontier(N, loss, N * t, 6)
+    assert frontier is None and budgets == 6
     assert why == "the 4 budgets that bracket their optimum all have it at N = 8: too few widths for these budgets"
     # one width left (the others diverged): no frontier, said so (fit_frontier's error had propagated)
     one, steps = np.full(5, 8.0), np.arange(1.0, 6.0)
-    frontier, kept, left_out, why = module.bracketed_frontier(one, 1 / steps, one * steps, 3)
-    assert frontier is None and (kept, left_out) == (0, 0) and why.startswith("no frontier: 0 distinct budget(s)")
+    frontier, budgets, why = module.bracketed_frontier(one, 1 / steps, one * steps, 3)
+    assert frontier is None and budgets == 0 and why.startswith("no frontier: 0 distinct budget(s)")
+    # the widest run best at every budget: no budget brackets its optimum
+    frontier, budgets, why = module.bracketed_frontier(N, 1 / N, N * t, 6)
+    assert frontier is None and budgets == 6
+    assert why == "fewer than 3 of the 6 budgets bracket their optimum; the fit needs 3 (more widths, or more steps)"
