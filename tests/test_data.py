@@ -334,3 +334,38 @@ def test_the_hash_generator_refuses_a_draw_its_32_bit_counter_cannot_number():
     with pytest.raises(ValueError, match=r"rng='hash' with batch=65537, n=65536 and sampler='dense'"):
         TrainConfig(n=2**16, batch=2**16 + 1, steps=10, warmup=1, log_every=1, rng="hash", sampler="dense")
     TrainConfig(n=2**16, batch=2**16 + 1, steps=10, warmup=1, log_every=1, sampler="dense")  # (threefry: no limit)
+
+
+def test_sparse_sampler_refuses_an_n_within_the_tables_alias_columns_but_not_theirs():
+    # 10 features: 16 alias columns, so n = 9 and n = 12 passed the column check; n = 9 put 18 of 198
+    # events on a feature the batch does not have (dropped from dense, clamped rows of W in encode)
+    tables = data.sparse_tables(np.full(10, 0.3), 64)
+    key = jax.random.PRNGKey(0)
+    data.sample_features_sparse(key, tables, 64, 10)
+    for n in (9, 12):
+        with pytest.raises(ValueError, match=rf"n={n} does not match the tables, built for 10 features"):
+            data.sample_features_sparse(key, tables, 64, n)
+    with pytest.raises(TypeError, match=r"n=10.0; n must be an integer"):
+        data.sample_features_sparse(key, tables, 64, 10.0)
+
+
+def test_event_capacity_checks_its_tail_and_reaches_tiny_ones():
+    from scipy import stats
+
+    # a tail below the first search's reach gave capacity 0 (argmax of all False): every batch empty
+    for tail in (1e-45, 1e-60):
+        c = data.event_capacity(64, 1.0, tail=tail)
+        sf = stats.poisson.sf([c - 1, c], 64.0)
+        assert sf[1] <= tail < sf[0]
+    for tail, match in ((0.0, r"tail=0.0; tail must be finite > 0"), (-1.0, r"tail=-1.0"),
+                        (1.0, r"tail=1.0; tail must be a probability in \(0, 1\)")):
+        with pytest.raises(ValueError, match=match):
+            data.event_capacity(64, 1.0, tail=tail)
+
+
+def test_plain_sampler_does_not_round_rare_rates_up_to_2_pow_minus_23():
+    # jax.random.bernoulli compares with a 23-bit uniform: p = 1e-12 fired at 2^-23, 8 expected in these 2^26
+    # draws (7 seen at p = 1e-9 in 5e7); a 32-bit uniform fires with probability 2^-32 or less (6.7e-5 expected)
+    fired = sum(int(np.count_nonzero(data.sample_features_plain(jax.random.PRNGKey(s), np.full(4096, 1e-12), 4096)))
+                for s in range(4))
+    assert fired == 0

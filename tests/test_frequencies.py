@@ -112,3 +112,16 @@ def test_too_large_a_density_names_the_most_frequent_feature():
         fq.power_law(-1.0, E=600).probs(1000)
     with pytest.raises(ValueError, match=r"E=5 makes p_1="):
         fq.power_law(1.2, E=5).probs(1000)
+
+
+def test_the_largest_E_suggested_is_rounded_down_so_it_is_accepted():
+    # H_10 = 2.92897: the message said 2.929, and E=2.929 was then refused with the same message
+    with pytest.raises(ValueError, match=r"largest E allowed here is 2.928$"):
+        fq.power_law(1.0, E=5).probs(10)
+    assert fq.power_law(1.0, E=2.928).probs(10)[0] == pytest.approx(2.928 / 2.9289682539682538)
+
+
+def test_custom_refuses_a_table_of_weights():
+    # a [2, 2] table had been flattened into 4 features
+    with pytest.raises(ValueError, match=r"values has shape \(2, 2\); values must be one weight per feature"):
+        fq.custom([[1, 2], [3, 4]])

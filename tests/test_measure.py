@@ -172,3 +172,13 @@ def test_a_row_with_a_non_finite_norm_stays_out_of_the_overlaps(bad):
     assert int(got["n_represented"]) == count == 19
     np.testing.assert_allclose(float(got["overlap_mean"]), mean, rtol=1e-4)
     np.testing.assert_allclose(float(got["overlap_var"]), var, rtol=1e-3)
+
+
+def test_threshold_must_be_one_number_and_W_may_be_a_list():
+    W = [[1.0, 0.0], [0.0, 0.2], [0.6, 0.8]]
+    assert float(represented_fraction(W)) == pytest.approx(2 / 3)  # (a list had failed inside jnp.linalg.norm)
+    for fn in (represented_fraction, overlap_stats):
+        with pytest.raises(TypeError, match=r"threshold='0.5'; threshold must be a real number"):
+            fn(jnp.asarray(W), "0.5")
+        with pytest.raises(TypeError, match=r"threshold has shape \(2,\); threshold must be one real number"):
+            fn(jnp.asarray(W), [0.5, 1.0])

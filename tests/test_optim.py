@@ -108,3 +108,18 @@ def test_an_all_zero_row_decays_by_zero_not_nan():
     W = jnp.zeros((2, 3)).at[1].set(1.0)
     d = np.asarray(row_decay_direction(W, -1.0))
     assert np.all(np.isfinite(d)) and np.all(d[0] == 0)
+
+
+@pytest.mark.parametrize("name", ["lr_w", "lr_b", "gamma"])
+def test_optimizer_numbers_must_be_single_real_numbers(name):
+    # a list gave each column its own rate or decay, a string was read as a number, None failed inside jnp.array
+    kw = dict(lr_w=1e-2, lr_b=1e-2, gamma=0.1, steps=10, warmup=2)
+    for bad, err, match in (([0.5, 1.0], TypeError, rf"{name} has shape \(2,\); {name} must be one real number"),
+                            ("0.1", TypeError, rf"{name}='0.1'; {name} must be a real number"),
+                            (None, TypeError, rf"{name}=None; {name} must be a real number")):
+        with pytest.raises(err, match=match):
+            superposition_optimizer(**{**kw, name: bad})
+    # traced per-model values (vmap over a sweep's models) are still taken
+    opt = jax.vmap(lambda g: superposition_optimizer(**{**kw, name: g}).init({"W": jnp.ones((3, 2)),
+                                                                               "b": jnp.ones(3)}))
+    opt(jnp.asarray([0.1, 0.2]))

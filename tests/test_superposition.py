@@ -347,3 +347,22 @@ def test_bfloat16_is_float32_exact_when_every_entry_is_an_event():
     for k in ("W", "b"):
         scale = float(jnp.max(jnp.abs(g32[k])))
         np.testing.assert_allclose(g16[k], g32[k], rtol=1e-4, atol=1e-5 * scale, err_msg=k)
+
+
+def test_a_batch_of_another_n_than_W_is_refused():
+    from toyscale import data
+
+    p = np.full(10, 0.3)
+    tables = {k: jnp.asarray(v) for k, v in data.sparse_tables(p, 32).items()}
+    sf, _ = data.sample_features_sparse(jax.random.PRNGKey(0), tables, 32, 10)
+    for n_model in (8, 12):  # (the event batch had returned a loss, 1.53 and 1.30: clamped gathers, dropped rows)
+        params = superposition.init_params(jax.random.PRNGKey(1), n_model, 3)
+        for x in (sf, sf.dense):
+            with pytest.raises(ValueError, match=rf"shape \(32, 10\) and W shape \({n_model}, 3\); x must be "
+                                                 rf"\[batch, n\] with n = {n_model}"):
+                superposition.per_element_loss_and_grad(params, x)
+            with pytest.raises(ValueError, match=r"x must be \[batch, n\]"):
+                superposition.loss(params, x)
+    params = superposition.init_params(jax.random.PRNGKey(1), 10, 3)
+    value, _ = superposition.per_element_loss_and_grad(params, sf)
+    assert value == pytest.approx(float(superposition.per_element_loss(params, sf.dense)), rel=1e-5)

@@ -145,10 +145,17 @@ def check_real(name: str, value: Any, *, low: float | None = None, strict: bool 
 
 
 def concrete_real(name: str, value: Any, *, low: float | None = None, strict: bool = False,
-                  allow_inf: bool = False) -> None:
+                  allow_inf: bool = False, scalar: bool = False) -> None:
     """:func:`check_real` on ``value`` now if it is a Python or numpy number, or a concrete
     0-d array of one (``np.array(-0.5)``, ``jnp.asarray(-0.5)``: these had slipped past); a
-    larger array or a traced value (one per model in a sweep, say) is left to the caller."""
+    larger array or a traced value (one per model in a sweep, say) is left to the caller.
+    Anything that is neither a number nor an array (a string, None) is a TypeError, and with
+    ``scalar`` so is an array or list of more than 0 dimensions (one value is wanted)."""
+    if isinstance(value, (str, bytes)) or not (isinstance(value, (int, float, np.integer, np.floating, np.ndarray,
+                                                                  jax.Array, list, tuple))):
+        raise TypeError(f"{name}={short_repr(value)}; {name} must be a real number")
+    if scalar and np.ndim(value) != 0:
+        raise TypeError(f"{name} has shape {np.shape(value)}; {name} must be one real number (a scalar)")
     if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0:
         try:
             value = np.asarray(value)

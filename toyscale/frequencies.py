@@ -57,9 +57,15 @@ def normalise(weights: np.ndarray, density: float = 1.0) -> np.ndarray:
         i = int(np.argmax(p))
         raise ValueError(
             f"E={density} makes p_{i + 1}={p[i]:.4g} > 1 for this distribution; "
-            f"the largest E allowed here is {total / w.max():.4g}"
+            f"the largest E allowed here is {_round_down(total / w.max()):.4g}"
         )
     return p
+
+
+def _round_down(x: float, digits: int = 4) -> float:
+    """x rounded down to ``digits`` significant figures: a limit printed rounded up is refused when given back."""
+    step = 10.0 ** (math.floor(math.log10(x)) - digits + 1)
+    return math.floor(x / step * (1 + 1e-12)) * step  # (the 1e-12: x = 2.5 must not print as 2.499)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -192,6 +198,8 @@ def linear(*, E: float = 1.0) -> Frequencies:
 
 def custom(values, *, E: float = 1.0) -> Frequencies:
     """Any user-given non-negative weights, normalised to sum E."""
+    if np.ndim(values) > 1:  # (was flattened: a [2, 2] table became 4 features)
+        raise ValueError(f"values has shape {np.shape(values)}; values must be one weight per feature (1-D)")
     try:
         weights = tuple(float(v) for v in np.ravel(values))
     except (TypeError, ValueError):

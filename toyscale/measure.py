@@ -21,6 +21,7 @@ __all__ = ["row_norms", "represented_fraction", "overlap_stats", "random_overlap
 
 def row_norms(W: jax.Array) -> jax.Array:
     """||W_i|| for every feature i; W has shape [n, m]."""
+    W = jnp.asarray(W)
     if jnp.ndim(W) != 2:
         raise ValueError(f"W has shape {jnp.shape(W)}; W must be [n, m] (one row per feature)")
     return jnp.linalg.norm(W, axis=-1)
@@ -28,7 +29,7 @@ def row_norms(W: jax.Array) -> jax.Array:
 
 def represented_fraction(W: jax.Array, threshold: float = 0.5) -> jax.Array:
     """phi_t = #{i : ||W_i|| > t} / n; t = 1/2 gives phi_{1/2}, t = 1 gives phi_1."""
-    concrete_real("threshold", threshold, low=0.0)
+    concrete_real("threshold", threshold, low=0.0, scalar=True)
     return jnp.mean(row_norms(W) > threshold)
 
 
@@ -52,7 +53,7 @@ def overlap_stats(W: jax.Array, threshold: float = 0.5, block: int = 512) -> dic
       than two rows are represented.
     """
     check_int("block", block)
-    concrete_real("threshold", threshold, low=0.0)
+    concrete_real("threshold", threshold, low=0.0, scalar=True)
     W = jnp.asarray(W)
     dtype = W.dtype if jnp.issubdtype(W.dtype, jnp.floating) and jnp.finfo(W.dtype).bits >= 32 else jnp.float32
     W = W.astype(dtype)

@@ -128,9 +128,9 @@ def superposition_optimizer(
     Returns:
       An optax transformation over ``{"W": ..., "b": ...}``.
     """
-    concrete_real("lr_w", lr_w, low=0.0, strict=True)
-    concrete_real("lr_b", lr_b, low=0.0, strict=True)
-    concrete_real("gamma", gamma)
+    concrete_real("lr_w", lr_w, low=0.0, strict=True, scalar=True)
+    concrete_real("lr_b", lr_b, low=0.0, strict=True, scalar=True)
+    concrete_real("gamma", gamma, scalar=True)
     check_real("eps", eps, low=0.0, strict=True)
     return optax.chain(
         optax.scale_by_adam(b1=0.9, b2=0.999, eps=eps),

@@ -75,6 +75,16 @@ def _dense(x: Features) -> jax.Array:
     return x.dense if isinstance(x, SparseFeatures) else x
 
 
+def _check_batch(W: jax.Array, x: Features) -> None:
+    """A ValueError unless the batch has W's n features (static shapes: also under jit and
+    vmap). An event batch of another n gathered clamped rows of W and dropped gradient rows
+    silently; a dense one raised a bare dot_general error naming neither."""
+    shape = jnp.shape(_dense(x))
+    if not shape or shape[-1] != jnp.shape(W)[0]:
+        raise ValueError(f"x has {'dense shape' if isinstance(x, SparseFeatures) else 'shape'} {shape} and W shape "
+                         f"{jnp.shape(W)}; x must be [batch, n] with n = {jnp.shape(W)[0]}, W's rows (one per feature)")
+
+
 def encode(W: jax.Array, x: Features) -> jax.Array:
     """The hidden activations h = W^T x of a batch: [batch, m].
 
@@ -82,6 +92,7 @@ def encode(W: jax.Array, x: Features) -> jax.Array:
     :class:`~toyscale.data.SparseFeatures` batch the sum of the active rows,
     h_b = sum_k v_k W_{i_k} over the events of sample b (2 C m FLOPs for C event slots).
     """
+    _check_batch(W, x)
     if isinstance(x, SparseFeatures):
         return _sum_over_events(x.values, W[x.cols], x.rows, x.dense.shape[0])
     return x @ W
@@ -204,8 +215,9 @@ def per_element_loss_and_grad(params: Params, x: Features, precision: str = "flo
             raise ValueError(f"precision={precision!r} is written for event batches (SparseFeatures) only; "
                              f"a dense batch is differentiated by autodiff in float32")
         return jax.value_and_grad(per_element_loss)(params, x)
-    return _sparse_loss_and_grad(_weights(params), params["b"], x.rows, x.cols, x.values, x.dense.shape[0],
-                                 _operand_type(precision))
+    W = _weights(params)
+    _check_batch(W, x)
+    return _sparse_loss_and_grad(W, params["b"], x.rows, x.cols, x.values, x.dense.shape[0], _operand_type(precision))
 
 
 def _product(a: jax.Array, b: jax.Array, dtype, contract=((1,), (0,))) -> jax.Array:
