@@ -1052,3 +1052,56 @@ def test_the_default_budget_is_asked_of_the_devices_the_sweep_trains_on(monkeypa
     devices = jax.devices()[-1:]
     sweep.run_sweep(_FlagTask(), [{"flag": False}], devices=devices, progress=False)
     assert asked == devices
+
+
+def test_a_config_string_or_class_where_the_task_goes_is_refused_before_anything_runs(tmp_path, xla_compilations):
+    # run_sweep(TrainConfig(...), points) failed with "AttributeError: 'TrainConfig' object has no
+    # attribute 'config'"; model_key(seed, point, config) silently keyed the point as given, not
+    # as the sweep reads it (the key of another model)
+    from toyscale.random_features import RFConfig
+    from toyscale.train import SuperpositionTask
+
+    p = POINTS[0]
+    with xla_compilations() as names:
+        for task in (CFG, RFConfig(), "superposition", SuperpositionTask):
+            with pytest.raises(TypeError, match=re.escape(f"task={sweep.short_repr(task)}; task must be a")
+                               + ".*e.g. SuperpositionTask\\(config\\)"):
+                sweep.run_sweep(task, POINTS, out=tmp_path / "never", progress=False)
+            with pytest.raises(TypeError, match=re.escape(f"task={sweep.short_repr(task)}; task must be None")):
+                model_key(0, p, task)
+    assert names == [] and not (tmp_path / "never").exists()
+    with pytest.raises(TypeError, match=r"it lacks name, config, .*sweep_superposition\(config, points\)"):
+        sweep.run_sweep(CFG, POINTS, progress=False)
+    with pytest.raises(TypeError, match="it is a class, not an instance"):
+        model_key(0, p, SuperpositionTask)
+    # a task without identity_of keys the point as given, as the sweep does
+    np.testing.assert_array_equal(model_key(0, {"flag": False}, _FlagTask()), model_key(0, {"flag": False}))
+    np.testing.assert_array_equal(model_key(0, p, None), model_key(0, p))
+
+
+def test_chunk_layout_checks_its_devices_as_run_sweep_does():
+    # devices=['cpu'] passed the non-empty check and failed with "AttributeError: 'str' object
+    # has no attribute 'platform'"
+    d0 = jax.devices()[0]
+    for call in (lambda devices: chunk_layout(5, 1, memory_budget=1, devices=devices),
+                 lambda devices: sweep.run_sweep(_FlagTask(), [{"flag": False}], devices=devices, progress=False)):
+        with pytest.raises(TypeError, match=r"devices=\['cpu'\]; devices must be a list of jax.Device objects"):
+            call(["cpu"])
+        with pytest.raises(ValueError, match="non-empty list of distinct jax.Device objects"):
+            call([d0, d0])
+    assert chunk_layout(5, 1, memory_budget=10**9, devices=(d0,)) == (5, 1)  # any sequence of devices
+
+
+def test_an_out_path_that_is_a_file_is_a_folder_in_use_and_a_scripts_usage_error(tmp_path, capsys):
+    # a plain ValueError, which an experiment script showed as a traceback, not a usage error
+    from toyscale.runner import experiment_args, run_experiment_sweep
+
+    (tmp_path / "sweep").write_text("x")
+    with pytest.raises(FolderInUseError, match="out=.*sweep' is a file; out must be a folder"):
+        sweep_superposition(CFG, POINTS[:1], out=tmp_path / "sweep", progress=False)
+    args = experiment_args("demo", "", {"quick": {"seeds": 2}}, ["--out", str(tmp_path), "--no-progress"])
+    with pytest.raises(SystemExit) as exit_:
+        run_experiment_sweep(args, sweep_superposition, CFG, POINTS[:1])
+    assert exit_.value.code == 2
+    assert f"--out {tmp_path}: out='{tmp_path / 'sweep'}' is a file" in capsys.readouterr().err
+    assert (tmp_path / "sweep").read_text() == "x"

@@ -361,12 +361,13 @@ def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *s
     progress=not args.no_progress, **options)``.
 
     A folder that already holds another sweep (an earlier run into the same ``--out`` with
-    other settings or another ``--seed``), chunk files without a manifest, or a manifest or
-    chunk file that cannot be read, is reported as a usage error (exit status 2, the engine's
-    message, no traceback): the engine raises :class:`toyscale.sweep.FolderInUseError` for
-    those, before anything compiles or trains. Ctrl-C ends it with exit status 130 and a line
-    saying how to resume instead of a traceback (the finished chunks are on disk); run as a
-    script, at once (:func:`toyscale.io.exit_interrupted`), called from Python as ``SystemExit(130)``.
+    other settings or another ``--seed``), chunk files without a manifest, a manifest or chunk
+    file that cannot be read, or a file where the folder goes, is reported as a usage error
+    (exit status 2, the engine's message, no traceback): the engine raises
+    :class:`toyscale.sweep.FolderInUseError` for those, before anything compiles or trains.
+    Ctrl-C ends it with exit status 130 and a line saying how to resume instead of a traceback
+    (the finished chunks are on disk); run as a script, at once
+    (:func:`toyscale.io.exit_interrupted`), called from Python as ``SystemExit(130)``.
     Any other error propagates unchanged.
     """
     global _IN_SWEEP

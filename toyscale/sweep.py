@@ -300,7 +300,8 @@ def default_memory_budget(device: jax.Device | None = None) -> int:
 class FolderInUseError(ValueError):
     """:func:`run_sweep` refuses ``out``: it holds another sweep (or chunks of an unknown one,
     or a sweep of an older format), which would be mixed with this one, or a manifest or chunk
-    file that cannot be read. Raised before anything compiles or trains."""
+    file that cannot be read, or it is a file, not a folder. Raised before anything compiles or
+    trains."""
 
 
 MAX_BATCHES_PER_CHUNK = 8
@@ -314,10 +315,39 @@ def _check_budget(memory_budget: Any) -> None:
         raise ValueError(f"memory_budget={memory_budget!r}; memory_budget must be a number of bytes >= 1")
 
 
-def _check_device_list(devices: Any) -> None:
-    """A TypeError unless ``devices`` is a list (a lone Device is refused, not iterated)."""
+def _checked_devices(devices: Any) -> list:
+    """``devices`` as a list, checked: a TypeError unless it is a list of jax.Device objects (a
+    lone Device is refused, not iterated), a ValueError unless they are some and distinct.
+    Shared by :func:`run_sweep` and :func:`chunk_layout`."""
     if isinstance(devices, jax.Device) or not isinstance(devices, Sequence):
         raise TypeError(f"devices={devices!r}; devices must be a list of jax.Device objects, e.g. [{devices!r}]")
+    devices = list(devices)
+    if not all(isinstance(d, jax.Device) for d in devices):
+        raise TypeError(f"devices={devices!r}; devices must be a list of jax.Device objects (e.g. jax.devices())")
+    if not devices or len(set(devices)) != len(devices):
+        raise ValueError(f"devices={devices!r}; devices must be a non-empty list of distinct jax.Device objects")
+    return devices
+
+
+_TASK_METHODS = ("config", "static_of", "inputs_of", "model_fn", "bytes_per_model", "steps")
+
+
+def _check_task(task: Any, allowed: str = "a Task") -> None:
+    """A TypeError unless ``task`` has what :func:`run_sweep` uses of a :class:`Task`: a ``name``,
+    the methods ``_TASK_METHODS`` and, if it has one, a callable ``identity_of``. A config passed
+    in a task's place (a TrainConfig, an RFConfig) or a task's class would otherwise fail deep in
+    the engine, or, in :func:`model_key`, key another model without a word. Shared by both."""
+    missing = ([] if hasattr(task, "name") else ["name"]) + [m for m in _TASK_METHODS
+                                                             if not callable(getattr(task, m, None))]
+    if getattr(task, "identity_of", None) is not None and not callable(task.identity_of):
+        missing.append("identity_of")
+    if isinstance(task, type) or missing:
+        why = "it is a class, not an instance" if isinstance(task, type) else f"it lacks {', '.join(missing)}"
+        raise TypeError(f"task={short_repr(task)}; task must be {allowed}: an object with a name and the methods "
+                        f"{', '.join(_TASK_METHODS)} ({why}), e.g. SuperpositionTask(config) "
+                        f"(toyscale.train) or RandomFeatureTask(config) (toyscale.random_features); to sweep a "
+                        f"TrainConfig or an RFConfig, call sweep_superposition(config, points) or "
+                        f"sweep_random_features(config, points)")
 
 
 def plan_chunks(
@@ -335,7 +365,7 @@ def plan_chunks(
       bytes_per_model: the task's estimate of one model's peak memory.
       memory_budget: bytes allowed per device.
       n_devices: devices the model axis is sharded over.
-      chunk_size: an explicit size overriding the budget (rounded up to devices).
+      chunk_size: an explicit cap overriding the budget (balanced and rounded up to devices too).
 
     Returns:
       The chunk size (>= n_devices, a multiple of n_devices): the smallest that needs no
@@ -383,9 +413,7 @@ def chunk_layout(
     Returns:
       ``(chunk size, width)``; the chunk size is a multiple of ``width * len(devices)``.
     """
-    _check_device_list(devices)
-    if not devices:
-        raise ValueError(f"devices={devices!r}; devices must be a non-empty list of jax.Device objects")
+    devices = _checked_devices(devices)
     if vector_width is not None:
         check_int("vector_width", vector_width)
     n_dev = len(devices)
@@ -945,8 +973,10 @@ def run_sweep(
       points: one JSON-serialisable mapping per model; the model id is the index here.
         Identical points (apart from ``label``) train identical models: give repeats
         their own ``seed`` field (a warning says when two points coincide).
-      seed: the sweep seed; the model of point ``p`` gets ``model_key(seed, p)``, so its
-        numbers do not depend on where ``p`` sits in the grid.
+      seed: the sweep seed; the model of point ``p`` gets ``model_key(seed, p, task)`` (keyed by
+        the task's ``identity_of(p)`` where it has one: the point in one spelling, defaults filled
+        in, measurement-only flags left out; ``model_key(seed, p)`` alone can be another key), so
+        its numbers do not depend on where ``p`` sits in the grid.
       out: folder to write results to as chunks finish; rerunning into it resumes. A grid
         that holds every point of the folder's (same task, task config and seed: more widths
         or seeds, say) extends it: its finished models are reused, the new points trained.
@@ -955,7 +985,13 @@ def run_sweep(
         (:class:`FolderInUseError`), so a folder's models are never hidden or mixed.
         ``None`` keeps everything in memory (one process only).
       memory_budget: bytes per device for one chunk (default :func:`default_memory_budget`).
-      chunk_size: models per chunk, overriding the budget (rounded up to the device count).
+      chunk_size: the chunk size to aim at, overriding the memory budget and the default cap of
+        ``MAX_BATCHES_PER_CHUNK`` batches per device. Each group of one static shape is cut into
+        as few chunks of at most this many models as it needs, all of one balanced size (so often
+        fewer: 10 models at ``chunk_size=6`` make 2 chunks of 5), which is then rounded up to a
+        multiple of the vmapped width times the device count (8 on 2 devices with
+        ``vector_width=2``), the last chunk padded (:func:`plan_chunks`, :func:`chunk_layout`).
+        ``stats["chunk_sizes"]`` holds the size each group used.
       devices: devices to shard the model axis over (default all local devices).
       vector_width: models each device trains side by side in one vectorised (vmapped)
         step; the rest of its share of a chunk runs one batch after another inside the
@@ -979,9 +1015,12 @@ def run_sweep(
       same whether the record was trained now or loaded.
 
     Raises:
-      TypeError: on arguments of the wrong type (a point that is not a mapping of JSON values).
-      ValueError: on an empty grid, bad sizes, or a folder holding a different sweep.
+      TypeError: on arguments of the wrong type (a point that is not a mapping of JSON values, a
+        config such as a TrainConfig where the task goes).
+      ValueError: on an empty grid or bad sizes; :class:`FolderInUseError` (a ValueError) on an
+        ``out`` that is a file or a folder holding a different sweep.
     """
+    _check_task(task)
     points = check_points(points)
     if not points:
         raise ValueError("points=[] is empty; a sweep needs at least one grid point")
@@ -1009,13 +1048,7 @@ def run_sweep(
         raise TypeError(f"out={out!r}; out must be a folder path (str or os.PathLike) or None")
     if out is not None and not os.fspath(out):
         raise ValueError(f"out={out!r}; out must be a folder path (not empty) or None (results kept in memory)")
-    if devices is not None:
-        _check_device_list(devices)
-    devices = list(devices) if devices is not None else jax.local_devices()
-    if not all(isinstance(d, jax.Device) for d in devices):
-        raise TypeError(f"devices={devices!r}; devices must be a list of jax.Device objects (e.g. jax.devices())")
-    if not devices or len(set(devices)) != len(devices):
-        raise ValueError(f"devices={devices!r}; devices must be a non-empty list of distinct jax.Device objects")
+    devices = _checked_devices(devices) if devices is not None else jax.local_devices()
     if vector_width is not None:
         check_int("vector_width", vector_width)
     if not isinstance(progress, (bool, np.bool_)):  # ("no" would show the bar)
@@ -1050,7 +1083,7 @@ def run_sweep(
     changed: dict[str, tuple] = {}
     if folder is not None:
         if os.path.exists(folder) and not os.path.isdir(folder):
-            raise ValueError(f"out={folder!r} is a file; out must be a folder (new, or one a sweep wrote)")
+            raise FolderInUseError(f"out={folder!r} is a file; out must be a folder (new, or one a sweep wrote)")
         os.makedirs(folder, exist_ok=True)
         mpath = os.path.join(folder, "manifest.json")
         new = {**manifest, "versions": _versions(),
@@ -1218,6 +1251,8 @@ def model_key(seed: int, point: Mapping[str, Any], task: Any = None) -> jax.Arra
     check_seed(seed)
     if not isinstance(point, Mapping):
         raise TypeError(f"point={point!r}; point must be a mapping of field names to values")
+    if task is not None:
+        _check_task(task, "None (the point as given keys the model) or the sweep's Task")
     words = _point_words(_identity(task, point))
     return _fold_words(jax.random.PRNGKey(seed), jnp.asarray(words, dtype=jnp.uint32))
 
