@@ -608,3 +608,145 @@ def test_a_value_float32_cannot_hold_is_refused(field, value):
         check_point(point)
     for ok in (2.0**-126, 1e38):
         assert check_point({**point, field: ok})[field] == ok
+
+
+def _small_model(M=16, N=4, T=32):
+    k = jax.random.PRNGKey(0)
+    lam, w = rf.spectrum(M, 1.0, M), rf.sample_teacher(k, M)
+    U = rf.sample_projection(jax.random.fold_in(k, 1), N, M)
+    x, y = rf.sample_data(jax.random.fold_in(k, 2), T, lam, w, 0.0)
+    return k, lam, w, U, x, y
+
+
+def test_column_vectors_are_refused_instead_of_broadcast():
+    # theta [N, 1] had given an exact loss of 81.93 for 0.193, predictions [n, 1] a sampled loss of
+    # 7.56 for 0.194, and targets [T, 1] an (N, N) "theta": each broadcast against a [n] vector
+    k, lam, w, U, x, y = _small_model()
+    phi = rf.features(U, x)
+    theta = rf.ridge_solution(phi, y, 0.0)
+    assert theta.shape == (4,)
+    exact = float(rf.exact_test_loss(theta, U, lam, w, 0.0))
+    assert float(rf.sampled_test_loss(lambda xt: rf.features(U, xt) @ theta, k, 20000, lam, w, 0.0)) == pytest.approx(
+        exact, rel=0.05)
+    col = re.escape("theta has shape (4, 1); exact_test_loss needs theta of shape (N,) = (4,), one weight per feature")
+    for nl in rf.NONLINEARITIES:
+        with pytest.raises(ValueError, match=col):
+            rf.exact_test_loss(theta[:, None], U, lam, w, 0.0, nl)
+    with pytest.raises(ValueError, match=col):  # (under jit too: shapes are static)
+        jax.jit(rf.exact_test_loss)(theta[:, None], U, lam, w, 0.0)
+    with pytest.raises(ValueError, match=re.escape("predict(x) has shape (200, 1); sampled_test_loss needs predict "
+                                                   "to return shape (n,) = (200,)")):
+        rf.sampled_test_loss(lambda xt: rf.features(U, xt) @ theta[:, None], k, 200, lam, w, 0.0)
+    with pytest.raises(ValueError, match=re.escape("n=0; must be an integer >= 1")):
+        rf.sampled_test_loss(lambda xt: rf.features(U, xt) @ theta, k, 0, lam, w, 0.0)
+    ev = lambda th: jnp.sum(th)  # noqa: E731
+    wide = rf.features(rf.sample_projection(k, 40, 16), x)  # N = 40 > T = 32: the dual branch
+    for call, match in [
+        (lambda: rf.ridge_solution(phi, y[:, None], 0.0), "y has shape (32, 1); ridge_solution needs y of shape "
+                                                           "(T,) = (32,), one target per row of phi"),
+        (lambda: rf.ridge_solution(wide, y[:, None], 0.1), "y has shape (32, 1); ridge_solution"),
+        (lambda: rf.ridge_solution(phi, y[:8], 0.0), "y has shape (8,); ridge_solution needs y of shape (T,) = (32,)"),
+        (lambda: rf.ridge_solution(phi[:, 0], y, 0.0), "phi has shape (32,); ridge_solution needs a 2-d phi of "
+                                                       "shape (T, N)"),
+        (lambda: rf.gd_solution(phi, y[:, None], 0.0, 0.1, steps=4, batch=32, log_every=2, evaluate=ev, key=k),
+         "y has shape (32, 1); gd_solution needs y of shape (T,) = (32,)"),
+        (lambda: rf.exact_test_loss(theta, U, lam[:8], w, 0.0), "lam has shape (8,); exact_test_loss needs lam of "
+                                                                "shape (M,) = (16,)"),
+        (lambda: rf.exact_test_loss(theta, U[0], lam, w, 0.0), "U has shape (16,); exact_test_loss needs a 2-d U"),
+        (lambda: rf.infinite_data_solution(U, lam, w[:, None]), "w has shape (16, 1); infinite_data_solution needs w "
+                                                                "of shape (M,) = (16,)"),
+        (lambda: rf.kernel_limit_weights(x, y[:, None], 0.0, sigma_u=1.0), "y has shape (32, 1); "
+                                                                          "kernel_limit_weights needs y"),
+        (lambda: rf.kernel_limit_loss(x, y[:, None], 0.0, lam, w, 0.0, nonlinearity="relu", sigma_u=1.0, key=k,
+                                      test_samples=10), "y has shape (32, 1); kernel_limit_loss needs y"),
+        (lambda: rf.kernel_limit_loss(x, y, 0.0, lam[:8], w, 0.0, nonlinearity="linear", sigma_u=1.0, key=k,
+                                      test_samples=0), "lam has shape (8,); kernel_limit_loss needs lam of shape (M,)"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(match)):
+            call()
+
+
+@pytest.mark.parametrize("settings, match", [
+    # float32 made lambda_plus = 1e-46 a test loss of 0, sigma_w = 1e39 NaN, and sigma_u = 1e-40 a
+    # flushed scale, 2x off the theory
+    ({"lambda_plus": 1e-46}, "lambda_plus=1e-46; a positive lambda_plus must lie in [1.175e-38, 3.403e+38]"),
+    ({"lambda_plus": 1e39}, "lambda_plus=1e+39; a positive lambda_plus must lie in"),
+    ({"sigma_w": 1e39}, "sigma_w=1e+39; a positive sigma_w must lie in [1.175e-38, 3.403e+38]"),
+    ({"sigma_u": 1e-40}, "sigma_u=1e-40; a positive sigma_u must lie in"),
+    # sampling multiplies float32 draws by sigma / sqrt(M), which is what float32 must hold
+    ({"sigma_u": 1e-37, "M": 4096}, "sigma_u=1e-37 with M=4096: sigma_u / sqrt(M)=1.5625e-39; a positive "
+                                    "sigma_u / sqrt(M) must lie in [1.175e-38, 3.403e+38]"),
+    ({"sigma_w": 3e-37, "M": 1024}, "sigma_w=3e-37 with M=1024: sigma_w / sqrt(M)=9.375e-39"),
+])
+def test_config_scales_float32_cannot_hold_are_refused(settings, match):
+    with pytest.raises(ValueError, match=re.escape(match)):
+        RFConfig(**{"M": 16, **settings})
+
+
+def test_config_scales_at_the_float32_limits_are_kept():
+    tiny = 2.0**-126
+    assert RFConfig(M=16, lambda_plus=tiny, sigma_u=4 * tiny, sigma_w=1e38).sigma_u == 4 * tiny
+    assert RFConfig(M=4096, sigma_u=64 * tiny).sigma_u == 64 * tiny
+
+
+def test_limits_refuse_the_rcond_and_ridge_the_solvers_refuse():
+    # infinite_data_solution(rcond=-1.0) had returned NaN (N > M), kernel_limit_loss(relu, ridge=-1.0)
+    # a number, where ridge_solution and the linear kernel limit refuse them
+    k, lam, w, U, x, y = _small_model(M=16, N=32, T=8)
+    rcond = re.escape("rcond=-1.0; rcond must be finite > 0")
+    with pytest.raises(ValueError, match=rcond):
+        rf.ridge_solution(rf.features(U, x), y, 0.0, rcond=-1.0)
+    with pytest.raises(ValueError, match=rcond):
+        rf.infinite_data_solution(U, lam, w, rcond=-1.0)
+    with pytest.raises(ValueError, match=rcond):
+        rf.infinite_data_solution(U, lam, w, "relu", rcond=-1.0)
+    for nl in rf.NONLINEARITIES:
+        kw = {"nonlinearity": nl, "sigma_u": 1.0, "key": k}
+        with pytest.raises(ValueError, match=re.escape("ridge=-1.0; ridge must be finite >= 0")):
+            rf.kernel_limit_loss(x, y, -1.0, lam, w, 0.0, test_samples=100, **kw)
+        with pytest.raises(ValueError, match=rcond):
+            rf.kernel_limit_loss(x, y, 0.0, lam, w, 0.0, test_samples=100, rcond=-1.0, **kw)
+        with pytest.raises(ValueError, match=re.escape("test_samples=-1; must be an integer >= 0")):
+            rf.kernel_limit_loss(x, y, 0.0, lam, w, 0.0, test_samples=-1, **kw)
+        with pytest.raises(TypeError, match=re.escape("test_samples=10.0; test_samples must be an integer")):
+            rf.kernel_limit_loss(x, y, 0.0, lam, w, 0.0, test_samples=10.0, **kw)
+        with pytest.raises(ValueError, match=re.escape("sigma_u=0.0; sigma_u must be finite > 0")):
+            rf.kernel_limit_loss(x, y, 0.0, lam, w, 0.0, test_samples=10, **{**kw, "sigma_u": 0.0})
+        assert np.isfinite(float(rf.kernel_limit_loss(x, y, 0.1, lam, w, 0.0, test_samples=100, **kw)))
+    assert np.all(np.isfinite(np.asarray(rf.infinite_data_solution(U, lam, w, rcond=1e-6))))
+    # a traced ridge (one per model in a sweep) is still taken
+    traced = jax.jit(lambda r: rf.kernel_limit_loss(x, y, r, lam, w, 0.0, nonlinearity="relu", sigma_u=1.0, key=k,
+                                                    test_samples=100))
+    assert np.isfinite(float(traced(0.1)))
+
+
+def test_sgd_without_a_key_and_empty_draws_are_named():
+    # key=None had failed inside jax.random ("unexpected PRNG key type"), M=0 with a ZeroDivisionError
+    k, lam, w, U, x, y = _small_model(T=8)
+    phi = rf.features(U, x)
+    ev = lambda th: jnp.sum(th)  # noqa: E731
+    sgd = dict(steps=4, log_every=2, evaluate=ev)
+    with pytest.raises(TypeError, match=re.escape("key=None; key must be a PRNG key")):
+        rf.gd_solution(phi, y, 0.0, 0.1, batch=2, key=None, **sgd)
+    with pytest.raises(TypeError, match=re.escape("key is a uint32 array of shape (3,)")):
+        rf.gd_solution(phi, y, 0.0, 0.1, batch=2, key=jnp.zeros(3, jnp.uint32), **sgd)
+    assert rf.gd_solution(phi, y, 0.0, 0.1, batch=8, key=None, **sgd)[1].shape == (2,)  # full batch draws nothing
+    traced = jax.jit(lambda kk: rf.gd_solution(phi, y, 0.0, 0.1, batch=2, key=kk, **sgd))
+    for key in (k, jax.random.key(0)):
+        assert traced(key)[0].shape == (4,)
+    for call, match in [(lambda: rf.sample_teacher(k, 0), "M=0; must be an integer >= 1"),
+                        (lambda: rf.sample_projection(k, 4, 0), "M=0; must be an integer >= 1"),
+                        (lambda: rf.sample_projection(k, 0, 8), "N=0; must be an integer >= 1")]:
+        with pytest.raises(ValueError, match=re.escape(match)):
+            call()
+
+
+def test_check_point_refuses_a_point_that_is_not_a_mapping():
+    # a list of pairs had read "point {'N': 4, 'T': 8, 'alpha': 1.0} lacks 'N'"
+    with pytest.raises(TypeError, match=re.escape("point=[('N', 4), ('T', 8), ('alpha', 1.0)]; a point must be a "
+                                                  "mapping")):
+        check_point([("N", 4), ("T", 8), ("alpha", 1.0)])
+    from types import MappingProxyType
+    assert check_point(MappingProxyType({"N": 4, "T": 8, "alpha": 1.0}))["T"] == 8
+    with pytest.raises(ValueError, match=re.escape("point {'N': 4, 'T': 8} lacks 'alpha'")):
+        check_point({"N": 4, "T": 8})

@@ -106,6 +106,45 @@ def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     return value
 
 
+def _check_rcond(rcond: float | None) -> None:
+    if rcond is not None:
+        check_real("rcond", rcond, low=0.0, strict=True)
+
+
+def _check_design(where: str, x_name: str, x: Any, y_name: str, y: Any) -> None:
+    """A design ``x`` [T, n] and targets ``y`` [T]: a column vector y [T, 1] had broadcast
+    against a [T] vector into a [T, T] matrix and given silently wrong numbers. Shapes only
+    (static, so this holds under jit and vmap)."""
+    if np.ndim(x) != 2:
+        raise ValueError(f"{x_name} has shape {np.shape(x)}; {where} needs a 2-d {x_name} of shape (T, "
+                         f"{'N' if x_name == 'phi' else 'M'}), one row per sample")
+    T = np.shape(x)[0]
+    if np.shape(y) != (T,):
+        raise ValueError(f"{y_name} has shape {np.shape(y)}; {where} needs {y_name} of shape (T,) = ({T},), one "
+                         f"target per row of {x_name} ({x_name} has shape {np.shape(x)}; not a column vector)")
+
+
+def _check_model_arrays(where: str, U: Any, lam: Any, w: Any) -> None:
+    """Feature weights ``U`` [N, M] and the spectrum ``lam`` and teacher ``w``, both [M]."""
+    if np.ndim(U) != 2:
+        raise ValueError(f"U has shape {np.shape(U)}; {where} needs a 2-d U of shape (N, M)")
+    M = np.shape(U)[1]
+    for name, a in (("lam", lam), ("w", w)):
+        if np.shape(a) != (M,):
+            raise ValueError(f"{name} has shape {np.shape(a)}; {where} needs {name} of shape (M,) = ({M},), M "
+                             f"being U's second axis (U has shape {np.shape(U)})")
+
+
+def _check_scale(name: str, value: float, M: int) -> None:
+    """``value`` and ``value / sqrt(M)``, the scale sampling multiplies float32 draws by, as
+    normal float32 numbers (a subnormal one is flushed to 0, a larger one is inf)."""
+    check_float32(name, value)
+    try:
+        check_float32(f"{name} / sqrt(M)", value / math.sqrt(M))
+    except ValueError as e:
+        raise ValueError(f"{name}={value!r} with M={M}: {e}") from None
+
+
 # ----------------------------------------------------------------------------- config
 
 
@@ -118,7 +157,9 @@ class RFConfig:
       lambda_plus: scale of the data spectrum, ``lambda_I = lambda_plus I^-(1+alpha)``;
         ``None`` means M (kernel eigenvalues and target power then start at 1).
       sigma_u: feature weights ``U ~ Normal(0, sigma_u^2 / M)``.
-      sigma_w: teacher weights ``w ~ Normal(0, sigma_w^2 / M)``.
+      sigma_w: teacher weights ``w ~ Normal(0, sigma_w^2 / M)``. ``lambda_plus``, the sigmas and
+        ``sigma / sqrt(M)`` must be normal float32 numbers (2**-126 to ~3.4e38): sampling runs in
+        float32, where a smaller one is 0 and a larger one inf.
       test_samples: if > 0, also estimate the test loss on this many fresh samples
         (output ``test_loss_sampled``); ReLU kernel-limit losses need it.
       log_every: gradient descent records the exact test loss every this many steps.
@@ -139,12 +180,18 @@ class RFConfig:
         check_int("M", self.M, 2)
         if self.lambda_plus is not None:
             check_real("lambda_plus", self.lambda_plus, low=0.0, strict=True)
+            # the spectrum is formed in float32 (spectrum(), lambda_plus * I^-(1+alpha)): 1e-46
+            # became 0 (test loss 0), 1e39 inf
+            check_float32("lambda_plus", self.lambda_plus)
         check_real("sigma_u", self.sigma_u, low=0.0, strict=True)
         check_real("sigma_w", self.sigma_w, low=0.0, strict=True)
+        # U and w are float32 draws times sigma / sqrt(M) (sample_projection, sample_teacher):
+        # sigma_w = 1e39 gave NaN, sigma_u = 1e-40 a flushed scale, 2x off the theory
+        _check_scale("sigma_u", self.sigma_u, self.M)
+        _check_scale("sigma_w", self.sigma_w, self.M)
         check_int("test_samples", self.test_samples, 0)
         check_int("log_every", self.log_every, 1)
-        if self.rcond is not None:
-            check_real("rcond", self.rcond, low=0.0, strict=True)
+        _check_rcond(self.rcond)
 
     @property
     def scale(self) -> float:
@@ -197,11 +244,13 @@ def spectrum(M: int, alpha: ArrayLike, scale: ArrayLike = 1.0, dtype=jnp.float32
 
 def sample_teacher(key: jax.Array, M: int, sigma_w: float = 1.0, dtype=jnp.float32) -> jax.Array:
     """Teacher weights ``w ~ Normal(0, sigma_w^2 / M)``, shape [M]."""
+    M = check_int("M", M, 1)
     return sigma_w / math.sqrt(M) * jax.random.normal(key, (M,), dtype)
 
 
 def sample_projection(key: jax.Array, N: int, M: int, sigma_u: float = 1.0, dtype=jnp.float32) -> jax.Array:
     """Random-feature weights ``U ~ Normal(0, sigma_u^2 / M)``, shape [N, M]."""
+    N, M = check_int("N", N, 1), check_int("M", M, 1)
     return sigma_u / math.sqrt(M) * jax.random.normal(key, (N, M), dtype)
 
 
@@ -264,9 +313,9 @@ def ridge_solution(phi: jax.Array, y: jax.Array, ridge: ArrayLike, rcond: float 
     Returns:
       theta [N].
     """
+    _check_design("ridge_solution", "phi", phi, "y", y)
     concrete_real("ridge", ridge, low=0.0)
-    if rcond is not None:
-        check_real("rcond", rcond, low=0.0, strict=True)
+    _check_rcond(rcond)
     T, N = phi.shape
     ridge = jnp.asarray(ridge, phi.dtype)
     y = y.astype(phi.dtype)
@@ -315,12 +364,15 @@ def gd_solution(
     Returns:
       ``(theta [N], curve [steps // log_every])``.
     """
+    _check_design("gd_solution", "phi", phi, "y", y)
     concrete_real("ridge", ridge, low=0.0)
     concrete_real("lr", lr, low=0.0, strict=True)
     check_int("steps", steps)
     check_int("batch", batch)
     check_int("log_every", log_every)
     T = phi.shape[0]
+    if batch < T:  # (SGD draws its minibatches from key; key=None had failed inside jax.random)
+        key = prng_key("key", key)
     ridge = jnp.asarray(ridge, phi.dtype)
     opt = optax.sgd(lr)
 
@@ -381,6 +433,11 @@ def exact_test_loss(theta: jax.Array, U: jax.Array, lam: jax.Array, w: jax.Array
     the moments of :func:`relu_moments`.
     """
     _choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    _check_model_arrays("exact_test_loss", U, lam, w)
+    N = np.shape(U)[0]
+    if np.shape(theta) != (N,):  # (theta [N, 1] had broadcast: a loss of 81.9 for 0.193)
+        raise ValueError(f"theta has shape {np.shape(theta)}; exact_test_loss needs theta of shape (N,) = ({N},), "
+                         f"one weight per feature (U has shape {np.shape(U)}; not a column vector)")
     noise2 = jnp.asarray(noise, lam.dtype) ** 2
     if nonlinearity == "linear":
         beta = U.T @ theta / jnp.sqrt(jnp.asarray(U.shape[0], lam.dtype))
@@ -391,8 +448,14 @@ def exact_test_loss(theta: jax.Array, U: jax.Array, lam: jax.Array, w: jax.Array
 
 def sampled_test_loss(predict, key: jax.Array, n: int, lam: jax.Array, w: jax.Array, noise: ArrayLike) -> jax.Array:
     """Mean squared error of ``predict(x) -> [n]`` on n fresh samples (noisy labels)."""
+    n = check_int("n", n, 1)
     x, y = sample_data(key, n, lam, w, noise)
-    return jnp.mean((predict(x) - y) ** 2)
+    pred = predict(x)
+    if np.shape(pred) != (n,):  # (predictions [n, 1] had broadcast against the labels [n] into [n, n])
+        raise ValueError(f"predict(x) has shape {np.shape(pred)}; sampled_test_loss needs predict to return "
+                         f"shape (n,) = ({n},), one prediction per sample of x (x has shape {np.shape(x)}; not a "
+                         f"column vector)")
+    return jnp.mean((pred - y) ** 2)
 
 
 def infinite_data_solution(U: jax.Array, lam: jax.Array, w: jax.Array, nonlinearity: str = "linear",
@@ -407,6 +470,8 @@ def infinite_data_solution(U: jax.Array, lam: jax.Array, w: jax.Array, nonlinear
       theta [N].
     """
     _choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    _check_model_arrays("infinite_data_solution", U, lam, w)
+    _check_rcond(rcond)  # (rcond=-1.0 had returned NaN, as ridge_solution refuses it)
     if nonlinearity == "linear":
         Ul = U * lam
         N = jnp.asarray(U.shape[0], U.dtype)
@@ -434,6 +499,8 @@ def kernel_limit_weights(x: jax.Array, y: jax.Array, ridge: ArrayLike, *, sigma_
     Returns:
       beta [M].
     """
+    _check_design("kernel_limit_weights", "x", x, "y", y)
+    concrete_real("sigma_u", sigma_u, low=0.0, strict=True)
     scale = jnp.asarray(sigma_u**2 / x.shape[1], x.dtype)
     return jnp.sqrt(scale) * ridge_solution(jnp.sqrt(scale) * x, y, ridge, rcond)
 
@@ -452,7 +519,17 @@ def kernel_limit_loss(x: jax.Array, y: jax.Array, ridge: ArrayLike, lam: jax.Arr
       A scalar loss.
     """
     _choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    _check_design("kernel_limit_loss", "x", x, "y", y)
     M = x.shape[1]
+    for name, a in (("lam", lam), ("w", w)):
+        if np.shape(a) != (M,):
+            raise ValueError(f"{name} has shape {np.shape(a)}; kernel_limit_loss needs {name} of shape (M,) = "
+                             f"({M},), M being x's second axis (x has shape {np.shape(x)})")
+    # both paths, before anything is traced (a negative ridge had given ReLU a number)
+    concrete_real("ridge", ridge, low=0.0)
+    concrete_real("sigma_u", sigma_u, low=0.0, strict=True)
+    test_samples = check_int("test_samples", test_samples, 0)
+    _check_rcond(rcond)
     scale = jnp.asarray(sigma_u**2 / M, x.dtype)
     if nonlinearity == "linear":
         beta = kernel_limit_weights(x, y, ridge, sigma_u=sigma_u, rcond=rcond)
@@ -553,6 +630,8 @@ def check_point(point: Mapping[str, Any]) -> dict:
     A positive ``alpha``, ``ridge``, ``noise`` or ``lr`` must be a normal float32 number (2**-126
     to ~3.4e38), as the model receives it in float32.
     """
+    if not isinstance(point, Mapping):  # (a list of pairs read "point {'N': 4, ...} lacks 'N'")
+        raise TypeError(f"point={short_repr(point)}; a point must be a mapping (a dict) of field names to values")
     p = {**_POINT_DEFAULTS, **dict(point)}
     unknown = set(p) - set(_POINT_DEFAULTS) - {"N", "T", "alpha", "seed", "label"}
     if unknown:
@@ -560,7 +639,7 @@ def check_point(point: Mapping[str, Any]) -> dict:
                          f"{', '.join(_POINT_DEFAULTS)}, seed (an integer that enters the model's key) and "
                          f"label (a tag)")
     for name in ("N", "T", "alpha"):
-        if name not in point:
+        if name not in p:
             raise ValueError(f"point {dict(point)} lacks {name!r}; N, T and alpha are required")
     p["N"] = check_int("N", p["N"], 1)
     p["T"] = check_int("T", p["T"], 1)
