@@ -1,6 +1,7 @@
 """Each experiment script runs end to end on its smoke preset and writes the documented summary."""
 
 import contextlib
+import functools
 import importlib.util
 import io
 import json
@@ -1037,6 +1038,27 @@ def test_activation_density_summary_holds_each_densitys_curve_and_fit(tmp_path, 
         assert ratio == pytest.approx(max(vals) / min(vals))
     assert ("published alpha_m at five of the densities (which ones, the reference does not say): "
             "1.1 ± 0.2, 1.1 ± 0.1, 1.1 ± 0.1, 1.12 ± 0.08, 1.12 ± 0.06") in printed
+
+
+def test_the_headline_script_writes_its_summary_when_a_regime_diverges_entirely(tmp_path, capsys):
+    # every strong-regime model diverges (an absurd W learning rate at gamma = -1): the figure's empty
+    # panel had been log-scaled and raised in tight_layout, after the sweep, so no summary was ever written
+    module = load("superposition_scaling")
+    module.lr_w = lambda m: 1e30
+    module.superposition_grid = functools.partial(_strong_only_lr, module.superposition_grid)
+    module.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+                 "--no-progress"])
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert all(v is None for v in on_disk["exponents"]["strong"].values())
+    assert all(v is not None for v in on_disk["exponents"]["weak"].values())
+    assert capsys.readouterr().out.count("alpha_m not fitted: 0 width(s) with a finite loss") == 3
+    assert len(list((tmp_path / "fig").glob("*.png"))) == 1
+
+
+def _strong_only_lr(grid, **kwargs):
+    """The script's grid with the (patched, absurd) W learning rate at gamma = -1 only."""
+    points = grid(**kwargs)
+    return [p if p["gamma"] == -1.0 else {**p, "lr_w": 0.02 * (8 / p["m"]) ** 0.25} for p in points]
 
 
 @pytest.mark.parametrize("name", ["geometry", "activation_density"])

@@ -44,6 +44,10 @@ def loss_vs_width(
     """
     _check_panels(panels)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False, sharey=True)
+    # a panel without one positive finite loss (every model of it diverged) has nothing for a log
+    # axis; log-scaling it anyway raised in tight_layout, after the sweep, before the summary
+    drawn = {title: any(np.any(np.isfinite(c.loss) & (c.loss > 0)) for c, _ in curves.values())
+             for title, curves in panels.items()}
     for ax, (title, curves) in zip(axes[0], panels.items()):
         for i, (label, (curve, fit)) in enumerate(curves.items()):
             color = f"C{i}"
@@ -57,10 +61,12 @@ def loss_vs_width(
                 ax.plot(xs, fit.predict(xs), "--", color=color, lw=1)
         if reference_loss is not None:
             ax.axhline(reference_loss, color="gray", ls=":", lw=1, label="empty model")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
+        if drawn[title]:
+            ax.set_xscale("log")
+        if any(drawn.values()):
+            ax.set_yscale("log")  # (shared by the panels)
         ax.set_xlabel("width m")
-        ax.set_title(title)
+        ax.set_title(title if drawn[title] else f"{title}: no finite loss")
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("test loss L")
     fig.tight_layout()
