@@ -1,4 +1,5 @@
 import dataclasses
+import json
 import re
 import warnings
 
@@ -501,3 +502,33 @@ def test_the_memory_prediction_bounds_what_xla_allocates_for_one_model(n, batch,
     ma = fn.lower(inputs, jax.random.PRNGKey(0)).compile().memory_analysis()
     used = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
     assert used <= task.bytes_per_model(static) <= 4 * used
+
+
+def test_a_grid_given_as_jax_arrays_is_the_grid_given_as_numbers():
+    # jnp.linspace's gammas and jnp widths had been refused as "not a real number" / "not an integer"
+    from toyscale._checks import check_int, check_real
+
+    kw = dict(frequencies=["exponential"], lr_b=0.01)
+    as_jax = superposition_grid(widths=jnp.array([4, 6]), gammas=jnp.linspace(-1, 1, 3), lr_w=jnp.float32(0.5), **kw)
+    assert as_jax == superposition_grid(widths=[4, 6], gammas=[-1.0, 0.0, 1.0], lr_w=0.5, **kw)
+    assert json.loads(json.dumps(as_jax)) == as_jax  # plain numbers in the points
+    assert check_int("m", jnp.int32(3)) == 3 and check_real("gamma", jnp.bfloat16(0.5)) == 0.5
+    with pytest.raises(TypeError, match="m=Array\\(3., dtype=float32\\); m must be an integer"):
+        check_int("m", jnp.float32(3))
+    with pytest.raises(TypeError, match="must be a real number"):
+        jax.jit(lambda g: check_real("gamma", g))(0.5)  # a traced value is not a concrete number
+
+
+def test_a_bad_field_is_named_with_its_point_and_sizes_out_of_reach_are_refused():
+    from toyscale.train import check_superposition_points
+
+    points = superposition_grid(widths=[3, 4], gammas=[0.1], frequencies=["exponential"], lr_w=0.01, lr_b=0.01)
+    points[1]["gamma"] = float("nan")  # (the message had said only "gamma=nan; gamma must be finite")
+    with pytest.raises(ValueError, match=r"^point 1 \{'m': 4, 'gamma': nan.*\}: gamma=nan"):
+        check_superposition_points(TrainConfig(n=16, batch=8, steps=10, warmup=1, log_every=5), points)
+    # 1e10 seeds ran out of memory building the list; a loss scale of 1e-50 made Adam's eps inf (no updates)
+    with pytest.raises(ValueError, match=r"seeds=10000000000; must be an integer in \[1, 1048576\]"):
+        superposition_grid(widths=[3], gammas=[0.1], frequencies=["exponential"], lr_w=0.01, lr_b=0.01,
+                           seeds=10**10)
+    with pytest.raises(ValueError, match=r"loss_scale=1e-50; loss_scale must be in \[1e-20, 1e20\]"):
+        TrainConfig(n=16, batch=8, steps=10, warmup=1, log_every=5, loss_scale=1e-50)

@@ -16,9 +16,24 @@ import jax.numpy as jnp
 import numpy as np
 
 
+def _scalar_of(value: Any, kinds: str) -> Any:
+    """A concrete 0-d numpy or JAX array of a dtype of ``kinds`` (numpy kind letters, "f" taking
+    bfloat16 too) as a Python number; anything else as it is. (``jnp.linspace(-1, 1, 10)``'s
+    entries had been refused as "not a real number", while numpy's were taken.)"""
+    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0:
+        try:
+            array = np.asarray(value)
+        except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
+            return value  # traced: not a concrete number
+        if array.dtype.kind in kinds or ("f" in kinds and jnp.issubdtype(array.dtype, jnp.floating)):
+            return array.item() if array.dtype.kind in "iuf" else float(array)
+    return value
+
+
 def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
-    """``value`` as an int: a TypeError if it is not an integer (a bool is not), a ValueError
-    if it lies outside [minimum, maximum]."""
+    """``value`` as an int: a TypeError if it is not an integer (a bool is not; a concrete 0-d
+    integer array is), a ValueError if it lies outside [minimum, maximum]."""
+    value = _scalar_of(value, "iu")
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name}={value!r}; {name} must be an integer")
     if value < minimum or (maximum is not None and value > maximum):
@@ -130,9 +145,10 @@ def prng_key(name: str, key: Any) -> Any:
 
 def check_real(name: str, value: Any, *, low: float | None = None, strict: bool = False,
                allow_inf: bool = False) -> float:
-    """``value`` as a float: a TypeError if it is not a real number (a bool is not), a
-    ValueError unless it is finite (or +inf where ``allow_inf``) and above ``low`` (strictly
-    where ``strict``)."""
+    """``value`` as a float: a TypeError if it is not a real number (a bool is not; a concrete
+    0-d integer or float array is), a ValueError unless it is finite (or +inf where
+    ``allow_inf``) and above ``low`` (strictly where ``strict``)."""
+    value = _scalar_of(value, "iuf")
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}={value!r}; {name} must be a real number")
     ok = np.isfinite(value) or (allow_inf and value == np.inf)

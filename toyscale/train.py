@@ -30,6 +30,8 @@ from toyscale.sweep import SweepResult, check_points, float32_products, run_swee
 
 # data.SAMPLERS, or "auto": each model the sparse sampler where it can draw it, else the dense one
 SAMPLERS = (*data.SAMPLERS, "auto")
+#: The largest seed count :func:`superposition_grid` takes (a count of models per grid cell).
+MAX_SEEDS = 2**20
 
 __all__ = ["TrainConfig", "SuperpositionTask", "train_model", "superposition_grid", "sweep_superposition"]
 
@@ -42,7 +44,9 @@ class TrainConfig:
       n: number of features.
       batch: samples per step (fresh every step).
       steps: optimisation steps.
-      warmup: linear warm-up steps (then cosine decay to ``final_lr_fraction`` x peak).
+      warmup: linear warm-up steps (then cosine decay to ``final_lr_fraction`` x peak);
+        ``warmup = steps`` means no warm-up, as in the published ``get_lr``
+        (:func:`toyscale.optim.warmup_cosine`), the same run as ``warmup = 0``.
       final_lr_fraction: end of the cosine, as a fraction of the peak (paper: 0.05).
       test_batches: the test loss is the mean paper loss L over this many fresh batches.
       log_every: the loss curve holds the mean training loss L of each block of this many
@@ -144,8 +148,9 @@ class TrainConfig:
             raise ValueError(f"rng='hash' with batch={self.batch}, n={self.n} and sampler={self.sampler!r}: a dense "
                              f"batch draws batch x n = {self.batch * self.n} words, more than the hash's 32-bit "
                              f"counter holds (2**32); use rng='threefry'")
-        if check_real("loss_scale", self.loss_scale, low=0.0, strict=True) > 1e20:
-            raise ValueError(f"loss_scale={self.loss_scale}; loss_scale must be in (0, 1e20]")
+        # (below 1e-20 Adam's eps / loss_scale nears float32's inf: at 1e-50 the updates were 0, not flagged)
+        if not 1e-20 <= check_real("loss_scale", self.loss_scale, low=0.0, strict=True) <= 1e20:
+            raise ValueError(f"loss_scale={self.loss_scale}; loss_scale must be in [1e-20, 1e20]")
         if self.matmul_precision not in superposition.PRECISIONS:
             raise ValueError(f"matmul_precision={self.matmul_precision!r}; allowed are {superposition.PRECISIONS}")
         # One spelling per value (2 and np.int64(2) as 2, max_rate=2 as 2.0): the manifest's
@@ -467,7 +472,7 @@ def superposition_grid(
 
     Args:
       widths, gammas, frequencies, seeds: the swept axes, each a list (``seeds`` may also be
-        a count: ``seeds=3`` is ``[0, 1, 2]``).
+        a count: ``seeds=3`` is ``[0, 1, 2]``, at most ``MAX_SEEDS``).
       lr_w, lr_b: peak learning rates of W and b.
       n: if given, every frequency spec is checked against it now (p_i <= 1).
 
@@ -476,7 +481,7 @@ def superposition_grid(
       model id of a point is its index here.
     """
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        seeds = list(range(check_int("seeds", seeds)))
+        seeds = list(range(check_int("seeds", seeds, 1, MAX_SEEDS)))  # (1e10 had run out of memory in range)
     elif isinstance(seeds, (bool, float, np.floating)):
         raise TypeError(f"seeds={seeds!r}; seeds must be a count (an int) or a list of integer labels")
     widths, gammas, frequencies, seeds = (check_axis(name, values) for name, values in (
@@ -530,7 +535,7 @@ def check_superposition_points(config: TrainConfig, points: Sequence[Mapping[str
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config={short_repr(config)}; expected a toyscale.TrainConfig")
     points = check_points(points)
-    for p in points:
+    for i, p in enumerate(points):
         missing = {"m", "gamma", "lr_w", "lr_b", "frequencies"} - set(p)
         if missing:
             raise ValueError(f"point {p} lacks {sorted(missing)}; build points with superposition_grid")
@@ -539,13 +544,18 @@ def check_superposition_points(config: TrainConfig, points: Sequence[Mapping[str
             raise ValueError(f"point {p} has unknown field(s) {sorted(unknown)}; a point holds only "
                              f"{sorted(_POINT_FIELDS)} ('label' for a tag of your own; settings shared by every "
                              f"model go in the TrainConfig)")
-        if "seed" in p:
-            check_int("seed", p["seed"], 0)
-        # one spelling (a name, a partial dict and an object alike), stored in the manifest as JSON
-        spec = as_frequencies(p["frequencies"])
-        p["frequencies"] = spec.describe()
-        _check_model_args(config, p["m"], p["gamma"], p["lr_w"], p["lr_b"])
-        config.check_frequencies(spec.probs(config.n), f"frequencies={p['frequencies']}")
+        try:  # (the field's message alone left a grid of a thousand points to search)
+            if "seed" in p:
+                check_int("seed", p["seed"], 0)
+            # one spelling (a name, a partial dict and an object alike), stored in the manifest as JSON
+            spec = as_frequencies(p["frequencies"])
+            p["frequencies"] = spec.describe()
+            _check_model_args(config, p["m"], p["gamma"], p["lr_w"], p["lr_b"])
+            config.check_frequencies(spec.probs(config.n), f"frequencies={p['frequencies']}")
+        except (TypeError, ValueError) as e:
+            if type(e) not in (TypeError, ValueError):
+                raise
+            raise type(e)(f"point {i} {short_repr(p)}: {e}") from None
     return points
 
 
