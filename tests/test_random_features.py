@@ -750,3 +750,18 @@ def test_check_point_refuses_a_point_that_is_not_a_mapping():
     assert check_point(MappingProxyType({"N": 4, "T": 8, "alpha": 1.0}))["T"] == 8
     with pytest.raises(ValueError, match=re.escape("point {'N': 4, 'T': 8} lacks 'alpha'")):
         check_point({"N": 4, "T": 8})
+
+
+def test_sample_data_and_spectrum_refuse_shapes_that_broadcast_or_vanish():
+    # a teacher w of shape [M, 1] had made y a [T, T] matrix; M = 0 an empty spectrum
+    k = jax.random.PRNGKey(0)
+    lam, w = rf.spectrum(8, 1.0), rf.sample_teacher(k, 8)
+    x, y = rf.sample_data(k, 5, lam, w, 0.1)
+    assert x.shape == (5, 8) and y.shape == (5,)
+    with pytest.raises(ValueError, match=re.escape("lam has shape (8,) and w (8, 1); sample_data needs both of "
+                                                   "shape (M,)")):
+        rf.sample_data(k, 5, lam, w[:, None], 0.1)
+    with pytest.raises(ValueError, match=re.escape("T=0; must be an integer >= 1")):
+        rf.sample_data(k, 0, lam, w, 0.1)
+    with pytest.raises(ValueError, match=re.escape("M=0; must be an integer >= 1")):
+        rf.spectrum(0, 1.0)

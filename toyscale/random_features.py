@@ -238,6 +238,7 @@ def spectrum(M: int, alpha: ArrayLike, scale: ArrayLike = 1.0, dtype=jnp.float32
     Returns:
       lambda, shape [M], decreasing.
     """
+    M = check_int("M", M, 1)  # (M = 0 had returned an empty spectrum)
     i = jnp.arange(1, M + 1, dtype=dtype)
     return jnp.asarray(scale, dtype) * i ** (-(1 + jnp.asarray(alpha, dtype)))
 
@@ -267,6 +268,9 @@ def sample_data(key: jax.Array, T: int, lam: jax.Array, w: jax.Array, noise: Arr
     Returns:
       ``(x [T, M], y [T])``.
     """
+    T = check_int("T", T, 1)
+    if np.ndim(lam) != 1 or np.shape(w) != np.shape(lam):  # (w [M, 1] had made y a [T, T] matrix)
+        raise ValueError(f"lam has shape {np.shape(lam)} and w {np.shape(w)}; sample_data needs both of shape (M,)")
     kx, ke = jax.random.split(key)
     x = jax.random.normal(kx, (T, lam.shape[0]), lam.dtype) * jnp.sqrt(lam)
     y = x @ w + jnp.asarray(noise, lam.dtype) * jax.random.normal(ke, (T,), lam.dtype)
