@@ -118,7 +118,8 @@ def bracketed_frontier(N: np.ndarray, L: np.ndarray, C: np.ndarray, bins: int):
     except NotIdentifiableError:  # fewer than 2 bracketed budgets
         frontier = None
     if frontier is None or frontier.C.size < 3:
-        return None, total, (f"fewer than 3 of the {total} budgets bracket their optimum; the fit needs 3 "
+        kept = "fewer than 2" if frontier is None else frontier.C.size
+        return None, total, (f"{kept} of the {total} budgets bracket their optimum; the fit needs 3 "
                              f"(more widths, or more steps)")
     if np.unique(frontier.N_opt).size < 2:
         return None, total, (f"the {frontier.C.size} budgets that bracket their optimum all have it at "

@@ -1446,4 +1446,5 @@ def test_compute_optimal_reports_what_it_cannot_fit_and_still_writes_its_summary
     # the widest run best at every budget: no budget brackets its optimum
     frontier, budgets, why = module.bracketed_frontier(N, 1 / N, N * t, 6)
     assert frontier is None and budgets == 6
-    assert why == "fewer than 3 of the 6 budgets bracket their optimum; the fit needs 3 (more widths, or more steps)"
+    assert why == ("fewer than 2 of the 6 budgets bracket their optimum; the fit needs 3 (more widths, or more "
+                   "steps)")

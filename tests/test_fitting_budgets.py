@@ -173,3 +173,18 @@ def test_bracketed_must_be_a_bool(fit_fn):
     N, C, L, _ = _fixed_grid_runs()
     with pytest.raises(TypeError, match="bracketed='yes'; bracketed must be True or False"):
         fit_fn(N, L, C=C, bracketed="yes")
+
+
+def test_bracketed_notes_count_only_the_budgets_kept():
+    # an N x time grid (C = N t) in 12 bins: the 2 budgets compared as they stand are both edge budgets;
+    # with bracketed=True the note had still counted them among the fit's budgets
+    widths, t = np.array([4, 8, 16, 32, 64.0]), np.geomspace(10, 1e4, 30)
+    N, T = np.repeat(widths, t.size), np.tile(t, widths.size)
+    L = 1.0 / N**0.5 + 5.0 / T**0.5
+    edges = np.geomspace((N * T).min(), (N * T).max(), 13)
+    edges[0], edges[-1] = edges[0] * 0.999, edges[-1] * 1.001
+    plain = fit_frontier(N, L, C=N * T, bins=edges)
+    assert any(n.startswith("2 budget group(s) with scattered C but too few runs") for n in plain.notes)
+    fit = fit_frontier(N, L, C=N * T, bins=edges, bracketed=True)
+    assert not any("compared as they stand" in n for n in fit.notes)
+    assert any(n.startswith("7 budget(s)") and n.endswith("dropped (bracketed=True)") for n in fit.notes)

@@ -123,3 +123,11 @@ def test_optimizer_numbers_must_be_single_real_numbers(name):
     opt = jax.vmap(lambda g: superposition_optimizer(**{**kw, name: g}).init({"W": jnp.ones((3, 2)),
                                                                                "b": jnp.ones(3)}))
     opt(jnp.asarray([0.1, 0.2]))
+
+
+def test_a_numpy_bfloat16_rate_is_checked_as_a_number():
+    # a numpy bfloat16 scalar is no np.floating: it had been refused as "not a real number" (and before that,
+    # passed unchecked)
+    with pytest.raises(ValueError, match=r"lr_w=-1.0; lr_w must be finite > 0"):
+        superposition_optimizer(lr_w=jnp.bfloat16(-1.0), lr_b=1e-2, gamma=0.1, steps=10, warmup=2)
+    superposition_optimizer(lr_w=jnp.bfloat16(0.5), lr_b=1e-2, gamma=0.1, steps=10, warmup=2)

@@ -506,17 +506,20 @@ def test_the_memory_prediction_bounds_what_xla_allocates_for_one_model(n, batch,
 
 def test_a_grid_given_as_jax_arrays_is_the_grid_given_as_numbers():
     # jnp.linspace's gammas and jnp widths had been refused as "not a real number" / "not an integer"
-    from toyscale._checks import check_int, check_real
+    from toyscale._checks import check_int
 
     kw = dict(frequencies=["exponential"], lr_b=0.01)
     as_jax = superposition_grid(widths=jnp.array([4, 6]), gammas=jnp.linspace(-1, 1, 3), lr_w=jnp.float32(0.5), **kw)
     assert as_jax == superposition_grid(widths=[4, 6], gammas=[-1.0, 0.0, 1.0], lr_w=0.5, **kw)
     assert json.loads(json.dumps(as_jax)) == as_jax  # plain numbers in the points
-    assert check_int("m", jnp.int32(3)) == 3 and check_real("gamma", jnp.bfloat16(0.5)) == 0.5
-    with pytest.raises(TypeError, match="m=Array\\(3., dtype=float32\\); m must be an integer"):
-        check_int("m", jnp.float32(3))
-    with pytest.raises(TypeError, match="must be a real number"):
-        jax.jit(lambda g: check_real("gamma", g))(0.5)  # a traced value is not a concrete number
+    assert superposition_grid(widths=[4], gammas=[0.1], lr_w=lambda m: jnp.float32(0.5), seeds=np.array(2), **kw) \
+        == superposition_grid(widths=[4], gammas=[0.1], lr_w=0.5, seeds=2, **kw)
+    # the checks themselves still refuse arrays: a caller that keeps the value it checked would keep an array
+    # (RFConfig(M=np.array(16)) then failed as a non-hashable static argument, a sweep as "not a JSON value")
+    with pytest.raises(TypeError, match="m=Array\\(3, dtype=int32.*; m must be an integer"):
+        check_int("m", jnp.int32(3))
+    with pytest.raises(TypeError, match="M=array\\(16\\); M must be an integer"):
+        RFConfig(M=np.array(16))
 
 
 def test_a_bad_field_is_named_with_its_point_and_sizes_out_of_reach_are_refused():

@@ -18,8 +18,12 @@ import numpy as np
 
 def _scalar_of(value: Any, kinds: str) -> Any:
     """A concrete 0-d numpy or JAX array of a dtype of ``kinds`` (numpy kind letters, "f" taking
-    bfloat16 too) as a Python number; anything else as it is. (``jnp.linspace(-1, 1, 10)``'s
-    entries had been refused as "not a real number", while numpy's were taken.)"""
+    bfloat16 too) as a Python number; anything else as it is. For values that are stored, such as
+    a grid's axes (``jnp.linspace(-1, 1, 10)``'s entries had been refused as "not a real number",
+    while numpy's were taken), not in the checks themselves: a caller that checks a value and
+    keeps the original would keep the array."""
+    if isinstance(value, np.generic) and "f" in kinds and jnp.issubdtype(value.dtype, jnp.floating):
+        return float(value)  # (a numpy bfloat16 scalar is not an np.floating)
     if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0:
         try:
             array = np.asarray(value)
@@ -32,8 +36,7 @@ def _scalar_of(value: Any, kinds: str) -> Any:
 
 def check_int(name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> int:
     """``value`` as an int: a TypeError if it is not an integer (a bool is not; a concrete 0-d
-    integer array is), a ValueError if it lies outside [minimum, maximum]."""
-    value = _scalar_of(value, "iu")
+    integer array is not: callers use the value as given), a ValueError if it lies outside [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name}={value!r}; {name} must be an integer")
     if value < minimum or (maximum is not None and value > maximum):
@@ -146,9 +149,8 @@ def prng_key(name: str, key: Any) -> Any:
 def check_real(name: str, value: Any, *, low: float | None = None, strict: bool = False,
                allow_inf: bool = False) -> float:
     """``value`` as a float: a TypeError if it is not a real number (a bool is not; a concrete
-    0-d integer or float array is), a ValueError unless it is finite (or +inf where
-    ``allow_inf``) and above ``low`` (strictly where ``strict``)."""
-    value = _scalar_of(value, "iuf")
+    0-d array is not: callers use the value as given), a ValueError unless it is finite (or
+    +inf where ``allow_inf``) and above ``low`` (strictly where ``strict``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}={value!r}; {name} must be a real number")
     ok = np.isfinite(value) or (allow_inf and value == np.inf)
@@ -167,6 +169,7 @@ def concrete_real(name: str, value: Any, *, low: float | None = None, strict: bo
     larger array or a traced value (one per model in a sweep, say) is left to the caller.
     Anything that is neither a number nor an array (a string, None) is a TypeError, and with
     ``scalar`` so is an array or list of more than 0 dimensions (one value is wanted)."""
+    value = _scalar_of(value, "f") if isinstance(value, np.generic) else value  # (bfloat16 scalars)
     if isinstance(value, (str, bytes)) or not (isinstance(value, (int, float, np.integer, np.floating, np.ndarray,
                                                                   jax.Array, list, tuple))):
         raise TypeError(f"{name}={short_repr(value)}; {name} must be a real number")

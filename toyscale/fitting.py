@@ -2553,9 +2553,10 @@ def _frontier_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, 
     compared = has & (grp.distinct(np.unique(lN, return_inverse=True)[1].reshape(-1)) >= 2)
     # the optimum of a group whose best run is its smallest or largest N may lie beyond the runs
     edge = compared & ((lN[best] <= grp.extreme(lN, np.minimum)) | (lN[best] >= grp.extreme(lN, np.maximum)))
+    usable = compared & ~(edge & bracketed)
     return _Optima(C=np.where(put_on_budget, np.exp(nu), C[best]), N=N[best], L=np.take_along_axis(adj, best, 1),
-                   usable=compared & ~(edge & bracketed), n_runs=grp.total(1.0), curvature=None,
-                   flags=dict(compared_as_is=scattered & ~put_on_budget & compared, single=has & ~compared, edge=edge))
+                   usable=usable, n_runs=grp.total(1.0), curvature=None,  # (notes count only budgets kept)
+                   flags=dict(compared_as_is=scattered & ~put_on_budget & usable, single=has & ~compared, edge=edge))
 
 
 def _isoflop_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, min_runs: int,
@@ -2581,7 +2582,8 @@ def _isoflop_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, m
     outside = usable & ((u_opt < grp.extreme(u, np.minimum)) | (u_opt > grp.extreme(u, np.maximum)))
     return _Optima(C=np.exp(nu), N=n_opt, L=coef[..., 0] - coef[..., 1] ** 2 / (4 * c2),
                    usable=usable & ~(outside & bracketed), n_runs=cnt, curvature=coef[..., 2],
-                   flags=dict(few=~fitted & (cnt > 0), singular=singular, unmodelled=ok & scattered & ~enough,
+                   flags=dict(few=~fitted & (cnt > 0), singular=singular,
+                              unmodelled=ok & scattered & ~enough & ~(outside & bracketed),
                               concave=concave, flat=flat, outside=outside))
 
 

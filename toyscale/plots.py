@@ -44,7 +44,7 @@ def loss_vs_width(
     """
     _check_panels(panels)
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False, sharey=True)
-    # a panel without one positive finite loss (every model of it diverged) has nothing for a log
+    # a panel without one positive finite loss (every model of it diverged, say) has nothing for a log
     # axis; log-scaling it anyway raised in tight_layout, after the sweep, before the summary
     drawn = {title: any(np.any(np.isfinite(c.loss) & (c.loss > 0)) for c, _ in curves.values())
              for title, curves in panels.items()}
@@ -66,7 +66,7 @@ def loss_vs_width(
         if any(drawn.values()):
             ax.set_yscale("log")  # (shared by the panels)
         ax.set_xlabel("width m")
-        ax.set_title(title if drawn[title] else f"{title}: no finite loss")
+        ax.set_title(title if drawn[title] else f"{title}: no positive finite loss")
         ax.legend(fontsize=8)
     axes[0][0].set_ylabel("test loss L")
     fig.tight_layout()

@@ -23,7 +23,8 @@ import numpy as np
 import optax
 
 from toyscale import data, measure, superposition
-from toyscale._checks import check_axis, check_float32, check_int, check_real, config_from_dict, prng_key, short_repr
+from toyscale._checks import (_scalar_of, check_axis, check_float32, check_int, check_real, config_from_dict,
+                              prng_key, short_repr)
 from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import ADAM_EPS, superposition_optimizer
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
@@ -480,12 +481,15 @@ def superposition_grid(
       A list of points ``{"m", "gamma", "lr_w", "lr_b", "frequencies", "seed"}``; the
       model id of a point is its index here.
     """
+    seeds = _scalar_of(seeds, "iu")  # (a 0-d array count, numpy's or JAX's, as an int)
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         seeds = list(range(check_int("seeds", seeds, 1, MAX_SEEDS)))  # (1e10 had run out of memory in range)
     elif isinstance(seeds, (bool, float, np.floating)):
         raise TypeError(f"seeds={seeds!r}; seeds must be a count (an int) or a list of integer labels")
     widths, gammas, frequencies, seeds = (check_axis(name, values) for name, values in (
         ("widths", widths), ("gammas", gammas), ("frequencies", frequencies), ("seeds", seeds)))
+    # entries of JAX arrays (jnp.linspace gammas) as the numbers they hold, as numpy's are
+    widths, gammas, seeds = ([_scalar_of(v, "iuf") for v in axis] for axis in (widths, gammas, seeds))
     freqs = [as_frequencies(f) for f in frequencies]
     seeds = [check_int("seed", s, 0) for s in seeds]  # (int() had made 0.5 and 0.7 one seed, 0)
     for m in widths:
@@ -507,13 +511,13 @@ def superposition_grid(
             values = [lr]
         else:
             values = check_axis(name, lr)
-        return [_learning_rate(name, v) for v in values]
+        return [_learning_rate(name, _scalar_of(v, "iuf")) for v in values]
 
     lw, lb = lr_values("lr_w", lr_w), lr_values("lr_b", lr_b)
     points = []
     for m in widths:
-        lws = lw if lw is not None else [_learning_rate(f"lr_w({m})", lr_w(m))]
-        lbs = lb if lb is not None else [_learning_rate(f"lr_b({m})", lr_b(m))]
+        lws = lw if lw is not None else [_learning_rate(f"lr_w({m})", _scalar_of(lr_w(m), "iuf"))]
+        lbs = lb if lb is not None else [_learning_rate(f"lr_b({m})", _scalar_of(lr_b(m), "iuf"))]
         for g, f, a, b, s in itertools.product(gammas, freqs, lws, lbs, seeds):
             points.append({"m": int(m), "gamma": float(g), "lr_w": float(a), "lr_b": float(b),
                            "frequencies": f.describe(), "seed": int(s)})
