@@ -30,7 +30,7 @@ def _scalar_of(value: Any, kinds: str) -> Any:
         except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
             return value  # traced: not a concrete number
         if array.dtype.kind in kinds or ("f" in kinds and jnp.issubdtype(array.dtype, jnp.floating)):
-            return array.item() if array.dtype.kind in "iuf" else float(array)
+            return array.item() if array.dtype.kind in "biuf" else float(array)
     return value
 
 
@@ -169,21 +169,18 @@ def concrete_real(name: str, value: Any, *, low: float | None = None, strict: bo
     larger array or a traced value (one per model in a sweep, say) is left to the caller.
     Anything that is neither a number nor an array (a string, None) is a TypeError, and with
     ``scalar`` so is an array or list of more than 0 dimensions (one value is wanted)."""
-    value = _scalar_of(value, "f") if isinstance(value, np.generic) else value  # (bfloat16 scalars)
+    value = _scalar_of(value, "biuf")  # (a concrete 0-d array or a numpy bfloat16 scalar as a number)
     if isinstance(value, (str, bytes)) or not (isinstance(value, (int, float, np.integer, np.floating, np.ndarray,
                                                                   jax.Array, list, tuple))):
         raise TypeError(f"{name}={short_repr(value)}; {name} must be a real number")
     if scalar and np.ndim(value) != 0:
         raise TypeError(f"{name} has shape {np.shape(value)}; {name} must be one real number (a scalar)")
-    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0:
+    if isinstance(value, (np.ndarray, jax.Array)) and np.ndim(value) == 0:  # (left so: traced, or not a real dtype)
         try:
-            value = np.asarray(value)
+            np.asarray(value)
         except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
             return  # traced
-        if value.dtype.kind in "biuf" or jnp.issubdtype(value.dtype, jnp.floating):
-            value = value.item() if value.dtype.kind in "biuf" else float(value)
-        else:
-            raise TypeError(f"{name}={value!r}; {name} must be a real number")
+        raise TypeError(f"{name}={value!r}; {name} must be a real number")
     if isinstance(value, bool) or isinstance(value, (int, float, np.integer, np.floating)):
         check_real(name, value, low=low, strict=strict, allow_inf=allow_inf)
 

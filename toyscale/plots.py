@@ -46,8 +46,7 @@ def loss_vs_width(
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False, sharey=True)
     # a panel without one positive finite loss (every model of it diverged, say) has nothing for a log
     # axis; log-scaling it anyway raised in tight_layout, after the sweep, before the summary
-    drawn = {title: any(np.any(np.isfinite(c.loss) & (c.loss > 0)) for c, _ in curves.values())
-             for title, curves in panels.items()}
+    drawn = {title: _loggable(*(c.loss for c, _ in curves.values())) for title, curves in panels.items()}
     for ax, (title, curves) in zip(axes[0], panels.items()):
         for i, (label, (curve, fit)) in enumerate(curves.items()):
             color = f"C{i}"
@@ -71,6 +70,11 @@ def loss_vs_width(
     axes[0][0].set_ylabel("test loss L")
     fig.tight_layout()
     return fig
+
+
+def _loggable(*values: Any) -> bool:
+    """Whether any of the arrays holds a positive finite value, something a log axis can show."""
+    return any(bool(np.any(np.isfinite(v) & (v > 0))) for v in (np.asarray(v, dtype=float) for v in values))
 
 
 def _exponent_label(fit: PowerLawFit, prefix: str, digits: int) -> str:
@@ -198,7 +202,7 @@ def superposition_geometry(
     ax_ov.set_title("overlaps")
     ax_loss.set_ylabel("test loss L")
     ax_loss.set_title("loss and the weak-superposition loss")
-    losses = any(c["test_loss"].widths.size for c in regimes.values())  # (none: every model diverged)
+    losses = _loggable(*(c["test_loss"].loss for c in regimes.values()))  # (none: every model diverged)
     for ax, log in ((ax_phi, True), (ax_ov, True), (ax_loss, losses)):
         if log:
             ax.set_xscale("log")
@@ -357,7 +361,7 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
     if loss_fit is not None and frontier is not None:
         cc = np.geomspace(frontier.C.min(), frontier.C.max(), 50)
         right.plot(cc, loss_fit.predict(cc), "k-", lw=1.5, label=f"L* ~ C^-{loss_fit.exponent:.2f}")
-    drawn = bool(np.any(np.isfinite(curves) & (curves > 0)))  # (a log axis of no positive data cannot be drawn)
+    drawn = _loggable(curves)  # (a log axis of no positive data cannot be drawn)
     scale = "log" if drawn else "linear"
     left.set(xscale=scale, yscale=scale, xlabel="steps t", ylabel="test loss",
              title="loss vs time (dashed: t -> inf)" if drawn else "no finite loss to draw")

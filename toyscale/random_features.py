@@ -124,15 +124,16 @@ def _check_design(where: str, x_name: str, x: Any, y_name: str, y: Any) -> None:
                          f"target per row of {x_name} ({x_name} has shape {np.shape(x)}; not a column vector)")
 
 
-def _check_model_arrays(where: str, U: Any, lam: Any, w: Any) -> None:
-    """Feature weights ``U`` [N, M] and the spectrum ``lam`` and teacher ``w``, both [M]."""
+def _check_model_arrays(where: str, U: Any, lam: Any, w: Any, U_name: str = "U") -> None:
+    """Feature weights ``U`` [N, M] (or data x [T, M], named by ``U_name``) and the spectrum
+    ``lam`` and teacher ``w``, both [M]."""
     if np.ndim(U) != 2:
-        raise ValueError(f"U has shape {np.shape(U)}; {where} needs a 2-d U of shape (N, M)")
+        raise ValueError(f"{U_name} has shape {np.shape(U)}; {where} needs a 2-d {U_name} of shape (N, M)")
     M = np.shape(U)[1]
     for name, a in (("lam", lam), ("w", w)):
         if np.shape(a) != (M,):
             raise ValueError(f"{name} has shape {np.shape(a)}; {where} needs {name} of shape (M,) = ({M},), M "
-                             f"being U's second axis (U has shape {np.shape(U)})")
+                             f"being {U_name}'s second axis ({U_name} has shape {np.shape(U)})")
 
 
 def _check_scale(name: str, value: float, M: int) -> None:
@@ -524,11 +525,8 @@ def kernel_limit_loss(x: jax.Array, y: jax.Array, ridge: ArrayLike, lam: jax.Arr
     """
     _choice("nonlinearity", nonlinearity, NONLINEARITIES)
     _check_design("kernel_limit_loss", "x", x, "y", y)
+    _check_model_arrays("kernel_limit_loss", x, lam, w, U_name="x")
     M = x.shape[1]
-    for name, a in (("lam", lam), ("w", w)):
-        if np.shape(a) != (M,):
-            raise ValueError(f"{name} has shape {np.shape(a)}; kernel_limit_loss needs {name} of shape (M,) = "
-                             f"({M},), M being x's second axis (x has shape {np.shape(x)})")
     # both paths, before anything is traced (a negative ridge had given ReLU a number)
     concrete_real("ridge", ridge, low=0.0)
     concrete_real("sigma_u", sigma_u, low=0.0, strict=True)

@@ -507,7 +507,6 @@ def superposition_grid(
             raise TypeError(f"{name}={lr!r}; {name} must be a number, a list of numbers or a function of the "
                             f"width m, e.g. 0.01 or [0.01, 0.02]")
         if np.ndim(lr) == 0:  # a number, or a 0-d array of one
-            lr = lr.item() if isinstance(lr, (np.ndarray, jax.Array)) else lr
             values = [lr]
         else:
             values = check_axis(name, lr)
