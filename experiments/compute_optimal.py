@@ -138,7 +138,8 @@ def _row(name: str, fit, want: float, sign: float = 1.0) -> tuple[str, dict]:
 
 
 def main(argv=None) -> dict:
-    args = experiment_args("compute_optimal", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
+    args = experiment_args("compute_optimal", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare,
+                           configs={"rf": rf.RFConfig})
     s = args.settings
     cfg, widths, points = args.plan
     result = run_experiment_sweep(args, rf.sweep_random_features, cfg, points)

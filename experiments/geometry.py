@@ -92,7 +92,8 @@ def regime_label(gamma: float) -> str:
 
 
 def main(argv=None) -> dict:
-    args = experiment_args("geometry", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
+    args = experiment_args("geometry", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare,
+                           configs={"train": TrainConfig})
     s = args.settings
     config, spec, points = args.plan
     n = config.n

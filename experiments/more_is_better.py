@@ -82,7 +82,8 @@ def _stat(reduce, rel: np.ndarray, where: np.ndarray) -> float | None:
 
 
 def main(argv=None) -> dict:
-    args = experiment_args("more_is_better", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
+    args = experiment_args("more_is_better", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare,
+                           configs={"rf": rf.RFConfig})
     pre = args.settings
     cfg, grid = args.plan
     alpha, noise, fixed = pre["alpha"], pre["noise"], pre["fixed"]

@@ -50,7 +50,8 @@ def prepare(s: dict) -> tuple:
 
 
 def main(argv=None) -> dict:
-    args = experiment_args("phase_diagram", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
+    args = experiment_args("phase_diagram", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare,
+                           configs={"train": TrainConfig})
     s = args.settings
     config, specs, points = args.plan
     result = run_experiment_sweep(args, sweep_superposition, config, points)

@@ -61,7 +61,8 @@ def print_table(fits: dict, fit_settings: dict, alpha: float, floor: dict[str, l
 
 
 def main(argv=None) -> dict:
-    args = experiment_args("random_features", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
+    args = experiment_args("random_features", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare,
+                           configs={"rf": rf.RFConfig})
     pre = args.settings
     cfg, grid, fit_settings = args.plan
     alpha, sizes = pre["alpha"], pre["sizes"]

@@ -77,7 +77,8 @@ def prepare(s: dict) -> tuple:
 
 
 def main(argv=None) -> dict:
-    args = experiment_args("superposition_scaling", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare)
+    args = experiment_args("superposition_scaling", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare,
+                           configs={"train": TrainConfig})
     config, distributions, points = args.plan
     result = run_experiment_sweep(args, sweep_superposition, config, points)
 

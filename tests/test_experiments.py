@@ -309,6 +309,24 @@ def test_set_changes_one_setting_of_a_copy_of_the_preset(tmp_path):
     assert plain.out == os.path.join("runs", "demo-quick") and plain.figures == "figures"
 
 
+def test_a_field_set_to_its_configs_default_keeps_the_presets_folder():
+    from toyscale.runner import experiment_args
+    from toyscale.train import TrainConfig
+
+    presets = {"quick": {"train": {"n": 8, "steps": 10}, "seeds": 2}}
+    configs = {"train": TrainConfig}
+    for item in ("train.loss_scale=1", "train.loss_scale=1.0", 'train={"matmul_precision": "float32"}'):
+        args = experiment_args("demo", "", presets, ["--set", item], configs=configs)
+        assert args.out == os.path.join("runs", "demo-quick") and args.figures == "figures", item
+    # read like the default (an int as the float it stands for), in the settings too
+    args = experiment_args("demo", "", presets, ["--set", 'train={"loss_scale": 2}'], configs=configs)
+    assert args.settings["train"]["loss_scale"] == 2.0 and type(args.settings["train"]["loss_scale"]) is float
+    assert args.out == experiment_args("demo", "", presets, ["--set", "train.loss_scale=2.0"], configs=configs).out
+    assert args.out == os.path.join("runs", "demo-quick-train.loss_scale=2.0")
+    with pytest.raises(TypeError, match="'rf' is not a group of settings"):
+        experiment_args("demo", "", presets, [], configs={"rf": TrainConfig})
+
+
 @pytest.mark.parametrize("item, message", [
     ("width=3", "'width' is not a setting of this preset"),
     ("seeds.x=1", "'seeds' is not a group of settings"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import gc
 import hashlib
 import json
@@ -172,7 +173,8 @@ def use_reliable_interrupt(exit_outside_sweep: bool = False) -> bool:
 
 def experiment_args(name: str, description: str, presets: Mapping[str, Any],
                     argv: Sequence[str] | None = None, *,
-                    prepare: Callable[[dict], Any] | None = None) -> argparse.Namespace:
+                    prepare: Callable[[dict], Any] | None = None,
+                    configs: Mapping[str, type] | None = None) -> argparse.Namespace:
     """Parses ``--preset``, ``--set``, ``--out``, ``--seed``, ``--figures`` and ``--no-progress``.
 
     The namespace gets ``settings`` (the chosen preset's dict, with every ``--set KEY=VALUE``
@@ -185,6 +187,10 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     ``prepare(settings)`` returned: the script builds its configs and grid there, so a bad
     ``--set`` value is reported as a usage error, before anything runs), ``usage_error`` (reports a message as a usage error: exit status 2, no
     traceback) and ``started`` (a ``perf_counter`` timestamp, for the summary's wall time).
+
+    ``configs`` names the dataclass that reads each group of settings (``{"train": TrainConfig}``):
+    a field the preset leaves out is then compared with, and read like, the class's default, so
+    that ``--set train.loss_scale=1`` (the default, 1.0) runs the preset in the preset's folder.
     """
     parser = argparse.ArgumentParser(prog=name, description=description)
     parser.add_argument("--preset", choices=sorted(presets), default="quick", help="settings to run (default quick)")
@@ -209,7 +215,7 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
             parser.error(f"--set {item}: {e}")
     # the settings that differ from the preset, however they were written (train.steps=40
     # and train={"steps": 40} are one run, in one folder)
-    changed = _changed_leaves(presets[args.preset], settings)
+    changed = _changed_leaves(_with_defaults(presets[args.preset], settings, configs or {}), settings)
     # the script itself run as a program (not a REPL, notebook or driver calling its main()):
     # only then may a Ctrl-C end the process at once
     args.as_script = argv is None and _is_script(name)
@@ -305,6 +311,22 @@ def _like(old: Any, value: Any) -> Any:
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _with_defaults(preset: Mapping[str, Any], settings: dict, configs: Mapping[str, type]) -> dict[str, Any]:
+    """``preset`` with each group in ``configs`` completed by its dataclass's defaults; reads a
+    value set in ``settings`` for a field the preset leaves out like its default (an int as the
+    float default's float, :func:`_like`), in place."""
+    filled = dict(preset)
+    for group, cls in configs.items():
+        if not isinstance(preset.get(group), Mapping):
+            raise TypeError(f"configs: {group!r} is not a group of settings of this preset")
+        defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+        for k, v in settings[group].items():
+            if k not in preset[group] and k in defaults:
+                settings[group][k] = _like(defaults[k], v)
+        filled[group] = {**defaults, **preset[group]}
+    return filled
 
 
 def _changed_leaves(preset: Mapping[str, Any], settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
