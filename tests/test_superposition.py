@@ -349,6 +349,21 @@ def test_bfloat16_is_float32_exact_when_every_entry_is_an_event():
         np.testing.assert_allclose(g16[k], g32[k], rtol=1e-4, atol=1e-5 * scale, err_msg=k)
 
 
+def test_the_event_fix_rounds_with_reduce_precision_not_a_cast_pair():
+    # a float32 -> bfloat16 -> float32 cast pair is removed by XLA's GPU compiler (excess
+    # precision allowed), which would leave the event fix's "rounded" operands unrounded there
+    a = jnp.asarray(np.concatenate([np.random.default_rng(0).standard_normal(1000) * np.geomspace(1e-40, 1e37, 1000),
+                                    [1 + 2 ** -8, 1 + 3 * 2 ** -8, 3e38, -0.0]]), jnp.float32)  # (ties to even)
+    np.testing.assert_array_equal(superposition._rounded(a, jnp.bfloat16), a.astype(jnp.bfloat16).astype(jnp.float32))
+    text = jax.jit(superposition._rounded, static_argnums=1).lower(a, jnp.bfloat16).as_text()
+    assert "reduce_precision" in text and "convert" not in text
+    x = _sparse(jnp.asarray([0, 1], jnp.int32), jnp.asarray([2, 3], jnp.int32), jnp.asarray([0.5, 1.5]),
+                jnp.zeros((2, 6)).at[jnp.asarray([0, 1]), jnp.asarray([2, 3])].add(jnp.asarray([0.5, 1.5])))
+    params = superposition.init_params(jax.random.PRNGKey(8), 6, 3)
+    step = jax.jit(superposition.per_element_loss_and_grad, static_argnums=2).lower(params, x, "bfloat16").as_text()
+    assert step.count("reduce_precision") >= 2  # rows_w and h_ev at the events
+
+
 def test_a_batch_of_another_n_than_W_is_refused():
     from toyscale import data
 

@@ -368,8 +368,14 @@ def _tile_products(h, W, q, dtype):
 
 
 def _rounded(a: jax.Array, dtype) -> jax.Array:
-    """``a`` rounded to ``dtype`` and back: the value a product with that operand type sees."""
-    return _as_operand(a, dtype).astype(a.dtype)
+    """``a`` rounded to ``dtype``, kept in float32: the value a product with that operand type sees.
+
+    A ``reduce_precision``, not a cast there and back: XLA's GPU compiler removes such a pair of
+    casts (``xla_allow_excess_precision``, on by default), which would leave ``a`` unrounded."""
+    if dtype is TF32:
+        return _as_operand(a, dtype)
+    info = jnp.finfo(dtype)
+    return jax.lax.reduce_precision(a, exponent_bits=info.nexp, mantissa_bits=info.nmant)
 
 
 def _plus(a: jax.Array, fix: jax.Array | None, scale: float = 1.0) -> jax.Array:
