@@ -2,8 +2,10 @@
 # Issue 5's GPU measurements, sized for a lent GPU's 15 minutes (one command at most 10):
 #
 #   device run 1: command "bash benchmarks/gpu_check.sh", timeout_s 600
-#   device run 2 (what is left, if a machine can still start; BUDGET_S under its timeout_s):
-#                 command "SMOKE=0 PAPER=0 BUDGET_S=200 bash benchmarks/gpu_check.sh"
+#   device run 2 (what is left, on the still-warm machine: a fresh one needs 4 minutes left):
+#                 command "SMOKE=0 PAPER=0 BUDGET_S=200 bash benchmarks/gpu_check.sh", with
+#                 BUDGET_S at most timeout_s - 15 and timeout_s what status's budget_left_s
+#                 leaves (compare.json is written after each of its runs, so a cut keeps them)
 #
 # What the first GPU session measured (one H200, benchmarks/RESULTS.md, thirteenth session):
 # the float32 paper sweep takes more than 498 s (five of six widths in 449 s), so it cannot
@@ -43,13 +45,17 @@ MIN_TENTH_S=${MIN_TENTH_S:-90}
 EXTRA=${EXTRA:-}
 SMOKE=${SMOKE:-1}   # 0: skip the smoke run (once it is known to work on that machine)
 PAPER=${PAPER:-1}   # 0: skip the paper sweep
-PAPER_SET=${PAPER_SET:-train.matmul_precision=bfloat16}   # "" for the preset as published (float32)
+PAPER_SET=${PAPER_SET-train.matmul_precision=bfloat16}   # "" (set and empty) for the preset as published (float32)
 COMPARE=${COMPARE:-1}   # 0: skip the comparison of the precisions
-COMPARE_SET=${COMPARE_SET:-gammas=[-1,1] alphas=[0.5,1,1.5,2]}
+COMPARE_SET=${COMPARE_SET-gammas=[-1,1] alphas=[0.5,1,1.5,2]}
 MAX_RATIO=${MAX_RATIO:-1}   # the comparison's acceptance rule: every |change| / stderr at most this
 # The tenths' engines, in order (each a train.KEY=VALUE setting).
 ENGINES=${ENGINES:-}
 PY=${PYTHON:-python3}
+# A GPU or an error: JAX falls back to the CPU with only a warning when its GPU backend fails
+# to start, and the paper step would then spend its whole limit there (JAX_PLATFORMS=cpu to
+# rehearse on a CPU).
+export JAX_PLATFORMS=${JAX_PLATFORMS-cuda}
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
@@ -78,7 +84,9 @@ failed=""  # the steps that did not finish (an error, or their time limit)
     timeout 30 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv 2>&1
     timeout 60 "$PY" -c "import sys, jax, jaxlib, optax, numpy; print(sys.version.split()[0], 'jax', jax.__version__, \
 'jaxlib', jaxlib.__version__, 'optax', optax.__version__, 'numpy', numpy.__version__, jax.devices())" 2>&1
-    if [ "$SMOKE" != 0 ] && ! run_limited smoke 60 benchmarks/paper_sweep.py --no-progress --preset smoke; then
+    # shellcheck disable=SC2046  (the paper step's products: their program compiles here first)
+    if [ "$SMOKE" != 0 ] && ! run_limited smoke 60 benchmarks/paper_sweep.py --no-progress --preset smoke \
+            $(sets $PAPER_SET); then
         echo "== smoke failed after $SECONDS s; stopping"  # nothing bigger can work: a fixed rerun gets the time
         exit 1
     fi

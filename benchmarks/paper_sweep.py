@@ -15,7 +15,8 @@ the repository root::
 folder (never resumes: a resumed sweep would time nothing); the figure goes there too, not
 into figures/. Printed and in ``--json``:
 
-* ``wall_s``: the experiment end to end (sweep, fits, figure); ``sweep_s`` the sweep alone,
+* ``wall_s``: the experiment end to end (sweep, fits, figure), ``script_s`` the whole script
+  (also JAX's start and the matmul measurements); ``sweep_s`` the sweep alone,
   ``compile_s`` the compile time JAX reports inside it (jax.monitoring), ``steady_s`` =
   sweep_s - compile_s;
 * ``floor_flops``: the dense floor, 6 x batch x n x m FLOPs per model-step (as in
@@ -28,6 +29,9 @@ into figures/. Printed and in ``--json``:
   shows them too;
 * device peak memory (accelerators; it includes the first matmul measurement's buffers) or
   max RSS (CPU), and how many models diverged.
+
+``--json`` is first written as soon as the sweep is done (``complete`` false: its times,
+chunks and divergences), so that a time limit during the fits or the figure keeps them.
 
 The compile time is what JAX reports; with a persistent compilation cache set in the
 environment (``JAX_COMPILATION_CACHE_DIR``) it would be the time to load the programs instead.
@@ -44,6 +48,7 @@ import tempfile
 import threading
 import time
 
+STARTED = time.perf_counter()  # the script's first moment: before JAX, its backend and the first matmul
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, HERE, os.path.join(ROOT, "experiments")]  # run from a checkout without installing
@@ -145,6 +150,12 @@ def _run(args, folder: str) -> dict:
         watcher.poll()
         print(f"sweep done at {time.perf_counter() - t0:.1f} s (compile inside it {compile_in_sweep[-1]:.1f} s); "
               f"fits and figure next", flush=True)
+        if args.json:  # the sweep's numbers now, the rest (fits, figure, second matmul) when they are done
+            _save(args.json, dict(complete=False, machine=info, preset=args.preset, overrides=args.overrides,
+                                  models=len(res), sweep_s=res.stats["seconds"], compile_s=compile_in_sweep[-1],
+                                  chunk_sizes=res.stats["chunk_sizes"], per_width_done_s=watcher.done_by_width(),
+                                  diverged=int(sum(r.diverged for r in res)), matmul_flops_start=peak_start,
+                                  script_s=time.perf_counter() - STARTED))
         return res
 
     phase_diagram.sweep_superposition = timed_sweep
@@ -208,6 +219,8 @@ def _run(args, folder: str) -> dict:
         "alpha_m": summary["alpha_m"],
         "alpha_m_stderr": summary["alpha_m_stderr"],
         "target_s": TARGET_S if as_published else None,
+        "script_s": time.perf_counter() - STARTED,
+        "complete": True,
     }
 
     print()
@@ -261,10 +274,14 @@ def main(argv=None) -> dict:
         if args.out is None:
             shutil.rmtree(folder, ignore_errors=True)
     if args.json:
-        os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-        atomic_write_json(args.json, res)  # NaN exponents (too few widths) as null
+        _save(args.json, res)
         print(f"wrote {args.json}")
     return res
+
+
+def _save(path: str, numbers: dict) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write_json(path, numbers)  # NaN exponents (too few widths) as null
 
 
 if __name__ == "__main__":

@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> dict:
                     help="comma-separated, each compared with float32 (default " + ",".join(OTHERS) + ")")
     ap.add_argument("--seed", type=int, default=0, help="sweep seed of every run (default 0)")
     ap.add_argument("--out", default=None, help="keep the runs in this folder (default: a scratch folder)")
-    ap.add_argument("--json", default=None, help="also write the numbers to this file")
+    ap.add_argument("--json", default=None, help="also write the numbers to this file (after each run, with "
+                                                 "complete false until the last: each run's exponents and time)")
     ap.add_argument("--max-ratio", type=float, default=1.0,
                     help="the acceptance rule: every |change| / stderr at most this (default 1: within the error bars)")
     args = ap.parse_args(argv)
@@ -101,17 +102,26 @@ def main(argv: list[str] | None = None) -> dict:
     if not others or not set(others) <= set(OTHERS):
         ap.error(f"--precisions {args.precisions!r}: give names from {', '.join(OTHERS)}")
 
+    def save(complete: bool) -> None:
+        if args.json:
+            atomic_write_json(args.json, dict(seed=args.seed, preset=args.preset, overrides=args.overrides,
+                                              max_ratio=args.max_ratio, complete=complete, experiments=results))
+
     with tempfile.TemporaryDirectory() as scratch:
         out = args.out or scratch
         results = {}
         for name in names:
-            runs = {p: run(name, p, out, args.seed, args.preset, tuple(args.overrides)) for p in ("float32", *others)}
-            base = exponents(name, runs["float32"][0])
+            results[name] = dict(seconds={}, exponents={}, against={})
+            fitted = results[name]["exponents"]
+            for p in ("float32", *others):
+                summary, results[name]["seconds"][p] = run(name, p, out, args.seed, args.preset, tuple(args.overrides))
+                fitted[p] = exponents(name, summary)
+                save(complete=False)  # at once, each run: a time limit may end the next one
+            base = fitted["float32"]
             print(f"\n{name}, {args.preset} preset{''.join(' --set ' + kv for kv in args.overrides)}, seed {args.seed}: "
-                  + ", ".join(f"{p} {runs[p][1]:.1f} s" for p in runs))
-            results[name] = dict(seconds={p: runs[p][1] for p in runs}, against={})
+                  + ", ".join(f"{p} {t:.1f} s" for p, t in results[name]["seconds"].items()))
             for prec in others:
-                other = exponents(name, runs[prec][0])
+                other = fitted[prec]
                 rows = []
                 print(f"  {'exponent':<26}{'float32':>10}{prec:>15}{'change':>10}{'stderr':>9}{'|change|/se':>13}")
                 for label, (a32, se) in base.items():
@@ -136,9 +146,7 @@ def main(argv: list[str] | None = None) -> dict:
                 results[name]["against"][prec] = dict(rows=rows, max_abs_change=abs(worst["change"]) if worst else None,
                                                       max_change_over_stderr=worst_ratio, lost=lost,
                                                       unweighed=unweighed, within=within)
-    if args.json:
-        atomic_write_json(args.json, dict(seed=args.seed, preset=args.preset, overrides=args.overrides,
-                                          max_ratio=args.max_ratio, experiments=results))
+    save(complete=True)
     verdicts = {prec: all(r["against"][prec]["within"] for r in results.values()) for prec in others}
     print(f"within the error bars (every |change| / stderr <= {args.max_ratio:g}, none lost): "
           + ", ".join(f"{prec} {'yes' if ok else 'NO'}" for prec, ok in verdicts.items()))

@@ -650,6 +650,27 @@ def test_precision_check_does_not_pass_a_change_it_cannot_weigh(monkeypatch, cap
     assert not check.passed(res) and "bfloat16 NO, tensorfloat32 yes" in capsys.readouterr().out
 
 
+def test_precision_check_saves_each_run_before_the_next(monkeypatch, tmp_path):
+    # a time limit ending the third run had lost the first two (the JSON was written at the end)
+    spec = importlib.util.spec_from_file_location("precision_check", ROOT / "benchmarks" / "precision_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+
+    def run(name, precision, out, seed, preset="quick", overrides=()):
+        if precision == "tensorfloat32":
+            raise KeyboardInterrupt  # (the time limit)
+        return {"alpha_m": [[1.25]], "alpha_m_stderr": [[0.5]], "gamma": [-1.0], "alpha": [1.0]}, 2.0
+
+    monkeypatch.setattr(check, "run", run)
+    with pytest.raises(KeyboardInterrupt):
+        check.main(["--experiments", "phase_diagram", "--json", str(tmp_path / "c.json")])
+    saved = json.loads((tmp_path / "c.json").read_text())
+    assert saved["complete"] is False
+    assert saved["experiments"]["phase_diagram"]["exponents"] == {
+        p: {"gamma=-1.00 alpha=1.00": [1.25, 0.5]} for p in ("float32", "bfloat16")}
+    assert saved["experiments"]["phase_diagram"]["seconds"] == {"float32": 2.0, "bfloat16": 2.0}
+
+
 def test_a_huge_int_for_a_float_setting_is_a_usage_error(capsys):
     from toyscale.runner import experiment_args
 
@@ -1108,9 +1129,18 @@ def test_paper_sweep_prints_each_chunk_as_it_lands_and_keeps_the_standard_errors
         spec.loader.exec_module(bench)
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
+    saves, save = [], bench._save
+    bench._save = lambda path, numbers: (saves.append((json.loads(json.dumps(numbers, default=float)),
+                                                       capsys.readouterr().out)), save(path, numbers))
     out = bench.main(["--preset", "smoke", "--no-progress", "--matmul-size", "64", "--out", str(tmp_path / "run"),
                       "--json", str(tmp_path / "res.json")])
-    printed = capsys.readouterr().out
+    printed = "".join(text for _, text in saves) + capsys.readouterr().out
+    # the JSON is first written when the sweep is done, before the fits (a time limit may cut those)
+    (first, before), (last, _) = saves
+    assert first["complete"] is False and last["complete"] is True and "alpha_m (rows" not in before
+    assert {k: first[k] for k in ("sweep_s", "chunk_sizes", "per_width_done_s", "diverged", "models")} == \
+        {k: last[k] for k in ("sweep_s", "chunk_sizes", "per_width_done_s", "diverged", "models")}
+    assert 0 < first["script_s"] < last["script_s"] and last["wall_s"] < last["script_s"]
     chunk_lines = [line for line in printed.splitlines() if line.startswith("  chunk written at")]
     assert [line.split("m = ")[1] for line in chunk_lines] == ["3, 4 models", "4, 4 models", "6, 4 models"]
     assert printed.index(chunk_lines[-1]) < printed.index("sweep done at") < printed.index("alpha_m (rows")
@@ -1148,7 +1178,9 @@ def test_precision_check_runs_each_precision_at_the_size_it_is_given(tmp_path, c
     printed = capsys.readouterr().out
     assert printed.index("phase_diagram float32: ") < printed.index("phase_diagram bfloat16: ")
     assert "smoke preset --set train.steps=20, seed 0" in printed and "tensorfloat32: largest |change|" in printed
-    assert json.loads((tmp_path / "res.json").read_text())["overrides"] == ["train.steps=20"]
+    saved = json.loads((tmp_path / "res.json").read_text())
+    assert saved["overrides"] == ["train.steps=20"] and saved["complete"] is True
+    assert set(saved["experiments"]["phase_diagram"]["exponents"]) == set(precisions)
     # the acceptance rule: within (ratio <= --max-ratio) per precision, and passed() over all
     for p in ("bfloat16", "tensorfloat32"):
         assert res["against"][p]["within"] == (res["against"][p]["max_change_over_stderr"] <= 1.0)
@@ -1180,8 +1212,25 @@ def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_bring
     compare = json.loads((out / "compare.json").read_text())
     assert set(compare["experiments"]["phase_diagram"]["against"]) == {"bfloat16", "tensorfloat32"}
     assert compare["max_ratio"] == 1e9
-    assert json.loads((out / "paper.json").read_text())["matmul_precision"] == "bfloat16"
+    paper = json.loads((out / "paper.json").read_text())
+    assert paper["matmul_precision"] == "bfloat16" and paper["complete"] is True and compare["complete"] is True
     assert json.loads((out / "tenth_hash.json").read_text())["rng"] == "hash"
+
+
+def test_gpu_check_script_asks_jax_for_a_gpu_and_runs_float32_when_paper_set_is_empty(tmp_path):
+    # JAX falls back to the CPU with a warning when its GPU backend fails: the paper step would
+    # spend its whole limit there; and PAPER_SET="" (float32, as documented) had run bfloat16
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\necho "JAX_PLATFORMS=$JAX_PLATFORMS args: $*"\n')
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
+    env.update(OUT=str(tmp_path / "out"), PYTHON=str(fake), PAPER_SET="", COMPARE_SET="", MIN_COMPARE_S="0")
+    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout[-2000:]
+    runs = [line for line in done.stdout.splitlines() if line.startswith("JAX_PLATFORMS=")]
+    assert len(runs) == 4 and all(line.startswith("JAX_PLATFORMS=cuda args: ") for line in runs), runs
+    assert not any("matmul_precision" in line or "gammas" in line for line in runs), runs  # (smoke, paper, compare)
 
 
 @pytest.mark.parametrize("steps, last", [({"SMOKE": "1"}, "== smoke failed after"),
