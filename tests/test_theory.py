@@ -462,3 +462,57 @@ def test_rank_truncate_refuses_nan_and_inf():
         with pytest.raises(ValueError, match=r"holds 1 NaN or infinite value\(s\); a Gram matrix's eigenvalues are "
                                              r"finite"):
             theory.rank_truncate(bad)
+
+
+# --- what a review of theory.py found in float32 (JAX's default) and at the boundary ---
+def test_float32_risk_is_invariant_to_the_spectrums_scale():
+    # kappa lam / (lam + gamma)^2 had overflowed (spectrum x 1e20: 0.517, x 1e30: nan) or
+    # underflowed (x 1e-20: nan) in float32, where the risk is the same at every scale
+    base = np.arange(1, 257, dtype=np.float64) ** -1.5
+    want = float(theory.rf_risk(jnp.asarray(base, jnp.float32), jnp.asarray(base, jnp.float32), 0.01, 64., 128., 1e-2))
+    for c in (1e20, 1e30, 1e-20):
+        lam = jnp.asarray(base * c, jnp.float32)
+        got = theory.rf_risk(lam, jnp.asarray(base, jnp.float32), 0.01, 64., 128., 1e-2 * c)
+        assert float(got) == pytest.approx(want, rel=1e-4), c
+
+
+def test_float32_approximation_error_keeps_the_power_on_zero_modes():
+    # more features than learnable modes: B = the power on the zero modes (0.04); float32 had
+    # given 1.2e-38 (v2 * gamma underflowed, and a subnormal floor for gamma was flushed to 0)
+    P = 64
+    v2 = jnp.asarray(np.concatenate([np.arange(1, P + 1) ** -1.5, np.full(4, 0.01)]), jnp.float32)
+    for power in (1.5, 8.0):  # (smallest positive eigenvalue 2e-3 and 3.6e-15)
+        lam = jnp.asarray(np.concatenate([np.arange(1, P + 1, dtype=np.float64) ** -power, np.zeros(4)]), jnp.float32)
+        assert float(theory.approximation_error(lam, v2, 128)) == pytest.approx(0.04, rel=1e-4), power
+        assert float(theory.rf_risk(lam, v2, 0.01, np.inf, 128, 0.1)) == pytest.approx(0.05, rel=1e-4), power
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda lam: theory.rf_risk(lam, lam, np.array([-1.0]), 10, 20, 0.1), "noise_var"),  # (had given -0.8)
+    (lambda lam: theory.rf_risk(lam, lam, 0.0, np.array([10., 20.]), 20, 0.1), "n"),
+    (lambda lam: theory.krr_risk(lam, lam, 0.0, [10.0], 0.1), "n"),
+    (lambda lam: theory.degrees_of_freedom(lam, np.geomspace(1e-3, 1, 64)), "gamma"),  # (had paired gamma with modes)
+])
+def test_risk_arguments_are_one_number_each(call, name):
+    lam = jnp.asarray(np.arange(1, 65) ** -1.5, jnp.float32)
+    with pytest.raises(TypeError, match=rf"{name} has shape \(\d+,?\d*\); {name} must be one real number"):
+        call(lam)
+
+
+def test_fewer_than_one_sample_or_feature_still_finds_the_root():
+    # the bisection's upper end had been below the root for n or k under ~e^-5: df(gamma)
+    # stopped at 0.0067 for k = 1e-4, and krr_risk exceeded the whole target power
+    lam = jnp.asarray(np.arange(1, 257) ** -1.5, jnp.float32)
+    for small in (1e-2, 1e-4):
+        _, gamma = theory.effective_ridges(lam, 10.0, small, 0.0)
+        assert float(theory.degrees_of_freedom(lam, gamma)) == pytest.approx(small, rel=1e-3)
+        assert float(theory.krr_risk(lam, lam, 0.0, small, 0.1)) < float(jnp.sum(lam))
+        assert float(theory.krr_risk(lam, lam, 0.0, small, 0.1)) == pytest.approx(
+            float(theory.rf_risk(lam, lam, 0.0, small, np.inf, 0.1)), rel=1e-4)
+
+
+def test_rank_truncate_refuses_values_far_below_zero():
+    # -0.5 is no rounding: it had become 0 like one, and rf_risk then took the spectrum
+    with pytest.raises(ValueError, match=r"1 value\(s\) below -tol = .*as low as -0.5"):
+        theory.rank_truncate([1.0, 0.5, -0.5])
+    np.testing.assert_array_equal(theory.rank_truncate([1.0, 0.5, -1e-17]), [1.0, 0.5, 0.0])

@@ -110,7 +110,7 @@ def degrees_of_freedom(eigenvalues: jax.Array, gamma: ArrayLike) -> jax.Array:
 
     ``eigenvalues`` as in :func:`rf_risk` (checked when concrete); ``gamma`` > 0.
     """
-    concrete_real("gamma", gamma, low=0.0, strict=True)
+    concrete_real("gamma", gamma, low=0.0, strict=True, scalar=True)  # (an array had paired with the modes)
     return _df(_modes(eigenvalues), gamma)
 
 
@@ -138,7 +138,7 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
     Returns:
       ``(kappa, gamma)``. When ``ridge = 0`` and ``min(n, k) >=`` the number of positive
       eigenvalues there is no root: gamma stops at its floor, ``e^-60`` times the smallest
-      positive eigenvalue (the limit gamma -> 0).
+      positive eigenvalue but at least the dtype's smallest normal number (the limit gamma -> 0).
     """
     _check_risk_args(n=n, k=k, ridge=ridge)
     lam = _modes(eigenvalues)
@@ -153,8 +153,10 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
         value = g * (1 - z / n) * (1 - z / k) - ridge / n
         return jnp.where(z < smallest, value, -1.0)  # below the branch: the root is higher
 
-    lo = jnp.log(_smallest_positive(lam)) - 60.0
-    hi = jnp.log(jnp.sum(lam) + ridge / n) + 5.0
+    lo = _log_gamma_floor(lam)
+    # df(gamma) ~ sum(lam) / gamma must fall below min(n, k): that bound is above 1 / min(n, k)
+    # times the sum once n or k is below 1 (a bare sum had missed the root there)
+    hi = jnp.log(jnp.sum(lam) / jnp.minimum(smallest, 1.0) + ridge / n) + 5.0
 
     hi = _bisect_log(excess, lo, hi)
     gamma = jnp.exp(hi)
@@ -164,11 +166,13 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
 
 
 def _check_risk_args(**values: ArrayLike) -> None:
+    """One number each (an array had been broadcast against the modes: a negative noise_var array
+    gave a negative risk; batch with ``jax.vmap``)."""
     for name, v in values.items():
         if name in ("n", "k"):
-            concrete_real(name, v, low=0.0, strict=True, allow_inf=True)
+            concrete_real(name, v, low=0.0, strict=True, allow_inf=True, scalar=True)
         else:
-            concrete_real(name, v, low=0.0)
+            concrete_real(name, v, low=0.0, scalar=True)
 
 
 def _modes(eigenvalues: ArrayLike) -> jax.Array:
@@ -238,7 +242,8 @@ def rank_truncate(eigenvalues: ArrayLike, tol: float | None = None) -> np.ndarra
     The spectrum of a rank-deficient Gram matrix (``eigvalsh`` of ``X X^T`` with more rows
     than ``X`` has rank) holds its null space as values of +-1e-16 or so; passed to
     :func:`rf_risk` as they are, the positive ones count as tiny learnable modes and decide
-    the ridgeless risk. Values at most ``tol`` become 0; the default is numpy's
+    the ridgeless risk. Values at most ``tol`` become 0 (below ``-tol``: a ValueError, not a
+    Gram matrix's rounding); the default is numpy's
     ``matrix_rank`` tolerance, ``P x eps x max`` with the eps of the array's dtype. Not for an
     exact spectrum such as :func:`kernel_eigenvalues`, whose small values are real modes.
 
@@ -257,6 +262,9 @@ def rank_truncate(eigenvalues: ArrayLike, tol: float | None = None) -> np.ndarra
         tol = ev.size * float(np.finfo(ev.dtype).eps) * float(np.max(np.abs(ev)))
     else:
         tol = check_real("tol", tol, low=0.0)
+    if np.any(ev < -tol):  # (not rounding: they had been set to 0 like it)
+        raise ValueError(f"eigenvalues={_brief(ev)} holds {int(np.sum(ev < -tol))} value(s) below -tol = {tol:.3g}, "
+                         f"as low as {float(np.min(ev)):.4g}; a Gram matrix's eigenvalues are >= 0 up to rounding")
     return np.where(ev > tol, ev, 0.0).astype(ev.dtype)
 
 
@@ -266,6 +274,13 @@ def _brief(a: np.ndarray) -> str:
 
 def _smallest_positive(lam: jax.Array) -> jax.Array:
     return jnp.min(jnp.where(lam > 0, lam, jnp.max(lam)))
+
+
+def _log_gamma_floor(lam: jax.Array) -> jax.Array:
+    """Log of the bisections' lowest ridge: e^-60 times the smallest positive eigenvalue, but a
+    normal number of the dtype (float32 flushed a subnormal floor to 0, and the zero modes'
+    gamma / (0 + gamma) became 0 / 0)."""
+    return jnp.maximum(jnp.log(_smallest_positive(lam)) - 60.0, jnp.log(jnp.finfo(lam.dtype).tiny))
 
 
 def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLike,
@@ -322,16 +337,22 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
     v2 = _power(target_power, lam)
     n = jnp.asarray(n, lam.dtype)
     k = jnp.asarray(k, lam.dtype)
-    kappa, gamma = effective_ridges(lam, n, k, ridge)
+    _, gamma = effective_ridges(lam, n, k, ridge)
     L = lam / (lam + gamma)
     z, q = jnp.sum(L), jnp.sum(L * L)
     finite_k = ~jnp.isinf(k)
     k_safe = jnp.where(finite_k, k, 1.0)
     ratio = jnp.where(finite_k, (q * (k_safe - 2 * z) + z * z) / (n * (k_safe - q)), q / n)
-    k_over = jnp.where(finite_k, k_safe / (k_safe - q), 1.0)
-    # 1 - L as gamma / (lam + gamma): subtracted, it rounded to 0 for the large modes once gamma is
-    # tiny, and near full rank the two terms cancel (float64 87 % low, float32 negative)
-    bias = jnp.sum((gamma / (lam + gamma) - kappa * k_over * lam / (lam + gamma) ** 2) * v2)
+    # The bias, sum_i v_i^2 [(1 - L_i) - k kappa lam_i / ((k - q)(lam_i + gamma)^2)], as a sum of
+    # positive terms: with e_i = 1 - L_i = gamma / (lam_i + gamma) (subtracted, it rounded to 0 for
+    # the large modes once gamma is tiny), kappa = gamma (1 - z/k) and k - q = (k - z) + (z - q),
+    # each term is v_i^2 e_i [(k - z) e_i + (z - q)] / (k - q), z - q = sum L_i e_i. Near full rank
+    # the two terms as written cancel (float64 87 % low, float32 negative), and their square
+    # (lam + gamma)^2 overflowed float32 for eigenvalues above ~1e19 (nan where float64 gave 0.64).
+    e = gamma / (lam + gamma)
+    a = jnp.where(finite_k, jnp.maximum(k_safe - z, 0.0), 1.0)  # (k = inf: the kernel's bias, sum v^2 e^2)
+    b = jnp.where(finite_k, jnp.sum(L * e), 0.0)
+    bias = jnp.sum(v2 * e * (a * e + b)) / jnp.where(a + b > 0, a + b, 1.0)  # (0: every term is 0)
     risk = (bias + noise_var) / (1 - ratio)
     # ridgeless at n = k below full rank: the double-descent peak, where 1 - ratio = 0 exactly;
     # the bisection stops just inside the branch and had left a large finite value (3e14)
@@ -377,7 +398,8 @@ def krr_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLi
         z = _df(lam, kap)
         return jnp.where(z < n, kap * (n - z) - ridge, -1.0)
 
-    lo, hi = jnp.log(_smallest_positive(lam)) - 60.0, jnp.log(jnp.sum(lam) + ridge) + 5.0
+    lo = _log_gamma_floor(lam)
+    hi = jnp.log((jnp.sum(lam) + ridge) / jnp.minimum(n, 1.0)) + 5.0  # (n below 1: see effective_ridges)
 
     hi = _bisect_log(excess, lo, hi)
     L = lam / (lam + jnp.exp(hi))
@@ -400,7 +422,7 @@ def approximation_error(eigenvalues: jax.Array, target_power: jax.Array, k: Arra
     lam = _modes(eigenvalues)
     v2 = _power(target_power, lam)
     _, gamma = effective_ridges(lam, jnp.inf, k, 0.0)
-    return jnp.sum(v2 * gamma / (lam + gamma))
+    return jnp.sum(v2 * (gamma / (lam + gamma)))  # (v2 * gamma first had underflowed float32)
 
 
 def ridgeless_rf_risk(eigenvalues: jax.Array, target_power: jax.Array, n: ArrayLike, k: ArrayLike) -> jax.Array:
