@@ -190,7 +190,7 @@ def test_fast_engine_exponent_matches_plain_engine(engine, plain_engine, monkeyp
     assert abs(a_f - a_p) < 3 * np.hypot(se_f, se_p), (a_f, se_f, a_p, se_p)
     # Width by width, the mean test losses agree within their seed-to-seed errors.
     cf, cp = width_curve(fast), width_curve(plain)
-    se = np.hypot(cf.loss_std, cp.loss_std) / np.sqrt(len(SEEDS) - 1)
+    se = np.hypot(cf.loss_std, cp.loss_std) / np.sqrt(len(SEEDS))  # (loss_std: the sample sd, ddof 1)
     np.testing.assert_array_less(np.abs(cf.loss - cp.loss), 4 * se + 1e-6)
 
 

@@ -142,8 +142,17 @@ def test_loss_std_is_the_spread_over_seeds_and_an_unflagged_nan_loss_is_diverged
             Record(2, {"m": 8, "seed": 0}, False, {"test_loss": np.float32(0.5)}),
             Record(3, {"m": 8, "seed": 1}, False, {"test_loss": np.float32(np.nan)})]  # not flagged, still diverged
     curve = width_curve(recs)
-    np.testing.assert_allclose(curve.loss_std, [0.01, 0.0], rtol=1e-5)  # population sd; 0 for one seed
+    np.testing.assert_allclose(curve.loss_std, [0.02 / np.sqrt(2), 0.0], rtol=1e-5)  # sample sd; 0 for one seed
     assert curve.n_models.tolist() == [2, 1] and curve.n_diverged == 1 and curve.n_undefined == 0
+
+
+def test_loss_std_is_the_sample_standard_deviation_of_the_seeds():
+    # the population sd (ddof 0) had given 0.05 for seeds at 0.40 and 0.50: sqrt(2) too small at two seeds
+    recs = [Record(i, {"m": m, "seed": s}, False, {"test_loss": np.float64(v)})
+            for i, (m, s, v) in enumerate([(8, 0, 0.40), (8, 1, 0.50), (16, 0, 0.30), (16, 1, 0.34), (16, 2, 0.26)])]
+    curve = width_curve(recs)
+    np.testing.assert_allclose(curve.loss_std, [0.1 / np.sqrt(2), 0.04], rtol=1e-12)
+    np.testing.assert_allclose(curve.loss_std, [np.std(v, ddof=1) for v in curve.values], rtol=1e-12)
 
 
 def _exact_curve():
@@ -412,3 +421,39 @@ def test_a_curve_that_cannot_give_an_exponent_is_reported_not_raised():
     figure = plots.loss_vs_width({"panel": {"zero": (zero, None), "good": (good, fit)}})
     labels = figure.axes[0].get_legend_handles_labels()[1]
     assert labels == ["zero: not fitted", "good: $\\alpha_m$=1.00±0.00"]
+
+
+@pytest.mark.parametrize("fit_range", [("16", "64"), {16: "a", 64: "b"}, (True, 64), (8, np.False_), {8, 32},
+                                       (8, [32]), np.array(16), "all"])
+def test_fit_range_must_be_a_pair_of_numbers(fit_range):
+    # a pair of strings, a dict's keys and a bool taken for 1 had been fitted over as numbers
+    curve = _exact_curve()
+    with pytest.raises(TypeError, match=r"fit_range=.*; fit_range must be a pair of numbers \(m_min, m_max\)"):
+        width_exponent(curve, fit_range=fit_range)
+
+
+def test_fit_range_takes_numbers_of_any_real_type_and_none():
+    curve = _exact_curve()
+    for fit_range in [(8, None), (None, 16.0), [np.int64(8), np.float32(32)], np.array([8, 32]), (8, np.inf)]:
+        fit = width_exponent(curve, fit_range=fit_range)
+        assert fit.x_range[0] == 8 or fit_range[0] is None, fit_range
+
+
+def test_a_curve_with_too_few_widths_is_reported_with_a_fit_range_too():
+    # every width but one diverged: the data's fault, reported by fit_width_curve, with or without a fit_range
+    # (with one it had raised a ValueError, as if the range were to blame)
+    from toyscale.scaling import CurveNotFittedError, fit_width_curve
+
+    recs = [Record(0, {"m": 8, "seed": 0}, False, {"test_loss": np.float32(0.5)})] + [
+        Record(i, {"m": m, "seed": 0}, True, {"test_loss": np.float32(np.nan)}) for i, m in enumerate((16, 32), 1)]
+    curve = width_curve(recs)
+    assert curve.widths.tolist() == [8]
+    fit, why = fit_width_curve(curve, fit_range=(8, None))
+    assert fit is None and why.startswith("1 width(s) with a finite loss inside fit_range=(8, None) (widths [8], 2 "
+                                          "diverged")
+    with pytest.raises(CurveNotFittedError):
+        width_exponent(curve, fit_range=(16, 64))  # (nothing inside it either, but the curve could never be fitted)
+    # a range that leaves out widths of a curve that has enough is still the caller's error
+    with pytest.raises(ValueError) as hit:
+        width_exponent(_exact_curve(), fit_range=(30, 40))
+    assert not isinstance(hit.value, CurveNotFittedError)

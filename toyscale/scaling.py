@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -37,7 +38,8 @@ class WidthCurve:
     Attributes:
       widths: sorted distinct widths m with at least one finite model.
       loss: mean test loss over the finite replicate models at each width.
-      loss_std: standard deviation over replicates (0 with a single seed).
+      loss_std: sample standard deviation over replicates (ddof 1, so that two seeds are not
+        read as half as noisy as they are; 0 with a single seed).
       n_models: finite models averaged at each width.
       n_diverged: diverged models left out, over all widths.
       n_undefined: models that trained but whose measure is not finite, left out: an
@@ -226,7 +228,7 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
     return WidthCurve(
         widths=widths,
         loss=np.array([v.mean() for v in vals]),
-        loss_std=np.array([v.std() for v in vals]),
+        loss_std=np.array([v.std(ddof=1) if v.size > 1 else 0.0 for v in vals]),
         n_models=np.array([v.size for v in vals], dtype=np.int64),
         n_diverged=diverged,
         n_undefined=undefined,
@@ -293,12 +295,14 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         raise ValueError(f"seed_bootstrap={seed_bootstrap}; {why}")
     where = ""
     if fit_range is not None:
-        try:  # (None for an open end, like inf)
-            lo, hi = (float(default if v is None else v) for v, default in zip(fit_range, (-np.inf, np.inf),
-                                                                               strict=True))
-        except (TypeError, ValueError):
-            raise TypeError(f"fit_range={fit_range!r}; fit_range must be a pair of numbers (m_min, m_max), "
-                            f"either may be None or infinite, or fit_range=None") from None
+        # a pair (a list, a tuple, an array), not any iterable: a dict's keys, a string's characters
+        # or a bool taken for 1 had been fitted over as numbers
+        pair = (np.shape(fit_range) == (2,) if isinstance(fit_range, np.ndarray) else
+                isinstance(fit_range, Sequence) and not isinstance(fit_range, (str, bytes)) and len(fit_range) == 2)
+        if not pair or not all(v is None or _real_number(v) for v in fit_range):
+            raise TypeError(f"fit_range={short_repr(fit_range, 80)}; fit_range must be a pair of numbers (m_min, "
+                            f"m_max), either may be None or infinite, or fit_range=None")
+        lo, hi = (float(default if v is None else v) for v, default in zip(fit_range, (-np.inf, np.inf)))
         if np.isnan(lo) or np.isnan(hi) or not lo <= hi:
             raise ValueError(f"fit_range={fit_range!r}; fit_range must be (m_min, m_max) with m_min <= m_max "
                              f"(either may be infinite)")
@@ -308,8 +312,9 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         where = f" inside fit_range={fit_range!r}"
     least = 3 if fit_options.get("offset") else 2
     if m.size < least:
-        # (a fit_range is the caller's choice: one that keeps too few widths is an argument error)
-        error = ValueError if fit_range is not None else CurveNotFittedError
+        # (a fit_range is the caller's choice: one that keeps too few widths of a curve that has
+        # enough is an argument error; a curve with too few widths in all is the data's fault)
+        error = ValueError if fit_range is not None and curve.widths.size >= least else CurveNotFittedError
         raise error(f"{m.size} width(s) with a finite loss{where} (widths {curve.widths.tolist()}, "
                     f"{curve.n_diverged} diverged model(s) and {curve.n_undefined} with an undefined "
                     f"measure left out); a power law{' with offset' if least == 3 else ''} needs at least {least}")
@@ -341,12 +346,26 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     return _seed_bootstrap(fit, m, values, seed_bootstrap, seed)
 
 
+def _real_number(value: Any) -> bool:
+    """Whether ``value`` is one real number (a Python or numpy int or float, a 0-d array of
+    one), not a bool, a string or a container."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):
+        return False
+    if isinstance(value, numbers.Real):
+        return True
+    try:
+        return np.ndim(value) == 0 and np.asarray(value).dtype.kind in "iuf"
+    except (TypeError, ValueError):
+        return False
+
+
 def fit_width_curve(curve: WidthCurve, **options: Any) -> tuple[PowerLawFit | None, str | None]:
     """``(width_exponent(curve, **options), None)``, or ``(None, why)`` where the curve's values
     cannot give an exponent (:class:`CurveNotFittedError`, or
     :class:`toyscale.fitting.NotIdentifiableError`: e.g. too many models diverged, or a loss
     of exactly 0), so that a study of many curves reports that one and goes on. A bad
-    argument still raises (a ``fit_range`` that keeps too few widths too)."""
+    argument still raises (a ``fit_range`` that keeps too few of a curve's widths too; a curve
+    with too few widths in all is reported, with or without a ``fit_range``)."""
     try:
         return width_exponent(curve, **options), None
     except (CurveNotFittedError, NotIdentifiableError) as e:
