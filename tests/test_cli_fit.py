@@ -536,3 +536,89 @@ def test_allocation_cli_bracketed(tmp_path, capsys, kind):
     assert cli.main(base + ["--bracketed"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n_budgets"] == 4 and any("dropped (bracketed=True)" in n for n in out["notes"])
+
+
+@pytest.mark.parametrize("where", [[], ["--where", "gamma=-1"]])
+def test_a_row_cut_short_is_named_with_or_without_where(tmp_path, capsys, where):
+    # the last line of a file still being written: had been fitted with its cut value (64, 0.09 of 0.0931),
+    # or, under --where, left out in silence
+    p = tmp_path / "cut.csv"
+    p.write_text("m,loss,gamma\n8,0.5,-1\n16,0.3,-1\n32,0.2,-1\n64,0.09")
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", *where]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"toyscale: error: {p}: line 5 has 2 fields, the header 3, so no 'gamma'; is a cell "
+                          f"missing?") and "truncated" in err, err
+    p.write_text("m,loss,gamma\n8,0.5,-1\n16,0.3,-1\n32,0.2,-1\n64")  # (cut before a column the fit reads)
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", *where]) == 2
+    assert "line 5 has 1 field, the header 3, so no 'loss'; is a cell missing?" in capsys.readouterr().err
+
+
+def test_trailing_empty_cells_and_blank_lines_before_the_header_are_read(tmp_path, capsys):
+    # each row's trailing comma had been refused as "quote a cell that contains a comma", and a blank
+    # first line as "empty file or no header row"
+    rows = "".join(f"{m},{2 * m ** -0.5}" + "\n" for m in (4, 8, 16, 32))
+    p = tmp_path / "csv.csv"
+    for text in ("m,loss\n" + rows.replace("\n", ",\n"), "m,loss\n" + rows.replace("\n", ",,\n"), "\n\nm,loss\n" + rows):
+        p.write_text(text)
+        assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--json"]) == 0, text
+        assert json.loads(capsys.readouterr().out)["exponent"] == pytest.approx(0.5, rel=1e-9)
+    p.write_text("m,loss\n" + rows + "64,0.25,x\n")  # (a cell that is not empty past the header is still refused)
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss"]) == 2
+    assert "line 6 has 3 fields, the header 2; quote a cell" in capsys.readouterr().err
+    p.write_text("\n\n\n")
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss"]) == 2
+    assert "empty file or no header row" in capsys.readouterr().err
+    p.write_text("\nm,loss\n4,1\n4,x\n")  # (the line numbers still count the blank line)
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss"]) == 2
+    assert "line 4, column 'loss': cannot parse 'x'" in capsys.readouterr().err
+
+
+class _FullDisk(io.StringIO):
+    """A standard output on a full disk: every write (or only the flush) fails with ENOSPC."""
+
+    def __init__(self, on_write=True):
+        super().__init__()
+        self.on_write = on_write
+
+    def write(self, text):
+        if self.on_write:
+            raise OSError(28, "No space left on device")
+        return super().write(text)
+
+    def flush(self):
+        raise OSError(28, "No space left on device")
+
+
+def test_a_full_disk_under_standard_output_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    # `toyscale export DIR - > /dev/full` had ended in an OSError traceback
+    from toyscale import runner
+
+    monkeypatch.setattr(runner, "use_compilation_cache", lambda: None)  # (process-wide set-up: not in a test)
+    monkeypatch.setattr(runner, "use_cpu_devices", lambda: None)
+    p = tmp_path / "pl.csv"
+    p.write_text("x,y\n1,1\n2,0.5\n4,0.25\n")
+    full = _FullDisk()
+    monkeypatch.setattr(cli.sys, "stdout", full)
+    assert cli.console(["fit", "power-law", str(p), "--x", "x", "--y", "y"]) == 1
+    assert cli.sys.stdout is full  # (put back)
+    assert capsys.readouterr().err == "toyscale: error: standard output: No space left on device\n"
+    # an OSError of anything else is not taken for standard output's: it still raises
+    monkeypatch.setattr(cli.sys, "stdout", io.StringIO())
+
+    def other(argv=None):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cli, "main", other)
+    with pytest.raises(OSError):
+        cli.console(["status", "x"])
+
+
+def test_a_full_disk_met_by_the_last_flush_is_one_line_and_exit_status_1(monkeypatch, capsys):
+    # (a fit's few lines stay buffered until the exit: the full disk shows at the command's last flush)
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)  # (not pytest's own)
+    monkeypatch.setattr(cli, "console", lambda: 0)
+    monkeypatch.setattr(cli.sys, "stdout", _FullDisk(on_write=False))
+    with pytest.raises(SystemExit) as e:
+        cli.entry()
+    assert e.value.code == 1
+    assert capsys.readouterr().err == "toyscale: error: standard output: No space left on device\n"

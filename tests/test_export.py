@@ -3,7 +3,10 @@
 import csv
 import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -281,3 +284,68 @@ def test_a_reader_gone_away_ends_the_command_quietly(sweep):
     proc.stdout.close()  # before it writes a line
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 1 and "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_status_names_a_manifest_with_a_field_of_the_wrong_type(sweep, tmp_path, capsys):
+    # a hand-edited manifest (a point that is not an object, versions as a string) had ended in an
+    # AttributeError traceback
+    folder, _ = sweep
+    for key, value, message in (("versions", "0.1", "'versions' is '0.1', not an object"),
+                                ("extends", 3, "'extends' is 3, not a list")):
+        edited = tmp_path / key
+        shutil.copytree(folder, edited)
+        manifest = json.loads((edited / "manifest.json").read_text())
+        if key == "points":
+            manifest["points"].append(value)
+        else:
+            manifest[key] = value
+        (edited / "manifest.json").write_text(json.dumps(manifest))
+        assert cli.main(["status", str(edited)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"toyscale: error: {edited / 'manifest.json'}: {message}; the manifest is damaged"), err
+    # a point that is not an object: load_sweep itself names it, for status, export and Python callers
+    edited = tmp_path / "points"
+    shutil.copytree(folder, edited)
+    manifest = json.loads((edited / "manifest.json").read_text())
+    (edited / "manifest.json").write_text(json.dumps({**manifest, "points": [*manifest["points"], 5]}))
+    for command in (["status", str(edited)], ["export", str(edited), "-"]):
+        assert cli.main(command) == 2
+        assert "manifest.json' cannot be read: its points[13] is 5, not an object of a model's fields; restore it" \
+            in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"its points\[13\] is 5, not an object"):
+        load_sweep(str(edited))
+    assert cli.main(["export", str(tmp_path / "versions"), "-"]) == 0  # (export reads no versions)
+
+
+def test_export_drop_diverged_that_leaves_no_model_is_an_error(sweep, tmp_path, capsys):
+    # had written a header-only file with exit status 0, where a --where that leaves nothing is an error
+    folder, _ = sweep
+    path = tmp_path / "none.csv"
+    assert cli.main(["export", str(folder), str(path), "--where", "diverged=1", "--drop-diverged"]) == 2
+    assert "toyscale: error: --drop-diverged: no model left; all 1 model(s) that --where keeps diverged" \
+        in capsys.readouterr().err
+    assert not path.exists()
+
+
+def test_json_files_take_jax_arrays_and_numpy_keys(tmp_path):
+    # had raised "Object of type ArrayImpl is not JSON serializable" and "keys must be str, ..., not int64"
+    import jax.numpy as jnp
+
+    from toyscale.io import atomic_write_json, to_plain
+
+    atomic_write_json(tmp_path / "a.json", {"exponent": jnp.asarray(1.5), "curve": jnp.arange(3),
+                                            "nan": jnp.asarray(float("nan")), "by_m": {np.int64(8): 0.5}})
+    assert json.loads((tmp_path / "a.json").read_text()) == {"exponent": 1.5, "curve": [0, 1, 2], "nan": None,
+                                                             "by_m": {"8": 0.5}}
+    plain = to_plain({np.int64(3): jnp.float32(0.25), "x": [jnp.asarray([1.0, float("inf")])]})
+    assert plain == {3: 0.25, "x": [[1.0, float("inf")]]} and type(next(iter(plain))) is int  # (not strict: kept)
+    assert to_plain({"x": jnp.asarray(float("inf"))}, strict=True) == {"x": None}
+
+
+def test_export_to_a_full_disk_is_one_line_not_a_traceback(sweep):
+    # `toyscale export DIR - > /dev/full` had ended in an OSError traceback (/dev/full: Linux, as CI)
+    folder, _ = sweep
+    with open("/dev/full", "w") as full:
+        r = subprocess.run([sys.executable, "-m", "toyscale", "export", str(folder), "-"], stdout=full,
+                           stderr=subprocess.PIPE, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    assert (r.returncode, r.stderr) == (1, "toyscale: error: standard output: No space left on device\n")

@@ -40,6 +40,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
         with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's "CSV UTF-8" starts with a BOM
             reader = csv.reader(fh)
             header = next(reader, None)
+            while header == []:  # blank lines before the header (a blank line is no row, as below)
+                header = next(reader, None)
             if not header:
                 raise CliError(f"{path}: empty file or no header row")
             missing = [c for c in [*columns, *(k for k, _ in where)] if c not in header]
@@ -62,10 +64,23 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                 if not cells:  # a blank line
                     continue
                 line = reader.line_num  # the file's line, blank lines and quoted newlines counted
+                if len(cells) > len(header) and not any(cells[len(header):]):
+                    cells = cells[:len(header)]  # only empty cells past the header: each row's trailing comma
                 if len(cells) > len(header):  # more cells than the header: "1,024" split into two, say
                     raise CliError(f"{path}: line {line} has {len(cells)} fields, the header {len(header)}; "
                                    f"quote a cell that contains a comma")
                 row = dict(zip(header, cells))  # (a short row lacks its last columns)
+                # the named columns a short row lacks (an unnamed one, a header's trailing comma, is no loss)
+                cut = [c for c in header[len(cells):] if c or c in columns]
+                if cut and (all(k in row and _matches(row[k], v) for k, v in where)
+                            or any(_as_number(row[c]) is not None for c in columns if c in row)):
+                    # a row cut short: the last line of a file still being written (its last cell maybe cut
+                    # too), or a cell left out. Only a text line that --where leaves out (a TOTAL trailer,
+                    # its numbers not where the fit reads them) is passed over
+                    name = next((c for c in columns if c not in row), cut[0])
+                    raise CliError(f"{path}: line {line} has {len(cells)} field{'s' * (len(cells) != 1)}, the "
+                                   f"header {len(header)}, so no {name!r}; is a cell missing? (an empty cell "
+                                   f"still takes its comma: 1,,3); or is the file truncated (still being written)?")
                 seen_rows += 1
                 for i, (k, v) in enumerate(where):  # (for the message if nothing matches: each filter's hits)
                     if k in row:
@@ -74,11 +89,6 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                             values[k].add(row[k])
                 if not all(k in row and _matches(row[k], v) for k, v in where):
                     continue  # (a row without a filter's column does not match it: a trailer line, say)
-                lacking = [c for c in columns if c not in row]
-                if lacking:  # only a column the fit reads matters (a header's trailing comma, say)
-                    raise CliError(f"{path}: line {line} has {len(cells)} field{'s' * (len(cells) != 1)}, the "
-                                   f"header {len(header)}, so no {lacking[0]!r}; is a cell missing? (an empty cell "
-                                   f"still takes its comma: 1,,3)")
                 for c in columns:
                     cell = row[c]
                     try:
@@ -467,7 +477,11 @@ def _cmd_export(args) -> int:
             raise CliError(f"--where {key}={value}: no model left has it; {key} is one of {_listing(seen)}")
         rows = kept
     if args.drop_diverged:
-        rows = [row for row in rows if not row[columns.index("diverged")]]
+        kept = [row for row in rows if not row[columns.index("diverged")]]
+        if not kept:  # (as a --where that leaves nothing: not a header-only file and exit status 0)
+            raise CliError(f"--drop-diverged: no model left; all {len(rows)} model(s)"
+                           + (" that --where keeps" if args.where else "") + " diverged")
+        rows = kept
     if args.out == "-":
         sys.stdout.write(csv_text(columns, rows))
         return 0
@@ -525,6 +539,7 @@ def _cmd_status(args) -> int:
 
     result = _load_sweep(args.sweep)
     manifest = result.manifest
+    _check_manifest_fields(args.sweep, manifest)
     points = [_flat_fields(p) for p in manifest["points"]]
     fields = _field_columns(points)  # (label too: the tag export writes, and --where and --by can pick)
     for key in args.by:
@@ -562,6 +577,18 @@ def _cmd_status(args) -> int:
         for row in [head, *rows]:
             print("  " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
     return 0
+
+
+def _check_manifest_fields(folder: str, manifest: dict) -> None:
+    """A CliError naming the folder's manifest.json where a field only ``status`` reads has the
+    wrong type (a file edited by hand): ``versions`` an object, ``extends`` a list."""
+    from toyscale._checks import short_repr
+
+    where = os.path.join(folder, "manifest.json")
+    for key, kind, name in (("versions", dict, "an object"), ("extends", list, "a list")):
+        if manifest.get(key) is not None and not isinstance(manifest[key], kind):
+            raise CliError(f"{where}: {key!r} is {short_repr(manifest[key], 60)}, not {name}; the manifest is damaged "
+                           f"(edited by hand?): restore it from a backup")
 
 
 def register_status(subparsers) -> None:
@@ -602,6 +629,9 @@ def console(argv: Sequence[str] | None = None) -> int:
     except ValueError as err:  # a bad $TOYSCALE_CPU_DEVICES: a usage error, not a traceback
         print(f"toyscale: error: {err}", file=sys.stderr)
         return 2
+    stdout = sys.stdout
+    if stdout is not None:  # (None when the command started with it closed, >&-)
+        sys.stdout = _GuardedStdout(stdout)
     try:
         return main(argv)
     except KeyboardInterrupt:  # Ctrl-C: exit status 130 and one line, as the experiment scripts do
@@ -610,6 +640,59 @@ def console(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`toyscale status DIR | head -3`): no traceback
         _drop_output()
         return 1
+    except _StdoutError as err:  # a full disk under `export DIR - > out.csv`, say: one line, no traceback
+        _report_stdout_error(err.error)
+        _drop_output()  # (what is left in its buffer would fail again at exit)
+        return 1
+    finally:
+        if isinstance(sys.stdout, _GuardedStdout):
+            sys.stdout = stdout
+
+
+class _StdoutError(Exception):
+    """An OSError writing standard output (``error``), other than a closed pipe: told apart from
+    the OSErrors of the command's own files, which are bugs where they get this far."""
+
+    def __init__(self, error: OSError):
+        super().__init__(error)
+        self.error = error
+
+
+class _GuardedStdout:
+    """Standard output while a command runs: its writes and flushes raise an OSError other
+    than BrokenPipeError (ENOSPC: a full disk, EIO) as :class:`_StdoutError`; the rest is the
+    stream's own."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise _StdoutError(err) from err
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        try:
+            return self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as err:
+            raise _StdoutError(err) from err
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _report_stdout_error(err: OSError) -> None:
+    """One line on standard error: ``toyscale: error: standard output: No space left on device``."""
+    print(f"toyscale: error: standard output: {err.strerror or err}", file=sys.stderr)
 
 
 def _drop_output() -> None:
@@ -624,11 +707,15 @@ def _drop_output() -> None:
 
 
 def _flush_stdout() -> bool:
-    """Flushes standard output; False if its reader has gone away (a closed pipe)."""
+    """Flushes standard output; False if its reader has gone away (a closed pipe) or it cannot
+    be written (a full disk: said on standard error)."""
     try:
         if sys.stdout is not None:  # (None when the command started with it closed, >&-)
             sys.stdout.flush()
     except BrokenPipeError:
+        return False
+    except OSError as err:  # (a fit's few lines are still buffered: the full disk shows here)
+        _report_stdout_error(err)
         return False
     except ValueError:  # (a closed stream)
         pass
@@ -653,7 +740,7 @@ def entry() -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (not where the shell ignores it: cmd &)
         signal.signal(signal.SIGINT, _exit_on_interrupt)
     code = console()
-    if not _flush_stdout():  # (here, not at exit: a reader gone away is then one more exit code)
+    if not _flush_stdout():  # (here, not at exit: a reader gone away or a full disk is then one more exit code)
         _drop_output()
         code = code or 1
     if code == 130:

@@ -165,8 +165,12 @@ def atomic_create(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) ->
 
 def to_plain(obj: Any, *, strict: bool = False) -> Any:
     """numpy arrays and scalars as Python lists and numbers, exactly (``str()`` would elide a
-    long array's middle and round its values), through mappings, lists and tuples. With
-    ``strict``, NaN and infinities become ``None``: strict JSON has no spelling for them."""
+    long array's middle and round its values), through mappings, lists and tuples; so are
+    other arrays (JAX's: anything with ``__array__``) and a mapping's numpy scalar keys
+    (``np.int64(8)``, which json refuses as a key). With ``strict``, NaN and infinities become
+    ``None``: strict JSON has no spelling for them."""
+    if not isinstance(obj, (np.ndarray, np.generic, Mapping, list, tuple, str, bytes)) and hasattr(obj, "__array__"):
+        obj = np.asarray(obj)  # (a JAX array: json had refused it, "Object of type ArrayImpl is not JSON serializable")
     if isinstance(obj, np.ndarray):
         obj = obj.tolist()
     elif isinstance(obj, np.generic):
@@ -174,7 +178,7 @@ def to_plain(obj: Any, *, strict: bool = False) -> Any:
     if isinstance(obj, float):
         return obj if not strict or math.isfinite(obj) else None
     if isinstance(obj, Mapping):
-        return {k: to_plain(v, strict=strict) for k, v in obj.items()}
+        return {k.item() if isinstance(k, np.generic) else k: to_plain(v, strict=strict) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_plain(v, strict=strict) for v in obj]
     return obj

@@ -858,6 +858,10 @@ def _read_manifest(mpath: str, remedy: str) -> dict:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("points"), list):
         raise ValueError(f"{mpath!r} cannot be read: it holds {short_repr(manifest, 80)}, not a sweep's manifest (an "
                          f"object with its 'points'); {remedy}")
+    bad = next((i for i, p in enumerate(manifest["points"]) if not isinstance(p, dict)), None)
+    if bad is not None:  # (a file edited by hand: had ended in an AttributeError)
+        raise ValueError(f"{mpath!r} cannot be read: its points[{bad}] is {short_repr(manifest['points'][bad], 60)}, "
+                         f"not an object of a model's fields; {remedy}")
     return manifest
 
 
