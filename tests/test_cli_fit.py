@@ -558,7 +558,8 @@ def test_trailing_empty_cells_and_blank_lines_before_the_header_are_read(tmp_pat
     # first line as "empty file or no header row"
     rows = "".join(f"{m},{2 * m ** -0.5}" + "\n" for m in (4, 8, 16, 32))
     p = tmp_path / "csv.csv"
-    for text in ("m,loss\n" + rows.replace("\n", ",\n"), "m,loss\n" + rows.replace("\n", ",,\n"), "\n\nm,loss\n" + rows):
+    for text in ("m,loss\n" + rows.replace("\n", ",\n"), "m,loss\n" + rows.replace("\n", ",,\n"),
+                 "\n\nm,loss\n" + rows):
         p.write_text(text)
         assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--json"]) == 0, text
         assert json.loads(capsys.readouterr().out)["exponent"] == pytest.approx(0.5, rel=1e-9)
