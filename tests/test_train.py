@@ -36,6 +36,17 @@ def test_model_in_a_vmapped_sweep_equals_the_model_trained_alone(sampler):
             np.testing.assert_allclose(res[i][name], alone[name], rtol=2e-5, atol=1e-6, err_msg=name)
 
 
+def test_train_model_reads_jax_scalars_as_the_numbers_they_hold():
+    # jnp.asarray(0.1) for gamma had been refused as "not a real number" (superposition_grid took it)
+    kw = dict(frequencies=power_law(1.2), key=jax.random.PRNGKey(3))
+    plain = train_model(SMALL, 4, gamma=-0.5, lr_w=2e-2, lr_b=2e-2, **kw)
+    arrays = train_model(SMALL, jnp.asarray(4), gamma=jnp.asarray(-0.5), lr_w=np.float32(2e-2),
+                         lr_b=jnp.asarray(2e-2), **kw)
+    np.testing.assert_array_equal(arrays["test_loss"], plain["test_loss"])
+    with pytest.raises(TypeError, match="m="):
+        train_model(SMALL, jnp.asarray(4.0), gamma=-0.5, lr_w=2e-2, lr_b=2e-2, **kw)  # (a width is an integer)
+
+
 def test_outputs_have_documented_shapes_and_sane_values():
     cfg = dataclasses.replace(SMALL, steps=130, keep_weights=True)  # 130 = 6 logged blocks + 10 steps
     res = sweep_superposition(cfg, grid(), progress=False)

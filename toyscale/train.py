@@ -362,6 +362,8 @@ def train_model(
       whose events overflowed the sparse sampler's capacity; always 0 for the dense one),
       ``diverged`` (and ``W``, ``b`` if ``config.keep_weights``).
     """
+    # (a JAX or numpy 0-d array as the number it holds, as superposition_grid reads its axes)
+    m, gamma, lr_w, lr_b = _scalar_of(m, "iu"), *(_scalar_of(v, "iuf") for v in (gamma, lr_w, lr_b))
     _check_model_args(config, m, gamma, lr_w, lr_b)
     prng_key("key", key)
     p = as_frequencies(frequencies).probs(config.n)
