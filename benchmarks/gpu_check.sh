@@ -5,7 +5,8 @@
 #   device run 2 (what is left, on the still-warm machine: a fresh one needs 4 minutes left):
 #                 command "SMOKE=0 PAPER=0 BUDGET_S=200 bash benchmarks/gpu_check.sh", with
 #                 BUDGET_S at most timeout_s - 15 and timeout_s what status's budget_left_s
-#                 leaves (compare.json is written after each of its runs, so a cut keeps them)
+#                 leaves (compare.json is written after each of its runs, and the runs are kept in
+#                 COMPARE_OUT, so run 2 resumes a comparison that run 1 cut)
 #
 # What the first GPU session measured (one H200, benchmarks/RESULTS.md, thirteenth session):
 # the float32 paper sweep takes more than 498 s (five of six widths in 449 s), so it cannot
@@ -48,6 +49,9 @@ PAPER=${PAPER:-1}   # 0: skip the paper sweep
 PAPER_SET=${PAPER_SET-train.matmul_precision=bfloat16}   # "" (set and empty) for the preset as published (float32)
 COMPARE=${COMPARE:-1}   # 0: skip the comparison of the precisions
 COMPARE_SET=${COMPARE_SET-gammas=[-1,1] alphas=[0.5,1,1.5,2]}
+# The comparison's runs, kept (an ignored folder, which a warm machine keeps between calls) so
+# that run 2 resumes a comparison that run 1's time limit cut: each experiment resumes its sweep.
+COMPARE_OUT=${COMPARE_OUT:-runs/gpu_check_compare}
 MAX_RATIO=${MAX_RATIO:-1}   # the comparison's acceptance rule: every |change| / stderr at most this
 # The tenths' engines, in order (each a train.KEY=VALUE setting).
 ENGINES=${ENGINES:-}
@@ -104,7 +108,8 @@ failed=""  # the steps that did not finish (an error, or their time limit)
         else
             # shellcheck disable=SC2046,SC2086
             run_limited compare $(($(left) - 5)) benchmarks/precision_check.py --experiments phase_diagram \
-                --preset paper $TENTH $(sets $COMPARE_SET) --max-ratio "$MAX_RATIO" --json "$OUT/compare.json" \
+                --preset paper $TENTH $(sets $COMPARE_SET) --max-ratio "$MAX_RATIO" --out "$COMPARE_OUT" \
+                --json "$OUT/compare.json" \
                 || failed="$failed compare"
         fi
     fi

@@ -1198,7 +1198,8 @@ def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_bring
     extra = ("--set train.n=48 --set train.batch=32 --set train.steps=10 --set train.warmup=1 --set train.test_batches=2 "
              "--set train.log_every=5 --set widths=[3,4,6] --set gammas=[-1,1] --set alphas=[0.5,1.5]")
     env = dict(os.environ, OUT=str(out), SMOKE="0", ENGINES="rng=hash", BUDGET_S="400", MIN_COMPARE_S="30",
-               PYTHON=sys.executable, EXTRA=extra, JAX_PLATFORMS="cpu", MAX_RATIO="1e9")  # (10 steps: not the verdict)
+               PYTHON=sys.executable, EXTRA=extra, JAX_PLATFORMS="cpu", MAX_RATIO="1e9",  # (10 steps: not the verdict)
+               COMPARE_OUT=str(tmp_path / "compare"))
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -1212,6 +1213,9 @@ def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_bring
     compare = json.loads((out / "compare.json").read_text())
     assert set(compare["experiments"]["phase_diagram"]["against"]) == {"bfloat16", "tensorfloat32"}
     assert compare["max_ratio"] == 1e9
+    # the comparison's runs are kept where a second call resumes them
+    assert sorted(p.name for p in (tmp_path / "compare").iterdir()) == [
+        f"phase_diagram-{p}" for p in ("bfloat16", "float32", "tensorfloat32")]
     paper = json.loads((out / "paper.json").read_text())
     assert paper["matmul_precision"] == "bfloat16" and paper["complete"] is True and compare["complete"] is True
     assert json.loads((out / "tenth_hash.json").read_text())["rng"] == "hash"
@@ -1224,13 +1228,15 @@ def test_gpu_check_script_asks_jax_for_a_gpu_and_runs_float32_when_paper_set_is_
     fake.write_text('#!/bin/sh\necho "JAX_PLATFORMS=$JAX_PLATFORMS args: $*"\n')
     fake.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
-    env.update(OUT=str(tmp_path / "out"), PYTHON=str(fake), PAPER_SET="", COMPARE_SET="", MIN_COMPARE_S="0")
+    env.update(OUT=str(tmp_path / "out"), PYTHON=str(fake), PAPER_SET="", COMPARE_SET="", MIN_COMPARE_S="0",
+               COMPARE_OUT="cmp")
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout[-2000:]
     runs = [line for line in done.stdout.splitlines() if line.startswith("JAX_PLATFORMS=")]
     assert len(runs) == 4 and all(line.startswith("JAX_PLATFORMS=cuda args: ") for line in runs), runs
     assert not any("matmul_precision" in line or "gammas" in line for line in runs), runs  # (smoke, paper, compare)
+    assert "--out cmp --json" in runs[-1], runs
 
 
 @pytest.mark.parametrize("steps, last", [({"SMOKE": "1"}, "== smoke failed after"),
