@@ -181,8 +181,6 @@ def main(argv=None) -> dict:
     print("\nsimulation / theory at every (size, ridge): " + agreement.describe(cfg.M))
 
     figure = args.figure
-    median = agreement.median
-    # (the printed line's median: the points far from the N = T peak)
     plots.save(plots.ridge_sweep(
         panels, title=f"random features at the best ridge, M = {cfg.M}, exponent {1 + alpha:g}, noise {noise:g}: "
                       f"median |sim/theory - 1| = " + ("n/a" if agreement.median_far is None else
@@ -191,11 +189,7 @@ def main(argv=None) -> dict:
         figure, os.path.join(args.out, "more_is_better.png"), dpi=110)
     summary = {
         "alpha": alpha, "noise": noise, "fixed": fixed, "ridges": ridges, "directions": directions,
-        "theory_rel_error_median": median, "theory_rel_error_max": agreement.max,
-        "theory_rel_error_median_off_peak": agreement.median_far,
-        "theory_rel_error_max_off_peak": agreement.max_far,
-        "theory_points": int(compared.sum()),
-        **{f"theory_points_{reason}": n for reason, n in agreement.left_out().items()},
+        **agreement.summary(),  # (the printed line's: the points far from the N = T peak)
         "models": len(result), "diverged": diverged, "config": cfg.to_dict(),
     }
     return finish(args, "more_is_better", summary, figure)

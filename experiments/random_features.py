@@ -103,12 +103,7 @@ def main(argv=None) -> dict:
         "zero_theory_sizes": {k: floor[k] for k in sorted(fits)},
         "predicted": predicted,
         "fit_ranges": {k: list(fits[k][2].x_range) for k in sorted(fits)},
-        # (the error and theory_points: the compared points at least a factor 2 from the peak; the
-        # left-out counts, as printed: of every point)
-        "theory_rel_error_median": median,
-        "theory_rel_error_max": agreement.max_far,
-        "theory_points": int(agreement.far.sum()),
-        **{f"theory_points_{reason}": n for reason, n in agreement.left_out().items()},
+        **agreement.summary(),  # (the printed line's: the compared points at least a factor 2 from the peak)
         "models": len(result),
     }
     return finish(args, "random_features", summary, figure)

@@ -1311,8 +1311,11 @@ def test_more_is_better_summary_is_the_best_ridge_of_the_replicate_means_and_of_
     assert len(drawn) == 2
     for panel in drawn:
         assert sorted(panel["ridges"]) == pytest.approx(pre["ridges"])
-    assert (f"median |sim/theory - 1| = {100 * on_disk['theory_rel_error_median_off_peak']:.1f}% "
-            f"(max {100 * on_disk['theory_rel_error_max_off_peak']:.1f}% at N = ") in printed
+    # the summary's keys mean what random_features.py's do: the printed line's far-from-peak points
+    assert (f"median |sim/theory - 1| = {100 * on_disk['theory_rel_error_median']:.1f}% "
+            f"(max {100 * on_disk['theory_rel_error_max']:.1f}% at N = ") in printed
+    assert f"over the {on_disk['theory_points']} points with max(N, T) >= 2 min(N, T)" in printed
+    assert on_disk["theory_points_all"] > on_disk["theory_points"] and on_disk["theory_rel_error_median_all"] > 0
 
 
 def test_ridge_sweep_figure_checks_its_panels():
@@ -1406,7 +1409,8 @@ def test_more_is_better_with_every_size_far_from_the_peak(tmp_path, capsys):
     summary, on_disk = run("more_is_better", tmp_path, "--set", "sizes=[4,64]")
     printed = capsys.readouterr().out
     assert "over the 0 nearer" not in printed and "nearer the N = T peak" not in printed
-    assert on_disk["theory_rel_error_max_off_peak"] == pytest.approx(on_disk["theory_rel_error_max"])
+    assert on_disk["theory_rel_error_max"] == pytest.approx(on_disk["theory_rel_error_max_all"])
+    assert on_disk["theory_points"] == on_disk["theory_points_all"]
 
 
 def test_a_scripts_ctrl_c_is_not_lost_in_a_garbage_collection_callback():

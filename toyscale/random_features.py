@@ -1240,6 +1240,16 @@ class TheoryAgreement:
                 "finite_size_peak": int(self.finite_size_peak.sum()),
                 "sim_nonfinite": int(self.sim_nonfinite.sum())}
 
+    def summary(self) -> dict[str, Any]:
+        """The scripts' summary keys, one meaning everywhere: ``theory_rel_error_median`` /
+        ``_max`` and ``theory_points`` over the ``far`` points (the printed line's), the same
+        with ``_all`` over every compared point, and ``theory_points_<reason>`` (:meth:`left_out`)."""
+        return {"theory_rel_error_median": self.median_far, "theory_rel_error_max": self.max_far,
+                "theory_points": int(self.far.sum()),
+                "theory_rel_error_median_all": self.median, "theory_rel_error_max_all": self.max,
+                "theory_points_all": int(self.compared.sum()),
+                **{f"theory_points_{reason}": n for reason, n in self.left_out().items()}}
+
     median = _rel_stat(np.median, "compared", "Median relative error over every compared point")
     max = _rel_stat(np.max, "compared", "Largest relative error over every compared point")
     median_far = _rel_stat(np.median, "far", "Median relative error over the ``far`` points")
