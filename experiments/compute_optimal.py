@@ -175,7 +175,8 @@ def main(argv=None) -> dict:
 
     print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), "
           f"M = {cfg.M}, T = {s['T']}, alpha = {s['alpha']:g} (a = b = {1 + s['alpha']:g}), lr = {s['lr']:g}, "
-          f"{s['steps']} steps; {diverged} diverged (left out of the means)")
+          f"{s['steps']} steps; {diverged} diverged (their loss curves left out of the means; the ridgeless "
+          f"solve on each model's draw is kept)")
     rows = {}
     print(f"{'exponent':<37} {'fitted':>6}          95% t-interval    predicted")
     for key, (name, sign) in {
@@ -190,9 +191,13 @@ def main(argv=None) -> dict:
             line, rows[key] = f"{name:<37} not fitted: {why[key]}", {"fitted": None, "predicted": want[key],
                                                                      "why": why[key]}
         print(line)
+    if "time" in fits:  # (its points are one smooth mean curve's, not independent: the window moves x far more)
+        print("  (the time exponent's interval is a fit's over one mean curve's logged points, which are not "
+              "independent draws: not the exponent's uncertainty)")
     end = t[keep][-1]
     ratio = float(curves[-1, keep][-1] / limits[-1])
-    print(f"at t = {end:g} (the time fit's end) the N = {widths[-1]} loss is {ratio:.2f}x its long-time loss")
+    if np.isfinite(ratio):  # (NaN where the widest width's runs all diverged)
+        print(f"at t = {end:g} (the time fit's end) the N = {widths[-1]} loss is {ratio:.2f}x its long-time loss")
     if frontier is not None:
         print(f"frontier: {frontier.C.size} budgets bracket their optimum (widths "
               + ", ".join(f"{int(n)}" for n in frontier.N_opt) + f"); {budgets - frontier.C.size} left out, their "

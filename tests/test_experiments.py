@@ -1100,7 +1100,7 @@ def _strong_only_lr(grid, **kwargs):
     return [p if p["gamma"] == -1.0 else {**p, "lr_w": 0.02 * (8 / p["m"]) ** 0.25} for p in points]
 
 
-@pytest.mark.parametrize("name", ["geometry", "activation_density"])
+@pytest.mark.parametrize("name", ["geometry", "activation_density", "compute_optimal"])
 def test_a_study_whose_models_all_diverge_still_writes_its_summary(name, tmp_path, capsys):
     # (an absurd learning rate: every model's loss is inf or nan; the fits are skipped, not raised)
     load(name).main(["--preset", "smoke", "--set", "lr=1e6", "--out", str(tmp_path / "out"),
@@ -1112,6 +1112,10 @@ def test_a_study_whose_models_all_diverge_still_writes_its_summary(name, tmp_pat
             assert regime["diverged"] == 3 and regime["m"] == [] and regime["loss_exponent"] is None
         assert printed.count("L = C m^-a: not fitted, 0 width(s) with a finite loss") == 2
         assert [f.name for f in (tmp_path / "fig").glob("*.png")] == ["geometry_smoke-lr=1000000.0.png"]
+    elif name == "compute_optimal":  # (the ridgeless solves still give the width exponent; no NaN printed)
+        assert "; 8 diverged (their loss curves left out of the means; the ridgeless solve" in printed
+        assert "its long-time loss" not in printed and " nan" not in printed
+        assert on_disk["exponents"]["time"]["fitted"] is None
     else:
         assert all(r["exponent"] is None and r["diverged"] == 3 for r in on_disk["densities"])
         assert "alpha_m not fitted: 0 width(s) with a finite loss" in printed
@@ -1494,6 +1498,7 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
         lo, hi = ex[key]["t_interval"]
         assert lo <= ex[key]["fitted"] <= hi
     assert "L ~ t^-x at N = 32, t in [20, 200]" in printed
+    assert "(the time exponent's interval is a fit's over one mean curve's logged points" in printed
     assert f"N* ~ C^x, C = N t ({kept} budgets)" in printed and f"{ex['N_opt']['fitted']:6.3f}" in printed
     assert f"{left_out} left out, their lowest loss at the smallest or largest width they hold" in printed
 
