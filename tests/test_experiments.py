@@ -648,6 +648,9 @@ def test_precision_check_does_not_pass_a_change_it_cannot_weigh(monkeypatch, cap
     assert (against["bfloat16"]["within"], against["bfloat16"]["unweighed"]) == (False, 1)
     assert (against["tensorfloat32"]["within"], against["tensorfloat32"]["unweighed"]) == (True, 0)  # (no change)
     assert not check.passed(res) and "bfloat16 NO, tensorfloat32 yes" in capsys.readouterr().out
+    assert not check.passed({"x": {"against": {"bfloat16": {"within": False}}}})
+    with pytest.raises(SystemExit):
+        check.main(["--precisions", "float16"])
 
 
 def test_precision_check_saves_each_run_before_the_next(monkeypatch, tmp_path):
@@ -1161,40 +1164,6 @@ def test_paper_sweep_prints_each_chunk_as_it_lands_and_keeps_the_standard_errors
     assert not bench.is_target_sweep("paper", ["train.steps=2000"]) and not bench.is_target_sweep("quick", [])
 
 
-def test_precision_check_runs_each_precision_at_the_size_it_is_given(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("precision_check", ROOT / "benchmarks" / "precision_check.py")
-    check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(check)
-    res = check.main(["--experiments", "phase_diagram", "--preset", "smoke", "--set", "train.steps=20",
-                      "--out", str(tmp_path), "--json", str(tmp_path / "res.json")])["phase_diagram"]
-    precisions = ("float32", "bfloat16", "tensorfloat32")
-    runs = {p: json.loads((tmp_path / f"phase_diagram-{p}" / "summary.json").read_text()) for p in precisions}
-    assert [runs[p]["config"]["steps"] for p in precisions] == [20, 20, 20]
-    assert [runs[p]["config"]["matmul_precision"] for p in precisions] == list(precisions)
-    a32 = np.asarray(runs["float32"]["alpha_m"]).ravel()
-    se = np.asarray(runs["float32"]["alpha_m_stderr"]).ravel()
-    assert set(res["against"]) == {"bfloat16", "tensorfloat32"}
-    for p in ("bfloat16", "tensorfloat32"):
-        a = np.asarray(runs[p]["alpha_m"]).ravel()
-        assert not np.array_equal(a, a32)  # the rounding did happen
-        np.testing.assert_allclose([r["change"] for r in res["against"][p]["rows"]], a - a32, rtol=1e-12, atol=1e-15)
-        assert res["against"][p]["max_change_over_stderr"] == pytest.approx(np.max(np.abs(a - a32) / se), rel=1e-9)
-    printed = capsys.readouterr().out
-    assert printed.index("phase_diagram float32: ") < printed.index("phase_diagram bfloat16: ")
-    assert "smoke preset --set train.steps=20, seed 0" in printed and "tensorfloat32: largest |change|" in printed
-    saved = json.loads((tmp_path / "res.json").read_text())
-    assert saved["overrides"] == ["train.steps=20"] and saved["complete"] is True
-    assert set(saved["experiments"]["phase_diagram"]["exponents"]) == set(precisions)
-    # the acceptance rule: within (ratio <= --max-ratio) per precision, and passed() over all
-    for p in ("bfloat16", "tensorfloat32"):
-        assert res["against"][p]["within"] == (res["against"][p]["max_change_over_stderr"] <= 1.0)
-    assert check.passed({"phase_diagram": res}) == all(res["against"][p]["within"] for p in res["against"])
-    assert "within the error bars (every |change| / stderr <= 1, none lost): bfloat16 " in printed
-    assert not check.passed({"x": {"against": {"bfloat16": {"within": False}}}})
-    with pytest.raises(SystemExit):
-        check.main(["--precisions", "float16"])
-
-
 def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_brings_back(tmp_path):
     # The GPU check is run on scarce lent machines: a shell or argument error must show up here,
     # not there (tiny sizes through EXTRA).
@@ -1223,6 +1192,26 @@ def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_bring
     paper = json.loads((out / "paper.json").read_text())
     assert paper["matmul_precision"] == "bfloat16" and paper["complete"] is True and compare["complete"] is True
     assert json.loads((out / "tenth_hash.json").read_text())["rng"] == "hash"
+    # The comparison (benchmarks/precision_check.py) ran each precision at the size it was given,
+    # and its changes and ratios are those of the runs' own summaries.
+    precisions = ("float32", "bfloat16", "tensorfloat32")
+    runs = {p: json.loads((tmp_path / "compare" / f"phase_diagram-{p}" / "summary.json").read_text())
+            for p in precisions}
+    assert [runs[p]["config"]["steps"] for p in precisions] == [10, 10, 10]  # (EXTRA's, after the tenth's)
+    assert [runs[p]["config"]["matmul_precision"] for p in precisions] == list(precisions)
+    assert set(compare["experiments"]["phase_diagram"]["exponents"]) == set(precisions)
+    a32 = np.asarray(runs["float32"]["alpha_m"], float).ravel()
+    se = np.asarray(runs["float32"]["alpha_m_stderr"], float).ravel()
+    for p in ("bfloat16", "tensorfloat32"):
+        res = compare["experiments"]["phase_diagram"]["against"][p]
+        a = np.asarray(runs[p]["alpha_m"], float).ravel()
+        assert not np.array_equal(a, a32)  # the rounding did happen
+        np.testing.assert_allclose([r["change"] for r in res["rows"]], a - a32, rtol=1e-12, atol=1e-15)
+        assert res["max_change_over_stderr"] == pytest.approx(np.max(np.abs(a - a32) / se), rel=1e-9)
+        assert res["within"] == (res["max_change_over_stderr"] <= 1e9)
+    assert log.index("phase_diagram float32: ") < log.index("phase_diagram bfloat16: ")
+    assert "paper preset --set train.steps=2000 --set train.warmup=200 --set gammas=[-1,1]" in log
+    assert "tensorfloat32: largest |change|" in log and "within the error bars (every |change| / stderr <= 1e+09" in log
 
 
 def test_gpu_check_script_asks_jax_for_a_gpu_and_runs_float32_when_paper_set_is_empty(tmp_path):
