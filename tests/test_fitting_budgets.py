@@ -1,5 +1,7 @@
 """Budget groups of Chinchilla approaches 1 and 2 when C scatters by rounding, and argument checks of the fits."""
 
+import re
+
 import jax
 import numpy as np
 import pytest
@@ -188,3 +190,48 @@ def test_bracketed_notes_count_only_the_budgets_kept():
     fit = fit_frontier(N, L, C=N * T, bins=edges, bracketed=True)
     assert not any("compared as they stand" in n for n in fit.notes)
     assert any(n.startswith("7 budget(s)") and n.endswith("dropped (bracketed=True)") for n in fit.notes)
+
+
+def test_frontier_ties_for_the_lowest_loss_do_not_depend_on_the_order_of_the_runs():
+    # losses logged to 1 decimal tie; ties had gone to the first run given: a was 0.33 as given, 0.58 reversed
+    budgets = np.logspace(18, 22, 5)
+    n_opt = compute_optimal(CHINCHILLA_PUBLISHED, budgets).N_opt
+    N = (n_opt[:, None] * np.logspace(-1, 1, 9)[None, :]).ravel()
+    C = np.repeat(budgets, 9)
+    L = np.round(CHINCHILLA_PUBLISHED.loss(N, C / (6 * N)), 1)
+    shuffled = np.random.default_rng(0).permutation(N.size)
+    for bracketed in (False, True):
+        fits = [fit_frontier(N[o], L[o], C=C[o], bracketed=bracketed) for o in (slice(None), slice(None, None, -1),
+                                                                                 shuffled)]
+        for fit in fits[1:]:
+            assert fit.a == fits[0].a and fit.notes == fits[0].notes
+            np.testing.assert_array_equal(fit.N_opt, fits[0].N_opt)
+            np.testing.assert_array_equal(fit.L_opt, fits[0].L_opt)
+    assert any(n.startswith("4 budget(s) with runs of different N tied for the lowest loss") for n in fits[0].notes)
+    # of runs tied at N = 1, 2, 4 (and one not drawn), the middle N is taken whatever their order
+    for order in ([0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 4, 0, 3, 1]):
+        n, loss, w = np.array([1.0, 2, 4, 8, 0.5])[order], np.array([1.0, 1, 1, 2, 0])[order], np.array(
+            [1.0, 1, 1, 1, 0])[order]
+        best, has, (lowest, highest) = _Groups(w[None], np.zeros((1, 5), int), 1).argmin(loss, np.log(n))
+        assert has[0, 0] and (n[best[0, 0]], n[lowest[0, 0]], n[highest[0, 0]]) == (2.0, 1.0, 4.0)
+
+
+@pytest.mark.parametrize("fit_fn", [fit_frontier, fit_isoflop])
+def test_runs_on_the_last_bin_edge_are_kept_and_a_scalar_bins_is_named(fit_fn):
+    # the last bin is closed as numpy.histogram's: the 7 runs of the largest budget, exactly on the last edge,
+    # had been dropped; a float or bool bins had been read as "bins has 1 edge(s)"
+    budgets = np.logspace(18, 22, 5)
+    N = (compute_optimal(CHINCHILLA_PUBLISHED, budgets).N_opt[:, None] * np.logspace(-0.8, 0.6, 7)[None, :]).ravel()
+    C = np.repeat(budgets, 7)
+    L = CHINCHILLA_PUBLISHED.loss(N, C / (6 * N))
+    on_edge = fit_fn(N, L, C=C, bins=[1e17, 3e18, 3e19, 3e20, 3e21, 1e22])
+    beyond = fit_fn(N, L, C=C, bins=[1e17, 3e18, 3e19, 3e20, 3e21, 1e23])
+    assert len(on_edge.C) == 5 and on_edge.a == beyond.a and on_edge.notes == beyond.notes == ()
+    # the first edge stays closed and anything above the last one is still outside
+    assert not any("outside the bin edges" in n for n in fit_fn(N, L, C=C, bins=[1e18, 3e18, 3e19, 3e20,
+                                                                                  3e21, 1e22]).notes)
+    assert any(n.startswith("7 run(s) outside") for n in fit_fn(N, L, C=C, bins=[1e17, 3e18, 3e19, 3e20,
+                                                                                 3e21, 9.9e21]).notes)
+    for bins in (5.0, True, np.float64(5)):
+        with pytest.raises(TypeError, match=rf"bins={re.escape(repr(bins))}; bins must be None, an int number of bins"):
+            fit_fn(N, L, C=C, bins=bins)

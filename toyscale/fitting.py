@@ -151,14 +151,14 @@ _MAX_ITER = 2**31 - 1
 _LOG_FLOAT64_MAX = math.log(np.finfo(np.float64).max)
 
 
-def _check_prefactor(name: str, log_value: float, x: np.ndarray) -> None:
+def _check_prefactor(name: str, log_value: float, x: np.ndarray, x_name: str = "x") -> None:
     """A ValueError unless the fitted prefactor ``exp(log_value)`` is a positive finite float64:
-    x near 1e200 puts it beyond (math.exp overflowed, a traceback; or it underflowed to 0, and
-    every prediction was nan)."""
+    x (named ``x_name``) near 1e200 puts it beyond (math.exp overflowed, a traceback; or it underflowed
+    to 0, and every prediction was nan)."""
     if not -_LOG_FLOAT64_MAX < log_value < _LOG_FLOAT64_MAX:
         raise ValueError(f"the fitted prefactor {name} = exp({float(log_value):.1f}) is beyond float64 (1e-308 to "
-                         f"1.8e308): x spans [{x.min():.3g}, {x.max():.3g}]; rescale x (divide it by a typical size), "
-                         f"fit again")
+                         f"1.8e308): {x_name} spans [{x.min():.3g}, {x.max():.3g}]; rescale {x_name} (divide it by "
+                         f"a typical size), fit again")
 
 
 def _check_enough_points(n: int, n_params: int, what: str, least: int | None = None) -> None:
@@ -1121,9 +1121,20 @@ def _underdetermined(weights: np.ndarray, *needs: tuple[np.ndarray, int]) -> np.
         values = np.asarray(values)
         _, label = np.unique(values, axis=0 if values.ndim > 1 else None, return_inverse=True)
         label = np.asarray(label).reshape(-1)
-        distinct = (drawn.astype(np.int64) @ np.eye(label.max() + 1, dtype=np.int64)[label] > 0).sum(axis=1)
-        bad |= distinct < k
+        bad |= _distinct_drawn(drawn, label) < k
     return bad
+
+
+def _distinct_drawn(drawn: np.ndarray, label: np.ndarray) -> np.ndarray:
+    """(R,) the number of distinct ``label`` values (ints in [0, K), one per point) among the
+    points each row of ``drawn`` (R, n) bool draws.
+
+    Marks presence in an (R, K) table, K <= n, so time and memory are O(R n): an (n, K) one-hot
+    matrix instead took 24.6 s and 1.9 GB at n = 10,000 (a bootstrap of 40)."""
+    present = np.zeros((drawn.shape[0], int(label.max()) + 1 if label.size else 0), bool)
+    rows, cols = np.nonzero(drawn)
+    present[rows, label[cols]] = True
+    return present.sum(axis=1)
 
 
 def _dropped_notes(n_under: int, n_failed: int, bootstrap: int, what: str, level: float) -> list[str]:
@@ -1545,9 +1556,15 @@ class ChinchillaFit:
             iv_n = iv_d = None
             if self.boot_log_params is not None:
                 ok = np.all(np.isfinite(self.boot_log_params), axis=1) & (self.boot_log_params[:, 3] > 0) & (self.boot_log_params[:, 4] > 0)
-                bl = np.asarray(jax.vmap(lambda p: jax.vmap(lambda c: log_nopt(p, c))(jnp.asarray(C)))(jnp.asarray(self.boot_log_params[ok])))
-                q = 100 * (1 - self.level) / 2
-                lo, hi = np.exp(np.percentile(bl, q, axis=0)), np.exp(np.percentile(bl, 100 - q, axis=0))
+                if ok.sum() < _min_resamples(self.level):
+                    # the fit's own rule (_percentile_intervals): 2 kept of 40 had given a zero-width
+                    # interval, 0 kept an IndexError
+                    lo = hi = np.full(np.shape(C), np.nan)
+                else:
+                    bl = np.asarray(jax.vmap(lambda p: jax.vmap(lambda c: log_nopt(p, c))(jnp.asarray(C)))(
+                        jnp.asarray(self.boot_log_params[ok])))
+                    q = 100 * (1 - self.level) / 2
+                    lo, hi = np.exp(np.percentile(bl, q, axis=0)), np.exp(np.percentile(bl, 100 - q, axis=0))
                 iv_n, iv_d = (lo, hi), ((C / 6) / hi, (C / 6) / lo)
         return out._replace(N_opt_stderr=out.N_opt * se_log, D_opt_stderr=out.D_opt * se_log,
                             N_opt_interval=iv_n, D_opt_interval=iv_d)
@@ -1746,6 +1763,11 @@ def fit_chinchilla(
         objective = float(pol.value[0]) + n * _huber_log_norm(delta)
         delta_eff = delta * sigma
     p_hat = p_full[:5]
+    for name, log_value, x, x_name in (("A", p_hat[0], N, "N"), ("B", p_hat[1], D, "D")):
+        # N near 1e250 had overflowed math.exp in ChinchillaParams.from_log (a bare OverflowError); only overflow
+        # is refused, as the A or B of a term collapsed onto E may underflow to 0 harmlessly
+        if log_value >= _LOG_FLOAT64_MAX:
+            _check_prefactor(name, log_value, x, x_name)
     pol_loss = "huber" if method == "huber" else "huber_nll"
     gn, it, ok = float(pol.grad_norm[0]), int(pol.iterations[0]), bool(pol.converged[0])
     data = tuple(map(jnp.asarray, data))
@@ -1756,12 +1778,20 @@ def fit_chinchilla(
     stderr = dict(zip(_CH_OUT, map(float, se)))
     if method == "mle":
         stderr["sigma"] = sigma * _log_scale_stderr(p_full, data, delta)
-    notes = _huber_note(r, delta_eff, "huber", 5, "method='mle' (or a larger delta)" if method == "huber"
-                        else "the default delta=1.0 (on standardised residuals)")
+    # 2 distinct N (D) give A N^-alpha (B D^-beta) 2 values, which one of its parameters and E can meet for
+    # any alpha (beta): the fit picks one of a family (1 distinct value raises in _check_varies)
+    two = [f"{k} has only 2 distinct values ({v.min():.4g}, {v.max():.4g})" for k, v in (("N", N), ("D", D))
+           if np.unique(v).size == 2]
+    notes = [f"{' and '.join(two)}: fewer than 3 distinct values of N or D cannot determine the exponent of "
+             "its term (it trades off against its prefactor and E); the parameters are one of a family that fits "
+             "equally well, whatever the notes on the loss say"] if two else []
+    notes += _huber_note(r, delta_eff, "huber", 5, "method='mle' (or a larger delta)" if method == "huber"
+                         else "the default delta=1.0 (on standardised residuals)")
     identifiable = bool(np.all(np.isfinite(se)))
     if not identifiable:
         notes.append("covariance is singular or too few residuals lie in the Huber quadratic branch: standard errors "
                      "undefined")
+    identifiable = identifiable and not two
     if min(p_hat[3], p_hat[4]) < 1e-3:
         identifiable = False
         notes.append(f"an exponent is ~0 (alpha={p_hat[3]:.3g}, beta={p_hat[4]:.3g}): that term is confounded with E")
@@ -2272,7 +2302,9 @@ class AllocationFit:
       prefactor: k.
       C: the budgets (one per group with an optimum), ascending.
       N_opt: per-budget optimal N.
-      L_opt: per-budget minimal loss (observed for "frontier", parabola minimum for "isoflop").
+      L_opt: per-budget minimal loss: for "frontier" the lowest loss after moving each run's loss to the
+        group's common budget (see `fit_frontier`; as observed where the group's C do not scatter or it has too
+        few runs to model them), for "isoflop" the parabola's minimum.
       n_runs: runs per budget.
       fit: the `PowerLawFit` of N_opt on C (its ``exponent`` is -a).
       curvature: per-budget parabola coefficient of (log N)^2 ("isoflop"; None for "frontier").
@@ -2397,17 +2429,31 @@ class _Groups(NamedTuple):
         """(R, n, ...) the entry of each run's group, from an (R, G, ...) array."""
         return per_group[np.arange(len(self.w))[:, None], self.g]
 
-    def argmin(self, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per group, the drawn run of lowest ``score`` (R, n), ties to the first run.
+    def argmin(self, score: np.ndarray, *tie: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
+        """Per group, the drawn run of lowest ``score`` (R, n); among runs exactly tied for it, the middle one
+        (the lower middle of an even count) in the order of the ``tie`` keys ((n,) or (R, n), first key first).
 
-        Returns (run index (R, G), whether the group has a drawn run (R, G)); one sort by (cell, score).
+        Ties are not sent to the first run in input order: with losses logged to 1 decimal, that made a
+        frontier's a 0.33 as given and 0.58 reversed.  Returns (run index (R, G), whether the group has a drawn
+        run (R, G), (first, last) of its runs tied for the lowest score in that order (each (R, G) run indices,
+        both the picked run when it has no tie)); one sort by (cell, score, tie keys).
         """
         R, n = self.w.shape
         cell = np.where(self.w > 0, self.cell, R * self.G).ravel()  # runs not drawn sort after every cell
-        order = np.lexsort((np.broadcast_to(score, self.w.shape).ravel(), cell))
-        first = np.minimum(np.searchsorted(cell[order], np.arange(R * self.G)), R * n - 1)
-        has = cell[order[first]] == np.arange(R * self.G)
-        return (order[first] % n).reshape(R, self.G), has.reshape(R, self.G)
+        s = np.broadcast_to(score, self.w.shape).ravel()
+        keys = [np.broadcast_to(k, self.w.shape).ravel() for k in reversed(tie)]
+        order = np.lexsort((*keys, s, cell))
+        cells = np.arange(R * self.G)
+        first = np.minimum(np.searchsorted(cell[order], cells), R * n - 1)
+        has = cell[order[first]] == cells
+        # a group's runs tied for its lowest score sort together right from its first
+        c_sorted = cell[order]
+        tied = (c_sorted < R * self.G) & (s[order] == s[order[first]][np.minimum(c_sorted, R * self.G - 1)])
+        n_tied = np.bincount(c_sorted[tied], minlength=R * self.G)
+        n_tied = np.maximum(n_tied, 1)
+        pick, last = order[first + (n_tied - 1) // 2], order[first + n_tied - 1]
+        return (pick % n).reshape(R, self.G), has.reshape(R, self.G), ((order[first] % n).reshape(R, self.G),
+                                                                        (last % n).reshape(R, self.G))
 
 
 #: Relative spread of C above which a budget group's scatter is modelled (``_local_budget_terms``): below it the
@@ -2425,7 +2471,8 @@ def _budget_groups(C: np.ndarray, bins: Any, w: np.ndarray) -> _Groups:
     """Budget groups of the runs under each weighting w (R, n): by C value (bins=None; sorted by C, a drawn run
     within ``_BUDGET_SPAN`` = 1e-2 in log C of its group's first drawn run joins it), by ``bins`` log-spaced bins
     over the range of the drawn runs' C (an int; a resample without the extreme runs gets its own edges, as a
-    fit to it would) or by given bin edges (ascending array; runs outside get weight 0)."""
+    fit to it would) or by given bin edges (ascending array; bins [lo, hi), the last [lo, hi] as in
+    numpy.histogram; runs outside get weight 0)."""
     if bins is None:
         # C = 6 N D from integer N and D scatters by ~1/D around its budget; per row, among its drawn runs (a
         # resample is grouped as a refit of it would be), a run more than _BUDGET_SPAN above its group's first
@@ -2456,11 +2503,17 @@ def _budget_groups(C: np.ndarray, bins: Any, w: np.ndarray) -> _Groups:
         edges = np.exp(np.linspace(np.log(lo), np.log(hi), int(bins) + 1, axis=1))
         edges[:, 0], edges[:, -1] = lo * (1 - 1e-12), hi * (1 + 1e-12)
     else:
+        if not isinstance(bins, (str, bytes)) and np.ndim(bins) == 0:
+            # a float or a bool had read as 1 edge ("bins has 1 edge(s)"), hiding what was wrong
+            raise TypeError(f"bins={bins!r}; bins must be None, an int number of bins (>= 2) or an array of >= 3 "
+                            f"ascending bin edges")
         edges = _as_1d("bins", bins)
         if edges.size < 3 or np.any(np.diff(edges) <= 0):
             raise ValueError(f"bins has {edges.size} edge(s); edges must be >= 3 strictly ascending positive numbers")
         edges = edges[None]
     g = np.sum(edges[:, None, :] <= C[None, :, None], axis=2) - 1  # searchsorted(edges, C, side="right") - 1
+    # the last bin is closed, as numpy.histogram's: a run exactly on the last given edge had been dropped
+    g = np.where(C[None, :] == edges[:, -1:], edges.shape[1] - 2, g)
     outside = (g < 0) | (g >= edges.shape[1] - 1)
     return _Groups(np.where(outside, 0.0, w), np.broadcast_to(np.where(outside, 0, g), w.shape), edges.shape[1] - 1)
 
@@ -2546,9 +2599,10 @@ def _frontier_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, 
     adj, _ = moved(1.0)
     # refit on the runs within e^1.5 in N of that first pick: the quadratic is meant for the valley
     # around the optimum, and over a whole wide N range it tilts the budget terms
-    pick, _ = grp.argmin(adj)
+    pick, _, _ = grp.argmin(adj, lN, lC)
     adj, put_on_budget = moved(np.abs(lN - grp.at(lN[pick])) <= 1.5)
-    best, has = grp.argmin(adj)
+    best, has, (lowest, highest) = grp.argmin(adj, lN, lC)
+    tied = lN[lowest] != lN[highest]  # runs of different N tied for the lowest loss: the pick is a convention
     # the lowest-loss run of a group with one N is that N whatever the optimum: no frontier point
     compared = has & (grp.distinct(np.unique(lN, return_inverse=True)[1].reshape(-1)) >= 2)
     # the optimum of a group whose best run is its smallest or largest N may lie beyond the runs
@@ -2556,7 +2610,8 @@ def _frontier_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, 
     usable = compared & ~(edge & bracketed)
     return _Optima(C=np.where(put_on_budget, np.exp(nu), C[best]), N=N[best], L=np.take_along_axis(adj, best, 1),
                    usable=usable, n_runs=grp.total(1.0), curvature=None,  # (notes count only budgets kept)
-                   flags=dict(compared_as_is=scattered & ~put_on_budget & usable, single=has & ~compared, edge=edge))
+                   flags=dict(compared_as_is=scattered & ~put_on_budget & usable, single=has & ~compared, edge=edge,
+                              tied=tied & usable))
 
 
 def _isoflop_optima(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, min_runs: int,
@@ -2685,7 +2740,8 @@ def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any =
       C: FLOPs of each run.
       bins: None (group runs of equal C: sorted, a run whose C lies within 1 % of its group's smallest joins
         the group, so the ~1/D scatter of C = 6 N D from integer N and D stays one budget), an int (that many
-        log-spaced bins over the range of C) or ascending bin edges.
+        log-spaced bins over the range of C) or ascending bin edges (bins [lo, hi), the last [lo, hi], as in
+        numpy.histogram; runs outside are dropped with a note).
       bracketed: drop the budgets whose lowest-loss run has the smallest or largest N among their runs.
       bootstrap: number of resamples of the runs (0: none; else at least 2 / (1 - level), 40 at the
         default level).
@@ -2715,6 +2771,10 @@ def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any =
         notes.append(f"{n_edge} budget(s) whose lowest-loss run has their smallest or largest N "
                      + ("dropped (bracketed=True)" if bracketed else
                         "(the optimum may lie beyond the runs; bracketed=True drops them)"))
+    n_tied = int(opt.flags["tied"][0].sum())
+    if n_tied:
+        notes.append(f"{n_tied} budget(s) with runs of different N tied for the lowest loss: the middle of the "
+                     "tied N was taken (losses logged to more digits decide it)")
     return _fit_allocation("frontier", opt, notes, boot, level)
 
 
