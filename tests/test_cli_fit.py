@@ -551,6 +551,11 @@ def test_a_row_cut_short_is_named_with_or_without_where(tmp_path, capsys, where)
     p.write_text("m,loss,gamma\n8,0.5,-1\n16,0.3,-1\n32,0.2,-1\n64")  # (cut before a column the fit reads)
     assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", *where]) == 2
     assert "line 5 has 1 field, the header 3, so no 'loss'; is a cell missing?" in capsys.readouterr().err
+    # a short row that ends its line is no cut: an optional last column left off is read as before (a
+    # review of the first version of this check found such files refused)
+    p.write_text("m,loss,gamma,notes\n8,0.5,-1\n16,0.3,-1,outlier\n32,0.2,-1\n64,0.1,-1\ntotal,1.1\n")
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--where", "gamma=-1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_points"] == 4
 
 
 def test_trailing_empty_cells_and_blank_lines_before_the_header_are_read(tmp_path, capsys):
@@ -623,3 +628,17 @@ def test_a_full_disk_met_by_the_last_flush_is_one_line_and_exit_status_1(monkeyp
         cli.entry()
     assert e.value.code == 1
     assert capsys.readouterr().err == "toyscale: error: standard output: No space left on device\n"
+
+
+def test_a_ctrl_c_while_standard_output_is_on_a_full_disk_still_exits_130():
+    # the full-disk guard's error was no OSError, so the interrupt's own flush let it escape: exit 1,
+    # and no "interrupted" line
+    code = ("import io, sys\nfrom toyscale import cli\nfrom toyscale.io import exit_interrupted\n"
+            "class Full(io.StringIO):\n"
+            "    def write(self, t): raise OSError(28, 'No space left on device')\n"
+            "    def flush(self): raise OSError(28, 'No space left on device')\n"
+            "cli.main = lambda argv=None: exit_interrupted('toyscale: interrupted')\n"
+            "sys.stdout = Full()\nsys.exit(cli.console(['status', 'x']))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    assert (r.returncode, r.stderr.strip().splitlines()[-1]) == (130, "toyscale: interrupted"), r.stderr

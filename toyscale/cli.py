@@ -60,6 +60,7 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
             seen_rows = 0
             hit = [False] * len(where)
             values: dict[str, set[str]] = {k: set() for k, _ in where}
+            last = None  # (line, fields, named columns it lacks) of the last row
             for cells in reader:
                 if not cells:  # a blank line
                     continue
@@ -70,17 +71,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                     raise CliError(f"{path}: line {line} has {len(cells)} fields, the header {len(header)}; "
                                    f"quote a cell that contains a comma")
                 row = dict(zip(header, cells))  # (a short row lacks its last columns)
-                # the named columns a short row lacks (an unnamed one, a header's trailing comma, is no loss)
-                cut = [c for c in header[len(cells):] if c or c in columns]
-                if cut and (all(k in row and _matches(row[k], v) for k, v in where)
-                            or any(_as_number(row[c]) is not None for c in columns if c in row)):
-                    # a row cut short: the last line of a file still being written (its last cell maybe cut
-                    # too), or a cell left out. Only a text line that --where leaves out (a TOTAL trailer,
-                    # its numbers not where the fit reads them) is passed over
-                    name = next((c for c in columns if c not in row), cut[0])
-                    raise CliError(f"{path}: line {line} has {len(cells)} field{'s' * (len(cells) != 1)}, the "
-                                   f"header {len(header)}, so no {name!r}; is a cell missing? (an empty cell "
-                                   f"still takes its comma: 1,,3); or is the file truncated (still being written)?")
+                # (the named columns it lacks: an unnamed one, a header's trailing comma, is no loss)
+                last = (line, len(cells), [c for c in header[len(cells):] if c])
                 seen_rows += 1
                 for i, (k, v) in enumerate(where):  # (for the message if nothing matches: each filter's hits)
                     if k in row:
@@ -89,6 +81,9 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                             values[k].add(row[k])
                 if not all(k in row and _matches(row[k], v) for k, v in where):
                     continue  # (a row without a filter's column does not match it: a trailer line, say)
+                lacking = [c for c in columns if c not in row]
+                if lacking:  # only a column the fit reads matters here (optional last columns left off)
+                    raise CliError(_short_row(path, line, len(cells), len(header), lacking[0]))
                 for c in columns:
                     cell = row[c]
                     try:
@@ -97,6 +92,10 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                         raise CliError(f"{path}: line {line}, column {c!r}: cannot parse {cell!r} as a "
                                        f"number") from None
                 lines.append(line)
+            if last is not None and last[2] and not _ends_a_line(fh):
+                # a short last row with no line end: a file still being written, cut mid-row (its last
+                # cell maybe cut too: 64,0.09 of 64,0.0931,-1), had been fitted or, under --where, left out
+                raise CliError(_short_row(path, last[0], last[1], len(header), last[2][0], cut=True))
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
     except OSError as err:  # a folder, no permission, ...
@@ -116,6 +115,22 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
         for c, v in data.items():
             _check_positive_column(path, c, v, lines, header, where)
     return data
+
+
+def _short_row(path: str, line: int, fields: int, header: int, column: str, cut: bool = False) -> str:
+    """The message on a row with fewer fields than the header, ``column`` the first it lacks."""
+    return (f"{path}: line {line} has {fields} field{'s' * (fields != 1)}, the header {header}, so no {column!r}; "
+            f"is a cell missing? (an empty cell still takes its comma: 1,,3)"
+            + ("; or is the file truncated (still being written: its last line has no line end)?" if cut else ""))
+
+
+def _ends_a_line(fh) -> bool:
+    """Whether the open file ``fh`` (read to its end) ends with a line end."""
+    fh.buffer.seek(0, os.SEEK_END)
+    if fh.buffer.tell() == 0:
+        return True
+    fh.buffer.seek(-1, os.SEEK_END)
+    return fh.buffer.read(1) in (b"\n", b"\r")
 
 
 def _check_positive_column(path: str, column: str, values: np.ndarray, lines: list[int], header: list[str],
@@ -649,9 +664,10 @@ def console(argv: Sequence[str] | None = None) -> int:
             sys.stdout = stdout
 
 
-class _StdoutError(Exception):
+class _StdoutError(OSError):
     """An OSError writing standard output (``error``), other than a closed pipe: told apart from
-    the OSErrors of the command's own files, which are bugs where they get this far."""
+    the OSErrors of the command's own files, which are bugs where they get this far. Still an
+    OSError, so that what catches a failed flush (a Ctrl-C's exit, `exit_interrupted`) catches it."""
 
     def __init__(self, error: OSError):
         super().__init__(error)
