@@ -243,7 +243,7 @@ def seed_bootstrap_study(n_sets: int, seed: int) -> list[dict]:
             for t in range(n_sets):
                 values = tuple(2.0 * m**-0.5 * np.exp(rng.normal(0.0, 0.1, k)) for m in widths)
                 curve = WidthCurve(widths=widths, loss=np.array([v.mean() for v in values]),
-                                   loss_std=np.array([v.std() for v in values]), n_models=np.full(widths.size, k),
+                                   loss_std=np.array([v.std(ddof=1) for v in values]), n_models=np.full(widths.size, k),
                                    n_diverged=0, values=values)
                 fit = width_exponent(curve, seed_bootstrap=400, seed=t)
                 est.append(fit.exponent)

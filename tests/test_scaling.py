@@ -1,3 +1,4 @@
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -434,7 +435,8 @@ def test_fit_range_must_be_a_pair_of_numbers(fit_range):
 
 def test_fit_range_takes_numbers_of_any_real_type_and_none():
     curve = _exact_curve()
-    for fit_range in [(8, None), (None, 16.0), [np.int64(8), np.float32(32)], np.array([8, 32]), (8, np.inf)]:
+    for fit_range in [(8, None), (None, 16.0), [np.int64(8), np.float32(32)], np.array([8, 32]), (8, np.inf),
+                      jnp.asarray([8.0, 32.0])]:
         fit = width_exponent(curve, fit_range=fit_range)
         assert fit.x_range[0] == 8 or fit_range[0] is None, fit_range
 

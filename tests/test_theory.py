@@ -513,6 +513,8 @@ def test_fewer_than_one_sample_or_feature_still_finds_the_root():
 
 def test_rank_truncate_refuses_values_far_below_zero():
     # -0.5 is no rounding: it had become 0 like one, and rf_risk then took the spectrum
-    with pytest.raises(ValueError, match=r"1 value\(s\) below -tol = .*as low as -0.5"):
+    with pytest.raises(ValueError, match=r"1 value\(s\) below -6.66e-16, as low as -0.5"):
         theory.rank_truncate([1.0, 0.5, -0.5])
     np.testing.assert_array_equal(theory.rank_truncate([1.0, 0.5, -1e-17]), [1.0, 0.5, 0.0])
+    # tol = 0 (keep every positive value) still takes rounding's negatives as 0
+    np.testing.assert_array_equal(theory.rank_truncate([1.0, 0.5, -1e-17, 1e-30], tol=0.0), [1.0, 0.5, 0.0, 1e-30])

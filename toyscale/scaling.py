@@ -297,7 +297,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     if fit_range is not None:
         # a pair (a list, a tuple, an array), not any iterable: a dict's keys, a string's characters
         # or a bool taken for 1 had been fitted over as numbers
-        pair = (np.shape(fit_range) == (2,) if isinstance(fit_range, np.ndarray) else
+        pair = (np.shape(fit_range) == (2,) if hasattr(fit_range, "__array__") else  # (numpy's or JAX's)
                 isinstance(fit_range, Sequence) and not isinstance(fit_range, (str, bytes)) and len(fit_range) == 2)
         if not pair or not all(v is None or _real_number(v) for v in fit_range):
             raise TypeError(f"fit_range={short_repr(fit_range, 80)}; fit_range must be a pair of numbers (m_min, "

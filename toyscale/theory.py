@@ -242,8 +242,8 @@ def rank_truncate(eigenvalues: ArrayLike, tol: float | None = None) -> np.ndarra
     The spectrum of a rank-deficient Gram matrix (``eigvalsh`` of ``X X^T`` with more rows
     than ``X`` has rank) holds its null space as values of +-1e-16 or so; passed to
     :func:`rf_risk` as they are, the positive ones count as tiny learnable modes and decide
-    the ridgeless risk. Values at most ``tol`` become 0 (below ``-tol``: a ValueError, not a
-    Gram matrix's rounding); the default is numpy's
+    the ridgeless risk. Values at most ``tol`` become 0 (below ``-max(tol, default)``: a
+    ValueError, not a Gram matrix's rounding); the default is numpy's
     ``matrix_rank`` tolerance, ``P x eps x max`` with the eps of the array's dtype. Not for an
     exact spectrum such as :func:`kernel_eigenvalues`, whose small values are real modes.
 
@@ -258,12 +258,11 @@ def rank_truncate(eigenvalues: ArrayLike, tol: float | None = None) -> np.ndarra
     if not np.all(np.isfinite(ev)):  # (a NaN made the tolerance NaN, and every value 0)
         raise ValueError(f"eigenvalues={_brief(ev)} holds {int(np.sum(~np.isfinite(ev)))} NaN or infinite "
                          f"value(s); a Gram matrix's eigenvalues are finite")
-    if tol is None:
-        tol = ev.size * float(np.finfo(ev.dtype).eps) * float(np.max(np.abs(ev)))
-    else:
-        tol = check_real("tol", tol, low=0.0)
-    if np.any(ev < -tol):  # (not rounding: they had been set to 0 like it)
-        raise ValueError(f"eigenvalues={_brief(ev)} holds {int(np.sum(ev < -tol))} value(s) below -tol = {tol:.3g}, "
+    rounding = ev.size * float(np.finfo(ev.dtype).eps) * float(np.max(np.abs(ev)))
+    tol = rounding if tol is None else check_real("tol", tol, low=0.0)
+    floor = max(tol, rounding)  # (tol = 0, keep every positive value, still zeroes rounding's negatives)
+    if np.any(ev < -floor):  # (not rounding: they had been set to 0 like it)
+        raise ValueError(f"eigenvalues={_brief(ev)} holds {int(np.sum(ev < -floor))} value(s) below -{floor:.3g}, "
                          f"as low as {float(np.min(ev)):.4g}; a Gram matrix's eigenvalues are >= 0 up to rounding")
     return np.where(ev > tol, ev, 0.0).astype(ev.dtype)
 
