@@ -32,7 +32,8 @@
 # sweep's chunk files with their times; its start epoch is in log.txt), the paper figure (paper.png),
 # compare.json and tenth_*.json: 8 files at most, the device tool's limit, with at most 3
 # ENGINES.
-# EXTRA="--set KEY=VALUE ..." is added to every run (e.g. tiny steps, to try this on a CPU).
+# EXTRA="--set KEY=VALUE ..." is added to every run (e.g. tiny steps, to try this on a CPU, with
+# JAX_PLATFORMS=cpu: the script asks JAX for a GPU otherwise).
 # Exit status 0 when every step that ran finished; 1 when the smoke run failed (nothing after
 # it ran) or a later step failed or hit its time limit (log.txt's last line names them).
 set -u -o pipefail
@@ -51,7 +52,8 @@ COMPARE=${COMPARE:-1}   # 0: skip the comparison of the precisions
 COMPARE_SET=${COMPARE_SET-gammas=[-1,1] alphas=[0.5,1,1.5,2]}
 # The comparison's runs, kept (an ignored folder, which a warm machine keeps between calls) so
 # that run 2 resumes a comparison that run 1's time limit cut: each experiment resumes its sweep.
-COMPARE_OUT=${COMPARE_OUT:-runs/gpu_check_compare}
+# One folder per comparison's settings (a sweep refuses to resume into other settings' folder).
+COMPARE_OUT=${COMPARE_OUT:-runs/gpu_check_compare-$(printf '%s' "$COMPARE_SET|$EXTRA" | cksum | cut -d' ' -f1)}
 MAX_RATIO=${MAX_RATIO:-1}   # the comparison's acceptance rule: every |change| / stderr at most this
 # The tenths' engines, in order (each a train.KEY=VALUE setting).
 ENGINES=${ENGINES:-}

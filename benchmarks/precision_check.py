@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> dict:
             results[name] = dict(seconds={}, exponents={}, against={})
             fitted = results[name]["exponents"]
             for p in ("float32", *others):
+                # (a run found finished in --out is read, not retrained: its seconds are then no training time)
+                results[name].setdefault("resumed", {})[p] = os.path.exists(
+                    os.path.join(out, f"{name}-{p}", "sweep", "manifest.json"))
                 summary, results[name]["seconds"][p] = run(name, p, out, args.seed, args.preset, tuple(args.overrides))
                 fitted[p] = exponents(name, summary)
                 save(complete=False)  # at once, each run: a time limit may end the next one
@@ -146,7 +149,7 @@ def main(argv: list[str] | None = None) -> dict:
                 results[name]["against"][prec] = dict(rows=rows, max_abs_change=abs(worst["change"]) if worst else None,
                                                       max_change_over_stderr=worst_ratio, lost=lost,
                                                       unweighed=unweighed, within=within)
-    save(complete=True)
+            save(complete=name == names[-1])  # (this experiment's verdicts too, before the next one runs)
     verdicts = {prec: all(r["against"][prec]["within"] for r in results.values()) for prec in others}
     print(f"within the error bars (every |change| / stderr <= {args.max_ratio:g}, none lost): "
           + ", ".join(f"{prec} {'yes' if ok else 'NO'}" for prec, ok in verdicts.items()))

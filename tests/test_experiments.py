@@ -1200,6 +1200,7 @@ def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_bring
     assert [runs[p]["config"]["steps"] for p in precisions] == [10, 10, 10]  # (EXTRA's, after the tenth's)
     assert [runs[p]["config"]["matmul_precision"] for p in precisions] == list(precisions)
     assert set(compare["experiments"]["phase_diagram"]["exponents"]) == set(precisions)
+    assert compare["experiments"]["phase_diagram"]["resumed"] == {p: False for p in precisions}
     a32 = np.asarray(runs["float32"]["alpha_m"], float).ravel()
     se = np.asarray(runs["float32"]["alpha_m_stderr"], float).ravel()
     for p in ("bfloat16", "tensorfloat32"):
@@ -1230,6 +1231,15 @@ def test_gpu_check_script_asks_jax_for_a_gpu_and_runs_float32_when_paper_set_is_
     assert len(runs) == 4 and all(line.startswith("JAX_PLATFORMS=cuda args: ") for line in runs), runs
     assert not any("matmul_precision" in line or "gammas" in line for line in runs), runs  # (smoke, paper, compare)
     assert "--out cmp --json" in runs[-1], runs
+    # by default, one kept folder per comparison's settings (a sweep will not resume into another's)
+    folders = set()
+    for compare_set in ("gammas=[-1,1]", "gammas=[-1,0]", "gammas=[-1,0]"):
+        env.update(SMOKE="0", PAPER="0", COMPARE_SET=compare_set)
+        env.pop("COMPARE_OUT", None)
+        done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        folders.add(re.search(r"--out (runs/gpu_check_compare-\d+) ", done.stdout).group(1))
+    assert len(folders) == 2, folders
 
 
 @pytest.mark.parametrize("steps, last", [({"SMOKE": "1"}, "== smoke failed after"),
