@@ -12,7 +12,8 @@ gamma in {-1, +1} x alpha in {1.0, 1.5} (4 models per width, 24 in all), trained
 the public API (``sweep_superposition``), one call per width so each width has its own
 row. What is measured, all in the same process:
 
-* **matmul peak**: a jitted fp32 2048x2048 @ 2048x2048 (best of several, measured before
+* **matmul peak**: a jitted fp32 square product, 2048x2048 @ 2048x2048 on a CPU and 8192 on an
+  accelerator (``--matmul-size``; best of several, measured before
   and after the engines; the higher counts) -- the machine's own matrix-multiply rate,
   against which ``floor_fraction`` is defined -- and the bench-relevant
   (2048 x 1000) @ (1000 x m) products.
@@ -28,7 +29,7 @@ row. What is measured, all in the same process:
   ``floor_fraction``; each has its own under ``engines``.
 * **dense floor**: 6 x batch x n x m FLOPs per model-step (decoder forward and its two
   backward products; the encoder product with the sparse x is not counted).
-  ``floor_fraction`` = dense-floor FLOP rate (steady state) / measured 2048^2 matmul rate.
+  ``floor_fraction`` = dense-floor FLOP rate (steady state) / measured square matmul rate.
   With the dense sampler the engine runs 10 x batch x n x m dense FLOPs per step (the
   encoder x @ W and its gradient x^T dh are dense products too); that rate is reported as
   ``dense_flops`` where every width trained dense (the sparse sampler's encoder is a gather,
@@ -209,11 +210,14 @@ def square_matmul_rates(size: int, reps: int) -> dict:
     return rates
 
 
-def matmul_peak(widths, reps: int) -> dict:
-    """fp32 matmul FLOP/s: a square 2048^3 product and the bench's decoder-sized products."""
-    square = square_matmul_rates(2048, reps)
-    out = {"square_2048": square["fp32"], "square_2048_bf16": square["bf16"],
-           "square_2048_default_precision": square["default"]}
+def matmul_peak(widths, reps: int, size: int | None = None) -> dict:
+    """fp32 matmul FLOP/s: a square ``size``^3 product (default 2048 on a CPU, 8192 on an
+    accelerator, where one 2048^2 product per call, ~0.3 ms on an H100, is launch-bound, as in
+    paper_sweep.py) and the bench's decoder-sized products."""
+    size = size or (2048 if jax.default_backend() == "cpu" else 8192)
+    square = square_matmul_rates(size, reps)
+    out = {"square": square["fp32"], "square_bf16": square["bf16"], "square_default_precision": square["default"],
+           "square_size": size}
     k1, k2 = jax.random.split(jax.random.PRNGKey(0))
     x = jax.random.uniform(k1, (BATCH, N), jnp.float32)
     for m in widths:
@@ -392,16 +396,16 @@ def summarise(jax_rows, torch_res, peak, cores, matmul_precision: str = "float32
         "jax_compile_s": sum(r["compile_s"] for r in jax_rows),
         "floor_flops": floor / total_steady,
         "dense_flops": floor / 6 * 10 / total_steady if all(r["dense_flops"] is not None for r in jax_rows) else None,
-        "matmul_peak_flops": peak["square_2048"],
-        "floor_fraction": floor / total_steady / peak["square_2048"],
+        "matmul_peak_flops": peak["square"],
+        "floor_fraction": floor / total_steady / peak["square"],
         "floor_fraction_definition": "dense-floor FLOP rate (6*batch*n*m per model-step, steady state) "
-                                     "/ jitted fp32 2048x2048 @ 2048x2048 rate, same run",
+                                     f"/ jitted fp32 {peak['square_size']}^2 @ {peak['square_size']}^2 rate, same run",
     }
     if matmul_precision == "bfloat16":
         # Against the float32 peak the number flatters a bfloat16 engine; against its own it does not.
-        s["floor_fraction_vs_bf16_matmul"] = floor / total_steady / peak["square_2048_bf16"]
+        s["floor_fraction_vs_bf16_matmul"] = floor / total_steady / peak["square_bf16"]
     if matmul_precision == "tensorfloat32":  # likewise, against JAX's default precision (TF32 on a GPU)
-        s["floor_fraction_vs_default_precision_matmul"] = floor / total_steady / peak["square_2048_default_precision"]
+        s["floor_fraction_vs_default_precision_matmul"] = floor / total_steady / peak["square_default_precision"]
     if torch_res:
         rates = {}
         for key, c in torch_res["configs"].items():
@@ -432,10 +436,11 @@ def print_table(info, peak, jax_rows, torch_res, s) -> None:
           f"load average at start {info['load_average_at_start']}")
     print(f"versions: python {info['python']}, jax {info['jax']}, jaxlib {info['jaxlib']}, "
           f"torch {torch_res['torch'] if torch_res else 'missing'}")
-    print(f"matmul fp32 (JAX, best of reps): 2048^2 @ 2048^2 {peak['square_2048'] / 1e9:.1f} GFLOP/s "
+    side = f"{peak['square_size']}^2 @ {peak['square_size']}^2"
+    print(f"matmul fp32 (JAX, best of reps): {side} {peak['square'] / 1e9:.1f} GFLOP/s "
           + ", ".join(f"{k.split('@')[1]} {v / 1e9:.1f}" for k, v in peak.items() if "@" in k)
           + " GFLOP/s for (2048x1000)@(1000xm)")
-    print(f"matmul bf16 operands, fp32 accumulation (JAX): 2048^2 @ 2048^2 {peak['square_2048_bf16'] / 1e9:.1f} GFLOP/s")
+    print(f"matmul bf16 operands, fp32 accumulation (JAX): {side} {peak['square_bf16'] / 1e9:.1f} GFLOP/s")
     if torch_res:
         print(f"matmul fp32 (torch): 2048^2 @ 2048^2 {torch_res['matmul_square_2048_flops'] / 1e9:.1f} GFLOP/s")
     print()
@@ -452,19 +457,21 @@ def print_table(info, peak, jax_rows, torch_res, s) -> None:
         peak_mem = r["device_peak_bytes"] if r["device_peak_bytes"] is not None else r["peak_rss_bytes"]
         print(f"{r['m']:>4} {r['models']:>6} {r['steps']:>5} {r['chunk']:>5} {r['wall_s']:>7.1f} {r['compile_s']:>7.1f} "
               f"{r['model_steps_per_s']:>8.1f} {r['model_steps_per_s_with_compile']:>8.1f} "
-              f"{r['floor_flops'] / 1e9:>10.2f} {100 * r['floor_flops'] / peak['square_2048']:>6.1f}% {tv}"
+              f"{r['floor_flops'] / 1e9:>10.2f} {100 * r['floor_flops'] / peak['square']:>6.1f}% {tv}"
               f" {_mb(peak_mem):>11} {_mb(r['predicted_bytes']):>7} {_mb(xm.get('total_bytes')):>7}")
     print("-" * len(hdr))
     print(f"sweep: {s['models']} models x {s['steps']} steps; JAX {s['jax_model_steps_per_s']:.1f} model-steps/s "
           f"steady state ({s['jax_model_steps_per_s_with_compile']:.1f} with {s['jax_compile_s']:.0f} s of compile)")
     print(f"dense floor {s['floor_flops'] / 1e9:.2f} GFLOP/s = floor_fraction {s['floor_fraction']:.3f} of the "
-          f"2048^2 matmul rate" + (f" ({s['dense_flops'] / 1e9:.2f} GFLOP/s counting the dense encoder too)"
+          f"{peak['square_size']}^2 matmul rate"
+          + (f" ({s['dense_flops'] / 1e9:.2f} GFLOP/s counting the dense encoder too)"
                                    if s["dense_flops"] is not None else ""))
     if "floor_fraction_vs_bf16_matmul" in s:
-        print(f"bfloat16 products: floor_fraction {s['floor_fraction_vs_bf16_matmul']:.3f} of the bf16 2048^2 matmul rate")
+        print(f"bfloat16 products: floor_fraction {s['floor_fraction_vs_bf16_matmul']:.3f} of the bf16 "
+              f"{peak['square_size']}^2 matmul rate")
     if "floor_fraction_vs_default_precision_matmul" in s:
         print(f"tensorfloat32 products: floor_fraction {s['floor_fraction_vs_default_precision_matmul']:.3f} of the "
-              f"default-precision (TF32 on a GPU) 2048^2 matmul rate")
+              f"default-precision (TF32 on a GPU) {peak['square_size']}^2 matmul rate")
     if torch_res:
         rates = ", ".join(f"{k} {v:.2f}" for k, v in s["torch_model_steps_per_s"].items())
         print(f"torch (one model at a time, Python loop) model-steps/s: {rates}")
@@ -507,6 +514,9 @@ def main(argv=None) -> dict:
                     help="thread counts to time torch with (default: cores and 1)")
     ap.add_argument("--xla-memory", choices=("all", "largest", "none"), default=None,
                     help="XLA memory_analysis of a chunk (one extra compile per width; default all, quick largest)")
+    ap.add_argument("--matmul-size", type=int, default=None,
+                    help="side of the square fp32 product floor_fraction is against (default 2048 on a CPU, "
+                         "8192 on an accelerator)")
     ap.add_argument("--json", default=None, help="write the numbers to this path")
     args = ap.parse_args(argv)
 
@@ -532,7 +542,7 @@ def main(argv=None) -> dict:
           f"alpha in {list(ALPHAS)}, {steps} JAX steps per model, {torch_steps} timed torch steps per width", flush=True)
     t_all = time.perf_counter()
     print("matmul peak ...", flush=True)
-    peak = matmul_peak(widths, reps=3 if args.quick else 5)
+    peak = matmul_peak(widths, reps=3 if args.quick else 5, size=args.matmul_size)
     runs = {engine_name(c): [] for c in engines}
     for m in widths:
         for c in engines:
@@ -548,7 +558,7 @@ def main(argv=None) -> dict:
     # Measured again after the engines: under a changing load the start alone can underrate the
     # machine (and overrate floor_fraction); the best of the two counts, both are recorded.
     print("matmul peak again ...", flush=True)
-    peak_end = matmul_peak(widths, reps=3 if args.quick else 5)
+    peak_end = matmul_peak(widths, reps=3 if args.quick else 5, size=args.matmul_size)
     peak_start = dict(peak)
     peak = {k: max(peak_start[k], peak_end[k]) for k in peak_start}
     torch_res = None
