@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from toyscale._checks import check_int, check_seed, short_repr, shorten
+from toyscale._checks import _scalar_of, check_int, check_seed, short_repr, shorten
 from toyscale.fitting import (NotIdentifiableError, PowerLawFit, _check_bootstrap, _ols, _percentile_intervals,
                                _too_few_resamples, fit_power_law)
 from toyscale.superposition import no_better_than_empty
@@ -347,16 +347,10 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
 
 
 def _real_number(value: Any) -> bool:
-    """Whether ``value`` is one real number (a Python or numpy int or float, a 0-d array of
-    one), not a bool, a string or a container."""
-    if isinstance(value, (bool, np.bool_, str, bytes)):
-        return False
-    if isinstance(value, numbers.Real):
-        return True
-    try:
-        return np.ndim(value) == 0 and np.asarray(value).dtype.kind in "iuf"
-    except (TypeError, ValueError):
-        return False
+    """Whether ``value`` is one real number (a Python or numpy int or float, a 0-d numpy or JAX
+    array of one), not a bool, a string or a container."""
+    value = _scalar_of(value, "iuf")
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def fit_width_curve(curve: WidthCurve, **options: Any) -> tuple[PowerLawFit | None, str | None]:
