@@ -814,6 +814,28 @@ def test_a_run_of_one_of_two_points_apart_only_in_label_leaves_the_folders_grid_
     assert [r.point.get("label") for r in loaded] == ["x", "y", None] and "extends" not in loaded.manifest
 
 
+def test_resuming_into_a_hand_edited_manifest_names_its_damaged_field(tmp_path):
+    # versions as a string or extends as a number had ended in a bare AttributeError/TypeError
+    # when a run resumed or extended the folder; versions or extends as null count as absent
+    a, b = {"flag": False, "seed": 0}, {"flag": False, "seed": 1}
+    for key, value, message in (("versions", "0.1", "'versions' is '0.1', not an object"),
+                                ("extends", 3, "'extends' is 3, not a list")):
+        folder = tmp_path / key
+        sweep.run_sweep(_FlagTask(), [a], out=folder, devices=ONE, progress=False)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        (folder / "manifest.json").write_text(json.dumps({**manifest, key: value}))
+        for points in ([a], [a, b]):  # resumed, extended
+            with pytest.raises(sweep.FolderInUseError, match=f"{message}; the manifest is damaged"):
+                sweep.run_sweep(_FlagTask(), points, out=folder, devices=ONE, progress=False)
+    folder = tmp_path / "null"
+    sweep.run_sweep(_FlagTask(), [a], out=folder, devices=ONE, progress=False)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "versions": None, "extends": None}))
+    assert len(sweep.run_sweep(_FlagTask(), [a], out=folder, devices=ONE, progress=False)) == 1
+    grown = sweep.run_sweep(_FlagTask(), [a, b], out=folder, devices=ONE, progress=False)
+    assert len(grown) == 2 and len(sweep.load_sweep(folder).manifest["extends"]) == 1
+
+
 def test_a_task_config_with_an_infinity_can_be_extended(tmp_path):
     # the folder's config read back with null where this run's had inf, so a bigger grid was
     # refused as "its task config differs in clip (null there, Infinity now)"

@@ -597,13 +597,11 @@ def _cmd_status(args) -> int:
 def _check_manifest_fields(folder: str, manifest: dict) -> None:
     """A CliError naming the folder's manifest.json where a field only ``status`` reads has the
     wrong type (a file edited by hand): ``versions`` an object, ``extends`` a list."""
-    from toyscale._checks import short_repr
+    from toyscale.sweep import damaged_field
 
-    where = os.path.join(folder, "manifest.json")
-    for key, kind, name in (("versions", dict, "an object"), ("extends", list, "a list")):
-        if manifest.get(key) is not None and not isinstance(manifest[key], kind):
-            raise CliError(f"{where}: {key!r} is {short_repr(manifest[key], 60)}, not {name}; the manifest is damaged "
-                           f"(edited by hand?): restore it from a backup")
+    if (problem := damaged_field(manifest)) is not None:
+        raise CliError(f"{os.path.join(folder, 'manifest.json')}: {problem}; the manifest is damaged (edited by "
+                       f"hand?): restore it from a backup")
 
 
 def register_status(subparsers) -> None:

@@ -812,6 +812,9 @@ def _join_folder(folder: str, manifest: dict, new: dict, task_config: Any) -> tu
                                         "delete it")
         except ValueError as e:
             raise FolderInUseError(f"out={folder!r}: {e}") from None
+        if (problem := damaged_field(old)) is not None:  # (a file edited by hand: had ended in an AttributeError)
+            raise FolderInUseError(f"out={folder!r}: {mpath!r}: {problem}; the manifest is damaged (edited by "
+                                   f"hand?): restore it from a backup, or use a new folder")
         if old.get("format") != FORMAT and old.get("format") in _READABLE_FORMATS:
             raise FolderInUseError(f"out={folder!r} holds a sweep in format {old.get('format')!r}, whose models "
                                    f"were keyed by their position in the grid; this version keys them by their "
@@ -823,8 +826,8 @@ def _join_folder(folder: str, manifest: dict, new: dict, task_config: Any) -> tu
             # its finished models are reused where their points now sit, the rest trained
             # (the manifest keeps the first run's versions and date, as a resumed one does)
             _add_digests_or_refuse(folder, old["points"])
-            grown = {**new, "versions": old.get("versions", new["versions"]), "created": old.get("created"),
-                     "extends": [*old.get("extends", []), old["fingerprint"]]}
+            grown = {**new, "versions": old.get("versions") or new["versions"], "created": old.get("created"),
+                     "extends": [*(old.get("extends") or []), old["fingerprint"]]}
             atomic_write_json(mpath, grown)
             old = grown  # (``new`` keeps this run's versions, for the warning below)
         part = not _same_sweep(old, manifest) and _extends(manifest, old, same_config)
@@ -838,9 +841,19 @@ def _join_folder(folder: str, manifest: dict, new: dict, task_config: Any) -> tu
                 f"{len(old.get('points', []))} points): {_sweep_difference(old, manifest, same_config)}; "
                 f"use a new folder or delete it"
             )
-        changed = {k: (v, new["versions"].get(k)) for k, v in old.get("versions", {}).items()
+        changed = {k: (v, new["versions"].get(k)) for k, v in (old.get("versions") or {}).items()
                    if k in _NUMERIC_VERSIONS and v != new["versions"].get(k)}
         return ({**manifest, "versions": old.get("versions"), "created": old.get("created")} if part else old), changed
+
+
+def damaged_field(manifest: Mapping[str, Any]) -> str | None:
+    """What is wrong with a manifest's ``versions`` (an object) or ``extends`` (a list) where
+    one has another type (a file edited by hand; null counts as absent), or None. Only
+    resuming and ``toyscale status`` read them: :func:`load_sweep` does not ask."""
+    for key, kind, name in (("versions", dict, "an object"), ("extends", list, "a list")):
+        if manifest.get(key) is not None and not isinstance(manifest[key], kind):
+            return f"{key!r} is {short_repr(manifest[key], 60)}, not {name}"
+    return None
 
 
 def _read_manifest(mpath: str, remedy: str) -> dict:
