@@ -351,6 +351,14 @@ def test_chinchilla_mle_variant():
     assert abs(fit.alpha - CHINCHILLA_PUBLISHED.alpha) < 4 * fit.stderr["alpha"]
 
 
+def test_chinchilla_mle_note_at_the_default_delta_asks_for_points_not_the_delta_in_use():
+    # 20 points at delta = 1.0: 13 residuals inside; the note had recommended "the default delta=1.0"
+    N, D, L = _chinchilla_data(n=20, seed=0)
+    fit = fit_chinchilla(N, D, L, method="mle", starts=SMALL_GRID)
+    note = next(note for note in fit.notes if "residuals lie within delta" in note)
+    assert "fitting more (N, D) points (or with a larger delta)" in note and "default delta" not in note, note
+
+
 def test_chinchilla_mle_at_the_published_delta_has_undefined_standard_errors():
     # delta = 1e-3 on standardised residuals: sigma collapses (~7e-6 here) and the fit is nearly
     # least absolute deviations, whose residuals inside delta * sigma are only those it pins.

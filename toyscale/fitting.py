@@ -1785,8 +1785,11 @@ def fit_chinchilla(
     notes = [f"{' and '.join(two)}: fewer than 3 distinct values of N or D cannot determine the exponent of "
              "its term (it trades off against its prefactor and E); the parameters are one of a family that fits "
              "equally well, whatever the notes on the loss say"] if two else []
+    # (under mle delta sets the share of standardised residuals inside, whatever the noise: with delta >= 1.0, the
+    # default, too few inside means too few points, so recommending the default would name the delta in use)
     notes += _huber_note(r, delta_eff, "huber", 5, "method='mle' (or a larger delta)" if method == "huber"
-                         else "the default delta=1.0 (on standardised residuals)")
+                         else "the default delta=1.0 (on standardised residuals)" if delta < 1.0
+                         else "fitting more (N, D) points (or with a larger delta)")
     identifiable = bool(np.all(np.isfinite(se)))
     if not identifiable:
         notes.append("covariance is singular or too few residuals lie in the Huber quadratic branch: standard errors "
