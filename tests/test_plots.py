@@ -52,6 +52,17 @@ def test_the_legend_shows_a_fits_bootstrap_interval_where_it_has_one():
     plots.save(fig)
 
 
+def test_phase_diagram_refuses_axes_and_phi_half_it_would_draw_in_part():
+    # a repeated gamma had drawn its row at zero height; a longer phi list had lost its extra values
+    with pytest.raises(ValueError, match=r"gammas=\[0.1, 0.1, 1.0\] holds 0.1 twice"):
+        plots.phase_diagram([0.1, 0.1, 1.0], [0.5, 1.0], np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"alphas=\[0.5, nan\]; the axis values must be finite"):
+        plots.phase_diagram([0.1, 1.0], [0.5, float("nan")], np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"phi_half\['a'\] has gammas of shape \(2,\) and phi_half values of shape "
+                                         r"\(3,\); they must be two flat lists of one length"):
+        plots.phase_diagram([0.1, 1.0], [0.5, 1.0], np.ones((2, 2)), phi_half={"a": ([0.1, 1.0], [0.5, 0.6, 0.9])})
+
+
 def test_phase_diagram_puts_each_value_in_its_cell_for_unsorted_axes():
     gammas, alphas = [1.0, -1.0, 0.0], [0.5, 0.0]
     alpha_m = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])

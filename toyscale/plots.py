@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from toyscale._checks import check_axis  # noqa: E402
 from toyscale.fitting import PowerLawFit  # noqa: E402
 from toyscale.io import atomic_write  # noqa: E402
 from toyscale.scaling import WidthCurve  # noqa: E402
@@ -117,7 +118,12 @@ def phase_diagram(
       alpha_m: fitted width exponents (NaN where no fit).
       phi_half: optional ``{label: (gammas, phi_half)}`` drawn in a second panel (Fig. 3b).
     """
-    g, a, alpha_m = np.asarray(gammas, dtype=float), np.asarray(alphas, dtype=float), np.asarray(alpha_m)
+    # (a repeated value had given a zero-height row of cells: its exponents silently not drawn)
+    g, a = (np.asarray(check_axis(name, v), dtype=float) for name, v in (("gammas", gammas), ("alphas", alphas)))
+    for name, v in (("gammas", g), ("alphas", a)):
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{name}={v.tolist()}; the axis values must be finite numbers")
+    alpha_m = np.asarray(alpha_m)
     if alpha_m.shape != (g.size, a.size):
         raise ValueError(f"alpha_m has shape {alpha_m.shape}; expected (len(gammas), len(alphas)) = {(g.size, a.size)}")
     rows, cols = np.argsort(g), np.argsort(a)  # cell edges need increasing axes
@@ -132,8 +138,12 @@ def phase_diagram(
     if phi_half:
         ax2 = axes[0][1]
         for label, (x, phi) in phi_half.items():
-            order = np.argsort(np.asarray(x, dtype=float))
-            ax2.plot(np.asarray(x, dtype=float)[order], np.asarray(phi)[order], "o-", ms=4, label=label)
+            x, phi = np.asarray(x, dtype=float), np.asarray(phi, dtype=float)
+            if x.shape != phi.shape or x.ndim != 1:  # (extra phi values had been dropped unseen)
+                raise ValueError(f"phi_half[{label!r}] has gammas of shape {x.shape} and phi_half values of shape "
+                                 f"{phi.shape}; they must be two flat lists of one length")
+            order = np.argsort(x)
+            ax2.plot(x[order], phi[order], "o-", ms=4, label=label)
         ax2.set_xlabel("weight decay $\\gamma$")
         ax2.set_ylabel("$\\phi_{1/2}$ (fraction represented)")
         ax2.set_yscale("log")
