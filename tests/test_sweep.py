@@ -859,6 +859,28 @@ def test_a_task_config_with_an_infinity_can_be_extended(tmp_path):
         sweep.run_sweep(Unclipped(), [a], out=tmp_path, devices=ONE, progress=False)
 
 
+def test_a_diverged_verdict_that_is_not_one_bool_per_model_is_refused_before_anything_is_saved(tmp_path):
+    # per-element flags had failed only after the chunk was written, leaving a folder that neither a
+    # resume nor load_sweep could read ("The truth value of an array ... is ambiguous")
+    class PerElement(_FlagTask):
+        def model_fn(self, static, inputs, key):
+            return {"x": jax.numpy.ones(()), "diverged": jax.numpy.stack([inputs["flag"], inputs["flag"]])}
+
+    with pytest.raises(ValueError, match=r"returns 'diverged' of shape \(2,\); it must be one bool per model"):
+        sweep.run_sweep(PerElement(), [{"flag": False}], out=tmp_path, devices=ONE, progress=False)
+    assert not list(tmp_path.rglob("chunk_*"))
+
+
+def test_a_point_field_named_like_an_engine_column_does_not_overwrite_it_in_the_table():
+    # {"diverged": "no"} in the points had replaced the engine's verdict in table()/to_csv()
+    points = [{"flag": False, "seed": 0, "diverged": "no", "model_id": 7}, {"flag": True, "seed": 1, "diverged": "no"}]
+    res = sweep.run_sweep(_FlagTask(), points, devices=ONE, progress=False)
+    columns, rows = res.table()
+    table = [dict(zip(columns, row)) for row in rows]
+    assert [t["diverged"] for t in table] == [0, 1] and [t["model_id"] for t in table] == [0, 1]
+    assert [t["point.diverged"] for t in table] == ["no", "no"] and [t["point.model_id"] for t in table] == [7, None]
+
+
 def test_a_task_may_return_plain_python_numbers(tmp_path):
     # (the dtype widening had read .dtype of a plain float or bool: an AttributeError)
     class Plain(_FlagTask):

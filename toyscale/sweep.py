@@ -215,11 +215,15 @@ class SweepResult:
         Columns: ``model_id``, ``diverged`` (0 or 1), every point field (a mapping, such as a
         frequency spec, one column per key: ``frequencies.kind``, then its other keys sorted;
         a list as its JSON text), then every scalar output, sorted (one named like a point
-        field as ``output.NAME``). Array outputs (``loss_curve``, ``row_norms``, ...) are left
+        field as ``output.NAME``; a point field named ``model_id`` or ``diverged`` as
+        ``point.NAME``). Array outputs (``loss_curve``, ``row_norms``, ...) are left
         out; a bool is 0 or 1; a cell a record lacks is ``None``. No records, no columns.
         """
         rs = self.records if records is None else list(records)
-        flat = [{"model_id": r.model_id, "diverged": int(bool(r.diverged)), **_flat_fields(r.point)} for r in rs]
+        # (a point field named like the engine's columns had overwritten them: a diverged model read as finished)
+        flat = [{"model_id": r.model_id, "diverged": int(bool(r.diverged)),
+                 **{(f"point.{k}" if k in ("model_id", "diverged") else k): v for k, v in _flat_fields(r.point).items()}}
+                for r in rs]
         fields = _field_columns(flat)
         outs = [{(f"output.{k}" if k in fields else k): _cell(np.asarray(v).item())
                  for k, v in r.outputs.items() if np.ndim(v) == 0} for r in rs]
@@ -1295,7 +1299,12 @@ def _compiled_group_fn(task: Task, static: Hashable, mesh: jax.sharding.Mesh, ve
                              f"it, takes {sorted(_SAVEZ_ARGUMENTS)} as its own arguments: rename them")
         outs = {k: jax.tree_util.tree_map(_storable, v) for k, v in outs.items()}
         if "diverged" in outs:
-            return outs, jnp.asarray(outs.pop("diverged"), bool)
+            verdict = jnp.asarray(outs.pop("diverged"))
+            if verdict.shape != ():  # (traced once, before anything runs: had failed once the chunk was saved,
+                # leaving a folder neither a resume nor load_sweep could read)
+                raise ValueError(f"task {task.name!r} returns 'diverged' of shape {verdict.shape}; it must be one "
+                                 f"bool per model (shape ()), e.g. jnp.any(~jnp.isfinite(...))")
+            return outs, verdict.astype(bool)
         bad = jnp.zeros((), dtype=bool)
         for v in jax.tree_util.tree_leaves(outs):
             if jnp.issubdtype(v.dtype, jnp.inexact):
