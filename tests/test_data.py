@@ -323,6 +323,17 @@ def test_alias_columns_are_the_next_power_of_two():
     assert [data.alias_columns(n) for n in (1, 2, 3, 1024, 1025)] == [2, 2, 4, 1024, 2048]
 
 
+@pytest.mark.parametrize("keys", [jax.random.split(jax.random.PRNGKey(0), 3),
+                                  jax.random.split(jax.random.key(0), 3)])
+def test_the_hash_generator_refuses_a_batch_of_keys_as_threefry_does(keys):
+    # a (3, 2) batch had been flattened and only its first and last words read: the middle key ignored
+    with pytest.raises(ValueError, match=r"key has shape \(3,( 2)?\); rng='hash' takes one key"):
+        data.random_bits(keys, (4,), "hash")
+    with pytest.raises(ValueError, match=r"rng='hash' takes one key"):
+        data.sample_features(keys, np.full(3, 0.5), 2, rng="hash")
+    assert data.random_bits(keys[0], (4,), "hash").shape == (4,)
+
+
 def test_the_hash_generator_refuses_a_draw_its_32_bit_counter_cannot_number():
     # the element counter is a uint32 iota: at 2**32 + 1 words it would wrap and repeat the draw
     from toyscale.train import TrainConfig

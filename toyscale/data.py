@@ -57,8 +57,11 @@ def _hash_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     are as separate as ``fold_in`` makes them); the per-element work is 14 integer ops
     instead of threefry's 20 rounds. Opt-in via ``TrainConfig(rng="hash")``.
     """
-    words = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
-    words = words.reshape(-1).astype(jnp.uint32)
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    if key.ndim != (0 if typed else 1):  # (a batch of keys had been flattened, its middle keys unused)
+        raise ValueError(f"key has shape {key.shape}; rng='hash' takes one key (a typed key of shape () or a raw key "
+                         f"of shape (2,)), as rng='threefry' does")
+    words = (jax.random.key_data(key) if typed else key).reshape(-1).astype(jnp.uint32)
     size = 1
     for s in shape:
         size *= s
