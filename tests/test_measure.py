@@ -94,6 +94,17 @@ def test_an_unrepresented_non_finite_row_and_a_narrow_dtype_do_not_change_the_mo
     np.testing.assert_allclose([float(half["overlap_mean"]), float(half["overlap_var"])], [mean16, var16], rtol=1e-3)
 
 
+def test_row_norms_of_narrow_floats_are_taken_in_float32():
+    # a bfloat16 norm of 0.50098 had rounded to 0.5 (not represented), and a float16 norm of 300 overflowed
+    W = np.array([[0.5, 0.03125], [1.0, 0.0625], [0.30078125, 0.0]], np.float32)  # (exact in bfloat16)
+    narrow = jnp.asarray(W, jnp.bfloat16)
+    np.testing.assert_allclose(row_norms(narrow), np.linalg.norm(W, axis=1), rtol=1e-6)
+    assert float(represented_fraction(narrow)) == pytest.approx(2 / 3)
+    assert int(overlap_stats(narrow)["n_represented"]) == 2
+    half = row_norms(jnp.asarray([[300.0, 0.0], [0.7, 0.0]], jnp.float16))
+    assert half.dtype == jnp.float32 and np.all(np.isfinite(half)) and float(half[0]) == 300.0
+
+
 def test_random_unit_vectors_have_the_beta_moments():
     m, n = 8, 600
     W = jax.random.normal(jax.random.PRNGKey(1), (n, m))

@@ -24,6 +24,10 @@ def row_norms(W: jax.Array) -> jax.Array:
     W = jnp.asarray(W)
     if jnp.ndim(W) != 2:
         raise ValueError(f"W has shape {jnp.shape(W)}; W must be [n, m] (one row per feature)")
+    # in at least float32, as overlap_stats: a bfloat16 norm of 0.50098 had rounded to 0.5 (not represented) and a
+    # float16 row of norm 300 overflowed to inf
+    if not (jnp.issubdtype(W.dtype, jnp.floating) and jnp.finfo(W.dtype).bits >= 32):
+        W = W.astype(jnp.float32)
     return jnp.linalg.norm(W, axis=-1)
 
 
