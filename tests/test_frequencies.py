@@ -95,7 +95,9 @@ def test_labels_name_the_parameter_value():
 
 
 @pytest.mark.parametrize("spec, n", [(fq.power_law(-102.6), 1000), (fq.power_law(-300.0), 1000),
-                                     (fq.custom([1e308, 1e308, 1e307]), 3)])
+                                     (fq.custom([1e308, 1e308, 1e307]), 3),
+                                     # (weights below 1e-308 had made density / total inf: "p_1=inf > 1")
+                                     (fq.custom([1e-310, 1e-310, 1e-311]), 3)])
 def test_weights_whose_sum_overflows_still_give_probabilities_summing_to_E(spec, n):
     # the sum of power_law(-102.6)'s weights at n = 1000 overflows (each is finite): p was all 0;
     # power_law(-300)'s largest weights overflow themselves ("weights must be finite")

@@ -47,11 +47,10 @@ def normalise(weights: np.ndarray, density: float = 1.0) -> np.ndarray:
         raise ValueError("weights must be finite, non-negative and not all zero")
     if not (_is_real(density) and math.isfinite(density) and density > 0):
         raise ValueError(f"E={density!r}; the activation density E must be a finite number > 0")
-    with np.errstate(over="ignore"):
-        total = w.sum()
-    if not math.isfinite(total):  # finite weights whose sum overflows: scaled first (p is the same)
-        w = w / w.max()
-        total = w.sum()
+    # scaled first (p is the same): a sum that overflows, or one so small that density / total does (weights
+    # below 1e-308 had made p inf and the error contradict itself)
+    w = w / w.max()
+    total = w.sum()
     p = w * (density / total)
     if p.max() > 1.0:
         i = int(np.argmax(p))
