@@ -33,7 +33,9 @@ def loss_vs_width(
     *,
     reference_loss: float | None = None,
 ) -> plt.Figure:
-    """One log-log panel per key of ``panels`` (e.g. regime); one curve per inner key.
+    """One log-log panel per key of ``panels`` (e.g. regime); one curve per inner key. Error
+    bars are the spread of the seeds (``WidthCurve.loss_std``, the sample sd), not the
+    standard error of their mean that the random-feature figures draw.
 
     Args:
       panels: ``{panel title: {curve label: (curve, fit)}}``; the fit is drawn dashed over
@@ -165,7 +167,8 @@ def superposition_geometry(
 
     Fraction represented phi_1/2 against m / n and 1; mean squared overlap of represented
     rows against 1 / m (random unit vectors); test loss, with any weak-superposition loss
-    lines given; and a histogram of the row norms at one width.
+    lines given; and a histogram of the row norms at one width. Error bars are the seeds'
+    spread (``WidthCurve.loss_std``, the sample sd).
 
     Args:
       n: number of features.
