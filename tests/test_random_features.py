@@ -35,6 +35,56 @@ def test_ridge_solution_equals_a_direct_least_squares_solve(T, N, ridge):
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9)
 
 
+def test_float32_ridge_solution_interpolates_at_the_peak_as_float64_does():
+    # the float32 Gram's eigenvalue cut-off had dropped real directions at N = T: a ridgeless fit with
+    # train loss 2e-2 and test loss 1.08 where float64 gives 9.99 (the double-descent peak gone)
+    key, M = jax.random.PRNGKey(0), 256
+    lam, w = rf.spectrum(M, 0.5, M), rf.sample_teacher(jax.random.fold_in(key, 1), M)
+    U = rf.sample_projection(jax.random.fold_in(key, 2), 128, M)
+    x, y = rf.sample_data(jax.random.fold_in(key, 3), 128, lam, w, 0.0)
+    phi = rf.features(U, x)
+    theta = rf.ridge_solution(phi, y, 0.0)
+    assert theta.dtype == jnp.float32 and float(jnp.mean((phi @ theta - y) ** 2)) < 1e-8
+    with jax.enable_x64(True):
+        f64 = [jnp.asarray(np.asarray(a, np.float64)) for a in (phi, y, U, lam, w)]
+        want = float(rf.exact_test_loss(rf.ridge_solution(f64[0], f64[1], 0.0), *f64[2:], 0.0))
+    assert want > 5 and float(rf.exact_test_loss(theta, U, lam, w, 0.0)) == pytest.approx(want, rel=1e-3)
+
+
+def test_a_ridge_below_the_cut_off_acts_as_ridgeless_not_as_a_divisor_of_rounding_noise():
+    # min(N, T) > M: ridge 1e-30 had kept the null directions and divided their rounding by itself
+    # (a test loss of 2e25 for 0.0127, not flagged as diverged)
+    cfg = RFConfig(M=8)
+    point = {"N": 16, "T": 32, "alpha": 1.0, "noise": 0.1}
+    ridgeless = rf.train_random_features(cfg, {**point, "ridge": 0.0}, key=jax.random.PRNGKey(0))["test_loss"]
+    for ridge in (1e-30, 1e-20, 1e-14):
+        got = rf.train_random_features(cfg, {**point, "ridge": ridge}, key=jax.random.PRNGKey(0))["test_loss"]
+        np.testing.assert_allclose(got, ridgeless, rtol=1e-6)
+    # a ridge above the cut-off is the ridge solution, as before (np.linalg.solve)
+    with jax.enable_x64(True):
+        phi, y = (a.astype(jnp.float64) for a in _design(jax.random.PRNGKey(1), 24, 8))
+        got = np.asarray(rf.ridge_solution(phi, y, 1e-3))
+    P, Y = np.asarray(phi), np.asarray(y)
+    np.testing.assert_allclose(got, np.linalg.solve(P.T @ P + 1e-3 * np.eye(8), P.T @ Y), rtol=1e-9)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda phi, y: rf.ridge_solution(phi, y, [-1.0] * 4), r"ridge has shape \(4,\); ridge must be one real number"),
+    (lambda phi, y: rf.gd_solution(phi, y, 0.0, [0.1] * 4, steps=2, batch=8, log_every=1,
+                                   evaluate=jnp.sum, key=jax.random.PRNGKey(0)), r"lr has shape \(4,\)"),
+    (lambda phi, y: rf.spectrum(4, alpha=-3.0), r"alpha=-3.0"),
+    (lambda phi, y: rf.spectrum(4, alpha=1.0, scale=-1.0), r"scale=-1.0"),
+    (lambda phi, y: rf.regime_grid(alpha=0.5, sizes=[8, 16], rows=[8], columns=[8], ridges=[0.0, 0.1],
+                                   ridge_column=16), r"ridges=\[0.0, 0.1\] holds 0; the grid has the ridgeless"),
+])
+def test_array_ridges_negative_spectra_and_a_zero_in_ridges_are_refused(call, match):
+    # a list ridge had been broadcast against the eigenvalues (a negative one too), alpha=-3 gave an
+    # increasing spectrum, scale=-1 NaN labels, ridges=[0.0, ...] each ridgeless point twice
+    phi, y = _design(jax.random.PRNGKey(0), 8, 4)
+    with pytest.raises((ValueError, TypeError), match=match):
+        call(phi, y)
+
+
 def test_ridge_solution_vmaps_over_ridges_like_single_calls():
     phi, y = _design(jax.random.PRNGKey(0), 30, 10)
     ridges = jnp.array([0.0, 0.01, 1.0])
@@ -363,7 +413,9 @@ def test_ridge_tuned_takes_the_lowest_finite_loss_at_each_size():
 
 @pytest.mark.parametrize("point", [dict(N=96, T=96), dict(N=96, T=24, infinite_data=True),
                                    dict(N=24, T=96, kernel_limit=True, nonlinearity="relu"),
-                                   dict(N=64, T=64, method="gd", steps=20, lr=0.1)])
+                                   dict(N=64, T=64, method="gd", steps=20, lr=0.1),
+                                   # (both had been under XLA's: N M counted twice, ReLU's N x N moments not at all)
+                                   dict(N=2048, T=32), dict(N=2048, T=32, nonlinearity="relu")])
 def test_the_memory_prediction_bounds_what_xla_allocates(point):
     # (the sweep chunks models by bytes_per_model: an estimate below XLA's own would overfill a device)
     task = RandomFeatureTask(RFConfig(M=512, test_samples=100, log_every=10))

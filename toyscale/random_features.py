@@ -240,6 +240,9 @@ def spectrum(M: int, alpha: ArrayLike, scale: ArrayLike = 1.0, dtype=jnp.float32
       lambda, shape [M], decreasing.
     """
     M = check_int("M", M, 1)  # (M = 0 had returned an empty spectrum)
+    # (alpha = -3 had returned an increasing spectrum, scale = -1 negative variances: NaN labels)
+    concrete_real("alpha", alpha, low=0.0, strict=True)
+    concrete_real("scale", scale, low=0.0, strict=True)
     i = jnp.arange(1, M + 1, dtype=dtype)
     return jnp.asarray(scale, dtype) * i ** (-(1 + jnp.asarray(alpha, dtype)))
 
@@ -289,14 +292,33 @@ def features(U: jax.Array, x: jax.Array, nonlinearity: str = "linear") -> jax.Ar
 
 
 def _pinv_apply(G: jax.Array, b: jax.Array, ridge: jax.Array, rcond: float | None) -> jax.Array:
-    """``(G + ridge I)^-1 b`` for a symmetric PSD G through eigh; at ridge 0 eigenvalues below
-    ``rcond * max`` are dropped (pseudo-inverse)."""
+    """``(G + ridge I)^-1 b`` for a symmetric PSD G through eigh; eigenvalues below ``rcond *
+    max`` are dropped (pseudo-inverse) unless the ridge is above that cut-off too."""
     e, V = jnp.linalg.eigh(G)
     if rcond is None:
         rcond = float(jnp.finfo(G.dtype).eps) * G.shape[0]
-    keep = (e > rcond * e[-1]) | (ridge > 0)
+    cut = rcond * e[-1]
+    # (a ridge below the cut-off, 1e-30 say, had kept the numerically null directions and divided their
+    # rounding noise by itself: a test loss of 2e25 for the ridgeless 0.0127, not flagged)
+    keep = (e > cut) | (ridge > cut)
     inv = jnp.where(keep, 1.0 / jnp.where(keep, jnp.maximum(e, 0.0) + ridge, 1.0), 0.0)
     return V @ (inv * (V.T @ b))
+
+
+def _svd_solve(phi: jax.Array, y: jax.Array, ridge: jax.Array, rcond: float | None) -> jax.Array:
+    """:func:`ridge_solution` through the SVD of phi itself, for float32 and narrower: the Gram
+    matrix squares phi's condition number, and in float32 its eigenvalue cut-off had dropped
+    real directions near N = T (a ridgeless fit that did not interpolate: test loss 1.08 for
+    float64's 9.99 at N = T = 128). Singular values s count where s^2 > ``rcond * max s^2``;
+    the default cut-off is (eps * max(T, N))^2, the SVD being accurate to eps in s."""
+    u, sv, vt = jnp.linalg.svd(phi, full_matrices=False)
+    e = sv**2
+    if rcond is None:
+        rcond = (float(jnp.finfo(phi.dtype).eps) * max(phi.shape)) ** 2
+    cut = rcond * e[0]
+    keep = (e > cut) | (ridge > cut)
+    inv = jnp.where(keep, sv / jnp.where(keep, e + ridge, 1.0), 0.0)
+    return vt.T @ (inv * (u.T @ y))
 
 
 def ridge_solution(phi: jax.Array, y: jax.Array, ridge: ArrayLike, rcond: float | None = None) -> jax.Array:
@@ -304,26 +326,30 @@ def ridge_solution(phi: jax.Array, y: jax.Array, ridge: ArrayLike, rcond: float 
 
     Solved through the eigendecomposition of the smaller Gram matrix: ``phi^T phi`` [N, N]
     when N <= T (primal), ``phi phi^T`` [T, T] otherwise (dual, ``theta = phi^T a``). At
-    ``ridge = 0`` eigenvalues below ``rcond * max`` are dropped, which gives the
-    minimum-norm least-squares solution (the ridgeless limit) without dividing by noise.
-    Squaring phi doubles its condition number's exponent, so the sweep solves in float64
-    (see :func:`sweep_random_features`); XLA's CPU SVD, the alternative, was 50x slower.
+    ``ridge = 0`` (or a ridge below the cut-off) eigenvalues below ``rcond * max`` are
+    dropped, which gives the minimum-norm least-squares solution (the ridgeless limit)
+    without dividing by noise. Squaring phi doubles its condition number's exponent, so the
+    sweep solves in float64 (see :func:`sweep_random_features`); XLA's CPU SVD, the
+    alternative, was 50x slower, and is what a float32 (or narrower) phi is solved with.
 
     Args:
       phi: design matrix [T, N].
       y: targets [T].
       ridge: ridge >= 0 (sum convention, as Simon et al.'s delta); may be traced.
-      rcond: relative eigenvalue cut-off at ridge 0 (default eps * the Gram's size).
+      rcond: relative eigenvalue cut-off (default eps * the Gram's size; for a float32 phi,
+        (eps * max(T, N))^2 on the squared singular values).
 
     Returns:
       theta [N].
     """
     _check_design("ridge_solution", "phi", phi, "y", y)
-    concrete_real("ridge", ridge, low=0.0)
+    concrete_real("ridge", ridge, low=0.0, scalar=True)
     _check_rcond(rcond)
     T, N = phi.shape
     ridge = jnp.asarray(ridge, phi.dtype)
     y = y.astype(phi.dtype)
+    if jnp.finfo(phi.dtype).bits < 64:
+        return _svd_solve(phi, y, ridge, rcond)
     if N <= T:
         return _pinv_apply(phi.T @ phi, phi.T @ y, ridge, rcond)
     return phi.T @ _pinv_apply(phi @ phi.T, y, ridge, rcond)
@@ -370,8 +396,8 @@ def gd_solution(
       ``(theta [N], curve [steps // log_every])``.
     """
     _check_design("gd_solution", "phi", phi, "y", y)
-    concrete_real("ridge", ridge, low=0.0)
-    concrete_real("lr", lr, low=0.0, strict=True)
+    concrete_real("ridge", ridge, low=0.0, scalar=True)
+    concrete_real("lr", lr, low=0.0, strict=True, scalar=True)
     check_int("steps", steps)
     check_int("batch", batch)
     check_int("log_every", log_every)
@@ -528,7 +554,7 @@ def kernel_limit_loss(x: jax.Array, y: jax.Array, ridge: ArrayLike, lam: jax.Arr
     _check_model_arrays("kernel_limit_loss", x, lam, w, U_name="x")
     M = x.shape[1]
     # both paths, before anything is traced (a negative ridge had given ReLU a number)
-    concrete_real("ridge", ridge, low=0.0)
+    concrete_real("ridge", ridge, low=0.0, scalar=True)
     concrete_real("sigma_u", sigma_u, low=0.0, strict=True)
     test_samples = check_int("test_samples", test_samples, 0)
     _check_rcond(rcond)
@@ -768,11 +794,14 @@ class RandomFeatureTask:
 
     def bytes_per_model(self, static: Static) -> int:
         M, N, T = self.settings.M, static.N, static.T
-        floats = 2 * T * M + 2 * N * M + 4 * T * N + 3 * min(N, T) ** 2 + 4 * M
+        # (2 N M had been 20 % short of XLA's own at N = 2048, T = 32, M = 512)
+        floats = 2 * T * M + 3 * N * M + 4 * T * N + 3 * min(N, T) ** 2 + 4 * M
         if static.infinite_data:
             floats += 3 * N * M + 3 * N * N
         if static.kernel_limit:
             floats += 3 * T * M + 3 * T * T
+        if static.nonlinearity == "relu":  # (the exact loss's N x N moments: XLA had held 1.1 N^2 floats more for
+            floats += 2 * N * N             # them than for linear features at N = 2048, T = 32, M = 512)
         floats += 2 * self.settings.test_samples * (M + N + T)
         # float64 inside a sweep (solve_dtype), plus the float32 draws of U and x they are cast from
         return 8 * floats + 4 * (T * M + N * M)
@@ -960,6 +989,12 @@ def regime_grid(
         ridge_shapes = []
     else:
         ridge_shapes = [(n, check_int("ridge_column", ridge_column)) for n in sizes]
+        ridges = [] if isinstance(ridges, (list, tuple)) and not ridges else check_axis("ridges", ridges)
+        for r in ridges:
+            concrete_real("ridges", r, low=0.0, scalar=True)
+            if r == 0:  # (had put each ridgeless point in twice: its seeds averaged as twice as many replicates)
+                raise ValueError(f"ridges={list(ridges)!r} holds 0; the grid has the ridgeless points at "
+                                 f"ridge_column already: give only positive ridges")
     have = set(shapes)
     points = []
     for (n, t), ridge_list in ([(s, [0.0]) for s in shapes]
