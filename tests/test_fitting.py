@@ -595,6 +595,9 @@ def test_a_huber_fit_with_few_residuals_inside_delta_says_its_errors_are_rough()
     assert any("residuals lie within delta=0.001" in note and "huber_delta" in note for note in rough.notes), rough.notes
     fine = fit_power_law(x, y, loss="huber", huber_delta=0.05)  # most residuals inside
     assert not any("residuals lie within delta" in note for note in fine.notes), fine.notes
+    # 7 points, every residual inside: fewer than 4 per parameter had been noted as "only 7 of 7"
+    every = fit_power_law(x[:7], y[:7], loss="huber", huber_delta=10.0)
+    assert not any("residuals lie within delta" in note for note in every.notes), every.notes
 
 
 def test_the_published_chinchilla_objective_on_1_percent_noise_says_its_errors_are_rough(chinchilla_fit):

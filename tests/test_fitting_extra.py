@@ -120,7 +120,8 @@ def test_broken_power_law_recovery_inside_intervals(bpl_fit):
     assert fit.stderr["exponent"] < 2e-3 and fit.stderr["break1"] / 1e3 < 0.02
     assert est["slope1"] == fit.slopes[1]
     text = str(fit)
-    assert "d1" in text and "bootstrap=200" in text and "interval (99% bootstrap)" in text
+    assert "d1 (break1)" in text and "bootstrap=200" in text and "interval (99% bootstrap)" in text
+    assert "f1 (smoothness1)" in text and "\n  slope1 " in text  # (a symbol with the key stderr/intervals take)
     d = fit.to_dict()
     assert json.loads(json.dumps(d))["stderr"]["break1"] == fit.stderr["break1"] and d["n_points"] == 60
 

@@ -854,7 +854,7 @@ def _huber_note(r: np.ndarray, delta: float, loss: str, n_params: int, better: s
     if loss != "huber":
         return []
     inside = int(np.sum(np.abs(r) <= delta))
-    if inside >= 4 * n_params:
+    if inside >= min(4 * n_params, len(r)):  # (every residual inside had been noted too below 4 per parameter)
         return []
     if inside <= n_params:  # (_m_estimator_cov gives NaN)
         return [f"only {inside} of {len(r)} residuals lie within delta={delta:g} (the Huber quadratic branch), "
@@ -1498,7 +1498,8 @@ class ChinchillaFit:
       r2: R^2 of log L.
       method: "huber" (published objective) or "mle" (Huber likelihood with fitted scale).
       delta: Huber threshold (on log-residuals for "huber", on standardised ones for "mle").
-      sigma: fitted scale (method="mle"), else NaN.
+      sigma: fitted scale of the Huber density of the log-residuals (method="mle"), else NaN;
+        not their sd: for Gaussian noise at delta = 1 it tends to 0.732 sd.
       boot_log_params: (R, 5) bootstrap refits of ``log_params`` (NaN rows failed), or None.
       identifiable: False when the covariance is singular or an exponent is ~0.
       notes: caveats.
@@ -2076,13 +2077,15 @@ class BrokenPowerLawFit:
         form = "y = a + b x^-c0 prod_i (1 + (x/d_i)^(1/f_i))^(-c_i f_i)"
         rows = [f"BrokenPowerLawFit  {form}  ({len(self.breaks)} break(s), {self.loss} loss in log space, "
                 f"n={self.n_points}, x in [{self.x_range[0]:.4g}, {self.x_range[1]:.4g}])",
-                f"  {'param':<13}{'value':>18}{'stderr':>14}   interval ({self.level:.0%} bootstrap)"]
+                f"  {'param':<21}{'value':>18}{'stderr':>14}   interval ({self.level:.0%} bootstrap)"]
         labels = {"offset": "a", "prefactor": "b", "exponent": "c0"}
         for k, v in self.params().items():
             iv = self.intervals.get(k)
             ivs = f"[{iv[0]:.6g}, {iv[1]:.6g}]" if iv else "-"
-            name = labels.get(k, k.replace("break", "d").replace("change", "c").replace("smoothness", "f"))
-            rows.append(f"  {name:<13}{v:>18.10g}{_fmt(self.stderr.get(k, math.nan)):>14}   {ivs}")
+            # the formula's symbol and the key of stderr / intervals (the symbol alone had been read as a key)
+            symbol = labels.get(k, k.replace("break", "d").replace("change", "c").replace("smoothness", "f"))
+            name = k if symbol == k else f"{symbol} ({k})"
+            rows.append(f"  {name:<21}{v:>18.10g}{_fmt(self.stderr.get(k, math.nan)):>14}   {ivs}")
         rows.append("  slopes: " + " -> ".join(f"{s:.6g}" for s in self.slopes))
         rows.append(f"  R^2(log)={_fmt(self.r2)}  objective={self.objective:.6g}  converged={self.converged}  "
                     f"|grad|={self.grad_norm:.2g}  iters={self.iterations}  starts={self.n_starts}"
