@@ -31,7 +31,7 @@ def runs_csv(tmp_path_factory):
 def test_chinchilla_json_with_C(runs_csv, capsys):
     path, _ = runs_csv
     rc = cli.main(["fit", "chinchilla", str(path), "--N", "params", "--C", "flops", "--loss", "loss",
-                   "--grid-stride", "50", "--json"])
+                   "--grid-stride", "50", "--json", "--budgets", "1e21", "1e23", "1e25"])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0
     assert {"E", "A", "B", "alpha", "beta", "a", "intervals", "stderr"} <= set(out)
@@ -48,6 +48,9 @@ def test_chinchilla_json_with_C(runs_csv, capsys):
               "--grid-stride", "50", "--json"])
     out_d = json.loads(capsys.readouterr().out)
     assert out_d["alpha"] == pytest.approx(out["alpha"], rel=1e-6)
+    # by default the budgets span the data's own C (they had been 1e21, 1e23, 1e25 whatever the data)
+    C = 6 * runs_csv[1][0] * runs_csv[1][1]
+    np.testing.assert_allclose(out_d["compute_optimal"]["C"], np.geomspace(C.min(), C.max(), 3), rtol=1e-9)
 
 
 def test_grid_stride_keeps_a_spread_of_the_published_starts(runs_csv, monkeypatch, capsys):

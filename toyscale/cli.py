@@ -190,7 +190,8 @@ def _cmd_fit_chinchilla(args) -> int:
     starts = fitting.chinchilla_grid(thin=args.grid_stride)
     fit = fitting.fit_chinchilla(N, D, L, method=args.method, delta=args.delta, bootstrap=args.bootstrap,
                                  seed=args.seed, starts=starts)
-    budgets = np.array([1e21, 1e23, 1e25])
+    # (had been 1e21, 1e23 and 1e25 whatever the data: 12 decades of extrapolation for a toy sweep)
+    budgets = np.asarray(args.budgets if args.budgets else np.geomspace(np.min(6 * N * D), np.max(6 * N * D), 3))
     allocation = fit.compute_optimal(budgets) if fit.identifiable and fit.alpha > 0 and fit.beta > 0 else None
     if args.json:
         d = fit.to_dict()
@@ -380,6 +381,9 @@ def register_fit(subparsers) -> None:
     ch.add_argument("--grid-stride", type=_int_in(1), default=1, metavar="K",
                     help="use 1/K of the published 4,500-start grid (a fixed spread of ceil(4500/K) starts over "
                          "it; faster, less thorough)")
+    ch.add_argument("--budgets", type=_positive_float, nargs="+", default=None, metavar="C",
+                    help="compute budgets (FLOPs, C = 6 N D) at which to print the compute-optimal N and D "
+                         "(default: the smallest, geometric middle and largest C of the fitted rows)")
     _add_bootstrap_seed_json(ch, "the runs")
     ch.set_defaults(func=_cmd_fit_chinchilla)
 
