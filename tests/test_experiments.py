@@ -243,6 +243,25 @@ def test_a_script_reports_a_bad_environment_or_setting_as_a_usage_error(env, ite
     assert not (tmp_path / "out").exists()
 
 
+def test_a_count_given_after_jax_started_warns_that_it_does_nothing():
+    # (a notebook's use_cpu_devices(2) after its first JAX operation had returned None silently)
+    import subprocess
+    import sys
+
+    full = {k: v for k, v in os.environ.items() if k not in ("TOYSCALE_CPU_DEVICES", "JAX_NUM_CPU_DEVICES", "XLA_FLAGS")}
+    code = ("import warnings, jax\n"
+            "jax.numpy.ones(3).block_until_ready()\n"
+            "from toyscale.runner import use_cpu_devices\n"
+            "with warnings.catch_warnings(record=True) as caught:\n"
+            "    warnings.simplefilter('always')\n"
+            "    print(use_cpu_devices(2), use_cpu_devices(), len(jax.devices('cpu')))\n"
+            "print([str(w.message) for w in caught if w.category is RuntimeWarning])\n")
+    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True)
+    first, second = out.stdout.splitlines()
+    assert first.split() == ["None", "None", "1"]
+    assert second.count("does nothing") == 1 and "use_cpu_devices(2) does nothing: JAX's backends have started" in second
+
+
 def test_cpu_device_count_is_checked():
     from toyscale.runner import use_cpu_devices
 

@@ -19,6 +19,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -96,11 +97,13 @@ def use_cpu_devices(count: int | None = None) -> int | None:
     default), else :func:`available_cores`. Nothing changes when the user already chose
     (``JAX_NUM_CPU_DEVICES`` / ``jax_num_cpu_devices``, or
     ``--xla_force_host_platform_device_count`` in ``XLA_FLAGS``), or when JAX's backends have
-    already started (the setting can no longer take effect then). On a GPU or TPU host the
+    already started (the setting can no longer take effect then; a RuntimeWarning says so
+    when ``count`` was given). On a GPU or TPU host the
     extra CPU devices are unused: sweeps run on the default backend's devices.
     """
     import jax
 
+    explicit = count is not None
     if count is None:
         env = os.environ.get("TOYSCALE_CPU_DEVICES")
         if env is not None and env.strip().lower() in ("", "off", "0", "no", "false"):
@@ -121,6 +124,10 @@ def use_cpu_devices(count: int | None = None) -> int | None:
     try:
         jax.config.update("jax_num_cpu_devices", count)
     except RuntimeError:  # the backends have started: too late for this process
+        if explicit:  # (a notebook's call after its first JAX operation had done nothing, silently)
+            warnings.warn(f"use_cpu_devices({count}) does nothing: JAX's backends have started in this process "
+                          f"({len(jax.devices('cpu'))} CPU device(s)); call it before the first JAX operation "
+                          f"(restart the kernel)", RuntimeWarning, stacklevel=2)
         return None
     return count
 
