@@ -97,6 +97,26 @@ def test_power_law_cli(tmp_path, capsys):
     assert "PowerLawFit" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("kind", ["power-law", "broken-power-law"])
+def test_mean_fits_the_mean_of_each_distinct_x(kind, tmp_path, capsys):
+    # an export has a row per model: without --mean a width's seeds count as independent points
+    from toyscale.fitting import fit_broken_power_law, fit_power_law
+
+    rng = np.random.default_rng(3)
+    m = np.repeat(np.geomspace(4, 512, 12), 3)
+    loss = 2 * m**-0.8 * (1 + (m / 40) ** 2) ** 0.1 * np.exp(0.05 * rng.standard_normal(m.size))
+    p = tmp_path / "runs.csv"
+    p.write_text("m,seed,loss\n" + "".join(f"{a:.17g},{i % 3},{b:.17g}\n" for i, (a, b) in enumerate(zip(m, loss))))
+    assert cli.main(["fit", kind, str(p), "--x", "m", "--y", "loss", "--mean", "--json"]) in (0, 1)
+    out = json.loads(capsys.readouterr().out)
+    widths, means = np.unique(m), loss.reshape(12, 3).mean(axis=1)
+    want = fit_power_law(widths, means) if kind == "power-law" else fit_broken_power_law(widths, means)
+    assert out["n_points"] == 12 and out["exponent"] == pytest.approx(want.exponent, rel=1e-9)
+    assert out["stderr"]["exponent"] == pytest.approx(want.stderr["exponent"], rel=1e-6)
+    cli.main(["fit", kind, str(p), "--x", "m", "--y", "loss", "--json"])
+    assert json.loads(capsys.readouterr().out)["n_points"] == 36
+
+
 def test_a_fit_that_is_not_identifiable_exits_1_after_printing_it(tmp_path, capsys, collapsed_offset_data):
     m, y = collapsed_offset_data  # a true offset of 0.1 that these data cannot show
     p = tmp_path / "collapsed.csv"

@@ -213,6 +213,16 @@ def _cmd_fit_chinchilla(args) -> int:
     return _fit_status(fit.identifiable)
 
 
+def _xy_rows(args) -> dict:
+    """The --x and --y columns of the power-law fits; with --mean, one row per distinct x holding
+    the arithmetic mean of its y (sorted by x)."""
+    data = read_csv_columns(args.file, [args.x, args.y], args.where, positive=True)
+    if args.mean:
+        xs, where = np.unique(data[args.x], return_inverse=True)
+        data = {args.x: xs, args.y: np.bincount(where, data[args.y]) / np.bincount(where)}
+    return data
+
+
 def _cmd_fit_power_law(args) -> int:
     from toyscale import fitting
 
@@ -220,7 +230,7 @@ def _cmd_fit_power_law(args) -> int:
         raise CliError("--cut and --bootstrap cannot be combined (the held-out fit has no bootstrap)")
     delta = _huber_delta_option(args)
     _check_bootstrap_option(args)
-    data = read_csv_columns(args.file, [args.x, args.y], args.where, positive=True)
+    data = _xy_rows(args)
     ex = None
     if args.cut is not None:
         ex = fitting.extrapolation_error(data[args.x], data[args.y], cut=args.cut, offset=args.offset,
@@ -248,7 +258,7 @@ def _cmd_fit_broken_power_law(args) -> int:
 
     delta = _huber_delta_option(args)
     _check_bootstrap_option(args)
-    data = read_csv_columns(args.file, [args.x, args.y], args.where, positive=True)
+    data = _xy_rows(args)
     fit = fitting.fit_broken_power_law(data[args.x], data[args.y], breaks=args.breaks, offset=args.offset,
                                        loss=args.loss_fn, bootstrap=args.bootstrap, seed=args.seed, **delta)
     print(json.dumps(_jsonable(fit.to_dict()), indent=2) if args.json else fit)
@@ -359,6 +369,9 @@ def _add_xy_columns(p: argparse.ArgumentParser, offset_help: str) -> None:
     p.add_argument("--y", required=True, help="column of losses")
     p.add_argument("--offset", action="store_true", help=offset_help)
     p.add_argument("--loss-fn", choices=("squared", "huber"), default="squared", help="fitting loss")
+    p.add_argument("--mean", action="store_true",
+                   help="fit the mean y of each distinct x (a width's seeds, say) instead of every row, as the "
+                        "experiment scripts do: rows that share an x share its departure from the line")
     p.add_argument("--huber-delta", type=_positive_float, default=None, metavar="DELTA",
                    help="threshold of the Huber loss on log-residuals, with --loss-fn huber (default: 1e-3, as "
                         "Hoffmann et al. 2022; a larger one puts more residuals on its quadratic branch)")
