@@ -300,9 +300,9 @@ def _noisy_isoflop_runs(seed=2, noise=0.005):
 @pytest.mark.parametrize("fit_fn", [fit_frontier, fit_isoflop])
 def test_allocation_bootstrap_intervals(fit_fn):
     # over 40 noisy data sets (noise 0.005): sd of a 0.037 (frontier) and 0.0069 (IsoFLOP); median stderr
-    # 0.032 and 0.0050; median interval width / 4 0.029 and 0.0082; the interval held the true a 40 and 39
-    # times.  IsoFLOP's OLS stderr understates the spread of a, its interval is ~2x wider (up to 4x on
-    # some data sets); on this one the width is 1.0x (frontier) and 2.0x (IsoFLOP) of 4 stderr
+    # 0.032 and 0.0050; with the IsoFLOP runs resampled as cases, median interval width / 4 0.029 and 0.0082
+    # and the interval held the true a 40 and 39 times; on this data set the width is 1.0x (frontier) and
+    # 1.5x (IsoFLOP, residuals resampled; 2.0x as cases) of 4 stderr
     N, C, L = _noisy_isoflop_runs()
     fit = fit_fn(N, L, C=C, bootstrap=300, seed=0)
     lo, hi = fit.intervals["a"]
@@ -324,11 +324,11 @@ def test_allocation_bootstrap_intervals(fit_fn):
     assert "interval (95% bootstrap)" in str(fit) and "bootstrap=300 resamples" in str(fit)
 
 
-@pytest.mark.parametrize("fit_fn, bins", [(fit_frontier, None), (fit_isoflop, None), (fit_frontier, 9),
-                                          (fit_isoflop, 9)])
+@pytest.mark.parametrize("fit_fn, bins", [(fit_frontier, None), (fit_frontier, 9)])
 def test_allocation_bootstrap_equals_refits_of_resampled_runs(fit_fn, bins):
     # the batched pass over weights is the procedure itself applied to each resample: refit a few
     # resamples one by one, the runs repeated as drawn (with bins, the runs' C scattered by 10%)
+    # (fit_isoflop resamples residuals, the design fixed: its refits are in test_fitting_budgets.py)
     import jax
 
     from toyscale.fitting import _bootstrap_weights
@@ -371,19 +371,22 @@ def test_frontier_with_the_same_optimum_at_every_budget_notes_it():
 
 
 def test_allocation_bootstrap_failed_resamples_are_noted():
-    # 3 budgets of 4 runs and min_runs=4: a budget survives a resample only if all 4 runs are drawn
-    N, C, L = _isoflop_runs(k=4)
+    # 3 budgets of 5 runs with 5 % noise: a residual resample whose parabola opens downward at one
+    # budget leaves 2 (a case resample of 4 runs with min_runs=4 had failed unless all 4 were drawn)
+    N, C, L = _isoflop_runs(k=5)
     keep = np.isin(C, BUDGETS[[0, 4, 8]])
-    fit = fit_isoflop(N[keep], L[keep], C=C[keep], min_runs=4, bootstrap=200, seed=0)
+    N, C, L = N[keep], C[keep], L[keep] * np.exp(0.05 * np.random.default_rng(0).standard_normal(keep.sum()))
+    fit = fit_isoflop(N, L, C=C, bootstrap=40, seed=0)
     failed = ~np.all(np.isfinite(fit.boot_log_params), axis=1)
-    assert 0 < fit.bootstrap_failed == failed.sum() < 200
-    assert any(f"{fit.bootstrap_failed} of 200 bootstrap resamples" in n and "fewer than 2 usable budgets" in n
+    assert 0 < fit.bootstrap_failed == failed.sum() < 40
+    assert any(f"{fit.bootstrap_failed} of 40 bootstrap resamples" in n and "fewer than 2 usable budgets" in n
                for n in fit.notes)
-    # 6 kept, too few for a 95 % interval (40): nan, and said so; it had been their extreme values
-    assert fit.bootstrap_failed == 194 and np.isnan(fit.intervals["a"]).all()
-    assert any("only 6 of 200 resamples were kept, fewer than the 40 a 95% interval needs" in n for n in fit.notes)
-    more = fit_isoflop(N[keep], L[keep], C=C[keep], min_runs=4, bootstrap=2000, seed=0)
-    assert 2000 - more.bootstrap_failed >= 40 and np.isfinite(more.intervals["a"]).all()
+    # fewer kept than a 95 % interval needs (40): nan, and said so; it had been their extreme values
+    kept = 40 - fit.bootstrap_failed
+    assert np.isnan(fit.intervals["a"]).all()
+    assert any(f"only {kept} of 40 resamples were kept, fewer than the 40 a 95% interval needs" in n for n in fit.notes)
+    more = fit_isoflop(N, L, C=C, bootstrap=400, seed=0)
+    assert 400 - more.bootstrap_failed >= 40 and more.bootstrap_failed > 0 and np.isfinite(more.intervals["a"]).all()
 
 
 def test_a_bootstrap_that_keeps_too_few_resamples_gives_nan_intervals():
