@@ -44,6 +44,15 @@ offset (E = 0, 3, 4, 5 and 8 widths from 8, doubling, 400 resamples): coverage o
 coverage of the t-interval (undefined there, so not covering) and of the bootstrap interval,
 over all fits and over the collapsed ones.
 
+Study 6, the bootstrap of `fit_isoflop` (``--studies 6``).  9 budgets 1e18..1e22 x 9 N at
+N_opt x 10^linspace(-0.4, 0.4) (centred on each budget's optimum), losses with log-normal noise
+(sd ``--grid-noise``) over ``--iso-seeds`` seeds, two laws: exactly a parabola in log N
+(N_opt = 0.1 C^0.5, a = 0.5) and the published one.  Prints the mean and sd of a over seeds, the
+median stderr, the median half-width of the 95 % interval (``--iso-resamples`` residual resamples)
+and its ratio to 1.96 sd, the share of seeds whose interval holds the true a, and with
+``--case-resamples R`` the same half-width when the runs themselves are resampled and each
+resample refitted (the bootstrap fit_isoflop used before).
+
 Study 5, budgets whose optimum the runs do not bracket.  One N grid (9 N, 1e8..1e9) under each of
 11 budgets 1e17..1e22, D = C/(6N), losses of the published law with log-normal noise (sd
 ``--grid-noise``, 0.1 %) over ``--seeds`` seeds: the published optimum lies inside the grid at 4
@@ -51,9 +60,10 @@ budgets and beyond it at 7.  `fit_frontier` and `fit_isoflop` on every budget an
 ``bracketed=True`` (only budgets whose lowest-loss run, or parabola minimum, lies inside their N
 range); prints the mean and sd of a as in study 2.
 
-    python benchmarks/fit_calibration.py [--studies 1,2,3,4,5] [--datasets 200] [--mle-datasets 100] [--design grid]
+    python benchmarks/fit_calibration.py [--studies 1,2,3,4,5,6] [--datasets 200] [--mle-datasets 100] [--design grid]
         [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200]
-        [--offset-sets 100] [--grid-noise 0.001] [--seed 0] [--json out.json]
+        [--offset-sets 100] [--grid-noise 0.001] [--iso-seeds 10] [--iso-resamples 400] [--case-resamples 0]
+        [--seed 0] [--json out.json]
 """
 
 import argparse
@@ -233,6 +243,49 @@ def bracketed_study(n_seeds: int, loss_noise: float, seed: int) -> dict:
                 budgets_with_optimum_inside=inside, seconds=time.perf_counter() - t, rows=_summary_rows(rows))
 
 
+def isoflop_bootstrap_study(n_seeds: int, resamples: int, noise: float, case_resamples: int, seed: int) -> list[dict]:
+    """Study 6: fit_isoflop's bootstrap interval of a against the spread of a over seeds, on a design centred on
+    the optimum (9 budgets 1e18..1e22 x 9 N on N_opt x 10^linspace(-0.4, 0.4)), with the loss exactly a
+    parabola in log N (N_opt = 0.1 C^0.5, a = 0.5) and under the published law; ``case_resamples`` > 0 also
+    refits that many resamples of the runs themselves one by one (the bootstrap fit_isoflop had before)."""
+    from toyscale.fitting import _bootstrap_weights
+
+    designs = {"parabola": (0.1 * BUDGETS**0.5, lambda N, C: 2 + 0.3 * np.log(N / (0.1 * C**0.5)) ** 2, 0.5),
+               "Chinchilla law": (compute_optimal(P, BUDGETS).N_opt, lambda N, C: P.loss(N, C / (6 * N)), P.a)}
+    rows = []
+    for name, (n_opt, loss, true_a) in designs.items():
+        t = time.perf_counter()
+        N = (n_opt[:, None] * np.logspace(-0.4, 0.4, 9)[None, :]).ravel()
+        C = np.repeat(BUDGETS, 9)
+        a, se, half, cover, case_half = [], [], [], 0, []
+        for s in range(n_seeds):
+            L = loss(N, C) * np.exp(noise * np.random.default_rng([seed, 6, s]).standard_normal(N.size))
+            fit = fit_isoflop(N, L, C=C, bootstrap=resamples, seed=s)
+            lo, hi = fit.intervals["a"]
+            a.append(fit.a), se.append(fit.a_stderr), half.append((hi - lo) / 2)
+            cover += lo <= true_a <= hi
+            if case_resamples:
+                with jax.enable_x64(True):
+                    w = np.asarray(_bootstrap_weights(s, case_resamples, N.size)).astype(int)
+                refit = []
+                for r in range(case_resamples):
+                    idx = np.repeat(np.arange(N.size), w[r])
+                    try:
+                        refit.append(fit_isoflop(N[idx], L[idx], C=C[idx]).a)
+                    except ValueError:  # (fewer than 2 usable budgets: dropped, as the batched bootstrap did)
+                        pass
+                case_half.append(np.diff(np.percentile(refit, [2.5, 97.5]))[0] / 2)
+        sd = float(np.std(a, ddof=1))
+        rows.append(dict(design=name, true_a=true_a, seeds=n_seeds, resamples=resamples, noise=noise,
+                         mean_a=float(np.mean(a)), sd_a=sd, median_stderr=float(np.median(se)),
+                         median_half_width=float(np.median(half)),
+                         half_width_over_196sd=float(np.median(half)) / (1.96 * sd),
+                         coverage=cover / n_seeds, case_resamples=case_resamples,
+                         case_median_half_width=float(np.median(case_half)) if case_half else None,
+                         seconds=time.perf_counter() - t))
+    return rows
+
+
 def seed_bootstrap_study(n_sets: int, seed: int) -> list[dict]:
     """Study 3: OLS stderr and seed-bootstrap intervals of width_exponent against the truth."""
     rows = []
@@ -329,7 +382,11 @@ def main():
     ap.add_argument("--width-sets", type=int, default=200, help="width curves per row of the seed-bootstrap study")
     ap.add_argument("--offset-sets", type=int, default=100, help="curves per row of the points-bootstrap study")
     ap.add_argument("--grid-noise", type=float, default=0.001, help="sd of log-normal noise on L in study 5")
-    ap.add_argument("--studies", default="1,2,3,4,5", help="which studies to run, e.g. 3,4")
+    ap.add_argument("--iso-seeds", type=int, default=10, help="seeds of the IsoFLOP-bootstrap study (6)")
+    ap.add_argument("--iso-resamples", type=int, default=400, help="bootstrap resamples per seed in study 6")
+    ap.add_argument("--case-resamples", type=int, default=0,
+                    help="study 6: also refit this many resamples of the runs one by one (the former bootstrap)")
+    ap.add_argument("--studies", default="1,2,3,4,5", help="which studies to run, e.g. 3,4 (6: IsoFLOP bootstrap)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -338,10 +395,10 @@ def main():
         studies = {int(v) for v in args.studies.split(",") if v.strip()}
     except ValueError:
         studies = set()
-    if not studies or not studies <= {1, 2, 3, 4, 5}:
-        ap.error(f"--studies {args.studies!r}: give numbers from 1-5 separated by commas")
+    if not studies or not studies <= {1, 2, 3, 4, 5, 6}:
+        ap.error(f"--studies {args.studies!r}: give numbers from 1-6 separated by commas")
     load0, t0 = os.getloadavg(), time.perf_counter()
-    huber = mle = search = bins = seeds_rows = points_rows = grid = None
+    huber = mle = search = bins = seeds_rows = points_rows = grid = iso = None
     if 1 in studies:
         print(f"Study 1: stderr coverage of fit_chinchilla, {RUNS} runs ({args.design} design), {NOISE:.0%} log-noise, "
               f"3 starts around the truth, seed {args.seed}")
@@ -401,6 +458,22 @@ def main():
               f"{P.a:.5f} ({grid['seconds']:.1f} s)")
         print_allocation_rows(grid["rows"])
 
+    if 6 in studies:
+        iso = isoflop_bootstrap_study(args.iso_seeds, args.iso_resamples, args.grid_noise, args.case_resamples,
+                                      args.seed)
+        print(f"\nStudy 6: fit_isoflop's bootstrap, 9 budgets 1e18..1e22 x 9 N centred on the optimum, loss noise "
+              f"{args.grid_noise:g}, {args.iso_seeds} seeds, {args.iso_resamples} residual resamples"
+              + (f", {args.case_resamples} resamples of the runs refitted one by one" if args.case_resamples else ""))
+        print(f"  {'design':<16}{'true a':>8}{'mean a':>9}{'sd of a':>10}{'median se':>11}{'half-width':>12}"
+              f"{'/ 1.96 sd':>10}{'covered':>9}" + (f"{'runs: half-width':>18}{'/ 1.96 sd':>10}" if args.case_resamples
+                                                   else ""))
+        for r in iso:
+            case = r["case_median_half_width"]
+            print(f"  {r['design']:<16}{r['true_a']:>8.4f}{r['mean_a']:>9.4f}{r['sd_a']:>10.5f}"
+                  f"{r['median_stderr']:>11.5f}"
+                  f"{r['median_half_width']:>12.5f}{r['half_width_over_196sd']:>10.2f}{r['coverage']:>9.2f}"
+                  + (f"{case:>18.5f}{case / (1.96 * r['sd_a']):>10.2f}" if case is not None else ""))
+
     out = dict(
         load_average_before=load0, load_average_after=os.getloadavg(), wall_seconds=time.perf_counter() - t0,
         machine=f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
@@ -408,7 +481,7 @@ def main():
         args=vars(args), runs=RUNS, noise=NOISE, huber_delta=DELTA, starts=STARTS.tolist(),
         truth=dict(zip(PARAMS, TRUE.tolist())),
         coverage=dict(huber=huber, mle=mle), search_check=search, budget_bins=bins, seed_bootstrap=seeds_rows,
-        points_bootstrap=points_rows, bracketed=grid,
+        points_bootstrap=points_rows, bracketed=grid, isoflop_bootstrap=iso,
     )
     print(f"\n{out['machine']} {out['versions']} load average {load0[0]:.2f} -> {out['load_average_after'][0]:.2f}, "
           f"wall {out['wall_seconds']:.1f} s")
