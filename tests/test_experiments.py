@@ -248,7 +248,8 @@ def test_a_count_given_after_jax_started_warns_that_it_does_nothing():
     import subprocess
     import sys
 
-    full = {k: v for k, v in os.environ.items() if k not in ("TOYSCALE_CPU_DEVICES", "JAX_NUM_CPU_DEVICES", "XLA_FLAGS")}
+    unset = ("TOYSCALE_CPU_DEVICES", "JAX_NUM_CPU_DEVICES", "XLA_FLAGS")
+    full = {k: v for k, v in os.environ.items() if k not in unset}
     code = ("import warnings, jax\n"
             "jax.numpy.ones(3).block_until_ready()\n"
             "from toyscale.runner import use_cpu_devices\n"
@@ -259,7 +260,8 @@ def test_a_count_given_after_jax_started_warns_that_it_does_nothing():
     out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True)
     first, second = out.stdout.splitlines()
     assert first.split() == ["None", "None", "1"]
-    assert second.count("does nothing") == 1 and "use_cpu_devices(2) does nothing: JAX's backends have started" in second
+    assert second.count("does nothing") == 1
+    assert "use_cpu_devices(2) does nothing: JAX's backends have started" in second
 
 
 def test_cpu_device_count_is_checked():

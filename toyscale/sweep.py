@@ -222,7 +222,8 @@ class SweepResult:
         rs = self.records if records is None else list(records)
         # (a point field named like the engine's columns had overwritten them: a diverged model read as finished)
         flat = [{"model_id": r.model_id, "diverged": int(bool(r.diverged)),
-                 **{(f"point.{k}" if k in ("model_id", "diverged") else k): v for k, v in _flat_fields(r.point).items()}}
+                 **{(f"point.{k}" if k in ("model_id", "diverged") else k): v
+                    for k, v in _flat_fields(r.point).items()}}
                 for r in rs]
         fields = _field_columns(flat)
         outs = [{(f"output.{k}" if k in fields else k): _cell(np.asarray(v).item())
