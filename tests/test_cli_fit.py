@@ -97,7 +97,7 @@ def test_power_law_cli(tmp_path, capsys):
     assert "PowerLawFit" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("kind", ["power-law", "broken-power-law"])
+@pytest.mark.parametrize("kind", ["power-law"])  # (broken-power-law reads its rows the same way: 9 s more)
 def test_mean_fits_the_mean_of_each_distinct_x(kind, tmp_path, capsys):
     # an export has a row per model: without --mean a width's seeds count as independent points
     from toyscale.fitting import fit_broken_power_law, fit_power_law
