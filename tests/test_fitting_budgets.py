@@ -291,10 +291,27 @@ def test_isoflop_bootstrap_refits_the_runs_as_given_with_resampled_losses(bins):
     fit = fit_isoflop(N, L, C=C, bins=bins, bootstrap=40, seed=2)
     with jax.enable_x64(True):
         grp = _budget_groups(C, bins, np.ones((1, N.size)))
-        Lb = _isoflop_residual_losses(N, C, L, grp, 40, 2, min_runs=3)
+        Lb = _isoflop_residual_losses(N, C, L, grp, 40, 2, min_runs=3, notes=[])
     assert Lb.shape == (40, N.size) and not np.array_equal(Lb[0], L)
     out = grp.w[0] == 0
     assert out.sum() == (9 if isinstance(bins, list) else 0) and np.all(Lb[:, out] == L[out])
     for r in (0, 13, 39):
         one = fit_isoflop(N, Lb[r], C=C, bins=bins)
         np.testing.assert_allclose(fit.boot_log_params[r], [np.log(one.prefactor), one.a], rtol=1e-9, atol=1e-12)
+
+
+def test_isoflop_bootstrap_of_budgets_without_spare_runs_is_not_a_zero_width_interval():
+    # 3 runs for a parabola's 3 coefficients: the residuals are 0 whatever the noise, and every resample had
+    # equalled the data (an interval of width 5e-16 with no note)
+    N, C, L = _exact_parabola_runs(0)
+    L = L * np.exp(0.02 * np.random.default_rng(4).standard_normal(L.size))
+    three = np.tile(np.isin(np.arange(9), [0, 4, 8]), 9)
+    fit = fit_isoflop(N[three], L[three], C=C[three], bootstrap=40)
+    assert np.isnan(fit.intervals["a"]).all() and fit.bootstrap_failed == 40
+    assert any(n.startswith("no budget has more runs than its local fit's coefficients") for n in fit.notes)
+    # budgets with spare runs lend their residuals to those without
+    mixed = three | (C > 1e21)
+    fit = fit_isoflop(N[mixed], L[mixed], C=C[mixed], bootstrap=40)
+    lo, hi = fit.intervals["a"]
+    assert lo < fit.a < hi and hi - lo > fit.a_stderr and fit.bootstrap_failed == 0
+    assert any(n.startswith("7 budget(s) with no more runs than their local fit's coefficients") for n in fit.notes)

@@ -2639,15 +2639,18 @@ def _resample_uniforms(seed: jax.Array, rows: int, n: int) -> jax.Array:
 
 
 def _isoflop_residual_losses(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, bootstrap: int, seed: int,
-                             min_runs: int) -> np.ndarray:
+                             min_runs: int, notes: list[str]) -> np.ndarray:
     """(R, n) losses of a residual bootstrap of approach 2 with the design (each run's N and C) fixed.
 
     ``grp`` holds the groups of the runs as given (one weighting).  In each group whose local quadratic the
     point fit could solve, a run's loss becomes its fitted value plus a residual drawn with replacement from
     its own group's residuals, scaled by sqrt(m / (m - p)) (m runs, p = 3 or 5 coefficients) since least-squares
-    residuals are smaller than the noise; other runs (outside the bin edges, or in groups without a fit) keep
-    their loss.  Resample r draws from ``fold_in(key(seed), r)``, so it is the same whatever R is; the draws
-    are computed for R rounded up to a power of two (one compile per size class).
+    residuals are smaller than the noise; a group with no more runs than coefficients, whose residuals are 0
+    whatever the noise, draws from the other groups' pooled (a note in ``notes`` says so), and with no such
+    group to draw from the losses are NaN (every resample fails; a note says why).  Other runs (outside the bin
+    edges, or in groups without a fit) keep their loss.  Resample r draws from ``fold_in(key(seed), r)``, so it
+    is the same whatever R is; the draws are computed for R rounded up to a power of two (one compile per size
+    class).
     """
     lN, lC = np.log(N), np.log(C)
     mu, nu, _, enough, fitted, coef = _isoflop_quadratics(lN, lC, L, grp, min_runs)
@@ -2659,14 +2662,30 @@ def _isoflop_residual_losses(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _
     live = ok[g] & (w > 0)
     m = np.bincount(g[live], minlength=grp.G)
     p = np.where((enough & fitted)[0], 5, 3)
-    scale = np.sqrt(m / np.maximum(m - p, 1))
-    resid = np.where(live, (L - pred) * scale[g], 0.0)
-    # the residuals of group k are resid[members[start[k]: start[k] + m[k]]]
-    members = np.flatnonzero(live)[np.argsort(g[live], kind="stable")]
-    start = np.concatenate([[0], np.cumsum(m)[:-1]])
+    # (3 runs for a parabola's 3 coefficients had resampled residuals that are all 0: a zero-width interval)
+    spare = m > p
+    starved = int(np.sum((m > 0) & ~spare))
+    in_spare = live & spare[g]
+    pool = np.flatnonzero(in_spare)
+    if not pool.size:
+        if live.any():
+            notes.append(f"no budget has more runs than its local fit's coefficients (3, or 5 with budget terms): "
+                         f"its residuals are 0 whatever the noise, so there is no noise to resample and the "
+                         f"bootstrap gives no interval; more N per budget give one")
+        return np.broadcast_to(np.where(live, np.nan, L), (bootstrap, len(N))).copy()
+    if starved:
+        notes.append(f"{starved} budget(s) with no more runs than their local fit's coefficients (residuals 0 "
+                     f"whatever the noise) drew the other budgets' pooled residuals in the bootstrap")
+    scale = np.sqrt(m / np.where(spare, m - p, 1))
+    resid = np.where(in_spare, (L - pred) * scale[g], 0.0)
+    # the residuals of spare group k are resid[members[start[k]: start[k] + m[k]]]
+    members = pool[np.argsort(g[pool], kind="stable")]
+    m_own = np.where(spare, m, 0)
+    start = np.concatenate([[0], np.cumsum(m_own)[:-1]])
     uni = np.asarray(_resample_uniforms(np.uint32(seed), _size_class(bootstrap), len(N)))[:bootstrap]
-    pick = start[g] + np.minimum((uni * m[g]).astype(np.int64), np.maximum(m[g] - 1, 0))
-    drawn = resid[members[np.where(live, pick, 0)]] if members.size else np.zeros_like(uni)
+    own = members[np.clip(start[g] + (uni * m_own[g]).astype(np.int64), 0, members.size - 1)]
+    pooled = pool[np.minimum((uni * pool.size).astype(np.int64), pool.size - 1)]
+    drawn = resid[np.where(spare[g], own, pooled)]
     return np.where(live, pred + drawn, L)
 
 
@@ -2895,9 +2914,10 @@ def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = 
     bootstrap, seed, level = _check_bootstrap(bootstrap, seed, level)
     N, C, L = _runs(N, D, C, loss)
     optima = functools.partial(_isoflop_optima, min_runs=min_runs, bracketed=bracketed)
-    residual_losses = functools.partial(_isoflop_residual_losses, min_runs=min_runs)
+    boot_notes: list[str] = []
+    residual_losses = functools.partial(_isoflop_residual_losses, min_runs=min_runs, notes=boot_notes)
     opt, grp, boot = _allocation_optima(optima, N, C, L, bins, bootstrap, seed, residual_losses)
-    notes = _dropped_note(grp)
+    notes = _dropped_note(grp) + boot_notes
     n = {k: int(v[0].sum()) for k, v in opt.flags.items()}
     if n["few"]:
         notes.append(f"{n['few']} budget(s) with fewer than {min_runs} distinct N dropped")
