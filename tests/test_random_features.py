@@ -348,6 +348,9 @@ def test_regime_grid_adds_the_ridgeless_reference_at_the_ridge_column():
     bare = rf.regime_grid(alpha=0.5, sizes=[8, 16, 32], rows=[8], columns=[8], ridge_column=12, replicates=4,
                           max_replicates=1)
     assert {(p["N"], p["ridge"]) for p in bare if p["T"] == 12} == {(n, 0.0) for n in (8, 16, 32)}
+    # an empty array is no ridges too (the check for a 0 in ridges had refused it as an empty axis)
+    assert rf.regime_grid(alpha=0.5, sizes=[8, 16, 32], rows=[8], columns=[8], ridge_column=12, replicates=4,
+                          max_replicates=1, ridges=np.array([])) == bare
 
     grid = rf.regime_grid(alpha=0.5, sizes=[2, 4, 8, 16, 32, 64], rows=[2, 64], columns=[2, 64], replicates=4,
                           max_replicates=1)

@@ -424,7 +424,8 @@ def register_fit(subparsers) -> None:
                         help="drop budgets whose optimum is not bracketed by their runs' N " + (
                             "(lowest-loss run at the smallest or largest N)" if kind == "frontier" else
                             "(parabola minimum outside the N range)"))
-        _add_bootstrap_seed_json(al, "the runs")
+        _add_bootstrap_seed_json(al, "the runs" if kind == "frontier" else
+                                 "the losses by their residuals within each budget (the runs fixed)")
         al.set_defaults(func=_cmd_fit_allocation)
 
 

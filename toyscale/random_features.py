@@ -164,9 +164,10 @@ class RFConfig:
       test_samples: if > 0, also estimate the test loss on this many fresh samples
         (output ``test_loss_sampled``); ReLU kernel-limit losses need it.
       log_every: gradient descent records the exact test loss every this many steps.
-      rcond: in ridgeless solves, eigenvalues of the smaller Gram matrix (squared singular
-        values of the design) below ``rcond * max`` are dropped (``None``: the solve's own
-        epsilon, float64 in sweeps, times the Gram matrix's size).
+      rcond: in ridgeless solves (or below this cut-off's ridge), eigenvalues of the smaller
+        Gram matrix (squared singular values of the design) below ``rcond * max`` are dropped
+        (``None``: the solve's own epsilon, float64 in sweeps, times the Gram matrix's size; a
+        float32 solve, outside sweeps, uses phi's SVD and (eps * max(T, N))^2).
     """
 
     M: int = 4096
@@ -989,7 +990,7 @@ def regime_grid(
         ridge_shapes = []
     else:
         ridge_shapes = [(n, check_int("ridge_column", ridge_column)) for n in sizes]
-        ridges = [] if isinstance(ridges, (list, tuple)) and not ridges else check_axis("ridges", ridges)
+        ridges = [] if np.size(ridges) == 0 else check_axis("ridges", ridges)
         for r in ridges:
             concrete_real("ridges", r, low=0.0, scalar=True)
             if r == 0:  # (had put each ridgeless point in twice: its seeds averaged as twice as many replicates)
