@@ -61,6 +61,9 @@ def prepare(pre: dict) -> tuple:
                                noise=pre["noise"], trials=pre["trials"])
     if len(pre["sizes"]) < 2:
         raise ValueError(f"sizes={pre['sizes']!r}; the sweep needs at least two sizes")
+    # (an axis checked by ridge_sweep_grid; [0] had crashed after its sweep, [1e-3] had chosen the best of one)
+    if len(pre["ridges"]) < 2:
+        raise ValueError(f"ridges={pre['ridges']!r}; the best-ridge comparison needs at least two ridges")
     if pre["trials"] < 2:
         raise ValueError(f"trials={pre['trials']!r}; the comparisons need a standard error over trials: "
                          f"trials must be >= 2")

@@ -437,6 +437,9 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("compute_optimal", "bins=2", "bins=2; bins must be an integer from 3 to the 40 logged steps"),
     ("more_is_better", "sizes=[8]", "sizes=[8]; the sweep needs at least two sizes"),
     ("more_is_better", "fixed=0", "fixed=0; must be an integer >= 1"),
+    # (these ran, then crashed after the sweep or chose the best of one ridge; a width exponent of 17.9 at M = 16)
+    ("more_is_better", "ridges=[0]", "ridges=[0.0]; the best-ridge comparison needs at least two ridges"),
+    ("compute_optimal", "rf.M=64", "widths=[4, 8, 16, 32]; the largest width must be at most M/4 = 16 (rf.M=64)"),
     # one trial has no standard error: every rise would count as significant
     ("more_is_better", "trials=1", "trials=1; the comparisons need a standard error over trials: trials must be >= 2"),
     # (these trained every model, then printed an all-nan table or raised)
@@ -1485,11 +1488,12 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
     assert len(records) == 4 * 2 == on_disk["models"]
     t = np.asarray(on_disk["t"])
     assert t[0] == 10 and t[-1] == 400 and t.size == 40
-    curves = []
+    curves, floors = [], []
     for i, N in enumerate(widths):
         runs = [r for r in records if r.point["N"] == N]
         assert all(r.point["method"] == "gd" and r.point["infinite_time"] for r in runs)
         curves.append(np.mean([np.asarray(r["loss_curve"]) for r in runs if not r.diverged], axis=0))
+        floors.append(np.mean([float(r["loss_infinite_time"]) for r in runs if not r.diverged]))
         # every model's long-time loss, diverged gradient descent or not (the solve is on the same draw)
         limit = np.mean([float(r["loss_infinite_time"]) for r in runs])
         assert on_disk["ridgeless_loss"][i] == pytest.approx(limit, rel=1e-6)
@@ -1498,6 +1502,10 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
     ex = on_disk["exponents"]
     keep = (t >= 20) & (t <= 200)
     assert ex["time"]["fitted"] == pytest.approx(fit_power_law(t[keep], curves[-1, keep]).exponent, rel=1e-6)
+    # the same curve above its own runs' long-time loss (a power law fitted through that floor comes out low)
+    above = fit_power_law(t[keep], curves[-1, keep] - floors[-1]).exponent
+    assert ex["time_above_floor"]["fitted"] == pytest.approx(above, rel=1e-6) and above > ex["time"]["fitted"]
+    assert on_disk["time_fit_end"]["over_long_time"] == pytest.approx(curves[-1, keep][-1] / floors[-1], rel=1e-6)
     assert ex["width"]["fitted"] == pytest.approx(
         fit_power_law(np.array(widths, float), np.asarray(on_disk["ridgeless_loss"])).exponent, rel=1e-6)
     N_all = np.repeat(np.array(widths, float), t.size)
@@ -1514,7 +1522,7 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
     edges[0], edges[-1] = edges[0] * 0.999, edges[-1] * 1.001
     everything = fit_frontier(N_all, curves.ravel(), C=C_all, bins=edges)
     assert everything.C.size == kept + left_out and set(frontier.C) <= set(everything.C)
-    for key, want in (("time", 0.5), ("width", 1.0), ("N_opt", 1 / 3), ("L_opt", 1 / 3)):
+    for key, want in (("time", 0.5), ("time_above_floor", 0.5), ("width", 1.0), ("N_opt", 1 / 3), ("L_opt", 1 / 3)):
         assert ex[key]["predicted"] == pytest.approx(want)
         lo, hi = ex[key]["t_interval"]
         assert lo <= ex[key]["fitted"] <= hi
