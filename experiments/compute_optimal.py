@@ -101,7 +101,8 @@ def mean_curves(result, widths: list[int], logged: int) -> tuple[np.ndarray, np.
         kept = [r for r in runs if not r.diverged]
         if kept:
             curves[i] = np.mean([np.asarray(r["loss_curve"], dtype=float) for r in kept], axis=0)
-            floors[i] = np.mean([float(r["loss_infinite_time"]) for r in kept])
+            ends = [float(r["loss_infinite_time"]) for r in kept if np.isfinite(r["loss_infinite_time"])]
+            floors[i] = np.mean(ends) if ends else np.nan
         ends = [float(r["loss_infinite_time"]) for r in runs if np.isfinite(r["loss_infinite_time"])]
         if ends:
             limits[i] = np.mean(ends)
@@ -164,7 +165,9 @@ def main(argv=None) -> dict:
         # power law fitted through a floor comes out low (an exact A t^-0.5 + F with L(t_max) = 3.8 F on the quick
         # preset's window gives 0.417), so the exponent is also fitted to the loss above the floor
         above = curves[-1, keep] - floors[-1]
-        if np.all(above > 0):
+        if not np.isfinite(floors[-1]):
+            why["time_above_floor"] = f"no finite long-time loss of the N = {widths[-1]} runs"
+        elif np.all(above > 0):
             fits["time_above_floor"] = fit_power_law(t[keep], above)
         else:
             why["time_above_floor"] = f"the N = {widths[-1]} loss reaches its long-time loss inside the window"
@@ -230,7 +233,7 @@ def main(argv=None) -> dict:
                figure, os.path.join(args.out, "compute_optimal.png"), dpi=110)
     return finish(args, "compute_optimal", {
         "alpha": s["alpha"], "widths": widths, "t": t.tolist(), "loss_curves": curves.tolist(),
-        "ridgeless_loss": limits.tolist(), "exponents": rows, "time_fit_end": {"t": end, "over_long_time": ratio},
+        "ridgeless_loss": limits.tolist(), "ridgeless_loss_of_curves": floors.tolist(), "exponents": rows, "time_fit_end": {"t": end, "over_long_time": ratio},
         "frontier": None if frontier is None else {
             "C": frontier.C.tolist(), "N_opt": frontier.N_opt.tolist(), "L_opt": frontier.L_opt.tolist(),
             "budgets_left_out": budgets - frontier.C.size, "notes": list(frontier.notes)},

@@ -1501,6 +1501,7 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
     above = fit_power_law(t[keep], curves[-1, keep] - floors[-1]).exponent
     assert ex["time_above_floor"]["fitted"] == pytest.approx(above, rel=1e-6) and above > ex["time"]["fitted"]
     assert on_disk["time_fit_end"]["over_long_time"] == pytest.approx(curves[-1, keep][-1] / floors[-1], rel=1e-6)
+    np.testing.assert_allclose(on_disk["ridgeless_loss_of_curves"], floors, rtol=1e-6)
     assert ex["width"]["fitted"] == pytest.approx(
         fit_power_law(np.array(widths, float), np.asarray(on_disk["ridgeless_loss"])).exponent, rel=1e-6)
     N_all = np.repeat(np.array(widths, float), t.size)

@@ -309,6 +309,12 @@ def test_isoflop_bootstrap_of_budgets_without_spare_runs_is_not_a_zero_width_int
     fit = fit_isoflop(N[three], L[three], C=C[three], bootstrap=40)
     assert np.isnan(fit.intervals["a"]).all() and fit.bootstrap_failed == 40
     assert any(n.startswith("no budget has more runs than its local fit's coefficients") for n in fit.notes)
+    assert not any("resamples" in n for n in fit.notes), fit.notes  # (more of them would not help)
+    # each run listed twice: 6 rows for 3 coefficients, and still no residual (had been a zero-width interval)
+    twice = np.concatenate([np.flatnonzero(three)] * 2)
+    fit = fit_isoflop(N[twice], L[twice], C=C[twice], bootstrap=40)
+    assert np.isnan(fit.intervals["a"]).all()
+    assert any(n.startswith("no budget has more runs than its local fit's coefficients") for n in fit.notes)
     # budgets with spare runs lend their residuals to those without
     mixed = three | (C > 1e21)
     fit = fit_isoflop(N[mixed], L[mixed], C=C[mixed], bootstrap=40)

@@ -2638,6 +2638,11 @@ def _resample_uniforms(seed: jax.Array, rows: int, n: int) -> jax.Array:
         jnp.arange(rows))
 
 
+_NO_RESIDUALS = ("no budget has more runs than its local fit's coefficients (3, or 5 with budget terms), or any "
+                 "residual: there is no noise to resample and the bootstrap gives no interval; more N per budget "
+                 "give one")
+
+
 def _isoflop_residual_losses(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _Groups, bootstrap: int, seed: int,
                              min_runs: int, notes: list[str]) -> np.ndarray:
     """(R, n) losses of a residual bootstrap of approach 2 with the design (each run's N and C) fixed.
@@ -2662,20 +2667,20 @@ def _isoflop_residual_losses(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _
     live = ok[g] & (w > 0)
     m = np.bincount(g[live], minlength=grp.G)
     p = np.where((enough & fitted)[0], 5, 3)
-    # (3 runs for a parabola's 3 coefficients had resampled residuals that are all 0: a zero-width interval)
-    spare = m > p
+    # (3 runs for a parabola's 3 coefficients had resampled residuals that are all 0: a zero-width interval; so
+    # had runs listed twice, whose m is 6: a group needs residuals too)
+    rss = np.bincount(g[live], (L - pred)[live] ** 2, minlength=grp.G)
+    spare = (m > p) & (rss > m * (1e-12 * np.abs(L[live]).max(initial=0.0)) ** 2)
     starved = int(np.sum((m > 0) & ~spare))
     in_spare = live & spare[g]
     pool = np.flatnonzero(in_spare)
     if not pool.size:
         if live.any():
-            notes.append(f"no budget has more runs than its local fit's coefficients (3, or 5 with budget terms): "
-                         f"its residuals are 0 whatever the noise, so there is no noise to resample and the "
-                         f"bootstrap gives no interval; more N per budget give one")
+            notes.append(_NO_RESIDUALS)
         return np.broadcast_to(np.where(live, np.nan, L), (bootstrap, len(N))).copy()
     if starved:
-        notes.append(f"{starved} budget(s) with no more runs than their local fit's coefficients (residuals 0 "
-                     f"whatever the noise) drew the other budgets' pooled residuals in the bootstrap")
+        notes.append(f"{starved} budget(s) with no more runs than their local fit's coefficients, or no residuals "
+                     f"(0 whatever the noise), drew the other budgets' pooled residuals in the bootstrap")
     scale = np.sqrt(m / np.where(spare, m - p, 1))
     resid = np.where(in_spare, (L - pred) * scale[g], 0.0)
     # the residuals of spare group k are resid[members[start[k]: start[k] + m[k]]]
@@ -2934,4 +2939,8 @@ def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = 
         notes.append(f"{n['outside']} budget(s) with the parabola minimum outside their N range "
                      + ("dropped (bracketed=True)" if bracketed else
                         "(extrapolated; centre the grid on the optimum, or bracketed=True drops them)"))
-    return _fit_allocation("isoflop", opt, notes, boot, level)
+    fit = _fit_allocation("isoflop", opt, notes, boot, level)
+    if _NO_RESIDUALS in boot_notes:  # (not "more resamples give them": every resample is the data)
+        fit = dataclasses.replace(fit, notes=tuple(n for n in fit.notes if not (
+            n.startswith(f"{bootstrap} of {bootstrap} bootstrap resamples") or n.startswith("only 0 of"))))
+    return fit
