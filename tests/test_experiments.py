@@ -1528,6 +1528,24 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
     assert f"{left_out} left out, their lowest loss at the smallest or largest width they hold" in printed
 
 
+def test_compute_optimal_floor_is_the_mean_of_the_curves_runs_finite_long_time_losses():
+    # a run kept in the curve (not diverged) with a NaN long-time loss had made the floor NaN
+    module = load("compute_optimal")
+
+    class Run:
+        def __init__(self, diverged, end):
+            self.point, self.diverged = {"N": 8}, diverged
+            self.outputs = {"loss_curve": [3.0, 2.0, 1.5], "loss_infinite_time": end}
+
+        def __getitem__(self, key):
+            return self.outputs[key]
+
+    runs = [Run(False, 1.0), Run(False, float("nan")), Run(True, 0.5)]
+    curves, limits, floors, diverged = module.mean_curves(runs, [8], 3)
+    assert floors.tolist() == [1.0] and limits.tolist() == [0.75] and diverged == 1
+    np.testing.assert_allclose(curves, [[3.0, 2.0, 1.5]])
+
+
 def test_compute_optimal_reports_what_it_cannot_fit_and_still_writes_its_summary(tmp_path, capsys):
     # every run diverged (lr = 5 is far past the stable step): it had crashed after the sweep
     # (max() of an empty sequence, then a log axis of nothing); one seed: a frontier whose
