@@ -360,10 +360,10 @@ def test_chinchilla_mle_note_at_the_default_delta_asks_for_points_not_the_delta_
 
 
 def test_chinchilla_mle_at_the_published_delta_has_undefined_standard_errors():
-    # delta = 1e-3 on standardised residuals: sigma collapses (~7e-6 here) and the fit is nearly
+    # delta = 1e-3 on standardised residuals: sigma collapses (~7e-6 on 60 points) and the fit is nearly
     # least absolute deviations, whose residuals inside delta * sigma are only those it pins.
     # The sandwich then gave alpha's stderr as 4e-7 against a real spread of ~0.01.
-    N, D, L = _chinchilla_data(n=60, seed=0)
+    N, D, L = _chinchilla_data(n=120, seed=0)  # (the fixture's data: its compiled programs serve)
     fit = fit_chinchilla(N, D, L, method="mle", delta=1e-3, starts=SMALL_GRID)
     assert np.isnan(fit.stderr["alpha"]) and np.isnan(fit.stderr["a"]) and not fit.identifiable
     assert any("the standard errors are undefined; the default delta=1.0" in note for note in fit.notes), fit.notes
@@ -373,15 +373,15 @@ def test_chinchilla_mle_at_the_published_delta_has_undefined_standard_errors():
 
 
 def test_chinchilla_mle_sigma_has_a_stderr_that_agrees_with_the_bootstrap():
-    N, D, L = _chinchilla_data(n=150, noise=0.02, seed=3)
-    fit = fit_chinchilla(N, D, L, method="mle", starts=SMALL_GRID, bootstrap=80, seed=4)
+    N, D, L = _chinchilla_data(n=120, noise=0.02, seed=3)  # (120 points: the programs test_chinchilla_mle_variant
+    fit = fit_chinchilla(N, D, L, method="mle", starts=SMALL_GRID, bootstrap=80, seed=4)  # compiled)
     se = fit.stderr["sigma"]
     lo, hi = fit.intervals["sigma"]
     assert np.isfinite(se) and se > 0
     assert lo < fit.sigma < hi
     # Gaussian noise, delta = 1 on standardised residuals: se(sigma) ~ sigma / sqrt(2 n) and
     # the bootstrap's 95 % half-width ~ 1.96 se; both within a factor of 2
-    assert 0.5 < se / (fit.sigma / np.sqrt(2 * 150)) < 2
+    assert 0.5 < se / (fit.sigma / np.sqrt(2 * 120)) < 2
     assert 0.5 < (hi - lo) / (2 * 1.96 * se) < 2
     assert "stderr" in str(fit) and fit.to_dict()["stderr"]["sigma"] == se
 
@@ -555,11 +555,11 @@ def test_huber_matches_scipy():
 def test_chinchilla_with_E_running_to_zero_is_not_identifiable():
     """Small irreducible loss under 2% noise: the fit sends log E towards -inf; that must be
     reported (singular covariance), never a confident E."""
-    rng = np.random.default_rng(5)
-    N = np.exp(rng.uniform(np.log(4e7), np.log(1.6e10), 80))
-    D = np.exp(rng.uniform(np.log(5e9), np.log(5e11), 80))
+    rng = np.random.default_rng(5)  # (120 points, as the other fits here: their compiled programs serve)
+    N = np.exp(rng.uniform(np.log(4e7), np.log(1.6e10), 120))
+    D = np.exp(rng.uniform(np.log(5e9), np.log(5e11), 120))
     p = CHINCHILLA_PUBLISHED
-    L = (p.A / N**p.alpha + p.B / D**p.beta + 0.02) * np.exp(0.02 * rng.standard_normal(80))
+    L = (p.A / N**p.alpha + p.B / D**p.beta + 0.02) * np.exp(0.02 * rng.standard_normal(120))
     fit = fit_chinchilla(N, D, L, starts=SMALL_GRID, bootstrap=40)
     assert fit.params.E < 1e-4
     assert not fit.identifiable and not np.isfinite(fit.stderr["E"])
