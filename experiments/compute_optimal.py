@@ -233,7 +233,8 @@ def main(argv=None) -> dict:
                figure, os.path.join(args.out, "compute_optimal.png"), dpi=110)
     return finish(args, "compute_optimal", {
         "alpha": s["alpha"], "widths": widths, "t": t.tolist(), "loss_curves": curves.tolist(),
-        "ridgeless_loss": limits.tolist(), "ridgeless_loss_of_curves": floors.tolist(), "exponents": rows, "time_fit_end": {"t": end, "over_long_time": ratio},
+        "ridgeless_loss": limits.tolist(), "ridgeless_loss_of_curves": floors.tolist(), "exponents": rows,
+        "time_fit_end": {"t": end, "over_long_time": ratio},
         "frontier": None if frontier is None else {
             "C": frontier.C.tolist(), "N_opt": frontier.N_opt.tolist(), "L_opt": frontier.L_opt.tolist(),
             "budgets_left_out": budgets - frontier.C.size, "notes": list(frontier.notes)},
