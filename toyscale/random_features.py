@@ -298,16 +298,20 @@ def _pinv_apply(G: jax.Array, b: jax.Array, ridge: jax.Array, rcond: float | Non
     e, V = jnp.linalg.eigh(G)
     if rcond is None:
         rcond = float(jnp.finfo(G.dtype).eps) * G.shape[0]
-    cut = rcond * e[-1]
-    # (a ridge below the cut-off, 1e-30 say, had kept the numerically null directions and divided their
-    # rounding noise by itself: a test loss of 2e25 for the ridgeless 0.0127, not flagged)
+    return V @ (_kept_inverse(e, ridge, rcond * e[-1]) * (V.T @ b))
+
+
+def _kept_inverse(e: jax.Array, ridge: jax.Array, cut: jax.Array) -> jax.Array:
+    """``1 / (e + ridge)`` for the eigenvalues e of a Gram matrix, 0 for those at or below ``cut``
+    unless the ridge is above it: a ridge below the cut-off, 1e-30 say, had kept the numerically
+    null directions and divided their rounding noise by itself (a test loss of 2e25 for the
+    ridgeless 0.0127, not flagged)."""
     keep = (e > cut) | (ridge > cut)
-    inv = jnp.where(keep, 1.0 / jnp.where(keep, jnp.maximum(e, 0.0) + ridge, 1.0), 0.0)
-    return V @ (inv * (V.T @ b))
+    return jnp.where(keep, 1.0 / jnp.where(keep, jnp.maximum(e, 0.0) + ridge, 1.0), 0.0)
 
 
 def _svd_solve(phi: jax.Array, y: jax.Array, ridge: jax.Array, rcond: float | None) -> jax.Array:
-    """:func:`ridge_solution` through the SVD of phi itself, for float32 and narrower: the Gram
+    """:func:`ridge_solution` through the SVD of phi itself, for float32: the Gram
     matrix squares phi's condition number, and in float32 its eigenvalue cut-off had dropped
     real directions near N = T (a ridgeless fit that did not interpolate: test loss 1.08 for
     float64's 9.99 at N = T = 128). Singular values s count where s^2 > ``rcond * max s^2``;
@@ -316,10 +320,7 @@ def _svd_solve(phi: jax.Array, y: jax.Array, ridge: jax.Array, rcond: float | No
     e = sv**2
     if rcond is None:
         rcond = (float(jnp.finfo(phi.dtype).eps) * max(phi.shape)) ** 2
-    cut = rcond * e[0]
-    keep = (e > cut) | (ridge > cut)
-    inv = jnp.where(keep, sv / jnp.where(keep, e + ridge, 1.0), 0.0)
-    return vt.T @ (inv * (u.T @ y))
+    return vt.T @ (sv * _kept_inverse(e, ridge, rcond * e[0]) * (u.T @ y))
 
 
 def ridge_solution(phi: jax.Array, y: jax.Array, ridge: ArrayLike, rcond: float | None = None) -> jax.Array:
@@ -331,7 +332,7 @@ def ridge_solution(phi: jax.Array, y: jax.Array, ridge: ArrayLike, rcond: float 
     dropped, which gives the minimum-norm least-squares solution (the ridgeless limit)
     without dividing by noise. Squaring phi doubles its condition number's exponent, so the
     sweep solves in float64 (see :func:`sweep_random_features`); XLA's CPU SVD, the
-    alternative, was 50x slower, and is what a float32 (or narrower) phi is solved with.
+    alternative, was 50x slower, and is what a float32 phi is solved with.
 
     Args:
       phi: design matrix [T, N].
