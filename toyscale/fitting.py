@@ -2650,9 +2650,10 @@ def _isoflop_residual_losses(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _
     ``grp`` holds the groups of the runs as given (one weighting).  In each group whose local quadratic the
     point fit could solve, a run's loss becomes its fitted value plus a residual drawn with replacement from
     its own group's residuals, scaled by sqrt(m / (m - p)) (m runs, p = 3 or 5 coefficients) since least-squares
-    residuals are smaller than the noise; a group with no more runs than coefficients, whose residuals are 0
-    whatever the noise, draws from the other groups' pooled (a note in ``notes`` says so), and with no such
-    group to draw from the losses are NaN (every resample fails; a note says why).  Other runs (outside the bin
+    residuals are smaller than the noise; a group with no more runs than coefficients, or with no residuals
+    (repeated runs), whose residuals are 0 whatever the noise, draws from the other groups' pooled (a note in
+    ``notes`` says so), and with no such group to draw from the losses are NaN (every resample fails; a note
+    says why).  Other runs (outside the bin
     edges, or in groups without a fit) keep their loss.  Resample r draws from ``fold_in(key(seed), r)``, so it
     is the same whatever R is; the draws are computed for R rounded up to a power of two (one compile per size
     class).
@@ -2884,7 +2885,9 @@ def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = 
     With ``bootstrap`` = R > 0 the losses are resampled by their residuals, the design (each run's N
     and C) fixed: in each budget group whose local quadratic the fit solved, every run's loss becomes
     its fitted value plus a residual drawn with replacement from its own group's residuals (scaled by
-    sqrt(m / (m - p)), m runs, p = 3 or 5 coefficients); runs outside the bin edges or in groups
+    sqrt(m / (m - p)), m runs, p = 3 or 5 coefficients); a group with no more runs than coefficients,
+    or no residuals (its runs repeated), draws the other groups' pooled residuals instead (noted), and
+    with none anywhere there is no interval (nan, noted); runs outside the bin edges or in groups
     without a fit keep theirs.  Everything is then refitted on each resample (groups, parabolas,
     which budgets are usable, the fit of N_opt on C) in one batched pass; resample r draws from
     ``fold_in(key(seed), r)``, the same whatever R.  Resampling the runs themselves, as
