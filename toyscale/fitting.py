@@ -707,11 +707,26 @@ def _minimize_ladder(
         st = st._replace(active=st.active & ~pad, lane=np.where(pad, -1, st.lane))
 
 
-@functools.partial(jax.jit, static_argnames=("rows", "n"))
-def _resample_counts(seed: jax.Array, rows: int, n: int) -> jax.Array:
+@functools.partial(jax.jit, static_argnames=("rows", "n", "counts"))
+def _resample_draws(seed: jax.Array, rows: int, n: int, counts: bool) -> jax.Array:
+    """(rows, n): row r from ``fold_in(key(seed), r)``, the multiplicities of n draws of n points with
+    replacement (``counts``) or n uniforms in [0, 1)."""
     key = jax.random.key(seed)
-    idx = jax.vmap(lambda r: jax.random.randint(jax.random.fold_in(key, r), (n,), 0, n))(jnp.arange(rows))
-    return jax.vmap(lambda i: jnp.bincount(i, length=n))(idx)
+
+    def row(r):
+        k = jax.random.fold_in(key, r)
+        if counts:
+            return jnp.bincount(jax.random.randint(k, (n,), 0, n), length=n)
+        return jax.random.uniform(k, (n,), dtype=jnp.float64)
+
+    return jax.vmap(row)(jnp.arange(rows))
+
+
+def _resamples(seed: int, n_resamples: int, n: int, counts: bool) -> np.ndarray:
+    """(R, n) float64 rows of :func:`_resample_draws`, the same row r whatever R is; computed for R
+    rounded up to a power of two (one compile per size class)."""
+    rows = _size_class(n_resamples)
+    return np.asarray(_resample_draws(np.uint32(seed), rows, n, counts))[:n_resamples].astype(np.float64)
 
 
 def _bootstrap_weights(seed: int, n_resamples: int, n: int) -> np.ndarray:
@@ -720,8 +735,7 @@ def _bootstrap_weights(seed: int, n_resamples: int, n: int) -> np.ndarray:
     Resample r draws from ``fold_in(key(seed), r)``, so it is the same whatever R is; the
     rows are computed for R rounded up to a power of two (one compile per size class).
     """
-    rows = _size_class(n_resamples)
-    return np.asarray(_resample_counts(np.uint32(seed), rows, n))[:n_resamples].astype(np.float64)
+    return _resamples(seed, n_resamples, n, counts=True)
 
 
 def _percentile_intervals(samples: np.ndarray, names: Sequence[str], level: float) -> dict:
@@ -2631,13 +2645,6 @@ def _isoflop_quadratics(lN: np.ndarray, lC: np.ndarray, L: np.ndarray, grp: _Gro
     return mu, nu, scattered, enough, fitted, _local_quadratic(lN, lC, L, grp, mu, nu, enough & fitted)
 
 
-@functools.partial(jax.jit, static_argnames=("rows", "n"))
-def _resample_uniforms(seed: jax.Array, rows: int, n: int) -> jax.Array:
-    key = jax.random.key(seed)
-    return jax.vmap(lambda r: jax.random.uniform(jax.random.fold_in(key, r), (n,), dtype=jnp.float64))(
-        jnp.arange(rows))
-
-
 _NO_RESIDUALS = ("no budget has more runs than its local fit's coefficients (3, or 5 with budget terms), or any "
                  "residual: there is no noise to resample and the bootstrap gives no interval; more N per budget "
                  "give one")
@@ -2688,7 +2695,7 @@ def _isoflop_residual_losses(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _
     members = pool[np.argsort(g[pool], kind="stable")]
     m_own = np.where(spare, m, 0)
     start = np.concatenate([[0], np.cumsum(m_own)[:-1]])
-    uni = np.asarray(_resample_uniforms(np.uint32(seed), _size_class(bootstrap), len(N)))[:bootstrap]
+    uni = _resamples(seed, bootstrap, len(N), counts=False)
     own = members[np.clip(start[g] + (uni * m_own[g]).astype(np.int64), 0, members.size - 1)]
     pooled = pool[np.minimum((uni * pool.size).astype(np.int64), pool.size - 1)]
     drawn = resid[np.where(spare[g], own, pooled)]
