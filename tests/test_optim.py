@@ -96,11 +96,28 @@ def test_optimizer_matches_a_hand_written_adamw_step():
     (lambda: superposition_optimizer(lr_w=float("nan"), lr_b=1e-2, gamma=0.0, steps=10, warmup=2), "lr_w=nan"),
     (lambda: superposition_optimizer(lr_w=1e-2, lr_b=0.0, gamma=0.0, steps=10, warmup=2), "lr_b=0.0"),
     (lambda: superposition_optimizer(lr_w=1e-2, lr_b=1e-2, gamma=float("inf"), steps=10, warmup=2), "gamma=inf"),
+    # (numbers float32 flushes to 0: an eps of 1e-45 gave 0/0 = nan updates, a rate of 1e-45 no step at all)
+    (lambda: superposition_optimizer(lr_w=1e-2, lr_b=1e-2, gamma=0.0, steps=10, warmup=2, eps=1e-45),
+     r"eps=1e-45; a positive eps must lie in \[1.175e-38"),
+    (lambda: superposition_optimizer(lr_w=1e-45, lr_b=1e-2, gamma=0.5, steps=10, warmup=2), "lr_w=1e-45; a positive"),
+    (lambda: superposition_optimizer(lr_w=1e-2, lr_b=1e-2, gamma=-1e-45, steps=10, warmup=2), "gamma=-1e-45; a neg"),
+    (lambda: signed_row_decay(float("nan")), "gamma=nan"),
+    (lambda: signed_row_decay(-1.0, eps=0.0), "eps=0.0"),
 ])
 def test_schedule_and_optimizer_refuse_values_that_would_give_negative_or_nan_rates(call, match):
     # (each of these used to build a schedule or optimizer that silently returned nan or < 0)
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_signed_row_decay_refuses_a_leaf_without_rows():
+    # a vector (b, unmasked) had been decayed as one row of length n
+    decay = signed_row_decay(-1.0)
+    with pytest.raises(ValueError, match=r"signed_row_decay got a leaf of shape \(3,\); it decays the rows of mat"):
+        decay.update({"b": jnp.zeros(3)}, decay.init(None), {"b": jnp.asarray([0.1, 0.2, 0.3])})
+    W = jnp.ones((2, 3))
+    np.testing.assert_allclose(decay.update({"W": jnp.zeros((2, 3))}, decay.init(None), {"W": W})[0]["W"],
+                               row_decay_direction(W, -1.0))
 
 
 def test_an_all_zero_row_decays_by_zero_not_nan():

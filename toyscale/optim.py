@@ -17,10 +17,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from toyscale._checks import check_int, check_real, concrete_real
+from toyscale._checks import _scalar_of, check_float32, check_int, check_real, concrete_real
 
 __all__ = ["signed_row_decay", "warmup_cosine", "superposition_optimizer", "row_decay_direction", "ADAM_EPS"]
 
@@ -39,6 +40,16 @@ def row_decay_direction(W: jax.Array, gamma: ArrayLike, eps: float = 1e-8) -> ja
     return gamma * W * factor
 
 
+def _check_float32_scalar(name: str, value: ArrayLike, **bounds) -> None:
+    """:func:`toyscale._checks.concrete_real` (one real number; a traced one passes), and a
+    concrete one that float32 holds (a nonzero number it flushes to 0, such as an eps of 1e-45,
+    gave 0/0 in the decay and Adam, and a learning rate of 1e-45 dropped the step silently)."""
+    concrete_real(name, value, scalar=True, **bounds)
+    value = _scalar_of(value, "biuf")
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        check_float32(name, value)
+
+
 class SignedRowDecayState(NamedTuple):
     """No state: the decay depends only on the current parameters."""
 
@@ -49,8 +60,11 @@ def signed_row_decay(gamma: ArrayLike, eps: float = 1e-8) -> optax.GradientTrans
     Chain it after ``optax.scale_by_adam`` and before scaling by ``-eta_t``, so that the
     decay is decoupled from Adam and scaled by the scheduled learning rate, exactly like
     AdamW's decoupled weight decay. ``gamma`` may be a traced scalar (swept across models).
-    Apply it only to W (e.g. with ``optax.masked``): b is not decayed.
+    Apply it only to W (e.g. with ``optax.masked``): b is not decayed, and a leaf with fewer
+    than two axes (which has no rows) is refused.
     """
+    _check_float32_scalar("gamma", gamma)
+    _check_float32_scalar("eps", eps, low=0.0, strict=True)
 
     def init_fn(params):
         del params
@@ -59,6 +73,10 @@ def signed_row_decay(gamma: ArrayLike, eps: float = 1e-8) -> optax.GradientTrans
     def update_fn(updates, state, params=None):
         if params is None:
             raise ValueError("signed_row_decay needs params; pass them to update()")
+        for leaf in jax.tree_util.tree_leaves(params):  # (a vector b had been decayed as one row)
+            if jnp.ndim(leaf) < 2:
+                raise ValueError(f"signed_row_decay got a leaf of shape {jnp.shape(leaf)}; it decays the rows of "
+                                 f"matrices [..., n, m]: mask other leaves out (optax.masked), as b is")
         updates = jax.tree_util.tree_map(lambda u, w: u + row_decay_direction(w, gamma, eps), updates, params)
         return updates, state
 
@@ -128,10 +146,10 @@ def superposition_optimizer(
     Returns:
       An optax transformation over ``{"W": ..., "b": ...}``.
     """
-    concrete_real("lr_w", lr_w, low=0.0, strict=True, scalar=True)
-    concrete_real("lr_b", lr_b, low=0.0, strict=True, scalar=True)
-    concrete_real("gamma", gamma, scalar=True)
-    check_real("eps", eps, low=0.0, strict=True)
+    _check_float32_scalar("lr_w", lr_w, low=0.0, strict=True)
+    _check_float32_scalar("lr_b", lr_b, low=0.0, strict=True)
+    _check_float32_scalar("gamma", gamma)
+    _check_float32_scalar("eps", eps, low=0.0, strict=True)
     return optax.chain(
         optax.scale_by_adam(b1=0.9, b2=0.999, eps=eps),
         optax.masked(signed_row_decay(gamma), {"W": True, "b": False}),
