@@ -166,9 +166,18 @@ def test_overlap_variance_includes_the_spread_between_block_means():
     np.testing.assert_allclose(float(got["overlap_var"]), off.var(), rtol=1e-4)
 
 
-def test_a_matrix_without_rows_has_no_overlaps():
-    stats = overlap_stats(np.zeros((0, 3), np.float32))
+@pytest.mark.parametrize("shape", [(0, 3), (5, 0)])  # (rows of length 0 had raised ZeroDivisionError in a reshape)
+def test_a_matrix_without_rows_has_no_overlaps(shape):
+    stats = overlap_stats(np.zeros(shape, np.float32))
     assert np.isnan(stats["overlap_mean"]) and np.isnan(stats["overlap_var"]) and int(stats["n_represented"]) == 0
+
+
+def test_complex_weights_are_refused_not_cast():
+    # a cast to float32 had dropped the imaginary parts: norms [0, 0.6] for [5, 0.6], phi_1/2 = 0.5 for 1
+    W = np.array([[3j, 4j], [0.6, 0.0]], np.complex64)
+    for fn in (row_norms, represented_fraction, overlap_stats):
+        with pytest.raises(TypeError, match="W has dtype complex64; W must be real"):
+            fn(W)
 
 
 @pytest.mark.parametrize("bad", [np.inf, np.nan, -np.inf])

@@ -19,11 +19,19 @@ from toyscale._checks import check_int, concrete_real
 __all__ = ["row_norms", "represented_fraction", "overlap_stats", "random_overlap_moments", "welch_bound"]
 
 
-def row_norms(W: jax.Array) -> jax.Array:
-    """||W_i|| for every feature i; W has shape [n, m]."""
+def _weights(W: jax.Array) -> jax.Array:
+    """``W`` as an array, if it is a real [n, m] matrix."""
     W = jnp.asarray(W)
     if jnp.ndim(W) != 2:
         raise ValueError(f"W has shape {jnp.shape(W)}; W must be [n, m] (one row per feature)")
+    if jnp.issubdtype(W.dtype, jnp.complexfloating):  # (a float32 cast had dropped the imaginary parts)
+        raise TypeError(f"W has dtype {W.dtype}; W must be real (a model's weights)")
+    return W
+
+
+def row_norms(W: jax.Array) -> jax.Array:
+    """||W_i|| for every feature i; W has shape [n, m]."""
+    W = _weights(W)
     # in at least float32, as overlap_stats: a bfloat16 norm of 0.50098 had rounded to 0.5 (not represented) and a
     # float16 row of norm 300 overflowed to inf
     if not (jnp.issubdtype(W.dtype, jnp.floating) and jnp.finfo(W.dtype).bits >= 32):
@@ -58,12 +66,12 @@ def overlap_stats(W: jax.Array, threshold: float = 0.5, block: int = 512) -> dic
     """
     check_int("block", block)
     concrete_real("threshold", threshold, low=0.0, scalar=True)
-    W = jnp.asarray(W)
+    W = _weights(W)
     dtype = W.dtype if jnp.issubdtype(W.dtype, jnp.floating) and jnp.finfo(W.dtype).bits >= 32 else jnp.float32
     W = W.astype(dtype)
     norms = row_norms(W)  # (in that dtype too: float16 norms would round before the threshold)
     n = W.shape[0]
-    if n == 0:  # no rows, so no pair
+    if n == 0 or W.shape[1] == 0:  # no rows, so no pair; or rows of length 0, none represented
         nan = jnp.asarray(jnp.nan, dtype)
         return {"overlap_mean": nan, "overlap_var": nan, "n_represented": jnp.zeros((), jnp.int32)}
     keep = jnp.isfinite(norms) & (norms > threshold)  # (an inf norm would make its unit row NaN)
