@@ -18,9 +18,9 @@ import numpy as np
 
 from toyscale import plots
 from toyscale.frequencies import power_law
-from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
+from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
 from toyscale.scaling import SEED_RESAMPLES, fit_width_curve, width_curve
-from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
+from toyscale.train import TrainConfig, sweep_superposition
 
 # At s = 1 feature 1 is active in every sample (p_1 = 1), which the sparse sampler's Poisson
 # events cannot draw; every s < 1 has a Poisson rate Lambda <= 8.33 at n = 1000 (s = 0.875). So
@@ -68,10 +68,7 @@ def prepare(s: dict) -> tuple:
     if not isinstance(s["alpha"], (int, float)) or isinstance(s["alpha"], bool) or not math.isfinite(s["alpha"]):
         raise ValueError(f"alpha={s['alpha']!r}; alpha must be a finite real number")
     specs = [power_law(s["alpha"], E=density(s["alpha"], float(v), config.n)) for v in scales]
-    points = superposition_grid(widths=s["widths"], gammas=[s["gamma"]], frequencies=specs, lr_w=s["lr"],
-                                lr_b=s["lr"], seeds=s["seeds"], n=config.n)
-    require_widths(points, s["widths"], 2)
-    return config, specs, check_superposition_points(config, points)
+    return config, specs, superposition_points(config, s, gammas=[s["gamma"]], frequencies=specs)
 
 
 def main(argv=None) -> dict:

@@ -21,10 +21,11 @@ import numpy as np
 from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.measure import random_overlap_moments, welch_bound
-from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
+from toyscale.optim import decay_regime
+from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
 from toyscale.scaling import SEED_RESAMPLES, fit_width_curve, width_curve
 from toyscale.theory import weak_superposition_loss
-from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
+from toyscale.train import TrainConfig, sweep_superposition
 
 PRESETS = {
     # The paper's small-model n and widths on a 2-core CPU in minutes: batch and steps cut
@@ -80,15 +81,21 @@ def prepare(s: dict) -> tuple:
     """The config, frequency spec and grid of a preset, checked before anything runs."""
     config = TrainConfig.from_dict(s["train"])
     spec = power_law(s["alpha"])
-    check_axis("gammas", s["gammas"])
-    points = superposition_grid(widths=s["widths"], gammas=s["gammas"], frequencies=[spec], lr_w=s["lr"],
-                                lr_b=s["lr"], seeds=s["seeds"], n=config.n)
-    require_widths(points, s["widths"], 2)
-    return config, spec, check_superposition_points(config, points)
+    gammas = check_axis("gammas", s["gammas"])
+    labels = [f"{g:g}" for g in gammas]  # (the summary's keys and the figure's panels: one had overwritten another)
+    if len(set(labels)) < len(labels):
+        same = next(lab for lab in labels if labels.count(lab) > 1)
+        raise ValueError(f"gammas={s['gammas']!r}: {[g for g, lab in zip(gammas, labels) if lab == same]} all read "
+                         f"{same} to 6 significant digits, which key the regimes; give gammas that differ there")
+    if config.represented_threshold != 0.5:  # (the overlaps had used it, phi_1/2 and the captions 1/2)
+        raise ValueError(f"train.represented_threshold={config.represented_threshold!r}; this script counts a row "
+                         f"as represented when its norm is above 1/2 (phi_1/2, the weak theory, the captions), so "
+                         f"its overlaps must too: leave it at 0.5")
+    return config, spec, superposition_points(config, s, gammas=gammas, frequencies=[spec])
 
 
 def regime_label(gamma: float) -> str:
-    return f"{'strong' if gamma < 0 else 'weak'} ($\\gamma$={gamma:g})"
+    return f"{decay_regime(gamma)} ($\\gamma$={gamma:g})"
 
 
 def main(argv=None) -> dict:
@@ -158,7 +165,7 @@ def main(argv=None) -> dict:
         if first is not None:
             norms[label] = np.asarray(first["row_norms"])
 
-        print(f"gamma = {gamma:g} ({'strong' if gamma < 0 else 'weak'} superposition), n = {n}, "
+        print(f"gamma = {gamma:g} ({decay_regime(gamma)}{' superposition' if gamma else ''}), n = {n}, "
               f"{loss.n_diverged} diverged")
         print(f"  {'m':>5} {'loss':>8} {'L/own':>6} {'L/top':>6} {'phi_1/2':>8} {'m/n':>6} {'phi_1':>6} "
               f"{'m^2/2n':>7} {'overlap*m':>9} {'var/random':>10}")

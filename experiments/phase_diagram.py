@@ -16,9 +16,10 @@ import numpy as np
 
 from toyscale import plots
 from toyscale.frequencies import power_law
-from toyscale.runner import check_axis, experiment_args, finish, require_widths, run_experiment_sweep
+from toyscale.optim import decay_regime
+from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
 from toyscale.scaling import SEED_RESAMPLES, fit_width_curve, width_curve
-from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
+from toyscale.train import TrainConfig, sweep_superposition
 
 PRESETS = {
     # A 5 x 5 corner-to-corner grid of the paper's plane at n = 256 that runs on a 2-core CPU.
@@ -43,10 +44,9 @@ def prepare(s: dict) -> tuple:
     """The config, frequency specs and grid of a preset, checked before anything runs."""
     config = TrainConfig.from_dict(s["train"])
     specs = [power_law(a) for a in check_axis("alphas", s["alphas"])]
-    points = superposition_grid(widths=s["widths"], gammas=s["gammas"], frequencies=specs,
-                                lr_w=s["lr"], lr_b=s["lr"], seeds=s["seeds"], n=config.n)
-    require_widths(points, s["widths"], MIN_WIDTHS, " (a power law's two parameters and their errors)")
-    return config, specs, check_superposition_points(config, points)
+    return config, specs, superposition_points(config, s, gammas=s["gammas"], frequencies=specs,
+                                               min_widths=MIN_WIDTHS,
+                                               why=" (a power law's two parameters and their errors)")
 
 
 def main(argv=None) -> dict:
@@ -97,7 +97,7 @@ def main(argv=None) -> dict:
     for line in not_fitted:
         print(f"nan: not fitted at {line}")
     alphas = np.asarray(s["alphas"], dtype=float)
-    weak = [i for i, g in enumerate(s["gammas"]) if g > 0]
+    weak = [i for i, g in enumerate(s["gammas"]) if decay_regime(g) == "weak"]
     if weak and (alphas > 1).any():  # the paper's weak-regime law, alpha_m ≈ alpha - 1 for alpha > 1
         print("weak side (gamma > 0) against alpha_m ≈ alpha - 1 (alpha > 1), measured / law: "
               + "; ".join(f"gamma={s['gammas'][i]:.2f}: " + ", ".join(

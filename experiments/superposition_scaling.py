@@ -17,9 +17,9 @@ import os
 from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
-from toyscale.runner import experiment_args, finish, require_widths, run_experiment_sweep
+from toyscale.runner import experiment_args, finish, run_experiment_sweep, superposition_points
 from toyscale.scaling import SEED_RESAMPLES, fit_width_curve, width_curve
-from toyscale.train import TrainConfig, check_superposition_points, superposition_grid, sweep_superposition
+from toyscale.train import TrainConfig, sweep_superposition
 
 PRESETS = {
     # Runs on a 2-core CPU in minutes. n = 1024 >> m keeps the models in the power-law
@@ -69,11 +69,9 @@ def prepare(s: dict) -> tuple:
     """The config, distributions and grid of a preset, checked before anything runs."""
     config = TrainConfig.from_dict(s["train"])
     distributions = {"exponential": exponential(s["tau"]), "power": power_law(1.2), "linear": linear()}
-    points = superposition_grid(widths=s["widths"], gammas=list(REGIMES.values()),
-                                frequencies=list(distributions.values()), lr_w=lr_w, lr_b=lr_b,
-                                seeds=s["seeds"], n=config.n)
-    require_widths(points, s["widths"], 2)  # what width_exponent needs (with 2, the exponent has no stderr)
-    return config, distributions, check_superposition_points(config, points)
+    # (2 widths: what width_exponent needs; with 2, the exponent has no stderr)
+    return config, distributions, superposition_points(config, s, gammas=list(REGIMES.values()),
+                                                       frequencies=list(distributions.values()), lr_w=lr_w, lr_b=lr_b)
 
 
 def main(argv=None) -> dict:

@@ -452,6 +452,12 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("geometry", "gammas=[1,1]", "gammas=[1.0, 1.0] holds 1.0 twice"),
     ("geometry", "widths=[4]", "widths=[4]; each alpha_m fit needs at least 2 distinct widths, got 1 [4]"),
     ("geometry", "alpha=abc", "alpha='abc'; alpha must be a real number"),
+    ("geometry", "gammas=[-1,-0.9999999]", "gammas=[-1.0, -0.9999999]: [-1.0, -0.9999999] all read -1 to 6 "),
+    ("geometry", "train.represented_threshold=2", "train.represented_threshold=2.0; this script counts a row as"),
+    # (a list was swept, then the fits' averaging of the seeds raised after every model had trained)
+    ("geometry", "lr=[0.01,0.02]", "lr=[0.01, 0.02]; lr must be one number, the peak learning rate of W and b"),
+    ("phase_diagram", "lr=[0.01,0.02]", "lr=[0.01, 0.02]; lr must be one number"),
+    ("activation_density", "lr=[0.01,0.02]", "lr=[0.01, 0.02]; lr must be one number"),
     ("activation_density", "s=[0,1.5]", "s=[0.0, 1.5]; each rescaling s must be a number in [0, 1], got 1.5"),
     ("activation_density", "s=[0,0]", "s=[0.0, 0.0] holds 0.0 twice"),
     ("activation_density", "widths=[5]", "widths=[5]; each alpha_m fit needs at least 2 distinct widths"),
@@ -466,6 +472,13 @@ def test_a_bad_setting_is_a_usage_error_before_anything_runs(name, item, message
     err = capsys.readouterr().err
     assert f"preset 'smoke' with --set {item}: " in err and message in err, err
     assert not (tmp_path / "out").exists()
+
+
+def test_geometry_labels_gamma_0_as_no_decay_not_weak():
+    # (gamma = 0 had been printed and drawn as weak superposition; phase_diagram's weak side leaves it out)
+    geometry = load("geometry")
+    assert [geometry.regime_label(g) for g in (-1.0, 0.0, 0.5)] == [
+        "strong ($\\gamma$=-1)", "no decay ($\\gamma$=0)", "weak ($\\gamma$=0.5)"]
 
 
 @pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry",
@@ -1106,12 +1119,14 @@ def test_activation_density_summary_holds_each_densitys_curve_and_fit(tmp_path, 
             "1.1 ± 0.2, 1.1 ± 0.1, 1.1 ± 0.1, 1.12 ± 0.08, 1.12 ± 0.06") in printed
 
 
-def test_the_headline_script_writes_its_summary_when_a_regime_diverges_entirely(tmp_path, capsys):
+def test_the_headline_script_writes_its_summary_when_a_regime_diverges_entirely(tmp_path, capsys, monkeypatch):
     # every strong-regime model diverges (an absurd W learning rate at gamma = -1): the figure's empty
     # panel had been log-scaled and raised in tight_layout, after the sweep, so no summary was ever written
+    from toyscale import train
+
     module = load("superposition_scaling")
     module.lr_w = lambda m: 1e30
-    module.superposition_grid = functools.partial(_strong_only_lr, module.superposition_grid)
+    monkeypatch.setattr(train, "superposition_grid", functools.partial(_strong_only_lr, train.superposition_grid))
     module.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
                  "--no-progress"])
     on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())

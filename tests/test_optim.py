@@ -148,3 +148,12 @@ def test_a_numpy_bfloat16_rate_is_checked_as_a_number():
     with pytest.raises(ValueError, match=r"lr_w=-1.0; lr_w must be finite > 0"):
         superposition_optimizer(lr_w=jnp.bfloat16(-1.0), lr_b=1e-2, gamma=0.1, steps=10, warmup=2)
     superposition_optimizer(lr_w=jnp.bfloat16(0.5), lr_b=1e-2, gamma=0.1, steps=10, warmup=2)
+
+
+def test_decay_regime_is_the_sign_of_gamma_and_zero_is_neither():
+    from toyscale.optim import decay_regime
+
+    assert [decay_regime(g) for g in (-1.0, -1e-9, 0.0, -0.0, 0.1, 1)] == ["strong", "strong", "no decay",
+                                                                            "no decay", "weak", "weak"]
+    with pytest.raises(ValueError, match="gamma=nan"):
+        decay_regime(float("nan"))

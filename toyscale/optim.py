@@ -23,7 +23,8 @@ from jax.typing import ArrayLike
 
 from toyscale._checks import _scalar_of, check_float32, check_int, check_real, concrete_real
 
-__all__ = ["signed_row_decay", "warmup_cosine", "superposition_optimizer", "row_decay_direction", "ADAM_EPS"]
+__all__ = ["signed_row_decay", "warmup_cosine", "superposition_optimizer", "row_decay_direction", "decay_regime",
+           "ADAM_EPS"]
 
 ADAM_EPS = 1e-8  # Adam's eps in the paper's optimiser (adamw.py's default)
 
@@ -38,6 +39,15 @@ def row_decay_direction(W: jax.Array, gamma: ArrayLike, eps: float = 1e-8) -> ja
     norms = jnp.linalg.norm(W, axis=-1, keepdims=True)
     factor = jnp.where(gamma >= 0, jnp.ones_like(norms), 1.0 / (norms + eps) - 1.0)
     return gamma * W * factor
+
+
+def decay_regime(gamma: float) -> str:
+    """The regime a decay ``gamma`` sets, by its sign (Eq. 2): ``"strong"`` (superposition) for
+    gamma < 0, every row pulled toward unit norm; ``"weak"`` for gamma > 0, rows shrunk unless
+    the loss holds them; ``"no decay"`` at 0, plain Adam, which is neither (the scripts leave it
+    out of the weak side's laws)."""
+    gamma = check_real("gamma", gamma)
+    return "strong" if gamma < 0 else "weak" if gamma > 0 else "no decay"
 
 
 def _check_float32_scalar(name: str, value: ArrayLike, **bounds) -> None:

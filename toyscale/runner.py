@@ -29,7 +29,7 @@ from toyscale.io import atomic_write_json, exit_interrupted
 # check_axis: a script's own swept setting (phase_diagram's alphas), refused by name when a
 # --set gives a lone value instead of a list, as the grids' own axes are
 __all__ = ["experiment_args", "run_experiment_sweep", "finish", "use_compilation_cache", "use_cpu_devices",
-           "available_cores", "check_axis", "require_widths"]
+           "available_cores", "check_axis", "require_widths", "superposition_points"]
 
 
 def require_widths(points: Sequence[Mapping[str, Any]], widths: Any, need: int, why: str = "") -> None:
@@ -46,6 +46,35 @@ def require_widths(points: Sequence[Mapping[str, Any]], widths: Any, need: int, 
     if len(distinct) < need:
         raise ValueError(f"widths={widths!r}; each alpha_m fit needs at least {need} distinct widths{why}, got "
                          f"{len(distinct)} {distinct}")
+
+
+def superposition_points(config: Any, settings: Mapping[str, Any], *, gammas: Sequence[float],
+                         frequencies: Sequence[Any], min_widths: int = 2, why: str = "",
+                         lr_w: Any = None, lr_b: Any = None) -> list[dict]:
+    """A superposition script's grid, checked before anything runs: ``settings``' ``widths`` x
+    ``gammas`` x ``frequencies`` x its ``seeds``, with W and b at one peak learning rate,
+    ``settings["lr"]`` (or at ``lr_w`` and ``lr_b`` where the script gives its own rules), at
+    least ``min_widths`` distinct widths (``why`` says why, in the message), and every point
+    checked under ``config`` (a :class:`~toyscale.train.TrainConfig`) as
+    :func:`~toyscale.train.sweep_superposition` would.
+
+    The scripts average a width's seeds and fit one curve per gamma and frequencies, so a list
+    of learning rates (which :func:`~toyscale.train.superposition_grid` would sweep) is refused
+    here, not after every model has trained.
+    """
+    from toyscale.train import check_superposition_points, superposition_grid
+
+    if lr_w is None:
+        lr = settings["lr"]
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)):
+            raise TypeError(f"lr={lr!r}; lr must be one number, the peak learning rate of W and b (this script "
+                            f"averages each width's seeds at one lr: sweep several with "
+                            f"toyscale.train.superposition_grid)")
+        lr_w = lr_b = lr
+    points = superposition_grid(widths=settings["widths"], gammas=gammas, frequencies=frequencies, lr_w=lr_w,
+                                lr_b=lr_b, seeds=settings["seeds"], n=config.n)
+    require_widths(points, settings["widths"], min_widths, why)
+    return check_superposition_points(config, points)
 
 
 def use_compilation_cache() -> str | None:

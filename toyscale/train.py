@@ -53,7 +53,10 @@ class TrainConfig:
       log_every: the loss curve holds the mean training loss L of each block of this many
         steps (the last partial block, if any, is not logged).
       keep_weights: also return the final W and b of every model.
-      represented_threshold: row-norm threshold for "represented" in overlap statistics.
+      represented_threshold: row-norm threshold for "represented" in the overlap statistics
+        (``overlap_mean``, ``overlap_var``, ``n_represented``) only: ``phi_half`` and
+        ``phi_one`` count the rows longer than 1/2 and 1, and the ``*_one`` overlaps the rows
+        longer than 1, whatever it is.
       rng: bit generator of the training and test samples: "threefry" (JAX's default) or
         "hash" (a counter hash; see :func:`toyscale.data.unit_uniform`). On a 2-core CPU it
         made a step 1.75x faster with the dense sampler, and is within 1 % of threefry with
