@@ -380,3 +380,13 @@ def test_plain_sampler_does_not_round_rare_rates_up_to_2_pow_minus_23():
     fired = sum(int(np.count_nonzero(data.sample_features_plain(jax.random.PRNGKey(s), np.full(4096, 1e-12), 4096)))
                 for s in range(4))
     assert fired == 0
+
+
+@pytest.mark.parametrize("rng", ["threefry", "hash"])
+def test_the_samplers_name_a_key_that_is_not_one(rng):
+    # (an int key had failed inside JAX, or on key.dtype, naming no argument)
+    for draw in (lambda: data.sample_features(0, np.full(3, 0.5), 2, rng=rng),
+                 lambda: data.random_bits(None, (4,), rng),
+                 lambda: data.sample_features_plain(0, np.full(3, 0.5), 2)):
+        with pytest.raises(TypeError, match="key=(0|None); key must be a PRNG key"):
+            draw()

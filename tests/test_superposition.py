@@ -381,3 +381,14 @@ def test_a_batch_of_another_n_than_W_is_refused():
     params = superposition.init_params(jax.random.PRNGKey(1), 10, 3)
     value, _ = superposition.per_element_loss_and_grad(params, sf)
     assert value == pytest.approx(float(superposition.per_element_loss(params, sf.dense)), rel=1e-5)
+
+
+def test_init_params_names_a_bad_key_or_dtype():
+    from toyscale.superposition import init_params
+
+    with pytest.raises(TypeError, match="key=0; key must be a PRNG key"):
+        init_params(0, 4, 2)
+    for dtype in (jnp.int32, "abc"):  # (JAX's own error had named neither)
+        with pytest.raises(TypeError, match="the weights' dtype must be a floating one"):
+            init_params(jax.random.PRNGKey(0), 4, 2, dtype)
+    assert init_params(jax.random.PRNGKey(0), 4, 2, jnp.bfloat16)["W"].dtype == jnp.bfloat16

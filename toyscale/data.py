@@ -21,7 +21,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from toyscale._checks import check_int, check_real
+from toyscale._checks import check_int, check_real, prng_key
 
 __all__ = [
     "sample_features", "sample_features_plain", "sample_features_sparse", "SparseFeatures", "sparse_tables",
@@ -57,6 +57,8 @@ def _hash_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
     are as separate as ``fold_in`` makes them); the per-element work is 14 integer ops
     instead of threefry's 20 rounds. Opt-in via ``TrainConfig(rng="hash")``.
     """
+    if not hasattr(key, "dtype"):  # (an int had failed on key.dtype; a batch of keys is refused below)
+        prng_key("key", key)
     typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
     if key.ndim != (0 if typed else 1):  # (a batch of keys had been flattened, its middle keys unused)
         raise ValueError(f"key has shape {key.shape}; rng='hash' takes one key (a typed key of shape () or a raw key "
@@ -75,7 +77,7 @@ def _hash_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
 def random_bits(key: jax.Array, shape: tuple[int, ...], rng: str = "threefry") -> jax.Array:
     """uint32 random bits from the bit generator ``rng`` ("threefry" or "hash")."""
     if rng == "threefry":
-        return jax.random.bits(key, shape, jnp.uint32)
+        return jax.random.bits(prng_key("key", key), shape, jnp.uint32)  # (JAX's own error names no argument)
     if rng == "hash":
         return _hash_bits(key, shape)
     raise ValueError(f"rng={rng!r}; allowed bit generators are {RNGS}")
@@ -152,7 +154,7 @@ def sample_features_plain(key: jax.Array, p: ArrayLike, batch: int) -> jax.Array
     check_int("batch", batch)
     _probabilities(p)
     p = jnp.asarray(p, jnp.float32)
-    ku, kv = jax.random.split(key)
+    ku, kv = jax.random.split(prng_key("key", key))
     u = unit_uniform(ku, (batch, p.shape[-1])) < p
     v = jax.random.uniform(kv, (batch, p.shape[-1]), jnp.float32, 0.0, 2.0)
     return jnp.where(u, v, 0)
