@@ -155,6 +155,8 @@ def test_a_diverging_model_is_flagged_and_does_not_poison_its_neighbours():
     points.insert(1, dict(points[0], lr_w=1e30))
     res = sweep_superposition(SMALL, points, chunk_size=3, progress=False)
     assert [r.diverged for r in res] == [False, True, False]
+    # its W went NaN: no fraction represented (0.0 had read as a measurement)
+    assert np.isnan(res[1]["phi_half"]) and np.isnan(res[1]["phi_one"]) and np.isfinite(res[0]["phi_half"])
     clean = sweep_superposition(SMALL, [points[0], points[2]], progress=False)
     # Model ids differ between the two sweeps, so compare qualities, not bits.
     assert np.isfinite(res[0]["test_loss"]) and np.isfinite(res[2]["test_loss"])

@@ -289,13 +289,16 @@ def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: ja
     (test_total, empty_total, truncated), _ = jax.lax.scan(test_batch, (zero, zero, truncated),
                                                            jnp.arange(config.test_batches))
     W = params["W"]
+    # a W gone NaN/inf has no fraction represented: 0.0 had read as a measurement (the model is
+    # flagged diverged too); the counts n_represented stay integers, 0 there
+    unmeasured = ~jnp.all(jnp.isfinite(W))
     out = {
         "test_loss": test_total / config.test_batches,
         "empty_loss": empty_total / config.test_batches,
         "loss_curve": curve,
         "row_norms": measure.row_norms(W),
-        "phi_half": measure.represented_fraction(W, 0.5),
-        "phi_one": measure.represented_fraction(W, 1.0),
+        "phi_half": jnp.where(unmeasured, jnp.nan, measure.represented_fraction(W, 0.5)),
+        "phi_one": jnp.where(unmeasured, jnp.nan, measure.represented_fraction(W, 1.0)),
         **measure.overlap_stats(W, threshold=config.represented_threshold),
         # the same moments among the rows longer than 1 (the ETF-like ones; compare them with
         # measure.welch_bound at nu = phi_one * n)
@@ -359,7 +362,8 @@ def train_model(
       Measurements as numpy arrays: ``test_loss``, ``loss_curve``, ``row_norms``,
       ``empty_loss`` (the loss of the empty model, W = 0 and b = 0, on the same test
       samples: a model at or above it does no better than outputting 0, and a warning says so),
-      ``phi_half``, ``phi_one``, ``overlap_mean``, ``overlap_var``, ``n_represented``,
+      ``phi_half``, ``phi_one`` (NaN where W went non-finite), ``overlap_mean``,
+      ``overlap_var``, ``n_represented``,
       ``overlap_mean_one``, ``overlap_var_one`` (the same moments among the rows with norm
       above 1, NaN below two such rows), ``truncated_batches`` (training and test batches
       whose events overflowed the sparse sampler's capacity; always 0 for the dense one),
