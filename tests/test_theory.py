@@ -43,6 +43,17 @@ def test_deterministic_equivalent_agrees_with_simulation():
         assert abs(m[0] - w) < 3 * s[0] + 0.04 * w, (name, noise)
 
 
+@pytest.mark.parametrize("cfg", [RFConfig(M=64, lambda_plus=10.0, sigma_u=2.0, sigma_w=1.5),
+                                 RFConfig(M=64, lambda_plus=200.0, sigma_u=0.3)])
+def test_the_theory_follows_the_spectrums_scale_and_the_feature_weights(cfg):
+    # every other theory-vs-simulation point has the default lambda_plus (= M) and sigma_u = 1: a theory that
+    # ignored either would pass them (here 1.73 for 0.31 with the default scale)
+    pts = random_feature_grid(N=[16, 96], T=[48], alpha=[0.5], ridge=[0.05], noise=[0.2], seeds=48)
+    points, mean, sem = replicate_means(sweep_random_features(cfg, pts, seed=5, progress=False))
+    want = theory.expected_test_loss(cfg, points)
+    np.testing.assert_array_less(np.abs(mean - want), 3 * sem + 0.04 * want)
+
+
 def test_kernel_limit_is_reached_as_N_grows(x64):
     lam = spectrum()
     krr = theory.krr_risk(lam, lam, 0.1, 128, 0.01)
@@ -174,6 +185,19 @@ def test_rf_risk_in_float32_matches_float64_near_full_rank(P):
 def test_theory_rejects_bad_points(point, match):
     with pytest.raises(ValueError, match=match):
         theory.expected_test_loss(CFG, [point])
+
+
+def test_expected_test_loss_names_points_that_are_not_a_list_of_dicts_and_takes_a_numpy_inf():
+    for points, match in ((None, "points=None; points must be a list of grid points"),
+                          ("abc", "points='abc'; points must be a list"),
+                          ([1], r"points\[0\]=1; each point must be a dict")):
+        with pytest.raises(TypeError, match=match):
+            theory.expected_test_loss(CFG, points)
+    with pytest.raises(TypeError, match="config=.*expected a toyscale.random_features.RFConfig"):
+        theory.kernel_eigenvalues({"M": 16}, 0.5)  # (an AttributeError on 'sigma_u')
+    point = {"N": 8, "T": 16, "alpha": 1.0}
+    want = theory.expected_test_loss(CFG, [dict(point, N=INF)])
+    assert theory.expected_test_loss(CFG, [dict(point, N=np.float32("inf"))]) == want  # (refused as no integer)
 
 
 def test_risk_functions_and_expected_test_loss_name_bad_arguments():

@@ -39,7 +39,7 @@ below full rank), where the equivalent is infinite only at n = k; see :func:`rf_
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -75,16 +75,20 @@ def kernel_eigenvalues(config: RFConfig, alpha: float) -> np.ndarray:
     ``phi(x).phi(x')`` tends to ``(sigma_u^2 / M) x.x'``, whose eigenfunctions are the
     whitened coordinates ``x_I / sqrt(lambda_I)`` with eigenvalues ``sigma_u^2 lambda_I / M``.
     """
-    return _scaled_spectrum(config, alpha, config.sigma_u)
+    return _scaled_spectrum(config, alpha, "sigma_u")
 
 
 def target_power(config: RFConfig, alpha: float) -> np.ndarray:
     """Teacher power per eigenmode averaged over the teacher, ``E[v_I^2] = sigma_w^2 lambda_I / M``."""
-    return _scaled_spectrum(config, alpha, config.sigma_w)
+    return _scaled_spectrum(config, alpha, "sigma_w")
 
 
-def _scaled_spectrum(config: RFConfig, alpha: float, sigma: float) -> np.ndarray:
-    """``sigma^2 lambda_I / M`` for the data spectrum ``lambda_I = scale * I^-(1 + alpha)``."""
+def _scaled_spectrum(config: RFConfig, alpha: float, sigma: str) -> np.ndarray:
+    """``sigma^2 lambda_I / M`` for the data spectrum ``lambda_I = scale * I^-(1 + alpha)``,
+    with sigma the config's field named ``sigma``."""
+    if not isinstance(config, RFConfig):  # (a dict had raised an AttributeError)
+        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
+    sigma = getattr(config, sigma)
     concrete_real("alpha", alpha, low=0.0, strict=True)
     i = np.arange(1, config.M + 1, dtype=np.float64)
     return sigma**2 * config.scale / config.M * i ** (-(1.0 + float(alpha)))
@@ -482,17 +486,23 @@ def expected_test_loss(config: RFConfig, points: Sequence[Mapping[str, Any]]) ->
       float64 numpy array, one expected test loss per point.
 
     Raises:
+      TypeError: ``config`` not an :class:`~toyscale.random_features.RFConfig`, ``points`` not
+        a list of dicts, or a field of the wrong type (a non-integer N, say).
       ValueError: on an invalid point or one the theory does not cover.
     """
     if not isinstance(config, RFConfig):
         raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
-    if isinstance(points, Mapping):
+    if isinstance(points, (Mapping, str, bytes)) or not isinstance(points, Iterable):
         raise TypeError(f"points={short_repr(points)}; points must be a list of grid points "
                         f"(for one point: [point])")
     rows = []
-    for point in points:
+    for i, point in enumerate(points):
+        if not isinstance(point, Mapping):  # (an int had raised "'int' object is not iterable", naming nothing)
+            raise TypeError(f"points[{i}]={short_repr(point)}; each point must be a dict of N, T, alpha, ...")
         p = dict(point)
-        limits = {name: p[name] for name in ("N", "T") if isinstance(p.get(name), float) and math.isinf(p[name])}
+        # (a numpy float32 inf is a limit too: it had been refused as "not an integer")
+        limits = {name: float(p[name]) for name in ("N", "T")
+                  if isinstance(p.get(name), (float, np.floating)) and math.isinf(p[name])}
         for name in limits:
             if limits[name] < 0:
                 raise ValueError(f"{name}={limits[name]}; {name} must be a positive integer or inf")
