@@ -542,3 +542,31 @@ def test_rank_truncate_refuses_values_far_below_zero():
     np.testing.assert_array_equal(theory.rank_truncate([1.0, 0.5, -1e-17]), [1.0, 0.5, 0.0])
     # tol = 0 (keep every positive value) still takes rounding's negatives as 0
     np.testing.assert_array_equal(theory.rank_truncate([1.0, 0.5, -1e-17, 1e-30], tol=0.0), [1.0, 0.5, 0.0, 1e-30])
+
+
+def test_float32_gives_nan_not_a_wrong_risk_where_its_root_is_below_the_dtypes_range():
+    # alpha = 9, 4096 modes: the ridgeless root at n = 4095 lies below float32's smallest normal
+    # number; the bisection stopped at that floor and gave 97.5 where float64 gives 1025
+    lam = theory.kernel_eigenvalues(RFConfig(M=4096), 9.0)
+    f32 = jnp.asarray(lam, jnp.float32)
+    assert np.isnan(float(theory.rf_risk(f32, f32, 0.25, 4095, 8192, 0.0)))
+    assert np.isnan(float(theory.rf_risk(f32, f32, 0.25, 4095, INF, 0.0)))
+    with jax.enable_x64(True):
+        f64 = jnp.asarray(lam)
+        assert float(theory.rf_risk(f64, f64, 0.25, 4095, 8192, 0.0)) == pytest.approx(1025.44, rel=1e-4)
+        want = [float(theory.rf_risk(f64, f64, 0.25, n, 8192, 0.0)) for n in (100, 5000)]
+    # where the root is in range, or there is none (full rank), float32 still answers
+    assert [float(theory.rf_risk(f32, f32, 0.25, n, 8192, 0.0)) for n in (100, 5000)] == pytest.approx(want, rel=1e-4)
+    assert float(theory.approximation_error(f32, f32, 5000.0)) == 0.0
+
+
+def test_a_finite_number_that_overflows_the_spectrums_dtype_is_named():
+    # a ridge of 1e39 became inf in float32, and the risk NaN
+    lam = jnp.asarray([1.0, 0.5, 0.25], jnp.float32)
+    for call, name in ((lambda: theory.rf_risk(lam, lam, 0.0, 10, 20, 1e39), "ridge"),
+                       (lambda: theory.rf_risk(lam, lam, 1e39, 10, 20, 0.1), "noise_var"),
+                       (lambda: theory.krr_risk(lam, lam, 0.0, 1e39, 0.1), "n")):
+        with pytest.raises(ValueError, match=f"{name}=1e\\+39 overflows the eigenvalues' dtype float32"):
+            call()
+    with jax.enable_x64(True):
+        assert np.isfinite(float(theory.rf_risk(jnp.asarray(lam, jnp.float64), lam, 0.0, 10, 20, 1e39)))
