@@ -347,7 +347,10 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
     0.5, ridgeless, n = 4095, k = 5000; negative at alpha = 1) and float64 87 % low at alpha = 3,
     n = 8192, k = 4095. Now float32 gives 5.26795e-05 there, and within 0.4 % of float64 over
     ridgeless and small-ridge points near full rank at 256 and 4096 modes (alpha 0.25 to 3)
-    wherever the risk is above 1e-10 (tests/test_theory.py).
+    wherever the risk is above 1e-10 (tests/test_theory.py). Not at the peak n = k with a
+    vanishing ridge, where the risk grows as ridge^-1/2 and 1 - ratio is a float32 rounding
+    (256 modes, alpha = 0.5, n = k = 64: ridge 1e-8 0.04 % low, 1e-10 1.0 %, 1e-12 7.6 %,
+    1e-16 84 %); use float64 there (as :func:`expected_test_loss` does).
 
     Returns:
       The test risk (mean squared error on fresh noisy labels); ``inf`` at the ridgeless
