@@ -1205,17 +1205,19 @@ def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_bring
     out = tmp_path / "out"
     extra = ("--set train.n=48 --set train.batch=32 --set train.steps=10 --set train.warmup=1 --set train.test_batches=2 "
              "--set train.log_every=5 --set widths=[3,4,6] --set gammas=[-1,1] --set alphas=[0.5,1.5]")
-    env = dict(os.environ, OUT=str(out), SMOKE="0", ENGINES="rng=hash", BUDGET_S="400", MIN_COMPARE_S="30",
+    # (the tenths' runs are the paper step's script with other settings: their arguments are checked below,
+    # with a fake python, which saves a third script run here)
+    env = dict(os.environ, OUT=str(out), SMOKE="0", BUDGET_S="400", MIN_COMPARE_S="30",
                PYTHON=sys.executable, EXTRA=extra, JAX_PLATFORMS="cpu", MAX_RATIO="1e9",  # (10 steps: not the verdict)
                COMPARE_OUT=str(tmp_path / "compare"))
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["chunks.txt", "compare.json", "log.txt", "paper.json", "paper.png", "tenth_hash.json"]
+    assert names == ["chunks.txt", "compare.json", "log.txt", "paper.json", "paper.png"]
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", n) for n in names) and len(names) <= 8
     log = (out / "log.txt").read_text()
-    for step in ("paper", "compare", "tenth rng=hash"):
+    for step in ("paper", "compare"):
         assert f"== {step}: exit 0" in log, log[-3000:]
     assert "== done after" in log and "--set gammas=[-1,1]" in log
     compare = json.loads((out / "compare.json").read_text())
@@ -1226,7 +1228,6 @@ def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_bring
         f"phase_diagram-{p}" for p in ("bfloat16", "float32", "tensorfloat32")]
     paper = json.loads((out / "paper.json").read_text())
     assert paper["matmul_precision"] == "bfloat16" and paper["complete"] is True and compare["complete"] is True
-    assert json.loads((out / "tenth_hash.json").read_text())["rng"] == "hash"
     # The comparison (benchmarks/precision_check.py) ran each precision at the size it was given,
     # and its changes and ratios are those of the runs' own summaries.
     precisions = ("float32", "bfloat16", "tensorfloat32")
@@ -1258,14 +1259,19 @@ def test_gpu_check_script_asks_jax_for_a_gpu_and_runs_float32_when_paper_set_is_
     fake.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
     env.update(OUT=str(tmp_path / "out"), PYTHON=str(fake), PAPER_SET="", COMPARE_SET="", MIN_COMPARE_S="0",
-               COMPARE_OUT="cmp")
+               COMPARE_OUT="cmp", ENGINES="rng=hash sampler=dense", MIN_TENTH_S="0")
     done = subprocess.run(["bash", str(ROOT / "benchmarks" / "gpu_check.sh")], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout[-2000:]
     runs = [line for line in done.stdout.splitlines() if line.startswith("JAX_PLATFORMS=")]
-    assert len(runs) == 4 and all(line.startswith("JAX_PLATFORMS=cuda args: ") for line in runs), runs
+    assert len(runs) == 6 and all(line.startswith("JAX_PLATFORMS=cuda args: ") for line in runs), runs
     assert not any("matmul_precision" in line or "gammas" in line for line in runs), runs  # (smoke, paper, compare)
-    assert "--out cmp --json" in runs[-1], runs
+    assert "--out cmp --json" in runs[3], runs
+    # each ENGINES' tenth: the paper script at 2,000 steps with that engine, into its own file
+    out = tmp_path / "out"
+    assert [line.split("args: ")[1] for line in runs[4:]] == [
+        f"benchmarks/paper_sweep.py --no-progress --set train.steps=2000 --set train.warmup=200 --set train.{e} "
+        f"--json {out}/tenth_{e.split('=')[1]}.json" for e in ("rng=hash", "sampler=dense")], runs
     # by default, one kept folder per comparison's settings (a sweep will not resume into another's)
     folders = set()
     for compare_set in ("gammas=[-1,1]", "gammas=[-1,0]", "gammas=[-1,0]"):
