@@ -112,6 +112,15 @@ def test_power_law_t_interval_is_the_ols_t_interval():
     assert exact.identifiable and "NOT IDENTIFIABLE" not in str(exact) and "singular" not in " ".join(exact.notes)
     assert exact.exponent == pytest.approx(-np.log(y[1] / y[0]) / np.log(x[1] / x[0]))
     assert "exact fit, no residual degrees of freedom" in exact.notes[0]
+    # three points for an offset power law: determined where the offset is real, not where it collapses onto 0
+    # (a pure power law: any smaller offset fits as exactly; the rank of the Jacobian had called it identifiable,
+    # where five such points were NOT IDENTIFIABLE)
+    x3 = np.array([2.0, 4.0, 8.0])
+    assert fit_power_law(x3, 2 / x3 + 0.3, offset=True).identifiable
+    flat = fit_power_law(x3, 2 / x3, offset=True)
+    assert not flat.identifiable and "NOT IDENTIFIABLE" in str(flat) and "singular" not in " ".join(flat.notes)
+    assert "any smaller offset fits them as exactly" in flat.notes[-1]
+    assert not fit_power_law(np.geomspace(2, 32, 5), 2 / np.geomspace(2, 32, 5), offset=True).identifiable
 
 
 def test_t_interval_covers_at_its_level_where_1_96_stderr_does_not():

@@ -1262,17 +1262,21 @@ def fit_power_law(
     if offset:
         stderr["offset"] = float(y_inf * se_internal[2])
     exact = n == n_params
+    collapsed = offset and y_inf < 1e-6 * y.min()
     if exact:  # determined when the points' Jacobian has full rank, but with no residuals to give errors
-        identifiable = bool(np.linalg.matrix_rank(jac) == n_params)
+        # (an offset collapsed onto 0 keeps a tiny but nonzero column: the rank alone had called it determined)
+        identifiable = bool(np.linalg.matrix_rank(jac) == n_params) and not collapsed
         notes.append(f"{n} points for {n_params} parameters: exact fit, no residual degrees of freedom, "
                      "so no standard errors")
     else:
         identifiable = bool(np.all(np.isfinite(se_internal)))
-    if not identifiable:
+    if not identifiable and not (exact and collapsed):
         notes.append("information matrix is singular or the loss has too few points in its quadratic branch; "
                      "standard errors are undefined")
-    if offset and y_inf < 1e-6 * y.min():
-        notes.append(f"fitted offset {y_inf:.3g} is ~0: the data show no irreducible term")
+    if collapsed:
+        notes.append(f"fitted offset {y_inf:.3g} is ~0: the data show no irreducible term"
+                     + ("; with as many points as parameters any smaller offset fits them as exactly, so it is "
+                        "not identifiable" if exact else ""))
 
     intervals: dict = {}
     if bootstrap:
