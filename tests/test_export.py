@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -349,3 +350,40 @@ def test_export_to_a_full_disk_is_one_line_not_a_traceback(sweep):
         r = subprocess.run([sys.executable, "-m", "toyscale", "export", str(folder), "-"], stdout=full,
                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
     assert (r.returncode, r.stderr) == (1, "toyscale: error: standard output: No space left on device\n")
+
+
+def test_export_into_a_stream_appends_and_keeps_it_a_stream(sweep, tmp_path):
+    # `export DIR /dev/stdout >> FILE` had replaced FILE (the rename went through /dev/stdout's link),
+    # losing its lines; a FIFO became a regular file and its reader got nothing
+    folder, _ = sweep
+    kept = tmp_path / "log.csv"
+    kept.write_text("an earlier line\n")
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    with open(kept, "a") as out:
+        r = subprocess.run([sys.executable, "-m", "toyscale", "export", str(folder), "/dev/stdout"], stdout=out,
+                           stderr=subprocess.PIPE, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    lines = kept.read_text().splitlines()
+    assert lines[0] == "an earlier line" and lines[1].startswith("model_id,diverged,") and len(lines) > 3
+    # a closed standard output is named, not an AttributeError
+    r = subprocess.run(f"{shlex.quote(sys.executable)} -m toyscale export {shlex.quote(str(folder))} - >&-",
+                       shell=True, capture_output=True, text=True, env=env)
+    assert (r.returncode, r.stderr) == (2, "toyscale: error: standard output is closed; give a file to write the "
+                                           "CSV to\n"), r.stderr
+
+
+def test_atomic_write_into_a_fifo_writes_through_it(tmp_path):
+    import stat
+    import threading
+
+    from toyscale.io import atomic_write
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    # (a daemon: replaced by a regular file, the FIFO had never been opened for writing, and its reader waits on)
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    atomic_write(fifo, lambda f: f.write(b"a,b\n1,2\n"))
+    reader.join(timeout=10)
+    assert got == [b"a,b\n1,2\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)

@@ -516,6 +516,8 @@ def _cmd_export(args) -> int:
                            + (" that --where keeps" if args.where else "") + " diverged")
         rows = kept
     if args.out == "-":
+        if sys.stdout is None:  # (started with it closed, `>&-`: an AttributeError traceback)
+            raise CliError("standard output is closed; give a file to write the CSV to")
         sys.stdout.write(csv_text(columns, rows))
         return 0
     if os.path.isdir(args.out):

@@ -10,6 +10,7 @@ import errno
 import json
 import math
 import os
+import re
 import secrets
 import stat
 import sys
@@ -98,11 +99,30 @@ def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
     return tmp
 
 
+def _a_stream(path: str) -> bool:
+    """Whether ``path`` names a stream to write into, not a file to replace: a process's open
+    file descriptor (``/dev/stdout``, ``/dev/fd/N``, ``/proc/PID/fd/N``: the shell's ``>>``
+    file, a pipe) or an existing FIFO or device."""
+    full = os.path.abspath(path)
+    if full in ("/dev/stdout", "/dev/stderr") or full.startswith("/dev/fd/") or re.match(r"/proc/[^/]+/fd/", full):
+        return True
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode) or stat.S_ISCHR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> None:
     """Calls ``write(f)`` on a binary temp file, then renames it over ``path``; a ``path``
     that is a symbolic link is written through (its target replaced, the link kept), as
-    ``open(path, "w")`` would."""
+    ``open(path, "w")`` would. A stream (``/dev/stdout``, ``/dev/fd/N``, a FIFO, a device) is
+    written into, appended to, as ``>>`` asks: a rename had replaced the shell's ``>>`` file
+    behind ``/dev/stdout``, a FIFO and a device with regular files."""
     path = os.fspath(path)
+    if _a_stream(path):
+        with open(path, "ab") as f:
+            write(f)
+        return
     if os.path.islink(path):
         path = os.path.realpath(path)
     tmp = _write_temp(path, write)
