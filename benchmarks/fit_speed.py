@@ -24,6 +24,7 @@ import optax
 import scipy
 from scipy.optimize import minimize
 
+from toyscale.cli import int_in
 from toyscale.fitting import CHINCHILLA_PUBLISHED, chinchilla_grid, fit_chinchilla
 
 
@@ -46,7 +47,7 @@ def scipy_objective(p, lN, lD, lL, delta=1e-3):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--points", type=int, default=250)
-    ap.add_argument("--scipy-every", type=int, default=1, help="run scipy on every K-th start (time scaled up by K)")
+    ap.add_argument("--scipy-every", type=int_in(1), default=1, help="run scipy on every K-th start (time scaled up by K)")
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()

@@ -66,12 +66,13 @@ import time
 
 
 def _early_cpu_devices(argv) -> int | None:
-    """``--cpu-devices K`` must act before JAX starts its backend."""
+    """``--cpu-devices K`` must act before JAX starts its backend (a K that is not a positive
+    integer is left to the argument parser, which names it)."""
     for i, a in enumerate(argv):
-        if a == "--cpu-devices" and i + 1 < len(argv):
-            return int(argv[i + 1])
-        if a.startswith("--cpu-devices="):
-            return int(a.split("=", 1)[1])
+        value = argv[i + 1] if a == "--cpu-devices" and i + 1 < len(argv) else (
+            a.split("=", 1)[1] if a.startswith("--cpu-devices=") else None)
+        if value is not None:
+            return int(value) if value.isdigit() and int(value) > 0 else None
     return None
 
 
@@ -91,6 +92,7 @@ if __name__ == "__main__":
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
+from toyscale.cli import int_in  # noqa: E402
 from toyscale.frequencies import power_law  # noqa: E402
 from toyscale.train import SuperpositionTask, TrainConfig, superposition_grid, sweep_superposition  # noqa: E402
 
@@ -479,7 +481,7 @@ def print_table(info, peak, jax_rows, torch_res, s) -> None:
               f"vs one all-cores process {s['speedup_vs_torch_all_threads']:.2f}x; "
               f"with compile {s['speedup_vs_torch_with_compile']:.2f}x")
     else:
-        print("torch baseline not run (torch missing): no speedup_vs_torch")
+        print("torch baseline not run (--no-torch, or torch not installed): no speedup_vs_torch")
     print("columns: steps/s = model-steps/s in steady state (wall minus JAX-reported compile); "
           "torch t=k = one torch model's steps/s with k threads;")
     print("  peak RSS = process max RSS so far (CPU; device peak_bytes_in_use on GPU); "
@@ -488,15 +490,17 @@ def print_table(info, peak, jax_rows, torch_res, s) -> None:
 
 
 def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, default=None, help="JAX training steps per model (default 100; quick 20)")
-    ap.add_argument("--torch-steps", type=int, default=None, help="timed torch steps per width (default 20; quick 5)")
+    # (no abbreviations: "--cpu 1" had been taken as --cpu-devices by the parser, after JAX started
+    # without it)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
+    ap.add_argument("--steps", type=int_in(1), default=None, help="JAX training steps per model (default 100; quick 20)")
+    ap.add_argument("--torch-steps", type=int_in(1), default=None, help="timed torch steps per width (default 20; quick 5)")
     ap.add_argument("--quick", action="store_true", help="widths 10, 39, 100 only and few steps (~1-2 min)")
-    ap.add_argument("--widths", type=int, nargs="+", default=None)
-    ap.add_argument("--vector-width", type=int, default=None, help="engine vector_width (default: engine's)")
-    ap.add_argument("--memory-budget", type=int, default=None, help="engine memory budget in bytes")
-    ap.add_argument("--chunk-size", type=int, default=None)
-    ap.add_argument("--cpu-devices", type=int, default=None,
+    ap.add_argument("--widths", type=int_in(1), nargs="+", default=None)
+    ap.add_argument("--vector-width", type=int_in(1), default=None, help="engine vector_width (default: engine's)")
+    ap.add_argument("--memory-budget", type=int_in(1), default=None, help="engine memory budget in bytes")
+    ap.add_argument("--chunk-size", type=int_in(1), default=None)
+    ap.add_argument("--cpu-devices", type=int_in(1), default=None,
                     help="run JAX on K CPU devices (jax_num_cpu_devices=K; default: one per core, as every "
                          "toyscale entry point does); the engine shards the model axis over them")
     ap.add_argument("--rng", nargs="+", default=[None],
@@ -506,15 +510,15 @@ def main(argv=None) -> dict:
     ap.add_argument("--matmul-precision", nargs="+", default=[None], choices=("float32", "tensorfloat32", "bfloat16"),
                     help="TrainConfig.matmul_precision(s) (default: the engine's, float32); several are run one "
                          "after another")
-    ap.add_argument("--repeats", type=int, default=1,
+    ap.add_argument("--repeats", type=int_in(1), default=1,
                     help="train each (width, engine) this many times and keep the fastest steady rate; the torch "
                          "baseline is timed as many times per width (its fastest counts)")
     ap.add_argument("--no-torch", action="store_true")
-    ap.add_argument("--torch-threads", type=int, nargs="+", default=None,
+    ap.add_argument("--torch-threads", type=int_in(1), nargs="+", default=None,
                     help="thread counts to time torch with (default: cores and 1)")
     ap.add_argument("--xla-memory", choices=("all", "largest", "none"), default=None,
                     help="XLA memory_analysis of a chunk (one extra compile per width; default all, quick largest)")
-    ap.add_argument("--matmul-size", type=int, default=None,
+    ap.add_argument("--matmul-size", type=int_in(1), default=None,
                     help="side of the square fp32 product floor_fraction is against (default 2048 on a CPU, "
                          "8192 on an accelerator)")
     ap.add_argument("--json", default=None, help="write the numbers to this path")
@@ -549,7 +553,7 @@ def main(argv=None) -> dict:
             print(f"JAX engine m={m}, {engine_name(c)} (load average {os.getloadavg()[0]:.2f}) ...",
                   flush=True)
             tries = [bench_jax([m], steps, vector_width=args.vector_width, memory_budget=args.memory_budget,
-                               chunk_size=args.chunk_size, xla_memory=xla_memory if m == widths[-1] or xla_memory == "all"
+                               chunk_size=args.chunk_size, xla_memory=xla_memory if m == max(widths) or xla_memory == "all"
                                else "none", rng=c.rng, sampler=c.sampler,
                                matmul_precision=c.matmul_precision)[0] for _ in range(max(1, args.repeats))]
             best = max(tries, key=lambda r: r["model_steps_per_s"])

@@ -1199,6 +1199,22 @@ def test_paper_sweep_prints_each_chunk_as_it_lands_and_keeps_the_standard_errors
     assert not bench.is_target_sweep("paper", ["train.steps=2000"]) and not bench.is_target_sweep("quick", [])
 
 
+def test_the_throughput_benchmark_refuses_a_count_below_1_before_anything_runs(capsys):
+    # --steps 0 had run 100 steps, --torch-threads 0 failed after every JAX engine had run, "--cpu 1" was taken
+    # as --cpu-devices by the parser but not by the early scan (JAX had started with the default)
+    spec = importlib.util.spec_from_file_location("train_throughput", ROOT / "benchmarks" / "train_throughput.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    for argv, message in ((["--steps", "0"], "argument --steps: 0 must be >= 1"),
+                          (["--torch-threads", "0"], "argument --torch-threads: 0 must be >= 1"),
+                          (["--widths", "10", "0"], "argument --widths: 0 must be >= 1"),
+                          (["--cpu", "1"], "unrecognized arguments: --cpu 1")):
+        with pytest.raises(SystemExit) as exit_:
+            bench.main(argv)
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    assert bench._early_cpu_devices(["--cpu-devices", "x"]) is None and bench._early_cpu_devices(["--cpu-devices=3"]) == 3
+
+
 def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_brings_back(tmp_path):
     # The GPU check is run on scarce lent machines: a shell or argument error must show up here,
     # not there (tiny sizes through EXTRA).

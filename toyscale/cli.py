@@ -317,8 +317,9 @@ def _fit_status(identifiable: bool) -> int:
     return 1
 
 
-def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
-    """An argparse type: an integer in [low, high] (argparse's message then names the flag)."""
+def int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high] (argparse's message then names the flag);
+    the benchmarks' scripts take their counts with it too."""
     def parse(s: str) -> int:
         try:
             v = int(s)
@@ -331,7 +332,7 @@ def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-_nonneg_int = _int_in(0)
+_nonneg_int = int_in(0)
 
 
 def _positive_float(s: str) -> float:
@@ -391,7 +392,7 @@ def register_fit(subparsers) -> None:
     ch.add_argument("--delta", type=_positive_float, default=None, metavar="DELTA",
                     help="Huber threshold (default: 1e-3 on log-residuals for --method huber, as published; 1.0 "
                          "on standardised residuals for --method mle)")
-    ch.add_argument("--grid-stride", type=_int_in(1), default=1, metavar="K",
+    ch.add_argument("--grid-stride", type=int_in(1), default=1, metavar="K",
                     help="use 1/K of the published 4,500-start grid (a fixed spread of ceil(4500/K) starts over "
                          "it; faster, less thorough)")
     ch.add_argument("--budgets", type=_positive_float, nargs="+", default=None, metavar="C",
@@ -434,7 +435,7 @@ def _add_bootstrap_seed_json(p, what: str) -> None:
     p.add_argument("--bootstrap", type=_nonneg_int, default=0, metavar="R",
                    help=f"resample {what} R times for 95%% percentile intervals of the fitted parameters (default: "
                         f"0, none; else at least 40, and 1000 or more for stable ends)")
-    p.add_argument("--seed", type=_int_in(0, 2**32 - 1), default=0, help="seed of the bootstrap resamples (default: 0)")
+    p.add_argument("--seed", type=int_in(0, 2**32 - 1), default=0, help="seed of the bootstrap resamples (default: 0)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
