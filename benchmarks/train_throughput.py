@@ -487,6 +487,9 @@ def print_table(info, peak, jax_rows, torch_res, s) -> None:
     print("  peak RSS = process max RSS so far (CPU; device peak_bytes_in_use on GPU); "
           "pred = bytes_per_model(m) x models in flight; XLA = memory_analysis() of one chunk "
           "(temp + arguments + outputs)")
+    if info.get("device_peak_bytes_after_matmul"):
+        print(f"  (the device's peak was {_mb(info['device_peak_bytes_after_matmul'])} MB after the matmul "
+              f"measurement, before any chunk: a row at that value shows the measurement, not its chunk)")
 
 
 def main(argv=None) -> dict:
@@ -547,6 +550,9 @@ def main(argv=None) -> dict:
     t_all = time.perf_counter()
     print("matmul peak ...", flush=True)
     peak = matmul_peak(widths, reps=3 if args.quick else 5, size=args.matmul_size)
+    # (the device's peak is the process's: on a GPU the 8192^2 measurement's ~1 GiB stands in every
+    # row until a chunk needs more, so the rows are read against it)
+    info["device_peak_bytes_after_matmul"] = device_peak_bytes()
     runs = {engine_name(c): [] for c in engines}
     for m in widths:
         for c in engines:
