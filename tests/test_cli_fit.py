@@ -460,6 +460,17 @@ def test_a_constant_curve_fits_without_an_offset(tmp_path, capsys):
     assert "not identifiable: y has one distinct value" in capsys.readouterr().err
 
 
+def test_a_non_positive_count_of_an_export_with_diverged_models_points_to_them(tmp_path, capsys):
+    # a diverged model's n_represented is 0: the message had said only "must be > 0"
+    p = tmp_path / "runs.csv"
+    p.write_text("model_id,diverged,m,n_represented\n0,0,4,3\n1,1,8,0\n2,0,16,9\n")
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "n_represented"]) == 2
+    assert "a diverged model's counts are 0: add --where diverged=0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["fit"])
+    assert "the following arguments are required: KIND" in capsys.readouterr().err  # (it had named "fit_kind")
+
+
 def test_a_damaged_manifest_is_named(tmp_path, capsys):
     # had printed only "toyscale: error: Expecting ',' delimiter: line 2 column 1 (char 30)"
     folder = tmp_path / "sweep"

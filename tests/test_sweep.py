@@ -489,6 +489,15 @@ def test_a_damaged_chunk_or_a_lost_manifest_is_named_not_trained_over(tmp_path):
     manifest.unlink()
     with pytest.raises(FolderInUseError, match="holds chunk files but no manifest.json"):
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    with pytest.raises(FileNotFoundError, match="holds chunk files but no manifest.json"):  # ("holds no sweep")
+        load_sweep(tmp_path)
+    manifest.write_text(text)
+    chunk.write_text("not an archive")  # (numpy's advice, to load it "unsafely" with allow_pickle, not passed on)
+    with pytest.raises(ValueError, match=r"cannot be read \(not a chunk file: no .npz archive\); delete it") as hit:
+        load_sweep(tmp_path)
+    assert "pickle" not in str(hit.value)
+    chunk.write_bytes(data)
+    manifest.unlink()
     manifest.mkdir()  # (had been a raw IsADirectoryError from run_sweep)
     with pytest.raises(FolderInUseError, match=f"'{manifest}' is a folder, not a sweep's manifest file"):
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)

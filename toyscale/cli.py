@@ -149,8 +149,12 @@ def _check_positive_column(path: str, column: str, values: np.ndarray, lines: li
     bad = values <= 0
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        hint = ""
+        if "diverged" in header and "diverged" not in (k for k, _ in where):  # (n_represented of one is 0)
+            hint = "; a diverged model's counts are 0: add --where diverged=0 to keep the others"
         raise CliError(f"{path}: column {column!r} has {int(bad.sum())} non-positive value(s) (first on line "
-                       f"{lines[i]}: {values[i]:g}); all values must be > 0 because the fit works in log space")
+                       f"{lines[i]}: {values[i]:g}); all values must be > 0 because the fit works in log space"
+                       + hint)
 
 
 def _jsonable(x):
@@ -381,7 +385,7 @@ def _add_xy_columns(p: argparse.ArgumentParser, offset_help: str) -> None:
 def register_fit(subparsers) -> None:
     """Add ``fit chinchilla``, ``fit power-law``, ``fit broken-power-law``, ``fit frontier`` and ``fit isoflop``."""
     fit = subparsers.add_parser("fit", help="fit scaling laws to a CSV of runs")
-    sub = fit.add_subparsers(dest="fit_kind", required=True)
+    sub = fit.add_subparsers(dest="fit_kind", required=True, metavar="KIND")  # (argparse had named "fit_kind")
 
     ch = sub.add_parser("chinchilla", help="L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3)")
     _add_run_columns(ch, "column of training tokens", "column of training FLOPs (D = C / (6 N))")

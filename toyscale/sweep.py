@@ -692,7 +692,9 @@ def _load_chunk(path: str) -> dict[str, np.ndarray]:
     except PermissionError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
-        raise ValueError(f"chunk file {path!r} cannot be read ({type(e).__name__}: {e}); delete it and "
+        # (numpy's advice to load a file that is no .npz "unsafely", with allow_pickle, is not passed on)
+        why = "not a chunk file: no .npz archive" if "allow_pickle" in str(e) else f"{type(e).__name__}: {e}"
+        raise ValueError(f"chunk file {path!r} cannot be read ({why}); delete it and "
                          f"rerun the sweep into this folder to train its models again") from e
 
 
@@ -892,6 +894,11 @@ def load_sweep(folder: str) -> SweepResult:
         raise FileNotFoundError(f"folder={os.fspath(folder)!r} {what}; load_sweep reads the folder a sweep's out= "
                                 f"wrote (an experiment script's is <--out>/sweep)")
     if not os.path.exists(os.path.join(folder, "manifest.json")):
+        chunk_dir = os.path.join(folder, "chunks")
+        if os.path.isdir(chunk_dir) and any(f.startswith("chunk_") for f in os.listdir(chunk_dir)):
+            # (had said "it holds no sweep" of a folder full of trained models)
+            raise FileNotFoundError(f"folder={os.fspath(folder)!r} holds chunk files but no manifest.json, so "
+                                    f"which sweep's models they are is unknown; restore the manifest from a backup")
         raise FileNotFoundError(f"folder={os.fspath(folder)!r} has no manifest.json, so it holds no sweep "
                                 f"(an experiment script's sweep is in <--out>/sweep)")
     manifest = _read_manifest(os.path.join(folder, "manifest.json"),
