@@ -483,3 +483,16 @@ def test_a_bootstrap_drops_the_resamples_too_few_distinct_sizes_cannot_pin_down(
     pairs = np.array([[1, 5], [1, 6], [2, 5], [2, 6]])
     np.testing.assert_array_equal(_underdetermined(w, (pairs, 2)), [False, False, False])
     np.testing.assert_array_equal(_underdetermined(w, (pairs, 2), (pairs[:, 0], 2)), [False, False, True])
+
+
+def test_an_allocation_fit_on_two_budgets_says_why_it_has_no_standard_errors():
+    # the line through two optima is exact: stderr nan, which had been printed with nothing said
+    N = np.tile(np.geomspace(1e7, 1e9, 5), 2)
+    C = np.repeat([1e18, 1e19], 5)
+    L = 1.7 + 400 / N**0.34 + 410 / (C / (6 * N)) ** 0.28
+    for fit in (fit_frontier(N, L, C=C), fit_isoflop(N, L, C=C)):
+        assert np.isnan(fit.a_stderr) and len(fit.C) == 2
+        assert any(n.startswith("2 budgets for N_opt = k C^a's 2 parameters: the line through their optima is exact")
+                   for n in fit.notes), fit.notes
+    N3, C3, L3 = _isoflop_runs()
+    assert not any(n.startswith("2 budgets") for n in fit_frontier(N3, L3, C=C3).notes)

@@ -2771,6 +2771,9 @@ def _fit_allocation(method: str, opt: _Optima, notes: list[str], boot: _Optima |
                                    f"N_opt = k C^a{why}")
     order = np.argsort(Cg)
     fit = fit_power_law(Cg[order], Ng[order], level=level)
+    if len(Cg) == 2:  # (the standard errors had been nan with nothing said; fit_power_law notes the same)
+        notes.append("2 budgets for N_opt = k C^a's 2 parameters: the line through their optima is exact, with no "
+                     "residual degrees of freedom, so no standard errors (a bootstrap still gives intervals)")
     if np.unique(Ng).size == 1:
         notes.append(f"every budget's optimum is the same N ({Ng[0]:.4g}): a = 0 fits it exactly, with standard "
                      "error 0; the runs' N may not reach the optima, or their N grid is too coarse to show them move")
