@@ -676,3 +676,15 @@ def test_a_ctrl_c_while_standard_output_is_on_a_full_disk_still_exits_130():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, JAX_PLATFORMS="cpu"))
     assert (r.returncode, r.stderr.strip().splitlines()[-1]) == (130, "toyscale: interrupted"), r.stderr
+
+
+def test_fit_reads_standard_input_as_dash_and_a_pipe_whose_last_row_has_no_line_end():
+    # "-" had been "-: no such file"; a pipe's unseekable stream had failed the check for a cut last row
+    # ("cannot be read (File or stream is not seekable.)")
+    csv_text = "m,loss,note\n2,1.0,a\n4,0.5,b\n8,0.25"  # (the last row lacks an unread column and its line end)
+    done = subprocess.run([sys.executable, "-m", "toyscale", "fit", "power-law", "-", "--x", "m", "--y", "loss",
+                           "--json"], input=csv_text, capture_output=True, text=True,
+                          env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["n_points"] == 3 and out["exponent"] == pytest.approx(1.0, rel=1e-12)

@@ -36,8 +36,12 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
     Raises:
       CliError naming the file, the column and the row on any problem.
     """
+    source = 0 if path == "-" else path  # ("-": standard input, as export's "-" is standard output)
+    if path == "-":
+        path = "standard input"
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: Excel's "CSV UTF-8" starts with a BOM
+        # (-sig: Excel's "CSV UTF-8" starts with a BOM)
+        with open(source, newline="", encoding="utf-8-sig", closefd=source != 0) as fh:
             reader = csv.reader(fh)
             header = next(reader, None)
             while header == []:  # blank lines before the header (a blank line is no row, as below)
@@ -125,7 +129,10 @@ def _short_row(path: str, line: int, fields: int, header: int, column: str, cut:
 
 
 def _ends_a_line(fh) -> bool:
-    """Whether the open file ``fh`` (read to its end) ends with a line end."""
+    """Whether the open file ``fh`` (read to its end) ends with a line end; True for a pipe, which
+    cannot be asked (and which, read to its end, was not cut by a writer still at work)."""
+    if not fh.buffer.seekable():  # (its seek had failed: "cannot be read (File or stream is not seekable.)")
+        return True
     fh.buffer.seek(0, os.SEEK_END)
     if fh.buffer.tell() == 0:
         return True
@@ -357,7 +364,7 @@ def _add_where(p: argparse.ArgumentParser, what: str) -> None:
 
 def _add_run_columns(p: argparse.ArgumentParser, d_help: str, c_help: str) -> None:
     """FILE, --N, --D | --C, --loss and --where: the columns of a CSV of training runs."""
-    p.add_argument("file", help="CSV file with a header row")
+    p.add_argument("file", help="CSV file with a header row (- for standard input)")
     _add_where(p, "rows")
     p.add_argument("--N", required=True, help="column of parameter counts")
     g = p.add_mutually_exclusive_group(required=True)
@@ -368,7 +375,7 @@ def _add_run_columns(p: argparse.ArgumentParser, d_help: str, c_help: str) -> No
 
 def _add_xy_columns(p: argparse.ArgumentParser, offset_help: str) -> None:
     """FILE, --x, --y, --offset, --loss-fn and --where of the power-law fits."""
-    p.add_argument("file", help="CSV file with a header row")
+    p.add_argument("file", help="CSV file with a header row (- for standard input)")
     _add_where(p, "rows")
     p.add_argument("--x", required=True, help="column of sizes")
     p.add_argument("--y", required=True, help="column of losses")
