@@ -380,7 +380,8 @@ def main():
     ap.add_argument("--seeds", type=int, default=20, help="seeds of the budget-bins study")
     ap.add_argument("--scatter", type=float, default=0.1, help="sd of log C around each run's budget")
     ap.add_argument("--loss-noise", type=float, default=0.0, help="sd of log-normal noise on L in the bins study")
-    ap.add_argument("--width-sets", type=int_in(1), default=200, help="width curves per row of the seed-bootstrap study")
+    ap.add_argument("--width-sets", type=int_in(1), default=200,
+                    help="width curves per row of the seed-bootstrap study")
     ap.add_argument("--offset-sets", type=int, default=100, help="curves per row of the points-bootstrap study")
     ap.add_argument("--grid-noise", type=float, default=0.001, help="sd of log-normal noise on L in study 5")
     ap.add_argument("--iso-seeds", type=int, default=10, help="seeds of the IsoFLOP-bootstrap study (6)")

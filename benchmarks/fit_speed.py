@@ -47,7 +47,8 @@ def scipy_objective(p, lN, lD, lL, delta=1e-3):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--points", type=int, default=250)
-    ap.add_argument("--scipy-every", type=int_in(1), default=1, help="run scipy on every K-th start (time scaled up by K)")
+    ap.add_argument("--scipy-every", type=int_in(1), default=1,
+                    help="run scipy on every K-th start (time scaled up by K)")
     ap.add_argument("--bootstrap", type=int, default=1000)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()

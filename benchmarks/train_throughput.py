@@ -496,8 +496,10 @@ def main(argv=None) -> dict:
     # (no abbreviations: "--cpu 1" had been taken as --cpu-devices by the parser, after JAX started
     # without it)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0], allow_abbrev=False)
-    ap.add_argument("--steps", type=int_in(1), default=None, help="JAX training steps per model (default 100; quick 20)")
-    ap.add_argument("--torch-steps", type=int_in(1), default=None, help="timed torch steps per width (default 20; quick 5)")
+    ap.add_argument("--steps", type=int_in(1), default=None,
+                    help="JAX training steps per model (default 100; quick 20)")
+    ap.add_argument("--torch-steps", type=int_in(1), default=None,
+                    help="timed torch steps per width (default 20; quick 5)")
     ap.add_argument("--quick", action="store_true", help="widths 10, 39, 100 only and few steps (~1-2 min)")
     ap.add_argument("--widths", type=int_in(1), nargs="+", default=None)
     ap.add_argument("--vector-width", type=int_in(1), default=None, help="engine vector_width (default: engine's)")
@@ -559,7 +561,8 @@ def main(argv=None) -> dict:
             print(f"JAX engine m={m}, {engine_name(c)} (load average {os.getloadavg()[0]:.2f}) ...",
                   flush=True)
             tries = [bench_jax([m], steps, vector_width=args.vector_width, memory_budget=args.memory_budget,
-                               chunk_size=args.chunk_size, xla_memory=xla_memory if m == max(widths) or xla_memory == "all"
+                               chunk_size=args.chunk_size,
+                               xla_memory=xla_memory if m == max(widths) or xla_memory == "all"
                                else "none", rng=c.rng, sampler=c.sampler,
                                matmul_precision=c.matmul_precision)[0] for _ in range(max(1, args.repeats))]
             best = max(tries, key=lambda r: r["model_steps_per_s"])

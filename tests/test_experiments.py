@@ -1212,7 +1212,8 @@ def test_the_throughput_benchmark_refuses_a_count_below_1_before_anything_runs(c
         with pytest.raises(SystemExit) as exit_:
             bench.main(argv)
         assert exit_.value.code == 2 and message in capsys.readouterr().err
-    assert bench._early_cpu_devices(["--cpu-devices", "x"]) is None and bench._early_cpu_devices(["--cpu-devices=3"]) == 3
+    assert bench._early_cpu_devices(["--cpu-devices", "x"]) is None
+    assert bench._early_cpu_devices(["--cpu-devices=3"]) == 3
 
 
 def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_brings_back(tmp_path):
