@@ -43,6 +43,14 @@ def test_an_undefined_measure_of_a_finite_model_is_not_counted_as_diverged():
     assert curve.to_dict()["n_undefined"] == 1
     loss = width_curve(recs, gamma=1.0)
     assert loss.widths.tolist() == [4, 8, 16] and loss.n_diverged == 1 and loss.n_undefined == 0
+    # a derived measure is not called on a diverged model: its phi_half is NaN, and geometry's
+    # int(round(phi_half * n)) had raised after the sweep
+    recs = [Record(i, {"m": m, "gamma": 1.0, "seed": 0}, m == 32,
+                   {"test_loss": np.float32(np.nan if m == 32 else 1 / m), "phi_half": np.float32(np.nan if m == 32
+                                                                                                  else m / 64)})
+            for i, m in enumerate((4, 8, 16, 32))]
+    count = width_curve(recs, measure=lambda r: float(int(round(float(r["phi_half"]) * 64))), gamma=1.0)
+    assert count.widths.tolist() == [4, 8, 16] and count.loss.tolist() == [4, 8, 16] and count.n_diverged == 1
 
 
 def test_width_curve_averages_a_derived_measure_and_leaves_its_nans_out_as_undefined():

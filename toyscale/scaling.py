@@ -188,7 +188,8 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
       records: sweep records (e.g. a :class:`toyscale.sweep.SweepResult`).
       measure: the scalar output to average, or a function of a :class:`~toyscale.sweep.Record`
         giving a number (a derived measure; NaN or inf leaves that model out as undefined, and
-        the curve's ``loss`` then holds the measure's means), e.g.
+        the curve's ``loss`` then holds the measure's means; it is not called on a diverged
+        model, which is counted in ``n_diverged``), e.g.
         ``lambda r: r["overlap_mean"] if r["n_represented"] >= 10 else float("nan")``.
       **conditions: point fields to match, e.g. ``gamma=-1.0, frequencies=spec.describe()``
         (a frequency spec may also be given as the object, a partial dict or a kind name,
@@ -212,11 +213,14 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
     empty: dict[int, int] = {}
     diverged = undefined = 0
     for r in sorted(chosen, key=lambda r: (r.point.get("seed", 0), r.model_id)):
+        if r.diverged:  # (not measured: its NaN phi_half had failed a measure's int() after the sweep)
+            diverged += 1
+            continue
         value = _number(measure(r), measure, r) if callable(measure) else float(r[measure])
-        if r.diverged or not np.isfinite(value):
+        if not np.isfinite(value):
             # a flagged model, or one whose loss itself is not finite, diverged; a finite model
             # can still have an undefined measure
-            if r.diverged or not np.isfinite(float(r.outputs.get("test_loss", value))):
+            if not np.isfinite(float(r.outputs.get("test_loss", value))):
                 diverged += 1
             else:
                 undefined += 1
