@@ -551,6 +551,7 @@ def test_float32_gives_nan_not_a_wrong_risk_where_its_root_is_below_the_dtypes_r
     f32 = jnp.asarray(lam, jnp.float32)
     assert np.isnan(float(theory.rf_risk(f32, f32, 0.25, 4095, 8192, 0.0)))
     assert np.isnan(float(theory.rf_risk(f32, f32, 0.25, 4095, INF, 0.0)))
+    assert np.isnan(float(theory.krr_risk(f32, f32, 0.25, 4095, 0.0)))  # (its own bisection: 97.4 for 1025.2)
     with jax.enable_x64(True):
         f64 = jnp.asarray(lam)
         assert float(theory.rf_risk(f64, f64, 0.25, 4095, 8192, 0.0)) == pytest.approx(1025.44, rel=1e-4)
@@ -565,8 +566,11 @@ def test_a_finite_number_that_overflows_the_spectrums_dtype_is_named():
     lam = jnp.asarray([1.0, 0.5, 0.25], jnp.float32)
     for call, name in ((lambda: theory.rf_risk(lam, lam, 0.0, 10, 20, 1e39), "ridge"),
                        (lambda: theory.rf_risk(lam, lam, 1e39, 10, 20, 0.1), "noise_var"),
-                       (lambda: theory.krr_risk(lam, lam, 0.0, 1e39, 0.1), "n")):
+                       (lambda: theory.krr_risk(lam, lam, 0.0, 20, 1e39), "ridge")):
         with pytest.raises(ValueError, match=f"{name}=1e\\+39 overflows the eigenvalues' dtype float32"):
             call()
+    # an n or k above float32's range is its limit, inf, and gives the limit's risk
+    assert float(theory.krr_risk(lam, lam, 0.1, 1e39, 0.1)) == float(theory.krr_risk(lam, lam, 0.1, INF, 0.1))
+    assert float(theory.rf_risk(lam, lam, 0.1, 10, 1e39, 0.1)) == float(theory.rf_risk(lam, lam, 0.1, 10, INF, 0.1))
     with jax.enable_x64(True):
         assert np.isfinite(float(theory.rf_risk(jnp.asarray(lam, jnp.float64), lam, 0.0, 10, 20, 1e39)))

@@ -149,9 +149,9 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
     """
     _check_risk_args(n=n, k=k, ridge=ridge)
     lam = _modes(eigenvalues)
-    _check_in_dtype(lam.dtype, n=n, k=k, ridge=ridge)
-    n = jnp.asarray(n, lam.dtype)
-    k = jnp.asarray(k, lam.dtype)
+    _check_in_dtype(lam.dtype, ridge=ridge)
+    n = _size(n, lam.dtype)
+    k = _size(k, lam.dtype)
     ridge = jnp.asarray(ridge, lam.dtype)
     smallest = jnp.minimum(n, k)
 
@@ -166,19 +166,35 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
     # times the sum once n or k is below 1 (a bare sum had missed the root there)
     hi = jnp.log(jnp.sum(lam) / jnp.minimum(smallest, 1.0) + ridge / n) + 5.0
 
-    top = _bisect_log(excess, lo, hi)
-    gamma = jnp.exp(top)
-    # stopped at the floor with modes still unlearned: the root is below the dtype's range
-    lost = (top - lo < 1e-3) & (smallest < jnp.sum(lam > 0)) & (_df(lam, gamma) < smallest * (1 - 1e-4))
-    gamma = jnp.where(lost, jnp.nan, gamma)
+    gamma = _root_or_nan(lam, lo, _bisect_log(excess, lo, hi), smallest)
     z = _df(lam, gamma)
     kappa = jnp.where(jnp.isinf(k), gamma, gamma * (1 - z / k))
     return kappa, gamma
 
 
+def _root_or_nan(lam: jax.Array, lo: jax.Array, top: jax.Array, target: jax.Array) -> jax.Array:
+    """``exp(top)``, a bisection's root for ``df = target`` (ridgeless; below it with a ridge),
+    or NaN where the bisection stopped at its floor ``lo`` with modes still unlearned while a
+    root exists: the root lies below the dtype's smallest normal number (a steep spectrum in
+    float32), where the floor had given a risk 10x off."""
+    gamma = jnp.exp(top)
+    lost = (top - lo < 1e-3) & (target < jnp.sum(lam > 0)) & (_df(lam, gamma) < target * (1 - 1e-4))
+    return jnp.where(lost, jnp.nan, gamma)
+
+
+def _size(value: ArrayLike, dtype: Any) -> jax.Array:
+    """A sample or feature count in the spectrum's dtype; a concrete one above its range as inf,
+    the limit it is (numpy's cast gave inf too, with an overflow warning)."""
+    a = _concrete("size", value)
+    if a is not None and np.isfinite(a) and abs(float(a)) > float(jnp.finfo(dtype).max):
+        return jnp.asarray(jnp.inf, dtype)
+    return jnp.asarray(value, dtype)
+
+
 def _check_in_dtype(dtype: Any, **values: ArrayLike) -> None:
     """A ValueError where a concrete finite number overflows the spectrum's dtype, in which it is
-    used (a ridge of 1e39 became inf in float32 and the risk NaN)."""
+    used (a ridge of 1e39 became inf in float32 and the risk NaN; an n or k that does is its
+    limit, inf, which the risk takes, so they are not checked)."""
     big = float(jnp.finfo(dtype).max)
     for name, v in values.items():
         a = _concrete(name, v)
@@ -360,8 +376,8 @@ def rf_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLik
     lam = _modes(eigenvalues)
     _check_in_dtype(lam.dtype, noise_var=noise_var)
     v2 = _power(target_power, lam)
-    n = jnp.asarray(n, lam.dtype)
-    k = jnp.asarray(k, lam.dtype)
+    n = _size(n, lam.dtype)
+    k = _size(k, lam.dtype)
     _, gamma = effective_ridges(lam, n, k, ridge)
     L = lam / (lam + gamma)
     z, q = jnp.sum(L), jnp.sum(L * L)
@@ -410,13 +426,14 @@ def krr_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLi
     Simon et al. (2023); Bordelon, Canatar & Pehlevan (2020): with ``kappa`` solving
     ``n = sum lambda_i/(lambda_i + kappa) + delta/kappa`` and ``L_i = lambda_i/(lambda_i+kappa)``,
     ``E = n/(n - sum L_i^2) [sum (1 - L_i)^2 v_i^2 + sigma^2]``. Written out on its own
-    (not by calling :func:`rf_risk`) so the tests can compare the two.
+    (not by calling :func:`rf_risk`) so the tests can compare the two. NaN where kappa's root
+    lies below the dtype's smallest normal number, as in :func:`effective_ridges`.
     """
     _check_risk_args(noise_var=noise_var, n=n, ridge=ridge)
     lam = _modes(eigenvalues)
-    _check_in_dtype(lam.dtype, noise_var=noise_var, n=n, ridge=ridge)
+    _check_in_dtype(lam.dtype, noise_var=noise_var, ridge=ridge)
     v2 = _power(target_power, lam)
-    n = jnp.asarray(n, lam.dtype)
+    n = _size(n, lam.dtype)
     ridge = jnp.asarray(ridge, lam.dtype)
 
     def excess(log_k):
@@ -427,8 +444,7 @@ def krr_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLi
     lo = _log_gamma_floor(lam)
     hi = jnp.log((jnp.sum(lam) + ridge) / jnp.minimum(n, 1.0)) + 5.0  # (n below 1: see effective_ridges)
 
-    hi = _bisect_log(excess, lo, hi)
-    L = lam / (lam + jnp.exp(hi))
+    L = lam / (lam + _root_or_nan(lam, lo, _bisect_log(excess, lo, hi), n))
     risk = (jnp.sum((1 - L) ** 2 * v2) + noise_var) / (1 - jnp.sum(L * L) / n)  # (n = inf: no inf/inf)
     return jnp.where(_full_rank(lam, n, n, ridge), _full_rank_risk(lam, v2, noise_var, n), risk)
 
@@ -468,8 +484,8 @@ def ridgeless_rf_risk(eigenvalues: jax.Array, target_power: jax.Array, n: ArrayL
     _check_risk_args(n=n, k=k)
     lam = _modes(eigenvalues)
     v2 = _power(target_power, lam)
-    n = jnp.asarray(n, lam.dtype)
-    k = jnp.asarray(k, lam.dtype)
+    n = _size(n, lam.dtype)
+    k = _size(k, lam.dtype)
     lo, hi = jnp.minimum(n, k), jnp.maximum(n, k)
     # n/(hi - lo) -> 0 as hi -> inf, also when lo is inf too (where inf / inf would be nan);
     # (an infinite n can only be hi, where the factor is n/(n - k) -> 1)
