@@ -158,7 +158,7 @@ def _check_positive_column(path: str, column: str, values: np.ndarray, lines: li
         i = int(np.flatnonzero(bad)[0])
         hint = ""
         if "diverged" in header and "diverged" not in (k for k, _ in where):  # (n_represented of one is 0)
-            hint = "; a diverged model's counts are 0: add --where diverged=0 to keep the others"
+            hint = "; if those are diverged models (whose counts are 0), add --where diverged=0 to keep the others"
         raise CliError(f"{path}: column {column!r} has {int(bad.sum())} non-positive value(s) (first on line "
                        f"{lines[i]}: {values[i]:g}); all values must be > 0 because the fit works in log space"
                        + hint)
@@ -290,7 +290,7 @@ def _cmd_fit_allocation(args) -> int:
             if not bins.is_integer():
                 raise CliError(f"--bins {bins:g}: give an integer number of bins or at least 3 bin edges")
             bins = int(bins)
-    fn = fitting.fit_frontier if args.fit_kind == "frontier" else fitting.fit_isoflop
+    fn = fitting.fit_frontier if args.KIND == "frontier" else fitting.fit_isoflop
     fit = fn(data[args.N], data[args.loss], bins=bins, bracketed=args.bracketed, bootstrap=args.bootstrap,
              seed=args.seed, **budget)
     print(json.dumps(_jsonable(fit.to_dict()), indent=2) if args.json else fit)
@@ -392,7 +392,8 @@ def _add_xy_columns(p: argparse.ArgumentParser, offset_help: str) -> None:
 def register_fit(subparsers) -> None:
     """Add ``fit chinchilla``, ``fit power-law``, ``fit broken-power-law``, ``fit frontier`` and ``fit isoflop``."""
     fit = subparsers.add_parser("fit", help="fit scaling laws to a CSV of runs")
-    sub = fit.add_subparsers(dest="fit_kind", required=True, metavar="KIND")  # (argparse had named "fit_kind")
+    # (dest KIND: the error names it, and the usage line still lists the kinds; it had named "fit_kind")
+    sub = fit.add_subparsers(dest="KIND", required=True)
 
     ch = sub.add_parser("chinchilla", help="L(N, D) = E + A/N^alpha + B/D^beta (Chinchilla approach 3)")
     _add_run_columns(ch, "column of training tokens", "column of training FLOPs (D = C / (6 N))")
