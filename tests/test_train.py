@@ -503,7 +503,8 @@ def test_a_grid_passed_where_the_config_goes_is_named_briefly():
 
 @pytest.mark.parametrize("n, batch, m, sampler", [(4000, 64, 4, "sparse"), (1000, 256, 16, "sparse"),
                                                   (1000, 256, 16, "dense"), (2000, 32, 2, "dense"),
-                                                  (10000, 8, 2, "sparse")])  # (42.1 MB predicted for 45.8)
+                                                  (10000, 8, 2, "sparse"),  # (42.1 MB predicted for 45.8)
+                                                  (500, 8, 2, "sparse"), (100, 4, 2, "dense")])  # (one [n, n] block)
 def test_the_memory_prediction_bounds_what_xla_allocates_for_one_model(n, batch, m, sampler):
     # (chunks are sized by bytes_per_model; at n = 4000, batch 64 it had predicted 17.0 MB where
     # XLA's memory analysis of one model gave 18.8 MB: the overlap's Gram block was counted once)

@@ -445,11 +445,13 @@ class SuperpositionTask:
     def bytes_per_model(self, static: int | tuple[int, str]) -> int:
         c = self.settings
         n, m, b = c.n, _width(static), c.batch
-        # (the overlap measurement's [512, n] Gram block, its square and a masked copy, and the
-        # pair mask in bytes, which rule at a small batch: n = 4000, batch 64 needed 18.8 MB where
-        # one block was counted, 17.0 MB; n = 10000, batch 8 needed 45.8 MB where two, 42.1 MB)
-        block = min(512, n)
-        floats = 8 * b * n + 4 * b * m + 8 * n * m + 3 * block * n + block * n // 4 + c.steps // c.log_every
+        # The overlap measurement's Gram blocks rule at a small batch: [512, n] blocks, their
+        # square, a masked copy and the pair mask in bytes (n = 4000, batch 64 needed 18.8 MB where
+        # one block was counted, 17.0 MB; n = 10000, batch 8 needed 45.8 MB where two, 42.1 MB);
+        # at n <= 512 one [n, n] block, which XLA holds about 4.5 times (n = 500, batch 8: 4.5 MB
+        # of temporaries, where n = 700 took 3.3 MB).
+        overlap = 5 * n * n if n <= 512 else 3 * 512 * n + 128 * n
+        floats = 8 * b * n + 4 * b * m + 8 * n * m + overlap + c.steps // c.log_every
         # the sparse sampler's tables, event slots and the gathered rows of W (and their gradient)
         if c.sampler == "sparse" or (isinstance(static, tuple) and static[1] == "sparse"):
             floats += 2 * data.alias_columns(n) + 2 * c.event_capacity * (m + 8)
