@@ -120,6 +120,9 @@ def test_power_law_t_interval_is_the_ols_t_interval():
     flat = fit_power_law(x3, 2 / x3, offset=True)
     assert not flat.identifiable and "NOT IDENTIFIABLE" in str(flat) and "singular" not in " ".join(flat.notes)
     assert "any smaller offset fits them as exactly" in flat.notes[-1]
+    # three points that want a negative offset: at its bound 0, not an exact fit (the note had said it was)
+    bent = fit_power_law(x3 / 2, [0.9, 0.4, 0.15], offset=True)
+    assert not bent.identifiable and "the data want a negative offset and it sits at its bound 0" in bent.notes[-1]
     assert not fit_power_law(np.geomspace(2, 32, 5), 2 / np.geomspace(2, 32, 5), offset=True).identifiable
 
 

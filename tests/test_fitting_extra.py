@@ -496,3 +496,6 @@ def test_an_allocation_fit_on_two_budgets_says_why_it_has_no_standard_errors():
                    for n in fit.notes), fit.notes
     N3, C3, L3 = _isoflop_runs()
     assert not any(n.startswith("2 budgets") for n in fit_frontier(N3, L3, C=C3).notes)
+    # with the same optimum at both budgets the other note no longer claims a standard error of 0
+    same = fit_frontier(np.tile([1e6, 2e6, 4e6], 2), [3, 2.5, 2.9, 2.8, 2.2, 2.6], C=np.repeat([1e15, 1e16], 3))
+    assert np.isnan(same.a_stderr) and not any("standard error 0" in n for n in same.notes), same.notes

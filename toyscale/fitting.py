@@ -1274,9 +1274,12 @@ def fit_power_law(
         notes.append("information matrix is singular or the loss has too few points in its quadratic branch; "
                      "standard errors are undefined")
     if collapsed:
-        notes.append(f"fitted offset {y_inf:.3g} is ~0: the data show no irreducible term"
-                     + ("; with as many points as parameters any smaller offset fits them as exactly, so it is "
-                        "not identifiable" if exact else ""))
+        why = ""
+        if exact:  # (not identifiable either way; only an exact fit has every smaller offset fitting as well)
+            why = ("; with as many points as parameters any smaller offset fits them as exactly, so it is not "
+                   "identifiable" if objective < 1e-12 else "; the data want a negative offset and it sits at its "
+                   "bound 0, so with as many points as parameters it is not identifiable")
+        notes.append(f"fitted offset {y_inf:.3g} is ~0: the data show no irreducible term" + why)
 
     intervals: dict = {}
     if bootstrap:
@@ -2775,8 +2778,9 @@ def _fit_allocation(method: str, opt: _Optima, notes: list[str], boot: _Optima |
         notes.append("2 budgets for N_opt = k C^a's 2 parameters: the line through their optima is exact, with no "
                      "residual degrees of freedom, so no standard errors (a bootstrap still gives intervals)")
     if np.unique(Ng).size == 1:
-        notes.append(f"every budget's optimum is the same N ({Ng[0]:.4g}): a = 0 fits it exactly, with standard "
-                     "error 0; the runs' N may not reach the optima, or their N grid is too coarse to show them move")
+        notes.append(f"every budget's optimum is the same N ({Ng[0]:.4g}): a = 0 fits it exactly"
+                     + (", with standard error 0" if len(Cg) > 2 else "")
+                     + "; the runs' N may not reach the optima, or their N grid is too coarse to show them move")
     intervals, boot_params, failed = {}, None, 0
     if boot is not None:
         boot_params = _allocation_ols(boot)
