@@ -365,6 +365,14 @@ def test_export_into_a_stream_appends_and_keeps_it_a_stream(sweep, tmp_path):
     assert r.returncode == 0, r.stderr
     lines = kept.read_text().splitlines()
     assert lines[0] == "an earlier line" and lines[1].startswith("model_id,diverged,") and len(lines) > 3
+    # through its own descriptor, at its position: reopened, /dev/stderr under `2>` had been written over by the
+    # "wrote ..." line that follows
+    err = tmp_path / "err.csv"
+    with open(err, "w") as out:
+        r = subprocess.run([sys.executable, "-m", "toyscale", "export", str(folder), "/dev/stderr"], stderr=out,
+                           env=env)
+    lines = err.read_text().splitlines()
+    assert r.returncode == 0 and lines[0].startswith("model_id,diverged,") and lines[-1].startswith("wrote "), lines
     # a closed standard output is named, not an AttributeError
     r = subprocess.run(f"{shlex.quote(sys.executable)} -m toyscale export {shlex.quote(str(folder))} - >&-",
                        shell=True, capture_output=True, text=True, env=env)

@@ -99,12 +99,21 @@ def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
     return tmp
 
 
-def _a_stream(path: str) -> bool:
-    """Whether ``path`` names a stream to write into, not a file to replace: a process's open
-    file descriptor (``/dev/stdout``, ``/dev/fd/N``, ``/proc/PID/fd/N``: the shell's ``>>``
-    file, a pipe) or an existing FIFO or device."""
+def _own_descriptor(path: str) -> int | None:
+    """The file descriptor of this process that ``path`` names (``/dev/stdout``, ``/dev/stderr``,
+    ``/dev/fd/N``, ``/proc/self/fd/N``), or None."""
     full = os.path.abspath(path)
-    if full in ("/dev/stdout", "/dev/stderr") or full.startswith("/dev/fd/") or re.match(r"/proc/[^/]+/fd/", full):
+    named = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}.get(full)
+    if named is not None:
+        return named
+    hit = re.fullmatch(rf"/dev/fd/(\d+)|/proc/(?:self|{os.getpid()})/fd/(\d+)", full)
+    return None if hit is None else int(hit.group(1) or hit.group(2))
+
+
+def _a_stream(path: str) -> bool:
+    """Whether ``path`` names a stream to write into, not a file to replace: another process's
+    open file descriptor (``/proc/PID/fd/N``) or an existing FIFO or device."""
+    if re.match(r"/proc/[^/]+/fd/", os.path.abspath(path)):
         return True
     try:
         return stat.S_ISFIFO(os.stat(path).st_mode) or stat.S_ISCHR(os.stat(path).st_mode)
@@ -115,10 +124,20 @@ def _a_stream(path: str) -> bool:
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> None:
     """Calls ``write(f)`` on a binary temp file, then renames it over ``path``; a ``path``
     that is a symbolic link is written through (its target replaced, the link kept), as
-    ``open(path, "w")`` would. A stream (``/dev/stdout``, ``/dev/fd/N``, a FIFO, a device) is
-    written into, appended to, as ``>>`` asks: a rename had replaced the shell's ``>>`` file
-    behind ``/dev/stdout``, a FIFO and a device with regular files."""
+    ``open(path, "w")`` would. This process's own descriptors (``/dev/stdout``, ``/dev/fd/N``)
+    are written through, at their position and after what Python has buffered for them, and a
+    FIFO or a device is written into: a rename had replaced the shell's ``>>`` file behind
+    ``/dev/stdout``, a FIFO and a device with regular files (and reopening ``/dev/stdout``
+    would have written over the process's own output under ``>``)."""
     path = os.fspath(path)
+    fd = _own_descriptor(path)
+    if fd is not None:
+        for stream in (sys.stdout, sys.stderr):  # (what this process printed comes first)
+            if stream is not None and not stream.closed:
+                stream.flush()
+        with os.fdopen(os.dup(fd), "wb") as f:
+            write(f)
+        return
     if _a_stream(path):
         with open(path, "ab") as f:
             write(f)
