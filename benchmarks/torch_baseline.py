@@ -7,9 +7,9 @@ signed per-row decay of Eq. 2 applied by hand to W before each Adam step, the wa
 learning rate set on the groups each step, the loss as ``F.mse_loss`` (a hand-written mean of
 squares had cost another) and read with ``loss.item()`` each step, as the published loop
 logs it. Same shapes as the JAX engine (n x m weights, batch x n samples, per-element mean
-squared error). Before 2026-12-05 the two extra passes made this baseline 6-11 % slower per
-step than the published loop (a review's measurement), so the speedups printed before then are
-that much high.
+squared error). Until 2026-12-05 the two extra passes made this baseline 4.5 % slower per step
+than it is now (1.7-8.7 % by width, interleaved on a 2-core AMD EPYC, benchmarks/RESULTS.md), so
+the speedups printed with it are that much high.
 
 torch is an optional ``bench`` extra (``pip install -e .[bench]``); importing this module
 without it raises ImportError, which :mod:`benchmarks.train_throughput` reports and skips.
