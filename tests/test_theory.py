@@ -571,6 +571,7 @@ def test_a_finite_number_that_overflows_the_spectrums_dtype_is_named():
             call()
     # an n or k above float32's range is its limit, inf, and gives the limit's risk
     assert float(theory.krr_risk(lam, lam, 0.1, 1e39, 0.1)) == float(theory.krr_risk(lam, lam, 0.1, INF, 0.1))
+    assert float(theory.krr_risk(lam, lam, 0.1, 10**40, 0.1)) == float(theory.krr_risk(lam, lam, 0.1, INF, 0.1))
     assert float(theory.rf_risk(lam, lam, 0.1, 10, 1e39, 0.1)) == float(theory.rf_risk(lam, lam, 0.1, 10, INF, 0.1))
     with jax.enable_x64(True):
         assert np.isfinite(float(theory.rf_risk(jnp.asarray(lam, jnp.float64), lam, 0.0, 10, 20, 1e39)))

@@ -153,7 +153,8 @@ def check_real(name: str, value: Any, *, low: float | None = None, strict: bool 
     +inf where ``allow_inf``) and above ``low`` (strictly where ``strict``)."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}={value!r}; {name} must be a real number")
-    ok = np.isfinite(value) or (allow_inf and value == np.inf)
+    # (an int is finite: np.isfinite had raised a bare TypeError on one beyond int64, 10**40)
+    ok = isinstance(value, (int, np.integer)) or np.isfinite(value) or (allow_inf and value == np.inf)
     if ok and low is not None:
         ok = value > low if strict else value >= low
     if not ok:

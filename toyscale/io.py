@@ -103,7 +103,7 @@ def _own_descriptor(path: str) -> int | None:
     """The file descriptor of this process that ``path`` names (``/dev/stdout``, ``/dev/stderr``,
     ``/dev/fd/N``, ``/proc/self/fd/N``), or None."""
     full = os.path.abspath(path)
-    named = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}.get(full)
+    named = {"/dev/stdout": 1, "/dev/stderr": 2}.get(full)
     if named is not None:
         return named
     hit = re.fullmatch(rf"/dev/fd/(\d+)|/proc/(?:self|{os.getpid()})/fd/(\d+)", full)

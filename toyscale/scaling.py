@@ -218,8 +218,8 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
             continue
         value = _number(measure(r), measure, r) if callable(measure) else float(r[measure])
         if not np.isfinite(value):
-            # a flagged model, or one whose loss itself is not finite, diverged; a finite model
-            # can still have an undefined measure
+            # a model whose loss itself is not finite diverged (unflagged); a finite model can
+            # still have an undefined measure
             if not np.isfinite(float(r.outputs.get("test_loss", value))):
                 diverged += 1
             else:

@@ -185,8 +185,8 @@ def _root_or_nan(lam: jax.Array, lo: jax.Array, top: jax.Array, target: jax.Arra
 def _size(value: ArrayLike, dtype: Any) -> jax.Array:
     """A sample or feature count in the spectrum's dtype; a concrete one above its range as inf,
     the limit it is (numpy's cast gave inf too, with an overflow warning)."""
-    a = _concrete("size", value)
-    if a is not None and np.isfinite(a) and abs(float(a)) > float(jnp.finfo(dtype).max):
+    if (isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)
+            and abs(float(value)) > float(jnp.finfo(dtype).max)):
         return jnp.asarray(jnp.inf, dtype)
     return jnp.asarray(value, dtype)
 
