@@ -472,7 +472,9 @@ def test_a_batch_of_keys_is_not_a_prng_key():
     # JAX's words ("fold_in accepts a single key", "expected key_data.shape to end with (2,)")
     for bad, match in ((jax.random.split(jax.random.key(0), 3), r"typed key array of shape \(3,\)"),
                        (np.zeros(5, np.uint32), r"uint32 array of shape \(5,\).*has shape \(2,\)"),
-                       (np.zeros(0, np.uint32), r"uint32 array of shape \(0,\)")):
+                       (np.zeros(0, np.uint32), r"uint32 array of shape \(0,\)"),
+                       # a batch of raw keys: its shape named (its whole array had been shown)
+                       (keys, r"uint32 array of shape \(3, 2\).*one key is wanted, not a batch of keys")):
         with pytest.raises(TypeError, match=match):
             train_model(SMALL, 3, gamma=0.0, lr_w=1e-2, lr_b=1e-2, frequencies="linear", key=bad)
         with pytest.raises(TypeError, match=match):

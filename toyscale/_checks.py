@@ -137,11 +137,12 @@ def prng_key(name: str, key: Any) -> Any:
             raise TypeError(f"{name} is a typed key array of shape {shape}; {name} must be a PRNG key: one key "
                             f"(shape ()), not a batch of keys")
         return key
-    if dtype is not None and dtype == np.uint32 and len(shape) == 1:
+    if dtype is not None and dtype == np.uint32 and len(shape) >= 1:
         words = jax.eval_shape(jax.random.PRNGKey, 0).shape  # (2,) for threefry, (4,) for rbg
-        if shape != words:
+        if shape != words:  # (a batch of raw keys had been shown as its whole array, its shape unnamed)
             raise TypeError(f"{name} is a uint32 array of shape {shape}; {name} must be a PRNG key: a raw key "
-                            f"(jax.random.PRNGKey) of the default implementation has shape {words}")
+                            f"(jax.random.PRNGKey) of the default implementation has shape {words}"
+                            + (", and one key is wanted, not a batch of keys" if len(shape) > 1 else ""))
         return key
     raise TypeError(f"{name}={key!r}; {name} must be a PRNG key, e.g. jax.random.PRNGKey(0) or jax.random.key(0)")
 
