@@ -474,6 +474,21 @@ def test_a_bad_setting_is_a_usage_error_before_anything_runs(name, item, message
     assert not (tmp_path / "out").exists()
 
 
+def test_a_superposition_scripts_lr_may_be_any_real_number_but_not_a_list():
+    # (only Python's int and float had been taken: a numpy float32 lr was refused as "not one number")
+    from toyscale.runner import superposition_points
+    from toyscale.train import TrainConfig
+
+    config = TrainConfig(n=16, batch=8, steps=10, warmup=1, test_batches=1, log_every=5)
+    settings = {"widths": [2, 3], "seeds": 1}
+    for lr in (0.01, np.float32(0.01), 1):
+        points = superposition_points(config, {**settings, "lr": lr}, gammas=[-1.0], frequencies=["linear"])
+        assert len(points) == 2 and points[0]["lr_w"] == points[0]["lr_b"] == pytest.approx(0.01 if lr != 1 else 1)
+    for lr in ([0.01, 0.02], True, "0.01"):
+        with pytest.raises(TypeError, match="lr must be one number"):
+            superposition_points(config, {**settings, "lr": lr}, gammas=[-1.0], frequencies=["linear"])
+
+
 def test_geometry_labels_gamma_0_as_no_decay_not_weak():
     # (gamma = 0 had been printed and drawn as weak superposition; phase_diagram's weak side leaves it out)
     geometry = load("geometry")

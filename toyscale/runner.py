@@ -13,6 +13,7 @@ import dataclasses
 import gc
 import hashlib
 import json
+import numbers
 import os
 import re
 import signal
@@ -66,7 +67,7 @@ def superposition_points(config: Any, settings: Mapping[str, Any], *, gammas: Se
 
     if lr_w is None:
         lr = settings["lr"]
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)):
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real):  # (a numpy float32 too)
             raise TypeError(f"lr={lr!r}; lr must be one number, the peak learning rate of W and b (this script "
                             f"averages each width's seeds at one lr: sweep several with "
                             f"toyscale.train.superposition_grid)")
