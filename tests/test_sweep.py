@@ -1158,3 +1158,28 @@ def test_an_out_path_that_is_a_file_is_a_folder_in_use_and_a_scripts_usage_error
     assert exit_.value.code == 2
     assert f"--out {tmp_path}: out='{tmp_path / 'sweep'}' is a file" in capsys.readouterr().err
     assert (tmp_path / "sweep").read_text() == "x"
+
+
+def test_the_predicted_peak_holds_a_cpu_shares_stacked_outputs():
+    # A CPU device trains its share one model at a time, but lax.map keeps every model's
+    # outputs until the chunk ends: with keep_weights at n = 2048, m = 128 (1 MB of W each) a
+    # share of 8 had been predicted at one model's bytes, below what XLA allocates.
+    import jax.numpy as jnp
+    from toyscale.train import SuperpositionTask
+
+    cfg = TrainConfig(n=2048, batch=8, steps=4, warmup=1, test_batches=1, log_every=2, keep_weights=True)
+    points = superposition_grid(widths=[128], gammas=[-1.0, 1.0], frequencies=[power_law(1.2)], lr_w=1e-2,
+                                lr_b=1e-2, seeds=4)
+    devices = jax.devices()[:1]
+    res = sweep_superposition(cfg, points, devices=devices, chunk_size=8, progress=False)
+    task = SuperpositionTask(cfg)
+    static = task.static_of(points[0])
+    assert res.stats["chunk_sizes"][str(static)] == 8 and res.stats["vector_widths"][str(static)] == 1
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("models",))
+    inputs = sweep._stack_inputs(task, points)
+    keys = jnp.stack([model_key(0, p, task) for p in points])
+    ma = sweep._compiled_group_fn(task, static, mesh, 1).lower(inputs, keys).compile().memory_analysis()
+    used = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes - ma.alias_size_in_bytes
+    predicted = res.stats["predicted_peak_bytes_per_device"][str(static)]
+    assert used <= predicted <= 2 * used
+    assert predicted >= task.bytes_per_model(static) + 8 * 2048 * 128 * 4  # the eight models' W

@@ -1031,7 +1031,8 @@ def run_sweep(
         size and device count); 1 on a CPU, where XLA's batched matrix products are slower
         than a sequence of plain ones (measured: 1.7x, see benchmarks/RESULTS.md). Like
         ``chunk_size``, a given width overrides the memory budget: each device holds
-        ``vector_width`` models at once (``stats["predicted_peak_bytes_per_device"]``).
+        ``vector_width`` models at once (``stats["predicted_peak_bytes_per_device"]``: those
+        models' ``bytes_per_model`` plus the share's stacked outputs).
       process_index, process_count: this process's share of the grid in a multi-host run
         (default ``jax.process_index()``/``jax.process_count()``). Process ``p`` trains the
         models whose id is ``p`` modulo ``process_count``; all write into ``out``.
@@ -1174,7 +1175,6 @@ def run_sweep(
             stats["vector_widths"][str(static)] = width
             fn = _compiled_group_fn(task, static, mesh, width)
             stats["programs"] += 1
-            stats["predicted_peak_bytes_per_device"][str(static)] = width * task.bytes_per_model(static)
             for start in range(0, len(ids), size):
                 chunk = [i for i in ids[start:start + size] if i not in done]
                 if not chunk:
@@ -1184,6 +1184,9 @@ def run_sweep(
                 keys = _model_keys(root, jnp.asarray(words[padded]))
                 inputs = jax.device_put(inputs, sharding)
                 keys = jax.device_put(keys, sharding)
+                if str(static) not in stats["predicted_peak_bytes_per_device"]:
+                    stats["predicted_peak_bytes_per_device"][str(static)] = _predicted_peak(
+                        task, static, fn, inputs, keys, width, len(devices))
                 outs, diverged = fn(inputs, keys)
                 outs = {k: np.asarray(v)[: len(chunk)].copy() for k, v in outs.items()}  # writable, like loaded ones
                 diverged = np.asarray(diverged)[: len(chunk)]
@@ -1284,6 +1287,16 @@ def model_key(seed: int, point: Mapping[str, Any], task: Any = None) -> jax.Arra
         _check_task(task, "None (the point as given keys the model) or the sweep's Task")
     words = _point_words(_identity(task, point))
     return _fold_words(jax.random.PRNGKey(seed), jnp.asarray(words, dtype=jnp.uint32))
+
+
+def _predicted_peak(task: Task, static: Hashable, fn: Callable, inputs, keys, width: int, n_devices: int) -> int:
+    """Bytes one device needs for a chunk: ``width`` models in flight (the task's
+    ``bytes_per_model``) beside the stacked outputs of its whole share, which ``lax.map``
+    holds until the chunk ends (a CPU share of 8 models keeping their weights at n = 4096,
+    m = 256 holds 34 MB of them, where one model in flight needs about 40 MB)."""
+    shapes = jax.eval_shape(fn, inputs, keys)  # (traced once: the call that follows reuses the trace)
+    stacked = sum(math.prod(s.shape) * s.dtype.itemsize for s in jax.tree_util.tree_leaves(shapes))
+    return width * task.bytes_per_model(static) + math.ceil(stacked / n_devices)
 
 
 def _compiled_group_fn(task: Task, static: Hashable, mesh: jax.sharding.Mesh, vector_width: int) -> Callable:
