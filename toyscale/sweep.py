@@ -1291,12 +1291,14 @@ def model_key(seed: int, point: Mapping[str, Any], task: Any = None) -> jax.Arra
 
 def _predicted_peak(task: Task, static: Hashable, fn: Callable, inputs, keys, width: int, n_devices: int) -> int:
     """Bytes one device needs for a chunk: ``width`` models in flight (the task's
-    ``bytes_per_model``) beside the stacked outputs of its whole share, which ``lax.map``
-    holds until the chunk ends (a CPU share of 8 models keeping their weights at n = 4096,
-    m = 256 holds 34 MB of them, where one model in flight needs about 40 MB)."""
+    ``bytes_per_model``, their outputs included) beside the stacked outputs of the rest of its
+    share, which ``lax.map`` holds until the chunk ends (a CPU share of 8 models keeping their
+    weights at n = 4096, m = 256 holds 34 MB of them, where one model in flight needs about 40 MB)."""
     shapes = jax.eval_shape(fn, inputs, keys)  # (traced once: the call that follows reuses the trace)
-    stacked = sum(math.prod(s.shape) * s.dtype.itemsize for s in jax.tree_util.tree_leaves(shapes))
-    return width * task.bytes_per_model(static) + math.ceil(stacked / n_devices)
+    leaves = jax.tree_util.tree_leaves(shapes)
+    per_model = sum(math.prod(s.shape) * s.dtype.itemsize for s in leaves) / leaves[0].shape[0]
+    share = leaves[0].shape[0] // n_devices
+    return width * task.bytes_per_model(static) + math.ceil((share - width) * per_model)
 
 
 def _compiled_group_fn(task: Task, static: Hashable, mesh: jax.sharding.Mesh, vector_width: int) -> Callable:
