@@ -1143,6 +1143,9 @@ def test_chunk_layout_checks_its_devices_as_run_sweep_does():
         with pytest.raises(ValueError, match="non-empty list of distinct jax.Device objects"):
             call([d0, d0])
     assert chunk_layout(5, 1, memory_budget=10**9, devices=(d0,)) == (5, 1)  # any sequence of devices
+    # a Mesh's devices, a numpy array, had been refused with the advice to wrap it in a list (refused too)
+    mesh = jax.sharding.Mesh(np.asarray(jax.devices()[:2]), ("models",))
+    assert chunk_layout(5, 1, memory_budget=10**9, devices=mesh.devices) == (6, 1)
 
 
 def test_an_out_path_that_is_a_file_is_a_folder_in_use_and_a_scripts_usage_error(tmp_path, capsys):
@@ -1183,3 +1186,21 @@ def test_the_predicted_peak_holds_a_cpu_shares_stacked_outputs():
     predicted = res.stats["predicted_peak_bytes_per_device"][str(static)]
     assert used <= predicted <= 2 * used
     assert predicted >= task.bytes_per_model(static) + 7 * 2048 * 128 * 4  # the seven others' W beside it
+
+
+def test_a_point_the_task_cannot_read_is_named_before_the_folder_is_claimed(tmp_path):
+    # (a point without "m" raised a bare KeyError 'm' after manifest.json was written, so the
+    # corrected grid was then refused as a different sweep)
+    from toyscale.train import SuperpositionTask
+
+    task = SuperpositionTask(CFG)
+    good = POINTS[0]
+    no_m = {k: v for k, v in good.items() if k != "m"}
+    with pytest.raises(ValueError, match=r"points\[1\]=\{.*\} has no field 'm', which task 'superposition' needs"):
+        sweep.run_sweep(task, [good, no_m], out=tmp_path / "s", progress=False)
+    no_gamma = {k: v for k, v in good.items() if k != "gamma"}  # (static_of reads only m)
+    with pytest.raises(ValueError, match=r"points\[0\]=.* has no field 'gamma'.*its inputs_of asked"):
+        sweep.run_sweep(task, [no_gamma], out=tmp_path / "s", progress=False)
+    assert not (tmp_path / "s" / "manifest.json").exists()
+    res = sweep.run_sweep(task, [good], out=tmp_path / "s", progress=False)
+    assert len(res.records) == 1 and not res.records[0].diverged

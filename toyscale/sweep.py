@@ -321,9 +321,12 @@ def _check_budget(memory_budget: Any) -> None:
 
 
 def _checked_devices(devices: Any) -> list:
-    """``devices`` as a list, checked: a TypeError unless it is a list of jax.Device objects (a
-    lone Device is refused, not iterated), a ValueError unless they are some and distinct.
+    """``devices`` as a list, checked: a TypeError unless it is a list (or numpy array, as
+    ``Mesh.devices``) of jax.Device objects (a lone Device is refused, not iterated), a
+    ValueError unless they are some and distinct.
     Shared by :func:`run_sweep` and :func:`chunk_layout`."""
+    if isinstance(devices, np.ndarray) and devices.dtype == object:  # (a Mesh's .devices: refused, with the advice
+        devices = list(devices.flat)  # to wrap it in a list, which was refused too)
     if isinstance(devices, jax.Device) or not isinstance(devices, Sequence):
         raise TypeError(f"devices={devices!r}; devices must be a list of jax.Device objects, e.g. [{devices!r}]")
     devices = list(devices)
@@ -1098,6 +1101,13 @@ def run_sweep(
         raise ValueError(f"out=None with process_count={pcount}; a sweep over several processes needs an out "
                          f"folder they all write to, where their results merge")
 
+    # Every point of this process's share through the task before the folder is claimed: a
+    # point the task cannot read had left a manifest for a grid that never runs, refusing
+    # the corrected one as a different sweep.
+    statics = {i: _asked(task, "static_of", i, p) for i, p in enumerate(points) if i % pcount == pidx}
+    for i in statics:
+        _asked(task, "inputs_of", i, points[i])
+
     task_config = task.config()
     manifest = {
         "format": FORMAT,
@@ -1152,9 +1162,8 @@ def run_sweep(
     # the chunk (and vmapped batch) an uninterrupted run would have: the same bits. (Only a
     # chunk left part-done by a run with another chunk plan is packed differently.)
     groups: dict[Hashable, list[int]] = {}
-    for i, p in enumerate(points):
-        if i % pcount == pidx:
-            groups.setdefault(task.static_of(p), []).append(i)
+    for i, static in statics.items():
+        groups.setdefault(static, []).append(i)
     groups = {static: ids for static, ids in groups.items() if any(i not in done for i in ids)}
 
     root = jax.random.PRNGKey(seed)
@@ -1287,6 +1296,17 @@ def model_key(seed: int, point: Mapping[str, Any], task: Any = None) -> jax.Arra
         _check_task(task, "None (the point as given keys the model) or the sweep's Task")
     words = _point_words(_identity(task, point))
     return _fold_words(jax.random.PRNGKey(seed), jnp.asarray(words, dtype=jnp.uint32))
+
+
+def _asked(task: Task, method: str, i: int, point: Mapping[str, Any]) -> Any:
+    """``task.<method>(point)``, its error naming the point (a bare KeyError 'm' had named neither it nor its index)."""
+    try:
+        return getattr(task, method)(point)
+    except KeyError as e:
+        raise ValueError(f"points[{i}]={point!r} has no field {e}, which task {task.name!r} needs "
+                         f"(its {method} asked for it)") from None
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"points[{i}]={point!r}: {e}") from e
 
 
 def _predicted_peak(task: Task, static: Hashable, fn: Callable, inputs, keys, width: int, n_devices: int) -> int:
