@@ -805,6 +805,8 @@ class RandomFeatureTask:
         if static.nonlinearity == "relu":  # (the exact loss's N x N moments: XLA had held 1.1 N^2 floats more for
             floats += 2 * N * N             # them than for linear features at N = 2048, T = 32, M = 512)
         floats += 2 * self.settings.test_samples * (M + N + T)
+        if static.method == "gd":  # the loss curve, which XLA holds twice (steps = 10^5, log_every = 1, N = 4,
+            floats += 2 * (static.steps // self.settings.log_every)  # T = 8, M = 16 needed 0.9 MB; 6 kB predicted)
         # float64 inside a sweep (solve_dtype), plus the float32 draws of U and x they are cast from
         return 8 * floats + 4 * (T * M + N * M)
 
