@@ -889,7 +889,12 @@ def _read_manifest(mpath: str, remedy: str) -> dict:
 
 
 def load_sweep(folder: str) -> SweepResult:
-    """Reads a sweep folder written by :func:`run_sweep` (finished models only)."""
+    """Reads a sweep folder written by :func:`run_sweep` (finished models only).
+
+    ``stats["unfinished"]`` lists the grid's model ids not on disk: none once the sweep is
+    done; otherwise models still training, an interrupted run's, or, in a run split over
+    processes, the share of a process that never ran (a grid split as process 0 of 2 and
+    process 1 of 3 leaves ids 3 and 5 to nobody)."""
     if not isinstance(folder, (str, os.PathLike)):
         raise TypeError(f"folder={folder!r}; folder must be a path (str or os.PathLike)")
     if not os.path.isdir(folder):
@@ -915,7 +920,12 @@ def load_sweep(folder: str) -> SweepResult:
         Record(model_id=i, point=points[i], diverged=done[i][0], outputs=done[i][1])
         for i in sorted(done)
     ]
-    return SweepResult(records=records, manifest=manifest, stats={"loaded": len(records)})
+    return SweepResult(records=records, manifest=manifest,
+                       stats={"loaded": len(records), "unfinished": _unfinished(points, done)})
+
+
+def _unfinished(points: Sequence, done: Mapping[int, Any]) -> list[int]:
+    return [i for i in range(len(points)) if i not in done]
 
 
 # ----------------------------------------------------------------------------- running
@@ -1043,7 +1053,8 @@ def run_sweep(
 
     Returns:
       A :class:`SweepResult` with the records this process can see: on one process all of
-      them; on several, those on disk in ``out`` when it finished (its own plus others').
+      them; on several, those on disk in ``out`` when it finished (its own plus others'), and
+      ``stats["unfinished"]`` the ids of the others not on disk yet (see :func:`load_sweep`).
       A record's point is the manifest's JSON copy (a tuple reads back as a list), the
       same whether the record was trained now or loaded.
 
@@ -1219,6 +1230,7 @@ def run_sweep(
     stats["model_steps"] = bar.model_steps
     if folder is not None and pcount > 1:
         results = _read_chunks(folder, manifest["points"])
+    stats["unfinished"] = _unfinished(manifest["points"], results)  # (other processes' models not on disk yet)
     plain = manifest["points"]  # the JSON copy, as load_sweep gives it
     records = [Record(model_id=i, point=plain[i], diverged=results[i][0], outputs=results[i][1])
                for i in sorted(results)]
