@@ -390,3 +390,22 @@ def test_the_samplers_name_a_key_that_is_not_one(rng):
                  lambda: data.sample_features_plain(0, np.full(3, 0.5), 2)):
         with pytest.raises(TypeError, match="key=(0|None); key must be a PRNG key"):
             draw()
+
+
+def _events_with_the_count_forced(beyond_capacity: bool) -> tuple[int, bool]:
+    """(events kept, truncated) of a sparse batch whose count table says T = C, or T > C."""
+    n, batch, capacity = 1024, 4096, 8
+    tables = dict(data.sparse_tables(np.full(n, 1e-4), batch, capacity))
+    above = np.full(capacity + 1, 0xFFFFFFFF, np.uint32)  # P(T > j) = 1 for every j < C ...
+    if not beyond_capacity:
+        above[capacity] = 0  # ... and 0 at j = C: exactly C events
+    tables["count_hi"], tables["count_lo"] = above, above.copy()
+    x, truncated = data.sample_features_sparse(jax.random.PRNGKey(0), tables, batch, n)
+    return int(np.sum(np.asarray(x.values) > 0)), bool(truncated)
+
+
+def test_exactly_capacity_events_are_all_kept_and_not_flagged():
+    # (no test told T = C from T > C: a flag at T = C, or a batch keeping C - 1 events unflagged,
+    # passed every sampler test; mutation check)
+    assert _events_with_the_count_forced(False) == (8, False)
+    assert _events_with_the_count_forced(True) == (8, True)

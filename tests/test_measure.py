@@ -202,3 +202,10 @@ def test_threshold_must_be_one_number_and_W_may_be_a_list():
             fn(jnp.asarray(W), "0.5")
         with pytest.raises(TypeError, match=r"threshold has shape \(2,\); threshold must be one real number"):
             fn(jnp.asarray(W), [0.5, 1.0])
+
+
+def test_represented_counts_agree_at_the_threshold_itself():
+    # a row of norm exactly 1/2 is not represented, in overlap_stats' count as in phi (a >= in
+    # one of them had passed; mutation check)
+    W = jnp.asarray([[0.5, 0.0], [0.0, 0.5], [0.6, 0.8], [0.0, 2.0], [1.0, 1.0]])
+    assert int(overlap_stats(W, threshold=0.5)["n_represented"]) == round(float(represented_fraction(W, 0.5)) * 5) == 3

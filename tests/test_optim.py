@@ -157,3 +157,20 @@ def test_decay_regime_is_the_sign_of_gamma_and_zero_is_neither():
                                                                             "no decay", "weak", "weak"]
     with pytest.raises(ValueError, match="gamma=nan"):
         decay_regime(float("nan"))
+
+
+def test_two_adam_steps_match_adam_written_out_down_to_eps():
+    # (the one-step check cannot see b1 or b2, which bias correction cancels at step 1, nor eps
+    # beside gradients >= 0.05: b2 = 0.99 or eps = 1e-7 had passed; a W gradient of 1e-8, as a
+    # rare feature's, meets eps here; mutation check)
+    params = {"W": jnp.asarray([[0.3, -0.2], [1.5, 0.5]]), "b": jnp.asarray([0.1, -0.4])}
+    g1 = {"W": jnp.asarray([[0.1, 0.2], [-0.3, 1e-8]]), "b": jnp.asarray([0.2, -0.1])}
+    g2 = {"W": jnp.asarray([[-0.05, 0.4], [0.1, 2e-8]]), "b": jnp.asarray([-0.3, 0.02])}
+    opt = superposition_optimizer(lr_w=1.0, lr_b=1.0, gamma=0.0, steps=10, warmup=0, final_fraction=1.0)
+    _, state = opt.update(g1, opt.init(params), params)
+    updates, _ = opt.update(g2, state, params)
+    for k in ("W", "b"):
+        m = 0.1 * 0.9 * g1[k] + 0.1 * g2[k]
+        v = 0.001 * 0.999 * g1[k] ** 2 + 0.001 * g2[k] ** 2
+        want = -(m / (1 - 0.9**2)) / (jnp.sqrt(v / (1 - 0.999**2)) + 1e-8)
+        np.testing.assert_allclose(updates[k], want, rtol=1e-4)

@@ -564,3 +564,17 @@ def test_a_bad_field_is_named_with_its_point_and_sizes_out_of_reach_are_refused(
                            seeds=10**10)
     with pytest.raises(ValueError, match=r"loss_scale=1e-50; loss_scale must be in \[1e-20, 1e20\]"):
         TrainConfig(n=16, batch=8, steps=10, warmup=1, log_every=5, loss_scale=1e-50)
+
+
+def test_log_every_does_not_change_the_trained_model():
+    # 25 steps logged every 10 are 2 blocks and 5 remainder steps; a remainder that reused the
+    # first steps' data and schedule, or was never run, had passed every test (mutation check)
+    base = TrainConfig(n=16, batch=32, steps=25, warmup=3, test_batches=2, log_every=5, keep_weights=True)
+    kw = dict(gamma=-0.5, lr_w=2e-2, lr_b=2e-2, frequencies=power_law(1.0), key=jax.random.PRNGKey(1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # (25 steps do no better than the empty model)
+        every5 = train_model(base, 3, **kw)
+        every10 = train_model(dataclasses.replace(base, log_every=10), 3, **kw)
+    np.testing.assert_allclose(every10["W"], every5["W"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(every10["b"], every5["b"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(every10["loss_curve"], every5["loss_curve"][:4].reshape(2, 2).mean(1), rtol=1e-5)
