@@ -38,8 +38,9 @@ row. What is measured, all in the same process:
 * **peak memory**: on CPU the process max RSS (``getrusage``; monotone, so each width's
   row shows the peak so far), on GPU the device's ``peak_bytes_in_use``; compared with the
   engine's prediction ``bytes_per_model(m) x models in flight`` (models in flight per
-  device = vector width) plus the stacked outputs of the device's share of a chunk, and, where the engine's compiled chunk function can be lowered
-  here, XLA's own ``memory_analysis()`` of one chunk.
+  device = vector width) plus the stacked outputs of the device's share of a chunk, and,
+  where the engine's compiled chunk function can be lowered here, XLA's own
+  ``memory_analysis()`` of one chunk.
 * **PyTorch baseline** (optional ``bench`` extra; skipped with a message if torch is
   missing): the paper's way -- one model at a time, a Python loop over steps, fresh
   ``torch.rand`` data each step (:mod:`torch_baseline`) -- timed over a few steps per width
@@ -485,8 +486,8 @@ def print_table(info, peak, jax_rows, torch_res, s) -> None:
     print("columns: steps/s = model-steps/s in steady state (wall minus JAX-reported compile); "
           "torch t=k = one torch model's steps/s with k threads;")
     print("  peak RSS = process max RSS so far (CPU; device peak_bytes_in_use on GPU); "
-          "pred = bytes_per_model(m) x models in flight + the share's stacked outputs; XLA = memory_analysis() of one chunk "
-          "(temp + arguments + outputs)")
+          "pred = bytes_per_model(m) x models in flight + the share's stacked outputs;")
+    print("  XLA = memory_analysis() of one chunk (temp + arguments + outputs)")
     if info.get("device_peak_bytes_after_matmul"):
         print(f"  (the device's peak was {_mb(info['device_peak_bytes_after_matmul'])} MB after the matmul "
               f"measurement, before any chunk: a row at that value shows the measurement, not its chunk)")
