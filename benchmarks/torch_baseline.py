@@ -17,14 +17,16 @@ without it raises ImportError, which :mod:`benchmarks.train_throughput` reports 
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
 import torch
 
-__all__ = ["train_torch_model", "time_torch_steps", "torch_matmul_flops"]
+__all__ = ["train_torch_model", "time_torch_steps", "torch_matmul_flops", "concurrent_worker"]
 
 
 def _schedule(steps: int, warmup: int, final_fraction: float = 0.05):
@@ -118,3 +120,31 @@ def setup_threads(threads: int | None = None) -> int:
     threads = threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
     return threads
+
+
+def _wait_for(folder: str, prefix: str, count: int, busy=None) -> None:
+    """Until ``folder`` holds ``prefix0`` .. ``prefix{count-1}``; ``busy()`` runs meanwhile (else a short sleep)."""
+    while not all(os.path.exists(os.path.join(folder, f"{prefix}{i}")) for i in range(count)):
+        busy() if busy else time.sleep(0.01)
+
+
+def concurrent_worker(folder: str, index: int, count: int, n: int, batch: int, steps: int, repeats: int,
+                      widths: list[int]) -> dict:
+    """One of ``count`` single-threaded processes timed together, as the paper ran one task per
+    core: every worker starts timing once all have imported torch, and keeps training (untimed)
+    after its own timings until all are done, so each timed step runs beside the others' work.
+    Returns the fastest of ``repeats`` seconds per step at each width."""
+    torch.set_num_threads(1)
+    open(os.path.join(folder, f"ready{index}"), "w").close()
+    _wait_for(folder, "ready", count)
+    tries = {str(m): [time_torch_steps(n, m, batch=batch, steps=steps) for _ in range(repeats)] for m in widths}
+    open(os.path.join(folder, f"done{index}"), "w").close()
+    _wait_for(folder, "done", count,
+              busy=lambda: train_torch_model(n, widths[0], batch=batch, steps=1, alpha=1.0, gamma=-1.0))
+    return {"seconds_per_step": {m: min(t) for m, t in tries.items()}, "repeats_seconds_per_step": tries}
+
+
+if __name__ == "__main__":  # python torch_baseline.py FOLDER INDEX COUNT N BATCH STEPS REPEATS M [M ...]
+    folder, *numbers = sys.argv[1:]
+    index, count, n, batch, steps, repeats, *widths = map(int, numbers)
+    print(json.dumps(concurrent_worker(folder, index, count, n, batch, steps, repeats, widths)))

@@ -46,7 +46,9 @@ row. What is measured, all in the same process:
   ``torch.rand`` data each step (:mod:`torch_baseline`) -- timed over a few steps per width
   and extrapolated to the sweep. Timed with ``torch.set_num_threads(cores)`` and with one
   thread; the paper ran one single-threaded process per core, so ``cores x`` the one-thread
-  rate is also reported (an ideal that assumes the processes do not slow each other).
+  rate is also reported (an ideal that assumes the processes do not slow each other), and
+  that layout measured: ``cores`` one-thread processes timed at once, each beside the others'
+  training (``threads_1_x_K_processes_measured``, ``speedup_vs_torch_processes_measured``).
   Cores are those this process may run on (its affinity mask), as for the JAX devices.
   ``speedup_vs_torch`` is against the *best* of these (conservative);
   ``speedup_vs_torch_all_threads`` against the all-cores single process.
@@ -62,7 +64,9 @@ import math
 import os
 import platform
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 
 
@@ -344,9 +348,11 @@ def bench_jax(widths, steps: int, *, vector_width, memory_budget, chunk_size, xl
 # ----------------------------------------------------------------------------- torch
 
 
-def bench_torch(widths, steps: int, threads_list, repeats: int = 1) -> dict | None:
+def bench_torch(widths, steps: int, threads_list, repeats: int = 1, processes: int = 1) -> dict | None:
     """Seconds per step of one torch model at each width and thread count: the fastest of
-    ``repeats`` timings (as the JAX engines keep their fastest of as many)."""
+    ``repeats`` timings (as the JAX engines keep their fastest of as many); with ``processes``
+    > 1 and one thread timed, also ``processes`` single-threaded processes timed together
+    (:func:`bench_torch_processes`)."""
     try:
         sys.path.insert(0, HERE)
         import torch  # noqa: F401
@@ -372,7 +378,32 @@ def bench_torch(widths, steps: int, threads_list, repeats: int = 1) -> dict | No
                                         "repeats_seconds_per_step": {str(k): v for k, v in tries.items()}}
     out["matmul_square_2048_flops"] = tb.torch_matmul_flops()
     torch.set_num_threads(max(threads_list))
+    if processes > 1 and 1 in threads_list:
+        out["processes"] = bench_torch_processes(widths, steps, processes, repeats)
     return out
+
+
+def bench_torch_processes(widths, steps: int, processes: int, repeats: int) -> dict | None:
+    """The paper's layout measured rather than assumed: ``processes`` single-threaded torch
+    processes at once (one per core), each timing every width while the others train
+    (``torch_baseline.concurrent_worker``). Seconds per step at each width: the mean over the
+    processes of each one's fastest of ``repeats``. None (with the reason) if a worker failed."""
+    with tempfile.TemporaryDirectory() as folder:
+        args = [str(a) for a in (processes, N, BATCH, steps, repeats, *widths)]
+        procs = [subprocess.Popen([sys.executable, os.path.join(HERE, "torch_baseline.py"), folder, str(i), *args],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for i in range(processes)]
+        outs = [p.communicate() for p in procs]
+    if any(p.returncode for p in procs):
+        err = next(o[1] for p, o in zip(procs, outs) if p.returncode)
+        print(f"  torch processes measured together: a worker failed ({err.strip()[-300:]})", flush=True)
+        return None
+    each = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
+    per_step = {str(m): sum(e["seconds_per_step"][str(m)] for e in each) / processes for m in widths}
+    for m in widths:
+        print(f"  torch {processes} one-thread processes together m={m:4d}: "
+              + ", ".join(f"{1e3 * e['seconds_per_step'][str(m)]:.1f}" for e in each) + " ms/step", flush=True)
+    return {"count": processes, "seconds_per_step": per_step, "per_process": each}
 
 
 # ----------------------------------------------------------------------------- report
@@ -417,6 +448,10 @@ def summarise(jax_rows, torch_res, peak, cores, matmul_precision: str = "float32
             c["sweep_model_steps_per_s"] = models * steps / t
         if "1" in torch_res["configs"] and cores > 1:
             rates[f"threads_1_x_{cores}_processes_ideal"] = cores * rates["threads_1"]
+        together = torch_res.get("processes")
+        if together:  # (each process trains 1 / count of the models, at its measured rate beside the others)
+            t = sum(together["seconds_per_step"][str(r["m"])] * r["models"] * steps for r in jax_rows)
+            rates[f"threads_1_x_{together['count']}_processes_measured"] = together["count"] * models * steps / t
         best_key = max(rates, key=rates.get)
         all_key = f"threads_{cores}" if f"threads_{cores}" in rates else best_key
         s.update({
@@ -426,6 +461,9 @@ def summarise(jax_rows, torch_res, peak, cores, matmul_precision: str = "float32
             "speedup_vs_torch_all_threads": s["jax_model_steps_per_s"] / rates[all_key],
             "speedup_vs_torch_with_compile": s["jax_model_steps_per_s_with_compile"] / rates[best_key],
         })
+        if together:
+            s["speedup_vs_torch_processes_measured"] = (
+                s["jax_model_steps_per_s"] / rates[f"threads_1_x_{together['count']}_processes_measured"])
     return s
 
 
@@ -480,7 +518,9 @@ def print_table(info, peak, jax_rows, torch_res, s) -> None:
         print(f"torch (one model at a time, Python loop) model-steps/s: {rates}")
         print(f"speedup_vs_torch {s['speedup_vs_torch']:.2f}x (vs best: {s['torch_best_config']}); "
               f"vs one all-cores process {s['speedup_vs_torch_all_threads']:.2f}x; "
-              f"with compile {s['speedup_vs_torch_with_compile']:.2f}x")
+              f"with compile {s['speedup_vs_torch_with_compile']:.2f}x"
+              + (f"; vs one-thread processes measured together {s['speedup_vs_torch_processes_measured']:.2f}x"
+                 if "speedup_vs_torch_processes_measured" in s else ""))
     else:
         print("torch baseline not run (--no-torch, or torch not installed): no speedup_vs_torch")
     print("columns: steps/s = model-steps/s in steady state (wall minus JAX-reported compile); "
@@ -578,7 +618,7 @@ def main(argv=None) -> dict:
     torch_res = None
     if not args.no_torch:
         print("PyTorch baseline ...", flush=True)
-        torch_res = bench_torch(widths, torch_steps, threads_list, max(1, args.repeats))
+        torch_res = bench_torch(widths, torch_steps, threads_list, max(1, args.repeats), processes=cores)
     by_name = {engine_name(c): c for c in engines}
     summaries = {name: summarise(rows, torch_res, peak, cores, by_name[name].matmul_precision)
                  for name, rows in runs.items()}

@@ -1231,6 +1231,25 @@ def test_the_throughput_benchmark_refuses_a_count_below_1_before_anything_runs(c
     assert bench._early_cpu_devices(["--cpu-devices=3"]) == 3
 
 
+def test_the_throughput_benchmark_counts_processes_measured_together_beside_the_ideal():
+    # the paper's layout (one single-threaded process per core) had only been assumed: cores x the
+    # one-thread rate, as if the processes did not slow each other
+    spec = importlib.util.spec_from_file_location("train_throughput", ROOT / "benchmarks" / "train_throughput.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = [{"m": 10, "models": 4, "steps": 100, "steady_s": 1.0, "wall_s": 2.0, "compile_s": 1.0, "dense_flops": None},
+            {"m": 20, "models": 4, "steps": 100, "steady_s": 3.0, "wall_s": 4.0, "compile_s": 1.0, "dense_flops": None}]
+    torch_res = {"configs": {"1": {"seconds_per_step": {"10": 0.02, "20": 0.04}}},
+                 "processes": {"count": 2, "seconds_per_step": {"10": 0.025, "20": 0.05}}}
+    s = bench.summarise(rows, torch_res, {"square": 1e11, "square_size": 2048}, cores=2)
+    rates = s["torch_model_steps_per_s"]
+    assert rates["threads_1"] == pytest.approx(800 / (0.02 * 400 + 0.04 * 400))
+    assert rates["threads_1_x_2_processes_ideal"] == pytest.approx(2 * rates["threads_1"])
+    assert rates["threads_1_x_2_processes_measured"] == pytest.approx(2 * 800 / (0.025 * 400 + 0.05 * 400))
+    assert s["torch_best_config"] == "threads_1_x_2_processes_ideal"  # (the conservative one still counts)
+    assert s["speedup_vs_torch_processes_measured"] == pytest.approx(200 / rates["threads_1_x_2_processes_measured"])
+
+
 def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_brings_back(tmp_path):
     # The GPU check is run on scarce lent machines: a shell or argument error must show up here,
     # not there (tiny sizes through EXTRA).
