@@ -833,3 +833,134 @@ def test_the_memory_prediction_counts_a_long_loss_curve():
         ma = fn.lower(inputs, jax.random.PRNGKey(0)).compile().memory_analysis()
     used = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
     assert used <= task.bytes_per_model(task.static_of(p)) <= 4 * used
+
+
+# ----------------------------------------------------------------------------- values no test had pinned
+# (a hand mutation run, 2026-12-05: each test below fails on the mutant it names)
+
+
+def _teacher_problem(key, M, T, noise, sigma_u, alpha=0.7):
+    k_w, k_x = jax.random.split(key)
+    lam = rf.spectrum(M, alpha, float(M), jnp.float64)
+    w = rf.sample_teacher(k_w, M, dtype=jnp.float64)
+    x, y = rf.sample_data(k_x, T, lam, w, noise)
+    return lam, w, x, y
+
+
+# (mutation check) kills: R16 (kernel_limit_weights / kernel_limit_loss: scale sigma_u**2/M -> sigma_u/M).
+# The kernel limit must be the N -> inf limit of the same random features with the same ridge;
+# every existing kernel-limit check is ridgeless (scale-free) or at sigma_u = 1 (sigma_u = sigma_u**2).
+def test_linear_kernel_limit_is_the_wide_random_feature_limit_at_a_non_unit_sigma_u():
+    with jax.enable_x64(True):
+        M, T, N, sigma_u, ridge, noise = 32, 20, 20000, 2.0, 0.5, 0.3
+        k1, k2 = jax.random.split(jax.random.PRNGKey(0))
+        lam, w, x, y = _teacher_problem(k1, M, T, noise, sigma_u)
+        U = rf.sample_projection(k2, N, M, sigma_u, dtype=jnp.float64)
+        theta = rf.ridge_solution(rf.features(U, x), y, ridge)
+        wide = float(rf.exact_test_loss(theta, U, lam, w, noise))
+        limit = float(rf.kernel_limit_loss(x, y, ridge, lam, w, noise, nonlinearity="linear", sigma_u=sigma_u,
+                                           key=jax.random.PRNGKey(1), test_samples=0))
+    assert limit == pytest.approx(wide, rel=0.02)
+
+
+# (mutation check) kills: R10 (_relu_kernel / (2 pi) -> / pi), R11 (_relu_kernel drops the sin t term),
+# R23 (kernel_limit_loss ReLU: ridge -> ridge * T), R16's ReLU twin (scale sigma_u -> sigma_u**2 ...).
+# No existing test checks a value of the ReLU kernel limit. Same data, same fresh test samples
+# (same key), so only the predictor differs: N = 20000 ReLU features vs the arc-cosine kernel.
+def test_relu_kernel_limit_is_the_wide_random_feature_limit():
+    with jax.enable_x64(True):
+        M, T, N, sigma_u, ridge, noise = 32, 30, 20000, 2.0, 1.0, 0.3
+        k1, k2, kt = jax.random.split(jax.random.PRNGKey(2), 3)
+        lam, w, x, y = _teacher_problem(k1, M, T, noise, sigma_u)
+        U = rf.sample_projection(k2, N, M, sigma_u, dtype=jnp.float64)
+        theta = rf.ridge_solution(rf.features(U, x, "relu"), y, ridge)
+        wide = float(rf.sampled_test_loss(lambda xt: rf.features(U, xt, "relu") @ theta, kt, 2000, lam, w, noise))
+        limit = float(rf.kernel_limit_loss(x, y, ridge, lam, w, noise, nonlinearity="relu", sigma_u=sigma_u,
+                                           key=kt, test_samples=2000))
+    assert limit == pytest.approx(wide, rel=0.02)
+
+
+# (mutation check) kills: R19 (train_loss = mean squared residual / 2). No test checks train_loss's value.
+# Teacher switched off (sigma_w tiny), labels pure noise: ridgeless least squares with N < T leaves
+# the noise outside an N-dimensional column space, E[train_loss] = noise^2 (T - N) / T = 0.75.
+def test_train_loss_is_the_mean_squared_training_residual():
+    cfg = RFConfig(M=64, sigma_w=1e-6)
+    pts = random_feature_grid(N=[10], T=[40], alpha=[1.0], noise=[1.0], seeds=64)
+    train = sweep_random_features(cfg, pts, seed=0, progress=False).column("train_loss")
+    assert abs(np.mean(train) - 0.75) < 4 * np.std(train, ddof=1) / np.sqrt(train.size) + 0.01
+
+
+# (mutation check) kills: R22 (SGD minibatch gradient divided by T instead of the batch size). SGD's minibatch
+# gradient must be an unbiased estimate of the full gradient: averaged over keys, one SGD step
+# from theta = 0 equals one full-batch GD step. (The sweep test allows SGD 20 % off the ridge
+# solution after 4000 steps, which a 4x smaller effective step still meets.)
+def test_one_sgd_step_is_the_full_gradient_step_on_average():
+    with jax.enable_x64(True):
+        kp, ky = jax.random.split(jax.random.PRNGKey(4))
+        T, N, lr, ridge = 32, 6, 0.3, 0.2
+        phi = jax.random.normal(kp, (T, N), jnp.float64)
+        y = jax.random.normal(ky, (T,), jnp.float64)
+        step = lambda batch, key: rf.gd_solution(phi, y, ridge, lr, steps=1, batch=batch, log_every=1,  # noqa: E731
+                                                 evaluate=lambda th: jnp.sum(th), key=key)[0]
+        full = np.asarray(step(T, jax.random.PRNGKey(0)))
+        keys = jax.random.split(jax.random.PRNGKey(5), 4000)
+        sgd = np.asarray(jax.vmap(lambda k: step(4, k))(keys))
+        one_gd_step = np.asarray(lr * (phi.T @ y) / T)
+    np.testing.assert_allclose(full, one_gd_step, rtol=1e-9)
+    np.testing.assert_allclose(sgd.mean(0), full, atol=5 * sgd.std(0).max() / np.sqrt(len(keys)))
+
+
+# (mutation check) kills: G1 (_regime_specs: rN/rT swapped, i.e. min/max caps of the resolution fits exchanged),
+# G2 (variance_T fitted at N_max instead of N_small), G3 (resolution_N fitted at T_small instead of
+# T_max), G4 (variance_T fits the raw test loss, not test_loss - loss_infinite_data).
+# The only existing checks of regime_exponents look at labels and finiteness, not which data a fit
+# reads. Synthetic records: each regime is an exact power law only in the row/column/measure the
+# regime must use (exponents 0.5, 0.5, 1, 1); anywhere else the exponent is different.
+def test_regime_exponents_fit_the_right_row_column_and_measure():
+    from toyscale.sweep import Record
+
+    Ns, Ts = [8, 16, 32, 64], [8, 16, 32, 64, 128]
+    recs = []
+    for i, (n, t) in enumerate((n, t) for n in Ns for t in Ts):
+        r = 1.0 if n == 8 else 1.7
+        s = 1.0 if t == 8 else 1.6
+        # resolution rows: a pure N^-0.5 at T = T_max, a pure T^-0.5 at N = N_max (below T_max)
+        test = float(n) ** -0.5 if t == 128 else float(t) ** -0.5 if n == 64 else float(n) ** -0.9 * float(t) ** -0.8
+        recs.append(Record(i, {"N": n, "T": t, "ridge": 0.0, "seed": 0}, False,
+                           {"test_loss": np.float64(test), "loss_infinite_data": np.float64(test - float(t) ** -r),
+                            "distance_kernel_limit": np.float64(float(n) ** -s)}))
+    fits = rf.regime_exponents(recs, N_max=64, T_max=128, N_small=8, T_small=8, ratio=2.0)
+    want = {"resolution_N": ([8, 16, 32, 64], 0.5), "resolution_T": ([8, 16, 32], 0.5),
+            "variance_T": ([16, 32, 64, 128], 1.0), "variance_N": ([16, 32, 64], 1.0)}
+    for name, (xs, exponent) in want.items():
+        x, _, fit = fits[name]
+        assert list(x) == xs, name
+        assert fit.exponent == pytest.approx(exponent, abs=1e-6), name
+
+
+# (mutation check) kills: R2 (spectrum index I = 2..M+1 instead of 1..M: the top mode dropped) and its theory twin
+# T2 directly. The theory-vs-simulation test (4 % + 3 s.e.) did NOT catch R2; only
+# test_relu_moments_match_monte_carlo failed, by accident of its tolerance. Also pins simulation
+# and theory to one spectrum: kernel_eigenvalues = sigma_u^2 lambda_I / M.
+def test_spectrum_is_scale_times_I_to_the_minus_1_plus_alpha_from_I_equal_1():
+    from toyscale import theory
+
+    lam = np.asarray(rf.spectrum(5, 1.0, 3.0, jnp.float32))
+    np.testing.assert_allclose(lam, 3.0 * np.arange(1, 6) ** -2.0, rtol=1e-6)
+    cfg = RFConfig(M=16, sigma_u=2.0, lambda_plus=5.0)
+    np.testing.assert_allclose(theory.kernel_eigenvalues(cfg, 0.5),
+                               4.0 * np.asarray(rf.spectrum(16, 0.5, 5.0, jnp.float32)) / 16, rtol=1e-6)
+
+
+# (mutation check) kills: R24 (_svd_solve, the float32 path of ridge_solution: ridge -> 2 * ridge). The existing
+# test_ridge_solution_equals_a_direct_least_squares_solve runs in float64 only, which takes the eigh path;
+# every float32 caller (ridge_solution on a float32 phi) gets a different ridge than asked.
+@pytest.mark.parametrize("T,N", [(40, 12), (12, 40)])
+def test_float32_ridge_solution_is_the_ridge_solution(T, N):
+    kx, ky = jax.random.split(jax.random.PRNGKey(6))
+    phi = jax.random.normal(kx, (T, N), jnp.float32)
+    y = jax.random.normal(ky, (T,), jnp.float32)
+    ridge = 0.3
+    p, t = np.asarray(phi, np.float64), np.asarray(y, np.float64)
+    want = np.linalg.solve(p.T @ p + ridge * np.eye(N), p.T @ t)
+    np.testing.assert_allclose(np.asarray(rf.ridge_solution(phi, y, ridge)), want, rtol=1e-3, atol=1e-5)
