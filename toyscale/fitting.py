@@ -1957,9 +1957,10 @@ def extrapolation_error(
     offset = _check_bool("offset", offset)
     x = _as_1d("x", x)
     y = _as_1d("y", y)
-    _check_nonempty(_same_length(x=x, y=y), "x and y", f"need at least {4 if offset else 3} points, "
-                    f"{3 if offset else 2} with x <= cut and 1 above")
-    cut, train = _split_at_cut("x", x, cut, 3 if offset else 2, "a power law" + (" with offset" if offset else ""))
+    n_params = 3 if offset else 2  # (the empty-input message had asked for one point fewer than the split needs)
+    _check_nonempty(_same_length(x=x, y=y), "x and y", f"need at least {n_params + 2} points, "
+                    f"{n_params + 1} with x <= cut and 1 above")
+    cut, train = _split_at_cut("x", x, cut, n_params, "a power law" + (" with offset" if offset else ""))
     fit = fit_power_law(x[train], y[train], offset=offset, loss=loss, huber_delta=huber_delta, max_iter=max_iter)
     return _extrapolation(fit, cut, "x", int(train.sum()), y[~train], fit.predict(x[~train]))
 
