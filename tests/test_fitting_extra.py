@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from toyscale import fitting as F
 from toyscale.fitting import (
     CHINCHILLA_PUBLISHED,
     NotIdentifiableError,
@@ -499,3 +500,113 @@ def test_an_allocation_fit_on_two_budgets_says_why_it_has_no_standard_errors():
     # with the same optimum at both budgets the other note no longer claims a standard error of 0
     same = fit_frontier(np.tile([1e6, 2e6, 4e6], 2), [3, 2.5, 2.9, 2.8, 2.2, 2.6], C=np.repeat([1e15, 1e16], 3))
     assert np.isnan(same.a_stderr) and not any("standard error 0" in n for n in same.notes), same.notes
+
+# ----------------------------------------------------------------------------- values no test had pinned
+# (a hand mutation run, 2026-12-05: each test below fails on the mutant it names)
+
+
+# (mutation check) mutant F12 (fitting.py fit_power_law: `pred = np.log(prefactor * x ** (-p_hat[1]) + y_inf)` -> without `+ y_inf`):
+# the R^2 of an offset fit was computed without its offset; r2 was only checked for fits without one.
+def test_the_r2_of_an_offset_fit_includes_the_offset():
+    x = np.logspace(1, 4, 12)
+    fit = fit_power_law(x, 2.0 * x**-0.5 + 0.3, offset=True)
+    assert fit.offset == pytest.approx(0.3, rel=1e-4)
+    assert fit.r2 == pytest.approx(1.0, abs=1e-8)
+
+
+# (mutation check) mutant F24 (fitting.py _split_at_cut: `n_tr < n_params + 1` -> `n_tr < n_params`): a cut leaving exactly as many
+# training points as parameters gave an exact fit (no residual dof) instead of the documented refusal; the boundary
+# itself was not tested (the test used a cut leaving 1 point).
+def test_a_cut_leaving_as_many_points_as_parameters_is_refused_and_one_more_is_taken():
+    x = np.arange(1.0, 11.0)
+    y = 2.0 * x**-0.5
+    with pytest.raises(ValueError, match="needs at least 3 below"):
+        extrapolation_error(x, y, cut=2.0)  # 2 points for 2 parameters
+    assert extrapolation_error(x, y, cut=3.0).n_train == 3
+    with pytest.raises(ValueError, match="needs at least 4 below"):
+        extrapolation_error(x, y + 0.1, cut=3.0, offset=True)
+    # and no input at all is told the same counts (it had asked for one point below the cut fewer)
+    with pytest.raises(ValueError, match="need at least 4 points, 3 with x <= cut and 1 above"):
+        extrapolation_error([], [], cut=3.0)
+    with pytest.raises(ValueError, match="need at least 5 points, 4 with x <= cut and 1 above"):
+        extrapolation_error([], [], cut=3.0, offset=True)
+
+
+
+
+# (mutation check) mutant F8 (fitting.py _resample_draws: `jax.random.randint(k, (n,), 0, n)` -> `randint(k, (n,), 0, n - 1)`):
+# no bootstrap resample ever drew the last point (every fit's and allocation's intervals wrong); no test looked at
+# the draws' distribution.
+def test_bootstrap_draws_every_point_about_equally_often():
+    w = F._bootstrap_weights(0, 400, 5)
+    assert w.shape == (400, 5) and np.all(w.sum(axis=1) == 5)
+    np.testing.assert_allclose(w.mean(axis=0), 1.0, atol=0.2)
+
+
+
+
+# (mutation check) mutant G5 (fitting.py ChinchillaFit.compute_optimal: `D_opt_stderr=out.D_opt * se_log` -> `out.N_opt * se_log`):
+# the delta-method stderr of D_opt was never checked (only N_opt's). D_opt = C / (6 N_opt), so both have the same
+# relative standard error.
+def test_d_opt_has_the_same_relative_stderr_as_n_opt():
+    rng = np.random.default_rng(0)
+    N = np.repeat(np.logspace(7, 9, 5), 4)
+    D = np.tile(np.logspace(9, 11, 4), 5)
+    L = CHINCHILLA_PUBLISHED.loss(N, D) * np.exp(0.01 * rng.standard_normal(N.size))
+    fit = fit_chinchilla(N, D, L, starts=chinchilla_grid(thin=50))
+    opt = fit.compute_optimal([1e20, 1e22])
+    assert np.all(np.isfinite(opt.N_opt_stderr)) and np.all(opt.N_opt_stderr > 0)
+    np.testing.assert_allclose(opt.D_opt_stderr / opt.D_opt, opt.N_opt_stderr / opt.N_opt, rtol=1e-10)
+
+
+# (mutation check) mutant G2 (fitting.py _away_from_collapse: `starts[1:, index] = np.log(_E_FRACS * scale)` -> `_E_FRACS * scale`):
+# the extra bootstrap starts of a Chinchilla fit whose E collapsed put E at exp(0.1 * min loss) etc. instead of at
+# fractions of the smallest loss (for toy losses ~1e-2, E ~ 1, far above every loss). No test reached these starts.
+def test_the_starts_away_from_a_collapsed_E_put_E_at_fractions_of_the_smallest_loss():
+    p = np.array([5.0, 6.0, np.log(1e-9), 0.3, 0.3])
+    starts = F._away_from_collapse(p, 2, 0.02)
+    assert starts.shape == (1 + len(F._E_FRACS), 5)
+    np.testing.assert_allclose(np.exp(starts[1:, 2]), F._E_FRACS * 0.02, rtol=1e-12)
+    np.testing.assert_array_equal(starts[:, [0, 1, 3, 4]], np.broadcast_to(p[[0, 1, 3, 4]], (4, 4)))
+
+
+# (mutation check) mutant G6 (fitting.py _refit_resamples: `np.where(sol.converged & np.isfinite(sol.value), ...)` -> without
+# `sol.converged &`): bootstrap refits that stopped at max_iter were kept in the intervals instead of being dropped
+# as failed. No test had unconverged resamples.
+def test_unconverged_bootstrap_refits_are_dropped_not_kept():
+    x = np.logspace(1, 3, 8)
+    y = 2.0 * x**-0.5 + 0.1 + 0.01 * np.sin(np.arange(8.0))
+    fit = fit_power_law(x, y, offset=True, bootstrap=40, max_iter=1)
+    assert np.isnan(fit.intervals["exponent"]).all()
+    assert any("bootstrap resamples failed" in n for n in fit.notes)
+
+
+# (mutation check) mutant G7 (fitting.py fit_chinchilla: `_underdetermined(w, (N, 3), (D, 3), ...)` -> `(N, 2), (D, 2)`): bootstrap
+# resamples with only 2 distinct N (or D), whose exponent is one of a family, were kept in the intervals. No test
+# counted the Chinchilla bootstrap's dropped resamples.
+def test_chinchilla_bootstrap_drops_resamples_with_fewer_than_three_distinct_n_or_d():
+    rng = np.random.default_rng(1)
+    N = np.repeat([1e7, 1e8, 1e9], 3)
+    D = np.tile([1e9, 1e10, 1e11], 3)
+    L = CHINCHILLA_PUBLISHED.loss(N, D) * np.exp(0.01 * rng.standard_normal(9))
+    fit = fit_chinchilla(N, D, L, starts=chinchilla_grid(thin=100), bootstrap=40, seed=3)
+    w = F._bootstrap_weights(3, 40, 9) > 0
+    few = np.array([len(set(N[r])) < 3 or len(set(D[r])) < 3 or len(set(zip(N[r], D[r]))) < 5 for r in w])
+    assert few.sum() > 0
+    assert any(n.startswith(f"{few.sum()} of 40 bootstrap resamples drew too few distinct") for n in fit.notes)
+
+
+
+
+# Mutants G8 (fitting.py _isoflop_optima: `u_opt = -coef[..., 1] / (2 * c2)` -> `/ c2`) and G9 (`L=coef[..., 0] -
+# coef[..., 1] ** 2 / (4 * c2)` -> `/ (2 * c2)`): the IsoFLOP parabola's vertex and minimum loss. The tests' grids are
+# centred on the optimum, where the linear coefficient is ~0 and both mistakes vanish; off centre they do not.
+def test_isoflop_finds_the_vertex_of_an_exact_parabola_off_the_grid_centre():
+    C = np.repeat([1e18, 1e19, 1e20], 7)
+    n_star = 0.1 * C**0.5
+    N = n_star * np.exp(0.6 + np.tile(np.linspace(-1.5, 1.5, 7), 3))  # the grid's centre is e^0.6 above the optimum
+    L = 2.0 + 0.3 * np.log(N / n_star) ** 2
+    fit = fit_isoflop(N, L, C=C)
+    np.testing.assert_allclose(fit.N_opt, 0.1 * fit.C**0.5, rtol=1e-8)
+    np.testing.assert_allclose(fit.L_opt, 2.0, rtol=1e-10)
+    assert fit.a == pytest.approx(0.5, abs=1e-9)

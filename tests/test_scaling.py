@@ -467,3 +467,35 @@ def test_a_curve_with_too_few_widths_is_reported_with_a_fit_range_too():
     with pytest.raises(ValueError) as hit:
         width_exponent(_exact_curve(), fit_range=(30, 40))
     assert not isinstance(hit.value, CurveNotFittedError)
+
+# ----------------------------------------------------------------------------- values no test had pinned
+# (a hand mutation run, 2026-12-05: each test below fails on the mutant it names)
+
+
+# (mutation check) mutant S3 (scaling.py width_curve: `if not np.isfinite(value):` -> `if np.isnan(value):`):
+# an unflagged model whose loss is +inf entered its width's mean (mean inf), instead of being
+# counted as diverged. Only NaN losses were tested.
+def test_an_unflagged_inf_loss_is_diverged_not_averaged():
+    recs = [Record(0, {"m": 4, "seed": 0}, False, {"test_loss": np.float32(1.0)}),
+            Record(1, {"m": 4, "seed": 1}, False, {"test_loss": np.float32(np.inf)}),
+            Record(2, {"m": 8, "seed": 0}, False, {"test_loss": np.float32(0.5)})]
+    curve = width_curve(recs)
+    assert curve.loss.tolist() == [1.0, 0.5]
+    assert curve.n_models.tolist() == [1, 1] and curve.n_diverged == 1 and curve.n_undefined == 0
+
+
+def _replicated_curve(seed=0):
+    rng = np.random.default_rng(seed)
+    widths = np.array([4, 8, 16, 32, 64])
+    values = tuple(3.0 * m**-0.7 * np.exp(0.05 * rng.standard_normal(3)) for m in widths)
+    return WidthCurve(widths=widths, loss=np.array([v.mean() for v in values]),
+                      loss_std=np.array([v.std(ddof=1) for v in values]), n_models=np.full(5, 3),
+                      n_diverged=0, values=values)
+
+
+# (mutation check) mutant S9 (scaling.py _seed_bootstrap: `np.stack([np.exp(log_c), exponent])` -> `np.stack([log_c, exponent])`):
+# the seed bootstrap's prefactor interval was reported on the log scale; tests only looked at the exponent's.
+def test_the_seed_bootstrap_prefactor_interval_brackets_the_prefactor():
+    fit = width_exponent(_replicated_curve(), seed_bootstrap=200)
+    lo, hi = fit.intervals["prefactor"]
+    assert lo < fit.prefactor < hi and hi / lo < 2.0
