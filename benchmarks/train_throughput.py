@@ -390,15 +390,28 @@ def bench_torch_processes(widths, steps: int, processes: int, repeats: int) -> d
     processes of each one's fastest of ``repeats``. None (with the reason) if a worker failed."""
     with tempfile.TemporaryDirectory() as folder:
         args = [str(a) for a in (processes, N, BATCH, steps, repeats, *widths)]
+        logs = [(open(os.path.join(folder, f"out{i}"), "w+"), open(os.path.join(folder, f"err{i}"), "w+"))
+                for i in range(processes)]
         procs = [subprocess.Popen([sys.executable, os.path.join(HERE, "torch_baseline.py"), folder, str(i), *args],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for i in range(processes)]
-        outs = [p.communicate() for p in procs]
+                                  stdout=out, stderr=err, text=True) for i, (out, err) in enumerate(logs)]
+        # A worker that fails would leave the others waiting for it (they start and stop together):
+        # then they are stopped too.
+        while any(p.poll() is None for p in procs):
+            if any(p.poll() for p in procs):
+                for p in procs:
+                    if p.poll() is None:
+                        p.kill()
+            time.sleep(0.05)
+        texts = []
+        for out, err in logs:
+            out.seek(0), err.seek(0)
+            texts.append((out.read(), err.read()))
+            out.close(), err.close()
     if any(p.returncode for p in procs):
-        err = next(o[1] for p, o in zip(procs, outs) if p.returncode)
+        err = next((e for p, (_, e) in zip(procs, texts) if p.returncode and e.strip()), "killed")
         print(f"  torch processes measured together: a worker failed ({err.strip()[-300:]})", flush=True)
         return None
-    each = [json.loads(o[0].strip().splitlines()[-1]) for o in outs]
+    each = [json.loads(o.strip().splitlines()[-1]) for o, _ in texts]
     per_step = {str(m): sum(e["seconds_per_step"][str(m)] for e in each) / processes for m in widths}
     for m in widths:
         print(f"  torch {processes} one-thread processes together m={m:4d}: "

@@ -1250,6 +1250,20 @@ def test_the_throughput_benchmark_counts_processes_measured_together_beside_the_
     assert s["speedup_vs_torch_processes_measured"] == pytest.approx(200 / rates["threads_1_x_2_processes_measured"])
 
 
+def test_a_failed_torch_worker_stops_the_others_instead_of_leaving_them_waiting(tmp_path, monkeypatch, capsys):
+    # the workers start and stop together, so one that failed would have left the other waiting for it forever
+    spec = importlib.util.spec_from_file_location("train_throughput", ROOT / "benchmarks" / "train_throughput.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    (tmp_path / "torch_baseline.py").write_text(
+        "import sys, time\nif sys.argv[2] == '0':\n    sys.exit('worker 0 failed')\ntime.sleep(600)\n")
+    monkeypatch.setattr(bench, "HERE", str(tmp_path))
+    t0 = time.perf_counter()
+    assert bench.bench_torch_processes([10], steps=1, processes=2, repeats=1) is None
+    assert time.perf_counter() - t0 < 60
+    assert "a worker failed (worker 0 failed)" in capsys.readouterr().out
+
+
 def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_brings_back(tmp_path):
     # The GPU check is run on scarce lent machines: a shell or argument error must show up here,
     # not there (tiny sizes through EXTRA).
