@@ -1202,8 +1202,34 @@ def test_a_point_the_task_cannot_read_is_named_before_the_folder_is_claimed(tmp_
     with pytest.raises(ValueError, match=r"points\[0\]=.* has no field 'gamma'.*its inputs_of asked"):
         sweep.run_sweep(task, [no_gamma], out=tmp_path / "s", progress=False)
     assert not (tmp_path / "s" / "manifest.json").exists()
+    # another process's point too: process 1 of 2 had claimed the folder with process 0's bad point in it
+    with pytest.raises(ValueError, match=r"points\[0\]=.* has no field 'gamma'"):
+        sweep.run_sweep(task, [no_gamma, good], out=tmp_path / "s", process_index=1, process_count=2, progress=False)
+    no_frequencies = {k: v for k, v in good.items() if k != "frequencies"}  # (read first, by identity_of)
+    with pytest.raises(ValueError, match=r"points\[0\]=.* has no field 'frequencies'.*its identity_of asked"):
+        sweep.run_sweep(task, [no_frequencies], out=tmp_path / "s", progress=False)
+    assert not (tmp_path / "s" / "manifest.json").exists()
     res = sweep.run_sweep(task, [good], out=tmp_path / "s", progress=False)
     assert len(res.records) == 1 and not res.records[0].diverged
+
+
+def test_a_tasks_own_error_keeps_its_type_with_a_note_naming_the_point():
+    # a KeyError of the task's own table is not a missing field of the point, and an error type
+    # with other constructor arguments (json's JSONDecodeError) had become "TypeError: __init__() missing..."
+    class Lookup(_FlagTask):
+        def static_of(self, point):
+            return {}[point["flag"]]
+
+    class Decoding(_FlagTask):
+        def inputs_of(self, point):
+            return json.loads("{")
+
+    with pytest.raises(KeyError) as hit:
+        sweep.run_sweep(Lookup(), [{"flag": False}], progress=False)
+    assert hit.value.__notes__ == ["(raised by task 'flag_task''s static_of for points[0]={'flag': False})"]
+    with pytest.raises(json.JSONDecodeError) as hit:
+        sweep.run_sweep(Decoding(), [{"flag": False}], progress=False)
+    assert "inputs_of for points[0]" in hit.value.__notes__[0]
 
 
 def test_a_split_whose_shares_miss_models_says_which_are_unfinished(tmp_path):

@@ -1076,7 +1076,8 @@ def run_sweep(
         bad = _non_finite(plain)
         if bad:  # strict JSON writes them as null: a record would read back another point
             raise ValueError(f"points[{i}] holds {bad}; a point's numbers must be finite")
-    words = np.asarray([_point_words(_identity(task, p), f"points[{i}]") for i, p in enumerate(points)],
+    words = np.asarray([_point_words(_asked(task, "identity_of", i, p) if hasattr(task, "identity_of") else p,
+                                     f"points[{i}]") for i, p in enumerate(points)],
                        dtype=np.uint32)
     _warn_duplicates(words)
     # as the manifest's JSON reads back: tuples as lists, keys sorted (so a table or CSV of the
@@ -1112,12 +1113,13 @@ def run_sweep(
         raise ValueError(f"out=None with process_count={pcount}; a sweep over several processes needs an out "
                          f"folder they all write to, where their results merge")
 
-    # Every point of this process's share through the task before the folder is claimed: a
-    # point the task cannot read had left a manifest for a grid that never runs, refusing
-    # the corrected one as a different sweep.
-    statics = {i: _asked(task, "static_of", i, p) for i, p in enumerate(points) if i % pcount == pidx}
-    for i in statics:
-        _asked(task, "inputs_of", i, points[i])
+    # Every point through the task before the folder is claimed, the other processes' too: a
+    # point the task cannot read had left a manifest for a grid that never runs, refusing the
+    # corrected one as a different sweep. (inputs_of costs about 0.2 ms a point for the
+    # superposition model at n = 1000, its sparse tables cached.)
+    statics = [_asked(task, "static_of", i, p) for i, p in enumerate(points)]
+    for i, p in enumerate(points):
+        _asked(task, "inputs_of", i, p)
 
     task_config = task.config()
     manifest = {
@@ -1173,8 +1175,9 @@ def run_sweep(
     # the chunk (and vmapped batch) an uninterrupted run would have: the same bits. (Only a
     # chunk left part-done by a run with another chunk plan is packed differently.)
     groups: dict[Hashable, list[int]] = {}
-    for i, static in statics.items():
-        groups.setdefault(static, []).append(i)
+    for i, static in enumerate(statics):
+        if i % pcount == pidx:
+            groups.setdefault(static, []).append(i)
     groups = {static: ids for static, ids in groups.items() if any(i not in done for i in ids)}
 
     root = jax.random.PRNGKey(seed)
@@ -1311,13 +1314,23 @@ def model_key(seed: int, point: Mapping[str, Any], task: Any = None) -> jax.Arra
 
 
 def _asked(task: Task, method: str, i: int, point: Mapping[str, Any]) -> Any:
-    """``task.<method>(point)``, its error naming the point (a bare KeyError 'm' had named neither it nor its index)."""
+    """``task.<method>(point)``, an error it raises naming the point (a bare KeyError 'm' had
+    named neither it nor its index): a field the point lacks as a ValueError; a plain
+    TypeError or ValueError with the point before its message; any other error as it is,
+    with a note naming the point."""
     try:
         return getattr(task, method)(point)
     except KeyError as e:
-        raise ValueError(f"points[{i}]={point!r} has no field {e}, which task {task.name!r} needs "
-                         f"(its {method} asked for it)") from None
+        key = e.args[0] if len(e.args) == 1 else None
+        if isinstance(key, str) and key not in point:
+            raise ValueError(f"points[{i}]={point!r} has no field {key!r}, which task {task.name!r} needs "
+                             f"(its {method} asked for it)") from None
+        e.add_note(f"(raised by task {task.name!r}'s {method} for points[{i}]={point!r})")
+        raise
     except (TypeError, ValueError) as e:
+        if type(e) not in (TypeError, ValueError):  # (a subclass may take other constructor arguments)
+            e.add_note(f"(raised by task {task.name!r}'s {method} for points[{i}]={point!r})")
+            raise
         raise type(e)(f"points[{i}]={point!r}: {e}") from e
 
 
@@ -1325,7 +1338,8 @@ def _predicted_peak(task: Task, static: Hashable, fn: Callable, inputs, keys, wi
     """Bytes one device needs for a chunk: ``width`` models in flight (the task's
     ``bytes_per_model``, their outputs included) beside the stacked outputs of the rest of its
     share, which ``lax.map`` holds until the chunk ends (a CPU share of 8 models keeping their
-    weights at n = 4096, m = 256 holds 34 MB of them, where one model in flight needs about 40 MB)."""
+    weights at n = 4096, m = 256 holds 34 MB of them, where one model in flight, at batch 64, needs
+    40 MB by XLA's memory analysis)."""
     shapes = jax.eval_shape(fn, inputs, keys)  # (traced once: the call that follows reuses the trace)
     leaves = jax.tree_util.tree_leaves(shapes)
     per_model = sum(math.prod(s.shape) * s.dtype.itemsize for s in leaves) / leaves[0].shape[0]
