@@ -133,14 +133,15 @@ def concurrent_worker(folder: str, index: int, count: int, n: int, batch: int, s
     """One of ``count`` single-threaded processes timed together, as the paper ran one task per
     core: every worker starts timing once all have imported torch, and keeps training (untimed)
     after its own timings until all are done, so each timed step runs beside the others' work.
-    Returns the fastest of ``repeats`` seconds per step at each width."""
+    Returns the fastest of ``repeats`` seconds per step at each width. (A worker that fails
+    leaves the others waiting: the caller stops them, ``train_throughput.bench_torch_processes``.)"""
     torch.set_num_threads(1)
     open(os.path.join(folder, f"ready{index}"), "w").close()
     _wait_for(folder, "ready", count)
     tries = {str(m): [time_torch_steps(n, m, batch=batch, steps=steps) for _ in range(repeats)] for m in widths}
     open(os.path.join(folder, f"done{index}"), "w").close()
-    _wait_for(folder, "done", count,
-              busy=lambda: train_torch_model(n, widths[0], batch=batch, steps=1, alpha=1.0, gamma=-1.0))
+    _wait_for(folder, "done", count,  # (training as timed: the others' last timed steps run beside it)
+              busy=lambda: train_torch_model(n, widths[-1], batch=batch, steps=steps, alpha=1.0, gamma=-1.0))
     return {"seconds_per_step": {m: min(t) for m, t in tries.items()}, "repeats_seconds_per_step": tries}
 
 

@@ -805,8 +805,10 @@ class RandomFeatureTask:
         if static.nonlinearity == "relu":  # (the exact loss's N x N moments: XLA had held 1.1 N^2 floats more for
             floats += 2 * N * N             # them than for linear features at N = 2048, T = 32, M = 512)
         floats += 2 * self.settings.test_samples * (M + N + T)
-        if static.method == "gd":  # the loss curve, which XLA holds twice (steps = 10^5, log_every = 1, N = 4,
-            floats += 2 * (static.steps // self.settings.log_every)  # T = 8, M = 16 needed 0.9 MB; 6 kB predicted)
+        if static.method == "gd":  # the loss curve: XLA held 9.05 bytes a logged step (the float64 curve and about
+            # 1 byte of temporaries; 10^5-4 x 10^5 steps logged every step, N = 4, T = 8, M = 16: 0.9 MB needed at
+            # 10^5 where 6 kB had been predicted), counted as two float64s
+            floats += 2 * (static.steps // self.settings.log_every)
         # float64 inside a sweep (solve_dtype), plus the float32 draws of U and x they are cast from
         return 8 * floats + 4 * (T * M + N * M)
 
