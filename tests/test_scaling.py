@@ -468,6 +468,7 @@ def test_a_curve_with_too_few_widths_is_reported_with_a_fit_range_too():
         width_exponent(_exact_curve(), fit_range=(30, 40))
     assert not isinstance(hit.value, CurveNotFittedError)
 
+
 # ----------------------------------------------------------------------------- values no test had pinned
 # (a hand mutation run, 2026-12-05: each test below fails on the mutant it names)
 

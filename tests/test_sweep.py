@@ -1236,11 +1236,14 @@ def test_a_split_whose_shares_miss_models_says_which_are_unfinished(tmp_path):
     # process 0 of 2 and process 1 of 3 leave ids 3 and 5 to nobody; load_sweep had returned 4 of 6
     # records with nothing to say the grid was incomplete
     one = dict(devices=jax.devices()[:1], progress=False, out=tmp_path)
-    first = sweep_superposition(CFG, POINTS, process_index=0, process_count=2, **one)
+    cfg = dataclasses.replace(CFG, steps=20, warmup=2)
+    points = [p for p in POINTS if p["m"] == 3] * 2  # (one width: one compile a call)
+    points = [dict(p, seed=i) for i, p in enumerate(points)]
+    first = sweep_superposition(cfg, points, process_index=0, process_count=2, **one)
     assert first.stats["unfinished"] == [1, 3, 5]  # (the other process's, not on disk yet)
-    last = sweep_superposition(CFG, POINTS, process_index=1, process_count=3, **one)
+    last = sweep_superposition(cfg, points, process_index=1, process_count=3, **one)
     assert [r.model_id for r in last] == [0, 1, 2, 4] and last.stats["unfinished"] == [3, 5]
     loaded = load_sweep(tmp_path)
     assert len(loaded) == 4 and loaded.stats["unfinished"] == [3, 5]
-    done = sweep_superposition(CFG, POINTS, **one)  # one process finishes the rest
+    done = sweep_superposition(cfg, points, **one)  # one process finishes the rest
     assert len(done) == 6 and done.stats["unfinished"] == [] and load_sweep(tmp_path).stats["unfinished"] == []
