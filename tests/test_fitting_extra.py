@@ -507,8 +507,9 @@ def test_an_allocation_fit_on_two_budgets_says_why_it_has_no_standard_errors():
 # (a hand mutation run, 2026-12-05: each test below fails on the mutant it names)
 
 
-# (mutation check) mutant F12 (fitting.py fit_power_law: `pred = np.log(prefactor * x ** (-p_hat[1]) + y_inf)` -> without `+ y_inf`):
-# the R^2 of an offset fit was computed without its offset; r2 was only checked for fits without one.
+# (mutation check) mutant F12 (fitting.py fit_power_law: `pred = np.log(prefactor * x ** (-p_hat[1]) + y_inf)` ->
+# without `+ y_inf`): the R^2 of an offset fit was computed without its offset; r2 was only checked for fits
+# without one.
 def test_the_r2_of_an_offset_fit_includes_the_offset():
     x = np.logspace(1, 4, 12)
     fit = fit_power_law(x, 2.0 * x**-0.5 + 0.3, offset=True)
@@ -516,9 +517,9 @@ def test_the_r2_of_an_offset_fit_includes_the_offset():
     assert fit.r2 == pytest.approx(1.0, abs=1e-8)
 
 
-# (mutation check) mutant F24 (fitting.py _split_at_cut: `n_tr < n_params + 1` -> `n_tr < n_params`): a cut leaving exactly as many
-# training points as parameters gave an exact fit (no residual dof) instead of the documented refusal; the boundary
-# itself was not tested (the test used a cut leaving 1 point).
+# (mutation check) mutant F24 (fitting.py _split_at_cut: `n_tr < n_params + 1` -> `n_tr < n_params`): a cut
+# leaving exactly as many training points as parameters gave an exact fit (no residual dof) instead of the
+# documented refusal; the boundary itself was not tested (the test used a cut leaving 1 point).
 def test_a_cut_leaving_as_many_points_as_parameters_is_refused_and_one_more_is_taken():
     x = np.arange(1.0, 11.0)
     y = 2.0 * x**-0.5
@@ -534,18 +535,18 @@ def test_a_cut_leaving_as_many_points_as_parameters_is_refused_and_one_more_is_t
         extrapolation_error([], [], cut=3.0, offset=True)
 
 
-# (mutation check) mutant F8 (fitting.py _resample_draws: `jax.random.randint(k, (n,), 0, n)` -> `randint(k, (n,), 0, n - 1)`):
-# no bootstrap resample ever drew the last point (every fit's and allocation's intervals wrong); no test looked at
-# the draws' distribution.
+# (mutation check) mutant F8 (fitting.py _resample_draws: `jax.random.randint(k, (n,), 0, n)` -> `randint(k, (n,),
+# 0, n - 1)`): no bootstrap resample ever drew the last point (every fit's and allocation's intervals wrong); no
+# test looked at the draws' distribution.
 def test_bootstrap_draws_every_point_about_equally_often():
     w = F._bootstrap_weights(0, 400, 5)
     assert w.shape == (400, 5) and np.all(w.sum(axis=1) == 5)
     np.testing.assert_allclose(w.mean(axis=0), 1.0, atol=0.2)
 
 
-# (mutation check) mutant G5 (fitting.py ChinchillaFit.compute_optimal: `D_opt_stderr=out.D_opt * se_log` -> `out.N_opt * se_log`):
-# the delta-method stderr of D_opt was never checked (only N_opt's). D_opt = C / (6 N_opt), so both have the same
-# relative standard error.
+# (mutation check) mutant G5 (fitting.py ChinchillaFit.compute_optimal: `D_opt_stderr=out.D_opt * se_log` ->
+# `out.N_opt * se_log`): the delta-method stderr of D_opt was never checked (only N_opt's). D_opt = C / (6 N_opt),
+# so both have the same relative standard error.
 def test_d_opt_has_the_same_relative_stderr_as_n_opt():
     rng = np.random.default_rng(0)
     N = np.repeat(np.logspace(7, 9, 5), 4)
@@ -557,9 +558,10 @@ def test_d_opt_has_the_same_relative_stderr_as_n_opt():
     np.testing.assert_allclose(opt.D_opt_stderr / opt.D_opt, opt.N_opt_stderr / opt.N_opt, rtol=1e-10)
 
 
-# (mutation check) mutant G2 (fitting.py _away_from_collapse: `starts[1:, index] = np.log(_E_FRACS * scale)` -> `_E_FRACS * scale`):
-# the extra bootstrap starts of a Chinchilla fit whose E collapsed put E at exp(0.1 * min loss) etc. instead of at
-# fractions of the smallest loss (for toy losses ~1e-2, E ~ 1, far above every loss). No test reached these starts.
+# (mutation check) mutant G2 (fitting.py _away_from_collapse: `starts[1:, index] = np.log(_E_FRACS * scale)` ->
+# `_E_FRACS * scale`): the extra bootstrap starts of a Chinchilla fit whose E collapsed put E at exp(0.1 * min
+# loss) etc. instead of at fractions of the smallest loss (for toy losses ~1e-2, E ~ 1, far above every loss). No
+# test reached these starts.
 def test_the_starts_away_from_a_collapsed_E_put_E_at_fractions_of_the_smallest_loss():
     p = np.array([5.0, 6.0, np.log(1e-9), 0.3, 0.3])
     starts = F._away_from_collapse(p, 2, 0.02)
@@ -568,9 +570,9 @@ def test_the_starts_away_from_a_collapsed_E_put_E_at_fractions_of_the_smallest_l
     np.testing.assert_array_equal(starts[:, [0, 1, 3, 4]], np.broadcast_to(p[[0, 1, 3, 4]], (4, 4)))
 
 
-# (mutation check) mutant G6 (fitting.py _refit_resamples: `np.where(sol.converged & np.isfinite(sol.value), ...)` -> without
-# `sol.converged &`): bootstrap refits that stopped at max_iter were kept in the intervals instead of being dropped
-# as failed. No test had unconverged resamples.
+# (mutation check) mutant G6 (fitting.py _refit_resamples: `np.where(sol.converged & np.isfinite(sol.value), ...)`
+# -> without `sol.converged &`): bootstrap refits that stopped at max_iter were kept in the intervals instead of
+# being dropped as failed. No test had unconverged resamples.
 def test_unconverged_bootstrap_refits_are_dropped_not_kept():
     x = np.logspace(1, 3, 8)
     y = 2.0 * x**-0.5 + 0.1 + 0.01 * np.sin(np.arange(8.0))
@@ -579,9 +581,9 @@ def test_unconverged_bootstrap_refits_are_dropped_not_kept():
     assert any("bootstrap resamples failed" in n for n in fit.notes)
 
 
-# (mutation check) mutant G7 (fitting.py fit_chinchilla: `_underdetermined(w, (N, 3), (D, 3), ...)` -> `(N, 2), (D, 2)`): bootstrap
-# resamples with only 2 distinct N (or D), whose exponent is one of a family, were kept in the intervals. No test
-# counted the Chinchilla bootstrap's dropped resamples.
+# (mutation check) mutant G7 (fitting.py fit_chinchilla: `_underdetermined(w, (N, 3), (D, 3), ...)` -> `(N, 2),
+# (D, 2)`): bootstrap resamples with only 2 distinct N (or D), whose exponent is one of a family, were kept in the
+# intervals. No test counted the Chinchilla bootstrap's dropped resamples.
 def test_chinchilla_bootstrap_drops_resamples_with_fewer_than_three_distinct_n_or_d():
     rng = np.random.default_rng(1)
     N = np.repeat([1e7, 1e8, 1e9], 3)

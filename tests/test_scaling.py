@@ -494,8 +494,9 @@ def _replicated_curve(seed=0):
                       n_diverged=0, values=values)
 
 
-# (mutation check) mutant S9 (scaling.py _seed_bootstrap: `np.stack([np.exp(log_c), exponent])` -> `np.stack([log_c, exponent])`):
-# the seed bootstrap's prefactor interval was reported on the log scale; tests only looked at the exponent's.
+# (mutation check) mutant S9 (scaling.py _seed_bootstrap: `np.stack([np.exp(log_c), exponent])` ->
+# `np.stack([log_c, exponent])`): the seed bootstrap's prefactor interval was reported on the log scale; tests
+# only looked at the exponent's.
 def test_the_seed_bootstrap_prefactor_interval_brackets_the_prefactor():
     fit = width_exponent(_replicated_curve(), seed_bootstrap=200)
     lo, hi = fit.intervals["prefactor"]
