@@ -1076,8 +1076,7 @@ def run_sweep(
         bad = _non_finite(plain)
         if bad:  # strict JSON writes them as null: a record would read back another point
             raise ValueError(f"points[{i}] holds {bad}; a point's numbers must be finite")
-    words = np.asarray([_point_words(_asked(task, "identity_of", i, p) if hasattr(task, "identity_of") else p,
-                                     f"points[{i}]") for i, p in enumerate(points)],
+    words = np.asarray([_point_words(_identity(task, p, i), f"points[{i}]") for i, p in enumerate(points)],
                        dtype=np.uint32)
     _warn_duplicates(words)
     # as the manifest's JSON reads back: tuples as lists, keys sorted (so a table or CSV of the
@@ -1270,9 +1269,12 @@ def _whole_floats(obj: Any) -> Any:
     raise TypeError(f"{obj!r} (a {type(obj).__name__}) is not a JSON value")
 
 
-def _identity(task: Any, point: Mapping[str, Any]) -> Mapping[str, Any]:
-    identity_of = getattr(task, "identity_of", None)
-    return identity_of(point) if identity_of is not None else point
+def _identity(task: Any, point: Mapping[str, Any], i: int | None = None) -> Mapping[str, Any]:
+    """The task's ``identity_of(point)`` (the point itself for a task without one); given the
+    point's index ``i``, an error names the point (:func:`_asked`)."""
+    if getattr(task, "identity_of", None) is None:
+        return point
+    return task.identity_of(point) if i is None else _asked(task, "identity_of", i, point)
 
 
 def _point_words(point: Mapping[str, Any], where: str = "point") -> tuple[int, int]:
