@@ -135,6 +135,24 @@ def test_bootstrap_resample_r_does_not_depend_on_the_number_of_resamples():
     assert not np.array_equal(F._bootstrap_weights(4, 10, 57), w10)  # the seed matters
 
 
+def test_resamples_of_any_count_of_points_are_the_plain_draws_and_a_size_class_compiles_once(xla_compilations):
+    # Row r is fold_in(key(seed), r)'s draw of shape (n,), as it was before the draws were padded to
+    # a size class of n (each count of points had compiled its own program, ~1 s apiece)
+    with jax.enable_x64(True):
+        for n in (2, 9, 32, 33, 57):
+            k = jax.random.fold_in(jax.random.key(np.uint32(3)), 5)
+            idx = np.asarray(jax.random.randint(k, (n,), 0, n))
+            np.testing.assert_array_equal(F._bootstrap_weights(3, 10, n)[5], np.bincount(idx, minlength=n))
+            np.testing.assert_array_equal(F._resamples(3, 10, n, counts=False)[5],
+                                          np.asarray(jax.random.uniform(k, (n,), dtype=jnp.float64)))
+        F._bootstrap_weights(7, 40, 40)
+        with xla_compilations() as compiled:
+            for n in (33, 47, 64):  # one size class (64) and one of rows (64)
+                w = F._bootstrap_weights(7, 40, n)
+                assert w.shape == (40, n) and np.all(w.sum(1) == n)
+        assert compiled == [], compiled
+
+
 def test_a_start_stuck_on_failed_line_searches_is_not_reported_converged():
     # ladder=1: a lane whose quasi-Newton step fails Armijo has no shorter step to try, so
     # starts far from the optimum stop on two failures; they were counted as converged.

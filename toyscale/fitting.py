@@ -707,33 +707,39 @@ def _minimize_ladder(
         st = st._replace(active=st.active & ~pad, lane=np.where(pad, -1, st.lane))
 
 
-@functools.partial(jax.jit, static_argnames=("rows", "n", "counts"))
-def _resample_draws(seed: jax.Array, rows: int, n: int, counts: bool) -> jax.Array:
-    """(rows, n): row r from ``fold_in(key(seed), r)``, the multiplicities of n draws of n points with
-    replacement (``counts``) or n uniforms in [0, 1)."""
+@functools.partial(jax.jit, static_argnames=("rows", "width", "counts"))
+def _resample_draws(seed: jax.Array, n: jax.Array, rows: int, width: int, counts: bool) -> jax.Array:
+    """(rows, width): row r from ``fold_in(key(seed), r)``, the multiplicities of n draws of n points
+    with replacement (``counts``) or n uniforms in [0, 1), in the first n columns (zeros past them).
+
+    ``width`` >= n is a size class, so counts of points in one class share one compile: row r
+    draws ``width`` values and keeps its first n, which are the n values a draw of shape (n,)
+    would give (threefry's partitionable bits depend on the position only)."""
     key = jax.random.key(seed)
+    keep = jnp.arange(width) < n
 
     def row(r):
         k = jax.random.fold_in(key, r)
         if counts:
-            return jnp.bincount(jax.random.randint(k, (n,), 0, n), length=n)
-        return jax.random.uniform(k, (n,), dtype=jnp.float64)
+            return jnp.zeros(width, jnp.int32).at[jax.random.randint(k, (width,), 0, n)].add(keep.astype(jnp.int32))
+        return jnp.where(keep, jax.random.uniform(k, (width,), dtype=jnp.float64), 0.0)
 
     return jax.vmap(row)(jnp.arange(rows))
 
 
 def _resamples(seed: int, n_resamples: int, n: int, counts: bool) -> np.ndarray:
     """(R, n) float64 rows of :func:`_resample_draws`, the same row r whatever R is; computed for R
-    rounded up to a power of two (one compile per size class)."""
-    rows = _size_class(n_resamples)
-    return np.asarray(_resample_draws(np.uint32(seed), rows, n, counts))[:n_resamples].astype(np.float64)
+    and n rounded up to powers of two (one compile per pair of size classes)."""
+    rows, width = _size_class(n_resamples), _size_class(n)
+    draws = _resample_draws(np.uint32(seed), np.int32(n), rows, width, counts)
+    return np.asarray(draws)[:n_resamples, :n].astype(np.float64)
 
 
 def _bootstrap_weights(seed: int, n_resamples: int, n: int) -> np.ndarray:
     """Multiplicity weights (R, n) of R resamples of n points with replacement.
 
     Resample r draws from ``fold_in(key(seed), r)``, so it is the same whatever R is; the
-    rows are computed for R rounded up to a power of two (one compile per size class).
+    rows are computed for R and n rounded up to powers of two (one compile per size class).
     """
     return _resamples(seed, n_resamples, n, counts=True)
 
