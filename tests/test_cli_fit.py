@@ -7,6 +7,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -689,3 +690,144 @@ def test_fit_reads_standard_input_as_dash_and_a_pipe_whose_last_row_has_no_line_
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["n_points"] == 3 and out["exponent"] == pytest.approx(1.0, rel=1e-12)
+
+
+def _strict_json(text):
+    return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON constant {c}"))
+
+
+def _chinchilla_csv(tmp_path, n=8):
+    p = tmp_path / "runs.csv"
+    p.write_text("N,D,loss\n" + "".join(f"{1e7 * 2**i},{1e9 * 3**i},{3 - 0.1 * i}\n" for i in range(n)))
+    return p
+
+
+# mutant: --drop-top kept argsort(L)[K:] (dropped the K lowest losses); and drop_top > len(L) for >=
+def test_drop_top_leaves_out_the_highest_losses_and_refuses_dropping_every_row(tmp_path, capsys, monkeypatch):
+    seen = []
+    monkeypatch.setattr("toyscale.fitting.fit_chinchilla", lambda N, D, L, **kw: seen.append((N, D, L)) or 1 / 0)
+    p = tmp_path / "runs.csv"
+    losses = [2.0, 3.5, 1.0, 3.0, 1.5, 2.5]  # (the two highest: rows 1 and 3)
+    p.write_text("N,D,loss\n" + "".join(f"{1e7 * 2**i},{1e9 * 3**i},{v}\n" for i, v in enumerate(losses)))
+    with pytest.raises(ZeroDivisionError):
+        cli.main(["fit", "chinchilla", str(p), "--N", "N", "--D", "D", "--loss", "loss", "--drop-top", "2"])
+    N, _, L = seen[0]
+    np.testing.assert_array_equal(L, [2.0, 1.0, 1.5, 2.5])  # in the file's order
+    np.testing.assert_array_equal(N, [1e7 * 2**i for i in (0, 2, 4, 5)])
+    assert cli.main(["fit", "chinchilla", str(p), "--N", "N", "--D", "D", "--loss", "loss", "--drop-top", "6"]) == 2
+    assert "--drop-top 6: only 6 rows" in capsys.readouterr().err
+
+
+class _StubChinchilla:
+    """What _cmd_fit_chinchilla reads of a fit, without fitting (a NaN field, bootstrap intervals)."""
+
+    def __init__(self, identifiable=True):
+        self.identifiable, self.alpha, self.beta = identifiable, 0.3, 0.3
+        self.budgets = []
+
+    def to_dict(self):
+        return {"notes": ["the fit's own note"], "sigma": float("nan"), "alpha": 0.3}
+
+    def compute_optimal(self, C):
+        C = np.asarray(C, dtype=float)
+        self.budgets.append(C)
+        n, d = C / 1e12, C / 6e12
+        return SimpleNamespace(C=C, N_opt=n, D_opt=d, N_opt_stderr=0.1 * n, D_opt_stderr=0.1 * d,
+                               N_opt_interval=(0.5 * n, 2 * n), D_opt_interval=(0.25 * d, 4 * d))
+
+
+# mutants: JSON lost the command's own notes (d["notes"] = d["notes"]); D_opt_interval built from N_opt_interval;
+# _jsonable wrote NaN (not strict JSON) instead of null; compute_optimal printed for a fit that is not identifiable
+def test_chinchilla_json_holds_the_commands_notes_both_intervals_and_null_for_nan(tmp_path, capsys, monkeypatch):
+    stub = _StubChinchilla()
+    monkeypatch.setattr("toyscale.fitting.fit_chinchilla", lambda *a, **kw: stub)
+    p = _chinchilla_csv(tmp_path)
+    base = ["fit", "chinchilla", str(p), "--N", "N", "--D", "D", "--loss", "loss", "--grid-stride", "500"]
+    assert cli.main(base + ["--drop-top", "1", "--json", "--budgets", "1e18", "1e20"]) == 0
+    out = _strict_json(capsys.readouterr().out)
+    assert out["notes"] == ["dropped the 1 highest-loss row(s) (--drop-top)", "the fit's own note"]
+    assert out["sigma"] is None
+    co = out["compute_optimal"]
+    assert co["C"] == [1e18, 1e20]
+    np.testing.assert_allclose(co["N_opt_interval"], [[0.5e6, 2e6], [0.5e8, 2e8]])
+    np.testing.assert_allclose(co["D_opt_interval"], [[0.25e18 / 6e12, 4e18 / 6e12], [0.25e20 / 6e12, 4e20 / 6e12]])
+    # a fit the data do not determine: no compute-optimal sizes from it, exit status 1
+    monkeypatch.setattr("toyscale.fitting.fit_chinchilla", lambda *a, **kw: _StubChinchilla(identifiable=False))
+    assert cli.main(base + ["--json"]) == 1
+    assert "compute_optimal" not in _strict_json(capsys.readouterr().out)
+
+
+# mutant: the JSON's t_interval left out "offset" (names = ("exponent", "prefactor") whatever --offset)
+def test_power_law_json_gives_the_offsets_t_interval_with_offset(tmp_path, capsys):
+    x = np.geomspace(4, 512, 10)
+    y = 2 * x**-0.5 + 0.1
+    p = tmp_path / "off.csv"
+    p.write_text("m,loss\n" + "".join(f"{a:.17g},{b:.17g}\n" for a, b in zip(x, y)))
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--offset", "--json"]) in (0, 1)
+    out = _strict_json(capsys.readouterr().out)
+    assert set(out["t_interval"]) == {"exponent", "prefactor", "offset"}
+
+
+# mutant: the --cut JSON's extrapolation left out rmse_log (one of its keys dropped)
+def test_power_law_cut_json_holds_every_extrapolation_measure(tmp_path, capsys):
+    x = np.geomspace(4, 512, 10)
+    p = tmp_path / "pl.csv"
+    p.write_text("m,loss\n" + "".join(f"{a:.17g},{b:.17g}\n" for a, b in zip(x, 2 * x**-0.5 + 0.1)))
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--cut", "100", "--json"]) == 0
+    ex = _strict_json(capsys.readouterr().out)["extrapolation"]
+    assert set(ex) == {"cut", "n_train", "n_test", "mean_rel_error", "max_rel_error", "mean_log_error",
+                       "max_log_error", "rmse_log"}
+    assert ex["rmse_log"] > 0
+
+
+# mutants: int_in's bounds exclusive (v <= low, v >= high); _positive_float taking inf; _where taking "=VALUE"
+def test_option_bounds_are_inclusive_and_inf_and_an_empty_column_are_refused(capsys):
+    parser = cli.build_parser()
+    args = parser.parse_args(["fit", "chinchilla", "f.csv", "--N", "n", "--D", "d", "--loss", "l", "--grid-stride", "1",
+                              "--seed", str(2**32 - 1), "--bootstrap", "0", "--drop-top", "0"])
+    assert (args.grid_stride, args.seed, args.bootstrap, args.drop_top) == (1, 2**32 - 1, 0, 0)
+    for extra in (["--budgets", "inf"], ["--delta", "inf"]):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["fit", "chinchilla", "f.csv", "--N", "n", "--D", "d", "--loss", "l", *extra])
+        assert "inf must be a finite number > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parser.parse_args(["fit", "power-law", "f.csv", "--x", "x", "--y", "y", "--where", "=1"])
+    assert "'=1': expected COLUMN=VALUE" in capsys.readouterr().err
+
+
+# mutant: the advice to add --where diverged=0 given even when --where already filters on diverged
+def test_a_nan_among_rows_kept_by_a_diverged_filter_gets_the_general_advice(tmp_path, capsys):
+    p = tmp_path / "div.csv"
+    p.write_text("model_id,diverged,m,test_loss\n0,0,8,0.5\n1,0,16,nan\n2,0,32,0.3\n3,1,64,nan\n")
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "test_loss", "--where", "diverged=0"]) == 2
+    err = capsys.readouterr().err
+    assert "(first on line 3: nan)" in err and "leave those rows out" in err and "add --where diverged=0" not in err
+
+
+# mutant: _ends_a_line knew only "\n" (a file with old-Mac "\r" line ends had its short last row taken for a cut one)
+def test_a_short_last_row_ended_by_a_carriage_return_is_no_cut(tmp_path, capsys):
+    p = tmp_path / "cr.csv"
+    p.write_bytes(b"m,loss,note\r2,1.0,a\r4,0.5,b\r8,0.25\r")
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--json"]) == 0
+    assert _strict_json(capsys.readouterr().out)["n_points"] == 3
+
+
+# mutant: _listing's values capped at 5 when read (len(values[k]) <= 5) / its " ..." after 20 values dropped
+def test_fit_where_lists_up_to_20_of_a_columns_values_then_dots(tmp_path, capsys):
+    p = tmp_path / "many.csv"
+    p.write_text("m,loss\n" + "".join(f"{m},{1 / m}\n" for m in range(1, 26)))
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--where", "m=99"]) == 2
+    err = capsys.readouterr().err
+    assert "m is one of " + ", ".join(map(str, range(1, 21))) + " ..." in err, err
+
+
+# mutant: main() caught CliError and ValueError only: a library's TypeError (a bad argument type) became a traceback
+def test_a_type_error_from_the_library_is_a_usage_error_not_a_traceback(tmp_path, capsys, monkeypatch):
+    def typed(*args, **kwargs):
+        raise TypeError("x=[1]; x must be a number")
+
+    monkeypatch.setattr("toyscale.fitting.fit_power_law", typed)
+    p = tmp_path / "pl.csv"
+    p.write_text("x,y\n1,1\n2,0.5\n4,0.25\n")
+    assert cli.main(["fit", "power-law", str(p), "--x", "x", "--y", "y"]) == 2
+    assert capsys.readouterr().err == "toyscale: error: x=[1]; x must be a number\n"

@@ -1662,3 +1662,43 @@ def test_compute_optimal_reports_what_it_cannot_fit_and_still_writes_its_summary
     assert frontier is None and budgets == 6
     assert why == ("fewer than 2 of the 6 budgets bracket their optimum; the fit needs 3 (more widths, or more "
                    "steps)")
+
+
+# mutant: finish() recorded seed 0 whatever --seed said
+def test_finish_records_the_runs_seed(tmp_path, capsys):
+    from toyscale.runner import experiment_args, finish
+
+    args = experiment_args("demo", "", {"quick": {"seeds": 2}}, ["--out", str(tmp_path), "--seed", "5"])
+    assert finish(args, "demo", {})["seed"] == 5
+    assert json.loads((tmp_path / "summary.json").read_text())["seed"] == 5
+
+
+# mutant: _unsafe_text looked only at an object's values, not its keys (two keys sharing a folder)
+def test_object_values_whose_keys_differ_only_in_unsafe_characters_get_different_folders():
+    from toyscale.runner import experiment_args
+
+    presets = {"quick": {"tag": "x", "seeds": 2}}
+    a = experiment_args("demo", "", presets, ["--set", 'tag={"a b": 1}']).out
+    b = experiment_args("demo", "", presets, ["--set", 'tag={"a/b": 1}']).out
+    assert a != b
+
+
+# mutant: a list of ints and floats in the preset (old) read as ints, not floats: two folders for one setting
+def test_a_mixed_number_list_setting_is_read_as_floats():
+    from toyscale.runner import experiment_args
+
+    presets = {"quick": {"gammas": [-1, 0.5]}}
+    args = experiment_args("demo", "", presets, ["--set", "gammas=[1,2]"])
+    assert args.settings["gammas"] == [1.0, 2.0] and all(type(v) is float for v in args.settings["gammas"])
+    assert args.out == experiment_args("demo", "", presets, ["--set", "gammas=[1.0,2.0]"]).out
+
+
+# mutant: only "off" turned the compilation cache off (not "", "0", "no", "false")
+def test_every_spelling_of_off_turns_the_compilation_cache_off(tmp_path):
+    value = " False "  # (as "no", "0", "": any of them)
+    full = {k: v for k, v in os.environ.items() if k not in ("JAX_COMPILATION_CACHE_DIR", "XDG_CACHE_HOME")}
+    full.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), TOYSCALE_COMPILATION_CACHE=value, JAX_PLATFORMS="cpu")
+    code = "from toyscale.runner import use_compilation_cache\nprint(use_compilation_cache())\n"
+    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True,
+                         cwd=tmp_path)
+    assert out.stdout.strip().splitlines()[-1] == "None"

@@ -395,3 +395,44 @@ def test_atomic_write_into_a_fifo_writes_through_it(tmp_path):
     atomic_write(fifo, lambda f: f.write(b"a,b\n1,2\n"))
     reader.join(timeout=10)
     assert got == [b"a,b\n1,2\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def _fake_sweep(monkeypatch, points, done, **manifest):
+    """load_sweep replaced: ``points`` in the manifest, ``done`` {model id: diverged} finished."""
+    manifest = {"points": points, "task": "t", "format": "toyscale-sweep/2", "seed": 0, **manifest}
+    records = [Record(i, points[i], diverged, {"loss": np.float32(1.0)}) for i, diverged in done.items()]
+    monkeypatch.setattr("toyscale.sweep.load_sweep", lambda folder: SweepResult(records, manifest, {}))
+
+
+# mutants: status rows in the points' order (not sorted); numbers sorted as text (100 < 16 < 4); empty not last;
+# the diverged models subtracted from those to train
+def test_status_rows_are_sorted_by_value_numbers_before_text_and_empty_last(tmp_path, monkeypatch, capsys):
+    points = [{"m": 100, "label": "b"}, {"m": 16, "label": None}, {"m": 4, "label": "a"}, {"m": 16, "label": "a"}]
+    _fake_sweep(monkeypatch, points, {0: False, 1: True})
+    assert cli.main(["status", str(tmp_path), "--by", "m"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == "  4 models: 2 finished (1 diverged), 2 to train"
+    rows = [line.split() for line in out[4:]]
+    assert rows == [["4", "1", "0", "0", "1"], ["16", "2", "1", "1", "1"], ["100", "1", "1", "0", "0"]]
+    assert cli.main(["status", str(tmp_path), "--by", "label"]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[4:]]
+    assert rows == ["a", "b", "(empty)"]
+
+
+# mutants: the "its grid extends" line never printed; the start time not converted to UTC
+def test_status_says_what_the_grid_extends_and_when_it_started_in_utc(tmp_path, monkeypatch, capsys):
+    points = [{"m": 3}, {"m": 4}]
+    _fake_sweep(monkeypatch, points, {0: False}, extends=[{"points": 1}], created="2026-01-02T03:04:05.500000+02:00")
+    assert cli.main(["status", str(tmp_path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"{tmp_path}: task 't', format 'toyscale-sweep/2', seed 0, started 2026-01-02 01:04:05 UTC"
+    assert out[1] == "  its grid extends 1 earlier grid(s) of this folder"
+
+
+# mutant: export's --where listing of a column's values not cut at 20 (" ..." dropped)
+def test_export_where_lists_at_most_20_values(tmp_path, monkeypatch, capsys):
+    points = [{"m": m} for m in range(25)]
+    _fake_sweep(monkeypatch, points, {i: False for i in range(25)})
+    assert cli.main(["export", str(tmp_path), "-", "--where", "m=99"]) == 2
+    err = capsys.readouterr().err
+    assert "m is one of " + ", ".join(map(str, range(20))) + " ...\n" in err, err

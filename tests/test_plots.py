@@ -8,9 +8,10 @@ from toyscale.fitting import fit_power_law
 from toyscale.scaling import WidthCurve
 
 
-def _curve():
+def _curve(loss=None):
     widths = np.array([4.0, 8.0, 16.0])
-    return WidthCurve(widths=widths, loss=widths**-1.0, loss_std=np.zeros(3), n_models=np.ones(3, int), n_diverged=0)
+    loss = widths**-1.0 if loss is None else np.asarray(loss, dtype=float)
+    return WidthCurve(widths=widths, loss=loss, loss_std=np.zeros(3), n_models=np.ones(3, int), n_diverged=0)
 
 
 @pytest.mark.parametrize("panels, match", [
@@ -127,3 +128,116 @@ def test_compute_frontier_draws_a_curve_per_width_and_refuses_mismatched_shapes(
     plots.save(fig)
     with pytest.raises(ValueError, match=r"curves has shape \(2, 10\), limits 1 entries; they need \(2, 10\) and 2"):
         plots.compute_frontier(t, [4, 8], curves, [0.5], frontier)
+
+
+# mutants: the fit's dashed line not drawn; a loss of 0 drawn on the log axis; the empty panel's title
+# not saying so (the shared log y axis of the empty panel is asserted too; sharey makes that mutant equivalent)
+def test_loss_vs_width_draws_the_fit_leaves_out_zero_losses_and_names_an_empty_panel():
+    curve = _curve([0.5, 0.0, 0.1])
+    fit = fit_power_law([4.0, 8.0, 16.0], [0.5, 0.25, 0.125])
+    empty = _curve([np.nan, np.nan, np.nan])
+    fig = plots.loss_vs_width({"a": {"x": (curve, fit)}, "b": {"y": (empty, None)}})
+    ax, ax_empty = fig.axes
+    points = ax.containers[0].lines[0]
+    np.testing.assert_array_equal(points.get_xdata(), [4.0, 16.0])
+    dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(dashed) == 1
+    np.testing.assert_allclose(dashed[0].get_ydata(), fit.predict(dashed[0].get_xdata()), rtol=1e-12)
+    assert dashed[0].get_xdata()[0] == 4.0 and dashed[0].get_xdata()[-1] == 16.0
+    assert ax.get_title() == "a" and ax_empty.get_title() == "b: no positive finite loss"
+    assert ax_empty.get_yscale() == "log" and ax_empty.get_xscale() == "linear"
+    plots.save(fig)
+
+
+# mutant: an interval with one NaN end shown as "[x, nan]" (np.any(isfinite) for np.all)
+def test_the_legend_shows_the_standard_error_for_an_interval_with_a_nan_end():
+    import dataclasses
+
+    curve = _curve()
+    plain = fit_power_law(curve.widths, curve.loss)
+    half = dataclasses.replace(plain, intervals={"exponent": (0.5, float("nan"))})
+    fig = plots.loss_vs_width({"a": {"h": (curve, half)}})
+    assert fig.axes[0].get_legend().get_texts()[0].get_text() == (
+        f"h: $\\alpha_m$={plain.exponent:.2f}±{plain.stderr['exponent']:.2f}")
+    plots.save(fig)
+
+
+# mutants: phi_half lines drawn in the given order, not by gamma; its axis linear; the cells' edges not centred
+# on the axis values
+def test_phase_diagram_centres_its_cells_and_draws_phi_half_by_gamma_on_a_log_axis():
+    gammas, alphas = [1.0, -1.0, 0.0], [0.5, 0.0]
+    fig = plots.phase_diagram(gammas, alphas, np.arange(6.0).reshape(3, 2),
+                              phi_half={"s": ([1.0, -1.0, 0.0], [0.9, 0.1, 0.5])})
+    mesh = fig.axes[0].collections[0]
+    corners = mesh.get_coordinates()  # [rows + 1, columns + 1, (x, y)]
+    np.testing.assert_allclose(corners[0, :, 0], [-0.25, 0.25, 0.75])
+    np.testing.assert_allclose(corners[:, 0, 1], [-1.5, -0.5, 0.5, 1.5])
+    ax2 = [ax for ax in fig.axes if ax.get_title() == "represented features"][0]
+    line = ax2.get_lines()[0]
+    np.testing.assert_array_equal(line.get_xdata(), [-1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(line.get_ydata(), [0.1, 0.5, 0.9])
+    assert ax2.get_yscale() == "log"
+    plots.save(fig)
+
+
+# mutants: the m / n reference line not capped at 1; the norms panel's threshold line not at 1/2
+def test_superposition_geometry_caps_m_over_n_at_one_and_marks_the_threshold_one_half():
+    c = WidthCurve(widths=np.array([4.0, 16.0, 64.0]), loss=np.array([0.5, 0.3, 0.1]), loss_std=np.zeros(3),
+                   n_models=np.ones(3, int), n_diverged=0)
+    regimes = {"r": {"phi_half": c, "overlap_mean": c, "test_loss": c}}
+    fig = plots.superposition_geometry(16, regimes, row_norms={"r": np.linspace(0, 1.5, 16)}, norms_width=16)
+    ax_phi, _, _, ax_norm = fig.axes
+    ref = [line for line in ax_phi.get_lines() if line.get_label() == "m / n"][0]
+    np.testing.assert_allclose(ref.get_ydata(), np.minimum(ref.get_xdata() / 16, 1.0))
+    assert ref.get_ydata().max() == 1.0
+    assert [tuple(line.get_xdata()) for line in ax_norm.get_lines()] == [(0.5, 0.5)]
+    plots.save(fig)
+
+
+# mutants: the width's limit line not at its limit; the time fit not drawn at 1.5x as labelled; a log axis for
+# curves with no finite loss
+def test_compute_frontier_draws_each_limit_and_the_scaled_time_fit_and_no_log_axis_for_nan_curves():
+    t = np.arange(1.0, 11.0)
+    curves = np.stack([2.0 / N + t**-0.5 for N in (4, 8)])
+    time_fit = fit_power_law(t, curves[1])
+    fig = plots.compute_frontier(t, [4, 8], curves, [0.5, 0.25], None, time_fit=time_fit)
+    left = fig.axes[0]
+    flat = [line.get_ydata()[0] for line in left.get_lines() if line.get_linestyle() == "--"]
+    assert flat == [0.5, 0.25]
+    fitted = [line for line in left.get_lines() if "(fit, x1.5)" in line.get_label()][0]
+    np.testing.assert_allclose(fitted.get_ydata(), 1.5 * time_fit.predict(fitted.get_xdata()), rtol=1e-12)
+    plots.save(fig)
+    fig = plots.compute_frontier(t, [4], np.full((1, 10), np.nan), [0.5], None)
+    assert [ax.get_yscale() for ax in fig.axes] == ["linear", "linear"]
+    assert fig.axes[0].get_title() == "no finite loss to draw"
+    plots.save(fig)
+
+
+# mutant: save() wrote PNG whatever the suffix (format="png")
+def test_save_writes_the_format_its_suffix_names(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    plots.save(fig, tmp_path / "a.svg", tmp_path / "a.pdf", tmp_path / "a.png")
+    assert b"<svg" in (tmp_path / "a.svg").read_bytes()[:400]
+    assert (tmp_path / "a.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "a.png").read_bytes().startswith(b"\x89PNG")
+
+
+# mutant: the resolution-limited fit's line (and its exponent) not drawn in the loss panels
+def test_random_feature_regimes_draws_each_resolution_fit_with_its_exponent(monkeypatch):
+    x = np.array([8.0, 16.0, 32.0, 64.0])
+    monkeypatch.setattr("toyscale.random_features.loss_curve",
+                        lambda result, along, ridge=0.0, **fixed: (x, 2 * x**-0.5, 0.01 * x**-0.5))
+    monkeypatch.setattr("toyscale.theory.expected_test_loss", lambda config, points: np.ones(len(points)))
+    fit = fit_power_law(x, 2 * x**-0.5)
+    fits = {"resolution_T": (x, 2 * x**-0.5, fit), "resolution_N": (x, 2 * x**-0.5, None),
+            "variance_T": (x, x**-1.0, fit_power_law(x, x**-1.0)), "variance_N": (x, x**-1.0, None)}
+    fig = plots.random_feature_regimes(None, None, alpha=0.5, sizes=[8, 64], rows=[8], columns=[8], ridges=[0.1],
+                                       ridge_column=16, fits=fits, title="t")
+    drawn = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("fit ")]
+    assert len(drawn) == 1 and drawn[0].get_label().endswith(" (pred 0.5)")
+    np.testing.assert_allclose(drawn[0].get_ydata(), fit.predict(x), rtol=1e-12)
+    assert not any(line.get_label().startswith("fit ") for line in fig.axes[1].get_lines())
+    plots.save(fig)
