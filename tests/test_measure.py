@@ -209,3 +209,20 @@ def test_represented_counts_agree_at_the_threshold_itself():
     # one of them had passed; mutation check)
     W = jnp.asarray([[0.5, 0.0], [0.0, 0.5], [0.6, 0.8], [0.0, 2.0], [1.0, 1.0]])
     assert int(overlap_stats(W, threshold=0.5)["n_represented"]) == round(float(represented_fraction(W, 0.5)) * 5) == 3
+
+
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_phi_leaves_out_a_row_with_a_non_finite_norm_as_the_overlaps_count_does(bad):
+    # an infinite norm had counted as represented in phi (inf > 1/2) but not in overlap_stats:
+    # phi_1/2 = 0.75 beside n_represented = 2 for these four rows
+    W = jnp.asarray([[bad, 0.0], [1.0, 0.0], [0.0, 1.0], [0.1, 0.0]])
+    assert float(represented_fraction(W, 0.5)) == 0.5
+    assert int(overlap_stats(W, threshold=0.5)["n_represented"]) == 2
+
+
+def test_the_overlaps_gram_product_asks_for_full_float32_on_every_backend():
+    # JAX's default precision lets a GPU round float32 operands to TF32 (a CPU ignores it, so the
+    # program's text is what can be checked here)
+    text = jax.jit(overlap_stats).lower(jnp.ones((6, 3)) / 3).as_text()
+    dots = [line for line in text.splitlines() if "dot_general" in line]
+    assert dots and all("HIGHEST" in line for line in dots), dots

@@ -40,9 +40,12 @@ def row_norms(W: jax.Array) -> jax.Array:
 
 
 def represented_fraction(W: jax.Array, threshold: float = 0.5) -> jax.Array:
-    """phi_t = #{i : ||W_i|| > t} / n; t = 1/2 gives phi_{1/2}, t = 1 gives phi_1."""
+    """phi_t = #{i : ||W_i|| > t} / n; t = 1/2 gives phi_{1/2}, t = 1 gives phi_1.
+
+    A row with a non-finite norm is not represented, as in :func:`overlap_stats`' count."""
     concrete_real("threshold", threshold, low=0.0, scalar=True)
-    return jnp.mean(row_norms(W) > threshold)
+    norms = row_norms(W)
+    return jnp.mean(jnp.isfinite(norms) & (norms > threshold))
 
 
 def overlap_stats(W: jax.Array, threshold: float = 0.5, block: int = 512) -> dict[str, jax.Array]:
@@ -85,7 +88,9 @@ def overlap_stats(W: jax.Array, threshold: float = 0.5, block: int = 512) -> dic
 
     def moments(totals, xs):
         rows, row_keep, first = xs
-        g2 = (rows @ unit.T) ** 2
+        # HIGHEST: JAX's default lets a GPU round the operands to TF32 (10 mantissa bits), whose error
+        # of ~1e-3 in an overlap is as large as the overlaps of nearly orthogonal rows
+        g2 = jnp.matmul(rows, unit.T, precision=jax.lax.Precision.HIGHEST) ** 2
         pair = row_keep[:, None] & keep[None, :] & ((first + jnp.arange(block))[:, None] != columns[None, :])
         size = jnp.sum(pair).astype(dtype)
         mean_b = jnp.sum(jnp.where(pair, g2, 0.0)) / jnp.maximum(size, 1.0)
