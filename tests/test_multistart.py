@@ -147,10 +147,11 @@ def test_resamples_of_any_count_of_points_are_the_plain_draws_and_a_size_class_c
                                           np.asarray(jax.random.uniform(k, (n,), dtype=jnp.float64)))
         F._bootstrap_weights(7, 40, 40)
         with xla_compilations() as compiled:
-            for n in (33, 47, 64):  # one size class (64) and one of rows (64)
-                w = F._bootstrap_weights(7, 40, n)
-                assert w.shape == (40, n) and np.all(w.sum(1) == n)
+            for n, R in ((33, 40), (47, 1000), (64, 129)):  # one size class of n (64), any count of resamples
+                w = F._bootstrap_weights(7, R, n)
+                assert w.shape == (R, n) and np.all(w.sum(1) == n)
         assert compiled == [], compiled
+        np.testing.assert_array_equal(F._bootstrap_weights(7, 1000, 47)[:40], F._bootstrap_weights(7, 40, 47))
 
 
 def test_a_start_stuck_on_failed_line_searches_is_not_reported_converged():

@@ -707,12 +707,16 @@ def _minimize_ladder(
         st = st._replace(active=st.active & ~pad, lane=np.where(pad, -1, st.lane))
 
 
-@functools.partial(jax.jit, static_argnames=("rows", "width", "counts"))
-def _resample_draws(seed: jax.Array, n: jax.Array, rows: int, width: int, counts: bool) -> jax.Array:
-    """(rows, width): row r from ``fold_in(key(seed), r)``, the multiplicities of n draws of n points
-    with replacement (``counts``) or n uniforms in [0, 1), in the first n columns (zeros past them).
+_DRAW_ROWS = 128  # resamples drawn per call: every count of resamples shares one compile
 
-    ``width`` >= n is a size class, so counts of points in one class share one compile: row r
+
+@functools.partial(jax.jit, static_argnames=("width", "counts"))
+def _resample_draws(seed: jax.Array, n: jax.Array, first: jax.Array, width: int, counts: bool) -> jax.Array:
+    """(_DRAW_ROWS, width): row j from ``fold_in(key(seed), first + j)``, the multiplicities of n
+    draws of n points with replacement (``counts``) or n uniforms in [0, 1), in the first n
+    columns (zeros past them).
+
+    ``width`` >= n is a size class, so counts of points in one class share one compile: a row
     draws ``width`` values and keeps its first n, which are the n values a draw of shape (n,)
     would give (threefry's partitionable bits depend on the position only)."""
     key = jax.random.key(seed)
@@ -724,22 +728,24 @@ def _resample_draws(seed: jax.Array, n: jax.Array, rows: int, width: int, counts
             return jnp.zeros(width, jnp.int32).at[jax.random.randint(k, (width,), 0, n)].add(keep.astype(jnp.int32))
         return jnp.where(keep, jax.random.uniform(k, (width,), dtype=jnp.float64), 0.0)
 
-    return jax.vmap(row)(jnp.arange(rows))
+    return jax.vmap(row)(first + jnp.arange(_DRAW_ROWS))
 
 
 def _resamples(seed: int, n_resamples: int, n: int, counts: bool) -> np.ndarray:
-    """(R, n) float64 rows of :func:`_resample_draws`, the same row r whatever R is; computed for R
-    and n rounded up to powers of two (one compile per pair of size classes)."""
-    rows, width = _size_class(n_resamples), _size_class(n)
-    draws = _resample_draws(np.uint32(seed), np.int32(n), rows, width, counts)
-    return np.asarray(draws)[:n_resamples, :n].astype(np.float64)
+    """(R, n) float64 rows of :func:`_resample_draws`, the same row r whatever R is; drawn
+    ``_DRAW_ROWS`` at a time for n rounded up to a power of two (one compile per size class of n;
+    one per count of resamples and of points had cost ~0.7 s apiece on a 2-core CPU)."""
+    width = _size_class(n)
+    blocks = [np.asarray(_resample_draws(np.uint32(seed), np.int32(n), np.int32(first), width, counts))
+              for first in range(0, max(n_resamples, 1), _DRAW_ROWS)]
+    return np.concatenate(blocks)[:n_resamples, :n].astype(np.float64)
 
 
 def _bootstrap_weights(seed: int, n_resamples: int, n: int) -> np.ndarray:
     """Multiplicity weights (R, n) of R resamples of n points with replacement.
 
-    Resample r draws from ``fold_in(key(seed), r)``, so it is the same whatever R is; the
-    rows are computed for R and n rounded up to powers of two (one compile per size class).
+    Resample r draws from ``fold_in(key(seed), r)``, so it is the same whatever R is (drawn
+    in blocks of rows, for n rounded up to a power of two: one compile per size class of n).
     """
     return _resamples(seed, n_resamples, n, counts=True)
 
