@@ -1,14 +1,19 @@
 import dataclasses
+import errno
+import hashlib
 import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -1247,3 +1252,383 @@ def test_a_split_whose_shares_miss_models_says_which_are_unfinished(tmp_path):
     assert len(loaded) == 4 and loaded.stats["unfinished"] == [3, 5]
     done = sweep_superposition(cfg, points, **one)  # one process finishes the rest
     assert len(done) == 6 and done.stats["unfinished"] == [] and load_sweep(tmp_path).stats["unfinished"] == []
+
+
+# ----------------------------------------------------------------------------- mutation review (sweep.py, io.py)
+# Behaviours a hand mutation run over toyscale/sweep.py and toyscale/io.py found unguarded.
+
+
+class _KeyTask(_FlagTask):
+    """A toy task whose output is a draw from its model's key: it shows which key each model got."""
+    name = "key_task"
+
+    def inputs_of(self, point):
+        return {"v": np.asarray(point.get("v", 0.0), np.float32)}
+
+    def model_fn(self, static, inputs, key):
+        return {"u": jax.random.uniform(key, (2,)), "v": inputs["v"]}
+
+
+class _MeasuringKeyTask(_KeyTask):
+    """A _KeyTask whose 'measure' flag only asks for extra measurements: it is not part of a model's identity."""
+
+    def identity_of(self, point):
+        return {k: v for k, v in point.items() if k != "measure"}
+
+
+def _key_points(n, **extra):
+    return [{"v": float(i), "seed": i, **extra} for i in range(n)]
+
+
+# mutants: sweep seed ignored (PRNGKey(0) as root); keys from the point digest instead of the task's identity_of;
+# identity_of ignored when keying
+def test_each_model_of_a_sweep_gets_the_key_model_key_gives_it():
+    points = _key_points(3)
+    for seed in (0, 5):
+        res = sweep.run_sweep(_KeyTask(), points, seed=seed, devices=ONE, chunk_size=2, progress=False)
+        for r, p in zip(res, points):
+            np.testing.assert_array_equal(r["u"], jax.random.uniform(model_key(seed, p), (2,)), err_msg=str(p))
+    task = _MeasuringKeyTask()
+    measured = [dict(p, measure=True) for p in points]
+    res = sweep.run_sweep(task, measured, seed=5, devices=ONE, progress=False)
+    for r, p, q in zip(res, points, measured):
+        np.testing.assert_array_equal(r["u"], jax.random.uniform(model_key(5, p), (2,)))
+        np.testing.assert_array_equal(model_key(5, q, task), model_key(5, p))
+
+
+# mutants: one of the two digest words ignored when folding; the digest's words read big-endian (a refactor that
+# silently redraws every model, so a resumed folder mixes two draws of a grid)
+def test_model_key_folds_the_first_two_little_endian_words_of_the_points_sha256():
+    point = {"m": 3, "gamma": -1.0, "label": "a tag", "seed": 2}
+    digest = hashlib.sha256(json.dumps({"gamma": -1, "m": 3, "seed": 2}, sort_keys=True).encode()).digest()
+    words = int.from_bytes(digest[:4], "little"), int.from_bytes(digest[4:8], "little")
+    expected = jax.random.fold_in(jax.random.fold_in(jax.random.PRNGKey(7), jnp.uint32(words[0])), jnp.uint32(words[1]))
+    np.testing.assert_array_equal(model_key(7, point), expected)
+
+
+# mutant: a group whose models are all on disk still planned and counted as a compiled program
+def test_resuming_a_finished_folder_plans_no_program(tmp_path):
+    points = _key_points(2)
+    sweep.run_sweep(_KeyTask(), points, out=tmp_path, devices=ONE, progress=False)
+    again = sweep.run_sweep(_KeyTask(), points, out=tmp_path, devices=ONE, progress=False)
+    assert again.stats["chunks"] == again.stats["programs"] == 0 and again.stats["chunk_sizes"] == {}
+    assert len(again) == 2
+
+
+# mutants: progress total = every point of the grid; initial ignoring the models on disk; padding counted
+def test_the_progress_bar_counts_this_processs_models_without_padding(tmp_path, monkeypatch):
+    bars = []
+
+    class Recorder(sweep._Progress):
+        def __init__(self, total, initial, enabled, desc):
+            super().__init__(total, initial, False, desc)
+            bars.append([total, initial, 0])
+
+        def update(self, models, model_steps):
+            super().update(models, model_steps)
+            bars[-1][2] += models
+
+    monkeypatch.setattr(sweep, "_Progress", Recorder)
+    points = [{"flag": False, "seed": s} for s in range(5)]
+    kw = dict(out=tmp_path, devices=ONE, chunk_size=2, progress=False)
+    sweep.run_sweep(_FlagTask(), points, process_index=0, process_count=2, **kw)  # ids 0, 2, 4: chunks of 2
+    assert bars[-1] == [3, 0, 3]
+    for f in (tmp_path / "chunks").glob("chunk_0000004_*.npz"):
+        f.unlink()
+    sweep.run_sweep(_FlagTask(), points, **kw)  # 0 and 2 on disk: 1, 3 and 4 trained, each in a padded chunk
+    assert bars[-1] == [5, 2, 3]
+
+
+# mutants: the Ctrl-C message counting every point of the grid, or other processes' models on disk, as this one's
+def test_ctrl_c_in_a_share_of_the_grid_counts_only_that_shares_models(tmp_path, monkeypatch, capsys):
+    points = [{"flag": False, "seed": s} for s in range(4)]
+    kw = dict(out=tmp_path, devices=ONE, chunk_size=1, progress=False, process_count=2)
+    sweep.run_sweep(_FlagTask(), points, process_index=0, **kw)  # ids 0 and 2 on disk
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sweep, "_write_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        sweep.run_sweep(_FlagTask(), points, process_index=1, **kw)
+    assert f"interrupted: 0 of this process's 2 models are saved in {tmp_path}" in capsys.readouterr().err
+
+
+# mutants: stale-file clean-up deleting any file untouched for an hour (chunks, the manifest); only chunks/ cleaned
+def test_a_resume_keeps_old_results_and_clears_old_temp_files_in_both_folders(tmp_path):
+    points = [{"flag": False, "seed": s} for s in range(2)]
+    sweep.run_sweep(_FlagTask(), points, out=tmp_path, devices=ONE, progress=False)
+    (tmp_path / ".tmp-0123-manifest.json").write_text("{")  # a killed run's manifest rewrite
+    old = time.time() - 2 * 3600
+    for path in [*tmp_path.iterdir(), *(tmp_path / "chunks").iterdir()]:
+        os.utime(path, (old, old))
+    again = sweep.run_sweep(_FlagTask(), points, out=tmp_path, devices=ONE, progress=False)
+    assert again.stats["chunks"] == 0 and len(load_sweep(tmp_path)) == 2
+    assert not (tmp_path / ".tmp-0123-manifest.json").exists() and (tmp_path / "manifest.json").exists()
+
+
+# mutant: the model axis placed on the first device only (the engine still pads chunks for all of them)
+def test_a_chunk_is_shared_out_over_every_device():
+    class WhereTask(_FlagTask):
+        def model_fn(self, static, inputs, key):
+            return {"device": jax.lax.axis_index("models")}
+
+    points = [{"flag": False, "seed": s} for s in range(4)]
+    res = sweep.run_sweep(WhereTask(), points, devices=jax.devices()[:4], chunk_size=4, progress=False)
+    assert [int(r["device"]) for r in res] == [0, 1, 2, 3]
+
+
+# mutant: process_index == process_count accepted (a process that trains nothing)
+def test_a_process_index_out_of_range_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"process_index=2; must be in \[0, process_count=2\)"):
+        sweep.run_sweep(_FlagTask(), [{"flag": False}], out=tmp_path, process_index=2, process_count=2,
+                        progress=False)
+
+
+# mutant: each model of a chunk read back with the diverged flag of the chunk's first model
+def test_each_models_own_diverged_flag_is_read_back_from_a_chunk(tmp_path):
+    points = [{"flag": f, "seed": s} for s, f in enumerate([False, True, False, True])]
+    sweep.run_sweep(_FlagTask(), points, out=tmp_path, devices=ONE, chunk_size=4, progress=False)
+    assert len(os.listdir(tmp_path / "chunks")) == 1
+    assert [r.diverged for r in load_sweep(tmp_path)] == [False, True, False, True]
+
+
+# mutants: a PermissionError advised as a damaged file to delete; a file lacking model_id or diverged not named
+def test_an_unreadable_chunk_file_is_named_or_its_permission_error_kept(tmp_path, monkeypatch):
+    sweep.run_sweep(_FlagTask(), [{"flag": False}], out=tmp_path, devices=ONE, progress=False)
+    [chunk] = (tmp_path / "chunks").iterdir()
+    with np.load(chunk) as z:
+        arrays = {k: z[k] for k in z.files}
+    for column in ("model_id", "diverged"):
+        np.savez(chunk, **{k: v for k, v in arrays.items() if k != column})
+        with pytest.raises(ValueError, match=f"chunk file '{chunk}' cannot be read \\(KeyError: '{column}'"):
+            load_sweep(tmp_path)
+    np.savez(chunk, **arrays)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(chunk))
+
+    monkeypatch.setattr(sweep.np, "load", denied)
+    with pytest.raises(PermissionError):
+        load_sweep(tmp_path)
+
+
+# mutant: chunk files named by their model ids only: an extension's new chunk of the same first id and count
+# overwrote a finished chunk of the folder's first grid
+def test_an_extensions_chunk_does_not_overwrite_one_with_the_same_first_id_and_count(tmp_path):
+    old, new = _key_points(2), _key_points(4)[2:]
+    sweep.run_sweep(_KeyTask(), old, out=tmp_path, devices=ONE, chunk_size=2, progress=False)
+    grown = sweep.run_sweep(_KeyTask(), new + old, out=tmp_path, devices=ONE, chunk_size=2, progress=False)
+    assert grown.stats["chunks"] == 1 and len(os.listdir(tmp_path / "chunks")) == 2
+    loaded = load_sweep(tmp_path)
+    assert loaded.stats["unfinished"] == [] and [r.point for r in loaded] == new + old
+
+
+# mutants: digests recomputed from model ids for chunk files that have them (ids of an earlier grid: another
+# model's results); the extended manifest's "extends" keeping only the last fingerprint
+def test_a_folder_extended_twice_keeps_every_model_where_its_point_is(tmp_path):
+    points = _key_points(4)
+    grids = [points[2:], points[1:], points]  # each a new point in front: every id changes each time
+    for grid in grids:
+        res = sweep.run_sweep(_KeyTask(), grid, out=tmp_path, devices=ONE, chunk_size=1, progress=False)
+        assert res.stats["chunks"] == (2 if grid is grids[0] else 1)
+    fresh = sweep.run_sweep(_KeyTask(), points, devices=ONE, progress=False)
+    loaded = load_sweep(tmp_path)
+    assert_same(loaded, fresh)
+    assert len(loaded.manifest["extends"]) == 2
+
+
+# mutant: a legacy chunk's model id equal to the number of points not refused (an IndexError)
+def test_a_legacy_chunk_whose_id_is_the_number_of_points_is_refused_by_name(tmp_path):
+    sweep.run_sweep(_FlagTask(), [{"flag": False}], out=tmp_path, devices=ONE, progress=False)
+    _strip_digests(tmp_path)
+    [path] = (tmp_path / "chunks").glob("chunk_*.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez(path, **{**arrays, "model_id": np.asarray([1], np.int64)})
+    with pytest.raises(FolderInUseError, match=r"model id 1, outside this folder's 1 points"):
+        sweep.run_sweep(_FlagTask(), [{"flag": False}, {"flag": True}], out=tmp_path, devices=ONE, progress=False)
+
+
+# mutant: a resume warning of any changed version (python, numpy), not only those that change a model's numbers
+def test_resuming_under_another_python_or_numpy_is_silent(tmp_path):
+    points = [{"flag": False, "seed": s} for s in range(2)]
+    sweep.run_sweep(_FlagTask(), points, out=tmp_path, devices=ONE, chunk_size=1, progress=False)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["versions"].update(python="2.7.18", numpy="1.0.0")
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    sorted((tmp_path / "chunks").iterdir())[-1].unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sweep.run_sweep(_FlagTask(), points, out=tmp_path, devices=ONE, progress=False).stats["chunks"] == 1
+
+
+# mutants: the result of a first or resumed run without the manifest's versions and date
+def test_a_run_returns_the_manifest_its_folder_holds(tmp_path):
+    points = [{"flag": False, "seed": s} for s in range(2)]
+    for _ in range(2):  # first run, then resumed
+        res = sweep.run_sweep(_FlagTask(), points, out=tmp_path, devices=ONE, progress=False)
+        assert res.manifest == load_sweep(tmp_path).manifest
+        assert {"versions", "created", "fingerprint"} <= set(res.manifest)
+
+
+# mutants: infinities not flagged by the default verdict (only NaN); complex outputs not checked
+def test_the_default_verdict_flags_an_infinity_and_a_non_finite_complex_output():
+    class NonFinite(_FlagTask):
+        def inputs_of(self, point):
+            return {"kind": np.asarray(point["kind"], np.int32)}
+
+        def model_fn(self, static, inputs, key):
+            x = jnp.where(inputs["kind"] == 1, jnp.inf, 1.0)
+            z = jnp.where(inputs["kind"] == 2, jnp.nan, 1.0).astype(jnp.complex64)
+            return {"x": x, "z": z}
+
+    res = sweep.run_sweep(NonFinite(), [{"kind": k} for k in range(3)], devices=ONE, progress=False)
+    assert [r.diverged for r in res] == [False, True, True]
+
+
+# mutants: the predicted peak counting the whole chunk, not a device's share; one in-flight model, not
+# vector_width; the in-flight models' outputs counted twice
+def test_the_predicted_peak_is_width_models_plus_the_rest_of_the_shares_outputs():
+    class Sized(_FlagTask):
+        def model_fn(self, static, inputs, key):
+            return {"x": jnp.ones((10,), jnp.float32), "diverged": inputs["flag"]}
+
+        def bytes_per_model(self, static):
+            return 1000
+
+    points = [{"flag": False, "seed": s} for s in range(8)]
+    res = sweep.run_sweep(Sized(), points, devices=jax.devices()[:2], chunk_size=8, vector_width=2, progress=False)
+    assert res.stats["chunk_sizes"] == {"0": 8} and res.stats["vector_widths"] == {"0": 2}
+    # a device's share is 4 models: 2 in flight (1000 bytes each) beside the 2 others' outputs (40 + 1 bytes each)
+    assert res.stats["predicted_peak_bytes_per_device"] == {"0": 2 * 1000 + 2 * 41}
+
+
+# mutant: select() checking conditions against the finished records' fields only
+def test_select_knows_the_fields_of_points_not_finished_yet(tmp_path):
+    points = [{"flag": False, "seed": 0}, {"flag": False, "seed": 1, "extra": 1}]
+    res = sweep.run_sweep(_FlagTask(), points, out=tmp_path, devices=ONE, process_index=0, process_count=2,
+                          progress=False)
+    assert [r.model_id for r in res] == [0] and res.select(extra=1) == []
+    assert load_sweep(tmp_path).select(extra=1) == []
+
+
+# ----------------------------------------------------------------------------- io
+
+
+# mutants: no fsync of the temp file before the rename; no fsync of the folder after it
+def test_atomic_write_fsyncs_the_file_before_the_rename_and_its_folder_after(tmp_path, monkeypatch):
+    from toyscale import io
+
+    log = []
+    fsync, replace, link = os.fsync, os.replace, os.link
+
+    def logged_fsync(fd):
+        log.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+        fsync(fd)
+
+    monkeypatch.setattr(io.os, "fsync", logged_fsync)
+    monkeypatch.setattr(io.os, "replace", lambda a, b: log.append("rename") or replace(a, b))
+    monkeypatch.setattr(io.os, "link", lambda a, b: log.append("link") or link(a, b))
+    io.atomic_write(tmp_path / "a.bin", lambda f: f.write(b"x"))
+    assert log == ["fsync file", "rename", "fsync folder"]
+    log.clear()
+    assert io.atomic_create(tmp_path / "b.bin", lambda f: f.write(b"y"))
+    assert log == ["fsync file", "link", "fsync folder"]
+
+
+# mutant: temp files not registered while written, so an interrupted exit (remove_temp_files) leaves them behind
+def test_a_temp_file_being_written_is_known_to_the_interrupt_clean_up(tmp_path):
+    from toyscale import io
+
+    live = []
+
+    def write(f):
+        live.extend(io._LIVE_TEMPS)
+        f.write(b"x")
+
+    io.atomic_write(tmp_path / "f.bin", write)
+    assert len(live) == 1 and os.path.basename(live[0]).startswith(".tmp-")
+    assert os.path.dirname(live[0]) == str(tmp_path) and live[0].endswith("f.bin") and not io._LIVE_TEMPS
+
+
+# mutants: the no-hard-link fallback overwriting an existing file; the fallback taken for other errors (or not for
+# these)
+def test_atomic_create_without_hard_links_creates_once_and_other_errors_are_raised(tmp_path, monkeypatch):
+    from toyscale import io
+
+    def no_links(src, dst):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(io.os, "link", no_links)
+    assert io.atomic_create_json(tmp_path / "m.json", {"first": True})
+    assert not io.atomic_create_json(tmp_path / "m.json", {"first": False})
+    assert json.loads((tmp_path / "m.json").read_text()) == {"first": True} and os.listdir(tmp_path) == ["m.json"]
+
+    def broken(src, dst):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(io.os, "link", broken)
+    with pytest.raises(OSError, match="Input/output error"):
+        io.atomic_create_json(tmp_path / "n.json", {})
+    assert os.listdir(tmp_path) == ["m.json"]
+
+
+# mutant: /proc/self/fd/N not taken as this process's own descriptor (a TypeError)
+def test_atomic_write_writes_through_this_processs_descriptors(tmp_path):
+    from toyscale import io
+
+    for name in ("/proc/self/fd/{}", "/dev/fd/{}"):
+        read, write = os.pipe()
+        try:
+            io.atomic_write(name.format(write), lambda f: f.write(b"a,b\n"))
+        finally:
+            os.close(write)
+        with os.fdopen(read, "rb") as r:
+            assert r.read() == b"a,b\n", name
+
+
+# mutant: a new file given mode 0o644 whatever the umask
+def test_a_new_atomic_file_follows_a_restrictive_umask(tmp_path):
+    from toyscale.io import atomic_write_json
+
+    mask = os.umask(0o027)
+    try:
+        atomic_write_json(tmp_path / "a.json", {"x": 1})
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o640
+
+
+# mutant: load_sweep reading a folder of an unknown (newer) format as if it were its own
+def test_load_sweep_refuses_a_folder_of_an_unknown_format(tmp_path):
+    sweep.run_sweep(_FlagTask(), [{"flag": False}], out=tmp_path, devices=ONE, progress=False)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "format": "toyscale-sweep/3"}))
+    with pytest.raises(ValueError, match=r"holds format 'toyscale-sweep/3'; expected one of \['toyscale-sweep/1'"):
+        load_sweep(tmp_path)
+
+
+# mutant: a legacy (digest-less) chunk's model id outside the grid taken as a model of it (an IndexError)
+def test_a_legacy_chunk_with_an_id_outside_the_grid_is_left_out_when_loading(tmp_path):
+    points = [{"flag": False, "seed": s} for s in range(2)]
+    sweep.run_sweep(_FlagTask(), points, out=tmp_path, devices=ONE, chunk_size=1, progress=False)
+    _strip_digests(tmp_path)
+    [path] = (tmp_path / "chunks").glob("chunk_0000000_*.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez(path, **{**arrays, "model_id": np.asarray([7], np.int64)})
+    loaded = load_sweep(tmp_path)
+    assert [r.model_id for r in loaded] == [1] and loaded.stats["unfinished"] == [0]
+
+
+# mutants: JSON written with its keys in insertion order (the records of a run and of its folder then tabulate
+# apart: _sorted_keys mirrors the sorted file); a file in a folder not there yet failing
+def test_atomic_json_sorts_its_keys_and_makes_the_folder_it_goes_in(tmp_path):
+    from toyscale.io import atomic_write_json
+
+    path = tmp_path / "new" / "sub" / "a.json"
+    atomic_write_json(path, {"b": 1, "a": {"d": 2, "c": 3}})
+    text = path.read_text()
+    assert text.index('"a"') < text.index('"b"') and text.index('"c"') < text.index('"d"')
+    assert json.loads(text) == {"a": {"c": 3, "d": 2}, "b": 1}
