@@ -1632,3 +1632,23 @@ def test_atomic_json_sorts_its_keys_and_makes_the_folder_it_goes_in(tmp_path):
     text = path.read_text()
     assert text.index('"a"') < text.index('"b"') and text.index('"c"') < text.index('"d"')
     assert json.loads(text) == {"a": {"c": 3, "d": 2}, "b": 1}
+
+
+def test_the_other_versions_warning_comes_only_from_a_process_with_models_to_train(tmp_path):
+    # a process whose share of a split grid was finished had warned that the models trained now may
+    # differ, while it trained none
+    points = [{"flag": False, "seed": s} for s in range(4)]
+    sweep.run_sweep(_FlagTask(), points, out=tmp_path, devices=ONE, chunk_size=1, progress=False)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    manifest["versions"]["jax"] = "0.0.1"
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    for f in (tmp_path / "chunks").iterdir():  # process 1's share (ids 1 and 3) to train again
+        if set(np.load(f)["model_id"].tolist()) & {1, 3}:
+            f.unlink()
+    split = dict(out=tmp_path, devices=ONE, chunk_size=1, progress=False, process_count=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert sweep.run_sweep(_FlagTask(), points, process_index=0, **split).stats["chunks"] == 0
+    with pytest.warns(RuntimeWarning, match=r"started with jax 0\.0\.1; resuming with jax "):
+        assert sweep.run_sweep(_FlagTask(), points, process_index=1, **split).stats["chunks"] == 2
+

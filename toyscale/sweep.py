@@ -1158,7 +1158,8 @@ def run_sweep(
             done = _read_chunks(folder, manifest["points"])
         except ValueError as e:  # a damaged chunk file (writes are atomic: only a hand can do that)
             raise FolderInUseError(f"out={folder!r}: {e}") from e
-        if changed and len(done) < len(points):
+        # (only where this process trains: a finished share of a split grid trains nothing that could differ)
+        if changed and any(i not in done for i in range(pidx, len(points), pcount)):
             def show(k, v):
                 return f"{k}={v}" if k.startswith("jax_") else f"{k} {v}"
 
