@@ -275,7 +275,7 @@ def test_isoflop_bootstrap_is_reproducible_and_resample_r_does_not_depend_on_r(b
     again = fit_isoflop(N, L, C=C, bins=bins, bootstrap=40, seed=7)
     assert again.intervals == fit.intervals
     np.testing.assert_array_equal(again.boot_log_params, fit.boot_log_params)
-    more = fit_isoflop(N, L, C=C, bins=bins, bootstrap=100, seed=7)  # another size class (64 -> 128 rows)
+    more = fit_isoflop(N, L, C=C, bins=bins, bootstrap=200, seed=7)  # two blocks of draws (128 rows each)
     np.testing.assert_array_equal(more.boot_log_params[:40], fit.boot_log_params)
     other = fit_isoflop(N, L, C=C, bins=bins, bootstrap=40, seed=8)
     assert other.intervals["a"] != fit.intervals["a"]

@@ -143,6 +143,8 @@ def test_resamples_of_any_count_of_points_are_the_plain_draws_and_a_size_class_c
             k = jax.random.fold_in(jax.random.key(np.uint32(3)), 5)
             idx = np.asarray(jax.random.randint(k, (n,), 0, n))
             np.testing.assert_array_equal(F._bootstrap_weights(3, 10, n)[5], np.bincount(idx, minlength=n))
+            if n == 9:
+                plain = np.bincount(idx, minlength=n)
             np.testing.assert_array_equal(F._resamples(3, 10, n, counts=False)[5],
                                           np.asarray(jax.random.uniform(k, (n,), dtype=jnp.float64)))
         F._bootstrap_weights(7, 40, 40)
@@ -152,6 +154,14 @@ def test_resamples_of_any_count_of_points_are_the_plain_draws_and_a_size_class_c
                 assert w.shape == (R, n) and np.all(w.sum(1) == n)
         assert compiled == [], compiled
         np.testing.assert_array_equal(F._bootstrap_weights(7, 1000, 47)[:40], F._bootstrap_weights(7, 40, 47))
+        # rows past the first block of draws (128) are their own keys' draws too
+        for r in (128, 200, 299):
+            k = jax.random.fold_in(jax.random.key(np.uint32(7)), r)
+            idx = np.asarray(jax.random.randint(k, (47,), 0, 47))
+            np.testing.assert_array_equal(F._bootstrap_weights(7, 300, 47)[r], np.bincount(idx, minlength=47))
+    # JAX's global random settings do not change them (the padded draws would have)
+    with jax.enable_x64(True), jax.threefry_partitionable(False):
+        np.testing.assert_array_equal(F._bootstrap_weights(3, 10, 9)[5], plain)
 
 
 def test_a_start_stuck_on_failed_line_searches_is_not_reported_converged():

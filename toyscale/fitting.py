@@ -718,8 +718,9 @@ def _resample_draws(seed: jax.Array, n: jax.Array, first: jax.Array, width: int,
 
     ``width`` >= n is a size class, so counts of points in one class share one compile: a row
     draws ``width`` values and keeps its first n, which are the n values a draw of shape (n,)
-    would give (threefry's partitionable bits depend on the position only)."""
-    key = jax.random.key(seed)
+    would give (threefry's partitionable bits depend on the position only; :func:`_resamples`
+    pins both, so JAX's global random settings do not change the draws)."""
+    key = jax.random.key(seed, impl="threefry2x32")
     keep = jnp.arange(width) < n
 
     def row(r):
@@ -734,10 +735,13 @@ def _resample_draws(seed: jax.Array, n: jax.Array, first: jax.Array, width: int,
 def _resamples(seed: int, n_resamples: int, n: int, counts: bool) -> np.ndarray:
     """(R, n) float64 rows of :func:`_resample_draws`, the same row r whatever R is; drawn
     ``_DRAW_ROWS`` at a time for n rounded up to a power of two (one compile per size class of n;
-    one per count of resamples and of points had cost ~0.7 s apiece on a 2-core CPU)."""
+    one per count of resamples and of points had cost ~0.7 s apiece on a 2-core CPU). The draws
+    are those of earlier versions, which drew shape (R, n) at once, under JAX's default random
+    settings (threefry, partitionable: the default since jax 0.5), pinned here."""
     width = _size_class(n)
-    blocks = [np.asarray(_resample_draws(np.uint32(seed), np.int32(n), np.int32(first), width, counts))
-              for first in range(0, max(n_resamples, 1), _DRAW_ROWS)]
+    with jax.threefry_partitionable(True):
+        blocks = [np.asarray(_resample_draws(np.uint32(seed), np.int32(n), np.int32(first), width, counts))
+                  for first in range(0, max(n_resamples, 1), _DRAW_ROWS)]
     return np.concatenate(blocks)[:n_resamples, :n].astype(np.float64)
 
 
@@ -2682,8 +2686,8 @@ def _isoflop_residual_losses(N: np.ndarray, C: np.ndarray, L: np.ndarray, grp: _
     ``notes`` says so), and with no such group to draw from the losses are NaN (every resample fails; a note
     says why).  Other runs (outside the bin
     edges, or in groups without a fit) keep their loss.  Resample r draws from ``fold_in(key(seed), r)``, so it
-    is the same whatever R is; the draws are computed for R rounded up to a power of two (one compile per size
-    class).
+    is the same whatever R is (:func:`_resamples`: drawn in blocks of rows, for n rounded up to a power of two,
+    one compile per size class of n).
     """
     lN, lC = np.log(N), np.log(C)
     mu, nu, _, enough, fitted, coef = _isoflop_quadratics(lN, lC, L, grp, min_runs)
