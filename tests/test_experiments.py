@@ -1695,10 +1695,12 @@ def test_a_mixed_number_list_setting_is_read_as_floats():
 
 # mutant: only "off" turned the compilation cache off (not "", "0", "no", "false")
 def test_every_spelling_of_off_turns_the_compilation_cache_off(tmp_path):
-    value = " False "  # (as "no", "0", "": any of them)
+    # (one process: the "off" path never touches JAX's config, so each spelling is tried in turn)
     full = {k: v for k, v in os.environ.items() if k not in ("JAX_COMPILATION_CACHE_DIR", "XDG_CACHE_HOME")}
-    full.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), TOYSCALE_COMPILATION_CACHE=value, JAX_PLATFORMS="cpu")
-    code = "from toyscale.runner import use_compilation_cache\nprint(use_compilation_cache())\n"
+    full.update(XDG_CACHE_HOME=str(tmp_path / "xdg"), JAX_PLATFORMS="cpu")
+    code = ("import os\nfrom toyscale.runner import use_compilation_cache\n"
+            "for v in ('off', ' False ', 'no', '0', '', 'OFF'):\n"
+            "    os.environ['TOYSCALE_COMPILATION_CACHE'] = v\n    print(repr(v), use_compilation_cache())\n")
     out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True,
                          cwd=tmp_path)
-    assert out.stdout.strip().splitlines()[-1] == "None"
+    assert out.stdout.splitlines()[-6:] == [f"{v!r} None" for v in ("off", " False ", "no", "0", "", "OFF")]

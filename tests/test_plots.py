@@ -238,6 +238,7 @@ def test_random_feature_regimes_draws_each_resolution_fit_with_its_exponent(monk
                                        ridge_column=16, fits=fits, title="t")
     drawn = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("fit ")]
     assert len(drawn) == 1 and drawn[0].get_label().endswith(" (pred 0.5)")
+    assert f"{fit.exponent:.3f}" in drawn[0].get_label()  # the fitted exponent beside the theory's
     np.testing.assert_allclose(drawn[0].get_ydata(), fit.predict(x), rtol=1e-12)
     assert not any(line.get_label().startswith("fit ") for line in fig.axes[1].get_lines())
     plots.save(fig)

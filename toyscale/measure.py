@@ -42,7 +42,8 @@ def row_norms(W: jax.Array) -> jax.Array:
 def represented_fraction(W: jax.Array, threshold: float = 0.5) -> jax.Array:
     """phi_t = #{i : ||W_i|| > t} / n; t = 1/2 gives phi_{1/2}, t = 1 gives phi_1.
 
-    A row with a non-finite norm is not represented, as in :func:`overlap_stats`' count."""
+    A row with a non-finite norm (a non-finite entry, or a float32 norm that overflows) is not
+    represented, as in :func:`overlap_stats`' count."""
     concrete_real("threshold", threshold, low=0.0, scalar=True)
     norms = row_norms(W)
     return jnp.mean(jnp.isfinite(norms) & (norms > threshold))
