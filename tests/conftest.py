@@ -69,3 +69,20 @@ def collapsed_offset_data():
     ``fit_power_law(offset=True)`` puts the offset on ~0 (a true offset the data cannot show)."""
     m = np.repeat([8.0, 16, 32, 64, 128], 2)
     return m, (2 * m**-0.5 + 0.1) * np.exp(0.05 * np.random.default_rng([99, 2]).standard_normal(m.size))
+
+
+# The slowest files first. pytest-xdist hands whole files to its two workers (--dist loadfile) in
+# collection order (--no-loadscope-reorder: it would otherwise order them by their count of tests,
+# which left the README's blocks, ~40 s in 4 tests, and the fidelity sweeps, ~50 s in 19, to the end,
+# where one worker ran them while the other had finished). Seconds of one worker per file, from a
+# --durations run on a 2-core CPU: experiments 306, fitting 174, sweep 139, random_features 121,
+# fitting_extra 103, train 89, superposition 72, readme 57, cli_fit 51, fidelity 49, theory 45,
+# multistart 38, data 36; the rest 10 or less.
+_SLOWEST_FIRST = ("test_experiments.py", "test_fitting.py", "test_sweep.py", "test_random_features.py",
+                  "test_fitting_extra.py", "test_train.py", "test_superposition.py", "test_readme.py",
+                  "test_cli_fit.py", "test_fidelity.py", "test_theory.py", "test_multistart.py", "test_data.py")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: i for i, name in enumerate(_SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # (stable: each file's own order kept)
