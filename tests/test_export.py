@@ -261,7 +261,7 @@ def test_status_counts_by_label_too(tmp_path, monkeypatch, capsys):
     points = [{"m": 3, "label": "a"}, {"m": 3, "label": "b"}, {"m": 4, "label": "a"}]
     manifest = {"points": points, "task": "t", "format": "toyscale-sweep/2", "seed": 0}
     records = [Record(0, points[0], False, {}), Record(2, points[2], True, {})]
-    monkeypatch.setattr("toyscale.sweep.load_sweep", lambda folder: SweepResult(records, manifest, {}))
+    monkeypatch.setattr("toyscale.sweep.load_sweep", lambda folder, **options: SweepResult(records, manifest, {}))
     assert cli.main(["status", str(tmp_path), "--by", "label"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1] == "  the points vary in m (2 values), label (2 values)"
@@ -401,7 +401,7 @@ def _fake_sweep(monkeypatch, points, done, **manifest):
     """load_sweep replaced: ``points`` in the manifest, ``done`` {model id: diverged} finished."""
     manifest = {"points": points, "task": "t", "format": "toyscale-sweep/2", "seed": 0, **manifest}
     records = [Record(i, points[i], diverged, {"loss": np.float32(1.0)}) for i, diverged in done.items()]
-    monkeypatch.setattr("toyscale.sweep.load_sweep", lambda folder: SweepResult(records, manifest, {}))
+    monkeypatch.setattr("toyscale.sweep.load_sweep", lambda folder, **options: SweepResult(records, manifest, {}))
 
 
 # mutants: status rows in the points' order (not sorted); numbers sorted as text (100 < 16 < 4); empty not last;
@@ -436,3 +436,24 @@ def test_export_where_lists_at_most_20_values(tmp_path, monkeypatch, capsys):
     assert cli.main(["export", str(tmp_path), "-", "--where", "m=99"]) == 2
     err = capsys.readouterr().err
     assert "m is one of " + ", ".join(map(str, range(20))) + " ...\n" in err, err
+
+
+def test_status_counts_past_a_damaged_chunk_and_names_it(sweep, tmp_path, capsys):
+    # a damaged chunk file had made `status` an error, hiding how far the rest of the folder was
+    folder, result = sweep
+    part = tmp_path / "part"
+    shutil.copytree(folder, part)
+    chunk = sorted((part / "chunks").glob("chunk_*.npz"))[0]
+    with np.load(chunk) as z:
+        lost = [int(i) for i in z["model_id"]]
+    chunk.write_bytes(chunk.read_bytes()[:100])
+    assert cli.main(["status", str(part)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    diverged = sum(r.diverged for r in result if r.model_id not in lost)
+    assert out[2] == f"  13 models: {13 - len(lost)} finished ({diverged} diverged), {len(lost)} to train"
+    assert out[3] == "  1 chunk file(s) cannot be read; their models are counted as to train:"
+    assert out[4].startswith(f"    chunk file '{chunk}' cannot be read (") and out[4].endswith(
+        "delete it and rerun the sweep into this folder to train its models again") and len(out) == 5
+    assert cli.main(["status", str(folder)]) == 0  # (an intact folder: no such lines)
+    assert "cannot be read" not in capsys.readouterr().out
+

@@ -1652,3 +1652,22 @@ def test_the_other_versions_warning_comes_only_from_a_process_with_models_to_tra
     with pytest.warns(RuntimeWarning, match=r"started with jax 0\.0\.1; resuming with jax "):
         assert sweep.run_sweep(_FlagTask(), points, process_index=1, **split).stats["chunks"] == 2
 
+
+
+
+def test_load_sweep_can_read_past_a_damaged_chunk_and_name_it(tmp_path):
+    # (for `toyscale status`: a damaged chunk had hidden how far the rest of the folder was)
+    points = [{"flag": False, "seed": s} for s in range(4)]
+    sweep.run_sweep(_FlagTask(), points, out=tmp_path, devices=ONE, chunk_size=2, progress=False)
+    chunk = sorted((tmp_path / "chunks").iterdir())[0]
+    with np.load(chunk) as z:
+        lost = sorted(int(i) for i in z["model_id"])
+    chunk.write_text("not an archive")
+    with pytest.raises(ValueError, match="cannot be read"):
+        load_sweep(tmp_path)
+    res = load_sweep(tmp_path, skip_unreadable=True)
+    assert sorted(r.model_id for r in res) == sorted(set(range(4)) - set(lost)) and res.stats["unfinished"] == lost
+    [message] = res.stats["unreadable"]
+    assert message.startswith(f"chunk file '{chunk}' cannot be read (not a chunk file")
+    with pytest.raises(TypeError, match="skip_unreadable=1; skip_unreadable must be True or False"):
+        load_sweep(tmp_path, skip_unreadable=1)

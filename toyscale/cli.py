@@ -496,12 +496,12 @@ def _matches(cell, value: str) -> bool:
         return False
 
 
-def _load_sweep(folder: str):
+def _load_sweep(folder: str, **options):
     """:func:`toyscale.sweep.load_sweep`, a missing or unreadable folder as a CliError."""
     from toyscale.sweep import load_sweep
 
     try:
-        return load_sweep(folder)
+        return load_sweep(folder, **options)
     except OSError as err:
         raise CliError(str(err)) from None
 
@@ -585,7 +585,7 @@ def _show(v) -> str:
 def _cmd_status(args) -> int:
     from toyscale.sweep import _field_columns, _flat_fields
 
-    result = _load_sweep(args.sweep)
+    result = _load_sweep(args.sweep, skip_unreadable=True)  # (named below; the rest still counted)
     manifest = result.manifest
     _check_manifest_fields(args.sweep, manifest)
     points = [_flat_fields(p) for p in manifest["points"]]
@@ -624,6 +624,12 @@ def _cmd_status(args) -> int:
         widths = [max(len(c), *(len(r[j]) for r in rows)) for j, c in enumerate(head)]
         for row in [head, *rows]:
             print("  " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
+    unreadable = result.stats.get("unreadable", [])
+    if unreadable:  # (counted above as to train; exit status 1, as the folder needs a hand)
+        print(f"  {len(unreadable)} chunk file(s) cannot be read; their models are counted as to train:")
+        for message in unreadable:
+            print(f"    {message}")
+        return 1
     return 0
 
 
@@ -643,7 +649,9 @@ def register_status(subparsers) -> None:
                                description="Reads a sweep folder (finished chunks only; safe while a run is "
                                            "writing into it) and prints its task, seed and start, the fields its "
                                            "points vary in, and how many models are finished, diverged and still "
-                                           "to train, in all and (--by) per value of a field.")
+                                           "to train, in all and (--by) per value of a field; a chunk file "
+                                           "that cannot be read is named, its models counted as to train "
+                                           "(exit status 1).")
     st.add_argument("sweep", help="the sweep folder (an experiment script's is <--out>/sweep)")
     st.add_argument("--by", action="append", default=[], metavar="FIELD",
                     help="count per value of this point field (a column name as `export` writes it: m, gamma, "

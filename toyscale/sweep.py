@@ -649,7 +649,8 @@ def _point_digests(points: Sequence[Mapping[str, Any]]) -> list[tuple[int, int]]
     return [_point_words(p, f"points[{i}]") for i, p in enumerate(points)]
 
 
-def _read_chunks(folder: str, points: Sequence[Mapping[str, Any]]) -> dict[int, tuple[bool, dict[str, np.ndarray]]]:
+def _read_chunks(folder: str, points: Sequence[Mapping[str, Any]],
+                 unreadable: list[str] | None = None) -> dict[int, tuple[bool, dict[str, np.ndarray]]]:
     """All finished models on disk: model id in ``points`` (the folder's manifest) ->
     (diverged, outputs).
 
@@ -658,6 +659,8 @@ def _read_chunks(folder: str, points: Sequence[Mapping[str, Any]]) -> dict[int, 
     land at their ids in this one, and a model whose point is not in ``points`` is left out.
     A file without digests (written before they were recorded) is read by its model ids,
     which the folder's manifest has kept since (an extension first adds its digests).
+    A chunk file that cannot be read is a ValueError naming it; with ``unreadable`` (a list),
+    its message is appended there instead and its models count as not finished.
     """
     done: dict[int, tuple[bool, dict[str, np.ndarray]]] = {}
     chunk_dir = os.path.join(folder, "chunks")
@@ -668,7 +671,13 @@ def _read_chunks(folder: str, points: Sequence[Mapping[str, Any]]) -> dict[int, 
         if not (name.startswith("chunk_") and name.endswith(".npz")):
             continue
         path = os.path.join(chunk_dir, name)
-        arrays = _load_chunk(path)
+        try:
+            arrays = _load_chunk(path)
+        except ValueError as e:
+            if unreadable is None:
+                raise
+            unreadable.append(str(e))
+            continue
         ids, div, digests = arrays.pop("model_id"), arrays.pop("diverged"), arrays.pop(_DIGEST, None)
         outs = arrays
         for j, mid in enumerate(ids):
@@ -888,8 +897,12 @@ def _read_manifest(mpath: str, remedy: str) -> dict:
     return manifest
 
 
-def load_sweep(folder: str) -> SweepResult:
+def load_sweep(folder: str, *, skip_unreadable: bool = False) -> SweepResult:
     """Reads a sweep folder written by :func:`run_sweep` (finished models only).
+
+    A chunk file that cannot be read (damaged by hand: writes are atomic) is a ValueError
+    naming it; with ``skip_unreadable=True`` the rest is read, its models count as
+    unfinished, and ``stats["unreadable"]`` holds one message per such file.
 
     ``stats["unfinished"]`` lists the grid's model ids not on disk: none once the sweep is
     done; otherwise models still training, an interrupted run's, or, in a run split over
@@ -915,13 +928,18 @@ def load_sweep(folder: str) -> SweepResult:
         raise ValueError(f"folder={folder!r} holds format {manifest.get('format')!r}; expected one of "
                          f"{list(_READABLE_FORMATS)}")
     points = manifest["points"]
-    done = _read_chunks(folder, points)
+    if not isinstance(skip_unreadable, bool):
+        raise TypeError(f"skip_unreadable={skip_unreadable!r}; skip_unreadable must be True or False")
+    unreadable: list[str] | None = [] if skip_unreadable else None
+    done = _read_chunks(folder, points, unreadable)
     records = [
         Record(model_id=i, point=points[i], diverged=done[i][0], outputs=done[i][1])
         for i in sorted(done)
     ]
-    return SweepResult(records=records, manifest=manifest,
-                       stats={"loaded": len(records), "unfinished": _unfinished(points, done)})
+    stats = {"loaded": len(records), "unfinished": _unfinished(points, done)}
+    if unreadable is not None:
+        stats["unreadable"] = unreadable
+    return SweepResult(records=records, manifest=manifest, stats=stats)
 
 
 def _unfinished(points: Sequence, done: Mapping[int, Any]) -> list[int]:
