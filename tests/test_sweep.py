@@ -1669,5 +1669,6 @@ def test_load_sweep_can_read_past_a_damaged_chunk_and_name_it(tmp_path):
     assert sorted(r.model_id for r in res) == sorted(set(range(4)) - set(lost)) and res.stats["unfinished"] == lost
     [message] = res.stats["unreadable"]
     assert message.startswith(f"chunk file '{chunk}' cannot be read (not a chunk file")
-    with pytest.raises(TypeError, match="skip_unreadable=1; skip_unreadable must be True or False"):
-        load_sweep(tmp_path, skip_unreadable=1)
+    for where in (tmp_path, tmp_path / "missing"):  # (checked before the folder is)
+        with pytest.raises(TypeError, match="skip_unreadable=1; skip_unreadable must be True or False"):
+            load_sweep(where, skip_unreadable=1)

@@ -910,6 +910,8 @@ def load_sweep(folder: str, *, skip_unreadable: bool = False) -> SweepResult:
     process 1 of 3 leaves ids 3 and 5 to nobody)."""
     if not isinstance(folder, (str, os.PathLike)):
         raise TypeError(f"folder={folder!r}; folder must be a path (str or os.PathLike)")
+    if not isinstance(skip_unreadable, bool):
+        raise TypeError(f"skip_unreadable={skip_unreadable!r}; skip_unreadable must be True or False")
     if not os.path.isdir(folder):
         what = "is not a folder" if os.path.exists(folder) else "does not exist"
         raise FileNotFoundError(f"folder={os.fspath(folder)!r} {what}; load_sweep reads the folder a sweep's out= "
@@ -928,8 +930,6 @@ def load_sweep(folder: str, *, skip_unreadable: bool = False) -> SweepResult:
         raise ValueError(f"folder={folder!r} holds format {manifest.get('format')!r}; expected one of "
                          f"{list(_READABLE_FORMATS)}")
     points = manifest["points"]
-    if not isinstance(skip_unreadable, bool):
-        raise TypeError(f"skip_unreadable={skip_unreadable!r}; skip_unreadable must be True or False")
     unreadable: list[str] | None = [] if skip_unreadable else None
     done = _read_chunks(folder, points, unreadable)
     records = [
