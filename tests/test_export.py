@@ -259,9 +259,7 @@ def test_status_counts_finished_diverged_and_to_train_models_in_all_and_by_field
 def test_status_counts_by_label_too(tmp_path, monkeypatch, capsys):
     # --by label had been refused as "the points have no field 'label'", which export writes
     points = [{"m": 3, "label": "a"}, {"m": 3, "label": "b"}, {"m": 4, "label": "a"}]
-    manifest = {"points": points, "task": "t", "format": "toyscale-sweep/2", "seed": 0}
-    records = [Record(0, points[0], False, {}), Record(2, points[2], True, {})]
-    monkeypatch.setattr("toyscale.sweep.load_sweep", lambda folder, **options: SweepResult(records, manifest, {}))
+    _fake_sweep(monkeypatch, points, {0: False, 2: True})
     assert cli.main(["status", str(tmp_path), "--by", "label"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[1] == "  the points vary in m (2 values), label (2 values)"
