@@ -125,6 +125,41 @@ def test_default_chunks_hold_a_few_batches_so_results_are_saved_often():
     assert chunk_layout(10 * cap, 1, memory_budget=3, devices=cpu[:1]) == (3, 1)  # the budget still rules
 
 
+class _Accelerator:
+    """A stand-in for a GPU: what the engine asks of a device (no GPU reaches CI)."""
+
+    platform = "gpu"
+
+    def __init__(self, stats):
+        self.stats = stats
+
+    def memory_stats(self):
+        if isinstance(self.stats, Exception):
+            raise self.stats
+        return self.stats
+
+
+def test_an_accelerator_gets_half_its_memory_and_trains_its_whole_share_in_one_batch(monkeypatch):
+    # The paths only an accelerator takes: the default budget is half the limit JAX reports (2 GiB
+    # without one), and a share is one vmapped batch unless vector_width says otherwise.
+    gpu = _Accelerator({"bytes_limit": 80 * 1024**3, "bytes_in_use": 5})
+    monkeypatch.setattr(jax, "local_devices", lambda *args, **kwargs: [gpu])
+    assert sweep.default_memory_budget() == 40 * 1024**3
+    for stats in ({}, None, {"bytes_limit": 0}, RuntimeError("not implemented")):
+        gpu.stats = stats
+        assert sweep.default_memory_budget() == 2 * 1024**3
+    monkeypatch.setattr(sweep, "_checked_devices", list)  # (it admits only real jax.Device objects)
+    other = _Accelerator({})
+    assert chunk_layout(10, 1, memory_budget=10**9, devices=[gpu]) == (10, 10)
+    assert chunk_layout(10, 1, memory_budget=10**9, devices=[gpu, other]) == (10, 5)
+    assert chunk_layout(11, 1, memory_budget=10**9, devices=[gpu, other]) == (12, 6)
+    assert chunk_layout(10, 1, memory_budget=3, devices=[gpu]) == (3, 3)  # the budget still rules
+    assert chunk_layout(100, 1, memory_budget=10**9, devices=[gpu]) == (100, 100)  # (no cap of batches)
+    assert chunk_layout(10, 1, memory_budget=10**9, devices=[gpu], vector_width=4) == (12, 4)
+    cap = sweep.MAX_BATCHES_PER_CHUNK
+    assert chunk_layout(100 * cap, 1, memory_budget=10**9, devices=[gpu], vector_width=4) == (4 * cap, 4)
+
+
 def test_plan_chunks_respects_budget_and_devices():
     assert plan_chunks(100, 10, memory_budget=45, n_devices=1) == 4
     assert plan_chunks(100, 10, memory_budget=45, n_devices=4) == 16
