@@ -7,13 +7,15 @@ fresh cache folder:
 * ``python -m toyscale fit chinchilla`` on ``--points`` synthetic runs from the published law
   (1 % log-noise, the data of ``benchmarks/fit_speed.py``), twice;
 * ``experiments/superposition_scaling.py --preset PRESET`` (``--preset``, default ``smoke``;
-  ``quick`` is the headline run, minutes each), twice, into two fresh ``--out`` folders so the
-  second run trains again rather than resuming;
+  ``quick`` is the headline run, minutes each; ``none`` leaves it out), twice, into two fresh
+  ``--out`` folders so the second run trains again rather than resuming;
+* a fit from Python, as in a notebook: ``use_compilation_cache()``, then ``fit_power_law`` with
+  an offset and 200 bootstrap resamples on 9 points, twice;
 
 and prints each run's wall time (process start to exit, JAX import included), the cache's
 size after the first run, and the ratio. ``--json PATH`` writes the same numbers.
 
-    python benchmarks/cache_check.py [--points 250] [--preset smoke] [--json out.json]
+    python benchmarks/cache_check.py [--points 250] [--preset smoke|quick|none] [--json out.json]
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+NOTEBOOK_FIT = """
+from toyscale.runner import use_compilation_cache
+use_compilation_cache()
+import numpy as np
+from toyscale.fitting import fit_power_law
+x = np.geomspace(10, 1000, 9)
+fit_power_law(x, 3 * x ** -0.5 + 0.1, offset=True, bootstrap=200)
+"""
+
+
 def timed(command: list[str], env: dict) -> float:
     start = time.perf_counter()
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
@@ -43,7 +55,8 @@ def folder_bytes(folder: str) -> int:
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=250, help="runs in the Chinchilla fit's CSV")
-    ap.add_argument("--preset", default="smoke", help="preset of the headline experiment to run twice")
+    ap.add_argument("--preset", default="smoke",
+                    help="preset of the headline experiment to run twice ('none': leave it out)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
 
@@ -66,7 +79,11 @@ def main(argv=None) -> dict:
                 lambda k: [sys.executable, os.path.join(ROOT, "experiments", "superposition_scaling.py"),
                            "--preset", args.preset, "--no-progress", "--out", os.path.join(tmp, f"out{k}"),
                            "--figures", os.path.join(tmp, "figures")],
+            "fit_power_law from Python (offset, 9 points, 200 resamples)":
+                lambda k: [sys.executable, "-c", NOTEBOOK_FIT],
         }
+        if args.preset == "none":
+            del jobs[f"superposition_scaling --preset {args.preset}"]
         for j, (name, command) in enumerate(jobs.items()):
             cache = os.path.join(tmp, f"cache{j}")
             env = {**os.environ, "TOYSCALE_COMPILATION_CACHE": cache}

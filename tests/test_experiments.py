@@ -178,6 +178,22 @@ def test_entry_points_use_a_persistent_compilation_cache(tmp_path, env, expect):
         assert any(want.iterdir())  # the compiled program was written there
 
 
+def test_the_compilation_cache_can_be_turned_on_after_jax_has_compiled(tmp_path):
+    # (README: a notebook may call use_compilation_cache() once it has run JAX code)
+    import subprocess
+    import sys
+
+    full = {k: v for k, v in os.environ.items() if k not in ("JAX_COMPILATION_CACHE_DIR", "XDG_CACHE_HOME")}
+    full["TOYSCALE_COMPILATION_CACHE"] = str(tmp_path / "cache")
+    code = ("import jax, jax.numpy as jnp\n"
+            "jax.jit(lambda x: jnp.cos(x) + 2)(jnp.ones(5)).block_until_ready()\n"
+            "from toyscale.runner import use_compilation_cache\n"
+            "use_compilation_cache()\n"
+            "jax.jit(lambda x: jnp.sin(x) * 3)(jnp.ones(7)).block_until_ready()\n")
+    subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True)
+    assert len(list((tmp_path / "cache").iterdir())) >= 1
+
+
 @pytest.mark.parametrize("env, before, expect", [
     ({}, False, "cores"),                                 # default: one CPU device per core
     ({"TOYSCALE_CPU_DEVICES": "3"}, False, 3),
