@@ -127,6 +127,24 @@ def test_second_fit_of_the_same_shape_compiles_nothing(xla_compilations):
     assert res.converged and res.identifiable
 
 
+def test_the_pool_compiles_its_run_once_however_often_it_refills_its_lanes(xla_compilations):
+    # A refill had made the fresh lanes' weakly typed line-search info strong, so every pool that
+    # refilled compiled _pool_run twice (44 compiles where 24 do, for 16 fits)
+    def residual(p, data):  # (a new function: nothing compiled for it yet)
+        lx, ly = data
+        return p[0] - p[1] * lx - ly
+
+    lx = np.log(np.geomspace(10, 1000, 9))
+    ly = 0.7 - 0.4 * lx + 0.01 * np.sin(7 * lx)
+    starts = np.column_stack([np.linspace(-2, 2, 80), np.linspace(0, 1, 80)])
+    with jax.enable_x64(True), xla_compilations() as compiled:
+        sol = F._minimize(starts, np.ones((80, 9)), (lx, ly), residual_fn=residual, loss="squared", pool=32, chunk=2)
+    assert compiled.count("jit(_pool_run)") == 1, compiled
+    assert compiled.count("jit(_pool_init)") == 1, compiled
+    assert sol.converged.all()
+    np.testing.assert_allclose(sol.params, np.tile(np.polyfit(-lx, ly, 1)[::-1], (80, 1)), atol=1e-6)
+
+
 def test_bootstrap_resample_r_does_not_depend_on_the_number_of_resamples():
     w10, w20, w40 = (F._bootstrap_weights(3, R, 57) for R in (10, 20, 40))
     np.testing.assert_array_equal(w20[:10], w10)

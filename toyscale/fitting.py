@@ -406,7 +406,9 @@ def _minimize(
     nxt = min(W, T)
     src = np.maximum(task, 0)
     w_lane = jnp.asarray(weights[src])
-    lanes = _pool_init(jnp.asarray(starts[src]), w_lane, data, dl, **kw)
+    # (as host arrays: the fresh state's weakly typed fields, optax's line-search info, would
+    # otherwise compile _pool_run a second time once a refill (np.where) had made them strong)
+    lanes = jax.tree.map(np.asarray, _pool_init(jnp.asarray(starts[src]), w_lane, data, dl, **kw))
     lanes = lanes._replace(k=np.where(task < 0, max_iter, np.asarray(lanes.k)).astype(np.int32))
     while True:
         k_stop = np.minimum(np.asarray(lanes.k).astype(np.int64) + chunk, max_iter).astype(np.int32)
