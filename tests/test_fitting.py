@@ -615,3 +615,190 @@ def test_a_huber_fit_with_few_residuals_inside_delta_says_its_errors_are_rough()
 def test_the_published_chinchilla_objective_on_1_percent_noise_says_its_errors_are_rough(chinchilla_fit):
     fit, _ = chinchilla_fit  # 120 runs, 1 % noise, delta = 1e-3
     assert any("residuals lie within delta=0.001" in note and "method='mle'" in note for note in fit.notes), fit.notes
+
+
+# ----------------------------------------------------------------------------- chinchilla values no test had pinned
+# (a second hand mutation run, 2026-12-05, over fitting.py from `_away_from_collapse` to the end: each test below
+# fails on the mutant(s) it names; the ids are those of that run's table)
+
+
+# (mutation check) mutant A7 (chinchilla_grid: the thinned starts left in shuffled order, not sorted back): the
+# docstring promises every thin-th start of a fixed shuffle "in grid order", and every column's values for every thin
+# up to 156; the tests looked at 4 thinnings and not at the order.
+def test_a_thinned_grid_is_in_grid_order_and_keeps_every_columns_values_up_to_thin_156():
+    g = chinchilla_grid()
+    row_of = {tuple(r): i for i, r in enumerate(g)}
+    values = [set(g[:, col]) for col in range(5)]
+    for thin in range(2, 157):
+        t = chinchilla_grid(thin=thin)
+        assert len(t) == -(-4500 // thin) and np.all(np.diff([row_of[tuple(r)] for r in t]) > 0), thin
+        assert all(set(t[:, col]) == values[col] for col in range(5)), thin
+
+
+# (mutation check) mutants A4 (compute_optimal: `al > 0 and be > 0` -> `al > 0 or be > 0`) and A5 (only A checked, not
+# B): a negative exponent or B gave a complex or meaningless allocation, B = 0 a ZeroDivisionError, instead of the
+# refusal; only A < 0 was tested.
+@pytest.mark.parametrize("change, match", [
+    (dict(beta=-0.2), r"beta=-0\.2; both must be > 0"),
+    (dict(alpha=-0.2), r"alpha=-0\.2, beta=.*; both must be > 0"),
+    (dict(beta=0.0), r"beta=0\.0; both must be > 0"),
+    (dict(B=-1.0), r"B=-1\.0; both must be > 0"),
+    (dict(B=0.0), r"B=0\.0; both must be > 0"),
+])
+def test_compute_optimal_refuses_exponents_and_prefactors_that_are_not_positive(change, match):
+    with pytest.raises(ValueError, match=match):
+        fitting.compute_optimal(CHINCHILLA_PUBLISHED._replace(**change), [1e21])
+
+
+# (mutation check) mutant A6 (ChinchillaParams.b = beta / (alpha + beta), the same as a): b, the exponent of D_opt in
+# C, was never checked. D_opt = C / (6 N_opt) scales as C^(1 - a) = C^(alpha / (alpha + beta)).
+def test_d_opt_scales_as_c_to_the_b_and_a_plus_b_is_1():
+    p = CHINCHILLA_PUBLISHED
+    assert p.b == pytest.approx(p.alpha / (p.alpha + p.beta), rel=1e-15) and p.a + p.b == pytest.approx(1, rel=1e-15)
+    opt = p.compute_optimal([1e20, 1e24])
+    assert (opt.a, opt.b) == (p.a, p.b)
+    assert np.log(opt.D_opt[1] / opt.D_opt[0]) / np.log(1e4) == pytest.approx(p.b, rel=1e-12)
+
+
+# (mutation check) mutants A2 (ComputeOptimal's table: the D/N column printed N/D) and A3 (its N_opt interval printed
+# as [hi, lo]): no test read the printed table.
+def test_compute_optimal_table_prints_d_over_n_and_the_interval_low_end_first():
+    opt = CHINCHILLA_PUBLISHED.compute_optimal([1e21, 1e23])
+    lo, hi = opt.N_opt * 0.9, opt.N_opt * 1.2
+    rows = str(opt._replace(N_opt_interval=(lo, hi))).splitlines()
+    assert rows[0].startswith(f"ComputeOptimal  a={opt.a:.6g}  b={opt.b:.6g}") and len(rows) == 4
+    for row, c, n, d, low, high in zip(rows[2:], opt.C, opt.N_opt, opt.D_opt, lo, hi):
+        assert [float(v) for v in row.split()[:4]] == pytest.approx([c, n, d, d / n], rel=5e-3)
+        assert row.endswith(f"N_opt in [{low:.4g}, {high:.4g}]")
+
+
+def _hand_made_chinchilla_fit(cov, boot=None, **fields):
+    """A `ChinchillaFit` built by hand at the published log-parameters (no fitting): what its methods do with a
+    given covariance and bootstrap rows."""
+    p = np.array([6.0073404, 6.0179186, 0.5267228, 0.33917084, 0.2849083])
+    given = dict(params=fitting.ChinchillaParams.from_log(*p), log_params=p, stderr={}, intervals={},
+                 cov=np.asarray(cov, dtype=np.float64), objective=0.0, grad_norm=0.0, iterations=1, converged=True,
+                 n_converged=1, n_starts=1, n_points=10, N_range=(1e7, 1e9), D_range=(1e9, 1e11), r2=1.0,
+                 boot_log_params=boot)
+    return fitting.ChinchillaFit(**{**given, **fields})
+
+
+def _log_n_opt(p, C):
+    """log N_opt(C) = log G + a log(C / 6) at log-parameters p (..., 5), G = (alpha A / (beta B))^(1 / (alpha + beta))
+    (Hoffmann et al. 2022, eq. 4), in numpy."""
+    A, B, alpha, beta = np.exp(p[..., 0]), np.exp(p[..., 1]), p[..., 3], p[..., 4]
+    return np.log(alpha * A / (beta * B)) / (alpha + beta) + beta / (alpha + beta) * np.log(C / 6)
+
+
+# (mutation check) mutants A10 (ChinchillaFit.compute_optimal: the delta-method variance of log N_opt used as its
+# standard error, no square root) and A9 (bootstrap rows with alpha <= 0 kept: log alpha is nan, and so was the whole
+# N_opt interval): only the stderr's sign and D_opt's relative stderr had been checked, and no resample had a
+# non-positive exponent.
+def test_compute_optimal_stderr_is_the_delta_method_and_its_interval_skips_rows_without_an_optimum():
+    rng = np.random.default_rng(0)
+    m = rng.standard_normal((5, 5))
+    cov = 1e-3 * (m @ m.T + np.eye(5))
+    boot = _hand_made_chinchilla_fit(cov).log_params + 0.01 * rng.standard_normal((60, 5))
+    boot[0, 3], boot[1, 4], boot[2, 0] = -0.1, -0.1, np.nan  # no optimum (alpha or beta <= 0) or a failed refit
+    fit = _hand_made_chinchilla_fit(cov, boot)
+    C = np.array([1e20, 1e23])
+    opt = fit.compute_optimal(C)
+    h = 1e-6  # central differences of the closed form
+    grad = np.stack([(_log_n_opt(fit.log_params + h * e, C) - _log_n_opt(fit.log_params - h * e, C)) / (2 * h)
+                     for e in np.eye(5)], 1)
+    se = np.sqrt(np.einsum("ci,ij,cj->c", grad, cov, grad))
+    np.testing.assert_allclose(opt.N_opt_stderr, opt.N_opt * se, rtol=1e-6)
+    np.testing.assert_allclose(opt.D_opt_stderr, opt.D_opt * se, rtol=1e-6)
+    kept = _log_n_opt(boot[3:, None, :], C)  # (57, 2): the rows with an optimum (percentiles of log N_opt)
+    np.testing.assert_allclose(opt.N_opt_interval, np.exp(np.percentile(kept, [2.5, 97.5], axis=0)), rtol=1e-9)
+    np.testing.assert_allclose(opt.D_opt_interval, (C / 6 / opt.N_opt_interval[1], C / 6 / opt.N_opt_interval[0]),
+                               rtol=1e-12)
+
+
+# (mutation check) mutants A14 (to_dict's "n_converged_starts" given n_starts) and A12 (the summary's sigma printed for
+# "huber" fits, not for "mle" ones): neither field of the report was read.
+def test_the_chinchilla_report_gives_the_converged_starts_and_sigma_of_an_mle_fit():
+    mle = _hand_made_chinchilla_fit(1e-4 * np.eye(5), method="mle", delta=1.0, sigma=0.0123, n_converged=3,
+                                    n_starts=10, stderr={"sigma": 0.0004})
+    d = mle.to_dict()
+    assert (d["n_converged_starts"], d["n_starts"], d["sigma"]) == (3, 10, 0.0123)
+    assert d["b"] == pytest.approx(1 - d["a"], rel=1e-15)
+    text = str(mle)
+    assert "converged starts=3/10" in text and "sigma=0.0123 (stderr 0.0004)" in text and "Huber NLL" in text
+    huber = _hand_made_chinchilla_fit(1e-4 * np.eye(5))
+    assert "sigma=" not in str(huber) and "sum Huber(log-residual)" in str(huber)
+
+
+# (mutation check) mutant A15 (_ch_derived: A and B swapped): the stderr and bootstrap interval of A were B's; the
+# fixture's A = 406 and B = 411 lie inside both intervals. The derived quantities are (E, A, B, alpha, beta, a) of
+# (log A, log B, log E, alpha, beta).
+def test_derived_chinchilla_quantities_are_e_a_b_alpha_beta_and_a():
+    p = np.array([[6.0, 6.5, 0.5, 0.34, 0.28], [1.0, 2.0, -1.0, 0.5, 1.5]])
+    want = np.stack([np.exp(p[:, 2]), np.exp(p[:, 0]), np.exp(p[:, 1]), p[:, 3], p[:, 4], p[:, 4] / p[:, 3:].sum(1)], 1)
+    np.testing.assert_allclose(fitting._ch_derived(p, np), want, rtol=1e-15)
+    with jax.enable_x64(True):
+        np.testing.assert_allclose(np.asarray(fitting._ch_derived(jax.numpy.asarray(p[1]))), want[1], rtol=1e-15)
+
+
+# (mutation checks) mutants A27 (D_range from N's minimum), A22 (the note on an unconverged best start dropped) and
+# A15 again, through a fit: the stderr of A, B and E are the delta method's from the covariance of their logs.
+def test_a_chinchilla_fit_reports_its_data_ranges_and_an_unconverged_best_start():
+    # (20 runs, the size test_degenerate_data_not_identifiable compiles for; 0.02 % noise: most residuals inside delta)
+    N, D, L = _chinchilla_data(n=20, noise=2e-4)
+    fit = fit_chinchilla(N, D, L, starts=SMALL_GRID)
+    assert fit.N_range == (N.min(), N.max()) and fit.D_range == (D.min(), D.max()) and fit.n_points == 20
+    assert fit.converged and not any("did not meet a convergence criterion" in n for n in fit.notes)
+    se = np.sqrt(np.diag(fit.cov))
+    assert [fit.stderr[k] for k in ("A", "B", "E", "alpha", "beta")] == pytest.approx(
+        [fit.A * se[0], fit.B * se[1], fit.E * se[2], se[3], se[4]], rel=1e-9)
+    stopped = fit_chinchilla(N, D, L, starts=SMALL_GRID, max_iter=1)
+    assert not stopped.converged
+    assert "the best start did not meet a convergence criterion (see |grad| and iters)" in stopped.notes
+
+
+# (mutation check) mutant A17 (fit_chinchilla: 5 parameters counted for method="mle" too): sigma is a sixth
+# parameter, and 5 runs were fitted instead of refused.
+def test_the_mle_fit_counts_sigma_among_its_parameters():
+    N, D, L = _chinchilla_data(n=5)
+    with pytest.raises(ValueError, match=r"the Chinchilla law \(method='mle'\) has 6 parameters but only 5 point"):
+        fit_chinchilla(N, D, L, method="mle", starts=SMALL_GRID[:1])
+
+
+# (mutation check) mutant A23 (fit_chinchilla: the starts away from a collapsed E at fractions of the LARGEST loss):
+# the bootstrap's extra starts are documented at 0.1, 0.3 and 0.6 of the smallest loss; the test of a collapsed E
+# passed with them at fractions of the largest.
+def test_the_bootstrap_starts_away_from_a_collapsed_e_are_scaled_by_the_smallest_loss(monkeypatch):
+    class Seen(Exception):
+        pass
+
+    seen = []
+
+    def record(p, index, scale):
+        seen.append((index, scale))
+        raise Seen
+
+    monkeypatch.setattr(fitting, "_away_from_collapse", record)
+    N, D, L = _chinchilla_data(n=20)  # (the size test_degenerate_data_not_identifiable compiles for)
+    with pytest.raises(Seen):
+        fit_chinchilla(N, D, L, starts=SMALL_GRID, bootstrap=40)
+    assert seen == [(2, L.min())]  # (log E is the third log-parameter)
+
+
+# (mutation check) mutant A16 (_log_scale_stderr: the variance of beta, inv[4, 4], read for that of log sigma): on the
+# data of the sigma test above the two happen to be within its factor of 2 of sigma / sqrt(2 n). The standard error is
+# sigma times the sqrt of the (log sigma, log sigma) entry of the inverse observed information, the Hessian of the
+# negative log-likelihood in (log A, log B, log E, alpha, beta, log sigma): here by central differences in numpy.
+def test_chinchilla_mle_sigma_stderr_is_that_of_the_observed_information():
+    N, D, L = _chinchilla_data(n=120, seed=2)  # (test_chinchilla_mle_variant's data: its compiled programs serve)
+    fit = fit_chinchilla(N, D, L, method="mle", starts=SMALL_GRID)
+    lN, lD, lL = np.log(N), np.log(D), np.log(L)
+
+    def nll(q):  # up to a constant
+        pred = scipy.special.logsumexp(np.stack([q[0] - q[3] * lN, q[1] - q[4] * lD, np.full_like(lN, q[2])]), axis=0)
+        return np.sum(scipy.special.huber(fit.delta, (pred - lL) / np.exp(q[5]))) + len(L) * q[5]
+
+    q = np.append(fit.log_params, np.log(fit.sigma))
+    h, E = 1e-5, np.eye(6)
+    H = np.array([[(nll(q + h * (E[i] + E[j])) - nll(q + h * (E[i] - E[j])) - nll(q - h * (E[i] - E[j]))
+                    + nll(q - h * (E[i] + E[j]))) / (4 * h * h) for j in range(6)] for i in range(6)])
+    assert fit.stderr["sigma"] == pytest.approx(fit.sigma * np.sqrt(np.linalg.inv(H)[5, 5]), rel=1e-3)

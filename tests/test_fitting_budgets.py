@@ -321,3 +321,50 @@ def test_isoflop_bootstrap_of_budgets_without_spare_runs_is_not_a_zero_width_int
     lo, hi = fit.intervals["a"]
     assert lo < fit.a < hi and hi - lo > fit.a_stderr and fit.bootstrap_failed == 0
     assert any(n.startswith("7 budget(s) with no more runs than their local fit's coefficients") for n in fit.notes)
+
+
+# ----------------------------------------------------------------------------- a second hand mutation run
+# (2026-12-05, fitting.py from `_away_from_collapse` to the end: each test below fails on the mutant(s) it names; the
+# ids are those of that run's table)
+
+
+# (mutation checks) mutants L12 (an int bins equal to the number of runs refused as "more bins than the runs") and L13
+# (the first log-spaced edge left at exp(log(smallest C)), which rounds above it about as often as not): the bins
+# cover every drawn run, one bin per run allowed.
+def test_log_spaced_bins_cover_every_run_and_may_be_as_many_as_the_runs():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        C = 6.0 * rng.integers(10**6, 10**9, 12) * rng.integers(10**3, 10**6, 12)  # (integer N and D: not exp(log))
+        for bins in (3, 12):
+            grp = _budget_groups(C, bins, np.ones((1, C.size)))
+            assert grp.G == bins and np.all(grp.w == 1) and grp.g.min() == 0 and grp.g.max() == bins - 1
+    with pytest.raises(ValueError, match="bins=13; more bins than the 12 runs"):
+        _budget_groups(C, 13, np.ones((1, C.size)))
+
+
+# (mutation checks) mutants L20 (residuals not scaled by sqrt(m / (m - p))), L21 (p = 3 coefficients counted for a
+# group fitted with its 2 budget terms too), L22 (a group's residuals looked up at the next group's offset) and L23
+# (every run drawing from the pooled residuals): the tests refit what _isoflop_residual_losses returns, which passes
+# whatever it draws. Each resampled loss is its fitted value plus one of its own group's residuals, scaled by
+# sqrt(m / (m - p)); the fits are done here by numpy least squares.
+@pytest.mark.parametrize("scattered", [False, True])
+def test_isoflop_residual_resamples_draw_their_own_budgets_scaled_residuals(scattered):
+    N, C, L = _exact_parabola_runs(1)
+    L = L * np.exp(0.01 * np.random.default_rng(2).standard_normal(L.size))
+    budgets = np.logspace(18, 22, 9)
+    bins = None
+    if scattered:  # 10 % around the budgets, edges between them: 9 runs per group, each with its 2 budget terms
+        C = C * np.exp(0.1 * np.random.default_rng(3).standard_normal(C.size))
+        bins = np.concatenate([[budgets[0] / 2], np.sqrt(budgets[1:] * budgets[:-1]), [budgets[-1] * 2]])
+    with jax.enable_x64(True):
+        grp = _budget_groups(C, bins, np.ones((1, N.size)))
+        Lb = _isoflop_residual_losses(N, C, L, grp, 40, 0, min_runs=3, notes=[])
+    for k in range(9):
+        at = grp.g[0] == k
+        u, v = np.log(N[at]) - np.log(N[at]).mean(), np.log(C[at]) - np.log(C[at]).mean()
+        X = np.stack([np.ones_like(u), u, u**2] + ([v, u * v] if scattered else []), 1)
+        fitted = X @ np.linalg.lstsq(X, L[at], rcond=None)[0]
+        own = (L[at] - fitted) * np.sqrt(9 / (9 - X.shape[1]))
+        drawn = Lb[:, at] - fitted  # (40, 9)
+        assert np.abs(drawn[..., None] - own).min(-1).max() < 1e-9, k
+        assert len(np.unique(np.round(drawn / 1e-9))) > 5  # (draws, not one residual)

@@ -608,3 +608,146 @@ def test_isoflop_finds_the_vertex_of_an_exact_parabola_off_the_grid_centre():
     np.testing.assert_allclose(fit.N_opt, 0.1 * fit.C**0.5, rtol=1e-8)
     np.testing.assert_allclose(fit.L_opt, 2.0, rtol=1e-10)
     assert fit.a == pytest.approx(0.5, abs=1e-9)
+
+
+# ----------------------------------------------------------------------------- a second hand mutation run
+# (2026-12-05, fitting.py from `_away_from_collapse` to the end: each test below fails on the mutant(s) it names; the
+# ids are those of that run's table)
+
+
+# (mutation check) mutant A1 (_away_from_collapse: E counted as collapsed below 0.01 itself, not below 1 % of the
+# smallest loss): the test above puts E at 1e-9, below both.
+def test_a_term_counts_as_collapsed_below_1_percent_of_the_smallest_loss_whatever_its_scale():
+    p = np.array([5.0, 6.0, np.log(0.015), 0.3, 0.3])
+    assert len(F._away_from_collapse(p, 2, 2.0)) == 1 + len(F._E_FRACS)  # E = 0.015 < 1 % of a loss of 2
+    np.testing.assert_array_equal(F._away_from_collapse(p, 2, 1.0), p[None])  # 0.015 > 1 % of a loss of 1
+
+
+# (mutation checks) mutants E1 (max |log pred - log obs| without the absolute value), E2 (rmse_log as the mean |log
+# error|), E3 (mean |log error| without the absolute value), E7 (the summary's held-out count given as the training
+# count) and E6 (extrapolation_error not passing its loss on to the fit): the log errors had been checked only on an
+# exact fit, where all are 0, and no test gave a loss.
+def test_extrapolation_errors_are_those_of_the_held_out_predictions():
+    rng = np.random.default_rng(0)
+    x = np.logspace(1, 5, 40)
+    y = (3.0 * x**-0.4 + 0.5) * np.exp(0.002 * rng.standard_normal(40))
+    ex = extrapolation_error(x, y, cut=3e3)
+    test = x > 3e3
+    pred = ex.fit.prefactor * x[test] ** -ex.fit.exponent
+    np.testing.assert_array_equal(ex.observed, y[test])
+    np.testing.assert_allclose(ex.predicted, pred, rtol=1e-12)
+    rel, lerr = pred / y[test] - 1, np.log(pred / y[test])
+    assert lerr.max() < 0 < lerr.max() - lerr.min()  # all below the data, by different amounts
+    np.testing.assert_allclose(ex.rel_error, rel, rtol=1e-9)
+    assert (ex.mean_rel_error, ex.max_rel_error) == pytest.approx((np.abs(rel).mean(), np.abs(rel).max()), rel=1e-9)
+    assert (ex.mean_log_error, ex.max_log_error, ex.rmse_log) == pytest.approx(
+        (np.abs(lerr).mean(), np.abs(lerr).max(), np.sqrt(np.mean(lerr**2))), rel=1e-9)
+    assert (ex.n_train, ex.n_test) == (25, 15)
+    assert str(ex).splitlines()[0] == "Extrapolation  fit on x <= 3000 (25 points), predict x > 3000 (15 points)"
+    huber = extrapolation_error(x, y, cut=3e3, loss="huber", huber_delta=0.01)
+    direct = fit_power_law(x[~test], y[~test], loss="huber", huber_delta=0.01)
+    assert huber.fit.loss == "huber" and huber.fit.exponent == pytest.approx(direct.exponent, rel=1e-12)
+
+
+# (mutation checks) mutants E4 (chinchilla_extrapolation_error cutting on N D, not C = 6 N D) and E5 (5 runs below the
+# cut accepted for the law's 5 parameters): the test above cut at one of the runs' own values, which orders the runs the
+# same either way, and no test cut below 6 runs.
+def test_chinchilla_extrapolation_cuts_on_six_n_d_and_needs_six_runs_below():
+    N, D = np.repeat([1e8, 3e8, 1.1e9, 3e9], 3), np.tile([1e10, 3e10, 1e11], 4)
+    C, L = 6 * N * D, CHINCHILLA_PUBLISHED.loss(N, D)
+    truth = [[np.log(CHINCHILLA_PUBLISHED.A), np.log(CHINCHILLA_PUBLISHED.B), np.log(CHINCHILLA_PUBLISHED.E),
+              CHINCHILLA_PUBLISHED.alpha, CHINCHILLA_PUBLISHED.beta]]
+    cut = 2e20  # C from 6e18 to 1.8e21: 9 runs at or below it, 3 above (N D <= 2e20 for 11)
+    ex = chinchilla_extrapolation_error(N, D, L, cut=cut, on="C", starts=truth)
+    assert (ex.n_train, ex.n_test) == ((C <= cut).sum(), (C > cut).sum()) == (9, 3)
+    np.testing.assert_array_equal(ex.observed, L[C > cut])
+    assert ex.max_rel_error < 1e-6
+    with pytest.raises(ValueError, match=r"leaves 5 point\(s\) with C <= cut and 7 above; the Chinchilla law needs at "
+                                         r"least 6 below"):
+        chinchilla_extrapolation_error(N, D, L, cut=6.3e19, on="C", starts=truth)
+
+
+# (mutation checks) mutants B1 (_bpl_natural: the breaks not sorted), B2 (the slope changes not reordered with them)
+# and B3 (nor the widths): with 1 break, as in every test, order is moot. The parameters come with the breaks in
+# ascending order, each with its own change and width, and the slopes accumulate in that order.
+def test_broken_power_law_parameters_come_in_ascending_break_order():
+    import jax
+
+    # 2 breaks optimised in descending order: d = e^8 (c = 0.2, f = e^-1), then d = e^4 (c = 0.5, f = e^-2)
+    p = np.array([np.log(5.0), 0.3, 8.0, 0.2, -1.0, 4.0, 0.5, -2.0, np.log(0.1)])
+    want = dict(prefactor=5.0, exponent=0.3, break1=np.exp(4.0), change1=0.5, smoothness1=np.exp(-2.0),
+                break2=np.exp(8.0), change2=0.2, smoothness2=np.exp(-1.0), slope1=0.8, slope2=1.0)
+    with jax.enable_x64(True):
+        got = dict(zip(F._bpl_names(2, False), np.asarray(F._bpl_natural(jax.numpy.asarray(p[:-1]), 2, False))))
+        with_offset = dict(zip(F._bpl_names(2, True), np.asarray(F._bpl_natural(jax.numpy.asarray(p), 2, True))))
+    assert got == pytest.approx(want, rel=1e-12)
+    assert with_offset == pytest.approx(dict(want, offset=0.1), rel=1e-12)
+
+
+# (mutation check) mutant B6 (BrokenPowerLawFit.params: "offset" listed when none was fitted): params() is documented
+# under the keys of stderr, which have no offset then; its dict and summary showed an offset of 0.
+def test_broken_power_law_params_have_the_keys_of_its_stderr():
+    for offset in (False, True):
+        names = F._bpl_names(1, offset)
+        fit = F.BrokenPowerLawFit(offset=0.1 if offset else 0.0, prefactor=5.0, exponent=0.3, breaks=(1e3,),
+                                  changes=(0.5,), smoothness=(0.2,), r2=1.0, objective=0.0, grad_norm=0.0,
+                                  iterations=1, converged=True, n_starts=1, n_points=60, x_range=(10.0, 1e5),
+                                  fit_offset=offset, stderr=dict.fromkeys(names, 0.01))
+        assert list(fit.params()) == names
+        assert ("offset" in fit.to_dict(), "a (offset)" in str(fit)) == (offset, offset)
+
+
+# (mutation check) mutant B4 (the note on a break outside the data range never written): no test had such a break.
+def test_a_break_beyond_the_data_is_noted_as_extrapolated(bpl_fit):
+    _, x = bpl_fit  # (60 points, as the fixture: its compiled programs serve)
+    x = x / 100  # 0.1 .. 1000, the break at 2000
+    fit = fit_broken_power_law(x, 5.0 * x**-0.3 * (1 + (x / 2e3) ** 2) ** (-0.5 * 0.5))
+    assert fit.breaks[0] == pytest.approx(2e3, rel=1e-3)
+    assert fit.notes == ("break 1 at d=2000 lies outside the data range [0.1, 1000]: its location and slope change "
+                         "are extrapolated, not measured",)
+    assert bpl_fit[0].notes == ()  # (a break inside is not noted)
+
+
+
+# (mutation check) mutant B5 (fit_broken_power_law: resamples dropped below 4 distinct x, not below the 5 parameters of
+# one break): no broken-power-law bootstrap had so few points that a resample could draw too few sizes. (The draws are
+# the fit's own: float64, as the fit runs.)
+def test_broken_power_law_bootstrap_drops_resamples_with_fewer_distinct_x_than_parameters():
+    import jax
+
+    x = np.logspace(1, 4, 7)
+    y = _bpl(x, b=5.0, c0=0.3, c1=0.5, d=300.0, f=0.2) * np.exp(0.01 * np.random.default_rng(0).standard_normal(7))
+    fit = fit_broken_power_law(x, y, bootstrap=40, seed=0)
+    with jax.enable_x64(True):
+        drawn = np.asarray(F._bootstrap_weights(0, 40, 7)) > 0
+    few = int((drawn.sum(axis=1) < 5).sum())  # 1 break: log b, c0, d, c1, f
+    assert 0 < few < 40 and (drawn.sum(axis=1) < 4).sum() < few
+    assert f"{few} of 40 bootstrap resamples drew too few distinct x (fewer than 5) for a unique fit" in fit.notes[0]
+
+# (mutation checks) mutants L1 (the summary's stderr of b printed as nan), L2 (to_dict's prefactor_stderr given a's)
+# and L3 (to_dict's C_range with the smallest budget twice): the report of an allocation fit was read for a, b and the
+# intervals only. b = 1 - a has a's standard error; k's is the delta method's k se(log k), both from the OLS of
+# log N_opt on log C.
+@pytest.mark.parametrize("fit_fn", [fit_frontier, fit_isoflop])
+def test_allocation_report_gives_the_ols_standard_errors_and_the_budget_range(fit_fn):
+    N, C, L = _noisy_isoflop_runs()
+    fit = fit_fn(N, L, C=C)
+    X, y = np.stack([np.ones(len(fit.C)), np.log(fit.C)], 1), np.log(fit.N_opt)
+    coef, rss = np.linalg.lstsq(X, y, rcond=None)[:2]
+    se = np.sqrt(np.diag(rss[0] / (len(y) - 2) * np.linalg.inv(X.T @ X)))
+    assert (fit.a, fit.a_stderr) == pytest.approx((coef[1], se[1]), rel=1e-6)
+    d = fit.to_dict()
+    assert d["prefactor_stderr"] == pytest.approx(np.exp(coef[0]) * se[0], rel=1e-6)
+    assert d["C_range"] == pytest.approx([1e18, 1e22], rel=1e-9) and d["n_budgets"] == 9
+    rows = {row.split()[0]: row.split() for row in str(fit).splitlines()[2:5]}
+    assert [float(rows[k][2]) for k in ("a", "k", "b=1-a")] == pytest.approx([se[1], d["prefactor_stderr"], se[1]],
+                                                                             rel=1e-5)
+
+
+# (mutation check) mutant L7b (fit_isoflop's "few" flag counting only groups of 2 or more runs): a budget of a single
+# run was dropped without the note.
+def test_isoflop_notes_a_budget_of_a_single_run_as_dropped():
+    N, C, L = _isoflop_runs()
+    fit = fit_isoflop(np.append(N, 1e9), np.append(L, 2.0), C=np.append(C, 1e23))
+    assert len(fit.C) == 9 and fit.C.max() == pytest.approx(1e22, rel=1e-9)
+    assert fit.notes == ("1 budget(s) with fewer than 3 distinct N dropped",)
