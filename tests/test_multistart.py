@@ -180,6 +180,13 @@ def test_resamples_of_any_count_of_points_are_the_plain_draws_and_a_size_class_c
     # JAX's global random settings do not change them (the padded draws would have)
     with jax.enable_x64(True), jax.threefry_partitionable(False):
         np.testing.assert_array_equal(F._bootstrap_weights(3, 10, 9)[5], plain)
+    # nor does 64-bit mode being off, where a test predicting a fit's draws would ask (every fit
+    # draws in it; outside it randint's int32 had given other rows, all 40 of 40 for n = 9)
+    np.testing.assert_array_equal(F._bootstrap_weights(3, 10, 9)[5], plain)
+    with jax.enable_x64(True):
+        inside = F._bootstrap_weights(3, 40, 9), F._resamples(3, 40, 9, counts=False)
+    np.testing.assert_array_equal(F._bootstrap_weights(3, 40, 9), inside[0])
+    np.testing.assert_array_equal(F._resamples(3, 40, 9, counts=False), inside[1])
 
 
 def test_a_start_stuck_on_failed_line_searches_is_not_reported_converged():

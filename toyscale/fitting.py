@@ -739,9 +739,10 @@ def _resamples(seed: int, n_resamples: int, n: int, counts: bool) -> np.ndarray:
     ``_DRAW_ROWS`` at a time for n rounded up to a power of two (one compile per size class of n;
     one per count of resamples and of points had cost ~0.7 s apiece on a 2-core CPU). The draws
     are those of earlier versions, which drew shape (R, n) at once, under JAX's default random
-    settings (threefry, partitionable: the default since jax 0.5), pinned here."""
+    settings (threefry, partitionable: the default since jax 0.5), pinned here, in 64-bit mode as
+    every fit draws them (outside it randint's int32 gave other rows)."""
     width = _size_class(n)
-    with jax.threefry_partitionable(True):
+    with jax.threefry_partitionable(True), jax.enable_x64(True):
         blocks = [np.asarray(_resample_draws(np.uint32(seed), np.int32(n), np.int32(first), width, counts))
                   for first in range(0, max(n_resamples, 1), _DRAW_ROWS)]
     return np.concatenate(blocks)[:n_resamples, :n].astype(np.float64)
