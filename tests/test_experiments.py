@@ -1062,6 +1062,7 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
     p = power_law(on_disk["alpha"]).probs(n)
     geometry = load("geometry")
     assert on_disk["gamma"] == [-1.0, 1.0] and set(on_disk["regimes"]) == {"-1", "1"}
+    assert on_disk["norms_width"] == 4  # (the middle of widths 3, 4, 6: mutation check P5)
     welch_seen = 0
     for key, regime in on_disk["regimes"].items():
         gamma = float(key)
@@ -1102,6 +1103,14 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
             welch_seen += bool(kept)
         assert regime["weak_theory_m_most_frequent"] == pytest.approx(
             weak_superposition_loss(p, np.array(regime["m"])).tolist())
+        # models whose overlaps are undefined (too few represented rows), and (mutation check, MUTANTS.md P9) the
+        # overlap exponent of the overlap curve
+        trained = [r for r in mine if not r.diverged]
+        assert regime["overlap_undefined"] == sum(r["n_represented"] < geometry.MIN_ROWS for r in trained)
+        overlap = width_curve(records, measure=geometry.enough_rows("overlap_mean"), gamma=gamma,
+                              frequencies=power_law(on_disk["alpha"]))
+        if regime["overlap_exponent"] is not None:
+            assert regime["overlap_exponent"] == pytest.approx(width_exponent(overlap).exponent)
         lo, hi = regime["loss_exponent_t_interval"]
         assert lo < regime["loss_exponent"] < hi
         # two seeds: also the interval over redrawn seeds, as width_exponent gives it
@@ -1183,6 +1192,7 @@ def test_a_study_whose_models_all_diverge_still_writes_its_summary(name, tmp_pat
     if name == "geometry":
         for regime in on_disk["regimes"].values():
             assert regime["diverged"] == 3 and regime["m"] == [] and regime["loss_exponent"] is None
+            assert regime["overlap_undefined"] == 0  # (diverged, not undefined: mutation check P6)
         assert printed.count("L = C m^-a: not fitted, 0 width(s) with a finite loss") == 2
         assert [f.name for f in (tmp_path / "fig").glob("*.png")] == ["geometry_smoke-lr=1000000.0.png"]
     else:
@@ -1402,6 +1412,7 @@ def test_more_is_better_summary_is_the_best_ridge_of_the_replicate_means_and_of_
     for along, other in (("N", "T"), ("T", "N")):
         d = on_disk["directions"][along]
         assert d["x"] == pre["sizes"]
+        rel = []
         for k, x in enumerate(d["x"]):
             by_ridge = {}
             for r in records:
@@ -1419,6 +1430,17 @@ def test_more_is_better_summary_is_the_best_ridge_of_the_replicate_means_and_of_
             assert d["theory_best_ridge"][k] == pre["ridges"][int(np.argmin(theory))]
             assert d["loss_at_theory_ridge"][k] == pytest.approx(means[d["theory_best_ridge"][k]])
             assert d["smallest_ridge_loss"][k] == pytest.approx(means[min(pre["ridges"])])
+            # (mutation check, MUTANTS.md R7, R10, R4, R5) the standard error at the theory's ridge, the theory at
+            # the smallest ridge, and each ridge's |mean / theory - 1| (every ridge > 0: every point compared)
+            assert d["loss_at_theory_ridge_sem"][k] == pytest.approx(
+                np.std(by_ridge[d["theory_best_ridge"][k]], ddof=1) / np.sqrt(3))
+            assert d["smallest_ridge_theory"][k] == pytest.approx(theory[int(np.argmin(pre["ridges"]))])
+            rel += [abs(means[ridge] / theory[j] - 1) for j, ridge in enumerate(pre["ridges"])]
+        assert d["rel_error_points"] == len(rel) == len(d["x"]) * len(pre["ridges"])
+        assert d["rel_error_median"] == pytest.approx(np.median(rel)) and d["rel_error_max"] == pytest.approx(max(rel))
+        # (R6) rises at the theory's ridge beyond twice the combined standard error of its own means
+        at, se = np.array(d["loss_at_theory_ridge"]), np.array(d["loss_at_theory_ridge_sem"])
+        assert d["loss_at_theory_ridge_rises_beyond_2_sem"] == int(np.sum(np.diff(at) > 2 * np.hypot(se[1:], se[:-1])))
         # the theory at the best ridge never rises on its 100-size grid (more is better)
         assert d["theory_best_loss_rises"] == 0 and d["theory_sizes"] > 50
         assert d["best_loss_rises"] == int(np.sum(np.diff(d["best_loss"]) > 0))
@@ -1523,10 +1545,12 @@ def test_more_is_better_picks_the_theorys_ridge_on_the_whole_grid_whatever_diver
     module.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
                  "--no-progress"])
     printed = capsys.readouterr().out
-    d = json.loads((tmp_path / "out" / "summary.json").read_text())["directions"]["N"]
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    d = on_disk["directions"]["N"]
     assert d["x"] == [4, 8, 16, 32, 64] and d["best_loss"][0] is None  # (NaN: every ridge diverged at N = 4)
     assert d["theory_best_ridge"][2] == 10.0 and d["loss_at_theory_ridge"][2] is None  # (its simulation died)
     assert "; 12 diverged (left out of the means)" in printed  # (3 ridges x 3 trials at N = 4, 3 trials at N = 16)
+    assert on_disk["diverged"] == 12 and on_disk["models"] == 81  # (the summary's count too: mutation check R11)
 
 
 def test_more_is_better_with_every_size_far_from_the_peak(tmp_path, capsys):
@@ -1720,3 +1744,171 @@ def test_every_spelling_of_off_turns_the_compilation_cache_off(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True,
                          cwd=tmp_path)
     assert out.stdout.splitlines()[-6:] == [f"{v!r} None" for v in ("off", " False ", "no", "0", "", "OFF")]
+
+
+# ----------------------------------------------------------------------------- the scripts' helpers and summaries
+# (a second hand mutation run, 2026-12-05: each test below fails on the mutants it names; MUTANTS.md lists them)
+
+
+def _stand_in_sweep(module, outputs):
+    """Replaces ``module``'s sweep by records of its own grid, no training: ``outputs(point)`` gives a record's
+    outputs, or ``(outputs, True)`` for a diverged one."""
+    def sweep(args, fn, config, points, **options):
+        records = []
+        for i, p in enumerate(points):
+            out = outputs(p)
+            out, diverged = out if isinstance(out, tuple) else (out, False)
+            records.append(Record(i, p, diverged, out))
+        return SweepResult(records, {"points": points}, {})
+
+    module.run_experiment_sweep = sweep
+    return module
+
+
+# (mutation check) kills: R1 (one standard error for two), R2 (one side's error counted twice), R9 (a flat step
+# counted as a rise), R3 (log_sizes keeps repeats). rises was only compared with a count it also computes.
+def test_more_is_better_counts_rises_beyond_two_combined_standard_errors_and_sizes_without_repeats():
+    module = load("more_is_better")
+    loss = np.array([2.0, 2.3, 2.2, 2.32, 2.82, 2.82])
+    sem = np.array([0.5, 0.05, 0.05, 0.05, 0.05, 0.05])
+    # steps +0.3 (2 combined errors: 1.005), -0.1, +0.12 (0.141), +0.5 (0.141), 0 (flat)
+    assert module.rises(loss) == 3 and module.rises(loss, sem) == 1
+    sizes = module.log_sizes(4, 64, 100)  # 100 log-spaced values, 61 integers to round to
+    assert sizes == sorted(set(sizes)) and sizes[0] == 4 and sizes[-1] == 64 and 50 < len(sizes) <= 61
+    assert module.log_sizes(10, 1000, 3) == [10, 100, 1000]
+
+
+# (mutation check) kills: P1 (a model with exactly MIN_ROWS represented rows left out), P2 (nu = m given a Welch
+# bound of 0 and a division by it), P3 (var_over_random NaN at exactly MIN_ROWS long rows), P4 (nu = phi_1 n
+# truncated, not rounded). The existing check has 20 long rows (or 8) and m = 4 or 30: no boundary.
+def test_geometry_row_counts_at_their_boundaries():
+    from toyscale.measure import random_overlap_moments
+
+    geometry = load("geometry")
+    assert geometry.MIN_ROWS == 10
+    at = Record(0, {"m": 4, "gamma": -1.0}, False, {"n_represented": np.int32(10), "overlap_mean": np.float32(0.2)})
+    below = Record(1, {"m": 4, "gamma": -1.0}, False, {"n_represented": np.int32(9), "overlap_mean": np.float32(0.2)})
+    assert geometry.enough_rows("overlap_mean")(at) == pytest.approx(0.2) and np.isnan(geometry.enough_rows(
+        "overlap_mean")(below))
+    measures = geometry.long_row_measures(40)
+    # nu = 0.25 x 40 = 10 = MIN_ROWS long rows in m = 10 dimensions: counted, but orthogonal rows fit (no bound)
+    square = Record(2, {"m": 10, "gamma": -1.0}, False, {"phi_one": np.float32(0.25), "overlap_mean_one": np.float32(
+        0.01), "overlap_var_one": np.float32(0.001)})
+    got = {k: f(square) for k, f in measures.items()}
+    assert got["nu"] == 10 and got["var_over_random"] == pytest.approx(0.001 / random_overlap_moments(10)[1], rel=1e-6)
+    assert np.isnan(got["welch_bound"]) and np.isnan(got["over_welch"]) and np.isnan(got["random_over_welch"])
+    # phi_1 as float32 times n lands just below the whole number it stands for
+    phi = np.float32(0.29)
+    assert float(phi) * 100 < 29
+    assert geometry.long_row_measures(100)["nu"](Record(3, {"m": 4}, False, {**square.outputs, "phi_one": phi})) == 29
+
+
+# (mutation check) kills: Q2 (a width that only one density kept given a spread of 1), Q3 (exponent_stderr the
+# prefactor's), Q4 (r2 its square root). The smoke test keeps every width of both densities.
+def test_activation_density_summary_of_a_stand_in_sweep(tmp_path, capsys):
+    module = _stand_in_sweep(load("activation_density"), lambda p: (
+        ({"test_loss": np.float32(np.nan)}, True) if p["frequencies"]["E"] > 1 and p["m"] == 6 else
+        {"test_loss": np.float32(p["frequencies"]["E"] * 2.0 * p["m"] ** -1.1 * {3: 1.0, 4: 1.06, 6: 0.97}[p["m"]])}))
+    module.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+                 "--no-progress"])
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    rows = on_disk["densities"]
+    assert [r["m"] for r in rows] == [[3, 4, 6], [3, 4]] and [r["diverged"] for r in rows] == [0, 1]
+    for r in rows:
+        # ordinary least squares of log L on log m
+        x, y = np.log(r["m"]), np.log(r["loss"])
+        slope, icpt = np.polyfit(x, y, 1)
+        res = y - (slope * x + icpt)
+        assert r["exponent"] == pytest.approx(-slope, rel=1e-5)
+        if len(x) > 2:
+            assert r["r2"] == pytest.approx(1 - res @ res / np.sum((y - y.mean()) ** 2), rel=1e-5)
+            assert r["exponent_stderr"] == pytest.approx(np.sqrt(res @ res / (len(x) - 2) / np.sum(
+                (x - x.mean()) ** 2)), rel=1e-4)
+    spread = on_disk["loss_over_E_spread"]
+    assert spread["3"] == pytest.approx(1.0, rel=1e-5) and spread["4"] == pytest.approx(1.0, rel=1e-5)
+    assert spread["6"] is None  # (one density at m = 6: no spread)
+    assert "m=6: nan" in capsys.readouterr().out
+
+
+# (mutation check) kills: S1 (the time fit's floor from every run of the widest width, diverged ones too, not from
+# the runs its curve averages), S9 (the same in over_long_time), S4 (time_fit_end at the last logged step, not the
+# window's end). The smoke test has no divergence, where the two floors agree.
+def test_compute_optimal_fits_the_curve_above_the_floor_of_its_own_runs(tmp_path, capsys):
+    t = 10.0 * np.arange(1, 41)
+
+    def outputs(p):
+        if p["N"] == 32 and p["seed"] == 1:  # gradient descent diverged; its ridgeless solve did not
+            return {"loss_curve": np.full(40, np.nan), "loss_infinite_time": np.float64(1.0)}, True
+        return {"loss_curve": t ** -0.5 + 1.0 / p["N"], "loss_infinite_time": np.float64(1.0 / p["N"])}
+
+    module = _stand_in_sweep(load("compute_optimal"), outputs)
+    module.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+                 "--no-progress"])
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert on_disk["ridgeless_loss"] == pytest.approx([1 / 4, 1 / 8, 1 / 16, (1 / 32 + 1.0) / 2])
+    assert on_disk["ridgeless_loss_of_curves"] == pytest.approx([1 / 4, 1 / 8, 1 / 16, 1 / 32])
+    above = on_disk["exponents"]["time_above_floor"]
+    assert above["fitted"] == pytest.approx(0.5, rel=1e-6) and above["points"] == 19  # t = 20, 30, ..., 200
+    assert on_disk["time_fit_end"] == pytest.approx({"t": 200.0, "over_long_time": (200 ** -0.5 + 1 / 32) * 32})
+    assert on_disk["diverged"] == 1
+
+
+# (mutation check) kills: S2 (a frontier fitted through 2 bracketed budgets). The existing cases bracket 4 (at one
+# width), 0 or fewer than 2 budgets, none exactly 2.
+def test_compute_optimal_frontier_needs_three_bracketed_budgets():
+    module = load("compute_optimal")
+    N = np.repeat([2.0, 4.0, 8.0, 16.0, 32.0], 40)
+    C = N * np.tile(np.arange(1.0, 41.0), 5)
+    loss = (np.log(N) - np.log(np.sqrt(C) / 2)) ** 2 + 1 / np.sqrt(C)  # lowest at N = sqrt(C) / 2
+    frontier, budgets, why = module.bracketed_frontier(N, loss, C, 3)
+    assert frontier is None and budgets == 3
+    assert why == "2 of the 3 budgets bracket their optimum; the fit needs 3 (more widths, or more steps)"
+    frontier, budgets, why = module.bracketed_frontier(N, loss, C, 6)
+    assert why is None and frontier.C.size == 3 and np.all(np.diff(frontier.N_opt) >= 0)
+
+
+# (mutation check) kills: P7 (the printed strong-superposition prediction phi_1 ≈ min(1, m^2 / 2n) not capped at 1).
+# The smoke widths (m <= 6 at n = 48) never reach m^2 > 2n.
+def test_geometry_prints_the_capped_strong_prediction_for_phi_one(tmp_path, capsys):
+    def outputs(p):
+        m, k = p["m"], 2 * p["m"]  # 2m represented rows, none longer than 1
+        return {"test_loss": np.float32(1.0 / m), "row_norms": np.r_[np.ones(k), np.zeros(48 - k)].astype(np.float32),
+                "phi_half": np.float32(k / 48), "phi_one": np.float32(0.0), "n_represented": np.int32(k),
+                "overlap_mean": np.float32(1.0 / m), "overlap_var": np.float32(0.01),
+                "overlap_mean_one": np.float32(0.0), "overlap_var_one": np.float32(0.0)}
+
+    _stand_in_sweep(load("geometry"), outputs).main(
+        ["--preset", "smoke", "--set", "widths=[3,4,10]", "--out", str(tmp_path / "out"), "--figures",
+         str(tmp_path / "fig"), "--no-progress"])
+    printed = capsys.readouterr().out
+    for m in (3, 4, 10):
+        rows = [line.split() for line in printed.splitlines() if line.startswith(f"  {m:>5} {1 / m:>8.4f} ")]
+        assert len(rows) == 2, printed  # (one per gamma)
+        for row in rows:  # m, loss, L/own, L/top, phi_1/2, m/n, phi_1, m^2/2n capped at 1, ...
+            assert row[5] == f"{m / 48:.3f}" and row[7] == f"{min(1.0, m * m / 96):.3f}", row
+
+
+# (mutation check) kills: S10 (time_fit with t_min = t_max let through). The documented setting is
+# log_every <= t_min < t_max <= steps; only a window outside the steps and a list of the wrong shape were tested.
+def test_compute_optimal_refuses_a_time_window_of_one_instant():
+    module = load("compute_optimal")
+    pre = module.PRESETS["smoke"]
+    with pytest.raises(ValueError, match=re.escape("time_fit=[100, 100]; time_fit must be [t_min, t_max] with "
+                                                   "log_every=10 <= t_min < t_max <= steps=400")):
+        module.prepare({**pre, "time_fit": [100, 100]})
+    assert module.prepare({**pre, "time_fit": [100, 130]})[1] == pre["widths"]  # (4 logged steps inside)
+
+
+# (mutation check) kills: S8 (the interval of a sign-flipped exponent left as the fit's, around -x). The smoke
+# frontier's interval is wide enough to hold both x and -x.
+def test_compute_optimal_row_flips_the_interval_with_the_exponent():
+    from toyscale.fitting import fit_power_law
+
+    module = load("compute_optimal")
+    C = np.array([1e2, 1e3, 1e4, 1e5])
+    fit = fit_power_law(C, 0.5 * C ** (1 / 3) * np.array([1.0, 1.1, 0.95, 1.02]))  # N* = k C^(1/3): exponent -1/3
+    lo, hi = fit.t_interval()
+    line, row = module._row("N* ~ C^x", fit, 1 / 3, sign=-1.0)
+    assert row["fitted"] == pytest.approx(-fit.exponent) and row["t_interval"] == pytest.approx([-hi, -lo])
+    assert row["t_interval"][0] < row["fitted"] < row["t_interval"][1] and row["points"] == 4
+    assert f"{-fit.exponent:6.3f} ± {fit.stderr['exponent']:.3f}  [{-hi:6.3f}, {-lo:6.3f}]  0.333" in line

@@ -964,3 +964,134 @@ def test_float32_ridge_solution_is_the_ridge_solution(T, N):
     p, t = np.asarray(phi, np.float64), np.asarray(y, np.float64)
     want = np.linalg.solve(p.T @ p + ridge * np.eye(N), p.T @ t)
     np.testing.assert_allclose(np.asarray(rf.ridge_solution(phi, y, ridge)), want, rtol=1e-3, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- analysis helpers no test had pinned
+# (a second hand mutation run, 2026-12-05, over loss_curve .. ridge_tuned and the scripts' helpers: each test
+# below fails on the mutants it names; MUTANTS.md lists them)
+
+
+# (mutation check) kills: A1 (diverged records averaged in), A2 (sem with ddof=0), A3 (means in first-seen order
+# beside sorted x), A4 (median for mean). The one loss_curve value check (test_selection) has two seeds per x,
+# x given in order and nothing diverged.
+def test_loss_curve_is_the_mean_and_standard_error_of_the_surviving_replicates_sorted_by_x():
+    from toyscale.sweep import Record
+
+    losses = {32: [1.0, 2.0, 6.0], 8: [4.0, 5.0, 9.0], 64: [0.5]}  # (the larger N first)
+    recs = [Record(0, {"N": 8, "T": 16, "ridge": 0.0, "seed": 9}, True, {"test_loss": np.float64(1e30)})]
+    for n, ys in losses.items():
+        recs += [Record(len(recs), {"N": n, "T": 16, "ridge": 0.0, "seed": s}, False, {"test_loss": np.float64(y)})
+                 for s, y in enumerate(ys)]
+    x, mean, sem = rf.loss_curve(recs, "N", T=16)
+    assert x.tolist() == [8.0, 32.0, 64.0]
+    np.testing.assert_allclose(mean, [6.0, 3.0, 0.5])
+    # sample standard deviation over sqrt(replicates): [4, 5, 9] and [1, 2, 6] both have variance 7; one replicate 0
+    np.testing.assert_allclose(sem, [np.sqrt(7 / 3), np.sqrt(7 / 3), 0.0])
+
+
+# (mutation check) kills: C1 (replicates / (N T) for / sqrt(N T)), C2 (infinite_data only for N < limit_size),
+# C4 (max_min_size kept only min(N, T) < it); also C3 (kernel_limit keyed on N), which only the smoke fixture's
+# failure caught. The existing grid tests run with max_replicates=1 and never look at the limit flags.
+def test_regime_grid_replicates_each_shape_by_its_size_and_flags_the_cheap_limits():
+    from collections import Counter
+
+    pts = rf.regime_grid(alpha=0.5, sizes=[4, 16, 64], rows=[4, 64], columns=[4, 64], replicates=64, min_replicates=2,
+                         max_replicates=8, limit_size=4, max_min_size=16)
+    # 64 / sqrt(N T), clipped to [2, 8]; N = T = 64 left out (both above max_min_size), N = 64, T = 16 kept
+    want = {(4, 4): 8, (4, 16): 8, (16, 4): 8, (4, 64): 4, (64, 4): 4, (16, 64): 2, (64, 16): 2}
+    assert Counter((p["N"], p["T"]) for p in pts) == want
+    for p in pts:
+        assert p["seed"] < want[p["N"], p["T"]] and p["ridge"] == 0.0
+        assert p["infinite_data"] == (p["N"] <= 4) and p["kernel_limit"] == (p["T"] <= 4), p
+
+
+# (mutation check) kills: D1 (a smallest row equal to limit_size refused), E1 (resolution_N's label names
+# N_max / ratio), E2 (variance_N's label names N_small as its T), E3 (variance_N keeps N >= ratio N_small).
+# The labels were only seen through the smoke preset, where N_max = T_max and N_small = T_small.
+def test_regime_labels_name_each_fits_own_fixed_size_and_bound():
+    settings = rf.regime_fit_settings(rows=[64, 8], columns=[128, 4], ratio=2, limit_size=8)  # (8: the smallest row)
+    assert rf.regime_labels(**settings) == {
+        "resolution_N": "resolution-limited in N (T = 128, N ≤ 64)",
+        "resolution_T": "resolution-limited in T (N = 64, T ≤ 32)",
+        "variance_T": "variance-limited in T (N = 8, T ≥ 16)",
+        "variance_N": "variance-limited in N (T = 4, N ≥ 8)"}
+    # and the fits keep what the labels say: variance_N from N = ratio T_small = 8 on
+    recs = rf.regime_grid(alpha=0.5, sizes=[4, 8, 16, 32, 64, 128], rows=[8, 64], columns=[4, 128], replicates=1,
+                          min_replicates=1, max_replicates=1)
+    rf.check_regime_fits(recs, **settings)
+    from toyscale.sweep import Record
+
+    records = [Record(i, p, False, {"test_loss": np.float64(p["N"] ** -0.5 + p["T"] ** -0.5),
+                                    "loss_infinite_data": np.float64(p["N"] ** -0.5),
+                                    "distance_kernel_limit": np.float64(p["N"] ** -1.0)}) for i, p in enumerate(recs)]
+    fits = rf.regime_exponents(records, **settings)
+    assert fits["variance_N"][0].tolist() == [8, 16, 32, 64, 128]
+    assert fits["variance_N"][2].exponent == pytest.approx(1.0, abs=1e-9)
+
+
+# (mutation check) kills: G1 (ridged points counted as sizes of a fit, which is ridgeless); also G2 (exactly
+# min_sizes sizes refused) and G3 (default min_sizes 2, not the documented 3) directly, which before only the
+# smoke fixture's failure and the ratio-16 refusal caught.
+def test_check_regime_fits_counts_ridgeless_sizes_and_needs_three():
+    settings = rf.regime_fit_settings(rows=[8, 64], columns=[8, 64], ratio=2)
+    three = rf.regime_grid(alpha=0.5, sizes=[8, 16, 32, 64], rows=[8, 64], columns=[8, 64], replicates=1,
+                           min_replicates=1, max_replicates=1)
+    rf.check_regime_fits(three, **settings)  # 3 sizes in each fit: enough
+    two = [p for p in three if 32 not in (p["N"], p["T"])]
+    with pytest.raises(ValueError, match=r"the resolution_N fit \(along N at T = 64\) would get 2 size\(s\) "
+                                         r"\[8, 16\]; it needs at least 3"):
+        rf.check_regime_fits(two, **settings)
+    ridged = [{**p, "ridge": 0.1} if (p["N"], p["T"]) == (16, 64) else p for p in three]
+    with pytest.raises(ValueError, match=r"the resolution_N fit .* would get 2 size\(s\) \[8, 32\]"):
+        rf.check_regime_fits(ridged, **settings)
+
+
+# (mutation check) kills: I1 (a size 0 let through to the theory). The docstring: sizes must be integers >= 1.
+def test_regime_zero_theory_sizes_refuses_a_size_below_1():
+    settings = rf.regime_fit_settings(rows=[8, 64], columns=[8, 64], ratio=2)
+    fits = {name: (np.array([8.0, 16.0]), None, None) for name in rf.regime_labels(**settings)}
+    with pytest.raises(ValueError, match=r"fits\['resolution_N'\] has sizes \[0.0, 16.0\]; a fit's sizes .* >= 1"):
+        rf.regime_zero_theory_sizes(RFConfig(M=16), 0.5, fits | {"resolution_N": (np.array([0.0, 16.0]), None, None)},
+                                    **settings)
+
+
+def _agreement_many():
+    # three compared points near the peak (10%, 50%, 20%) and one far (60%); two of theory 0, three of an
+    # infinite theory (one with a NaN mean: still "infinite", the theory's reason first) and one ridgeless
+    # point beside the peak
+    points = [{"N": n, "T": t, "ridge": r} for n, t, r in (
+        (16, 24, 0.1), (16, 20, 0.1), (20, 16, 0.1), (8, 32, 0.1), (64, 16, 0.0), (128, 16, 0.0), (16, 16, 0.0),
+        (32, 32, 0.0), (24, 24, 0.0), (33, 32, 0.0))]
+    mean = np.array([0.33, 0.45, 0.36, 0.32, 1e-12, 3e-12, 50.0, 80.0, np.nan, 171.0])
+    theory = np.array([0.3, 0.3, 0.3, 0.2, 0.0, 0.0, np.inf, np.inf, np.inf, 2.2])
+    return points, mean, theory
+
+
+# (mutation check) kills: L1 (left_out's "infinite" counts the finite-size peak too), L2 / L3 (the _all
+# median / max over the far points only), L4 (median_near a mean), L5 (max_near a min), L6 (the near
+# clause prints the max over every point), M5 (zero_sim_max a min), M6 (infinite_sim_min a max), M7 (a
+# NaN mean at an infinite theory also counted as sim_nonfinite). The existing cases have one near point,
+# one finite mean at a theory of 0 and one at an infinite theory.
+def test_theory_agreement_summary_and_line_over_several_points_of_each_kind():
+    points, mean, theory = _agreement_many()
+    a = rf.theory_agreement(points, mean, None, theory)
+    where = lambda mask: np.flatnonzero(mask).tolist()  # noqa: E731
+    np.testing.assert_array_equal(np.stack([a.compared, a.zero, a.infinite, a.sim_nonfinite]).sum(axis=0), 1)
+    assert where(a.near) == [0, 1, 2] and where(a.far) == [3] and where(a.sim_nonfinite) == []
+    rel = np.abs(mean[:4] / theory[:4] - 1)  # 0.1, 0.5, 0.2, 0.6
+    assert a.median_near == pytest.approx(np.median(rel[:3])) == pytest.approx(0.2)
+    assert a.max_near == pytest.approx(0.5)
+    assert a.summary() == pytest.approx({
+        "theory_rel_error_median": 0.6, "theory_rel_error_max": 0.6, "theory_points": 1,
+        "theory_rel_error_median_all": np.median(rel), "theory_rel_error_max_all": 0.6, "theory_points_all": 4,
+        "theory_points_zero": 2, "theory_points_infinite": 3, "theory_points_finite_size_peak": 1,
+        "theory_points_sim_nonfinite": 0})
+    assert a.zero_sim_max == 3e-12 and a.infinite_sim_min == 50.0 and a.finite_size_peak_sim_min == 171.0
+    line = a.describe(16)
+    assert "; 20.0% (max 50.0%) over the 3 nearer the N = T peak" in line, line
+    assert "the simulated loss there at most 3e-12" in line and "the simulated loss there at least 50;" in line, line
+    assert "; 3 point(s) left out where the theory's loss is infinite" in line and "NaN or infinite" not in line
+    # a factor 5 puts 8 x 32 nearer the peak too: nothing is far, the _all values are every compared point's
+    near = rf.theory_agreement(points, mean, None, theory, off_peak=5).summary()
+    assert near["theory_rel_error_max"] is None and near["theory_points"] == 0
+    assert near["theory_rel_error_max_all"] == pytest.approx(0.6) and near["theory_points_all"] == 4
