@@ -174,10 +174,10 @@ def main(argv=None) -> dict:
     else:
         why["time"] = why["time_above_floor"] = f"every N = {widths[-1]} run diverged"
     finite = np.isfinite(limits)
-    if finite.sum() >= 2:
+    if finite.sum() >= 3:  # (through 2 points a power law has no error bar: it had printed "± nan")
         fits["width"] = fit_power_law(np.asarray(widths, float)[finite], limits[finite])
     else:
-        why["width"] = f"{int(finite.sum())} width(s) with a finite long-time loss"
+        why["width"] = f"{int(finite.sum())} width(s) with a finite long-time loss (the fit needs 3)"
     N_all = np.repeat(np.asarray(widths, float), t.size)
     C_all = N_all * np.tile(t, len(widths))
     ok = np.isfinite(curves.ravel())

@@ -1853,6 +1853,27 @@ def test_compute_optimal_fits_the_curve_above_the_floor_of_its_own_runs(tmp_path
     assert on_disk["diverged"] == 1
 
 
+def test_compute_optimal_fits_the_width_exponent_through_three_widths_or_says_why(tmp_path, capsys):
+    # Two widths with a finite long-time loss had been fitted, printing "1.000 ± nan  [   nan,    nan]"
+    # (a power law through 2 points has no error bar); prepare() already asks for 3 widths
+    t = 10.0 * np.arange(1, 41)
+    for lost, fitted in (((4, 8), False), ((4,), True)):
+        module = _stand_in_sweep(load("compute_optimal"), lambda p: {
+            "loss_curve": t ** -0.5 + 1.0 / p["N"],
+            "loss_infinite_time": np.float64(np.nan if p["N"] in lost else 1.0 / p["N"])})
+        out = tmp_path / f"out{len(lost)}"
+        module.main(["--preset", "smoke", "--out", str(out), "--figures", str(tmp_path / "fig"), "--no-progress"])
+        printed = capsys.readouterr().out
+        row = json.loads((out / "summary.json").read_text())["exponents"]["width"]
+        assert " nan" not in printed
+        if fitted:
+            assert row["fitted"] == pytest.approx(1.0, rel=1e-6) and row["points"] == 3 and row["stderr"] is not None
+        else:
+            assert row["fitted"] is None
+            assert row["why"] == "2 width(s) with a finite long-time loss (the fit needs 3)"
+            assert "not fitted: 2 width(s) with a finite long-time loss (the fit needs 3)" in printed
+
+
 # (mutation check) kills: S2 (a frontier fitted through 2 bracketed budgets). The existing cases bracket 4 (at one
 # width), 0 or fewer than 2 budgets, none exactly 2.
 def test_compute_optimal_frontier_needs_three_bracketed_budgets():
