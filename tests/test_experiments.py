@@ -1103,7 +1103,7 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
             welch_seen += bool(kept)
         assert regime["weak_theory_m_most_frequent"] == pytest.approx(
             weak_superposition_loss(p, np.array(regime["m"])).tolist())
-        # models whose overlaps are undefined (too few represented rows), and (mutation check, MUTANTS.md P9) the
+        # models whose overlaps are undefined (too few represented rows), and (mutation check, mutant P9) the
         # overlap exponent of the overlap curve
         trained = [r for r in mine if not r.diverged]
         assert regime["overlap_undefined"] == sum(r["n_represented"] < geometry.MIN_ROWS for r in trained)
@@ -1430,7 +1430,7 @@ def test_more_is_better_summary_is_the_best_ridge_of_the_replicate_means_and_of_
             assert d["theory_best_ridge"][k] == pre["ridges"][int(np.argmin(theory))]
             assert d["loss_at_theory_ridge"][k] == pytest.approx(means[d["theory_best_ridge"][k]])
             assert d["smallest_ridge_loss"][k] == pytest.approx(means[min(pre["ridges"])])
-            # (mutation check, MUTANTS.md R7, R10, R4, R5) the standard error at the theory's ridge, the theory at
+            # (mutation check, mutants R7, R10, R4, R5) the standard error at the theory's ridge, the theory at
             # the smallest ridge, and each ridge's |mean / theory - 1| (every ridge > 0: every point compared)
             assert d["loss_at_theory_ridge_sem"][k] == pytest.approx(
                 np.std(by_ridge[d["theory_best_ridge"][k]], ddof=1) / np.sqrt(3))
@@ -1747,7 +1747,8 @@ def test_every_spelling_of_off_turns_the_compilation_cache_off(tmp_path):
 
 
 # ----------------------------------------------------------------------------- the scripts' helpers and summaries
-# (a second hand mutation run, 2026-12-05: each test below fails on the mutants it names; MUTANTS.md lists them)
+# (a second hand mutation run, 2026-12-05: each test below fails on the mutants it names;
+# benchmarks/RESULTS.md, twenty-fifth session, counts the run)
 
 
 def _stand_in_sweep(module, outputs):

@@ -968,7 +968,7 @@ def test_float32_ridge_solution_is_the_ridge_solution(T, N):
 
 # ----------------------------------------------------------------------------- analysis helpers no test had pinned
 # (a second hand mutation run, 2026-12-05, over loss_curve .. ridge_tuned and the scripts' helpers: each test
-# below fails on the mutants it names; MUTANTS.md lists them)
+# below fails on the mutants it names; benchmarks/RESULTS.md, twenty-fifth session, counts the run)
 
 
 # (mutation check) kills: A1 (diverged records averaged in), A2 (sem with ddof=0), A3 (means in first-seen order
