@@ -1063,7 +1063,7 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
     geometry = load("geometry")
     assert on_disk["gamma"] == [-1.0, 1.0] and set(on_disk["regimes"]) == {"-1", "1"}
     assert on_disk["norms_width"] == 4  # (the middle of widths 3, 4, 6: mutation check P5)
-    welch_seen = 0
+    welch_seen = overlap_seen = 0
     for key, regime in on_disk["regimes"].items():
         gamma = float(key)
         mine = [r for r in records if r.point["gamma"] == gamma]
@@ -1111,6 +1111,7 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
                               frequencies=power_law(on_disk["alpha"]))
         if regime["overlap_exponent"] is not None:
             assert regime["overlap_exponent"] == pytest.approx(width_exponent(overlap).exponent)
+            overlap_seen += 1
         lo, hi = regime["loss_exponent_t_interval"]
         assert lo < regime["loss_exponent"] < hi
         # two seeds: also the interval over redrawn seeds, as width_exponent gives it
@@ -1123,6 +1124,7 @@ def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_p
         assert row.split()[2:4] == [f"{regime['loss_over_weak_theory_own'][0]:.2f}",
                                     f"{regime['loss_over_weak_theory_top'][0]:.2f}"]
     assert welch_seen  # (the strong side's small widths have enough rows longer than 1)
+    assert overlap_seen  # (the overlap exponent's check ran)
     assert "  rows longer than 1 against an equiangular tight frame of as many:" in printed
     # at n = 48 with 40 steps the strong side already represents nearly every feature, the weak side fewer
     phi = {key: np.mean(r["phi_half"]["value"]) for key, r in on_disk["regimes"].items()}

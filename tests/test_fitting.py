@@ -619,7 +619,7 @@ def test_the_published_chinchilla_objective_on_1_percent_noise_says_its_errors_a
 
 # ----------------------------------------------------------------------------- chinchilla values no test had pinned
 # (a second hand mutation run, 2026-12-05, over fitting.py from `_away_from_collapse` to the end: each test below
-# fails on the mutant(s) it names; the ids are those of that run's table)
+# fails on the mutant(s) it describes; benchmarks/RESULTS.md, twenty-fifth session, counts the run)
 
 
 # (mutation check) mutant A7 (chinchilla_grid: the thinned starts left in shuffled order, not sorted back): the

@@ -324,8 +324,8 @@ def test_isoflop_bootstrap_of_budgets_without_spare_runs_is_not_a_zero_width_int
 
 
 # ----------------------------------------------------------------------------- a second hand mutation run
-# (2026-12-05, fitting.py from `_away_from_collapse` to the end: each test below fails on the mutant(s) it names; the
-# ids are those of that run's table)
+# (2026-12-05, fitting.py from `_away_from_collapse` to the end: each test below fails on the mutant(s) it
+# describes; benchmarks/RESULTS.md, twenty-fifth session, counts the run)
 
 
 # (mutation checks) mutants L12 (an int bins equal to the number of runs refused as "more bins than the runs") and L13

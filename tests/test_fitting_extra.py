@@ -611,8 +611,8 @@ def test_isoflop_finds_the_vertex_of_an_exact_parabola_off_the_grid_centre():
 
 
 # ----------------------------------------------------------------------------- a second hand mutation run
-# (2026-12-05, fitting.py from `_away_from_collapse` to the end: each test below fails on the mutant(s) it names; the
-# ids are those of that run's table)
+# (2026-12-05, fitting.py from `_away_from_collapse` to the end: each test below fails on the mutant(s) it
+# describes; benchmarks/RESULTS.md, twenty-fifth session, counts the run)
 
 
 # (mutation check) mutant A1 (_away_from_collapse: E counted as collapsed below 0.01 itself, not below 1 % of the
@@ -708,21 +708,17 @@ def test_a_break_beyond_the_data_is_noted_as_extrapolated(bpl_fit):
     assert bpl_fit[0].notes == ()  # (a break inside is not noted)
 
 
-
 # (mutation check) mutant B5 (fit_broken_power_law: resamples dropped below 4 distinct x, not below the 5 parameters of
-# one break): no broken-power-law bootstrap had so few points that a resample could draw too few sizes. (The draws are
-# the fit's own: float64, as the fit runs.)
+# one break): no broken-power-law bootstrap had so few points that a resample could draw too few sizes.
 def test_broken_power_law_bootstrap_drops_resamples_with_fewer_distinct_x_than_parameters():
-    import jax
-
     x = np.logspace(1, 4, 7)
     y = _bpl(x, b=5.0, c0=0.3, c1=0.5, d=300.0, f=0.2) * np.exp(0.01 * np.random.default_rng(0).standard_normal(7))
     fit = fit_broken_power_law(x, y, bootstrap=40, seed=0)
-    with jax.enable_x64(True):
-        drawn = np.asarray(F._bootstrap_weights(0, 40, 7)) > 0
+    drawn = np.asarray(F._bootstrap_weights(0, 40, 7)) > 0  # (the fit's own draws)
     few = int((drawn.sum(axis=1) < 5).sum())  # 1 break: log b, c0, d, c1, f
     assert 0 < few < 40 and (drawn.sum(axis=1) < 4).sum() < few
     assert f"{few} of 40 bootstrap resamples drew too few distinct x (fewer than 5) for a unique fit" in fit.notes[0]
+
 
 # (mutation checks) mutants L1 (the summary's stderr of b printed as nan), L2 (to_dict's prefactor_stderr given a's)
 # and L3 (to_dict's C_range with the smallest budget twice): the report of an allocation fit was read for a, b and the

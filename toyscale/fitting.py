@@ -721,7 +721,8 @@ def _resample_draws(seed: jax.Array, n: jax.Array, first: jax.Array, width: int,
     ``width`` >= n is a size class, so counts of points in one class share one compile: a row
     draws ``width`` values and keeps its first n, which are the n values a draw of shape (n,)
     would give (threefry's partitionable bits depend on the position only; :func:`_resamples`
-    pins both, so JAX's global random settings do not change the draws)."""
+    pins both, 64-bit mode and the standard dtype promotion, so JAX's global settings do not change
+    the draws)."""
     key = jax.random.key(seed, impl="threefry2x32")
     keep = jnp.arange(width) < n
 
@@ -740,9 +741,10 @@ def _resamples(seed: int, n_resamples: int, n: int, counts: bool) -> np.ndarray:
     one per count of resamples and of points had cost ~0.7 s apiece on a 2-core CPU). The draws
     are those of earlier versions, which drew shape (R, n) at once, under JAX's default random
     settings (threefry, partitionable: the default since jax 0.5), pinned here, in 64-bit mode as
-    every fit draws them (outside it randint's int32 gave other rows)."""
+    every fit draws them (outside it randint drew int32 and gave other rows, and the uniforms were
+    float32)."""
     width = _size_class(n)
-    with jax.threefry_partitionable(True), jax.enable_x64(True):
+    with jax.threefry_partitionable(True), jax.enable_x64(True), jax.numpy_dtype_promotion("standard"):
         blocks = [np.asarray(_resample_draws(np.uint32(seed), np.int32(n), np.int32(first), width, counts))
                   for first in range(0, max(n_resamples, 1), _DRAW_ROWS)]
     return np.concatenate(blocks)[:n_resamples, :n].astype(np.float64)
