@@ -15,7 +15,7 @@ fresh cache folder:
 and prints each run's wall time (process start to exit, JAX import included), the cache's
 size after the first run, and the ratio. ``--json PATH`` writes the same numbers.
 
-    python benchmarks/cache_check.py [--points 250] [--preset smoke|quick|none] [--json out.json]
+    python benchmarks/cache_check.py [--points 250] [--preset smoke|quick|paper|none] [--json out.json]
 """
 
 from __future__ import annotations
@@ -82,8 +82,7 @@ def main(argv=None) -> dict:
             "fit_power_law from Python (offset, 9 points, 200 resamples)":
                 lambda k: [sys.executable, "-c", NOTEBOOK_FIT],
         }
-        if args.preset == "none":
-            del jobs[f"superposition_scaling --preset {args.preset}"]
+        jobs = {name: job for name, job in jobs.items() if not name.endswith("--preset none")}
         for j, (name, command) in enumerate(jobs.items()):
             cache = os.path.join(tmp, f"cache{j}")
             env = {**os.environ, "TOYSCALE_COMPILATION_CACHE": cache}
@@ -100,6 +99,7 @@ def main(argv=None) -> dict:
         print(f"{r['command']:<{width}}  {r['cold_s']:9.1f} s  {r['warm_s']:8.1f} s  {r['ratio']:5.2f}  "
               f"{r['cache_bytes'] / 2**20:7.1f} MiB")
     result = {"rows": rows, "cpu_count": os.cpu_count(), "load_average": os.getloadavg()}
+    print(f"{result['cpu_count']} CPUs; load average at the end {result['load_average'][0]:.2f} (1 min)")
     if args.json:
         atomic_write_json(args.json, result)
     return result
