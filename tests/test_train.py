@@ -578,3 +578,136 @@ def test_log_every_does_not_change_the_trained_model():
     np.testing.assert_allclose(every10["W"], every5["W"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(every10["b"], every5["b"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(every10["loss_curve"], every5["loss_curve"][:4].reshape(2, 2).mean(1), rtol=1e-5)
+
+
+# what a mutation review of train.py's config checks and helpers found unguarded
+def test_warmup_zero_and_warmup_steps_are_accepted_and_are_the_same_run():
+    # kills: warmup required to be >= 1, and "must not exceed steps" read as "must be below steps"
+    # (warmup = steps or log_every = steps refused); the docstring calls both warmups one run
+    cfg = TrainConfig(n=8, batch=16, steps=6, warmup=6, test_batches=2, log_every=6, sampler="dense")
+    runs = [train_model(dataclasses.replace(cfg, warmup=w), 2, gamma=0.0, lr_w=1e-2, lr_b=1e-2, frequencies="linear",
+                        key=jax.random.PRNGKey(0)) for w in (0, 6)]
+    np.testing.assert_array_equal(runs[0]["loss_curve"], runs[1]["loss_curve"])
+    assert runs[0]["loss_curve"].shape == (1,) and float(runs[0]["test_loss"]) == float(runs[1]["test_loss"])
+
+
+def test_the_values_a_short_run_is_told_to_give_work():
+    # kills: the suggested log_every of a run under ten steps computed as steps // 10 (0, itself refused)
+    for steps in (1, 5, 9):
+        with pytest.raises(ValueError) as caught:
+            TrainConfig(n=8, steps=steps)
+        suggested = dict(re.findall(r"(\w+)=(\d+)", str(caught.value).split("e.g. ")[-1]))
+        assert set(suggested) == {"log_every", "warmup"}
+        TrainConfig(n=8, steps=steps, **{k: int(v) for k, v in suggested.items()})
+
+
+def test_the_config_accepts_the_ends_of_its_documented_ranges():
+    # kills: final_lr_fraction in (0, 1] (a cosine to 0 refused), max_rate in (0, 64) (64 refused) and loss_scale in
+    # (1e-20, 1e20] (1e-20 refused), where the messages say [0, 1], (0, 64] and [1e-20, 1e20]
+    base = dict(n=8, batch=8, steps=10, warmup=1, log_every=5)
+    assert TrainConfig(**base, final_lr_fraction=0.0).final_lr_fraction == 0.0
+    assert TrainConfig(**base, final_lr_fraction=1.0).final_lr_fraction == 1.0
+    assert TrainConfig(**base, max_rate=64.0).max_rate == 64.0
+    assert TrainConfig(**base, loss_scale=1e-20).loss_scale == 1e-20
+    assert TrainConfig(**base, loss_scale=1e20).loss_scale == 1e20
+    for field, value in [("final_lr_fraction", -1e-9), ("max_rate", 64.5), ("loss_scale", 1e-21)]:
+        with pytest.raises(ValueError, match=f"{field}={value}"):
+            TrainConfig(**base, **{field: value})
+
+
+def test_the_32_bit_limits_apply_wherever_a_model_may_be_drawn_that_way():
+    # kills: the sparse sampler's 32-bit key checked under sampler="sparse" only (under "auto" a model may be
+    # drawn sparse too), and the hash's 2**32-word counter refusing a dense batch of exactly 2**32 words
+    with pytest.raises(ValueError, match=r"batch=4096 with n=1048576; sampler='sparse' needs"):
+        TrainConfig(n=2**20, batch=2**12, sampler="auto")
+    assert TrainConfig(n=2**20, batch=2**12, sampler="dense").event_capacity == 0
+    assert TrainConfig(n=2**16, batch=2**16, rng="hash", sampler="dense").batch == 2**16
+    with pytest.raises(ValueError, match=r"batch x n = 4295032832 words, more than"):
+        TrainConfig(n=2**16, batch=2**16 + 1, rng="hash", sampler="dense")
+
+
+def test_a_poisson_rate_of_exactly_max_rate_is_drawn_sparse():
+    # kills: Lambda <= max_rate read as Lambda < max_rate, in sampler_for under "auto" and in the refusal under
+    # "sparse" (the docstrings and the error say "Lambda <= max_rate")
+    from toyscale import data
+
+    p = power_law(1.2).probs(16)
+    rate = float(data.poisson_rate(p))
+    auto = TrainConfig(n=16, batch=8, steps=10, warmup=1, log_every=5, sampler="auto", max_rate=rate)
+    assert auto.sampler_for(p) == "sparse"
+    assert dataclasses.replace(auto, max_rate=rate * (1 - 1e-9)).sampler_for(p) == "dense"
+    sparse = dataclasses.replace(auto, sampler="sparse")
+    sparse.check_frequencies(p)
+    with pytest.raises(ValueError, match="needs Lambda <= max_rate"):
+        dataclasses.replace(sparse, max_rate=rate * (1 - 1e-9)).check_frequencies(p)
+
+
+def test_the_learned_nothing_warning_gives_its_range_and_the_run_lengths():
+    # kills: the range of excesses printed high-low, and the message giving steps where it says warmup
+    cfg = TrainConfig(n=8, batch=8, steps=30, warmup=3, log_every=5)
+    outputs = [{"test_loss": 1.5, "empty_loss": 1.0}, {"test_loss": 1.02, "empty_loss": 1.0},
+               {"test_loss": 3.0, "empty_loss": 0.0}]  # (no relative excess: left out of the range)
+    message = train._no_better_than_empty_message("3 model(s)", cfg, outputs)
+    assert "'empty_loss'; 2-50 % above it)" in message and "(steps=30, warmup=3)" in message
+    assert "'empty_loss'; 50 % above it)" in train._no_better_than_empty_message("it", cfg, outputs[:1])
+
+
+def test_model_ids_are_listed_up_to_ten_then_cut_short():
+    # kills: nine ids listed instead of ten, and "..." after exactly ten ids
+    assert train._some(list(range(10))) == "10 model(s) (ids [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])"
+    assert train._some(list(range(11))) == "11 model(s) (ids [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]...)"
+
+
+def test_no_better_than_empty_is_at_or_above_and_never_for_a_diverged_model():
+    # kills: "at or above" read as "above" (a tie with the empty model's loss not flagged), and a diverged model
+    # flagged too
+    from toyscale import superposition
+
+    tie = {"test_loss": np.float32(1.25), "empty_loss": np.float32(1.25)}
+    assert superposition.no_better_than_empty(False, tie)
+    assert not superposition.no_better_than_empty(True, tie)
+    assert not superposition.no_better_than_empty(np.bool_(True), {"test_loss": 2.0, "empty_loss": 1.0})
+    assert not superposition.no_better_than_empty(False, {"test_loss": 0.5, "empty_loss": 1.0})
+    assert not superposition.no_better_than_empty(False, {"test_loss": 2.0})  # (saved before empty_loss existed)
+
+
+def test_a_zero_learning_rate_and_a_gamma_beyond_float32_in_a_point_are_refused():
+    # kills: a peak learning rate of 0 let through (it must be > 0), and a point's gamma checked only as a real
+    # number, not as one float32 holds (the grid checks its gammas; a hand-made point must be checked too)
+    from toyscale.train import check_superposition_points
+
+    with pytest.raises(ValueError, match=r"lr_w=0.0; a peak learning rate must be > 0"):
+        grid(lr_w=0.0)
+    with pytest.raises(ValueError, match=r"^point 0 .*: gamma=1e\+39.*float32"):
+        check_superposition_points(SMALL, [dict(grid()[0], gamma=1e39)])
+
+
+def test_the_task_keys_a_dense_or_sparse_sweep_by_width_alone_and_passes_each_learning_rate_as_itself():
+    # kills: static_of giving (m, sampler) under "dense" (documented: the width m; a pair under "auto" only), and
+    # inputs_of passing lr_b as lr_w and lr_w as lr_b
+    point = dict(grid()[0], lr_w=0.01, lr_b=0.03)
+    for sampler in ("dense", "sparse"):
+        task = SuperpositionTask(dataclasses.replace(SMALL, sampler=sampler))
+        assert task.static_of(point) == 4
+        inputs = task.inputs_of(point)
+        assert (inputs["lr_w"], inputs["lr_b"], inputs["gamma"]) == (np.float32(0.01), np.float32(0.03), np.float32(-1))
+    assert SuperpositionTask(dataclasses.replace(SMALL, sampler="auto")).static_of(point) == (4, "sparse")
+
+
+def test_a_point_without_gamma_is_named_with_what_it_lacks():
+    # kills: gamma left out of the fields a point must hold (a raw KeyError instead of the point and what it lacks)
+    from toyscale.train import check_superposition_points
+
+    no_gamma = {k: v for k, v in grid()[0].items() if k != "gamma"}
+    with pytest.raises(ValueError, match=r"lacks \['gamma'\]"):
+        check_superposition_points(SMALL, [no_gamma])
+
+
+def test_a_configs_numbers_are_recorded_in_one_spelling():
+    # kills: a float field typed as an int (max_rate=2) kept as the int, so that its dict, and the manifest written
+    # from it, depended on how the number was typed
+    floats = ("final_lr_fraction", "represented_threshold", "max_rate", "loss_scale")
+    typed = TrainConfig(n=np.int64(8), batch=8, steps=10, warmup=1, log_every=5, **dict(zip(floats, (0, 1, 2, 1))))
+    plain = TrainConfig(n=8, batch=8, steps=10, warmup=1, log_every=5, **dict(zip(floats, (0.0, 1.0, 2.0, 1.0))))
+    assert json.dumps(typed.to_dict()) == json.dumps(plain.to_dict())
+    assert [type(typed.to_dict()[k]) for k in ("n", *floats)] == [int] + [float] * 4
