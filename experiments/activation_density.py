@@ -103,8 +103,11 @@ def main(argv=None) -> dict:
         label = f"s={float(scale):g}, E={E:.2f}"
         loss_panel[label] = (curve, fit)
         scaled_panel[label] = (per_E, fit_width_curve(per_E)[0])
-        print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m = {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}  "
-              f"95% t [{lo:.3f}, {hi:.3f}]" + (f", redrawn seeds [{seeds[0]:.3f}, {seeds[1]:.3f}]" if seeds else "")
+        # (through 2 widths the line is exact: no stderr or t interval, where it had printed "± nan")
+        error = (f"(no stderr or t interval through {fit.n_points} widths)" if fit.exact else
+                 f"± {fit.stderr['exponent']:.3f}  95% t [{lo:.3f}, {hi:.3f}]")
+        print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m = {fit.exponent:.3f} {error}"
+              + (f", redrawn seeds [{seeds[0]:.3f}, {seeds[1]:.3f}]" if seeds else "")
               + f"  R^2 = {fit.r2:.3f}  ({curve.widths.size} widths, "
               f"{curve.n_diverged} diverged)")
     widths = sorted(set().union(*(r["m"] for r in rows)))

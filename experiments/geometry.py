@@ -98,6 +98,15 @@ def regime_label(gamma: float) -> str:
     return f"{decay_regime(gamma)} ($\\gamma$={gamma:g})"
 
 
+def _t_text(fit) -> str:
+    """A fitted exponent's 95 % t interval, or why it has none (through 2 widths the line is
+    exact: it had printed "95% t [nan, nan]")."""
+    if fit.exact:
+        return f"no t interval through {fit.n_points} widths"
+    lo, hi = fit.t_interval()
+    return f"95% t [{lo:.3f}, {hi:.3f}]"
+
+
 def main(argv=None) -> dict:
     args = experiment_args("geometry", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare,
                            configs={"train": TrainConfig})
@@ -184,8 +193,7 @@ def main(argv=None) -> dict:
                       f"{at['over_welch'].get(m, np.nan):>10.3f} "
                       f"{at['random_over_welch'].get(m, np.nan):>12.3f} {at['var_over_random'].get(m, np.nan):>10.3f}")
         if loss_fit:
-            lo, hi = loss_fit.t_interval()
-            line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} (95% t [{lo:.3f}, {hi:.3f}]"
+            line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} ({_t_text(loss_fit)}"
             if loss.replicated:
                 slo, shi = loss_fit.intervals["exponent"]
                 line += f", redrawn seeds [{slo:.3f}, {shi:.3f}]"
@@ -193,8 +201,7 @@ def main(argv=None) -> dict:
         else:
             line = f"  L = C m^-a: not fitted, {loss_why}"
         if overlap_fit:
-            olo, ohi = overlap_fit.t_interval()
-            line += (f"; mean squared overlap = C m^-a: a = {overlap_fit.exponent:.3f} (95% t [{olo:.3f}, {ohi:.3f}]; "
+            line += (f"; mean squared overlap = C m^-a: a = {overlap_fit.exponent:.3f} ({_t_text(overlap_fit)}; "
                      f"random unit vectors: 1)")
         print(line)
     print(f"(L/own, L/top: loss over the weak-superposition loss <v^2> sum p_i of the features each model leaves "

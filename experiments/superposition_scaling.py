@@ -107,8 +107,10 @@ def main(argv=None) -> dict:
             seeds = (f", redrawn seeds [{interval[regime][name][0]:.3f}, {interval[regime][name][1]:.3f}]"
                      if replicated else "")
             lo, hi = t_interval[regime][name]
-            print(f"{regime:>6} {name:<12} alpha_m = {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}  "
-                  f"95%: t [{lo:.3f}, {hi:.3f}]{seeds}  "
+            # (through 2 widths the line is exact: no stderr or t interval, where it had printed "± nan")
+            error = (f"(no stderr or t interval through {fit.n_points} widths){seeds}" if fit.exact else
+                     f"± {fit.stderr['exponent']:.3f}  95%: t [{lo:.3f}, {hi:.3f}]{seeds}")
+            print(f"{regime:>6} {name:<12} alpha_m = {fit.exponent:.3f} {error}  "
                   f"R^2 = {fit.r2:.3f}  fit over m = {fit.x_range[0]:g}..{fit.x_range[1]:g} "
                   f"({fit.n_points} widths, {curve.n_diverged} diverged)")
 

@@ -1936,3 +1936,44 @@ def test_compute_optimal_row_flips_the_interval_with_the_exponent():
     assert row["fitted"] == pytest.approx(-fit.exponent) and row["t_interval"] == pytest.approx([-hi, -lo])
     assert row["t_interval"][0] < row["fitted"] < row["t_interval"][1] and row["points"] == 4
     assert f"{-fit.exponent:6.3f} ± {fit.stderr['exponent']:.3f}  [{-hi:6.3f}, {-lo:6.3f}]  0.333" in line
+
+
+def _power_law_sweep(slope=1.1, noise=0.02):
+    """A stand-in sweep: each point's test loss m^-slope, each seed's off it by a fixed factor."""
+    def fake_sweep(config, points, *, seed, out, progress):
+        records = [Record(i, p, False, {"test_loss": np.float64(p["m"] ** -slope * (1 + noise * (-1) ** i)),
+                                        "empty_loss": np.float64(9.0)})
+                   for i, p in enumerate(json.loads(json.dumps(points)))]
+        return SweepResult(records=records, manifest={"points": points}, stats={})
+    return fake_sweep
+
+
+@pytest.mark.parametrize("name, seeds, line", [
+    ("superposition_scaling", 2, r"alpha_m = 1\.\d{3} \(no stderr or t interval through 2 widths\), redrawn seeds "
+                                 r"\[1\.\d{3}, 1\.\d{3}\]  R\^2 = 1\.000  fit over m = 3\.\.6 \(2 widths, 0 diverged\)"),
+    ("activation_density", 1, r"alpha_m = 1\.\d{3} \(no stderr or t interval through 2 widths\)  R\^2 = 1\.000  "
+                              r"\(2 widths, 0 diverged\)")])
+def test_a_width_exponent_through_two_widths_is_printed_without_an_error_bar(name, seeds, line, tmp_path, monkeypatch,
+                                                                             capsys):
+    # through 2 widths a power law is exact, with no stderr or t interval: these scripts (whose
+    # presets may have 2 widths) had printed "± nan  95%: t [nan, nan]"
+    module = load(name)
+    monkeypatch.setattr(module, "sweep_superposition", _power_law_sweep())
+    module.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+                 "--no-progress", "--set", "widths=[3,6]", "--set", f"seeds={seeds}"])
+    printed = capsys.readouterr().out
+    fitted = [row for row in printed.splitlines() if "alpha_m = " in row]
+    assert fitted and all(re.search(line, row) for row in fitted), printed
+    assert "nan" not in printed.lower()
+
+
+def test_geometry_prints_a_t_interval_or_why_it_has_none():
+    from toyscale.fitting import fit_power_law
+    geometry = load("geometry")
+    m = np.array([3.0, 4, 6])
+    loss = m**-1.1 * np.array([1.02, 0.98, 1.01])
+    three = fit_power_law(m, loss)
+    lo, hi = three.t_interval()
+    assert geometry._t_text(three) == f"95% t [{lo:.3f}, {hi:.3f}]" and np.isfinite([lo, hi]).all()
+    # (through 2 widths it had printed "95% t [nan, nan]")
+    assert geometry._t_text(fit_power_law(m[:2], loss[:2])) == "no t interval through 2 widths"

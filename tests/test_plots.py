@@ -51,6 +51,11 @@ def test_the_legend_shows_a_fits_bootstrap_interval_where_it_has_one():
     assert fig.axes[0].get_legend().get_texts()[0].get_text() == (
         f"nan: $\\alpha_m$={plain.exponent:.2f}±{plain.stderr['exponent']:.2f}")
     plots.save(fig)
+    # through 2 widths the line is exact, with no stderr: it had shown "±nan"
+    two = fit_power_law(curve.widths[:2], curve.loss[:2])
+    fig = plots.loss_vs_width({"a": {"two": (curve, two)}})
+    assert fig.axes[0].get_legend().get_texts()[0].get_text() == f"two: $\\alpha_m$={two.exponent:.2f} (2 widths)"
+    plots.save(fig)
 
 
 def test_phase_diagram_refuses_axes_and_phi_half_it_would_draw_in_part():

@@ -981,6 +981,14 @@ class PowerLawFit:
         """Residual degrees of freedom: n_points less the fitted parameters (2, or 3 with the offset)."""
         return self.n_points - (3 if self.fit_offset else 2)
 
+    @property
+    def exact(self) -> bool:
+        """Whether the fit has as many points as parameters (``dof`` = 0: a line through two
+        widths, say). It passes through every point, so there is no residual to measure an error
+        from: the standard errors and ``t_interval()`` are nan. A script prints "no error bar"
+        for it rather than "± nan"."""
+        return self.dof < 1
+
     def t_interval(self, name: str = "exponent", level: float | None = None) -> tuple[float, float]:
         """Student-t interval of a parameter: estimate -+ t_quantile((1 + level) / 2, dof) x stderr.
 

@@ -83,11 +83,14 @@ def _loggable(*values: Any) -> bool:
 def _exponent_label(fit: PowerLawFit, prefix: str, digits: int) -> str:
     """A fit's exponent for a legend, with its bootstrap interval where the fit has one (the
     seed bootstrap's can be several times the standard error, which then understates the
-    uncertainty), else ± its standard error."""
+    uncertainty), else ± its standard error (a fit through as many widths as parameters has none:
+    the count of widths instead)."""
     interval = fit.intervals.get("exponent")
     if interval is not None and np.all(np.isfinite(interval)):  # (nan: too few resamples kept, say)
         lo, hi = interval
         return f"{prefix}{fit.exponent:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+    if fit.exact:  # (through 2 widths: no stderr, where it had shown "±nan")
+        return f"{prefix}{fit.exponent:.{digits}f} ({fit.n_points} widths)"
     return f"{prefix}{fit.exponent:.{digits}f}±{fit.stderr['exponent']:.{digits}f}"
 
 
