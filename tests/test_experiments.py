@@ -1950,7 +1950,8 @@ def _power_law_sweep(slope=1.1, noise=0.02):
 
 @pytest.mark.parametrize("name, seeds, line", [
     ("superposition_scaling", 2, r"alpha_m = 1\.\d{3} \(no stderr or t interval through 2 widths\), redrawn seeds "
-                                 r"\[1\.\d{3}, 1\.\d{3}\]  R\^2 = 1\.000  fit over m = 3\.\.6 \(2 widths, 0 diverged\)"),
+                                 r"\[1\.\d{3}, 1\.\d{3}\]  R\^2 = 1\.000  fit over m = 3\.\.6 "
+                                 r"\(2 widths, 0 diverged\)"),
     ("activation_density", 1, r"alpha_m = 1\.\d{3} \(no stderr or t interval through 2 widths\)  R\^2 = 1\.000  "
                               r"\(2 widths, 0 diverged\)")])
 def test_a_width_exponent_through_two_widths_is_printed_without_an_error_bar(name, seeds, line, tmp_path, monkeypatch,
