@@ -1095,3 +1095,158 @@ def test_theory_agreement_summary_and_line_over_several_points_of_each_kind():
     near = rf.theory_agreement(points, mean, None, theory, off_peak=5).summary()
     assert near["theory_rel_error_max"] is None and near["theory_points"] == 0
     assert near["theory_rel_error_max_all"] == pytest.approx(0.6) and near["theory_points_all"] == 4
+
+
+# ----------------------------------------------------------------------------- model core, a third review
+# (a hand mutation run over the argument checks, the model's pieces, _model and the sweep task: each test below
+# fails on a small change to the code it names and passes on this one)
+
+
+def test_lambda_plus_defaults_to_M_so_the_kernel_eigenvalues_and_target_power_start_at_1():
+    # the module's convention: with lambda_plus None the spectrum is M I^-(1+alpha), so sigma_u^2 lambda_I / M and
+    # sigma_w^2 lambda_I / M are I^-(1+alpha) at any M; theory reads the same scale, so only a direct check sees it
+    from toyscale import theory
+
+    for M in (8, 64):
+        cfg = RFConfig(M=M)
+        assert cfg.scale == float(M) and RFConfig(M=M, lambda_plus=3.0).scale == 3.0
+        np.testing.assert_allclose(theory.kernel_eigenvalues(cfg, 0.5), np.arange(1, M + 1) ** -1.5, rtol=1e-6)
+
+
+def test_teacher_features_and_data_have_the_documented_laws():
+    # w ~ Normal(0, sigma_w^2 / M), U ~ Normal(0, sigma_u^2 / M) (M, not N), x ~ Normal(0, diag(lam)) and label noise
+    # of standard deviation noise drawn apart from x; every other check runs at sigma = 1, where sigma^2 = sigma,
+    # or scale-free (a ridgeless fit does not see U's scale). Tolerances are 5 standard errors of the estimates.
+    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(7), 3)
+    M = 2048
+    w = np.asarray(rf.sample_teacher(k1, M, sigma_w=3.0), np.float64)
+    assert abs(np.sum(w**2) - 9.0) < 5 * 9.0 * np.sqrt(2 / M)  # sum of M chi^2_1 terms, each 9 / M
+    U = np.asarray(rf.sample_projection(k2, 64, 256, sigma_u=2.0), np.float64)
+    assert U.shape == (64, 256) and abs(np.mean(U**2) * 256 / 4.0 - 1) < 5 * np.sqrt(2 / U.size)
+    T, lam, w8 = 20000, rf.spectrum(8, 1.0, 8.0), rf.sample_teacher(k1, 8)
+    x, y = (np.asarray(a, np.float64) for a in rf.sample_data(k3, T, lam, w8, 3.0))
+    np.testing.assert_allclose(np.var(x, axis=0) / np.asarray(lam), 1.0, atol=5 * np.sqrt(2 / T))
+    eps = (y - x @ np.asarray(w8, np.float64)) / 3.0
+    assert abs(np.var(eps) - 1) < 5 * np.sqrt(2 / T)
+    z = (x / np.sqrt(np.asarray(lam, np.float64))).ravel()[:T]  # the data's own standard normal draws, in order
+    assert abs(np.corrcoef(eps, z)[0, 1]) < 5 / np.sqrt(T)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: RFConfig(M=8, log_every=0), ValueError, "log_every=0; must be an integer >= 1"),
+    (lambda: rf.spectrum(8, 0.0), ValueError, "alpha=0.0; alpha must be finite > 0"),
+    (lambda: rf.features(jnp.ones((3, 4)), jnp.ones((2, 4)), "tanh"), ValueError, "nonlinearity='tanh'; allowed"),
+    (lambda: rf.gd_solution(jnp.eye(4)[:, :3], jnp.ones(4), 0.0, 0.0, steps=2, batch=4, log_every=1,
+                            evaluate=jnp.sum, key=None), ValueError, "lr=0.0; lr must be finite > 0"),
+    (lambda: check_point({"N": 4, "T": 8, "alpha": 1.0, "kernel_limit": 1}), ValueError,
+     "kernel_limit=1; kernel_limit must be True or False"),
+    (lambda: check_point({"N": 4, "T": 8, "alpha": 1.0, "seed": -1}), ValueError, "seed=-1; must be an integer >= 0"),
+    (lambda: random_feature_grid(N=[4], T=[8], alpha=[0.5], seeds=0), ValueError,
+     "seeds=0; a grid needs at least one seed"),
+    (lambda: rf.kernel_limit_loss(jnp.ones((4, 8)), jnp.ones(4), 0.1, jnp.ones(8), jnp.ones(8), 0.0,
+                                  nonlinearity="relu", sigma_u=1.0, key=jax.random.PRNGKey(0), test_samples=0), None,
+     None),
+])
+def test_arguments_the_model_cannot_use_are_named_before_anything_runs(call, error, match):
+    # log_every = 0 had reached divmod (ZeroDivisionError), alpha = 0 a flat spectrum the docs exclude, 'tanh' linear
+    # features, lr = 0 a run that never moves, an int flag a non-bool in the model's key; a ReLU kernel limit with
+    # no test samples is NaN, as its docstring says (sampled_test_loss refuses n = 0)
+    if error is None:
+        assert np.isnan(float(call()))
+        return
+    with pytest.raises(error, match=re.escape(match)):
+        call()
+
+
+def test_gd_steps_equal_to_log_every_are_enough():
+    # the loss curve needs steps >= log_every: exactly log_every steps log one point
+    cfg = RFConfig(M=8, log_every=10)
+    out = train_random_features(cfg, {"N": 2, "T": 4, "alpha": 1.0, "method": "gd", "steps": 10, "lr": 0.1},
+                                key=jax.random.PRNGKey(0))
+    assert out["loss_curve"].shape == (1,)
+
+
+def _sgd_problem(T=32, N=6):
+    kp, ky = jax.random.split(jax.random.PRNGKey(4))
+    return jax.random.normal(kp, (T, N), jnp.float64), jax.random.normal(ky, (T,), jnp.float64)
+
+
+def test_two_sgd_steps_are_two_full_gradient_steps_on_average_with_the_ridge_as_in_the_full_objective():
+    # E[theta_2] of SGD from 0 (minibatches drawn with replacement, fresh each step) is two full-batch steps on
+    # (|phi theta - y|^2 + ridge |theta|^2) / 2T: the ridge term is ridge theta / T whatever the batch, each step
+    # draws from all T samples and draws anew. (One step from theta = 0 cannot see the ridge: ridge * 0.)
+    with jax.enable_x64(True):
+        phi, y = _sgd_problem()
+        T, lr, ridge = phi.shape[0], 0.3, 8.0
+        run = lambda batch, key: rf.gd_solution(phi, y, ridge, lr, steps=2, batch=batch, log_every=1,  # noqa: E731
+                                                evaluate=jnp.sum, key=key)[0]
+        full = np.asarray(run(T, None))
+        sgd = np.asarray(jax.jit(jax.vmap(lambda k: run(4, k)))(jax.random.split(jax.random.PRNGKey(5), 4000)))
+        P, Y = np.asarray(phi), np.asarray(y)
+        theta = np.zeros(P.shape[1])
+        for _ in range(2):
+            theta = theta - lr * (P.T @ (P @ theta - Y) + ridge * theta) / T
+    np.testing.assert_allclose(full, theta, rtol=1e-9)
+    np.testing.assert_allclose(sgd.mean(0), full, atol=5 * sgd.std(0).max() / np.sqrt(len(sgd)))
+
+
+def test_the_sgd_trajectory_and_its_loss_curve_do_not_depend_on_log_every():
+    # step t draws its minibatch from fold_in(key, t) with t counted over the whole run (across blocks and the
+    # remainder after the last block), every step is taken, and the curve records the loss at the end of each block
+    with jax.enable_x64(True):
+        phi, y = _sgd_problem()
+        key = jax.random.PRNGKey(9)
+        loss = lambda th: jnp.sum((phi @ th - y) ** 2)  # noqa: E731
+        run = lambda steps, log_every: rf.gd_solution(phi, y, 0.1, 0.05, steps=steps, batch=4,  # noqa: E731
+                                                      log_every=log_every, evaluate=loss, key=key)
+        each, curve_each = run(7, 1)
+        theta, curve = run(7, 2)  # three blocks of two and a remainder of one
+        np.testing.assert_allclose(theta, each, rtol=1e-12)
+        np.testing.assert_allclose(curve, curve_each[1:6:2], rtol=1e-12)
+        np.testing.assert_allclose(curve_each[-1], loss(each), rtol=1e-12)
+
+
+def test_the_sampled_test_loss_is_on_fresh_samples_not_the_training_set():
+    # an interpolating model (N > T, ridgeless, noisy labels) has train loss 0 and test loss ~1: test samples drawn
+    # from the training data's key would repeat the training set (draws of one key share their first rows) and
+    # read ~0. Unbiased on fresh samples: the mean difference lies within 4 standard errors of 0.
+    res = sweep_random_features(RFConfig(M=32, test_samples=16), random_feature_grid(
+        N=[64], T=[16], alpha=[0.5], noise=[0.5], seeds=8), progress=False)
+    diff = res.column("test_loss_sampled") - res.column("test_loss")
+    assert np.all(res.column("train_loss") < 1e-20)
+    assert abs(np.mean(diff)) < 4 * np.std(diff, ddof=1) / np.sqrt(diff.size)
+
+
+def test_float32_ridgeless_solution_of_a_rank_deficient_design_is_the_minimum_norm_one():
+    # N = 16 features of M = 8 latent coordinates have rank 8: the float32 SVD solve must drop the 8 singular values
+    # at rounding level (its cut-off is relative to the largest), as float64 lstsq does
+    k, lam, w, U, x, y = _small_model(M=8, N=16, T=32)
+    phi = rf.features(U, x)
+    theta = np.asarray(rf.ridge_solution(phi, y, 0.0), np.float64)
+    want = np.linalg.lstsq(np.asarray(phi, np.float64), np.asarray(y, np.float64), rcond=1e-5)[0]
+    np.testing.assert_allclose(theta, want, rtol=1e-3, atol=1e-3 * np.abs(want).max())
+
+
+def test_the_linear_kernel_limit_loss_carries_the_label_noise():
+    # a test loss is E[(f(x) - y)^2] with noisy y: never below noise^2. With T = 64 >> M = 8 the kernel limit's
+    # excess over that floor is ~noise^2 M / T, so a kernel-limit loss without the noise term would read ~0.1
+    res = sweep_random_features(RFConfig(M=8), random_feature_grid(N=[4], T=[64], alpha=[1.0], noise=[1.0], seeds=2,
+                                                                   kernel_limit=True), progress=False)
+    for loss in (res.column("loss_kernel_limit"), res.column("test_loss")):
+        assert np.all((loss >= 1.0) & (loss < 1.5)), loss
+
+
+@pytest.mark.parametrize("point", [dict(N=512, T=8, infinite_data=True),
+                                   dict(N=8, T=256, kernel_limit=True, nonlinearity="relu")])
+def test_the_memory_prediction_counts_the_limits_square_matrices(point):
+    # infinite data eigendecomposes an N x N population moment, the ReLU kernel limit (with test samples) a T x T
+    # kernel: at N (or T) well above M and the other size, these dominate what XLA holds (the checks beside them
+    # have N, T <= 96 there)
+    task = RandomFeatureTask(RFConfig(M=32, test_samples=100, log_every=10))
+    p = check_point(dict(point, alpha=1.0))
+    with jax.enable_x64(True):  # as inside a sweep
+        inputs = {k: jnp.asarray(v) for k, v in task.inputs_of(p).items()}
+        fn = jax.jit(lambda i, k: task.model_fn(task.static_of(p), i, k))
+        ma = fn.lower(inputs, jax.random.PRNGKey(0)).compile().memory_analysis()
+    used = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
+    assert used <= task.bytes_per_model(task.static_of(p)) <= 4 * used
