@@ -575,3 +575,126 @@ def test_a_finite_number_that_overflows_the_spectrums_dtype_is_named():
     assert float(theory.rf_risk(lam, lam, 0.1, 10, 1e39, 0.1)) == float(theory.rf_risk(lam, lam, 0.1, 10, INF, 0.1))
     with jax.enable_x64(True):
         assert np.isfinite(float(theory.rf_risk(jnp.asarray(lam, jnp.float64), lam, 0.0, 10, 20, 1e39)))
+
+
+# --- pinned by a mutation review of theory.py: values against an independent solver, edge cases, checks ---
+def _simon_rf_risk(lam, v2, s2, n, k, ridge):
+    """Simon et al.'s random-feature eigenframework as the paper writes it, (kappa, gamma) found by
+    scipy's brentq instead of the package's bisection: an independent reference, good in float64
+    away from full rank; k = inf is the kernel limit."""
+    from scipy.optimize import brentq
+
+    lam, v2 = np.asarray(lam, np.float64), np.asarray(v2, np.float64)
+    df = lambda g: np.sum(lam / (lam + g))  # noqa: E731
+    # gamma at df = min(n, k) (the ridgeless root), then the ridge's root above it on the branch
+    log_g0 = brentq(lambda t: df(np.exp(t)) - min(n, k), -200.0, 200.0, xtol=1e-15, rtol=1e-15)
+    excess = lambda t: np.exp(t) * (1 - df(np.exp(t)) / n) * (1 - df(np.exp(t)) / k) - ridge / n  # noqa: E731
+    log_g = log_g0 if ridge == 0 else brentq(excess, log_g0, 200.0, xtol=1e-15, rtol=1e-15)
+    g = np.exp(log_g)
+    L = lam / (lam + g)
+    z, q = L.sum(), (L * L).sum()
+    if np.isinf(k):
+        ratio, bias = q / n, np.sum((1 - L) ** 2 * v2)
+    else:
+        kappa = g * (1 - z / k)
+        ratio = (q * (k - 2 * z) + z * z) / (n * (k - q))
+        bias = np.sum(((1 - L) - kappa * k * lam / ((k - q) * (lam + g) ** 2)) * v2)
+    return (bias + s2) / (1 - ratio)
+
+
+def test_rf_and_krr_risk_match_the_papers_formulas_solved_by_scipy(x64):
+    # Most value checks compare the package with itself (rf vs krr, ridgeless forms), with a noisy
+    # simulation or with a few mpmath points; here the paper's equations with another root finder,
+    # to 1e-12, for a target not proportional to the spectrum, with noise (they agree to 1e-15). The
+    # huge ridges put the root far above the spectrum's sum: a bisection bracket that leaves out
+    # ridge / n stops short of it silently.
+    lam = spectrum(M=256)
+    v2, s2 = lam ** 0.7, 0.3
+    points = [(40.0, 100.0, 1e-3), (100.0, 40.0, 0.1), (20.0, 80.0, 0.0), (20.0, 50.0, 1e5), (0.5, 20.0, 0.1),
+              (INF, 50.0, 10.0), (20.0, INF, 1e5), (60.0, INF, 1e-2)]
+    want = np.array([_simon_rf_risk(lam, v2, s2, *p) for p in points])
+    n, k, ridge = (jnp.asarray(c) for c in zip(*points))
+    np.testing.assert_allclose(theory._rf_risk_batch(lam, v2, jnp.full(len(points), s2), n, k, ridge), want, rtol=1e-12)
+    kernel = np.isinf(k)
+    krr = jax.jit(jax.vmap(theory.krr_risk, in_axes=(None, None, None, 0, 0)))(lam, v2, s2, n[kernel], ridge[kernel])
+    np.testing.assert_allclose(krr, want[kernel], rtol=1e-12)
+
+
+def test_float32_gives_nan_where_the_feature_sides_root_is_below_the_dtypes_range():
+    # the mirror of the n = 4095 case above with fewer features than samples: the root is at
+    # df = min(n, k) = k, so the check for a lost root must take min(n, k), not n (taking n
+    # reads n >= P as "no root" and returns the floor's wrong risk)
+    f32 = jnp.asarray(theory.kernel_eigenvalues(RFConfig(M=4096), 9.0), jnp.float32)
+    assert np.isnan(float(theory.rf_risk(f32, f32, 0.25, 8192, 4095, 0.0)))
+    assert np.isnan(float(theory.rf_risk(f32, f32, 0.25, INF, 4095, 0.0)))
+    assert np.isnan(float(theory.approximation_error(f32, f32, 4095.0)))
+
+
+def test_noise_alone_makes_the_ridgeless_peak_infinite_and_no_target_no_noise_gives_zero(x64):
+    # at n = k below full rank the variance factor 1 / (1 - ratio) is infinite: label noise alone
+    # (no target power) is enough to make the risk infinite, as a vanishing ridge shows
+    lam = spectrum(M=256, alpha=1.0)
+    none = jnp.zeros_like(lam)
+    assert np.isinf(float(theory.rf_risk(lam, none, 0.1, 32.0, 32.0, 0.0)))
+    tamed = [float(theory.rf_risk(lam, none, 0.1, 32.0, 32.0, r)) for r in (1e-2, 1e-4, 1e-6)]
+    assert tamed[0] < tamed[1] < tamed[2] and tamed[2] > 10.0
+    # ...while with neither target nor noise there is nothing to get wrong, peak or not
+    assert float(theory.rf_risk(lam, none, 0.0, 32.0, 32.0, 0.0)) == 0.0
+    assert float(theory.ridgeless_rf_risk(lam, none, 32.0, 32.0)) == 0.0
+    assert np.isinf(float(theory.ridgeless_rf_risk(lam, lam, 32.0, 32.0)))
+
+
+def test_ridgeless_form_past_full_rank_is_least_squares_on_the_samples(x64):
+    # n != k, both above the P = 256 learnable modes: the zero modes' power is noise for least
+    # squares on n samples, B_0 / (1 - P/n), whichever of n and k is larger
+    lam = spectrum(M=256, alpha=1.0)
+    lam0 = jnp.concatenate([lam, jnp.zeros(4)])
+    v2 = jnp.concatenate([lam, jnp.full(4, 0.01)])
+    for n, k in ((600.0, 512.0), (512.0, 600.0)):
+        got = float(theory.ridgeless_rf_risk(lam0, v2, n, k))
+        assert got == pytest.approx(0.04 / (1 - 256 / n), rel=1e-12), (n, k)
+        assert got == pytest.approx(float(theory.rf_risk(lam0, v2, 0.0, n, k, 0.0)), rel=1e-12), (n, k)
+    # with no root (full rank, ridgeless) gamma stops at its documented floor, e^-60 x the
+    # smallest positive eigenvalue, zero modes or not
+    _, gamma = theory.effective_ridges(jnp.asarray([1.0, 0.5, 0.25, 0.0]), 10.0, 20.0, 0.0)
+    assert float(gamma) == pytest.approx(0.25 * np.exp(-60.0), rel=1e-9, abs=0)
+
+
+def test_an_integer_spectrum_computes_in_float64_when_x64_is_on(x64):
+    # an integer spectrum takes JAX's default float, float64 here (not float32's 7 digits)
+    ints = np.array([4, 2, 1])
+    got = theory.rf_risk(ints, ints, 0.0, 2, 5, 0.5)
+    assert got.dtype == jnp.float64
+    assert float(got) == pytest.approx(float(theory.rf_risk(ints.astype(np.float64), ints.astype(np.float64),
+                                                            0.0, 2, 5, 0.5)), rel=1e-14)
+
+
+def test_a_rounding_level_negative_power_counts_as_zero_in_float64(x64):
+    # (in float32 -1e-9 is lost in the risk's rounding anyway; float64 would see it)
+    lam = jnp.asarray([1.0, 0.5, 0.25, 0.1])
+    v2 = np.array([1.0, 0.5, -1e-9, 0.0])
+    assert float(theory.rf_risk(lam, v2, 0.0, 2.0, 3.0, 0.1)) == float(
+        theory.rf_risk(lam, np.clip(v2, 0.0, None), 0.0, 2.0, 3.0, 0.1))
+
+
+def test_negative_values_beyond_rounding_are_refused_at_the_documented_thresholds():
+    # eigenvalues and target power: below -1e-6 x the largest is an error, not rounding
+    lam = np.array([1.0, 0.5, 0.25])
+    with pytest.raises(ValueError, match="eigenvalues=.* has -0.0001 < 0"):
+        theory.rf_risk(np.array([1.0, 0.5, -1e-4]), lam, 0.0, 2.0, 4.0, 0.1)
+    with pytest.raises(ValueError, match="target_power=.* has -0.0001 < 0"):
+        theory.rf_risk(lam, np.array([1.0, 0.5, -1e-4]), 0.0, 2.0, 4.0, 0.1)
+    # rank_truncate: below -(P x eps x max) = -6.66e-16 is refused; a value equal to tol becomes 0
+    with pytest.raises(ValueError, match=r"1 value\(s\) below -6.66e-16, as low as -1e-14"):
+        theory.rank_truncate([1.0, 0.5, -1e-14])
+    np.testing.assert_array_equal(theory.rank_truncate([1.0, 1e-3, 2e-3], tol=1e-3), [1.0, 0.0, 2e-3])
+    # the data exponent is > 0, as grid points require
+    with pytest.raises(ValueError, match="alpha=0.0"):
+        theory.kernel_eigenvalues(RFConfig(M=16), 0.0)
+
+
+@pytest.mark.parametrize("p, match", [([0.5, -0.2], "frequencies in \\[0, 1\\]"), ([], "non-empty 1-d array")])
+def test_weak_superposition_loss_refuses_negative_and_empty_frequencies(p, match):
+    # (unchecked, an empty p gives a loss of 0 and a negative frequency lowers the loss)
+    with pytest.raises(ValueError, match=match):
+        theory.weak_superposition_loss(p, 0)
