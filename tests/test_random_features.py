@@ -421,7 +421,11 @@ def test_ridge_tuned_takes_the_lowest_finite_loss_at_each_size():
                                    dict(N=2048, T=32), dict(N=2048, T=32, nonlinearity="relu")])
 def test_the_memory_prediction_bounds_what_xla_allocates(point):
     # (the sweep chunks models by bytes_per_model: an estimate below XLA's own would overfill a device)
-    task = RandomFeatureTask(RFConfig(M=512, test_samples=100, log_every=10))
+    _assert_memory_bound(RandomFeatureTask(RFConfig(M=512, test_samples=100, log_every=10)), point)
+
+
+def _assert_memory_bound(task, point):
+    """What XLA allocates for one model of ``point`` (with alpha = 1) <= the task's prediction <= 4x it."""
     p = check_point(dict(point, alpha=1.0))
     with jax.enable_x64(True):  # as inside a sweep
         inputs = {k: jnp.asarray(v) for k, v in task.inputs_of(p).items()}
@@ -1242,11 +1246,4 @@ def test_the_memory_prediction_counts_the_limits_square_matrices(point):
     # infinite data eigendecomposes an N x N population moment, the ReLU kernel limit (with test samples) a T x T
     # kernel: at N (or T) well above M and the other size, these dominate what XLA holds (the checks beside them
     # have N, T <= 96 there)
-    task = RandomFeatureTask(RFConfig(M=32, test_samples=100, log_every=10))
-    p = check_point(dict(point, alpha=1.0))
-    with jax.enable_x64(True):  # as inside a sweep
-        inputs = {k: jnp.asarray(v) for k, v in task.inputs_of(p).items()}
-        fn = jax.jit(lambda i, k: task.model_fn(task.static_of(p), i, k))
-        ma = fn.lower(inputs, jax.random.PRNGKey(0)).compile().memory_analysis()
-    used = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
-    assert used <= task.bytes_per_model(task.static_of(p)) <= 4 * used
+    _assert_memory_bound(RandomFeatureTask(RFConfig(M=32, test_samples=100, log_every=10)), point)
