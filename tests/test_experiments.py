@@ -1939,7 +1939,7 @@ def test_compute_optimal_row_flips_the_interval_with_the_exponent():
 
 
 def _power_law_sweep(slope=1.1, noise=0.02):
-    """A stand-in sweep: each point's test loss m^-slope, each seed's off it by a fixed factor."""
+    """A stand-in sweep: each point's test loss m^-slope times 1 + noise or 1 - noise, by record."""
     def fake_sweep(config, points, *, seed, out, progress):
         records = [Record(i, p, False, {"test_loss": np.float64(p["m"] ** -slope * (1 + noise * (-1) ** i)),
                                         "empty_loss": np.float64(9.0)})
@@ -1948,14 +1948,14 @@ def _power_law_sweep(slope=1.1, noise=0.02):
     return fake_sweep
 
 
-@pytest.mark.parametrize("name, seeds, line", [
-    ("superposition_scaling", 2, r"alpha_m = 1\.\d{3} \(no stderr or t interval through 2 widths\), redrawn seeds "
-                                 r"\[1\.\d{3}, 1\.\d{3}\]  R\^2 = 1\.000  fit over m = 3\.\.6 "
-                                 r"\(2 widths, 0 diverged\)"),
-    ("activation_density", 1, r"alpha_m = 1\.\d{3} \(no stderr or t interval through 2 widths\)  R\^2 = 1\.000  "
-                              r"\(2 widths, 0 diverged\)")])
-def test_a_width_exponent_through_two_widths_is_printed_without_an_error_bar(name, seeds, line, tmp_path, monkeypatch,
-                                                                             capsys):
+@pytest.mark.parametrize("name, seeds, fits, line", [
+    ("superposition_scaling", 2, 6, r"alpha_m = 1\.\d{3} \(no stderr or t interval through 2 widths\), redrawn seeds "
+                                    r"\[1\.\d{3}, 1\.\d{3}\]  R\^2 = 1\.000  fit over m = 3\.\.6 "
+                                    r"\(2 widths, 0 diverged\)"),
+    ("activation_density", 1, 2, r"alpha_m = 1\.\d{3} \(no stderr or t interval through 2 widths\)  R\^2 = 1\.000  "
+                                 r"\(2 widths, 0 diverged\)")])
+def test_a_width_exponent_through_two_widths_is_printed_without_an_error_bar(name, seeds, fits, line, tmp_path,
+                                                                             monkeypatch, capsys):
     # through 2 widths a power law is exact, with no stderr or t interval: these scripts (whose
     # presets may have 2 widths) had printed "± nan  95%: t [nan, nan]"
     module = load(name)
@@ -1964,8 +1964,17 @@ def test_a_width_exponent_through_two_widths_is_printed_without_an_error_bar(nam
                  "--no-progress", "--set", "widths=[3,6]", "--set", f"seeds={seeds}"])
     printed = capsys.readouterr().out
     fitted = [row for row in printed.splitlines() if "alpha_m = " in row]
-    assert fitted and all(re.search(line, row) for row in fitted), printed
+    assert len(fitted) == fits and all(re.search(line, row) for row in fitted), printed
     assert "nan" not in printed.lower()
+    # and summary.json has null for them (strict JSON), beside the exponent
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    rows = ([dict(exponent=on_disk["exponents"][r][d], exponent_stderr=on_disk["exponent_stderr"][r][d],
+                  exponent_t_interval=on_disk["exponent_t_interval"][r][d]) for r in on_disk["exponents"]
+             for d in on_disk["exponents"][r]] if name == "superposition_scaling" else on_disk["densities"])
+    assert len(rows) == fits
+    for row in rows:
+        assert row["exponent"] == pytest.approx(1.1, abs=0.05) and row["exponent_stderr"] is None
+        assert row["exponent_t_interval"] == [None, None]
 
 
 def test_geometry_prints_a_t_interval_or_why_it_has_none():

@@ -110,10 +110,10 @@ def test_power_law_t_interval_is_the_ols_t_interval():
     # two points: no residual degree of freedom, no interval
     exact = fit_power_law(x[:2], y[:2])
     assert exact.dof == 0 and np.isnan(exact.t_interval()).all() and "t-interval" not in str(exact)
-    # (fit.exact says so, for the scripts to print "no error bar" rather than "± nan"); with an
-    # offset, three points are as many as its parameters
+    # (fit.exact says so, for the scripts to print "no stderr or t interval" rather than "± nan");
+    # with an offset, three points are as many as its parameters
     assert exact.exact and not fit.exact and not wide.exact
-    assert dataclasses.replace(wide, n_points=3).exact and not wide.exact
+    assert dataclasses.replace(wide, n_points=3).exact
     # ... but two points do determine a power law: identifiable, only without standard errors
     assert exact.identifiable and "NOT IDENTIFIABLE" not in str(exact) and "singular" not in " ".join(exact.notes)
     assert exact.exponent == pytest.approx(-np.log(y[1] / y[0]) / np.log(x[1] / x[0]))

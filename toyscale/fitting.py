@@ -985,8 +985,8 @@ class PowerLawFit:
     def exact(self) -> bool:
         """Whether the fit has as many points as parameters (``dof`` = 0: a line through two
         widths, say). It passes through every point, so there is no residual to measure an error
-        from: the standard errors and ``t_interval()`` are nan. A script prints "no error bar"
-        for it rather than "± nan"."""
+        from: the standard errors and ``t_interval()`` are nan. The scripts print "no stderr or t
+        interval" for it rather than "± nan"."""
         return self.dof < 1
 
     def t_interval(self, name: str = "exponent", level: float | None = None) -> tuple[float, float]:

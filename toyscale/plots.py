@@ -41,8 +41,8 @@ def loss_vs_width(
       panels: ``{panel title: {curve label: (curve, fit)}}``; the fit is drawn dashed over
         its x-range and its exponent shown in the legend, with the fit's bootstrap interval
         (``[lo, hi]``, e.g. the seed bootstrap's) where it has one, else ± its standard error
-        (a fit of None: the points alone, labelled "not fitted";
-        :func:`toyscale.scaling.fit_width_curve`).
+        (an exact fit, through as many widths as parameters: its count of widths; a fit of
+        None: the points alone, labelled "not fitted"; :func:`toyscale.scaling.fit_width_curve`).
       reference_loss: a horizontal dotted line (e.g. the empty model's loss E <v^2>).
     """
     _check_panels(panels)
