@@ -84,7 +84,7 @@ def use_compilation_cache() -> str | None:
     Called by the entry points (``python -m toyscale``, ``experiments/*.py`` run as
     scripts), never on import: a repeated run of the same command then loads its compiled
     programs from disk instead of compiling them again (a Chinchilla fit from the command
-    line: ~9 s cold, ~4 s with the cache, on a 2-core CPU). Call it yourself in a notebook or
+    line: 8-9 s cold, ~4 s with the cache, on a 2-core CPU). Call it yourself in a notebook or
     a script of your own (also after JAX has compiled something) for the same effect.  Folder:
     ``$TOYSCALE_COMPILATION_CACHE`` if set (``off`` disables it), else
     ``$XDG_CACHE_HOME/toyscale/jax`` (``~/.cache/toyscale/jax``).  A cache folder the user
