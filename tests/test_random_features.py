@@ -1249,3 +1249,11 @@ def test_the_memory_prediction_counts_the_limits_square_matrices(point):
     # kernel: at N (or T) well above M and the other size, these dominate what XLA holds (the checks beside them
     # have N, T <= 96 there)
     _assert_memory_bound(RandomFeatureTask(RFConfig(M=32, test_samples=100, log_every=10)), point)
+
+
+@pytest.mark.parametrize("test_samples, point", [(100, dict(N=32, T=1024, kernel_limit=True)),
+                                                 (0, dict(N=32, T=1024, kernel_limit=True, nonlinearity="relu"))])
+def test_the_memory_prediction_charges_each_kernel_limit_only_what_it_computes(test_samples, point):
+    # the ReLU limit's T x T kernel had been charged to the linear limit (a ridge solve on x [T, M]: 15x what XLA
+    # holds here) and to a ReLU limit without test samples (NaN, nothing computed: 26x), so chunks came out smaller
+    _assert_memory_bound(RandomFeatureTask(RFConfig(M=64, test_samples=test_samples, log_every=10)), point)

@@ -800,11 +800,14 @@ class RandomFeatureTask:
         floats = 2 * T * M + 3 * N * M + 4 * T * N + 3 * min(N, T) ** 2 + 4 * M
         if static.infinite_data:
             floats += 3 * N * M + 3 * N * N
-        if static.kernel_limit:
-            floats += 3 * T * M + 3 * T * T
+        test_samples = self.settings.test_samples
+        if static.kernel_limit and static.nonlinearity == "linear":  # a ridge solve on x [T, M]
+            floats += 2 * T * M + 3 * min(T, M) ** 2
+        elif static.kernel_limit and test_samples:  # ReLU: a T x T arc-cosine kernel and its test rows (none: NaN)
+            floats += 3 * T * M + 3 * T * T + 2 * test_samples * T
         if static.nonlinearity == "relu":  # (the exact loss's N x N moments: XLA had held 1.1 N^2 floats more for
             floats += 2 * N * N             # them than for linear features at N = 2048, T = 32, M = 512)
-        floats += 2 * self.settings.test_samples * (M + N + T)
+        floats += 2 * test_samples * (M + N)
         if static.method == "gd":  # the loss curve: XLA held 9.05 bytes a logged step (the float64 curve and about
             # 1 byte of temporaries; 10^5-4 x 10^5 steps logged every step, N = 4, T = 8, M = 16: 0.9 MB needed at
             # 10^5 where 6 kB had been predicted), counted as two float64s
