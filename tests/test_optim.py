@@ -100,6 +100,13 @@ def test_optimizer_matches_a_hand_written_adamw_step():
     (lambda: superposition_optimizer(lr_w=1e-2, lr_b=1e-2, gamma=0.0, steps=10, warmup=2, eps=1e-45),
      r"eps=1e-45; a positive eps must lie in \[1.175e-38"),
     (lambda: superposition_optimizer(lr_w=1e-45, lr_b=1e-2, gamma=0.5, steps=10, warmup=2), "lr_w=1e-45; a positive"),
+    # (mutation check: a 0-d array is checked as the number it holds, against float32's range too, and a numpy
+    # integer as a number)
+    (lambda: superposition_optimizer(lr_w=np.array(1e-45), lr_b=1e-2, gamma=0.5, steps=10, warmup=2),
+     "lr_w=1e-45; a positive"),
+    (lambda: superposition_optimizer(lr_w=np.int64(-1), lr_b=1e-2, gamma=0.5, steps=10, warmup=2),
+     r"lr_w=(np.int64\()?-1\)?; lr_w must be finite > 0"),
+    (lambda: warmup_cosine(0, 0), r"steps=0; must be an integer >= 1"),  # (an empty schedule)
     (lambda: superposition_optimizer(lr_w=1e-2, lr_b=1e-2, gamma=-1e-45, steps=10, warmup=2), "gamma=-1e-45; a neg"),
     (lambda: signed_row_decay(float("nan")), "gamma=nan"),
     (lambda: signed_row_decay(-1.0, eps=0.0), "eps=0.0"),
@@ -118,6 +125,25 @@ def test_signed_row_decay_refuses_a_leaf_without_rows():
     W = jnp.ones((2, 3))
     np.testing.assert_allclose(decay.update({"W": jnp.zeros((2, 3))}, decay.init(None), {"W": W})[0]["W"],
                                row_decay_direction(W, -1.0))
+    with pytest.raises(ValueError, match=r"signed_row_decay needs params; pass them to update\(\)"):
+        decay.update({"W": jnp.zeros((2, 3))}, decay.init(None))
+
+
+# what a mutation review of optim.py found unguarded
+def test_signed_row_decay_divides_by_the_row_norm_plus_its_own_eps():
+    # kills: signed_row_decay's eps not passed on (row_decay_direction's default 1e-8 used whatever it was given)
+    W = jnp.asarray([[3.0, 4.0], [0.0, 0.5]])
+    decay = signed_row_decay(-1.0, eps=1.0)
+    got = decay.update({"W": jnp.zeros_like(W)}, decay.init(None), {"W": W})[0]["W"]
+    np.testing.assert_allclose(got, -np.asarray(W) * np.array([[1 / 6 - 1], [1 / 1.5 - 1]]), rtol=1e-6)
+
+
+def test_a_schedule_may_decay_to_zero():
+    # kills: final_fraction = 0 refused (the range is [0, 1]; TrainConfig takes final_lr_fraction=0.0 and passes it
+    # on)
+    ours = np.asarray(jax.vmap(warmup_cosine(10, 2, final_fraction=0.0))(jnp.arange(10)))
+    np.testing.assert_allclose(ours, [_published_lr(t, 10, 2, min_lr=0.0) for t in range(10)], rtol=2e-6, atol=1e-7)
+    assert ours[-1] == pytest.approx(0.0, abs=1e-7)
 
 
 def test_an_all_zero_row_decays_by_zero_not_nan():
@@ -133,7 +159,9 @@ def test_optimizer_numbers_must_be_single_real_numbers(name):
     kw = dict(lr_w=1e-2, lr_b=1e-2, gamma=0.1, steps=10, warmup=2)
     for bad, err, match in (([0.5, 1.0], TypeError, rf"{name} has shape \(2,\); {name} must be one real number"),
                             ("0.1", TypeError, rf"{name}='0.1'; {name} must be a real number"),
-                            (None, TypeError, rf"{name}=None; {name} must be a real number")):
+                            (None, TypeError, rf"{name}=None; {name} must be a real number"),
+                            # (a 0-d array of a dtype that is no real number; mutation check)
+                            (np.array(1 + 1j), TypeError, rf"{name}=array\(1.\+1.j\); {name} must be a real number")):
         with pytest.raises(err, match=match):
             superposition_optimizer(**{**kw, name: bad})
     # traced per-model values (vmap over a sweep's models) are still taken
@@ -144,10 +172,12 @@ def test_optimizer_numbers_must_be_single_real_numbers(name):
 
 def test_a_numpy_bfloat16_rate_is_checked_as_a_number():
     # a numpy bfloat16 scalar is no np.floating: it had been refused as "not a real number" (and before that,
-    # passed unchecked)
-    with pytest.raises(ValueError, match=r"lr_w=-1.0; lr_w must be finite > 0"):
-        superposition_optimizer(lr_w=jnp.bfloat16(-1.0), lr_b=1e-2, gamma=0.1, steps=10, warmup=2)
-    superposition_optimizer(lr_w=jnp.bfloat16(0.5), lr_b=1e-2, gamma=0.1, steps=10, warmup=2)
+    # passed unchecked). jnp.bfloat16(x) makes a 0-d JAX array, not a numpy scalar: both are tried (mutation check)
+    for bf16 in (jnp.bfloat16, lambda x: np.array(x, jnp.bfloat16)[()]):
+        with pytest.raises(ValueError, match=r"lr_w=-1.0; lr_w must be finite > 0"):
+            superposition_optimizer(lr_w=bf16(-1.0), lr_b=1e-2, gamma=0.1, steps=10, warmup=2)
+        superposition_optimizer(lr_w=bf16(0.5), lr_b=1e-2, gamma=0.1, steps=10, warmup=2)
+    assert isinstance(np.array(-1.0, jnp.bfloat16)[()], np.generic)
 
 
 def test_decay_regime_is_the_sign_of_gamma_and_zero_is_neither():
@@ -157,6 +187,8 @@ def test_decay_regime_is_the_sign_of_gamma_and_zero_is_neither():
                                                                             "no decay", "weak", "weak"]
     with pytest.raises(ValueError, match="gamma=nan"):
         decay_regime(float("nan"))
+    with pytest.raises(TypeError, match="gamma=True; gamma must be a real number"):  # (not 1: mutation check)
+        decay_regime(True)
 
 
 def test_two_adam_steps_match_adam_written_out_down_to_eps():

@@ -1,3 +1,4 @@
+import json
 import re
 
 import jax
@@ -253,6 +254,16 @@ def test_a_positive_ridge_that_float32_rounds_to_zero_is_refused():
     positive = jax.jit(lambda r: r > 0)
     assert bool(positive(np.float32(tiny))) and not bool(positive(np.float32(2.0**-149)))  # (flushed)
     assert check_point({"N": 4, "T": 4, "alpha": 1.0, "ridge": 0.0})["ridge"] == 0.0
+
+
+def test_a_point_of_numpy_numbers_is_filled_with_plain_ones():
+    # kills: check_int and check_real handing back the numpy integer or float they were given (a point goes into the
+    # sweep's JSON manifest, where np.int64 and np.float32 are no JSON values; mutation check of _checks.py)
+    given = check_point({"N": np.int64(4), "T": np.uint8(8), "alpha": np.float32(1.5), "ridge": np.int64(0),
+                         "seed": np.int32(2)})
+    plain = check_point({"N": 4, "T": 8, "alpha": 1.5, "ridge": 0.0, "seed": 2})
+    assert json.loads(json.dumps(given)) == given == plain
+    assert [type(given[k]) for k in ("N", "T", "alpha", "ridge", "seed")] == [int, int, float, float, int]
 
 
 def test_sweep_leaves_the_global_x64_flag_alone():

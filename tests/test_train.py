@@ -503,6 +503,59 @@ def test_a_grid_passed_where_the_config_goes_is_named_briefly():
     assert len(str(hit.value)) < 250
 
 
+# what a second mutation review of _checks.py found unguarded
+def test_the_ends_of_a_checked_range_are_taken():
+    # kills: check_int's maximum excluded (seed 2**32 - 1 refused, where the message says [0, 4294967295]) and float32's
+    # largest number refused (its smallest normal one is taken: tests/test_random_features.py)
+    from toyscale._checks import check_float32, check_seed
+
+    assert check_seed(2**32 - 1) == 2**32 - 1
+    with pytest.raises(ValueError, match=r"seed=4294967296; must be an integer in \[0, 4294967295\]"):
+        check_seed(2**32)
+    largest = float(np.finfo(np.float32).max)
+    assert check_float32("gamma", -largest) == -largest
+    with pytest.raises(ValueError, match=r"gamma=-3.5e\+38; a negative gamma's magnitude must lie in"):
+        check_float32("gamma", -3.5e38)
+
+
+def test_a_long_text_is_cut_to_about_its_limit_and_one_that_fits_is_kept():
+    # kills: a text of exactly the limit cut, and a cut text that keeps the limit's worth of characters and then adds
+    # "... (n characters)" (about 20 over)
+    from toyscale._checks import shorten
+
+    assert shorten("x" * 160) == "x" * 160
+    cut = shorten("y" * 1000)
+    assert cut.startswith("y" * 100) and cut.endswith(" ... (1000 characters)") and abs(len(cut) - 160) <= 5
+
+
+def test_bytes_are_no_axis_and_true_is_suggested_as_the_text_it_is():
+    # kills: bytes taken as an axis of their byte values, and "true" (a bool to JSON, not a number) suggested as [True]
+    from toyscale._checks import check_axis
+
+    with pytest.raises(TypeError, match=r"widths=b'\\x03\\x04'; widths must be a list of values"):
+        check_axis("widths", b"\x03\x04")
+    with pytest.raises(TypeError, match=r"gammas='true'; gammas must be a list of values, e.g. \['true'\]$"):
+        check_axis("gammas", "true")
+
+
+def test_two_specs_that_cannot_be_compared_are_not_one_given_twice():
+    # kills: values whose == is no single truth value (custom specs holding numpy arrays) refused as a repeat
+    specs = [{"kind": "custom", "values": np.ones(3)}, {"kind": "custom", "values": np.arange(1.0, 4.0)}]
+    points = superposition_grid(widths=[2], gammas=[1.0], frequencies=specs, lr_w=1e-2, lr_b=1e-2)
+    assert [p["frequencies"]["values"] for p in points] == [[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]]
+
+
+def test_a_raw_key_of_the_wrong_length_is_not_called_a_batch():
+    # kills: "one key is wanted, not a batch of keys" said of one raw key of the wrong length
+    from toyscale._checks import prng_key
+
+    words = jax.random.PRNGKey(0).shape
+    with pytest.raises(TypeError, match=re.escape(f"key is a uint32 array of shape (5,); key must be a PRNG key: a raw "
+                                                  f"key (jax.random.PRNGKey) of the default implementation has shape "
+                                                  f"{words}") + "$"):
+        prng_key("key", np.zeros(5, np.uint32))
+
+
 @pytest.mark.parametrize("n, batch, m, sampler", [(4000, 64, 4, "sparse"), (1000, 256, 16, "sparse"),
                                                   (1000, 256, 16, "dense"), (2000, 32, 2, "dense"),
                                                   (10000, 8, 2, "sparse"),  # (42.1 MB predicted for 45.8)
