@@ -1987,3 +1987,85 @@ def test_geometry_prints_a_t_interval_or_why_it_has_none():
     assert geometry._t_text(three) == f"95% t [{lo:.3f}, {hi:.3f}]" and np.isfinite([lo, hi]).all()
     # (through 2 widths it had printed "95% t [nan, nan]")
     assert geometry._t_text(fit_power_law(m[:2], loss[:2])) == "no t interval through 2 widths"
+
+
+# (mutation check over phase_diagram.py) kills: the printed alpha_m table transposed, alpha_m_stderr the prefactor's,
+# the widest interval placed in the wrong cell, gamma = 0 put on the weak side and alpha = 1 under the alpha > 1 law,
+# the phi_1/2 line at the middle alpha rather than the one nearest 1, and summary.json's config the preset's few
+# fields. The smoke grid (gamma -1, 1 by alpha 0.5, 1.5: square, no gamma = 0 or alpha = 1) tells none of these apart.
+def test_phase_diagram_summary_of_a_stand_in_sweep(tmp_path, capsys):
+    from toyscale.train import TrainConfig
+
+    gammas, alphas, widths = [-1.0, 0.0, 1.0], [0.25, 1.0, 1.5, 2.0], [3, 4, 6]
+
+    def loss(m, g, a):  # exponent 1 + a/2 - g/10, scatter about the line largest at gamma = 1, alpha = 2
+        e = 0.02 + 0.01 * a + 0.005 * (g + 1)
+        return 2.0 * m ** -(1 + 0.5 * a - 0.1 * g) * {3: 1.0, 4: 1 + e, 6: 1 - e / 2}[m]
+
+    def phi(m, g, a):
+        return m / 32 * (1 + a) + g / 100
+
+    module = _stand_in_sweep(load("phase_diagram"), lambda p: {
+        "test_loss": np.float64(loss(p["m"], p["gamma"], p["frequencies"]["alpha"])),
+        "phi_half": np.float64(phi(p["m"], p["gamma"], p["frequencies"]["alpha"]))})
+    module.main(["--preset", "smoke", "--set", "gammas=[-1.0,0.0,1.0]", "--set", "alphas=[0.25,1.0,1.5,2.0]",
+                 "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"), "--no-progress"])
+    printed = capsys.readouterr().out
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    x = np.log(widths)
+    exponent, stderr = np.zeros((3, 4)), np.zeros((3, 4))
+    for i, g in enumerate(gammas):
+        for j, a in enumerate(alphas):  # ordinary least squares of log L on log m
+            y = np.log([loss(m, g, a) for m in widths])
+            slope, icpt = np.polyfit(x, y, 1)
+            res = y - (slope * x + icpt)
+            exponent[i, j] = -slope
+            stderr[i, j] = np.sqrt(res @ res / (len(x) - 2) / np.sum((x - x.mean()) ** 2))
+    np.testing.assert_allclose(on_disk["alpha_m"], exponent, rtol=1e-6)
+    np.testing.assert_allclose(on_disk["alpha_m_stderr"], stderr, rtol=1e-4)
+    for i, g in enumerate(gammas):  # rows gamma, columns alpha, as the header says
+        assert f"{g:13.2f} " + " ".join(f"{v:6.2f}" for v in exponent[i]) + "\n" in printed
+    iv = np.asarray(on_disk["alpha_m_t_interval"])
+    half = (iv[..., 1] - iv[..., 0]) / 2
+    assert np.unravel_index(np.argmax(half), half.shape) == (2, 3)
+    assert re.search(rf"95% intervals t: .*, widest ±{half[2, 3]:.2f} \[{iv[2, 3, 0]:.2f}, {iv[2, 3, 1]:.2f}\] "
+                     rf"at gamma=1\.00, alpha=2\.00\n", printed)
+    assert ("weak side (gamma > 0) against alpha_m ≈ alpha - 1 (alpha > 1), measured / law: gamma=1.00: "
+            f"{exponent[2, 2]:.2f} / 0.50 at alpha=1.5, {exponent[2, 3]:.2f} / 1.00 at alpha=2\n") in printed
+    assert ("phi_1/2 at m = 4 (n = 32, m/n = 0.125), alpha = 1 column: "
+            + ", ".join(f"gamma={g:.2f}: {phi(4, g, 1.0):.3f}" for g in gammas) + "\n") in printed
+    assert on_disk["config"] == TrainConfig.from_dict(module.PRESETS["smoke"]["train"]).to_dict()
+
+
+# (mutation check over superposition_scaling.py) kills: a tie counted as "strong loss below weak loss", r2 stored as
+# its square root, the published exponents printed to one digit too few, and --set tau ignored (the exponential's
+# tau fixed at 400). The other stand-in sweeps have no tie, an R^2 of 1 and the preset's tau.
+def test_superposition_scaling_summary_of_a_stand_in_sweep(tmp_path, capsys):
+    scatter = {3: 1.0, 4: 1.05, 6: 0.97}
+    taus = set()
+
+    def loss(m, regime, kind):  # strong below weak, but level with it for the power law at m = 4
+        tie = kind == "power_law" and m == 4
+        return m ** -1.1 * (1.0 if regime == "strong" or tie else 1.5) * scatter[m]
+
+    def outputs(p):
+        if p["frequencies"]["kind"] == "exponential":
+            taus.add(p["frequencies"]["tau"])
+        return {"test_loss": np.float64(loss(p["m"], "strong" if p["gamma"] < 0 else "weak", p["frequencies"]["kind"]))}
+
+    _stand_in_sweep(load("superposition_scaling"), outputs).main(
+        ["--preset", "smoke", "--set", "tau=50.0", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+         "--no-progress"])
+    printed = capsys.readouterr().out
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert taus == {50.0}
+    assert on_disk["strong_below_weak"] == {"exponential": True, "power": False, "linear": True}
+    x = np.log([3, 4, 6])
+    y = np.log([scatter[m] for m in (3, 4, 6)])  # (a constant factor leaves R^2 alone)
+    res = y - np.polyval(np.polyfit(x, y, 1), x)
+    y = -1.1 * x + y
+    r2 = 1 - res @ res / np.sum((y - y.mean()) ** 2)
+    assert on_disk["r2"]["strong"] == pytest.approx({"exponential": r2, "power": r2, "linear": r2}, rel=1e-6)
+    assert on_disk["r2"]["weak"]["exponential"] == pytest.approx(r2, rel=1e-6)
+    assert ("published, strong (n = 10240, m = 8..1024): exponential 1.01 ± 0.05, power 1.0 ± 0.1, "
+            "linear 0.89 ± 0.05\n") in printed
