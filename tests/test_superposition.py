@@ -226,6 +226,43 @@ def test_a_bias_of_another_length_is_refused_not_broadcast():
             call()
 
 
+def test_a_w_that_is_not_a_matrix_and_a_scalar_batch_are_refused_by_name():
+    # (mutation run: without these checks a [n] W beside a [n] b, or a 0-d x, failed inside a product or
+    # with an IndexError, naming neither)
+    params = superposition.init_params(jax.random.PRNGKey(0), 6, 3)
+    for W in (params["W"][:, 0], params["W"][..., None]):
+        with pytest.raises(ValueError, match=rf"W of shape {re.escape(str(W.shape))} and b of shape \(6,\); W must be "
+                                             r"\[n, m\]"):
+            superposition.loss({"W": W, "b": params["b"]}, jnp.zeros((2, 6)))
+    with pytest.raises(ValueError, match=r"x has shape \(\) and W shape \(6, 3\); x must be \[batch, n\]"):
+        superposition.forward(params, jnp.float32(1.0))
+
+
+def test_rounded_products_ask_the_backend_for_the_precision_their_operands_need():
+    # A CPU or a GPU multiplies TF32-rounded operands exactly at DEFAULT or HIGH, so no value here shows it; the
+    # program does: HIGH keeps a TPU at 3 bf16 passes where DEFAULT would round the operands to bfloat16 (mutation
+    # run). bfloat16 operands need nothing more than DEFAULT.
+    params = superposition.init_params(jax.random.PRNGKey(0), 6, 3)
+    x = _events(rows=[0, 1], cols=[1, 4], values=[0.7, 1.9], batch=2, n=6)
+    f = jax.jit(superposition.per_element_loss_and_grad, static_argnums=2)
+
+    def products(precision):  # (precision, operand type) of the [batch, n]-sized 2-D products
+        text = f.trace(params, x, precision).lower(lowering_platforms=("cpu",)).as_text()
+        return re.findall(r"dot_general .*precision = \[(\w+), \w+\] : \(tensor<\d+x\d+x(\w+)>", text)
+
+    assert products("tensorfloat32") == [("HIGH", "f32")] * 3
+    assert products("bfloat16") == [("DEFAULT", "bf16")] * 3
+
+
+def test_the_cpu_contracts_the_batch_directly_up_to_24_columns():
+    # _CPU_DIRECT_ROWS: "up to this many columns" directly, above it from a transposed [k, batch] copy
+    # (the model test above reaches m + 1 = 21 and 31 only; mutation run)
+    f = jax.jit(lambda a, q: superposition._batch_contracted(a, q, jnp.float32))
+    for k in (24, 25):
+        text = f.trace(jnp.ones((64, k)), jnp.ones((64, 8))).lower(lowering_platforms=("cpu",)).as_text()
+        assert (f"tensor<{k}x64xf32>" in text) == (k > 24), k
+
+
 @pytest.mark.parametrize("gamma", [-1.0, 0.1])
 def test_bfloat16_gradient_stays_close_at_trained_weights(gamma):
     # Once a model fits, 2c q and the event terms E nearly cancel at the events: rounding
@@ -259,6 +296,7 @@ def test_cpu_batch_tiles_fit_the_cache_and_stay_thick_enough():
     assert tile(2048, 10240, 1024) == 2048  # never below 2 m: not tiled
     assert tile(256, 1024, 16) == 256 and tile(256, 256, 23) == 256  # the quick presets fit whole
     assert tile(3000, 1000, 10) == 375 and tile(3001, 1000, 10) == 3001  # only even splits
+    assert tile(512, 1024, 8) == 512  # a q of exactly 2 MiB fits (a ">=" that halved it passed: mutation run)
 
 
 def _sampled(batch, n, m, seed=3):
@@ -327,6 +365,8 @@ def test_init_scales_follow_the_reference():
     assert abs(W.mean()) < 0.01
     assert np.std(b) == pytest.approx(1.0, rel=0.05) and abs(b.mean()) < 0.05
     assert np.mean(np.linalg.norm(W, axis=1) ** 2) == pytest.approx(1.0, rel=0.03)  # rows near unit norm
+    # b from its own key: with W's key again, b_i = sqrt(m) W.ravel()[i] (correlation 1; 7 standard errors here)
+    assert abs(np.corrcoef(b, W.ravel()[:n])[0, 1]) < 0.05 and abs(np.corrcoef(b, W[:, 0])[0, 1]) < 0.05
 
 
 # --- superposition: bfloat16 event fixes (docstring: event terms replaced by float32 values) -
