@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import jax
@@ -109,6 +110,32 @@ def test_unknown_rng_is_refused():
         data.unit_uniform(jax.random.PRNGKey(0), (2,), "mt19937")
 
 
+def _triple32_reference(x):
+    """C. Wellons' triple32 (hash-prospector's published constants), on uint64 words kept to 32 bits."""
+    x = np.asarray(x, np.uint64)
+    for shift, factor in ((17, 0xED5AD4BB), (11, 0xAC4C1B51), (15, 0x31848BAB)):
+        x = ((x ^ (x >> np.uint64(shift))) * np.uint64(factor)) & np.uint64(0xFFFFFFFF)
+    return x ^ (x >> np.uint64(14))
+
+
+def test_hash_bits_are_triple32_of_the_counter_and_both_key_words():
+    # the documented stream, triple32(triple32(i xor k0) + k1): what a recorded rng='hash' run drew. Keys that
+    # differ in one word alone draw other streams (PRNGKey(s) differ only in the second word; mutation run: a
+    # shift, the last xorshift, or either key word could go and every statistical test still passed)
+    shape = (3, 700)
+    i = np.arange(3 * 700, dtype=np.uint64).reshape(shape)
+    keys = [jax.random.PRNGKey(0), jax.random.PRNGKey(1), jnp.asarray([5, 1], jnp.uint32),
+            jax.random.fold_in(jax.random.PRNGKey(0), 9), jax.random.key(2)]
+    draws = []
+    for key in keys:
+        words = jax.random.key_data(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+        k0, k1 = np.asarray(words, np.uint64)
+        expect = _triple32_reference((_triple32_reference(i ^ k0) + k1) & np.uint64(0xFFFFFFFF))
+        draws.append(np.asarray(data.random_bits(key, shape, "hash")))
+        np.testing.assert_array_equal(draws[-1], expect)
+    assert all(np.mean(a == b) < 0.01 for a, b in itertools.combinations(draws, 2))
+
+
 # ----------------------------------------------------------------------------- sparse sampler
 
 
@@ -131,6 +158,14 @@ def test_alias_table_realises_the_rates_to_2_pow_minus_32():
     # A zero-weight feature is never drawn.
     a0, al0 = data.alias_table([0.5, 0.0, 0.25])
     assert data.alias_probabilities(a0, al0)[1] == 0
+
+
+def test_an_alias_column_whose_acceptance_rounds_up_to_one_keeps_itself():
+    # Vose leaves column 0 at 1 - 2^-40, which rounds to 2^32 / 2^32: it must become "always itself" (accept
+    # 0xFFFFFFFF, alias 0); a 2^32 cast to uint32 wraps to 0 and would hand all its mass to its alias (mutation run)
+    accept, alias = data.alias_table([1 - 2.0**-40, 1 + 2.0**-40])
+    np.testing.assert_allclose(data.alias_probabilities(accept, alias), [0.5, 0.5], rtol=0, atol=2.0**-32)
+    assert list(accept) == [0xFFFFFFFF, 0xFFFFFFFF] and list(alias) == [0, 1]
 
 
 def test_poisson_count_table_and_capacity():
@@ -233,6 +268,29 @@ def test_sparse_rates_of_rare_features_by_decade():
     np.testing.assert_array_less(np.abs(counts[:20] / batches - p[:20]), 5 * np.sqrt(p[:20] * (1 - p[:20]) / batches))
 
 
+def test_two_words_below_a_fixed_point_probability_compare_as_one_64_bit_number():
+    # (w1, w2) < (hi, lo) exactly, against Python integers: the count table's zeros (hi = lo = 0) must never fire
+    # and ties in the high word go to the low word (mutation run: "<=" in either word passed every sampler test,
+    # being off by 2^-32 or 2^-64)
+    edges = [0, 1, 2**31, 0xFFFFFFFE, 0xFFFFFFFF]
+    w1, w2, hi, lo = (np.asarray(c, np.uint32) for c in zip(*itertools.product(edges, repeat=4)))
+    expect = [(int(a) << 32 | int(b)) < (int(c) << 32 | int(d)) for a, b, c, d in zip(w1, w2, hi, lo)]
+    np.testing.assert_array_equal(np.asarray(data._below(*(jnp.asarray(a) for a in (w1, w2, hi, lo)))), expect)
+
+
+def test_empty_slots_carry_the_last_sample_feature_0_and_no_value():
+    # (the SparseFeatures contract; mutation run: empty slots could carry feature 7, one the batch does not have)
+    batch, n, capacity = 4, 5, 8
+    tables = dict(data.sparse_tables(np.full(n, 0.2), batch, capacity))
+    above = np.where(np.arange(capacity + 1) < 3, 0xFFFFFFFF, 0).astype(np.uint32)  # T = 3 exactly
+    tables["count_hi"], tables["count_lo"] = above, above.copy()
+    sample = jax.jit(data.sample_features_sparse, static_argnums=(2, 3))
+    x, truncated = sample(jax.random.PRNGKey(0), tables, batch, n)
+    rows, cols, values = (np.asarray(a) for a in (x.rows, x.cols, x.values))
+    assert not bool(truncated) and np.all(values[:3] > 0) and np.all(cols[:3] < n)
+    assert list(rows[3:]) == [batch - 1] * 5 and list(cols[3:]) == [0] * 5 and list(values[3:]) == [0] * 5
+
+
 def test_repeated_events_keep_one_uniform_value_and_the_encoder_matches_the_product(strict_promotion):
     # lambda_1 = -log(0.1) = 2.3: most samples draw feature 1 two or more times.
     p = np.array([0.9, 0.5, 0.05])
@@ -285,6 +343,13 @@ def test_sparse_tables_refuse_certain_features():
     (lambda: data.sample_features_plain(jax.random.PRNGKey(0), [[0.1]], 4), r"non-empty 1-D array"),
     (lambda: data.event_capacity(8, float("inf")), r"max_rate=inf; must be a finite number > 0"),
     (lambda: data.event_capacity(0, 1.0), r"batch=0; must be an integer >= 1"),
+    # (mutation run) a rate of 0 gave capacity 0; an empty p a [batch, 0] sample; the first bad entry is named
+    # and all of them counted; an all-zero p reached the alias table and its message; negative weights a table
+    (lambda: data.event_capacity(8, 0.0), r"max_rate=0.0; must be a finite number > 0"),
+    (lambda: data.sample_features(jax.random.PRNGKey(0), [], 4), r"non-empty 1-D array .* shape \(0,\)"),
+    (lambda: data.sparse_tables([0.1, -0.2, 2.0, np.nan], 8, 20), r"p\[1\]=-0.2; .* \(3 are not\)"),
+    (lambda: data.sparse_tables([0.0, 0.0], 8, 20), r"p is all zero; the sparse sampler needs at least one p_i > 0"),
+    (lambda: data.alias_table([0.5, -0.1]), r"weights must be a 1-D array of finite non-negative numbers"),
 ])
 def test_sparse_table_builders_name_the_bad_argument(call, match):
     with pytest.raises(ValueError, match=match):
@@ -300,7 +365,8 @@ def test_sparse_sampler_checks_its_static_sizes_against_the_tables():
     with pytest.raises(ValueError, match=r"n=3 does not match"):
         data.sample_features_sparse(key, tables, 8, 3)
     with pytest.raises(ValueError, match=r"batch=536870912 with n=5; sampler='sparse' needs batch x next_pow2\(n\) < 2\^32"):
-        data.sample_features_sparse(key, tables, 2**29, 5)
+        # (shapes only: a check that let it through would otherwise try a 10 GB batch, mutation run)
+        jax.eval_shape(lambda k: data.sample_features_sparse(k, tables, 2**29, 5), key)
 
 
 def test_a_frequency_spec_given_as_p_is_named():
@@ -313,7 +379,7 @@ def test_a_frequency_spec_given_as_p_is_named():
 
 def test_the_top_bits_give_a_uniform_below_one_so_p_one_always_fires(monkeypatch):
     # 2**32 - 1 rounds to 1.0f without the clamp: a feature with p = 1 would then miss
-    assert float(data._unit_from_bits(jnp.uint32(0xFFFFFFFF))) < 1
+    assert float(data._unit_from_bits(jnp.uint32(0xFFFFFFFF))) == np.nextafter(np.float32(1), np.float32(0))
     monkeypatch.setattr(data, "random_bits", lambda key, shape, rng="threefry": jnp.full(shape, 0xFFFFFFFF, jnp.uint32))
     x = np.asarray(data.sample_features(jax.random.PRNGKey(0), jnp.asarray([1.0, 0.5], jnp.float32), 8))
     assert np.all(x[:, 0] > 0)
@@ -364,7 +430,7 @@ def test_event_capacity_checks_its_tail_and_reaches_tiny_ones():
     from scipy import stats
 
     # a tail below the first search's reach gave capacity 0 (argmax of all False): every batch empty
-    for tail in (1e-45, 1e-60):
+    for tail in (1e-45, 1e-60, 1e-250):  # (1e-250 needs the first guess doubled twice; mutation run)
         c = data.event_capacity(64, 1.0, tail=tail)
         sf = stats.poisson.sf([c - 1, c], 64.0)
         assert sf[1] <= tail < sf[0]
