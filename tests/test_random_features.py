@@ -840,14 +840,8 @@ def test_sample_data_and_spectrum_refuse_shapes_that_broadcast_or_vanish():
 def test_the_memory_prediction_counts_a_long_loss_curve():
     # (gd's curve was left out: 100000 steps logged every step needed 0.9 MB, 6 kB predicted, so
     # an accelerator's batch of such models could overfill its memory budget many times)
-    task = RandomFeatureTask(RFConfig(M=16, log_every=1))
-    p = check_point(dict(N=4, T=8, alpha=1.5, method="gd", steps=100_000, lr=0.1))
-    with jax.enable_x64(True):
-        inputs = {k: jnp.asarray(v) for k, v in task.inputs_of(p).items()}
-        fn = jax.jit(lambda i, k: task.model_fn(task.static_of(p), i, k))
-        ma = fn.lower(inputs, jax.random.PRNGKey(0)).compile().memory_analysis()
-    used = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
-    assert used <= task.bytes_per_model(task.static_of(p)) <= 4 * used
+    _assert_memory_bound(RandomFeatureTask(RFConfig(M=16, log_every=1)),
+                         dict(N=4, T=8, method="gd", steps=100_000, lr=0.1))
 
 
 # ----------------------------------------------------------------------------- values no test had pinned
