@@ -5,7 +5,10 @@ tests that train the same sweep several ways (on 1 and 4 devices, in other chunk
 resume) build identical XLA programs inside new ``jax.jit`` objects, and the cache compiles each
 of those once. A hit still logs "Finished XLA compilation", so the tests that count compiled
 programs count the same. tests/test_sweep.py and tests/test_fidelity.py took 121-125 s with it
-and 158-170 s without (2-core CPU). Subprocesses the tests start do not inherit it.
+and 158-170 s without (2-core CPU). pytest-xdist's workers share one folder (they inherit it from
+the controller, which removes it): the fitting, multistart, README and command-line files took 232
+and 201 s so, 241 and 223 s with a folder per worker (two runs each, 2-core CPU). Subprocesses the
+tests start do not use it.
 
 Strict dtype promotion is not switched on suite-wide because optax's Adam bias correction
 (``decay ** count`` with an int32 count) fails under it; tests of toyscale's own pure
@@ -15,6 +18,7 @@ pieces use the ``strict_promotion`` fixture instead.
 import atexit
 import contextlib
 import logging
+import os
 import shutil
 import tempfile
 
@@ -24,8 +28,10 @@ import pytest
 
 jax.config.update("jax_num_cpu_devices", 4)
 
-_CACHE = tempfile.mkdtemp(prefix="toyscale-tests-jax-cache-")
-atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+_CACHE = os.environ.get("_TOYSCALE_TESTS_JAX_CACHE")
+if _CACHE is None:  # the first process of the session (pytest-xdist's controller): its workers inherit the folder
+    _CACHE = os.environ["_TOYSCALE_TESTS_JAX_CACHE"] = tempfile.mkdtemp(prefix="toyscale-tests-jax-cache-")
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
