@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import tempfile
 
 import jax
@@ -27,6 +28,13 @@ import numpy as np
 import pytest
 
 jax.config.update("jax_num_cpu_devices", 4)
+
+# A shell starts a background job (`pytest &`, or `( pytest & )` in a script) with SIGINT ignored, and
+# its subprocesses inherit that: the scripts then rightly leave Ctrl-C alone, and the four tests that
+# send a subprocess SIGINT failed (one after a 60 s wait). Python's own handler here is reset to the
+# default in each subprocess, as from an interactive shell.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 _CACHE = os.environ.get("_TOYSCALE_TESTS_JAX_CACHE")
 if _CACHE is None:  # the first process of the session (pytest-xdist's controller): its workers inherit the folder
