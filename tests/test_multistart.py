@@ -217,3 +217,20 @@ def test_a_zoom_lane_whose_objective_rose_keeps_going():
     assert not bool(F._lane_active(lane(-1e-13), 100, 1e-9, 1e-14))  # rounding level: stop
     assert not bool(F._lane_active(lane(1e-13), 100, 1e-9, 1e-14))
     assert bool(F._lane_active(lane(1e-3), 100, 1e-9, 1e-14))
+
+
+@pytest.mark.parametrize("kind, most", [("power law", 25), ("broken power law", 15)])
+def test_a_fit_of_a_new_point_count_compiles_its_glue_as_a_few_programs(xla_compilations, kind, most):
+    # The least-squares line, the residuals with their Jacobian and the broken power law's natural
+    # parameters had run op by op: each new point count compiled ~75 (power law with offset and
+    # bootstrap) and ~81 (broken power law) small programs, ~25 ms each, in a user's first fit too.
+    x = np.logspace(1, 4, 23)  # (23 points: a count no other test fits)
+    wiggle = 1 + 0.01 * np.sin(np.arange(23.0))
+    y = (2.0 * x**-0.4 + 0.05 if kind == "power law" else 3.0 * x**-0.3 * (1 + x / 300) ** -0.5) * wiggle
+    with xla_compilations() as compiled:
+        if kind == "power law":
+            fit = F.fit_power_law(x, y, offset=True, bootstrap=20, level=0.5)
+        else:
+            fit = F.fit_broken_power_law(x, y, breaks=1, bootstrap=20, level=0.5)
+    assert len(compiled) <= most, (len(compiled), sorted(compiled))
+    assert np.isfinite(fit.stderr["exponent"])
