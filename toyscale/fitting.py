@@ -1603,28 +1603,20 @@ class ChinchillaFit:
         """N_opt, D_opt at budget(s) C with delta-method stderr and bootstrap intervals."""
         out = compute_optimal(self.params, C)
         C = out.C
-
-        def log_nopt(p, c):
-            al, be = p[3], p[4]
-            logG = (jnp.log(al) + p[0] - jnp.log(be) - p[1]) / (al + be)
-            return logG + be / (al + be) * jnp.log(c / 6.0)
-
-        with jax.enable_x64(True), jax.numpy_dtype_promotion("standard"):
-            grads = np.asarray(jax.vmap(jax.grad(log_nopt), in_axes=(None, 0))(jnp.asarray(self.log_params), jnp.asarray(C)))
-            se_log = np.sqrt(np.einsum("ci,ij,cj->c", grads, self.cov, grads))
-            iv_n = iv_d = None
-            if self.boot_log_params is not None:
-                ok = np.all(np.isfinite(self.boot_log_params), axis=1) & (self.boot_log_params[:, 3] > 0) & (self.boot_log_params[:, 4] > 0)
-                if ok.sum() < _min_resamples(self.level):
-                    # the fit's own rule (_percentile_intervals): 2 kept of 40 had given a zero-width
-                    # interval, 0 kept an IndexError
-                    lo = hi = np.full(np.shape(C), np.nan)
-                else:
-                    bl = np.asarray(jax.vmap(lambda p: jax.vmap(lambda c: log_nopt(p, c))(jnp.asarray(C)))(
-                        jnp.asarray(self.boot_log_params[ok])))
-                    q = 100 * (1 - self.level) / 2
-                    lo, hi = np.exp(np.percentile(bl, q, axis=0)), np.exp(np.percentile(bl, 100 - q, axis=0))
-                iv_n, iv_d = (lo, hi), ((C / 6) / hi, (C / 6) / lo)
+        grads = _log_n_opt_and_gradient(self.log_params, C)[1]
+        se_log = np.sqrt(np.einsum("ci,ij,cj->c", grads, self.cov, grads))
+        iv_n = iv_d = None
+        if self.boot_log_params is not None:
+            ok = np.all(np.isfinite(self.boot_log_params), axis=1) & (self.boot_log_params[:, 3] > 0) & (self.boot_log_params[:, 4] > 0)
+            if ok.sum() < _min_resamples(self.level):
+                # the fit's own rule (_percentile_intervals): 2 kept of 40 had given a zero-width
+                # interval, 0 kept an IndexError
+                lo = hi = np.full(np.shape(C), np.nan)
+            else:
+                bl = _log_n_opt_and_gradient(self.boot_log_params[ok], C)[0]
+                q = 100 * (1 - self.level) / 2
+                lo, hi = np.exp(np.percentile(bl, q, axis=0)), np.exp(np.percentile(bl, 100 - q, axis=0))
+            iv_n, iv_d = (lo, hi), ((C / 6) / hi, (C / 6) / lo)
         return out._replace(N_opt_stderr=out.N_opt * se_log, D_opt_stderr=out.D_opt * se_log,
                             N_opt_interval=iv_n, D_opt_interval=iv_d)
 
@@ -1662,6 +1654,24 @@ class ChinchillaFit:
             rows.append("  NOT IDENTIFIABLE: parameters are not determined by these data")
         rows += [f"  note: {n}" for n in self.notes]
         return "\n".join(rows)
+
+
+def _log_n_opt_and_gradient(p: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """log N_opt(C) = log G + beta / (alpha + beta) log(C / 6), with log G = (log alpha + log A -
+    log beta - log B) / (alpha + beta) (Hoffmann et al. 2022, eq. 4), at log-parameters p (..., 5)
+    = (log A, log B, log E, alpha, beta), and its gradient in p (..., len(C), 5). Closed form in
+    numpy: through jax, each call had compiled ~40 small programs op by op."""
+    p = np.asarray(p, dtype=np.float64)[..., None, :]
+    al, be = p[..., 3], p[..., 4]
+    s = al + be
+    k = np.log(al) + p[..., 0] - np.log(be) - p[..., 1]
+    lc = np.log(np.asarray(C, dtype=np.float64) / 6.0)
+    value = k / s + be / s * lc
+    zero = np.zeros_like(value)
+    grad = np.stack([zero + 1 / s, zero - 1 / s, zero,
+                     1 / (al * s) - k / s**2 - be * lc / s**2,
+                     -1 / (be * s) - k / s**2 + al * lc / s**2], -1)
+    return value, grad
 
 
 def _ch_derived(p: Any, xp: Any = jnp) -> Any:
