@@ -1,15 +1,17 @@
 """What fitting many counts of points costs: the solver compiled per class of counts, or per count.
 
 The fits that run L-BFGS (`fit_power_law` with an offset or a Huber loss, `fit_broken_power_law`,
-the Chinchilla polish and bootstrap) pad their points to a class (``toyscale.fitting._point_class``:
+`fit_chinchilla`'s multi-start ladder, polish and bootstrap) pad their points to a class (``toyscale.fitting._point_class``:
 up to 8, then four classes per doubling, zero-weight copies of the first point), so the solver's
 programs compile once per class. This fits the same curves, y = 2 x^-0.4 + 0.05 with a 1 % wiggle
 at ``--counts`` (default 17..28: four classes), in two fresh processes: one as shipped, one with
 the class of n set to n itself (the solver compiled per count, as before). Each process runs two
 passes over the counts, the first compiling and the second warm, for
 
-* ``fit_power_law(x, y, offset=True, bootstrap=--bootstrap)`` and
-* ``fit_broken_power_law(x, y, breaks=1, bootstrap=--bootstrap // 2)``,
+* ``fit_power_law(x, y, offset=True, bootstrap=--bootstrap)``,
+* ``fit_broken_power_law(x, y, breaks=1, bootstrap=--bootstrap // 2)`` and
+* ``fit_chinchilla(N, D, L)`` (the 4,500 published starts) on as many runs drawn from the
+  published law with 1 % log-noise (N in [4e7, 1.6e10], D in [5e9, 5e11], log-uniform),
 
 and prints one table (seconds per pass) and the ratios; ``--json PATH`` writes the same numbers.
 No persistent compilation cache is used (importing toyscale turns none on).
@@ -36,15 +38,20 @@ if sys.argv[1] == "per-count":
 lo, hi, boot = map(int, sys.argv[2:5])
 out = {}
 for rep in ("cold", "warm"):
-    for kind in ("power law, offset", "broken power law"):
+    for kind in ("power law, offset", "broken power law", "chinchilla"):
         t = time.perf_counter()
         for n in range(lo, hi + 1):
             x = np.logspace(1, 4, n)
             y = (2.0 * x**-0.4 + 0.05) * (1 + 0.01 * np.sin(np.arange(n)))
             if kind == "power law, offset":
                 fitting.fit_power_law(x, y, offset=True, bootstrap=boot)
-            else:
+            elif kind == "broken power law":
                 fitting.fit_broken_power_law(x, y, breaks=1, bootstrap=boot // 2)
+            else:
+                rng = np.random.default_rng(n)
+                N, D = np.exp(rng.uniform(np.log([4e7, 5e9]), np.log([1.6e10, 5e11]), (n, 2))).T
+                L = fitting.CHINCHILLA_PUBLISHED.loss(N, D) * np.exp(0.01 * rng.standard_normal(n))
+                fitting.fit_chinchilla(N, D, L)
         out[kind + ", " + rep] = time.perf_counter() - t
 print(json.dumps(out))
 """

@@ -33,13 +33,14 @@ def test_hand_written_chinchilla_objective_matches_autodiff():
     with jax.enable_x64(True):
         x = jnp.asarray(F.chinchilla_grid()[rng.choice(4500, 16)] + 0.1 * rng.standard_normal((16, 5)))
         delta = jnp.asarray(1e-3)
-        f, g = F._chinchilla_batched(x, data, delta, grad=True)
-        fun = lambda p: F._objective(p, data, 1.0, delta, F._chinchilla_residual, "huber")
+        w = jnp.asarray(rng.integers(0, 3, len(data[0])).astype(float))  # (point weights: the padding's are 0)
+        f, g = F._chinchilla_batched(x, data, w, delta, grad=True)
+        fun = lambda p: F._objective(p, data, w, delta, F._chinchilla_residual, "huber")
         f_ref, g_ref = jax.vmap(jax.value_and_grad(fun))(x)
         np.testing.assert_allclose(f, f_ref, rtol=1e-12)
         np.testing.assert_allclose(g, g_ref, rtol=1e-9, atol=1e-12 * float(jnp.abs(g_ref).max()))
         # the value-only form takes any leading shape (the ladder evaluates (K, steps, p))
-        f3 = F._chinchilla_batched(x.reshape(4, 4, 5), data, delta, grad=False)
+        f3 = F._chinchilla_batched(x.reshape(4, 4, 5), data, w, delta, grad=False)
         np.testing.assert_allclose(f3.reshape(-1), f_ref, rtol=1e-12)
 
 
@@ -89,7 +90,10 @@ def test_ladder_capacity_only_changes_cost(capacity):
     ref = _solve(starts, data, capacity=0.125)
     sol = _solve(starts, data, capacity=capacity)
     assert sol.converged.sum() == ref.converged.sum()
-    np.testing.assert_allclose(sol.value, ref.value, rtol=1e-7)
+    # the batch shapes differ, so does rounding: a start creeping along a flat valley, stopped by
+    # the relative-decrease rule, may end a little apart (8e-6 relative, 51 against 59 iterations)
+    np.testing.assert_allclose(sol.value, ref.value, rtol=1e-4)
+    assert np.mean(np.isclose(sol.value, ref.value, rtol=1e-7, atol=0)) > 0.9
     assert np.mean(sol.iterations == ref.iterations) > 0.9
 
 
@@ -258,3 +262,21 @@ def test_fits_of_point_counts_in_one_class_share_the_solver_and_the_padding_chan
         np.testing.assert_allclose(getattr(fit, k), getattr(plain, k), rtol=1e-7)
         np.testing.assert_allclose(fit.stderr[k], plain.stderr[k], rtol=1e-6)
         np.testing.assert_allclose(fit.intervals[k], plain.intervals[k], rtol=1e-6)
+
+
+def test_chinchilla_fits_of_point_counts_in_one_class_share_the_ladder_and_the_padding_changes_nothing(
+        xla_compilations, monkeypatch):
+    # The ladder (the 4,500-start stage) compiled once per count of points, ~5 s each on a 2-core
+    # CPU; it weighs its points now, the padding's at 0.
+    starts = F.chinchilla_grid()[::45]
+    data = lambda n: tuple(map(np.exp, _data(n, seed=n)))
+    F.fit_chinchilla(*data(58), starts=starts)
+    with xla_compilations() as compiled:
+        fit = F.fit_chinchilla(*data(59), starts=starts)  # (57..64: one class)
+    assert [c for c in compiled if "_ladder_run" in c or "_pool_" in c] == [], compiled
+    monkeypatch.setattr(F, "_point_class", lambda n: n)
+    plain = F.fit_chinchilla(*data(59), starts=starts)
+    # (this objective is flat along a valley: the old solver, given the same points in another
+    # order, had ended 2e-6 apart in objective and 0.01 standard errors apart in parameters)
+    np.testing.assert_allclose(fit.objective, plain.objective, rtol=1e-5)
+    assert np.all(np.abs(fit.log_params - plain.log_params) < 0.05 * np.sqrt(np.diag(plain.cov)))

@@ -373,6 +373,15 @@ def _point_class(n: int) -> int:
     return -(-int(n) // step) * step
 
 
+def _pad_points(data: tuple) -> tuple[tuple, int]:
+    """The per-point arrays of ``data`` padded to `_point_class` with copies of the first point
+    (finite residuals wherever it has one; the caller gives them weight 0, so they add exact
+    zeros to the objective and its gradient), as jax arrays, and the count of padded points."""
+    data = tuple(map(np.asarray, data))
+    pad = _point_class(len(data[0])) - len(data[0])
+    return tuple(jnp.asarray(np.concatenate([d, np.repeat(d[:1], pad)])) for d in data), pad
+
+
 def _minimize(
     starts: np.ndarray,
     weights: np.ndarray,
@@ -408,11 +417,7 @@ def _minimize(
     kw = dict(residual_fn=residual_fn, loss=loss, linesearch_steps=linesearch_steps)
     starts = np.asarray(starts, np.float64)
     weights = np.asarray(weights, np.float64)
-    n = weights.shape[1]
-    # padded to the class of n: the extra points copy the first (finite residuals wherever it
-    # has one) and weigh 0, so they add exact zeros to the objective and its gradient
-    pad = _point_class(n) - n
-    data = tuple(jnp.asarray(np.concatenate([d, np.repeat(d[:1], pad)])) for d in map(np.asarray, data))
+    data, pad = _pad_points(data)
     weights = np.concatenate([weights, np.zeros((T, pad))], 1)
     dl, gt, ft = (np.float64(v) for v in (delta, gtol, ftol))
 
@@ -488,8 +493,9 @@ class _LadderState(NamedTuple):
 _LADDER_STATIC = ("residual_fn", "loss", "memory", "ladder", "shrink", "capacity")
 
 
-def _chinchilla_batched(x: jax.Array, data: tuple, delta: jax.Array, grad: bool):
-    """The published Chinchilla objective (Huber) of a batch x (..., 5), value and optionally gradient.
+def _chinchilla_batched(x: jax.Array, data: tuple, w: jax.Array, delta: jax.Array, grad: bool):
+    """The published Chinchilla objective (Huber, point weights w) of a batch x (..., 5), value and
+    optionally gradient.
 
     Written by hand for the multi-start stage: one pass computes the two power-law terms once,
     and the five gradient sums are two small matmuls.  XLA:CPU materialises every (B, n)
@@ -503,21 +509,21 @@ def _chinchilla_batched(x: jax.Array, data: tuple, delta: jax.Array, grad: bool)
     eE = jnp.exp(x[..., 2:3])
     S = tN + tD + eE
     r = jnp.log(S) - lL
-    f = jnp.sum(huber(r, delta), -1)
+    f = jnp.sum(w * huber(r, delta), -1)
     if not grad:
         return f
-    psi = jnp.clip(r, -delta, delta) / S
+    psi = w * jnp.clip(r, -delta, delta) / S
     a = (psi * tN) @ jnp.stack([jnp.ones_like(lN), lN], 1)
     b = (psi * tD) @ jnp.stack([jnp.ones_like(lD), lD], 1)
     return f, jnp.stack([a[:, 0], b[:, 0], jnp.sum(psi, -1) * eE[:, 0], -a[:, 1], -b[:, 1]], -1)
 
 
-def _batched_objective(residual_fn: ResidualFn, loss: str, data: tuple, delta: jax.Array):
-    """(value of x (..., p), value and gradient of x (B, p)) of the unweighted objective."""
+def _batched_objective(residual_fn: ResidualFn, loss: str, data: tuple, w: jax.Array, delta: jax.Array):
+    """(value of x (..., p), value and gradient of x (B, p)) of the objective with point weights w."""
     if residual_fn is _chinchilla_residual and loss == "huber":
-        return (functools.partial(_chinchilla_batched, data=data, delta=delta, grad=False),
-                functools.partial(_chinchilla_batched, data=data, delta=delta, grad=True))
-    fun = functools.partial(_objective, data=data, w=1.0, delta=delta, residual_fn=residual_fn, loss=loss)
+        return (functools.partial(_chinchilla_batched, data=data, w=w, delta=delta, grad=False),
+                functools.partial(_chinchilla_batched, data=data, w=w, delta=delta, grad=True))
+    fun = functools.partial(_objective, data=data, w=w, delta=delta, residual_fn=residual_fn, loss=loss)
 
     def value(x):
         v = fun
@@ -556,7 +562,7 @@ def _two_loop(g: jax.Array, s: jax.Array, y: jax.Array, n_mem: jax.Array) -> jax
 
 
 @functools.partial(jax.jit, static_argnames=_LADDER_STATIC)
-def _ladder_run(st: _LadderState, starts, n_starts, data, delta, max_iter, gtol, ftol, exit_below, *,
+def _ladder_run(st: _LadderState, starts, n_starts, data, w, delta, max_iter, gtol, ftol, exit_below, *,
                 residual_fn, loss, memory, ladder, shrink, capacity) -> _LadderState:
     """Batched L-BFGS over B lanes fed from a queue of starts, until the queue is empty and at
     most ``exit_below`` lanes are still running.
@@ -574,7 +580,7 @@ def _ladder_run(st: _LadderState, starts, n_starts, data, delta, max_iter, gtol,
     are stored only when s.y > 0, so the inverse Hessian stays positive definite.  Stopping
     rules per start as in `_minimize`.
     """
-    value, value_and_grad = _batched_objective(residual_fn, loss, data, delta)
+    value, value_and_grad = _batched_objective(residual_fn, loss, data, w, delta)
     B = st.x.shape[0]
     T = n_starts  # traced: ``starts`` is padded to a power of two, so T needs no recompile
     K = min(B, capacity)
@@ -697,7 +703,8 @@ def _minimize_ladder(
     kw = dict(residual_fn=residual_fn, loss=loss, memory=memory, ladder=ladder, shrink=shrink)
     # State is built and compacted with numpy on the host: eager jnp ops would each compile a
     # small program (~30 ms apiece on a 2-core CPU), a visible share of a cold fit.
-    data = tuple(jnp.asarray(d) for d in data)
+    data, pad = _pad_points(data)  # (zero-weight points: one compile per class of point counts)
+    w = np.concatenate([np.ones(len(data[0]) - pad), np.zeros(pad)])
     Tp = _size_class(T)  # padded queue: one compile per power of two
     starts = jnp.asarray(np.concatenate([starts, np.zeros((Tp - T, n_p))]), jnp.float64)
     n_starts = np.int32(T)
@@ -712,7 +719,7 @@ def _minimize_ladder(
     while True:
         last = B <= 32
         exit_below = np.int32(0 if last else B // 4)
-        st = _ladder_run(st, starts, n_starts, data, dl, mi, gt, ft, exit_below, capacity=max(8, int(capacity * B)), **kw)
+        st = _ladder_run(st, starts, n_starts, data, w, dl, mi, gt, ft, exit_below, capacity=max(8, int(capacity * B)), **kw)
         st = jax.tree.map(np.asarray, st)
         live = np.flatnonzero(st.active)
         if live.size == 0:
