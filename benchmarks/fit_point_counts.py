@@ -1,11 +1,12 @@
 """What fitting many counts of points costs: the solver compiled per class of counts, or per count.
 
 The fits that run L-BFGS (`fit_power_law` with an offset or a Huber loss, `fit_broken_power_law`,
-`fit_chinchilla`'s multi-start ladder, polish and bootstrap) pad their points to a class (``toyscale.fitting._point_class``:
-up to 8, then four classes per doubling, zero-weight copies of the first point), so the solver's
-programs compile once per class. This fits the same curves, y = 2 x^-0.4 + 0.05 with a 1 % wiggle
-at ``--counts`` (default 17..28: four classes), in two fresh processes: one as shipped, one with
-the class of n set to n itself (the solver compiled per count, as before). Each process runs two
+`fit_chinchilla`'s multi-start ladder, polish and bootstrap) pad their points to a class
+(``toyscale.fitting._point_class``: up to 8, then four classes per doubling, zero-weight copies
+of the first point), so the solvers' programs compile once per class. This fits the same curves,
+y = 2 x^-0.4 + 0.05 with a 1 % wiggle, at ``--counts`` (default 17..28: three classes) in two
+fresh processes: one as shipped, one with the class of n set to n itself (the solvers compiled
+per count, as before). Each process runs two
 passes over the counts, the first compiling and the second warm, for
 
 * ``fit_power_law(x, y, offset=True, bootstrap=--bootstrap)``,

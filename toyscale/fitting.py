@@ -719,7 +719,8 @@ def _minimize_ladder(
     while True:
         last = B <= 32
         exit_below = np.int32(0 if last else B // 4)
-        st = _ladder_run(st, starts, n_starts, data, w, dl, mi, gt, ft, exit_below, capacity=max(8, int(capacity * B)), **kw)
+        st = _ladder_run(st, starts, n_starts, data, w, dl, mi, gt, ft, exit_below,
+                         capacity=max(8, int(capacity * B)), **kw)
         st = jax.tree.map(np.asarray, st)
         live = np.flatnonzero(st.active)
         if live.size == 0:
@@ -1630,7 +1631,8 @@ class ChinchillaFit:
         se_log = np.sqrt(np.einsum("ci,ij,cj->c", grads, self.cov, grads))
         iv_n = iv_d = None
         if self.boot_log_params is not None:
-            ok = np.all(np.isfinite(self.boot_log_params), axis=1) & (self.boot_log_params[:, 3] > 0) & (self.boot_log_params[:, 4] > 0)
+            bp = self.boot_log_params
+            ok = np.all(np.isfinite(bp), axis=1) & (bp[:, 3] > 0) & (bp[:, 4] > 0)
             if ok.sum() < _min_resamples(self.level):
                 # the fit's own rule (_percentile_intervals): 2 kept of 40 had given a zero-width
                 # interval, 0 kept an IndexError
