@@ -364,9 +364,9 @@ def _size_class(count: int) -> int:
 
 def _point_class(n: int) -> int:
     """``n`` points rounded up to at least 8, and above that to one of four steps per power of two
-    (under 1/4 more work per evaluation): `_minimize` pads its points to it, so the solver
-    compiles once per class instead of once per count of points (~2-5 s per new count on a
-    2-core CPU; classes of 32 had saved more compiles but slowed small warm fits up to 2.5x)."""
+    (under 1/4 more work per evaluation): `_minimize` and `_minimize_ladder` pad their points to
+    it, so each compiles once per class instead of once per count of points (~2-5 s per new count
+    on a 2-core CPU; classes of 32 had saved more compiles but slowed small warm fits up to 2.5x)."""
     if n <= 8:
         return 8
     step = 1 << (int(n) - 1).bit_length() - 3
@@ -1638,7 +1638,7 @@ class ChinchillaFit:
                 # interval, 0 kept an IndexError
                 lo = hi = np.full(np.shape(C), np.nan)
             else:
-                bl = _log_n_opt_and_gradient(self.boot_log_params[ok], C)[0]
+                bl = _log_n_opt_and_gradient(bp[ok], C)[0]
                 q = 100 * (1 - self.level) / 2
                 lo, hi = np.exp(np.percentile(bl, q, axis=0)), np.exp(np.percentile(bl, 100 - q, axis=0))
             iv_n, iv_d = (lo, hi), ((C / 6) / hi, (C / 6) / lo)
