@@ -243,7 +243,8 @@ def test_a_fit_of_a_new_point_count_compiles_its_glue_as_a_few_programs(xla_comp
 def test_fits_of_point_counts_in_one_class_share_the_solver_and_the_padding_changes_nothing(xla_compilations,
                                                                                             monkeypatch):
     # The solver's programs were compiled once per count of points (~2-5 s each on a 2-core CPU):
-    # 12 fits of 17..28 points had taken 63 s (offset, bootstrap) and 73 s (broken power law).
+    # 12 fits of 17..28 points had taken 56-77 s (offset, bootstrap) and 68-82 s (broken power law)
+    # in benchmarks/fit_point_counts.py, 22-24 s and 29-35 s padded.
     # It pads to a class now (17..20 -> 20) with zero-weight copies of the first point.
     def data(n):
         x = np.logspace(1, 4, n)
