@@ -7,6 +7,7 @@ import pathlib
 import signal
 import subprocess
 import sys
+import traceback
 from types import SimpleNamespace
 
 import numpy as np
@@ -823,11 +824,28 @@ def test_fit_where_lists_up_to_20_of_a_columns_values_then_dots(tmp_path, capsys
 
 # mutant: main() caught CliError and ValueError only: a library's TypeError (a bad argument type) became a traceback
 def test_a_type_error_from_the_library_is_a_usage_error_not_a_traceback(tmp_path, capsys, monkeypatch):
-    def typed(*args, **kwargs):
-        raise TypeError("x=[1]; x must be a number")
+    from toyscale._checks import check_int
 
-    monkeypatch.setattr("toyscale.fitting.fit_power_law", typed)
+    monkeypatch.setattr("toyscale.fitting.fit_power_law", lambda *args, **kwargs: check_int("x", [1]))
     p = tmp_path / "pl.csv"
     p.write_text("x,y\n1,1\n2,0.5\n4,0.25\n")
     assert cli.main(["fit", "power-law", str(p), "--x", "x", "--y", "y"]) == 2
-    assert capsys.readouterr().err == "toyscale: error: x=[1]; x must be a number\n"
+    assert capsys.readouterr().err == "toyscale: error: x=[1]; x must be an integer\n"
+
+
+# mutant: main() took every ValueError and TypeError for a usage error: a bug's (a wrong call in toyscale, a
+# failure inside numpy) was one line, "toyscale: error: ...", with nothing to say where it came from
+@pytest.mark.parametrize("broken", ["call", "numpy"])
+def test_a_bugs_type_or_value_error_keeps_its_traceback(tmp_path, capsys, monkeypatch, broken):
+    if broken == "call":  # the command calls chinchilla_grid(thin=...): now a TypeError on cli.py's own line
+        monkeypatch.setattr("toyscale.fitting.chinchilla_grid", lambda: None)
+        error = TypeError
+    else:  # a ValueError from inside numpy, under toyscale's own code
+        monkeypatch.setattr("toyscale.fitting.chinchilla_grid", lambda thin: np.reshape(np.arange(5), (2, 2)))
+        error = ValueError
+    p = tmp_path / "ch.csv"
+    p.write_text("N,D,loss\n1,1,1\n2,2,0.5\n4,4,0.25\n")
+    with pytest.raises(error) as info:
+        cli.main(["fit", "chinchilla", str(p), "--N", "N", "--D", "D", "--loss", "loss"])
+    assert capsys.readouterr().err == ""
+    assert any(f.filename.endswith("cli.py") for f in traceback.extract_tb(info.value.__traceback__))

@@ -15,6 +15,7 @@ import math
 import os
 import signal
 import sys
+import traceback
 from typing import Callable, Sequence
 
 import numpy as np
@@ -805,6 +806,22 @@ def entry() -> None:
     sys.exit(code)
 
 
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _raised_by_a_check(err: BaseException) -> bool:
+    """Whether ``err`` came from one of toyscale's own ``raise`` statements (a check of what
+    the command was given: it names the argument and what is allowed), rather than from inside
+    numpy or JAX, or from a call in toyscale that went wrong (``f(1, 2)`` for ``f(x)``): those
+    are bugs, whose traceback says where."""
+    frames = traceback.extract_tb(err.__traceback__)
+    if not frames:
+        return False
+    last = frames[-1]
+    return (os.path.dirname(os.path.abspath(last.filename)) == _PACKAGE
+            and (last.line or "").lstrip().startswith("raise "))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The commands themselves, with no process-wide set-up (for calling from Python);
     returns the exit code (0 ok, 1 a fit printed but not identifiable, 2 usage or data error)."""
@@ -812,6 +829,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (CliError, ValueError, TypeError) as err:
+        if not isinstance(err, CliError) and not _raised_by_a_check(err):
+            raise  # a bug (a wrong call, a library's own failure): its traceback, not a usage line
         kind = "not identifiable" if type(err).__name__ == "NotIdentifiableError" else "error"
         print(f"toyscale: {kind}: {err}", file=sys.stderr)
         return 2
