@@ -1713,7 +1713,7 @@ _CH_OUT = ("E", "A", "B", "alpha", "beta", "a")
 def _chinchilla_local(p: jax.Array, data: tuple) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Residuals, their Jacobian, and the Jacobian of the derived quantities at p: one
     compiled program rather than dozens of eagerly compiled primitives."""
-    return _chinchilla_residual(p, data), jax.jacfwd(_chinchilla_residual)(p, data), jax.jacfwd(_ch_derived)(p)
+    return (*_residuals_and_jacobian(p, data, _chinchilla_residual), jax.jacfwd(_ch_derived)(p))
 
 
 @jax.jit
