@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+
 from toyscale import plots
 from toyscale import random_features as rf
 from toyscale.runner import experiment_args, finish, run_experiment_sweep
@@ -48,12 +50,17 @@ def print_table(fits: dict, fit_settings: dict, alpha: float, floor: dict[str, l
     width = max(len(v) for v in labels.values())
     print(f"{'regime':<{width}}  fitted           95% t-interval    predicted")
     for name in ("resolution_N", "resolution_T", "variance_N", "variance_T"):
-        fit = fits[name][2]
+        x, y, fit = fits[name]
         want = f"alpha = {alpha:g}" if name.startswith("resolution") else "1"
         if floor[name]:
             print(f"{labels[name]:<{width}}  n/a: the theory's loss is 0 at {axes[name]} = "
                   f"{', '.join(map(str, floor[name]))} (min(N, T) >= M = {M}: the student is exact), so the "
-                  f"{fit.n_points}-size fit would be of rounding; predicted {want}")
+                  f"{len(x)}-size fit would be of rounding; predicted {want}")
+            continue
+        if fit is None:
+            bad = [f"{v:g}" for v, keep in zip(x, np.isfinite(y) & (y > 0)) if not keep]
+            print(f"{labels[name]:<{width}}  n/a: the mean loss is not > 0 at {axes[name]} = {', '.join(bad)}, so no "
+                  f"power law fits; predicted {want}")
             continue
         lo, hi = fit.t_interval()
         print(f"{labels[name]:<{width}}  {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}  [{lo:.3f}, {hi:.3f}]  "
@@ -92,17 +99,18 @@ def main(argv=None) -> dict:
         title=f"random features, alpha={alpha}, M={cfg.M}: median |sim/theory - 1| off the peak "
               f"= {shown}"), figure, os.path.join(args.out, "random_features.png"), dpi=110)
 
-    def fitted(k, value):  # (None for a fit through sizes where the theory's loss is 0)
-        return None if floor[k] else value
+    def fitted(k, read):  # (None for a fit through sizes where the theory's loss is 0, or no fit)
+        fit = fits[k][2]
+        return None if floor[k] or fit is None else read(fit)
 
     summary = {
         "alpha": alpha,
-        "exponents": {k: fitted(k, fits[k][2].exponent) for k in sorted(fits)},
-        "exponent_stderr": {k: fitted(k, fits[k][2].stderr["exponent"]) for k in sorted(fits)},
-        "exponent_t_interval": {k: fitted(k, list(fits[k][2].t_interval())) for k in sorted(fits)},
+        "exponents": {k: fitted(k, lambda fit: fit.exponent) for k in sorted(fits)},
+        "exponent_stderr": {k: fitted(k, lambda fit: fit.stderr["exponent"]) for k in sorted(fits)},
+        "exponent_t_interval": {k: fitted(k, lambda fit: list(fit.t_interval())) for k in sorted(fits)},
         "zero_theory_sizes": {k: floor[k] for k in sorted(fits)},
         "predicted": predicted,
-        "fit_ranges": {k: list(fits[k][2].x_range) for k in sorted(fits)},
+        "fit_ranges": {k: [float(np.min(fits[k][0])), float(np.max(fits[k][0]))] for k in sorted(fits)},
         **agreement.summary(),  # (the printed line's: the compared points at least a factor 2 from the peak)
         "models": len(result),
     }

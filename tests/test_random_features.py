@@ -925,7 +925,9 @@ def test_one_sgd_step_is_the_full_gradient_step_on_average():
 # The only existing checks of regime_exponents look at labels and finiteness, not which data a fit
 # reads. Synthetic records: each regime is an exact power law only in the row/column/measure the
 # regime must use (exponents 0.5, 0.5, 1, 1); anywhere else the exponent is different.
-def test_regime_exponents_fit_the_right_row_column_and_measure():
+def _regime_records(variance_T: dict | None = None) -> list:
+    """Synthetic records of the test below; ``variance_T`` ({T: value}) replaces variance_T's
+    difference (test_loss - loss_infinite_data at N = 8) at those T."""
     from toyscale.sweep import Record
 
     Ns, Ts = [8, 16, 32, 64], [8, 16, 32, 64, 128]
@@ -935,16 +937,37 @@ def test_regime_exponents_fit_the_right_row_column_and_measure():
         s = 1.0 if t == 8 else 1.6
         # resolution rows: a pure N^-0.5 at T = T_max, a pure T^-0.5 at N = N_max (below T_max)
         test = float(n) ** -0.5 if t == 128 else float(t) ** -0.5 if n == 64 else float(n) ** -0.9 * float(t) ** -0.8
+        difference = (variance_T or {}).get(t, float(t) ** -r) if n == 8 else float(t) ** -r
         recs.append(Record(i, {"N": n, "T": t, "ridge": 0.0, "seed": 0}, False,
-                           {"test_loss": np.float64(test), "loss_infinite_data": np.float64(test - float(t) ** -r),
+                           {"test_loss": np.float64(test), "loss_infinite_data": np.float64(test - difference),
                             "distance_kernel_limit": np.float64(float(n) ** -s)}))
-    fits = rf.regime_exponents(recs, N_max=64, T_max=128, N_small=8, T_small=8, ratio=2.0)
+    return recs
+
+
+def test_regime_exponents_fit_the_right_row_column_and_measure():
+    fits = rf.regime_exponents(_regime_records(), N_max=64, T_max=128, N_small=8, T_small=8, ratio=2.0)
     want = {"resolution_N": ([8, 16, 32, 64], 0.5), "resolution_T": ([8, 16, 32], 0.5),
             "variance_T": ([16, 32, 64, 128], 1.0), "variance_N": ([16, 32, 64], 1.0)}
     for name, (xs, exponent) in want.items():
         x, _, fit = fits[name]
         assert list(x) == xs, name
         assert fit.exponent == pytest.approx(exponent, abs=1e-6), name
+
+
+# mutant: regime_exponents passed every mean to fit_power_law, whose ValueError on a rounding-level -4e-17 (the
+# sign the compiled code gives an exact student's loss; seen with XLA's optimisations off) stopped the
+# random-features script after its sweep
+@pytest.mark.parametrize("value", [-4e-17, 0.0, np.nan])
+def test_a_regime_whose_mean_is_not_positive_has_no_fit_and_the_script_says_where(capsys, value):
+    settings = dict(N_max=64, T_max=128, N_small=8, T_small=8, ratio=2.0)
+    fits = rf.regime_exponents(_regime_records({32: value}), **settings)
+    x, y, fit = fits["variance_T"]
+    assert fit is None and list(x) == [16, 32, 64, 128] and not y[1] > 0
+    assert fits["variance_N"][2].exponent == pytest.approx(1.0, abs=1e-6)  # (the others as before)
+    _experiment("random_features").print_table(fits, settings, 0.5, {k: [] for k in fits}, 4)
+    rows = [row for row in capsys.readouterr().out.splitlines() if "n/a" in row]
+    assert len(rows) == 1 and rows[0].endswith("n/a: the mean loss is not > 0 at T = 32, so no power law fits; "
+                                               "predicted 1"), rows
 
 
 # (mutation check) kills: R2 (spectrum index I = 2..M+1 instead of 1..M: the top mode dropped) and its theory twin

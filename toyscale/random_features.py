@@ -1114,15 +1114,19 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
     swamps its O(1/N) mean. Only ridgeless points enter.
 
     Returns:
-      ``{name: (x, mean y, fit)}``.
+      ``{name: (x, mean y, fit)}``; ``fit`` is None where a mean is not finite and > 0. No
+      power law passes through such a point, and a noise-free, ridgeless student that is exact
+      (min(N, T) >= M, :func:`regime_zero_theory_sizes`) has a loss, and a difference, of
+      rounding: ~1e-17, whose sign the compiled code decides (one of them, -4e-17, had stopped
+      the random-features script with fit_power_law's ValueError after its sweep).
     """
     from toyscale.fitting import fit_power_law
 
     fits = {}
     for name, (along, measure, fixed, keep, _) in _regime_specs(N_max, T_max, N_small, T_small, ratio).items():
         x, y, _ = loss_curve(result, along, measure=measure, ridge=0.0, **fixed)
-        sel = keep(x)
-        fits[name] = (x[sel], y[sel], fit_power_law(x[sel], y[sel]))
+        x, y = x[keep(x)], y[keep(x)]
+        fits[name] = (x, y, fit_power_law(x, y) if np.all(np.isfinite(y) & (y > 0)) else None)
     return fits
 
 
