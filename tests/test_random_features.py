@@ -919,15 +919,10 @@ def test_one_sgd_step_is_the_full_gradient_step_on_average():
     np.testing.assert_allclose(sgd.mean(0), full, atol=5 * sgd.std(0).max() / np.sqrt(len(keys)))
 
 
-# (mutation check) kills: G1 (_regime_specs: rN/rT swapped, i.e. min/max caps of the resolution fits exchanged),
-# G2 (variance_T fitted at N_max instead of N_small), G3 (resolution_N fitted at T_small instead of
-# T_max), G4 (variance_T fits the raw test loss, not test_loss - loss_infinite_data).
-# The only existing checks of regime_exponents look at labels and finiteness, not which data a fit
-# reads. Synthetic records: each regime is an exact power law only in the row/column/measure the
-# regime must use (exponents 0.5, 0.5, 1, 1); anywhere else the exponent is different.
 def _regime_records(variance_T: dict | None = None) -> list:
-    """Synthetic records of the test below; ``variance_T`` ({T: value}) replaces variance_T's
-    difference (test_loss - loss_infinite_data at N = 8) at those T."""
+    """The synthetic records of the two regime_exponents tests below (see the first one's comment);
+    ``variance_T`` ({T: value}) replaces variance_T's difference (test_loss - loss_infinite_data
+    at N = 8) at those T."""
     from toyscale.sweep import Record
 
     Ns, Ts = [8, 16, 32, 64], [8, 16, 32, 64, 128]
@@ -944,6 +939,12 @@ def _regime_records(variance_T: dict | None = None) -> list:
     return recs
 
 
+# (mutation check) kills: G1 (_regime_specs: rN/rT swapped, i.e. min/max caps of the resolution fits exchanged),
+# G2 (variance_T fitted at N_max instead of N_small), G3 (resolution_N fitted at T_small instead of
+# T_max), G4 (variance_T fits the raw test loss, not test_loss - loss_infinite_data).
+# The only existing checks of regime_exponents look at labels and finiteness, not which data a fit
+# reads. Synthetic records: each regime is an exact power law only in the row/column/measure the
+# regime must use (exponents 0.5, 0.5, 1, 1); anywhere else the exponent is different.
 def test_regime_exponents_fit_the_right_row_column_and_measure():
     fits = rf.regime_exponents(_regime_records(), N_max=64, T_max=128, N_small=8, T_small=8, ratio=2.0)
     want = {"resolution_N": ([8, 16, 32, 64], 0.5), "resolution_T": ([8, 16, 32], 0.5),

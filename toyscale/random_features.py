@@ -1125,7 +1125,8 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
     fits = {}
     for name, (along, measure, fixed, keep, _) in _regime_specs(N_max, T_max, N_small, T_small, ratio).items():
         x, y, _ = loss_curve(result, along, measure=measure, ridge=0.0, **fixed)
-        x, y = x[keep(x)], y[keep(x)]
+        sel = keep(x)
+        x, y = x[sel], y[sel]
         fits[name] = (x, y, fit_power_law(x, y) if np.all(np.isfinite(y) & (y > 0)) else None)
     return fits
 
