@@ -24,7 +24,9 @@ arc-cosine moments of jointly Gaussian pre-activations), and optionally also est
 fresh samples. Two limits of the *same* model are available as extra outputs: infinite
 data (T -> inf, same features U; Bahri et al. 2021, L(P)) and the kernel limit
 (N -> inf, same training set; Bahri et al. L(D)). Subtracting them isolates the
-variance-limited terms model by model.
+variance-limited terms model by model. Every loss here, simulated or theoretical, is the plain
+mean squared error: Bahri et al.'s L(P) and L(D) carry a factor 1/2, so theirs are half of
+ours (exponents are unaffected).
 
 Everything per-model (alpha, ridge, noise, lr) is an array input; shapes (N, T,
 nonlinearity, method, steps, batch) are static, one compile each (see :mod:`toyscale.sweep`).
