@@ -36,18 +36,25 @@ def log_ridges(lo: float, hi: float, count: int) -> list[float]:
 
 # The spectrum exponent 1 + alpha = 1.5; the teacher is isotropic in the latent space, so the
 # target's power in the kernel's eigenbasis falls as I^-1.5 too (the paper's target exponent).
-# ``noise`` is the label noise's standard deviation; ``fixed`` the n of the k sweep and the k of
-# the n sweep.
+# ``noise`` is the label noise's standard deviation (as everywhere in toyscale.random_features);
+# ``fixed`` the n of the k sweep and the k of the n sweep.
+# Simon et al.'s "noise 0.5" is a variance: their script (more-is-better, scripts/rf-gaussian.py)
+# sets NOISE_VAR = 0.5 and passes it to the deterministic equivalent as sigma^2, and their own
+# Gaussian sampler (theory.py) draws noise of amplitude sqrt(noise_var). (That script's
+# simulation drew torch.normal(0, NOISE_VAR), sd 0.5, against its theory's variance 0.5; here
+# both sides have variance 0.5, the theory's setting.) Their target, sqrt(i^-1.5) per mode and
+# not normalised, is this teacher's at lambda_+ = M.
+NOISE_SD = 0.5**0.5
 PRESETS = {
     # Simon et al.'s Gaussian random-feature runs: M = 10^4, 31 sizes in 10..10^4, 31 ridges in
     # 10^[-3, 2], 45 trials (86,490 models in 62 shapes: a GPU's job; n = k = 256 itself is not one of the sizes).
-    "paper": dict(rf=dict(M=10_000), alpha=0.5, noise=0.5, fixed=256, sizes=log_sizes(10, 10_000, 31),
+    "paper": dict(rf=dict(M=10_000), alpha=0.5, noise=NOISE_SD, fixed=256, sizes=log_sizes(10, 10_000, 31),
                   ridges=log_ridges(1e-3, 1e2, 31), trials=45),
     # a 2-core CPU in a few minutes: M = 2048, 13 sizes, 11 ridges, 8 trials
-    "quick": dict(rf=dict(M=2048), alpha=0.5, noise=0.5, fixed=128, sizes=log_sizes(8, 2048, 13),
+    "quick": dict(rf=dict(M=2048), alpha=0.5, noise=NOISE_SD, fixed=128, sizes=log_sizes(8, 2048, 13),
                   ridges=log_ridges(1e-3, 1e2, 11), trials=8),
     # seconds: only checks that the script runs end to end (used by the tests)
-    "smoke": dict(rf=dict(M=128), alpha=0.5, noise=0.5, fixed=16, sizes=[4, 8, 16, 32, 64],
+    "smoke": dict(rf=dict(M=128), alpha=0.5, noise=NOISE_SD, fixed=16, sizes=[4, 8, 16, 32, 64],
                   ridges=[1e-3, 1e-1, 10.0], trials=3),
 }
 SHOWN_RIDGES = 6  # ridges drawn per panel (evenly through the grid, both ends included)
@@ -95,7 +102,8 @@ def main(argv=None) -> dict:
     task = rf.RandomFeatureTask(cfg)
     diverged = sum(bool(r.diverged) for r in result)
     print(f"{len(result)} models in {len({task.static_of(p) for p in grid})} compiled shapes; M = {cfg.M}, "
-          f"spectrum and target exponent {1 + alpha:g}, noise sd {noise:g}, {len(ridges)} ridges "
+          f"spectrum and target exponent {1 + alpha:g}, noise sd {noise:.4g} (variance {noise**2:.4g}), "
+          f"{len(ridges)} ridges "
           f"{ridges[0]:g}..{ridges[-1]:g}, {pre['trials']} trials; {diverged} diverged (left out of the means)")
 
     # the theory on the whole grid, not only where some trial of the simulation survived: its best
@@ -185,7 +193,8 @@ def main(argv=None) -> dict:
 
     figure = args.figure
     plots.save(plots.ridge_sweep(
-        panels, title=f"random features at the best ridge, M = {cfg.M}, exponent {1 + alpha:g}, noise {noise:g}: "
+        panels, title=f"random features at the best ridge, M = {cfg.M}, exponent {1 + alpha:g}, "
+                      f"noise variance {noise**2:.3g}: "
                       f"median |sim/theory - 1| = " + ("n/a" if agreement.median_far is None else
                                                        f"{agreement.median_far:.3f}")
                       + f" where max(N, T) >= {OFF_PEAK:g} min(N, T)"),

@@ -1517,11 +1517,15 @@ def test_geometry_long_row_measures_leave_out_models_trained_without_them():
 
 
 def test_more_is_better_presets_are_simon_et_als_grid():
-    # paper: M = 10^4, 31 sizes in 10..10^4 at 256, 31 ridges in 10^[-3, 2], 45 trials
+    # paper: M = 10^4, 31 sizes in 10..10^4 at 256, 31 ridges in 10^[-3, 2], 45 trials, noise variance 0.5
+    # (their NOISE_VAR; the sd, 0.5, had been taken for it); the quick preset's noise is the same
     module = load("more_is_better")
     pre = module.PRESETS["paper"]
     cfg, grid = module.prepare(pre)
-    assert cfg.M == 10_000 and pre["fixed"] == 256 and pre["trials"] == 45 and pre["noise"] == 0.5
+    assert cfg.M == 10_000 and pre["fixed"] == 256 and pre["trials"] == 45
+    noises = {p["noise"] for p in grid}
+    assert len(noises) == 1 and noises.pop() ** 2 == pytest.approx(0.5, rel=1e-12)
+    assert module.PRESETS["quick"]["noise"] == pre["noise"]
     assert len(pre["sizes"]) == 31 and pre["sizes"][0] == 10 and pre["sizes"][-1] == 10_000
     np.testing.assert_allclose(pre["ridges"], np.logspace(-3, 2, 31), rtol=1e-12)
     assert len({(p["N"], p["T"]) for p in grid}) == 2 * 31 and len(grid) == 2 * 31 * 31 * 45
