@@ -224,6 +224,10 @@ def main(argv=None) -> dict:
         print(f"frontier: {frontier.C.size} budgets bracket their optimum (widths "
               + ", ".join(f"{int(n)}" for n in frontier.N_opt) + f"); {budgets - frontier.C.size} left out, their "
               f"lowest loss at the smallest or largest width they hold")
+        # (the budgets' optima come from the same few runs, so the fits' intervals miss how much the exponents
+        # move from one draw of teachers, features and data to another: measured in README, across --seed)
+        print("  (the N* and L* intervals are fits' over budgets whose optima come from the same runs: not the "
+              "exponents' seed-to-seed uncertainty, which --seed shows)")
 
     figure = args.figure
     plots.save(plots.compute_frontier(t, widths, curves, limits, frontier, time_fit=fits.get("time"),

@@ -1658,6 +1658,7 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
     assert "(the time exponent's interval is a fit's over one mean curve's logged points" in printed
     assert f"N* ~ C^x, C = N t ({kept} budgets)" in printed and f"{ex['N_opt']['fitted']:6.3f}" in printed
     assert f"{left_out} left out, their lowest loss at the smallest or largest width they hold" in printed
+    assert "(the N* and L* intervals are fits' over budgets whose optima come from the same runs" in printed
 
 
 def test_compute_optimal_floor_is_the_mean_of_the_curves_runs_finite_long_time_losses():
