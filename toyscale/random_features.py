@@ -833,8 +833,10 @@ def random_feature_grid(
 ) -> list[dict]:
     """The product grid N x T x ridge x alpha x noise x seed as JSON-serialisable points.
 
-    ``seeds`` (a count or a list of integers) replicates points: each seed value gives the
-    point another key (:func:`toyscale.sweep.model_key`). ``fixed`` sets the same value of any other field for
+    ``noise`` is the label noise's standard deviation (its variance, the sigma^2 of
+    :mod:`toyscale.theory`, is ``noise**2``). ``seeds`` (a count or a list of integers)
+    replicates points: each seed value gives the point another key
+    (:func:`toyscale.sweep.model_key`). ``fixed`` sets the same value of any other field for
     every point (``nonlinearity``, ``method``, ``steps``, ``lr``, ``batch``, ``infinite_data``,
     ``kernel_limit``, ``infinite_time``, ``label``): one value each, not a list.
 
@@ -1465,6 +1467,8 @@ def ridge_sweep_grid(*, alpha: float, sizes: Sequence[int], fixed: int, ridges: 
     The shape N = T = ``fixed`` (where the ridgeless loss peaks) belongs to both directions
     and is trained once. With :func:`replicate_means` and :func:`ridge_tuned`, it gives the
     loss at the best ridge of the grid as N or T grows, which their theory says never rises.
+    ``noise`` is the label noise's standard deviation: their "noise 0.5" (``NOISE_VAR``, a
+    variance) is ``noise=0.5**0.5``.
 
     Returns:
       Validated points, one compile per distinct (N, T).
