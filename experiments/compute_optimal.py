@@ -27,8 +27,8 @@ import numpy as np
 
 from toyscale import plots
 from toyscale import random_features as rf
-from toyscale.fitting import NotIdentifiableError, fit_frontier, fit_power_law
-from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep
+from toyscale.fitting import bracketed_frontier, fit_power_law
+from toyscale.runner import check_axis, experiment_args, exponent_row, finish, run_experiment_sweep
 
 # ``rf`` holds RFConfig fields; ``time_fit`` is the (t_min, t_max) of the time exponent's fit at
 # the largest width; ``bins`` the number of log-spaced compute budgets of the frontier.
@@ -109,42 +109,6 @@ def mean_curves(result, widths: list[int], logged: int) -> tuple[np.ndarray, np.
     return curves, limits, floors, diverged
 
 
-def bracketed_frontier(N: np.ndarray, L: np.ndarray, C: np.ndarray, bins: int):
-    """The compute-optimal frontier over ``bins`` log-spaced budgets, from the budgets whose
-    lowest-loss width has a smaller and a larger width among the budget's runs (``fit_frontier``
-    with ``bracketed=True``); at the others the optimum is not bracketed (each width reaches only
-    the budgets N log_every .. N steps), and the grid's edge would stand in for it. Returns (fit
-    or None, the number of budgets with an optimum, bracketed or not, why None)."""
-    edges = np.geomspace(C.min(), C.max(), bins + 1)
-    edges[0], edges[-1] = edges[0] * 0.999, edges[-1] * 1.001
-    try:
-        total = fit_frontier(N, L, C=C, bins=edges).C.size
-    except (ValueError, NotIdentifiableError) as e:  # (e.g. the runs left fill fewer than 2 budgets)
-        return None, 0, f"no frontier: {e}"
-    try:
-        frontier = fit_frontier(N, L, C=C, bins=edges, bracketed=True)
-    except NotIdentifiableError:  # fewer than 2 bracketed budgets
-        frontier = None
-    if frontier is None or frontier.C.size < 3:
-        kept = "fewer than 2" if frontier is None else frontier.C.size
-        return None, total, (f"{kept} of the {total} budgets bracket their optimum; the fit needs 3 "
-                             f"(more widths, or more steps)")
-    if np.unique(frontier.N_opt).size < 2:
-        return None, total, (f"the {frontier.C.size} budgets that bracket their optimum all have it at "
-                             f"N = {int(frontier.N_opt[0])}: too few widths for these budgets")
-    return frontier, total, None
-
-
-def _row(name: str, fit, want: float, sign: float = 1.0) -> tuple[str, dict]:
-    """A printed row and its summary entry for an exponent ``sign x fit.exponent``."""
-    value = sign * fit.exponent
-    lo, hi = sorted(sign * v for v in fit.t_interval())
-    line = (f"{name:<37} {value:6.3f} ± {fit.stderr['exponent']:.3f}  [{lo:6.3f}, {hi:6.3f}]  {want:.3f}  "
-            f"(R^2 = {fit.r2:.3f}, {fit.n_points} points)")
-    return line, {"fitted": value, "stderr": fit.stderr["exponent"], "t_interval": [lo, hi], "predicted": want,
-                  "r2": fit.r2, "points": fit.n_points}
-
-
 def main(argv=None) -> dict:
     args = experiment_args("compute_optimal", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare,
                            configs={"rf": rf.RFConfig})
@@ -206,7 +170,7 @@ def main(argv=None) -> dict:
         "L_opt": ("L* ~ C^-x along the frontier", 1.0),
     }.items():
         if key in fits:
-            line, rows[key] = _row(name, fits[key], want[key], sign)
+            line, rows[key] = exponent_row(name, fits[key], want[key], sign)
         else:
             line, rows[key] = f"{name:<37} not fitted: {why[key]}", {"fitted": None, "predicted": want[key],
                                                                      "why": why[key]}

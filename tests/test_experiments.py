@@ -1937,7 +1937,7 @@ def test_compute_optimal_row_flips_the_interval_with_the_exponent():
     C = np.array([1e2, 1e3, 1e4, 1e5])
     fit = fit_power_law(C, 0.5 * C ** (1 / 3) * np.array([1.0, 1.1, 0.95, 1.02]))  # N* = k C^(1/3): exponent -1/3
     lo, hi = fit.t_interval()
-    line, row = module._row("N* ~ C^x", fit, 1 / 3, sign=-1.0)
+    line, row = module.exponent_row("N* ~ C^x", fit, 1 / 3, sign=-1.0)
     assert row["fitted"] == pytest.approx(-fit.exponent) and row["t_interval"] == pytest.approx([-hi, -lo])
     assert row["t_interval"][0] < row["fitted"] < row["t_interval"][1] and row["points"] == 4
     assert f"{-fit.exponent:6.3f} ± {fit.stderr['exponent']:.3f}  [{-hi:6.3f}, {-lo:6.3f}]  0.333" in line

@@ -52,6 +52,7 @@ __all__ = [
     "fit_broken_power_law",
     "fit_chinchilla",
     "fit_frontier",
+    "bracketed_frontier",
     "fit_isoflop",
     "fit_power_law",
     "huber",
@@ -2967,6 +2968,38 @@ def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any =
 
 
 @_float64
+def bracketed_frontier(N: Any, L: Any, C: Any, bins: int) -> tuple[AllocationFit | None, int, str | None]:
+    """The compute-optimal frontier of runs logged along their training (each size N at losses
+    L after compute C), over ``bins`` log-spaced budgets, from the budgets whose lowest-loss size
+    has a smaller and a larger size among the budget's runs (:func:`fit_frontier` with
+    ``bracketed=True``); at the others the optimum is not bracketed (each size reaches only the
+    budgets its logged steps give), and the grid's edge would stand in for it.
+
+    Returns:
+      (the fit or None, the number of budgets with an optimum, bracketed or not, why None).
+      None when fewer than 3 budgets bracket their optimum or all of them have it at one size.
+    """
+    N, L, C = (np.asarray(a, dtype=float) for a in (N, L, C))
+    edges = np.geomspace(C.min(), C.max(), bins + 1)
+    edges[0], edges[-1] = edges[0] * 0.999, edges[-1] * 1.001
+    try:
+        total = fit_frontier(N, L, C=C, bins=edges).C.size
+    except (ValueError, NotIdentifiableError) as e:  # (e.g. the runs left fill fewer than 2 budgets)
+        return None, 0, f"no frontier: {e}"
+    try:
+        frontier = fit_frontier(N, L, C=C, bins=edges, bracketed=True)
+    except NotIdentifiableError:  # fewer than 2 bracketed budgets
+        frontier = None
+    if frontier is None or frontier.C.size < 3:
+        kept = "fewer than 2" if frontier is None else frontier.C.size
+        return None, total, (f"{kept} of the {total} budgets bracket their optimum; the fit needs 3 "
+                             f"(more widths, or more steps)")
+    if np.unique(frontier.N_opt).size < 2:
+        return None, total, (f"the {frontier.C.size} budgets that bracket their optimum all have it at "
+                             f"N = {int(frontier.N_opt[0])}: too few widths for these budgets")
+    return frontier, total, None
+
+
 def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = None,
                 min_runs: int = 3, bracketed: bool = False, bootstrap: int = 0, seed: int = 0,
                 level: float = 0.95) -> AllocationFit:

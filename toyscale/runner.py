@@ -450,6 +450,17 @@ def run_experiment_sweep(args: argparse.Namespace, sweep: Callable[..., Any], *s
         _IN_SWEEP = False
 
 
+def exponent_row(name: str, fit: Any, want: float, sign: float = 1.0) -> tuple[str, dict]:
+    """A printed row of an exponent table (fitted ± stderr, 95 % t-interval, predicted, R^2,
+    points) and its summary entry, for the exponent ``sign x fit.exponent`` of a power-law fit."""
+    value = sign * fit.exponent
+    lo, hi = sorted(sign * v for v in fit.t_interval())
+    line = (f"{name:<37} {value:6.3f} ± {fit.stderr['exponent']:.3f}  [{lo:6.3f}, {hi:6.3f}]  {want:.3f}  "
+            f"(R^2 = {fit.r2:.3f}, {fit.n_points} points)")
+    return line, {"fitted": value, "stderr": fit.stderr["exponent"], "t_interval": [lo, hi], "predicted": want,
+                  "r2": fit.r2, "points": fit.n_points}
+
+
 def finish(args: argparse.Namespace, name: str, summary: dict, figure_path: str | None = None) -> dict:
     """Adds preset, seed and wall time to ``summary``, writes DIR/summary.json, prints where."""
     summary = {"experiment": name, "preset": args.preset, "seed": args.seed, "settings": args.settings,
