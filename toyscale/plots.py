@@ -347,7 +347,7 @@ def ridge_sweep(panels: Mapping[str, Mapping[str, Any]], *, title: str) -> plt.F
 
 def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarray, limits: Sequence[float],
                      frontier: Any, *, time_fit: PowerLawFit | None = None, loss_fit: PowerLawFit | None = None,
-                     title: str = "") -> plt.Figure:
+                     title: str = "", size: str = "N", time: str = "t") -> plt.Figure:
     """Loss against time for each width (its ridgeless limit dashed), and against compute
     C = N t with the lowest loss per budget, the frontier (experiments/compute_optimal.py).
 
@@ -357,6 +357,8 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
       frontier: a :class:`toyscale.fitting.AllocationFit` (``C``, ``N_opt``, ``L_opt``, ``a``), or None
         (none drawn).
       time_fit, loss_fit: power-law fits drawn over the largest width's curve and the frontier.
+      size, time: the symbols of the width and the step count in the labels (``"d"``, ``"r"`` for
+        experiments/plrf_frontier.py); a row of ``curves`` may end in NaN (a width run for fewer steps).
     """
     t = np.asarray(t, dtype=float)
     curves = np.asarray(curves, dtype=float)
@@ -366,22 +368,22 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
     fig, (left, right) = plt.subplots(1, 2, figsize=(12.8, 4.8))
     for i, (N, curve, limit) in enumerate(zip(widths, curves, limits)):
         color = plt.cm.viridis(0.9 * i / max(1, len(widths) - 1))
-        left.plot(t, curve, "-", color=color, label=f"N = {N}")
+        left.plot(t, curve, "-", color=color, label=f"{size} = {N}")
         left.axhline(limit, ls="--", lw=0.8, color=color)
         right.plot(N * t, curve, "-", color=color, lw=1)
     if time_fit is not None:
         tt = np.geomspace(*time_fit.x_range, 50)
-        left.plot(tt, 1.5 * time_fit.predict(tt), "k:", label=f"t^-{time_fit.exponent:.2f} (fit, x1.5)")
+        left.plot(tt, 1.5 * time_fit.predict(tt), "k:", label=f"{time}^-{time_fit.exponent:.2f} (fit, x1.5)")
     if frontier is not None:
-        right.plot(frontier.C, frontier.L_opt, "ks", ms=5, label=f"lowest loss per budget: N* ~ C^{frontier.a:.2f}")
+        right.plot(frontier.C, frontier.L_opt, "ks", ms=5, label=f"lowest loss per budget: {size}* ~ C^{frontier.a:.2f}")
     if loss_fit is not None and frontier is not None:
         cc = np.geomspace(frontier.C.min(), frontier.C.max(), 50)
         right.plot(cc, loss_fit.predict(cc), "k-", lw=1.5, label=f"L* ~ C^-{loss_fit.exponent:.2f}")
     drawn = _loggable(curves)  # (a log axis of no positive data cannot be drawn)
     scale = "log" if drawn else "linear"
-    left.set(xscale=scale, yscale=scale, xlabel="steps t", ylabel="test loss",
-             title="loss vs time (dashed: t -> inf)" if drawn else "no finite loss to draw")
-    right.set(xscale=scale, yscale=scale, xlabel="compute C = N t", ylabel="test loss",
+    left.set(xscale=scale, yscale=scale, xlabel=f"steps {time}", ylabel="test loss",
+             title=f"loss vs time (dashed: {time} -> inf)" if drawn else "no finite loss to draw")
+    right.set(xscale=scale, yscale=scale, xlabel=f"compute C = {size} {time}", ylabel="test loss",
               title="compute-optimal frontier")
     left.legend(fontsize=7)
     if frontier is not None:
