@@ -11,6 +11,7 @@ The path of data, one module per stage:
 * :mod:`toyscale.fitting`, :mod:`toyscale.scaling` -- power-law and Chinchilla fits, width exponents
 * :mod:`toyscale.random_features`, :mod:`toyscale.theory` -- random-feature regression and
   its deterministic-equivalent theory, sharing one config
+* :mod:`toyscale.plrf` -- power-law random features under one-pass SGD (Paquette et al. 2024)
 * :mod:`toyscale.plots` -- figures (imported on demand: it loads matplotlib)
 """
 
@@ -45,6 +46,6 @@ from toyscale.fitting import (
     fit_power_law,
 )
 from toyscale.scaling import CurveNotFittedError, WidthCurve, fit_width_curve, width_curve, width_exponent
-from toyscale import random_features, theory
+from toyscale import plrf, random_features, theory
 from toyscale.random_features import RandomFeatureTask, RFConfig, random_feature_grid, sweep_random_features, train_random_features
 from toyscale.theory import expected_test_loss, krr_risk, rf_risk

@@ -63,6 +63,7 @@ __all__ = [
     "rank_truncate",
     "expected_test_loss",
     "weak_superposition_loss",
+    "plrf_exponents",
 ]
 
 _BISECTION_STEPS = 200
@@ -614,3 +615,45 @@ def weak_superposition_loss(p: ArrayLike, k: ArrayLike | None = None, *, mask: A
     # tail[k]: the sum of all but the k largest, summed from the smallest up
     tail = np.concatenate([np.cumsum(np.sort(freq))[::-1], [0.0]])
     return V_SECOND_MOMENT * tail[counts]
+
+
+def plrf_exponents(alpha: float, beta: float) -> dict[str, Any]:
+    """Scaling exponents of power-law random features under one-pass SGD (Paquette, Paquette, Xiao
+    & Pennington 2024; model in :mod:`toyscale.plrf`) above the high-dimensional line, alpha > 1/2.
+
+    Derived, not read in the paper's own table: from the large-d loss terms its follow-ups quote,
+    with learning rate gamma and r steps (2 beta > 1 unless said),
+    ``F_0 ~ d^-(2 alpha - max(0, 1 - 2 beta))`` (the d-limited floor), ``F_pp ~ (gamma r)^-((2 alpha +
+    2 beta - 1) / (2 alpha))``, ``F_ac ~ d^-1 (gamma r)^-(1 - 1/(2 alpha))`` and ``K_pp ~ (gamma
+    r)^-(2 - 1/(2 alpha))``, the loss is their sum up to constants; at compute f = d r the best d
+    balances the two terms that dominate: F_pp and F_0 in phase Ia (2 beta < 1), F_pp and F_ac
+    in phase II (2 beta > 1, beta < alpha), F_ac and K_pp in phase III (beta > alpha). The
+    exponents agree where the phases meet (at beta = alpha both give d* ~ f^(1/2), P* ~
+    f^-((4 alpha - 1) / (4 alpha)): 0.643 at alpha = 0.7, the value the reference gives as
+    predicted there), and the other terms decay faster inside each phase.
+
+    Returns:
+      A dict: ``phase`` ("Ia", "II" or "III"; "II/III" at beta = alpha, "Ia/II" at 2 beta = 1),
+      ``d_opt`` (d* ~ f^x), ``loss_opt`` (P* ~ f^-x), ``floor`` (F_0 ~ d^-x, the loss of d
+      features at r -> inf) and ``time`` (P ~ r^-x at d -> inf: the slower of F_pp and K_pp).
+
+    Raises:
+      ValueError: alpha <= 1/2 (phases Ib, Ic, IVa, IVb, whose exponents we do not have) or beta <= 0.
+    """
+    a = check_real("alpha", alpha)
+    b = check_real("beta", beta, low=0.0, strict=True)
+    if a <= 0.5:
+        raise ValueError(f"alpha={alpha!r}; plrf_exponents covers alpha > 1/2 (phases Ia, II and III); below the "
+                         f"high-dimensional line 2 alpha = 1 lie phases Ib, Ic and IV, not implemented")
+    if 2 * b < 1:
+        phase, d_opt, loss_opt = "Ia", 1 / (2 * a + 1), (2 * a + 2 * b - 1) / (2 * a + 1)
+    elif b <= a:
+        phase, d_opt, loss_opt = "II", b / (a + b), (2 * a + 2 * b - 1) / (2 * (a + b))
+    else:
+        phase, d_opt, loss_opt = "III", 0.5, (4 * a - 1) / (4 * a)
+    if b == a:
+        phase = "II/III"
+    elif 2 * b == 1:
+        phase = "Ia/II"
+    time = min((2 * a + 2 * b - 1) / (2 * a), (4 * a - 1) / (2 * a))
+    return {"phase": phase, "d_opt": d_opt, "loss_opt": loss_opt, "floor": 2 * a - max(0.0, 1 - 2 * b), "time": time}

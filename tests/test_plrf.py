@@ -1,0 +1,206 @@
+"""Power-law random features under one-pass SGD (toyscale.plrf), their exponents (toyscale.theory)
+and the frontier script's checks."""
+
+import importlib.util
+import json
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+
+from toyscale import plrf
+from toyscale.sweep import model_key
+from toyscale.theory import plrf_exponents
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+POINT = {"d": 6, "alpha": 0.7, "beta": 0.9, "lr": 0.05, "steps": 40, "seed": 0}
+
+
+def _script():
+    spec = importlib.util.spec_from_file_location("plrf_frontier", ROOT / "experiments" / "plrf_frontier.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _reference(point, key, log_every, v_ratio=4):
+    """The model as the paper writes it, in float64 numpy: x = j^-alpha z drawn whole, W and b
+    explicit, one sample's gradient W^T x (<W^T x, theta> - <x, b>), the loss by its definition."""
+    d, v = point["d"], v_ratio * point["d"]
+    j = np.arange(1, v + 1, dtype=np.float64)
+    with jax.enable_x64(False):  # the model's own draws (float32)
+        W = np.asarray(jax.random.normal(jax.random.fold_in(key, 0), (v, d)), np.float64) / np.sqrt(d)
+        k_sgd = jax.random.fold_in(key, 1)
+        Z = np.stack([np.asarray(jax.random.normal(jax.random.fold_in(k_sgd, t), (1, v)), np.float64)[0]
+                      for t in range(point["steps"])])
+    b = j ** -point["beta"]
+    D = j ** (-2 * point["alpha"])
+    theta, curve = np.zeros(d), []
+    for t in range(point["steps"]):
+        x = j ** -point["alpha"] * Z[t]
+        phi = W.T @ x
+        theta = theta - point["lr"] * phi * (phi @ theta - x @ b)
+        if (t + 1) % log_every == 0:
+            curve.append(0.5 * np.sum(D * (W @ theta - b) ** 2))
+    floor = 0.5 * np.sum((np.sqrt(D) * (W @ np.linalg.lstsq(np.sqrt(D)[:, None] * W, np.sqrt(D) * b,
+                                                            rcond=None)[0] - b)) ** 2)
+    return np.asarray(curve), 0.5 * np.sum(D * b**2), floor, W, b, theta
+
+
+def test_one_model_follows_the_papers_sgd_and_loss_step_by_step():
+    cfg = plrf.PLRFConfig(log_every=10)
+    key = jax.random.PRNGKey(3)
+    out = plrf.train_plrf(cfg, POINT, key=key)
+    curve, start, floor, *_ = _reference(POINT, key, 10)
+    np.testing.assert_allclose(out["loss_curve"], curve, rtol=2e-4)
+    np.testing.assert_allclose(out["loss_start"], start, rtol=1e-6)
+    np.testing.assert_allclose(out["loss_floor"], floor, rtol=1e-6)  # (A and c are formed in float32)
+    assert out["loss"] == out["loss_curve"][-1] and not out["diverged"]
+    assert out["loss_floor"] < out["loss"] < out["loss_start"]
+
+
+def test_the_exact_loss_is_the_mean_squared_error_over_fresh_samples_halved():
+    _, _, _, W, b, theta = _reference(POINT, jax.random.PRNGKey(1), 10)
+    v = W.shape[0]
+    x = np.random.default_rng(0).standard_normal((400_000, v)) * np.arange(1, v + 1) ** -POINT["alpha"]
+    sampled = 0.5 * np.mean((x @ W @ theta - x @ b) ** 2)
+    exact = 0.5 * np.sum(np.arange(1, v + 1) ** (-2 * POINT["alpha"]) * (W @ theta - b) ** 2)
+    assert abs(sampled / exact - 1) < 0.01
+    out = plrf.train_plrf(plrf.PLRFConfig(log_every=10), POINT, key=jax.random.PRNGKey(1))
+    np.testing.assert_allclose(out["loss"], exact, rtol=2e-4)
+
+
+def test_a_sweep_matches_single_models_in_any_chunk_size_and_flags_a_diverging_one():
+    cfg = plrf.PLRFConfig(log_every=10)
+    points = plrf.plrf_grid(d=[4, 8], alpha=[0.7], beta=[0.7, 1.2], lr=0.05, steps=30, seeds=2)
+    points.append({**points[0], "lr": 50.0, "label": "unstable"})
+    whole = plrf.sweep_plrf(cfg, points, progress=False)
+    small = plrf.sweep_plrf(cfg, points, progress=False, chunk_size=1)
+    assert [r.diverged for r in whole] == [False] * 8 + [True]
+    for a, b in zip(whole, small):
+        # (not bit for bit: a device's share of one model compiles the model loop inline, and the
+        # float32 steps then round differently, by up to ~2e-7 relative; shares of 2 or more agree exactly)
+        np.testing.assert_allclose(a["loss_curve"], b["loss_curve"], rtol=1e-6)
+    one, two = (plrf.sweep_plrf(cfg, points, progress=False, devices=jax.devices()[:n]) for n in (1, 2))
+    np.testing.assert_array_equal(one.column("loss"), two.column("loss"))
+    task = plrf.PLRFTask(cfg)
+    for record in list(whole)[:8:3]:
+        alone = plrf.train_plrf(cfg, record.point, key=model_key(0, record.point, task))
+        np.testing.assert_allclose(record["loss_curve"], alone["loss_curve"], rtol=1e-6)
+    # the diverging model's neighbours in its chunk are the same as without it
+    alone = plrf.sweep_plrf(cfg, points[:2], progress=False, devices=jax.devices()[:1])
+    np.testing.assert_array_equal(whole[0]["loss_curve"], alone[0]["loss_curve"])
+
+
+def test_one_program_per_width(xla_compilations):
+    cfg = plrf.PLRFConfig(log_every=5, floor=False)
+    points = plrf.plrf_grid(d=[3, 5], alpha=[0.6, 0.8], beta=[0.7, 1.1], lr=0.05, steps=10, seeds=2)
+    with xla_compilations() as names:
+        plrf.sweep_plrf(cfg, points, progress=False, chunk_size=16)
+    assert sum("model" in n or "group" in n for n in names) <= 2 + 2, names  # (at most one each, plus glue)
+    assert len(names) < 12, names
+
+
+def test_the_floor_falls_as_d_to_the_minus_2_alpha():
+    # F_0 ~ d^-2alpha (1.4) for 2 beta > 1, approached from below at small d (1.19 at d = 16-128;
+    # the quick preset's 16-512 fit 1.335): a check of the spectrum and the floor's solve
+    cfg = plrf.PLRFConfig(log_every=1)
+    points = plrf.plrf_grid(d=[16, 32, 64, 128], alpha=[0.7], beta=[0.9], lr=0.01, steps=1, seeds=2)
+    result = plrf.sweep_plrf(cfg, points, progress=False)
+    d = np.array([r.point["d"] for r in result], float)
+    floor = np.array([float(r["loss_floor"]) for r in result])
+    slope = np.polyfit(np.log(d), np.log(floor), 1)[0]
+    assert -1.6 < slope < -1.05, slope
+
+
+@pytest.mark.parametrize("change, error, message", [
+    ({"d": 0}, ValueError, "d=0; must be an integer >= 1"),
+    ({"steps": 2.5}, TypeError, "steps=2.5; steps must be an integer"),
+    ({"alpha": -0.1}, ValueError, "alpha=-0.1; alpha must be finite > 0"),
+    ({"alpha": 0.2, "beta": 0.2}, ValueError, "needs 2 alpha + 2 beta > 1"),
+    ({"lr": 0.0}, ValueError, "lr=0.0; lr must be finite > 0"),
+    ({"batch": 0}, ValueError, "batch=0; must be an integer >= 1"),
+    ({"width": 3}, ValueError, "point has unknown field(s) ['width']"),
+])
+def test_a_bad_point_is_refused_by_name(change, error, message):
+    with pytest.raises(error) as e:
+        plrf.check_point({**POINT, **change})
+    assert message in str(e.value)
+
+
+def test_bad_settings_are_refused_before_anything_compiles():
+    with pytest.raises(ValueError, match=r"lacks \['lr'\]"):
+        plrf.check_point({k: v for k, v in POINT.items() if k != "lr"})
+    with pytest.raises(ValueError, match="steps=40; steps must be a multiple of PLRFConfig.log_every=30"):
+        plrf.sweep_plrf(plrf.PLRFConfig(log_every=30), [POINT], progress=False)
+    with pytest.raises(TypeError, match="expected a toyscale.plrf.PLRFConfig"):
+        plrf.sweep_plrf({"log_every": 10}, [POINT])
+    with pytest.raises(ValueError, match="v_ratio=0; must be an integer >= 1"):
+        plrf.PLRFConfig(v_ratio=0)
+    with pytest.raises(TypeError, match="floor=1; floor must be True or False"):
+        plrf.PLRFConfig(floor=1)
+
+
+def test_the_chunk_memory_estimate_covers_what_xla_uses():
+    cfg = plrf.PLRFConfig(log_every=10)
+    task = plrf.PLRFTask(cfg)
+    p = plrf.check_point({**POINT, "d": 64, "steps": 200})
+    static = task.static_of(p)
+    with jax.enable_x64(True):
+        inputs = {k: jax.numpy.asarray(v) for k, v in task.inputs_of(p).items()}
+        ma = jax.jit(lambda i, k: task.model_fn(static, i, k)).lower(inputs, jax.random.PRNGKey(0)).compile() \
+            .memory_analysis()
+    used = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
+    assert used <= task.bytes_per_model(static) <= 4 * used
+
+
+def test_the_exponents_at_the_reference_check_and_across_the_phase_boundaries():
+    at = plrf_exponents(0.7, 0.7)
+    assert at["phase"] == "II/III" and at["d_opt"] == 0.5 and abs(at["loss_opt"] - 0.643) < 5e-4
+    assert at["floor"] == pytest.approx(1.4)
+    for a, b in [(0.7, 0.7), (1.0, 1.0), (0.8, 0.5)]:  # continuous where the phases meet
+        below, above = plrf_exponents(a, b - 1e-9), plrf_exponents(a, b + 1e-9)
+        for name in ("d_opt", "loss_opt", "floor", "time"):
+            assert below[name] == pytest.approx(above[name], abs=1e-6), (a, b, name)
+    assert plrf_exponents(0.7, 0.3)["phase"] == "Ia" and plrf_exponents(0.7, 0.6)["phase"] == "II"
+    assert plrf_exponents(0.7, 1.0)["phase"] == "III" and plrf_exponents(0.7, 0.3)["floor"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="alpha=0.4; plrf_exponents covers alpha > 1/2"):
+        plrf_exponents(0.4, 0.7)
+
+
+def test_the_frontier_script_prints_its_fits_against_the_predictions(tmp_path, capsys):
+    module = _script()
+    summary = module.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+                           "--no-progress"])
+    printed = capsys.readouterr().out
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert on_disk["experiment"] == "plrf_frontier" and on_disk["phase"] == "II/III"
+    assert [f.name for f in (tmp_path / "fig").glob("*.png")] == ["plrf_frontier_smoke.png"]
+    pre = module.PRESETS["smoke"]
+    assert summary["steps"] == [pre["compute"] // d // 10 * 10 for d in pre["widths"]]
+    for key, label in [("floor", "floor min P ~ d^-x"), ("d_opt", "d* ~ f^x, f = d r"),
+                       ("loss_opt", "P* ~ f^-x along the frontier")]:
+        row = summary["exponents"][key]
+        assert row["fitted"] is not None, row
+        line = next(line for line in printed.splitlines() if line.startswith(label))
+        assert f"{row['fitted']:6.3f} ± {row['stderr']:.3f}" in line and f"{row['predicted']:.3f}" in line
+    assert summary["exponents"]["d_opt"]["predicted"] == 0.5
+    assert 1.0 < summary["exponents"]["floor"]["fitted"] < 1.6
+    # each width's curve is as long as its own steps, NaN after
+    curves = np.asarray(summary["loss_curves"], float)
+    assert np.isfinite(curves[-1, : summary["steps"][-1] // 10]).all() and np.isnan(curves[-1, -1])
+
+
+@pytest.mark.parametrize("item, message", [
+    ("alpha=0.4", "alpha=0.4; plrf_exponents covers alpha > 1/2"),
+    ("compute=100", "compute=100; compute must be an integer of at least 3 x log_every x the largest width = 1920"),
+    ("widths=[4,8]", "widths=[4, 8]; the frontier and floor fits need at least 3 widths"),
+    ("bins=2", "bins=2; bins must be an integer >= 3"),
+])
+def test_the_frontier_script_refuses_bad_settings_as_usage_errors(item, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        _script().main(["--preset", "smoke", "--set", item, "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,267 @@
+"""Power-law random features trained by one-pass SGD (Paquette, Paquette, Xiao & Pennington 2024,
+"4+3 phases of compute-optimal neural scaling laws").
+
+The model, as in our reference (``shared/reference/random-features.md``):
+
+* data ``x in R^v`` with ``x_j = j^-alpha z_j``, ``z`` standard normal (data complexity alpha);
+* a fixed embedding ``W in R^{v x d}``, i.i.d. ``Normal(0, 1/d)`` entries; d is the model size;
+* target ``<x, b>`` with ``b_j = j^-beta`` (target complexity beta), no label noise;
+* prediction ``<W^T x, theta>``, theta starting at 0, and the population loss, exact from theta,
+  ``P(theta) = 1/2 E[(<W^T x, theta> - <x, b>)^2] = 1/2 sum_j j^-2alpha ((W theta)_j - b_j)^2``;
+* one-pass SGD: each step draws ``batch`` fresh samples and takes
+  ``theta <- theta - lr sum_i W^T x_i (<W^T x_i, theta> - <x_i, b>)`` (a sum over the batch, no
+  1/batch: batch 1, the presets' choice, is the same either way);
+* compute ``f = d x r`` FLOPs (r steps of batch 1), up to a constant.
+
+Decided here, where the reference is silent: ``v = v_ratio x d`` with ``v_ratio = 4`` by default
+(the authors' later power-law-RF code runs v = 4d: V = 2000, D = 500); the loss is the
+1/2-weighted MSE above (their code's "MSE/2"). Each step needs only ``e = A theta - c`` with
+``A = diag(j^-alpha) W`` and ``c_j = j^-alpha b_j``: a sample is ``x = diag(j^-alpha) z``, so its
+error is ``z . e`` and its gradient ``A^T z (z . e)``: two [v, d] matrix-vector products a step,
+and the loss ``|e|^2 / 2`` comes free with them.
+
+The compute-optimal exponents of :func:`toyscale.theory.plrf_exponents` are derived from
+the loss terms the paper's follow-ups quote (see there), not read in the paper's own table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from toyscale._checks import check_axis, check_float32, check_int, check_real, config_from_dict, prng_key, short_repr
+from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
+
+__all__ = [
+    "PLRFConfig",
+    "PLRFTask",
+    "check_point",
+    "plrf_grid",
+    "sweep_plrf",
+    "train_plrf",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class PLRFConfig:
+    """Settings shared by every model of a power-law random-feature sweep.
+
+    Attributes:
+      v_ratio: the data dimension is ``v = v_ratio x d`` (>= 1; the theory takes v > d).
+      log_every: the exact loss is recorded every this many steps (``loss_curve``); a point's
+        ``steps`` must be a multiple of it.
+      floor: also compute ``loss_floor``, the least loss the d features can reach
+        (``min_theta P``, a float64 least-squares solve; the r -> inf limit of SGD).
+    """
+
+    v_ratio: int = 4
+    log_every: int = 10
+    floor: bool = True
+
+    def __post_init__(self):
+        check_int("v_ratio", self.v_ratio, 1)
+        check_int("log_every", self.log_every, 1)
+        if not isinstance(self.floor, bool):
+            raise TypeError(f"floor={self.floor!r}; floor must be True or False")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, settings: Mapping[str, Any]) -> "PLRFConfig":
+        """The config of a :meth:`to_dict` (or of a preset's group of settings)."""
+        return config_from_dict(cls, settings)
+
+
+class Static(NamedTuple):
+    """The shape-fixing part of a point: one compilation per distinct value."""
+
+    d: int
+    v: int
+    steps: int
+    batch: int
+
+
+_DEFAULTS = {"batch": 1}
+_FIELDS = ("d", "alpha", "beta", "lr", "steps")
+
+
+def check_point(point: Mapping[str, Any]) -> dict:
+    """Validates one grid point and fills defaults; a ValueError (TypeError for a value of the
+    wrong type) names the bad field.
+
+    Required: ``d`` (model size, an integer >= 1), ``alpha`` and ``beta`` (> 0; the loss is
+    finite for every v, and the reference's phases need 2 alpha + 2 beta > 1: checked), ``lr``
+    (> 0) and ``steps`` (>= 1). Optional: ``batch`` (>= 1, default 1), ``seed`` (an integer >= 0
+    that enters the model's key) and ``label`` (a tag).
+    """
+    if not isinstance(point, Mapping):
+        raise TypeError(f"point={short_repr(point)}; a point must be a mapping (a dict) of field names to values")
+    p = {**_DEFAULTS, **dict(point)}
+    unknown = set(p) - set(_FIELDS) - set(_DEFAULTS) - {"seed", "label"}
+    if unknown:
+        raise ValueError(f"point has unknown field(s) {sorted(unknown)}; allowed: {', '.join(_FIELDS)}, batch, "
+                         f"seed and label")
+    missing = [name for name in _FIELDS if name not in p]
+    if missing:
+        raise ValueError(f"point {dict(point)} lacks {missing}; {', '.join(_FIELDS)} are required")
+    p["d"] = check_int("d", p["d"], 1)
+    p["steps"] = check_int("steps", p["steps"], 1)
+    p["batch"] = check_int("batch", p["batch"], 1)
+    for name in ("alpha", "beta", "lr"):
+        p[name] = check_real(name, p[name], low=0.0, strict=True)
+        check_float32(name, p[name])
+    if not 2 * p["alpha"] + 2 * p["beta"] > 1:
+        raise ValueError(f"alpha={p['alpha']!r}, beta={p['beta']!r}; the power-law random-feature model needs "
+                         f"2 alpha + 2 beta > 1 (else the target's power does not converge as v grows)")
+    if "seed" in p:
+        p["seed"] = check_int("seed", p["seed"], 0)
+    return p
+
+
+def _check_for(config: PLRFConfig, p: dict) -> dict:
+    if p["steps"] % config.log_every:
+        raise ValueError(f"steps={p['steps']}; steps must be a multiple of PLRFConfig.log_every={config.log_every} "
+                         f"(the loss curve logs every log_every steps)")
+    return p
+
+
+def _static(config: PLRFConfig, p: Mapping[str, Any]) -> Static:
+    return Static(d=p["d"], v=config.v_ratio * p["d"], steps=p["steps"], batch=p["batch"])
+
+
+def _inputs(p: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    return {k: np.float32(p[k]) for k in ("alpha", "beta", "lr")}
+
+
+def _problem(static: Static, alpha: jax.Array, beta: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``A = diag(j^-alpha) W`` [v, d] and ``c = j^-alpha b`` [v] of one model (float32)."""
+    j = jnp.arange(1, static.v + 1, dtype=jnp.float32)
+    scale = j ** -alpha
+    W = jax.random.normal(key, (static.v, static.d), jnp.float32) / jnp.sqrt(jnp.float32(static.d))
+    return W * scale[:, None], scale * j ** -beta
+
+
+@float32_products
+def _model(config: PLRFConfig, static: Static, inputs: Mapping[str, jax.Array], key: jax.Array) -> dict:
+    """Samples, trains and measures one model: the body of the sweep's ``model_fn``."""
+    k_w, k_sgd = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
+    A, c = _problem(static, inputs["alpha"], inputs["beta"], k_w)
+    lr = inputs["lr"]
+
+    def step(theta, t):
+        e = A @ theta - c
+        z = jax.random.normal(jax.random.fold_in(k_sgd, t), (static.batch, static.v), jnp.float32)
+        return theta - lr * (A.T @ (z.T @ (z @ e))), None
+
+    def block(theta, b):
+        theta, _ = jax.lax.scan(step, theta, b * config.log_every + jnp.arange(config.log_every))
+        e = A @ theta - c
+        return theta, 0.5 * jnp.sum(e**2)
+
+    theta, curve = jax.lax.scan(block, jnp.zeros(static.d, jnp.float32), jnp.arange(static.steps // config.log_every))
+    start = 0.5 * jnp.sum(c**2)  # P(0)
+    out = {"loss": curve[-1], "loss_curve": curve, "loss_start": start}
+    if config.floor:
+        # min_theta |A theta - c|^2 / 2 = |c - Q Q^T c|^2 / 2, Q an orthonormal basis of A's columns
+        # (A has full column rank d almost surely when v >= d; rank-deficient, the residual is still right)
+        u, s, _ = jnp.linalg.svd(A.astype(jnp.float64), full_matrices=False)
+        keep = s > s[0] * static.v * jnp.finfo(jnp.float64).eps
+        c64 = c.astype(jnp.float64)
+        coef = jnp.where(keep, u.T @ c64, 0.0)
+        out["loss_floor"] = 0.5 * (jnp.sum(c64**2) - jnp.sum(coef**2))
+    # a stable run ends below where it started; an unstable one grows geometrically, to inf
+    out["diverged"] = ~jnp.all(jnp.isfinite(curve)) | ~(curve[-1] <= start)
+    return out
+
+
+_jit_model = jax.jit(_model, static_argnums=(0, 1))
+
+
+def train_plrf(config: PLRFConfig, point: Mapping[str, Any], *, key: jax.Array) -> dict[str, np.ndarray]:
+    """Trains one model exactly as a sweep does for the same point and key (the sweep's key for
+    point ``p`` with seed ``s`` is ``toyscale.sweep.model_key(s, p, PLRFTask(config))``).
+
+    Returns:
+      numpy outputs: ``loss`` (the exact population loss after ``steps``), ``loss_curve`` (every
+      ``config.log_every`` steps), ``loss_start`` (P(0)), ``loss_floor`` (with ``config.floor``)
+      and ``diverged`` (a non-finite curve, or a final loss above P(0)).
+    """
+    if not isinstance(config, PLRFConfig):
+        raise TypeError(f"config={short_repr(config)}; expected a toyscale.plrf.PLRFConfig")
+    p = _check_for(config, check_point(point))
+    key = prng_key("key", key)
+    with jax.enable_x64(True):
+        inputs = {k: jnp.asarray(v) for k, v in _inputs(p).items()}
+        return {k: np.asarray(v) for k, v in _jit_model(config, _static(config, p), inputs, key).items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class PLRFTask:
+    """Power-law random features under one-pass SGD as a :class:`toyscale.sweep.Task`.
+
+    Static axis: :class:`Static` (d, v, steps, batch); per-model inputs: alpha, beta, lr.
+    """
+
+    settings: PLRFConfig
+    name: str = "plrf"
+
+    def config(self) -> dict:
+        return self.settings.to_dict()
+
+    def static_of(self, point: Mapping[str, Any]) -> Hashable:
+        return _static(self.settings, check_point(point))
+
+    def inputs_of(self, point: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        return _inputs(check_point(point))
+
+    def identity_of(self, point: Mapping[str, Any]) -> dict:
+        """The point with its defaults filled in: a point keys the same model however it is spelled."""
+        return check_point(point)
+
+    def model_fn(self, static: Static, inputs, key):
+        return _model(self.settings, static, inputs, key)
+
+    def bytes_per_model(self, static: Static) -> int:
+        v, d = static.v, static.d
+        # float32: W and A, the batch's samples, the curve; float64: the floor's SVD (A, u and work space)
+        used = 4 * (2 * v * d + 2 * static.batch * v + 4 * v + 2 * d + static.steps // self.settings.log_every)
+        if self.settings.floor:
+            used += 8 * (3 * v * d + 2 * d * d + 4 * v)
+        return used
+
+    def steps(self, static: Static) -> int:
+        return static.steps
+
+
+def plrf_grid(*, d: Sequence[int], alpha: Sequence[float], beta: Sequence[float], lr: float, steps: int,
+              batch: int = 1, seeds: int | Sequence[int] = 1) -> list[dict]:
+    """The product grid d x alpha x beta x seed, every point with the same ``lr``, ``steps`` and
+    ``batch``. ``seeds`` is a count (``3`` is ``[0, 1, 2]``) or a list of integer labels; each
+    gives the point another key. Returns validated points, d-major."""
+    if isinstance(seeds, bool):
+        raise TypeError(f"seeds={seeds!r}; seeds must be a count (an int) or a list of integer seed labels")
+    seed_labels = list(range(check_int("seeds", seeds, 1))) if isinstance(seeds, (int, np.integer)) \
+        else check_axis("seeds", seeds)
+    axes = [check_axis(name, values) for name, values in (("d", d), ("alpha", alpha), ("beta", beta))]
+    return [check_point({"d": n, "alpha": a, "beta": b, "lr": lr, "steps": steps, "batch": batch, "seed": s})
+            for n, a, b, s in itertools.product(*axes, seed_labels)]
+
+
+def sweep_plrf(config: PLRFConfig, points: Sequence[Mapping[str, Any]], *, seed: int = 0, out: str | None = None,
+               **engine_options: Any) -> SweepResult:
+    """Trains every point (see :func:`plrf_grid`) with :func:`toyscale.sweep.run_sweep`; all
+    validation happens here, before anything compiles. ``engine_options`` go to the engine
+    (``memory_budget``, ``chunk_size``, ``devices``, ``progress``). Runs inside a scoped
+    ``jax.enable_x64(True)`` for the floor's float64 solve (training stays float32)."""
+    if not isinstance(config, PLRFConfig):
+        raise TypeError(f"config={short_repr(config)}; expected a toyscale.plrf.PLRFConfig")
+    points = [_check_for(config, check_point(p)) for p in check_points(points)]
+    with jax.enable_x64(True):
+        return run_sweep(PLRFTask(config), points, seed=seed, out=out, **engine_options)
