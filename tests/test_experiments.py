@@ -513,7 +513,7 @@ def test_geometry_labels_gamma_0_as_no_decay_not_weak():
 
 
 @pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry",
-                                  "activation_density", "more_is_better", "compute_optimal"])
+                                  "activation_density", "more_is_better", "compute_optimal", "plrf_frontier"])
 def test_the_help_examples_of_each_script_are_accepted(name):
     from toyscale.runner import _examples, experiment_args
 
@@ -582,7 +582,7 @@ def test_rerunning_into_an_out_folder_with_other_settings_is_a_usage_error(rando
 
 
 @pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "random_features", "geometry",
-                                  "activation_density", "more_is_better", "compute_optimal"])
+                                  "activation_density", "more_is_better", "compute_optimal", "plrf_frontier"])
 def test_each_script_refuses_a_sweep_folder_holding_another_sweep_as_a_usage_error(name, tmp_path, capsys):
     from toyscale.sweep import FORMAT
 

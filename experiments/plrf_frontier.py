@@ -1,0 +1,166 @@
+"""Power-law random features under one-pass SGD: the compute-optimal frontier (Paquette et al. 2024).
+
+Paquette, Paquette, Xiao & Pennington, "4+3 phases of compute-optimal neural scaling laws":
+data x_j = j^-alpha z_j in R^v, a fixed embedding W (v x d, Normal(0, 1/d)), target b_j = j^-beta,
+one-pass SGD of batch 1 from theta = 0, compute f = d x r for r steps (model: toyscale.plrf).
+Our reference's check: at alpha = 0.7 on the boundary of phases II and III (beta = alpha) the
+optimal size grows as d* ~ f^(1/2) and the loss along the frontier falls as f^-0.643
+(measured 0.648 in the paper). The exponents printed beside the fits are
+``toyscale.theory.plrf_exponents`` (derived from the loss terms, not read in the paper's table):
+d* ~ f^(1/2), P* ~ f^-((4 alpha - 1) / (4 alpha)) there, and each width's floor (the least
+loss of its d features) ~ d^-2alpha.
+
+Every width trains for ``compute / d`` steps, so all widths reach the same largest budget; the
+exact loss is logged every ``plrf.log_every`` steps, averaged over seeds per width, and the
+frontier is the lowest mean loss per log-spaced budget, kept where a smaller and a larger width
+bracket it (``toyscale.fitting.bracketed_frontier``).
+
+    python experiments/plrf_frontier.py --preset quick --out runs/plrf_frontier
+
+Writes DIR/summary.json, DIR/plrf_frontier.png and figures/plrf_frontier_<preset>.png (see
+``--figures``); the sweep itself goes to DIR/sweep (rerunning resumes it).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from toyscale import plots
+from toyscale import plrf
+from toyscale.fitting import bracketed_frontier, fit_power_law
+from toyscale.runner import check_axis, experiment_args, exponent_row, finish, run_experiment_sweep
+from toyscale.theory import plrf_exponents
+
+# ``plrf`` holds PLRFConfig fields; ``compute`` is the largest budget f = d r (each width runs
+# compute / d steps, rounded down to a multiple of log_every); ``bins`` the number of
+# log-spaced budgets of the frontier.
+PRESETS = {
+    # Not run here (no GPU): the reference gives alpha = beta = 0.7 but not the paper's widths, steps or lr.
+    "paper": dict(plrf=dict(v_ratio=4, log_every=100), alpha=0.7, beta=0.7,
+                  widths=[100, 200, 400, 800, 1600, 3200], compute=20_000_000, lr=0.1, seeds=8, bins=16),
+    # a 2-core CPU in about a minute
+    "quick": dict(plrf=dict(v_ratio=4, log_every=10), alpha=0.7, beta=0.7, widths=[16, 32, 64, 128, 256, 512],
+                  compute=1_000_000, lr=0.1, seeds=8, bins=14),
+    # seconds: only checks that the script runs end to end (used by the tests)
+    "smoke": dict(plrf=dict(v_ratio=4, log_every=10), alpha=0.7, beta=0.7, widths=[4, 8, 16, 32, 64],
+                  compute=40_000, lr=0.1, seeds=2, bins=8),
+}
+LEAST_LOGGED = 3  # logged losses of the widest width, at least
+
+
+def steps_of(compute: int, d: int, log_every: int) -> int:
+    """The steps a width of ``d`` trains for: ``compute / d``, rounded down to a multiple of ``log_every``."""
+    return compute // d // log_every * log_every
+
+
+def prepare(pre: dict) -> tuple:
+    """The config, widths, steps per width, predictions and grid of a preset, checked before anything runs."""
+    cfg = plrf.PLRFConfig.from_dict(pre["plrf"])
+    widths = sorted(check_axis("widths", pre["widths"]))
+    if len(widths) < 3:
+        raise ValueError(f"widths={pre['widths']!r}; the frontier and floor fits need at least 3 widths")
+    want = plrf_exponents(pre["alpha"], pre["beta"])
+    compute = pre["compute"]
+    if isinstance(compute, bool) or not isinstance(compute, int) or \
+            steps_of(compute, widths[-1], cfg.log_every) < LEAST_LOGGED * cfg.log_every:
+        raise ValueError(f"compute={compute!r}; compute must be an integer of at least {LEAST_LOGGED} x log_every x "
+                         f"the largest width = {LEAST_LOGGED * cfg.log_every * widths[-1]}, so that every width "
+                         f"logs {LEAST_LOGGED} losses or more")
+    if isinstance(pre["bins"], bool) or not isinstance(pre["bins"], int) or pre["bins"] < 3:
+        raise ValueError(f"bins={pre['bins']!r}; bins must be an integer >= 3 (compute budgets of the frontier)")
+    steps = {d: steps_of(compute, d, cfg.log_every) for d in widths}
+    grid = [p for d in widths for p in plrf.plrf_grid(d=[d], alpha=[pre["alpha"]], beta=[pre["beta"]],
+                                                      lr=pre["lr"], steps=steps[d], seeds=pre["seeds"])]
+    return cfg, widths, steps, want, grid
+
+
+def mean_curves(result, widths: list[int], steps: dict[int, int], log_every: int):
+    """Per width, the mean over seeds of the logged losses and of the floors of the runs that did
+    not diverge, as a [widths, longest curve] array padded with NaN (NaN rows where none is left);
+    the mean floors; and the number of diverged runs."""
+    length = max(steps.values()) // log_every
+    curves, floors, diverged = np.full((len(widths), length), np.nan), np.full(len(widths), np.nan), 0
+    for i, d in enumerate(widths):
+        runs = [r for r in result if r.point["d"] == d]
+        diverged += sum(r.diverged for r in runs)
+        kept = [r for r in runs if not r.diverged]
+        if kept:
+            curves[i, :steps[d] // log_every] = np.mean([np.asarray(r["loss_curve"], float) for r in kept], axis=0)
+            if "loss_floor" in kept[0].outputs:
+                floors[i] = np.mean([float(r["loss_floor"]) for r in kept])
+    return curves, floors, diverged
+
+
+def main(argv=None) -> dict:
+    args = experiment_args("plrf_frontier", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare,
+                           configs={"plrf": plrf.PLRFConfig})
+    s = args.settings
+    cfg, widths, steps, want, points = args.plan
+    result = run_experiment_sweep(args, plrf.sweep_plrf, cfg, points)
+    curves, floors, diverged = mean_curves(result, widths, steps, cfg.log_every)
+    r = cfg.log_every * np.arange(1, curves.shape[1] + 1, dtype=float)
+
+    fits, why = {}, {}
+    kept = np.isfinite(floors)
+    if kept.sum() >= 3:
+        fits["floor"] = fit_power_law(np.asarray(widths, float)[kept], floors[kept])
+    else:
+        why["floor"] = f"{int(kept.sum())} width(s) with a floor (the fit needs 3; plrf.floor=true computes them)"
+    N_all = np.repeat(np.asarray(widths, float), r.size)
+    C_all = N_all * np.tile(r, len(widths))
+    ok = np.isfinite(curves.ravel())
+    frontier, budgets = None, 0
+    if ok.sum() >= 3:
+        frontier, budgets, why["d_opt"] = bracketed_frontier(N_all[ok], curves.ravel()[ok], C_all[ok], s["bins"])
+    else:
+        why["d_opt"] = "fewer than 3 logged losses left"
+    if frontier is not None:
+        fits["d_opt"], fits["loss_opt"] = frontier.fit, fit_power_law(frontier.C, frontier.L_opt)
+        del why["d_opt"]
+    else:
+        why["loss_opt"] = why["d_opt"]
+
+    print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), alpha = {s['alpha']:g}, "
+          f"beta = {s['beta']:g} (phase {want['phase']}), v = {cfg.v_ratio} d, lr = {s['lr']:g}, batch 1, "
+          f"{s['compute']:g} / d steps; {diverged} diverged (left out of the means)")
+    rows = {}
+    print(f"{'exponent':<37} {'fitted':>6}          95% t-interval    predicted")
+    for key, (name, sign) in {
+        "floor": ("floor min P ~ d^-x (r -> inf)", 1.0),
+        "d_opt": ("d* ~ f^x, f = d r" + (f" ({frontier.C.size} budgets)" if frontier is not None else ""), -1.0),
+        "loss_opt": ("P* ~ f^-x along the frontier", 1.0),
+    }.items():
+        if key in fits:
+            line, rows[key] = exponent_row(name, fits[key], want[key], sign)
+        else:
+            line, rows[key] = f"{name:<37} not fitted: {why[key]}", {"fitted": None, "predicted": want[key],
+                                                                     "why": why[key]}
+        print(line)
+    if frontier is not None:
+        print(f"frontier: {frontier.C.size} budgets bracket their optimum (widths "
+              + ", ".join(f"{int(n)}" for n in frontier.N_opt) + f"); {budgets - frontier.C.size} left out, their "
+              f"lowest loss at the smallest or largest width they hold")
+        print("  (the d* and P* intervals are fits' over budgets whose optima come from the same runs: not the "
+              "exponents' seed-to-seed uncertainty, which --seed shows; the predictions are asymptotic in d)")
+
+    figure = args.figure
+    plots.save(plots.compute_frontier(r, widths, curves, floors, frontier, loss_fit=fits.get("loss_opt"),
+                                      size="d", time="r",
+                                      title=f"power-law random features, one-pass SGD, alpha = {s['alpha']:g}, "
+                                            f"beta = {s['beta']:g}, v = {cfg.v_ratio} d"),
+               figure, os.path.join(args.out, "plrf_frontier.png"), dpi=110)
+    return finish(args, "plrf_frontier", {
+        "alpha": s["alpha"], "beta": s["beta"], "phase": want["phase"], "widths": widths,
+        "steps": [steps[d] for d in widths], "r": r.tolist(), "loss_curves": curves.tolist(),
+        "floors": floors.tolist(), "exponents": rows,
+        "frontier": None if frontier is None else {
+            "C": frontier.C.tolist(), "d_opt": frontier.N_opt.tolist(), "loss_opt": frontier.L_opt.tolist(),
+            "budgets_left_out": budgets - frontier.C.size, "notes": list(frontier.notes)},
+        "models": len(result), "diverged": diverged, "config": cfg.to_dict(),
+    }, figure)
+
+
+if __name__ == "__main__":
+    main()
