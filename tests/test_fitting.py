@@ -811,3 +811,20 @@ def test_chinchilla_mle_sigma_stderr_is_that_of_the_observed_information():
     H = np.array([[(nll(q + h * (E[i] + E[j])) - nll(q + h * (E[i] - E[j])) - nll(q - h * (E[i] - E[j]))
                     + nll(q - h * (E[i] + E[j]))) / (4 * h * h) for j in range(6)] for i in range(6)])
     assert fit.stderr["sigma"] == pytest.approx(fit.sigma * np.sqrt(np.linalg.inv(H)[5, 5]), rel=1e-3)
+
+
+def test_fit_isoflop_and_bracketed_frontier_run_in_float64_without_the_callers_x64():
+    # (fit_isoflop had lost its float64 scope when a function was put between it and its decorator:
+    # its bootstrap then ran in float32, warning that float64 was truncated, with other intervals)
+    import warnings
+
+    rng = np.random.default_rng(0)
+    N = np.repeat(np.geomspace(1e6, 1e9, 8), 3)
+    C = np.tile([1e18, 1e19, 1e20], 8)
+    L = (1.7 + 400 / N**0.34 + 410 / (C / (6 * N)) ** 0.28) * (1 + 0.01 * rng.standard_normal(N.size))
+    assert not jax.config.jax_enable_x64
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = fitting.fit_isoflop(N, L, C=C, bootstrap=40)
+        frontier, _, _ = fitting.bracketed_frontier(N, L, C, 3)
+    assert np.isfinite(fit.a) and frontier is not None

@@ -2967,7 +2967,6 @@ def fit_frontier(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any =
     return _fit_allocation("frontier", opt, notes, boot, level)
 
 
-@_float64
 def bracketed_frontier(N: Any, L: Any, C: Any, bins: int) -> tuple[AllocationFit | None, int, str | None]:
     """The compute-optimal frontier of runs logged along their training (each size N at losses
     L after compute C), over ``bins`` log-spaced budgets, from the budgets whose lowest-loss size
@@ -3000,6 +2999,7 @@ def bracketed_frontier(N: Any, L: Any, C: Any, bins: int) -> tuple[AllocationFit
     return frontier, total, None
 
 
+@_float64
 def fit_isoflop(N: Any, loss: Any, *, D: Any = None, C: Any = None, bins: Any = None,
                 min_runs: int = 3, bracketed: bool = False, bootstrap: int = 0, seed: int = 0,
                 level: float = 0.95) -> AllocationFit:
