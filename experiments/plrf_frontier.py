@@ -29,6 +29,7 @@ import numpy as np
 
 from toyscale import plots
 from toyscale import plrf
+from toyscale._checks import check_int
 from toyscale.fitting import bracketed_frontier, fit_power_law
 from toyscale.runner import check_axis, experiment_args, exponent_row, finish, run_experiment_sweep
 from toyscale.theory import plrf_exponents
@@ -58,7 +59,7 @@ def steps_of(compute: int, d: int, log_every: int) -> int:
 def prepare(pre: dict) -> tuple:
     """The config, widths, steps per width, predictions and grid of a preset, checked before anything runs."""
     cfg = plrf.PLRFConfig.from_dict(pre["plrf"])
-    widths = sorted(check_axis("widths", pre["widths"]))
+    widths = sorted(check_int("widths", d) for d in check_axis("widths", pre["widths"]))
     if len(widths) < 3:
         raise ValueError(f"widths={pre['widths']!r}; the frontier and floor fits need at least 3 widths")
     want = plrf_exponents(pre["alpha"], pre["beta"])
@@ -128,7 +129,7 @@ def main(argv=None) -> dict:
     rows = {}
     print(f"{'exponent':<37} {'fitted':>6}          95% t-interval    predicted")
     for key, (name, sign) in {
-        "floor": ("floor min P ~ d^-x (r -> inf)", 1.0),
+        "floor": ("floor min P ~ d^-x (gradient flow)", 1.0),
         "d_opt": ("d* ~ f^x, f = d r" + (f" ({frontier.C.size} budgets)" if frontier is not None else ""), -1.0),
         "loss_opt": ("P* ~ f^-x along the frontier", 1.0),
     }.items():
@@ -147,7 +148,7 @@ def main(argv=None) -> dict:
 
     figure = args.figure
     plots.save(plots.compute_frontier(r, widths, curves, floors, frontier, loss_fit=fits.get("loss_opt"),
-                                      size="d", time="r",
+                                      size="d", time="r", limit="each width's floor, min P",
                                       title=f"power-law random features, one-pass SGD, alpha = {s['alpha']:g}, "
                                             f"beta = {s['beta']:g}, v = {cfg.v_ratio} d"),
                figure, os.path.join(args.out, "plrf_frontier.png"), dpi=110)

@@ -142,17 +142,41 @@ def test_bad_settings_are_refused_before_anything_compiles():
         plrf.PLRFConfig(floor=1)
 
 
-def test_the_chunk_memory_estimate_covers_what_xla_uses():
-    cfg = plrf.PLRFConfig(log_every=10)
-    task = plrf.PLRFTask(cfg)
-    p = plrf.check_point({**POINT, "d": 64, "steps": 200})
+@pytest.mark.parametrize("floor", [False, True])
+def test_the_chunk_memory_estimate_covers_what_xla_uses(floor):
+    # (without the floor it had counted half of XLA's own; with it, LAPACK's dgesdd work space of
+    # 4 d^2 float64s, which XLA does not count, had eaten all of its margin at d = 1024)
+    task = plrf.PLRFTask(plrf.PLRFConfig(log_every=10, floor=floor))
+    p = plrf.check_point({**POINT, "d": 256, "steps": 1000})
     static = task.static_of(p)
     with jax.enable_x64(True):
         inputs = {k: jax.numpy.asarray(v) for k, v in task.inputs_of(p).items()}
         ma = jax.jit(lambda i, k: task.model_fn(static, i, k)).lower(inputs, jax.random.PRNGKey(0)).compile() \
             .memory_analysis()
     used = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
+    used += 8 * 4 * 256**2 if floor else 0
     assert used <= task.bytes_per_model(static) <= 4 * used
+
+
+def test_a_run_that_blows_up_and_comes_back_down_is_flagged():
+    # lr = 0.45 at d = 32 is past the stable step for this draw: the loss peaks at 18 (P(0) = 0.62)
+    # and ends at 0.14, below P(0); a rule on the final loss alone had passed it
+    out = plrf.train_plrf(plrf.PLRFConfig(log_every=10, floor=False),
+                          {"d": 32, "alpha": 0.7, "beta": 0.7, "lr": 0.45, "steps": 200}, key=jax.random.PRNGKey(0))
+    assert out["loss_curve"].max() > 10 * out["loss_start"] > out["loss"]
+    assert out["diverged"]
+
+
+def test_the_floor_keeps_its_digits_when_it_is_tiny():
+    # |c|^2 - |Q^T c|^2 had given 8.9e-16 for 6.3e-18: the residual is formed directly now
+    point = {"d": 256, "alpha": 3.5, "beta": 3.5, "lr": 0.01, "steps": 10}
+    key = jax.random.PRNGKey(0)
+    out = plrf.train_plrf(plrf.PLRFConfig(log_every=10), point, key=key)
+    with jax.enable_x64(False):
+        A, c = (np.asarray(a, np.float64) for a in plrf._problem(plrf.Static(256, 1024, 10, 1), np.float32(3.5),
+                                                                  np.float32(3.5), jax.random.fold_in(key, 0)))
+    theta = np.linalg.lstsq(A, c, rcond=None)[0]
+    np.testing.assert_allclose(out["loss_floor"], 0.5 * np.sum((A @ theta - c) ** 2), rtol=1e-3)
 
 
 def test_the_exponents_at_the_reference_check_and_across_the_phase_boundaries():
@@ -164,6 +188,11 @@ def test_the_exponents_at_the_reference_check_and_across_the_phase_boundaries():
         for name in ("d_opt", "loss_opt", "floor", "time"):
             assert below[name] == pytest.approx(above[name], abs=1e-6), (a, b, name)
     assert plrf_exponents(0.7, 0.3)["phase"] == "Ia" and plrf_exponents(0.7, 0.6)["phase"] == "II"
+    # inside the phases: Ia d* ~ f^(1/(2a+1)); II d* ~ f^(b/(a+b)), P* ~ f^-((2a+2b-1)/(2(a+b))); III P* ~ f^-((4a-1)/(4a))
+    ia, ii, iii = plrf_exponents(0.7, 0.3), plrf_exponents(0.8, 0.6), plrf_exponents(0.6, 1.0)
+    assert (ia["d_opt"], ia["loss_opt"]) == pytest.approx((1 / 2.4, 1 / 2.4))
+    assert (ii["d_opt"], ii["loss_opt"], ii["time"]) == pytest.approx((0.6 / 1.4, 1.8 / 2.8, 1.8 / 1.6))
+    assert (iii["d_opt"], iii["loss_opt"], iii["time"]) == pytest.approx((0.5, 1.4 / 2.4, 1.4 / 1.2))
     assert plrf_exponents(0.7, 1.0)["phase"] == "III" and plrf_exponents(0.7, 0.3)["floor"] == pytest.approx(1.0)
     with pytest.raises(ValueError, match="alpha=0.4; plrf_exponents covers alpha > 1/2"):
         plrf_exponents(0.4, 0.7)
@@ -179,13 +208,14 @@ def test_the_frontier_script_prints_its_fits_against_the_predictions(tmp_path, c
     assert [f.name for f in (tmp_path / "fig").glob("*.png")] == ["plrf_frontier_smoke.png"]
     pre = module.PRESETS["smoke"]
     assert summary["steps"] == [pre["compute"] // d // 10 * 10 for d in pre["widths"]]
-    for key, label in [("floor", "floor min P ~ d^-x"), ("d_opt", "d* ~ f^x, f = d r"),
+    for key, label in [("floor", "floor min P ~ d^-x (gradient flow)"), ("d_opt", "d* ~ f^x, f = d r"),
                        ("loss_opt", "P* ~ f^-x along the frontier")]:
         row = summary["exponents"][key]
         assert row["fitted"] is not None, row
         line = next(line for line in printed.splitlines() if line.startswith(label))
         assert f"{row['fitted']:6.3f} ± {row['stderr']:.3f}" in line and f"{row['predicted']:.3f}" in line
     assert summary["exponents"]["d_opt"]["predicted"] == 0.5
+    assert 0 < summary["exponents"]["d_opt"]["fitted"] < 1 and 0 < summary["exponents"]["loss_opt"]["fitted"] < 1
     assert 1.0 < summary["exponents"]["floor"]["fitted"] < 1.6
     # each width's curve is as long as its own steps, NaN after
     curves = np.asarray(summary["loss_curves"], float)
@@ -196,6 +226,7 @@ def test_the_frontier_script_prints_its_fits_against_the_predictions(tmp_path, c
     ("alpha=0.4", "alpha=0.4; plrf_exponents covers alpha > 1/2"),
     ("compute=100", "compute=100; compute must be an integer of at least 3 x log_every x the largest width = 1920"),
     ("widths=[4,8]", "widths=[4, 8]; the frontier and floor fits need at least 3 widths"),
+    ("widths=[0,4,8]", "widths=0; must be an integer >= 1"),  # (had raised ZeroDivisionError)
     ("bins=2", "bins=2; bins must be an integer >= 3"),
 ])
 def test_the_frontier_script_refuses_bad_settings_as_usage_errors(item, message, tmp_path, capsys):
