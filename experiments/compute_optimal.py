@@ -27,8 +27,9 @@ import numpy as np
 
 from toyscale import plots
 from toyscale import random_features as rf
-from toyscale.fitting import bracketed_frontier, fit_power_law
-from toyscale.runner import check_axis, experiment_args, exponent_row, finish, run_experiment_sweep
+from toyscale.fitting import fit_power_law
+from toyscale.runner import (check_axis, experiment_args, finish, frontier_fits, frontier_summary, print_exponents,
+                             print_frontier, run_experiment_sweep)
 
 # ``rf`` holds RFConfig fields; ``time_fit`` is the (t_min, t_max) of the time exponent's fit at
 # the largest width; ``bins`` the number of log-spaced compute budgets of the frontier.
@@ -142,39 +143,19 @@ def main(argv=None) -> dict:
         fits["width"] = fit_power_law(np.asarray(widths, float)[finite], limits[finite])
     else:
         why["width"] = f"{int(finite.sum())} width(s) with a finite long-time loss (the fit needs 3)"
-    N_all = np.repeat(np.asarray(widths, float), t.size)
-    C_all = N_all * np.tile(t, len(widths))
-    ok = np.isfinite(curves.ravel())
-    frontier, budgets = None, 0
-    if ok.sum() >= 3:
-        frontier, budgets, why["N_opt"] = bracketed_frontier(N_all[ok], curves.ravel()[ok], C_all[ok], s["bins"])
-    else:
-        why["N_opt"] = "fewer than 3 logged losses left"
-    if frontier is not None:
-        fits["N_opt"], fits["L_opt"] = frontier.fit, fit_power_law(frontier.C, frontier.L_opt)
-        del why["N_opt"]
-    else:
-        why["L_opt"] = why["N_opt"]
+    frontier, budgets = frontier_fits(fits, why, ("N_opt", "L_opt"), widths, t, curves, s["bins"])
 
     print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), "
           f"M = {cfg.M}, T = {s['T']}, alpha = {s['alpha']:g} (a = b = {1 + s['alpha']:g}), lr = {s['lr']:g}, "
           f"{s['steps']} steps; {diverged} diverged (their loss curves left out of the means; the ridgeless "
           f"solve on each model's draw is kept)")
-    rows = {}
-    print(f"{'exponent':<37} {'fitted':>6}          95% t-interval    predicted")
-    for key, (name, sign) in {
+    rows = print_exponents({
         "time": (f"L ~ t^-x at N = {widths[-1]}, t in [{lo:g}, {hi:g}]", 1.0),
         "time_above_floor": ("  L - L(inf) ~ t^-x, the same runs", 1.0),
         "width": ("L ~ N^-x at t -> inf (ridgeless)", 1.0),
         "N_opt": ("N* ~ C^x, C = N t" + (f" ({frontier.C.size} budgets)" if frontier is not None else ""), -1.0),
         "L_opt": ("L* ~ C^-x along the frontier", 1.0),
-    }.items():
-        if key in fits:
-            line, rows[key] = exponent_row(name, fits[key], want[key], sign)
-        else:
-            line, rows[key] = f"{name:<37} not fitted: {why[key]}", {"fitted": None, "predicted": want[key],
-                                                                     "why": why[key]}
-        print(line)
+    }, fits, why, want)
     if "time" in fits:  # (its points are one smooth mean curve's, not independent: the window moves x far more)
         print("  (the time exponent's interval is a fit's over one mean curve's logged points, which are not "
               "independent draws: not the exponent's uncertainty)")
@@ -185,13 +166,7 @@ def main(argv=None) -> dict:
     if np.isfinite(ratio):  # (NaN where the widest width's runs all diverged)
         print(f"at t = {end:g} (the time fit's end) the N = {widths[-1]} loss is {ratio:.2f}x its long-time loss")
     if frontier is not None:
-        print(f"frontier: {frontier.C.size} budgets bracket their optimum (widths "
-              + ", ".join(f"{int(n)}" for n in frontier.N_opt) + f"); {budgets - frontier.C.size} left out, their "
-              f"lowest loss at the smallest or largest width they hold")
-        # (the budgets' optima come from the same few runs, so the fits' intervals miss how much the exponents
-        # move from one draw of teachers, features and data to another: measured in README, across --seed)
-        print("  (the N* and L* intervals are fits' over budgets whose optima come from the same runs: not the "
-              "exponents' seed-to-seed uncertainty, which --seed shows)")
+        print_frontier(frontier, budgets, "N* and L*")
 
     figure = args.figure
     plots.save(plots.compute_frontier(t, widths, curves, limits, frontier, time_fit=fits.get("time"),
@@ -203,9 +178,7 @@ def main(argv=None) -> dict:
         "alpha": s["alpha"], "widths": widths, "t": t.tolist(), "loss_curves": curves.tolist(),
         "ridgeless_loss": limits.tolist(), "ridgeless_loss_of_curves": floors.tolist(), "exponents": rows,
         "time_fit_end": {"t": end, "over_long_time": ratio},
-        "frontier": None if frontier is None else {
-            "C": frontier.C.tolist(), "N_opt": frontier.N_opt.tolist(), "L_opt": frontier.L_opt.tolist(),
-            "budgets_left_out": budgets - frontier.C.size, "notes": list(frontier.notes)},
+        "frontier": frontier_summary(frontier, budgets, ("N_opt", "L_opt")),
         "models": len(result), "diverged": diverged, "config": cfg.to_dict(),
     }, figure)
 

@@ -30,8 +30,9 @@ import numpy as np
 from toyscale import plots
 from toyscale import plrf
 from toyscale._checks import check_int
-from toyscale.fitting import bracketed_frontier, fit_power_law
-from toyscale.runner import check_axis, experiment_args, exponent_row, finish, run_experiment_sweep
+from toyscale.fitting import fit_power_law
+from toyscale.runner import (check_axis, experiment_args, finish, frontier_fits, frontier_summary, print_exponents,
+                             print_frontier, run_experiment_sweep)
 from toyscale.theory import plrf_exponents
 
 # ``plrf`` holds PLRFConfig fields; ``compute`` is the largest budget f = d r (each width runs
@@ -109,42 +110,18 @@ def main(argv=None) -> dict:
         fits["floor"] = fit_power_law(np.asarray(widths, float)[kept], floors[kept])
     else:
         why["floor"] = f"{int(kept.sum())} width(s) with a floor (the fit needs 3; plrf.floor=true computes them)"
-    N_all = np.repeat(np.asarray(widths, float), r.size)
-    C_all = N_all * np.tile(r, len(widths))
-    ok = np.isfinite(curves.ravel())
-    frontier, budgets = None, 0
-    if ok.sum() >= 3:
-        frontier, budgets, why["d_opt"] = bracketed_frontier(N_all[ok], curves.ravel()[ok], C_all[ok], s["bins"])
-    else:
-        why["d_opt"] = "fewer than 3 logged losses left"
-    if frontier is not None:
-        fits["d_opt"], fits["loss_opt"] = frontier.fit, fit_power_law(frontier.C, frontier.L_opt)
-        del why["d_opt"]
-    else:
-        why["loss_opt"] = why["d_opt"]
+    frontier, budgets = frontier_fits(fits, why, ("d_opt", "loss_opt"), widths, r, curves, s["bins"])
 
     print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), alpha = {s['alpha']:g}, "
           f"beta = {s['beta']:g} (phase {want['phase']}), v = {cfg.v_ratio} d, lr = {s['lr']:g}, batch 1, "
           f"{s['compute']:g} / d steps; {diverged} diverged (left out of the means)")
-    rows = {}
-    print(f"{'exponent':<37} {'fitted':>6}          95% t-interval    predicted")
-    for key, (name, sign) in {
+    rows = print_exponents({
         "floor": ("floor min P ~ d^-x (gradient flow)", 1.0),
         "d_opt": ("d* ~ f^x, f = d r" + (f" ({frontier.C.size} budgets)" if frontier is not None else ""), -1.0),
         "loss_opt": ("P* ~ f^-x along the frontier", 1.0),
-    }.items():
-        if key in fits:
-            line, rows[key] = exponent_row(name, fits[key], want[key], sign)
-        else:
-            line, rows[key] = f"{name:<37} not fitted: {why[key]}", {"fitted": None, "predicted": want[key],
-                                                                     "why": why[key]}
-        print(line)
+    }, fits, why, want)
     if frontier is not None:
-        print(f"frontier: {frontier.C.size} budgets bracket their optimum (widths "
-              + ", ".join(f"{int(n)}" for n in frontier.N_opt) + f"); {budgets - frontier.C.size} left out, their "
-              f"lowest loss at the smallest or largest width they hold")
-        print("  (the d* and P* intervals are fits' over budgets whose optima come from the same runs: not the "
-              "exponents' seed-to-seed uncertainty, which --seed shows; the predictions are asymptotic in d)")
+        print_frontier(frontier, budgets, "d* and P*", "; the predictions are asymptotic in d")
 
     figure = args.figure
     plots.save(plots.compute_frontier(r, widths, curves, floors, frontier, loss_fit=fits.get("loss_opt"),
@@ -156,9 +133,7 @@ def main(argv=None) -> dict:
         "alpha": s["alpha"], "beta": s["beta"], "phase": want["phase"], "widths": widths,
         "steps": [steps[d] for d in widths], "r": r.tolist(), "loss_curves": curves.tolist(),
         "floors": floors.tolist(), "exponents": rows,
-        "frontier": None if frontier is None else {
-            "C": frontier.C.tolist(), "d_opt": frontier.N_opt.tolist(), "loss_opt": frontier.L_opt.tolist(),
-            "budgets_left_out": budgets - frontier.C.size, "notes": list(frontier.notes)},
+        "frontier": frontier_summary(frontier, budgets, ("d_opt", "loss_opt")),
         "models": len(result), "diverged": diverged, "config": cfg.to_dict(),
     }, figure)
 

@@ -18,6 +18,7 @@ import time
 import numpy as np
 import pytest
 
+from toyscale.fitting import bracketed_frontier
 from toyscale.scaling import width_curve, width_exponent
 from toyscale.sweep import Record, SweepResult, load_sweep
 
@@ -1638,7 +1639,7 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
         fit_power_law(np.array(widths, float), np.asarray(on_disk["ridgeless_loss"])).exponent, rel=1e-6)
     N_all = np.repeat(np.array(widths, float), t.size)
     C_all = N_all * np.tile(t, 4)
-    frontier, budgets, why = module.bracketed_frontier(N_all, curves.ravel(), C_all, 6)
+    frontier, budgets, why = bracketed_frontier(N_all, curves.ravel(), C_all, 6)
     kept, left_out = frontier.C.size, budgets - frontier.C.size
     assert why is None and kept >= 3 and budgets <= 6 and on_disk["frontier"]["budgets_left_out"] == left_out
     assert ex["N_opt"]["fitted"] == pytest.approx(frontier.a, rel=1e-6)
@@ -1693,19 +1694,18 @@ def test_compute_optimal_reports_what_it_cannot_fit_and_still_writes_its_summary
     assert on_disk["exponents"]["N_opt"]["why"] == "fewer than 3 logged losses left" and on_disk["frontier"] is None
     # the long-time losses are solves on the same draws: still there, and still fitted
     assert np.all(np.isfinite(on_disk["ridgeless_loss"])) and on_disk["exponents"]["width"]["fitted"] > 0
-    module = load("compute_optimal")
     N = np.repeat([2.0, 4.0, 8.0, 16.0, 32.0], 40)
     t = np.tile(np.arange(1.0, 41.0), 5)
     loss = np.where(N == 8, 1.0, 2.0)  # width 8 best at every budget
-    frontier, budgets, why = module.bracketed_frontier(N, loss, N * t, 6)
+    frontier, budgets, why = bracketed_frontier(N, loss, N * t, 6)
     assert frontier is None and budgets == 6
     assert why == "the 4 budgets that bracket their optimum all have it at N = 8: too few widths for these budgets"
     # one width left (the others diverged): no frontier, said so (fit_frontier's error had propagated)
     one, steps = np.full(5, 8.0), np.arange(1.0, 6.0)
-    frontier, budgets, why = module.bracketed_frontier(one, 1 / steps, one * steps, 3)
+    frontier, budgets, why = bracketed_frontier(one, 1 / steps, one * steps, 3)
     assert frontier is None and budgets == 0 and why.startswith("no frontier: 0 distinct budget(s)")
     # the widest run best at every budget: no budget brackets its optimum
-    frontier, budgets, why = module.bracketed_frontier(N, 1 / N, N * t, 6)
+    frontier, budgets, why = bracketed_frontier(N, 1 / N, N * t, 6)
     assert frontier is None and budgets == 6
     assert why == ("fewer than 2 of the 6 budgets bracket their optimum; the fit needs 3 (more widths, or more "
                    "steps)")
@@ -1885,14 +1885,13 @@ def test_compute_optimal_fits_the_width_exponent_through_three_widths_or_says_wh
 # (mutation check) kills: S2 (a frontier fitted through 2 bracketed budgets). The existing cases bracket 4 (at one
 # width), 0 or fewer than 2 budgets, none exactly 2.
 def test_compute_optimal_frontier_needs_three_bracketed_budgets():
-    module = load("compute_optimal")
     N = np.repeat([2.0, 4.0, 8.0, 16.0, 32.0], 40)
     C = N * np.tile(np.arange(1.0, 41.0), 5)
     loss = (np.log(N) - np.log(np.sqrt(C) / 2)) ** 2 + 1 / np.sqrt(C)  # lowest at N = sqrt(C) / 2
-    frontier, budgets, why = module.bracketed_frontier(N, loss, C, 3)
+    frontier, budgets, why = bracketed_frontier(N, loss, C, 3)
     assert frontier is None and budgets == 3
     assert why == "2 of the 3 budgets bracket their optimum; the fit needs 3 (more widths, or more steps)"
-    frontier, budgets, why = module.bracketed_frontier(N, loss, C, 6)
+    frontier, budgets, why = bracketed_frontier(N, loss, C, 6)
     assert why is None and frontier.C.size == 3 and np.all(np.diff(frontier.N_opt) >= 0)
 
 
@@ -1932,12 +1931,12 @@ def test_compute_optimal_refuses_a_time_window_of_one_instant():
 # frontier's interval is wide enough to hold both x and -x.
 def test_compute_optimal_row_flips_the_interval_with_the_exponent():
     from toyscale.fitting import fit_power_law
+    from toyscale.runner import exponent_row
 
-    module = load("compute_optimal")
     C = np.array([1e2, 1e3, 1e4, 1e5])
     fit = fit_power_law(C, 0.5 * C ** (1 / 3) * np.array([1.0, 1.1, 0.95, 1.02]))  # N* = k C^(1/3): exponent -1/3
     lo, hi = fit.t_interval()
-    line, row = module.exponent_row("N* ~ C^x", fit, 1 / 3, sign=-1.0)
+    line, row = exponent_row("N* ~ C^x", fit, 1 / 3, sign=-1.0)
     assert row["fitted"] == pytest.approx(-fit.exponent) and row["t_interval"] == pytest.approx([-hi, -lo])
     assert row["t_interval"][0] < row["fitted"] < row["t_interval"][1] and row["points"] == 4
     assert f"{-fit.exponent:6.3f} ± {fit.stderr['exponent']:.3f}  [{-hi:6.3f}, {-lo:6.3f}]  0.333" in line

@@ -188,7 +188,8 @@ def test_the_exponents_at_the_reference_check_and_across_the_phase_boundaries():
         for name in ("d_opt", "loss_opt", "floor", "time"):
             assert below[name] == pytest.approx(above[name], abs=1e-6), (a, b, name)
     assert plrf_exponents(0.7, 0.3)["phase"] == "Ia" and plrf_exponents(0.7, 0.6)["phase"] == "II"
-    # inside the phases: Ia d* ~ f^(1/(2a+1)); II d* ~ f^(b/(a+b)), P* ~ f^-((2a+2b-1)/(2(a+b))); III P* ~ f^-((4a-1)/(4a))
+    # inside the phases: Ia d* ~ f^(1/(2a+1)); II d* ~ f^(b/(a+b)), P* ~ f^-((2a+2b-1)/(2(a+b)));
+    # III P* ~ f^-((4a-1)/(4a))
     ia, ii, iii = plrf_exponents(0.7, 0.3), plrf_exponents(0.8, 0.6), plrf_exponents(0.6, 1.0)
     assert (ia["d_opt"], ia["loss_opt"]) == pytest.approx((1 / 2.4, 1 / 2.4))
     assert (ii["d_opt"], ii["loss_opt"], ii["time"]) == pytest.approx((0.6 / 1.4, 1.8 / 2.8, 1.8 / 1.6))

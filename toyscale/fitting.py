@@ -53,6 +53,7 @@ __all__ = [
     "fit_chinchilla",
     "fit_frontier",
     "bracketed_frontier",
+    "curves_frontier",
     "fit_isoflop",
     "fit_power_law",
     "huber",
@@ -2997,6 +2998,26 @@ def bracketed_frontier(N: Any, L: Any, C: Any, bins: int) -> tuple[AllocationFit
         return None, total, (f"the {frontier.C.size} budgets that bracket their optimum all have it at "
                              f"N = {int(frontier.N_opt[0])}: too few widths for these budgets")
     return frontier, total, None
+
+
+def curves_frontier(widths: Any, t: Any, curves: Any, bins: int) -> tuple[AllocationFit | None, PowerLawFit | None,
+                                                                        int, str | None]:
+    """The compute-optimal frontier of loss curves, ``curves[i, k]`` the loss of width ``widths[i]``
+    after ``t[k]`` steps (NaN where there is none: left out), at compute C = width x t, from
+    :func:`bracketed_frontier` over ``bins`` log-spaced budgets.
+
+    Returns:
+      (the frontier or None, a power law fitted to its losses L_opt(C) or None, the number of
+      budgets with an optimum, why None).
+    """
+    widths, t, curves = (np.asarray(a, dtype=float) for a in (widths, t, curves))
+    N_all = np.repeat(widths, t.size)
+    C_all = N_all * np.tile(t, widths.size)
+    ok = np.isfinite(curves.ravel())
+    if ok.sum() < 3:
+        return None, None, 0, "fewer than 3 logged losses left"
+    frontier, budgets, why = bracketed_frontier(N_all[ok], curves.ravel()[ok], C_all[ok], bins)
+    return frontier, None if frontier is None else fit_power_law(frontier.C, frontier.L_opt), budgets, why
 
 
 @_float64

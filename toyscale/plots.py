@@ -376,7 +376,8 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
         tt = np.geomspace(*time_fit.x_range, 50)
         left.plot(tt, 1.5 * time_fit.predict(tt), "k:", label=f"{time}^-{time_fit.exponent:.2f} (fit, x1.5)")
     if frontier is not None:
-        right.plot(frontier.C, frontier.L_opt, "ks", ms=5, label=f"lowest loss per budget: {size}* ~ C^{frontier.a:.2f}")
+        right.plot(frontier.C, frontier.L_opt, "ks", ms=5,
+                   label=f"lowest loss per budget: {size}* ~ C^{frontier.a:.2f}")
     if loss_fit is not None and frontier is not None:
         cc = np.geomspace(frontier.C.min(), frontier.C.max(), 50)
         right.plot(cc, loss_fit.predict(cc), "k-", lw=1.5, label=f"L* ~ C^-{loss_fit.exponent:.2f}")

@@ -461,6 +461,60 @@ def exponent_row(name: str, fit: Any, want: float, sign: float = 1.0) -> tuple[s
                   "r2": fit.r2, "points": fit.n_points}
 
 
+def frontier_fits(fits: dict, why: dict, names: tuple[str, str], widths: Any, t: Any, curves: Any,
+                  bins: int) -> tuple[Any, int]:
+    """The bracketed frontier of loss curves (:func:`toyscale.fitting.curves_frontier`) into an
+    exponent table's ``fits``: ``fits[names[0]]`` the allocation's (N_opt ~ C^a), ``fits[names[1]]``
+    the power law of its losses; where there is none, the reason in ``why`` under both names.
+    Returns (the frontier or None, the number of budgets with an optimum)."""
+    from toyscale.fitting import curves_frontier  # (here: the runner itself imports nothing of JAX)
+
+    frontier, loss_fit, budgets, reason = curves_frontier(widths, t, curves, bins)
+    if frontier is None:
+        why[names[0]] = why[names[1]] = reason
+    else:
+        fits[names[0]], fits[names[1]] = frontier.fit, loss_fit
+    return frontier, budgets
+
+
+def frontier_summary(frontier: Any, budgets: int, names: tuple[str, str]) -> dict | None:
+    """A frontier for a summary: its budgets ``C``, their optima and losses under ``names``, the
+    budgets left out (not bracketed) and the fit's notes; None for none."""
+    if frontier is None:
+        return None
+    return {"C": frontier.C.tolist(), names[0]: frontier.N_opt.tolist(), names[1]: frontier.L_opt.tolist(),
+            "budgets_left_out": budgets - frontier.C.size, "notes": list(frontier.notes)}
+
+
+def print_exponents(rows: Mapping[str, tuple[str, float]], fits: Mapping[str, Any], why: Mapping[str, str],
+                    want: Mapping[str, float]) -> dict[str, dict]:
+    """Prints an exponent table: a header, then per key of ``rows`` (its name and sign) the
+    :func:`exponent_row` of ``fits[key]`` against ``want[key]``, or "not fitted: ``why[key]``".
+    Returns the summary entries by key."""
+    out = {}
+    print(f"{'exponent':<37} {'fitted':>6}          95% t-interval    predicted")
+    for key, (name, sign) in rows.items():
+        if key in fits:
+            line, out[key] = exponent_row(name, fits[key], want[key], sign)
+        else:
+            line, out[key] = f"{name:<37} not fitted: {why[key]}", {"fitted": None, "predicted": want[key],
+                                                                    "why": why[key]}
+        print(line)
+    return out
+
+
+def print_frontier(frontier: Any, budgets: int, optima: str, caveat: str = "") -> None:
+    """The lines that say which budgets of a bracketed frontier (:func:`toyscale.fitting.bracketed_frontier`)
+    were fitted, and that the ``optima``'s intervals (e.g. "N* and L*") are not seed-to-seed ones."""
+    print(f"frontier: {frontier.C.size} budgets bracket their optimum (widths "
+          + ", ".join(f"{int(n)}" for n in frontier.N_opt) + f"); {budgets - frontier.C.size} left out, their "
+          f"lowest loss at the smallest or largest width they hold")
+    # (the budgets' optima come from the same few runs, so the fits' intervals miss how much the exponents
+    # move from one draw of the models to another: measured in README, across --seed)
+    print(f"  (the {optima} intervals are fits' over budgets whose optima come from the same runs: not the "
+          f"exponents' seed-to-seed uncertainty, which --seed shows{caveat})")
+
+
 def finish(args: argparse.Namespace, name: str, summary: dict, figure_path: str | None = None) -> dict:
     """Adds preset, seed and wall time to ``summary``, writes DIR/summary.json, prints where."""
     summary = {"experiment": name, "preset": args.preset, "seed": args.seed, "settings": args.settings,
