@@ -39,7 +39,7 @@ def _cut(code: str, replacements: dict[str, str]) -> str:
 def test_readme_has_the_blocks_this_file_runs():
     firsts = [b.lstrip().splitlines()[0].strip() for b in _blocks()]
     assert firsts.count("import jax, toyscale as ts") == 1  # the tour (the indented empty-model loop is not run)
-    for first in ("from toyscale import random_features as rf, theory",
+    for first in ("from toyscale import random_features as rf, theory", "from toyscale import plrf, theory",
                   "# x, y: sizes and losses (1-D arrays, one point per size); N, D, L: one entry per run",
                   "from toyscale.fitting import (extrapolation_error, chinchilla_extrapolation_error,"):
         assert first in firsts
@@ -81,6 +81,22 @@ def test_the_random_feature_block_runs():
     pts, res, predicted = scope["pts"], scope["res"], np.asarray(scope["predicted"])
     assert len(pts) == 2 * 2 * 2 * 2 and len(res) == len(pts) and predicted.shape == (len(pts),)
     assert np.all(np.isfinite(predicted)) and np.all(predicted > 0)
+
+
+def test_the_plrf_block_runs_and_its_comments_hold():
+    code = _cut(_block("from toyscale import plrf, theory"), {
+        "d=[64, 128]": "d=[8, 16]",
+        "steps=2000, seeds=4": "steps=100, seeds=2",
+        "plrf.sweep_plrf(cfg, pts)": "plrf.sweep_plrf(cfg, pts, progress=False)",
+    })
+    scope: dict = {}
+    exec(compile(code.replace("theory.plrf_exponents(0.7, 0.7)", "want = theory.plrf_exponents(0.7, 0.7)"),
+                 "README.md (plrf)", "exec"), scope)
+    res, want = scope["res"], scope["want"]
+    assert len(res) == 4 and sorted(res[0].outputs) == ["loss", "loss_curve", "loss_floor", "loss_start"]
+    assert not any(r.diverged for r in res)
+    assert want["phase"] == "II/III" and want["d_opt"] == 0.5 and round(want["loss_opt"], 3) == 0.643
+    assert want["floor"] == pytest.approx(1.4)
 
 
 @pytest.fixture(scope="module")
