@@ -223,6 +223,20 @@ def test_the_frontier_script_prints_its_fits_against_the_predictions(tmp_path, c
     assert np.isfinite(curves[-1, : summary["steps"][-1] // 10]).all() and np.isnan(curves[-1, -1])
 
 
+def test_the_frontier_figure_names_its_axes_and_dashed_lines():
+    # (the dashed lines' label had been shadowed by the loop over widths: the title read "dashed: 0.000475...")
+    from toyscale import plots
+
+    r = np.arange(1.0, 6.0)
+    fig = plots.compute_frontier(r, [4, 8], np.vstack([1 / r, 0.5 / r]), [0.1, 0.05], None, size="d", time="r",
+                                 limit_label="each width's floor")
+    left, right = fig.axes
+    assert left.get_title() == "loss vs time (dashed: each width's floor)" and left.get_xlabel() == "steps r"
+    assert right.get_xlabel() == "compute C = d r"
+    assert [t.get_text() for t in left.get_legend().get_texts()] == ["d = 4", "d = 8"]
+    plots.plt.close(fig)
+
+
 @pytest.mark.parametrize("item, message", [
     ("alpha=0.4", "alpha=0.4; plrf_exponents covers alpha > 1/2"),
     ("compute=100", "compute=100; compute must be an integer of at least 3 x log_every x the largest width = 1920"),

@@ -347,7 +347,7 @@ def ridge_sweep(panels: Mapping[str, Mapping[str, Any]], *, title: str) -> plt.F
 
 def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarray, limits: Sequence[float],
                      frontier: Any, *, time_fit: PowerLawFit | None = None, loss_fit: PowerLawFit | None = None,
-                     title: str = "", size: str = "N", time: str = "t", limit: str | None = None) -> plt.Figure:
+                     title: str = "", size: str = "N", time: str = "t", limit_label: str | None = None) -> plt.Figure:
     """Loss against time for each width (its ridgeless limit dashed), and against compute
     C = N t with the lowest loss per budget, the frontier (experiments/compute_optimal.py).
 
@@ -359,7 +359,7 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
       time_fit, loss_fit: power-law fits drawn over the largest width's curve and the frontier.
       size, time: the symbols of the width and the step count in the labels (``"d"``, ``"r"`` for
         experiments/plrf_frontier.py); a row of ``curves`` may end in NaN (a width run for fewer steps).
-      limit: what the dashed lines (``limits``) are, for the title (default ``"<time> -> inf"``).
+      limit_label: what the dashed lines (``limits``) are, for the title (default ``"<time> -> inf"``).
     """
     t = np.asarray(t, dtype=float)
     curves = np.asarray(curves, dtype=float)
@@ -384,7 +384,7 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
     drawn = _loggable(curves)  # (a log axis of no positive data cannot be drawn)
     scale = "log" if drawn else "linear"
     left.set(xscale=scale, yscale=scale, xlabel=f"steps {time}", ylabel="test loss",
-             title=f"loss vs time (dashed: {limit or time + ' -> inf'})" if drawn else "no finite loss to draw")
+             title=f"loss vs time (dashed: {limit_label or time + ' -> inf'})" if drawn else "no finite loss to draw")
     right.set(xscale=scale, yscale=scale, xlabel=f"compute C = {size} {time}", ylabel="test loss",
               title="compute-optimal frontier")
     left.legend(fontsize=7)
