@@ -185,7 +185,7 @@ def _model(config: PLRFConfig, static: Static, inputs: Mapping[str, jax.Array], 
         residual = c64 - u @ jnp.where(keep, u.T @ c64, 0.0)
         out["loss_floor"] = 0.5 * jnp.sum(residual**2)
     # A stable run descends from P(0), up to its samples' noise; an unstable one grows geometrically, and
-    # may come back down before the end (lr = 0.45, d = 32: a peak of 117 from P(0) = 0.62 by step 200):
+    # may come back down before the end (lr = 0.45, d = 32, key 0: a peak of 18 from P(0) = 0.62 by step 200):
     # any logged loss above P(0) flags it.
     out["diverged"] = ~jnp.all(jnp.isfinite(curve)) | ~(jnp.max(curve) <= start)
     return out
