@@ -79,8 +79,8 @@ def test_a_sweep_matches_single_models_in_any_chunk_size_and_flags_a_diverging_o
     small = plrf.sweep_plrf(cfg, points, progress=False, chunk_size=1)
     assert [r.diverged for r in whole] == [False] * 8 + [True]
     for a, b in zip(whole, small):
-        # (not bit for bit: a device's share of one model compiles the model loop inline, and the
-        # float32 steps then round differently, by up to ~2e-7 relative; shares of 2 or more agree exactly)
+        # (not bit for bit: XLA:CPU compiles a device's share of one model differently, and the float32
+        # steps then round differently, by up to ~2e-7 relative; shares of 2 or more agree exactly)
         np.testing.assert_allclose(a["loss_curve"], b["loss_curve"], rtol=1e-6)
     one, two = (plrf.sweep_plrf(cfg, points, progress=False, devices=jax.devices()[:n]) for n in (1, 2))
     np.testing.assert_array_equal(one.column("loss"), two.column("loss"))
