@@ -19,7 +19,7 @@ power_law_rf, runs V = 2000, D = 500 and keeps results at V = 4 D); the loss is 
 MSE above (that code's "MSE/2"). Each step needs only ``e = A theta - c`` with
 ``A = diag(j^-alpha) W`` and ``c_j = j^-alpha b_j``: a sample is ``x = diag(j^-alpha) z``, so its
 error is ``z . e`` and its gradient ``A^T z (z . e)``: two [v, d] matrix-vector products a step,
-and the loss ``|e|^2 / 2`` comes free with them.
+and one more for the logged loss ``|e|^2 / 2`` every ``log_every`` steps.
 
 The compute-optimal exponents of :func:`toyscale.theory.plrf_exponents` are derived from
 the loss terms the paper's follow-ups quote (see there), not read in the paper's own table.
