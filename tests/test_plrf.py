@@ -82,13 +82,11 @@ def test_a_sweep_matches_single_models_in_any_chunk_size_and_flags_a_diverging_o
         # (not bit for bit: XLA:CPU compiles a device's share of one model differently, and the float32
         # steps then round differently, by up to ~2e-7 relative; shares of 2 or more agree exactly)
         np.testing.assert_allclose(a["loss_curve"], b["loss_curve"], rtol=1e-6)
-    one, two = (plrf.sweep_plrf(cfg, points, progress=False, devices=jax.devices()[:n]) for n in (1, 2))
-    np.testing.assert_array_equal(one.column("loss"), two.column("loss"))
     task = plrf.PLRFTask(cfg)
     for record in list(whole)[:8:3]:
         alone = plrf.train_plrf(cfg, record.point, key=model_key(0, record.point, task))
         np.testing.assert_allclose(record["loss_curve"], alone["loss_curve"], rtol=1e-6)
-    # the diverging model's neighbours in its chunk are the same as without it
+    # the diverging model's neighbours in its chunk are the same as without it, on 1 device instead of 4
     alone = plrf.sweep_plrf(cfg, points[:2], progress=False, devices=jax.devices()[:1])
     np.testing.assert_array_equal(whole[0]["loss_curve"], alone[0]["loss_curve"])
 
