@@ -3,14 +3,15 @@
 Paquette, Paquette, Xiao & Pennington, "4+3 phases of compute-optimal neural scaling laws":
 data x_j = j^-alpha z_j in R^v, a fixed embedding W (v x d, Normal(0, 1/d)), target b_j = j^-beta,
 one-pass SGD of batch 1 from theta = 0, compute f = d x r for r steps (model: toyscale.plrf).
-Our reference's check: at alpha = 0.7 on the boundary of phases II and III (beta = alpha) the
-optimal size grows as d* ~ f^(1/2) and the loss along the frontier falls as f^-0.643
-(measured 0.648 in the paper). The exponents printed beside the fits are
+Our reference says d* ~ f^(1/2) across a large part of the (alpha, beta) plane, and checks that
+at alpha = 0.7 on the boundary of phases II and III (beta = alpha in the derived phases) the loss
+along the frontier falls as f^-0.643 (measured 0.648 in the paper). The exponents printed beside the fits are
 ``toyscale.theory.plrf_exponents`` (derived from the loss terms, not read in the paper's table):
 d* ~ f^(1/2), P* ~ f^-((4 alpha - 1) / (4 alpha)) there, and each width's floor (the least
-loss of its d features) ~ d^-2alpha.
+loss of its d features) ~ d^-(2 alpha - max(0, 1 - 2 beta)).
 
-Every width trains for ``compute / d`` steps, so all widths reach the same largest budget; the
+Every width trains for ``compute / d`` steps (rounded down to a multiple of ``plrf.log_every``),
+so all widths reach about the same largest budget; the
 exact loss is logged every ``plrf.log_every`` steps, averaged over seeds per width, and the
 frontier is the lowest mean loss per log-spaced budget, kept where a smaller and a larger width
 bracket it (``toyscale.fitting.bracketed_frontier``).
@@ -39,7 +40,8 @@ from toyscale.theory import plrf_exponents
 # compute / d steps, rounded down to a multiple of log_every); ``bins`` the number of
 # log-spaced budgets of the frontier.
 PRESETS = {
-    # Not run here (no GPU): the reference gives alpha = beta = 0.7 but not the paper's widths, steps or lr.
+    # Not run here (no GPU): the reference gives alpha = 0.7 on the II/III boundary (beta = alpha in the derived
+    # phases), not the paper's widths, steps or lr; these are ours.
     "paper": dict(plrf=dict(v_ratio=4, log_every=100), alpha=0.7, beta=0.7,
                   widths=[100, 200, 400, 800, 1600, 3200], compute=20_000_000, lr=0.1, seeds=8, bins=16),
     # a 2-core CPU in about a minute

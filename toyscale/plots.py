@@ -348,8 +348,9 @@ def ridge_sweep(panels: Mapping[str, Mapping[str, Any]], *, title: str) -> plt.F
 def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarray, limits: Sequence[float],
                      frontier: Any, *, time_fit: PowerLawFit | None = None, loss_fit: PowerLawFit | None = None,
                      title: str = "", size: str = "N", time: str = "t", limit_label: str | None = None) -> plt.Figure:
-    """Loss against time for each width (its ridgeless limit dashed), and against compute
-    C = N t with the lowest loss per budget, the frontier (experiments/compute_optimal.py).
+    """Loss against time for each width (its limit dashed: the ridgeless loss in
+    experiments/compute_optimal.py, the floor in experiments/plrf_frontier.py), and against
+    compute C = N t with the lowest loss per budget, the frontier.
 
     Args:
       t: the logged steps; widths: the widths, one row of ``curves`` ([widths, t]) each.
@@ -383,8 +384,9 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
         right.plot(cc, loss_fit.predict(cc), "k-", lw=1.5, label=f"L* ~ C^-{loss_fit.exponent:.2f}")
     drawn = _loggable(curves)  # (a log axis of no positive data cannot be drawn)
     scale = "log" if drawn else "linear"
+    dashed = limit_label or f"{time} -> inf"
     left.set(xscale=scale, yscale=scale, xlabel=f"steps {time}", ylabel="test loss",
-             title=f"loss vs time (dashed: {limit_label or time + ' -> inf'})" if drawn else "no finite loss to draw")
+             title=f"loss vs time (dashed: {dashed})" if drawn else "no finite loss to draw")
     right.set(xscale=scale, yscale=scale, xlabel=f"compute C = {size} {time}", ylabel="test loss",
               title="compute-optimal frontier")
     left.legend(fontsize=7)

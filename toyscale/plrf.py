@@ -242,9 +242,8 @@ class PLRFTask:
 
     def bytes_per_model(self, static: Static) -> int:
         v, d = static.v, static.d
-        # float32: W and A, the batch's samples, the curve; float64: the floor's SVD (A, u and work space)
         # float32: W, A and the copies XLA keeps of them (it held 4 v d floats at d = 256-1024), the batch's
-        # samples, the curve; float64: the floor's SVD (A, u and work space: 1.5 v d + d^2 in XLA's own
+        # samples, the curve; float64: the floor's SVD (A, u and work space: about 1.5 v d in XLA's own
         # count at d = 1024) and LAPACK's dgesdd work space, 4 d^2, which XLA does not count
         used = 4 * (5 * v * d + 2 * static.batch * v + 4 * v + 2 * d + static.steps // self.settings.log_every)
         if self.settings.floor:

@@ -634,8 +634,9 @@ def plrf_exponents(alpha: float, beta: float) -> dict[str, Any]:
 
     Returns:
       A dict: ``phase`` ("Ia", "II" or "III"; "II/III" at beta = alpha, "Ia/II" at 2 beta = 1),
-      ``d_opt`` (d* ~ f^x), ``loss_opt`` (P* ~ f^-x), ``floor`` (F_0 ~ d^-x, the loss of d
-      features at r -> inf) and ``time`` (P ~ r^-x at d -> inf: the slower of F_pp and K_pp).
+      ``d_opt`` (d* ~ f^x), ``loss_opt`` (P* ~ f^-x), ``floor`` (F_0 ~ d^-x, the least loss of d
+      features, where gradient flow ends; constant-step SGD levels off above it) and ``time``
+      (P ~ r^-x at d -> inf: the slower of F_pp and K_pp).
 
     Raises:
       ValueError: alpha <= 1/2 (phases Ib, Ic, IVa, IVb, whose exponents we do not have) or beta <= 0.
