@@ -153,6 +153,24 @@ def test_vmapped_sweep_equals_single_runs():
             np.testing.assert_allclose(res[i][name], alone[name], rtol=1e-6, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("method", ["ridge", "gd"])
+def test_a_model_has_the_same_bits_on_one_device_and_on_four(method):
+    # the spectrum I^-(1+alpha), formed in the compiled program, had rounded differently in a device's share of
+    # one model (4 models on 4 devices) and in a share of 4: outputs ~2e-7 apart at M = 32 (it is formed on the
+    # host now, rf._inputs)
+    cfg = RFConfig(M=32, log_every=10)
+    extra = {"steps": 30, "lr": 0.5} if method == "gd" else {}
+    points = random_feature_grid(N=[8], T=[16], alpha=[0.5, 1.3], ridge=[1e-3, 0.0], method=method, **extra)
+    one, four = (sweep_random_features(cfg, points, progress=False, devices=jax.devices()[:k]) for k in (1, 4))
+    assert four.stats["chunk_sizes"] == {str(RandomFeatureTask(cfg).static_of(points[0])): 4}
+    for a, b in zip(one, four):
+        assert a.outputs.keys() == b.outputs.keys()
+        for name in a.outputs:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    lam = rf._inputs(cfg, points[1])["spectrum"]  # (alpha = 1.3: I^-2.3 rounded once from float64)
+    np.testing.assert_array_equal(lam, (32.0 * np.arange(1, 33, dtype=np.float64) ** -2.3).astype(np.float32))
+
+
 @pytest.mark.parametrize("nonlinearity", ["linear", "relu"])
 def test_exact_test_loss_matches_fresh_samples(nonlinearity):
     pts = random_feature_grid(N=[20], T=[60], alpha=[0.7], ridge=[0.05], noise=[0.3], seeds=4,

@@ -141,23 +141,28 @@ def _static(config: PLRFConfig, p: Mapping[str, Any]) -> Static:
     return Static(d=p["d"], v=config.v_ratio * p["d"], steps=p["steps"], batch=p["batch"])
 
 
-def _inputs(p: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    return {k: np.float32(p[k]) for k in ("alpha", "beta", "lr")}
+def _inputs(config: PLRFConfig, p: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """One model's inputs: its spectrum ``j^-alpha`` and target ``c_j = j^-alpha b_j = j^-(alpha + beta)``,
+    j = 1..v, formed here in float64 and rounded to float32, and its step. (Formed in the compiled
+    program, ``j ** -alpha`` had rounded differently, by one unit in the last place at some j, in a device's
+    share of one model and in a share of two: XLA fuses the power with different neighbours.)"""
+    j = np.arange(1, config.v_ratio * p["d"] + 1, dtype=np.float64)
+    return {"scale": (j ** -float(p["alpha"])).astype(np.float32),
+            "target": (j ** -(float(p["alpha"]) + float(p["beta"]))).astype(np.float32),
+            "lr": np.float32(p["lr"])}
 
 
-def _problem(static: Static, alpha: jax.Array, beta: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array]:
+def _problem(static: Static, inputs: Mapping[str, jax.Array], key: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``A = diag(j^-alpha) W`` [v, d] and ``c = j^-alpha b`` [v] of one model (float32)."""
-    j = jnp.arange(1, static.v + 1, dtype=jnp.float32)
-    scale = j ** -alpha
     W = jax.random.normal(key, (static.v, static.d), jnp.float32) / jnp.sqrt(jnp.float32(static.d))
-    return W * scale[:, None], scale * j ** -beta
+    return W * inputs["scale"][:, None], inputs["target"]
 
 
 @float32_products
 def _model(config: PLRFConfig, static: Static, inputs: Mapping[str, jax.Array], key: jax.Array) -> dict:
     """Samples, trains and measures one model: the body of the sweep's ``model_fn``."""
     k_w, k_sgd = jax.random.fold_in(key, 0), jax.random.fold_in(key, 1)
-    A, c = _problem(static, inputs["alpha"], inputs["beta"], k_w)
+    A, c = _problem(static, inputs, k_w)
     lr = inputs["lr"]
 
     def step(theta, t):
@@ -208,7 +213,7 @@ def train_plrf(config: PLRFConfig, point: Mapping[str, Any], *, key: jax.Array) 
     p = _check_for(config, check_point(point))
     key = prng_key("key", key)
     with jax.enable_x64(True):
-        inputs = {k: jnp.asarray(v) for k, v in _inputs(p).items()}
+        inputs = {k: jnp.asarray(v) for k, v in _inputs(config, p).items()}
         return {k: np.asarray(v) for k, v in _jit_model(config, _static(config, p), inputs, key).items()}
 
 
@@ -216,7 +221,8 @@ def train_plrf(config: PLRFConfig, point: Mapping[str, Any], *, key: jax.Array) 
 class PLRFTask:
     """Power-law random features under one-pass SGD as a :class:`toyscale.sweep.Task`.
 
-    Static axis: :class:`Static` (d, v, steps, batch); per-model inputs: alpha, beta, lr.
+    Static axis: :class:`Static` (d, v, steps, batch); per-model inputs: the spectrum j^-alpha and the
+    target j^-(alpha+beta), both [v], and lr.
     The floor's solve runs in float64 where 64-bit types are enabled, as :func:`sweep_plrf`
     does; given to :func:`toyscale.sweep.run_sweep` directly without them, in float32.
     """
@@ -231,7 +237,7 @@ class PLRFTask:
         return _static(self.settings, check_point(point))
 
     def inputs_of(self, point: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        return _inputs(check_point(point))
+        return _inputs(self.settings, check_point(point))
 
     def identity_of(self, point: Mapping[str, Any]) -> dict:
         """The point with its defaults filled in: a point keys the same model however it is spelled."""

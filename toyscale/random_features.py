@@ -58,6 +58,7 @@ __all__ = [
     "Static",
     "RandomFeatureTask",
     "spectrum",
+    "spectrum64",
     "sample_teacher",
     "sample_projection",
     "sample_data",
@@ -184,7 +185,7 @@ class RFConfig:
         check_int("M", self.M, 2)
         if self.lambda_plus is not None:
             check_real("lambda_plus", self.lambda_plus, low=0.0, strict=True)
-            # the spectrum is formed in float32 (spectrum(), lambda_plus * I^-(1+alpha)): 1e-46
+            # the model's spectrum is float32 (lambda_plus * I^-(1+alpha), rounded from float64): 1e-46
             # became 0 (test loss 0), 1e39 inf
             check_float32("lambda_plus", self.lambda_plus)
         check_real("sigma_u", self.sigma_u, low=0.0, strict=True)
@@ -589,7 +590,7 @@ def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], ke
     """
     N, T, nl = static.N, static.T, static.nonlinearity
     k_w, k_u, k_x, k_test, k_sgd, k_kern = (jax.random.fold_in(key, i) for i in range(6))
-    lam32 = spectrum(config.M, inputs["alpha"], config.scale)
+    lam32 = inputs["spectrum"]  # (scale * I^-(1+alpha), formed on the host: _inputs)
     w32 = sample_teacher(k_w, config.M, config.sigma_w)
     U32 = sample_projection(k_u, N, config.M, config.sigma_u)
     x32, y32 = sample_data(k_x, T, lam32, w32, inputs["noise"])
@@ -718,8 +719,18 @@ def _static(p: Mapping[str, Any]) -> Static:
                   kernel_limit=p["kernel_limit"], infinite_time=p["infinite_time"])
 
 
-def _inputs(p: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    return {k: np.float32(p[k]) for k in ("alpha", "ridge", "noise", "lr")}
+def spectrum64(M: int, alpha: float, scale: float = 1.0) -> np.ndarray:
+    """:func:`spectrum` formed on the host in float64 (numpy), for a concrete ``alpha``."""
+    return float(scale) * np.arange(1, M + 1, dtype=np.float64) ** (-(1.0 + float(alpha)))
+
+
+def _inputs(config: RFConfig, p: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """One model's inputs. The spectrum is formed here in float64 and rounded to float32 (formed in the
+    compiled program, ``I ** -(1 + alpha)`` had rounded differently, by one unit in the last place at some
+    I, in a device's share of one model and in a share of two: XLA fuses the power with different
+    neighbours, so the same model differed by ~2e-7 between 1 and 4 devices at M = 32)."""
+    return {"spectrum": spectrum64(config.M, p["alpha"], config.scale).astype(np.float32),
+            **{k: np.float32(p[k]) for k in ("ridge", "noise", "lr")}}
 
 
 def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: jax.Array) -> dict[str, np.ndarray]:
@@ -747,7 +758,7 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
     p = _check_for(config, check_point(point))
     key = prng_key("key", key)
     with jax.enable_x64(True):
-        inputs = {k: jnp.asarray(v) for k, v in _inputs(p).items()}
+        inputs = {k: jnp.asarray(v) for k, v in _inputs(config, p).items()}
         out = _jit_model(config, _static(p), inputs, key)
         return {k: np.asarray(v) for k, v in out.items()}
 
@@ -772,7 +783,7 @@ class RandomFeatureTask:
     """Random-feature regression as a :class:`toyscale.sweep.Task`.
 
     Static axis: :class:`Static` (N, T, nonlinearity, method, steps, batch, and which limits);
-    per-model inputs: alpha, ridge, noise, lr.
+    per-model inputs: the spectrum [M] (from alpha), ridge, noise, lr.
     """
 
     settings: RFConfig
@@ -785,7 +796,7 @@ class RandomFeatureTask:
         return _static(check_point(point))
 
     def inputs_of(self, point: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        return _inputs(check_point(point))
+        return _inputs(self.settings, check_point(point))
 
     def identity_of(self, point: Mapping[str, Any]) -> dict:
         """The point with its defaults filled in, without the flags that only add measurements

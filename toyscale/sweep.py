@@ -125,7 +125,14 @@ class Task(Protocol):
         """The part of a grid point that fixes array shapes (one compile per value)."""
 
     def inputs_of(self, point: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Per-model input arrays for a grid point (host numpy, fixed shapes per static)."""
+        """Per-model input arrays for a grid point (host numpy, fixed shapes per static).
+
+        Form here, not in ``model_fn``, anything a model computes from its point with powers,
+        logarithms or exponentials (a spectrum ``I^-(1+alpha)``, say): XLA:CPU fuses such an op
+        with different neighbours in a device's share of one model than in a share of two, and
+        may round it differently by a unit in the last place, so the same model would differ
+        with the chunk size or device count (it did for the random-feature and PLRF spectra).
+        """
 
     def model_fn(self, static: Hashable, inputs: dict[str, jax.Array], key: jax.Array) -> dict[str, jax.Array]:
         """Trains/evaluates one model. Pure and vmappable; returns a dict of arrays.

@@ -49,7 +49,7 @@ from jax.typing import ArrayLike
 
 from toyscale._checks import check_real, concrete_real, short_repr
 from toyscale.data import V_SECOND_MOMENT
-from toyscale.random_features import RFConfig, check_point
+from toyscale.random_features import RFConfig, check_point, spectrum64
 
 __all__ = [
     "kernel_eigenvalues",
@@ -91,8 +91,7 @@ def _scaled_spectrum(config: RFConfig, alpha: float, sigma: str) -> np.ndarray:
         raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
     sigma = getattr(config, sigma)
     concrete_real("alpha", alpha, low=0.0, strict=True)
-    i = np.arange(1, config.M + 1, dtype=np.float64)
-    return sigma**2 * config.scale / config.M * i ** (-(1.0 + float(alpha)))
+    return sigma**2 / config.M * spectrum64(config.M, alpha, config.scale)
 
 
 def _bisect_log(excess, lo: jax.Array, hi: jax.Array) -> jax.Array:
