@@ -118,6 +118,7 @@ def test_the_floor_falls_as_d_to_the_minus_2_alpha():
     ({"alpha": -0.1}, ValueError, "alpha=-0.1; alpha must be finite > 0"),
     ({"alpha": 0.2, "beta": 0.2}, ValueError, "needs 2 alpha + 2 beta > 1"),
     ({"lr": 0.0}, ValueError, "lr=0.0; lr must be finite > 0"),
+    ({"lr": 1e-40}, ValueError, "lr=1e-40; a positive lr must lie in [1.175e-38"),
     ({"batch": 0}, ValueError, "batch=0; must be an integer >= 1"),
     ({"width": 3}, ValueError, "point has unknown field(s) ['width']"),
 ])
@@ -125,6 +126,8 @@ def test_a_bad_point_is_refused_by_name(change, error, message):
     with pytest.raises(error) as e:
         plrf.check_point({**POINT, **change})
     assert message in str(e.value)
+    # alpha and beta enter only the spectrum and target, formed in float64 (no longer refused outside float32)
+    assert plrf.check_point({**POINT, "alpha": 1e-45, "beta": 1e39})["beta"] == 1e39
 
 
 def test_bad_settings_are_refused_before_anything_compiles():

@@ -75,6 +75,10 @@ def test_a_ridge_below_the_cut_off_acts_as_ridgeless_not_as_a_divisor_of_roundin
                                    evaluate=jnp.sum, key=jax.random.PRNGKey(0)), r"lr has shape \(4,\)"),
     (lambda phi, y: rf.spectrum(4, alpha=-3.0), r"alpha=-3.0"),
     (lambda phi, y: rf.spectrum(4, alpha=1.0, scale=-1.0), r"scale=-1.0"),
+    (lambda phi, y: rf.spectrum64(4, alpha=-3.0), r"alpha=-3.0"),
+    (lambda phi, y: rf.spectrum64(0, alpha=1.0), r"M=0"),
+    (lambda phi, y: rf.spectrum64(3, alpha=float("nan")), r"alpha=nan"),
+    (lambda phi, y: rf.spectrum64(4, alpha=1.0, scale=-2.0), r"scale=-2.0"),
     (lambda phi, y: rf.regime_grid(alpha=0.5, sizes=[8, 16], rows=[8], columns=[8], ridges=[0.0, 0.1],
                                    ridge_column=16), r"ridges=\[0.0, 0.1\] holds 0; the grid has the ridgeless"),
 ])
@@ -684,11 +688,20 @@ def test_regime_zero_theory_sizes_are_where_min_n_t_reaches_m():
         rf.regime_zero_theory_sizes({"M": 16}, 0.5, fits, **settings)
 
 
-@pytest.mark.parametrize("field, value", [("lr", 1e-40), ("lr", 1e39), ("alpha", 1e39), ("alpha", 1e-45),
-                                          ("noise", 1e-42), ("noise", 1e39), ("ridge", 1e39)])
+def test_alpha_enters_only_the_spectrum_formed_in_float64():
+    # alpha had been sent to the model in float32, so 1e-45 and 1e39 were refused; only the spectrum is now
+    for alpha in (1e-45, 1e39):
+        out = train_random_features(RFConfig(M=16), {"N": 4, "T": 8, "alpha": alpha}, key=jax.random.PRNGKey(0))
+        assert np.isfinite(out["test_loss"]) and not out["diverged"]
+    np.testing.assert_array_equal(rf.spectrum64(4, 1e39, 2.0), [2.0, 0.0, 0.0, 0.0])
+    np.testing.assert_allclose(rf.spectrum64(3, 1e-45, 6.0), [6.0, 3.0, 2.0], rtol=1e-15)
+
+
+@pytest.mark.parametrize("field, value", [("lr", 1e-40), ("lr", 1e39), ("noise", 1e-42), ("noise", 1e39),
+                                          ("ridge", 1e39)])
 def test_a_value_float32_cannot_hold_is_refused(field, value):
-    # the model receives alpha, ridge, noise and lr in float32: lr = 1e-40 is a subnormal that XLA
-    # on a CPU flushes to 0 (gradient descent would not move), alpha = 1e39 is inf
+    # the model receives ridge, noise and lr in float32: lr = 1e-40 is a subnormal that XLA
+    # on a CPU flushes to 0 (gradient descent would not move), 1e39 is inf
     point = {"N": 4, "T": 8, "alpha": 1.0, "method": "gd", "steps": 10, "lr": 0.1, field: value}
     assert not float(np.finfo(np.float32).tiny) <= value <= float(np.finfo(np.float32).max)
     match = re.escape(f"{field}={value!r}; a positive {field} must lie in [1.175e-38, 3.403e+38]")

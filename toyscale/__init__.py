@@ -15,7 +15,7 @@ The path of data, one module per stage:
 * :mod:`toyscale.plots` -- figures (imported on demand: it loads matplotlib)
 """
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 from toyscale.frequencies import Frequencies, custom, exponential, linear, power_law
 from toyscale.data import sample_features

@@ -28,7 +28,7 @@ variance-limited terms model by model. Every loss here, simulated or theoretical
 mean squared error: Bahri et al.'s L(P) and L(D) carry a factor 1/2, so theirs are half of
 ours (exponents are unaffected).
 
-Everything per-model (alpha, ridge, noise, lr) is an array input; shapes (N, T,
+Everything per-model (the spectrum from alpha, ridge, noise, lr) is an array input; shapes (N, T,
 nonlinearity, method, steps, batch) are static, one compile each (see :mod:`toyscale.sweep`).
 """
 
@@ -243,12 +243,24 @@ def spectrum(M: int, alpha: ArrayLike, scale: ArrayLike = 1.0, dtype=jnp.float32
     Returns:
       lambda, shape [M], decreasing.
     """
+    M = _check_spectrum(M, alpha, scale)
+    i = jnp.arange(1, M + 1, dtype=dtype)
+    return jnp.asarray(scale, dtype) * i ** (-(1 + jnp.asarray(alpha, dtype)))
+
+
+def spectrum64(M: int, alpha: float, scale: float = 1.0) -> np.ndarray:
+    """:func:`spectrum` formed on the host in float64 (numpy), for a concrete ``alpha``: the
+    spectrum a model is given (see ``_inputs``)."""
+    M = _check_spectrum(M, alpha, scale)
+    return float(scale) * np.arange(1, M + 1, dtype=np.float64) ** (-(1.0 + float(alpha)))
+
+
+def _check_spectrum(M: Any, alpha: Any, scale: Any) -> int:
     M = check_int("M", M, 1)  # (M = 0 had returned an empty spectrum)
     # (alpha = -3 had returned an increasing spectrum, scale = -1 negative variances: NaN labels)
     concrete_real("alpha", alpha, low=0.0, strict=True)
     concrete_real("scale", scale, low=0.0, strict=True)
-    i = jnp.arange(1, M + 1, dtype=dtype)
-    return jnp.asarray(scale, dtype) * i ** (-(1 + jnp.asarray(alpha, dtype)))
+    return M
 
 
 def sample_teacher(key: jax.Array, M: int, sigma_w: float = 1.0, dtype=jnp.float32) -> jax.Array:
@@ -660,8 +672,8 @@ def check_point(point: Mapping[str, Any]) -> dict:
     loss of the same features, the N -> inf loss on the same data, and the loss of the ridge
     solution on the same features and data, where gradient descent converges), ``seed`` (an integer >= 0 that enters
     the model's key, :func:`toyscale.sweep.model_key`) and ``label`` (a tag, kept, not read).
-    A positive ``alpha``, ``ridge``, ``noise`` or ``lr`` must be a normal float32 number (2**-126
-    to ~3.4e38), as the model receives it in float32.
+    A positive ``ridge``, ``noise`` or ``lr`` must be a normal float32 number (2**-126 to ~3.4e38),
+    as the model receives it in float32; ``alpha`` enters only the spectrum, formed in float64.
     """
     if not isinstance(point, Mapping):  # (a list of pairs read "point {'N': 4, ...} lacks 'N'")
         raise TypeError(f"point={short_repr(point)}; a point must be a mapping (a dict) of field names to values")
@@ -677,7 +689,6 @@ def check_point(point: Mapping[str, Any]) -> dict:
     p["N"] = check_int("N", p["N"], 1)
     p["T"] = check_int("T", p["T"], 1)
     p["alpha"] = check_real("alpha", p["alpha"], low=0.0, strict=True)
-    check_float32("alpha", p["alpha"])
     if "seed" in p:
         p["seed"] = check_int("seed", p["seed"], 0)
     p["ridge"] = check_real("ridge", p["ridge"], low=0.0, strict=False)
@@ -717,11 +728,6 @@ def _static(p: Mapping[str, Any]) -> Static:
     return Static(N=int(p["N"]), T=int(p["T"]), nonlinearity=p["nonlinearity"], method=p["method"],
                   steps=int(p["steps"]), batch=int(p["batch"]), infinite_data=p["infinite_data"],
                   kernel_limit=p["kernel_limit"], infinite_time=p["infinite_time"])
-
-
-def spectrum64(M: int, alpha: float, scale: float = 1.0) -> np.ndarray:
-    """:func:`spectrum` formed on the host in float64 (numpy), for a concrete ``alpha``."""
-    return float(scale) * np.arange(1, M + 1, dtype=np.float64) ** (-(1.0 + float(alpha)))
 
 
 def _inputs(config: RFConfig, p: Mapping[str, Any]) -> dict[str, np.ndarray]:
