@@ -127,7 +127,7 @@ def main(argv=None) -> dict:
 
     figure = args.figure
     plots.save(plots.compute_frontier(r, widths, curves, floors, frontier, loss_fit=fits.get("loss_opt"),
-                                      size="d", time="r", limit_label="each width's floor, min P",
+                                      size="d", time="r", loss="P", limit_label="each width's floor, min P",
                                       title=f"power-law random features, one-pass SGD, alpha = {s['alpha']:g}, "
                                             f"beta = {s['beta']:g}, v = {cfg.v_ratio} d"),
                figure, os.path.join(args.out, "plrf_frontier.png"), dpi=110)

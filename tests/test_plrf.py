@@ -229,13 +229,20 @@ def test_the_frontier_figure_names_its_axes_and_dashed_lines():
     # (the dashed lines' label had been shadowed by the loop over widths: the title read "dashed: 0.000475...")
     from toyscale import plots
 
+    from types import SimpleNamespace
+
+    from toyscale.fitting import fit_power_law
+
     r = np.arange(1.0, 6.0)
-    fig = plots.compute_frontier(r, [4, 8], np.vstack([1 / r, 0.5 / r]), [0.1, 0.05], None, size="d", time="r",
+    frontier = SimpleNamespace(C=np.array([8.0, 40.0]), L_opt=np.array([0.9, 0.5]), a=0.3)
+    fig = plots.compute_frontier(r, [4, 8], np.vstack([1 / r, 0.5 / r]), [0.1, 0.05], frontier, size="d", time="r",
+                                 loss="P", loss_fit=fit_power_law(frontier.C, frontier.L_opt),
                                  limit_label="each width's floor")
     left, right = fig.axes
     assert left.get_title() == "loss vs time (dashed: each width's floor)" and left.get_xlabel() == "steps r"
     assert right.get_xlabel() == "compute C = d r"
     assert [t.get_text() for t in left.get_legend().get_texts()] == ["d = 4", "d = 8"]
+    assert [t.get_text()[:8] for t in right.get_legend().get_texts()] == ["lowest l", "P* ~ C^-"]  # (had read L*)
     plots.plt.close(fig)
 
 

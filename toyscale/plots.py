@@ -347,7 +347,8 @@ def ridge_sweep(panels: Mapping[str, Mapping[str, Any]], *, title: str) -> plt.F
 
 def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarray, limits: Sequence[float],
                      frontier: Any, *, time_fit: PowerLawFit | None = None, loss_fit: PowerLawFit | None = None,
-                     title: str = "", size: str = "N", time: str = "t", limit_label: str | None = None) -> plt.Figure:
+                     title: str = "", size: str = "N", time: str = "t", loss: str = "L",
+                     limit_label: str | None = None) -> plt.Figure:
     """Loss against time for each width (its limit dashed: the ridgeless loss in
     experiments/compute_optimal.py, the floor in experiments/plrf_frontier.py), and against
     compute C = N t with the lowest loss per budget, the frontier.
@@ -358,8 +359,9 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
       frontier: a :class:`toyscale.fitting.AllocationFit` (``C``, ``N_opt``, ``L_opt``, ``a``), or None
         (none drawn).
       time_fit, loss_fit: power-law fits drawn over the largest width's curve and the frontier.
-      size, time: the symbols of the width and the step count in the labels (``"d"``, ``"r"`` for
-        experiments/plrf_frontier.py); a row of ``curves`` may end in NaN (a width run for fewer steps).
+      size, time, loss: the symbols of the width, the step count and the loss in the labels (``"d"``,
+        ``"r"``, ``"P"`` for experiments/plrf_frontier.py); a row of ``curves`` may end in NaN (a width
+        run for fewer steps).
       limit_label: what the dashed lines (``limits``) are, for the title (default ``"<time> -> inf"``).
     """
     t = np.asarray(t, dtype=float)
@@ -381,7 +383,7 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
                    label=f"lowest loss per budget: {size}* ~ C^{frontier.a:.2f}")
     if loss_fit is not None and frontier is not None:
         cc = np.geomspace(frontier.C.min(), frontier.C.max(), 50)
-        right.plot(cc, loss_fit.predict(cc), "k-", lw=1.5, label=f"L* ~ C^-{loss_fit.exponent:.2f}")
+        right.plot(cc, loss_fit.predict(cc), "k-", lw=1.5, label=f"{loss}* ~ C^-{loss_fit.exponent:.2f}")
     drawn = _loggable(curves)  # (a log axis of no positive data cannot be drawn)
     scale = "log" if drawn else "linear"
     dashed = limit_label or f"{time} -> inf"
