@@ -309,6 +309,24 @@ def test_paper_presets_pass_validation(name, models, tmp_path, monkeypatch):
     assert hit.value.args[0] == models
 
 
+def test_a_script_removes_the_temp_files_a_killed_run_left_in_its_folders(tmp_path):
+    # a SIGKILL while the summary or the figure was written left a hidden .tmp-* file there for good
+    from toyscale.runner import experiment_args
+
+    out, figures = tmp_path / "out", tmp_path / "fig"
+    out.mkdir(), figures.mkdir()
+    old = time.time() - 7200
+    files = {name: folder / name for folder in (out, figures)
+             for name in (f".tmp-aaaa-{folder.name}.json", f".tmp-bbbb-{folder.name}.png", f"kept-{folder.name}.json")}
+    for path in files.values():
+        path.write_text("x")
+    for path in list(files.values())[::3] + list(files.values())[2::3]:  # the .tmp-aaaa-* and the plain files: old
+        os.utime(path, (old, old))
+    experiment_args("demo", "", {"quick": {"widths": [3, 4]}}, ["--out", str(out), "--figures", str(figures)])
+    assert sorted(p.name for p in files.values() if p.exists()) == [
+        ".tmp-bbbb-fig.png", ".tmp-bbbb-out.png", "kept-fig.json", "kept-out.json"]  # (a fresh one may be written now)
+
+
 def test_set_reads_a_whole_float_as_the_int_the_preset_holds_in_a_list_too():
     from toyscale.runner import experiment_args
 

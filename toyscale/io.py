@@ -14,12 +14,16 @@ import re
 import secrets
 import stat
 import sys
+import time
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["atomic_create", "atomic_create_json", "atomic_write", "atomic_write_json", "to_plain"]
+__all__ = ["atomic_create", "atomic_create_json", "atomic_write", "atomic_write_json", "remove_stale_temp_files",
+           "to_plain"]
+
+STALE_TEMP_SECONDS = 3600
 
 
 # Temp files being written or not yet renamed, for :func:`remove_temp_files` (an exit that
@@ -36,6 +40,27 @@ def remove_temp_files() -> None:
         except OSError:
             pass
         _LIVE_TEMPS.discard(tmp)
+
+
+def remove_stale_temp_files(folder: str) -> int:
+    """Deletes the ``.tmp-*`` files in ``folder`` that a killed writer left (a SIGKILL skips every
+    clean-up) and that are untouched for ``STALE_TEMP_SECONDS`` (an hour), so that a file another
+    process is writing there right now is never pulled from under it. Returns how many it deleted;
+    a missing folder has none."""
+    now, removed = time.time(), 0
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            if name.startswith(".tmp-") and now - os.path.getmtime(path) > STALE_TEMP_SECONDS:
+                os.unlink(path)
+                removed += 1
+        except FileNotFoundError:  # its writer renamed or removed it meanwhile
+            pass
+    return removed
 
 
 def exit_interrupted(message: str) -> None:

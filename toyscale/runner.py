@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from toyscale._checks import check_axis
-from toyscale.io import atomic_write_json, exit_interrupted
+from toyscale.io import atomic_write_json, exit_interrupted, remove_stale_temp_files
 
 # check_axis: a script's own swept setting (phase_diagram's alphas), refused by name when a
 # --set gives a lone value instead of a list, as the grids' own axes are
@@ -280,6 +280,7 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     for flag, folder in (("--out", args.out), ("--figures", args.figures)):
         if os.path.exists(folder) and not os.path.isdir(folder):
             parser.error(f"{flag} {folder}: exists and is not a folder")
+        remove_stale_temp_files(folder)  # (a run killed while writing its summary or figure left one)
     args.started = time.perf_counter()
     return args
 

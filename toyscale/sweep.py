@@ -67,7 +67,7 @@ import numpy as np
 
 from toyscale._checks import check_int, check_seed, short_repr
 from toyscale.frequencies import KINDS, as_frequencies
-from toyscale.io import atomic_create_json, atomic_write, atomic_write_json, to_plain
+from toyscale.io import atomic_create_json, atomic_write, atomic_write_json, remove_stale_temp_files, to_plain
 
 FORMAT = "toyscale-sweep/2"
 _READABLE_FORMATS = ("toyscale-sweep/1", FORMAT)  # /1: same files, models keyed by grid position
@@ -750,22 +750,11 @@ def _add_digests_or_refuse(folder: str, points: Sequence[Mapping[str, Any]]) -> 
         raise FolderInUseError(f"out={folder!r}: {e}") from e
 
 
-_STALE_TEMP_SECONDS = 3600
-
-
 def _remove_stale_temp_files(folder: str) -> None:
-    """Deletes temp files a killed run left behind: those untouched for an hour, so that a
-    file another run is writing into the same folder right now is never pulled from under it."""
-    now = time.time()
+    """Deletes temp files a killed run left in the sweep's folder and its chunks (see
+    :func:`toyscale.io.remove_stale_temp_files`)."""
     for sub in (folder, os.path.join(folder, "chunks")):
-        if os.path.isdir(sub):
-            for name in os.listdir(sub):
-                path = os.path.join(sub, name)
-                try:
-                    if name.startswith(".tmp-") and now - os.path.getmtime(path) > _STALE_TEMP_SECONDS:
-                        os.unlink(path)
-                except FileNotFoundError:  # its writer renamed or removed it meanwhile
-                    pass
+        remove_stale_temp_files(sub)
 
 
 def _write_chunk(folder: str, ids: np.ndarray, diverged: np.ndarray, outputs: dict[str, np.ndarray],
