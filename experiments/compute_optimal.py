@@ -6,6 +6,8 @@ gradient descent gives L ~ t^-((a-1)/b) at large width, L ~ N^-(a-1) at long tim
 compute C = N t the best width N* ~ C^(1/(1+b)) with loss L* ~ C^(-(a-1)/(1+b)). Here the
 data spectrum is lambda_I ∝ I^-(1+alpha) and the teacher is isotropic, so a = b = 1 + alpha:
 at alpha = 1, time exponent 1/2, width exponent 1, N* ~ C^(1/3) and L* ~ C^(-1/3).
+``--set rf.teacher_exponent=s`` gives the teacher's weights variances ∝ I^-s, so that a = 1 + alpha + s
+while b stays 1 + alpha (s = 1: exponents 1, 2, 1/3 and 2/3), which tells a from b.
 
 N linear random features of M latent modes, fitted on T >> N samples (so that the data do
 not limit the loss) by full-batch gradient descent from 0 at a constant step; the exact test
@@ -49,10 +51,17 @@ DATA_RICH = 16  # T >= this x the largest width: the ridgeless loss's 1 / (1 - N
 MODE_RICH = 4  # M >= this x the largest width (the presets have 4 and 8)
 
 
-def predictions(alpha: float) -> dict[str, float]:
-    """The exponents of Bordelon et al. at a = b = 1 + alpha."""
-    a = b = 1.0 + alpha
+def predictions(alpha: float, teacher_exponent: float = 0.0) -> dict[str, float]:
+    """The exponents of Bordelon et al. at b = 1 + alpha, a = b + teacher_exponent."""
+    b = 1.0 + alpha
+    a = b + teacher_exponent
     return {"time": (a - 1) / b, "width": a - 1, "N_opt": 1 / (1 + b), "L_opt": (a - 1) / (1 + b)}
+
+
+def _ab(alpha: float, teacher_exponent: float) -> str:
+    """"a = b = 2", or "a = 3, b = 2" where the teacher is not isotropic."""
+    b = 1 + alpha
+    return f"a = b = {b:g}" if not teacher_exponent else f"a = {b + teacher_exponent:g}, b = {b:g}"
 
 
 def prepare(pre: dict) -> tuple:
@@ -86,6 +95,7 @@ def prepare(pre: dict) -> tuple:
                          f"(compute budgets of the frontier)")
     grid = rf.random_feature_grid(N=widths, T=[pre["T"]], alpha=[pre["alpha"]], seeds=pre["seeds"], method="gd",
                                   steps=pre["steps"], lr=pre["lr"], infinite_time=True)
+    rf.check_trainable(cfg, grid[0])  # (alpha + rf.teacher_exponent > 0: the same for every point)
     return cfg, widths, grid
 
 
@@ -118,7 +128,7 @@ def main(argv=None) -> dict:
     result = run_experiment_sweep(args, rf.sweep_random_features, cfg, points)
     curves, limits, floors, diverged = mean_curves(result, widths, s["steps"] // cfg.log_every)
     t = cfg.log_every * np.arange(1, curves.shape[1] + 1, dtype=float)
-    want = predictions(s["alpha"])
+    want = predictions(s["alpha"], cfg.teacher_exponent)
     want["time_above_floor"] = want["time"]
 
     fits, why = {}, {}
@@ -146,7 +156,8 @@ def main(argv=None) -> dict:
     frontier, budgets = frontier_fits(fits, why, ("N_opt", "L_opt"), widths, t, curves, s["bins"])
 
     print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), "
-          f"M = {cfg.M}, T = {s['T']}, alpha = {s['alpha']:g} (a = b = {1 + s['alpha']:g}), lr = {s['lr']:g}, "
+          f"M = {cfg.M}, T = {s['T']}, alpha = {s['alpha']:g} ({_ab(s['alpha'], cfg.teacher_exponent)}), "
+          f"lr = {s['lr']:g}, "
           f"{s['steps']} steps; {diverged} diverged (their loss curves left out of the means; the ridgeless "
           f"solve on each model's draw is kept)")
     rows = print_exponents({
@@ -172,10 +183,12 @@ def main(argv=None) -> dict:
     plots.save(plots.compute_frontier(t, widths, curves, limits, frontier, time_fit=fits.get("time"),
                                       loss_fit=fits.get("L_opt"),
                                       title=f"random features, gradient descent, M = {cfg.M}, T = {s['T']}, "
-                                            f"exponent {1 + s['alpha']:g}"),
+                                            + (f"a = {1 + s['alpha'] + cfg.teacher_exponent:g}, b = "
+                                               if cfg.teacher_exponent else "exponent ") + f"{1 + s['alpha']:g}"),
                figure, os.path.join(args.out, "compute_optimal.png"), dpi=110)
     return finish(args, "compute_optimal", {
-        "alpha": s["alpha"], "widths": widths, "t": t.tolist(), "loss_curves": curves.tolist(),
+        "alpha": s["alpha"], "teacher_exponent": cfg.teacher_exponent, "widths": widths, "t": t.tolist(),
+        "loss_curves": curves.tolist(),
         "ridgeless_loss": limits.tolist(), "ridgeless_loss_of_curves": floors.tolist(), "exponents": rows,
         "time_fit_end": {"t": end, "over_long_time": ratio},
         "frontier": frontier_summary(frontier, budgets, ("N_opt", "L_opt")),

@@ -66,6 +66,7 @@ def prepare(pre: dict) -> tuple:
     cfg = rf.RFConfig.from_dict(pre["rf"])
     grid = rf.ridge_sweep_grid(alpha=pre["alpha"], sizes=pre["sizes"], fixed=pre["fixed"], ridges=pre["ridges"],
                                noise=pre["noise"], trials=pre["trials"])
+    rf.check_trainable(cfg, grid[0])  # (alpha + rf.teacher_exponent > 0: the same for every point)
     if len(pre["sizes"]) < 2:
         raise ValueError(f"sizes={pre['sizes']!r}; the sweep needs at least two sizes")
     # (an axis checked by ridge_sweep_grid; [0] had crashed after its sweep, [1e-3] had chosen the best of one)
@@ -102,7 +103,9 @@ def main(argv=None) -> dict:
     task = rf.RandomFeatureTask(cfg)
     diverged = sum(bool(r.diverged) for r in result)
     print(f"{len(result)} models in {len({task.static_of(p) for p in grid})} compiled shapes; M = {cfg.M}, "
-          f"spectrum and target exponent {1 + alpha:g}, noise sd {noise:.4g} (variance {noise**2:.4g}), "
+          + (f"spectrum exponent {1 + alpha:g}, target exponent {1 + alpha + cfg.teacher_exponent:g}"
+             if cfg.teacher_exponent else f"spectrum and target exponent {1 + alpha:g}")
+          + f", noise sd {noise:.4g} (variance {noise**2:.4g}), "
           f"{len(ridges)} ridges "
           f"{ridges[0]:g}..{ridges[-1]:g}, {pre['trials']} trials; {diverged} diverged (left out of the means)")
 
@@ -193,7 +196,8 @@ def main(argv=None) -> dict:
 
     figure = args.figure
     plots.save(plots.ridge_sweep(
-        panels, title=f"random features at the best ridge, M = {cfg.M}, exponent {1 + alpha:g}, "
+        panels, title=f"random features at the best ridge, M = {cfg.M}, exponent {1 + alpha:g}"
+                      + (f" (target {1 + alpha + cfg.teacher_exponent:g})" if cfg.teacher_exponent else "") + ", "
                       f"noise variance {noise**2:.3g}: "
                       f"median |sim/theory - 1| = " + ("n/a" if agreement.median_far is None else
                                                        f"{agreement.median_far:.3f}")

@@ -496,6 +496,10 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("activation_density", "s=[0,1.5]", "s=[0.0, 1.5]; each rescaling s must be a number in [0, 1], got 1.5"),
     ("activation_density", "s=[0,0]", "s=[0.0, 0.0] holds 0.0 twice"),
     ("activation_density", "widths=[5]", "widths=[5]; each alpha_m fit needs at least 2 distinct widths"),
+    # the regimes' predictions are for an isotropic teacher; the other two scripts need a target of finite power
+    ("random_features", "rf.teacher_exponent=1", "rf.teacher_exponent=1.0; the four regimes' predicted exponents"),
+    ("compute_optimal", "rf.teacher_exponent=-2", "alpha=1.0 with RFConfig.teacher_exponent=-2.0; the target power"),
+    ("more_is_better", "rf.teacher_exponent=-0.5", "alpha=0.5 with RFConfig.teacher_exponent=-0.5; the target power"),
     # at s = 1 feature 1 is always active: no max_rate helps the sparse sampler, and the message says so
     ("activation_density", "train.sampler=sparse", "have p_i = 1 (feature 1 is active in every sample), which the "
                                                    "sparse sampler's Poisson events cannot draw; use sampler='dense'"),
@@ -1628,6 +1632,9 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
     module = load("compute_optimal")
     assert module.predictions(1.0) == {"time": 0.5, "width": 1.0, "N_opt": pytest.approx(1 / 3),
                                        "L_opt": pytest.approx(1 / 3)}
+    # a teacher exponent s tells a = 1 + alpha + s from b = 1 + alpha: (a-1)/b, a-1, 1/(1+b), (a-1)/(1+b)
+    assert module.predictions(1.0, 1.0) == {"time": 1.0, "width": 2.0, "N_opt": pytest.approx(1 / 3),
+                                            "L_opt": pytest.approx(2 / 3)}
     widths = [4, 8, 16, 32]
     assert on_disk["widths"] == widths  # (sorted: the curves' rows follow it)
     records = load_sweep(tmp_path / "out" / "sweep")

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from toyscale import random_features as rf
+from toyscale import theory
 from toyscale.random_features import (RandomFeatureTask, RFConfig, check_point, random_feature_grid,
                                       sweep_random_features, train_random_features)
 from toyscale.sweep import model_key
@@ -695,6 +696,34 @@ def test_alpha_enters_only_the_spectrum_formed_in_float64():
         assert np.isfinite(out["test_loss"]) and not out["diverged"]
     np.testing.assert_array_equal(rf.spectrum64(4, 1e39, 2.0), [2.0, 0.0, 0.0, 0.0])
     np.testing.assert_allclose(rf.spectrum64(3, 1e-45, 6.0), [6.0, 3.0, 2.0], rtol=1e-15)
+
+
+def test_a_teacher_exponent_scales_the_teachers_weights_and_an_isotropic_sweep_is_what_it_was():
+    cfg = RFConfig(M=16, teacher_exponent=1.5)
+    point = check_point({"N": 4, "T": 8, "alpha": 0.5})
+    np.testing.assert_array_equal(rf._inputs(cfg, point)["teacher_scale"],
+                                  (np.arange(1, 17, dtype=np.float64) ** -0.75).astype(np.float32))
+    # at 0 (the default) neither the model's inputs nor the sweep's fingerprint hold it, so an isotropic
+    # sweep's folder resumes and its models are the same bits as before the field existed
+    assert "teacher_scale" not in rf._inputs(RFConfig(M=16), point)
+    assert "teacher_exponent" not in RandomFeatureTask(RFConfig(M=16)).config()
+    assert RandomFeatureTask(cfg).config()["teacher_exponent"] == 1.5
+    key = jax.random.PRNGKey(0)
+    iso, steep = (train_random_features(c, {**point, "ridge": 0.1}, key=key) for c in (RFConfig(M=16), cfg))
+    assert steep["test_loss"] < iso["test_loss"]  # (the same draws, less power in the modes the features miss)
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: RFConfig(teacher_exponent=float("nan")), "teacher_exponent=nan; teacher_exponent must be finite"),
+    (lambda: RFConfig(M=4096, teacher_exponent=-200.0), "sigma_w * M^(-teacher_exponent / 2)=inf"),
+    (lambda: sweep_random_features(RFConfig(M=16, teacher_exponent=-1.0), [{"N": 4, "T": 8, "alpha": 0.5}],
+                                   progress=False), "alpha=0.5 with RFConfig.teacher_exponent=-1.0; the target power"),
+    (lambda: theory.expected_test_loss(RFConfig(M=16, teacher_exponent=-1.0), [{"N": 4, "T": 8, "alpha": 0.5}]),
+     "alpha=0.5 with RFConfig.teacher_exponent=-1.0"),
+])
+def test_a_teacher_exponent_without_a_finite_target_is_refused(make, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make()
 
 
 @pytest.mark.parametrize("field, value", [("lr", 1e-40), ("lr", 1e39), ("noise", 1e-42), ("noise", 1e39),

@@ -44,10 +44,12 @@ def test_deterministic_equivalent_agrees_with_simulation():
 
 
 @pytest.mark.parametrize("cfg", [RFConfig(M=64, lambda_plus=10.0, sigma_u=2.0, sigma_w=1.5),
-                                 RFConfig(M=64, lambda_plus=200.0, sigma_u=0.3)])
+                                 RFConfig(M=64, lambda_plus=200.0, sigma_u=0.3),
+                                 RFConfig(M=64, teacher_exponent=1.5), RFConfig(M=64, teacher_exponent=-0.4)])
 def test_the_theory_follows_the_spectrums_scale_and_the_feature_weights(cfg):
     # every other theory-vs-simulation point has the default lambda_plus (= M) and sigma_u = 1: a theory that
-    # ignored either would pass them (here 1.73 for 0.31 with the default scale)
+    # ignored either would pass them (here 1.73 for 0.31 with the default scale); and an isotropic teacher, where
+    # a model or a theory that ignored teacher_exponent would pass
     pts = random_feature_grid(N=[16, 96], T=[48], alpha=[0.5], ridge=[0.05], noise=[0.2], seeds=48)
     points, mean, sem = replicate_means(sweep_random_features(cfg, pts, seed=5, progress=False))
     want = theory.expected_test_loss(cfg, points)

@@ -5,7 +5,10 @@ notation:
 
 * latent data x in R^M, independent Gaussian coordinates with variances
   ``lambda_I = lambda_+ I^-(1+alpha)``;
-* teacher ``y = w . x + eps``, ``w ~ Normal(0, sigma_w^2 / M)``, ``eps ~ Normal(0, noise^2)``;
+* teacher ``y = w . x + eps``, ``w ~ Normal(0, sigma_w^2 / M)``, ``eps ~ Normal(0, noise^2)``
+  (isotropic, as theirs; ``RFConfig.teacher_exponent = s`` makes it ``w_I ~ Normal(0, sigma_w^2 I^-s / M)``,
+  so that the target power falls as ``I^-(1+alpha+s)``: Bordelon et al.'s a = 1 + alpha + s against the
+  spectrum's b = 1 + alpha);
 * N random features ``phi(x) = sigma(U x) / sqrt(N)``, ``U_jI ~ Normal(0, sigma_u^2 / M)``,
   sigma the identity ("linear") or ReLU;
 * student ``z = theta . phi(x)`` fitted on T samples by ridge regression,
@@ -59,6 +62,8 @@ __all__ = [
     "RandomFeatureTask",
     "spectrum",
     "spectrum64",
+    "teacher_scale",
+    "check_trainable",
     "sample_teacher",
     "sample_projection",
     "sample_data",
@@ -164,6 +169,11 @@ class RFConfig:
       sigma_w: teacher weights ``w ~ Normal(0, sigma_w^2 / M)``. ``lambda_plus``, the sigmas and
         ``sigma / sqrt(M)`` must be normal float32 numbers (2**-126 to ~3.4e38): sampling runs in
         float32, where a smaller one is 0 and a larger one inf.
+      teacher_exponent: s, a finite real number; the teacher's weights are ``w_I ~ Normal(0,
+        sigma_w^2 I^-s / M)`` (0: isotropic, the default and Maloney et al.'s), so the target power
+        per mode is ``sigma_w^2 lambda_I I^-s / M ~ I^-(1+alpha+s)``. A point needs alpha + s > 0
+        (a target of finite power as M grows). The factor ``I^-(s/2)`` is formed in float64 and
+        rounded to float32.
       test_samples: if > 0, also estimate the test loss on this many fresh samples
         (output ``test_loss_sampled``); ReLU kernel-limit losses need it.
       log_every: gradient descent records the exact test loss every this many steps.
@@ -180,6 +190,7 @@ class RFConfig:
     test_samples: int = 0
     log_every: int = 100
     rcond: float | None = None
+    teacher_exponent: float = 0.0
 
     def __post_init__(self):
         check_int("M", self.M, 2)
@@ -197,6 +208,13 @@ class RFConfig:
         check_int("test_samples", self.test_samples, 0)
         check_int("log_every", self.log_every, 1)
         _check_rcond(self.rcond)
+        check_real("teacher_exponent", self.teacher_exponent)
+        if self.teacher_exponent < 0:  # (the last mode's weights are the largest: sigma_w / sqrt(M) * M^(-s/2))
+            try:
+                largest = self.sigma_w * self.M ** (-0.5 * self.teacher_exponent)
+            except OverflowError:
+                largest = math.inf
+            _check_scale("sigma_w * M^(-teacher_exponent / 2)", largest, self.M)
 
     @property
     def scale(self) -> float:
@@ -604,6 +622,8 @@ def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], ke
     k_w, k_u, k_x, k_test, k_sgd, k_kern = (jax.random.fold_in(key, i) for i in range(6))
     lam32 = inputs["spectrum"]  # (scale * I^-(1+alpha), formed on the host: _inputs)
     w32 = sample_teacher(k_w, config.M, config.sigma_w)
+    if config.teacher_exponent:
+        w32 = w32 * inputs["teacher_scale"]  # (I^-(s/2), formed on the host: _inputs)
     U32 = sample_projection(k_u, N, config.M, config.sigma_u)
     x32, y32 = sample_data(k_x, T, lam32, w32, inputs["noise"])
     dt = solve_dtype()
@@ -730,13 +750,22 @@ def _static(p: Mapping[str, Any]) -> Static:
                   kernel_limit=p["kernel_limit"], infinite_time=p["infinite_time"])
 
 
+def teacher_scale(M: int, teacher_exponent: float) -> np.ndarray:
+    """``I^-(s/2)``, I = 1..M, float64: the teacher's weights ``w_I`` are isotropic draws times it."""
+    return np.arange(1, check_int("M", M, 1) + 1, dtype=np.float64) ** (-0.5 * check_real("teacher_exponent",
+                                                                                           teacher_exponent))
+
+
 def _inputs(config: RFConfig, p: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """One model's inputs. The spectrum is formed here in float64 and rounded to float32 (formed in the
     compiled program, ``I ** -(1 + alpha)`` had rounded differently, by one unit in the last place at some
     I, in a device's share of one model and in a share of two: XLA fuses the power with different
     neighbours, so the same model differed by ~2e-7 between 1 and 4 devices at M = 32)."""
-    return {"spectrum": spectrum64(config.M, p["alpha"], config.scale).astype(np.float32),
-            **{k: np.float32(p[k]) for k in ("ridge", "noise", "lr")}}
+    inputs = {"spectrum": spectrum64(config.M, p["alpha"], config.scale).astype(np.float32),
+              **{k: np.float32(p[k]) for k in ("ridge", "noise", "lr")}}
+    if config.teacher_exponent:  # (absent at 0, so an isotropic teacher's model is what it was)
+        inputs["teacher_scale"] = teacher_scale(config.M, config.teacher_exponent).astype(np.float32)
+    return inputs
 
 
 def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: jax.Array) -> dict[str, np.ndarray]:
@@ -761,7 +790,7 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
     """
     if not isinstance(config, RFConfig):
         raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
-    p = _check_for(config, check_point(point))
+    p = check_trainable(config, point)
     key = prng_key("key", key)
     with jax.enable_x64(True):
         inputs = {k: jnp.asarray(v) for k, v in _inputs(config, p).items()}
@@ -772,9 +801,14 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
 _jit_model = jax.jit(_model, static_argnums=(0, 1))
 
 
-def _check_for(config: RFConfig, p: dict) -> dict:
-    """A checked point that ``config`` can train: gradient descent logs its loss every
-    ``config.log_every`` steps, so it needs at least that many."""
+def check_trainable(config: RFConfig, point: Mapping[str, Any]) -> dict:
+    """The checked point (:func:`check_point`) if ``config`` can train it: gradient descent logs its
+    loss every ``config.log_every`` steps, so it needs at least that many, and a teacher exponent s
+    needs alpha + s > 0. A ValueError naming the fields otherwise."""
+    p = check_point(point)
+    if not p["alpha"] + config.teacher_exponent > 0:
+        raise ValueError(f"alpha={p['alpha']!r} with RFConfig.teacher_exponent={config.teacher_exponent!r}; the target "
+                         f"power falls as I^-(1 + alpha + teacher_exponent), which needs alpha + teacher_exponent > 0")
     if p["method"] == "gd" and p["steps"] < config.log_every:
         raise ValueError(f"steps={p['steps']}; method='gd' needs steps >= RFConfig.log_every={config.log_every} "
                          f"(the loss curve logs every log_every steps): raise steps or lower log_every")
@@ -796,7 +830,10 @@ class RandomFeatureTask:
     name: str = "random_features"
 
     def config(self) -> dict:
-        return self.settings.to_dict()
+        settings = self.settings.to_dict()
+        if not settings["teacher_exponent"]:  # (left out at 0: an isotropic sweep's fingerprint is what it was)
+            del settings["teacher_exponent"]
+        return settings
 
     def static_of(self, point: Mapping[str, Any]) -> Hashable:
         return _static(check_point(point))
@@ -906,7 +943,7 @@ def sweep_random_features(
     """
     if not isinstance(config, RFConfig):
         raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
-    points = [_check_for(config, check_point(p)) for p in check_points(points)]
+    points = [check_trainable(config, p) for p in check_points(points)]
     # Scoped: the caller's global jax_enable_x64 is left as it was.
     with jax.enable_x64(True):
         return run_sweep(RandomFeatureTask(config), points, seed=seed, out=out, **engine_options)

@@ -49,7 +49,7 @@ from jax.typing import ArrayLike
 
 from toyscale._checks import check_real, concrete_real, short_repr
 from toyscale.data import V_SECOND_MOMENT
-from toyscale.random_features import RFConfig, check_point, spectrum64
+from toyscale.random_features import RFConfig, check_point, spectrum64, teacher_scale
 
 __all__ = [
     "kernel_eigenvalues",
@@ -80,8 +80,15 @@ def kernel_eigenvalues(config: RFConfig, alpha: float) -> np.ndarray:
 
 
 def target_power(config: RFConfig, alpha: float) -> np.ndarray:
-    """Teacher power per eigenmode averaged over the teacher, ``E[v_I^2] = sigma_w^2 lambda_I / M``."""
-    return _scaled_spectrum(config, alpha, "sigma_w")
+    """Teacher power per eigenmode averaged over the teacher, ``E[v_I^2] = sigma_w^2 lambda_I I^-s / M``
+    with s the config's ``teacher_exponent`` (0, isotropic, by default)."""
+    power = _scaled_spectrum(config, alpha, "sigma_w")
+    if not config.teacher_exponent:
+        return power
+    if not float(alpha) + config.teacher_exponent > 0:
+        raise ValueError(f"alpha={alpha!r} with RFConfig.teacher_exponent={config.teacher_exponent!r}; the target "
+                         f"power falls as I^-(1 + alpha + teacher_exponent), which needs alpha + teacher_exponent > 0")
+    return power * teacher_scale(config.M, config.teacher_exponent) ** 2
 
 
 def _scaled_spectrum(config: RFConfig, alpha: float, sigma: str) -> np.ndarray:
