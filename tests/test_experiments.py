@@ -1635,6 +1635,14 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
     # a teacher exponent s tells a = 1 + alpha + s from b = 1 + alpha: (a-1)/b, a-1, 1/(1+b), (a-1)/(1+b)
     assert module.predictions(1.0, 1.0) == {"time": 1.0, "width": 2.0, "N_opt": pytest.approx(1 / 3),
                                             "L_opt": pytest.approx(2 / 3)}
+    # beyond a - 1 = b the width exponent stays b (the deterministic equivalent's N^-b of blurred modes)
+    assert module.predictions(1.0, 1.5) == {"time": 1.25, "width": 2.0, "N_opt": pytest.approx(2.5 / 6.5),
+                                            "L_opt": pytest.approx(5 / 6.5)}
+    from toyscale import random_features as rf, theory
+    for s, want in ((0.5, 1.5), (1.5, 2.0), (3.0, 2.0)):  # the width exponent the theory itself gives at large N, T
+        L = theory.expected_test_loss(rf.RFConfig(M=16384, teacher_exponent=s),
+                                      [{"N": n, "T": 10**7, "alpha": 1.0} for n in (512, 1024)])
+        assert module.predictions(1.0, s)["width"] == want and abs(np.log2(L[0] / L[1]) - want) < 0.05, (s, L)
     widths = [4, 8, 16, 32]
     assert on_disk["widths"] == widths  # (sorted: the curves' rows follow it)
     records = load_sweep(tmp_path / "out" / "sweep")

@@ -715,7 +715,12 @@ def test_a_teacher_exponent_scales_the_teachers_weights_and_an_isotropic_sweep_i
 
 @pytest.mark.parametrize("make, message", [
     (lambda: RFConfig(teacher_exponent=float("nan")), "teacher_exponent=nan; teacher_exponent must be finite"),
-    (lambda: RFConfig(M=4096, teacher_exponent=-200.0), "sigma_w * M^(-teacher_exponent / 2)=inf"),
+    (lambda: RFConfig(M=4096, teacher_exponent=-200.0), "M^(-teacher_exponent / 2)=inf"),
+    # the scale is a float32 input on its own: a small sigma_w had let an infinite one through (NaN losses)
+    (lambda: RFConfig(M=16, sigma_w=1e-30, teacher_exponent=-75.0), "M^(-teacher_exponent / 2)=1.427"),
+    # a flushed spectrum mode carries target power that grows with I (55 of 64 modes, 17 % of it, had been dropped)
+    (lambda: sweep_random_features(RFConfig(M=64, teacher_exponent=-39.5), [{"N": 4, "T": 8, "alpha": 40.0}],
+                                   progress=False), "the spectrum's last mode, 5.66e-73, is below float32's"),
     (lambda: sweep_random_features(RFConfig(M=16, teacher_exponent=-1.0), [{"N": 4, "T": 8, "alpha": 0.5}],
                                    progress=False), "alpha=0.5 with RFConfig.teacher_exponent=-1.0; the target power"),
     (lambda: theory.expected_test_loss(RFConfig(M=16, teacher_exponent=-1.0), [{"N": 4, "T": 8, "alpha": 0.5}]),
@@ -724,6 +729,8 @@ def test_a_teacher_exponent_scales_the_teachers_weights_and_an_isotropic_sweep_i
 def test_a_teacher_exponent_without_a_finite_target_is_refused(make, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         make()
+    with pytest.raises(TypeError, match=re.escape("config={'M': 4}; expected a toyscale.random_features.RFConfig")):
+        rf.check_trainable({"M": 4}, {"N": 4, "T": 8, "alpha": 0.5})
 
 
 @pytest.mark.parametrize("field, value", [("lr", 1e-40), ("lr", 1e39), ("noise", 1e-42), ("noise", 1e39),

@@ -20,7 +20,8 @@ random-feature kernel ``phi(x) . phi(x')`` tends to a fixed kernel as N grows an
 means the same thing at every N (the reference's unnormalised features equal ours with
 ``ridge -> ridge * N``). And ``lambda_+`` defaults to M, so that the kernel eigenvalues
 ``sigma_u^2 lambda_I / M`` and the target power ``sigma_w^2 lambda_I / M`` are
-``I^-(1+alpha)`` with O(1) scale at any M; this is exactly what :mod:`toyscale.theory` uses.
+``I^-(1+alpha)`` with O(1) scale at any M (the target power ``sigma_w^2 lambda_I I^-s / M`` with a
+teacher exponent s); this is exactly what :mod:`toyscale.theory` uses.
 
 Test losses are exact (computed from the known covariance: for ReLU features through the
 arc-cosine moments of jointly Gaussian pre-activations), and optionally also estimated on
@@ -31,7 +32,8 @@ variance-limited terms model by model. Every loss here, simulated or theoretical
 mean squared error: Bahri et al.'s L(P) and L(D) carry a factor 1/2, so theirs are half of
 ours (exponents are unaffected).
 
-Everything per-model (the spectrum from alpha, ridge, noise, lr) is an array input; shapes (N, T,
+Everything per-model (the spectrum from alpha, ridge, noise, lr; the teacher's scale I^-(s/2) where
+s is not 0) is an array input; shapes (N, T,
 nonlinearity, method, steps, batch) are static, one compile each (see :mod:`toyscale.sweep`).
 """
 
@@ -210,11 +212,12 @@ class RFConfig:
         _check_rcond(self.rcond)
         check_real("teacher_exponent", self.teacher_exponent)
         if self.teacher_exponent < 0:  # (the last mode's weights are the largest: sigma_w / sqrt(M) * M^(-s/2))
-            try:
-                largest = self.sigma_w * self.M ** (-0.5 * self.teacher_exponent)
+            try:  # (the scale I^-(s/2) is a float32 input on its own: 1e-30 * inf had passed as a product)
+                scale = self.M ** (-0.5 * self.teacher_exponent)
             except OverflowError:
-                largest = math.inf
-            _check_scale("sigma_w * M^(-teacher_exponent / 2)", largest, self.M)
+                scale = math.inf
+            check_float32("M^(-teacher_exponent / 2)", scale)
+            _check_scale("sigma_w * M^(-teacher_exponent / 2)", self.sigma_w * scale, self.M)
 
     @property
     def scale(self) -> float:
@@ -804,11 +807,21 @@ _jit_model = jax.jit(_model, static_argnums=(0, 1))
 def check_trainable(config: RFConfig, point: Mapping[str, Any]) -> dict:
     """The checked point (:func:`check_point`) if ``config`` can train it: gradient descent logs its
     loss every ``config.log_every`` steps, so it needs at least that many, and a teacher exponent s
-    needs alpha + s > 0. A ValueError naming the fields otherwise."""
+    needs alpha + s > 0 and, when negative, every mode's variance a normal float32 number (a flushed
+    mode would carry target power ~ I^-s that grows with I). A ValueError naming the fields otherwise."""
+    if not isinstance(config, RFConfig):
+        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
     p = check_point(point)
-    if not p["alpha"] + config.teacher_exponent > 0:
-        raise ValueError(f"alpha={p['alpha']!r} with RFConfig.teacher_exponent={config.teacher_exponent!r}; the target "
+    s = config.teacher_exponent
+    if not p["alpha"] + s > 0:
+        raise ValueError(f"alpha={p['alpha']!r} with RFConfig.teacher_exponent={s!r}; the target "
                          f"power falls as I^-(1 + alpha + teacher_exponent), which needs alpha + teacher_exponent > 0")
+    last = config.scale * float(config.M) ** -(1.0 + p["alpha"]) if s < 0 else FLOAT32_TINY
+    if last < FLOAT32_TINY:  # (alpha = 40, s = -39.5, M = 64: 55 modes flushed, 17 % of the target power)
+        raise ValueError(f"alpha={p['alpha']!r} with RFConfig.teacher_exponent={s!r}; the spectrum's last mode, "
+                         f"{last:.3g}, is below float32's smallest normal number ({FLOAT32_TINY:.4g}), so the model "
+                         f"drops it, while a negative teacher exponent gives the last modes the most weight: lower "
+                         f"alpha or M, or raise lambda_plus")
     if p["method"] == "gd" and p["steps"] < config.log_every:
         raise ValueError(f"steps={p['steps']}; method='gd' needs steps >= RFConfig.log_every={config.log_every} "
                          f"(the loss curve logs every log_every steps): raise steps or lower log_every")
@@ -823,7 +836,8 @@ class RandomFeatureTask:
     """Random-feature regression as a :class:`toyscale.sweep.Task`.
 
     Static axis: :class:`Static` (N, T, nonlinearity, method, steps, batch, and which limits);
-    per-model inputs: the spectrum [M] (from alpha), ridge, noise, lr.
+    per-model inputs: the spectrum [M] (from alpha), ridge, noise, lr, and with a teacher exponent the
+    teacher's scale [M].
     """
 
     settings: RFConfig
