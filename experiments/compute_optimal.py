@@ -32,7 +32,7 @@ from toyscale import plots
 from toyscale import random_features as rf
 from toyscale.fitting import fit_power_law
 from toyscale.runner import (check_axis, experiment_args, finish, frontier_fits, frontier_summary, print_exponents,
-                             print_frontier, run_experiment_sweep)
+                             print_frontier, run_experiment_sweep, width_fit)
 
 # ``rf`` holds RFConfig fields; ``time_fit`` is the (t_min, t_max) of the time exponent's fit at
 # the largest width; ``bins`` the number of log-spaced compute budgets of the frontier.
@@ -157,11 +157,7 @@ def main(argv=None) -> dict:
             why["time_above_floor"] = f"the N = {widths[-1]} loss reaches its long-time loss inside the window"
     else:
         why["time"] = why["time_above_floor"] = f"every N = {widths[-1]} run diverged"
-    finite = np.isfinite(limits)
-    if finite.sum() >= 3:  # (through 2 points a power law has no error bar: it had printed "± nan")
-        fits["width"] = fit_power_law(np.asarray(widths, float)[finite], limits[finite])
-    else:
-        why["width"] = f"{int(finite.sum())} width(s) with a finite long-time loss (the fit needs 3)"
+    width_fit(fits, why, "width", widths, limits, "a finite long-time loss")
     frontier, budgets = frontier_fits(fits, why, ("N_opt", "L_opt"), widths, t, curves, s["bins"])
 
     print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), "

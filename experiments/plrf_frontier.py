@@ -31,9 +31,8 @@ import numpy as np
 from toyscale import plots
 from toyscale import plrf
 from toyscale._checks import check_int
-from toyscale.fitting import fit_power_law
 from toyscale.runner import (check_axis, experiment_args, finish, frontier_fits, frontier_summary, print_exponents,
-                             print_frontier, run_experiment_sweep)
+                             print_frontier, run_experiment_sweep, width_fit)
 from toyscale.theory import plrf_exponents
 
 # ``plrf`` holds PLRFConfig fields; ``compute`` is the largest budget f = d r (each width runs
@@ -107,11 +106,7 @@ def main(argv=None) -> dict:
     r = cfg.log_every * np.arange(1, curves.shape[1] + 1, dtype=float)
 
     fits, why = {}, {}
-    kept = np.isfinite(floors)
-    if kept.sum() >= 3:
-        fits["floor"] = fit_power_law(np.asarray(widths, float)[kept], floors[kept])
-    else:
-        why["floor"] = f"{int(kept.sum())} width(s) with a floor (the fit needs 3; plrf.floor=true computes them)"
+    width_fit(fits, why, "floor", widths, floors, "a floor", "; plrf.floor=true computes them")
     frontier, budgets = frontier_fits(fits, why, ("d_opt", "loss_opt"), widths, r, curves, s["bins"])
 
     print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), alpha = {s['alpha']:g}, "

@@ -478,6 +478,22 @@ def frontier_fits(fits: dict, why: dict, names: tuple[str, str], widths: Any, t:
     return frontier, budgets
 
 
+def width_fit(fits: dict, why: dict, name: str, widths: Any, losses: Any, what: str, hint: str = "") -> None:
+    """A power law of ``losses`` against ``widths`` over the finite ones into ``fits[name]``; with
+    fewer than 3 (through 2 points a power law has no error bar: it had printed "± nan"), the
+    reason in ``why[name]``: "<count> width(s) with <what> (the fit needs 3<hint>)"."""
+    import numpy as np
+
+    from toyscale.fitting import fit_power_law  # (here: the runner itself imports nothing of JAX)
+
+    losses = np.asarray(losses, dtype=float)
+    kept = np.isfinite(losses)
+    if kept.sum() >= 3:
+        fits[name] = fit_power_law(np.asarray(widths, float)[kept], losses[kept])
+    else:
+        why[name] = f"{int(kept.sum())} width(s) with {what} (the fit needs 3{hint})"
+
+
 def frontier_summary(frontier: Any, budgets: int, names: tuple[str, str]) -> dict | None:
     """A frontier for a summary: its budgets ``C``, their optima and losses under ``names``, the
     budgets left out (not bracketed) and the fit's notes; None for none."""
