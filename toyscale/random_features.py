@@ -804,6 +804,13 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
 _jit_model = jax.jit(_model, static_argnums=(0, 1))
 
 
+def _check_target(alpha: float, teacher_exponent: float) -> None:
+    """The target power falls as I^-(1 + alpha + s): a finite total as M grows needs alpha + s > 0."""
+    if not float(alpha) + teacher_exponent > 0:
+        raise ValueError(f"alpha={alpha!r} with RFConfig.teacher_exponent={teacher_exponent!r}; the target power "
+                         f"falls as I^-(1 + alpha + teacher_exponent), which needs alpha + teacher_exponent > 0")
+
+
 def check_trainable(config: RFConfig, point: Mapping[str, Any]) -> dict:
     """The checked point (:func:`check_point`) if ``config`` can train it: gradient descent logs its
     loss every ``config.log_every`` steps, so it needs at least that many, and a teacher exponent s
@@ -813,9 +820,7 @@ def check_trainable(config: RFConfig, point: Mapping[str, Any]) -> dict:
         raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
     p = check_point(point)
     s = config.teacher_exponent
-    if not p["alpha"] + s > 0:
-        raise ValueError(f"alpha={p['alpha']!r} with RFConfig.teacher_exponent={s!r}; the target "
-                         f"power falls as I^-(1 + alpha + teacher_exponent), which needs alpha + teacher_exponent > 0")
+    _check_target(p["alpha"], s)
     last = config.scale * float(config.M) ** -(1.0 + p["alpha"]) if s < 0 else FLOAT32_TINY
     if last < FLOAT32_TINY:  # (alpha = 40, s = -39.5, M = 64: 55 modes flushed, 17 % of the target power)
         raise ValueError(f"alpha={p['alpha']!r} with RFConfig.teacher_exponent={s!r}; the spectrum's last mode, "

@@ -49,7 +49,7 @@ from jax.typing import ArrayLike
 
 from toyscale._checks import check_real, concrete_real, short_repr
 from toyscale.data import V_SECOND_MOMENT
-from toyscale.random_features import RFConfig, check_point, spectrum64, teacher_scale
+from toyscale.random_features import RFConfig, _check_target, check_point, spectrum64, teacher_scale
 
 __all__ = [
     "kernel_eigenvalues",
@@ -85,9 +85,7 @@ def target_power(config: RFConfig, alpha: float) -> np.ndarray:
     power = _scaled_spectrum(config, alpha, "sigma_w")
     if not config.teacher_exponent:
         return power
-    if not float(alpha) + config.teacher_exponent > 0:
-        raise ValueError(f"alpha={alpha!r} with RFConfig.teacher_exponent={config.teacher_exponent!r}; the target "
-                         f"power falls as I^-(1 + alpha + teacher_exponent), which needs alpha + teacher_exponent > 0")
+    _check_target(alpha, config.teacher_exponent)
     return power * teacher_scale(config.M, config.teacher_exponent) ** 2
 
 
