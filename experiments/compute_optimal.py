@@ -188,8 +188,8 @@ def main(argv=None) -> dict:
     plots.save(plots.compute_frontier(t, widths, curves, limits, frontier, time_fit=fits.get("time"),
                                       loss_fit=fits.get("L_opt"),
                                       title=f"random features, gradient descent, M = {cfg.M}, T = {s['T']}, "
-                                            + (f"a = {1 + s['alpha'] + cfg.teacher_exponent:g}, b = "
-                                               if cfg.teacher_exponent else "exponent ") + f"{1 + s['alpha']:g}"),
+                                            + (_ab(s["alpha"], cfg.teacher_exponent) if cfg.teacher_exponent
+                                               else f"exponent {1 + s['alpha']:g}")),
                figure, os.path.join(args.out, "compute_optimal.png"), dpi=110)
     return finish(args, "compute_optimal", {
         "alpha": s["alpha"], "teacher_exponent": cfg.teacher_exponent, "widths": widths, "t": t.tolist(),
