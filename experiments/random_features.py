@@ -36,10 +36,7 @@ PRESETS = {
 
 def prepare(pre: dict) -> tuple:
     """The config, grid and fit settings of a preset, checked before anything runs."""
-    cfg = rf.RFConfig.from_dict(pre["rf"])
-    if cfg.teacher_exponent:
-        raise ValueError(f"rf.teacher_exponent={cfg.teacher_exponent!r}; the four regimes' predicted exponents (alpha "
-                         f"and 1) are Maloney et al.'s for an isotropic teacher: leave it at 0")
+    cfg = rf.check_isotropic(rf.RFConfig.from_dict(pre["rf"]), "random_features.py")
     grid = rf.regime_grid(**{k: v for k, v in pre.items() if k not in ("rf", "ratio")})
     fit_settings = rf.regime_fit_settings(rows=pre["rows"], columns=pre["columns"], ratio=pre["ratio"],
                                           limit_size=pre["limit_size"])

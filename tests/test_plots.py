@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from toyscale import plots
+from toyscale import random_features as rf
 from toyscale.fitting import fit_power_law
 from toyscale.scaling import WidthCurve
 
@@ -230,6 +231,16 @@ def test_save_writes_the_format_its_suffix_names(tmp_path):
     assert (tmp_path / "a.png").read_bytes().startswith(b"\x89PNG")
 
 
+# mutant: the regimes figure drawn for an anisotropic teacher, its "(pred alpha)" labels then wrong
+def test_random_feature_regimes_refuses_an_anisotropic_teacher():
+    with pytest.raises(ValueError, match=r"rf.teacher_exponent=0.5; plots.random_feature_regimes predicts"):
+        plots.random_feature_regimes(None, rf.RFConfig(M=64, teacher_exponent=0.5), alpha=0.5, sizes=[8, 64],
+                                     rows=[8], columns=[8], ridges=[0.1], ridge_column=16, fits={}, title="t")
+    with pytest.raises(TypeError, match=r"config=None; expected a toyscale.random_features.RFConfig"):
+        plots.random_feature_regimes(None, None, alpha=0.5, sizes=[8, 64], rows=[8], columns=[8], ridges=[0.1],
+                                     ridge_column=16, fits={}, title="t")
+
+
 # mutant: the resolution-limited fit's line (and its exponent) not drawn in the loss panels
 def test_random_feature_regimes_draws_each_resolution_fit_with_its_exponent(monkeypatch):
     x = np.array([8.0, 16.0, 32.0, 64.0])
@@ -239,8 +250,8 @@ def test_random_feature_regimes_draws_each_resolution_fit_with_its_exponent(monk
     fit = fit_power_law(x, 2 * x**-0.5)
     fits = {"resolution_T": (x, 2 * x**-0.5, fit), "resolution_N": (x, 2 * x**-0.5, None),
             "variance_T": (x, x**-1.0, fit_power_law(x, x**-1.0)), "variance_N": (x, x**-1.0, None)}
-    fig = plots.random_feature_regimes(None, None, alpha=0.5, sizes=[8, 64], rows=[8], columns=[8], ridges=[0.1],
-                                       ridge_column=16, fits=fits, title="t")
+    fig = plots.random_feature_regimes(None, rf.RFConfig(M=64), alpha=0.5, sizes=[8, 64], rows=[8], columns=[8],
+                                       ridges=[0.1], ridge_column=16, fits=fits, title="t")
     drawn = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("fit ")]
     assert len(drawn) == 1 and drawn[0].get_label().endswith(" (pred 0.5)")
     assert f"{fit.exponent:.3f}" in drawn[0].get_label()  # the fitted exponent beside the theory's

@@ -263,9 +263,13 @@ def random_feature_regimes(result, config, *, alpha: float, sizes: Sequence[int]
       fits: ``{regime: (x, y, PowerLawFit)}`` from ``random_features.regime_exponents`` (a fit
         of None: its points without a line, e.g. where the theory's loss is 0).
       title: the figure's title.
+
+    The labels print alpha as the resolution-limited prediction, so ``config`` must have an
+    isotropic teacher (:func:`toyscale.random_features.check_isotropic`).
     """
     from toyscale import random_features as rf
 
+    rf.check_isotropic(config, "plots.random_feature_regimes")
     fig, axes = plt.subplots(1, 4, figsize=(22, 4.8))
     lows, typical = [], []
     for ax, along, other, fixed_values in ((axes[0], "T", "N", rows), (axes[1], "N", "T", columns)):

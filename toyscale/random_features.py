@@ -65,6 +65,7 @@ __all__ = [
     "spectrum",
     "spectrum64",
     "teacher_scale",
+    "check_isotropic",
     "check_trainable",
     "sample_teacher",
     "sample_projection",
@@ -809,6 +810,19 @@ def _check_target(alpha: float, teacher_exponent: float) -> None:
     if not float(alpha) + teacher_exponent > 0:
         raise ValueError(f"alpha={alpha!r} with RFConfig.teacher_exponent={teacher_exponent!r}; the target power "
                          f"falls as I^-(1 + alpha + teacher_exponent), which needs alpha + teacher_exponent > 0")
+
+
+def check_isotropic(config: RFConfig, what: str) -> RFConfig:
+    """``config`` if its teacher is isotropic (``teacher_exponent`` 0), as the four regimes' predicted
+    exponents (alpha and 1, Maloney et al.) assume; ``what`` (the caller, for the message) otherwise
+    gets a ValueError, since with s != 0 the resolution-limited exponents are no longer alpha."""
+    if not isinstance(config, RFConfig):
+        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
+    if config.teacher_exponent:
+        raise ValueError(f"rf.teacher_exponent={config.teacher_exponent!r}; {what} predicts the four regimes' "
+                         f"exponents (alpha and 1) of Maloney et al., which are for an isotropic teacher: leave it "
+                         f"at 0")
+    return config
 
 
 def check_trainable(config: RFConfig, point: Mapping[str, Any]) -> dict:
