@@ -1707,3 +1707,66 @@ def test_load_sweep_can_read_past_a_damaged_chunk_and_name_it(tmp_path):
     for where in (tmp_path, tmp_path / "missing"):  # (checked before the folder is)
         with pytest.raises(TypeError, match="skip_unreadable=1; skip_unreadable must be True or False"):
             load_sweep(where, skip_unreadable=1)
+
+
+# ----------------------------------------------------------------------------- common random numbers (Task.common_of)
+
+
+class _CommonKeyTask(_KeyTask):
+    """A _KeyTask whose models share a second key across 'v' (its common_of leaves v out)."""
+    name = "common_key_task"
+
+    def common_of(self, point):
+        return {k: v for k, v in point.items() if k != "v"}
+
+    def model_fn(self, static, inputs, key):
+        own, common = key
+        return {"u": jax.random.uniform(own, (2,)), "c": jax.random.uniform(common, (2,)), "v": inputs["v"]}
+
+
+# mutants: the common key folded from the model's own identity (or without the sweep seed); the pair's halves
+# swapped; common words computed on the unmarked common_of (a common identity keying another model's key)
+def test_points_whose_common_of_agree_share_the_common_key_on_any_chunking():
+    points = [{"v": float(v), "seed": s} for s in (0, 1) for v in (0.0, 1.0, 2.0)]
+    task = _CommonKeyTask()
+    runs = [sweep.run_sweep(task, points, seed=seed, devices=jax.devices()[:k], chunk_size=size, progress=False)
+            for seed, k, size in ((3, 1, 1), (3, 4, None), (3, 1, 4), (4, 1, None))]
+    for a in runs[1:3]:
+        assert_same(runs[0], a)
+    for seed, res in ((3, runs[0]), (4, runs[3])):
+        for r, p in zip(res, points):
+            np.testing.assert_array_equal(r["u"], jax.random.uniform(model_key(seed, p, task), (2,)))
+            np.testing.assert_array_equal(r["c"], jax.random.uniform(sweep.common_key(seed, p, task), (2,)))
+    c = np.stack([r["c"] for r in runs[0]])
+    assert all(np.array_equal(c[i], c[j]) for i in range(3) for j in range(3))  # seed 0: one draw for every v
+    assert not np.array_equal(c[0], c[3]) and not np.array_equal(c[0], np.stack([r["c"] for r in runs[3]])[0])
+    u = np.stack([r["u"] for r in runs[0]])
+    assert len({tuple(x) for x in u}) == 6 and not any(np.array_equal(x, c[0]) for x in u)
+    # the common identity's words are not those of a model whose point is that identity
+    assert not np.array_equal(sweep.common_key(3, points[0], task), model_key(3, {"seed": 0}))
+
+
+def test_a_task_whose_common_of_is_given_for_some_points_only_or_is_not_a_mapping_is_refused(xla_compilations):
+    class Some(_CommonKeyTask):
+        model_fn = _KeyTask.model_fn  # (one key, where every point's common_of is None)
+
+        def common_of(self, point):
+            return None if point["v"] else {}
+
+    class Odd(_CommonKeyTask):
+        def common_of(self, point):
+            return ["seed"]
+
+    with xla_compilations() as names:
+        with pytest.raises(ValueError, match=r"common_of gave points\[0\] common draws and points\[1\] none"):
+            sweep.run_sweep(Some(), _key_points(2), devices=ONE, progress=False)
+        with pytest.raises(TypeError, match=r"points\[0\]=.*common_of returned \['seed'\]; it must return a mapping"):
+            sweep.run_sweep(Odd(), _key_points(2), devices=ONE, progress=False)
+        with pytest.raises(ValueError, match=r"task 'key_task' draws nothing in common for point="):
+            sweep.common_key(0, {"v": 1.0}, _KeyTask())
+        with pytest.raises(TypeError, match=r"task=.*must be the sweep's Task"):
+            sweep.common_key(0, {"v": 1.0}, None)
+    assert names == []
+    # a task whose common_of gives None for every point takes one key, as one without
+    res = sweep.run_sweep(Some(), [{"v": 1.0}], devices=ONE, progress=False)
+    np.testing.assert_array_equal(res[0]["u"], jax.random.uniform(model_key(0, {"v": 1.0}), (2,)))

@@ -10,7 +10,9 @@ regression, ...). It splits each grid point into
 * a per-model PRNG key, :func:`model_key`: ``PRNGKey(seed)`` folded with a 64-bit digest
   of the model's identity -- its point (the task may spell it one way and leave out flags
   that only add measurements, ``Task.identity_of``), without ``label``, a tag of the
-  caller's own. A model's numbers
+  caller's own (a task with common random numbers, ``Task.common_of``, gives each model a
+  second key, :func:`common_key`, shared by the points its ``common_of`` does not tell
+  apart). A model's numbers
   therefore depend only on its point and the sweep seed -- not on its position in the grid,
   on chunk size, on which chunk or device ran it, or on how many devices there were. So a
   grid extended by more widths or seeds reproduces the models it already had, and repeats
@@ -79,6 +81,7 @@ __all__ = [
     "run_sweep",
     "load_sweep",
     "model_key",
+    "common_key",
     "stored_condition",
     "matching",
     "FolderInUseError",
@@ -154,6 +157,12 @@ class Task(Protocol):
     # draws (see :func:`model_key`). Without it, the point itself; ``label`` never counts.
     # A task uses it to spell a point one way (defaults filled in) and to leave out fields
     # that only ask for extra measurements, so that such a flag does not redraw the model.
+    #
+    # Optional: ``common_of(point) -> Mapping | None``, for common random numbers: the fields
+    # that decide the draws a model shares with other points (its identity without a width,
+    # say). Where it gives a mapping for every point, ``model_fn``'s ``key`` is the pair
+    # ``(own key, common key)``, the common key being :func:`common_key` (the same for points
+    # whose ``common_of`` agree); where it gives None for every point, one key as usual.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -354,8 +363,8 @@ def _check_task(task: Any, allowed: str = "a Task") -> None:
     the engine, or, in :func:`model_key`, key another model without a word. Shared by both."""
     missing = ([] if hasattr(task, "name") else ["name"]) + [m for m in _TASK_METHODS
                                                              if not callable(getattr(task, m, None))]
-    if getattr(task, "identity_of", None) is not None and not callable(task.identity_of):
-        missing.append("identity_of")
+    missing += [m for m in ("identity_of", "common_of")
+                if getattr(task, m, None) is not None and not callable(getattr(task, m))]
     if isinstance(task, type) or missing:
         why = "it is a class, not an instance" if isinstance(task, type) else f"it lacks {', '.join(missing)}"
         raise TypeError(f"task={short_repr(task)}; task must be {allowed}: an object with a name and the methods "
@@ -1093,6 +1102,7 @@ def run_sweep(
     words = np.asarray([_point_words(_identity(task, p, i), f"points[{i}]") for i, p in enumerate(points)],
                        dtype=np.uint32)
     _warn_duplicates(words)
+    common_words = _common_words(task, points)
     # as the manifest's JSON reads back: tuples as lists, keys sorted (so a table or CSV of the
     # records has the same columns whether they were trained now or loaded)
     plain_points = _sorted_keys(to_plain(points))
@@ -1219,6 +1229,8 @@ def run_sweep(
                 padded = chunk + [chunk[-1]] * (size - len(chunk))
                 inputs = _stack_inputs(task, [points[i] for i in padded])
                 keys = _model_keys(root, jnp.asarray(words[padded]))
+                if common_words is not None:  # (a pytree: sharded, mapped and vmapped as one key is)
+                    keys = (keys, _model_keys(root, jnp.asarray(common_words[padded])))
                 inputs = jax.device_put(inputs, sharding)
                 keys = jax.device_put(keys, sharding)
                 if str(static) not in stats["predicted_peak_bytes_per_device"]:
@@ -1292,6 +1304,35 @@ def _identity(task: Any, point: Mapping[str, Any], i: int | None = None) -> Mapp
     return task.identity_of(point) if i is None else _asked(task, "identity_of", i, point)
 
 
+def _common_identity(task: Any, point: Mapping[str, Any], i: int | None = None) -> Mapping[str, Any] | None:
+    """The task's ``common_of(point)``, None for a task without one; a mapping is marked so that
+    its words differ from those of any model's identity."""
+    if getattr(task, "common_of", None) is None:
+        return None
+    common = task.common_of(point) if i is None else _asked(task, "common_of", i, point)
+    if common is None:
+        return None
+    if not isinstance(common, Mapping):
+        where = f"points[{i}]={dict(point)!r}: " if i is not None else ""
+        raise TypeError(f"{where}task {task.name!r}'s common_of returned {short_repr(common)}; it must return a "
+                        f"mapping of point fields (or None: no common draws)")
+    return {"common_of": dict(common)}
+
+
+def _common_words(task: Task, points: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
+    """Each point's two words of its common identity (:func:`_common_identity`), or None where the
+    task has no common draws; a ValueError where only some points have them."""
+    commons = [_common_identity(task, p, i) for i, p in enumerate(points)]
+    given = [c is not None for c in commons]
+    if not any(given):
+        return None
+    if not all(given):
+        i, j = given.index(True), given.index(False)
+        raise ValueError(f"task {task.name!r}'s common_of gave points[{i}] common draws and points[{j}] none; a "
+                         f"sweep's models all share draws or none do (the key's form is one per program)")
+    return np.asarray([_point_words(c, f"points[{i}]") for i, c in enumerate(commons)], dtype=np.uint32)
+
+
 def _point_words(point: Mapping[str, Any], where: str = "point") -> tuple[int, int]:
     """Two 32-bit words of the SHA-256 of the point's canonical JSON (``label`` left out)."""
     try:
@@ -1328,6 +1369,23 @@ def model_key(seed: int, point: Mapping[str, Any], task: Any = None) -> jax.Arra
         _check_task(task, "None (the point as given keys the model) or the sweep's Task")
     words = _point_words(_identity(task, point))
     return _fold_words(jax.random.PRNGKey(seed), jnp.asarray(words, dtype=jnp.uint32))
+
+
+def common_key(seed: int, point: Mapping[str, Any], task: Task) -> jax.Array:
+    """The second PRNG key :func:`run_sweep` gives the model of ``point`` in a sweep of a task
+    with common draws (``task.common_of(point)`` a mapping): ``PRNGKey(seed)`` folded with the
+    words of that mapping, so points whose ``common_of`` agree share it (common random numbers,
+    e.g. one teacher and data set for every width). A ValueError for a task or point without.
+    """
+    check_seed(seed)
+    if not isinstance(point, Mapping):
+        raise TypeError(f"point={point!r}; point must be a mapping of field names to values")
+    _check_task(task, "the sweep's Task")
+    common = _common_identity(task, point)
+    if common is None:
+        raise ValueError(f"task {task.name!r} draws nothing in common for point={dict(point)!r} (its common_of is "
+                         f"absent or None): its models take one key, model_key(seed, point, task)")
+    return _fold_words(jax.random.PRNGKey(seed), jnp.asarray(_point_words(common), dtype=jnp.uint32))
 
 
 def _asked(task: Task, method: str, i: int, point: Mapping[str, Any]) -> Any:
