@@ -9,6 +9,9 @@ at alpha = 1, time exponent 1/2, width exponent 1, N* ~ C^(1/3) and L* ~ C^(-1/3
 ``--set rf.teacher_exponent=s`` gives the teacher's weights variances ∝ I^-s, so that a = 1 + alpha + s
 while b stays 1 + alpha (s = 1: exponents 1, 2, 1/3 and 2/3), which tells a from b. Random features
 cap the width exponent at b (``predictions``), so beyond s = 1 at alpha = 1 it stays 2.
+``--set 'rf.common_across=["N"]'`` gives every width of a seed one teacher and data set, and
+nested features (common random numbers, ``RFConfig.common_across``): the widths' losses then
+differ only through their features.
 
 N linear random features of M latent modes, fitted on T >> N samples (so that the data do
 not limit the loss) by full-batch gradient descent from 0 at a constant step; the exact test

@@ -10,7 +10,7 @@ from toyscale import random_features as rf
 from toyscale import theory
 from toyscale.random_features import (RandomFeatureTask, RFConfig, check_point, random_feature_grid,
                                       sweep_random_features, train_random_features)
-from toyscale.sweep import model_key
+from toyscale.sweep import common_key, model_key
 
 CFG = RFConfig(M=256, test_samples=4000, log_every=50)
 
@@ -158,12 +158,12 @@ def test_vmapped_sweep_equals_single_runs():
             np.testing.assert_allclose(res[i][name], alone[name], rtol=1e-6, atol=1e-12, err_msg=name)
 
 
-@pytest.mark.parametrize("method", ["ridge", "gd"])
-def test_a_model_has_the_same_bits_on_one_device_and_on_four(method):
+@pytest.mark.parametrize("method, common", [("ridge", ()), ("gd", ()), ("gd", ("ridge",))])
+def test_a_model_has_the_same_bits_on_one_device_and_on_four(method, common):
     # the spectrum I^-(1+alpha), formed in the compiled program, had rounded differently in a device's share of
     # one model (4 models on 4 devices) and in a share of 4: outputs ~2e-7 apart at M = 32 (it is formed on the
-    # host now, rf._inputs)
-    cfg = RFConfig(M=32, log_every=10)
+    # host now, rf._inputs); and with common draws (a pair of keys, rows drawn one by one)
+    cfg = RFConfig(M=32, log_every=10, common_across=common)
     extra = {"steps": 30, "lr": 0.5} if method == "gd" else {}
     points = random_feature_grid(N=[8], T=[16], alpha=[0.5, 1.3], ridge=[1e-3, 0.0], method=method, **extra)
     one, four = (sweep_random_features(cfg, points, progress=False, devices=jax.devices()[:k]) for k in (1, 4))
@@ -1353,3 +1353,89 @@ def test_the_memory_prediction_charges_each_kernel_limit_only_what_it_computes(t
     # the ReLU limit's T x T kernel had been charged to the linear limit (a ridge solve on x [T, M]: 15x what XLA
     # holds here) and to a ReLU limit without test samples (NaN, nothing computed: 26x), so chunks came out smaller
     _assert_memory_bound(RandomFeatureTask(RFConfig(M=64, test_samples=test_samples, log_every=10)), point)
+
+
+# ----------------------------------------------------------------------------- common random numbers (common_across)
+
+
+# mutants: rows drawn from the key itself (not fold_in of the row); nested ignored for the labels' noise
+def test_nested_draws_extend_a_smaller_draw_row_by_row():
+    key = jax.random.PRNGKey(4)
+    U4, U9 = (rf.sample_projection(key, n, 16, 2.0, nested=True) for n in (4, 9))
+    np.testing.assert_array_equal(U9[:4], U4)
+    assert not np.array_equal(rf.sample_projection(key, 9, 16, 2.0)[:4], U4)  # (the plain draw is another)
+    lam, w = rf.spectrum(16, 0.5, 16.0), rf.sample_teacher(jax.random.PRNGKey(1), 16)
+    (x3, y3), (x8, y8) = (rf.sample_data(key, t, lam, w, 0.3, nested=True) for t in (3, 8))
+    np.testing.assert_array_equal(x8[:3], x3)
+    np.testing.assert_allclose(y8[:3], y3, rtol=1e-6)
+    # each row is still a Normal(0, sigma_u^2 / M) draw: 4000 x 16 entries
+    big = np.asarray(rf.sample_projection(key, 4000, 16, 2.0, nested=True))
+    assert abs(big.std() - 2.0 / 4.0) < 0.005 and abs(big.mean()) < 0.005
+
+
+# mutants: the model drawing from its own key (common key ignored); U or x not nested; the config's field left out
+# of the sweep fingerprint
+def test_common_across_width_shares_the_teacher_and_data_and_nests_the_features():
+    cfg = RFConfig(M=64, common_across=("N",))
+    points = random_feature_grid(N=[4, 64], T=[32], alpha=[1.0], seeds=2, kernel_limit=True, infinite_data=True)
+    res = sweep_random_features(cfg, points, seed=3, progress=False)
+    plain = sweep_random_features(RFConfig(M=64), points, seed=3, progress=False)
+    by_seed = {s: [r for r in res if r["seed"] == s] for s in (0, 1)}
+    for s, rs in by_seed.items():
+        # the kernel limit (N -> inf on the same data) is one number per seed: one teacher and data set for all N
+        assert len({float(r["loss_kernel_limit"]) for r in rs}) == 1
+    assert float(by_seed[0][0]["loss_kernel_limit"]) != float(by_seed[1][0]["loss_kernel_limit"])
+    assert len({float(r["loss_kernel_limit"]) for r in plain if r["seed"] == 0}) == 2
+    # nested features: the N = 4 model's infinite-data loss is that of the N = 64 model's first 4 features
+    key = common_key(3, points[0], RandomFeatureTask(cfg))
+    with jax.enable_x64(True):
+        lam = jnp.asarray(rf._inputs(cfg, points[0])["spectrum"]).astype(jnp.float64)
+        w = rf.sample_teacher(jax.random.fold_in(key, 0), 64).astype(jnp.float64)
+        U = rf.sample_projection(jax.random.fold_in(key, 1), 64, 64, nested=True)[:4].astype(jnp.float64)
+        loss = rf.exact_test_loss(rf.infinite_data_solution(U, lam, w), U, lam, w, 0.0)
+    np.testing.assert_allclose(res[0]["loss_infinite_data"], loss, rtol=1e-9)
+    for i in (0, 3):
+        alone = train_random_features(cfg, points[i], key=model_key(3, points[i], RandomFeatureTask(cfg)),
+                                      common_key=common_key(3, points[i], RandomFeatureTask(cfg)))
+        for name in ("test_loss", "loss_kernel_limit", "loss_infinite_data"):
+            np.testing.assert_allclose(res[i][name], alone[name], rtol=1e-6, err_msg=name)
+    assert RandomFeatureTask(cfg).config()["common_across"] == ["N"]
+    assert "common_across" not in RandomFeatureTask(RFConfig(M=64)).config()  # (old folders' fingerprint)
+
+
+# mutant: the training samples not nested in the model (a T = 8 model's data not the first 8 of a T = 16 model's)
+def test_common_across_sample_count_trains_on_the_first_samples_of_a_larger_set():
+    cfg = RFConfig(M=16, common_across=("T",))
+    points = random_feature_grid(N=[4], T=[8, 16], alpha=[1.0], ridge=[0.1], kernel_limit=True)
+    res = sweep_random_features(cfg, points, seed=2, progress=False)
+    key = common_key(2, points[0], RandomFeatureTask(cfg))
+    assert np.array_equal(key, common_key(2, points[1], RandomFeatureTask(cfg)))
+    with jax.enable_x64(True):
+        lam32 = jnp.asarray(rf._inputs(cfg, points[0])["spectrum"])
+        w32 = rf.sample_teacher(jax.random.fold_in(key, 0), 16)
+        x, y = (a[:8].astype(jnp.float64) for a in rf.sample_data(jax.random.fold_in(key, 2), 16, lam32, w32, 0.0,
+                                                                   nested=True))
+        beta = rf.kernel_limit_weights(x, y, 0.1, sigma_u=1.0)
+        lam, w = lam32.astype(jnp.float64), w32.astype(jnp.float64)
+        loss = jnp.sum(lam * (w - beta) ** 2)
+    np.testing.assert_allclose(res[0]["loss_kernel_limit"], loss, rtol=1e-6)  # (y = x @ w in float32)
+    assert not np.isclose(res[1]["loss_kernel_limit"], loss, rtol=1e-3)  # (16 samples fit otherwise)
+
+
+def test_common_across_is_checked_and_reads_back_from_json():
+    assert RFConfig(M=8, common_across="N").common_across == ("N",)
+    cfg = RFConfig(M=8, common_across=["N", "ridge"])
+    assert cfg.common_across == ("N", "ridge") and hash(cfg)  # (a static argument of the compiled model)
+    assert RFConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    for bad, error, match in [(("seed",), ValueError, r"'seed' is not one \(seed sets the replicate"),
+                              (("N", "N"), ValueError, "a name is repeated"),
+                              (("width",), ValueError, r"from N, T, alpha, .*: 'width' is not one"),
+                              ((1,), TypeError, r"common_across=\(1,\); common_across must be a tuple")]:
+        with pytest.raises(error, match=match):
+            RFConfig(M=8, common_across=bad)
+    p = {"N": 4, "T": 8, "alpha": 1.0}
+    key = jax.random.PRNGKey(0)
+    with pytest.raises(ValueError, match=r"common_key=None; config.common_across=\('N',\)"):
+        train_random_features(RFConfig(M=8, common_across=("N",)), p, key=key)
+    with pytest.raises(ValueError, match="common_key is given but config.common_across is empty"):
+        train_random_features(RFConfig(M=8), p, key=key, common_key=key)

@@ -21,7 +21,7 @@ from toyscale.frequencies import Frequencies, custom, exponential, linear, power
 from toyscale.data import sample_features
 from toyscale.superposition import forward, init_params, loss
 from toyscale.optim import signed_row_decay, superposition_optimizer, warmup_cosine
-from toyscale.sweep import Record, SweepResult, load_sweep, model_key, run_sweep
+from toyscale.sweep import Record, SweepResult, common_key, load_sweep, model_key, run_sweep
 from toyscale.train import SuperpositionTask, TrainConfig, superposition_grid, sweep_superposition, train_model
 from toyscale.measure import overlap_stats, represented_fraction, row_norms
 from toyscale.fitting import (

@@ -58,6 +58,7 @@ from toyscale.sweep import SweepResult, check_points, float32_products, run_swee
 
 __all__ = [
     "NONLINEARITIES",
+    "COMMON_FIELDS",
     "METHODS",
     "RFConfig",
     "Static",
@@ -184,6 +185,14 @@ class RFConfig:
         Gram matrix (squared singular values of the design) below ``rcond * max`` are dropped
         (``None``: the solve's own epsilon, float64 in sweeps, times the Gram matrix's size; a
         float32 solve, outside sweeps, uses phi's SVD and (eps * max(T, N))^2).
+      common_across: point fields (a tuple of names from ``COMMON_FIELDS``; a lone name is one)
+        across which models share their draws: common random numbers. Points that differ only
+        in these fields get the same teacher, training data, SGD minibatches and test draws,
+        from a key of their own (:func:`toyscale.sweep.common_key`), and the features and
+        samples are drawn row by row, so that a wider model's features extend a narrower one's
+        (``"N"``) and a larger training set extends a smaller one (``"T"``). ``("N",)`` makes a
+        sweep's loss-vs-width curves differ only by the features, not by a teacher and data set
+        per width. Empty (the default): each model draws everything from its own key.
     """
 
     M: int = 4096
@@ -194,6 +203,7 @@ class RFConfig:
     log_every: int = 100
     rcond: float | None = None
     teacher_exponent: float = 0.0
+    common_across: tuple[str, ...] = ()
 
     def __post_init__(self):
         check_int("M", self.M, 2)
@@ -219,6 +229,7 @@ class RFConfig:
                 scale = math.inf
             check_float32("M^(-teacher_exponent / 2)", scale)
             _check_scale("sigma_w * M^(-teacher_exponent / 2)", self.sigma_w * scale, self.M)
+        object.__setattr__(self, "common_across", _check_common(self.common_across))
 
     @property
     def scale(self) -> float:
@@ -226,13 +237,34 @@ class RFConfig:
         return float(self.M if self.lambda_plus is None else self.lambda_plus)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        settings = dataclasses.asdict(self)
+        settings["common_across"] = list(self.common_across)  # (as JSON reads it back)
+        return settings
 
     @classmethod
     def from_dict(cls, settings: Mapping[str, Any]) -> "RFConfig":
         """The config of a :meth:`to_dict` (or of a preset's group of settings); a key that is
         not a field is a TypeError naming it, the closest field and all of them."""
         return config_from_dict(cls, settings)
+
+
+COMMON_FIELDS = ("N", "T", "alpha", "nonlinearity", "method", "steps", "batch", "lr", "noise", "ridge")
+
+
+def _check_common(fields: Any) -> tuple[str, ...]:
+    """``RFConfig.common_across`` as a tuple of distinct names from ``COMMON_FIELDS``."""
+    if isinstance(fields, str):
+        fields = (fields,)
+    if not isinstance(fields, (tuple, list)) or not all(isinstance(f, str) for f in fields):
+        raise TypeError(f"common_across={fields!r}; common_across must be a tuple of point field names "
+                        f"(from {', '.join(COMMON_FIELDS)}), e.g. ('N',)")
+    bad = [f for f in fields if f not in COMMON_FIELDS]
+    if bad or len(set(fields)) != len(fields):
+        why = (f"{bad[0]!r} is not one" + (" (seed sets the replicate: models of two seeds never share draws)"
+                                           if bad[0] == "seed" else "")) if bad else "a name is repeated"
+        raise ValueError(f"common_across={fields!r}; its names must be distinct point fields from "
+                         f"{', '.join(COMMON_FIELDS)}: {why}")
+    return tuple(fields)
 
 
 class Static(NamedTuple):
@@ -291,13 +323,24 @@ def sample_teacher(key: jax.Array, M: int, sigma_w: float = 1.0, dtype=jnp.float
     return sigma_w / math.sqrt(M) * jax.random.normal(key, (M,), dtype)
 
 
-def sample_projection(key: jax.Array, N: int, M: int, sigma_u: float = 1.0, dtype=jnp.float32) -> jax.Array:
-    """Random-feature weights ``U ~ Normal(0, sigma_u^2 / M)``, shape [N, M]."""
+def _normal_rows(key: jax.Array, rows: int, shape: tuple[int, ...], dtype, nested: bool) -> jax.Array:
+    """Standard normals of shape ``(rows, *shape)``; ``nested``: row i from ``fold_in(key, i)``,
+    so the first k rows of any larger draw are the draw of k rows."""
+    if not nested:
+        return jax.random.normal(key, (rows, *shape), dtype)
+    return jax.vmap(lambda i: jax.random.normal(jax.random.fold_in(key, i), shape, dtype))(jnp.arange(rows))
+
+
+def sample_projection(key: jax.Array, N: int, M: int, sigma_u: float = 1.0, dtype=jnp.float32, *,
+                      nested: bool = False) -> jax.Array:
+    """Random-feature weights ``U ~ Normal(0, sigma_u^2 / M)``, shape [N, M]; ``nested``: row i
+    drawn from ``fold_in(key, i)``, so a wider projection extends a narrower one."""
     N, M = check_int("N", N, 1), check_int("M", M, 1)
-    return sigma_u / math.sqrt(M) * jax.random.normal(key, (N, M), dtype)
+    return sigma_u / math.sqrt(M) * _normal_rows(key, N, (M,), dtype, nested)
 
 
-def sample_data(key: jax.Array, T: int, lam: jax.Array, w: jax.Array, noise: ArrayLike) -> tuple[jax.Array, jax.Array]:
+def sample_data(key: jax.Array, T: int, lam: jax.Array, w: jax.Array, noise: ArrayLike, *,
+                nested: bool = False) -> tuple[jax.Array, jax.Array]:
     """T samples ``x ~ Normal(0, diag(lam))`` and labels ``y = w . x + noise * eps``.
 
     Args:
@@ -306,6 +349,8 @@ def sample_data(key: jax.Array, T: int, lam: jax.Array, w: jax.Array, noise: Arr
       lam: spectrum, [M].
       w: teacher, [M].
       noise: label-noise standard deviation (>= 0).
+      nested: sample t drawn from ``fold_in`` of the key and t, so a larger set extends a
+        smaller one (keyword-only).
 
     Returns:
       ``(x [T, M], y [T])``.
@@ -314,8 +359,8 @@ def sample_data(key: jax.Array, T: int, lam: jax.Array, w: jax.Array, noise: Arr
     if np.ndim(lam) != 1 or np.shape(w) != np.shape(lam):  # (w [M, 1] had made y a [T, T] matrix)
         raise ValueError(f"lam has shape {np.shape(lam)} and w {np.shape(w)}; sample_data needs both of shape (M,)")
     kx, ke = jax.random.split(key)
-    x = jax.random.normal(kx, (T, lam.shape[0]), lam.dtype) * jnp.sqrt(lam)
-    y = x @ w + jnp.asarray(noise, lam.dtype) * jax.random.normal(ke, (T,), lam.dtype)
+    x = _normal_rows(kx, T, lam.shape, lam.dtype, nested) * jnp.sqrt(lam)
+    y = x @ w + jnp.asarray(noise, lam.dtype) * _normal_rows(ke, T, (), lam.dtype, nested)
     return x, y
 
 
@@ -623,13 +668,16 @@ def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], ke
     their eigendecompositions and the losses in :func:`solve_dtype`.
     """
     N, T, nl = static.N, static.T, static.nonlinearity
+    nested = bool(config.common_across)
+    if nested:  # key = (own, common): every draw from the common key, features and samples row by row
+        _, key = key
     k_w, k_u, k_x, k_test, k_sgd, k_kern = (jax.random.fold_in(key, i) for i in range(6))
     lam32 = inputs["spectrum"]  # (scale * I^-(1+alpha), formed on the host: _inputs)
     w32 = sample_teacher(k_w, config.M, config.sigma_w)
     if config.teacher_exponent:
         w32 = w32 * inputs["teacher_scale"]  # (I^-(s/2), formed on the host: _inputs)
-    U32 = sample_projection(k_u, N, config.M, config.sigma_u)
-    x32, y32 = sample_data(k_x, T, lam32, w32, inputs["noise"])
+    U32 = sample_projection(k_u, N, config.M, config.sigma_u, nested=nested)
+    x32, y32 = sample_data(k_x, T, lam32, w32, inputs["noise"], nested=nested)
     dt = solve_dtype()
     phi = features(U32, x32, nl).astype(dt)
     lam, w, U, x, y = (a.astype(dt) for a in (lam32, w32, U32, x32, y32))
@@ -772,17 +820,21 @@ def _inputs(config: RFConfig, p: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return inputs
 
 
-def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: jax.Array) -> dict[str, np.ndarray]:
+def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: jax.Array,
+                          common_key: jax.Array | None = None) -> dict[str, np.ndarray]:
     """Trains and measures one model, exactly as a sweep does for the same point and key.
 
     A sweep with seed ``s`` gives the model of point ``p`` the key
-    ``toyscale.sweep.model_key(s, p, RandomFeatureTask(config))``; pass that key here to
-    reproduce it on its own.
+    ``toyscale.sweep.model_key(s, p, RandomFeatureTask(config))`` and, with
+    ``config.common_across``, the common key ``toyscale.sweep.common_key(s, p,
+    RandomFeatureTask(config))``; pass them here to reproduce it on its own.
 
     Args:
       config: shared settings.
       point: a grid point (see :func:`check_point`).
       key: PRNG key (keyword-only).
+      common_key: the key of the draws shared across ``config.common_across`` (keyword-only):
+        required with it, refused without it.
 
     Returns:
       numpy outputs: ``test_loss`` (exact), ``train_loss``, ``diverged``, and when asked
@@ -796,6 +848,15 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
         raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
     p = check_trainable(config, point)
     key = prng_key("key", key)
+    if config.common_across and common_key is None:
+        raise ValueError(f"common_key=None; config.common_across={config.common_across!r} draws the model from a "
+                         f"common key: pass common_key=toyscale.sweep.common_key(seed, point, "
+                         f"RandomFeatureTask(config))")
+    if common_key is not None:
+        if not config.common_across:
+            raise ValueError("common_key is given but config.common_across is empty, so no draw would use it: "
+                             "leave it out, or set common_across")
+        key = (key, prng_key("common_key", common_key))
     with jax.enable_x64(True):
         inputs = {k: jnp.asarray(v) for k, v in _inputs(config, p).items()}
         out = _jit_model(config, _static(p), inputs, key)
@@ -864,8 +925,9 @@ class RandomFeatureTask:
 
     def config(self) -> dict:
         settings = self.settings.to_dict()
-        if not settings["teacher_exponent"]:  # (left out at 0: an isotropic sweep's fingerprint is what it was)
-            del settings["teacher_exponent"]
+        for name in ("teacher_exponent", "common_across"):  # (left out at their defaults: a sweep's
+            if not settings[name]:  # fingerprint is what it was before they existed)
+                del settings[name]
         return settings
 
     def static_of(self, point: Mapping[str, Any]) -> Hashable:
@@ -879,6 +941,13 @@ class RandomFeatureTask:
         (``infinite_data``, ``kernel_limit``: they draw from keys of their own; ``infinite_time``),
         so a point keys the same model however it is spelled or measured."""
         return {k: v for k, v in check_point(point).items() if k not in _MEASURE_FLAGS}
+
+    def common_of(self, point: Mapping[str, Any]) -> dict | None:
+        """With ``RFConfig.common_across``, the identity without those fields: the points that
+        share their draws (:func:`toyscale.sweep.common_key`); None without."""
+        if not self.settings.common_across:
+            return None
+        return {k: v for k, v in self.identity_of(point).items() if k not in self.settings.common_across}
 
     def model_fn(self, static: Static, inputs, key):
         return _model(self.settings, static, inputs, key)
