@@ -381,6 +381,11 @@ def test_a_field_set_to_its_configs_default_keeps_the_presets_folder():
     assert args.out == os.path.join("runs", "demo-quick-train.loss_scale=2.0")
     with pytest.raises(TypeError, match="'rf' is not a group of settings"):
         experiment_args("demo", "", presets, [], configs={"rf": TrainConfig})
+    # a tuple default as JSON gives it (RFConfig.common_across = (): [] had named a folder of its own)
+    from toyscale.random_features import RFConfig
+    rf_presets = {"quick": {"rf": {"M": 16}, "seeds": 2}}
+    args = experiment_args("demo", "", rf_presets, ["--set", "rf.common_across=[]"], configs={"rf": RFConfig})
+    assert args.out == os.path.join("runs", "demo-quick")
 
 
 @pytest.mark.parametrize("item, message", [

@@ -1422,12 +1422,40 @@ def test_common_across_sample_count_trains_on_the_first_samples_of_a_larger_set(
     assert not np.isclose(res[1]["loss_kernel_limit"], loss, rtol=1e-3)  # (16 samples fit otherwise)
 
 
+# mutants: the ReLU kernel limit's test draws or SGD's minibatches from the model's own key under common_across
+def test_common_draws_reach_the_relu_kernel_limit_and_the_minibatches():
+    cfg = RFConfig(M=16, test_samples=64, common_across=("N",))
+    pts = random_feature_grid(N=[4, 8], T=[8], alpha=[1.0], ridge=[0.1], nonlinearity="relu", kernel_limit=True)
+    res = sweep_random_features(cfg, pts, progress=False)
+    assert res[0]["loss_kernel_limit"] == res[1]["loss_kernel_limit"]
+    assert res[0]["test_loss_sampled"] != res[1]["test_loss_sampled"]  # (the features differ)
+    cfg = RFConfig(M=16, log_every=5, common_across=("steps",))
+    pts = [p for steps in (10, 20)
+           for p in random_feature_grid(N=[4], T=[8], alpha=[1.0], method="gd", steps=steps, lr=0.5, batch=4)]
+    short, long = sweep_random_features(cfg, pts, progress=False)
+    np.testing.assert_array_equal(long["loss_curve"][:2], short["loss_curve"])  # the same 10 first minibatches
+
+
+# mutants: the label kept in the common identity; full-batch gd spelled batch = T there
+def test_labels_and_full_batch_at_another_sample_count_share_the_common_key():
+    task = RandomFeatureTask(RFConfig(M=8, common_across=("N", "T")))
+    base = {"N": 4, "T": 8, "alpha": 1.0, "method": "gd", "steps": 3, "lr": 0.1}
+    key = common_key(0, base, task)
+    for other in ({**base, "label": "narrow"}, {**base, "N": 8, "T": 16, "label": "wide"}, {**base, "batch": 8}):
+        np.testing.assert_array_equal(common_key(0, other, task), key, err_msg=str(other))
+    assert not np.array_equal(common_key(0, {**base, "T": 16, "batch": 8}, task), key)  # (minibatches of 8 of 16)
+    assert not np.array_equal(common_key(0, {**base, "lr": 0.2}, task), key)
+
+
 def test_common_across_is_checked_and_reads_back_from_json():
     assert RFConfig(M=8, common_across="N").common_across == ("N",)
-    cfg = RFConfig(M=8, common_across=["N", "ridge"])
+    cfg = RFConfig(M=8, common_across=["ridge", "N"])
     assert cfg.common_across == ("N", "ridge") and hash(cfg)  # (a static argument of the compiled model)
+    assert cfg == RFConfig(M=8, common_across=("N", "ridge"))  # (one order: one sweep fingerprint)
     assert RFConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     for bad, error, match in [(("seed",), ValueError, r"'seed' is not one \(seed sets the replicate"),
+                              (("kernel_limit",), ValueError, "a flag that only adds measurements never keys"),
+                              (("method", "steps"), ValueError, r"lists 'method' without all of 'steps', 'lr'"),
                               (("N", "N"), ValueError, "a name is repeated"),
                               (("width",), ValueError, r"from N, T, alpha, .*: 'width' is not one"),
                               ((1,), TypeError, r"common_across=\(1,\); common_across must be a tuple")]:

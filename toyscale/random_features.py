@@ -185,14 +185,18 @@ class RFConfig:
         Gram matrix (squared singular values of the design) below ``rcond * max`` are dropped
         (``None``: the solve's own epsilon, float64 in sweeps, times the Gram matrix's size; a
         float32 solve, outside sweeps, uses phi's SVD and (eps * max(T, N))^2).
-      common_across: point fields (a tuple of names from ``COMMON_FIELDS``; a lone name is one)
-        across which models share their draws: common random numbers. Points that differ only
-        in these fields get the same teacher, training data, SGD minibatches and test draws,
-        from a key of their own (:func:`toyscale.sweep.common_key`), and the features and
-        samples are drawn row by row, so that a wider model's features extend a narrower one's
-        (``"N"``) and a larger training set extends a smaller one (``"T"``). ``("N",)`` makes a
-        sweep's loss-vs-width curves differ only by the features, not by a teacher and data set
-        per width. Empty (the default): each model draws everything from its own key.
+      common_across: point fields (a tuple of names from ``COMMON_FIELDS``, kept in that order;
+        a lone name is one) across which models share their draws: common random numbers.
+        Points that differ only in these fields draw their teacher, features, training data,
+        SGD minibatches and test samples from one key (:func:`toyscale.sweep.common_key`), and
+        the features and samples row by row: so they get the same teacher and test draws, a
+        wider model's features extend a narrower one's (``"N"``) and a larger training set
+        extends a smaller one (``"T"``; full-batch gradient descent counts as one batch size
+        there). Minibatch indices, drawn in [0, T), are the same only where T and ``batch``
+        agree. ``"method"`` needs ``"steps"``, ``"lr"`` and ``"batch"`` too (a ridge point
+        has none of them). ``("N",)`` makes a sweep's loss-vs-width curves differ only by the
+        features, not by a teacher and data set per width. Empty (the default): each model
+        draws everything from its own key.
     """
 
     M: int = 4096
@@ -260,11 +264,20 @@ def _check_common(fields: Any) -> tuple[str, ...]:
                         f"(from {', '.join(COMMON_FIELDS)}), e.g. ('N',)")
     bad = [f for f in fields if f not in COMMON_FIELDS]
     if bad or len(set(fields)) != len(fields):
-        why = (f"{bad[0]!r} is not one" + (" (seed sets the replicate: models of two seeds never share draws)"
-                                           if bad[0] == "seed" else "")) if bad else "a name is repeated"
+        why = "a name is repeated"
+        if bad:
+            why = f"{bad[0]!r} is not one" + {
+                "seed": " (seed sets the replicate: models of two seeds never share draws)",
+                "label": " (a label never keys a model)",
+                **{flag: " (a flag that only adds measurements never keys a model)" for flag in _MEASURE_FLAGS},
+            }.get(bad[0], "")
         raise ValueError(f"common_across={fields!r}; its names must be distinct point fields from "
                          f"{', '.join(COMMON_FIELDS)}: {why}")
-    return tuple(fields)
+    if "method" in fields and not {"steps", "lr", "batch"} <= set(fields):
+        raise ValueError(f"common_across={fields!r} lists 'method' without all of 'steps', 'lr' and 'batch'; a ridge "
+                         f"point has none of them (0) and a gradient-descent point needs them, so no two points of "
+                         f"different methods would share their draws: list those three too")
+    return tuple(f for f in COMMON_FIELDS if f in fields)  # (one order: ('T', 'N') is ('N', 'T'))
 
 
 class Static(NamedTuple):
@@ -945,9 +958,13 @@ class RandomFeatureTask:
     def common_of(self, point: Mapping[str, Any]) -> dict | None:
         """With ``RFConfig.common_across``, the identity without those fields: the points that
         share their draws (:func:`toyscale.sweep.common_key`); None without."""
-        if not self.settings.common_across:
+        listed = self.settings.common_across
+        if not listed:
             return None
-        return {k: v for k, v in self.identity_of(point).items() if k not in self.settings.common_across}
+        identity = self.identity_of(point)
+        if "T" in listed and identity["method"] == "gd" and identity["batch"] == identity["T"]:
+            identity["batch"] = 0  # (full batch at any T: check_point had spelled it as T itself)
+        return {k: v for k, v in identity.items() if k not in listed}  # (label: the engine leaves it out)
 
     def model_fn(self, static: Static, inputs, key):
         return _model(self.settings, static, inputs, key)

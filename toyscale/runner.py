@@ -360,7 +360,8 @@ def _with_defaults(preset: Mapping[str, Any], settings: dict, configs: Mapping[s
     for group, cls in configs.items():
         if not isinstance(preset.get(group), Mapping):
             raise TypeError(f"configs: {group!r} is not a group of settings of this preset")
-        defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+        defaults = {f.name: list(f.default) if isinstance(f.default, tuple) else f.default  # (as JSON gives it:
+                    for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}  # [] is the default ())
         for k, v in settings[group].items():
             if k not in preset[group] and k in defaults:
                 settings[group][k] = _like(defaults[k], v)

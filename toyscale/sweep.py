@@ -162,7 +162,9 @@ class Task(Protocol):
     # that decide the draws a model shares with other points (its identity without a width,
     # say). Where it gives a mapping for every point, ``model_fn``'s ``key`` is the pair
     # ``(own key, common key)``, the common key being :func:`common_key` (the same for points
-    # whose ``common_of`` agree); where it gives None for every point, one key as usual.
+    # whose ``common_of`` agree, ``label`` left out); where it gives None for every point, one
+    # key as usual. A task whose models draw from a common key must say so in its ``config()``,
+    # which the sweep's fingerprint holds, so that a folder of one-key models is not resumed.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1316,7 +1318,7 @@ def _common_identity(task: Any, point: Mapping[str, Any], i: int | None = None) 
         where = f"points[{i}]={dict(point)!r}: " if i is not None else ""
         raise TypeError(f"{where}task {task.name!r}'s common_of returned {short_repr(common)}; it must return a "
                         f"mapping of point fields (or None: no common draws)")
-    return {"common_of": dict(common)}
+    return {"common_of": {k: v for k, v in common.items() if k != "label"}}  # (a tag: as in a model's key)
 
 
 def _common_words(task: Task, points: Sequence[Mapping[str, Any]]) -> np.ndarray | None:
