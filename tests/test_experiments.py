@@ -727,6 +727,23 @@ def test_an_exit_on_ctrl_c_leaves_no_temp_file_and_only_a_script_itself_exits_so
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def test_common_draws_check_fits_each_models_slope_above_its_floor_and_refuses_unknown_checks(capsys):
+    spec = importlib.util.spec_from_file_location("common_draws_check", ROOT / "benchmarks" / "common_draws_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    t = 50.0 * np.arange(1, 201)
+    floors = np.array([0.01, 0.2])
+    curves = np.stack([f + 3.0 * t**-e for f, e in zip(floors, (0.5, 0.8))])
+    above, raw = check._slopes(curves, floors, 50)
+    np.testing.assert_allclose(above, [0.5, 0.8], rtol=1e-9)
+    assert np.all(raw < above)  # (a floor flattens the raw curve)
+    for argv, message in ((["--checks", "ridge,bogus"], "allowed ridge, gd, time512, sampling"),
+                          (["--seeds", "1"], "--seeds 1: at least 2")):
+        with pytest.raises(SystemExit):
+            check.main(argv)
+        assert message in capsys.readouterr().err
+
+
 def test_precision_check_does_not_pass_a_change_it_cannot_weigh(monkeypatch, capsys):
     # float32's standard error NaN (too few widths): a change of 0.5 had passed the rule
     spec = importlib.util.spec_from_file_location("precision_check", ROOT / "benchmarks" / "precision_check.py")

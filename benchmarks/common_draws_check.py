@@ -1,0 +1,114 @@
+"""Random features with shared draws (``RFConfig.common_across``) against independent ones.
+
+Shared draws change only which numbers a model gets, not their law: each model's outputs must
+have the same distribution either way. Each check trains the same points both ways (the same
+sweep seed) and prints the means ± standard errors side by side:
+
+* ``ridge``: 96 seeds of one ridgeless point (M = 512, N = 64, T = 256, alpha = 1): test,
+  infinite-data, kernel-limit and train losses, and the deterministic equivalent's test loss;
+* ``gd``: 32 seeds under full-batch gradient descent (M = 1024, N = 128, T = 1024, step 1,
+  2000 steps): the mean loss at t = 100, 500 and 2000 and each model's slope of L - L(inf)
+  over t = 100-2000 (L(inf): the ridgeless loss of its own features and data);
+* ``time512``: the same slope at compute_optimal's quick N = 512 (T = 8192, M = 4096,
+  10,000 steps), ``--seeds`` models each (about a minute a model on a 2-core CPU);
+* ``sampling``: the time to draw U (512 x 4096) and x (8192 x 4096) plainly and row by row.
+
+    python benchmarks/common_draws_check.py [--checks ridge,gd,time512,sampling] [--seeds 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import jax
+import numpy as np
+
+from toyscale import random_features as rf
+from toyscale import theory
+
+_MODES = ((), ("N",))
+
+
+def _mean(v: np.ndarray) -> str:
+    return f"{np.mean(v):.5f} ± {np.std(v, ddof=1) / np.sqrt(len(v)):.5f}"
+
+
+def _sweeps(cfg: dict, points: list, seed: int):
+    """The sweep of ``points`` with independent, then with shared draws, and its seconds."""
+    for common in _MODES:
+        t0 = time.perf_counter()
+        res = rf.sweep_random_features(rf.RFConfig(**cfg, common_across=common), points, seed=seed, progress=False)
+        yield f"common_across={common!s:8}", res, time.perf_counter() - t0
+
+
+def check_ridge() -> None:
+    points = rf.random_feature_grid(N=[64], T=[256], alpha=[1.0], seeds=96, infinite_data=True, kernel_limit=True)
+    print(f"ridge: theory's test loss {float(theory.expected_test_loss(rf.RFConfig(M=512), points[:1])[0]):.5f}")
+    for name, res, seconds in _sweeps({"M": 512}, points, 11):
+        cols = ("test_loss", "loss_infinite_data", "loss_kernel_limit", "train_loss")
+        print(f"  {name} " + "; ".join(f"{c} {_mean(res.column(c))}" for c in cols) + f" ({seconds:.0f} s)")
+
+
+def _slopes(curves: np.ndarray, floors: np.ndarray, log_every: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each model's log-log slope over t = 100-2000: of L - L(inf), and of L itself."""
+    t = log_every * np.arange(1, curves.shape[1] + 1)
+    window = (t >= 100) & (t <= 2000)
+    lt = np.log(t[window])
+    above = np.array([-np.polyfit(lt, np.log(c[window] - f), 1)[0] for c, f in zip(curves, floors)])
+    raw = np.array([-np.polyfit(lt, np.log(c[window]), 1)[0] for c in curves])
+    return above, raw
+
+
+def _gd(M: int, N: int, T: int, steps: int, seeds: int, sweep_seed: int, at: tuple[int, ...]) -> None:
+    points = rf.random_feature_grid(N=[N], T=[T], alpha=[1.0], seeds=seeds, method="gd", steps=steps, lr=1.0,
+                                    infinite_time=True)
+    print(f"gradient descent: M = {M}, N = {N}, T = {T}, {steps} steps, {seeds} models each")
+    for name, res, seconds in _sweeps({"M": M, "log_every": 50}, points, sweep_seed):
+        curves, floors = np.stack(res.column("loss_curve")), res.column("loss_infinite_time")
+        above, raw = _slopes(curves, floors, 50)
+        losses = "; ".join(f"L({t}) {_mean(curves[:, t // 50 - 1])}" for t in at)
+        each = f" {np.round(above, 3).tolist()}," if len(above) <= 8 else ""
+        print(f"  {name} {losses}; slope above the floor{each} mean "
+              f"{np.mean(above):.3f} ± {np.std(above, ddof=1) / np.sqrt(len(above)):.3f}; raw "
+              f"{np.mean(raw):.3f} ± {np.std(raw, ddof=1) / np.sqrt(len(raw)):.3f} ({seconds:.0f} s)")
+
+
+def check_sampling() -> None:
+    M, N, T = 4096, 512, 8192
+    lam = jax.numpy.asarray(rf.spectrum64(M, 1.0, M).astype(np.float32))
+    w = rf.sample_teacher(jax.random.PRNGKey(0), M)
+    for nested in (False, True):
+        draw = jax.jit(lambda k, nested=nested: (
+            rf.sample_projection(jax.random.fold_in(k, 1), N, M, nested=nested),
+            rf.sample_data(jax.random.fold_in(k, 2), T, lam, w, 0.0, nested=nested)))
+        jax.block_until_ready(draw(jax.random.PRNGKey(1)))
+        times = []
+        for i in range(5):
+            t0 = time.perf_counter()
+            jax.block_until_ready(draw(jax.random.PRNGKey(i)))
+            times.append(time.perf_counter() - t0)
+        print(f"sampling, {'row by row' if nested else 'plain':10}: median of 5 {np.median(times) * 1e3:.1f} ms "
+              f"(U {N} x {M}, x {T} x {M})")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checks", default="ridge,gd,time512,sampling")
+    parser.add_argument("--seeds", type=int, default=6, help="models of each kind in the time512 check")
+    args = parser.parse_args(argv)
+    checks = {"ridge": check_ridge,
+              "gd": lambda: _gd(1024, 128, 1024, 2000, 32, 5, (100, 500, 2000)),
+              "time512": lambda: _gd(4096, 512, 8192, 10_000, args.seeds, 21, (2000,)),
+              "sampling": check_sampling}
+    chosen = [c for c in args.checks.split(",") if c]
+    unknown = [c for c in chosen if c not in checks]
+    if unknown or args.seeds < 2:
+        parser.error(f"--checks {args.checks!r}: allowed {', '.join(checks)}" if unknown
+                     else f"--seeds {args.seeds}: at least 2 (a standard error)")
+    for c in chosen:
+        checks[c]()
+
+
+if __name__ == "__main__":
+    main()
