@@ -502,7 +502,8 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("activation_density", "s=[0,0]", "s=[0.0, 0.0] holds 0.0 twice"),
     ("activation_density", "widths=[5]", "widths=[5]; each alpha_m fit needs at least 2 distinct widths"),
     # the regimes' predictions are for an isotropic teacher; the other two scripts need a target of finite power
-    ("random_features", "rf.teacher_exponent=1", "rf.teacher_exponent=1.0; random_features.py predicts the four regimes"),
+    ("random_features", "rf.teacher_exponent=1",
+     "rf.teacher_exponent=1.0; random_features.py predicts the four regimes"),
     ("compute_optimal", "rf.teacher_exponent=-2", "alpha=1.0 with RFConfig.teacher_exponent=-2.0; the target power"),
     ("more_is_better", "rf.teacher_exponent=-0.5", "alpha=0.5 with RFConfig.teacher_exponent=-0.5; the target power"),
     # at s = 1 feature 1 is always active: no max_rate helps the sparse sampler, and the message says so
