@@ -11,7 +11,10 @@ sweep seed) and prints the means ± standard errors side by side:
   over t = 100-2000 (L(inf): the ridgeless loss of its own features and data);
 * ``time512``: the same slope at compute_optimal's quick N = 512 (T = 8192, M = 4096,
   10,000 steps), ``--seeds`` models each (about a minute a model on a 2-core CPU);
-* ``sampling``: the time to draw U (512 x 4096) and x (8192 x 4096) plainly and row by row.
+* ``sampling``: the time to draw U (512 x 4096) and the samples x (8192 x 4096) with their
+  labels, plainly and row by row.
+
+A diverged model (none so far) is counted and left out of the means and slopes.
 
     python benchmarks/common_draws_check.py [--checks ridge,gd,time512,sampling] [--seeds 6]
 """
@@ -28,10 +31,17 @@ from toyscale import random_features as rf
 from toyscale import theory
 
 _MODES = ((), ("N",))
+_LOG_EVERY = 50  # (the gd checks' logging interval: t = 50, 100, ...)
 
 
 def _mean(v: np.ndarray) -> str:
     return f"{np.mean(v):.5f} ± {np.std(v, ddof=1) / np.sqrt(len(v)):.5f}"
+
+
+def _kept(res) -> tuple[np.ndarray, str]:
+    """The finished models' mask and, where any diverged, a note saying how many."""
+    diverged = np.array([r.diverged for r in res], dtype=bool)
+    return ~diverged, f" ({diverged.sum()} diverged, left out)" if diverged.any() else ""
 
 
 def _sweeps(cfg: dict, points: list, seed: int):
@@ -46,13 +56,15 @@ def check_ridge() -> None:
     points = rf.random_feature_grid(N=[64], T=[256], alpha=[1.0], seeds=96, infinite_data=True, kernel_limit=True)
     print(f"ridge: theory's test loss {float(theory.expected_test_loss(rf.RFConfig(M=512), points[:1])[0]):.5f}")
     for name, res, seconds in _sweeps({"M": 512}, points, 11):
+        kept, note = _kept(res)
         cols = ("test_loss", "loss_infinite_data", "loss_kernel_limit", "train_loss")
-        print(f"  {name} " + "; ".join(f"{c} {_mean(res.column(c))}" for c in cols) + f" ({seconds:.0f} s)")
+        print(f"  {name} " + "; ".join(f"{c} {_mean(res.column(c)[kept])}" for c in cols) + f" ({seconds:.0f} s)"
+              + note)
 
 
-def _slopes(curves: np.ndarray, floors: np.ndarray, log_every: int) -> tuple[np.ndarray, np.ndarray]:
+def _slopes(curves: np.ndarray, floors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each model's log-log slope over t = 100-2000: of L - L(inf), and of L itself."""
-    t = log_every * np.arange(1, curves.shape[1] + 1)
+    t = _LOG_EVERY * np.arange(1, curves.shape[1] + 1)
     window = (t >= 100) & (t <= 2000)
     lt = np.log(t[window])
     above = np.array([-np.polyfit(lt, np.log(c[window] - f), 1)[0] for c, f in zip(curves, floors)])
@@ -64,14 +76,15 @@ def _gd(M: int, N: int, T: int, steps: int, seeds: int, sweep_seed: int, at: tup
     points = rf.random_feature_grid(N=[N], T=[T], alpha=[1.0], seeds=seeds, method="gd", steps=steps, lr=1.0,
                                     infinite_time=True)
     print(f"gradient descent: M = {M}, N = {N}, T = {T}, {steps} steps, {seeds} models each")
-    for name, res, seconds in _sweeps({"M": M, "log_every": 50}, points, sweep_seed):
-        curves, floors = np.stack(res.column("loss_curve")), res.column("loss_infinite_time")
-        above, raw = _slopes(curves, floors, 50)
-        losses = "; ".join(f"L({t}) {_mean(curves[:, t // 50 - 1])}" for t in at)
+    for name, res, seconds in _sweeps({"M": M, "log_every": _LOG_EVERY}, points, sweep_seed):
+        kept, note = _kept(res)
+        curves, floors = np.stack(res.column("loss_curve"))[kept], res.column("loss_infinite_time")[kept]
+        above, raw = _slopes(curves, floors)
+        losses = "; ".join(f"L({t}) {_mean(curves[:, t // _LOG_EVERY - 1])}" for t in at)
         each = f" {np.round(above, 3).tolist()}," if len(above) <= 8 else ""
         print(f"  {name} {losses}; slope above the floor{each} mean "
               f"{np.mean(above):.3f} ± {np.std(above, ddof=1) / np.sqrt(len(above)):.3f}; raw "
-              f"{np.mean(raw):.3f} ± {np.std(raw, ddof=1) / np.sqrt(len(raw)):.3f} ({seconds:.0f} s)")
+              f"{np.mean(raw):.3f} ± {np.std(raw, ddof=1) / np.sqrt(len(raw)):.3f} ({seconds:.0f} s){note}")
 
 
 def check_sampling() -> None:
@@ -103,9 +116,11 @@ def main(argv=None) -> None:
               "sampling": check_sampling}
     chosen = [c for c in args.checks.split(",") if c]
     unknown = [c for c in chosen if c not in checks]
-    if unknown or args.seeds < 2:
-        parser.error(f"--checks {args.checks!r}: allowed {', '.join(checks)}" if unknown
-                     else f"--seeds {args.seeds}: at least 2 (a standard error)")
+    if unknown or not chosen:
+        parser.error(f"--checks {args.checks!r}: {repr(unknown[0]) + ' is not one; ' if unknown else ''}"
+                     f"name one or more of {', '.join(checks)}")
+    if "time512" in chosen and args.seeds < 2:
+        parser.error(f"--seeds {args.seeds}: at least 2 (a standard error)")
     for c in chosen:
         checks[c]()
 

@@ -735,11 +735,16 @@ def test_common_draws_check_fits_each_models_slope_above_its_floor_and_refuses_u
     t = 50.0 * np.arange(1, 201)
     floors = np.array([0.01, 0.2])
     curves = np.stack([f + 3.0 * t**-e for f, e in zip(floors, (0.5, 0.8))])
-    above, raw = check._slopes(curves, floors, 50)
+    above, raw = check._slopes(curves, floors)
     np.testing.assert_allclose(above, [0.5, 0.8], rtol=1e-9)
     assert np.all(raw < above)  # (a floor flattens the raw curve)
-    for argv, message in ((["--checks", "ridge,bogus"], "allowed ridge, gd, time512, sampling"),
-                          (["--seeds", "1"], "--seeds 1: at least 2")):
+    from toyscale.sweep import Record
+    kept, note = check._kept([Record(0, {}, True, {}), Record(1, {}, False, {})])
+    assert kept.tolist() == [False, True] and note == " (1 diverged, left out)"
+    assert check._kept([Record(0, {}, False, {})])[1] == ""
+    for argv, message in ((["--checks", "ridge,bogus"], "'bogus' is not one; name one or more of ridge, gd, time512"),
+                          (["--checks", ""], "name one or more of"),
+                          (["--checks", "time512", "--seeds", "1"], "--seeds 1: at least 2")):
         with pytest.raises(SystemExit):
             check.main(argv)
         assert message in capsys.readouterr().err

@@ -1464,3 +1464,6 @@ def test_common_across_is_checked_and_reads_back_from_json():
         train_random_features(RFConfig(M=8, common_across=("N",)), p, key=key)
     with pytest.raises(ValueError, match="common_key is given but config.common_across is empty"):
         train_random_features(RFConfig(M=8), p, key=key, common_key=key)
+    task = RandomFeatureTask(RFConfig(M=8, common_across=("N",)))
+    with pytest.raises(TypeError, match=r"key=.*; with RFConfig.common_across=\('N',\) a model takes the pair"):
+        task.model_fn(task.static_of(p), task.inputs_of(p), key)

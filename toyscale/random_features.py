@@ -362,8 +362,8 @@ def sample_data(key: jax.Array, T: int, lam: jax.Array, w: jax.Array, noise: Arr
       lam: spectrum, [M].
       w: teacher, [M].
       noise: label-noise standard deviation (>= 0).
-      nested: sample t drawn from ``fold_in`` of the key and t, so a larger set extends a
-        smaller one (keyword-only).
+      nested: the key split in two (inputs, noise) and each half folded with t for sample t,
+        so a larger set extends a smaller one (keyword-only).
 
     Returns:
       ``(x [T, M], y [T])``.
@@ -683,6 +683,9 @@ def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], ke
     N, T, nl = static.N, static.T, static.nonlinearity
     nested = bool(config.common_across)
     if nested:  # key = (own, common): every draw from the common key, features and samples row by row
+        if not isinstance(key, tuple) or len(key) != 2:
+            raise TypeError(f"key={short_repr(key)}; with RFConfig.common_across={config.common_across!r} a model "
+                            f"takes the pair (own key, common key), as a sweep gives it (sweep.common_key)")
         _, key = key
     k_w, k_u, k_x, k_test, k_sgd, k_kern = (jax.random.fold_in(key, i) for i in range(6))
     lam32 = inputs["spectrum"]  # (scale * I^-(1+alpha), formed on the host: _inputs)
@@ -845,7 +848,8 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
     Args:
       config: shared settings.
       point: a grid point (see :func:`check_point`).
-      key: PRNG key (keyword-only).
+      key: PRNG key (keyword-only); with ``config.common_across`` it is checked but not read,
+        every draw coming from ``common_key``.
       common_key: the key of the draws shared across ``config.common_across`` (keyword-only):
         required with it, refused without it.
 

@@ -1376,8 +1376,9 @@ def model_key(seed: int, point: Mapping[str, Any], task: Any = None) -> jax.Arra
 def common_key(seed: int, point: Mapping[str, Any], task: Task) -> jax.Array:
     """The second PRNG key :func:`run_sweep` gives the model of ``point`` in a sweep of a task
     with common draws (``task.common_of(point)`` a mapping): ``PRNGKey(seed)`` folded with the
-    words of that mapping, so points whose ``common_of`` agree share it (common random numbers,
-    e.g. one teacher and data set for every width). A ValueError for a task or point without.
+    two SHA-256 words of ``{"common_of": that mapping without label}``, so points whose
+    ``common_of`` agree share it (common random numbers, e.g. one teacher and data set for every
+    width). A ValueError for a task or point without.
     """
     check_seed(seed)
     if not isinstance(point, Mapping):
