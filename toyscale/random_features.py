@@ -66,6 +66,7 @@ __all__ = [
     "spectrum",
     "spectrum64",
     "teacher_scale",
+    "check_config",
     "check_isotropic",
     "check_trainable",
     "sample_teacher",
@@ -861,8 +862,7 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
       ``method="gd"``, a run that ended above its starting training objective (theta = 0)
       or whose loss curve is not finite.
     """
-    if not isinstance(config, RFConfig):
-        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
+    check_config(config)
     p = check_trainable(config, point)
     key = prng_key("key", key)
     if config.common_across and common_key is None:
@@ -883,6 +883,14 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
 _jit_model = jax.jit(_model, static_argnums=(0, 1))
 
 
+def check_config(config: Any) -> RFConfig:
+    """``config`` if it is an :class:`RFConfig`; a TypeError naming it otherwise (a dict had
+    raised an AttributeError deep inside)."""
+    if not isinstance(config, RFConfig):
+        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
+    return config
+
+
 def _check_target(alpha: float, teacher_exponent: float) -> None:
     """The target power falls as I^-(1 + alpha + s): a finite total as M grows needs alpha + s > 0."""
     if not float(alpha) + teacher_exponent > 0:
@@ -894,8 +902,7 @@ def check_isotropic(config: RFConfig, what: str) -> RFConfig:
     """``config`` if its teacher is isotropic (``teacher_exponent`` 0), as the four regimes' predicted
     exponents (alpha and 1, Maloney et al.) assume; ``what`` (the caller, for the message) otherwise
     gets a ValueError, since with s != 0 the resolution-limited exponents are no longer alpha."""
-    if not isinstance(config, RFConfig):
-        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
+    check_config(config)
     if config.teacher_exponent:
         raise ValueError(f"rf.teacher_exponent={config.teacher_exponent!r}; {what} predicts the four regimes' "
                          f"exponents (alpha and 1) of Maloney et al., which are for an isotropic teacher: leave it "
@@ -908,8 +915,7 @@ def check_trainable(config: RFConfig, point: Mapping[str, Any]) -> dict:
     loss every ``config.log_every`` steps, so it needs at least that many, and a teacher exponent s
     needs alpha + s > 0 and, when negative, every mode's variance a normal float32 number (a flushed
     mode would carry target power ~ I^-s that grows with I). A ValueError naming the fields otherwise."""
-    if not isinstance(config, RFConfig):
-        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
+    check_config(config)
     p = check_point(point)
     s = config.teacher_exponent
     _check_target(p["alpha"], s)
@@ -1064,8 +1070,7 @@ def sweep_random_features(
     inside a scoped ``jax.enable_x64(True)`` so that the solves can use float64 (sampling
     stays float32); the caller's global setting is untouched.
     """
-    if not isinstance(config, RFConfig):
-        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
+    check_config(config)
     points = [check_trainable(config, p) for p in check_points(points)]
     # Scoped: the caller's global jax_enable_x64 is left as it was.
     with jax.enable_x64(True):
@@ -1338,8 +1343,7 @@ def regime_zero_theory_sizes(config: RFConfig, alpha: float, fits: Mapping[str, 
     """
     from toyscale.theory import expected_test_loss
 
-    if not isinstance(config, RFConfig):
-        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
+    check_config(config)
     if not isinstance(fits, Mapping):
         raise TypeError(f"fits={short_repr(fits)}; expected regime_exponents' dict {{name: (x, y, fit)}}")
     specs = _regime_specs(N_max, T_max, N_small, T_small, ratio)

@@ -49,7 +49,7 @@ from jax.typing import ArrayLike
 
 from toyscale._checks import check_real, concrete_real, short_repr
 from toyscale.data import V_SECOND_MOMENT
-from toyscale.random_features import RFConfig, _check_target, check_point, spectrum64, teacher_scale
+from toyscale.random_features import RFConfig, _check_target, check_config, check_point, spectrum64, teacher_scale
 
 __all__ = [
     "kernel_eigenvalues",
@@ -92,8 +92,7 @@ def target_power(config: RFConfig, alpha: float) -> np.ndarray:
 def _scaled_spectrum(config: RFConfig, alpha: float, sigma: str) -> np.ndarray:
     """``sigma^2 lambda_I / M`` for the data spectrum ``lambda_I = scale * I^-(1 + alpha)``,
     with sigma the config's field named ``sigma``."""
-    if not isinstance(config, RFConfig):  # (a dict had raised an AttributeError)
-        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
+    check_config(config)  # (a dict had raised an AttributeError)
     sigma = getattr(config, sigma)
     concrete_real("alpha", alpha, low=0.0, strict=True)
     return sigma**2 / config.M * spectrum64(config.M, alpha, config.scale)
@@ -534,8 +533,7 @@ def expected_test_loss(config: RFConfig, points: Sequence[Mapping[str, Any]]) ->
         a list of dicts, or a field of the wrong type (a non-integer N, say).
       ValueError: on an invalid point or one the theory does not cover.
     """
-    if not isinstance(config, RFConfig):
-        raise TypeError(f"config={short_repr(config)}; expected a toyscale.random_features.RFConfig")
+    check_config(config)
     if isinstance(points, (Mapping, str, bytes)) or not isinstance(points, Iterable):
         raise TypeError(f"points={short_repr(points)}; points must be a list of grid points "
                         f"(for one point: [point])")
