@@ -29,6 +29,7 @@ import numpy as np
 
 from toyscale import random_features as rf
 from toyscale import theory
+from toyscale.fitting import fit_power_law
 
 _MODES = ((), ("N",))
 _LOG_EVERY = 50  # (the gd checks' logging interval: t = 50, 100, ...)
@@ -63,12 +64,12 @@ def check_ridge() -> None:
 
 
 def _slopes(curves: np.ndarray, floors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each model's log-log slope over t = 100-2000: of L - L(inf), and of L itself."""
+    """Each model's exponent over t = 100-2000 (``fit_power_law``: least squares in log space, as the
+    scripts' time fits): of L - L(inf), and of L itself."""
     t = _LOG_EVERY * np.arange(1, curves.shape[1] + 1)
     window = (t >= 100) & (t <= 2000)
-    lt = np.log(t[window])
-    above = np.array([-np.polyfit(lt, np.log(c[window] - f), 1)[0] for c, f in zip(curves, floors)])
-    raw = np.array([-np.polyfit(lt, np.log(c[window]), 1)[0] for c in curves])
+    above = np.array([fit_power_law(t[window], c[window] - f).exponent for c, f in zip(curves, floors)])
+    raw = np.array([fit_power_law(t[window], c[window]).exponent for c in curves])
     return above, raw
 
 
