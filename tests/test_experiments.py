@@ -386,6 +386,15 @@ def test_a_field_set_to_its_configs_default_keeps_the_presets_folder():
     rf_presets = {"quick": {"rf": {"M": 16}, "seeds": 2}}
     args = experiment_args("demo", "", rf_presets, ["--set", "rf.common_across=[]"], configs={"rf": RFConfig})
     assert args.out == os.path.join("runs", "demo-quick")
+    # and a changed value as the config spells it: two spellings of one sweep, one folder
+    for spellings in (("rf.common_across=N", 'rf.common_across=["N"]', 'rf={"common_across": "N"}'),
+                      ('rf.common_across=["T","N"]', 'rf.common_across=["N","T"]')):
+        runs = [experiment_args("demo", "", rf_presets, ["--set", s], configs={"rf": RFConfig}) for s in spellings]
+        assert len({a.out for a in runs}) == 1 and runs[0].settings == runs[-1].settings, spellings
+    assert runs[0].out == os.path.join("runs", "demo-quick-rf.common_across=__N____T__")
+    # (a value the config refuses is left as given, for the script's prepare() to report)
+    args = experiment_args("demo", "", rf_presets, ["--set", "rf.common_across=seed"], configs={"rf": RFConfig})
+    assert args.settings["rf"]["common_across"] == "seed"
 
 
 @pytest.mark.parametrize("item, message", [

@@ -355,7 +355,8 @@ def _is_int(v: Any) -> bool:
 def _with_defaults(preset: Mapping[str, Any], settings: dict, configs: Mapping[str, type]) -> dict[str, Any]:
     """``preset`` with each group in ``configs`` completed by its dataclass's defaults; reads a
     value set in ``settings`` for a field the preset leaves out like its default (an int as the
-    float default's float, :func:`_like`), in place."""
+    float default's float, :func:`_like`), and a changed value as its config spells it (where the
+    group makes a valid config), in place."""
     filled = dict(preset)
     for group, cls in configs.items():
         if not isinstance(preset.get(group), Mapping):
@@ -366,6 +367,13 @@ def _with_defaults(preset: Mapping[str, Any], settings: dict, configs: Mapping[s
             if k not in preset[group] and k in defaults:
                 settings[group][k] = _like(defaults[k], v)
         filled[group] = {**defaults, **preset[group]}
+        try:  # (one spelling per value, as the config keeps it: common_across="N" is ["N"], one folder)
+            canonical = json.loads(json.dumps(cls.from_dict(settings[group]).to_dict()))
+        except (TypeError, ValueError, OverflowError):  # (a bad value: prepare() reports it)
+            canonical = {}
+        for k, v in settings[group].items():
+            if k in canonical and canonical[k] != v and filled[group].get(k) != v:
+                settings[group][k] = canonical[k]
     return filled
 
 
