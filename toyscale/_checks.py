@@ -200,3 +200,52 @@ def config_from_dict(cls: type, settings: Any) -> Any:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise TypeError(f"{unknown[0]!r} is not a setting of {name}{hint}; its settings are {fields}")
     return cls(**settings)
+
+
+_NEVER_COMMON = {"seed": " (seed sets the replicate: models of two seeds never share draws)",
+                 "label": " (a label never keys a model)"}
+
+
+def check_common_fields(fields: Any, allowed: tuple[str, ...], reasons: Mapping[str, str] | None = None
+                        ) -> tuple[str, ...]:
+    """A config's ``common_across`` (the point fields across which models share their draws) as
+    a tuple of distinct names from ``allowed``, in that order (``('T', 'N')`` is ``('N', 'T')``: one
+    sweep fingerprint); a lone name is a tuple of it. ``reasons`` says why a name is not one."""
+    if isinstance(fields, str):
+        fields = (fields,)
+    if not isinstance(fields, (tuple, list)) or not all(isinstance(f, str) for f in fields):
+        raise TypeError(f"common_across={fields!r}; common_across must be a tuple of point field names "
+                        f"(from {', '.join(allowed)}), e.g. ({allowed[0]!r},)")
+    bad = [f for f in fields if f not in allowed]
+    if bad or len(set(fields)) != len(fields):
+        why = f"{bad[0]!r} is not one" + {**_NEVER_COMMON, **(reasons or {})}.get(bad[0], "") if bad \
+            else "a name is repeated"
+        raise ValueError(f"common_across={fields!r}; its names must be distinct point fields from "
+                         f"{', '.join(allowed)}: {why}")
+    return tuple(f for f in allowed if f in fields)
+
+
+def common_of_pair(key: Any, config: Any) -> Any:
+    """The common key of the pair (own key, common key) a sweep gives a model of a config with
+    ``common_across`` (every draw comes from it); a TypeError for anything else."""
+    if not isinstance(key, tuple) or len(key) != 2:
+        raise TypeError(f"key={short_repr(key)}; with {type(config).__name__}.common_across="
+                        f"{config.common_across!r} a model takes the pair (own key, common key), as a sweep "
+                        f"gives it (sweep.common_key)")
+    return key[1]
+
+
+def model_keys(key: Any, common_key: Any, config: Any, task: str) -> Any:
+    """The key a one-model trainer passes on: ``key`` checked, paired with ``common_key`` where
+    ``config.common_across`` asks for one (required there, refused elsewhere); ``task`` spells the
+    sweep's task for the message, e.g. ``"RandomFeatureTask(config)"``."""
+    key = prng_key("key", key)
+    if config.common_across and common_key is None:
+        raise ValueError(f"common_key=None; config.common_across={config.common_across!r} draws the model from a "
+                         f"common key: pass common_key=toyscale.sweep.common_key(seed, point, {task})")
+    if common_key is None:
+        return key
+    if not config.common_across:
+        raise ValueError("common_key is given but config.common_across is empty, so no draw would use it: "
+                         "leave it out, or set common_across")
+    return key, prng_key("common_key", common_key)

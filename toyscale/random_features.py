@@ -52,7 +52,8 @@ import optax
 from jax.typing import ArrayLike
 
 from toyscale._checks import (FLOAT32_TINY, check_axis, check_float32, check_int, check_real, concrete_real,
-                              config_from_dict, prng_key, short_repr)
+                              check_common_fields, common_of_pair, config_from_dict, model_keys, prng_key,
+                              short_repr)
 from toyscale.scaling import _replicates, _scalar_outputs  # the replicate check width_curve makes
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
@@ -258,27 +259,13 @@ COMMON_FIELDS = ("N", "T", "alpha", "nonlinearity", "method", "steps", "batch", 
 
 def _check_common(fields: Any) -> tuple[str, ...]:
     """``RFConfig.common_across`` as a tuple of distinct names from ``COMMON_FIELDS``."""
-    if isinstance(fields, str):
-        fields = (fields,)
-    if not isinstance(fields, (tuple, list)) or not all(isinstance(f, str) for f in fields):
-        raise TypeError(f"common_across={fields!r}; common_across must be a tuple of point field names "
-                        f"(from {', '.join(COMMON_FIELDS)}), e.g. ('N',)")
-    bad = [f for f in fields if f not in COMMON_FIELDS]
-    if bad or len(set(fields)) != len(fields):
-        why = "a name is repeated"
-        if bad:
-            why = f"{bad[0]!r} is not one" + {
-                "seed": " (seed sets the replicate: models of two seeds never share draws)",
-                "label": " (a label never keys a model)",
-                **{flag: " (a flag that only adds measurements never keys a model)" for flag in _MEASURE_FLAGS},
-            }.get(bad[0], "")
-        raise ValueError(f"common_across={fields!r}; its names must be distinct point fields from "
-                         f"{', '.join(COMMON_FIELDS)}: {why}")
+    fields = check_common_fields(fields, COMMON_FIELDS, {
+        flag: " (a flag that only adds measurements never keys a model)" for flag in _MEASURE_FLAGS})
     if "method" in fields and not {"steps", "lr", "batch"} <= set(fields):
         raise ValueError(f"common_across={fields!r} lists 'method' without all of 'steps', 'lr' and 'batch'; a ridge "
                          f"point has none of them (0) and a gradient-descent point needs them, so no two points of "
                          f"different methods would share their draws: list those three too")
-    return tuple(f for f in COMMON_FIELDS if f in fields)  # (one order: ('T', 'N') is ('N', 'T'))
+    return fields
 
 
 class Static(NamedTuple):
@@ -684,10 +671,7 @@ def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], ke
     N, T, nl = static.N, static.T, static.nonlinearity
     nested = bool(config.common_across)
     if nested:  # key = (own, common): every draw from the common key, features and samples row by row
-        if not isinstance(key, tuple) or len(key) != 2:
-            raise TypeError(f"key={short_repr(key)}; with RFConfig.common_across={config.common_across!r} a model "
-                            f"takes the pair (own key, common key), as a sweep gives it (sweep.common_key)")
-        _, key = key
+        key = common_of_pair(key, config)
     k_w, k_u, k_x, k_test, k_sgd, k_kern = (jax.random.fold_in(key, i) for i in range(6))
     lam32 = inputs["spectrum"]  # (scale * I^-(1+alpha), formed on the host: _inputs)
     w32 = sample_teacher(k_w, config.M, config.sigma_w)
@@ -864,16 +848,7 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
     """
     check_config(config)
     p = check_trainable(config, point)
-    key = prng_key("key", key)
-    if config.common_across and common_key is None:
-        raise ValueError(f"common_key=None; config.common_across={config.common_across!r} draws the model from a "
-                         f"common key: pass common_key=toyscale.sweep.common_key(seed, point, "
-                         f"RandomFeatureTask(config))")
-    if common_key is not None:
-        if not config.common_across:
-            raise ValueError("common_key is given but config.common_across is empty, so no draw would use it: "
-                             "leave it out, or set common_across")
-        key = (key, prng_key("common_key", common_key))
+    key = model_keys(key, common_key, config, "RandomFeatureTask(config)")
     with jax.enable_x64(True):
         inputs = {k: jnp.asarray(v) for k, v in _inputs(config, p).items()}
         out = _jit_model(config, _static(p), inputs, key)
