@@ -12,7 +12,7 @@ from toyscale import measure, train
 from toyscale.frequencies import power_law
 from toyscale.random_features import RFConfig, train_random_features
 from toyscale.train import SuperpositionTask, TrainConfig, superposition_grid, sweep_superposition, train_model
-from toyscale.sweep import model_key
+from toyscale.sweep import common_key, model_key
 
 SMALL = TrainConfig(n=48, batch=64, steps=120, warmup=12, test_batches=3, log_every=20)
 
@@ -427,8 +427,8 @@ def test_a_model_whose_bias_goes_infinite_is_flagged(monkeypatch):
 
     real = superposition.init_params
 
-    def init(key, n, m, dtype=jax.numpy.float32):
-        params = real(key, n, m, dtype)
+    def init(key, n, m, dtype=jax.numpy.float32, **options):
+        params = real(key, n, m, dtype, **options)
         return {"W": params["W"], "b": params["b"].at[0].set(-jax.numpy.inf)}
 
     monkeypatch.setattr(superposition, "init_params", init)
@@ -764,3 +764,78 @@ def test_a_configs_numbers_are_recorded_in_one_spelling():
     plain = TrainConfig(n=8, batch=8, steps=10, warmup=1, log_every=5, **dict(zip(floats, (0.0, 1.0, 2.0, 1.0))))
     assert json.dumps(typed.to_dict()) == json.dumps(plain.to_dict())
     assert [type(typed.to_dict()[k]) for k in ("n", *floats)] == [int] + [float] * 4
+
+
+# ----------------------------------------------------------------------------- common random numbers (common_across)
+
+
+# mutants: the columns drawn from the key itself (not fold_in of the column); nested ignored
+def test_nested_init_extends_a_narrower_w_column_by_column():
+    from toyscale.superposition import init_params
+
+    key = jax.random.PRNGKey(5)
+    narrow, wide = (init_params(key, 16, m, nested=True) for m in (3, 7))
+    np.testing.assert_allclose(np.asarray(wide["W"][:, :3]) * np.sqrt(7), np.asarray(narrow["W"]) * np.sqrt(3),
+                               rtol=1e-6)
+    np.testing.assert_array_equal(wide["b"], narrow["b"])
+    assert not np.allclose(init_params(key, 16, 7)["W"][:, :3] * np.sqrt(7), narrow["W"] * np.sqrt(3))
+    # each entry still Normal(0, 1/m), and independent: 2000 x 50 of them, their columns uncorrelated
+    W = np.asarray(init_params(key, 2000, 50, nested=True)["W"]) * np.sqrt(50)
+    assert abs(W.std() - 1.0) < 0.01 and abs(W.mean()) < 0.01
+    assert np.max(np.abs(W.T @ W / 2000 - np.eye(50))) < 0.15
+    with pytest.raises(TypeError, match="nested=1; nested must be True or False"):
+        init_params(key, 4, 2, nested=1)
+
+
+# mutants: the model drawing from its own key (common key ignored); W not nested; the batches (training or test)
+# from the model's own key
+def test_common_across_shares_the_initial_weights_and_every_batch():
+    cfg = TrainConfig(n=24, batch=16, steps=20, warmup=2, test_batches=3, log_every=5, keep_weights=True,
+                      sampler="dense", common_across=("m", "gamma"))
+    # a learning rate of 1e-30 leaves W and b at their start (to float32 rounding): the loss curve is then
+    # that of one model on the training batches
+    points = superposition_grid(widths=[3, 5], gammas=[0.1, -1.0], frequencies=[power_law(1.2)], lr_w=1e-30,
+                                lr_b=1e-30, seeds=2)
+    res = sweep_superposition(cfg, points, seed=4, progress=False)
+    by = {(r["m"], r["gamma"], r["seed"]): r for r in res}
+    for s in (0, 1):
+        np.testing.assert_allclose(by[5, 0.1, s]["W"][:, :3] * np.sqrt(5), by[3, 0.1, s]["W"] * np.sqrt(3), rtol=1e-6)
+        np.testing.assert_array_equal(by[3, 0.1, s]["loss_curve"], by[3, -1.0, s]["loss_curve"])  # (one batch stream)
+        assert len({float(r["empty_loss"]) for r in res if r["seed"] == s}) == 1  # (one set of test batches)
+    assert float(by[3, 0.1, 0]["empty_loss"]) != float(by[3, 0.1, 1]["empty_loss"])
+    p = next(p for p in points if p["m"] == 5 and p["seed"] == 1)
+    task = SuperpositionTask(cfg)
+    alone = train_model(cfg, p["m"], gamma=p["gamma"], lr_w=p["lr_w"], lr_b=p["lr_b"], frequencies=p["frequencies"],
+                        key=model_key(4, p, task), common_key=common_key(4, p, task))
+    np.testing.assert_array_equal(alone["test_loss"], by[5, p["gamma"], 1]["test_loss"])
+    assert task.config()["common_across"] == ["m", "gamma"]
+    assert "common_across" not in SuperpositionTask(TrainConfig(n=24)).config()  # (old folders' fingerprint)
+
+
+def test_superposition_common_across_is_checked_and_reads_back_from_json():
+    assert TrainConfig(n=8, common_across="m").common_across == ("m",)
+    cfg = TrainConfig(n=8, common_across=["lr_b", "m", "lr_w"])
+    assert cfg.common_across == ("m", "lr_w", "lr_b") and hash(cfg)  # (a static argument of the compiled model)
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    for bad, error, match in [(("seed",), ValueError, r"'seed' is not one \(seed sets the replicate"),
+                              (("label",), ValueError, r"'label' is not one \(a label never keys a model\)"),
+                              (("m", "m"), ValueError, "a name is repeated"),
+                              (("N",), ValueError, r"from m, gamma, lr_w, lr_b, frequencies: 'N' is not one"),
+                              ((1,), TypeError, r"common_across=\(1,\); common_across must be a tuple .* e.g. \('m',\)")]:
+        with pytest.raises(error, match=match):
+            TrainConfig(n=8, common_across=bad)
+    task = SuperpositionTask(TrainConfig(n=8, common_across=("m",)))
+    base = {"m": 3, "gamma": 0.1, "lr_w": 0.01, "lr_b": 0.01, "frequencies": "power_law", "seed": 1}
+    assert np.array_equal(common_key(0, base, task), common_key(0, {**base, "m": 6, "label": "wide"}, task))
+    for other in ({**base, "seed": 2}, {**base, "gamma": -1.0}, {**base, "frequencies": "linear"}):
+        assert not np.array_equal(common_key(0, base, task), common_key(0, other, task)), other
+    assert SuperpositionTask(TrainConfig(n=8)).common_of(base) is None
+    key = jax.random.PRNGKey(0)
+    args = dict(gamma=0.1, lr_w=0.01, lr_b=0.01, frequencies="power_law", key=key)
+    with pytest.raises(ValueError, match=r"common_key=None; config.common_across=\('m',\) .*SuperpositionTask"):
+        train_model(TrainConfig(n=8, common_across=("m",)), 3, **args)
+    with pytest.raises(ValueError, match="common_key is given but config.common_across is empty"):
+        train_model(TrainConfig(n=8), 3, common_key=key, **args)
+    p = task.identity_of(base)
+    with pytest.raises(TypeError, match=r"key=.*; with TrainConfig.common_across=\('m',\) a model takes the pair"):
+        task.model_fn(task.static_of(p), task.inputs_of(p), key)

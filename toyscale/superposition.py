@@ -53,7 +53,7 @@ Params = dict  # {"W": [n, m], "b": [n]}
 Features = jax.Array | SparseFeatures  # a batch [batch, n], dense or as events
 
 
-def init_params(key: jax.Array, n: int, m: int, dtype=jnp.float32) -> Params:
+def init_params(key: jax.Array, n: int, m: int, dtype=jnp.float32, *, nested: bool = False) -> Params:
     """W ~ Normal(0, 1/m) elementwise (rows start near unit norm), b ~ Normal(0, 1).
 
     Args:
@@ -61,6 +61,9 @@ def init_params(key: jax.Array, n: int, m: int, dtype=jnp.float32) -> Params:
       n: number of features.
       m: width (hidden dimension).
       dtype: a floating dtype of the weights.
+      nested: draw W column by column, column j's standard normals from ``fold_in(key, j)``: the
+        same law, and with one key a wider model's W holds a narrower one's columns (times
+        sqrt(m_narrow / m_wide)), as ``TrainConfig.common_across`` shares them across widths.
 
     Returns:
       ``{"W": [n, m], "b": [n]}``.
@@ -72,8 +75,14 @@ def init_params(key: jax.Array, n: int, m: int, dtype=jnp.float32) -> Params:
         floating = False
     if not floating:
         raise TypeError(f"dtype={dtype!r}; the weights' dtype must be a floating one, e.g. jnp.float32")
+    if not isinstance(nested, bool):
+        raise TypeError(f"nested={nested!r}; nested must be True or False")
     kw, kb = jax.random.split(prng_key("key", key))
-    W = jax.random.normal(kw, (n, m), dtype) / jnp.sqrt(jnp.asarray(m, dtype))
+    if nested:
+        W = jax.vmap(lambda j: jax.random.normal(jax.random.fold_in(kw, j), (n,), dtype), out_axes=1)(jnp.arange(m))
+    else:
+        W = jax.random.normal(kw, (n, m), dtype)
+    W = W / jnp.sqrt(jnp.asarray(m, dtype))
     b = jax.random.normal(kb, (n,), dtype)
     return {"W": W, "b": b}
 

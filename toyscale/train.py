@@ -23,14 +23,16 @@ import numpy as np
 import optax
 
 from toyscale import data, measure, superposition
-from toyscale._checks import (_scalar_of, check_axis, check_float32, check_int, check_real, config_from_dict,
-                              prng_key, short_repr)
+from toyscale._checks import (_scalar_of, check_axis, check_common_fields, check_float32, check_int, check_real,
+                              common_of_pair, config_from_dict, model_keys, prng_key, short_repr)
 from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import ADAM_EPS, superposition_optimizer
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
 # data.SAMPLERS, or "auto": each model the sparse sampler where it can draw it, else the dense one
 SAMPLERS = (*data.SAMPLERS, "auto")
+# the point fields a TrainConfig's common_across may name (seed sets the replicate; label keys nothing)
+COMMON_FIELDS = ("m", "gamma", "lr_w", "lr_b", "frequencies")
 #: The largest seed count :func:`superposition_grid` takes (a count of models per grid cell).
 MAX_SEEDS = 2**20
 
@@ -99,6 +101,17 @@ class TrainConfig:
         plain mean (phase diagram); the published large-model script (Fig. 1) trains on
         100 x the mean. It matters where per-element gradients near 1e-8: rare features'
         rows at n = 10240 (`python benchmarks/adam_eps_check.py`).
+      common_across: point fields (a tuple of names from ``COMMON_FIELDS``: m, gamma, lr_w, lr_b,
+        frequencies; kept in that order; empty by default) across which models share their
+        random draws (common random numbers): points that differ only in these fields draw
+        W's and b's initial values and every training and test batch from one common key
+        (:func:`toyscale.sweep.common_key`), and W column by column
+        (:func:`toyscale.superposition.init_params` with ``nested=True``), so with ``"m"`` a
+        wider model starts from a narrower one's columns and trains on the same batches. Each
+        model's law is unchanged; differences between the points are measured with less noise.
+        The paper's learning rates follow m, so loss against width shares draws with
+        ``("m", "lr_w", "lr_b")``. With ``"frequencies"`` the same bits give each law's own
+        samples: the dense sampler's ``r < p_i`` then couples them, the sparse one's events less.
     """
 
     n: int
@@ -115,6 +128,7 @@ class TrainConfig:
     max_rate: float = 2.0
     matmul_precision: str = "float32"
     loss_scale: float = 1.0
+    common_across: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not isinstance(self.keep_weights, (bool, np.bool_)):  # 'False' or 1 would read as true
@@ -163,6 +177,7 @@ class TrainConfig:
             v = getattr(self, f.name)
             object.__setattr__(self, f.name, float(v) if f.type == "float" else int(v) if f.type == "int"
                                else bool(v) if f.type == "bool" else v)
+        object.__setattr__(self, "common_across", check_common_fields(self.common_across, COMMON_FIELDS))
         if self.matmul_precision != "float32" and self.sampler == "dense":
             raise ValueError(f"matmul_precision={self.matmul_precision!r} needs sampler='sparse' (the written-out "
                              f"gradient); sampler={self.sampler!r} trains in float32")
@@ -206,7 +221,9 @@ class TrainConfig:
                 f"raise max_rate or use sampler='dense' or 'auto'")
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        settings = dataclasses.asdict(self)
+        settings["common_across"] = list(self.common_across)  # (as JSON reads it back)
+        return settings
 
     @classmethod
     def from_dict(cls, settings: Mapping[str, Any]) -> "TrainConfig":
@@ -252,8 +269,11 @@ def _train(config: TrainConfig, m: int, inputs: Mapping[str, jax.Array], key: ja
     """Trains one model; the body of both :func:`train_model` and the sweep's ``model_fn``."""
     n = config.n
     sample = _sampler(config, inputs)
+    nested = bool(config.common_across)
+    if nested:  # key = (own, common): every draw from the common key, W column by column
+        key = common_of_pair(key, config)
     k_init, k_data, k_test = (jax.random.fold_in(key, i) for i in range(3))
-    params = superposition.init_params(k_init, n, m)
+    params = superposition.init_params(k_init, n, m, nested=nested)
     opt = superposition_optimizer(
         lr_w=inputs["lr_w"], lr_b=inputs["lr_b"], gamma=inputs["gamma"],
         steps=config.steps, warmup=config.warmup, final_fraction=config.final_lr_fraction,
@@ -343,12 +363,14 @@ def train_model(
     lr_b: float,
     frequencies: Frequencies | Mapping | str,
     key: jax.Array,
+    common_key: jax.Array | None = None,
 ) -> dict[str, np.ndarray]:
     """Trains one superposition model (the same computation a sweep runs per model).
 
     A sweep with seed ``s`` gives the model of point ``p`` the key
-    ``toyscale.sweep.model_key(s, p, SuperpositionTask(config))``; pass that key here to
-    reproduce it on its own.
+    ``toyscale.sweep.model_key(s, p, SuperpositionTask(config))`` and, with
+    ``config.common_across``, the common key ``toyscale.sweep.common_key(s, p,
+    SuperpositionTask(config))``; pass them here to reproduce it on its own.
 
     Args:
       config: static settings.
@@ -356,7 +378,10 @@ def train_model(
       gamma: signed weight decay (Eq. 2): >= 0 weak, < 0 strong superposition.
       lr_w, lr_b: peak learning rates of W and b.
       frequencies: a :class:`~toyscale.frequencies.Frequencies` (or its dict / kind name).
-      key: PRNG key (keyword-only).
+      key: PRNG key (keyword-only); with ``config.common_across`` it is checked but not read,
+        every draw coming from ``common_key``.
+      common_key: the key of the draws shared across ``config.common_across`` (keyword-only):
+        required with it, refused without it.
 
     Returns:
       Measurements as numpy arrays: ``test_loss``, ``loss_curve``, ``row_norms``,
@@ -372,7 +397,7 @@ def train_model(
     # (a JAX or numpy 0-d array as the number it holds, as superposition_grid reads its axes)
     m, gamma, lr_w, lr_b = _scalar_of(m, "iu"), *(_scalar_of(v, "iuf") for v in (gamma, lr_w, lr_b))
     _check_model_args(config, m, gamma, lr_w, lr_b)
-    prng_key("key", key)
+    key = model_keys(key, common_key, config, "SuperpositionTask(config)")
     p = as_frequencies(frequencies).probs(config.n)
     inputs = _model_inputs(config, p, gamma, lr_w, lr_b)
     out = {k: np.asarray(v) for k, v in jax.jit(_train, static_argnums=(0, 1))(config, int(m), inputs, key).items()}
@@ -416,12 +441,14 @@ class SuperpositionTask:
     def config(self) -> dict:
         """The settings as recorded in (and fingerprinted into) a sweep's manifest.
 
-        ``matmul_precision`` is left out at its default, "float32": sweeps saved before the
-        field existed were float32 runs, and their folders must keep resuming.
+        ``matmul_precision`` and ``common_across`` are left out at their defaults ("float32",
+        empty): sweeps saved before those fields existed were float32 runs with a key per model,
+        and their folders must keep resuming.
         """
         config = self.settings.to_dict()
-        if config["matmul_precision"] == "float32":
-            del config["matmul_precision"]
+        for name, default in (("matmul_precision", "float32"), ("common_across", [])):
+            if config[name] == default:
+                del config[name]
         return config
 
     def static_of(self, point: Mapping[str, Any]) -> int | tuple[int, str]:
@@ -438,6 +465,14 @@ class SuperpositionTask:
     def inputs_of(self, point: Mapping[str, Any]) -> dict[str, np.ndarray]:
         p = as_frequencies(point["frequencies"]).probs(self.settings.n)
         return _model_inputs(self.settings, p, point["gamma"], point["lr_w"], point["lr_b"])
+
+    def common_of(self, point: Mapping[str, Any]) -> dict | None:
+        """With ``TrainConfig.common_across``, the identity without those fields: the points
+        that share their draws (:func:`toyscale.sweep.common_key`); None without."""
+        listed = self.settings.common_across
+        if not listed:
+            return None
+        return {k: v for k, v in self.identity_of(point).items() if k not in listed}  # (label: the engine drops it)
 
     def model_fn(self, static: int | tuple[int, str], inputs, key):
         return _train(self.settings, _width(static), inputs, key)
