@@ -390,7 +390,8 @@ def test_float32_sweeps_keep_the_manifest_they_had_before_matmul_precision(tmp_p
     out = str(tmp_path / "s")
     first = sweep_superposition(CFG, POINTS[:2], out=out, progress=False)
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
-    assert set(manifest["task_config"]) == {f.name for f in dataclasses.fields(TrainConfig)} - {"matmul_precision"}
+    assert set(manifest["task_config"]) == {f.name for f in dataclasses.fields(TrainConfig)} - {"matmul_precision",
+                                                                                              "common_across"}
     again = sweep_superposition(CFG, POINTS[:2], out=out, progress=False)
     assert_same(again, first)
     with pytest.raises(ValueError, match="different sweep"):

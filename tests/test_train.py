@@ -839,3 +839,12 @@ def test_superposition_common_across_is_checked_and_reads_back_from_json():
     p = task.identity_of(base)
     with pytest.raises(TypeError, match=r"key=.*; with TrainConfig.common_across=\('m',\) a model takes the pair"):
         task.model_fn(task.static_of(p), task.inputs_of(p), key)
+    # a learning rate that follows the width, not listed: nothing is shared, and a warning says so
+    cfg = TrainConfig(n=8, batch=4, steps=4, warmup=1, test_batches=1, log_every=2, common_across=("m",))
+    points = superposition_grid(widths=[2, 3], gammas=[0.1], frequencies=["linear"], lr_w=lambda m: 0.01 / m,
+                                lr_b=0.01)
+    with pytest.warns(RuntimeWarning, match=r"no two of the 2 points share their common draws .*'lr_w': 0.005"):
+        sweep_superposition(cfg, points, progress=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", ".*share their common draws", RuntimeWarning)
+        sweep_superposition(dataclasses.replace(cfg, common_across=("m", "lr_w")), points, progress=False)

@@ -259,13 +259,13 @@ COMMON_FIELDS = ("N", "T", "alpha", "nonlinearity", "method", "steps", "batch", 
 
 def _check_common(fields: Any) -> tuple[str, ...]:
     """``RFConfig.common_across`` as a tuple of distinct names from ``COMMON_FIELDS``."""
-    fields = check_common_fields(fields, COMMON_FIELDS, {
+    listed = check_common_fields(fields, COMMON_FIELDS, {
         flag: " (a flag that only adds measurements never keys a model)" for flag in _MEASURE_FLAGS})
-    if "method" in fields and not {"steps", "lr", "batch"} <= set(fields):
-        raise ValueError(f"common_across={fields!r} lists 'method' without all of 'steps', 'lr' and 'batch'; a ridge "
+    if "method" in listed and not {"steps", "lr", "batch"} <= set(listed):
+        raise ValueError(f"common_across={(fields,) if isinstance(fields, str) else fields!r} lists 'method' without all of 'steps', 'lr' and 'batch'; a ridge "
                          f"point has none of them (0) and a gradient-descent point needs them, so no two points of "
                          f"different methods would share their draws: list those three too")
-    return fields
+    return listed
 
 
 class Static(NamedTuple):

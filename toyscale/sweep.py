@@ -1332,7 +1332,14 @@ def _common_words(task: Task, points: Sequence[Mapping[str, Any]]) -> np.ndarray
         i, j = given.index(True), given.index(False)
         raise ValueError(f"task {task.name!r}'s common_of gave points[{i}] common draws and points[{j}] none; a "
                          f"sweep's models all share draws or none do (the key's form is one per program)")
-    return np.asarray([_point_words(c, f"points[{i}]") for i, c in enumerate(commons)], dtype=np.uint32)
+    words = np.asarray([_point_words(c, f"points[{i}]") for i, c in enumerate(commons)], dtype=np.uint32)
+    if len(points) > 1 and len(np.unique(words, axis=0)) == len(points):
+        warnings.warn(f"task {task.name!r}: no two of the {len(points)} points share their common draws (each "
+                      f"point's common_of differs, e.g. points[0]'s is {short_repr(commons[0]['common_of'])}): the "
+                      f"models are drawn as independently as without them; list every field the points differ "
+                      f"in but the replicate (e.g. a learning rate that follows the width)", RuntimeWarning,
+                      stacklevel=3)
+    return words
 
 
 def _point_words(point: Mapping[str, Any], where: str = "point") -> tuple[int, int]:

@@ -24,7 +24,7 @@ import optax
 
 from toyscale import data, measure, superposition
 from toyscale._checks import (_scalar_of, check_axis, check_common_fields, check_float32, check_int, check_real,
-                              common_of_pair, config_from_dict, model_keys, prng_key, short_repr)
+                              common_of_pair, config_from_dict, model_keys, short_repr)
 from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import ADAM_EPS, superposition_optimizer
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
