@@ -1790,6 +1790,21 @@ def test_finish_records_the_runs_seed(tmp_path, capsys):
     assert json.loads((tmp_path / "summary.json").read_text())["seed"] == 5
 
 
+# mutant: no note where the models share draws (a fit's stderr then understated the seeds' spread)
+def test_finish_notes_that_shared_draws_correlate_a_curves_points(tmp_path, capsys):
+    from toyscale.runner import experiment_args, finish
+    from toyscale.train import TrainConfig
+
+    args = experiment_args("demo", "", {"quick": {"seeds": 2}}, ["--out", str(tmp_path)])
+    summary = finish(args, "demo", {"config": TrainConfig(n=8, common_across=("m", "lr_w")).to_dict()})
+    assert "note: the models share their draws across m, lr_w (common_across)" in capsys.readouterr().out
+    assert "assume independent points" in json.loads((tmp_path / "summary.json").read_text())["common_draws_note"]
+    assert "common_draws_note" in summary
+    for config in (TrainConfig(n=8).to_dict(), None):
+        assert "common_draws_note" not in finish(args, "demo", {"config": config})
+    assert "note:" not in capsys.readouterr().out
+
+
 # mutant: _unsafe_text looked only at an object's values, not its keys (two keys sharing a folder)
 def test_object_values_whose_keys_differ_only_in_unsafe_characters_get_different_folders():
     from toyscale.runner import experiment_args

@@ -541,8 +541,26 @@ def print_frontier(frontier: Any, budgets: int, optima: str, caveat: str = "") -
           f"exponents' seed-to-seed uncertainty, which --seed shows{caveat})")
 
 
+# (benchmarks/superposition_common_draws.py: the headline quick preset, five sweep seeds each way)
+COMMON_DRAWS_NOTE = ("the models share their draws across {fields} (common_across), so the points of a curve are "
+                     "correlated: a fit's standard error and t-interval assume independent points, and in "
+                     "benchmarks/superposition_common_draws.py they understated the strong regime's exponent "
+                     "spread across sweep seeds 1.4-2.2x; take the spread of reruns with other --seed values")
+
+
 def finish(args: argparse.Namespace, name: str, summary: dict, figure_path: str | None = None) -> dict:
-    """Adds preset, seed and wall time to ``summary``, writes DIR/summary.json, prints where."""
+    """Adds preset, seed and wall time to ``summary``, writes DIR/summary.json, prints where.
+
+    Where the summary's ``config`` shares draws across points (``common_across``), it first
+    prints, and records as ``common_draws_note``, that the fits' standard errors assume
+    independent points (:data:`COMMON_DRAWS_NOTE`).
+    """
+    config = summary.get("config")
+    shared = config.get("common_across") if isinstance(config, Mapping) else None
+    if shared:
+        note = COMMON_DRAWS_NOTE.format(fields=", ".join(shared))
+        print(f"note: {note}")
+        summary = {**summary, "common_draws_note": note}
     summary = {"experiment": name, "preset": args.preset, "seed": args.seed, "settings": args.settings,
                **summary, "wall_seconds": round(time.perf_counter() - args.started, 1)}
     path = os.path.join(args.out, "summary.json")
