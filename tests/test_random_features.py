@@ -1452,7 +1452,7 @@ def test_common_across_is_checked_and_reads_back_from_json():
     assert RFConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     for bad, error, match in [(("seed",), ValueError, r"'seed' is not one \(seed sets the replicate"),
                               (("kernel_limit",), ValueError, "a flag that only adds measurements never keys"),
-                              (("steps", "method"), ValueError, r"=\('steps', 'method'\) lists 'method' without all of"),
+                              (("steps", "method"), ValueError, r"=\('steps', 'method'\) lists 'method' without"),
                               (("N", "N"), ValueError, "a name is repeated"),
                               (("width",), ValueError, r"from N, T, alpha, .*: 'width' is not one"),
                               ((1,), TypeError, r"common_across=\(1,\); common_across must be a tuple")]:

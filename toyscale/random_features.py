@@ -198,7 +198,8 @@ class RFConfig:
         agree. ``"method"`` needs ``"steps"``, ``"lr"`` and ``"batch"`` too (a ridge point
         has none of them). ``("N",)`` makes a sweep's loss-vs-width curves differ only by the
         features, not by a teacher and data set per width. Empty (the default): each model
-        draws everything from its own key.
+        draws everything from its own key. Shared draws correlate a curve's points, which a
+        fit's standard error assumes independent (``toyscale.runner.COMMON_DRAWS_NOTE``).
     """
 
     M: int = 4096
@@ -262,7 +263,8 @@ def _check_common(fields: Any) -> tuple[str, ...]:
     listed = check_common_fields(fields, COMMON_FIELDS, {
         flag: " (a flag that only adds measurements never keys a model)" for flag in _MEASURE_FLAGS})
     if "method" in listed and not {"steps", "lr", "batch"} <= set(listed):
-        raise ValueError(f"common_across={(fields,) if isinstance(fields, str) else fields!r} lists 'method' without all of 'steps', 'lr' and 'batch'; a ridge "
+        given = (fields,) if isinstance(fields, str) else fields
+        raise ValueError(f"common_across={given!r} lists 'method' without all of 'steps', 'lr' and 'batch'; a ridge "
                          f"point has none of them (0) and a gradient-descent point needs them, so no two points of "
                          f"different methods would share their draws: list those three too")
     return listed

@@ -112,6 +112,8 @@ class TrainConfig:
         The paper's learning rates follow m, so loss against width shares draws with
         ``("m", "lr_w", "lr_b")``. With ``"frequencies"`` the same bits give each law's own
         samples: the dense sampler's ``r < p_i`` then couples them, the sparse one's events less.
+        Shared draws correlate a curve's points, which a fit's standard error assumes
+        independent (``toyscale.runner.COMMON_DRAWS_NOTE``).
     """
 
     n: int
