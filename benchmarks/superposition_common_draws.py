@@ -9,13 +9,16 @@ ways with the same sweep seeds:
   (``common_across=("m", "lr_w", "lr_b")``); they must agree within their errors. Also the
   mean and spread of the difference L(16) - L(32) within a seed, which shared draws should
   measure with less noise;
+* ``tiny``: the law check at n = 64, m = 4 and 8, 300 steps (``TINY``), where ``--models
+  2000`` take seconds, with ``--rng``'s bit generator; it also prints the test batches' mean
+  squared input (the empty model's loss) at m = 4 against its exact 4/3 sum p_i;
 * ``headline``: ``experiments/superposition_scaling.py --preset quick`` at sweep seeds
   0..``--seeds``-1, each way: per regime and distribution, the mean ± standard error of
   alpha_m over the sweep seeds, their standard deviation, and the mean of the fits' own
   standard errors and R^2.
 
-    python benchmarks/superposition_common_draws.py [--checks law,headline] [--models 32] [--seeds 5]
-        [--sweep-seed 7]
+    python benchmarks/superposition_common_draws.py [--checks law,headline,tiny] [--models 32] [--seeds 5]
+        [--sweep-seed 7] [--rng hash]
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import json
 import pathlib
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -51,22 +55,39 @@ def _mean(v) -> str:
     return f"{v.mean():.4f} ± {v.std(ddof=1) / np.sqrt(v.size):.4f}"
 
 
-def check_law(models: int, sweep_seed: int) -> None:
+# the tiny check's settings: many models in seconds (n = 64, widths 4 and 8, 300 steps)
+TINY = dict(n=64, batch=32, steps=300, warmup=30, test_batches=8, log_every=50, loss_scale=100.0)
+
+
+def check_law(models: int, sweep_seed: int, tiny: str | None = None) -> None:
+    """Both ways at two widths; ``tiny``: at :data:`TINY` with that bit generator, and the test
+    batches' empty loss (mean squared input) against its exact value, E<v^2> sum p_i = 4/3 sum p_i."""
     script = _script()
-    train = dict(script.PRESETS["quick"]["train"])
-    points = superposition_grid(widths=[16, 32], gammas=[script.REGIMES["strong"]], frequencies=[power_law(1.2)],
+    train = dict(TINY, rng=tiny) if tiny else dict(script.PRESETS["quick"]["train"])
+    widths = (4, 8) if tiny else (16, 32)
+    points = superposition_grid(widths=list(widths), gammas=[script.REGIMES["strong"]], frequencies=[power_law(1.2)],
                                 lr_w=script.lr_w, lr_b=script.lr_b, seeds=models)
-    print(f"law: {models} seeds of m = 16 and 32, strong regime, power law 1.2, quick settings, sweep seed "
-          f"{sweep_seed}")
+    exact = 4 / 3 * float(np.sum(power_law(1.2).probs(train["n"])))
+    print(f"{'tiny' if tiny else 'law'}: {models} seeds of m = {widths[0]} and {widths[1]}, strong regime, power law "
+          f"1.2, {'n = 64, rng=' + tiny if tiny else 'quick settings'}, sweep seed {sweep_seed}")
+    a, b = widths
     for common in ((), SHARED):
         t0 = time.perf_counter()
-        res = sweep_superposition(TrainConfig(**train, common_across=common), points, seed=sweep_seed, progress=False)
+        with warnings.catch_warnings():  # (tiny models: most end no better than the empty model, and say so)
+            warnings.filterwarnings("ignore", ".*no better than outputting 0", RuntimeWarning)
+            res = sweep_superposition(TrainConfig(**train, common_across=common), points, seed=sweep_seed,
+                                      progress=False)
         loss = {(r["m"], r["seed"]): float(r["test_loss"]) for r in res if not r.diverged}
         diverged = len(res) - len(loss)
-        by_m = {m: [loss[m, s] for s in range(models) if (m, s) in loss] for m in (16, 32)}
-        gaps = [loss[16, s] - loss[32, s] for s in range(models) if (16, s) in loss and (32, s) in loss]
-        print(f"  common_across={common!s:22} L(16) {_mean(by_m[16])}  L(32) {_mean(by_m[32])}  "
-              f"L(16) - L(32) {_mean(gaps)} (sd {np.std(gaps, ddof=1):.4f})  "
+        by_m = {m: [loss[m, s] for s in range(models) if (m, s) in loss] for m in widths}
+        gaps = [loss[a, s] - loss[b, s] for s in range(models) if (a, s) in loss and (b, s) in loss]
+        empty = ""
+        if tiny:
+            e = np.array([float(r["empty_loss"]) for r in res if r["m"] == a])
+            z = (e.mean() - exact) / (e.std(ddof=1) / np.sqrt(e.size))
+            empty = f"  empty loss at m = {a} {_mean(e)} (z {z:+.2f})"
+        print(f"  common_across={common!s:22} L({a}) {_mean(by_m[a])}  L({b}) {_mean(by_m[b])}  "
+              f"L({a}) - L({b}) {_mean(gaps)} (sd {np.std(gaps, ddof=1):.4f}){empty}  "
               f"{diverged} diverged, {time.perf_counter() - t0:.1f} s")
 
 
@@ -104,9 +125,11 @@ def main(argv=None) -> None:
     parser.add_argument("--checks", default="law,headline")
     parser.add_argument("--models", type=int, default=32, help="replicate seeds in the law check")
     parser.add_argument("--seeds", type=int, default=5, help="sweep seeds in the headline check")
-    parser.add_argument("--sweep-seed", type=int, default=7, help="the law check's sweep seed")
+    parser.add_argument("--sweep-seed", type=int, default=7, help="the law and tiny checks' sweep seed")
+    parser.add_argument("--rng", default="hash", choices=("hash", "threefry"), help="the tiny check's bit generator")
     args = parser.parse_args(argv)
-    checks = {"law": lambda: check_law(args.models, args.sweep_seed), "headline": lambda: check_headline(args.seeds)}
+    checks = {"law": lambda: check_law(args.models, args.sweep_seed), "headline": lambda: check_headline(args.seeds),
+              "tiny": lambda: check_law(args.models, args.sweep_seed, tiny=args.rng)}
     names = [c for c in args.checks.split(",") if c]
     unknown = [c for c in names if c not in checks]
     if not names or unknown:
