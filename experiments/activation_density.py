@@ -19,7 +19,7 @@ import numpy as np
 from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import SEED_RESAMPLES, fit_width_curve, width_curve
+from toyscale.scaling import fit_width_curve, seed_redraw, width_curve
 from toyscale.train import TrainConfig, sweep_superposition
 
 # At s = 1 feature 1 is active in every sample (p_1 = 1), which the sparse sampler's Poisson
@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
                    r2=None, diverged=curve.n_diverged)
         rows.append(row)
         # with replicate seeds, also the interval over redrawn seeds
-        fit, why = fit_width_curve(curve, seed_bootstrap=SEED_RESAMPLES if curve.replicated else 0)
+        fit, why = fit_width_curve(curve, **seed_redraw(curve, config))
         if fit is None:  # (e.g. the other models diverged)
             print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m not fitted: {why}")
             continue

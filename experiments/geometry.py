@@ -23,7 +23,7 @@ from toyscale.frequencies import power_law
 from toyscale.measure import random_overlap_moments, welch_bound
 from toyscale.optim import decay_regime
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import SEED_RESAMPLES, fit_width_curve, width_curve
+from toyscale.scaling import fit_width_curve, seed_redraw, width_curve
 from toyscale.theory import weak_superposition_loss
 from toyscale.train import TrainConfig, sweep_superposition
 
@@ -139,7 +139,7 @@ def main(argv=None) -> dict:
                                  for m, v in zip(loss.widths, loss.loss)] for th in (own, top))
         # (None, e.g. fewer than 2 widths: the rest diverged); with replicate seeds, also the interval over
         # redrawn seeds
-        loss_fit, loss_why = fit_width_curve(loss, seed_bootstrap=SEED_RESAMPLES if loss.replicated else 0)
+        loss_fit, loss_why = fit_width_curve(loss, **seed_redraw(loss, config))
         long = {k: width_curve(result, measure=f, gamma=gamma, frequencies=spec.describe())
                 for k, f in long_row_measures(n).items()}
         overlap = curves["overlap_mean"]

@@ -18,7 +18,7 @@ from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.optim import decay_regime
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import SEED_RESAMPLES, fit_width_curve, width_curve
+from toyscale.scaling import fit_width_curve, seed_redraw, width_curve
 from toyscale.train import TrainConfig, sweep_superposition
 
 PRESETS = {
@@ -69,7 +69,7 @@ def main(argv=None) -> dict:
             phi_half[i, j, [column[m] for m in phi.widths]] = phi.loss
             if curve.widths.size >= MIN_WIDTHS:  # (fewer: too many diverged models in the cell)
                 # with replicate seeds, also the exponent's spread over redrawn seeds
-                fit, why = fit_width_curve(curve, seed_bootstrap=SEED_RESAMPLES if curve.replicated else 0)
+                fit, why = fit_width_curve(curve, **seed_redraw(curve, config))
                 if fit is None:  # (e.g. a mean loss of exactly 0)
                     not_fitted.append(f"gamma={gamma:g}, alpha={s['alphas'][j]:g}: {why}")
                     continue

@@ -18,7 +18,7 @@ from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
 from toyscale.runner import experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import SEED_RESAMPLES, fit_width_curve, width_curve
+from toyscale.scaling import fit_width_curve, seed_redraw, width_curve
 from toyscale.train import TrainConfig, sweep_superposition
 
 PRESETS = {
@@ -90,7 +90,7 @@ def main(argv=None) -> dict:
             # with replicate seeds, also the exponent's spread from redrawing them (the fit's
             # stderr sees the seed noise only through the means' scatter about the line)
             replicated = curve.replicated
-            fit, why = fit_width_curve(curve, seed_bootstrap=SEED_RESAMPLES if replicated else 0)
+            fit, why = fit_width_curve(curve, **seed_redraw(curve, config))
             loss[regime][name] = curve.to_dict()
             curves[spec.label] = (curve, fit)
             if fit is None:  # (e.g. too many models diverged): reported, and the others still fitted

@@ -2158,3 +2158,23 @@ def test_superposition_scaling_summary_of_a_stand_in_sweep(tmp_path, capsys):
     assert on_disk["r2"]["weak"]["exponential"] == pytest.approx(r2, rel=1e-6)
     assert ("published, strong (n = 10240, m = 8..1024): exponential 1.01 ± 0.05, power 1.0 ± 0.1, "
             "linear 0.89 ± 0.05\n") in printed
+
+
+# mutant: the script redrew each width's seeds on their own where its models share draws across m
+def test_superposition_scaling_redraws_one_set_of_seeds_for_every_width_where_m_is_shared(tmp_path, capsys):
+    level = {0: -0.3, 1: 0.1, 2: 0.4, 3: -0.2}  # a seed's level, shared by its widths, as one start and batch stream
+
+    def outputs(p):
+        return {"test_loss": np.float64(p["m"] ** -1.1 * np.exp(level[p["seed"]]) * (1 + 0.001 * (p["m"] % 5)))}
+
+    widths = {}
+    for name, shared in (("plain", []), ("shared", ["m", "lr_w", "lr_b"])):
+        _stand_in_sweep(load("superposition_scaling"), outputs).main(
+            ["--preset", "smoke", "--set", "seeds=4", "--set", f"train.common_across={json.dumps(shared)}", "--out",
+             str(tmp_path / name), "--figures", str(tmp_path / name), "--no-progress"])
+        on_disk = json.loads((tmp_path / name / "summary.json").read_text())
+        lo, hi = on_disk["exponent_seed_interval"]["strong"]["power"]
+        widths[name] = hi - lo
+        assert ("common_draws_note" in on_disk) == bool(shared)
+    # the shared level cancels in the exponent: redrawn together, the seeds leave it (almost) fixed
+    assert widths["shared"] < 0.01 < 0.1 < widths["plain"], widths

@@ -193,6 +193,8 @@ def test_width_curve_keeps_each_widths_replicates_in_seed_order():
     recs = records()[::-1]  # (the order of records must not matter)
     curve = width_curve(recs, gamma=-1.0)
     assert len(curve.values) == curve.widths.size == 4
+    assert [s.tolist() for s in curve.seeds] == [[0, 1]] * 4  # (the seeds of those values, for a paired redraw)
+    assert [s.tolist() for s in width_curve(recs, gamma=1.0).seeds] == [[0, 1]] * 3  # (m = 32: both diverged)
     for m, v in zip(curve.widths, curve.values):
         np.testing.assert_allclose(v, [2.0 * m**-1.5, 2.0 * m**-1.5 * 1.01], rtol=1e-6)
     assert curve.replicated  # two seeds per width: something for seed_bootstrap to redraw
@@ -501,3 +503,67 @@ def test_the_seed_bootstrap_prefactor_interval_brackets_the_prefactor():
     fit = width_exponent(_replicated_curve(), seed_bootstrap=200)
     lo, hi = fit.intervals["prefactor"]
     assert lo < fit.prefactor < hi and hi / lo < 2.0
+
+
+def _shared_draws_curve(seeds=8, widths=(4, 8, 16, 32), level=0.2, eps=0.005, seed=0, drop=None):
+    """Replicates whose seed sets the level of the whole curve (as one test set and start shared
+    across widths do), plus a little noise of each model's own."""
+    rng = np.random.default_rng(seed)
+    widths, labels = np.asarray(widths), np.arange(seeds)
+    shift = rng.normal(0.0, level, seeds)
+    values, kept = [], []
+    for m in widths:
+        keep = labels != drop if m == widths[-1] and drop is not None else np.ones(seeds, bool)
+        values.append((2.0 * m**-0.5 * np.exp(shift + rng.normal(0.0, eps, seeds)))[keep])
+        kept.append(labels[keep])
+    return WidthCurve(widths=widths, loss=np.array([v.mean() for v in values]),
+                      loss_std=np.array([v.std(ddof=1) if v.size > 1 else 0.0 for v in values]),
+                      n_models=np.array([v.size for v in values]),
+                      n_diverged=0, values=tuple(values), seeds=tuple(kept))
+
+
+# mutant: paired ignored (each width's seeds redrawn on their own)
+def test_a_paired_seed_bootstrap_sees_that_a_level_shared_across_widths_cancels_in_the_exponent():
+    truth = [width_exponent(_shared_draws_curve(seed=r)).exponent for r in range(30)]
+    curve = _shared_draws_curve()
+    paired = width_exponent(curve, seed_bootstrap=1000, paired=True)
+    plain = width_exponent(curve, seed_bootstrap=1000)
+    width = {k: f.intervals["exponent"][1] - f.intervals["exponent"][0] for k, f in (("paired", paired),
+                                                                                      ("plain", plain))}
+    # the exponent's real spread comes from the models' own noise alone: the plain redraw, taking the shared
+    # level for noise at each width, makes its interval many times too wide; the paired one sees through it
+    assert width["paired"] < 0.2 * width["plain"]
+    assert 0.5 < width["paired"] / (3.92 * np.std(truth, ddof=1)) < 2.0
+    assert "redraw the seeds together at every width (8 seeds, 1000 times)" in paired.notes[-1]
+    assert paired.exponent == plain.exponent and paired.resampled == "seeds"
+
+
+def test_a_paired_seed_bootstrap_uses_the_seeds_every_width_has_and_refuses_what_it_cannot_do():
+    curve = _shared_draws_curve(drop=3)
+    fit = width_exponent(curve, seed_bootstrap=200, paired=True)
+    assert np.all(np.isfinite(fit.intervals["exponent"]))
+    assert "(7 seeds, 200 times); seed(s) [3] left out: not at every width" in fit.notes[-1]
+    # the width that lacks it, outside the fit range: all eight
+    assert "(8 seeds" in width_exponent(curve, seed_bootstrap=200, paired=True, fit_range=(4, 16)).notes[-1]
+    two = _shared_draws_curve(seeds=2, drop=1)
+    fit = width_exponent(two, seed_bootstrap=200, paired=True)
+    assert np.all(np.isnan(fit.intervals["exponent"])) and "1 seed(s) at every width" in fit.notes[-1]
+    with pytest.raises(ValueError, match="paired=True without seed_bootstrap"):
+        width_exponent(curve, paired=True)
+    with pytest.raises(TypeError, match="paired=1; paired must be True or False"):
+        width_exponent(curve, seed_bootstrap=200, paired=1)
+    bare = WidthCurve(widths=curve.widths, loss=curve.loss, loss_std=curve.loss_std, n_models=curve.n_models,
+                      n_diverged=0, values=curve.values)
+    with pytest.raises(ValueError, match=r"needs the curve's replicate seeds \(WidthCurve.seeds\)"):
+        width_exponent(bare, seed_bootstrap=200, paired=True)
+
+
+def test_seed_redraw_pairs_the_seeds_only_where_the_config_shares_draws_across_widths():
+    from toyscale.scaling import SEED_RESAMPLES, seed_redraw
+    from toyscale.train import TrainConfig
+
+    curve = _shared_draws_curve(seeds=3)
+    assert seed_redraw(curve) == {"seed_bootstrap": SEED_RESAMPLES, "paired": False}
+    assert seed_redraw(curve, TrainConfig(n=8, common_across=("m", "lr_w")))["paired"] is True
+    assert seed_redraw(curve, TrainConfig(n=8, common_across=("gamma",)))["paired"] is False
+    assert seed_redraw(_shared_draws_curve(seeds=1), TrainConfig(n=8, common_across=("m",))) == {}

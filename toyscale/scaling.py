@@ -24,7 +24,8 @@ from toyscale.fitting import (NotIdentifiableError, PowerLawFit, _check_bootstra
 from toyscale.superposition import no_better_than_empty
 from toyscale.sweep import Record, matching
 
-__all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES"]
+__all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES",
+           "seed_redraw"]
 
 # seed_bootstrap resamples the experiment scripts draw for a replicated curve (percentile
 # intervals; benchmarks/fit_calibration.py's study 3 uses 400)
@@ -49,6 +50,8 @@ class WidthCurve:
       empty: how many of the averaged models at each width ended no better than the empty
         model (:func:`toyscale.superposition.no_better_than_empty`): they do no better than
         outputting 0, and :func:`width_exponent` notes them when they fall inside its fit.
+      seeds: each width's replicate seeds, matching ``values`` (what a paired seed bootstrap
+        aligns across widths).
     """
 
     widths: np.ndarray
@@ -59,6 +62,7 @@ class WidthCurve:
     n_undefined: int = 0
     values: tuple[np.ndarray, ...] = dataclasses.field(default=(), repr=False, compare=False)
     empty: np.ndarray | None = dataclasses.field(default=None, compare=False)
+    seeds: tuple[np.ndarray, ...] = dataclasses.field(default=(), repr=False, compare=False)
 
     @property
     def replicated(self) -> bool:
@@ -210,6 +214,7 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
     chosen, conditions = _replicates(records, "m", conditions, measure=measure, where="width",
                                      call="width_curve(records, ")
     by_m: dict[int, list[float]] = {}
+    seeds_of: dict[int, list[int]] = {}
     empty: dict[int, int] = {}
     diverged = undefined = 0
     for r in sorted(chosen, key=lambda r: (r.point.get("seed", 0), r.model_id)):
@@ -226,6 +231,7 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
                 undefined += 1
             continue
         by_m.setdefault(int(r.point["m"]), []).append(value)
+        seeds_of.setdefault(int(r.point["m"]), []).append(int(r.point.get("seed", 0)))
         empty[int(r.point["m"])] = empty.get(int(r.point["m"]), 0) + no_better_than_empty(r.diverged, r.outputs)
     widths = np.array(sorted(by_m), dtype=np.int64)
     vals = [np.asarray(by_m[m]) for m in widths]
@@ -238,6 +244,7 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
         n_undefined=undefined,
         values=tuple(vals),
         empty=np.array([empty[m] for m in widths], dtype=np.int64),
+        seeds=tuple(np.asarray(seeds_of[m], dtype=np.int64) for m in widths),
     )
 
 
@@ -248,7 +255,7 @@ class CurveNotFittedError(ValueError):
 
 
 def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None = None, seed_bootstrap: int = 0,
-                   seed: int = 0, **fit_options: Any) -> PowerLawFit:
+                   seed: int = 0, paired: bool = False, **fit_options: Any) -> PowerLawFit:
     """Fits L = C m^-alpha_m to a width curve, optionally over ``fit_range`` = (m_min, m_max) only.
 
     The fit is to the curve's means, one point per width, and its standard errors are the
@@ -272,6 +279,11 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         than one, a ValueError) and the closed-form fit (no ``offset``, the squared loss); not
         with ``bootstrap``, which resamples widths.
       seed: seed of the resampling (``seed_bootstrap``'s, or ``bootstrap``'s of the widths).
+      paired: ``seed_bootstrap`` redraws one set of seeds for every width (each width's models
+        of those seeds), instead of each width's seeds on their own: the resampling for models
+        that share their draws across widths (``TrainConfig.common_across`` with ``"m"``),
+        whose seeds are the independent units. It uses the seeds every width in the fit has
+        (a note names those left out); fewer than two give nan intervals and a note.
       **fit_options: passed to :func:`toyscale.fitting.fit_power_law` (``offset``, ``loss``,
         ``bootstrap``, ``level``, ...).
     """
@@ -280,7 +292,15 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
                         f"width_curve(records, gamma=..., frequencies=...)")
     seed_bootstrap = check_int("seed_bootstrap", seed_bootstrap, 0)
     seed = check_seed(seed)
-    m, loss, values = curve.widths, curve.loss, list(curve.values)
+    if not isinstance(paired, (bool, np.bool_)):
+        raise TypeError(f"paired={paired!r}; paired must be True or False")
+    if paired and not seed_bootstrap:
+        raise ValueError("paired=True without seed_bootstrap; paired says how the seed bootstrap redraws the seeds: "
+                         "give seed_bootstrap=R too")
+    if paired and len(curve.seeds) != curve.widths.size:
+        raise ValueError("paired=True needs the curve's replicate seeds (WidthCurve.seeds); this curve has none: "
+                         "make it with width_curve")
+    m, loss, values, seeds = curve.widths, curve.loss, list(curve.values), list(curve.seeds)
     if seed_bootstrap:
         if fit_options.get("bootstrap"):
             raise ValueError(f"bootstrap={fit_options['bootstrap']!r} with seed_bootstrap={seed_bootstrap}; give one: "
@@ -313,6 +333,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         keep = (m >= lo) & (m <= hi)
         m, loss = m[keep], loss[keep]
         values = [v for v, k in zip(values, keep) if k]
+        seeds = [v for v, k in zip(seeds, keep) if k]
         where = f" inside fit_range={fit_range!r}"
     least = 3 if fit_options.get("offset") else 2
     if m.size < least:
@@ -336,6 +357,8 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
                 f"than the empty model (test_loss >= empty_loss): they do no better than outputting 0",))
     if not seed_bootstrap:
         return fit
+    if paired:
+        return _paired_seed_bootstrap(fit, m, values, seeds, seed_bootstrap, seed, where)
     if all(v.size < 2 for v in values):
         raise ValueError(f"seed_bootstrap={seed_bootstrap}; every width{where} has one model, so there are no "
                          f"seeds to resample (sweep more seeds)")
@@ -357,6 +380,15 @@ def _real_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+def seed_redraw(curve: WidthCurve, config: Any = None) -> dict[str, Any]:
+    """The seed-bootstrap options a script fits a width curve with: ``SEED_RESAMPLES`` redraws
+    where every width has replicates (none otherwise), paired across widths where ``config``
+    shares its models' draws across m (a ``TrainConfig`` whose ``common_across`` has ``"m"``)."""
+    if not curve.replicated:
+        return {}
+    return {"seed_bootstrap": SEED_RESAMPLES, "paired": "m" in getattr(config, "common_across", ())}
+
+
 def fit_width_curve(curve: WidthCurve, **options: Any) -> tuple[PowerLawFit | None, str | None]:
     """``(width_exponent(curve, **options), None)``, or ``(None, why)`` where the curve's values
     cannot give an exponent (:class:`CurveNotFittedError`, or
@@ -376,13 +408,55 @@ def fit_width_curve(curve: WidthCurve, **options: Any) -> tuple[PowerLawFit | No
 _resampled_ols = jax.jit(jax.vmap(_ols, in_axes=(None, 0, None)))
 
 
+def _spread_out(v: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Replicates spread about their mean by sqrt(k / (k - 1)), so that a resampled mean's
+    variance is s^2 / k, not the plug-in (k - 1)/k of it (half, at 2 seeds)."""
+    k = v.shape[axis]
+    if k < 2:
+        return v
+    mean = v.mean(axis=axis, keepdims=True)
+    return mean + (v - mean) * math.sqrt(k / (k - 1))
+
+
 def _seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndarray], resamples: int, seed: int) -> PowerLawFit:
     """``fit`` with intervals from refitting curves whose widths' replicates are redrawn."""
     rng = np.random.default_rng([seed, 0x5EED])
-    # Each width's replicates spread about their mean by sqrt(k / (k - 1)) first, so that a
-    # resampled mean's variance is s^2 / k, not the plug-in (k - 1)/k of it (half, at 2 seeds)
-    spread_out = [v.mean() + (v - v.mean()) * math.sqrt(v.size / (v.size - 1)) if v.size > 1 else v for v in values]
-    means = np.stack([v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1) for v in spread_out], axis=1)
+    means = np.stack([v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
+                      for v in map(_spread_out, values)], axis=1)
+    reps = sorted({int(v.size) for v in values})
+    count = f"{reps[0]}-{reps[-1]}" if len(reps) > 1 else f"{reps[0]}"
+    what = f"intervals resample each width's seeds ({count} per width, {resamples} times)"
+    return _refit_resamples(fit, m, means, what, reps[0])
+
+
+def _paired_seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndarray], seeds: list[np.ndarray],
+                           resamples: int, seed: int, where: str) -> PowerLawFit:
+    """``fit`` with intervals from refitting curves whose seeds are redrawn together: one set of
+    seeds, each width's models of those seeds (the seeds every width has)."""
+    shared = sorted(set.intersection(*(set(s.tolist()) for s in seeds)))
+    left = sorted(set().union(*(set(s.tolist()) for s in seeds)) - set(shared))
+    dropped = (f"; seed(s) {left[:10]}{'...' if len(left) > 10 else ''} left out: not at every width{where} (diverged "
+               f"or not swept)") if left else ""
+    if len(shared) < 2:
+        nan = (math.nan, math.nan)
+        return dataclasses.replace(fit, intervals={"prefactor": nan, "exponent": nan}, n_bootstrap=resamples,
+                                   resampled="seeds", notes=fit.notes + (
+            f"no paired seed-bootstrap intervals (nan): {len(shared)} seed(s) at every width{where}, and a paired "
+            f"redraw needs two{dropped}",))
+    # [seeds, widths], each width's models in the shared seeds' order
+    table = np.stack([np.asarray([v[list(s).index(k)] for k in shared]) for v, s in zip(values, seeds)], axis=1)
+    rng = np.random.default_rng([seed, 0x5EED, 1])
+    means = _spread_out(table)[rng.integers(0, len(shared), size=(resamples, len(shared)))].mean(axis=1)
+    what = f"intervals redraw the seeds together at every width ({len(shared)} seeds, {resamples} times){dropped}"
+    return _refit_resamples(fit, m, means, what, len(shared), calibrated=False)
+
+
+def _refit_resamples(fit: PowerLawFit, m: np.ndarray, means: np.ndarray, what: str, fewest: int,
+                     calibrated: bool = True) -> PowerLawFit:
+    """``fit`` with the percentile intervals of the closed-form fits to resampled means
+    [resamples, widths], and a note (``what`` it resampled, and how their spread compares);
+    ``calibrated``: quote the coverage measured for independent draws."""
+    resamples = means.shape[0]
     with jax.enable_x64(True):  # the closed-form fit fit_power_law makes, on every resampled curve
         lx, ones = jnp.log(jnp.asarray(m, jnp.float64)), jnp.ones(m.size, jnp.float64)
         log_c, exponent = (np.asarray(v) for v in _resampled_ols(lx, jnp.log(jnp.asarray(means)), ones))
@@ -390,17 +464,18 @@ def _seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndarray], r
     intervals = _percentile_intervals(samples, ["prefactor", "exponent"], fit.level)
     finite = exponent[np.isfinite(exponent)]
     spread = float(np.std(finite, ddof=1)) if finite.size > 1 else math.nan
-    reps = sorted({int(v.size) for v in values})
-    note = (f"intervals resample each width's seeds ({'-'.join(map(str, (reps[0], reps[-1]))) if len(reps) > 1 else reps[0]}"
-            f" per width, {resamples} times); their exponent sd {spread:.3g}")
+    note = f"{what}; their exponent sd {spread:.3g}"
     se = fit.stderr["exponent"]
     if np.isfinite(spread) and np.isfinite(se) and not spread <= 2 * se:
         note += f" is more than twice the fit's stderr {se:.3g}: the means lie closer to a line than their noise"
-    if reps[0] <= 4:
+    if fewest <= 4 and calibrated:
         # benchmarks/fit_calibration.py, study 3: 200 simulated curves per design of 3 or 5 widths
-        note += (f"; with {reps[0]} seeds at a width a redrawn mean takes few values and the percentile intervals "
+        note += (f"; with {fewest} seeds at a width a redrawn mean takes few values and the percentile intervals "
                  "cover less than their level (in simulation, at 95 % with 2-4 seeds: 77-89.5 %; "
                  "fit.t_interval(): 93.5-97 %)")
+    elif fewest <= 4:
+        note += (f"; with {fewest} seeds a redrawn curve takes few values, and the percentile intervals cover less "
+                 f"than their level (by how much under shared draws is not measured)")
     if finite.size < resamples:
         # the widening can push a replicate far below its width's mean to or under 0
         note += (f"; {resamples - finite.size} of {resamples} resamples had a mean <= 0 at some width (replicates "
