@@ -195,6 +195,9 @@ def test_width_curve_keeps_each_widths_replicates_in_seed_order():
     assert len(curve.values) == curve.widths.size == 4
     assert [s.tolist() for s in curve.seeds] == [[0, 1]] * 4  # (the seeds of those values, for a paired redraw)
     assert [s.tolist() for s in width_curve(recs, gamma=1.0).seeds] == [[0, 1]] * 3  # (m = 32: both diverged)
+    # a seed is kept as the label it is (a string one had failed int())
+    labelled = [Record(r.model_id, {**r.point, "seed": "ab"[r.point["seed"]]}, r.diverged, r.outputs) for r in recs]
+    assert [s.tolist() for s in width_curve(labelled, gamma=-1.0).seeds] == [["a", "b"]] * 4
     for m, v in zip(curve.widths, curve.values):
         np.testing.assert_allclose(v, [2.0 * m**-1.5, 2.0 * m**-1.5 * 1.01], rtol=1e-6)
     assert curve.replicated  # two seeds per width: something for seed_bootstrap to redraw
@@ -545,6 +548,11 @@ def test_a_paired_seed_bootstrap_uses_the_seeds_every_width_has_and_refuses_what
     assert "(7 seeds, 200 times); seed(s) [3] left out: not at every width" in fit.notes[-1]
     # the width that lacks it, outside the fit range: all eight
     assert "(8 seeds" in width_exponent(curve, seed_bootstrap=200, paired=True, fit_range=(4, 16)).notes[-1]
+    # the seed missing at m = 32 moves that width's mean, and so the exponent: the interval moves with it
+    for r in range(5):
+        fit = width_exponent(_shared_draws_curve(drop=3, seed=r), seed_bootstrap=400, paired=True)
+        lo, hi = fit.intervals["exponent"]
+        assert lo < fit.exponent < hi, (r, fit.exponent, lo, hi)
     two = _shared_draws_curve(seeds=2, drop=1)
     fit = width_exponent(two, seed_bootstrap=200, paired=True)
     assert np.all(np.isnan(fit.intervals["exponent"])) and "1 seed(s) at every width" in fit.notes[-1]
@@ -554,8 +562,14 @@ def test_a_paired_seed_bootstrap_uses_the_seeds_every_width_has_and_refuses_what
         width_exponent(curve, seed_bootstrap=200, paired=1)
     bare = WidthCurve(widths=curve.widths, loss=curve.loss, loss_std=curve.loss_std, n_models=curve.n_models,
                       n_diverged=0, values=curve.values)
-    with pytest.raises(ValueError, match=r"needs the curve's replicate seeds \(WidthCurve.seeds\)"):
+    with pytest.raises(ValueError, match=r"needs the curve's replicate seeds \(WidthCurve.seeds, one per value\)"):
         width_exponent(bare, seed_bootstrap=200, paired=True)
+    # two sweeps' records pooled (or points without a seed field): one seed twice at a width is refused
+    pooled = WidthCurve(widths=curve.widths[:3], loss=curve.loss[:3], loss_std=curve.loss_std[:3],
+                        n_models=np.full(3, 16), n_diverged=0, values=tuple(np.r_[v, v] for v in curve.values[:3]),
+                        seeds=tuple(np.r_[s, s] for s in curve.seeds[:3]))
+    with pytest.raises(ValueError, match="needs one model per seed at each width; m = 4 has seed 0 2 times"):
+        width_exponent(pooled, seed_bootstrap=200, paired=True)
 
 
 def test_seed_redraw_pairs_the_seeds_only_where_the_config_shares_draws_across_widths():

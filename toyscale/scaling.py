@@ -231,7 +231,7 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
                 undefined += 1
             continue
         by_m.setdefault(int(r.point["m"]), []).append(value)
-        seeds_of.setdefault(int(r.point["m"]), []).append(int(r.point.get("seed", 0)))
+        seeds_of.setdefault(int(r.point["m"]), []).append(r.point.get("seed", 0))  # (as given: a label)
         empty[int(r.point["m"])] = empty.get(int(r.point["m"]), 0) + no_better_than_empty(r.diverged, r.outputs)
     widths = np.array(sorted(by_m), dtype=np.int64)
     vals = [np.asarray(by_m[m]) for m in widths]
@@ -244,7 +244,7 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
         n_undefined=undefined,
         values=tuple(vals),
         empty=np.array([empty[m] for m in widths], dtype=np.int64),
-        seeds=tuple(np.asarray(seeds_of[m], dtype=np.int64) for m in widths),
+        seeds=tuple(np.asarray(seeds_of[m]) for m in widths),
     )
 
 
@@ -297,9 +297,10 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     if paired and not seed_bootstrap:
         raise ValueError("paired=True without seed_bootstrap; paired says how the seed bootstrap redraws the seeds: "
                          "give seed_bootstrap=R too")
-    if paired and len(curve.seeds) != curve.widths.size:
-        raise ValueError("paired=True needs the curve's replicate seeds (WidthCurve.seeds); this curve has none: "
-                         "make it with width_curve")
+    if paired and (len(curve.seeds) != curve.widths.size
+                   or any(np.size(s) != np.size(v) for s, v in zip(curve.seeds, curve.values))):
+        raise ValueError("paired=True needs the curve's replicate seeds (WidthCurve.seeds, one per value); this curve "
+                         "has none or not one per value: make it with width_curve")
     m, loss, values, seeds = curve.widths, curve.loss, list(curve.values), list(curve.seeds)
     if seed_bootstrap:
         if fit_options.get("bootstrap"):
@@ -335,6 +336,12 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         values = [v for v, k in zip(values, keep) if k]
         seeds = [v for v, k in zip(seeds, keep) if k]
         where = f" inside fit_range={fit_range!r}"
+    for w, s in zip(m, seeds if paired else ()):
+        labels, counts = np.unique(s, return_counts=True)
+        if np.any(counts > 1):  # (records of two sweeps pooled, or points without a seed field: all seed 0)
+            raise ValueError(f"paired=True needs one model per seed at each width; m = {int(w)} has seed "
+                             f"{labels[counts > 1][0].item()!r} {int(counts.max())} times: give each replicate its "
+                             f"own seed, or leave paired out")
     least = 3 if fit_options.get("offset") else 2
     if m.size < least:
         # (a fit_range is the caller's choice: one that keeps too few widths of a curve that has
@@ -358,7 +365,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     if not seed_bootstrap:
         return fit
     if paired:
-        return _paired_seed_bootstrap(fit, m, values, seeds, seed_bootstrap, seed, where)
+        return _paired_seed_bootstrap(fit, m, loss, values, seeds, seed_bootstrap, seed, where)
     if all(v.size < 2 for v in values):
         raise ValueError(f"seed_bootstrap={seed_bootstrap}; every width{where} has one model, so there are no "
                          f"seeds to resample (sweep more seeds)")
@@ -429,12 +436,14 @@ def _seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndarray], r
     return _refit_resamples(fit, m, means, what, reps[0])
 
 
-def _paired_seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndarray], seeds: list[np.ndarray],
-                           resamples: int, seed: int, where: str) -> PowerLawFit:
+def _paired_seed_bootstrap(fit: PowerLawFit, m: np.ndarray, loss: np.ndarray, values: list[np.ndarray],
+                           seeds: list[np.ndarray], resamples: int, seed: int, where: str) -> PowerLawFit:
     """``fit`` with intervals from refitting curves whose seeds are redrawn together: one set of
-    seeds, each width's models of those seeds (the seeds every width has)."""
-    shared = sorted(set.intersection(*(set(s.tolist()) for s in seeds)))
-    left = sorted(set().union(*(set(s.tolist()) for s in seeds)) - set(shared))
+    seeds, each width's models of those seeds (the seeds every width has). A redrawn curve is
+    the fitted means ``loss`` plus the redrawn seeds' mean deviation from their own means, so
+    that a seed missing at one width, which moves that width's mean, moves the interval too."""
+    shared = sorted(set.intersection(*(set(s.tolist()) for s in seeds)), key=repr)
+    left = sorted(set().union(*(set(s.tolist()) for s in seeds)) - set(shared), key=repr)
     dropped = (f"; seed(s) {left[:10]}{'...' if len(left) > 10 else ''} left out: not at every width{where} (diverged "
                f"or not swept)") if left else ""
     if len(shared) < 2:
@@ -444,9 +453,10 @@ def _paired_seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndar
             f"no paired seed-bootstrap intervals (nan): {len(shared)} seed(s) at every width{where}, and a paired "
             f"redraw needs two{dropped}",))
     # [seeds, widths], each width's models in the shared seeds' order
-    table = np.stack([np.asarray([v[list(s).index(k)] for k in shared]) for v, s in zip(values, seeds)], axis=1)
+    table = np.stack([np.asarray([v[s.tolist().index(k)] for k in shared]) for v, s in zip(values, seeds)], axis=1)
     rng = np.random.default_rng([seed, 0x5EED, 1])
-    means = _spread_out(table)[rng.integers(0, len(shared), size=(resamples, len(shared)))].mean(axis=1)
+    deviations = _spread_out(table) - table.mean(axis=0)
+    means = loss + deviations[rng.integers(0, len(shared), size=(resamples, len(shared)))].mean(axis=1)
     what = f"intervals redraw the seeds together at every width ({len(shared)} seeds, {resamples} times){dropped}"
     return _refit_resamples(fit, m, means, what, len(shared), calibrated=False)
 
