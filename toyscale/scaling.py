@@ -214,7 +214,7 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
     chosen, conditions = _replicates(records, "m", conditions, measure=measure, where="width",
                                      call="width_curve(records, ")
     by_m: dict[int, list[float]] = {}
-    seeds_of: dict[int, list[int]] = {}
+    seeds_of: dict[int, list[Any]] = {}
     empty: dict[int, int] = {}
     diverged = undefined = 0
     for r in sorted(chosen, key=lambda r: (r.point.get("seed", 0), r.model_id)):
@@ -283,7 +283,8 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         of those seeds), instead of each width's seeds on their own: the resampling for models
         that share their draws across widths (``TrainConfig.common_across`` with ``"m"``),
         whose seeds are the independent units. It uses the seeds every width in the fit has
-        (a note names those left out); fewer than two give nan intervals and a note.
+        (a note names those left out), their deviations added to the fitted means; fewer
+        than two give nan intervals and a note, and a seed twice at one width is a ValueError.
       **fit_options: passed to :func:`toyscale.fitting.fit_power_law` (``offset``, ``loss``,
         ``bootstrap``, ``level``, ...).
     """
