@@ -14,8 +14,9 @@ ways with the same sweep seeds:
   squared input (the empty model's loss) at m = 4 against its exact 4/3 sum p_i;
 * ``headline``: ``experiments/superposition_scaling.py --preset quick`` at sweep seeds
   0..``--seeds``-1, each way: per regime and distribution, the mean ± standard error of
-  alpha_m over the sweep seeds, their standard deviation, and the mean of the fits' own
-  standard errors and R^2.
+  alpha_m over the sweep seeds, their standard deviation, and the means of the fits' own
+  standard errors, of their seed-redraw intervals' widths / 3.92 (paired where the draws are
+  shared) and of R^2.
 
     python benchmarks/superposition_common_draws.py [--checks law,headline,tiny] [--models 32] [--seeds 5]
         [--sweep-seed 7] [--rng hash]
@@ -115,8 +116,12 @@ def check_headline(seeds: int) -> None:
                 alphas = [r["exponents"][regime][name] for r in runs if r["exponents"][regime][name] is not None]
                 errors = [r["exponent_stderr"][regime][name] for r in runs if r["exponent_stderr"][regime][name]]
                 r2 = [r["r2"][regime][name] for r in runs if r["r2"][regime][name] is not None]
+                # the seed-redraw interval's width / 3.92 (paired under shared draws): an sd to set against the seeds'
+                redraw = [np.diff(r["exponent_seed_interval"][regime][name])[0] / 3.92 for r in runs
+                          if r["exponent_seed_interval"][regime][name] is not None]
                 print(f"  {'shared' if common else 'independent'}: {_mean(alphas)} (sd {np.std(alphas, ddof=1):.3f}, "
-                      f"fit se {np.mean(errors):.3f}, R^2 {np.mean(r2):.3f})", end="")
+                      f"fit se {np.mean(errors):.3f}, seed redraw {np.nanmean(redraw):.3f}, R^2 {np.mean(r2):.3f})",
+                      end="")
             print()
 
 
