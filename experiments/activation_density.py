@@ -19,7 +19,7 @@ import numpy as np
 from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import fit_width_curve, seed_redraw, width_curve
+from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_redraw, width_curve
 from toyscale.train import TrainConfig, sweep_superposition
 
 # At s = 1 feature 1 is active in every sample (p_1 = 1), which the sparse sampler's Poisson
@@ -107,7 +107,7 @@ def main(argv=None) -> dict:
         error = (f"(no stderr or t interval through {fit.n_points} widths)" if fit.exact else
                  f"± {fit.stderr['exponent']:.3f}  95% t [{lo:.3f}, {hi:.3f}]")
         print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m = {fit.exponent:.3f} {error}"
-              + (f", redrawn seeds [{seeds[0]:.3f}, {seeds[1]:.3f}]" if seeds else "")
+              + redrawn_seeds_text(fit)
               + f"  R^2 = {fit.r2:.3f}  ({curve.widths.size} widths, "
               f"{curve.n_diverged} diverged)")
     widths = sorted(set().union(*(r["m"] for r in rows)))

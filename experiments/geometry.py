@@ -23,7 +23,7 @@ from toyscale.frequencies import power_law
 from toyscale.measure import random_overlap_moments, welch_bound
 from toyscale.optim import decay_regime
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import fit_width_curve, seed_redraw, width_curve
+from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_redraw, width_curve
 from toyscale.theory import weak_superposition_loss
 from toyscale.train import TrainConfig, sweep_superposition
 
@@ -193,11 +193,7 @@ def main(argv=None) -> dict:
                       f"{at['over_welch'].get(m, np.nan):>10.3f} "
                       f"{at['random_over_welch'].get(m, np.nan):>12.3f} {at['var_over_random'].get(m, np.nan):>10.3f}")
         if loss_fit:
-            line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} ({_t_text(loss_fit)}"
-            if loss.replicated:
-                slo, shi = loss_fit.intervals["exponent"]
-                line += f", redrawn seeds [{slo:.3f}, {shi:.3f}]"
-            line += ")"
+            line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} ({_t_text(loss_fit)}{redrawn_seeds_text(loss_fit)})"
         else:
             line = f"  L = C m^-a: not fitted, {loss_why}"
         if overlap_fit:

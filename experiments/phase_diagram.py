@@ -18,7 +18,7 @@ from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.optim import decay_regime
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import fit_width_curve, seed_redraw, width_curve
+from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_redraw, width_curve
 from toyscale.train import TrainConfig, sweep_superposition
 
 PRESETS = {
@@ -61,7 +61,7 @@ def main(argv=None) -> dict:
     t_interval, seed_interval = np.full(shape + (2,), np.nan), np.full(shape + (2,), np.nan)
     phi_half = np.full(shape + (len(s["widths"]),), np.nan)
     column = {m: k for k, m in enumerate(s["widths"])}  # widths in the order given, sorted or not
-    unfitted, not_fitted = 0, []
+    unfitted, not_fitted, no_seed_interval = 0, [], []
     for i, gamma in enumerate(s["gammas"]):
         for j, spec in enumerate(specs):
             curve = width_curve(result, gamma=gamma, frequencies=spec.describe())
@@ -77,6 +77,9 @@ def main(argv=None) -> dict:
                 t_interval[i, j] = fit.t_interval()
                 if curve.replicated:
                     seed_interval[i, j] = fit.intervals["exponent"]
+                    if not np.isfinite(seed_interval[i, j]).all():  # (why, not only a nan in the table)
+                        no_seed_interval.append(f"gamma={gamma:g}, alpha={s['alphas'][j]:g}: "
+                                                + redrawn_seeds_text(fit).removeprefix(", "))
             else:
                 unfitted += 1
     print("alpha_m (rows: gamma, columns: alpha)")
@@ -96,6 +99,8 @@ def main(argv=None) -> dict:
               f"(their other models diverged), too few to fit")
     for line in not_fitted:
         print(f"nan: not fitted at {line}")
+    for line in no_seed_interval:
+        print(f"nan: at {line}")
     alphas = np.asarray(s["alphas"], dtype=float)
     weak = [i for i, g in enumerate(s["gammas"]) if decay_regime(g) == "weak"]
     if weak and (alphas > 1).any():  # the paper's weak-regime law, alpha_m ≈ alpha - 1 for alpha > 1

@@ -18,7 +18,7 @@ from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
 from toyscale.runner import experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import fit_width_curve, seed_redraw, width_curve
+from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_redraw, width_curve
 from toyscale.train import TrainConfig, sweep_superposition
 
 PRESETS = {
@@ -104,8 +104,7 @@ def main(argv=None) -> dict:
             interval[regime][name] = list(fit.intervals["exponent"]) if replicated else None
             r2[regime][name] = fit.r2
             fit_range[regime][name] = [int(v) for v in fit.x_range]
-            seeds = (f", redrawn seeds [{interval[regime][name][0]:.3f}, {interval[regime][name][1]:.3f}]"
-                     if replicated else "")
+            seeds = redrawn_seeds_text(fit)
             lo, hi = t_interval[regime][name]
             # (through 2 widths the line is exact: no stderr or t interval, where it had printed "± nan")
             error = (f"(no stderr or t interval through {fit.n_points} widths){seeds}" if fit.exact else

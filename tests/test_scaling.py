@@ -581,3 +581,25 @@ def test_seed_redraw_pairs_the_seeds_only_where_the_config_shares_draws_across_w
     assert seed_redraw(curve, TrainConfig(n=8, common_across=("m", "lr_w")))["paired"] is True
     assert seed_redraw(curve, TrainConfig(n=8, common_across=("gamma",)))["paired"] is False
     assert seed_redraw(_shared_draws_curve(seeds=1), TrainConfig(n=8, common_across=("m",))) == {}
+
+
+# mutant: the nan interval printed as "redrawn seeds [nan, nan]", its reason left in the notes
+def test_redrawn_seeds_text_prints_the_interval_or_why_there_is_none():
+    from toyscale.scaling import redrawn_seeds_text
+
+    curve = _shared_draws_curve(seeds=3)
+    fit = width_exponent(curve, seed_bootstrap=200, paired=True)
+    lo, hi = fit.intervals["exponent"]
+    assert redrawn_seeds_text(fit) == f", redrawn seeds [{lo:.3f}, {hi:.3f}]"
+    assert redrawn_seeds_text(width_exponent(curve)) == ""  # (no seed bootstrap: nothing to print)
+    assert redrawn_seeds_text(width_exponent(curve, bootstrap=200)) == ""  # (the widths redrawn, not the seeds)
+    # two seeds, one of them missing at the widest width: one seed at every width, and a paired redraw needs two
+    text = redrawn_seeds_text(width_exponent(_shared_draws_curve(seeds=2, drop=1), seed_bootstrap=200, paired=True))
+    assert text == (", no interval over redrawn seeds (1 seed(s) at every width, and a paired redraw needs two; "
+                    "seed(s) [1] left out: not at every width (diverged or not swept))")
+    assert "nan" not in text
+    # unpaired, a width left with one model: its seed noise cannot be redrawn
+    one = _shared_draws_curve(seeds=2, drop=1)
+    text = redrawn_seeds_text(width_exponent(one, seed_bootstrap=200))
+    assert text.startswith(", no interval over redrawn seeds (m = 32 has one model (the others diverged")
+    assert "nan" not in text

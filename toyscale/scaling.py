@@ -25,11 +25,13 @@ from toyscale.superposition import no_better_than_empty
 from toyscale.sweep import Record, matching
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES",
-           "seed_redraw"]
+           "seed_redraw", "redrawn_seeds_text"]
 
 # seed_bootstrap resamples the experiment scripts draw for a replicated curve (percentile
 # intervals; benchmarks/fit_calibration.py's study 3 uses 400)
 SEED_RESAMPLES = 1000
+# how width_exponent's note on nan seed-bootstrap intervals starts (unpaired, paired), up to ": why"
+_NO_SEED_INTERVALS = ("no seed-bootstrap intervals (nan): ", "no paired seed-bootstrap intervals (nan): ")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -375,7 +377,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         nan = (math.nan, math.nan)
         return dataclasses.replace(fit, intervals={"prefactor": nan, "exponent": nan}, n_bootstrap=seed_bootstrap,
                                    resampled="seeds", notes=fit.notes + (
-            f"no seed-bootstrap intervals (nan): m = {', '.join(map(str, single))}{where} has one model (the "
+            f"{_NO_SEED_INTERVALS[0]}m = {', '.join(map(str, single))}{where} has one model (the "
             f"others diverged or were not swept), whose seed noise redrawing cannot see; fit.t_interval() "
             f"still holds, or narrow fit_range to the replicated widths",))
     return _seed_bootstrap(fit, m, values, seed_bootstrap, seed)
@@ -395,6 +397,21 @@ def seed_redraw(curve: WidthCurve, config: Any = None) -> dict[str, Any]:
     if not curve.replicated:
         return {}
     return {"seed_bootstrap": SEED_RESAMPLES, "paired": "m" in getattr(config, "common_across", ())}
+
+
+def redrawn_seeds_text(fit: PowerLawFit) -> str:
+    """What a script prints after an exponent it fitted with ``seed_bootstrap``: ", redrawn seeds
+    [lo, hi]" (the 95 % interval over redrawn seeds), or where that interval is nan, why (it had
+    printed "redrawn seeds [nan, nan]" with the reason only in ``fit.notes``); "" for a fit
+    without a seed bootstrap."""
+    if fit.resampled != "seeds":
+        return ""
+    lo, hi = fit.intervals["exponent"]
+    if math.isfinite(lo) and math.isfinite(hi):
+        return f", redrawn seeds [{lo:.3f}, {hi:.3f}]"
+    why = next((note.split(": ", 1)[1] for note in fit.notes if note.startswith(_NO_SEED_INTERVALS)),
+               "too few of the redrawn curves gave a finite exponent")
+    return f", no interval over redrawn seeds ({why})"
 
 
 def fit_width_curve(curve: WidthCurve, **options: Any) -> tuple[PowerLawFit | None, str | None]:
@@ -451,10 +468,11 @@ def _paired_seed_bootstrap(fit: PowerLawFit, m: np.ndarray, loss: np.ndarray, va
         nan = (math.nan, math.nan)
         return dataclasses.replace(fit, intervals={"prefactor": nan, "exponent": nan}, n_bootstrap=resamples,
                                    resampled="seeds", notes=fit.notes + (
-            f"no paired seed-bootstrap intervals (nan): {len(shared)} seed(s) at every width{where}, and a paired "
+            f"{_NO_SEED_INTERVALS[1]}{len(shared)} seed(s) at every width{where}, and a paired "
             f"redraw needs two{dropped}",))
     # [seeds, widths], each width's models in the shared seeds' order
-    table = np.stack([np.asarray([v[s.tolist().index(k)] for k in shared]) for v, s in zip(values, seeds)], axis=1)
+    position = [{k: i for i, k in enumerate(s.tolist())} for s in seeds]  # (list.index had made this quadratic)
+    table = np.stack([v[[at[k] for k in shared]] for v, at in zip(values, position)], axis=1)
     rng = np.random.default_rng([seed, 0x5EED, 1])
     deviations = _spread_out(table) - table.mean(axis=0)
     means = loss + deviations[rng.integers(0, len(shared), size=(resamples, len(shared)))].mean(axis=1)
