@@ -15,6 +15,7 @@ import numpy as np
 from toyscale import plots
 from toyscale import random_features as rf
 from toyscale.runner import experiment_args, finish, run_experiment_sweep
+from toyscale.scaling import SEED_RESAMPLES, redrawn_seeds_text
 from toyscale.theory import expected_test_loss
 
 # ``rf`` holds RFConfig fields (--set rf.test_samples=...); the rest are regime_grid's
@@ -48,7 +49,7 @@ def print_table(fits: dict, fit_settings: dict, alpha: float, floor: dict[str, l
     """Prints the fitted exponents against their predictions (or why a fit means nothing)."""
     labels, axes = rf.regime_labels(**fit_settings), rf.regime_axes(**fit_settings)
     width = max(len(v) for v in labels.values())
-    print(f"{'regime':<{width}}  fitted           95% t-interval    predicted")
+    print(f"{'regime':<{width}}  fitted           95% t-interval    predicted  (fit; 95% interval over redrawn seeds)")
     for name in ("resolution_N", "resolution_T", "variance_N", "variance_T"):
         x, y, fit = fits[name]
         want = f"alpha = {alpha:g}" if name.startswith("resolution") else "1"
@@ -64,7 +65,8 @@ def print_table(fits: dict, fit_settings: dict, alpha: float, floor: dict[str, l
             continue
         lo, hi = fit.t_interval()
         print(f"{labels[name]:<{width}}  {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}  [{lo:.3f}, {hi:.3f}]  "
-              f"{want:<10} (R^2 = {fit.r2:.3f}, fit over {fit.x_range[0]:g}..{fit.x_range[1]:g}, {fit.n_points} sizes)")
+              f"{want:<10} (R^2 = {fit.r2:.3f}, fit over {fit.x_range[0]:g}..{fit.x_range[1]:g}, {fit.n_points} sizes"
+              f"{redrawn_seeds_text(fit)})")
 
 
 def main(argv=None) -> dict:
@@ -81,7 +83,9 @@ def main(argv=None) -> dict:
     # counted apart (rf.theory_agreement).
     points, mean, sem = rf.replicate_means(result)
     agreement = rf.theory_agreement(points, mean, sem, expected_test_loss(cfg, points), off_peak=2.0)
-    fits = rf.regime_exponents(result, **fit_settings)
+    # each fit's stderr sees the seed noise only through the means' scatter about the line: the
+    # replicates redrawn too (together across the sizes where the models share their draws)
+    fits = rf.regime_exponents(result, **fit_settings, seed_bootstrap=SEED_RESAMPLES, common_across=cfg.common_across)
     floor = rf.regime_zero_theory_sizes(cfg, alpha, fits, **fit_settings)
     task = rf.RandomFeatureTask(cfg)
     print(f"{len(result)} models in {len({task.static_of(p) for p in grid})} compiled shapes")
@@ -108,6 +112,7 @@ def main(argv=None) -> dict:
         "exponents": {k: fitted(k, lambda fit: fit.exponent) for k in sorted(fits)},
         "exponent_stderr": {k: fitted(k, lambda fit: fit.stderr["exponent"]) for k in sorted(fits)},
         "exponent_t_interval": {k: fitted(k, lambda fit: list(fit.t_interval())) for k in sorted(fits)},
+        "exponent_seed_interval": {k: fitted(k, lambda fit: list(fit.intervals["exponent"])) for k in sorted(fits)},
         "zero_theory_sizes": {k: floor[k] for k in sorted(fits)},
         "predicted": predicted,
         "fit_ranges": {k: [float(np.min(fits[k][0])), float(np.max(fits[k][0]))] for k in sorted(fits)},

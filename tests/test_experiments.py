@@ -597,6 +597,9 @@ def test_random_features_prints_its_fits_and_the_theory_error(random_features_sm
         assert lo < summary["exponents"][name] < hi
         fitted = f"{summary['exponents'][name]:.3f} ± {summary['exponent_stderr'][name]:.3f}  [{lo:.3f}, {hi:.3f}]"
         assert fitted in row and ("alpha = 0.5" if name.startswith("resolution") else "  1  ") in row, row
+        # and the interval over redrawn seeds (4-32 replicates a size), as stored
+        slo, shi = summary["exponent_seed_interval"][name]
+        assert slo < summary["exponents"][name] < shi and row.endswith(f" sizes, redrawn seeds [{slo:.3f}, {shi:.3f}])")
     error = next(line for line in lines if line.startswith("median |sim/theory - 1| = "))
     assert f"{100 * summary['theory_rel_error_median']:.1f}%" in error
     assert f"over the {summary['theory_points']} points" in error

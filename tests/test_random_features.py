@@ -1038,6 +1038,62 @@ def test_a_regime_whose_mean_is_not_positive_has_no_fit_and_the_script_says_wher
                                                "predicted 1"), rows
 
 
+def _replicated_regime_records(seeds: int = 8, level: float = 0.2, eps: float = 0.005) -> list:
+    """``_regime_records`` at ``seeds`` seeds, each seed's values scaled by a level of its own
+    (shared across the sizes, as models that share their draws across N and T are) and a little
+    noise of each model's own."""
+    from toyscale.sweep import Record
+
+    rng = np.random.default_rng(0)
+    shift = rng.normal(0.0, level, seeds)
+    recs = []
+    for r in _regime_records():
+        for k in range(seeds):
+            scale = np.exp(shift[k] + rng.normal(0.0, eps, 3))
+            out = r.outputs
+            difference = out["test_loss"] - out["loss_infinite_data"]
+            test = out["test_loss"] * scale[0]
+            recs.append(Record(len(recs), dict(r.point, seed=k), False, {
+                "test_loss": test, "loss_infinite_data": test - difference * scale[1],
+                "distance_kernel_limit": out["distance_kernel_limit"] * scale[2]}))
+    return recs
+
+
+# mutants: seed_bootstrap ignored; common_across ignored (every fit redrawn unpaired)
+def test_regime_exponents_redraw_the_seeds_and_pair_them_along_the_sizes_that_share_draws():
+    from toyscale.fitting import fit_power_law
+
+    settings = dict(N_max=64, T_max=128, N_small=8, T_small=8, ratio=2.0)
+    records = _replicated_regime_records()
+    plain = rf.regime_exponents(records, **settings)
+    redrawn = rf.regime_exponents(records, **settings, seed_bootstrap=400)
+    paired = rf.regime_exponents(records, **settings, seed_bootstrap=400, common_across=("N",))
+    for name, (x, y, fit) in plain.items():
+        # the fit itself is fit_power_law's on the means, with or without the redraws
+        assert fit.exponent == pytest.approx(fit_power_law(x, y).exponent, rel=1e-12)
+        assert fit.resampled != "seeds"  # (no redraws asked for)
+        for fits in (redrawn, paired):
+            assert fits[name][2].exponent == fit.exponent and fits[name][2].resampled == "seeds"
+            lo, hi = fits[name][2].intervals["exponent"]
+            assert lo < fit.exponent < hi, name
+
+    def width(fits, name):
+        lo, hi = fits[name][2].intervals["exponent"]
+        return hi - lo
+
+    # along N (listed), the seeds' shared level cancels in the exponent: the paired interval is many times
+    # narrower; along T (not listed) both redraw each size's seeds on their own, identically
+    for name in ("resolution_N", "variance_N"):
+        assert width(paired, name) < 0.2 * width(redrawn, name), name
+        assert "redraw the seeds together at every width (8 seeds, 400 times)" in paired[name][2].notes[-1]
+    for name in ("resolution_T", "variance_T"):
+        assert width(paired, name) == width(redrawn, name), name
+    with pytest.raises(ValueError, match="seed_bootstrap=-1"):
+        rf.regime_exponents(records, **settings, seed_bootstrap=-1)
+    with pytest.raises(ValueError, match="Q"):
+        rf.regime_exponents(records, **settings, seed_bootstrap=400, common_across=("Q",))
+
+
 # (mutation check) kills: R2 (spectrum index I = 2..M+1 instead of 1..M: the top mode dropped) and its theory twin
 # T2 directly. The theory-vs-simulation test (4 % + 3 s.e.) did NOT catch R2; only
 # test_relu_moments_match_monte_carlo failed, by accident of its tolerance. Also pins simulation

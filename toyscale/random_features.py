@@ -54,7 +54,8 @@ from jax.typing import ArrayLike
 from toyscale._checks import (FLOAT32_TINY, check_axis, check_float32, check_int, check_real, concrete_real,
                               check_common_fields, common_of_pair, config_from_dict, model_keys, prng_key,
                               short_repr)
-from toyscale.scaling import _replicates, _scalar_outputs  # the replicate check width_curve makes
+# the replicate check width_curve makes, and the width fit with its seed redraws
+from toyscale.scaling import WidthCurve, _replicates, _scalar_outputs, width_exponent
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
 __all__ = [
@@ -1072,21 +1073,30 @@ def loss_curve(result: SweepResult | Sequence, along: str, *, measure: str = "te
         the matching records of one x differ in a field other than ``seed`` and ``label``
         (another T or ridge left unfixed): only replicates are averaged.
     """
-    chosen, fixed = _replicates(list(result), along, fixed, measure=measure, where=f"value of {along}",
+    xs, vals, _ = _replicate_values(result, along, measure, fixed)
+    mean = np.array([v.mean() for v in vals])
+    sem = np.array([v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0 for v in vals])
+    return xs, mean, sem
+
+
+def _replicate_values(result: SweepResult | Sequence, along: str, measure: Any,
+                      fixed: Mapping[str, Any]) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+    """:func:`loss_curve`'s replicates: ``(x, each x's values, their seeds)``, x sorted,
+    diverged models left out."""
+    chosen, fixed = _replicates(list(result), along, dict(fixed), measure=measure, where=f"value of {along}",
                                 call=f"loss_curve(result, {along!r}, ")
     groups: dict[float, list[float]] = {}
+    seeds: dict[float, list[Any]] = {}
     for r in chosen:
         if r.diverged:
             continue
         value = measure(r) if callable(measure) else r[measure]
         groups.setdefault(r.point[along], []).append(float(value))
+        seeds.setdefault(r.point[along], []).append(r.point.get("seed", 0))
     if not groups:
         raise ValueError(f"all {len(chosen)} records matching {fixed} diverged; nothing to plot along {along!r}")
     xs = np.array(sorted(groups), dtype=np.float64)
-    vals = [np.asarray(groups[x]) for x in sorted(groups)]
-    mean = np.array([v.mean() for v in vals])
-    sem = np.array([v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0 for v in vals])
-    return xs, mean, sem
+    return xs, [np.asarray(groups[x]) for x in sorted(groups)], [np.asarray(seeds[x]) for x in sorted(groups)]
 
 
 def replicate_means(result: SweepResult | Sequence, measure: str = "test_loss") -> tuple[list[dict], np.ndarray, np.ndarray]:
@@ -1258,7 +1268,8 @@ def check_regime_fits(points: Sequence[Mapping[str, Any]], *, N_max: int, T_max:
 
 
 def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, N_small: int, T_small: int,
-                     ratio: float = 8.0) -> dict[str, tuple[np.ndarray, np.ndarray, Any]]:
+                     ratio: float = 8.0, seed_bootstrap: int = 0,
+                     common_across: Sequence[str] = ()) -> dict[str, tuple[np.ndarray, np.ndarray, Any]]:
     """Fits the four scaling regimes of Bahri et al. (2021) with ``fit_power_law``.
 
     * ``resolution_N``: L(N) at T = ``T_max``, N <= T_max / ratio (prediction alpha);
@@ -1276,6 +1287,15 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
     averaged: the raw difference carries a zero-mean cross term of order N^-1/2 that
     swamps its O(1/N) mean. Only ridgeless points enter.
 
+    The fits' standard errors see the seed-to-seed noise only through the scatter of the means
+    about the line. ``seed_bootstrap=R`` measures it directly, as
+    :func:`toyscale.scaling.width_exponent`'s does: each fit's replicates are redrawn R times
+    and refitted, and the percentile intervals go in ``fit.intervals`` (the exponent's is
+    printed by :func:`toyscale.scaling.redrawn_seeds_text`). A fit along a size that
+    ``common_across`` lists (the sweep's ``RFConfig.common_across``: its models share their
+    draws across that size, so a seed is the independent unit) redraws one set of seeds for
+    every size, the seeds every size has; the others redraw each size's seeds on their own.
+
     Returns:
       ``{name: (x, mean y, fit)}``; ``fit`` is None where a mean is not finite and > 0. No
       power law passes through such a point, and a noise-free, ridgeless student that is exact
@@ -1283,14 +1303,24 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
       rounding: ~1e-17, whose sign the compiled code decides (one of them, -4e-17, had stopped
       the random-features script with fit_power_law's ValueError after its sweep).
     """
-    from toyscale.fitting import fit_power_law
-
+    specs = _regime_specs(N_max, T_max, N_small, T_small, ratio)
+    seed_bootstrap = check_int("seed_bootstrap", seed_bootstrap, 0)
+    common_across = _check_common(common_across)
     fits = {}
-    for name, (along, measure, fixed, keep, _) in _regime_specs(N_max, T_max, N_small, T_small, ratio).items():
-        x, y, _ = loss_curve(result, along, measure=measure, ridge=0.0, **fixed)
+    for name, (along, measure, fixed, keep, _) in specs.items():
+        x, values, seeds = _replicate_values(result, along, measure, dict(fixed, ridge=0.0))
         sel = keep(x)
-        x, y = x[sel], y[sel]
-        fits[name] = (x, y, fit_power_law(x, y) if np.all(np.isfinite(y) & (y > 0)) else None)
+        x, values, seeds = x[sel], [v for v, k in zip(values, sel) if k], [v for v, k in zip(seeds, sel) if k]
+        y = np.array([v.mean() for v in values])
+        if not np.all(np.isfinite(y) & (y > 0)):
+            fits[name] = (x, y, None)
+            continue
+        # (the same closed-form fit as fit_power_law(x, y); the curve carries the replicates to redraw)
+        curve = WidthCurve(widths=x, loss=y, loss_std=np.array([v.std(ddof=1) if v.size > 1 else 0.0 for v in values]),
+                           n_models=np.array([v.size for v in values]), n_diverged=0, values=tuple(values),
+                           seeds=tuple(seeds))
+        redraw = {"seed_bootstrap": seed_bootstrap, "paired": along in common_across} if seed_bootstrap else {}
+        fits[name] = (x, y, width_exponent(curve, **redraw))
     return fits
 
 
