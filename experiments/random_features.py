@@ -60,8 +60,9 @@ def print_table(fits: dict, fit_settings: dict, alpha: float, floor: dict[str, l
             continue
         if fit is None:
             bad = [f"{v:g}" for v, keep in zip(x, np.isfinite(y) & (y > 0)) if not keep]
-            print(f"{labels[name]:<{width}}  n/a: the mean loss is not > 0 at {axes[name]} = {', '.join(bad)}, so no "
-                  f"power law fits; predicted {want}")
+            why = (f"the mean loss is not > 0 at {axes[name]} = {', '.join(bad)}" if bad else
+                   f"{len(x)} size(s) with a finished model (the others' models diverged), and a line needs 2")
+            print(f"{labels[name]:<{width}}  n/a: {why}, so no power law fits; predicted {want}")
             continue
         lo, hi = fit.t_interval()
         print(f"{labels[name]:<{width}}  {fit.exponent:.3f} ± {fit.stderr['exponent']:.3f}  [{lo:.3f}, {hi:.3f}]  "
@@ -118,6 +119,7 @@ def main(argv=None) -> dict:
         "fit_ranges": {k: [float(np.min(fits[k][0])), float(np.max(fits[k][0]))] for k in sorted(fits)},
         **agreement.summary(),  # (the printed line's: the compared points at least a factor 2 from the peak)
         "models": len(result),
+        "config": cfg.to_dict(),  # (and finish() notes shared draws where it lists common_across)
     }
     return finish(args, "random_features", summary, figure)
 

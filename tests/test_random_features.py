@@ -1056,7 +1056,8 @@ def _replicated_regime_records(seeds: int = 8, level: float = 0.2, eps: float = 
             recs.append(Record(len(recs), dict(r.point, seed=k), False, {
                 "test_loss": test, "loss_infinite_data": test - difference * scale[1],
                 "distance_kernel_limit": out["distance_kernel_limit"] * scale[2]}))
-    return recs
+    order = rng.permutation(len(recs))  # (each size's seeds in an order of its own: pairing goes by seed)
+    return [recs[i] for i in order]
 
 
 # mutants: seed_bootstrap ignored; common_across ignored (every fit redrawn unpaired)
@@ -1092,6 +1093,29 @@ def test_regime_exponents_redraw_the_seeds_and_pair_them_along_the_sizes_that_sh
         rf.regime_exponents(records, **settings, seed_bootstrap=-1)
     with pytest.raises(ValueError, match="Q"):
         rf.regime_exponents(records, **settings, seed_bootstrap=400, common_across=("Q",))
+
+
+# mutants: a size with one model redrawn (seed_bootstrap's ValueError, or nan); too few sizes passed to the fit
+def test_regime_exponents_leave_out_what_diverged_models_cannot_give_and_the_script_says_why(capsys):
+    import dataclasses
+
+    settings = dict(N_max=64, T_max=128, N_small=8, T_small=8, ratio=2.0)
+
+    def diverged(r):  # variance_N (T = 8): all but seed 0 at N = 32; variance_T (N = 8): everything at T >= 32
+        p = r.point
+        return (p["T"] == 8 and p["N"] == 32 and p["seed"] != 0) or (p["N"] == 8 and p["T"] >= 32)
+
+    records = [dataclasses.replace(r, diverged=True) if diverged(r) else r for r in _replicated_regime_records()]
+    fits = rf.regime_exponents(records, **settings, seed_bootstrap=400)
+    x, _, fit = fits["variance_N"]
+    assert list(x) == [16, 32, 64] and fit.resampled != "seeds" and np.isfinite(fit.exponent)
+    x, y, fit = fits["variance_T"]
+    assert list(x) == [16] and fit is None
+    assert fits["resolution_N"][2].resampled == "seeds"  # (the others redrawn as before)
+    _experiment("random_features").print_table(fits, settings, 0.5, {k: [] for k in fits}, 4)
+    rows = [row for row in capsys.readouterr().out.splitlines() if "n/a" in row]
+    assert len(rows) == 1 and rows[0].endswith("n/a: 1 size(s) with a finished model (the others' models diverged), "
+                                               "and a line needs 2, so no power law fits; predicted 1"), rows
 
 
 # (mutation check) kills: R2 (spectrum index I = 2..M+1 instead of 1..M: the top mode dropped) and its theory twin

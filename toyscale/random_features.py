@@ -1073,30 +1073,35 @@ def loss_curve(result: SweepResult | Sequence, along: str, *, measure: str = "te
         the matching records of one x differ in a field other than ``seed`` and ``label``
         (another T or ridge left unfixed): only replicates are averaged.
     """
-    xs, vals, _ = _replicate_values(result, along, measure, fixed)
+    xs, vals, _, _ = _replicate_values(result, along, measure, fixed)
     mean = np.array([v.mean() for v in vals])
     sem = np.array([v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0 for v in vals])
     return xs, mean, sem
 
 
-def _replicate_values(result: SweepResult | Sequence, along: str, measure: Any,
-                      fixed: Mapping[str, Any]) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
-    """:func:`loss_curve`'s replicates: ``(x, each x's values, their seeds)``, x sorted,
-    diverged models left out."""
+def _replicate_values(result: SweepResult | Sequence, along: str, measure: Any, fixed: Mapping[str, Any],
+                      all_diverged_ok: bool = False
+                      ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray], dict[float, int]]:
+    """:func:`loss_curve`'s replicates: ``(x, each x's values, their seeds, each x's count of
+    diverged models)``, x sorted, diverged models left out; where every model diverged, a
+    ValueError, or with ``all_diverged_ok`` no x."""
     chosen, fixed = _replicates(list(result), along, dict(fixed), measure=measure, where=f"value of {along}",
                                 call=f"loss_curve(result, {along!r}, ")
     groups: dict[float, list[float]] = {}
     seeds: dict[float, list[Any]] = {}
+    diverged: dict[float, int] = {}
     for r in chosen:
         if r.diverged:
+            diverged[r.point[along]] = diverged.get(r.point[along], 0) + 1
             continue
         value = measure(r) if callable(measure) else r[measure]
         groups.setdefault(r.point[along], []).append(float(value))
         seeds.setdefault(r.point[along], []).append(r.point.get("seed", 0))
-    if not groups:
+    if not groups and not all_diverged_ok:
         raise ValueError(f"all {len(chosen)} records matching {fixed} diverged; nothing to plot along {along!r}")
     xs = np.array(sorted(groups), dtype=np.float64)
-    return xs, [np.asarray(groups[x]) for x in sorted(groups)], [np.asarray(seeds[x]) for x in sorted(groups)]
+    return (xs, [np.asarray(groups[x]) for x in sorted(groups)], [np.asarray(seeds[x]) for x in sorted(groups)],
+            diverged)
 
 
 def replicate_means(result: SweepResult | Sequence, measure: str = "test_loss") -> tuple[list[dict], np.ndarray, np.ndarray]:
@@ -1294,32 +1299,39 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
     printed by :func:`toyscale.scaling.redrawn_seeds_text`). A fit along a size that
     ``common_across`` lists (the sweep's ``RFConfig.common_across``: its models share their
     draws across that size, so a seed is the independent unit) redraws one set of seeds for
-    every size, the seeds every size has; the others redraw each size's seeds on their own.
+    every size, the seeds every size has; the others redraw each size's seeds on their own. A
+    fit with a size left with one model (its others diverged) is not redrawn.
 
     Returns:
-      ``{name: (x, mean y, fit)}``; ``fit`` is None where a mean is not finite and > 0. No
-      power law passes through such a point, and a noise-free, ridgeless student that is exact
-      (min(N, T) >= M, :func:`regime_zero_theory_sizes`) has a loss, and a difference, of
-      rounding: ~1e-17, whose sign the compiled code decides (one of them, -4e-17, had stopped
-      the random-features script with fit_power_law's ValueError after its sweep).
+      ``{name: (x, mean y, fit)}``, x the sizes with a finished model; ``fit`` is None where
+      fewer than two sizes have one (the others' models diverged), or where a mean is not
+      finite and > 0. No power law passes through such a point, and a noise-free, ridgeless
+      student that is exact (min(N, T) >= M, :func:`regime_zero_theory_sizes`) has a loss,
+      and a difference, of rounding: ~1e-17, whose sign the compiled code decides (one of
+      them, -4e-17, had stopped the random-features script with fit_power_law's ValueError
+      after its sweep).
     """
     specs = _regime_specs(N_max, T_max, N_small, T_small, ratio)
     seed_bootstrap = check_int("seed_bootstrap", seed_bootstrap, 0)
     common_across = _check_common(common_across)
     fits = {}
     for name, (along, measure, fixed, keep, _) in specs.items():
-        x, values, seeds = _replicate_values(result, along, measure, dict(fixed, ridge=0.0))
+        x, values, seeds, diverged = _replicate_values(result, along, measure, dict(fixed, ridge=0.0),
+                                                       all_diverged_ok=True)
         sel = keep(x)
         x, values, seeds = x[sel], [v for v, k in zip(values, sel) if k], [v for v, k in zip(seeds, sel) if k]
         y = np.array([v.mean() for v in values])
-        if not np.all(np.isfinite(y) & (y > 0)):
+        if x.size < 2 or not np.all(np.isfinite(y) & (y > 0)):
             fits[name] = (x, y, None)
             continue
         # (the same closed-form fit as fit_power_law(x, y); the curve carries the replicates to redraw)
         curve = WidthCurve(widths=x, loss=y, loss_std=np.array([v.std(ddof=1) if v.size > 1 else 0.0 for v in values]),
-                           n_models=np.array([v.size for v in values]), n_diverged=0, values=tuple(values),
-                           seeds=tuple(seeds))
-        redraw = {"seed_bootstrap": seed_bootstrap, "paired": along in common_across} if seed_bootstrap else {}
+                           n_models=np.array([v.size for v in values]), values=tuple(values), seeds=tuple(seeds),
+                           n_diverged=sum(n for at, n in diverged.items() if keep(at)))
+        # redrawn only where every size has replicates (as the superposition scripts' seed_redraw): a size left
+        # with one model, the others diverged, has no seed noise to redraw; the fit and its stderr still stand
+        redraw = ({"seed_bootstrap": seed_bootstrap, "paired": along in common_across}
+                  if seed_bootstrap and curve.replicated else {})
         fits[name] = (x, y, width_exponent(curve, **redraw))
     return fits
 

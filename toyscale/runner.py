@@ -545,9 +545,9 @@ def print_frontier(frontier: Any, budgets: int, optima: str, caveat: str = "") -
 COMMON_DRAWS_NOTE = ("the models share their draws across {fields} (common_across), so the points of a curve are "
                      "correlated: a fit's standard error and t-interval assume independent points (in "
                      "benchmarks/superposition_common_draws.py the standard error understated the strong regime's "
-                     "exponent spread across sweep seeds 1.4-2.2x); the superposition scripts' seed-redraw interval "
-                     "redraws one set of seeds for every width where m is shared; the spread of reruns with other "
-                     "--seed values is the error bar to trust")
+                     "exponent spread across sweep seeds 1.4-2.2x); the scripts' seed-redraw intervals redraw one "
+                     "set of seeds for every width (m) or size (N, T) that is shared; the spread of reruns with "
+                     "other --seed values is the error bar to trust")
 
 
 def finish(args: argparse.Namespace, name: str, summary: dict, figure_path: str | None = None) -> dict:

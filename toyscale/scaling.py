@@ -472,7 +472,7 @@ def _paired_seed_bootstrap(fit: PowerLawFit, m: np.ndarray, loss: np.ndarray, va
             f"redraw needs two{dropped}",))
     # [seeds, widths], each width's models in the shared seeds' order
     position = [{k: i for i, k in enumerate(s.tolist())} for s in seeds]  # (list.index had made this quadratic)
-    table = np.stack([v[[at[k] for k in shared]] for v, at in zip(values, position)], axis=1)
+    table = np.stack([np.asarray(v)[[at[k] for k in shared]] for v, at in zip(values, position)], axis=1)
     rng = np.random.default_rng([seed, 0x5EED, 1])
     deviations = _spread_out(table) - table.mean(axis=0)
     means = loss + deviations[rng.integers(0, len(shared), size=(resamples, len(shared)))].mean(axis=1)
