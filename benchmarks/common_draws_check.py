@@ -12,16 +12,29 @@ sweep seed) and prints the means ± standard errors side by side:
 * ``time512``: the same slope at compute_optimal's quick N = 512 (T = 8192, M = 4096,
   10,000 steps), ``--seeds`` models each (about a minute a model on a 2-core CPU);
 * ``sampling``: the time to draw U (512 x 4096) and the samples x (8192 x 4096) with their
-  labels, plainly and row by row.
+  labels, plainly and row by row;
+* ``regimes``: ``experiments/random_features.py --preset quick`` at sweep seeds
+  0..``--sweeps``-1, with independent and with shared draws (``rf.common_across=["N","T"]``):
+  per regime, the mean ± standard error of the exponent over the sweep seeds, their standard
+  deviation, and the means of the fits' own standard errors and of their seed-redraw
+  intervals' widths / 3.92 (paired under shared draws), each an sd to set against the seeds'
+  (not run by default: about 100 s a sweep on a 2-core CPU).
 
 A diverged model (none so far) is counted and left out of the means and slopes.
 
-    python benchmarks/common_draws_check.py [--checks ridge,gd,time512,sampling] [--seeds 6]
+    python benchmarks/common_draws_check.py [--checks ridge,gd,time512,sampling,regimes] [--seeds 6]
+        [--sweeps 4]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
+import io
+import json
+import pathlib
+import tempfile
 import time
 
 import jax
@@ -106,15 +119,52 @@ def check_sampling() -> None:
               f"(U {N} x {M}, x {T} x {M})")
 
 
+def _random_features_script():
+    spec = importlib.util.spec_from_file_location(
+        "random_features", pathlib.Path(__file__).resolve().parents[1] / "experiments" / "random_features.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
+
+
+def check_regimes(sweeps: int) -> None:
+    script = _random_features_script()
+    print(f"regimes: random_features quick at sweep seeds 0..{sweeps - 1}")
+    table = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for common in ([], ["N", "T"]):
+            table[str(common)] = runs = []
+            for seed in range(sweeps):
+                out = pathlib.Path(tmp) / f"{len(common)}-{seed}"
+                argv = ["--preset", "quick", "--seed", str(seed), "--out", str(out), "--figures", str(out),
+                        "--no-progress"] + (["--set", f"rf.common_across={json.dumps(common)}"] if common else [])
+                t0 = time.perf_counter()
+                with contextlib.redirect_stdout(io.StringIO()):
+                    runs.append(script.main(argv))
+                print(f"  common_across={common!s:10} seed {seed}: {time.perf_counter() - t0:.1f} s")
+    for name in ("resolution_N", "resolution_T", "variance_N", "variance_T"):
+        print(f"  {name:<12}", end="")
+        for common, runs in table.items():
+            exponents = [r["exponents"][name] for r in runs if r["exponents"][name] is not None]
+            se = [r["exponent_stderr"][name] for r in runs if r["exponent_stderr"][name] is not None]
+            redraw = [np.diff(r["exponent_seed_interval"][name])[0] / 3.92 for r in runs
+                      if r["exponent_seed_interval"][name] is not None]
+            print(f"  {common}: {np.mean(exponents):.4f} ± {np.std(exponents, ddof=1) / np.sqrt(len(exponents)):.4f} "
+                  f"(sd {np.std(exponents, ddof=1):.3f}, fit se {np.mean(se):.3f}, seed redraw "
+                  f"{np.nanmean(redraw):.3f})", end="")
+        print()
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checks", default="ridge,gd,time512,sampling")
     parser.add_argument("--seeds", type=int, default=6, help="models of each kind in the time512 check")
+    parser.add_argument("--sweeps", type=int, default=4, help="sweep seeds of each kind in the regimes check")
     args = parser.parse_args(argv)
     checks = {"ridge": check_ridge,
               "gd": lambda: _gd(1024, 128, 1024, 2000, 32, 5, (100, 500, 2000)),
               "time512": lambda: _gd(4096, 512, 8192, 10_000, args.seeds, 21, (2000,)),
-              "sampling": check_sampling}
+              "sampling": check_sampling, "regimes": lambda: check_regimes(args.sweeps)}
     chosen = [c for c in args.checks.split(",") if c]
     unknown = [c for c in chosen if c not in checks]
     if unknown or not chosen:
@@ -122,6 +172,8 @@ def main(argv=None) -> None:
                      f"name one or more of {', '.join(checks)}")
     if "time512" in chosen and args.seeds < 2:
         parser.error(f"--seeds {args.seeds}: at least 2 (a standard error)")
+    if "regimes" in chosen and args.sweeps < 2:
+        parser.error(f"--sweeps {args.sweeps}: at least 2 (a standard error)")
     for c in chosen:
         checks[c]()
 

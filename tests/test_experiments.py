@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import types
 
 import numpy as np
 import pytest
@@ -608,6 +609,32 @@ def test_random_features_prints_its_fits_and_the_theory_error(random_features_sm
     assert f"{summary['models']} models in {len(shapes)} compiled shapes" in lines
 
 
+# mutants: the script's regime fits not told the config's common_across (or not redrawn at all)
+def test_random_features_redraws_the_seeds_together_along_the_sizes_its_config_shares(random_features_smoke,
+                                                                                       tmp_path, monkeypatch, capsys):
+    from toyscale import random_features as rf
+
+    out, _ = random_features_smoke
+    script, fit = load("random_features"), rf.regime_exponents
+    given = []
+
+    def regime_exponents(result, **kw):
+        given.append(kw)
+        return fit(result, **kw)
+
+    # the smoke run's models stand in for a sweep with shared draws: only the fits' arguments are checked
+    monkeypatch.setattr(script, "run_experiment_sweep", lambda *a, **k: load_sweep(out / "sweep"))
+    monkeypatch.setattr(rf, "regime_exponents", regime_exponents)
+    summary = script.main(["--preset", "smoke", "--set", 'rf.common_across=["N"]', "--out", str(tmp_path / "out"),
+                           "--figures", str(tmp_path / "fig"), "--no-progress"])
+    assert [(kw["seed_bootstrap"], kw["common_across"]) for kw in given] == [(1000, ("N",))]
+    printed = capsys.readouterr().out
+    for name in ("resolution_N", "resolution_T", "variance_N", "variance_T"):
+        lo, hi = summary["exponent_seed_interval"][name]
+        assert lo < summary["exponents"][name] < hi and f"redrawn seeds [{lo:.3f}, {hi:.3f}])" in printed
+    assert "note: the models share their draws across N (common_across)" in printed
+
+
 @pytest.mark.parametrize("change", [["--seed", "1"], ["--set", "alpha=0.75"]])
 def test_rerunning_into_an_out_folder_with_other_settings_is_a_usage_error(random_features_smoke, change):
     # as a script: exit status 2 and the engine's message, no traceback; nothing overwritten
@@ -740,7 +767,7 @@ def test_an_exit_on_ctrl_c_leaves_no_temp_file_and_only_a_script_itself_exits_so
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_common_draws_check_fits_each_models_slope_above_its_floor_and_refuses_unknown_checks(capsys):
+def test_common_draws_check_fits_each_models_slope_above_its_floor_and_refuses_unknown_checks(capsys, monkeypatch):
     spec = importlib.util.spec_from_file_location("common_draws_check", ROOT / "benchmarks" / "common_draws_check.py")
     check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(check)
@@ -756,10 +783,31 @@ def test_common_draws_check_fits_each_models_slope_above_its_floor_and_refuses_u
     assert check._kept([Record(0, {}, False, {})])[1] == ""
     for argv, message in ((["--checks", "ridge,bogus"], "'bogus' is not one; name one or more of ridge, gd, time512"),
                           (["--checks", ""], "name one or more of"),
-                          (["--checks", "time512", "--seeds", "1"], "--seeds 1: at least 2")):
+                          (["--checks", "time512", "--seeds", "1"], "--seeds 1: at least 2"),
+                          (["--checks", "regimes", "--sweeps", "1"], "--sweeps 1: at least 2")):
         with pytest.raises(SystemExit):
             check.main(argv)
         assert message in capsys.readouterr().err
+    # the regimes check: the quick preset at each sweep seed, each way, tabulated from the runs' summaries
+    given = []
+
+    def main(argv):
+        given.append(argv)
+        seed, shared = int(argv[argv.index("--seed") + 1]), "--set" in argv
+        names = ("resolution_N", "resolution_T", "variance_N", "variance_T")
+        return {"exponents": {k: 0.5 + 0.01 * seed + 0.1 * shared for k in names},
+                "exponent_stderr": {k: 0.02 for k in names},
+                "exponent_seed_interval": {k: [0.0, 3.92 * (0.03 if shared else 0.01)] for k in names}}
+
+    monkeypatch.setattr(check, "_random_features_script", lambda: types.SimpleNamespace(main=main))
+    check.main(["--checks", "regimes", "--sweeps", "3"])
+    printed = capsys.readouterr().out
+    assert [a[a.index("--seed") + 1] for a in given] == ["0", "1", "2"] * 2
+    assert all(a[:2] == ["--preset", "quick"] for a in given)
+    assert [a[-2:] for a in given[3:]] == [["--set", 'rf.common_across=["N", "T"]']] * 3 and "--set" not in given[0]
+    row = next(line for line in printed.splitlines() if line.strip().startswith("variance_T"))
+    assert ("[]: 0.5100 ± 0.0058 (sd 0.010, fit se 0.020, seed redraw 0.010)  ['N', 'T']: 0.6100 ± 0.0058 "
+            "(sd 0.010, fit se 0.020, seed redraw 0.030)") in row, row
 
 
 def test_precision_check_does_not_pass_a_change_it_cannot_weigh(monkeypatch, capsys):
