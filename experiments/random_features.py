@@ -61,7 +61,8 @@ def print_table(fits: dict, fit_settings: dict, alpha: float, floor: dict[str, l
         if fit is None:
             bad = [f"{v:g}" for v, keep in zip(x, np.isfinite(y) & (y > 0)) if not keep]
             why = (f"the mean loss is not > 0 at {axes[name]} = {', '.join(bad)}" if bad else
-                   f"{len(x)} size(s) with a finished model (the others' models diverged), and a line needs 2")
+                   f"{len(x)} size(s) with a finished model (the other sizes' models diverged), and a line needs 2"
+                   if len(x) else "every model at its sizes diverged")
             print(f"{labels[name]:<{width}}  n/a: {why}, so no power law fits; predicted {want}")
             continue
         lo, hi = fit.t_interval()
@@ -116,7 +117,9 @@ def main(argv=None) -> dict:
         "exponent_seed_interval": {k: fitted(k, lambda fit: list(fit.intervals["exponent"])) for k in sorted(fits)},
         "zero_theory_sizes": {k: floor[k] for k in sorted(fits)},
         "predicted": predicted,
-        "fit_ranges": {k: [float(np.min(fits[k][0])), float(np.max(fits[k][0]))] for k in sorted(fits)},
+        # (None: no size with a finished model)
+        "fit_ranges": {k: [float(np.min(fits[k][0])), float(np.max(fits[k][0]))] if fits[k][0].size else None
+                       for k in sorted(fits)},
         **agreement.summary(),  # (the printed line's: the compared points at least a factor 2 from the peak)
         "models": len(result),
         "config": cfg.to_dict(),  # (and finish() notes shared draws where it lists common_across)

@@ -635,6 +635,32 @@ def test_random_features_redraws_the_seeds_together_along_the_sizes_its_config_s
     assert "note: the models share their draws across N (common_across)" in printed
 
 
+# mutants: the summary read a missing seed interval (KeyError) or the range of no sizes (ValueError), after the sweep
+def test_random_features_finishes_when_diverged_models_leave_a_regime_thin_or_empty(random_features_smoke, tmp_path,
+                                                                                    monkeypatch, capsys):
+    import dataclasses
+
+    out, _ = random_features_smoke
+    records = load_sweep(out / "sweep")
+    # resolution in T (N = 64, T <= 32): one model left at T = 32; variance in T (N = 8, T >= 16): none left
+    thin = [r.model_id for r in records if r.point["N"] == 64 and r.point["T"] == 32 and r.point["ridge"] == 0][1:]
+    gone = [r.model_id for r in records if r.point["N"] == 8 and r.point["T"] >= 16 and r.point["ridge"] == 0]
+    assert thin and gone
+    bad = set(thin + gone)
+    records = SweepResult([dataclasses.replace(r, diverged=r.model_id in bad) for r in records], records.manifest,
+                          records.stats)
+    script = load("random_features")
+    monkeypatch.setattr(script, "run_experiment_sweep", lambda *a, **k: records)
+    summary = script.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
+                           "--no-progress"])
+    printed = capsys.readouterr().out
+    assert "no interval over redrawn seeds (T = 32 has one model (the others diverged)" in printed
+    assert np.isnan(summary["exponent_seed_interval"]["resolution_T"]).all()
+    assert np.isfinite(summary["exponents"]["resolution_T"])
+    assert summary["exponents"]["variance_T"] is None and summary["fit_ranges"]["variance_T"] is None
+    assert "n/a: every model at its sizes diverged, so no power law fits; predicted 1" in printed
+
+
 @pytest.mark.parametrize("change", [["--seed", "1"], ["--set", "alpha=0.75"]])
 def test_rerunning_into_an_out_folder_with_other_settings_is_a_usage_error(random_features_smoke, change):
     # as a script: exit status 2 and the engine's message, no traceback; nothing overwritten

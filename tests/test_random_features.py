@@ -1095,9 +1095,12 @@ def test_regime_exponents_redraw_the_seeds_and_pair_them_along_the_sizes_that_sh
         rf.regime_exponents(records, **settings, seed_bootstrap=400, common_across=("Q",))
 
 
-# mutants: a size with one model redrawn (seed_bootstrap's ValueError, or nan); too few sizes passed to the fit
+# mutants: a size with one model redrawn (nan with width_exponent's "m =" note), or left without intervals (the
+# script's summary failed on them); too few sizes passed to the fit
 def test_regime_exponents_leave_out_what_diverged_models_cannot_give_and_the_script_says_why(capsys):
     import dataclasses
+
+    from toyscale.scaling import redrawn_seeds_text
 
     settings = dict(N_max=64, T_max=128, N_small=8, T_small=8, ratio=2.0)
 
@@ -1108,14 +1111,19 @@ def test_regime_exponents_leave_out_what_diverged_models_cannot_give_and_the_scr
     records = [dataclasses.replace(r, diverged=True) if diverged(r) else r for r in _replicated_regime_records()]
     fits = rf.regime_exponents(records, **settings, seed_bootstrap=400)
     x, _, fit = fits["variance_N"]
-    assert list(x) == [16, 32, 64] and fit.resampled != "seeds" and np.isfinite(fit.exponent)
+    assert list(x) == [16, 32, 64] and np.isfinite(fit.exponent) and np.isnan(fit.intervals["exponent"]).all()
+    assert redrawn_seeds_text(fit) == (", no interval over redrawn seeds (N = 32 has one model (the others "
+                                       "diverged), whose seed noise redrawing cannot see; the fit and "
+                                       "fit.t_interval() still hold)")
+    assert rf.regime_exponents(records, **settings, seed_bootstrap=400, common_across=["N"])["variance_N"][2].notes == \
+        fit.notes  # (paired too: the same reason, not "0 seed(s) at every width")
     x, y, fit = fits["variance_T"]
     assert list(x) == [16] and fit is None
     assert fits["resolution_N"][2].resampled == "seeds"  # (the others redrawn as before)
     _experiment("random_features").print_table(fits, settings, 0.5, {k: [] for k in fits}, 4)
     rows = [row for row in capsys.readouterr().out.splitlines() if "n/a" in row]
-    assert len(rows) == 1 and rows[0].endswith("n/a: 1 size(s) with a finished model (the others' models diverged), "
-                                               "and a line needs 2, so no power law fits; predicted 1"), rows
+    assert len(rows) == 1 and rows[0].endswith("n/a: 1 size(s) with a finished model (the other sizes' models "
+                                               "diverged), and a line needs 2, so no power law fits; predicted 1"), rows
 
 
 # (mutation check) kills: R2 (spectrum index I = 2..M+1 instead of 1..M: the top mode dropped) and its theory twin

@@ -374,13 +374,19 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
                          f"seeds to resample (sweep more seeds)")
     single = [int(w) for w, v in zip(m, values) if v.size < 2]
     if single:  # (a redrawn mean there takes one value: the interval would leave its noise out)
-        nan = (math.nan, math.nan)
-        return dataclasses.replace(fit, intervals={"prefactor": nan, "exponent": nan}, n_bootstrap=seed_bootstrap,
-                                   resampled="seeds", notes=fit.notes + (
-            f"{_NO_SEED_INTERVALS[0]}m = {', '.join(map(str, single))}{where} has one model (the "
-            f"others diverged or were not swept), whose seed noise redrawing cannot see; fit.t_interval() "
-            f"still holds, or narrow fit_range to the replicated widths",))
+        return without_seed_intervals(fit, seed_bootstrap, (
+            f"m = {', '.join(map(str, single))}{where} has one model (the others diverged or were not swept), "
+            f"whose seed noise redrawing cannot see; fit.t_interval() still holds, or narrow fit_range to the "
+            f"replicated widths"))
     return _seed_bootstrap(fit, m, values, seed_bootstrap, seed)
+
+
+def without_seed_intervals(fit: PowerLawFit, resamples: int, why: str, *, paired: bool = False) -> PowerLawFit:
+    """``fit`` marked as seed-bootstrapped with nan intervals and a note saying ``why`` there are
+    none (what :func:`redrawn_seeds_text` prints): where a curve's seeds cannot be redrawn."""
+    nan = (math.nan, math.nan)
+    return dataclasses.replace(fit, intervals={"prefactor": nan, "exponent": nan}, n_bootstrap=resamples,
+                               resampled="seeds", notes=fit.notes + (_NO_SEED_INTERVALS[paired] + why,))
 
 
 def _real_number(value: Any) -> bool:
@@ -465,11 +471,8 @@ def _paired_seed_bootstrap(fit: PowerLawFit, m: np.ndarray, loss: np.ndarray, va
     dropped = (f"; seed(s) {left[:10]}{'...' if len(left) > 10 else ''} left out: not at every width{where} (diverged "
                f"or not swept)") if left else ""
     if len(shared) < 2:
-        nan = (math.nan, math.nan)
-        return dataclasses.replace(fit, intervals={"prefactor": nan, "exponent": nan}, n_bootstrap=resamples,
-                                   resampled="seeds", notes=fit.notes + (
-            f"{_NO_SEED_INTERVALS[1]}{len(shared)} seed(s) at every width{where}, and a paired "
-            f"redraw needs two{dropped}",))
+        return without_seed_intervals(fit, resamples, f"{len(shared)} seed(s) at every width{where}, and a paired "
+                                      f"redraw needs two{dropped}", paired=True)
     # [seeds, widths], each width's models in the shared seeds' order
     position = [{k: i for i, k in enumerate(s.tolist())} for s in seeds]  # (list.index had made this quadratic)
     table = np.stack([np.asarray(v)[[at[k] for k in shared]] for v, at in zip(values, position)], axis=1)
