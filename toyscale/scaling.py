@@ -25,7 +25,7 @@ from toyscale.superposition import no_better_than_empty
 from toyscale.sweep import Record, matching
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES",
-           "seed_redraw", "redrawn_seeds_text"]
+           "seed_redraw", "redrawn_seeds_text", "without_seed_intervals"]
 
 # seed_bootstrap resamples the experiment scripts draw for a replicated curve (percentile
 # intervals; benchmarks/fit_calibration.py's study 3 uses 400)
