@@ -640,25 +640,36 @@ def test_random_features_finishes_when_diverged_models_leave_a_regime_thin_or_em
                                                                                     monkeypatch, capsys):
     import dataclasses
 
+    from toyscale import plots
+
     out, _ = random_features_smoke
     records = load_sweep(out / "sweep")
-    # resolution in T (N = 64, T <= 32): one model left at T = 32; variance in T (N = 8, T >= 16): none left
+    # resolution in T (N = 64, T <= 32): one model left at T = 32; variance in T (N = 8, T >= 16): none left, nor
+    # anywhere in the ridgeless N = 8 row the figure draws (its loss_curve had stopped the script, before this too)
     thin = [r.model_id for r in records if r.point["N"] == 64 and r.point["T"] == 32 and r.point["ridge"] == 0][1:]
-    gone = [r.model_id for r in records if r.point["N"] == 8 and r.point["T"] >= 16 and r.point["ridge"] == 0]
+    gone = [r.model_id for r in records if r.point["N"] == 8 and r.point["ridge"] == 0]
     assert thin and gone
     bad = set(thin + gone)
     records = SweepResult([dataclasses.replace(r, diverged=r.model_id in bad) for r in records], records.manifest,
                           records.stats)
-    script = load("random_features")
+    script, save, labels = load("random_features"), plots.save, []
+
+    def keep_labels(fig, *args, **kw):
+        labels.extend(t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts())
+        return save(fig, *args, **kw)
+
     monkeypatch.setattr(script, "run_experiment_sweep", lambda *a, **k: records)
+    monkeypatch.setattr(plots, "save", keep_labels)
     summary = script.main(["--preset", "smoke", "--out", str(tmp_path / "out"), "--figures", str(tmp_path / "fig"),
                            "--no-progress"])
     printed = capsys.readouterr().out
+    assert "N=8: every model diverged" in labels and "N=64" in labels and "ridge=0.1" in labels, labels
     assert "no interval over redrawn seeds (T = 32 has one model (the others diverged)" in printed
     assert np.isnan(summary["exponent_seed_interval"]["resolution_T"]).all()
     assert np.isfinite(summary["exponents"]["resolution_T"])
     assert summary["exponents"]["variance_T"] is None and summary["fit_ranges"]["variance_T"] is None
     assert "n/a: every model at its sizes diverged, so no power law fits; predicted 1" in printed
+    assert (tmp_path / "fig" / "random_features_smoke.png").exists()
 
 
 @pytest.mark.parametrize("change", [["--seed", "1"], ["--set", "alpha=0.75"]])

@@ -272,12 +272,21 @@ def random_feature_regimes(result, config, *, alpha: float, sizes: Sequence[int]
     rf.check_isotropic(config, "plots.random_feature_regimes")
     fig, axes = plt.subplots(1, 4, figsize=(22, 4.8))
     lows, typical = [], []
+    def points(ax, i, label, along, **fixed):  # (a curve whose every model diverged: a legend entry saying so)
+        try:
+            x, y, e = rf.loss_curve(result, along, **fixed)
+        except ValueError:
+            if rf._replicate_values(result, along, "test_loss", fixed, all_diverged_ok=True)[0].size:
+                raise  # (not that: another fault of the call)
+            ax.plot([], [], "o", ms=4, color=f"C{i}", label=f"{label}: every model diverged")
+            return
+        lows.append(np.min(y))
+        typical.append(np.median(y))
+        ax.errorbar(x, y, yerr=e, fmt="o", ms=4, color=f"C{i}", label=label)
+
     for ax, along, other, fixed_values in ((axes[0], "T", "N", rows), (axes[1], "N", "T", columns)):
         for i, v in enumerate(fixed_values):
-            x, y, e = rf.loss_curve(result, along, ridge=0.0, **{other: v})
-            lows.append(np.min(y))
-            typical.append(np.median(y))
-            ax.errorbar(x, y, yerr=e, fmt="o", ms=4, color=f"C{i}", label=f"{other}={v}")
+            points(ax, i, f"{other}={v}", along, ridge=0.0, **{other: v})
             xs, th = _theory_curve(config, along, {other: v}, sizes[0], sizes[-1], alpha=alpha)
             ax.plot(xs, th, "-", lw=1, color=f"C{i}")
         xs, th = _theory_curve(config, along, {other: float("inf")}, sizes[0], sizes[-1], alpha=alpha)
@@ -300,8 +309,7 @@ def random_feature_regimes(result, config, *, alpha: float, sizes: Sequence[int]
                 ylabel="L - L(limit), same model", title="variance-limited terms")
     axes[2].legend(fontsize=7)
     for i, r in enumerate([0.0, *ridges]):
-        x, y, e = rf.loss_curve(result, "N", ridge=r, T=ridge_column)
-        axes[3].errorbar(x, y, yerr=e, fmt="o", ms=4, color=f"C{i}", label=f"ridge={r:g}")
+        points(axes[3], i, f"ridge={r:g}", "N", ridge=r, T=ridge_column)
         xs, th = _theory_curve(config, "N", {"T": ridge_column}, sizes[0], sizes[-1], alpha=alpha, ridge=r)
         axes[3].plot(xs, th, "-", lw=1, color=f"C{i}")
     axes[3].set(xscale="log", yscale="log", xlabel="N", ylabel="test loss",
@@ -310,7 +318,8 @@ def random_feature_regimes(result, config, *, alpha: float, sizes: Sequence[int]
     # clip the ridgeless N = T peak, but never above the data: at 10x the largest curve's median
     # (30 at the least, where every preset's losses sit far below it)
     for ax in (axes[0], axes[1], axes[3]):
-        ax.set_ylim(0.5 * min(lows), max(30.0, 10 * max(typical)))
+        if lows:  # (none where every drawn model diverged)
+            ax.set_ylim(0.5 * min(lows), max(30.0, 10 * max(typical)))
     fig.suptitle(title)
     fig.tight_layout()
     return fig
