@@ -541,13 +541,16 @@ def print_frontier(frontier: Any, budgets: int, optima: str, caveat: str = "") -
           f"exponents' seed-to-seed uncertainty, which --seed shows{caveat})")
 
 
-# (benchmarks/superposition_common_draws.py: the headline quick preset, five sweep seeds each way)
+# (benchmarks/superposition_common_draws.py: the headline quick preset, five sweep seeds each way;
+# benchmarks/common_draws_check.py --checks regimes: random_features.py quick, four each way)
 COMMON_DRAWS_NOTE = ("the models share their draws across {fields} (common_across), so the points of a curve are "
-                     "correlated: a fit's standard error and t-interval assume independent points (in "
-                     "benchmarks/superposition_common_draws.py the standard error understated the strong regime's "
-                     "exponent spread across sweep seeds 1.4-2.2x); the scripts' seed-redraw intervals redraw one "
-                     "set of seeds for every width (m) or size (N, T) that is shared; the spread of reruns with "
-                     "other --seed values is the error bar to trust")
+                     "correlated: a fit's standard error and t-interval assume independent points (measured against "
+                     "reruns, the standard error understated the exponent's spread across sweep seeds 1.4-2.2x in "
+                     "the superposition headline's strong regime and 4.3x in random features' variance-limited "
+                     "regime in N); where a script prints an interval over redrawn seeds, it redraws one set of "
+                     "seeds for every shared width (m) or size (N, T), and in those checks it too fell short in "
+                     "places (by 1.2-3.1x and 2x); the spread of reruns with other --seed values is the error bar "
+                     "to trust")
 
 
 def finish(args: argparse.Namespace, name: str, summary: dict, figure_path: str | None = None) -> dict:
