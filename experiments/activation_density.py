@@ -19,7 +19,7 @@ import numpy as np
 from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_redraw, width_curve
+from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_interval, seed_redraw, width_curve
 from toyscale.train import TrainConfig, sweep_superposition
 
 # At s = 1 feature 1 is active in every sample (p_1 = 1), which the sparse sampler's Poisson
@@ -96,7 +96,7 @@ def main(argv=None) -> dict:
             print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m not fitted: {why}")
             continue
         lo, hi = fit.t_interval()
-        seeds = list(fit.intervals["exponent"]) if curve.replicated else None
+        seeds = seed_interval(fit)
         row.update(exponent=fit.exponent, exponent_stderr=fit.stderr["exponent"], exponent_t_interval=[lo, hi],
                    exponent_seed_interval=seeds,
                    r2=fit.r2)

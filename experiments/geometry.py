@@ -23,7 +23,7 @@ from toyscale.frequencies import power_law
 from toyscale.measure import random_overlap_moments, welch_bound
 from toyscale.optim import decay_regime
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_redraw, width_curve
+from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_interval, seed_redraw, width_curve
 from toyscale.theory import weak_superposition_loss
 from toyscale.train import TrainConfig, sweep_superposition
 
@@ -159,7 +159,7 @@ def main(argv=None) -> dict:
             "loss_exponent": loss_fit.exponent if loss_fit else None,
             "loss_exponent_stderr": loss_fit.stderr["exponent"] if loss_fit else None,
             "loss_exponent_t_interval": list(loss_fit.t_interval()) if loss_fit else None,
-            "loss_exponent_seed_interval": list(loss_fit.intervals["exponent"]) if loss_fit and loss.replicated else None,
+            "loss_exponent_seed_interval": seed_interval(loss_fit) if loss_fit else None,
             "overlap_exponent": overlap_fit.exponent if overlap_fit else None,
             "overlap_exponent_t_interval": list(overlap_fit.t_interval()) if overlap_fit else None,
             "diverged": loss.n_diverged, "overlap_undefined": overlap.n_undefined,

@@ -75,7 +75,7 @@ def main(argv=None) -> dict:
                     continue
                 alpha_m[i, j], alpha_m_err[i, j], r2[i, j] = fit.exponent, fit.stderr["exponent"], fit.r2
                 t_interval[i, j] = fit.t_interval()
-                if curve.replicated:
+                if fit.resampled == "seeds":  # (also where a width was left with one model: nan, and why)
                     seed_interval[i, j] = fit.intervals["exponent"]
                     if not np.isfinite(seed_interval[i, j]).all():  # (why, not only a nan in the table)
                         no_seed_interval.append(f"gamma={gamma:g}, alpha={s['alphas'][j]:g}: "

@@ -15,7 +15,7 @@ import numpy as np
 from toyscale import plots
 from toyscale import random_features as rf
 from toyscale.runner import experiment_args, finish, run_experiment_sweep
-from toyscale.scaling import SEED_RESAMPLES, redrawn_seeds_text
+from toyscale.scaling import SEED_RESAMPLES, redrawn_seeds_text, seed_interval
 from toyscale.theory import expected_test_loss
 
 # ``rf`` holds RFConfig fields (--set rf.test_samples=...); the rest are regime_grid's
@@ -114,7 +114,7 @@ def main(argv=None) -> dict:
         "exponents": {k: fitted(k, lambda fit: fit.exponent) for k in sorted(fits)},
         "exponent_stderr": {k: fitted(k, lambda fit: fit.stderr["exponent"]) for k in sorted(fits)},
         "exponent_t_interval": {k: fitted(k, lambda fit: list(fit.t_interval())) for k in sorted(fits)},
-        "exponent_seed_interval": {k: fitted(k, lambda fit: list(fit.intervals["exponent"])) for k in sorted(fits)},
+        "exponent_seed_interval": {k: fitted(k, seed_interval) for k in sorted(fits)},
         "zero_theory_sizes": {k: floor[k] for k in sorted(fits)},
         "predicted": predicted,
         # (None: no size with a finished model)

@@ -18,7 +18,7 @@ from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
 from toyscale.runner import experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_redraw, width_curve
+from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_interval, seed_redraw, width_curve
 from toyscale.train import TrainConfig, sweep_superposition
 
 PRESETS = {
@@ -89,7 +89,6 @@ def main(argv=None) -> dict:
             curve = width_curve(result, gamma=gamma, frequencies=spec.describe())
             # with replicate seeds, also the exponent's spread from redrawing them (the fit's
             # stderr sees the seed noise only through the means' scatter about the line)
-            replicated = curve.replicated
             fit, why = fit_width_curve(curve, **seed_redraw(curve, config))
             loss[regime][name] = curve.to_dict()
             curves[spec.label] = (curve, fit)
@@ -101,7 +100,7 @@ def main(argv=None) -> dict:
             exponents[regime][name] = fit.exponent
             stderr[regime][name] = fit.stderr["exponent"]
             t_interval[regime][name] = list(fit.t_interval())  # (Student t on the fit's residual dof)
-            interval[regime][name] = list(fit.intervals["exponent"]) if replicated else None
+            interval[regime][name] = seed_interval(fit)
             r2[regime][name] = fit.r2
             fit_range[regime][name] = [int(v) for v in fit.x_range]
             seeds = redrawn_seeds_text(fit)

@@ -2266,3 +2266,31 @@ def test_superposition_scaling_redraws_one_set_of_seeds_for_every_width_where_m_
         assert ("common_draws_note" in on_disk) == bool(shared)
     # the shared level cancels in the exponent: redrawn together, the seeds leave it (almost) fixed
     assert widths["shared"] < 0.01 < 0.1 < widths["plain"], widths
+
+
+# mutant: seed_redraw skipping a curve with a width left with one model (the scripts then printed no
+# interval over redrawn seeds and no reason, where the random-features script printed both)
+def test_superposition_scripts_say_why_a_width_left_with_one_model_has_no_interval_over_redrawn_seeds(tmp_path, capsys):
+    def outputs(p):  # seed 1 diverged at m = 6 in the strong regime, of the power law (alpha = 1.5 in the diagram)
+        loss = np.float64(p["m"] ** -1.1 * (1.0 + 0.01 * p["seed"]) * (1 + 0.001 * (p["m"] % 5)))
+        gone = p["seed"] == 1 and p["m"] == 6 and p["gamma"] < 0 and p["frequencies"].get("alpha") in (1.2, 1.5)
+        return ({"test_loss": np.float64(np.nan), "phi_half": np.float64(np.nan)}, True) if gone else \
+            {"test_loss": loss, "phi_half": np.float64(p["m"] / 32)}
+
+    for name, extra in (("superposition_scaling", []), ("phase_diagram", ["--set", "alphas=[0.5,1.5]"])):
+        _stand_in_sweep(load(name), outputs).main(
+            ["--preset", "smoke", "--set", "seeds=2", *extra, "--out", str(tmp_path / name), "--figures",
+             str(tmp_path / name), "--no-progress"])
+        printed = capsys.readouterr().out
+        on_disk = json.loads((tmp_path / name / "summary.json").read_text())
+        why = "no interval over redrawn seeds (m = 6 has one model (the others diverged or were not swept)"
+        if name == "superposition_scaling":
+            strong = [line for line in printed.splitlines() if line.startswith("strong power ")]
+            assert len(strong) == 1 and why in strong[0], printed
+            assert on_disk["exponent_seed_interval"]["strong"]["power"] == [None, None]  # (nan: strict JSON)
+            weak = on_disk["exponent_seed_interval"]["weak"]["power"]  # (both seeds at every width: an interval)
+            assert weak[0] < on_disk["exponents"]["weak"]["power"] < weak[1]
+        else:
+            assert f"nan: at gamma=-1, alpha=1.5: {why}" in printed, printed
+            seeds = on_disk["alpha_m_seed_interval"]
+            assert seeds[0][1] == [None, None] and all(v is not None for v in seeds[0][0] + seeds[1][0] + seeds[1][1])

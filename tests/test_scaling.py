@@ -207,8 +207,8 @@ def test_width_curve_keeps_each_widths_replicates_in_seed_order():
 def test_a_width_left_with_one_model_gives_no_seed_interval_rather_than_a_zero_width_one():
     # Seed 1 diverged at 4 of 5 widths: each of those widths' one model was redrawn as if it
     # had no noise, and the 95 % "interval" over redrawn seeds was a single value. Now the
-    # curve is not replicated (the scripts skip the seed bootstrap) and, asked anyway, the
-    # intervals are nan with a note naming the widths; the exponent and t-interval stand.
+    # curve is not replicated and the intervals are nan with a note naming the widths (which
+    # the scripts print: seed_redraw still asks for the redraw); the exponent and t-interval stand.
     widths = np.array([8, 16, 32, 64, 128])
     rng = np.random.default_rng(3)
     values = tuple(2.0 * m**-0.8 * np.exp(0.1 * rng.standard_normal(2 if m == 32 else 1)) for m in widths)
@@ -573,7 +573,7 @@ def test_a_paired_seed_bootstrap_uses_the_seeds_every_width_has_and_refuses_what
 
 
 def test_seed_redraw_pairs_the_seeds_only_where_the_config_shares_draws_across_widths():
-    from toyscale.scaling import SEED_RESAMPLES, seed_redraw
+    from toyscale.scaling import SEED_RESAMPLES, seed_interval, seed_redraw
     from toyscale.train import TrainConfig
 
     curve = _shared_draws_curve(seeds=3)
@@ -581,6 +581,15 @@ def test_seed_redraw_pairs_the_seeds_only_where_the_config_shares_draws_across_w
     assert seed_redraw(curve, TrainConfig(n=8, common_across=("m", "lr_w")))["paired"] is True
     assert seed_redraw(curve, TrainConfig(n=8, common_across=("gamma",)))["paired"] is False
     assert seed_redraw(_shared_draws_curve(seeds=1), TrainConfig(n=8, common_across=("m",))) == {}
+    # one width left with one model (seed 1 diverged there): still redrawn, so that the fit's
+    # nan interval and its note say why (it had skipped the redraw without a word)
+    thin = _shared_draws_curve(seeds=2, drop=1)
+    assert thin.n_models.tolist() == [2, 2, 2, 1] and not thin.replicated
+    assert seed_redraw(thin) == {"seed_bootstrap": SEED_RESAMPLES, "paired": False}
+    fit = width_exponent(thin, **seed_redraw(thin))
+    assert np.isnan(fit.intervals["exponent"]).all() and "m = 32 has one model" in fit.notes[-1]
+    assert np.isnan(seed_interval(fit)).all() and len(seed_interval(fit)) == 2
+    assert seed_interval(width_exponent(thin)) is None  # (no seed bootstrap: nothing recorded)
 
 
 # mutant: the nan interval printed as "redrawn seeds [nan, nan]", its reason left in the notes

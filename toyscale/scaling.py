@@ -25,7 +25,7 @@ from toyscale.superposition import no_better_than_empty
 from toyscale.sweep import Record, matching
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES",
-           "seed_redraw", "redrawn_seeds_text", "without_seed_intervals"]
+           "seed_redraw", "seed_interval", "redrawn_seeds_text", "without_seed_intervals"]
 
 # seed_bootstrap resamples the experiment scripts draw for a replicated curve (percentile
 # intervals; benchmarks/fit_calibration.py's study 3 uses 400)
@@ -398,11 +398,22 @@ def _real_number(value: Any) -> bool:
 
 def seed_redraw(curve: WidthCurve, config: Any = None) -> dict[str, Any]:
     """The seed-bootstrap options a script fits a width curve with: ``SEED_RESAMPLES`` redraws
-    where every width has replicates (none otherwise), paired across widths where ``config``
-    shares its models' draws across m (a ``TrainConfig`` whose ``common_across`` has ``"m"``)."""
-    if not curve.replicated:
+    where a width has replicates (none where every width has one model: a sweep of one seed),
+    paired across widths where ``config`` shares its models' draws across m (a ``TrainConfig``
+    whose ``common_across`` has ``"m"``). A width left with one model (its others diverged)
+    then gives nan intervals and a note naming it, which :func:`redrawn_seeds_text` prints, as
+    :func:`toyscale.random_features.regime_exponents` does for a size (it had skipped the
+    redraw there without a word)."""
+    if not any(np.size(v) > 1 for v in curve.values):
         return {}
     return {"seed_bootstrap": SEED_RESAMPLES, "paired": "m" in getattr(config, "common_across", ())}
+
+
+def seed_interval(fit: PowerLawFit) -> list[float] | None:
+    """The exponent's interval over redrawn seeds that a script records: ``[lo, hi]`` for a fit
+    made with ``seed_bootstrap`` (nan where the seeds could not be redrawn; its note says why),
+    None for one without."""
+    return [float(v) for v in fit.intervals["exponent"]] if fit.resampled == "seeds" else None
 
 
 def redrawn_seeds_text(fit: PowerLawFit) -> str:
