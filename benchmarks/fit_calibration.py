@@ -60,10 +60,17 @@ budgets and beyond it at 7.  `fit_frontier` and `fit_isoflop` on every budget an
 ``bracketed=True`` (only budgets whose lowest-loss run, or parabola minimum, lies inside their N
 range); prints the mean and sd of a as in study 2.
 
-    python benchmarks/fit_calibration.py [--studies 1,2,3,4,5,6] [--datasets 200] [--mle-datasets 100] [--design grid]
+Study 7, `toyscale.scaling.redraw_table` (``--studies 7``), the seed redraw of a whole analysis that
+compute_optimal.py and plrf_frontier.py use: study 3's curves as sweep records, the analysis the
+mean per width and a power law through the means, ``--redraw-resamples`` redraws, ``--redraw-sets``
+curves per row. Prints the Monte-Carlo sd of the exponent, the median half-width of the 95 %
+interval, its ratio to 1.96 sd and its coverage, beside width_exponent's seed bootstrap of the
+same curves (the same redraws, widened through the replicates' spread instead).
+
+    python benchmarks/fit_calibration.py [--studies 1,2,3,4,5,6,7] [--datasets 200] [--mle-datasets 100] [--design grid]
         [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200]
         [--offset-sets 100] [--grid-noise 0.001] [--iso-seeds 10] [--iso-resamples 400] [--case-resamples 0]
-        [--seed 0] [--json out.json]
+        [--redraw-sets 100] [--redraw-resamples 400] [--seed 0] [--json out.json]
 """
 
 import argparse
@@ -83,7 +90,8 @@ from toyscale.cli import int_in
 from toyscale.fitting import (CHINCHILLA_PUBLISHED, compute_optimal, fit_chinchilla, fit_frontier, fit_isoflop,
                               fit_power_law)
 from toyscale.io import atomic_write_json
-from toyscale.scaling import WidthCurve, width_exponent
+from toyscale.scaling import WidthCurve, redraw_table, width_exponent
+from toyscale.sweep import Record
 
 P = CHINCHILLA_PUBLISHED
 TRUE_LOG = np.array([math.log(P.A), math.log(P.B), math.log(P.E), P.alpha, P.beta])
@@ -315,6 +323,47 @@ def seed_bootstrap_study(n_sets: int, seed: int) -> list[dict]:
     return rows
 
 
+def _mean_width_table(records) -> dict:
+    """Study 7's analysis: the mean loss per width, then the closed-form power law through the means."""
+    by_m = collections.defaultdict(list)
+    for r in records:
+        by_m[r.point["m"]].append(r.outputs["test_loss"])
+    m = np.array(sorted(by_m), float)
+    return {"exponent": -np.polyfit(np.log(m), np.log([np.mean(by_m[w]) for w in m]), 1)[0]}
+
+
+def redraw_table_study(n_sets: int, resamples: int, seed: int) -> list[dict]:
+    """Study 7: redraw_table's widened percentile intervals, on study 3's curves, against the truth
+    and against width_exponent's seed bootstrap of the same curves."""
+    rows = []
+    for widths in (np.array([4, 8, 16]), np.array([8, 16, 32, 64, 128])):
+        for k in (2, 4, 8):
+            rng = np.random.default_rng([seed, 7, widths.size, k])
+            half, half_curve, cover, cover_curve, est = [], [], 0, 0, []
+            for t in range(n_sets):
+                values = [2.0 * m**-0.5 * np.exp(rng.normal(0.0, 0.1, k)) for m in widths]
+                records = [Record(i * k + s, {"m": int(m), "seed": s}, False, {"test_loss": float(v[s])})
+                           for i, (m, v) in enumerate(zip(widths, values)) for s in range(k)]
+                redrawn = redraw_table(records, _mean_width_table, resamples=resamples, seed=t)
+                lo, hi = redrawn.intervals["exponent"]
+                curve = WidthCurve(widths=widths, loss=np.array([v.mean() for v in values]),
+                                   loss_std=np.array([v.std(ddof=1) for v in values]), n_models=np.full(widths.size, k),
+                                   n_diverged=0, values=tuple(values))
+                fit = width_exponent(curve, seed_bootstrap=resamples, seed=t)
+                est.append(fit.exponent)
+                half.append((hi - lo) / 2)
+                half_curve.append((fit.intervals["exponent"][1] - fit.intervals["exponent"][0]) / 2)
+                cover += _covers((lo, hi), 0.5)
+                cover_curve += _covers(fit.intervals["exponent"], 0.5)
+            sd = float(np.std(est, ddof=1))
+            rows.append(dict(widths=widths.tolist(), seeds=k, sets=n_sets, mc_sd=sd,
+                             median_half_width=float(np.median(half)),
+                             half_width_over_196sd=float(np.median(half)) / (1.96 * sd), coverage=cover / n_sets,
+                             width_exponent_median_half_width=float(np.median(half_curve)),
+                             width_exponent_coverage=cover_curve / n_sets))
+    return rows
+
+
 def _covers(interval, truth: float) -> bool:
     lo, hi = interval
     return bool(lo <= truth <= hi)  # False for an undefined (NaN) interval
@@ -388,7 +437,10 @@ def main():
     ap.add_argument("--iso-resamples", type=int, default=400, help="bootstrap resamples per seed in study 6")
     ap.add_argument("--case-resamples", type=int, default=0,
                     help="study 6: also refit this many resamples of the runs one by one (the former bootstrap)")
-    ap.add_argument("--studies", default="1,2,3,4,5", help="which studies to run, e.g. 3,4 (6: IsoFLOP bootstrap)")
+    ap.add_argument("--redraw-sets", type=int_in(1), default=100, help="width curves per row of study 7")
+    ap.add_argument("--redraw-resamples", type=int_in(40), default=400, help="seed redraws per curve in study 7")
+    ap.add_argument("--studies", default="1,2,3,4,5",
+                    help="which studies to run, e.g. 3,4 (6: IsoFLOP bootstrap, 7: redraw_table)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -397,10 +449,10 @@ def main():
         studies = {int(v) for v in args.studies.split(",") if v.strip()}
     except ValueError:
         studies = set()
-    if not studies or not studies <= {1, 2, 3, 4, 5, 6}:
-        ap.error(f"--studies {args.studies!r}: give numbers from 1-6 separated by commas")
+    if not studies or not studies <= {1, 2, 3, 4, 5, 6, 7}:
+        ap.error(f"--studies {args.studies!r}: give numbers from 1-7 separated by commas")
     load0, t0 = os.getloadavg(), time.perf_counter()
-    huber = mle = search = bins = seeds_rows = points_rows = grid = iso = None
+    huber = mle = search = bins = seeds_rows = points_rows = grid = iso = redraw_rows = None
     if 1 in studies:
         print(f"Study 1: stderr coverage of fit_chinchilla, {RUNS} runs ({args.design} design), {NOISE:.0%} log-noise, "
               f"3 starts around the truth, seed {args.seed}")
@@ -476,6 +528,19 @@ def main():
                   f"{r['median_half_width']:>12.5f}{r['half_width_over_196sd']:>10.2f}{r['coverage']:>9.2f}"
                   + (f"{case:>18.5f}{case / (1.96 * r['sd_a']):>10.2f}" if case is not None else ""))
 
+    if 7 in studies:
+        t7 = time.perf_counter()
+        redraw_rows = redraw_table_study(args.redraw_sets, args.redraw_resamples, args.seed)
+        print(f"\nStudy 7: redraw_table (the whole analysis rerun on redrawn seeds, its interval widened by "
+              f"sqrt(k / (k - 1))), study 3's curves, {args.redraw_sets} curves per row, {args.redraw_resamples} "
+              f"redraws ({time.perf_counter() - t7:.1f} s)")
+        print(f"  {'widths':<22}{'seeds':>6}{'MC sd':>9}{'half-width':>12}{'/ 1.96 sd':>10}{'cover 95%':>11}"
+              f"{'width_exponent: half-width':>28}{'cover 95%':>11}")
+        for r in redraw_rows:
+            print(f"  {str(r['widths']):<22}{r['seeds']:>6}{r['mc_sd']:>9.4f}{r['median_half_width']:>12.4f}"
+                  f"{r['half_width_over_196sd']:>10.2f}{r['coverage']:>11.3f}"
+                  f"{r['width_exponent_median_half_width']:>28.4f}{r['width_exponent_coverage']:>11.3f}")
+
     out = dict(
         load_average_before=load0, load_average_after=os.getloadavg(), wall_seconds=time.perf_counter() - t0,
         machine=f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
@@ -483,7 +548,7 @@ def main():
         args=vars(args), runs=RUNS, noise=NOISE, huber_delta=DELTA, starts=STARTS.tolist(),
         truth=dict(zip(PARAMS, TRUE.tolist())),
         coverage=dict(huber=huber, mle=mle), search_check=search, budget_bins=bins, seed_bootstrap=seeds_rows,
-        points_bootstrap=points_rows, bracketed=grid, isoflop_bootstrap=iso,
+        points_bootstrap=points_rows, bracketed=grid, isoflop_bootstrap=iso, redraw_table=redraw_rows,
     )
     print(f"\n{out['machine']} {out['versions']} load average {load0[0]:.2f} -> {out['load_average_after'][0]:.2f}, "
           f"wall {out['wall_seconds']:.1f} s")

@@ -612,3 +612,99 @@ def test_redrawn_seeds_text_prints_the_interval_or_why_there_is_none():
     text = redrawn_seeds_text(width_exponent(one, seed_bootstrap=200))
     assert text.startswith(", no interval over redrawn seeds (m = 32 has one model (the others diverged")
     assert "nan" not in text
+
+
+def _records_of(curve_seeds=4, widths=(4, 8, 16, 32), level=0.0, eps=0.05, seed=0, exponent=0.5):
+    """Sweep records of a loss C m^-exponent, each seed's level (shared by its widths) and each model's own noise."""
+    from toyscale.sweep import Record
+
+    rng = np.random.default_rng(seed)
+    shift = rng.normal(0.0, level, curve_seeds)
+    records = []
+    for m in widths:
+        for s in range(curve_seeds):
+            loss = 2.0 * m**-exponent * np.exp(shift[s] + rng.normal(0.0, eps))
+            records.append(Record(len(records), {"m": int(m), "gamma": -1.0, "seed": s}, False,
+                                  {"test_loss": np.float64(loss)}))
+    return records
+
+
+def _width_table(records):
+    """A whole analysis in small: the mean loss per width, then its power law (np.polyfit)."""
+    by_m = {}
+    for r in records:
+        if not r.diverged:
+            by_m.setdefault(r.point["m"], []).append(float(r["test_loss"]))
+    m = np.array(sorted(by_m), float)
+    if m.size < 2:
+        return {}
+    return {"alpha_m": -np.polyfit(np.log(m), np.log([np.mean(by_m[w]) for w in m]), 1)[0]}
+
+
+# mutants: the redraw not widened by sqrt(k / (k - 1)); the groups in the records' order (a shuffle moved the
+# interval); paired ignored
+def test_redraw_table_reruns_an_analysis_on_redrawn_seeds_as_width_exponent_redraws_a_curve():
+    from toyscale.scaling import redraw_table
+
+    records = _records_of(eps=0.1)
+    redrawn = redraw_table(records, _width_table, resamples=1000)
+    curve = width_curve(records, gamma=-1.0)
+    fit = width_exponent(curve, seed_bootstrap=1000)
+    lo, hi = redrawn.intervals["alpha_m"]
+    flo, fhi = fit.intervals["exponent"]
+    assert lo < fit.exponent < hi and not redrawn.why
+    # the same resampling of the same means, widened two ways (the replicates' spread, or the interval about
+    # its median): within 10 % of each other (0.96 here; not widened, 0.83: 4 seeds widen by 1.155x)
+    assert 0.9 < (hi - lo) / (fhi - flo) < 1.1
+    assert "each point's 4 seeds on their own" in redrawn.note and "1.155 for k = 4" in redrawn.note
+    # the draws follow the points and seeds, not the records' order
+    shuffled = [records[i] for i in np.random.default_rng(1).permutation(len(records))]
+    assert redraw_table(shuffled, _width_table, resamples=1000).intervals == redrawn.intervals
+    assert redraw_table(records, _width_table, resamples=1000, seed=1).intervals != redrawn.intervals
+    # a level shared by a seed's widths cancels in the exponent: redrawn together, the seeds see (almost) none of it
+    shared = _records_of(level=0.3, eps=0.005)
+    apart = redraw_table(shared, _width_table, resamples=400).intervals["alpha_m"]
+    together = redraw_table(shared, _width_table, resamples=400, paired=True)
+    width = together.intervals["alpha_m"][1] - together.intervals["alpha_m"][0]
+    assert width < 0.03 < 0.1 < apart[1] - apart[0] and "one draw of the 4 seeds for every point" in together.note
+    assert together.text("alpha_m") == "[{:.3f}, {:.3f}]".format(*together.intervals["alpha_m"]).join(
+        (", redrawn seeds ", ""))
+
+
+def test_redraw_table_says_why_an_exponent_has_no_interval():
+    from toyscale.scaling import redraw_table
+    from toyscale.sweep import Record
+
+    one = _records_of(curve_seeds=1)
+    redrawn = redraw_table(one, _width_table, resamples=40)
+    assert np.isnan(redrawn.intervals["alpha_m"]).all()
+    assert redrawn.text("alpha_m") == (", no interval over redrawn seeds (a point has one model (a sweep of one "
+                                       "seed): no seed noise to redraw (sweep more seeds))")
+    # an analysis that fails on some redraws: those are counted, and too many of them give no interval
+    records = _records_of(curve_seeds=2)
+    calls = []
+
+    def flaky(rs, every):
+        calls.append(1)
+        return {} if len(calls) % every == 0 else _width_table(rs)
+
+    few = redraw_table(records, lambda rs: flaky(rs, 50), resamples=400)
+    assert np.isfinite(few.intervals["alpha_m"]).all() and "redraws without a fit, left out: alpha_m 8" in few.note
+    calls.clear()
+    many = redraw_table(records, lambda rs: flaky(rs, 10), resamples=400)
+    assert many.why["alpha_m"] == "40 of 400 redrawn sets of seeds gave no fit, too many to leave out of a 95% interval"
+    calls.clear()
+    short = redraw_table(records, lambda rs: flaky(rs, 40), resamples=40)  # (39 fits of 40)
+    assert short.why["alpha_m"].startswith("39 of 40 redrawn sets of seeds gave a fit, fewer than a 95% interval needs")
+    # bad arguments, before any rerun
+    with pytest.raises(TypeError, match="table=3; table must be a function"):
+        redraw_table(records, 3)
+    with pytest.raises(ValueError, match=r"resamples=10; a 95% percentile interval needs at least 40"):
+        redraw_table(records, _width_table, resamples=10)
+    with pytest.raises(TypeError, match="records must be a non-empty sequence of sweep Records"):
+        redraw_table([], _width_table)
+    with pytest.raises(TypeError, match="paired=1; paired must be True or False"):
+        redraw_table(records, _width_table, paired=1)
+    uneven = records + [Record(99, {"m": 4, "gamma": -1.0, "seed": 7}, False, {"test_loss": np.float64(1.0)})]
+    with pytest.raises(ValueError, match="paired=True needs every point to have the same seeds"):
+        redraw_table(uneven, _width_table, paired=True)

@@ -25,7 +25,8 @@ from toyscale.superposition import no_better_than_empty
 from toyscale.sweep import Record, matching
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES",
-           "seed_redraw", "seed_interval", "redrawn_seeds_text", "without_seed_intervals"]
+           "seed_redraw", "seed_interval", "redrawn_seeds_text", "without_seed_intervals", "redraw_table",
+           "RedrawnTable"]
 
 # seed_bootstrap resamples the experiment scripts draw for a replicated curve (percentile
 # intervals; benchmarks/fit_calibration.py's study 3 uses 400)
@@ -442,6 +443,128 @@ def fit_width_curve(curve: WidthCurve, **options: Any) -> tuple[PowerLawFit | No
         return width_exponent(curve, **options), None
     except (CurveNotFittedError, NotIdentifiableError) as e:
         return None, str(e)
+
+
+@dataclasses.dataclass(frozen=True)
+class RedrawnTable:
+    """The intervals over redrawn seeds of every exponent of an analysis (:func:`redraw_table`).
+
+    Attributes:
+      intervals: ``{name: (lo, hi)}``, (nan, nan) where there is none (``why`` says why).
+      why: ``{name: reason}`` for each name without an interval.
+      note: how the seeds were redrawn (printed once under the table).
+    """
+    intervals: dict[str, tuple[float, float]]
+    why: dict[str, str]
+    note: str
+
+    def text(self, name: str) -> str:
+        """What a script prints after ``name``'s exponent: ", redrawn seeds [lo, hi]" or ", no
+        interval over redrawn seeds (why)", as :func:`redrawn_seeds_text` does for a width fit."""
+        if name in self.why:
+            return f", no interval over redrawn seeds ({self.why[name]})"
+        lo, hi = self.intervals[name]
+        return f", redrawn seeds [{lo:.3f}, {hi:.3f}]"
+
+
+def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapping[str, float]], *,
+                 resamples: int = SEED_RESAMPLES, paired: bool = False, seed: int = 0,
+                 level: float = 0.95) -> RedrawnTable:
+    """Intervals over redrawn seeds for exponents that a whole analysis fits, e.g. a
+    compute-optimal frontier's, which no one width curve carries.
+
+    ``table(records)`` runs the analysis (mean curves over seeds, frontier, fits) and gives
+    ``{name: exponent}`` (nan or a missing name: no fit). It is rerun on ``resamples`` sets of
+    records in which each point's replicates (the records that differ only in ``seed``,
+    diverged ones included: the analysis decides what to do with them) are drawn with
+    replacement, on their own or, ``paired``, one draw of seeds for every point (models that
+    share their draws across points, whose seeds are the independent units). The
+    percentile intervals of the reruns' exponents are widened about their median by
+    sqrt(k / (k - 1)), k the fewest replicates of a point: a mean of k draws with replacement
+    varies (k - 1) / k as much as the mean itself (the expanded percentile interval;
+    :func:`width_exponent`'s seed bootstrap widens the replicates' spread by the same factor,
+    which an analysis of whole records does not allow).
+
+    Every rerun is the analysis on the host, one at a time: ``resamples`` times its cost (a
+    compute-optimal table of 6 widths took about 10-30 ms on a 2-core CPU).
+
+    Raises:
+      TypeError, ValueError: a bad argument, or ``paired`` with points whose seeds differ.
+
+    Returns:
+      A :class:`RedrawnTable`. A name gets no interval where a point has one replicate (no
+      seed noise to redraw), or where more than (1 - level) / 2 of the reruns gave no fit
+      (leaving them out could move an end; fewer are left out and counted in ``note``).
+    """
+    if not callable(table):
+        raise TypeError(f"table={table!r}; table must be a function of a list of records giving {{name: exponent}}")
+    resamples = check_int("resamples", resamples, 1)
+    seed = check_seed(seed)
+    if not isinstance(paired, (bool, np.bool_)):
+        raise TypeError(f"paired={paired!r}; paired must be True or False")
+    _, _, level = _check_bootstrap(0, 0, level)
+    why = _too_few_resamples(resamples, level)
+    if why:
+        raise ValueError(f"resamples={resamples}; {why}")
+    records = list(records)
+    if not records or not all(isinstance(r, Record) for r in records):
+        raise TypeError("records must be a non-empty sequence of sweep Records (e.g. a SweepResult)")
+    groups: dict[str, list[Record]] = {}
+    for r in records:
+        key = json.dumps({k: v for k, v in r.point.items() if k != "seed"}, sort_keys=True, default=repr)
+        groups.setdefault(key, []).append(r)
+    # (sorted, so that the draws do not depend on the records' order)
+    groups = {k: sorted(g, key=lambda r: (repr(r.point.get("seed", 0)), r.model_id)) for k, g in sorted(groups.items())}
+    names = [k for k, v in table(records).items()]
+    fewest = min(len(g) for g in groups.values())
+    nan = (math.nan, math.nan)
+    if fewest < 2:
+        reason = "a point has one model (a sweep of one seed): no seed noise to redraw (sweep more seeds)"
+        return RedrawnTable({k: nan for k in names}, {k: reason for k in names}, reason)
+    rng = np.random.default_rng([seed, 0x5EED, 2])
+    if paired:
+        labels = [tuple(repr(r.point.get("seed", 0)) for r in g) for g in groups.values()]
+        if len(set(labels)) > 1 or len(set(labels[0])) != len(labels[0]):
+            raise ValueError("paired=True needs every point to have the same seeds, each once (one model per seed); "
+                             "these records' points differ in their seeds or repeat one: leave paired out")
+        draws = rng.integers(0, fewest, size=(resamples, fewest))
+        picks = [[g[i] for g in groups.values() for i in row] for row in draws]
+        what = f"one draw of the {fewest} seeds for every point"
+    else:
+        per_group = [rng.integers(0, len(g), size=(resamples, len(g))) for g in groups.values()]
+        picks = [[g[i] for g, d in zip(groups.values(), per_group) for i in d[j]] for j in range(resamples)]
+        what = f"each point's {fewest}{'+' if max(map(len, groups.values())) > fewest else ''} seeds on their own"
+    values = np.full((resamples, len(names)), np.nan)
+    for j, chosen in enumerate(picks):
+        out = table(chosen)
+        values[j] = [float(out.get(k, math.nan)) for k in names]
+    widen = math.sqrt(fewest / (fewest - 1))
+    intervals, whys, missing = {}, {}, {}
+    for c, name in enumerate(names):
+        col = values[:, c][np.isfinite(values[:, c])]
+        gone = resamples - col.size
+        if gone > resamples * (1 - level) / 2:
+            whys[name] = (f"{gone} of {resamples} redrawn sets of seeds gave no fit, too many to leave out of a "
+                          f"{100 * level:g}% interval")
+        elif _too_few_resamples(col.size, level):
+            whys[name] = (f"{col.size} of {resamples} redrawn sets of seeds gave a fit, fewer than a {100 * level:g}% "
+                          f"interval needs: redraw more")
+        if name in whys:
+            intervals[name] = nan
+            continue
+        if gone:
+            missing[name] = gone
+        lo, hi = _percentile_intervals(col[:, None], ["x"], level)["x"]
+        mid = float(np.median(col))
+        intervals[name] = (mid - widen * (mid - lo), mid + widen * (hi - mid))
+    note = (f"{100 * level:g}% intervals over {resamples} redraws of {what}, the analysis rerun on each, widened "
+            f"by sqrt(k / (k - 1)) = {widen:.3f} for k = {fewest}")
+    if missing:
+        note += "; redraws without a fit, left out: " + ", ".join(f"{k} {n}" for k, n in missing.items())
+    if fewest <= 4:
+        note += (f"; with {fewest} seeds a point's redrawn mean takes few values, and the interval is a rough "
+                 f"one")
+    return RedrawnTable(intervals, whys, note)
 
 
 # one compiled program per (resamples, widths) shape; applied op by op instead, the refit cost
