@@ -34,22 +34,27 @@ import numpy as np
 from toyscale import plots
 from toyscale import random_features as rf
 from toyscale.fitting import fit_power_law
-from toyscale.runner import (check_axis, experiment_args, finish, frontier_fits, frontier_summary, print_exponents,
-                             print_frontier, run_experiment_sweep, width_fit)
+from toyscale.runner import (check_axis, check_seed_resamples, experiment_args, finish, frontier_fits, frontier_summary,
+                             print_exponents, print_frontier, run_experiment_sweep, width_fit)
+from toyscale.scaling import redraw_table
 
 # ``rf`` holds RFConfig fields; ``time_fit`` is the (t_min, t_max) of the time exponent's fit at
-# the largest width; ``bins`` the number of log-spaced compute budgets of the frontier.
+# the largest width; ``bins`` the number of log-spaced compute budgets of the frontier;
+# ``seed_resamples`` the redraws of the seeds that every exponent's interval over redrawn seeds
+# refits the whole table on (scaling.redraw_table; 0: none).
 PRESETS = {
     # Not a published configuration (the paper's figures use other models): the largest grid we
     # would run, for a GPU.
     "paper": dict(rf=dict(M=16384, log_every=100), alpha=1.0, widths=[16, 32, 64, 128, 256, 512, 1024, 2048],
-                  T=32768, steps=40_000, lr=1.0, seeds=4, time_fit=[100, 10_000], bins=12),
+                  T=32768, steps=40_000, lr=1.0, seeds=4, time_fit=[100, 10_000], bins=12,
+                  seed_resamples=1000),
     # a 2-core CPU in about three minutes
     "quick": dict(rf=dict(M=4096, log_every=50), alpha=1.0, widths=[16, 32, 64, 128, 256, 512], T=8192,
-                  steps=10_000, lr=1.0, seeds=2, time_fit=[100, 2000], bins=10),
+                  steps=10_000, lr=1.0, seeds=2, time_fit=[100, 2000], bins=10,
+                  seed_resamples=1000),
     # seconds: only checks that the script runs end to end (used by the tests)
     "smoke": dict(rf=dict(M=128, log_every=10), alpha=1.0, widths=[4, 8, 16, 32], T=512, steps=400, lr=1.0,
-                  seeds=2, time_fit=[20, 200], bins=6),
+                  seeds=2, time_fit=[20, 200], bins=6, seed_resamples=100),
 }
 DATA_RICH = 16  # T >= this x the largest width: the ridgeless loss's 1 / (1 - N/T) then inflates it <= 7 %
 MODE_RICH = 4  # M >= this x the largest width (the presets have 4 and 8)
@@ -89,6 +94,7 @@ def prepare(pre: dict) -> tuple:
     if not pre["T"] >= DATA_RICH * widths[-1]:
         raise ValueError(f"T={pre['T']!r}; T must be at least {DATA_RICH} x the largest width ({widths[-1]}), "
                          f"so that the data do not limit the loss")
+    check_seed_resamples(pre["seed_resamples"])
     window = pre["time_fit"]
     if not (isinstance(window, list) and len(window) == 2
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in window)):
@@ -132,17 +138,15 @@ def mean_curves(result, widths: list[int], logged: int) -> tuple[np.ndarray, np.
     return curves, limits, floors, diverged
 
 
-def main(argv=None) -> dict:
-    args = experiment_args("compute_optimal", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare,
-                           configs={"rf": rf.RFConfig})
-    s = args.settings
-    cfg, widths, points = args.plan
-    result = run_experiment_sweep(args, rf.sweep_random_features, cfg, points)
+SIGNS = {"time": 1.0, "time_above_floor": 1.0, "width": 1.0, "N_opt": -1.0, "L_opt": 1.0}  # as printed
+
+
+def fit_table(result, widths: list[int], s: dict, cfg: rf.RFConfig) -> dict:
+    """Every fit of the exponent table from a sweep's records: the mean curves, the time fits at
+    the largest width, the width fit of the long-time losses and the frontier's fits, with
+    ``why`` for those that could not be fitted (rerun on redrawn seeds by ``redraw_table``)."""
     curves, limits, floors, diverged = mean_curves(result, widths, s["steps"] // cfg.log_every)
     t = cfg.log_every * np.arange(1, curves.shape[1] + 1, dtype=float)
-    want = predictions(s["alpha"], cfg.teacher_exponent)
-    want["time_above_floor"] = want["time"]
-
     fits, why = {}, {}
     lo, hi = s["time_fit"]
     keep = (t >= lo) & (t <= hi)
@@ -162,6 +166,30 @@ def main(argv=None) -> dict:
         why["time"] = why["time_above_floor"] = f"every N = {widths[-1]} run diverged"
     width_fit(fits, why, "width", widths, limits, "a finite long-time loss")
     frontier, budgets = frontier_fits(fits, why, ("N_opt", "L_opt"), widths, t, curves, s["bins"])
+    return dict(curves=curves, limits=limits, floors=floors, diverged=diverged, t=t, keep=keep, fits=fits, why=why,
+                frontier=frontier, budgets=budgets)
+
+
+def main(argv=None) -> dict:
+    args = experiment_args("compute_optimal", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare,
+                           configs={"rf": rf.RFConfig})
+    s = args.settings
+    cfg, widths, points = args.plan
+    result = run_experiment_sweep(args, rf.sweep_random_features, cfg, points)
+    table = fit_table(result, widths, s, cfg)
+    curves, limits, floors, diverged, t, keep, fits, why, frontier, budgets = (
+        table[k] for k in ("curves", "limits", "floors", "diverged", "t", "keep", "fits", "why", "frontier",
+                           "budgets"))
+    want = predictions(s["alpha"], cfg.teacher_exponent)
+    want["time_above_floor"] = want["time"]
+    lo, hi = s["time_fit"]
+    # each exponent's spread over redrawn seeds: the whole table refitted on each redraw (the fits' own
+    # intervals see one set of runs)
+    redrawn = None
+    if s["seed_resamples"]:
+        redrawn = redraw_table(result, lambda records: {k: SIGNS[k] * f.exponent
+                                                        for k, f in fit_table(records, widths, s, cfg)["fits"].items()},
+                               resamples=s["seed_resamples"], paired="N" in cfg.common_across)
 
     print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), "
           f"M = {cfg.M}, T = {s['T']}, alpha = {s['alpha']:g} ({_ab(s['alpha'], cfg.teacher_exponent)}), "
@@ -169,15 +197,16 @@ def main(argv=None) -> dict:
           f"{s['steps']} steps; {diverged} diverged (their loss curves left out of the means; the ridgeless "
           f"solve on each model's draw is kept)")
     rows = print_exponents({
-        "time": (f"L ~ t^-x at N = {widths[-1]}, t in [{lo:g}, {hi:g}]", 1.0),
-        "time_above_floor": ("  L - L(inf) ~ t^-x, the same runs", 1.0),
-        "width": ("L ~ N^-x at t -> inf (ridgeless)", 1.0),
-        "N_opt": ("N* ~ C^x, C = N t" + (f" ({frontier.C.size} budgets)" if frontier is not None else ""), -1.0),
-        "L_opt": ("L* ~ C^-x along the frontier", 1.0),
-    }, fits, why, want)
+        "time": (f"L ~ t^-x at N = {widths[-1]}, t in [{lo:g}, {hi:g}]", SIGNS["time"]),
+        "time_above_floor": ("  L - L(inf) ~ t^-x, the same runs", SIGNS["time_above_floor"]),
+        "width": ("L ~ N^-x at t -> inf (ridgeless)", SIGNS["width"]),
+        "N_opt": ("N* ~ C^x, C = N t" + (f" ({frontier.C.size} budgets)" if frontier is not None else ""),
+                  SIGNS["N_opt"]),
+        "L_opt": ("L* ~ C^-x along the frontier", SIGNS["L_opt"]),
+    }, fits, why, want, redrawn)
     if "time" in fits:  # (its points are one smooth mean curve's, not independent: the window moves x far more)
-        print("  (the time exponent's interval is a fit's over one mean curve's logged points, which are not "
-              "independent draws: not the exponent's uncertainty)")
+        print("  (the time exponent's t-interval is a fit's over one mean curve's logged points, which are not "
+              "independent draws: not the exponent's uncertainty; its interval over redrawn seeds is)")
         print("  (L(inf): the ridgeless loss of the same runs, on their own features and data, which their gradient "
               "descent approaches; the law is for infinite width, where it is 0)")
     end = t[keep][-1]
@@ -185,7 +214,7 @@ def main(argv=None) -> dict:
     if np.isfinite(ratio):  # (NaN where the widest width's runs all diverged)
         print(f"at t = {end:g} (the time fit's end) the N = {widths[-1]} loss is {ratio:.2f}x its long-time loss")
     if frontier is not None:
-        print_frontier(frontier, budgets, "N* and L*")
+        print_frontier(frontier, budgets, "N* and L*", redrawn=redrawn is not None)
 
     figure = args.figure
     plots.save(plots.compute_frontier(t, widths, curves, limits, frontier, time_fit=fits.get("time"),

@@ -31,24 +31,27 @@ import numpy as np
 from toyscale import plots
 from toyscale import plrf
 from toyscale._checks import check_int
-from toyscale.runner import (check_axis, experiment_args, finish, frontier_fits, frontier_summary, print_exponents,
-                             print_frontier, run_experiment_sweep, width_fit)
+from toyscale.runner import (check_axis, check_seed_resamples, experiment_args, finish, frontier_fits, frontier_summary,
+                             print_exponents, print_frontier, run_experiment_sweep, width_fit)
+from toyscale.scaling import redraw_table
 from toyscale.theory import plrf_exponents
 
 # ``plrf`` holds PLRFConfig fields; ``compute`` is the largest budget f = d r (each width runs
 # compute / d steps, rounded down to a multiple of log_every); ``bins`` the number of
-# log-spaced budgets of the frontier.
+# log-spaced budgets of the frontier; ``seed_resamples`` the redraws of the seeds that every
+# exponent's interval over redrawn seeds refits the whole table on (scaling.redraw_table; 0: none).
 PRESETS = {
     # Not run here (no GPU): the reference gives alpha = 0.7 on the II/III boundary (beta = alpha in the derived
     # phases), not the paper's widths, steps or lr; these are ours.
     "paper": dict(plrf=dict(v_ratio=4, log_every=100), alpha=0.7, beta=0.7,
-                  widths=[100, 200, 400, 800, 1600, 3200], compute=20_000_000, lr=0.1, seeds=8, bins=16),
+                  widths=[100, 200, 400, 800, 1600, 3200], compute=20_000_000, lr=0.1, seeds=8, bins=16,
+                  seed_resamples=1000),
     # a 2-core CPU in about a minute
     "quick": dict(plrf=dict(v_ratio=4, log_every=10), alpha=0.7, beta=0.7, widths=[16, 32, 64, 128, 256, 512],
-                  compute=1_000_000, lr=0.1, seeds=8, bins=14),
+                  compute=1_000_000, lr=0.1, seeds=8, bins=14, seed_resamples=1000),
     # seconds: only checks that the script runs end to end (used by the tests)
     "smoke": dict(plrf=dict(v_ratio=4, log_every=10), alpha=0.7, beta=0.7, widths=[4, 8, 16, 32, 64],
-                  compute=40_000, lr=0.1, seeds=2, bins=8),
+                  compute=40_000, lr=0.1, seeds=2, bins=8, seed_resamples=100),
 }
 LEAST_LOGGED = 3  # logged losses of the widest width, at least
 
@@ -73,6 +76,7 @@ def prepare(pre: dict) -> tuple:
                          f"logs {LEAST_LOGGED} losses or more")
     if isinstance(pre["bins"], bool) or not isinstance(pre["bins"], int) or pre["bins"] < 3:
         raise ValueError(f"bins={pre['bins']!r}; bins must be an integer >= 3 (compute budgets of the frontier)")
+    check_seed_resamples(pre["seed_resamples"])
     steps = {d: steps_of(compute, d, cfg.log_every) for d in widths}
     grid = [p for d in widths for p in plrf.plrf_grid(d=[d], alpha=[pre["alpha"]], beta=[pre["beta"]],
                                                       lr=pre["lr"], steps=steps[d], seeds=pre["seeds"])]
@@ -96,29 +100,51 @@ def mean_curves(result, widths: list[int], steps: dict[int, int], log_every: int
     return curves, floors, diverged
 
 
+SIGNS = {"floor": 1.0, "d_opt": -1.0, "loss_opt": 1.0}  # as printed
+
+
+def fit_table(result, widths: list[int], steps: dict[int, int], cfg: plrf.PLRFConfig, bins: int) -> dict:
+    """Every fit of the exponent table from a sweep's records: the mean curves and floors, the
+    floor fit and the frontier's fits, with ``why`` for those that could not be fitted (rerun
+    on redrawn seeds by ``redraw_table``)."""
+    curves, floors, diverged = mean_curves(result, widths, steps, cfg.log_every)
+    r = cfg.log_every * np.arange(1, curves.shape[1] + 1, dtype=float)
+    fits, why = {}, {}
+    width_fit(fits, why, "floor", widths, floors, "a floor", "; plrf.floor=true computes them")
+    frontier, budgets = frontier_fits(fits, why, ("d_opt", "loss_opt"), widths, r, curves, bins)
+    return dict(curves=curves, floors=floors, diverged=diverged, r=r, fits=fits, why=why, frontier=frontier,
+                budgets=budgets)
+
+
 def main(argv=None) -> dict:
     args = experiment_args("plrf_frontier", __doc__.splitlines()[0], PRESETS, argv, prepare=prepare,
                            configs={"plrf": plrf.PLRFConfig})
     s = args.settings
     cfg, widths, steps, want, points = args.plan
     result = run_experiment_sweep(args, plrf.sweep_plrf, cfg, points)
-    curves, floors, diverged = mean_curves(result, widths, steps, cfg.log_every)
-    r = cfg.log_every * np.arange(1, curves.shape[1] + 1, dtype=float)
-
-    fits, why = {}, {}
-    width_fit(fits, why, "floor", widths, floors, "a floor", "; plrf.floor=true computes them")
-    frontier, budgets = frontier_fits(fits, why, ("d_opt", "loss_opt"), widths, r, curves, s["bins"])
+    table = fit_table(result, widths, steps, cfg, s["bins"])
+    curves, floors, diverged, r, fits, why, frontier, budgets = (
+        table[k] for k in ("curves", "floors", "diverged", "r", "fits", "why", "frontier", "budgets"))
+    # each exponent's spread over redrawn seeds: the whole table refitted on each redraw (the fits' own
+    # intervals see one set of runs)
+    redrawn = None
+    if s["seed_resamples"]:
+        redrawn = redraw_table(result, lambda records: {
+            k: SIGNS[k] * f.exponent for k, f in fit_table(records, widths, steps, cfg, s["bins"])["fits"].items()},
+            resamples=s["seed_resamples"])
 
     print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), alpha = {s['alpha']:g}, "
           f"beta = {s['beta']:g} (phase {want['phase']}), v = {cfg.v_ratio} d, lr = {s['lr']:g}, batch 1, "
           f"{s['compute']:g} / d steps; {diverged} diverged (left out of the means)")
     rows = print_exponents({
-        "floor": ("floor min P ~ d^-x (gradient flow)", 1.0),
-        "d_opt": ("d* ~ f^x, f = d r" + (f" ({frontier.C.size} budgets)" if frontier is not None else ""), -1.0),
-        "loss_opt": ("P* ~ f^-x along the frontier", 1.0),
-    }, fits, why, want)
+        "floor": ("floor min P ~ d^-x (gradient flow)", SIGNS["floor"]),
+        "d_opt": ("d* ~ f^x, f = d r" + (f" ({frontier.C.size} budgets)" if frontier is not None else ""),
+                  SIGNS["d_opt"]),
+        "loss_opt": ("P* ~ f^-x along the frontier", SIGNS["loss_opt"]),
+    }, fits, why, want, redrawn)
     if frontier is not None:
-        print_frontier(frontier, budgets, "d* and P*", "; the predictions are asymptotic in d")
+        print_frontier(frontier, budgets, "d* and P*", "; the predictions are asymptotic in d",
+                       redrawn=redrawn is not None)
 
     figure = args.figure
     plots.save(plots.compute_frontier(r, widths, curves, floors, frontier, loss_fit=fits.get("loss_opt"),

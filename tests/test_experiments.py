@@ -1814,10 +1814,15 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
         lo, hi = ex[key]["t_interval"]
         assert lo <= ex[key]["fitted"] <= hi
     assert "L ~ t^-x at N = 32, t in [20, 200]" in printed
-    assert "(the time exponent's interval is a fit's over one mean curve's logged points" in printed
+    assert "(the time exponent's t-interval is a fit's over one mean curve's logged points" in printed
     assert f"N* ~ C^x, C = N t ({kept} budgets)" in printed and f"{ex['N_opt']['fitted']:6.3f}" in printed
     assert f"{left_out} left out, their lowest loss at the smallest or largest width they hold" in printed
-    assert "(the N* and L* intervals are fits' over budgets whose optima come from the same runs" in printed
+    assert "(the N* and L* t-intervals are fits' over budgets whose optima come from the same runs" in printed
+    # each row's interval over redrawn seeds (the whole table refitted on each redraw), or why there is none
+    assert "(redrawn seeds: 95% intervals over 100 redraws of each point's 2 seeds on their own" in printed
+    for key in ("time", "width"):
+        lo, hi = ex[key]["seed_interval"]
+        assert lo < ex[key]["fitted"] < hi and f"redrawn seeds [{lo:.3f}, {hi:.3f}]" in printed
 
 
 def test_compute_optimal_floor_is_the_mean_of_the_curves_runs_finite_long_time_losses():
@@ -2294,3 +2299,57 @@ def test_superposition_scripts_say_why_a_width_left_with_one_model_has_no_interv
             assert f"nan: at gamma=-1, alpha=1.5: {why}" in printed, printed
             seeds = on_disk["alpha_m_seed_interval"]
             assert seeds[0][1] == [None, None] and all(v is not None for v in seeds[0][0] + seeds[1][0] + seeds[1][1])
+
+
+# mutants: the redraw's paired flag ignored; a row's interval left unsigned (N*'s had come out negative)
+def test_compute_optimal_and_plrf_frontier_redraw_the_seeds_of_their_whole_table(tmp_path, capsys):
+    t = 10.0 * np.arange(1, 41)
+    level = {0: -0.03, 1: 0.01, 2: 0.04, 3: -0.02}  # a seed's level, shared by its widths (one teacher and data set)
+
+    def outputs(p):
+        scale = np.exp(level[p["seed"]])
+        return {"loss_curve": (t ** -0.5 + 0.5 / p["N"]) * scale,
+                "loss_infinite_time": np.float64(0.5 / p["N"] * scale)}
+
+    rows = {}
+    for name, shared in (("plain", "[]"), ("shared", '["N"]')):
+        module = _stand_in_sweep(load("compute_optimal"), outputs)
+        module.main(["--preset", "smoke", "--set", "seeds=4", "--set", f"rf.common_across={shared}", "--out",
+                     str(tmp_path / name), "--figures", str(tmp_path / "fig"), "--no-progress"])
+        printed = capsys.readouterr().out
+        rows[name] = json.loads((tmp_path / name / "summary.json").read_text())["exponents"]
+        how = "one draw of the 4 seeds for every point" if name == "shared" else "each point's 4 seeds on their own"
+        assert f"(redrawn seeds: 95% intervals over 100 redraws of {how}" in printed
+    for name, ex in rows.items():
+        for key in ("width", "N_opt", "L_opt"):
+            lo, hi = ex[key]["seed_interval"]
+            assert lo <= ex[key]["fitted"] <= hi, (name, key, ex[key])
+    # the level cancels in every exponent where the seeds are redrawn together; on their own it moves the width one
+    plain, shared = (rows[k]["width"]["seed_interval"] for k in ("plain", "shared"))
+    assert shared[1] - shared[0] < 1e-6 < 0.01 < plain[1] - plain[0]
+    # plrf_frontier: every point's seeds on their own (its models share no draws), its signed d* interval
+    def plrf_outputs(p):
+        r = 10.0 * np.arange(1, p["steps"] // 10 + 1)
+        scale = np.exp(level[p["seed"]] * (1 + np.log2(p["d"]) / 10))  # (a level of its own at each width)
+        return {"loss_curve": (r ** -0.5 + 0.5 / p["d"]) * scale, "loss_floor": np.float64(0.5 / p["d"] * scale)}
+
+    module = _stand_in_sweep(load("plrf_frontier"), plrf_outputs)
+    module.main(["--preset", "smoke", "--out", str(tmp_path / "plrf"), "--figures", str(tmp_path / "fig"),
+                 "--no-progress"])
+    printed = capsys.readouterr().out
+    ex = json.loads((tmp_path / "plrf" / "summary.json").read_text())["exponents"]
+    assert "(redrawn seeds: 95% intervals over 100 redraws of each point's 2 seeds on their own" in printed
+    for key in ("floor", "d_opt", "loss_opt"):
+        lo, hi = ex[key]["seed_interval"]
+        assert 0 < lo < ex[key]["fitted"] < hi and f"redrawn seeds [{lo:.3f}, {hi:.3f}]" in printed, (key, ex[key])
+    # seed_resamples=0: no redraw; too few for a 95 % interval: refused before the sweep
+    module.main(["--preset", "smoke", "--set", "seed_resamples=0", "--out", str(tmp_path / "none"), "--figures",
+                 str(tmp_path / "fig"), "--no-progress"])
+    assert "redrawn seeds" not in capsys.readouterr().out
+    assert "seed_interval" not in json.loads((tmp_path / "none" / "summary.json").read_text())["exponents"]["d_opt"]
+    for name in ("compute_optimal", "plrf_frontier"):
+        module = load(name)
+        with pytest.raises(ValueError, match="seed_resamples=10; a 95% percentile interval needs at least 40"):
+            module.prepare({**module.PRESETS["smoke"], "seed_resamples": 10})
+        with pytest.raises(TypeError, match="seed_resamples=0.5; seed_resamples must be an integer"):
+            module.prepare({**module.PRESETS["smoke"], "seed_resamples": 0.5})

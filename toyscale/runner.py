@@ -503,6 +503,19 @@ def width_fit(fits: dict, why: dict, name: str, widths: Any, losses: Any, what: 
         why[name] = f"{int(kept.sum())} width(s) with {what} (the fit needs 3{hint})"
 
 
+def check_seed_resamples(value: Any) -> int:
+    """A preset's ``seed_resamples`` (the redraws of :func:`toyscale.scaling.redraw_table`),
+    checked before the sweep runs: 0 (none) or at least the 40 a 95 % interval needs."""
+    from toyscale._checks import check_int
+    from toyscale.fitting import _too_few_resamples
+
+    value = check_int("seed_resamples", value, 0)
+    why = _too_few_resamples(value, 0.95)
+    if why:
+        raise ValueError(f"seed_resamples={value}; {why}")
+    return value
+
+
 def frontier_summary(frontier: Any, budgets: int, names: tuple[str, str]) -> dict | None:
     """A frontier for a summary: its budgets ``C``, their optima and losses under ``names``, the
     budgets left out (not bracketed) and the fit's notes; None for none."""
@@ -513,32 +526,44 @@ def frontier_summary(frontier: Any, budgets: int, names: tuple[str, str]) -> dic
 
 
 def print_exponents(rows: Mapping[str, tuple[str, float]], fits: Mapping[str, Any], why: Mapping[str, str],
-                    want: Mapping[str, float]) -> dict[str, dict]:
+                    want: Mapping[str, float], redrawn: Any = None) -> dict[str, dict]:
     """Prints an exponent table: a header, then per key of ``rows`` (its name and sign) the
-    :func:`exponent_row` of ``fits[key]`` against ``want[key]``, or "not fitted: ``why[key]``".
-    Returns the summary entries by key."""
+    :func:`exponent_row` of ``fits[key]`` against ``want[key]``, or "not fitted: ``why[key]``";
+    with ``redrawn`` (a :class:`toyscale.scaling.RedrawnTable` of the signed exponents), each
+    fitted row's interval over redrawn seeds too, or why there is none, and how they were
+    drawn under the table. Returns the summary entries by key (``seed_interval``: [lo, hi],
+    nan where there is none, ``seed_interval_why`` then)."""
     out = {}
     print(f"{'exponent':<37} {'fitted':>6}          95% t-interval    predicted")
     for key, (name, sign) in rows.items():
         if key in fits:
             line, out[key] = exponent_row(name, fits[key], want[key], sign)
+            if redrawn is not None:
+                line += redrawn.text(key)
+                out[key]["seed_interval"] = list(redrawn.intervals[key])
+                if key in redrawn.why:
+                    out[key]["seed_interval_why"] = redrawn.why[key]
         else:
             line, out[key] = f"{name:<37} not fitted: {why[key]}", {"fitted": None, "predicted": want[key],
                                                                     "why": why[key]}
         print(line)
+    if redrawn is not None and any(key in fits for key in rows):
+        print(f"  (redrawn seeds: {redrawn.note})")
     return out
 
 
-def print_frontier(frontier: Any, budgets: int, optima: str, caveat: str = "") -> None:
+def print_frontier(frontier: Any, budgets: int, optima: str, caveat: str = "", redrawn: bool = False) -> None:
     """The lines that say which budgets of a bracketed frontier (:func:`toyscale.fitting.bracketed_frontier`)
-    were fitted, and that the ``optima``'s intervals (e.g. "N* and L*") are not seed-to-seed ones."""
+    were fitted, and that the ``optima``'s t-intervals (e.g. "N* and L*") are not seed-to-seed ones
+    (``redrawn``: the script redrew its seeds, and its table's intervals over redrawn seeds estimate those)."""
     print(f"frontier: {frontier.C.size} budgets bracket their optimum (widths "
           + ", ".join(f"{int(n)}" for n in frontier.N_opt) + f"); {budgets - frontier.C.size} left out, their "
           f"lowest loss at the smallest or largest width they hold")
     # (the budgets' optima come from the same few runs, so the fits' intervals miss how much the exponents
     # move from one draw of the models to another: measured in README, across --seed)
-    print(f"  (the {optima} intervals are fits' over budgets whose optima come from the same runs: not the "
-          f"exponents' seed-to-seed uncertainty, which --seed shows{caveat})")
+    print(f"  (the {optima} t-intervals are fits' over budgets whose optima come from the same runs: not the "
+          f"exponents' seed-to-seed uncertainty, which {'the intervals over redrawn seeds estimate and ' * redrawn}"
+          f"reruns with other --seed values measure{caveat})")
 
 
 # (benchmarks/superposition_common_draws.py: the headline quick preset, five sweep seeds each way;
