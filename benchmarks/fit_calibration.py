@@ -65,7 +65,8 @@ compute_optimal.py and plrf_frontier.py use: study 3's curves as sweep records, 
 mean per width and a power law through the means, ``--redraw-resamples`` redraws, ``--redraw-sets``
 curves per row. Prints the Monte-Carlo sd of the exponent, the median half-width of the 95 %
 interval, its ratio to 1.96 sd and its coverage, beside width_exponent's seed bootstrap of the
-same curves (the same redraws, widened through the replicates' spread instead).
+same curves (the same kind of redraws, its own draws, widened through the replicates' spread
+instead).
 
     python benchmarks/fit_calibration.py [--studies 1,2,3,4,5,6,7] [--datasets 200] [--mle-datasets 100] [--design grid]
         [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200]

@@ -205,8 +205,11 @@ def main(argv=None) -> dict:
         "L_opt": ("L* ~ C^-x along the frontier", SIGNS["L_opt"]),
     }, fits, why, want, redrawn)
     if "time" in fits:  # (its points are one smooth mean curve's, not independent: the window moves x far more)
+        seeds = redrawn is not None and "time" not in redrawn.why
         print("  (the time exponent's t-interval is a fit's over one mean curve's logged points, which are not "
-              "independent draws: not the exponent's uncertainty; its interval over redrawn seeds is)")
+              "independent draws: not the exponent's uncertainty" + ("; its interval over redrawn seeds shows the "
+                                                                      "seeds' share of it" if seeds else "")
+              + "; moving the fit's window moves it more)")
         print("  (L(inf): the ridgeless loss of the same runs, on their own features and data, which their gradient "
               "descent approaches; the law is for infinite width, where it is 0)")
     end = t[keep][-1]
@@ -214,7 +217,8 @@ def main(argv=None) -> dict:
     if np.isfinite(ratio):  # (NaN where the widest width's runs all diverged)
         print(f"at t = {end:g} (the time fit's end) the N = {widths[-1]} loss is {ratio:.2f}x its long-time loss")
     if frontier is not None:
-        print_frontier(frontier, budgets, "N* and L*", redrawn=redrawn is not None)
+        print_frontier(frontier, budgets, "N* and L*",
+                       redrawn=redrawn is not None and not {"N_opt", "L_opt"} & set(redrawn.why))
 
     figure = args.figure
     plots.save(plots.compute_frontier(t, widths, curves, limits, frontier, time_fit=fits.get("time"),
@@ -229,6 +233,7 @@ def main(argv=None) -> dict:
         "ridgeless_loss": limits.tolist(), "ridgeless_loss_of_curves": floors.tolist(), "exponents": rows,
         "time_fit_end": {"t": end, "over_long_time": ratio},
         "frontier": frontier_summary(frontier, budgets, ("N_opt", "L_opt")),
+        "seed_redraw": redrawn.note if redrawn is not None else None,
         "models": len(result), "diverged": diverged, "config": cfg.to_dict(),
     }, figure)
 

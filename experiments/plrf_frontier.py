@@ -144,7 +144,7 @@ def main(argv=None) -> dict:
     }, fits, why, want, redrawn)
     if frontier is not None:
         print_frontier(frontier, budgets, "d* and P*", "; the predictions are asymptotic in d",
-                       redrawn=redrawn is not None)
+                       redrawn=redrawn is not None and not {"d_opt", "loss_opt"} & set(redrawn.why))
 
     figure = args.figure
     plots.save(plots.compute_frontier(r, widths, curves, floors, frontier, loss_fit=fits.get("loss_opt"),
@@ -157,6 +157,7 @@ def main(argv=None) -> dict:
         "steps": [steps[d] for d in widths], "r": r.tolist(), "loss_curves": curves.tolist(),
         "floors": floors.tolist(), "exponents": rows,
         "frontier": frontier_summary(frontier, budgets, ("d_opt", "loss_opt")),
+        "seed_redraw": redrawn.note if redrawn is not None else None,
         "models": len(result), "diverged": diverged, "config": cfg.to_dict(),
     }, figure)
 

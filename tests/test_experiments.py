@@ -1819,7 +1819,7 @@ def test_compute_optimal_summary_is_the_fits_of_its_own_curves(tmp_path, capsys)
     assert f"{left_out} left out, their lowest loss at the smallest or largest width they hold" in printed
     assert "(the N* and L* t-intervals are fits' over budgets whose optima come from the same runs" in printed
     # each row's interval over redrawn seeds (the whole table refitted on each redraw), or why there is none
-    assert "(redrawn seeds: 95% intervals over 100 redraws of each point's 2 seeds on their own" in printed
+    assert "(redrawn seeds: 95% intervals over 100 redraws of each point's 2 finished models on their own" in printed
     for key in ("time", "width"):
         lo, hi = ex[key]["seed_interval"]
         assert lo < ex[key]["fitted"] < hi and f"redrawn seeds [{lo:.3f}, {hi:.3f}]" in printed
@@ -2306,8 +2306,8 @@ def test_compute_optimal_and_plrf_frontier_redraw_the_seeds_of_their_whole_table
     t = 10.0 * np.arange(1, 41)
     level = {0: -0.03, 1: 0.01, 2: 0.04, 3: -0.02}  # a seed's level, shared by its widths (one teacher and data set)
 
-    def outputs(p):
-        scale = np.exp(level[p["seed"]])
+    def outputs(p):  # (and a little noise of each model's own)
+        scale = np.exp(level[p["seed"]] + 0.002 * ((7 * p["N"] + 3 * p["seed"]) % 5 - 2))
         return {"loss_curve": (t ** -0.5 + 0.5 / p["N"]) * scale,
                 "loss_infinite_time": np.float64(0.5 / p["N"] * scale)}
 
@@ -2318,15 +2318,19 @@ def test_compute_optimal_and_plrf_frontier_redraw_the_seeds_of_their_whole_table
                      str(tmp_path / name), "--figures", str(tmp_path / "fig"), "--no-progress"])
         printed = capsys.readouterr().out
         rows[name] = json.loads((tmp_path / name / "summary.json").read_text())["exponents"]
-        how = "one draw of the 4 seeds for every point" if name == "shared" else "each point's 4 seeds on their own"
+        how = ("one draw of the 4 seeds every point finished, for every point" if name == "shared" else
+               "each point's 4 finished models on their own")
         assert f"(redrawn seeds: 95% intervals over 100 redraws of {how}" in printed
     for name, ex in rows.items():
         for key in ("width", "N_opt", "L_opt"):
+            if name == "shared" and key == "N_opt":  # (redrawn together, the optima stayed at their grid widths)
+                assert ex[key]["seed_interval"] == [None, None] and "distinct value(s)" in ex[key]["seed_interval_why"]
+                continue
             lo, hi = ex[key]["seed_interval"]
             assert lo <= ex[key]["fitted"] <= hi, (name, key, ex[key])
     # the level cancels in every exponent where the seeds are redrawn together; on their own it moves the width one
     plain, shared = (rows[k]["width"]["seed_interval"] for k in ("plain", "shared"))
-    assert shared[1] - shared[0] < 1e-6 < 0.01 < plain[1] - plain[0]
+    assert shared[1] - shared[0] < 0.005 < 0.02 < plain[1] - plain[0], (shared, plain)
     # plrf_frontier: every point's seeds on their own (its models share no draws), its signed d* interval
     def plrf_outputs(p):
         r = 10.0 * np.arange(1, p["steps"] // 10 + 1)
@@ -2338,7 +2342,7 @@ def test_compute_optimal_and_plrf_frontier_redraw_the_seeds_of_their_whole_table
                  "--no-progress"])
     printed = capsys.readouterr().out
     ex = json.loads((tmp_path / "plrf" / "summary.json").read_text())["exponents"]
-    assert "(redrawn seeds: 95% intervals over 100 redraws of each point's 2 seeds on their own" in printed
+    assert "(redrawn seeds: 95% intervals over 100 redraws of each point's 2 finished models on their own" in printed
     for key in ("floor", "d_opt", "loss_opt"):
         lo, hi = ex[key]["seed_interval"]
         assert 0 < lo < ex[key]["fitted"] < hi and f"redrawn seeds [{lo:.3f}, {hi:.3f}]" in printed, (key, ex[key])

@@ -653,10 +653,10 @@ def test_redraw_table_reruns_an_analysis_on_redrawn_seeds_as_width_exponent_redr
     lo, hi = redrawn.intervals["alpha_m"]
     flo, fhi = fit.intervals["exponent"]
     assert lo < fit.exponent < hi and not redrawn.why
-    # the same resampling of the same means, widened two ways (the replicates' spread, or the interval about
-    # its median): within 10 % of each other (0.96 here; not widened, 0.83: 4 seeds widen by 1.155x)
+    # the same kind of resampling (draws of their own) of the same means, widened two ways (the replicates'
+    # spread, or the interval about its median): within 10 % of each other (0.96 here; not widened, 0.83)
     assert 0.9 < (hi - lo) / (fhi - flo) < 1.1
-    assert "each point's 4 seeds on their own" in redrawn.note and "1.155 for k = 4" in redrawn.note
+    assert "each point's 4 finished models on their own" in redrawn.note and "1.155 for k = 4" in redrawn.note
     # the draws follow the points and seeds, not the records' order
     shuffled = [records[i] for i in np.random.default_rng(1).permutation(len(records))]
     assert redraw_table(shuffled, _width_table, resamples=1000).intervals == redrawn.intervals
@@ -666,7 +666,8 @@ def test_redraw_table_reruns_an_analysis_on_redrawn_seeds_as_width_exponent_redr
     apart = redraw_table(shared, _width_table, resamples=400).intervals["alpha_m"]
     together = redraw_table(shared, _width_table, resamples=400, paired=True)
     width = together.intervals["alpha_m"][1] - together.intervals["alpha_m"][0]
-    assert width < 0.03 < 0.1 < apart[1] - apart[0] and "one draw of the 4 seeds for every point" in together.note
+    assert width < 0.03 < 0.1 < apart[1] - apart[0]
+    assert "one draw of the 4 seeds every point finished, for every point" in together.note
     assert together.text("alpha_m") == "[{:.3f}, {:.3f}]".format(*together.intervals["alpha_m"]).join(
         (", redrawn seeds ", ""))
 
@@ -678,7 +679,7 @@ def test_redraw_table_says_why_an_exponent_has_no_interval():
     one = _records_of(curve_seeds=1)
     redrawn = redraw_table(one, _width_table, resamples=40)
     assert np.isnan(redrawn.intervals["alpha_m"]).all()
-    assert redrawn.text("alpha_m") == (", no interval over redrawn seeds (a point has one model (a sweep of one "
+    assert redrawn.text("alpha_m") == (", no interval over redrawn seeds (one model per point (a sweep of one "
                                        "seed): no seed noise to redraw (sweep more seeds))")
     # an analysis that fails on some redraws: those are counted, and too many of them give no interval
     records = _records_of(curve_seeds=2)
@@ -705,6 +706,63 @@ def test_redraw_table_says_why_an_exponent_has_no_interval():
         redraw_table([], _width_table)
     with pytest.raises(TypeError, match="paired=1; paired must be True or False"):
         redraw_table(records, _width_table, paired=1)
-    uneven = records + [Record(99, {"m": 4, "gamma": -1.0, "seed": 7}, False, {"test_loss": np.float64(1.0)})]
-    with pytest.raises(ValueError, match="paired=True needs every point to have the same seeds"):
-        redraw_table(uneven, _width_table, paired=True)
+    twice = records + [Record(99, {"m": 4, "gamma": -1.0, "seed": 0}, False, {"test_loss": np.float64(1.0)})]
+    with pytest.raises(ValueError, match="paired=True needs one model per seed at each point; m = 4 repeats a seed"):
+        redraw_table(twice, _width_table, paired=True)
+    with pytest.raises(TypeError, match=r"records\[0\].point=.*a point's fields must be JSON values"):
+        redraw_table([Record(0, {"m": {1, 2}, "seed": 0}, False, {})], _width_table)
+
+
+def _diverge(records, which):
+    """``records`` with those for which ``which(point)`` holds marked diverged (their loss NaN)."""
+    from toyscale.sweep import Record
+
+    return [Record(r.model_id, r.point, True, {"test_loss": np.float64(np.nan)}) if which(r.point) else r
+            for r in records]
+
+
+# mutants: diverged records redrawn as replicates (a point left with one finished model got a finite interval,
+# and k counted the diverged); the paired redraw over seeds some point did not finish; no distinct-values check
+def test_redraw_table_redraws_finished_models_and_keeps_the_diverged_ones_as_they_are():
+    from toyscale.scaling import redraw_table
+    from toyscale.sweep import Record
+
+    # two seeds, seed 1 diverged at m = 4: that width's seed noise is invisible, as width_exponent says
+    lone = _diverge(_records_of(curve_seeds=2, eps=0.1), lambda p: p["m"] == 4 and p["seed"] == 1)
+    redrawn = redraw_table(lone, _width_table, resamples=200)
+    assert redrawn.why["alpha_m"] == "m = 4 has one finished model (1 diverged), whose seed noise redrawing cannot see"
+    assert np.isnan(redrawn.intervals["alpha_m"]).all()
+    # three seeds, one diverged at m = 4: k = 2 finished there (widened by sqrt(2)), the diverged one kept
+    three = _diverge(_records_of(curve_seeds=3, eps=0.1), lambda p: p["m"] == 4 and p["seed"] == 2)
+    seen = []
+    redrawn = redraw_table(three, lambda rs: seen.append(sum(r.diverged for r in rs)) or _width_table(rs),
+                           resamples=200)
+    assert "1.414 for k = 2" in redrawn.note and "1 model(s) kept as they are in every redraw" in redrawn.note
+    assert set(seen) == {1} and len(seen) == 201  # (the full table, then each redraw: the diverged one once)
+    # a width whose models all diverged: kept out of the redraw (the analysis leaves it out), the others redrawn
+    gone = _diverge(_records_of(curve_seeds=3, eps=0.1), lambda p: p["m"] == 32)
+    assert np.isfinite(redraw_table(gone, _width_table, resamples=200).intervals["alpha_m"]).all()
+    # paired: the seeds every point finished (here 0 and 1), seed 2 kept as it is
+    shared = _diverge(_records_of(curve_seeds=3, level=0.3, eps=0.005), lambda p: p["m"] == 8 and p["seed"] == 2)
+    paired = redraw_table(shared, _width_table, resamples=200, paired=True)
+    assert "one draw of the 2 seeds every point finished, for every point; 1 seed(s) left out" in paired.note
+    assert "4 model(s) kept as they are" in paired.note and np.isfinite(paired.intervals["alpha_m"]).all()
+    two = _diverge(shared, lambda p: p["m"] == 16 and p["seed"] == 1)
+    assert redraw_table(two, _width_table, resamples=200, paired=True).why["alpha_m"] == (
+        "1 seed(s) finished at every point, and a paired redraw needs two; 2 seed(s) left out, not finished at every "
+        "point")
+    assert redraw_table(_diverge(shared, lambda p: True), lambda rs: {"alpha_m": np.nan}, resamples=40).why == {
+        "alpha_m": "every model diverged: no finished model to redraw"}
+    # an exponent that moves in steps (here: never) gets no interval, one with few values a note
+    def stepped(rs):  # (the seeds drawn at m = 4, three of 0, 1 and 2: their sum takes 7 values)
+        return {"flat": 0.5, "coarse": 0.5 + 0.01 * sum(r.point["seed"] for r in rs if r.point["m"] == 4)}
+
+    steps = redraw_table(shared, stepped, resamples=200)
+    assert steps.why["flat"] == ("the redrawn sets of seeds gave 1 distinct value(s): the exponent moves in steps too "
+                                 "coarse for an interval")
+    assert "few distinct values over the redraws, so a rough interval: coarse 7" in steps.note
+    # one point, however its fields are spelled (a numpy scalar, a whole float) or labelled
+    spelled = [Record(r.model_id, {**r.point, "m": np.int64(r.point["m"]) if r.point["seed"] else float(r.point["m"]),
+                                   "label": f"run {r.model_id}"}, r.diverged, r.outputs) for r in _records_of()]
+    assert redraw_table(spelled, _width_table, resamples=200).intervals == redraw_table(
+        _records_of(), _width_table, resamples=200).intervals

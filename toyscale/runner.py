@@ -547,7 +547,7 @@ def print_exponents(rows: Mapping[str, tuple[str, float]], fits: Mapping[str, An
             line, out[key] = f"{name:<37} not fitted: {why[key]}", {"fitted": None, "predicted": want[key],
                                                                     "why": why[key]}
         print(line)
-    if redrawn is not None and any(key in fits for key in rows):
+    if redrawn is not None and any(key in fits and key not in redrawn.why for key in rows):  # (else: each row's why)
         print(f"  (redrawn seeds: {redrawn.note})")
     return out
 

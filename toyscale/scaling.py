@@ -22,7 +22,7 @@ from toyscale._checks import _scalar_of, check_int, check_seed, short_repr, shor
 from toyscale.fitting import (NotIdentifiableError, PowerLawFit, _check_bootstrap, _ols, _percentile_intervals,
                                _too_few_resamples, fit_power_law)
 from toyscale.superposition import no_better_than_empty
-from toyscale.sweep import Record, matching
+from toyscale.sweep import Record, _canonical, matching
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES",
            "seed_redraw", "seed_interval", "redrawn_seeds_text", "without_seed_intervals", "redraw_table",
@@ -475,12 +475,14 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
 
     ``table(records)`` runs the analysis (mean curves over seeds, frontier, fits) and gives
     ``{name: exponent}`` (nan or a missing name: no fit). It is rerun on ``resamples`` sets of
-    records in which each point's replicates (the records that differ only in ``seed``,
-    diverged ones included: the analysis decides what to do with them) are drawn with
-    replacement, on their own or, ``paired``, one draw of seeds for every point (models that
-    share their draws across points, whose seeds are the independent units). The
-    percentile intervals of the reruns' exponents are widened about their median by
-    sqrt(k / (k - 1)), k the fewest replicates of a point: a mean of k draws with replacement
+    records in which each point's finished replicates (the records that differ only in
+    ``seed`` or ``label`` and did not diverge) are drawn with replacement, on their own or,
+    ``paired``, one draw of seeds for every point, the seeds every point finished (models that
+    share their draws across points, whose seeds are the independent units); a diverged model
+    (and in a paired redraw, a seed some point did not finish) is kept as it is in every
+    rerun: the analysis decides what to do with it. The percentile intervals of the reruns'
+    exponents are widened about their median by sqrt(k / (k - 1)), k the fewest finished
+    replicates of a point (the seeds redrawn, paired): a mean of k draws with replacement
     varies (k - 1) / k as much as the mean itself (the expanded percentile interval;
     :func:`width_exponent`'s seed bootstrap widens the replicates' spread by the same factor,
     which an analysis of whole records does not allow).
@@ -489,12 +491,16 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     compute-optimal table of 6 widths took about 10-30 ms on a 2-core CPU).
 
     Raises:
-      TypeError, ValueError: a bad argument, or ``paired`` with points whose seeds differ.
+      TypeError, ValueError: a bad argument, or ``paired`` with a seed twice at one point.
 
     Returns:
-      A :class:`RedrawnTable`. A name gets no interval where a point has one replicate (no
-      seed noise to redraw), or where more than (1 - level) / 2 of the reruns gave no fit
-      (leaving them out could move an end; fewer are left out and counted in ``note``).
+      A :class:`RedrawnTable`. No name gets an interval where a point has one finished model
+      (its seed noise invisible to the redraw; paired: fewer than two seeds every point
+      finished). A name gets none where more than (1 - level) / 2 of the reruns gave no fit
+      (leaving them out could move an end; fewer are left out and counted in ``note``), or
+      where the reruns gave fewer than 3 distinct values (an exponent that moves in steps, as
+      a frontier's optimum that takes only the grid's widths; under 10 are counted in
+      ``note``).
     """
     if not callable(table):
         raise TypeError(f"table={table!r}; table must be a function of a list of records giving {{name: exponent}}")
@@ -510,61 +516,108 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     if not records or not all(isinstance(r, Record) for r in records):
         raise TypeError("records must be a non-empty sequence of sweep Records (e.g. a SweepResult)")
     groups: dict[str, list[Record]] = {}
-    for r in records:
-        key = json.dumps({k: v for k, v in r.point.items() if k != "seed"}, sort_keys=True, default=repr)
+    for i, r in enumerate(records):
+        try:  # (one spelling of a point: a numpy scalar and a Python number, -1 and -1.0, are one point)
+            key = json.dumps(_canonical({k: v for k, v in r.point.items() if k not in ("seed", "label")}),
+                             sort_keys=True)
+        except TypeError as e:
+            raise TypeError(f"records[{i}].point={short_repr(r.point, 80)}: {e}; a point's fields must be JSON "
+                            f"values") from None
         groups.setdefault(key, []).append(r)
-    # (sorted, so that the draws do not depend on the records' order)
-    groups = {k: sorted(g, key=lambda r: (repr(r.point.get("seed", 0)), r.model_id)) for k, g in sorted(groups.items())}
-    names = [k for k, v in table(records).items()]
-    fewest = min(len(g) for g in groups.values())
+    # each point's finished models, in seed order (so that the draws do not depend on the records' order);
+    # a diverged model is kept as it is in every rerun (the analysis decides what to do with it)
+    order = sorted(groups)
+    finished = [sorted((r for r in groups[k] if not r.diverged), key=lambda r: (repr(r.point.get("seed", 0)),
+                                                                                r.model_id)) for k in order]
+    fixed = [r for k in order for r in groups[k] if r.diverged]
+    names = list(table(records))
     nan = (math.nan, math.nan)
-    if fewest < 2:
-        reason = "a point has one model (a sweep of one seed): no seed noise to redraw (sweep more seeds)"
-        return RedrawnTable({k: nan for k in names}, {k: reason for k in names}, reason)
+
+    def none(reason: str) -> RedrawnTable:
+        return RedrawnTable({k: nan for k in names}, {k: reason for k in names}, "no redraw: " + reason)
+
+    if all(len(groups[k]) < 2 for k in order):
+        return none("one model per point (a sweep of one seed): no seed noise to redraw (sweep more seeds)")
+    redrawn = [g for g in finished if g]  # (a point whose models all diverged has none to redraw)
+    if not redrawn:
+        return none("every model diverged: no finished model to redraw")
     rng = np.random.default_rng([seed, 0x5EED, 2])
     if paired:
-        labels = [tuple(repr(r.point.get("seed", 0)) for r in g) for g in groups.values()]
-        if len(set(labels)) > 1 or len(set(labels[0])) != len(labels[0]):
-            raise ValueError("paired=True needs every point to have the same seeds, each once (one model per seed); "
-                             "these records' points differ in their seeds or repeat one: leave paired out")
+        labels = [[repr(r.point.get("seed", 0)) for r in g] for g in redrawn]
+        for k, g in zip(order, finished):
+            if len(set(labels_of := [repr(r.point.get("seed", 0)) for r in g])) != len(labels_of):
+                raise ValueError(f"paired=True needs one model per seed at each point; {_point_text(groups, k)} "
+                                 f"repeats a seed: give each replicate its own seed, or leave paired out")
+        shared = sorted(set.intersection(*map(set, labels)))
+        left = len(set().union(*map(set, labels))) - len(shared)
+        dropped = f"; {left} seed(s) left out, not finished at every point" if left else ""
+        if len(shared) < 2:
+            return none(f"{len(shared)} seed(s) finished at every point, and a paired redraw needs two{dropped}")
+        fixed += [r for g in redrawn for r in g if repr(r.point.get("seed", 0)) not in shared]
+        columns = [[next(r for r in g if repr(r.point.get("seed", 0)) == s) for s in shared] for g in redrawn]
+        fewest = len(shared)
         draws = rng.integers(0, fewest, size=(resamples, fewest))
-        picks = [[g[i] for g in groups.values() for i in row] for row in draws]
-        what = f"one draw of the {fewest} seeds for every point"
+        picks = [fixed + [c[i] for c in columns for i in row] for row in draws]
+        what = f"one draw of the {fewest} seeds every point finished, for every point{dropped}"
     else:
-        per_group = [rng.integers(0, len(g), size=(resamples, len(g))) for g in groups.values()]
-        picks = [[g[i] for g, d in zip(groups.values(), per_group) for i in d[j]] for j in range(resamples)]
-        what = f"each point's {fewest}{'+' if max(map(len, groups.values())) > fewest else ''} seeds on their own"
+        lone = [k for k, g in zip(order, finished) if len(g) == 1]
+        if lone:
+            return none(f"{_point_text(groups, lone[0])} has one finished model ({len(groups[lone[0]]) - 1} diverged), "
+                        f"whose seed noise redrawing cannot see")
+        fewest = min(map(len, redrawn))
+        per_group = [rng.integers(0, len(g), size=(resamples, len(g))) for g in redrawn]
+        picks = [fixed + [g[i] for g, d in zip(redrawn, per_group) for i in d[j]] for j in range(resamples)]
+        more = "+" if max(map(len, redrawn)) > fewest else ""
+        what = f"each point's {fewest}{more} finished models on their own"
     values = np.full((resamples, len(names)), np.nan)
     for j, chosen in enumerate(picks):
         out = table(chosen)
         values[j] = [float(out.get(k, math.nan)) for k in names]
     widen = math.sqrt(fewest / (fewest - 1))
-    intervals, whys, missing = {}, {}, {}
+    intervals, whys, missing, coarse = {}, {}, {}, {}
     for c, name in enumerate(names):
         col = values[:, c][np.isfinite(values[:, c])]
-        gone = resamples - col.size
+        gone, distinct = resamples - col.size, np.unique(col).size
         if gone > resamples * (1 - level) / 2:
             whys[name] = (f"{gone} of {resamples} redrawn sets of seeds gave no fit, too many to leave out of a "
                           f"{100 * level:g}% interval")
         elif _too_few_resamples(col.size, level):
             whys[name] = (f"{col.size} of {resamples} redrawn sets of seeds gave a fit, fewer than a {100 * level:g}% "
                           f"interval needs: redraw more")
+        elif distinct < 3:  # (e.g. an optimum that takes only the grid's widths and never moved)
+            whys[name] = (f"the redrawn sets of seeds gave {distinct} distinct value(s): the exponent moves in steps "
+                          f"too coarse for an interval")
         if name in whys:
             intervals[name] = nan
             continue
         if gone:
             missing[name] = gone
+        if distinct < 10:
+            coarse[name] = distinct
         lo, hi = _percentile_intervals(col[:, None], ["x"], level)["x"]
         mid = float(np.median(col))
         intervals[name] = (mid - widen * (mid - lo), mid + widen * (hi - mid))
     note = (f"{100 * level:g}% intervals over {resamples} redraws of {what}, the analysis rerun on each, widened "
             f"by sqrt(k / (k - 1)) = {widen:.3f} for k = {fewest}")
+    if fixed:
+        note += f"; {len(fixed)} model(s) kept as they are in every redraw (diverged, or a seed left out)"
     if missing:
         note += "; redraws without a fit, left out: " + ", ".join(f"{k} {n}" for k, n in missing.items())
-    if fewest <= 4:
-        note += (f"; with {fewest} seeds a point's redrawn mean takes few values, and the interval is a rough "
-                 f"one")
+    if coarse:
+        note += ("; few distinct values over the redraws, so a rough interval: "
+                 + ", ".join(f"{k} {n}" for k, n in coarse.items()))
+    elif fewest <= 4:
+        note += f"; with {fewest} seeds a point's redrawn mean takes few values, and the interval is a rough one"
     return RedrawnTable(intervals, whys, note)
+
+
+def _point_text(groups: Mapping[str, list[Record]], key: str) -> str:
+    """A point of :func:`redraw_table`'s groups named by the fields in which the points differ
+    ("N = 8, T = 64"), or "the point" where there is one."""
+    points = {k: g[0].point for k, g in groups.items()}
+    varying = [f for f in points[key] if f not in ("seed", "label")
+               and len({repr(p.get(f)) for p in points.values()}) > 1]
+    return ", ".join(f"{f} = {points[key][f]!r}" for f in varying) or "the point"
 
 
 # one compiled program per (resamples, widths) shape; applied op by op instead, the refit cost
