@@ -745,7 +745,8 @@ def test_redraw_table_redraws_finished_models_and_keeps_the_diverged_ones_as_the
     # paired: the seeds every point finished (here 0 and 1), seed 2 kept as it is
     shared = _diverge(_records_of(curve_seeds=3, level=0.3, eps=0.005), lambda p: p["m"] == 8 and p["seed"] == 2)
     paired = redraw_table(shared, _width_table, resamples=200, paired=True)
-    assert "one draw of the 2 seeds every point finished, for every point; 1 seed(s) left out" in paired.note
+    assert "one draw of the 2 seeds every point finished, for every point, the analysis rerun" in paired.note
+    assert "for k = 2; 1 seed(s) left out, not finished at every point; 4 model(s) kept" in paired.note
     assert "4 model(s) kept as they are" in paired.note and np.isfinite(paired.intervals["alpha_m"]).all()
     two = _diverge(shared, lambda p: p["m"] == 16 and p["seed"] == 1)
     assert redraw_table(two, _width_table, resamples=200, paired=True).why["alpha_m"] == (
@@ -760,7 +761,11 @@ def test_redraw_table_redraws_finished_models_and_keeps_the_diverged_ones_as_the
     steps = redraw_table(shared, stepped, resamples=200)
     assert steps.why["flat"] == ("the redrawn sets of seeds gave 1 distinct value(s): the exponent moves in steps too "
                                  "coarse for an interval")
-    assert "few distinct values over the redraws, so a rough interval: coarse 7" in steps.note
+    assert "few distinct values over the redraws, so a rough interval: coarse 7; with 2 seeds" in steps.note
+    # a point named by the fields in which the points differ, in one spelling
+    odd = _diverge([Record(r.model_id, {**r.point, "m": np.int64(r.point["m"]), "T": 64}, r.diverged, r.outputs)
+                    for r in _records_of(curve_seeds=2)], lambda p: p["m"] == 16 and p["seed"] == 0)
+    assert redraw_table(odd, _width_table, resamples=40).why["alpha_m"].startswith("m = 16 has one finished model")
     # one point, however its fields are spelled (a numpy scalar, a whole float) or labelled
     spelled = [Record(r.model_id, {**r.point, "m": np.int64(r.point["m"]) if r.point["seed"] else float(r.point["m"]),
                                    "label": f"run {r.model_id}"}, r.diverged, r.outputs) for r in _records_of()]

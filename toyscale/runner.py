@@ -538,7 +538,7 @@ def print_exponents(rows: Mapping[str, tuple[str, float]], fits: Mapping[str, An
     for key, (name, sign) in rows.items():
         if key in fits:
             line, out[key] = exponent_row(name, fits[key], want[key], sign)
-            if redrawn is not None:
+            if redrawn is not None and key in redrawn.intervals:
                 line += redrawn.text(key)
                 out[key]["seed_interval"] = list(redrawn.intervals[key])
                 if key in redrawn.why:
@@ -547,7 +547,8 @@ def print_exponents(rows: Mapping[str, tuple[str, float]], fits: Mapping[str, An
             line, out[key] = f"{name:<37} not fitted: {why[key]}", {"fitted": None, "predicted": want[key],
                                                                     "why": why[key]}
         print(line)
-    if redrawn is not None and any(key in fits and key not in redrawn.why for key in rows):  # (else: each row's why)
+    if redrawn is not None and any(key in fits and key in redrawn.intervals and key not in redrawn.why
+                                   for key in rows):  # (else: each row's why)
         print(f"  (redrawn seeds: {redrawn.note})")
     return out
 

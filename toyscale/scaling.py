@@ -460,7 +460,10 @@ class RedrawnTable:
 
     def text(self, name: str) -> str:
         """What a script prints after ``name``'s exponent: ", redrawn seeds [lo, hi]" or ", no
-        interval over redrawn seeds (why)", as :func:`redrawn_seeds_text` does for a width fit."""
+        interval over redrawn seeds (why)", as :func:`redrawn_seeds_text` does for a width fit;
+        "" for a name the analysis did not give on the full records."""
+        if name not in self.intervals:
+            return ""
         if name in self.why:
             return f", no interval over redrawn seeds ({self.why[name]})"
         lo, hi = self.intervals[name]
@@ -478,17 +481,21 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     records in which each point's finished replicates (the records that differ only in
     ``seed`` or ``label`` and did not diverge) are drawn with replacement, on their own or,
     ``paired``, one draw of seeds for every point, the seeds every point finished (models that
-    share their draws across points, whose seeds are the independent units); a diverged model
-    (and in a paired redraw, a seed some point did not finish) is kept as it is in every
-    rerun: the analysis decides what to do with it. The percentile intervals of the reruns'
-    exponents are widened about their median by sqrt(k / (k - 1)), k the fewest finished
-    replicates of a point (the seeds redrawn, paired): a mean of k draws with replacement
+    share their draws across points, whose seeds are the independent units; a point whose models
+    all diverged takes no part); a diverged model (and in a paired redraw, a seed some point did
+    not finish) is kept as it is in every rerun: the analysis decides what to do with it, and
+    where it still uses its outputs (compute_optimal.py averages every model's ridgeless loss)
+    their noise is not in the intervals, which the note's count of kept models flags. The
+    percentile intervals of the reruns' exponents are widened about their median by
+    sqrt(k / (k - 1)), k the fewest finished replicates of a point (the seeds redrawn,
+    paired): a mean of k draws with replacement
     varies (k - 1) / k as much as the mean itself (the expanded percentile interval;
     :func:`width_exponent`'s seed bootstrap widens the replicates' spread by the same factor,
     which an analysis of whole records does not allow).
 
     Every rerun is the analysis on the host, one at a time: ``resamples`` times its cost (a
-    compute-optimal table of 6 widths took about 10-30 ms on a 2-core CPU).
+    compute-optimal table of 6 widths took about 6 ms on a 2-core CPU, the power-law
+    random-feature one about 35 ms).
 
     Raises:
       TypeError, ValueError: a bad argument, or ``paired`` with a seed twice at one point.
@@ -558,7 +565,7 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
         fewest = len(shared)
         draws = rng.integers(0, fewest, size=(resamples, fewest))
         picks = [fixed + [c[i] for c in columns for i in row] for row in draws]
-        what = f"one draw of the {fewest} seeds every point finished, for every point{dropped}"
+        what = f"one draw of the {fewest} seeds every point finished, for every point"
     else:
         lone = [k for k, g in zip(order, finished) if len(g) == 1]
         if lone:
@@ -568,7 +575,7 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
         per_group = [rng.integers(0, len(g), size=(resamples, len(g))) for g in redrawn]
         picks = [fixed + [g[i] for g, d in zip(redrawn, per_group) for i in d[j]] for j in range(resamples)]
         more = "+" if max(map(len, redrawn)) > fewest else ""
-        what = f"each point's {fewest}{more} finished models on their own"
+        what, dropped = f"each point's {fewest}{more} finished models on their own", ""
     values = np.full((resamples, len(names)), np.nan)
     for j, chosen in enumerate(picks):
         out = table(chosen)
@@ -598,26 +605,27 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
         mid = float(np.median(col))
         intervals[name] = (mid - widen * (mid - lo), mid + widen * (hi - mid))
     note = (f"{100 * level:g}% intervals over {resamples} redraws of {what}, the analysis rerun on each, widened "
-            f"by sqrt(k / (k - 1)) = {widen:.3f} for k = {fewest}")
+            f"by sqrt(k / (k - 1)) = {widen:.3f} for k = {fewest}{dropped}")
     if fixed:
-        note += f"; {len(fixed)} model(s) kept as they are in every redraw (diverged, or a seed left out)"
+        note += (f"; {len(fixed)} model(s) kept as they are in every redraw (diverged, or a seed left out): where "
+                 f"the analysis uses them, their noise is not in the intervals")
     if missing:
         note += "; redraws without a fit, left out: " + ", ".join(f"{k} {n}" for k, n in missing.items())
     if coarse:
         note += ("; few distinct values over the redraws, so a rough interval: "
                  + ", ".join(f"{k} {n}" for k, n in coarse.items()))
-    elif fewest <= 4:
+    if fewest <= 4:
         note += f"; with {fewest} seeds a point's redrawn mean takes few values, and the interval is a rough one"
     return RedrawnTable(intervals, whys, note)
 
 
 def _point_text(groups: Mapping[str, list[Record]], key: str) -> str:
-    """A point of :func:`redraw_table`'s groups named by the fields in which the points differ
-    ("N = 8, T = 64"), or "the point" where there is one."""
-    points = {k: g[0].point for k, g in groups.items()}
-    varying = [f for f in points[key] if f not in ("seed", "label")
-               and len({repr(p.get(f)) for p in points.values()}) > 1]
-    return ", ".join(f"{f} = {points[key][f]!r}" for f in varying) or "the point"
+    """A point of :func:`redraw_table`'s groups (keyed by their canonical JSON) named by the
+    fields in which the points differ ("N = 8, T = 64"), or "the point" where none does."""
+    points = {k: json.loads(k) for k in groups}
+    fields = sorted(set().union(*points.values()))
+    varying = [f for f in fields if len({json.dumps(p.get(f), sort_keys=True) for p in points.values()}) > 1]
+    return ", ".join(f"{f} = {points[key].get(f)!r}" for f in varying) or "the point"
 
 
 # one compiled program per (resamples, widths) shape; applied op by op instead, the refit cost
