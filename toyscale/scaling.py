@@ -425,11 +425,15 @@ def redrawn_seeds_text(fit: PowerLawFit) -> str:
     if fit.resampled != "seeds":
         return ""
     lo, hi = fit.intervals["exponent"]
-    if math.isfinite(lo) and math.isfinite(hi):
-        return f", redrawn seeds [{lo:.3f}, {hi:.3f}]"
-    why = next((note.split(": ", 1)[1] for note in fit.notes if note.startswith(_NO_SEED_INTERVALS)),
-               "too few of the redrawn curves gave a finite exponent")
-    return f", no interval over redrawn seeds ({why})"
+    why = None if math.isfinite(lo) and math.isfinite(hi) else next(
+        (note.split(": ", 1)[1] for note in fit.notes if note.startswith(_NO_SEED_INTERVALS)),
+        "too few of the redrawn curves gave a finite exponent")
+    return _redrawn_text((lo, hi), why)
+
+
+def _redrawn_text(interval: tuple[float, float], why: str | None) -> str:
+    """", redrawn seeds [lo, hi]", or where there is none, ", no interval over redrawn seeds (why)"."""
+    return f", no interval over redrawn seeds ({why})" if why else ", redrawn seeds [{:.3f}, {:.3f}]".format(*interval)
 
 
 def fit_width_curve(curve: WidthCurve, **options: Any) -> tuple[PowerLawFit | None, str | None]:
@@ -462,12 +466,7 @@ class RedrawnTable:
         """What a script prints after ``name``'s exponent: ", redrawn seeds [lo, hi]" or ", no
         interval over redrawn seeds (why)", as :func:`redrawn_seeds_text` does for a width fit;
         "" for a name the analysis did not give on the full records."""
-        if name not in self.intervals:
-            return ""
-        if name in self.why:
-            return f", no interval over redrawn seeds ({self.why[name]})"
-        lo, hi = self.intervals[name]
-        return f", redrawn seeds [{lo:.3f}, {hi:.3f}]"
+        return _redrawn_text(self.intervals[name], self.why.get(name)) if name in self.intervals else ""
 
 
 def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapping[str, float]], *,
@@ -488,8 +487,8 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     their noise is not in the intervals, which the note's count of kept models flags. The
     percentile intervals of the reruns' exponents are widened about their median by
     sqrt(k / (k - 1)), k the fewest finished replicates of a point (the seeds redrawn,
-    paired): a mean of k draws with replacement
-    varies (k - 1) / k as much as the mean itself (the expanded percentile interval;
+    paired): a mean of k draws with replacement varies (k - 1) / k as much as the mean itself
+    (the expanded percentile interval;
     :func:`width_exponent`'s seed bootstrap widens the replicates' spread by the same factor,
     which an analysis of whole records does not allow).
 
@@ -533,9 +532,11 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
         groups.setdefault(key, []).append(r)
     # each point's finished models, in seed order (so that the draws do not depend on the records' order);
     # a diverged model is kept as it is in every rerun (the analysis decides what to do with it)
+    def label(r: Record) -> str:  # (a seed as the label it is, in one spelling)
+        return repr(r.point.get("seed", 0))
+
     order = sorted(groups)
-    finished = [sorted((r for r in groups[k] if not r.diverged), key=lambda r: (repr(r.point.get("seed", 0)),
-                                                                                r.model_id)) for k in order]
+    finished = [sorted((r for r in groups[k] if not r.diverged), key=lambda r: (label(r), r.model_id)) for k in order]
     fixed = [r for k in order for r in groups[k] if r.diverged]
     names = list(table(records))
     nan = (math.nan, math.nan)
@@ -550,9 +551,9 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
         return none("every model diverged: no finished model to redraw")
     rng = np.random.default_rng([seed, 0x5EED, 2])
     if paired:
-        labels = [[repr(r.point.get("seed", 0)) for r in g] for g in redrawn]
+        labels = [[label(r) for r in g] for g in redrawn]
         for k, g in zip(order, finished):
-            if len(set(labels_of := [repr(r.point.get("seed", 0)) for r in g])) != len(labels_of):
+            if len({label(r) for r in g}) != len(g):
                 raise ValueError(f"paired=True needs one model per seed at each point; {_point_text(groups, k)} "
                                  f"repeats a seed: give each replicate its own seed, or leave paired out")
         shared = sorted(set.intersection(*map(set, labels)))
@@ -560,8 +561,8 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
         dropped = f"; {left} seed(s) left out, not finished at every point" if left else ""
         if len(shared) < 2:
             return none(f"{len(shared)} seed(s) finished at every point, and a paired redraw needs two{dropped}")
-        fixed += [r for g in redrawn for r in g if repr(r.point.get("seed", 0)) not in shared]
-        columns = [[next(r for r in g if repr(r.point.get("seed", 0)) == s) for s in shared] for g in redrawn]
+        fixed += [r for g in redrawn for r in g if label(r) not in shared]
+        columns = [[next(r for r in g if label(r) == s) for s in shared] for g in redrawn]
         fewest = len(shared)
         draws = rng.integers(0, fewest, size=(resamples, fewest))
         picks = [fixed + [c[i] for c in columns for i in row] for row in draws]
