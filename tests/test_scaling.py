@@ -324,8 +324,8 @@ def test_the_seed_bootstrap_refuses_what_it_cannot_do(kwargs, error, match):
 
 
 def test_the_seed_bootstrap_needs_replicates():
-    with pytest.raises(ValueError, match="one model"):
-        width_exponent(noisy_curve(1), seed_bootstrap=40)
+    single = width_exponent(noisy_curve(1), seed_bootstrap=40)  # (a sweep of one seed: nan, and the note says why)
+    assert np.isnan(single.intervals["exponent"]).all() and "has one model" in single.notes[-1]
     bare = WidthCurve(widths=np.array([4, 8]), loss=np.array([1.0, 0.5]), loss_std=np.zeros(2), n_models=np.ones(2, int),
                       n_diverged=0)
     with pytest.raises(ValueError, match="replicate values"):
@@ -553,8 +553,7 @@ def test_a_paired_seed_bootstrap_uses_the_seeds_every_width_has_and_refuses_what
         fit = width_exponent(_shared_draws_curve(drop=3, seed=r), seed_bootstrap=400, paired=True)
         lo, hi = fit.intervals["exponent"]
         assert lo < fit.exponent < hi, (r, fit.exponent, lo, hi)
-    two = _shared_draws_curve(seeds=2, drop=1)
-    fit = width_exponent(two, seed_bootstrap=200, paired=True)
+    fit = width_exponent(_crossed_curve(), seed_bootstrap=200, paired=True)
     assert np.all(np.isnan(fit.intervals["exponent"])) and "1 seed(s) at every width" in fit.notes[-1]
     with pytest.raises(ValueError, match="paired=True without seed_bootstrap"):
         width_exponent(curve, paired=True)
@@ -570,6 +569,56 @@ def test_a_paired_seed_bootstrap_uses_the_seeds_every_width_has_and_refuses_what
                         seeds=tuple(np.r_[s, s] for s in curve.seeds[:3]))
     with pytest.raises(ValueError, match="needs one model per seed at each width; m = 4 has seed 0 2 times"):
         width_exponent(pooled, seed_bootstrap=200, paired=True)
+
+
+def _crossed_curve():
+    """Three seeds at each of four widths, two at each: seed 2 missing at the first two widths and
+    seed 1 at the last two, so that only seed 0 is at every width though no width has one model."""
+    full = _shared_draws_curve(seeds=3)
+    keep = [s != (2 if i < 2 else 1) for i, s in enumerate(full.seeds)]
+    values = tuple(v[k] for v, k in zip(full.values, keep))
+    return WidthCurve(widths=full.widths, loss=np.array([v.mean() for v in values]),
+                      loss_std=np.array([v.std(ddof=1) for v in values]), n_models=np.full(4, 2), n_diverged=0,
+                      values=values, seeds=tuple(s[k] for s, k in zip(full.seeds, keep)))
+
+
+# mutants: the axis ignored in the notes (or in an error); a width with one model redrawn paired ("1 seed(s) at every
+# width", not what is wrong); every width with one model raising instead of a nan interval and its note
+def test_a_curve_of_another_size_names_it_and_a_width_with_one_model_is_named_paired_or_not():
+    from toyscale.scaling import CurveNotFittedError
+
+    thin = _shared_draws_curve(seeds=2, drop=1)  # (m = 32: seed 1 diverged)
+    for paired in (False, True):
+        fit = width_exponent(thin, seed_bootstrap=200, paired=paired, axis="N")
+        assert np.isnan(fit.intervals["exponent"]).all() and fit.resampled == "seeds"
+        assert fit.notes[-1].endswith("N = 32 has one model (the others diverged or were not swept), whose seed noise "
+                                      "redrawing cannot see; the fit and fit.t_interval() still hold"), fit.notes[-1]
+        assert fit.notes[-1].startswith("no paired" if paired else "no seed-bootstrap"), fit.notes[-1]
+        assert fit.exponent == width_exponent(thin).exponent
+    fit = width_exponent(_crossed_curve(), seed_bootstrap=200, paired=True, axis="T")
+    assert "1 seed(s) at every size, and a paired redraw needs two; seed(s) [1, 2] left out: not at every size" \
+        in fit.notes[-1], fit.notes[-1]
+    assert "redraw the seeds together at every size (8 seeds, 200 times)" in width_exponent(
+        _shared_draws_curve(), seed_bootstrap=200, paired=True, axis="N").notes[-1]
+    assert "resample each size's seeds (8 per size, 200 times)" in width_exponent(
+        _shared_draws_curve(), seed_bootstrap=200, axis="N").notes[-1]
+    # a sweep of one seed: every width named, nan intervals (it had raised a ValueError, which the random-features
+    # regime fits had worked around with a note of their own)
+    one = _shared_draws_curve(seeds=1)
+    fit = width_exponent(one, seed_bootstrap=200)
+    assert np.isnan(fit.intervals["exponent"]).all() and "m = 4, 8, 16, 32 has one model" in fit.notes[-1]
+    curve = _shared_draws_curve()
+    pooled = WidthCurve(widths=curve.widths, loss=curve.loss, loss_std=curve.loss_std, n_models=np.full(4, 16),
+                        n_diverged=0, values=tuple(np.r_[v, v] for v in curve.values),
+                        seeds=tuple(np.r_[s, s] for s in curve.seeds))
+    with pytest.raises(ValueError, match="needs one model per seed at each size; N = 4 has seed 0 2 times"):
+        width_exponent(pooled, seed_bootstrap=200, paired=True, axis="N")
+    with pytest.raises(CurveNotFittedError, match=r"1 size\(s\) with a finite loss \(sizes \[4\], "):
+        width_exponent(WidthCurve(widths=curve.widths[:1], loss=curve.loss[:1], loss_std=curve.loss_std[:1],
+                                  n_models=curve.n_models[:1], n_diverged=0), axis="T")
+    for bad in (3, "", "N T", None):
+        with pytest.raises(TypeError, match="axis=.*; axis must be the name of the curve's size"):
+            width_exponent(curve, axis=bad)
 
 
 def test_seed_redraw_pairs_the_seeds_only_where_the_config_shares_draws_across_widths():
@@ -602,16 +651,17 @@ def test_redrawn_seeds_text_prints_the_interval_or_why_there_is_none():
     assert redrawn_seeds_text(fit) == f", redrawn seeds [{lo:.3f}, {hi:.3f}]"
     assert redrawn_seeds_text(width_exponent(curve)) == ""  # (no seed bootstrap: nothing to print)
     assert redrawn_seeds_text(width_exponent(curve, bootstrap=200)) == ""  # (the widths redrawn, not the seeds)
-    # two seeds, one of them missing at the widest width: one seed at every width, and a paired redraw needs two
-    text = redrawn_seeds_text(width_exponent(_shared_draws_curve(seeds=2, drop=1), seed_bootstrap=200, paired=True))
+    # two seeds at every width, but only seed 0 at all of them: one seed, and a paired redraw needs two
+    text = redrawn_seeds_text(width_exponent(_crossed_curve(), seed_bootstrap=200, paired=True))
     assert text == (", no interval over redrawn seeds (1 seed(s) at every width, and a paired redraw needs two; "
-                    "seed(s) [1] left out: not at every width (diverged or not swept))")
+                    "seed(s) [1, 2] left out: not at every width (diverged or not swept))")
     assert "nan" not in text
-    # unpaired, a width left with one model: its seed noise cannot be redrawn
+    # a width left with one model, paired or not: its seed noise cannot be redrawn
     one = _shared_draws_curve(seeds=2, drop=1)
-    text = redrawn_seeds_text(width_exponent(one, seed_bootstrap=200))
-    assert text.startswith(", no interval over redrawn seeds (m = 32 has one model (the others diverged")
-    assert "nan" not in text
+    for paired in (False, True):
+        text = redrawn_seeds_text(width_exponent(one, seed_bootstrap=200, paired=paired))
+        assert text.startswith(", no interval over redrawn seeds (m = 32 has one model (the others diverged")
+        assert "nan" not in text
 
 
 def _records_of(curve_seeds=4, widths=(4, 8, 16, 32), level=0.0, eps=0.05, seed=0, exponent=0.5):

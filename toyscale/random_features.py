@@ -55,7 +55,7 @@ from toyscale._checks import (FLOAT32_TINY, check_axis, check_float32, check_int
                               check_common_fields, common_of_pair, config_from_dict, model_keys, prng_key,
                               short_repr)
 # the replicate check width_curve makes, and the width fit with its seed redraws
-from toyscale.scaling import WidthCurve, _replicates, _scalar_outputs, width_exponent, without_seed_intervals
+from toyscale.scaling import WidthCurve, _replicates, _scalar_outputs, width_exponent
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
 __all__ = [
@@ -1329,16 +1329,9 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
         curve = WidthCurve(widths=x, loss=y, loss_std=np.array([v.std(ddof=1) if v.size > 1 else 0.0 for v in values]),
                            n_models=np.array([v.size for v in values]), values=tuple(values), seeds=tuple(seeds),
                            n_diverged=sum(n for at, n in diverged.items() if keep(at)))
-        single = [f"{v:g}" for v, kept in zip(x, values) if kept.size < 2]
-        if seed_bootstrap and not single:
-            fit = width_exponent(curve, seed_bootstrap=seed_bootstrap, paired=along in common_across)
-        else:
-            fit = width_exponent(curve)
-            if seed_bootstrap:  # (a size left with one model, its others diverged: no seed noise to redraw there)
-                fit = without_seed_intervals(fit, seed_bootstrap, (
-                    f"{along} = {', '.join(single)} has one model (the others diverged), whose seed noise redrawing "
-                    f"cannot see; the fit and fit.t_interval() still hold"))
-        fits[name] = (x, y, fit)
+        # (a size left with one model: nan intervals and width_exponent's note, naming it "N = 32")
+        redraw = {"seed_bootstrap": seed_bootstrap, "paired": along in common_across} if seed_bootstrap else {}
+        fits[name] = (x, y, width_exponent(curve, axis=along, **redraw))
     return fits
 
 

@@ -258,7 +258,7 @@ class CurveNotFittedError(ValueError):
 
 
 def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None = None, seed_bootstrap: int = 0,
-                   seed: int = 0, paired: bool = False, **fit_options: Any) -> PowerLawFit:
+                   seed: int = 0, paired: bool = False, axis: str = "m", **fit_options: Any) -> PowerLawFit:
     """Fits L = C m^-alpha_m to a width curve, optionally over ``fit_range`` = (m_min, m_max) only.
 
     The fit is to the curve's means, one point per width, and its standard errors are the
@@ -278,9 +278,9 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
       curve: a :class:`WidthCurve`.
       fit_range: (m_min, m_max), either may be None or infinite (no bound); None fits every width.
       seed_bootstrap: resamples of the replicate seeds (0: none). Needs replicates at every
-        width in the fit (a width with one model gives nan intervals and a note; none with more
-        than one, a ValueError) and the closed-form fit (no ``offset``, the squared loss); not
-        with ``bootstrap``, which resamples widths.
+        width in the fit (a width with one model, or every width, gives nan intervals and a
+        note naming those widths) and the closed-form fit (no ``offset``, the squared loss);
+        not with ``bootstrap``, which resamples widths.
       seed: seed of the resampling (``seed_bootstrap``'s, or ``bootstrap``'s of the widths).
       paired: ``seed_bootstrap`` redraws one set of seeds for every width (each width's models
         of those seeds), instead of each width's seeds on their own: the resampling for models
@@ -288,6 +288,9 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         whose seeds are the independent units. It uses the seeds every width in the fit has
         (a note names those left out), their deviations added to the fitted means; fewer
         than two give nan intervals and a note, and a seed twice at one width is a ValueError.
+      axis: the name of the curve's size in messages and notes: "m" (a width), or another
+        size's, e.g. :func:`toyscale.random_features.regime_exponents`' "N" or "T" (whose notes
+        then say "N = 32" and "size" where a width curve's say "m = 32" and "width").
       **fit_options: passed to :func:`toyscale.fitting.fit_power_law` (``offset``, ``loss``,
         ``bootstrap``, ``level``, ...).
     """
@@ -296,6 +299,9 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
                         f"width_curve(records, gamma=..., frequencies=...)")
     seed_bootstrap = check_int("seed_bootstrap", seed_bootstrap, 0)
     seed = check_seed(seed)
+    if not isinstance(axis, str) or not axis.isidentifier():
+        raise TypeError(f"axis={short_repr(axis, 80)}; axis must be the name of the curve's size, e.g. 'm' or 'N'")
+    size = "width" if axis == "m" else "size"
     if not isinstance(paired, (bool, np.bool_)):
         raise TypeError(f"paired={paired!r}; paired must be True or False")
     if paired and not seed_bootstrap:
@@ -343,7 +349,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     for w, s in zip(m, seeds if paired else ()):
         labels, counts = np.unique(s, return_counts=True)
         if np.any(counts > 1):  # (records of two sweeps pooled, or points without a seed field: all seed 0)
-            raise ValueError(f"paired=True needs one model per seed at each width; m = {int(w)} has seed "
+            raise ValueError(f"paired=True needs one model per seed at each {size}; {axis} = {int(w)} has seed "
                              f"{labels[counts > 1][0].item()!r} {int(counts.max())} times: give each replicate its "
                              f"own seed, or leave paired out")
     least = 3 if fit_options.get("offset") else 2
@@ -351,35 +357,32 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         # (a fit_range is the caller's choice: one that keeps too few widths of a curve that has
         # enough is an argument error; a curve with too few widths in all is the data's fault)
         error = ValueError if fit_range is not None and curve.widths.size >= least else CurveNotFittedError
-        raise error(f"{m.size} width(s) with a finite loss{where} (widths {curve.widths.tolist()}, "
+        raise error(f"{m.size} {size}(s) with a finite loss{where} ({size}s {curve.widths.tolist()}, "
                     f"{curve.n_diverged} diverged model(s) and {curve.n_undefined} with an undefined "
                     f"measure left out); a power law{' with offset' if least == 3 else ''} needs at least {least}")
     if np.any(loss <= 0):
         zero = [int(w) for w, v in zip(m, loss) if v <= 0]
-        raise CurveNotFittedError(f"the mean is {float(np.min(loss)):.3g} (<= 0) at m = {', '.join(map(str, zero))}"
-                                  f"{where}; L = C m^-a is fitted to log L, so every mean must be > 0")
+        raise CurveNotFittedError(f"the mean is {float(np.min(loss)):.3g} (<= 0) at {axis} = "
+                                  f"{', '.join(map(str, zero))}{where}; L = C {axis}^-a is fitted to log L, so every "
+                                  f"mean must be > 0")
     fit = fit_power_law(m, loss, seed=seed, **fit_options)
     if curve.empty is not None:
         inside = curve.empty[np.isin(curve.widths, m)]
         if inside.sum():
             idle = [int(w) for w, k in zip(curve.widths, curve.empty) if k and w in m]
             fit = dataclasses.replace(fit, notes=fit.notes + (
-                f"{int(inside.sum())} model(s) in these means, at m = {', '.join(map(str, idle))}, ended no better "
-                f"than the empty model (test_loss >= empty_loss): they do no better than outputting 0",))
+                f"{int(inside.sum())} model(s) in these means, at {axis} = {', '.join(map(str, idle))}, ended no "
+                f"better than the empty model (test_loss >= empty_loss): they do no better than outputting 0",))
     if not seed_bootstrap:
         return fit
-    if paired:
-        return _paired_seed_bootstrap(fit, m, loss, values, seeds, seed_bootstrap, seed, where)
-    if all(v.size < 2 for v in values):
-        raise ValueError(f"seed_bootstrap={seed_bootstrap}; every width{where} has one model, so there are no "
-                         f"seeds to resample (sweep more seeds)")
     single = [int(w) for w, v in zip(m, values) if v.size < 2]
-    if single:  # (a redrawn mean there takes one value: the interval would leave its noise out)
+    if single:  # (a redrawn mean there takes one value: the interval would leave its noise out; paired or not)
         return without_seed_intervals(fit, seed_bootstrap, (
-            f"m = {', '.join(map(str, single))}{where} has one model (the others diverged or were not swept), "
-            f"whose seed noise redrawing cannot see; fit.t_interval() still holds, or narrow fit_range to the "
-            f"replicated widths"))
-    return _seed_bootstrap(fit, m, values, seed_bootstrap, seed)
+            f"{axis} = {', '.join(map(str, single))}{where} has one model (the others diverged or were not swept), "
+            f"whose seed noise redrawing cannot see; the fit and fit.t_interval() still hold"), paired=paired)
+    if paired:
+        return _paired_seed_bootstrap(fit, m, loss, values, seeds, seed_bootstrap, seed, where, size)
+    return _seed_bootstrap(fit, m, values, seed_bootstrap, seed, size)
 
 
 def without_seed_intervals(fit: PowerLawFit, resamples: int, why: str, *, paired: bool = False) -> PowerLawFit:
@@ -645,29 +648,30 @@ def _spread_out(v: np.ndarray, axis: int = 0) -> np.ndarray:
     return mean + (v - mean) * math.sqrt(k / (k - 1))
 
 
-def _seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndarray], resamples: int, seed: int) -> PowerLawFit:
+def _seed_bootstrap(fit: PowerLawFit, m: np.ndarray, values: list[np.ndarray], resamples: int, seed: int,
+                    size: str) -> PowerLawFit:
     """``fit`` with intervals from refitting curves whose widths' replicates are redrawn."""
     rng = np.random.default_rng([seed, 0x5EED])
     means = np.stack([v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)
                       for v in map(_spread_out, values)], axis=1)
     reps = sorted({int(v.size) for v in values})
     count = f"{reps[0]}-{reps[-1]}" if len(reps) > 1 else f"{reps[0]}"
-    what = f"intervals resample each width's seeds ({count} per width, {resamples} times)"
-    return _refit_resamples(fit, m, means, what, reps[0])
+    what = f"intervals resample each {size}'s seeds ({count} per {size}, {resamples} times)"
+    return _refit_resamples(fit, m, means, what, reps[0], size)
 
 
 def _paired_seed_bootstrap(fit: PowerLawFit, m: np.ndarray, loss: np.ndarray, values: list[np.ndarray],
-                           seeds: list[np.ndarray], resamples: int, seed: int, where: str) -> PowerLawFit:
+                           seeds: list[np.ndarray], resamples: int, seed: int, where: str, size: str) -> PowerLawFit:
     """``fit`` with intervals from refitting curves whose seeds are redrawn together: one set of
     seeds, each width's models of those seeds (the seeds every width has). A redrawn curve is
     the fitted means ``loss`` plus the redrawn seeds' mean deviation from their own means, so
     that a seed missing at one width, which moves that width's mean, moves the interval too."""
     shared = sorted(set.intersection(*(set(s.tolist()) for s in seeds)), key=repr)
     left = sorted(set().union(*(set(s.tolist()) for s in seeds)) - set(shared), key=repr)
-    dropped = (f"; seed(s) {left[:10]}{'...' if len(left) > 10 else ''} left out: not at every width{where} (diverged "
+    dropped = (f"; seed(s) {left[:10]}{'...' if len(left) > 10 else ''} left out: not at every {size}{where} (diverged "
                f"or not swept)") if left else ""
     if len(shared) < 2:
-        return without_seed_intervals(fit, resamples, f"{len(shared)} seed(s) at every width{where}, and a paired "
+        return without_seed_intervals(fit, resamples, f"{len(shared)} seed(s) at every {size}{where}, and a paired "
                                       f"redraw needs two{dropped}", paired=True)
     # [seeds, widths], each width's models in the shared seeds' order
     position = [{k: i for i, k in enumerate(s.tolist())} for s in seeds]  # (list.index had made this quadratic)
@@ -675,11 +679,11 @@ def _paired_seed_bootstrap(fit: PowerLawFit, m: np.ndarray, loss: np.ndarray, va
     rng = np.random.default_rng([seed, 0x5EED, 1])
     deviations = _spread_out(table) - table.mean(axis=0)
     means = loss + deviations[rng.integers(0, len(shared), size=(resamples, len(shared)))].mean(axis=1)
-    what = f"intervals redraw the seeds together at every width ({len(shared)} seeds, {resamples} times){dropped}"
-    return _refit_resamples(fit, m, means, what, len(shared), calibrated=False)
+    what = f"intervals redraw the seeds together at every {size} ({len(shared)} seeds, {resamples} times){dropped}"
+    return _refit_resamples(fit, m, means, what, len(shared), size, calibrated=False)
 
 
-def _refit_resamples(fit: PowerLawFit, m: np.ndarray, means: np.ndarray, what: str, fewest: int,
+def _refit_resamples(fit: PowerLawFit, m: np.ndarray, means: np.ndarray, what: str, fewest: int, size: str,
                      calibrated: bool = True) -> PowerLawFit:
     """``fit`` with the percentile intervals of the closed-form fits to resampled means
     [resamples, widths], and a note (``what`` it resampled, and how their spread compares);
@@ -698,7 +702,7 @@ def _refit_resamples(fit: PowerLawFit, m: np.ndarray, means: np.ndarray, what: s
         note += f" is more than twice the fit's stderr {se:.3g}: the means lie closer to a line than their noise"
     if fewest <= 4 and calibrated:
         # benchmarks/fit_calibration.py, study 3: 200 simulated curves per design of 3 or 5 widths
-        note += (f"; with {fewest} seeds at a width a redrawn mean takes few values and the percentile intervals "
+        note += (f"; with {fewest} seeds at a {size} a redrawn mean takes few values and the percentile intervals "
                  "cover less than their level (in simulation, at 95 % with 2-4 seeds: 77-89.5 %; "
                  "fit.t_interval(): 93.5-97 %)")
     elif fewest <= 4:
@@ -706,7 +710,7 @@ def _refit_resamples(fit: PowerLawFit, m: np.ndarray, means: np.ndarray, what: s
                  f"than their level (by how much under shared draws is not measured)")
     if finite.size < resamples:
         # the widening can push a replicate far below its width's mean to or under 0
-        note += (f"; {resamples - finite.size} of {resamples} resamples had a mean <= 0 at some width (replicates "
+        note += (f"; {resamples - finite.size} of {resamples} resamples had a mean <= 0 at some {size} (replicates "
                  f"spread so widely that widening them by sqrt(k / (k - 1)) crossed 0) and were left out")
     return dataclasses.replace(fit, intervals=intervals, n_bootstrap=resamples, notes=fit.notes + (note,),
                                resampled="seeds")
