@@ -1114,9 +1114,11 @@ def test_regime_exponents_leave_out_what_diverged_models_cannot_give_and_the_scr
     assert list(x) == [16, 32, 64] and np.isfinite(fit.exponent) and np.isnan(fit.intervals["exponent"]).all()
     assert redrawn_seeds_text(fit) == (", no interval over redrawn seeds (N = 32 has one model (the others "
                                        "diverged or were not swept), whose seed noise redrawing cannot see; the fit "
-                                       "and fit.t_interval() still hold)")
+                                       "and fit.t_interval() still hold, or a fit over the replicated sizes only "
+                                       "has an interval)")
     paired = rf.regime_exponents(records, **settings, seed_bootstrap=400, common_across=["N"])["variance_N"][2]
     assert redrawn_seeds_text(paired) == redrawn_seeds_text(fit)  # (paired too: the same reason, not "0 seed(s) ...")
+    assert paired.notes[-1].startswith("no paired") and fit.notes[-1].startswith("no seed-bootstrap")
     x, y, fit = fits["variance_T"]
     assert list(x) == [16] and fit is None
     assert fits["resolution_N"][2].resampled == "seeds"  # (the others redrawn as before)

@@ -323,9 +323,9 @@ def test_the_seed_bootstrap_refuses_what_it_cannot_do(kwargs, error, match):
         width_exponent(noisy_curve(3), **kwargs)
 
 
-def test_the_seed_bootstrap_needs_replicates():
+def test_the_seed_bootstrap_needs_replicate_values_and_enough_resamples():
     single = width_exponent(noisy_curve(1), seed_bootstrap=40)  # (a sweep of one seed: nan, and the note says why)
-    assert np.isnan(single.intervals["exponent"]).all() and "has one model" in single.notes[-1]
+    assert np.isnan(single.intervals["exponent"]).all() and "every width has one model" in single.notes[-1]
     bare = WidthCurve(widths=np.array([4, 8]), loss=np.array([1.0, 0.5]), loss_std=np.zeros(2), n_models=np.ones(2, int),
                       n_diverged=0)
     with pytest.raises(ValueError, match="replicate values"):
@@ -592,7 +592,8 @@ def test_a_curve_of_another_size_names_it_and_a_width_with_one_model_is_named_pa
         fit = width_exponent(thin, seed_bootstrap=200, paired=paired, axis="N")
         assert np.isnan(fit.intervals["exponent"]).all() and fit.resampled == "seeds"
         assert fit.notes[-1].endswith("N = 32 has one model (the others diverged or were not swept), whose seed noise "
-                                      "redrawing cannot see; the fit and fit.t_interval() still hold"), fit.notes[-1]
+                                      "redrawing cannot see; the fit and fit.t_interval() still hold, or a fit over "
+                                      "the replicated sizes only has an interval"), fit.notes[-1]
         assert fit.notes[-1].startswith("no paired" if paired else "no seed-bootstrap"), fit.notes[-1]
         assert fit.exponent == width_exponent(thin).exponent
     fit = width_exponent(_crossed_curve(), seed_bootstrap=200, paired=True, axis="T")
@@ -602,12 +603,27 @@ def test_a_curve_of_another_size_names_it_and_a_width_with_one_model_is_named_pa
         _shared_draws_curve(), seed_bootstrap=200, paired=True, axis="N").notes[-1]
     assert "resample each size's seeds (8 per size, 200 times)" in width_exponent(
         _shared_draws_curve(), seed_bootstrap=200, axis="N").notes[-1]
-    # a sweep of one seed: every width named, nan intervals (it had raised a ValueError, which the random-features
+    assert "with 3 seeds at a size a redrawn mean" in width_exponent(
+        _shared_draws_curve(seeds=3), seed_bootstrap=200, axis="N").notes[-1]
+    # a sweep of one seed: nan intervals and a note saying so (it had raised a ValueError, which the random-features
     # regime fits had worked around with a note of their own)
     one = _shared_draws_curve(seeds=1)
-    fit = width_exponent(one, seed_bootstrap=200)
-    assert np.isnan(fit.intervals["exponent"]).all() and "m = 4, 8, 16, 32 has one model" in fit.notes[-1]
+    for paired in (False, True):
+        fit = width_exponent(one, seed_bootstrap=200, paired=paired, axis="T")
+        assert np.isnan(fit.intervals["exponent"]).all() and fit.notes[-1].endswith(
+            "every size has one model, so there is no seed noise to redraw (sweep more seeds); the fit and "
+            "fit.t_interval() still hold"), fit.notes[-1]
     curve = _shared_draws_curve()
+    with pytest.raises(ValueError, match="bootstrap resamples the sizes, seed_bootstrap each size's seeds"):
+        width_exponent(curve, seed_bootstrap=200, bootstrap=100, axis="N")
+    # the <= 0 error and the empty-model note name the axis too
+    zero = WidthCurve(widths=curve.widths, loss=np.r_[curve.loss[:3], 0.0], loss_std=curve.loss_std,
+                      n_models=curve.n_models, n_diverged=0)
+    with pytest.raises(CurveNotFittedError, match=r"\(<= 0\) at N = 32; L = C N\^-a is fitted to log L"):
+        width_exponent(zero, axis="N")
+    idle = WidthCurve(widths=curve.widths, loss=curve.loss, loss_std=curve.loss_std, n_models=curve.n_models,
+                      n_diverged=0, empty=np.array([0, 0, 2, 0]))
+    assert "2 model(s) in these means, at T = 16, ended no better" in width_exponent(idle, axis="T").notes[-1]
     pooled = WidthCurve(widths=curve.widths, loss=curve.loss, loss_std=curve.loss_std, n_models=np.full(4, 16),
                         n_diverged=0, values=tuple(np.r_[v, v] for v in curve.values),
                         seeds=tuple(np.r_[s, s] for s in curve.seeds))
@@ -616,9 +632,13 @@ def test_a_curve_of_another_size_names_it_and_a_width_with_one_model_is_named_pa
     with pytest.raises(CurveNotFittedError, match=r"1 size\(s\) with a finite loss \(sizes \[4\], "):
         width_exponent(WidthCurve(widths=curve.widths[:1], loss=curve.loss[:1], loss_std=curve.loss_std[:1],
                                   n_models=curve.n_models[:1], n_diverged=0), axis="T")
-    for bad in (3, "", "N T", None):
-        with pytest.raises(TypeError, match="axis=.*; axis must be the name of the curve's size"):
+    for bad in (3, None, b"N"):
+        with pytest.raises(TypeError, match="axis=.*; axis must be a string, the name of the curve's size"):
             width_exponent(curve, axis=bad)
+    for bad in ("", " ", "N\nT"):
+        with pytest.raises(ValueError, match="axis=.*; axis must name the curve's size in one line of text"):
+            width_exponent(curve, axis=bad)
+    assert "N features = 32 has one model" in width_exponent(thin, seed_bootstrap=200, axis="N features").notes[-1]
 
 
 def test_seed_redraw_pairs_the_seeds_only_where_the_config_shares_draws_across_widths():

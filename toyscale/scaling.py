@@ -278,9 +278,10 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
       curve: a :class:`WidthCurve`.
       fit_range: (m_min, m_max), either may be None or infinite (no bound); None fits every width.
       seed_bootstrap: resamples of the replicate seeds (0: none). Needs replicates at every
-        width in the fit (a width with one model, or every width, gives nan intervals and a
-        note naming those widths) and the closed-form fit (no ``offset``, the squared loss);
-        not with ``bootstrap``, which resamples widths.
+        width in the fit (a width with one model gives nan intervals and a note naming it; every
+        width with one, a sweep of one seed, nan intervals and a note saying so) and the
+        closed-form fit (no ``offset``, the squared loss); not with ``bootstrap``, which
+        resamples widths.
       seed: seed of the resampling (``seed_bootstrap``'s, or ``bootstrap``'s of the widths).
       paired: ``seed_bootstrap`` redraws one set of seeds for every width (each width's models
         of those seeds), instead of each width's seeds on their own: the resampling for models
@@ -299,8 +300,11 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
                         f"width_curve(records, gamma=..., frequencies=...)")
     seed_bootstrap = check_int("seed_bootstrap", seed_bootstrap, 0)
     seed = check_seed(seed)
-    if not isinstance(axis, str) or not axis.isidentifier():
-        raise TypeError(f"axis={short_repr(axis, 80)}; axis must be the name of the curve's size, e.g. 'm' or 'N'")
+    if not isinstance(axis, str):
+        raise TypeError(f"axis={short_repr(axis, 80)}; axis must be a string, the name of the curve's size, e.g. "
+                        f"'m' or 'N'")
+    if not axis.strip() or not axis.isprintable():
+        raise ValueError(f"axis={axis!r}; axis must name the curve's size in one line of text, e.g. 'm' or 'N'")
     size = "width" if axis == "m" else "size"
     if not isinstance(paired, (bool, np.bool_)):
         raise TypeError(f"paired={paired!r}; paired must be True or False")
@@ -315,7 +319,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     if seed_bootstrap:
         if fit_options.get("bootstrap"):
             raise ValueError(f"bootstrap={fit_options['bootstrap']!r} with seed_bootstrap={seed_bootstrap}; give one: "
-                             f"bootstrap resamples the widths, seed_bootstrap each width's seeds")
+                             f"bootstrap resamples the {size}s, seed_bootstrap each {size}'s seeds")
         if fit_options.get("offset") or fit_options.get("loss", "squared") != "squared":
             raise ValueError(f"seed_bootstrap={seed_bootstrap} with offset={fit_options.get('offset', False)!r}, "
                              f"loss={fit_options.get('loss', 'squared')!r}; the seed bootstrap refits the closed-form "
@@ -376,10 +380,16 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     if not seed_bootstrap:
         return fit
     single = [int(w) for w, v in zip(m, values) if v.size < 2]
-    if single:  # (a redrawn mean there takes one value: the interval would leave its noise out; paired or not)
+    if len(single) == m.size:  # (a sweep of one seed, or every other seed diverged)
         return without_seed_intervals(fit, seed_bootstrap, (
-            f"{axis} = {', '.join(map(str, single))}{where} has one model (the others diverged or were not swept), "
-            f"whose seed noise redrawing cannot see; the fit and fit.t_interval() still hold"), paired=paired)
+            f"every {size}{where} has one model, so there is no seed noise to redraw (sweep more seeds); the fit and "
+            f"fit.t_interval() still hold"), paired=paired)
+    if single:  # (a redrawn mean there takes one value: the interval would leave its noise out; paired or not)
+        listed = ", ".join(map(str, single[:10])) + (", ..." if len(single) > 10 else "")
+        return without_seed_intervals(fit, seed_bootstrap, (
+            f"{axis} = {listed}{where} has one model (the others diverged or were not swept), whose seed noise "
+            f"redrawing cannot see; the fit and fit.t_interval() still hold, or a fit over the replicated {size}s "
+            f"only has an interval"), paired=paired)
     if paired:
         return _paired_seed_bootstrap(fit, m, loss, values, seeds, seed_bootstrap, seed, where, size)
     return _seed_bootstrap(fit, m, values, seed_bootstrap, seed, size)
