@@ -1198,6 +1198,45 @@ def test_phase_interval_check_counts_cells_each_way_round(tmp_path, capsys):
         check.main([str(tmp_path / "a"), str(tmp_path / "b")])
 
 
+# mutants: sd with ddof=0; the t multiplier of the normal (1.96); an interval holding the mean counted outside
+def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_path, capsys):
+    from scipy import stats
+
+    spec = importlib.util.spec_from_file_location("seed_spread", ROOT / "benchmarks" / "seed_spread.py")
+    spread = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(spread)
+    fitted = [1.30, 1.25, 1.36, 1.22]
+    intervals = [[1.25, 1.30], [1.20, 1.29], [1.31, 1.40], None]  # (the last run redrew nothing)
+    for s, (x, iv) in enumerate(zip(fitted, intervals)):
+        (tmp_path / f"s{s}").mkdir()
+        exponents = {"floor": {"fitted": x, "stderr": 0.01 * (s + 1), "seed_interval": iv},
+                     "P": {"fitted": None if s else 0.6, "why": "no frontier"}}
+        (tmp_path / f"s{s}" / "summary.json").write_text(json.dumps(
+            {"experiment": "plrf_frontier", "preset": "quick", "settings": [], "seed": s, "exponents": exponents}))
+    table = spread.main([str(tmp_path / f"s{s}") for s in range(4)])
+    floor = table["floor"]
+    mean, sd = np.mean(fitted), np.std(fitted, ddof=1)
+    half = stats.t.ppf(0.975, 3) * sd / 2
+    assert floor["mean"] == pytest.approx(mean) and floor["sd"] == pytest.approx(sd)
+    assert floor["t_interval"] == pytest.approx([mean - half, mean + half])
+    assert floor["mean_stderr"] == pytest.approx(0.025)
+    assert floor["redraw_sd"] == pytest.approx(np.mean([0.05, 0.09, 0.09]) / 3.92)
+    assert (floor["held"], floor["with_interval"]) == (2, 3)  # (the mean 1.2825 inside the first two)
+    assert table["P"] == {"seeds": [0], "fitted": [0.6]}  # (one run fitted it: no spread)
+    printed = capsys.readouterr().out
+    assert "plrf_frontier, preset quick, 4 runs (seeds 0, 1, 2, 3)" in printed
+    assert "(fewer than two runs fitted it)" in printed and "floor: 1.300, 1.250, 1.360, 1.220" in printed
+    # a seed twice, or runs of other settings, are not independent estimates of one exponent
+    (tmp_path / "s3" / "summary.json").write_text(json.dumps(
+        {"experiment": "plrf_frontier", "preset": "quick", "settings": [], "seed": 0, "exponents": {}}))
+    with pytest.raises(SystemExit, match=r"seeds \[0, 1, 2, 0\]: a seed twice"):
+        spread.main([str(tmp_path / f"s{s}") for s in range(4)])
+    (tmp_path / "s3" / "summary.json").write_text(json.dumps(
+        {"experiment": "plrf_frontier", "preset": "quick", "settings": ["lr=0.2"], "seed": 3, "exponents": {}}))
+    with pytest.raises(SystemExit, match="the runs differ in settings"):
+        spread.main([str(tmp_path / f"s{s}") for s in range(4)])
+
+
 def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_phi(tmp_path, capsys):
     from toyscale.frequencies import power_law
     from toyscale.measure import random_overlap_moments, welch_bound

@@ -1,0 +1,93 @@
+"""How far a script's exponents move from one --seed to the next, against each run's own error bars.
+
+Runs of ``experiments/compute_optimal.py`` or ``experiments/plrf_frontier.py`` that differ only
+in ``--seed`` give independent estimates of the same exponents. For each exponent this prints
+the seeds' fitted values, their mean with its standard error and Student-t interval, their
+standard deviation against the runs' mean standard error and mean interval-over-redrawn-seeds
+width / 3.92 (the sd that a 95 % interval of that width implies), and in how many runs that
+interval held the mean of all the seeds.
+
+    for s in 0 1 2 3 4; do python experiments/plrf_frontier.py --seed $s --out runs/plrf-seed$s; done
+    python benchmarks/seed_spread.py runs/plrf-seed0 runs/plrf-seed1 runs/plrf-seed2 runs/plrf-seed3 runs/plrf-seed4
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+
+from toyscale.fitting import t_quantile
+
+
+def load(folder: str) -> dict:
+    path = os.path.join(folder, "summary.json")
+    if not os.path.isfile(path):
+        sys.exit(f"{path}: no such file (run the script with --out {folder} first)")
+    with open(path) as f:
+        summary = json.load(f)
+    if not isinstance(summary.get("exponents"), dict):
+        sys.exit(f"{path}: no exponents table (a summary of compute_optimal.py or plrf_frontier.py is)")
+    return summary
+
+
+def spread(runs: list[dict], key: str) -> dict:
+    """One exponent's numbers over the runs that fitted it (``seeds``, ``fitted``, ``mean``, ``se``,
+    ``t_interval``, ``sd``, ``mean_stderr``, ``redraw_sd`` (mean width / 3.92) with its ``redraw_range``,
+    ``held``: runs whose interval over redrawn seeds holds the mean, of ``with_interval``)."""
+    rows = [(r["seed"], r["exponents"][key]) for r in runs if r["exponents"].get(key, {}).get("fitted") is not None]
+    seeds = [s for s, _ in rows]
+    fitted = np.array([e["fitted"] for _, e in rows], dtype=float)
+    out = {"seeds": seeds, "fitted": fitted.tolist()}
+    if fitted.size < 2:
+        return out
+    mean, sd = float(fitted.mean()), float(fitted.std(ddof=1))
+    se = sd / math.sqrt(fitted.size)
+    t = float(t_quantile(0.975, fitted.size - 1))
+    intervals = [e.get("seed_interval") for _, e in rows]
+    intervals = np.array([iv for iv in intervals if iv is not None and all(v is not None for v in iv)], dtype=float)
+    intervals = intervals[np.isfinite(intervals).all(axis=1)] if intervals.size else intervals.reshape(0, 2)
+    widths = (intervals[:, 1] - intervals[:, 0]) / 3.92
+    out.update(mean=mean, se=se, t_interval=[mean - t * se, mean + t * se], sd=sd,
+               mean_stderr=float(np.mean([e["stderr"] for _, e in rows])),
+               redraw_sd=float(widths.mean()) if widths.size else math.nan,
+               redraw_range=[float(widths.min()), float(widths.max())] if widths.size else None,
+               held=int(((intervals[:, 0] <= mean) & (mean <= intervals[:, 1])).sum()), with_interval=len(intervals))
+    return out
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="output folders of runs that differ only in --seed")
+    args = parser.parse_args(argv)
+    runs = [load(folder) for folder in args.runs]
+    for field in ("experiment", "preset", "settings"):
+        if any(r.get(field) != runs[0].get(field) for r in runs):
+            sys.exit(f"the runs differ in {field}: {sorted({json.dumps(r.get(field)) for r in runs})}")
+    seeds = [r["seed"] for r in runs]
+    if len(set(seeds)) != len(seeds):
+        sys.exit(f"seeds {seeds}: a seed twice is one estimate counted twice; give runs of distinct --seed")
+    keys = list(runs[0]["exponents"])
+    print(f"{runs[0]['experiment']}, preset {runs[0]['preset']}, {len(runs)} runs (seeds {', '.join(map(str, seeds))})")
+    print(f"{'exponent':<10} {'runs':>4} {'mean ± se':>15}  {'t-interval':>17} {'sd':>7} {'mean se':>8} "
+          f"{'redraw width / 3.92 (range)':>28} {'holding the mean':>17}")
+    table = {}
+    for key in keys:
+        s = table[key] = spread(runs, key)
+        if "mean" not in s:
+            print(f"{key:<10} {len(s['fitted']):>4} (fewer than two runs fitted it)")
+            continue
+        redraw = (f"{s['redraw_sd']:.4f} ({s['redraw_range'][0]:.3f}-{s['redraw_range'][1]:.3f})"
+                  if s["redraw_range"] else "none")
+        print(f"{key:<10} {len(s['fitted']):>4} {s['mean']:>7.3f} ± {s['se']:.3f}  [{s['t_interval'][0]:.3f}, "
+              f"{s['t_interval'][1]:.3f}] {s['sd']:>7.4f} {s['mean_stderr']:>8.4f} {redraw:>28} "
+              f"{s['held']:>8} of {s['with_interval']}")
+    for key in keys:
+        print(f"{key}: " + ", ".join(f"{v:.3f}" for v in table[key]["fitted"]))
+    return table
+
+
+if __name__ == "__main__":
+    main()
