@@ -13,22 +13,20 @@ errors of one size, a calibrated 95 % interval about one holds the other with pr
 """
 
 import argparse
-import json
 import math
 import os
 import sys
 
 import numpy as np
 
+from toyscale.runner import read_summary
+
 
 def load(folder: str) -> dict:
-    path = os.path.join(folder, "summary.json")
-    if not os.path.isfile(path):
-        sys.exit(f"{path}: no such file (run experiments/phase_diagram.py --out {folder} first)")
-    with open(path) as f:
-        summary = json.load(f)
+    summary = read_summary(folder, "experiments/phase_diagram.py")
     if summary.get("experiment") != "phase_diagram" or "alpha_m_t_interval" not in summary:
-        sys.exit(f"{path}: not a phase_diagram summary with intervals (rerun it with today's script)")
+        sys.exit(f"{os.path.join(folder, 'summary.json')}: not a phase_diagram summary with intervals (rerun it "
+                 f"with today's script)")
     return summary
 
 

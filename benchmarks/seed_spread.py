@@ -20,16 +20,14 @@ import sys
 import numpy as np
 
 from toyscale.fitting import t_quantile
+from toyscale.runner import read_summary
 
 
 def load(folder: str) -> dict:
-    path = os.path.join(folder, "summary.json")
-    if not os.path.isfile(path):
-        sys.exit(f"{path}: no such file (run the script with --out {folder} first)")
-    with open(path) as f:
-        summary = json.load(f)
+    summary = read_summary(folder, "experiments/compute_optimal.py or experiments/plrf_frontier.py")
     if not isinstance(summary.get("exponents"), dict):
-        sys.exit(f"{path}: no exponents table (a summary of compute_optimal.py or plrf_frontier.py is)")
+        sys.exit(f"{os.path.join(folder, 'summary.json')}: no exponents table (a summary of compute_optimal.py or "
+                 f"plrf_frontier.py has one)")
     return summary
 
 

@@ -1235,6 +1235,8 @@ def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_pat
         {"experiment": "plrf_frontier", "preset": "quick", "settings": ["lr=0.2"], "seed": 3, "exponents": {}}))
     with pytest.raises(SystemExit, match="the runs differ in settings"):
         spread.main([str(tmp_path / f"s{s}") for s in range(4)])
+    with pytest.raises(SystemExit, match=r"nothing/summary.json: no such file \(run experiments/compute_optimal.py"):
+        spread.main([str(tmp_path / "s0"), str(tmp_path / "nothing")])
 
 
 def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_phi(tmp_path, capsys):

@@ -579,6 +579,17 @@ COMMON_DRAWS_NOTE = ("the models share their draws across {fields} (common_acros
                      "to trust")
 
 
+def read_summary(folder: str, script: str = "the script") -> dict:
+    """The ``DIR/summary.json`` that :func:`finish` wrote into ``folder``, for a tool that compares
+    runs (benchmarks/phase_interval_check.py, benchmarks/seed_spread.py); exits with a message
+    naming the path, and ``script`` to run, where there is none."""
+    path = os.path.join(folder, "summary.json")
+    if not os.path.isfile(path):
+        sys.exit(f"{path}: no such file (run {script} with --out {folder} first)")
+    with open(path) as f:
+        return json.load(f)
+
+
 def finish(args: argparse.Namespace, name: str, summary: dict, figure_path: str | None = None) -> dict:
     """Adds preset, seed and wall time to ``summary``, writes DIR/summary.json, prints where.
 
