@@ -35,7 +35,7 @@ def spread(runs: list[dict], key: str) -> dict:
     """One exponent's numbers over the runs that fitted it (``seeds``, ``fitted``, ``mean``, ``se``,
     ``t_interval``, ``sd``, ``mean_stderr``, ``redraw_sd`` (mean width / 3.92) with its ``redraw_range``,
     ``held``: runs whose interval over redrawn seeds holds the mean, of ``with_interval``)."""
-    rows = [(r["seed"], r["exponents"][key]) for r in runs if r["exponents"].get(key, {}).get("fitted") is not None]
+    rows = [(r["seed"], r["exponents"][key]) for r in runs if (r["exponents"].get(key) or {}).get("fitted") is not None]
     seeds = [s for s, _ in rows]
     fitted = np.array([e["fitted"] for _, e in rows], dtype=float)
     out = {"seeds": seeds, "fitted": fitted.tolist()}
@@ -44,12 +44,12 @@ def spread(runs: list[dict], key: str) -> dict:
     mean, sd = float(fitted.mean()), float(fitted.std(ddof=1))
     se = sd / math.sqrt(fitted.size)
     t = float(t_quantile(0.975, fitted.size - 1))
-    intervals = [e.get("seed_interval") for _, e in rows]
-    intervals = np.array([iv for iv in intervals if iv is not None and all(v is not None for v in iv)], dtype=float)
-    intervals = intervals[np.isfinite(intervals).all(axis=1)] if intervals.size else intervals.reshape(0, 2)
+    # (a run without a redraw has no seed_interval; one whose redraw gave none, [null, null])
+    intervals = np.array([e.get("seed_interval") or [None, None] for _, e in rows], dtype=float).reshape(-1, 2)
+    intervals = intervals[np.isfinite(intervals).all(axis=1)]
     widths = (intervals[:, 1] - intervals[:, 0]) / 3.92
     out.update(mean=mean, se=se, t_interval=[mean - t * se, mean + t * se], sd=sd,
-               mean_stderr=float(np.mean([e["stderr"] for _, e in rows])),
+               mean_stderr=float(np.nanmean(np.array([e.get("stderr") for _, e in rows], dtype=float))),
                redraw_sd=float(widths.mean()) if widths.size else math.nan,
                redraw_range=[float(widths.min()), float(widths.max())] if widths.size else None,
                held=int(((intervals[:, 0] <= mean) & (mean <= intervals[:, 1])).sum()), with_interval=len(intervals))
@@ -67,8 +67,9 @@ def main(argv=None) -> dict:
     seeds = [r["seed"] for r in runs]
     if len(set(seeds)) != len(seeds):
         sys.exit(f"seeds {seeds}: a seed twice is one estimate counted twice; give runs of distinct --seed")
-    keys = list(runs[0]["exponents"])
-    print(f"{runs[0]['experiment']}, preset {runs[0]['preset']}, {len(runs)} runs (seeds {', '.join(map(str, seeds))})")
+    keys = list(dict.fromkeys(key for r in runs for key in r["exponents"]))  # (every run's, in first-seen order)
+    print(f"{runs[0].get('experiment')}, preset {runs[0].get('preset')}, {len(runs)} runs "
+          f"(seeds {', '.join(map(str, seeds))})")
     print(f"{'exponent':<10} {'runs':>4} {'mean ± se':>15}  {'t-interval':>17} {'sd':>7} {'mean se':>8} "
           f"{'redraw width / 3.92 (range)':>28} {'holding the mean':>17}")
     table = {}

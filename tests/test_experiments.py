@@ -1205,36 +1205,49 @@ def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_pat
     spec = importlib.util.spec_from_file_location("seed_spread", ROOT / "benchmarks" / "seed_spread.py")
     spread = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(spread)
-    fitted = [1.30, 1.25, 1.36, 1.22]
-    intervals = [[1.25, 1.30], [1.20, 1.29], [1.31, 1.40], None]  # (the last run redrew nothing)
+    fitted = [1.30, 1.25, 1.36, 1.22, 1.28]
+    # the fourth run redrew nothing (no seed_interval), the fifth's redraw gave none (written [null, null])
+    intervals = [[1.25, 1.30], [1.20, 1.29], [1.31, 1.40], None, [None, None]]
+    settings = {"lr": 0.1, "widths": [16, 32]}
     for s, (x, iv) in enumerate(zip(fitted, intervals)):
         (tmp_path / f"s{s}").mkdir()
-        exponents = {"floor": {"fitted": x, "stderr": 0.01 * (s + 1), "seed_interval": iv},
-                     "P": {"fitted": None if s else 0.6, "why": "no frontier"}}
+        exponents = {"floor": {"fitted": x, "stderr": 0.01 * (s + 1)}, "P": {"fitted": None if s else 0.6}}
+        if iv is not None:
+            exponents["floor"]["seed_interval"] = iv
+        if s == 4:
+            exponents["late"] = {"fitted": 0.5, "stderr": 0.1}  # (a row the first run lacks is still listed)
         (tmp_path / f"s{s}" / "summary.json").write_text(json.dumps(
-            {"experiment": "plrf_frontier", "preset": "quick", "settings": [], "seed": s, "exponents": exponents}))
-    table = spread.main([str(tmp_path / f"s{s}") for s in range(4)])
+            {"experiment": "plrf_frontier", "preset": "quick", "settings": settings, "seed": s,
+             "exponents": exponents}))
+    folders = [str(tmp_path / f"s{s}") for s in range(5)]
+    table = spread.main(folders)
     floor = table["floor"]
     mean, sd = np.mean(fitted), np.std(fitted, ddof=1)
-    half = stats.t.ppf(0.975, 3) * sd / 2
+    half = stats.t.ppf(0.975, 4) * sd / np.sqrt(5)
     assert floor["mean"] == pytest.approx(mean) and floor["sd"] == pytest.approx(sd)
+    assert floor["se"] == pytest.approx(sd / np.sqrt(5))
     assert floor["t_interval"] == pytest.approx([mean - half, mean + half])
-    assert floor["mean_stderr"] == pytest.approx(0.025)
+    assert floor["mean_stderr"] == pytest.approx(0.03)
     assert floor["redraw_sd"] == pytest.approx(np.mean([0.05, 0.09, 0.09]) / 3.92)
-    assert (floor["held"], floor["with_interval"]) == (2, 3)  # (the mean 1.2825 inside the first two)
-    assert table["P"] == {"seeds": [0], "fitted": [0.6]}  # (one run fitted it: no spread)
+    assert floor["redraw_range"] == pytest.approx([0.05 / 3.92, 0.09 / 3.92])
+    assert (floor["held"], floor["with_interval"]) == (2, 3)  # (the mean 1.282 inside the first two)
+    assert table["P"] == {"seeds": [0], "fitted": [0.6]} and table["late"] == {"seeds": [4], "fitted": [0.5]}
     printed = capsys.readouterr().out
-    assert "plrf_frontier, preset quick, 4 runs (seeds 0, 1, 2, 3)" in printed
-    assert "(fewer than two runs fitted it)" in printed and "floor: 1.300, 1.250, 1.360, 1.220" in printed
-    # a seed twice, or runs of other settings, are not independent estimates of one exponent
-    (tmp_path / "s3" / "summary.json").write_text(json.dumps(
-        {"experiment": "plrf_frontier", "preset": "quick", "settings": [], "seed": 0, "exponents": {}}))
-    with pytest.raises(SystemExit, match=r"seeds \[0, 1, 2, 0\]: a seed twice"):
-        spread.main([str(tmp_path / f"s{s}") for s in range(4)])
-    (tmp_path / "s3" / "summary.json").write_text(json.dumps(
-        {"experiment": "plrf_frontier", "preset": "quick", "settings": ["lr=0.2"], "seed": 3, "exponents": {}}))
-    with pytest.raises(SystemExit, match="the runs differ in settings"):
-        spread.main([str(tmp_path / f"s{s}") for s in range(4)])
+    assert "plrf_frontier, preset quick, 5 runs (seeds 0, 1, 2, 3, 4)" in printed
+    assert (f"floor         5   1.282 ± {sd / np.sqrt(5):.3f}  [{mean - half:.3f}, {mean + half:.3f}]  {sd:.4f}"
+            f"   0.0300"
+            f"         {np.mean([0.05, 0.09, 0.09]) / 3.92:.4f} (0.013-0.023)        2 of 3") in printed, printed
+    assert "late          1 (fewer than two runs fitted it)" in printed
+    assert "floor: 1.300, 1.250, 1.360, 1.220, 1.280" in printed
+    # runs of another experiment, preset or settings, or a seed twice, are not estimates of one exponent
+    first = json.loads((tmp_path / "s0" / "summary.json").read_text())
+    for field, value in (("experiment", "compute_optimal"), ("preset", "smoke"), ("settings", {"lr": 0.2})):
+        (tmp_path / "s4" / "summary.json").write_text(json.dumps(dict(first, seed=4, **{field: value})))
+        with pytest.raises(SystemExit, match=f"the runs differ in {field}"):
+            spread.main(folders)
+    (tmp_path / "s4" / "summary.json").write_text(json.dumps(first))
+    with pytest.raises(SystemExit, match=r"seeds \[0, 1, 2, 3, 0\]: a seed twice"):
+        spread.main(folders)
     with pytest.raises(SystemExit, match=r"nothing/summary.json: no such file \(run experiments/compute_optimal.py"):
         spread.main([str(tmp_path / "s0"), str(tmp_path / "nothing")])
 
