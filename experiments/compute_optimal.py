@@ -35,8 +35,7 @@ from toyscale import plots
 from toyscale import random_features as rf
 from toyscale.fitting import fit_power_law
 from toyscale.runner import (check_axis, check_seed_resamples, experiment_args, finish, frontier_fits, frontier_summary,
-                             print_exponents, print_frontier, run_experiment_sweep, width_fit)
-from toyscale.scaling import redraw_table
+                             print_exponents, print_frontier, redraw_exponents, run_experiment_sweep, width_fit)
 
 # ``rf`` holds RFConfig fields; ``time_fit`` is the (t_min, t_max) of the time exponent's fit at
 # the largest width; ``bins`` the number of log-spaced compute budgets of the frontier;
@@ -185,11 +184,8 @@ def main(argv=None) -> dict:
     lo, hi = s["time_fit"]
     # each exponent's spread over redrawn seeds: the whole table refitted on each redraw (the fits' own
     # intervals see one set of runs)
-    redrawn = None
-    if s["seed_resamples"]:
-        redrawn = redraw_table(result, lambda records: {k: SIGNS[k] * f.exponent
-                                                        for k, f in fit_table(records, widths, s, cfg)["fits"].items()},
-                               resamples=s["seed_resamples"], paired="N" in cfg.common_across)
+    redrawn = redraw_exponents(result, lambda records: fit_table(records, widths, s, cfg)["fits"], SIGNS,
+                               s["seed_resamples"], paired="N" in cfg.common_across)
 
     print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), "
           f"M = {cfg.M}, T = {s['T']}, alpha = {s['alpha']:g} ({_ab(s['alpha'], cfg.teacher_exponent)}), "

@@ -32,8 +32,7 @@ from toyscale import plots
 from toyscale import plrf
 from toyscale._checks import check_int
 from toyscale.runner import (check_axis, check_seed_resamples, experiment_args, finish, frontier_fits, frontier_summary,
-                             print_exponents, print_frontier, run_experiment_sweep, width_fit)
-from toyscale.scaling import redraw_table
+                             print_exponents, print_frontier, redraw_exponents, run_experiment_sweep, width_fit)
 from toyscale.theory import plrf_exponents
 
 # ``plrf`` holds PLRFConfig fields; ``compute`` is the largest budget f = d r (each width runs
@@ -128,11 +127,8 @@ def main(argv=None) -> dict:
         table[k] for k in ("curves", "floors", "diverged", "r", "fits", "why", "frontier", "budgets"))
     # each exponent's spread over redrawn seeds: the whole table refitted on each redraw (the fits' own
     # intervals see one set of runs)
-    redrawn = None
-    if s["seed_resamples"]:
-        redrawn = redraw_table(result, lambda records: {
-            k: SIGNS[k] * f.exponent for k, f in fit_table(records, widths, steps, cfg, s["bins"])["fits"].items()},
-            resamples=s["seed_resamples"])
+    redrawn = redraw_exponents(result, lambda records: fit_table(records, widths, steps, cfg, s["bins"])["fits"],
+                               SIGNS, s["seed_resamples"])
 
     print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), alpha = {s['alpha']:g}, "
           f"beta = {s['beta']:g} (phase {want['phase']}), v = {cfg.v_ratio} d, lr = {s['lr']:g}, batch 1, "

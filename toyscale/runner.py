@@ -516,6 +516,21 @@ def check_seed_resamples(value: Any) -> int:
     return value
 
 
+def redraw_exponents(result: Any, fits_of: Callable[[Any], Mapping[str, Any]], signs: Mapping[str, float],
+                     resamples: int, paired: bool = False) -> Any:
+    """The intervals over redrawn seeds of a script's exponent table (a
+    :class:`toyscale.scaling.RedrawnTable`, for :func:`print_exponents`): ``fits_of(records)``
+    refits the whole table from records, each fit's exponent signed by ``signs`` as printed, on
+    ``resamples`` redraws of ``result``'s seeds (:func:`toyscale.scaling.redraw_table`); None
+    for ``resamples`` 0 (a preset's ``seed_resamples``)."""
+    if not resamples:
+        return None
+    from toyscale.scaling import redraw_table  # (here: the runner itself imports nothing of JAX)
+
+    return redraw_table(result, lambda records: {k: signs[k] * f.exponent for k, f in fits_of(records).items()},
+                        resamples=resamples, paired=paired)
+
+
 def frontier_summary(frontier: Any, budgets: int, names: tuple[str, str]) -> dict | None:
     """A frontier for a summary: its budgets ``C``, their optima and losses under ``names``, the
     budgets left out (not bracketed) and the fit's notes; None for none."""
