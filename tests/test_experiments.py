@@ -1198,7 +1198,8 @@ def test_phase_interval_check_counts_cells_each_way_round(tmp_path, capsys):
         check.main([str(tmp_path / "a"), str(tmp_path / "b")])
 
 
-# mutants: sd with ddof=0; the t multiplier of the normal (1.96); an interval holding the mean counted outside
+# mutants: sd with ddof=0; the t multiplier of the normal (1.96); an interval holding the mean counted outside;
+# plain means of the runs' sds (short of the sd they estimate) for the root mean squares
 def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_path, capsys):
     from scipy import stats
 
@@ -1227,16 +1228,18 @@ def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_pat
     assert floor["mean"] == pytest.approx(mean) and floor["sd"] == pytest.approx(sd)
     assert floor["se"] == pytest.approx(sd / np.sqrt(5))
     assert floor["t_interval"] == pytest.approx([mean - half, mean + half])
-    assert floor["mean_stderr"] == pytest.approx(0.03)
-    assert floor["redraw_sd"] == pytest.approx(np.mean([0.05, 0.09, 0.09]) / 3.92)
+    rms_se, rms_redraw = np.sqrt(np.mean(np.square([0.01, 0.02, 0.03, 0.04, 0.05]))), np.sqrt(
+        np.mean(np.square([0.05, 0.09, 0.09]))) / 3.92
+    assert floor["rms_stderr"] == pytest.approx(rms_se) and rms_se > 0.033  # (their plain mean: 0.03)
+    assert floor["redraw_sd"] == pytest.approx(rms_redraw)
     assert floor["redraw_range"] == pytest.approx([0.05 / 3.92, 0.09 / 3.92])
     assert (floor["held"], floor["with_interval"]) == (2, 3)  # (the mean 1.282 inside the first two)
     assert table["P"] == {"seeds": [0], "fitted": [0.6]} and table["late"] == {"seeds": [4], "fitted": [0.5]}
     printed = capsys.readouterr().out
     assert "plrf_frontier, preset quick, 5 runs (seeds 0, 1, 2, 3, 4)" in printed
     assert (f"floor         5   1.282 ± {sd / np.sqrt(5):.3f}  [{mean - half:.3f}, {mean + half:.3f}]  {sd:.4f}"
-            f"   0.0300"
-            f"         {np.mean([0.05, 0.09, 0.09]) / 3.92:.4f} (0.013-0.023)        2 of 3") in printed, printed
+            f"   {rms_se:.4f}"
+            f"              {rms_redraw:.4f} (0.013-0.023)        2 of 3") in printed, printed
     assert "late          1 (fewer than two runs fitted it)" in printed
     assert "floor: 1.300, 1.250, 1.360, 1.220, 1.280" in printed
     # runs of another experiment, preset or settings, or a seed twice, are not estimates of one exponent
