@@ -1255,6 +1255,45 @@ def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_pat
         spread.main([str(tmp_path / "s0"), str(tmp_path / "nothing")])
 
 
+# mutants: the compile seconds counted from the start of the run (not of each test); the per-file table summed
+# over every file; a worker's log overwriting the other's
+def test_suite_compile_time_logs_each_tests_compilation_in_every_worker_and_sums_them(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("suite_compile_time", ROOT / "benchmarks" / "suite_compile_time.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    for name, body in (("test_one.py", "jax.jit(lambda x: x * 2)(jnp.ones(3)).block_until_ready()"),
+                       ("test_two.py", "jax.jit(lambda x: x + 1)(jnp.ones(5)).block_until_ready()")):
+        (tmp_path / name).write_text(f"import jax, jax.numpy as jnp\n\n\ndef test_jit():\n    {body}\n\n\n"
+                                     f"def test_nothing():\n    pass\n")
+    env = dict(os.environ, SUITE_COMPILE_LOG=str(tmp_path / "log"), PYTHONPATH=str(ROOT / "benchmarks"),
+               JAX_PLATFORMS="cpu")
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "suite_compile_time", "-n", "2",
+           "--dist", "loadfile", "test_one.py", "test_two.py"]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    logs = sorted((tmp_path / "log").glob("tests-*.jsonl"))
+    assert len(logs) == 2  # (one a worker: the controller runs no test)
+    s = tool.main([str(tmp_path / "log")])
+    printed = capsys.readouterr().out
+    tests = {r["id"]: r for r in s["by_compile"]}
+    assert sorted(tests) == [f"test_{f}.py::test_{t}" for f in ("one", "two") for t in ("jit", "nothing")]
+    for f in ("one", "two"):
+        jit, nothing = tests[f"test_{f}.py::test_jit"], tests[f"test_{f}.py::test_nothing"]
+        assert jit["compiles"] >= 1 and 0 < jit["compile_s"] <= jit["wall_s"]
+        assert nothing["compiles"] == 0 and nothing["compile_s"] == 0  # (it ran after test_jit, in its process)
+        assert s["files"][f"test_{f}.py"]["compile_s"] == pytest.approx(jit["compile_s"])
+    total = s["total"]
+    assert total["tests"] == 4 and total["compiles"] == sum(r["compiles"] for r in tests.values())
+    assert f"4 tests in 2 process(es): {total['wall_s']:.1f} s of tests" in printed
+    # the plugin without its folder, and a folder without logs, say what to do
+    env.pop("SUITE_COMPILE_LOG")
+    done = subprocess.run(cmd[:8] + ["test_one.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode != 0 and "set SUITE_COMPILE_LOG to the folder its logs go to" in done.stderr
+    with pytest.raises(SystemExit, match="no tests-\\*.jsonl"):
+        tool.main([str(tmp_path)])
+
+
 def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_phi(tmp_path, capsys):
     from toyscale.frequencies import power_law
     from toyscale.measure import random_overlap_moments, welch_bound
