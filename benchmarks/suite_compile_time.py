@@ -1,4 +1,4 @@
-"""Where the test suite's time goes: each test's wall time, and the XLA compilation inside it.
+"""Where the test suite's time goes: each test's wall time, and JAX's compilation inside it.
 
 A pytest plugin and the summary of what it logged. Run the suite with it (pytest-xdist's workers
 load it too), then summarise:
@@ -6,73 +6,107 @@ load it too), then summarise:
     SUITE_COMPILE_LOG=runs/suite-compile PYTHONPATH=benchmarks python -m pytest -p suite_compile_time
     python benchmarks/suite_compile_time.py runs/suite-compile
 
-Each test process appends one JSON line per test to a file of its own in SUITE_COMPILE_LOG: the
-test's id, its wall seconds from setup to teardown (a module fixture's setup falls in the first
-test that uses it), and the count and seconds of the "Finished XLA compilation of ... in S sec"
-records that JAX logs inside it (``jax_log_compiles``, switched on for the whole run). A hit in the
-persistent compilation cache logs that record too, with the seconds of loading the program.
-Compilation in the subprocesses that tests start is not counted: it is in their wall time only.
+Each test process writes one JSON line per test to a file of its own in SUITE_COMPILE_LOG (a
+folder without earlier logs): the test's id; its wall seconds from its setup to its teardown; and
+the seconds and counts of the durations JAX records for tracing, lowering to MLIR and XLA's
+compile (``jax.monitoring``'s ``/jax/core/compile/...`` events, whatever the log settings). A hit
+in the persistent compilation cache is one of those compiles, with the seconds of finding and
+loading the program; the hits are counted too. Not in any test: collection and imports. A module
+fixture's setup lands in the first test that uses it, its teardown in the last. Compilation in
+the subprocesses that tests start is not counted: it is in their wall time only.
 """
 
 import argparse
 import collections
 import glob
 import json
-import logging
 import os
 import sys
 import time
-
-ENV = "SUITE_COMPILE_LOG"
-_PREFIX = "Finished XLA compilation of "
-_state = {"seconds": 0.0, "count": 0}
-
-
-class _CompileRecords(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        if message.startswith(_PREFIX) and " in " in message:
-            seconds = message.rsplit(" in ", 1)[1].split()[0]
-            _state["seconds"] += float(seconds)
-            _state["count"] += 1
-
 
 try:
     import pytest
 except ImportError:  # (the summary needs no pytest)
     pytest = None
 
+ENV = "SUITE_COMPILE_LOG"
+_EVENTS = {"/jax/core/compile/backend_compile_duration": "compile",
+           "/jax/core/compile/jaxpr_to_mlir_module_duration": "lower",
+           "/jax/core/compile/jaxpr_trace_duration": "trace"}
+_CACHE_HIT = "/jax/compilation_cache/cache_hits"
+_seen = collections.Counter()  # this process's running totals: "compile_s", "compiles", ..., "cache_hits"
 
-def pytest_configure(config):
-    import jax
 
-    folder = os.environ.get(ENV)
-    if not folder:
-        raise pytest.UsageError(f"-p suite_compile_time: set {ENV} to the folder its logs go to "
-                                f"(e.g. {ENV}=runs/suite-compile)")
-    os.makedirs(folder, exist_ok=True)
-    config._suite_compile_log = os.path.join(folder, f"tests-{os.getpid()}.jsonl")
-    logging.getLogger("jax").addHandler(_CompileRecords())
-    jax.config.update("jax_log_compiles", True)
+def _on_duration(event: str, seconds: float, **_) -> None:
+    kind = _EVENTS.get(event)
+    if kind:
+        _seen[f"{kind}_s"] += seconds
+        _seen[f"{kind}s"] += 1
+
+
+def _on_event(event: str, **_) -> None:
+    if event == _CACHE_HIT:
+        _seen["cache_hits"] += 1
 
 
 if pytest is not None:
-    @pytest.hookimpl(hookwrapper=True)
+    _LOG = pytest.StashKey[str]()
+
+    def pytest_configure(config):
+        import jax
+
+        if config.option.help:
+            return
+        folder = os.environ.get(ENV)
+        if not folder:
+            raise pytest.UsageError(f"-p suite_compile_time: set {ENV} to the folder its logs go to "
+                                    f"(e.g. {ENV}=runs/suite-compile)")
+        if not hasattr(config, "workerinput"):  # (the controller, or the only process: not each xdist worker)
+            earlier = glob.glob(os.path.join(folder, "tests-*.jsonl"))
+            if earlier:
+                raise pytest.UsageError(f"{ENV}={folder} already holds {len(earlier)} log(s) of an earlier run, "
+                                        f"which the summary would add to this one's: give an empty or new folder")
+            os.makedirs(folder, exist_ok=True)
+        config.stash[_LOG] = os.path.join(folder, f"tests-{os.getpid()}.jsonl")
+        if not _seen["listening"]:  # (once a process)
+            jax.monitoring.register_event_duration_secs_listener(_on_duration)
+            jax.monitoring.register_event_listener(_on_event)
+            _seen["listening"] = 1
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(item, nextitem):
-        seconds, count, start = _state["seconds"], _state["count"], time.perf_counter()
-        yield
-        line = {"id": item.nodeid, "wall_s": time.perf_counter() - start,
-                "compile_s": _state["seconds"] - seconds, "compiles": _state["count"] - count}
-        with open(item.config._suite_compile_log, "a") as f:  # (one line a test: a killed run keeps the rest)
+        before, start = dict(_seen), time.perf_counter()
+        result = yield
+        line = {"id": item.nodeid, "wall_s": time.perf_counter() - start}
+        for key in ("compile_s", "compiles", "lower_s", "trace_s", "cache_hits"):
+            line[key] = _seen[key] - before.get(key, 0)
+        with open(item.config.stash[_LOG], "a") as f:  # (a line a test: a killed run keeps the tests it finished)
             f.write(json.dumps(line) + "\n")
+        return result
+
+
+def read(folder: str) -> tuple[list[dict], int]:
+    """The tests logged in ``folder`` and the count of files (processes) they came from; a line
+    cut short (a killed run) is left out."""
+    paths = sorted(glob.glob(os.path.join(folder, "tests-*.jsonl")))
+    tests = []
+    for path in paths:
+        with open(path) as f:
+            for line in f:
+                try:
+                    tests.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    return tests, len(paths)
 
 
 def summarise(tests: list[dict], top: int = 15) -> dict:
     """Totals, per file (sorted by wall time) and the ``top`` tests by compile and by other time."""
     def totals(rows):
-        wall, comp = sum(r["wall_s"] for r in rows), sum(r["compile_s"] for r in rows)
-        return {"tests": len(rows), "wall_s": wall, "compile_s": comp, "compiles": sum(r["compiles"] for r in rows),
-                "compile_fraction": comp / wall if wall > 0 else float("nan")}
+        out = {"tests": len(rows), **{k: sum(r[k] for r in rows)
+                                      for k in ("wall_s", "compile_s", "compiles", "lower_s", "trace_s", "cache_hits")}}
+        out["compile_fraction"] = out["compile_s"] / out["wall_s"] if out["wall_s"] > 0 else float("nan")
+        return out
 
     files = collections.defaultdict(list)
     for r in tests:
@@ -91,20 +125,21 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.top < 0:
         parser.error(f"argument --top: {args.top} must be >= 0")
-    paths = sorted(glob.glob(os.path.join(args.folder, "tests-*.jsonl")))
-    if not paths:
-        sys.exit(f"{args.folder}: no tests-*.jsonl (run the suite with {ENV}={args.folder} and -p suite_compile_time)")
-    tests = [json.loads(line) for path in paths for line in open(path) if line.strip()]
+    tests, processes = read(args.folder)
+    if not tests:
+        sys.exit(f"{args.folder}: no tests logged (run the suite with {ENV}={args.folder} and -p suite_compile_time)")
     s = summarise(tests, args.top)
     t = s["total"]
-    print(f"{t['tests']} tests in {len(paths)} process(es): {t['wall_s']:.1f} s of tests, of which "
-          f"{t['compile_s']:.1f} s ({100 * t['compile_fraction']:.0f} %) in {t['compiles']} XLA compilations")
-    print(f"{'file':<40} {'tests':>5} {'wall s':>8} {'compile s':>9} {'share':>6} {'compiles':>8}")
+    print(f"{t['tests']} tests in {processes} process(es): {t['wall_s']:.1f} s of tests, of which "
+          f"{t['compile_s']:.1f} s ({100 * t['compile_fraction']:.0f} %) in {t['compiles']} XLA compiles "
+          f"({t['cache_hits']} of them loads from the persistent cache); lowering {t['lower_s']:.1f} s, "
+          f"tracing {t['trace_s']:.1f} s")
+    print(f"{'file':<40} {'tests':>5} {'wall s':>8} {'compile s':>9} {'share':>6} {'compiles':>8} {'hits':>5}")
     for name, f in s["files"].items():
         print(f"{name:<40} {f['tests']:>5} {f['wall_s']:>8.1f} {f['compile_s']:>9.1f} "
-              f"{100 * f['compile_fraction']:>5.0f}% {f['compiles']:>8}")
+              f"{100 * f['compile_fraction']:>5.0f}% {f['compiles']:>8} {f['cache_hits']:>5}")
     for title, rows in (("most compilation", s["by_compile"]), ("most time outside compilation", s["by_other"])):
-        print(f"-- the {len(rows)} tests with the {title} (wall s, compile s, compilations)")
+        print(f"-- the {len(rows)} tests with the {title} (wall s, compile s, compiles)")
         for r in rows:
             print(f"{r['wall_s']:>7.1f} {r['compile_s']:>7.1f} {r['compiles']:>5}  {r['id']}")
     return s

@@ -1256,41 +1256,80 @@ def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_pat
 
 
 # mutants: the compile seconds counted from the start of the run (not of each test); the per-file table summed
-# over every file; a worker's log overwriting the other's
+# over every file; a worker's log overwriting the other's; lowering counted as compiling; only the call timed;
+# cache hits not counted; a folder's earlier logs summed with the new
 def test_suite_compile_time_logs_each_tests_compilation_in_every_worker_and_sums_them(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("suite_compile_time", ROOT / "benchmarks" / "suite_compile_time.py")
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    for name, body in (("test_one.py", "jax.jit(lambda x: x * 2)(jnp.ones(3)).block_until_ready()"),
-                       ("test_two.py", "jax.jit(lambda x: x + 1)(jnp.ones(5)).block_until_ready()")):
-        (tmp_path / name).write_text(f"import jax, jax.numpy as jnp\n\n\ndef test_jit():\n    {body}\n\n\n"
-                                     f"def test_nothing():\n    pass\n")
+    # each file's test_jit writes what JAX's own compile events said about its call: (count, seconds)
+    header = textwrap.dedent("""\
+        import json, os, time
+        import jax, jax.numpy as jnp, pytest
+
+        seen = []
+        jax.monitoring.register_event_duration_secs_listener(
+            lambda event, s, **_: seen.append(s) if event == "/jax/core/compile/backend_compile_duration" else None)
+
+
+        @pytest.fixture
+        def slow():
+            time.sleep(0.3)
+            yield
+            time.sleep(0.3)
+
+
+        def test_jit(slow):
+            before = len(seen)
+            {body}
+            with open(os.path.join(os.environ["SEEN"], __name__), "w") as f:
+                json.dump([len(seen) - before, sum(seen[before:])], f)
+
+
+        def test_nothing():
+            pass
+        """)
+    cache = str(tmp_path / "cache")
+    one = "jax.jit(lambda x: x * 2)(jnp.ones(3)).block_until_ready()"
+    (tmp_path / "test_one.py").write_text(header.format(body=one))
+    (tmp_path / "test_two.py").write_text(  # (a program compiled, then loaded from the persistent cache)
+        f"CACHE = {cache!r}\n" + header.format(body=(
+            "jax.config.update('jax_compilation_cache_dir', CACHE); "
+            "jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0); "
+            "jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0); "
+            "[(jax.jit(lambda x: x + 1)(jnp.ones(5)).block_until_ready(), jax.clear_caches()) for _ in range(2)]")))
+    (tmp_path / "seen").mkdir()
     env = dict(os.environ, SUITE_COMPILE_LOG=str(tmp_path / "log"), PYTHONPATH=str(ROOT / "benchmarks"),
-               JAX_PLATFORMS="cpu")
+               JAX_PLATFORMS="cpu", SEEN=str(tmp_path / "seen"))
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "suite_compile_time", "-n", "2",
            "--dist", "loadfile", "test_one.py", "test_two.py"]
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    logs = sorted((tmp_path / "log").glob("tests-*.jsonl"))
-    assert len(logs) == 2  # (one a worker: the controller runs no test)
+    assert len(list((tmp_path / "log").glob("tests-*.jsonl"))) == 2  # (one a worker: the controller runs no test)
     s = tool.main([str(tmp_path / "log")])
     printed = capsys.readouterr().out
     tests = {r["id"]: r for r in s["by_compile"]}
     assert sorted(tests) == [f"test_{f}.py::test_{t}" for f in ("one", "two") for t in ("jit", "nothing")]
     for f in ("one", "two"):
         jit, nothing = tests[f"test_{f}.py::test_jit"], tests[f"test_{f}.py::test_nothing"]
-        assert jit["compiles"] >= 1 and 0 < jit["compile_s"] <= jit["wall_s"]
-        assert nothing["compiles"] == 0 and nothing["compile_s"] == 0  # (it ran after test_jit, in its process)
+        count, seconds = json.loads((tmp_path / "seen" / f"test_{f}").read_text())
+        assert (jit["compiles"], jit["compile_s"]) == (count, pytest.approx(seconds, rel=1e-9)) and count >= 1
+        assert jit["lower_s"] > 0 and jit["wall_s"] >= 0.6 + jit["compile_s"]  # (the fixture's setup and teardown)
+        assert (nothing["compiles"], nothing["compile_s"]) == (0, 0)  # (it ran after test_jit, in its process)
         assert s["files"][f"test_{f}.py"]["compile_s"] == pytest.approx(jit["compile_s"])
+    assert tests["test_one.py::test_jit"]["cache_hits"] == 0 and tests["test_two.py::test_jit"]["cache_hits"] >= 1
     total = s["total"]
     assert total["tests"] == 4 and total["compiles"] == sum(r["compiles"] for r in tests.values())
     assert f"4 tests in 2 process(es): {total['wall_s']:.1f} s of tests" in printed
-    # the plugin without its folder, and a folder without logs, say what to do
+    # a folder with a run's logs, the plugin without its folder, and a folder without logs: each says what to do
+    again = subprocess.run(cmd[:8] + ["test_one.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode != 0 and "already holds 2 log(s) of an earlier run" in again.stderr
     env.pop("SUITE_COMPILE_LOG")
-    done = subprocess.run(cmd[:8] + ["test_one.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode != 0 and "set SUITE_COMPILE_LOG to the folder its logs go to" in done.stderr
-    with pytest.raises(SystemExit, match="no tests-\\*.jsonl"):
+    again = subprocess.run(cmd[:8] + ["test_one.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode != 0 and "set SUITE_COMPILE_LOG to the folder its logs go to" in again.stderr
+    with pytest.raises(SystemExit, match="no tests logged"):
         tool.main([str(tmp_path)])
 
 
