@@ -7,7 +7,10 @@ standard deviation against the root mean square of the runs' standard errors and
 interval-over-redrawn-seeds widths / 3.92 (the sd that a 95 % interval of that width implies),
 and in how many runs that interval held the mean of all the seeds. Root mean squares, as the sd
 over seeds is one: each run's se^2 estimates the variance that the seeds' sd^2 estimates, and a
-plain mean of sds falls short of the sd they estimate (Jensen), by 0.001-0.004 on the plrf runs.
+plain mean of sds falls short of the sd they estimate (Jensen). Two cautions in reading them: the
+sd over k seeds is itself low by a factor c4(k) (0.94 at 5 seeds, 0.98 at 15), and it is known only
+to about +-35 % (one standard error) at 5 seeds, +-19 % at 15; and a root mean square leans on the widest run's value,
+so each column's range is printed beside it.
 
     for s in 0 1 2 3 4; do python experiments/plrf_frontier.py --seed $s --out runs/plrf-seed$s; done
     python benchmarks/seed_spread.py runs/plrf-seed0 runs/plrf-seed1 runs/plrf-seed2 runs/plrf-seed3 runs/plrf-seed4
@@ -41,7 +44,8 @@ def _rms(values: np.ndarray) -> float:
 
 def spread(runs: list[dict], key: str) -> dict:
     """One exponent's numbers over the runs that fitted it (``seeds``, ``fitted``, ``mean``, ``se``,
-    ``t_interval``, ``sd``, ``rms_stderr``, ``redraw_sd`` (rms width / 3.92) with its ``redraw_range``,
+    ``t_interval``, ``sd``, ``rms_stderr`` with its ``stderr_range``, ``redraw_sd`` (rms width / 3.92) with
+    its ``redraw_range``,
     ``held``: runs whose interval over redrawn seeds holds the mean, of ``with_interval``)."""
     rows = [(r["seed"], r["exponents"][key]) for r in runs if (r["exponents"].get(key) or {}).get("fitted") is not None]
     seeds = [s for s, _ in rows]
@@ -56,8 +60,11 @@ def spread(runs: list[dict], key: str) -> dict:
     intervals = np.array([e.get("seed_interval") or [None, None] for _, e in rows], dtype=float).reshape(-1, 2)
     intervals = intervals[np.isfinite(intervals).all(axis=1)]
     widths = (intervals[:, 1] - intervals[:, 0]) / 3.92
+    stderrs = np.array([e.get("stderr") for _, e in rows], dtype=float)
+    stderrs = stderrs[np.isfinite(stderrs)]
     out.update(mean=mean, se=se, t_interval=[mean - t * se, mean + t * se], sd=sd,
-               rms_stderr=_rms(np.array([e.get("stderr") for _, e in rows], dtype=float)),
+               rms_stderr=_rms(stderrs), stderr_range=[float(stderrs.min()), float(stderrs.max())] if stderrs.size
+               else None,
                redraw_sd=_rms(widths),
                redraw_range=[float(widths.min()), float(widths.max())] if widths.size else None,
                held=int(((intervals[:, 0] <= mean) & (mean <= intervals[:, 1])).sum()), with_interval=len(intervals))
@@ -78,7 +85,7 @@ def main(argv=None) -> dict:
     keys = list(dict.fromkeys(key for r in runs for key in r["exponents"]))  # (every run's, in first-seen order)
     print(f"{runs[0].get('experiment')}, preset {runs[0].get('preset')}, {len(runs)} runs "
           f"(seeds {', '.join(map(str, seeds))})")
-    print(f"{'exponent':<10} {'runs':>4} {'mean ± se':>15}  {'t-interval':>17} {'sd':>7} {'rms se':>8} "
+    print(f"{'exponent':<10} {'runs':>4} {'mean ± se':>15}  {'t-interval':>17} {'sd':>7} {'se: rms (range)':>23} "
           f"{'redraw width / 3.92: rms (range)':>33} {'holding the mean':>17}")
     table = {}
     for key in keys:
@@ -86,10 +93,10 @@ def main(argv=None) -> dict:
         if "mean" not in s:
             print(f"{key:<10} {len(s['fitted']):>4} (fewer than two runs fitted it)")
             continue
-        redraw = (f"{s['redraw_sd']:.4f} ({s['redraw_range'][0]:.3f}-{s['redraw_range'][1]:.3f})"
-                  if s["redraw_range"] else "none")
+        redraw, se = ((f"{s[rms]:.4f} ({s[span][0]:.3f}-{s[span][1]:.3f})" if s[span] else "none")
+                      for rms, span in (("redraw_sd", "redraw_range"), ("rms_stderr", "stderr_range")))
         print(f"{key:<10} {len(s['fitted']):>4} {s['mean']:>7.3f} ± {s['se']:.3f}  [{s['t_interval'][0]:.3f}, "
-              f"{s['t_interval'][1]:.3f}] {s['sd']:>7.4f} {s['rms_stderr']:>8.4f} {redraw:>33} "
+              f"{s['t_interval'][1]:.3f}] {s['sd']:>7.4f} {se:>23} {redraw:>33} "
               f"{s['held']:>8} of {s['with_interval']}")
     for key in keys:
         print(f"{key}: " + ", ".join(f"{v:.3f}" for v in table[key]["fitted"]))

@@ -1212,7 +1212,9 @@ def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_pat
     settings = {"lr": 0.1, "widths": [16, 32]}
     for s, (x, iv) in enumerate(zip(fitted, intervals)):
         (tmp_path / f"s{s}").mkdir()
-        exponents = {"floor": {"fitted": x, "stderr": 0.01 * (s + 1)}, "P": {"fitted": None if s else 0.6}}
+        # (the fourth run's fit gave no standard error: written null)
+        exponents = {"floor": {"fitted": x, "stderr": None if s == 3 else 0.01 * (s + 1)},
+                     "P": {"fitted": None if s else 0.6}}
         if iv is not None:
             exponents["floor"]["seed_interval"] = iv
         if s == 4:
@@ -1228,9 +1230,10 @@ def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_pat
     assert floor["mean"] == pytest.approx(mean) and floor["sd"] == pytest.approx(sd)
     assert floor["se"] == pytest.approx(sd / np.sqrt(5))
     assert floor["t_interval"] == pytest.approx([mean - half, mean + half])
-    rms_se, rms_redraw = np.sqrt(np.mean(np.square([0.01, 0.02, 0.03, 0.04, 0.05]))), np.sqrt(
+    rms_se, rms_redraw = np.sqrt(np.mean(np.square([0.01, 0.02, 0.03, 0.05]))), np.sqrt(
         np.mean(np.square([0.05, 0.09, 0.09]))) / 3.92
-    assert floor["rms_stderr"] == pytest.approx(rms_se) and rms_se > 0.033  # (their plain mean: 0.03)
+    assert floor["rms_stderr"] == pytest.approx(rms_se) and rms_se > 0.031  # (their plain mean: 0.0275)
+    assert floor["stderr_range"] == pytest.approx([0.01, 0.05])
     assert floor["redraw_sd"] == pytest.approx(rms_redraw)
     assert floor["redraw_range"] == pytest.approx([0.05 / 3.92, 0.09 / 3.92])
     assert (floor["held"], floor["with_interval"]) == (2, 3)  # (the mean 1.282 inside the first two)
@@ -1238,7 +1241,7 @@ def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_pat
     printed = capsys.readouterr().out
     assert "plrf_frontier, preset quick, 5 runs (seeds 0, 1, 2, 3, 4)" in printed
     assert (f"floor         5   1.282 ± {sd / np.sqrt(5):.3f}  [{mean - half:.3f}, {mean + half:.3f}]  {sd:.4f}"
-            f"   {rms_se:.4f}"
+            f"    {rms_se:.4f} (0.010-0.050)"
             f"              {rms_redraw:.4f} (0.013-0.023)        2 of 3") in printed, printed
     assert "late          1 (fewer than two runs fitted it)" in printed
     assert "floor: 1.300, 1.250, 1.360, 1.220, 1.280" in printed
