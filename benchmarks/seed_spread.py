@@ -85,17 +85,18 @@ def main(argv=None) -> dict:
     keys = list(dict.fromkeys(key for r in runs for key in r["exponents"]))  # (every run's, in first-seen order)
     print(f"{runs[0].get('experiment')}, preset {runs[0].get('preset')}, {len(runs)} runs "
           f"(seeds {', '.join(map(str, seeds))})")
-    print(f"{'exponent':<10} {'runs':>4} {'mean ± se':>15}  {'t-interval':>17} {'sd':>7} {'se: rms (range)':>23} "
+    w = max([10, *map(len, keys)])  # (compute_optimal's time_above_floor is 16 long)
+    print(f"{'exponent':<{w}} {'runs':>4} {'mean ± se':>15}  {'t-interval':>17} {'sd':>7} {'se: rms (range)':>23} "
           f"{'redraw width / 3.92: rms (range)':>33} {'holding the mean':>17}")
     table = {}
     for key in keys:
         s = table[key] = spread(runs, key)
         if "mean" not in s:
-            print(f"{key:<10} {len(s['fitted']):>4} (fewer than two runs fitted it)")
+            print(f"{key:<{w}} {len(s['fitted']):>4} (fewer than two runs fitted it)")
             continue
         redraw, se = ((f"{s[rms]:.4f} ({s[span][0]:.3f}-{s[span][1]:.3f})" if s[span] else "none")
                       for rms, span in (("redraw_sd", "redraw_range"), ("rms_stderr", "stderr_range")))
-        print(f"{key:<10} {len(s['fitted']):>4} {s['mean']:>7.3f} ± {s['se']:.3f}  [{s['t_interval'][0]:.3f}, "
+        print(f"{key:<{w}} {len(s['fitted']):>4} {s['mean']:>7.3f} ± {s['se']:.3f}  [{s['t_interval'][0]:.3f}, "
               f"{s['t_interval'][1]:.3f}] {s['sd']:>7.4f} {se:>23} {redraw:>33} "
               f"{s['held']:>8} of {s['with_interval']}")
     for key in keys:

@@ -1218,7 +1218,8 @@ def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_pat
         if iv is not None:
             exponents["floor"]["seed_interval"] = iv
         if s == 4:
-            exponents["late"] = {"fitted": 0.5, "stderr": 0.1}  # (a row the first run lacks is still listed)
+            # (a row the first run lacks is still listed; a long name widens the first column)
+            exponents["late_above_floor"] = {"fitted": 0.5, "stderr": 0.1}
         (tmp_path / f"s{s}" / "summary.json").write_text(json.dumps(
             {"experiment": "plrf_frontier", "preset": "quick", "settings": settings, "seed": s,
              "exponents": exponents}))
@@ -1237,13 +1238,14 @@ def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_pat
     assert floor["redraw_sd"] == pytest.approx(rms_redraw)
     assert floor["redraw_range"] == pytest.approx([0.05 / 3.92, 0.09 / 3.92])
     assert (floor["held"], floor["with_interval"]) == (2, 3)  # (the mean 1.282 inside the first two)
-    assert table["P"] == {"seeds": [0], "fitted": [0.6]} and table["late"] == {"seeds": [4], "fitted": [0.5]}
+    assert table["P"] == {"seeds": [0], "fitted": [0.6]} and table["late_above_floor"] == {"seeds": [4], "fitted": [0.5]}
     printed = capsys.readouterr().out
     assert "plrf_frontier, preset quick, 5 runs (seeds 0, 1, 2, 3, 4)" in printed
-    assert (f"floor         5   1.282 ± {sd / np.sqrt(5):.3f}  [{mean - half:.3f}, {mean + half:.3f}]  {sd:.4f}"
+    assert (f"floor               5   1.282 ± {sd / np.sqrt(5):.3f}  [{mean - half:.3f}, {mean + half:.3f}]  {sd:.4f}"
             f"    {rms_se:.4f} (0.010-0.050)"
             f"              {rms_redraw:.4f} (0.013-0.023)        2 of 3") in printed, printed
-    assert "late          1 (fewer than two runs fitted it)" in printed
+    assert "\nlate_above_floor    1 (fewer than two runs fitted it)" in printed
+    assert "\nexponent         runs       mean ± se" in printed
     assert "floor: 1.300, 1.250, 1.360, 1.220, 1.280" in printed
     # runs of another experiment, preset or settings, or a seed twice, are not estimates of one exponent
     first = json.loads((tmp_path / "s0" / "summary.json").read_text())
