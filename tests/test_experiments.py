@@ -1238,7 +1238,8 @@ def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_pat
     assert floor["redraw_sd"] == pytest.approx(rms_redraw)
     assert floor["redraw_range"] == pytest.approx([0.05 / 3.92, 0.09 / 3.92])
     assert (floor["held"], floor["with_interval"]) == (2, 3)  # (the mean 1.282 inside the first two)
-    assert table["P"] == {"seeds": [0], "fitted": [0.6]} and table["late_above_floor"] == {"seeds": [4], "fitted": [0.5]}
+    assert table["P"] == {"seeds": [0], "fitted": [0.6]}
+    assert table["late_above_floor"] == {"seeds": [4], "fitted": [0.5]}
     printed = capsys.readouterr().out
     assert "plrf_frontier, preset quick, 5 runs (seeds 0, 1, 2, 3, 4)" in printed
     assert (f"floor               5   1.282 ± {sd / np.sqrt(5):.3f}  [{mean - half:.3f}, {mean + half:.3f}]  {sd:.4f}"
