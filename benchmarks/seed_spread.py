@@ -8,9 +8,9 @@ interval-over-redrawn-seeds widths / 3.92 (the sd that a 95 % interval of that w
 and in how many runs that interval held the mean of all the seeds. Root mean squares, as the sd
 over seeds is one: each run's se^2 estimates the variance that the seeds' sd^2 estimates, and a
 plain mean of sds falls short of the sd they estimate (Jensen). Two cautions in reading them: the
-sd over k seeds is itself low by a factor c4(k) (0.94 at 5 seeds, 0.98 at 15), and it is known only
-to about +-35 % (one standard error) at 5 seeds, +-19 % at 15; and a root mean square leans on the widest run's value,
-so each column's range is printed beside it.
+sd over k seeds is itself low by a factor c4(k) (0.94 at 5 seeds, 0.98 at 15) and known only to
+about +-35 % (one standard error) at 5 seeds, +-19 % at 15; and a root mean square leans on the
+widest run's value, so each column's range is printed beside it.
 
     for s in 0 1 2 3 4; do python experiments/plrf_frontier.py --seed $s --out runs/plrf-seed$s; done
     python benchmarks/seed_spread.py runs/plrf-seed0 runs/plrf-seed1 runs/plrf-seed2 runs/plrf-seed3 runs/plrf-seed4
@@ -62,9 +62,9 @@ def spread(runs: list[dict], key: str) -> dict:
     widths = (intervals[:, 1] - intervals[:, 0]) / 3.92
     stderrs = np.array([e.get("stderr") for _, e in rows], dtype=float)
     stderrs = stderrs[np.isfinite(stderrs)]
+    stderr_range = [float(stderrs.min()), float(stderrs.max())] if stderrs.size else None
     out.update(mean=mean, se=se, t_interval=[mean - t * se, mean + t * se], sd=sd,
-               rms_stderr=_rms(stderrs), stderr_range=[float(stderrs.min()), float(stderrs.max())] if stderrs.size
-               else None,
+               rms_stderr=_rms(stderrs), stderr_range=stderr_range,
                redraw_sd=_rms(widths),
                redraw_range=[float(widths.min()), float(widths.max())] if widths.size else None,
                held=int(((intervals[:, 0] <= mean) & (mean <= intervals[:, 1])).sum()), with_interval=len(intervals))
