@@ -10,6 +10,15 @@ the controller, which removes it): the fitting, multistart, README and command-l
 and 201 s so, 241 and 223 s with a folder per worker (two runs each, 2-core CPU). Subprocesses the
 tests start do not use it.
 
+XLA compiles the tests' programs with most of its optimizations off
+(``jax_disable_most_optimizations``, for the tests' subprocesses too): the suite is compile-bound
+(62 % of its test time was XLA compiling, benchmarks/suite_compile_time.py); three small
+superposition training programs compiled in 2.6 s so against 4.4 s, and the suite took 669 s
+against 821 s (2-core CPU, benchmarks/RESULTS.md). It changes the rounding (outputs by up to
+~5e-7 relative, tests/test_fidelity.py), not the computation. The tests that pin the program a
+user runs (its bits across chunk sizes and device counts, XLA's memory analysis, a float64
+precision) are marked ``compiled_as_users_do`` and compile with the optimizations on.
+
 Strict dtype promotion is not switched on suite-wide because optax's Adam bias correction
 (``decay ** count`` with an int32 count) fails under it; tests of toyscale's own pure
 pieces use the ``strict_promotion`` fixture instead.
@@ -28,6 +37,9 @@ import numpy as np
 import pytest
 
 jax.config.update("jax_num_cpu_devices", 4)
+# (the flag is read at each compile; the environment variable reaches the tests' subprocesses)
+os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
+jax.config.update("jax_disable_most_optimizations", True)
 
 # A shell starts a background job (`pytest &`, or `( pytest & )` in a script) with SIGINT ignored, and
 # its subprocesses inherit that: the scripts then rightly leave Ctrl-C alone, and the four tests that
@@ -50,6 +62,25 @@ if _CACHE is None:  # the first process of the session (pytest-xdist's controlle
 jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+@pytest.fixture(autouse=True)
+def _compiled_as_users_do(request):
+    """A test marked ``compiled_as_users_do`` compiles with XLA's optimizations on, as outside
+    the suite; the in-memory caches are cleared either side, so that no program compiled the
+    other way is reused (the persistent cache keys on the setting)."""
+    if request.node.get_closest_marker("compiled_as_users_do") is None:
+        yield
+        return
+    jax.clear_caches()
+    jax.config.update("jax_disable_most_optimizations", False)
+    os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "0"  # (and in its subprocesses)
+    try:
+        yield
+    finally:
+        os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
+        jax.config.update("jax_disable_most_optimizations", True)
+        jax.clear_caches()
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@
   gather encoder, with float32 or bfloat16 products; models one after another on every device) against a "plain engine" (the
   textbook sampler, every model of a chunk vmapped side by side on one device): the width
   exponents of a small sweep agree within error bars.
+* The suite's own compile setting (tests/conftest.py: most of XLA's optimizations off) against
+  the user's: the same models' outputs agree to float32 rounding.
 """
 
 import jax
@@ -206,3 +208,44 @@ def test_bfloat16_products_keep_the_exponent_of_the_same_models_in_float32(monke
     a32, se32 = _exponent_and_error(f32)
     a16, se16 = _exponent_and_error(bf16)
     assert abs(a16 - a32) < 0.2 * se32, (a16, a32, se32)
+
+
+def test_the_suite_compiles_with_most_optimizations_off():
+    # (tests/conftest.py: the suite is compile-bound; its subprocesses read the environment variable)
+    import os
+
+    assert jax.config.values["jax_disable_most_optimizations"] and os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] == "1"
+
+
+def _both_models():
+    """Float outputs of a small superposition sweep and a random-features sweep (ridge and gd)."""
+    from toyscale.random_features import RFConfig, random_feature_grid, sweep_random_features
+
+    cfg = TrainConfig(n=48, batch=64, steps=60, warmup=6, test_batches=2, log_every=20)
+    sp = sweep_superposition(cfg, superposition_grid(widths=[4], gammas=[-1.0, 1.0], frequencies=[power_law(1.1)],
+                                                     lr_w=2e-2, lr_b=2e-2), progress=False)
+    rf = sweep_random_features(RFConfig(M=32, test_samples=16, log_every=10), random_feature_grid(
+        N=[8, 24], T=[16], alpha=[0.5], noise=[0.1]) + random_feature_grid(
+        N=[8], T=[16], alpha=[0.5], method="gd", steps=40, lr=0.1), progress=False)
+    return {f"{name}:{k}": res.column(k) for name, res in (("superposition", sp), ("rf", rf))
+            for k in res.records[0].outputs if np.issubdtype(np.asarray(res.records[0].outputs[k]).dtype, np.floating)}
+
+
+@pytest.mark.compiled_as_users_do
+def test_the_suites_compile_setting_changes_the_rounding_not_the_results():
+    import os
+
+    assert not jax.config.values["jax_disable_most_optimizations"] and os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] == "0"
+    full = _both_models()
+    jax.config.update("jax_disable_most_optimizations", True)
+    jax.clear_caches()
+    try:
+        reduced = _both_models()
+    finally:
+        jax.config.update("jax_disable_most_optimizations", False)
+        jax.clear_caches()
+    assert full.keys() == reduced.keys() and {"superposition:test_loss", "rf:test_loss"} <= full.keys()
+    # (float32 rounding: up to 4.4e-7 relative, 2-core CPU; an interpolating model's train loss, ~1e-28 in
+    # float64, read ~1e-15 with the optimizations off)
+    for k in full:
+        np.testing.assert_allclose(reduced[k], full[k], rtol=1e-5, atol=1e-12, err_msg=k)

@@ -71,6 +71,7 @@ def test_the_exact_loss_is_the_mean_squared_error_over_fresh_samples_halved():
     np.testing.assert_allclose(out["loss"], exact, rtol=2e-4)
 
 
+@pytest.mark.compiled_as_users_do
 def test_a_sweep_matches_single_models_in_any_chunk_size_and_flags_a_diverging_one():
     cfg = plrf.PLRFConfig(log_every=10)
     points = plrf.plrf_grid(d=[4, 8], alpha=[0.7], beta=[0.7, 1.2], lr=0.05, steps=30, seeds=2)
@@ -144,6 +145,7 @@ def test_bad_settings_are_refused_before_anything_compiles():
 
 
 @pytest.mark.parametrize("floor", [False, True])
+@pytest.mark.compiled_as_users_do
 def test_the_chunk_memory_estimate_covers_what_xla_uses(floor):
     # (without the floor it had counted half of XLA's own; with it, LAPACK's dgesdd work space of
     # 4 d^2 float64s, which XLA does not count, had eaten all of its margin at d = 1024)

@@ -159,6 +159,7 @@ def test_vmapped_sweep_equals_single_runs():
 
 
 @pytest.mark.parametrize("method, common", [("ridge", ()), ("gd", ()), ("gd", ("ridge",))])
+@pytest.mark.compiled_as_users_do
 def test_a_model_has_the_same_bits_on_one_device_and_on_four(method, common):
     # the spectrum I^-(1+alpha), formed in the compiled program, had rounded differently in a device's share of
     # one model (4 models on 4 devices) and in a share of 4: outputs ~2e-7 apart at M = 32 (it is formed on the
@@ -453,6 +454,7 @@ def test_ridge_tuned_takes_the_lowest_finite_loss_at_each_size():
                                    dict(N=64, T=64, method="gd", steps=20, lr=0.1),
                                    # (both had been under XLA's: N M counted twice, ReLU's N x N moments not at all)
                                    dict(N=2048, T=32), dict(N=2048, T=32, nonlinearity="relu")])
+@pytest.mark.compiled_as_users_do
 def test_the_memory_prediction_bounds_what_xla_allocates(point):
     # (the sweep chunks models by bytes_per_model: an estimate below XLA's own would overfill a device)
     _assert_memory_bound(RandomFeatureTask(RFConfig(M=512, test_samples=100, log_every=10)), point)
@@ -1397,6 +1399,7 @@ def test_the_sgd_trajectory_and_its_loss_curve_do_not_depend_on_log_every():
         np.testing.assert_allclose(curve_each[-1], loss(each), rtol=1e-12)
 
 
+@pytest.mark.compiled_as_users_do
 def test_the_sampled_test_loss_is_on_fresh_samples_not_the_training_set():
     # an interpolating model (N > T, ridgeless, noisy labels) has train loss 0 and test loss ~1: test samples drawn
     # from the training data's key would repeat the training set (draws of one key share their first rows) and
@@ -1465,6 +1468,7 @@ def test_nested_draws_extend_a_smaller_draw_row_by_row():
 
 # mutants: the model drawing from its own key (common key ignored); U or x not nested; the config's field left out
 # of the sweep fingerprint
+@pytest.mark.compiled_as_users_do
 def test_common_across_width_shares_the_teacher_and_data_and_nests_the_features():
     cfg = RFConfig(M=64, common_across=("N",))
     points = random_feature_grid(N=[4, 64], T=[32], alpha=[1.0], seeds=2, kernel_limit=True, infinite_data=True)

@@ -39,6 +39,7 @@ def assert_same(a, b):
 
 
 @pytest.mark.parametrize("sampler", ["dense", "sparse"])
+@pytest.mark.compiled_as_users_do
 def test_results_do_not_depend_on_chunk_size(sampler):
     cfg = dataclasses.replace(CFG, sampler=sampler)
     a = sweep_superposition(cfg, POINTS, chunk_size=1, devices=jax.devices()[:1], progress=False)
@@ -47,6 +48,7 @@ def test_results_do_not_depend_on_chunk_size(sampler):
 
 
 @pytest.mark.parametrize("sampler", ["dense", "sparse"])
+@pytest.mark.compiled_as_users_do
 def test_results_are_identical_on_one_and_four_devices_with_an_uneven_count(sampler):
     cfg = dataclasses.replace(CFG, sampler=sampler)
     points = POINTS[:5]  # 3 models of width 3 and 2 of width 6 over 4 devices: padding needed
@@ -89,6 +91,7 @@ def test_a_folder_holding_another_sweep_is_refused(tmp_path):
                                 progress=False)
 
 
+@pytest.mark.compiled_as_users_do
 def test_vmapped_batches_give_the_same_bits_for_any_chunk_size_and_device_count():
     # vector_width=4, as an accelerator would batch: shares of 5 (one device) or 3 (two) are
     # padded to whole batches of 4, never a smaller remainder batch.
@@ -220,6 +223,7 @@ SHARE_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.compiled_as_users_do
 def test_processes_sharing_a_grid_merge_into_the_single_process_result(tmp_path):
     # a multi-host run without a cluster: 3 processes at once, each told its index (as
     # jax.distributed would), write into one folder; what they wrote is one result set
@@ -260,6 +264,7 @@ DISTRIBUTED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.compiled_as_users_do
 def test_a_jax_distributed_run_splits_the_grid_by_process_and_merges(tmp_path):
     # the README's cluster recipe, on one machine: two processes joined by
     # jax.distributed.initialize, two CPU devices each, no share given by hand; each takes
@@ -1204,6 +1209,7 @@ def test_an_out_path_that_is_a_file_is_a_folder_in_use_and_a_scripts_usage_error
     assert (tmp_path / "sweep").read_text() == "x"
 
 
+@pytest.mark.compiled_as_users_do
 def test_the_predicted_peak_holds_a_cpu_shares_stacked_outputs():
     # A CPU device trains its share one model at a time, but lax.map keeps every model's
     # outputs until the chunk ends: with keep_weights at n = 2048, m = 128 (1 MB of W each) a

@@ -560,6 +560,7 @@ def test_a_raw_key_of_the_wrong_length_is_not_called_a_batch():
                                                   (1000, 256, 16, "dense"), (2000, 32, 2, "dense"),
                                                   (10000, 8, 2, "sparse"),  # (42.1 MB predicted for 45.8)
                                                   (500, 8, 2, "sparse"), (100, 4, 2, "dense")])  # (one [n, n] block)
+@pytest.mark.compiled_as_users_do
 def test_the_memory_prediction_bounds_what_xla_allocates_for_one_model(n, batch, m, sampler):
     # (chunks are sized by bytes_per_model; at n = 4000, batch 64 it had predicted 17.0 MB where
     # XLA's memory analysis of one model gave 18.8 MB: the overlap's Gram block was counted once)
@@ -574,6 +575,7 @@ def test_the_memory_prediction_bounds_what_xla_allocates_for_one_model(n, batch,
     assert used <= task.bytes_per_model(static) <= 4 * used
 
 
+@pytest.mark.compiled_as_users_do
 def test_the_memory_prediction_counts_a_long_loss_curve_twice():
     # (XLA holds the curve twice: n = 16, batch 4, 10^5 steps logged every step needed 0.81 MB, 0.41 predicted)
     cfg = TrainConfig(n=16, batch=4, steps=100_000, warmup=2, test_batches=2, log_every=1, sampler="dense")
