@@ -17,7 +17,11 @@ superposition training programs compiled in 2.6 s so against 4.4 s, and the suit
 against 821 s (2-core CPU, benchmarks/RESULTS.md). It changes the rounding (outputs by up to
 ~5e-7 relative, tests/test_fidelity.py), not the computation. The tests that pin the program a
 user runs (its bits across chunk sizes and device counts, XLA's memory analysis, a float64
-precision) are marked ``compiled_as_users_do`` and compile with the optimizations on.
+precision) are marked ``compiled_as_users_do`` and compile with the optimizations on, as are
+those marked ``runs_long``, whose programs run long enough that optimizing them pays: they took
+2-34 s longer each with the optimizations off (the bootstrap and broken-power-law fits, the
+plain engine's sweep), where the suite's other tests took 0-17 s less (two whole-suite runs with
+benchmarks/suite_compile_time.py, one each way, 2-core CPU).
 
 Strict dtype promotion is not switched on suite-wide because optax's Adam bias correction
 (``decay ** count`` with an int32 count) fails under it; tests of toyscale's own pure
@@ -64,23 +68,38 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 
-@pytest.fixture(autouse=True)
-def _compiled_as_users_do(request):
-    """A test marked ``compiled_as_users_do`` compiles with XLA's optimizations on, as outside
-    the suite; the in-memory caches are cleared either side, so that no program compiled the
-    other way is reused (the persistent cache keys on the setting)."""
-    if request.node.get_closest_marker("compiled_as_users_do") is None:
-        yield
-        return
+@contextlib.contextmanager
+def _optimizations_on():
+    """XLA's optimizations on inside the block, as outside the suite (and in subprocesses started
+    there); the in-memory caches are cleared either side, so that no program compiled the other
+    way is reused (the persistent cache keys on the setting)."""
+    before = jax.config.values["jax_disable_most_optimizations"], os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"]
     jax.clear_caches()
     jax.config.update("jax_disable_most_optimizations", False)
-    os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "0"  # (and in its subprocesses)
+    os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "0"
     try:
         yield
     finally:
-        os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
-        jax.config.update("jax_disable_most_optimizations", True)
+        jax.config.update("jax_disable_most_optimizations", before[0])
+        os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = before[1]
         jax.clear_caches()
+
+
+@pytest.fixture(autouse=True)
+def _marked_optimizations_on(request):
+    """A test marked ``compiled_as_users_do`` or ``runs_long`` runs inside ``_optimizations_on``."""
+    if not any(request.node.get_closest_marker(name) for name in ("compiled_as_users_do", "runs_long")):
+        yield
+        return
+    with _optimizations_on():
+        yield
+
+
+@pytest.fixture(scope="session")
+def optimizations_on():
+    """``with optimizations_on():`` compiles as a marked test does, for a module-scoped fixture
+    (set up before any one test's mark applies)."""
+    return _optimizations_on
 
 
 @pytest.fixture

@@ -273,6 +273,7 @@ def test_allocation_cli_bootstrap(isoflop_csv, capsys, kind):
         cli.main(base[:-1] + ["-5"])
 
 
+@pytest.mark.runs_long
 def test_broken_power_law_cli(tmp_path, capsys):
     x = np.logspace(1, 5, 60)
     y = 5.0 * x**-0.3 * (1 + (x / 1e3) ** 5) ** (-0.1)  # c0 = 0.3, break at 1e3, c1 = 0.5, f = 0.2

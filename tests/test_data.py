@@ -440,6 +440,7 @@ def test_event_capacity_checks_its_tail_and_reaches_tiny_ones():
             data.event_capacity(64, 1.0, tail=tail)
 
 
+@pytest.mark.runs_long
 def test_plain_sampler_does_not_round_rare_rates_up_to_2_pow_minus_23():
     # jax.random.bernoulli compares with a 23-bit uniform: p = 1e-12 fired at 2^-23, 8 expected in these 2^26
     # draws (7 seen at p = 1e-9 in 5e7); a 32-bit uniform fires with probability 2^-32 or less (6.7e-5 expected)

@@ -168,8 +168,8 @@ def _exponent_and_error(res):
 
 
 @pytest.fixture(scope="module")
-def plain_engine():
-    with pytest.MonkeyPatch.context() as mp:
+def plain_engine(optimizations_on):
+    with pytest.MonkeyPatch.context() as mp, optimizations_on():  # (a long sweep: as a test marked runs_long)
         res = _sweep("plain", mp)
     assert data.sample_features is not _plain_with_rng  # the patch is undone
     return res
@@ -210,11 +210,27 @@ def test_bfloat16_products_keep_the_exponent_of_the_same_models_in_float32(monke
     assert abs(a16 - a32) < 0.2 * se32, (a16, a32, se32)
 
 
-def test_the_suite_compiles_with_most_optimizations_off():
-    # (tests/conftest.py: the suite is compile-bound; its subprocesses read the environment variable)
+def _optimizations_off():
+    """(in-process, for subprocesses): tests/conftest.py's setting."""
     import os
 
-    assert jax.config.values["jax_disable_most_optimizations"] and os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] == "1"
+    return jax.config.values["jax_disable_most_optimizations"], os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"]
+
+
+def test_the_suite_compiles_with_most_optimizations_off(optimizations_on):
+    # (tests/conftest.py: the suite is compile-bound; its subprocesses read the environment variable)
+    assert _optimizations_off() == (True, "1")
+    with optimizations_on():  # (as a module-scoped fixture uses it; nested, each end restores what it found)
+        assert _optimizations_off() == (False, "0")
+        with optimizations_on():
+            assert _optimizations_off() == (False, "0")
+        assert _optimizations_off() == (False, "0")
+    assert _optimizations_off() == (True, "1")
+
+
+@pytest.mark.runs_long
+def test_a_test_marked_runs_long_compiles_with_the_optimizations_on():
+    assert _optimizations_off() == (False, "0")
 
 
 def _both_models():
@@ -233,9 +249,7 @@ def _both_models():
 
 @pytest.mark.compiled_as_users_do
 def test_the_suites_compile_setting_changes_the_rounding_not_the_results():
-    import os
-
-    assert not jax.config.values["jax_disable_most_optimizations"] and os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] == "0"
+    assert _optimizations_off() == (False, "0")
     full = _both_models()
     jax.config.update("jax_disable_most_optimizations", True)
     jax.clear_caches()

@@ -160,6 +160,7 @@ def test_power_law_standard_errors_scale_with_y():
 
 
 @pytest.mark.parametrize("offset", [False, True])
+@pytest.mark.runs_long
 def test_power_law_recovery_inside_intervals(offset):
     rng = np.random.default_rng(3)
     x = np.logspace(1, 5, 30)
@@ -175,6 +176,7 @@ def test_power_law_recovery_inside_intervals(offset):
     assert fit.converged and fit.identifiable
 
 
+@pytest.mark.runs_long
 def test_bootstrap_of_a_collapsed_offset_fit_leaves_the_collapsed_basin(collapsed_offset_data):
     # The full-data fit puts the offset on its bound (not identifiable).  Resamples started only
     # from that fit all stayed there: a zero-width offset interval and the no-offset fit's
@@ -238,6 +240,7 @@ def test_power_law_huber_resists_outlier():
     assert hu.converged and hu.loss == "huber" and hu.grad_norm < 1e-6
 
 
+@pytest.mark.runs_long
 def test_float64_scoped_and_strict_promotion():
     x = np.logspace(1, 3, 30)  # same shapes as the other tests: reuses their compiled programs
     y = 1.5 * x**-0.3 + 0.1
@@ -570,6 +573,7 @@ def test_huber_matches_scipy():
 
 
 
+@pytest.mark.runs_long
 def test_chinchilla_with_E_running_to_zero_is_not_identifiable():
     """Small irreducible loss under 2% noise: the fit sends log E towards -inf; that must be
     reported (singular covariance), never a confident E."""

@@ -87,12 +87,13 @@ def _bpl(x, b, c0, c1, d, f):
 
 
 @pytest.fixture(scope="module")
-def bpl_fit():
+def bpl_fit(optimizations_on):
     rng = np.random.default_rng(0)
     x = np.logspace(1, 5, 60)
     y = _bpl(x, **BPL_TRUTH) * np.exp(0.005 * rng.standard_normal(60))
     # 99% intervals: six quantities at 95% would leave one truth outside about a quarter of the time
-    return fit_broken_power_law(x, y, bootstrap=200, seed=0, level=0.99), x
+    with optimizations_on():  # (a long fit: as a test marked runs_long)
+        return fit_broken_power_law(x, y, bootstrap=200, seed=0, level=0.99), x
 
 
 def test_broken_power_law_recovers_break_and_slopes(bpl_fit):
@@ -139,6 +140,7 @@ def test_broken_power_law_objective_matches_residuals(bpl_fit):
     assert fit.objective <= 0.5 * np.sum(r_true**2)
 
 
+@pytest.mark.runs_long
 def test_broken_power_law_without_a_break_is_not_identifiable(bpl_fit):
     _, x = bpl_fit  # same shapes as the fixture: no recompilation
     rng = np.random.default_rng(1)
@@ -148,6 +150,7 @@ def test_broken_power_law_without_a_break_is_not_identifiable(bpl_fit):
     assert fit.slopes[0] == pytest.approx(0.4, abs=0.01)
 
 
+@pytest.mark.runs_long
 def test_broken_power_law_bootstrap_leaves_a_collapsed_offset():
     # no true offset: the fit puts it at ~1e-15; resamples started only from that fit all stayed
     # there, and the offset's 95 % interval was [1.67e-15, 1.67e-15]
@@ -460,6 +463,7 @@ def test_power_law_cli_cut(tmp_path, capsys):
     assert "--cut and --bootstrap" in capsys.readouterr().err
 
 
+@pytest.mark.runs_long
 def test_a_bootstrap_drops_the_resamples_too_few_distinct_sizes_cannot_pin_down():
     # 2 distinct widths of 5 leave an offset power law (3 parameters) a family of exact fits;
     # the refit had reported one of them as converged, and ~10 % of resamples, with exponents
