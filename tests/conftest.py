@@ -13,14 +13,15 @@ tests start do not use it.
 XLA compiles the tests' programs with most of its optimizations off
 (``jax_disable_most_optimizations``, for the tests' subprocesses too): the suite is compile-bound
 (62 % of its test time was XLA compiling, benchmarks/suite_compile_time.py); three small
-superposition training programs compiled in 2.6 s so against 4.4 s, and the suite took 669 s
-against 821 s (2-core CPU, benchmarks/RESULTS.md). It changes the rounding (outputs by up to
-~5e-7 relative, tests/test_fidelity.py), not the computation. The tests that pin the program a
-user runs (its bits across chunk sizes and device counts, XLA's memory analysis, a float64
-precision) are marked ``compiled_as_users_do`` and compile with the optimizations on, as are
-those marked ``runs_long``, whose programs run long enough that optimizing them pays: they took
-2-34 s longer each with the optimizations off (the bootstrap and broken-power-law fits, the
-plain engine's sweep), where the suite's other tests took 0-17 s less (two whole-suite runs with
+superposition training programs compiled in 2.6 s so against 4.4 s, and a fresh clone's suite
+took 680 s against 821 s (2-core CPU; benchmarks/RESULTS.md, fortieth session). It changes the
+LLVM code, not the XLA program: outputs move by float32 rounding (up to 4.4e-7 relative where
+not near 0, tests/test_fidelity.py). The tests that pin the program a user runs (its bits across
+chunk sizes, device counts, resumes and grids, XLA's memory analysis, a float64 precision) are
+marked ``compiled_as_users_do`` and compile with the optimizations on, as are those marked
+``runs_long``, whose programs run long enough that optimizing them pays: they took 2-34 s
+longer each with the optimizations off (the bootstrap and broken-power-law fits, the plain
+engine's sweep), where the suite's other tests took up to 17 s less (two whole-suite runs with
 benchmarks/suite_compile_time.py, one each way, 2-core CPU).
 
 Strict dtype promotion is not switched on suite-wide because optax's Adam bias correction

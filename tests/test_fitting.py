@@ -242,7 +242,7 @@ def test_power_law_huber_resists_outlier():
 
 @pytest.mark.runs_long
 def test_float64_scoped_and_strict_promotion():
-    x = np.logspace(1, 3, 30)  # same shapes as the other tests: reuses their compiled programs
+    x = np.logspace(1, 3, 30)  # same shapes as the other tests (runs_long: loads theirs where compiled optimized)
     y = 1.5 * x**-0.3 + 0.1
     before = jax.config.jax_enable_x64
     with jax.numpy_dtype_promotion("strict"):

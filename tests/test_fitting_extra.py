@@ -142,7 +142,7 @@ def test_broken_power_law_objective_matches_residuals(bpl_fit):
 
 @pytest.mark.runs_long
 def test_broken_power_law_without_a_break_is_not_identifiable(bpl_fit):
-    _, x = bpl_fit  # same shapes as the fixture: no recompilation
+    _, x = bpl_fit  # same shapes as the fixture, compiled optimized too: loaded from the persistent cache
     rng = np.random.default_rng(1)
     fit = fit_broken_power_law(x, 3.0 * x**-0.4 * np.exp(0.01 * rng.standard_normal(x.size)))
     # a pure power law: the fit can park a tiny, sharp break anywhere, so nothing pins d, c, f down

@@ -1514,6 +1514,7 @@ def test_common_across_sample_count_trains_on_the_first_samples_of_a_larger_set(
 
 
 # mutants: the ReLU kernel limit's test draws or SGD's minibatches from the model's own key under common_across
+@pytest.mark.compiled_as_users_do
 def test_common_draws_reach_the_relu_kernel_limit_and_the_minibatches():
     cfg = RFConfig(M=16, test_samples=64, common_across=("N",))
     pts = random_feature_grid(N=[4, 8], T=[8], alpha=[1.0], ridge=[0.1], nonlinearity="relu", kernel_limit=True)

@@ -403,6 +403,7 @@ def test_float32_sweeps_keep_the_manifest_they_had_before_matmul_precision(tmp_p
         sweep_superposition(dataclasses.replace(CFG, matmul_precision="bfloat16"), POINTS[:2], out=out, progress=False)
 
 
+@pytest.mark.compiled_as_users_do
 def test_a_resumed_sweep_trains_the_remaining_models_in_the_chunks_it_planned_at_first(tmp_path):
     # 10 models of one width in chunks of at most 4 with vmapped batches of 4 (as on an
     # accelerator): 4 + 4 + 2. Resuming after the first chunk must not re-plan the other six
@@ -968,6 +969,7 @@ def _strip_digests(folder):
 
 
 @pytest.mark.parametrize("legacy", [False, True])
+@pytest.mark.compiled_as_users_do
 def test_a_grid_holding_the_folders_points_extends_it_and_reuses_its_models(tmp_path, legacy):
     # More widths and seeds into the folder of a smaller grid: the finished models are reused
     # where their points now sit (their ids change), the new ones trained; the result is the
@@ -1083,6 +1085,7 @@ def test_the_manifest_lock_gives_way_where_no_lock_can_be_had(tmp_path, monkeypa
         assert sweep_superposition(CFG, POINTS[:1], out=tmp_path, progress=False).stats["chunks"] == 0
 
 
+@pytest.mark.compiled_as_users_do
 def test_a_part_of_the_folders_grid_trains_into_it_what_is_missing(tmp_path):
     big = superposition_grid(widths=[3, 4], gammas=[-1.0, 1.0], frequencies=[power_law(1.1)], lr_w=2e-2, lr_b=1e-2)
     part = [big[3], big[0]]  # out of order

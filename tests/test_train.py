@@ -115,6 +115,7 @@ def test_exactly_one_compilation_per_width():
     assert sorted(CountingTask.traces) == [3, 5]
 
 
+@pytest.mark.compiled_as_users_do
 def test_the_auto_sampler_draws_each_model_as_its_own_sampler_would():
     # Lambda(power_law(1.2)) ~ 0.9 <= max_rate: sparse; p_1 = 1 and Lambda ~ 2.9 > 2: dense. Model keys
     # come from the points alone, so each model must equal, bit for bit, its twin in a one-sampler sweep.
@@ -791,6 +792,7 @@ def test_nested_init_extends_a_narrower_w_column_by_column():
 
 # mutants: the model drawing from its own key (common key ignored); W not nested; the batches (training or test)
 # from the model's own key
+@pytest.mark.compiled_as_users_do
 def test_common_across_shares_the_initial_weights_and_every_batch():
     cfg = TrainConfig(n=24, batch=16, steps=20, warmup=2, test_batches=3, log_every=5, keep_weights=True,
                       sampler="dense", common_across=("m", "gamma"))
