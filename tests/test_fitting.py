@@ -160,7 +160,6 @@ def test_power_law_standard_errors_scale_with_y():
 
 
 @pytest.mark.parametrize("offset", [False, True])
-@pytest.mark.runs_long
 def test_power_law_recovery_inside_intervals(offset):
     rng = np.random.default_rng(3)
     x = np.logspace(1, 5, 30)
@@ -573,7 +572,6 @@ def test_huber_matches_scipy():
 
 
 
-@pytest.mark.runs_long
 def test_chinchilla_with_E_running_to_zero_is_not_identifiable():
     """Small irreducible loss under 2% noise: the fit sends log E towards -inf; that must be
     reported (singular covariance), never a confident E."""
