@@ -211,7 +211,7 @@ def test_bfloat16_products_keep_the_exponent_of_the_same_models_in_float32(monke
 
 
 def _optimizations_off():
-    """(in-process, for subprocesses): tests/conftest.py's setting."""
+    """tests/conftest.py's setting: (the in-process flag, the environment variable subprocesses read)."""
     import os
 
     return jax.config.values["jax_disable_most_optimizations"], os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"]
