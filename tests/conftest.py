@@ -147,14 +147,15 @@ def collapsed_offset_data():
 # collection order (--no-loadscope-reorder: it would otherwise order them by their count of tests,
 # which left the README's blocks, ~40 s in 4 tests, and the fidelity sweeps, ~50 s in 19, to the end,
 # where one worker ran them while the other had finished). Seconds of one worker per file, from a
-# run with benchmarks/suite_compile_time.py on a 2-core CPU (2026-12-07; a file's time moves by up to half
-# between runs): experiments 341, random_features 210, sweep 164, train 116, fitting 99,
-# fitting_extra 94, theory 86, superposition 85, multistart 75, readme 59, fidelity 58, data 45,
-# plrf 30, cli_fit 26; the rest 16 or less.
-_SLOWEST_FIRST = ("test_experiments.py", "test_random_features.py", "test_sweep.py", "test_train.py",
-                  "test_fitting.py", "test_fitting_extra.py", "test_theory.py", "test_superposition.py",
-                  "test_multistart.py", "test_readme.py", "test_fidelity.py", "test_data.py", "test_plrf.py",
-                  "test_cli_fit.py")
+# run with benchmarks/suite_compile_time.py on a 2-core CPU with most of XLA's optimizations off
+# (2026-12-07, fortieth session; a file's time moves by up to half between runs): experiments 300,
+# sweep 175, random_features 152, fitting 120, train 108, fitting_extra 105, fidelity 75,
+# multistart 59, readme 59, superposition 58, theory 52, data 43, cli_fit 31, plrf 25; the rest 14
+# or less.
+_SLOWEST_FIRST = ("test_experiments.py", "test_sweep.py", "test_random_features.py", "test_fitting.py",
+                  "test_train.py", "test_fitting_extra.py", "test_fidelity.py", "test_multistart.py",
+                  "test_readme.py", "test_superposition.py", "test_theory.py", "test_data.py", "test_cli_fit.py",
+                  "test_plrf.py")
 
 
 def pytest_collection_modifyitems(items):
