@@ -31,6 +31,7 @@ pieces use the ``strict_promotion`` fixture instead.
 
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -40,6 +41,7 @@ import tempfile
 import jax
 import numpy as np
 import pytest
+from jax._src import compiler as _compiler  # (see _with_suite_emitters)
 
 jax.config.update("jax_num_cpu_devices", 4)
 # (the flag is read at each compile; the environment variable reaches the tests' subprocesses)
@@ -68,21 +70,52 @@ jax.config.update("jax_compilation_cache_dir", _CACHE)
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
+# With the optimizations off, XLA's CPU backend also emits its fusions the older way (its newer
+# fusion emitters off): 14 small superposition and random-features programs compiled in 2.0-2.3 s
+# so against 3.8-5.0 s (2-core CPU; benchmarks/RESULTS.md, forty-first session). jax has no global
+# setting for one compile option, so each compile's options get it from here, on when the
+# optimizations are on (a marked test); the tests' subprocesses get it in XLA_FLAGS (unset again
+# inside a marked test). The persistent cache keys on both.
+_FUSION_EMITTERS = "xla_cpu_use_fusion_emitters"
+_OLD_EMITTERS_FLAG = f"--{_FUSION_EMITTERS}=false"
+
+
+def _with_suite_emitters(get_compile_options):
+    @functools.wraps(get_compile_options)
+    def get(*args, env_options_overrides=None, **kwargs):
+        overrides = dict(env_options_overrides or {})
+        overrides.setdefault(_FUSION_EMITTERS, not jax.config.values["jax_disable_most_optimizations"])
+        return get_compile_options(*args, env_options_overrides=overrides, **kwargs)
+
+    return get
+
+
+_compiler.get_compile_options = _with_suite_emitters(_compiler.get_compile_options)
+if _OLD_EMITTERS_FLAG not in os.environ.get("XLA_FLAGS", "").split():  # (pytest-xdist's workers inherit it)
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_OLD_EMITTERS_FLAG}".strip()
+
+
+def _xla_flags_without_old_emitters():
+    return " ".join(f for f in os.environ["XLA_FLAGS"].split() if f != _OLD_EMITTERS_FLAG)
+
 
 @contextlib.contextmanager
 def _optimizations_on():
     """XLA's optimizations on inside the block, as outside the suite (and in subprocesses started
     there); the in-memory caches are cleared either side, so that no program compiled the other
     way is reused (the persistent cache keys on the setting)."""
-    before = jax.config.values["jax_disable_most_optimizations"], os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"]
+    before = (jax.config.values["jax_disable_most_optimizations"], os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"],
+              os.environ["XLA_FLAGS"])
     jax.clear_caches()
     jax.config.update("jax_disable_most_optimizations", False)
     os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "0"
+    os.environ["XLA_FLAGS"] = _xla_flags_without_old_emitters()
     try:
         yield
     finally:
         jax.config.update("jax_disable_most_optimizations", before[0])
         os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = before[1]
+        os.environ["XLA_FLAGS"] = before[2]
         jax.clear_caches()
 
 

@@ -217,20 +217,32 @@ def _optimizations_off():
     return jax.config.values["jax_disable_most_optimizations"], os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"]
 
 
+def _old_emitters():
+    """tests/conftest.py's other setting: (XLA's older CPU fusion emitters in this process's compile
+    options, in the XLA_FLAGS that subprocesses read)."""
+    import os
+
+    from jax._src import compiler
+
+    options = dict(compiler.get_compile_options(num_replicas=1, num_partitions=1).env_option_overrides)
+    return (options["xla_cpu_use_fusion_emitters"] is False,
+            "--xla_cpu_use_fusion_emitters=false" in os.environ["XLA_FLAGS"].split())
+
+
 def test_the_suite_compiles_with_most_optimizations_off(optimizations_on):
     # (tests/conftest.py: the suite is compile-bound; its subprocesses read the environment variable)
-    assert _optimizations_off() == (True, "1")
+    assert _optimizations_off() == (True, "1") and _old_emitters() == (True, True)
     with optimizations_on():  # (as a module-scoped fixture uses it; nested, each end restores what it found)
-        assert _optimizations_off() == (False, "0")
+        assert _optimizations_off() == (False, "0") and _old_emitters() == (False, False)
         with optimizations_on():
-            assert _optimizations_off() == (False, "0")
-        assert _optimizations_off() == (False, "0")
-    assert _optimizations_off() == (True, "1")
+            assert _optimizations_off() == (False, "0") and _old_emitters() == (False, False)
+        assert _optimizations_off() == (False, "0") and _old_emitters() == (False, False)
+    assert _optimizations_off() == (True, "1") and _old_emitters() == (True, True)
 
 
 @pytest.mark.runs_long
 def test_a_test_marked_runs_long_compiles_with_the_optimizations_on():
-    assert _optimizations_off() == (False, "0")
+    assert _optimizations_off() == (False, "0") and _old_emitters() == (False, False)
 
 
 def _both_models():
@@ -250,11 +262,12 @@ def _both_models():
 
 @pytest.mark.compiled_as_users_do
 def test_the_suites_compile_setting_changes_the_rounding_not_the_results():
-    assert _optimizations_off() == (False, "0")
+    assert _optimizations_off() == (False, "0") and _old_emitters()[0] is False
     full = _both_models()
     jax.config.update("jax_disable_most_optimizations", True)
     jax.clear_caches()
     try:
+        assert _old_emitters()[0]  # (the compile options follow the flag)
         reduced = _both_models()
     finally:
         jax.config.update("jax_disable_most_optimizations", False)
