@@ -14,10 +14,13 @@ XLA compiles the tests' programs with most of its optimizations off
 (``jax_disable_most_optimizations``, for the tests' subprocesses too): the suite is compile-bound
 (62 % of its test time was XLA compiling, benchmarks/suite_compile_time.py); three small
 superposition training programs compiled in 2.6 s so against 4.4 s, and a fresh clone's suite
-took 680 s against 821 s (2-core CPU; benchmarks/RESULTS.md, fortieth session). It changes the
-LLVM code, not the XLA program: outputs move by float32 rounding (up to 4.4e-7 relative where
-not near 0, tests/test_fidelity.py). The tests that pin the program a user runs (its bits across
-chunk sizes, device counts, resumes and grids, XLA's memory analysis, a float64 precision) are
+took 680 s against 821 s (2-core CPU; benchmarks/RESULTS.md, fortieth session). With it, the CPU
+backend's older fusion emitters (``xla_cpu_use_fusion_emitters`` off, see below) halved the
+compile time again: the suite's tests took 915 s against 1,401 s (forty-first session). These
+change the code XLA emits, not what it computes: outputs move by float32 rounding (losses by up
+to 3.2e-7 relative, row norms of order 1 by 3.4e-8, tests/test_fidelity.py). The tests that pin
+the program a user runs (its bits across chunk sizes, device counts, resumes and grids, XLA's
+memory analysis, a float64 precision) are
 marked ``compiled_as_users_do`` and compile with the optimizations on, as are those marked
 ``runs_long``, whose programs run long enough that optimizing them pays: they took 2-34 s
 longer each with the optimizations off (the bootstrap and broken-power-law fits, the plain
@@ -71,11 +74,12 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 # With the optimizations off, XLA's CPU backend also emits its fusions the older way (its newer
-# fusion emitters off): 14 small superposition and random-features programs compiled in 2.0-2.3 s
-# so against 3.8-5.0 s (2-core CPU; benchmarks/RESULTS.md, forty-first session). jax has no global
-# setting for one compile option, so each compile's options get it from here, on when the
-# optimizations are on (a marked test); the tests' subprocesses get it in XLA_FLAGS (unset again
-# inside a marked test). The persistent cache keys on both.
+# fusion emitters off): 14 small superposition and random-features programs compiled in 1.7-2.3 s
+# so against 3.8-5.0 s (2-core CPU; benchmarks/RESULTS.md, forty-first session). Not for users: the
+# headline quick preset took 85.5 s so against 86.8 s. jax has no global setting for one compile
+# option, so each compile's options get it here, with the newer emitters when the optimizations are
+# on (a marked test); the tests' subprocesses get it in XLA_FLAGS (taken out again inside a marked
+# test). The persistent cache keys on both.
 _FUSION_EMITTERS = "xla_cpu_use_fusion_emitters"
 _OLD_EMITTERS_FLAG = f"--{_FUSION_EMITTERS}=false"
 
@@ -180,11 +184,11 @@ def collapsed_offset_data():
 # collection order (--no-loadscope-reorder: it would otherwise order them by their count of tests,
 # which left the README's blocks, ~40 s in 4 tests, and the fidelity sweeps, ~50 s in 19, to the end,
 # where one worker ran them while the other had finished). Seconds of one worker per file, from a
-# run with benchmarks/suite_compile_time.py on a 2-core CPU with most of XLA's optimizations off
-# (2026-12-07, fortieth session; a file's time moves by up to half between runs): experiments 300,
-# sweep 175, random_features 152, fitting 120, train 108, fitting_extra 105, fidelity 75,
-# multistart 59, readme 59, superposition 58, theory 52, data 43, cli_fit 31, plrf 25; the rest 14
-# or less.
+# run with benchmarks/suite_compile_time.py on a 2-core CPU with most of XLA's optimizations and its
+# newer fusion emitters off (2026-12-07, forty-first session; a file's time moves by up to half between
+# runs): experiments 186, sweep 121, random_features 93, fitting 82, train 70, fitting_extra 79,
+# fidelity 54, multistart 29, readme 26, superposition 32, theory 31, data 25, cli_fit 34, plrf 21;
+# the rest 12 or less (the two workers: 457 and 458 s).
 _SLOWEST_FIRST = ("test_experiments.py", "test_sweep.py", "test_random_features.py", "test_fitting.py",
                   "test_train.py", "test_fitting_extra.py", "test_fidelity.py", "test_multistart.py",
                   "test_readme.py", "test_superposition.py", "test_theory.py", "test_data.py", "test_cli_fit.py",
