@@ -16,9 +16,9 @@ sweep seed) and prints the means ± standard errors side by side:
 * ``regimes``: ``experiments/random_features.py --preset quick`` at sweep seeds
   0..``--sweeps``-1, with independent and with shared draws (``rf.common_across=["N","T"]``):
   per regime, the mean ± standard error of the exponent over the sweep seeds, their standard
-  deviation, and the means of the fits' own standard errors and of their seed-redraw
-  intervals' widths / 3.92 (paired under shared draws), each an sd to set against the seeds'
-  (not run by default: about 100 s a sweep on a 2-core CPU).
+  deviation, and the root mean squares of the fits' own standard errors and of their
+  seed-redraw intervals' widths / 3.92 (paired under shared draws), each an sd to set against
+  the seeds' (not run by default: about 100 s a sweep on a 2-core CPU).
 
 A diverged model (none so far) is counted and left out of the means and slopes.
 
@@ -34,6 +34,7 @@ import importlib.util
 import io
 import json
 import pathlib
+import sys
 import tempfile
 import time
 
@@ -43,6 +44,9 @@ import numpy as np
 from toyscale import random_features as rf
 from toyscale import theory
 from toyscale.fitting import fit_power_law
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # (seed_spread.py, beside this file)
+from seed_spread import rms  # noqa: E402
 
 _MODES = ((), ("N",))
 _LOG_EVERY = 50  # (the gd checks' logging interval: t = 50, 100, ...)
@@ -150,8 +154,8 @@ def check_regimes(sweeps: int) -> None:
             redraw = [np.diff(r["exponent_seed_interval"][name])[0] / 3.92 for r in runs
                       if r["exponent_seed_interval"][name] is not None]
             print(f"  {common}: {np.mean(exponents):.4f} ± {np.std(exponents, ddof=1) / np.sqrt(len(exponents)):.4f} "
-                  f"(sd {np.std(exponents, ddof=1):.3f}, fit se {np.mean(se):.3f}, seed redraw "
-                  f"{np.nanmean(redraw):.3f})", end="")
+                  f"(sd {np.std(exponents, ddof=1):.3f}, fit se rms {rms(np.asarray(se, float)):.3f}, seed redraw rms "
+                  f"{rms(np.asarray(redraw, float)):.3f})", end="")
         print()
 
 

@@ -36,8 +36,10 @@ def load(folder: str) -> dict:
     return summary
 
 
-def _rms(values: np.ndarray) -> float:
-    """The root mean square of the finite values (nan where none is)."""
+def rms(values: np.ndarray) -> float:
+    """The root mean square of the finite values (nan where none is): of standard deviations, the
+    one their mean variance gives, which their plain mean falls short of (the common-draws checks
+    use it too)."""
     values = values[np.isfinite(values)]
     return float(np.sqrt(np.mean(values**2))) if values.size else math.nan
 
@@ -64,8 +66,8 @@ def spread(runs: list[dict], key: str) -> dict:
     stderrs = stderrs[np.isfinite(stderrs)]
     stderr_range = [float(stderrs.min()), float(stderrs.max())] if stderrs.size else None
     out.update(mean=mean, se=se, t_interval=[mean - t * se, mean + t * se], sd=sd,
-               rms_stderr=_rms(stderrs), stderr_range=stderr_range,
-               redraw_sd=_rms(widths),
+               rms_stderr=rms(stderrs), stderr_range=stderr_range,
+               redraw_sd=rms(widths),
                redraw_range=[float(widths.min()), float(widths.max())] if widths.size else None,
                held=int(((intervals[:, 0] <= mean) & (mean <= intervals[:, 1])).sum()), with_interval=len(intervals))
     return out

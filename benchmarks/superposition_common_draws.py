@@ -14,9 +14,9 @@ ways with the same sweep seeds:
   squared input (the empty model's loss) at m = 4 against its exact 4/3 sum p_i;
 * ``headline``: ``experiments/superposition_scaling.py --preset quick`` at sweep seeds
   0..``--seeds``-1, each way: per regime and distribution, the mean ± standard error of
-  alpha_m over the sweep seeds, their standard deviation, and the means of the fits' own
-  standard errors, of their seed-redraw intervals' widths / 3.92 (paired where the draws are
-  shared) and of R^2.
+  alpha_m over the sweep seeds, their standard deviation, the root mean squares of the fits'
+  own standard errors and of their seed-redraw intervals' widths / 3.92 (paired where the
+  draws are shared), and the mean R^2.
 
     python benchmarks/superposition_common_draws.py [--checks law,headline,tiny] [--models 32] [--seeds 5]
         [--sweep-seed 7] [--rng hash]
@@ -30,6 +30,7 @@ import importlib.util
 import io
 import json
 import pathlib
+import sys
 import tempfile
 import time
 import warnings
@@ -38,6 +39,9 @@ import numpy as np
 
 from toyscale.frequencies import power_law
 from toyscale.train import TrainConfig, superposition_grid, sweep_superposition
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # (seed_spread.py, beside this file)
+from seed_spread import rms  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = ("m", "lr_w", "lr_b")
@@ -120,7 +124,8 @@ def check_headline(seeds: int) -> None:
                 redraw = [np.diff(r["exponent_seed_interval"][regime][name])[0] / 3.92 for r in runs
                           if r["exponent_seed_interval"][regime][name] is not None]
                 print(f"  {'shared' if common else 'independent'}: {_mean(alphas)} (sd {np.std(alphas, ddof=1):.3f}, "
-                      f"fit se {np.mean(errors):.3f}, seed redraw {np.nanmean(redraw):.3f}, R^2 {np.mean(r2):.3f})",
+                      f"fit se rms {rms(np.asarray(errors, float)):.3f}, "
+                      f"seed redraw rms {rms(np.asarray(redraw, float)):.3f}, R^2 {np.mean(r2):.3f})",
                       end="")
             print()
 
