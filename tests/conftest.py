@@ -79,7 +79,8 @@ jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 # headline quick preset took 85.5 s so against 86.8 s. jax has no global setting for one compile
 # option, so each compile's options get it here, with the newer emitters when the optimizations are
 # on (a marked test); the tests' subprocesses get it in XLA_FLAGS (taken out again inside a marked
-# test). The persistent cache keys on both.
+# test; the few tests that give a subprocess XLA_FLAGS of its own leave it out). The persistent
+# cache keys on both.
 _FUSION_EMITTERS = "xla_cpu_use_fusion_emitters"
 _OLD_EMITTERS_FLAG = f"--{_FUSION_EMITTERS}=false"
 
@@ -186,12 +187,12 @@ def collapsed_offset_data():
 # where one worker ran them while the other had finished). Seconds of one worker per file, from a
 # run with benchmarks/suite_compile_time.py on a 2-core CPU with most of XLA's optimizations and its
 # newer fusion emitters off (2026-12-07, forty-first session; a file's time moves by up to half between
-# runs): experiments 186, sweep 121, random_features 93, fitting 82, train 70, fitting_extra 79,
-# fidelity 54, multistart 29, readme 26, superposition 32, theory 31, data 25, cli_fit 34, plrf 21;
-# the rest 12 or less (the two workers: 457 and 458 s).
+# runs): experiments 186, sweep 121, random_features 93, fitting 82, fitting_extra 79, train 70,
+# fidelity 54, cli_fit 34, superposition 32, theory 31, multistart 29, readme 26, data 25, plrf 21;
+# the rest 12 or less.
 _SLOWEST_FIRST = ("test_experiments.py", "test_sweep.py", "test_random_features.py", "test_fitting.py",
-                  "test_train.py", "test_fitting_extra.py", "test_fidelity.py", "test_multistart.py",
-                  "test_readme.py", "test_superposition.py", "test_theory.py", "test_data.py", "test_cli_fit.py",
+                  "test_fitting_extra.py", "test_train.py", "test_fidelity.py", "test_cli_fit.py",
+                  "test_superposition.py", "test_theory.py", "test_multistart.py", "test_readme.py", "test_data.py",
                   "test_plrf.py")
 
 

@@ -832,10 +832,11 @@ def test_common_draws_check_fits_each_models_slope_above_its_floor_and_refuses_u
         given.append(argv)
         seed, shared = int(argv[argv.index("--seed") + 1]), "--set" in argv
         names = ("resolution_N", "resolution_T", "variance_N", "variance_T")
-        return {"exponents": {k: 0.5 + 0.01 * seed + 0.1 * shared for k in names},
-                "exponent_stderr": {k: 0.01 * (seed + 1) for k in names},  # (0.01, 0.02, 0.03: mean 0.020, rms 0.022)
-                "exponent_seed_interval": {k: [0.0, 3.92 * (0.03 if shared else 0.01) * (1 + 3 * (seed == 2))]
-                                           for k in names}}
+        # (variance_T's standard errors 0.04, 0.08, 0.12: mean 0.080, rms 0.086; each name its own scale)
+        return {"exponents": {k: 0.5 + 0.1 * i + 0.01 * seed + 0.1 * shared for i, k in enumerate(names)},
+                "exponent_stderr": {k: 0.01 * (seed + 1) * (i + 1) for i, k in enumerate(names)},
+                "exponent_seed_interval": {k: [0.0, 3.92 * (0.03 if shared else 0.01) * (1 + 3 * (seed == 2)) * (i + 1)]
+                                           for i, k in enumerate(names)}}
 
     monkeypatch.setattr(check, "_random_features_script", lambda: types.SimpleNamespace(main=main))
     check.main(["--checks", "regimes", "--sweeps", "3"])
@@ -845,8 +846,8 @@ def test_common_draws_check_fits_each_models_slope_above_its_floor_and_refuses_u
     assert [a[-2:] for a in given[3:]] == [["--set", 'rf.common_across=["N", "T"]']] * 3 and "--set" not in given[0]
     row = next(line for line in printed.splitlines() if line.strip().startswith("variance_T"))
     # (root mean squares: an sd to set against the seeds' sd; a plain mean of sds falls short of it)
-    assert ("[]: 0.5100 ± 0.0058 (sd 0.010, fit se rms 0.022, seed redraw rms 0.024)  ['N', 'T']: 0.6100 ± 0.0058 "
-            "(sd 0.010, fit se rms 0.022, seed redraw rms 0.073)") in row, row
+    assert ("[]: 0.8100 ± 0.0058 (sd 0.010, fit se rms 0.086, seed redraw rms 0.098)  ['N', 'T']: 0.9100 ± 0.0058 "
+            "(sd 0.010, fit se rms 0.086, seed redraw rms 0.294)") in row, row
 
 
 def test_superposition_common_draws_tabulates_the_headline_runs_with_root_mean_squares(monkeypatch, capsys):
@@ -859,14 +860,15 @@ def test_superposition_common_draws_tabulates_the_headline_runs_with_root_mean_s
     def main(argv):
         given.append(argv)
         seed, shared = int(argv[argv.index("--seed") + 1]), "--set" in argv
-        def each(value):
-            return {regime: {name: value(regime) for name in ("exponential", "power", "linear")}
-                    for regime in ("weak", "strong")}
+        def each(value):  # (each regime and distribution its own scale: 1 to 6)
+            names = ("exponential", "power", "linear")
+            return {regime: {name: value((j + 1) * (i + 1)) for i, name in enumerate(names)}
+                    for j, regime in enumerate(("weak", "strong"))}
 
-        return {"exponents": each(lambda r: (0.5 if r == "weak" else 1.0) + 0.01 * seed + 0.1 * shared),
-                "exponent_stderr": each(lambda r: 0.01 * (seed + 1)),  # (0.01, 0.02, 0.03: mean 0.020, rms 0.022)
-                "r2": each(lambda r: 0.9),
-                "exponent_seed_interval": each(lambda r: [0.0, 3.92 * 0.01 * (1 + 3 * (seed == 2))])}
+        # (strong power's standard errors 0.04, 0.08, 0.12: mean 0.080, rms 0.086)
+        return {"exponents": each(lambda s: 0.25 * s + 0.01 * seed + 0.1 * shared),
+                "exponent_stderr": each(lambda s: 0.01 * (seed + 1) * s), "r2": each(lambda s: 1 - 0.01 * s),
+                "exponent_seed_interval": each(lambda s: [0.0, 3.92 * 0.01 * (1 + 3 * (seed == 2)) * s])}
 
     script = types.SimpleNamespace(main=main, REGIMES={"weak": 1.0, "strong": -1.0})
     monkeypatch.setattr(check, "_script", lambda: script)
@@ -876,8 +878,8 @@ def test_superposition_common_draws_tabulates_the_headline_runs_with_root_mean_s
     shared = ["--set", 'train.common_across=["m", "lr_w", "lr_b"]']
     assert all("--set" not in a for a in given[:3]) and all(a[-2:] == shared for a in given[3:])
     row = next(line for line in printed.splitlines() if line.strip().startswith("strong power"))
-    assert ("independent: 1.0100 ± 0.0058 (sd 0.010, fit se rms 0.022, seed redraw rms 0.024, R^2 0.900)  "
-            "shared: 1.1100 ± 0.0058 (sd 0.010, fit se rms 0.022, seed redraw rms 0.024, R^2 0.900)") in row, row
+    assert ("independent: 1.0100 ± 0.0058 (sd 0.010, fit se rms 0.086, seed redraw rms 0.098, R^2 0.960)  "
+            "shared: 1.1100 ± 0.0058 (sd 0.010, fit se rms 0.086, seed redraw rms 0.098, R^2 0.960)") in row, row
 
 
 def test_precision_check_does_not_pass_a_change_it_cannot_weigh(monkeypatch, capsys):
