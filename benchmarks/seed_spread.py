@@ -44,6 +44,17 @@ def rms(values: np.ndarray) -> float:
     return float(np.sqrt(np.mean(values**2))) if values.size else math.nan
 
 
+def check_same_settings(runs: list[dict]) -> None:
+    """Exits naming the field where the runs' summaries differ (experiment, preset, settings), or
+    the seeds where one is given twice (one estimate counted twice)."""
+    for field in ("experiment", "preset", "settings"):
+        if any(r.get(field) != runs[0].get(field) for r in runs):
+            sys.exit(f"the runs differ in {field}: {sorted({json.dumps(r.get(field)) for r in runs})}")
+    seeds = [r["seed"] for r in runs]
+    if len(set(seeds)) != len(seeds):
+        sys.exit(f"seeds {seeds}: a seed twice is one estimate counted twice; give runs of distinct --seed")
+
+
 def spread(runs: list[dict], key: str) -> dict:
     """One exponent's numbers over the runs that fitted it (``seeds``, ``fitted``, ``mean``, ``se``,
     ``t_interval``, ``sd``, ``rms_stderr`` with its ``stderr_range``, ``redraw_sd`` (rms width / 3.92) with
@@ -78,12 +89,8 @@ def main(argv=None) -> dict:
     parser.add_argument("runs", nargs="+", help="output folders of runs that differ only in --seed")
     args = parser.parse_args(argv)
     runs = [load(folder) for folder in args.runs]
-    for field in ("experiment", "preset", "settings"):
-        if any(r.get(field) != runs[0].get(field) for r in runs):
-            sys.exit(f"the runs differ in {field}: {sorted({json.dumps(r.get(field)) for r in runs})}")
+    check_same_settings(runs)
     seeds = [r["seed"] for r in runs]
-    if len(set(seeds)) != len(seeds):
-        sys.exit(f"seeds {seeds}: a seed twice is one estimate counted twice; give runs of distinct --seed")
     keys = list(dict.fromkeys(key for r in runs for key in r["exponents"]))  # (every run's, in first-seen order)
     print(f"{runs[0].get('experiment')}, preset {runs[0].get('preset')}, {len(runs)} runs "
           f"(seeds {', '.join(map(str, seeds))})")

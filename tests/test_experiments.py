@@ -1296,6 +1296,83 @@ def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_pat
         spread.main([str(tmp_path / "s0"), str(tmp_path / "nothing")])
 
 
+def _width_noise():
+    spec = importlib.util.spec_from_file_location("width_noise", ROOT / "benchmarks" / "width_noise.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# mutants: the leverages left out of the pooled standard error (or 1/n of them); the slope's weights of an
+# intercept-free fit; a plain mean of the runs' standard errors; ddof=0 over runs
+def test_width_noise_predicts_the_slopes_spread_and_what_its_pooled_standard_error_sees():
+    noise = _width_noise()
+    rng = np.random.default_rng(7)
+    widths = [16, 32, 64, 128, 256, 512]
+
+    def runs(sigmas, count=3000, models=3):
+        return [{w: np.exp(-np.log(w) + s * rng.standard_normal(models)) for w, s in zip(widths, sigmas)}
+                for _ in range(count)]
+
+    # Equal noise at every width: the slope's sd, the sd the widths predict and the pooled standard error agree.
+    even = noise.width_noise(runs([0.1] * 6))
+    assert np.mean(even["slopes"]) == pytest.approx(-1, abs=0.01)
+    assert even["predicted_sd"] == pytest.approx(even["slope_sd"], rel=0.05)
+    assert even["pooled_se_expected"] == pytest.approx(even["predicted_sd"], rel=0.04)
+    assert even["rms_stderr"] == pytest.approx(even["pooled_se_expected"], rel=0.05)
+    # Four times the noise at the two smallest widths (as in compute_optimal's runs): the slope varies as the widths'
+    # sds predict, the pooled standard error stays as short as its formula says.
+    uneven = noise.width_noise(runs([0.4, 0.4, 0.1, 0.1, 0.1, 0.1]))
+    assert uneven["predicted_sd"] == pytest.approx(uneven["slope_sd"], rel=0.05)
+    assert uneven["rms_stderr"] == pytest.approx(uneven["pooled_se_expected"], rel=0.05)
+    assert uneven["rms_stderr"] < 0.85 * uneven["slope_sd"]
+    sd_log_mean = np.std([[np.log(np.mean(r[w])) for w in widths] for r in runs([0.4] * 2 + [0.1] * 4)], axis=0)
+    assert uneven["sd_log_mean"] == pytest.approx(sd_log_mean.tolist(), rel=0.06)
+    # the delta method's standard error of a log mean from its own models: sd / (sqrt(k) mean)
+    assert uneven["rms_seed_se"][-1] == pytest.approx(0.1 / np.sqrt(3), rel=0.05)
+    for bad in ([{1: [1.0, 2.0], 2: [1.0, 2.0], 4: [1.0, 2.0]}], [{1: [1.0, 2.0], 2: [1.0, 2.0]}] * 2,
+                [{1: [1.0], 2: [1.0, 2.0], 4: [1.0, 2.0]}] * 2):
+        with pytest.raises(ValueError, match="width_noise needs"):
+            noise.width_noise(bad)
+
+
+def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
+    from toyscale.random_features import RFConfig, random_feature_grid, sweep_random_features
+
+    noise = _width_noise()
+    folders = []
+    for seed in range(3):
+        folder = tmp_path / f"s{seed}"
+        sweep_random_features(RFConfig(M=64, test_samples=64), random_feature_grid(N=[4, 8, 16], T=[128], alpha=[1.0],
+                              seeds=2), seed=seed, out=str(folder / "sweep"), progress=False)
+        (folder / "summary.json").write_text(json.dumps({"experiment": "compute_optimal", "preset": "smoke",
+                                                         "settings": {"T": 128}, "seed": seed, "exponents": {}}))
+        folders.append(str(folder))
+    out = noise.main(folders + ["--output", "test_loss"])
+    from toyscale.sweep import load_sweep
+
+    records = [load_sweep(f"{f}/sweep") for f in folders]
+    means = np.log([[np.mean([r["test_loss"] for r in run if r.point["N"] == n]) for n in (4, 8, 16)]
+                    for run in records])
+    assert out["widths"] == [4.0, 8.0, 16.0]
+    np.testing.assert_allclose(out["sd_log_mean"], means.std(axis=0, ddof=1), rtol=1e-9)
+    np.testing.assert_allclose(out["slopes"], np.polyfit(np.log([4, 8, 16]), means.T, 1)[0], rtol=1e-9)
+    printed = capsys.readouterr().out
+    assert "compute_optimal, preset smoke, 3 runs (seeds 0, 1, 2): the mean test_loss at each N" in printed
+    assert f"sd over runs {out['slope_sd']:.4f}" in printed
+    for argv, message in (([folders[0]], "an sd over runs needs 2 or more"),):
+        with pytest.raises(SystemExit):
+            noise.main(argv)
+        assert message in capsys.readouterr().err
+    for extra, message in ((["--output", "nothing"], "no output 'nothing'"), (["--axis", "m"], "a point without 'm'")):
+        with pytest.raises(SystemExit, match=message):
+            noise.main(folders + extra)
+    (tmp_path / "s2" / "summary.json").write_text(json.dumps({"experiment": "compute_optimal", "preset": "smoke",
+                                                               "settings": {"T": 64}, "seed": 2, "exponents": {}}))
+    with pytest.raises(SystemExit, match="the runs differ in settings"):
+        noise.main(folders + ["--output", "nothing"])  # (before any sweep is read)
+
+
 # mutants: the compile seconds counted from the start of the run (not of each test); the per-file table summed
 # over every file; a worker's log overwriting the other's; lowering counted as compiling; only the call timed;
 # cache hits not counted; a folder's earlier logs summed with the new

@@ -1,0 +1,118 @@
+"""Why a width exponent's standard error can fall short: the seed noise at each width, across runs.
+
+A width exponent fitted by least squares through each width's mean loss (log against log, as
+``experiments/compute_optimal.py``'s ``L ~ N^-x at t -> oo``) has a standard error from the
+residuals, pooled as if every width's mean were as noisy as any other. Where the noise is
+larger at the widths the slope leans on most (the ends), the slope varies more than that
+standard error says. Runs of one script that differ only in ``--seed`` show it: for each width
+this prints the sd over runs of the log of a run's mean over its seeds, against the root mean
+square of the standard error each run's own seeds give it (delta method: the seeds' sd over
+sqrt(k) x their mean). Then, for the slope of log mean against log width: its sd over the runs;
+the sd those per-width sds predict for it (independent widths: sqrt(sum a_i^2 v_i), a_i the
+least-squares weights); what the pooled-residual standard error comes to under them
+(sqrt(sum (1 - h_ii) v_i / (n - 2) / Sxx), h_ii the leverages); and the root mean square of
+the runs' own standard errors. Root mean squares as in benchmarks/seed_spread.py.
+
+    python benchmarks/width_noise.py runs/co-seed0 runs/co-seed1 ... [--output loss_infinite_time] [--axis N]
+
+Each folder is a script's ``--out`` (its summary.json and its sweep/); a width that some run has
+no finite mean at is left out, and named.
+"""
+
+import argparse
+import math
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # (seed_spread.py, beside this file)
+from seed_spread import check_same_settings, rms  # noqa: E402
+from seed_spread import load as load_summary  # noqa: E402
+
+
+def width_noise(runs: list[dict[float, np.ndarray]]) -> dict:
+    """``runs``: per run, {width: the finished models' values at it} (every run the same widths,
+    at least 2 models each, 3 widths or more). Returns ``widths``; per width ``sd_log_mean`` (over
+    runs) and ``rms_seed_se`` (the runs' delta-method standard errors of their log mean); and for
+    the least-squares slope of log mean against log width: ``slopes`` (one per run), ``slope_sd``,
+    ``predicted_sd``, ``pooled_se_expected`` and ``rms_stderr`` (the runs' residual standard
+    errors), as in the module's docstring."""
+    widths = sorted(runs[0])
+    if len(runs) < 2 or len(widths) < 3 or any(sorted(r) != widths for r in runs):
+        raise ValueError(f"width_noise needs 2 or more runs over one set of 3 or more widths; got {len(runs)} run(s) "
+                         f"over widths {[sorted(r) for r in runs]}")
+    values = [[np.asarray(r[w], dtype=float) for w in widths] for r in runs]
+    if any(v.size < 2 for run in values for v in run):
+        raise ValueError("width_noise needs at least 2 models per width in every run (a seed's standard error)")
+    log_mean = np.array([[math.log(v.mean()) for v in run] for run in values])  # runs x widths
+    seed_se = np.array([[v.std(ddof=1) / (math.sqrt(v.size) * v.mean()) for v in run] for run in values])
+    x = np.log(np.asarray(widths, dtype=float))
+    design = np.stack([np.ones_like(x), x], axis=1)
+    weights = np.linalg.solve(design.T @ design, design.T)[1]  # the slope = weights @ y
+    slopes = log_mean @ weights
+    n = len(widths)
+    residuals = log_mean - (log_mean @ np.linalg.pinv(design).T) @ design.T
+    sxx = float(((x - x.mean()) ** 2).sum())
+    stderrs = np.sqrt((residuals**2).sum(axis=1) / (n - 2) / sxx)
+    v = log_mean.var(axis=0, ddof=1)  # each width's variance of its log mean, over runs
+    leverage = 1 / n + (x - x.mean()) ** 2 / sxx
+    return {"widths": widths, "sd_log_mean": np.sqrt(v).tolist(),
+            "rms_seed_se": [rms(seed_se[:, i]) for i in range(n)],
+            "slopes": slopes.tolist(), "slope_sd": float(slopes.std(ddof=1)),
+            "predicted_sd": float(math.sqrt(weights**2 @ v)),
+            "pooled_se_expected": float(math.sqrt(((1 - leverage) * v).sum() / (n - 2) / sxx)),
+            "rms_stderr": rms(stderrs)}
+
+
+def load(folder: str, output: str, axis: str) -> dict[float, np.ndarray]:
+    """{width: a run's models' finite ``output`` values} (of a curve, its last)."""
+    from toyscale.sweep import load_sweep
+
+    sweep = os.path.join(folder, "sweep")
+    if not os.path.isdir(sweep):
+        sys.exit(f"{sweep}: no such folder (the run's sweep; give a script's --out folder)")
+    by_width: dict[float, list[float]] = {}
+    for record in load_sweep(sweep):
+        if axis not in record.point:
+            sys.exit(f"{sweep}: a point without {axis!r} (its fields: {sorted(record.point)}); name the width with --axis")
+        if output not in record.outputs:
+            sys.exit(f"{sweep}: no output {output!r} (its outputs: {sorted(record.outputs)}); name one with --output")
+        # (a diverged model's too, where finite: compute_optimal's long-time loss is a solve on its draws)
+        by_width.setdefault(float(record.point[axis]), []).append(float(np.asarray(record[output]).ravel()[-1]))
+    return {w: np.array([v for v in vals if math.isfinite(v)]) for w, vals in by_width.items()}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="output folders of runs that differ only in --seed")
+    parser.add_argument("--output", default="loss_infinite_time", help="the model output whose mean per width is "
+                        "fitted (default loss_infinite_time, compute_optimal's width fit; a curve's last entry)")
+    parser.add_argument("--axis", default="N", help="the point field that is the width (default N)")
+    args = parser.parse_args(argv)
+    if len(args.runs) < 2:
+        parser.error(f"{len(args.runs)} run folder(s); an sd over runs needs 2 or more")
+    summaries = [load_summary(folder) for folder in args.runs]
+    check_same_settings(summaries)
+    runs = [load(folder, args.output, args.axis) for folder in args.runs]
+    widths = sorted(set().union(*runs))
+    kept = [w for w in widths if all(np.asarray(r.get(w, [])).size >= 2 for r in runs)]
+    dropped = [w for w in widths if w not in kept]
+    out = width_noise([{w: r[w] for w in kept} for r in runs])
+    seeds = ", ".join(str(s["seed"]) for s in summaries)
+    print(f"{summaries[0].get('experiment')}, preset {summaries[0].get('preset')}, {len(runs)} runs (seeds {seeds}): "
+          f"the mean {args.output} at each {args.axis}" + (f"; left out (a run with fewer than 2 finite values): "
+                                                             f"{', '.join(f'{w:g}' for w in dropped)}" if dropped else ""))
+    print(f"{args.axis:>8} {'models a run':>12} {'sd of log mean over runs':>25} {'its se from a run: rms':>23}")
+    for i, w in enumerate(out["widths"]):
+        fewest, most = min(len(r[w]) for r in runs), max(len(r[w]) for r in runs)
+        counts = str(fewest) if fewest == most else f"{fewest}-{most}"
+        print(f"{w:>8g} {counts:>12} {out['sd_log_mean'][i]:>25.4f} {out['rms_seed_se'][i]:>23.4f}")
+    print(f"slope of log mean against log {args.axis} ({len(kept)} widths): sd over runs {out['slope_sd']:.4f}; "
+          f"predicted by the widths' sds {out['predicted_sd']:.4f}; the pooled-residual standard error under them "
+          f"{out['pooled_se_expected']:.4f}; the runs' own standard errors: rms {out['rms_stderr']:.4f}")
+    return out
+
+
+if __name__ == "__main__":
+    main()
