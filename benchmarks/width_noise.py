@@ -9,14 +9,20 @@ this prints the sd over runs of the log of a run's mean over its seeds, against 
 square of the standard error each run's own seeds give it (delta method: the seeds' sd over
 sqrt(k) x their mean). Then, for the slope of log mean against log width: its sd over the runs;
 the sd those per-width sds predict for it (independent widths: sqrt(sum a_i^2 v_i), a_i the
-least-squares weights); what the pooled-residual standard error comes to under them
+least-squares weights; each width's share of it is printed); what the pooled-residual standard
+error comes to under them
 (sqrt(sum (1 - h_ii) v_i / (n - 2) / Sxx), h_ii the leverages); and the root mean square of
-the runs' own standard errors. Root mean squares as in benchmarks/seed_spread.py.
+the runs' own standard errors. Root mean squares as in benchmarks/seed_spread.py. The two
+formulas take the widths' noise as independent (as without ``common_across``) and the mean curve
+as a power law; the predicted sd is computed from the same runs' per-width sds, so it differs
+from the slopes' own sd only by their cross-width covariances.
 
     python benchmarks/width_noise.py runs/co-seed0 runs/co-seed1 ... [--output loss_infinite_time] [--axis N]
 
-Each folder is a script's ``--out`` (its summary.json and its sweep/); a width that some run has
-no finite mean at is left out, and named.
+Each folder is a script's ``--out`` (its summary.json and its sweep/). A diverged model is left
+out (and counted; compute_optimal's long-time mean keeps one, a solve on its draws: in the
+fifteen runs none diverged), as is a non-finite value; a width where some run has fewer than 2
+values left is left out, and named.
 """
 
 import argparse
@@ -38,13 +44,15 @@ def width_noise(runs: list[dict[float, np.ndarray]]) -> dict:
     the least-squares slope of log mean against log width: ``slopes`` (one per run), ``slope_sd``,
     ``predicted_sd``, ``pooled_se_expected`` and ``rms_stderr`` (the runs' residual standard
     errors), as in the module's docstring."""
-    widths = sorted(runs[0])
+    widths = sorted(runs[0]) if runs else []
     if len(runs) < 2 or len(widths) < 3 or any(sorted(r) != widths for r in runs):
         raise ValueError(f"width_noise needs 2 or more runs over one set of 3 or more widths; got {len(runs)} run(s) "
                          f"over widths {[sorted(r) for r in runs]}")
     values = [[np.asarray(r[w], dtype=float) for w in widths] for r in runs]
     if any(v.size < 2 for run in values for v in run):
         raise ValueError("width_noise needs at least 2 models per width in every run (a seed's standard error)")
+    if min(widths) <= 0 or any(not np.all(v > 0) for run in values for v in run):
+        raise ValueError("width_noise needs positive widths and values (it fits logs)")
     log_mean = np.array([[math.log(v.mean()) for v in run] for run in values])  # runs x widths
     seed_se = np.array([[v.std(ddof=1) / (math.sqrt(v.size) * v.mean()) for v in run] for run in values])
     x = np.log(np.asarray(widths, dtype=float))
@@ -58,6 +66,7 @@ def width_noise(runs: list[dict[float, np.ndarray]]) -> dict:
     v = log_mean.var(axis=0, ddof=1)  # each width's variance of its log mean, over runs
     leverage = 1 / n + (x - x.mean()) ** 2 / sxx
     return {"widths": widths, "sd_log_mean": np.sqrt(v).tolist(),
+            "slope_variance_share": (weights**2 * v / (weights**2 @ v)).tolist(),
             "rms_seed_se": [rms(seed_se[:, i]) for i in range(n)],
             "slopes": slopes.tolist(), "slope_sd": float(slopes.std(ddof=1)),
             "predicted_sd": float(math.sqrt(weights**2 @ v)),
@@ -65,22 +74,27 @@ def width_noise(runs: list[dict[float, np.ndarray]]) -> dict:
             "rms_stderr": rms(stderrs)}
 
 
-def load(folder: str, output: str, axis: str) -> dict[float, np.ndarray]:
-    """{width: a run's models' finite ``output`` values} (of a curve, its last)."""
+def load(folder: str, output: str, axis: str) -> tuple[dict[float, np.ndarray], int]:
+    """{width: a run's finished models' finite ``output`` values} (of a curve, its last), and the
+    number of diverged models left out."""
     from toyscale.sweep import load_sweep
 
     sweep = os.path.join(folder, "sweep")
     if not os.path.isdir(sweep):
         sys.exit(f"{sweep}: no such folder (the run's sweep; give a script's --out folder)")
     by_width: dict[float, list[float]] = {}
+    diverged = 0
     for record in load_sweep(sweep):
-        if axis not in record.point:
-            sys.exit(f"{sweep}: a point without {axis!r} (its fields: {sorted(record.point)}); name the width with --axis")
+        width = record.point.get(axis)
+        if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
+            sys.exit(f"{sweep}: a point with {axis}={width!r} (its fields: {sorted(record.point)}); --axis must name "
+                     f"the positive number that is the width")
         if output not in record.outputs:
             sys.exit(f"{sweep}: no output {output!r} (its outputs: {sorted(record.outputs)}); name one with --output")
-        # (a diverged model's too, where finite: compute_optimal's long-time loss is a solve on its draws)
-        by_width.setdefault(float(record.point[axis]), []).append(float(np.asarray(record[output]).ravel()[-1]))
-    return {w: np.array([v for v in vals if math.isfinite(v)]) for w, vals in by_width.items()}
+        diverged += record.diverged
+        if not record.diverged:
+            by_width.setdefault(float(width), []).append(float(np.asarray(record[output]).ravel()[-1]))
+    return {w: np.array([v for v in vals if math.isfinite(v)]) for w, vals in by_width.items()}, diverged
 
 
 def main(argv=None) -> dict:
@@ -94,20 +108,27 @@ def main(argv=None) -> dict:
         parser.error(f"{len(args.runs)} run folder(s); an sd over runs needs 2 or more")
     summaries = [load_summary(folder) for folder in args.runs]
     check_same_settings(summaries)
-    runs = [load(folder, args.output, args.axis) for folder in args.runs]
+    loaded = [load(folder, args.output, args.axis) for folder in args.runs]
+    runs, diverged = [r for r, _ in loaded], sum(d for _, d in loaded)
     widths = sorted(set().union(*runs))
     kept = [w for w in widths if all(np.asarray(r.get(w, [])).size >= 2 for r in runs)]
-    dropped = [w for w in widths if w not in kept]
+    left_out = ", ".join(f"{w:g}" for w in widths if w not in kept)
+    dropped = f"; left out (a run with fewer than 2 values there): {left_out}" if left_out else ""
+    if len(kept) < 3:
+        sys.exit(f"{len(kept)} width(s) where every run has 2 or more finite {args.output} values{dropped}; "
+                 f"the slope's standard error needs 3")
     out = width_noise([{w: r[w] for w in kept} for r in runs])
     seeds = ", ".join(str(s["seed"]) for s in summaries)
     print(f"{summaries[0].get('experiment')}, preset {summaries[0].get('preset')}, {len(runs)} runs (seeds {seeds}): "
-          f"the mean {args.output} at each {args.axis}" + (f"; left out (a run with fewer than 2 finite values): "
-                                                             f"{', '.join(f'{w:g}' for w in dropped)}" if dropped else ""))
-    print(f"{args.axis:>8} {'models a run':>12} {'sd of log mean over runs':>25} {'its se from a run: rms':>23}")
+          f"the mean {args.output} at each {args.axis}"
+          + (f"; {diverged} diverged model(s) left out" if diverged else "") + dropped)
+    print(f"{args.axis:>8} {'models a run':>12} {'sd of log mean over runs':>25} {'its se from a run: rms':>23} "
+          f"{'share of the slope variance':>28}")
     for i, w in enumerate(out["widths"]):
         fewest, most = min(len(r[w]) for r in runs), max(len(r[w]) for r in runs)
         counts = str(fewest) if fewest == most else f"{fewest}-{most}"
-        print(f"{w:>8g} {counts:>12} {out['sd_log_mean'][i]:>25.4f} {out['rms_seed_se'][i]:>23.4f}")
+        print(f"{w:>8g} {counts:>12} {out['sd_log_mean'][i]:>25.4f} {out['rms_seed_se'][i]:>23.4f} "
+              f"{out['slope_variance_share'][i]:>28.2f}")
     print(f"slope of log mean against log {args.axis} ({len(kept)} widths): sd over runs {out['slope_sd']:.4f}; "
           f"predicted by the widths' sds {out['predicted_sd']:.4f}; the pooled-residual standard error under them "
           f"{out['pooled_se_expected']:.4f}; the runs' own standard errors: rms {out['rms_stderr']:.4f}")

@@ -1304,7 +1304,7 @@ def _width_noise():
 
 
 # mutants: the leverages left out of the pooled standard error (or 1/n of them); the slope's weights of an
-# intercept-free fit; a plain mean of the runs' standard errors; ddof=0 over runs
+# intercept-free fit; a plain mean of the runs' standard errors; ddof=0 over runs or over a run's models
 def test_width_noise_predicts_the_slopes_spread_and_what_its_pooled_standard_error_sees():
     noise = _width_noise()
     rng = np.random.default_rng(7)
@@ -1320,53 +1320,72 @@ def test_width_noise_predicts_the_slopes_spread_and_what_its_pooled_standard_err
     assert even["predicted_sd"] == pytest.approx(even["slope_sd"], rel=0.05)
     assert even["pooled_se_expected"] == pytest.approx(even["predicted_sd"], rel=0.04)
     assert even["rms_stderr"] == pytest.approx(even["pooled_se_expected"], rel=0.05)
-    # Four times the noise at the two smallest widths (as in compute_optimal's runs): the slope varies as the widths'
-    # sds predict, the pooled standard error stays as short as its formula says.
-    uneven = noise.width_noise(runs([0.4, 0.4, 0.1, 0.1, 0.1, 0.1]))
+    # Four times the noise at the two smallest widths: the slope varies as the widths' sds predict, and the pooled
+    # standard error stays as short as its formula says (0.81 of the slope's sd).
+    data = runs([0.4, 0.4, 0.1, 0.1, 0.1, 0.1])
+    uneven = noise.width_noise(data)
     assert uneven["predicted_sd"] == pytest.approx(uneven["slope_sd"], rel=0.05)
     assert uneven["rms_stderr"] == pytest.approx(uneven["pooled_se_expected"], rel=0.05)
-    assert uneven["rms_stderr"] < 0.85 * uneven["slope_sd"]
-    sd_log_mean = np.std([[np.log(np.mean(r[w])) for w in widths] for r in runs([0.4] * 2 + [0.1] * 4)], axis=0)
-    assert uneven["sd_log_mean"] == pytest.approx(sd_log_mean.tolist(), rel=0.06)
+    assert uneven["rms_stderr"] < 0.9 * uneven["slope_sd"]
+    log_means = np.log([[np.mean(r[w]) for w in widths] for r in data])
+    np.testing.assert_allclose(uneven["sd_log_mean"], log_means.std(axis=0, ddof=1), rtol=1e-9)
+    np.testing.assert_allclose(uneven["slopes"], np.polyfit(np.log(widths), log_means.T, 1)[0], rtol=1e-9)
+    assert uneven["slope_sd"] == pytest.approx(np.std(uneven["slopes"], ddof=1), rel=1e-12)
+    weights = np.polyfit(np.log(widths), np.eye(6), 1)[0]  # (the slope's weight on each width's log mean)
+    share = weights**2 * log_means.var(axis=0, ddof=1)
+    np.testing.assert_allclose(uneven["slope_variance_share"], share / share.sum(), rtol=1e-9)
     # the delta method's standard error of a log mean from its own models: sd / (sqrt(k) mean)
+    seed_se = [np.std(r[512], ddof=1) / (np.sqrt(3) * np.mean(r[512])) for r in data]
+    assert uneven["rms_seed_se"][-1] == pytest.approx(np.sqrt(np.mean(np.square(seed_se))), rel=1e-9)
     assert uneven["rms_seed_se"][-1] == pytest.approx(0.1 / np.sqrt(3), rel=0.05)
-    for bad in ([{1: [1.0, 2.0], 2: [1.0, 2.0], 4: [1.0, 2.0]}], [{1: [1.0, 2.0], 2: [1.0, 2.0]}] * 2,
-                [{1: [1.0], 2: [1.0, 2.0], 4: [1.0, 2.0]}] * 2):
+    for bad in ([], [{1: [1.0, 2.0], 2: [1.0, 2.0], 4: [1.0, 2.0]}], [{1: [1.0, 2.0], 2: [1.0, 2.0]}] * 2,
+                [{1: [1.0], 2: [1.0, 2.0], 4: [1.0, 2.0]}] * 2, [{1: [1.0, -2.0], 2: [1.0, 2.0], 4: [1.0, 2.0]}] * 2):
         with pytest.raises(ValueError, match="width_noise needs"):
             noise.width_noise(bad)
 
 
 def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
     from toyscale.random_features import RFConfig, random_feature_grid, sweep_random_features
-
-    noise = _width_noise()
-    folders = []
-    for seed in range(3):
-        folder = tmp_path / f"s{seed}"
-        sweep_random_features(RFConfig(M=64, test_samples=64), random_feature_grid(N=[4, 8, 16], T=[128], alpha=[1.0],
-                              seeds=2), seed=seed, out=str(folder / "sweep"), progress=False)
-        (folder / "summary.json").write_text(json.dumps({"experiment": "compute_optimal", "preset": "smoke",
-                                                         "settings": {"T": 128}, "seed": seed, "exponents": {}}))
-        folders.append(str(folder))
-    out = noise.main(folders + ["--output", "test_loss"])
     from toyscale.sweep import load_sweep
 
+    noise = _width_noise()
+
+    def run(name, seed, widths):
+        folder = tmp_path / name
+        points = random_feature_grid(N=widths, T=[128], alpha=[1.0], seeds=2, method="gd", steps=20, lr=0.5,
+                                     infinite_time=True)
+        points += random_feature_grid(N=[8], T=[128], alpha=[1.0], method="gd", steps=20, lr=1e4, infinite_time=True)
+        sweep_random_features(RFConfig(M=64, test_samples=64, log_every=10), points, seed=seed,  # (lr=1e4 diverges)
+                              out=str(folder / "sweep"), progress=False)
+        (folder / "summary.json").write_text(json.dumps({"experiment": "compute_optimal", "preset": "smoke",
+                                                         "settings": {"T": 128}, "seed": seed, "exponents": {}}))
+        return str(folder)
+
+    # the third run lacks N = 32: that width is left out, and named
+    folders = [run("s0", 0, [4, 8, 16, 32]), run("s1", 1, [4, 8, 16, 32]), run("s2", 2, [4, 8, 16])]
     records = [load_sweep(f"{f}/sweep") for f in folders]
-    means = np.log([[np.mean([r["test_loss"] for r in run if r.point["N"] == n]) for n in (4, 8, 16)]
-                    for run in records])
-    assert out["widths"] == [4.0, 8.0, 16.0]
-    np.testing.assert_allclose(out["sd_log_mean"], means.std(axis=0, ddof=1), rtol=1e-9)
-    np.testing.assert_allclose(out["slopes"], np.polyfit(np.log([4, 8, 16]), means.T, 1)[0], rtol=1e-9)
-    printed = capsys.readouterr().out
-    assert "compute_optimal, preset smoke, 3 runs (seeds 0, 1, 2): the mean test_loss at each N" in printed
-    assert f"sd over runs {out['slope_sd']:.4f}" in printed
-    for argv, message in (([folders[0]], "an sd over runs needs 2 or more"),):
-        with pytest.raises(SystemExit):
+    assert [sum(r.diverged for r in run) for run in records] == [1, 1, 1]
+    for output, last in (("loss_infinite_time", lambda v: v), ("loss_curve", lambda v: v[-1])):
+        out = noise.main(folders + ["--output", output])
+        means = np.log([[np.mean([last(r[output]) for r in run if r.point["N"] == n and not r.diverged])
+                         for n in (4, 8, 16)] for run in records])
+        assert out["widths"] == [4.0, 8.0, 16.0]
+        np.testing.assert_allclose(out["sd_log_mean"], means.std(axis=0, ddof=1), rtol=1e-9)
+        np.testing.assert_allclose(out["slopes"], np.polyfit(np.log([4, 8, 16]), means.T, 1)[0], rtol=1e-9)
+        printed = capsys.readouterr().out
+        assert (f"compute_optimal, preset smoke, 3 runs (seeds 0, 1, 2): the mean {output} at each N; 3 diverged "
+                f"model(s) left out; left out (a run with fewer than 2 values there): 32") in printed
+        assert f"sd over runs {out['slope_sd']:.4f}" in printed
+    with pytest.raises(SystemExit):
+        noise.main(folders[:1])
+    assert "an sd over runs needs 2 or more" in capsys.readouterr().err
+    for argv, message in (([folders[0], run("s3", 3, [4, 8])], "2 width(s) where every run has 2 or more finite "
+                           "loss_infinite_time values; left out (a run with fewer than 2 values there): 16, 32; "),
+                          (folders + ["--output", "nothing"], "no output 'nothing'"),
+                          (folders + ["--axis", "method"], "a point with method='gd'"),
+                          (folders + ["--axis", "infinite_time"], "a point with infinite_time=True")):
+        with pytest.raises(SystemExit, match=re.escape(message)):
             noise.main(argv)
-        assert message in capsys.readouterr().err
-    for extra, message in ((["--output", "nothing"], "no output 'nothing'"), (["--axis", "m"], "a point without 'm'")):
-        with pytest.raises(SystemExit, match=message):
-            noise.main(folders + extra)
     (tmp_path / "s2" / "summary.json").write_text(json.dumps({"experiment": "compute_optimal", "preset": "smoke",
                                                                "settings": {"T": 64}, "seed": 2, "exponents": {}}))
     with pytest.raises(SystemExit, match="the runs differ in settings"):
