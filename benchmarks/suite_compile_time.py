@@ -11,9 +11,12 @@ folder without earlier logs): the test's id; its wall seconds from its setup to 
 the seconds and counts of the durations JAX records for tracing, lowering to MLIR and XLA's
 compile (``jax.monitoring``'s ``/jax/core/compile/...`` events, whatever the log settings). A hit
 in the persistent compilation cache is one of those compiles, with the seconds of finding and
-loading the program; the hits are counted too. Not in any test: collection and imports. A module
-fixture's setup lands in the first test that uses it, its teardown in the last. Compilation in
-the subprocesses that tests start is not counted: it is in their wall time only.
+loading the program; the hits are counted too. A module fixture's setup lands in the first test
+that uses it, its teardown in the last. Compilation in the subprocesses that tests start is not
+in those counts: the CPU seconds of the subprocesses a test waited for are (``subprocess_cpu_s``,
+from ``os.times()``: user and system time of finished children; a subprocess's own JAX startup
+and compiles are most of it). Each process also logs its collection's wall seconds (imports of
+the test files included), outside any test.
 """
 
 import argparse
@@ -73,38 +76,59 @@ if pytest is not None:
             jax.monitoring.register_event_listener(_on_event)
             _seen["listening"] = 1
 
+    def _children_cpu_s() -> float:
+        t = os.times()
+        return t.children_user + t.children_system
+
+    def _log(config, line: dict) -> None:
+        if _LOG in config.stash:  # (not with --help)
+            with open(config.stash[_LOG], "a") as f:  # (a line at a time: a killed run keeps what it finished)
+                f.write(json.dumps(line) + "\n")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection(session):
+        start = time.perf_counter()
+        result = yield
+        if not session.config.pluginmanager.has_plugin("dsession"):  # (pytest-xdist's controller collects nothing)
+            _log(session.config, {"collection_s": time.perf_counter() - start})
+        return result
+
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(item, nextitem):
-        before, start = dict(_seen), time.perf_counter()
+        before, start, children = dict(_seen), time.perf_counter(), _children_cpu_s()
         result = yield
-        line = {"id": item.nodeid, "wall_s": time.perf_counter() - start}
+        line = {"id": item.nodeid, "wall_s": time.perf_counter() - start,
+                "subprocess_cpu_s": _children_cpu_s() - children}
         for key in ("compile_s", "compiles", "lower_s", "trace_s", "cache_hits"):
             line[key] = _seen[key] - before.get(key, 0)
-        with open(item.config.stash[_LOG], "a") as f:  # (a line a test: a killed run keeps the tests it finished)
-            f.write(json.dumps(line) + "\n")
+        _log(item.config, line)
         return result
 
 
-def read(folder: str) -> tuple[list[dict], int]:
-    """The tests logged in ``folder`` and the count of files (processes) they came from; a line
-    cut short (a killed run) is left out."""
+def read(folder: str) -> tuple[list[dict], int, list[float]]:
+    """The tests logged in ``folder``, the count of files (processes) they came from, and each
+    process's collection seconds; a line cut short (a killed run) is left out."""
     paths = sorted(glob.glob(os.path.join(folder, "tests-*.jsonl")))
-    tests = []
+    tests, collections_s = [], []
     for path in paths:
         with open(path) as f:
             for line in f:
                 try:
-                    tests.append(json.loads(line))
+                    row = json.loads(line)
                 except json.JSONDecodeError:
                     continue
-    return tests, len(paths)
+                if "collection_s" in row:
+                    collections_s.append(row["collection_s"])
+                else:
+                    tests.append(row)
+    return tests, len(paths), collections_s
 
 
 def summarise(tests: list[dict], top: int = 15) -> dict:
     """Totals, per file (sorted by wall time) and the ``top`` tests by compile and by other time."""
     def totals(rows):
-        out = {"tests": len(rows), **{k: sum(r[k] for r in rows)
-                                      for k in ("wall_s", "compile_s", "compiles", "lower_s", "trace_s", "cache_hits")}}
+        out = {"tests": len(rows), **{k: sum(r.get(k, 0.0) for r in rows) for k in (  # (older logs: no subprocesses)
+            "wall_s", "compile_s", "compiles", "lower_s", "trace_s", "cache_hits", "subprocess_cpu_s")}}
         out["compile_fraction"] = out["compile_s"] / out["wall_s"] if out["wall_s"] > 0 else float("nan")
         return out
 
@@ -125,23 +149,33 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     if args.top < 0:
         parser.error(f"argument --top: {args.top} must be >= 0")
-    tests, processes = read(args.folder)
+    tests, processes, collections_s = read(args.folder)
     if not tests:
         sys.exit(f"{args.folder}: no tests logged (run the suite with {ENV}={args.folder} and -p suite_compile_time)")
     s = summarise(tests, args.top)
+    s["collection_s"] = collections_s
     t = s["total"]
     print(f"{t['tests']} tests in {processes} process(es): {t['wall_s']:.1f} s of tests, of which "
           f"{t['compile_s']:.1f} s ({100 * t['compile_fraction']:.0f} %) in {t['compiles']} XLA compiles "
           f"({t['cache_hits']} of them loads from the persistent cache); lowering {t['lower_s']:.1f} s, "
-          f"tracing {t['trace_s']:.1f} s")
-    print(f"{'file':<40} {'tests':>5} {'wall s':>8} {'compile s':>9} {'share':>6} {'compiles':>8} {'hits':>5}")
+          f"tracing {t['trace_s']:.1f} s; " + (
+              f"the subprocesses they waited for took {t['subprocess_cpu_s']:.1f} s of CPU"
+              if all("subprocess_cpu_s" in r for r in tests) else
+              "subprocesses not timed (a log of an older version of this plugin)"))
+    if collections_s:
+        print(f"collection (outside the tests): {', '.join(f'{c:.1f}' for c in collections_s)} s in "
+              f"{len(collections_s)} process(es)")
+    print(f"{'file':<40} {'tests':>5} {'wall s':>8} {'compile s':>9} {'share':>6} {'compiles':>8} {'hits':>5} "
+          f"{'subprocess CPU s':>16}")
     for name, f in s["files"].items():
         print(f"{name:<40} {f['tests']:>5} {f['wall_s']:>8.1f} {f['compile_s']:>9.1f} "
-              f"{100 * f['compile_fraction']:>5.0f}% {f['compiles']:>8} {f['cache_hits']:>5}")
+              f"{100 * f['compile_fraction']:>5.0f}% {f['compiles']:>8} {f['cache_hits']:>5} "
+              f"{f['subprocess_cpu_s']:>16.1f}")
     for title, rows in (("most compilation", s["by_compile"]), ("most time outside compilation", s["by_other"])):
-        print(f"-- the {len(rows)} tests with the {title} (wall s, compile s, compiles)")
+        print(f"-- the {len(rows)} tests with the {title} (wall s, compile s, compiles, subprocess CPU s)")
         for r in rows:
-            print(f"{r['wall_s']:>7.1f} {r['compile_s']:>7.1f} {r['compiles']:>5}  {r['id']}")
+            print(f"{r['wall_s']:>7.1f} {r['compile_s']:>7.1f} {r['compiles']:>5} "
+                  f"{r.get('subprocess_cpu_s', 0.0):>7.1f}  {r['id']}")
     return s
 
 

@@ -1394,7 +1394,8 @@ def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
 
 # mutants: the compile seconds counted from the start of the run (not of each test); the per-file table summed
 # over every file; a worker's log overwriting the other's; lowering counted as compiling; only the call timed;
-# cache hits not counted; a folder's earlier logs summed with the new
+# cache hits not counted; a folder's earlier logs summed with the new; the children's CPU time since the start
+# (not the test's); the controller's collection logged (a third log file); no collection logged
 def test_suite_compile_time_logs_each_tests_compilation_in_every_worker_and_sums_them(tmp_path, capsys):
     spec = importlib.util.spec_from_file_location("suite_compile_time", ROOT / "benchmarks" / "suite_compile_time.py")
     tool = importlib.util.module_from_spec(spec)
@@ -1414,6 +1415,12 @@ def test_suite_compile_time_logs_each_tests_compilation_in_every_worker_and_sums
             time.sleep(0.3)
             yield
             time.sleep(0.3)
+
+
+        def test_child():  # (first: a subprocess that spends 0.3 s of CPU)
+            import subprocess, sys
+            code = "import time\\nt = time.process_time()\\nwhile time.process_time() - t < 0.3: pass"
+            subprocess.run([sys.executable, "-c", code], check=True)
 
 
         def test_jit(slow):
@@ -1446,9 +1453,11 @@ def test_suite_compile_time_logs_each_tests_compilation_in_every_worker_and_sums
     s = tool.main([str(tmp_path / "log")])
     printed = capsys.readouterr().out
     tests = {r["id"]: r for r in s["by_compile"]}
-    assert sorted(tests) == [f"test_{f}.py::test_{t}" for f in ("one", "two") for t in ("jit", "nothing")]
+    assert sorted(tests) == [f"test_{f}.py::test_{t}" for f in ("one", "two") for t in ("child", "jit", "nothing")]
     for f in ("one", "two"):
         jit, nothing = tests[f"test_{f}.py::test_jit"], tests[f"test_{f}.py::test_nothing"]
+        child = tests[f"test_{f}.py::test_child"]
+        assert 0.3 <= child["subprocess_cpu_s"] < 0.3 + child["wall_s"] and jit["subprocess_cpu_s"] == 0
         count, seconds = json.loads((tmp_path / "seen" / f"test_{f}").read_text())
         assert (jit["compiles"], jit["compile_s"]) == (count, pytest.approx(seconds, rel=1e-9)) and count >= 1
         assert jit["lower_s"] > 0 and jit["wall_s"] >= 0.6 + jit["compile_s"]  # (the fixture's setup and teardown)
@@ -1456,8 +1465,13 @@ def test_suite_compile_time_logs_each_tests_compilation_in_every_worker_and_sums
         assert s["files"][f"test_{f}.py"]["compile_s"] == pytest.approx(jit["compile_s"])
     assert tests["test_one.py::test_jit"]["cache_hits"] == 0 and tests["test_two.py::test_jit"]["cache_hits"] >= 1
     total = s["total"]
-    assert total["tests"] == 4 and total["compiles"] == sum(r["compiles"] for r in tests.values())
-    assert f"4 tests in 2 process(es): {total['wall_s']:.1f} s of tests" in printed
+    assert total["tests"] == 6 and total["compiles"] == sum(r["compiles"] for r in tests.values())
+    assert f"6 tests in 2 process(es): {total['wall_s']:.1f} s of tests" in printed
+    assert f"the subprocesses they waited for took {total['subprocess_cpu_s']:.1f} s of CPU" in printed
+    assert total["subprocess_cpu_s"] == pytest.approx(sum(r["subprocess_cpu_s"] for r in tests.values()))
+    # each worker's collection (imports of its test file and JAX), none for the controller
+    assert len(s["collection_s"]) == 2 and all(0 < c < 60 for c in s["collection_s"])
+    assert f"collection (outside the tests): {', '.join(f'{c:.1f}' for c in s['collection_s'])} s in 2" in printed
     # a folder with a run's logs, the plugin without its folder, and a folder without logs: each says what to do
     again = subprocess.run(cmd[:8] + ["test_one.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
                            timeout=300)
