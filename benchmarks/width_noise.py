@@ -10,9 +10,8 @@ square of the standard error each run's own seeds give it (delta method: the see
 sqrt(k) x their mean). Then, for the slope of log mean against log width: its sd over the runs;
 the sd those per-width sds predict for it (independent widths: sqrt(sum a_i^2 v_i), a_i the
 least-squares weights; each width's share of it is printed); what the pooled-residual standard
-error comes to under them
-(sqrt(sum (1 - h_ii) v_i / (n - 2) / Sxx), h_ii the leverages); and the root mean square of
-the runs' own standard errors. Root mean squares as in benchmarks/seed_spread.py. The two
+error comes to under them (sqrt(sum (1 - h_ii) v_i / (n - 2) / Sxx), h_ii the leverages); and
+the root mean square of the runs' own standard errors. Root mean squares as in benchmarks/seed_spread.py. The two
 formulas take the widths' noise as independent (as without ``common_across``) and the mean curve
 as a power law; the predicted sd is computed from the same runs' per-width sds, so it differs
 from the slopes' own sd only by their cross-width covariances.
@@ -40,7 +39,8 @@ from seed_spread import load as load_summary  # noqa: E402
 def width_noise(runs: list[dict[float, np.ndarray]]) -> dict:
     """``runs``: per run, {width: the finished models' values at it} (every run the same widths,
     at least 2 models each, 3 widths or more). Returns ``widths``; per width ``sd_log_mean`` (over
-    runs) and ``rms_seed_se`` (the runs' delta-method standard errors of their log mean); and for
+    runs), ``rms_seed_se`` (the runs' delta-method standard errors of their log mean) and
+    ``slope_variance_share`` (its share of ``predicted_sd`` squared); and for
     the least-squares slope of log mean against log width: ``slopes`` (one per run), ``slope_sd``,
     ``predicted_sd``, ``pooled_se_expected`` and ``rms_stderr`` (the runs' residual standard
     errors), as in the module's docstring."""
