@@ -155,12 +155,16 @@ def main(argv: list[str] | None = None) -> dict:
     s = summarise(tests, args.top)
     s["collection_s"] = collections_s
     t = s["total"]
+    timed = all("subprocess_cpu_s" in r for r in tests)  # (not in an older version's logs)
+
+    def cpu(seconds: float, width: int) -> str:
+        return f"{seconds:>{width}.1f}" if timed else f"{'-':>{width}}"
+
     print(f"{t['tests']} tests in {processes} process(es): {t['wall_s']:.1f} s of tests, of which "
           f"{t['compile_s']:.1f} s ({100 * t['compile_fraction']:.0f} %) in {t['compiles']} XLA compiles "
           f"({t['cache_hits']} of them loads from the persistent cache); lowering {t['lower_s']:.1f} s, "
           f"tracing {t['trace_s']:.1f} s; " + (
-              f"the subprocesses they waited for took {t['subprocess_cpu_s']:.1f} s of CPU"
-              if all("subprocess_cpu_s" in r for r in tests) else
+              f"the subprocesses they waited for took {t['subprocess_cpu_s']:.1f} s of CPU" if timed else
               "subprocesses not timed (a log of an older version of this plugin)"))
     if collections_s:
         print(f"collection (outside the tests): {', '.join(f'{c:.1f}' for c in collections_s)} s in "
@@ -170,12 +174,12 @@ def main(argv: list[str] | None = None) -> dict:
     for name, f in s["files"].items():
         print(f"{name:<40} {f['tests']:>5} {f['wall_s']:>8.1f} {f['compile_s']:>9.1f} "
               f"{100 * f['compile_fraction']:>5.0f}% {f['compiles']:>8} {f['cache_hits']:>5} "
-              f"{f['subprocess_cpu_s']:>16.1f}")
+              f"{cpu(f['subprocess_cpu_s'], 16)}")
     for title, rows in (("most compilation", s["by_compile"]), ("most time outside compilation", s["by_other"])):
         print(f"-- the {len(rows)} tests with the {title} (wall s, compile s, compiles, subprocess CPU s)")
         for r in rows:
             print(f"{r['wall_s']:>7.1f} {r['compile_s']:>7.1f} {r['compiles']:>5} "
-                  f"{r.get('subprocess_cpu_s', 0.0):>7.1f}  {r['id']}")
+                  f"{cpu(r.get('subprocess_cpu_s', 0.0), 7)}  {r['id']}")
     return s
 
 

@@ -2,19 +2,19 @@
 
 A width exponent fitted by least squares through each width's mean loss (log against log, as
 ``experiments/compute_optimal.py``'s ``L ~ N^-x at t -> oo``) has a standard error from the
-residuals, pooled as if every width's mean were as noisy as any other. Where the noise is
-larger at the widths the slope leans on most (the ends), the slope varies more than that
-standard error says. Runs of one script that differ only in ``--seed`` show it: for each width
-this prints the sd over runs of the log of a run's mean over its seeds, against the root mean
-square of the standard error each run's own seeds give it (delta method: the seeds' sd over
-sqrt(k) x their mean). Then, for the slope of log mean against log width: its sd over the runs;
-the sd those per-width sds predict for it (independent widths: sqrt(sum a_i^2 v_i), a_i the
-least-squares weights; each width's share of it is printed); what the pooled-residual standard
-error comes to under them (sqrt(sum (1 - h_ii) v_i / (n - 2) / Sxx), h_ii the leverages); and
-the root mean square of the runs' own standard errors. Root mean squares as in benchmarks/seed_spread.py. The two
-formulas take the widths' noise as independent (as without ``common_across``) and the mean curve
-as a power law; the predicted sd is computed from the same runs' per-width sds, so it differs
-from the slopes' own sd only by their cross-width covariances.
+residuals, pooled as if every width's mean were as noisy as any other. Where the noise is larger
+at the widths the slope leans on most (the ends), the slope varies more than that standard error
+says. Runs of one script that differ only in ``--seed`` show it: for each width this prints the
+sd over runs of the log of a run's mean over its seeds, against the root mean square of the
+standard error each run's own seeds give it (delta method: the seeds' sd over sqrt(k) x their
+mean). Then, for the slope of log mean against log width: its sd over the runs; the sd those
+per-width sds predict for it (independent widths: sqrt(sum a_i^2 v_i), a_i the least-squares
+weights; each width's share of it is printed); what the pooled-residual standard error comes to
+under them (sqrt(sum (1 - h_ii) v_i / (n - 2) / Sxx), h_ii the leverages); and the root mean
+square of the runs' own standard errors. Root mean squares as in benchmarks/seed_spread.py. The
+two formulas take the widths' noise as independent (as without ``common_across``) and the mean
+curve as a power law; the predicted sd is computed from the same runs' per-width sds, so it
+differs from the slopes' own sd only by their cross-width covariances.
 
     python benchmarks/width_noise.py runs/co-seed0 runs/co-seed1 ... [--output loss_infinite_time] [--axis N]
 

@@ -16,9 +16,9 @@ XLA compiles the tests' programs with most of its optimizations off
 superposition training programs compiled in 2.6 s so against 4.4 s, and a fresh clone's suite
 took 680 s against 821 s (2-core CPU; benchmarks/RESULTS.md, fortieth session). With it, the CPU
 backend's older fusion emitters (``xla_cpu_use_fusion_emitters`` off, see below) halved the
-compile time again: the suite's tests took 915 s against 1,401 s (forty-first session). These
-change the code XLA emits, not what it computes: outputs move by float32 rounding (losses by up
-to 3.2e-7 relative, row norms of order 1 by 3.4e-8, tests/test_fidelity.py). The tests that pin
+suite's compile time (368 s against 728 s; its tests' time 915 s against 1,401 s; forty-first
+session). These change the code XLA emits, not what it computes: outputs move by float32
+rounding (losses by up to 3.2e-7 relative, a row norm of 0.0057 by 3.4e-8, tests/test_fidelity.py). The tests that pin
 the program a user runs (its bits across chunk sizes, device counts, resumes and grids, XLA's
 memory analysis, a float64 precision) are
 marked ``compiled_as_users_do`` and compile with the optimizations on, as are those marked
@@ -74,8 +74,9 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 
 # With the optimizations off, XLA's CPU backend also emits its fusions the older way (its newer
-# fusion emitters off): 14 small superposition and random-features programs compiled in 1.7-2.3 s
-# so against 3.8-5.0 s (2-core CPU; benchmarks/RESULTS.md, forty-first session). Not for users: the
+# fusion emitters off): a benchmark's 14 small superposition and random-features programs compiled
+# in 1.7-2.3 s in all so (eight runs) against 3.8-5.0 s (six; 2-core CPU; benchmarks/RESULTS.md,
+# forty-first session). Not for users: the
 # headline quick preset took 85.5 s so against 86.8 s. jax has no global setting for one compile
 # option, so each compile's options get it here, with the newer emitters when the optimizations are
 # on (a marked test); the tests' subprocesses get it in XLA_FLAGS (taken out again inside a marked

@@ -1482,6 +1482,15 @@ def test_suite_compile_time_logs_each_tests_compilation_in_every_worker_and_sums
     assert again.returncode != 0 and "set SUITE_COMPILE_LOG to the folder its logs go to" in again.stderr
     with pytest.raises(SystemExit, match="no tests logged"):
         tool.main([str(tmp_path)])
+    # an older version's log (no subprocess times, no collection): said so, and no zeros for the untimed
+    (tmp_path / "old").mkdir()
+    row = {"id": "test_a.py::test_x", "wall_s": 2.0, "compile_s": 1.0, "compiles": 3, "lower_s": 0.1, "trace_s": 0.1,
+           "cache_hits": 0}
+    (tmp_path / "old" / "tests-1.jsonl").write_text(json.dumps(row) + "\n")
+    tool.main([str(tmp_path / "old")])
+    printed = capsys.readouterr().out
+    assert "subprocesses not timed (a log of an older version of this plugin)" in printed
+    assert "collection" not in printed and re.search(r"test_a\.py +1 +2\.0 +1\.0 +50% +3 +0 +-\n", printed), printed
 
 
 def test_geometry_summary_is_the_records_measures_and_the_weak_theory_of_their_phi(tmp_path, capsys):
