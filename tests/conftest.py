@@ -17,15 +17,15 @@ superposition training programs compiled in 2.6 s so against 4.4 s, and a fresh 
 took 680 s against 821 s (2-core CPU; benchmarks/RESULTS.md, fortieth session). With it, the CPU
 backend's older fusion emitters (``xla_cpu_use_fusion_emitters`` off, see below) halved the
 suite's compile time (368 s against 728 s; its tests' time 915 s against 1,401 s; forty-first
-session). These change the code XLA emits, not what it computes: outputs move by float32
-rounding (losses by up to 3.2e-7 relative, a row norm of 0.0057 by 3.4e-8, tests/test_fidelity.py). The tests that pin
-the program a user runs (its bits across chunk sizes, device counts, resumes and grids, XLA's
-memory analysis, a float64 precision) are
-marked ``compiled_as_users_do`` and compile with the optimizations on, as are those marked
-``runs_long``, whose programs run long enough that optimizing them pays: they took 2-34 s
-longer each with the optimizations off (the bootstrap and broken-power-law fits, the plain
-engine's sweep), where the suite's other tests took up to 17 s less (two whole-suite runs with
-benchmarks/suite_compile_time.py, one each way, 2-core CPU).
+session). These change the code XLA emits, not what it computes: outputs move by float32 rounding
+(losses by up to 3.2e-7 relative, a row norm of 0.0057 by 3.4e-8, tests/test_fidelity.py). The
+tests that pin the program a user runs (its bits across chunk sizes, device counts, resumes and
+grids, XLA's memory analysis, a float64 precision) are marked ``compiled_as_users_do`` and
+compile with the optimizations on, as are those marked ``runs_long``, whose programs run long
+enough that optimizing them pays: they took 2-34 s longer each with the optimizations off (the
+bootstrap and broken-power-law fits, the plain engine's sweep), where the suite's other tests
+took up to 17 s less (two whole-suite runs with benchmarks/suite_compile_time.py, one each way,
+2-core CPU).
 
 Strict dtype promotion is not switched on suite-wide because optax's Adam bias correction
 (``decay ** count`` with an int32 count) fails under it; tests of toyscale's own pure
@@ -76,12 +76,11 @@ jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
 # With the optimizations off, XLA's CPU backend also emits its fusions the older way (its newer
 # fusion emitters off): a benchmark's 14 small superposition and random-features programs compiled
 # in 1.7-2.3 s in all so (eight runs) against 3.8-5.0 s (six; 2-core CPU; benchmarks/RESULTS.md,
-# forty-first session). Not for users: the
-# headline quick preset took 85.5 s so against 86.8 s. jax has no global setting for one compile
-# option, so each compile's options get it here, with the newer emitters when the optimizations are
-# on (a marked test); the tests' subprocesses get it in XLA_FLAGS (taken out again inside a marked
-# test; the few tests that give a subprocess XLA_FLAGS of its own leave it out). The persistent
-# cache keys on both.
+# forty-first session). Not for users: the headline quick preset took 85.5 s so against 86.8 s.
+# jax has no global setting for one compile option, so each compile's options get it here, with
+# the newer emitters when the optimizations are on (a marked test); the tests' subprocesses get it
+# in XLA_FLAGS (taken out again inside a marked test; the few tests that give a subprocess
+# XLA_FLAGS of its own leave it out). The persistent cache keys on both.
 _FUSION_EMITTERS = "xla_cpu_use_fusion_emitters"
 _OLD_EMITTERS_FLAG = f"--{_FUSION_EMITTERS}=false"
 

@@ -860,6 +860,7 @@ def test_superposition_common_draws_tabulates_the_headline_runs_with_root_mean_s
     def main(argv):
         given.append(argv)
         seed, shared = int(argv[argv.index("--seed") + 1]), "--set" in argv
+
         def each(value):  # (each regime and distribution its own scale: 1 to 6)
             names = ("exponential", "power", "linear")
             return {regime: {name: value((j + 1) * (i + 1)) for i, name in enumerate(names)}
