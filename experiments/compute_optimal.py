@@ -11,7 +11,9 @@ while b stays 1 + alpha (s = 1: exponents 1, 2, 1/3 and 2/3), which tells a from
 cap the width exponent at b (``predictions``), so beyond s = 1 at alpha = 1 it stays 2.
 ``--set 'rf.common_across=["N"]'`` gives every width of a seed one teacher and data set, and
 nested features (common random numbers, ``RFConfig.common_across``): the widths' losses then
-differ only through their features.
+differ only through their features. ``--set 'seeds=[8,8,2,2,2,2]'`` gives each width its own number
+of seeds (one count per width, in the order of ``widths``): the small widths' long-time losses
+vary most from seed to seed and cost least (``benchmarks/width_noise.py``).
 
 N linear random features of M latent modes, fitted on T >> N samples (so that the data do
 not limit the loss) by full-batch gradient descent from 0 at a constant step; the exact test
@@ -33,11 +35,13 @@ import numpy as np
 
 from toyscale import plots
 from toyscale import random_features as rf
+from toyscale._checks import check_int
 from toyscale.fitting import fit_power_law
 from toyscale.runner import (check_axis, check_seed_resamples, experiment_args, finish, frontier_fits, frontier_summary,
                              print_exponents, print_frontier, redraw_exponents, run_experiment_sweep, width_fit)
 
-# ``rf`` holds RFConfig fields; ``time_fit`` is the (t_min, t_max) of the time exponent's fit at
+# ``rf`` holds RFConfig fields; ``seeds`` the seeds of every width, or a list of them, one count per
+# width in the order of ``widths``; ``time_fit`` is the (t_min, t_max) of the time exponent's fit at
 # the largest width; ``bins`` the number of log-spaced compute budgets of the frontier;
 # ``seed_resamples`` the redraws of the seeds that every exponent's interval over redrawn seeds
 # refits the whole table on (scaling.redraw_table; 0: none).
@@ -93,6 +97,11 @@ def prepare(pre: dict) -> tuple:
     if not pre["T"] >= DATA_RICH * widths[-1]:
         raise ValueError(f"T={pre['T']!r}; T must be at least {DATA_RICH} x the largest width ({widths[-1]}), "
                          f"so that the data do not limit the loss")
+    counts = seed_counts(pre["seeds"], pre["widths"])
+    if len(set(counts.values())) > 1 and "N" in cfg.common_across:
+        raise ValueError(f"seeds={pre['seeds']!r} with rf.common_across={list(cfg.common_across)!r}; widths that "
+                         f"share a seed's draws are paired seed by seed (and redrawn so), so every width needs the "
+                         f"same seeds: give one count")
     check_seed_resamples(pre["seed_resamples"])
     window = pre["time_fit"]
     if not (isinstance(window, list) and len(window) == 2
@@ -110,10 +119,25 @@ def prepare(pre: dict) -> tuple:
     if isinstance(pre["bins"], bool) or not isinstance(pre["bins"], int) or not 3 <= pre["bins"] <= logged:
         raise ValueError(f"bins={pre['bins']!r}; bins must be an integer from 3 to the {logged} logged steps "
                          f"(compute budgets of the frontier)")
-    grid = rf.random_feature_grid(N=widths, T=[pre["T"]], alpha=[pre["alpha"]], seeds=pre["seeds"], method="gd",
-                                  steps=pre["steps"], lr=pre["lr"], infinite_time=True)
+    grid = [point for N in widths
+            for point in rf.random_feature_grid(N=[N], T=[pre["T"]], alpha=[pre["alpha"]], seeds=counts[N],
+                                                method="gd", steps=pre["steps"], lr=pre["lr"], infinite_time=True)]
     rf.check_trainable(cfg, grid[0])  # (alpha + rf.teacher_exponent > 0: the same for every point)
     return cfg, widths, grid
+
+
+def seed_counts(seeds, widths: list) -> dict:
+    """{width: its number of seeds} from a preset's ``seeds``: one count (an integer >= 1) for
+    every width, or a list of counts, one per width in the order of ``widths`` (checked)."""
+    if isinstance(seeds, list):
+        if len(seeds) != len(widths):
+            raise ValueError(f"seeds={seeds!r}; a list of seeds gives one count per width: {len(widths)} for "
+                             f"widths={widths!r}, got {len(seeds)}")
+        return {N: check_int(f"seeds[{i}]", k) for i, (N, k) in enumerate(zip(widths, seeds))}
+    if isinstance(seeds, bool) or not isinstance(seeds, int):
+        raise TypeError(f"seeds={seeds!r}; seeds must be an integer (every width's) or a list of integers, one per "
+                        f"width in the order of widths")
+    return dict.fromkeys(widths, check_int("seeds", seeds))
 
 
 def mean_curves(result, widths: list[int], logged: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -187,7 +211,10 @@ def main(argv=None) -> dict:
     redrawn = redraw_exponents(result, lambda records: fit_table(records, widths, s, cfg)["fits"], SIGNS,
                                s["seed_resamples"], paired="N" in cfg.common_across)
 
-    print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), "
+    counts = seed_counts(s["seeds"], s["widths"])  # (checked by prepare)
+    per_width = (f"{len(widths)} widths x {counts[widths[0]]} seeds" if len(set(counts.values())) == 1 else
+                 f"seeds {', '.join(str(counts[N]) for N in widths)} at N = {', '.join(map(str, widths))}")
+    print(f"{len(result)} models ({per_width}), "
           f"M = {cfg.M}, T = {s['T']}, alpha = {s['alpha']:g} ({_ab(s['alpha'], cfg.teacher_exponent)}), "
           f"lr = {s['lr']:g}, "
           f"{s['steps']} steps; {diverged} diverged (their loss curves left out of the means; the ridgeless "
@@ -225,7 +252,7 @@ def main(argv=None) -> dict:
                figure, os.path.join(args.out, "compute_optimal.png"), dpi=110)
     return finish(args, "compute_optimal", {
         "alpha": s["alpha"], "teacher_exponent": cfg.teacher_exponent, "widths": widths, "t": t.tolist(),
-        "loss_curves": curves.tolist(),
+        "seeds_per_width": [counts[N] for N in widths], "loss_curves": curves.tolist(),
         "ridgeless_loss": limits.tolist(), "ridgeless_loss_of_curves": floors.tolist(), "exponents": rows,
         "time_fit_end": {"t": end, "over_long_time": ratio},
         "frontier": frontier_summary(frontier, budgets, ("N_opt", "L_opt")),

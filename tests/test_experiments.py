@@ -485,6 +485,13 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("compute_optimal", "bins=1000", "bins=1000; bins must be an integer from 3 to the 40 logged steps"),
     ("compute_optimal", "widths=[4,8]", "widths=[4, 8]; the width and frontier fits need at least 3 widths"),
     ("compute_optimal", "bins=2", "bins=2; bins must be an integer from 3 to the 40 logged steps"),
+    ("compute_optimal", "seeds=[2,2]", "seeds=[2, 2]; a list of seeds gives one count per width: 4 for "
+                                       "widths=[4, 8, 16, 32], got 2"),
+    ("compute_optimal", "seeds=[2,0,2,2]", "seeds[1]=0; must be an integer >= 1"),
+    ("compute_optimal", "seeds=[2,2.5,2,2]", "seeds[1]=2.5; seeds[1] must be an integer"),
+    ("compute_optimal", "seeds=2.5", "seeds=2.5; seeds must be an integer (every width's) or a list of integers, "
+                                     "one per width in the order of widths"),
+    ("compute_optimal", "seeds=0", "seeds=0; must be an integer >= 1"),
     ("more_is_better", "sizes=[8]", "sizes=[8]; the sweep needs at least two sizes"),
     ("more_is_better", "fixed=0", "fixed=0; must be an integer >= 1"),
     # (these ran, then crashed after the sweep or chose the best of one ridge; a width exponent of 17.9 at M = 16)
@@ -2354,6 +2361,43 @@ def test_compute_optimal_fits_the_width_exponent_through_three_widths_or_says_wh
             assert row["fitted"] is None
             assert row["why"] == "2 width(s) with a finite long-time loss (the fit needs 3)"
             assert "not fitted: 2 width(s) with a finite long-time loss (the fit needs 3)" in printed
+
+
+# mutants: the list of seeds read in sorted-width order (not the order of widths); every width given the first
+# count; the summary's counts in the given order; the int's grid reordered (an old folder then could not resume)
+def test_compute_optimal_gives_each_width_its_own_seeds(tmp_path, capsys):
+    # (the small widths' long-time losses vary most from seed to seed and cost least: benchmarks/width_noise.py)
+    module = load("compute_optimal")
+    pre = module.PRESETS["smoke"]
+    _, widths, grid = module.prepare({**pre, "widths": [32, 4, 16, 8], "seeds": [1, 3, 2, 2]})
+    assert widths == [4, 8, 16, 32]
+    assert [(p["N"], p["seed"]) for p in grid] == [(4, 0), (4, 1), (4, 2), (8, 0), (8, 1), (16, 0), (16, 1), (32, 0)]
+    # one count for every width: the grid the script always made (N-major), whose folders a list extends
+    _, _, same = module.prepare({**pre, "seeds": 2})
+    from toyscale.random_features import random_feature_grid
+    assert same == random_feature_grid(N=[4, 8, 16, 32], T=[pre["T"]], alpha=[pre["alpha"]], seeds=2, method="gd",
+                                       steps=pre["steps"], lr=pre["lr"], infinite_time=True)
+    _, _, more = module.prepare({**pre, "seeds": [4, 2, 2, 2]})
+    assert all(p in more for p in same) and len(more) == len(same) + 2
+    t = 10.0 * np.arange(1, 41)
+    module = _stand_in_sweep(module, lambda p: {"loss_curve": t ** -0.5 + 1.0 / p["N"],
+                                                "loss_infinite_time": np.float64((1 + p["seed"]) / p["N"])})
+    module.main(["--preset", "smoke", "--set", "widths=[32,4,16,8]", "--set", "seeds=[1,3,2,2]", "--out",
+                 str(tmp_path / "out"), "--figures", str(tmp_path / "fig"), "--no-progress"])
+    printed = capsys.readouterr().out
+    on_disk = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert on_disk["seeds_per_width"] == [3, 2, 2, 1] and on_disk["models"] == 8
+    assert on_disk["ridgeless_loss"] == pytest.approx([2 / 4, 1.5 / 8, 1.5 / 16, 1 / 32])
+    assert printed.startswith("8 models (seeds 3, 2, 2, 1 at N = 4, 8, 16, 32), M = 128"), printed
+    module.main(["--preset", "smoke", "--out", str(tmp_path / "even"), "--figures", str(tmp_path / "fig"),
+                 "--no-progress"])
+    assert capsys.readouterr().out.startswith("8 models (4 widths x 2 seeds), M = 128")
+    # widths that share a seed's draws are paired seed by seed: one count for all of them
+    shared = {**pre, "rf": {**pre["rf"], "common_across": ["N"]}}
+    assert len(module.prepare({**shared, "seeds": [2, 2, 2, 2]})[2]) == 8
+    with pytest.raises(ValueError, match=re.escape("seeds=[3, 2, 2, 2] with rf.common_across=['N']; widths that "
+                                                   "share a seed's draws are paired seed by seed")):
+        module.prepare({**shared, "seeds": [3, 2, 2, 2]})
 
 
 # (mutation check) kills: S2 (a frontier fitted through 2 bracketed budgets). The existing cases bracket 4 (at one
