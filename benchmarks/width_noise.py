@@ -16,7 +16,16 @@ two formulas take the widths' noise as independent (as without ``common_across``
 curve as a power law; the predicted sd is computed from the same runs' per-width sds, so it
 differs from the slopes' own sd only by their cross-width covariances.
 
+It also prints how to spend the runs' compute better: a width's variance of its log mean falls as
+1/k with its k models, so k_i proportional to |a_i| sd_i sqrt(k_i) / sqrt(c_i), c_i a model's cost
+(``--cost-power p``: c_i = width^p; 1, the default, as a random-features or superposition model's
+steps cost), gives the least slope variance at the runs' own cost (Lagrange; the column "seeds at
+this cost"). Then the slope's sd those sds predict with ``--seeds`` (one count per width; default
+that optimum rounded, at least 2 a width, so that each width has a standard error), and what that
+costs against the runs'.
+
     python benchmarks/width_noise.py runs/co-seed0 runs/co-seed1 ... [--output loss_infinite_time] [--axis N]
+        [--seeds 8,8,2,2,2,2] [--cost-power 1]
 
 Each folder is a script's ``--out`` (its summary.json and its sweep/). A diverged model is left
 out (and counted; compute_optimal's long-time mean keeps one, a solve on its draws: in the
@@ -68,10 +77,37 @@ def width_noise(runs: list[dict[float, np.ndarray]]) -> dict:
     return {"widths": widths, "sd_log_mean": np.sqrt(v).tolist(),
             "slope_variance_share": (weights**2 * v / (weights**2 @ v)).tolist(),
             "rms_seed_se": [rms(seed_se[:, i]) for i in range(n)],
-            "slopes": slopes.tolist(), "slope_sd": float(slopes.std(ddof=1)),
+            "slope_weights": weights.tolist(), "slopes": slopes.tolist(), "slope_sd": float(slopes.std(ddof=1)),
             "predicted_sd": float(math.sqrt(weights**2 @ v)),
             "pooled_se_expected": float(math.sqrt(((1 - leverage) * v).sum() / (n - 2) / sxx)),
             "rms_stderr": rms(stderrs)}
+
+
+def reallocate(out: dict, models: list[float], cost_power: float = 1.0, seeds: list[int] | None = None) -> dict:
+    """What other seed counts would give, from :func:`width_noise`'s ``out`` and ``models`` (per
+    width, the models a run had there: the variance of a width's log mean taken as a model's
+    variance over that count). Returns ``optimum`` (per width, the counts that minimise the
+    slope's predicted variance at the runs' cost, a model at width w costing w^cost_power), and
+    for ``seeds`` (default: the optimum rounded, at least 2) ``seeds``, their ``predicted_sd``
+    and their ``cost_ratio`` against the runs'."""
+    widths = np.asarray(out["widths"], dtype=float)
+    k = np.asarray(models, dtype=float)
+    if k.shape != widths.shape or not np.all(k > 0):
+        raise ValueError(f"models={models!r}; one positive count per width ({len(widths)})")
+    if not math.isfinite(cost_power):
+        raise ValueError(f"cost_power={cost_power!r}; must be a finite number")
+    cost = widths**cost_power
+    model_sd = np.asarray(out["sd_log_mean"]) * np.sqrt(k)  # one model's sd of the log, in effect
+    a = np.abs(np.asarray(out["slope_weights"]))
+    optimum = (k @ cost) * a * model_sd / np.sqrt(cost) / (a * model_sd * np.sqrt(cost)).sum()
+    if seeds is None:
+        seeds = [max(2, round(float(q))) for q in optimum]
+    if len(seeds) != len(widths) or not all(isinstance(q, int) and q >= 1 for q in seeds):
+        raise ValueError(f"seeds={seeds!r}; one count >= 1 per width ({len(widths)})")
+    q = np.asarray(seeds, dtype=float)
+    return {"optimum": optimum.tolist(), "seeds": list(seeds),
+            "predicted_sd": float(math.sqrt((a**2 * model_sd**2 / q).sum())),
+            "cost_ratio": float((q @ cost) / (k @ cost))}
 
 
 def load(folder: str, output: str, axis: str) -> tuple[dict[float, np.ndarray], int]:
@@ -103,7 +139,21 @@ def main(argv=None) -> dict:
     parser.add_argument("--output", default="loss_infinite_time", help="the model output whose mean per width is "
                         "fitted (default loss_infinite_time, compute_optimal's width fit; a curve's last entry)")
     parser.add_argument("--axis", default="N", help="the point field that is the width (default N)")
+    parser.add_argument("--seeds", default=None, help="seed counts to predict the slope's sd for, one per width "
+                        "kept, comma-separated (default: the least-variance ones at the runs' cost, rounded, at "
+                        "least 2)")
+    parser.add_argument("--cost-power", type=float, default=1.0, help="a model at width w costs w^p (default 1)")
     args = parser.parse_args(argv)
+    seeds = None
+    if args.seeds is not None:
+        try:
+            seeds = [int(q) for q in args.seeds.split(",")]
+        except ValueError:
+            parser.error(f"--seeds {args.seeds}: must be comma-separated integers, one per width")
+        if not all(q >= 1 for q in seeds):
+            parser.error(f"--seeds {args.seeds}: every count must be at least 1")
+    if not math.isfinite(args.cost_power):
+        parser.error(f"--cost-power {args.cost_power}: must be a finite number")
     if len(args.runs) < 2:
         parser.error(f"{len(args.runs)} run folder(s); an sd over runs needs 2 or more")
     summaries = [load_summary(folder) for folder in args.runs]
@@ -118,21 +168,31 @@ def main(argv=None) -> dict:
         sys.exit(f"{len(kept)} width(s) where every run has 2 or more finite {args.output} values{dropped}; "
                  f"the slope's standard error needs 3")
     out = width_noise([{w: r[w] for w in kept} for r in runs])
-    seeds = ", ".join(str(s["seed"]) for s in summaries)
-    print(f"{summaries[0].get('experiment')}, preset {summaries[0].get('preset')}, {len(runs)} runs (seeds {seeds}): "
+    if seeds is not None and len(seeds) != len(kept):
+        sys.exit(f"--seeds {args.seeds}: {len(seeds)} count(s) for the {len(kept)} widths kept "
+                 f"({', '.join(f'{w:g}' for w in kept)})")
+    models = [float(np.mean([len(r[w]) for r in runs])) for w in kept]
+    plan = reallocate(out, models, args.cost_power, seeds)
+    run_seeds = ", ".join(str(s["seed"]) for s in summaries)
+    print(f"{summaries[0].get('experiment')}, preset {summaries[0].get('preset')}, {len(runs)} runs "
+          f"(seeds {run_seeds}): "
           f"the mean {args.output} at each {args.axis}"
           + (f"; {diverged} diverged model(s) left out" if diverged else "") + dropped)
     print(f"{args.axis:>8} {'models a run':>12} {'sd of log mean over runs':>25} {'its se from a run: rms':>23} "
-          f"{'share of the slope variance':>28}")
+          f"{'share of the slope variance':>28} {'seeds at this cost':>19}")
     for i, w in enumerate(out["widths"]):
         fewest, most = min(len(r[w]) for r in runs), max(len(r[w]) for r in runs)
         counts = str(fewest) if fewest == most else f"{fewest}-{most}"
         print(f"{w:>8g} {counts:>12} {out['sd_log_mean'][i]:>25.4f} {out['rms_seed_se'][i]:>23.4f} "
-              f"{out['slope_variance_share'][i]:>28.2f}")
+              f"{out['slope_variance_share'][i]:>28.2f} {plan['optimum'][i]:>19.1f}")
     print(f"slope of log mean against log {args.axis} ({len(kept)} widths): sd over runs {out['slope_sd']:.4f}; "
           f"predicted by the widths' sds {out['predicted_sd']:.4f}; the pooled-residual standard error under them "
           f"{out['pooled_se_expected']:.4f}; the runs' own standard errors: rms {out['rms_stderr']:.4f}")
-    return out
+    which = "" if seeds is not None else " (the least-variance counts, rounded, at least 2)"
+    print(f"with seeds {', '.join(map(str, plan['seeds']))} at {args.axis} = {', '.join(f'{w:g}' for w in kept)}"
+          f"{which}: the slope's sd predicted {plan['predicted_sd']:.4f} (against {out['predicted_sd']:.4f}), at "
+          f"{plan['cost_ratio']:.2f}x the runs' cost (a model at width w costing w^{args.cost_power:g})")
+    return {**out, "reallocation": plan}
 
 
 if __name__ == "__main__":

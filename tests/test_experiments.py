@@ -1352,6 +1352,55 @@ def test_width_noise_predicts_the_slopes_spread_and_what_its_pooled_standard_err
             noise.width_noise(bad)
 
 
+# mutants: the optimum's sqrt(cost) on the wrong side (k ~ a sd sqrt(c)); a width's sd not scaled to one model's
+# (sqrt(k) left out); the predicted sd at the runs' own counts; the cost ratio inverted; rounding to at least 1
+def test_width_noise_finds_the_seed_counts_that_make_the_slope_vary_least_for_its_cost():
+    noise = _width_noise()
+    rng = np.random.default_rng(11)
+    widths = [16, 32, 64, 128, 256, 512]
+    sigmas = [0.5, 0.4, 0.1, 0.1, 0.1, 0.1]  # one model's sd of its log loss at each width
+
+    def runs(counts, number=3000):
+        return [{w: np.exp(-np.log(w) + s * rng.standard_normal(k)) for w, s, k in zip(widths, sigmas, counts)}
+                for _ in range(number)]
+
+    out = noise.width_noise(runs([3] * 6))
+    plan = noise.reallocate(out, [3.0] * 6)
+    cost = np.asarray(widths, dtype=float)
+    assert np.asarray(plan["optimum"]) @ cost == pytest.approx(3 * cost.sum(), rel=1e-9)  # the runs' own cost
+    assert plan["seeds"] == [max(2, round(q)) for q in plan["optimum"]] and plan["seeds"][0] > plan["seeds"][-1]
+    assert plan["cost_ratio"] == pytest.approx(np.asarray(plan["seeds"]) @ cost / (3 * cost.sum()), rel=1e-9)
+
+    def predicted(counts):
+        return noise.reallocate(out, [3.0] * 6, seeds=list(counts))["predicted_sd"]
+
+    assert predicted([3] * 6) == pytest.approx(out["predicted_sd"], rel=1e-9)
+    # the optimum (unrounded) against other counts at the same cost: none varies less
+    a = np.abs(out["slope_weights"])
+    model_var = np.asarray(out["sd_log_mean"]) ** 2 * 3
+
+    def variance(q):
+        return float((a**2 * model_var / q).sum())
+
+    best = variance(np.asarray(plan["optimum"]))
+    for _ in range(200):
+        q = rng.uniform(0.2, 5, 6) * np.asarray(plan["optimum"])
+        assert variance(q * (3 * cost.sum()) / (q @ cost)) >= best * (1 - 1e-12)
+    # runs with the suggested counts: the slope varies as predicted, and less than with 3 at every width
+    suggested = noise.width_noise(runs(plan["seeds"]))
+    assert suggested["slope_sd"] == pytest.approx(plan["predicted_sd"], rel=0.05)
+    assert plan["predicted_sd"] < 0.7 * out["slope_sd"]
+    # at cost ~ width^0 every model costs the same: the optimum then follows |a_i| sd_i alone
+    flat = noise.reallocate(out, [3.0] * 6, cost_power=0.0)
+    share = a * np.asarray(out["sd_log_mean"])
+    np.testing.assert_allclose(flat["optimum"], 18 * share / share.sum(), rtol=1e-9)
+    assert flat["cost_ratio"] == pytest.approx(sum(flat["seeds"]) / 18, rel=1e-9)
+    for models, kwargs in (([3.0] * 5, {}), ([3.0] * 6, {"seeds": [2] * 5}), ([3.0] * 6, {"seeds": [2, 2, 2, 2, 2, 0]}),
+                           ([3.0] * 6, {"cost_power": float("nan")})):
+        with pytest.raises(ValueError):
+            noise.reallocate(out, models, **kwargs)
+
+
 def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
     from toyscale.random_features import RFConfig, random_feature_grid, sweep_random_features
     from toyscale.sweep import load_sweep
@@ -1384,14 +1433,30 @@ def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
         assert (f"compute_optimal, preset smoke, 3 runs (seeds 0, 1, 2): the mean {output} at each N; 3 diverged "
                 f"model(s) left out; left out (a run with fewer than 2 values there): 32") in printed
         assert f"sd over runs {out['slope_sd']:.4f}" in printed
+        plan = out["reallocation"]
+        assert plan == noise.reallocate(out, [2.0, 2.0, 2.0])
+        assert (f"with seeds {', '.join(map(str, plan['seeds']))} at N = 4, 8, 16 (the least-variance counts, "
+                f"rounded, at least 2): the slope's sd predicted {plan['predicted_sd']:.4f} (against "
+                f"{out['predicted_sd']:.4f}), at {plan['cost_ratio']:.2f}x the runs' cost") in printed
     with pytest.raises(SystemExit):
         noise.main(folders[:1])
     assert "an sd over runs needs 2 or more" in capsys.readouterr().err
+    for seeds, message in (("2,x,2", "must be comma-separated integers"), ("2,0,2", "every count must be at least 1")):
+        with pytest.raises(SystemExit):
+            noise.main(folders + ["--seeds", seeds])
+        assert f"--seeds {seeds}: {message}" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        noise.main(folders + ["--cost-power", "nan"])
+    assert "--cost-power nan: must be a finite number" in capsys.readouterr().err
+    chosen = noise.main(folders + ["--seeds", "4,3,2", "--cost-power", "0"])["reallocation"]
+    assert chosen["seeds"] == [4, 3, 2] and chosen["cost_ratio"] == pytest.approx(9 / 6)
+    assert "with seeds 4, 3, 2 at N = 4, 8, 16: the slope's sd predicted" in capsys.readouterr().out
     for argv, message in (([folders[0], run("s3", 3, [4, 8])], "2 width(s) where every run has 2 or more finite "
                            "loss_infinite_time values; left out (a run with fewer than 2 values there): 16, 32; "),
                           (folders + ["--output", "nothing"], "no output 'nothing'"),
                           (folders + ["--axis", "method"], "a point with method='gd'"),
-                          (folders + ["--axis", "infinite_time"], "a point with infinite_time=True")):
+                          (folders + ["--axis", "infinite_time"], "a point with infinite_time=True"),
+                          (folders + ["--seeds", "2,2"], "--seeds 2,2: 2 count(s) for the 3 widths kept (4, 8, 16)")):
         with pytest.raises(SystemExit, match=re.escape(message)):
             noise.main(argv)
     (tmp_path / "s2" / "summary.json").write_text(json.dumps({"experiment": "compute_optimal", "preset": "smoke",
