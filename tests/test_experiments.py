@@ -1401,6 +1401,27 @@ def test_width_noise_finds_the_seed_counts_that_make_the_slope_vary_least_for_it
             noise.reallocate(out, models, **kwargs)
 
 
+# mutants: the finite filter dropped (a NaN kept: the width's log mean NaN); a diverged model kept
+def test_width_noise_leaves_out_a_finished_models_non_finite_value(tmp_path, monkeypatch):
+    import toyscale.sweep
+
+    noise = _width_noise()
+
+    def records(folder):
+        out = []
+        for i, (n, seed) in enumerate((n, seed) for n in (4, 8, 16) for seed in range(3)):
+            value = np.nan if (n, seed) == (8, 0) else 10.0 / n + seed
+            out.append(Record(i, {"N": n, "seed": seed}, (n, seed) == (16, 2), {"loss": np.float64(value)}))
+        return out
+
+    monkeypatch.setattr(toyscale.sweep, "load_sweep", records)
+    (tmp_path / "a" / "sweep").mkdir(parents=True)
+    loaded, diverged = noise.load(str(tmp_path / "a"), "loss", "N")
+    assert diverged == 1 and sorted(loaded) == [4.0, 8.0, 16.0]
+    np.testing.assert_array_equal(loaded[8.0], [10 / 8 + 1, 10 / 8 + 2])  # (the NaN left out)
+    np.testing.assert_array_equal(loaded[16.0], [10 / 16, 10 / 16 + 1])  # (the diverged model left out)
+
+
 def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
     from toyscale.random_features import RFConfig, random_feature_grid, sweep_random_features
     from toyscale.sweep import load_sweep
