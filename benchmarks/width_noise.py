@@ -17,10 +17,11 @@ curve as a power law; the predicted sd is computed from the same runs' per-width
 differs from the slopes' own sd only by their cross-width covariances.
 
 It also prints how to spend the runs' compute better: a width's variance of its log mean falls as
-1/k with its k models, so k_i proportional to |a_i| sd_i sqrt(k_i) / sqrt(c_i), c_i a model's cost
+1/k with its k models, so with s_i = sd_i sqrt(k_i) (one model's sd, k_i the runs' models there: a
+harmonic mean over runs) new counts proportional to |a_i| s_i / sqrt(c_i), c_i a model's cost
 (``--cost-power p``: c_i = width^p; 1, the default, as a random-features or superposition model's
-steps cost), gives the least slope variance at the runs' own cost (Lagrange; the column "seeds at
-this cost"). Then the slope's sd those sds predict with ``--seeds`` (one count per width; default
+steps cost), give the least slope variance at the runs' own cost (Lagrange; the column "seeds at
+this cost"; the runs' cost counts every model they ran at the widths kept, diverged ones too). Then the slope's sd those sds predict with ``--seeds`` (one count per width; default
 that optimum rounded, at least 2 a width, so that each width has a standard error), and what that
 costs against the runs'.
 
@@ -83,43 +84,48 @@ def width_noise(runs: list[dict[float, np.ndarray]]) -> dict:
             "rms_stderr": rms(stderrs)}
 
 
-def reallocate(out: dict, models: list[float], cost_power: float = 1.0, seeds: list[int] | None = None) -> dict:
+def reallocate(out: dict, models: list[float], cost_power: float = 1.0, seeds: list[int] | None = None,
+               ran: list[float] | None = None) -> dict:
     """What other seed counts would give, from :func:`width_noise`'s ``out`` and ``models`` (per
-    width, the models a run had there: the variance of a width's log mean taken as a model's
-    variance over that count). Returns ``optimum`` (per width, the counts that minimise the
-    slope's predicted variance at the runs' cost, a model at width w costing w^cost_power), and
-    for ``seeds`` (default: the optimum rounded, at least 2) ``seeds``, their ``predicted_sd``
-    and their ``cost_ratio`` against the runs'."""
+    width, the models a run had there, a harmonic mean over runs: the variance of a width's log
+    mean taken as a model's variance over that count). Returns ``optimum`` (per width, the
+    counts that minimise the slope's predicted variance at the runs' cost: ``ran`` models a run
+    at each width, default ``models``, a model at width w costing w^cost_power), and for ``seeds``
+    (default: the optimum rounded, at least 2) ``seeds``, their ``predicted_sd`` and their
+    ``cost_ratio`` against the runs'."""
     widths = np.asarray(out["widths"], dtype=float)
     k = np.asarray(models, dtype=float)
-    if k.shape != widths.shape or not np.all(k > 0):
-        raise ValueError(f"models={models!r}; one positive count per width ({len(widths)})")
+    spent = k if ran is None else np.asarray(ran, dtype=float)
+    if k.shape != widths.shape or spent.shape != widths.shape or not (np.all(k > 0) and np.all(spent >= k)):
+        raise ValueError(f"models={models!r}, ran={ran!r}; one positive count per width ({len(widths)}), no more "
+                         f"models than ran")
     if not math.isfinite(cost_power):
         raise ValueError(f"cost_power={cost_power!r}; must be a finite number")
-    cost = widths**cost_power
+    cost = (widths / widths.max()) ** cost_power  # (scaled: the optimum and the ratio do not change, nor overflow)
     model_sd = np.asarray(out["sd_log_mean"]) * np.sqrt(k)  # one model's sd of the log, in effect
     a = np.abs(np.asarray(out["slope_weights"]))
-    optimum = (k @ cost) * a * model_sd / np.sqrt(cost) / (a * model_sd * np.sqrt(cost)).sum()
+    optimum = (spent @ cost) * a * model_sd / np.sqrt(cost) / (a * model_sd * np.sqrt(cost)).sum()
     if seeds is None:
         seeds = [max(2, round(float(q))) for q in optimum]
-    if len(seeds) != len(widths) or not all(isinstance(q, int) and q >= 1 for q in seeds):
+    if len(seeds) != len(widths) or not all(isinstance(q, (int, np.integer)) and not isinstance(q, bool) and q >= 1
+                                            for q in seeds):
         raise ValueError(f"seeds={seeds!r}; one count >= 1 per width ({len(widths)})")
     q = np.asarray(seeds, dtype=float)
     return {"optimum": optimum.tolist(), "seeds": list(seeds),
             "predicted_sd": float(math.sqrt((a**2 * model_sd**2 / q).sum())),
-            "cost_ratio": float((q @ cost) / (k @ cost))}
+            "cost_ratio": float((q @ cost) / (spent @ cost))}
 
 
-def load(folder: str, output: str, axis: str) -> tuple[dict[float, np.ndarray], int]:
-    """{width: a run's finished models' finite ``output`` values} (of a curve, its last), and the
-    number of diverged models left out."""
+def load(folder: str, output: str, axis: str) -> tuple[dict[float, np.ndarray], int, dict[float, int]]:
+    """{width: a run's finished models' finite ``output`` values} (of a curve, its last), the
+    number of diverged models left out, and {width: the models run there, every one}."""
     from toyscale.sweep import load_sweep
 
     sweep = os.path.join(folder, "sweep")
     if not os.path.isdir(sweep):
         sys.exit(f"{sweep}: no such folder (the run's sweep; give a script's --out folder)")
     by_width: dict[float, list[float]] = {}
-    diverged = 0
+    diverged, ran = 0, {}
     for record in load_sweep(sweep):
         width = record.point.get(axis)
         if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
@@ -128,9 +134,10 @@ def load(folder: str, output: str, axis: str) -> tuple[dict[float, np.ndarray], 
         if output not in record.outputs:
             sys.exit(f"{sweep}: no output {output!r} (its outputs: {sorted(record.outputs)}); name one with --output")
         diverged += record.diverged
+        ran[float(width)] = ran.get(float(width), 0) + 1
         if not record.diverged:
             by_width.setdefault(float(width), []).append(float(np.asarray(record[output]).ravel()[-1]))
-    return {w: np.array([v for v in vals if math.isfinite(v)]) for w, vals in by_width.items()}, diverged
+    return {w: np.array([v for v in vals if math.isfinite(v)]) for w, vals in by_width.items()}, diverged, ran
 
 
 def main(argv=None) -> dict:
@@ -159,7 +166,7 @@ def main(argv=None) -> dict:
     summaries = [load_summary(folder) for folder in args.runs]
     check_same_settings(summaries)
     loaded = [load(folder, args.output, args.axis) for folder in args.runs]
-    runs, diverged = [r for r, _ in loaded], sum(d for _, d in loaded)
+    runs, diverged = [r for r, _, _ in loaded], sum(d for _, d, _ in loaded)
     widths = sorted(set().union(*runs))
     kept = [w for w in widths if all(np.asarray(r.get(w, [])).size >= 2 for r in runs)]
     left_out = ", ".join(f"{w:g}" for w in widths if w not in kept)
@@ -171,8 +178,9 @@ def main(argv=None) -> dict:
     if seeds is not None and len(seeds) != len(kept):
         sys.exit(f"--seeds {args.seeds}: {len(seeds)} count(s) for the {len(kept)} widths kept "
                  f"({', '.join(f'{w:g}' for w in kept)})")
-    models = [float(np.mean([len(r[w]) for r in runs])) for w in kept]
-    plan = reallocate(out, models, args.cost_power, seeds)
+    models = [len(runs) / sum(1 / len(r[w]) for r in runs) for w in kept]  # (Var(log mean) ~ mean of 1/k)
+    plan = reallocate(out, models, args.cost_power, seeds,
+                      ran=[float(np.mean([spent[w] for _, _, spent in loaded])) for w in kept])
     run_seeds = ", ".join(str(s["seed"]) for s in summaries)
     print(f"{summaries[0].get('experiment')}, preset {summaries[0].get('preset')}, {len(runs)} runs "
           f"(seeds {run_seeds}): "

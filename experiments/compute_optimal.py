@@ -13,7 +13,9 @@ cap the width exponent at b (``predictions``), so beyond s = 1 at alpha = 1 it s
 nested features (common random numbers, ``RFConfig.common_across``): the widths' losses then
 differ only through their features. ``--set 'seeds=[8,8,2,2,2,2]'`` gives each width its own number
 of seeds (one count per width, in the order of ``widths``): the small widths' long-time losses
-vary most from seed to seed and cost least (``benchmarks/width_noise.py``).
+vary most from seed to seed and cost least (``benchmarks/width_noise.py``), though only the width
+fit gains; the time fit and the frontier lean on the large widths. Given a finished run's
+``--out``, the larger grid extends its sweep (its models are reused, the new ones trained).
 
 N linear random features of M latent modes, fitted on T >> N samples (so that the data do
 not limit the loss) by full-batch gradient descent from 0 at a constant step; the exact test
@@ -133,8 +135,9 @@ def seed_counts(seeds, widths: list) -> dict:
         if len(seeds) != len(widths):
             raise ValueError(f"seeds={seeds!r}; a list of seeds gives one count per width: {len(widths)} for "
                              f"widths={widths!r}, got {len(seeds)}")
-        return {N: check_int(f"seeds[{i}]", k) for i, (N, k) in enumerate(zip(widths, seeds))}
-    if isinstance(seeds, bool) or not isinstance(seeds, int):
+        whole = [int(k) if isinstance(k, float) and k.is_integer() else k for k in seeds]  # (as --set reads 2.0)
+        return {N: check_int(f"seeds[{i}]", k) for i, (N, k) in enumerate(zip(widths, whole))}
+    if isinstance(seeds, bool) or not isinstance(seeds, (int, np.integer)):
         raise TypeError(f"seeds={seeds!r}; seeds must be an integer (every width's) or a list of integers, one per "
                         f"width in the order of widths")
     return dict.fromkeys(widths, check_int("seeds", seeds))

@@ -1395,31 +1395,50 @@ def test_width_noise_finds_the_seed_counts_that_make_the_slope_vary_least_for_it
     share = a * np.asarray(out["sd_log_mean"])
     np.testing.assert_allclose(flat["optimum"], 18 * share / share.sum(), rtol=1e-9)
     assert flat["cost_ratio"] == pytest.approx(sum(flat["seeds"]) / 18, rel=1e-9)
+    # a large cost power: the costs scaled, not overflowed (the widest keeps the runs' whole cost; the rest is free)
+    steep = noise.reallocate(out, [3.0] * 6, cost_power=150.0)
+    assert np.all(np.isfinite(steep["optimum"])) and steep["optimum"][-1] == pytest.approx(3.0)
+    assert steep["seeds"][0] > 10**100 and steep["cost_ratio"] == pytest.approx(1.0)
+    assert noise.reallocate(out, [3.0] * 6, seeds=[np.int64(3)] * 6)["cost_ratio"] == pytest.approx(1.0)
     for models, kwargs in (([3.0] * 5, {}), ([3.0] * 6, {"seeds": [2] * 5}), ([3.0] * 6, {"seeds": [2, 2, 2, 2, 2, 0]}),
-                           ([3.0] * 6, {"cost_power": float("nan")})):
+                           ([3.0] * 6, {"cost_power": float("nan")}), ([3.0] * 6, {"seeds": [True] * 6}),
+                           ([3.0] * 6, {"ran": [2.0] * 6}), ([3.0] * 6, {"ran": [3.0] * 5})):
         with pytest.raises(ValueError):
             noise.reallocate(out, models, **kwargs)
 
 
-# mutants: the finite filter dropped (a NaN kept: the width's log mean NaN); a diverged model kept
+# mutants: the finite filter dropped (a NaN kept: the width's log mean NaN); a diverged model kept; the models a
+# run had at a width averaged plainly (not harmonically); the runs' cost counting only the finished models
 def test_width_noise_leaves_out_a_finished_models_non_finite_value(tmp_path, monkeypatch):
     import toyscale.sweep
 
     noise = _width_noise()
 
-    def records(folder):
+    def records(folder):  # (folder a: a NaN at N = 4; both: a diverged model at N = 16)
         out = []
         for i, (n, seed) in enumerate((n, seed) for n in (4, 8, 16) for seed in range(3)):
-            value = np.nan if (n, seed) == (8, 0) else 10.0 / n + seed
+            value = np.nan if (n, seed) == (4, 0) and folder.endswith("a/sweep") else 10.0 / n + seed * (1 + n / 64)
             out.append(Record(i, {"N": n, "seed": seed}, (n, seed) == (16, 2), {"loss": np.float64(value)}))
         return out
 
     monkeypatch.setattr(toyscale.sweep, "load_sweep", records)
-    (tmp_path / "a" / "sweep").mkdir(parents=True)
-    loaded, diverged = noise.load(str(tmp_path / "a"), "loss", "N")
-    assert diverged == 1 and sorted(loaded) == [4.0, 8.0, 16.0]
-    np.testing.assert_array_equal(loaded[8.0], [10 / 8 + 1, 10 / 8 + 2])  # (the NaN left out)
-    np.testing.assert_array_equal(loaded[16.0], [10 / 16, 10 / 16 + 1])  # (the diverged model left out)
+    for name, seed in (("a", 0), ("b", 1)):
+        (tmp_path / name / "sweep").mkdir(parents=True)
+        (tmp_path / name / "summary.json").write_text(json.dumps({"experiment": "compute_optimal", "preset": "smoke",
+                                                                  "settings": {}, "seed": seed, "exponents": {}}))
+    loaded, diverged, ran = noise.load(str(tmp_path / "a"), "loss", "N")
+    assert diverged == 1 and sorted(loaded) == [4.0, 8.0, 16.0] and ran == {4.0: 3, 8.0: 3, 16.0: 3}
+    np.testing.assert_array_equal(loaded[4.0], [10 / 4 + 1 * (1 + 4 / 64), 10 / 4 + 2 * (1 + 4 / 64)])  # (no NaN)
+    np.testing.assert_array_equal(loaded[16.0], [10 / 16, 10 / 16 + 1.25])  # (the diverged model left out)
+    out = noise.main([str(tmp_path / "a"), str(tmp_path / "b"), "--output", "loss"])
+    # N = 4 had 2 and 3 models: a log mean's variance goes as the mean of 1/k, a harmonic mean of 2.4 models
+    # (an end width: the middle one of three has no weight in the slope); every width ran 3 models a run
+    want = noise.reallocate(out, [2.4, 3.0, 2.0], ran=[3.0, 3.0, 3.0])
+    got = out["reallocation"]
+    assert got["seeds"] == want["seeds"] and got["cost_ratio"] == pytest.approx(want["cost_ratio"], rel=1e-12)
+    np.testing.assert_allclose(got["optimum"], want["optimum"], rtol=1e-12)
+    assert got["predicted_sd"] == pytest.approx(want["predicted_sd"], rel=1e-12)
+    assert want["cost_ratio"] != pytest.approx(noise.reallocate(out, [2.4, 3.0, 2.0])["cost_ratio"])
 
 
 def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
@@ -1455,7 +1474,7 @@ def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
                 f"model(s) left out; left out (a run with fewer than 2 values there): 32") in printed
         assert f"sd over runs {out['slope_sd']:.4f}" in printed
         plan = out["reallocation"]
-        assert plan == noise.reallocate(out, [2.0, 2.0, 2.0])
+        assert plan == noise.reallocate(out, [2.0, 2.0, 2.0], ran=[2.0, 3.0, 2.0])  # (N = 8: 1 diverged a run)
         assert (f"with seeds {', '.join(map(str, plan['seeds']))} at N = 4, 8, 16 (the least-variance counts, "
                 f"rounded, at least 2): the slope's sd predicted {plan['predicted_sd']:.4f} (against "
                 f"{out['predicted_sd']:.4f}), at {plan['cost_ratio']:.2f}x the runs' cost") in printed
@@ -1470,7 +1489,7 @@ def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
         noise.main(folders + ["--cost-power", "nan"])
     assert "--cost-power nan: must be a finite number" in capsys.readouterr().err
     chosen = noise.main(folders + ["--seeds", "4,3,2", "--cost-power", "0"])["reallocation"]
-    assert chosen["seeds"] == [4, 3, 2] and chosen["cost_ratio"] == pytest.approx(9 / 6)
+    assert chosen["seeds"] == [4, 3, 2] and chosen["cost_ratio"] == pytest.approx(9 / 7)  # (N = 8 ran 3 a run)
     assert "with seeds 4, 3, 2 at N = 4, 8, 16: the slope's sd predicted" in capsys.readouterr().out
     for argv, message in (([folders[0], run("s3", 3, [4, 8])], "2 width(s) where every run has 2 or more finite "
                            "loss_infinite_time values; left out (a run with fewer than 2 values there): 16, 32; "),
@@ -2463,6 +2482,8 @@ def test_compute_optimal_gives_each_width_its_own_seeds(tmp_path, capsys):
     from toyscale.random_features import random_feature_grid
     assert same == random_feature_grid(N=[4, 8, 16, 32], T=[pre["T"]], alpha=[pre["alpha"]], seeds=2, method="gd",
                                        steps=pre["steps"], lr=pre["lr"], infinite_time=True)
+    assert module.prepare({**pre, "seeds": np.int64(2)})[2] == same  # (a caller's numpy count, as before)
+    assert module.prepare({**pre, "seeds": [2.0, 2, 2, 2]})[2] == same  # (a whole float, as --set reads seeds=2.0)
     _, _, more = module.prepare({**pre, "seeds": [4, 2, 2, 2]})
     assert all(p in more for p in same) and len(more) == len(same) + 2
     t = 10.0 * np.arange(1, 41)

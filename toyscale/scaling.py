@@ -618,8 +618,11 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
         lo, hi = _percentile_intervals(col[:, None], ["x"], level)["x"]
         mid = float(np.median(col))
         intervals[name] = (mid - widen * (mid - lo), mid + widen * (hi - mid))
+    uneven = not paired and max(map(len, redrawn)) > fewest
     note = (f"{100 * level:g}% intervals over {resamples} redraws of {what}, the analysis rerun on each, widened "
-            f"by sqrt(k / (k - 1)) = {widen:.3f} for k = {fewest}{dropped}")
+            f"by sqrt(k / (k - 1)) = {widen:.3f} for k = {fewest}"
+            + (", the fewest at a point (more than a mean of more models needs: where those weigh, the intervals run "
+               "wide)" if uneven else "") + dropped)
     if fixed:
         note += (f"; {len(fixed)} model(s) kept as they are in every redraw (diverged, or a seed left out): where "
                  f"the analysis uses them, their noise is not in the intervals")
