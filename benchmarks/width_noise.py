@@ -21,9 +21,10 @@ It also prints how to spend the runs' compute better: a width's variance of its 
 harmonic mean over runs) new counts proportional to |a_i| s_i / sqrt(c_i), c_i a model's cost
 (``--cost-power p``: c_i = width^p; 1, the default, as a random-features or superposition model's
 steps cost), give the least slope variance at the runs' own cost (Lagrange; the column "seeds at
-this cost"; the runs' cost counts every model they ran at the widths kept, diverged ones too). Then the slope's sd those sds predict with ``--seeds`` (one count per width; default
-that optimum rounded, at least 2 a width, so that each width has a standard error), and what that
-costs against the runs'.
+this cost"; the runs' cost counts every model they ran at the widths kept, diverged ones too).
+Then the slope's sd those sds predict with ``--seeds`` (one count per width; default that optimum
+rounded, at least 2 a width, so that each width has a standard error), and what that costs
+against the runs'.
 
     python benchmarks/width_noise.py runs/co-seed0 runs/co-seed1 ... [--output loss_infinite_time] [--axis N]
         [--seeds 8,8,2,2,2,2] [--cost-power 1]
