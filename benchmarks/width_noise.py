@@ -27,7 +27,7 @@ rounded, at least 2 a width, so that each width has a standard error), and what 
 against the runs'.
 
     python benchmarks/width_noise.py runs/co-seed0 runs/co-seed1 ... [--output loss_infinite_time] [--axis N]
-        [--seeds 8,8,2,2,2,2] [--cost-power 1]
+        [--seeds 8,8,2,2,2,2] [--cost-power 1] [--where gamma=-1 --where frequencies.kind=power]
 
 Each folder is a script's ``--out`` (its summary.json and its sweep/). A diverged model is left
 out (and counted; compute_optimal's long-time mean keeps one, a solve on its draws: in the
@@ -36,6 +36,7 @@ values left is left out, and named.
 """
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -117,23 +118,52 @@ def reallocate(out: dict, models: list[float], cost_power: float = 1.0, seeds: l
             "cost_ratio": float((q @ cost) / (spent @ cost))}
 
 
-def load(folder: str, output: str, axis: str) -> tuple[dict[float, np.ndarray], int, dict[float, int]]:
+def _field(point: dict, path: str):
+    """A point's field by a dotted path into its nested mappings (``frequencies.kind``); a
+    missing one is ``_field``'s own marker."""
+    for part in path.split("."):
+        if not isinstance(point, dict) or part not in point:
+            return _field
+        point = point[part]
+    return point
+
+
+def _same(value, wanted) -> bool:
+    """A point's value against a ``--where`` value: equal (-1 is -1.0), but a flag is not a number
+    (true is not 1)."""
+    return value == wanted and isinstance(value, bool) == isinstance(wanted, bool)
+
+
+def load(folder: str, output: str, axis: str, where: dict | None = None
+         ) -> tuple[dict[float, np.ndarray], int, dict[float, int]]:
     """{width: a run's finished models' finite ``output`` values} (of a curve, its last), the
-    number of diverged models left out, and {width: the models run there, every one}."""
+    number of diverged models left out, and {width: the models run there, every one}: of the
+    records whose point has each ``where`` field (a dotted path) at its value. Every width must
+    then hold one point's models (apart from their ``seed`` and ``label``): one curve."""
     from toyscale.sweep import load_sweep
 
     sweep = os.path.join(folder, "sweep")
     if not os.path.isdir(sweep):
         sys.exit(f"{sweep}: no such folder (the run's sweep; give a script's --out folder)")
     by_width: dict[float, list[float]] = {}
-    diverged, ran = 0, {}
-    for record in load_sweep(sweep):
+    diverged, ran, points = 0, {}, {}
+    records = [r for r in load_sweep(sweep)
+               if all(_same(_field(r.point, k), v) for k, v in (where or {}).items())]
+    if not records:
+        sys.exit(f"{sweep}: no model's point has " + ", ".join(f"{k}={v!r}" for k, v in where.items()))
+    for record in records:
         width = record.point.get(axis)
         if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
             sys.exit(f"{sweep}: a point with {axis}={width!r} (its fields: {sorted(record.point)}); --axis must name "
                      f"the positive number that is the width")
         if output not in record.outputs:
             sys.exit(f"{sweep}: no output {output!r} (its outputs: {sorted(record.outputs)}); name one with --output")
+        point = {k: v for k, v in record.point.items() if k not in ("seed", "label")}
+        first = points.setdefault(float(width), point)
+        if point != first:
+            differ = sorted(k for k in set(point) | set(first) if point.get(k, _field) != first.get(k, _field))
+            sys.exit(f"{sweep}: {axis} = {width:g} holds models of more than one point, which differ in "
+                     f"{', '.join(differ)}: several curves; pick one with --where (e.g. --where {differ[0]}=...)")
         diverged += record.diverged
         ran[float(width)] = ran.get(float(width), 0) + 1
         if not record.diverged:
@@ -151,7 +181,19 @@ def main(argv=None) -> dict:
                         "kept, comma-separated (default: the least-variance ones at the runs' cost, rounded, at "
                         "least 2)")
     parser.add_argument("--cost-power", type=float, default=1.0, help="a model at width w costs w^p (default 1)")
+    parser.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
+                        help="only the models whose point has FIELD (a dotted path, e.g. frequencies.kind) at VALUE "
+                             "(read as JSON, else as a string); repeatable: one curve of a sweep that holds several")
     args = parser.parse_args(argv)
+    where = {}
+    for item in args.where:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            parser.error(f"--where {item}: expected FIELD=VALUE")
+        try:
+            where[key] = json.loads(text)
+        except json.JSONDecodeError:
+            where[key] = text
     seeds = None
     if args.seeds is not None:
         try:
@@ -166,7 +208,7 @@ def main(argv=None) -> dict:
         parser.error(f"{len(args.runs)} run folder(s); an sd over runs needs 2 or more")
     summaries = [load_summary(folder) for folder in args.runs]
     check_same_settings(summaries)
-    loaded = [load(folder, args.output, args.axis) for folder in args.runs]
+    loaded = [load(folder, args.output, args.axis, where) for folder in args.runs]
     runs, diverged = [r for r, _, _ in loaded], sum(d for _, d, _ in loaded)
     widths = sorted(set().union(*runs))
     kept = [w for w in widths if all(np.asarray(r.get(w, [])).size >= 2 for r in runs)]
@@ -186,6 +228,7 @@ def main(argv=None) -> dict:
     print(f"{summaries[0].get('experiment')}, preset {summaries[0].get('preset')}, {len(runs)} runs "
           f"(seeds {run_seeds}): "
           f"the mean {args.output} at each {args.axis}"
+          + "".join(f", {k} = {json.dumps(v)}" for k, v in where.items())
           + (f"; {diverged} diverged model(s) left out" if diverged else "") + dropped)
     print(f"{args.axis:>8} {'models a run':>12} {'sd of log mean over runs':>25} {'its se from a run: rms':>23} "
           f"{'share of the slope variance':>28} {'seeds at this cost':>19}")

@@ -1439,6 +1439,11 @@ def test_width_noise_leaves_out_a_finished_models_non_finite_value(tmp_path, mon
     np.testing.assert_allclose(got["optimum"], want["optimum"], rtol=1e-12)
     assert got["predicted_sd"] == pytest.approx(want["predicted_sd"], rel=1e-12)
     assert want["cost_ratio"] != pytest.approx(noise.reallocate(out, [2.4, 3.0, 2.0])["cost_ratio"])
+    # --where: a dotted path into a point's mappings; numbers as numbers, but a flag is not one
+    point = {"gamma": -1.0, "frequencies": {"kind": "power", "alpha": 1.2}, "infinite_time": True}
+    assert noise._field(point, "frequencies.kind") == "power" and noise._field(point, "frequencies.tau") is noise._field
+    assert noise._same(point["gamma"], -1) and not noise._same(point["infinite_time"], 1)
+    assert noise._same(point["infinite_time"], True) and not noise._same(point["frequencies"]["kind"], "linear")
 
 
 def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
@@ -1462,19 +1467,24 @@ def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
     folders = [run("s0", 0, [4, 8, 16, 32]), run("s1", 1, [4, 8, 16, 32]), run("s2", 2, [4, 8, 16])]
     records = [load_sweep(f"{f}/sweep") for f in folders]
     assert [sum(r.diverged for r in run) for run in records] == [1, 1, 1]
+    # N = 8 holds two points' models (lr 0.5 and 1e4): two curves, which one --where picks
+    with pytest.raises(SystemExit, match=re.escape("s0/sweep: N = 8 holds models of more than one point, which differ "
+                                                   "in lr: several curves; pick one with --where (e.g. --where lr=...)")):
+        noise.main(folders)
+    pick = ["--where", "lr=0.5"]
     for output, last in (("loss_infinite_time", lambda v: v), ("loss_curve", lambda v: v[-1])):
-        out = noise.main(folders + ["--output", output])
-        means = np.log([[np.mean([last(r[output]) for r in run if r.point["N"] == n and not r.diverged])
+        out = noise.main(folders + ["--output", output] + pick)
+        means = np.log([[np.mean([last(r[output]) for r in run if r.point["N"] == n and r.point["lr"] == 0.5])
                          for n in (4, 8, 16)] for run in records])
         assert out["widths"] == [4.0, 8.0, 16.0]
         np.testing.assert_allclose(out["sd_log_mean"], means.std(axis=0, ddof=1), rtol=1e-9)
         np.testing.assert_allclose(out["slopes"], np.polyfit(np.log([4, 8, 16]), means.T, 1)[0], rtol=1e-9)
         printed = capsys.readouterr().out
-        assert (f"compute_optimal, preset smoke, 3 runs (seeds 0, 1, 2): the mean {output} at each N; 3 diverged "
-                f"model(s) left out; left out (a run with fewer than 2 values there): 32") in printed
+        assert (f"compute_optimal, preset smoke, 3 runs (seeds 0, 1, 2): the mean {output} at each N, lr = 0.5; "
+                f"left out (a run with fewer than 2 values there): 32") in printed
         assert f"sd over runs {out['slope_sd']:.4f}" in printed
         plan = out["reallocation"]
-        assert plan == noise.reallocate(out, [2.0, 2.0, 2.0], ran=[2.0, 3.0, 2.0])  # (N = 8: 1 diverged a run)
+        assert plan == noise.reallocate(out, [2.0, 2.0, 2.0])
         assert (f"with seeds {', '.join(map(str, plan['seeds']))} at N = 4, 8, 16 (the least-variance counts, "
                 f"rounded, at least 2): the slope's sd predicted {plan['predicted_sd']:.4f} (against "
                 f"{out['predicted_sd']:.4f}), at {plan['cost_ratio']:.2f}x the runs' cost") in printed
@@ -1483,20 +1493,25 @@ def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
     assert "an sd over runs needs 2 or more" in capsys.readouterr().err
     for seeds, message in (("2,x,2", "must be comma-separated integers"), ("2,0,2", "every count must be at least 1")):
         with pytest.raises(SystemExit):
-            noise.main(folders + ["--seeds", seeds])
+            noise.main(folders + pick + ["--seeds", seeds])
         assert f"--seeds {seeds}: {message}" in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        noise.main(folders + ["--cost-power", "nan"])
+        noise.main(folders + pick + ["--cost-power", "nan"])
     assert "--cost-power nan: must be a finite number" in capsys.readouterr().err
-    chosen = noise.main(folders + ["--seeds", "4,3,2", "--cost-power", "0"])["reallocation"]
-    assert chosen["seeds"] == [4, 3, 2] and chosen["cost_ratio"] == pytest.approx(9 / 7)  # (N = 8 ran 3 a run)
+    chosen = noise.main(folders + pick + ["--seeds", "4,3,2", "--cost-power", "0"])["reallocation"]
+    assert chosen["seeds"] == [4, 3, 2] and chosen["cost_ratio"] == pytest.approx(9 / 6)
     assert "with seeds 4, 3, 2 at N = 4, 8, 16: the slope's sd predicted" in capsys.readouterr().out
-    for argv, message in (([folders[0], run("s3", 3, [4, 8])], "2 width(s) where every run has 2 or more finite "
-                           "loss_infinite_time values; left out (a run with fewer than 2 values there): 16, 32; "),
+    # the lr = 1e4 curve alone: every model diverged, at N = 8 only
+    with pytest.raises(SystemExit, match=re.escape("0 width(s) where every run has 2 or more finite")):
+        noise.main(folders + ["--where", "lr=1e4"])
+    for argv, message in (([folders[0], run("s3", 3, [4, 8])] + pick, "2 width(s) where every run has 2 or more "
+                           "finite loss_infinite_time values; left out (a run with fewer than 2 values there): 16, 32; "),
                           (folders + ["--output", "nothing"], "no output 'nothing'"),
-                          (folders + ["--axis", "method"], "a point with method='gd'"),
-                          (folders + ["--axis", "infinite_time"], "a point with infinite_time=True"),
-                          (folders + ["--seeds", "2,2"], "--seeds 2,2: 2 count(s) for the 3 widths kept (4, 8, 16)")):
+                          (folders + pick + ["--axis", "method"], "a point with method='gd'"),
+                          (folders + pick + ["--axis", "infinite_time"], "a point with infinite_time=True"),
+                          (folders + pick + ["--seeds", "2,2"], "--seeds 2,2: 2 count(s) for the 3 widths kept"),
+                          (folders + ["--where", "lr=0.3"], "s0/sweep: no model's point has lr=0.3"),
+                          (folders + ["--where", "method.kind=gd"], "no model's point has method.kind='gd'")):
         with pytest.raises(SystemExit, match=re.escape(message)):
             noise.main(argv)
     (tmp_path / "s2" / "summary.json").write_text(json.dumps({"experiment": "compute_optimal", "preset": "smoke",
