@@ -1468,8 +1468,8 @@ def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
     records = [load_sweep(f"{f}/sweep") for f in folders]
     assert [sum(r.diverged for r in run) for run in records] == [1, 1, 1]
     # N = 8 holds two points' models (lr 0.5 and 1e4): two curves, which one --where picks
-    with pytest.raises(SystemExit, match=re.escape("s0/sweep: N = 8 holds models of more than one point, which differ "
-                                                   "in lr: several curves; pick one with --where (e.g. --where lr=...)")):
+    several = "s0/sweep: N = 8 holds models of more than one point, which differ in lr: several curves; pick one"
+    with pytest.raises(SystemExit, match=re.escape(several + " with --where (e.g. --where lr=...)")):
         noise.main(folders)
     pick = ["--where", "lr=0.5"]
     for output, last in (("loss_infinite_time", lambda v: v), ("loss_curve", lambda v: v[-1])):
@@ -1505,7 +1505,8 @@ def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
     with pytest.raises(SystemExit, match=re.escape("0 width(s) where every run has 2 or more finite")):
         noise.main(folders + ["--where", "lr=1e4"])
     for argv, message in (([folders[0], run("s3", 3, [4, 8])] + pick, "2 width(s) where every run has 2 or more "
-                           "finite loss_infinite_time values; left out (a run with fewer than 2 values there): 16, 32; "),
+                           "finite loss_infinite_time values; left out (a run with fewer than 2 values there): "
+                           "16, 32; "),
                           (folders + ["--output", "nothing"], "no output 'nothing'"),
                           (folders + pick + ["--axis", "method"], "a point with method='gd'"),
                           (folders + pick + ["--axis", "infinite_time"], "a point with infinite_time=True"),
