@@ -147,10 +147,13 @@ def load(folder: str, output: str, axis: str, where: dict | None = None
         sys.exit(f"{sweep}: no such folder (the run's sweep; give a script's --out folder)")
     by_width: dict[float, list[float]] = {}
     diverged, ran, points = 0, {}, {}
-    records = [r for r in load_sweep(sweep)
-               if all(_same(_field(r.point, k), v) for k, v in (where or {}).items())]
+    every = load_sweep(sweep)
+    records = [r for r in every if all(_same(_field(r.point, k), v) for k, v in (where or {}).items())]
     if not records:
-        sys.exit(f"{sweep}: no model's point has " + ", ".join(f"{k}={v!r}" for k, v in where.items()))
+        seen = {k: sorted({json.dumps(_field(r.point, k)) if _field(r.point, k) is not _field else "(none)"
+                           for r in every}) for k in where}
+        sys.exit(f"{sweep}: no model's point has " + ", ".join(f"{k}={v!r}" for k, v in where.items())
+                 + " (the points have " + "; ".join(f"{k}: {', '.join(v)}" for k, v in seen.items()) + ")")
     for record in records:
         width = record.point.get(axis)
         if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:

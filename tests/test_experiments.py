@@ -1511,8 +1511,10 @@ def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
                           (folders + pick + ["--axis", "method"], "a point with method='gd'"),
                           (folders + pick + ["--axis", "infinite_time"], "a point with infinite_time=True"),
                           (folders + pick + ["--seeds", "2,2"], "--seeds 2,2: 2 count(s) for the 3 widths kept"),
-                          (folders + ["--where", "lr=0.3"], "s0/sweep: no model's point has lr=0.3"),
-                          (folders + ["--where", "method.kind=gd"], "no model's point has method.kind='gd'")):
+                          (folders + ["--where", "lr=0.3"], "s0/sweep: no model's point has lr=0.3 (the points "
+                                                            "have lr: 0.5, 10000.0)"),
+                          (folders + ["--where", "method.kind=gd"], "no model's point has method.kind='gd' (the points "
+                                                                    "have method.kind: (none))")):
         with pytest.raises(SystemExit, match=re.escape(message)):
             noise.main(argv)
     (tmp_path / "s2" / "summary.json").write_text(json.dumps({"experiment": "compute_optimal", "preset": "smoke",
