@@ -27,11 +27,13 @@ rounded, at least 2 a width, so that each width has a standard error), and what 
 against the runs'.
 
     python benchmarks/width_noise.py runs/co-seed0 runs/co-seed1 ... [--output loss_infinite_time] [--axis N]
-        [--seeds 8,8,2,2,2,2] [--cost-power 1] [--where gamma=-1 --where frequencies.kind=power]
+        [--seeds 8,8,2,2,2,2] [--cost-power 1] [--keep-diverged]
+        [--where gamma=-1 --where frequencies.kind=power_law]
 
 Each folder is a script's ``--out`` (its summary.json and its sweep/). A diverged model is left
-out (and counted; compute_optimal's long-time mean keeps one, a solve on its draws: in the
-fifteen runs none diverged), as is a non-finite value; a width where some run has fewer than 2
+out and counted, unless ``--keep-diverged``: compute_optimal's long-time mean keeps one, a solve
+on its draws that gradient descent does not touch, and with the flag this reads the same values.
+A non-finite value is left out either way; a width where some run has fewer than 2
 values left is left out, and named.
 """
 
@@ -134,10 +136,11 @@ def _same(value, wanted) -> bool:
     return value == wanted and isinstance(value, bool) == isinstance(wanted, bool)
 
 
-def load(folder: str, output: str, axis: str, where: dict | None = None
+def load(folder: str, output: str, axis: str, where: dict | None = None, keep_diverged: bool = False
          ) -> tuple[dict[float, np.ndarray], int, dict[float, int]]:
-    """{width: a run's finished models' finite ``output`` values} (of a curve, its last), the
-    number of diverged models left out, and {width: the models run there, every one}: of the
+    """{width: a run's finished models' finite ``output`` values} (of a curve, its last; with
+    ``keep_diverged``, the diverged models' too), the number of diverged models (left out unless
+    kept), and {width: the models run there, every one}: of the
     records whose point has each ``where`` field (a dotted path) at its value. Every width must
     then hold one point's models (apart from their ``seed`` and ``label``): one curve."""
     from toyscale.sweep import load_sweep
@@ -149,7 +152,7 @@ def load(folder: str, output: str, axis: str, where: dict | None = None
     diverged, ran, points = 0, {}, {}
     every = load_sweep(sweep)
     records = [r for r in every if all(_same(_field(r.point, k), v) for k, v in (where or {}).items())]
-    if not records:
+    if not records and where:
         seen = {k: sorted({json.dumps(_field(r.point, k)) if _field(r.point, k) is not _field else "(none)"
                            for r in every}) for k in where}
         sys.exit(f"{sweep}: no model's point has " + ", ".join(f"{k}={v!r}" for k, v in where.items())
@@ -169,7 +172,7 @@ def load(folder: str, output: str, axis: str, where: dict | None = None
                      f"{', '.join(differ)}: several curves; pick one with --where (e.g. --where {differ[0]}=...)")
         diverged += record.diverged
         ran[float(width)] = ran.get(float(width), 0) + 1
-        if not record.diverged:
+        if keep_diverged or not record.diverged:
             by_width.setdefault(float(width), []).append(float(np.asarray(record[output]).ravel()[-1]))
     return {w: np.array([v for v in vals if math.isfinite(v)]) for w, vals in by_width.items()}, diverged, ran
 
@@ -184,6 +187,8 @@ def main(argv=None) -> dict:
                         "kept, comma-separated (default: the least-variance ones at the runs' cost, rounded, at "
                         "least 2)")
     parser.add_argument("--cost-power", type=float, default=1.0, help="a model at width w costs w^p (default 1)")
+    parser.add_argument("--keep-diverged", action="store_true", help="keep a diverged model's finite value (an "
+                        "output training does not touch, as compute_optimal's ridgeless loss, which its fit keeps)")
     parser.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
                         help="only the models whose point has FIELD (a dotted path, e.g. frequencies.kind) at VALUE "
                              "(read as JSON, else as a string); repeatable: one curve of a sweep that holds several")
@@ -193,6 +198,8 @@ def main(argv=None) -> dict:
         key, sep, text = item.partition("=")
         if not sep or not key:
             parser.error(f"--where {item}: expected FIELD=VALUE")
+        if key in where:
+            parser.error(f"--where {item}: {key} is given twice; a point has one value of each field")
         try:
             where[key] = json.loads(text)
         except json.JSONDecodeError:
@@ -211,7 +218,7 @@ def main(argv=None) -> dict:
         parser.error(f"{len(args.runs)} run folder(s); an sd over runs needs 2 or more")
     summaries = [load_summary(folder) for folder in args.runs]
     check_same_settings(summaries)
-    loaded = [load(folder, args.output, args.axis, where) for folder in args.runs]
+    loaded = [load(folder, args.output, args.axis, where, args.keep_diverged) for folder in args.runs]
     runs, diverged = [r for r, _, _ in loaded], sum(d for _, d, _ in loaded)
     widths = sorted(set().union(*runs))
     kept = [w for w in widths if all(np.asarray(r.get(w, [])).size >= 2 for r in runs)]
@@ -232,7 +239,8 @@ def main(argv=None) -> dict:
           f"(seeds {run_seeds}): "
           f"the mean {args.output} at each {args.axis}"
           + "".join(f", {k} = {json.dumps(v)}" for k, v in where.items())
-          + (f"; {diverged} diverged model(s) left out" if diverged else "") + dropped)
+          + (f"; {diverged} diverged model(s) {'kept' if args.keep_diverged else 'left out'}" if diverged else "")
+          + dropped)
     print(f"{args.axis:>8} {'models a run':>12} {'sd of log mean over runs':>25} {'its se from a run: rms':>23} "
           f"{'share of the slope variance':>28} {'seeds at this cost':>19}")
     for i, w in enumerate(out["widths"]):

@@ -13,9 +13,9 @@ cap the width exponent at b (``predictions``), so beyond s = 1 at alpha = 1 it s
 nested features (common random numbers, ``RFConfig.common_across``): the widths' losses then
 differ only through their features. ``--set 'seeds=[8,8,2,2,2,2]'`` gives each width its own number
 of seeds (one count per width, in the order of ``widths``): the small widths' long-time losses
-vary most from seed to seed and cost least (``benchmarks/width_noise.py``), though only the width
-fit gains; the time fit and the frontier lean on the large widths. Given a finished run's
-``--out``, the larger grid extends its sweep (its models are reused, the new ones trained).
+vary most from seed to seed and cost least (``benchmarks/width_noise.py``). The width fit gains
+most; the time fit uses only the largest width. Given a finished run's ``--out``, the larger
+grid extends its sweep (its models are reused, the new ones trained).
 
 N linear random features of M latent modes, fitted on T >> N samples (so that the data do
 not limit the loss) by full-batch gradient descent from 0 at a constant step; the exact test

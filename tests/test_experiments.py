@@ -1407,9 +1407,10 @@ def test_width_noise_finds_the_seed_counts_that_make_the_slope_vary_least_for_it
             noise.reallocate(out, models, **kwargs)
 
 
-# mutants: the finite filter dropped (a NaN kept: the width's log mean NaN); a diverged model kept; the models a
-# run had at a width averaged plainly (not harmonically); the runs' cost counting only the finished models
-def test_width_noise_leaves_out_a_finished_models_non_finite_value(tmp_path, monkeypatch):
+# mutants: the finite filter dropped (a NaN kept: the width's log mean NaN); a diverged model kept (or, with
+# --keep-diverged, left out); the models a run had at a width averaged plainly (not harmonically); the runs' cost
+# counting only the finished models; a field given twice to --where; an empty sweep taken for a failed --where
+def test_width_noise_leaves_out_a_finished_models_non_finite_value(tmp_path, monkeypatch, capsys):
     import toyscale.sweep
 
     noise = _width_noise()
@@ -1430,6 +1431,9 @@ def test_width_noise_leaves_out_a_finished_models_non_finite_value(tmp_path, mon
     assert diverged == 1 and sorted(loaded) == [4.0, 8.0, 16.0] and ran == {4.0: 3, 8.0: 3, 16.0: 3}
     np.testing.assert_array_equal(loaded[4.0], [10 / 4 + 1 * (1 + 4 / 64), 10 / 4 + 2 * (1 + 4 / 64)])  # (no NaN)
     np.testing.assert_array_equal(loaded[16.0], [10 / 16, 10 / 16 + 1.25])  # (the diverged model left out)
+    # --keep-diverged: a diverged model's finite value kept (compute_optimal's ridgeless loss, which its fit keeps)
+    kept, diverged, _ = noise.load(str(tmp_path / "a"), "loss", "N", keep_diverged=True)
+    assert diverged == 1 and kept[16.0].size == 3 and kept[8.0].size == 3 and kept[4.0].size == 2
     out = noise.main([str(tmp_path / "a"), str(tmp_path / "b"), "--output", "loss"])
     # N = 4 had 2 and 3 models: a log mean's variance goes as the mean of 1/k, a harmonic mean of 2.4 models
     # (an end width: the middle one of three has no weight in the slope); every width ran 3 models a run
@@ -1444,6 +1448,16 @@ def test_width_noise_leaves_out_a_finished_models_non_finite_value(tmp_path, mon
     assert noise._field(point, "frequencies.kind") == "power" and noise._field(point, "frequencies.tau") is noise._field
     assert noise._same(point["gamma"], -1) and not noise._same(point["infinite_time"], 1)
     assert noise._same(point["infinite_time"], True) and not noise._same(point["frequencies"]["kind"], "linear")
+    with pytest.raises(SystemExit):
+        noise.main([str(tmp_path / "a"), str(tmp_path / "b"), "--where", "N=4", "--where", "N=8"])
+    assert "--where N=8: N is given twice; a point has one value of each field" in capsys.readouterr().err
+    noise.main([str(tmp_path / "a"), str(tmp_path / "b"), "--output", "loss", "--keep-diverged"])
+    assert "2 runs (seeds 0, 1): the mean loss at each N; 2 diverged model(s) kept" in capsys.readouterr().out
+    # a sweep with no model yet (an interrupted run): no widths, said plainly
+    monkeypatch.setattr(toyscale.sweep, "load_sweep", lambda folder: [])
+    assert noise.load(str(tmp_path / "a"), "loss", "N") == ({}, 0, {})
+    with pytest.raises(SystemExit, match=re.escape("0 width(s) where every run has 2 or more finite loss values")):
+        noise.main([str(tmp_path / "a"), str(tmp_path / "b"), "--output", "loss"])
 
 
 def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
