@@ -305,9 +305,7 @@ def seed_bootstrap_study(n_sets: int, seed: int) -> list[dict]:
             est, se, boot_sd, cover_se, cover_t, cover_boot = [], [], [], 0, 0, 0
             for t in range(n_sets):
                 values = tuple(2.0 * m**-0.5 * np.exp(rng.normal(0.0, 0.1, k)) for m in widths)
-                curve = WidthCurve(widths=widths, loss=np.array([v.mean() for v in values]),
-                                   loss_std=np.array([v.std(ddof=1) for v in values]), n_models=np.full(widths.size, k),
-                                   n_diverged=0, values=values)
+                curve = WidthCurve.from_values(widths, values)
                 fit = width_exponent(curve, seed_bootstrap=400, seed=t)
                 est.append(fit.exponent)
                 se.append(fit.stderr["exponent"])
@@ -347,9 +345,7 @@ def redraw_table_study(n_sets: int, resamples: int, seed: int) -> list[dict]:
                            for i, (m, v) in enumerate(zip(widths, values)) for s in range(k)]
                 redrawn = redraw_table(records, _mean_width_table, resamples=resamples, seed=t)
                 lo, hi = redrawn.intervals["exponent"]
-                curve = WidthCurve(widths=widths, loss=np.array([v.mean() for v in values]),
-                                   loss_std=np.array([v.std(ddof=1) for v in values]), n_models=np.full(widths.size, k),
-                                   n_diverged=0, values=tuple(values))
+                curve = WidthCurve.from_values(widths, values)
                 fit = width_exponent(curve, seed_bootstrap=resamples, seed=t)
                 est.append(fit.exponent)
                 half.append((hi - lo) / 2)

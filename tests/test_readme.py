@@ -53,7 +53,7 @@ def test_the_tour_runs(tmp_path, capsys):
         "ts.train_model(config, 25,": "ts.train_model(config, 6,",
         "widths=[10, 15, 25, 39, 63, 100]": "widths=[4, 6, 8]",
         'out="runs/my-sweep"': "out=OUT, progress=False",
-        "seed_bootstrap=1000": "seed_bootstrap=100",
+        "ts.width_exponent(curve, seed_bootstrap=1000)": "ts.width_exponent(curve, seed_bootstrap=100)",
     })
     scope = {"OUT": str(tmp_path / "my-sweep")}
     exec(compile(code, "README.md (tour)", "exec"), scope)
@@ -64,6 +64,8 @@ def test_the_tour_runs(tmp_path, capsys):
     assert "exponent" in capsys.readouterr().out  # print(fit)
     fit, why = scope["fit"], scope["why"]
     assert (fit is None) != (why is None)
+    mine = scope["mine"]  # (a curve from replicate values of one's own)
+    assert mine.n_models.tolist() == [2, 2, 2] and mine.loss.tolist() == pytest.approx([1.05, 0.71, 0.49])
     # rerun to resume: the folder holds every model, nothing trains again
     again = ts.sweep_superposition(scope["config"], scope["points"], out=scope["OUT"], progress=False)
     assert again.stats["chunks"] == 0

@@ -1,3 +1,5 @@
+import re
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -202,6 +204,43 @@ def test_width_curve_keeps_each_widths_replicates_in_seed_order():
         np.testing.assert_allclose(v, [2.0 * m**-1.5, 2.0 * m**-1.5 * 1.01], rtol=1e-6)
     assert curve.replicated  # two seeds per width: something for seed_bootstrap to redraw
     assert not width_curve([r for r in recs if r.point["seed"] == 0], gamma=-1.0).replicated
+
+
+# mutants: loss_std with ddof 0; a lone value's sd NaN (not 0); the counts not taken per width; an integer axis made
+# float; a bad width order or a non-finite value let through
+def test_a_curve_from_each_widths_replicate_values_is_the_one_width_curve_builds():
+    # (four places built a WidthCurve field by field; now one classmethod, for your own runs too)
+    recs = records()
+    built = width_curve(recs, gamma=1.0)  # (m = 32: both seeds diverged)
+    again = WidthCurve.from_values(built.widths, built.values, seeds=built.seeds, n_diverged=built.n_diverged)
+    for field in ("widths", "loss", "loss_std", "n_models"):
+        np.testing.assert_array_equal(getattr(again, field), getattr(built, field))
+        assert getattr(again, field).dtype == getattr(built, field).dtype, field
+    assert again.n_diverged == built.n_diverged == 2 and [s.tolist() for s in again.seeds] == [[0, 1]] * 3
+    mine = WidthCurve.from_values([8, 16, 32], [[1.0, 1.2], [0.7], [0.5, 0.4, 0.45]])
+    np.testing.assert_allclose(mine.loss, [1.1, 0.7, 0.45])
+    np.testing.assert_allclose(mine.loss_std, [np.std([1.0, 1.2], ddof=1), 0.0, 0.05])
+    assert mine.n_models.tolist() == [2, 1, 3] and not mine.replicated and mine.seeds == ()
+    assert mine.widths.dtype == np.int64
+    assert WidthCurve.from_values([0.5, 2.0], [[1.0], [0.5]]).widths.tolist() == [0.5, 2.0]
+    fit = width_exponent(WidthCurve.from_values([8, 16, 32], [[1.0, 1.1], [0.7, 0.72], [0.5, 0.48]]),
+                         seed_bootstrap=200)
+    assert fit.exponent == pytest.approx(-np.polyfit(np.log([8, 16, 32]), np.log([1.05, 0.71, 0.49]), 1)[0])
+    assert np.isfinite(fit.intervals["exponent"]).all()
+    for widths, values, message in (([16, 8], [[1.0], [2.0]], "in increasing order"),
+                                    ([8, 8], [[1.0], [2.0]], "in increasing order"),
+                                    ([0, 8], [[1.0], [2.0]], "positive numbers"),
+                                    ([8, 16], [[1.0]], "one list of replicate values per width (2)"),
+                                    ([8, 16], [[1.0], []], "values[1]=[]; each width's values must be a non-empty"),
+                                    ([8, 16], [[1.0], [np.nan]], "values[1]=[nan]")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            WidthCurve.from_values(widths, values)
+    with pytest.raises(ValueError, match="seeds must hold one seed per value at each width"):
+        WidthCurve.from_values([8, 16], [[1.0, 1.1], [0.5, 0.6]], seeds=[[0, 1], [0]])
+    with pytest.raises(TypeError, match="each width's values must be numbers"):
+        WidthCurve.from_values([8, 16], [[1.0], ["a"]])
+    with pytest.raises(ValueError, match="n_diverged=-1"):
+        WidthCurve.from_values([8, 16], [[1.0], [0.5]], n_diverged=-1)
 
 
 def test_a_width_left_with_one_model_gives_no_seed_interval_rather_than_a_zero_width_one():

@@ -1326,9 +1326,8 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
             fits[name] = (x, y, None)
             continue
         # (the same closed-form fit as fit_power_law(x, y); the curve carries the replicates to redraw)
-        curve = WidthCurve(widths=x, loss=y, loss_std=np.array([v.std(ddof=1) if v.size > 1 else 0.0 for v in values]),
-                           n_models=np.array([v.size for v in values]), values=tuple(values), seeds=tuple(seeds),
-                           n_diverged=sum(n for at, n in diverged.items() if keep(at)))
+        curve = WidthCurve.from_values(x, values, seeds=seeds,
+                                       n_diverged=sum(n for at, n in diverged.items() if keep(at)))
         # (a size left with one model: nan intervals and width_exponent's note, naming it "N = 32")
         redraw = {"seed_bootstrap": seed_bootstrap, "paired": along in common_across} if seed_bootstrap else {}
         fits[name] = (x, y, width_exponent(curve, axis=along, **redraw))

@@ -74,6 +74,51 @@ class WidthCurve:
         its others diverged, would count as noiseless)."""
         return bool(self.values) and all(v.size > 1 for v in self.values)
 
+    @classmethod
+    def from_values(cls, widths: Sequence[float], values: Sequence[Sequence[float]], *,
+                    seeds: Sequence[Sequence[Any]] | None = None, n_diverged: int = 0,
+                    n_undefined: int = 0) -> WidthCurve:
+        """A curve from each width's replicate values (your own runs, say, or a simulation's):
+        their means, sds (ddof 1; 0 for one value) and counts, with the values (and ``seeds``,
+        one per value, for a paired seed bootstrap) kept for :func:`width_exponent`.
+
+        Raises:
+          TypeError, ValueError: widths not increasing positive numbers, or not one non-empty
+            list of finite values per width (``seeds``: one per value).
+        """
+        try:
+            given = np.asarray(widths)
+            w = given.astype(float)
+        except (TypeError, ValueError):
+            raise TypeError(f"widths={short_repr(widths, 80)}; widths must be a list of numbers") from None
+        if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w) & (w > 0)) or np.any(np.diff(w) <= 0):
+            raise ValueError(f"widths={short_repr(widths, 80)}; widths must be a non-empty list of positive numbers "
+                             f"in increasing order")
+        if isinstance(values, (str, bytes, Mapping)) or len(values) != w.size:
+            raise ValueError(f"values={short_repr(values, 80)}; values must hold one list of replicate values per "
+                             f"width ({w.size})")
+        vals = []
+        for i, v in enumerate(values):
+            try:
+                a = np.asarray(v, dtype=float)
+            except (TypeError, ValueError):
+                raise TypeError(f"values[{i}]={short_repr(v, 80)}; each width's values must be numbers") from None
+            if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
+                raise ValueError(f"values[{i}]={short_repr(v, 80)}; each width's values must be a non-empty list of "
+                                 f"finite numbers (leave a diverged model out and count it in n_diverged)")
+            vals.append(a)
+        if seeds is not None:
+            seeds = tuple(np.asarray(s) for s in seeds)
+            if len(seeds) != w.size or any(s.shape != v.shape for s, v in zip(seeds, vals)):
+                raise ValueError(f"seeds={short_repr(seeds, 80)}; seeds must hold one seed per value at each width")
+        return cls(widths=given.astype(np.int64) if given.dtype.kind in "iu" else w,
+                   loss=np.array([v.mean() for v in vals]),
+                   loss_std=np.array([v.std(ddof=1) if v.size > 1 else 0.0 for v in vals]),
+                   n_models=np.array([v.size for v in vals], dtype=np.int64),
+                   n_diverged=check_int("n_diverged", n_diverged, 0),
+                   n_undefined=check_int("n_undefined", n_undefined, 0),
+                   values=tuple(vals), seeds=seeds if seeds is not None else ())
+
     def to_dict(self) -> dict:
         return {"m": self.widths.tolist(), "loss": self.loss.tolist(), "loss_std": self.loss_std.tolist(),
                 "n_models": self.n_models.tolist(), "n_diverged": self.n_diverged,
@@ -237,18 +282,12 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
         seeds_of.setdefault(int(r.point["m"]), []).append(r.point.get("seed", 0))  # (as given: a label)
         empty[int(r.point["m"])] = empty.get(int(r.point["m"]), 0) + no_better_than_empty(r.diverged, r.outputs)
     widths = np.array(sorted(by_m), dtype=np.int64)
-    vals = [np.asarray(by_m[m]) for m in widths]
-    return WidthCurve(
-        widths=widths,
-        loss=np.array([v.mean() for v in vals]),
-        loss_std=np.array([v.std(ddof=1) if v.size > 1 else 0.0 for v in vals]),
-        n_models=np.array([v.size for v in vals], dtype=np.int64),
-        n_diverged=diverged,
-        n_undefined=undefined,
-        values=tuple(vals),
-        empty=np.array([empty[m] for m in widths], dtype=np.int64),
-        seeds=tuple(np.asarray(seeds_of[m]) for m in widths),
-    )
+    if not widths.size:  # (every model diverged or undefined: an empty curve, which width_exponent reports)
+        return WidthCurve(widths=widths, loss=np.zeros(0), loss_std=np.zeros(0), n_models=np.zeros(0, np.int64),
+                          n_diverged=diverged, n_undefined=undefined, empty=np.zeros(0, np.int64))
+    curve = WidthCurve.from_values(widths, [by_m[m] for m in widths], seeds=[seeds_of[m] for m in widths],
+                                   n_diverged=diverged, n_undefined=undefined)
+    return dataclasses.replace(curve, empty=np.array([empty[m] for m in widths], dtype=np.int64))
 
 
 class CurveNotFittedError(ValueError):
