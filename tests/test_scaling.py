@@ -207,7 +207,8 @@ def test_width_curve_keeps_each_widths_replicates_in_seed_order():
 
 
 # mutants: loss_std with ddof 0; a lone value's sd NaN (not 0); the counts not taken per width; an integer axis made
-# float; a bad width order or a non-finite value let through
+# float; a bad width order, a non-finite value, a string value or a short seed list let through; a width of 1.5
+# named "1" in a note
 def test_a_curve_from_each_widths_replicate_values_is_the_one_width_curve_builds():
     # (four places built a WidthCurve field by field; now one classmethod, for your own runs too)
     recs = records()
@@ -231,14 +232,28 @@ def test_a_curve_from_each_widths_replicate_values_is_the_one_width_curve_builds
                                     ([8, 8], [[1.0], [2.0]], "in increasing order"),
                                     ([0, 8], [[1.0], [2.0]], "positive numbers"),
                                     ([8, 16], [[1.0]], "one list of replicate values per width (2)"),
+                                    ([8, 16], (v for v in [[1.0], [0.5]]), "values must be a list holding one"),
                                     ([8, 16], [[1.0], []], "values[1]=[]; each width's values must be a non-empty"),
                                     ([8, 16], [[1.0], [np.nan]], "values[1]=[nan]")):
         with pytest.raises(ValueError, match=re.escape(message)):
             WidthCurve.from_values(widths, values)
-    with pytest.raises(ValueError, match="seeds must hold one seed per value at each width"):
+    with pytest.raises(ValueError, match=re.escape("seeds=[[0, 1], [0]]; seeds must hold one seed per value at each "
+                                                   "width: at width 16, 1 seed(s) for 2 value(s)")):
         WidthCurve.from_values([8, 16], [[1.0, 1.1], [0.5, 0.6]], seeds=[[0, 1], [0]])
-    with pytest.raises(TypeError, match="each width's values must be numbers"):
-        WidthCurve.from_values([8, 16], [[1.0], ["a"]])
+    for widths, values, message in (([8, 16], [[1.0], ["a"]], "values[1]=['a']; each width's values must be real"),
+                                    ([8, 16], [[1.0], ["0.5"]], "values[1]=['0.5']"),
+                                    (["8", "16"], [[1.0], [0.5]], "widths=['8', '16']; widths must be a list of real"),
+                                    ([8, 16 + 1j], [[1.0], [0.5]], "widths must be a list of real numbers"),
+                                    ([True, 2], [[1.0], [0.5]], "widths must be a list of real numbers")):
+        with pytest.raises(TypeError, match=re.escape(message)):
+            WidthCurve.from_values(widths, values)
+    # a seed label may be anything width_curve keeps (a pair, say), one per value
+    pairs = WidthCurve.from_values([8, 16], [[1.0, 1.1], [0.5, 0.6]], seeds=[[(0, 0), (1, 0)]] * 2)
+    assert pairs.seeds[0].shape == (2, 2)
+    # a width that is not whole is named as it is in the notes ("m = 1.5", not "m = 1")
+    fractional = width_exponent(WidthCurve.from_values([0.5, 1.5, 2.5], [[1.0, 1.1], [0.7], [0.5, 0.48]]),
+                                seed_bootstrap=200)
+    assert "m = 1.5 has one model" in fractional.notes[-1]
     with pytest.raises(ValueError, match="n_diverged=-1"):
         WidthCurve.from_values([8, 16], [[1.0], [0.5]], n_diverged=-1)
 

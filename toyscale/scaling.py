@@ -88,29 +88,45 @@ class WidthCurve:
         """
         try:
             given = np.asarray(widths)
-            w = given.astype(float)
         except (TypeError, ValueError):
-            raise TypeError(f"widths={short_repr(widths, 80)}; widths must be a list of numbers") from None
+            given = np.asarray(None)
+        if given.dtype.kind not in "iuf" or any(isinstance(x, (bool, np.bool_)) for x in np.ravel(np.asarray(
+                widths, dtype=object))):  # (a True among ints reads as 1)
+            raise TypeError(f"widths={short_repr(widths, 80)}; widths must be a list of real numbers")
+        w = given.astype(float)
         if w.ndim != 1 or w.size == 0 or not np.all(np.isfinite(w) & (w > 0)) or np.any(np.diff(w) <= 0):
             raise ValueError(f"widths={short_repr(widths, 80)}; widths must be a non-empty list of positive numbers "
                              f"in increasing order")
-        if isinstance(values, (str, bytes, Mapping)) or len(values) != w.size:
-            raise ValueError(f"values={short_repr(values, 80)}; values must hold one list of replicate values per "
-                             f"width ({w.size})")
+        if isinstance(values, (str, bytes, Mapping)) or not hasattr(values, "__len__") or len(values) != w.size:
+            raise ValueError(f"values={short_repr(values, 80)}; values must be a list holding one list of replicate "
+                             f"values per width ({w.size})")
         vals = []
         for i, v in enumerate(values):
             try:
-                a = np.asarray(v, dtype=float)
+                a = np.asarray(v)
             except (TypeError, ValueError):
-                raise TypeError(f"values[{i}]={short_repr(v, 80)}; each width's values must be numbers") from None
+                a = np.asarray(None)
+            if a.dtype.kind not in "iuf":
+                raise TypeError(f"values[{i}]={short_repr(v, 80)}; each width's values must be real numbers")
+            a = a.astype(float)
             if a.ndim != 1 or a.size == 0 or not np.all(np.isfinite(a)):
                 raise ValueError(f"values[{i}]={short_repr(v, 80)}; each width's values must be a non-empty list of "
                                  f"finite numbers (leave a diverged model out and count it in n_diverged)")
             vals.append(a)
         if seeds is not None:
-            seeds = tuple(np.asarray(s) for s in seeds)
-            if len(seeds) != w.size or any(s.shape != v.shape for s, v in zip(seeds, vals)):
-                raise ValueError(f"seeds={short_repr(seeds, 80)}; seeds must hold one seed per value at each width")
+            given_seeds = seeds
+            try:
+                seeds = tuple(np.asarray(s) for s in seeds)
+            except (TypeError, ValueError):
+                seeds = ()
+            wrong = ([i for i, (s, v) in enumerate(zip(seeds, vals)) if len(s) != v.size]
+                     if len(seeds) == w.size else None)
+            if wrong is None or wrong:
+                where = (f"one list per width ({w.size})" if wrong is None else
+                         f"at width {_size_text(w[wrong[0]])}, {len(seeds[wrong[0]])} seed(s) for "
+                         f"{vals[wrong[0]].size} value(s)")
+                raise ValueError(f"seeds={short_repr(given_seeds, 80)}; seeds must hold one seed per value at each "
+                                 f"width: {where}")
         return cls(widths=given.astype(np.int64) if given.dtype.kind in "iu" else w,
                    loss=np.array([v.mean() for v in vals]),
                    loss_std=np.array([v.std(ddof=1) if v.size > 1 else 0.0 for v in vals]),
@@ -353,7 +369,8 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     if paired and (len(curve.seeds) != curve.widths.size
                    or any(np.size(s) != np.size(v) for s, v in zip(curve.seeds, curve.values))):
         raise ValueError("paired=True needs the curve's replicate seeds (WidthCurve.seeds, one per value); this curve "
-                         "has none or not one per value: make it with width_curve")
+                         "has none or not one per value: make it with width_curve, or WidthCurve.from_values(..., "
+                         "seeds=...)")
     m, loss, values, seeds = curve.widths, curve.loss, list(curve.values), list(curve.seeds)
     if seed_bootstrap:
         if fit_options.get("bootstrap"):
@@ -365,7 +382,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
                              f"fit (offset=False, loss='squared') only")
         if len(values) != m.size:
             raise ValueError("seed_bootstrap needs the curve's replicate values (WidthCurve.values); this curve "
-                             "has none: make it with width_curve")
+                             "has none: make it with width_curve, or WidthCurve.from_values")
     # the arguments first, so that a bad one is never reported as the data's fault
     _, _, level = _check_bootstrap(fit_options.get("bootstrap", 0), 0, fit_options.get("level", 0.95))
     why = _too_few_resamples(seed_bootstrap, level)
@@ -392,7 +409,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     for w, s in zip(m, seeds if paired else ()):
         labels, counts = np.unique(s, return_counts=True)
         if np.any(counts > 1):  # (records of two sweeps pooled, or points without a seed field: all seed 0)
-            raise ValueError(f"paired=True needs one model per seed at each {size}; {axis} = {int(w)} has seed "
+            raise ValueError(f"paired=True needs one model per seed at each {size}; {axis} = {_size_text(w)} has seed "
                              f"{labels[counts > 1][0].item()!r} {int(counts.max())} times: give each replicate its "
                              f"own seed, or leave paired out")
     least = 3 if fit_options.get("offset") else 2
@@ -404,7 +421,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
                     f"{curve.n_diverged} diverged model(s) and {curve.n_undefined} with an undefined "
                     f"measure left out); a power law{' with offset' if least == 3 else ''} needs at least {least}")
     if np.any(loss <= 0):
-        zero = [int(w) for w, v in zip(m, loss) if v <= 0]
+        zero = [_size_text(w) for w, v in zip(m, loss) if v <= 0]
         raise CurveNotFittedError(f"the mean is {float(np.min(loss)):.3g} (<= 0) at {axis} = "
                                   f"{', '.join(map(str, zero))}{where}; L = C {axis}^-a is fitted to log L, so every "
                                   f"mean must be > 0")
@@ -412,13 +429,13 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     if curve.empty is not None:
         inside = curve.empty[np.isin(curve.widths, m)]
         if inside.sum():
-            idle = [int(w) for w, k in zip(curve.widths, curve.empty) if k and w in m]
+            idle = [_size_text(w) for w, k in zip(curve.widths, curve.empty) if k and w in m]
             fit = dataclasses.replace(fit, notes=fit.notes + (
                 f"{int(inside.sum())} model(s) in these means, at {axis} = {', '.join(map(str, idle))}, ended no "
                 f"better than the empty model (test_loss >= empty_loss): they do no better than outputting 0",))
     if not seed_bootstrap:
         return fit
-    single = [int(w) for w, v in zip(m, values) if v.size < 2]
+    single = [_size_text(w) for w, v in zip(m, values) if v.size < 2]
     if len(single) == m.size:  # (a sweep of one seed, or every other seed diverged)
         return without_seed_intervals(fit, seed_bootstrap, (
             f"every {size}{where} has one model, so there is no seed noise to redraw (sweep more seeds); the fit and "
@@ -432,6 +449,11 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
     if paired:
         return _paired_seed_bootstrap(fit, m, loss, values, seeds, seed_bootstrap, seed, where, size)
     return _seed_bootstrap(fit, m, values, seed_bootstrap, seed, size)
+
+
+def _size_text(w: float) -> str:
+    """A width for a message: a whole one as an integer ("32", however large), else as given ("1.5")."""
+    return str(int(w)) if float(w).is_integer() else f"{float(w):g}"
 
 
 def without_seed_intervals(fit: PowerLawFit, resamples: int, why: str, *, paired: bool = False) -> PowerLawFit:
