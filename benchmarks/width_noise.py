@@ -28,7 +28,7 @@ against the runs'.
 
     python benchmarks/width_noise.py runs/co-seed0 runs/co-seed1 ... [--output loss_infinite_time] [--axis N]
         [--seeds 8,8,2,2,2,2] [--cost-power 1] [--keep-diverged]
-        [--where gamma=-1 --where frequencies.kind=power_law]
+        [--where gamma=-1 --where frequencies=power_law]
 
 Each folder is a script's ``--out`` (its summary.json and its sweep/). A diverged model is left
 out and counted, unless ``--keep-diverged``: compute_optimal's long-time mean keeps one, a solve
@@ -38,6 +38,7 @@ values left is left out, and named.
 """
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -120,61 +121,37 @@ def reallocate(out: dict, models: list[float], cost_power: float = 1.0, seeds: l
             "cost_ratio": float((q @ cost) / (spent @ cost))}
 
 
-def _field(point: dict, path: str):
-    """A point's field by a dotted path into its nested mappings (``frequencies.kind``); a
-    missing one is ``_field``'s own marker."""
-    for part in path.split("."):
-        if not isinstance(point, dict) or part not in point:
-            return _field
-        point = point[part]
-    return point
-
-
-def _same(value, wanted) -> bool:
-    """A point's value against a ``--where`` value: equal (-1 is -1.0), but a flag is not a number
-    (true is not 1)."""
-    return value == wanted and isinstance(value, bool) == isinstance(wanted, bool)
-
-
 def load(folder: str, output: str, axis: str, where: dict | None = None, keep_diverged: bool = False
          ) -> tuple[dict[float, np.ndarray], int, dict[float, int]]:
     """{width: a run's finished models' finite ``output`` values} (of a curve, its last; with
     ``keep_diverged``, the diverged models' too), the number of diverged models (left out unless
-    kept), and {width: the models run there, every one}: of the
-    records whose point has each ``where`` field (a dotted path) at its value. Every width must
-    then hold one point's models (apart from their ``seed`` and ``label``): one curve."""
-    from toyscale.sweep import load_sweep
+    kept), and {width: the models run there, every one}: of the records whose point matches
+    ``where`` (conditions as ``toyscale.scaling.width_curve`` takes them: a frequency spec by kind
+    name, say), which must be one curve (replicates at each width, apart from ``seed`` and ``label``)."""
+    from toyscale.scaling import width_curve
+    from toyscale.sweep import load_sweep, matching
 
     sweep = os.path.join(folder, "sweep")
     if not os.path.isdir(sweep):
         sys.exit(f"{sweep}: no such folder (the run's sweep; give a script's --out folder)")
-    by_width: dict[float, list[float]] = {}
-    diverged, ran, points = 0, {}, {}
     every = load_sweep(sweep)
-    records = [r for r in every if all(_same(_field(r.point, k), v) for k, v in (where or {}).items())]
-    if not records and where:
-        seen = {k: sorted({json.dumps(_field(r.point, k)) if _field(r.point, k) is not _field else "(none)"
-                           for r in every}) for k in where}
-        sys.exit(f"{sweep}: no model's point has " + ", ".join(f"{k}={v!r}" for k, v in where.items())
-                 + " (the points have " + "; ".join(f"{k}: {', '.join(v)}" for k, v in seen.items()) + ")")
-    for record in records:
-        width = record.point.get(axis)
-        if isinstance(width, bool) or not isinstance(width, (int, float)) or not width > 0:
-            sys.exit(f"{sweep}: a point with {axis}={width!r} (its fields: {sorted(record.point)}); --axis must name "
-                     f"the positive number that is the width")
+    if not every:  # (an interrupted run with no chunk yet)
+        return {}, 0, {}
+    for record in every:
         if output not in record.outputs:
             sys.exit(f"{sweep}: no output {output!r} (its outputs: {sorted(record.outputs)}); name one with --output")
-        point = {k: v for k, v in record.point.items() if k not in ("seed", "label")}
-        first = points.setdefault(float(width), point)
-        if point != first:
-            differ = sorted(k for k in set(point) | set(first) if point.get(k, _field) != first.get(k, _field))
-            sys.exit(f"{sweep}: {axis} = {width:g} holds models of more than one point, which differ in "
-                     f"{', '.join(differ)}: several curves; pick one with --where (e.g. --where {differ[0]}=...)")
-        diverged += record.diverged
-        ran[float(width)] = ran.get(float(width), 0) + 1
-        if keep_diverged or not record.diverged:
-            by_width.setdefault(float(width), []).append(float(np.asarray(record[output]).ravel()[-1]))
-    return {w: np.array([v for v in vals if math.isfinite(v)]) for w, vals in by_width.items()}, diverged, ran
+    try:
+        chosen, _ = matching(every, where or {})
+        # (a diverged model's value kept: it is measured as a finished one, and a non-finite value still left out)
+        curve = width_curve([dataclasses.replace(r, diverged=False) for r in every] if keep_diverged else every,
+                            measure=lambda r: float(np.asarray(r[output]).ravel()[-1]), axis=axis, **(where or {}))
+    except ValueError as e:  # (nothing matches, several curves at one width, a width that is not a number)
+        sys.exit(f"{sweep}: {e}" + ("; pick one curve with --where FIELD=VALUE" if "only seeds are averaged" in str(e)
+                                    else ""))
+    ran: dict[float, int] = {}
+    for r in chosen:
+        ran[float(r.point[axis])] = ran.get(float(r.point[axis]), 0) + 1
+    return ({float(w): v for w, v in zip(curve.widths, curve.values)}, sum(r.diverged for r in chosen), ran)
 
 
 def main(argv=None) -> dict:
@@ -190,8 +167,9 @@ def main(argv=None) -> dict:
     parser.add_argument("--keep-diverged", action="store_true", help="keep a diverged model's finite value (an "
                         "output training does not touch, as compute_optimal's ridgeless loss, which its fit keeps)")
     parser.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
-                        help="only the models whose point has FIELD (a dotted path, e.g. frequencies.kind) at VALUE "
-                             "(read as JSON, else as a string); repeatable: one curve of a sweep that holds several")
+                        help="only the models whose point has FIELD at VALUE (read as JSON, else as a string; a "
+                             "frequencies kind name means its defaults, as width_curve reads it); repeatable: one "
+                             "curve of a sweep that holds several")
     args = parser.parse_args(argv)
     where = {}
     for item in args.where:

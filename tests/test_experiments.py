@@ -1443,11 +1443,6 @@ def test_width_noise_leaves_out_a_finished_models_non_finite_value(tmp_path, mon
     np.testing.assert_allclose(got["optimum"], want["optimum"], rtol=1e-12)
     assert got["predicted_sd"] == pytest.approx(want["predicted_sd"], rel=1e-12)
     assert want["cost_ratio"] != pytest.approx(noise.reallocate(out, [2.4, 3.0, 2.0])["cost_ratio"])
-    # --where: a dotted path into a point's mappings; numbers as numbers, but a flag is not one
-    point = {"gamma": -1.0, "frequencies": {"kind": "power", "alpha": 1.2}, "infinite_time": True}
-    assert noise._field(point, "frequencies.kind") == "power" and noise._field(point, "frequencies.tau") is noise._field
-    assert noise._same(point["gamma"], -1) and not noise._same(point["infinite_time"], 1)
-    assert noise._same(point["infinite_time"], True) and not noise._same(point["frequencies"]["kind"], "linear")
     with pytest.raises(SystemExit):
         noise.main([str(tmp_path / "a"), str(tmp_path / "b"), "--where", "N=4", "--where", "N=8"])
     assert "--where N=8: N is given twice; a point has one value of each field" in capsys.readouterr().err
@@ -1482,8 +1477,8 @@ def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
     records = [load_sweep(f"{f}/sweep") for f in folders]
     assert [sum(r.diverged for r in run) for run in records] == [1, 1, 1]
     # N = 8 holds two points' models (lr 0.5 and 1e4): two curves, which one --where picks
-    several = "s0/sweep: N = 8 holds models of more than one point, which differ in lr: several curves; pick one"
-    with pytest.raises(SystemExit, match=re.escape(several + " with --where (e.g. --where lr=...)")):
+    several = "s0/sweep: the records matching {} differ in ['lr'] at one width (lr: 0.5, 10000.0); only seeds are"
+    with pytest.raises(SystemExit, match=re.escape(several) + ".*; pick one curve with --where FIELD=VALUE$"):
         noise.main(folders)
     pick = ["--where", "lr=0.5"]
     for output, last in (("loss_infinite_time", lambda v: v), ("loss_curve", lambda v: v[-1])):
@@ -1522,13 +1517,13 @@ def test_width_noise_reads_the_runs_sweeps(tmp_path, capsys):
                            "finite loss_infinite_time values; left out (a run with fewer than 2 values there): "
                            "16, 32; "),
                           (folders + ["--output", "nothing"], "no output 'nothing'"),
-                          (folders + pick + ["--axis", "method"], "a point with method='gd'"),
-                          (folders + pick + ["--axis", "infinite_time"], "a point with infinite_time=True"),
+                          (folders + pick + ["--axis", "method"], "axis='method'; a point has method='gd'"),
+                          (folders + pick + ["--axis", "infinite_time"], "a point has infinite_time=True"),
                           (folders + pick + ["--seeds", "2,2"], "--seeds 2,2: 2 count(s) for the 3 widths kept"),
-                          (folders + ["--where", "lr=0.3"], "s0/sweep: no model's point has lr=0.3 (the points "
-                                                            "have lr: 0.5, 10000.0)"),
-                          (folders + ["--where", "method.kind=gd"], "no model's point has method.kind='gd' (the points "
-                                                                    "have method.kind: (none))")):
+                          (folders + ["--where", "lr=0.3"], "s0/sweep: no record matches {'lr': 0.3}: lr=0.3 matches "
+                                                            "no record on its own; values in the 9 records: lr: 0.5, "
+                                                            "10000.0"),
+                          (folders + ["--where", "method.kind=gd"], "no point has the field(s) ['method.kind']")):
         with pytest.raises(SystemExit, match=re.escape(message)):
             noise.main(argv)
     (tmp_path / "s2" / "summary.json").write_text(json.dumps({"experiment": "compute_optimal", "preset": "smoke",

@@ -258,6 +258,24 @@ def test_a_curve_from_each_widths_replicate_values_is_the_one_width_curve_builds
         WidthCurve.from_values([8, 16], [[1.0], [0.5]], n_diverged=-1)
 
 
+# mutants: axis ignored (always m); 32 and 32.0 as two widths; a width that is no number let through
+def test_width_curve_takes_another_size_as_its_axis():
+    # (benchmarks/width_noise.py reads random-features sweeps along N through it)
+    recs = [Record(i, {"N": n, "T": 64, "seed": s}, False, {"loss": np.float64(1.0 / n + 0.01 * s)})
+            for i, (n, s) in enumerate((n, s) for n in (8, 16.0, 32) for s in range(2))]
+    curve = width_curve(recs, measure="loss", axis="N", T=64)
+    assert curve.widths.tolist() == [8, 16, 32] and curve.widths.dtype == np.int64
+    np.testing.assert_allclose(curve.loss, [1 / 8 + 0.005, 1 / 16 + 0.005, 1 / 32 + 0.005])
+    assert curve.n_models.tolist() == [2, 2, 2]
+    half = [Record(0, {"N": 1.5, "seed": 0}, False, {"loss": 1.0}),
+            Record(1, {"N": 3, "seed": 0}, False, {"loss": 0.5})]
+    assert width_curve(half, measure="loss", axis="N").widths.tolist() == [1.5, 3.0]
+    with pytest.raises(ValueError, match=re.escape("axis='T'; a point has T='64' (its fields: ['N', 'T', 'seed'])")):
+        width_curve([Record(0, {"N": 8, "T": "64", "seed": 0}, False, {"loss": 1.0})], measure="loss", axis="T")
+    with pytest.raises(TypeError, match="axis must be a string"):
+        width_curve(recs, measure="loss", axis=1)
+
+
 def test_a_width_left_with_one_model_gives_no_seed_interval_rather_than_a_zero_width_one():
     # Seed 1 diverged at 4 of 5 widths: each of those widths' one model was redrawn as if it
     # had no noise, and the 95 % "interval" over redrawn seeds was a single value. Now the

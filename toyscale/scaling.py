@@ -249,7 +249,7 @@ def _number(value: Any, measure: Callable, record: Record) -> float:
 
 
 def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], float] = "test_loss",
-                **conditions: Any) -> WidthCurve:
+                axis: str = "m", **conditions: Any) -> WidthCurve:
     """Mean of ``measure`` vs width over the records whose point matches ``conditions``.
 
     Args:
@@ -263,6 +263,8 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
         (a frequency spec may also be given as the object, a partial dict or a kind name,
         as the sweep accepted it; a kind name means its defaults, "power_law" alpha = 1.2 and
         "exponential" tau = 400).
+      axis: the point field that is the width: "m" (a superposition model's), or another
+        size, e.g. "N" for random features (then fit with ``width_exponent(curve, axis="N")``).
 
     Returns:
       A :class:`WidthCurve`.
@@ -274,12 +276,18 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
     """
     if not (isinstance(measure, str) or callable(measure)):
         raise TypeError(f"measure={measure!r}; measure must be an output's name (a str) or a function of a record")
+    if not isinstance(axis, str):
+        raise TypeError(f"axis={short_repr(axis, 80)}; axis must be a string, the point field that is the width")
     records = list(records)
-    chosen, conditions = _replicates(records, "m", conditions, measure=measure, where="width",
+    for r in records:  # (before the replicates are checked: a field that is no width, e.g. a method, groups them)
+        if axis in r.point and (not _real_number(r.point[axis]) or not r.point[axis] > 0):
+            raise ValueError(f"axis={axis!r}; a point has {axis}={short_repr(r.point[axis], 80)} (its fields: "
+                             f"{sorted(r.point)}): the width must be a positive number")
+    chosen, conditions = _replicates(records, axis, conditions, measure=measure, where="width",
                                      call="width_curve(records, ")
-    by_m: dict[int, list[float]] = {}
-    seeds_of: dict[int, list[Any]] = {}
-    empty: dict[int, int] = {}
+    by_m: dict[float, list[float]] = {}
+    seeds_of: dict[float, list[Any]] = {}
+    empty: dict[float, int] = {}
     diverged = undefined = 0
     for r in sorted(chosen, key=lambda r: (r.point.get("seed", 0), r.model_id)):
         if r.diverged:  # (not measured: its NaN phi_half had failed a measure's int() after the sweep)
@@ -294,10 +302,12 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
             else:
                 undefined += 1
             continue
-        by_m.setdefault(int(r.point["m"]), []).append(value)
-        seeds_of.setdefault(int(r.point["m"]), []).append(r.point.get("seed", 0))  # (as given: a label)
-        empty[int(r.point["m"])] = empty.get(int(r.point["m"]), 0) + no_better_than_empty(r.diverged, r.outputs)
-    widths = np.array(sorted(by_m), dtype=np.int64)
+        w = r.point[axis]
+        w = int(w) if float(w).is_integer() else float(w)  # (one key for 32 and 32.0)
+        by_m.setdefault(w, []).append(value)
+        seeds_of.setdefault(w, []).append(r.point.get("seed", 0))  # (as given: a label)
+        empty[w] = empty.get(w, 0) + no_better_than_empty(r.diverged, r.outputs)
+    widths = np.array(sorted(by_m), dtype=np.int64 if all(isinstance(w, int) for w in by_m) else float)
     if not widths.size:  # (every model diverged or undefined: an empty curve, which width_exponent reports)
         return WidthCurve(widths=widths, loss=np.zeros(0), loss_std=np.zeros(0), n_models=np.zeros(0, np.int64),
                           n_diverged=diverged, n_undefined=undefined, empty=np.zeros(0, np.int64))
