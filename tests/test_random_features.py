@@ -133,6 +133,38 @@ def test_gd_in_a_sweep_reaches_the_ridge_solution_of_the_same_model():
     assert abs(sgd["test_loss"] / sgd_ridge - 1) < 0.2
 
 
+def test_gd_sharpness_is_the_top_eigenvalue_of_the_objectives_hessian_from_either_gram_matrix():
+    rng = np.random.default_rng(3)
+    for T, N in ((40, 6), (6, 40)):  # (N <= T: phi^T phi; T < N: phi phi^T, the same nonzero eigenvalues)
+        phi = rng.normal(size=(T, N)) * np.linspace(0.2, 3.0, N)
+        want = np.linalg.eigvalsh((phi.T @ phi + 0.7 * np.eye(N)) / T)[-1]
+        with jax.enable_x64(True):
+            got = float(rf.gd_sharpness(jnp.asarray(phi), 0.7))
+        assert got == pytest.approx(want, rel=1e-12), (T, N)
+    with pytest.raises(ValueError, match=r"phi has shape \(5,\); gd_sharpness needs a 2-d phi"):
+        rf.gd_sharpness(jnp.ones(5), 0.0)
+    with pytest.raises(ValueError, match="ridge"):
+        rf.gd_sharpness(jnp.ones((5, 2)), -1.0)
+
+
+def test_full_batch_gd_diverges_exactly_where_lr_times_its_sharpness_passes_2():
+    # a narrow model's sharpness varies from draw to draw (here 0.2 to 2.9 at N = 8), so a step
+    # that most draws take safely throws a few past the edge: the output says which
+    cfg = RFConfig(M=256, log_every=50)
+    pts = [{"N": N, "T": 512, "alpha": 1.0, "method": "gd", "steps": 2000, "lr": lr, "seed": s}
+           for N in (8, 64) for lr in (0.5, 1.0, 1.5, 2.0) for s in range(4)]
+    res = sweep_random_features(cfg, pts, seed=0, progress=False)
+    edge = np.array([r.point["lr"] * float(r["sharpness"]) for r in res])
+    diverged = np.array([r.diverged for r in res])
+    assert 4 <= diverged.sum() <= len(res) - 4  # (both kinds, or the test tells nothing)
+    assert np.all(diverged == (edge > 2)), np.round(edge, 3)
+    assert np.ptp([float(r["sharpness"]) for r in res if r.point["N"] == 8]) > 1.0
+    ridge = sweep_random_features(cfg, [{"N": 8, "T": 512, "alpha": 1.0}], seed=0, progress=False)[0]
+    assert "sharpness" not in ridge.outputs  # (gradient descent's alone)
+    alone = train_random_features(cfg, check_point(pts[5]), key=model_key(0, pts[5], RandomFeatureTask(cfg)))
+    assert float(alone["sharpness"]) == float(res[5]["sharpness"])
+
+
 def test_infinite_time_is_the_ridge_solution_of_the_same_draw_and_leaves_the_key_alone():
     # the flag adds the loss where gradient descent converges on the model's own features and
     # data (experiments/compute_optimal.py's long-time limit), without changing the model

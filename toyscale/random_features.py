@@ -77,6 +77,7 @@ __all__ = [
     "features",
     "ridge_solution",
     "gd_solution",
+    "gd_sharpness",
     "relu_moments",
     "exact_test_loss",
     "sampled_test_loss",
@@ -521,6 +522,34 @@ def gd_solution(
     return carry[0], curve
 
 
+def gd_sharpness(phi: jax.Array, ridge: ArrayLike) -> jax.Array:
+    """The top eigenvalue of the Hessian of :func:`gd_solution`'s objective,
+    ``(phi^T phi + ridge I) / T``: gradient descent's stability edge.
+
+    On this quadratic, full-batch gradient descent at a constant step ``lr`` converges (from any
+    start) where ``lr * sharpness < 2`` and grows geometrically, by ``|1 - lr * sharpness|`` a
+    step, along the top eigenvector where it exceeds 2. A narrow model's features spread the
+    same data over fewer directions, so its sharpness is larger and varies more from draw to draw:
+    a step that is stable for most draws can be past the edge for a few narrow ones. (SGD's
+    edge is lower, and not this.) Computed from the smaller Gram matrix (``phi phi^T`` where T < N; the same nonzero
+    eigenvalues) in phi's dtype.
+
+    Args:
+      phi: training design [T, N].
+      ridge: ridge >= 0.
+
+    Returns:
+      A scalar.
+    """
+    if np.ndim(phi) != 2:
+        raise ValueError(f"phi has shape {np.shape(phi)}; gd_sharpness needs a 2-d phi of shape (T, N), one row per "
+                         f"sample")
+    concrete_real("ridge", ridge, low=0.0, scalar=True)
+    T, N = phi.shape
+    gram = phi.T @ phi if N <= T else phi @ phi.T
+    return jnp.linalg.eigvalsh(gram)[-1] / T + jnp.asarray(ridge, phi.dtype) / T
+
+
 def relu_moments(U: jax.Array, lam: jax.Array, w: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Exact second moments of ReLU features on Gaussian data (arc-cosine kernel, order 1).
 
@@ -697,6 +726,7 @@ def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], ke
         theta, out["loss_curve"] = gd_solution(
             phi, y, ridge, inputs["lr"].astype(dt), steps=static.steps, batch=static.batch,
             log_every=config.log_every, evaluate=exact, key=k_sgd)
+        out["sharpness"] = gd_sharpness(phi, ridge)  # (its stability edge: lr * sharpness < 2)
     out["test_loss"] = exact(theta)
     out["train_loss"] = jnp.mean((phi @ theta - y) ** 2)
     if config.test_samples:
@@ -843,7 +873,8 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
 
     Returns:
       numpy outputs: ``test_loss`` (exact), ``train_loss``, ``diverged``, and when asked
-      ``loss_curve`` (gd), ``test_loss_sampled`` (``config.test_samples > 0``),
+      ``loss_curve`` and ``sharpness`` (gd: :func:`gd_sharpness`, full-batch gradient descent
+      being stable where ``lr * sharpness < 2``), ``test_loss_sampled`` (``config.test_samples > 0``),
       ``loss_infinite_data``, ``loss_kernel_limit``, (linear) ``distance_kernel_limit`` and
       ``loss_infinite_time`` when the point asks for them. ``diverged`` flags a non-finite test loss and, for
       ``method="gd"``, a run that ended above its starting training objective (theta = 0)
