@@ -21,7 +21,9 @@ N linear random features of M latent modes, fitted on T >> N samples (so that th
 not limit the loss) by full-batch gradient descent from 0 at a constant step; the exact test
 loss is logged every ``rf.log_every`` steps. Each model also reports the loss of the ridgeless
 (minimum-norm) solution on its own features and data, where its gradient descent converges
-(``infinite_time``): the long-time loss, for the width exponent.
+(``infinite_time``): the long-time loss, for the width exponent. And its sharpness
+(``rf.gd_sharpness``): a run diverges where lr x sharpness passes 2, which a narrow model's
+draw can do at a step the others take safely; the script counts them per width.
 
     python experiments/compute_optimal.py --preset quick --out runs/compute_optimal
 
@@ -164,6 +166,46 @@ def mean_curves(result, widths: list[int], logged: int) -> tuple[np.ndarray, np.
     return curves, limits, floors, diverged
 
 
+def stability_edge(result, widths: list[int]) -> dict:
+    """Gradient descent's stability edge model by model: full-batch descent at step lr is stable
+    while lr x sharpness < 2 (``rf.gd_sharpness``; a narrow model's sharpness varies most from
+    draw to draw). Per width, the largest lr x sharpness and the models past 2; the diverged
+    models past the edge and inside it; and the models with no sharpness recorded (trained by
+    a version that did not record it: a resumed folder)."""
+    largest, past = [], []
+    diverged_past = diverged_inside = unrecorded = 0
+    for N in widths:
+        runs = [r for r in result if r.point["N"] == N]
+        known = [(r.point["lr"] * float(r.outputs["sharpness"]), bool(r.diverged)) for r in runs
+                 if "sharpness" in r.outputs]
+        unrecorded += len(runs) - len(known)
+        largest.append(max((v for v, _ in known), default=None))
+        past.append(sum(v > 2 for v, _ in known))
+        diverged_past += sum(d and v > 2 for v, d in known)
+        diverged_inside += sum(d and not v > 2 for v, d in known)
+    return {"largest_lr_x_sharpness": largest, "past_edge": past, "diverged_past_edge": diverged_past,
+            "diverged_inside_edge": diverged_inside, "unrecorded": unrecorded}
+
+
+def edge_text(edge: dict, widths: list[int]) -> str:
+    """:func:`stability_edge` in one printed line."""
+    if edge["unrecorded"] and all(v is None for v in edge["largest_lr_x_sharpness"]):
+        return (f"stability edge: no sharpness recorded ({edge['unrecorded']} models trained before it was; "
+                f"retrain in a new --out to see it)")
+    largest = ", ".join("-" if v is None else f"{v:.2f}" for v in edge["largest_lr_x_sharpness"])
+    where = ", ".join(f"{k} at N = {N}" for N, k in zip(widths, edge["past_edge"]) if k)
+    past = sum(edge["past_edge"])
+    text = (f"stability edge (full-batch gradient descent is stable while lr x sharpness < 2, rf.gd_sharpness): "
+            f"largest lr x sharpness {largest} at N = {', '.join(map(str, widths))}; "
+            + (f"{past} model(s) past 2 ({where}), {edge['diverged_past_edge']} of them diverged" if past else
+               "none past 2"))
+    if edge["diverged_inside_edge"]:
+        text += f"; {edge['diverged_inside_edge']} diverged inside it"
+    if edge["unrecorded"]:
+        text += f"; no sharpness recorded for {edge['unrecorded']} models (trained before it was)"
+    return text
+
+
 SIGNS = {"time": 1.0, "time_above_floor": 1.0, "width": 1.0, "N_opt": -1.0, "L_opt": 1.0}  # as printed
 
 
@@ -222,6 +264,8 @@ def main(argv=None) -> dict:
           f"lr = {s['lr']:g}, "
           f"{s['steps']} steps; {diverged} diverged (their loss curves left out of the means; the ridgeless "
           f"solve on each model's draw is kept)")
+    edge = stability_edge(result, widths)
+    print(edge_text(edge, widths))
     rows = print_exponents({
         "time": (f"L ~ t^-x at N = {widths[-1]}, t in [{lo:g}, {hi:g}]", SIGNS["time"]),
         "time_above_floor": ("  L - L(inf) ~ t^-x, the same runs", SIGNS["time_above_floor"]),
@@ -260,7 +304,7 @@ def main(argv=None) -> dict:
         "time_fit_end": {"t": end, "over_long_time": ratio},
         "frontier": frontier_summary(frontier, budgets, ("N_opt", "L_opt")),
         "seed_redraw": redrawn.note if redrawn is not None else None,
-        "models": len(result), "diverged": diverged, "config": cfg.to_dict(),
+        "models": len(result), "diverged": diverged, "stability_edge": edge, "config": cfg.to_dict(),
     }, figure)
 
 

@@ -2278,6 +2278,28 @@ def test_compute_optimal_floor_is_the_mean_of_the_curves_runs_finite_long_time_l
     np.testing.assert_allclose(curves, [[3.0, 2.0, 1.5]])
 
 
+def test_compute_optimal_stability_edge_counts_each_width_and_names_models_without_a_sharpness():
+    module = load("compute_optimal")
+
+    def run(N, sharpness, diverged, lr=1.0):
+        outputs = {} if sharpness is None else {"sharpness": np.float64(sharpness)}
+        return Record(0, {"N": N, "lr": lr}, diverged, outputs)
+
+    runs = [run(8, 2.5, True), run(8, 2.1, False), run(8, 1.5, False), run(16, 0.9, True),
+            run(16, 1.2, False, lr=2.0), run(32, None, False)]
+    edge = module.stability_edge(runs, [8, 16, 32])
+    assert edge == {"largest_lr_x_sharpness": [2.5, 2.4, None], "past_edge": [2, 1, 0], "diverged_past_edge": 1,
+                    "diverged_inside_edge": 1, "unrecorded": 1}
+    text = module.edge_text(edge, [8, 16, 32])
+    assert text.endswith("largest lr x sharpness 2.50, 2.40, - at N = 8, 16, 32; 3 model(s) past 2 (2 at N = 8, "
+                         "1 at N = 16), 1 of them diverged; 1 diverged inside it; no sharpness recorded for 1 models "
+                         "(trained before it was)")
+    old = module.stability_edge([run(8, None, False), run(16, None, True)], [8, 16])
+    assert module.edge_text(old, [8, 16]) == ("stability edge: no sharpness recorded (2 models trained before it "
+                                              "was; retrain in a new --out to see it)")
+    assert module.edge_text(module.stability_edge([run(8, 1.0, False)], [8]), [8]).endswith("at N = 8; none past 2")
+
+
 def test_compute_optimal_reports_what_it_cannot_fit_and_still_writes_its_summary(tmp_path, capsys):
     # every run diverged (lr = 5 is far past the stable step): it had crashed after the sweep
     # (max() of an empty sequence, then a log axis of nothing); one seed: a frontier whose
@@ -2289,6 +2311,11 @@ def test_compute_optimal_reports_what_it_cannot_fit_and_still_writes_its_summary
     # (the ridgeless solves still give the width exponent; no NaN printed)
     assert "; 4 diverged (their loss curves left out of the means; the ridgeless solve" in printed
     assert "its long-time loss" not in printed and " nan" not in printed
+    # lr = 5 is past every draw's stability edge: each model says so (rf.gd_sharpness)
+    edge = on_disk["stability_edge"]
+    assert edge["past_edge"] == [1, 1, 1, 1] and edge["diverged_past_edge"] == 4 and edge["diverged_inside_edge"] == 0
+    assert min(edge["largest_lr_x_sharpness"]) > 2 and edge["unrecorded"] == 0
+    assert "4 model(s) past 2 (1 at N = 4, 1 at N = 8, 1 at N = 16, 1 at N = 32), 4 of them diverged\n" in printed
     assert on_disk["exponents"]["N_opt"]["why"] == "fewer than 3 logged losses left" and on_disk["frontier"] is None
     # the long-time losses are solves on the same draws: still there, and still fitted
     assert np.all(np.isfinite(on_disk["ridgeless_loss"])) and on_disk["exponents"]["width"]["fitted"] > 0
