@@ -814,6 +814,34 @@ def test_redraw_table_reruns_an_analysis_on_redrawn_seeds_as_width_exponent_redr
         (", redrawn seeds ", ""))
 
 
+def test_redraw_table_draws_more_of_a_point_of_more_models_so_that_uneven_counts_are_not_widened_twice():
+    # 2 seeds at m = 8 and 16 at the others: those draw 30 each ((16 - 1) x 2 / 1), whose mean varies as much,
+    # relative to their own, as m = 8's two draws of two do; the one widening by sqrt(2) then fits every point,
+    # and the interval matches width_exponent's, which widens each width by its own count (0.97-1.10 here, mean
+    # 1.03; drawn 16 of their own, the 16-model points had varied less and the intervals ran 1.12-1.50 x as wide)
+    from collections import Counter
+
+    from toyscale.scaling import redraw_table
+
+    ratios = []
+    for seed in range(3):
+        records = [r for r in _records_of(curve_seeds=16, eps=0.1, seed=seed)
+                   if not (r.point["m"] == 8 and r.point["seed"] >= 2)]
+        seen = []
+        redrawn = redraw_table(records, lambda rs: seen.append(Counter(r.point["m"] for r in rs)) or _width_table(rs),
+                               resamples=1000)
+        fit = width_exponent(width_curve(records, gamma=-1.0), seed_bootstrap=1000)
+        (lo, hi), (flo, fhi) = redrawn.intervals["alpha_m"], fit.intervals["exponent"]
+        ratios.append((hi - lo) / (fhi - flo))
+        assert seen[0] == {4: 16, 8: 2, 16: 16, 32: 16} and seen[1] == {4: 30, 8: 2, 16: 30, 32: 30}
+        assert "each point's 2+ finished models" in redrawn.note and "draws (k' - 1) k / (k - 1)" in redrawn.note
+    assert 0.9 < np.mean(ratios) < 1.1 and max(ratios) < 1.15, ratios
+    # equal counts draw their own number, as before
+    seen = []
+    redraw_table(_records_of(curve_seeds=3), lambda rs: seen.append(len(rs)) or _width_table(rs), resamples=40)
+    assert set(seen) == {12}
+
+
 def test_redraw_table_says_why_an_exponent_has_no_interval():
     from toyscale.scaling import redraw_table
     from toyscale.sweep import Record
@@ -879,8 +907,9 @@ def test_redraw_table_redraws_finished_models_and_keeps_the_diverged_ones_as_the
     seen = []
     redrawn = redraw_table(three, lambda rs: seen.append(sum(r.diverged for r in rs)) or _width_table(rs),
                            resamples=200)
-    assert "1.414 for k = 2, the fewest at a point (more than a mean of more models needs: where those weigh, the " \
-           "intervals run wide); 1 model(s) kept as they are in every redraw" in redrawn.note
+    assert "1.414 for k = 2, the fewest at a point (a point of k' > k models draws (k' - 1) k / (k - 1) of them, " \
+           "rounded, so that its redrawn mean varies as much as its own mean); 1 model(s) kept as they are in every " \
+           "redraw" in redrawn.note
     assert set(seen) == {1} and len(seen) == 201  # (the full table, then each redraw: the diverged one once)
     # a width whose models all diverged: kept out of the redraw (the analysis leaves it out), the others redrawn
     gone = _diverge(_records_of(curve_seeds=3, eps=0.1), lambda p: p["m"] == 32)
@@ -898,13 +927,14 @@ def test_redraw_table_redraws_finished_models_and_keeps_the_diverged_ones_as_the
     assert redraw_table(_diverge(shared, lambda p: True), lambda rs: {"alpha_m": np.nan}, resamples=40).why == {
         "alpha_m": "every model diverged: no finished model to redraw"}
     # an exponent that moves in steps (here: never) gets no interval, one with few values a note
-    def stepped(rs):  # (the seeds drawn at m = 4, three of 0, 1 and 2: their sum takes 7 values)
+    def stepped(rs):  # (the seeds drawn at m = 4: four of 0, 1 and 2 beside m = 8's two finished, so their sum
+        # takes 9 values, 8 of them in these 200 redraws)
         return {"flat": 0.5, "coarse": 0.5 + 0.01 * sum(r.point["seed"] for r in rs if r.point["m"] == 4)}
 
     steps = redraw_table(shared, stepped, resamples=200)
     assert steps.why["flat"] == ("the redrawn sets of seeds gave 1 distinct value(s): the exponent moves in steps too "
                                  "coarse for an interval")
-    assert "few distinct values over the redraws, so a rough interval: coarse 7; with 2 seeds" in steps.note
+    assert "few distinct values over the redraws, so a rough interval: coarse 8; with 2 seeds" in steps.note
     # a point named by the fields in which the points differ, in one spelling
     odd = _diverge([Record(r.model_id, {**r.point, "m": np.int64(r.point["m"]), "T": 64}, r.diverged, r.outputs)
                     for r in _records_of(curve_seeds=2)], lambda p: p["m"] == 16 and p["seed"] == 0)

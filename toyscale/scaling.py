@@ -572,9 +572,13 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     percentile intervals of the reruns' exponents are widened about their median by
     sqrt(k / (k - 1)), k the fewest finished replicates of a point (the seeds redrawn,
     paired): a mean of k draws with replacement varies (k - 1) / k as much as the mean itself
-    (the expanded percentile interval;
-    :func:`width_exponent`'s seed bootstrap widens the replicates' spread by the same factor,
-    which an analysis of whole records does not allow).
+    (the expanded percentile interval; :func:`width_exponent`'s seed bootstrap widens each
+    point's replicates' spread instead, which an analysis of whole records does not allow). A
+    point of k' > k finished models draws (k' - 1) k / (k - 1) of them (rounded; the analysis
+    sees more records there than models, repeats as in any redraw): its redrawn mean then
+    varies (k - 1) / k as much as its own mean too, so the one widening fits every point
+    (drawn k' of their own, those points had varied less, and the intervals ran wide where
+    they weigh).
 
     Every rerun is the analysis on the host, one at a time: ``resamples`` times its cost (a
     compute-optimal table of 6 widths took about 6 ms on a 2-core CPU, the power-law
@@ -657,7 +661,13 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
             return none(f"{_point_text(groups, lone[0])} has one finished model ({len(groups[lone[0]]) - 1} diverged), "
                         f"whose seed noise redrawing cannot see")
         fewest = min(map(len, redrawn))
-        per_group = [rng.integers(0, len(g), size=(resamples, len(g))) for g in redrawn]
+        # a mean of d draws with replacement from k models varies (k - 1) / d times as much as their own mean
+        # (s^2 / k): (k - 1) / k at d = k, which the widening below undoes for the fewest k. A point of more
+        # models draws d = (k - 1) fewest / (fewest - 1) of them (rounded), so that every point's redrawn mean
+        # varies as the fewest's does and the one widening is right for all (drawn k of their own, they had
+        # varied less and the intervals run wide: 0.038 where the exponent's sd was 0.028, 8 and 2 seeds)
+        sizes = [len(g) if len(g) == fewest else round((len(g) - 1) * fewest / (fewest - 1)) for g in redrawn]
+        per_group = [rng.integers(0, len(g), size=(resamples, d)) for g, d in zip(redrawn, sizes)]
         picks = [fixed + [g[i] for g, d in zip(redrawn, per_group) for i in d[j]] for j in range(resamples)]
         more = "+" if max(map(len, redrawn)) > fewest else ""
         what, dropped = f"each point's {fewest}{more} finished models on their own", ""
@@ -692,8 +702,8 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     uneven = not paired and max(map(len, redrawn)) > fewest
     note = (f"{100 * level:g}% intervals over {resamples} redraws of {what}, the analysis rerun on each, widened "
             f"by sqrt(k / (k - 1)) = {widen:.3f} for k = {fewest}"
-            + (", the fewest at a point (more than a mean of more models needs: where those weigh, the intervals run "
-               "wide)" if uneven else "") + dropped)
+            + (", the fewest at a point (a point of k' > k models draws (k' - 1) k / (k - 1) of them, rounded, so "
+               "that its redrawn mean varies as much as its own mean)" if uneven else "") + dropped)
     if fixed:
         note += (f"; {len(fixed)} model(s) kept as they are in every redraw (diverged, or a seed left out): where "
                  f"the analysis uses them, their noise is not in the intervals")
