@@ -22,8 +22,9 @@ not limit the loss) by full-batch gradient descent from 0 at a constant step; th
 loss is logged every ``rf.log_every`` steps. Each model also reports the loss of the ridgeless
 (minimum-norm) solution on its own features and data, where its gradient descent converges
 (``infinite_time``): the long-time loss, for the width exponent. And its sharpness
-(``rf.gd_sharpness``): a run diverges where lr x sharpness passes 2, which a narrow model's
-draw can do at a step the others take safely; the script counts them per width.
+(``rf.gd_sharpness``): a run diverges where lr x sharpness passes 2 (clearly: just past it, the
+growth can outlast the run), which a narrow model's draw can do at a step the others take
+safely; the script counts them per width.
 
     python experiments/compute_optimal.py --preset quick --out runs/compute_optimal
 
@@ -169,22 +170,25 @@ def mean_curves(result, widths: list[int], logged: int) -> tuple[np.ndarray, np.
 def stability_edge(result, widths: list[int]) -> dict:
     """Gradient descent's stability edge model by model: full-batch descent at step lr is stable
     while lr x sharpness < 2 (``rf.gd_sharpness``; a narrow model's sharpness varies most from
-    draw to draw). Per width, the largest lr x sharpness and the models past 2; the diverged
-    models past the edge and inside it; and the models with no sharpness recorded (trained by
-    a version that did not record it: a resumed folder)."""
+    draw to draw; just past 2 a run can end before its growth shows). Per width, the largest
+    lr x sharpness and the models past 2; the diverged models past the edge and inside it; the
+    models with no sharpness recorded (trained by a version that did not record it: a resumed
+    folder) and those whose sharpness is not finite (counted in neither)."""
     largest, past = [], []
-    diverged_past = diverged_inside = unrecorded = 0
+    diverged_past = diverged_inside = unrecorded = nonfinite = 0
     for N in widths:
         runs = [r for r in result if r.point["N"] == N]
-        known = [(r.point["lr"] * float(r.outputs["sharpness"]), bool(r.diverged)) for r in runs
+        given = [(r.point["lr"] * float(r.outputs["sharpness"]), bool(r.diverged)) for r in runs
                  if "sharpness" in r.outputs]
-        unrecorded += len(runs) - len(known)
+        known = [(v, d) for v, d in given if np.isfinite(v)]  # (a non-finite draw's: no edge to compare with)
+        unrecorded += len(runs) - len(given)
+        nonfinite += len(given) - len(known)
         largest.append(max((v for v, _ in known), default=None))
         past.append(sum(v > 2 for v, _ in known))
         diverged_past += sum(d and v > 2 for v, d in known)
         diverged_inside += sum(d and not v > 2 for v, d in known)
     return {"largest_lr_x_sharpness": largest, "past_edge": past, "diverged_past_edge": diverged_past,
-            "diverged_inside_edge": diverged_inside, "unrecorded": unrecorded}
+            "diverged_inside_edge": diverged_inside, "unrecorded": unrecorded, "nonfinite": nonfinite}
 
 
 def edge_text(edge: dict, widths: list[int]) -> str:
@@ -203,6 +207,8 @@ def edge_text(edge: dict, widths: list[int]) -> str:
         text += f"; {edge['diverged_inside_edge']} diverged inside it"
     if edge["unrecorded"]:
         text += f"; no sharpness recorded for {edge['unrecorded']} models (trained before it was)"
+    if edge["nonfinite"]:
+        text += f"; {edge['nonfinite']} models' sharpness not finite"
     return text
 
 

@@ -2286,14 +2286,15 @@ def test_compute_optimal_stability_edge_counts_each_width_and_names_models_witho
         return Record(0, {"N": N, "lr": lr}, diverged, outputs)
 
     runs = [run(8, 2.5, True), run(8, 2.1, False), run(8, 1.5, False), run(16, 0.9, True),
-            run(16, 1.2, False, lr=2.0), run(32, None, False)]
+            run(16, 1.2, False, lr=2.0), run(32, None, False), run(16, np.nan, True)]
     edge = module.stability_edge(runs, [8, 16, 32])
     assert edge == {"largest_lr_x_sharpness": [2.5, 2.4, None], "past_edge": [2, 1, 0], "diverged_past_edge": 1,
-                    "diverged_inside_edge": 1, "unrecorded": 1}
+                    "diverged_inside_edge": 1, "unrecorded": 1, "nonfinite": 1}
+    assert module.stability_edge(runs[::-1], [8, 16, 32]) == edge  # (a NaN first had made the largest NaN)
     text = module.edge_text(edge, [8, 16, 32])
     assert text.endswith("largest lr x sharpness 2.50, 2.40, - at N = 8, 16, 32; 3 model(s) past 2 (2 at N = 8, "
                          "1 at N = 16), 1 of them diverged; 1 diverged inside it; no sharpness recorded for 1 models "
-                         "(trained before it was)")
+                         "(trained before it was); 1 models' sharpness not finite")
     old = module.stability_edge([run(8, None, False), run(16, None, True)], [8, 16])
     assert module.edge_text(old, [8, 16]) == ("stability edge: no sharpness recorded (2 models trained before it "
                                               "was; retrain in a new --out to see it)")
@@ -2314,7 +2315,7 @@ def test_compute_optimal_reports_what_it_cannot_fit_and_still_writes_its_summary
     # lr = 5 is past every draw's stability edge: each model says so (rf.gd_sharpness)
     edge = on_disk["stability_edge"]
     assert edge["past_edge"] == [1, 1, 1, 1] and edge["diverged_past_edge"] == 4 and edge["diverged_inside_edge"] == 0
-    assert min(edge["largest_lr_x_sharpness"]) > 2 and edge["unrecorded"] == 0
+    assert min(edge["largest_lr_x_sharpness"]) > 2 and edge["unrecorded"] == edge["nonfinite"] == 0
     assert "4 model(s) past 2 (1 at N = 4, 1 at N = 8, 1 at N = 16, 1 at N = 32), 4 of them diverged\n" in printed
     assert on_disk["exponents"]["N_opt"]["why"] == "fewer than 3 logged losses left" and on_disk["frontier"] is None
     # the long-time losses are solves on the same draws: still there, and still fitted

@@ -145,9 +145,17 @@ def test_gd_sharpness_is_the_top_eigenvalue_of_the_objectives_hessian_from_eithe
         rf.gd_sharpness(jnp.ones(5), 0.0)
     with pytest.raises(ValueError, match="ridge"):
         rf.gd_sharpness(jnp.ones((5, 2)), -1.0)
+    with pytest.raises(ValueError, match=r"phi has shape \(0, 3\); gd_sharpness needs a 2-d phi of shape \(T, N\), "
+                                         r"T, N >= 1"):
+        rf.gd_sharpness(jnp.ones((0, 3)), 0.0)
+    with pytest.raises(TypeError, match="phi has dtype complex64; gd_sharpness needs real numbers"):
+        rf.gd_sharpness(jnp.ones((3, 2), jnp.complex64), 0.0)
+    # integers (and lists) are read as floats: an int32 phi had rounded the ridge 0.7 to 0
+    assert float(rf.gd_sharpness(jnp.ones((4, 2), jnp.int32), 0.7)) == pytest.approx(2 + 0.7 / 4, rel=1e-6)
+    assert float(rf.gd_sharpness([[1.0, 0.0], [0.0, 3.0]], 0.0)) == pytest.approx(4.5, rel=1e-6)
 
 
-def test_full_batch_gd_diverges_exactly_where_lr_times_its_sharpness_passes_2():
+def test_full_batch_gd_diverges_where_lr_times_its_sharpness_passes_2():
     # a narrow model's sharpness varies from draw to draw (here 0.2 to 2.9 at N = 8), so a step
     # that most draws take safely throws a few past the edge: the output says which
     cfg = RFConfig(M=256, log_every=50)

@@ -822,6 +822,7 @@ def test_redraw_table_draws_more_of_a_point_of_more_models_so_that_uneven_counts
     from collections import Counter
 
     from toyscale.scaling import redraw_table
+    from toyscale.sweep import Record
 
     ratios = []
     for seed in range(3):
@@ -836,6 +837,20 @@ def test_redraw_table_draws_more_of_a_point_of_more_models_so_that_uneven_counts
         assert seen[0] == {4: 16, 8: 2, 16: 16, 32: 16} and seen[1] == {4: 30, 8: 2, 16: 30, 32: 30}
         assert "each point's 2+ finished models" in redrawn.note and "draws (k' - 1) k / (k - 1)" in redrawn.note
     assert 0.9 < np.mean(ratios) < 1.1 and max(ratios) < 1.15, ratios
+    # a point of more models that also holds diverged ones (kept as they are, and here averaged in, as
+    # compute_optimal averages every model's ridgeless loss): a whole multiple of its finished models drawn and
+    # the diverged repeated as often, so the redrawn mean stays centred (drawing 30 beside 4 kept had moved it
+    # from 1.18 to 1.09, out of its own interval) and varies about half as much as its own (0.48 here)
+    rng = np.random.default_rng(0)
+    records = [Record(s, {"N": 16, "seed": s}, s >= 16, {"lim": np.float64(2.0 if s >= 16 else 1 + 0.1 * rng.normal())})
+               for s in range(20)]
+    records += [Record(20 + s, {"N": 64, "seed": s}, False, {"lim": np.float64(0.5 + 0.05 * rng.normal())})
+                for s in range(2)]
+    means = []
+    redraw_table(records, lambda rs: means.append(np.mean([float(r["lim"]) for r in rs if r.point["N"] == 16]))
+                 or {"x": means[-1]}, resamples=2000)
+    own = np.var([float(r["lim"]) for r in records[:16]], ddof=1) * 16 / 20**2  # (the all-model mean's variance)
+    assert abs(np.mean(means[1:]) - means[0]) < 0.005 and 0.4 < np.var(means[1:]) / own < 0.6
     # equal counts draw their own number, as before
     seen = []
     redraw_table(_records_of(curve_seeds=3), lambda rs: seen.append(len(rs)) or _width_table(rs), resamples=40)
@@ -907,9 +922,10 @@ def test_redraw_table_redraws_finished_models_and_keeps_the_diverged_ones_as_the
     seen = []
     redrawn = redraw_table(three, lambda rs: seen.append(sum(r.diverged for r in rs)) or _width_table(rs),
                            resamples=200)
-    assert "1.414 for k = 2, the fewest at a point (a point of k' > k models draws (k' - 1) k / (k - 1) of them, " \
-           "rounded, so that its redrawn mean varies as much as its own mean); 1 model(s) kept as they are in every " \
-           "redraw" in redrawn.note
+    assert "1.414 for k = 2, the fewest at a point (a point of k' > k finished models draws (k' - 1) k / (k - 1) of " \
+           "them, rounded, so that its redrawn mean varies as much as the fewest's, relative to its own; one that " \
+           "also holds diverged models draws a whole multiple of k' and repeats them as often); 1 model(s) kept as " \
+           "they are in every redraw" in redrawn.note
     assert set(seen) == {1} and len(seen) == 201  # (the full table, then each redraw: the diverged one once)
     # a width whose models all diverged: kept out of the redraw (the analysis leaves it out), the others redrawn
     gone = _diverge(_records_of(curve_seeds=3, eps=0.1), lambda p: p["m"] == 32)

@@ -528,22 +528,30 @@ def gd_sharpness(phi: jax.Array, ridge: ArrayLike) -> jax.Array:
 
     On this quadratic, full-batch gradient descent at a constant step ``lr`` converges (from any
     start) where ``lr * sharpness < 2`` and grows geometrically, by ``|1 - lr * sharpness|`` a
-    step, along the top eigenvector where it exceeds 2. A narrow model's features spread the
+    step, along the top eigenvector where it exceeds 2 (just past 2 that growth is slow, and a
+    finite run can end before it shows). A narrow model's features spread the
     same data over fewer directions, so its sharpness is larger and varies more from draw to draw:
     a step that is stable for most draws can be past the edge for a few narrow ones. (SGD's
     edge is lower, and not this.) Computed from the smaller Gram matrix (``phi phi^T`` where T < N; the same nonzero
     eigenvalues) in phi's dtype.
 
     Args:
-      phi: training design [T, N].
+      phi: training design [T, N], real (integers are promoted to float32, as are float16
+        and bfloat16).
       ridge: ridge >= 0.
 
     Returns:
       A scalar.
     """
-    if np.ndim(phi) != 2:
-        raise ValueError(f"phi has shape {np.shape(phi)}; gd_sharpness needs a 2-d phi of shape (T, N), one row per "
-                         f"sample")
+    phi = jnp.asarray(phi)  # (a list had failed on .shape)
+    if np.ndim(phi) != 2 or 0 in phi.shape:
+        raise ValueError(f"phi has shape {np.shape(phi)}; gd_sharpness needs a 2-d phi of shape (T, N), T, N >= 1, "
+                         f"one row per sample")
+    if not (jnp.issubdtype(phi.dtype, jnp.floating) or jnp.issubdtype(phi.dtype, jnp.integer)):
+        raise TypeError(f"phi has dtype {phi.dtype}; gd_sharpness needs real numbers (phi^T phi of a complex phi is "
+                        f"not its Gram matrix)")
+    if phi.dtype not in (jnp.float32, jnp.float64):  # (integers had rounded the ridge to 0; eigvalsh refuses bf16)
+        phi = phi.astype(jnp.promote_types(phi.dtype, jnp.float32))
     concrete_real("ridge", ridge, low=0.0, scalar=True)
     T, N = phi.shape
     gram = phi.T @ phi if N <= T else phi @ phi.T

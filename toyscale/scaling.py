@@ -578,7 +578,11 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     sees more records there than models, repeats as in any redraw): its redrawn mean then
     varies (k - 1) / k as much as its own mean too, so the one widening fits every point
     (drawn k' of their own, those points had varied less, and the intervals ran wide where
-    they weigh).
+    they weigh). Where such a point also holds diverged models, which the analysis may
+    average in, it draws the nearest whole multiple j k' instead and repeats each diverged
+    model j times, so that they keep their share of its mean (j = 1 draws k', as before); this
+    assumes an analysis that averages a point's records. A point of more models costs its
+    analysis more records per rerun (about twice, at k = 2).
 
     Every rerun is the analysis on the host, one at a time: ``resamples`` times its cost (a
     compute-optimal table of 6 widths took about 6 ms on a 2-core CPU, the power-law
@@ -663,12 +667,22 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
         fewest = min(map(len, redrawn))
         # a mean of d draws with replacement from k models varies (k - 1) / d times as much as their own mean
         # (s^2 / k): (k - 1) / k at d = k, which the widening below undoes for the fewest k. A point of more
-        # models draws d = (k - 1) fewest / (fewest - 1) of them (rounded), so that every point's redrawn mean
-        # varies as the fewest's does and the one widening is right for all (drawn k of their own, they had
-        # varied less and the intervals run wide: 0.038 where the exponent's sd was 0.028, 8 and 2 seeds)
-        sizes = [len(g) if len(g) == fewest else round((len(g) - 1) * fewest / (fewest - 1)) for g in redrawn]
+        # finished models draws d = (k - 1) fewest / (fewest - 1) of them (to the nearest), so that every point's
+        # redrawn mean varies as the fewest's does and the one widening is right for all (drawn k of their own,
+        # they had varied less and the intervals ran wide: 0.038 where the exponent's sd was 0.028, 8 and 2
+        # seeds). A point that also holds diverged models, kept as they are (an analysis may average them in,
+        # as compute_optimal's ridgeless losses), draws a whole multiple j k of its finished ones and repeats
+        # its kept ones j times, so that they keep their share of its mean (j = 1: k, as before, where the
+        # nearest multiple is k)
+        kept = [[r for r in groups[k] if r.diverged] for k, g in zip(order, finished) if g]
+        sizes, repeats = [], []
+        for g, diverged in zip(redrawn, kept):
+            d = len(g) if len(g) == fewest else (len(g) - 1) * fewest / (fewest - 1)
+            j = max(1, round(d / len(g))) if diverged else 1
+            sizes.append(j * len(g) if diverged else round(d))
+            repeats += diverged * (j - 1)
         per_group = [rng.integers(0, len(g), size=(resamples, d)) for g, d in zip(redrawn, sizes)]
-        picks = [fixed + [g[i] for g, d in zip(redrawn, per_group) for i in d[j]] for j in range(resamples)]
+        picks = [fixed + repeats + [g[i] for g, d in zip(redrawn, per_group) for i in d[j]] for j in range(resamples)]
         more = "+" if max(map(len, redrawn)) > fewest else ""
         what, dropped = f"each point's {fewest}{more} finished models on their own", ""
     values = np.full((resamples, len(names)), np.nan)
@@ -702,8 +716,10 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     uneven = not paired and max(map(len, redrawn)) > fewest
     note = (f"{100 * level:g}% intervals over {resamples} redraws of {what}, the analysis rerun on each, widened "
             f"by sqrt(k / (k - 1)) = {widen:.3f} for k = {fewest}"
-            + (", the fewest at a point (a point of k' > k models draws (k' - 1) k / (k - 1) of them, rounded, so "
-               "that its redrawn mean varies as much as its own mean)" if uneven else "") + dropped)
+            + (", the fewest at a point (a point of k' > k finished models draws (k' - 1) k / (k - 1) of them, "
+               "rounded, so that its redrawn mean varies as much as the fewest's, relative to its own; one that also "
+               "holds diverged models draws a whole multiple of k' and repeats them as often)" if uneven else "")
+            + dropped)
     if fixed:
         note += (f"; {len(fixed)} model(s) kept as they are in every redraw (diverged, or a seed left out): where "
                  f"the analysis uses them, their noise is not in the intervals")
