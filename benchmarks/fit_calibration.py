@@ -66,7 +66,8 @@ mean per width and a power law through the means, ``--redraw-resamples`` redraws
 curves per row. Prints the Monte-Carlo sd of the exponent, the median half-width of the 95 %
 interval, its ratio to 1.96 sd and its coverage, beside width_exponent's seed bootstrap of the
 same curves (the same kind of redraws, its own draws, widened through the replicates' spread
-instead).
+instead). Three more rows give the widths different numbers of seeds (8,8,2,2,2; 2,2,2,8,8;
+32,11,2,2,2), where redraw_table draws more of a width of more models.
 
     python benchmarks/fit_calibration.py [--studies 1,2,3,4,5,6,7] [--datasets 200] [--mle-datasets 100] [--design grid]
         [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200]
@@ -333,31 +334,38 @@ def _mean_width_table(records) -> dict:
 
 def redraw_table_study(n_sets: int, resamples: int, seed: int) -> list[dict]:
     """Study 7: redraw_table's widened percentile intervals, on study 3's curves, against the truth
-    and against width_exponent's seed bootstrap of the same curves."""
+    and against width_exponent's seed bootstrap of the same curves; then three designs whose widths
+    hold different numbers of seeds (compute_optimal's list of seeds), where redraw_table draws
+    more of a width of more models."""
+    wide = np.array([8, 16, 32, 64, 128])
+    designs = [(widths, [k] * widths.size, [seed, 7, widths.size, k])
+               for widths in (np.array([4, 8, 16]), wide) for k in (2, 4, 8)]
+    designs += [(wide, counts, [seed, 7, wide.size, 100 + i])
+                for i, counts in enumerate(([8, 8, 2, 2, 2], [2, 2, 2, 8, 8], [32, 11, 2, 2, 2]))]
     rows = []
-    for widths in (np.array([4, 8, 16]), np.array([8, 16, 32, 64, 128])):
-        for k in (2, 4, 8):
-            rng = np.random.default_rng([seed, 7, widths.size, k])
-            half, half_curve, cover, cover_curve, est = [], [], 0, 0, []
-            for t in range(n_sets):
-                values = [2.0 * m**-0.5 * np.exp(rng.normal(0.0, 0.1, k)) for m in widths]
-                records = [Record(i * k + s, {"m": int(m), "seed": s}, False, {"test_loss": float(v[s])})
-                           for i, (m, v) in enumerate(zip(widths, values)) for s in range(k)]
-                redrawn = redraw_table(records, _mean_width_table, resamples=resamples, seed=t)
-                lo, hi = redrawn.intervals["exponent"]
-                curve = WidthCurve.from_values(widths, values)
-                fit = width_exponent(curve, seed_bootstrap=resamples, seed=t)
-                est.append(fit.exponent)
-                half.append((hi - lo) / 2)
-                half_curve.append((fit.intervals["exponent"][1] - fit.intervals["exponent"][0]) / 2)
-                cover += _covers((lo, hi), 0.5)
-                cover_curve += _covers(fit.intervals["exponent"], 0.5)
-            sd = float(np.std(est, ddof=1))
-            rows.append(dict(widths=widths.tolist(), seeds=k, sets=n_sets, mc_sd=sd,
-                             median_half_width=float(np.median(half)),
-                             half_width_over_196sd=float(np.median(half)) / (1.96 * sd), coverage=cover / n_sets,
-                             width_exponent_median_half_width=float(np.median(half_curve)),
-                             width_exponent_coverage=cover_curve / n_sets))
+    for widths, counts, stream in designs:
+        rng = np.random.default_rng(stream)
+        half, half_curve, cover, cover_curve, est = [], [], 0, 0, []
+        for t in range(n_sets):
+            values = [2.0 * m**-0.5 * np.exp(rng.normal(0.0, 0.1, k)) for m, k in zip(widths, counts)]
+            points = [(int(m), s, float(v[s])) for m, v in zip(widths, values) for s in range(v.size)]
+            records = [Record(i, {"m": m, "seed": s}, False, {"test_loss": loss})
+                       for i, (m, s, loss) in enumerate(points)]
+            redrawn = redraw_table(records, _mean_width_table, resamples=resamples, seed=t)
+            lo, hi = redrawn.intervals["exponent"]
+            curve = WidthCurve.from_values(widths, values)
+            fit = width_exponent(curve, seed_bootstrap=resamples, seed=t)
+            est.append(fit.exponent)
+            half.append((hi - lo) / 2)
+            half_curve.append((fit.intervals["exponent"][1] - fit.intervals["exponent"][0]) / 2)
+            cover += _covers((lo, hi), 0.5)
+            cover_curve += _covers(fit.intervals["exponent"], 0.5)
+        sd = float(np.std(est, ddof=1))
+        rows.append(dict(widths=widths.tolist(), seeds=counts[0] if len(set(counts)) == 1 else list(counts),
+                         sets=n_sets, mc_sd=sd, median_half_width=float(np.median(half)),
+                         half_width_over_196sd=float(np.median(half)) / (1.96 * sd), coverage=cover / n_sets,
+                         width_exponent_median_half_width=float(np.median(half_curve)),
+                         width_exponent_coverage=cover_curve / n_sets))
     return rows
 
 
@@ -476,10 +484,11 @@ def main():
         seeds_rows = seed_bootstrap_study(args.width_sets, args.seed)
         print(f"\nStudy 3: width_exponent, L = 2 m^-0.5, log-normal seed noise sd 0.1, {args.width_sets} curves per row "
               f"({time.perf_counter() - t3:.1f} s)")
-        print(f"  {'widths':<22}{'seeds':>6}{'MC sd':>9}{'median se':>11}{'cover +-1.96se':>16}{'cover t 95%':>13}"
+        print(f"  {'widths':<22}{'seeds':>10}{'MC sd':>9}{'median se':>11}{'cover +-1.96se':>16}{'cover t 95%':>13}"
               f"{'boot sd':>9}{'cover boot 95%':>16}")
         for r in seeds_rows:
-            print(f"  {str(r['widths']):<22}{r['seeds']:>6}{r['mc_sd']:>9.4f}{r['median_stderr']:>11.4f}"
+            seeds = r["seeds"] if isinstance(r["seeds"], int) else ",".join(map(str, r["seeds"]))
+            print(f"  {str(r['widths']):<22}{seeds:>10}{r['mc_sd']:>9.4f}{r['median_stderr']:>11.4f}"
                   f"{r['coverage_stderr']:>16.3f}{r['coverage_t']:>13.3f}{r['mean_bootstrap_sd']:>9.4f}"
                   f"{r['coverage_bootstrap']:>16.3f}")
 
@@ -531,10 +540,11 @@ def main():
         print(f"\nStudy 7: redraw_table (the whole analysis rerun on redrawn seeds, its interval widened by "
               f"sqrt(k / (k - 1))), study 3's curves, {args.redraw_sets} curves per row, {args.redraw_resamples} "
               f"redraws ({time.perf_counter() - t7:.1f} s)")
-        print(f"  {'widths':<22}{'seeds':>6}{'MC sd':>9}{'half-width':>12}{'/ 1.96 sd':>10}{'cover 95%':>11}"
+        print(f"  {'widths':<22}{'seeds':>10}{'MC sd':>9}{'half-width':>12}{'/ 1.96 sd':>10}{'cover 95%':>11}"
               f"{'width_exponent: half-width':>28}{'cover 95%':>11}")
         for r in redraw_rows:
-            print(f"  {str(r['widths']):<22}{r['seeds']:>6}{r['mc_sd']:>9.4f}{r['median_half_width']:>12.4f}"
+            seeds = r["seeds"] if isinstance(r["seeds"], int) else ",".join(map(str, r["seeds"]))
+            print(f"  {str(r['widths']):<22}{seeds:>10}{r['mc_sd']:>9.4f}{r['median_half_width']:>12.4f}"
                   f"{r['half_width_over_196sd']:>10.2f}{r['coverage']:>11.3f}"
                   f"{r['width_exponent_median_half_width']:>28.4f}{r['width_exponent_coverage']:>11.3f}")
 

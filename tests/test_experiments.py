@@ -1242,6 +1242,19 @@ def test_phase_interval_check_counts_cells_each_way_round(tmp_path, capsys):
 
 
 # mutants: sd with ddof=0; the t multiplier of the normal (1.96); an interval holding the mean counted outside;
+def test_fit_calibration_study_7_redraws_uneven_counts_as_width_exponent_does():
+    # its uneven rows: redraw_table's intervals about as wide as width_exponent's, which widens each width by its
+    # own count (1.00-1.09 here; drawn each width's own count, the 8- and 32-seed widths had made them 1.11-1.21 x)
+    spec = importlib.util.spec_from_file_location("fit_calibration", ROOT / "benchmarks" / "fit_calibration.py")
+    calibration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibration)
+    rows = calibration.redraw_table_study(20, 100, 0)
+    assert [r["seeds"] for r in rows] == [2, 4, 8] * 2 + [[8, 8, 2, 2, 2], [2, 2, 2, 8, 8], [32, 11, 2, 2, 2]]
+    assert all(r["widths"] == [8, 16, 32, 64, 128] for r in rows[3:])
+    ratios = [r["median_half_width"] / r["width_exponent_median_half_width"] for r in rows[6:]]
+    assert all(0.9 < x < 1.1 for x in ratios), ratios
+
+
 # plain means of the runs' sds (short of the sd they estimate) for the root mean squares
 def test_seed_spread_compares_the_seeds_spread_with_each_runs_error_bars(tmp_path, capsys):
     from scipy import stats
