@@ -22,9 +22,9 @@ not limit the loss) by full-batch gradient descent from 0 at a constant step; th
 loss is logged every ``rf.log_every`` steps. Each model also reports the loss of the ridgeless
 (minimum-norm) solution on its own features and data, where its gradient descent converges
 (``infinite_time``): the long-time loss, for the width exponent. And its sharpness
-(``rf.gd_sharpness``): a run diverges where lr x sharpness passes 2 (clearly: just past it, the
-growth can outlast the run), which a narrow model's draw can do at a step the others take
-safely; the script counts them per width.
+(``rf.gd_sharpness``): a run diverges where lr x sharpness passes 2 (just past 2 the growth is
+slow, and a run may end before it shows), which a narrow model's draw can do at a step the
+others take safely; the script counts them per width.
 
     python experiments/compute_optimal.py --preset quick --out runs/compute_optimal
 

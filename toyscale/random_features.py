@@ -529,11 +529,11 @@ def gd_sharpness(phi: jax.Array, ridge: ArrayLike) -> jax.Array:
     On this quadratic, full-batch gradient descent at a constant step ``lr`` converges (from any
     start) where ``lr * sharpness < 2`` and grows geometrically, by ``|1 - lr * sharpness|`` a
     step, along the top eigenvector where it exceeds 2 (just past 2 that growth is slow, and a
-    finite run can end before it shows). A narrow model's features spread the
-    same data over fewer directions, so its sharpness is larger and varies more from draw to draw:
-    a step that is stable for most draws can be past the edge for a few narrow ones. (SGD's
-    edge is lower, and not this.) Computed from the smaller Gram matrix (``phi phi^T`` where T < N; the same nonzero
-    eigenvalues) in phi's dtype.
+    finite run can end before it shows). A narrow model's sharpness varies more from draw to
+    draw (fewer features average less of the draw out): a step that is stable for most draws
+    can be past the edge for a few narrow ones. (Minibatch SGD's edge differs.) Computed
+    from the smaller Gram matrix (``phi phi^T`` where T < N; the same nonzero eigenvalues) in
+    phi's dtype.
 
     Args:
       phi: training design [T, N], real (integers are promoted to float32, as are float16
