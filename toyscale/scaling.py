@@ -577,8 +577,8 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     point of k' > k finished models draws (k' - 1) k / (k - 1) of them (rounded; the analysis
     sees more records there than models, repeats as in any redraw): its redrawn mean then
     varies (k - 1) / k as much as its own mean too, so the one widening fits every point
-    (drawn k' of their own, those points had varied less, and the intervals ran wide where
-    they weigh). Where such a point also holds diverged models, which the analysis may
+    (drawn k' of their own, those points had varied less than it assumes, and the intervals
+    came out wider than :func:`width_exponent`'s). Where such a point also holds diverged models, which the analysis may
     average in, it draws the nearest whole multiple j k' instead and repeats each diverged
     model j times, so that they keep their share of its mean (j = 1 draws k', as before); this
     assumes an analysis that averages a point's records. A point of more models costs its
@@ -669,18 +669,18 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
         # (s^2 / k): (k - 1) / k at d = k, which the widening below undoes for the fewest k. A point of more
         # finished models draws d = (k - 1) fewest / (fewest - 1) of them (to the nearest), so that every point's
         # redrawn mean varies as the fewest's does and the one widening is right for all (drawn k of their own,
-        # they had varied less and the intervals ran wide: 0.038 where the exponent's sd was 0.028, 8 and 2
-        # seeds). A point that also holds diverged models, kept as they are (an analysis may average them in,
-        # as compute_optimal's ridgeless losses), draws a whole multiple j k of its finished ones and repeats
-        # its kept ones j times, so that they keep their share of its mean (j = 1: k, as before, where the
-        # nearest multiple is k)
+        # they had varied less than it assumes, and the intervals came out wider than width_exponent's per-width
+        # widening gives: benchmarks/fit_calibration.py study 7). A point that also holds diverged models, kept
+        # as they are (an analysis may average them in, as compute_optimal's ridgeless losses), draws a whole
+        # multiple (times) k of its finished ones and repeats its kept ones as often, so that they keep their
+        # share of its mean (times = 1: k, as before, where the nearest multiple is k)
         kept = [[r for r in groups[k] if r.diverged] for k, g in zip(order, finished) if g]
         sizes, repeats = [], []
         for g, diverged in zip(redrawn, kept):
             d = len(g) if len(g) == fewest else (len(g) - 1) * fewest / (fewest - 1)
-            j = max(1, round(d / len(g))) if diverged else 1
-            sizes.append(j * len(g) if diverged else round(d))
-            repeats += diverged * (j - 1)
+            times = max(1, round(d / len(g))) if diverged else 1
+            sizes.append(times * len(g) if diverged else round(d))
+            repeats += diverged * (times - 1)
         per_group = [rng.integers(0, len(g), size=(resamples, d)) for g, d in zip(redrawn, sizes)]
         picks = [fixed + repeats + [g[i] for g, d in zip(redrawn, per_group) for i in d[j]] for j in range(resamples)]
         more = "+" if max(map(len, redrawn)) > fewest else ""
