@@ -814,7 +814,7 @@ def test_redraw_table_reruns_an_analysis_on_redrawn_seeds_as_width_exponent_redr
         (", redrawn seeds ", ""))
 
 
-def test_redraw_table_draws_more_of_a_point_of_more_models_so_that_uneven_counts_are_not_widened_twice():
+def test_redraw_table_draws_more_of_a_point_of_more_models_so_that_one_widening_fits_every_point():
     # 2 seeds at m = 8 and 16 at the others: those draw 30 each ((16 - 1) x 2 / 1), whose mean varies as much,
     # relative to their own, as m = 8's two draws of two do; the one widening by sqrt(2) then fits every point,
     # and the interval matches width_exponent's, which widens each width by its own count (0.97-1.10 here, mean
@@ -840,7 +840,7 @@ def test_redraw_table_draws_more_of_a_point_of_more_models_so_that_uneven_counts
     # a point of more models that also holds diverged ones (kept as they are, and here averaged in, as
     # compute_optimal averages every model's ridgeless loss): a whole multiple of its finished models drawn and
     # the diverged repeated as often, so the redrawn mean stays centred (drawing 30 beside 4 kept had moved it
-    # from 1.18 to 1.09, out of its own interval) and varies about half as much as its own (0.48 here)
+    # from 1.18 to 1.09, out of its own interval) and varies about half as much as its own (0.50 here)
     rng = np.random.default_rng(0)
     records = [Record(s, {"N": 16, "seed": s}, s >= 16, {"lim": np.float64(2.0 if s >= 16 else 1 + 0.1 * rng.normal())})
                for s in range(20)]
