@@ -578,11 +578,12 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     sees more records there than models, repeats as in any redraw): its redrawn mean then
     varies (k - 1) / k as much as its own mean too, so the one widening fits every point
     (drawn k' of their own, those points had varied less than it assumes, and the intervals
-    came out wider than :func:`width_exponent`'s). Where such a point also holds diverged models, which the analysis may
-    average in, it draws the nearest whole multiple j k' instead and repeats each diverged
-    model j times, so that they keep their share of its mean (j = 1 draws k', as before); this
-    assumes an analysis that averages a point's records. A point of more models costs its
-    analysis more records per rerun (about twice, at k = 2).
+    came out wider than :func:`width_exponent`'s). Where such a point also holds diverged
+    models, which the analysis may average in, it draws the whole multiple j k' nearest that
+    (at least k') instead and repeats each diverged model j times, so that they keep their
+    share of its mean (j = 1 draws k', as before); this assumes an analysis that averages a
+    point's records. A point of more models costs its analysis more records per rerun (about
+    twice, at k = 2).
 
     Every rerun is the analysis on the host, one at a time: ``resamples`` times its cost (a
     compute-optimal table of 6 widths took about 6 ms on a 2-core CPU, the power-law
