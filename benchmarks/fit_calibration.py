@@ -34,7 +34,10 @@ loss scattered log-normally (sd 0.1) around it, k seeds per width, on 3 widths (
 5 (8..128); ``--width-sets`` curves each.  Prints the Monte-Carlo sd of the fitted exponent, the
 median of the fit's own (OLS) stderr and the coverage of +-1.96 of it and of the fit's 95 %
 Student-t interval (`PowerLawFit.t_interval`, n_widths - 2 dof), and the mean exponent sd of
-the seed bootstrap (400 resamples) and the coverage of its 95 % interval.
+the seed bootstrap (400 resamples) and the coverage of its 95 % interval; then the median
+half-width of that interval, and the median half-width and coverage of the same resamples'
+interval with ``widen="t"`` (stretched by Student's t over the normal quantile on the
+Welch-Satterthwaite degrees of freedom of the redrawn spread).
 
 Study 4, the points bootstrap of `fit_power_law`.  Curves L = 2 m^-0.5 + E, each width's loss the
 mean of 2 seeds scattered log-normally (sd 0.05); ``--offset-sets`` curves per row.  Without the
@@ -67,7 +70,9 @@ curves per row. Prints the Monte-Carlo sd of the exponent, the median half-width
 interval, its ratio to 1.96 sd and its coverage, beside width_exponent's seed bootstrap of the
 same curves (the same kind of redraws, its own draws, widened through the replicates' spread
 instead). Three more rows give the widths different numbers of seeds (8,8,2,2,2; 2,2,2,8,8;
-32,11,2,2,2), where redraw_table draws more of a width of more models.
+32,11,2,2,2), where redraw_table draws more of a width of more models. A second table gives both
+with ``widen="t"`` (redraw_table's degrees of freedom from its reruns' regression on the draws,
+width_exponent's from the closed-form fit's weights).
 
     python benchmarks/fit_calibration.py [--studies 1,2,3,4,5,6,7] [--datasets 200] [--mle-datasets 100] [--design grid]
         [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200]
@@ -303,7 +308,8 @@ def seed_bootstrap_study(n_sets: int, seed: int) -> list[dict]:
     for widths in (np.array([4, 8, 16]), np.array([8, 16, 32, 64, 128])):
         for k in (2, 4, 8):
             rng = np.random.default_rng([seed, widths.size, k])
-            est, se, boot_sd, cover_se, cover_t, cover_boot = [], [], [], 0, 0, 0
+            est, se, boot_sd, cover_se, cover_t, cover_boot, cover_welch = [], [], [], 0, 0, 0, 0
+            half, half_welch = [], []
             for t in range(n_sets):
                 values = tuple(2.0 * m**-0.5 * np.exp(rng.normal(0.0, 0.1, k)) for m in widths)
                 curve = WidthCurve.from_values(widths, values)
@@ -316,10 +322,17 @@ def seed_bootstrap_study(n_sets: int, seed: int) -> list[dict]:
                 cover_t += t_lo <= 0.5 <= t_hi
                 lo, hi = fit.intervals["exponent"]
                 cover_boot += lo <= 0.5 <= hi
+                half.append((hi - lo) / 2)
+                lo, hi = width_exponent(curve, seed_bootstrap=400, seed=t, widen="t").intervals["exponent"]
+                cover_welch += lo <= 0.5 <= hi
+                half_welch.append((hi - lo) / 2)
             rows.append(dict(widths=widths.tolist(), seeds=k, sets=n_sets, mc_sd=float(np.std(est, ddof=1)),
                              median_stderr=float(np.median(se)), coverage_stderr=cover_se / n_sets,
                              coverage_t=cover_t / n_sets,
-                             mean_bootstrap_sd=float(np.mean(boot_sd)), coverage_bootstrap=cover_boot / n_sets))
+                             mean_bootstrap_sd=float(np.mean(boot_sd)), coverage_bootstrap=cover_boot / n_sets,
+                             median_half_width=float(np.median(half)),
+                             median_half_width_welch=float(np.median(half_welch)),
+                             coverage_bootstrap_welch=cover_welch / n_sets))
     return rows
 
 
@@ -346,6 +359,7 @@ def redraw_table_study(n_sets: int, resamples: int, seed: int) -> list[dict]:
     for widths, counts, stream in designs:
         rng = np.random.default_rng(stream)
         half, half_curve, cover, cover_curve, est = [], [], 0, 0, []
+        half_welch, half_curve_welch, cover_welch, cover_curve_welch = [], [], 0, 0
         for t in range(n_sets):
             values = [2.0 * m**-0.5 * np.exp(rng.normal(0.0, 0.1, k)) for m, k in zip(widths, counts)]
             points = [(int(m), s, float(v[s])) for m, v in zip(widths, values) for s in range(v.size)]
@@ -360,12 +374,22 @@ def redraw_table_study(n_sets: int, resamples: int, seed: int) -> list[dict]:
             half_curve.append((fit.intervals["exponent"][1] - fit.intervals["exponent"][0]) / 2)
             cover += _covers((lo, hi), 0.5)
             cover_curve += _covers(fit.intervals["exponent"], 0.5)
+            lo, hi = redraw_table(records, _mean_width_table, resamples=resamples, seed=t,
+                                  widen="t").intervals["exponent"]
+            welch = width_exponent(curve, seed_bootstrap=resamples, seed=t, widen="t").intervals["exponent"]
+            half_welch.append((hi - lo) / 2)
+            half_curve_welch.append((welch[1] - welch[0]) / 2)
+            cover_welch += _covers((lo, hi), 0.5)
+            cover_curve_welch += _covers(welch, 0.5)
         sd = float(np.std(est, ddof=1))
         rows.append(dict(widths=widths.tolist(), seeds=counts[0] if len(set(counts)) == 1 else list(counts),
                          sets=n_sets, mc_sd=sd, median_half_width=float(np.median(half)),
                          half_width_over_196sd=float(np.median(half)) / (1.96 * sd), coverage=cover / n_sets,
                          width_exponent_median_half_width=float(np.median(half_curve)),
-                         width_exponent_coverage=cover_curve / n_sets))
+                         width_exponent_coverage=cover_curve / n_sets,
+                         median_half_width_welch=float(np.median(half_welch)), coverage_welch=cover_welch / n_sets,
+                         width_exponent_median_half_width_welch=float(np.median(half_curve_welch)),
+                         width_exponent_coverage_welch=cover_curve_welch / n_sets))
     return rows
 
 
@@ -485,12 +509,13 @@ def main():
         print(f"\nStudy 3: width_exponent, L = 2 m^-0.5, log-normal seed noise sd 0.1, {args.width_sets} curves per row "
               f"({time.perf_counter() - t3:.1f} s)")
         print(f"  {'widths':<22}{'seeds':>10}{'MC sd':>9}{'median se':>11}{'cover +-1.96se':>16}{'cover t 95%':>13}"
-              f"{'boot sd':>9}{'cover boot 95%':>16}")
+              f"{'boot sd':>9}{'cover boot 95%':>16}{'half-width':>12}{'widen t: half-width':>21}{'cover 95%':>11}")
         for r in seeds_rows:
             seeds = r["seeds"] if isinstance(r["seeds"], int) else ",".join(map(str, r["seeds"]))
             print(f"  {str(r['widths']):<22}{seeds:>10}{r['mc_sd']:>9.4f}{r['median_stderr']:>11.4f}"
                   f"{r['coverage_stderr']:>16.3f}{r['coverage_t']:>13.3f}{r['mean_bootstrap_sd']:>9.4f}"
-                  f"{r['coverage_bootstrap']:>16.3f}")
+                  f"{r['coverage_bootstrap']:>16.3f}{r['median_half_width']:>12.4f}"
+                  f"{r['median_half_width_welch']:>21.4f}{r['coverage_bootstrap_welch']:>11.3f}")
 
     if 4 in studies:
         t4 = time.perf_counter()
@@ -547,6 +572,14 @@ def main():
             print(f"  {str(r['widths']):<22}{seeds:>10}{r['mc_sd']:>9.4f}{r['median_half_width']:>12.4f}"
                   f"{r['half_width_over_196sd']:>10.2f}{r['coverage']:>11.3f}"
                   f"{r['width_exponent_median_half_width']:>28.4f}{r['width_exponent_coverage']:>11.3f}")
+        print("  the same curves with widen='t' (also by t / z on the Welch-Satterthwaite degrees of freedom):")
+        print(f"  {'widths':<22}{'seeds':>10}{'half-width':>12}{'/ 1.96 sd':>10}{'cover 95%':>11}"
+              f"{'width_exponent: half-width':>28}{'cover 95%':>11}")
+        for r in redraw_rows:
+            seeds = r["seeds"] if isinstance(r["seeds"], int) else ",".join(map(str, r["seeds"]))
+            print(f"  {str(r['widths']):<22}{seeds:>10}{r['median_half_width_welch']:>12.4f}"
+                  f"{r['median_half_width_welch'] / (1.96 * r['mc_sd']):>10.2f}{r['coverage_welch']:>11.3f}"
+                  f"{r['width_exponent_median_half_width_welch']:>28.4f}{r['width_exponent_coverage_welch']:>11.3f}")
 
     out = dict(
         load_average_before=load0, load_average_after=os.getloadavg(), wall_seconds=time.perf_counter() - t0,
