@@ -42,27 +42,30 @@ from toyscale import plots
 from toyscale import random_features as rf
 from toyscale._checks import check_int
 from toyscale.fitting import fit_power_law
-from toyscale.runner import (check_axis, check_seed_resamples, experiment_args, finish, frontier_fits, frontier_summary,
-                             print_exponents, print_frontier, redraw_exponents, run_experiment_sweep, width_fit)
+from toyscale.runner import (check_axis, check_seed_resamples, check_seed_widen, experiment_args, finish,
+                             frontier_fits, frontier_summary, print_exponents, print_frontier, redraw_exponents,
+                             run_experiment_sweep, width_fit)
 
 # ``rf`` holds RFConfig fields; ``seeds`` the seeds of every width, or a list of them, one count per
 # width in the order of ``widths``; ``time_fit`` is the (t_min, t_max) of the time exponent's fit at
 # the largest width; ``bins`` the number of log-spaced compute budgets of the frontier;
 # ``seed_resamples`` the redraws of the seeds that every exponent's interval over redrawn seeds
-# refits the whole table on (scaling.redraw_table; 0: none).
+# refits the whole table on (scaling.redraw_table; 0: none); ``seed_widen`` how those intervals are
+# widened for few seeds (redraw_table's ``widen``: "sqrt", or "t", also by Student's t on the
+# Welch-Satterthwaite degrees of freedom, which covers closer to 95 % with 2-4 seeds).
 PRESETS = {
     # Not a published configuration (the paper's figures use other models): the largest grid we
     # would run, for a GPU.
     "paper": dict(rf=dict(M=16384, log_every=100), alpha=1.0, widths=[16, 32, 64, 128, 256, 512, 1024, 2048],
                   T=32768, steps=40_000, lr=1.0, seeds=4, time_fit=[100, 10_000], bins=12,
-                  seed_resamples=1000),
+                  seed_resamples=1000, seed_widen="sqrt"),
     # a 2-core CPU in about three minutes
     "quick": dict(rf=dict(M=4096, log_every=50), alpha=1.0, widths=[16, 32, 64, 128, 256, 512], T=8192,
                   steps=10_000, lr=1.0, seeds=2, time_fit=[100, 2000], bins=10,
-                  seed_resamples=1000),
+                  seed_resamples=1000, seed_widen="sqrt"),
     # seconds: only checks that the script runs end to end (used by the tests)
     "smoke": dict(rf=dict(M=128, log_every=10), alpha=1.0, widths=[4, 8, 16, 32], T=512, steps=400, lr=1.0,
-                  seeds=2, time_fit=[20, 200], bins=6, seed_resamples=100),
+                  seeds=2, time_fit=[20, 200], bins=6, seed_resamples=100, seed_widen="sqrt"),
 }
 DATA_RICH = 16  # T >= this x the largest width: the ridgeless loss's 1 / (1 - N/T) then inflates it <= 7 %
 MODE_RICH = 4  # M >= this x the largest width (the presets have 4 and 8)
@@ -108,6 +111,7 @@ def prepare(pre: dict) -> tuple:
                          f"share a seed's draws are paired seed by seed (and redrawn so), so every width needs the "
                          f"same seeds: give one count")
     check_seed_resamples(pre["seed_resamples"])
+    check_seed_widen(pre["seed_widen"])
     window = pre["time_fit"]
     if not (isinstance(window, list) and len(window) == 2
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in window)):
@@ -260,7 +264,7 @@ def main(argv=None) -> dict:
     # each exponent's spread over redrawn seeds: the whole table refitted on each redraw (the fits' own
     # intervals see one set of runs)
     redrawn = redraw_exponents(result, lambda records: fit_table(records, widths, s, cfg)["fits"], SIGNS,
-                               s["seed_resamples"], paired="N" in cfg.common_across)
+                               s["seed_resamples"], paired="N" in cfg.common_across, widen=s["seed_widen"])
 
     counts = seed_counts(s["seeds"], s["widths"])  # (checked by prepare)
     per_width = (f"{len(widths)} widths x {counts[widths[0]]} seeds" if len(set(counts.values())) == 1 else

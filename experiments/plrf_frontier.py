@@ -31,27 +31,30 @@ import numpy as np
 from toyscale import plots
 from toyscale import plrf
 from toyscale._checks import check_int
-from toyscale.runner import (check_axis, check_seed_resamples, experiment_args, finish, frontier_fits, frontier_summary,
-                             print_exponents, print_frontier, redraw_exponents, run_experiment_sweep, width_fit)
+from toyscale.runner import (check_axis, check_seed_resamples, check_seed_widen, experiment_args, finish,
+                             frontier_fits, frontier_summary, print_exponents, print_frontier, redraw_exponents,
+                             run_experiment_sweep, width_fit)
 from toyscale.theory import plrf_exponents
 
 # ``plrf`` holds PLRFConfig fields; ``compute`` is the largest budget f = d r (each width runs
 # compute / d steps, rounded down to a multiple of log_every); ``bins`` the number of
 # log-spaced budgets of the frontier; ``seed_resamples`` the redraws of the seeds that every
-# exponent's interval over redrawn seeds refits the whole table on (scaling.redraw_table; 0: none).
+# exponent's interval over redrawn seeds refits the whole table on (scaling.redraw_table; 0: none);
+# ``seed_widen`` how those intervals are widened for few seeds (redraw_table's ``widen``: "sqrt", or
+# "t", also by Student's t on the Welch-Satterthwaite degrees of freedom).
 PRESETS = {
     # Not run here (no GPU): the reference gives alpha = 0.7 on the II/III boundary (beta = alpha in the derived
     # phases), not the paper's widths, steps or lr; these are ours.
     "paper": dict(plrf=dict(v_ratio=4, log_every=100), alpha=0.7, beta=0.7,
                   widths=[100, 200, 400, 800, 1600, 3200], compute=20_000_000, lr=0.1, seeds=8, bins=16,
-                  seed_resamples=1000),
+                  seed_resamples=1000, seed_widen="sqrt"),
     # a 2-core CPU in about a minute; 400 seed redraws (each reruns the frontier, ~35 ms here: 1,000 had
     # added 33-37 s to the 47 s run)
     "quick": dict(plrf=dict(v_ratio=4, log_every=10), alpha=0.7, beta=0.7, widths=[16, 32, 64, 128, 256, 512],
-                  compute=1_000_000, lr=0.1, seeds=8, bins=14, seed_resamples=400),
+                  compute=1_000_000, lr=0.1, seeds=8, bins=14, seed_resamples=400, seed_widen="sqrt"),
     # seconds: only checks that the script runs end to end (used by the tests)
     "smoke": dict(plrf=dict(v_ratio=4, log_every=10), alpha=0.7, beta=0.7, widths=[4, 8, 16, 32, 64],
-                  compute=40_000, lr=0.1, seeds=2, bins=8, seed_resamples=100),
+                  compute=40_000, lr=0.1, seeds=2, bins=8, seed_resamples=100, seed_widen="sqrt"),
 }
 LEAST_LOGGED = 3  # logged losses of the widest width, at least
 
@@ -77,6 +80,7 @@ def prepare(pre: dict) -> tuple:
     if isinstance(pre["bins"], bool) or not isinstance(pre["bins"], int) or pre["bins"] < 3:
         raise ValueError(f"bins={pre['bins']!r}; bins must be an integer >= 3 (compute budgets of the frontier)")
     check_seed_resamples(pre["seed_resamples"])
+    check_seed_widen(pre["seed_widen"])
     steps = {d: steps_of(compute, d, cfg.log_every) for d in widths}
     grid = [p for d in widths for p in plrf.plrf_grid(d=[d], alpha=[pre["alpha"]], beta=[pre["beta"]],
                                                       lr=pre["lr"], steps=steps[d], seeds=pre["seeds"])]
@@ -128,7 +132,7 @@ def main(argv=None) -> dict:
     # each exponent's spread over redrawn seeds: the whole table refitted on each redraw (the fits' own
     # intervals see one set of runs)
     redrawn = redraw_exponents(result, lambda records: fit_table(records, widths, steps, cfg, s["bins"])["fits"],
-                               SIGNS, s["seed_resamples"])
+                               SIGNS, s["seed_resamples"], widen=s["seed_widen"])
 
     print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), alpha = {s['alpha']:g}, "
           f"beta = {s['beta']:g} (phase {want['phase']}), v = {cfg.v_ratio} d, lr = {s['lr']:g}, batch 1, "

@@ -1253,6 +1253,11 @@ def test_fit_calibration_study_7_redraws_uneven_counts_as_width_exponent_does():
     assert all(r["widths"] == [8, 16, 32, 64, 128] for r in rows[3:])
     ratios = [r["median_half_width"] / r["width_exponent_median_half_width"] for r in rows[6:]]
     assert all(0.9 < x < 1.1 for x in ratios), ratios
+    # widen="t": the regression on the draws finds the degrees of freedom width_exponent's closed form does, so
+    # the two stretch alike (0.95-1.02 here), wider than the plain intervals on every row
+    ratios = [r["median_half_width_welch"] / r["width_exponent_median_half_width_welch"] for r in rows]
+    assert all(0.9 < x < 1.1 for x in ratios), ratios
+    assert all(r["median_half_width_welch"] > r["median_half_width"] for r in rows)
 
 
 # plain means of the runs' sds (short of the sd they estimate) for the root mean squares
@@ -2816,7 +2821,8 @@ def test_superposition_scripts_say_why_a_width_left_with_one_model_has_no_interv
             assert seeds[0][1] == [None, None] and all(v is not None for v in seeds[0][0] + seeds[1][0] + seeds[1][1])
 
 
-# mutants: the redraw's paired flag ignored; a row's interval left unsigned (N*'s had come out negative)
+# mutants: the redraw's paired flag ignored; a row's interval left unsigned (N*'s had come out negative);
+# seed_widen not passed on
 def test_compute_optimal_and_plrf_frontier_redraw_the_seeds_of_their_whole_table(tmp_path, capsys):
     t = 10.0 * np.arange(1, 41)
     level = {0: -0.03, 1: 0.01, 2: 0.04, 3: -0.02}  # a seed's level, shared by its widths (one teacher and data set)
@@ -2872,3 +2878,15 @@ def test_compute_optimal_and_plrf_frontier_redraw_the_seeds_of_their_whole_table
             module.prepare({**module.PRESETS["smoke"], "seed_resamples": 10})
         with pytest.raises(TypeError, match="seed_resamples=0.5; seed_resamples must be an integer"):
             module.prepare({**module.PRESETS["smoke"], "seed_resamples": 0.5})
+        with pytest.raises(ValueError, match="seed_widen='z'; seed_widen must be 'sqrt'"):
+            module.prepare({**module.PRESETS["smoke"], "seed_widen": "z"})
+    # seed_widen=t: the same runs refitted, every interval widened by t / z about the same median
+    module = _stand_in_sweep(load("plrf_frontier"), plrf_outputs)
+    module.main(["--preset", "smoke", "--set", "seed_widen=t", "--out", str(tmp_path / "plrf"), "--figures",
+                 str(tmp_path / "fig"), "--no-progress"])
+    printed = capsys.readouterr().out
+    wide = json.loads((tmp_path / "plrf" / "summary.json").read_text())["exponents"]
+    assert "and by t / z on the degrees of freedom of the redrawn spread (Welch-Satterthwaite" in printed
+    for key in ("floor", "d_opt", "loss_opt"):
+        (lo, hi), (wlo, whi) = ex[key]["seed_interval"], wide[key]["seed_interval"]
+        assert wide[key]["fitted"] == ex[key]["fitted"] and wlo < lo < hi < whi, key

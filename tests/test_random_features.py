@@ -1105,7 +1105,7 @@ def _replicated_regime_records(seeds: int = 8, level: float = 0.2, eps: float = 
     return [recs[i] for i in order]
 
 
-# mutants: seed_bootstrap ignored; common_across ignored (every fit redrawn unpaired)
+# mutants: seed_bootstrap ignored; common_across ignored (every fit redrawn unpaired); widen not passed on
 def test_regime_exponents_redraw_the_seeds_and_pair_them_along_the_sizes_that_share_draws():
     from toyscale.fitting import fit_power_law
 
@@ -1138,6 +1138,16 @@ def test_regime_exponents_redraw_the_seeds_and_pair_them_along_the_sizes_that_sh
         rf.regime_exponents(records, **settings, seed_bootstrap=-1)
     with pytest.raises(ValueError, match="Q"):
         rf.regime_exponents(records, **settings, seed_bootstrap=400, common_across=("Q",))
+    # widen="t" reaches every fit: each interval the redrawn one, wider, its note giving its degrees of freedom
+    # (paired: the 8 seeds', 7)
+    wide = rf.regime_exponents(records, **settings, seed_bootstrap=400, common_across=("N",), widen="t")
+    for name in plain:
+        assert width(wide, name) > width(paired, name) and "degrees of freedom" in wide[name][2].notes[-1], name
+    assert "on 7 degrees of freedom (8 seeds redrawn together" in wide["resolution_N"][2].notes[-1]
+    with pytest.raises(ValueError, match="widen='t' without seed_bootstrap"):
+        rf.regime_exponents(records, **settings, widen="t")
+    with pytest.raises(ValueError, match="widen='T'"):
+        rf.regime_exponents(records, **settings, seed_bootstrap=400, widen="T")
 
 
 # mutants: a size with one model redrawn, or left without intervals (the script's summary failed on them), or named

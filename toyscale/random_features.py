@@ -55,7 +55,7 @@ from toyscale._checks import (FLOAT32_TINY, check_axis, check_float32, check_int
                               check_common_fields, common_of_pair, config_from_dict, model_keys, prng_key,
                               short_repr)
 # the replicate check width_curve makes, and the width fit with its seed redraws
-from toyscale.scaling import WidthCurve, _replicates, _scalar_outputs, width_exponent
+from toyscale.scaling import WidthCurve, _check_bootstrap_widen, _replicates, _scalar_outputs, width_exponent
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
 
 __all__ = [
@@ -1312,8 +1312,8 @@ def check_regime_fits(points: Sequence[Mapping[str, Any]], *, N_max: int, T_max:
 
 
 def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, N_small: int, T_small: int,
-                     ratio: float = 8.0, seed_bootstrap: int = 0,
-                     common_across: Sequence[str] = ()) -> dict[str, tuple[np.ndarray, np.ndarray, Any]]:
+                     ratio: float = 8.0, seed_bootstrap: int = 0, common_across: Sequence[str] = (),
+                     widen: str = "sqrt") -> dict[str, tuple[np.ndarray, np.ndarray, Any]]:
     """Fits the four scaling regimes of Bahri et al. (2021) with ``fit_power_law``.
 
     * ``resolution_N``: L(N) at T = ``T_max``, N <= T_max / ratio (prediction alpha);
@@ -1340,7 +1340,8 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
     draws across that size, so a seed is the independent unit) redraws one set of seeds for
     every size, the seeds every size has; the others redraw each size's seeds on their own. A
     fit with a size left with one model (its others diverged) gets nan intervals and a note
-    saying so.
+    saying so. ``widen`` is width_exponent's: "t" widens those intervals by Student's t on
+    their Welch-Satterthwaite degrees of freedom too, closer to their level with few seeds.
 
     Returns:
       ``{name: (x, mean y, fit)}``, x the sizes with a finished model; ``fit`` is None where
@@ -1354,6 +1355,7 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
     specs = _regime_specs(N_max, T_max, N_small, T_small, ratio)
     seed_bootstrap = check_int("seed_bootstrap", seed_bootstrap, 0)
     common_across = _check_common(common_across)
+    _check_bootstrap_widen(widen, seed_bootstrap)
     fits = {}
     for name, (along, measure, fixed, keep, _) in specs.items():
         x, values, seeds, diverged = _replicate_values(result, along, measure, dict(fixed, ridge=0.0),
@@ -1368,7 +1370,8 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
         curve = WidthCurve.from_values(x, values, seeds=seeds,
                                        n_diverged=sum(n for at, n in diverged.items() if keep(at)))
         # (a size left with one model: nan intervals and width_exponent's note, naming it "N = 32")
-        redraw = {"seed_bootstrap": seed_bootstrap, "paired": along in common_across} if seed_bootstrap else {}
+        redraw = ({"seed_bootstrap": seed_bootstrap, "paired": along in common_across, "widen": widen}
+                  if seed_bootstrap else {})
         fits[name] = (x, y, width_exponent(curve, axis=along, **redraw))
     return fits
 

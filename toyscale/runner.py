@@ -516,19 +516,28 @@ def check_seed_resamples(value: Any) -> int:
     return value
 
 
+def check_seed_widen(value: Any) -> str:
+    """A preset's ``seed_widen`` (how :func:`toyscale.scaling.redraw_table` widens its
+    intervals: "sqrt", or "t" on top), checked before the sweep runs."""
+    from toyscale.scaling import check_widen
+
+    return check_widen(value, "seed_widen")
+
+
 def redraw_exponents(result: Any, fits_of: Callable[[Any], Mapping[str, Any]], signs: Mapping[str, float],
-                     resamples: int, paired: bool = False) -> Any:
+                     resamples: int, paired: bool = False, widen: str = "sqrt") -> Any:
     """The intervals over redrawn seeds of a script's exponent table (a
     :class:`toyscale.scaling.RedrawnTable`, for :func:`print_exponents`): ``fits_of(records)``
     refits the whole table from records, each fit's exponent signed by ``signs`` as printed, on
-    ``resamples`` redraws of ``result``'s seeds (:func:`toyscale.scaling.redraw_table`); None
-    for ``resamples`` 0 (a preset's ``seed_resamples``)."""
+    ``resamples`` redraws of ``result``'s seeds (:func:`toyscale.scaling.redraw_table`, its
+    intervals widened as ``widen`` says, a preset's ``seed_widen``); None for ``resamples`` 0 (a
+    preset's ``seed_resamples``)."""
     if not resamples:
         return None
     from toyscale.scaling import redraw_table  # (here: the runner itself imports nothing of JAX)
 
     return redraw_table(result, lambda records: {k: signs[k] * f.exponent for k, f in fits_of(records).items()},
-                        resamples=resamples, paired=paired)
+                        resamples=resamples, paired=paired, widen=widen)
 
 
 def frontier_summary(frontier: Any, budgets: int, names: tuple[str, str]) -> dict | None:
