@@ -72,7 +72,8 @@ same curves (the same kind of redraws, its own draws, widened through the replic
 instead). Three more rows give the widths different numbers of seeds (8,8,2,2,2; 2,2,2,8,8;
 32,11,2,2,2), where redraw_table draws more of a width of more models. A second table gives both
 with ``widen="t"`` (redraw_table's degrees of freedom from its reruns' regression on the draws,
-width_exponent's from the closed-form fit's weights).
+width_exponent's from the closed-form fit's weights), and the ratio of the two degrees of freedom
+on each curve (median and range).
 
     python benchmarks/fit_calibration.py [--studies 1,2,3,4,5,6,7] [--datasets 200] [--mle-datasets 100] [--design grid]
         [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200]
@@ -359,7 +360,7 @@ def redraw_table_study(n_sets: int, resamples: int, seed: int) -> list[dict]:
     for widths, counts, stream in designs:
         rng = np.random.default_rng(stream)
         half, half_curve, cover, cover_curve, est = [], [], 0, 0, []
-        half_welch, half_curve_welch, cover_welch, cover_curve_welch = [], [], 0, 0
+        half_welch, half_curve_welch, cover_welch, cover_curve_welch, dof_ratio = [], [], 0, 0, []
         for t in range(n_sets):
             values = [2.0 * m**-0.5 * np.exp(rng.normal(0.0, 0.1, k)) for m, k in zip(widths, counts)]
             points = [(int(m), s, float(v[s])) for m, v in zip(widths, values) for s in range(v.size)]
@@ -374,9 +375,12 @@ def redraw_table_study(n_sets: int, resamples: int, seed: int) -> list[dict]:
             half_curve.append((fit.intervals["exponent"][1] - fit.intervals["exponent"][0]) / 2)
             cover += _covers((lo, hi), 0.5)
             cover_curve += _covers(fit.intervals["exponent"], 0.5)
-            lo, hi = redraw_table(records, _mean_width_table, resamples=resamples, seed=t,
-                                  widen="t").intervals["exponent"]
-            welch = width_exponent(curve, seed_bootstrap=resamples, seed=t, widen="t").intervals["exponent"]
+            redrawn = redraw_table(records, _mean_width_table, resamples=resamples, seed=t, widen="t")
+            lo, hi = redrawn.intervals["exponent"]
+            wide = width_exponent(curve, seed_bootstrap=resamples, seed=t, widen="t")
+            welch = wide.intervals["exponent"]
+            # (the regression's degrees of freedom against the closed form's, which the fit's note gives)
+            dof_ratio.append(redrawn.dof["exponent"] / float(re.search(r"on ([0-9.e+]+) degrees", wide.notes[-1])[1]))
             half_welch.append((hi - lo) / 2)
             half_curve_welch.append((welch[1] - welch[0]) / 2)
             cover_welch += _covers((lo, hi), 0.5)
@@ -389,7 +393,8 @@ def redraw_table_study(n_sets: int, resamples: int, seed: int) -> list[dict]:
                          width_exponent_coverage=cover_curve / n_sets,
                          median_half_width_welch=float(np.median(half_welch)), coverage_welch=cover_welch / n_sets,
                          width_exponent_median_half_width_welch=float(np.median(half_curve_welch)),
-                         width_exponent_coverage_welch=cover_curve_welch / n_sets))
+                         width_exponent_coverage_welch=cover_curve_welch / n_sets,
+                         dof_ratio=[float(np.min(dof_ratio)), float(np.median(dof_ratio)), float(np.max(dof_ratio))]))
     return rows
 
 
@@ -574,12 +579,14 @@ def main():
                   f"{r['width_exponent_median_half_width']:>28.4f}{r['width_exponent_coverage']:>11.3f}")
         print("  the same curves with widen='t' (also by t / z on the Welch-Satterthwaite degrees of freedom):")
         print(f"  {'widths':<22}{'seeds':>10}{'half-width':>12}{'/ 1.96 sd':>10}{'cover 95%':>11}"
-              f"{'width_exponent: half-width':>28}{'cover 95%':>11}")
+              f"{'width_exponent: half-width':>28}{'cover 95%':>11}{'dof ratio: median (range)':>28}")
         for r in redraw_rows:
             seeds = r["seeds"] if isinstance(r["seeds"], int) else ",".join(map(str, r["seeds"]))
+            low, mid, high = r["dof_ratio"]
             print(f"  {str(r['widths']):<22}{seeds:>10}{r['median_half_width_welch']:>12.4f}"
                   f"{r['median_half_width_welch'] / (1.96 * r['mc_sd']):>10.2f}{r['coverage_welch']:>11.3f}"
-                  f"{r['width_exponent_median_half_width_welch']:>28.4f}{r['width_exponent_coverage_welch']:>11.3f}")
+                  f"{r['width_exponent_median_half_width_welch']:>28.4f}{r['width_exponent_coverage_welch']:>11.3f}"
+                  f"{f'{mid:.3f} ({low:.3f}-{high:.3f})':>28}")
 
     out = dict(
         load_average_before=load0, load_average_after=os.getloadavg(), wall_seconds=time.perf_counter() - t0,

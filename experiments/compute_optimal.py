@@ -111,7 +111,7 @@ def prepare(pre: dict) -> tuple:
                          f"share a seed's draws are paired seed by seed (and redrawn so), so every width needs the "
                          f"same seeds: give one count")
     check_seed_resamples(pre["seed_resamples"])
-    check_seed_widen(pre["seed_widen"])
+    check_seed_widen(pre["seed_widen"], pre["seed_resamples"])
     window = pre["time_fit"]
     if not (isinstance(window, list) and len(window) == 2
             and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in window)):

@@ -80,7 +80,7 @@ def prepare(pre: dict) -> tuple:
     if isinstance(pre["bins"], bool) or not isinstance(pre["bins"], int) or pre["bins"] < 3:
         raise ValueError(f"bins={pre['bins']!r}; bins must be an integer >= 3 (compute budgets of the frontier)")
     check_seed_resamples(pre["seed_resamples"])
-    check_seed_widen(pre["seed_widen"])
+    check_seed_widen(pre["seed_widen"], pre["seed_resamples"])
     steps = {d: steps_of(compute, d, cfg.log_every) for d in widths}
     grid = [p for d in widths for p in plrf.plrf_grid(d=[d], alpha=[pre["alpha"]], beta=[pre["beta"]],
                                                       lr=pre["lr"], steps=steps[d], seeds=pre["seeds"])]

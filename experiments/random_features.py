@@ -15,30 +15,33 @@ import numpy as np
 from toyscale import plots
 from toyscale import random_features as rf
 from toyscale.runner import experiment_args, finish, run_experiment_sweep
-from toyscale.scaling import SEED_RESAMPLES, redrawn_seeds_text, seed_interval
+from toyscale.scaling import SEED_RESAMPLES, check_widen, redrawn_seeds_text, seed_interval
 from toyscale.theory import expected_test_loss
 
 # ``rf`` holds RFConfig fields (--set rf.test_samples=...); the rest are regime_grid's
-# arguments plus the fit's ``ratio``. The papers give no single grid to copy for this figure:
+# arguments plus the fit's ``ratio`` and ``seed_widen``, how each fit's interval over redrawn seeds is
+# widened for few seeds (regime_exponents' ``widen``: "sqrt", or "t", also by Student's t on the
+# Welch-Satterthwaite degrees of freedom). The papers give no single grid to copy for this figure:
 # the sizes span the four regimes at spectrum exponent 0.5 with the latent dimension M well
 # above the largest N and T, and "paper" is the larger of our two grids (M = 2^13, in the
 # 2^13..2^15 range of Maloney et al.), not a published configuration.
 PRESETS = {
     "smoke": dict(rf=dict(M=256), alpha=0.5, sizes=[8, 16, 32, 64], rows=[8, 64], columns=[8, 64], ridges=[0.1],
-                  ridge_column=16, replicates=64, limit_size=32, ratio=2),
+                  ridge_column=16, replicates=64, limit_size=32, ratio=2, seed_widen="sqrt"),
     "quick": dict(rf=dict(M=4096), alpha=0.5, sizes=[2**i for i in range(3, 12)], rows=[16, 128, 2048],
                   columns=[16, 128, 2048], ridges=[1e-2, 1e-1], ridge_column=128, replicates=2048,
-                  max_min_size=256, limit_size=32, ratio=8),
+                  max_min_size=256, limit_size=32, ratio=8, seed_widen="sqrt"),
     "paper": dict(rf=dict(M=8192), alpha=0.5, sizes=[2**i for i in range(3, 13)], rows=[16, 128, 4096],
                   columns=[16, 128, 4096], ridges=[1e-3, 1e-2, 1e-1], ridge_column=128, replicates=8192,
-                  max_min_size=1024, limit_size=32, ratio=8),
+                  max_min_size=1024, limit_size=32, ratio=8, seed_widen="sqrt"),
 }
 
 
 def prepare(pre: dict) -> tuple:
     """The config, grid and fit settings of a preset, checked before anything runs."""
     cfg = rf.check_isotropic(rf.RFConfig.from_dict(pre["rf"]), "random_features.py")
-    grid = rf.regime_grid(**{k: v for k, v in pre.items() if k not in ("rf", "ratio")})
+    check_widen(pre["seed_widen"], "seed_widen")
+    grid = rf.regime_grid(**{k: v for k, v in pre.items() if k not in ("rf", "ratio", "seed_widen")})
     fit_settings = rf.regime_fit_settings(rows=pre["rows"], columns=pre["columns"], ratio=pre["ratio"],
                                           limit_size=pre["limit_size"])
     rf.check_regime_fits(grid, **fit_settings)
@@ -87,7 +90,8 @@ def main(argv=None) -> dict:
     agreement = rf.theory_agreement(points, mean, sem, expected_test_loss(cfg, points), off_peak=2.0)
     # each fit's stderr sees the seed noise only through the means' scatter about the line: the
     # replicates redrawn too (together across the sizes where the models share their draws)
-    fits = rf.regime_exponents(result, **fit_settings, seed_bootstrap=SEED_RESAMPLES, common_across=cfg.common_across)
+    fits = rf.regime_exponents(result, **fit_settings, seed_bootstrap=SEED_RESAMPLES, common_across=cfg.common_across,
+                               widen=pre["seed_widen"])
     floor = rf.regime_zero_theory_sizes(cfg, alpha, fits, **fit_settings)
     task = rf.RandomFeatureTask(cfg)
     print(f"{len(result)} models in {len({task.static_of(p) for p in grid})} compiled shapes")

@@ -970,9 +970,10 @@ def test_welch_dof_lies_between_the_fewest_and_the_pooled_degrees_of_freedom():
     assert welch_dof([1.0, 0.0, 0.0], [4, 9, 9]) == 3.0  # one part: its own k - 1
     assert welch_dof([1.0, 1.0], [2, 5]) == pytest.approx(4 / (1 + 1 / 4))  # between, 3.2
     assert welch_dof([2.0, 1.0], [3, 3]) == pytest.approx(9 / (4 / 2 + 1 / 2))
-    assert welch_dof([0.0, np.nan], [2, 2]) == np.inf  # (no spread: no widening)
+    assert welch_dof([0.0, 0.0], [2, 2]) == np.inf  # (no spread: no widening)
     for parts, counts, match in (([1.0], [1], "integer >= 2"), ([1.0], [2.0], "integer >= 2"),
-                                 ([1.0, 2.0], [2], "one count per part"), ([-1.0], [2], ">= 0")):
+                                 ([1.0, 2.0], [2], "one count per part"), ([-1.0], [2], "finite and >= 0"),
+                                 ([np.inf, 1.0], [2, 9], "finite and >= 0"), ([np.nan], [2], "finite and >= 0")):
         with pytest.raises(ValueError, match=match):
             welch_dof(parts, counts)
 
@@ -984,8 +985,8 @@ def _ends(fit, name="exponent"):
     return fit.intervals[name]
 
 
-# mutants: widen ignored; the factor t / z inverted; counts taken as k + 1; the prefactor left alone;
-# paired given Welch's dof
+# mutants: widen ignored; the factor t / z inverted; counts taken as k + 1; the prefactor left alone, or
+# given the exponent's dof; paired given Welch's dof
 def test_widen_t_stretches_the_seed_bootstrap_by_t_over_z_on_the_welch_degrees_of_freedom():
     from toyscale.fitting import t_quantile
     from toyscale.scaling import welch_dof
@@ -1010,8 +1011,14 @@ def test_widen_t_stretches_the_seed_bootstrap_by_t_over_z_on_the_welch_degrees_o
     parts = [ci**2 * np.var(v, ddof=1) / (v.size * v.mean() ** 2) for ci, v in zip(c, curve.values)]
     assert dof == pytest.approx(welch_dof(parts, [2] * 4), rel=0.1) and 1 <= dof <= 4
     assert "covered 91-98 %" in note and "cover less than their level" not in note
+    # the prefactor's on its own degrees of freedom (its weights differ), in log space
     (plo, phi), (wplo, wphi) = _ends(plain, "prefactor"), _ends(wide, "prefactor")
     assert 0 < wplo < plo < phi < wphi
+    own = float(re.search(r"the prefactor's on its own, ([0-9.]+)\)", note).group(1))
+    weights = 1 / x.size - x.mean() * c
+    assert own == pytest.approx(welch_dof([w**2 * p / ci**2 for w, p, ci in zip(weights, parts, c)], [2] * 4), rel=0.1)
+    assert np.log(wphi / wplo) / np.log(phi / plo) == pytest.approx(t_quantile(0.975, own) / Z975, rel=0.02)
+    assert abs(own - dof) > 0.1
     # paired: one draw of k seeds, k - 1 degrees of freedom
     shared = WidthCurve.from_values(curve.widths, [np.exp(np.log(v.mean()) + np.random.default_rng(i).normal(0, .1, 4))
                                                    for i, v in enumerate(curve.values)],
@@ -1051,7 +1058,7 @@ def test_widen_is_refused_where_it_means_nothing(kwargs, error, match):
             redraw_table(_records_of(), _width_table, resamples=40, widen=kwargs["widen"])
 
 
-# mutants: the regression's parts not split by point; the pooled fallback never taken; paired given the
+# mutants: the regression's parts not split by point; the fallback never taken; paired given the
 # regression; the factor not applied
 def test_redraw_table_widen_t_finds_each_points_share_by_regressing_the_reruns_on_the_draws():
     from toyscale.fitting import t_quantile
@@ -1076,9 +1083,11 @@ def test_redraw_table_widen_t_finds_each_points_share_by_regressing_the_reruns_o
     one = redraw_table(records, lambda rs: {"x": np.mean([float(r["test_loss"]) for r in rs if r.point["m"] == 8])},
                        resamples=1000, widen="t")
     assert one.dof["x"] == pytest.approx(3.0, abs=0.05)
-    # too few reruns to regress on (40 < 2 x 32 models): the pooled sum(k - 1), the least widening
-    few = redraw_table(_records_of(curve_seeds=8, eps=0.1), _width_table, resamples=40, widen="t")
-    assert few.dof["alpha_m"] == 28.0 and "alpha_m 28 (pooled: too few reruns to regress on)" in few.note
+    # too few reruns to regress on (50 < 31 models + 20): the fewest point's k - 1, the most widening
+    eight = _records_of(curve_seeds=8, eps=0.1)
+    few = redraw_table(eight[1:], _width_table, resamples=50, widen="t")
+    assert few.dof["alpha_m"] == 6.0 and "alpha_m 6 (the fewest point's: too few reruns to regress on)" in few.note
+    assert redraw_table(eight[1:], _width_table, resamples=51, widen="t").dof["alpha_m"] > 6.0  # (regressed)
     # an analysis far from linear in its records: the note says the split is rough
     # (the largest loss at one width: 50 % explained here)
     rough = redraw_table(records, lambda rs: {"x": max(float(r["test_loss"]) for r in rs if r.point["m"] == 4)},
@@ -1088,3 +1097,37 @@ def test_redraw_table_widen_t_finds_each_points_share_by_regressing_the_reruns_o
     # paired: the seeds redrawn together, k - 1
     paired = redraw_table(records, _width_table, resamples=200, paired=True, widen="t")
     assert paired.dof == {"alpha_m": 3.0} and "(the seeds redrawn together): alpha_m 3" in paired.note
+
+
+# mutants: stretched about the reruns' mean, or about the full records' exponent; the level's quantile fixed at
+# 0.975
+def test_redraw_table_widen_t_stretches_about_the_reruns_median_at_any_level():
+    import statistics
+
+    from toyscale.fitting import t_quantile
+    from toyscale.scaling import redraw_table
+    from toyscale.sweep import Record
+
+    records = _records_of(curve_seeds=3, eps=0.1, seed=4)
+    for level in (0.95, 0.8):
+        seen = []
+        wide = redraw_table(records, lambda rs: seen.append(_width_table(rs)["alpha_m"]) or {"alpha_m": seen[-1]},
+                            resamples=400, widen="t", level=level)
+        reruns = np.array(seen[1:])  # (the first call is on the full records, for the names)
+        lo, hi = np.percentile(reruns, [50 * (1 - level), 50 * (1 + level)])
+        mid = np.median(reruns)
+        q = (1 + level) / 2
+        factor = np.sqrt(3 / 2) * t_quantile(q, wide.dof["alpha_m"]) / statistics.NormalDist().inv_cdf(q)
+        np.testing.assert_allclose(wide.intervals["alpha_m"], (mid - factor * (mid - lo), mid + factor * (hi - mid)),
+                                   rtol=1e-12)
+    # uneven counts and a diverged model (kept as it is, not one of its point's k): the regression's degrees of
+    # freedom still come near width_exponent's over the finished models (0.88-0.99 here: m = 4 draws 14 of its 7
+    # finished models, a whole multiple, where 12 would vary as the 2-seed widths do, so its part weighs less)
+    for seed in range(3):
+        base = _records_of(curve_seeds=8, eps=0.1, seed=seed)
+        mixed = [r for r in base if r.point["m"] == 4 or r.point["seed"] < 2]
+        mixed[0] = Record(mixed[0].model_id, mixed[0].point, True, mixed[0].outputs)  # (m = 4: 7 finished)
+        wide = redraw_table(mixed, _width_table, resamples=1000, widen="t")
+        fit = width_exponent(width_curve(mixed, gamma=-1.0), seed_bootstrap=1000, widen="t")
+        dof = float(re.search(r"on ([0-9.]+) degrees", fit.notes[-1]).group(1))
+        assert 0.8 < wide.dof["alpha_m"] / dof < 1.25, (wide.dof, dof)

@@ -516,12 +516,17 @@ def check_seed_resamples(value: Any) -> int:
     return value
 
 
-def check_seed_widen(value: Any) -> str:
+def check_seed_widen(value: Any, resamples: int) -> str:
     """A preset's ``seed_widen`` (how :func:`toyscale.scaling.redraw_table` widens its
-    intervals: "sqrt", or "t" on top), checked before the sweep runs."""
+    intervals: "sqrt", or "t" on top), checked before the sweep runs; "t" needs redraws
+    (``seed_resamples`` > 0), or it would be dropped without a word."""
     from toyscale.scaling import check_widen
 
-    return check_widen(value, "seed_widen")
+    check_widen(value, "seed_widen")
+    if value != "sqrt" and not resamples:
+        raise ValueError(f"seed_widen={value!r} with seed_resamples=0; seed_widen says how the intervals over "
+                         f"redrawn seeds are widened: give seed_resamples too (at least 40), or leave seed_widen out")
+    return value
 
 
 def redraw_exponents(result: Any, fits_of: Callable[[Any], Mapping[str, Any]], signs: Mapping[str, float],

@@ -361,7 +361,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         than two give nan intervals and a note, and a seed twice at one width is a ValueError.
       widen: how ``seed_bootstrap``'s intervals are widened for the few seeds they come from.
         "sqrt" (the default): each width's spread by sqrt(k / (k - 1)) only, and the percentile
-        intervals cover less than their level with 2-4 seeds (77-93.5 % at 95 % in simulation).
+        intervals cover less than their level with 2-4 seeds (77-89.5 % at 95 % in simulation).
         "t": also by t / z, Student's t quantile over the normal one, on the Welch-Satterthwaite
         degrees of freedom of the exponent's variance (each width's part, the fit's weight
         squared times the variance of its redrawn log mean, estimated from its k models, k - 1
@@ -561,7 +561,7 @@ class RedrawnTable:
       why: ``{name: reason}`` for each name without an interval.
       note: how the seeds were redrawn (printed once under the table).
       dof: ``{name: degrees of freedom}`` of each interval's t widening (``widen="t"``; empty
-        with "sqrt"): Welch-Satterthwaite's, or the pooled sum(k - 1) where the note says so.
+        with "sqrt"): Welch-Satterthwaite's, or the fewest point's k - 1 where the note says so.
     """
     intervals: dict[str, tuple[float, float]]
     why: dict[str, str]
@@ -612,12 +612,13 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     point's part of that variance is taken from a least-squares regression of the reruns'
     exponent on how often each model was drawn (the analysis's linear influence of each model),
     and is estimated from its k finished models (k - 1 degrees of freedom); paired, from the k
-    seeds redrawn, k - 1. Where the reruns are fewer than twice the models redrawn, the
-    regression is too loose and the pooled sum(k - 1), the most Welch's can be (the least
-    widening), is used instead, as the note says; it also says where the draws explain less
+    seeds redrawn, k - 1. Where the finite reruns are fewer than the models redrawn plus 20,
+    there are too few to regress on, and the fewest a point gives, min(k) - 1, the least
+    Welch's can be (the most widening), is used instead, as the note says; it also says where
+    the draws explain less
     than 90 % of the reruns' variance (an analysis far from linear in its records, whose split
     into parts is rough). With the default "sqrt" the intervals cover
-    less than their level where points hold 2-4 seeds (77-94 % at 95 % in simulation, study 7
+    less than their level where points hold 2-4 seeds (77-89 % at 95 % in simulation, study 7
     of benchmarks/fit_calibration.py); with "t" they covered 91-98 % there (94-98 % where every
     point holds the same count), their median half-widths 1.03-1.23x the 1.96 sd they aim at
     with 4-8 seeds, 2.0-2.7x with 2 and 1.4-2.0x with 2 at some points and 8-32 at others (the
@@ -773,7 +774,7 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
         note += ("; and by t / z on the degrees of freedom of the redrawn spread ("
                  + ("the seeds redrawn together" if drawn is None else "Welch-Satterthwaite, each point's part from "
                     "the reruns' regression on the draws") + "): "
-                 + ", ".join(f"{k} {v:.3g}" + (" (pooled: too few reruns to regress on)" if r2 is None else
+                 + ", ".join(f"{k} {v:.3g}" + (" (the fewest point's: too few reruns to regress on)" if r2 is None else
                                                f" (the draws explain {100 * r2:.0f} % of its reruns' variance: a "
                                                f"rough split)" if r2 < 0.9 else "")
                              for k, (v, r2) in dofs.items()))
@@ -790,21 +791,21 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     return RedrawnTable(intervals, whys, note, {k: v for k, (v, _) in dofs.items()})
 
 
-# the fewest finite reruns per model redrawn that redraw_table's regression on the draws needs (at
-# 100 reruns of 49 models, 32 at one point and 2 at three, its degrees of freedom were within 0.87-1.20x
-# width_exponent's closed form's, median 1.00: benchmarks/RESULTS.md)
-_RERUNS_PER_MODEL = 2
+# the finite reruns beyond one per model redrawn that redraw_table's regression on the draws needs (at
+# 100 reruns of 49 models, seeds 32, 11, 2, 2, 2, its degrees of freedom were within 0.88-1.26x
+# width_exponent's closed form's, median 1.00: benchmarks/RESULTS.md, study 7 at --redraw-resamples 100)
+_SPARE_RERUNS = 20
 
 
 def _redrawn_dof(values: np.ndarray, drawn: np.ndarray, counts: np.ndarray) -> tuple[float, float | None]:
     """The Welch-Satterthwaite degrees of freedom of one exponent's redrawn variance, and the
-    regression's R^2 (None: too few finite reruns to regress on, and the dof the pooled
-    sum(k - 1), the most Welch's can be). ``values`` [resamples] (nan: no fit), ``drawn``
-    [resamples, models] how often each model was drawn, ``counts`` each point's models, in
-    ``drawn``'s column order."""
+    regression's R^2 (None: too few finite reruns to regress on, and the dof min(k) - 1, the
+    fewest Welch's can be, so the most widening). ``values`` [resamples] (nan: no fit),
+    ``drawn`` [resamples, models] how often each model was drawn, ``counts`` each point's
+    models, in ``drawn``'s column order."""
     ok = np.isfinite(values)
-    if ok.sum() < _RERUNS_PER_MODEL * drawn.shape[1]:
-        return float(np.sum(counts - 1)), None
+    if ok.sum() < drawn.shape[1] + _SPARE_RERUNS:
+        return float(np.min(counts) - 1), None
     x = drawn[ok] - drawn[ok].mean(axis=0)
     y = values[ok] - values[ok].mean()
     beta = np.linalg.lstsq(x, y, rcond=None)[0]
@@ -865,11 +866,10 @@ def welch_dof(parts: Any, counts: Any) -> float:
     """Welch-Satterthwaite degrees of freedom of a variance that is a sum of independent parts,
     part i estimated from ``counts[i]`` replicates (``counts[i] - 1`` degrees of freedom):
     (sum V_i)^2 / sum V_i^2 / (k_i - 1). Between min(k_i) - 1, where one part dominates, and
-    sum(k_i - 1), where the parts are alike. Parts that are 0 or not finite count as 0; inf
-    where every part does (no spread to estimate).
+    sum(k_i - 1), where the parts are alike; inf where every part is 0 (no spread to estimate).
 
     Args:
-      parts: the parts V_i, >= 0.
+      parts: the parts V_i, finite and >= 0.
       counts: the replicates k_i behind each, integers >= 2.
     """
     v = np.asarray(parts, float).ravel()
@@ -879,9 +879,8 @@ def welch_dof(parts: Any, counts: Any) -> float:
     if not np.issubdtype(k.dtype, np.integer) or np.any(k < 2):
         raise ValueError(f"counts={k.tolist()}; each part's replicates must be an integer >= 2 (one replicate "
                          f"estimates no spread)")
-    if np.any(v < 0):
-        raise ValueError(f"parts={v.tolist()}; variance parts must be >= 0")
-    v = np.where(np.isfinite(v), v, 0.0)
+    if not np.all(np.isfinite(v) & (v >= 0)):
+        raise ValueError(f"parts={v.tolist()}; variance parts must be finite and >= 0")
     total = v.sum()
     return float(total**2 / np.sum(v**2 / (k - 1))) if total > 0 else math.inf
 
@@ -968,6 +967,8 @@ def _refit_resamples(fit: PowerLawFit, m: np.ndarray, means: np.ndarray, what: s
         ok = np.all(means > 0, axis=1)
         weights = np.linalg.pinv(np.stack([np.ones(m.size), np.log(np.asarray(m, float))], axis=1))
         log_var = np.var(np.log(means[ok]), axis=0, ddof=1) if ok.sum() > 1 else np.full(m.size, math.nan)
+        # (no finite variance: fewer than two resamples with every mean > 0, whose intervals are nan anyway)
+        log_var = np.where(np.isfinite(log_var), log_var, 0.0)
         dof = {name: welch_dof(row**2 * log_var, counts) if counts is not None else fewest - 1.0
                for name, row in zip(("prefactor", "exponent"), weights)}
         lo, hi = intervals["exponent"]
@@ -978,8 +979,8 @@ def _refit_resamples(fit: PowerLawFit, m: np.ndarray, means: np.ndarray, what: s
             intervals["prefactor"] = (math.exp(lo), math.exp(hi))
         note += (f"; intervals widened about their median by t / z = {_t_factor(fit.level, dof['exponent']):.3g} on "
                  f"{dof['exponent']:.3g} degrees of freedom ("
-                 + (f"Welch-Satterthwaite, from each {size}'s models" if counts is not None else
-                    f"{fewest} seeds redrawn together") + "; the prefactor's on its own)")
+                 + (f"Welch-Satterthwaite, from each {size}'s models; the prefactor's on its own, "
+                    f"{dof['prefactor']:.3g}" if counts is not None else f"{fewest} seeds redrawn together") + ")")
     if fewest <= 4 and calibrated and widen == "t":
         note += (f"; with {fewest} seeds at a {size} the widened intervals covered 91-98 % at 95 % in simulation "
                  f"(benchmarks/fit_calibration.py studies 3 and 7)")
