@@ -792,8 +792,9 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
 
 
 # the finite reruns beyond one per model redrawn that redraw_table's regression on the draws needs (at
-# 100 reruns of 49 models, seeds 32, 11, 2, 2, 2, its degrees of freedom were within 0.88-1.26x
-# width_exponent's closed form's, median 1.00: benchmarks/RESULTS.md, study 7 at --redraw-resamples 100)
+# 100 reruns of 49 models, seeds 32, 11, 2, 2, 2, its degrees of freedom were within 0.58-1.44x
+# width_exponent's closed form's, median 1.00, and 0.81-1.20x at 400: benchmarks/fit_calibration.py study 7,
+# benchmarks/RESULTS.md)
 _SPARE_RERUNS = 20
 
 
