@@ -615,9 +615,8 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
     seeds redrawn, k - 1. Where the finite reruns are fewer than the models redrawn plus 20,
     there are too few to regress on, and the fewest a point gives, min(k) - 1, the least
     Welch's can be (the most widening), is used instead, as the note says; it also says where
-    the draws explain less
-    than 90 % of the reruns' variance (an analysis far from linear in its records, whose split
-    into parts is rough). With the default "sqrt" the intervals cover
+    the draws explain less than 90 % of the reruns' variance (an analysis far from linear in
+    its records, whose split into parts is rough). With the default "sqrt" the intervals cover
     less than their level where points hold 2-4 seeds (77-89 % at 95 % in simulation, study 7
     of benchmarks/fit_calibration.py); with "t" they covered 91-98 % there (94-98 % where every
     point holds the same count), their median half-widths 1.03-1.23x the 1.96 sd they aim at
@@ -972,13 +971,14 @@ def _refit_resamples(fit: PowerLawFit, m: np.ndarray, means: np.ndarray, what: s
         log_var = np.where(np.isfinite(log_var), log_var, 0.0)
         dof = {name: welch_dof(row**2 * log_var, counts) if counts is not None else fewest - 1.0
                for name, row in zip(("prefactor", "exponent"), weights)}
+        factor = _t_factor(fit.level, dof["exponent"])
         lo, hi = intervals["exponent"]
-        intervals["exponent"] = _widened(exponent, lo, hi, _t_factor(fit.level, dof["exponent"]))
+        intervals["exponent"] = _widened(exponent, lo, hi, factor)
         lo, hi = intervals["prefactor"]
         if lo > 0:  # (in log space, where it is linear in the log means; nan: no interval to widen)
             lo, hi = _widened(log_c, math.log(lo), math.log(hi), _t_factor(fit.level, dof["prefactor"]))
             intervals["prefactor"] = (math.exp(lo), math.exp(hi))
-        note += (f"; intervals widened about their median by t / z = {_t_factor(fit.level, dof['exponent']):.3g} on "
+        note += (f"; intervals widened about their median by t / z = {factor:.3g} on "
                  f"{dof['exponent']:.3g} degrees of freedom ("
                  + (f"Welch-Satterthwaite, from each {size}'s models; the prefactor's on its own, "
                     f"{dof['prefactor']:.3g}" if counts is not None else f"{fewest} seeds redrawn together") + ")")
