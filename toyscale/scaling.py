@@ -726,10 +726,12 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
         picks = [fixed + repeats + [g[i] for g, d in zip(redrawn, per_group) for i in d[j]] for j in range(resamples)]
         more = "+" if max(map(len, redrawn)) > fewest else ""
         what, dropped = f"each point's {fewest}{more} finished models on their own", ""
-        # how often each model was drawn in each rerun, [resamples, models], and each point's models
-        drawn = np.concatenate([(d[:, :, None] == np.arange(len(g))).sum(axis=1) for g, d in zip(redrawn, per_group)],
-                               axis=1)
-        counts = np.array([len(g) for g in redrawn])
+        # for widen="t": how often each model was drawn in each rerun, [resamples, models], and each point's models
+        drawn = counts = None
+        if widen == "t":
+            drawn = np.concatenate([(d[:, :, None] == np.arange(len(g))).sum(axis=1)
+                                    for g, d in zip(redrawn, per_group)], axis=1)
+            counts = np.array([len(g) for g in redrawn])
     values = np.full((resamples, len(names)), np.nan)
     for j, chosen in enumerate(picks):
         out = table(chosen)
@@ -758,7 +760,7 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
         lo, hi = _percentile_intervals(col[:, None], ["x"], level)["x"]
         factor = spread
         if widen == "t":
-            dofs[name] = (_redrawn_dof(values[:, c], drawn, counts) if drawn is not None
+            dofs[name] = (_redrawn_dof(values[:, c], drawn, counts) if not paired
                           else (float(fewest - 1), 1.0))
             factor *= _t_factor(level, dofs[name][0])
         intervals[name] = _widened(col, lo, hi, factor)
@@ -771,7 +773,7 @@ def redraw_table(records: Iterable[Record], table: Callable[[list[Record]], Mapp
             + dropped)
     if dofs:
         note += ("; and by t / z on the degrees of freedom of the redrawn spread ("
-                 + ("the seeds redrawn together" if drawn is None else "Welch-Satterthwaite, each point's part from "
+                 + ("the seeds redrawn together" if paired else "Welch-Satterthwaite, each point's part from "
                     "the reruns' regression on the draws") + "): "
                  + ", ".join(f"{k} {v:.3g}" + (" (the fewest point's: too few reruns to regress on)" if r2 is None else
                                                f" (the draws explain {100 * r2:.0f} % of its reruns' variance: a "
