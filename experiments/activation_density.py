@@ -19,7 +19,8 @@ import numpy as np
 from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_interval, seed_redraw, width_curve
+from toyscale.scaling import (fit_width_curve, redrawn_seeds_text, seed_interval, seed_redraw, seed_widen_text,
+                              width_curve)
 from toyscale.train import TrainConfig, sweep_superposition
 
 # At s = 1 feature 1 is active in every sample (p_1 = 1), which the sparse sampler's Poisson
@@ -27,20 +28,23 @@ from toyscale.train import TrainConfig, sweep_superposition
 # sampler="auto" with max_rate=10: the dense sampler at s = 1 only, the sparse one (the same law,
 # about 3x faster per step here on a 2-core CPU) at every other density.
 SAMPLER = dict(sampler="auto", max_rate=10.0)
+# Every preset's ``seed_widen``: how the exponents' intervals over redrawn seeds (where a preset has
+# replicate seeds) are widened for few seeds: "sqrt", or "t", also by Student's t on the Welch-Satterthwaite
+# degrees of freedom (width_exponent's ``widen``; benchmarks/fit_calibration.py studies 3 and 7).
 PRESETS = {
     # The paper's small-model n and lr on a 2-core CPU in minutes: five of its nine densities,
     # widths 10..63, batch 256 and 4,000 steps (paper: 2048 and 20,000).
     "quick": dict(train=dict(n=1000, batch=256, steps=4000, warmup=400, test_batches=20, log_every=100, **SAMPLER),
                   widths=[10, 15, 25, 39, 63], s=[0.0, 0.25, 0.5, 0.75, 1.0], alpha=1.0, gamma=-1.0, lr=1e-2,
-                  seeds=1),
+                  seed_widen="sqrt", seeds=1),
     # Seconds: only checks that the script runs end to end (used by the tests).
     "smoke": dict(train=dict(n=48, batch=32, steps=40, warmup=4, test_batches=2, log_every=10, **SAMPLER),
-                  widths=[3, 4, 6], s=[0.0, 1.0], alpha=1.0, gamma=-1.0, lr=1e-2, seeds=1),
+                  widths=[3, 4, 6], s=[0.0, 1.0], alpha=1.0, gamma=-1.0, lr=1e-2, seed_widen="sqrt", seeds=1),
     # The published small-model settings (Sec. 3) with the study's nine densities.
     "paper": dict(train=dict(n=1000, batch=2048, steps=20_000, warmup=2_000, test_batches=100, log_every=100,
                              **SAMPLER),
                   widths=[10, 15, 25, 39, 63, 100], s=np.linspace(0, 1, 9).tolist(), alpha=1.0, gamma=-1.0,
-                  lr=1e-2, seeds=1),
+                  lr=1e-2, seed_widen="sqrt", seeds=1),
 }
 PUBLISHED = ((1.1, 0.2), (1.1, 0.1), (1.1, 0.1), (1.12, 0.08), (1.12, 0.06))
 
@@ -91,7 +95,7 @@ def main(argv=None) -> dict:
                    r2=None, diverged=curve.n_diverged)
         rows.append(row)
         # with replicate seeds, also the interval over redrawn seeds
-        fit, why = fit_width_curve(curve, **seed_redraw(curve, config))
+        fit, why = fit_width_curve(curve, **seed_redraw(curve, config, s["seed_widen"]))
         if fit is None:  # (e.g. the other models diverged)
             print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m not fitted: {why}")
             continue
@@ -110,6 +114,8 @@ def main(argv=None) -> dict:
               + redrawn_seeds_text(fit)
               + f"  R^2 = {fit.r2:.3f}  ({curve.widths.size} widths, "
               f"{curve.n_diverged} diverged)")
+    if widened := seed_widen_text(s["seed_widen"]):
+        print(widened)
     widths = sorted(set().union(*(r["m"] for r in rows)))
     print("loss / E (rows: s, columns: m)")
     print("      s " + " ".join(f"{m:>7}" for m in widths))

@@ -18,9 +18,12 @@ from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.optim import decay_regime
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_redraw, width_curve
+from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_redraw, seed_widen_text, width_curve
 from toyscale.train import TrainConfig, sweep_superposition
 
+# Every preset's ``seed_widen``: how the exponents' intervals over redrawn seeds (where a preset has
+# replicate seeds) are widened for few seeds: "sqrt", or "t", also by Student's t on the Welch-Satterthwaite
+# degrees of freedom (width_exponent's ``widen``; benchmarks/fit_calibration.py studies 3 and 7).
 PRESETS = {
     # A 5 x 5 corner-to-corner grid of the paper's plane at n = 256 that runs on a 2-core CPU.
     # Two seeds averaged: with one, the alpha >= 1.5 cells moved by up to 0.57 from one draw
@@ -28,14 +31,14 @@ PRESETS = {
     # benchmarks/RESULTS.md, 2026-12-03 (fifth session).
     "quick": dict(train=dict(n=256, batch=256, steps=2000, warmup=200, test_batches=20, log_every=100),
                   widths=[6, 8, 11, 16, 23], gammas=np.linspace(-1, 1, 5).tolist(), alphas=np.linspace(0, 2, 5).tolist(), lr=1e-2,
-                  seeds=2),
+                  seed_widen="sqrt", seeds=2),
     # Seconds: only checks that the script runs end to end (used by the tests).
     "smoke": dict(train=dict(n=32, batch=32, steps=40, warmup=4, test_batches=2, log_every=10),
-                  widths=[3, 4, 6], gammas=[-1.0, 1.0], alphas=[0.5, 1.5], lr=1e-2, seeds=1),
+                  widths=[3, 4, 6], gammas=[-1.0, 1.0], alphas=[0.5, 1.5], lr=1e-2, seed_widen="sqrt", seeds=1),
     # The published small-model grid: 10 gammas x 17 alphas x 6 widths = 1,020 models.
     "paper": dict(train=dict(n=1000, batch=2048, steps=20_000, warmup=2_000, test_batches=100, log_every=100),
                   widths=[10, 15, 25, 39, 63, 100], gammas=np.linspace(-1, 1, 10).tolist(), alphas=np.linspace(0, 2, 17).tolist(),
-                  lr=1e-2, seeds=1),
+                  lr=1e-2, seed_widen="sqrt", seeds=1),
 }
 MIN_WIDTHS = 3  # per alpha_m fit: a power law's two parameters and their standard errors
 
@@ -69,7 +72,7 @@ def main(argv=None) -> dict:
             phi_half[i, j, [column[m] for m in phi.widths]] = phi.loss
             if curve.widths.size >= MIN_WIDTHS:  # (fewer: too many diverged models in the cell)
                 # with replicate seeds, also the exponent's spread over redrawn seeds
-                fit, why = fit_width_curve(curve, **seed_redraw(curve, config))
+                fit, why = fit_width_curve(curve, **seed_redraw(curve, config, s["seed_widen"]))
                 if fit is None:  # (e.g. a mean loss of exactly 0)
                     not_fitted.append(f"gamma={gamma:g}, alpha={s['alphas'][j]:g}: {why}")
                     continue
@@ -94,6 +97,8 @@ def main(argv=None) -> dict:
             i, j = np.unravel_index(np.nanargmax(half), shape)
             print(f"95% intervals {what}: half-width median {np.nanmedian(half):.2f}, widest ±{half[i, j]:.2f} "
                   f"[{iv[i, j, 0]:.2f}, {iv[i, j, 1]:.2f}] at gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}")
+    if widened := seed_widen_text(s["seed_widen"]):
+        print(widened)
     if unfitted:
         print(f"nan: {unfitted} cell(s) had fewer than {MIN_WIDTHS} widths with a finite loss "
               f"(their other models diverged), too few to fit")

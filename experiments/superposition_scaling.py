@@ -18,9 +18,13 @@ from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
 from toyscale.runner import experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_interval, seed_redraw, width_curve
+from toyscale.scaling import (fit_width_curve, redrawn_seeds_text, seed_interval, seed_redraw, seed_widen_text,
+                              width_curve)
 from toyscale.train import TrainConfig, sweep_superposition
 
+# Every preset's ``seed_widen``: how the exponents' intervals over redrawn seeds (where a preset has
+# replicate seeds) are widened for few seeds: "sqrt", or "t", also by Student's t on the Welch-Satterthwaite
+# degrees of freedom (width_exponent's ``widen``; benchmarks/fit_calibration.py studies 3 and 7).
 PRESETS = {
     # Runs on a 2-core CPU in minutes. n = 1024 >> m keeps the models in the power-law
     # range between the empty-model plateau (L = E <v^2> = 4/3) and the n-limited one;
@@ -39,15 +43,15 @@ PRESETS = {
     # (TrainConfig.loss_scale).
     "quick": dict(train=dict(n=1024, batch=256, steps=3000, warmup=150, test_batches=20, log_every=50, rng="hash",
                              loss_scale=100.0),
-                  widths=[16, 23, 32, 45, 64], tau=400.0, seeds=2),
+                  widths=[16, 23, 32, 45, 64], tau=400.0, seed_widen="sqrt", seeds=2),
     # Seconds: only checks that the script runs end to end (used by the tests).
     "smoke": dict(train=dict(n=64, batch=32, steps=40, warmup=4, test_batches=2, log_every=10),
-                  widths=[3, 4, 6], tau=400.0, seeds=1),
+                  widths=[3, 4, 6], tau=400.0, seed_widen="sqrt", seeds=1),
     # The published large-model settings (Sec. 3, Fig. 1): n = 10240, m = 2^3..2^10,
     # batch 2048, 20k steps, 5% warm-up, W lr = 0.02 (8/m)^0.25, b lr = 2/m, loss x 100.
     "paper": dict(train=dict(n=10240, batch=2048, steps=20_000, warmup=1_000, test_batches=100, log_every=100,
                              loss_scale=100.0),
-                  widths=[8, 16, 32, 64, 128, 256, 512, 1024], tau=400.0, seeds=1),
+                  widths=[8, 16, 32, 64, 128, 256, 512, 1024], tau=400.0, seed_widen="sqrt", seeds=1),
 }
 REGIMES = {"strong": -1.0, "weak": 0.1}
 
@@ -89,7 +93,7 @@ def main(argv=None) -> dict:
             curve = width_curve(result, gamma=gamma, frequencies=spec.describe())
             # with replicate seeds, also the exponent's spread from redrawing them (the fit's
             # stderr sees the seed noise only through the means' scatter about the line)
-            fit, why = fit_width_curve(curve, **seed_redraw(curve, config))
+            fit, why = fit_width_curve(curve, **seed_redraw(curve, config, args.settings["seed_widen"]))
             loss[regime][name] = curve.to_dict()
             curves[spec.label] = (curve, fit)
             if fit is None:  # (e.g. too many models diverged): reported, and the others still fitted
@@ -112,6 +116,8 @@ def main(argv=None) -> dict:
                   f"R^2 = {fit.r2:.3f}  fit over m = {fit.x_range[0]:g}..{fit.x_range[1]:g} "
                   f"({fit.n_points} widths, {curve.n_diverged} diverged)")
 
+    if widened := seed_widen_text(args.settings["seed_widen"]):
+        print(widened)
     strong_below_weak = {}
     for name in distributions:
         strong, weak = loss["strong"][name], loss["weak"][name]

@@ -2832,6 +2832,59 @@ def test_superposition_scripts_say_why_a_width_left_with_one_model_has_no_interv
             assert seeds[0][1] == [None, None] and all(v is not None for v in seeds[0][0] + seeds[1][0] + seeds[1][1])
 
 
+# mutants: seed_widen not passed from a superposition script to its fits (or the line saying so left out); "t"
+# accepted with one seed, where nothing is redrawn
+@pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "geometry", "activation_density"])
+def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_when_asked(name, tmp_path, capsys):
+    module = load(name)
+    n = module.PRESETS["smoke"]["train"]["n"]
+
+    def outputs(p):  # each seed a level of its own at each width, so that redrawing them moves the exponent
+        m, k = p["m"], 2 * p["m"]
+        level = (1.0 + 0.05 * (-1) ** p["seed"] * (1 + 0.5 * (m % 3))) * (1 + 0.1 * p["gamma"])
+        return {"test_loss": np.float64(level * m ** -1.1), "phi_half": np.float32(k / n), "phi_one": np.float32(0.0),
+                "row_norms": np.r_[np.ones(k), np.zeros(n - k)].astype(np.float32), "n_represented": np.int32(k),
+                "overlap_mean": np.float32(1.0 / m), "overlap_var": np.float32(0.01),
+                "overlap_mean_one": np.float32(0.0), "overlap_var_one": np.float32(0.0)}
+
+    def intervals(summary):
+        if name == "superposition_scaling":
+            return [summary["exponent_seed_interval"][r][d] for r in ("strong", "weak") for d in ("power", "linear")]
+        if name == "phase_diagram":
+            return [cell for row in summary["alpha_m_seed_interval"] for cell in row]
+        if name == "geometry":
+            return [r["loss_exponent_seed_interval"] for r in summary["regimes"].values()]
+        return [r["exponent_seed_interval"] for r in summary["densities"]]
+
+    def exponents(summary):
+        if name == "superposition_scaling":
+            return [summary["exponents"][r][d] for r in ("strong", "weak") for d in ("power", "linear")]
+        if name == "phase_diagram":
+            return [cell for row in summary["alpha_m"] for cell in row]
+        if name == "geometry":
+            return [r["loss_exponent"] for r in summary["regimes"].values()]
+        return [r["exponent"] for r in summary["densities"]]
+
+    runs = {}
+    for widen in ("sqrt", "t"):
+        _stand_in_sweep(load(name), outputs).main(
+            ["--preset", "smoke", "--set", "seeds=2", "--set", f"seed_widen={widen}", "--out", str(tmp_path / widen),
+             "--figures", str(tmp_path / widen), "--no-progress"])
+        printed = capsys.readouterr().out
+        assert ("intervals over redrawn seeds: each also widened about its median by t / z on the "
+                "Welch-Satterthwaite" in printed) == (widen == "t"), printed
+        runs[widen] = json.loads((tmp_path / widen / "summary.json").read_text())
+    plain, wide = (intervals(runs[w]) for w in ("sqrt", "t"))
+    assert exponents(runs["t"]) == exponents(runs["sqrt"]) and len(plain) >= 2
+    for (lo, hi), (wlo, whi) in zip(plain, wide):  # (two seeds at three widths: t on a few degrees of freedom)
+        assert wlo < lo < hi < whi and whi - wlo > 1.5 * (hi - lo), (plain, wide)
+    with pytest.raises(ValueError, match="seed_widen='z'; seed_widen must be 'sqrt'"):
+        module.prepare({**module.PRESETS["smoke"], "seed_widen": "z", "seeds": 2})
+    with pytest.raises(ValueError, match="seed_widen='t' with one seed per point; .*: give seeds >= 2"):
+        module.prepare({**module.PRESETS["smoke"], "seed_widen": "t", "seeds": [3]})
+    module.prepare({**module.PRESETS["smoke"], "seed_widen": "t", "seeds": [3, 5]})
+
+
 # mutants: the redraw's paired flag ignored; a row's interval left unsigned (N*'s had come out negative);
 # seed_widen not passed on, or accepted without redraws
 def test_compute_optimal_and_plrf_frontier_redraw_the_seeds_of_their_whole_table(tmp_path, capsys):

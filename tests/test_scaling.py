@@ -718,7 +718,7 @@ def test_seed_redraw_pairs_the_seeds_only_where_the_config_shares_draws_across_w
     from toyscale.train import TrainConfig
 
     curve = _shared_draws_curve(seeds=3)
-    assert seed_redraw(curve) == {"seed_bootstrap": SEED_RESAMPLES, "paired": False}
+    assert seed_redraw(curve) == {"seed_bootstrap": SEED_RESAMPLES, "paired": False, "widen": "sqrt"}
     assert seed_redraw(curve, TrainConfig(n=8, common_across=("m", "lr_w")))["paired"] is True
     assert seed_redraw(curve, TrainConfig(n=8, common_across=("gamma",)))["paired"] is False
     assert seed_redraw(_shared_draws_curve(seeds=1), TrainConfig(n=8, common_across=("m",))) == {}
@@ -726,11 +726,28 @@ def test_seed_redraw_pairs_the_seeds_only_where_the_config_shares_draws_across_w
     # nan interval and its note say why (it had skipped the redraw without a word)
     thin = _shared_draws_curve(seeds=2, drop=1)
     assert thin.n_models.tolist() == [2, 2, 2, 1] and not thin.replicated
-    assert seed_redraw(thin) == {"seed_bootstrap": SEED_RESAMPLES, "paired": False}
+    assert seed_redraw(thin) == {"seed_bootstrap": SEED_RESAMPLES, "paired": False, "widen": "sqrt"}
     fit = width_exponent(thin, **seed_redraw(thin))
     assert np.isnan(fit.intervals["exponent"]).all() and "m = 32 has one model" in fit.notes[-1]
     assert np.isnan(seed_interval(fit)).all() and len(seed_interval(fit)) == 2
     assert seed_interval(width_exponent(thin)) is None  # (no seed bootstrap: nothing recorded)
+
+
+# mutants: seed_redraw dropping its widen, or taking a bad one; seed_widen_text printing for "sqrt"
+def test_seed_redraw_passes_its_widening_on_and_seed_widen_text_says_only_t():
+    from toyscale.scaling import seed_redraw, seed_widen_text
+
+    curve = _shared_draws_curve(seeds=3)
+    plain, wide = (width_exponent(curve, **seed_redraw(curve, widen=w)) for w in ("sqrt", "t"))
+    (lo, hi), (wlo, whi) = plain.intervals["exponent"], wide.intervals["exponent"]
+    assert wide.exponent == plain.exponent and wlo < lo < hi < whi
+    assert "t / z" in wide.notes[-1] and "t / z" not in plain.notes[-1]
+    assert seed_redraw(_shared_draws_curve(seeds=1), widen="t") == {}  # (nothing to redraw, nothing to widen)
+    with pytest.raises(ValueError, match="widen='T'; widen must be 'sqrt'"):
+        seed_redraw(curve, widen="T")
+    assert seed_widen_text("sqrt") == "" and "Welch-Satterthwaite" in seed_widen_text("t")
+    with pytest.raises(TypeError, match="seed_widen=1; seed_widen must be a string"):
+        seed_widen_text(1)
 
 
 # mutant: the nan interval printed as "redrawn seeds [nan, nan]", its reason left in the notes

@@ -75,6 +75,8 @@ def superposition_points(config: Any, settings: Mapping[str, Any], *, gammas: Se
     points = superposition_grid(widths=settings["widths"], gammas=gammas, frequencies=frequencies, lr_w=lr_w,
                                 lr_b=lr_b, seeds=settings["seeds"], n=config.n)
     require_widths(points, settings["widths"], min_widths, why)
+    if "seed_widen" in settings:  # (the scripts' presets have it: how their intervals over redrawn seeds widen)
+        check_seed_widen(settings["seed_widen"], len({p["seed"] for p in points}) > 1, "seeds")
     return check_superposition_points(config, points)
 
 
@@ -516,16 +518,21 @@ def check_seed_resamples(value: Any) -> int:
     return value
 
 
-def check_seed_widen(value: Any, resamples: int) -> str:
-    """A preset's ``seed_widen`` (how :func:`toyscale.scaling.redraw_table` widens its
-    intervals: "sqrt", or "t" on top), checked before the sweep runs; "t" needs redraws
-    (``seed_resamples`` > 0), or it would be dropped without a word."""
+def check_seed_widen(value: Any, resamples: int, redraws: str = "seed_resamples") -> str:
+    """A preset's ``seed_widen`` (how :func:`toyscale.scaling.redraw_table`, or the
+    superposition scripts' :func:`toyscale.scaling.width_exponent`, widens its intervals over
+    redrawn seeds: "sqrt", or "t" on top), checked before the sweep runs; "t" needs redraws
+    (``resamples`` > 0), or it would be dropped without a word. ``redraws`` names the setting
+    that gives them: ``"seed_resamples"``, or ``"seeds"`` where a script redraws whenever its
+    preset has replicate seeds (``resamples`` then says whether it has)."""
     from toyscale.scaling import check_widen
 
     check_widen(value, "seed_widen")
     if value != "sqrt" and not resamples:
-        raise ValueError(f"seed_widen={value!r} with seed_resamples=0; seed_widen says how the intervals over "
-                         f"redrawn seeds are widened: give seed_resamples too (at least 40), or leave seed_widen out")
+        given, fix = (("one seed per point", "give seeds >= 2") if redraws == "seeds" else
+                      ("seed_resamples=0", "give seed_resamples too (at least 40)"))
+        raise ValueError(f"seed_widen={value!r} with {given}; seed_widen says how the intervals over redrawn seeds "
+                         f"are widened: {fix}, or leave seed_widen out")
     return value
 
 

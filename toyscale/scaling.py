@@ -27,7 +27,7 @@ from toyscale.sweep import Record, _canonical, matching
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES",
            "seed_redraw", "seed_interval", "redrawn_seeds_text", "without_seed_intervals", "redraw_table",
-           "RedrawnTable", "WIDENINGS", "welch_dof", "check_widen"]
+           "RedrawnTable", "WIDENINGS", "welch_dof", "check_widen", "seed_widen_text"]
 
 # seed_bootstrap resamples the experiment scripts draw for a replicated curve (percentile
 # intervals; benchmarks/fit_calibration.py's study 3 uses 400)
@@ -500,17 +500,30 @@ def _real_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
-def seed_redraw(curve: WidthCurve, config: Any = None) -> dict[str, Any]:
+def seed_redraw(curve: WidthCurve, config: Any = None, widen: str = "sqrt") -> dict[str, Any]:
     """The seed-bootstrap options a script fits a width curve with: ``SEED_RESAMPLES`` redraws
     where a width has replicates (none where every width has one model: a sweep of one seed),
     paired across widths where ``config`` shares its models' draws across m (a ``TrainConfig``
-    whose ``common_across`` has ``"m"``). A width left with one model (its others diverged)
-    then gives nan intervals and a note naming it, which :func:`redrawn_seeds_text` prints, as
+    whose ``common_across`` has ``"m"``), widened as ``widen`` says (:func:`width_exponent`'s;
+    a script's ``seed_widen``). A width left with one model (its others diverged) then gives
+    nan intervals and a note naming it, which :func:`redrawn_seeds_text` prints, as
     :func:`toyscale.random_features.regime_exponents` does for a size (it had skipped the
     redraw there without a word)."""
+    check_widen(widen)
     if not any(np.size(v) > 1 for v in curve.values):
         return {}
-    return {"seed_bootstrap": SEED_RESAMPLES, "paired": "m" in getattr(config, "common_across", ())}
+    return {"seed_bootstrap": SEED_RESAMPLES, "paired": "m" in getattr(config, "common_across", ()), "widen": widen}
+
+
+def seed_widen_text(widen: str) -> str:
+    """What a script prints once under its exponents when ``seed_widen`` is "t" (how its
+    intervals over redrawn seeds were widened, and how they covered in simulation); "" for
+    "sqrt", the default, which its intervals' own text already describes."""
+    if check_widen(widen, "seed_widen") == "sqrt":
+        return ""
+    return ("intervals over redrawn seeds: each also widened about its median by t / z on the Welch-Satterthwaite "
+            "degrees of freedom of its exponent's redrawn spread, each width's part from its own models (seed_widen=t; "
+            "at 95 % with 2-4 seeds they covered 91-98 % in simulation: benchmarks/fit_calibration.py studies 3 and 7)")
 
 
 def seed_interval(fit: PowerLawFit) -> list[float] | None:
