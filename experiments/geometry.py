@@ -214,7 +214,7 @@ def main(argv=None) -> dict:
           f"tight frame, random unit vectors' 1/m over it, and their variance over random vectors', 0 for an "
           f"equiangular tight frame; nan where nu <= m)")
 
-    if widened := seed_widen_text(s["seed_widen"]):
+    if widened := seed_widen_text(s["seed_widen"], config):
         print(widened)
     figure = args.figure
     plots.save(plots.superposition_geometry(n, panels, weak_theory=theory_lines, row_norms=norms,

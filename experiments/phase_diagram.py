@@ -97,7 +97,7 @@ def main(argv=None) -> dict:
             i, j = np.unravel_index(np.nanargmax(half), shape)
             print(f"95% intervals {what}: half-width median {np.nanmedian(half):.2f}, widest ±{half[i, j]:.2f} "
                   f"[{iv[i, j, 0]:.2f}, {iv[i, j, 1]:.2f}] at gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}")
-    if widened := seed_widen_text(s["seed_widen"]):
+    if widened := seed_widen_text(s["seed_widen"], config):
         print(widened)
     if unfitted:
         print(f"nan: {unfitted} cell(s) had fewer than {MIN_WIDTHS} widths with a finite loss "

@@ -116,7 +116,7 @@ def main(argv=None) -> dict:
                   f"R^2 = {fit.r2:.3f}  fit over m = {fit.x_range[0]:g}..{fit.x_range[1]:g} "
                   f"({fit.n_points} widths, {curve.n_diverged} diverged)")
 
-    if widened := seed_widen_text(args.settings["seed_widen"]):
+    if widened := seed_widen_text(args.settings["seed_widen"], config):
         print(widened)
     strong_below_weak = {}
     for name in distributions:

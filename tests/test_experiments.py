@@ -2832,8 +2832,8 @@ def test_superposition_scripts_say_why_a_width_left_with_one_model_has_no_interv
             assert seeds[0][1] == [None, None] and all(v is not None for v in seeds[0][0] + seeds[1][0] + seeds[1][1])
 
 
-# mutants: seed_widen not passed from a superposition script to its fits (or the line saying so left out); "t"
-# accepted with one seed, where nothing is redrawn
+# mutants: seed_widen not passed from a superposition script to its fits (or the line saying so left out, or
+# said as Welch-Satterthwaite's where the seeds are redrawn together); "t" accepted with one seed (nothing redrawn)
 @pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "geometry", "activation_density"])
 def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_when_asked(name, tmp_path, capsys):
     module = load(name)
@@ -2876,11 +2876,19 @@ def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_whe
         runs[widen] = json.loads((tmp_path / widen / "summary.json").read_text())
     plain, wide = (intervals(runs[w]) for w in ("sqrt", "t"))
     assert exponents(runs["t"]) == exponents(runs["sqrt"]) and len(plain) >= 2
+    # the seeds redrawn together across widths: the line says so, not Welch-Satterthwaite
+    _stand_in_sweep(load(name), outputs).main(
+        ["--preset", "smoke", "--set", "seeds=2", "--set", "seed_widen=t", "--set",
+         'train.common_across=["m","lr_w","lr_b"]', "--out", str(tmp_path / "shared"), "--figures",
+         str(tmp_path / "shared"), "--no-progress"])
+    printed = capsys.readouterr().out
+    assert "t / z on the k - 1 degrees of freedom of the k seeds redrawn together" in printed, printed
+    assert "Welch-Satterthwaite" not in printed
     for (lo, hi), (wlo, whi) in zip(plain, wide):  # (two seeds at three widths: t on a few degrees of freedom)
         assert wlo < lo < hi < whi and whi - wlo > 1.5 * (hi - lo), (plain, wide)
     with pytest.raises(ValueError, match="seed_widen='z'; seed_widen must be 'sqrt'"):
         module.prepare({**module.PRESETS["smoke"], "seed_widen": "z", "seeds": 2})
-    with pytest.raises(ValueError, match="seed_widen='t' with one seed per point; .*: give seeds >= 2"):
+    with pytest.raises(ValueError, match="seed_widen='t' with one seed per point; .*: give seeds=2 or more"):
         module.prepare({**module.PRESETS["smoke"], "seed_widen": "t", "seeds": [3]})
     module.prepare({**module.PRESETS["smoke"], "seed_widen": "t", "seeds": [3, 5]})
 

@@ -733,9 +733,11 @@ def test_seed_redraw_pairs_the_seeds_only_where_the_config_shares_draws_across_w
     assert seed_interval(width_exponent(thin)) is None  # (no seed bootstrap: nothing recorded)
 
 
-# mutants: seed_redraw dropping its widen, or taking a bad one; seed_widen_text printing for "sqrt"
+# mutants: seed_redraw dropping its widen, or taking a bad one; seed_widen_text printing for "sqrt", or the
+# Welch-Satterthwaite text where the seeds are redrawn together
 def test_seed_redraw_passes_its_widening_on_and_seed_widen_text_says_only_t():
-    from toyscale.scaling import seed_redraw, seed_widen_text
+    from toyscale.scaling import SEED_RESAMPLES, seed_redraw, seed_widen_text
+    from toyscale.train import TrainConfig
 
     curve = _shared_draws_curve(seeds=3)
     plain, wide = (width_exponent(curve, **seed_redraw(curve, widen=w)) for w in ("sqrt", "t"))
@@ -746,6 +748,10 @@ def test_seed_redraw_passes_its_widening_on_and_seed_widen_text_says_only_t():
     with pytest.raises(ValueError, match="widen='T'; widen must be 'sqrt'"):
         seed_redraw(curve, widen="T")
     assert seed_widen_text("sqrt") == "" and "Welch-Satterthwaite" in seed_widen_text("t")
+    shared = TrainConfig(n=8, common_across=("m",))  # (seeds redrawn together: their k - 1, coverage unmeasured)
+    assert seed_redraw(curve, shared, "t") == {"seed_bootstrap": SEED_RESAMPLES, "paired": True, "widen": "t"}
+    assert "k - 1 degrees of freedom of the k seeds redrawn together" in seed_widen_text("t", shared)
+    assert "Welch" not in seed_widen_text("t", shared) and seed_widen_text("sqrt", shared) == ""
     with pytest.raises(TypeError, match="seed_widen=1; seed_widen must be a string"):
         seed_widen_text(1)
 

@@ -518,7 +518,7 @@ def check_seed_resamples(value: Any) -> int:
     return value
 
 
-def check_seed_widen(value: Any, resamples: int, redraws: str = "seed_resamples") -> str:
+def check_seed_widen(value: Any, resamples: int | bool, redraws: str = "seed_resamples") -> str:
     """A preset's ``seed_widen`` (how :func:`toyscale.scaling.redraw_table`, or the
     superposition scripts' :func:`toyscale.scaling.width_exponent`, widens its intervals over
     redrawn seeds: "sqrt", or "t" on top), checked before the sweep runs; "t" needs redraws
@@ -529,10 +529,11 @@ def check_seed_widen(value: Any, resamples: int, redraws: str = "seed_resamples"
 
     check_widen(value, "seed_widen")
     if value != "sqrt" and not resamples:
-        given, fix = (("one seed per point", "give seeds >= 2") if redraws == "seeds" else
-                      ("seed_resamples=0", "give seed_resamples too (at least 40)"))
+        given, fix = (("one seed per point", "give seeds=2 or more (or two or more seed labels), or seed_widen=sqrt")
+                      if redraws == "seeds" else
+                      ("seed_resamples=0", "give seed_resamples too (at least 40), or leave seed_widen out"))
         raise ValueError(f"seed_widen={value!r} with {given}; seed_widen says how the intervals over redrawn seeds "
-                         f"are widened: {fix}, or leave seed_widen out")
+                         f"are widened: {fix}")
     return value
 
 

@@ -512,18 +512,30 @@ def seed_redraw(curve: WidthCurve, config: Any = None, widen: str = "sqrt") -> d
     check_widen(widen)
     if not any(np.size(v) > 1 for v in curve.values):
         return {}
-    return {"seed_bootstrap": SEED_RESAMPLES, "paired": "m" in getattr(config, "common_across", ()), "widen": widen}
+    return {"seed_bootstrap": SEED_RESAMPLES, "paired": _shares_widths(config), "widen": widen}
 
 
-def seed_widen_text(widen: str) -> str:
-    """What a script prints once under its exponents when ``seed_widen`` is "t" (how its
-    intervals over redrawn seeds were widened, and how they covered in simulation); "" for
-    "sqrt", the default, which its intervals' own text already describes."""
+def _shares_widths(config: Any) -> bool:
+    """Whether ``config`` (a ``TrainConfig``, or None) shares its models' draws across m."""
+    return "m" in getattr(config, "common_across", ())
+
+
+def seed_widen_text(widen: str, config: Any = None) -> str:
+    """What a script prints once under its exponents when ``seed_widen`` is "t": how its
+    intervals over redrawn seeds were widened (:func:`seed_redraw` with the same ``config``,
+    whose seeds it redraws together across widths where ``config`` shares draws across m), and
+    how such intervals covered in simulation; "" for "sqrt", the default, which its
+    intervals' own text already describes."""
     if check_widen(widen, "seed_widen") == "sqrt":
         return ""
+    if _shares_widths(config):
+        return ("intervals over redrawn seeds: each also widened about its median by t / z on the k - 1 degrees of "
+                "freedom of the k seeds redrawn together across widths (seed_widen=t; how that covers under shared "
+                "draws is not measured)")
     return ("intervals over redrawn seeds: each also widened about its median by t / z on the Welch-Satterthwaite "
             "degrees of freedom of its exponent's redrawn spread, each width's part from its own models (seed_widen=t; "
-            "at 95 % with 2-4 seeds they covered 91-98 % in simulation: benchmarks/fit_calibration.py studies 3 and 7)")
+            "at 95 % they covered 94-98 % in simulation with 2-8 seeds at every width, 91-93 % where some widths had 2 "
+            "and others 8-32: benchmarks/fit_calibration.py studies 3 and 7)")
 
 
 def seed_interval(fit: PowerLawFit) -> list[float] | None:
