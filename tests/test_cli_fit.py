@@ -850,3 +850,57 @@ def test_a_bugs_type_or_value_error_keeps_its_traceback(tmp_path, capsys, monkey
         cli.main(["fit", "chinchilla", str(p), "--N", "N", "--D", "D", "--loss", "loss"])
     assert capsys.readouterr().err == ""
     assert any(f.filename.endswith("cli.py") for f in traceback.extract_tb(info.value.__traceback__))
+
+
+# mutants: the redrawn seeds' fit not reached (or its widen/paired dropped); a seed column held to > 0; a flag the
+# seed bootstrap cannot take accepted
+def test_power_law_seed_bootstrap_gives_width_exponents_intervals_over_redrawn_seeds(tmp_path, capsys):
+    from toyscale.scaling import WidthCurve, width_exponent
+
+    rng = np.random.default_rng(5)
+    widths, seeds = np.array([8.0, 16, 32, 64]), np.arange(3)
+    level = 0.1 * rng.standard_normal(seeds.size)  # a seed's own level at every width, as shared draws give
+    loss = {(m, s): 2 * m**-0.7 * np.exp(level[s] + 0.04 * rng.standard_normal()) for m in widths for s in seeds}
+    rows = [(m, s, loss[m, s]) for s in seeds for m in widths]  # (rows by seed, as an export lists its models)
+    p = tmp_path / "runs.csv"
+    p.write_text("m,seed,loss\n" + "".join(f"{m:g},{s},{v:.17g}\n" for m, s, v in rows))
+    curve = WidthCurve.from_values(widths, [[loss[m, s] for s in seeds] for m in widths],
+                                   seeds=[seeds.astype(float)] * widths.size)
+    base = ["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--mean", "--seed-bootstrap", "200", "--json"]
+    for extra, options in (([], {}), (["--widen", "t"], {"widen": "t"}), (["--paired-by", "seed"], {"paired": True}),
+                           (["--paired-by", "seed", "--widen", "t", "--seed", "3"],
+                            {"paired": True, "widen": "t", "seed": 3})):
+        assert cli.main([*base, *extra]) == 0, extra
+        out = json.loads(capsys.readouterr().out)
+        want = width_exponent(curve, seed_bootstrap=200, **options)
+        assert out["resampled"] == "seeds" and out["n_runs"] == [3, 3, 3, 3], extra
+        assert out["exponent"] == pytest.approx(want.exponent, rel=1e-12)
+        assert out["intervals"]["exponent"] == pytest.approx(list(want.intervals["exponent"]), rel=1e-12), extra
+        assert out["t_interval"]["exponent"] == pytest.approx(list(want.t_interval()), rel=1e-12)
+    # the shared levels cancel when the seeds are redrawn together; t widens about the same fit
+    (lo, hi), (plo, phi) = (width_exponent(curve, seed_bootstrap=200, paired=q).intervals["exponent"]
+                            for q in (False, True))
+    assert phi - plo < 0.5 * (hi - lo)
+    assert cli.main(base[:-1]) == 0 and "intervals resample each width's seeds (3 per width" in capsys.readouterr().out
+    refused = [(["--widen", "t"], "--widen t without --seed-bootstrap"),
+               (["--paired-by", "seed"], "--paired-by seed without --seed-bootstrap"),
+               (["--seed-bootstrap", "39", "--mean"], "--seed-bootstrap 39: a 95% percentile interval needs at least"),
+               (["--seed-bootstrap", "200"], "--seed-bootstrap without --mean"),
+               (["--seed-bootstrap", "200", "--mean", "--offset"], "--seed-bootstrap with --offset"),
+               (["--seed-bootstrap", "200", "--mean", "--bootstrap", "100"], "--seed-bootstrap with --bootstrap"),
+               (["--seed-bootstrap", "200", "--mean", "--cut", "20"], "--seed-bootstrap with --cut"),
+               (["--seed-bootstrap", "200", "--mean", "--loss-fn", "huber"], "--seed-bootstrap with --loss-fn huber"),
+               (["--seed-bootstrap", "200", "--mean", "--paired-by", "m"], "--paired-by m is also --x or --y"),
+               (["--seed-bootstrap", "200", "--mean", "--paired-by", "seeds"], "unknown column(s) 'seeds'")]
+    for extra, message in refused:
+        assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", *extra]) == 2, extra
+        assert message in capsys.readouterr().err, extra
+    # the seed column may hold 0 (above); the fitted ones must still be > 0
+    p.write_text("m,seed,loss\n" + "".join(f"{m:g},{s},{0.0 if (m, s) == (16, 2) else v:.17g}\n" for m, s, v in rows))
+    assert cli.main([*base, "--paired-by", "seed"]) == 2
+    assert "column 'loss' has 1 non-positive value(s) (first on line 11: 0)" in capsys.readouterr().err
+    # a seed twice at one width (two sweeps' exports pooled): the data's fault, named
+    p.write_text("m,seed,loss\n" + "".join(f"{m:g},{min(s, 1)},{v:.17g}\n" for m, s, v in rows))
+    assert cli.main([*base, "--paired-by", "seed"]) == 2
+    assert "--paired-by seed: m = 8 has seed 1 in 2 rows; redrawn together, each x needs one run per seed" in \
+        capsys.readouterr().err

@@ -29,10 +29,11 @@ class CliError(Exception):
 
 
 def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[str, str]] = (), *,
-                     positive: bool = False) -> dict[str, np.ndarray]:
+                     positive: bool | Sequence[str] = False) -> dict[str, np.ndarray]:
     """Read named numeric columns of a CSV file with a header row, from the rows whose
     ``where`` columns match their values (``(column, value)`` pairs, as ``--where`` gives).
-    With ``positive``, every value read must be a finite number > 0 (what the fits take).
+    With ``positive``, every value read must be a finite number > 0 (what the fits take); a
+    list of columns checks those only (a seed column may hold 0).
 
     Raises:
       CliError naming the file, the column and the row on any problem.
@@ -116,8 +117,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
         raise CliError(f"{path}: none of its {seen_rows} rows has " + " and ".join(f"{k}={v}" for k, v in where)
                        + hint)
     data = {c: np.asarray(v, dtype=np.float64) for c, v in out.items()}
-    if positive:
-        for c, v in data.items():
+    for c, v in data.items():
+        if positive is True or (not isinstance(positive, bool) and c in positive):
             _check_positive_column(path, c, v, lines, header, where)
     return data
 
@@ -242,6 +243,8 @@ def _cmd_fit_power_law(args) -> int:
         raise CliError("--cut and --bootstrap cannot be combined (the held-out fit has no bootstrap)")
     delta = _huber_delta_option(args)
     _check_bootstrap_option(args)
+    if _check_seed_bootstrap_options(args):
+        return _fit_redrawn_seeds(args)
     data = _xy_rows(args)
     ex = None
     if args.cut is not None:
@@ -262,6 +265,65 @@ def _cmd_fit_power_law(args) -> int:
         print(json.dumps(_jsonable(d), indent=2))
     else:
         print(fit if ex is None else ex)
+    return _fit_status(fit.identifiable)
+
+
+def _check_seed_bootstrap_options(args) -> bool:
+    """Whether ``fit power-law`` redraws seeds (--seed-bootstrap); before the file is read, the
+    options it cannot take with them, or they without it, refused by their flags' names."""
+    from toyscale.fitting import _too_few_resamples
+
+    if not args.seed_bootstrap:
+        for flag, given in (("--widen t", args.widen != "sqrt"), (f"--paired-by {args.paired_by}", args.paired_by)):
+            if given:
+                raise CliError(f"{flag} without --seed-bootstrap; it says how the seed bootstrap redraws or widens: "
+                               f"give --seed-bootstrap R too")
+        return False
+    why = _too_few_resamples(args.seed_bootstrap, 0.95)
+    if why:
+        raise CliError(f"--seed-bootstrap {args.seed_bootstrap}: {why}")
+    if not args.mean:
+        raise CliError("--seed-bootstrap without --mean; it redraws each x's rows and refits their means: give --mean")
+    for flag, given in (("--bootstrap", args.bootstrap), ("--cut", args.cut is not None), ("--offset", args.offset),
+                        ("--loss-fn huber", args.loss_fn != "squared")):
+        if given:
+            raise CliError(f"--seed-bootstrap with {flag}; the seed bootstrap refits the closed-form fit of the "
+                           f"means (no --offset, --loss-fn squared) and is its own resampling (no --bootstrap or "
+                           f"--cut)")
+    if args.paired_by in (args.x, args.y):
+        raise CliError(f"--paired-by {args.paired_by} is also --x or --y; give the column of the runs' seeds")
+    return True
+
+
+def _fit_redrawn_seeds(args) -> int:
+    """``fit power-law --mean --seed-bootstrap R``: the means' fit with intervals over redrawn
+    seeds, as :func:`toyscale.scaling.width_exponent` gives them (a WidthCurve of each x's rows)."""
+    from toyscale.scaling import WidthCurve, width_exponent
+
+    cols = [args.x, args.y] + ([args.paired_by] if args.paired_by else [])
+    data = read_csv_columns(args.file, cols, args.where, positive=[args.x, args.y])
+    xs, which = np.unique(data[args.x], return_inverse=True)
+    values = [data[args.y][which == i] for i in range(xs.size)]
+    seeds = [data[args.paired_by][which == i] for i in range(xs.size)] if args.paired_by else None
+    for x, labels in zip(xs, seeds or ()):
+        seen, counts = np.unique(labels, return_counts=True)
+        if np.any(counts > 1):  # (two sweeps' rows pooled, say)
+            raise CliError(f"{args.file}: --paired-by {args.paired_by}: {args.x} = {x:g} has {args.paired_by} "
+                           f"{seen[counts > 1][0]:g} in {counts.max()} rows; redrawn together, each x needs one run "
+                           f"per seed: pick one sweep's rows with --where, or leave --paired-by out")
+    curve = WidthCurve.from_values(xs, values, seeds=seeds)
+    try:
+        fit = width_exponent(curve, seed_bootstrap=args.seed_bootstrap, seed=args.seed, paired=bool(args.paired_by),
+                             widen=args.widen, axis=args.x)
+    except ValueError as err:  # (too few x, a mean <= 0: the data's fault)
+        raise CliError(f"{args.file}: {err}") from None
+    if args.json:
+        d = fit.to_dict()
+        d["t_interval"] = {name: list(fit.t_interval(name)) for name in ("exponent", "prefactor")}
+        d["n_runs"] = [int(v.size) for v in values]
+        print(json.dumps(_jsonable(d), indent=2))
+    else:
+        print(fit)
     return _fit_status(fit.identifiable)
 
 
@@ -418,6 +480,17 @@ def register_fit(subparsers) -> None:
     _add_xy_columns(pl, "also fit the irreducible term y_inf")
     pl.add_argument("--cut", type=_positive_float, default=None, metavar="X",
                     help="held-out extrapolation: fit on x <= X, report the error on x > X")
+    pl.add_argument("--seed-bootstrap", type=_nonneg_int, default=0, metavar="R",
+                    help="with --mean: redraw each x's rows (its seeds) R times and refit, for 95%% intervals over "
+                         "redrawn seeds, as the experiment scripts print (toyscale.scaling.width_exponent's "
+                         "seed_bootstrap; at least 40, 1000 as the scripts)")
+    pl.add_argument("--widen", choices=("sqrt", "t"), default="sqrt",
+                    help="with --seed-bootstrap: widen each x's redrawn spread by sqrt(k / (k - 1)) only (sqrt, the "
+                         "default), or also by Student's t on the Welch-Satterthwaite degrees of freedom (t; "
+                         "width_exponent's widen)")
+    pl.add_argument("--paired-by", default=None, metavar="COLUMN",
+                    help="with --seed-bootstrap: redraw one set of this column's values (seeds) for every x, where "
+                         "the runs share their draws across x (width_exponent's paired)")
     _add_bootstrap_seed_json(pl, "the points")
     pl.set_defaults(func=_cmd_fit_power_law)
 
