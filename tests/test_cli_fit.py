@@ -882,8 +882,16 @@ def test_power_law_seed_bootstrap_gives_width_exponents_intervals_over_redrawn_s
                             for q in (False, True))
     assert phi - plo < 0.5 * (hi - lo)
     assert cli.main(base[:-1]) == 0 and "intervals resample each width's seeds (3 per width" in capsys.readouterr().out
-    refused = [(["--widen", "t"], "--widen t without --seed-bootstrap"),
-               (["--paired-by", "seed"], "--paired-by seed without --seed-bootstrap"),
+    # seeds are labels, compared as written: letters pair as the numbers did
+    p.write_text("m,seed,loss\n" + "".join(f"{m:g},s{s},{v:.17g}\n" for m, s, v in rows))
+    assert cli.main([*base, "--paired-by", "seed"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["intervals"]["exponent"] == pytest.approx([plo, phi], rel=1e-12)
+    refused = [(["--widen", "t"], "--widen t without a seed bootstrap"),
+               (["--widen", "t", "--seed-bootstrap", "0"], "--widen t without a seed bootstrap"),
+               (["--paired-by", "seed"], "--paired-by seed without a seed bootstrap"),
+               (["--seed-bootstrap", "200", "--mean", "--paired-by", "seed", "--where", "seed=s1"],
+                "--paired-by seed is also a --where column"),
                (["--seed-bootstrap", "39", "--mean"], "--seed-bootstrap 39: a 95% percentile interval needs at least"),
                (["--seed-bootstrap", "200"], "--seed-bootstrap without --mean"),
                (["--seed-bootstrap", "200", "--mean", "--offset"], "--seed-bootstrap with --offset"),
@@ -899,8 +907,15 @@ def test_power_law_seed_bootstrap_gives_width_exponents_intervals_over_redrawn_s
     p.write_text("m,seed,loss\n" + "".join(f"{m:g},{s},{0.0 if (m, s) == (16, 2) else v:.17g}\n" for m, s, v in rows))
     assert cli.main([*base, "--paired-by", "seed"]) == 2
     assert "column 'loss' has 1 non-positive value(s) (first on line 11: 0)" in capsys.readouterr().err
+    # a ValueError from inside numpy is a bug's: its traceback, not "error: <file>: ..." and exit 2
+    p.write_text("m,seed,loss\n" + "".join(f"{m:g},{s},{v:.17g}\n" for m, s, v in rows))
+    import toyscale.scaling
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(toyscale.scaling, "width_exponent", lambda *a, **k: np.linalg.cholesky(-np.eye(2)))
+        with pytest.raises(np.linalg.LinAlgError):
+            cli.main(base)
     # a seed twice at one width (two sweeps' exports pooled): the data's fault, named
     p.write_text("m,seed,loss\n" + "".join(f"{m:g},{min(s, 1)},{v:.17g}\n" for m, s, v in rows))
     assert cli.main([*base, "--paired-by", "seed"]) == 2
-    assert "--paired-by seed: m = 8 has seed 1 in 2 rows; redrawn together, each x needs one run per seed" in \
+    assert "runs.csv: --paired-by seed: m = 8 has seed 1 in 2 rows; redrawn together, each x needs one run" in \
         capsys.readouterr().err

@@ -29,11 +29,12 @@ class CliError(Exception):
 
 
 def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[str, str]] = (), *,
-                     positive: bool | Sequence[str] = False) -> dict[str, np.ndarray]:
+                     positive: bool = False, labels: Sequence[str] = ()) -> dict[str, np.ndarray]:
     """Read named numeric columns of a CSV file with a header row, from the rows whose
     ``where`` columns match their values (``(column, value)`` pairs, as ``--where`` gives).
-    With ``positive``, every value read must be a finite number > 0 (what the fits take); a
-    list of columns checks those only (a seed column may hold 0).
+    With ``positive``, every numeric value read must be a finite number > 0 (what the fits
+    take). The ``labels`` among ``columns`` are read as their cells' text (a seed column:
+    labels, compared as written), and must not be empty.
 
     Raises:
       CliError naming the file, the column and the row on any problem.
@@ -92,6 +93,12 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                     raise CliError(_short_row(path, line, len(cells), len(header), lacking[0]))
                 for c in columns:
                     cell = row[c]
+                    if c in labels:
+                        if not cell.strip():
+                            raise CliError(f"{path}: line {line}, column {c!r}: an empty cell; each row needs its "
+                                           f"label")
+                        out[c].append(cell.strip())
+                        continue
                     try:
                         out[c].append(float(cell))
                     except ValueError:
@@ -116,10 +123,11 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                 else " (each filter matches some rows, but no row all of them)")
         raise CliError(f"{path}: none of its {seen_rows} rows has " + " and ".join(f"{k}={v}" for k, v in where)
                        + hint)
-    data = {c: np.asarray(v, dtype=np.float64) for c, v in out.items()}
-    for c, v in data.items():
-        if positive is True or (not isinstance(positive, bool) and c in positive):
-            _check_positive_column(path, c, v, lines, header, where)
+    data = {c: np.asarray(v, dtype=object if c in labels else np.float64) for c, v in out.items()}
+    if positive:
+        for c, v in data.items():
+            if c not in labels:
+                _check_positive_column(path, c, v, lines, header, where)
     return data
 
 
@@ -274,10 +282,11 @@ def _check_seed_bootstrap_options(args) -> bool:
     from toyscale.fitting import _too_few_resamples
 
     if not args.seed_bootstrap:
-        for flag, given in (("--widen t", args.widen != "sqrt"), (f"--paired-by {args.paired_by}", args.paired_by)):
+        for flag, given in (("--widen t", args.widen != "sqrt"),
+                            (f"--paired-by {args.paired_by}", args.paired_by is not None)):
             if given:
-                raise CliError(f"{flag} without --seed-bootstrap; it says how the seed bootstrap redraws or widens: "
-                               f"give --seed-bootstrap R too")
+                raise CliError(f"{flag} without a seed bootstrap; it says how the seed bootstrap redraws or widens: "
+                               f"give --seed-bootstrap R too (R >= 40; 0, the default, is none)")
         return False
     why = _too_few_resamples(args.seed_bootstrap, 0.95)
     if why:
@@ -290,8 +299,11 @@ def _check_seed_bootstrap_options(args) -> bool:
             raise CliError(f"--seed-bootstrap with {flag}; the seed bootstrap refits the closed-form fit of the "
                            f"means (no --offset, --loss-fn squared) and is its own resampling (no --bootstrap or "
                            f"--cut)")
-    if args.paired_by in (args.x, args.y):
+    if args.paired_by is not None and args.paired_by in (args.x, args.y):
         raise CliError(f"--paired-by {args.paired_by} is also --x or --y; give the column of the runs' seeds")
+    if args.paired_by is not None and args.paired_by in (k for k, _ in args.where):
+        raise CliError(f"--paired-by {args.paired_by} is also a --where column, which leaves one seed at each x: "
+                       f"nothing to redraw")
     return True
 
 
@@ -300,23 +312,22 @@ def _fit_redrawn_seeds(args) -> int:
     seeds, as :func:`toyscale.scaling.width_exponent` gives them (a WidthCurve of each x's rows)."""
     from toyscale.scaling import WidthCurve, width_exponent
 
-    cols = [args.x, args.y] + ([args.paired_by] if args.paired_by else [])
-    data = read_csv_columns(args.file, cols, args.where, positive=[args.x, args.y])
+    paired = args.paired_by is not None
+    cols = [args.x, args.y] + ([args.paired_by] if paired else [])
+    data = read_csv_columns(args.file, cols, args.where, positive=True, labels=[args.paired_by] if paired else [])
     xs, which = np.unique(data[args.x], return_inverse=True)
     values = [data[args.y][which == i] for i in range(xs.size)]
-    seeds = [data[args.paired_by][which == i] for i in range(xs.size)] if args.paired_by else None
+    seeds = [data[args.paired_by][which == i].astype(str) for i in range(xs.size)] if paired else None
     for x, labels in zip(xs, seeds or ()):
         seen, counts = np.unique(labels, return_counts=True)
         if np.any(counts > 1):  # (two sweeps' rows pooled, say)
-            raise CliError(f"{args.file}: --paired-by {args.paired_by}: {args.x} = {x:g} has {args.paired_by} "
-                           f"{seen[counts > 1][0]:g} in {counts.max()} rows; redrawn together, each x needs one run "
-                           f"per seed: pick one sweep's rows with --where, or leave --paired-by out")
-    curve = WidthCurve.from_values(xs, values, seeds=seeds)
-    try:
-        fit = width_exponent(curve, seed_bootstrap=args.seed_bootstrap, seed=args.seed, paired=bool(args.paired_by),
-                             widen=args.widen, axis=args.x)
-    except ValueError as err:  # (too few x, a mean <= 0: the data's fault)
-        raise CliError(f"{args.file}: {err}") from None
+            raise CliError(f"{'standard input' if args.file == '-' else args.file}: --paired-by {args.paired_by}: "
+                           f"{args.x} = {x:g} has {args.paired_by} {seen[counts > 1][0]} in {counts.max()} rows; "
+                           f"redrawn together, each x needs one run per seed: pick one sweep's rows with --where, or "
+                           f"leave --paired-by out")
+    # (a check's ValueError, too few x say, is reported by main(); any other keeps its traceback)
+    fit = width_exponent(WidthCurve.from_values(xs, values, seeds=seeds), seed_bootstrap=args.seed_bootstrap,
+                         seed=args.seed, paired=paired, widen=args.widen, axis=args.x)
     if args.json:
         d = fit.to_dict()
         d["t_interval"] = {name: list(fit.t_interval(name)) for name in ("exponent", "prefactor")}
@@ -486,11 +497,11 @@ def register_fit(subparsers) -> None:
                          "seed_bootstrap; at least 40, 1000 as the scripts)")
     pl.add_argument("--widen", choices=("sqrt", "t"), default="sqrt",
                     help="with --seed-bootstrap: widen each x's redrawn spread by sqrt(k / (k - 1)) only (sqrt, the "
-                         "default), or also by Student's t on the Welch-Satterthwaite degrees of freedom (t; "
-                         "width_exponent's widen)")
+                         "default), or also by Student's t on the Welch-Satterthwaite degrees of freedom (t; with "
+                         "--paired-by, on the k shared seeds' k - 1; width_exponent's widen)")
     pl.add_argument("--paired-by", default=None, metavar="COLUMN",
-                    help="with --seed-bootstrap: redraw one set of this column's values (seeds) for every x, where "
-                         "the runs share their draws across x (width_exponent's paired)")
+                    help="with --seed-bootstrap: redraw one set of this column's labels (seeds, compared as "
+                         "written) for every x, where the runs share their draws across x (width_exponent's paired)")
     _add_bootstrap_seed_json(pl, "the points")
     pl.set_defaults(func=_cmd_fit_power_law)
 
