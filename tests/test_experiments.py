@@ -2847,23 +2847,16 @@ def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_whe
                 "overlap_mean": np.float32(1.0 / m), "overlap_var": np.float32(0.01),
                 "overlap_mean_one": np.float32(0.0), "overlap_var_one": np.float32(0.0)}
 
-    def intervals(summary):
+    def fits(summary, what):  # every fit's exponent (what 0) or interval over redrawn seeds (1), in one list
+        key = {"superposition_scaling": ("exponents", "exponent_seed_interval"),
+               "phase_diagram": ("alpha_m", "alpha_m_seed_interval"),
+               "geometry": ("loss_exponent", "loss_exponent_seed_interval"),
+               "activation_density": ("exponent", "exponent_seed_interval")}[name][what]
         if name == "superposition_scaling":
-            return [summary["exponent_seed_interval"][r][d] for r in ("strong", "weak") for d in ("power", "linear")]
+            return [summary[key][r][d] for r in ("strong", "weak") for d in ("power", "linear")]
         if name == "phase_diagram":
-            return [cell for row in summary["alpha_m_seed_interval"] for cell in row]
-        if name == "geometry":
-            return [r["loss_exponent_seed_interval"] for r in summary["regimes"].values()]
-        return [r["exponent_seed_interval"] for r in summary["densities"]]
-
-    def exponents(summary):
-        if name == "superposition_scaling":
-            return [summary["exponents"][r][d] for r in ("strong", "weak") for d in ("power", "linear")]
-        if name == "phase_diagram":
-            return [cell for row in summary["alpha_m"] for cell in row]
-        if name == "geometry":
-            return [r["loss_exponent"] for r in summary["regimes"].values()]
-        return [r["exponent"] for r in summary["densities"]]
+            return [cell for row in summary[key] for cell in row]
+        return [r[key] for r in (summary["regimes"].values() if name == "geometry" else summary["densities"])]
 
     runs = {}
     for widen in ("sqrt", "t"):
@@ -2874,8 +2867,8 @@ def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_whe
         assert ("intervals over redrawn seeds: each also widened about its median by t / z on the "
                 "Welch-Satterthwaite" in printed) == (widen == "t"), printed
         runs[widen] = json.loads((tmp_path / widen / "summary.json").read_text())
-    plain, wide = (intervals(runs[w]) for w in ("sqrt", "t"))
-    assert exponents(runs["t"]) == exponents(runs["sqrt"]) and len(plain) >= 2
+    plain, wide = (fits(runs[w], 1) for w in ("sqrt", "t"))
+    assert fits(runs["t"], 0) == fits(runs["sqrt"], 0) and len(plain) >= 2
     # the seeds redrawn together across widths: the line says so, not Welch-Satterthwaite
     _stand_in_sweep(load(name), outputs).main(
         ["--preset", "smoke", "--set", "seeds=2", "--set", "seed_widen=t", "--set",
