@@ -907,6 +907,12 @@ def test_power_law_seed_bootstrap_gives_width_exponents_intervals_over_redrawn_s
     p.write_text("m,seed,loss\n" + "".join(f"{m:g},{s},{0.0 if (m, s) == (16, 2) else v:.17g}\n" for m, s, v in rows))
     assert cli.main([*base, "--paired-by", "seed"]) == 2
     assert "column 'loss' has 1 non-positive value(s) (first on line 11: 0)" in capsys.readouterr().err
+    # a width left with one run (its others diverged and filtered out): the fit, no interval, and why
+    p.write_text("m,seed,loss\n" + "".join(f"{m:g},{s},{v:.17g}\n" for m, s, v in rows if m != 64 or s == 0))
+    assert cli.main(base) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["intervals"]["exponent"] == [None, None] and out["n_runs"] == [3, 3, 3, 1]
+    assert any("m = 64 has one model" in note for note in out["notes"]), out["notes"]
     # a ValueError from inside numpy is a bug's: its traceback, not "error: <file>: ..." and exit 2
     p.write_text("m,seed,loss\n" + "".join(f"{m:g},{s},{v:.17g}\n" for m, s, v in rows))
     import toyscale.scaling
