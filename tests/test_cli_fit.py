@@ -683,6 +683,7 @@ def test_a_ctrl_c_while_standard_output_is_on_a_full_disk_still_exits_130():
 
 
 def test_fit_reads_standard_input_as_dash_and_a_pipe_whose_last_row_has_no_line_end():
+    # mutant: the seed bootstrap's message naming "-" (the reader's own say "standard input")
     # "-" had been "-: no such file"; a pipe's unseekable stream had failed the check for a cut last row
     # ("cannot be read (File or stream is not seekable.)")
     csv_text = "m,loss,note\n2,1.0,a\n4,0.5,b\n8,0.25"  # (the last row lacks an unread column and its line end)
@@ -692,6 +693,12 @@ def test_fit_reads_standard_input_as_dash_and_a_pipe_whose_last_row_has_no_line_
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["n_points"] == 3 and out["exponent"] == pytest.approx(1.0, rel=1e-12)
+    # the seed bootstrap reads it too, and names it where a seed repeats at one x
+    csv_text = "m,seed,loss\n2,a,1.0\n2,a,1.1\n4,a,0.5\n4,b,0.55\n8,a,0.25\n8,b,0.26\n"
+    done = subprocess.run([sys.executable, "-m", "toyscale", "fit", "power-law", "-", "--x", "m", "--y", "loss",
+                           "--mean", "--seed-bootstrap", "40", "--paired-by", "seed"], input=csv_text,
+                          capture_output=True, text=True, env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    assert done.returncode == 2 and "error: standard input: --paired-by seed: m = 2 has seed a in 2 rows" in done.stderr
 
 
 def _strict_json(text):
