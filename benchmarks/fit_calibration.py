@@ -75,10 +75,17 @@ with ``widen="t"`` (redraw_table's degrees of freedom from its reruns' regressio
 width_exponent's from the closed-form fit's weights), and the ratio of the two degrees of freedom
 on each curve (median and range).
 
-    python benchmarks/fit_calibration.py [--studies 1,2,3,4,5,6,7] [--datasets 200] [--mle-datasets 100] [--design grid]
-        [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200]
+Study 8, `toyscale.scaling.lack_of_fit` (``--studies 8``): ``--lof-sets`` curves per row of three
+(4, 8, 16) or five (8 … 128) widths with 2, 4 or 8 seeds, log-normal seed noise of sd 0.1 times
+a factor of exp(U(-0.7, 0.7)) of each width's own (noise that differs from width to width), about
+L = 2 m^-0.5 and about the same law bent by ``bend`` (log L + bend (log m - mean log m)^2, bend 0.1
+and 0.3). Prints how often p < 0.05 (the test's size on the straight law, its power on the bent
+ones) and the median ratio.
+
+    python benchmarks/fit_calibration.py [--studies 1,2,3,4,5,6,7,8] [--datasets 200] [--mle-datasets 100]
+        [--design grid] [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200]
         [--offset-sets 100] [--grid-noise 0.001] [--iso-seeds 10] [--iso-resamples 400] [--case-resamples 0]
-        [--redraw-sets 100] [--redraw-resamples 400] [--seed 0] [--json out.json]
+        [--redraw-sets 100] [--redraw-resamples 400] [--lof-sets 400] [--seed 0] [--json out.json]
 """
 
 import argparse
@@ -98,7 +105,7 @@ from toyscale.cli import int_in
 from toyscale.fitting import (CHINCHILLA_PUBLISHED, compute_optimal, fit_chinchilla, fit_frontier, fit_isoflop,
                               fit_power_law)
 from toyscale.io import atomic_write_json
-from toyscale.scaling import WidthCurve, redraw_table, width_exponent
+from toyscale.scaling import WidthCurve, lack_of_fit, redraw_table, width_exponent
 from toyscale.sweep import Record
 
 P = CHINCHILLA_PUBLISHED
@@ -398,6 +405,28 @@ def redraw_table_study(n_sets: int, resamples: int, seed: int) -> list[dict]:
     return rows
 
 
+def lack_of_fit_study(n_sets: int, seed: int) -> list[dict]:
+    """Study 8: lack_of_fit's rejections at 5 % on straight and bent width curves."""
+    rows = []
+    for widths in (np.array([4, 8, 16]), np.array([8, 16, 32, 64, 128])):
+        x = np.log(widths) - np.log(widths).mean()
+        for k in (2, 4, 8):
+            for bend in (0.0, 0.1, 0.3):
+                rng = np.random.default_rng([seed, widths.size, k, int(100 * bend)])
+                rejected, ratios = 0, []
+                for _ in range(n_sets):
+                    sd = 0.1 * np.exp(rng.uniform(-0.7, 0.7, widths.size))
+                    values = tuple(2.0 * m**-0.5 * np.exp(bend * xi**2 + rng.normal(0.0, s_, k))
+                                   for m, xi, s_ in zip(widths, x, sd))
+                    curve = WidthCurve.from_values(widths, values)
+                    test = lack_of_fit(curve, width_exponent(curve))
+                    rejected += test.p_value < 0.05
+                    ratios.append(test.ratio)
+                rows.append(dict(widths=widths.tolist(), seeds=k, bend=bend, sets=n_sets,
+                                 rejected=rejected / n_sets, median_ratio=float(np.median(ratios))))
+    return rows
+
+
 def _covers(interval, truth: float) -> bool:
     lo, hi = interval
     return bool(lo <= truth <= hi)  # False for an undefined (NaN) interval
@@ -473,8 +502,9 @@ def main():
                     help="study 6: also refit this many resamples of the runs one by one (the former bootstrap)")
     ap.add_argument("--redraw-sets", type=int_in(1), default=100, help="width curves per row of study 7")
     ap.add_argument("--redraw-resamples", type=int_in(40), default=400, help="seed redraws per curve in study 7")
+    ap.add_argument("--lof-sets", type=int_in(1), default=400, help="width curves per row of study 8")
     ap.add_argument("--studies", default="1,2,3,4,5",
-                    help="which studies to run, e.g. 3,4 (6: IsoFLOP bootstrap, 7: redraw_table)")
+                    help="which studies to run, e.g. 3,4 (6: IsoFLOP bootstrap, 7: redraw_table, 8: lack_of_fit)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -483,10 +513,10 @@ def main():
         studies = {int(v) for v in args.studies.split(",") if v.strip()}
     except ValueError:
         studies = set()
-    if not studies or not studies <= {1, 2, 3, 4, 5, 6, 7}:
-        ap.error(f"--studies {args.studies!r}: give numbers from 1-7 separated by commas")
+    if not studies or not studies <= {1, 2, 3, 4, 5, 6, 7, 8}:
+        ap.error(f"--studies {args.studies!r}: give numbers from 1-8 separated by commas")
     load0, t0 = os.getloadavg(), time.perf_counter()
-    huber = mle = search = bins = seeds_rows = points_rows = grid = iso = redraw_rows = None
+    huber = mle = search = bins = seeds_rows = points_rows = grid = iso = redraw_rows = lof_rows = None
     if 1 in studies:
         print(f"Study 1: stderr coverage of fit_chinchilla, {RUNS} runs ({args.design} design), {NOISE:.0%} log-noise, "
               f"3 starts around the truth, seed {args.seed}")
@@ -588,6 +618,17 @@ def main():
                   f"{r['width_exponent_median_half_width_welch']:>28.4f}{r['width_exponent_coverage_welch']:>11.3f}"
                   f"{f'{mid:.3f} ({low:.3f}-{high:.3f})':>28}")
 
+    if 8 in studies:
+        t8 = time.perf_counter()
+        lof_rows = lack_of_fit_study(args.lof_sets, args.seed)
+        print(f"\nStudy 8: lack_of_fit (the means' squared residuals about the line over what seed noise predicts, F "
+              f"on Satterthwaite's and Welch's degrees of freedom), {args.lof_sets} curves per row "
+              f"({time.perf_counter() - t8:.1f} s)")
+        print(f"  {'widths':<22}{'seeds':>6}{'bend':>6}{'p < 0.05':>10}{'median ratio':>14}")
+        for r in lof_rows:
+            print(f"  {str(r['widths']):<22}{r['seeds']:>6}{r['bend']:>6.1f}{r['rejected']:>10.3f}"
+                  f"{r['median_ratio']:>14.3f}")
+
     out = dict(
         load_average_before=load0, load_average_after=os.getloadavg(), wall_seconds=time.perf_counter() - t0,
         machine=f"{platform.machine()} {os.cpu_count()} cores, {platform.platform()}",
@@ -596,6 +637,7 @@ def main():
         truth=dict(zip(PARAMS, TRUE.tolist())),
         coverage=dict(huber=huber, mle=mle), search_check=search, budget_bins=bins, seed_bootstrap=seeds_rows,
         points_bootstrap=points_rows, bracketed=grid, isoflop_bootstrap=iso, redraw_table=redraw_rows,
+        lack_of_fit=lof_rows,
     )
     print(f"\n{out['machine']} {out['versions']} load average {load0[0]:.2f} -> {out['load_average_after'][0]:.2f}, "
           f"wall {out['wall_seconds']:.1f} s")

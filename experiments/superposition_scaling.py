@@ -18,8 +18,8 @@ from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
 from toyscale.runner import experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import (fit_width_curve, redrawn_seeds_text, seed_interval, seed_redraw, seed_widen_text,
-                              width_curve)
+from toyscale.scaling import (fit_width_curve, lack_of_fit, redrawn_seeds_text, seed_interval, seed_redraw,
+                              seed_widen_text, width_curve)
 from toyscale.train import TrainConfig, sweep_superposition
 
 # Every preset's ``seed_widen``: how the exponents' intervals over redrawn seeds (where a preset has
@@ -85,9 +85,10 @@ def main(argv=None) -> dict:
     result = run_experiment_sweep(args, sweep_superposition, config, points)
 
     exponents, stderr, t_interval, interval, r2, fit_range, loss, panels = {}, {}, {}, {}, {}, {}, {}, {}
+    bend = {}  # each curve's lack_of_fit (None where untestable: under 3 widths, or a width of one model)
     for regime, gamma in REGIMES.items():
         (exponents[regime], stderr[regime], t_interval[regime], interval[regime], r2[regime], fit_range[regime],
-         loss[regime]) = ({}, {}, {}, {}, {}, {}, {})
+         loss[regime], bend[regime]) = ({}, {}, {}, {}, {}, {}, {}, {})
         panels[f"{regime} superposition ($\\gamma$={gamma:g})"] = curves = {}
         for name, spec in distributions.items():
             curve = width_curve(result, gamma=gamma, frequencies=spec.describe())
@@ -97,7 +98,7 @@ def main(argv=None) -> dict:
             loss[regime][name] = curve.to_dict()
             curves[spec.label] = (curve, fit)
             if fit is None:  # (e.g. too many models diverged): reported, and the others still fitted
-                for d in (exponents, stderr, t_interval, interval, r2, fit_range):
+                for d in (exponents, stderr, t_interval, interval, r2, fit_range, bend):
                     d[regime][name] = None
                 print(f"{regime:>6} {name:<12} alpha_m not fitted: {why}")
                 continue
@@ -108,13 +109,19 @@ def main(argv=None) -> dict:
             r2[regime][name] = fit.r2
             fit_range[regime][name] = [int(v) for v in fit.x_range]
             seeds = redrawn_seeds_text(fit)
+            try:  # do the means bend away from the line by more than their seed noise?
+                test = lack_of_fit(curve, fit)
+            except ValueError:  # (under 3 widths, or a width left with one model: nothing to test against)
+                test = None
+            bend[regime][name] = dict(ratio=test.ratio, dof=list(test.dof), p_value=test.p_value) if test else None
             lo, hi = t_interval[regime][name]
             # (through 2 widths the line is exact: no stderr or t interval, where it had printed "± nan")
             error = (f"(no stderr or t interval through {fit.n_points} widths){seeds}" if fit.exact else
                      f"± {fit.stderr['exponent']:.3f}  95%: t [{lo:.3f}, {hi:.3f}]{seeds}")
             print(f"{regime:>6} {name:<12} alpha_m = {fit.exponent:.3f} {error}  "
                   f"R^2 = {fit.r2:.3f}  fit over m = {fit.x_range[0]:g}..{fit.x_range[1]:g} "
-                  f"({fit.n_points} widths, {curve.n_diverged} diverged)")
+                  f"({fit.n_points} widths, {curve.n_diverged} diverged)"
+                  + (f"  lack of fit: p = {test.p_value:.3f} (ratio {test.ratio:.3g})" if test else ""))
 
     if widened := seed_widen_text(args.settings["seed_widen"], config):
         print(widened)
@@ -134,7 +141,7 @@ def main(argv=None) -> dict:
                os.path.join(args.out, "loss_vs_width.png"))
     return finish(args, "superposition_scaling", {
         "exponents": exponents, "exponent_stderr": stderr, "exponent_t_interval": t_interval,
-        "exponent_seed_interval": interval,
+        "exponent_seed_interval": interval, "lack_of_fit": bend,
         "strong_below_weak": strong_below_weak, "r2": r2,
         "fit_range": fit_range, "loss": loss, "published_strong": PUBLISHED_STRONG,
         "config": config.to_dict(), "sweep_stats": result.stats,

@@ -1154,3 +1154,51 @@ def test_redraw_table_widen_t_stretches_about_the_reruns_median_at_any_level():
         fit = width_exponent(width_curve(mixed, gamma=-1.0), seed_bootstrap=1000, widen="t")
         dof = float(re.search(r"on ([0-9.]+) degrees", fit.notes[-1]).group(1))
         assert 0.8 < wide.dof["alpha_m"] / dof < 1.25, (wide.dof, dof)
+
+
+# mutants: the leverage left out (E sum v_i), v_i without its 1 / k_i or 1 / L_i^2, the residuals about the mean
+# instead of the line, F's degrees of freedom swapped; a width of one model, an offset fit or two widths accepted
+def test_lack_of_fit_sets_the_means_residuals_against_their_seed_noise():
+    import scipy.stats
+
+    from toyscale.scaling import lack_of_fit
+
+    m = np.array([8.0, 16, 32, 64, 128])
+    rng = np.random.default_rng(11)
+    k = np.array([2, 3, 4, 3, 2])
+    sd = np.array([0.05, 0.1, 0.08, 0.12, 0.06])
+    x = np.log(m) - np.log(m).mean()
+    values = [2 * w**-0.5 * np.exp(0.08 * xi**2 + s * rng.standard_normal(n)) for w, xi, s, n in zip(m, x, sd, k)]
+    curve = WidthCurve.from_values(m, values)
+    fit = width_exponent(curve)
+    test = lack_of_fit(curve, fit)
+    # by hand: residuals of the log means about the fitted line, each width's delta-method variance, its leverage
+    mean = np.array([v.mean() for v in values])
+    r = np.log(mean) - (np.log(fit.prefactor) - fit.exponent * np.log(m))
+    v = np.array([np.var(a, ddof=1) for a in values]) / (k * mean**2)
+    X = np.stack([np.ones(5), np.log(m)], axis=1)
+    h = np.diag(X @ np.linalg.inv(X.T @ X) @ X.T)
+    assert test.ratio == pytest.approx(r @ r / np.sum((1 - h) * v), rel=1e-9)
+    parts = (1 - h) * v
+    assert test.dof[1] == pytest.approx(parts.sum() ** 2 / np.sum(parts**2 / (k - 1)), rel=1e-9)
+    assert test.p_value == pytest.approx(scipy.stats.f.sf(test.ratio, *test.dof), rel=1e-8)
+    assert test.n_widths == 5 and "p = " in str(test)
+    # a fit over part of the curve tests those widths only
+    assert lack_of_fit(curve, width_exponent(curve, fit_range=(16, 128))).n_widths == 4
+    # straight: size near 5 %; bent far beyond the noise: rejected every time
+    rejected = {0.0: 0, 0.5: 0}
+    for bend in rejected:
+        for _ in range(200):
+            vals = [2 * w**-0.5 * np.exp(bend * xi**2 + 0.1 * rng.standard_normal(4)) for w, xi in zip(m, x)]
+            c = WidthCurve.from_values(m, vals)
+            rejected[bend] += lack_of_fit(c, width_exponent(c)).p_value < 0.05
+    assert 2 <= rejected[0.0] <= 20 and rejected[0.5] == 200, rejected
+    thin = WidthCurve.from_values(m, [values[0][:1], *values[1:]])
+    with pytest.raises(ValueError, match="every width needs two or more models; m = 8 has one"):
+        lack_of_fit(thin, width_exponent(thin))
+    with pytest.raises(ValueError, match="2 width\\(s\\) in the fit's range 8..16; a line through two points"):
+        lack_of_fit(curve, width_exponent(curve, fit_range=(8, 16)))
+    with pytest.raises(ValueError, match="fit has an offset"):
+        lack_of_fit(curve, width_exponent(curve, offset=True))
+    with pytest.raises(TypeError, match="fit is a tuple"):
+        lack_of_fit(curve, (1, 2))

@@ -20,14 +20,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from toyscale._checks import _scalar_of, check_int, check_seed, short_repr, shorten
-from toyscale.fitting import (NotIdentifiableError, PowerLawFit, _check_bootstrap, _ols, _percentile_intervals,
-                               _too_few_resamples, fit_power_law, t_quantile)
+from toyscale.fitting import (NotIdentifiableError, PowerLawFit, _check_bootstrap, _float64, _ols,
+                               _percentile_intervals, _too_few_resamples, fit_power_law, t_quantile)
 from toyscale.superposition import no_better_than_empty
 from toyscale.sweep import Record, _canonical, matching
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES",
            "seed_redraw", "seed_interval", "redrawn_seeds_text", "without_seed_intervals", "redraw_table",
-           "RedrawnTable", "WIDENINGS", "welch_dof", "check_widen", "seed_widen_text"]
+           "RedrawnTable", "WIDENINGS", "welch_dof", "check_widen", "seed_widen_text", "lack_of_fit", "LackOfFit"]
 
 # seed_bootstrap resamples the experiment scripts draw for a replicated curve (percentile
 # intervals; benchmarks/fit_calibration.py's study 3 uses 400)
@@ -910,6 +910,94 @@ def welch_dof(parts: Any, counts: Any) -> float:
         raise ValueError(f"parts={v.tolist()}; variance parts must be finite and >= 0")
     total = v.sum()
     return float(total**2 / np.sum(v**2 / (k - 1))) if total > 0 else math.inf
+
+
+@dataclasses.dataclass(frozen=True)
+class LackOfFit:
+    """Whether a width curve's means bend away from its fitted power law by more than their
+    seed noise: :func:`lack_of_fit`'s result.
+
+    Attributes:
+      ratio: the means' squared residuals about the line over what seed noise alone would
+        leave (1 on average where L = C m^-a holds; a bend adds to it).
+      dof: (the residuals', the noise estimate's) degrees of freedom (Satterthwaite's, each).
+      p_value: the chance of a ratio at least this large under the power law (F on ``dof``).
+      n_widths: widths tested (those of the fit, each with two or more models).
+    """
+
+    ratio: float
+    dof: tuple[float, float]
+    p_value: float
+    n_widths: int
+
+    def __str__(self) -> str:
+        return (f"lack of fit: the means' squared residuals about the line are {self.ratio:.3g}x what their seed "
+                f"noise predicts (F on {self.dof[0]:.3g} and {self.dof[1]:.3g} degrees of freedom, "
+                f"p = {self.p_value:.3g}, {self.n_widths} widths)")
+
+
+def lack_of_fit(curve: WidthCurve, fit: PowerLawFit) -> LackOfFit:
+    """Tests a width curve's power law against its replicate seeds: do the means depart from
+    the fitted line (``fit``, :func:`width_exponent`'s closed-form fit of ``curve``, over its
+    ``x_range``) by more than the seed noise each width's models show?
+
+    A bent curve (an approach to a plateau, a change of slope) is counted by the fit as noise:
+    its standard error and t-interval grow, and its exponent depends on the widths chosen. Here
+    the residuals r of the log means about the line are set against the variance seed noise
+    alone would give them: sum (1 - h_i) v_i, with v_i = s_i^2 / (k_i L_i^2) the delta-method
+    variance of width i's log mean (s_i the sd of its k_i models, L_i their mean) and h_i its
+    leverage in the line. Their ratio is near 1 where the power law holds. Its p-value is F's
+    on Satterthwaite's degrees of freedom for the residuals' quadratic form and Welch's for the
+    noise estimate (each width's part on k_i - 1), normal-theory approximations whose
+    calibration with few seeds is measured in benchmarks/fit_calibration.py (study 8).
+
+    Raises:
+      TypeError: ``curve`` not a WidthCurve, or ``fit`` not a PowerLawFit.
+      ValueError: ``fit`` with an offset (not a line in log-log), fewer than three widths in
+        its range, or a width there with fewer than two models (no noise to compare with).
+    """
+    if not isinstance(curve, WidthCurve):
+        raise TypeError(f"curve is a {type(curve).__name__}; lack_of_fit tests a WidthCurve against its fit")
+    if not isinstance(fit, PowerLawFit):
+        raise TypeError(f"fit is a {type(fit).__name__}; give the PowerLawFit of width_exponent(curve)")
+    if fit.fit_offset:
+        raise ValueError("fit has an offset; lack_of_fit tests the straight line in log-log that width_exponent fits "
+                         "without one (offset=False)")
+    lo, hi = fit.x_range
+    keep = (curve.widths >= lo) & (curve.widths <= hi)
+    m, mean = curve.widths[keep].astype(float), curve.loss[keep].astype(float)
+    values = [np.asarray(v, float) for v, k in zip(curve.values, keep) if k] if curve.values else []
+    if m.size < 3:
+        raise ValueError(f"{m.size} width(s) in the fit's range {_size_text(lo)}..{_size_text(hi)}; a line through "
+                         f"two points leaves no residual to test: give at least 3")
+    if len(values) != m.size or any(v.size < 2 for v in values):
+        few = [_size_text(w) for w, v in zip(m, values) if v.size < 2] if len(values) == m.size else []
+        raise ValueError("lack_of_fit compares the means with their seed noise, so every width needs two or more "
+                         "models" + (f"; m = {', '.join(few)} has one" if few else " (this curve keeps no values: "
+                                     "make it with width_curve, or WidthCurve.from_values)"))
+    if np.any(mean <= 0):
+        raise ValueError(f"a mean <= 0 at m = {_size_text(m[np.argmin(mean)])}; the line is fitted to log L")
+    X = np.stack([np.ones(m.size), np.log(m)], axis=1)
+    resid = np.eye(m.size) - X @ np.linalg.pinv(X)  # (I - H): the line's residual maker
+    r = resid @ np.log(mean)
+    k = np.array([v.size for v in values])
+    v = np.array([np.var(x, ddof=1) for x in values]) / (k * mean**2)
+    noise = resid @ np.diag(v) @ resid
+    expected = float(np.trace(noise))
+    if not expected > 0:  # (every width's models agree exactly)
+        return LackOfFit(math.inf if np.any(np.abs(r) > 1e-12) else math.nan, (math.nan, math.nan), math.nan,
+                         int(m.size))
+    ratio = float(r @ r) / expected
+    dof = (expected**2 / float(np.sum(noise * noise)), welch_dof(np.diag(resid) * v, k))
+    return LackOfFit(ratio, dof, _f_survival(ratio, *dof), int(m.size))
+
+
+@_float64
+def _f_survival(x: float, d1: float, d2: float) -> float:
+    """P(F > x) for F on (d1, d2) degrees of freedom: I_y(d2 / 2, d1 / 2), y = d2 / (d2 + d1 x)."""
+    if not math.isfinite(d2):  # (a chi-square on d1, scaled: the noise known exactly)
+        return float(jax.scipy.special.gammaincc(d1 / 2, d1 * x / 2))
+    return float(jax.scipy.special.betainc(d2 / 2, d1 / 2, d2 / (d2 + d1 * x)))
 
 
 def _t_factor(level: float, dof: float) -> float:
