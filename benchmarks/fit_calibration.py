@@ -427,6 +427,22 @@ def lack_of_fit_study(n_sets: int, seed: int) -> list[dict]:
     return rows
 
 
+def print_lack_of_fit_study(n_sets: int, seed: int) -> list[dict]:
+    """Runs study 8 and prints its table; returns its rows."""
+    started = time.perf_counter()
+    rows = lack_of_fit_study(n_sets, seed)
+    header = ("widths", "seeds", "bend", "p < 0.05", "median ratio")
+    print(f"\nStudy 8: lack_of_fit (the means' squared residuals about the line over what seed noise predicts, F on "
+          f"Satterthwaite's and Welch's degrees of freedom), {n_sets} curves per row "
+          f"({time.perf_counter() - started:.1f} s)\n  " + "".join(f"{h:<22}" if i == 0 else f"{h:>{len(h) + 4}}"
+                                                                   for i, h in enumerate(header)))
+    for r in rows:
+        cells = (str(r["widths"]), r["seeds"], f"{r['bend']:.1f}", f"{r['rejected']:.3f}", f"{r['median_ratio']:.3f}")
+        print("  " + "".join(f"{c:<22}" if i == 0 else f"{c:>{len(h) + 4}}"
+                             for i, (c, h) in enumerate(zip(cells, header))))
+    return rows
+
+
 def _covers(interval, truth: float) -> bool:
     lo, hi = interval
     return bool(lo <= truth <= hi)  # False for an undefined (NaN) interval
@@ -619,15 +635,7 @@ def main():
                   f"{f'{mid:.3f} ({low:.3f}-{high:.3f})':>28}")
 
     if 8 in studies:
-        t8 = time.perf_counter()
-        lof_rows = lack_of_fit_study(args.lof_sets, args.seed)
-        print(f"\nStudy 8: lack_of_fit (the means' squared residuals about the line over what seed noise predicts, F "
-              f"on Satterthwaite's and Welch's degrees of freedom), {args.lof_sets} curves per row "
-              f"({time.perf_counter() - t8:.1f} s)")
-        print(f"  {'widths':<22}{'seeds':>6}{'bend':>6}{'p < 0.05':>10}{'median ratio':>14}")
-        for r in lof_rows:
-            print(f"  {str(r['widths']):<22}{r['seeds']:>6}{r['bend']:>6.1f}{r['rejected']:>10.3f}"
-                  f"{r['median_ratio']:>14.3f}")
+        lof_rows = print_lack_of_fit_study(args.lof_sets, args.seed)
 
     out = dict(
         load_average_before=load0, load_average_after=os.getloadavg(), wall_seconds=time.perf_counter() - t0,
