@@ -80,7 +80,8 @@ Study 8, `toyscale.scaling.lack_of_fit` (``--studies 8``): ``--lof-sets`` curves
 a factor of exp(U(-0.7, 0.7)) of each width's own (noise that differs from width to width), about
 L = 2 m^-0.5 and about the same law bent by ``bend`` (log L + bend (log m - mean log m)^2, bend 0.1
 and 0.3). Prints how often p < 0.05 (the test's size on the straight law, its power on the bent
-ones) and the median ratio.
+ones) and the median ratio. Six more rows test ``paired=True`` on five widths whose models share
+their draws: a seed's level of sd 0.1 at every width, each model's own noise of sd 0.03.
 
     python benchmarks/fit_calibration.py [--studies 1,2,3,4,5,6,7,8] [--datasets 200] [--mle-datasets 100]
         [--design grid] [--check-search 3] [--seeds 20] [--scatter 0.1] [--loss-noise 0] [--width-sets 200]
@@ -424,6 +425,23 @@ def lack_of_fit_study(n_sets: int, seed: int) -> list[dict]:
                     ratios.append(test.ratio)
                 rows.append(dict(widths=widths.tolist(), seeds=k, bend=bend, sets=n_sets,
                                  rejected=rejected / n_sets, median_ratio=float(np.median(ratios))))
+    # shared draws: a seed's level (sd 0.1) common to every width, each model's own noise sd 0.03
+    widths = np.array([8, 16, 32, 64, 128])
+    x = np.log(widths) - np.log(widths).mean()
+    for k in (2, 4, 8):
+        for bend in (0.0, 0.1):
+            rng = np.random.default_rng([seed, 99, k, int(100 * bend)])
+            rejected, ratios = 0, []
+            for _ in range(n_sets):
+                level = rng.normal(0.0, 0.1, k)
+                values = tuple(2.0 * m**-0.5 * np.exp(bend * xi**2 + level + rng.normal(0.0, 0.03, k))
+                               for m, xi in zip(widths, x))
+                curve = WidthCurve.from_values(widths, values, seeds=[np.arange(k)] * widths.size)
+                test = lack_of_fit(curve, width_exponent(curve), paired=True)
+                rejected += test.p_value < 0.05
+                ratios.append(test.ratio)
+            rows.append(dict(widths=widths.tolist(), seeds=k, bend=bend, sets=n_sets, paired=True,
+                             rejected=rejected / n_sets, median_ratio=float(np.median(ratios))))
     return rows
 
 
@@ -431,13 +449,14 @@ def print_lack_of_fit_study(n_sets: int, seed: int) -> list[dict]:
     """Runs study 8 and prints its table; returns its rows."""
     started = time.perf_counter()
     rows = lack_of_fit_study(n_sets, seed)
-    header = ("widths", "seeds", "bend", "p < 0.05", "median ratio")
+    header = ("widths", "seeds", "bend", "p < 0.05", "median ratio", "paired")
     print(f"\nStudy 8: lack_of_fit (the means' squared residuals about the line over what seed noise predicts, F on "
           f"Satterthwaite's and Welch's degrees of freedom), {n_sets} curves per row "
           f"({time.perf_counter() - started:.1f} s)\n  " + "".join(f"{h:<22}" if i == 0 else f"{h:>{len(h) + 4}}"
                                                                    for i, h in enumerate(header)))
     for r in rows:
-        cells = (str(r["widths"]), r["seeds"], f"{r['bend']:.1f}", f"{r['rejected']:.3f}", f"{r['median_ratio']:.3f}")
+        cells = (str(r["widths"]), r["seeds"], f"{r['bend']:.1f}", f"{r['rejected']:.3f}", f"{r['median_ratio']:.3f}",
+                 "yes" if r.get("paired") else "")
         print("  " + "".join(f"{c:<22}" if i == 0 else f"{c:>{len(h) + 4}}"
                              for i, (c, h) in enumerate(zip(cells, header))))
     return rows

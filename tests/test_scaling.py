@@ -1,3 +1,4 @@
+import dataclasses
 import re
 
 import jax.numpy as jnp
@@ -1161,7 +1162,7 @@ def test_redraw_table_widen_t_stretches_about_the_reruns_median_at_any_level():
 def test_lack_of_fit_sets_the_means_residuals_against_their_seed_noise():
     import scipy.stats
 
-    from toyscale.scaling import lack_of_fit
+    from toyscale.scaling import NotTestableError, lack_of_fit
 
     m = np.array([8.0, 16, 32, 64, 128])
     rng = np.random.default_rng(11)
@@ -1193,12 +1194,60 @@ def test_lack_of_fit_sets_the_means_residuals_against_their_seed_noise():
             c = WidthCurve.from_values(m, vals)
             rejected[bend] += lack_of_fit(c, width_exponent(c)).p_value < 0.05
     assert 2 <= rejected[0.0] <= 20 and rejected[0.5] == 200, rejected
+    # nothing to test: the data's fault (NotTestableError, which a script reports and goes on)
     thin = WidthCurve.from_values(m, [values[0][:1], *values[1:]])
-    with pytest.raises(ValueError, match="every width needs two or more models; m = 8 has one"):
+    with pytest.raises(NotTestableError, match="every width needs two or more models; m = 8 has one"):
         lack_of_fit(thin, width_exponent(thin))
-    with pytest.raises(ValueError, match="2 width\\(s\\) in the fit's range 8..16; a line through two points"):
+    with pytest.raises(NotTestableError, match="2 width\\(s\\) in the fit's range 8..16; a line through two"):
         lack_of_fit(curve, width_exponent(curve, fit_range=(8, 16)))
-    with pytest.raises(ValueError, match="fit has an offset"):
-        lack_of_fit(curve, width_exponent(curve, offset=True))
+    equal = WidthCurve.from_values(m, [[2 * w**-0.5] * 3 for w in m])  # (equal but for rounding)
+    with pytest.raises(NotTestableError, match="no seed spread at any width"):
+        lack_of_fit(equal, width_exponent(equal))
+    # not this curve's closed-form line: the call's fault
+    sparse = WidthCurve.from_values(m[::2], values[::2])  # (8, 32, 128: the same range, fewer widths)
+    bent = WidthCurve.from_values(m, [v * w**0.2 for v, w in zip(values, m)])
+    for wrong, other, message in ((curve, width_exponent(curve, offset=True), "fit has offset=True, loss='squared'"),
+                                  (curve, width_exponent(curve, loss="huber"), "fit has offset=False, loss='huber'"),
+                                  (curve, width_exponent(sparse), "fit has 3 points over 8..128, the curve 5 widths"),
+                                  (bent, fit, "fit's exponent 0.5")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            lack_of_fit(wrong, other)
+    nan = dataclasses.replace(curve, values=tuple(np.r_[v[:-1], np.nan] if i == 2 else v for i, v in enumerate(values)))
+    with pytest.raises(ValueError, match="values must be finite"):
+        lack_of_fit(nan, fit)
     with pytest.raises(TypeError, match="fit is a tuple"):
         lack_of_fit(curve, (1, 2))
+
+
+# mutants: the paired covariance without its 1 / k, or its seeds unaligned; the noise estimate's dof not (k - 1) d1
+def test_lack_of_fit_of_shared_draws_takes_the_seeds_covariance_which_the_intercept_absorbs():
+    import scipy.stats
+
+    from toyscale.scaling import NotTestableError, lack_of_fit
+
+    m, k = np.array([8.0, 16, 32, 64]), 5
+    rng = np.random.default_rng(4)
+    level = 0.2 * rng.standard_normal(k)  # each seed's own level at every width, as shared draws give
+    values = [2 * w**-0.5 * np.exp(level + 0.02 * rng.standard_normal(k)) for w in m]
+    order = [rng.permutation(k) for _ in m]  # (each width lists its seeds in its own order)
+    curve = WidthCurve.from_values(m, [v[o] for v, o in zip(values, order)], seeds=[np.arange(k)[o] for o in order])
+    fit = width_exponent(curve)
+    test = lack_of_fit(curve, fit, paired=True)
+    mean = np.array([v.mean() for v in values])
+    cov = np.cov(np.array(values) / mean[:, None], ddof=1) / k
+    X = np.stack([np.ones(4), np.log(m)], axis=1)
+    R = np.eye(4) - X @ np.linalg.inv(X.T @ X) @ X.T
+    r = R @ np.log(mean)
+    M = R @ cov @ R
+    d1 = np.trace(M) ** 2 / np.trace(M @ M)
+    assert test.ratio == pytest.approx(r @ r / np.trace(M), rel=1e-9)
+    assert test.dof == pytest.approx((d1, (k - 1) * d1), rel=1e-9)
+    assert test.p_value == pytest.approx(scipy.stats.f.sf(test.ratio, *test.dof), rel=1e-8)
+    # taken as independent, the shared levels count as noise: the ratio falls far below the paired one
+    assert lack_of_fit(curve, fit).ratio < 0.1 * test.ratio
+    gap = WidthCurve.from_values(m, [v[1:] if i == 3 else v for i, v in enumerate(values)],
+                                 seeds=[np.arange(1, k) if i == 3 else np.arange(k) for i in range(4)])
+    with pytest.raises(NotTestableError, match="paired=True needs the same seeds at every width"):
+        lack_of_fit(gap, width_exponent(gap), paired=True)
+    with pytest.raises(ValueError, match="paired=True needs the curve's replicate seeds"):
+        lack_of_fit(WidthCurve.from_values(m, values), fit, paired=True)

@@ -27,7 +27,8 @@ from toyscale.sweep import Record, _canonical, matching
 
 __all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES",
            "seed_redraw", "seed_interval", "redrawn_seeds_text", "without_seed_intervals", "redraw_table",
-           "RedrawnTable", "WIDENINGS", "welch_dof", "check_widen", "seed_widen_text", "lack_of_fit", "LackOfFit"]
+           "RedrawnTable", "WIDENINGS", "welch_dof", "check_widen", "seed_widen_text", "lack_of_fit", "LackOfFit",
+           "NotTestableError"]
 
 # seed_bootstrap resamples the experiment scripts draw for a replicated curve (percentile
 # intervals; benchmarks/fit_calibration.py's study 3 uses 400)
@@ -936,7 +937,13 @@ class LackOfFit:
                 f"p = {self.p_value:.3g}, {self.n_widths} widths)")
 
 
-def lack_of_fit(curve: WidthCurve, fit: PowerLawFit) -> LackOfFit:
+class NotTestableError(ValueError):
+    """A width curve gives :func:`lack_of_fit` nothing to test: under three widths in the fit,
+    a width with one model, no seed spread at any width, or (paired) seeds not shared by every
+    width. The data's fault, not the call's: a script reports it and goes on."""
+
+
+def lack_of_fit(curve: WidthCurve, fit: PowerLawFit, paired: bool = False) -> LackOfFit:
     """Tests a width curve's power law against its replicate seeds: do the means depart from
     the fitted line (``fit``, :func:`width_exponent`'s closed-form fit of ``curve``, over its
     ``x_range``) by more than the seed noise each width's models show?
@@ -944,52 +951,102 @@ def lack_of_fit(curve: WidthCurve, fit: PowerLawFit) -> LackOfFit:
     A bent curve (an approach to a plateau, a change of slope) is counted by the fit as noise:
     its standard error and t-interval grow, and its exponent depends on the widths chosen. Here
     the residuals r of the log means about the line are set against the variance seed noise
-    alone would give them: sum (1 - h_i) v_i, with v_i = s_i^2 / (k_i L_i^2) the delta-method
-    variance of width i's log mean (s_i the sd of its k_i models, L_i their mean) and h_i its
-    leverage in the line. Their ratio is near 1 where the power law holds. Its p-value is F's
-    on Satterthwaite's degrees of freedom for the residuals' quadratic form and Welch's for the
-    noise estimate (each width's part on k_i - 1), normal-theory approximations whose
-    calibration with few seeds is measured in benchmarks/fit_calibration.py (study 8).
+    alone would give them: tr((I - H) V (I - H)) = sum (1 - h_i) v_i, with v_i = s_i^2 / (k_i
+    L_i^2) the delta-method variance of width i's log mean (s_i the sd of its k_i models, L_i
+    their mean) and h_i its leverage in the line. The residuals' part averages 1 where the power
+    law holds; the ratio's median is lower (about 0.55 with three widths, 0.7-0.95 with five, in
+    study 8). Its p-value is F's on Satterthwaite's degrees of freedom for the residuals'
+    quadratic form and Welch's for the noise estimate (each width's part on k_i - 1):
+    normal-theory approximations whose calibration with few seeds is measured in
+    benchmarks/fit_calibration.py (study 8: 2.0-6.0 % of straight curves rejected at 5 %).
+
+    ``paired``: the models share their draws across widths (``TrainConfig.common_across`` with
+    "m", as :func:`width_exponent`'s ``paired``), so a seed's level is common to every width and
+    the means are correlated: V is then the k seeds' covariance of each width's models relative
+    to its mean, over k (the seeds every width must have), and the noise estimate's degrees of
+    freedom (k - 1) times the residuals'. Treated as independent, such a curve's shared level
+    (which the line's intercept absorbs) would be counted as noise, and a bend hidden.
 
     Raises:
       TypeError: ``curve`` not a WidthCurve, or ``fit`` not a PowerLawFit.
-      ValueError: ``fit`` with an offset (not a line in log-log), fewer than three widths in
-        its range, or a width there with fewer than two models (no noise to compare with).
+      ValueError: ``fit`` not the closed-form line of this curve (an offset, another loss,
+        another curve's widths or exponent), or non-finite values.
+      NotTestableError: fewer than three widths in the fit, a width there with fewer than two
+        models, no seed spread at any width, or (``paired``) seeds not shared by every width.
     """
     if not isinstance(curve, WidthCurve):
         raise TypeError(f"curve is a {type(curve).__name__}; lack_of_fit tests a WidthCurve against its fit")
     if not isinstance(fit, PowerLawFit):
         raise TypeError(f"fit is a {type(fit).__name__}; give the PowerLawFit of width_exponent(curve)")
-    if fit.fit_offset:
-        raise ValueError("fit has an offset; lack_of_fit tests the straight line in log-log that width_exponent fits "
-                         "without one (offset=False)")
+    if not isinstance(paired, (bool, np.bool_)):
+        raise TypeError(f"paired={paired!r}; paired must be True or False")
+    if fit.fit_offset or fit.loss != "squared":
+        raise ValueError(f"fit has offset={fit.fit_offset}, loss={fit.loss!r}; lack_of_fit tests the straight line in "
+                         f"log-log that width_exponent fits by default (offset=False, loss='squared')")
     lo, hi = fit.x_range
     keep = (curve.widths >= lo) & (curve.widths <= hi)
     m, mean = curve.widths[keep].astype(float), curve.loss[keep].astype(float)
     values = [np.asarray(v, float) for v, k in zip(curve.values, keep) if k] if curve.values else []
+    if m.size != fit.n_points:
+        raise ValueError(f"fit has {fit.n_points} points over {_size_text(lo)}..{_size_text(hi)}, the curve {m.size} "
+                         f"widths there; give the fit of this curve (width_exponent(curve))")
     if m.size < 3:
-        raise ValueError(f"{m.size} width(s) in the fit's range {_size_text(lo)}..{_size_text(hi)}; a line through "
-                         f"two points leaves no residual to test: give at least 3")
+        raise NotTestableError(f"{m.size} width(s) in the fit's range {_size_text(lo)}..{_size_text(hi)}; a line "
+                               f"through two points leaves no residual to test: give at least 3")
     if len(values) != m.size or any(v.size < 2 for v in values):
         few = [_size_text(w) for w, v in zip(m, values) if v.size < 2] if len(values) == m.size else []
-        raise ValueError("lack_of_fit compares the means with their seed noise, so every width needs two or more "
-                         "models" + (f"; m = {', '.join(few)} has one" if few else " (this curve keeps no values: "
-                                     "make it with width_curve, or WidthCurve.from_values)"))
-    if np.any(mean <= 0):
-        raise ValueError(f"a mean <= 0 at m = {_size_text(m[np.argmin(mean)])}; the line is fitted to log L")
+        raise NotTestableError("lack_of_fit compares the means with their seed noise, so every width needs two or "
+                               "more models" + (f"; m = {', '.join(few)} has one" if few else " (this curve keeps no "
+                                                "values: make it with width_curve, or WidthCurve.from_values)"))
+    if not all(np.all(np.isfinite(v)) for v in values) or np.any(mean <= 0):
+        raise ValueError("the curve's values must be finite with every mean > 0 (the line is fitted to log L)")
     X = np.stack([np.ones(m.size), np.log(m)], axis=1)
     resid = np.eye(m.size) - X @ np.linalg.pinv(X)  # (I - H): the line's residual maker
     r = resid @ np.log(mean)
-    k = np.array([v.size for v in values])
-    v = np.array([np.var(x, ddof=1) for x in values]) / (k * mean**2)
-    noise = resid @ np.diag(v) @ resid
+    slope = -float(np.linalg.lstsq(X, np.log(mean), rcond=None)[0][1])
+    if not math.isclose(slope, fit.exponent, rel_tol=1e-6, abs_tol=1e-9):
+        raise ValueError(f"fit's exponent {fit.exponent:.6g} is not this curve's ({slope:.6g} over the same widths); "
+                         f"give the fit of this curve (width_exponent(curve))")
+    if paired:
+        cov, k = _shared_seed_covariance(curve, keep, mean)
+    else:
+        k = np.array([v.size for v in values])
+        v = np.array([np.var(x, ddof=1) for x in values]) / (k * mean**2)
+        cov = np.diag(v)
+    noise = resid @ cov @ resid
     expected = float(np.trace(noise))
-    if not expected > 0:  # (every width's models agree exactly)
-        return LackOfFit(math.inf if np.any(np.abs(r) > 1e-12) else math.nan, (math.nan, math.nan), math.nan,
-                         int(m.size))
+    # (1e-24: the models equal but for rounding, (1e-12 relative)^2; 1e-12 of the trace: shared draws whose every
+    # seed moves all widths alike, a spread the line's intercept takes up entirely)
+    if not expected > max(1e-24, 1e-12 * float(np.trace(cov))):
+        raise NotTestableError("no seed spread at any width that the line does not take up (every width's models "
+                               "agree, or with shared draws move together): nothing to set the residuals against")
     ratio = float(r @ r) / expected
-    dof = (expected**2 / float(np.sum(noise * noise)), welch_dof(np.diag(resid) * v, k))
-    return LackOfFit(ratio, dof, _f_survival(ratio, *dof), int(m.size))
+    d1 = expected**2 / float(np.sum(noise * noise))
+    dof = (d1, (k - 1) * d1) if paired else (d1, welch_dof(np.diag(resid) * v, k))
+    return LackOfFit(ratio, (float(dof[0]), float(dof[1])), _f_survival(ratio, *dof), int(m.size))
+
+
+def _shared_seed_covariance(curve: WidthCurve, keep: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, int]:
+    """(the covariance of the widths' log means, the seeds k) for models sharing their draws
+    across the ``keep`` widths: each seed's values relative to their width's mean, their
+    covariance over the k seeds (ddof 1), over k. Every width must hold the same seeds, each once."""
+    if len(curve.seeds) != curve.widths.size:
+        raise ValueError("paired=True needs the curve's replicate seeds (WidthCurve.seeds, one per value): make it "
+                         "with width_curve, or WidthCurve.from_values(..., seeds=...)")
+    rows = []
+    for w, labels, values in ((w, s, v) for w, s, v, k in zip(curve.widths, curve.seeds, curve.values, keep) if k):
+        by_seed = dict(zip(np.asarray(labels).tolist(), np.asarray(values, float)))
+        if len(by_seed) != np.size(values):
+            raise ValueError(f"paired=True needs one model per seed at each width; m = {_size_text(w)} has a "
+                             f"seed twice")
+        rows.append(by_seed)
+    seeds = set(rows[0])
+    if any(set(row) != seeds for row in rows):
+        raise NotTestableError("paired=True needs the same seeds at every width of the fit (a model diverged, or was "
+                               "not swept, at some width)")
+    order = sorted(seeds, key=repr)
+    Y = np.array([[row[s] for s in order] for row in rows]) / mean[:, None]
+    return np.cov(Y, ddof=1) / len(order), len(order)
 
 
 @_float64
