@@ -18,7 +18,8 @@ from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.optim import decay_regime
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import fit_width_curve, redrawn_seeds_text, seed_redraw, seed_widen_text, width_curve
+from toyscale.scaling import (fit_width_curve, redrawn_seeds_text, script_lack_of_fit, seed_redraw, seed_widen_text,
+                              width_curve)
 from toyscale.train import TrainConfig, sweep_superposition
 
 # Every preset's ``seed_widen``: how the exponents' intervals over redrawn seeds (where a preset has
@@ -61,6 +62,7 @@ def main(argv=None) -> dict:
 
     shape = (len(s["gammas"]), len(s["alphas"]))
     alpha_m, alpha_m_err, r2 = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    bend_p = np.full(shape, np.nan)  # each cell's lack-of-fit p-value against its seeds (nan: not testable)
     t_interval, seed_interval = np.full(shape + (2,), np.nan), np.full(shape + (2,), np.nan)
     phi_half = np.full(shape + (len(s["widths"]),), np.nan)
     column = {m: k for k, m in enumerate(s["widths"])}  # widths in the order given, sorted or not
@@ -78,6 +80,8 @@ def main(argv=None) -> dict:
                     continue
                 alpha_m[i, j], alpha_m_err[i, j], r2[i, j] = fit.exponent, fit.stderr["exponent"], fit.r2
                 t_interval[i, j] = fit.t_interval()
+                test = script_lack_of_fit(curve, fit, config)
+                bend_p[i, j] = test.p_value if test else np.nan
                 if fit.resampled == "seeds":  # (also where a width was left with one model: nan, and why)
                     seed_interval[i, j] = fit.intervals["exponent"]
                     if not np.isfinite(seed_interval[i, j]).all():  # (why, not only a nan in the table)
@@ -99,6 +103,12 @@ def main(argv=None) -> dict:
                   f"[{iv[i, j, 0]:.2f}, {iv[i, j, 1]:.2f}] at gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}")
     if widened := seed_widen_text(s["seed_widen"], config):
         print(widened)
+    if np.isfinite(bend_p).any():  # (with replicate seeds: do the cells' means bend away from their lines?)
+        i, j = np.unravel_index(np.nanargmin(bend_p), shape)
+        tested = int(np.isfinite(bend_p).sum())
+        print(f"lack of fit against the seeds: p < 0.05 in {int((bend_p < 0.05).sum())} of {tested} cells (about "
+              f"{0.05 * tested:.2g} by chance where every power law holds); smallest p = {bend_p[i, j]:.3g} at "
+              f"gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}")
     if unfitted:
         print(f"nan: {unfitted} cell(s) had fewer than {MIN_WIDTHS} widths with a finite loss "
               f"(their other models diverged), too few to fit")
@@ -128,6 +138,7 @@ def main(argv=None) -> dict:
         "gamma": s["gammas"], "alpha": s["alphas"], "m": s["widths"],
         "alpha_m": alpha_m.tolist(), "alpha_m_stderr": alpha_m_err.tolist(),
         "alpha_m_t_interval": t_interval.tolist(), "alpha_m_seed_interval": seed_interval.tolist(), "r2": r2.tolist(),
+        "alpha_m_lack_of_fit_p": bend_p.tolist(),
         "phi_half": phi_half.tolist(), "config": config.to_dict(),
         "sweep_stats": result.stats,
     }, figure)

@@ -18,8 +18,8 @@ from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
 from toyscale.runner import experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import (NotTestableError, fit_width_curve, lack_of_fit, redrawn_seeds_text, seed_interval,
-                              seed_redraw, seed_widen_text, width_curve)
+from toyscale.scaling import (fit_width_curve, redrawn_seeds_text, script_lack_of_fit, seed_interval, seed_redraw,
+                              seed_widen_text, width_curve)
 from toyscale.train import TrainConfig, sweep_superposition
 
 # Every preset's ``seed_widen``: how the exponents' intervals over redrawn seeds (where a preset has
@@ -109,10 +109,7 @@ def main(argv=None) -> dict:
             r2[regime][name] = fit.r2
             fit_range[regime][name] = [int(v) for v in fit.x_range]
             seeds = redrawn_seeds_text(fit)
-            try:  # do the means bend away from the line by more than their seed noise?
-                test = lack_of_fit(curve, fit, paired="m" in config.common_across)
-            except NotTestableError:  # (under 3 widths, a width left with one model: nothing to test against)
-                test = None
+            test = script_lack_of_fit(curve, fit, config)  # do the means bend away beyond their seed noise?
             bend[regime][name] = dict(ratio=test.ratio, dof=list(test.dof), p_value=test.p_value) if test else None
             lo, hi = t_interval[regime][name]
             # (through 2 widths the line is exact: no stderr or t interval, where it had printed "± nan")

@@ -2917,6 +2917,31 @@ def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_whe
     module.prepare({**module.PRESETS["smoke"], "seed_widen": "t", "seeds": [3, 5]})
 
 
+# mutants: the phase diagram's cells not tested for lack of fit (or not saved, or not paired under shared draws)
+def test_phase_diagram_tests_each_cells_power_law_against_its_seeds(tmp_path, capsys):
+    from toyscale.scaling import WidthCurve, lack_of_fit, width_exponent
+
+    def outputs(p):  # the gamma = 1, alpha = 1.5 cell bends far beyond its seeds' noise; each seed a level of its own
+        m, s = p["m"], p["seed"]
+        bend = 0.5 * (np.log(m) - np.log(4)) ** 2 if p["gamma"] > 0 and p["frequencies"]["alpha"] == 1.5 else 0.0
+        return {"test_loss": np.float64(m**-1.1 * np.exp(bend + 0.05 * (s - 1) + 0.01 * ((s * 7 + m) % 3))),
+                "phi_half": np.float64(m / 32)}
+
+    for name, shared in (("plain", "[]"), ("shared", '["m"]')):
+        _stand_in_sweep(load("phase_diagram"), outputs).main(
+            ["--preset", "smoke", "--set", "seeds=3", "--set", "widths=[3,4,6,8]", "--set",
+             f"train.common_across={shared}", "--out", str(tmp_path / name), "--figures", str(tmp_path / name),
+             "--no-progress"])
+        printed = capsys.readouterr().out
+        p = np.array(json.loads((tmp_path / name / "summary.json").read_text())["alpha_m_lack_of_fit_p"])
+        cell = [[outputs(dict(m=m, seed=s, gamma=1.0, frequencies=dict(alpha=1.5)))["test_loss"] for s in range(3)]
+                for m in (3, 4, 6, 8)]
+        curve = WidthCurve.from_values([3, 4, 6, 8], cell, seeds=[np.arange(3)] * 4)
+        want = lack_of_fit(curve, width_exponent(curve), paired=name == "shared")
+        assert p.shape == (2, 2) and p[1, 1] == pytest.approx(want.p_value, rel=1e-6) and p[1, 1] < 0.05, p
+        assert f"lack of fit against the seeds: p < 0.05 in {int((p < 0.05).sum())} of 4 cells" in printed
+
+
 # mutants: the redraw's paired flag ignored; a row's interval left unsigned (N*'s had come out negative);
 # seed_widen not passed on, or accepted without redraws
 def test_compute_optimal_and_plrf_frontier_redraw_the_seeds_of_their_whole_table(tmp_path, capsys):

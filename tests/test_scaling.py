@@ -1251,3 +1251,22 @@ def test_lack_of_fit_of_shared_draws_takes_the_seeds_covariance_which_the_interc
         lack_of_fit(gap, width_exponent(gap), paired=True)
     with pytest.raises(ValueError, match="paired=True needs the curve's replicate seeds"):
         lack_of_fit(WidthCurve.from_values(m, values), fit, paired=True)
+
+
+# mutant: script_lack_of_fit never pairing, or letting NotTestableError through
+def test_script_lack_of_fit_pairs_where_the_config_shares_draws_and_is_none_where_nothing_is_testable():
+    from toyscale.scaling import lack_of_fit, script_lack_of_fit
+    from toyscale.train import TrainConfig
+
+    m = np.array([8.0, 16, 32, 64])
+    rng = np.random.default_rng(2)
+    curve = WidthCurve.from_values(m, [2 * w**-0.5 * np.exp(0.1 * rng.standard_normal(3)) for w in m],
+                                   seeds=[np.arange(3)] * 4)
+    fit = width_exponent(curve)
+    for config, paired in ((None, False), (TrainConfig(n=8, common_across=("m",)), True),
+                           (TrainConfig(n=8, common_across=("gamma",)), False)):
+        assert script_lack_of_fit(curve, fit, config) == lack_of_fit(curve, fit, paired=paired)
+    assert lack_of_fit(curve, fit, paired=True) != lack_of_fit(curve, fit)
+    thin = WidthCurve.from_values(m, [[1.0], [0.7, 0.71], [0.5, 0.52], [0.35, 0.36]])
+    assert script_lack_of_fit(thin, width_exponent(thin)) is None
+

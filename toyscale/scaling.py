@@ -28,7 +28,7 @@ from toyscale.sweep import Record, _canonical, matching
 __all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES",
            "seed_redraw", "seed_interval", "redrawn_seeds_text", "without_seed_intervals", "redraw_table",
            "RedrawnTable", "WIDENINGS", "welch_dof", "check_widen", "seed_widen_text", "lack_of_fit", "LackOfFit",
-           "NotTestableError"]
+           "NotTestableError", "script_lack_of_fit"]
 
 # seed_bootstrap resamples the experiment scripts draw for a replicated curve (percentile
 # intervals; benchmarks/fit_calibration.py's study 3 uses 400)
@@ -1024,6 +1024,17 @@ def lack_of_fit(curve: WidthCurve, fit: PowerLawFit, paired: bool = False) -> La
     d1 = expected**2 / float(np.sum(noise * noise))
     dof = (d1, (k - 1) * d1) if paired else (d1, welch_dof(np.diag(resid) * v, k))
     return LackOfFit(ratio, (float(dof[0]), float(dof[1])), _f_survival(ratio, *dof), int(m.size))
+
+
+def script_lack_of_fit(curve: WidthCurve, fit: PowerLawFit, config: Any = None) -> LackOfFit | None:
+    """The lack-of-fit test a script prints under a fit: :func:`lack_of_fit`, paired where
+    ``config`` shares its models' draws across m (as :func:`seed_redraw` pairs the seeds);
+    None where the curve gives nothing to test (:class:`NotTestableError`: under three widths,
+    a width of one model, no spread)."""
+    try:
+        return lack_of_fit(curve, fit, paired=_shares_widths(config))
+    except NotTestableError:
+        return None
 
 
 def _shared_seed_covariance(curve: WidthCurve, keep: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, int]:
