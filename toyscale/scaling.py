@@ -920,8 +920,11 @@ class LackOfFit:
 
     Attributes:
       ratio: the means' squared residuals about the line over what seed noise alone would
-        leave (1 on average where L = C m^-a holds; a bend adds to it).
-      dof: (the residuals', the noise estimate's) degrees of freedom (Satterthwaite's, each).
+        leave (its numerator averages that where L = C m^-a holds, so the ratio sits near 1 or,
+        as F's median, below it; a bend adds to it).
+      dof: (the residuals', the noise estimate's) degrees of freedom: Satterthwaite's for the
+        residuals' quadratic form; Welch's for the estimate, or (k - 1) times the first where
+        the seeds are paired.
       p_value: the chance of a ratio at least this large under the power law (F on ``dof``).
       n_widths: widths tested (those of the fit, each with two or more models).
     """
@@ -1062,9 +1065,8 @@ def _shared_seed_covariance(curve: WidthCurve, keep: np.ndarray, mean: np.ndarra
 
 @_float64
 def _f_survival(x: float, d1: float, d2: float) -> float:
-    """P(F > x) for F on (d1, d2) degrees of freedom: I_y(d2 / 2, d1 / 2), y = d2 / (d2 + d1 x)."""
-    if not math.isfinite(d2):  # (a chi-square on d1, scaled: the noise known exactly)
-        return float(jax.scipy.special.gammaincc(d1 / 2, d1 * x / 2))
+    """P(F > x) for F on (d1, d2) degrees of freedom: I_y(d2 / 2, d1 / 2), y = d2 / (d2 + d1 x).
+    (d2 is finite here: lack_of_fit refuses a noise estimate of 0, the only case Welch's is inf.)"""
     return float(jax.scipy.special.betainc(d2 / 2, d1 / 2, d2 / (d2 + d1 * x)))
 
 
