@@ -932,3 +932,47 @@ def test_power_law_seed_bootstrap_gives_width_exponents_intervals_over_redrawn_s
     assert cli.main([*base, "--paired-by", "seed"]) == 2
     assert "runs.csv: --paired-by seed: m = 8 has seed 1 in 2 rows; redrawn together, each x needs one run" in \
         capsys.readouterr().err
+
+
+# mutants: the range not applied (or only one end); a row outside it still checked; the crossed ends accepted
+def test_x_min_and_x_max_fit_the_rows_in_range_and_leave_the_others_unread(tmp_path, capsys):
+    from toyscale.fitting import fit_power_law
+    from toyscale.scaling import WidthCurve, width_exponent
+
+    rng = np.random.default_rng(7)
+    widths = np.array([4.0, 8, 16, 32, 64, 128])
+    loss = 2 * widths[:, None] ** -0.6 * (1 + 4 / widths[:, None]) * np.exp(0.03 * rng.standard_normal((6, 3)))
+    rows = [(m, s, loss[i, s]) for i, m in enumerate(widths) for s in range(3)]
+    p = tmp_path / "runs.csv"
+    # a diverged model at m = 128, outside the range: neither read nor refused
+    p.write_text("m,seed,loss\n" + "".join(f"{m:g},{s},{'nan' if (m, s) == (128, 1) else f'{v:.17g}'}\n"
+                                           for m, s, v in rows))
+    base = ["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--json"]
+    assert cli.main([*base, "--x-min", "8", "--x-max", "64"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    inside = (widths >= 8) & (widths <= 64)
+    want = fit_power_law(np.repeat(widths[inside], 3), loss[inside].ravel())
+    assert out["n_points"] == 12 and out["x_range"] == [8.0, 64.0]
+    assert out["exponent"] == pytest.approx(want.exponent, rel=1e-10)
+    assert cli.main([*base, "--mean", "--x-max", "64"]) == 0  # one end: the other unbounded
+    out = json.loads(capsys.readouterr().out)
+    want = fit_power_law(widths[:5], loss[:5].mean(axis=1))
+    assert out["n_points"] == 5 and out["exponent"] == pytest.approx(want.exponent, rel=1e-10)
+    # the seed bootstrap fits the same widths as width_exponent's fit_range does
+    assert cli.main([*base, "--mean", "--x-min", "8", "--x-max", "64", "--seed-bootstrap", "100"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    curve = WidthCurve.from_values(widths, list(loss))
+    want = width_exponent(curve, fit_range=(8, 64), seed_bootstrap=100)
+    assert out["n_runs"] == [3, 3, 3, 3] and out["exponent"] == pytest.approx(want.exponent, rel=1e-12)
+    assert out["intervals"]["exponent"] == pytest.approx(list(want.intervals["exponent"]), rel=1e-12)
+    assert cli.main([*base, "--x-min", "4"]) == 2  # the NaN inside the range is still refused
+    assert "column 'loss' has 1 non-finite value(s) (first on line 18: nan)" in capsys.readouterr().err
+    for extra, message in ((["--x-min", "64", "--x-max", "16"], "--x-min 64 is above --x-max 16"),
+                           (["--x-min", "200"], "none of the 18 rows has m in [200, inf]; their m runs from 4 to 128"),
+                           (["--x-max", "3", "--where", "seed=2"],
+                            "none of the 6 rows that --where keeps has m in [-inf, 3]; their m runs from 4 to 128")):
+        assert cli.main([*base, *extra]) == 2, extra
+        assert message in capsys.readouterr().err, extra
+    with pytest.raises(SystemExit):
+        cli.main([*base, "--x-min", "0"])
+    assert "argument --x-min: 0.0 must be a finite number > 0" in capsys.readouterr().err

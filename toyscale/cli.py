@@ -29,11 +29,14 @@ class CliError(Exception):
 
 
 def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[str, str]] = (), *,
-                     positive: bool = False, labels: Sequence[str] = ()) -> dict[str, np.ndarray]:
+                     positive: bool = False, labels: Sequence[str] = (),
+                     ranges: dict[str, tuple[float, float]] | None = None) -> dict[str, np.ndarray]:
     """Read named numeric columns of a CSV file with a header row, from the rows whose
-    ``where`` columns match their values (``(column, value)`` pairs, as ``--where`` gives).
-    With ``positive``, every numeric value read must be a finite number > 0 (what the fits
-    take). The ``labels`` among ``columns`` are read as their cells' text (a seed column:
+    ``where`` columns match their values (``(column, value)`` pairs, as ``--where`` gives) and
+    whose ``ranges`` columns (among ``columns``: ``{column: (low, high)}``, as ``--x-min`` and
+    ``--x-max`` give) lie in [low, high]. With ``positive``, every numeric value read must be a
+    finite number > 0 (what the fits take); a row left out by ``where`` or ``ranges`` is not
+    checked. The ``labels`` among ``columns`` are read as their cells' text (a seed column:
     labels, compared as written), and must not be empty.
 
     Raises:
@@ -65,6 +68,9 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
             out: dict[str, list[float]] = {c: [] for c in columns}
             lines: list[int] = []
             seen_rows = 0
+            ranges = dict(ranges or {})
+            spans = {c: [math.inf, -math.inf] for c in ranges}  # the range columns' values left out
+            left_out = 0
             hit = [False] * len(where)
             values: dict[str, set[str]] = {k: set() for k, _ in where}
             last = None  # (line, fields, named columns it lacks) of the last row
@@ -91,19 +97,27 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                 lacking = [c for c in columns if c not in row]
                 if lacking:  # only a column the fit reads matters here (optional last columns left off)
                     raise CliError(_short_row(path, line, len(cells), len(header), lacking[0]))
+                parsed = {}
                 for c in columns:
                     cell = row[c]
                     if c in labels:
                         if not cell.strip():
                             raise CliError(f"{path}: line {line}, column {c!r}: an empty cell; each row needs its "
                                            f"label")
-                        out[c].append(cell.strip())
+                        parsed[c] = cell.strip()
                         continue
                     try:
-                        out[c].append(float(cell))
+                        parsed[c] = float(cell)
                     except ValueError:
                         raise CliError(f"{path}: line {line}, column {c!r}: cannot parse {cell!r} as a "
                                        f"number") from None
+                if not all(lo <= parsed[c] <= hi for c, (lo, hi) in ranges.items()):
+                    left_out += 1
+                    for c in ranges:  # (for the message if no row is left: the values seen)
+                        spans[c] = [min(spans[c][0], parsed[c]), max(spans[c][1], parsed[c])]
+                    continue  # (outside the fit's range: neither read nor checked, a NaN there too)
+                for c in columns:
+                    out[c].append(parsed[c])
                 lines.append(line)
             if last is not None and last[2] and not _ends_a_line(fh):
                 # a short last row with no line end: a file still being written, cut mid-row (its last
@@ -117,6 +131,11 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
         raise CliError(f"{path}: not a readable CSV file ({err})") from None
     if not seen_rows:
         raise CliError(f"{path}: header but no data rows")
+    if not out[columns[0]] and left_out:
+        seen = [f"{c} runs from {lo:g} to {hi:g}" for c, (lo, hi) in spans.items() if lo <= hi]  # (not all NaN)
+        raise CliError(f"{path}: none of the {left_out} rows" + (" that --where keeps" if where else "") + " has "
+                       + " and ".join(f"{c} in [{lo:g}, {hi:g}]" for c, (lo, hi) in ranges.items())
+                       + (f"; their {', '.join(seen)}" if seen else ""))
     if not out[columns[0]]:
         missed = list(dict.fromkeys(k for (k, _), h in zip(where, hit) if not h))
         hint = ("; " + "; ".join(f"{k} is one of {_listing(values[k])}" for k in missed) if missed
@@ -237,11 +256,23 @@ def _cmd_fit_chinchilla(args) -> int:
 def _xy_rows(args) -> dict:
     """The --x and --y columns of the power-law fits; with --mean, one row per distinct x holding
     the arithmetic mean of its y (sorted by x)."""
-    data = read_csv_columns(args.file, [args.x, args.y], args.where, positive=True)
+    data = read_csv_columns(args.file, [args.x, args.y], args.where, positive=True, ranges=_x_range(args))
     if args.mean:
         xs, where = np.unique(data[args.x], return_inverse=True)
         data = {args.x: xs, args.y: np.bincount(where, data[args.y]) / np.bincount(where)}
     return data
+
+
+def _x_range(args) -> dict[str, tuple[float, float]]:
+    """``{--x: (--x-min, --x-max)}`` for :func:`read_csv_columns` (an end not given: no bound;
+    {} for neither), refused before the file is read where the ends cross."""
+    if args.x_min is None and args.x_max is None:
+        return {}
+    lo, hi = (-math.inf if args.x_min is None else args.x_min), (math.inf if args.x_max is None else args.x_max)
+    if lo > hi:
+        raise CliError(f"--x-min {lo:g} is above --x-max {hi:g}; the fit keeps the rows with {lo:g} <= {args.x} <= "
+                       f"{hi:g}: give --x-min <= --x-max")
+    return {args.x: (lo, hi)}
 
 
 def _cmd_fit_power_law(args) -> int:
@@ -314,7 +345,8 @@ def _fit_redrawn_seeds(args) -> int:
 
     paired = args.paired_by is not None
     cols = [args.x, args.y] + ([args.paired_by] if paired else [])
-    data = read_csv_columns(args.file, cols, args.where, positive=True, labels=[args.paired_by] if paired else [])
+    data = read_csv_columns(args.file, cols, args.where, positive=True, labels=[args.paired_by] if paired else [],
+                            ranges=_x_range(args))
     xs, which = np.unique(data[args.x], return_inverse=True)
     values = [data[args.y][which == i] for i in range(xs.size)]
     seeds = [data[args.paired_by][which == i].astype(str) for i in range(xs.size)] if paired else None
@@ -458,6 +490,10 @@ def _add_xy_columns(p: argparse.ArgumentParser, offset_help: str) -> None:
     p.add_argument("--mean", action="store_true",
                    help="fit the mean y of each distinct x (a width's seeds, say) instead of every row, as the "
                         "experiment scripts do: rows that share an x share its departure from the line")
+    p.add_argument("--x-min", type=_positive_float, default=None, metavar="X",
+                   help="fit only the rows with x >= X (the experiment scripts' fit range; default: no bound)")
+    p.add_argument("--x-max", type=_positive_float, default=None, metavar="X",
+                   help="fit only the rows with x <= X (default: no bound)")
     p.add_argument("--huber-delta", type=_positive_float, default=None, metavar="DELTA",
                    help="threshold of the Huber loss on log-residuals, with --loss-fn huber (default: 1e-3, as "
                         "Hoffmann et al. 2022; a larger one puts more residuals on its quadratic branch)")
