@@ -976,3 +976,45 @@ def test_x_min_and_x_max_fit_the_rows_in_range_and_leave_the_others_unread(tmp_p
     with pytest.raises(SystemExit):
         cli.main([*base, "--x-min", "0"])
     assert "argument --x-min: 0.0 must be a finite number > 0" in capsys.readouterr().err
+
+
+# mutants: the test left out or always unpaired; its fit not the means' line (every row's, or another range);
+# an untestable file printing a fit; a flag it cannot take accepted; --paired-by refused with it
+def test_lack_of_fit_tests_the_means_line_against_each_xs_rows(tmp_path, capsys):
+    from toyscale.scaling import WidthCurve, lack_of_fit, width_exponent
+
+    rng = np.random.default_rng(11)
+    widths, seeds = np.array([4.0, 8, 16, 32, 64, 128]), np.arange(3)
+    level = 0.05 * rng.standard_normal(seeds.size)  # shared draws: a seed's level at every width
+    bent = 2 * widths[:, None] ** -0.6 * (1 + 8 / widths[:, None]) ** 0.5  # a curve that flattens at small m
+    loss = bent * np.exp(level[None] + 0.02 * rng.standard_normal((6, 3)))
+    p = tmp_path / "runs.csv"
+    p.write_text("m,seed,loss\n" + "".join(f"{m:g},s{s},{loss[i, s]:.17g}\n" for i, m in enumerate(widths)
+                                           for s in seeds))
+    base = ["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--mean", "--lack-of-fit", "--json"]
+    curve = WidthCurve.from_values(widths, list(loss), seeds=[np.array(["s0", "s1", "s2"])] * 6)
+    for extra, options, fit_range in (([], {}, None), (["--paired-by", "seed"], {"paired": True}, None),
+                                      (["--x-min", "16"], {}, (16, None)),
+                                      (["--seed-bootstrap", "100", "--paired-by", "seed"], {"paired": True}, None)):
+        assert cli.main([*base, *extra]) == 0, extra
+        out = json.loads(capsys.readouterr().out)
+        want = lack_of_fit(curve, width_exponent(curve, fit_range=fit_range), **options)
+        assert out["lack_of_fit"]["ratio"] == pytest.approx(want.ratio, rel=1e-9), extra
+        assert out["lack_of_fit"]["p_value"] == pytest.approx(want.p_value, rel=1e-9), extra
+        assert out["lack_of_fit"]["dof"] == pytest.approx(list(want.dof), rel=1e-9), extra
+        assert out["lack_of_fit"]["n_widths"] == (4 if fit_range else 6), extra
+    # the bend shows once the seeds' shared levels are set aside, and not over the straighter widths alone
+    paired_p = lack_of_fit(curve, width_exponent(curve), paired=True).p_value
+    assert paired_p < 0.05 < lack_of_fit(curve, width_exponent(curve, fit_range=(16, None)), paired=True).p_value
+    assert cli.main(base[:-1]) == 0
+    assert "lack of fit: the means' squared residuals about the line are 6.53x" in capsys.readouterr().out
+    p.write_text("m,seed,loss\n" + "".join(f"{m:g},s0,{loss[i, 0]:.17g}\n" for i, m in enumerate(widths)))
+    refused = [([], "--lack-of-fit: lack_of_fit compares the means with their seed noise, so every width needs two"),
+               (["--offset"], "--lack-of-fit with --offset"), (["--loss-fn", "huber"], "--lack-of-fit with --loss-fn"),
+               (["--cut", "20"], "--lack-of-fit with --cut")]
+    for extra, message in refused:
+        assert cli.main([*base, *extra]) == 2, extra
+        err = capsys.readouterr()
+        assert message in err.err and not err.out, extra
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--lack-of-fit"]) == 2
+    assert "--lack-of-fit without --mean" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime
 import json
 import math
@@ -254,13 +255,25 @@ def _cmd_fit_chinchilla(args) -> int:
 
 
 def _xy_rows(args) -> dict:
-    """The --x and --y columns of the power-law fits; with --mean, one row per distinct x holding
-    the arithmetic mean of its y (sorted by x)."""
-    data = read_csv_columns(args.file, [args.x, args.y], args.where, positive=True, ranges=_x_range(args))
-    if args.mean:
-        xs, where = np.unique(data[args.x], return_inverse=True)
-        data = {args.x: xs, args.y: np.bincount(where, data[args.y]) / np.bincount(where)}
-    return data
+    """The --x and --y columns of the power-law fits; with --mean, one row per distinct x
+    holding the arithmetic mean of its y (sorted by x)."""
+    data = _read_rows(args)
+    return _means_by_x(args, data) if args.mean else data
+
+
+def _read_rows(args) -> dict:
+    """The --x and --y columns (and the --paired-by labels, where given) of the rows --where
+    and --x-min/--x-max keep."""
+    paired = getattr(args, "paired_by", None) is not None
+    cols = [args.x, args.y] + ([args.paired_by] if paired else [])
+    return read_csv_columns(args.file, cols, args.where, positive=True, labels=[args.paired_by] if paired else [],
+                            ranges=_x_range(args))
+
+
+def _means_by_x(args, data: dict) -> dict:
+    """``data``'s rows as one row per distinct --x (sorted) holding the arithmetic mean of its --y."""
+    xs, where = np.unique(data[args.x], return_inverse=True)
+    return {args.x: xs, args.y: np.bincount(where, data[args.y]) / np.bincount(where)}
 
 
 def _x_range(args) -> dict[str, tuple[float, float]]:
@@ -277,22 +290,36 @@ def _x_range(args) -> dict[str, tuple[float, float]]:
 
 def _cmd_fit_power_law(args) -> int:
     from toyscale import fitting
+    from toyscale.scaling import NotTestableError, lack_of_fit, width_exponent
 
     if args.cut is not None and args.bootstrap:
         raise CliError("--cut and --bootstrap cannot be combined (the held-out fit has no bootstrap)")
     delta = _huber_delta_option(args)
     _check_bootstrap_option(args)
-    if _check_seed_bootstrap_options(args):
-        return _fit_redrawn_seeds(args)
-    data = _xy_rows(args)
+    redraw = _check_seed_options(args)
+    rows = _read_rows(args)
+    curve = _runs_by_x(args, rows) if redraw or args.lack_of_fit else None  # (each x's runs: its seeds)
+    paired = args.paired_by is not None
     ex = None
-    if args.cut is not None:
-        ex = fitting.extrapolation_error(data[args.x], data[args.y], cut=args.cut, offset=args.offset,
-                                         loss=args.loss_fn, **delta)
-        fit = ex.fit
+    if redraw:
+        # (a check's ValueError, too few x say, is reported by main(); any other keeps its traceback)
+        fit = width_exponent(curve, seed_bootstrap=args.seed_bootstrap, seed=args.seed, paired=paired,
+                             widen=args.widen, axis=args.x)
     else:
-        fit = fitting.fit_power_law(data[args.x], data[args.y], offset=args.offset, loss=args.loss_fn,
-                                    bootstrap=args.bootstrap, seed=args.seed, **delta)
+        data = _means_by_x(args, rows) if args.mean else rows
+        if args.cut is not None:
+            ex = fitting.extrapolation_error(data[args.x], data[args.y], cut=args.cut, offset=args.offset,
+                                             loss=args.loss_fn, **delta)
+            fit = ex.fit
+        else:
+            fit = fitting.fit_power_law(data[args.x], data[args.y], offset=args.offset, loss=args.loss_fn,
+                                        bootstrap=args.bootstrap, seed=args.seed, **delta)
+    test = None
+    if args.lack_of_fit:  # (before anything is printed: an untestable file is an error, not half an answer)
+        try:
+            test = lack_of_fit(curve, fit, paired=paired)
+        except NotTestableError as err:
+            raise CliError(f"--lack-of-fit: {err}") from None
     if args.json:
         d = fit.to_dict()
         names = ("exponent", "prefactor") + (("offset",) if fit.fit_offset else ())
@@ -301,55 +328,69 @@ def _cmd_fit_power_law(args) -> int:
             d["extrapolation"] = {k: getattr(ex, k) for k in (
                 "cut", "n_train", "n_test", "mean_rel_error", "max_rel_error", "mean_log_error", "max_log_error",
                 "rmse_log")}
+        if redraw:
+            d["n_runs"] = [int(np.size(v)) for v in curve.values]
+        if test is not None:
+            d["lack_of_fit"] = dataclasses.asdict(test)
         print(json.dumps(_jsonable(d), indent=2))
     else:
         print(fit if ex is None else ex)
+        if test is not None:
+            print(f"  {test}")
     return _fit_status(fit.identifiable)
 
 
-def _check_seed_bootstrap_options(args) -> bool:
+def _check_seed_options(args) -> bool:
     """Whether ``fit power-law`` redraws seeds (--seed-bootstrap); before the file is read, the
-    options it cannot take with them, or they without it, refused by their flags' names."""
+    options it and --lack-of-fit cannot take, or --widen and --paired-by cannot without them,
+    refused by their flags' names."""
     from toyscale.fitting import _too_few_resamples
 
-    if not args.seed_bootstrap:
-        for flag, given in (("--widen t", args.widen != "sqrt"),
-                            (f"--paired-by {args.paired_by}", args.paired_by is not None)):
+    if args.lack_of_fit:
+        if not args.mean:
+            raise CliError("--lack-of-fit without --mean; it sets each x's mean against its rows' spread (its "
+                           "seeds): give --mean")
+        for flag, given in (("--offset", args.offset), ("--loss-fn huber", args.loss_fn != "squared"),
+                            ("--cut", args.cut is not None)):
             if given:
-                raise CliError(f"{flag} without a seed bootstrap; it says how the seed bootstrap redraws or widens: "
-                               f"give --seed-bootstrap R too (R >= 40; 0, the default, is none)")
-        return False
-    why = _too_few_resamples(args.seed_bootstrap, 0.95)
-    if why:
-        raise CliError(f"--seed-bootstrap {args.seed_bootstrap}: {why}")
-    if not args.mean:
-        raise CliError("--seed-bootstrap without --mean; it redraws each x's rows and refits their means: give --mean")
-    for flag, given in (("--bootstrap", args.bootstrap), ("--cut", args.cut is not None), ("--offset", args.offset),
-                        ("--loss-fn huber", args.loss_fn != "squared")):
-        if given:
-            raise CliError(f"--seed-bootstrap with {flag}; the seed bootstrap refits the closed-form fit of the "
-                           f"means (no --offset, --loss-fn squared) and is its own resampling (no --bootstrap or "
-                           f"--cut)")
+                raise CliError(f"--lack-of-fit with {flag}; it tests the closed-form line of the means over every "
+                               f"x fitted (no --offset, --loss-fn squared, no --cut; --x-min and --x-max set a range)")
+    if not args.seed_bootstrap:
+        if args.widen != "sqrt":
+            raise CliError("--widen t without a seed bootstrap; it says how the seed bootstrap widens: give "
+                           "--seed-bootstrap R too (R >= 40; 0, the default, is none)")
+        if args.paired_by is not None and not args.lack_of_fit:
+            raise CliError(f"--paired-by {args.paired_by} without a seed bootstrap or --lack-of-fit; it says how "
+                           f"they treat the runs' seeds: give --seed-bootstrap R (R >= 40) or --lack-of-fit too")
+    else:
+        why = _too_few_resamples(args.seed_bootstrap, 0.95)
+        if why:
+            raise CliError(f"--seed-bootstrap {args.seed_bootstrap}: {why}")
+        if not args.mean:
+            raise CliError("--seed-bootstrap without --mean; it redraws each x's rows and refits their means: give "
+                           "--mean")
+        for flag, given in (("--bootstrap", args.bootstrap), ("--cut", args.cut is not None),
+                            ("--offset", args.offset), ("--loss-fn huber", args.loss_fn != "squared")):
+            if given:
+                raise CliError(f"--seed-bootstrap with {flag}; the seed bootstrap refits the closed-form fit of the "
+                               f"means (no --offset, --loss-fn squared) and is its own resampling (no --bootstrap or "
+                               f"--cut)")
     if args.paired_by is not None and args.paired_by in (args.x, args.y):
         raise CliError(f"--paired-by {args.paired_by} is also --x or --y; give the column of the runs' seeds")
     if args.paired_by is not None and args.paired_by in (k for k, _ in args.where):
         raise CliError(f"--paired-by {args.paired_by} is also a --where column, which leaves one seed at each x: "
-                       f"nothing to redraw")
-    return True
+                       f"nothing to redraw or pair")
+    return bool(args.seed_bootstrap)
 
 
-def _fit_redrawn_seeds(args) -> int:
-    """``fit power-law --mean --seed-bootstrap R``: the means' fit with intervals over redrawn
-    seeds, as :func:`toyscale.scaling.width_exponent` gives them (a WidthCurve of each x's rows)."""
-    from toyscale.scaling import WidthCurve, width_exponent
+def _runs_by_x(args, rows: dict):
+    """The rows as a :class:`toyscale.scaling.WidthCurve`: each distinct --x's --y values (its
+    runs), and with --paired-by their labels, each once per x."""
+    from toyscale.scaling import WidthCurve
 
-    paired = args.paired_by is not None
-    cols = [args.x, args.y] + ([args.paired_by] if paired else [])
-    data = read_csv_columns(args.file, cols, args.where, positive=True, labels=[args.paired_by] if paired else [],
-                            ranges=_x_range(args))
-    xs, which = np.unique(data[args.x], return_inverse=True)
-    values = [data[args.y][which == i] for i in range(xs.size)]
-    seeds = [data[args.paired_by][which == i].astype(str) for i in range(xs.size)] if paired else None
+    xs, which = np.unique(rows[args.x], return_inverse=True)
+    values = [rows[args.y][which == i] for i in range(xs.size)]
+    seeds = [rows[args.paired_by][which == i].astype(str) for i in range(xs.size)] if args.paired_by else None
     for x, labels in zip(xs, seeds or ()):
         seen, counts = np.unique(labels, return_counts=True)
         if np.any(counts > 1):  # (two sweeps' rows pooled, say)
@@ -357,17 +398,7 @@ def _fit_redrawn_seeds(args) -> int:
                            f"{args.x} = {x:g} has {args.paired_by} {seen[counts > 1][0]} in {counts.max()} rows; "
                            f"redrawn together, each x needs one run per seed: pick one sweep's rows with --where, or "
                            f"leave --paired-by out")
-    # (a check's ValueError, too few x say, is reported by main(); any other keeps its traceback)
-    fit = width_exponent(WidthCurve.from_values(xs, values, seeds=seeds), seed_bootstrap=args.seed_bootstrap,
-                         seed=args.seed, paired=paired, widen=args.widen, axis=args.x)
-    if args.json:
-        d = fit.to_dict()
-        d["t_interval"] = {name: list(fit.t_interval(name)) for name in ("exponent", "prefactor")}
-        d["n_runs"] = [int(v.size) for v in values]
-        print(json.dumps(_jsonable(d), indent=2))
-    else:
-        print(fit)
-    return _fit_status(fit.identifiable)
+    return WidthCurve.from_values(xs, values, seeds=seeds)
 
 
 def _cmd_fit_broken_power_law(args) -> int:
@@ -537,7 +568,13 @@ def register_fit(subparsers) -> None:
                          "--paired-by, on the k shared seeds' k - 1; width_exponent's widen)")
     pl.add_argument("--paired-by", default=None, metavar="COLUMN",
                     help="with --seed-bootstrap: redraw one set of this column's labels (seeds, compared as "
-                         "written) for every x, where the runs share their draws across x (width_exponent's paired)")
+                         "written) for every x, where the runs share their draws across x (width_exponent's paired); "
+                         "with --lack-of-fit: take the noise from these seeds' covariance across x (lack_of_fit's "
+                         "paired)")
+    pl.add_argument("--lack-of-fit", action="store_true",
+                    help="with --mean: also test whether the means bend away from the fitted line by more than "
+                         "each x's rows (its seeds) spread (toyscale.scaling.lack_of_fit: the residuals over "
+                         "their seed noise, an F test's p-value; each x needs two or more rows, and three x)")
     _add_bootstrap_seed_json(pl, "the points")
     pl.set_defaults(func=_cmd_fit_power_law)
 
