@@ -18,8 +18,8 @@ from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.optim import decay_regime
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import (fit_width_curve, redrawn_seeds_text, script_lack_of_fit, seed_redraw, seed_widen_text,
-                              width_curve)
+from toyscale.scaling import (fit_width_curve, holm_adjusted, redrawn_seeds_text, script_lack_of_fit, seed_redraw,
+                              seed_widen_text, width_curve)
 from toyscale.train import TrainConfig, sweep_superposition
 
 # Every preset's ``seed_widen``: how the exponents' intervals over redrawn seeds (where a preset has
@@ -103,12 +103,14 @@ def main(argv=None) -> dict:
                   f"[{iv[i, j, 0]:.2f}, {iv[i, j, 1]:.2f}] at gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}")
     if widened := seed_widen_text(s["seed_widen"], config):
         print(widened)
+    bend_holm = holm_adjusted(bend_p)  # (25 tests at 5 %: Holm's keeps the chance of any false alarm to 5 %)
     if np.isfinite(bend_p).any():  # (with replicate seeds: do the cells' means bend away from their lines?)
         i, j = np.unravel_index(np.nanargmin(bend_p), shape)
         tested = int(np.isfinite(bend_p).sum())
         print(f"lack of fit against the seeds: p < 0.05 in {int((bend_p < 0.05).sum())} of {tested} cells (about "
               f"{0.05 * tested:.2g} by chance where every power law holds); smallest p = {bend_p[i, j]:.3g} at "
-              f"gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}")
+              f"gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}; Holm-adjusted over the {tested} cells, "
+              f"p < 0.05 in {int((bend_holm < 0.05).sum())} (smallest {bend_holm[i, j]:.3g})")
     if unfitted:
         print(f"nan: {unfitted} cell(s) had fewer than {MIN_WIDTHS} widths with a finite loss "
               f"(their other models diverged), too few to fit")
@@ -138,7 +140,7 @@ def main(argv=None) -> dict:
         "gamma": s["gammas"], "alpha": s["alphas"], "m": s["widths"],
         "alpha_m": alpha_m.tolist(), "alpha_m_stderr": alpha_m_err.tolist(),
         "alpha_m_t_interval": t_interval.tolist(), "alpha_m_seed_interval": seed_interval.tolist(), "r2": r2.tolist(),
-        "alpha_m_lack_of_fit_p": bend_p.tolist(),
+        "alpha_m_lack_of_fit_p": bend_p.tolist(), "alpha_m_lack_of_fit_p_holm": bend_holm.tolist(),
         "phi_half": phi_half.tolist(), "config": config.to_dict(),
         "sweep_stats": result.stats,
     }, figure)

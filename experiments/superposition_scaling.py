@@ -18,7 +18,8 @@ from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
 from toyscale.runner import experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import (fit_width_curve, redrawn_seeds_text, script_lack_of_fit, seed_interval, seed_redraw,
+from toyscale.scaling import (fit_width_curve, holm_adjusted, redrawn_seeds_text, script_lack_of_fit, seed_interval,
+                              seed_redraw,
                               seed_widen_text, width_curve)
 from toyscale.train import TrainConfig, sweep_superposition
 
@@ -122,6 +123,14 @@ def main(argv=None) -> dict:
 
     if widened := seed_widen_text(args.settings["seed_widen"], config):
         print(widened)
+    tested = [(regime, name) for regime in bend for name, test in bend[regime].items() if test]
+    if len(tested) > 1:  # six tests at 5 %: the chance of a false alarm among them, held to 5 % by Holm's adjustment
+        for (regime, name), p in zip(tested, holm_adjusted([bend[r][n]["p_value"] for r, n in tested])):
+            bend[regime][name]["p_holm"] = float(p)
+        least = min(tested, key=lambda rn: bend[rn[0]][rn[1]]["p_holm"])
+        print(f"lack of fit, Holm-adjusted over the {len(tested)} curves tested: p < 0.05 in "
+              f"{sum(bend[r][n]['p_holm'] < 0.05 for r, n in tested)} (smallest {bend[least[0]][least[1]]['p_holm']:.3g}, "
+              f"{least[0]} {least[1]})")
     strong_below_weak = {}
     for name in distributions:
         strong, weak = loss["strong"][name], loss["weak"][name]

@@ -2800,14 +2800,15 @@ def test_superposition_scaling_summary_of_a_stand_in_sweep(tmp_path, capsys):
 
 
 # mutants: the script redrew each width's seeds on their own where its models share draws across m; its lack of
-# fit not printed, or not saved
+# fit not printed, or not saved; Holm's adjustment not over every curve tested
 def test_superposition_scaling_redraws_one_set_of_seeds_for_every_width_where_m_is_shared(tmp_path, capsys):
-    from toyscale.scaling import WidthCurve, lack_of_fit, width_exponent
+    from toyscale.scaling import WidthCurve, holm_adjusted, lack_of_fit, width_exponent
 
     level = {0: -0.3, 1: 0.1, 2: 0.4, 3: -0.2}  # a seed's level, shared by its widths, as one start and batch stream
 
-    def outputs(p):
-        return {"test_loss": np.float64(p["m"] ** -1.1 * np.exp(level[p["seed"]]) * (1 + 0.001 * (p["m"] % 5)))}
+    def outputs(p):  # the strong power-law curve bends (p about 0.03 against its seeds, about 0.17 after Holm's)
+        bend = 5 * np.log(p["m"] / 4) ** 2 if p["gamma"] < 0 and p["frequencies"]["kind"] == "power_law" else 0.0
+        return {"test_loss": np.float64(p["m"] ** -1.1 * np.exp(level[p["seed"]] + bend) * (1 + 0.001 * (p["m"] % 5)))}
 
     widths = {}
     for name, shared in (("plain", []), ("shared", ["m", "lr_w", "lr_b"])):
@@ -2820,17 +2821,26 @@ def test_superposition_scaling_redraws_one_set_of_seeds_for_every_width_where_m_
         assert ("common_draws_note" in on_disk) == bool(shared)
         # each curve's lack of fit against its seeds, printed and saved (the smoke widths 3, 4, 6, four seeds);
         # shared, the seeds' levels move every width alike, which the line's intercept takes up: nothing to test
-        printed = capsys.readouterr().out.count("  lack of fit: p = ")
+        out = capsys.readouterr().out
+        printed = out.count("  lack of fit: p = ")
         if shared:
             assert on_disk["lack_of_fit"]["strong"]["power"] is None and printed == 0
             continue
-        curve = WidthCurve.from_values([3, 4, 6], [[float(outputs(dict(m=m, seed=s))["test_loss"]) for s in range(4)]
-                                                   for m in (3, 4, 6)])
+        strong_power = dict(gamma=-1.0, frequencies=dict(kind="power_law"))
+        curve = WidthCurve.from_values([3, 4, 6], [[float(outputs(dict(m=m, seed=s, **strong_power))["test_loss"])
+                                                    for s in range(4)] for m in (3, 4, 6)])
         want = lack_of_fit(curve, width_exponent(curve))
         saved = on_disk["lack_of_fit"]["strong"]["power"]
         assert saved["ratio"] == pytest.approx(want.ratio, rel=1e-6) and saved["p_value"] == pytest.approx(
             want.p_value, rel=1e-5, abs=1e-12)
         assert printed == 6
+        # Holm's adjustment over the six curves tested, saved beside each p and its smallest printed
+        tests = [test for regime in on_disk["lack_of_fit"].values() for test in regime.values()]
+        holm = holm_adjusted([test["p_value"] for test in tests])
+        assert [test["p_holm"] for test in tests] == pytest.approx(holm.tolist(), rel=1e-12)
+        assert 6 * want.p_value == pytest.approx(holm.min()) and want.p_value < 0.05 < holm.min()
+        assert f"lack of fit, Holm-adjusted over the 6 curves tested: p < 0.05 in {int((holm < 0.05).sum())} " \
+               f"(smallest {holm.min():.3g}, " in out
     # the shared level cancels in the exponent: redrawn together, the seeds leave it (almost) fixed
     assert widths["shared"] < 0.01 < 0.1 < widths["plain"], widths
 
@@ -2917,9 +2927,10 @@ def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_whe
     module.prepare({**module.PRESETS["smoke"], "seed_widen": "t", "seeds": [3, 5]})
 
 
-# mutants: the phase diagram's cells not tested for lack of fit (or not saved, or not paired under shared draws)
+# mutants: the phase diagram's cells not tested for lack of fit (or not saved, or not paired under shared draws, or
+# not Holm-adjusted over the cells)
 def test_phase_diagram_tests_each_cells_power_law_against_its_seeds(tmp_path, capsys):
-    from toyscale.scaling import WidthCurve, lack_of_fit, width_exponent
+    from toyscale.scaling import WidthCurve, holm_adjusted, lack_of_fit, width_exponent
 
     def outputs(p):  # the gamma = 1, alpha = 1.5 cell bends far beyond its seeds' noise; each seed a level of its own
         m, s = p["m"], p["seed"]
@@ -2940,6 +2951,11 @@ def test_phase_diagram_tests_each_cells_power_law_against_its_seeds(tmp_path, ca
         want = lack_of_fit(curve, width_exponent(curve), paired=name == "shared")
         assert p.shape == (2, 2) and p[1, 1] == pytest.approx(want.p_value, rel=1e-6) and p[1, 1] < 0.05, p
         assert f"lack of fit against the seeds: p < 0.05 in {int((p < 0.05).sum())} of 4 cells" in printed
+        # and Holm's adjustment over the cells tested (four of them: the smallest p times 4)
+        holm = np.array(json.loads((tmp_path / name / "summary.json").read_text())["alpha_m_lack_of_fit_p_holm"])
+        assert holm == pytest.approx(holm_adjusted(p), rel=1e-12) and holm.min() == pytest.approx(4 * p.min())
+        assert (f"Holm-adjusted over the 4 cells, p < 0.05 in {int((holm < 0.05).sum())} (smallest "
+                f"{holm.min():.3g})") in printed
 
 
 # mutants: the redraw's paired flag ignored; a row's interval left unsigned (N*'s had come out negative);

@@ -1270,3 +1270,25 @@ def test_script_lack_of_fit_pairs_where_the_config_shares_draws_and_is_none_wher
     thin = WidthCurve.from_values(m, [[1.0], [0.7, 0.71], [0.5, 0.52], [0.35, 0.36]])
     assert script_lack_of_fit(thin, width_exponent(thin)) is None
 
+
+
+# mutants: the multipliers n - j + 1 reversed or n counting NaN; no running maximum; no cap at 1; the adjusted values
+# left in sorted order; a p-value outside [0, 1] accepted
+def test_holm_adjusted_steps_down_and_keeps_the_familys_error_rate():
+    from toyscale.scaling import holm_adjusted
+
+    # by hand: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 = 0.02, 0.03, 0.06, 0.04; running max 0.02 .. 0.06
+    assert holm_adjusted([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02], rel=1e-12)
+    got = holm_adjusted([[0.01, np.nan], [0.5, 0.2]])  # NaN (untested) stays NaN and is not counted
+    assert got.shape == (2, 2) and np.isnan(got[0, 1])
+    assert got[[0, 1, 1], [0, 0, 1]] == pytest.approx([0.03, 0.5, 0.4], rel=1e-12)  # 3 x 0.01, max(2 x 0.2, 0.5)
+    assert holm_adjusted([0.3, 0.6]).tolist() == [0.6, 0.6] and holm_adjusted([0.9, 0.8]).tolist() == [1.0, 1.0]
+    assert holm_adjusted([]).shape == (0,)
+    # under the null (uniform p) the family rejects anything at 5 % in about 5 % of families or fewer; unadjusted,
+    # in 1 - 0.95^10 = 40 %
+    p = np.random.default_rng(0).uniform(size=(4000, 10))
+    any_rejected = (np.apply_along_axis(holm_adjusted, 1, p) < 0.05).any(axis=1).mean()
+    assert 0.035 < any_rejected < 0.06 and (p < 0.05).any(axis=1).mean() > 0.35
+    for bad in ("0.1", [1.5], [-0.1], [np.inf], [[0.1], [0.2, 0.3]], ["a"]):
+        with pytest.raises(ValueError, match="p-values must be numbers in \\[0, 1\\], or NaN"):
+            holm_adjusted(bad)

@@ -28,7 +28,7 @@ from toyscale.sweep import Record, _canonical, matching
 __all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES",
            "seed_redraw", "seed_interval", "redrawn_seeds_text", "without_seed_intervals", "redraw_table",
            "RedrawnTable", "WIDENINGS", "welch_dof", "check_widen", "seed_widen_text", "lack_of_fit", "LackOfFit",
-           "NotTestableError", "script_lack_of_fit"]
+           "NotTestableError", "script_lack_of_fit", "holm_adjusted"]
 
 # seed_bootstrap resamples the experiment scripts draw for a replicated curve (percentile
 # intervals; benchmarks/fit_calibration.py's study 3 uses 400)
@@ -1038,6 +1038,38 @@ def script_lack_of_fit(curve: WidthCurve, fit: PowerLawFit, config: Any = None) 
         return lack_of_fit(curve, fit, paired=_shares_widths(config))
     except NotTestableError:
         return None
+
+
+def holm_adjusted(p_values: Any) -> np.ndarray:
+    """Holm's (1979) step-down adjusted p-values of a family of tests (a phase diagram's cells,
+    a script's curves): rejecting where the adjusted p is below a level keeps the chance of any
+    false rejection in the family at or below that level, whatever the tests' dependence.
+
+    The n finite p-values, sorted p_(1) <= ... <= p_(n), become max_{j <= i} min(1,
+    (n - j + 1) p_(j)); the smallest is Bonferroni's n p_(1). NaN entries (untested: see
+    :func:`script_lack_of_fit`) stay NaN and do not count in n.
+
+    Args:
+      p_values: array-like of p-values in [0, 1] or NaN, any shape.
+
+    Returns:
+      The adjusted p-values, float64, in ``p_values``' shape.
+    """
+    try:  # (a ragged list, text: no array of numbers)
+        p = None if isinstance(p_values, (str, bytes)) else np.asarray(p_values, dtype=float)
+    except (TypeError, ValueError):
+        p = None
+    if p is None or not np.all(np.isnan(p) | ((p >= 0) & (p <= 1))):
+        raise ValueError(f"p_values={short_repr(p_values, 80)}; p-values must be numbers in [0, 1], or NaN for an "
+                         f"untested entry")
+    out = np.full(p.shape, np.nan)
+    tested = ~np.isnan(p)
+    q = p[tested]
+    order = np.argsort(q, kind="stable")
+    stepped = np.empty(q.size)
+    stepped[order] = np.minimum(1.0, np.maximum.accumulate((q.size - np.arange(q.size)) * q[order]))
+    out[tested] = stepped
+    return out
 
 
 def _shared_seed_covariance(curve: WidthCurve, keep: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, int]:
