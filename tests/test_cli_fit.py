@@ -930,7 +930,7 @@ def test_power_law_seed_bootstrap_gives_width_exponents_intervals_over_redrawn_s
     # a seed twice at one width (two sweeps' exports pooled): the data's fault, named
     p.write_text("m,seed,loss\n" + "".join(f"{m:g},{min(s, 1)},{v:.17g}\n" for m, s, v in rows))
     assert cli.main([*base, "--paired-by", "seed"]) == 2
-    assert "runs.csv: --paired-by seed: m = 8 has seed 1 in 2 rows; redrawn together, each x needs one run" in \
+    assert "runs.csv: --paired-by seed: m = 8 has seed 1 in 2 rows; paired, each x needs one run" in \
         capsys.readouterr().err
 
 
@@ -973,6 +973,12 @@ def test_x_min_and_x_max_fit_the_rows_in_range_and_leave_the_others_unread(tmp_p
                             "none of the 6 rows that --where keeps has m in [-inf, 3]; their m runs from 4 to 128")):
         assert cli.main([*base, *extra]) == 2, extra
         assert message in capsys.readouterr().err, extra
+    # a NaN x is not outside the range: refused as without one; an empty cell or a short row outside it is not read
+    p.write_text("m,seed,loss\n" + "".join(f"{m:g},{s},{v:.17g}\n" for m, s, v in rows) + "nan,0,0.5\n")
+    assert cli.main([*base, "--x-max", "1000"]) == 2
+    assert "column 'm' has 1 non-finite value(s) (first on line 20: nan)" in capsys.readouterr().err
+    p.write_text("m,seed,loss\n" + "".join(f"{m:g},{s},{v:.17g}\n" for m, s, v in rows if m < 128) + "128,0,\n256\n")
+    assert cli.main([*base, "--x-max", "64"]) == 0 and json.loads(capsys.readouterr().out)["n_points"] == 15
     with pytest.raises(SystemExit):
         cli.main([*base, "--x-min", "0"])
     assert "argument --x-min: 0.0 must be a finite number > 0" in capsys.readouterr().err
@@ -1018,3 +1024,14 @@ def test_lack_of_fit_tests_the_means_line_against_each_xs_rows(tmp_path, capsys)
         assert message in err.err and not err.out, extra
     assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--lack-of-fit"]) == 2
     assert "--lack-of-fit without --mean" in capsys.readouterr().err
+    # messages in the command's terms: its --x, its --paired-by
+    p.write_text("N,seed,loss\n" + "".join(f"{m:g},s{s},{loss[i, s]:.17g}\n" for i, m in enumerate(widths)
+                                           for s in seeds if (i, s) != (5, 2)))
+    assert cli.main(["fit", "power-law", str(p), "--x", "N", "--y", "loss", "--mean", "--lack-of-fit",
+                     "--paired-by", "seed"]) == 2
+    assert ("--lack-of-fit --paired-by seed: paired=True needs the same seeds at every size of the fit; N = 4 and 128 "
+            "hold different ones") in capsys.readouterr().err
+    assert cli.main(["fit", "power-law", str(p), "--x", "N", "--y", "loss", "--mean", "--lack-of-fit",
+                     "--where", "seed=s0"]) == 2
+    assert "--lack-of-fit: lack_of_fit compares the means with their seed noise, so every size needs two or more " \
+        "models; N = 4, 8, 16, 32, 64, 128 has one" in capsys.readouterr().err

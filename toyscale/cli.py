@@ -95,31 +95,26 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                             values[k].add(row[k])
                 if not all(k in row and _matches(row[k], v) for k, v in where):
                     continue  # (a row without a filter's column does not match it: a trailer line, say)
-                lacking = [c for c in columns if c not in row]
-                if lacking:  # only a column the fit reads matters here (optional last columns left off)
-                    raise CliError(_short_row(path, line, len(cells), len(header), lacking[0]))
+                # the range's columns first: a row outside the range is left out before its other cells are read
+                # (a diverged model's NaN there, an empty cell); a NaN in a range's column is not outside it, and is
+                # refused below as any non-finite value is
                 parsed = {}
-                for c in columns:
-                    cell = row[c]
-                    if c in labels:
-                        if not cell.strip():
-                            raise CliError(f"{path}: line {line}, column {c!r}: an empty cell; each row needs its "
-                                           f"label")
-                        parsed[c] = cell.strip()
-                        continue
-                    try:
-                        parsed[c] = float(cell)
-                    except ValueError:
-                        raise CliError(f"{path}: line {line}, column {c!r}: cannot parse {cell!r} as a "
-                                       f"number") from None
-                if not all(lo <= parsed[c] <= hi for c, (lo, hi) in ranges.items()):
-                    left_out += 1
-                    for c in ranges:  # (for the message if no row is left: the values seen)
-                        spans[c] = [min(spans[c][0], parsed[c]), max(spans[c][1], parsed[c])]
-                    continue  # (outside the fit's range: neither read nor checked, a NaN there too)
-                for c in columns:
-                    out[c].append(parsed[c])
-                lines.append(line)
+                for group in (list(ranges), [c for c in columns if c not in ranges]):
+                    lacking = [c for c in group if c not in row]
+                    if lacking:  # only a column the fit reads matters here (optional last columns left off)
+                        raise CliError(_short_row(path, line, len(cells), len(header), lacking[0]))
+                    for c in group:
+                        parsed[c] = _parse_cell(path, line, c, row[c], c in labels)
+                    if any(parsed[c] < lo or parsed[c] > hi for c, (lo, hi) in ranges.items() if c in group):
+                        break  # (outside the fit's range)
+                else:
+                    for c in columns:
+                        out[c].append(parsed[c])
+                    lines.append(line)
+                    continue
+                left_out += 1
+                for c in ranges:  # (for the message if no row is left: the values seen)
+                    spans[c] = [min(spans[c][0], parsed[c]), max(spans[c][1], parsed[c])]
             if last is not None and last[2] and not _ends_a_line(fh):
                 # a short last row with no line end: a file still being written, cut mid-row (its last
                 # cell maybe cut too: 64,0.09 of 64,0.0931,-1), had been fitted or, under --where, left out
@@ -149,6 +144,18 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
             if c not in labels:
                 _check_positive_column(path, c, v, lines, header, where)
     return data
+
+
+def _parse_cell(path: str, line: int, column: str, cell: str, label: bool) -> float | str:
+    """A CSV cell of a column the fit reads: a number, or for a ``label`` column its text (not empty)."""
+    if label:
+        if not cell.strip():
+            raise CliError(f"{path}: line {line}, column {column!r}: an empty cell; each row needs its label")
+        return cell.strip()
+    try:
+        return float(cell)
+    except ValueError:
+        raise CliError(f"{path}: line {line}, column {column!r}: cannot parse {cell!r} as a number") from None
 
 
 def _short_row(path: str, line: int, fields: int, header: int, column: str, cut: bool = False) -> str:
@@ -317,9 +324,9 @@ def _cmd_fit_power_law(args) -> int:
     test = None
     if args.lack_of_fit:  # (before anything is printed: an untestable file is an error, not half an answer)
         try:
-            test = lack_of_fit(curve, fit, paired=paired)
+            test = lack_of_fit(curve, fit, paired=paired, axis=args.x)
         except NotTestableError as err:
-            raise CliError(f"--lack-of-fit: {err}") from None
+            raise CliError(f"--lack-of-fit{f' --paired-by {args.paired_by}' if paired else ''}: {err}") from None
     if args.json:
         d = fit.to_dict()
         names = ("exponent", "prefactor") + (("offset",) if fit.fit_offset else ())
@@ -396,8 +403,8 @@ def _runs_by_x(args, rows: dict):
         if np.any(counts > 1):  # (two sweeps' rows pooled, say)
             raise CliError(f"{'standard input' if args.file == '-' else args.file}: --paired-by {args.paired_by}: "
                            f"{args.x} = {x:g} has {args.paired_by} {seen[counts > 1][0]} in {counts.max()} rows; "
-                           f"redrawn together, each x needs one run per seed: pick one sweep's rows with --where, or "
-                           f"leave --paired-by out")
+                           f"paired, each x needs one run per seed: pick one sweep's rows with --where, or leave "
+                           f"--paired-by out")
     return WidthCurve.from_values(xs, values, seeds=seeds)
 
 
