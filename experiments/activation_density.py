@@ -114,7 +114,7 @@ def main(argv=None) -> dict:
               + redrawn_seeds_text(fit)
               + f"  R^2 = {fit.r2:.3f}  ({curve.widths.size} widths, "
               f"{curve.n_diverged} diverged)")
-    if widened := seed_widen_text(s["seed_widen"], config):
+    if widened := seed_widen_text(s["seed_widen"], config, [r["exponent_seed_interval"] for r in rows]):
         print(widened)
     widths = sorted(set().union(*(r["m"] for r in rows)))
     print("loss / E (rows: s, columns: m)")

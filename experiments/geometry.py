@@ -214,7 +214,8 @@ def main(argv=None) -> dict:
           f"tight frame, random unit vectors' 1/m over it, and their variance over random vectors', 0 for an "
           f"equiangular tight frame; nan where nu <= m)")
 
-    if widened := seed_widen_text(s["seed_widen"], config):
+    if widened := seed_widen_text(s["seed_widen"], config,
+                                  [r["loss_exponent_seed_interval"] for r in per_regime.values()]):
         print(widened)
     figure = args.figure
     plots.save(plots.superposition_geometry(n, panels, weak_theory=theory_lines, row_norms=norms,

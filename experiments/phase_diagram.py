@@ -101,7 +101,7 @@ def main(argv=None) -> dict:
             i, j = np.unravel_index(np.nanargmax(half), shape)
             print(f"95% intervals {what}: half-width median {np.nanmedian(half):.2f}, widest ±{half[i, j]:.2f} "
                   f"[{iv[i, j, 0]:.2f}, {iv[i, j, 1]:.2f}] at gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}")
-    if widened := seed_widen_text(s["seed_widen"], config):
+    if widened := seed_widen_text(s["seed_widen"], config, seed_interval.reshape(-1, 2)):
         print(widened)
     bend_holm = holm_adjusted(bend_p)  # (25 tests at 5 %: Holm's keeps the chance of any false alarm to 5 %)
     if np.isfinite(bend_p).any():  # (with replicate seeds: do the cells' means bend away from their lines?)
@@ -109,7 +109,7 @@ def main(argv=None) -> dict:
         tested = int(np.isfinite(bend_p).sum())
         print(f"lack of fit against the seeds: p < 0.05 in {int((bend_p < 0.05).sum())} of {tested} cells (about "
               f"{0.05 * tested:.2g} by chance where every power law holds); smallest p = {bend_p[i, j]:.3g} at "
-              f"gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}; Holm-adjusted over the {tested} cells, "
+              f"gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}; Holm-adjusted over the {tested} cell{'s' * (tested > 1)}, "
               f"p < 0.05 in {int((bend_holm < 0.05).sum())} (smallest {bend_holm[i, j]:.3g})")
     if unfitted:
         print(f"nan: {unfitted} cell(s) had fewer than {MIN_WIDTHS} widths with a finite loss "

@@ -121,14 +121,16 @@ def main(argv=None) -> dict:
                   f"({fit.n_points} widths, {curve.n_diverged} diverged)"
                   + (f"  lack of fit: p = {test.p_value:.3f} (ratio {test.ratio:.3g})" if test else ""))
 
-    if widened := seed_widen_text(args.settings["seed_widen"], config):
+    if widened := seed_widen_text(args.settings["seed_widen"], config,
+                                  [iv for regime in interval.values() for iv in regime.values()]):
         print(widened)
     tested = [(regime, name) for regime in bend for name, test in bend[regime].items() if test]
-    if len(tested) > 1:  # six tests at 5 %: the chance of a false alarm among them, held to 5 % by Holm's adjustment
+    if tested:  # six tests at 5 %: the chance of a false alarm among them, held to 5 % by Holm's adjustment
         for (regime, name), p in zip(tested, holm_adjusted([bend[r][n]["p_value"] for r, n in tested])):
             bend[regime][name]["p_holm"] = float(p)
-        least = min(tested, key=lambda rn: bend[rn[0]][rn[1]]["p_holm"])
-        print(f"lack of fit, Holm-adjusted over the {len(tested)} curves tested: p < 0.05 in "
+        # (by the raw p: Holm's running maximum ties the smallest adjusted values)
+        least = min(tested, key=lambda rn: bend[rn[0]][rn[1]]["p_value"])
+        print(f"lack of fit, Holm-adjusted over the {len(tested)} curve{'s' * (len(tested) > 1)} tested: p < 0.05 in "
               f"{sum(bend[r][n]['p_holm'] < 0.05 for r, n in tested)} (smallest {bend[least[0]][least[1]]['p_holm']:.3g}, "
               f"{least[0]} {least[1]})")
     strong_below_weak = {}

@@ -2806,8 +2806,12 @@ def test_superposition_scaling_redraws_one_set_of_seeds_for_every_width_where_m_
 
     level = {0: -0.3, 1: 0.1, 2: 0.4, 3: -0.2}  # a seed's level, shared by its widths, as one start and batch stream
 
-    def outputs(p):  # the strong power-law curve bends (p about 0.03 against its seeds, about 0.17 after Holm's)
-        bend = 5 * np.log(p["m"] / 4) ** 2 if p["gamma"] < 0 and p["frequencies"]["kind"] == "power_law" else 0.0
+    # two curves bend: the strong power law's p about 0.028 against its seeds, the weak linear's about 0.024; Holm's
+    # adjustment over the six ties them at 6 x 0.024 = 0.143
+    bends = {(True, "power_law"): 5.0, (False, "linear"): 5.2}
+
+    def outputs(p):
+        bend = bends.get((p["gamma"] < 0, p["frequencies"]["kind"]), 0.0) * np.log(p["m"] / 4) ** 2
         return {"test_loss": np.float64(p["m"] ** -1.1 * np.exp(level[p["seed"]] + bend) * (1 + 0.001 * (p["m"] % 5)))}
 
     widths = {}
@@ -2838,11 +2842,26 @@ def test_superposition_scaling_redraws_one_set_of_seeds_for_every_width_where_m_
         tests = [test for regime in on_disk["lack_of_fit"].values() for test in regime.values()]
         holm = holm_adjusted([test["p_value"] for test in tests])
         assert [test["p_holm"] for test in tests] == pytest.approx(holm.tolist(), rel=1e-12)
-        assert 6 * want.p_value == pytest.approx(holm.min()) and want.p_value < 0.05 < holm.min()
+        least = min(test["p_value"] for test in tests)  # (the weak linear curve's, though tied after Holm's)
+        assert want.p_value > least == on_disk["lack_of_fit"]["weak"]["linear"]["p_value"]
+        assert 6 * least == pytest.approx(holm.min()) and least < want.p_value < 0.05 < holm.min()
         assert f"lack of fit, Holm-adjusted over the 6 curves tested: p < 0.05 in {int((holm < 0.05).sum())} " \
-               f"(smallest {holm.min():.3g}, " in out
+               f"(smallest {holm.min():.3g}, weak linear)" in out
     # the shared level cancels in the exponent: redrawn together, the seeds leave it (almost) fixed
     assert widths["shared"] < 0.01 < 0.1 < widths["plain"], widths
+
+    def one_tested(p):  # every curve but the strong power law's left with one model at m = 6
+        gone = p["m"] == 6 and p["seed"] > 0 and not (p["gamma"] < 0 and p["frequencies"]["kind"] == "power_law")
+        return ({"test_loss": np.float64(np.nan)}, True) if gone else outputs(p)
+
+    _stand_in_sweep(load("superposition_scaling"), one_tested).main(
+        ["--preset", "smoke", "--set", "seeds=4", "--out", str(tmp_path / "one"), "--figures", str(tmp_path / "one"),
+         "--no-progress"])
+    tests = json.loads((tmp_path / "one" / "summary.json").read_text())["lack_of_fit"]
+    assert [test for regime in tests.values() for test in regime.values() if test] == [tests["strong"]["power"]]
+    assert tests["strong"]["power"]["p_holm"] == tests["strong"]["power"]["p_value"]  # (Holm's of one test: its p)
+    assert (f"Holm-adjusted over the 1 curve tested: p < 0.05 in 1 (smallest {tests['strong']['power']['p_value']:.3g}, "
+            f"strong power)") in capsys.readouterr().out
 
 
 # mutant: seed_redraw skipping a curve with a width left with one model (the scripts then printed no
@@ -2874,7 +2893,8 @@ def test_superposition_scripts_say_why_a_width_left_with_one_model_has_no_interv
 
 
 # mutants: seed_widen not passed from a superposition script to its fits (or the line saying so left out, or
-# said as Welch-Satterthwaite's where the seeds are redrawn together); "t" accepted with one seed (nothing redrawn)
+# said as Welch-Satterthwaite's where the seeds are redrawn together, or printed where no interval came out); "t"
+# accepted with one seed (nothing redrawn)
 @pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "geometry", "activation_density"])
 def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_when_asked(name, tmp_path, capsys):
     module = load(name)
@@ -2918,6 +2938,14 @@ def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_whe
     printed = capsys.readouterr().out
     assert "t / z on the k - 1 degrees of freedom of the k seeds redrawn together" in printed, printed
     assert "Welch-Satterthwaite" not in printed
+    # seed 1 diverged at m = 6 everywhere: each curve's widest width left with one model, no interval, no line
+    _stand_in_sweep(load(name), lambda p: ({**outputs(p), "test_loss": np.float64(np.nan)}, True)
+                    if (p["seed"], p["m"]) == (1, 6) else outputs(p)).main(
+        ["--preset", "smoke", "--set", "seeds=2", "--set", "seed_widen=t", "--out", str(tmp_path / "gone"),
+         "--figures", str(tmp_path / "gone"), "--no-progress"])
+    printed = capsys.readouterr().out
+    gone = fits(json.loads((tmp_path / "gone" / "summary.json").read_text()), 1)
+    assert gone and np.isnan(np.asarray(gone, dtype=float)).all() and "each also widened" not in printed, printed
     for (lo, hi), (wlo, whi) in zip(plain, wide):  # (two seeds at three widths: t on a few degrees of freedom)
         assert wlo < lo < hi < whi and whi - wlo > 1.5 * (hi - lo), (plain, wide)
     with pytest.raises(ValueError, match="seed_widen='z'; seed_widen must be 'sqrt'"):

@@ -735,7 +735,7 @@ def test_seed_redraw_pairs_the_seeds_only_where_the_config_shares_draws_across_w
 
 
 # mutants: seed_redraw dropping its widen, or taking a bad one; seed_widen_text printing for "sqrt", or the
-# Welch-Satterthwaite text where the seeds are redrawn together
+# Welch-Satterthwaite text where the seeds are redrawn together, or where no interval came out
 def test_seed_redraw_passes_its_widening_on_and_seed_widen_text_says_only_t():
     from toyscale.scaling import SEED_RESAMPLES, seed_redraw, seed_widen_text
     from toyscale.train import TrainConfig
@@ -755,6 +755,10 @@ def test_seed_redraw_passes_its_widening_on_and_seed_widen_text_says_only_t():
     assert "Welch" not in seed_widen_text("t", shared) and seed_widen_text("sqrt", shared) == ""
     with pytest.raises(TypeError, match="seed_widen=1; seed_widen must be a string"):
         seed_widen_text(1)
+    # nothing to say where no interval over redrawn seeds came out (every curve a width of one model)
+    assert seed_widen_text("t", None, [None, [np.nan, np.nan], [0.1, np.nan]]) == ""
+    assert seed_widen_text("t", None, [None, [0.1, 0.2]]) == seed_widen_text("t")
+    assert seed_widen_text("t", shared, np.array([[np.nan, np.nan], [0.1, 0.2]])) == seed_widen_text("t", shared)
 
 
 # mutant: the nan interval printed as "redrawn seeds [nan, nan]", its reason left in the notes
@@ -1198,6 +1202,10 @@ def test_lack_of_fit_sets_the_means_residuals_against_their_seed_noise():
     thin = WidthCurve.from_values(m, [values[0][:1], *values[1:]])
     with pytest.raises(NotTestableError, match="every width needs two or more models; m = 8 has one"):
         lack_of_fit(thin, width_exponent(thin))
+    with pytest.raises(NotTestableError, match="every size needs two or more models; N = 8 has one"):
+        lack_of_fit(thin, width_exponent(thin), axis="N")  # (the curve's size named as width_exponent names it)
+    with pytest.raises(ValueError, match="axis=''; axis must name the curve's size"):
+        lack_of_fit(curve, width_exponent(curve), axis="")
     with pytest.raises(NotTestableError, match="2 width\\(s\\) in the fit's range 8..16; a line through two"):
         lack_of_fit(curve, width_exponent(curve, fit_range=(8, 16)))
     equal = WidthCurve.from_values(m, [[2 * w**-0.5] * 3 for w in m])  # (equal but for rounding)
@@ -1247,7 +1255,8 @@ def test_lack_of_fit_of_shared_draws_takes_the_seeds_covariance_which_the_interc
     assert lack_of_fit(curve, fit).ratio < 0.1 * test.ratio
     gap = WidthCurve.from_values(m, [v[1:] if i == 3 else v for i, v in enumerate(values)],
                                  seeds=[np.arange(1, k) if i == 3 else np.arange(k) for i in range(4)])
-    with pytest.raises(NotTestableError, match="paired=True needs the same seeds at every width"):
+    with pytest.raises(NotTestableError, match="paired=True needs the same seeds at every width of the fit; m = 8 "
+                                               "and 64 hold different ones"):
         lack_of_fit(gap, width_exponent(gap), paired=True)
     with pytest.raises(ValueError, match="paired=True needs the curve's replicate seeds"):
         lack_of_fit(WidthCurve.from_values(m, values), fit, paired=True)
@@ -1289,6 +1298,7 @@ def test_holm_adjusted_steps_down_and_keeps_the_familys_error_rate():
     p = np.random.default_rng(0).uniform(size=(4000, 10))
     any_rejected = (np.apply_along_axis(holm_adjusted, 1, p) < 0.05).any(axis=1).mean()
     assert 0.035 < any_rejected < 0.06 and (p < 0.05).any(axis=1).mean() > 0.35
-    for bad in ("0.1", [1.5], [-0.1], [np.inf], [[0.1], [0.2, 0.3]], ["a"]):
+    assert holm_adjusted([0.01, None, 0.2]) == pytest.approx([0.02, np.nan, 0.2], nan_ok=True)  # (JSON's null)
+    for bad in ("0.1", [1.5], [-0.1], [np.inf], [[0.1], [0.2, 0.3]], ["a"], ["0.1", "0.2"], None):
         with pytest.raises(ValueError, match="p-values must be numbers in \\[0, 1\\], or NaN"):
             holm_adjusted(bad)

@@ -384,12 +384,7 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
                         f"width_curve(records, gamma=..., frequencies=...)")
     seed_bootstrap = check_int("seed_bootstrap", seed_bootstrap, 0)
     seed = check_seed(seed)
-    if not isinstance(axis, str):
-        raise TypeError(f"axis={short_repr(axis, 80)}; axis must be a string, the name of the curve's size, e.g. "
-                        f"'m' or 'N'")
-    if not axis.strip() or not axis.isprintable():
-        raise ValueError(f"axis={axis!r}; axis must name the curve's size in one line of text, e.g. 'm' or 'N'")
-    size = "width" if axis == "m" else "size"
+    size = _size_word(axis)
     if not isinstance(paired, (bool, np.bool_)):
         raise TypeError(f"paired={paired!r}; paired must be True or False")
     if paired and not seed_bootstrap:
@@ -501,6 +496,17 @@ def _real_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+def _size_word(axis: Any) -> str:
+    """``axis`` (the name of a curve's size in messages: "m", "N", ...) checked; the word for
+    its values: "width" for "m", else "size"."""
+    if not isinstance(axis, str):
+        raise TypeError(f"axis={short_repr(axis, 80)}; axis must be a string, the name of the curve's size, e.g. "
+                        f"'m' or 'N'")
+    if not axis.strip() or not axis.isprintable():
+        raise ValueError(f"axis={axis!r}; axis must name the curve's size in one line of text, e.g. 'm' or 'N'")
+    return "width" if axis == "m" else "size"
+
+
 def seed_redraw(curve: WidthCurve, config: Any = None, widen: str = "sqrt") -> dict[str, Any]:
     """The seed-bootstrap options a script fits a width curve with: ``SEED_RESAMPLES`` redraws
     where a width has replicates (none where every width has one model: a sweep of one seed),
@@ -521,13 +527,17 @@ def _shares_widths(config: Any) -> bool:
     return "m" in getattr(config, "common_across", ())
 
 
-def seed_widen_text(widen: str, config: Any = None) -> str:
+def seed_widen_text(widen: str, config: Any = None, intervals: Any = None) -> str:
     """What a script prints once under its exponents when ``seed_widen`` is "t": how its
     intervals over redrawn seeds were widened (:func:`seed_redraw` with the same ``config``,
     whose seeds it redraws together across widths where ``config`` shares draws across m), and
     how such intervals covered in simulation; "" for "sqrt", the default, which its
-    intervals' own text already describes."""
+    intervals' own text already describes, and "" where ``intervals`` (the script's recorded
+    intervals over redrawn seeds, each ``[lo, hi]`` or None, as :func:`seed_interval` gives)
+    holds no finite one: nothing was widened."""
     if check_widen(widen, "seed_widen") == "sqrt":
+        return ""
+    if intervals is not None and not any(iv is not None and np.all(np.isfinite(iv)) for iv in intervals):
         return ""
     if _shares_widths(config):
         return ("intervals over redrawn seeds: each also widened about its median by t / z on the k - 1 degrees of "
@@ -946,7 +956,7 @@ class NotTestableError(ValueError):
     width. The data's fault, not the call's: a script reports it and goes on."""
 
 
-def lack_of_fit(curve: WidthCurve, fit: PowerLawFit, paired: bool = False) -> LackOfFit:
+def lack_of_fit(curve: WidthCurve, fit: PowerLawFit, paired: bool = False, axis: str = "m") -> LackOfFit:
     """Tests a width curve's power law against its replicate seeds: do the means depart from
     the fitted line (``fit``, :func:`width_exponent`'s closed-form fit of ``curve``, over its
     ``x_range``) by more than the seed noise each width's models show?
@@ -970,6 +980,8 @@ def lack_of_fit(curve: WidthCurve, fit: PowerLawFit, paired: bool = False) -> La
     freedom (k - 1) times the residuals'. Treated as independent, such a curve's shared level
     (which the line's intercept absorbs) would be counted as noise, and a bend hidden.
 
+    ``axis`` names the curve's size in messages, as :func:`width_exponent`'s does ("m": a width).
+
     Raises:
       TypeError: ``curve`` not a WidthCurve, or ``fit`` not a PowerLawFit.
       ValueError: ``fit`` not the closed-form line of this curve (an offset, another loss,
@@ -983,6 +995,7 @@ def lack_of_fit(curve: WidthCurve, fit: PowerLawFit, paired: bool = False) -> La
         raise TypeError(f"fit is a {type(fit).__name__}; give the PowerLawFit of width_exponent(curve)")
     if not isinstance(paired, (bool, np.bool_)):
         raise TypeError(f"paired={paired!r}; paired must be True or False")
+    size = _size_word(axis)
     if fit.fit_offset or fit.loss != "squared":
         raise ValueError(f"fit has offset={fit.fit_offset}, loss={fit.loss!r}; lack_of_fit tests the straight line in "
                          f"log-log that width_exponent fits by default (offset=False, loss='squared')")
@@ -992,15 +1005,16 @@ def lack_of_fit(curve: WidthCurve, fit: PowerLawFit, paired: bool = False) -> La
     values = [np.asarray(v, float) for v, k in zip(curve.values, keep) if k] if curve.values else []
     if m.size != fit.n_points:
         raise ValueError(f"fit has {fit.n_points} points over {_size_text(lo)}..{_size_text(hi)}, the curve {m.size} "
-                         f"widths there; give the fit of this curve (width_exponent(curve))")
+                         f"{size}s there; give the fit of this curve (width_exponent(curve))")
     if m.size < 3:
-        raise NotTestableError(f"{m.size} width(s) in the fit's range {_size_text(lo)}..{_size_text(hi)}; a line "
+        raise NotTestableError(f"{m.size} {size}(s) in the fit's range {_size_text(lo)}..{_size_text(hi)}; a line "
                                f"through two points leaves no residual to test: give at least 3")
     if len(values) != m.size or any(v.size < 2 for v in values):
         few = [_size_text(w) for w, v in zip(m, values) if v.size < 2] if len(values) == m.size else []
-        raise NotTestableError("lack_of_fit compares the means with their seed noise, so every width needs two or "
-                               "more models" + (f"; m = {', '.join(few)} has one" if few else " (this curve keeps no "
-                                                "values: make it with width_curve, or WidthCurve.from_values)"))
+        raise NotTestableError(f"lack_of_fit compares the means with their seed noise, so every {size} needs two or "
+                               f"more models" + (f"; {axis} = {', '.join(few)} has one" if few else " (this curve "
+                                                 "keeps no values: make it with width_curve, or "
+                                                 "WidthCurve.from_values)"))
     if not all(np.all(np.isfinite(v)) for v in values) or np.any(mean <= 0):
         raise ValueError("the curve's values must be finite with every mean > 0 (the line is fitted to log L)")
     X = np.stack([np.ones(m.size), np.log(m)], axis=1)
@@ -1011,7 +1025,7 @@ def lack_of_fit(curve: WidthCurve, fit: PowerLawFit, paired: bool = False) -> La
         raise ValueError(f"fit's exponent {fit.exponent:.6g} is not this curve's ({slope:.6g} over the same widths); "
                          f"give the fit of this curve (width_exponent(curve))")
     if paired:
-        cov, k = _shared_seed_covariance(curve, keep, mean)
+        cov, k = _shared_seed_covariance(curve, keep, mean, axis)
     else:
         k = np.array([v.size for v in values])
         v = np.array([np.var(x, ddof=1) for x in values]) / (k * mean**2)
@@ -1021,8 +1035,8 @@ def lack_of_fit(curve: WidthCurve, fit: PowerLawFit, paired: bool = False) -> La
     # (1e-24: the models equal but for rounding, (1e-12 relative)^2; 1e-12 of the trace: shared draws whose every
     # seed moves all widths alike, a spread the line's intercept takes up entirely)
     if not expected > max(1e-24, 1e-12 * float(np.trace(cov))):
-        raise NotTestableError("no seed spread at any width that the line does not take up (every width's models "
-                               "agree, or with shared draws move together): nothing to set the residuals against")
+        raise NotTestableError(f"no seed spread at any {size} that the line does not take up (every {size}'s models "
+                               f"agree, or with shared draws move together): nothing to set the residuals against")
     ratio = float(r @ r) / expected
     d1 = expected**2 / float(np.sum(noise * noise))
     dof = (d1, (k - 1) * d1) if paired else (d1, welch_dof(np.diag(resid) * v, k))
@@ -1055,8 +1069,9 @@ def holm_adjusted(p_values: Any) -> np.ndarray:
     Returns:
       The adjusted p-values, float64, in ``p_values``' shape.
     """
-    try:  # (a ragged list, text: no array of numbers)
-        p = None if isinstance(p_values, (str, bytes)) else np.asarray(p_values, dtype=float)
+    try:  # (a ragged list, text, None: no array of numbers; a None inside a list, JSON's null, is NaN)
+        text = p_values is None or isinstance(p_values, (str, bytes)) or np.asarray(p_values).dtype.kind in "USV"
+        p = None if text else np.asarray(p_values, dtype=float)
     except (TypeError, ValueError):
         p = None
     if p is None or not np.all(np.isnan(p) | ((p >= 0) & (p <= 1))):
@@ -1072,7 +1087,8 @@ def holm_adjusted(p_values: Any) -> np.ndarray:
     return out
 
 
-def _shared_seed_covariance(curve: WidthCurve, keep: np.ndarray, mean: np.ndarray) -> tuple[np.ndarray, int]:
+def _shared_seed_covariance(curve: WidthCurve, keep: np.ndarray, mean: np.ndarray,
+                            axis: str = "m") -> tuple[np.ndarray, int]:
     """(the covariance of the widths' log means, the seeds k) for models sharing their draws
     across the ``keep`` widths: each seed's values relative to their width's mean, their
     covariance over the k seeds (ddof 1), over k. Every width must hold the same seeds, each once."""
@@ -1083,13 +1099,15 @@ def _shared_seed_covariance(curve: WidthCurve, keep: np.ndarray, mean: np.ndarra
     for w, labels, values in ((w, s, v) for w, s, v, k in zip(curve.widths, curve.seeds, curve.values, keep) if k):
         by_seed = dict(zip(np.asarray(labels).tolist(), np.asarray(values, float)))
         if len(by_seed) != np.size(values):
-            raise ValueError(f"paired=True needs one model per seed at each width; m = {_size_text(w)} has a "
-                             f"seed twice")
+            raise ValueError(f"paired=True needs one model per seed at each {_size_word(axis)}; {axis} = "
+                             f"{_size_text(w)} has a seed twice")
         rows.append(by_seed)
     seeds = set(rows[0])
     if any(set(row) != seeds for row in rows):
-        raise NotTestableError("paired=True needs the same seeds at every width of the fit (a model diverged, or was "
-                               "not swept, at some width)")
+        first, odd = curve.widths[keep][0], next(w for w, row in zip(curve.widths[keep], rows) if set(row) != seeds)
+        raise NotTestableError(f"paired=True needs the same seeds at every {_size_word(axis)} of the fit; {axis} = "
+                               f"{_size_text(first)} and {_size_text(odd)} hold different ones (a model diverged, or "
+                               f"was not swept)")
     order = sorted(seeds, key=repr)
     Y = np.array([[row[s] for s in order] for row in rows]) / mean[:, None]
     return np.cov(Y, ddof=1) / len(order), len(order)
