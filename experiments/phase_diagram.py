@@ -109,8 +109,8 @@ def main(argv=None) -> dict:
         tested = int(np.isfinite(bend_p).sum())
         print(f"lack of fit against the seeds: p < 0.05 in {int((bend_p < 0.05).sum())} of {tested} cells (about "
               f"{0.05 * tested:.2g} by chance where every power law holds); smallest p = {bend_p[i, j]:.3g} at "
-              f"gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}; Holm-adjusted over the {tested} cell{'s' * (tested > 1)}, "
-              f"p < 0.05 in {int((bend_holm < 0.05).sum())} (smallest {bend_holm[i, j]:.3g})")
+              f"gamma={s['gammas'][i]:.2f}, alpha={s['alphas'][j]:.2f}; Holm-adjusted over the {tested} "
+              f"cell{'s' * (tested > 1)}, p < 0.05 in {int((bend_holm < 0.05).sum())} (smallest {bend_holm[i, j]:.3g})")
     if unfitted:
         print(f"nan: {unfitted} cell(s) had fewer than {MIN_WIDTHS} widths with a finite loss "
               f"(their other models diverged), too few to fit")

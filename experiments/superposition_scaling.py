@@ -131,8 +131,8 @@ def main(argv=None) -> dict:
         # (by the raw p: Holm's running maximum ties the smallest adjusted values)
         least = min(tested, key=lambda rn: bend[rn[0]][rn[1]]["p_value"])
         print(f"lack of fit, Holm-adjusted over the {len(tested)} curve{'s' * (len(tested) > 1)} tested: p < 0.05 in "
-              f"{sum(bend[r][n]['p_holm'] < 0.05 for r, n in tested)} (smallest {bend[least[0]][least[1]]['p_holm']:.3g}, "
-              f"{least[0]} {least[1]})")
+              f"{sum(bend[r][n]['p_holm'] < 0.05 for r, n in tested)} "
+              f"(smallest {bend[least[0]][least[1]]['p_holm']:.3g}, {least[0]} {least[1]})")
     strong_below_weak = {}
     for name in distributions:
         strong, weak = loss["strong"][name], loss["weak"][name]

@@ -2860,8 +2860,9 @@ def test_superposition_scaling_redraws_one_set_of_seeds_for_every_width_where_m_
     tests = json.loads((tmp_path / "one" / "summary.json").read_text())["lack_of_fit"]
     assert [test for regime in tests.values() for test in regime.values() if test] == [tests["strong"]["power"]]
     assert tests["strong"]["power"]["p_holm"] == tests["strong"]["power"]["p_value"]  # (Holm's of one test: its p)
-    assert (f"Holm-adjusted over the 1 curve tested: p < 0.05 in 1 (smallest {tests['strong']['power']['p_value']:.3g}, "
-            f"strong power)") in capsys.readouterr().out
+    least = tests["strong"]["power"]["p_value"]
+    assert f"Holm-adjusted over the 1 curve tested: p < 0.05 in 1 (smallest {least:.3g}, strong power)" in \
+        capsys.readouterr().out
 
 
 # mutant: seed_redraw skipping a curve with a width left with one model (the scripts then printed no
