@@ -91,7 +91,7 @@ def main(argv=None) -> dict:
                             frequencies=spec.describe())
         row = dict(s=float(scale), E=E, m=curve.widths.tolist(), loss=curve.loss.tolist(),
                    loss_over_E=per_E.loss.tolist(), exponent=None, exponent_stderr=None, exponent_t_interval=None,
-                   exponent_seed_interval=None,
+                   exponent_seed_interval=None, exponent_notes=[],
                    r2=None, diverged=curve.n_diverged)
         rows.append(row)
         # with replicate seeds, also the interval over redrawn seeds
@@ -102,7 +102,7 @@ def main(argv=None) -> dict:
         lo, hi = fit.t_interval()
         seeds = seed_interval(fit)
         row.update(exponent=fit.exponent, exponent_stderr=fit.stderr["exponent"], exponent_t_interval=[lo, hi],
-                   exponent_seed_interval=seeds,
+                   exponent_seed_interval=seeds, exponent_notes=list(fit.notes),
                    r2=fit.r2)
         label = f"s={float(scale):g}, E={E:.2f}"
         loss_panel[label] = (curve, fit)

@@ -166,6 +166,7 @@ def main(argv=None) -> dict:
             "loss_exponent_stderr": loss_fit.stderr["exponent"] if loss_fit else None,
             "loss_exponent_t_interval": list(loss_fit.t_interval()) if loss_fit else None,
             "loss_exponent_seed_interval": seed_interval(loss_fit) if loss_fit else None,
+            "loss_exponent_notes": list(loss_fit.notes) if loss_fit else [],
             "overlap_exponent": overlap_fit.exponent if overlap_fit else None,
             "overlap_exponent_t_interval": list(overlap_fit.t_interval()) if overlap_fit else None,
             "diverged": loss.n_diverged, "overlap_undefined": overlap.n_undefined,

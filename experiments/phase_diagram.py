@@ -63,6 +63,7 @@ def main(argv=None) -> dict:
     shape = (len(s["gammas"]), len(s["alphas"]))
     alpha_m, alpha_m_err, r2 = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
     bend_p = np.full(shape, np.nan)  # each cell's lack-of-fit p-value against its seeds (nan: not testable)
+    notes = [[[] for _ in s["alphas"]] for _ in s["gammas"]]  # each cell's fit notes (its intervals' draw, widening)
     t_interval, seed_interval = np.full(shape + (2,), np.nan), np.full(shape + (2,), np.nan)
     phi_half = np.full(shape + (len(s["widths"]),), np.nan)
     column = {m: k for k, m in enumerate(s["widths"])}  # widths in the order given, sorted or not
@@ -80,6 +81,7 @@ def main(argv=None) -> dict:
                     continue
                 alpha_m[i, j], alpha_m_err[i, j], r2[i, j] = fit.exponent, fit.stderr["exponent"], fit.r2
                 t_interval[i, j] = fit.t_interval()
+                notes[i][j] = list(fit.notes)
                 test = script_lack_of_fit(curve, fit, config)
                 bend_p[i, j] = test.p_value if test else np.nan
                 if fit.resampled == "seeds":  # (also where a width was left with one model: nan, and why)
@@ -140,6 +142,7 @@ def main(argv=None) -> dict:
         "gamma": s["gammas"], "alpha": s["alphas"], "m": s["widths"],
         "alpha_m": alpha_m.tolist(), "alpha_m_stderr": alpha_m_err.tolist(),
         "alpha_m_t_interval": t_interval.tolist(), "alpha_m_seed_interval": seed_interval.tolist(), "r2": r2.tolist(),
+        "alpha_m_notes": notes,
         "alpha_m_lack_of_fit_p": bend_p.tolist(), "alpha_m_lack_of_fit_p_holm": bend_holm.tolist(),
         "phi_half": phi_half.tolist(), "config": config.to_dict(),
         "sweep_stats": result.stats,

@@ -86,10 +86,11 @@ def main(argv=None) -> dict:
     result = run_experiment_sweep(args, sweep_superposition, config, points)
 
     exponents, stderr, t_interval, interval, r2, fit_range, loss, panels = {}, {}, {}, {}, {}, {}, {}, {}
+    notes = {}  # each fit's notes (how its intervals were drawn and widened, or why they are nan)
     bend = {}  # each curve's lack_of_fit (None where untestable: under 3 widths, or a width of one model)
     for regime, gamma in REGIMES.items():
         (exponents[regime], stderr[regime], t_interval[regime], interval[regime], r2[regime], fit_range[regime],
-         loss[regime], bend[regime]) = ({}, {}, {}, {}, {}, {}, {}, {})
+         loss[regime], bend[regime], notes[regime]) = ({}, {}, {}, {}, {}, {}, {}, {}, {})
         panels[f"{regime} superposition ($\\gamma$={gamma:g})"] = curves = {}
         for name, spec in distributions.items():
             curve = width_curve(result, gamma=gamma, frequencies=spec.describe())
@@ -99,7 +100,7 @@ def main(argv=None) -> dict:
             loss[regime][name] = curve.to_dict()
             curves[spec.label] = (curve, fit)
             if fit is None:  # (e.g. too many models diverged): reported, and the others still fitted
-                for d in (exponents, stderr, t_interval, interval, r2, fit_range, bend):
+                for d in (exponents, stderr, t_interval, interval, r2, fit_range, bend, notes):
                     d[regime][name] = None
                 print(f"{regime:>6} {name:<12} alpha_m not fitted: {why}")
                 continue
@@ -107,6 +108,7 @@ def main(argv=None) -> dict:
             stderr[regime][name] = fit.stderr["exponent"]
             t_interval[regime][name] = list(fit.t_interval())  # (Student t on the fit's residual dof)
             interval[regime][name] = seed_interval(fit)
+            notes[regime][name] = list(fit.notes)
             r2[regime][name] = fit.r2
             fit_range[regime][name] = [int(v) for v in fit.x_range]
             seeds = redrawn_seeds_text(fit)
@@ -149,7 +151,7 @@ def main(argv=None) -> dict:
                os.path.join(args.out, "loss_vs_width.png"))
     return finish(args, "superposition_scaling", {
         "exponents": exponents, "exponent_stderr": stderr, "exponent_t_interval": t_interval,
-        "exponent_seed_interval": interval, "lack_of_fit": bend,
+        "exponent_seed_interval": interval, "exponent_notes": notes, "lack_of_fit": bend,
         "strong_below_weak": strong_below_weak, "r2": r2,
         "fit_range": fit_range, "loss": loss, "published_strong": PUBLISHED_STRONG,
         "config": config.to_dict(), "sweep_stats": result.stats,

@@ -2895,7 +2895,7 @@ def test_superposition_scripts_say_why_a_width_left_with_one_model_has_no_interv
 
 # mutants: seed_widen not passed from a superposition script to its fits (or the line saying so left out, or
 # said as Welch-Satterthwaite's where the seeds are redrawn together, or printed where no interval came out); "t"
-# accepted with one seed (nothing redrawn)
+# accepted with one seed (nothing redrawn); the fits' notes not saved
 @pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "geometry", "activation_density"])
 def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_when_asked(name, tmp_path, capsys):
     module = load(name)
@@ -2909,11 +2909,11 @@ def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_whe
                 "overlap_mean": np.float32(1.0 / m), "overlap_var": np.float32(0.01),
                 "overlap_mean_one": np.float32(0.0), "overlap_var_one": np.float32(0.0)}
 
-    def fits(summary, what):  # every fit's exponent (what 0) or interval over redrawn seeds (1), in one list
-        key = {"superposition_scaling": ("exponents", "exponent_seed_interval"),
-               "phase_diagram": ("alpha_m", "alpha_m_seed_interval"),
-               "geometry": ("loss_exponent", "loss_exponent_seed_interval"),
-               "activation_density": ("exponent", "exponent_seed_interval")}[name][what]
+    def fits(summary, what):  # every fit's exponent (what 0), interval over redrawn seeds (1) or notes (2)
+        key = {"superposition_scaling": ("exponents", "exponent_seed_interval", "exponent_notes"),
+               "phase_diagram": ("alpha_m", "alpha_m_seed_interval", "alpha_m_notes"),
+               "geometry": ("loss_exponent", "loss_exponent_seed_interval", "loss_exponent_notes"),
+               "activation_density": ("exponent", "exponent_seed_interval", "exponent_notes")}[name][what]
         if name == "superposition_scaling":
             return [summary[key][r][d] for r in ("strong", "weak") for d in ("power", "linear")]
         if name == "phase_diagram":
@@ -2931,6 +2931,11 @@ def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_whe
         runs[widen] = json.loads((tmp_path / widen / "summary.json").read_text())
     plain, wide = (fits(runs[w], 1) for w in ("sqrt", "t"))
     assert fits(runs["t"], 0) == fits(runs["sqrt"], 0) and len(plain) >= 2
+    # each fit's notes saved: how its intervals were drawn and, with "t", widened (t / z on its degrees of freedom)
+    for widen in ("sqrt", "t"):
+        saved = fits(runs[widen], 2)
+        assert len(saved) == len(plain) and all("resample each width's seeds" in " ".join(n) for n in saved), saved
+        assert all(("degrees of freedom (Welch-Satterthwaite" in " ".join(n)) == (widen == "t") for n in saved), saved
     # the seeds redrawn together across widths: the line says so, not Welch-Satterthwaite
     _stand_in_sweep(load(name), outputs).main(
         ["--preset", "smoke", "--set", "seeds=2", "--set", "seed_widen=t", "--set",
