@@ -28,9 +28,7 @@ from toyscale.train import TrainConfig, sweep_superposition
 # sampler="auto" with max_rate=10: the dense sampler at s = 1 only, the sparse one (the same law,
 # about 3x faster per step here on a 2-core CPU) at every other density.
 SAMPLER = dict(sampler="auto", max_rate=10.0)
-# Every preset's ``seed_widen``: how the exponents' intervals over redrawn seeds (where a preset has
-# replicate seeds) are widened for few seeds: "sqrt", or "t", also by Student's t on the Welch-Satterthwaite
-# degrees of freedom (width_exponent's ``widen``; benchmarks/fit_calibration.py studies 3 and 7).
+# seed_widen: how the intervals over redrawn seeds widen, "sqrt" or "t" (toyscale.runner.check_seed_widen).
 PRESETS = {
     # The paper's small-model n and lr on a 2-core CPU in minutes: five of its nine densities,
     # widths 10..63, batch 256 and 4,000 steps (paper: 2048 and 20,000).

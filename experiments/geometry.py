@@ -28,9 +28,7 @@ from toyscale.scaling import (fit_width_curve, redrawn_seeds_text, seed_interval
 from toyscale.theory import weak_superposition_loss
 from toyscale.train import TrainConfig, sweep_superposition
 
-# Every preset's ``seed_widen``: how the exponents' intervals over redrawn seeds (where a preset has
-# replicate seeds) are widened for few seeds: "sqrt", or "t", also by Student's t on the Welch-Satterthwaite
-# degrees of freedom (width_exponent's ``widen``; benchmarks/fit_calibration.py studies 3 and 7).
+# seed_widen: how the intervals over redrawn seeds widen, "sqrt" or "t" (toyscale.runner.check_seed_widen).
 PRESETS = {
     # The paper's small-model n and widths on a 2-core CPU in minutes: batch and steps cut
     # 8x and 3.3x. gamma = -1 and 0.1 are the headline script's regimes, gamma = 1 the phase

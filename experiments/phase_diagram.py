@@ -22,9 +22,7 @@ from toyscale.scaling import (fit_width_curve, holm_adjusted, redrawn_seeds_text
                               seed_widen_text, width_curve)
 from toyscale.train import TrainConfig, sweep_superposition
 
-# Every preset's ``seed_widen``: how the exponents' intervals over redrawn seeds (where a preset has
-# replicate seeds) are widened for few seeds: "sqrt", or "t", also by Student's t on the Welch-Satterthwaite
-# degrees of freedom (width_exponent's ``widen``; benchmarks/fit_calibration.py studies 3 and 7).
+# seed_widen: how the intervals over redrawn seeds widen, "sqrt" or "t" (toyscale.runner.check_seed_widen).
 PRESETS = {
     # A 5 x 5 corner-to-corner grid of the paper's plane at n = 256 that runs on a 2-core CPU.
     # Two seeds averaged: with one, the alpha >= 1.5 cells moved by up to 0.57 from one draw

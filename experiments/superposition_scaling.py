@@ -23,9 +23,7 @@ from toyscale.scaling import (fit_width_curve, holm_adjusted, redrawn_seeds_text
                               seed_widen_text, width_curve)
 from toyscale.train import TrainConfig, sweep_superposition
 
-# Every preset's ``seed_widen``: how the exponents' intervals over redrawn seeds (where a preset has
-# replicate seeds) are widened for few seeds: "sqrt", or "t", also by Student's t on the Welch-Satterthwaite
-# degrees of freedom (width_exponent's ``widen``; benchmarks/fit_calibration.py studies 3 and 7).
+# seed_widen: how the intervals over redrawn seeds widen, "sqrt" or "t" (toyscale.runner.check_seed_widen).
 PRESETS = {
     # Runs on a 2-core CPU in minutes. n = 1024 >> m keeps the models in the power-law
     # range between the empty-model plateau (L = E <v^2> = 4/3) and the n-limited one;

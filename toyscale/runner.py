@@ -521,7 +521,9 @@ def check_seed_resamples(value: Any) -> int:
 def check_seed_widen(value: Any, resamples: int | bool, redraws: str = "seed_resamples") -> str:
     """A preset's ``seed_widen`` (how :func:`toyscale.scaling.redraw_table`, or the
     superposition scripts' :func:`toyscale.scaling.width_exponent`, widens its intervals over
-    redrawn seeds: "sqrt", or "t" on top), checked before the sweep runs; "t" needs redraws
+    redrawn seeds for few seeds: "sqrt", by sqrt(k / (k - 1)) only, or "t", also by Student's t
+    on the Welch-Satterthwaite degrees of freedom; their coverage is measured in
+    benchmarks/fit_calibration.py studies 3 and 7), checked before the sweep runs; "t" needs redraws
     (``resamples`` > 0), or it would be dropped without a word. ``redraws`` names the setting
     that gives them: ``"seed_resamples"``, or ``"seeds"`` where a script redraws whenever its
     preset has replicate seeds (``resamples`` then says whether it has)."""
