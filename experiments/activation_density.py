@@ -11,6 +11,7 @@ always active). The loss grows in proportion to E while the width exponent stays
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -19,8 +20,8 @@ import numpy as np
 from toyscale import plots
 from toyscale.frequencies import power_law
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import (fit_width_curve, redrawn_seeds_text, seed_interval, seed_redraw, seed_widen_text,
-                              width_curve)
+from toyscale.scaling import (fit_width_curve, holm_family_text, redrawn_seeds_text, script_lack_of_fit, seed_interval,
+                              seed_redraw, seed_widen_text, width_curve)
 from toyscale.train import TrainConfig, sweep_superposition
 
 # At s = 1 feature 1 is active in every sample (p_1 = 1), which the sparse sampler's Poisson
@@ -89,7 +90,7 @@ def main(argv=None) -> dict:
                             frequencies=spec.describe())
         row = dict(s=float(scale), E=E, m=curve.widths.tolist(), loss=curve.loss.tolist(),
                    loss_over_E=per_E.loss.tolist(), exponent=None, exponent_stderr=None, exponent_t_interval=None,
-                   exponent_seed_interval=None, exponent_notes=[],
+                   exponent_seed_interval=None, exponent_notes=[], lack_of_fit=None,
                    r2=None, diverged=curve.n_diverged)
         rows.append(row)
         # with replicate seeds, also the interval over redrawn seeds
@@ -99,8 +100,10 @@ def main(argv=None) -> dict:
             continue
         lo, hi = fit.t_interval()
         seeds = seed_interval(fit)
+        test = script_lack_of_fit(curve, fit, config)  # (None: one seed, untestable)
         row.update(exponent=fit.exponent, exponent_stderr=fit.stderr["exponent"], exponent_t_interval=[lo, hi],
                    exponent_seed_interval=seeds, exponent_notes=list(fit.notes),
+                   lack_of_fit=dataclasses.asdict(test) if test else None,
                    r2=fit.r2)
         label = f"s={float(scale):g}, E={E:.2f}"
         loss_panel[label] = (curve, fit)
@@ -111,7 +114,11 @@ def main(argv=None) -> dict:
         print(f"s = {float(scale):5.3f}  E = {E:6.3f}  alpha_m = {fit.exponent:.3f} {error}"
               + redrawn_seeds_text(fit)
               + f"  R^2 = {fit.r2:.3f}  ({curve.widths.size} widths, "
-              f"{curve.n_diverged} diverged)")
+              f"{curve.n_diverged} diverged)"
+              + (f"  lack of fit: p = {test.p_value:.3f} (ratio {test.ratio:.3g})" if test else ""))
+    if family := holm_family_text({f"s={r['s']:g}, E={r['E']:.3g}": r["lack_of_fit"] for r in rows},
+                                  ("density", "densities")):
+        print(family)
     if widened := seed_widen_text(s["seed_widen"], config, [r["exponent_seed_interval"] for r in rows]):
         print(widened)
     widths = sorted(set().union(*(r["m"] for r in rows)))

@@ -14,6 +14,7 @@ squared overlap against the Welch bound and their variance against random vector
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
@@ -23,8 +24,8 @@ from toyscale.frequencies import power_law
 from toyscale.measure import random_overlap_moments, welch_bound
 from toyscale.optim import decay_regime
 from toyscale.runner import check_axis, experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import (fit_width_curve, redrawn_seeds_text, seed_interval, seed_redraw, seed_widen_text,
-                              width_curve)
+from toyscale.scaling import (fit_width_curve, holm_family_text, redrawn_seeds_text, script_lack_of_fit,
+                              seed_interval, seed_redraw, seed_widen_text, width_curve)
 from toyscale.theory import weak_superposition_loss
 from toyscale.train import TrainConfig, sweep_superposition
 
@@ -146,6 +147,8 @@ def main(argv=None) -> dict:
         loss_fit, loss_why = fit_width_curve(loss, **seed_redraw(loss, config, s["seed_widen"]))
         long = {k: width_curve(result, measure=f, gamma=gamma, frequencies=spec.describe())
                 for k, f in long_row_measures(n).items()}
+        # do the loss means bend away from the line beyond their seed noise? (None: one seed, untestable)
+        bend = script_lack_of_fit(loss, loss_fit, config) if loss_fit else None
         overlap = curves["overlap_mean"]
         overlap_fit = fit_width_curve(overlap)[0]
         random_var = [random_overlap_moments(int(m))[1] for m in curves["overlap_var"].widths]
@@ -165,6 +168,7 @@ def main(argv=None) -> dict:
             "loss_exponent_t_interval": list(loss_fit.t_interval()) if loss_fit else None,
             "loss_exponent_seed_interval": seed_interval(loss_fit) if loss_fit else None,
             "loss_exponent_notes": list(loss_fit.notes) if loss_fit else [],
+            "loss_lack_of_fit": dataclasses.asdict(bend) if bend else None,
             "overlap_exponent": overlap_fit.exponent if overlap_fit else None,
             "overlap_exponent_t_interval": list(overlap_fit.t_interval()) if overlap_fit else None,
             "diverged": loss.n_diverged, "overlap_undefined": overlap.n_undefined,
@@ -199,6 +203,8 @@ def main(argv=None) -> dict:
                       f"{at['random_over_welch'].get(m, np.nan):>12.3f} {at['var_over_random'].get(m, np.nan):>10.3f}")
         if loss_fit:
             line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} ({_t_text(loss_fit)}{redrawn_seeds_text(loss_fit)})"
+            if test := per_regime[gamma]["loss_lack_of_fit"]:
+                line += f"; lack of fit: p = {test['p_value']:.3f} (ratio {test['ratio']:.3g})"
         else:
             line = f"  L = C m^-a: not fitted, {loss_why}"
         if overlap_fit:
@@ -213,6 +219,9 @@ def main(argv=None) -> dict:
           f"tight frame, random unit vectors' 1/m over it, and their variance over random vectors', 0 for an "
           f"equiangular tight frame; nan where nu <= m)")
 
+    if family := holm_family_text({f"gamma={g:g}": r["loss_lack_of_fit"] for g, r in per_regime.items()},
+                                  ("regime", "regimes")):
+        print(family)
     if widened := seed_widen_text(s["seed_widen"], config,
                                   [r["loss_exponent_seed_interval"] for r in per_regime.values()]):
         print(widened)

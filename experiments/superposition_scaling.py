@@ -11,6 +11,7 @@ the strong regime, alpha_m = 1.01 ± 0.05 (exponential), 1.0 ± 0.1 (power law) 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -18,7 +19,7 @@ from toyscale import plots
 from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
 from toyscale.runner import experiment_args, finish, run_experiment_sweep, superposition_points
-from toyscale.scaling import (fit_width_curve, holm_adjusted, redrawn_seeds_text, script_lack_of_fit, seed_interval,
+from toyscale.scaling import (fit_width_curve, holm_family_text, redrawn_seeds_text, script_lack_of_fit, seed_interval,
                               seed_redraw,
                               seed_widen_text, width_curve)
 from toyscale.train import TrainConfig, sweep_superposition
@@ -111,7 +112,7 @@ def main(argv=None) -> dict:
             fit_range[regime][name] = [int(v) for v in fit.x_range]
             seeds = redrawn_seeds_text(fit)
             test = script_lack_of_fit(curve, fit, config)  # do the means bend away beyond their seed noise?
-            bend[regime][name] = dict(ratio=test.ratio, dof=list(test.dof), p_value=test.p_value) if test else None
+            bend[regime][name] = dataclasses.asdict(test) if test else None
             lo, hi = t_interval[regime][name]
             # (through 2 widths the line is exact: no stderr or t interval, where it had printed "± nan")
             error = (f"(no stderr or t interval through {fit.n_points} widths){seeds}" if fit.exact else
@@ -124,15 +125,9 @@ def main(argv=None) -> dict:
     if widened := seed_widen_text(args.settings["seed_widen"], config,
                                   [iv for regime in interval.values() for iv in regime.values()]):
         print(widened)
-    tested = [(regime, name) for regime in bend for name, test in bend[regime].items() if test]
-    if tested:  # six tests at 5 %: the chance of a false alarm among them, held to 5 % by Holm's adjustment
-        for (regime, name), p in zip(tested, holm_adjusted([bend[r][n]["p_value"] for r, n in tested])):
-            bend[regime][name]["p_holm"] = float(p)
-        # (by the raw p: Holm's running maximum ties the smallest adjusted values)
-        least = min(tested, key=lambda rn: bend[rn[0]][rn[1]]["p_value"])
-        print(f"lack of fit, Holm-adjusted over the {len(tested)} curve{'s' * (len(tested) > 1)} tested: p < 0.05 in "
-              f"{sum(bend[r][n]['p_holm'] < 0.05 for r, n in tested)} "
-              f"(smallest {bend[least[0]][least[1]]['p_holm']:.3g}, {least[0]} {least[1]})")
+    # six tests at 5 %: the chance of a false alarm among them, held to 5 % by Holm's adjustment (each gains p_holm)
+    if family := holm_family_text({f"{regime} {name}": test for regime in bend for name, test in bend[regime].items()}):
+        print(family)
     strong_below_weak = {}
     for name in distributions:
         strong, weak = loss["strong"][name], loss["weak"][name]

@@ -2895,9 +2895,12 @@ def test_superposition_scripts_say_why_a_width_left_with_one_model_has_no_interv
 
 # mutants: seed_widen not passed from a superposition script to its fits (or the line saying so left out, or
 # said as Welch-Satterthwaite's where the seeds are redrawn together, or printed where no interval came out); "t"
-# accepted with one seed (nothing redrawn); the fits' notes not saved
+# accepted with one seed (nothing redrawn); the fits' notes not saved; geometry's and activation_density's lack of
+# fit not tested, printed or Holm-adjusted
 @pytest.mark.parametrize("name", ["superposition_scaling", "phase_diagram", "geometry", "activation_density"])
 def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_when_asked(name, tmp_path, capsys):
+    from toyscale.scaling import holm_adjusted
+
     module = load(name)
     n = module.PRESETS["smoke"]["train"]["n"]
 
@@ -2929,6 +2932,14 @@ def test_superposition_scripts_widen_their_intervals_over_redrawn_seeds_by_t_whe
         assert ("intervals over redrawn seeds: each also widened about its median by t / z on the "
                 "Welch-Satterthwaite" in printed) == (widen == "t"), printed
         runs[widen] = json.loads((tmp_path / widen / "summary.json").read_text())
+        if name in ("geometry", "activation_density"):  # each loss curve's lack of fit, Holm-adjusted over them
+            rows = runs[widen]["regimes"].values() if name == "geometry" else runs[widen]["densities"]
+            tests = [r["loss_lack_of_fit" if name == "geometry" else "lack_of_fit"] for r in rows]
+            assert len(tests) >= 2 and all(t and 0 <= t["p_value"] <= t["p_holm"] <= 1 for t in tests), tests
+            assert [t["p_holm"] for t in tests] == pytest.approx(holm_adjusted([t["p_value"] for t in tests]).tolist())
+            what = "regimes" if name == "geometry" else "densities"
+            assert f"lack of fit, Holm-adjusted over the {len(tests)} {what} tested: p < 0.05 in " in printed, printed
+            assert printed.count("lack of fit: p = ") == len(tests), printed
     plain, wide = (fits(runs[w], 1) for w in ("sqrt", "t"))
     assert fits(runs["t"], 0) == fits(runs["sqrt"], 0) and len(plain) >= 2
     # each fit's notes saved: how its intervals were drawn and, with "t", widened (t / z on its degrees of freedom)

@@ -1302,3 +1302,20 @@ def test_holm_adjusted_steps_down_and_keeps_the_familys_error_rate():
     for bad in ("0.1", [1.5], [-0.1], [np.inf], [[0.1], [0.2, 0.3]], ["a"], ["0.1", "0.2"], None):
         with pytest.raises(ValueError, match="p-values must be numbers in \\[0, 1\\], or NaN"):
             holm_adjusted(bad)
+
+
+# mutants: an untested (None) entry counted; p_holm not set in place; the label of the smallest adjusted p named
+# instead of the smallest raw p; the singular for several
+def test_holm_family_text_adjusts_a_scripts_tests_in_place_and_names_the_smallest_p():
+    from toyscale.scaling import holm_adjusted, holm_family_text
+
+    tests = {"a": {"p_value": 0.0278}, "b": None, "c": {"p_value": 0.0239}, "d": {"p_value": 0.5}}
+    text = holm_family_text(tests, ("cell", "cells"))
+    want = holm_adjusted([0.0278, 0.0239, 0.5])  # (three tested: 3 x 0.0239 = 0.0717, tied by 2 x 0.0278 = 0.0556)
+    assert [tests[k]["p_holm"] for k in "acd"] == pytest.approx(want.tolist()) and tests["b"] is None
+    assert tests["a"]["p_holm"] == tests["c"]["p_holm"] == pytest.approx(0.0717)
+    assert text == "lack of fit, Holm-adjusted over the 3 cells tested: p < 0.05 in 0 (smallest 0.0717, c)"
+    one = {"x": {"p_value": 0.01}}
+    assert holm_family_text(one) == "lack of fit, Holm-adjusted over the 1 curve tested: p < 0.05 in 1 (smallest " \
+        "0.01, x)" and one["x"]["p_holm"] == 0.01
+    assert holm_family_text({"a": None}) == "" and holm_family_text({}) == ""

@@ -28,7 +28,7 @@ from toyscale.sweep import Record, _canonical, matching
 __all__ = ["WidthCurve", "width_curve", "width_exponent", "fit_width_curve", "CurveNotFittedError", "SEED_RESAMPLES",
            "seed_redraw", "seed_interval", "redrawn_seeds_text", "without_seed_intervals", "redraw_table",
            "RedrawnTable", "WIDENINGS", "welch_dof", "check_widen", "seed_widen_text", "lack_of_fit", "LackOfFit",
-           "NotTestableError", "script_lack_of_fit", "holm_adjusted"]
+           "NotTestableError", "script_lack_of_fit", "holm_adjusted", "holm_family_text"]
 
 # seed_bootstrap resamples the experiment scripts draw for a replicated curve (percentile
 # intervals; benchmarks/fit_calibration.py's study 3 uses 400)
@@ -1085,6 +1085,24 @@ def holm_adjusted(p_values: Any) -> np.ndarray:
     stepped[order] = np.minimum(1.0, np.maximum.accumulate((q.size - np.arange(q.size)) * q[order]))
     out[tested] = stepped
     return out
+
+
+def holm_family_text(tests: dict[str, dict | None], what: tuple[str, str] = ("curve", "curves")) -> str:
+    """Holm's adjustment (:func:`holm_adjusted`) over a script's lack-of-fit tests, ``{label:
+    the saved test (a dict with "p_value", as ``dataclasses.asdict`` of a :class:`LackOfFit`
+    gives) or None (untested)}``: each tested dict gains "p_holm", in place; returns the line
+    the script prints under them (``what``: what was tested, singular and plural), naming the
+    label of the smallest raw p (Holm's running maximum can tie the smallest adjusted ones), or
+    "" where none was tested."""
+    tested = [label for label, test in tests.items() if test]
+    if not tested:
+        return ""
+    for label, p in zip(tested, holm_adjusted([tests[label]["p_value"] for label in tested])):
+        tests[label]["p_holm"] = float(p)
+    least = min(tested, key=lambda label: tests[label]["p_value"])
+    return (f"lack of fit, Holm-adjusted over the {len(tested)} {what[len(tested) > 1]} tested: p < 0.05 in "
+            f"{sum(tests[label]['p_holm'] < 0.05 for label in tested)} (smallest {tests[least]['p_holm']:.3g}, "
+            f"{least})")
 
 
 def _shared_seed_covariance(curve: WidthCurve, keep: np.ndarray, mean: np.ndarray,
