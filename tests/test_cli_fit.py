@@ -1035,3 +1035,47 @@ def test_lack_of_fit_tests_the_means_line_against_each_xs_rows(tmp_path, capsys)
                      "--where", "seed=s0"]) == 2
     assert "--lack-of-fit: lack_of_fit compares the means with their seed noise, so every size needs two or more " \
         "models; N = 4, 8, 16, 32, 64, 128 has one" in capsys.readouterr().err
+
+
+# mutants: the groups unsorted (or by text: "10" before "9"); a group's rows mixed with another's; a group the fit
+# refuses ending the command (or exiting 0); the groups' lack-of-fit tests not Holm-adjusted; --by x accepted
+def test_by_fits_each_curve_of_an_export_in_one_command(tmp_path, capsys):
+    from toyscale.scaling import holm_adjusted
+
+    rng = np.random.default_rng(13)
+    widths, curves = np.array([4.0, 8, 16, 32]), [("9", "a", 0.5), ("10", "a", 0.7), ("10", "", 0.9), ("9", "b", 1.1)]
+    rows = [(m, s, g, kind, 2 * m**-a * np.exp(0.05 * rng.standard_normal())) for g, kind, a in curves
+            for m in widths for s in range(3)]
+    p = tmp_path / "all.csv"
+    p.write_text("m,seed,g,kind,loss\n" + "".join(f"{m:g},{s},{g},{k},{v:.17g}\n" for m, s, g, k, v in rows))
+    base = ["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--mean", "--by", "g", "--by", "kind"]
+    assert cli.main([*base, "--lack-of-fit", "--json"]) == 0
+    groups = json.loads(capsys.readouterr().out)["groups"]
+    # numbers by value (9 before 10), then text, empty last; each group's fit that of its rows alone
+    assert [tuple(gr["by"].values()) for gr in groups] == [("9", "a"), ("9", "b"), ("10", "a"), ("10", "")]
+    for gr in groups:
+        where = ["--where", f"g={gr['by']['g']}", "--where", f"kind={gr['by']['kind']}"]
+        assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--mean", "--lack-of-fit", "--json",
+                         *where]) == 0
+        alone = json.loads(capsys.readouterr().out)
+        assert gr["rows"] == 12 and gr["exponent"] == pytest.approx(alone["exponent"], rel=1e-12)
+        assert gr["lack_of_fit"]["p_value"] == pytest.approx(alone["lack_of_fit"]["p_value"], rel=1e-12)
+    holm = holm_adjusted([gr["lack_of_fit"]["p_value"] for gr in groups])
+    assert [gr["lack_of_fit"]["p_holm"] for gr in groups] == pytest.approx(holm.tolist(), rel=1e-12)
+    assert cli.main([*base, "--lack-of-fit"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("== g=9, kind=a (12 rows)\nPowerLawFit") and "== g=10, kind=(empty) (12 rows)" in out
+    assert f"lack of fit, Holm-adjusted over the 4 groups tested: p < 0.05 in {int((holm < 0.05).sum())}" in out
+    # a group the fit refuses (one width left in range) is printed as not fitted; the others still are; exit 2
+    p.write_text("m,seed,g,kind,loss\n" + "".join(f"{m:g},{s},{g},{k},{v:.17g}\n" for m, s, g, k, v in rows
+                                                  if m < 32 or g == "9"))
+    assert cli.main([*base, "--x-min", "16"]) == 2
+    out = capsys.readouterr()
+    assert "== g=10, kind=a (3 rows): not fitted: a power law has 2 parameters but only 1 point(s)" in out.out
+    assert out.out.count("PowerLawFit") == 2 and "2 of 4 groups not fitted (see their lines); exit status 2" in out.err
+    assert cli.main(["fit", "broken-power-law", str(p), "--x", "m", "--y", "loss", "--by", "g", "--json"]) in (0, 1)
+    assert [gr["by"] for gr in json.loads(capsys.readouterr().out)["groups"]] == [{"g": "9"}, {"g": "10"}]
+    for extra, message in ((["--by", "m"], "--by m is also --x, --y or --paired-by"),
+                           (["--by", "gg"], "unknown column(s) 'gg'")):
+        assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", *extra]) == 2, extra
+        assert message in capsys.readouterr().err, extra

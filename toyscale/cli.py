@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import traceback
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class CliError(Exception):
 
 
 def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[str, str]] = (), *,
-                     positive: bool = False, labels: Sequence[str] = (),
+                     positive: bool = False, labels: Sequence[str] = (), texts: Sequence[str] = (),
                      ranges: dict[str, tuple[float, float]] | None = None) -> dict[str, np.ndarray]:
     """Read named numeric columns of a CSV file with a header row, from the rows whose
     ``where`` columns match their values (``(column, value)`` pairs, as ``--where`` gives) and
@@ -38,7 +38,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
     ``--x-max`` give) lie in [low, high]. With ``positive``, every numeric value read must be a
     finite number > 0 (what the fits take); a row left out by ``where`` or ``ranges`` is not
     checked. The ``labels`` among ``columns`` are read as their cells' text (a seed column:
-    labels, compared as written), and must not be empty.
+    labels, compared as written), and must not be empty; the ``texts`` too, empty or not (the
+    columns ``--by`` groups the rows by).
 
     Raises:
       CliError naming the file, the column and the row on any problem.
@@ -104,7 +105,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                     if lacking:  # only a column the fit reads matters here (optional last columns left off)
                         raise CliError(_short_row(path, line, len(cells), len(header), lacking[0]))
                     for c in group:
-                        parsed[c] = _parse_cell(path, line, c, row[c], c in labels)
+                        parsed[c] = _parse_cell(path, line, c, row[c], "label" if c in labels else
+                                                "text" if c in texts else "number")
                     if any(parsed[c] < lo or parsed[c] > hi for c, (lo, hi) in ranges.items() if c in group):
                         break  # (outside the fit's range)
                 else:
@@ -138,17 +140,20 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                 else " (each filter matches some rows, but no row all of them)")
         raise CliError(f"{path}: none of its {seen_rows} rows has " + " and ".join(f"{k}={v}" for k, v in where)
                        + hint)
-    data = {c: np.asarray(v, dtype=object if c in labels else np.float64) for c, v in out.items()}
+    data = {c: np.asarray(v, dtype=object if c in labels or c in texts else np.float64) for c, v in out.items()}
     if positive:
         for c, v in data.items():
-            if c not in labels:
+            if c not in labels and c not in texts:
                 _check_positive_column(path, c, v, lines, header, where)
     return data
 
 
-def _parse_cell(path: str, line: int, column: str, cell: str, label: bool) -> float | str:
-    """A CSV cell of a column the fit reads: a number, or for a ``label`` column its text (not empty)."""
-    if label:
+def _parse_cell(path: str, line: int, column: str, cell: str, kind: str) -> float | str:
+    """A CSV cell of a column the fit reads, as its ``kind`` says: a "number", a "label" (its
+    text, not empty) or a "text" (empty or not)."""
+    if kind == "text":
+        return cell.strip()
+    if kind == "label":
         if not cell.strip():
             raise CliError(f"{path}: line {line}, column {column!r}: an empty cell; each row needs its label")
         return cell.strip()
@@ -261,20 +266,17 @@ def _cmd_fit_chinchilla(args) -> int:
     return _fit_status(fit.identifiable)
 
 
-def _xy_rows(args) -> dict:
-    """The --x and --y columns of the power-law fits; with --mean, one row per distinct x
-    holding the arithmetic mean of its y (sorted by x)."""
-    data = _read_rows(args)
-    return _means_by_x(args, data) if args.mean else data
-
-
 def _read_rows(args) -> dict:
-    """The --x and --y columns (and the --paired-by labels, where given) of the rows --where
-    and --x-min/--x-max keep."""
+    """The --x and --y columns (and the --paired-by labels and --by cells, where given) of the
+    rows --where and --x-min/--x-max keep."""
     paired = getattr(args, "paired_by", None) is not None
-    cols = [args.x, args.y] + ([args.paired_by] if paired else [])
+    for column in args.by:
+        if column in (args.x, args.y) or (paired and column == args.paired_by):
+            raise CliError(f"--by {column} is also --x, --y or --paired-by; --by names a column that tells the "
+                           f"curves apart (gamma, frequencies.kind, ...)")
+    cols = [args.x, args.y] + ([args.paired_by] if paired else []) + list(args.by)
     return read_csv_columns(args.file, cols, args.where, positive=True, labels=[args.paired_by] if paired else [],
-                            ranges=_x_range(args))
+                            texts=args.by, ranges=_x_range(args))
 
 
 def _means_by_x(args, data: dict) -> dict:
@@ -296,15 +298,19 @@ def _x_range(args) -> dict[str, tuple[float, float]]:
 
 
 def _cmd_fit_power_law(args) -> int:
-    from toyscale import fitting
-    from toyscale.scaling import NotTestableError, lack_of_fit, width_exponent
-
     if args.cut is not None and args.bootstrap:
         raise CliError("--cut and --bootstrap cannot be combined (the held-out fit has no bootstrap)")
     delta = _huber_delta_option(args)
     _check_bootstrap_option(args)
     redraw = _check_seed_options(args)
-    rows = _read_rows(args)
+    return _fit_each_group(args, _read_rows(args), lambda rows: _power_law_of_rows(args, rows, delta, redraw))
+
+
+def _power_law_of_rows(args, rows: dict, delta: dict, redraw: bool) -> tuple[Any, dict, str]:
+    """``fit power-law`` of these rows: (the fit, its JSON dict, its text)."""
+    from toyscale import fitting
+    from toyscale.scaling import NotTestableError, lack_of_fit, width_exponent
+
     curve = _runs_by_x(args, rows) if redraw or args.lack_of_fit else None  # (each x's runs: its seeds)
     paired = args.paired_by is not None
     ex = None
@@ -327,24 +333,63 @@ def _cmd_fit_power_law(args) -> int:
             test = lack_of_fit(curve, fit, paired=paired, axis=args.x)
         except NotTestableError as err:
             raise CliError(f"--lack-of-fit{f' --paired-by {args.paired_by}' if paired else ''}: {err}") from None
-    if args.json:
-        d = fit.to_dict()
-        names = ("exponent", "prefactor") + (("offset",) if fit.fit_offset else ())
-        d["t_interval"] = {name: list(fit.t_interval(name)) for name in names}  # (nan -> null)
-        if ex is not None:
-            d["extrapolation"] = {k: getattr(ex, k) for k in (
-                "cut", "n_train", "n_test", "mean_rel_error", "max_rel_error", "mean_log_error", "max_log_error",
-                "rmse_log")}
-        if redraw:
-            d["n_runs"] = [int(np.size(v)) for v in curve.values]
-        if test is not None:
-            d["lack_of_fit"] = dataclasses.asdict(test)
-        print(json.dumps(_jsonable(d), indent=2))
-    else:
-        print(fit if ex is None else ex)
-        if test is not None:
-            print(f"  {test}")
-    return _fit_status(fit.identifiable)
+    d = fit.to_dict()
+    names = ("exponent", "prefactor") + (("offset",) if fit.fit_offset else ())
+    d["t_interval"] = {name: list(fit.t_interval(name)) for name in names}  # (nan -> null)
+    if ex is not None:
+        d["extrapolation"] = {k: getattr(ex, k) for k in (
+            "cut", "n_train", "n_test", "mean_rel_error", "max_rel_error", "mean_log_error", "max_log_error",
+            "rmse_log")}
+    if redraw:
+        d["n_runs"] = [int(np.size(v)) for v in curve.values]
+    if test is not None:
+        d["lack_of_fit"] = dataclasses.asdict(test)
+    return fit, d, str(fit if ex is None else ex) + (f"\n  {test}" if test is not None else "")
+
+
+def _fit_each_group(args, rows: dict, fit_rows: Callable[[dict], tuple[Any, dict, str]]) -> int:
+    """Print ``fit_rows(rows)`` (a fit, its JSON dict, its text), or with --by one fit per
+    distinct combination of the --by cells (numbers by value, then text, empty last), each
+    headed by its values. A group the fit refuses (too few points, say) is printed as not
+    fitted, with why, and the others still are. The groups' lack-of-fit tests (--lack-of-fit)
+    are Holm-adjusted as a family (each gains p_holm; one line under them). Returns the exit
+    status: 0, 1 where a fit is not identifiable, 2 where a group was not fitted."""
+    from toyscale.scaling import holm_family_text
+
+    if not args.by:
+        fit, d, text = fit_rows(rows)
+        print(json.dumps(_jsonable(d), indent=2) if args.json else text)
+        return _fit_status(fit.identifiable)
+    keys = list(zip(*(rows[c] for c in args.by)))
+    groups = sorted(set(keys), key=lambda key: tuple(_value_order(_cell(v)) for v in key))
+    shown, status, failed, tests = [], 0, 0, {}
+    for key in groups:
+        keep = np.array([k == key for k in keys])
+        by = dict(zip(args.by, key))
+        head = ", ".join(f"{c}={v if v else '(empty)'}" for c, v in by.items())
+        try:
+            fit, d, text = fit_rows({c: v[keep] for c, v in rows.items() if c not in args.by})
+        except (CliError, ValueError, TypeError) as err:
+            if not isinstance(err, CliError) and not _raised_by_a_check(err):
+                raise  # (a bug's: its traceback)
+            shown.append(({"by": by, "rows": int(keep.sum()), "error": str(err)},
+                          f"== {head} ({int(keep.sum())} rows): not fitted: {err}"))
+            status, failed = 2, failed + 1
+            continue
+        if not fit.identifiable:
+            status = max(status, 1)
+        tests[head] = d.get("lack_of_fit")  # (the dict JSON prints: holm_family_text adds its p_holm)
+        shown.append(({"by": by, "rows": int(keep.sum()), **d}, f"== {head} ({int(keep.sum())} rows)\n{text}"))
+    family = holm_family_text(tests, ("group", "groups"))
+    print(json.dumps(_jsonable({"groups": [d for d, _ in shown]}), indent=2) if args.json else
+          "\n".join([text for _, text in shown] + ([family] if family else [])))
+    if failed:
+        print(f"toyscale: {failed} of {len(groups)} groups not fitted (see their lines); exit status 2",
+              file=sys.stderr)
+    elif status:
+        print("toyscale: fits printed, but some are NOT IDENTIFIABLE from these data (see their notes); exit status 1",
+              file=sys.stderr)
+    return status
 
 
 def _check_seed_options(args) -> bool:
@@ -413,11 +458,14 @@ def _cmd_fit_broken_power_law(args) -> int:
 
     delta = _huber_delta_option(args)
     _check_bootstrap_option(args)
-    data = _xy_rows(args)
-    fit = fitting.fit_broken_power_law(data[args.x], data[args.y], breaks=args.breaks, offset=args.offset,
-                                       loss=args.loss_fn, bootstrap=args.bootstrap, seed=args.seed, **delta)
-    print(json.dumps(_jsonable(fit.to_dict()), indent=2) if args.json else fit)
-    return _fit_status(fit.identifiable)
+
+    def fit_rows(rows: dict) -> tuple[Any, dict, str]:
+        data = _means_by_x(args, rows) if args.mean else rows
+        fit = fitting.fit_broken_power_law(data[args.x], data[args.y], breaks=args.breaks, offset=args.offset,
+                                           loss=args.loss_fn, bootstrap=args.bootstrap, seed=args.seed, **delta)
+        return fit, fit.to_dict(), str(fit)
+
+    return _fit_each_group(args, _read_rows(args), fit_rows)
 
 
 def _cmd_fit_allocation(args) -> int:
@@ -528,6 +576,9 @@ def _add_xy_columns(p: argparse.ArgumentParser, offset_help: str) -> None:
     p.add_argument("--mean", action="store_true",
                    help="fit the mean y of each distinct x (a width's seeds, say) instead of every row, as the "
                         "experiment scripts do: rows that share an x share its departure from the line")
+    p.add_argument("--by", action="append", default=[], metavar="COLUMN",
+                   help="one fit per distinct value of this column (gamma, frequencies.kind, ...: one export, every "
+                        "curve); repeatable, for one fit per combination")
     p.add_argument("--x-min", type=_positive_float, default=None, metavar="X",
                    help="fit only the rows with x >= X (the experiment scripts' fit range; default: no bound)")
     p.add_argument("--x-max", type=_positive_float, default=None, metavar="X",
