@@ -1075,7 +1075,21 @@ def test_by_fits_each_curve_of_an_export_in_one_command(tmp_path, capsys):
     assert out.out.count("PowerLawFit") == 2 and "2 of 4 groups not fitted (see their lines); exit status 2" in out.err
     assert cli.main(["fit", "broken-power-law", str(p), "--x", "m", "--y", "loss", "--by", "g", "--json"]) in (0, 1)
     assert [gr["by"] for gr in json.loads(capsys.readouterr().out)["groups"]] == [{"g": "9"}, {"g": "10"}]
+    # cells grouped as --where matches them: numbers by value, text as written; a group left with no row in range is
+    # not fitted (and counted), not dropped; a stable order: numbers, NaN, text, empty
+    spelled = {"1": "1", "1.0": "1", "1e0": "1", "nan": "nan", " a": " a", "a": "a", "2": "2", "": ""}
+    p.write_text("m,g,loss\n" + "".join(f"{m:g},{g},{2 * m**-0.5 * (1 + 0.01 * i):.17g}\n" for i, g in
+                                         enumerate(spelled) for m in (widths if g != "2" else widths[:2])))
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--by", "g", "--x-min", "16"]) == 2
+    out = capsys.readouterr()
+    heads = [line for line in out.out.splitlines() if line.startswith("== ")]
+    assert [h.split(" (")[0] for h in heads] == ["== g=1", "== g=2", "== g=nan", "== g= a", "== g=a",
+                                                 "== g=(empty)"], heads
+    assert heads[0] == "== g=1 (6 rows)" and heads[1] == "== g=2 (0 rows): not fitted: none of its 2 rows has m in " \
+        "[16, inf]", heads
+    assert "1 of 6 groups not fitted" in out.err
     for extra, message in ((["--by", "m"], "--by m is also --x, --y or --paired-by"),
+                           (["--by", "g", "--by", "g"], "--by g given twice"),
                            (["--by", "gg"], "unknown column(s) 'gg'")):
         assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", *extra]) == 2, extra
         assert message in capsys.readouterr().err, extra

@@ -31,7 +31,8 @@ class CliError(Exception):
 
 def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[str, str]] = (), *,
                      positive: bool = False, labels: Sequence[str] = (), texts: Sequence[str] = (),
-                     ranges: dict[str, tuple[float, float]] | None = None) -> dict[str, np.ndarray]:
+                     ranges: dict[str, tuple[float, float]] | None = None,
+                     left_out_texts: list[dict[str, str]] | None = None) -> dict[str, np.ndarray]:
     """Read named numeric columns of a CSV file with a header row, from the rows whose
     ``where`` columns match their values (``(column, value)`` pairs, as ``--where`` gives) and
     whose ``ranges`` columns (among ``columns``: ``{column: (low, high)}``, as ``--x-min`` and
@@ -39,7 +40,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
     finite number > 0 (what the fits take); a row left out by ``where`` or ``ranges`` is not
     checked. The ``labels`` among ``columns`` are read as their cells' text (a seed column:
     labels, compared as written), and must not be empty; the ``texts`` too, empty or not (the
-    columns ``--by`` groups the rows by).
+    columns ``--by`` groups the rows by), as written. ``left_out_texts``, a list, gets the
+    ``texts`` cells of each row the ``ranges`` left out (whose groups then have no row).
 
     Raises:
       CliError naming the file, the column and the row on any problem.
@@ -100,7 +102,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                 # (a diverged model's NaN there, an empty cell); a NaN in a range's column is not outside it, and is
                 # refused below as any non-finite value is
                 parsed = {}
-                for group in (list(ranges), [c for c in columns if c not in ranges]):
+                first = [*ranges, *(c for c in texts if c not in ranges)]  # (texts: cannot fail to parse)
+                for group in (first, [c for c in columns if c not in first]):
                     lacking = [c for c in group if c not in row]
                     if lacking:  # only a column the fit reads matters here (optional last columns left off)
                         raise CliError(_short_row(path, line, len(cells), len(header), lacking[0]))
@@ -115,6 +118,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                     lines.append(line)
                     continue
                 left_out += 1
+                if left_out_texts is not None:
+                    left_out_texts.append({c: parsed[c] for c in texts})
                 for c in ranges:  # (for the message if no row is left: the values seen)
                     spans[c] = [min(spans[c][0], parsed[c]), max(spans[c][1], parsed[c])]
             if last is not None and last[2] and not _ends_a_line(fh):
@@ -151,8 +156,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
 def _parse_cell(path: str, line: int, column: str, cell: str, kind: str) -> float | str:
     """A CSV cell of a column the fit reads, as its ``kind`` says: a "number", a "label" (its
     text, not empty) or a "text" (empty or not)."""
-    if kind == "text":
-        return cell.strip()
+    if kind == "text":  # (as written, as --where compares it)
+        return cell
     if kind == "label":
         if not cell.strip():
             raise CliError(f"{path}: line {line}, column {column!r}: an empty cell; each row needs its label")
@@ -266,17 +271,20 @@ def _cmd_fit_chinchilla(args) -> int:
     return _fit_status(fit.identifiable)
 
 
-def _read_rows(args) -> dict:
+def _read_rows(args, left_out: list | None = None) -> dict:
     """The --x and --y columns (and the --paired-by labels and --by cells, where given) of the
-    rows --where and --x-min/--x-max keep."""
+    rows --where and --x-min/--x-max keep (``left_out`` gets the --by cells of those the range
+    leaves out)."""
     paired = getattr(args, "paired_by", None) is not None
     for column in args.by:
+        if args.by.count(column) > 1:
+            raise CliError(f"--by {column} given twice; give each column once")
         if column in (args.x, args.y) or (paired and column == args.paired_by):
             raise CliError(f"--by {column} is also --x, --y or --paired-by; --by names a column that tells the "
                            f"curves apart (gamma, frequencies.kind, ...)")
     cols = [args.x, args.y] + ([args.paired_by] if paired else []) + list(args.by)
     return read_csv_columns(args.file, cols, args.where, positive=True, labels=[args.paired_by] if paired else [],
-                            texts=args.by, ranges=_x_range(args))
+                            texts=args.by, ranges=_x_range(args), left_out_texts=left_out)
 
 
 def _means_by_x(args, data: dict) -> dict:
@@ -303,7 +311,7 @@ def _cmd_fit_power_law(args) -> int:
     delta = _huber_delta_option(args)
     _check_bootstrap_option(args)
     redraw = _check_seed_options(args)
-    return _fit_each_group(args, _read_rows(args), lambda rows: _power_law_of_rows(args, rows, delta, redraw))
+    return _fit_each_group(args, lambda rows: _power_law_of_rows(args, rows, delta, redraw))
 
 
 def _power_law_of_rows(args, rows: dict, delta: dict, redraw: bool) -> tuple[Any, dict, str]:
@@ -347,49 +355,73 @@ def _power_law_of_rows(args, rows: dict, delta: dict, redraw: bool) -> tuple[Any
     return fit, d, str(fit if ex is None else ex) + (f"\n  {test}" if test is not None else "")
 
 
-def _fit_each_group(args, rows: dict, fit_rows: Callable[[dict], tuple[Any, dict, str]]) -> int:
-    """Print ``fit_rows(rows)`` (a fit, its JSON dict, its text), or with --by one fit per
-    distinct combination of the --by cells (numbers by value, then text, empty last), each
-    headed by its values. A group the fit refuses (too few points, say) is printed as not
-    fitted, with why, and the others still are. The groups' lack-of-fit tests (--lack-of-fit)
-    are Holm-adjusted as a family (each gains p_holm; one line under them). Returns the exit
-    status: 0, 1 where a fit is not identifiable, 2 where a group was not fitted."""
+def _fit_each_group(args, fit_rows: Callable[[dict], tuple[Any, dict, str]]) -> int:
+    """Print ``fit_rows(rows)`` (a fit, its JSON dict, its text) of the rows :func:`_read_rows`
+    keeps, or with --by one fit per distinct combination of the --by cells, each headed by its
+    values. Cells are grouped as --where matches them: numbers by value ("1" and "1.0" alike),
+    other text as written; the groups come numbers first, by value, then NaN, text, empty. A
+    group the fit refuses (too few points, say, or none left in --x-min/--x-max) is printed as
+    not fitted, with why, and the others still are. The groups' lack-of-fit tests
+    (--lack-of-fit) are Holm-adjusted as a family (each gains p_holm; one line under them).
+    Returns the exit status: 0, 1 where a fit is not identifiable, 2 where a group was not fitted."""
     from toyscale.scaling import holm_family_text
 
+    left_out: list[dict[str, str]] = []
+    rows = _read_rows(args, left_out)
     if not args.by:
         fit, d, text = fit_rows(rows)
         print(json.dumps(_jsonable(d), indent=2) if args.json else text)
         return _fit_status(fit.identifiable)
-    keys = list(zip(*(rows[c] for c in args.by)))
-    groups = sorted(set(keys), key=lambda key: tuple(_value_order(_cell(v)) for v in key))
-    shown, status, failed, tests = [], 0, 0, {}
-    for key in groups:
-        keep = np.array([k == key for k in keys])
-        by = dict(zip(args.by, key))
+    keys = [tuple(_group_key(v) for v in cells) for cells in zip(*(rows[c] for c in args.by))]
+    spelled: dict[tuple, tuple] = {}  # each group's cells as first written
+    for key, cells in zip(keys, zip(*(rows[c] for c in args.by))):
+        spelled.setdefault(key, cells)
+    outside: dict[tuple, int] = {}  # the groups' rows that --x-min/--x-max left out
+    for cells in left_out:
+        key = tuple(_group_key(cells[c]) for c in args.by)
+        spelled.setdefault(key, tuple(cells[c] for c in args.by))
+        outside[key] = outside.get(key, 0) + 1
+    shown, status, failed, unidentified, tests = [], 0, 0, 0, {}
+    for key in sorted(spelled):
+        keep = np.array([k == key for k in keys], dtype=bool)
+        by = dict(zip(args.by, spelled[key]))
         head = ", ".join(f"{c}={v if v else '(empty)'}" for c, v in by.items())
+        n = int(keep.sum())
         try:
+            if not n:
+                lo, hi = _x_range(args)[args.x]
+                raise CliError(f"none of its {outside[key]} rows has {args.x} in [{lo:g}, {hi:g}]")
             fit, d, text = fit_rows({c: v[keep] for c, v in rows.items() if c not in args.by})
         except (CliError, ValueError, TypeError) as err:
             if not isinstance(err, CliError) and not _raised_by_a_check(err):
                 raise  # (a bug's: its traceback)
-            shown.append(({"by": by, "rows": int(keep.sum()), "error": str(err)},
-                          f"== {head} ({int(keep.sum())} rows): not fitted: {err}"))
+            shown.append(({"by": by, "rows": n, "error": str(err)}, f"== {head} ({n} rows): not fitted: {err}"))
             status, failed = 2, failed + 1
             continue
         if not fit.identifiable:
-            status = max(status, 1)
-        tests[head] = d.get("lack_of_fit")  # (the dict JSON prints: holm_family_text adds its p_holm)
-        shown.append(({"by": by, "rows": int(keep.sum()), **d}, f"== {head} ({int(keep.sum())} rows)\n{text}"))
+            status, unidentified = max(status, 1), unidentified + 1
+        label = head if head not in tests else f"{head} (group {len(shown) + 1})"  # (a cell spelled "(empty)")
+        tests[label] = d.get("lack_of_fit")  # (the dict JSON prints: holm_family_text adds its p_holm)
+        shown.append(({"by": by, "rows": n, **d}, f"== {head} ({n} rows)\n{text}"))
     family = holm_family_text(tests, ("group", "groups"))
     print(json.dumps(_jsonable({"groups": [d for d, _ in shown]}), indent=2) if args.json else
           "\n".join([text for _, text in shown] + ([family] if family else [])))
-    if failed:
-        print(f"toyscale: {failed} of {len(groups)} groups not fitted (see their lines); exit status 2",
-              file=sys.stderr)
-    elif status:
-        print("toyscale: fits printed, but some are NOT IDENTIFIABLE from these data (see their notes); exit status 1",
-              file=sys.stderr)
+    problems = ([f"{failed} of {len(shown)} groups not fitted (see their lines)"] if failed else []) + (
+        [f"{unidentified} NOT IDENTIFIABLE from these data (see their notes)"] if unidentified else [])
+    if problems:
+        print(f"toyscale: {'; '.join(problems)}; exit status {status}", file=sys.stderr)
     return status
+
+
+def _group_key(cell: str) -> tuple:
+    """A --by cell's group, and its place in their order: a number by value (as --where
+    matches it), then NaN, then text as written, then empty."""
+    value = _cell(cell)
+    if value is None:
+        return (3, 0.0, "")
+    if isinstance(value, float):
+        return (1, 0.0, "") if math.isnan(value) else (0, value, "")
+    return (2, 0.0, value)
 
 
 def _check_seed_options(args) -> bool:
@@ -465,7 +497,7 @@ def _cmd_fit_broken_power_law(args) -> int:
                                            loss=args.loss_fn, bootstrap=args.bootstrap, seed=args.seed, **delta)
         return fit, fit.to_dict(), str(fit)
 
-    return _fit_each_group(args, _read_rows(args), fit_rows)
+    return _fit_each_group(args, fit_rows)
 
 
 def _cmd_fit_allocation(args) -> int:
