@@ -194,7 +194,8 @@ def _check_positive_column(path: str, column: str, values: np.ndarray, lines: li
     bad = ~np.isfinite(values)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        fix = "leave those rows out (--where COLUMN=VALUE keeps the rows that match) or fix them"
+        fix = ("leave those rows out (--where COLUMN=VALUE keeps the rows that match; the power-law fits' --x-min "
+               "and --x-max, a range of x) or fix them")
         if "diverged" in header and "diverged" not in (k for k, _ in where):
             fix = ("a diverged model has a NaN loss: add --where diverged=0 to keep the others (or export "
                    "with --drop-diverged)")

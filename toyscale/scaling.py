@@ -1061,7 +1061,8 @@ def holm_adjusted(p_values: Any) -> np.ndarray:
 
     The n finite p-values, sorted p_(1) <= ... <= p_(n), become max_{j <= i} min(1,
     (n - j + 1) p_(j)); the smallest is Bonferroni's n p_(1). NaN entries (untested: see
-    :func:`script_lack_of_fit`) stay NaN and do not count in n.
+    :func:`script_lack_of_fit`), and a masked array's masked ones, are NaN in the result and do
+    not count in n.
 
     Args:
       p_values: array-like of p-values in [0, 1] or NaN, any shape.
@@ -1069,6 +1070,8 @@ def holm_adjusted(p_values: Any) -> np.ndarray:
     Returns:
       The adjusted p-values, float64, in ``p_values``' shape.
     """
+    if np.ma.isMaskedArray(p_values):  # (a masked entry: untested)
+        p_values = np.ma.asarray(p_values, dtype=float).filled(np.nan)
     try:  # (a ragged list, text, None: no array of numbers; a None inside a list, JSON's null, is NaN)
         text = p_values is None or isinstance(p_values, (str, bytes)) or np.asarray(p_values).dtype.kind in "USV"
         p = None if text else np.asarray(p_values, dtype=float)
