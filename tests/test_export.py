@@ -455,3 +455,32 @@ def test_status_counts_past_a_damaged_chunk_and_names_it(sweep, tmp_path, capsys
     assert cli.main(["status", str(folder)]) == 0  # (an intact folder: no such lines)
     assert "cannot be read" not in capsys.readouterr().out
 
+
+
+# mutants: a chunk whose arrays disagree in length read (an IndexError later, in every reader); export of a partial
+# sweep not saying so (to a file or to standard output)
+def test_a_chunk_of_uneven_arrays_is_named_and_a_partial_export_says_so(sweep, tmp_path, capsys):
+    folder, result = sweep
+    part = tmp_path / "part"
+    shutil.copytree(folder, part)
+    chunk = sorted((part / "chunks").glob("chunk_*.npz"))[0]
+    with np.load(chunk) as z:
+        arrays = {k: z[k] for k in z.files}
+        lost = len(z["model_id"])
+    for damage in ({"test_loss": arrays["test_loss"][:-1]}, {"diverged": np.asarray(False)}):
+        with open(chunk, "wb") as f:
+            np.savez(f, **{**arrays, **damage})
+        with pytest.raises(ValueError, match="cannot be read \\(ValueError: its arrays disagree in length: "
+                                             "model_id has shape"):
+            load_sweep(str(part))
+        assert cli.main(["status", str(part)]) == 1  # (counted past, named)
+        assert "1 chunk file(s) cannot be read" in capsys.readouterr().out
+    chunk.unlink()  # a sweep with models still to train: its export says how far it is
+    assert cli.main(["export", str(part), str(tmp_path / "part.csv")]) == 0
+    err = capsys.readouterr().err
+    assert f"wrote {13 - lost} of {13 - lost} models" in err and (
+        f"the sweep is not finished: {13 - lost} of its grid's 13 models are, {lost} to train") in err
+    assert cli.main(["export", str(part), "-"]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("model_id,") and f"{13 - lost} of its grid's 13 models are" in out.err
+    assert cli.main(["export", str(folder), "-"]) == 0 and not capsys.readouterr().err  # (finished: nothing to say)

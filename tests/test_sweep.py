@@ -1780,3 +1780,32 @@ def test_a_task_whose_common_of_is_given_for_some_points_only_or_is_not_a_mappin
     # a task whose common_of gives None for every point takes one key, as one without
     res = sweep.run_sweep(Some(), [{"v": 1.0}], devices=ONE, progress=False)
     np.testing.assert_array_equal(res[0]["u"], jax.random.uniform(model_key(0, {"v": 1.0}), (2,)))
+
+
+# mutants: the folder's writability not checked before training (the first chunk's work lost at its save); checked
+# where nothing remains to train (a finished sweep must still load from a read-only folder)
+def test_a_folder_that_cannot_be_written_is_refused_before_anything_trains(tmp_path, monkeypatch):
+    from toyscale.io import probe_writable
+
+    probe_writable(str(tmp_path / "new"))  # (made, written, and left empty)
+    assert os.listdir(tmp_path / "new") == []
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OSError):
+        probe_writable(str(tmp_path / "file"))
+
+    def read_only(folder):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    def never(*args, **kwargs):
+        raise AssertionError("compiled before the folder was checked")
+
+    monkeypatch.setattr(sweep, "probe_writable", read_only)
+    with monkeypatch.context() as m:
+        m.setattr(sweep, "_compiled_group_fn", never)
+        with pytest.raises(FolderInUseError, match=f"out='{tmp_path / 'out'}': its chunks cannot be written "
+                                                   f"\\(Read-only file system\\), and 2 model\\(s\\) remain to train"):
+            sweep_superposition(CFG, POINTS[:2], out=str(tmp_path / "out"), progress=False)
+    monkeypatch.undo()
+    sweep_superposition(CFG, POINTS[:2], out=str(tmp_path / "out"), progress=False)
+    monkeypatch.setattr(sweep, "probe_writable", read_only)  # finished: nothing to write, so no check
+    assert sweep_superposition(CFG, POINTS[:2], out=str(tmp_path / "out"), progress=False).stats["chunks"] == 0

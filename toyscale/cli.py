@@ -777,10 +777,16 @@ def _cmd_export(args) -> int:
             raise CliError(f"--drop-diverged: no model left; all {len(rows)} model(s)"
                            + (" that --where keeps" if args.where else "") + " diverged")
         rows = kept
+    grid = len(result.manifest["points"])
+    # (a sweep still training, or stopped: a fit of its export would see part of the grid)
+    partial = (f"; the sweep is not finished: {len(result)} of its grid's {grid} models are, {grid - len(result)} "
+               f"to train (toyscale status {args.sweep})" if len(result) < grid else "")
     if args.out == "-":
         if sys.stdout is None:  # (started with it closed, `>&-`: an AttributeError traceback)
             raise CliError("standard output is closed; give a file to write the CSV to")
         sys.stdout.write(csv_text(columns, rows))
+        if partial:
+            print(f"toyscale: exported {len(rows)} models{partial}", file=sys.stderr)
         return 0
     if os.path.isdir(args.out):
         raise CliError(f"{args.out}: is a folder; give the CSV file's path (or - for standard output)")
@@ -792,7 +798,7 @@ def _cmd_export(args) -> int:
     except OSError as e:  # (a read-only folder, a full disk, a long name: a traceback naming a temp file had said so)
         raise CliError(f"{args.out}: cannot be written ({e.strerror or e})") from None
     print(f"wrote {len(rows)} of {len(result)} models ({sum(r[columns.index('diverged')] for r in rows)} diverged), "
-          f"{len(columns)} columns, to {args.out}", file=sys.stderr)
+          f"{len(columns)} columns, to {args.out}{partial}", file=sys.stderr)
     return 0
 
 

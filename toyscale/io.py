@@ -124,6 +124,16 @@ def _write_temp(path: str, write: Callable[[IO[bytes]], Any]) -> str:
     return tmp
 
 
+def probe_writable(folder: str) -> None:
+    """Writes a temp file into ``folder`` (made if missing) and removes it: an OSError where
+    the folder cannot be written (read-only, full, not ours), before work that would write there."""
+    tmp = _write_temp(os.path.join(folder, "probe"), lambda f: None)
+    try:
+        os.unlink(tmp)
+    finally:
+        _LIVE_TEMPS.discard(tmp)
+
+
 def _own_descriptor(path: str) -> int | None:
     """The file descriptor of this process that ``path`` names (``/dev/stdout``, ``/dev/stderr``,
     ``/dev/fd/N``, ``/proc/self/fd/N``), or None."""

@@ -69,7 +69,8 @@ import numpy as np
 
 from toyscale._checks import check_int, check_seed, short_repr
 from toyscale.frequencies import KINDS, as_frequencies
-from toyscale.io import atomic_create_json, atomic_write, atomic_write_json, remove_stale_temp_files, to_plain
+from toyscale.io import (atomic_create_json, atomic_write, atomic_write_json, probe_writable, remove_stale_temp_files,
+                         to_plain)
 
 FORMAT = "toyscale-sweep/2"
 _READABLE_FORMATS = ("toyscale-sweep/1", FORMAT)  # /1: same files, models keyed by grid position
@@ -717,8 +718,13 @@ def _load_chunk(path: str) -> dict[str, np.ndarray]:
     try:
         with np.load(path) as z:
             arrays = {k: z[k] for k in z.files}
-            arrays["model_id"], arrays["diverged"]  # (a KeyError if either is missing)
-            return arrays
+        ids, diverged = arrays["model_id"], arrays["diverged"]  # (a KeyError if either is missing)
+        # (shapes that disagree, a hand-edited or foreign file's, would fail later as an IndexError)
+        uneven = [k for k, v in arrays.items() if np.ndim(v) == 0 or len(v) != np.size(ids)]
+        if np.ndim(ids) != 1 or np.ndim(diverged) != 1 or uneven:
+            raise ValueError(f"its arrays disagree in length: model_id has shape {np.shape(ids)}, "
+                             + ", ".join(f"{k} {np.shape(arrays[k])}" for k in (uneven or ["diverged"])))
+        return arrays
     except PermissionError:
         raise
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as e:
@@ -766,6 +772,19 @@ def _remove_stale_temp_files(folder: str) -> None:
     :func:`toyscale.io.remove_stale_temp_files`)."""
     for sub in (folder, os.path.join(folder, "chunks")):
         remove_stale_temp_files(sub)
+
+
+def _check_writable(folder: str, todo: int) -> None:
+    """A :class:`FolderInUseError` unless a chunk file can be written into ``folder`` (a
+    read-only one, say), where ``todo`` models remain to train: raised before anything is
+    compiled or trained, not at the first chunk's save. A temp file is written and removed."""
+    try:
+        chunks = os.path.join(folder, "chunks")  # (not made here: a run refused later leaves no empty chunks/)
+        probe_writable(chunks if os.path.isdir(chunks) else folder)
+    except OSError as e:
+        raise FolderInUseError(f"out={folder!r}: its chunks cannot be written ({e.strerror or e}), and {todo} "
+                               f"model(s) remain to train; give a folder this process can write (a finished sweep "
+                               f"still loads from a read-only one)") from None
 
 
 def _write_chunk(folder: str, ids: np.ndarray, diverged: np.ndarray, outputs: dict[str, np.ndarray],
@@ -1205,6 +1224,8 @@ def run_sweep(
         if i % pcount == pidx:
             groups.setdefault(static, []).append(i)
     groups = {static: ids for static, ids in groups.items() if any(i not in done for i in ids)}
+    if folder is not None and groups:  # (before compiling: a chunk trained into a folder it cannot write is lost)
+        _check_writable(folder, sum(1 for ids in groups.values() for i in ids if i not in done))
 
     root = jax.random.PRNGKey(seed)
     mesh = jax.sharding.Mesh(np.asarray(devices), ("models",))
