@@ -849,7 +849,8 @@ def test_a_bugs_type_or_value_error_keeps_its_traceback(tmp_path, capsys, monkey
         monkeypatch.setattr("toyscale.fitting.chinchilla_grid", lambda: None)
         error = TypeError
     else:  # a ValueError from inside numpy, under toyscale's own code
-        monkeypatch.setattr("toyscale.fitting.chinchilla_grid", lambda thin: np.reshape(np.arange(5), (2, 2)))
+        monkeypatch.setattr("toyscale.fitting.chinchilla_grid",
+                            lambda thin, loss_scale: np.reshape(np.arange(5), (2, 2)))
         error = ValueError
     p = tmp_path / "ch.csv"
     p.write_text("N,D,loss\n1,1,1\n2,2,0.5\n4,4,0.25\n")
@@ -1093,3 +1094,26 @@ def test_by_fits_each_curve_of_an_export_in_one_command(tmp_path, capsys):
                            (["--by", "gg"], "unknown column(s) 'gg'")):
         assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", *extra]) == 2, extra
         assert message in capsys.readouterr().err, extra
+
+
+# mutant: the command's thinned grid not shifted to the losses' unit (or its note left out)
+def test_chinchilla_of_losses_far_from_order_one_shifts_its_grid(runs_csv, tmp_path, monkeypatch, capsys):
+    seen = []
+
+    def fit(*args, starts, **kwargs):
+        seen.append(starts)
+        return fit_chinchilla(*args, starts=starts, **kwargs)
+
+    monkeypatch.setattr("toyscale.fitting.fit_chinchilla", fit)
+    path, (N, D, L) = runs_csv
+    scaled = tmp_path / "scaled.csv"
+    scaled.write_text("params,tokens,loss\n" + "".join(f"{a:.17g},{b:.17g},{c * 1e-5:.17g}\n"
+                                                      for a, b, c in zip(N, D, L)))
+    notes = []
+    for p in (path, scaled):
+        assert cli.main(["fit", "chinchilla", str(p), "--N", "params", "--D", "tokens", "--loss", "loss",
+                         "--grid-stride", "25", "--json"]) == 0
+        notes.append(json.loads(capsys.readouterr().out)["notes"])
+    np.testing.assert_array_equal(seen[0], chinchilla_grid(thin=25))  # (order-1 losses: the published grid)
+    np.testing.assert_allclose(seen[1], chinchilla_grid(thin=25, loss_scale=1e-5 * np.median(L)), rtol=1e-12)
+    assert any("starts were shifted by log" in n for n in notes[1]) and not any("shifted" in n for n in notes[0])

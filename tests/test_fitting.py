@@ -292,6 +292,30 @@ def test_a_thinned_grid_keeps_every_columns_values():
         chinchilla_grid(thin=2.0)
 
 
+# mutants: the grid not shifted by log loss_scale (or alpha, beta shifted too); grid_loss_scale shifting order-1
+# losses, or not shifting far ones; the default fit not taking it, or without its note
+def test_losses_far_from_order_one_shift_the_grid_to_their_unit():
+    from toyscale.fitting import grid_loss_scale
+
+    shifted = chinchilla_grid(thin=50, loss_scale=1e-5)
+    np.testing.assert_allclose(shifted - chinchilla_grid(thin=50), np.tile([np.log(1e-5)] * 3 + [0, 0], (90, 1)),
+                               atol=1e-12)
+    assert grid_loss_scale([0.5, 2.0, 3.0]) == 1.0 and grid_loss_scale([0.011, 90.0, 99.0]) == 1.0
+    assert grid_loss_scale([1e-5, 2e-5, 3e-5]) == 2e-5 and grid_loss_scale([1e3, 2e4, 3e4]) == 2e4
+    with pytest.raises(ValueError, match="loss_scale"):
+        chinchilla_grid(loss_scale=0.0)
+    # the published law's losses times 1e-5 had been fitted to a worse optimum from the unshifted grid, and called
+    # converged; the same fit in any unit now (the objective is on log L: E, A and B scale, the exponents do not)
+    N, D, L = _chinchilla_data()
+    base = fit_chinchilla(N, D, L)
+    for s in (1e-5, 1e4):
+        fit = fit_chinchilla(N, D, L * s)
+        assert fit.objective == pytest.approx(base.objective, rel=1e-6), s
+        assert (fit.alpha, fit.beta) == pytest.approx((base.alpha, base.beta), rel=1e-4), s
+        assert fit.E / s == pytest.approx(base.E, rel=1e-3) and any("were shifted by log" in n for n in fit.notes)
+    assert not any("shifted" in n for n in base.notes)
+
+
 def test_chinchilla_recovery_inside_intervals(chinchilla_fit):
     fit, _ = chinchilla_fit
     p = CHINCHILLA_PUBLISHED
@@ -437,6 +461,8 @@ def test_bad_arguments():
         fit_power_law("abc", y)
     with pytest.raises(TypeError, match="x=None; x must be an array of numbers"):  # not "x[0]=nan"
         fit_power_law(None, y)
+    with pytest.raises(ValueError, match="x has a value beyond float64's range"):  # (a bare OverflowError had)
+        fit_power_law([1, 2, 3, 4, 10**400], y)
     with pytest.raises(TypeError, match="level=None"):
         fit_power_law(x, y, level=None)
     with pytest.raises(TypeError, match="x is complex"):  # (numpy dropped the imaginary part with a warning)

@@ -105,6 +105,8 @@ def _as_1d(name: str, value: Any, *, positive: bool = True) -> np.ndarray:
         raise TypeError(f"{name} is complex; {name} must be an array of real numbers")
     try:
         arr = np.asarray(value, dtype=np.float64)
+    except OverflowError as err:  # (a Python int beyond float64: 10**400)
+        raise ValueError(f"{name} has a value beyond float64's range ({err}); all values must be finite") from None
     except (TypeError, ValueError) as err:
         raise TypeError(f"{name} must be an array of numbers; could not convert: {err}") from None
     if arr.ndim == 0:
@@ -1512,10 +1514,14 @@ def compute_optimal(params: ChinchillaParams, C: Any) -> ComputeOptimal:
     return ComputeOptimal(C, n_opt, (C / 6.0) / n_opt, params.a, params.b, G)
 
 
-def chinchilla_grid(thin: int = 1) -> np.ndarray:
+def chinchilla_grid(thin: int = 1, loss_scale: float = 1.0) -> np.ndarray:
     """The published grid of 4,500 L-BFGS starts (Hoffmann et al. 2022, appendix D.2).
 
-    alpha, beta in {0, 0.5, ..., 2}; e in {-1, -0.5, ..., 1}; a, b in {0, 5, ..., 25}.
+    alpha, beta in {0, 0.5, ..., 2}; e in {-1, -0.5, ..., 1}; a, b in {0, 5, ..., 25}: made
+    for losses of order 1 (nats). Losses in other units, L = s L', have E, A and B s times
+    L''s, so ``loss_scale`` s shifts the a, b and e columns by log s (the fit is otherwise the
+    same: the objective is on log L); :func:`grid_loss_scale` picks it for
+    :func:`fit_chinchilla`'s default.
 
     Args:
       thin: keep ceil(4500 / thin) of the starts, every ``thin``-th of a fixed shuffle (the
@@ -1524,18 +1530,36 @@ def chinchilla_grid(thin: int = 1) -> np.ndarray:
         each; from 157 on most thinnings lose some). (A plain stride ``grid[::k]`` does not: any
         multiple of 5 keeps only beta = 0, of 25 only alpha = beta = 0.)
 
+      loss_scale: s > 0, the losses' unit against the published grid's (default 1: unshifted).
+
     Returns:
       (ceil(4500 / thin), 5) float64 array with columns (log A, log B, log E, alpha, beta).
     """
     thin = check_int("thin", thin)
+    shift = math.log(_check_positive("loss_scale", loss_scale))
     ab = np.arange(0.0, 30.0, 5.0)
     e = np.arange(-1.0, 1.5, 0.5)
     ex = np.arange(0.0, 2.5, 0.5)
     g = np.meshgrid(ab, ab, e, ex, ex, indexing="ij")
-    grid = np.stack([x.ravel() for x in g], axis=1)
+    grid = np.stack([x.ravel() for x in g], axis=1) + np.array([shift, shift, shift, 0.0, 0.0])
     if thin == 1:
         return grid
     return grid[np.sort(np.random.default_rng(0).permutation(len(grid))[::thin])]
+
+
+# the median losses the published grid serves as it is (order 1: found over 1e-4 to 1e2 times the published law's)
+_GRID_LOSSES = (1e-2, 1e2)
+
+
+def grid_loss_scale(loss: Any) -> float:
+    """The ``loss_scale`` of :func:`chinchilla_grid` for these losses: 1 (the published grid)
+    where their median lies in [0.01, 100], else the median. Far outside that, the published
+    grid's starts sit far from every optimum: losses of the published law times 1e-5 or 1e4
+    had been fitted to a worse optimum (alpha 0.244, beta 0.09 for 0.270, 0.260) and called
+    converged; shifted, they give the unscaled fit."""
+    L = _as_1d("loss", loss)
+    mid = float(np.median(L))
+    return 1.0 if _GRID_LOSSES[0] <= mid <= _GRID_LOSSES[1] else mid
 
 
 def _chinchilla_log_pred(p: jax.Array, lN: jax.Array, lD: jax.Array) -> jax.Array:
@@ -1775,7 +1799,9 @@ def fit_chinchilla(
         residuals) for "mle": with 1e-3 the likelihood is Laplace-like, non-smooth at the
         optimum (fitted sigma ~ 1e-3 x mean |r|), L-BFGS stalls and the information-matrix
         standard errors are undefined.  Pass delta=1e-3 to reproduce that choice anyway.
-      starts: (S, 5) starts in (log A, log B, log E, alpha, beta); default `chinchilla_grid()`.
+      starts: (S, 5) starts in (log A, log B, log E, alpha, beta); default
+        ``chinchilla_grid(loss_scale=grid_loss_scale(loss))``: the published grid, shifted to
+        the losses' unit where their median is outside [0.01, 100] (a note says so).
       bootstrap: number of resamples of the runs (0: none; else at least 2 / (1 - level), 40
         at the default level), refitted at once (vmapped) warm-started from the full-data
         optimum (and, when its E is below 1 % of the smallest loss, also from it with E at 0.1,
@@ -1809,8 +1835,11 @@ def fit_chinchilla(
     bootstrap, seed, level = _check_bootstrap(bootstrap, seed, level)
     max_iter = check_int("max_iter", max_iter, 1, _MAX_ITER)
     gtol, ftol = _check_positive("gtol", gtol), _check_positive("ftol", ftol)
+    shifted = None
     if starts is None:
-        starts = chinchilla_grid()
+        scale = grid_loss_scale(L)
+        starts = chinchilla_grid(loss_scale=scale)
+        shifted = None if scale == 1.0 else scale
     else:
         what = "starts must be a finite (S, 5) array of (log A, log B, log E, alpha, beta)"
         if isinstance(starts, (str, bytes)):
@@ -1881,6 +1910,9 @@ def fit_chinchilla(
     notes = [f"{' and '.join(two)}: fewer than 3 distinct values of N or D cannot determine the exponent of "
              "its term (it trades off against its prefactor and E); the parameters are one of a family that fits "
              "equally well, whatever the notes on the loss say"] if two else []
+    if shifted is not None:
+        notes.append(f"the losses' median {shifted:.3g} is far from the published grid's order-1 losses: its log A, "
+                     f"log B and log E starts were shifted by log {shifted:.3g} (chinchilla_grid(loss_scale=...))")
     # (under mle delta sets the share of standardised residuals inside, whatever the noise: with delta >= 1.0, the
     # default, too few inside means too few points, so recommending the default would name the delta in use)
     notes += _huber_note(r, delta_eff, "huber", 5, "method='mle' (or a larger delta)" if method == "huber"
