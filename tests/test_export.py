@@ -436,14 +436,20 @@ def test_export_where_lists_at_most_20_values(tmp_path, monkeypatch, capsys):
     assert "m is one of " + ", ".join(map(str, range(20))) + " ...\n" in err, err
 
 
-def test_status_counts_past_a_damaged_chunk_and_names_it(sweep, tmp_path, capsys):
-    # a damaged chunk file had made `status` an error, hiding how far the rest of the folder was
-    folder, result = sweep
+def _a_copy_and_its_first_chunk(folder, tmp_path):
+    """A copy of the sweep folder, its first chunk file and that file's arrays."""
     part = tmp_path / "part"
     shutil.copytree(folder, part)
     chunk = sorted((part / "chunks").glob("chunk_*.npz"))[0]
     with np.load(chunk) as z:
-        lost = [int(i) for i in z["model_id"]]
+        return part, chunk, {k: z[k] for k in z.files}
+
+
+def test_status_counts_past_a_damaged_chunk_and_names_it(sweep, tmp_path, capsys):
+    # a damaged chunk file had made `status` an error, hiding how far the rest of the folder was
+    folder, result = sweep
+    part, chunk, arrays = _a_copy_and_its_first_chunk(folder, tmp_path)
+    lost = [int(i) for i in arrays["model_id"]]
     chunk.write_bytes(chunk.read_bytes()[:100])
     assert cli.main(["status", str(part)]) == 1
     out = capsys.readouterr().out.splitlines()
@@ -456,17 +462,12 @@ def test_status_counts_past_a_damaged_chunk_and_names_it(sweep, tmp_path, capsys
     assert "cannot be read" not in capsys.readouterr().out
 
 
-
 # mutants: a chunk whose arrays disagree in length read (an IndexError later, in every reader); export of a partial
 # sweep not saying so (to a file or to standard output)
 def test_a_chunk_of_uneven_arrays_is_named_and_a_partial_export_says_so(sweep, tmp_path, capsys):
-    folder, result = sweep
-    part = tmp_path / "part"
-    shutil.copytree(folder, part)
-    chunk = sorted((part / "chunks").glob("chunk_*.npz"))[0]
-    with np.load(chunk) as z:
-        arrays = {k: z[k] for k in z.files}
-        lost = len(z["model_id"])
+    folder, _ = sweep
+    part, chunk, arrays = _a_copy_and_its_first_chunk(folder, tmp_path)
+    lost = len(arrays["model_id"])
     for damage in ({"test_loss": arrays["test_loss"][:-1]}, {"diverged": np.asarray(False)}):
         with open(chunk, "wb") as f:
             np.savez(f, **{**arrays, **damage})
