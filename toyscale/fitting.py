@@ -56,6 +56,7 @@ __all__ = [
     "curves_frontier",
     "fit_isoflop",
     "fit_power_law",
+    "grid_loss_scale",
     "huber",
     "t_quantile",
 ]
@@ -1518,10 +1519,9 @@ def chinchilla_grid(thin: int = 1, loss_scale: float = 1.0) -> np.ndarray:
     """The published grid of 4,500 L-BFGS starts (Hoffmann et al. 2022, appendix D.2).
 
     alpha, beta in {0, 0.5, ..., 2}; e in {-1, -0.5, ..., 1}; a, b in {0, 5, ..., 25}: made
-    for losses of order 1 (nats). Losses in other units, L = s L', have E, A and B s times
-    L''s, so ``loss_scale`` s shifts the a, b and e columns by log s (the fit is otherwise the
-    same: the objective is on log L); :func:`grid_loss_scale` picks it for
-    :func:`fit_chinchilla`'s default.
+    for losses of order 1 (nats). Losses s times larger have E, A and B s times larger and the
+    same exponents (the objective is on log L), so ``loss_scale`` s shifts the a, b and e
+    columns by log s; :func:`grid_loss_scale` picks it for :func:`fit_chinchilla`'s default.
 
     Args:
       thin: keep ceil(4500 / thin) of the starts, every ``thin``-th of a fixed shuffle (the

@@ -20,8 +20,8 @@ from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["atomic_create", "atomic_create_json", "atomic_write", "atomic_write_json", "remove_stale_temp_files",
-           "to_plain"]
+__all__ = ["atomic_create", "atomic_create_json", "atomic_write", "atomic_write_json", "probe_writable",
+           "remove_stale_temp_files", "to_plain"]
 
 STALE_TEMP_SECONDS = 3600
 
