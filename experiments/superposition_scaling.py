@@ -20,8 +20,7 @@ from toyscale.data import V_SECOND_MOMENT
 from toyscale.frequencies import exponential, linear, power_law
 from toyscale.runner import experiment_args, finish, run_experiment_sweep, superposition_points
 from toyscale.scaling import (fit_width_curve, holm_family_text, redrawn_seeds_text, script_lack_of_fit, seed_interval,
-                              seed_redraw,
-                              seed_widen_text, width_curve)
+                              seed_redraw, seed_widen_text, width_curve)
 from toyscale.train import TrainConfig, sweep_superposition
 
 # seed_widen: how the intervals over redrawn seeds widen, "sqrt" or "t" (toyscale.runner.check_seed_widen).
