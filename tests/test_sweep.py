@@ -434,7 +434,7 @@ def test_engine_arguments_are_checked_before_anything_runs(tmp_path, xla_compila
         (dict(process_index=0, process_count=2.5), TypeError, "process_count=2.5"),
         (dict(devices=[]), ValueError, r"devices=\[\]"),
         (dict(devices=[d0, d0]), ValueError, "distinct"),
-        (dict(memory_budget="1e9"), ValueError, "memory_budget='1e9'"),
+        (dict(memory_budget="1e9"), TypeError, "memory_budget='1e9'"),
         # 0.5 passed the check, became 0 bytes, and was refused as memory_budget=0 once the folder was claimed
         (dict(memory_budget=0.5), ValueError, "memory_budget=0.5; memory_budget must be a number of bytes >= 1"),
         (dict(devices=["cpu:0"]), TypeError, r"devices=\['cpu:0'\]; devices must be a list of jax.Device"),
@@ -1809,3 +1809,14 @@ def test_a_folder_that_cannot_be_written_is_refused_before_anything_trains(tmp_p
     sweep_superposition(CFG, POINTS[:2], out=str(tmp_path / "out"), progress=False)
     monkeypatch.setattr(sweep, "probe_writable", read_only)  # finished: nothing to write, so no check
     assert sweep_superposition(CFG, POINTS[:2], out=str(tmp_path / "out"), progress=False).stats["chunks"] == 0
+
+
+# mutant: a memory budget given as text ("1GB") taken for a bad number (a ValueError) rather than the wrong type
+def test_a_memory_budget_of_the_wrong_type_is_a_type_error_and_a_bad_number_a_value_error():
+    cpu = jax.devices("cpu")
+    for bad in ("1GB", True, None, [2**30]):
+        with pytest.raises(TypeError, match="memory_budget=.*; memory_budget must be a number of bytes >= 1 \\(e.g."):
+            chunk_layout(10, 1, memory_budget=bad, devices=cpu[:1])
+    for bad in (0.5, 0, -1, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="memory_budget must be a number of bytes >= 1"):
+            chunk_layout(10, 1, memory_budget=bad, devices=cpu[:1])

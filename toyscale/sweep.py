@@ -334,8 +334,10 @@ once per chunk, so this bounds the work an interrupted run can lose)."""
 
 
 def _check_budget(memory_budget: Any) -> None:
-    if (isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float, np.integer, np.floating))
-            or not math.isfinite(memory_budget) or not memory_budget >= 1):  # (0.5 would become 0 bytes)
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float, np.integer, np.floating)):
+        raise TypeError(f"memory_budget={short_repr(memory_budget, 80)}; memory_budget must be a number of bytes "
+                        f">= 1 (e.g. 2**30 for 1 GiB), not a {type(memory_budget).__name__}")
+    if not math.isfinite(memory_budget) or not memory_budget >= 1:  # (0.5 would become 0 bytes)
         raise ValueError(f"memory_budget={memory_budget!r}; memory_budget must be a number of bytes >= 1")
 
 
