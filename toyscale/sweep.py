@@ -1226,14 +1226,14 @@ def run_sweep(
         if i % pcount == pidx:
             groups.setdefault(static, []).append(i)
     groups = {static: ids for static, ids in groups.items() if any(i not in done for i in ids)}
-    if folder is not None and groups:  # (before compiling: a chunk trained into a folder it cannot write is lost)
-        _check_writable(folder, sum(1 for ids in groups.values() for i in ids if i not in done))
+    todo = sum(1 for ids in groups.values() for i in ids if i not in done)
+    if folder is not None and todo:  # (before compiling: a chunk trained into a folder it cannot write is lost)
+        _check_writable(folder, todo)
 
     root = jax.random.PRNGKey(seed)
     mesh = jax.sharding.Mesh(np.asarray(devices), ("models",))
     sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("models"))
     mine = sum(1 for i in range(len(points)) if i % pcount == pidx)
-    todo = sum(1 for ids in groups.values() for i in ids if i not in done)
     bar = _Progress(total=mine, initial=mine - todo, enabled=progress, desc=task.name)
     stats = {"programs": 0, "chunks": 0, "chunk_sizes": {}, "vector_widths": {},
              "predicted_peak_bytes_per_device": {}, "seconds": 0.0}
