@@ -249,8 +249,7 @@ def _cmd_fit_chinchilla(args) -> int:
     scale = fitting.grid_loss_scale(L)  # (losses far from order 1: the published grid shifted to their unit)
     starts = fitting.chinchilla_grid(thin=args.grid_stride, loss_scale=scale)
     if scale != 1.0:
-        notes.append(f"the losses' median {scale:.3g} is far from the published grid's order-1 losses: its log A, "
-                     f"log B and log E starts were shifted by log {scale:.3g}")
+        notes.append(fitting._grid_shift_note(scale))
     fit = fitting.fit_chinchilla(N, D, L, method=args.method, delta=args.delta, bootstrap=args.bootstrap,
                                  seed=args.seed, starts=starts)
     # (had been 1e21, 1e23 and 1e25 whatever the data: 12 decades of extrapolation for a toy sweep)

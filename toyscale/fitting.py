@@ -1551,6 +1551,12 @@ def chinchilla_grid(thin: int = 1, loss_scale: float = 1.0) -> np.ndarray:
 _GRID_LOSSES = (1e-2, 1e2)
 
 
+def _grid_shift_note(scale: float) -> str:
+    """The note of a fit whose starts :func:`grid_loss_scale` shifted by log ``scale``."""
+    return (f"the losses' median {scale:.3g} is far from the published grid's order-1 losses: its log A, log B and "
+            f"log E starts were shifted by log {scale:.3g} (chinchilla_grid(loss_scale=...))")
+
+
 def grid_loss_scale(loss: Any) -> float:
     """The ``loss_scale`` of :func:`chinchilla_grid` for these losses: 1 (the published grid)
     where their median lies in [0.01, 100], else the median. Far outside that, the published
@@ -1911,8 +1917,7 @@ def fit_chinchilla(
              "its term (it trades off against its prefactor and E); the parameters are one of a family that fits "
              "equally well, whatever the notes on the loss say"] if two else []
     if shifted is not None:
-        notes.append(f"the losses' median {shifted:.3g} is far from the published grid's order-1 losses: its log A, "
-                     f"log B and log E starts were shifted by log {shifted:.3g} (chinchilla_grid(loss_scale=...))")
+        notes.append(_grid_shift_note(shifted))
     # (under mle delta sets the share of standardised residuals inside, whatever the noise: with delta >= 1.0, the
     # default, too few inside means too few points, so recommending the default would name the delta in use)
     notes += _huber_note(r, delta_eff, "huber", 5, "method='mle' (or a larger delta)" if method == "huber"
