@@ -1036,6 +1036,10 @@ def test_lack_of_fit_tests_the_means_line_against_each_xs_rows(tmp_path, capsys)
                      "--where", "seed=s0"]) == 2
     assert "--lack-of-fit: lack_of_fit compares the means with their seed noise, so every size needs two or more " \
         "models; N = 4, 8, 16, 32, 64, 128 has one" in capsys.readouterr().err
+    assert cli.main(["fit", "power-law", str(p), "--x", "N", "--y", "loss", "--mean", "--lack-of-fit"]) == 0
+    assert "p = " in (text := capsys.readouterr().out) and text.rstrip().endswith(", 6 sizes)"), text
+    assert cli.main(["fit", "power-law", str(p), "--x", "N", "--y", "loss", "--mean", "--lack-of-fit", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["lack_of_fit"]["axis"] == "N"
 
 
 # mutants: the groups unsorted (or by text: "10" before "9"); a group's rows mixed with another's; a group the fit

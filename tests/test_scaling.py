@@ -1187,7 +1187,10 @@ def test_lack_of_fit_sets_the_means_residuals_against_their_seed_noise():
     parts = (1 - h) * v
     assert test.dof[1] == pytest.approx(parts.sum() ** 2 / np.sum(parts**2 / (k - 1)), rel=1e-9)
     assert test.p_value == pytest.approx(scipy.stats.f.sf(test.ratio, *test.dof), rel=1e-8)
-    assert test.n_widths == 5 and "p = " in str(test)
+    assert test.n_widths == 5 and "p = " in str(test) and str(test).endswith(", 5 widths)")
+    # another axis counts sizes, in the text and the record (the CLI's JSON is this dataclass)
+    by_n = lack_of_fit(curve, fit, axis="N")
+    assert str(by_n).endswith(", 5 sizes)") and by_n.axis == "N" and by_n.ratio == test.ratio
     # a fit over part of the curve tests those widths only
     assert lack_of_fit(curve, width_exponent(curve, fit_range=(16, 128))).n_widths == 4
     # straight: size near 5 %; bent far beyond the noise: rejected every time
@@ -1220,6 +1223,8 @@ def test_lack_of_fit_sets_the_means_residuals_against_their_seed_noise():
                                   (bent, fit, "fit's exponent 0.5")):
         with pytest.raises(ValueError, match=re.escape(message)):
             lack_of_fit(wrong, other)
+    with pytest.raises(ValueError, match=re.escape("over the same sizes); give the fit")):
+        lack_of_fit(bent, fit, axis="N")
     nan = dataclasses.replace(curve, values=tuple(np.r_[v[:-1], np.nan] if i == 2 else v for i, v in enumerate(values)))
     with pytest.raises(ValueError, match="values must be finite"):
         lack_of_fit(nan, fit)

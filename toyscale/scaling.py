@@ -936,18 +936,22 @@ class LackOfFit:
         residuals' quadratic form; Welch's for the estimate, or (k - 1) times the first where
         the seeds are paired.
       p_value: the chance of a ratio at least this large under the power law (F on ``dof``).
-      n_widths: widths tested (those of the fit, each with two or more models).
+      n_widths: widths (sizes, for another ``axis``) tested: those of the fit, each with two or
+        more models.
+      axis: the name of the curve's size (``lack_of_fit``'s ``axis``): the text counts widths
+        for "m", sizes for any other.
     """
 
     ratio: float
     dof: tuple[float, float]
     p_value: float
     n_widths: int
+    axis: str = "m"
 
     def __str__(self) -> str:
         return (f"lack of fit: the means' squared residuals about the line are {self.ratio:.3g}x what their seed "
                 f"noise predicts (F on {self.dof[0]:.3g} and {self.dof[1]:.3g} degrees of freedom, "
-                f"p = {self.p_value:.3g}, {self.n_widths} widths)")
+                f"p = {self.p_value:.3g}, {self.n_widths} {_size_word(self.axis)}s)")
 
 
 class NotTestableError(ValueError):
@@ -1022,7 +1026,7 @@ def lack_of_fit(curve: WidthCurve, fit: PowerLawFit, paired: bool = False, axis:
     r = resid @ np.log(mean)
     slope = -float(np.linalg.lstsq(X, np.log(mean), rcond=None)[0][1])
     if not math.isclose(slope, fit.exponent, rel_tol=1e-6, abs_tol=1e-9):
-        raise ValueError(f"fit's exponent {fit.exponent:.6g} is not this curve's ({slope:.6g} over the same widths); "
+        raise ValueError(f"fit's exponent {fit.exponent:.6g} is not this curve's ({slope:.6g} over the same {size}s); "
                          f"give the fit of this curve (width_exponent(curve))")
     if paired:
         cov, k = _shared_seed_covariance(curve, keep, mean, axis)
@@ -1040,7 +1044,7 @@ def lack_of_fit(curve: WidthCurve, fit: PowerLawFit, paired: bool = False, axis:
     ratio = float(r @ r) / expected
     d1 = expected**2 / float(np.sum(noise * noise))
     dof = (d1, (k - 1) * d1) if paired else (d1, welch_dof(np.diag(resid) * v, k))
-    return LackOfFit(ratio, (float(dof[0]), float(dof[1])), _f_survival(ratio, *dof), int(m.size))
+    return LackOfFit(ratio, (float(dof[0]), float(dof[1])), _f_survival(ratio, *dof), int(m.size), axis)
 
 
 def script_lack_of_fit(curve: WidthCurve, fit: PowerLawFit, config: Any = None) -> LackOfFit | None:
