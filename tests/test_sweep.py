@@ -595,7 +595,37 @@ def test_resuming_under_other_versions_warns(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     sorted((tmp_path / "chunks").iterdir())[-1].unlink()
     with pytest.warns(RuntimeWarning, match=r"started with jax_enable_x64=True; resuming with jax_enable_x64=False: "
-                                            r".* or more \(a jax_ setting"):
+                                            r".* or more \(the setting changes dtypes\) \(the manifest"):
+        sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+
+
+# mutants: the optimization setting or XLA_FLAGS not recorded (or not compared); the device count kept in XLA_FLAGS
+def test_resuming_with_other_xla_settings_warns_but_not_on_another_device_count(tmp_path, monkeypatch):
+    sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    path = tmp_path / "manifest.json"
+    manifest = json.loads(path.read_text())
+    here = manifest["versions"]
+    assert here["jax_disable_most_optimizations"] == jax.config.values["jax_disable_most_optimizations"]
+    assert here["XLA_FLAGS"] == " ".join(os.environ.get("XLA_FLAGS", "").split())
+    flip = not here["jax_disable_most_optimizations"]
+    for versions, message in (
+            ({"jax_disable_most_optimizations": flip}, f"started with jax_disable_most_optimizations={flip}; resuming "
+             f"with jax_disable_most_optimizations={not flip}: the models trained now may differ from an "
+             "uninterrupted run's, in the last bits (the manifest"),
+            ({"XLA_FLAGS": "--xla_cpu_enable_fast_math=true"}, "started with XLA_FLAGS='--xla_cpu_enable_fast_math=true'"
+             f"; resuming with XLA_FLAGS={here['XLA_FLAGS']!r}: the models trained now may differ from an uninterrupted "
+             "run's, in the last bits or more (the setting changes what XLA computes, for a flag such as fast math)")):
+        path.write_text(json.dumps({**manifest, "versions": {**here, **versions}}))
+        sorted((tmp_path / "chunks").iterdir())[-1].unlink()
+        with pytest.warns(RuntimeWarning, match=re.escape(message)):
+            sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    # a simulated device count is not a setting the numbers depend on: recorded without it, resumed silently
+    path.write_text(json.dumps(manifest))
+    sorted((tmp_path / "chunks").iterdir())[-1].unlink()
+    monkeypatch.setenv("XLA_FLAGS", f"--xla_force_host_platform_device_count=3  {os.environ.get('XLA_FLAGS', '')}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=".*empty model", category=RuntimeWarning)  # (60 steps)
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
 
 

@@ -477,12 +477,31 @@ def _versions() -> dict:
         "jax_enable_x64": bool(jax.config.jax_enable_x64),
         "jax_threefry_partitionable": bool(jax.config.jax_threefry_partitionable),
         "jax_default_prng_impl": str(jax.config.jax_default_prng_impl),
+        # and settings that change the code XLA emits, so a model's last bits (or, for a flag such as
+        # fast math or a matmul's precision, more)
+        "jax_disable_most_optimizations": bool(jax.config.values["jax_disable_most_optimizations"]),
+        "jax_default_matmul_precision": str(jax.config.values["jax_default_matmul_precision"]),
+        "XLA_FLAGS": _xla_flags(),
     }
 
 
 # the entries of _versions() that can change a model's numbers: a resume under others warns
 _NUMERIC_VERSIONS = ("toyscale", "jax", "jaxlib", "optax", "backend", "jax_enable_x64", "jax_threefry_partitionable",
-                     "jax_default_prng_impl")
+                     "jax_default_prng_impl", "jax_disable_most_optimizations", "jax_default_matmul_precision",
+                     "XLA_FLAGS")
+# those of them that can move a model's numbers by more than its last bits, and how
+_BEYOND_LAST_BITS = {"jax_enable_x64": "dtypes", "jax_threefry_partitionable": "random bits",
+                     "jax_default_prng_impl": "random bits", "jax_default_matmul_precision": "a matmul's precision",
+                     "XLA_FLAGS": "what XLA computes, for a flag such as fast math"}
+_DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
+
+
+def _xla_flags() -> str:
+    """``XLA_FLAGS`` as this process has them (one space between flags), without the simulated
+    CPU device count, which a sweep's numbers do not depend on (the same bits on any number of
+    devices)."""
+    return " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
+                    if f.partition("=")[0] != _DEVICE_COUNT_FLAG)
 
 
 def _jaxlib_version() -> str:
@@ -1208,13 +1227,13 @@ def run_sweep(
         # (only where this process trains: a finished share of a split grid trains nothing that could differ)
         if changed and any(i not in done for i in range(pidx, len(points), pcount)):
             def show(k, v):
-                return f"{k}={v}" if k.startswith("jax_") else f"{k} {v}"
+                return f"{k}={v!r}" if k == "XLA_FLAGS" else f"{k}={v}" if k.startswith("jax_") else f"{k} {v}"
 
+            beyond = list(dict.fromkeys(_BEYOND_LAST_BITS[k] for k in changed if k in _BEYOND_LAST_BITS))
             warnings.warn(f"out={folder!r} was started with " + ", ".join(show(k, a) for k, (a, b) in changed.items())
                           + "; resuming with " + ", ".join(show(k, b) for k, (a, b) in changed.items())
                           + ": the models trained now may differ from an uninterrupted run's, in the last bits "
-                          + ("or more (a jax_ setting changes dtypes or random bits) " if any(
-                              k.startswith("jax_") for k in changed) else "")
+                          + (f"or more (the setting changes {' and '.join(beyond)}) " if beyond else "")
                           + "(the manifest keeps the first run's versions)", RuntimeWarning, stacklevel=2)
 
     # Group this process's models by static shape, in model-id order. Chunks are laid out
