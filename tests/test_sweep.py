@@ -1128,21 +1128,27 @@ def test_a_part_of_the_folders_grid_trains_into_it_what_is_missing(tmp_path):
     assert_same(got, sweep_superposition(CFG, part, progress=False))
 
 
+# mutants: the chunk written before the Ctrl-C (its file renamed into place) not counted, or one not written counted
 def test_ctrl_c_says_what_is_saved_and_how_to_resume(tmp_path, monkeypatch, capsys):
-    write, calls = sweep._write_chunk, []
+    write = sweep._write_chunk
+    for after_writing, folder in ((False, tmp_path / "before"), (True, tmp_path / "after")):
+        calls = []
 
-    def write_then_interrupt(*args):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        write(*args)
+        def write_then_interrupt(*args):
+            calls.append(1)
+            if len(calls) == 3 and not after_writing:
+                raise KeyboardInterrupt
+            write(*args)
+            if len(calls) == 3:  # (the file renamed into place, the chunk not yet counted)
+                raise KeyboardInterrupt
 
-    monkeypatch.setattr(sweep, "_write_chunk", write_then_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        sweep_superposition(CFG, POINTS, out=tmp_path, chunk_size=1, devices=jax.devices()[:1], progress=False)
-    assert (f"interrupted: 2 of this process's 6 models are saved in {tmp_path}; run the same sweep into it again "
-            "to resume") in capsys.readouterr().err
-    assert len(load_sweep(tmp_path)) == 2
+        monkeypatch.setattr(sweep, "_write_chunk", write_then_interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            sweep_superposition(CFG, POINTS, out=folder, chunk_size=1, devices=jax.devices()[:1], progress=False)
+        saved = 3 if after_writing else 2
+        assert (f"interrupted: {saved} of this process's 6 models are saved in {folder}; run the same sweep into it "
+                "again to resume") in capsys.readouterr().err
+        assert len(load_sweep(folder)) == saved
 
 
 def test_a_wrong_path_or_column_name_is_named(tmp_path):

@@ -808,14 +808,17 @@ def _check_writable(folder: str, todo: int) -> None:
                                f"still loads from a read-only one)") from None
 
 
-def _write_chunk(folder: str, ids: np.ndarray, diverged: np.ndarray, outputs: dict[str, np.ndarray],
-                 digests: np.ndarray) -> None:
-    chunk_dir = os.path.join(folder, "chunks")
-    os.makedirs(chunk_dir, exist_ok=True)
-    # named by its models' points too: in an extended grid an id can name another point, and
-    # an earlier grid's chunk of the same first id and count must not be overwritten
+def _chunk_path(folder: str, ids: np.ndarray, digests: np.ndarray) -> str:
+    """The file a chunk of models ``ids`` (their points' ``digests``) is written to: named by
+    its models' points too, since in an extended grid an id can name another point, and an
+    earlier grid's chunk of the same first id and count must not be overwritten."""
     tag = hashlib.sha256(np.ascontiguousarray(digests, np.uint32).tobytes()).hexdigest()[:8]
-    path = os.path.join(chunk_dir, f"chunk_{int(ids[0]):07d}_{len(ids)}_{tag}.npz")
+    return os.path.join(folder, "chunks", f"chunk_{int(ids[0]):07d}_{len(ids)}_{tag}.npz")
+
+
+def _write_chunk(path: str, ids: np.ndarray, diverged: np.ndarray, outputs: dict[str, np.ndarray],
+                 digests: np.ndarray) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     arrays = {"model_id": ids.astype(np.int64), "diverged": diverged, _DIGEST: digests.astype(np.uint32), **outputs}
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -1258,6 +1261,7 @@ def run_sweep(
              "predicted_peak_bytes_per_device": {}, "seconds": 0.0}
     t_start = time.perf_counter()
     results: dict[int, tuple[bool, dict[str, np.ndarray]]] = dict(done)
+    writing: tuple[list[int], str] | None = None  # the last chunk sent to disk: its models, its file
     try:
         for static, ids in groups.items():
             size, width = chunk_layout(len(ids), task.bytes_per_model(static), memory_budget=budget,
@@ -1285,7 +1289,8 @@ def run_sweep(
                 diverged = np.asarray(diverged)[: len(chunk)]
                 ids_arr = np.asarray(chunk, dtype=np.int64)
                 if folder is not None:
-                    _write_chunk(folder, ids_arr, diverged, outs, digests[chunk])
+                    writing = (chunk, _chunk_path(folder, ids_arr, digests[chunk]))
+                    _write_chunk(writing[1], ids_arr, diverged, outs, digests[chunk])
                 for j, mid in enumerate(chunk):
                     results[mid] = (bool(diverged[j]), {k: v[j] for k, v in outs.items()})
                 stats["chunks"] += 1
@@ -1294,6 +1299,8 @@ def run_sweep(
         bar.close()
         if folder is not None:  # (the chunk being trained is lost; every finished one is on disk)
             saved = sum(1 for i in range(len(points)) if i % pcount == pidx and i in results)
+            if writing is not None and writing[0][0] not in results and os.path.exists(writing[1]):
+                saved += len(writing[0])  # (interrupted after its file's rename, before it was counted)
             print(f"interrupted: {saved} of this process's {mine} models are saved in {folder}; run the same "
                   f"sweep into it again to resume", file=sys.stderr)
         raise
