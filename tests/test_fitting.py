@@ -132,23 +132,17 @@ def test_power_law_t_interval_is_the_ols_t_interval():
     assert not fit_power_law(np.geomspace(2, 32, 5), 2 / np.geomspace(2, 32, 5), offset=True).identifiable
 
 
-# mutants: a Huber fit without standard errors called not identifiable (as it had been); residuals inside delta that
-# leave a direction free (too few, or at one x) called identifiable; a squared-loss NaN let through
-def test_a_huber_fit_whose_residuals_inside_delta_pin_it_is_identifiable_without_standard_errors():
+# mutant: the line said only "parameters are not determined", false of a fit without standard errors
+def test_a_huber_fit_without_standard_errors_is_flagged_with_a_line_that_says_so():
+    # two of three residuals inside delta, the two the fit pins there: one line, but no standard errors. It stays
+    # not identifiable (whether such a near-least-absolute-deviations fit has p residuals inside delta, which a
+    # rule on its curvature would ask, came down to the solver's last bits: 4 or 5 of a chinchilla fit's, by
+    # XLA's flags), and its line names both readings
     x = np.array([4.0, 8.0, 16.0])
     fit = fit_power_law(x, 2 * x**-0.5 * np.array([1.0, 1.2, 1.0]), loss="huber", huber_delta=0.01)
-    # two of three residuals inside delta, the two the fit pins there: no standard errors, but one line
     assert np.isnan(fit.stderr["exponent"]) and fit.exponent == pytest.approx(0.5, abs=1e-9)
-    assert fit.identifiable and "NOT IDENTIFIABLE" not in str(fit)
-    assert any("the standard errors are undefined" in n for n in fit.notes) and "singular" not in " ".join(fit.notes)
-    # the rule itself: the loss's curvature at the fit, over the residuals inside delta, must be nonsingular
-    jac = np.stack([np.ones(4), -np.log([4.0, 8.0, 16.0, 8.0])], axis=1)
-    nan = np.full(2, np.nan)
-    assert fitting._identifiable(nan, jac, np.array([0.0, 0.005, 1.0, -1.0]), 0.01, "huber")
-    assert not fitting._identifiable(nan, jac, np.array([0.0, 0.5, 1.0, -1.0]), 0.01, "huber")  # one inside
-    assert not fitting._identifiable(nan, jac, np.array([1.0, 0.0, -1.0, 0.005]), 0.01, "huber")  # both at x = 8
-    assert not fitting._identifiable(nan, jac, np.array([0.0, 0.005, 1.0, -1.0]), 0.01, "squared")
-    assert fitting._identifiable(np.ones(2), jac, np.array([0.0, 0.5, 1.0, -1.0]), 0.01, "huber")
+    assert not fit.identifiable and "or not their standard errors (see the notes)" in str(fit)
+    assert any("the standard errors are undefined; a larger huber_delta" in n for n in fit.notes), fit.notes
 
 
 def test_t_interval_covers_at_its_level_where_1_96_stderr_does_not():
@@ -428,8 +422,7 @@ def test_chinchilla_mle_at_the_published_delta_has_undefined_standard_errors():
     # The sandwich then gave alpha's stderr as 4e-7 against a real spread of ~0.01.
     N, D, L = _chinchilla_data(n=120, seed=0)  # (the fixture's data: its compiled programs serve)
     fit = fit_chinchilla(N, D, L, method="mle", delta=1e-3, starts=SMALL_GRID)
-    assert np.isnan(fit.stderr["alpha"]) and np.isnan(fit.stderr["a"])
-    assert fit.identifiable  # (the residuals it pins inside delta determine the parameters, as an exact fit's do)
+    assert np.isnan(fit.stderr["alpha"]) and np.isnan(fit.stderr["a"]) and not fit.identifiable
     assert any("the standard errors are undefined; the default delta=1.0" in note for note in fit.notes), fit.notes
     # the published Huber fit on the same data keeps (rough) standard errors: more residuals inside
     huber = fit_chinchilla(N, D, L, starts=SMALL_GRID)

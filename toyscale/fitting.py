@@ -907,21 +907,10 @@ def _m_estimator_cov(jac: np.ndarray, r: np.ndarray, w: np.ndarray, delta: float
     return scale * inv
 
 
-def _identifiable(se: np.ndarray, jac: np.ndarray, r: np.ndarray, delta: float, loss: str) -> bool:
-    """Whether the data determine a fit: its standard errors ``se`` are finite, or, where
-    :func:`_m_estimator_cov` leaves them undefined because no more residuals lie inside a Huber
-    ``delta`` than there are parameters (a fit near least absolute deviations), the loss's
-    curvature at the fit, J^T diag(psi') J, is still nonsingular: the residuals inside span the
-    parameters, so the fit is a strict minimum with no direction to slide along (as an exact
-    fit is determined without standard errors). A singular information matrix, or residuals
-    inside that leave a direction free, is not."""
-    if np.all(np.isfinite(se)):
-        return True
-    if loss != "huber" or r.size <= jac.shape[1]:
-        return False
-    _, dpsi = _psi(r, delta, loss)
-    curvature = (jac * dpsi[:, None]).T @ jac
-    return bool(np.linalg.cond(curvature) < 1e14)  # (as _m_estimator_cov asks of J^T J)
+# a fit's line where ``identifiable`` is False: the data leave the parameters undetermined, or only their standard
+# errors (a Huber fit with no more residuals inside delta than parameters); its notes say which
+_NOT_IDENTIFIABLE = "NOT IDENTIFIABLE: these data do not determine the parameters, or not their standard errors (see " \
+    "the notes)"
 
 
 def _huber_note(r: np.ndarray, delta: float, loss: str, n_params: int, better: str) -> list[str]:
@@ -988,9 +977,7 @@ class PowerLawFit:
       fit_offset: whether y_inf was fitted.
       identifiable: False when the data do not pin the parameters down (singular
         information: the standard errors could not be computed). An exact fit, with as many
-        points as parameters, is identifiable but has no standard errors (``dof`` = 0), as is
-        a Huber fit with no more residuals inside delta than parameters where those residuals
-        pin every parameter (a note says its standard errors are undefined).
+        points as parameters, is identifiable but has no standard errors (``dof`` = 0).
       notes: human-readable caveats.
     """
 
@@ -1103,7 +1090,7 @@ class PowerLawFit:
         if math.isfinite(lo):
             rows.append(f"  exponent {self.level:.0%} t-interval ({self.dof} dof): [{lo:.6g}, {hi:.6g}]")
         if not self.identifiable:
-            rows.append("  NOT IDENTIFIABLE: parameters are not determined by these data")
+            rows.append(f"  {_NOT_IDENTIFIABLE}")
         rows += [f"  note: {n}" for n in self.notes]
         return "\n".join(rows)
 
@@ -1354,7 +1341,7 @@ def fit_power_law(
         notes.append(f"{n} points for {n_params} parameters: exact fit, no residual degrees of freedom, "
                      "so no standard errors")
     else:
-        identifiable = _identifiable(se_internal, jac, r, delta, loss)
+        identifiable = bool(np.all(np.isfinite(se_internal)))
     if not identifiable and not (exact and collapsed):
         notes.append("information matrix is singular or the loss has too few points in its quadratic branch; "
                      "standard errors are undefined")
@@ -1634,9 +1621,7 @@ class ChinchillaFit:
       sigma: fitted scale of the Huber density of the log-residuals (method="mle"), else NaN;
         not their sd: for Gaussian noise at delta = 1 it tends to 0.732 sd.
       boot_log_params: (R, 5) bootstrap refits of ``log_params`` (NaN rows failed), or None.
-      identifiable: False when the covariance is singular, an exponent is ~0, or N or D has
-        2 distinct values. A fit with too few residuals inside delta for standard errors
-        (a note says so) is identifiable where those residuals pin every parameter.
+      identifiable: False when the covariance is singular or an exponent is ~0.
       notes: caveats.
     """
 
@@ -1729,7 +1714,7 @@ class ChinchillaFit:
             + (f"  bootstrap={self.n_bootstrap}" if self.n_bootstrap else "")
         )
         if not self.identifiable:
-            rows.append("  NOT IDENTIFIABLE: parameters are not determined by these data")
+            rows.append(f"  {_NOT_IDENTIFIABLE}")
         rows += [f"  note: {n}" for n in self.notes]
         return "\n".join(rows)
 
@@ -1944,7 +1929,7 @@ def fit_chinchilla(
     notes += _huber_note(r, delta_eff, "huber", 5, "method='mle' (or a larger delta)" if method == "huber"
                          else "the default delta=1.0 (on standardised residuals)" if delta < 1.0
                          else "fitting more (N, D) points (or with a larger delta)")
-    identifiable = _identifiable(se, jac, r, delta_eff, "huber")
+    identifiable = bool(np.all(np.isfinite(se)))
     if not identifiable:
         notes.append("covariance is singular or too few residuals lie in the Huber quadratic branch: standard errors "
                      "undefined")
@@ -2168,8 +2153,6 @@ class BrokenPowerLawFit:
       intervals: bootstrap percentile intervals of the same keys (empty when bootstrap=0).
       n_bootstrap, level: resamples and confidence level of ``intervals``.
       identifiable: False when the information matrix is singular (standard errors undefined).
-        A Huber fit with too few residuals inside delta for standard errors (a note says so)
-        is identifiable where those residuals pin every parameter.
       notes: caveats (e.g. a break outside the data range).
     """
 
@@ -2247,7 +2230,7 @@ class BrokenPowerLawFit:
                     f"|grad|={self.grad_norm:.2g}  iters={self.iterations}  starts={self.n_starts}"
                     + (f"  bootstrap={self.n_bootstrap}" if self.n_bootstrap else ""))
         if not self.identifiable:
-            rows.append("  NOT IDENTIFIABLE: parameters are not determined by these data")
+            rows.append(f"  {_NOT_IDENTIFIABLE}")
         rows += [f"  note: {n}" for n in self.notes]
         return "\n".join(rows)
 
@@ -2419,7 +2402,7 @@ def fit_broken_power_law(
     cov = _m_estimator_cov(jac, r, np.ones(n), delta, loss)
     se = np.sqrt(np.diag(dj @ cov @ dj.T))
     stderr = dict(zip(names, map(float, se)))
-    identifiable = _identifiable(se, jac, r, delta, loss)
+    identifiable = bool(np.all(np.isfinite(se)))
     d = tuple(est[f"break{i}"] for i in range(1, breaks + 1))
     c = tuple(est[f"change{i}"] for i in range(1, breaks + 1))
     f = tuple(est[f"smoothness{i}"] for i in range(1, breaks + 1))
