@@ -1128,27 +1128,33 @@ def test_a_part_of_the_folders_grid_trains_into_it_what_is_missing(tmp_path):
     assert_same(got, sweep_superposition(CFG, part, progress=False))
 
 
-# mutants: the chunk written before the Ctrl-C (its file renamed into place) not counted, or one not written counted
+# mutants: the chunk written before the Ctrl-C (its file renamed into place) not counted, or one not written counted;
+# the last chunk written counted again when the Ctrl-C comes later (while the next one trains)
 def test_ctrl_c_says_what_is_saved_and_how_to_resume(tmp_path, monkeypatch, capsys):
-    write = sweep._write_chunk
-    for after_writing, folder in ((False, tmp_path / "before"), (True, tmp_path / "after")):
-        calls = []
+    write, stack = sweep._write_chunk, sweep._stack_inputs
+    for when, saved in (("before writing", 2), ("after writing", 3), ("training the next", 2)):
+        calls, folder = [], tmp_path / when.replace(" ", "_")
 
         def write_then_interrupt(*args):
             calls.append(1)
-            if len(calls) == 3 and not after_writing:
+            if len(calls) == 3 and when == "before writing":
                 raise KeyboardInterrupt
             write(*args)
-            if len(calls) == 3:  # (the file renamed into place, the chunk not yet counted)
+            if len(calls) == 3 and when == "after writing":  # (the file renamed into place, not yet counted)
                 raise KeyboardInterrupt
 
+        def stack_then_interrupt(*args):
+            if len(calls) == 2 and when == "training the next":  # (two chunks on disk and counted)
+                raise KeyboardInterrupt
+            return stack(*args)
+
         monkeypatch.setattr(sweep, "_write_chunk", write_then_interrupt)
+        monkeypatch.setattr(sweep, "_stack_inputs", stack_then_interrupt)
         with pytest.raises(KeyboardInterrupt):
             sweep_superposition(CFG, POINTS, out=folder, chunk_size=1, devices=jax.devices()[:1], progress=False)
-        saved = 3 if after_writing else 2
         assert (f"interrupted: {saved} of this process's 6 models are saved in {folder}; run the same sweep into it "
-                "again to resume") in capsys.readouterr().err
-        assert len(load_sweep(folder)) == saved
+                "again to resume") in capsys.readouterr().err, when
+        assert len(load_sweep(folder)) == saved, when
 
 
 def test_a_wrong_path_or_column_name_is_named(tmp_path):

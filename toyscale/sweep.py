@@ -1299,8 +1299,8 @@ def run_sweep(
         bar.close()
         if folder is not None:  # (the chunk being trained is lost; every finished one is on disk)
             saved = sum(1 for i in range(len(points)) if i % pcount == pidx and i in results)
-            if writing is not None and writing[0][0] not in results and os.path.exists(writing[1]):
-                saved += len(writing[0])  # (interrupted after its file's rename, before it was counted)
+            if writing is not None and os.path.exists(writing[1]):  # (interrupted after its file's rename, before
+                saved += sum(1 for i in writing[0] if i not in results)  # all of its models were counted)
             print(f"interrupted: {saved} of this process's {mine} models are saved in {folder}; run the same "
                   f"sweep into it again to resume", file=sys.stderr)
         raise
