@@ -606,7 +606,8 @@ def test_resuming_with_other_xla_settings_warns_but_not_on_another_device_count(
     manifest = json.loads(path.read_text())
     here = manifest["versions"]
     assert here["jax_disable_most_optimizations"] == jax.config.values["jax_disable_most_optimizations"]
-    assert here["XLA_FLAGS"] == " ".join(os.environ.get("XLA_FLAGS", "").split())
+    assert here["XLA_FLAGS"] == " ".join(sorted(os.environ.get("XLA_FLAGS", "").split()))
+    assert "jax_default_matmul_precision" not in here  # (float32_products sets the tasks' products' precision)
     flip = not here["jax_disable_most_optimizations"]
     for versions, message in (
             ({"jax_disable_most_optimizations": flip}, f"started with jax_disable_most_optimizations={flip}; resuming "
@@ -619,13 +620,23 @@ def test_resuming_with_other_xla_settings_warns_but_not_on_another_device_count(
         sorted((tmp_path / "chunks").iterdir())[-1].unlink()
         with pytest.warns(RuntimeWarning, match=re.escape(message)):
             sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
-    # a simulated device count is not a setting the numbers depend on: recorded without it, resumed silently
-    path.write_text(json.dumps(manifest))
+    # XLA_FLAGS in one spelling: each flag once (the last of a repeated one, which XLA keeps), sorted, without those
+    # the numbers do not depend on (a simulated device count, a dump folder), so the same flags resume silently
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false --xla_dump_to=/tmp/x --xla_b=1 "
+                       "--xla_force_host_platform_device_count=3 --xla_cpu_enable_fast_math=true")
+    assert sweep._xla_flags() == "--xla_b=1 --xla_cpu_enable_fast_math=true"
+    path.write_text(json.dumps({**manifest, "versions": {**here, "XLA_FLAGS": "--xla_b=1 "
+                                                                         "--xla_cpu_enable_fast_math=true"}}))
     sorted((tmp_path / "chunks").iterdir())[-1].unlink()
-    monkeypatch.setenv("XLA_FLAGS", f"--xla_force_host_platform_device_count=3  {os.environ.get('XLA_FLAGS', '')}")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", message=".*empty model", category=RuntimeWarning)  # (60 steps)
+        sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    # several settings changed: named together
+    path.write_text(json.dumps({**manifest, "versions": {**here, "XLA_FLAGS": "", "jax_enable_x64": True}}))
+    sorted((tmp_path / "chunks").iterdir())[-1].unlink()
+    with pytest.warns(RuntimeWarning, match=re.escape("or more (the settings change dtypes and what XLA computes, "
+                                                      "for a flag such as fast math)")):
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
 
 

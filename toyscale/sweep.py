@@ -478,30 +478,35 @@ def _versions() -> dict:
         "jax_threefry_partitionable": bool(jax.config.jax_threefry_partitionable),
         "jax_default_prng_impl": str(jax.config.jax_default_prng_impl),
         # and settings that change the code XLA emits, so a model's last bits (or, for a flag such as
-        # fast math or a matmul's precision, more)
+        # fast math, more). (Not jax_default_matmul_precision: the tasks' models are traced inside
+        # float32_products, which sets their products' precision whatever the global setting.)
         "jax_disable_most_optimizations": bool(jax.config.values["jax_disable_most_optimizations"]),
-        "jax_default_matmul_precision": str(jax.config.values["jax_default_matmul_precision"]),
         "XLA_FLAGS": _xla_flags(),
     }
 
 
 # the entries of _versions() that can change a model's numbers: a resume under others warns
 _NUMERIC_VERSIONS = ("toyscale", "jax", "jaxlib", "optax", "backend", "jax_enable_x64", "jax_threefry_partitionable",
-                     "jax_default_prng_impl", "jax_disable_most_optimizations", "jax_default_matmul_precision",
-                     "XLA_FLAGS")
+                     "jax_default_prng_impl", "jax_disable_most_optimizations", "XLA_FLAGS")
 # those of them that can move a model's numbers by more than its last bits, and how
 _BEYOND_LAST_BITS = {"jax_enable_x64": "dtypes", "jax_threefry_partitionable": "random bits",
-                     "jax_default_prng_impl": "random bits", "jax_default_matmul_precision": "a matmul's precision",
-                     "XLA_FLAGS": "what XLA computes, for a flag such as fast math"}
-_DEVICE_COUNT_FLAG = "--xla_force_host_platform_device_count"
+                     "jax_default_prng_impl": "random bits", "XLA_FLAGS": "what XLA computes, for a flag such as fast math"}
+# XLA flags a sweep's numbers do not depend on: the simulated CPU device count (the same bits on any number of
+# devices) and where XLA dumps what it compiles
+_FLAGS_NOT_NUMERIC = ("--xla_force_host_platform_device_count", "--xla_dump_")
 
 
 def _xla_flags() -> str:
-    """``XLA_FLAGS`` as this process has them (one space between flags), without the simulated
-    CPU device count, which a sweep's numbers do not depend on (the same bits on any number of
-    devices)."""
-    return " ".join(f for f in os.environ.get("XLA_FLAGS", "").split()
-                    if f.partition("=")[0] != _DEVICE_COUNT_FLAG)
+    """``XLA_FLAGS`` as this process has them, in one spelling: each flag once (the last of a
+    repeated one, which XLA keeps), sorted, without those a sweep's numbers do not depend on
+    (``_FLAGS_NOT_NUMERIC``). Read when the sweep starts: XLA read it when its backend started,
+    so a process that sets it in between records a flag that never took effect."""
+    flags = {}
+    for flag in os.environ.get("XLA_FLAGS", "").split():
+        name = flag.partition("=")[0]
+        if not name.startswith(_FLAGS_NOT_NUMERIC):
+            flags[name] = flag
+    return " ".join(sorted(flags.values()))
 
 
 def _jaxlib_version() -> str:
@@ -1232,11 +1237,12 @@ def run_sweep(
             def show(k, v):
                 return f"{k}={v!r}" if k == "XLA_FLAGS" else f"{k}={v}" if k.startswith("jax_") else f"{k} {v}"
 
-            beyond = list(dict.fromkeys(_BEYOND_LAST_BITS[k] for k in changed if k in _BEYOND_LAST_BITS))
+            beyond = list(dict.fromkeys(how for k, how in _BEYOND_LAST_BITS.items() if k in changed))  # (XLA last)
             warnings.warn(f"out={folder!r} was started with " + ", ".join(show(k, a) for k, (a, b) in changed.items())
                           + "; resuming with " + ", ".join(show(k, b) for k, (a, b) in changed.items())
                           + ": the models trained now may differ from an uninterrupted run's, in the last bits "
-                          + (f"or more (the setting changes {' and '.join(beyond)}) " if beyond else "")
+                          + (f"or more (the setting{'s' * (len(changed) > 1)} change{'s' * (len(changed) == 1)} "
+                             f"{' and '.join(beyond)}) " if beyond else "")
                           + "(the manifest keeps the first run's versions)", RuntimeWarning, stacklevel=2)
 
     # Group this process's models by static shape, in model-id order. Chunks are laid out
