@@ -1099,20 +1099,21 @@ def test_by_fits_each_curve_of_an_export_in_one_command(tmp_path, capsys):
                            (["--by", "gg"], "unknown column(s) 'gg'")):
         assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", *extra]) == 2, extra
         assert message in capsys.readouterr().err, extra
-    # a cell written "(empty)" heads its group as an empty cell's does: both still tested and Holm-adjusted as two
-    cell = {"9": "(empty)", "10": ""}
-    p.write_text("m,seed,g,loss\n" + "".join(f"{m:g},{s},{cell[g]},{v:.17g}\n" for m, s, g, _, v in rows[:24]))
+    # a cell written "(empty)" heads its group as an empty cell's does: each still tested and Holm-adjusted
+    cell = {("9", "a"): "(empty)", ("10", "a"): "", ("10", ""): "(empty) (group 3)"}
+    p.write_text("m,seed,g,loss\n" + "".join(f"{m:g},{s},{cell[g, k]},{v:.17g}\n" for m, s, g, k, v in rows
+                                             if (g, k) in cell))
     assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--mean", "--by", "g", "--lack-of-fit",
                      "--json"]) == 0
     groups = json.loads(capsys.readouterr().out)["groups"]
-    assert [gr["by"]["g"] for gr in groups] == ["(empty)", ""]
+    assert [gr["by"]["g"] for gr in groups] == ["(empty)", "(empty) (group 3)", ""]
     holm = holm_adjusted([gr["lack_of_fit"]["p_value"] for gr in groups])
     assert [gr["lack_of_fit"]["p_holm"] for gr in groups] == pytest.approx(holm.tolist(), rel=1e-12)
     assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--mean", "--by", "g", "--lack-of-fit"]) == 0
     out = capsys.readouterr().out
-    least = "g=(empty)" if groups[0]["lack_of_fit"]["p_value"] < groups[1]["lack_of_fit"]["p_value"] else \
-        "g=(empty) (group 2)"
-    assert f"Holm-adjusted over the 2 groups tested: p < 0.05 in {int((holm < 0.05).sum())} (smallest " \
+    labels = ["g=(empty)", "g=(empty) (group 3)", "g=(empty) (group 3) (group 3)"]
+    least = labels[int(np.argmin([gr["lack_of_fit"]["p_value"] for gr in groups]))]
+    assert f"Holm-adjusted over the 3 groups tested: p < 0.05 in {int((holm < 0.05).sum())} (smallest " \
         f"{holm.min():.3g}, {least})" in out, out
 
 

@@ -404,7 +404,9 @@ def _fit_each_group(args, fit_rows: Callable[[dict], tuple[Any, dict, str]]) -> 
             continue
         if not fit.identifiable:
             status, unidentified = max(status, 1), unidentified + 1
-        label = head if head not in tests else f"{head} (group {len(shown) + 1})"  # (a cell spelled "(empty)")
+        label = head
+        while label in tests:  # (a cell spelled "(empty)", or "(empty) (group 3)" even)
+            label += f" (group {len(shown) + 1})"
         tests[label] = d.get("lack_of_fit")  # (the dict JSON prints: holm_family_text adds its p_holm)
         shown.append(({"by": by, "rows": n, **d}, f"== {head} ({n} rows)\n{text}"))
     family = holm_family_text(tests, ("group", "groups"))
