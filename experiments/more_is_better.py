@@ -30,6 +30,17 @@ def log_sizes(lo: int, hi: int, count: int) -> list[int]:
     return sorted({int(round(v)) for v in np.geomspace(lo, hi, count)})
 
 
+def simon_sizes(low: float, high: float, count: int) -> list[int]:
+    """Simon et al.'s size grid (``int_logspace(low, high, count, base=10)`` in their
+    more-is-better repository's utils.py): ``count`` sizes from 10^low to 10^high evenly spaced
+    in log, truncated to integers, each one no larger than the last raised to one above it
+    (simon_sizes(1, 4, 31): 10, 12, 15, 19, 25, 31, ..., 7943, 10000)."""
+    sizes = [int(v) for v in np.logspace(low, high, count)]
+    for i in range(1, len(sizes)):
+        sizes[i] = max(sizes[i], sizes[i - 1] + 1)
+    return sizes
+
+
 def log_ridges(lo: float, hi: float, count: int) -> list[float]:
     return [float(v) for v in np.geomspace(lo, hi, count)]
 
@@ -46,9 +57,9 @@ def log_ridges(lo: float, hi: float, count: int) -> list[float]:
 # not normalised, is this teacher's at lambda_+ = M.
 NOISE_SD = 0.5**0.5
 PRESETS = {
-    # Simon et al.'s Gaussian random-feature runs: M = 10^4, 31 sizes in 10..10^4, 31 ridges in
-    # 10^[-3, 2], 45 trials (86,490 models in 62 shapes: a GPU's job; n = k = 256 itself is not one of the sizes).
-    "paper": dict(rf=dict(M=10_000), alpha=0.5, noise=NOISE_SD, fixed=256, sizes=log_sizes(10, 10_000, 31),
+    # Simon et al.'s Gaussian random-feature runs: M = 10^4, 31 sizes in 10..10^4 (their grid, truncated), 31 ridges
+    # in 10^[-3, 2], 45 trials (86,490 models in 62 shapes: a GPU's job; n = k = 256 itself is not one of the sizes).
+    "paper": dict(rf=dict(M=10_000), alpha=0.5, noise=NOISE_SD, fixed=256, sizes=simon_sizes(1, 4, 31),
                   ridges=log_ridges(1e-3, 1e2, 31), trials=45),
     # a 2-core CPU in a few minutes: M = 2048, 13 sizes, 11 ridges, 8 trials
     "quick": dict(rf=dict(M=2048), alpha=0.5, noise=NOISE_SD, fixed=128, sizes=log_sizes(8, 2048, 13),

@@ -2469,6 +2469,11 @@ def test_more_is_better_counts_rises_beyond_two_combined_standard_errors_and_siz
     sizes = module.log_sizes(4, 64, 100)  # 100 log-spaced values, 61 integers to round to
     assert sizes == sorted(set(sizes)) and sizes[0] == 4 and sizes[-1] == 64 and 50 < len(sizes) <= 61
     assert module.log_sizes(10, 1000, 3) == [10, 100, 1000]
+    # the paper preset's sizes are Simon et al.'s grid: np.logspace(1, 4, 31) truncated (their utils.int_logspace),
+    # not rounded (13 of the 31 had been one larger: 13 for their 12, 126 for 125)
+    theirs = np.logspace(1, 4, num=31, base=10).astype(int)
+    assert module.PRESETS["paper"]["sizes"] == theirs.tolist() and theirs[1] == 12 and 125 in theirs
+    assert module.simon_sizes(0, 1, 31) == list(range(1, 32))  # (repeats raised one above the last, as theirs)
 
 
 # (mutation check) kills: P1 (a model with exactly MIN_ROWS represented rows left out), P2 (nu = m given a Welch
