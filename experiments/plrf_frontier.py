@@ -8,7 +8,9 @@ at alpha = 0.7 on the boundary of phases II and III (beta = alpha in the derived
 along the frontier falls as f^-0.643 (measured 0.648 in the paper). The exponents printed beside the fits are
 ``toyscale.theory.plrf_exponents`` (derived from the loss terms, not read in the paper's table):
 d* ~ f^(1/2), P* ~ f^-((4 alpha - 1) / (4 alpha)) there, and each width's floor (the least
-loss of its d features) ~ d^-(2 alpha - max(0, 1 - 2 beta)).
+loss of its d features) ~ d^-(2 alpha - max(0, 1 - 2 beta)). That floor exponent is d -> inf's: the
+script also prints the slope of the floors' deterministic equivalent at its own widths
+(``toyscale.theory.plrf_floor``), which approaches it only at d in the thousands.
 
 Every width trains for ``compute / d`` steps (rounded down to a multiple of ``plrf.log_every``),
 so all widths reach about the same largest budget; the
@@ -34,7 +36,8 @@ from toyscale._checks import check_int
 from toyscale.runner import (check_axis, check_seed_resamples, check_seed_widen, experiment_args, finish,
                              frontier_fits, frontier_summary, print_exponents, print_frontier, redraw_exponents,
                              run_experiment_sweep, width_fit)
-from toyscale.theory import plrf_exponents
+from toyscale.fitting import fit_power_law
+from toyscale.theory import plrf_exponents, plrf_floor
 
 # ``plrf`` holds PLRFConfig fields; ``compute`` is the largest budget f = d r (each width runs
 # compute / d steps, rounded down to a multiple of log_every); ``bins`` the number of
@@ -143,6 +146,16 @@ def main(argv=None) -> dict:
                   SIGNS["d_opt"]),
         "loss_opt": ("P* ~ f^-x along the frontier", SIGNS["loss_opt"]),
     }, fits, why, want, redrawn)
+    # the floors' deterministic equivalent at these widths: its slope reaches the asymptotic prediction only at d
+    # in the thousands, so the fitted floor exponent is to be read against it
+    floor_theory = plrf_floor(widths, s["alpha"], s["beta"], cfg.v_ratio)
+    floor_theory_exponent = fit_power_law(np.asarray(widths, float), floor_theory).exponent
+    wider = np.array([8, 16, 32]) * max(widths)
+    floor_wider_exponent = fit_power_law(wider, plrf_floor(wider, s["alpha"], s["beta"], cfg.v_ratio)).exponent
+    print(f"floor, theory: the floors' deterministic equivalent (theory.plrf_floor) falls as "
+          f"d^-{floor_theory_exponent:.3f} over these widths, d = {min(widths)}..{max(widths)}, and as "
+          f"d^-{floor_wider_exponent:.3f} over d = {wider[0]}..{wider[-1]}; the prediction {want['floor']:.3g} is "
+          f"its d -> inf limit")
     if frontier is not None:
         print_frontier(frontier, budgets, "d* and P*", "; the predictions are asymptotic in d",
                        redrawn=redrawn is not None and not {"d_opt", "loss_opt"} & set(redrawn.why))
@@ -156,7 +169,10 @@ def main(argv=None) -> dict:
     return finish(args, "plrf_frontier", {
         "alpha": s["alpha"], "beta": s["beta"], "phase": want["phase"], "widths": widths,
         "steps": [steps[d] for d in widths], "r": r.tolist(), "loss_curves": curves.tolist(),
-        "floors": floors.tolist(), "exponents": rows,
+        "floors": floors.tolist(), "floors_theory": floor_theory.tolist(),
+        "floor_theory_exponent": floor_theory_exponent,
+        "floor_theory_exponent_wider": {"widths": wider.tolist(), "exponent": floor_wider_exponent},
+        "exponents": rows,
         "frontier": frontier_summary(frontier, budgets, ("d_opt", "loss_opt")),
         "seed_redraw": redrawn.note if redrawn is not None else None,
         "models": len(result), "diverged": diverged, "config": cfg.to_dict(),

@@ -4,6 +4,7 @@ and the frontier script's checks."""
 import importlib.util
 import json
 import pathlib
+import re
 
 import jax
 import numpy as np
@@ -111,6 +112,32 @@ def test_the_floor_falls_as_d_to_the_minus_2_alpha():
     floor = np.array([float(r["loss_floor"]) for r in result])
     slope = np.polyfit(np.log(d), np.log(floor), 1)[0]
     assert -1.6 < slope < -1.05, slope
+
+
+# mutants: the spectrum or the target's power off by an exponent; v not v_ratio d; the floor not halved
+def test_the_floors_deterministic_equivalent_is_the_simulations_mean_and_tends_to_the_derived_exponent():
+    from toyscale.fitting import fit_power_law
+    from toyscale.theory import approximation_error, plrf_floor
+
+    j = np.arange(1.0, 3 * 32 + 1)
+    assert plrf_floor(32, 0.8, 0.6, v_ratio=3)[0] == pytest.approx(
+        0.5 * float(approximation_error(j**-1.6, j**-2.8, 32.0)), rel=1e-6)
+    # the mean floor of 64 draws of W at d = 64 (200 draws, benchmarks/plrf_floor_theory.py: 1.034 +- 0.016 times it)
+    cfg = plrf.PLRFConfig(log_every=1)
+    result = plrf.sweep_plrf(cfg, plrf.plrf_grid(d=[64], alpha=[0.7], beta=[0.7], lr=0.01, steps=1, seeds=64),
+                             progress=False)
+    mean = np.mean([float(r["loss_floor"]) for r in result])
+    assert 0.9 < mean / plrf_floor(64, 0.7, 0.7)[0] < 1.15, mean / plrf_floor(64, 0.7, 0.7)[0]
+    # its slope reaches the derived 2 alpha - max(0, 1 - 2 beta) = 1.4 only at d in the thousands: 1.284 over the
+    # quick preset's widths (whose fifteen seeds' mean fit is 1.282 +- 0.009), 1.387 over 4096..16384
+    small, large = np.array([16.0, 32, 64, 128, 256, 512]), np.array([4096.0, 8192, 16384])
+    assert fit_power_law(small, plrf_floor(small, 0.7, 0.7)).exponent == pytest.approx(1.284, abs=2e-3)
+    assert fit_power_law(large, plrf_floor(large, 0.7, 0.7)).exponent == pytest.approx(1.387, abs=2e-3)
+    for bad, message in (({"d": 0}, "d=0; d must be whole numbers of features, each >= 1"),
+                         ({"d": [16, 2.5]}, "d=[16, 2.5]; d must be whole"), ({"alpha": np.nan}, "alpha=nan"),
+                         ({"v_ratio": 0}, "v_ratio=0")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            plrf_floor(**{"d": 16, "alpha": 0.7, "beta": 0.7, **bad})
 
 
 @pytest.mark.parametrize("change, error, message", [
@@ -222,6 +249,19 @@ def test_the_frontier_script_prints_its_fits_against_the_predictions(tmp_path, c
     assert summary["exponents"]["d_opt"]["predicted"] == 0.5
     assert 0 < summary["exponents"]["d_opt"]["fitted"] < 1 and 0 < summary["exponents"]["loss_opt"]["fitted"] < 1
     assert 1.0 < summary["exponents"]["floor"]["fitted"] < 1.6
+    # beside it the floors' deterministic equivalent at these widths, and at 8-32 times the widest
+    from toyscale.fitting import fit_power_law
+    from toyscale.theory import plrf_floor
+
+    want = plrf_floor(pre["widths"], 0.7, 0.7, module.PRESETS["smoke"]["plrf"]["v_ratio"])
+    assert summary["floors_theory"] == pytest.approx(want.tolist(), rel=1e-12)
+    exponent = fit_power_law(np.asarray(pre["widths"], float), want).exponent
+    assert summary["floor_theory_exponent"] == pytest.approx(exponent, rel=1e-12)
+    wider = summary["floor_theory_exponent_wider"]
+    assert wider["widths"] == [8 * 64, 16 * 64, 32 * 64] and exponent < wider["exponent"] < 1.4
+    assert (f"floor, theory: the floors' deterministic equivalent (theory.plrf_floor) falls as d^-{exponent:.3f} over "
+            f"these widths, d = 4..64, and as d^-{wider['exponent']:.3f} over d = 512..2048; the prediction 1.4 is "
+            f"its d -> inf limit") in printed
     # each width's curve is as long as its own steps, NaN after
     curves = np.asarray(summary["loss_curves"], float)
     assert np.isfinite(curves[-1, : summary["steps"][-1] // 10]).all() and np.isnan(curves[-1, -1])

@@ -92,9 +92,10 @@ def test_the_plrf_block_runs_and_its_comments_hold():
         "plrf.sweep_plrf(cfg, pts)": "plrf.sweep_plrf(cfg, pts, progress=False)",
     })
     scope: dict = {}
-    exec(compile(code.replace("theory.plrf_exponents(0.7, 0.7)", "want = theory.plrf_exponents(0.7, 0.7)"),
-                 "README.md (plrf)", "exec"), scope)
+    code = code.replace("theory.plrf_exponents(0.7, 0.7)", "want = theory.plrf_exponents(0.7, 0.7)")
+    exec(compile(code.replace("theory.plrf_floor(", "floors = theory.plrf_floor("), "README.md (plrf)", "exec"), scope)
     res, want = scope["res"], scope["want"]
+    assert [float(f"{f:.3g}") for f in scope["floors"]] == [0.00767, 0.00312]
     assert len(res) == 4 and sorted(res[0].outputs) == ["loss", "loss_curve", "loss_floor", "loss_start"]
     assert not any(r.diverged for r in res)
     assert want["phase"] == "II/III" and want["d_opt"] == 0.5 and round(want["loss_opt"], 3) == 0.643

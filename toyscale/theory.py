@@ -64,6 +64,7 @@ __all__ = [
     "expected_test_loss",
     "weak_superposition_loss",
     "plrf_exponents",
+    "plrf_floor",
 ]
 
 _BISECTION_STEPS = 200
@@ -660,3 +661,32 @@ def plrf_exponents(alpha: float, beta: float) -> dict[str, Any]:
         phase = "Ia/II"
     time = min((2 * a + 2 * b - 1) / (2 * a), (4 * a - 1) / (2 * a))
     return {"phase": phase, "d_opt": d_opt, "loss_opt": loss_opt, "floor": 2 * a - max(0.0, 1 - 2 * b), "time": time}
+
+
+def plrf_floor(d: Any, alpha: float, beta: float, v_ratio: int = 4) -> np.ndarray:
+    """The deterministic equivalent of a PLRF's floor (:mod:`toyscale.plrf`'s ``loss_floor``):
+    the least loss ``min_theta 1/2 sum_j j^-2alpha ((W theta)_j - j^-beta)^2`` of ``d`` random
+    features of ``v = v_ratio d`` data dimensions, expected over W, at each ``d``.
+
+    It is :func:`approximation_error` of the spectrum ``j^-2 alpha`` (j = 1..v) and target power
+    ``j^-(2 alpha + 2 beta)`` at k = d features, halved. Its slope against d tends to
+    :func:`plrf_exponents`' ``floor``, ``2 alpha - max(0, 1 - 2 beta)``, only slowly: at alpha =
+    beta = 0.7 and v = 4d a power law fitted to it over d = 16..512 falls as d^-1.284, over
+    4096..16384 as d^-1.387 (the asymptotic 1.4), so a simulation at small d is to be compared
+    with this, not with the asymptotic exponent.
+
+    Raises:
+      ValueError: a d below 1 or not whole, alpha or beta not finite, or v_ratio below 1.
+    """
+    from toyscale._checks import check_int
+
+    widths = np.atleast_1d(np.asarray(d, dtype=float))
+    if widths.ndim != 1 or not np.all(np.isfinite(widths) & (widths >= 1) & (widths == np.round(widths))):
+        raise ValueError(f"d={short_repr(d, 80)}; d must be whole numbers of features, each >= 1")
+    a, b = check_real("alpha", alpha), check_real("beta", beta)
+    ratio = check_int("v_ratio", v_ratio, 1)
+    floors = []
+    for width in widths:  # (one spectrum per width: v = v_ratio d modes)
+        j = np.arange(1, ratio * int(width) + 1, dtype=float)
+        floors.append(0.5 * float(approximation_error(j ** (-2 * a), j ** (-2 * a - 2 * b), float(width))))
+    return np.asarray(floors)
