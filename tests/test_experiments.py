@@ -2476,6 +2476,26 @@ def test_more_is_better_counts_rises_beyond_two_combined_standard_errors_and_siz
     assert module.simon_sizes(0, 1, 31) == list(range(1, 32))  # (repeats raised one above the last, as theirs)
 
 
+# mutant: the theory's floor slope over every width where the floor fit left one out
+def test_plrf_frontier_fits_the_floors_theory_over_the_widths_of_the_floor_fit(tmp_path, capsys):
+    from toyscale.fitting import fit_power_law
+    from toyscale.theory import plrf_floor
+
+    def outputs(p):  # (width 8's floors NaN: the floor fit has 4 widths)
+        r = 10.0 * np.arange(1, p["steps"] // 10 + 1)
+        return {"loss_curve": r**-0.5 + 0.5 / p["d"], "loss_floor": np.float64(np.nan if p["d"] == 8 else 0.5 / p["d"])}
+
+    module = _stand_in_sweep(load("plrf_frontier"), outputs)
+    module.main(["--preset", "smoke", "--set", "seed_resamples=0", "--out", str(tmp_path / "plrf"), "--figures",
+                 str(tmp_path / "fig"), "--no-progress"])
+    printed = capsys.readouterr().out
+    summary = json.loads((tmp_path / "plrf" / "summary.json").read_text())
+    want = fit_power_law(np.array([4.0, 16, 32, 64]), plrf_floor([4, 16, 32, 64], 0.7, 0.7)).exponent
+    assert summary["floor_theory_exponent"] == pytest.approx(want, rel=1e-9)
+    assert summary["exponents"]["floor"]["fitted"] == pytest.approx(1.0, rel=1e-6)
+    assert f"falls as d^-{want:.3f} over the widths of the floor fit, d = 4, 16, 32, 64, and as d^-" in printed
+
+
 # (mutation check) kills: P1 (a model with exactly MIN_ROWS represented rows left out), P2 (nu = m given a Welch
 # bound of 0 and a division by it), P3 (var_over_random NaN at exactly MIN_ROWS long rows), P4 (nu = phi_1 n
 # truncated, not rounded). The existing check has 20 long rows (or 8) and m = 4 or 30: no boundary.

@@ -119,10 +119,11 @@ def test_the_floors_deterministic_equivalent_is_the_simulations_mean_and_tends_t
     from toyscale.fitting import fit_power_law
     from toyscale.theory import approximation_error, plrf_floor
 
-    j = np.arange(1.0, 3 * 32 + 1)
-    assert plrf_floor(32, 0.8, 0.6, v_ratio=3)[0] == pytest.approx(
-        0.5 * float(approximation_error(j**-1.6, j**-2.8, 32.0)), rel=1e-6)
-    # the mean floor of 64 draws of W at d = 64 (200 draws, benchmarks/plrf_floor_theory.py: 1.034 +- 0.016 times it)
+    # each width on its own v = v_ratio d modes (one program for all: the others' modes set to 0)
+    by_hand = [0.5 * float(approximation_error(j**-1.6, j**-2.8, float(d))) for d in (8, 32)
+               for j in [np.arange(1.0, 3 * d + 1)]]
+    assert plrf_floor([8, 32], 0.8, 0.6, v_ratio=3) == pytest.approx(by_hand, rel=1e-6)
+    # the mean floor of 64 draws of W at d = 64 (4,000 draws, benchmarks/plrf_floor_theory.py: 1.020 +- 0.004 times it)
     cfg = plrf.PLRFConfig(log_every=1)
     result = plrf.sweep_plrf(cfg, plrf.plrf_grid(d=[64], alpha=[0.7], beta=[0.7], lr=0.01, steps=1, seeds=64),
                              progress=False)
@@ -133,10 +134,17 @@ def test_the_floors_deterministic_equivalent_is_the_simulations_mean_and_tends_t
     small, large = np.array([16.0, 32, 64, 128, 256, 512]), np.array([4096.0, 8192, 16384])
     assert fit_power_law(small, plrf_floor(small, 0.7, 0.7)).exponent == pytest.approx(1.284, abs=2e-3)
     assert fit_power_law(large, plrf_floor(large, 0.7, 0.7)).exponent == pytest.approx(1.387, abs=2e-3)
-    for bad, message in (({"d": 0}, "d=0; d must be whole numbers of features, each >= 1"),
-                         ({"d": [16, 2.5]}, "d=[16, 2.5]; d must be whole"), ({"alpha": np.nan}, "alpha=nan"),
-                         ({"v_ratio": 0}, "v_ratio=0")):
-        with pytest.raises(ValueError, match=re.escape(message)):
+    for bad, error, message in (
+            ({"d": 0}, ValueError, "d=0; d must be one or more whole numbers of features, each >= 1"),
+            ({"d": [16, 2.5]}, ValueError, "d=[16, 2.5]; d must be one or more whole"),
+            ({"d": []}, ValueError, "d=[]; d must be one or more"),
+            ({"d": True}, TypeError, "d=True; d must be a width"),
+            ({"d": 2**23}, ValueError, "v = v_ratio d = 4 x 8.38861e+06 modes is above the 16,777,216"),
+            ({"alpha": np.nan}, ValueError, "alpha=nan"),
+            ({"beta": 0.0}, ValueError, "beta=0.0; beta must be finite > 0"),
+            ({"alpha": 0.2, "beta": 0.2}, ValueError, "needs 2 alpha + 2 beta > 1"),
+            ({"v_ratio": 0}, ValueError, "v_ratio=0"), ({"v_ratio": 2.0}, TypeError, "v_ratio=2.0")):
+        with pytest.raises(error, match=re.escape(message)):
             plrf_floor(**{"d": 16, "alpha": 0.7, "beta": 0.7, **bad})
 
 

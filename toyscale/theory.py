@@ -38,6 +38,7 @@ below full rank), where the equivalent is infinite only at n = k; see :func:`rf_
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -663,30 +664,61 @@ def plrf_exponents(alpha: float, beta: float) -> dict[str, Any]:
     return {"phase": phase, "d_opt": d_opt, "loss_opt": loss_opt, "floor": 2 * a - max(0.0, 1 - 2 * b), "time": time}
 
 
+# the most modes (v = v_ratio d) plrf_floor takes: 2^24 is 64 MiB an array in float32 (the paper preset's widest
+# theory, 32 x 3200 x 4, needs 409,600)
+PLRF_FLOOR_MODES = 2**24
+
+
 def plrf_floor(d: Any, alpha: float, beta: float, v_ratio: int = 4) -> np.ndarray:
     """The deterministic equivalent of a PLRF's floor (:mod:`toyscale.plrf`'s ``loss_floor``):
     the least loss ``min_theta 1/2 sum_j j^-2alpha ((W theta)_j - j^-beta)^2`` of ``d`` random
-    features of ``v = v_ratio d`` data dimensions, expected over W, at each ``d``.
+    features of ``v = v_ratio d`` data dimensions, at each ``d``.
 
     It is :func:`approximation_error` of the spectrum ``j^-2 alpha`` (j = 1..v) and target power
-    ``j^-(2 alpha + 2 beta)`` at k = d features, halved. Its slope against d tends to
-    :func:`plrf_exponents`' ``floor``, ``2 alpha - max(0, 1 - 2 beta)``, only slowly: at alpha =
+    ``j^-(2 alpha + 2 beta)`` at k = d features, halved: the large-d equivalent of the floor's
+    expectation over W, which the mean of simulated floors approaches as about 1/d (5.2, 3.1,
+    2.0 and 1.3 % above it at d = 16, 32, 64, 128: ``benchmarks/plrf_floor_theory.py``). Its slope against d tends
+    to :func:`plrf_exponents`' ``floor``, ``2 alpha - max(0, 1 - 2 beta)``, slowly: at alpha =
     beta = 0.7 and v = 4d a power law fitted to it over d = 16..512 falls as d^-1.284, over
-    4096..16384 as d^-1.387 (the asymptotic 1.4), so a simulation at small d is to be compared
-    with this, not with the asymptotic exponent.
+    4096..16384 as d^-1.387 (the limit 1.4); near beta = 1/2 more slowly still. So a simulation
+    at small d is to be read against this as well as against the limit. All widths in one
+    compiled program (the modes past each width's v set to 0, which no feature learns).
 
     Raises:
-      ValueError: a d below 1 or not whole, alpha or beta not finite, or v_ratio below 1.
+      TypeError: ``d`` not numbers (text, True/False), or ``v_ratio`` not an integer.
+      ValueError: ``d`` empty, below 1 or not whole, or ``v_ratio d`` above ``PLRF_FLOOR_MODES``;
+        alpha or beta not finite > 0, or 2 alpha + 2 beta <= 1 (as :func:`toyscale.plrf.check_point`).
     """
     from toyscale._checks import check_int
 
-    widths = np.atleast_1d(np.asarray(d, dtype=float))
-    if widths.ndim != 1 or not np.all(np.isfinite(widths) & (widths >= 1) & (widths == np.round(widths))):
-        raise ValueError(f"d={short_repr(d, 80)}; d must be whole numbers of features, each >= 1")
-    a, b = check_real("alpha", alpha), check_real("beta", beta)
     ratio = check_int("v_ratio", v_ratio, 1)
-    floors = []
-    for width in widths:  # (one spectrum per width: v = v_ratio d modes)
-        j = np.arange(1, ratio * int(width) + 1, dtype=float)
-        floors.append(0.5 * float(approximation_error(j ** (-2 * a), j ** (-2 * a - 2 * b), float(width))))
-    return np.asarray(floors)
+    a = check_real("alpha", alpha, low=0.0, strict=True)
+    b = check_real("beta", beta, low=0.0, strict=True)
+    if not 2 * a + 2 * b > 1:
+        raise ValueError(f"alpha={alpha!r}, beta={beta!r}; the power-law random-feature model needs 2 alpha + 2 beta "
+                         f"> 1 (else the target's power does not converge as v grows)")
+    raw = np.atleast_1d(np.asarray(d))
+    if raw.dtype.kind not in "iuf":
+        raise TypeError(f"d={short_repr(d, 80)}; d must be a width or widths (numbers of features), e.g. 64 or "
+                        f"[16, 32]")
+    widths = raw.astype(float)
+    if widths.ndim != 1 or not widths.size or not np.all(np.isfinite(widths) & (widths >= 1)
+                                                           & (widths == np.round(widths))):
+        raise ValueError(f"d={short_repr(d, 80)}; d must be one or more whole numbers of features, each >= 1")
+    if ratio * widths.max() > PLRF_FLOOR_MODES:
+        raise ValueError(f"d={short_repr(d, 80)}; v = v_ratio d = {ratio} x {widths.max():g} modes is above the "
+                         f"{PLRF_FLOOR_MODES:,} plrf_floor takes (PLRF_FLOOR_MODES)")
+    dtype = jnp.result_type(float)
+    return np.asarray(_plrf_floors(int(ratio * widths.max()), jnp.asarray(widths, dtype), ratio, a, b))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _plrf_floors(modes: int, widths: jax.Array, ratio: int, a: float, b: float) -> jax.Array:
+    j = jnp.arange(1, modes + 1, dtype=widths.dtype)
+
+    def one(d):
+        keep = j <= ratio * d  # (this width's v modes; the rest 0: unlearnable, no target power)
+        spectrum, power = jnp.where(keep, j ** (-2 * a), 0.0), jnp.where(keep, j ** (-2 * a - 2 * b), 0.0)
+        return 0.5 * approximation_error(spectrum, power, d)
+
+    return jax.vmap(one)(widths)
