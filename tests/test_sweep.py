@@ -595,7 +595,7 @@ def test_resuming_under_other_versions_warns(tmp_path):
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     sorted((tmp_path / "chunks").iterdir())[-1].unlink()
     with pytest.warns(RuntimeWarning, match=r"started with jax_enable_x64=True; resuming with jax_enable_x64=False: "
-                                            r".* or more \(the setting changes dtypes\) \(the manifest"):
+                                            r".* or more \(jax_enable_x64 changes dtypes\) \(the manifest"):
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
 
 
@@ -607,7 +607,7 @@ def test_resuming_with_other_xla_settings_warns_but_not_on_another_device_count(
     here = manifest["versions"]
     assert here["jax_disable_most_optimizations"] == jax.config.values["jax_disable_most_optimizations"]
     assert here["XLA_FLAGS"] == " ".join(sorted(os.environ.get("XLA_FLAGS", "").split()))
-    assert "jax_default_matmul_precision" not in here  # (float32_products sets the tasks' products' precision)
+    assert "jax_default_matmul_precision" not in here  # (float32_products sets the built-in tasks' precision)
     flip = not here["jax_disable_most_optimizations"]
     for versions, message in (
             ({"jax_disable_most_optimizations": flip}, f"started with jax_disable_most_optimizations={flip}; resuming "
@@ -615,7 +615,7 @@ def test_resuming_with_other_xla_settings_warns_but_not_on_another_device_count(
              "uninterrupted run's, in the last bits (the manifest"),
             ({"XLA_FLAGS": "--xla_cpu_enable_fast_math=true"}, "started with XLA_FLAGS='--xla_cpu_enable_fast_math=true'"
              f"; resuming with XLA_FLAGS={here['XLA_FLAGS']!r}: the models trained now may differ from an uninterrupted "
-             "run's, in the last bits or more (the setting changes what XLA computes, for a flag such as fast math)")):
+             "run's, in the last bits or more (XLA_FLAGS changes what XLA computes, for a flag such as fast math)")):
         path.write_text(json.dumps({**manifest, "versions": {**here, **versions}}))
         sorted((tmp_path / "chunks").iterdir())[-1].unlink()
         with pytest.warns(RuntimeWarning, match=re.escape(message)):
@@ -632,12 +632,22 @@ def test_resuming_with_other_xla_settings_warns_but_not_on_another_device_count(
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", message=".*empty model", category=RuntimeWarning)  # (60 steps)
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
-    # several settings changed: named together
-    path.write_text(json.dumps({**manifest, "versions": {**here, "XLA_FLAGS": "", "jax_enable_x64": True}}))
+    # several settings changed: each named with what it changes
+    path.write_text(json.dumps({**manifest, "versions": {**here, "XLA_FLAGS": "", "jax_enable_x64": True,
+                                                         "jax_disable_most_optimizations": flip}}))
     sorted((tmp_path / "chunks").iterdir())[-1].unlink()
-    with pytest.warns(RuntimeWarning, match=re.escape("or more (the settings change dtypes and what XLA computes, "
-                                                      "for a flag such as fast math)")):
+    with pytest.warns(RuntimeWarning, match=re.escape("or more (jax_enable_x64 changes dtypes; XLA_FLAGS changes what "
+                                                      "XLA computes, for a flag such as fast math) (the manifest")):
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+    # split as a shell splits (XLA takes quoted values); a value not starting with "-" names a file of flags
+    monkeypatch.setenv("XLA_FLAGS", '--xla_dump_hlo_pass_re="a b" --xla_x=1')
+    assert sweep._xla_flags() == "--xla_x=1"
+    flagfile = tmp_path / "flags"
+    flagfile.write_text("--xla_y=2\n--xla_x=1\n")
+    monkeypatch.setenv("XLA_FLAGS", str(flagfile))
+    assert sweep._xla_flags() == "--xla_x=1 --xla_y=2"
+    monkeypatch.setenv("XLA_FLAGS", str(tmp_path / "missing"))
+    assert sweep._xla_flags() == f"(a file of flags that could not be read: {tmp_path / 'missing'})"
 
 
 # ----------------------------------------------------------------------------- model keys

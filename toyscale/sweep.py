@@ -56,6 +56,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import sys
 import time
 import warnings
@@ -145,7 +146,10 @@ class Task(Protocol):
         verdict; otherwise a model is diverged when any floating output is non-finite.
         ``model_id``, ``point_digest``, ``file`` and ``allow_pickle`` are taken (the chunk
         files' own columns, np.savez's arguments). An output in bfloat16, float8 or int4 is
-        kept as float32 / int32, which a chunk file can store and read back.
+        kept as float32 / int32, which a chunk file can store and read back. Wrap it in
+        :func:`float32_products` (the built-in tasks do) so that its products' precision does
+        not follow the global ``jax_default_matmul_precision``, which a sweep's manifest does
+        not record: a folder resumed under another setting would mix precisions unwarned.
         """
 
     def bytes_per_model(self, static: Hashable) -> int:
@@ -478,8 +482,9 @@ def _versions() -> dict:
         "jax_threefry_partitionable": bool(jax.config.jax_threefry_partitionable),
         "jax_default_prng_impl": str(jax.config.jax_default_prng_impl),
         # and settings that change the code XLA emits, so a model's last bits (or, for a flag such as
-        # fast math, more). (Not jax_default_matmul_precision: the tasks' models are traced inside
-        # float32_products, which sets their products' precision whatever the global setting.)
+        # fast math, more). (Not jax_default_matmul_precision: the built-in tasks' models are traced
+        # inside float32_products, which sets their products' precision whatever the global setting;
+        # Task.model_fn asks a task of one's own to do the same.)
         "jax_disable_most_optimizations": bool(jax.config.values["jax_disable_most_optimizations"]),
         "XLA_FLAGS": _xla_flags(),
     }
@@ -497,12 +502,25 @@ _FLAGS_NOT_NUMERIC = ("--xla_force_host_platform_device_count", "--xla_dump_")
 
 
 def _xla_flags() -> str:
-    """``XLA_FLAGS`` as this process has them, in one spelling: each flag once (the last of a
-    repeated one, which XLA keeps), sorted, without those a sweep's numbers do not depend on
-    (``_FLAGS_NOT_NUMERIC``). Read when the sweep starts: XLA read it when its backend started,
+    """``XLA_FLAGS`` as this process has them, in one spelling: split as a shell splits (XLA
+    takes quoted values), each flag once (the last of a repeated one, which XLA keeps), sorted,
+    without those a sweep's numbers do not depend on (``_FLAGS_NOT_NUMERIC``). A value that does
+    not start with "-" names a file of flags, as XLA reads it: its flags are recorded (the path
+    where it cannot be read). Read when the sweep starts: XLA read it when its backend started,
     so a process that sets it in between records a flag that never took effect."""
+    text = os.environ.get("XLA_FLAGS", "").strip()
+    if text and not text.startswith("-"):
+        try:
+            with open(text, encoding="utf-8") as f:
+                text = f.read()
+        except (OSError, UnicodeDecodeError):
+            return f"(a file of flags that could not be read: {text})"
+    try:
+        tokens = shlex.split(text)
+    except ValueError:  # (an unclosed quote: XLA's own parser decides; the words as they stand)
+        tokens = text.split()
     flags = {}
-    for flag in os.environ.get("XLA_FLAGS", "").split():
+    for flag in tokens:
         name = flag.partition("=")[0]
         if not name.startswith(_FLAGS_NOT_NUMERIC):
             flags[name] = flag
@@ -1237,12 +1255,11 @@ def run_sweep(
             def show(k, v):
                 return f"{k}={v!r}" if k == "XLA_FLAGS" else f"{k}={v}" if k.startswith("jax_") else f"{k} {v}"
 
-            beyond = list(dict.fromkeys(how for k, how in _BEYOND_LAST_BITS.items() if k in changed))  # (XLA last)
+            beyond = [f"{k} changes {how}" for k, how in _BEYOND_LAST_BITS.items() if k in changed]  # (XLA last)
             warnings.warn(f"out={folder!r} was started with " + ", ".join(show(k, a) for k, (a, b) in changed.items())
                           + "; resuming with " + ", ".join(show(k, b) for k, (a, b) in changed.items())
                           + ": the models trained now may differ from an uninterrupted run's, in the last bits "
-                          + (f"or more (the setting{'s' * (len(changed) > 1)} change{'s' * (len(changed) == 1)} "
-                             f"{' and '.join(beyond)}) " if beyond else "")
+                          + (f"or more ({'; '.join(beyond)}) " if beyond else "")
                           + "(the manifest keeps the first run's versions)", RuntimeWarning, stacklevel=2)
 
     # Group this process's models by static shape, in model-id order. Chunks are laid out
