@@ -6,6 +6,11 @@ activation density E = sum_i p_i runs from 1 to 1/p_1 (7.49 at n = 1000, where f
 always active). The loss grows in proportion to E while the width exponent stays about 1.1
 (published: 1.1 ± 0.2, 1.1 ± 0.1, 1.1 ± 0.1, 1.12 ± 0.08, 1.12 ± 0.06).
 
+Decided here, where the reference is silent: the published script swept ten weight decays gamma
+at each density, and the reference does not say which the exponents above come from. Every
+preset trains the strong regime, gamma = -1 (an exponent about 1 is strong superposition's);
+``--set gamma=G`` trains another.
+
     python experiments/activation_density.py --preset quick --out runs/density
 """
 
