@@ -155,6 +155,7 @@ def test_unknown_preset_is_refused(tmp_path):
     ({"TOYSCALE_COMPILATION_CACHE": "off"}, None),   # opted out
     ({"TOYSCALE_COMPILATION_CACHE": "mine"}, "mine"),
     ({"JAX_COMPILATION_CACHE_DIR": "theirs"}, "theirs"),  # the user's own JAX setting wins
+    ({"TOYSCALE_COMPILATION_CACHE": "~/tilde"}, "tilde"),  # ~ expanded (it had made a folder named ~ in the cwd)
 ])
 def test_entry_points_use_a_persistent_compilation_cache(tmp_path, env, expect):
     # in a subprocess: the setting is process-global, and only entry points turn it on
@@ -164,13 +165,16 @@ def test_entry_points_use_a_persistent_compilation_cache(tmp_path, env, expect):
     full = {k: v for k, v in os.environ.items()
             if k not in ("TOYSCALE_COMPILATION_CACHE", "JAX_COMPILATION_CACHE_DIR", "XDG_CACHE_HOME")}
     full["XDG_CACHE_HOME"] = str(tmp_path / "xdg-home")
-    full.update({k: str(tmp_path / v) if v not in ("off",) else v for k, v in env.items()})
+    full.update({k: str(tmp_path / v) if v != "off" and not v.startswith("~") else v for k, v in env.items()})
+    full["HOME"] = str(tmp_path)
     code = ("import jax, jax.numpy as jnp\n"
             "from toyscale.runner import use_compilation_cache\n"
             "print(use_compilation_cache())\n"
             "jax.jit(lambda x: jnp.sin(x) * 3)(jnp.ones(7)).block_until_ready()\n")
-    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, check=True,
+                         cwd=tmp_path)
     folder = out.stdout.strip().splitlines()[-1]
+    assert not (tmp_path / "~").exists()
     if expect is None:
         assert folder == "None" and not (tmp_path / "xdg-home").exists()
         return
@@ -317,15 +321,23 @@ def test_a_script_removes_the_temp_files_a_killed_run_left_in_its_folders(tmp_pa
     out, figures = tmp_path / "out", tmp_path / "fig"
     out.mkdir(), figures.mkdir()
     old = time.time() - 7200
+    a, b = "a" * 16, "b" * 16  # (_write_temp's names: .tmp-<16 hex digits>-<name>)
     files = {name: folder / name for folder in (out, figures)
-             for name in (f".tmp-aaaa-{folder.name}.json", f".tmp-bbbb-{folder.name}.png", f"kept-{folder.name}.json")}
+             for name in (f".tmp-{a}-{folder.name}.json", f".tmp-{b}-{folder.name}.png", f"kept-{folder.name}.json",
+                          f".tmp-notes-{folder.name}.txt")}
     for path in files.values():
         path.write_text("x")
-    for path in list(files.values())[::3] + list(files.values())[2::3]:  # the .tmp-aaaa-* and the plain files: old
-        os.utime(path, (old, old))
+    for path in files.values():  # all old but the .tmp-bbbb-* ones
+        if b not in path.name:
+            os.utime(path, (old, old))
+    (out / f".tmp-{a}-dir").mkdir()  # (not a file: left, not a crash)
+    os.utime(out / f".tmp-{a}-dir", (old, old))
     experiment_args("demo", "", {"quick": {"widths": [3, 4]}}, ["--out", str(out), "--figures", str(figures)])
-    assert sorted(p.name for p in files.values() if p.exists()) == [
-        ".tmp-bbbb-fig.png", ".tmp-bbbb-out.png", "kept-fig.json", "kept-out.json"]  # (a fresh one may be written now)
+    # (a fresh one may be written now; another program's .tmp-notes-* file is not ours)
+    assert sorted(p.name for p in files.values() if p.exists()) == sorted([
+        f".tmp-{b}-fig.png", f".tmp-{b}-out.png", "kept-fig.json", "kept-out.json", ".tmp-notes-fig.txt",
+        ".tmp-notes-out.txt"])
+    assert (out / f".tmp-{a}-dir").is_dir()
 
 
 def test_set_reads_a_whole_float_as_the_int_the_preset_holds_in_a_list_too():
@@ -728,6 +740,28 @@ def test_an_output_path_that_is_a_file_is_a_usage_error(flag, tmp_path, capsys):
         load("superposition_scaling").main(argv)
     assert exit_.value.code == 2
     assert f"{flag} {taken}: exists and is not a folder" in capsys.readouterr().err
+    # a folder that cannot be made under that file: refused before the sweep too (the figure's had been found after
+    # it, the summary lost)
+    argv[-1] = str(taken / "sub")
+    with pytest.raises(SystemExit) as exit_:
+        load("superposition_scaling").main(argv)
+    assert exit_.value.code == 2 and not (tmp_path / "out" / "sweep").exists()
+    assert f"{flag} {taken / 'sub'}: cannot be written there ({taken} is a file)" in capsys.readouterr().err
+
+
+# mutant: a sweep folder itself accepted as --out (a new sweep trained into <it>/sweep, the summary written beside
+# the first sweep's chunks)
+def test_a_sweep_folder_given_as_out_is_a_usage_error(tmp_path, capsys):
+    from toyscale.runner import experiment_args
+
+    (tmp_path / "run" / "sweep").mkdir(parents=True)
+    (tmp_path / "run" / "sweep" / "manifest.json").write_text("{}")
+    with pytest.raises(SystemExit) as exit_:
+        experiment_args("demo", "", {"quick": {"widths": [3, 4]}}, ["--out", str(tmp_path / "run" / "sweep")])
+    assert exit_.value.code == 2
+    assert (f"--out {tmp_path / 'run' / 'sweep'}: holds a sweep itself (its manifest.json); give the folder above it"
+            in capsys.readouterr().err)
+    experiment_args("demo", "", {"quick": {"widths": [3, 4]}}, ["--out", str(tmp_path / "run")])  # (its parent: fine)
 
 
 def test_ctrl_c_in_a_script_is_exit_130_with_how_to_resume(tmp_path, monkeypatch, capsys):

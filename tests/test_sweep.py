@@ -69,7 +69,8 @@ def test_disk_format_round_trips_and_records_the_config(tmp_path):
     assert not [f for f in os.listdir(tmp_path / "chunks") if not f.startswith("chunk_")]
     # A temp file left by a killed writer is ignored by readers and cleared on resume once it
     # is an hour old; a fresh one may be another run's write in progress and is left alone.
-    stale, fresh = tmp_path / "chunks" / ".tmp-partial.npz", tmp_path / "chunks" / ".tmp-writing.npz"
+    stale, fresh = (tmp_path / "chunks" / f".tmp-{'0' * 16}-partial.npz",
+                    tmp_path / "chunks" / f".tmp-{'1' * 16}-writing.npz")
     stale.write_bytes(b"half a chunk")
     fresh.write_bytes(b"a chunk being written")
     os.utime(stale, (time.time() - 7200, time.time() - 7200))
@@ -818,7 +819,7 @@ def test_each_process_of_a_multi_process_run_returns_every_record_on_disk(tmp_pa
 def test_resuming_removes_only_stale_temp_files(tmp_path):
     sweep_superposition(SMALL, THREE[:1], out=tmp_path, devices=ONE, progress=False)
     chunks = tmp_path / "chunks"
-    fresh, stale = chunks / ".tmp-aaaa-chunk_x.npz", chunks / ".tmp-bbbb-chunk_y.npz"
+    fresh, stale = chunks / f".tmp-{'a' * 16}-chunk_x.npz", chunks / f".tmp-{'b' * 16}-chunk_y.npz"
     fresh.write_bytes(b"another run is writing me")
     stale.write_bytes(b"left by a killed run")
     old = time.time() - 2 * 3600
@@ -1466,13 +1467,13 @@ def test_ctrl_c_in_a_share_of_the_grid_counts_only_that_shares_models(tmp_path, 
 def test_a_resume_keeps_old_results_and_clears_old_temp_files_in_both_folders(tmp_path):
     points = [{"flag": False, "seed": s} for s in range(2)]
     sweep.run_sweep(_FlagTask(), points, out=tmp_path, devices=ONE, progress=False)
-    (tmp_path / ".tmp-0123-manifest.json").write_text("{")  # a killed run's manifest rewrite
+    (tmp_path / ".tmp-0123456789abcdef-manifest.json").write_text("{")  # a killed run's manifest rewrite
     old = time.time() - 2 * 3600
     for path in [*tmp_path.iterdir(), *(tmp_path / "chunks").iterdir()]:
         os.utime(path, (old, old))
     again = sweep.run_sweep(_FlagTask(), points, out=tmp_path, devices=ONE, progress=False)
     assert again.stats["chunks"] == 0 and len(load_sweep(tmp_path)) == 2
-    assert not (tmp_path / ".tmp-0123-manifest.json").exists() and (tmp_path / "manifest.json").exists()
+    assert not (tmp_path / ".tmp-0123456789abcdef-manifest.json").exists() and (tmp_path / "manifest.json").exists()
 
 
 # mutant: the model axis placed on the first device only (the engine still pads chunks for all of them)

@@ -43,24 +43,31 @@ def remove_temp_files() -> None:
 
 
 def remove_stale_temp_files(folder: str) -> int:
-    """Deletes the ``.tmp-*`` files in ``folder`` that a killed writer left (a SIGKILL skips every
+    """Deletes the temp files in ``folder`` that a killed writer left (a SIGKILL skips every
     clean-up) and that are untouched for ``STALE_TEMP_SECONDS`` (an hour), so that a file another
-    process is writing there right now is never pulled from under it. Returns how many it deleted;
-    a missing folder has none."""
+    process is writing there right now is never pulled from under it. Only toyscale's own names
+    (``.tmp-<16 hex digits>-<name>``); one it cannot remove (a folder, another user's) is left. Returns how
+    many it deleted; a missing folder has none."""
     now, removed = time.time(), 0
     try:
         names = os.listdir(folder)
     except (FileNotFoundError, NotADirectoryError):
         return 0
     for name in names:
+        if not _OWN_TEMP.match(name):  # (only the names _write_temp gives: ".tmp-notes.txt" is someone's file)
+            continue
         path = os.path.join(folder, name)
         try:
-            if name.startswith(".tmp-") and now - os.path.getmtime(path) > STALE_TEMP_SECONDS:
+            if now - os.path.getmtime(path) > STALE_TEMP_SECONDS:
                 os.unlink(path)
                 removed += 1
-        except FileNotFoundError:  # its writer renamed or removed it meanwhile
+        except OSError:  # renamed or removed meanwhile by its writer, a folder, or not ours to remove: left
             pass
     return removed
+
+
+# the names _write_temp gives its temp files: ".tmp-" and 16 hex digits, then "-" and the target's name
+_OWN_TEMP = re.compile(r"\.tmp-[0-9a-f]{16}-")
 
 
 def exit_interrupted(message: str) -> None:

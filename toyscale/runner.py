@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from toyscale._checks import check_axis
-from toyscale.io import atomic_write_json, exit_interrupted, remove_stale_temp_files
+from toyscale.io import atomic_write_json, exit_interrupted, probe_writable, remove_stale_temp_files
 
 # check_axis: a script's own swept setting (phase_diagram's alphas), refused by name when a
 # --set gives a lone value instead of a list, as the grids' own axes are
@@ -102,6 +102,7 @@ def use_compilation_cache() -> str | None:
     if folder is None:
         base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         folder = os.path.join(base, "toyscale", "jax")
+    folder = os.path.abspath(os.path.expanduser(folder))  # ("~/cache" had made ./~/cache; one cache for any cwd)
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return folder
@@ -279,12 +280,36 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     args.out = args.out or os.path.join("runs", f"{name}-{args.preset}{tag}")
     args.figures = args.figures or (args.out if tag else "figures")
     args.figure = os.path.join(args.figures, f"{name}_{args.preset}{tag}.png")
+    if os.path.isfile(os.path.join(args.out, "manifest.json")):  # (the script keeps its sweep in <out>/sweep)
+        parser.error(f"--out {args.out}: holds a sweep itself (its manifest.json); give the folder above it, in "
+                     f"whose sweep/ the script keeps its sweep")
     for flag, folder in (("--out", args.out), ("--figures", args.figures)):
         if os.path.exists(folder) and not os.path.isdir(folder):
             parser.error(f"{flag} {folder}: exists and is not a folder")
+        # (before the sweep: a figure folder that cannot be written had been found after it, the summary lost)
+        if (why := _unwritable(folder)) is not None:
+            parser.error(f"{flag} {folder}: cannot be written there ({why})")
         remove_stale_temp_files(folder)  # (a run killed while writing its summary or figure left one)
     args.started = time.perf_counter()
     return args
+
+
+def _unwritable(folder: str) -> str | None:
+    """Why ``folder`` cannot be written, or None: an existing folder is probed with a temp file;
+    a missing one is not made here (a script's parsing leaves no folders behind), but the
+    nearest existing folder above it must be one this process can make folders in."""
+    if os.path.isdir(folder):
+        try:
+            probe_writable(folder)
+        except OSError as e:
+            return e.strerror or str(e)
+        return None
+    above = os.path.dirname(os.path.abspath(folder))
+    while not os.path.exists(above):
+        above = os.path.dirname(above)
+    if not os.path.isdir(above):
+        return f"{above} is a file"
+    return None if os.access(above, os.W_OK | os.X_OK) else f"{above} is not writable"
 
 
 def _examples(presets: Mapping[str, Any]) -> str:
