@@ -222,6 +222,12 @@ def test_a_sweep_just_trained_tabulates_as_its_folder_does(tmp_path):
         loaded.to_csv("")
 
 
+# mutant: status's values shortened to 6 digits (-0.777778), which --where then matches with nothing
+def test_status_shows_a_value_as_short_as_is_exact_so_it_can_be_pasted_into_where():
+    assert [cli._show(v) for v in (0.5, 1e-05, -0.7777777777777778, 0.1 + 0.2, 3, None, "exp")] == [
+        "0.5", "1e-05", "-0.7777777777777778", "0.30000000000000004", "3", "(empty)", "exp"]
+
+
 def test_status_counts_finished_diverged_and_to_train_models_in_all_and_by_field(sweep, tmp_path, capsys):
     folder, result = sweep
     part = tmp_path / "part"

@@ -839,7 +839,11 @@ def _value_order(v):
 
 
 def _show(v) -> str:
-    return "(empty)" if v is None else f"{v:g}" if isinstance(v, float) else str(v)
+    """A value as status prints it: short where that is exact, else in full, so that it can be
+    pasted into --where (which matches by value: -0.777778 had matched nothing)."""
+    if v is None:
+        return "(empty)"
+    return f"{v:g}" if isinstance(v, float) and float(f"{v:g}") == v else str(v)
 
 
 def _cmd_status(args) -> int:
