@@ -27,7 +27,7 @@ from toyscale.theory import expected_test_loss
 # 2^13..2^15 range of Maloney et al.), not a published configuration.
 PRESETS = {
     "smoke": dict(rf=dict(M=256), alpha=0.5, sizes=[8, 16, 32, 64], rows=[8, 64], columns=[8, 64], ridges=[0.1],
-                  ridge_column=16, replicates=64, limit_size=32, ratio=2, seed_widen="sqrt"),
+                  ridge_column=16, replicates=64, max_min_size=None, limit_size=32, ratio=2, seed_widen="sqrt"),
     "quick": dict(rf=dict(M=4096), alpha=0.5, sizes=[2**i for i in range(3, 12)], rows=[16, 128, 2048],
                   columns=[16, 128, 2048], ridges=[1e-2, 1e-1], ridge_column=128, replicates=2048,
                   max_min_size=256, limit_size=32, ratio=8, seed_widen="sqrt"),

@@ -145,6 +145,16 @@ def test_random_features_summary(random_features_smoke):
     assert np.isfinite(on_disk["theory_rel_error_median"])
 
 
+# mutant: the smoke preset without max_min_size (--set max_min_size=... refused as not a setting of it)
+def test_every_preset_of_random_features_takes_max_min_size():
+    from toyscale.runner import experiment_args
+
+    module = load("random_features")
+    args = experiment_args("random_features", "", module.PRESETS, ["--preset", "smoke", "--set", "max_min_size=32"],
+                           prepare=module.prepare)
+    assert len(args.plan[1]) == 78 and all(min(p["N"], p["T"]) <= 32 for p in args.plan[1])  # (82 without it)
+
+
 def test_unknown_preset_is_refused(tmp_path):
     with pytest.raises(SystemExit):
         load("phase_diagram").main(["--preset", "huge", "--out", str(tmp_path)])
