@@ -537,6 +537,7 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("geometry", "lr=[0.01,0.02]", "lr=[0.01, 0.02]; lr must be one number, the peak learning rate of W and b"),
     ("phase_diagram", "lr=[0.01,0.02]", "lr=[0.01, 0.02]; lr must be one number"),
     ("activation_density", "lr=[0.01,0.02]", "lr=[0.01, 0.02]; lr must be one number"),
+    ("phase_diagram", "lr=NaN", "lr=nan; lr must be finite > 0"),  # (named as set: it had said lr_w=nan)
     ("activation_density", "s=[0,1.5]", "s=[0.0, 1.5]; each rescaling s must be a number in [0, 1], got 1.5"),
     ("activation_density", "s=[0,0]", "s=[0.0, 0.0] holds 0.0 twice"),
     ("activation_density", "widths=[5]", "widths=[5]; each alpha_m fit needs at least 2 distinct widths"),

@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from toyscale._checks import check_axis
+from toyscale._checks import check_axis, check_real
 from toyscale.io import atomic_write_json, exit_interrupted, probe_writable, remove_stale_temp_files
 
 # check_axis: a script's own swept setting (phase_diagram's alphas), refused by name when a
@@ -71,6 +71,7 @@ def superposition_points(config: Any, settings: Mapping[str, Any], *, gammas: Se
             raise TypeError(f"lr={lr!r}; lr must be one number, the peak learning rate of W and b (this script "
                             f"averages each width's seeds at one lr: sweep several with "
                             f"toyscale.train.superposition_grid)")
+        check_real("lr", lr, low=0.0, strict=True)  # (named as the preset names it: it had been "lr_w=nan")
         lr_w = lr_b = lr
     points = superposition_grid(widths=settings["widths"], gammas=gammas, frequencies=frequencies, lr_w=lr_w,
                                 lr_b=lr_b, seeds=settings["seeds"], n=config.n)
@@ -239,11 +240,12 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
                         help=f"change one setting of the preset, e.g. {_examples(presets)} (a dotted path into "
                              f"the preset; VALUE is read as JSON, else as a string; a JSON object is merged "
                              f"into a group; repeatable)")
-    parser.add_argument("--out", default=None, help="output folder (default runs/<script>-<preset>[-overrides])")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default runs/<script>-<preset>[-overrides][-seedN])")
     parser.add_argument("--seed", type=int, default=0, help="sweep seed (default 0)")
     parser.add_argument("--figures", default=None,
-                        help="folder for the figure (default figures/, or the output folder when --set or a "
-                             "non-zero --seed is given)")
+                        help="folder for the figure (default figures/, or the output folder when a --set "
+                             "changes a setting or --seed is not 0)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
     if not 0 <= args.seed < 2**32:
