@@ -426,6 +426,10 @@ def test_a_field_set_to_its_configs_default_keeps_the_presets_folder():
     ("seeds", "expected KEY=VALUE"),
     ("train.=1", "has an empty part"),
     ("train=5", "'train' is a group of settings"),
+    # (text that is not JSON where the preset holds a number had gone on, refused later with no word of why)
+    ("seeds=.5", "'.5' is not a number as JSON writes one, and seeds holds one (the preset has 2): VALUE is read as "
+                 "JSON, so write 0.01 for .01 and 1.0 for 1."),
+    ("train.n=abc", "'abc' is not a number as JSON writes one, and train.n holds one (the preset has 8)"),
 ])
 def test_set_refuses_what_the_preset_does_not_have(item, message, capsys):
     from toyscale.runner import experiment_args
@@ -485,7 +489,7 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
 
 
 @pytest.mark.parametrize("name, item, message", [
-    ("superposition_scaling", "train.steps=abc", "steps='abc'; steps must be an integer"),
+    ("superposition_scaling", 'train.steps="abc"', "steps='abc'; steps must be an integer"),
     # a misspelled key inside a group: named with the closest setting and the list of them
     ("superposition_scaling", "train.stepz=5", "'stepz' is not a setting of TrainConfig (did you mean 'steps'?); "
                                                "its settings are ['n', 'batch', 'steps'"),
@@ -530,7 +534,7 @@ def test_set_merges_a_group_and_reads_a_whole_float_as_the_presets_int():
     ("superposition_scaling", "widths=[4,4]", "widths=[4, 4] holds 4 twice"),
     ("geometry", "gammas=[1,1]", "gammas=[1.0, 1.0] holds 1.0 twice"),
     ("geometry", "widths=[4]", "widths=[4]; each alpha_m fit needs at least 2 distinct widths, got 1 [4]"),
-    ("geometry", "alpha=abc", "alpha='abc'; alpha must be a real number"),
+    ("geometry", 'alpha="abc"', "alpha='abc'; alpha must be a real number"),
     ("geometry", "gammas=[-1,-0.9999999]", "gammas=[-1.0, -0.9999999]: [-1.0, -0.9999999] all read -1 to 6 "),
     ("geometry", "train.represented_threshold=2", "train.represented_threshold=2.0; this script counts a row as"),
     # (a list was swept, then the fits' averaging of the seeds raised after every model had trained)

@@ -337,9 +337,9 @@ def _override(settings: dict, item: str) -> tuple[str, Any]:
     if not sep or not key:
         raise ValueError("expected KEY=VALUE")
     try:
-        value = json.loads(text)
+        value, is_json = json.loads(text), True
     except json.JSONDecodeError:
-        value = text
+        value, is_json = text, False
     parts = key.split(".")
     if not all(parts):
         raise ValueError(f"{key!r} has an empty part")
@@ -353,6 +353,10 @@ def _override(settings: dict, item: str) -> tuple[str, Any]:
     old = node.get(parts[-1])
     if isinstance(old, dict) and not isinstance(value, dict):
         raise ValueError(f"{key!r} is a group of settings; set one of {sorted(old)} instead")
+    if not is_json and isinstance(old, (int, float)) and not isinstance(old, bool):
+        # (".01" had gone on as text, refused later as "must be one number" with no word of why)
+        raise ValueError(f"{text!r} is not a number as JSON writes one, and {key} holds one (the preset has "
+                         f"{json.dumps(old)}): VALUE is read as JSON, so write 0.01 for .01 and 1.0 for 1.")
     value = _like(old, value)
     node[parts[-1]] = value
     return key, value
