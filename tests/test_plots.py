@@ -186,6 +186,22 @@ def test_phase_diagram_centres_its_cells_and_draws_phi_half_by_gamma_on_a_log_ax
     plots.save(fig)
 
 
+# mutants: ticks left at round numbers between the cells; a cell with no fit blank and unmarked
+def test_phase_diagram_ticks_the_values_swept_and_marks_the_cells_not_fitted():
+    alpha_m = np.arange(6.0).reshape(3, 2)
+    alpha_m[1, 0] = np.nan
+    fig = plots.phase_diagram([1.0, -1.0, 0.0], [0.5, 0.0], alpha_m)
+    ax = fig.axes[0]
+    np.testing.assert_array_equal(ax.get_xticks(), [0.0, 0.5])
+    np.testing.assert_array_equal(ax.get_yticks(), [-1.0, 0.0, 1.0])
+    assert ax.get_title().endswith("(gray: not fitted)") and ax.get_facecolor()[:3] == (0.8, 0.8, 0.8)
+    # many values: matplotlib's own ticks; all fitted: no gray in the title
+    many = np.linspace(0, 2, plots.MAX_TICKED_VALUES + 1)
+    ax = plots.phase_diagram([-1.0, 1.0], many, np.ones((2, many.size))).axes[0]
+    assert len(ax.get_xticks()) < many.size and "gray" not in ax.get_title()
+    plots.save(fig), plots.save(ax.figure)
+
+
 # mutants: the m / n reference line not capped at 1; the norms panel's threshold line not at 1/2
 def test_superposition_geometry_caps_m_over_n_at_one_and_marks_the_threshold_one_half():
     c = WidthCurve(widths=np.array([4.0, 16.0, 64.0]), loss=np.array([0.5, 0.3, 0.1]), loss_std=np.zeros(3),

@@ -108,6 +108,10 @@ def _check_panels(panels) -> None:
                                 f"(curve, toyscale.width_exponent(curve))")
 
 
+# an axis of at most this many values swept gets a tick at each of them
+MAX_TICKED_VALUES = 12
+
+
 def phase_diagram(
     gammas: Sequence[float],
     alphas: Sequence[float],
@@ -139,7 +143,11 @@ def phase_diagram(
     fig.colorbar(mesh, ax=ax, label="$\\alpha_m$")
     ax.set_xlabel("data exponent $\\alpha$ ($p_i \\propto i^{-\\alpha}$)")
     ax.set_ylabel("weight decay $\\gamma$")
-    ax.set_title("width exponent $\\alpha_m$")
+    ax.set_facecolor("0.8")  # (a cell with no fit, NaN, is not drawn: it had been blank white, unmarked)
+    ax.set_title("width exponent $\\alpha_m$" + (" (gray: not fitted)" if np.isnan(alpha_m).any() else ""))
+    for set_ticks, v in ((ax.set_xticks, a), (ax.set_yticks, g)):
+        if v.size <= MAX_TICKED_VALUES:  # (ticks at the values swept, not at round numbers between the cells)
+            set_ticks(np.sort(v), [f"{x:.3g}" for x in np.sort(v)])
     if phi_half:
         ax2 = axes[0][1]
         for label, (x, phi) in phi_half.items():
