@@ -202,6 +202,26 @@ def test_phase_diagram_ticks_the_values_swept_and_marks_the_cells_not_fitted():
     plots.save(fig), plots.save(ax.figure)
 
 
+# mutants: a fraction represented of 0 dropped unseen on the log axis (or its line run down off the panel to it)
+def test_a_phi_half_of_zero_is_marked_at_the_foot_of_its_log_axis():
+    fig = plots.phase_diagram([-1.0, 0.0, 1.0], [0.5], np.ones((3, 1)), phi_half={"s": ([-1.0, 0.0, 1.0],
+                                                                                        [1.0, 0.3, 0.0])})
+    ax2 = [ax for ax in fig.axes if ax.get_title() == "represented features"][0]
+    lines = {line.get_marker(): line for line in ax2.get_lines() if len(line.get_xdata())}
+    np.testing.assert_array_equal(lines["o"].get_ydata(), [1.0, 0.3, np.nan])  # (a gap, not a dive)
+    np.testing.assert_array_equal(lines["v"].get_xdata(), [1.0])
+    assert "0 (at the foot of the log axis)" in [t.get_text() for t in ax2.get_legend().get_texts()]
+    plots.save(fig)
+    c = WidthCurve(widths=np.array([4.0, 16.0, 64.0]), loss=np.array([0.0, 0.3, 0.6]), loss_std=np.zeros(3),
+                   n_models=np.ones(3, int), n_diverged=0)
+    fig = plots.superposition_geometry(16, {"weak": {"phi_half": c, "overlap_mean": c, "test_loss": c}})
+    ax_phi = fig.axes[0]
+    feet = [line for line in ax_phi.get_lines() if line.get_marker() == "v" and len(line.get_xdata())]
+    assert [list(line.get_xdata()) for line in feet] == [[4.0]]
+    assert "0 (at the foot of the log axis)" in [t.get_text() for t in ax_phi.get_legend().get_texts()]
+    plots.save(fig)
+
+
 # mutants: the m / n reference line not capped at 1; the norms panel's threshold line not at 1/2
 def test_superposition_geometry_caps_m_over_n_at_one_and_marks_the_threshold_one_half():
     c = WidthCurve(widths=np.array([4.0, 16.0, 64.0]), loss=np.array([0.5, 0.3, 0.1]), loss_std=np.zeros(3),

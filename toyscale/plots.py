@@ -75,6 +75,31 @@ def loss_vs_width(
     return fig
 
 
+def _positive(y: Any) -> np.ndarray:
+    """``y`` with its values at or below 0 as NaN: a gap in a line on a log axis (which had drawn
+    a line down off the panel to such a point), marked by :func:`_zeros_at_the_foot` instead."""
+    y = np.asarray(y, dtype=float)
+    return np.where(y > 0, y, np.nan)
+
+
+def _zeros_at_the_foot(ax: plt.Axes, x: Any, y: Any, color: Any) -> bool:
+    """Marks the finite points of ``y`` at or below 0, which a log axis cannot show (a fraction
+    represented of exactly 0 had been dropped unseen), as triangles at the foot of ``ax``;
+    returns whether there were any (for one legend entry, :func:`_zeros_legend`)."""
+    from matplotlib.transforms import blended_transform_factory
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    zero = np.isfinite(y) & (y <= 0)
+    if zero.any():
+        ax.plot(x[zero], np.full(int(zero.sum()), 0.02), "v", color=color, ms=6, clip_on=False,
+                transform=blended_transform_factory(ax.transData, ax.transAxes))
+    return bool(zero.any())
+
+
+def _zeros_legend(ax: plt.Axes) -> None:
+    ax.plot([], [], "v", color="gray", ms=6, label="0 (at the foot of the log axis)")
+
+
 def _loggable(*values: Any) -> bool:
     """Whether any of the arrays holds a positive finite value, something a log axis can show."""
     return any(bool(np.any(np.isfinite(v) & (v > 0))) for v in (np.asarray(v, dtype=float) for v in values))
@@ -149,14 +174,17 @@ def phase_diagram(
         if v.size <= MAX_TICKED_VALUES:  # (ticks at the values swept, not at round numbers between the cells)
             set_ticks(np.sort(v), [f"{x:.3g}" for x in np.sort(v)])
     if phi_half:
-        ax2 = axes[0][1]
+        ax2, zeros = axes[0][1], False
         for label, (x, phi) in phi_half.items():
             x, phi = np.asarray(x, dtype=float), np.asarray(phi, dtype=float)
             if x.shape != phi.shape or x.ndim != 1:  # (extra phi values had been dropped unseen)
                 raise ValueError(f"phi_half[{label!r}] has gammas of shape {x.shape} and phi_half values of shape "
                                  f"{phi.shape}; they must be two flat lists of one length")
             order = np.argsort(x)
-            ax2.plot(x[order], phi[order], "o-", ms=4, label=label)
+            line, = ax2.plot(x[order], _positive(phi[order]), "o-", ms=4, label=label)
+            zeros = _zeros_at_the_foot(ax2, x[order], phi[order], line.get_color()) or zeros
+        if zeros:
+            _zeros_legend(ax2)
         ax2.set_xlabel("weight decay $\\gamma$")
         ax2.set_ylabel("$\\phi_{1/2}$ (fraction represented)")
         ax2.set_yscale("log")
@@ -207,16 +235,22 @@ def superposition_geometry(
     (ax_phi, ax_ov), (ax_loss, ax_norm) = axes
     widths = np.unique(np.concatenate([c["test_loss"].widths for c in regimes.values()]).astype(float))
     xs = np.geomspace(widths.min(), widths.max(), 50) if widths.size else np.array([1.0, 2.0])
+    zeros = set()  # (the log panels with a value at or below 0, marked at their foot)
     for i, (label, curves) in enumerate(regimes.items()):
         color = f"C{i}"
         for ax, key in ((ax_phi, "phi_half"), (ax_ov, "overlap_mean"), (ax_loss, "test_loss")):
             c = curves[key]
-            ax.errorbar(c.widths, c.loss, yerr=c.loss_std if np.any(c.loss_std) else None, fmt="o-", color=color,
-                        ms=4, lw=1, label=label)
+            ax.errorbar(c.widths, _positive(c.loss) if ax is not ax_loss else c.loss,
+                        yerr=c.loss_std if np.any(c.loss_std) else None, fmt="o-", color=color, ms=4, lw=1, label=label)
+            if ax is not ax_loss and _zeros_at_the_foot(ax, c.widths, c.loss, color):
+                zeros.add(key)
         for style, (line, (w, th)) in zip(itertools.cycle(("--", ":", "-.")), (weak_theory or {}).get(label, {}).items()):
             ax_loss.plot(w, th, style, color=color, lw=1, label=f"{label}: {line}")
         if row_norms and label in row_norms:
             ax_norm.hist(np.asarray(row_norms[label], dtype=float), bins=40, color=color, alpha=0.5, label=label)
+    for ax, key in ((ax_phi, "phi_half"), (ax_ov, "overlap_mean")):
+        if key in zeros:
+            _zeros_legend(ax)
     ax_phi.plot(xs, np.minimum(xs / n, 1.0), ":", color="gray", label="m / n")
     ax_phi.axhline(1.0, color="gray", lw=0.5)
     ax_phi.set_ylabel("$\\phi_{1/2}$ (fraction represented)")
