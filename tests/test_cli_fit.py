@@ -1109,7 +1109,8 @@ def test_by_fits_each_curve_of_an_export_in_one_command(tmp_path, capsys):
     assert [gr["by"]["g"] for gr in groups] == ["(empty)", "(empty) (group 3)", ""]
     holm = holm_adjusted([gr["lack_of_fit"]["p_value"] for gr in groups])
     assert [gr["lack_of_fit"]["p_holm"] for gr in groups] == pytest.approx(holm.tolist(), rel=1e-12)
-    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--mean", "--by", "g", "--lack-of-fit"]) == 0
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--mean", "--by", "g",
+                     "--lack-of-fit"]) == 0
     out = capsys.readouterr().out
     labels = ["g=(empty)", "g=(empty) (group 3)", "g=(empty) (group 3) (group 3)"]
     least = labels[int(np.argmin([gr["lack_of_fit"]["p_value"] for gr in groups]))]

@@ -614,8 +614,9 @@ def test_resuming_with_other_xla_settings_warns_but_not_on_another_device_count(
             ({"jax_disable_most_optimizations": flip}, f"started with jax_disable_most_optimizations={flip}; resuming "
              f"with jax_disable_most_optimizations={not flip}: the models trained now may differ from an "
              "uninterrupted run's, in the last bits (the manifest"),
-            ({"XLA_FLAGS": "--xla_cpu_enable_fast_math=true"}, "started with XLA_FLAGS='--xla_cpu_enable_fast_math=true'"
-             f"; resuming with XLA_FLAGS={here['XLA_FLAGS']!r}: the models trained now may differ from an uninterrupted "
+            ({"XLA_FLAGS": "--xla_cpu_enable_fast_math=true"},
+             "started with XLA_FLAGS='--xla_cpu_enable_fast_math=true'; resuming with "
+             f"XLA_FLAGS={here['XLA_FLAGS']!r}: the models trained now may differ from an uninterrupted "
              "run's, in the last bits or more (XLA_FLAGS changes what XLA computes, for a flag such as fast math)")):
         path.write_text(json.dumps({**manifest, "versions": {**here, **versions}}))
         sorted((tmp_path / "chunks").iterdir())[-1].unlink()

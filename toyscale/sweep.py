@@ -495,7 +495,8 @@ _NUMERIC_VERSIONS = ("toyscale", "jax", "jaxlib", "optax", "backend", "jax_enabl
                      "jax_default_prng_impl", "jax_disable_most_optimizations", "XLA_FLAGS")
 # those of them that can move a model's numbers by more than its last bits, and how
 _BEYOND_LAST_BITS = {"jax_enable_x64": "dtypes", "jax_threefry_partitionable": "random bits",
-                     "jax_default_prng_impl": "random bits", "XLA_FLAGS": "what XLA computes, for a flag such as fast math"}
+                     "jax_default_prng_impl": "random bits",
+                     "XLA_FLAGS": "what XLA computes, for a flag such as fast math"}
 # XLA flags a sweep's numbers do not depend on: the simulated CPU device count (the same bits on any number of
 # devices) and where XLA dumps what it compiles
 _FLAGS_NOT_NUMERIC = ("--xla_force_host_platform_device_count", "--xla_dump_")
