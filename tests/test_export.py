@@ -115,8 +115,12 @@ def test_export_names_a_bad_filter(sweep, argv, message, capsys):
 
 def test_export_refuses_a_missing_sweep_and_a_folder_as_output(sweep, tmp_path, capsys):
     folder, _ = sweep
+    # (in the command's terms: load_sweep's and write_csv's messages had named their own arguments, folder= and path=)
     assert cli.main(["export", str(tmp_path / "nothing"), "-"]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert f"{tmp_path / 'nothing'}: no such folder; give a sweep folder (an experiment script's is <--out>/sweep)" \
+        in capsys.readouterr().err
+    assert cli.main(["export", str(folder), ""]) == 2
+    assert "the CSV file's path is empty; give one, or - for standard output" in capsys.readouterr().err
     assert cli.main(["export", str(folder), str(tmp_path)]) == 2
     assert "is a folder; give the CSV file's path" in capsys.readouterr().err
     assert cli.main(["export", str(folder), str(tmp_path / "typo" / "x.csv")]) == 2  # no folder made for it
@@ -274,7 +278,7 @@ def test_status_counts_by_label_too(tmp_path, monkeypatch, capsys):
 
 def test_status_of_a_missing_folder_is_an_error_not_a_traceback(tmp_path, capsys):
     assert cli.main(["status", str(tmp_path / "nothing")]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert f"{tmp_path / 'nothing'}: no such folder; give a sweep folder" in capsys.readouterr().err
 
 
 def test_a_reader_gone_away_ends_the_command_quietly(sweep):

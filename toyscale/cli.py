@@ -754,6 +754,8 @@ def _load_sweep(folder: str, **options):
     """:func:`toyscale.sweep.load_sweep`, a missing or unreadable folder as a CliError."""
     from toyscale.sweep import load_sweep
 
+    if not os.path.exists(folder):  # (in the command's terms: load_sweep's message names its own argument)
+        raise CliError(f"{folder}: no such folder; give a sweep folder (an experiment script's is <--out>/sweep)")
     try:
         return load_sweep(folder, **options)
     except OSError as err:
@@ -763,6 +765,8 @@ def _load_sweep(folder: str, **options):
 def _cmd_export(args) -> int:
     from toyscale.sweep import csv_text, write_csv
 
+    if not args.out:  # (before the sweep is read; write_csv's message named its own argument, path='')
+        raise CliError("the CSV file's path is empty; give one, or - for standard output")
     result = _load_sweep(args.sweep)
     if not len(result):
         raise CliError(f"{args.sweep}: no finished models yet (its manifest lists {len(result.manifest['points'])})")
