@@ -420,14 +420,9 @@ def _fit_each_group(args, fit_rows: Callable[[dict], tuple[Any, dict, str]]) -> 
 
 
 def _group_key(cell: str) -> tuple:
-    """A --by cell's group, and its place in their order: a number by value (as --where
-    matches it), then NaN, then text as written, then empty."""
-    value = _cell(cell)
-    if value is None:
-        return (3, 0.0, "")
-    if isinstance(value, float):
-        return (1, 0.0, "") if math.isnan(value) else (0, value, "")
-    return (2, 0.0, value)
+    """A --by cell's group, and its place in their order (:func:`_value_order` of the value it
+    shows): a number by value, as --where matches it, then NaN, text as written, empty."""
+    return _value_order(_cell(cell))
 
 
 def _check_seed_options(args) -> bool:
@@ -834,12 +829,13 @@ def _listing(values) -> str:
 
 
 def _value_order(v):
-    """Sort key for a column's values: numbers by value, then the rest as text, empty last."""
+    """Sort key for a column's values, equal for equal values: numbers by value, then NaN (which
+    compares with nothing), then the rest as text, empty last."""
     if v is None:
-        return (2, 0.0, "")
+        return (3, 0.0, "")
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return (0, float(v), "")
-    return (1, 0.0, str(v))
+        return (1, 0.0, "") if math.isnan(v) else (0, float(v), "")
+    return (2, 0.0, str(v))
 
 
 def _show(v) -> str:
