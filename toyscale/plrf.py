@@ -43,6 +43,7 @@ from toyscale.sweep import SweepResult, check_points, float32_products, run_swee
 __all__ = [
     "PLRFConfig",
     "PLRFTask",
+    "check_exponents",
     "check_point",
     "plrf_grid",
     "sweep_plrf",
@@ -97,6 +98,17 @@ _DEFAULTS = {"batch": 1}
 _FIELDS = ("d", "alpha", "beta", "lr", "steps")
 
 
+def check_exponents(alpha: Any, beta: Any) -> tuple[float, float]:
+    """The data and target exponents of a PLRF (a point's, or :func:`toyscale.theory.plrf_floor`'s),
+    checked: finite and > 0, with 2 alpha + 2 beta > 1 (the loss is finite for every v, and the
+    reference's phases need it). Returns them as floats."""
+    a, b = check_real("alpha", alpha, low=0.0, strict=True), check_real("beta", beta, low=0.0, strict=True)
+    if not 2 * a + 2 * b > 1:
+        raise ValueError(f"alpha={alpha!r}, beta={beta!r}; the power-law random-feature model needs 2 alpha + "
+                         f"2 beta > 1 (else the target's power does not converge as v grows)")
+    return a, b
+
+
 def check_point(point: Mapping[str, Any]) -> dict:
     """Validates one grid point and fills defaults; a ValueError (TypeError for a value of the
     wrong type) names the bad field.
@@ -119,12 +131,9 @@ def check_point(point: Mapping[str, Any]) -> dict:
     p["d"] = check_int("d", p["d"], 1)
     p["steps"] = check_int("steps", p["steps"], 1)
     p["batch"] = check_int("batch", p["batch"], 1)
-    for name in ("alpha", "beta", "lr"):
-        p[name] = check_real(name, p[name], low=0.0, strict=True)
+    p["alpha"], p["beta"] = check_exponents(p["alpha"], p["beta"])
+    p["lr"] = check_real("lr", p["lr"], low=0.0, strict=True)
     check_float32("lr", p["lr"])  # (alpha and beta enter only the spectrum and target, formed in float64)
-    if not 2 * p["alpha"] + 2 * p["beta"] > 1:
-        raise ValueError(f"alpha={p['alpha']!r}, beta={p['beta']!r}; the power-law random-feature model needs "
-                         f"2 alpha + 2 beta > 1 (else the target's power does not converge as v grows)")
     if "seed" in p:
         p["seed"] = check_int("seed", p["seed"], 0)
     return p

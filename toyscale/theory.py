@@ -687,16 +687,13 @@ def plrf_floor(d: Any, alpha: float, beta: float, v_ratio: int = 4) -> np.ndarra
     Raises:
       TypeError: ``d`` not numbers (text, True/False), or ``v_ratio`` not an integer.
       ValueError: ``d`` empty, below 1 or not whole, or ``v_ratio d`` above ``PLRF_FLOOR_MODES``;
-        alpha or beta not finite > 0, or 2 alpha + 2 beta <= 1 (as :func:`toyscale.plrf.check_point`).
+        alpha or beta not finite > 0, or 2 alpha + 2 beta <= 1 (:func:`toyscale.plrf.check_exponents`).
     """
     from toyscale._checks import check_int
+    from toyscale.plrf import check_exponents
 
     ratio = check_int("v_ratio", v_ratio, 1)
-    a = check_real("alpha", alpha, low=0.0, strict=True)
-    b = check_real("beta", beta, low=0.0, strict=True)
-    if not 2 * a + 2 * b > 1:
-        raise ValueError(f"alpha={alpha!r}, beta={beta!r}; the power-law random-feature model needs 2 alpha + 2 beta "
-                         f"> 1 (else the target's power does not converge as v grows)")
+    a, b = check_exponents(alpha, beta)
     raw = np.atleast_1d(np.asarray(d))
     if raw.dtype.kind not in "iuf":
         raise TypeError(f"d={short_repr(d, 80)}; d must be a width or widths (numbers of features), e.g. 64 or "
