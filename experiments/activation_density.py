@@ -120,7 +120,7 @@ def main(argv=None) -> dict:
               + redrawn_seeds_text(fit)
               + f"  R^2 = {fit.r2:.3f}  ({curve.widths.size} widths, "
               f"{curve.n_diverged} diverged)"
-              + (f"  lack of fit: p = {test.p_value:.3f} (ratio {test.ratio:.3g})" if test else ""))
+              + (f"  {test.brief()}" if test else ""))
     if family := holm_family_text({f"s={r['s']:g}, E={r['E']:.3g}": r["lack_of_fit"] for r in rows},
                                   ("density", "densities")):
         print(family)

@@ -203,8 +203,8 @@ def main(argv=None) -> dict:
                       f"{at['random_over_welch'].get(m, np.nan):>12.3f} {at['var_over_random'].get(m, np.nan):>10.3f}")
         if loss_fit:
             line = f"  L = C m^-a: a = {loss_fit.exponent:.3f} ({_t_text(loss_fit)}{redrawn_seeds_text(loss_fit)})"
-            if test := per_regime[gamma]["loss_lack_of_fit"]:
-                line += f"; lack of fit: p = {test['p_value']:.3f} (ratio {test['ratio']:.3g})"
+            if bend:
+                line += f"; {bend.brief()}"
         else:
             line = f"  L = C m^-a: not fitted, {loss_why}"
         if overlap_fit:

@@ -119,7 +119,7 @@ def main(argv=None) -> dict:
             print(f"{regime:>6} {name:<12} alpha_m = {fit.exponent:.3f} {error}  "
                   f"R^2 = {fit.r2:.3f}  fit over m = {fit.x_range[0]:g}..{fit.x_range[1]:g} "
                   f"({fit.n_points} widths, {curve.n_diverged} diverged)"
-                  + (f"  lack of fit: p = {test.p_value:.3f} (ratio {test.ratio:.3g})" if test else ""))
+                  + (f"  {test.brief()}" if test else ""))
 
     if widened := seed_widen_text(args.settings["seed_widen"], config,
                                   [iv for regime in interval.values() for iv in regime.values()]):

@@ -1188,6 +1188,7 @@ def test_lack_of_fit_sets_the_means_residuals_against_their_seed_noise():
     assert test.dof[1] == pytest.approx(parts.sum() ** 2 / np.sum(parts**2 / (k - 1)), rel=1e-9)
     assert test.p_value == pytest.approx(scipy.stats.f.sf(test.ratio, *test.dof), rel=1e-8)
     assert test.n_widths == 5 and "p = " in str(test) and str(test).endswith(", 5 widths)")
+    assert test.brief() == f"lack of fit: p = {test.p_value:.3f} (ratio {test.ratio:.3g})"  # (the scripts' line)
     # another axis counts sizes, in the text and the record (the CLI's JSON is this dataclass)
     by_n = lack_of_fit(curve, fit, axis="N")
     assert str(by_n).endswith(", 5 sizes)") and by_n.axis == "N" and by_n.ratio == test.ratio

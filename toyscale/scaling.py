@@ -948,6 +948,10 @@ class LackOfFit:
     n_widths: int
     axis: str = "m"
 
+    def brief(self) -> str:
+        """The short form a script prints after a fit's line: "lack of fit: p = ... (ratio ...)"."""
+        return f"lack of fit: p = {self.p_value:.3f} (ratio {self.ratio:.3g})"
+
     def __str__(self) -> str:
         return (f"lack of fit: the means' squared residuals about the line are {self.ratio:.3g}x what their seed "
                 f"noise predicts (F on {self.dof[0]:.3g} and {self.dof[1]:.3g} degrees of freedom, "
