@@ -101,6 +101,11 @@ def test_superposition_geometry_draws_each_regime_in_every_panel_and_names_missi
     assert ax_norm.get_title() == "row norms at m = 8" and len(ax_norm.patches) == 40
     np.testing.assert_allclose(ax_ov.get_lines()[-1].get_ydata() * ax_ov.get_lines()[-1].get_xdata(), 1.0)
     plots.save(fig)
+    # a diverged model's rows: the finite norms are drawn and the others counted in the legend
+    fig = plots.superposition_geometry(64, regimes, row_norms={"weak": np.r_[np.linspace(0, 1.5, 62), np.inf, np.nan]})
+    assert fig.axes[3].get_legend().get_texts()[0].get_text() == "weak (2 not finite, not shown)"
+    assert sum(p.get_height() for p in fig.axes[3].patches) == 62
+    plots.save(fig)
     with pytest.raises(TypeError, match=r"regimes\['weak'\] must map each of \('phi_half', 'overlap_mean', 'test_loss'\)"):
         plots.superposition_geometry(64, {"weak": {"phi_half": c}})
     with pytest.raises(TypeError, match="regimes={}"):

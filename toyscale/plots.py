@@ -216,7 +216,8 @@ def superposition_geometry(
       weak_theory: optional ``{label: {line label: (widths, L)}}``, lines drawn dashed, then
         dotted, in the regime's colour in the loss panel (e.g.
         :func:`toyscale.theory.weak_superposition_loss` of the measured represented features).
-      row_norms: optional ``{label: norms}`` of one model per regime, at width ``norms_width``.
+      row_norms: optional ``{label: norms}`` of one model per regime, at width ``norms_width``; norms
+        that are not finite are left out of the histogram and counted in its legend.
       norms_width: the width of ``row_norms`` (for the panel's title).
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -247,7 +248,11 @@ def superposition_geometry(
         for style, (line, (w, th)) in zip(itertools.cycle(("--", ":", "-.")), (weak_theory or {}).get(label, {}).items()):
             ax_loss.plot(w, th, style, color=color, lw=1, label=f"{label}: {line}")
         if row_norms and label in row_norms:
-            ax_norm.hist(np.asarray(row_norms[label], dtype=float), bins=40, color=color, alpha=0.5, label=label)
+            norms = np.asarray(row_norms[label], dtype=float).ravel()
+            finite = np.isfinite(norms)  # (a diverged model's inf or NaN rows had made the histogram raise)
+            bad = int(norms.size - finite.sum())
+            ax_norm.hist(norms[finite], bins=40, color=color, alpha=0.5,
+                         label=f"{label} ({bad} not finite, not shown)" if bad else label)
     for ax, key in ((ax_phi, "phi_half"), (ax_ov, "overlap_mean")):
         if key in zeros:
             _zeros_legend(ax)
