@@ -1112,7 +1112,7 @@ def test_by_fits_each_curve_of_an_export_in_one_command(tmp_path, capsys):
     assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--mean", "--by", "g",
                      "--lack-of-fit"]) == 0
     out = capsys.readouterr().out
-    labels = ["g=(empty)", "g=(empty) (group 3)", "g=(empty) (group 3) (group 3)"]
+    labels = ["g=(empty)", "g=(empty) (group 3)", 'g=""']
     least = labels[int(np.argmin([gr["lack_of_fit"]["p_value"] for gr in groups]))]
     assert f"Holm-adjusted over the 3 groups tested: p < 0.05 in {int((holm < 0.05).sum())} (smallest " \
         f"{holm.min():.3g}, {least})" in out, out

@@ -405,7 +405,9 @@ def _fit_each_group(args, fit_rows: Callable[[dict], tuple[Any, dict, str]]) -> 
         if not fit.identifiable:
             status, unidentified = max(status, 1), unidentified + 1
         label = head
-        while label in tests:  # (a cell spelled "(empty)", or "(empty) (group 3)" even)
+        if label in tests:  # (a cell spelled "(empty)"): the cells as JSON strings, distinct for distinct groups
+            label = ", ".join(f"{c}={json.dumps(v)}" for c, v in by.items())
+        while label in tests:  # (and a cell spelled with those quotes even)
             label += f" (group {len(shown) + 1})"
         tests[label] = d.get("lack_of_fit")  # (the dict JSON prints: holm_family_text adds its p_holm)
         shown.append(({"by": by, "rows": n, **d}, f"== {head} ({n} rows)\n{text}"))
