@@ -439,6 +439,19 @@ def test_set_refuses_what_the_preset_does_not_have(item, message, capsys):
     assert message in capsys.readouterr().err
 
 
+def test_set_of_a_whole_group_names_its_configs_other_settings_too(capsys):
+    from toyscale.runner import experiment_args
+    from toyscale.train import TrainConfig
+
+    with pytest.raises(SystemExit):
+        experiment_args("demo", "", {"quick": {"train": {"n": 8, "steps": 3}, "seeds": 2}}, ["--set", "train=5"],
+                        configs={"train": TrainConfig})
+    err = capsys.readouterr().err
+    assert "'train' is a group of settings; set one of ['n', 'steps'] instead (or of the ones it leaves at their " \
+           "defaults: ['batch', " in err and "'loss_scale'" in err and err.rstrip().endswith(", as train.n=...")
+    assert "'n'" not in err.split("defaults:")[1]
+
+
 def test_a_script_trains_in_bfloat16_when_told(tmp_path):
     summary = load("superposition_scaling").main([
         "--preset", "smoke", "--set", "train.matmul_precision=bfloat16", "--out", str(tmp_path / "out"),

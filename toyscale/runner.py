@@ -253,7 +253,7 @@ def experiment_args(name: str, description: str, presets: Mapping[str, Any],
     settings = copy.deepcopy(dict(presets[args.preset]))
     for item in args.overrides:
         try:
-            _override(settings, item)
+            _override(settings, item, configs or {})
         except (ValueError, OverflowError) as e:  # (OverflowError: an int too large for the preset's float)
             parser.error(f"--set {item}: {e}")
     # the settings that differ from the preset, however they were written (train.steps=40
@@ -324,7 +324,7 @@ def _examples(presets: Mapping[str, Any]) -> str:
     return " or ".join(found)
 
 
-def _override(settings: dict, item: str) -> tuple[str, Any]:
+def _override(settings: dict, item: str, configs: Mapping[str, type] | None = None) -> tuple[str, Any]:
     """Applies ``KEY=VALUE`` to ``settings`` in place; returns (key, parsed value).
 
     The first part of a dotted key must be one of the preset's settings and every part but
@@ -352,7 +352,11 @@ def _override(settings: dict, item: str) -> tuple[str, Any]:
         node = node[part]
     old = node.get(parts[-1])
     if isinstance(old, dict) and not isinstance(value, dict):
-        raise ValueError(f"{key!r} is a group of settings; set one of {sorted(old)} instead")
+        # (the config's fields the preset leaves at their defaults can be set too: they had gone unnamed)
+        more = sorted({f.name for f in dataclasses.fields(configs[key])} - set(old)) if key in (configs or {}) else []
+        example = f", as {key}.{min(old)}=..." if old else ""
+        raise ValueError(f"{key!r} is a group of settings; set one of {sorted(old)} instead"
+                         + (f" (or of the ones it leaves at their defaults: {more})" if more else "") + example)
     if not is_json and isinstance(old, (int, float)) and not isinstance(old, bool):
         # (".01" had gone on as text, refused later as "must be one number" with no word of why)
         raise ValueError(f"{text!r} is not a number as JSON writes one, and {key} holds one (the preset has "
