@@ -644,6 +644,9 @@ def test_resuming_with_other_xla_settings_warns_but_not_on_another_device_count(
     # split as a shell splits (XLA takes quoted values); a value not starting with "-" names a file of flags
     monkeypatch.setenv("XLA_FLAGS", '--xla_dump_hlo_pass_re="a b" --xla_x=1')
     assert sweep._xla_flags() == "--xla_x=1"
+    # a bare boolean flag is its "=true" (one spelling, so no warning on a resume that spells it the other way)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math --xla_x=1")
+    assert sweep._xla_flags() == "--xla_cpu_enable_fast_math=true --xla_x=1"
     flagfile = tmp_path / "flags"
     flagfile.write_text("--xla_y=2\n--xla_x=1\n")
     monkeypatch.setenv("XLA_FLAGS", str(flagfile))

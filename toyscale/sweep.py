@@ -504,11 +504,12 @@ _FLAGS_NOT_NUMERIC = ("--xla_force_host_platform_device_count", "--xla_dump_")
 
 def _xla_flags() -> str:
     """``XLA_FLAGS`` as this process has them, in one spelling: split as a shell splits (XLA
-    takes quoted values), each flag once (the last of a repeated one, which XLA keeps), sorted,
-    without those a sweep's numbers do not depend on (``_FLAGS_NOT_NUMERIC``). A value that does
-    not start with "-" names a file of flags, as XLA reads it: its flags are recorded (the path
-    where it cannot be read). Read when the sweep starts: XLA read it when its backend started,
-    so a process that sets it in between records a flag that never took effect."""
+    takes quoted values), each flag once (the last of a repeated one, which XLA keeps), a bare
+    boolean flag as its ``=true``, sorted, without those a sweep's numbers do not depend on
+    (``_FLAGS_NOT_NUMERIC``). A value that does not start with "-" names a file of flags, as XLA
+    reads it: its flags are recorded (the path where it cannot be read). Read when the sweep
+    starts: XLA read it when its backend started, so a process that sets it in between records a
+    flag that never took effect."""
     text = os.environ.get("XLA_FLAGS", "").strip()
     if text and not text.startswith("-"):
         try:
@@ -522,9 +523,9 @@ def _xla_flags() -> str:
         tokens = text.split()
     flags = {}
     for flag in tokens:
-        name = flag.partition("=")[0]
+        name, sep, _ = flag.partition("=")
         if not name.startswith(_FLAGS_NOT_NUMERIC):
-            flags[name] = flag
+            flags[name] = flag if sep else f"{name}=true"  # (a bare flag is a boolean's "=true", as XLA reads it)
     return " ".join(sorted(flags.values()))
 
 
