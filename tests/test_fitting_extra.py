@@ -73,6 +73,14 @@ def test_extrapolation_bad_input():
         extrapolation_error(x, x**-0.5, cut=-1)
     with pytest.raises(ValueError, match="on='D'; allowed: 'N', 'C'"):
         chinchilla_extrapolation_error(x, x, x**-0.5, cut=100, on="D")
+    # a choice given as an array: named, not numpy's "truth value of an array is ambiguous"
+    names = np.array(["N", "C"])
+    for call, name in ((lambda: chinchilla_extrapolation_error(x, x, x**-0.5, cut=100, on=names), "on"),
+                       (lambda: extrapolation_error(x, x**-0.5, cut=100, loss=names), "loss"),
+                       (lambda: fit_chinchilla(x, x, x**-0.5, method=names), "method"),
+                       (lambda: fit_chinchilla(x, x, x**-0.5, solver=names), "solver")):
+        with pytest.raises(TypeError, match=rf"{name}=array\(\['N', 'C'\].*; {name} must be a single string, one of"):
+            call()
     with pytest.raises(ValueError, match="mismatched lengths"):
         extrapolation_error(x, x[:-1], cut=100)
 

@@ -8,7 +8,7 @@ import dataclasses
 import difflib
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -61,6 +61,18 @@ def check_float32(name: str, value: float) -> float:
                          f"(float32's normal numbers, from the smallest normal float32 up: the model receives it in "
                          f"float32, where a smaller one is 0 or a subnormal that XLA flushes to 0, and a larger one "
                          f"is inf)")
+    return value
+
+
+def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
+    """``value`` if it is one of the strings ``allowed``: a TypeError for anything but a string (an
+    array's ``in`` had raised numpy's "truth value ... is ambiguous", a list read as a bad name),
+    else a ValueError naming the argument, the value and what is allowed."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}={short_repr(value)}; {name} must be a single string, one of "
+                        f"{', '.join(map(repr, allowed))} (not a list)")
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r}; allowed: {', '.join(map(repr, allowed))}")
     return value
 
 

@@ -32,7 +32,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from toyscale._checks import check_int, check_seed
+from toyscale._checks import check_choice, check_int, check_seed
 
 __all__ = [
     "BESIROGLU_2024",
@@ -178,8 +178,7 @@ def _check_enough_points(n: int, n_params: int, what: str, least: int | None = N
 
 
 def _check_loss(loss: str) -> None:
-    if loss not in _LOSSES:
-        raise ValueError(f"loss={loss!r}; allowed: {', '.join(map(repr, _LOSSES))}")
+    check_choice("loss", loss, _LOSSES)
 
 
 def _check_positive(name: str, value: float) -> float:
@@ -1833,10 +1832,8 @@ def fit_chinchilla(
     Returns:
       A `ChinchillaFit`.
     """
-    if method not in ("huber", "mle"):
-        raise ValueError(f"method={method!r}; allowed: 'huber', 'mle'")
-    if solver not in ("ladder", "zoom"):
-        raise ValueError(f"solver={solver!r}; allowed: 'ladder', 'zoom'")
+    check_choice("method", method, ("huber", "mle"))
+    check_choice("solver", solver, ("ladder", "zoom"))
     N = _as_1d("N", N)
     D = _as_1d("D", D)
     L = _as_1d("loss", loss)
@@ -2106,8 +2103,7 @@ def chinchilla_extrapolation_error(
     Returns:
       An `Extrapolation` whose ``fit`` is the `ChinchillaFit` on the runs below the cut.
     """
-    if on not in ("N", "C"):
-        raise ValueError(f"on={on!r}; allowed: 'N', 'C'")
+    check_choice("on", on, ("N", "C"))
     N = _as_1d("N", N)
     D = _as_1d("D", D)
     L = _as_1d("loss", loss)

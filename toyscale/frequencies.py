@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from toyscale._checks import check_int
+from toyscale._checks import check_choice, check_int
 
 __all__ = ["Frequencies", "power_law", "exponential", "linear", "custom", "normalise", "as_frequencies"]
 
@@ -87,8 +87,7 @@ class Frequencies:
     values: tuple[float, ...] | None = None
 
     def __post_init__(self):
-        if self.kind not in KINDS:
-            raise ValueError(f"kind={self.kind!r}; allowed distributions are {KINDS}")
+        check_choice("kind", self.kind, KINDS)
         for name in ("alpha", "tau", "E"):
             value = getattr(self, name)
             if value is not None and not _is_real(value):

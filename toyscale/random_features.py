@@ -51,9 +51,9 @@ import numpy as np
 import optax
 from jax.typing import ArrayLike
 
-from toyscale._checks import (FLOAT32_TINY, check_axis, check_float32, check_int, check_real, concrete_real,
-                              check_common_fields, common_of_pair, config_from_dict, model_keys, prng_key,
-                              short_repr)
+from toyscale._checks import (FLOAT32_TINY, check_axis, check_choice, check_float32, check_int, check_real,
+                              concrete_real, check_common_fields, common_of_pair, config_from_dict, model_keys,
+                              prng_key, short_repr)
 # the replicate check width_curve makes, and the width fit with its seed redraws
 from toyscale.scaling import WidthCurve, _check_bootstrap_widen, _replicates, _scalar_outputs, width_exponent
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
@@ -111,15 +111,6 @@ METHODS = ("ridge", "gd")
 
 
 # ----------------------------------------------------------------------------- validation
-
-
-def _choice(name: str, value: Any, allowed: Sequence[str]) -> str:
-    if not isinstance(value, str):  # (a list read "method=['gd']; allowed: 'ridge', 'gd'")
-        raise TypeError(f"{name}={short_repr(value)}; {name} must be a single string, one of "
-                        f"{', '.join(map(repr, allowed))} (not a list)")
-    if value not in allowed:
-        raise ValueError(f"{name}={value!r}; allowed: {', '.join(map(repr, allowed))}")
-    return value
 
 
 def _check_rcond(rcond: float | None) -> None:
@@ -588,7 +579,7 @@ def exact_test_loss(theta: jax.Array, U: jax.Array, lam: jax.Array, w: jax.Array
     cancellation). ReLU: ``theta^T C theta - 2 theta^T c + w^T diag(lam) w + noise^2`` with
     the moments of :func:`relu_moments`.
     """
-    _choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
     _check_model_arrays("exact_test_loss", U, lam, w)
     N = np.shape(U)[0]
     if np.shape(theta) != (N,):  # (theta [N, 1] had broadcast: a loss of 81.9 for 0.193)
@@ -625,7 +616,7 @@ def infinite_data_solution(U: jax.Array, lam: jax.Array, w: jax.Array, nonlinear
     Returns:
       theta [N].
     """
-    _choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
     _check_model_arrays("infinite_data_solution", U, lam, w)
     _check_rcond(rcond)  # (rcond=-1.0 had returned NaN, as ridge_solution refuses it)
     if nonlinearity == "linear":
@@ -674,7 +665,7 @@ def kernel_limit_loss(x: jax.Array, y: jax.Array, ridge: ArrayLike, lam: jax.Arr
     Returns:
       A scalar loss.
     """
-    _choice("nonlinearity", nonlinearity, NONLINEARITIES)
+    check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
     _check_design("kernel_limit_loss", "x", x, "y", y)
     _check_model_arrays("kernel_limit_loss", x, lam, w, U_name="x")
     M = x.shape[1]
@@ -816,8 +807,8 @@ def check_point(point: Mapping[str, Any]) -> dict:
     check_float32("ridge", p["ridge"])
     p["noise"] = check_real("noise", p["noise"], low=0.0, strict=False)
     check_float32("noise", p["noise"])
-    _choice("nonlinearity", p["nonlinearity"], NONLINEARITIES)
-    _choice("method", p["method"], METHODS)
+    check_choice("nonlinearity", p["nonlinearity"], NONLINEARITIES)
+    check_choice("method", p["method"], METHODS)
     for name in _MEASURE_FLAGS:
         if not isinstance(p[name], (bool, np.bool_)):
             raise ValueError(f"{name}={p[name]!r}; {name} must be True or False")

@@ -13,7 +13,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from toyscale._checks import check_int, prng_key
+from toyscale._checks import check_choice, check_int, prng_key
 from toyscale.data import SparseFeatures
 
 __all__ = ["init_params", "encode", "decode", "forward", "loss", "empty_loss", "no_better_than_empty",
@@ -227,8 +227,7 @@ def per_element_loss_and_grad(params: Params, x: Features, precision: str = "flo
         products). At trained weights the gradient is then within ~1 % of the float32 one
         (largest entry), 1 - cos below 5e-5 (tests/test_superposition.py).
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision={precision!r}; allowed are {PRECISIONS}")
+    check_choice("precision", precision, PRECISIONS)
     if not isinstance(x, SparseFeatures):
         if precision != "float32":
             raise ValueError(f"precision={precision!r} is written for event batches (SparseFeatures) only; "

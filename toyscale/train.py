@@ -23,8 +23,8 @@ import numpy as np
 import optax
 
 from toyscale import data, measure, superposition
-from toyscale._checks import (_scalar_of, check_axis, check_common_fields, check_float32, check_int, check_real,
-                              common_of_pair, config_from_dict, model_keys, short_repr)
+from toyscale._checks import (_scalar_of, check_axis, check_choice, check_common_fields, check_float32, check_int,
+                              check_real, common_of_pair, config_from_dict, model_keys, short_repr)
 from toyscale.frequencies import Frequencies, as_frequencies
 from toyscale.optim import ADAM_EPS, superposition_optimizer
 from toyscale.sweep import SweepResult, check_points, float32_products, run_sweep
@@ -156,12 +156,10 @@ class TrainConfig:
                              + ", ".join(f"{name}={example}" for name, _, example in too_long))
         if not 0 <= check_real("final_lr_fraction", self.final_lr_fraction) <= 1:
             raise ValueError(f"final_lr_fraction={self.final_lr_fraction}; must be in [0, 1]")
-        if self.rng not in data.RNGS:
-            raise ValueError(f"rng={self.rng!r}; allowed bit generators are {data.RNGS}")
+        check_choice("rng", self.rng, data.RNGS)
         if check_real("represented_threshold", self.represented_threshold) <= 0:
             raise ValueError(f"represented_threshold={self.represented_threshold}; must be > 0")
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler={self.sampler!r}; allowed samplers are {SAMPLERS}")
+        check_choice("sampler", self.sampler, SAMPLERS)
         if not 0 < check_real("max_rate", self.max_rate) <= 64:
             raise ValueError(f"max_rate={self.max_rate}; max_rate must be in (0, 64]")
         if self.sampler != "dense":
@@ -173,8 +171,7 @@ class TrainConfig:
         # (below 1e-20 Adam's eps / loss_scale nears float32's inf: at 1e-50 the updates were 0, not flagged)
         if not 1e-20 <= check_real("loss_scale", self.loss_scale, low=0.0, strict=True) <= 1e20:
             raise ValueError(f"loss_scale={self.loss_scale}; loss_scale must be in [1e-20, 1e20]")
-        if self.matmul_precision not in superposition.PRECISIONS:
-            raise ValueError(f"matmul_precision={self.matmul_precision!r}; allowed are {superposition.PRECISIONS}")
+        check_choice("matmul_precision", self.matmul_precision, superposition.PRECISIONS)
         # One spelling per value (2 and np.int64(2) as 2, max_rate=2 as 2.0): the manifest's
         # fingerprint, and so whether a folder resumes, must not depend on how it was typed.
         for f in dataclasses.fields(self):
