@@ -2109,7 +2109,7 @@ def chinchilla_extrapolation_error(
     L = _as_1d("loss", loss)
     _check_nonempty(_same_length(N=N, D=D, loss=L), "N, D and loss", f"need at least 7 runs, 6 with {on} <= cut "
                     "and 1 above")
-    v = N if on == "N" else 6.0 * N * D
+    v = N if on == "N" else _flops(N, D)
     cut, train = _split_at_cut(on, v, cut, 5, "the Chinchilla law")
     fit = fit_chinchilla(N[train], D[train], L[train], **fit_kwargs)
     return _extrapolation(fit, cut, on, int(train.sum()), L[~train], fit.predict(N[~train], D[~train]))
@@ -2537,10 +2537,21 @@ def _runs(N: Any, D: Any, C: Any, loss: Any) -> tuple[np.ndarray, np.ndarray, np
     if D is not None:
         D = _as_1d("D", D)
         _check_nonempty(_same_length(N=N, D=D, loss=L), "N, D and loss", need)
-        return N, 6.0 * N * D, L
+        return N, _flops(N, D), L
     C = _as_1d("C", C)
     _check_nonempty(_same_length(N=N, C=C, loss=L), "N, C and loss", need)
     return N, C, L
+
+
+def _flops(N: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """C = 6 N D, refused where it overflows float64 (each factor finite: an SVD had failed on the inf)."""
+    with np.errstate(over="ignore"):
+        C = 6.0 * N * D
+    if not np.all(np.isfinite(C)):
+        i = int(np.argmin(np.isfinite(C)))
+        raise ValueError(f"C = 6 N D overflows float64 at N={N[i]:g}, D={D[i]:g}; give N and D in larger units "
+                         f"(millions of parameters, billions of tokens)")
+    return C
 
 
 class _Groups(NamedTuple):
