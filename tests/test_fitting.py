@@ -686,15 +686,26 @@ def test_a_thinned_grid_is_in_grid_order_and_keeps_every_columns_values_up_to_th
 # B): a negative exponent or B gave a complex or meaningless allocation, B = 0 a ZeroDivisionError, instead of the
 # refusal; only A < 0 was tested.
 @pytest.mark.parametrize("change, match", [
-    (dict(beta=-0.2), r"beta=-0\.2; both must be > 0"),
-    (dict(alpha=-0.2), r"alpha=-0\.2, beta=.*; both must be > 0"),
-    (dict(beta=0.0), r"beta=0\.0; both must be > 0"),
-    (dict(B=-1.0), r"B=-1\.0; both must be > 0"),
-    (dict(B=0.0), r"B=0\.0; both must be > 0"),
+    (dict(beta=-0.2), r"beta=-0\.2; both must be finite and > 0"),
+    (dict(alpha=-0.2), r"alpha=-0\.2, beta=.*; both must be finite and > 0"),
+    (dict(beta=0.0), r"beta=0\.0; both must be finite and > 0"),
+    (dict(B=-1.0), r"B=-1\.0; both must be finite and > 0"),
+    (dict(B=0.0), r"B=0\.0; both must be finite and > 0"),
+    # an infinite exponent had given b = nan, a small pair a bare OverflowError from G's power
+    (dict(alpha=np.inf), r"alpha=inf, beta=.*; both must be finite and > 0"),
+    (dict(A=np.inf), r"A=inf, B=.*; both must be finite and > 0"),
+    (dict(A=1e40, B=1.0, alpha=0.02, beta=0.02), r"N_opt or D_opt at C in \[1e\+21, 1e\+21\] is past float64's"),
 ])
 def test_compute_optimal_refuses_exponents_and_prefactors_that_are_not_positive(change, match):
     with pytest.raises(ValueError, match=match):
         fitting.compute_optimal(CHINCHILLA_PUBLISHED._replace(**change), [1e21])
+
+
+def test_chinchilla_params_from_log_refuses_a_log_past_exps_range():
+    with pytest.raises(ValueError, match=r"log_A=800; exp of a log parameter must be a finite float64"):
+        fitting.ChinchillaParams.from_log(800, 1.0, 1.0, 0.3, 0.3)
+    p = fitting.ChinchillaParams.from_log(700, 1.0, 0.0, 0.3, 0.3)
+    assert p.A == pytest.approx(np.exp(700)) and p.E == 1.0
 
 
 # (mutation check) mutant A6 (ChinchillaParams.b = beta / (alpha + beta), the same as a): b, the exponent of D_opt in

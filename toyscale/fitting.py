@@ -1466,6 +1466,11 @@ class ChinchillaParams(NamedTuple):
     @classmethod
     def from_log(cls, log_A: float, log_B: float, log_E: float, alpha: float, beta: float) -> "ChinchillaParams":
         """Build from the log-sum-exp parameterisation (a, b, e) = (log A, log B, log E)."""
+        logs = {"log_A": log_A, "log_B": log_B, "log_E": log_E}
+        big = {k: v for k, v in logs.items() if not float(v) < 709.78}  # (math.exp's OverflowError had come out)
+        if big:
+            raise ValueError(f"{', '.join(f'{k}={v!r}' for k, v in big.items())}; exp of a log parameter must be a "
+                             f"finite float64, so each must be < 709.78")
         return cls(math.exp(log_E), math.exp(log_A), math.exp(log_B), float(alpha), float(beta))
 
     @property
@@ -1511,13 +1516,18 @@ def compute_optimal(params: ChinchillaParams, C: Any) -> ComputeOptimal:
         raise TypeError(f"params must be ChinchillaParams, got {type(params).__name__}")
     C = _as_1d("C", C)
     al, be = params.alpha, params.beta
-    if not (al > 0 and be > 0):
-        raise ValueError(f"alpha={al}, beta={be}; both must be > 0 for a compute-optimal allocation")
-    if not (params.A > 0 and params.B > 0):
-        raise ValueError(f"A={params.A}, B={params.B}; both must be > 0 for a compute-optimal allocation")
-    G = (al * params.A / (be * params.B)) ** (1.0 / (al + be))
-    n_opt = G * (C / 6.0) ** params.a
-    return ComputeOptimal(C, n_opt, (C / 6.0) / n_opt, params.a, params.b, G)
+    if not (0 < al < math.inf and 0 < be < math.inf):  # (an infinite exponent had given b = nan)
+        raise ValueError(f"alpha={al}, beta={be}; both must be finite and > 0 for a compute-optimal allocation")
+    if not (0 < params.A < math.inf and 0 < params.B < math.inf):
+        raise ValueError(f"A={params.A}, B={params.B}; both must be finite and > 0 for a compute-optimal allocation")
+    # in logs: G = (alpha A / (beta B))^(1 / (alpha + beta)) had raised Python's OverflowError for small exponents
+    log_G = (math.log(al) + math.log(params.A) - math.log(be) - math.log(params.B)) / (al + be)
+    log_n = log_G + params.a * np.log(C / 6.0)
+    if not (log_G < 709.78 and np.all(log_n < 709.78) and np.all(np.log(C / 6.0) - log_n < 709.78)):
+        raise ValueError(f"alpha={al}, beta={be}, A={params.A}, B={params.B}: N_opt or D_opt at C in "
+                         f"[{C.min():g}, {C.max():g}] is past float64's range (log G = {log_G:.4g})")
+    n_opt = np.exp(log_n)
+    return ComputeOptimal(C, n_opt, (C / 6.0) / n_opt, params.a, params.b, math.exp(log_G))
 
 
 def chinchilla_grid(thin: int = 1, loss_scale: float = 1.0) -> np.ndarray:
