@@ -525,6 +525,19 @@ def test_a_chinchilla_prefactor_beyond_float64_asks_to_rescale():
         fit_chinchilla(N, D, L, starts=[[1.3 * np.log(1e275), np.log(400), np.log(1.7), 1.3, 0.3]])
 
 
+@pytest.mark.parametrize("offset", [False, True])
+def test_a_power_law_at_tiny_x_predicts_and_scores_in_logs(offset):
+    # C ~ 1e-300 and x ~ 1e-200: x ** -a overflowed where C x^-a ~ 1e100 is finite (R^2 -inf, predictions inf)
+    x = np.geomspace(1e-200, 1e-190, 6)
+    y = np.exp(-300 * np.log(10) - 2 * np.log(x) + 0.01 * np.random.default_rng(0).standard_normal(6))
+    y = y + (1e78 if offset else 0.0)
+    fit = fit_power_law(x, y, offset=offset)
+    assert fit.r2 > 0.99
+    np.testing.assert_allclose(fit.predict(x), y, rtol=0.03)
+    np.testing.assert_allclose(np.log(fit.predict(x) - fit.offset), np.log(fit.prefactor) - fit.exponent * np.log(x),
+                               rtol=1e-9)
+
+
 def test_power_law_degenerate():
     with pytest.raises(NotIdentifiableError, match=r"one distinct value \(2.0\) over 3 points"):  # (not np.float64(2.0))
         fit_power_law([2, 2, 2], [1, 2, 3])

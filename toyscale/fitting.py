@@ -1004,7 +1004,8 @@ class PowerLawFit:
     def predict(self, x: Any) -> np.ndarray:
         """Fitted y at ``x`` (numpy array)."""
         x = np.asarray(x, dtype=np.float64)
-        return self.prefactor * x ** (-self.exponent) + self.offset
+        with np.errstate(divide="ignore"):  # (x ** -a overflowed where C x^-a is finite: C tiny, x tiny)
+            return np.exp(math.log(self.prefactor) - self.exponent * np.log(x)) + self.offset
 
     def params(self) -> dict:
         """Parameters as a dict (exponent, prefactor, offset)."""
@@ -1377,7 +1378,8 @@ def fit_power_law(
         cols = [np.exp(boot[:, 0]), boot[:, 1]] + ([np.exp(boot[:, 2])] if offset else [])
         intervals = _percentile_intervals(np.stack(cols, 1), ["prefactor", "exponent", "offset"][: n_params], level)
 
-    pred = np.log(prefactor * x ** (-p_hat[1]) + y_inf)
+    # in logs: C x^-a had overflowed, R^2 -inf, where C is tiny and x tiny
+    pred = np.logaddexp(p_hat[0] - p_hat[1] * lx, p_hat[2] if offset else -np.inf)
     return PowerLawFit(
         exponent=float(p_hat[1]),
         prefactor=prefactor,
