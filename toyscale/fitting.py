@@ -927,11 +927,11 @@ def _huber_note(r: np.ndarray, delta: float, loss: str, n_params: int, better: s
         return []
     if inside <= n_params:  # (_m_estimator_cov gives NaN)
         return [f"only {inside} of {len(r)} residuals lie within delta={delta:g} (the Huber quadratic branch), "
-                f"no more than the {n_params} the fit itself pins there: the standard errors are undefined; "
-                f"{better} gives defined ones"]
+                f"not more than the fit's {n_params} parameters (about one per parameter sits there however "
+                f"small delta is): the standard errors are undefined; {better} gives defined ones"]
     return [f"only {inside} of {len(r)} residuals lie within delta={delta:g} (the Huber quadratic branch), "
-            f"close to the {n_params} the fit itself pins there: the standard errors are rough and tend to be "
-            f"too small; {better} gives better ones"]
+            f"close to the fit's {n_params} parameters (about one per parameter sits there however small delta "
+            f"is): the standard errors are rough and tend to be too small; {better} gives better ones"]
 
 
 def _r2_log(log_y: np.ndarray, log_pred: np.ndarray) -> float:
