@@ -192,6 +192,9 @@ def test_a_diverging_model_is_flagged_and_does_not_poison_its_neighbours():
         (lambda: grid(widths=[-3]), "m=-3"),
         (lambda: grid(frequencies=[power_law(float("nan"))]), "alpha=nan"),
         (lambda: grid(frequencies=["zipf"]), "kind='zipf'"),
+        # one spec spelled two ways: check_axis had seen two values, and the grid trained one model twice
+        (lambda: grid(frequencies=["power_law", power_law(1.2), {"kind": "power_law", "alpha": 1.2, "E": 1}]),
+         r"holds \{'kind': 'power_law', 'E': 1.0, 'alpha': 1.2\} twice \(as 'power_law' and Frequencies\(kind="),
         (lambda: grid(frequencies=[power_law(2.0, E=4.0)], n=1000), "E=4.0"),
         (lambda: grid(gammas=[float("inf")]), "gamma=inf"),
         (lambda: grid(lr_w=-1.0), "lr_w=-1.0"),

@@ -542,6 +542,13 @@ def superposition_grid(
     # entries of JAX arrays (jnp.linspace gammas) as the numbers they hold, as numpy's are
     widths, gammas, seeds = ([_scalar_of(v, "iuf") for v in axis] for axis in (widths, gammas, seeds))
     freqs = [as_frequencies(f) for f in frequencies]
+    described = [f.describe() for f in freqs]
+    for i, d in enumerate(described):  # ("power_law" and power_law(1.2) are one spec: check_axis saw two values)
+        if d in described[:i]:
+            first = frequencies[described.index(d)]
+            raise ValueError(f"frequencies={short_repr(frequencies)} holds {d} twice (as {first!r} and "
+                             f"{frequencies[i]!r}); each value of an axis must be distinct (repeats of one "
+                             f"configuration are its seeds)")
     seeds = [check_int("seed", s, 0) for s in seeds]  # (int() had made 0.5 and 0.7 one seed, 0)
     for m in widths:
         check_int("m", m)
