@@ -356,6 +356,23 @@ def test_sparse_table_builders_name_the_bad_argument(call, match):
         call()
 
 
+def test_public_sampler_pieces_name_bad_arguments():
+    key = jax.random.PRNGKey(0)
+    # (a negative size had failed in MLIR, True been read as a rate of 1, p_i = 2 given a NaN rate, a
+    # negative p_i a negative one)
+    for call, error, match in (
+            (lambda: data.unit_uniform(key, (-1,)), TypeError, r"shape=\(-1,\); shape must be a tuple of integers >= 0"),
+            (lambda: data.random_bits(key, 5, "hash"), TypeError, r"shape=5; shape must be a tuple"),
+            (lambda: data.random_bits(key, (2,), "mt"), ValueError, r"rng='mt'; allowed: 'threefry', 'hash'"),
+            (lambda: data.event_capacity(10, True), ValueError, r"max_rate=True; must be a finite number > 0"),
+            (lambda: data.poisson_rate([0.5, 2.0]), ValueError, r"p\[1\]=2.0; every p_i must be a probability"),
+            (lambda: data.poisson_rate([-0.1]), ValueError, r"p\[0\]=-0.1")):
+        with pytest.raises(error, match=match):
+            call()
+    assert data.poisson_rate([0.5, 0.5]) == pytest.approx(2 * np.log(2)) and data.poisson_rate([1.0]) == np.inf
+    assert data.random_bits(key, [np.int64(3)], "hash").shape == (3,)
+
+
 def test_sparse_sampler_checks_its_static_sizes_against_the_tables():
     tables = data.sparse_tables(np.full(5, 0.1), 8, 20)  # 5 features: 8 alias columns
     key = jax.random.PRNGKey(0)

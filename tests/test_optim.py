@@ -14,6 +14,11 @@ def test_row_decay_direction_follows_eq2(strict_promotion):
     # gamma < 0: gamma * W_i * (1/||W_i|| - 1); norms are 5 and 0.5.
     expect = -1.0 * W * jnp.asarray([[1 / 5 - 1], [1 / 0.5 - 1]])
     np.testing.assert_allclose(row_decay_direction(W, -1.0), expect, rtol=1e-6)
+    # eps = 0 had given 0/0 on a zero row; its own eps is checked as signed_row_decay checks one
+    for eps in (0.0, -1e-8, 1e-46):
+        with pytest.raises(ValueError, match=f"eps={eps!r}"):
+            row_decay_direction(jnp.zeros((2, 2)), -1.0, eps=eps)
+    assert np.all(np.isfinite(row_decay_direction(jnp.zeros((2, 2)), -1.0)))
 
 
 def test_strong_decay_alone_drives_rows_to_unit_norm_and_weak_shrinks_them():

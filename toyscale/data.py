@@ -21,7 +21,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from toyscale._checks import check_int, check_real, prng_key
+from toyscale._checks import check_choice, check_int, check_real, prng_key, short_repr
 
 __all__ = [
     "sample_features", "sample_features_plain", "sample_features_sparse", "SparseFeatures", "sparse_tables",
@@ -76,11 +76,14 @@ def _hash_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
 
 def random_bits(key: jax.Array, shape: tuple[int, ...], rng: str = "threefry") -> jax.Array:
     """uint32 random bits from the bit generator ``rng`` ("threefry" or "hash")."""
+    check_choice("rng", rng, RNGS)
+    if not isinstance(shape, (tuple, list)) or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
+                                                   for s in shape):  # (-1 had failed in MLIR, the argument unnamed)
+        raise TypeError(f"shape={short_repr(shape)}; shape must be a tuple of integers >= 0")
+    shape = tuple(int(s) for s in shape)
     if rng == "threefry":
         return jax.random.bits(prng_key("key", key), shape, jnp.uint32)  # (JAX's own error names no argument)
-    if rng == "hash":
-        return _hash_bits(key, shape)
-    raise ValueError(f"rng={rng!r}; allowed bit generators are {RNGS}")
+    return _hash_bits(key, shape)
 
 
 def _unit_from_bits(bits: jax.Array) -> jax.Array:
@@ -202,9 +205,12 @@ class SparseFeatures(NamedTuple):
 def poisson_rate(p: ArrayLike) -> float:
     """Lambda = sum_i -log(1 - p_i), the expected events per sample (>= sum_i p_i = E).
 
-    Computed in float64 on the host; infinite if some p_i = 1.
+    Computed in float64 on the host; infinite if some p_i = 1. ``p`` is checked as the samplers
+    check it (a p_i of 2 had given NaN, a negative one a negative rate).
     """
-    p = np.asarray(p, np.float64)
+    p = _probabilities(p)
+    if p is None:
+        raise TypeError("p is traced; poisson_rate computes on the host and needs concrete probabilities")
     with np.errstate(divide="ignore"):
         return float(np.sum(-np.log1p(-p)))
 
@@ -240,7 +246,8 @@ def _poisson_survival(mu: float, upto: int) -> np.ndarray:
 def event_capacity(batch: int, max_rate: float, tail: float = SPARSE_TAIL) -> int:
     """The smallest C with P(Poisson(batch * max_rate) > C) <= tail: event slots per batch."""
     check_int("batch", batch)
-    if not (isinstance(max_rate, (int, float, np.integer, np.floating)) and math.isfinite(max_rate) and max_rate > 0):
+    if not (isinstance(max_rate, (int, float, np.integer, np.floating)) and not isinstance(max_rate, bool)
+            and math.isfinite(max_rate) and max_rate > 0):  # (True had been read as 1)
         raise ValueError(f"max_rate={max_rate!r}; must be a finite number > 0 (expected events per sample)")
     check_real("tail", tail, low=0.0, strict=True)
     if not tail < 1:

@@ -33,8 +33,10 @@ def row_decay_direction(W: jax.Array, gamma: ArrayLike, eps: float = 1e-8) -> ja
     """gamma * W_i for gamma >= 0; gamma * W_i (1/(||W_i|| + eps) - 1) for gamma < 0.
 
     Rows are the last-but-one axis: W has shape [..., n, m]. The decay step is
-    ``-eta_t * row_decay_direction(W, gamma)``.
+    ``-eta_t * row_decay_direction(W, gamma)``. A concrete ``eps`` must be > 0 (at 0 a zero row
+    gave 0/0).
     """
+    _check_float32_scalar("eps", eps, low=0.0, strict=True)
     gamma = jnp.asarray(gamma, W.dtype)
     norms = jnp.linalg.norm(W, axis=-1, keepdims=True)
     factor = jnp.where(gamma >= 0, jnp.ones_like(norms), 1.0 / (norms + eps) - 1.0)
