@@ -893,3 +893,19 @@ def test_fit_isoflop_and_bracketed_frontier_run_in_float64_without_the_callers_x
         fit = fitting.fit_isoflop(N, L, C=C, bootstrap=40)
         frontier, _, _ = fitting.bracketed_frontier(N, L, C, 3)
     assert np.isfinite(fit.a) and frontier is not None
+
+
+def test_bracketed_and_curves_frontiers_name_their_bad_arguments():
+    # (unchecked, a mismatched length or a negative C had come out as fit_frontier's words about bins)
+    N, C = np.repeat([2.0, 4.0, 8.0], 4), np.tile([1.0, 2.0, 4.0, 8.0], 3)
+    for call, error, match in (
+            (lambda: fitting.bracketed_frontier(N, 1 / N, C[:-1], 3), ValueError, r"mismatched lengths: len\(N\)=12"),
+            (lambda: fitting.bracketed_frontier(N, 1 / N, -C, 3), ValueError, r"C\[0\]=-1"),
+            (lambda: fitting.bracketed_frontier(N, 1 / N, C, 0), ValueError, r"bins=0"),
+            (lambda: fitting.bracketed_frontier(N, 1 / N, C, 2.5), TypeError, r"bins=2.5"),
+            (lambda: fitting.curves_frontier([2, 4], [1, 2, 3], np.ones((3, 2)), 3), ValueError,
+             r"curves has shape \(3, 2\); it must be \(len\(widths\), len\(t\)\) = \(2, 3\)"),
+            (lambda: fitting.curves_frontier([2, 4], [1, 2, 3], "abc", 3), TypeError, r"curves='abc'"),
+            (lambda: fitting.curves_frontier([2, -4], [1, 2, 3], np.ones((2, 3)), 3), ValueError, r"widths\[1\]=-4")):
+        with pytest.raises(error, match=match):
+            call()

@@ -32,7 +32,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from toyscale._checks import check_choice, check_int, check_seed
+from toyscale._checks import check_choice, check_int, check_seed, short_repr
 
 __all__ = [
     "BESIROGLU_2024",
@@ -3041,7 +3041,9 @@ def bracketed_frontier(N: Any, L: Any, C: Any, bins: int) -> tuple[AllocationFit
       (the fit or None, the number of budgets with an optimum, bracketed or not, why None).
       None when fewer than 3 budgets bracket their optimum or all of them have it at one size.
     """
-    N, L, C = (np.asarray(a, dtype=float) for a in (N, L, C))
+    N, L, C = _as_1d("N", N), _as_1d("L", L), _as_1d("C", C)  # (unchecked, a bad one had been named as bins)
+    _same_length(N=N, L=L, C=C)
+    check_int("bins", bins)
     edges = np.geomspace(C.min(), C.max(), bins + 1)
     edges[0], edges[-1] = edges[0] * 0.999, edges[-1] * 1.001
     try:
@@ -3072,7 +3074,15 @@ def curves_frontier(widths: Any, t: Any, curves: Any, bins: int) -> tuple[Alloca
       (the frontier or None, a power law fitted to its losses L_opt(C) or None, the number of
       budgets with an optimum, why None).
     """
-    widths, t, curves = (np.asarray(a, dtype=float) for a in (widths, t, curves))
+    widths, t = _as_1d("widths", widths), _as_1d("t", t)
+    check_int("bins", bins)
+    try:
+        curves = np.asarray(curves, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"curves={short_repr(curves)}; curves must be an array of losses") from None
+    if curves.shape != (widths.size, t.size):
+        raise ValueError(f"curves has shape {curves.shape}; it must be (len(widths), len(t)) = "
+                         f"({widths.size}, {t.size}), one row of losses per width")
     N_all = np.repeat(widths, t.size)
     C_all = N_all * np.tile(t, widths.size)
     ok = np.isfinite(curves.ravel())
