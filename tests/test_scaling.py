@@ -158,6 +158,54 @@ def test_loss_std_is_the_spread_over_seeds_and_an_unflagged_nan_loss_is_diverged
     assert curve.n_models.tolist() == [2, 1] and curve.n_diverged == 1 and curve.n_undefined == 0
 
 
+def test_an_unflagged_nan_loss_is_diverged_whatever_the_measure():
+    # its phi_half had been averaged in: the NaN-loss check ran only where the measure itself was not finite
+    recs = [Record(0, {"m": 8, "seed": 0}, False, {"test_loss": 1.0, "phi_half": 0.1}),
+            Record(1, {"m": 8, "seed": 1}, False, {"test_loss": np.nan, "phi_half": 0.9}),
+            Record(2, {"m": 16, "seed": 0}, False, {"test_loss": 0.5, "phi_half": 0.2}),
+            Record(3, {"m": 16, "seed": 1}, False, {"test_loss": 0.6, "phi_half": 0.2})]
+    for measure in ("phi_half", lambda r: r["phi_half"]):
+        curve = width_curve(recs, measure=measure)
+        assert curve.loss.tolist() == [0.1, 0.2] and curve.n_models.tolist() == [1, 2] and curve.n_diverged == 1
+    calls = []
+    width_curve(recs, measure=lambda r: calls.append(r.model_id) or 1.0)
+    assert sorted(calls) == [0, 2, 3]  # (not called on the diverged model)
+
+
+def test_width_curve_refuses_a_model_given_twice_and_a_record_without_the_axis():
+    recs = [Record(i, {"m": m, "seed": s}, False, {"test_loss": float(m) ** -0.5 * (1 + 0.1 * s)})
+            for i, (m, s) in enumerate([(8, 0), (8, 1), (16, 0), (16, 1)])]
+    # (the same records twice had been averaged as four seeds a width, their spread understated)
+    with pytest.raises(ValueError, match=r"the records hold model 0 \(point \{'m': 8, 'seed': 0\}\) twice; it would "
+                                         r"be averaged as two seeds"):
+        width_curve(recs + recs)
+    # two sweeps pooled (other sweep seeds): the same ids and points, other outputs, are replicates
+    other = [dataclasses.replace(r, outputs={"test_loss": r["test_loss"] * 1.01}) for r in recs]
+    assert width_curve(recs + other).n_models.tolist() == [4, 4]
+    with pytest.raises(ValueError, match=r"1 of the 5 records matching \{\} have no 'm' \(model 9's fields: "
+                                         r"\['N', 'seed'\]\)"):
+        width_curve(recs + [Record(9, {"N": 4, "seed": 0}, False, {"test_loss": 1.0})])
+    # a seed label that is not a number beside numbers (a bare TypeError from the sort had come out)
+    labelled = recs + [Record(5, {"m": 8, "seed": "a"}, False, {"test_loss": 0.4})]
+    assert [[str(v) for v in s] for s in width_curve(labelled).seeds] == [["0", "1", "a"], ["0", "1"]]
+
+
+def test_a_seed_bootstrap_losing_too_many_resamples_gives_no_interval():
+    # 239 of 1000 resamples (all of the low tail) had been left out and the rest's interval reported, cut on one
+    # side; as redraw_table, more than (1 - level) / 2 lost gives none, and a few lost are left out and counted
+    wide = WidthCurve.from_values([8, 16, 32], [[0.01, 1.0], [0.3, 0.32], [0.1, 0.11]])
+    fit = width_exponent(wide, seed_bootstrap=1000)
+    assert np.isnan(fit.intervals["exponent"]).all() and fit.resampled == "seeds"
+    assert fit.notes[-1] == ("no seed-bootstrap intervals (nan): 239 of 1000 resamples had a mean <= 0 at some width "
+                             "(replicates spread so widely that widening them by sqrt(k / (k - 1)) crossed 0), too "
+                             "many to leave out of a 95% interval")
+    few = WidthCurve.from_values([8, 16, 32], [[0.05, 1.0, 1.0, 1.0], [0.3, 0.32, 0.31, 0.3], [0.1, 0.11, 0.1, 0.105]])
+    fit = width_exponent(few, seed_bootstrap=1000)
+    assert np.isfinite(fit.intervals["exponent"]).all()
+    assert fit.notes[-1].endswith("; 9 of 1000 resamples had a mean <= 0 at some width (replicates spread so widely "
+                                  "that widening them by sqrt(k / (k - 1)) crossed 0) and were left out")
+
+
 def test_loss_std_is_the_sample_standard_deviation_of_the_seeds():
     # the population sd (ddof 0) had given 0.05 for seeds at 0.40 and 0.50: sqrt(2) too small at two seeds
     recs = [Record(i, {"m": m, "seed": s}, False, {"test_loss": np.float64(v)})
@@ -358,20 +406,21 @@ def test_the_seed_bootstrap_interval_covers_the_truth_about_as_often_as_it_says(
 
 
 def test_the_seed_bootstrap_says_how_many_resamples_it_left_out():
-    # two seeds 20x apart: widened about their mean by sqrt(2), the low one goes below 0 and a
-    # resample of two low ones has no log; such resamples are counted, not silently dropped
-    values = (np.array([0.05, 1.0]), np.array([0.05, 0.6]), np.array([0.02, 0.5]))
+    # one seed of four 20x below the others: widened about their mean by sqrt(4 / 3), the low one goes below 0 and a
+    # resample of four low ones has no log; such resamples are counted, not silently dropped (too many of them give
+    # no interval: test_a_seed_bootstrap_losing_too_many_resamples_gives_no_interval)
+    values = tuple(np.array([low, high, high, high]) for low, high in ((0.05, 1.0), (0.3, 0.6), (0.2, 0.5)))
     curve = WidthCurve(widths=np.array([4, 8, 16]), loss=np.array([v.mean() for v in values]),
-                       loss_std=np.array([v.std() for v in values]), n_models=np.full(3, 2), n_diverged=0,
+                       loss_std=np.array([v.std() for v in values]), n_models=np.full(3, 4), n_diverged=0,
                        values=values)
     fit = width_exponent(curve, seed_bootstrap=500)
     note = fit.notes[-1]
     left_out = int(note.split("; ")[-1].split(" of 500")[0])
-    assert 0 < left_out < 500 and "were left out" in note
+    assert 0 < left_out <= 500 * 0.025 and "were left out" in note
     assert "exponent sd nan" not in note and np.all(np.isfinite(fit.intervals["exponent"]))
     # two widths: the fit has no stderr, so the note makes no comparison with it
     two = width_exponent(WidthCurve(widths=np.array([4, 8]), loss=curve.loss[:2], loss_std=curve.loss_std[:2],
-                                    n_models=np.full(2, 2), n_diverged=0, values=values[:2]), seed_bootstrap=200)
+                                    n_models=np.full(2, 4), n_diverged=0, values=values[:2]), seed_bootstrap=200)
     assert np.isnan(two.stderr["exponent"]) and "twice the fit's stderr" not in two.notes[-1]
 
 
@@ -1004,6 +1053,8 @@ def test_welch_dof_lies_between_the_fewest_and_the_pooled_degrees_of_freedom():
                                  ([np.inf, 1.0], [2, 9], "finite and >= 0"), ([np.nan], [2], "finite and >= 0")):
         with pytest.raises(ValueError, match=match):
             welch_dof(parts, counts)
+    with pytest.raises(TypeError, match=r"parts=\['a'\]; parts must be numbers"):
+        welch_dof(["a"], [2])
 
 
 Z975 = 1.959963984540054  # (the normal quantile at 0.975)
@@ -1327,3 +1378,10 @@ def test_holm_family_text_adjusts_a_scripts_tests_in_place_and_names_the_smalles
     assert holm_family_text(one) == "lack of fit, Holm-adjusted over the 1 curve tested: p < 0.05 in 1 (smallest " \
         "0.01, x)" and one["x"]["p_holm"] == 0.01
     assert holm_family_text({"a": None}) == "" and holm_family_text({}) == ""
+    # a NaN or null p is untested, as holm_adjusted has it ("over the 2 curves ... smallest nan" had come out, and
+    # a TypeError on None)
+    for untested in (np.nan, None):
+        tests = {"a": {"p_value": untested}, "b": {"p_value": 0.01}}
+        assert holm_family_text(tests) == "lack of fit, Holm-adjusted over the 1 curve tested: p < 0.05 in 1 " \
+            "(smallest 0.01, b)"
+        assert np.isnan(tests["a"]["p_holm"]) and tests["b"]["p_holm"] == 0.01

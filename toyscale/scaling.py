@@ -208,6 +208,21 @@ def _replicates(records: list[Record], along: str, conditions: Mapping[str, Any]
         raise ValueError(f"no record matches {short_repr(conditions, 240)}: {culprit}; values in the "
                          f"{len(records)} records: " + _listing(seen)
                          + (_spec_hint(records, conditions) if "frequencies" in alone else ""))
+    lacking = [r for r in chosen if along not in r.point]  # (a bare KeyError had come out)
+    if lacking:
+        raise ValueError(f"{len(lacking)} of the {len(chosen)} records matching {short_repr(conditions, 120)} have no "
+                         f"{along!r} (model {lacking[0].model_id}'s fields: {sorted(lacking[0].point)}); give a "
+                         f"condition that leaves them out")
+    # One model given twice would be averaged as two seeds (its spread understated): the same id, point and
+    # scalar outputs (two sweeps pooled, with other sweep seeds, share ids and points but not outputs)
+    once: dict[tuple, Record] = {}
+    for r in chosen:
+        key = (r.model_id, json.dumps(r.point, sort_keys=True, default=repr),
+               tuple((k, np.asarray(v).tobytes()) for k, v in sorted(r.outputs.items()) if np.ndim(v) == 0))
+        if key in once:
+            raise ValueError(f"the records hold model {r.model_id} (point {short_repr(r.point, 120)}) twice; it would "
+                             f"be averaged as two seeds: give each record once")
+        once[key] = r
     # Only replicates may be averaged: records of one x that differ in another swept field
     # (a gamma or a ridge left out of the conditions) would blend two curves. A field that
     # changes with x alone (a per-width learning rate) is not a blend.
@@ -294,18 +309,15 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
     seeds_of: dict[float, list[Any]] = {}
     empty: dict[float, int] = {}
     diverged = undefined = 0
-    for r in sorted(chosen, key=lambda r: (r.point.get("seed", 0), r.model_id)):
-        if r.diverged:  # (not measured: its NaN phi_half had failed a measure's int() after the sweep)
+    for r in sorted(chosen, key=lambda r: (_seed_order(r.point.get("seed", 0)), r.model_id)):
+        # a flagged model, or one whose loss itself is not finite (unflagged), diverged whatever the measure: not
+        # measured (its NaN phi_half had failed a measure's int(); a NaN-loss model's phi_half had been averaged in)
+        if r.diverged or not np.isfinite(float(r.outputs.get("test_loss", 0.0))):
             diverged += 1
             continue
         value = _number(measure(r), measure, r) if callable(measure) else float(r[measure])
-        if not np.isfinite(value):
-            # a model whose loss itself is not finite diverged (unflagged); a finite model can
-            # still have an undefined measure
-            if not np.isfinite(float(r.outputs.get("test_loss", value))):
-                diverged += 1
-            else:
-                undefined += 1
+        if not np.isfinite(value):  # (a finite model can still have an undefined measure)
+            undefined += 1
             continue
         w = r.point[axis]
         w = int(w) if float(w).is_integer() else float(w)  # (one key for 32 and 32.0)
@@ -487,6 +499,12 @@ def without_seed_intervals(fit: PowerLawFit, resamples: int, why: str, *, paired
     nan = (math.nan, math.nan)
     return dataclasses.replace(fit, intervals={"prefactor": nan, "exponent": nan}, n_bootstrap=resamples,
                                resampled="seeds", notes=fit.notes + (_NO_SEED_INTERVALS[paired] + why,))
+
+
+def _seed_order(seed: Any) -> tuple:
+    """A seed label's place: numbers by value, then anything else by its repr (a label "a" beside
+    the numbers, or None, had failed the sort with a bare TypeError)."""
+    return (0, seed, "") if _real_number(seed) else (1, 0, repr(seed))
 
 
 def _real_number(value: Any) -> bool:
@@ -910,7 +928,10 @@ def welch_dof(parts: Any, counts: Any) -> float:
       parts: the parts V_i, finite and >= 0.
       counts: the replicates k_i behind each, integers >= 2.
     """
-    v = np.asarray(parts, float).ravel()
+    try:
+        v = np.asarray(parts, float).ravel()
+    except (TypeError, ValueError):  # (numpy's "could not convert string to float" had named no argument)
+        raise TypeError(f"parts={short_repr(parts, 80)}; parts must be numbers, the variance parts") from None
     k = np.asarray(counts).ravel()
     if v.size != k.size or not v.size:
         raise ValueError(f"parts has {v.size} values and counts {k.size}; give one count per part, at least one")
@@ -1105,7 +1126,12 @@ def holm_family_text(tests: dict[str, dict | None], what: tuple[str, str] = ("cu
     the script prints under them (``what``: what was tested, singular and plural), naming the
     label of the smallest raw p (Holm's running maximum can tie the smallest adjusted ones), or
     "" where none was tested."""
-    tested = [label for label, test in tests.items() if test]
+    # (a NaN or null p: untested, as holm_adjusted has it; it had been counted, "smallest nan", or raised on None)
+    tested = [label for label, test in tests.items() if test and _real_number(test.get("p_value"))
+              and math.isfinite(test["p_value"])]
+    for label, test in tests.items():
+        if test and label not in tested:
+            test["p_holm"] = math.nan
     if not tested:
         return ""
     for label, p in zip(tested, holm_adjusted([tests[label]["p_value"] for label in tested])):
@@ -1257,6 +1283,12 @@ def _refit_resamples(fit: PowerLawFit, m: np.ndarray, means: np.ndarray, what: s
     elif fewest <= 4:
         note += (f"; with {fewest} seeds a redrawn curve takes few values, and the percentile intervals cover less "
                  f"than their level (by how much under shared draws is not measured)")
+    if resamples - finite.size > resamples * (1 - fit.level) / 2:  # (as redraw_table: a one-sided loss)
+        # (the lost resamples are the low tail's: the interval of the rest had been reported, cut on one side)
+        return without_seed_intervals(fit, resamples, (
+            f"{resamples - finite.size} of {resamples} resamples had a mean <= 0 at some {size} (replicates spread "
+            f"so widely that widening them by sqrt(k / (k - 1)) crossed 0), too many to leave out of a "
+            f"{100 * fit.level:g}% interval"), paired=not calibrated)
     if finite.size < resamples:
         # the widening can push a replicate far below its width's mean to or under 0
         note += (f"; {resamples - finite.size} of {resamples} resamples had a mean <= 0 at some {size} (replicates "
