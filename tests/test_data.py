@@ -362,7 +362,7 @@ def test_public_sampler_pieces_name_bad_arguments():
     # negative p_i a negative one)
     for call, error, match in (
             (lambda: data.unit_uniform(key, (-1,)), TypeError, r"shape=\(-1,\); shape must be a tuple of integers >= 0"),
-            (lambda: data.random_bits(key, 5, "hash"), TypeError, r"shape=5; shape must be a tuple"),
+            (lambda: data.random_bits(key, 2.5, "hash"), TypeError, r"shape=2.5; shape must be a tuple"),
             (lambda: data.random_bits(key, (2,), "mt"), ValueError, r"rng='mt'; allowed: 'threefry', 'hash'"),
             (lambda: data.event_capacity(10, True), ValueError, r"max_rate=True; must be a finite number > 0"),
             (lambda: data.poisson_rate([0.5, 2.0]), ValueError, r"p\[1\]=2.0; every p_i must be a probability"),
@@ -370,7 +370,14 @@ def test_public_sampler_pieces_name_bad_arguments():
         with pytest.raises(error, match=match):
             call()
     assert data.poisson_rate([0.5, 0.5]) == pytest.approx(2 * np.log(2)) and data.poisson_rate([1.0]) == np.inf
-    assert data.random_bits(key, [np.int64(3)], "hash").shape == (3,)
+    # the shapes jax.random takes stay taken: an int, integer arrays, 0-d integer arrays as sizes
+    for shape, want in ((5, (5,)), (np.array([3, 2]), (3, 2)), ((np.array(3),), (3,)), ((jnp.int32(3), 2), (3, 2)),
+                        ([np.int64(3)], (3,))):
+        for rng in data.RNGS:
+            assert data.random_bits(key, shape, rng).shape == want, (shape, rng)
+    for shape in ((True,), (2.0,), "ab"):
+        with pytest.raises(TypeError, match="shape must be a tuple of integers >= 0"):
+            data.unit_uniform(key, shape)
 
 
 def test_sparse_sampler_checks_its_static_sizes_against_the_tables():

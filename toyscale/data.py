@@ -13,6 +13,7 @@ batch); :func:`sample_features_sparse` draws only the active entries, as Poisson
 from __future__ import annotations
 
 import math
+import operator
 from typing import NamedTuple
 
 import jax
@@ -77,10 +78,14 @@ def _hash_bits(key: jax.Array, shape: tuple[int, ...]) -> jax.Array:
 def random_bits(key: jax.Array, shape: tuple[int, ...], rng: str = "threefry") -> jax.Array:
     """uint32 random bits from the bit generator ``rng`` ("threefry" or "hash")."""
     check_choice("rng", rng, RNGS)
-    if not isinstance(shape, (tuple, list)) or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0
-                                                   for s in shape):  # (-1 had failed in MLIR, the argument unnamed)
-        raise TypeError(f"shape={short_repr(shape)}; shape must be a tuple of integers >= 0")
-    shape = tuple(int(s) for s in shape)
+    given = shape
+    try:  # (as jax.random takes one: an int, a tuple of ints or of 0-d integer arrays, an integer array)
+        parts = [shape] if np.ndim(shape) == 0 else list(shape)
+        shape = None if any(isinstance(s, (bool, np.bool_)) for s in parts) else tuple(map(operator.index, parts))
+    except TypeError:
+        shape = None
+    if shape is None or any(s < 0 for s in shape):  # (-1 had failed in MLIR, the argument unnamed)
+        raise TypeError(f"shape={short_repr(given)}; shape must be a tuple of integers >= 0")
     if rng == "threefry":
         return jax.random.bits(prng_key("key", key), shape, jnp.uint32)  # (JAX's own error names no argument)
     return _hash_bits(key, shape)
