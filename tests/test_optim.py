@@ -19,6 +19,12 @@ def test_row_decay_direction_follows_eq2(strict_promotion):
         with pytest.raises(ValueError, match=f"eps={eps!r}"):
             row_decay_direction(jnp.zeros((2, 2)), -1.0, eps=eps)
     assert np.all(np.isfinite(row_decay_direction(jnp.zeros((2, 2)), -1.0)))
+    # one eps a row broadcasts, as before the check; each is checked
+    per_row = np.array([[1e-8], [0.5]])
+    np.testing.assert_allclose(row_decay_direction(W, -1.0, eps=per_row),
+                               -1.0 * W * (1 / (np.array([[5.0], [0.5]]) + per_row) - 1), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"eps has 1 value\(s\) not > 0; every eps must be > 0"):
+        row_decay_direction(W, -1.0, eps=np.array([[1e-8], [0.0]]))
 
 
 def test_strong_decay_alone_drives_rows_to_unit_norm_and_weak_shrinks_them():

@@ -34,9 +34,13 @@ def row_decay_direction(W: jax.Array, gamma: ArrayLike, eps: float = 1e-8) -> ja
 
     Rows are the last-but-one axis: W has shape [..., n, m]. The decay step is
     ``-eta_t * row_decay_direction(W, gamma)``. A concrete ``eps`` must be > 0 (at 0 a zero row
-    gave 0/0).
+    gave 0/0); an array of them (one per row, say) broadcasts, each checked where concrete.
     """
-    _check_float32_scalar("eps", eps, low=0.0, strict=True)
+    if np.ndim(eps) == 0:
+        _check_float32_scalar("eps", eps, low=0.0, strict=True)
+    elif isinstance(eps, (np.ndarray, list, tuple)) and not np.all(np.asarray(eps, float) > 0):
+        raise ValueError(f"eps has {int(np.sum(~(np.asarray(eps, float) > 0)))} value(s) not > 0; every eps must be "
+                         f"> 0")
     gamma = jnp.asarray(gamma, W.dtype)
     norms = jnp.linalg.norm(W, axis=-1, keepdims=True)
     factor = jnp.where(gamma >= 0, jnp.ones_like(norms), 1.0 / (norms + eps) - 1.0)
