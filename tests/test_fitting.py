@@ -717,6 +717,8 @@ def test_compute_optimal_refuses_exponents_and_prefactors_that_are_not_positive(
 def test_chinchilla_params_from_log_refuses_a_log_past_exps_range():
     with pytest.raises(ValueError, match=r"log_A=800; exp of a log parameter must be a finite float64"):
         fitting.ChinchillaParams.from_log(800, 1.0, 1.0, 0.3, 0.3)
+    with pytest.raises(ValueError, match=r"log_E=nan; .* a number below 709.78 \(not NaN\)"):
+        fitting.ChinchillaParams.from_log(1.0, 1.0, np.nan, 0.3, 0.3)
     p = fitting.ChinchillaParams.from_log(700, 1.0, 0.0, 0.3, 0.3)
     assert p.A == pytest.approx(np.exp(700)) and p.E == 1.0
 
@@ -909,3 +911,14 @@ def test_bracketed_and_curves_frontiers_name_their_bad_arguments():
             (lambda: fitting.curves_frontier([2, -4], [1, 2, 3], np.ones((2, 3)), 3), ValueError, r"widths\[1\]=-4")):
         with pytest.raises(error, match=match):
             call()
+    # a loss that is not positive is the data's: no frontier, and why (as before the checks); a loss at t = 0 is left
+    # out; a 0-d bins is a count
+    L = np.where(N == 4, 0.5, 1.0) / np.sqrt(C)
+    for bad in (0.0, np.nan):
+        frontier, _, why = fitting.bracketed_frontier(N, np.r_[bad, L[1:]], C, np.array(3))
+        assert frontier is None and why.startswith("no frontier: loss has 1 non-"), why
+    curves = np.array([[np.nan, 2.0, 1.0], [np.nan, 1.5, 0.9]])
+    at_zero = np.where(np.isnan(curves), 3.0, curves)  # (losses at t = 0: left out, as NaN ones are)
+    assert fitting.curves_frontier([2, 4], [0, 1, 2], at_zero, 2)[2:] == \
+        fitting.curves_frontier([2, 4], [0, 1, 2], curves, 2)[2:]
+    assert fitting.curves_frontier([2, 4], [1, 2, 3], np.array([[1.0, -2.0, 1.0], [1.5, 1.0, 0.9]]), 2)[0] is None

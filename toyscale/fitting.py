@@ -32,7 +32,7 @@ import numpy as np
 import optax
 from jax import lax
 
-from toyscale._checks import check_choice, check_int, check_seed, short_repr
+from toyscale._checks import _scalar_of, check_choice, check_int, check_seed, short_repr
 
 __all__ = [
     "BESIROGLU_2024",
@@ -927,11 +927,11 @@ def _huber_note(r: np.ndarray, delta: float, loss: str, n_params: int, better: s
         return []
     if inside <= n_params:  # (_m_estimator_cov gives NaN)
         return [f"only {inside} of {len(r)} residuals lie within delta={delta:g} (the Huber quadratic branch), "
-                f"not more than the fit's {n_params} parameters (about one per parameter sits there however "
-                f"small delta is): the standard errors are undefined; {better} gives defined ones"]
+                f"not more than the fit's {n_params} parameters: the standard errors are undefined; {better} gives "
+                f"defined ones"]
     return [f"only {inside} of {len(r)} residuals lie within delta={delta:g} (the Huber quadratic branch), "
-            f"close to the fit's {n_params} parameters (about one per parameter sits there however small delta "
-            f"is): the standard errors are rough and tend to be too small; {better} gives better ones"]
+            f"close to the fit's {n_params} parameters (about as many as a delta far below the noise leaves "
+            f"there): the standard errors are rough and tend to be too small; {better} gives better ones"]
 
 
 def _r2_log(log_y: np.ndarray, log_pred: np.ndarray) -> float:
@@ -1472,7 +1472,7 @@ class ChinchillaParams(NamedTuple):
         big = {k: v for k, v in logs.items() if not float(v) < 709.78}  # (math.exp's OverflowError had come out)
         if big:
             raise ValueError(f"{', '.join(f'{k}={v!r}' for k, v in big.items())}; exp of a log parameter must be a "
-                             f"finite float64, so each must be < 709.78")
+                             f"finite float64, so each must be a number below 709.78 (not NaN)")
         return cls(math.exp(log_E), math.exp(log_A), math.exp(log_B), float(alpha), float(beta))
 
     @property
@@ -3041,9 +3041,17 @@ def bracketed_frontier(N: Any, L: Any, C: Any, bins: int) -> tuple[AllocationFit
       (the fit or None, the number of budgets with an optimum, bracketed or not, why None).
       None when fewer than 3 budgets bracket their optimum or all of them have it at one size.
     """
-    N, L, C = _as_1d("N", N), _as_1d("L", L), _as_1d("C", C)  # (unchecked, a bad one had been named as bins)
+    # (unchecked, a bad N or C had been named as bins; a loss that is not positive and finite is the data's, and
+    # gives no frontier, with why, as before)
+    N, C = _as_1d("N", N), _as_1d("C", C)
+    try:
+        L = np.asarray(L, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"L={short_repr(L, 80)}; L must be an array of losses") from None
+    if L.ndim != 1:
+        raise ValueError(f"L must be one-dimensional, got shape {L.shape}")
     _same_length(N=N, L=L, C=C)
-    check_int("bins", bins)
+    check_int("bins", _scalar_of(bins, "iu"))
     edges = np.geomspace(C.min(), C.max(), bins + 1)
     edges[0], edges[-1] = edges[0] * 0.999, edges[-1] * 1.001
     try:
@@ -3067,15 +3075,16 @@ def bracketed_frontier(N: Any, L: Any, C: Any, bins: int) -> tuple[AllocationFit
 def curves_frontier(widths: Any, t: Any, curves: Any, bins: int) -> tuple[AllocationFit | None, PowerLawFit | None,
                                                                         int, str | None]:
     """The compute-optimal frontier of loss curves, ``curves[i, k]`` the loss of width ``widths[i]``
-    after ``t[k]`` steps (NaN where there is none: left out), at compute C = width x t, from
-    :func:`bracketed_frontier` over ``bins`` log-spaced budgets.
+    after ``t[k]`` steps (NaN where there is none: left out; so is a loss at t <= 0), at compute
+    C = width x t, from :func:`bracketed_frontier` over ``bins`` log-spaced budgets. A loss that
+    is not positive gives no frontier, and says why.
 
     Returns:
       (the frontier or None, a power law fitted to its losses L_opt(C) or None, the number of
       budgets with an optimum, why None).
     """
-    widths, t = _as_1d("widths", widths), _as_1d("t", t)
-    check_int("bins", bins)
+    widths, t = _as_1d("widths", widths), _as_1d("t", t, positive=False)
+    check_int("bins", _scalar_of(bins, "iu"))
     try:
         curves = np.asarray(curves, dtype=float)
     except (TypeError, ValueError):
@@ -3085,7 +3094,7 @@ def curves_frontier(widths: Any, t: Any, curves: Any, bins: int) -> tuple[Alloca
                          f"({widths.size}, {t.size}), one row of losses per width")
     N_all = np.repeat(widths, t.size)
     C_all = N_all * np.tile(t, widths.size)
-    ok = np.isfinite(curves.ravel())
+    ok = np.isfinite(curves.ravel()) & (C_all > 0)  # (a loss at t = 0 spent no compute: not on a log axis)
     if ok.sum() < 3:
         return None, None, 0, "fewer than 3 logged losses left"
     frontier, budgets, why = bracketed_frontier(N_all[ok], curves.ravel()[ok], C_all[ok], bins)
