@@ -634,6 +634,11 @@ def test_resuming_with_other_xla_settings_warns_but_not_on_another_device_count(
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", message=".*empty model", category=RuntimeWarning)  # (60 steps)
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+        # a folder that recorded a bare boolean flag (before it became "=true") resumes silently too
+        path.write_text(json.dumps({**manifest, "versions": {**here, "XLA_FLAGS": "--xla_b=1 "
+                                                                             "--xla_cpu_enable_fast_math"}}))
+        sorted((tmp_path / "chunks").iterdir())[-1].unlink()
+        sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
     # several settings changed: each named with what it changes
     path.write_text(json.dumps({**manifest, "versions": {**here, "XLA_FLAGS": "", "jax_enable_x64": True,
                                                          "jax_disable_most_optimizations": flip}}))

@@ -517,6 +517,11 @@ def _xla_flags() -> str:
                 text = f.read()
         except (OSError, UnicodeDecodeError):
             return f"(a file of flags that could not be read: {text})"
+    return _canonical_flags(text)
+
+
+def _canonical_flags(text: str) -> str:
+    """Flags in :func:`_xla_flags`' one spelling."""
     try:
         tokens = shlex.split(text)
     except ValueError:  # (an unclosed quote: XLA's own parser decides; the words as they stand)
@@ -935,7 +940,10 @@ def _join_folder(folder: str, manifest: dict, new: dict, task_config: Any) -> tu
                 f"{len(old.get('points', []))} points): {_sweep_difference(old, manifest, same_config)}; "
                 f"use a new folder or delete it"
             )
-        changed = {k: (v, new["versions"].get(k)) for k, v in (old.get("versions") or {}).items()
+        then = dict(old.get("versions") or {})
+        if isinstance(then.get("XLA_FLAGS"), str) and not then["XLA_FLAGS"].startswith("("):
+            then["XLA_FLAGS"] = _canonical_flags(then["XLA_FLAGS"])  # (as recorded before a bare flag became =true)
+        changed = {k: (v, new["versions"].get(k)) for k, v in then.items()
                    if k in _NUMERIC_VERSIONS and v != new["versions"].get(k)}
         return ({**manifest, "versions": old.get("versions"), "created": old.get("created")} if part else old), changed
 
