@@ -69,8 +69,9 @@ def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     array's ``in`` had raised numpy's "truth value ... is ambiguous", a list read as a bad name),
     else a ValueError naming the argument, the value and what is allowed."""
     if not isinstance(value, str):
+        listed = isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) > 0
         raise TypeError(f"{name}={short_repr(value)}; {name} must be a single string, one of "
-                        f"{', '.join(map(repr, allowed))} (not a list)")
+                        f"{', '.join(map(repr, allowed))}" + (" (not a list)" if listed else ""))
     if value not in allowed:
         raise ValueError(f"{name}={value!r}; allowed: {', '.join(map(repr, allowed))}")
     return value

@@ -353,7 +353,8 @@ def _override(settings: dict, item: str, configs: Mapping[str, type] | None = No
     old = node.get(parts[-1])
     if isinstance(old, dict) and not isinstance(value, dict):
         # (the config's fields the preset leaves at their defaults can be set too: they had gone unnamed)
-        more = sorted({f.name for f in dataclasses.fields(configs[key])} - set(old)) if key in (configs or {}) else []
+        more = sorted({f.name for f in dataclasses.fields(configs[key]) if f.default is not dataclasses.MISSING
+                       or f.default_factory is not dataclasses.MISSING} - set(old)) if key in (configs or {}) else []
         example = f", as {key}.{min(old)}=..." if old else ""
         raise ValueError(f"{key!r} is a group of settings; set one of {sorted(old)} instead"
                          + (f" (or of the ones it leaves at their defaults: {more})" if more else "") + example)
