@@ -536,6 +536,10 @@ def test_a_power_law_at_tiny_x_predicts_and_scores_in_logs(offset):
     np.testing.assert_allclose(fit.predict(x), y, rtol=0.03)
     np.testing.assert_allclose(np.log(fit.predict(x) - fit.offset), np.log(fit.prefactor) - fit.exponent * np.log(x),
                                rtol=1e-9)
+    # at x <= 0, C x^-a as written (0 ** 0 = 1; a whole exponent of a negative x)
+    flat = dataclasses.replace(fit, exponent=0.0, prefactor=2.0, offset=0.0)
+    assert flat.predict([0.0, -3.0]).tolist() == [2.0, 2.0]
+    assert dataclasses.replace(flat, exponent=-1.0).predict([-3.0]).tolist() == [-6.0]
 
 
 def test_power_law_degenerate():

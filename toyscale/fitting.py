@@ -1004,8 +1004,10 @@ class PowerLawFit:
     def predict(self, x: Any) -> np.ndarray:
         """Fitted y at ``x`` (numpy array)."""
         x = np.asarray(x, dtype=np.float64)
-        with np.errstate(divide="ignore"):  # (x ** -a overflowed where C x^-a is finite: C tiny, x tiny)
-            return np.exp(math.log(self.prefactor) - self.exponent * np.log(x)) + self.offset
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # in logs at x > 0 (x ** -a overflowed where C x^-a is finite: C tiny, x tiny); as written elsewhere
+            logs = np.exp(np.log(self.prefactor) - self.exponent * np.log(np.where(x > 0, x, 1.0)))
+            return np.where(x > 0, logs, self.prefactor * x ** (-self.exponent)) + self.offset
 
     def params(self) -> dict:
         """Parameters as a dict (exponent, prefactor, offset)."""
