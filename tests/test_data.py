@@ -361,7 +361,8 @@ def test_public_sampler_pieces_name_bad_arguments():
     # (a negative size had failed in MLIR, True been read as a rate of 1, p_i = 2 given a NaN rate, a
     # negative p_i a negative one)
     for call, error, match in (
-            (lambda: data.unit_uniform(key, (-1,)), TypeError, r"shape=\(-1,\); shape must be a tuple of integers >= 0"),
+            (lambda: data.unit_uniform(key, (-1,)), TypeError,
+             r"shape=\(-1,\); shape must be a tuple of integers >= 0"),
             (lambda: data.random_bits(key, 2.5, "hash"), TypeError, r"shape=2.5; shape must be a tuple"),
             (lambda: data.random_bits(key, (2,), "mt"), ValueError, r"rng='mt'; allowed: 'threefry', 'hash'"),
             (lambda: data.event_capacity(10, True), ValueError, r"max_rate=True; must be a finite number > 0"),

@@ -76,7 +76,8 @@ def test_extrapolation_bad_input():
     # C = 6 N D past float64's range, each factor finite: named (an SVD had failed on the inf)
     big = np.repeat([1e150, 1e155, 1e159], 3)
     for call in (lambda: chinchilla_extrapolation_error(big, big, np.linspace(3, 2, 9), cut=1e300, on="C"),
-                 lambda: fit_frontier(big, np.linspace(3, 2, 9), D=big), lambda: fit_isoflop(big, np.linspace(3, 2, 9), D=big)):
+                 lambda: fit_frontier(big, np.linspace(3, 2, 9), D=big),
+                 lambda: fit_isoflop(big, np.linspace(3, 2, 9), D=big)):
         with pytest.raises(ValueError, match=r"C = 6 N D overflows float64 at N=1e\+155, D=1e\+155; give N and D in"):
             call()
     # a choice given as an array: named, not numpy's "truth value of an array is ambiguous"
