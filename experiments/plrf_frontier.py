@@ -92,9 +92,10 @@ def prepare(pre: dict) -> tuple:
 
 
 def mean_curves(result, widths: list[int], steps: dict[int, int], log_every: int):
-    """Per width, the mean over seeds of the logged losses and of the floors of the runs that did
-    not diverge, as a [widths, longest curve] array padded with NaN (NaN rows where none is left);
-    the mean floors; and the number of diverged runs."""
+    """Per width, the mean over seeds of the logged losses of the runs that did not diverge, as a
+    [widths, longest curve] array padded with NaN (NaN rows where none is left); the mean of its
+    runs' finite floors, diverged ones too (the least loss of the width's features on that draw,
+    whatever SGD did: a diverged run's had been dropped); and the number of diverged runs."""
     length = max(steps.values()) // log_every
     curves, floors, diverged = np.full((len(widths), length), np.nan), np.full(len(widths), np.nan), 0
     for i, d in enumerate(widths):
@@ -103,8 +104,9 @@ def mean_curves(result, widths: list[int], steps: dict[int, int], log_every: int
         kept = [r for r in runs if not r.diverged]
         if kept:
             curves[i, :steps[d] // log_every] = np.mean([np.asarray(r["loss_curve"], float) for r in kept], axis=0)
-            if "loss_floor" in kept[0].outputs:
-                floors[i] = np.mean([float(r["loss_floor"]) for r in kept])
+        ends = [float(r["loss_floor"]) for r in runs if "loss_floor" in r.outputs and np.isfinite(r["loss_floor"])]
+        if ends:
+            floors[i] = np.mean(ends)
     return curves, floors, diverged
 
 
@@ -118,7 +120,7 @@ def fit_table(result, widths: list[int], steps: dict[int, int], cfg: plrf.PLRFCo
     curves, floors, diverged = mean_curves(result, widths, steps, cfg.log_every)
     r = cfg.log_every * np.arange(1, curves.shape[1] + 1, dtype=float)
     fits, why = {}, {}
-    width_fit(fits, why, "floor", widths, floors, "a floor", "; plrf.floor=true computes them")
+    width_fit(fits, why, "floor", widths, floors, "a floor", "" if cfg.floor else "; plrf.floor=true computes them")
     frontier, budgets = frontier_fits(fits, why, ("d_opt", "loss_opt"), widths, r, curves, bins)
     return dict(curves=curves, floors=floors, diverged=diverged, r=r, fits=fits, why=why, frontier=frontier,
                 budgets=budgets)

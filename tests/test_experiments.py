@@ -2384,6 +2384,19 @@ def test_compute_optimal_floor_is_the_mean_of_the_curves_runs_finite_long_time_l
     np.testing.assert_allclose(curves, [[3.0, 2.0, 1.5]])
 
 
+def test_plrf_frontier_floors_keep_the_diverged_runs_finite_floors():
+    # a floor is the least loss of the width's features on that draw, whatever SGD did: a diverged run's had been
+    # dropped, and with every run diverged the floor fit was "not fitted ... plrf.floor=true computes them"
+    module = load("plrf_frontier")
+    runs = [Record(0, {"d": 8}, False, {"loss_curve": np.array([3.0, 2.0]), "loss_floor": np.float32(1.0)}),
+            Record(1, {"d": 8}, True, {"loss_curve": np.array([np.nan, np.nan]), "loss_floor": np.float32(0.5)}),
+            Record(2, {"d": 16}, True, {"loss_curve": np.array([np.nan, np.nan]), "loss_floor": np.float32(0.25)}),
+            Record(3, {"d": 16}, True, {"loss_curve": np.array([np.nan, np.nan]), "loss_floor": np.float32(np.nan)})]
+    curves, floors, diverged = module.mean_curves(runs, [8, 16], {8: 2, 16: 2}, 1)
+    assert floors.tolist() == [0.75, 0.25] and diverged == 3
+    np.testing.assert_allclose(curves, [[3.0, 2.0], [np.nan, np.nan]])
+
+
 def test_compute_optimal_stability_edge_counts_each_width_and_names_models_without_a_sharpness():
     module = load("compute_optimal")
 
