@@ -140,7 +140,8 @@ def main(argv=None) -> dict:
     redrawn = redraw_exponents(result, lambda records: fit_table(records, widths, steps, cfg, s["bins"])["fits"],
                                SIGNS, s["seed_resamples"], widen=s["seed_widen"])
 
-    print(f"{len(result)} models ({len(widths)} widths x {s['seeds']} seeds), alpha = {s['alpha']:g}, "
+    per_width = len(s["seeds"]) if isinstance(s["seeds"], (list, tuple)) else s["seeds"]  # (labels: a count)
+    print(f"{len(result)} models ({len(widths)} widths x {per_width} seeds), alpha = {s['alpha']:g}, "
           f"beta = {s['beta']:g} (phase {want['phase']}), v = {cfg.v_ratio} d, lr = {s['lr']:g}, batch 1, "
           f"{s['compute']:g} / d steps; {diverged} diverged (left out of the means)")
     rows = print_exponents({
