@@ -253,7 +253,11 @@ def _cmd_fit_chinchilla(args) -> int:
     fit = fitting.fit_chinchilla(N, D, L, method=args.method, delta=args.delta, bootstrap=args.bootstrap,
                                  seed=args.seed, starts=starts)
     # (had been 1e21, 1e23 and 1e25 whatever the data: 12 decades of extrapolation for a toy sweep)
-    budgets = np.asarray(args.budgets if args.budgets else np.geomspace(np.min(6 * N * D), np.max(6 * N * D), 3))
+    if args.budgets:
+        budgets = np.asarray(args.budgets)
+    else:  # (C = 6 N D refused by name where it overflows: an inf budget had reached compute_optimal as "C")
+        C = fitting._flops(N, D)
+        budgets = np.geomspace(C.min(), C.max(), 3)
     allocation = fit.compute_optimal(budgets) if fit.identifiable and fit.alpha > 0 and fit.beta > 0 else None
     if args.json:
         d = fit.to_dict()
