@@ -171,8 +171,12 @@ def test_an_alias_column_whose_acceptance_rounds_up_to_one_keeps_itself():
 def test_poisson_count_table_and_capacity():
     from scipy import stats
 
-    for batch, rate in ((2048, 1.0), (256, 2.0), (1, 0.3)):
+    # the tail pinned (2^-40, as README and RESULTS quote it; the capacity, and so the random stream, follow it): a
+    # check against the constant itself had let a changed constant pass
+    assert data.SPARSE_TAIL == 2.0**-40
+    for (batch, rate), want in zip(((2048, 1.0), (256, 2.0), (1, 0.3)), (2375, 679, 10)):
         c = data.event_capacity(batch, rate)
+        assert c == want
         sf = stats.poisson.sf(np.arange(c + 1), batch * rate)
         assert sf[c] <= data.SPARSE_TAIL < sf[c - 1]
         p = np.full(10, -np.expm1(-rate / 10))  # sum of -log(1 - p) = rate

@@ -130,6 +130,12 @@ def test_power_law_t_interval_is_the_ols_t_interval():
     bent = fit_power_law(x3 / 2, [0.9, 0.4, 0.15], offset=True)
     assert not bent.identifiable and "the data want a negative offset and it sits at its bound 0" in bent.notes[-1]
     assert not fit_power_law(np.geomspace(2, 32, 5), 2 / np.geomspace(2, 32, 5), offset=True).identifiable
+    # an offset 1e-4 of the smallest y is small but real (collapsed is below 1e-6 of it; a mutant cut at 1e-3 had
+    # passed): determined, with no "~0" note, from three points as from eight
+    for xs in (x3, np.geomspace(2, 64, 8)):
+        small = fit_power_law(xs, 2 / xs**0.7 + 1e-4 * 2 / xs.max()**0.7, offset=True)
+        assert small.identifiable and small.offset == pytest.approx(1e-4 * 2 / xs.max()**0.7, rel=0.01)
+        assert not any("is ~0" in note for note in small.notes), small.notes
 
 
 # mutant: the line said only "parameters are not determined", false of a fit without standard errors

@@ -197,6 +197,10 @@ def test_a_row_with_a_non_finite_norm_stays_out_of_the_overlaps(bad):
 def test_threshold_must_be_one_number_and_W_may_be_a_list():
     W = [[1.0, 0.0], [0.0, 0.2], [0.6, 0.8]]
     assert float(represented_fraction(W)) == pytest.approx(2 / 3)  # (a list had failed inside jnp.linalg.norm)
+    # the default threshold is the paper's 1/2: a row of norm 0.45 or 0.5 is not represented, 0.55 is (defaults of
+    # 0.4 had passed: no row lay between)
+    near = [[0.45, 0.0], [0.0, 0.5], [0.55, 0.0], [0.0, 0.56]]
+    assert float(represented_fraction(near)) == 0.5 and int(overlap_stats(jnp.asarray(near))["n_represented"]) == 2
     for fn in (represented_fraction, overlap_stats):
         with pytest.raises(TypeError, match=r"threshold='0.5'; threshold must be a real number"):
             fn(jnp.asarray(W), "0.5")

@@ -406,12 +406,13 @@ def test_float32_sweeps_keep_the_manifest_they_had_before_matmul_precision(tmp_p
 
 @pytest.mark.compiled_as_users_do
 def test_a_resumed_sweep_trains_the_remaining_models_in_the_chunks_it_planned_at_first(tmp_path):
-    # 10 models of one width in chunks of at most 4 with vmapped batches of 4 (as on an
-    # accelerator): 4 + 4 + 2. Resuming after the first chunk must not re-plan the other six
-    # as 3 + 3, whose smaller vmapped batches would change the last bits.
+    # 10 models of one width in chunks of at most 4: 4 + 4 + 2. Resuming after the first chunk
+    # must not re-plan the other six as 3 + 3, whose smaller vmapped batches would change the
+    # last bits on an accelerator. (vector_width 1: at 4, padding to it gave chunks of 4 for 6
+    # models as for 10, so a re-planning mutant had passed.)
     points = superposition_grid(widths=[3], gammas=[-1.0, -0.5, 0.0, 0.5, 1.0], frequencies=[power_law(1.1)],
                                 lr_w=2e-2, lr_b=1e-2, seeds=2)
-    kw = dict(chunk_size=4, vector_width=4, devices=jax.devices()[:1], progress=False)
+    kw = dict(chunk_size=4, vector_width=1, devices=jax.devices()[:1], progress=False)
     clean = sweep_superposition(CFG, points, out=tmp_path / "clean", **kw)
     chunks = tmp_path / "part" / "chunks"
     sweep_superposition(CFG, points, out=tmp_path / "part", **kw)
@@ -1599,10 +1600,13 @@ def test_the_default_verdict_flags_an_infinity_and_a_non_finite_complex_output()
         def model_fn(self, static, inputs, key):
             x = jnp.where(inputs["kind"] == 1, jnp.inf, 1.0)
             z = jnp.where(inputs["kind"] == 2, jnp.nan, 1.0).astype(jnp.complex64)
-            return {"x": x, "z": z}
+            # one NaN entry of a vector output (a loss curve's last point, say) is enough (a mutant asking for
+            # every entry to be non-finite had passed)
+            curve = jnp.array([1.0, 2.0, 3.0]).at[-1].set(jnp.where(inputs["kind"] == 3, jnp.nan, 3.0))
+            return {"x": x, "z": z, "curve": curve}
 
-    res = sweep.run_sweep(NonFinite(), [{"kind": k} for k in range(3)], devices=ONE, progress=False)
-    assert [r.diverged for r in res] == [False, True, True]
+    res = sweep.run_sweep(NonFinite(), [{"kind": k} for k in range(4)], devices=ONE, progress=False)
+    assert [r.diverged for r in res] == [False, True, True, True]
 
 
 # mutants: the predicted peak counting the whole chunk, not a device's share; one in-flight model, not

@@ -58,6 +58,14 @@ def test_outputs_have_documented_shapes_and_sane_values():
     assert r["test_loss"] > 0 and not r.diverged
     assert r["truncated_batches"] == 0
     np.testing.assert_allclose(r["row_norms"], np.linalg.norm(r["W"], axis=1), rtol=1e-5)
+    # phi_half and phi_one are the fractions of rows longer than 1/2 and 1, from the weights themselves (a
+    # mutant threshold of 0.45 had passed the range check alone)
+    for r in res:
+        norms = np.linalg.norm(np.asarray(r["W"], np.float64), axis=1)
+        assert not np.any(np.abs(norms - 0.5) < 1e-6) and not np.any(np.abs(norms - 1.0) < 1e-6)
+        assert float(r["phi_half"]) == pytest.approx(np.mean(norms > 0.5)), r.point
+        assert float(r["phi_one"]) == pytest.approx(np.mean(norms > 1.0)), r.point
+    assert len({round(float(r["phi_half"]), 6) for r in res}) > 1  # (rows on both sides of 1/2 somewhere)
     # the overlaps of the rows longer than 1, as measure.overlap_stats gives them (NaN below two)
     for r in res:
         want = measure.overlap_stats(r["W"], threshold=1.0)
@@ -65,6 +73,19 @@ def test_outputs_have_documented_shapes_and_sane_values():
         np.testing.assert_allclose([r["overlap_mean_one"], r["overlap_var_one"]],
                                    [want["overlap_mean"], want["overlap_var"]], rtol=1e-5, atol=1e-9)
     assert any(np.isfinite(r["overlap_mean_one"]) for r in res)
+
+
+def test_the_overlaps_count_the_rows_past_the_configs_represented_threshold():
+    # (a mutant measuring at 0.5 whatever represented_threshold said had passed: no test set another)
+    cfg = dataclasses.replace(SMALL, keep_weights=True, represented_threshold=0.8)
+    res = sweep_superposition(cfg, grid(), progress=False)
+    for r in res:
+        want = measure.overlap_stats(r["W"], threshold=0.8)
+        assert int(r["n_represented"]) == int(want["n_represented"]) == int(np.sum(np.linalg.norm(r["W"], axis=1) > 0.8))
+        np.testing.assert_allclose([r["overlap_mean"], r["overlap_var"]], [want["overlap_mean"], want["overlap_var"]],
+                                   rtol=1e-5, atol=1e-9)
+    assert any(int(r["n_represented"]) != int(measure.overlap_stats(r["W"], threshold=0.5)["n_represented"])
+               for r in res)  # (the threshold matters for these weights)
 
 
 def test_overflowing_batches_are_counted(monkeypatch):
