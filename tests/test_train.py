@@ -81,7 +81,8 @@ def test_the_overlaps_count_the_rows_past_the_configs_represented_threshold():
     res = sweep_superposition(cfg, grid(), progress=False)
     for r in res:
         want = measure.overlap_stats(r["W"], threshold=0.8)
-        assert int(r["n_represented"]) == int(want["n_represented"]) == int(np.sum(np.linalg.norm(r["W"], axis=1) > 0.8))
+        longer = int(np.sum(np.linalg.norm(r["W"], axis=1) > 0.8))
+        assert int(r["n_represented"]) == int(want["n_represented"]) == longer
         np.testing.assert_allclose([r["overlap_mean"], r["overlap_var"]], [want["overlap_mean"], want["overlap_var"]],
                                    rtol=1e-5, atol=1e-9)
     assert any(int(r["n_represented"]) != int(measure.overlap_stats(r["W"], threshold=0.5)["n_represented"])
