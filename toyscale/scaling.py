@@ -213,16 +213,8 @@ def _replicates(records: list[Record], along: str, conditions: Mapping[str, Any]
         raise ValueError(f"{len(lacking)} of the {len(chosen)} records matching {short_repr(conditions, 120)} have no "
                          f"{along!r} (model {lacking[0].model_id}'s fields: {sorted(lacking[0].point)}); give a "
                          f"condition that leaves them out")
-    # One model given twice would be averaged as two seeds (its spread understated): the same id, point and
-    # scalar outputs (two sweeps pooled, with other sweep seeds, share ids and points but not outputs)
-    once: dict[tuple, Record] = {}
-    for r in chosen:
-        key = (r.model_id, json.dumps(r.point, sort_keys=True, default=repr),
-               tuple((k, np.asarray(v).tobytes()) for k, v in sorted(r.outputs.items()) if np.ndim(v) == 0))
-        if key in once:
-            raise ValueError(f"the records hold model {r.model_id} (point {short_repr(r.point, 120)}) twice; it would "
-                             f"be averaged as two seeds: give each record once")
-        once[key] = r
+    # (A model given twice is averaged twice, as a seed redrawn with replacement must be: redraw_table hands
+    # its table such draws, so a repeated record is not refused here.)
     # Only replicates may be averaged: records of one x that differ in another swept field
     # (a gamma or a ridge left out of the conditions) would blend two curves. A field that
     # changes with x alone (a per-width learning rate) is not a blend.
