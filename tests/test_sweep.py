@@ -640,6 +640,12 @@ def test_resuming_with_other_xla_settings_warns_but_not_on_another_device_count(
                                                                              "--xla_cpu_enable_fast_math"}}))
         sorted((tmp_path / "chunks").iterdir())[-1].unlink()
         sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
+        # and a recorded value with a space (its quotes gone) is not split again (it had warned on every resume)
+        monkeypatch.setenv("XLA_FLAGS", '--xla_b=1 --xla_gpu_cuda_data_dir="/opt/my cuda"')
+        path.write_text(json.dumps({**manifest, "versions": {**here, "XLA_FLAGS": sweep._xla_flags()}}))
+        assert sweep._xla_flags() == "--xla_b=1 --xla_gpu_cuda_data_dir=/opt/my cuda"
+        sorted((tmp_path / "chunks").iterdir())[-1].unlink()
+        sweep_superposition(CFG, POINTS[:2], out=tmp_path, progress=False)
     # several settings changed: each named with what it changes
     path.write_text(json.dumps({**manifest, "versions": {**here, "XLA_FLAGS": "", "jax_enable_x64": True,
                                                          "jax_disable_most_optimizations": flip}}))

@@ -940,11 +940,13 @@ def _join_folder(folder: str, manifest: dict, new: dict, task_config: Any) -> tu
                 f"{len(old.get('points', []))} points): {_sweep_difference(old, manifest, same_config)}; "
                 f"use a new folder or delete it"
             )
-        then = dict(old.get("versions") or {})
-        if isinstance(then.get("XLA_FLAGS"), str) and not then["XLA_FLAGS"].startswith("("):
-            then["XLA_FLAGS"] = _canonical_flags(then["XLA_FLAGS"])  # (as recorded before a bare flag became =true)
-        changed = {k: (v, new["versions"].get(k)) for k, v in then.items()
+        changed = {k: (v, new["versions"].get(k)) for k, v in (old.get("versions") or {}).items()
                    if k in _NUMERIC_VERSIONS and v != new["versions"].get(k)}
+        then, now = changed.get("XLA_FLAGS", (None, None))
+        # (a folder recorded before a bare flag became =true: the same flags in today's spelling. Only where the two
+        # differ: a recorded value has lost its quotes, and splitting it again had split a value with a space)
+        if isinstance(then, str) and not then.startswith("(") and _canonical_flags(then) == now:
+            del changed["XLA_FLAGS"]
         return ({**manifest, "versions": old.get("versions"), "created": old.get("created")} if part else old), changed
 
 
