@@ -1118,6 +1118,18 @@ def test_by_fits_each_curve_of_an_export_in_one_command(tmp_path, capsys):
         f"{holm.min():.3g}, {least})" in out, out
 
 
+def test_chinchilla_with_sizes_whose_product_overflows_still_prints_its_fit(tmp_path, capsys):
+    # N and D near 1e150: 6 N D overflows. The default budgets had been computed first and refused, the fit lost;
+    # a flat loss gives a fit that is not identifiable, printed with exit status 1, and no allocation
+    rng = np.random.default_rng(0)
+    p = tmp_path / "big.csv"
+    p.write_text("N,D,loss\n" + "".join(f"{n:g},{d:g},{1.7 * (1 + 0.001 * rng.standard_normal()):.7g}\n"
+                                         for n in (1e150, 1e152, 1e154, 1e156) for d in (1e150, 1e152, 1e154, 1e156)))
+    assert cli.main(["fit", "chinchilla", str(p), "--N", "N", "--D", "D", "--loss", "loss"]) == 1
+    out = capsys.readouterr()
+    assert "NOT IDENTIFIABLE" in out.out and "overflows" not in out.out + out.err and "N_opt" not in out.out
+
+
 # mutant: the command's thinned grid not shifted to the losses' unit (or its note left out)
 def test_chinchilla_of_losses_far_from_order_one_shifts_its_grid(runs_csv, tmp_path, monkeypatch, capsys):
     seen = []

@@ -252,13 +252,17 @@ def _cmd_fit_chinchilla(args) -> int:
         notes.append(fitting._grid_shift_note(scale))
     fit = fitting.fit_chinchilla(N, D, L, method=args.method, delta=args.delta, bootstrap=args.bootstrap,
                                  seed=args.seed, starts=starts)
-    # (had been 1e21, 1e23 and 1e25 whatever the data: 12 decades of extrapolation for a toy sweep)
-    if args.budgets:
-        budgets = np.asarray(args.budgets)
-    else:  # (C = 6 N D refused by name where it overflows: an inf budget had reached compute_optimal as "C")
-        C = fitting._flops(N, D)
-        budgets = np.geomspace(C.min(), C.max(), 3)
-    allocation = fit.compute_optimal(budgets) if fit.identifiable and fit.alpha > 0 and fit.beta > 0 else None
+    allocation = None
+    if fit.identifiable and fit.alpha > 0 and fit.beta > 0:
+        try:  # (the budgets: had been 1e21, 1e23 and 1e25 whatever the data, 12 decades past a toy sweep)
+            if args.budgets:
+                budgets = np.asarray(args.budgets)
+            else:  # (where C = 6 N D overflows, an inf budget had reached compute_optimal as a "C" never given)
+                C = fitting._flops(N, D)
+                budgets = np.geomspace(C.min(), C.max(), 3)
+            allocation = fit.compute_optimal(budgets)
+        except ValueError as e:  # (past float64's range: the fit is still shown, its allocation left out)
+            notes.append(f"no compute-optimal allocation: {e}")
     if args.json:
         d = fit.to_dict()
         d["notes"] = notes + d["notes"]
