@@ -143,7 +143,8 @@ def main(argv=None) -> dict:
     per_width = len(s["seeds"]) if isinstance(s["seeds"], (list, tuple)) else s["seeds"]  # (labels: a count)
     print(f"{len(result)} models ({len(widths)} widths x {per_width} seeds), alpha = {s['alpha']:g}, "
           f"beta = {s['beta']:g} (phase {want['phase']}), v = {cfg.v_ratio} d, lr = {s['lr']:g}, batch 1, "
-          f"{s['compute']:g} / d steps; {diverged} diverged (left out of the means)")
+          f"{s['compute']:g} / d steps; {diverged} diverged (their loss curves left out of the means; their "
+          f"floors, which SGD does not change, kept)")
     rows = print_exponents({
         "floor": ("floor min P ~ d^-x (gradient flow)", SIGNS["floor"]),
         "d_opt": ("d* ~ f^x, f = d r" + (f" ({frontier.C.size} budgets)" if frontier is not None else ""),

@@ -450,6 +450,11 @@ def test_set_of_a_whole_group_names_its_configs_other_settings_too(capsys):
     assert "'train' is a group of settings; set one of ['n', 'steps'] instead (or of the ones it leaves at their " \
            "defaults: ['batch', " in err and "'loss_scale'" in err and err.rstrip().endswith(", as train.n=...")
     assert "'n'" not in err.split("defaults:")[1]
+    # a field without a default (n, left out of this preset) is not offered as one left at its default
+    with pytest.raises(SystemExit):
+        experiment_args("demo", "", {"quick": {"train": {"steps": 3}, "seeds": 2}}, ["--set", "train=5"],
+                        configs={"train": TrainConfig})
+    assert "'n'" not in capsys.readouterr().err.split("defaults:")[1]
 
 
 def test_a_script_trains_in_bfloat16_when_told(tmp_path):
@@ -2569,6 +2574,16 @@ def test_plrf_frontier_fits_the_floors_theory_over_the_widths_of_the_floor_fit(t
     assert summary["floor_theory_exponent"] == pytest.approx(want, rel=1e-9)
     assert summary["exponents"]["floor"]["fitted"] == pytest.approx(1.0, rel=1e-6)
     assert f"falls as d^-{want:.3f} over the widths of the floor fit, d = 4, 16, 32, 64, and as d^-" in printed
+    # every run diverged: the floors are still fitted, and the header says they are kept (it had said every mean
+    # left the diverged runs out, and the floor fit was dropped, blaming plrf.floor)
+    diverged = _stand_in_sweep(load("plrf_frontier"), lambda p: (outputs(p), True))
+    diverged.main(["--preset", "smoke", "--set", "seed_resamples=0", "--out", str(tmp_path / "all"), "--figures",
+                   str(tmp_path / "fig"), "--no-progress"])
+    printed = capsys.readouterr().out
+    summary = json.loads((tmp_path / "all" / "summary.json").read_text())
+    assert summary["exponents"]["floor"]["fitted"] == pytest.approx(1.0, rel=1e-6)
+    assert "10 diverged (their loss curves left out of the means; their floors, which SGD does not change, kept)" \
+        in printed and "plrf.floor=true" not in printed
 
 
 # (mutation check) kills: P1 (a model with exactly MIN_ROWS represented rows left out), P2 (nu = m given a Welch
