@@ -718,6 +718,7 @@ def test_a_thinned_grid_is_in_grid_order_and_keeps_every_columns_values_up_to_th
     (dict(alpha=np.inf), r"alpha=inf, beta=.*; both must be finite and > 0"),
     (dict(A=np.inf), r"A=inf, B=.*; both must be finite and > 0"),
     (dict(A=1e40, B=1.0, alpha=0.02, beta=0.02), r"N_opt or D_opt at C in \[1e\+21, 1e\+21\] is past float64's"),
+    (dict(A=1.0, B=1e40, alpha=0.02, beta=0.02), r"N_opt or D_opt at C in \[1e\+21, 1e\+21\] is past float64's"),
 ])
 def test_compute_optimal_refuses_exponents_and_prefactors_that_are_not_positive(change, match):
     with pytest.raises(ValueError, match=match):

@@ -88,6 +88,12 @@ def test_extrapolation_bad_input():
                        (lambda: fit_chinchilla(x, x, x**-0.5, solver=names), "solver")):
         with pytest.raises(TypeError, match=rf"{name}=array\(\['N', 'C'\].*; {name} must be a single string, one of"):
             call()
+    # "(not a list)" only where one was given
+    with pytest.raises(TypeError) as none:
+        chinchilla_extrapolation_error(x, x, x**-0.5, cut=100, on=None)
+    assert str(none.value) == "on=None; on must be a single string, one of 'N', 'C'"
+    with pytest.raises(TypeError, match=r"on=\['N'\]; on must be a single string, one of 'N', 'C' \(not a list\)$"):
+        chinchilla_extrapolation_error(x, x, x**-0.5, cut=100, on=["N"])
     with pytest.raises(ValueError, match="mismatched lengths"):
         extrapolation_error(x, x[:-1], cut=100)
 

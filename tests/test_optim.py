@@ -23,8 +23,11 @@ def test_row_decay_direction_follows_eq2(strict_promotion):
     per_row = np.array([[1e-8], [0.5]])
     np.testing.assert_allclose(row_decay_direction(W, -1.0, eps=per_row),
                                -1.0 * W * (1 / (np.array([[5.0], [0.5]]) + per_row) - 1), rtol=1e-6)
-    with pytest.raises(ValueError, match=r"eps has 1 value\(s\) not > 0; every eps must be > 0"):
-        row_decay_direction(W, -1.0, eps=np.array([[1e-8], [0.0]]))
+    for zero in (np.array([[1e-8], [0.0]]), jnp.array([[1e-8], [0.0]])):
+        with pytest.raises(ValueError, match=r"eps has 1 value\(s\) not > 0; every eps must be > 0"):
+            row_decay_direction(W, -1.0, eps=zero)
+    traced = jax.jit(lambda e: row_decay_direction(W, -1.0, eps=e))(jnp.asarray(per_row))  # (traced: not checked)
+    np.testing.assert_allclose(traced, row_decay_direction(W, -1.0, eps=per_row), rtol=1e-6)
 
 
 def test_strong_decay_alone_drives_rows_to_unit_norm_and_weak_shrinks_them():

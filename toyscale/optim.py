@@ -38,7 +38,7 @@ def row_decay_direction(W: jax.Array, gamma: ArrayLike, eps: float = 1e-8) -> ja
     """
     if np.ndim(eps) == 0:
         _check_float32_scalar("eps", eps, low=0.0, strict=True)
-    elif isinstance(eps, (np.ndarray, list, tuple)) and not np.all(np.asarray(eps, float) > 0):
+    elif not isinstance(eps, jax.core.Tracer) and not np.all(np.asarray(eps, float) > 0):  # (a concrete array)
         raise ValueError(f"eps has {int(np.sum(~(np.asarray(eps, float) > 0)))} value(s) not > 0; every eps must be "
                          f"> 0")
     gamma = jnp.asarray(gamma, W.dtype)

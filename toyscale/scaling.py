@@ -356,7 +356,9 @@ def width_exponent(curve: WidthCurve, *, fit_range: tuple[float, float] | None =
         width in the fit (a width with one model gives nan intervals and a note naming it; every
         width with one, a sweep of one seed, nan intervals and a note saying so) and the
         closed-form fit (no ``offset``, the squared loss); not with ``bootstrap``, which
-        resamples widths.
+        resamples widths. A resample whose widened mean is <= 0 at some width has no log and
+        is left out (counted in a note); more than (1 - level) / 2 of them left out, one tail's,
+        and the intervals are nan, with a note saying so.
       seed: seed of the resampling (``seed_bootstrap``'s, or ``bootstrap``'s of the widths).
       paired: ``seed_bootstrap`` redraws one set of seeds for every width (each width's models
         of those seeds), instead of each width's seeds on their own: the resampling for models
