@@ -77,6 +77,18 @@ def check_choice(name: str, value: Any, allowed: Sequence[str]) -> str:
     return value
 
 
+def value_order(v: Any) -> tuple:
+    """Sort key for values of mixed kinds, equal for equal values: numbers by value (a Python or
+    numpy int or float, not a bool), then NaN (which compares with nothing), then the rest as
+    text, None last. The command line orders a column's cells by it, and
+    :func:`toyscale.scaling.width_curve` its seed labels."""
+    if v is None:
+        return (3, 0.0, "")
+    if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)):
+        return (1, 0.0, "") if math.isnan(v) else (0, float(v), "")
+    return (2, 0.0, str(v))
+
+
 def check_seed(seed: Any) -> int:
     """A seed in [0, 2**32 - 1]: outside 64-bit mode ``PRNGKey`` keeps 32 bits, so 2**32 would
     silently be seed 0."""

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from toyscale._checks import value_order
 # (at import: the SIGINT handler uses it, and a handler should import nothing)
 from toyscale.io import exit_interrupted
 
@@ -430,9 +431,9 @@ def _fit_each_group(args, fit_rows: Callable[[dict], tuple[Any, dict, str]]) -> 
 
 
 def _group_key(cell: str) -> tuple:
-    """A --by cell's group, and its place in their order (:func:`_value_order` of the value it
+    """A --by cell's group, and its place in their order (:func:`value_order` of the value it
     shows): a number by value, as --where matches it, then NaN, text as written, empty."""
-    return _value_order(_cell(cell))
+    return value_order(_cell(cell))
 
 
 def _check_seed_options(args) -> bool:
@@ -833,19 +834,9 @@ def register_export(subparsers) -> None:
 def _listing(values) -> str:
     """Up to 20 distinct CSV cells or table values: numbers by value, then text, empty last; each
     as written (a cell's text, a value's str: 0.30000000000000004 stays so), empty as "(empty)"."""
-    shown = sorted(values, key=lambda v: _value_order(_cell(v) if isinstance(v, str) else v))
+    shown = sorted(values, key=lambda v: value_order(_cell(v) if isinstance(v, str) else v))
     return (", ".join("(empty)" if v is None or v == "" else str(v) for v in shown[:20])
             + (" ..." if len(shown) > 20 else ""))
-
-
-def _value_order(v):
-    """Sort key for a column's values, equal for equal values: numbers by value, then NaN (which
-    compares with nothing), then the rest as text, empty last."""
-    if v is None:
-        return (3, 0.0, "")
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return (1, 0.0, "") if math.isnan(v) else (0, float(v), "")
-    return (2, 0.0, str(v))
 
 
 def _show(v) -> str:
@@ -894,7 +885,7 @@ def _cmd_status(args) -> int:
         head = [*args.by, "models", "finished", "diverged", "to train"]
         rows = [[*(_show(v) for v in key), str(len(ids)), str(sum(i in done for i in ids)),
                  str(sum(done.get(i, False) for i in ids)), str(sum(i not in done for i in ids))]
-                for key, ids in sorted(groups.items(), key=lambda kv: [_value_order(v) for v in kv[0]])]
+                for key, ids in sorted(groups.items(), key=lambda kv: [value_order(v) for v in kv[0]])]
         widths = [max(len(c), *(len(r[j]) for r in rows)) for j, c in enumerate(head)]
         for row in [head, *rows]:
             print("  " + "  ".join(cell.rjust(w) for cell, w in zip(row, widths)))

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from toyscale._checks import _scalar_of, check_int, check_seed, short_repr, shorten
+from toyscale._checks import _scalar_of, check_int, check_seed, short_repr, shorten, value_order
 from toyscale.fitting import (NotIdentifiableError, PowerLawFit, _check_bootstrap, _float64, _ols,
                                _percentile_intervals, _too_few_resamples, fit_power_law, t_quantile)
 from toyscale.superposition import no_better_than_empty
@@ -301,7 +301,8 @@ def width_curve(records: Iterable[Record], *, measure: str | Callable[[Record], 
     seeds_of: dict[float, list[Any]] = {}
     empty: dict[float, int] = {}
     diverged = undefined = 0
-    for r in sorted(chosen, key=lambda r: (_seed_order(r.point.get("seed", 0)), r.model_id)):
+    # (value_order: a label "a" beside the numbers, or None, had failed the sort with a bare TypeError)
+    for r in sorted(chosen, key=lambda r: (value_order(r.point.get("seed", 0)), r.model_id)):
         # a flagged model, or one whose loss itself is not finite (unflagged), diverged whatever the measure: not
         # measured (its NaN phi_half had failed a measure's int(); a NaN-loss model's phi_half had been averaged in)
         if r.diverged or not np.isfinite(float(r.outputs.get("test_loss", 0.0))):
@@ -493,12 +494,6 @@ def without_seed_intervals(fit: PowerLawFit, resamples: int, why: str, *, paired
     nan = (math.nan, math.nan)
     return dataclasses.replace(fit, intervals={"prefactor": nan, "exponent": nan}, n_bootstrap=resamples,
                                resampled="seeds", notes=fit.notes + (_NO_SEED_INTERVALS[paired] + why,))
-
-
-def _seed_order(seed: Any) -> tuple:
-    """A seed label's place: numbers by value, then anything else by its repr (a label "a" beside
-    the numbers, or None, had failed the sort with a bare TypeError)."""
-    return (0, seed, "") if _real_number(seed) else (1, 0, repr(seed))
 
 
 def _real_number(value: Any) -> bool:
