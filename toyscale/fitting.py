@@ -1471,10 +1471,10 @@ class ChinchillaParams(NamedTuple):
     def from_log(cls, log_A: float, log_B: float, log_E: float, alpha: float, beta: float) -> "ChinchillaParams":
         """Build from the log-sum-exp parameterisation (a, b, e) = (log A, log B, log E)."""
         logs = {"log_A": log_A, "log_B": log_B, "log_E": log_E}
-        big = {k: v for k, v in logs.items() if not float(v) < 709.78}  # (math.exp's OverflowError had come out)
+        big = {k: v for k, v in logs.items() if not float(v) < _LOG_FLOAT64_MAX}  # (math.exp's OverflowError)
         if big:
             raise ValueError(f"{', '.join(f'{k}={v!r}' for k, v in big.items())}; exp of a log parameter must be a "
-                             f"finite float64, so each must be a number below 709.78 (not NaN)")
+                             f"finite float64, so each must be a number below {_LOG_FLOAT64_MAX:.2f} (not NaN)")
         return cls(math.exp(log_E), math.exp(log_A), math.exp(log_B), float(alpha), float(beta))
 
     @property
@@ -1527,7 +1527,7 @@ def compute_optimal(params: ChinchillaParams, C: Any) -> ComputeOptimal:
     # in logs: G = (alpha A / (beta B))^(1 / (alpha + beta)) had raised Python's OverflowError for small exponents
     log_G = (math.log(al) + math.log(params.A) - math.log(be) - math.log(params.B)) / (al + be)
     log_n = log_G + params.a * np.log(C / 6.0)
-    if not (log_G < 709.78 and np.all(log_n < 709.78) and np.all(np.log(C / 6.0) - log_n < 709.78)):
+    if not (log_G < _LOG_FLOAT64_MAX and np.all(np.maximum(log_n, np.log(C / 6.0) - log_n) < _LOG_FLOAT64_MAX)):
         raise ValueError(f"alpha={al}, beta={be}, A={params.A}, B={params.B}: N_opt or D_opt at C in "
                          f"[{C.min():g}, {C.max():g}] is past float64's range (log G = {log_G:.4g})")
     n_opt = np.exp(log_n)
