@@ -1091,7 +1091,8 @@ def holm_adjusted(p_values: Any) -> np.ndarray:
     if np.ma.isMaskedArray(p_values):  # (a masked entry: untested)
         p_values = np.ma.asarray(p_values, dtype=float).filled(np.nan)
     try:  # (a ragged list, text, None: no array of numbers; a None inside a list, JSON's null, is NaN)
-        text = p_values is None or isinstance(p_values, (str, bytes)) or np.asarray(p_values).dtype.kind in "USV"
+        # (booleans too: reject flags passed where p-values belong would read as p = 1 and 0)
+        text = p_values is None or isinstance(p_values, (str, bytes)) or np.asarray(p_values).dtype.kind in "USVb"
         p = None if text else np.asarray(p_values, dtype=float)
     except (TypeError, ValueError):
         p = None
