@@ -1357,7 +1357,8 @@ def test_holm_adjusted_steps_down_and_keeps_the_familys_error_rate():
     assert holm_adjusted([0.01, None, 0.2]) == pytest.approx([0.02, np.nan, 0.2], nan_ok=True)  # (JSON's null)
     masked = np.ma.masked_array([0.01, 0.5, 0.2], mask=[False, True, False])  # (masked: untested, as NaN)
     assert holm_adjusted(masked) == pytest.approx([0.02, np.nan, 0.2], nan_ok=True)
-    for bad in ("0.1", [1.5], [-0.1], [np.inf], [[0.1], [0.2, 0.3]], ["a"], ["0.1", "0.2"], None, [True, False], np.array([False])):
+    for bad in ("0.1", [1.5], [-0.1], [np.inf], [[0.1], [0.2, 0.3]], ["a"], ["0.1", "0.2"], None, [True, False],
+                np.array([False])):
         with pytest.raises(ValueError, match="p-values must be numbers in \\[0, 1\\], or NaN"):
             holm_adjusted(bad)
 
