@@ -351,8 +351,9 @@ def sparse_tables(p: ArrayLike, batch: int, capacity: int | None = None) -> dict
     Returns:
       ``{"accept", "alias"}`` (the alias table of Categorical(lambda / Lambda)) and
       ``{"count_hi", "count_lo"}``: P(T > j), j = 0..C, as 64-bit fixed point, for
-      T ~ Poisson(B Lambda); and ``"n_features"``, an empty [n, 0] array whose shape records
-      n for the sampler to check (a shape, so also when the tables are traced).
+      T ~ Poisson(B Lambda); and ``"n_features"`` and ``"batch_size"``, empty [n, 0] and
+      [B, 0] arrays whose shapes record n and B for the sampler to check (shapes, so also when
+      the tables are traced).
 
     Raises:
       ValueError: if some p_i = 1 (an infinite rate) or all p_i = 0.
@@ -371,7 +372,7 @@ def sparse_tables(p: ArrayLike, batch: int, capacity: int | None = None) -> dict
     accept, alias = alias_table(rates)
     hi, lo = _fixed_point_64(_poisson_survival(batch * float(rates.sum()), capacity))
     return {"accept": accept, "alias": alias, "count_hi": hi[: capacity + 1], "count_lo": lo[: capacity + 1],
-            "n_features": np.zeros((p.size, 0), np.uint8)}
+            "n_features": np.zeros((p.size, 0), np.uint8), "batch_size": np.zeros((batch, 0), np.uint8)}
 
 
 def _below(w1: jax.Array, w2: jax.Array, hi: jax.Array, lo: jax.Array) -> jax.Array:
@@ -399,7 +400,8 @@ def sample_features_sparse(
     can round to 0), and a slot's
     sample is a word mod B (exactly uniform when B is a power of two, otherwise off by at
     most B / 2^32 relative).  The tables must be built for this ``batch`` (the count table
-    holds the law of T for B Lambda; it is traced, so this is not checked).
+    holds the law of T for B Lambda): checked where they carry ``"batch_size"``, as
+    :func:`sparse_tables` gives them.
 
     Args:
       key: a PRNG key.
@@ -425,6 +427,10 @@ def sample_features_sparse(
     if built is not None and jnp.shape(built)[-2] != n:  # (a smaller n gathered clamped rows of W downstream)
         raise ValueError(f"n={n} does not match the tables, built for {jnp.shape(built)[-2]} features; build them "
                          f"with sparse_tables(p) for this p")
+    built = tables.get("batch_size")
+    if built is not None and jnp.shape(built)[-2] != batch:  # (the count table's law of T is for the built B)
+        raise ValueError(f"batch={batch} does not match the tables, built for batch {jnp.shape(built)[-2]}; build "
+                         f"them with sparse_tables(p, batch) for this batch")
     check_sparse_sizes(batch, n)
     bits = random_bits(key, (4 * capacity + 2,), rng)
     w_count = bits[-2:]

@@ -259,7 +259,7 @@ def _sampler(config: TrainConfig, inputs: Mapping[str, jax.Array]) -> Callable:
     """key -> (a batch of samples, whether the batch overflowed its event slots); sparse
     where the inputs hold the sparse sampler's tables (:func:`_model_inputs`)."""
     if "accept" in inputs:
-        tables = {k: inputs[k] for k in ("accept", "alias", "count_hi", "count_lo")}
+        tables = {k: inputs[k] for k in ("accept", "alias", "count_hi", "count_lo", "n_features", "batch_size")}
         return lambda key: data.sample_features_sparse(key, tables, config.batch, config.n, config.rng)
     # Through the module attribute, so tests can swap in the textbook sampler.
     return lambda key: (data.sample_features(key, inputs["p"], config.batch, config.rng), jnp.zeros((), bool))
