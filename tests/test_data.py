@@ -395,8 +395,8 @@ def test_sparse_sampler_checks_its_static_sizes_against_the_tables():
         data.sample_features_sparse(key, tables, 8, 3)
     with pytest.raises(ValueError, match=r"batch=536870912 with n=5; sampler='sparse' needs batch x next_pow2\(n\) < 2\^32"):
         # (shapes only: a check that let it through would otherwise try a 10 GB batch, mutation run)
-        jax.eval_shape(lambda k: data.sample_features_sparse(k, dict(tables, batch_size=np.zeros((2**29, 0))), 2**29, 5),
-                       key)
+        big = dict(tables, batch_size=np.zeros((2**29, 0)))
+        jax.eval_shape(lambda k: data.sample_features_sparse(k, big, 2**29, 5), key)
     # the count table holds the law of T for 8 x Lambda: a batch of 64 had drawn 1/8 of its events, silently
     with pytest.raises(ValueError, match=r"batch=64 does not match the tables, built for batch 8; build them with "
                                          r"sparse_tables\(p, batch\)"):
