@@ -842,6 +842,10 @@ def test_resuming_removes_only_stale_temp_files(tmp_path):
     os.utime(stale, (old, old))
     sweep_superposition(SMALL, THREE[:1], out=tmp_path, devices=ONE, progress=False)
     assert fresh.exists() and not stale.exists()
+    stale.write_bytes(b"left by a killed process of a two-process run")  # (had been cleared by one-process runs only)
+    os.utime(stale, (old, old))
+    sweep_superposition(SMALL, THREE[:1], out=tmp_path, devices=ONE, progress=False, process_index=1, process_count=2)
+    assert fresh.exists() and not stale.exists()
 
 
 def test_padding_models_are_not_written_to_chunk_files(tmp_path):
@@ -1903,3 +1907,87 @@ def test_a_memory_budget_of_the_wrong_type_is_a_type_error_and_a_bad_number_a_va
     for bad in (0.5, 0, -1, float("inf"), float("nan")):
         with pytest.raises(ValueError, match="memory_budget must be a number of bytes >= 1"):
             chunk_layout(10, 1, memory_budget=bad, devices=cpu[:1])
+
+
+def test_a_tuple_output_is_refused_before_anything_is_saved(tmp_path):
+    # np.asarray((a, b))[:chunk] had sliced the tuple axis: chunk_size=2 saved [v1*10, v2*10] for model 0
+    # and [v1*100, v2*100] for model 1; chunk_size=3 failed after training with an IndexError
+    class Pair(_FlagTask):
+        def model_fn(self, static, inputs, key):
+            return {"x": jax.numpy.ones(()), "pair": (jax.numpy.ones(()), jax.numpy.zeros(()))}
+
+    points = [{"flag": False, "seed": s} for s in range(2)]
+    with pytest.raises(ValueError, match=r"returns output 'pair' as a tuple of 2 array\(s\); each output must be "
+                                         r"one array per model"):
+        sweep.run_sweep(Pair(), points, out=tmp_path, chunk_size=2, devices=ONE, progress=False)
+    assert not list(tmp_path.rglob("chunk_*"))
+
+
+def test_what_a_task_says_of_its_points_is_checked_before_the_folder_is_claimed(tmp_path, xla_compilations):
+    # each had failed mid-sweep (a chunk of another static saved first), or as a bare numpy/hash error;
+    # an int input beside a float one had compiled one static shape twice, by chunk
+    class Bytes(_FlagTask):
+        def static_of(self, point):
+            return point["seed"]
+
+        def bytes_per_model(self, static):
+            return 1 if static == 0 else 1.5e3
+
+    class ListStatic(_FlagTask):
+        def static_of(self, point):
+            return [0]
+
+    class Ragged(_FlagTask):
+        def inputs_of(self, point):
+            return {"flag": np.zeros(point["seed"] + 1, bool)}
+
+    class Mixed(_FlagTask):
+        def inputs_of(self, point):
+            return {"flag": np.asarray(point["flag"]), "v": np.asarray(point["v"])}
+
+    class Renamed(_FlagTask):
+        def inputs_of(self, point):
+            return {("flag" if point["seed"] == 0 else "flag2"): np.asarray(point["flag"], bool)}
+
+    class NotAMapping(_FlagTask):
+        def inputs_of(self, point):
+            return [np.asarray(point["flag"], bool)]
+
+    class SetConfig(_FlagTask):
+        def config(self):
+            return {"s": {1, 2}}
+
+    two = [{"flag": False, "seed": 0}, {"flag": False, "seed": 1}]
+    cases = [
+        (Bytes(), two, TypeError, r"task 'flag_task''s bytes_per_model\(1\): bytes_per_model=1500.0; bytes_per_model "
+                                  r"must be an integer"),
+        (ListStatic(), two, TypeError, r"points\[0\]: task 'flag_task''s static_of gives \[0\], a list; a static "
+                                       r"shape must be hashable"),
+        (Ragged(), two, ValueError, r"points\[0\] and points\[1\] share the static shape 0 .* input 'flag' as shape "
+                                    r"\(1,\), dtype bool and shape \(2,\), dtype bool"),
+        (Mixed(), [{**two[0], "v": 1}, {**two[1], "v": 0.5}], ValueError,
+         r"input 'v' as shape \(\), dtype int64 and shape \(\), dtype float64; .* \(cast them in inputs_of"),
+        (Renamed(), two, ValueError, r"input 'flag' as shape \(\), dtype bool and no such input"),
+        (NotAMapping(), two, TypeError, r"points\[0\]: task 'flag_task''s inputs_of gives \[array\(False\)\]; it "
+                                        r"must be a non-empty mapping of names to arrays"),
+        (SetConfig(), two, TypeError, r"task 'flag_task''s config\(\) gives \{'s': \{1, 2\}\}: \{1, 2\} \(a set\) is "
+                                      r"not a JSON value"),
+    ]
+    with xla_compilations() as compiled:
+        for i, (task, points, error, message) in enumerate(cases):
+            with pytest.raises(error, match=message):
+                sweep.run_sweep(task, points, out=tmp_path / str(i), chunk_size=1, devices=ONE, progress=False)
+            assert not (tmp_path / str(i)).exists()
+    assert not [name for name in compiled if "local" in name]
+
+
+def test_two_point_fields_that_would_share_a_table_column_are_refused():
+    # {"a.b": 1, "a": {"b": 2}} both flattened to the column a.b: the table and CSV kept one value, silently
+    with pytest.raises(ValueError, match=r"points\[1\]=.*: two of the point's fields give the column 'a.b' \(a key "
+                                         r"with a '.' beside a mapping of that name\)"):
+        sweep.run_sweep(_FlagTask(), [{"flag": False}, {"flag": False, "a.b": 1, "a": {"b": 2}}], devices=ONE,
+                        progress=False)
+    r = sweep.run_sweep(_FlagTask(), [{"flag": False, "a.c": 1, "a": {"b": 2}}], devices=ONE, progress=False)
+    columns, rows = r.table()
+    assert sorted(columns) == ["a.b", "a.c", "diverged", "flag", "model_id", "x"]
+    assert (rows[0][columns.index("a.b")], rows[0][columns.index("a.c")]) == (2, 1)

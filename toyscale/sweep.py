@@ -264,12 +264,18 @@ class SweepResult:
 
 
 def _flat_fields(point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out = {}
+    """A point's fields as table columns, a mapping's as ``field.key``; a ValueError where two
+    fields would share a column (a key "a.b" beside a mapping "a" holding "b": one had
+    overwritten the other, silently)."""
+    out: dict[str, Any] = {}
     for k, v in point.items():
-        if isinstance(v, Mapping):
-            out.update(_flat_fields(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = json.dumps(to_plain(v)) if isinstance(v, (list, tuple)) else _cell(v)
+        part = (_flat_fields(v, f"{prefix}{k}.") if isinstance(v, Mapping)
+                else {f"{prefix}{k}": json.dumps(to_plain(v)) if isinstance(v, (list, tuple)) else _cell(v)})
+        clash = sorted(out.keys() & part.keys())
+        if clash:
+            raise ValueError(f"two of the point's fields give the column {clash[0]!r} (a key with a '.' beside a "
+                             f"mapping of that name); rename one, so that a table or CSV keeps both")
+        out.update(part)
     return out
 
 
@@ -1186,6 +1192,11 @@ def run_sweep(
     # as the manifest's JSON reads back: tuples as lists, keys sorted (so a table or CSV of the
     # records has the same columns whether they were trained now or loaded)
     plain_points = _sorted_keys(to_plain(points))
+    for i, plain in enumerate(plain_points):
+        try:  # (before anything trains: the table and CSV had dropped one of two such fields, silently)
+            _flat_fields(plain)
+        except ValueError as e:
+            raise ValueError(f"points[{i}]={short_repr(points[i])}: {e}") from None
     digests = np.asarray(_point_digests(points), dtype=np.uint32).reshape(-1, 2)
     check_seed(seed)
     if chunk_size is not None:
@@ -1221,14 +1232,18 @@ def run_sweep(
     # corrected one as a different sweep. (inputs_of costs about 0.2 ms a point for the
     # superposition model at n = 1000, its sparse tables cached.)
     statics = [_asked(task, "static_of", i, p) for i, p in enumerate(points)]
-    for i, p in enumerate(points):
-        _asked(task, "inputs_of", i, p)
+    _check_task_answers(task, points, statics)
 
     task_config = task.config()
+    try:
+        plain_config = to_plain(task_config, strict=True)  # (as it reads back: an inf as null)
+        _canonical(task_config)  # (as the fingerprint spells it: a set is no JSON value)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"task {task.name!r}'s config() gives {short_repr(task_config)}: {e}") from None
     manifest = {
         "format": FORMAT,
         "task": task.name,
-        "task_config": to_plain(task_config, strict=True),  # (as it reads back: an inf as null)
+        "task_config": plain_config,
         "seed": int(seed),
         "points": plain_points,
         "fingerprint": _fingerprint(task_config, int(seed), points),
@@ -1256,8 +1271,7 @@ def run_sweep(
             manifest = new
         else:
             manifest, changed = _join_folder(folder, manifest, new, task_config)
-        if pcount == 1:
-            _remove_stale_temp_files(folder)
+        _remove_stale_temp_files(folder)  # (an hour untouched: never a file another process is writing now)
         try:
             done = _read_chunks(folder, manifest["points"])
         except ValueError as e:  # a damaged chunk file (writes are atomic: only a hand can do that)
@@ -1482,6 +1496,55 @@ def common_key(seed: int, point: Mapping[str, Any], task: Task) -> jax.Array:
     return _fold_words(jax.random.PRNGKey(seed), jnp.asarray(_point_words(common), dtype=jnp.uint32))
 
 
+def _layout(inputs: Any) -> dict[str, tuple[tuple[int, ...], np.dtype]] | None:
+    """Each input's shape and dtype as the chunk will stack it (None: not a mapping of arrays)."""
+    if not isinstance(inputs, Mapping) or not inputs:
+        return None
+    try:
+        return {k: (tuple(np.shape(v)), np.asarray(v).dtype) for k, v in inputs.items()}
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_task_answers(task: Task, points: Sequence[Mapping[str, Any]], statics: Sequence[Any]) -> None:
+    """What ``task`` says of each point, checked before the folder is claimed (had failed
+    mid-sweep, a chunk saved, or compiled one shape twice): each static shape hashable, its
+    ``bytes_per_model`` an integer, and ``inputs_of`` a mapping of arrays whose names, shapes
+    and dtypes agree across the points of one static (a chunk stacks them: an int 1 beside a
+    float 0.5 had given a chunk of int inputs and another of float ones, two programs)."""
+    first: dict[Hashable, tuple[int, dict]] = {}
+    for i, (point, static) in enumerate(zip(points, statics)):
+        try:
+            hash(static)
+        except TypeError:
+            raise TypeError(f"points[{i}]: task {task.name!r}'s static_of gives {short_repr(static)}, a "
+                            f"{type(static).__name__}; a static shape must be hashable (a tuple, not a list): "
+                            f"one compiled program per value") from None
+        inputs = _asked(task, "inputs_of", i, point)
+        layout = _layout(inputs)
+        if layout is None:
+            raise TypeError(f"points[{i}]: task {task.name!r}'s inputs_of gives {short_repr(inputs)}; it must be a "
+                            f"non-empty mapping of names to arrays")
+        if static not in first:
+            first[static] = (i, layout)
+            try:
+                check_int("bytes_per_model", task.bytes_per_model(static))
+            except (TypeError, ValueError) as e:
+                raise type(e)(f"task {task.name!r}'s bytes_per_model({static!r}): {e}") from None
+            continue
+        j, seen = first[static]
+        if layout != seen:
+            name = next(k for k in sorted(seen.keys() | layout.keys(), key=str) if seen.get(k) != layout.get(k))
+
+            def text(got):
+                return "no such input" if got is None else f"shape {got[0]}, dtype {got[1]}"
+
+            raise ValueError(f"points[{j}] and points[{i}] share the static shape {static!r} (one compiled program), "
+                             f"but task {task.name!r}'s inputs_of gives input {name!r} as {text(seen.get(name))} and "
+                             f"{text(layout.get(name))}; the models of one static shape need the same input names, "
+                             f"shapes and dtypes (cast them in inputs_of, e.g. np.float32(value))")
+
+
 def _asked(task: Task, method: str, i: int, point: Mapping[str, Any]) -> Any:
     """``task.<method>(point)``, an error it raises naming the point (a bare KeyError 'm' had
     named neither it nor its index): a field the point lacks as a ValueError; a plain
@@ -1535,7 +1598,13 @@ def _compiled_group_fn(task: Task, static: Hashable, mesh: jax.sharding.Mesh, ve
             raise ValueError(f"task {task.name!r} returns output(s) named {taken}; the engine stores its own columns "
                              f"under {sorted(_RESERVED_OUTPUTS)} in every chunk file, and np.savez, which writes "
                              f"it, takes {sorted(_SAVEZ_ARGUMENTS)} as its own arguments: rename them")
-        outs = {k: jax.tree_util.tree_map(_storable, v) for k, v in outs.items()}
+        for k, v in outs.items():  # (traced once, before anything runs)
+            leaves = jax.tree_util.tree_leaves(v)
+            if len(leaves) != 1 or leaves[0] is not v:  # (a tuple's parts had been stacked on the model axis)
+                raise ValueError(f"task {task.name!r} returns output {k!r} as a {type(v).__name__} of "
+                                 f"{len(leaves)} array(s); each output must be one array per model: return a "
+                                 f"tuple's or mapping's parts under names of their own")
+        outs = {k: _storable(v) for k, v in outs.items()}
         if "diverged" in outs:
             verdict = jnp.asarray(outs.pop("diverged"))
             if verdict.shape != ():  # (traced once, before anything runs: had failed once the chunk was saved,
