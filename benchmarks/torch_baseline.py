@@ -13,10 +13,13 @@ the speedups printed with it are that much high.
 
 torch is an optional ``bench`` extra (``pip install -e .[bench]``); importing this module
 without it raises ImportError, which :mod:`benchmarks.train_throughput` reports and skips.
+Run as a script (one of train_throughput's concurrent workers, ``--help``) without it, it
+says so and exits with status 1.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -24,7 +27,13 @@ import sys
 import time
 
 import numpy as np
-import torch
+
+try:
+    import torch
+except ImportError as e:  # (run as a script, `--help` without torch had been a raw ModuleNotFoundError traceback)
+    if __name__ != "__main__":
+        raise  # (what train_throughput.bench_torch reports, skipping the baseline)
+    torch, _NO_TORCH = None, str(e)
 
 __all__ = ["train_torch_model", "time_torch_steps", "torch_matmul_flops", "concurrent_worker"]
 
@@ -145,7 +154,24 @@ def concurrent_worker(folder: str, index: int, count: int, n: int, batch: int, s
     return {"seconds_per_step": {m: min(t) for m, t in tries.items()}, "repeats_seconds_per_step": tries}
 
 
-if __name__ == "__main__":  # python torch_baseline.py FOLDER INDEX COUNT N BATCH STEPS REPEATS M [M ...]
-    folder, *numbers = sys.argv[1:]
-    index, count, n, batch, steps, repeats, *widths = map(int, numbers)
-    print(json.dumps(concurrent_worker(folder, index, count, n, batch, steps, repeats, widths)))
+def main(argv: list[str] | None = None) -> None:
+    """python torch_baseline.py FOLDER INDEX COUNT N BATCH STEPS REPEATS M [M ...]: one worker of
+    :func:`concurrent_worker`, its result printed as one line of JSON."""
+    ap = argparse.ArgumentParser(
+        description="One of COUNT single-threaded torch workers timed together (train_throughput.py "
+                    "starts them); prints its seconds per step at each width as JSON.", allow_abbrev=False)
+    ap.add_argument("folder", metavar="FOLDER", help="a folder shared by the workers, for their ready and done files")
+    for name, what in (("index", "this worker's number, 0 .. COUNT-1"), ("count", "the number of workers"),
+                       ("n", "features"), ("batch", "samples per step"), ("steps", "steps timed per width"),
+                       ("repeats", "timings per width (the fastest counts)")):
+        ap.add_argument(name, type=int, metavar=name.upper(), help=what)
+    ap.add_argument("widths", type=int, nargs="+", metavar="M", help="the widths timed")
+    args = ap.parse_args(argv)
+    if torch is None:  # (the hint train_throughput.bench_torch prints)
+        sys.exit(f"torch baseline not run: {_NO_TORCH} (pip install -e '.[bench]', e.g. torch==2.13.0 CPU)")
+    print(json.dumps(concurrent_worker(args.folder, args.index, args.count, args.n, args.batch, args.steps,
+                                       args.repeats, args.widths)))
+
+
+if __name__ == "__main__":
+    main()

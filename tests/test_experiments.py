@@ -1986,6 +1986,33 @@ def test_a_failed_torch_worker_stops_the_others_instead_of_leaving_them_waiting(
     assert "a worker failed (worker 0 failed)" in capsys.readouterr().out
 
 
+# mutants: `import torch` left bare (--help a ModuleNotFoundError traceback); the missing-torch exit status 0; the
+# module imported without torch not raising (train_throughput.bench_torch skips the baseline on that ImportError);
+# the worker's numbers passed out of order
+def test_the_torch_worker_without_torch_answers_help_and_says_how_to_install_it(tmp_path, monkeypatch):
+    (tmp_path / "torch.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\")\n")  # (torch or not)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    script = str(ROOT / "benchmarks" / "torch_baseline.py")
+    run = functools.partial(subprocess.run, capture_output=True, text=True, env=env, timeout=120)
+    done = run([sys.executable, script, "--help"])
+    assert done.returncode == 0 and "FOLDER INDEX COUNT N BATCH STEPS REPEATS M [M ...]" in done.stdout, done.stderr
+    done = run([sys.executable, script, str(tmp_path), "0", "1", "10", "4", "1", "1", "3"])
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == ("torch baseline not run: No module named 'torch' "
+                                   "(pip install -e '.[bench]', e.g. torch==2.13.0 CPU)")
+    done = run([sys.executable, "-c", "import torch_baseline"], cwd=ROOT / "benchmarks")
+    assert done.returncode == 1 and "ModuleNotFoundError: No module named 'torch'" in done.stderr
+    # with torch (a stand-in here): the worker's numbers reach concurrent_worker in order
+    monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))
+    spec = importlib.util.spec_from_file_location("torch_baseline", ROOT / "benchmarks" / "torch_baseline.py")
+    tb = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tb)
+    calls = []
+    monkeypatch.setattr(tb, "concurrent_worker", lambda *a: calls.append(a) or {"seconds_per_step": {}})
+    tb.main(["F", "1", "2", "10", "4", "5", "6", "3", "7"])
+    assert calls == [("F", 1, 2, 10, 4, 5, 6, [3, 7])]
+
+
 def test_gpu_check_script_runs_every_step_and_leaves_files_the_device_tool_brings_back(tmp_path):
     # The GPU check is run on scarce lent machines: a shell or argument error must show up here,
     # not there (tiny sizes through EXTRA).

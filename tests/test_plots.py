@@ -227,6 +227,55 @@ def test_a_phi_half_of_zero_is_marked_at_the_foot_of_its_log_axis():
     plots.save(fig)
 
 
+
+# mutants: a test loss of 0 (every feature represented) or a weak-superposition loss of 0 (as
+# theory.weak_superposition_loss gives at m = 3 in a smoke run) drawn as a line down off the log panel, or not marked
+def test_a_loss_of_zero_in_the_geometry_loss_panel_is_a_gap_marked_at_the_foot():
+    c = _curve()
+    regimes = {"r": {"phi_half": c, "overlap_mean": c, "test_loss": _curve([1.0, 0.0, 0.3])}}
+    fig = plots.superposition_geometry(64, regimes, weak_theory={"r": {"own": (c.widths, [0.5, 0.0, -0.1])}})
+    ax_loss = fig.axes[2]
+    assert ax_loss.get_yscale() == "log"
+    np.testing.assert_array_equal(ax_loss.containers[0].lines[0].get_ydata(), [1.0, np.nan, 0.3])
+    theory = [line for line in ax_loss.get_lines() if line.get_label() == "r: own"][0]
+    np.testing.assert_array_equal(theory.get_ydata(), [0.5, np.nan, np.nan])
+    feet = [list(line.get_xdata()) for line in ax_loss.get_lines() if line.get_marker() == "v"]
+    assert feet == [[8.0], [8.0, 16.0], []]  # (the measured 0, the theory's 0 and -0.1, the legend's entry)
+    assert "0 (at the foot of the log axis)" in [t.get_text() for t in ax_loss.get_legend().get_texts()]
+    assert ax_loss.get_ylim()[0] > 0.1  # (the axis spans the positive values, not down towards 0)
+    plots.save(fig)
+
+
+# mutants: a loss at or below 0 drawn as a line down off either log panel of compute_frontier, or not marked
+def test_compute_frontier_leaves_a_gap_at_a_loss_at_or_below_zero_and_marks_it_at_the_foot():
+    t = np.array([1.0, 10.0, 100.0])
+    fig = plots.compute_frontier(t, [4, 8], [[1.0, -0.5, 0.3], [1.0, 0.4, 0.2]], [0.2, 0.1], None)
+    left, right = fig.axes
+    assert [ax.get_yscale() for ax in fig.axes] == ["log", "log"]
+    drawn = {ax: [line for line in ax.get_lines() if line.get_marker() in ("None", "")
+                  and len(line.get_xdata()) == 3] for ax in (left, right)}
+    np.testing.assert_array_equal(drawn[left][0].get_ydata(), [1.0, np.nan, 0.3])
+    np.testing.assert_array_equal(drawn[right][0].get_xdata(), 4 * t)
+    np.testing.assert_array_equal(drawn[right][0].get_ydata(), [1.0, np.nan, 0.3])
+    for ax, x in ((left, 10.0), (right, 40.0)):
+        feet = [list(line.get_xdata()) for line in ax.get_lines() if line.get_marker() == "v" and len(line.get_xdata())]
+        assert feet == [[x]]
+        assert "0 (at the foot of the log axis)" in [t.get_text() for t in ax.get_legend().get_texts()]
+        assert ax.get_ylim()[0] > 0.05
+    plots.save(fig)
+
+
+# mutant: an infinite alpha_m, drawn gray like a cell not fitted, left out of the title's note (np.isnan)
+def test_phase_diagram_notes_an_infinite_exponent_drawn_gray():
+    alpha_m = np.arange(6.0).reshape(3, 2)
+    alpha_m[2, 1] = np.inf
+    fig = plots.phase_diagram([1.0, -1.0, 0.0], [0.5, 0.0], alpha_m)
+    ax = fig.axes[0]
+    assert ax.get_title() == "width exponent $\\alpha_m$ (gray: not fitted)"
+    assert np.ma.getmaskarray(ax.collections[0].get_array()).sum() == 1  # (the inf cell: not drawn, gray)
+    plots.save(fig)
+
+
 # mutants: the m / n reference line not capped at 1; the norms panel's threshold line not at 1/2
 def test_superposition_geometry_caps_m_over_n_at_one_and_marks_the_threshold_one_half():
     c = WidthCurve(widths=np.array([4.0, 16.0, 64.0]), loss=np.array([0.5, 0.3, 0.1]), loss_std=np.zeros(3),

@@ -169,7 +169,8 @@ def phase_diagram(
     ax.set_xlabel("data exponent $\\alpha$ ($p_i \\propto i^{-\\alpha}$)")
     ax.set_ylabel("weight decay $\\gamma$")
     ax.set_facecolor("0.8")  # (a cell with no fit, NaN, is not drawn: it had been blank white, unmarked)
-    ax.set_title("width exponent $\\alpha_m$" + (" (gray: not fitted)" if np.isnan(alpha_m).any() else ""))
+    # (an infinite exponent is not drawn either, gray as well: it had been left out of the note)
+    ax.set_title("width exponent $\\alpha_m$" + (" (gray: not fitted)" if (~np.isfinite(alpha_m)).any() else ""))
     for set_ticks, v in ((ax.set_xticks, a), (ax.set_yticks, g)):
         if v.size <= MAX_TICKED_VALUES:  # (ticks at the values swept, not at round numbers between the cells)
             set_ticks(np.sort(v), [f"{x:.3g}" for x in np.sort(v)])
@@ -237,23 +238,28 @@ def superposition_geometry(
     widths = np.unique(np.concatenate([c["test_loss"].widths for c in regimes.values()]).astype(float))
     xs = np.geomspace(widths.min(), widths.max(), 50) if widths.size else np.array([1.0, 2.0])
     zeros = set()  # (the log panels with a value at or below 0, marked at their foot)
+    losses = _loggable(*(c["test_loss"].loss for c in regimes.values()))  # (none: every model diverged)
+    log = {ax_phi: True, ax_ov: True, ax_loss: losses}
     for i, (label, curves) in enumerate(regimes.items()):
         color = f"C{i}"
         for ax, key in ((ax_phi, "phi_half"), (ax_ov, "overlap_mean"), (ax_loss, "test_loss")):
-            c = curves[key]
-            ax.errorbar(c.widths, _positive(c.loss) if ax is not ax_loss else c.loss,
+            c = curves[key]  # (a loss of 0, every feature represented, had drawn a line down off the log panel)
+            ax.errorbar(c.widths, _positive(c.loss) if log[ax] else c.loss,
                         yerr=c.loss_std if np.any(c.loss_std) else None, fmt="o-", color=color, ms=4, lw=1, label=label)
-            if ax is not ax_loss and _zeros_at_the_foot(ax, c.widths, c.loss, color):
+            if log[ax] and _zeros_at_the_foot(ax, c.widths, c.loss, color):
                 zeros.add(key)
         for style, (line, (w, th)) in zip(itertools.cycle(("--", ":", "-.")), (weak_theory or {}).get(label, {}).items()):
-            ax_loss.plot(w, th, style, color=color, lw=1, label=f"{label}: {line}")
+            # (weak_superposition_loss is exactly 0 where every feature is represented, m = 3 in a smoke run)
+            ax_loss.plot(w, _positive(th) if losses else th, style, color=color, lw=1, label=f"{label}: {line}")
+            if losses and _zeros_at_the_foot(ax_loss, w, th, color):
+                zeros.add("test_loss")
         if row_norms and label in row_norms:
             norms = np.asarray(row_norms[label], dtype=float).ravel()
             finite = np.isfinite(norms)  # (a diverged model's inf or NaN rows had made the histogram raise)
             bad = int(norms.size - finite.sum())
             ax_norm.hist(norms[finite], bins=40, color=color, alpha=0.5,
                          label=f"{label} ({bad} not finite, not shown)" if bad else label)
-    for ax, key in ((ax_phi, "phi_half"), (ax_ov, "overlap_mean")):
+    for ax, key in ((ax_phi, "phi_half"), (ax_ov, "overlap_mean"), (ax_loss, "test_loss")):
         if key in zeros:
             _zeros_legend(ax)
     ax_phi.plot(xs, np.minimum(xs / n, 1.0), ":", color="gray", label="m / n")
@@ -265,9 +271,8 @@ def superposition_geometry(
     ax_ov.set_title("overlaps")
     ax_loss.set_ylabel("test loss L")
     ax_loss.set_title("loss and the weak-superposition loss")
-    losses = _loggable(*(c["test_loss"].loss for c in regimes.values()))  # (none: every model diverged)
-    for ax, log in ((ax_phi, True), (ax_ov, True), (ax_loss, losses)):
-        if log:
+    for ax in (ax_phi, ax_ov, ax_loss):
+        if log[ax]:
             ax.set_xscale("log")
             ax.set_yscale("log")
         ax.set_xlabel("width m")
@@ -430,11 +435,16 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
         raise ValueError(f"curves has shape {curves.shape}, limits {len(limits)} entries; they need "
                          f"({len(widths)}, {t.size}) and {len(widths)}: one row and one limit per width")
     fig, (left, right) = plt.subplots(1, 2, figsize=(12.8, 4.8))
+    drawn = _loggable(curves)  # (a log axis of no positive data cannot be drawn)
+    zeros = False  # (a loss at or below 0 had drawn a line down off the log panel: a gap, marked at the foot)
     for i, (N, curve, limit) in enumerate(zip(widths, curves, limits)):
         color = plt.cm.viridis(0.9 * i / max(1, len(widths) - 1))
-        left.plot(t, curve, "-", color=color, label=f"{size} = {N}")
+        left.plot(t, _positive(curve) if drawn else curve, "-", color=color, label=f"{size} = {N}")
         left.axhline(limit, ls="--", lw=0.8, color=color)
-        right.plot(N * t, curve, "-", color=color, lw=1)
+        right.plot(N * t, _positive(curve) if drawn else curve, "-", color=color, lw=1)
+        if drawn and _zeros_at_the_foot(left, t, curve, color):
+            _zeros_at_the_foot(right, N * t, curve, color)
+            zeros = True
     if time_fit is not None:
         tt = np.geomspace(*time_fit.x_range, 50)
         left.plot(tt, 1.5 * time_fit.predict(tt), "k:", label=f"{time}^-{time_fit.exponent:.2f} (fit, x1.5)")
@@ -444,15 +454,17 @@ def compute_frontier(t: Sequence[float], widths: Sequence[int], curves: np.ndarr
     if loss_fit is not None and frontier is not None:
         cc = np.geomspace(frontier.C.min(), frontier.C.max(), 50)
         right.plot(cc, loss_fit.predict(cc), "k-", lw=1.5, label=f"{loss}* ~ C^-{loss_fit.exponent:.2f}")
-    drawn = _loggable(curves)  # (a log axis of no positive data cannot be drawn)
     scale = "log" if drawn else "linear"
     dashed = limit_label or f"{time} -> inf"
     left.set(xscale=scale, yscale=scale, xlabel=f"steps {time}", ylabel="test loss",
              title=f"loss vs time (dashed: {dashed})" if drawn else "no finite loss to draw")
     right.set(xscale=scale, yscale=scale, xlabel=f"compute C = {size} {time}", ylabel="test loss",
               title="compute-optimal frontier")
+    if zeros:
+        _zeros_legend(left)
+        _zeros_legend(right)
     left.legend(fontsize=7)
-    if frontier is not None:
+    if frontier is not None or zeros:
         right.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
