@@ -301,8 +301,13 @@ def test_broken_power_law_cli(tmp_path, capsys):
         ("n,c,l\n1,2,3\n2,2,1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l"], "not identifiable: 1 distinct"),
         ("n,c,l\n1,2,3\n2,4,1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l", "--bins", "2.5"],
          "--bins 2.5: give an integer"),
+        # in --bins' terms (fit_isoflop's had said "bins has 3 edge(s); edges must be >= 3 strictly ascending ...")
         ("n,c,l\n1,2,3\n2,4,1\n", ["isoflop", "--N", "n", "--C", "c", "--loss", "l", "--bins", "1", "5"],
-         "edges must be >= 3"),
+         "--bins 1 5: 2 edges make 1 bin; give at least 3 bin edges, or one integer"),
+        ("n,c,l\n1,2,3\n2,4,1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l", "--bins", "3e9", "1e9", "1e12"],
+         "--bins 3e+09 1e+09 1e+12: the bin edges are not strictly ascending (3e+09 then 1e+09)"),
+        ("n,c,l\n1,2,3\n2,4,1\n", ["isoflop", "--N", "n", "--C", "c", "--loss", "l", "--bins", "1", "5", "5"],
+         "--bins 1 5 5: the bin edges are not strictly ascending (5 then 5)"),
         ("n,c,l\n1,2,3\n2,4,1\n3,8,1\n", ["frontier", "--N", "n", "--C", "c", "--loss", "l", "--bins", "1e20"],
          "bins=100000000000000000000; more bins than the 3 runs"),
         ("x,y\n1,2\n2,nan\n", ["broken-power-law", "--x", "x", "--y", "y"], "column 'y' has 1 non-finite"),
@@ -929,11 +934,13 @@ def test_power_law_seed_bootstrap_gives_width_exponents_intervals_over_redrawn_s
         mp.setattr(toyscale.scaling, "width_exponent", lambda *a, **k: np.linalg.cholesky(-np.eye(2)))
         with pytest.raises(np.linalg.LinAlgError):
             cli.main(base)
-    # a seed twice at one width (two sweeps' exports pooled): the data's fault, named
+    # a seed twice at one width (two sweeps' exports pooled): the data's fault, named, paired or not
     p.write_text("m,seed,loss\n" + "".join(f"{m:g},{min(s, 1)},{v:.17g}\n" for m, s, v in rows))
-    assert cli.main([*base, "--paired-by", "seed"]) == 2
-    assert "runs.csv: --paired-by seed: m = 8 has seed 1 in 2 rows; paired, each x needs one run" in \
-        capsys.readouterr().err
+    for extra in (["--paired-by", "seed"], []):
+        assert cli.main([*base, *extra]) == 2
+        assert f"runs.csv: {' '.join(extra)}{': ' * bool(extra)}m = 8 has seed 1 in 2 rows, so the rows mix 2 curves " \
+            "(the same seed repeated)" in (err := capsys.readouterr().err), err
+        assert "no column but the outputs tells those rows apart (two sweeps' rows pooled" in err
 
 
 # mutants: the range not applied (or only one end); a row outside it still checked; the crossed ends accepted
@@ -1079,8 +1086,10 @@ def test_by_fits_each_curve_of_an_export_in_one_command(tmp_path, capsys):
     out = capsys.readouterr()
     assert "== g=10, kind=a (3 rows): not fitted: a power law has 2 parameters but only 1 point(s)" in out.out
     assert out.out.count("PowerLawFit") == 2 and "2 of 4 groups not fitted (see their lines); exit status 2" in out.err
-    assert cli.main(["fit", "broken-power-law", str(p), "--x", "m", "--y", "loss", "--by", "g", "--json"]) in (0, 1)
-    assert [gr["by"] for gr in json.loads(capsys.readouterr().out)["groups"]] == [{"g": "9"}, {"g": "10"}]
+    assert cli.main(["fit", "broken-power-law", str(p), "--x", "m", "--y", "loss", "--by", "kind", "--by", "g",
+                     "--json"]) in (0, 1)
+    assert [tuple(gr["by"].values()) for gr in json.loads(capsys.readouterr().out)["groups"]] == [
+        ("a", "9"), ("a", "10"), ("b", "9"), ("", "10")]
     # cells grouped as --where matches them: numbers by value, text as written; a group left with no row in range is
     # not fitted (and counted), not dropped; a stable order: numbers, NaN, text, empty
     spelled = {"1": "1", "1.0": "1", "1e0": "1", "nan": "nan", " a": " a", "a": "a", "2": "2", "": ""}
@@ -1151,3 +1160,111 @@ def test_chinchilla_of_losses_far_from_order_one_shifts_its_grid(runs_csv, tmp_p
     np.testing.assert_array_equal(seen[0], chinchilla_grid(thin=25))  # (order-1 losses: the published grid)
     np.testing.assert_allclose(seen[1], chinchilla_grid(thin=25, loss_scale=1e-5 * np.median(L)), rtol=1e-12)
     assert any("starts were shifted by log" in n for n in notes[1]) and not any("shifted" in n for n in notes[0])
+
+
+def _export_of_four_curves(path, seed=True, lr=True):
+    """An export's columns (model_id, diverged, the point's fields, then its outputs sorted) of 2 gamma x 2 frequency
+    kinds x 2 seeds at 4 widths; lr, a field after the seed, set by gamma (without ``lr``, neither it nor the output
+    empty_loss: the fields from gamma on sort into test_loss); without ``seed``, no seed column."""
+    rng = np.random.default_rng(17)
+    fields = ["frequencies.kind", "frequencies.alpha", "gamma", "m", *(["seed"] if seed else []),
+              *(["lr"] if lr else [])]
+    lines = [",".join(["model_id", "diverged", *fields, *(["empty_loss"] if lr else []), "test_loss"])]
+    for gamma, kind, a in ((-1, "power_law", 0.5), (-1, "linear", 0.7), (0.1, "power_law", 0.9), (0.1, "linear", 1.1)):
+        for m in (4, 8, 16, 32):
+            for s in range(2):
+                alpha = "1.2" if kind == "power_law" else ""
+                loss = 2 * m**-a * np.exp(0.03 * rng.standard_normal())
+                lines.append(",".join(map(str, [len(lines) - 1, 0, kind, alpha, gamma, m, *([s] if seed else []),
+                                                *([0.1 if gamma < 0 else 0.2, 3 * loss] if lr else []), loss])))
+    path.write_text("\n".join(lines) + "\n")
+
+
+# mutants: the rows of several curves pooled as one's seeds (no check, or only with --mean or without --by); the
+# refusal naming the outputs or the seed among the columns that vary; a legitimate file (one curve per --by group or
+# --where, or no seed column) refused
+def test_rows_that_repeat_a_seed_at_one_x_are_several_curves_and_refused_not_pooled(tmp_path, capsys):
+    p = tmp_path / "all.csv"
+    _export_of_four_curves(p)
+    base = ["fit", "power-law", str(p), "--x", "m", "--y", "test_loss"]
+    said = (f"{p}: m = 4 has seed 0 in 4 rows, so the rows mix 4 curves (the same seed repeated), which the fit would "
+            f"pool as if they were one curve's seeds; those rows vary in frequencies.kind, frequencies.alpha, gamma, "
+            f"lr: fit one curve at a time, with --by COLUMN")
+    for command in ([*base, "--mean", "--seed-bootstrap", "100"], [*base, "--mean", "--lack-of-fit"], base,
+                    ["fit", "broken-power-law", *base[2:], "--mean"]):
+        assert cli.main(command) == 2, command
+        out = capsys.readouterr()
+        assert said in out.err and "or --where COLUMN=VALUE" in out.err and not out.out, (command, out.err)
+    # a --by that leaves curves together: refused before any group is fitted, naming the group
+    assert cli.main([*base, "--mean", "--by", "gamma"]) == 2
+    out = capsys.readouterr()
+    assert f"{p}: --by gamma=-1: m = 4 has seed 0 in 2 rows, so the rows mix 2 curves" in out.err, out.err
+    assert "those rows vary in frequencies.kind, frequencies.alpha: fit one" in out.err and not out.out
+    # one curve per group, or per --where: fitted, each with its 2 seeds per width
+    assert cli.main([*base, "--mean", "--seed-bootstrap", "100", "--by", "gamma", "--by", "frequencies.kind",
+                     "--json"]) == 0
+    groups = json.loads(capsys.readouterr().out)["groups"]
+    assert len(groups) == 4 and all(gr["n_runs"] == [2, 2, 2, 2] for gr in groups)
+    assert cli.main([*base, "--mean", "--lack-of-fit", "--paired-by", "seed", "--where", "gamma=0.1", "--where",
+                     "frequencies.kind=linear", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["exponent"] == pytest.approx(1.1, abs=0.2)
+    # the seed is a field, so the columns before it are too, though they sort on into the outputs: gamma, m, seed,
+    # test_loss
+    _export_of_four_curves(p, lr=False)
+    assert cli.main(base) == 2
+    assert "those rows vary in frequencies.kind, frequencies.alpha, gamma: fit" in capsys.readouterr().err
+    # a plain CSV without a seed column: its rows at one x are taken as its seeds, as before
+    _export_of_four_curves(p, seed=False)
+    assert cli.main([*base, "--mean", "--json"]) == 0 and json.loads(capsys.readouterr().out)["n_points"] == 4
+
+
+# mutant: the hint left out (load_sweep's "folder=... has no manifest.json" for an experiment's --out)
+@pytest.mark.parametrize("command", [["status"], ["export", "-"]])
+def test_status_and_export_of_an_experiments_out_folder_name_its_sweep_folder(tmp_path, capsys, command):
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "manifest.json").write_text("{}")
+    argv = [command[0], str(tmp_path), *command[1:]]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path}: no manifest.json, so no sweep; {tmp_path / 'sweep'} is a sweep folder" in err, err
+    assert f"give {tmp_path / 'sweep'}" in err and "folder=" not in err
+    (tmp_path / "sweep" / "manifest.json").unlink()  # (no sweep below either: load_sweep's own message)
+    assert cli.main(argv) == 2 and "is a sweep folder" not in capsys.readouterr().err
+
+
+# mutants: the fit's own messages passed on (cut=8, x spans, rescale x of a y far from 1)
+def test_cut_and_a_prefactor_beyond_float64_are_told_in_the_commands_terms(tmp_path, capsys):
+    p = tmp_path / "pl.csv"
+    p.write_text("m,loss\n4,1\n8,0.6\n16,0.4\n")
+    assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss", "--cut", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "--cut 8 leaves 2 point(s) with m <= 8 and 1 above; a power law needs at least 3 below and 1 above (m " \
+        "ranges over [4, 16])" in err and "cut=" not in err, err
+    for rows, axis, other in (("4,1e-320\n8,1e-321\n16,1e-322\n", "loss (divide it by a typical value)", "m"),
+                              ("4,1e300\n8,1e200\n16,1e100\n", "loss (divide it by a typical value)", "m"),
+                              ("1e100,1\n1e101,1e-4\n1e102,1e-8\n", "m (divide it by a typical size)", "loss")):
+        p.write_text("m,loss\n" + rows)
+        assert cli.main(["fit", "power-law", str(p), "--x", "m", "--y", "loss"]) == 2
+        err = capsys.readouterr().err
+        assert "is beyond float64 (1e-308 to 1.8e308): m spans [" in err and f"rescale {axis}, fit again" in err, err
+        assert f"rescale {other}" not in err and "x spans" not in err, err
+
+
+# mutants: no note, or one for a budget within a decade of the data, or the decades counted from the wrong end
+def test_chinchilla_notes_a_budget_more_than_a_decade_outside_the_fitted_rows(runs_csv, capsys):
+    path, (N, D, _) = runs_csv
+    C = 6 * N * D
+    lo, hi = C.min(), C.max()
+    budgets = [1e300, 5 * hi, np.sqrt(lo * hi), lo / 5, lo / 1e3]
+    assert cli.main(["fit", "chinchilla", str(path), "--N", "params", "--D", "tokens", "--loss", "loss",
+                     "--grid-stride", "50", "--json", "--budgets", *(repr(float(b)) for b in budgets)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    notes = [n for n in out["notes"] if n.startswith("budget C = ")]
+    assert notes == [f"budget C = 1e+300 is {np.log10(1e300 / hi):.1f} decades above the largest C = 6ND of the "
+                     f"fitted rows ({hi:g}; they span {lo:g} to {hi:g}): its N_opt and D_opt extrapolate the fit "
+                     f"that far", f"budget C = {lo / 1e3:g} is 3.0 decades below the smallest C = 6ND of the fitted "
+                     f"rows ({lo:g}; they span {lo:g} to {hi:g}): its N_opt and D_opt extrapolate the fit that far"]
+    assert out["compute_optimal"]["C"] == pytest.approx(budgets)
+    assert cli.main(["fit", "chinchilla", str(path), "--N", "params", "--C", "flops", "--loss", "loss",
+                     "--grid-stride", "50", "--budgets", "1e300"]) == 0
+    assert f"  note: budget C = 1e+300 is {np.log10(1e300 / hi):.1f} decades above" in capsys.readouterr().out

@@ -479,7 +479,7 @@ def test_power_law_cli_cut(tmp_path, capsys):
     assert cli.main(["fit", "power-law", str(p), "--x", "size", "--y", "err", "--cut", "1000"]) == 0
     assert "Extrapolation  fit on x <= 1000" in capsys.readouterr().out
     assert cli.main(["fit", "power-law", str(p), "--x", "size", "--y", "err", "--cut", "1e9"]) == 2
-    assert "cut=1e+09 leaves 40 point(s)" in capsys.readouterr().err
+    assert "--cut 1e+09 leaves 40 point(s) with size <= 1e+09 and 0 above" in capsys.readouterr().err
     assert cli.main(["fit", "power-law", str(p), "--x", "size", "--y", "err", "--cut", "10", "--bootstrap", "5"]) == 2
     assert "--cut and --bootstrap" in capsys.readouterr().err
 

@@ -14,6 +14,7 @@ import datetime
 import json
 import math
 import os
+import re
 import signal
 import sys
 import traceback
@@ -33,7 +34,8 @@ class CliError(Exception):
 def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[str, str]] = (), *,
                      positive: bool = False, labels: Sequence[str] = (), texts: Sequence[str] = (),
                      ranges: dict[str, tuple[float, float]] | None = None,
-                     left_out_texts: list[dict[str, str]] | None = None) -> dict[str, np.ndarray]:
+                     left_out_texts: list[dict[str, str]] | None = None,
+                     kept_cells: dict | None = None) -> dict[str, np.ndarray]:
     """Read named numeric columns of a CSV file with a header row, from the rows whose
     ``where`` columns match their values (``(column, value)`` pairs, as ``--where`` gives) and
     whose ``ranges`` columns (among ``columns``: ``{column: (low, high)}``, as ``--x-min`` and
@@ -43,6 +45,9 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
     labels, compared as written), and must not be empty; the ``texts`` too, empty or not (the
     columns ``--by`` groups the rows by), as written. ``left_out_texts``, a list, gets the
     ``texts`` cells of each row the ``ranges`` left out (whose groups then have no row).
+    ``kept_cells``, a dict, gets the file's ``"header"`` and, as ``"rows"``, every cell of each
+    row kept (``{column: text}``, one per value returned, in order; a short row lacks its last
+    columns), for what the named columns do not tell (:func:`_check_one_curve`).
 
     Raises:
       CliError naming the file, the column and the row on any problem.
@@ -71,6 +76,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
             if twice:  # a row would silently keep the last one
                 raise CliError(f"{path}: the header names column(s) {', '.join(map(repr, twice))} more than once")
             out: dict[str, list[float]] = {c: [] for c in columns}
+            if kept_cells is not None:
+                kept_cells.update(header=header, rows=[])
             lines: list[int] = []
             seen_rows = 0
             ranges = dict(ranges or {})
@@ -117,6 +124,8 @@ def read_csv_columns(path: str, columns: Sequence[str], where: Sequence[tuple[st
                     for c in columns:
                         out[c].append(parsed[c])
                     lines.append(line)
+                    if kept_cells is not None:
+                        kept_cells["rows"].append(row)
                     continue
                 left_out += 1
                 if left_out_texts is not None:
@@ -262,6 +271,8 @@ def _cmd_fit_chinchilla(args) -> int:
                 C = fitting._flops(N, D)
                 budgets = np.geomspace(C.min(), C.max(), 3)
             allocation = fit.compute_optimal(budgets)
+            if args.budgets:
+                notes.extend(_budget_notes(budgets, N, D))
         except ValueError as e:  # (past float64's range: the fit is still shown, its allocation left out)
             notes.append(f"no compute-optimal allocation: {e}")
     if args.json:
@@ -284,10 +295,31 @@ def _cmd_fit_chinchilla(args) -> int:
     return _fit_status(fit.identifiable)
 
 
-def _read_rows(args, left_out: list | None = None) -> dict:
+def _budget_notes(budgets: np.ndarray, N: np.ndarray, D: np.ndarray) -> list[str]:
+    """A note for each --budgets value more than a decade outside the fitted rows' C = 6 N D
+    (an allocation read off the fit far past its data: an extrapolation, which had passed
+    silently), saying how many decades."""
+    with np.errstate(over="ignore"):
+        C = 6.0 * N * D
+    C = C[np.isfinite(C)]
+    if not C.size:  # (every 6 N D overflows: no range to compare with)
+        return []
+    lo, hi = float(C.min()), float(C.max())
+    notes = []
+    for b in budgets:
+        if b > 10 * hi or b < lo / 10:
+            above = b > hi
+            notes.append(f"budget C = {b:g} is {abs(math.log10(b / (hi if above else lo))):.1f} decades "
+                         f"{'above the largest' if above else 'below the smallest'} C = 6ND of the fitted rows "
+                         f"({hi if above else lo:g}; they span {lo:g} to {hi:g}): its N_opt and D_opt extrapolate "
+                         f"the fit that far")
+    return notes
+
+
+def _read_rows(args, left_out: list | None = None, kept_cells: dict | None = None) -> dict:
     """The --x and --y columns (and the --paired-by labels and --by cells, where given) of the
     rows --where and --x-min/--x-max keep (``left_out`` gets the --by cells of those the range
-    leaves out)."""
+    leaves out; ``kept_cells``, the header and every cell of the rows kept)."""
     paired = getattr(args, "paired_by", None) is not None
     for column in args.by:
         if args.by.count(column) > 1:
@@ -297,7 +329,77 @@ def _read_rows(args, left_out: list | None = None) -> dict:
                            f"curves apart (gamma, frequencies.kind, ...)")
     cols = [args.x, args.y] + ([args.paired_by] if paired else []) + list(args.by)
     return read_csv_columns(args.file, cols, args.where, positive=True, labels=[args.paired_by] if paired else [],
-                            texts=args.by, ranges=_x_range(args), left_out_texts=left_out)
+                            texts=args.by, ranges=_x_range(args), left_out_texts=left_out, kept_cells=kept_cells)
+
+
+def _seed_column(args, header: Sequence[str]) -> str | None:
+    """The column of the runs' seeds: --paired-by's, else a column named ``seed`` (as export
+    writes a point's seed), else None."""
+    if getattr(args, "paired_by", None) is not None:
+        return args.paired_by
+    return "seed" if "seed" in header and "seed" not in (args.x, args.y) else None
+
+
+def _repeated_label(x: np.ndarray, labels: np.ndarray) -> tuple[float, str, np.ndarray] | None:
+    """The first x (ascending) at which one label (a seed; None: unknown, never repeated) is in
+    more than one row: (that x, the label most repeated there, the mask of its rows); None where
+    every x holds each label once."""
+    xs, which = np.unique(x, return_inverse=True)
+    known = np.array([v is not None for v in labels], dtype=bool)
+    for i, value in enumerate(xs):
+        at = (which == i) & known
+        seen, counts = np.unique(labels[at].astype(str), return_counts=True)
+        if counts.size and counts.max() > 1:
+            label = seen[int(np.argmax(counts))]
+            return float(value), str(label), at & (labels.astype(str) == label)
+    return None
+
+
+def _point_columns(header: Sequence[str], seed: str) -> list[str]:
+    """The columns of ``header`` that may be the runs' point fields (gamma, frequencies.kind,
+    ...) rather than their outputs. Export writes model_id, diverged, the point's fields (the
+    seed among them), then its scalar outputs, sorted: of such a header, the columns before the
+    sorted run that ends it, past the seed column (a field that sorts into the outputs is left
+    out, as they cannot be told apart); of any other header, every column."""
+    header = list(header)
+    if header[:2] != ["model_id", "diverged"] or seed not in header:
+        return header
+    first, end = header.index(seed) + 1, len(header) - 1  # (the last column is an output's)
+    while end > first and header[end - 1] < header[end]:
+        end -= 1
+    return header[2:end]
+
+
+def _check_one_curve(args, x: np.ndarray, cells: dict, group: str = "") -> None:
+    """A CliError where the seed column (:func:`_seed_column`) repeats a seed at one --x among
+    these rows (``cells``: :func:`read_csv_columns`'s ``kept_cells``, the rows of ``x``, of one
+    --by group, headed ``group``): they are then several curves (an export of a sweep's every
+    gamma, say), which a fit would pool as one curve's seeds. It names the point fields
+    (:func:`_point_columns`) that vary among those rows, for --by or --where."""
+    seed = _seed_column(args, cells["header"])
+    if seed is None:
+        return
+    labels = np.empty(len(cells["rows"]), dtype=object)
+    labels[:] = [(row.get(seed) or "").strip() or None for row in cells["rows"]]  # (an empty cell: unknown)
+    found = _repeated_label(x, labels)
+    if found is None:
+        return
+    value, label, mask = found
+    k = int(mask.sum())
+    rows = [row for row, m in zip(cells["rows"], mask) if m]
+    skip = {args.x, args.y, seed, "model_id", "diverged", *args.by}
+    vary = [c for c in _point_columns(cells["header"], seed) if c and c not in skip
+            and len({_group_key(row.get(c, "")) for row in rows}) > 1]
+    where = ("standard input" if args.file == "-" else args.file) + (f": {group}" if group else "")
+    paired = f"--paired-by {seed}: " if getattr(args, "paired_by", None) is not None else ""
+    head = (f"{where}: {paired}{args.x} = {value:g} has {seed} {label} in {k} rows, so the rows mix {k} curves (the "
+            f"same seed repeated), which the fit would pool as if they were one curve's seeds")
+    if vary:
+        raise CliError(f"{head}; those rows vary in {', '.join(vary)}: fit one curve at a time, with --by COLUMN "
+                       f"(repeatable: one fit per combination of the columns that tell the curves apart) or "
+                       f"--where COLUMN=VALUE")
+    raise CliError(f"{head}; no column but the outputs tells those rows apart (two sweeps' rows pooled, or one "
+                   f"written twice?): keep one sweep's rows with --where COLUMN=VALUE")
 
 
 def _means_by_x(args, data: dict) -> dict:
@@ -337,17 +439,18 @@ def _power_law_of_rows(args, rows: dict, delta: dict, redraw: bool) -> tuple[Any
     ex = None
     if redraw:
         # (a check's ValueError, too few x say, is reported by main(); any other keeps its traceback)
-        fit = width_exponent(curve, seed_bootstrap=args.seed_bootstrap, seed=args.seed, paired=paired,
-                             widen=args.widen, axis=args.x)
+        fit = _in_flag_terms(args, rows, lambda: width_exponent(
+            curve, seed_bootstrap=args.seed_bootstrap, seed=args.seed, paired=paired, widen=args.widen, axis=args.x))
     else:
         data = _means_by_x(args, rows) if args.mean else rows
         if args.cut is not None:
-            ex = fitting.extrapolation_error(data[args.x], data[args.y], cut=args.cut, offset=args.offset,
-                                             loss=args.loss_fn, **delta)
+            ex = _in_flag_terms(args, data, lambda: fitting.extrapolation_error(
+                data[args.x], data[args.y], cut=args.cut, offset=args.offset, loss=args.loss_fn, **delta))
             fit = ex.fit
         else:
-            fit = fitting.fit_power_law(data[args.x], data[args.y], offset=args.offset, loss=args.loss_fn,
-                                        bootstrap=args.bootstrap, seed=args.seed, **delta)
+            fit = _in_flag_terms(args, data, lambda: fitting.fit_power_law(
+                data[args.x], data[args.y], offset=args.offset, loss=args.loss_fn, bootstrap=args.bootstrap,
+                seed=args.seed, **delta))
     test = None
     if args.lack_of_fit:  # (before anything is printed: an untestable file is an error, not half an answer)
         try:
@@ -368,6 +471,40 @@ def _power_law_of_rows(args, rows: dict, delta: dict, redraw: bool) -> tuple[Any
     return fit, d, str(fit if ex is None else ex) + (f"\n  {test}" if test is not None else "")
 
 
+def _in_flag_terms(args, data: dict, fit: Callable[[], Any]) -> Any:
+    """``fit()`` (a power-law fit of ``data``'s --x and --y), its ValueErrors that name the
+    Python API's arguments restated in the command's terms (:func:`_restated`); any other as
+    raised."""
+    try:
+        return fit()
+    except ValueError as err:
+        restated = _restated(args, str(err), data[args.x], data[args.y])
+        if restated is None:
+            raise
+        raise restated from None
+
+
+def _restated(args, message: str, x: np.ndarray, y: np.ndarray) -> CliError | None:
+    """A fitting message in the command's terms, or None where it needs none: ``cut=`` as
+    --cut, and x as the --x column; a prefactor beyond float64 blamed on the axis far from 1
+    (the fit's message names x, whose rescaling is no help where y is 1e-320 or 1e300)."""
+    cut = re.fullmatch(r"cut=\S+ leaves (\d+) point\(s\) with x <= cut and (\d+) above; (.+) needs at least (\d+) "
+                       r"below and 1 above \(x ranges over (\[.*\])\)", message)
+    if cut:
+        below, above, what, least, span = cut.groups()
+        return CliError(f"--cut {args.cut:g} leaves {below} point(s) with {args.x} <= {args.cut:g} and {above} above; "
+                        f"{what} needs at least {least} below and 1 above ({args.x} ranges over {span})")
+    beyond = re.fullmatch(r"(the fitted prefactor .+ is beyond float64 \(.+\)): x spans .+", message)
+    if beyond:
+        def decades(v: np.ndarray) -> float:  # (how far from 1 the axis reaches)
+            return float(np.max(np.abs(np.log10(v))))
+        axis = args.y if decades(y) > decades(x) else args.x
+        return CliError(f"{beyond.group(1)}: {args.x} spans [{x.min():.3g}, {x.max():.3g}] and {args.y} "
+                        f"[{y.min():.3g}, {y.max():.3g}]; rescale {axis} (divide it by a typical "
+                        f"{'value' if axis == args.y else 'size'}), fit again")
+    return None
+
+
 def _fit_each_group(args, fit_rows: Callable[[dict], tuple[Any, dict, str]]) -> int:
     """Print ``fit_rows(rows)`` (a fit, its JSON dict, its text) of the rows :func:`_read_rows`
     keeps, or with --by one fit per distinct combination of the --by cells, each headed by its
@@ -380,8 +517,10 @@ def _fit_each_group(args, fit_rows: Callable[[dict], tuple[Any, dict, str]]) -> 
     from toyscale.scaling import holm_family_text
 
     left_out: list[dict[str, str]] = []
-    rows = _read_rows(args, left_out)
+    every: dict = {}  # (the header and each kept row's every cell)
+    rows = _read_rows(args, left_out, every)
     if not args.by:
+        _check_one_curve(args, rows[args.x], every)
         fit, d, text = fit_rows(rows)
         print(json.dumps(_jsonable(d), indent=2) if args.json else text)
         return _fit_status(fit.identifiable)
@@ -394,11 +533,15 @@ def _fit_each_group(args, fit_rows: Callable[[dict], tuple[Any, dict, str]]) -> 
         key = tuple(_group_key(cells[c]) for c in args.by)
         spelled.setdefault(key, tuple(cells[c] for c in args.by))
         outside[key] = outside.get(key, 0) + 1
+    kept = {key: np.array([k == key for k in keys], dtype=bool) for key in sorted(spelled)}
+    heads = {key: ", ".join(f"{c}={v if v else '(empty)'}" for c, v in zip(args.by, spelled[key])) for key in kept}
+    for key, keep in kept.items():  # (before any fit: a group of several curves is the command's fault, not its data's)
+        _check_one_curve(args, rows[args.x][keep], {**every, "rows": [r for r, k in zip(every["rows"], keep) if k]},
+                         f"--by {heads[key]}")
     shown, status, failed, unidentified, tests = [], 0, 0, 0, {}
-    for key in sorted(spelled):
-        keep = np.array([k == key for k in keys], dtype=bool)
+    for key, keep in kept.items():
         by = dict(zip(args.by, spelled[key]))
-        head = ", ".join(f"{c}={v if v else '(empty)'}" for c, v in by.items())
+        head = heads[key]
         n = int(keep.sum())
         try:
             if not n:
@@ -486,14 +629,8 @@ def _runs_by_x(args, rows: dict):
 
     xs, which = np.unique(rows[args.x], return_inverse=True)
     values = [rows[args.y][which == i] for i in range(xs.size)]
+    # (each x holds each seed once: _fit_each_group's _check_one_curve refused the rows otherwise)
     seeds = [rows[args.paired_by][which == i].astype(str) for i in range(xs.size)] if args.paired_by else None
-    for x, labels in zip(xs, seeds or ()):
-        seen, counts = np.unique(labels, return_counts=True)
-        if np.any(counts > 1):  # (two sweeps' rows pooled, say)
-            raise CliError(f"{'standard input' if args.file == '-' else args.file}: --paired-by {args.paired_by}: "
-                           f"{args.x} = {x:g} has {args.paired_by} {seen[counts > 1][0]} in {counts.max()} rows; "
-                           f"paired, each x needs one run per seed: pick one sweep's rows with --where, or leave "
-                           f"--paired-by out")
     return WidthCurve.from_values(xs, values, seeds=seeds)
 
 
@@ -505,8 +642,9 @@ def _cmd_fit_broken_power_law(args) -> int:
 
     def fit_rows(rows: dict) -> tuple[Any, dict, str]:
         data = _means_by_x(args, rows) if args.mean else rows
-        fit = fitting.fit_broken_power_law(data[args.x], data[args.y], breaks=args.breaks, offset=args.offset,
-                                           loss=args.loss_fn, bootstrap=args.bootstrap, seed=args.seed, **delta)
+        fit = _in_flag_terms(args, data, lambda: fitting.fit_broken_power_law(
+            data[args.x], data[args.y], breaks=args.breaks, offset=args.offset, loss=args.loss_fn,
+            bootstrap=args.bootstrap, seed=args.seed, **delta))
         return fit, fit.to_dict(), str(fit)
 
     return _fit_each_group(args, fit_rows)
@@ -526,6 +664,14 @@ def _cmd_fit_allocation(args) -> int:
             if not bins.is_integer():
                 raise CliError(f"--bins {bins:g}: give an integer number of bins or at least 3 bin edges")
             bins = int(bins)
+        elif bins.size < 3 or np.any(np.diff(bins) <= 0):  # (fit_frontier's message named its own argument, bins)
+            given = " ".join(f"{b:g}" for b in bins)
+            if bins.size < 3:
+                raise CliError(f"--bins {given}: {bins.size} edges make {bins.size - 1} bin; give at least 3 bin "
+                               f"edges, or one integer, a number of bins")
+            i = int(np.flatnonzero(np.diff(bins) <= 0)[0])
+            raise CliError(f"--bins {given}: the bin edges are not strictly ascending ({bins[i]:g} then "
+                           f"{bins[i + 1]:g}); give them from the smallest budget up")
     fn = fitting.fit_frontier if args.KIND == "frontier" else fitting.fit_isoflop
     fit = fn(data[args.N], data[args.loss], bins=bins, bracketed=args.bracketed, bootstrap=args.bootstrap,
              seed=args.seed, **budget)
@@ -762,6 +908,11 @@ def _load_sweep(folder: str, **options):
 
     if not os.path.exists(folder):  # (in the command's terms: load_sweep's message names its own argument)
         raise CliError(f"{folder}: no such folder; give a sweep folder (an experiment script's is <--out>/sweep)")
+    inner = os.path.join(folder, "sweep")
+    if (os.path.isdir(folder) and not os.path.exists(os.path.join(folder, "manifest.json"))
+            and os.path.isfile(os.path.join(inner, "manifest.json"))):  # (an experiment script's --out given)
+        raise CliError(f"{folder}: no manifest.json, so no sweep; {inner} is a sweep folder (an experiment "
+                       f"script's --out holds its sweep there): give {inner}")
     try:
         return load_sweep(folder, **options)
     except OSError as err:
