@@ -191,7 +191,8 @@ def test_phase_diagram_centres_its_cells_and_draws_phi_half_by_gamma_on_a_log_ax
     plots.save(fig)
 
 
-# mutants: ticks left at round numbers between the cells; a cell with no fit blank and unmarked
+# mutants: ticks left at round numbers between the cells; a cell with no fit blank and unmarked; an inf cell left
+# out of the note
 def test_phase_diagram_ticks_the_values_swept_and_marks_the_cells_not_fitted():
     alpha_m = np.arange(6.0).reshape(3, 2)
     alpha_m[1, 0] = np.nan
@@ -205,6 +206,12 @@ def test_phase_diagram_ticks_the_values_swept_and_marks_the_cells_not_fitted():
     ax = plots.phase_diagram([-1.0, 1.0], many, np.ones((2, many.size))).axes[0]
     assert len(ax.get_xticks()) < many.size and "gray" not in ax.get_title()
     plots.save(fig), plots.save(ax.figure)
+    # an infinite exponent is not drawn either, gray: the note covers it too (it had been np.isnan's alone)
+    alpha_m[1, 0] = np.inf
+    ax = plots.phase_diagram([1.0, -1.0, 0.0], [0.5, 0.0], alpha_m).axes[0]
+    assert ax.get_title() == "width exponent $\\alpha_m$ (gray: not fitted)"
+    assert np.ma.getmaskarray(ax.collections[0].get_array()).sum() == 1
+    plots.save(ax.figure)
 
 
 # mutants: a fraction represented of 0 dropped unseen on the log axis (or its line run down off the panel to it)
@@ -262,17 +269,6 @@ def test_compute_frontier_leaves_a_gap_at_a_loss_at_or_below_zero_and_marks_it_a
         assert feet == [[x]]
         assert "0 (at the foot of the log axis)" in [t.get_text() for t in ax.get_legend().get_texts()]
         assert ax.get_ylim()[0] > 0.05
-    plots.save(fig)
-
-
-# mutant: an infinite alpha_m, drawn gray like a cell not fitted, left out of the title's note (np.isnan)
-def test_phase_diagram_notes_an_infinite_exponent_drawn_gray():
-    alpha_m = np.arange(6.0).reshape(3, 2)
-    alpha_m[2, 1] = np.inf
-    fig = plots.phase_diagram([1.0, -1.0, 0.0], [0.5, 0.0], alpha_m)
-    ax = fig.axes[0]
-    assert ax.get_title() == "width exponent $\\alpha_m$ (gray: not fitted)"
-    assert np.ma.getmaskarray(ax.collections[0].get_array()).sum() == 1  # (the inf cell: not drawn, gray)
     plots.save(fig)
 
 
