@@ -340,6 +340,9 @@ def test_sweep_leaves_the_global_x64_flag_alone():
     # gd settings on a ridge point (method left out) would be silently dropped
     (lambda: rf.check_point({"N": 4, "T": 4, "alpha": 1.0, "lr": 0.1, "steps": 5}), "steps=5, lr=0.1: only method='gd'"),
     (lambda: rf.regime_fit_settings(rows=[8, 64], columns=[8, 64], ratio=0), "ratio=0"),
+    # (at ratio 1/2 the variance-limited fit in N took N < T, where the kernel-limit distance is not its mean)
+    (lambda: rf.regime_fit_settings(rows=[8, 64], columns=[8, 64], ratio=0.5), r"ratio=0.5; ratio must be > 1"),
+    (lambda: rf.regime_labels(N_max=64, T_max=64, N_small=8, T_small=8, ratio=1), r"ratio=1; ratio must be > 1"),
     (lambda: rf.regime_fit_settings(rows=[], columns=[8], ratio=2), r"rows=\[\] is empty"),
     (lambda: rf.regime_grid(alpha=0.5, sizes=[8, 16], rows=[8], columns=[]), r"columns=\[\] is empty"),
     (lambda: rf.regime_grid(alpha=0.5, sizes=[8], rows=[8], columns=[8], ridges=[0.1]), "need ridge_column"),
@@ -451,8 +454,12 @@ def test_gradient_descent_that_blows_up_is_flagged_though_its_loss_is_finite():
     points = [{**base, "lr": 5.0, "seed": s} for s in range(3)] + [{**base, "lr": 0.5, "seed": s} for s in range(3)]
     res = sweep_random_features(cfg, points, progress=False)
     assert [r.diverged for r in res] == [True] * 3 + [False] * 3
-    _, mean, _ = rf.replicate_means(res)
-    assert mean.shape == (1,) and np.isfinite(mean[0]) and mean[0] < 2.0
+    points, mean, sem = rf.replicate_means(res)
+    assert np.isfinite(mean[1]) and mean[1] < 2.0 and points[1]["lr"] == 0.5
+    # the point whose every model diverged is kept, NaN (it had been dropped, so theory_agreement could not count it)
+    assert points[0]["lr"] == 5.0 and np.isnan(mean[0]) and np.isnan(sem[0]) and mean.shape == (2,)
+    agreement = rf.theory_agreement(points, mean, sem, np.array([1.0, 1.0]))
+    assert agreement.sim_nonfinite.tolist() == [True, False]
     # a mistyped measure is a ValueError naming it, as loss_curve's is (it was a KeyError)
     with pytest.raises(ValueError, match=r"measure='test_los' is not an output of these records; scalar outputs: "
                                          r"\[.*'test_loss'"):
@@ -1615,3 +1622,93 @@ def test_common_across_is_checked_and_reads_back_from_json():
     task = RandomFeatureTask(RFConfig(M=8, common_across=("N",)))
     with pytest.raises(TypeError, match=r"key=.*; with RFConfig.common_across=\('N',\) a model takes the pair"):
         task.model_fn(task.static_of(p), task.inputs_of(p), key)
+
+
+def _graded_design(T, N, smallest, seed=0):
+    """A [T, N] float64 design whose singular values fall geometrically from 1 to ``smallest``."""
+    rng = np.random.default_rng(seed)
+    q1, _ = np.linalg.qr(rng.standard_normal((T, min(T, N))))
+    q2, _ = np.linalg.qr(rng.standard_normal((N, min(T, N))))
+    return (q1 * np.geomspace(1.0, smallest, min(T, N))) @ q2.T, rng.standard_normal(T)
+
+
+@pytest.mark.parametrize("T, N", [(64, 32), (32, 64)])
+def test_a_float64_solve_keeps_the_small_singular_values_its_gram_matrix_cannot_see(T, N):
+    # the Gram's rounding (eps x its largest eigenvalue) hides singular values below ~sqrt(eps N): a steep
+    # spectrum's real modes had been dropped, a sweep's test loss 28-31x the theory's at alpha = 4
+    phi, y = _graded_design(T, N, 1e-11)
+    want = np.linalg.lstsq(phi, y, rcond=None)[0]
+    with jax.enable_x64(True):
+        got = np.asarray(rf.ridge_solution(jnp.asarray(phi), jnp.asarray(y), 0.0))
+        mild = _graded_design(T, N, 1e-3)  # (kept by the Gram: no second solve, the same answer)
+        np.testing.assert_allclose(np.asarray(rf.ridge_solution(jnp.asarray(mild[0]), jnp.asarray(mild[1]), 0.0)),
+                                   np.linalg.lstsq(*mild, rcond=None)[0], rtol=1e-7)
+        cut = np.asarray(rf.ridge_solution(jnp.asarray(phi), jnp.asarray(y), 0.0, rcond=1e-12))  # (the caller's cut)
+    assert np.linalg.norm(got - want) <= 1e-6 * np.linalg.norm(want)
+    assert np.linalg.norm(cut - want) > 0.5 * np.linalg.norm(want)  # (a cut-off of 1e-12 drops the small modes)
+
+
+def test_a_numpy_float64_design_with_64_bit_types_off_is_solved_as_float32():
+    # chosen by numpy's dtype, the float64 route had run in float32 with float64's cut-off: 0.088 for 0.161
+    rng = np.random.default_rng(1)
+    x, U = rng.standard_normal((256, 512)), rng.standard_normal((250, 512))
+    phi, y = x @ U.T / np.sqrt(250), rng.standard_normal(256)
+    want = np.linalg.lstsq(phi, y, rcond=None)[0]
+    with jax.enable_x64(False):
+        got = rf.ridge_solution(phi, y, 0.0)
+        assert got.dtype == jnp.float32
+    np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=2e-3 * np.abs(want).max())
+    with pytest.raises(TypeError, match="phi has dtype int32; ridge_solution needs a floating-point phi"):
+        rf.ridge_solution(np.ones((4, 3), np.int32), np.ones(4, np.float32), 0.0)
+    for bad in (1.0, 5.0):
+        with pytest.raises(ValueError, match=rf"rcond={bad}; rcond must be in \(0, 1\)"):
+            rf.ridge_solution(phi, y, 0.0, rcond=bad)
+
+
+@pytest.mark.parametrize("x64", [False, True])
+def test_the_infinite_data_student_is_least_squares_on_the_moments_factor(x64):
+    # eigh of C = U diag(lam) U^T / N had dropped real directions: float32 20x off at alpha = 2, N = 256; float64
+    # 29x at alpha = 4, N = 1024
+    M, N, alpha = 256, 128, 6.0 if x64 else 2.0
+    rng = np.random.default_rng(2)
+    U, w = rng.standard_normal((N, M)), rng.standard_normal(M)
+    lam = np.arange(1, M + 1, dtype=np.float64) ** -(1 + alpha)
+    B_t = (U * np.sqrt(lam)).T / np.sqrt(N)
+    theta = np.linalg.lstsq(B_t, np.sqrt(lam) * w, rcond=None)[0]
+    want = float(np.sum(lam * (w - U.T @ theta / np.sqrt(N)) ** 2))
+    with jax.enable_x64(x64):
+        dt = jnp.float64 if x64 else jnp.float32
+        args = [jnp.asarray(a, dt) for a in (U, lam, w)]
+        got = float(rf.exact_test_loss(rf.infinite_data_solution(*args), *args, 0.0))
+    assert got == pytest.approx(want, rel=0.05 if not x64 else 1e-6)
+
+
+def test_the_kernel_limit_distance_is_given_only_where_it_is_the_mean_difference():
+    # E_U[beta_RF | x] = beta_kernel needs ridgeless features that interpolate (N > T) or span every linear
+    # function (N >= M): at N = 4 < T = 16 the distance's mean was 0.19 for a mean difference of 0.007
+    cfg, key = RFConfig(M=32), jax.random.PRNGKey(0)
+    got = {(N, T, r): float(rf.train_random_features(cfg, {"N": N, "T": T, "alpha": 0.5, "ridge": r,
+                                                           "kernel_limit": True}, key=key)["distance_kernel_limit"])
+           for N, T, r in ((4, 16, 0.0), (16, 16, 0.0), (64, 16, 0.0), (32, 64, 0.0), (64, 16, 0.1))}
+    assert np.isnan(got[4, 16, 0.0]) and np.isnan(got[16, 16, 0.0]) and np.isnan(got[64, 16, 0.1])
+    assert got[64, 16, 0.0] > 1e-3 and got[32, 64, 0.0] == pytest.approx(0.0, abs=1e-8)  # (N = M: both least squares)
+
+
+def test_regime_grid_leaves_out_the_ridge_panels_shapes_above_max_min_size_too():
+    # they had been kept, and a shape filtered from the rows had come back ridgeless as "missing" (the N = T peak)
+    pts = rf.regime_grid(alpha=0.5, sizes=[4, 64, 128], rows=[4], columns=[128], ridges=[0.1], ridge_column=128,
+                         max_min_size=32, replicates=4)
+    shapes = {(p["N"], p["T"], p["ridge"]) for p in pts}
+    assert not {s for s in shapes if min(s[:2]) > 32}
+    assert (4, 128, 0.1) in shapes and (4, 128, 0.0) in shapes
+
+
+def test_a_relu_kernel_limit_without_test_samples_is_refused_before_it_runs():
+    # it had recorded loss_kernel_limit = NaN, not flagged
+    point = {"N": 8, "T": 8, "alpha": 0.5, "nonlinearity": "relu", "kernel_limit": True}
+    for run in (lambda: rf.train_random_features(RFConfig(M=16), point, key=jax.random.PRNGKey(0)),
+                lambda: sweep_random_features(RFConfig(M=16), [point], progress=False)):
+        with pytest.raises(ValueError, match=r"kernel_limit=True with nonlinearity='relu' and RFConfig.test_samples=0"):
+            run()
+    out = rf.train_random_features(RFConfig(M=16, test_samples=64), point, key=jax.random.PRNGKey(0))
+    assert np.isfinite(out["loss_kernel_limit"])

@@ -114,8 +114,9 @@ METHODS = ("ridge", "gd")
 
 
 def _check_rcond(rcond: float | None) -> None:
-    if rcond is not None:
-        check_real("rcond", rcond, low=0.0, strict=True)
+    # (below 1: a relative cut-off at or above the largest eigenvalue drops every direction, theta = 0)
+    if rcond is not None and not check_real("rcond", rcond, low=0.0, strict=True) < 1.0:
+        raise ValueError(f"rcond={rcond}; rcond must be in (0, 1), a cut-off relative to the largest eigenvalue")
 
 
 def _check_design(where: str, x_name: str, x: Any, y_name: str, y: Any) -> None:
@@ -178,8 +179,9 @@ class RFConfig:
       log_every: gradient descent records the exact test loss every this many steps.
       rcond: in ridgeless solves (or below this cut-off's ridge), eigenvalues of the smaller
         Gram matrix (squared singular values of the design) below ``rcond * max`` are dropped
-        (``None``: the solve's own epsilon, float64 in sweeps, times the Gram matrix's size; a
-        float32 solve, outside sweeps, uses phi's SVD and (eps * max(T, N))^2).
+        (``None``: the solve's own epsilon, float64 in sweeps, times the Gram matrix's size, and
+        where that drops directions the design has, phi's SVD and (eps * max(T, N))^2, as a
+        float32 solve, outside sweeps, always does); in (0, 1).
       common_across: point fields (a tuple of names from ``COMMON_FIELDS``, kept in that order;
         a lone name is one) across which models share their draws: common random numbers.
         Points that differ only in these fields draw their teacher, features, training data,
@@ -370,13 +372,20 @@ def features(U: jax.Array, x: jax.Array, nonlinearity: str = "linear") -> jax.Ar
     return pre / jnp.sqrt(jnp.asarray(U.shape[0], pre.dtype))
 
 
-def _pinv_apply(G: jax.Array, b: jax.Array, ridge: jax.Array, rcond: float | None) -> jax.Array:
-    """``(G + ridge I)^-1 b`` for a symmetric PSD G through eigh; eigenvalues below ``rcond *
-    max`` are dropped (pseudo-inverse) unless the ridge is above that cut-off too."""
+def _eig_solve(G: jax.Array, b: jax.Array, ridge: jax.Array, rcond: float | None) -> tuple[jax.Array, jax.Array]:
+    """``(G + ridge I)^-1 b`` for a symmetric PSD G through eigh, and how many directions it
+    kept: eigenvalues below ``rcond * max`` are dropped (pseudo-inverse) unless the ridge is
+    above that cut-off too."""
     e, V = jnp.linalg.eigh(G)
     if rcond is None:
         rcond = float(jnp.finfo(G.dtype).eps) * G.shape[0]
-    return V @ (_kept_inverse(e, ridge, rcond * e[-1]) * (V.T @ b))
+    cut = rcond * e[-1]
+    return V @ (_kept_inverse(e, ridge, cut) * (V.T @ b)), jnp.sum((e > cut) | (ridge > cut))
+
+
+def _pinv_apply(G: jax.Array, b: jax.Array, ridge: jax.Array, rcond: float | None) -> jax.Array:
+    """:func:`_eig_solve`'s solution alone."""
+    return _eig_solve(G, b, ridge, rcond)[0]
 
 
 def _kept_inverse(e: jax.Array, ridge: jax.Array, cut: jax.Array) -> jax.Array:
@@ -409,8 +418,10 @@ def ridge_solution(phi: jax.Array, y: jax.Array, ridge: ArrayLike, rcond: float 
     ``ridge = 0`` (or a ridge below the cut-off) eigenvalues below ``rcond * max`` are
     dropped, which gives the minimum-norm least-squares solution (the ridgeless limit)
     without dividing by noise. Squaring phi doubles its condition number's exponent, so the
-    sweep solves in float64 (see :func:`sweep_random_features`); XLA's CPU SVD, the
-    alternative, was 50x slower, and is what a float32 phi is solved with.
+    sweep solves in float64 (see :func:`sweep_random_features`), and where the default
+    cut-off drops directions that phi has (a steep spectrum's small modes) solves again
+    through phi's SVD (in float64 on a 2-core CPU about 2-3x the Gram route's time at
+    1024 x 1024). A float32 (or narrower) phi is always solved through its SVD.
 
     Args:
       phi: design matrix [T, N].
@@ -425,14 +436,41 @@ def ridge_solution(phi: jax.Array, y: jax.Array, ridge: ArrayLike, rcond: float 
     _check_design("ridge_solution", "phi", phi, "y", y)
     concrete_real("ridge", ridge, low=0.0, scalar=True)
     _check_rcond(rcond)
+    phi = _inexact("ridge_solution", "phi", phi)
+    return _least_squares(phi, jnp.asarray(y), ridge, rcond, min(phi.shape))
+
+
+def _inexact(where: str, name: str, a: Any) -> jax.Array:
+    """``a`` as the JAX array it will be solved as (a numpy float64 with 64-bit types off is
+    float32: chosen by numpy's dtype, the float64 route had run in float32 with float64's
+    cut-off, 1.8-3.5x off near N = T); an integer or bool array refused by name."""
+    a = jnp.asarray(a)
+    if not jnp.issubdtype(a.dtype, jnp.floating):
+        raise TypeError(f"{name} has dtype {a.dtype}; {where} needs a floating-point {name}")
+    return a
+
+
+def _least_squares(phi: jax.Array, y: jax.Array, ridge: ArrayLike, rcond: float | None, rank: int) -> jax.Array:
+    """:func:`ridge_solution` for a design whose rank is at most ``rank`` (min(T, N), or M for
+    linear features of M-dimensional data). In float64 through the smaller Gram matrix; where its
+    default cut-off drops directions the design has (fewer kept than ``rank``), again through
+    phi's SVD: the Gram's rounding, eps x its largest eigenvalue, hides singular values below
+    about sqrt(eps N) of the largest, real ones of a steep spectrum (alpha = 4, N = 1024, T =
+    4096: every mode past about 340 dropped, a test loss 28-31x the theory's, unflagged)."""
     T, N = phi.shape
     ridge = jnp.asarray(ridge, phi.dtype)
     y = y.astype(phi.dtype)
     if jnp.finfo(phi.dtype).bits < 64:
         return _svd_solve(phi, y, ridge, rcond)
     if N <= T:
-        return _pinv_apply(phi.T @ phi, phi.T @ y, ridge, rcond)
-    return phi.T @ _pinv_apply(phi @ phi.T, y, ridge, rcond)
+        theta, kept = _eig_solve(phi.T @ phi, phi.T @ y, ridge, rcond)
+    else:
+        coef, kept = _eig_solve(phi @ phi.T, y, ridge, rcond)
+        theta = phi.T @ coef
+    if rcond is not None:  # (a cut-off of the caller's: theirs to choose)
+        return theta
+    # (a real branch inside the sweep's lax.map; where vmapped, both run)
+    return jax.lax.cond(kept < rank, lambda: _svd_solve(phi, y, ridge, None), lambda: theta)
 
 
 def gd_solution(
@@ -620,11 +658,13 @@ def infinite_data_solution(U: jax.Array, lam: jax.Array, w: jax.Array, nonlinear
     _check_model_arrays("infinite_data_solution", U, lam, w)
     _check_rcond(rcond)  # (rcond=-1.0 had returned NaN, as ridge_solution refuses it)
     if nonlinearity == "linear":
-        Ul = U * lam
-        N = jnp.asarray(U.shape[0], U.dtype)
-        C, c = Ul @ U.T / N, Ul @ w / jnp.sqrt(N)
-    else:
-        C, c = relu_moments(U, lam, w)
+        # least squares on the moments' factor B^T = (U sqrt(lam))^T / sqrt(N), [M, N]: C = B B^T and
+        # c = B (sqrt(lam) w), solved as ridge_solution solves a design (eigh of C in float32 had dropped
+        # real directions, 20x off at alpha = 2, N = 256; float64's Gram cut-off, 29x at alpha = 4, N = 1024)
+        root = jnp.sqrt(jnp.maximum(lam, 0.0))
+        B_t = (U * root).T / jnp.sqrt(jnp.asarray(U.shape[0], U.dtype))
+        return _least_squares(B_t, root * w, 0.0, rcond, min(B_t.shape))
+    C, c = relu_moments(U, lam, w)
     return _pinv_apply(C, c, jnp.zeros((), C.dtype), rcond)
 
 
@@ -719,8 +759,9 @@ def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], ke
         return exact_test_loss(theta, U, lam, w, noise, nl)
 
     out = {}
+    rank = min(T, N, config.M) if nl == "linear" else min(T, N)  # (phi = x U^T / sqrt(N): rank <= M)
     if static.method == "ridge":
-        theta = ridge_solution(phi, y, ridge, config.rcond)
+        theta = _least_squares(phi, y, ridge, config.rcond, rank)
     else:
         theta, out["loss_curve"] = gd_solution(
             phi, y, ridge, inputs["lr"].astype(dt), steps=static.steps, batch=static.batch,
@@ -735,7 +776,7 @@ def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], ke
     if static.infinite_data:
         out["loss_infinite_data"] = exact(infinite_data_solution(U, lam, w, nl, config.rcond))
     if static.infinite_time:  # where gradient descent on these features and data converges (the same draw)
-        out["loss_infinite_time"] = exact(ridge_solution(phi, y, ridge, config.rcond))
+        out["loss_infinite_time"] = exact(_least_squares(phi, y, ridge, config.rcond, rank))
     if static.kernel_limit and nl == "linear":
         # Ridgeless, E_U[beta_RF | x] = beta_kernel exactly (U -> U D with D = +-1 on the
         # complement of x's row space leaves U's law unchanged and flips the rest), so
@@ -743,7 +784,10 @@ def _model(config: RFConfig, static: Static, inputs: Mapping[str, jax.Array], ke
         beta_k = kernel_limit_weights(x, y, ridge, sigma_u=config.sigma_u, rcond=config.rcond)
         beta_rf = U.T @ theta / jnp.sqrt(jnp.asarray(N, dt))
         out["loss_kernel_limit"] = jnp.sum(lam * (w - beta_k) ** 2) + noise**2
-        out["distance_kernel_limit"] = jnp.sum(lam * (beta_rf - beta_k) ** 2)
+        # (only where the identity holds: ridgeless, and the features interpolating, N > T, or spanning every
+        # linear function, N >= M; at N = 4 < T = 16 its mean was 0.19 for a mean difference of 0.007)
+        holds = N > T or N >= config.M
+        out["distance_kernel_limit"] = jnp.where((ridge == 0) & holds, jnp.sum(lam * (beta_rf - beta_k) ** 2), jnp.nan)
     elif static.kernel_limit:
         out["loss_kernel_limit"] = kernel_limit_loss(
             x, y, ridge, lam, w, noise, nonlinearity=nl, sigma_u=config.sigma_u,
@@ -874,7 +918,8 @@ def train_random_features(config: RFConfig, point: Mapping[str, Any], *, key: ja
       numpy outputs: ``test_loss`` (exact), ``train_loss``, ``diverged``, and when asked
       ``loss_curve`` and ``sharpness`` (gd: :func:`gd_sharpness`, full-batch gradient descent
       being stable where ``lr * sharpness < 2``), ``test_loss_sampled`` (``config.test_samples > 0``),
-      ``loss_infinite_data``, ``loss_kernel_limit``, (linear) ``distance_kernel_limit`` and
+      ``loss_infinite_data``, ``loss_kernel_limit``, (linear) ``distance_kernel_limit`` (NaN
+      with a ridge, or where N <= T and N < M: see :func:`regime_exponents`) and
       ``loss_infinite_time`` when the point asks for them. ``diverged`` flags a non-finite test loss and, for
       ``method="gd"``, a run that ended above its starting training objective (theta = 0)
       or whose loss curve is not finite.
@@ -933,6 +978,9 @@ def check_trainable(config: RFConfig, point: Mapping[str, Any]) -> dict:
                          f"{last:.3g}, is below float32's smallest normal number ({FLOAT32_TINY:.4g}), so the model "
                          f"drops it, while a negative teacher exponent gives the last modes the most weight: lower "
                          f"alpha or M, or raise lambda_plus")
+    if p["kernel_limit"] and p["nonlinearity"] == "relu" and not config.test_samples:  # (had recorded NaN, unflagged)
+        raise ValueError("kernel_limit=True with nonlinearity='relu' and RFConfig.test_samples=0; the ReLU kernel "
+                         "limit's loss is estimated on test samples: set test_samples > 0")
     if p["method"] == "gd" and p["steps"] < config.log_every:
         raise ValueError(f"steps={p['steps']}; method='gd' needs steps >= RFConfig.log_every={config.log_every} "
                          f"(the loss curve logs every log_every steps): raise steps or lower log_every")
@@ -991,8 +1039,8 @@ class RandomFeatureTask:
         M, N, T = self.settings.M, static.N, static.T
         # (2 N M had been 20 % short of XLA's own at N = 2048, T = 32, M = 512)
         floats = 2 * T * M + 3 * N * M + 4 * T * N + 3 * min(N, T) ** 2 + 4 * M
-        if static.infinite_data:
-            floats += 3 * N * M + 3 * N * N
+        if static.infinite_data:  # (linear: least squares on the [M, N] factor; ReLU: its N x N moments)
+            floats += 3 * N * M + 3 * (N * N if static.nonlinearity == "relu" else min(N, M) ** 2)
         test_samples = self.settings.test_samples
         if static.kernel_limit and static.nonlinearity == "linear":  # a ridge solve on x [T, M]
             floats += 2 * T * M + 3 * min(T, M) ** 2
@@ -1139,22 +1187,23 @@ def replicate_means(result: SweepResult | Sequence, measure: str = "test_loss") 
 
     Returns:
       ``(points, mean, sem)``: one point (without ``seed``) per group, in first-seen order;
-      diverged models are left out.
+      diverged models are left out of the means, and a point whose every model diverged is
+      kept with a NaN mean and sem (it had been dropped, so :func:`theory_agreement` could not
+      count it among its ``sim_nonfinite`` points).
     """
     groups: dict[str, tuple[dict, list[float]]] = {}
     for r in result:
         if measure not in r.outputs and measure not in r.point:  # (a KeyError from the record had said so)
             raise ValueError(f"measure={measure!r} is not an output of these records; scalar outputs: "
                              f"{_scalar_outputs(r)}")
-        if r.diverged:
-            continue
         p = {k: v for k, v in r.point.items() if k != "seed"}
-        key = repr(sorted(p.items()))
-        groups.setdefault(key, (p, []))[1].append(float(r[measure]))
+        values = groups.setdefault(repr(sorted(p.items())), (p, []))[1]
+        if not r.diverged:
+            values.append(float(r[measure]))
     points = [p for p, _ in groups.values()]
     vals = [np.asarray(v) for _, v in groups.values()]
-    mean = np.array([v.mean() for v in vals])
-    sem = np.array([v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0 for v in vals])
+    mean = np.array([v.mean() if len(v) else np.nan for v in vals])
+    sem = np.array([v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else 0.0 if len(v) else np.nan for v in vals])
     return points, mean, sem
 
 
@@ -1182,7 +1231,8 @@ def regime_grid(
     models fluctuate most and cost least (a model costs about (N + T) M). Models with N <= ``limit_size`` also
     compute their infinite-data loss, models with T <= ``limit_size`` their kernel limit
     (both cheap there), for the variance-limited fits. Shapes with both N and T above
-    ``max_min_size`` are left out (they cost the most and sit at the N = T peak).
+    ``max_min_size`` are left out (they cost the most and sit at the N = T peak), the ridge
+    panel's too.
 
     Returns:
       Validated points (one compile per distinct (N, T)).
@@ -1206,6 +1256,8 @@ def regime_grid(
         ridge_shapes = []
     else:
         ridge_shapes = [(n, check_int("ridge_column", ridge_column)) for n in sizes]
+        if max_min_size is not None:  # (left in, they had come back ridgeless as "missing" from the rows)
+            ridge_shapes = [(n, t) for n, t in ridge_shapes if min(n, t) <= max_min_size]
         ridges = [] if np.size(ridges) == 0 else check_axis("ridges", ridges)
         for r in ridges:
             concrete_real("ridges", r, low=0.0, scalar=True)
@@ -1241,13 +1293,22 @@ def regime_fit_settings(*, rows: Sequence[int], columns: Sequence[int], ratio: f
                              f"{limit} losses, which regime_grid computes only up to limit_size={limit_size}: "
                              f"include a value <= {limit_size} or raise limit_size")
     return {"N_max": max(rows), "T_max": max(columns), "N_small": min(rows), "T_small": min(columns),
-            "ratio": check_real("ratio", ratio, low=0.0, strict=True)}
+            "ratio": _check_ratio(ratio)}
+
+
+def _check_ratio(ratio: Any) -> float:
+    """The regimes' ratio: above 1, so that each variance-limited fit's sizes exceed the fixed one
+    (the kernel-limit distance is the mean difference only where N > T)."""
+    if not check_real("ratio", ratio, low=0.0, strict=True) > 1.0:
+        raise ValueError(f"ratio={ratio}; ratio must be > 1: the variance-limited fits keep sizes at least ratio "
+                         f"times the fixed one, and the one in N needs N > T")
+    return float(ratio)
 
 
 def _regime_specs(N_max: int, T_max: int, N_small: int, T_small: int, ratio: float) -> dict:
     """Per regime fit: (axis, measure, fixed fields, which x to keep, a label saying so); see
     regime_exponents."""
-    ratio = check_real("ratio", ratio, low=0.0, strict=True)
+    ratio = _check_ratio(ratio)
 
     def diff(limit):
         return lambda r: r["test_loss"] - r[limit]
@@ -1318,8 +1379,8 @@ def regime_exponents(result: SweepResult | Sequence, *, N_max: int, T_max: int, 
     seed-to-seed noise cancels. For T the difference is ``|theta - theta_inf|^2_C`` exactly
     (the population optimum is orthogonal to its residual). For N the difference's
     conditional mean equals the distance ``|f_N - f_kernel|^2`` (output
-    ``distance_kernel_limit``, ridgeless linear features; see ``_model``), which is what is
-    averaged: the raw difference carries a zero-mean cross term of order N^-1/2 that
+    ``distance_kernel_limit``, ridgeless linear features with N > T; see ``_model``), which is
+    what is averaged: the raw difference carries a zero-mean cross term of order N^-1/2 that
     swamps its O(1/N) mean. Only ridgeless points enter.
 
     The fits' standard errors see the seed-to-seed noise only through the scatter of the means
