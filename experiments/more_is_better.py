@@ -140,7 +140,8 @@ def main(argv=None) -> dict:
 
     panels, directions = {}, {}
     for along, other, words in (("N", "T", "k = N features"), ("T", "N", "n = T samples")):
-        sel = np.array([i for i, p in enumerate(points) if p[other] == fixed], dtype=int)
+        # (a point whose every model diverged has a NaN mean: left out, as a size with no surviving ridge is)
+        sel = np.array([i for i, p in enumerate(points) if p[other] == fixed and np.isfinite(mean[i])], dtype=int)
         pts = [points[i] for i in sel]
         at_fixed = [p for p in full if p[other] == fixed]
         th = rf.ridge_tuned(at_fixed, np.array([full_theory[key(p)] for p in at_fixed]), along)  # (every size)

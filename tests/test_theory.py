@@ -700,3 +700,45 @@ def test_weak_superposition_loss_refuses_negative_and_empty_frequencies(p, match
     # (unchecked, an empty p gives a loss of 0 and a negative frequency lowers the loss)
     with pytest.raises(ValueError, match=match):
         theory.weak_superposition_loss(p, 0)
+
+
+def test_the_approximation_error_of_as_many_features_as_modes_is_the_zero_modes_power():
+    # rounding had given 1.3e-8 (float32) for the exact 0 at k = P, and plrf_floor 1.2e-8 for its exact 0 at v = d
+    lam = theory.kernel_eigenvalues(RFConfig(M=64), 1.0)
+    for x64 in (False, True):
+        with jax.enable_x64(x64):
+            l = jnp.asarray(lam, jnp.float64 if x64 else jnp.float32)
+            assert float(theory.approximation_error(l, l, 64)) == 0.0 == float(theory.approximation_error(l, l, 100))
+            assert float(theory.approximation_error(l, l, 63)) > 0
+            zero = l.at[-4:].set(0.0)  # (4 modes no feature can learn: their power is left)
+            assert float(theory.approximation_error(zero, l, 60)) == pytest.approx(float(jnp.sum(l[-4:])), rel=1e-6)
+            assert float(theory.plrf_floor(16, 0.7, 0.7, v_ratio=1)[0]) == 0.0
+
+
+def test_a_half_precision_spectrum_is_solved_in_float32_and_a_ridge_per_sample_beyond_the_dtype_is_refused():
+    # float16's gamma floor, its smallest normal 6e-5, had given NaN at n = 200, k = 250, ridge 1e-3
+    lam = theory.kernel_eigenvalues(RFConfig(M=256), 1.0)
+    want = float(theory.rf_risk(jnp.asarray(lam, jnp.float32), jnp.asarray(lam, jnp.float32), 0.0, 200, 250, 1e-3))
+    half = jnp.asarray(lam, jnp.float16)
+    got = theory.rf_risk(half, half, 0.0, 200, 250, 1e-3)
+    assert got.dtype == jnp.float32 and float(got) == pytest.approx(want, rel=1e-3)
+    l32 = jnp.asarray(lam, jnp.float32)
+    for call in (lambda: theory.rf_risk(l32, l32, 0.0, 1e-3, 20, 1e37),
+                 lambda: theory.krr_risk(l32, l32, 0.0, 1e-3, 1e37)):
+        with pytest.raises(ValueError, match=r"ridge=1e\+37 with n=0.001: ridge / n = 1e\+40 overflows the "
+                                             r"eigenvalues' dtype float32"):
+            call()
+    assert np.isfinite(float(theory.rf_risk(l32, l32, 0.0, 1.0, 20, 1e37)))
+
+
+def test_a_derivative_through_the_bisection_raises_and_one_in_the_noise_alone_is_exact():
+    # jax.grad had followed the bisection's steps: d rf_risk / d ridge came out ~2500x too small, silently
+    lam = jnp.asarray(theory.kernel_eigenvalues(RFConfig(M=256), 1.0))
+    for wrt in (lambda r: theory.rf_risk(lam, lam, 0.0, 100, 150, r), lambda r: theory.krr_risk(lam, lam, 0.0, 100, r),
+                lambda n: theory.rf_risk(lam, lam, 0.0, n, 150, 0.05)):
+        with pytest.raises(TypeError, match="not differentiable in the eigenvalues, n, k or the ridge"):
+            jax.grad(wrt)(jnp.float32(50.0))
+    noise = jax.grad(lambda s: theory.rf_risk(lam, lam, s, 100, 150, 0.05))(jnp.float32(0.1))
+    step = 1e-2
+    fd = (theory.rf_risk(lam, lam, 0.1 + step, 100, 150, 0.05) - theory.rf_risk(lam, lam, 0.1 - step, 100, 150, 0.05))
+    assert float(noise) == pytest.approx(float(fd) / (2 * step), rel=1e-3) and float(noise) > 1.0

@@ -24,8 +24,9 @@ The pure functions work under ``jit`` and ``vmap`` and compute in the precision 
 (they check concrete spectra and arguments, traced ones only for their shapes); float32 holds
 to about 0.4 % near full rank too (:func:`rf_risk`'s docstring gives the numbers, against
 mpmath). They are not differentiable: the effective ridges come from a bisection that
-``jax.grad`` follows step by step, not implicitly, so its derivatives are wrong (d rf_risk /
-d ridge 80x too small in one check); take finite differences.
+``jax.grad`` would follow step by step, not implicitly (d rf_risk / d ridge had come out
+80-2500x too small), so a derivative through them raises a TypeError; take finite
+differences. (One in the noise variance alone, which the ridges do not depend on, is exact.)
 :func:`expected_test_loss` solves in float64: it
 takes the simulation's own :class:`~toyscale.random_features.RFConfig` and grid points and
 solves in float64 inside a scoped ``jax.enable_x64`` context, so the caller's global setting
@@ -100,10 +101,26 @@ def _scaled_spectrum(config: RFConfig, alpha: float, sigma: str) -> np.ndarray:
     return sigma**2 / config.M * spectrum64(config.M, alpha, config.scale)
 
 
+@jax.custom_jvp
+def _not_differentiable(root: jax.Array) -> jax.Array:
+    """``root`` as it is; differentiating through it raises (see :func:`_bisect_log`)."""
+    return root
+
+
+@_not_differentiable.defjvp
+def _not_differentiable_jvp(primals, tangents):
+    raise TypeError("toyscale.theory's risks are not differentiable in the eigenvalues, n, k or the ridge: their "
+                    "effective ridges come from a bisection, which jax.grad would follow step by step (d rf_risk / "
+                    "d ridge had come out 80-2500x too small, silently); take finite differences")
+
+
 def _bisect_log(excess, lo: jax.Array, hi: jax.Array) -> jax.Array:
     """Upper end of a bisection for the root of an increasing ``excess`` over log-scale bounds.
 
-    A fixed number of steps (``_BISECTION_STEPS``), so it runs under jit and vmap.
+    A fixed number of steps (``_BISECTION_STEPS``), so it runs under jit and vmap. Not
+    differentiable: a derivative taken through it raises a TypeError (it had followed the
+    steps and come out wrong, silently), while one in a quantity the root does not depend on
+    (the noise variance) is exact.
     """
 
     def bisect(_, bounds):
@@ -112,7 +129,7 @@ def _bisect_log(excess, lo: jax.Array, hi: jax.Array) -> jax.Array:
         below = excess(mid) < 0
         return jnp.where(below, mid, a), jnp.where(below, b, mid)
 
-    return jax.lax.fori_loop(0, _BISECTION_STEPS, bisect, (lo, hi))[1]
+    return _not_differentiable(jax.lax.fori_loop(0, _BISECTION_STEPS, bisect, (lo, hi))[1])
 
 
 def degrees_of_freedom(eigenvalues: jax.Array, gamma: ArrayLike) -> jax.Array:
@@ -156,6 +173,7 @@ def effective_ridges(eigenvalues: jax.Array, n: ArrayLike, k: ArrayLike, ridge: 
     _check_risk_args(n=n, k=k, ridge=ridge)
     lam = _modes(eigenvalues)
     _check_in_dtype(lam.dtype, ridge=ridge)
+    _check_ridge_per_sample(lam.dtype, ridge, n)
     n = _size(n, lam.dtype)
     k = _size(k, lam.dtype)
     ridge = jnp.asarray(ridge, lam.dtype)
@@ -209,6 +227,25 @@ def _check_in_dtype(dtype: Any, **values: ArrayLike) -> None:
                              f"(largest {big:.4g}); pass the eigenvalues in float64")
 
 
+def _check_ridge_per_sample(dtype: Any, ridge: ArrayLike, n: ArrayLike) -> None:
+    """A ValueError where a concrete ridge / n overflows the spectrum's dtype: the root's bracket
+    holds it (n < 1 is allowed: float32 with ridge 1e37 at n = 1e-3 had given a NaN risk)."""
+    def value(name, v):  # (a Python int beyond float64, n = 10**40, is no numpy number: its float, or inf)
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            return float(v) if not isinstance(v, int) or abs(v) < 2**1023 else math.inf
+        a = _concrete(name, v)
+        return None if a is None else float(a)
+
+    r, m = value("ridge", ridge), value("n", n)
+    if r is None or m is None or not math.isfinite(m):
+        return
+    big = float(jnp.finfo(dtype).max)
+    if float(r) / float(m) > big:
+        raise ValueError(f"ridge={float(r):.6g} with n={float(m):.6g}: ridge / n = {float(r) / float(m):.4g} overflows "
+                         f"the eigenvalues' dtype {jnp.dtype(dtype).name} (largest {big:.4g}); pass the eigenvalues "
+                         f"in float64")
+
+
 def _check_risk_args(**values: ArrayLike) -> None:
     """One number each (an array had been broadcast against the modes: a negative noise_var array
     gave a negative risk; batch with ``jax.vmap``)."""
@@ -244,6 +281,8 @@ def _modes(eigenvalues: ArrayLike) -> jax.Array:
     lam = jnp.asarray(eigenvalues)
     if not jnp.issubdtype(lam.dtype, jnp.floating):  # (an integer spectrum had cast n, k and the ridge to ints)
         lam = lam.astype(jnp.result_type(float))
+    elif jnp.finfo(lam.dtype).bits < 32:  # (float16's gamma floor, its smallest normal 6e-5, had given NaN)
+        lam = lam.astype(jnp.float32)
     return jnp.maximum(lam, jnp.zeros((), lam.dtype))
 
 
@@ -438,6 +477,7 @@ def krr_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLi
     _check_risk_args(noise_var=noise_var, n=n, ridge=ridge)
     lam = _modes(eigenvalues)
     _check_in_dtype(lam.dtype, noise_var=noise_var, ridge=ridge)
+    _check_ridge_per_sample(lam.dtype, ridge, n)
     v2 = _power(target_power, lam)
     n = _size(n, lam.dtype)
     ridge = jnp.asarray(ridge, lam.dtype)
@@ -470,7 +510,10 @@ def approximation_error(eigenvalues: jax.Array, target_power: jax.Array, k: Arra
     lam = _modes(eigenvalues)
     v2 = _power(target_power, lam)
     _, gamma = effective_ridges(lam, jnp.inf, k, 0.0)
-    return jnp.sum(v2 * (gamma / (lam + gamma)))  # (v2 * gamma first had underflowed float32)
+    risk = jnp.sum(v2 * (gamma / (lam + gamma)))  # (v2 * gamma first had underflowed float32)
+    # k >= P learnable modes: every one resolved, the power on the zero modes left (rounding had given 1.3e-8 for
+    # an exact 0 at k = P, and plrf_floor 1.2e-8 for its exact 0 at v_ratio = 1), as rf_risk has it at n = inf
+    return jnp.where(jnp.asarray(k) >= jnp.sum(lam > 0), jnp.sum(jnp.where(lam > 0, 0.0, v2)), risk)
 
 
 def ridgeless_rf_risk(eigenvalues: jax.Array, target_power: jax.Array, n: ArrayLike, k: ArrayLike) -> jax.Array:
