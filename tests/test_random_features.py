@@ -1712,3 +1712,26 @@ def test_a_relu_kernel_limit_without_test_samples_is_refused_before_it_runs():
             run()
     out = rf.train_random_features(RFConfig(M=16, test_samples=64), point, key=jax.random.PRNGKey(0))
     assert np.isfinite(out["loss_kernel_limit"])
+
+
+@pytest.mark.parametrize("call, error, match", [
+    # (each had run: a (2,)-shaped "loss", a loss of -13.07, c of shape (N, 1), full-batch GD for an SGD batch)
+    (lambda U, lam, w: rf.exact_test_loss(jnp.zeros(4), U, lam, w, jnp.ones(2)), ValueError,
+     r"noise has shape \(2,\); exact_test_loss needs one noise standard deviation"),
+    (lambda U, lam, w: rf.exact_test_loss(jnp.zeros(4), U, -lam, w, 0.0), ValueError,
+     r"lam holds -1; exact_test_loss needs a spectrum lam of finite variances >= 0"),
+    (lambda U, lam, w: rf.relu_moments(U, lam[:1], w), ValueError, r"lam has shape \(1,\); relu_moments needs lam"),
+    (lambda U, lam, w: rf.relu_moments(U, lam, w[:, None]), ValueError, r"w has shape \(8, 1\); relu_moments"),
+    (lambda U, lam, w: rf.sample_data(jax.random.PRNGKey(0), 4, lam, w, np.ones(3)), ValueError,
+     r"noise has shape \(3,\); sample_data needs one"),
+    (lambda U, lam, w: rf.sample_data(jax.random.PRNGKey(0), 4, lam, w, -1.0), ValueError, r"noise=-1.0; noise must"),
+    (lambda U, lam, w: rf.gd_solution(jnp.ones((4, 3)), jnp.ones(4), 0.0, 0.1, steps=10, batch=40, log_every=5,
+                                      evaluate=lambda th: 0.0, key=jax.random.PRNGKey(0)), ValueError,
+     r"batch=40 with T=4 samples; batch must be at most T"),
+    (lambda U, lam, w: rf.sample_teacher(jax.random.PRNGKey(0), 8, float("nan")), ValueError, r"sigma_w=nan"),
+    (lambda U, lam, w: rf.sample_projection(jax.random.PRNGKey(0), 4, 8, -1.0), ValueError, r"sigma_u=-1.0"),
+])
+def test_the_model_pieces_refuse_arrays_and_values_they_would_have_broadcast_or_used(call, error, match):
+    U, lam, w = jnp.ones((4, 8)), jnp.ones(8), jnp.ones(8)
+    with pytest.raises(error, match=match):
+        call(U, lam, w)

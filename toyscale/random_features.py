@@ -142,6 +142,26 @@ def _check_model_arrays(where: str, U: Any, lam: Any, w: Any, U_name: str = "U")
         if np.shape(a) != (M,):
             raise ValueError(f"{name} has shape {np.shape(a)}; {where} needs {name} of shape (M,) = ({M},), M "
                              f"being {U_name}'s second axis ({U_name} has shape {np.shape(U)})")
+    _check_spectrum_values(where, lam)
+
+
+def _check_spectrum_values(where: str, lam: Any) -> None:
+    """A concrete spectrum's values: variances, >= 0 (a negative one had given a test loss of
+    -13.07). Traced, the caller's to check."""
+    if isinstance(lam, jax.core.Tracer):
+        return
+    values = np.asarray(lam, dtype=np.float64)
+    if np.any(values < 0) or not np.all(np.isfinite(values)):
+        bad = values[~(values >= 0) | ~np.isfinite(values)][0]
+        raise ValueError(f"lam holds {bad:.4g}; {where} needs a spectrum lam of finite variances >= 0")
+
+
+def _check_noise(where: str, noise: Any) -> None:
+    """The label noise's standard deviation: one number (an array had broadcast into a (2,)-shaped
+    "loss"), concrete ones >= 0."""
+    if np.ndim(noise) != 0:
+        raise ValueError(f"noise has shape {np.shape(noise)}; {where} needs one noise standard deviation (a scalar)")
+    concrete_real("noise", noise, low=0.0, scalar=True)
 
 
 def _check_scale(name: str, value: float, M: int) -> None:
@@ -318,6 +338,7 @@ def _check_spectrum(M: Any, alpha: Any, scale: Any) -> int:
 def sample_teacher(key: jax.Array, M: int, sigma_w: float = 1.0, dtype=jnp.float32) -> jax.Array:
     """Teacher weights ``w ~ Normal(0, sigma_w^2 / M)``, shape [M]."""
     M = check_int("M", M, 1)
+    concrete_real("sigma_w", sigma_w, low=0.0, scalar=True)  # (NaN had given a NaN teacher, -1 a flipped one)
     return sigma_w / math.sqrt(M) * jax.random.normal(key, (M,), dtype)
 
 
@@ -334,6 +355,7 @@ def sample_projection(key: jax.Array, N: int, M: int, sigma_u: float = 1.0, dtyp
     """Random-feature weights ``U ~ Normal(0, sigma_u^2 / M)``, shape [N, M]; ``nested``: row i
     drawn from ``fold_in(key, i)``, so a wider projection extends a narrower one."""
     N, M = check_int("N", N, 1), check_int("M", M, 1)
+    concrete_real("sigma_u", sigma_u, low=0.0, scalar=True)  # (NaN had given NaN features)
     return sigma_u / math.sqrt(M) * _normal_rows(key, N, (M,), dtype, nested)
 
 
@@ -356,6 +378,7 @@ def sample_data(key: jax.Array, T: int, lam: jax.Array, w: jax.Array, noise: Arr
     T = check_int("T", T, 1)
     if np.ndim(lam) != 1 or np.shape(w) != np.shape(lam):  # (w [M, 1] had made y a [T, T] matrix)
         raise ValueError(f"lam has shape {np.shape(lam)} and w {np.shape(w)}; sample_data needs both of shape (M,)")
+    _check_noise("sample_data", noise)
     kx, ke = jax.random.split(key)
     x = _normal_rows(kx, T, lam.shape, lam.dtype, nested) * jnp.sqrt(lam)
     y = x @ w + jnp.asarray(noise, lam.dtype) * _normal_rows(ke, T, (), lam.dtype, nested)
@@ -520,6 +543,8 @@ def gd_solution(
     check_int("batch", batch)
     check_int("log_every", log_every)
     T = phi.shape[0]
+    if batch > T:  # (had been full-batch gradient descent, silently, as check_point refuses it)
+        raise ValueError(f"batch={batch} with T={T} samples; batch must be at most T (T: full-batch gradient descent)")
     if batch < T:  # (SGD draws its minibatches from key; key=None had failed inside jax.random)
         key = prng_key("key", key)
     ridge = jnp.asarray(ridge, phi.dtype)
@@ -599,6 +624,7 @@ def relu_moments(U: jax.Array, lam: jax.Array, w: jax.Array) -> tuple[jax.Array,
       ``(C [N, N], c [N])``: ``E[phi phi^T]`` and ``E[phi (w . x)]`` for
       ``phi = relu(U x) / sqrt(N)``.
     """
+    _check_model_arrays("relu_moments", U, lam, w)  # (lam (1,) had broadcast, w (M, 1) given c (N, 1))
     N = U.shape[0]
     Ul = U * lam
     S = Ul @ U.T
@@ -619,6 +645,7 @@ def exact_test_loss(theta: jax.Array, U: jax.Array, lam: jax.Array, w: jax.Array
     """
     check_choice("nonlinearity", nonlinearity, NONLINEARITIES)
     _check_model_arrays("exact_test_loss", U, lam, w)
+    _check_noise("exact_test_loss", noise)
     N = np.shape(U)[0]
     if np.shape(theta) != (N,):  # (theta [N, 1] had broadcast: a loss of 81.9 for 0.193)
         raise ValueError(f"theta has shape {np.shape(theta)}; exact_test_loss needs theta of shape (N,) = ({N},), "
