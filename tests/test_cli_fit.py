@@ -1216,6 +1216,12 @@ def test_rows_that_repeat_a_seed_at_one_x_are_several_curves_and_refused_not_poo
     # a plain CSV without a seed column: its rows at one x are taken as its seeds, as before
     _export_of_four_curves(p, seed=False)
     assert cli.main([*base, "--mean", "--json"]) == 0 and json.loads(capsys.readouterr().out)["n_points"] == 4
+    # a seed column left blank (rows of means, say) repeats nothing: an unknown seed is not seed "" or "None"
+    blank = tmp_path / "blank.csv"
+    blank.write_text("m,test_loss,seed\n" + "".join(f"{m},{m ** -1.0 * (1 + 0.01 * k)},\n" for m in (4, 8, 16, 32)
+                                                      for k in range(2)))
+    assert cli.main(["fit", "power-law", str(blank), "--x", "m", "--y", "test_loss", "--mean", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_points"] == 4
 
 
 # mutant: the hint left out (load_sweep's "folder=... has no manifest.json" for an experiment's --out)

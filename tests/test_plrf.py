@@ -218,6 +218,17 @@ def test_a_stable_run_that_noise_lifts_above_its_start_is_kept_and_one_that_ends
     assert out["loss_curve"].max() < 10 * out["loss_start"] < 10 * late and out["diverged"]
 
 
+def test_the_divergence_rule_on_made_up_curves():
+    # mutants: the last value alone, or the last half, in place of the last quarter's mean; no guard for a short curve
+    cases = [([0.5] * 6 + [1.6, 0.8], True),   # last quarter's mean 1.2 > 1, though the last value is 0.8
+             ([0.2] * 4 + [0.5, 0.5, 1.2, 1.2], True),  # last quarter 1.2, last half 0.85
+             ([0.2] * 4 + [1.9, 1.9, 0.9, 0.9], False),  # risen on the way, ends below the start
+             ([0.5, 9.9, 0.5, 0.5], False), ([0.5, 10.1, 0.5, 0.5], True),  # the peak's limit, 10 x the start
+             ([1.2], True), ([0.9, 1.1], True), ([1.1, 0.9], False), ([0.5, np.nan, 0.5, 0.5], True)]
+    for curve, want in cases:
+        assert bool(plrf._diverged(jax.numpy.asarray(curve, np.float32), np.float32(1.0))) is want, curve
+
+
 def test_the_floor_keeps_its_digits_when_it_is_tiny():
     # |c|^2 - |Q^T c|^2 had given 8.9e-16 for 6.3e-18: the residual is formed directly now
     point = {"d": 256, "alpha": 3.5, "beta": 3.5, "lr": 0.01, "steps": 10}

@@ -1492,9 +1492,11 @@ def test_the_linear_kernel_limit_loss_carries_the_label_noise():
 
 
 @pytest.mark.parametrize("point", [dict(N=512, T=8, infinite_data=True),
+                                   dict(N=512, T=8, infinite_data=True, nonlinearity="relu"),
                                    dict(N=8, T=256, kernel_limit=True, nonlinearity="relu")])
 def test_the_memory_prediction_counts_the_limits_square_matrices(point):
-    # infinite data eigendecomposes an N x N population moment, the ReLU kernel limit (with test samples) a T x T
+    # infinite data eigendecomposes an N x N population moment (ReLU; linear, least squares on the [M, N] factor,
+    # min(N, M)^2), the ReLU kernel limit (with test samples) a T x T
     # kernel: at N (or T) well above M and the other size, these dominate what XLA holds (the checks beside them
     # have N, T <= 96 there)
     _assert_memory_bound(RandomFeatureTask(RFConfig(M=32, test_samples=100, log_every=10)), point)
@@ -1657,6 +1659,8 @@ def test_a_numpy_float64_design_with_64_bit_types_off_is_solved_as_float32():
     with jax.enable_x64(False):
         got = rf.ridge_solution(phi, y, 0.0)
         assert got.dtype == jnp.float32
+        as32 = rf.ridge_solution(jnp.asarray(phi, jnp.float32), jnp.asarray(y, jnp.float32), 0.0)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(as32))  # (the float32 route, bit for bit)
     np.testing.assert_allclose(np.asarray(got), want, rtol=0, atol=2e-3 * np.abs(want).max())
     with pytest.raises(TypeError, match="phi has dtype int32; ridge_solution needs a floating-point phi"):
         rf.ridge_solution(np.ones((4, 3), np.int32), np.ones(4, np.float32), 0.0)
@@ -1701,6 +1705,9 @@ def test_regime_grid_leaves_out_the_ridge_panels_shapes_above_max_min_size_too()
     shapes = {(p["N"], p["T"], p["ridge"]) for p in pts}
     assert not {s for s in shapes if min(s[:2]) > 32}
     assert (4, 128, 0.1) in shapes and (4, 128, 0.0) in shapes
+    at = rf.regime_grid(alpha=0.5, sizes=[4, 32, 64], rows=[4], columns=[32], ridges=[0.1], ridge_column=32,
+                        max_min_size=32, replicates=4)  # (at max_min_size: kept)
+    assert {(32, 32, 0.1), (64, 32, 0.1), (32, 32, 0.0)} <= {(p["N"], p["T"], p["ridge"]) for p in at}
 
 
 def test_a_relu_kernel_limit_without_test_samples_is_refused_before_it_runs():
@@ -1728,6 +1735,12 @@ def test_a_relu_kernel_limit_without_test_samples_is_refused_before_it_runs():
     (lambda U, lam, w: rf.gd_solution(jnp.ones((4, 3)), jnp.ones(4), 0.0, 0.1, steps=10, batch=40, log_every=5,
                                       evaluate=lambda th: 0.0, key=jax.random.PRNGKey(0)), ValueError,
      r"batch=40 with T=4 samples; batch must be at most T"),
+    (lambda U, lam, w: rf.gd_solution(jnp.ones((4, 3)), jnp.ones(4), 0.0, 0.1, steps=10, batch=5, log_every=5,
+                                      evaluate=lambda th: 0.0, key=jax.random.PRNGKey(0)), ValueError,
+     r"batch=5 with T=4 samples"),
+    (lambda U, lam, w: rf.exact_test_loss(jnp.zeros(4), U, lam.at[0].set(jnp.nan), w, 0.0), ValueError,
+     r"lam holds nan; exact_test_loss needs a spectrum lam of finite variances"),
+    (lambda U, lam, w: rf.relu_moments(U, lam.at[3].set(jnp.inf), w), ValueError, r"lam holds inf; relu_moments"),
     (lambda U, lam, w: rf.sample_teacher(jax.random.PRNGKey(0), 8, float("nan")), ValueError, r"sigma_w=nan"),
     (lambda U, lam, w: rf.sample_projection(jax.random.PRNGKey(0), 4, 8, -1.0), ValueError, r"sigma_u=-1.0"),
 ])

@@ -1921,6 +1921,13 @@ def test_a_tuple_output_is_refused_before_anything_is_saved(tmp_path):
                                          r"one array per model"):
         sweep.run_sweep(Pair(), points, out=tmp_path, chunk_size=2, devices=ONE, progress=False)
     assert not list(tmp_path.rglob("chunk_*"))
+    for value, kind in (((jax.numpy.ones(()),), "tuple"), ({"a": jax.numpy.ones(())}, "dict")):  # (one leaf each)
+        class One(_FlagTask):
+            def model_fn(self, static, inputs, key, value=value):
+                return {"x": jax.numpy.ones(()), "one": value}
+
+        with pytest.raises(ValueError, match=rf"returns output 'one' as a {kind} of 1 array\(s\)"):
+            sweep.run_sweep(One(), points, devices=ONE, progress=False)
 
 
 def test_what_a_task_says_of_its_points_is_checked_before_the_folder_is_claimed(tmp_path, xla_compilations):
@@ -1953,6 +1960,10 @@ def test_what_a_task_says_of_its_points_is_checked_before_the_folder_is_claimed(
         def inputs_of(self, point):
             return [np.asarray(point["flag"], bool)]
 
+    class Empty(_FlagTask):
+        def inputs_of(self, point):
+            return {}
+
     class SetConfig(_FlagTask):
         def config(self):
             return {"s": {1, 2}}
@@ -1970,6 +1981,7 @@ def test_what_a_task_says_of_its_points_is_checked_before_the_folder_is_claimed(
         (Renamed(), two, ValueError, r"input 'flag' as shape \(\), dtype bool and no such input"),
         (NotAMapping(), two, TypeError, r"points\[0\]: task 'flag_task''s inputs_of gives \[array\(False\)\]; it "
                                         r"must be a non-empty mapping of names to arrays"),
+        (Empty(), two, TypeError, r"points\[0\]: task 'flag_task''s inputs_of gives \{\}; it must be a non-empty "),
         (SetConfig(), two, TypeError, r"task 'flag_task''s config\(\) gives \{'s': \{1, 2\}\}: \{1, 2\} \(a set\) is "
                                       r"not a JSON value"),
     ]

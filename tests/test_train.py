@@ -882,3 +882,14 @@ def test_superposition_common_across_is_checked_and_reads_back_from_json():
     with warnings.catch_warnings():
         warnings.filterwarnings("error", ".*share their common draws", RuntimeWarning)
         sweep_superposition(dataclasses.replace(cfg, common_across=("m", "lr_w")), points, progress=False)
+
+
+def test_the_sparse_sampler_gets_the_tables_sizes_to_check():
+    # train had passed the sampler only its four tables, so their recorded n and batch were never checked there
+    small = train.TrainConfig(n=16, batch=8, steps=10, warmup=1, log_every=1)
+    inputs = train._model_inputs(small, np.full(16, 0.05), 0.0, 1e-2, 1e-2)
+    train._sampler(small, inputs)(jax.random.PRNGKey(0))
+    for other, match in ((dataclasses.replace(small, batch=64), "batch=64 does not match the tables, built for batch 8"),
+                         (dataclasses.replace(small, n=15), "n=15 does not match the tables, built for 16 features")):
+        with pytest.raises(ValueError, match=match):
+            train._sampler(other, inputs)(jax.random.PRNGKey(0))

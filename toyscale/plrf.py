@@ -207,10 +207,15 @@ def _model(config: PLRFConfig, static: Static, inputs: Mapping[str, jax.Array], 
     # "any logged loss above P(0)" had flagged 9 of 30 such runs, the draws of high floors, so that the mean of
     # those kept was too low, and flagged more the more often it logged. Flagged: a non-finite loss, a peak
     # above 10 P(0), or a last quarter of the curve whose mean is above P(0) (no better than not training).
-    late = curve[-max(1, curve.shape[0] // 4):]
-    out["diverged"] = (~jnp.all(jnp.isfinite(curve)) | ~(jnp.max(curve) <= _PEAK * start)
-                       | ~(jnp.mean(late) <= start))
+    out["diverged"] = _diverged(curve, start)
     return out
+
+
+def _diverged(curve: jax.Array, start: jax.Array) -> jax.Array:
+    """A logged loss curve's verdict (see :func:`_model`): a non-finite loss, a peak above
+    ``_PEAK`` times the start, or a last quarter (at least the last value) whose mean is above it."""
+    late = curve[-max(1, curve.shape[0] // 4):]
+    return ~jnp.all(jnp.isfinite(curve)) | ~(jnp.max(curve) <= _PEAK * start) | ~(jnp.mean(late) <= start)
 
 
 _jit_model = jax.jit(_model, static_argnums=(0, 1))
