@@ -889,7 +889,8 @@ def test_the_sparse_sampler_gets_the_tables_sizes_to_check():
     small = train.TrainConfig(n=16, batch=8, steps=10, warmup=1, log_every=1)
     inputs = train._model_inputs(small, np.full(16, 0.05), 0.0, 1e-2, 1e-2)
     train._sampler(small, inputs)(jax.random.PRNGKey(0))
-    for other, match in ((dataclasses.replace(small, batch=64), "batch=64 does not match the tables, built for batch 8"),
+    for other, match in ((dataclasses.replace(small, batch=64), "batch=64 does not match the tables, built for "
+                                                                 "batch 8"),
                          (dataclasses.replace(small, n=15), "n=15 does not match the tables, built for 16 features")):
         with pytest.raises(ValueError, match=match):
             train._sampler(other, inputs)(jax.random.PRNGKey(0))
