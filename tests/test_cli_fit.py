@@ -934,13 +934,19 @@ def test_power_law_seed_bootstrap_gives_width_exponents_intervals_over_redrawn_s
         mp.setattr(toyscale.scaling, "width_exponent", lambda *a, **k: np.linalg.cholesky(-np.eye(2)))
         with pytest.raises(np.linalg.LinAlgError):
             cli.main(base)
-    # a seed twice at one width (two sweeps' exports pooled): the data's fault, named, paired or not
+    # a seed twice at one width (two sweeps' exports pooled): the data's fault, named, paired; unpaired too in an
+    # export (its header starts model_id, diverged), while a CSV of one's own keeps its rows at one x as its runs
     p.write_text("m,seed,loss\n" + "".join(f"{m:g},{min(s, 1)},{v:.17g}\n" for m, s, v in rows))
-    for extra in (["--paired-by", "seed"], []):
-        assert cli.main([*base, *extra]) == 2
-        assert f"runs.csv: {' '.join(extra)}{': ' * bool(extra)}m = 8 has seed 1 in 2 rows, so the rows mix 2 curves " \
-            "(the same seed repeated)" in (err := capsys.readouterr().err), err
-        assert "no column but the outputs tells those rows apart (two sweeps' rows pooled" in err
+    assert cli.main([*base, "--paired-by", "seed"]) == 2
+    assert "runs.csv: --paired-by seed: m = 8 has seed 1 in 2 rows, so the rows mix 2 curves (the same seed " \
+        "repeated)" in (err := capsys.readouterr().err), err
+    assert "no column but the outputs tells those rows apart (two sweeps' rows pooled" in err
+    assert cli.main([*base]) == 0
+    capsys.readouterr()
+    p.write_text("model_id,diverged,m,seed,loss\n" + "".join(f"{i},0,{m:g},{min(s, 1)},{v:.17g}\n"
+                                                             for i, (m, s, v) in enumerate(rows)))
+    assert cli.main([*base]) == 2
+    assert "runs.csv: m = 8 has seed 1 in 2 rows, so the rows mix 2 curves" in capsys.readouterr().err
 
 
 # mutants: the range not applied (or only one end); a row outside it still checked; the crossed ends accepted
@@ -1218,10 +1224,25 @@ def test_rows_that_repeat_a_seed_at_one_x_are_several_curves_and_refused_not_poo
     assert cli.main([*base, "--mean", "--json"]) == 0 and json.loads(capsys.readouterr().out)["n_points"] == 4
     # a seed column left blank (rows of means, say) repeats nothing: an unknown seed is not seed "" or "None"
     blank = tmp_path / "blank.csv"
-    blank.write_text("m,test_loss,seed\n" + "".join(f"{m},{m ** -1.0 * (1 + 0.01 * k)},\n" for m in (4, 8, 16, 32)
-                                                      for k in range(2)))
+    blank.write_text("model_id,diverged,m,test_loss,seed\n" + "".join(
+        f"{i},0,{m},{m ** -1.0 * (1 + 0.01 * k)},\n" for i, (m, k) in enumerate((m, k) for m in (4, 8, 16, 32)
+                                                                                   for k in range(2))))
     assert cli.main(["fit", "power-law", str(blank), "--x", "m", "--y", "test_loss", "--mean", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n_points"] == 4
+    # a CSV of one's own (not an export's header) whose "seed" column is not the replicate: fitted as before
+    own = tmp_path / "own.csv"
+    own.write_text("N,loss,seed,run\n" + "".join(f"{n},{n ** -0.5 * (1 + 0.01 * r)},0,{r}\n" for n in (8, 16, 32, 64)
+                                                   for r in range(4)))
+    assert cli.main(["fit", "power-law", str(own), "--x", "N", "--y", "loss", "--mean", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["exponent"] == pytest.approx(0.5, abs=1e-6)
+    # curves told apart only by a field that sorts after the seed (steps): named, not "no column but the outputs"
+    steps = tmp_path / "steps.csv"
+    steps.write_text("model_id,diverged,N,seed,steps,test_loss\n" + "".join(
+        f"{i},0,{n},0,{st},{n ** -0.5 * st / 100}\n" for i, (n, st) in enumerate((n, st) for n in (8, 16, 32)
+                                                                                 for st in (100, 200))))
+    assert cli.main(["fit", "power-law", str(steps), "--x", "N", "--y", "test_loss", "--mean"]) == 2
+    assert "no point field before the outputs tells those rows apart, but they vary in steps" in \
+        capsys.readouterr().err
 
 
 # mutant: the hint left out (load_sweep's "folder=... has no manifest.json" for an experiment's --out)

@@ -1748,3 +1748,20 @@ def test_the_model_pieces_refuse_arrays_and_values_they_would_have_broadcast_or_
     U, lam, w = jnp.ones((4, 8)), jnp.ones(8), jnp.ones(8)
     with pytest.raises(error, match=match):
         call(U, lam, w)
+
+
+def test_vmapped_solves_take_the_svd_only_for_the_models_that_need_it():
+    # vmapped, a per-model cond became a select that ran every model's SVD (5-7x the solve's time, none needing it):
+    # one branch on whether any does, the others' Gram solutions kept
+    designs = [_graded_design(64, 32, s, seed=i) for i, s in enumerate((1e-3, 1e-11, 1e-3))]
+    want = [np.linalg.lstsq(p, y, rcond=None)[0] for p, y in designs]
+    with jax.enable_x64(True):
+        phis, ys = (jnp.asarray(np.stack(a)) for a in zip(*designs))
+        solve = jax.jit(jax.vmap(lambda p, y: rf.ridge_solution(p, y, 0.0)))
+        got = np.asarray(solve(phis, ys))
+        mild = np.asarray(solve(phis[::2], ys[::2]))  # (none needs it: the Gram's solutions)
+        gram = [np.asarray(rf._eig_solve(p.T @ p, p.T @ y, jnp.zeros(()), None)[0]) for p, y in zip(phis, ys)]
+    for g, w in zip(got, want):
+        assert np.linalg.norm(g - w) <= 1e-6 * np.linalg.norm(w)
+    np.testing.assert_allclose(mild, np.stack(gram[::2]), rtol=1e-9)
+    np.testing.assert_allclose(got[::2], mild, rtol=1e-9)

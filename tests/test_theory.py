@@ -713,6 +713,7 @@ def test_the_approximation_error_of_as_many_features_as_modes_is_the_zero_modes_
             zero = l.at[-4:].set(0.0)  # (4 modes no feature can learn: their power is left)
             assert float(theory.approximation_error(zero, l, 60)) == pytest.approx(float(jnp.sum(l[-4:])), rel=1e-6)
             assert float(theory.plrf_floor(16, 0.7, 0.7, v_ratio=1)[0]) == 0.0
+            assert float(theory.approximation_error(l, l, 10**12)) == 0.0  # (a Python int beyond int32: as a size)
 
 
 def test_a_half_precision_spectrum_is_solved_in_float32_and_a_ridge_per_sample_beyond_the_dtype_is_refused():
@@ -724,20 +725,24 @@ def test_a_half_precision_spectrum_is_solved_in_float32_and_a_ridge_per_sample_b
     assert got.dtype == jnp.float32 and float(got) == pytest.approx(want, rel=1e-3)
     l32 = jnp.asarray(lam, jnp.float32)
     for call in (lambda: theory.rf_risk(l32, l32, 0.0, 1e-3, 20, 1e37),
-                 lambda: theory.krr_risk(l32, l32, 0.0, 1e-3, 1e37)):
+                 lambda: theory.effective_ridges(l32, 1e-3, 20, 1e37)):
         with pytest.raises(ValueError, match=r"ridge=1e\+37 with n=0.001: ridge / n = 1e\+40 overflows the "
                                              r"eigenvalues' dtype float32"):
             call()
+    # (kernel ridge regression's own root has no ridge / n: its all-bias limit, the target's power)
+    assert float(theory.krr_risk(l32, l32, 0.0, 1e-3, 1e37)) == pytest.approx(float(jnp.sum(l32)), rel=1e-5)
     assert np.isfinite(float(theory.rf_risk(l32, l32, 0.0, 1.0, 20, 1e37)))
 
 
-def test_a_derivative_through_the_bisection_raises_and_one_in_the_noise_alone_is_exact():
+def test_a_derivative_through_the_bisection_is_nan_and_one_in_the_noise_alone_is_exact():
     # jax.grad had followed the bisection's steps: d rf_risk / d ridge came out ~2500x too small, silently
     lam = jnp.asarray(theory.kernel_eigenvalues(RFConfig(M=256), 1.0))
     for wrt in (lambda r: theory.rf_risk(lam, lam, 0.0, 100, 150, r), lambda r: theory.krr_risk(lam, lam, 0.0, 100, r),
                 lambda n: theory.rf_risk(lam, lam, 0.0, n, 150, 0.05)):
-        with pytest.raises(TypeError, match="not differentiable in the eigenvalues, n, k or the ridge"):
-            jax.grad(wrt)(jnp.float32(50.0))
+        assert np.isnan(float(jax.grad(wrt)(jnp.float32(50.0))))
+    # a derivative taken and discarded traces (an error there had broken it)
+    assert float(jax.grad(lambda r: r**2 + jax.lax.stop_gradient(theory.rf_risk(lam, lam, 0.1, 50, 100, r)))(
+        jnp.float32(0.5))) == 1.0
     noise = jax.grad(lambda s: theory.rf_risk(lam, lam, s, 100, 150, 0.05))(jnp.float32(0.1))
     step = 1e-2
     fd = (theory.rf_risk(lam, lam, 0.1 + step, 100, 150, 0.05) - theory.rf_risk(lam, lam, 0.1 - step, 100, 150, 0.05))

@@ -333,11 +333,13 @@ def _read_rows(args, left_out: list | None = None, kept_cells: dict | None = Non
 
 
 def _seed_column(args, header: Sequence[str]) -> str | None:
-    """The column of the runs' seeds: --paired-by's, else a column named ``seed`` (as export
-    writes a point's seed), else None."""
+    """The column of the runs' seeds: --paired-by's, else in a toyscale export (its header
+    starts model_id, diverged) the point's ``seed``, else None (a CSV of one's own may have a
+    column named seed that is not the replicate: a constant one beside a "run" column)."""
     if getattr(args, "paired_by", None) is not None:
         return args.paired_by
-    return "seed" if "seed" in header and "seed" not in (args.x, args.y) else None
+    export = list(header[:2]) == ["model_id", "diverged"]
+    return "seed" if export and "seed" in header and "seed" not in (args.x, args.y) else None
 
 
 def _repeated_label(x: np.ndarray, labels: np.ndarray) -> tuple[float, str, np.ndarray] | None:
@@ -398,6 +400,12 @@ def _check_one_curve(args, x: np.ndarray, cells: dict, group: str = "") -> None:
         raise CliError(f"{head}; those rows vary in {', '.join(vary)}: fit one curve at a time, with --by COLUMN "
                        f"(repeatable: one fit per combination of the columns that tell the curves apart) or "
                        f"--where COLUMN=VALUE")
+    later = [c for c in cells["header"] if c and c not in skip and c not in vary
+             and len({_group_key(row.get(c, "")) for row in rows}) > 1]
+    if later:  # (a field that sorts after the seed, "steps" say, cannot be told from an output by the header)
+        raise CliError(f"{head}; no point field before the outputs tells those rows apart, but they vary in "
+                       f"{', '.join(later)} (a point field among them, sorted after the seed, is one to pass to "
+                       f"--by COLUMN or --where COLUMN=VALUE)")
     raise CliError(f"{head}; no column but the outputs tells those rows apart (two sweeps' rows pooled, or one "
                    f"written twice?): keep one sweep's rows with --where COLUMN=VALUE")
 

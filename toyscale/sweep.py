@@ -263,19 +263,20 @@ class SweepResult:
         return len(rows)
 
 
-def _flat_fields(point: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """A point's fields as table columns, a mapping's as ``field.key``; a ValueError where two
-    fields would share a column (a key "a.b" beside a mapping "a" holding "b": one had
-    overwritten the other, silently)."""
+def _flat_fields(point: Mapping[str, Any], prefix: str = "", strict: bool = False) -> dict[str, Any]:
+    """A point's fields as table columns, a mapping's as ``field.key``. Where two fields would
+    share a column (a key "a.b" beside a mapping "a" holding "b": one had overwritten the other,
+    silently), a ValueError with ``strict`` (a sweep refuses such points before it runs);
+    otherwise (a folder saved before that) the later one's column is ``NAME (2)``."""
     out: dict[str, Any] = {}
     for k, v in point.items():
-        part = (_flat_fields(v, f"{prefix}{k}.") if isinstance(v, Mapping)
+        part = (_flat_fields(v, f"{prefix}{k}.", strict) if isinstance(v, Mapping)
                 else {f"{prefix}{k}": json.dumps(to_plain(v)) if isinstance(v, (list, tuple)) else _cell(v)})
         clash = sorted(out.keys() & part.keys())
-        if clash:
+        if clash and strict:
             raise ValueError(f"two of the point's fields give the column {clash[0]!r} (a key with a '.' beside a "
                              f"mapping of that name); rename one, so that a table or CSV keeps both")
-        out.update(part)
+        out.update({(f"{name} (2)" if name in out else name): value for name, value in part.items()})
     return out
 
 
@@ -1194,7 +1195,7 @@ def run_sweep(
     plain_points = _sorted_keys(to_plain(points))
     for i, plain in enumerate(plain_points):
         try:  # (before anything trains: the table and CSV had dropped one of two such fields, silently)
-            _flat_fields(plain)
+            _flat_fields(plain, strict=True)
         except ValueError as e:
             raise ValueError(f"points[{i}]={short_repr(points[i])}: {e}") from None
     digests = np.asarray(_point_digests(points), dtype=np.uint32).reshape(-1, 2)
@@ -1497,11 +1498,14 @@ def common_key(seed: int, point: Mapping[str, Any], task: Task) -> jax.Array:
 
 
 def _layout(inputs: Any) -> dict[str, tuple[tuple[int, ...], np.dtype]] | None:
-    """Each input's shape and dtype as the chunk will stack it (None: not a mapping of arrays)."""
-    if not isinstance(inputs, Mapping) or not inputs:
+    """Each input's shape and dtype as the device gets it (a float64 is float32 where 64-bit
+    types are off, as the stacked chunk becomes; None: not a mapping of arrays). An empty
+    mapping is one: a task may draw everything from the key."""
+    if not isinstance(inputs, Mapping):
         return None
     try:
-        return {k: (tuple(np.shape(v)), np.asarray(v).dtype) for k, v in inputs.items()}
+        return {k: (tuple(np.shape(v)), jax.dtypes.canonicalize_dtype(np.asarray(v).dtype))
+                for k, v in inputs.items()}
     except (TypeError, ValueError):
         return None
 
@@ -1524,11 +1528,11 @@ def _check_task_answers(task: Task, points: Sequence[Mapping[str, Any]], statics
         layout = _layout(inputs)
         if layout is None:
             raise TypeError(f"points[{i}]: task {task.name!r}'s inputs_of gives {short_repr(inputs)}; it must be a "
-                            f"non-empty mapping of names to arrays")
+                            f"mapping of names to arrays")
         if static not in first:
             first[static] = (i, layout)
             try:
-                check_int("bytes_per_model", task.bytes_per_model(static))
+                check_int("bytes_per_model", task.bytes_per_model(static), 0)
             except (TypeError, ValueError) as e:
                 raise type(e)(f"task {task.name!r}'s bytes_per_model({static!r}): {e}") from None
             continue

@@ -25,8 +25,8 @@ The pure functions work under ``jit`` and ``vmap`` and compute in the precision 
 to about 0.4 % near full rank too (:func:`rf_risk`'s docstring gives the numbers, against
 mpmath). They are not differentiable: the effective ridges come from a bisection that
 ``jax.grad`` would follow step by step, not implicitly (d rf_risk / d ridge had come out
-80-2500x too small), so a derivative through them raises a TypeError; take finite
-differences. (One in the noise variance alone, which the ridges do not depend on, is exact.)
+80-2500x too small), so a derivative through them is NaN; take finite differences. (One in
+the noise variance alone, which the ridges do not depend on, is exact.)
 :func:`expected_test_loss` solves in float64: it
 takes the simulation's own :class:`~toyscale.random_features.RFConfig` and grid points and
 solves in float64 inside a scoped ``jax.enable_x64`` context, so the caller's global setting
@@ -103,24 +103,24 @@ def _scaled_spectrum(config: RFConfig, alpha: float, sigma: str) -> np.ndarray:
 
 @jax.custom_jvp
 def _not_differentiable(root: jax.Array) -> jax.Array:
-    """``root`` as it is; differentiating through it raises (see :func:`_bisect_log`)."""
+    """``root`` as it is; its derivative NaN (see :func:`_bisect_log`)."""
     return root
 
 
 @_not_differentiable.defjvp
 def _not_differentiable_jvp(primals, tangents):
-    raise TypeError("toyscale.theory's risks are not differentiable in the eigenvalues, n, k or the ridge: their "
-                    "effective ridges come from a bisection, which jax.grad would follow step by step (d rf_risk / "
-                    "d ridge had come out 80-2500x too small, silently); take finite differences")
+    # NaN, not an error: a derivative taken and discarded (through jax.lax.stop_gradient) must still trace
+    (root,), (tangent,) = primals, tangents
+    return root, tangent * jnp.nan  # (linear in the tangent, so that reverse mode carries it too)
 
 
 def _bisect_log(excess, lo: jax.Array, hi: jax.Array) -> jax.Array:
     """Upper end of a bisection for the root of an increasing ``excess`` over log-scale bounds.
 
     A fixed number of steps (``_BISECTION_STEPS``), so it runs under jit and vmap. Not
-    differentiable: a derivative taken through it raises a TypeError (it had followed the
-    steps and come out wrong, silently), while one in a quantity the root does not depend on
-    (the noise variance) is exact.
+    differentiable: a derivative taken through it is NaN (it had followed the steps and come
+    out wrong, silently), while one in a quantity the root does not depend on (the noise
+    variance) is exact.
     """
 
     def bisect(_, bounds):
@@ -477,7 +477,6 @@ def krr_risk(eigenvalues: jax.Array, target_power: jax.Array, noise_var: ArrayLi
     _check_risk_args(noise_var=noise_var, n=n, ridge=ridge)
     lam = _modes(eigenvalues)
     _check_in_dtype(lam.dtype, noise_var=noise_var, ridge=ridge)
-    _check_ridge_per_sample(lam.dtype, ridge, n)
     v2 = _power(target_power, lam)
     n = _size(n, lam.dtype)
     ridge = jnp.asarray(ridge, lam.dtype)
@@ -513,7 +512,7 @@ def approximation_error(eigenvalues: jax.Array, target_power: jax.Array, k: Arra
     risk = jnp.sum(v2 * (gamma / (lam + gamma)))  # (v2 * gamma first had underflowed float32)
     # k >= P learnable modes: every one resolved, the power on the zero modes left (rounding had given 1.3e-8 for
     # an exact 0 at k = P, and plrf_floor 1.2e-8 for its exact 0 at v_ratio = 1), as rf_risk has it at n = inf
-    return jnp.where(jnp.asarray(k) >= jnp.sum(lam > 0), jnp.sum(jnp.where(lam > 0, 0.0, v2)), risk)
+    return jnp.where(_size(k, lam.dtype) >= jnp.sum(lam > 0), jnp.sum(jnp.where(lam > 0, 0.0, v2)), risk)
 
 
 def ridgeless_rf_risk(eigenvalues: jax.Array, target_power: jax.Array, n: ArrayLike, k: ArrayLike) -> jax.Array:
