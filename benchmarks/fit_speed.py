@@ -14,7 +14,6 @@ numbers, including the load average before and after (scipy's time swings with l
 """
 
 import argparse
-import json
 import os
 import platform
 import time
